@@ -264,10 +264,7 @@ impl Place for Container {
     /// Over `ext::ENGINE exec -i NAME %S CLONE` (git runs the engine itself, no shell); the
     /// `ext` transport allowed for this one command only.
     fn git(&self, repo: &Path, args: &[&str]) -> Cmd {
-        Cmd::git()
-            .cwd(repo)
-            .args(["-c", "protocol.ext.allow=always"])
-            .args(args)
+        made::git(repo, args)
     }
 
     fn git_url(&self) -> String {

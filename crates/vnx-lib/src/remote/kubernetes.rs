@@ -325,10 +325,7 @@ impl Place for Pod {
     /// Over `ext::kubectl … exec -i POD -c worker -- %S CLONE` (git runs kubectl itself, no
     /// shell); the `ext` transport allowed for this one command only.
     fn git(&self, repo: &Path, args: &[&str]) -> Cmd {
-        Cmd::git()
-            .cwd(repo)
-            .args(["-c", "protocol.ext.allow=always"])
-            .args(args)
+        made::git(repo, args)
     }
 
     fn git_url(&self) -> String {

@@ -538,17 +538,13 @@ fn fetch_branch(
         return Ok(());
     }
     // Fast-forward only: a host never rewrites a branch here.
-    let spec = format!("{branch}:{branch}");
-    git(
-        link,
-        &[
-            "fetch",
-            "--quiet",
-            "--no-tags",
-            &link.place.git_url(),
-            &spec,
-        ],
-    )?;
+    fetch(link, &format!("{branch}:{branch}"))
+}
+
+/// Fetches `spec` (fast-forward only) from the link's place.
+fn fetch(link: &Link<'_>, spec: &str) -> Result<(), RemoteError> {
+    let url = link.place.git_url();
+    git(link, &["fetch", "--quiet", "--no-tags", &url, spec])?;
     Ok(())
 }
 
@@ -563,18 +559,7 @@ fn fetch_checkpoints(link: &Link<'_>, tips: &BTreeMap<String, String>) -> Result
         Some(_) => {}
     }
     // Fast-forward only: the host's checkpoint history, once fetched, is evidence.
-    let spec = format!("{theirs}:{ours}");
-    git(
-        link,
-        &[
-            "fetch",
-            "--quiet",
-            "--no-tags",
-            &link.place.git_url(),
-            &spec,
-        ],
-    )?;
-    Ok(())
+    fetch(link, &format!("{theirs}:{ours}"))
 }
 
 /// The file in a place's directory naming the dispatch recorded lost there.
