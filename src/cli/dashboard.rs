@@ -172,26 +172,20 @@ mod live {
             // Asleep until something happens; a reload each second only while something runs
             // (or a change could go unwatched); else a wake only when an age shown turns or a
             // message goes stale, to draw again without reading anything.
-            let ev = if let Some(ev) = next.take() {
-                Some(ev)
-            } else if app.snapshot.any_live() || watches.polls() {
-                match rx.recv_timeout(Duration::from_secs(1)) {
-                    Ok(ev) => Some(ev),
-                    Err(RecvTimeoutError::Timeout) => None,
-                    Err(RecvTimeoutError::Disconnected) => return Ok(()),
-                }
-            } else if let Some(seconds) = app.next_change() {
-                let turn = Duration::from_secs(u64::try_from(seconds).unwrap_or(1).max(1));
-                match rx.recv_timeout(turn) {
-                    Ok(ev) => Some(ev),
-                    Err(RecvTimeoutError::Timeout) => continue,
-                    Err(RecvTimeoutError::Disconnected) => return Ok(()),
-                }
-            } else {
-                match rx.recv() {
-                    Ok(ev) => Some(ev),
-                    Err(_) => return Ok(()),
-                }
+            let live = app.snapshot.any_live() || watches.polls();
+            let turn = if live { Some(1) } else { app.next_change() };
+            let got = match next.take() {
+                Some(ev) => Ok(ev),
+                None => turn.map_or_else(
+                    || rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+                    |s| rx.recv_timeout(Duration::from_secs(u64::try_from(s).unwrap_or(1).max(1))),
+                ),
+            };
+            let ev = match got {
+                Ok(ev) => Some(ev),
+                Err(RecvTimeoutError::Timeout) if live => None,
+                Err(RecvTimeoutError::Timeout) => continue,
+                Err(RecvTimeoutError::Disconnected) => return Ok(()),
             };
             match ev {
                 None | Some(Ev::Changed) => {
@@ -274,27 +268,23 @@ mod live {
         use vnx::actions::release::{self, Preserved, done_line};
         use vnx::actions::{Desk, accept, answer, cancel, dismiss, gate, merge};
         use vnx::receipts::PermissionAnswer;
-        if let Action::Tidy = action {
-            return Some(outcome_of(
-                action,
-                crate::cli::util::context::with_desk(None, |desk| {
-                    let found = release::tidy(desk, "HEAD", "origin", true)?;
-                    let released = found.released();
-                    let kept = found.entries.len() - released;
-                    let failed = found.failed();
-                    Ok(Some((
-                        if failed { 3 } else { 0 },
-                        format!("{released} released, {kept} kept"),
-                    )))
-                }),
-            ));
-        }
         let id = match action {
-            Action::FollowUp(id, text) => return follow_up(action, id.clone(), text),
+            Action::Tidy => None,
+            Action::FollowUp(id, text) => return outcome_of(action, follow_up(id.clone(), text)),
             Action::Attach(_) => return None,
-            _ => action.dispatch_id()?.clone(),
+            _ => Some(action.dispatch_id()?.clone()),
         };
         let done = crate::cli::util::context::with_desk(None, |desk| {
+            let Some(id) = id else {
+                let found = release::tidy(desk, "HEAD", "origin", true)?;
+                let released = found.released();
+                let kept = found.entries.len() - released;
+                let failed = found.failed();
+                return Ok(Some((
+                    if failed { 3 } else { 0 },
+                    format!("{released} released, {kept} kept"),
+                )));
+            };
             Ok(Some(match action {
                 Action::Approve(_) | Action::Deny(_) => {
                     let decision = match action {
@@ -379,17 +369,14 @@ mod live {
                 }
             }))
         });
-        match done {
-            Ok(None) => None,
-            done => Some(outcome_of(action, done)),
-        }
+        outcome_of(action, done)
     }
 
     /// Starts the follow-up of dispatch `id` with `text` in process, detached, as `vnx
     /// follow-up --detach` would; `None` for one that ran on a host (its command asks it).
-    fn follow_up(action: &Action, id: DispatchId, text: &str) -> Option<tui::Outcome> {
+    fn follow_up(id: DispatchId, text: &str) -> Result<Option<(i32, String)>, CliError> {
         use vnx::actions::follow_up::{FollowUp, follow_up};
-        let done = crate::cli::util::context::with_desk(None, |desk| {
+        crate::cli::util::context::with_desk(None, |desk| {
             if crate::cli::util::hosts::place_of(desk.ctx.project, &id)?.is_some() {
                 return Ok(None);
             }
@@ -413,25 +400,25 @@ mod live {
                     }
                 },
             )))
-        });
-        match done {
-            Ok(None) => None,
-            done => Some(outcome_of(action, done)),
-        }
+        })
     }
 
-    /// The footer's outcome of an action done in process: its code and line, or its error.
-    fn outcome_of(action: &Action, done: Result<Option<(i32, String)>, CliError>) -> tui::Outcome {
+    /// The footer's outcome of an action done in process: its code and line, or its error;
+    /// `None` when it was not done here (its command does it).
+    fn outcome_of(
+        action: &Action,
+        done: Result<Option<(i32, String)>, CliError>,
+    ) -> Option<tui::Outcome> {
         let (code, summary) = match done {
             Ok(Some((code, summary))) => (code, vnx::dashboard::model::plain(&summary)),
-            Ok(None) => (0, String::new()),
+            Ok(None) => return None,
             Err(e) => (e.exit_status() as i32, e.one_line()),
         };
-        tui::Outcome {
+        Some(tui::Outcome {
             action: action.clone(),
             code: Some(code),
             summary,
-        }
+        })
     }
 
     /// Hands the terminal to `vnx attach ID` and takes it back when tmux detaches.
@@ -506,6 +493,7 @@ mod live {
     }
 
     /// What the dashboard's forge reader reads: the rows with a branch, as last shown.
+    #[derive(Default)]
     struct ForgeReader {
         /// Where the rows go (`None`: no forge).
         to: Option<Sender<Vec<(DispatchId, String)>>>,
@@ -540,10 +528,7 @@ mod live {
     /// forge, and a slow forge never holds a frame up. Nothing runs without a `forge:` section.
     fn read_prs(project: &vnx::project::Project, tx: Sender<Ev>) -> ForgeReader {
         let Some(refresh) = crate::cli::util::pr_watch::refresh_seconds(project) else {
-            return ForgeReader {
-                to: None,
-                sent: Default::default(),
-            };
+            return ForgeReader::default();
         };
         let (to, rows_rx) = mpsc::channel::<Vec<(DispatchId, String)>>();
         let project = project.clone();
@@ -586,7 +571,7 @@ mod live {
         });
         ForgeReader {
             to: Some(to),
-            sent: Default::default(),
+            ..ForgeReader::default()
         }
     }
 
