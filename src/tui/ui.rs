@@ -90,15 +90,11 @@ fn draw_header(frame: &mut Frame<'_>, area: Rect, app: &App) {
     let summary = Span::styled(summary, Style::new().add_modifier(Modifier::BOLD));
     let health = Span::styled(health, style);
     // A broken ledger comes first, so that no terminal is too narrow to say so.
-    let line = if matches!(app.snapshot.health, Health::Broken { .. }) {
-        Line::from(vec![Span::raw(" "), health, summary])
+    let (line, bar) = if matches!(app.snapshot.health, Health::Broken { .. }) {
+        let line = Line::from(vec![Span::raw(" "), health, summary]);
+        (line, Style::new().bg(Color::Red))
     } else {
-        Line::from(vec![summary, health])
-    };
-    let bar = if matches!(app.snapshot.health, Health::Broken { .. }) {
-        Style::new().bg(Color::Red)
-    } else {
-        Style::new()
+        (Line::from(vec![summary, health]), Style::new())
     };
     frame.render_widget(Paragraph::new(line).style(bar), area);
 }
@@ -259,24 +255,16 @@ fn draw_list(frame: &mut Frame<'_>, area: Rect, app: &App) {
         let activity = need(&|r| chars(&r.activity), 13, usize::MAX);
         title.min((rest * 2 / 3).max(rest.saturating_sub(activity + 1)))
     };
+    let who_header = if wide { "PROVIDER/MODEL" } else { "PROVIDER" };
+    let mut shown = vec![(state_w, "STATE"), (id_w, "DISPATCH"), (age_w, "AGE")];
+    shown.push((who_w, who_header));
+    shown.extend((!narrow).then_some((title_w, "TITLE")));
+    shown.extend(wide.then_some((tokens_w, "TOKENS")));
     let length = |n: usize| Constraint::Length(u16::try_from(n).unwrap_or(u16::MAX));
-    let mut widths = vec![length(state_w), length(id_w), length(age_w), length(who_w)];
-    let mut header = vec![
-        "STATE",
-        "DISPATCH",
-        "AGE",
-        if wide { "PROVIDER/MODEL" } else { "PROVIDER" },
-    ];
-    if !narrow {
-        widths.push(length(title_w));
-        header.push("TITLE");
-    }
-    if wide {
-        widths.push(length(tokens_w));
-        header.push("TOKENS");
-    }
-    widths.push(Constraint::Fill(1));
-    header.push("LAST ACTIVITY");
+    let (widths, header): (Vec<_>, Vec<_>) = (shown.into_iter())
+        .map(|(w, h)| (length(w), h))
+        .chain([(Constraint::Fill(1), "LAST ACTIVITY")])
+        .unzip();
 
     let rows: Vec<TableRow<'_>> = visible
         .iter()
@@ -289,12 +277,8 @@ fn draw_list(frame: &mut Frame<'_>, area: Rect, app: &App) {
                 Cell::from(row_age(app, r)),
                 Cell::from(who(s, wide)),
             ];
-            if !narrow {
-                cells.push(Cell::from(title_of(app, r)));
-            }
-            if wide {
-                cells.push(Cell::from(tokens(s.tokens)));
-            }
+            cells.extend((!narrow).then(|| Cell::from(title_of(app, r))));
+            cells.extend(wide.then(|| Cell::from(tokens(s.tokens))));
             // Without a title column, its pull request leads the last activity.
             let activity = match app.prs.get(&s.id) {
                 Some(pr) if narrow => format!("{} {}", pr_badge(pr), r.activity),
