@@ -83,11 +83,9 @@ enum Command {
     Init(init::Args),
     #[command(name = "dispatch-agent", visible_alias = "run")]
     DispatchAgent(dispatch_agent::Args),
-    #[command(name = "follow-up")]
     FollowUp(follow_up::Args),
     Replay(replay::Args),
     Compare(compare::Args),
-    #[command(name = "best-of")]
     BestOf(best_of::Args),
     /// Show or decide a best-of-N group
     #[command(subcommand)]
@@ -104,7 +102,6 @@ enum Command {
     Cancel(cancel::Args),
     Recover(recover::Args),
     Resume(resume::Args),
-    #[command(name = "gate-check")]
     GateCheck(gate_check::Args),
     Merge(merge::Args),
     /// Open, show and merge dispatches' pull requests on the project's forge
@@ -117,7 +114,6 @@ enum Command {
     Clean(clean::Args),
     Prune(prune::Args),
     Tidy(tidy::Args),
-    #[command(name = "worktree-release")]
     WorktreeRelease(worktree_release::Args),
     Completions(completions::Args),
     Man(completions::ManArgs),
@@ -164,7 +160,6 @@ enum PoolCommand {
 #[command(defer = true)]
 enum ConstraintsCommand {
     List(constraints_list::Args),
-    #[command(name = "check-imports")]
     CheckImports(constraints_check_imports::Args),
 }
 

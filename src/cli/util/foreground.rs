@@ -93,15 +93,11 @@ pub(crate) fn wait_or_interrupt(
                 eprintln!();
             }
             let offer = match &change {
-                Live::Blocked(b) => ask && answerable(b),
-                _ => false,
-            };
-            let blocked = match &change {
-                Live::Blocked(b) => Some(b.clone()),
+                Live::Blocked(b) if ask && answerable(b) => Some(b.clone()),
                 _ => None,
             };
             tell(id, change);
-            if let (true, Some(b)) = (offer, blocked) {
+            if let Some(b) = offer {
                 if let Some(t) = typed.as_mut() {
                     // Typed before the question: not its answer.
                     t.drain();
