@@ -170,10 +170,7 @@ fn open(args: OpenArgs) -> Result<ExitCode, CliError> {
     for id in &setup.ids {
         let receipt =
             setup.within(|ctx, forge, config| forge::open::open(ctx, forge, config, id, &request));
-        let receipt = match receipt {
-            Ok(r) => r,
-            Err(e) => return Err(refusal(&mut out, args.json, e)?),
-        };
+        let receipt = refused(&mut out, args.json, receipt)?;
         if args.json {
             out.json(&receipt)?;
         } else {
@@ -205,10 +202,7 @@ fn merge(args: MergeArgs) -> Result<ExitCode, CliError> {
     let mut out = Out::new();
     let merged =
         setup.within(|ctx, forge, config| forge::merge::merge(ctx, forge, config, id, method));
-    let merged = match merged {
-        Ok(m) => m,
-        Err(e) => return Err(refusal(&mut out, args.json, e)?),
-    };
+    let merged = refused(&mut out, args.json, merged)?;
     let r = &merged.receipt;
     if args.json {
         out.json(&merged)?;
@@ -236,8 +230,7 @@ fn merge(args: MergeArgs) -> Result<ExitCode, CliError> {
 fn show(args: ShowArgs) -> Result<ExitCode, CliError> {
     let setup = Setup::new(std::slice::from_ref(&args.id))?;
     let id = &setup.ids[0];
-    let seen = setup.within(|ctx, forge, _| forge::watch::show(ctx, forge, id));
-    let seen = seen?;
+    let seen = setup.within(|ctx, forge, _| forge::watch::show(ctx, forge, id))?;
     let mut out = Out::new();
     if args.json {
         out.json(&seen)?;
@@ -299,10 +292,10 @@ fn show(args: ShowArgs) -> Result<ExitCode, CliError> {
     Ok(super::util::error::Exit::Ok.into())
 }
 
-/// A refusal's conditions printed (as JSON with --json, else one line each on stderr), then
-/// the error.
-fn refusal(out: &mut Out, json: bool, e: ForgeError) -> Result<CliError, CliError> {
-    if let ForgeError::Refused { conditions, id, .. } = &e {
+/// What was `done`; or a refusal's conditions printed (as JSON with --json, else one line
+/// each on stderr), then the error.
+fn refused<T>(out: &mut Out, json: bool, done: Result<T, ForgeError>) -> Result<T, CliError> {
+    if let Err(ForgeError::Refused { conditions, id, .. }) = &done {
         if json {
             out.json(&serde_json::json!({
                 "dispatch_id": id,
@@ -320,5 +313,5 @@ fn refusal(out: &mut Out, json: bool, e: ForgeError) -> Result<CliError, CliErro
             }
         }
     }
-    Ok(e.into())
+    Ok(done?)
 }
