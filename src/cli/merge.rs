@@ -259,7 +259,10 @@ fn render(out: &mut Out, e: &Entry, verbose: bool) -> Result<(), CliError> {
         return Ok(());
     };
     if !verbose {
-        out.line(&one_line(e, plan))?;
+        // Merged (as what, its receipt and checkpoint), taken out, refused (the first
+        // condition that failed) or mergeable.
+        let said = vnx::actions::merge::said(e, plan);
+        out.line(&format!("{}: {said}", plan.dispatch_id))?;
         return Ok(());
     }
     out.line(&format!(
@@ -315,14 +318,4 @@ fn render(out: &mut Out, e: &Entry, verbose: bool) -> Result<(), CliError> {
         out.line(&format!("{}: every condition holds", plan.dispatch_id))?;
     }
     Ok(())
-}
-
-/// An entry in one line: merged (as what, its receipt and checkpoint), taken out, refused
-/// (the first condition that failed) or mergeable.
-fn one_line(e: &Entry, plan: &merge::Plan) -> String {
-    format!(
-        "{}: {}",
-        plan.dispatch_id,
-        vnx::actions::merge::said(e, plan)
-    )
 }
