@@ -11,12 +11,8 @@ use crate::cli::CliError;
 
 /// Drains the dispatch queue when anything is queued: every command that reads dispatch
 /// state does, so a queue whose finishing supervisor died still drains. A failure is only
-/// a warning; what was closed is said on stderr.
-pub(crate) fn recover_queue(ctx: &Context<'_>) {
-    recover_queue_saying(ctx, true);
-}
-
-fn recover_queue_saying(ctx: &Context<'_>, tell: bool) {
+/// a warning; what was closed is said on stderr (when `tell`).
+pub(crate) fn recover_queue(ctx: &Context<'_>, tell: bool) {
     match queue::recover(ctx, false) {
         _ if !tell => {}
         Ok(d) => {
@@ -48,7 +44,7 @@ pub(crate) fn recover_queue_here_saying(tmux_socket: Option<String>, tell: bool)
         return;
     }
     if let Err(e) = crate::cli::util::context::with_context(tmux_socket, |ctx| {
-        recover_queue_saying(ctx, tell);
+        recover_queue(ctx, tell);
         Ok(())
     }) && tell
     {

@@ -86,7 +86,7 @@ pub(crate) fn wait_or_interrupt(
         }
         ticks += 1;
         if ticks.is_multiple_of(20) {
-            super::drain::recover_queue(ctx);
+            super::drain::recover_queue(ctx, true);
         }
         while let Ok(change) = changes.try_recv() {
             if !matches!(change, Live::Idle) && offered.take().is_some() {

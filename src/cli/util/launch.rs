@@ -238,12 +238,10 @@ impl SandboxFlags {
     /// The flags again, as a remote host's vnx takes them: a sandbox asked for here is asked
     /// for there (never silently dropped).
     pub(crate) fn forwarded(&self) -> Vec<String> {
-        let mut a = Vec::new();
-        match self.sandbox() {
-            Some(true) => a.push("--sandbox".to_owned()),
-            Some(false) => a.push("--no-sandbox".to_owned()),
-            None => {}
-        }
+        let sandbox = self
+            .sandbox()
+            .map(|on| if on { "--sandbox" } else { "--no-sandbox" });
+        let mut a: Vec<String> = sandbox.into_iter().map(str::to_owned).collect();
         if let Some(n) = self.network {
             let name = n.to_possible_value().map(|p| p.get_name().to_owned());
             a.extend(["--network".to_owned(), name.unwrap_or_default()]);
@@ -314,19 +312,21 @@ impl Started {
         let started = act(&|note| say!("{}", escape(&note.line())))?;
         let launched = match started.submitted {
             Submitted::Started(launched) => launched,
+            // Queued: its id (detached), or a wait through its start to its end.
             Submitted::Queued {
                 id,
                 position,
                 capacity,
             } => {
-                return self.queued(
-                    desk,
-                    (&started.provider, &started.role),
-                    &id,
-                    position,
-                    capacity,
-                    &interrupted,
+                let provider = started.provider.as_str();
+                say!(
+                    "queued {id} at position {position}: every {provider} slot ({capacity}) is \
+                     taken; it starts when one frees (`vnx status {id}`, `vnx cancel {id}`)"
                 );
+                if self.detach {
+                    return print_queued(&mut Out::new(), &id, Some(provider), position, self.json);
+                }
+                return self.wait(desk, &id, &started.role, &interrupted);
             }
         };
         if self.detach {
@@ -373,26 +373,6 @@ impl Started {
             crate::cli::util::open_pr::await_open_when_done(project, id);
         }
         code
-    }
-
-    /// A dispatch that was queued: its id (detached), or a wait through its start to its end.
-    fn queued(
-        &self,
-        desk: &Desk<'_>,
-        (provider, role): (&str, &str),
-        id: &vnx::ids::DispatchId,
-        position: u32,
-        capacity: u32,
-        interrupted: &AtomicBool,
-    ) -> Result<ExitCode, CliError> {
-        say!(
-            "queued {id} at position {position}: every {provider} slot ({capacity}) is taken; \
-             it starts when one frees (`vnx status {id}`, `vnx cancel {id}`)"
-        );
-        if self.detach {
-            return print_queued(&mut Out::new(), id, Some(provider), position, self.json);
-        }
-        self.wait(desk, id, role, interrupted)
     }
 }
 
