@@ -56,7 +56,14 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         })
         .collect::<Vec<_>>()
         .join("\n");
-    let text = dynamic(args.shell, &text, &id_commands(&cmd));
+    // Taught to ask `vnx __complete` for dispatch ids (where a command takes them) and for
+    // providers, models and roles (after those options): what they are depends on the
+    // project, so no script written once could list them.
+    let text = match args.shell {
+        Shell::Bash => bash(&text, &id_commands(&cmd)),
+        Shell::Zsh => zsh(&text),
+        Shell::Fish => fish(&text, &id_commands(&cmd)),
+    };
     use std::io::Write;
     let _ = writeln!(std::io::stdout(), "{text}");
     Ok(ExitCode::SUCCESS)
@@ -91,17 +98,6 @@ fn id_commands(cmd: &clap::Command) -> Vec<Vec<String>> {
     let mut out = Vec::new();
     walk(cmd, &mut Vec::new(), &mut out);
     out
-}
-
-/// The script clap wrote, taught to ask `vnx __complete` for dispatch ids (where a command
-/// takes them) and for providers, models and roles (after those options): what they are
-/// depends on the project, so no script written once could list them.
-fn dynamic(shell: Shell, text: &str, id_commands: &[Vec<String>]) -> String {
-    match shell {
-        Shell::Bash => bash(text, id_commands),
-        Shell::Zsh => zsh(text),
-        Shell::Fish => fish(text, id_commands),
-    }
 }
 
 fn bash(text: &str, id_commands: &[Vec<String>]) -> String {

@@ -93,26 +93,18 @@ fn render(out: &mut Out, plan: &Plan, root: &Path) -> Result<(), CliError> {
 }
 
 fn render_item(out: &mut Out, item: &Item, applied: bool, root: &Path) -> Result<(), CliError> {
-    let mut what = Vec::new();
-    if let Some(b) = &item.branch {
-        what.push(format!("branch {b}"));
-    }
-    if let Some(w) = &item.worktree {
-        what.push(format!(
-            "worktree {}",
-            w.strip_prefix(root).unwrap_or(w).display()
-        ));
-    }
-    if let Some(d) = item
-        .dispatch_dir
-        .as_ref()
-        .filter(|_| item.actions.remove_dispatch_dir)
-    {
-        what.push(format!(
-            "dispatch directory {}",
-            d.strip_prefix(root).unwrap_or(d).display()
-        ));
-    }
+    let shown = |p: &std::path::PathBuf| p.strip_prefix(root).unwrap_or(p).display().to_string();
+    let dir = (item.dispatch_dir.as_ref()).filter(|_| item.actions.remove_dispatch_dir);
+    let what: Vec<String> = [
+        item.branch.as_ref().map(|b| format!("branch {b}")),
+        item.worktree
+            .as_ref()
+            .map(|w| format!("worktree {}", shown(w))),
+        dir.map(|d| format!("dispatch directory {}", shown(d))),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
     let verdict = match (&item.done, item.actions.any()) {
         (Some(d), _) if d.error.is_some() => "FAILED",
         (Some(d), _) if d.skipped.is_some() => "skipped",
@@ -129,25 +121,23 @@ fn render_item(out: &mut Out, item: &Item, applied: bool, root: &Path) -> Result
     ))?;
     out.line(&format!("    {}", item.reason))?;
     if let Some(d) = &item.done {
-        let mut did = Vec::new();
-        if d.worktree_unlocked {
-            did.push("worktree unlocked".to_owned());
-        }
-        if d.worktree_removed {
-            did.push("worktree removed".to_owned());
-        }
-        if d.branch_deleted {
-            did.push(format!(
+        let deleted = || {
+            format!(
                 "branch deleted (git branch {})",
                 d.branch_delete.unwrap_or("-D")
-            ));
-        }
-        if d.dispatch_dir_removed {
-            did.push("dispatch directory removed".to_owned());
-        }
-        if let Some(seq) = d.receipt_seq {
-            did.push(format!("receipt line {seq}"));
-        }
+            )
+        };
+        let did: Vec<String> = [
+            d.worktree_unlocked.then(|| "worktree unlocked".to_owned()),
+            d.worktree_removed.then(|| "worktree removed".to_owned()),
+            d.branch_deleted.then(deleted),
+            d.dispatch_dir_removed
+                .then(|| "dispatch directory removed".to_owned()),
+            d.receipt_seq.map(|seq| format!("receipt line {seq}")),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
         if !did.is_empty() {
             out.line(&format!("    {}", did.join("; ")))?;
         }

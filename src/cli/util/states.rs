@@ -42,15 +42,10 @@ pub(crate) fn verified_states(
         && let Some(report) = read.report.as_ref().filter(|r| !r.status.is_ok())
     {
         let line = report.violations.iter().map(|v| v.line).min().unwrap_or(0);
-        crate::cli::util::output::say!("{}", unverified_warning(line));
+        crate::cli::util::output::say!(
+            "warning: the ledger does not verify from line {line} (see `vnx audit-chain \
+             verify`): a done, merged or released it records from there on shows as unverified"
+        );
     }
     Ok(read)
-}
-
-/// What `status` and `show` say when the ledger does not verify.
-pub(crate) fn unverified_warning(line: u64) -> String {
-    format!(
-        "warning: the ledger does not verify from line {line} (see `vnx audit-chain verify`): \
-         a done, merged or released it records from there on shows as unverified"
-    )
 }
