@@ -144,7 +144,37 @@ fn parse(text: &str) -> Result<Definition, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::parse;
+    use super::{parse, read};
+
+    #[test]
+    fn a_definition_behind_a_link_or_too_large_is_refused_unread() {
+        let t = tempfile::tempdir().unwrap();
+        let secret = t.path().join("secret.json");
+        std::fs::write(&secret, r#"{"image": "from-a-link"}"#).unwrap();
+        std::fs::create_dir(t.path().join(".devcontainer")).unwrap();
+        let link = t.path().join(".devcontainer/devcontainer.json");
+        std::os::unix::fs::symlink(&secret, &link).unwrap();
+        let err = read(t.path(), ".devcontainer/devcontainer.json").unwrap_err();
+        assert!(!err.to_string().contains("from-a-link"), "{err}");
+        assert!(err.to_string().contains("cannot be used"), "{err}");
+        // A linked directory on the way is refused too.
+        std::fs::remove_file(&link).unwrap();
+        std::fs::remove_dir(t.path().join(".devcontainer")).unwrap();
+        std::fs::create_dir(t.path().join("real")).unwrap();
+        std::fs::write(t.path().join("real/devcontainer.json"), r#"{"image": "i"}"#).unwrap();
+        std::os::unix::fs::symlink(t.path().join("real"), t.path().join(".devcontainer")).unwrap();
+        assert!(read(t.path(), ".devcontainer/devcontainer.json").is_err());
+        std::fs::write(
+            t.path().join("real/big.json"),
+            format!(
+                "{{\"image\": \"i\", \"x\": \"{}\"}}",
+                "a".repeat(300 * 1024)
+            ),
+        )
+        .unwrap();
+        let err = read(t.path(), "real/big.json").unwrap_err();
+        assert!(err.to_string().contains("larger than"), "{err}");
+    }
 
     #[test]
     fn the_image_and_env_are_taken_with_comments_and_trailing_commas() {
