@@ -3,12 +3,14 @@
 //! receipts brought back and verified, its container and volume removed once its work is
 //! here; a container killed mid-dispatch is `lost` at once, its volume (its work) kept, and
 //! `resume` continues it in a new container on that volume, removed when that ends;
-//! `doctor --host` checks the image in a container made for it. Needs podman and mmdebstrap,
-//! so `#[ignore]`d; `bin/test --all` installs them and runs it.
+//! `doctor --host` checks the image in a container made for it; the same through the real
+//! `docker` client (`engine: docker`), against podman's Docker API. Needs podman and
+//! mmdebstrap (and the docker client), so `#[ignore]`d; `bin/test --all` installs them and
+//! runs it.
 
 use std::process::Command;
 
-use crate::common::container::{container_of, exists, worker_image};
+use crate::common::container::{container_of, docker_host, exists, worker_image};
 use crate::common::{Repo, completion, configure, run};
 
 /// A repository whose `.vnx/config.yaml` declares the container host `box`.
@@ -360,4 +362,72 @@ fn a_dev_container_definition_the_config_names_gives_the_image_and_env() {
     assert!(r.stderr.contains("does not take `build`"), "{}", r.stderr);
     assert!(!exists("container", &container_of("D-0c0c0c0c0c0e")));
     assert!(!exists("volume", &container_of("D-0c0c0c0c0c0e")));
+}
+
+#[test]
+#[ignore = "needs podman, mmdebstrap and the docker client (bin/test --all installs them)"]
+fn the_docker_client_makes_runs_and_removes_a_container_as_podman_does() {
+    let image = worker_image();
+    let docker = docker_host();
+    let repo = Repo::new();
+    repo.env.git(&["config", "user.name", "t"]);
+    repo.env.git(&["config", "user.email", "t@example.com"]);
+    configure(
+        &repo,
+        &format!("hosts:\n  box:\n    container: {{engine: docker, image: \"{image}\"}}\n"),
+    );
+    let vnx = |args: &[&str]| run(repo.vnx().env("DOCKER_HOST", docker).args(args));
+    let dispatch = |model: &str, extra: &[&str]| {
+        let mut cmd = repo.dispatch_cmd(model);
+        run(cmd
+            .env("DOCKER_HOST", docker)
+            .args(["--json", "--host", "box"])
+            .args(extra))
+    };
+    let doctor = vnx(&["doctor", "--host", "box"]);
+    assert_eq!(doctor.code, 0, "{}{}", doctor.stdout, doctor.stderr);
+    assert!(doctor.stdout.contains("PASS  vnx"), "{}", doctor.stdout);
+    // A dispatch made, run, fetched and removed with docker's own commands.
+    let r = dispatch("commit", &["--instruction", "add the demo output"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let done = completion(&r);
+    let id = done["dispatch_id"].as_str().unwrap().to_owned();
+    assert_eq!(done["status"], "done", "{done:#}");
+    assert!(!repo.on_branch(&id, "demo-output.txt").is_empty());
+    repo.verify_ok();
+    assert!(!exists("container", &container_of(&id)));
+    assert!(!exists("volume", &container_of(&id)));
+    // One killed with `docker kill` is lost at once, its volume kept; resumed, then ended.
+    let r = dispatch("slow", &["--detach", "--instruction", "take your time"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let started: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let id = started["dispatch_id"].as_str().unwrap().to_owned();
+    let name = container_of(&id);
+    let killed = Command::new("docker")
+        .env("DOCKER_HOST", docker)
+        .args(["kill", &name])
+        .output()
+        .unwrap();
+    assert!(killed.status.success(), "{killed:?}");
+    let w = vnx(&["wait", &id, "--json"]);
+    assert!(w.stdout.contains("lost"), "{}{}", w.stdout, w.stderr);
+    assert!(
+        exists("volume", &name),
+        "its volume, and so its work, is kept"
+    );
+    let resumed = vnx(&["resume", &id]);
+    assert_eq!(resumed.code, 0, "{}{}", resumed.stdout, resumed.stderr);
+    let list = vnx(&["status", "--all", "--json"]);
+    let list: serde_json::Value = serde_json::from_str(&list.stdout).unwrap();
+    let follow = (list.as_array().unwrap().iter())
+        .find(|s| s["continues"] == id.as_str())
+        .unwrap_or_else(|| panic!("no follow-up of {id}: {list:#}"));
+    let cancelled = vnx(&["cancel", follow["dispatch_id"].as_str().unwrap()]);
+    assert_eq!(
+        cancelled.code, 0,
+        "{}{}",
+        cancelled.stdout, cancelled.stderr
+    );
+    assert!(!exists("container", &name), "{name} still exists");
+    assert!(!exists("volume", &name), "volume {name} still exists");
 }

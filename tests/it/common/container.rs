@@ -37,3 +37,31 @@ pub fn exists(what: &str, name: &str) -> bool {
         .status()
         .is_ok_and(|s| s.success())
 }
+
+/// A Docker API for the real `docker` client to talk to, with no Docker engine on this
+/// machine: podman's own service on a socket of this test run (podman answers the Docker API),
+/// started the first time a test asks; the `DOCKER_HOST` that names it. The service ends by
+/// itself once nothing has asked it anything for a while.
+pub fn docker_host() -> &'static str {
+    static HOST: OnceLock<String> = OnceLock::new();
+    HOST.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("vnx-docker-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let socket = dir.join("podman.sock");
+        let host = format!("unix://{}", socket.display());
+        Command::new("podman")
+            .args(["system", "service", "--time=300", &host])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("podman system service");
+        for _ in 0..200 {
+            if socket.exists() {
+                return host;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!("podman's Docker API never answered on {host}");
+    })
+}

@@ -216,9 +216,10 @@ impl Made for Container {
     }
 
     fn stop(&self) -> Result<(), RemoteError> {
-        // No grace: it is removed once nothing in it is needed (its work fetched, or it had
-        // stopped), and the engine's own stop would wait for the worker's tmux to go.
-        let cmd = self.engine().args(["rm", "--force", "--time", "0"]);
+        // Removed once nothing in it is needed (its work fetched, or it had stopped): its
+        // first process ends on the engine's TERM at once ([`IDLE`]), and with it the rest.
+        // (`--time` is podman's own: docker's `rm` takes no such flag.)
+        let cmd = self.engine().args(["rm", "--force"]);
         self.must(cmd.arg(&self.container), "rm")?;
         Ok(())
     }
@@ -249,14 +250,14 @@ impl Place for Container {
     }
 
     /// The engine fails an exec into a container that is not running with 125 or 255
-    /// (podman: "container state improper"); the command itself may exit 255 too, so the
-    /// container's state tells which.
+    /// (podman: "container state improper"), the docker client with 1 ("Error response from
+    /// daemon"); the command itself may exit so too, so the container's state tells which.
     fn run(&self, cmd: Cmd, limit: Duration) -> Result<Output, RemoteError> {
         made::run(
             self,
             cmd,
             limit,
-            |code| matches!(code, 125 | 255),
+            |code| matches!(code, 1 | 125 | 255),
             |out| out.status.code() == Some(125),
         )
     }
