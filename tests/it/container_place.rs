@@ -4,7 +4,9 @@
 //! here; a container killed mid-dispatch is `lost` at once, its volume (its work) kept, and
 //! `resume` continues it in a new container on that volume, removed when that ends;
 //! `doctor --host` checks the image in a container made for it; the same through the real
-//! `docker` client (`engine: docker`), against podman's Docker API. Needs podman and
+//! `docker` client (`engine: docker`), against podman's Docker API; and what a worker makes its
+//! container answer (a flood, a line longer than any receipt, a line that is not text) read
+//! within bounds and refused by name, its work kept. Needs podman and
 //! mmdebstrap (and the docker client), so `#[ignore]`d; `bin/test --all` installs them and
 //! runs it.
 
@@ -430,4 +432,84 @@ fn the_docker_client_makes_runs_and_removes_a_container_as_podman_does() {
     );
     assert!(!exists("container", &name), "{name} still exists");
     assert!(!exists("volume", &name), "volume {name} still exists");
+}
+
+/// Runs `script` with `sh -c` in container `name`, as its worker could (root in there).
+fn worker_does(name: &str, script: &str) {
+    let (code, out) = exec(name, &["sh", "-c", script]);
+    assert_eq!(code, 0, "{script}: {out}");
+}
+
+#[test]
+#[ignore = "needs podman and mmdebstrap (bin/test --all installs them)"]
+fn what_a_worker_makes_its_container_answer_is_bounded_and_refused_by_name() {
+    let repo = repo_with_container_host();
+    let slow = || {
+        let r = repo.dispatch(
+            "slow",
+            &[
+                "--host",
+                "box",
+                "--detach",
+                "--instruction",
+                "take your time",
+            ],
+        );
+        assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+        let started: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+        started["dispatch_id"].as_str().unwrap().to_owned()
+    };
+    let status = |id: &str| {
+        let s = run(repo.vnx().args(["status", id, "--json"]));
+        assert_eq!(s.code, 0, "{}{}", s.stdout, s.stderr);
+        s.stderr
+    };
+    let ledger = "/work/repo/.vnx-data/state/t0_receipts.ndjson";
+    let id = slow();
+    let name = container_of(&id);
+    // The place's vnx replaced by one that answers 100 MB: read up to the bound, refused.
+    worker_does(
+        &name,
+        "p=$(command -v vnx); mv \"$p\" \"$p.real\"; \
+         printf '#!/bin/sh\\nexec head -c 100000000 /dev/zero\\n' > \"$p\"; chmod +x \"$p\"",
+    );
+    let said = status(&id);
+    assert!(said.contains("longer than the 32 MiB read of it"), "{said}");
+    // Put back, it is caught up with again: nothing was lost.
+    worker_does(&name, "p=$(command -v vnx); mv \"$p.real\" \"$p\"");
+    assert_eq!(status(&id), "");
+    // A line longer than any receipt in its ledger: refused by name, and nothing of it
+    // reaches the ledger here.
+    worker_does(
+        &name,
+        &format!("head -c 600000 /dev/zero | tr '\\0' x >> {ledger}; echo >> {ledger}"),
+    );
+    let said = status(&id);
+    assert!(
+        said.contains("bytes long, more than the 524288 a line mirrored here may be"),
+        "{said}"
+    );
+    repo.verify_ok();
+    assert!(exists("volume", &name), "its work is kept");
+    // A line that is not text (nor a receipt): refused as a break in its chain, which is
+    // kept here as evidence.
+    let other = slow();
+    let other_name = container_of(&other);
+    worker_does(
+        &other_name,
+        &format!("printf '\\377\\376\\0x\\n' >> {ledger}"),
+    );
+    let said = status(&other);
+    assert!(
+        said.contains("does not link to line 1 as mirrored"),
+        "{said}"
+    );
+    let verify = run(repo.vnx().args(["audit-chain", "verify", "--json"]));
+    assert_eq!(verify.code, 1, "{}", verify.stdout);
+    assert!(exists("volume", &other_name), "its work is kept");
+    for n in [&name, &other_name] {
+        for what in [&["rm", "--force"][..], &["volume", "rm", "--force"]] {
+            Command::new("podman").args(what).arg(n).output().unwrap();
+        }
+    }
 }

@@ -10,6 +10,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::RemoteError;
+use super::wire::MAX_ANSWER;
 use crate::config::{HostConfig, HostKind};
 use crate::ids::DispatchId;
 use crate::process::{Cmd, Output};
@@ -68,9 +69,11 @@ pub trait Place: Send + Sync {
         ""
     }
 
-    /// The place's vnx, run in the clone with `args`.
+    /// The place's vnx, run in the clone with `args`; at most [`MAX_ANSWER`] bytes of each
+    /// of its outputs are read (the place's vnx is the worker's to replace).
     fn vnx(&self, args: &[String]) -> Cmd {
         self.in_clone(&vnx_argv(self.host(), args), false)
+            .max_output(MAX_ANSWER)
     }
 
     /// The same with a terminal.

@@ -182,6 +182,16 @@ pub fn catch_up_waiting(
         }
         Err(e) => return Err(e),
     };
+    if answer.stdout.len() >= super::wire::MAX_ANSWER {
+        return Err(RemoteError::BadAnswer {
+            host,
+            command: "vnx __remote-sync".into(),
+            detail: format!(
+                "its answer is longer than the {} MiB read of it",
+                super::wire::MAX_ANSWER >> 20
+            ),
+        });
+    }
     let export = match serde_json::from_slice::<Export>(&answer.stdout) {
         Ok(export) if answer.status.success() => export,
         failed => {
@@ -281,6 +291,14 @@ fn mirror_lines(
         ));
     }
     for l in &export.lines {
+        if broken.is_none() && l.line.len() > MAX_MIRRORED_LINE {
+            broken = Some(format!(
+                "its line {} is {} bytes long, more than the {MAX_MIRRORED_LINE} a line \
+                 mirrored here may be",
+                l.seq,
+                l.line.len()
+            ));
+        }
         if broken.is_some() {
             break;
         }
@@ -332,6 +350,11 @@ fn mirror_lines(
     }
     Ok(broken)
 }
+
+/// The longest host line mirrored: half of what this ledger takes in one line, which leaves
+/// room for the escaping of the line and for the receipt around it. No receipt vnx writes
+/// comes near it.
+const MAX_MIRRORED_LINE: usize = crate::ledger::append::MAX_LINE / 2;
 
 /// The dispatch events whose host receipts are re-attested here.
 const TRANSLATED: [&str; 6] = [

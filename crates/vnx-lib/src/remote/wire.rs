@@ -10,6 +10,15 @@ use serde::{Deserialize, Serialize};
 use crate::ledger::LedgerError;
 use crate::ledger::tail;
 
+/// The most bytes of ledger lines one answer carries (at least one new line, whatever its
+/// size): a long ledger is sent over several answers, each within [`MAX_ANSWER`].
+pub const PAGE_BYTES: usize = 4 << 20;
+
+/// The most bytes of a place's answer that are read: [`PAGE_BYTES`] of lines each escaped
+/// at worst (six bytes a byte), and room to spare. A place that says more is cut off there
+/// and its answer refused.
+pub const MAX_ANSWER: usize = 32 << 20;
+
 /// Where the lines a host sends start.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum After {
@@ -103,8 +112,8 @@ pub fn wait_for_more(
     })
 }
 
-/// The lines of `ledger` that `after` asks for (a missing ledger has none), and how many
-/// complete lines it holds.
+/// The lines of `ledger` that `after` asks for, up to [`PAGE_BYTES`] of them (a missing
+/// ledger has none), and how many complete lines it holds.
 pub fn lines(ledger: &Path, after: After) -> Result<(Vec<ExportLine>, u64), LedgerError> {
     if !ledger.exists() {
         return Ok((Vec::new(), 0));
@@ -122,9 +131,14 @@ pub fn lines(ledger: &Path, after: After) -> Result<(Vec<ExportLine>, u64), Ledg
         After::Tail => total,
         After::From(n) => n,
     };
+    let mut size = 0;
     let lines = all
         .into_iter()
         .filter(|(n, _)| *n >= from)
+        .take_while(|(n, bytes)| {
+            size += bytes.len();
+            size <= PAGE_BYTES || *n <= from + 1
+        })
         .map(|(seq, bytes)| ExportLine {
             seq,
             // A ledger line vnx writes is UTF-8; any other byte is sent replaced, and its
@@ -133,4 +147,37 @@ pub fn lines(ledger: &Path, after: After) -> Result<(Vec<ExportLine>, u64), Ledg
         })
         .collect();
     Ok((lines, total))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_ledger_is_sent_a_page_at_a_time_and_a_huge_line_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = dir.path().join("ledger.ndjson");
+        let mib = |c: u8| vec![c; 1 << 20];
+        let mut text = Vec::new();
+        for c in b'a'..=b'f' {
+            text.extend(mib(c));
+            text.push(b'\n');
+        }
+        std::fs::write(&ledger, &text).unwrap();
+        let (sent, total) = super::lines(&ledger, After::From(1)).unwrap();
+        assert_eq!(total, 6);
+        let seqs: Vec<u64> = sent.iter().map(|l| l.seq).collect();
+        assert_eq!(seqs, [1, 2, 3, 4], "four MiB, then the next answer");
+        // A line longer than a page still goes, alone after the one compared.
+        let mut text = mib(b'a');
+        text.push(b'\n');
+        text.extend(vec![b'b'; PAGE_BYTES + 1]);
+        text.extend(b"\nc\n");
+        std::fs::write(&ledger, &text).unwrap();
+        let (sent, _) = super::lines(&ledger, After::From(1)).unwrap();
+        let seqs: Vec<u64> = sent.iter().map(|l| l.seq).collect();
+        assert_eq!(seqs, [1, 2]);
+        let (sent, _) = super::lines(&ledger, After::From(2)).unwrap();
+        assert_eq!(sent.iter().map(|l| l.seq).collect::<Vec<_>>(), [2, 3]);
+    }
 }
