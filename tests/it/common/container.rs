@@ -49,13 +49,15 @@ pub fn docker_host() -> &'static str {
         std::fs::create_dir_all(&dir).unwrap();
         let socket = dir.join("podman.sock");
         let host = format!("unix://{}", socket.display());
-        Command::new("podman")
+        let mut service = Command::new("podman")
             .args(["system", "service", "--time=300", &host])
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
             .expect("podman system service");
+        // Reaped when it ends, in the background: it outlives the test that started it.
+        std::thread::spawn(move || service.wait());
         for _ in 0..200 {
             if socket.exists() {
                 return host;
