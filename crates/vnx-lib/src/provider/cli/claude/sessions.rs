@@ -26,14 +26,8 @@ pub(super) static SESSIONS: ProjectFiles = ProjectFiles {
 fn message(raw: &[u8]) -> Option<(Text<'_>, Usage)> {
     let message = serde_json::from_slice::<Line<'_>>(raw).ok()?.message.0?;
     let t = message.usage.0?;
-    let writes = Some(t.cache_creation_input_tokens);
-    let usage = counted(
-        t.input_tokens,
-        t.output_tokens,
-        t.cache_read_input_tokens,
-        writes,
-        None,
-    );
+    let (read, writes) = (t.cache_read_input_tokens, t.cache_creation_input_tokens);
+    let usage = counted(t.input_tokens, t.output_tokens, read, Some(writes), None);
     Some((message.id, usage))
 }
 

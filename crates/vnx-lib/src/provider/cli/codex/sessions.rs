@@ -131,18 +131,11 @@ impl SessionStore for CodexSessions {
     /// id, when known).
     fn find(&self, sessions: &Path, w: &Sought<'_>) -> Vec<(PathBuf, SystemTime)> {
         // The day directories are in local time: from the day before the start (UTC) on.
-        let day = |t: SystemTime| {
-            let secs = t
-                .duration_since(SystemTime::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs());
-            jiff::Timestamp::from_second(secs as i64)
-                .map(|t| t.strftime("%Y%m%d").to_string())
-                .unwrap_or_default()
-        };
         let since = w.since;
-        let first = day(since
-            .checked_sub(Duration::from_secs(86_400))
-            .unwrap_or(since));
+        let day_before = since.checked_sub(Duration::from_secs(86_400));
+        let first = jiff::Timestamp::try_from(day_before.unwrap_or(since))
+            .map(|t| t.strftime("%Y%m%d").to_string())
+            .unwrap_or_default();
         let mut candidates = Vec::new();
         for (year, ydir) in dirs(sessions) {
             for (month, mdir) in dirs(&ydir) {
