@@ -169,7 +169,11 @@ impl SessionStore for ProjectFiles {
     /// The session files of the working directory written since the start (the one named by
     /// the session id, when known).
     fn find(&self, sessions: &Path, w: &Sought<'_>) -> Vec<(PathBuf, SystemTime)> {
-        jsonl_by_session_id(&self.of_cwd(sessions, w.cwd), w)
+        let id = w.session_id.map(std::ffi::OsStr::new);
+        let dir = self.of_cwd(sessions, w.cwd);
+        let mut found = files(&dir, |n| n.ends_with(".jsonl"), w.since);
+        found.retain(|(p, _)| id.is_none_or(|id| p.file_stem() == Some(id)));
+        found
     }
 
     fn usage(&self) -> Box<dyn SessionUsage> {
@@ -220,27 +224,12 @@ pub fn munged_project(projects: &Path, cwd: &Path) -> PathBuf {
     projects.join(munged)
 }
 
-/// The `.jsonl` session files in `dir` written since the start: a CLI that names each file by
-/// its session's id, so the one named by the session id when it is known.
-pub fn jsonl_by_session_id(dir: &Path, w: &Sought<'_>) -> Vec<(PathBuf, SystemTime)> {
-    files(dir, |n| n.ends_with(".jsonl"), w.since)
-        .into_iter()
-        .filter(|(p, _)| match w.session_id {
-            Some(id) => p.file_stem().is_some_and(|s| s == id),
-            None => true,
-        })
-        .collect()
-}
-
 /// The subdirectories of `dir` (not links).
 pub fn dirs(dir: &Path) -> Vec<(String, PathBuf)> {
     entries(dir)
         .into_iter()
         .filter(|(_, meta)| meta.is_dir())
-        .map(|(name, _)| {
-            let path = dir.join(&name);
-            (name, path)
-        })
+        .map(|(name, _)| (name.clone(), dir.join(name)))
         .collect()
 }
 

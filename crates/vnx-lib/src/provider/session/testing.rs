@@ -1,18 +1,18 @@
 //! Tests: what every CLI's session tests build, a dispatch's session sought and the homes an
 //! environment names.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use super::{Cli, Homes, Wanted};
 
 /// The session of a dispatch of the built-in `cli` whose worktree is `cwd`, its CLI's home
-/// `home`, started a minute ago, with no session id named.
-pub(crate) fn wanted(cli: &str, home: PathBuf, cwd: &Path) -> Wanted {
+/// `.CLI` in `root`, started a minute ago, with no session id named.
+pub(crate) fn wanted(cli: &str, root: &Path, cwd: &Path) -> Wanted {
     Wanted {
         cli: Cli::of(cli).unwrap(),
         homes: Homes {
-            homes: [(cli.to_owned(), home)].into(),
+            homes: [(cli.to_owned(), root.join(format!(".{cli}")))].into(),
             sessions: None,
         },
         cwd: cwd.to_owned(),
@@ -30,9 +30,13 @@ pub(crate) fn homes_of(pairs: &[(&str, &str)]) -> Homes {
     Homes::of_env(&env, Some("/machine".into()))
 }
 
-/// The usage recorded in a session file's bytes since `since`.
-pub(crate) fn of_bytes(cli: Cli, data: &[u8], since: SystemTime) -> Option<crate::receipts::Usage> {
-    let mut counter = super::usage::Counter::new(&cli, since);
+/// The usage the built-in `cli`'s session file records in `data` since `since`.
+pub(crate) fn of_bytes(
+    cli: &str,
+    data: &[u8],
+    since: SystemTime,
+) -> Option<crate::receipts::Usage> {
+    let mut counter = super::usage::Counter::new(&Cli::of(cli).unwrap(), since);
     counter.feed(data);
     counter.finish()
 }

@@ -191,6 +191,7 @@ pub(super) static HEADLESS: HeadlessStream = HeadlessStream {
 mod tests {
     use super::*;
     use crate::provider::events::EventParser;
+    use crate::provider::events::testing::fixture;
     use proptest::prelude::*;
 
     /// Output recorded from the real aider 0.86.2 against the scripted model server
@@ -203,13 +204,9 @@ mod tests {
         parser.finish()
     }
 
-    fn fixture(name: &str) -> String {
-        crate::provider::events::testing::fixture("aider", name)
-    }
-
     #[test]
     fn an_applied_edit_is_a_success_with_its_usage_and_answer() {
-        let s = parse(&fixture("headless-success.txt"));
+        let s = parse(&fixture("aider", "headless-success.txt"));
         assert_eq!(s.verdict, Some(Verdict::Success));
         assert_eq!(s.tool_calls, 1);
         assert_eq!(s.last_message.as_deref(), Some("Wrote hello.txt."));
@@ -218,7 +215,7 @@ mod tests {
         assert_eq!(s.cost_usd, Some(0.00065));
         assert_eq!(s.num_turns, Some(1));
         // Rounded counts, an edit in the diff format, the command it showed but did not run.
-        let s = parse(&fixture("headless-shell.txt"));
+        let s = parse(&fixture("aider", "headless-shell.txt"));
         assert_eq!(s.usage.unwrap().input_tokens, 2400);
         assert_eq!(s.tool_calls, 1);
         assert_eq!(s.last_message.as_deref(), Some("Wrote hello.txt."));
@@ -227,7 +224,7 @@ mod tests {
     #[test]
     fn in_the_full_posture_its_answered_questions_precede_what_it_did() {
         // Stdin closed: each question takes its default, on the line of what follows.
-        let s = parse(&fixture("headless-full.txt"));
+        let s = parse(&fixture("aider", "headless-full.txt"));
         assert_eq!(s.verdict, Some(Verdict::Success));
         // The edit and the command.
         assert_eq!(s.tool_calls, 2);
@@ -236,7 +233,7 @@ mod tests {
 
     #[test]
     fn an_api_error_is_a_failure_though_it_exits_0() {
-        let s = parse(&fixture("api-error.txt"));
+        let s = parse(&fixture("aider", "api-error.txt"));
         assert_eq!(
             s.verdict,
             Some(Verdict::Error {
@@ -244,7 +241,7 @@ mod tests {
             })
         );
         assert_eq!(s.last_message, None);
-        let s = parse(&fixture("api-error-500.txt"));
+        let s = parse(&fixture("aider", "api-error-500.txt"));
         assert!(
             matches!(&s.verdict, Some(Verdict::Error { message }) if message.starts_with("litellm.InternalServerError")),
             "{s:?}"
@@ -253,7 +250,7 @@ mod tests {
 
     #[test]
     fn an_answer_without_an_edit_is_a_question() {
-        let s = parse(&fixture("question.txt"));
+        let s = parse(&fixture("aider", "question.txt"));
         assert_eq!(s.verdict, None);
         assert_eq!(
             s.last_message.as_deref(),
@@ -261,7 +258,7 @@ mod tests {
         );
         assert_eq!(s.tool_calls, 0);
         // A dry run (the ask posture) applies nothing.
-        let s = parse(&fixture("headless-denied.txt"));
+        let s = parse(&fixture("aider", "headless-denied.txt"));
         assert_eq!(s.verdict, None);
         assert_eq!(s.permission_denials, 1);
     }
@@ -319,7 +316,7 @@ mod tests {
 
         #[test]
         fn the_summary_does_not_depend_on_the_split(cut in 1usize..64) {
-            let text = fixture("headless-success.txt");
+            let text = fixture("aider", "headless-success.txt");
             let mut parser = EventParser::new(super::super::STREAM);
             for chunk in text.as_bytes().chunks(cut) {
                 parser.feed(chunk);

@@ -26,14 +26,8 @@ pub(super) static SESSIONS: ProjectFiles = ProjectFiles {
 fn message(raw: &[u8]) -> Option<(Text<'_>, Usage)> {
     let message = serde_json::from_slice::<Line<'_>>(raw).ok()?.message.0?;
     let t = message.usage.0?;
-    let writes = Some(t.cache_creation_input_tokens);
-    let usage = counted(
-        t.input_tokens,
-        t.output_tokens,
-        t.cache_read_input_tokens,
-        writes,
-        None,
-    );
+    let (read, writes) = (t.cache_read_input_tokens, t.cache_creation_input_tokens);
+    let usage = counted(t.input_tokens, t.output_tokens, read, Some(writes), None);
     Some((message.id, usage))
 }
 
@@ -70,9 +64,7 @@ mod tests {
     use std::time::{Duration, SystemTime};
 
     use crate::provider::session::testing::of_bytes;
-    use crate::provider::session::{
-        Cli, Follower, Wanted, new_id, render_each, testing, usage, valid_id,
-    };
+    use crate::provider::session::{Cli, Follower, new_id, render_each, testing, usage, valid_id};
 
     fn claude() -> Cli {
         Cli::of("claude").unwrap()
@@ -82,10 +74,6 @@ mod tests {
     fn claude_project_dir(config_dir: &Path, cwd: &Path) -> PathBuf {
         let claude = claude();
         claude.store().of_cwd(&claude.sessions_in(config_dir), cwd)
-    }
-
-    fn wanted(root: &Path, cwd: &Path) -> Wanted {
-        testing::wanted("claude", root.join(".claude"), cwd)
     }
 
     #[test]
@@ -106,7 +94,7 @@ mod tests {
     fn claude_sessions_are_regular_jsonl_files_never_through_a_link() {
         let tmp = tempfile::tempdir().unwrap();
         let cwd = Path::new("/w/t");
-        let w = wanted(tmp.path(), cwd);
+        let w = testing::wanted("claude", tmp.path(), cwd);
         let dir = claude_project_dir(w.homes.get("claude").unwrap(), cwd);
         fs::create_dir_all(&dir).unwrap();
         assert_eq!(w.find(), None);
@@ -138,7 +126,7 @@ mod tests {
             fs::create_dir_all(&dir).unwrap();
             fs::write(dir.join("s.jsonl"), "{}\n").unwrap();
         }
-        let mut w = wanted(tmp.path(), Path::new("/w/t"));
+        let mut w = testing::wanted("claude", tmp.path(), Path::new("/w/t"));
         assert_eq!(
             w.find(),
             Some(tmp.path().join(".claude/projects/-w-t/s.jsonl"))
@@ -152,7 +140,7 @@ mod tests {
     fn a_follower_renders_what_is_appended_and_a_new_session_from_its_start() {
         let tmp = tempfile::tempdir().unwrap();
         let cwd = Path::new("/w/t");
-        let w = wanted(tmp.path(), cwd);
+        let w = testing::wanted("claude", tmp.path(), cwd);
         let dir = claude_project_dir(w.homes.get("claude").unwrap(), cwd);
         fs::create_dir_all(&dir).unwrap();
         let mut f = Follower::new(w);
@@ -193,12 +181,12 @@ mod tests {
             line("m2", 200, 20),
         ]
         .concat();
-        let u = of_bytes(claude(), data.as_bytes(), SystemTime::UNIX_EPOCH).unwrap();
+        let u = of_bytes("claude", data.as_bytes(), SystemTime::UNIX_EPOCH).unwrap();
         assert_eq!((u.input_tokens, u.output_tokens), (300, 30));
         assert_eq!(u.cached_input_tokens, Some(10));
         assert_eq!(u.cache_creation_input_tokens, Some(2));
         assert_eq!(
-            of_bytes(claude(), b"{\"type\":\"user\"}\n", SystemTime::UNIX_EPOCH),
+            of_bytes("claude", b"{\"type\":\"user\"}\n", SystemTime::UNIX_EPOCH),
             None
         );
     }
@@ -218,7 +206,7 @@ mod tests {
             said("2026-11-25T09:00:01Z", "new"),
         ]
         .concat();
-        let u = of_bytes(claude(), data.as_bytes(), since).unwrap();
+        let u = of_bytes("claude", data.as_bytes(), since).unwrap();
         assert_eq!((u.input_tokens, u.output_tokens), (7, 1));
     }
 

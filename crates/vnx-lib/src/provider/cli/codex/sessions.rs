@@ -131,18 +131,11 @@ impl SessionStore for CodexSessions {
     /// id, when known).
     fn find(&self, sessions: &Path, w: &Sought<'_>) -> Vec<(PathBuf, SystemTime)> {
         // The day directories are in local time: from the day before the start (UTC) on.
-        let day = |t: SystemTime| {
-            let secs = t
-                .duration_since(SystemTime::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs());
-            jiff::Timestamp::from_second(secs as i64)
-                .map(|t| t.strftime("%Y%m%d").to_string())
-                .unwrap_or_default()
-        };
         let since = w.since;
-        let first = day(since
-            .checked_sub(Duration::from_secs(86_400))
-            .unwrap_or(since));
+        let day_before = since.checked_sub(Duration::from_secs(86_400));
+        let first = jiff::Timestamp::try_from(day_before.unwrap_or(since))
+            .map(|t| t.strftime("%Y%m%d").to_string())
+            .unwrap_or_default();
         let mut candidates = Vec::new();
         for (year, ydir) in dirs(sessions) {
             for (month, mdir) in dirs(&ydir) {
@@ -181,15 +174,7 @@ mod tests {
 
     use super::*;
     use crate::provider::session::testing::of_bytes;
-    use crate::provider::session::{Cli, Wanted, testing, valid_id};
-
-    fn codex() -> Cli {
-        Cli::of("codex").unwrap()
-    }
-
-    fn wanted(root: &Path, cwd: &Path) -> Wanted {
-        testing::wanted("codex", root.join(".codex"), cwd)
-    }
+    use crate::provider::session::{testing, valid_id};
 
     #[test]
     fn its_home_is_codex_home_else_dot_codex_in_the_home() {
@@ -221,7 +206,7 @@ mod tests {
             codex_rollout("/w/other", "s-0"),
         )
         .unwrap();
-        let w = wanted(tmp.path(), Path::new("/w/t"));
+        let w = testing::wanted("codex", tmp.path(), Path::new("/w/t"));
         // The newest file is another worktree's: never taken for this one.
         assert_eq!(w.find(), None);
         fs::write(
@@ -254,7 +239,7 @@ mod tests {
         // Looked for in the place as in its home's `sessions`.
         let tmp = tempfile::tempdir().unwrap();
         let place = tmp.path().join("dispatch/sessions");
-        let mut w = wanted(tmp.path(), Path::new("/w/t"));
+        let mut w = testing::wanted("codex", tmp.path(), Path::new("/w/t"));
         w.homes.sessions = Some(place.clone());
         assert_eq!(w.looked_in(), Some(place));
     }
@@ -268,7 +253,7 @@ mod tests {
             format!("{l}\n")
         };
         let data = [count(10), count(30)].concat();
-        let u = of_bytes(codex(), data.as_bytes(), SystemTime::UNIX_EPOCH).unwrap();
+        let u = of_bytes("codex", data.as_bytes(), SystemTime::UNIX_EPOCH).unwrap();
         assert_eq!(
             (u.input_tokens, u.output_tokens, u.total_tokens),
             (30, 7, Some(37))
@@ -291,7 +276,7 @@ mod tests {
             count("2026-11-25T09:00:01Z", 250),
         ]
         .concat();
-        let u = of_bytes(codex(), data.as_bytes(), since).unwrap();
+        let u = of_bytes("codex", data.as_bytes(), since).unwrap();
         assert_eq!(
             (u.input_tokens, u.output_tokens, u.total_tokens),
             (150, 15, Some(165))

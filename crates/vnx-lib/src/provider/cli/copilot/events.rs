@@ -108,6 +108,7 @@ pub(super) static HEADLESS: HeadlessStream = HeadlessStream {
 
 #[cfg(test)]
 mod tests {
+    use crate::provider::events::testing::fixture;
     use proptest::prelude::*;
 
     use super::*;
@@ -118,13 +119,9 @@ mod tests {
         crate::provider::events::testing::summary_of(CopilotEvents::default(), text)
     }
 
-    fn fixture(name: &str) -> String {
-        crate::provider::events::testing::fixture("copilot", name)
-    }
-
     #[test]
     fn a_success_has_its_session_tool_calls_and_answer() {
-        let s = parse(&fixture("headless-shell.jsonl"));
+        let s = parse(&fixture("copilot", "headless-shell.jsonl"));
         assert_eq!(s.verdict, Some(Verdict::Success));
         assert_eq!(
             s.session_id.as_deref(),
@@ -140,24 +137,24 @@ mod tests {
 
     #[test]
     fn a_denied_tool_is_counted_and_the_run_still_succeeds() {
-        let s = parse(&fixture("headless-denied.jsonl"));
+        let s = parse(&fixture("copilot", "headless-denied.jsonl"));
         assert_eq!(s.verdict, Some(Verdict::Success));
         assert_eq!(s.permission_denials, 1);
         assert_eq!(s.last_message.as_deref(), Some("Ran it."));
-        let s = parse(&fixture("hook-deny.jsonl"));
+        let s = parse(&fixture("copilot", "hook-deny.jsonl"));
         assert_eq!(s.permission_denials, 2, "a hook's deny is a denial too");
     }
 
     #[test]
     fn an_http_error_is_the_verdict_with_copilots_message() {
-        let s = parse(&fixture("api-error.jsonl"));
+        let s = parse(&fixture("copilot", "api-error.jsonl"));
         assert_eq!(
             s.verdict,
             Some(Verdict::Error {
                 message: "400 scripted failure".into()
             })
         );
-        let s = parse(&fixture("api-error-500.jsonl"));
+        let s = parse(&fixture("copilot", "api-error-500.jsonl"));
         let Some(Verdict::Error { message }) = s.verdict else {
             panic!("{s:?}");
         };
@@ -166,7 +163,7 @@ mod tests {
 
     #[test]
     fn a_question_is_the_last_message() {
-        let s = parse(&fixture("question.jsonl"));
+        let s = parse(&fixture("copilot", "question.jsonl"));
         assert_eq!(
             s.last_message.as_deref(),
             Some("Should I also update the documentation?")

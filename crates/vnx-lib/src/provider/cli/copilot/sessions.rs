@@ -76,14 +76,8 @@ fn last_message(path: &Path) -> Option<String> {
 fn record(raw: &[u8]) -> Option<(Text<'_>, Usage)> {
     let line = serde_json::from_slice::<Line<'_>>(raw).ok()?;
     let t = line.data.0?.usage.0?;
-    let writes = Some(t.cache_write_tokens);
-    let usage = counted(
-        t.input_tokens,
-        t.output_tokens,
-        t.cache_read_tokens,
-        writes,
-        None,
-    );
+    let (read, writes) = (t.cache_read_tokens, t.cache_write_tokens);
+    let usage = counted(t.input_tokens, t.output_tokens, read, Some(writes), None);
     Some((line.id, usage))
 }
 

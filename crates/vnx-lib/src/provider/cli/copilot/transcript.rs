@@ -138,15 +138,12 @@ fn assistant(out: &mut Sink, data: &Value) {
 
 #[cfg(test)]
 mod tests {
+    use crate::provider::events::testing::fixture;
     use crate::provider::transcript::render;
-
-    fn fixture(name: &str) -> String {
-        crate::provider::events::testing::fixture("copilot", name)
-    }
 
     #[test]
     fn a_worker_log_of_copilot_is_drawn_as_copilot() {
-        let lines = render(fixture("headless-denied.jsonl").as_bytes());
+        let lines = render(fixture("copilot", "headless-denied.jsonl").as_bytes());
         let text = lines.join("\n");
         let drawn = |label: &str, end: &str| {
             lines
@@ -167,7 +164,7 @@ mod tests {
 
     #[test]
     fn its_session_file_names_its_start_and_tokens() {
-        let lines = render(fixture("session-events.jsonl").as_bytes());
+        let lines = render(fixture("copilot", "session-events.jsonl").as_bytes());
         let text = lines.join("\n");
         assert!(
             lines[0].starts_with("start")
@@ -181,7 +178,7 @@ mod tests {
 
     #[test]
     fn an_api_error_ends_the_transcript_as_an_error() {
-        let lines = render(fixture("api-error.jsonl").as_bytes());
+        let lines = render(fixture("copilot", "api-error.jsonl").as_bytes());
         let text = lines.join("\n");
         assert!(text.contains("error   400 scripted failure"), "{text}");
         assert!(lines.last().unwrap().starts_with("end     error"), "{text}");

@@ -114,15 +114,7 @@ mod tests {
 
     use super::*;
     use crate::provider::session::testing::of_bytes;
-    use crate::provider::session::{Cli, Wanted, testing, valid_id};
-
-    fn gemini() -> Cli {
-        Cli::of("gemini").unwrap()
-    }
-
-    fn wanted(root: &Path, cwd: &Path) -> Wanted {
-        testing::wanted("gemini", root.join(".gemini"), cwd)
-    }
+    use crate::provider::session::{testing, valid_id};
 
     #[test]
     fn its_home_is_dot_gemini_in_gemini_cli_home_else_in_the_home() {
@@ -147,7 +139,7 @@ mod tests {
             )
             .unwrap();
         }
-        let w = wanted(tmp.path(), Path::new("/w/t"));
+        let w = testing::wanted("gemini", tmp.path(), Path::new("/w/t"));
         assert_eq!(w.find(), Some(tmpdir.join("b/chats/session-1.jsonl")));
         let mut by_id = w.clone();
         by_id.session_id = Some("s-a".into());
@@ -159,7 +151,7 @@ mod tests {
         // Looked for in the place as in its home's `tmp`.
         let tmp = tempfile::tempdir().unwrap();
         let place = tmp.path().join("dispatch/sessions");
-        let mut w = wanted(tmp.path(), Path::new("/w/t"));
+        let mut w = testing::wanted("gemini", tmp.path(), Path::new("/w/t"));
         w.homes.sessions = Some(place.clone());
         assert_eq!(w.looked_in(), Some(place));
     }
@@ -172,7 +164,7 @@ mod tests {
             format!("{l}\n")
         };
         let data = [message("a", 10), message("a", 10), message("b", 20)].concat();
-        let u = of_bytes(gemini(), data.as_bytes(), SystemTime::UNIX_EPOCH).unwrap();
+        let u = of_bytes("gemini", data.as_bytes(), SystemTime::UNIX_EPOCH).unwrap();
         assert_eq!(
             (u.input_tokens, u.output_tokens, u.total_tokens),
             (30, 4, Some(34))

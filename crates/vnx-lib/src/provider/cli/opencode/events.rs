@@ -149,6 +149,7 @@ pub(super) static HEADLESS: HeadlessStream = HeadlessStream {
 
 #[cfg(test)]
 mod tests {
+    use crate::provider::events::testing::fixture;
     use proptest::prelude::*;
 
     use super::*;
@@ -159,13 +160,9 @@ mod tests {
         crate::provider::events::testing::summary_of(OpencodeEvents::default(), text)
     }
 
-    fn fixture(name: &str) -> String {
-        crate::provider::events::testing::fixture("opencode", name)
-    }
-
     #[test]
     fn a_success_has_its_session_usage_tool_calls_and_answer() {
-        let s = parse(&fixture("headless-shell.jsonl"));
+        let s = parse(&fixture("opencode", "headless-shell.jsonl"));
         assert_eq!(s.verdict, Some(Verdict::Success));
         assert!(
             s.session_id
@@ -191,8 +188,8 @@ mod tests {
     #[test]
     fn an_api_error_is_a_failure() {
         for (code, text) in [
-            (400, fixture("api-error.jsonl")),
-            (500, fixture("api-error-500.jsonl")),
+            (400, fixture("opencode", "api-error.jsonl")),
+            (500, fixture("opencode", "api-error-500.jsonl")),
         ] {
             let s = parse(&text);
             assert_eq!(
@@ -207,7 +204,7 @@ mod tests {
 
     #[test]
     fn a_question_is_the_last_message() {
-        let s = parse(&fixture("question.jsonl"));
+        let s = parse(&fixture("opencode", "question.jsonl"));
         assert_eq!(s.verdict, Some(Verdict::Success));
         assert_eq!(
             s.last_message.as_deref(),
@@ -218,7 +215,7 @@ mod tests {
 
     #[test]
     fn a_rejected_tool_is_a_denial_and_a_turn_it_ended_no_success() {
-        let s = parse(&fixture("headless-denied.jsonl"));
+        let s = parse(&fixture("opencode", "headless-denied.jsonl"));
         assert_eq!(s.permission_denials, 1);
         assert_eq!(s.tool_calls, 1);
         // The turn ended on the rejected call: no answer, no verdict of success.

@@ -109,15 +109,12 @@ fn aborted(event: &Value) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use crate::provider::events::testing::fixture;
     use crate::provider::transcript::render;
-
-    fn fixture(name: &str) -> String {
-        crate::provider::events::testing::fixture("opencode", name)
-    }
 
     #[test]
     fn a_worker_log_of_opencode_is_drawn_as_opencode() {
-        let lines = render(fixture("headless-shell.jsonl").as_bytes());
+        let lines = render(fixture("opencode", "headless-shell.jsonl").as_bytes());
         let text = lines.join("\n");
         assert!(
             lines[0].starts_with("start   opencode, session ses_"),
@@ -131,12 +128,12 @@ mod tests {
 
     #[test]
     fn a_denial_and_an_api_error_are_drawn() {
-        let lines = render(fixture("headless-denied.jsonl").as_bytes());
+        let lines = render(fixture("opencode", "headless-denied.jsonl").as_bytes());
         assert!(
             lines.iter().any(|l| l == "denied  bash echo hi > ran.txt"),
             "{lines:?}"
         );
-        let lines = render(fixture("api-error.jsonl").as_bytes());
+        let lines = render(fixture("opencode", "api-error.jsonl").as_bytes());
         assert_eq!(
             lines.last().unwrap(),
             "end     error: APIError (HTTP 400): scripted failure"

@@ -97,6 +97,7 @@ pub(super) static HEADLESS: HeadlessStream = HeadlessStream {
 mod tests {
     use super::*;
     use crate::provider::cli::stream::Verdict;
+    use crate::provider::events::testing::fixture;
 
     /// A stream recorded from the real qwen 0.15.10 against the scripted model server
     /// (`tests/support/fixtures/qwen/`), fed line by line as the shared parser does.
@@ -104,13 +105,9 @@ mod tests {
         crate::provider::events::testing::summary_of(QwenEvents::default(), text)
     }
 
-    fn fixture(name: &str) -> String {
-        crate::provider::events::testing::fixture("qwen", name)
-    }
-
     #[test]
     fn a_success_has_its_session_usage_tool_calls_and_answer() {
-        let s = parse(&fixture("headless-shell.jsonl"));
+        let s = parse(&fixture("qwen", "headless-shell.jsonl"));
         assert_eq!(s.verdict, Some(Verdict::Success));
         assert_eq!(
             s.session_id.as_deref(),
@@ -132,8 +129,8 @@ mod tests {
     #[test]
     fn an_api_error_is_a_failure_whatever_its_result_says() {
         for (name, text) in [
-            ("400", fixture("api-error.jsonl")),
-            ("500", fixture("api-error-500.jsonl")),
+            ("400", fixture("qwen", "api-error.jsonl")),
+            ("500", fixture("qwen", "api-error-500.jsonl")),
         ] {
             let s = parse(&text);
             assert_eq!(
@@ -162,7 +159,7 @@ mod tests {
 
     #[test]
     fn a_question_is_the_last_message() {
-        let s = parse(&fixture("question.jsonl"));
+        let s = parse(&fixture("qwen", "question.jsonl"));
         assert_eq!(s.verdict, Some(Verdict::Success));
         assert_eq!(
             s.last_message.as_deref(),
@@ -174,21 +171,21 @@ mod tests {
     #[test]
     fn refused_tools_are_denials() {
         // Declined by its approval mode headless (auto-edit, `vnx report` allowed): two.
-        let s = parse(&fixture("headless-declined.jsonl"));
+        let s = parse(&fixture("qwen", "headless-declined.jsonl"));
         assert_eq!(s.permission_denials, 2);
         assert_eq!(s.tool_calls, 4);
         assert_eq!(s.verdict, Some(Verdict::Success));
         // Denied by a `PreToolUse` hook: listed in the result only.
-        let s = parse(&fixture("hook-denied.jsonl"));
+        let s = parse(&fixture("qwen", "hook-denied.jsonl"));
         assert_eq!(s.permission_denials, 1);
         // A tool it does not offer is not a permission denial.
-        let s = parse(&fixture("headless-denied.jsonl"));
+        let s = parse(&fixture("qwen", "headless-denied.jsonl"));
         assert_eq!(s.permission_denials, 0);
     }
 
     #[test]
     fn the_declined_count_stands_without_a_result() {
-        let text = fixture("headless-declined.jsonl");
+        let text = fixture("qwen", "headless-declined.jsonl");
         let cut: Vec<&str> = text
             .lines()
             .filter(|l| !l.contains(r#""type":"result""#))

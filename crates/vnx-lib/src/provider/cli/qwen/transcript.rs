@@ -71,15 +71,12 @@ fn end(out: &mut Sink, event: &Value) {
 
 #[cfg(test)]
 mod tests {
+    use crate::provider::events::testing::fixture;
     use crate::provider::transcript::render;
-
-    fn fixture(name: &str) -> String {
-        crate::provider::events::testing::fixture("qwen", name)
-    }
 
     #[test]
     fn a_worker_log_of_qwen_is_drawn_as_qwen() {
-        let lines = render(fixture("headless-declined.jsonl").as_bytes());
+        let lines = render(fixture("qwen", "headless-declined.jsonl").as_bytes());
         assert!(lines[0].contains("qwen 0.15.10, model mock-model, approval mode auto-edit"));
         let text = lines.join("\n");
         let drawn = |label: &str, end: &str| {
@@ -96,7 +93,7 @@ mod tests {
 
     #[test]
     fn an_api_error_ends_the_transcript_as_an_error() {
-        let lines = render(fixture("api-error-500.jsonl").as_bytes());
+        let lines = render(fixture("qwen", "api-error-500.jsonl").as_bytes());
         let end = lines.last().unwrap();
         assert!(
             end.contains("error: [API Error: 500 scripted failure]"),

@@ -143,18 +143,9 @@ fn time(ms: i64) -> SystemTime {
     SystemTime::UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0))
 }
 
-/// What is known of a session's last assistant message.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-struct Read {
-    /// The finished parts as the lines of its headless stream.
-    pub(super) lines: Vec<u8>,
-    /// Whether its turn has ended: its last message is the assistant's, completed, for a
-    /// reason other than calling tools (or with an error), every part of it finished.
-    pub(super) turn_ended: bool,
-}
-
-/// The session a found name names, read (see the module's documentation).
-fn read(found: &Path) -> std::io::Result<Read> {
+/// The session a found name names, read (see the module's documentation): the finished parts
+/// as the lines of its headless stream.
+fn read(found: &Path) -> std::io::Result<Vec<u8>> {
     let (db, id) = split(found).ok_or_else(|| std::io::Error::other("not an opencode session"))?;
     let conn = open(&db).ok_or_else(|| {
         std::io::Error::other(format!("{} is not a database vnx reads", db.display()))
@@ -182,7 +173,7 @@ fn trimmed(data: &str) -> Value {
     kept
 }
 
-fn read_session(conn: &Connection, id: &str) -> rusqlite::Result<Read> {
+fn read_session(conn: &Connection, id: &str) -> rusqlite::Result<Vec<u8>> {
     // Sorted without their content (the sort would hold every row: no index orders them),
     // each row's size read without loading it (`octet_length`), and the content of each that
     // fits fetched by its key afterwards: a worker's oversized rows are never held.
@@ -193,7 +184,6 @@ fn read_session(conn: &Connection, id: &str) -> rusqlite::Result<Read> {
     let mut content = conn.prepare("SELECT data FROM message WHERE id = ?1 AND session_id = ?2")?;
     let mut budget = MAX_READ_BYTES;
     let mut rows: Vec<MessageRow> = Vec::new();
-    let mut cut = false;
     let listed: Vec<(String, i64, Option<i64>)> = messages
         .query_map(params![id, MAX_MESSAGES as i64], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?))
@@ -204,7 +194,6 @@ fn read_session(conn: &Connection, id: &str) -> rusqlite::Result<Read> {
             .len()
             .saturating_add(usize::try_from(bytes.unwrap_or(0)).unwrap_or(usize::MAX));
         if size > budget {
-            cut = true;
             break;
         }
         let data: Option<String> = content
@@ -220,28 +209,21 @@ fn read_session(conn: &Connection, id: &str) -> rusqlite::Result<Read> {
     )?;
     // The lines' whole bound reserved at once (address space, not memory, until written):
     // growing by doubling would hold the old copy beside the new at each step.
-    let mut out = Read {
-        lines: Vec::with_capacity(MAX_LINES_BYTES),
-        ..Read::default()
-    };
-    for (n, (message_id, created, info)) in rows.iter().enumerate() {
+    let mut out = Vec::with_capacity(MAX_LINES_BYTES);
+    for (message_id, created, info) in &rows {
         if info["role"] != "assistant" {
-            out.turn_ended = false;
             continue;
         }
         let event = |kind: &str, part: Value| json!({"type": kind, "timestamp": created, "sessionID": id, "part": part});
         // Each part is drawn as it is read, so no more than one is held besides the lines.
-        let mut datas_whole = true;
         for row in parts.query_map(params![message_id, MAX_PARTS as i64, budget as i64], |r| {
             Ok((r.get::<_, Option<i64>>(0)?, r.get::<_, Option<String>>(1)?))
         })? {
             let (bytes, data) = row?;
             let size = usize::try_from(bytes.unwrap_or(0)).unwrap_or(usize::MAX);
             let Some(data) = data.filter(|_| size <= budget) else {
-                // The rest is past the bound: what was read is given, the turn not ended.
-                cut = true;
-                datas_whole = false;
-                break;
+                // The rest is past the bound: what was read is given.
+                return Ok(out);
             };
             budget -= size;
             let part: Value = serde_json::from_str(&data).unwrap_or(Value::Null);
@@ -266,13 +248,10 @@ fn read_session(conn: &Connection, id: &str) -> rusqlite::Result<Read> {
                 _ => None,
             };
             if let Some(line) = line
-                && !push(&mut out.lines, &line)
+                && !push(&mut out, &line)
             {
                 return Ok(out);
             }
-        }
-        if cut && !datas_whole {
-            return Ok(out);
         }
         let completed = info["time"]["completed"].is_number();
         if let Some(error) = info.get("error").filter(|e| e.is_object())
@@ -280,14 +259,12 @@ fn read_session(conn: &Connection, id: &str) -> rusqlite::Result<Read> {
         {
             let line =
                 json!({"type": "error", "timestamp": created, "sessionID": id, "error": error});
-            if !push(&mut out.lines, &line) {
+            if !push(&mut out, &line) {
                 return Ok(out);
             }
         }
-        out.turn_ended = n + 1 == rows.len() && !cut && ends_turn(info);
         if !completed {
             // Its later parts and messages are still to come.
-            out.turn_ended = false;
             return Ok(out);
         }
     }
@@ -444,12 +421,12 @@ impl SessionStore for OpencodeSessions {
 
     /// The last text of the session found: its TUI's question.
     fn last_message(&self, found: &Path) -> Option<String> {
-        last_message(&read(found).ok()?.lines)
+        last_message(&read(found).ok()?)
     }
 
     /// The session found, as the lines of its headless stream.
     fn lines(&self, found: &Path) -> Option<std::io::Result<Vec<u8>>> {
-        Some(read(found).map(|r| r.lines))
+        Some(read(found))
     }
 
     fn are_rows(&self) -> bool {
@@ -469,11 +446,12 @@ impl SessionStore for OpencodeSessions {
 
     /// Each step's `cost`, as its headless stream's `step_finish` gives it.
     fn cost(&self, found: &Path, since: SystemTime) -> Option<f64> {
-        cost(&read(found).ok()?.lines, since)
+        cost(&read(found).ok()?, since)
     }
 
-    /// Whether the session a found name names has ended its turn (see [`Read::turn_ended`]):
-    /// asked once a second, so only its last message is read.
+    /// Whether the session a found name names has ended its turn: its last message is the
+    /// assistant's, completed, for a reason other than calling tools (or with an error).
+    /// Asked once a second, so only that message is read.
     fn turn_ended(&self, found: &Path, since: SystemTime) -> bool {
         let Some((db, id)) = split(found) else {
             return false;
