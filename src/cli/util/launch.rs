@@ -235,20 +235,6 @@ impl SandboxFlags {
         }
     }
 
-    /// The flags again, as a remote host's vnx takes them: a sandbox asked for here is asked
-    /// for there (never silently dropped).
-    pub(crate) fn forwarded(&self) -> Vec<String> {
-        let sandbox = self
-            .sandbox()
-            .map(|on| if on { "--sandbox" } else { "--no-sandbox" });
-        let mut a: Vec<String> = sandbox.into_iter().map(str::to_owned).collect();
-        if let Some(n) = self.network {
-            let name = n.to_possible_value().map(|p| p.get_name().to_owned());
-            a.extend(["--network".to_owned(), name.unwrap_or_default()]);
-        }
-        a
-    }
-
     /// The network asked for, if any.
     pub(crate) fn network(&self) -> Option<vnx::sandbox::Network> {
         self.network.map(|n| match n {
@@ -256,6 +242,27 @@ impl SandboxFlags {
             NetworkArg::Off => vnx::sandbox::Network::Off,
         })
     }
+}
+
+/// A remote host's vnx's arguments: each flag that has a value, then the value, in order.
+pub(crate) fn flags<'a>(given: impl IntoIterator<Item = (&'a str, Option<String>)>) -> Vec<String> {
+    (given.into_iter())
+        .filter_map(|(flag, value)| Some([flag.to_owned(), value?]))
+        .flatten()
+        .collect()
+}
+
+/// The sandbox asked for (`Some(true)`: --sandbox, `Some(false)`: --no-sandbox) and its
+/// network as a remote host's vnx takes them: a sandbox asked for here is asked for there
+/// (never silently dropped).
+pub(crate) fn sandbox_flags(
+    sandbox: Option<bool>,
+    network: Option<vnx::sandbox::Network>,
+) -> Vec<String> {
+    let sandbox = sandbox.map(|on| if on { "--sandbox" } else { "--no-sandbox" });
+    let mut a: Vec<String> = sandbox.into_iter().map(str::to_owned).collect();
+    a.extend(flags([("--network", network.map(|n| n.name().to_owned()))]));
+    a
 }
 
 /// How a dispatch is started from the command line: in the background (`--detach`), or
