@@ -70,33 +70,27 @@ pub(crate) fn read_instruction(
         // `-`: standard input (how a remote launch sends it: an argument crossing ssh is
         // limited to 128 KiB).
         (None, Some(path)) if path.as_os_str() == "-" => {
-            use std::io::Read;
-            let mut bytes = Vec::new();
-            std::io::stdin()
-                .lock()
-                .take(MAX_INSTRUCTION + 1)
-                .read_to_end(&mut bytes)
+            let bytes = crate::cli::util::output::read_stdin(MAX_INSTRUCTION)
                 .map_err(|e| {
                     CliError::new("could not read the instruction from stdin").with_cause(&e)
+                })?
+                .ok_or_else(|| {
+                    CliError::usage(format!(
+                        "the instruction on stdin is over {} MiB",
+                        MAX_INSTRUCTION >> 20
+                    ))
                 })?;
-            if bytes.len() as u64 > MAX_INSTRUCTION {
-                return Err(CliError::usage(format!(
-                    "the instruction on stdin is over {} MiB",
-                    MAX_INSTRUCTION >> 20
-                )));
-            }
             (bytes, "the instruction on stdin".to_owned())
         }
         (None, Some(path)) => {
-            let bytes =
-                crate::cli::util::output::read_bounded(path, MAX_INSTRUCTION).map_err(|e| {
-                    CliError::new(format!("could not read {}", path.display()))
-                        .with_cause(&e)
-                        .with_hint(format!(
-                            "an instruction file is a regular file of at most {} MiB",
-                            MAX_INSTRUCTION >> 20
-                        ))
-                })?;
+            let bytes = vnx::files::read_named(path, MAX_INSTRUCTION).map_err(|e| {
+                CliError::new(format!("could not read {}", path.display()))
+                    .with_cause(&e)
+                    .with_hint(format!(
+                        "an instruction file is a regular file of at most {} MiB",
+                        MAX_INSTRUCTION >> 20
+                    ))
+            })?;
             (bytes, path.display().to_string())
         }
         (None, None) => {
