@@ -49,14 +49,8 @@ pub(crate) fn dispatch(
         (0..a.len()).any(|i| a[i] == flag && (i == 0 || a[i - 1] != "--instruction"))
     };
     if request.follows.is_none() && !chosen("--sandbox") && !chosen("--no-sandbox") {
-        request.args.push(
-            if config.sandbox.enabled {
-                "--sandbox"
-            } else {
-                "--no-sandbox"
-            }
-            .to_owned(),
-        );
+        let sandbox = Some(config.sandbox.enabled);
+        (request.args).extend(super::launch::sandbox_flags(sandbox, None));
     }
     let ledger = project.ledger();
     let attestor = settings::attestor(None)?;
