@@ -80,11 +80,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         .and_then(|r| r.start.as_ref())
         .is_some_and(|s| s.grouped);
     let membership = |ledger: &std::path::Path, id: &DispatchId| {
-        if grouped {
-            super::util::groups::membership(ledger, id)
-        } else {
-            None
-        }
+        grouped.then(|| super::util::groups::membership(ledger, id))?
     };
     let d = detail::of_record(&ledger, state, &receipts)?;
     // Its pull request, read through the shared forge cache (only for the whole view).
