@@ -56,7 +56,7 @@ pub struct Args {
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let (project, mut ids) = super::util::ids::project_for(std::slice::from_ref(&args.id))?;
     let id = ids.remove(0);
-    super::util::drain::recover_queue_here(args.tmux.tmux_socket.clone());
+    super::util::drain::recover_queue_here(args.tmux.tmux_socket.clone(), true);
     super::util::hosts::catch_up_warning(&project, Some(std::slice::from_ref(&id)));
     let tmux = Tmux::new(settings::tmux_socket(args.tmux.tmux_socket.clone()));
     let ledger = project.ledger();

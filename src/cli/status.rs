@@ -78,7 +78,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         ids: ids.iter().map(ToString::to_string).collect(),
         ..args
     };
-    super::util::drain::recover_queue_here(args.tmux.tmux_socket.clone());
+    super::util::drain::recover_queue_here(args.tmux.tmux_socket.clone(), true);
     super::util::hosts::catch_up_warning(&project, (!ids.is_empty()).then_some(&ids[..]));
     let tmux = Tmux::new(settings::tmux_socket(args.tmux.tmux_socket.clone()));
     let ledger = project.ledger();

@@ -135,7 +135,7 @@ pub(crate) fn dispatch(
         }
     }
     // Its slot on the host is free: a dispatch waiting for one starts.
-    super::drain::recover_queue_here(None);
+    super::drain::recover_queue_here(None, true);
     let tmux = Tmux::new(settings::tmux_socket(None));
     let waited = view::wait(&ledger, &ids, &tmux, false)?;
     crate::cli::util::waiting::report(&mut out, &waited, json)

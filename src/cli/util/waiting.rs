@@ -46,7 +46,7 @@ pub(crate) fn wait_for(
             "name the forge in .vnx/config.yaml (`forge: {kind: github, remote: origin}`)",
         ));
     }
-    crate::cli::util::drain::recover_queue_here(how.tmux_socket.clone());
+    crate::cli::util::drain::recover_queue_here(how.tmux_socket.clone(), true);
     let tmux = Tmux::new(settings::tmux_socket(how.tmux_socket.clone()));
     let deadline = how
         .timeout
@@ -84,7 +84,7 @@ pub(crate) fn wait_for(
                 // Remote dispatches: their hosts' new receipts are caught up with.
                 catching.tick(pending);
                 // A queued dispatch starts even if the supervisor that should start it died.
-                crate::cli::util::drain::recover_queue_here(how.tmux_socket.clone());
+                crate::cli::util::drain::recover_queue_here(how.tmux_socket.clone(), true);
             }
         },
     )?;
