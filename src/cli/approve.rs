@@ -21,21 +21,10 @@ use super::CliError;
 /// that was never dispatched, 3 when the worker's pane could not be reached.
 #[derive(clap::Args)]
 pub struct Args {
-    /// The dispatch id
-    id: String,
-    /// Print the `dispatch_answered` receipt as JSON
-    #[arg(long)]
-    json: bool,
     #[command(flatten)]
-    tmux: super::util::settings::TmuxSocket,
+    answering: super::util::answer::Answering,
 }
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
-    super::util::answer::answer_one(
-        &args.id,
-        PermissionAnswer::Approve,
-        None,
-        args.json,
-        args.tmux.tmux_socket,
-    )
+    super::util::answer::answer_one(args.answering, PermissionAnswer::Approve, None)
 }

@@ -49,7 +49,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let (project, ids) = crate::cli::util::ids::project_for(&args.ids)?;
     let ledger = project.ledger();
     let tmux_socket = args.tmux.tmux_socket.clone();
-    super::util::drain::recover_queue_here(tmux_socket.clone());
+    super::util::drain::recover_queue_here(tmux_socket.clone(), true);
     let tmux = Tmux::new(settings::tmux_socket(args.tmux.tmux_socket));
     let stopped = super::util::context::desk_in(&project, tmux_socket, None, |desk| {
         let states = desk.states()?;

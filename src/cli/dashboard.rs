@@ -121,10 +121,7 @@ mod live {
 
     fn load(src: &Sources) -> Result<Snapshot, vnx::ledger::LedgerError> {
         // A reload drains the queue too (silently: the screen is the dashboard's).
-        crate::cli::util::drain::recover_queue_here_saying(
-            Some(src.tmux.socket().to_owned()),
-            false,
-        );
+        crate::cli::util::drain::recover_queue_here(Some(src.tmux.socket().to_owned()), false);
         RELOADER.with(|r| r.borrow_mut().reload(src))
     }
 
@@ -471,7 +468,7 @@ mod live {
                 let results =
                     crate::cli::util::hosts::catch_up(&project, None, Duration::from_secs(1));
                 if crate::cli::util::hosts::freed(&results) {
-                    crate::cli::util::drain::recover_queue_here_saying(None, false);
+                    crate::cli::util::drain::recover_queue_here(None, false);
                 }
                 for (host, result) in results {
                     let note = match result {

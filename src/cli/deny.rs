@@ -19,24 +19,17 @@ use super::CliError;
 /// that was never dispatched, 3 when the worker's pane could not be reached.
 #[derive(clap::Args)]
 pub struct Args {
-    /// The dispatch id
-    id: String,
     /// What the worker is told, where its CLI takes text with a refusal (through its hook)
     #[arg(long, value_name = "TEXT")]
     message: Option<String>,
-    /// Print the `dispatch_answered` receipt as JSON
-    #[arg(long)]
-    json: bool,
     #[command(flatten)]
-    tmux: super::util::settings::TmuxSocket,
+    answering: super::util::answer::Answering,
 }
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
     super::util::answer::answer_one(
-        &args.id,
+        args.answering,
         PermissionAnswer::Deny,
         args.message.as_deref(),
-        args.json,
-        args.tmux.tmux_socket,
     )
 }

@@ -3,14 +3,15 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::ValueEnum;
 use vnx::dispatch::Request;
 use vnx::dispatch::queue::Ticket;
-use vnx::provider::Lane;
+use vnx::provider::{Lane, Permission};
 
 use super::CliError;
 use super::util::context::with_desk;
-use super::util::launch::{LaneArg, SandboxFlags, Started, Task, read_instruction};
+use super::util::launch::{
+    LaneArg, SandboxFlags, Started, Task, flags, read_instruction, sandbox_flags,
+};
 use super::util::settings;
 
 /// Dispatch a worker CLI in its own git worktree and tmux pane
@@ -201,37 +202,28 @@ fn remote_request(
     id: Option<vnx::ids::DispatchId>,
     instruction: String,
 ) -> vnx::remote::RemoteRequest {
-    let mut a: Vec<String> = Vec::new();
-    let mut opt = |flag: &str, v: Option<String>| {
-        if let Some(v) = v {
-            a.push(flag.into());
-            a.push(v);
-        }
-    };
-    let name =
-        |v: &dyn Fn() -> Option<clap::builder::PossibleValue>| v().map(|p| p.get_name().to_owned());
-    opt("--agent", args.agent.clone());
-    opt("--provider", args.provider.clone());
-    opt("--model", args.model.clone());
-    opt("--instruction", Some(instruction));
-    // Only when given: a host's vnx from before titles takes none.
-    opt("--title", args.task_args.title.clone());
-    opt("--deadline", Some(args.task_args.deadline.to_string()));
-    opt(
-        "--permission",
-        name(&|| args.task_args.permission.to_possible_value()),
+    let permission = Permission::from(args.task_args.permission).name();
+    let skills = (args.task_args.skills.iter()).map(|k| ("--skill", Some(k.clone())));
+    let mut a = flags(
+        [
+            ("--agent", args.agent.clone()),
+            ("--provider", args.provider.clone()),
+            ("--model", args.model.clone()),
+            ("--instruction", Some(instruction)),
+            // Only when given: a host's vnx from before titles takes none.
+            ("--title", args.task_args.title.clone()),
+            ("--deadline", Some(args.task_args.deadline.to_string())),
+            ("--permission", Some(permission.to_owned())),
+            ("--lane", args.lane.map(|l| Lane::from(l).name().to_owned())),
+            ("--stall-after", args.stall_after.map(|s| s.to_string())),
+            ("--priority", Some(args.priority.to_string())),
+            ("--start-by", args.start_by.map(|t| t.to_string())),
+        ]
+        .into_iter()
+        .chain(skills),
     );
-    opt(
-        "--lane",
-        args.lane.and_then(|l| name(&|| l.to_possible_value())),
-    );
-    opt("--stall-after", args.stall_after.map(|s| s.to_string()));
-    opt("--priority", Some(args.priority.to_string()));
-    opt("--start-by", args.start_by.map(|t| t.to_string()));
-    for skill in &args.task_args.skills {
-        opt("--skill", Some(skill.clone()));
-    }
-    a.extend(args.sandbox.forwarded());
+    let sandbox = &args.sandbox;
+    a.extend(sandbox_flags(sandbox.sandbox(), sandbox.network()));
     vnx::remote::RemoteRequest {
         id,
         base_ref: args.task_args.base_ref.clone(),

@@ -106,10 +106,9 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     )?;
     tell_gate(&report, args.no_detect);
     offer_pool(&report.root, args.pool)?;
-    let registered = match &args.mcp {
-        Some(names) => Some(register_mcp(&report.root, names)?),
-        None => None,
-    };
+    let registered = (args.mcp.as_deref())
+        .map(|names| register_mcp(&report.root, names))
+        .transpose()?;
     let mut out = Out::new();
     if args.json {
         let mut value = serde_json::to_value(&report)

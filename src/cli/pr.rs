@@ -245,15 +245,9 @@ fn show(args: ShowArgs) -> Result<ExitCode, CliError> {
         if pr.draft { " (draft)" } else { "" },
         escape(&pr.url)
     ))?;
-    out.line(&format!(
-        "  head      {}{}",
-        short(&pr.head_commit),
-        if seen.at_recorded_head {
-            "  (the recorded head)"
-        } else {
-            "  (NOT the recorded head)"
-        }
-    ))?;
+    let not = if seen.at_recorded_head { "" } else { "NOT " };
+    let head = short(&pr.head_commit);
+    out.line(&format!("  head      {head}  ({not}the recorded head)"))?;
     out.line(&format!(
         "  checks    {}",
         if pr.checks.is_empty() {
@@ -266,14 +260,8 @@ fn show(args: ShowArgs) -> Result<ExitCode, CliError> {
                 .join(", ")
         }
     ))?;
-    out.line(&format!(
-        "  review    {}",
-        if pr.review_decision.is_empty() {
-            "none"
-        } else {
-            &pr.review_decision
-        }
-    ))?;
+    let review = Some(pr.review_decision.as_str()).filter(|r| !r.is_empty());
+    out.line(&format!("  review    {}", review.unwrap_or("none")))?;
     for r in &pr.reviews {
         out.line(&format!(
             "  review by {} ({}): {}",

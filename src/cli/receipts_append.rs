@@ -1,7 +1,6 @@
 //! `vnx receipts append`: validates receipts and appends them to the ledger.
 
 use super::util::output::say;
-use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -103,7 +102,7 @@ fn read_receipts(args: &Args) -> Result<Vec<Receipt>, CliError> {
             return Ok(vec![r]);
         }
         (None, Some(path), _) => (
-            super::util::output::read_bounded(path, MAX_INPUT).map_err(|e| {
+            vnx::files::read_named(path, MAX_INPUT).map_err(|e| {
                 CliError::new(format!("could not read {}", path.display()))
                     .with_cause(&e)
                     .with_hint(format!(
@@ -114,18 +113,15 @@ fn read_receipts(args: &Args) -> Result<Vec<Receipt>, CliError> {
             path.display().to_string(),
         ),
         (None, None, Some(_)) => {
-            let mut buf = Vec::new();
-            std::io::stdin()
-                .take(MAX_INPUT + 1)
-                .read_to_end(&mut buf)
-                .map_err(|e| CliError::new("could not read stdin").with_cause(&e))?;
-            if buf.len() as u64 > MAX_INPUT {
-                return Err(CliError::usage(format!(
-                    "stdin holds more than {} MiB of receipts; nothing was appended",
-                    MAX_INPUT >> 20
-                ))
-                .with_hint("append a stream in parts of at most 64 MiB"));
-            }
+            let buf = super::util::output::read_stdin(MAX_INPUT)
+                .map_err(|e| CliError::new("could not read stdin").with_cause(&e))?
+                .ok_or_else(|| {
+                    CliError::usage(format!(
+                        "stdin holds more than {} MiB of receipts; nothing was appended",
+                        MAX_INPUT >> 20
+                    ))
+                    .with_hint("append a stream in parts of at most 64 MiB")
+                })?;
             (buf, "stdin".to_owned())
         }
         (None, None, None) => {

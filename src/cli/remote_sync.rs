@@ -37,7 +37,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let project = settings::project()?;
     // As any reading command: completions left pending are appended, the queue drains.
     crate::cli::util::pending::finish_pending(&project);
-    super::util::drain::recover_queue_here_saying(None, false);
+    super::util::drain::recover_queue_here(None, false);
     let ledger = project.ledger();
     if args.wait_ms > 0
         && let vnx::remote::wire::After::From(n) = args.after

@@ -203,8 +203,7 @@ fn follow(
     };
     let started = Started {
         detach: true,
-        json: false,
-        open_pr: false,
+        ..Started::default()
     };
     super::util::follow::start(project, &asked, &started, tmux_socket.map(str::to_owned))
         .map(|_| vnx::steps::reached(vnx::steps::resume::CONTINUED))

@@ -11,7 +11,7 @@ use vnx::provider::{session, transcript};
 use vnx::tmux::Tmux;
 
 use super::CliError;
-use super::util::output::{Out, paint};
+use super::util::output::{Out, escape, paint, say};
 use super::util::settings;
 
 /// Show one dispatch: its state and reason, provider, model, lane, role, branch, base, head,
@@ -56,7 +56,7 @@ pub struct Args {
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let (project, mut ids) = super::util::ids::project_for(std::slice::from_ref(&args.id))?;
     let id = ids.remove(0);
-    super::util::drain::recover_queue_here(args.tmux.tmux_socket.clone());
+    super::util::drain::recover_queue_here(args.tmux.tmux_socket.clone(), true);
     super::util::hosts::catch_up_warning(&project, Some(std::slice::from_ref(&id)));
     let tmux = Tmux::new(settings::tmux_socket(args.tmux.tmux_socket.clone()));
     let ledger = project.ledger();
@@ -80,11 +80,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         .and_then(|r| r.start.as_ref())
         .is_some_and(|s| s.grouped);
     let membership = |ledger: &std::path::Path, id: &DispatchId| {
-        if grouped {
-            super::util::groups::membership(ledger, id)
-        } else {
-            None
-        }
+        grouped.then(|| super::util::groups::membership(ledger, id))?
     };
     let d = detail::of_record(&ledger, state, &receipts)?;
     // Its pull request, read through the shared forge cache (only for the whole view).
@@ -147,7 +143,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
 /// the review decision and the new reviews and comments (who, and their first line), every
 /// forge text escaped.
 fn pr_block(out: &mut Out, pr: &vnx::forge::watch::PrStatus) -> Result<(), CliError> {
-    let esc = |t: &str| super::util::output::escape(t).into_owned();
+    let esc = |t: &str| escape(t).into_owned();
     for (i, (key, value)) in crate::shown::pr_lines(pr, esc).into_iter().enumerate() {
         match i {
             0 => out.line(&format!("  {key:<10} {value}"))?,
@@ -163,7 +159,7 @@ fn whole(out: &mut Out, d: &Detail) -> Result<(), CliError> {
     let dash = |v: Option<&str>| v.unwrap_or("-").to_owned();
     out.styled(&format!(
         "{}  {}",
-        super::util::output::escape(s.id.as_str()),
+        escape(s.id.as_str()),
         paint(s.status, s.status)
     ))?;
     let mut field = |key: &str, value: String| out.line(&format!("  {key:<10} {value}"));
@@ -189,7 +185,7 @@ fn whole(out: &mut Out, d: &Detail) -> Result<(), CliError> {
         field("accepted", super::util::lines::accepted_line(a))?;
     }
     for denial in &d.denials {
-        field("denied", super::util::output::escape(denial).into_owned())?;
+        field("denied", escape(denial).into_owned())?;
     }
     if d.cli_denials > 0 {
         field(
@@ -229,7 +225,7 @@ fn whole(out: &mut Out, d: &Detail) -> Result<(), CliError> {
     field("role", dash(s.role.as_deref()))?;
     if let Some(host) = &s.host {
         // Its worktree, session and log are there (`vnx attach`, `vnx show --log`).
-        field("host", super::util::output::escape(host).into_owned())?;
+        field("host", escape(host).into_owned())?;
     }
     if let Some(evidence) = s.evidence() {
         field("proof", evidence)?;
@@ -297,9 +293,9 @@ fn whole(out: &mut Out, d: &Detail) -> Result<(), CliError> {
             "conflict",
             format!(
                 "merging into {} at {} conflicted in {} (merge_dequeued, line {seq}){next}",
-                super::util::output::escape(&c.base_ref),
+                escape(&c.base_ref),
                 short(Some(c.base_tip.as_str())),
-                super::util::output::escape(&c.paths.join(", ")),
+                escape(&c.paths.join(", ")),
             ),
         )?;
     }
@@ -311,16 +307,13 @@ fn whole(out: &mut Out, d: &Detail) -> Result<(), CliError> {
         let left = if r.conflicts.is_empty() {
             "no conflicts".to_owned()
         } else {
-            format!(
-                "conflicts left in {}",
-                super::util::output::escape(&r.conflicts.join(", "))
-            )
+            format!("conflicts left in {}", escape(&r.conflicts.join(", ")))
         };
         field(
             "rebase",
             format!(
                 "vnx merged {} at {} into the branch before the worker started: {left}{answers}",
-                super::util::output::escape(&r.base_ref),
+                escape(&r.base_ref),
                 short(Some(r.base_commit.as_str())),
             ),
         )?;
@@ -498,10 +491,7 @@ fn session_log(
             return Ok(false);
         };
         // Its name is partly the worker's CLI's to choose: escaped.
-        super::util::output::say!(
-            "{cli}'s session file {}",
-            super::util::output::escape(&path.to_string_lossy())
-        );
+        say!("{cli}'s session file {}", escape(&path.to_string_lossy()));
         // Streamed: a worker could have made the file as large as vnx reads.
         session::render_each(wanted.cli, &path, |line| print(&mut stdout, vec![line])).map_err(
             |e| CliError::new(format!("could not read {}", path.display())).with_cause(&e),
@@ -510,9 +500,9 @@ fn session_log(
     }
     let place = wanted
         .looked_in()
-        .map(|p| format!(" in {}", super::util::output::escape(&p.to_string_lossy())))
+        .map(|p| format!(" in {}", escape(&p.to_string_lossy())))
         .unwrap_or_default();
-    super::util::output::say!(
+    say!(
         "following {cli}'s session file{place} (`vnx attach {}` shows its screen)",
         s.id
     );

@@ -10,7 +10,7 @@ use vnx::tmux::Tmux;
 
 use super::CliError;
 use super::util::lines::{REQUEST_IS_THE_HOOKS, accepted_line, dismissed_line};
-use super::util::output::{Out, paint};
+use super::util::output::{Out, escape, paint, say};
 use super::util::settings;
 use super::util::states::verified_states;
 
@@ -78,7 +78,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         ids: ids.iter().map(ToString::to_string).collect(),
         ..args
     };
-    super::util::drain::recover_queue_here(args.tmux.tmux_socket.clone());
+    super::util::drain::recover_queue_here(args.tmux.tmux_socket.clone(), true);
     super::util::hosts::catch_up_warning(&project, (!ids.is_empty()).then_some(&ids[..]));
     let tmux = Tmux::new(settings::tmux_socket(args.tmux.tmux_socket.clone()));
     let ledger = project.ledger();
@@ -92,7 +92,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     };
     let read = verified_states(&project, &tmux, want)?;
     for socket in vnx::tmux::silent_sockets() {
-        super::util::output::say!(
+        say!(
             "warning: the tmux server on socket {socket} does not answer (stopped?): its \
              dispatches are shown as they were, not called lost; `kill -CONT` it, or `tmux -L \
              {socket} kill-server` and `vnx resume` what it ran"
@@ -111,7 +111,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     }
     let states: Vec<&DispatchState> = all.iter().filter(|s| args.keeps(s)).collect();
     if older > 0 {
-        super::util::output::say!(
+        say!(
             "note: {older} older dispatch{} not listed: `vnx status --all` lists every one",
             if older == 1 { " is" } else { "es are" }
         );
@@ -138,7 +138,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         return Ok(ExitCode::SUCCESS);
     }
     if states.is_empty() {
-        super::util::output::say!(
+        say!(
             "no dispatches{}",
             if all.is_empty() { "" } else { " match" }
         );
@@ -173,16 +173,13 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     .map(str::to_owned);
     // Without --wide, the columns a person scans, within the terminal's width (80 when it
     // is not known): the ids whole, the titles cut to what is left.
-    let width = match (args.wide, settings::terminal_width()) {
-        (true, width) => width,
-        (false, width) => Some(width.unwrap_or(NARROW)),
-    };
+    let width = settings::terminal_width().or((!args.wide).then_some(NARROW));
     let columns: &[usize] = if args.wide { &WIDE } else { &NARROW_COLUMNS };
     // Escaped before they are measured and cut (escaping again changes nothing).
     let pick = |cells: &[String; 8]| -> Vec<String> {
         columns
             .iter()
-            .map(|&i| super::util::output::escape(&cells[i]).into_owned())
+            .map(|&i| escape(&cells[i]).into_owned())
             .collect()
     };
     let narrow_cell = |cells: &[String; 8]| {
@@ -229,19 +226,17 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         }
     }
     let line = |cells: &[String], state: Option<&str>| {
-        let mut text = String::new();
-        for (i, (cell, w)) in cells.iter().zip(&widths).enumerate() {
-            let pad = " ".repeat(w.saturating_sub(cell.chars().count()));
-            let cell = match (i, state) {
-                (1, Some(state)) => paint(state, cell),
-                _ => super::util::output::escape(cell).into_owned(),
-            };
-            if i + 1 == cells.len() {
-                text.push_str(&cell);
-            } else {
-                text.push_str(&format!("{cell}{pad}  "));
-            }
-        }
+        let text: String = (cells.iter().zip(&widths).enumerate())
+            .map(|(i, (cell, w))| {
+                let pad = " ".repeat(w.saturating_sub(cell.chars().count()));
+                let cell = match (i, state) {
+                    (1, Some(state)) => paint(state, cell),
+                    _ => escape(cell).into_owned(),
+                };
+                // The last cell's padding goes with the trimmed end.
+                format!("{cell}{pad}  ")
+            })
+            .collect();
         text.trim_end().to_owned()
     };
     // A line under a row, wrapped to the width at spaces.
@@ -260,19 +255,10 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     for (s, r) in states.iter().zip(&rows) {
         out.styled(&line(r, Some(s.status)))?;
         if let Some(m) = groups.get(&s.id) {
-            under(
-                &mut out,
-                &format!(
-                    "  group {}",
-                    super::util::output::escape(&m.describe(&s.id))
-                ),
-            )?;
+            under(&mut out, &format!("  group {}", escape(&m.describe(&s.id))))?;
         }
         if let Some(b) = &s.blocked {
-            under(
-                &mut out,
-                &format!("  waits for {}", super::util::output::escape(&b.describe())),
-            )?;
+            under(&mut out, &format!("  waits for {}", escape(&b.describe())))?;
             if b.waiting_for == vnx::receipts::WaitingFor::Permission {
                 under(&mut out, &format!("  {REQUEST_IS_THE_HOOKS}"))?;
             }
@@ -292,10 +278,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             under(&mut out, &format!("  {line}"))?;
         }
         if let Some(pr) = prs.get(&s.id) {
-            under(
-                &mut out,
-                &format!("  {}", super::util::output::escape(&pr.line())),
-            )?;
+            under(&mut out, &format!("  {}", escape(&pr.line())))?;
         }
         if let Some(a) = s.accepted.as_ref().filter(|_| s.landed.is_none()) {
             under(&mut out, &format!("  accepted {}", accepted_line(a)))?;

@@ -102,21 +102,15 @@ impl Outcome {
 /// says how it ended. Attaching needs the terminal: the caller does that one.
 pub fn run_action(vnx: &Path, root: &Path, action: &Action) -> Outcome {
     let cmd = Cmd::new(vnx).args(action.argv()).cwd(root);
-    match process::run(&cmd) {
-        Ok(out) => Outcome {
-            action: action.clone(),
-            code: out.status.code(),
-            summary: summarize(
-                &out.stdout,
-                &out.stderr,
-                matches!(action, Action::GateCheck(_)),
-            ),
-        },
-        Err(e) => Outcome {
-            action: action.clone(),
-            code: None,
-            summary: e.to_string(),
-        },
+    let gate = matches!(action, Action::GateCheck(_));
+    let (code, summary) = match process::run(&cmd) {
+        Ok(out) => (out.status.code(), summarize(&out.stdout, &out.stderr, gate)),
+        Err(e) => (None, e.to_string()),
+    };
+    Outcome {
+        action: action.clone(),
+        code,
+        summary,
     }
 }
 

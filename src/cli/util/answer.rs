@@ -9,20 +9,31 @@ use vnx::receipts::PermissionAnswer;
 use crate::cli::CliError;
 use crate::cli::util::output::{Out, escape, say};
 
-/// Answers dispatch `id`'s pending prompt (`vnx approve` and `vnx deny`).
+/// What `vnx approve` and `vnx deny` both take.
+#[derive(clap::Args)]
+pub struct Answering {
+    /// The dispatch id
+    id: String,
+    /// Print the `dispatch_answered` receipt as JSON
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    tmux: crate::cli::util::settings::TmuxSocket,
+}
+
+/// Answers the dispatch's pending prompt (`vnx approve` and `vnx deny`).
 pub(crate) fn answer_one(
-    id: &str,
+    args: Answering,
     decision: PermissionAnswer,
     message: Option<&str>,
-    json: bool,
-    tmux_socket: Option<String>,
 ) -> Result<ExitCode, CliError> {
-    let (project, ids) = crate::cli::util::ids::project_for(&[id.to_owned()])?;
-    let receipt = crate::cli::util::context::desk_in(&project, tmux_socket, None, |desk| {
-        Ok(answer::answer(desk, &ids[0], decision, message)?)
-    })?;
+    let (project, ids) = crate::cli::util::ids::project_for(&[args.id])?;
+    let receipt =
+        crate::cli::util::context::desk_in(&project, args.tmux.tmux_socket, None, |desk| {
+            Ok(answer::answer(desk, &ids[0], decision, message)?)
+        })?;
     let mut out = Out::new();
-    if json {
+    if args.json {
         out.json(&receipt)?;
         return Ok(crate::cli::util::error::Exit::Ok.into());
     }

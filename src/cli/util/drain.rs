@@ -30,13 +30,9 @@ pub(crate) fn recover_queue(ctx: &Context<'_>, tell: bool) {
 }
 
 /// [`recover_queue`] for a command without a dispatch context of its own: builds one only
-/// when something is queued. `tell`: say what it did (not under the dashboard's screen).
-pub(crate) fn recover_queue_here(tmux_socket: Option<String>) {
-    recover_queue_here_saying(tmux_socket, true);
-}
-
-/// [`recover_queue_here`], silent unless `tell`.
-pub(crate) fn recover_queue_here_saying(tmux_socket: Option<String>, tell: bool) {
+/// when something is queued. `tell`: say what it did (not under the dashboard's screen);
+/// silent otherwise.
+pub(crate) fn recover_queue_here(tmux_socket: Option<String>, tell: bool) {
     let Ok(project) = settings::project() else {
         return;
     };

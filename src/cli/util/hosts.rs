@@ -145,7 +145,7 @@ pub(crate) fn catch_up_warning(project: &Project, only: Option<&[DispatchId]>) {
         }
     }
     if drain {
-        super::drain::recover_queue_here(None);
+        super::drain::recover_queue_here(None, true);
     }
 }
 

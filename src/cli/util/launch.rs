@@ -70,33 +70,27 @@ pub(crate) fn read_instruction(
         // `-`: standard input (how a remote launch sends it: an argument crossing ssh is
         // limited to 128 KiB).
         (None, Some(path)) if path.as_os_str() == "-" => {
-            use std::io::Read;
-            let mut bytes = Vec::new();
-            std::io::stdin()
-                .lock()
-                .take(MAX_INSTRUCTION + 1)
-                .read_to_end(&mut bytes)
+            let bytes = crate::cli::util::output::read_stdin(MAX_INSTRUCTION)
                 .map_err(|e| {
                     CliError::new("could not read the instruction from stdin").with_cause(&e)
+                })?
+                .ok_or_else(|| {
+                    CliError::usage(format!(
+                        "the instruction on stdin is over {} MiB",
+                        MAX_INSTRUCTION >> 20
+                    ))
                 })?;
-            if bytes.len() as u64 > MAX_INSTRUCTION {
-                return Err(CliError::usage(format!(
-                    "the instruction on stdin is over {} MiB",
-                    MAX_INSTRUCTION >> 20
-                )));
-            }
             (bytes, "the instruction on stdin".to_owned())
         }
         (None, Some(path)) => {
-            let bytes =
-                crate::cli::util::output::read_bounded(path, MAX_INSTRUCTION).map_err(|e| {
-                    CliError::new(format!("could not read {}", path.display()))
-                        .with_cause(&e)
-                        .with_hint(format!(
-                            "an instruction file is a regular file of at most {} MiB",
-                            MAX_INSTRUCTION >> 20
-                        ))
-                })?;
+            let bytes = vnx::files::read_named(path, MAX_INSTRUCTION).map_err(|e| {
+                CliError::new(format!("could not read {}", path.display()))
+                    .with_cause(&e)
+                    .with_hint(format!(
+                        "an instruction file is a regular file of at most {} MiB",
+                        MAX_INSTRUCTION >> 20
+                    ))
+            })?;
             (bytes, path.display().to_string())
         }
         (None, None) => {
@@ -235,20 +229,6 @@ impl SandboxFlags {
         }
     }
 
-    /// The flags again, as a remote host's vnx takes them: a sandbox asked for here is asked
-    /// for there (never silently dropped).
-    pub(crate) fn forwarded(&self) -> Vec<String> {
-        let sandbox = self
-            .sandbox()
-            .map(|on| if on { "--sandbox" } else { "--no-sandbox" });
-        let mut a: Vec<String> = sandbox.into_iter().map(str::to_owned).collect();
-        if let Some(n) = self.network {
-            let name = n.to_possible_value().map(|p| p.get_name().to_owned());
-            a.extend(["--network".to_owned(), name.unwrap_or_default()]);
-        }
-        a
-    }
-
     /// The network asked for, if any.
     pub(crate) fn network(&self) -> Option<vnx::sandbox::Network> {
         self.network.map(|n| match n {
@@ -256,6 +236,27 @@ impl SandboxFlags {
             NetworkArg::Off => vnx::sandbox::Network::Off,
         })
     }
+}
+
+/// A remote host's vnx's arguments: each flag that has a value, then the value, in order.
+pub(crate) fn flags<'a>(given: impl IntoIterator<Item = (&'a str, Option<String>)>) -> Vec<String> {
+    (given.into_iter())
+        .filter_map(|(flag, value)| Some([flag.to_owned(), value?]))
+        .flatten()
+        .collect()
+}
+
+/// The sandbox asked for (`Some(true)`: --sandbox, `Some(false)`: --no-sandbox) and its
+/// network as a remote host's vnx takes them: a sandbox asked for here is asked for there
+/// (never silently dropped).
+pub(crate) fn sandbox_flags(
+    sandbox: Option<bool>,
+    network: Option<vnx::sandbox::Network>,
+) -> Vec<String> {
+    let sandbox = sandbox.map(|on| if on { "--sandbox" } else { "--no-sandbox" });
+    let mut a: Vec<String> = sandbox.into_iter().map(str::to_owned).collect();
+    a.extend(flags([("--network", network.map(|n| n.name().to_owned()))]));
+    a
 }
 
 /// How a dispatch is started from the command line: in the background (`--detach`), or

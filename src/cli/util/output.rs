@@ -150,10 +150,16 @@ impl Drop for Out {
     }
 }
 
-/// Reads a file the user named, bounded: only a regular file (opened without blocking, so a
-/// FIFO with no writer cannot hang the command), at most `max` bytes.
-pub fn read_bounded(path: &std::path::Path, max: u64) -> std::io::Result<Vec<u8>> {
-    vnx::files::read_named(path, max)
+/// Standard input, read to its end but never more than `max` bytes: `None` when it holds
+/// more.
+pub fn read_stdin(max: u64) -> std::io::Result<Option<Vec<u8>>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::io::stdin()
+        .lock()
+        .take(max + 1)
+        .read_to_end(&mut bytes)?;
+    Ok((bytes.len() as u64 <= max).then_some(bytes))
 }
 
 /// [`escape`] line by line: newlines (and tabs) stay, other control characters are escaped.

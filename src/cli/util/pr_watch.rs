@@ -9,6 +9,8 @@ use vnx::forge::Forge;
 use vnx::forge::watch::{self, Mode, PrStatus, ReadOptions};
 use vnx::ids::DispatchId;
 
+use crate::cli::util::forge::{Setup, gh_program};
+
 /// The longest one read of the forge may hold a reader up.
 const READ_TIMEOUT: u64 = 15;
 
@@ -35,25 +37,7 @@ pub(crate) fn read(
     if dispatches.is_empty() || !ledger.exists() {
         return BTreeMap::new();
     }
-    let Ok(config) = project.load_config() else {
-        return BTreeMap::new();
-    };
-    let Some(forge_config) = &config.forge else {
-        return BTreeMap::new();
-    };
-    let mut reading = forge_config.clone();
-    reading.timeout_seconds = reading.timeout_seconds.min(READ_TIMEOUT);
-    let Ok(forge) = Forge::resolve(
-        &project.root,
-        &reading,
-        crate::cli::util::forge::gh_program(),
-    ) else {
-        return BTreeMap::new();
-    };
-    let refresh = forge_config.refresh_seconds;
-    let Ok(setup) =
-        crate::cli::util::forge::Setup::with(project.clone(), Vec::new(), config, forge, ledger)
-    else {
+    let Some((setup, refresh)) = reader(project, ledger) else {
         return BTreeMap::new();
     };
     let now = std::time::SystemTime::now()
@@ -69,6 +53,17 @@ pub(crate) fn read(
         };
         watch::read_dispatches(ctx, forge, dispatches, &options)
     })
+}
+
+/// What [`read`] reads through: the project's forge (each read's timeout capped at
+/// [`READ_TIMEOUT`]) and `forge.refresh_seconds`; `None` without a forge that resolves.
+fn reader(project: &vnx::project::Project, ledger: std::path::PathBuf) -> Option<(Setup, u64)> {
+    let config = project.load_config().ok()?;
+    let mut reading = config.forge.clone()?;
+    reading.timeout_seconds = reading.timeout_seconds.min(READ_TIMEOUT);
+    let forge = Forge::resolve(&project.root, &reading, gh_program()).ok()?;
+    let setup = Setup::with(project.clone(), Vec::new(), config, forge, ledger).ok()?;
+    Some((setup, reading.refresh_seconds))
 }
 
 /// How often the project's pull requests may be read from the forge

@@ -49,14 +49,8 @@ pub(crate) fn dispatch(
         (0..a.len()).any(|i| a[i] == flag && (i == 0 || a[i - 1] != "--instruction"))
     };
     if request.follows.is_none() && !chosen("--sandbox") && !chosen("--no-sandbox") {
-        request.args.push(
-            if config.sandbox.enabled {
-                "--sandbox"
-            } else {
-                "--no-sandbox"
-            }
-            .to_owned(),
-        );
+        let sandbox = Some(config.sandbox.enabled);
+        (request.args).extend(super::launch::sandbox_flags(sandbox, None));
     }
     let ledger = project.ledger();
     let attestor = settings::attestor(None)?;
@@ -141,7 +135,7 @@ pub(crate) fn dispatch(
         }
     }
     // Its slot on the host is free: a dispatch waiting for one starts.
-    super::drain::recover_queue_here(None);
+    super::drain::recover_queue_here(None, true);
     let tmux = Tmux::new(settings::tmux_socket(None));
     let waited = view::wait(&ledger, &ids, &tmux, false)?;
     crate::cli::util::waiting::report(&mut out, &waited, json)

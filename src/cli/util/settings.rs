@@ -75,11 +75,8 @@ pub fn threads(flag: Option<usize>) -> usize {
 /// The checkpoint signing key: `--key`, `$VNX_CHECKPOINT_KEY`, else
 /// `$XDG_CONFIG_HOME/vnx/checkpoint.key` (default `~/.config`).
 pub fn key_path(flag: Option<PathBuf>) -> Result<PathBuf, CliError> {
-    if let Some(p) = flag {
+    if let Some(p) = flag.or_else(|| env_set("VNX_CHECKPOINT_KEY").map(PathBuf::from)) {
         return Ok(p);
-    }
-    if let Some(p) = env_set("VNX_CHECKPOINT_KEY") {
-        return Ok(PathBuf::from(p));
     }
     let config = env_set("XDG_CONFIG_HOME")
         .map(PathBuf::from)

@@ -10,10 +10,11 @@ pub(crate) use vnx::dispatch::settled::settled;
 use vnx::dispatch::view::{self, WaitEvent, Waited};
 use vnx::forge::watch::{Mode, PrStatus};
 use vnx::ids::DispatchId;
+use vnx::provider::transcript;
 use vnx::tmux::Tmux;
 
 use crate::cli::CliError;
-use crate::cli::util::output::Out;
+use crate::cli::util::output::{Out, escape};
 use crate::cli::util::{pr_watch, settings};
 
 /// How dispatches are waited for.
@@ -45,7 +46,7 @@ pub(crate) fn wait_for(
             "name the forge in .vnx/config.yaml (`forge: {kind: github, remote: origin}`)",
         ));
     }
-    crate::cli::util::drain::recover_queue_here(how.tmux_socket.clone());
+    crate::cli::util::drain::recover_queue_here(how.tmux_socket.clone(), true);
     let tmux = Tmux::new(settings::tmux_socket(how.tmux_socket.clone()));
     let deadline = how
         .timeout
@@ -83,7 +84,7 @@ pub(crate) fn wait_for(
                 // Remote dispatches: their hosts' new receipts are caught up with.
                 catching.tick(pending);
                 // A queued dispatch starts even if the supervisor that should start it died.
-                crate::cli::util::drain::recover_queue_here(how.tmux_socket.clone());
+                crate::cli::util::drain::recover_queue_here(how.tmux_socket.clone(), true);
             }
         },
     )?;
@@ -244,20 +245,14 @@ impl Watching<'_> {
                     continue;
                 };
                 let line = pr.line();
-                let first = match seen.get(&id) {
-                    Some((first, last)) => {
-                        if *last != line {
-                            self.print(out, &id, pr)?;
-                        }
-                        first.clone()
-                    }
-                    None => {
-                        if shown.get(&id) != Some(&line) {
-                            self.print(out, &id, pr)?;
-                        }
-                        pr.clone()
-                    }
-                };
+                // Printed when it changed since it was last printed (here, or as it settled).
+                let (first, last) = seen
+                    .get(&id)
+                    .map_or((pr, shown.get(&id)), |(f, l)| (f, Some(l)));
+                if last != Some(&line) {
+                    self.print(out, &id, pr)?;
+                }
+                let first = first.clone();
                 seen.insert(id.clone(), (first.clone(), line));
                 match self.what.decide(&first, pr) {
                     Some(ok) => all_ok &= ok,
@@ -292,10 +287,7 @@ impl Watching<'_> {
         if self.json {
             out.json(&serde_json::json!({"dispatch_id": id, "pr": pr}))?;
         } else {
-            out.line(&format!(
-                "{id}  {}",
-                crate::cli::util::output::escape(&pr.line())
-            ))?;
+            out.line(&format!("{id}  {}", escape(&pr.line())))?;
         }
         out.flush()?;
         Ok(())
@@ -359,12 +351,11 @@ impl Progress {
 
 /// Exit 0 only if every dispatch succeeded (see [`Waited::succeeded`]).
 fn verdict(waited: &BTreeMap<DispatchId, Waited>) -> ExitCode {
+    use crate::cli::util::error::Exit;
     if waited.values().any(|w| matches!(w, Waited::Unknown)) {
-        crate::cli::util::error::Exit::Usage.into()
-    } else if waited.values().all(Waited::succeeded) {
-        crate::cli::util::error::Exit::Ok.into()
+        Exit::Usage.into()
     } else {
-        crate::cli::util::error::Exit::No.into()
+        Exit::No.when(!waited.values().all(Waited::succeeded))
     }
 }
 
@@ -406,82 +397,74 @@ fn report_one(
     }
     report_line(out, id, w)?;
     if let Some(pr) = pr {
-        out.line(&format!(
-            "{id}  {}",
-            crate::cli::util::output::escape(&pr.line())
-        ))?;
+        out.line(&format!("{id}  {}", escape(&pr.line())))?;
     }
     Ok(())
 }
 
 /// Prints how one dispatch settled, as a line.
 fn report_line(out: &mut Out, id: &DispatchId, w: &Waited) -> Result<(), CliError> {
-    {
-        match w {
-            Waited::Completed(c) => {
-                let r = &c.receipt;
-                let line = format!(
-                    "{id}  {} ({})  teardown {}  {}",
-                    r.status,
-                    r.completion_signal.for_people(),
-                    r.teardown_class.map_or("-", |t| t.name()),
-                    r.failure_reason.as_deref().unwrap_or("")
-                );
-                out.line(line.trim_end())?;
-                if r.status == vnx::receipts::DispatchStatus::NeedsInput
-                    && let Some(q) = r
-                        .cli_events
-                        .as_ref()
-                        .and_then(|e| e.last_message.as_deref())
-                {
-                    out.line(&format!(
-                        "{id}  {}: {}",
-                        vnx::provider::transcript::label(q),
-                        vnx::provider::transcript::question(
-                            q,
-                            vnx::provider::transcript::QUESTION_CHARS
-                        )
-                    ))?;
-                }
-            }
-            Waited::Corrected {
-                completion,
-                correction,
-            } => {
-                let r = &completion.receipt;
-                let c = correction.receipt.as_ref();
+    match w {
+        Waited::Completed(c) => {
+            let r = &c.receipt;
+            let line = format!(
+                "{id}  {} ({})  teardown {}  {}",
+                r.status,
+                r.completion_signal.for_people(),
+                r.teardown_class.map_or("-", |t| t.name()),
+                r.failure_reason.as_deref().unwrap_or("")
+            );
+            out.line(line.trim_end())?;
+            if r.status == vnx::receipts::DispatchStatus::NeedsInput
+                && let Some(q) = r
+                    .cli_events
+                    .as_ref()
+                    .and_then(|e| e.last_message.as_deref())
+            {
                 out.line(&format!(
-                    "{id}  {} (corrected: the worker's {} ({}) by the phantom guard)  teardown {}  {}",
-                    c.map_or("failed", |c| c.status.name()),
-                    r.status,
-                    r.completion_signal.for_people(),
-                    r.teardown_class.map_or("-", |t| t.name()),
-                    c.map_or("", |c| c.reason.as_str())
+                    "{id}  {}: {}",
+                    transcript::label(q),
+                    transcript::question(q, transcript::QUESTION_CHARS)
                 ))?;
             }
-            Waited::Lost => {
-                out.line(&format!(
-                    "{id}  lost: the supervisor ended without a completion receipt"
-                ))?;
-            }
-            Waited::Blocked(line) => {
-                let what = vnx::receipts::read_line::<vnx::receipts::DispatchBlocked>(line)
-                    .map(|r| format!("waits for {}", r.receipt.describe()))
-                    .unwrap_or_default();
-                out.line(format!("{id}  blocked  {what}").trim_end())?;
-            }
-            Waited::Closed(_) => {
-                let (verdict, why) = w.closed().unwrap_or((
-                    vnx::receipts::QueueVerdict::Failed,
-                    "its queue_decision is unreadable".into(),
-                ));
-                out.line(&format!("{id}  {verdict} (never started): {why}"))?;
-            }
-            // Said on stderr as a usage error (`unknown dispatch ID`), as every command says it.
-            Waited::Unknown => {}
-            Waited::StillRunning => {
-                out.line(&format!("{id}  still running at --timeout"))?;
-            }
+        }
+        Waited::Corrected {
+            completion,
+            correction,
+        } => {
+            let r = &completion.receipt;
+            let c = correction.receipt.as_ref();
+            out.line(&format!(
+                "{id}  {} (corrected: the worker's {} ({}) by the phantom guard)  teardown {}  {}",
+                c.map_or("failed", |c| c.status.name()),
+                r.status,
+                r.completion_signal.for_people(),
+                r.teardown_class.map_or("-", |t| t.name()),
+                c.map_or("", |c| c.reason.as_str())
+            ))?;
+        }
+        Waited::Lost => {
+            out.line(&format!(
+                "{id}  lost: the supervisor ended without a completion receipt"
+            ))?;
+        }
+        Waited::Blocked(line) => {
+            let what = vnx::receipts::read_line::<vnx::receipts::DispatchBlocked>(line)
+                .map(|r| format!("waits for {}", r.receipt.describe()))
+                .unwrap_or_default();
+            out.line(format!("{id}  blocked  {what}").trim_end())?;
+        }
+        Waited::Closed(_) => {
+            let (verdict, why) = w.closed().unwrap_or((
+                vnx::receipts::QueueVerdict::Failed,
+                "its queue_decision is unreadable".into(),
+            ));
+            out.line(&format!("{id}  {verdict} (never started): {why}"))?;
+        }
+        // Said on stderr as a usage error (`unknown dispatch ID`), as every command says it.
+        Waited::Unknown => {}
+        Waited::StillRunning => {
+            out.line(&format!("{id}  still running at --timeout"))?;
         }
     }
     Ok(())
