@@ -2,12 +2,15 @@
 //! client keys and a private config, and a directory standing in for the remote machine (its
 //! own HOME, its own clone, its own tmux socket, this build's `vnx`). A remote demo dispatch
 //! through gate-check and merge here; the host's receipts mirrored and verified, a tampered
-//! one detected; the link killed mid-dispatch and caught up by `wait`; a host without vnx, or
+//! one detected, a line about a dispatch that runs elsewhere refusing the host; the link killed mid-dispatch and caught up by `wait`; a host without vnx, or
 //! with one too old, refused with nothing left behind.
 
 use std::process::{Command, Stdio};
 
-use crate::common::{Remote, completion, configure, gate_check, git, run, violations, wait_for};
+use crate::common::{
+    Remote, append_forged_done_to, completion, configure, gate_check, git, run, violations,
+    wait_for,
+};
 use crate::json_schema::documented;
 
 #[test]
@@ -145,6 +148,53 @@ fn a_tampered_remote_receipt_is_detected() {
     assert_eq!(kinds, ["remote_rewritten"], "{report:#}");
     // And the next contact too: the rewritten line, mirrored as evidence, is not where the
     // host's chain may go on from.
+    refused();
+}
+
+#[test]
+fn a_host_line_about_a_dispatch_that_runs_elsewhere_refuses_the_host_for_good() {
+    let remote = Remote::new();
+    let r = remote.dispatch("box", "commit", &[]);
+    assert_eq!(r.code, 0, "{} {}", r.stdout, r.stderr);
+    // A dispatch of this machine that ran here and failed; the host's ledger then says,
+    // well chained, that it is done.
+    let here = remote
+        .repo
+        .dispatch("fail", &["--instruction", "fail here"]);
+    let id = completion(&here)["dispatch_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    append_forged_done_to(&remote.host_ledger(), &id);
+    let line = std::fs::read_to_string(remote.host_ledger())
+        .unwrap()
+        .lines()
+        .count();
+    let refused = || {
+        let r = remote.dispatch("box", "commit", &[]);
+        assert_eq!(r.code, 1, "{} {}", r.stdout, r.stderr);
+        assert!(
+            r.stderr.contains(&format!(
+                "host `box` is refused: its line {line} speaks of {id}, a dispatch of \
+                 this machine that does not run there"
+            )),
+            "{}",
+            r.stderr
+        );
+    };
+    refused();
+    // Nothing it says is believed; it is kept as evidence; and the next contact, whose
+    // chain is whole, is refused too.
+    let status = run(remote.repo.vnx().args(["status", &id, "--json"]));
+    let list: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    assert_eq!(list[0]["status"], "failed", "{list:#}");
+    assert!(
+        remote
+            .lines()
+            .iter()
+            .any(|l| l.contains("remote_receipt") && l.contains(&id)),
+        "the forged line is mirrored as evidence"
+    );
     refused();
 }
 

@@ -490,7 +490,7 @@ pub fn remote(e: &RemoteError) -> Exit {
     use RemoteError as E;
     match e {
         E::UnknownHost { .. } | E::IdInUse { .. } | E::Devcontainer { .. } => Exit::Usage,
-        E::ChainBroken { .. } => Exit::No,
+        E::ChainBroken { .. } | E::Forged { .. } => Exit::No,
         E::Unreachable { .. }
         | E::Gone { .. }
         | E::VnxMissing { .. }

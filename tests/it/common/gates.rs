@@ -63,6 +63,11 @@ pub fn ledger_path(repo: &Repo) -> PathBuf {
 /// What a worker that can write the ledger could do: append a well-chained completion of its
 /// own for dispatch `id`, saying `done`, that no trusted key signed.
 pub fn append_forged_done(repo: &Repo, id: &str) {
+    append_forged_done_to(&ledger_path(repo), id);
+}
+
+/// [`append_forged_done`] to the ledger at `ledger` (a host's, say).
+pub fn append_forged_done_to(ledger: &std::path::Path, id: &str) {
     let path = super::repo_dir().join("receipts/examples/dispatch_completed.json");
     let mut forged: serde_json::Map<String, serde_json::Value> =
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
@@ -78,7 +83,5 @@ pub fn append_forged_done(repo: &Repo, id: &str) {
     forged.insert("dispatch_id".into(), id.into());
     forged.insert("status".into(), "done".into());
     let forged = super::receipt(&serde_json::Value::Object(forged).to_string());
-    vnx::ledger::Ledger::new(ledger_path(repo))
-        .append(&forged)
-        .unwrap();
+    vnx::ledger::Ledger::new(ledger).append(&forged).unwrap();
 }

@@ -116,6 +116,15 @@ pub enum RemoteError {
         /// Which line, how.
         detail: String,
     },
+    /// The host sent a line about a dispatch of this machine that does not run there: it is
+    /// refused from then on.
+    #[error("host `{host}` is refused: {detail}")]
+    Forged {
+        /// The host.
+        host: String,
+        /// Which line, about what.
+        detail: String,
+    },
     /// A local git command failed.
     #[error("git failed for host `{host}`")]
     Git {
@@ -186,6 +195,11 @@ impl RemoteError {
             ),
             RemoteError::IdInUse { .. } => {
                 "leave out --id (or --new-id) for a fresh one; nothing was started".into()
+            }
+            RemoteError::Forged { .. } => {
+                "the line is kept on this ledger as evidence (a `remote_receipt`) and nothing \
+                 it says is believed; the work of the dispatches on that host is where it was"
+                    .into()
             }
             RemoteError::ChainBroken { .. } => {
                 "the host's ledger was rewritten or cut: `vnx audit-chain verify` names the \

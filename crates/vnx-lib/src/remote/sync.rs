@@ -142,6 +142,12 @@ pub fn catch_up_waiting(
             detail: format!("line {} of this ledger: {}", p.line, p.detail),
         });
     }
+    if let Ok(detail) = crate::files::read_named(&dir.join(REFUSED_MARK), 4096) {
+        return Err(RemoteError::Forged {
+            host,
+            detail: String::from_utf8_lossy(&detail).into_owned(),
+        });
+    }
     let last = mirrors.last(&host);
     // A first contact with an empty ledger mirrors nothing, but remembers where the host's
     // lines will start.
@@ -231,10 +237,7 @@ pub fn catch_up_waiting(
         crate::files::write_atomic_private(&anchor_path, from.as_bytes(), true)
             .map_err(io(&anchor_path))?;
     }
-    let broken = mirror_lines(link, &host, last, &export, &mut done)?;
-    if let Some(detail) = broken {
-        return Err(RemoteError::ChainBroken { host, detail });
-    }
+    mirror_lines(link, &host, last, &export, &mut done)?;
     translate(link, &host, (ids, &export.refs), &mut done)?;
     fetch_checkpoints(link, &export.refs)?;
     // A place made for one dispatch goes once a completion (and so its branch) is here —
@@ -270,17 +273,18 @@ pub fn catch_up_waiting(
 }
 
 /// Checks the host's lines against the last mirrored one and each other and mirrors the new
-/// ones (a rewritten or unlinked line is mirrored too, as evidence); says what broke, if
-/// anything did.
+/// ones (a rewritten or unlinked line is mirrored too, as evidence, as is a line about a
+/// dispatch of this machine that runs elsewhere); fails with what broke, if anything did.
 fn mirror_lines(
     link: &Link<'_>,
     host: &str,
     last: Option<(u64, String)>,
     export: &Export,
     done: &mut CatchUp,
-) -> Result<Option<String>, RemoteError> {
+) -> Result<(), RemoteError> {
     let mut receipts = Vec::new();
     let mut broken = None;
+    let mut forged = None;
     let mut prev = last.clone();
     if let Some((seq, _)) = &last
         && export.lines.first().is_none_or(|l| l.seq != *seq)
@@ -343,13 +347,54 @@ fn mirror_lines(
         };
         receipts.push(link.attestor.attest(&receipts::write(&r), &now_utc));
         prev = Some((l.seq, hash));
+        if let (Some(event), Some(id)) = (&r.remote_event_type, &r.dispatch_id)
+            && TRANSLATED.contains(&event.as_str())
+            && claims_another(link, host, id)?
+        {
+            // Mirrored, as evidence; and remembered: its chain is whole, so no later
+            // contact would find it again.
+            let detail = format!(
+                "its line {} speaks of {id}, a dispatch of this machine that does not run there",
+                l.seq
+            );
+            let refused = host_dir(&link.project.data_dir(), host).join(REFUSED_MARK);
+            crate::files::write_atomic_private(&refused, detail.as_bytes(), true)
+                .map_err(io(&refused))?;
+            forged = Some(detail);
+            break;
+        }
     }
     if !receipts.is_empty() {
         Ledger::new(link.ledger).append_all(&receipts)?;
         done.mirrored = receipts.len();
     }
-    Ok(broken)
+    match (broken, forged) {
+        (_, Some(detail)) => Err(RemoteError::Forged {
+            host: host.to_owned(),
+            detail,
+        }),
+        (Some(detail), None) => Err(RemoteError::ChainBroken {
+            host: host.to_owned(),
+            detail,
+        }),
+        (None, None) => Ok(()),
+    }
 }
+
+/// Whether a host's line about dispatch `id` speaks of a dispatch of this machine that does
+/// not run on `host` (one started on another host, or here): a forgery, however well it
+/// is chained.
+fn claims_another(link: &Link<'_>, host: &str, id: &DispatchId) -> Result<bool, RemoteError> {
+    if let Some(record) = read_record(&link.project.data_dir(), id) {
+        return Ok(record.host != host);
+    }
+    let repo = crate::worktree::Repo::for_project(link.project)?;
+    Ok(crate::worktree::id_in_use(&link.project.root, &repo, id).is_some())
+}
+
+/// The file in a host's directory that says why it is refused for good, when a line it sent
+/// was a forgery its chain cannot show (see [`claims_another`]).
+const REFUSED_MARK: &str = "refused";
 
 /// The longest host line mirrored: half of what this ledger takes in one line, which leaves
 /// room for the escaping of the line and for the receipt around it. No receipt vnx writes
