@@ -2,6 +2,8 @@
 //! directories and files, atomic and durable replacement, `flock` locks, and bounded reads
 //! that never follow a link or wait on a FIFO.
 
+use std::io::{Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 /// Opens the lock file `path` (made private if absent, never truncated) and takes its
@@ -10,7 +12,6 @@ use std::path::Path;
 /// is never followed (no file is made where it points) and a FIFO is never waited on: only
 /// a regular file is a lock.
 pub fn lock_file(path: &Path, wait: bool) -> std::io::Result<Option<std::fs::File>> {
-    use std::os::unix::fs::OpenOptionsExt;
     let file = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
@@ -18,12 +19,7 @@ pub fn lock_file(path: &Path, wait: bool) -> std::io::Result<Option<std::fs::Fil
         .mode(0o600)
         .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
         .open(path)?;
-    if !file.metadata()?.is_file() {
-        return Err(std::io::Error::other(format!(
-            "{} is not a regular file",
-            path.display()
-        )));
-    }
+    let file = regular(file, path)?;
     if wait {
         file.lock()?;
         return Ok(Some(file));
@@ -59,8 +55,6 @@ pub fn private_dir(dir: &Path) -> std::io::Result<()> {
 
 /// Writes a new file private to the user (0600), whatever the umask; fails if it exists.
 pub fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
     std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -82,7 +76,6 @@ pub fn write_atomic_private(path: &Path, data: &[u8], durable: bool) -> std::io:
 /// file or the new one, never half of one. With `durable`, the file and then its directory are
 /// fsynced too (the rename survives a crash). The directory must exist.
 pub fn write_atomic(path: &Path, data: &[u8], mode: u32, durable: bool) -> std::io::Result<()> {
-    use std::io::Write;
     write_atomic_with(path, mode, durable, |f| f.write_all(data))
 }
 
@@ -94,7 +87,7 @@ pub fn write_atomic_with(
     durable: bool,
     write: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
 ) -> std::io::Result<()> {
-    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    use std::os::unix::fs::PermissionsExt;
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(0);
     let dir = path.parent().unwrap_or(Path::new("."));
@@ -138,7 +131,6 @@ pub fn write_atomic_with(
 /// its file's lock until the rename; a process in another pid namespace whose number names
 /// none here still holds it). What a killed writer leaves stays until swept.
 pub fn abandoned_temporaries(path: &Path) -> Vec<std::path::PathBuf> {
-    use std::os::unix::fs::OpenOptionsExt;
     let dir = path.parent().unwrap_or(Path::new("."));
     let Some(name) = path.file_name().map(|n| n.to_string_lossy()) else {
         return Vec::new();
@@ -169,14 +161,7 @@ pub fn abandoned_temporaries(path: &Path) -> Vec<std::path::PathBuf> {
             ) {
                 return false;
             }
-            let Ok(file) = std::fs::OpenOptions::new()
-                .read(true)
-                .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-                .open(e.path())
-            else {
-                return false;
-            };
-            file.metadata().is_ok_and(|m| m.is_file()) && file.try_lock().is_ok()
+            open_hostile(&e.path()).is_ok_and(|file| file.try_lock().is_ok())
         })
         .map(|e| e.path())
         .collect();
@@ -197,7 +182,6 @@ pub fn sweep_temporaries(path: &Path) -> usize {
 /// outside the repository, whose first line an error message would echo), and it must be a
 /// regular file (opened without blocking, so a FIFO cannot hang vnx or a git hook).
 pub fn open_untrusted(path: &Path, levels: usize) -> std::io::Result<std::fs::File> {
-    use std::os::unix::fs::OpenOptionsExt;
     let mut p = path;
     for _ in 0..levels {
         match std::fs::symlink_metadata(p) {
@@ -216,35 +200,34 @@ pub fn open_untrusted(path: &Path, levels: usize) -> std::io::Result<std::fs::Fi
             None => break,
         }
     }
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-        .open(path)?;
-    let meta = file.metadata()?;
-    if meta.is_dir() {
+    let file = open_unfollowed(path)?;
+    if file.metadata()?.is_dir() {
         return Err(std::io::Error::other(format!(
             "{} is a directory",
             path.display()
         )));
     }
-    if !meta.is_file() {
-        return Err(std::io::Error::other(format!(
-            "{} is not a regular file",
-            path.display()
-        )));
-    }
-    Ok(file)
+    regular(file, path)
 }
 
 /// Opens a file a worker may have written (in its worktree or dispatch directory) for
 /// reading: never through a symbolic link in its last component, never blocking on a FIFO,
 /// and only a regular file.
 pub fn open_hostile(path: &Path) -> std::io::Result<std::fs::File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let file = std::fs::OpenOptions::new()
+    regular(open_unfollowed(path)?, path)
+}
+
+/// Opens `path` for reading, never through a symbolic link in its last component and
+/// never blocking on a FIFO.
+fn open_unfollowed(path: &Path) -> std::io::Result<std::fs::File> {
+    std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-        .open(path)?;
+        .open(path)
+}
+
+/// `file`, opened at `path`, if it is a regular file.
+fn regular(file: std::fs::File, path: &Path) -> std::io::Result<std::fs::File> {
     if !file.metadata()?.is_file() {
         return Err(std::io::Error::other(format!(
             "{} is not a regular file",
@@ -267,8 +250,6 @@ pub fn read_named(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {
 }
 
 fn read_regular(path: &Path, max: u64, flags: i32) -> std::io::Result<Vec<u8>> {
-    use std::io::Read;
-    use std::os::unix::fs::OpenOptionsExt;
     let file = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NONBLOCK | flags)

@@ -27,162 +27,138 @@ impl std::fmt::Display for Step {
     }
 }
 
-const fn step(op: &'static str, name: &'static str) -> Step {
-    Step { op, name }
+/// Declares each operation's module of steps, and [`STEPS`], every step in the order of
+/// declaration.
+macro_rules! steps {
+    ($($(#[$op_doc:meta])* $op:ident {
+        $($(#[$doc:meta])* $name:ident = $text:literal;)*
+    })*) => {
+        $(
+            $(#[$op_doc])*
+            pub mod $op {
+                use super::Step;
+                $(
+                    $(#[$doc])*
+                    pub const $name: Step = Step { op: stringify!($op), name: $text };
+                )*
+            }
+        )*
+        /// Every named step, in the order each operation reaches them.
+        pub const STEPS: &[Step] = &[$($($op::$name,)*)*];
+    };
 }
 
-/// `vnx dispatch-agent` (and every other way a dispatch is launched).
-pub mod launch {
-    use super::{Step, step};
-    /// The dispatch directory exists and claims the id, and the completion's space is
-    /// reserved; no worktree yet.
-    pub const DIRECTORY_MADE: Step = step("launch", "directory_made");
-    /// The worktree and its branch exist and the dispatch directory is written; nothing on
-    /// the ledger yet.
-    pub const WORKTREE_MADE: Step = step("launch", "worktree_made");
-    /// `dispatch_started` is on the ledger; no tmux session yet.
-    pub const STARTED_APPENDED: Step = step("launch", "started_appended");
-}
+steps! {
+    /// `vnx dispatch-agent` (and every other way a dispatch is launched).
+    launch {
+        /// The dispatch directory exists and claims the id, and the completion's space is
+        /// reserved; no worktree yet.
+        DIRECTORY_MADE = "directory_made";
+        /// The worktree and its branch exist and the dispatch directory is written; nothing on
+        /// the ledger yet.
+        WORKTREE_MADE = "worktree_made";
+        /// `dispatch_started` is on the ledger; no tmux session yet.
+        STARTED_APPENDED = "started_appended";
+    }
 
-/// A `vnx follow-up --rebase`'s launch (`dispatch/start/rebase`).
-pub mod rebase {
-    use super::{Step, step};
-    /// The follow-up's worktree is open and the base is merged into it, conflicts left
-    /// there; the dispatch directory is not written and nothing is on the ledger yet.
-    pub const BASE_MERGED: Step = step("rebase", "base_merged");
-}
+    /// A `vnx follow-up --rebase`'s launch (`dispatch/start/rebase`).
+    rebase {
+        /// The follow-up's worktree is open and the base is merged into it, conflicts left
+        /// there; the dispatch directory is not written and nothing is on the ledger yet.
+        BASE_MERGED = "base_merged";
+    }
 
-/// The supervisor's end of a dispatch (`conclude`).
-pub mod conclude {
-    use super::{Step, step};
-    /// The worker is stopped; nothing committed or recorded yet.
-    pub const WORKER_STOPPED: Step = step("conclude", "worker_stopped");
-    /// vnx committed the done worker's changes; the worktree is not released yet.
-    pub const WORK_COMMITTED: Step = step("conclude", "work_committed");
-    /// The worktree was released (or kept) as its teardown class says.
-    pub const TORN_DOWN: Step = step("conclude", "torn_down");
-    /// `dispatch_completed` is on the ledger; the supervisor's background work is not done.
-    pub const COMPLETED_APPENDED: Step = step("conclude", "completed_appended");
-}
+    /// The supervisor's end of a dispatch (`conclude`).
+    conclude {
+        /// The worker is stopped; nothing committed or recorded yet.
+        WORKER_STOPPED = "worker_stopped";
+        /// vnx committed the done worker's changes; the worktree is not released yet.
+        WORK_COMMITTED = "work_committed";
+        /// The worktree was released (or kept) as its teardown class says.
+        TORN_DOWN = "torn_down";
+        /// `dispatch_completed` is on the ledger; the supervisor's background work is not done.
+        COMPLETED_APPENDED = "completed_appended";
+    }
 
-/// `vnx resume` of an interrupted dispatch (`dispatch/resume`, `cli/resume`).
-pub mod resume {
-    use super::{Step, step};
-    /// The interrupted dispatch's closing `dispatch_completed` (`closed_for_resume`) is on
-    /// the ledger; the follow-up that continues it is not launched yet.
-    pub const CLOSED: Step = step("resume", "closed");
-    /// The follow-up's start is on the ledger and its pane started; nothing is left to do.
-    pub const CONTINUED: Step = step("resume", "continued");
-}
+    /// `vnx resume` of an interrupted dispatch (`dispatch/resume`, `cli/resume`).
+    resume {
+        /// The interrupted dispatch's closing `dispatch_completed` (`closed_for_resume`) is on
+        /// the ledger; the follow-up that continues it is not launched yet.
+        CLOSED = "closed";
+        /// The follow-up's start is on the ledger and its pane started; nothing is left to do.
+        CONTINUED = "continued";
+    }
 
-/// A finished dispatch's worktree given back to its pool at teardown
-/// (`worktree/pool/release`), by its supervisor or by `vnx recover`.
-pub mod give_back {
-    use super::{Step, step};
-    /// The worktree's HEAD is detached at the dispatch's head (its branch checked out
-    /// nowhere); the worktree is still at the dispatch's path.
-    pub const HEAD_DETACHED: Step = step("give_back", "head_detached");
-    /// The worktree is moved into the pool, unproven; its lease is not removed yet, and the
-    /// completion is not on the ledger.
-    pub const MOVED: Step = step("give_back", "moved");
-}
+    /// A finished dispatch's worktree given back to its pool at teardown
+    /// (`worktree/pool/release`), by its supervisor or by `vnx recover`.
+    give_back {
+        /// The worktree's HEAD is detached at the dispatch's head (its branch checked out
+        /// nowhere); the worktree is still at the dispatch's path.
+        HEAD_DETACHED = "head_detached";
+        /// The worktree is moved into the pool, unproven; its lease is not removed yet, and the
+        /// completion is not on the ledger.
+        MOVED = "moved";
+    }
 
-/// `vnx merge` and its queue.
-pub mod merge {
-    use super::{Step, step};
-    /// The `merge` receipt is on the ledger; no merge commit yet.
-    pub const RECEIPT_APPENDED: Step = step("merge", "receipt_appended");
-    /// The merge commit exists as an object; the base has not moved.
-    pub const COMMIT_FORMED: Step = step("merge", "commit_formed");
-    /// The base branch points at the merge commit; no `merge_completed` yet.
-    pub const BASE_MOVED: Step = step("merge", "base_moved");
-    /// `merge_completed` is on the ledger; no checkpoint after it yet.
-    pub const COMPLETED_APPENDED: Step = step("merge", "completed_appended");
-}
+    /// `vnx merge` and its queue.
+    merge {
+        /// The `merge` receipt is on the ledger; no merge commit yet.
+        RECEIPT_APPENDED = "receipt_appended";
+        /// The merge commit exists as an object; the base has not moved.
+        COMMIT_FORMED = "commit_formed";
+        /// The base branch points at the merge commit; no `merge_completed` yet.
+        BASE_MOVED = "base_moved";
+        /// `merge_completed` is on the ledger; no checkpoint after it yet.
+        COMPLETED_APPENDED = "completed_appended";
+    }
 
-/// `vnx accept`.
-pub mod accept {
-    use super::{Step, step};
-    /// vnx committed the kept worktree's uncommitted work; no `dispatch_accepted` yet.
-    pub const WORK_COMMITTED: Step = step("accept", "work_committed");
-    /// `dispatch_accepted` is on the ledger; the worktree is not released yet.
-    pub const ACCEPTED_APPENDED: Step = step("accept", "accepted_appended");
-}
+    /// `vnx accept`.
+    accept {
+        /// vnx committed the kept worktree's uncommitted work; no `dispatch_accepted` yet.
+        WORK_COMMITTED = "work_committed";
+        /// `dispatch_accepted` is on the ledger; the worktree is not released yet.
+        ACCEPTED_APPENDED = "accepted_appended";
+    }
 
-/// `vnx gate-check`.
-pub mod gate {
-    use super::{Step, step};
-    /// The `gate_request` is on the ledger; the gate has not run.
-    pub const REQUEST_APPENDED: Step = step("gate", "request_appended");
-    /// The `gate_result` is on the ledger; no `gate_report` yet.
-    pub const RESULT_APPENDED: Step = step("gate", "result_appended");
-    /// The `gate_report` is on the ledger; no checkpoint after it yet.
-    pub const REPORT_APPENDED: Step = step("gate", "report_appended");
-}
+    /// `vnx gate-check`.
+    gate {
+        /// The `gate_request` is on the ledger; the gate has not run.
+        REQUEST_APPENDED = "request_appended";
+        /// The `gate_result` is on the ledger; no `gate_report` yet.
+        RESULT_APPENDED = "result_appended";
+        /// The `gate_report` is on the ledger; no checkpoint after it yet.
+        REPORT_APPENDED = "report_appended";
+    }
 
-/// `vnx worktree-release`.
-pub mod release {
-    use super::{Step, step};
-    /// A dispatch's worktree or branch was removed; no `worktree_released` receipt yet.
-    pub const RELEASED: Step = step("release", "released");
-}
+    /// `vnx worktree-release`.
+    release {
+        /// A dispatch's worktree or branch was removed; no `worktree_released` receipt yet.
+        RELEASED = "released";
+    }
 
-/// A read writing the read index again (`.vnx-data/index/`).
-pub mod index {
-    use super::{Step, step};
-    /// The new index is written to its temporary file; not yet renamed over the old one.
-    pub const TEMPORARY_WRITTEN: Step = step("index", "temporary_written");
-}
+    /// A read writing the read index again (`.vnx-data/index/`).
+    index {
+        /// The new index is written to its temporary file; not yet renamed over the old one.
+        TEMPORARY_WRITTEN = "temporary_written";
+    }
 
-/// `vnx pr open`.
-pub mod pr_open {
-    use super::{Step, step};
-    /// The recorded head is pushed to the forge's branch; no pull request made or updated yet.
-    pub const PUSHED: Step = step("pr_open", "pushed");
-    /// The pull request is opened or updated on the forge; no `pr_opened` yet.
-    pub const PR_MADE: Step = step("pr_open", "pr_made");
-}
+    /// `vnx pr open`.
+    pr_open {
+        /// The recorded head is pushed to the forge's branch; no pull request made or updated yet.
+        PUSHED = "pushed";
+        /// The pull request is opened or updated on the forge; no `pr_opened` yet.
+        PR_MADE = "pr_made";
+    }
 
-/// `vnx pr merge`.
-pub mod pr_merge {
-    use super::{Step, step};
-    /// vnx's intent to merge (the pull request, its head and the method) is written under
-    /// `.vnx-data/`; `gh pr merge` has not run.
-    pub const INTENT_NOTED: Step = step("pr_merge", "intent_noted");
-    /// The forge merged the pull request; no `pr_merged` yet.
-    pub const MERGED: Step = step("pr_merge", "merged");
+    /// `vnx pr merge`.
+    pr_merge {
+        /// vnx's intent to merge (the pull request, its head and the method) is written under
+        /// `.vnx-data/`; `gh pr merge` has not run.
+        INTENT_NOTED = "intent_noted";
+        /// The forge merged the pull request; no `pr_merged` yet.
+        MERGED = "merged";
+    }
 }
-
-/// Every named step, in the order each operation reaches them.
-pub const STEPS: &[Step] = &[
-    launch::DIRECTORY_MADE,
-    launch::WORKTREE_MADE,
-    launch::STARTED_APPENDED,
-    rebase::BASE_MERGED,
-    conclude::WORKER_STOPPED,
-    conclude::WORK_COMMITTED,
-    give_back::HEAD_DETACHED,
-    give_back::MOVED,
-    conclude::TORN_DOWN,
-    conclude::COMPLETED_APPENDED,
-    resume::CLOSED,
-    resume::CONTINUED,
-    merge::RECEIPT_APPENDED,
-    merge::COMMIT_FORMED,
-    merge::BASE_MOVED,
-    merge::COMPLETED_APPENDED,
-    accept::WORK_COMMITTED,
-    accept::ACCEPTED_APPENDED,
-    gate::REQUEST_APPENDED,
-    gate::RESULT_APPENDED,
-    gate::REPORT_APPENDED,
-    release::RELEASED,
-    index::TEMPORARY_WRITTEN,
-    pr_open::PUSHED,
-    pr_open::PR_MADE,
-    pr_merge::INTENT_NOTED,
-    pr_merge::MERGED,
-];
 
 /// The step named `op:name`, if there is one.
 pub fn named(text: &str) -> Option<Step> {

@@ -76,13 +76,16 @@ impl Setup {
     ) -> T {
         let data = self.project.data_dir();
         let ctx = Context {
-            root: &self.project.root,
-            ledger: &self.ledger,
-            key: self.key.as_deref(),
-            threads: settings::threads(None),
-            witness_dir: self.witness.as_deref(),
+            reading: vnx::merge::Reading {
+                root: &self.project.root,
+                ledger: &self.ledger,
+                key: self.key.as_deref(),
+                threads: settings::threads(None),
+                witness_dir: self.witness.as_deref(),
+                trusted_keys: &self.trusted,
+                scratch_objects: None,
+            },
             attestor: &self.attestor,
-            trusted_keys: &self.trusted,
             data_dir: &data,
         };
         f(&ctx, &self.forge, &self.config)

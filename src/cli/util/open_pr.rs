@@ -97,9 +97,9 @@ pub(crate) fn open_when_done(spec: &vnx::dispatch::Spec) {
             let on_event = |_: vnx::gate::Event<'_>| {};
             let gates = vnx::gate::Context {
                 attestor: ctx.attestor,
-                trusted_keys: ctx.trusted_keys,
-                root: ctx.root,
-                ledger: ctx.ledger,
+                trusted_keys: ctx.reading.trusted_keys,
+                root: ctx.reading.root,
+                ledger: ctx.reading.ledger,
                 vnx: &vnx,
                 find_program: &settings::find_program,
                 on_event: &on_event,

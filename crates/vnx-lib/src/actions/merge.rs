@@ -84,13 +84,16 @@ pub fn merge(
     }
     let on_event = |event: merge::Event<'_>| told(Told::Merge(event));
     let merge_ctx = merge::Context {
-        witness_dir: merging.anchoring.witness_dir.as_deref(),
+        reading: merge::Reading {
+            witness_dir: merging.anchoring.witness_dir.as_deref(),
+            trusted_keys: desk.trusted,
+            root: &ctx.project.root,
+            ledger: ctx.ledger,
+            key: Some(ctx.key_path),
+            threads: merging.anchoring.threads,
+            scratch_objects: None,
+        },
         attestor: ctx.attestor,
-        trusted_keys: desk.trusted,
-        root: &ctx.project.root,
-        ledger: ctx.ledger,
-        key: Some(ctx.key_path),
-        threads: merging.anchoring.threads,
         on_event: &on_event,
     };
     Ok(match ids {

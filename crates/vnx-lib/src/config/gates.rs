@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 use super::schema::{BUILTIN_PROVIDERS, Entries};
-use super::validation::{Checked, Validator, is_name, q};
+use super::validation::{Checked, Validator, q};
 use crate::provider::DeclaredProvider;
 use crate::provider::Provider;
 use crate::provider::cli;
@@ -102,14 +102,7 @@ impl Validator<'_> {
     ) -> Checked<BTreeMap<String, GateDef>> {
         let mut gates = BTreeMap::new();
         for (name, raw) in raw.map_or_else(Vec::new, |e| e.0) {
-            if !is_name(&name.value, u8::is_ascii_lowercase, b"-_", 1..=32) {
-                let msg = format!(
-                    "{} is not a valid gate name: use 1-32 lowercase letters, digits, `-` or \
-                     `_`, starting with a letter",
-                    q(&name.value)
-                );
-                return self.err(&name.referenced, msg);
-            }
+            self.name(&name, "gate")?;
             let gate = self.gate(&name.value, raw, providers)?;
             gates.insert(name.value, gate);
         }

@@ -54,6 +54,19 @@ impl Validator<'_> {
         Err(invalid(self.path, line, column, message))
     }
 
+    /// Refuses `name` unless it is a valid name of a `what` (a provider, role or gate).
+    pub(super) fn name(&self, name: &Spanned<String>, what: &str) -> Checked<()> {
+        if is_name(&name.value, u8::is_ascii_lowercase, b"-_", 1..=32) {
+            return Ok(());
+        }
+        let msg = format!(
+            "{} is not a valid {what} name: use 1-32 lowercase letters, digits, `-` or `_`, \
+             starting with a letter",
+            q(&name.value)
+        );
+        self.err(&name.referenced, msg)
+    }
+
     pub(super) fn config(&self, raw: RawConfig) -> Checked<Config> {
         if let Some(v) = &raw.version
             && v.value != "1"
@@ -84,14 +97,7 @@ impl Validator<'_> {
                 );
                 return self.err(&name.referenced, msg);
             }
-            if !is_name(&name.value, u8::is_ascii_lowercase, b"-_", 1..=32) {
-                let msg = format!(
-                    "{} is not a valid provider name: use 1-32 lowercase letters, digits, `-` \
-                     or `_`, starting with a letter",
-                    q(&name.value)
-                );
-                return self.err(&name.referenced, msg);
-            }
+            self.name(&name, "provider")?;
             let declared = self.provider(&name, provider)?;
             config.providers.insert(name.value, declared);
         }
@@ -152,14 +158,7 @@ impl Validator<'_> {
             config.defaults = self.defaults(defaults, &config.providers)?;
         }
         for (name, role) in raw.roles.map_or_else(Vec::new, |e| e.0) {
-            if !is_name(&name.value, u8::is_ascii_lowercase, b"-_", 1..=32) {
-                let msg = format!(
-                    "{} is not a valid role name: use 1-32 lowercase letters, digits, `-` or \
-                     `_`, starting with a letter",
-                    q(&name.value)
-                );
-                return self.err(&name.referenced, msg);
-            }
+            self.name(&name, "role")?;
             let mut skills = Vec::new();
             for skill in role.skills.unwrap_or_default() {
                 let first = |b: &u8| b.is_ascii_lowercase() || b.is_ascii_digit();

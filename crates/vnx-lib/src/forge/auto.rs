@@ -132,8 +132,9 @@ pub fn after_completion(
     id: &DispatchId,
 ) -> Result<Outcome, ForgeError> {
     let outcome = when_done(ctx, forge, config, gates, id)?;
-    if let (Outcome::Opened { .. }, Some(key)) = (&outcome, ctx.key) {
-        let _ = crate::merge::anchor(ctx.ledger, key, ctx.threads, ctx.witness_dir);
+    let r = &ctx.reading;
+    if let (Outcome::Opened { .. }, Some(key)) = (&outcome, r.key) {
+        let _ = crate::merge::anchor(r.ledger, key, r.threads, r.witness_dir);
     }
     Ok(outcome)
 }
@@ -189,7 +190,7 @@ pub fn told(data_dir: &Path, id: &DispatchId) -> Option<String> {
 
 /// Whether the role dispatch `id` played says `open_pr: true`.
 pub fn role_asks(ctx: &Context<'_>, config: &Config, id: &DispatchId) -> bool {
-    Evidence::read(ctx.ledger, id, ctx.trusted_keys)
+    Evidence::read(ctx.reading.ledger, id, ctx.reading.trusted_keys)
         .ok()
         .and_then(|ev| ev.role().map(str::to_owned))
         .and_then(|role| config.roles.get(&role).map(|r| r.open_pr))
@@ -204,7 +205,7 @@ fn act(
     id: &DispatchId,
     wanted: &Wanted,
 ) -> Result<Outcome, ForgeError> {
-    let ev = Evidence::read(ctx.ledger, id, ctx.trusted_keys)?;
+    let ev = Evidence::read(ctx.reading.ledger, id, ctx.reading.trusted_keys)?;
     let status = ev.completed.as_ref().map(|c| c.receipt.status);
     if status != Some(DispatchStatus::Done) {
         return Ok(Outcome::NotDone { status });

@@ -19,11 +19,11 @@ pub(super) fn of_dispatch(
     ctx: &super::Context<'_>,
     id: &DispatchId,
 ) -> Result<(Evidence, History, PrOpened), ForgeError> {
-    let ev = Evidence::read(ctx.ledger, id, ctx.trusted_keys)?;
+    let ev = Evidence::read(ctx.reading.ledger, id, ctx.reading.trusted_keys)?;
     let Some(branch) = ev.started.as_ref().map(|s| s.receipt.branch.clone()) else {
         return Err(ForgeError::UnknownDispatch { id: id.clone() });
     };
-    let history = History::read(ctx.ledger, &branch, ctx.trusted_keys)?;
+    let history = History::read(ctx.reading.ledger, &branch, ctx.reading.trusted_keys)?;
     let Some(opened) = history.current().cloned() else {
         return Err(ForgeError::NoPullRequest {
             id: id.clone(),

@@ -112,7 +112,8 @@ pub fn merge(
     let latest = if opened.dispatch_id == *id {
         None
     } else {
-        let l = crate::evidence::Evidence::read(ctx.ledger, &opened.dispatch_id, ctx.trusted_keys)?;
+        let r = &ctx.reading;
+        let l = crate::evidence::Evidence::read(r.ledger, &opened.dispatch_id, r.trusted_keys)?;
         let seq = |e: &crate::evidence::Evidence| e.started.as_ref().and_then(|s| s.seq());
         (seq(&l) > seq(&ev)).then_some(l)
     };
@@ -280,6 +281,6 @@ pub(super) fn record_merged(
         extra: Default::default(),
     };
     let line = ctx.attestor.attest(&receipts::write(&receipt), &now_utc);
-    Ledger::new(ctx.ledger).append(&line)?;
+    Ledger::new(ctx.reading.ledger).append(&line)?;
     Ok(receipt)
 }

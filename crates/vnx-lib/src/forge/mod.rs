@@ -39,38 +39,14 @@ use crate::process::{self, Cmd};
 
 /// What a `vnx pr` operation needs from its caller.
 pub struct Context<'a> {
-    /// The main checkout's root: where git and `gh` run.
-    pub root: &'a Path,
-    /// The ledger the evidence is read from and the receipts go to.
-    pub ledger: &'a Path,
-    /// The checkpoint key, trusted when verifying.
-    pub key: Option<&'a Path>,
-    /// Hashing threads for verification.
-    pub threads: usize,
-    /// Where the checkpoint witness is kept.
-    pub witness_dir: Option<&'a Path>,
+    /// What checking the ledger reads (its `root`: where git and `gh` run; its ledger: where
+    /// the evidence is read from and the receipts go to).
+    pub reading: Reading<'a>,
     /// Signs the receipts.
     pub attestor: &'a Attestor,
-    /// The keys whose attestations count.
-    pub trusted_keys: &'a [[u8; 32]],
     /// The project's data directory (`.vnx-data/`): where the body files vnx hands `gh` are
     /// written.
     pub data_dir: &'a Path,
-}
-
-impl<'a> Context<'a> {
-    /// What checking the ledger reads of it.
-    pub fn reading(&self) -> Reading<'a> {
-        Reading {
-            root: self.root,
-            ledger: self.ledger,
-            key: self.key,
-            threads: self.threads,
-            witness_dir: self.witness_dir,
-            trusted_keys: self.trusted_keys,
-            scratch_objects: None,
-        }
-    }
 }
 
 /// The forge of a project: its configuration, the repository its remote names, and the `gh`

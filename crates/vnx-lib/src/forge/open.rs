@@ -57,11 +57,11 @@ pub(super) fn grounds(
     extra: &[crate::merge::Condition],
     gates_required: bool,
 ) -> Result<Grounds, ForgeError> {
-    let ev = Evidence::read(ctx.ledger, id, ctx.trusted_keys)?;
+    let ev = Evidence::read(ctx.reading.ledger, id, ctx.reading.trusted_keys)?;
     if ev.started.is_none() && ev.unattested_start().is_none() {
         return Err(ForgeError::UnknownDispatch { id: id.clone() });
     }
-    let [verifies, extends] = conditions::ledger_conditions(&ctx.reading(), id)?;
+    let [verifies, extends] = conditions::ledger_conditions(&ctx.reading, id)?;
     let ([done, gates], evidence) = conditions::dispatch_conditions(config, &ev, id);
     let mut all = vec![verifies];
     if gates_required {
@@ -72,33 +72,23 @@ pub(super) fn grounds(
         all.push(gates);
     }
     all.extend(extra.iter().cloned());
+    let refused = |detail: String| ForgeError::Refused {
+        id: id.clone(),
+        what,
+        detail,
+        conditions: all.clone(),
+    };
     if let Some(failed) = all.iter().find(|c| !c.ok) {
-        return Err(ForgeError::Refused {
-            id: id.clone(),
-            what,
-            detail: failed.detail.clone(),
-            conditions: all.clone(),
-        });
+        return Err(refused(failed.detail.clone()));
     }
     let (Some(started), Some(head)) = (&ev.started, ev.head().cloned()) else {
-        return Err(ForgeError::Refused {
-            id: id.clone(),
-            what,
-            detail: format!("the ledger records no start or no head for {id}"),
-            conditions: all,
-        });
+        let detail = format!("the ledger records no start or no head for {id}");
+        return Err(refused(detail));
     };
     let completion = match (&ev.accepted, &ev.completed) {
         (Some(a), _) => a.reference(),
         (None, Some(c)) => c.reference(),
-        (None, None) => {
-            return Err(ForgeError::Refused {
-                id: id.clone(),
-                what,
-                detail: format!("dispatch {id} has not completed"),
-                conditions: all,
-            });
-        }
+        (None, None) => return Err(refused(format!("dispatch {id} has not completed"))),
     };
     let gates_passed = evidence
         .iter()
@@ -183,7 +173,7 @@ fn task_title(ctx: &Context<'_>, id: &DispatchId, g: &Grounds) -> String {
         .and_then(|s| s.continues.as_ref())
         .map(|c| c.first.clone());
     let first_title = first.as_ref().and_then(|f| {
-        Evidence::read(ctx.ledger, f, ctx.trusted_keys)
+        Evidence::read(ctx.reading.ledger, f, ctx.reading.trusted_keys)
             .ok()?
             .started?
             .receipt
@@ -206,7 +196,7 @@ pub fn open(
     request: &Request,
 ) -> Result<PrOpened, ForgeError> {
     let g = grounds(ctx, config, id, "opening the pull request", &[], false)?;
-    let history = History::read(ctx.ledger, &g.branch, ctx.trusted_keys)?;
+    let history = History::read(ctx.reading.ledger, &g.branch, ctx.reading.trusted_keys)?;
     let gh = &forge.gh;
     // A pull request recorded before and merged or closed on the forge since is recognised
     // first, and its receipt recorded, before anything is pushed.
@@ -243,8 +233,9 @@ pub fn open(
         }
         seen = Some(pr);
     }
+    let (remote, root) = (&forge.config.remote, ctx.reading.root);
     let timeout = std::time::Duration::from_secs(forge.config.timeout_seconds);
-    push::push(ctx.root, &forge.config.remote, &g.head, &g.branch, timeout)?;
+    push::push(root, remote, &g.head, &g.branch, timeout)?;
     steps::reached(steps::pr_open::PUSHED);
     let base = base_branch(request.base.as_deref(), &g.base_ref);
     let existing = view::open_for_branch(gh, &g.branch)?;
@@ -354,7 +345,7 @@ pub fn open(
         extra: Default::default(),
     };
     let line = ctx.attestor.attest(&receipts::write(&receipt), &now_utc);
-    Ledger::new(ctx.ledger).append(&line)?;
+    Ledger::new(ctx.reading.ledger).append(&line)?;
     Ok(receipt)
 }
 
@@ -391,6 +382,6 @@ pub(super) fn record_closed(
         extra: Default::default(),
     };
     let line = ctx.attestor.attest(&receipts::write(&receipt), &now_utc);
-    Ledger::new(ctx.ledger).append(&line)?;
+    Ledger::new(ctx.reading.ledger).append(&line)?;
     Ok(())
 }

@@ -526,7 +526,7 @@ fn histories(
     }
     let all = match from_index(ctx, dispatches) {
         Some(all) => all,
-        None => History::read_all(ctx.ledger, ctx.trusted_keys).unwrap_or_default(),
+        None => History::read_all(ctx.reading.ledger, ctx.reading.trusted_keys).unwrap_or_default(),
     };
     for (id, branch) in dispatches {
         if let Some(h) = all.get(branch)
@@ -551,21 +551,21 @@ fn from_index(
         .iter()
         .map(|(_, b)| branch_owner(b))
         .collect::<Option<_>>()?;
-    let index = fold::index::path_in(ctx.data_dir);
+    let (index, r) = (fold::index::path_in(ctx.data_dir), &ctx.reading);
     let options = fold::ReadOptions {
         index: Some(&index),
         attestor: Some(ctx.attestor),
-        trusted: ctx.trusted_keys,
-        key: ctx.key,
-        witness_dir: ctx.witness_dir,
-        threads: ctx.threads,
+        trusted: r.trusted_keys,
+        key: r.key,
+        witness_dir: r.witness_dir,
+        threads: r.threads,
         max_violations: 0,
         // The reads that list dispatches write it; this one only uses it.
         write: false,
     };
-    let read = fold::read_indexed(ctx.ledger, &options, Want::Ids(&owners)).ok()??;
+    let read = fold::read_indexed(r.ledger, &options, Want::Ids(&owners)).ok()??;
     let branches: Vec<&str> = dispatches.iter().map(|(_, b)| b.as_str()).collect();
-    History::from_records(ctx.ledger, read.records(), &branches, ctx.trusted_keys)
+    History::from_records(r.ledger, read.records(), &branches, r.trusted_keys)
         .ok()
         .flatten()
 }

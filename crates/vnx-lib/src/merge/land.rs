@@ -208,10 +208,10 @@ pub(super) fn land(
         };
         let on_gate = |e: crate::gate::Event<'_>| (ctx.on_event)(Event::Gate(e));
         let gates = MergeGates {
-            root: ctx.root,
-            ledger: ctx.ledger,
+            root: ctx.reading.root,
+            ledger: ctx.reading.ledger,
             attestor: ctx.attestor,
-            trusted_keys: ctx.trusted_keys,
+            trusted_keys: ctx.reading.trusted_keys,
             on_event: &on_gate,
         };
         let outcomes = on_merge::run(&gates, config, id, &branch, &commit, &on, &required)
@@ -270,8 +270,9 @@ pub(super) fn land(
         extra: Default::default(),
     })?;
     crate::steps::reached(crate::steps::merge::COMPLETED_APPENDED);
-    let key = ctx.key.expect("checked before merging");
-    let checkpoint = anchor(ctx.ledger, key, ctx.threads, ctx.witness_dir).map_err(|source| {
+    let r = &ctx.reading;
+    let key = r.key.expect("checked before merging");
+    let checkpoint = anchor(r.ledger, key, r.threads, r.witness_dir).map_err(|source| {
         MergeError::CheckpointAfterMerge {
             id: id.to_string(),
             commit: commit.to_string(),
@@ -330,7 +331,7 @@ fn evidence_of(
     commit: &str,
     outcomes: &[GateOutcome],
 ) -> Result<Vec<GateEvidence>, MergeError> {
-    let ev = Evidence::read(ctx.ledger, id, ctx.trusted_keys)?;
+    let ev = Evidence::read(ctx.reading.ledger, id, ctx.reading.trusted_keys)?;
     Ok(outcomes
         .iter()
         .map(|o| {

@@ -94,44 +94,22 @@ pub enum Event<'a> {
 
 /// What a merge needs from its caller.
 pub struct Context<'a> {
-    /// The main checkout's root.
-    pub root: &'a Path,
-    /// The ledger the evidence is read from and the merge receipts go to.
-    pub ledger: &'a Path,
-    /// The checkpoint key: trusted when verifying, and signs the new checkpoint.
-    pub key: Option<&'a Path>,
-    /// Hashing threads for verification.
-    pub threads: usize,
+    /// What checking the conditions reads (its `scratch_objects` is `None`: a merge writes
+    /// into the repository); its key also signs the new checkpoint.
+    pub reading: Reading<'a>,
     /// Signs the merge receipts.
     pub attestor: &'a Attestor,
-    /// Where the checkpoint witness is kept (see `ledger::checkpoint::witness`).
-    pub witness_dir: Option<&'a Path>,
-    /// The keys whose attestations count (see [`crate::ledger::attest::trusted_keys`]).
-    pub trusted_keys: &'a [[u8; 32]],
     /// Told what the queue is doing (waiting for the lock, forming, gating, landing).
     pub on_event: &'a (dyn Fn(Event<'_>) + Sync),
 }
 
-impl<'a> Context<'a> {
-    /// What checking the conditions reads of it.
-    pub fn reading(&self) -> Reading<'a> {
-        Reading {
-            root: self.root,
-            ledger: self.ledger,
-            key: self.key,
-            threads: self.threads,
-            witness_dir: self.witness_dir,
-            trusted_keys: self.trusted_keys,
-            scratch_objects: None,
-        }
-    }
-
+impl Context<'_> {
     /// Signs receipt `kind` and appends it to the ledger; the line it wrote.
     fn append<K: crate::receipts::Kind>(&self, kind: &K) -> Result<Appended, LedgerError> {
         let line = self
             .attestor
             .attest(&crate::receipts::write(kind), &now_utc);
-        let appended = crate::ledger::Ledger::new(self.ledger).append(&line)?;
+        let appended = crate::ledger::Ledger::new(self.reading.ledger).append(&line)?;
         Ok(appended
             .lines
             .into_iter()

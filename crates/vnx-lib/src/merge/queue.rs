@@ -101,7 +101,7 @@ pub struct Resumed {
 /// Merges one dispatch through the queue (or only checks it, unless `apply`). Refusals are in
 /// the entry; a dispatch that is unknown or merged already is an error, as it always was.
 pub fn merge(ctx: &Context<'_>, id: &DispatchId, apply: bool) -> Result<Entry, MergeError> {
-    let (config, repo) = open(ctx.root)?;
+    let (config, repo) = open(ctx.reading.root)?;
     let _lock = lock(ctx, &repo)?;
     turn(ctx, &config, &repo, id, apply)
 }
@@ -109,7 +109,7 @@ pub fn merge(ctx: &Context<'_>, id: &DispatchId, apply: bool) -> Result<Entry, M
 /// Merges `ids` one at a time, in the order given (or only checks each, unless `apply`). A
 /// dispatch that is refused or taken out does not stop the rest; an operational failure does.
 pub fn run(ctx: &Context<'_>, ids: &[DispatchId], apply: bool) -> Result<Vec<Entry>, MergeError> {
-    let (config, repo) = open(ctx.root)?;
+    let (config, repo) = open(ctx.reading.root)?;
     let _lock = lock(ctx, &repo)?;
     let mut entries = Vec::new();
     for id in ids {
@@ -233,9 +233,9 @@ fn turn(
     }
     if !apply {
         // (A merge has just recorded the outcome of any interrupted one.)
-        refuse_interrupted(&ctx.reading(), repo, id)?;
+        refuse_interrupted(&ctx.reading, repo, id)?;
     }
-    let plan = plan(&ctx.reading(), config, repo, id)?;
+    let plan = plan(&ctx.reading, config, repo, id)?;
     let mut entry = Entry::new(id, EntryResult::Mergeable);
     if let Some(failed) = plan.first_failed() {
         let dequeued = apply.then(|| land::dequeue_conflict(ctx, repo, &plan));
@@ -250,7 +250,7 @@ fn turn(
             }
         }
     } else if apply {
-        if ctx.key.is_none() {
+        if ctx.reading.key.is_none() {
             return Err(MergeError::NoKey { id: id.to_string() });
         }
         match land::land(ctx, config, repo, &plan)? {
@@ -276,10 +276,11 @@ fn resume_interrupted(
     repo: &Repo,
     id: &DispatchId,
 ) -> Result<Option<Resumed>, MergeError> {
-    let Some(open) = resume::interrupted(ctx.ledger, id, ctx.trusted_keys)? else {
+    let Some(open) = resume::interrupted(ctx.reading.ledger, id, ctx.reading.trusted_keys)? else {
         return Ok(None);
     };
     let key = ctx
+        .reading
         .key
         .ok_or_else(|| MergeError::NoKey { id: id.to_string() })?;
     match resume::finish(ctx, repo, &open)? {
@@ -295,8 +296,9 @@ fn resume_interrupted(
             merge_commit,
             completed,
         } => {
+            let r = &ctx.reading;
             let checkpoint =
-                super::anchor(ctx.ledger, key, ctx.threads, ctx.witness_dir).map_err(|source| {
+                super::anchor(r.ledger, key, r.threads, r.witness_dir).map_err(|source| {
                     MergeError::CheckpointAfterMerge {
                         id: id.to_string(),
                         commit: merge_commit.to_string(),

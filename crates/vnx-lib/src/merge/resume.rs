@@ -213,7 +213,7 @@ fn gates_on(
     id: &DispatchId,
     commit: &CommitId,
 ) -> Result<Vec<GateEvidence>, MergeError> {
-    let ev = Evidence::read(ctx.ledger, id, ctx.trusted_keys)?;
+    let ev = Evidence::read(ctx.reading.ledger, id, ctx.reading.trusted_keys)?;
     Ok(ev
         .results
         .iter()

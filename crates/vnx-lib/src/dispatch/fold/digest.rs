@@ -43,13 +43,7 @@ fn digest_range(
                         let start = from + (first + k) as u64 * SEGMENT;
                         let end = (start + SEGMENT).min(len);
                         let mut h = blake3::Hasher::new();
-                        let mut at = start;
-                        while at < end {
-                            let want = ((end - at) as usize).min(buf.len());
-                            file.read_exact_at(&mut buf[..want], at)?;
-                            h.update(&buf[..want]);
-                            at += want as u64;
-                        }
+                        feed(file, &mut h, start, end, &mut buf)?;
                         *slot = *h.finalize().as_bytes();
                     }
                     Ok(())
@@ -65,9 +59,14 @@ fn digest_range(
     Ok(out)
 }
 
-/// Feeds bytes `from..to` of `file` to `h`, in 1 MiB blocks.
-fn feed(file: &std::fs::File, h: &mut blake3::Hasher, from: u64, to: u64) -> std::io::Result<()> {
-    let mut buf = vec![0u8; (to.saturating_sub(from)).min(1 << 20) as usize];
+/// Feeds bytes `from..to` of `file` to `h`, in blocks of `buf`'s size.
+fn feed(
+    file: &std::fs::File,
+    h: &mut blake3::Hasher,
+    from: u64,
+    to: u64,
+    buf: &mut [u8],
+) -> std::io::Result<()> {
     let mut at = from;
     while at < to {
         let want = ((to - at) as usize).min(buf.len());
@@ -95,13 +94,14 @@ pub fn digest_tail(
         return Ok(None);
     }
     let from = last as u64 * SEGMENT;
+    let end = (from + SEGMENT).min(len);
+    let mut buf = vec![0u8; (end - from) as usize];
     let mut h = blake3::Hasher::new();
-    feed(file, &mut h, from, known)?;
+    feed(file, &mut h, from, known, &mut buf)?;
     if *h.finalize().as_bytes() != segments[last] {
         return Ok(None);
     }
-    let end = (from + SEGMENT).min(len);
-    feed(file, &mut h, known, end)?;
+    feed(file, &mut h, known, end, &mut buf)?;
     let mut out = segments[..last].to_vec();
     out.push(*h.finalize().as_bytes());
     out.extend(digest_range(file, end, len, 1)?);

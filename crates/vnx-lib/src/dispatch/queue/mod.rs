@@ -147,26 +147,29 @@ pub fn submit(
     }
     drain::drain_locked(ctx, &data)?;
     let start_by = ticket.start_by.map(rfc3339);
-    let t = (ticket.priority, start_by.clone());
     let running = claims::held(&data, spec.provider.name(), |o| holder_alive(&data, o)).len();
     let waiting: Vec<Entry> = entry::all(&data)
         .into_iter()
         .filter(|e| e.line() == spec.provider.name())
         .collect();
+    let decide = |verdict, why| {
+        let t = (ticket.priority, start_by.clone());
+        decision(
+            &spec.id,
+            spec.provider.name(),
+            verdict,
+            limit,
+            running,
+            t,
+            why,
+        )
+    };
     if (running as u32) < limit && waiting.is_empty() {
         let why = format!(
             "a {} slot is free ({running} of {limit} held)",
             spec.provider
         );
-        let d = decision(
-            &spec.id,
-            spec.provider.name(),
-            QueueVerdict::Admitted,
-            limit,
-            running,
-            t,
-            why,
-        );
+        let d = decide(QueueVerdict::Admitted, why);
         // The slot is ours (its claim locked): the launch runs outside the queue lock, so
         // dispatches admitted at once launch side by side.
         let claimed = claim_and_record(ctx, &data, plan, d)?;
@@ -176,15 +179,7 @@ pub fn submit(
     let rule = ctx.project.load_config()?.queue.rule(spec.provider.name());
     let full = format!("every {} slot ({limit}) is taken", spec.provider);
     if let Some(reason) = rejection(rule, &full, waiting.len(), ticket) {
-        let d = decision(
-            &spec.id,
-            spec.provider.name(),
-            QueueVerdict::Rejected,
-            limit,
-            running,
-            t,
-            reason.clone(),
-        );
+        let d = decide(QueueVerdict::Rejected, reason.clone());
         record(ctx, &spec.ledger, d)?;
         return Err(DispatchError::Rejected {
             id: spec.id.to_string(),
@@ -196,7 +191,7 @@ pub fn submit(
         id: spec.id.clone(),
         provider: spec.provider.to_string(),
         priority: ticket.priority,
-        start_by,
+        start_by: start_by.clone(),
         seq: entry::next_seq(&data),
         queued_at: now_utc(),
         capacity: limit,
@@ -217,15 +212,7 @@ pub fn submit(
     let mut all = entry::all(&data);
     all.retain(|x| x.line() == spec.provider.name());
     let position = entry::positions(&all).get(&spec.id).copied().unwrap_or(0);
-    let mut d = decision(
-        &spec.id,
-        spec.provider.name(),
-        QueueVerdict::Queued,
-        limit,
-        running,
-        t,
-        full,
-    );
+    let mut d = decide(QueueVerdict::Queued, full);
     d.queue_position = Some(position);
     if let Err(err) = record(ctx, &spec.ledger, d) {
         let _ = std::fs::remove_file(path);
