@@ -25,6 +25,19 @@ use rust_source::{allows, modules_of, tokens};
 /// The most lines a file may have.
 const MAX_LINES: usize = 800;
 
+/// The longest a function in the dispatch path may be, from its `fn` to its closing brace.
+const MAX_FN_LINES: usize = 150;
+
+/// The dispatch path: what plans, starts, watches and ends a dispatch, here or on a host.
+const DISPATCH_PATH: [&str; 6] = [
+    "crates/vnx-lib/src/dispatch",
+    "crates/vnx-lib/src/remote",
+    "crates/vnx-lib/src/actions",
+    "src/cli/dispatch_agent.rs",
+    "src/cli/util/launch.rs",
+    "src/cli/util/remote.rs",
+];
+
 /// The folders (relative to the checkout) whose Rust files the rules cover, besides every
 /// `crates/NAME/src`, and `build.rs`.
 const TREES: [&str; 4] = ["src", "tests", "bench/src", "testing"];
@@ -174,6 +187,86 @@ fn no_file_is_over_800_lines() {
         &format!("no file is over {MAX_LINES} lines: split it by topic into submodules"),
         &offenders,
     );
+}
+
+/// Each function of `toks` with a body: its name, and the lines of its `fn` and its closing
+/// brace.
+fn functions(toks: &[(usize, rust_source::Tok)]) -> Vec<(String, usize, usize)> {
+    use rust_source::Tok;
+    let mut out = Vec::new();
+    for (i, (line, tok)) in toks.iter().enumerate() {
+        let (Tok::Ident(kw), Some((_, Tok::Ident(name)))) = (tok, toks.get(i + 1)) else {
+            continue;
+        };
+        if kw != "fn" {
+            continue;
+        }
+        // Its body: the first `{` before a `;` (a declaration without one has none), to
+        // the `}` that closes it.
+        let mut j = i + 2;
+        while j < toks.len() && !matches!(toks[j].1, Tok::Punct('{' | ';')) {
+            j += 1;
+        }
+        if !matches!(toks.get(j), Some((_, Tok::Punct('{')))) {
+            continue;
+        }
+        let mut depth = 0;
+        for (end, t) in &toks[j..] {
+            match t {
+                Tok::Punct('{') => depth += 1,
+                Tok::Punct('}') => depth -= 1,
+                _ => {}
+            }
+            if depth == 0 {
+                out.push((name.clone(), *line, *end));
+                break;
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn no_function_in_the_dispatch_path_is_over_150_lines() {
+    let mut offenders = Vec::new();
+    let mut seen = 0;
+    for part in DISPATCH_PATH {
+        let at = root().join(part);
+        let files = if at.is_dir() {
+            rust_files(&at)
+        } else {
+            vec![at]
+        };
+        for f in files {
+            for (name, from, to) in functions(&tokens(&read(&f))) {
+                seen += 1;
+                if to - from + 1 > MAX_FN_LINES {
+                    offenders.push(format!(
+                        "{}:{from} {name} ({} lines)",
+                        shown(&f),
+                        to - from + 1
+                    ));
+                }
+            }
+        }
+    }
+    assert!(
+        seen > 500,
+        "the dispatch path has {seen} functions: is the scanner blind?"
+    );
+    check(
+        &format!(
+            "no function in the dispatch path is over {MAX_FN_LINES} lines: name its steps as \
+             functions of their own"
+        ),
+        &offenders,
+    );
+}
+
+#[test]
+fn the_function_scanner_measures_bodies_and_skips_declarations() {
+    let src = "trait T { fn a(&self); }\nfn b() -> u8 {\n    let s = \"}\";\n    { 1 }\n}\n";
+    assert_eq!(functions(&tokens(src)), [("b".to_owned(), 2, 5)]);
 }
 
 #[test]

@@ -125,29 +125,7 @@ pub fn catch_up_waiting(
     let lock_path = dir.join("lock");
     let _lock = crate::files::lock_file(&lock_path, true).map_err(io(&lock_path))?;
     let mirrors = Mirrors::read(link.ledger)?;
-    // A break once found stays found: the host's rewritten line, mirrored as evidence,
-    // must never become the point its rewritten chain goes on from.
-    let own = Mirrors {
-        lines: mirrors
-            .lines
-            .iter()
-            .filter(|m| m.receipt.host == host)
-            .cloned()
-            .collect(),
-        origins: Vec::new(),
-    };
-    if let Some(p) = crate::mirror::check(&own, &[]).into_iter().next() {
-        return Err(RemoteError::ChainBroken {
-            host,
-            detail: format!("line {} of this ledger: {}", p.line, p.detail),
-        });
-    }
-    if let Ok(detail) = crate::files::read_named(&dir.join(REFUSED_MARK), 4096) {
-        return Err(RemoteError::Forged {
-            host,
-            detail: String::from_utf8_lossy(&detail).into_owned(),
-        });
-    }
+    refused_before(&mirrors, &host, &dir)?;
     let last = mirrors.last(&host);
     // A first contact with an empty ledger mirrors nothing, but remembers where the host's
     // lines will start.
@@ -240,6 +218,48 @@ pub fn catch_up_waiting(
     mirror_lines(link, &host, last, &export, &mut done)?;
     translate(link, &host, (ids, &export.refs), &mut done)?;
     fetch_checkpoints(link, &export.refs)?;
+    settle(link, &dir, ids, &export, &contact, &mut done)?;
+    Ok(done)
+}
+
+/// Refuses a host that was found out before: a break in its chain, once found, stays found
+/// (its rewritten line, mirrored as evidence, must never become the point its rewritten chain
+/// goes on from), as does a forgery its chain cannot show.
+fn refused_before(mirrors: &Mirrors, host: &str, dir: &Path) -> Result<(), RemoteError> {
+    let own = Mirrors {
+        lines: mirrors
+            .lines
+            .iter()
+            .filter(|m| m.receipt.host == host)
+            .cloned()
+            .collect(),
+        origins: Vec::new(),
+    };
+    if let Some(p) = crate::mirror::check(&own, &[]).into_iter().next() {
+        return Err(RemoteError::ChainBroken {
+            host: host.to_owned(),
+            detail: format!("line {} of this ledger: {}", p.line, p.detail),
+        });
+    }
+    if let Ok(detail) = crate::files::read_named(&dir.join(REFUSED_MARK), 4096) {
+        return Err(RemoteError::Forged {
+            host: host.to_owned(),
+            detail: String::from_utf8_lossy(&detail).into_owned(),
+        });
+    }
+    Ok(())
+}
+
+/// After the lines are mirrored: a place made for one dispatch removed once a completion
+/// (and so its branch) is here, and the dispatches its host shows gone recorded lost.
+fn settle(
+    link: &Link<'_>,
+    dir: &Path,
+    ids: &[DispatchId],
+    export: &Export,
+    contact: &str,
+    done: &mut CatchUp,
+) -> Result<(), RemoteError> {
     // A place made for one dispatch goes once a completion (and so its branch) is here —
     // unless that dispatch was lost: its place, and the work only it holds, stay for the
     // follow-up that resumes it, whose own end removes the place.
@@ -264,12 +284,12 @@ pub fn catch_up_waiting(
                 link,
                 id,
                 "the host's own ledger and tmux show its supervisor gone".into(),
-                Timestamp::parse(&contact).ok(),
+                Timestamp::parse(contact).ok(),
             )?;
             done.lost.push(id.clone());
         }
     }
-    Ok(done)
+    Ok(())
 }
 
 /// Checks the host's lines against the last mirrored one and each other and mirrors the new

@@ -223,13 +223,11 @@ fn plan_in<'scope, 'env>(
     let invocation = invocation.map_err(pinned)?;
     included.retain(|f| !egress.withheld.contains(&f.path));
     let mut homes = homes_of(ctx, &resolved, &invocation);
-    let sessions = if sandboxed {
-        session_place(&resolved, &homes, req.continues.as_ref(), &dispatch_dir)
-    } else {
-        None
-    };
+    let sessions = sandboxed
+        .then(|| session_place(&resolved, &homes, req.continues.as_ref(), &dispatch_dir))
+        .flatten();
     homes.sessions = sessions.as_ref().map(|s| s.dir.clone());
-    let sandbox = if sandboxed {
+    let sandbox = sandboxed.then(|| {
         let data_dir = repo.root.join(crate::project::DATA_DIR);
         let place = crate::sandbox::Place {
             repo_root: &repo.root,
@@ -241,10 +239,9 @@ fn plan_in<'scope, 'env>(
             state: resolved.state_paths(),
             sessions: sessions.as_ref(),
         };
-        Some(sandbox_shape(ctx, &config, req, &provider_name, &place)?)
-    } else {
-        None
-    };
+        sandbox_shape(ctx, &config, req, &provider_name, &place)
+    });
+    let sandbox = sandbox.transpose()?;
     let (instruction, title) = instruction_and_title(req, &constraints, &egress, &provider_name);
     let spec = Spec {
         title: title.clone(),
