@@ -1,19 +1,19 @@
 //! A container per dispatch (`hosts: {box: {container: …}}`), for real with podman and the
 //! worker image built offline: a demo dispatch made in a fresh container, its branch and
-//! receipts brought back and verified, its container and volume removed once its work is
-//! here; a container killed mid-dispatch is `lost` at once, its volume (its work) kept, and
-//! `resume` continues it in a new container on that volume, removed when that ends;
-//! `doctor --host` checks the image in a container made for it; the same through the real
-//! `docker` client (`engine: docker`), against podman's Docker API; and what a worker makes its
-//! container answer (a flood, a line longer than any receipt, a line that is not text) read
-//! within bounds and refused by name, its work kept. Needs podman and
-//! mmdebstrap (and the docker client), so `#[ignore]`d; `bin/test --all` installs them and
-//! runs it.
+//! receipts brought back and verified, its container removed once its work is here and its
+//! volume kept for a follow-up (run in a new container on it) until the chain is merged; a
+//! container killed mid-dispatch is `lost` at once, its volume (its work) kept, and `resume`
+//! continues it in a new container on that volume; `doctor --host` checks the image in a
+//! container made for it; the same through the real `docker` client (`engine: docker`),
+//! against podman's Docker API; and what a worker makes its container answer (a flood, a line
+//! longer than any receipt, a line that is not text) read within bounds and refused by name,
+//! its work kept. Needs podman and mmdebstrap (and the docker client), so `#[ignore]`d;
+//! `bin/test --all` installs them and runs it.
 
 use std::process::Command;
 
-use crate::common::container::{container_of, docker_host, exists, worker_image};
-use crate::common::{Repo, completion, configure, run};
+use crate::common::container::{container_of, docker_host, exists, remove_volume, worker_image};
+use crate::common::{Repo, completion, configure, gate_check, run};
 
 /// A repository whose `.vnx/config.yaml` declares the container host `box`.
 fn repo_with_container_host() -> Repo {
@@ -24,7 +24,10 @@ fn repo_with_container_host() -> Repo {
     repo.env.git(&["config", "user.email", "t@example.com"]);
     configure(
         &repo,
-        &format!("hosts:\n  box:\n    container: {{image: \"{image}\"}}\n    capacity: 2\n"),
+        &format!(
+            "hosts:\n  box:\n    container: {{image: \"{image}\"}}\n    capacity: 2\n\
+             roles:\n  implementer: {{gates: []}}\n"
+        ),
     );
     repo
 }
@@ -57,13 +60,54 @@ fn a_demo_dispatch_runs_in_a_container_of_its_own_and_comes_back() {
     // Its branch came back; the ledger, with the container's lines mirrored, verifies.
     assert!(!repo.on_branch(&id, "demo-output.txt").is_empty());
     repo.verify_ok();
-    // Its work is here: the container and its volume are gone.
+    // Its work is here: the container is gone, its volume (the clone, the CLI's session)
+    // kept for a follow-up.
     let name = container_of(&id);
     assert!(!exists("container", &name), "{name} still exists");
-    assert!(!exists("volume", &name), "volume {name} still exists");
+    assert!(exists("volume", &name), "volume {name} was removed");
     let status = run(repo.vnx().args(["status", &id, "--json"]));
     let list: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
     assert_eq!(list[0]["status"], "done", "{list:#}");
+    // A follow-up runs in a new container on that volume, continuing it on its branch.
+    let f = run(repo.vnx().args([
+        "follow-up",
+        &id,
+        "--json",
+        "--model",
+        "commit",
+        "--instruction",
+        "once more",
+    ]));
+    assert_eq!(f.code, 0, "{}{}", f.stdout, f.stderr);
+    let follow = completion(&f);
+    let follow_id = follow["dispatch_id"].as_str().unwrap().to_owned();
+    assert_eq!(follow["status"], "done", "{follow:#}");
+    assert_eq!(follow["remote"]["host"], format!("box.{id}"), "{follow:#}");
+    let status = run(repo.vnx().args(["status", &follow_id, "--json"]));
+    let list: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    assert_eq!(list[0]["continues"], id.as_str(), "{list:#}");
+    assert!(!exists("container", &name) && exists("volume", &name));
+    // Merged, the chain's place goes, volume and all.
+    let r = run(repo.vnx().args(["audit-chain", "checkpoint"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let (r, report) = gate_check(&repo, &follow_id);
+    assert_eq!(r.code, 0, "{} {report:#}", r.stderr);
+    let merged = run(repo.vnx().args(["merge", &follow_id]));
+    assert_eq!(merged.code, 0, "{}{}", merged.stdout, merged.stderr);
+    assert!(
+        merged
+            .stderr
+            .contains(&format!("removed box.{id}: its work is merged")),
+        "{}",
+        merged.stderr
+    );
+    assert!(!exists("volume", &name), "volume {name} still exists");
+    // Nothing is left to follow up in: said so.
+    let f = run(repo
+        .vnx()
+        .args(["follow-up", &follow_id, "--instruction", "again"]));
+    assert_eq!(f.code, 3, "{}{}", f.stdout, f.stderr);
+    assert!(f.stderr.contains("once it was merged"), "{}", f.stderr);
 }
 
 #[test]
@@ -133,7 +177,7 @@ fn a_killed_container_is_lost_at_once_and_resumed_on_its_volume() {
         .unwrap_or_else(|| panic!("no follow-up of {id}: {list:#}"));
     assert_eq!(follow["host"], format!("box.{id}"), "{follow:#}");
     assert_eq!(follow["status"], "running", "{follow:#}");
-    // Its end, caught up with here, removes the place at last.
+    // Its end, caught up with here, removes the container; the volume stays until a merge.
     let follow_id = follow["dispatch_id"].as_str().unwrap();
     let cancelled = run(repo.vnx().args(["cancel", follow_id]));
     assert_eq!(
@@ -142,7 +186,11 @@ fn a_killed_container_is_lost_at_once_and_resumed_on_its_volume() {
         cancelled.stdout, cancelled.stderr
     );
     assert!(!exists("container", &name), "{name} still exists");
-    assert!(!exists("volume", &name), "volume {name} still exists");
+    assert!(
+        exists("volume", &name),
+        "volume {name} was removed before a merge"
+    );
+    remove_volume(&name);
 }
 
 #[test]
@@ -299,6 +347,7 @@ fn a_container_gets_its_volume_and_the_logins_it_names_read_only_and_nothing_els
         cancelled.stdout, cancelled.stderr
     );
     assert!(!exists("container", &name), "{name} still exists");
+    remove_volume(&name);
 }
 
 #[test]
@@ -347,6 +396,7 @@ fn a_dev_container_definition_the_config_names_gives_the_image_and_env() {
         "{}{}",
         cancelled.stdout, cancelled.stderr
     );
+    remove_volume(&name);
     // A definition that asks for a build (and the engine's flags) is refused by name, with
     // nothing made.
     let r = repo.dispatch(
@@ -376,7 +426,10 @@ fn the_docker_client_makes_runs_and_removes_a_container_as_podman_does() {
     repo.env.git(&["config", "user.email", "t@example.com"]);
     configure(
         &repo,
-        &format!("hosts:\n  box:\n    container: {{engine: docker, image: \"{image}\"}}\n"),
+        &format!(
+            "hosts:\n  box:\n    container: {{engine: docker, image: \"{image}\"}}\n\
+             roles:\n  implementer: {{gates: []}}\n"
+        ),
     );
     let vnx = |args: &[&str]| run(repo.vnx().env("DOCKER_HOST", docker).args(args));
     let dispatch = |model: &str, extra: &[&str]| {
@@ -398,7 +451,21 @@ fn the_docker_client_makes_runs_and_removes_a_container_as_podman_does() {
     assert!(!repo.on_branch(&id, "demo-output.txt").is_empty());
     repo.verify_ok();
     assert!(!exists("container", &container_of(&id)));
-    assert!(!exists("volume", &container_of(&id)));
+    assert!(exists("volume", &container_of(&id)), "kept for a follow-up");
+    let r = vnx(&["audit-chain", "checkpoint"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let gated = run(repo
+        .vnx()
+        .env("DOCKER_HOST", docker)
+        .args(["gate-check", &id]));
+    assert_eq!(gated.code, 0, "{}{}", gated.stdout, gated.stderr);
+    let merged = vnx(&["merge", &id]);
+    assert!(
+        merged.stderr.contains("its work is merged"),
+        "{}",
+        merged.stderr
+    );
+    assert!(!exists("volume", &container_of(&id)), "removed once merged");
     // One killed with `docker kill` is lost at once, its volume kept; resumed, then ended.
     let r = dispatch("slow", &["--detach", "--instruction", "take your time"]);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
@@ -431,7 +498,11 @@ fn the_docker_client_makes_runs_and_removes_a_container_as_podman_does() {
         cancelled.stdout, cancelled.stderr
     );
     assert!(!exists("container", &name), "{name} still exists");
-    assert!(!exists("volume", &name), "volume {name} still exists");
+    assert!(
+        exists("volume", &name),
+        "volume {name} was removed before a merge"
+    );
+    remove_volume(&name);
 }
 
 /// Runs `script` with `sh -c` in container `name`, as its worker could (root in there).

@@ -3,14 +3,14 @@
 //! Kubernetes schemas (`kubernetes-validate`, strict); the whole loop runs through the
 //! stand-in kubectl (testing/fake-kubectl/, pods and claims as podman containers and volumes)
 //! with the worker image — a demo dispatch made in a pod, its branch and receipts brought back,
-//! its pod and claim deleted; a pod killed mid-dispatch is `lost` at once and `resume`d on its
+//! its pod deleted and its claim kept until it is merged; a pod killed mid-dispatch is `lost` at once and `resume`d on its
 //! claim; and the real kubectl, with no cluster to reach, fails a dispatch with nothing left.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::common::container::{exists, worker_image};
-use crate::common::{Repo, completion, configure, run};
+use crate::common::container::{exists, remove_volume, worker_image};
+use crate::common::{Repo, completion, configure, gate_check, run};
 
 /// The stand-in kubectl the tests name as the host's `kubectl:`.
 const STAND_IN: &str = env!("CARGO_BIN_EXE_vnx-fake-kubectl");
@@ -31,7 +31,7 @@ fn repo_with_cluster() -> Repo {
     configure(
         &repo,
         &format!(
-            "hosts:\n  cluster:\n    kubernetes:\n      kubectl: {STAND_IN}\n      namespace: agents\n      image: \"{image}\"\n    capacity: 2\n"
+            "hosts:\n  cluster:\n    kubernetes:\n      kubectl: {STAND_IN}\n      namespace: agents\n      image: \"{image}\"\n    capacity: 2\nroles:\n  implementer: {{gates: []}}\n"
         ),
     );
     repo
@@ -68,6 +68,17 @@ fn a_demo_dispatch_runs_in_a_pod_of_its_own_and_comes_back() {
     repo.verify_ok();
     let name = object_of(&id);
     assert!(!exists("container", &name), "pod {name} still exists");
+    assert!(
+        exists("volume", &name),
+        "claim {name} deleted before a merge"
+    );
+    // Merged, its claim goes too.
+    let r = run(repo.vnx().args(["audit-chain", "checkpoint"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let (r, report) = gate_check(&repo, &id);
+    assert_eq!(r.code, 0, "{} {report:#}", r.stderr);
+    let merged = run(repo.vnx().args(["merge", &id]));
+    assert_eq!(merged.code, 0, "{}{}", merged.stdout, merged.stderr);
     assert!(!exists("volume", &name), "claim {name} still exists");
     // Every kubectl call named the namespace; the pod was applied from the manifest vnx
     // wrote, and both objects were deleted.
@@ -152,7 +163,11 @@ fn a_killed_pod_is_lost_at_once_and_resumed_on_its_claim() {
         cancelled.stdout, cancelled.stderr
     );
     assert!(!exists("container", &name), "pod {name} still exists");
-    assert!(!exists("volume", &name), "claim {name} still exists");
+    assert!(
+        exists("volume", &name),
+        "claim {name} deleted before a merge"
+    );
+    remove_volume(&name);
 }
 
 /// `kubectl` on PATH, when there is one.

@@ -67,3 +67,10 @@ pub fn docker_host() -> &'static str {
         panic!("podman's Docker API never answered on {host}");
     })
 }
+
+/// Removes the volume `name` a test's dispatch left for a follow-up it will not make.
+pub fn remove_volume(name: &str) {
+    let _ = Command::new("podman")
+        .args(["volume", "rm", "--force", name])
+        .output();
+}

@@ -47,6 +47,14 @@ pub enum Told<'a> {
     NotAnchored(String),
     /// What the merge queue is doing.
     Merge(merge::Event<'a>),
+    /// The place vnx made for a merged dispatch (its container and volume, its pod and
+    /// claim) was removed, or could not be.
+    PlaceRemoved {
+        /// The place.
+        place: &'a str,
+        /// Why it is still there, when it is.
+        failed: Option<String>,
+    },
 }
 
 /// Merges `ids` (or checks them, `merging.check_only`), telling `told` as it goes; each
@@ -96,10 +104,20 @@ pub fn merge(
         attestor: ctx.attestor,
         on_event: &on_event,
     };
-    Ok(match ids {
+    let entries = match ids {
         [id] => vec![merge::merge(&merge_ctx, id, !merging.check_only)?],
         ids => merge::run(&merge_ctx, ids, !merging.check_only)?,
-    })
+    };
+    for e in entries.iter().filter(|e| e.result == EntryResult::Merged) {
+        if let Some(place) = super::remote::place_to_remove(desk, &e.dispatch_id)? {
+            let failed = super::remote::remove(desk, &place).err();
+            told(Told::PlaceRemoved {
+                place: &place,
+                failed: failed.map(|e| e.to_string()),
+            });
+        }
+    }
+    Ok(entries)
 }
 
 /// Runs, for each id, the required gates that have no current pass for its head, and anchors

@@ -1,7 +1,8 @@
 //! Asking the place a remote dispatch runs in (an ssh host, its container) to act on it with
 //! its own vnx — `cancel`, a resume's `resume --close-only` — and catching up with it after:
 //! the CLI's `cancel` and `resume` and the dashboard's keys call this one function. A
-//! container that stopped is made again on its volume first.
+//! container that stopped is made again on its volume first. And removing a place vnx made
+//! for a dispatch, once that dispatch is merged.
 
 use std::time::Duration;
 
@@ -48,4 +49,27 @@ pub fn ask(
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         not_caught_up: remote::catch_up(&link, ids).err(),
     })
+}
+
+/// The place vnx made for dispatch `id` (a container, a pod), when it ran in one that no
+/// dispatch still runs in: what [`remove`] removes once the dispatch is merged.
+pub fn place_to_remove(desk: &Desk<'_>, id: &DispatchId) -> Result<Option<String>, ActionError> {
+    let ledger = desk.ctx.ledger;
+    let Some(place) = crate::dispatch::view::remote_of(ledger, id) else {
+        return Ok(None);
+    };
+    if remote::place::host_name(&place) == place {
+        return Ok(None);
+    }
+    let live = crate::dispatch::view::remote_live(ledger, None)?;
+    Ok((!live.iter().any(|(_, at)| *at == place)).then_some(place))
+}
+
+/// Removes the place named `place`, which vnx made, and the work it held.
+pub fn remove(desk: &Desk<'_>, place: &str) -> Result<(), ActionError> {
+    let ctx = desk.ctx;
+    let hosts = ctx.project.load_config()?.hosts;
+    let data = ctx.project.data_dir();
+    remote::place::open(&hosts, place, ctx.here(&data))?.remove()?;
+    Ok(())
 }

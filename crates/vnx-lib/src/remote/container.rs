@@ -292,6 +292,10 @@ impl Place for Container {
         made::seed(self, &self.host.vnx, base_ref)
     }
 
+    fn park(&self) -> Result<(), RemoteError> {
+        self.stop()
+    }
+
     fn remove(&self) -> Result<bool, RemoteError> {
         made::remove(self)
     }

@@ -349,6 +349,10 @@ impl Place for Pod {
         made::seed(self, &self.host.vnx, base_ref)
     }
 
+    fn park(&self) -> Result<(), RemoteError> {
+        self.stop()
+    }
+
     fn remove(&self) -> Result<bool, RemoteError> {
         made::remove(self)
     }

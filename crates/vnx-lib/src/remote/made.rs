@@ -90,7 +90,7 @@ pub(super) fn make(m: &dyn Made, project_root: &Path, fresh: bool) -> Result<(),
     if !fresh && !storage_known {
         return Err(RemoteError::Gone {
             place: m.place_name().to_owned(),
-            state: "removed with its volume once its work was fetched".into(),
+            state: "removed with what held its work once it was merged".into(),
         });
     }
     match m.state()? {

@@ -55,6 +55,12 @@ pub trait Place: Send + Sync {
         Ok(())
     }
 
+    /// Removes what runs the dispatch and keeps what holds its work, once its work is here
+    /// (nothing, for a place the user made): [`Place::make`] starts it again on that work.
+    fn park(&self) -> Result<(), RemoteError> {
+        Ok(())
+    }
+
     /// Removes what [`Place::make`] made, once nothing there can be lost: what was fetched
     /// or kept here (nothing, for a place the user made). `Ok(false)` when it was kept.
     fn remove(&self) -> Result<bool, RemoteError> {

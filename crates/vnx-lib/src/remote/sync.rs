@@ -101,8 +101,9 @@ pub struct CatchUp {
     pub lost: Vec<DispatchId>,
     /// The host's vnx version.
     pub host_vnx: String,
-    /// Whether the place, made for one dispatch, was removed (its work fetched here).
-    pub removed: bool,
+    /// Whether the place, made for one dispatch, was parked (its work fetched here): what
+    /// ran it removed, what holds its work kept.
+    pub parked: bool,
 }
 
 /// Catches up with the link's host: see the module's description. `ids` are the dispatches
@@ -218,7 +219,7 @@ pub fn catch_up_waiting(
     mirror_lines(link, &host, last, &export, &mut done)?;
     translate(link, &host, (ids, &export.refs), &mut done)?;
     fetch_checkpoints(link, &export.refs)?;
-    settle(link, &dir, ids, &export, &contact, &mut done)?;
+    settle(link, ids, &export, &contact, &mut done)?;
     Ok(done)
 }
 
@@ -250,28 +251,22 @@ fn refused_before(mirrors: &Mirrors, host: &str, dir: &Path) -> Result<(), Remot
     Ok(())
 }
 
-/// After the lines are mirrored: a place made for one dispatch removed once a completion
-/// (and so its branch) is here, and the dispatches its host shows gone recorded lost.
+/// After the lines are mirrored: a place made for one dispatch parked once a completion (and
+/// so its branch) is here, and the dispatches its host shows gone recorded lost.
 fn settle(
     link: &Link<'_>,
-    dir: &Path,
     ids: &[DispatchId],
     export: &Export,
     contact: &str,
     done: &mut CatchUp,
 ) -> Result<(), RemoteError> {
-    // A place made for one dispatch goes once a completion (and so its branch) is here —
-    // unless that dispatch was lost: its place, and the work only it holds, stay for the
-    // follow-up that resumes it, whose own end removes the place.
-    if super::place::per_dispatch(link.place.host()) {
-        let lost = std::fs::read_to_string(dir.join(LOST_MARK)).unwrap_or_default();
-        if done
-            .translated
-            .iter()
-            .any(|(id, e)| e == "dispatch_completed" && *id != lost.trim())
-        {
-            done.removed = link.place.remove()?;
-        }
+    // What runs a place made for one dispatch goes once a completion is here; what holds its
+    // work stays, for a follow-up (its CLI's session too), until the dispatch is merged.
+    if super::place::per_dispatch(link.place.host())
+        && (done.translated.iter()).any(|(_, e)| e == "dispatch_completed")
+    {
+        link.place.park()?;
+        done.parked = true;
     }
     for id in ids {
         if export.states.get(id.as_str()).map(String::as_str) == Some("lost")
@@ -650,18 +645,12 @@ fn fetch_checkpoints(link: &Link<'_>, tips: &BTreeMap<String, String>) -> Result
     fetch(link, &format!("{theirs}:{ours}"))
 }
 
-/// The file in a place's directory naming the dispatch recorded lost there.
-const LOST_MARK: &str = "lost";
-
 fn record_lost(
     link: &Link<'_>,
     id: &DispatchId,
     reason: String,
     last_contact: Option<Timestamp>,
 ) -> Result<(), RemoteError> {
-    let dir = host_dir(&link.project.data_dir(), link.place.name());
-    crate::files::write_atomic_private(&dir.join(LOST_MARK), id.as_str().as_bytes(), false)
-        .map_err(io(&dir))?;
     let r = RemoteLost {
         dispatch_id: id.clone(),
         host: link.place.name().to_owned(),
