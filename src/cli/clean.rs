@@ -102,7 +102,9 @@ fn discard(
         say!("nothing discarded");
         return Ok(ExitCode::SUCCESS);
     }
-    preserved.discard(desk, &mut chosen)?;
+    for removed in preserved.discard(desk, &mut chosen)? {
+        super::util::lines::place_removed(&removed, "discarded");
+    }
     let failed = chosen
         .iter()
         .any(|i| i.done.as_ref().is_some_and(|d| d.error.is_some()));

@@ -97,14 +97,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             say!("warning: could not checkpoint the ledger after the gates: {why}")
         }
         Told::Merge(event) => said(event, verbose),
-        Told::PlaceRemoved {
-            place,
-            failed: None,
-        } => say!("removed {place}: its work is merged"),
-        Told::PlaceRemoved {
-            place,
-            failed: Some(why),
-        } => say!("warning: could not remove {place}, whose work is merged: {why}"),
+        Told::PlaceRemoved(removed) => super::util::lines::place_removed(removed, "merged"),
     };
     let entries = super::util::context::desk_in(&project, None, args.key, |desk| {
         Ok(vnx::actions::merge::merge(desk, &ids, &merging, &told)?)

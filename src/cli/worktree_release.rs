@@ -57,7 +57,9 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             Preserved::read(desk, ledger, &args.landing.base, &args.landing.remote)?;
         preserved.only(&ids)?;
         if args.apply {
-            preserved.release(desk)?;
+            for removed in preserved.release(desk)? {
+                super::util::lines::place_removed(&removed, "released");
+            }
         }
         Ok(preserved.plan)
     })?;

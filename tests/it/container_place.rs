@@ -190,7 +190,17 @@ fn a_killed_container_is_lost_at_once_and_resumed_on_its_volume() {
         exists("volume", &name),
         "volume {name} was removed before a merge"
     );
-    remove_volume(&name);
+    // Its work discarded (`vnx clean`), its volume goes with it.
+    let clean = run(repo.vnx().args(["clean", &id, "--yes"]));
+    assert_eq!(clean.code, 0, "{}{}", clean.stdout, clean.stderr);
+    assert!(
+        clean
+            .stderr
+            .contains(&format!("removed box.{id}: its work is discarded")),
+        "{}",
+        clean.stderr
+    );
+    assert!(!exists("volume", &name), "volume {name} still exists");
 }
 
 #[test]

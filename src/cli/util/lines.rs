@@ -1,6 +1,9 @@
 //! The lines several commands print about the same thing, worded once: a gate that finished,
 //! a person's acceptance or dismissal, what a blocked dispatch's request is, what
-//! `worktree-release` and `tidy` measure against and what they released.
+//! `worktree-release` and `tidy` measure against and what they released, a place vnx made
+//! removed with its dispatch's work.
+
+use super::output::say;
 
 /// A person's acceptance in one line, escaped: `by ann at <time>, head 1a2b3c4d5e6f (ended
 /// needs_input): <note>`.
@@ -90,5 +93,17 @@ pub(crate) fn release_summary(
         )
     } else {
         format!("dry run, nothing changed: {to_release} to release, {kept} kept; {flag} releases")
+    }
+}
+
+/// Says that the place vnx made for a dispatch whose work is `done` (merged, released,
+/// discarded) was removed, or warns that it could not be.
+pub(crate) fn place_removed(removed: &vnx::actions::remote::PlaceRemoved, done: &str) {
+    match &removed.failed {
+        None => say!("removed {}: its work is {done}", removed.place),
+        Some(why) => say!(
+            "warning: could not remove {}, whose work is {done}: {why}",
+            removed.place
+        ),
     }
 }

@@ -49,12 +49,7 @@ pub enum Told<'a> {
     Merge(merge::Event<'a>),
     /// The place vnx made for a merged dispatch (its container and volume, its pod and
     /// claim) was removed, or could not be.
-    PlaceRemoved {
-        /// The place.
-        place: &'a str,
-        /// Why it is still there, when it is.
-        failed: Option<String>,
-    },
+    PlaceRemoved(&'a super::remote::PlaceRemoved),
 }
 
 /// Merges `ids` (or checks them, `merging.check_only`), telling `told` as it goes; each
@@ -108,14 +103,9 @@ pub fn merge(
         [id] => vec![merge::merge(&merge_ctx, id, !merging.check_only)?],
         ids => merge::run(&merge_ctx, ids, !merging.check_only)?,
     };
-    for e in entries.iter().filter(|e| e.result == EntryResult::Merged) {
-        if let Some(place) = super::remote::place_to_remove(desk, &e.dispatch_id)? {
-            let failed = super::remote::remove(desk, &place).err();
-            told(Told::PlaceRemoved {
-                place: &place,
-                failed: failed.map(|e| e.to_string()),
-            });
-        }
+    let merged = entries.iter().filter(|e| e.result == EntryResult::Merged);
+    for removed in super::remote::remove_places(desk, merged.map(|e| &e.dispatch_id))? {
+        told(Told::PlaceRemoved(&removed));
     }
     Ok(entries)
 }

@@ -6,6 +6,7 @@
 
 use std::path::PathBuf;
 
+use super::remote::PlaceRemoved;
 use super::{ActionError, Desk};
 use crate::ids::DispatchId;
 use crate::release::tidy::Tidy;
@@ -49,10 +50,11 @@ impl Preserved {
         Ok(())
     }
 
-    /// Releases what is landed or pushed, each recorded (the plan then says what was done).
-    pub fn release(&mut self, desk: &Desk<'_>) -> Result<(), ActionError> {
+    /// Releases what is landed or pushed, each recorded (the plan then says what was done);
+    /// the places vnx made for those dispatches removed with them.
+    pub fn release(&mut self, desk: &Desk<'_>) -> Result<Vec<PlaceRemoved>, ActionError> {
         release::apply(&self.repo, &mut self.plan, &self.options, desk.ctx.attestor)?;
-        Ok(())
+        done_places(desk, &self.plan.items)
     }
 
     /// The dispatches whose work discarding takes: those `ids` names and those of `classes`
@@ -75,10 +77,15 @@ impl Preserved {
     }
 
     /// Discards `items`' work (from [`Preserved::to_discard`]), whatever it holds, each
-    /// recorded; each item then says what was done.
-    pub fn discard(&self, desk: &Desk<'_>, items: &mut [Item]) -> Result<(), ActionError> {
+    /// recorded; each item then says what was done. The places vnx made for those
+    /// dispatches go with it.
+    pub fn discard(
+        &self,
+        desk: &Desk<'_>,
+        items: &mut [Item],
+    ) -> Result<Vec<PlaceRemoved>, ActionError> {
         release::discard(&self.repo, items, &self.options, desk.ctx.attestor)?;
-        Ok(())
+        done_places(desk, items)
     }
 
     /// Refuses a dispatch named that has nothing preserved.
@@ -103,6 +110,15 @@ pub fn tidy(desk: &Desk<'_>, base: &str, remote: &str, apply: bool) -> Result<Ti
         release::tidy::apply(&repo, &mut found, &options, desk.ctx.attestor)?;
     }
     Ok(found)
+}
+
+/// The places vnx made for the dispatches of `items` that were released or discarded,
+/// removed.
+fn done_places(desk: &Desk<'_>, items: &[Item]) -> Result<Vec<PlaceRemoved>, ActionError> {
+    let done = items
+        .iter()
+        .filter(|i| (i.done.as_ref()).is_some_and(|d| d.skipped.is_none() && d.error.is_none()));
+    super::remote::remove_places(desk, done.map(|i| &i.dispatch_id))
 }
 
 /// The project's repository, and what "landed" and "pushed" are measured against.

@@ -52,8 +52,8 @@ pub fn ask(
 }
 
 /// The place vnx made for dispatch `id` (a container, a pod), when it ran in one that no
-/// dispatch still runs in: what [`remove`] removes once the dispatch is merged.
-pub fn place_to_remove(desk: &Desk<'_>, id: &DispatchId) -> Result<Option<String>, ActionError> {
+/// dispatch still runs in: what [`remove_places`] removes once the dispatch is merged.
+fn place_to_remove(desk: &Desk<'_>, id: &DispatchId) -> Result<Option<String>, ActionError> {
     let ledger = desk.ctx.ledger;
     let Some(place) = crate::dispatch::view::remote_of(ledger, id) else {
         return Ok(None);
@@ -65,8 +65,33 @@ pub fn place_to_remove(desk: &Desk<'_>, id: &DispatchId) -> Result<Option<String
     Ok((!live.iter().any(|(_, at)| *at == place)).then_some(place))
 }
 
+/// What removing a place vnx made for a dispatch came to.
+#[derive(Clone, Debug)]
+pub struct PlaceRemoved {
+    /// The place.
+    pub place: String,
+    /// Why it is still there, when it is.
+    pub failed: Option<String>,
+}
+
+/// Removes the places vnx made for dispatches `ids` whose work is merged, released or
+/// discarded (those [`place_to_remove`] names).
+pub fn remove_places<'a>(
+    desk: &Desk<'_>,
+    ids: impl IntoIterator<Item = &'a DispatchId>,
+) -> Result<Vec<PlaceRemoved>, ActionError> {
+    let mut out = Vec::new();
+    for id in ids {
+        if let Some(place) = place_to_remove(desk, id)? {
+            let failed = remove(desk, &place).err().map(|e| e.to_string());
+            out.push(PlaceRemoved { place, failed });
+        }
+    }
+    Ok(out)
+}
+
 /// Removes the place named `place`, which vnx made, and the work it held.
-pub fn remove(desk: &Desk<'_>, place: &str) -> Result<(), ActionError> {
+fn remove(desk: &Desk<'_>, place: &str) -> Result<(), ActionError> {
     let ctx = desk.ctx;
     let hosts = ctx.project.load_config()?.hosts;
     let data = ctx.project.data_dir();
