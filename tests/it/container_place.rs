@@ -114,19 +114,7 @@ fn a_demo_dispatch_runs_in_a_container_of_its_own_and_comes_back() {
 #[ignore = "needs podman and mmdebstrap (bin/test --all installs them)"]
 fn a_killed_container_is_lost_at_once_and_resumed_on_its_volume() {
     let repo = repo_with_container_host();
-    let r = repo.dispatch(
-        "slow",
-        &[
-            "--host",
-            "box",
-            "--detach",
-            "--instruction",
-            "take your time",
-        ],
-    );
-    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
-    let started: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
-    let id = started["dispatch_id"].as_str().unwrap().to_owned();
+    let id = slow_on(&repo, "box");
     let name = container_of(&id);
     assert!(exists("container", &name));
     let killed = Command::new("podman")
@@ -271,19 +259,7 @@ fn a_container_gets_its_volume_and_the_logins_it_names_read_only_and_nothing_els
             "hosts:\n  box:\n    container:\n      image: \"{image}\"\n      env: {{MODEL_URL: 'http://models:1'}}\n      logins: [claude]\n"
         ),
     );
-    let r = repo.dispatch(
-        "slow",
-        &[
-            "--host",
-            "box",
-            "--detach",
-            "--instruction",
-            "take your time",
-        ],
-    );
-    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
-    let started: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
-    let id = started["dispatch_id"].as_str().unwrap().to_owned();
+    let id = slow_on(&repo, "box");
     let name = container_of(&id);
     // The login and settings, copied into its home on the volume; not the other project's
     // session, not the link.
@@ -385,19 +361,7 @@ fn a_dev_container_definition_the_config_names_gives_the_image_and_env() {
         &repo,
         "hosts:\n  box:\n    container: {devcontainer: .devcontainer/devcontainer.json}\n  built:\n    container: {devcontainer: .devcontainer/build.json}\n",
     );
-    let r = repo.dispatch(
-        "slow",
-        &[
-            "--host",
-            "box",
-            "--detach",
-            "--instruction",
-            "take your time",
-        ],
-    );
-    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
-    let started: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
-    let id = started["dispatch_id"].as_str().unwrap().to_owned();
+    let id = slow_on(&repo, "box");
     let name = container_of(&id);
     assert_eq!(exec(&name, &["printenv", "FROM_DEFINITION"]).1, "yes");
     let cancelled = run(repo.vnx().args(["cancel", &id]));
@@ -515,6 +479,23 @@ fn the_docker_client_makes_runs_and_removes_a_container_as_podman_does() {
     remove_volume(&name);
 }
 
+/// Starts a slow demo dispatch on `host`, detached; its id.
+fn slow_on(repo: &Repo, host: &str) -> String {
+    let r = repo.dispatch(
+        "slow",
+        &[
+            "--host",
+            host,
+            "--detach",
+            "--instruction",
+            "take your time",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let started: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    started["dispatch_id"].as_str().unwrap().to_owned()
+}
+
 /// Runs `script` with `sh -c` in container `name`, as its worker could (root in there).
 fn worker_does(name: &str, script: &str) {
     let (code, out) = exec(name, &["sh", "-c", script]);
@@ -525,28 +506,13 @@ fn worker_does(name: &str, script: &str) {
 #[ignore = "needs podman and mmdebstrap (bin/test --all installs them)"]
 fn what_a_worker_makes_its_container_answer_is_bounded_and_refused_by_name() {
     let repo = repo_with_container_host();
-    let slow = || {
-        let r = repo.dispatch(
-            "slow",
-            &[
-                "--host",
-                "box",
-                "--detach",
-                "--instruction",
-                "take your time",
-            ],
-        );
-        assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
-        let started: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
-        started["dispatch_id"].as_str().unwrap().to_owned()
-    };
     let status = |id: &str| {
         let s = run(repo.vnx().args(["status", id, "--json"]));
         assert_eq!(s.code, 0, "{}{}", s.stdout, s.stderr);
         s.stderr
     };
     let ledger = "/work/repo/.vnx-data/state/t0_receipts.ndjson";
-    let id = slow();
+    let id = slow_on(&repo, "box");
     let name = container_of(&id);
     // The place's vnx replaced by one that answers 100 MB: read up to the bound, refused.
     worker_does(
@@ -574,7 +540,7 @@ fn what_a_worker_makes_its_container_answer_is_bounded_and_refused_by_name() {
     assert!(exists("volume", &name), "its work is kept");
     // A line that is not text (nor a receipt): refused as a break in its chain, which is
     // kept here as evidence.
-    let other = slow();
+    let other = slow_on(&repo, "box");
     let other_name = container_of(&other);
     worker_does(
         &other_name,
