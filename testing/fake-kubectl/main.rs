@@ -5,7 +5,9 @@
 //! the container's state, `get … -o jsonpath=` answers a pod's phase or an object's name, and
 //! `delete` removes. Objects are named `k8s-NAMESPACE-NAME` in the engine. The errors kubectl
 //! itself prints for a missing pod and for exec into a pod that is no longer running are
-//! printed the same way. Each call is appended to `VNX_FAKE_KUBECTL_LOG`, when set.
+//! printed the same way. An agent-sandbox `Sandbox` is kept as its manifest (the API server's
+//! store) and made as its controller makes it (`sandbox.rs`). Each call is appended to
+//! `VNX_FAKE_KUBECTL_LOG`, when set.
 
 #![expect(
     clippy::disallowed_methods,
@@ -18,6 +20,8 @@ use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+
+mod sandbox;
 
 /// The parsed command line: the global flags, the verb and what follows it.
 struct Call {
@@ -84,6 +88,7 @@ fn run(call: &Call) -> Result<u8, String> {
         "wait" => wait(call, args),
         "exec" => exec(call, args),
         "delete" => delete(call, args),
+        "patch" => sandbox::patch(call, args),
         other => Err(format!("unknown command {other:?} for \"kubectl\"")),
     }
 }
@@ -152,12 +157,7 @@ fn apply(call: &Call, args: &[String]) -> Result<u8, String> {
         .as_str()
         .ok_or("no metadata.name")?;
     let object = call.object(name);
-    let labels: Vec<String> = manifest["metadata"]["labels"]
-        .as_object()
-        .into_iter()
-        .flatten()
-        .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
-        .collect();
+    let labels = labels(&manifest);
     match manifest["kind"].as_str() {
         Some("PersistentVolumeClaim") => {
             if engine_out(&["volume", "inspect", &object]).is_ok() {
@@ -177,57 +177,82 @@ fn apply(call: &Call, args: &[String]) -> Result<u8, String> {
                 println!("pod/{name} unchanged");
                 return Ok(0);
             }
-            let mut argv = vec!["run".to_owned(), "--detach".into(), "--name".into(), object];
-            for l in &labels {
-                argv.extend(["--label".into(), l.clone()]);
-            }
-            let spec = &manifest["spec"];
-            let container = &spec["containers"][0];
-            for mount in container["volumeMounts"].as_array().into_iter().flatten() {
-                let volume = spec["volumes"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .find(|v| v["name"] == mount["name"])
-                    .ok_or("a volumeMount names no volume")?;
-                let claim = volume["persistentVolumeClaim"]["claimName"]
-                    .as_str()
-                    .ok_or("the stand-in mounts claims only")?;
-                let path = mount["mountPath"].as_str().ok_or("no mountPath")?;
-                argv.extend(["--volume".into(), format!("{}:{path}", call.object(claim))]);
-            }
-            for var in container["env"].as_array().into_iter().flatten() {
-                let (Some(k), Some(v)) = (var["name"].as_str(), var["value"].as_str()) else {
-                    return Err("the stand-in sets env values only".into());
-                };
-                argv.extend(["--env".into(), format!("{k}={v}")]);
-            }
-            let limits = &container["resources"]["limits"];
-            if let Some(cpu) = limits["cpu"].as_str() {
-                let cpus = match cpu.strip_suffix('m') {
-                    Some(milli) => milli.parse::<f64>().map_err(|e| e.to_string())? / 1000.0,
-                    None => cpu.parse::<f64>().map_err(|e| e.to_string())?,
-                };
-                argv.push(format!("--cpus={cpus}"));
-            }
-            if let Some(memory) = limits["memory"].as_str() {
-                let engine_form = memory
-                    .replace("Ki", "k")
-                    .replace("Mi", "m")
-                    .replace("Gi", "g");
-                argv.push(format!("--memory={engine_form}"));
-            }
-            argv.push("--".into());
-            argv.push(container["image"].as_str().ok_or("no image")?.to_owned());
-            for part in container["command"].as_array().into_iter().flatten() {
-                argv.push(part.as_str().unwrap_or_default().to_owned());
-            }
-            engine_out(&argv.iter().map(String::as_str).collect::<Vec<_>>())?;
+            run_pod(call, &manifest)?;
             println!("pod/{name} created");
         }
+        Some("Sandbox") => sandbox::apply(call, &manifest)?,
         other => return Err(format!("the stand-in makes no {other:?}")),
     }
     Ok(0)
+}
+
+/// Pod `manifest` made a container (named by [`Call::object`]) on its claims' volumes.
+fn run_pod(call: &Call, manifest: &Value) -> Result<(), String> {
+    let name = manifest["metadata"]["name"]
+        .as_str()
+        .ok_or("no metadata.name")?;
+    let mut argv = vec![
+        "run".to_owned(),
+        "--detach".into(),
+        "--name".into(),
+        call.object(name),
+    ];
+    for l in labels(manifest) {
+        argv.extend(["--label".into(), l]);
+    }
+    let spec = &manifest["spec"];
+    let container = &spec["containers"][0];
+    for mount in container["volumeMounts"].as_array().into_iter().flatten() {
+        let volume = spec["volumes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|v| v["name"] == mount["name"])
+            .ok_or("a volumeMount names no volume")?;
+        let claim = volume["persistentVolumeClaim"]["claimName"]
+            .as_str()
+            .ok_or("the stand-in mounts claims only")?;
+        let path = mount["mountPath"].as_str().ok_or("no mountPath")?;
+        argv.extend(["--volume".into(), format!("{}:{path}", call.object(claim))]);
+    }
+    for var in container["env"].as_array().into_iter().flatten() {
+        let (Some(k), Some(v)) = (var["name"].as_str(), var["value"].as_str()) else {
+            return Err("the stand-in sets env values only".into());
+        };
+        argv.extend(["--env".into(), format!("{k}={v}")]);
+    }
+    let limits = &container["resources"]["limits"];
+    if let Some(cpu) = limits["cpu"].as_str() {
+        let cpus = match cpu.strip_suffix('m') {
+            Some(milli) => milli.parse::<f64>().map_err(|e| e.to_string())? / 1000.0,
+            None => cpu.parse::<f64>().map_err(|e| e.to_string())?,
+        };
+        argv.push(format!("--cpus={cpus}"));
+    }
+    if let Some(memory) = limits["memory"].as_str() {
+        let engine_form = memory
+            .replace("Ki", "k")
+            .replace("Mi", "m")
+            .replace("Gi", "g");
+        argv.push(format!("--memory={engine_form}"));
+    }
+    argv.push("--".into());
+    argv.push(container["image"].as_str().ok_or("no image")?.to_owned());
+    for part in container["command"].as_array().into_iter().flatten() {
+        argv.push(part.as_str().unwrap_or_default().to_owned());
+    }
+    engine_out(&argv.iter().map(String::as_str).collect::<Vec<_>>())?;
+    Ok(())
+}
+
+/// An object's labels as `KEY=VALUE`.
+fn labels(manifest: &Value) -> Vec<String> {
+    manifest["metadata"]["labels"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+        .collect()
 }
 
 fn get(call: &Call, args: &[String]) -> Result<u8, String> {
@@ -248,6 +273,10 @@ fn get(call: &Call, args: &[String]) -> Result<u8, String> {
                 .map(|_| String::new()),
             "persistentvolumeclaims",
         ),
+        "sandbox" | "sandboxes" => (
+            sandbox::stored(call, name)?.map(|s| sandbox::mode(&s).to_owned()),
+            "sandboxes.agents.x-k8s.io",
+        ),
         other => return Err(format!("the stand-in gets no {other:?}")),
     };
     match (found, path) {
@@ -256,7 +285,11 @@ fn get(call: &Call, args: &[String]) -> Result<u8, String> {
             eprintln!("Error from server (NotFound): {plural} \"{name}\" not found");
             Ok(1)
         }
-        (Some(phase), "{.status.phase}") => {
+        (Some(mode), "{.spec.operatingMode}") if plural.starts_with("sandboxes") => {
+            print!("{mode}");
+            Ok(0)
+        }
+        (Some(phase), "{.status.phase}") if plural == "pods" => {
             print!("{phase}");
             Ok(0)
         }
@@ -268,22 +301,42 @@ fn get(call: &Call, args: &[String]) -> Result<u8, String> {
     }
 }
 
+/// Whether what `wait` waits for is met.
+type Condition<'a> = dyn Fn() -> Result<bool, String> + 'a;
+
+/// `wait --for=condition=Ready pod/NAME` (its container running), `--for=condition=Ready
+/// sandbox/NAME` (its controller's `Ready`: `Running`, and its pod running) or `--for=delete
+/// pod/NAME` (its container gone, or none to begin with).
 fn wait(call: &Call, args: &[String]) -> Result<u8, String> {
-    let target = args
+    let (kind, target) = args
         .iter()
-        .find_map(|a| a.strip_prefix("pod/"))
-        .ok_or("the stand-in waits for pod/NAME")?;
-    if flag_value(args, "--for") != Some("condition=Ready") {
-        return Err("the stand-in waits for condition=Ready only".into());
-    }
+        .find_map(|a| a.split_once('/'))
+        .ok_or("the stand-in waits for KIND/NAME")?;
+    let condition = flag_value(args, "--for");
     let timeout = flag_value(args, "--timeout")
         .and_then(|t| t.strip_suffix('s')?.parse().ok())
         .unwrap_or(30);
     let object = call.object(target);
+    let (plural, met): (&str, Box<Condition>) = match (kind, condition) {
+        ("pod", Some("condition=Ready")) => (
+            "pods",
+            Box::new(|| Ok(phase(&object).as_deref() == Some("Running"))),
+        ),
+        ("pod", Some("delete")) => ("pods", Box::new(|| Ok(phase(&object).is_none()))),
+        ("sandbox", Some("condition=Ready")) => (
+            "sandboxes.agents.x-k8s.io",
+            Box::new(|| sandbox::ready(call, target)),
+        ),
+        _ => {
+            return Err(
+                "the stand-in waits for a pod's or a sandbox's Ready, or a pod's delete".into(),
+            );
+        }
+    };
     let deadline = Instant::now() + Duration::from_secs(timeout);
     loop {
-        if phase(&object).as_deref() == Some("Running") {
-            println!("pod/{target} condition met");
+        if met()? {
+            println!("{kind}/{target} condition met");
             return Ok(0);
         }
         if Instant::now() > deadline {
@@ -291,7 +344,7 @@ fn wait(call: &Call, args: &[String]) -> Result<u8, String> {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    eprintln!("error: timed out waiting for the condition on pods/{target}");
+    eprintln!("error: timed out waiting for the condition on {plural}/{target}");
     Ok(1)
 }
 
@@ -349,6 +402,7 @@ fn delete(call: &Call, args: &[String]) -> Result<u8, String> {
             vec!["volume", "rm", "--force", &object],
             "persistentvolumeclaim",
         ),
+        "sandbox" | "sandboxes" => return sandbox::delete(call, name, ignore),
         other => return Err(format!("the stand-in deletes no {other:?}")),
     };
     if !exists {

@@ -4,7 +4,9 @@
 //! stand-in kubectl (testing/fake-kubectl/, pods and claims as podman containers and volumes)
 //! with the worker image — a demo dispatch made in a pod, its branch and receipts brought back,
 //! its pod deleted and its claim kept until it is merged; a pod killed mid-dispatch is `lost` at once and `resume`d on its
-//! claim; and the real kubectl, with no cluster to reach, fails a dispatch with nothing left.
+//! claim; the same demo dispatch with `objects: sandbox`, through an agent-sandbox `Sandbox`
+//! (made as its controller makes it; the object checked against its CRD's schema); and the
+//! real kubectl, with no cluster to reach, fails a dispatch with nothing left.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -24,6 +26,11 @@ fn object_of(id: &str) -> String {
 
 /// A repository whose config declares the kubernetes host `cluster` through the stand-in.
 fn repo_with_cluster() -> Repo {
+    repo_with_cluster_making("")
+}
+
+/// [`repo_with_cluster`], its host's `kubernetes:` with `more` (lines of its own) too.
+fn repo_with_cluster_making(more: &str) -> Repo {
     let image = worker_image();
     let repo = Repo::new();
     repo.env.git(&["config", "user.name", "t"]);
@@ -31,7 +38,7 @@ fn repo_with_cluster() -> Repo {
     configure(
         &repo,
         &format!(
-            "hosts:\n  cluster:\n    kubernetes:\n      kubectl: {STAND_IN}\n      namespace: agents\n      image: \"{image}\"\n    capacity: 2\nroles:\n  implementer: {{gates: []}}\n"
+            "hosts:\n  cluster:\n    kubernetes:\n      kubectl: {STAND_IN}\n      namespace: agents\n      image: \"{image}\"\n{more}    capacity: 2\nroles:\n  implementer: {{gates: []}}\n"
         ),
     );
     repo
@@ -106,6 +113,84 @@ fn a_demo_dispatch_runs_in_a_pod_of_its_own_and_comes_back() {
         id.as_str()
     );
     assert_eq!(pod["spec"]["automountServiceAccountToken"], false);
+}
+
+#[test]
+#[ignore = "needs podman and mmdebstrap (bin/test --all installs them)"]
+fn a_demo_dispatch_runs_in_a_sandbox_objects_pod_and_comes_back() {
+    let repo = repo_with_cluster_making("      objects: sandbox\n");
+    let log = repo.env.path().join("kubectl.log");
+    let mut dispatch = repo.dispatch_cmd("commit");
+    dispatch.env("VNX_FAKE_KUBECTL_LOG", &log).args([
+        "--json",
+        "--host",
+        "cluster",
+        "--instruction",
+        "add the demo output",
+    ]);
+    let r = run(dispatch);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let done = completion(&r);
+    let id = done["dispatch_id"].as_str().unwrap().to_owned();
+    assert_eq!(done["status"], "done", "{done:#}");
+    assert_eq!(done["remote"]["host"], format!("cluster.{id}"), "{done:#}");
+    assert!(!repo.on_branch(&id, "demo-output.txt").is_empty());
+    repo.verify_ok();
+    // The Sandbox's pod is named as the Sandbox, its claim `work-` and the Sandbox's name.
+    let object = vnx::remote::kubernetes::object_name(&vnx::ids::DispatchId::parse(&id).unwrap());
+    let pod = object_of(&id);
+    let claim = format!("k8s-agents-work-{object}");
+    assert!(!exists("container", &pod), "pod {pod} still exists");
+    assert!(
+        exists("volume", &claim),
+        "claim {claim} deleted before a merge"
+    );
+    let calls = std::fs::read_to_string(&log).unwrap();
+    for verb in [
+        "\"apply\"",
+        "\"patch\",\"sandbox\"",
+        "\"--for=condition=Ready\",\"sandbox/",
+        "\"--for=delete\",\"pod/",
+        "\"exec\"",
+    ] {
+        assert!(calls.contains(verb), "{verb}: {calls}");
+    }
+    assert!(
+        !calls.contains("\"delete\",\"pod\""),
+        "vnx deleted the Sandbox's pod: {calls}"
+    );
+    // The Sandbox was applied from the manifest vnx wrote, suspended, with the dispatch's id.
+    let manifests = repo.env.path().join(".vnx-data/kubernetes");
+    let sandbox: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(manifests.join(format!("{object}.sandbox.json"))).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(sandbox["kind"], "Sandbox");
+    assert_eq!(sandbox["spec"]["operatingMode"], "Suspended");
+    assert_eq!(
+        sandbox["metadata"]["annotations"]["vnx.dev/dispatch-id"],
+        id.as_str()
+    );
+    assert!(!manifests.join(format!("{object}.pod.json")).exists());
+    // Merged, the Sandbox goes, and its claim with it.
+    let r = run(repo.vnx().args(["audit-chain", "checkpoint"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let (r, report) = gate_check(&repo, &id);
+    assert_eq!(r.code, 0, "{} {report:#}", r.stderr);
+    let merged = run(repo
+        .vnx()
+        .env("VNX_FAKE_KUBECTL_LOG", &log)
+        .args(["merge", &id]));
+    assert_eq!(merged.code, 0, "{}{}", merged.stdout, merged.stderr);
+    assert!(!exists("volume", &claim), "claim {claim} still exists");
+    let calls = std::fs::read_to_string(&log).unwrap();
+    assert!(calls.contains("\"delete\",\"sandbox\""), "{calls}");
+    assert!(
+        calls
+            .lines()
+            .all(|l| l.contains("\"--namespace\",\"agents\"")),
+        "{calls}"
+    );
 }
 
 #[test]
@@ -245,6 +330,7 @@ fn every_manifest_vnx_makes_validates_against_the_kubernetes_schemas() {
     let dir = tempfile::tempdir().unwrap();
     let id = vnx::ids::DispatchId::parse("D-1a2b3c4d5e6f").unwrap();
     let mut files = Vec::new();
+    let mut sandboxes = Vec::new();
     for (n, yaml) in [
         "hosts:\n  cluster:\n    kubernetes: {image: i}\n",
         "hosts:\n  cluster:\n    kubernetes:\n      image: registry.example/vnx-worker:1\n      context: prod\n      namespace: agents\n      cpu: 500m\n      memory: 4Gi\n      storage: 20Gi\n      storage_class: fast\n      node_selector: {pool: agents, kubernetes.io/arch: amd64}\n      tolerations: [{key: dedicated, operator: Equal, value: agents, effect: NoSchedule}, {operator: Exists, effect: NoExecute, toleration_seconds: 60}]\n      service_account: vnx-worker\n      runtime_class: gvisor\n",
@@ -258,14 +344,34 @@ fn every_manifest_vnx_makes_validates_against_the_kubernetes_schemas() {
             panic!("not a kubernetes host: {host:?}");
         };
         let pod = vnx::remote::kubernetes::Pod::new(&host, spec, &id, dir.path());
+        let sandbox = serde_json::to_value(pod.sandbox_manifest()).unwrap();
+        // What the Sandbox embeds, as the Pod and claim its controller makes of it.
+        let template = &sandbox["spec"]["podTemplate"];
+        let embedded_pod = serde_json::json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": sandbox["metadata"]["name"], "labels": template["metadata"]["labels"],
+                         "annotations": template["metadata"]["annotations"]},
+            "spec": template["spec"],
+        });
+        let claim = &sandbox["spec"]["volumeClaimTemplates"][0];
+        let embedded_claim = serde_json::json!({
+            "apiVersion": "v1", "kind": "PersistentVolumeClaim",
+            "metadata": {"name": pod.sandbox_claim_name()},
+            "spec": claim["spec"],
+        });
         for (kind, json) in [
-            ("pod", serde_json::to_vec_pretty(&pod.pod_manifest()).unwrap()),
-            ("claim", serde_json::to_vec_pretty(&pod.claim_manifest()).unwrap()),
+            ("pod", serde_json::to_value(pod.pod_manifest()).unwrap()),
+            ("claim", serde_json::to_value(pod.claim_manifest()).unwrap()),
+            ("sandbox-pod", embedded_pod),
+            ("sandbox-claim", embedded_claim),
         ] {
             let path = dir.path().join(format!("{n}.{kind}.json"));
-            std::fs::write(&path, json).unwrap();
+            std::fs::write(&path, serde_json::to_vec_pretty(&json).unwrap()).unwrap();
             files.push(path);
         }
+        let path = dir.path().join(format!("{n}.sandbox.json"));
+        std::fs::write(&path, serde_json::to_vec_pretty(&sandbox).unwrap()).unwrap();
+        sandboxes.push(path);
     }
     // The earliest API version vnx's types are of (k8s-openapi's `earliest`), and the latest
     // the validator has.
@@ -280,6 +386,53 @@ fn every_manifest_vnx_makes_validates_against_the_kubernetes_schemas() {
             "{version}: {}{}",
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // The Sandbox itself against its CRD's schema (agent-sandbox's, copied in tests/data/).
+    let crd = |files: &[PathBuf]| {
+        Command::new(validate.with_file_name("python"))
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/validate-crd-object.py"))
+            .arg(
+                Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("tests/data/agent-sandbox/sandbox.v1beta1.schema.json"),
+            )
+            .args(files)
+            .output()
+            .unwrap()
+    };
+    let out = crd(&sandboxes);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A wrong Sandbox fails: a mode the CRD does not have, a field it does not know.
+    for (n, (pointer, value)) in [
+        ("/spec/operatingMode", serde_json::json!("Paused")),
+        (
+            "/spec/podTemplate/spec/containers/0/colour",
+            serde_json::json!("red"),
+        ),
+        (
+            "/spec/volumeClaimTemplates/0/spec/resources",
+            serde_json::json!("10Gi"),
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut sandbox: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&sandboxes[0]).unwrap()).unwrap();
+        let (parent, field) = pointer.rsplit_once('/').unwrap();
+        sandbox.pointer_mut(parent).unwrap()[field] = value;
+        let bad = dir.path().join(format!("bad-{n}.sandbox.json"));
+        std::fs::write(&bad, serde_json::to_vec(&sandbox).unwrap()).unwrap();
+        let out = crd(&[bad]);
+        assert!(
+            !out.status.success(),
+            "{pointer}: {}",
+            String::from_utf8_lossy(&out.stdout)
         );
     }
     // A wrong manifest fails, so the check can fail.

@@ -1,7 +1,8 @@
 //! A `kubernetes:` host of `.vnx/config.yaml`: a Pod (and a claim for its work's volume) per
 //! dispatch in the user's cluster, through the user's own `kubectl` and kubeconfig context —
 //! the namespace, the image, and what a cluster's pod template usually sets (resources, node
-//! selector, tolerations, service account, runtime class); validated with line and column.
+//! selector, tolerations, service account, runtime class), or an agent-sandbox `Sandbox`
+//! object in their place (`objects: sandbox`); validated with line and column.
 
 use std::collections::BTreeMap;
 
@@ -37,6 +38,10 @@ pub struct KubernetesHost {
     pub service_account: Option<String>,
     /// The pod's runtime class (`gvisor`, `kata`), for a sandboxed runtime.
     pub runtime_class: Option<String>,
+    /// `objects: sandbox`: one agent-sandbox `Sandbox` object (`agents.x-k8s.io/v1beta1`) per
+    /// dispatch, whose controller makes the claim and the pod, instead of the two themselves
+    /// (`objects: pod`, the default).
+    pub sandbox_object: bool,
 }
 
 /// One toleration of the pod's, as the Kubernetes API has it.
@@ -70,6 +75,7 @@ pub(super) struct RawKubernetes {
     tolerations: Option<Spanned<Vec<Toleration>>>,
     service_account: Option<Spanned<String>>,
     runtime_class: Option<Spanned<String>>,
+    objects: Option<Spanned<String>>,
 }
 
 /// A quantity as YAML gives it: `2` is a number, `500m` a string.
@@ -197,6 +203,15 @@ impl Validator<'_> {
                 return self.err(&tolerations_at, msg);
             }
         }
+        let sandbox_object = match &k.objects {
+            None => false,
+            Some(o) if o.value == "pod" => false,
+            Some(o) if o.value == "sandbox" => true,
+            Some(o) => {
+                let msg = format!("{at}.objects is pod or sandbox, not {}", q(&o.value));
+                return self.err(&o.referenced, msg);
+            }
+        };
         let [cpu, memory, storage] =
             <[Option<String>; 3]>::try_from(quantities).expect("three quantities were read");
         let text = |v: Option<Spanned<String>>| v.map(|v| v.value);
@@ -213,6 +228,7 @@ impl Validator<'_> {
             tolerations,
             service_account: text(k.service_account),
             runtime_class: text(k.runtime_class),
+            sandbox_object,
         })
     }
 }
@@ -253,6 +269,15 @@ mod tests {
             (Some("2"), Some("512Mi"))
         );
         assert_eq!(k.tolerations[0].toleration_seconds, Some(5));
+        assert!(!k.sandbox_object);
+        for (objects, sandbox) in [("pod", false), ("sandbox", true)] {
+            let text =
+                format!("hosts:\n  cluster:\n    kubernetes: {{image: i, objects: {objects}}}\n");
+            let HostKind::Kubernetes(k) = &parse(&text).unwrap().hosts["cluster"].kind else {
+                panic!()
+            };
+            assert_eq!(k.sandbox_object, sandbox, "{objects}");
+        }
     }
 
     #[test]
@@ -288,6 +313,11 @@ mod tests {
                 "tolerations: operator",
             ),
             ("kubernetes: {image: i, colour: red}", "unknown field"),
+            (
+                "kubernetes: {image: i, objects: sandboxes}",
+                "objects is pod or sandbox",
+            ),
+            ("kubernetes: {image: i, sandbox: true}", "unknown field"),
             (
                 "kubernetes: {image: i}\n    clone: /c",
                 "clone is for an ssh host only",

@@ -3,9 +3,10 @@
 //! clone and the place's ledger (so the work outlives the pod), a Pod on it running the
 //! host's image, both typed (`k8s-openapi`), labelled and annotated with the dispatch's id and
 //! written under `.vnx-data/kubernetes/` before they are applied; commands and git reach the
-//! pod with `kubectl exec`, and both objects are deleted once the dispatch's work is fetched
-//! here. The cluster places, limits and restarts; vnx decides nothing from its word but that
-//! a pod no longer runs ([`RemoteError::Gone`]).
+//! pod with `kubectl exec`; the pod is deleted once the dispatch's work is fetched here, the
+//! claim once it is merged (ADR 0086). The cluster places, limits and restarts; vnx decides nothing from its word but that
+//! a pod no longer runs ([`RemoteError::Gone`]). With `objects: sandbox` the claim and pod
+//! are an agent-sandbox `Sandbox`'s ([`sandbox`]).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -14,6 +15,8 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1 as core;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+pub mod sandbox;
 
 use super::RemoteError;
 use super::made::{self, ENGINE_LIMIT, HOME, IDLE, Made};
@@ -27,6 +30,9 @@ const CONTAINER: &str = "worker";
 
 /// Where the claim is mounted (the clone is [`CONTAINER_CLONE`], below it).
 const CLAIM_AT: &str = "/work";
+
+/// The pod's volume that is the claim (and the `Sandbox`'s claim template, so named).
+const VOLUME: &str = "work";
 
 /// The label every object vnx makes carries (its value: the object's name), and the
 /// annotation that holds the dispatch's id as it is.
@@ -121,26 +127,43 @@ impl Pod {
     pub fn claim_manifest(&self) -> core::PersistentVolumeClaim {
         core::PersistentVolumeClaim {
             metadata: self.metadata(),
-            spec: Some(core::PersistentVolumeClaimSpec {
-                access_modes: Some(vec!["ReadWriteOnce".into()]),
-                storage_class_name: self.spec.storage_class.clone(),
-                resources: Some(core::VolumeResourceRequirements {
-                    requests: Some(BTreeMap::from([(
-                        "storage".to_owned(),
-                        Quantity(self.spec.storage.clone()),
-                    )])),
-                    ..Default::default()
-                }),
+            spec: Some(self.claim_spec()),
+            ..Default::default()
+        }
+    }
+
+    /// The claim's spec, the one the claim and the `Sandbox`'s claim template both carry.
+    fn claim_spec(&self) -> core::PersistentVolumeClaimSpec {
+        core::PersistentVolumeClaimSpec {
+            access_modes: Some(vec!["ReadWriteOnce".into()]),
+            storage_class_name: self.spec.storage_class.clone(),
+            resources: Some(core::VolumeResourceRequirements {
+                requests: Some(BTreeMap::from([(
+                    "storage".to_owned(),
+                    Quantity(self.spec.storage.clone()),
+                )])),
                 ..Default::default()
             }),
             ..Default::default()
         }
     }
 
-    /// The pod: one container idling on the claim while vnx execs into it; never restarted
-    /// by the cluster (a restarted container would look alive with its worker gone), no API
-    /// token unless the host names a service account, no service links in its environment.
+    /// The pod: [`Pod::pod_spec`] on the claim, with the dispatch's labels and annotation.
     pub fn pod_manifest(&self) -> core::Pod {
+        core::Pod {
+            metadata: self.metadata(),
+            spec: Some(self.pod_spec(Some(&self.object))),
+            ..Default::default()
+        }
+    }
+
+    /// The pod's spec, the one the Pod and the `Sandbox`'s pod template both carry: one
+    /// container idling on the claim while vnx execs into it; never restarted by the cluster
+    /// (a restarted container would look alive with its worker gone), no API token unless the
+    /// host names a service account, no service links in its environment. Its volume
+    /// [`VOLUME`] is claim `claim`; with none, the Sandbox's controller adds it (named as the
+    /// claim template).
+    fn pod_spec(&self, claim: Option<&str>) -> core::PodSpec {
         let limits: BTreeMap<String, Quantity> =
             [("cpu", &self.spec.cpu), ("memory", &self.spec.memory)]
                 .into_iter()
@@ -163,45 +186,43 @@ impl Pod {
                 toleration_seconds: t.toleration_seconds,
             })
             .collect::<Vec<_>>();
-        core::Pod {
-            metadata: self.metadata(),
-            spec: Some(core::PodSpec {
-                restart_policy: Some("Never".into()),
-                automount_service_account_token: Some(self.spec.service_account.is_some()),
-                service_account_name: self.spec.service_account.clone(),
-                enable_service_links: Some(false),
-                termination_grace_period_seconds: Some(5),
-                runtime_class_name: self.spec.runtime_class.clone(),
-                node_selector: (!self.spec.node_selector.is_empty())
-                    .then(|| self.spec.node_selector.clone()),
-                tolerations: (!tolerations.is_empty()).then_some(tolerations),
-                containers: vec![core::Container {
-                    name: CONTAINER.into(),
-                    image: Some(self.spec.image.clone()),
-                    command: Some(["/bin/sh", "-c", IDLE].map(String::from).to_vec()),
-                    // The home on the claim, so the CLIs' state outlives the pod.
-                    env: Some(vec![core::EnvVar {
-                        name: "HOME".into(),
-                        value: Some(HOME.into()),
-                        ..Default::default()
-                    }]),
-                    resources,
-                    volume_mounts: Some(vec![core::VolumeMount {
-                        name: "work".into(),
-                        mount_path: CLAIM_AT.into(),
-                        ..Default::default()
-                    }]),
+        core::PodSpec {
+            restart_policy: Some("Never".into()),
+            automount_service_account_token: Some(self.spec.service_account.is_some()),
+            service_account_name: self.spec.service_account.clone(),
+            enable_service_links: Some(false),
+            termination_grace_period_seconds: Some(5),
+            runtime_class_name: self.spec.runtime_class.clone(),
+            node_selector: (!self.spec.node_selector.is_empty())
+                .then(|| self.spec.node_selector.clone()),
+            tolerations: (!tolerations.is_empty()).then_some(tolerations),
+            containers: vec![core::Container {
+                name: CONTAINER.into(),
+                image: Some(self.spec.image.clone()),
+                command: Some(["/bin/sh", "-c", IDLE].map(String::from).to_vec()),
+                // The home on the claim, so the CLIs' state outlives the pod.
+                env: Some(vec![core::EnvVar {
+                    name: "HOME".into(),
+                    value: Some(HOME.into()),
                     ..Default::default()
-                }],
-                volumes: Some(vec![core::Volume {
-                    name: "work".into(),
-                    persistent_volume_claim: Some(core::PersistentVolumeClaimVolumeSource {
-                        claim_name: self.object.clone(),
-                        read_only: None,
-                    }),
+                }]),
+                resources,
+                volume_mounts: Some(vec![core::VolumeMount {
+                    name: VOLUME.into(),
+                    mount_path: CLAIM_AT.into(),
                     ..Default::default()
                 }]),
                 ..Default::default()
+            }],
+            volumes: claim.map(|claim| {
+                vec![core::Volume {
+                    name: VOLUME.into(),
+                    persistent_volume_claim: Some(core::PersistentVolumeClaimVolumeSource {
+                        claim_name: claim.to_owned(),
+                        read_only: None,
+                    }),
+                    ..Default::default()
+                }]
             }),
             ..Default::default()
         }
@@ -255,13 +276,18 @@ impl Made for Pod {
         &self.spec.kubectl
     }
 
+    /// The claim, or the `Sandbox` that owns it.
     fn storage_exists(&self) -> Result<bool, RemoteError> {
-        Ok(!self
-            .get("persistentvolumeclaim", "{.metadata.name}")?
-            .is_empty())
+        let kind = if self.is_sandbox() {
+            "sandbox"
+        } else {
+            "persistentvolumeclaim"
+        };
+        Ok(!self.get(kind, "{.metadata.name}")?.is_empty())
     }
 
-    /// The pod's phase (`Pending`, `Running`, `Succeeded`, `Failed`, `Unknown`).
+    /// The pod's phase (`Pending`, `Running`, `Succeeded`, `Failed`, `Unknown`); a
+    /// `Sandbox`'s pod has the `Sandbox`'s name.
     fn state(&self) -> Result<Option<String>, RemoteError> {
         let phase = self.get("pod", "{.status.phase}")?;
         Ok((!phase.is_empty()).then_some(phase))
@@ -271,11 +297,19 @@ impl Made for Pod {
         state == "Running"
     }
 
+    /// The claim; or the `Sandbox`, suspended (its controller makes the claim).
     fn make_storage(&self) -> Result<(), RemoteError> {
+        if self.is_sandbox() {
+            return self.apply("sandbox", &self.sandbox_manifest());
+        }
         self.apply("claim", &self.claim_manifest())
     }
 
+    /// The pod applied; or the `Sandbox` switched to `Running`. Either waited for until ready.
     fn start(&self) -> Result<(), RemoteError> {
+        if self.is_sandbox() {
+            return self.sandbox_mode(sandbox::OperatingMode::Running);
+        }
         self.apply("pod", &self.pod_manifest())?;
         let wait = self
             .kubectl()
@@ -286,11 +320,19 @@ impl Made for Pod {
         Ok(())
     }
 
+    /// The pod deleted; or the `Sandbox` suspended, which deletes it and keeps the claim.
     fn stop(&self) -> Result<(), RemoteError> {
+        if self.is_sandbox() {
+            return self.sandbox_mode(sandbox::OperatingMode::Suspended);
+        }
         self.delete("pod")
     }
 
+    /// The claim deleted; or the `Sandbox`, with the pod and claim it owns.
     fn drop_storage(&self) -> Result<(), RemoteError> {
+        if self.is_sandbox() {
+            return self.delete_sandbox();
+        }
         self.delete("persistentvolumeclaim")
     }
 
