@@ -146,6 +146,13 @@ impl Cmd {
         self
     }
 
+    /// [`Cmd::timeout`], unless the command has a limit already (a longer wait its caller
+    /// chose).
+    pub fn timeout_unless_set(mut self, limit: Duration) -> Cmd {
+        self.timeout.get_or_insert(limit);
+        self
+    }
+
     /// Keeps at most `bytes` of each of [`run`]'s stdout and stderr; the rest is read and
     /// dropped (so the command never stalls on a full pipe). For commands whose output
     /// another party wrote (a forge's text through `gh`): it cannot grow vnx's memory.

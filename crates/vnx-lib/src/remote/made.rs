@@ -59,9 +59,10 @@ pub(super) trait Made {
     /// `argv` run in the place (no terminal, no working directory).
     fn exec(&self, argv: &[String]) -> Cmd;
 
-    /// Runs an engine command that must succeed: its output; else what the client said last.
+    /// Runs an engine command that must succeed (within [`ENGINE_LIMIT`], unless it has a
+    /// limit of its own): its output; else what the client said last.
     fn must(&self, cmd: Cmd, what: &str) -> Result<String, RemoteError> {
-        let out = process::run(&cmd.timeout(ENGINE_LIMIT))?;
+        let out = process::run(&cmd.timeout_unless_set(ENGINE_LIMIT))?;
         if out.status.success() {
             return Ok(out.text());
         }
