@@ -112,6 +112,21 @@ fn verdict(report: &Value, name: &str) -> (String, String) {
     )
 }
 
+/// The registry's CLIs of a program of their own that `bin` lacks, as the `not installed`
+/// check lists them, with the words after the list: a new CLI changes no snapshot here.
+fn not_installed(bin: &Path) -> String {
+    use vnx::provider::cli::{Provider, of};
+    let listed: Vec<String> = Provider::ALL
+        .into_iter()
+        .filter(|p| of(*p).separate_binary() && !bin.join(of(*p).program()).exists())
+        .map(|p| match of(p).program() {
+            program if program == p.name() => program.to_owned(),
+            program => format!("{} (`{program}`)", p.name()),
+        })
+        .collect();
+    format!("{}: not on PATH", listed.join(", "))
+}
+
 fn first_line(program: &str, flag: &str) -> String {
     let out = Command::new(program).arg(flag).output().unwrap();
     String::from_utf8(out.stdout)
@@ -151,6 +166,10 @@ fn a_healthy_project_passes() {
     let tmp = repo.env.dir.path();
     let redact = |mut text: String| {
         for (from, to) in [
+            (
+                not_installed(&bin),
+                "[CLIs not in bin]: not on PATH".to_owned(),
+            ),
             (first_line("git", "--version"), "[git version]".to_owned()),
             (first_line("tmux", "-V"), "[tmux version]".to_owned()),
             (
@@ -187,7 +206,7 @@ fn a_healthy_project_passes() {
         PASS  claude          [tmp]/bin/claude: 2.1.197 (Claude Code); all 11 flags vnx passes are listed in `claude --help`
         PASS  codex           [tmp]/bin/codex: codex-cli 0.169.0; all 26 flags vnx passes are listed in `codex exec --help`, `codex exec resume --help`, `codex --help` and `codex resume --help`
         PASS  gemini          [tmp]/bin/gemini: 0.61.0; all 10 flags vnx passes are listed in `gemini --help`
-        PASS  not installed   qwen, opencode, copilot, aider, ollama (`opencode`): not on PATH; dispatches to them are refused
+        PASS  not installed   [CLIs not in bin]: not on PATH; dispatches to them are refused
         PASS  project         [tmp]/work (initialised)
         PASS  config          .vnx/config.yaml: project id work, 0 declared providers, 0 roles
         PASS  constraints     provider_constraints.yaml: 5 constraints
