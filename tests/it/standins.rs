@@ -1,18 +1,69 @@
-//! The qwen, opencode, copilot and aider providers driven end to end, headless, against
-//! their stand-in personalities of `vnx-fake-cli`: a scripted write and report is done and
-//! committed by vnx with the CLI's token usage on the receipt (aider, which cannot run a
-//! command, done by its applied edit), a question needs input and is shown by `vnx status`,
-//! an HTTP 400 fails even where the CLI exits 0, and a follow-up resumes the CLI's session.
+//! The built-in CLIs with a stand-in personality of `vnx-fake-cli`
+//! (`testing/fake-cli/<name>/`) driven end to end, headless, each as the registry starts it:
+//! a scripted write and report is done and committed by vnx with the CLI's token usage on
+//! the receipt (a CLI that cannot run a command, its completion its `output`, done by its
+//! applied edit), a question needs input and is shown by `vnx status`, an HTTP 400 fails even
+//! where the CLI exits 0, and a follow-up resumes the CLI's session. The CLIs are read from
+//! the registry, and what differs between them from their invocations: a new CLI needs only
+//! its stand-in here.
+
+use std::path::Path;
+
+use vnx::provider::invocation::expand;
+use vnx::provider::{Invocation, Lane, Permission, Provider, ProviderCompletion, Wanted};
 
 use crate::common::{Fakes, Repo, Run, completion, run};
 
-/// The four, each with the flag by which a follow-up continues its conversation.
-const CLIS: [(&str, &str); 4] = [
-    ("qwen", "--resume"),
-    ("opencode", "--session"),
-    ("copilot", "--resume"),
-    ("aider", "--restore-chat-history"),
-];
+/// The registry's built-in CLIs that have a stand-in personality and a headless lane.
+fn clis() -> Vec<&'static str> {
+    let fakes = Path::new(env!("CARGO_MANIFEST_DIR")).join("testing/fake-cli");
+    Provider::ALL
+        .into_iter()
+        .map(Provider::name)
+        .filter(|cli| fakes.join(cli).is_dir() && headless(cli, None).is_some())
+        .collect()
+}
+
+/// How vnx starts `cli` headless in the `edits` posture, resuming `resume`; `None` for a
+/// CLI without a headless lane.
+fn headless(cli: &str, resume: Option<&str>) -> Option<Invocation> {
+    let provider = Provider::parse(cli).unwrap();
+    provider
+        .invocation(&Wanted {
+            lane: Lane::Headless,
+            model: None,
+            permission: Permission::Edits,
+            prompt_len: 10,
+            vnx: Path::new("/bin/vnx"),
+            dispatch_dir: Path::new("/d"),
+            resume,
+            session: None,
+            allow: &[],
+        })
+        .ok()
+}
+
+/// Whether `cli` ends a dispatch by its `vnx report` (else by its own output: it cannot run
+/// a command).
+fn reports(cli: &str) -> bool {
+    headless(cli, None).unwrap().completion == ProviderCompletion::Report
+}
+
+/// The words a follow-up adds to `cli`'s argv to continue `session` (`--resume=ID`, a
+/// `resume ID` subcommand, a flag that restores a history without naming it).
+fn resuming(cli: &str, session: &str) -> Vec<String> {
+    let mut left = headless(cli, None).unwrap().argv;
+    let mut added = Vec::new();
+    for word in headless(cli, Some(session)).unwrap().argv {
+        match left.iter().position(|w| *w == word) {
+            Some(i) => {
+                left.remove(i);
+            }
+            None => added.push(expand(&word, "", "")),
+        }
+    }
+    added
+}
 
 /// The stand-in's question (testing/fake-cli/script.rs, `@fake ask`).
 const QUESTION: &str = "Should I also update the documentation?";
@@ -63,10 +114,11 @@ fn argv_of(seen: &serde_json::Value) -> Vec<String> {
 }
 
 /// The script of a model that does the work: a write and, where the CLI can run a command,
-/// the report (aider sends its model no tools: its applied edit is the signal).
+/// the report (a CLI that sends its model no tools, such as aider: its applied edit is the
+/// signal).
 fn work(cli: &str, marker: &str) -> String {
     let mut script = format!("{marker}\n@fake write hello.txt {marker}");
-    if cli != "aider" {
+    if reports(cli) {
         script.push_str("\n@fake run vnx report --status done --summary wrote-it");
     }
     script
@@ -76,7 +128,7 @@ fn work(cli: &str, marker: &str) -> String {
 fn a_write_and_report_is_done_committed_and_counted() {
     let repo = Repo::new();
     let fakes = Fakes::new();
-    for (cli, _) in CLIS {
+    for cli in clis() {
         let marker = format!("hello from {cli}");
         let r = dispatch(&repo, &fakes, cli, &work(cli, &marker));
         let c = completion(&r);
@@ -87,14 +139,15 @@ fn a_write_and_report_is_done_committed_and_counted() {
             r.stderr
         );
         let id = c["dispatch_id"].as_str().unwrap();
-        let (completion_kind, signal) = if cli == "aider" {
-            ("output", "exit")
-        } else {
+        // Its report, or, for a CLI judged by its output, its exit after an applied edit.
+        let (completion_kind, signal) = if reports(cli) {
             ("report", "report")
+        } else {
+            ("output", "exit")
         };
         assert_eq!(started(&repo, id)["completion"], completion_kind, "{cli}");
         assert_eq!(c["completion_signal"], signal, "{cli}: {c}");
-        if cli != "aider" {
+        if reports(cli) {
             assert_eq!(c["report"]["summary"], "wrote-it", "{cli}");
         }
         // The CLI never commits under the default posture; vnx commits for it.
@@ -124,7 +177,7 @@ fn a_write_and_report_is_done_committed_and_counted() {
 fn a_question_needs_input_and_status_shows_it() {
     let repo = Repo::new();
     let fakes = Fakes::new();
-    for (cli, _) in CLIS {
+    for cli in clis() {
         let r = dispatch(
             &repo,
             &fakes,
@@ -149,21 +202,18 @@ fn a_question_needs_input_and_status_shows_it() {
 fn an_http_400_fails_even_when_the_cli_exits_0() {
     let repo = Repo::new();
     let fakes = Fakes::new();
-    for (cli, _) in CLIS {
+    let mut exits = Vec::new();
+    for cli in clis() {
         let marker = format!("{cli} meets an API error");
         let r = dispatch(&repo, &fakes, cli, &format!("{marker}\n@fake fail"));
         assert_eq!(r.code, 1, "{cli}: {}", r.stderr);
         let c = completion(&r);
         assert_eq!(c["status"], "failed", "{cli}: {c}");
+        // What the stand-in exited with (qwen and aider exit 0 after a failed request, as
+        // the real ones do) is what the receipt says.
         let seen = fakes.invocation_of(cli, &marker);
-        // qwen and aider exit 0 after a failed request, as the real ones do.
-        let cli_exit = if matches!(cli, "qwen" | "aider") {
-            0
-        } else {
-            1
-        };
-        assert_eq!(seen["exit_code"], cli_exit, "{cli}");
-        assert_eq!(c["exit_code"], cli_exit, "{cli}: {c}");
+        assert_eq!(c["exit_code"], seen["exit_code"], "{cli}: {c}");
+        exits.push(seen["exit_code"].as_i64().unwrap());
         let reason = c["failure_reason"].as_str().unwrap_or_default();
         assert!(
             reason.contains("400") || reason.contains("scripted failure"),
@@ -171,13 +221,18 @@ fn an_http_400_fails_even_when_the_cli_exits_0() {
         );
         assert_eq!(c["teardown_class"], "clean", "{cli}: {c}");
     }
+    // At least one of them exits 0 after the failure, so the title holds.
+    assert!(exits.contains(&0), "{exits:?}");
 }
 
 #[test]
 fn a_follow_up_resumes_the_session() {
     let repo = Repo::new();
     let fakes = Fakes::new();
-    for (cli, flag) in CLIS {
+    // A CLI that does not resume a session headless has no follow-up to test here.
+    for cli in clis().into_iter().filter(|cli| {
+        vnx::provider::cli::named(cli).is_some_and(|c| c.resumes_sessions(Lane::Headless))
+    }) {
         let first = format!("first-{cli}");
         let asked = dispatch(&repo, &fakes, cli, &format!("{first}\n@fake ask"));
         let c = completion(&asked);
@@ -213,14 +268,17 @@ fn a_follow_up_resumes_the_session() {
         // The CLI was told to continue the first dispatch's session, and it held that turn.
         let seen = fakes.invocation_of(cli, &second);
         let argv = argv_of(&seen);
-        let resumed = if cli == "aider" {
-            argv.iter().any(|a| a == flag)
-        } else {
-            argv.iter().any(|a| *a == format!("{flag}={session}"))
-                || argv.windows(2).any(|w| w[0] == flag && w[1] == session)
-        };
-        assert!(resumed, "{cli}: {flag} {session} not in {argv:?}");
-        if cli != "aider" {
+        let resume = resuming(cli, &session);
+        assert!(
+            !resume.is_empty(),
+            "{cli}: a follow-up adds nothing to its argv"
+        );
+        assert!(
+            resume.iter().all(|w| argv.contains(w)),
+            "{cli}: {resume:?} not in {argv:?}"
+        );
+        // A CLI told which session to continue held that one.
+        if resume.iter().any(|w| w.contains(&session)) {
             assert_eq!(seen["session_id"], session.as_str(), "{cli}");
         }
         let earlier = seen["earlier_prompts"].as_array().unwrap();

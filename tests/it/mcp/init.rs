@@ -1,5 +1,5 @@
-//! `vnx init --mcp`: vnx registered as an MCP server with claude, codex, gemini, qwen, copilot
-//! and opencode, each client's configuration keeping what else it held.
+//! `vnx init --mcp`: vnx registered as an MCP server with every built-in CLI that has an MCP
+//! setting (the registry's `mcp_config`), each client's configuration keeping what else it held.
 
 use super::*;
 
@@ -95,20 +95,14 @@ fn init_mcp_registers_with_claude_codex_and_gemini_keeping_the_rest() {
         .iter()
         .map(|m| m["action"].as_str().unwrap())
         .collect();
-    // claude, codex, gemini, qwen, opencode (in its user config,
-    // `init_mcp_registers_with_opencode_in_its_user_config`) and copilot (in its home,
+    // Every CLI of the registry with an MCP setting (opencode's is in its user config,
+    // `init_mcp_registers_with_opencode_in_its_user_config`, copilot's in its home,
     // `init_mcp_registers_with_copilot_in_its_home_keeping_the_rest`).
-    assert_eq!(
-        actions,
-        [
-            "unchanged",
-            "unchanged",
-            "unchanged",
-            "unchanged",
-            "unchanged",
-            "unchanged"
-        ]
-    );
+    let with_mcp = vnx::provider::cli::CLIS
+        .iter()
+        .filter(|cli| cli.mcp_config().is_some())
+        .count();
+    assert_eq!(actions, vec!["unchanged"; with_mcp]);
     assert_eq!((files(root), files(&codex_dir)), (root_files, codex_files));
 
     // One CLI only; a file vnx cannot read is left alone; a link is not written through.
