@@ -1,7 +1,7 @@
 //! One module per coding CLI behind one trait ([`CodingCli`], ADR 0054): everything vnx knows
-//! about a built-in CLI lives in its module below (`claude`, `codex`, `gemini`, `qwen`,
-//! `opencode`, `copilot`, `aider`, `ollama`, `demo`), and the shared code (the event parser, the transcript, the invocation, the hooks,
-//! `vnx approve`/`deny`, doctor, the sandbox's plan, model checks) asks this registry
+//! about a built-in CLI lives in its module below (one per entry of [`CLIS`]), and the shared
+//! code (the event parser, the transcript, the invocation, the hooks, `vnx approve`/`deny`,
+//! doctor, the sandbox's plan, model checks) asks this registry
 //! ([`CLIS`], [`of`], [`streaming`], [`transcript_for`]) instead of naming a CLI. What a CLI's
 //! module is handed lives beside it: `argv` (what an argv is made from), `hook` (what a hook
 //! is made of), `stream` (what an event parser is given), `render` (what a transcript
@@ -556,5 +556,45 @@ mod tests {
             assert!(std::ptr::eq(found, stream), "{:?}", stream.format);
         }
         assert!(streaming(&OutputFormat::TEXT).is_none());
+    }
+
+    #[test]
+    fn each_sample_is_drawn_by_its_own_transcript() {
+        // The first event of a log that a CLI's transcript claims picks the renderer
+        // (`transcript_for`: the narrow claims first, then the rest in CLIS' order).
+        let asked: Vec<&HeadlessStream> = all_streams()
+            .filter(|s| s.claims_narrowly)
+            .chain(all_streams().filter(|s| !s.claims_narrowly))
+            .collect();
+        let drawing = |event: &Value| {
+            let kind = event["type"].as_str().unwrap_or("");
+            asked
+                .iter()
+                .copied()
+                .find(|s| (s.claims)(kind, event))
+                .filter(|s| s.transcript.is_some())
+        };
+        let mut checked = 0;
+        for stream in all_streams().filter(|s| {
+            s.transcript.is_some() && !s.sample.is_empty() && !(s.parser)().reads_text()
+        }) {
+            let first = stream
+                .sample
+                .iter()
+                .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+                .filter(Value::is_object)
+                .find_map(|event| drawing(&event))
+                .unwrap_or_else(|| {
+                    panic!("{:?}: no event of its sample is claimed", stream.format)
+                });
+            assert!(
+                std::ptr::eq(first, stream),
+                "{:?}'s sample is drawn as {:?}'s",
+                stream.format,
+                first.format
+            );
+            checked += 1;
+        }
+        assert!(checked >= 3, "{checked}");
     }
 }
