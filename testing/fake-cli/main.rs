@@ -1,5 +1,5 @@
-//! `vnx-fake-cli`: a scripted stand-in for the `claude`, `codex`, `gemini`, `qwen`,
-//! `opencode`, `copilot` and `aider` coding CLIs.
+//! `vnx-fake-cli`: a scripted stand-in for the built-in coding CLIs, one personality each
+//! (a folder here, named in `personality` below).
 //! Picks the personality from argv[0] (or `VNX_FAKE_AS`) and hands over to it; the model's
 //! actions come from `@fake` directives in the prompt (see `script.rs`).
 
@@ -84,7 +84,7 @@ fn main() -> ExitCode {
         _ => {
             eprintln!(
                 "vnx-fake-cli: cannot tell which CLI to fake from argv[0] '{argv0}': \
-                 link it as claude, codex, gemini, qwen, opencode, copilot or aider, or set VNX_FAKE_AS"
+                 link it by the name of one of its personalities (a folder of testing/fake-cli/), or set VNX_FAKE_AS"
             );
             2
         }
