@@ -112,18 +112,15 @@ fn verdict(report: &Value, name: &str) -> (String, String) {
     )
 }
 
-/// The registry's CLIs of a program of their own that `bin` lacks, as the `not installed`
-/// check lists them, with the words after the list: a new CLI changes no snapshot here.
+/// The registry's CLIs `bin` lacks, as `not installed` lists them: no snapshot names them.
 fn not_installed(bin: &Path) -> String {
     use vnx::provider::cli::{Provider, of};
-    let listed: Vec<String> = Provider::ALL
-        .into_iter()
-        .filter(|p| of(*p).separate_binary() && !bin.join(of(*p).program()).exists())
-        .map(|p| match of(p).program() {
-            program if program == p.name() => program.to_owned(),
-            program => format!("{} (`{program}`)", p.name()),
-        })
-        .collect();
+    let lacks = |p: &Provider| of(*p).separate_binary() && !bin.join(of(*p).program()).exists();
+    let named = |p: Provider| match of(p).program() {
+        program if program == p.name() => program.to_owned(),
+        program => format!("{} (`{program}`)", p.name()),
+    };
+    let listed: Vec<String> = Provider::ALL.into_iter().filter(lacks).map(named).collect();
     format!("{}: not on PATH", listed.join(", "))
 }
 

@@ -24,6 +24,9 @@ fn clis() -> Vec<&'static str> {
         .collect()
 }
 
+/// A dispatch directory no real one is: words naming it differ in every dispatch.
+const DISPATCH_DIR: &str = "/standins-dispatch-dir";
+
 /// How vnx starts `cli` headless in the `edits` posture, resuming `resume`; `None` for a
 /// CLI without a headless lane.
 fn headless(cli: &str, resume: Option<&str>) -> Option<Invocation> {
@@ -35,7 +38,7 @@ fn headless(cli: &str, resume: Option<&str>) -> Option<Invocation> {
             permission: Permission::Edits,
             prompt_len: 10,
             vnx: Path::new("/bin/vnx"),
-            dispatch_dir: Path::new("/d"),
+            dispatch_dir: Path::new(DISPATCH_DIR),
             resume,
             session: None,
             allow: &[],
@@ -50,7 +53,8 @@ fn reports(cli: &str) -> bool {
 }
 
 /// The words a follow-up adds to `cli`'s argv to continue `session` (`--resume=ID`, a
-/// `resume ID` subcommand, a flag that restores a history without naming it).
+/// `resume ID` subcommand and the options it takes, a flag that restores a history without
+/// naming it), but those naming the dispatch directory, which is the follow-up's own.
 fn resuming(cli: &str, session: &str) -> Vec<String> {
     let mut left = headless(cli, None).unwrap().argv;
     let mut added = Vec::new();
@@ -59,7 +63,8 @@ fn resuming(cli: &str, session: &str) -> Vec<String> {
             Some(i) => {
                 left.remove(i);
             }
-            None => added.push(expand(&word, "", "")),
+            None if !word.contains(DISPATCH_DIR) => added.push(expand(&word, "", "")),
+            None => {}
         }
     }
     added
