@@ -9,7 +9,7 @@ use crate::common::{committed, configure};
 fn redacted(f: impl FnOnce()) {
     // The registry's built-in providers, as an unknown provider's hint lists them: a new CLI
     // changes no snapshot here.
-    let builtins = literal(&vnx::provider::cli::Provider::NAMES.join(", "));
+    let builtins = crate::common::regex_literal(&vnx::provider::cli::Provider::NAMES.join(", "));
     insta::with_settings!({filters => vec![
         (builtins.as_str(), "[built-in CLIs]"),
         (r"D-(?:[0-9a-f]{12}|[0-9a-f]{8})\b", "[ID]"),
@@ -23,17 +23,6 @@ fn redacted(f: impl FnOnce()) {
         // `status`'s AGE column.
         (r"  \d+[smhd] *  ", "  [AGE]  "),
     ]}, { f() });
-}
-
-/// `text` as a regex matching only itself.
-fn literal(text: &str) -> String {
-    text.chars().fold(String::new(), |mut out, c| {
-        if r"\.+*?()|[]{}^$#&-~".contains(c) {
-            out.push('\\');
-        }
-        out.push(c);
-        out
-    })
 }
 
 fn out(r: &crate::common::Run) -> String {

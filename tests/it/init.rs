@@ -17,21 +17,10 @@ fn assert_config_snapshot(name: &str, config: &str) {
     let listed = format!("# Providers: {} and {last} are built in", rest.join(", "));
     let mut settings = insta::Settings::clone_current();
     settings.add_filter(
-        &literal(&listed),
+        &crate::common::regex_literal(&listed),
         "# Providers: [built-in CLIs] are built in",
     );
     settings.bind(|| insta::assert_snapshot!(name, config));
-}
-
-/// `text` as a regex matching only itself.
-fn literal(text: &str) -> String {
-    text.chars().fold(String::new(), |mut out, c| {
-        if r"\.+*?()|[]{}^$#&-~".contains(c) {
-            out.push('\\');
-        }
-        out.push(c);
-        out
-    })
 }
 
 fn repo() -> TestEnv {

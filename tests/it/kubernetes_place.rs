@@ -44,21 +44,11 @@ fn repo_with_cluster_making(more: &str) -> Repo {
     repo
 }
 
-#[test]
-#[ignore = "needs podman and mmdebstrap (bin/test --all installs them)"]
-fn a_demo_dispatch_runs_in_a_pod_of_its_own_and_comes_back() {
-    let repo = repo_with_cluster();
-    let log = repo.env.path().join("kubectl.log");
-    let doctor = run(repo
-        .vnx()
-        .env("VNX_FAKE_KUBECTL_LOG", &log)
-        .args(["doctor", "--host", "cluster"]));
-    assert_eq!(doctor.code, 0, "{}{}", doctor.stdout, doctor.stderr);
-    for check in ["PASS  engine", "PASS  vnx", "PASS  git", "PASS  tmux"] {
-        assert!(doctor.stdout.contains(check), "{check}: {}", doctor.stdout);
-    }
+/// A demo dispatch that commits, on host `cluster`, each kubectl call logged to `log`: done,
+/// its branch here and the ledger verified; its id.
+fn commit_on_cluster(repo: &Repo, log: &Path) -> String {
     let mut dispatch = repo.dispatch_cmd("commit");
-    dispatch.env("VNX_FAKE_KUBECTL_LOG", &log).args([
+    dispatch.env("VNX_FAKE_KUBECTL_LOG", log).args([
         "--json",
         "--host",
         "cluster",
@@ -73,6 +63,23 @@ fn a_demo_dispatch_runs_in_a_pod_of_its_own_and_comes_back() {
     assert_eq!(done["remote"]["host"], format!("cluster.{id}"), "{done:#}");
     assert!(!repo.on_branch(&id, "demo-output.txt").is_empty());
     repo.verify_ok();
+    id
+}
+
+#[test]
+#[ignore = "needs podman and mmdebstrap (bin/test --all installs them)"]
+fn a_demo_dispatch_runs_in_a_pod_of_its_own_and_comes_back() {
+    let repo = repo_with_cluster();
+    let log = repo.env.path().join("kubectl.log");
+    let doctor = run(repo
+        .vnx()
+        .env("VNX_FAKE_KUBECTL_LOG", &log)
+        .args(["doctor", "--host", "cluster"]));
+    assert_eq!(doctor.code, 0, "{}{}", doctor.stdout, doctor.stderr);
+    for check in ["PASS  engine", "PASS  vnx", "PASS  git", "PASS  tmux"] {
+        assert!(doctor.stdout.contains(check), "{check}: {}", doctor.stdout);
+    }
+    let id = commit_on_cluster(&repo, &log);
     let name = object_of(&id);
     assert!(!exists("container", &name), "pod {name} still exists");
     assert!(
@@ -120,22 +127,7 @@ fn a_demo_dispatch_runs_in_a_pod_of_its_own_and_comes_back() {
 fn a_demo_dispatch_runs_in_a_sandbox_objects_pod_and_comes_back() {
     let repo = repo_with_cluster_making("      objects: sandbox\n");
     let log = repo.env.path().join("kubectl.log");
-    let mut dispatch = repo.dispatch_cmd("commit");
-    dispatch.env("VNX_FAKE_KUBECTL_LOG", &log).args([
-        "--json",
-        "--host",
-        "cluster",
-        "--instruction",
-        "add the demo output",
-    ]);
-    let r = run(dispatch);
-    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
-    let done = completion(&r);
-    let id = done["dispatch_id"].as_str().unwrap().to_owned();
-    assert_eq!(done["status"], "done", "{done:#}");
-    assert_eq!(done["remote"]["host"], format!("cluster.{id}"), "{done:#}");
-    assert!(!repo.on_branch(&id, "demo-output.txt").is_empty());
-    repo.verify_ok();
+    let id = commit_on_cluster(&repo, &log);
     // The Sandbox's pod is named as the Sandbox, its claim `work-` and the Sandbox's name.
     let object = vnx::remote::kubernetes::object_name(&vnx::ids::DispatchId::parse(&id).unwrap());
     let pod = object_of(&id);

@@ -271,3 +271,14 @@ pub fn worker_alive(id: &str) -> bool {
             .is_ok_and(|cwd| cwd.to_string_lossy().ends_with(&format!("dispatch-{id}")))
     })
 }
+
+/// `text` as a regex (an insta filter's) matching only itself.
+pub fn regex_literal(text: &str) -> String {
+    text.chars().fold(String::new(), |mut out, c| {
+        if r"\.+*?()|[]{}^$#&-~".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+        out
+    })
+}

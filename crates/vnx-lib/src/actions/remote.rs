@@ -75,7 +75,7 @@ pub struct PlaceRemoved {
 }
 
 /// Removes the places vnx made for dispatches `ids` whose work is merged, released or
-/// discarded (those [`place_to_remove`] names).
+/// discarded (one no dispatch still runs in).
 pub fn remove_places<'a>(
     desk: &Desk<'_>,
     ids: impl IntoIterator<Item = &'a DispatchId>,

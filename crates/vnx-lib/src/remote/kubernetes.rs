@@ -148,7 +148,7 @@ impl Pod {
         }
     }
 
-    /// The pod: [`Pod::pod_spec`] on the claim, with the dispatch's labels and annotation.
+    /// The pod: the pod spec both forms share, on the claim, with the dispatch's labels and annotation.
     pub fn pod_manifest(&self) -> core::Pod {
         core::Pod {
             metadata: self.metadata(),

@@ -104,7 +104,7 @@ impl Pod {
         format!("{VOLUME}-{}", self.object)
     }
 
-    /// The `Sandbox`, made `Suspended`: the claim only, until [`Pod::sandbox_mode`] runs it.
+    /// The `Sandbox`, made `Suspended`: the claim only, until it is switched to `Running`.
     pub fn sandbox_manifest(&self) -> Sandbox {
         let metadata = self.metadata();
         Sandbox {
