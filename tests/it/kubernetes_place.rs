@@ -188,7 +188,7 @@ fn a_demo_dispatch_runs_in_a_sandbox_objects_pod_and_comes_back() {
 #[test]
 #[ignore = "needs podman and mmdebstrap (bin/test --all installs them)"]
 fn a_killed_pod_is_lost_at_once_and_resumed_on_its_claim() {
-    let repo = repo_with_cluster();
+    let repo = repo_with_cluster_making("      env: {MODEL_URL: 'http://models:1'}\n");
     let r = repo.dispatch(
         "slow",
         &[
@@ -203,6 +203,15 @@ fn a_killed_pod_is_lost_at_once_and_resumed_on_its_claim() {
     let started: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     let id = started["dispatch_id"].as_str().unwrap().to_owned();
     let name = object_of(&id);
+    // The host's variables reach the pod's container, beside its home on the claim.
+    let env = Command::new("podman")
+        .args(["exec", &name, "printenv", "MODEL_URL", "HOME"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&env.stdout),
+        "http://models:1\n/work/home\n"
+    );
     let killed = Command::new("podman")
         .args(["kill", &name])
         .output()
@@ -325,7 +334,7 @@ fn every_manifest_vnx_makes_validates_against_the_kubernetes_schemas() {
     let mut sandboxes = Vec::new();
     for (n, yaml) in [
         "hosts:\n  cluster:\n    kubernetes: {image: i}\n",
-        "hosts:\n  cluster:\n    kubernetes:\n      image: registry.example/vnx-worker:1\n      context: prod\n      namespace: agents\n      cpu: 500m\n      memory: 4Gi\n      storage: 20Gi\n      storage_class: fast\n      node_selector: {pool: agents, kubernetes.io/arch: amd64}\n      tolerations: [{key: dedicated, operator: Equal, value: agents, effect: NoSchedule}, {operator: Exists, effect: NoExecute, toleration_seconds: 60}]\n      service_account: vnx-worker\n      runtime_class: gvisor\n",
+        "hosts:\n  cluster:\n    kubernetes:\n      image: registry.example/vnx-worker:1\n      context: prod\n      namespace: agents\n      cpu: 500m\n      memory: 4Gi\n      storage: 20Gi\n      storage_class: fast\n      node_selector: {pool: agents, kubernetes.io/arch: amd64}\n      tolerations: [{key: dedicated, operator: Equal, value: agents, effect: NoSchedule}, {operator: Exists, effect: NoExecute, toleration_seconds: 60}]\n      service_account: vnx-worker\n      runtime_class: gvisor\n      env: {MODEL_URL: 'http://models:1', HTTPS_PROXY: 'http://proxy:3128'}\n",
         "hosts:\n  cluster:\n    kubernetes: {image: i, cpu: 2, memory: 512Mi}\n",
     ]
     .iter()

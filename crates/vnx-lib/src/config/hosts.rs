@@ -143,6 +143,24 @@ pub fn is_variable(s: &str) -> bool {
 const MAX_CAPACITY: u32 = 256;
 
 impl Validator<'_> {
+    /// A place's `env:` (at `at`): variables vnx can set, by name and value.
+    pub(super) fn env(
+        &self,
+        at: &str,
+        env: Option<Spanned<BTreeMap<String, String>>>,
+    ) -> Checked<BTreeMap<String, String>> {
+        let Some(env) = env else {
+            return Ok(BTreeMap::new());
+        };
+        match (env.value.iter()).find(|(k, v)| !is_variable(k) || v.contains('\0')) {
+            Some((k, _)) => {
+                let msg = format!("{at}.env has a variable vnx cannot set: {}", q(k));
+                self.err(&env.referenced, msg)
+            }
+            None => Ok(env.value),
+        }
+    }
+
     /// `hosts:`.
     pub(super) fn hosts(&self, raw: Entries<RawHost>) -> Checked<BTreeMap<String, HostConfig>> {
         let mut hosts = BTreeMap::new();
@@ -390,20 +408,7 @@ impl Validator<'_> {
                 return self.err(&n.referenced, msg);
             }
         };
-        let env = match c.env {
-            Some(env) => match env
-                .value
-                .iter()
-                .find(|(k, v)| !is_variable(k) || v.contains('\0'))
-            {
-                Some((k, _)) => {
-                    let msg = format!("{at}.container.env has a variable vnx cannot set: {}", q(k));
-                    return self.err(&env.referenced, msg);
-                }
-                None => env.value,
-            },
-            None => BTreeMap::new(),
-        };
+        let env = self.env(&format!("{at}.container"), c.env)?;
         let mut logins = Vec::new();
         for cli in c.logins.unwrap_or_default() {
             if crate::provider::cli::named(&cli.value).is_none() {

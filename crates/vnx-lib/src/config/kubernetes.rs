@@ -42,6 +42,8 @@ pub struct KubernetesHost {
     /// dispatch, whose controller makes the claim and the pod, instead of the two themselves
     /// (`objects: pod`, the default).
     pub sandbox_object: bool,
+    /// Variables set in the pod's container, for its CLIs (a model server's address).
+    pub env: BTreeMap<String, String>,
 }
 
 /// One toleration of the pod's, as the Kubernetes API has it.
@@ -76,6 +78,7 @@ pub(super) struct RawKubernetes {
     service_account: Option<Spanned<String>>,
     runtime_class: Option<Spanned<String>>,
     objects: Option<Spanned<String>>,
+    env: Option<Spanned<BTreeMap<String, String>>>,
 }
 
 /// A quantity as YAML gives it: `2` is a number, `500m` a string.
@@ -212,6 +215,7 @@ impl Validator<'_> {
                 return self.err(&o.referenced, msg);
             }
         };
+        let env = self.env(&at, k.env)?;
         let [cpu, memory, storage] =
             <[Option<String>; 3]>::try_from(quantities).expect("three quantities were read");
         let text = |v: Option<Spanned<String>>| v.map(|v| v.value);
@@ -229,6 +233,7 @@ impl Validator<'_> {
             service_account: text(k.service_account),
             runtime_class: text(k.runtime_class),
             sandbox_object,
+            env,
         })
     }
 }
@@ -278,12 +283,22 @@ mod tests {
             };
             assert_eq!(k.sandbox_object, sandbox, "{objects}");
         }
+        let text =
+            "hosts:\n  cluster:\n    kubernetes: {image: i, env: {MODEL_URL: 'http://m:1'}}\n";
+        let HostKind::Kubernetes(k) = &parse(text).unwrap().hosts["cluster"].kind else {
+            panic!()
+        };
+        assert_eq!(k.env["MODEL_URL"], "http://m:1");
     }
 
     #[test]
     fn bad_kubernetes_hosts_are_refused_with_where() {
         for (yaml, says) in [
             ("kubernetes: {image: -oops}", "image is not usable"),
+            (
+                "kubernetes: {image: i, env: {'A B': x}}",
+                "kubernetes.env has a variable",
+            ),
             (
                 "kubernetes: {image: i, context: a b}",
                 "context is not usable",

@@ -200,12 +200,19 @@ impl Pod {
                 name: CONTAINER.into(),
                 image: Some(self.spec.image.clone()),
                 command: Some(["/bin/sh", "-c", IDLE].map(String::from).to_vec()),
-                // The home on the claim, so the CLIs' state outlives the pod.
-                env: Some(vec![core::EnvVar {
-                    name: "HOME".into(),
-                    value: Some(HOME.into()),
-                    ..Default::default()
-                }]),
+                // The home on the claim, so the CLIs' state outlives the pod; the host's
+                // own variables after it (theirs win).
+                env: Some(
+                    [("HOME", HOME)]
+                        .into_iter()
+                        .chain(self.spec.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+                        .map(|(name, value)| core::EnvVar {
+                            name: name.into(),
+                            value: Some(value.into()),
+                            ..Default::default()
+                        })
+                        .collect(),
+                ),
                 resources,
                 volume_mounts: Some(vec![core::VolumeMount {
                     name: VOLUME.into(),
