@@ -222,7 +222,7 @@ mod live {
                             attach(terminal, vnx, &src.root, &id, app);
                             refresh(app, src)?;
                         }
-                        Effect::Run(action) => start(action, vnx, &src.root, app, tx),
+                        Effect::Run(action) => start(action, app, tx),
                     }
                     // Only now may the input thread read the keyboard again (after an attach,
                     // tmux had it).
@@ -246,30 +246,33 @@ mod live {
         Ok(())
     }
 
-    /// Carries an action out on a thread of its own (the library's action where there is one,
-    /// else its vnx command); its outcome comes back as an event.
-    fn start(action: Action, vnx: &Path, root: &Path, app: &mut App, tx: &Sender<Ev>) {
+    /// Carries an action out on a thread of its own (the library's action, as its command
+    /// does it); its outcome comes back as an event.
+    fn start(action: Action, app: &mut App, tx: &Sender<Ev>) {
         app.running.push(action.clone());
         app.message = None;
         app.said_at = None;
-        let (vnx, root, tx) = (vnx.to_owned(), root.to_owned(), tx.clone());
+        let tx = tx.clone();
         std::thread::spawn(move || {
-            let outcome = act(&action).unwrap_or_else(|| tui::run_action(&vnx, &root, &action));
+            let outcome = act(&action);
             let _ = tx.send(Ev::Done(outcome));
         });
     }
 
     /// Does `action` at the project's desk (`vnx::actions`), as its command would, and says
-    /// what became of it; `None` for an action that is a command's still.
-    fn act(action: &Action) -> Option<tui::Outcome> {
+    /// what became of it (attaching needs the terminal: the caller does that one).
+    fn act(action: &Action) -> tui::Outcome {
         use vnx::actions::release::{self, Preserved, done_line};
         use vnx::actions::{Desk, accept, answer, cancel, dismiss, gate, merge};
         use vnx::receipts::PermissionAnswer;
         let id = match action {
             Action::Tidy => None,
             Action::FollowUp(id, text) => return outcome_of(action, follow_up(id.clone(), text)),
-            Action::Attach(_) => return None,
-            _ => Some(action.dispatch_id()?.clone()),
+            Action::Attach(_) => {
+                let why = "attaching takes the terminal: the dashboard does it itself";
+                return outcome_of(action, Ok((3, why.into())));
+            }
+            _ => action.dispatch_id().cloned(),
         };
         let done = crate::cli::util::context::with_desk(None, |desk| {
             let Some(id) = id else {
@@ -277,12 +280,12 @@ mod live {
                 let released = found.released();
                 let kept = found.entries.len() - released;
                 let failed = found.failed();
-                return Ok(Some((
+                return Ok((
                     if failed { 3 } else { 0 },
                     format!("{released} released, {kept} kept"),
-                )));
+                ));
             };
-            Ok(Some(match action {
+            Ok(match action {
                 Action::Approve(_) | Action::Deny(_) => {
                     let decision = match action {
                         Action::Approve(_) => PermissionAnswer::Approve,
@@ -306,7 +309,7 @@ mod live {
                     } else {
                         let mut chosen = preserved.to_discard(ids, &[])?;
                         if chosen.is_empty() {
-                            return Ok(Some((0, "nothing to discard".into())));
+                            return Ok((0, "nothing to discard".into()));
                         }
                         preserved.discard(desk, &mut chosen)?;
                         (chosen.remove(0), "discarded")
@@ -357,26 +360,20 @@ mod live {
                         let ids = std::slice::from_ref(&id);
                         let answered = vnx::actions::remote::ask(desk, place, &args, ids)?;
                         let said = answered.stdout.lines().last().unwrap_or_default();
-                        return Ok(Some((
-                            answered.status.unwrap_or(3),
-                            format!("{place}: {said}"),
-                        )));
+                        return Ok((answered.status.unwrap_or(3), format!("{place}: {said}")));
                     }
                     (i32::from(!stopped.as_asked()), stopped.line())
                 }
-            }))
+            })
         });
         outcome_of(action, done)
     }
 
     /// Starts the follow-up of dispatch `id` with `text` in process, detached, as `vnx
-    /// follow-up --detach` would; `None` for one that ran on a host (its command asks it).
-    fn follow_up(id: DispatchId, text: &str) -> Result<Option<(i32, String)>, CliError> {
+    /// follow-up --detach` would: here, or by the place's vnx on the host it ran on.
+    fn follow_up(id: DispatchId, text: &str) -> Result<(i32, String), CliError> {
         use vnx::actions::follow_up::{FollowUp, follow_up};
         crate::cli::util::context::with_desk(None, |desk| {
-            if crate::cli::util::hosts::place_of(desk.ctx.project, &id)?.is_some() {
-                return Ok(None);
-            }
             let (overrides, override_reasons) = settings::constraint_overrides();
             let asked = FollowUp {
                 instruction: text.to_owned(),
@@ -384,9 +381,14 @@ mod live {
                 override_reasons,
                 ..FollowUp::of(id.clone())
             };
+            let on_host = vnx::actions::remote::follow_up_on_host(desk, &asked.on_host_request())?;
+            if let Some(launched) = on_host {
+                let (new, host) = (&launched.dispatch_id, &launched.host);
+                return Ok((0, format!("started {new} on host {host}")));
+            }
             let started = follow_up(desk, &asked, &|_| {})?;
             // The footer names the dispatch followed up already.
-            Ok(Some((
+            Ok((
                 0,
                 match &started.submitted {
                     vnx::dispatch::queue::Submitted::Queued { position, .. } => {
@@ -396,26 +398,21 @@ mod live {
                         format!("started {}", started.id())
                     }
                 },
-            )))
+            ))
         })
     }
 
-    /// The footer's outcome of an action done in process: its code and line, or its error;
-    /// `None` when it was not done here (its command does it).
-    fn outcome_of(
-        action: &Action,
-        done: Result<Option<(i32, String)>, CliError>,
-    ) -> Option<tui::Outcome> {
+    /// The footer's outcome of an action done in process: its code and line, or its error.
+    fn outcome_of(action: &Action, done: Result<(i32, String), CliError>) -> tui::Outcome {
         let (code, summary) = match done {
-            Ok(Some((code, summary))) => (code, vnx::dashboard::model::plain(&summary)),
-            Ok(None) => return None,
+            Ok((code, summary)) => (code, vnx::dashboard::model::plain(&summary)),
             Err(e) => (e.exit_status() as i32, e.one_line()),
         };
-        Some(tui::Outcome {
+        tui::Outcome {
             action: action.clone(),
             code: Some(code),
             summary,
-        })
+        }
     }
 
     /// Hands the terminal to `vnx attach ID` and takes it back when tmux detaches.

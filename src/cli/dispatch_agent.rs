@@ -9,9 +9,7 @@ use vnx::provider::{Lane, Permission};
 
 use super::CliError;
 use super::util::context::with_desk;
-use super::util::launch::{
-    LaneArg, SandboxFlags, Started, Task, flags, read_instruction, sandbox_flags,
-};
+use super::util::launch::{LaneArg, SandboxFlags, Started, Task, read_instruction};
 use super::util::settings;
 
 /// Dispatch a worker CLI in its own git worktree and tmux pane
@@ -204,7 +202,7 @@ fn remote_request(
 ) -> vnx::remote::RemoteRequest {
     let permission = Permission::from(args.task_args.permission).name();
     let skills = (args.task_args.skills.iter()).map(|k| ("--skill", Some(k.clone())));
-    let mut a = flags(
+    let mut a = vnx::remote::launch::flags(
         [
             ("--agent", args.agent.clone()),
             ("--provider", args.provider.clone()),
@@ -223,7 +221,10 @@ fn remote_request(
         .chain(skills),
     );
     let sandbox = &args.sandbox;
-    a.extend(sandbox_flags(sandbox.sandbox(), sandbox.network()));
+    a.extend(vnx::remote::launch::sandbox_flags(
+        sandbox.sandbox(),
+        sandbox.network(),
+    ));
     vnx::remote::RemoteRequest {
         id,
         base_ref: args.task_args.base_ref.clone(),

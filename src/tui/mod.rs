@@ -1,18 +1,15 @@
 //! The live dashboard's terminal side: the keys, confirmations and clock (`app`), the drawing
-//! (`ui`), what the lower pane shows, and the actions: the library's (`vnx::actions`, done by
-//! `vnx dashboard`) where there is one, else carried out by the vnx command that does it in
-//! the shell. What it shows is the library's `vnx::dashboard`; the terminal and its
-//! event loop are `vnx dashboard`'s (`cli/dashboard`).
+//! (`ui`), what the lower pane shows, and the actions, each the library's (`vnx::actions`,
+//! done by `vnx dashboard`) and named by the vnx command that does the same in the shell.
+//! What it shows is the library's `vnx::dashboard`; the terminal and its event loop are `vnx
+//! dashboard`'s (`cli/dashboard`).
 
 pub mod app;
 pub mod ui;
 
-use std::path::Path;
-
 pub use app::{Action, App, Effect, KEYS, Key, Mode, View};
 
 use vnx::dashboard::{Sources, model};
-use vnx::process::{self, Cmd};
 
 /// Reads what the lower pane shows of the selected dispatch in the current view: its pane
 /// or log, its diff against its base, or its receipts.
@@ -77,7 +74,7 @@ pub struct Outcome {
     pub action: Action,
     /// Its exit status (`None`: it could not be run, or a signal ended it).
     pub code: Option<i32>,
-    /// What it said, on one line (see `summarize`).
+    /// What it said, on one line.
     pub summary: String,
 }
 
@@ -96,45 +93,6 @@ impl Outcome {
             self.summary
         )
     }
-}
-
-/// Runs the vnx command of `action` (`vnx` is vnx's own binary) in the project `root`, and
-/// says how it ended. Attaching needs the terminal: the caller does that one.
-pub fn run_action(vnx: &Path, root: &Path, action: &Action) -> Outcome {
-    let cmd = Cmd::new(vnx).args(action.argv()).cwd(root);
-    let gate = matches!(action, Action::GateCheck(_));
-    let (code, summary) = match process::run(&cmd) {
-        Ok(out) => (out.status.code(), summarize(&out.stdout, &out.stderr, gate)),
-        Err(e) => (None, e.to_string()),
-    };
-    Outcome {
-        action: action.clone(),
-        code,
-        summary,
-    }
-}
-
-/// One line for the footer: the error when the command failed, else its first (`first`) or
-/// last line of output, with why it holds when a gate check holds.
-fn summarize(stdout: &[u8], stderr: &[u8], first: bool) -> String {
-    let lines = |bytes: &[u8]| -> Vec<String> {
-        String::from_utf8_lossy(bytes)
-            .lines()
-            .map(|l| model::plain(l).trim().to_owned())
-            .filter(|l| !l.is_empty())
-            .collect()
-    };
-    let (out, err) = (lines(stdout), lines(stderr));
-    if let Some(e) = err.iter().find_map(|l| l.strip_prefix("error: ")) {
-        return e.to_owned();
-    }
-    // A gate check's verdict is its first line; other commands end with what they did.
-    let verdict = if first { out.first() } else { out.last() };
-    let mut summary = verdict.or(err.last()).cloned().unwrap_or_default();
-    if let Some(hold) = out.iter().find(|l| l.starts_with("hold: ")) {
-        summary = format!("{summary}: {hold}");
-    }
-    summary
 }
 
 #[cfg(test)]

@@ -605,6 +605,17 @@ fn the_dashboard_shows_a_remote_dispatch_and_catches_up_with_its_host() {
             .iter()
             .any(|l| l.contains("\"dispatch_completed\"") && l.contains(&id))
     );
+    // `f` follows it up on its host, from the dashboard's own process (the library's
+    // action, as `vnx follow-up` does): the footer names the new dispatch and where it runs.
+    term.server.send_keys("dash", &["Home", "f"]);
+    term.server.send_keys("dash", &["-l", "once more"]);
+    term.server.send_keys("dash", &["Enter"]);
+    let said = format!("vnx follow-up {id}: ok: started D-");
+    assert!(
+        wait_for_long(|| screen_now().contains(&said) && screen_now().contains("on host box")),
+        "{}",
+        screen_now()
+    );
     term.server.send_keys("dash", &["q"]);
     assert!(term.server.sessions_end(), "q quits: {}", screen_now());
     remote.repo.verify_ok();

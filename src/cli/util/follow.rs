@@ -9,7 +9,7 @@ use vnx::actions::follow_up::{self, FollowUp, Told};
 
 use crate::cli::CliError;
 use crate::cli::util::context::desk_in;
-use crate::cli::util::launch::{Started, flags, sandbox_flags};
+use crate::cli::util::launch::Started;
 use crate::cli::util::output::{escape, say};
 
 /// Starts the follow-up `asked` describes as `started` says (detached or waited for): here,
@@ -30,7 +30,7 @@ pub(crate) fn start(
         }
         return crate::cli::util::remote::dispatch(
             &place.host().name,
-            remote_request(asked),
+            asked.on_host_request(),
             None,
             started.detach,
             started.json,
@@ -45,32 +45,4 @@ pub(crate) fn start(
             })?)
         })
     })
-}
-
-/// The follow-up as the host's `vnx follow-up` takes it.
-fn remote_request(asked: &FollowUp) -> vnx::remote::RemoteRequest {
-    let mut a = flags([
-        ("--instruction", Some(asked.instruction.clone())),
-        ("--model", asked.model.clone()),
-        // Only when given: a host's vnx from before titles takes none.
-        ("--title", asked.title.clone()),
-        ("--lane", asked.lane.map(|l| l.name().to_owned())),
-        (
-            "--permission",
-            asked.permission.map(|p| p.name().to_owned()),
-        ),
-        ("--deadline", asked.deadline_secs.map(|d| d.to_string())),
-        (
-            "--stall-after",
-            asked.stall_after.map(|d| d.as_secs().to_string()),
-        ),
-    ]);
-    a.extend(sandbox_flags(asked.sandbox, asked.network));
-    vnx::remote::RemoteRequest {
-        id: asked.new_id.clone(),
-        base_ref: String::new(),
-        args: a,
-        follows: Some(asked.id.to_string()),
-        base_commit: None,
-    }
 }

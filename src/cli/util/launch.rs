@@ -238,27 +238,6 @@ impl SandboxFlags {
     }
 }
 
-/// A remote host's vnx's arguments: each flag that has a value, then the value, in order.
-pub(crate) fn flags<'a>(given: impl IntoIterator<Item = (&'a str, Option<String>)>) -> Vec<String> {
-    (given.into_iter())
-        .filter_map(|(flag, value)| Some([flag.to_owned(), value?]))
-        .flatten()
-        .collect()
-}
-
-/// The sandbox asked for (`Some(true)`: --sandbox, `Some(false)`: --no-sandbox) and its
-/// network as a remote host's vnx takes them: a sandbox asked for here is asked for there
-/// (never silently dropped).
-pub(crate) fn sandbox_flags(
-    sandbox: Option<bool>,
-    network: Option<vnx::sandbox::Network>,
-) -> Vec<String> {
-    let sandbox = sandbox.map(|on| if on { "--sandbox" } else { "--no-sandbox" });
-    let mut a: Vec<String> = sandbox.into_iter().map(str::to_owned).collect();
-    a.extend(flags([("--network", network.map(|n| n.name().to_owned()))]));
-    a
-}
-
 /// How a dispatch is started from the command line: in the background (`--detach`), or
 /// waited for; its launch or completion as JSON or text.
 #[derive(clap::Args, Default)]

@@ -50,29 +50,31 @@ pub(crate) fn dispatch(
     };
     if request.follows.is_none() && !chosen("--sandbox") && !chosen("--no-sandbox") {
         let sandbox = Some(config.sandbox.enabled);
-        (request.args).extend(super::launch::sandbox_flags(sandbox, None));
+        (request.args).extend(vnx::remote::launch::sandbox_flags(sandbox, None));
     }
     let ledger = project.ledger();
     let attestor = settings::attestor(None)?;
     let launched = match queue {
-        // A follow-up continues its dispatch's worktree there: never queued.
+        // A follow-up continues in its dispatch's place, its worktree there: never queued.
+        None if request.follows.is_some() => {
+            let launched = crate::cli::util::context::desk_in(&project, None, None, |desk| {
+                Ok(vnx::actions::remote::follow_up_on_host(desk, &request)?)
+            })?;
+            launched.ok_or_else(|| {
+                CliError::usage(format!(
+                    "{} did not run on a host",
+                    request.follows.as_deref().unwrap_or_default()
+                ))
+            })?
+        }
         None => {
-            let original = (request.follows.as_deref()).and_then(|o| DispatchId::parse(o).ok());
-            let place = match original {
-                // A follow-up continues in its dispatch's place.
-                Some(o) => super::hosts::place_of(&project, &o)?
-                    .ok_or_else(|| CliError::usage(format!("{o} did not run on a host")))?,
-                None => {
-                    let host = remote::host(&config.hosts, target)?;
-                    let id = request.id.get_or_insert_with(DispatchId::fresh).clone();
-                    super::hosts::for_dispatch(&project, host, &id)?
-                }
-            };
+            let host = remote::host(&config.hosts, target)?;
+            let id = request.id.get_or_insert_with(DispatchId::fresh).clone();
             let link = Link {
                 project: &project,
                 ledger: &ledger,
                 attestor: &attestor,
-                place,
+                place: super::hosts::for_dispatch(&project, host, &id)?,
             };
             remote::launch(&link, &request)?
         }

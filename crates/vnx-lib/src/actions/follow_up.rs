@@ -75,6 +75,36 @@ impl FollowUp {
     }
 }
 
+impl FollowUp {
+    /// The follow-up as the host's own `vnx follow-up` takes it, for a dispatch that ran on a
+    /// host (see [`super::remote::follow_up_on_host`]). `rebase` is not passed: it brings
+    /// only a local dispatch onto its base.
+    pub fn on_host_request(&self) -> crate::remote::RemoteRequest {
+        use crate::remote::launch::{flags, sandbox_flags};
+        let mut args = flags([
+            ("--instruction", Some(self.instruction.clone())),
+            ("--model", self.model.clone()),
+            // Only when given: a host's vnx from before titles takes none.
+            ("--title", self.title.clone()),
+            ("--lane", self.lane.map(|l| l.name().to_owned())),
+            ("--permission", self.permission.map(|p| p.name().to_owned())),
+            ("--deadline", self.deadline_secs.map(|d| d.to_string())),
+            (
+                "--stall-after",
+                self.stall_after.map(|d| d.as_secs().to_string()),
+            ),
+        ]);
+        args.extend(sandbox_flags(self.sandbox, self.network));
+        crate::remote::RemoteRequest {
+            id: self.new_id.clone(),
+            base_ref: String::new(),
+            args,
+            follows: Some(self.id.to_string()),
+            base_commit: None,
+        }
+    }
+}
+
 /// What is worth saying while a follow-up starts, as it happens.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Told {

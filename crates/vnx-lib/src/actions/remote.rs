@@ -1,8 +1,9 @@
 //! Asking the place a remote dispatch runs in (an ssh host, its container) to act on it with
 //! its own vnx — `cancel`, a resume's `resume --close-only` — and catching up with it after:
 //! the CLI's `cancel` and `resume` and the dashboard's keys call this one function. A
-//! container that stopped is made again on its volume first. And removing a place vnx made
-//! for a dispatch, once that dispatch is merged.
+//! container that stopped is made again on its volume first. Starting a follow-up of a
+//! dispatch that ran on a host, there (`vnx follow-up`, the dashboard's `f`). And removing a
+//! place vnx made for a dispatch, once that dispatch is merged.
 
 use std::time::Duration;
 
@@ -49,6 +50,30 @@ pub fn ask(
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         not_caught_up: remote::catch_up(&link, ids).err(),
     })
+}
+
+/// Starts `request`, a follow-up ([`crate::actions::follow_up::FollowUp::on_host_request`]),
+/// in the place the dispatch it follows up ran in, by that place's own vnx; `Ok(None)` when
+/// that dispatch did not run on a host.
+pub fn follow_up_on_host(
+    desk: &Desk<'_>,
+    request: &remote::RemoteRequest,
+) -> Result<Option<remote::RemoteLaunched>, ActionError> {
+    let ctx = desk.ctx;
+    let original = (request.follows.as_deref()).and_then(|o| DispatchId::parse(o).ok());
+    let Some(place) = original.and_then(|o| crate::dispatch::view::remote_of(ctx.ledger, &o))
+    else {
+        return Ok(None);
+    };
+    let hosts = ctx.project.load_config()?.hosts;
+    let data = ctx.project.data_dir();
+    let link = Link {
+        project: ctx.project,
+        ledger: ctx.ledger,
+        attestor: ctx.attestor,
+        place: remote::place::open(&hosts, &place, ctx.here(&data))?,
+    };
+    Ok(Some(remote::launch(&link, request)?))
 }
 
 /// The place vnx made for dispatch `id` (a container, a pod), when it ran in one that no

@@ -311,3 +311,24 @@ fn start(
         remote,
     })
 }
+
+/// A remote host's vnx's arguments: each flag that has a value, then the value, in order.
+pub fn flags<'a>(given: impl IntoIterator<Item = (&'a str, Option<String>)>) -> Vec<String> {
+    (given.into_iter())
+        .filter_map(|(flag, value)| Some([flag.to_owned(), value?]))
+        .flatten()
+        .collect()
+}
+
+/// The sandbox asked for (`Some(true)`: --sandbox, `Some(false)`: --no-sandbox) and its
+/// network as a remote host's vnx takes them: a sandbox asked for here is asked for there
+/// (never silently dropped).
+pub fn sandbox_flags(
+    sandbox: Option<bool>,
+    network: Option<crate::sandbox::Network>,
+) -> Vec<String> {
+    let sandbox = sandbox.map(|on| if on { "--sandbox" } else { "--no-sandbox" });
+    let mut a: Vec<String> = sandbox.into_iter().map(str::to_owned).collect();
+    a.extend(flags([("--network", network.map(|n| n.name().to_owned()))]));
+    a
+}
