@@ -31,6 +31,7 @@ mod hook;
 mod init;
 mod mcp;
 mod merge;
+mod place_relay;
 mod pool;
 mod pr;
 mod prune;
@@ -129,6 +130,8 @@ enum Command {
     EvidenceReach(evidence_reach::Args),
     #[command(name = "__relay", hide = true)]
     Relay(relay::Args),
+    #[command(name = "__place-relay", hide = true)]
+    PlaceRelay(place_relay::Args),
     #[command(name = "__remote-sync", hide = true)]
     RemoteSync(remote_sync::Args),
     /// Panics on purpose: shows how vnx reports an internal bug (exit 4)
@@ -378,6 +381,7 @@ pub fn run() -> ExitCode {
         Command::Complete(a) => complete::run(a),
         Command::EvidenceReach(a) => evidence_reach::run(a),
         Command::Relay(a) => relay::run(a),
+        Command::PlaceRelay(a) => place_relay::run(a),
         Command::RemoteSync(a) => remote_sync::run(a),
         Command::Crash => panic!("a deliberate crash (vnx __crash)"),
         Command::Report(a) => report::run(a),

@@ -25,6 +25,7 @@ mod concurrency;
 mod conflict_follow_up;
 mod constraints;
 mod container_place;
+mod container_relay;
 mod cost;
 mod crash;
 mod crash_points;

@@ -599,6 +599,11 @@ impl Group {
         self.child.id()
     }
 
+    /// The leader's stdin pipe, once (when it was piped).
+    pub fn stdin(&mut self) -> Option<std::process::ChildStdin> {
+        self.child.stdin().take()
+    }
+
     /// The leader's stdout pipe, once (when it was piped).
     pub fn stdout(&mut self) -> Option<std::process::ChildStdout> {
         self.child.stdout().take()

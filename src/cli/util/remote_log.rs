@@ -35,7 +35,7 @@ pub(crate) fn show(
         args.push("--raw".to_owned());
     }
     if !follow {
-        let out = place.run(place.vnx(&args), READ_LIMIT)?;
+        let out = place.vnx(&args, None, READ_LIMIT)?;
         relay_stderr(place.name(), &out.stderr);
         if !out.status.success() {
             return Err(failed(place, &args, out.status.code(), &out.stderr));
@@ -88,7 +88,7 @@ fn stream(
     args: &[String],
     seen: &mut u64,
 ) -> Result<(Option<i32>, Vec<u8>), CliError> {
-    let mut group = Group::spawn(&place.vnx(args), |c| {
+    let mut group = Group::spawn(&place.vnx_cmd(args), |c| {
         c.stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());

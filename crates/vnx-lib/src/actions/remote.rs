@@ -43,7 +43,7 @@ pub fn ask(
         place: remote::place::open(&hosts, place, ctx.here(&ctx.project.data_dir()))?,
     };
     link.place.make(&ctx.project.root, false)?;
-    let out = link.place.run(link.place.vnx(args), ASK_LIMIT)?;
+    let out = link.place.vnx(args, None, ASK_LIMIT)?;
     Ok(Answered {
         status: out.status.code(),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),

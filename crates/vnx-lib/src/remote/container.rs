@@ -1,8 +1,9 @@
 //! A container per dispatch (a [`Place`]): made by vnx from the host's image when the
 //! dispatch starts, with a volume of its own that holds the clone and the place's ledger (so
-//! the work outlives the container), reached with the engine's `exec` (git too, through its
-//! `ext::` transport over the same `exec`), and removed with its volume once the dispatch's
-//! work is fetched here. A container the engine no longer runs is [`RemoteError::Gone`] at
+//! the work outlives the container). The process that starts it keeps the container's first
+//! process, a relay, as one channel for every later step (ADR 0087); any other reaches it
+//! with the engine's `exec` (git too, through its `ext::` transport over the same `exec`).
+//! It is removed with its volume once the dispatch's work is fetched here. A container the engine no longer runs is [`RemoteError::Gone`] at
 //! once: no waiting as for an ssh host out of reach. Every engine call is an argv (never a
 //! shell line) and bounded in time; nothing of the container's own chooses its flags.
 
@@ -10,9 +11,12 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::RemoteError;
-use super::made::{self, ENGINE_LIMIT, HOME, IDLE, LOGINS_AT, Made};
-use super::place::Place;
-use crate::config::{CONTAINER_CLONE, ContainerHost, HostConfig, Network};
+use super::made::{self, ENGINE_LIMIT, HOME, LOGINS_AT, Made};
+use super::place::{Here, Place};
+use super::relay::{Relay, RelayError};
+use super::relayed;
+use super::wire::MAX_ANSWER;
+use crate::config::{CONTAINER_CLONE, ContainerHost, Engine, HostConfig, Network};
 use crate::ids::DispatchId;
 use crate::process::{self, Cmd, Output};
 
@@ -34,6 +38,8 @@ pub struct Container {
     container: String,
     /// The home directory here the CLIs' logins are made available from.
     home: Option<PathBuf>,
+    /// Where the relayed steps keep their files here.
+    scratch: PathBuf,
     /// The image and variables of the project's dev container definition, when the host
     /// names one: read when the container is made.
     defined: std::sync::OnceLock<super::devcontainer::Definition>,
@@ -44,12 +50,12 @@ const MAX_LOGIN_FILES: usize = 64;
 
 impl Container {
     /// Dispatch `id`'s container on `host`, as `spec` makes it; the logins it names from
-    /// `home`.
+    /// `here`'s home.
     pub fn new(
         host: &HostConfig,
         spec: &ContainerHost,
         id: &DispatchId,
-        home: Option<&Path>,
+        here: Here<'_>,
     ) -> Container {
         Container {
             host: host.clone(),
@@ -57,7 +63,8 @@ impl Container {
             id: id.clone(),
             place: super::place::name_for(host, id),
             container: format!("vnx-{}", id.as_str().to_ascii_lowercase()),
-            home: home.map(Path::to_path_buf),
+            home: here.home.map(Path::to_path_buf),
+            scratch: here.data_dir.join("remote"),
             defined: std::sync::OnceLock::new(),
         }
     }
@@ -137,6 +144,19 @@ impl Container {
     fn label(&self) -> String {
         format!("{LABEL}={}", self.id)
     }
+
+    /// The relay's channel failed under a step: what the engine says of the container tells
+    /// whether it is gone.
+    fn channel_failed(&self, failed: relayed::Failed) -> RemoteError {
+        match self.state() {
+            Ok(Some(state)) if self.is_running(&state) => relayed::unreachable(&self.place, failed),
+            Ok(state) => RemoteError::Gone {
+                place: self.place.clone(),
+                state: state.unwrap_or_else(|| "removed".into()),
+            },
+            Err(e) => e,
+        }
+    }
 }
 
 impl Made for Container {
@@ -177,10 +197,33 @@ impl Made for Container {
         Ok(())
     }
 
+    /// `ENGINE run --rm -i NAME …`, attached: the container's first process serves this
+    /// process's relay ([`RELAYED`]) until asked to end (the container ends and is removed)
+    /// or until this process lets go (it idles, for the engine's `exec`).
+    /// podman's `volume create` refuses a name in use: one call where docker's, which takes
+    /// one as made, needs a look first.
+    fn make_new_storage(&self) -> Result<bool, RemoteError> {
+        if self.spec.engine != Engine::Podman {
+            if self.storage_exists()? {
+                return Ok(false);
+            }
+            self.make_storage()?;
+            return Ok(true);
+        }
+        match self.make_storage() {
+            Ok(()) => Ok(true),
+            Err(e) => match self.storage_exists() {
+                Ok(true) => Ok(false),
+                _ => Err(e),
+            },
+        }
+    }
+
     fn start(&self) -> Result<(), RemoteError> {
         let mut run = self
             .engine()
-            .args(["run", "--detach", "--name", &self.container, "--label"])
+            .args(["run", "--rm", "--interactive", "--sig-proxy=false"])
+            .args(["--name", &self.container, "--label"])
             .arg(self.label())
             .arg("--volume")
             .arg(format!("{}:{VOLUME_AT}", self.container));
@@ -207,11 +250,28 @@ impl Made for Container {
             volume.push(format!(":{LOGINS_AT}/{rel}:ro"));
             run = run.arg("--volume").arg(volume);
         }
-        let run = run
-            .arg("--")
-            .arg(self.image())
-            .args(["/bin/sh", "-c", IDLE]);
-        self.must(run, "run")?;
+        let run = run.arg("--").arg(self.image()).args([
+            "/bin/sh",
+            "-c",
+            RELAYED,
+            "sh",
+            &self.host.vnx,
+            RELAY_SCRATCH,
+        ]);
+        match Relay::start(&run, ENGINE_LIMIT) {
+            Ok(relay) => relayed::keep(&self.container, relay),
+            // The image's vnx cannot relay: the container idles, reached by `exec`.
+            Err(RelayError::Refused(_)) => {}
+            Err(RelayError::EngineFailed { status, said }) => {
+                return Err(self.failed("run", status, said.as_bytes()));
+            }
+            Err(e) => {
+                return Err(RemoteError::Unreachable {
+                    host: self.place.clone(),
+                    detail: e.to_string(),
+                });
+            }
+        }
         Ok(())
     }
 
@@ -233,7 +293,31 @@ impl Made for Container {
     fn exec(&self, argv: &[String]) -> Cmd {
         self.exec_in(argv, false, None)
     }
+
+    fn run_script(&self, argv: &[String], what: &str) -> Result<String, RemoteError> {
+        match relayed::call(&self.container, argv, None, &[], ENGINE_LIMIT, MAX_ANSWER) {
+            Some(Ok(out)) if out.status.success() => Ok(out.text()),
+            Some(Ok(out)) => Err(self.failed(what, out.status.code(), &out.stderr)),
+            Some(Err(relayed::Failed::NotSent)) | None => self.must(self.exec(argv), what),
+            Some(Err(f)) => Err(relayed::unreachable(&self.place, f)),
+        }
+    }
 }
+
+/// The container's first process: the relay (`$1 __place-relay --scratch $2`) on the
+/// container's input, as long as the process that started it is there; then, unless the
+/// relay was asked to end, an idle wait for the engine's `exec` that ends at once when
+/// stopped (a shell as PID 1 would ignore TERM without the trap). A vnx that cannot relay
+/// says so on the channel (as a relay's answer whose exit is its own), and the container
+/// idles.
+const RELAYED: &str = "trap 'exit 0' TERM INT; exec 3<&0; \
+                       \"$1\" __place-relay --scratch \"$2\" <&3 3<&- & wait $! && exit 0; \
+                       s=$?; exec 3<&-; [ \"$s\" -eq 1 ] || \
+                       printf '{\"status\":%d,\"stdout\":0,\"stderr\":0}\\n' \"$s\"; \
+                       while :; do sleep 3600 & wait $!; done";
+
+/// Where the relay keeps each request's input, in the container.
+const RELAY_SCRATCH: &str = "/tmp/vnx-relay";
 
 impl Place for Container {
     fn host(&self) -> &HostConfig {
@@ -242,6 +326,42 @@ impl Place for Container {
 
     fn name(&self) -> &str {
         &self.place
+    }
+
+    /// Over the relay when this process has one, else by the engine's `exec`.
+    fn call(
+        &self,
+        argv: &[String],
+        stdin: Option<&Path>,
+        limit: Duration,
+    ) -> Result<Output, RemoteError> {
+        if relayed::is_open(&self.container) {
+            let body = match stdin {
+                Some(path) => std::fs::read(path).map_err(super::io(path))?,
+                None => Vec::new(),
+            };
+            let at = Some(CONTAINER_CLONE);
+            match relayed::call(&self.container, argv, at, &body, limit, MAX_ANSWER) {
+                Some(Ok(out)) => return Ok(out),
+                Some(Err(relayed::Failed::NotSent)) | None => {}
+                Some(Err(f)) => return Err(self.channel_failed(f)),
+            }
+        }
+        super::place::call_by_exec(self, argv, stdin, limit)
+    }
+
+    /// As a pack over the relay when this process has one, else over git's transport.
+    fn push_ref(&self, repo: &Path, commit: &str, dst: &str) -> Result<(), RemoteError> {
+        let to = (self.container.as_str(), self.place.as_str());
+        relayed::push(to, &self.scratch, repo, commit, dst)
+            .unwrap_or_else(|| super::place::push_by_git(self, repo, commit, dst))
+    }
+
+    /// As a bundle over the relay when this process has one, else over git's transport.
+    fn fetch_ref(&self, repo: &Path, src: &str, dst: &str) -> Result<(), RemoteError> {
+        let from = (self.container.as_str(), self.place.as_str());
+        relayed::fetch(from, &self.scratch, repo, src, dst)
+            .unwrap_or_else(|| super::place::fetch_by_git(self, repo, src, dst))
     }
 
     /// `ENGINE exec -i [-t] -w CLONE NAME ARGV…`: no shell on either side.
@@ -292,8 +412,13 @@ impl Place for Container {
         made::seed(self, &self.host.vnx, base_ref)
     }
 
+    /// The relay asked to end when this process has one (the container ends with it and the
+    /// engine removes it), else the container removed.
     fn park(&self) -> Result<(), RemoteError> {
-        self.stop()
+        match relayed::take(&self.container).map(|r| r.end(ENGINE_LIMIT)) {
+            Some(Ok(())) => Ok(()),
+            _ => self.stop(),
+        }
     }
 
     fn remove(&self) -> Result<bool, RemoteError> {

@@ -53,7 +53,7 @@ pub fn check_vnx(link: &Link<'_>) -> Result<String, RemoteError> {
     let host = link.place.host();
     let out = link
         .place
-        .run(link.place.vnx(&["--version".to_owned()]), START_LIMIT)?;
+        .vnx(&["--version".to_owned()], None, START_LIMIT)?;
     let stderr = String::from_utf8_lossy(&out.stderr).trim().to_owned();
     match out.status.code() {
         Some(0) => {}
@@ -272,13 +272,9 @@ fn start(
         }
         _ => None,
     };
-    let mut cmd = link.place.vnx(&args);
-    if let Some(path) = &stdin {
-        cmd = cmd.stdin_file(path);
-    }
     // A link lost here leaves the record: the host may have started it, and a catch-up
     // finds out.
-    let out = link.place.run(cmd, START_LIMIT);
+    let out = link.place.vnx(&args, stdin.as_deref(), START_LIMIT);
     if let Some(path) = &stdin {
         let _ = std::fs::remove_file(path);
     }

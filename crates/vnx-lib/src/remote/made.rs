@@ -47,6 +47,15 @@ pub(super) trait Made {
     /// Makes the storage (labelled with the dispatch's id).
     fn make_storage(&self) -> Result<(), RemoteError>;
 
+    /// Makes the storage unless it exists: whether it was made.
+    fn make_new_storage(&self) -> Result<bool, RemoteError> {
+        if self.storage_exists()? {
+            return Ok(false);
+        }
+        self.make_storage()?;
+        Ok(true)
+    }
+
     /// Starts the runner on the storage, and waits until commands can run in it.
     fn start(&self) -> Result<(), RemoteError>;
 
@@ -59,6 +68,12 @@ pub(super) trait Made {
     /// `argv` run in the place (no terminal, no working directory).
     fn exec(&self, argv: &[String]) -> Cmd;
 
+    /// Runs one of vnx's scripts (see [`script`]) in the place, which must succeed: its
+    /// output; else the engine's or the script's error (`what`: the step, in words).
+    fn run_script(&self, argv: &[String], what: &str) -> Result<String, RemoteError> {
+        self.must(self.exec(argv), what)
+    }
+
     /// Runs an engine command that must succeed (within [`ENGINE_LIMIT`], unless it has a
     /// limit of its own): its output; else what the client said last.
     fn must(&self, cmd: Cmd, what: &str) -> Result<String, RemoteError> {
@@ -66,46 +81,61 @@ pub(super) trait Made {
         if out.status.success() {
             return Ok(out.text());
         }
-        Err(RemoteError::Remote {
+        Err(self.failed(what, out.status.code(), &out.stderr))
+    }
+
+    /// The engine's command `what` failed with `status`, having said `stderr`.
+    fn failed(&self, what: &str, status: Option<i32>, stderr: &[u8]) -> RemoteError {
+        RemoteError::Remote {
             host: self.place_name().to_owned(),
             command: format!("{} {what}", self.program()),
-            status: out.status.code().unwrap_or(-1),
+            status: status.unwrap_or(-1),
             // The client's last line says what failed (kubectl logs its retries before it).
-            stderr: String::from_utf8_lossy(&out.stderr)
+            stderr: String::from_utf8_lossy(stderr)
                 .trim()
                 .lines()
                 .last()
                 .unwrap_or_default()
                 .to_owned(),
-        })
+        }
     }
 }
 
-/// The place made (see [`super::Place::make`]): the storage first (kept when it exists: it
-/// holds a dispatch's work; required, unless `fresh`), then the runner (a stopped one
-/// replaced, a running one kept), then, on new storage, an empty clone committing as the
-/// project at `project_root` does. Whatever failed is undone: the runner, and storage made
-/// just now (empty).
+/// The place made (see [`super::Place::make`]). For a new dispatch, its storage made now
+/// (storage there already holds the work of a dispatch of the same id, never taken over),
+/// then the runner, then an empty clone committing as the project at `project_root` does.
+/// For one the place holds, its storage must be there, and its runner is kept when it runs
+/// or else made again. Whatever failed is undone: the runner, and storage made just now.
 pub(super) fn make(m: &dyn Made, project_root: &Path, fresh: bool) -> Result<(), RemoteError> {
-    let storage_known = m.storage_exists()?;
-    if !fresh && !storage_known {
-        return Err(RemoteError::Gone {
-            place: m.place_name().to_owned(),
-            state: "removed with what held its work once it was merged".into(),
-        });
-    }
-    match m.state()? {
-        Some(state) if m.is_running(&state) => return Ok(()),
-        Some(_) => m.stop()?,
-        None => {}
-    }
-    if !storage_known {
-        m.make_storage()?;
+    if fresh {
+        if !m.make_new_storage()? {
+            let place = m.place_name();
+            return Err(RemoteError::IdInUse {
+                id: place.split_once('.').map_or(place, |(_, id)| id).to_owned(),
+                path: format!(
+                    "what `{place}` keeps a dispatch's work on, there already and kept; \
+                     `vnx clean` removes it once nothing there is needed"
+                )
+                .into(),
+            });
+        }
+    } else {
+        if !m.storage_exists()? {
+            return Err(RemoteError::Gone {
+                place: m.place_name().to_owned(),
+                state: "removed with what held its work once it was merged".into(),
+            });
+        }
+        match m.state()? {
+            Some(state) if m.is_running(&state) => return Ok(()),
+            Some(_) => m.stop()?,
+            None => {}
+        }
     }
     let made = start_and_init(m, identity(project_root));
     if made.is_err() {
         let _ = m.stop();
-        if !storage_known {
+        if fresh {
             let _ = m.drop_storage();
         }
     }
@@ -126,7 +156,7 @@ fn start_and_init(m: &dyn Made, identity: Option<(String, String)>) -> Result<()
             LOGINS_AT,
         ],
     );
-    m.must(m.exec(&argv), "exec git init")?;
+    m.run_script(&argv, "exec git init")?;
     Ok(())
 }
 
@@ -144,7 +174,7 @@ const SEED: &str = "set -e; cd \"$1\"; git reset -q --hard \"$2\"; exec \"$3\" i
 
 /// `sh -c SCRIPT sh ARGS…`: one exec for what would take several. The script is one of
 /// vnx's constants; every value reaches it as a positional argument, never as its text.
-fn script(script: &str, args: &[&str]) -> Vec<String> {
+pub(super) fn script(script: &str, args: &[&str]) -> Vec<String> {
     let mut argv = ["/bin/sh", "-c", script, "sh"].map(String::from).to_vec();
     argv.extend(args.iter().map(|a| (*a).to_owned()));
     argv
@@ -166,7 +196,7 @@ fn identity(project_root: &Path) -> Option<(String, String)> {
 /// one exec.
 pub(super) fn seed(m: &dyn Made, vnx: &str, base_ref: &str) -> Result<(), RemoteError> {
     let argv = script(SEED, &[CONTAINER_CLONE, base_ref, vnx]);
-    m.must(m.exec(&argv), "exec vnx init")?;
+    m.run_script(&argv, "exec vnx init")?;
     Ok(())
 }
 

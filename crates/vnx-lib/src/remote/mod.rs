@@ -15,6 +15,8 @@ mod made;
 pub use crate::mirror;
 pub mod place;
 pub mod quote;
+pub mod relay;
+mod relayed;
 pub mod ssh;
 pub mod sync;
 pub mod wire;

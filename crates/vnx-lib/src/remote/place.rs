@@ -75,17 +75,111 @@ pub trait Place: Send + Sync {
         ""
     }
 
-    /// The place's vnx, run in the clone with `args`; at most [`MAX_ANSWER`] bytes of each
-    /// of its outputs are read (the place's vnx is the worker's to replace).
-    fn vnx(&self, args: &[String]) -> Cmd {
+    /// Runs `argv` in the clone there within `limit`, its input from `stdin`: its output
+    /// when it ran, at most [`MAX_ANSWER`] bytes of each (what runs there is the worker's to
+    /// replace); errors as [`Place::run`]'s.
+    fn call(
+        &self,
+        argv: &[String],
+        stdin: Option<&Path>,
+        limit: Duration,
+    ) -> Result<Output, RemoteError> {
+        call_by_exec(self, argv, stdin, limit)
+    }
+
+    /// The place's vnx, called ([`Place::call`]) with `args`.
+    fn vnx(
+        &self,
+        args: &[String],
+        stdin: Option<&Path>,
+        limit: Duration,
+    ) -> Result<Output, RemoteError> {
+        self.call(&vnx_argv(self.host(), args), stdin, limit)
+    }
+
+    /// Sets the ref `dst` there to `commit`, a commit of the repository `repo` here, with what
+    /// it needs sent along.
+    fn push_ref(&self, repo: &Path, commit: &str, dst: &str) -> Result<(), RemoteError> {
+        push_by_git(self, repo, commit, dst)
+    }
+
+    /// Deletes the ref `dst` there.
+    fn delete_ref(&self, repo: &Path, dst: &str) -> Result<(), RemoteError> {
+        let (url, spec) = (self.git_url(), format!(":{dst}"));
+        git_ok(self, repo, &["push", "--quiet", "--no-verify", &url, &spec]).map(drop)
+    }
+
+    /// Fetches the ref `src` there into `dst` in `repo` here, fast-forward only.
+    fn fetch_ref(&self, repo: &Path, src: &str, dst: &str) -> Result<(), RemoteError> {
+        fetch_by_git(self, repo, src, dst)
+    }
+
+    /// The commit the ref `name` there points at, if any.
+    fn tip(&self, repo: &Path, name: &str) -> Result<Option<String>, RemoteError> {
+        let url = self.git_url();
+        Ok(git_ok(self, repo, &["ls-remote", &url, name])?
+            .lines()
+            .find_map(|l| l.split_whitespace().next().map(str::to_owned)))
+    }
+
+    /// The place's vnx with `args` as a command of its own (read as it runs).
+    fn vnx_cmd(&self, args: &[String]) -> Cmd {
         self.in_clone(&vnx_argv(self.host(), args), false)
-            .max_output(MAX_ANSWER)
     }
 
     /// The same with a terminal.
     fn vnx_tty(&self, args: &[String]) -> Cmd {
         self.in_clone(&vnx_argv(self.host(), args), true)
     }
+}
+
+/// [`Place::call`] as the engine's (or ssh's) own command.
+pub(super) fn call_by_exec<P: Place + ?Sized>(
+    place: &P,
+    argv: &[String],
+    stdin: Option<&Path>,
+    limit: Duration,
+) -> Result<Output, RemoteError> {
+    let mut cmd = place.in_clone(argv, false).max_output(MAX_ANSWER);
+    if let Some(path) = stdin {
+        cmd = cmd.stdin_file(path);
+    }
+    place.run(cmd, limit)
+}
+
+/// [`Place::push_ref`] over git's own transport.
+pub(super) fn push_by_git<P: Place + ?Sized>(
+    place: &P,
+    repo: &Path,
+    commit: &str,
+    dst: &str,
+) -> Result<(), RemoteError> {
+    let (url, spec) = (place.git_url(), format!("{commit}:{dst}"));
+    git_ok(
+        place,
+        repo,
+        &["push", "--quiet", "--no-verify", &url, &spec],
+    )
+    .map(drop)
+}
+
+/// [`Place::fetch_ref`] over git's own transport.
+pub(super) fn fetch_by_git<P: Place + ?Sized>(
+    place: &P,
+    repo: &Path,
+    src: &str,
+    dst: &str,
+) -> Result<(), RemoteError> {
+    let (url, spec) = (place.git_url(), format!("{src}:{dst}"));
+    git_ok(place, repo, &["fetch", "--quiet", "--no-tags", &url, &spec]).map(drop)
+}
+
+/// `git ARGS…` in `repo` here, with the transport to `place` set up, which must succeed.
+fn git_ok<P: Place + ?Sized>(place: &P, repo: &Path, args: &[&str]) -> Result<String, RemoteError> {
+    crate::process::run_ok(&place.git(repo, args)).map_err(|source| RemoteError::Git {
+        host: place.name().to_owned(),
+        source,
+    })
 }
 
 fn vnx_argv(host: &HostConfig, args: &[String]) -> Vec<String> {
@@ -131,9 +225,7 @@ pub fn for_dispatch(
 ) -> Result<Box<dyn Place>, RemoteError> {
     Ok(match &host.kind {
         HostKind::Ssh { .. } => Box::new(super::Ssh::new(host, here.data_dir)?),
-        HostKind::Container(c) => {
-            Box::new(super::container::Container::new(host, c, id, here.home))
-        }
+        HostKind::Container(c) => Box::new(super::container::Container::new(host, c, id, here)),
         HostKind::Kubernetes(k) => {
             Box::new(super::kubernetes::Pod::new(host, k, id, here.data_dir))
         }

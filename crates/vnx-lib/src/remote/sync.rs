@@ -22,7 +22,6 @@ use crate::ledger::attest::Attestor;
 use crate::ledger::json::{self, Mode, Value};
 use crate::ledger::{Ledger, Receipt};
 use crate::mirror::{Mirrors, line_sha256, links_of};
-use crate::process;
 use crate::project::Project;
 use crate::receipts::{self, RemoteLost, RemoteReceipt};
 
@@ -152,7 +151,7 @@ pub fn catch_up_waiting(
         args.push("--wait-ms".into());
         args.push(wait.as_millis().to_string());
     }
-    let answer = match link.place.run(link.place.vnx(&args), SYNC_LIMIT + wait) {
+    let answer = match link.place.vnx(&args, None, SYNC_LIMIT + wait) {
         Ok(out) => out,
         Err(e @ RemoteError::Unreachable { .. }) => {
             give_up_if_gone(link, ids)?;
@@ -530,15 +529,7 @@ fn reattest(link: &Link<'_>, r: &RemoteReceipt, record: &Record) -> Result<Recei
     Ok(link.attestor.attest(&receipt, &now_utc))
 }
 
-fn git(link: &Link<'_>, args: &[&str]) -> Result<String, RemoteError> {
-    process::run_ok(&link.place.git(&link.project.root, args)).map_err(|source| RemoteError::Git {
-        host: link.place.name().to_owned(),
-        source,
-    })
-}
-
-/// The host's tip of `name`: as its answer said, when it was asked; else as `git
-/// ls-remote` says.
+/// The host's tip of `name`: as its answer said, when it was asked; else as git there says.
 fn tip_of(
     link: &Link<'_>,
     name: &str,
@@ -548,10 +539,7 @@ fn tip_of(
     if asked {
         return Ok(tips.get(name).cloned());
     }
-    let url = link.place.git_url();
-    Ok(git(link, &["ls-remote", url.as_str(), name])?
-        .lines()
-        .find_map(|l| l.split_whitespace().next().map(str::to_owned)))
+    link.place.tip(&link.project.root, name)
 }
 
 /// Whether the local `name` already points at `commit`.
@@ -621,14 +609,7 @@ fn fetch_branch(
         return Ok(());
     }
     // Fast-forward only: a host never rewrites a branch here.
-    fetch(link, &format!("{branch}:{branch}"))
-}
-
-/// Fetches `spec` (fast-forward only) from the link's place.
-fn fetch(link: &Link<'_>, spec: &str) -> Result<(), RemoteError> {
-    let url = link.place.git_url();
-    git(link, &["fetch", "--quiet", "--no-tags", &url, spec])?;
-    Ok(())
+    link.place.fetch_ref(&link.project.root, &branch, &branch)
 }
 
 /// Fetches the host's checkpoint ref into `refs/vnx/hosts/<name>/checkpoint`, when it has one
@@ -642,7 +623,7 @@ fn fetch_checkpoints(link: &Link<'_>, tips: &BTreeMap<String, String>) -> Result
         Some(_) => {}
     }
     // Fast-forward only: the host's checkpoint history, once fetched, is evidence.
-    fetch(link, &format!("{theirs}:{ours}"))
+    link.place.fetch_ref(&link.project.root, theirs, &ours)
 }
 
 fn record_lost(
@@ -699,31 +680,13 @@ fn give_up_if_gone(link: &Link<'_>, ids: &[DispatchId]) -> Result<(), RemoteErro
 
 /// Pushes `commit` to the host's `refs/vnx/incoming/<id>`, where its dispatch starts from.
 pub fn push_base(link: &Link<'_>, commit: &str, id: &DispatchId) -> Result<(), RemoteError> {
-    let spec = format!("{commit}:{}", super::incoming_ref(id));
-    git(
-        link,
-        &[
-            "push",
-            "--quiet",
-            "--no-verify",
-            &link.place.git_url(),
-            &spec,
-        ],
-    )?;
-    Ok(())
+    link.place
+        .push_ref(&link.project.root, commit, &super::incoming_ref(id))
 }
 
 /// Deletes the host's `refs/vnx/incoming/<id>` (nothing is left of a launch that failed).
 pub fn drop_base(link: &Link<'_>, id: &DispatchId) {
-    let spec = format!(":{}", super::incoming_ref(id));
-    let _ = process::run(&link.place.git(
-        &link.project.root,
-        &[
-            "push",
-            "--quiet",
-            "--no-verify",
-            &link.place.git_url(),
-            &spec,
-        ],
-    ));
+    let _ = link
+        .place
+        .delete_ref(&link.project.root, &super::incoming_ref(id));
 }

@@ -1,0 +1,185 @@
+//! The relay into a container (ADR 0087), for real with podman: a new dispatch in the
+//! foreground takes two engine calls (its volume, then its container, whose first process is
+//! the relay), every later step going over that one channel, the branch coming back as a
+//! bundle; and a worker that writes into the channel breaks only the channel: the dispatch goes
+//! on through the engine's `exec`, and nothing it sent is taken. Needs podman and mmdebstrap,
+//! so `#[ignore]`d; `bin/test --all` installs them and runs it.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::common::container::{container_of, exists, remove_volume, worker_image};
+use crate::common::{Repo, completion, configure, run};
+
+fn repo_with_container_host() -> Repo {
+    let image = worker_image();
+    let repo = Repo::new();
+    repo.env.git(&["config", "user.name", "t"]);
+    repo.env.git(&["config", "user.email", "t@example.com"]);
+    configure(
+        &repo,
+        &format!(
+            "hosts:\n  box:\n    container: {{image: \"{image}\"}}\n\
+             roles:\n  implementer: {{gates: []}}\n"
+        ),
+    );
+    repo
+}
+
+/// A `podman` earlier on `PATH` than the real one that logs each call's first two arguments
+/// to `log`, then runs it; the `PATH` to give vnx.
+fn logging_podman(dir: &Path, log: &Path) -> std::ffi::OsString {
+    let real = String::from_utf8(
+        Command::new("sh")
+            .args(["-c", "command -v podman"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let bin = dir.join("logging-bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let script = format!(
+        "#!/bin/sh\nprintf '%s %s\\n' \"$1\" \"$2\" >> '{}'\nexec '{}' \"$@\"\n",
+        log.display(),
+        real.trim()
+    );
+    let wrapper = bin.join("podman");
+    std::fs::write(&wrapper, script).unwrap();
+    std::fs::set_permissions(
+        &wrapper,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let mut path = bin.into_os_string();
+    path.push(":");
+    path.push(std::env::var_os("PATH").unwrap_or_default());
+    path
+}
+
+#[test]
+#[ignore = "needs podman and mmdebstrap (bin/test --all installs them)"]
+fn a_new_dispatch_takes_two_engine_calls_and_every_later_step_goes_over_its_relay() {
+    let repo = repo_with_container_host();
+    let log = repo.env.path().join("podman.log");
+    let path = logging_podman(repo.env.path(), &log);
+    let r = run(repo.dispatch_cmd("commit").env("PATH", &path).args([
+        "--json",
+        "--host",
+        "box",
+        "--instruction",
+        "add the demo output",
+    ]));
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let done = completion(&r);
+    let id = done["dispatch_id"].as_str().unwrap().to_owned();
+    assert_eq!(done["status"], "done", "{done:#}");
+    let calls = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(
+        calls.lines().collect::<Vec<_>>(),
+        ["volume create", "run --rm"],
+        "every step after the container's start goes over the relay"
+    );
+    // The branch came back (as a bundle), the ledger verifies with the container's lines, and
+    // the container ended with its relay: gone, its volume kept.
+    assert!(!repo.on_branch(&id, "demo-output.txt").is_empty());
+    repo.verify_ok();
+    let name = container_of(&id);
+    assert!(!exists("container", &name), "{name} still exists");
+    assert!(exists("volume", &name));
+    // No scratch file of the relay's is left here.
+    let remote = repo.env.path().join(".vnx-data/remote");
+    let left: Vec<_> = std::fs::read_dir(&remote)
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(
+        left.iter()
+            .all(|n| !n.to_string_lossy().starts_with("relay-")),
+        "{left:?}"
+    );
+    // Another process (a follow-up here) reaches the place without this one's relay, by the
+    // engine's `exec` and a relay of its own.
+    let f = run(repo.vnx().args([
+        "follow-up",
+        &id,
+        "--json",
+        "--model",
+        "commit",
+        "--instruction",
+        "once more",
+    ]));
+    assert_eq!(f.code, 0, "{}{}", f.stdout, f.stderr);
+    assert_eq!(completion(&f)["status"], "done");
+    assert!(!exists("container", &name));
+    remove_volume(&name);
+}
+
+#[test]
+#[ignore = "needs podman and mmdebstrap (bin/test --all installs them)"]
+fn a_worker_writing_into_the_relay_breaks_only_the_channel() {
+    let repo = repo_with_container_host();
+    let mut waiting = repo
+        .dispatch_cmd("slow")
+        .args(["--json", "--host", "box", "--instruction", "take your time"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait for it to run there.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let id = loop {
+        let s = run(repo.vnx().args(["status", "--json"]));
+        let list: serde_json::Value = serde_json::from_str(&s.stdout).unwrap_or_default();
+        let running = list.as_array().and_then(|l| {
+            l.iter()
+                .find(|d| d["status"] == "running")
+                .and_then(|d| d["dispatch_id"].as_str().map(str::to_owned))
+        });
+        if let Some(id) = running {
+            break id;
+        }
+        assert!(Instant::now() < deadline, "never ran: {}", s.stdout);
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let name = container_of(&id);
+    // Root in its container, the worker writes a frame of its own where the relay answers
+    // (the container's output), claiming a huge answer and then garbage.
+    let forged =
+        r#"printf '{"status":0,"stdout":999999999,"stderr":0}\nnot a frame\n' > /proc/1/fd/1"#;
+    let out = Command::new("podman")
+        .args(["exec", &name, "sh", "-c", forged])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Cancelled from another process, the waiting one finds out through the engine's `exec`
+    // and ends.
+    let c = run(repo.vnx().args(["cancel", &id]));
+    assert_eq!(c.code, 0, "{}{}", c.stdout, c.stderr);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while waiting.try_wait().unwrap().is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "the waiting dispatch never ended"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let out = waiting.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("lost the link to host"), "{stderr}");
+    let s = run(repo.vnx().args(["status", &id, "--json"]));
+    let list: serde_json::Value = serde_json::from_str(&s.stdout).unwrap();
+    assert_eq!(list[0]["status"], "cancelled", "{list:#}");
+    repo.verify_ok();
+    for what in [&["rm", "--force"][..], &["volume", "rm", "--force"]] {
+        Command::new("podman")
+            .args(what)
+            .arg(&name)
+            .output()
+            .unwrap();
+    }
+}
