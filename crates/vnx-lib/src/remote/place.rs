@@ -94,14 +94,17 @@ fn vnx_argv(host: &HostConfig, args: &[String]) -> Vec<String> {
     argv
 }
 
-/// What this machine gives the places it makes: where their files are kept here, and the
-/// home directory the CLIs' logins are copied from (none: no logins are).
+/// What this machine gives the places it makes: where their files are kept here, the home
+/// directory the CLIs' logins are copied from (none: no logins are), and what no mount may
+/// show (the home, the files here, the signing key).
 #[derive(Clone, Copy, Debug)]
 pub struct Here<'a> {
     /// The project's `.vnx-data/`.
     pub data_dir: &'a Path,
     /// The user's home directory.
     pub home: Option<&'a Path>,
+    /// The checkpoint signing key's path: no mount may show its directory.
+    pub key: Option<&'a Path>,
 }
 
 /// Whether dispatches on `host` each get a place of their own.
@@ -131,9 +134,7 @@ pub fn for_dispatch(
 ) -> Result<Box<dyn Place>, RemoteError> {
     Ok(match &host.kind {
         HostKind::Ssh { .. } => Box::new(super::Ssh::new(host, here.data_dir)?),
-        HostKind::Container(c) => {
-            Box::new(super::container::Container::new(host, c, id, here.home))
-        }
+        HostKind::Container(c) => Box::new(super::container::Container::new(host, c, id, here)),
         HostKind::Kubernetes(k) => {
             Box::new(super::kubernetes::Pod::new(host, k, id, here.data_dir))
         }
