@@ -73,7 +73,7 @@ impl Mount {
 
     /// The mount with its paths in their plain form, when its shape is one vnx passes on:
     /// a bind's source and every target absolute, without `..`, and neither `/`; a target
-    /// not on vnx's own volume ([`VNX_VOLUME`]) nor where vnx mounts the logins; a volume's
+    /// not on vnx's own volume (`/work`) nor where vnx mounts the logins; a volume's
     /// name plain and not one of vnx's (`vnx-…`, another dispatch's work); nothing the
     /// engine's `--mount` would split (`,`, a quote, a control character). Else why not.
     pub fn checked(self) -> Result<Mount, String> {
