@@ -7,8 +7,9 @@
 //! container made for it; the same through the real `docker` client (`engine: docker`),
 //! against podman's Docker API; and what a worker makes its container answer (a flood, a line
 //! longer than any receipt, a line that is not text) read within bounds and refused by name,
-//! its work kept. Needs podman and mmdebstrap (and the docker client), so `#[ignore]`d;
-//! `bin/test --all` installs them and runs it.
+//! its work kept; a dev container definition's user running everything in the container, and
+//! its mounts taken only when the config lists them. Needs podman and mmdebstrap (and the
+//! docker client), so `#[ignore]`d; `bin/test --all` installs them and runs it.
 
 use std::process::Command;
 
@@ -388,6 +389,137 @@ fn a_dev_container_definition_the_config_names_gives_the_image_and_env() {
     assert!(r.stderr.contains("does not take `build`"), "{}", r.stderr);
     assert!(!exists("container", &container_of("D-0c0c0c0c0c0e")));
     assert!(!exists("volume", &container_of("D-0c0c0c0c0c0e")));
+}
+
+/// The worker image with a user `dev` (uid 1234) added, built offline from it; its name.
+fn worker_image_with_a_user() -> &'static str {
+    const IMAGE: &str = "localhost/vnx-worker-dev:test";
+    let base = worker_image();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("Containerfile"),
+        format!("FROM {base}\nRUN useradd --uid 1234 --user-group --no-create-home dev\n"),
+    )
+    .unwrap();
+    let built = Command::new("podman")
+        .args(["build", "--quiet", "--network=none", "--tag", IMAGE])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(built.status.success(), "{built:?}");
+    IMAGE
+}
+
+#[test]
+#[ignore = "needs podman and mmdebstrap (bin/test --all installs them)"]
+fn a_definitions_user_runs_the_place_and_only_the_mounts_the_config_lists_are_taken() {
+    let image = worker_image_with_a_user();
+    let repo = Repo::new();
+    repo.env.git(&["config", "user.name", "t"]);
+    repo.env.git(&["config", "user.email", "t@example.com"]);
+    // A directory of this machine's for the worker to read (beside the project and the home).
+    let data = repo.env.dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(data.join("facts.txt"), "FACTS").unwrap();
+    let data = data.display();
+    let dir = repo.env.path().join(".devcontainer");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("devcontainer.json"),
+        format!(
+            "{{\"image\": \"{image}\", \"remoteUser\": \"dev\",\n \"mounts\": [\"source={data},target=/data,type=bind\"]}}\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("more.json"),
+        format!(
+            "{{\"image\": \"{image}\", \"mounts\": [\"source=${{localWorkspaceFolder}}/assets,target=/assets,type=bind\"]}}\n"
+        ),
+    )
+    .unwrap();
+    configure(
+        &repo,
+        &format!(
+            "hosts:\n  box:\n    container:\n      devcontainer: .devcontainer/devcontainer.json\n      mounts: [{{source: '{data}', target: /data, readonly: true}}]\n\
+             \x20 more:\n    container: {{devcontainer: .devcontainer/more.json}}\n\
+             roles:\n  implementer: {{gates: []}}\n"
+        ),
+    );
+    let id = slow_on(&repo, "box");
+    let name = container_of(&id);
+    // Everything in the container runs as the definition's user: its first process, the
+    // place's vnx and tmux, the worker, this exec. Its volume's files are that user's.
+    let (code, users) = exec(&name, &["ps", "-eo", "user="]);
+    assert_eq!(code, 0, "{users}");
+    assert!(users.lines().all(|u| u.trim() == "dev"), "{users}");
+    assert!(users.lines().count() >= 3, "{users}");
+    assert_eq!(
+        exec(
+            &name,
+            &[
+                "stat",
+                "-c",
+                "%U",
+                "/work/repo",
+                "/work/repo/.git/config",
+                "/work/home"
+            ]
+        )
+        .1,
+        "dev\ndev\ndev"
+    );
+    // The mount the config lists (read-only there), and nothing else of this machine's.
+    assert_eq!(exec(&name, &["cat", "/data/facts.txt"]).1, "FACTS");
+    assert_ne!(
+        exec(&name, &["touch", "/data/new"]).0,
+        0,
+        "/data is writable"
+    );
+    let cancelled = run(repo.vnx().args(["cancel", &id]));
+    assert_eq!(
+        cancelled.code, 0,
+        "{}{}",
+        cancelled.stdout, cancelled.stderr
+    );
+    remove_volume(&name);
+    // A dispatch as that user commits, and its commit comes back.
+    let r = repo.dispatch(
+        "commit",
+        &["--host", "box", "--instruction", "add the demo output"],
+    );
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let done = completion(&r);
+    let id = done["dispatch_id"].as_str().unwrap().to_owned();
+    assert_eq!(done["status"], "done", "{done:#}");
+    assert!(!repo.on_branch(&id, "demo-output.txt").is_empty());
+    repo.verify_ok();
+    remove_volume(&container_of(&id));
+    // A mount only the definition names is refused, saying how to allow it; nothing made.
+    let r = repo.dispatch(
+        "commit",
+        &[
+            "--host",
+            "more",
+            "--id",
+            "D-0c0c0c0c0c0f",
+            "--instruction",
+            "x",
+        ],
+    );
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    let assets = repo.env.path().join("assets");
+    for says in [
+        format!(
+            "its mount `type=bind,source={},target=/assets`",
+            assets.display()
+        ),
+        "under hosts.more.container.mounts".to_owned(),
+    ] {
+        assert!(r.stderr.contains(&says), "{says}: {}", r.stderr);
+    }
+    assert!(!exists("container", &container_of("D-0c0c0c0c0c0f")));
+    assert!(!exists("volume", &container_of("D-0c0c0c0c0c0f")));
 }
 
 #[test]

@@ -489,7 +489,9 @@ pub fn recover(e: &RecoverError) -> Exit {
 pub fn remote(e: &RemoteError) -> Exit {
     use RemoteError as E;
     match e {
-        E::UnknownHost { .. } | E::IdInUse { .. } | E::Devcontainer { .. } => Exit::Usage,
+        E::UnknownHost { .. } | E::IdInUse { .. } | E::Devcontainer { .. } | E::Mount { .. } => {
+            Exit::Usage
+        }
         E::ChainBroken { .. } | E::Forged { .. } => Exit::No,
         E::Unreachable { .. }
         | E::Gone { .. }

@@ -186,9 +186,11 @@ pub(crate) fn open(
     name: &str,
 ) -> Result<Box<dyn remote::place::Place>, remote::RemoteError> {
     let (data_dir, home) = (project.data_dir(), super::settings::home());
+    let key = super::settings::key_path(None).ok();
     let here = remote::place::Here {
         data_dir: &data_dir,
         home: home.as_deref(),
+        key: key.as_deref(),
     };
     remote::place::open(hosts, name, here)
 }
@@ -200,9 +202,11 @@ pub(crate) fn for_dispatch(
     id: &vnx::ids::DispatchId,
 ) -> Result<Box<dyn remote::place::Place>, remote::RemoteError> {
     let (data_dir, home) = (project.data_dir(), super::settings::home());
+    let key = super::settings::key_path(None).ok();
     let here = remote::place::Here {
         data_dir: &data_dir,
         home: home.as_deref(),
+        key: key.as_deref(),
     };
     remote::place::for_dispatch(host, id, here)
 }

@@ -10,6 +10,7 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 use super::kubernetes::{KubernetesHost, RawKubernetes};
+use super::mounts::{Mount, RawMount};
 use super::schema::Entries;
 use super::validation::{Checked, Validator, is_name, q};
 
@@ -68,6 +69,12 @@ pub struct ContainerHost {
     /// The CLIs whose login and settings files in the home directory here are made
     /// available, read-only, and copied into the container's home.
     pub logins: Vec<String>,
+    /// Who the place's commands run as (`--user`), and whose its volume's files are; none:
+    /// the dev container definition's `remoteUser`, else the image's user.
+    pub user: Option<String>,
+    /// What the engine mounts besides the dispatch's volume (`--mount`): the user's own
+    /// list, which alone lets a dev container definition's mount through.
+    pub mounts: Vec<Mount>,
 }
 
 /// A container engine's client.
@@ -128,6 +135,8 @@ pub(super) struct RawContainer {
     network: Option<Spanned<String>>,
     env: Option<Spanned<BTreeMap<String, String>>>,
     logins: Option<Vec<Spanned<String>>>,
+    user: Option<Spanned<String>>,
+    mounts: Option<Vec<Spanned<RawMount>>>,
 }
 
 /// Whether `s` is an environment variable's name (`[A-Za-z_][A-Za-z0-9_]*`).
@@ -420,6 +429,8 @@ impl Validator<'_> {
             }
             logins.push(cli.value);
         }
+        let user = self.user(&format!("{at}.container"), c.user)?;
+        let mounts = self.mounts(&format!("{at}.container"), c.mounts)?;
         Ok(ContainerHost {
             engine,
             image: c.image.map(|i| i.value),
@@ -429,6 +440,8 @@ impl Validator<'_> {
             network,
             env,
             logins,
+            user,
+            mounts,
         })
     }
 }
@@ -559,6 +572,8 @@ mod tests {
                 network: Network::None,
                 env: Default::default(),
                 logins: Vec::new(),
+                user: None,
+                mounts: Vec::new(),
             })
         );
         let c = parse(

@@ -21,6 +21,7 @@ mod forge;
 mod gates;
 mod hosts;
 mod kubernetes;
+mod mounts;
 mod queue;
 mod sandbox;
 mod schema;
@@ -42,6 +43,7 @@ pub use hosts::{
     CONTAINER_CLONE, ContainerHost, Engine, HostConfig, HostKind, Network, is_variable,
 };
 pub use kubernetes::{KubernetesHost, Toleration};
+pub use mounts::{Mount, MountKind, is_user, owner_of, parse_mount};
 pub use queue::{QueueConfig, QueuePolicy, QueueRule};
 pub use sandbox::SandboxConfig;
 pub use schema::{

@@ -386,6 +386,7 @@ impl Context<'_> {
         crate::remote::place::Here {
             data_dir,
             home: self.machine.home.as_deref(),
+            key: Some(self.key_path),
         }
     }
 }

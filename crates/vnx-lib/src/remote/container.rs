@@ -3,9 +3,13 @@
 //! the work outlives the container). The process that starts it keeps the container's first
 //! process, a relay, as one channel for every later step (ADR 0087); any other reaches it
 //! with the engine's `exec` (git too, through its `ext::` transport over the same `exec`).
-//! It is removed with its volume once the dispatch's work is fetched here. A container the engine no longer runs is [`RemoteError::Gone`] at
-//! once: no waiting as for an ssh host out of reach. Every engine call is an argv (never a
-//! shell line) and bounded in time; nothing of the container's own chooses its flags.
+//! It is removed with its volume once the dispatch's work is fetched here. A container the
+//! engine no longer runs is [`RemoteError::Gone`] at once: no waiting as for an ssh host out
+//! of reach. Every engine call is an argv (never a
+//! shell line) and bounded in time; nothing of the container's own chooses its flags. It runs
+//! as the host's user, or its definition's (`run --user`, so that every `exec` does too), the
+//! volume's files given to that user when it is made; and it gets the host's own mounts,
+//! never one that would show the worker this machine's home, `.vnx-data` or signing key.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -16,7 +20,9 @@ use super::place::{Here, Place};
 use super::relay::{Relay, RelayError};
 use super::relayed;
 use super::wire::MAX_ANSWER;
-use crate::config::{CONTAINER_CLONE, ContainerHost, Engine, HostConfig, Network};
+use crate::config::{
+    CONTAINER_CLONE, ContainerHost, Engine, HostConfig, Mount, MountKind, Network,
+};
 use crate::ids::DispatchId;
 use crate::process::{self, Cmd, Output};
 
@@ -40,9 +46,14 @@ pub struct Container {
     home: Option<PathBuf>,
     /// Where the relayed steps keep their files here.
     scratch: PathBuf,
+    /// The project's `.vnx-data/` here, and the signing key's path: no mount may show them.
+    data_dir: PathBuf,
+    key: Option<PathBuf>,
     /// The image and variables of the project's dev container definition, when the host
     /// names one: read when the container is made.
     defined: std::sync::OnceLock<super::devcontainer::Definition>,
+    /// The host's mounts, their sources resolved here: checked when the container is made.
+    mounts: std::sync::OnceLock<Vec<Mount>>,
 }
 
 /// The most login files one container is given.
@@ -65,8 +76,68 @@ impl Container {
             container: format!("vnx-{}", id.as_str().to_ascii_lowercase()),
             home: here.home.map(Path::to_path_buf),
             scratch: here.data_dir.join("remote"),
+            data_dir: here.data_dir.to_path_buf(),
+            key: here.key.map(Path::to_path_buf),
             defined: std::sync::OnceLock::new(),
+            mounts: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Who its commands run as: the host's user, else its definition's.
+    fn user(&self) -> Option<&str> {
+        let defined = self.defined.get().and_then(|d| d.user.as_deref());
+        self.spec.user.as_deref().or(defined)
+    }
+
+    /// The host's mounts as the engine is given them: a bind's source with its links
+    /// resolved, refused when it is `/`, holds the home directory, or is or holds the
+    /// project's `.vnx-data` or the signing key's directory.
+    fn resolved_mounts(&self) -> Result<Vec<Mount>, RemoteError> {
+        let mut out = Vec::new();
+        for m in &self.spec.mounts {
+            let refuse = |detail: String| RemoteError::Mount {
+                host: self.host.name.clone(),
+                mount: m.engine_arg(),
+                detail,
+            };
+            if m.kind == MountKind::Volume {
+                out.push(m.clone());
+                continue;
+            }
+            let source = std::fs::canonicalize(&m.source)
+                .map_err(|e| refuse(format!("its source cannot be used here: {e}")))?;
+            let (Some(home), Some(key)) = (&self.home, &self.key) else {
+                return Err(refuse(
+                    "where the home directory and the signing key are is not known here, so \
+                     vnx cannot tell what it would show"
+                        .into(),
+                ));
+            };
+            let key_dir = key.parent().unwrap_or(key);
+            if source == Path::new("/") || real(home).starts_with(&source) {
+                return Err(refuse("it would show the worker the home directory".into()));
+            }
+            for (guarded, what) in [
+                (&self.data_dir, "the project's .vnx-data (the ledger)"),
+                (&key_dir.to_path_buf(), "the signing key's directory"),
+            ] {
+                let guarded = real(guarded);
+                if guarded.starts_with(&source) || source.starts_with(&guarded) {
+                    return Err(refuse(format!("it would show the worker {what}")));
+                }
+            }
+            let source = source.to_str().filter(|s| !s.contains([',', '"']));
+            let Some(source) = source else {
+                return Err(refuse(
+                    "its real path is not one the engine can take".into(),
+                ));
+            };
+            out.push(Mount {
+                source: source.to_owned(),
+                ..m.clone()
+            });
+        }
+        Ok(out)
     }
 
     /// The image: the host's, or its dev container definition's.
@@ -129,9 +200,23 @@ impl Container {
     }
 
     fn exec_in(&self, argv: &[String], tty: bool, workdir: Option<&str>) -> Cmd {
+        self.exec_as(argv, tty, workdir, None)
+    }
+
+    /// The same as `user` (none: the container's own, `run --user`).
+    fn exec_as(
+        &self,
+        argv: &[String],
+        tty: bool,
+        workdir: Option<&str>,
+        user: Option<&str>,
+    ) -> Cmd {
         let mut cmd = self.engine().arg("exec").arg("-i");
         if tty {
             cmd = cmd.arg("-t");
+        }
+        if let Some(user) = user {
+            cmd = cmd.arg(format!("--user={user}"));
         }
         if let Some(dir) = workdir {
             cmd = cmd.args(["-w", dir]);
@@ -238,6 +323,14 @@ impl Made for Container {
         if let Some(memory) = &self.spec.memory {
             run = run.arg(format!("--memory={memory}"));
         }
+        // Every `exec` runs as the container's user: the place's vnx, git's transport,
+        // `attach`, from whichever vnx process reaches it.
+        if let Some(user) = self.user() {
+            run = run.arg(format!("--user={user}"));
+        }
+        for m in self.mounts.get().into_iter().flatten() {
+            run = run.arg("--mount").arg(m.engine_arg());
+        }
         // The home on the volume, so the CLIs' state outlives the container as the work does;
         // the host's own variables after it (theirs win).
         run = run.arg("--env").arg(format!("HOME={HOME}"));
@@ -277,7 +370,7 @@ impl Made for Container {
 
     fn stop(&self) -> Result<(), RemoteError> {
         // Removed once nothing in it is needed (its work fetched, or it had stopped): its
-        // first process ends on the engine's TERM at once ([`IDLE`]), and with it the rest.
+        // first process ends on the engine's TERM at once ([`RELAYED`]), and with it the rest.
         // (`--time` is podman's own: docker's `rm` takes no such flag.)
         let cmd = self.engine().args(["rm", "--force"]);
         self.must(cmd.arg(&self.container), "rm")?;
@@ -300,6 +393,33 @@ impl Made for Container {
             Some(Ok(out)) => Err(self.failed(what, out.status.code(), &out.stderr)),
             Some(Err(relayed::Failed::NotSent)) | None => self.must(self.exec(argv), what),
             Some(Err(f)) => Err(relayed::unreachable(&self.place, f)),
+        }
+    }
+
+    fn owner(&self) -> Option<String> {
+        self.user().map(crate::config::owner_of)
+    }
+
+    fn exec_root(&self, argv: &[String]) -> Cmd {
+        let root = self.user().map(|_| "0");
+        self.exec_as(argv, false, None, root)
+    }
+}
+
+/// `p` with its links resolved, as far as it exists (the rest as written).
+fn real(p: &Path) -> PathBuf {
+    let mut missing = Vec::new();
+    let mut at = p;
+    loop {
+        if let Ok(found) = std::fs::canonicalize(at) {
+            return missing.iter().rev().fold(found, |p, part| p.join(part));
+        }
+        match (at.parent(), at.file_name()) {
+            (Some(parent), Some(name)) => {
+                missing.push(name.to_os_string());
+                at = parent;
+            }
+            _ => return p.to_path_buf(),
         }
     }
 }
@@ -396,14 +516,24 @@ impl Place for Container {
         )
     }
 
-    /// The dev container definition read first, when the host names one.
+    /// The dev container definition read first, when the host names one (a mount of its
+    /// that the host does not list refused), and the host's mounts checked: nothing is made
+    /// when either fails.
     fn make(&self, project_root: &Path, fresh: bool) -> Result<(), RemoteError> {
         if let Some(rel) = &self.spec.devcontainer
             && self.defined.get().is_none()
         {
-            let _ = self
-                .defined
-                .set(super::devcontainer::read(project_root, rel)?);
+            let defined = super::devcontainer::read(project_root, rel)?;
+            if let Some(detail) = defined.unlisted_mount(&self.spec.mounts, &self.host.name) {
+                return Err(RemoteError::Devcontainer {
+                    path: PathBuf::from(rel),
+                    detail,
+                });
+            }
+            let _ = self.defined.set(defined);
+        }
+        if self.mounts.get().is_none() {
+            let _ = self.mounts.set(self.resolved_mounts()?);
         }
         made::make(self, project_root, fresh)
     }
@@ -428,5 +558,94 @@ impl Place for Container {
     fn when_make_fails(&self) -> &'static str {
         "when the engine fails to start any container here, its own configuration may need \
          changing: podman reads containers.conf, or the file CONTAINERS_CONF names"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::Container;
+    use crate::config::{Config, HostKind, Mount, MountKind};
+    use crate::ids::DispatchId;
+    use crate::remote::RemoteError;
+    use crate::remote::place::Here;
+
+    /// The container of a host whose `mounts:` is `mounts`, on a machine whose home, project
+    /// and signing key are under `root`.
+    fn with_mounts(root: &Path, mounts: &[(&Path, MountKind)]) -> Result<Vec<Mount>, RemoteError> {
+        let list: Vec<String> = mounts
+            .iter()
+            .enumerate()
+            .map(|(i, (source, kind))| {
+                format!(
+                    "{{type: {}, source: '{}', target: /m{i}}}",
+                    kind.name(),
+                    source.display()
+                )
+            })
+            .collect();
+        let text = format!(
+            "hosts:\n  box:\n    container: {{image: w, mounts: [{}]}}\n",
+            list.join(", ")
+        );
+        let config: Config = crate::config::parse(&text, Path::new(".vnx/config.yaml")).unwrap();
+        let host = &config.hosts["box"];
+        let HostKind::Container(spec) = &host.kind else {
+            panic!("a container host")
+        };
+        let (home, data, key) = (
+            root.join("home"),
+            root.join("proj/.vnx-data"),
+            root.join("home/.config/vnx/checkpoint.key"),
+        );
+        let here = Here {
+            data_dir: &data,
+            home: Some(&home),
+            key: Some(&key),
+        };
+        let id = DispatchId::parse("D-0c0c0c0c0c0c").unwrap();
+        Container::new(host, spec, &id, here).resolved_mounts()
+    }
+
+    #[test]
+    fn a_mount_that_would_show_the_home_the_ledger_or_the_key_is_refused() {
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path().canonicalize().unwrap();
+        for dir in [
+            "home/data",
+            "home/.config",
+            "proj/.vnx-data/state",
+            "proj/src",
+        ] {
+            std::fs::create_dir_all(root.join(dir)).unwrap();
+        }
+        std::os::unix::fs::symlink(root.join("home"), root.join("link")).unwrap();
+        let bind = MountKind::Bind;
+        let ok = with_mounts(
+            &root,
+            &[
+                (&root.join("home/data"), bind),
+                (&root.join("proj/src"), bind),
+                (Path::new("cache"), MountKind::Volume),
+            ],
+        )
+        .unwrap();
+        assert_eq!(ok[0].source, root.join("home/data").to_str().unwrap());
+        for (source, says) in [
+            (root.join("home"), "the home directory"),
+            (root.clone(), "the home directory"),
+            (root.join("link"), "the home directory"),
+            (root.join("proj"), ".vnx-data"),
+            (root.join("proj/.vnx-data/state"), ".vnx-data"),
+            (root.join("home/.config"), "the signing key's directory"),
+            (root.join("missing"), "cannot be used here"),
+        ] {
+            let err = with_mounts(&root, &[(&source, bind)])
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(says), "{}: {err}", source.display());
+            assert!(err.contains("host `box`'s mount `type=bind"), "{err}");
+        }
     }
 }

@@ -1,14 +1,17 @@
 //! A project's dev container definition (`.devcontainer/devcontainer.json`, JSON with comments)
-//! as a container host takes it when its config names the file: the `image` and the
-//! `containerEnv`, nothing else. What needs a registry or a build (`build`, `dockerFile`,
-//! `features`, compose), what would choose the engine's flags from the repository's files
-//! (`runArgs`, `mounts`, `privileged`, `capAdd`, `securityOpt`, `workspaceMount`), a user other
-//! than root, and what runs on this machine (`initializeCommand`) are refused by name.
+//! as a container host takes it when its config names the file: the `image`, the
+//! `containerEnv`, the user (`remoteUser`, else `containerUser`), and the `mounts` the host's
+//! own `mounts:` in `.vnx/config.yaml` lists too (the repository's files never choose a mount
+//! alone). What needs a registry or a build (`build`, `dockerFile`, `features`, compose), what
+//! would choose the engine's flags from the repository's files (`runArgs`, `privileged`,
+//! `capAdd`, `securityOpt`, `workspaceMount`), and what runs on this machine
+//! (`initializeCommand`) are refused by name.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::RemoteError;
+use crate::config::{Mount, parse_mount};
 
 /// The most a definition file may hold.
 const MAX_BYTES: u64 = 256 * 1024;
@@ -37,10 +40,6 @@ const REFUSED: &[(&str, &str)] = &[
         "the engine's flags come from .vnx/config.yaml, not the repository",
     ),
     (
-        "mounts",
-        "the engine's mounts come from .vnx/config.yaml, not the repository",
-    ),
-    (
         "workspaceMount",
         "the clone is on the dispatch's own volume",
     ),
@@ -66,6 +65,31 @@ pub struct Definition {
     pub image: String,
     /// The variables set in the container.
     pub env: BTreeMap<String, String>,
+    /// Who the place's commands run as: `remoteUser`, else `containerUser`.
+    pub user: Option<String>,
+    /// Its mounts, `${localWorkspaceFolder}` made the project's root: each taken only when
+    /// the host's config lists the same ([`Definition::unlisted_mount`]).
+    pub mounts: Vec<Mount>,
+}
+
+impl Definition {
+    /// The first of its mounts that `listed` (the host's own `mounts:`) does not list, in
+    /// words, with how to allow it (`host` is the host's name).
+    pub fn unlisted_mount(&self, listed: &[Mount], host: &str) -> Option<String> {
+        let m = self
+            .mounts
+            .iter()
+            .find(|m| !listed.iter().any(|l| l.same_as(m)))?;
+        let ro = if m.readonly { ", readonly: true" } else { "" };
+        Some(format!(
+            "vnx takes its mount `{}` only when .vnx/config.yaml lists it: add \
+             `{{type: {}, source: {}, target: {}{ro}}}` under hosts.{host}.container.mounts",
+            m.engine_arg(),
+            m.kind.name(),
+            m.source,
+            m.target,
+        ))
+    }
 }
 
 /// Reads the definition at `rel` in the project at `root` (a committed file: never through a
@@ -84,11 +108,12 @@ pub fn read(root: &Path, rel: &str) -> Result<Definition, RemoteError> {
     if text.len() as u64 > MAX_BYTES {
         return Err(bad(format!("it is larger than {MAX_BYTES} bytes")));
     }
-    parse(&text).map_err(bad)
+    parse(&text, root).map_err(bad)
 }
 
-/// The definition in `text` (JSON with comments and trailing commas).
-fn parse(text: &str) -> Result<Definition, String> {
+/// The definition in `text` (JSON with comments and trailing commas), of the project at
+/// `root`.
+fn parse(text: &str, root: &Path) -> Result<Definition, String> {
     let options = jsonc_parser::ParseOptions {
         allow_comments: true,
         allow_trailing_commas: true,
@@ -101,15 +126,27 @@ fn parse(text: &str) -> Result<Definition, String> {
     if let Some((key, why)) = REFUSED.iter().find(|(key, _)| object.contains_key(*key)) {
         return Err(format!("vnx does not take `{key}`: {why}"));
     }
+    let mut users = Vec::new();
     for key in ["remoteUser", "containerUser"] {
-        if let Some(user) = object.get(key)
-            && user.as_str() != Some("root")
-        {
-            return Err(format!(
-                "vnx does not take `{key}` other than root yet: the clone's volume is root's"
-            ));
+        if let Some(user) = object.get(key) {
+            match user.as_str().filter(|u| crate::config::is_user(u)) {
+                Some(user) => users.push(user.to_owned()),
+                None => {
+                    return Err(format!(
+                        "`{key}` must be a user's name, a uid or uid:gid, not {user}"
+                    ));
+                }
+            }
         }
     }
+    let mounts = match object.get("mounts") {
+        None => Vec::new(),
+        Some(serde_json::Value::Array(list)) => list
+            .iter()
+            .map(|m| mount(m, root))
+            .collect::<Result<_, _>>()?,
+        Some(_) => return Err("`mounts` is not a list".into()),
+    };
     let image = object
         .get("image")
         .and_then(|i| i.as_str())
@@ -139,12 +176,63 @@ fn parse(text: &str) -> Result<Definition, String> {
     Ok(Definition {
         image: image.to_owned(),
         env,
+        user: users.into_iter().next(),
+        mounts,
     })
+}
+
+/// One of `mounts`: a string (`source=…,target=…,type=…`) or an object (`source`,
+/// `target`, `type`), with `${localWorkspaceFolder}` made `root`, and no other variable.
+fn mount(value: &serde_json::Value, root: &Path) -> Result<Mount, String> {
+    let shown = value.to_string();
+    let text = match value {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Object(o) => {
+            if let Some(key) =
+                (o.keys()).find(|k| !["source", "target", "type"].contains(&k.as_str()))
+            {
+                return Err(format!(
+                    "the mount {shown} has `{key}`, which vnx does not take"
+                ));
+            }
+            let field = |k: &str| o.get(k).and_then(|v| v.as_str()).unwrap_or_default();
+            let fields = [
+                ("type", field("type")),
+                ("source", field("source")),
+                ("target", field("target")),
+            ];
+            if let Some((k, _)) = fields.iter().find(|(_, v)| v.contains(',')) {
+                return Err(format!("the mount {shown} has a `,` in its `{k}`"));
+            }
+            fields.map(|(k, v)| format!("{k}={v}")).join(",")
+        }
+        _ => {
+            return Err(format!(
+                "the mount {shown} is neither a string nor an object"
+            ));
+        }
+    };
+    let root = root
+        .to_str()
+        .ok_or("the project's path is not UTF-8, so `${localWorkspaceFolder}` cannot be")?;
+    let text = text.replace("${localWorkspaceFolder}", root);
+    if text.contains("${") {
+        return Err(format!(
+            "the mount {shown} names a variable vnx does not resolve (only \
+             `${{localWorkspaceFolder}}`, the project's root)"
+        ));
+    }
+    parse_mount(&text)
+        .and_then(Mount::checked)
+        .map_err(|why| format!("the mount {shown}: {why}"))
 }
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
     use super::{parse, read};
+    use crate::config::{Mount, MountKind};
 
     #[test]
     fn a_definition_behind_a_link_or_too_large_is_refused_unread() {
@@ -181,9 +269,102 @@ mod tests {
         let text = String::from(
             "// the project's container\n{\n  \"name\": \"app\",\n  \"image\": \"localhost/app:1\", /* built by CI */\n  \"containerEnv\": {\"MODEL_URL\": \"http://m:1\",},\n  \"remoteUser\": \"root\",\n  \"customizations\": {},\n}\n",
         );
-        let d = parse(&text).unwrap();
+        let d = parse(&text, Path::new("/p")).unwrap();
         assert_eq!(d.image, "localhost/app:1");
         assert_eq!(d.env["MODEL_URL"], "http://m:1");
+        assert_eq!(d.user.as_deref(), Some("root"));
+        assert!(d.mounts.is_empty());
+    }
+
+    #[test]
+    fn the_user_is_remote_users_else_container_users() {
+        for (text, user) in [
+            (
+                r#"{"image": "i", "remoteUser": "vscode", "containerUser": "root"}"#,
+                Some("vscode"),
+            ),
+            (
+                r#"{"image": "i", "containerUser": "1000:1000"}"#,
+                Some("1000:1000"),
+            ),
+            (r#"{"image": "i"}"#, None),
+        ] {
+            let d = parse(text, Path::new("/p")).unwrap();
+            assert_eq!(d.user.as_deref(), user, "{text}");
+        }
+    }
+
+    #[test]
+    fn mounts_are_read_with_the_workspace_folder_and_taken_only_when_listed() {
+        let text = r#"{"image": "i", "mounts": [
+            "source=${localWorkspaceFolder}/data,target=/data,type=bind,consistency=cached",
+            {"source": "cache", "target": "/cache", "type": "volume"}
+        ]}"#;
+        let d = parse(text, Path::new("/home/u/app")).unwrap();
+        let data = Mount {
+            kind: MountKind::Bind,
+            source: "/home/u/app/data".into(),
+            target: "/data".into(),
+            readonly: false,
+        };
+        let cache = Mount {
+            kind: MountKind::Volume,
+            source: "cache".into(),
+            target: "/cache".into(),
+            readonly: false,
+        };
+        assert_eq!(d.mounts, [data.clone(), cache.clone()]);
+        // Listed by the config (read-only there: the config's entry is what is mounted).
+        let listed = [
+            Mount {
+                readonly: true,
+                ..data.clone()
+            },
+            cache.clone(),
+        ];
+        assert_eq!(d.unlisted_mount(&listed, "box"), None);
+        let why = d.unlisted_mount(&listed[1..], "box").unwrap();
+        assert!(
+            why.contains("type=bind,source=/home/u/app/data,target=/data"),
+            "{why}"
+        );
+        assert!(
+            why.contains("add `{type: bind, source: /home/u/app/data, target: /data}` under hosts.box.container.mounts"),
+            "{why}"
+        );
+        for (mounts, says) in [
+            (
+                r#"["source=${localEnv:HOME},target=/h,type=bind"]"#,
+                "names a variable",
+            ),
+            (
+                r#"["source=${localWorkspaceFolder}/../x,target=/h,type=bind"]"#,
+                "a bind's source",
+            ),
+            (
+                r#"["source=/a,target=${containerWorkspaceFolder},type=bind"]"#,
+                "names a variable",
+            ),
+            (
+                r#"["source=/a,target=/work/repo,type=bind"]"#,
+                "a target must be",
+            ),
+            (r#"["source=/a,target=/b,type=tmpfs"]"#, "not `tmpfs`"),
+            (
+                r#"[{"source": "/a", "target": "/b", "type": "bind", "x": 1}]"#,
+                "`x`",
+            ),
+            (
+                r#"[{"source": "/a,b", "target": "/b", "type": "bind"}]"#,
+                "a `,`",
+            ),
+            (r#"[1]"#, "neither a string"),
+            (r#""source=/a""#, "not a list"),
+        ] {
+            let text = format!(r#"{{"image": "i", "mounts": {mounts}}}"#);
+            let err = parse(&text, Path::new("/p")).unwrap_err();
+            assert!(err.contains(says), "{mounts}: {err}");
+        }
     }
 
     #[test]
@@ -197,13 +378,20 @@ mod tests {
             ),
             (
                 r#"{"image": "i", "mounts": ["source=/,target=/h,type=bind"]}"#,
-                "`mounts`",
+                "a bind's source",
             ),
             (
                 r#"{"image": "i", "initializeCommand": "curl x | sh"}"#,
                 "this machine",
             ),
-            (r#"{"image": "i", "remoteUser": "vscode"}"#, "`remoteUser`"),
+            (
+                r#"{"image": "i", "remoteUser": "a b"}"#,
+                "`remoteUser` must be",
+            ),
+            (
+                r#"{"image": "i", "containerUser": 0}"#,
+                "`containerUser` must be",
+            ),
             (r#"{"image": "--privileged"}"#, "not an image name"),
             (
                 r#"{"image": "i", "containerEnv": {"A": "${localEnv:HOME}"}}"#,
@@ -216,7 +404,7 @@ mod tests {
             (r#"{"name": "x"}"#, "no `image`"),
             ("[1]", "not a JSON object"),
         ] {
-            let err = parse(text).unwrap_err();
+            let err = parse(text, Path::new("/p")).unwrap_err();
             assert!(err.contains(says), "{text}: {err}");
         }
     }

@@ -74,6 +74,18 @@ pub(super) trait Made {
         self.must(self.exec(argv), what)
     }
 
+    /// Who the place's files are given to once it is made (`chown`'s argument), when its
+    /// commands run as a user of their own.
+    fn owner(&self) -> Option<String> {
+        None
+    }
+
+    /// `argv` run in the place as root, to make it for [`Made::owner`]: [`Made::exec`]
+    /// unless the place names an owner.
+    fn exec_root(&self, argv: &[String]) -> Cmd {
+        self.exec(argv)
+    }
+
     /// Runs an engine command that must succeed (within [`ENGINE_LIMIT`], unless it has a
     /// limit of its own): its output; else what the client said last.
     fn must(&self, cmd: Cmd, what: &str) -> Result<String, RemoteError> {
@@ -145,6 +157,7 @@ pub(super) fn make(m: &dyn Made, project_root: &Path, fresh: bool) -> Result<(),
 fn start_and_init(m: &dyn Made, identity: Option<(String, String)>) -> Result<(), RemoteError> {
     m.start()?;
     let (name, email) = identity.unwrap_or_default();
+    let owner = m.owner().unwrap_or_default();
     let argv = script(
         INIT,
         &[
@@ -154,20 +167,30 @@ fn start_and_init(m: &dyn Made, identity: Option<(String, String)>) -> Result<()
             &email,
             HOME,
             LOGINS_AT,
+            &owner,
         ],
     );
-    m.run_script(&argv, "exec git init")?;
+    // A place whose commands run as a user of their own is made as root, by the engine's
+    // `exec` (its relay runs as that user).
+    if owner.is_empty() {
+        m.run_script(&argv, "exec git init")?;
+    } else {
+        m.must(m.exec_root(&argv), "exec git init")?;
+    }
     Ok(())
 }
 
 /// Makes the clone (again: `git init` keeps an existing one) and gives it an identity:
 /// `$1` the branch, `$2` the clone, `$3` and `$4` the name and email (none when empty),
 /// `$5` the home, where `$6`'s logins are copied, never over a file there (a newer `cp`
-/// fails for the files it skips: not an error here).
-const INIT: &str = "set -e; git init -q -b \"$1\" \"$2\" 2>/dev/null; \
-                    [ -z \"$3\" ] || git -C \"$2\" config user.name \"$3\"; \
-                    [ -z \"$4\" ] || git -C \"$2\" config user.email \"$4\"; \
-                    mkdir -p \"$5\"; [ ! -d \"$6\" ] || cp -R -n \"$6/.\" \"$5/\" || :";
+/// fails for the files it skips: not an error here); then, with an owner `$7`, the clone
+/// and the home are given to it (`chown -R` follows no link). Run as root for an owner,
+/// whose clone git would otherwise refuse to touch (`safe.directory`).
+const INIT: &str = "set -e; git -c \"safe.directory=$2\" init -q -b \"$1\" \"$2\" 2>/dev/null; \
+                    [ -z \"$3\" ] || git -c \"safe.directory=$2\" -C \"$2\" config user.name \"$3\"; \
+                    [ -z \"$4\" ] || git -c \"safe.directory=$2\" -C \"$2\" config user.email \"$4\"; \
+                    mkdir -p \"$5\"; [ ! -d \"$6\" ] || cp -R -n \"$6/.\" \"$5/\" || :; \
+                    [ -z \"$7\" ] || chown -R \"$7\" \"$2\" \"$5\"";
 
 /// Moves the clone `$1` to `$2`, just pushed, and makes vnx's files there with `$3`.
 const SEED: &str = "set -e; cd \"$1\"; git reset -q --hard \"$2\"; exec \"$3\" init";

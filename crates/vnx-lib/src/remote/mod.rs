@@ -136,7 +136,18 @@ pub enum RemoteError {
         #[source]
         source: crate::process::ProcessError,
     },
-    /// The base cannot be dispatched from.
+    /// A container host's mount would show the worker what it must never see, or its
+    /// source cannot be used.
+    #[error("host `{host}`'s mount `{mount}` cannot be used: {detail}")]
+    Mount {
+        /// The host.
+        host: String,
+        /// The mount, as the engine would be given it.
+        mount: String,
+        /// Why not.
+        detail: String,
+    },
+    /// The project's dev container definition cannot be used.
     #[error("the dev container definition {} cannot be used: {detail}", path.display())]
     Devcontainer {
         /// The definition, in the project.

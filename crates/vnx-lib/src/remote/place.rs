@@ -188,14 +188,17 @@ fn vnx_argv(host: &HostConfig, args: &[String]) -> Vec<String> {
     argv
 }
 
-/// What this machine gives the places it makes: where their files are kept here, and the
-/// home directory the CLIs' logins are copied from (none: no logins are).
+/// What this machine gives the places it makes: where their files are kept here, the home
+/// directory the CLIs' logins are copied from (none: no logins are), and what no mount may
+/// show (the home, the files here, the signing key).
 #[derive(Clone, Copy, Debug)]
 pub struct Here<'a> {
     /// The project's `.vnx-data/`.
     pub data_dir: &'a Path,
     /// The user's home directory.
     pub home: Option<&'a Path>,
+    /// The checkpoint signing key's path: no mount may show its directory.
+    pub key: Option<&'a Path>,
 }
 
 /// Whether dispatches on `host` each get a place of their own.
