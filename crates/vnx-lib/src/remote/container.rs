@@ -39,9 +39,6 @@ pub struct Container {
     defined: std::sync::OnceLock<super::devcontainer::Definition>,
 }
 
-/// The most login files one container is given.
-const MAX_LOGIN_FILES: usize = 64;
-
 impl Container {
     /// Dispatch `id`'s container on `host`, as `spec` makes it; the logins it names from
     /// `home`.
@@ -69,52 +66,6 @@ impl Container {
             (None, Some(d)) => &d.image,
             (None, None) => "",
         }
-    }
-
-    /// The login and settings files of the CLIs the host names, here, with where they go
-    /// under the home directory: each CLI's state files, and the regular files at the top
-    /// of its state directories (not what they hold below: other projects' sessions). Never
-    /// a link, a directory's own link, a program, or a name the engine's `--volume` would
-    /// split.
-    pub fn login_files(&self) -> Vec<(PathBuf, String)> {
-        let Some(home) = &self.home else {
-            return Vec::new();
-        };
-        let regular = |p: &Path| p.symlink_metadata().is_ok_and(|m| m.is_file());
-        let mut out = Vec::new();
-        let clis = self
-            .spec
-            .logins
-            .iter()
-            .filter_map(|c| crate::provider::cli::named(c));
-        for path in clis
-            .flat_map(|cli| cli.state_paths())
-            .filter(|p| p.writable || !p.dir)
-        {
-            let at = home.join(path.rel);
-            if !path.dir {
-                if regular(&at) {
-                    out.push((at, path.rel.to_owned()));
-                }
-                continue;
-            }
-            if !at.symlink_metadata().is_ok_and(|m| m.is_dir()) {
-                continue;
-            }
-            let Ok(entries) = std::fs::read_dir(&at) else {
-                continue;
-            };
-            for entry in entries.flatten().take(MAX_LOGIN_FILES) {
-                if let Some(name) = entry.file_name().to_str()
-                    && entry.file_type().is_ok_and(|t| t.is_file())
-                {
-                    out.push((entry.path(), format!("{}/{name}", path.rel)));
-                }
-            }
-        }
-        out.retain(|(from, _)| !from.to_string_lossy().contains([':', ',']));
-        out.truncate(MAX_LOGIN_FILES);
-        out
     }
 
     fn engine(&self) -> Cmd {
@@ -202,7 +153,7 @@ impl Made for Container {
         for (key, value) in defined.into_iter().flatten().chain(&self.spec.env) {
             run = run.arg("--env").arg(format!("{key}={value}"));
         }
-        for (from, rel) in self.login_files() {
+        for (from, rel) in made::login_files(&self.spec.logins, self.home.as_deref()) {
             let mut volume = std::ffi::OsString::from(from.as_os_str());
             volume.push(format!(":{LOGINS_AT}/{rel}:ro"));
             run = run.arg("--volume").arg(volume);

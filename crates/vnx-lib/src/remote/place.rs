@@ -134,9 +134,7 @@ pub fn for_dispatch(
         HostKind::Container(c) => {
             Box::new(super::container::Container::new(host, c, id, here.home))
         }
-        HostKind::Kubernetes(k) => {
-            Box::new(super::kubernetes::Pod::new(host, k, id, here.data_dir))
-        }
+        HostKind::Kubernetes(k) => Box::new(super::kubernetes::Pod::new(host, k, id, here)),
     })
 }
 
