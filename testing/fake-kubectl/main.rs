@@ -7,7 +7,8 @@
 //! itself prints for a missing pod and for exec into a pod that is no longer running are
 //! printed the same way. An agent-sandbox `Sandbox` is kept as its manifest (the API server's
 //! store) and made as its controller makes it (`sandbox.rs`); a Secret is kept so too, and a
-//! pod's `secret` volume made as the kubelet makes it (`secret.rs`). Each call is appended to
+//! pod's `secret` volume made as the kubelet makes it (`secret.rs`); pods and claims are
+//! stored too, for `get KINDS -l SELECTOR -o json` (`list.rs`). Each call is appended to
 //! `VNX_FAKE_KUBECTL_LOG`, when set.
 
 #![expect(
@@ -22,6 +23,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+mod list;
 mod sandbox;
 mod secret;
 
@@ -172,6 +174,7 @@ fn apply(call: &Call, args: &[String]) -> Result<u8, String> {
             }
             argv.push(object);
             engine_out(&argv.iter().map(String::as_str).collect::<Vec<_>>())?;
+            list::keep(call, "persistentvolumeclaims", &manifest)?;
             println!("persistentvolumeclaim/{name} created");
         }
         Some("Pod") => {
@@ -254,6 +257,7 @@ fn run_pod(call: &Call, manifest: &Value) -> Result<(), String> {
         argv.push(part.as_str().unwrap_or_default().to_owned());
     }
     engine_out(&argv.iter().map(String::as_str).collect::<Vec<_>>())?;
+    list::keep(call, "pods", manifest)?;
     Ok(())
 }
 
@@ -268,6 +272,9 @@ fn labels(manifest: &Value) -> Vec<String> {
 }
 
 fn get(call: &Call, args: &[String]) -> Result<u8, String> {
+    if let Some(selector) = flag_value(args, "-l") {
+        return list::get(call, args.first().map_or("", String::as_str), selector);
+    }
     let (kind, name) = match args {
         [kind, name, ..] => (kind.as_str(), name.as_str()),
         _ => return Err("get KIND NAME".into()),

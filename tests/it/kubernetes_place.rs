@@ -599,3 +599,126 @@ fn every_manifest_vnx_makes_validates_against_the_kubernetes_schemas() {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+#[test]
+#[ignore = "needs podman and mmdebstrap (bin/test --all installs them)"]
+fn a_pod_with_no_record_here_is_found_by_its_labels_and_cleaned_without_losing_work() {
+    let repo = repo_with_cluster();
+    let r = repo.dispatch(
+        "slow",
+        &[
+            "--host",
+            "cluster",
+            "--detach",
+            "--instruction",
+            "take your time",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let started: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let id = started["dispatch_id"].as_str().unwrap().to_owned();
+    let name = object_of(&id);
+    // A launch killed after making its place and before keeping its record, as it were.
+    let record = repo
+        .env
+        .path()
+        .join(format!(".vnx-data/remote/dispatches/{id}.json"));
+    std::fs::remove_file(&record).unwrap();
+    let log = repo.env.path().join("kubectl.log");
+    let status = run(repo
+        .vnx()
+        .env("VNX_FAKE_KUBECTL_LOG", &log)
+        .args(["status", "--json"]));
+    assert_eq!(status.code, 0, "{}{}", status.stdout, status.stderr);
+    let listed: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    let orphan = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["orphan"] == true)
+        .unwrap_or_else(|| panic!("no orphan: {listed:#}"));
+    assert_eq!(orphan["dispatch_id"], id.as_str(), "{orphan:#}");
+    assert_eq!(orphan["host"], format!("cluster.{id}"), "{orphan:#}");
+    let object = name.trim_start_matches("k8s-agents-");
+    assert_eq!(
+        orphan["objects"],
+        serde_json::json!([
+            format!("pod {object}"),
+            format!("persistentvolumeclaim {object}")
+        ]),
+        "{orphan:#}"
+    );
+    // Listed by label, in the host's namespace.
+    let calls = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        calls.contains("\"get\",\"pods,persistentvolumeclaims\",\"-l\""),
+        "{calls}"
+    );
+    // Work in its clone that is not here keeps its claim; the pod goes.
+    let work = Command::new("podman")
+        .args([
+            "exec",
+            &name,
+            "sh",
+            "-c",
+            "cd /work/repo && git branch extra \"$(git commit-tree 'HEAD^{tree}' -p HEAD -m work)\"",
+        ])
+        .output()
+        .unwrap();
+    assert!(work.status.success(), "{work:?}");
+    let clean = run(repo.vnx().args(["clean", "--orphans", "--yes"]));
+    assert_eq!(clean.code, 0, "{}{}", clean.stdout, clean.stderr);
+    assert!(clean.stdout.contains("storage is kept"), "{}", clean.stdout);
+    assert!(!exists("container", &name), "pod {name} still runs");
+    assert!(exists("volume", &name), "claim {name}'s work was lost");
+    // Once nothing there is missing here, cleaning again (on a new pod) removes the claim.
+    let mountpoint = Command::new("podman")
+        .args(["volume", "inspect", "--format", "{{.Mountpoint}}", &name])
+        .output()
+        .unwrap();
+    let clone = PathBuf::from(String::from_utf8_lossy(&mountpoint.stdout).trim()).join("repo");
+    let deleted = Command::new("git")
+        .arg("-C")
+        .arg(&clone)
+        .args(["branch", "-D", "extra"])
+        .output()
+        .unwrap();
+    assert!(deleted.status.success(), "{deleted:?}");
+    let clean = run(repo.vnx().args(["clean", "--orphans", "--yes"]));
+    assert_eq!(clean.code, 0, "{}{}", clean.stdout, clean.stderr);
+    assert!(
+        clean.stdout.contains("removed cluster."),
+        "{}",
+        clean.stdout
+    );
+    assert!(!exists("container", &name) && !exists("volume", &name));
+    let status = run(repo.vnx().args(["status", "--json"]));
+    assert!(!status.stdout.contains("\"orphan\""), "{}", status.stdout);
+}
+
+#[test]
+fn a_cluster_that_cannot_be_listed_is_a_note_of_status_not_an_error() {
+    let repo = Repo::new();
+    configure(
+        &repo,
+        "hosts:\n  cluster:\n    kubernetes: {kubectl: /nonexistent/kubectl, image: i}\n",
+    );
+    for args in [&["status"][..], &["status", "--json"]] {
+        let status = run(repo.vnx().args(args));
+        assert_eq!(status.code, 0, "{}{}", status.stdout, status.stderr);
+        assert!(
+            status
+                .stderr
+                .contains("places of host `cluster` could not be listed"),
+            "{}",
+            status.stderr
+        );
+    }
+    let clean = run(repo.vnx().args(["clean", "--orphans", "--yes"]));
+    assert_eq!(clean.code, 0, "{}{}", clean.stdout, clean.stderr);
+    assert!(
+        clean.stderr.contains("could not be listed"),
+        "{}",
+        clean.stderr
+    );
+}

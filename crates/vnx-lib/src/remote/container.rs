@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use super::RemoteError;
 use super::made::{self, ENGINE_LIMIT, HOME, IDLE, LOGINS_AT, Made};
-use super::place::Place;
+use super::place::{Here, Place};
 use crate::config::{CONTAINER_CLONE, ContainerHost, HostConfig, Network};
 use crate::ids::DispatchId;
 use crate::process::{self, Cmd, Output};
@@ -20,7 +20,10 @@ use crate::process::{self, Cmd, Output};
 const VOLUME_AT: &str = "/work";
 
 /// The label every container and volume vnx makes carries: the dispatch's id.
-const LABEL: &str = "io.vnx.dispatch";
+pub(super) const LABEL: &str = "io.vnx.dispatch";
+
+/// The label that says which project made it (see [`super::orphans::project_key`]).
+pub(super) const PROJECT_LABEL: &str = "io.vnx.project";
 
 /// One dispatch's container on a container host.
 #[derive(Clone, Debug)]
@@ -34,6 +37,8 @@ pub struct Container {
     container: String,
     /// The home directory here the CLIs' logins are made available from.
     home: Option<PathBuf>,
+    /// The project's key, a label of everything made.
+    project: String,
     /// The image and variables of the project's dev container definition, when the host
     /// names one: read when the container is made.
     defined: std::sync::OnceLock<super::devcontainer::Definition>,
@@ -41,12 +46,12 @@ pub struct Container {
 
 impl Container {
     /// Dispatch `id`'s container on `host`, as `spec` makes it; the logins it names from
-    /// `home`.
+    /// `here`'s home.
     pub fn new(
         host: &HostConfig,
         spec: &ContainerHost,
         id: &DispatchId,
-        home: Option<&Path>,
+        here: Here<'_>,
     ) -> Container {
         Container {
             host: host.clone(),
@@ -54,7 +59,8 @@ impl Container {
             id: id.clone(),
             place: super::place::name_for(host, id),
             container: format!("vnx-{}", id.as_str().to_ascii_lowercase()),
-            home: home.map(Path::to_path_buf),
+            home: here.home.map(Path::to_path_buf),
+            project: super::orphans::project_key(here.data_dir),
             defined: std::sync::OnceLock::new(),
         }
     }
@@ -85,8 +91,14 @@ impl Container {
         cmd.arg(&self.container).args(argv)
     }
 
-    fn label(&self) -> String {
-        format!("{LABEL}={}", self.id)
+    /// `--label DISPATCH --label PROJECT`, as the engine takes them.
+    fn labels(&self) -> [String; 4] {
+        [
+            "--label".into(),
+            format!("{LABEL}={}", self.id),
+            "--label".into(),
+            format!("{PROJECT_LABEL}={}", self.project),
+        ]
     }
 }
 
@@ -123,16 +135,16 @@ impl Made for Container {
     }
 
     fn make_storage(&self) -> Result<(), RemoteError> {
-        let cmd = self.engine().args(["volume", "create", "--label"]);
-        self.must(cmd.arg(self.label()).arg(&self.container), "volume create")?;
+        let cmd = self.engine().args(["volume", "create"]).args(self.labels());
+        self.must(cmd.arg(&self.container), "volume create")?;
         Ok(())
     }
 
     fn start(&self) -> Result<(), RemoteError> {
         let mut run = self
             .engine()
-            .args(["run", "--detach", "--name", &self.container, "--label"])
-            .arg(self.label())
+            .args(["run", "--detach", "--name", &self.container])
+            .args(self.labels())
             .arg("--volume")
             .arg(format!("{}:{VOLUME_AT}", self.container));
         match self.spec.network {

@@ -38,8 +38,11 @@ const VOLUME: &str = "work";
 
 /// The label every object vnx makes carries (its value: the object's name), and the
 /// annotation that holds the dispatch's id as it is.
-const LABEL: &str = "vnx.dev/dispatch";
-const ANNOTATION: &str = "vnx.dev/dispatch-id";
+pub(super) const LABEL: &str = "vnx.dev/dispatch";
+pub(super) const ANNOTATION: &str = "vnx.dev/dispatch-id";
+
+/// The label that says which project made it (see [`super::orphans::project_key`]).
+pub(super) const PROJECT_LABEL: &str = "vnx.dev/project";
 
 /// The pod's volume that is the logins' Secret.
 const LOGINS_VOLUME: &str = "logins";
@@ -64,6 +67,8 @@ pub struct Pod {
     manifests: PathBuf,
     /// The home directory here the CLIs' logins are made available from.
     home: Option<PathBuf>,
+    /// The project's key, a label of everything made.
+    project: String,
 }
 
 /// The name of dispatch `id`'s pod and claim: `vnx-` and the id in lowercase for an id of
@@ -97,6 +102,7 @@ impl Pod {
             object: object_name(id),
             manifests: here.data_dir.join("kubernetes"),
             home: here.home.map(Path::to_path_buf),
+            project: super::orphans::project_key(here.data_dir),
         }
     }
 
@@ -155,11 +161,7 @@ impl Pod {
 
     /// `kubectl [--context C] --namespace NS`.
     fn kubectl(&self) -> Cmd {
-        let mut cmd = Cmd::new(&self.spec.kubectl);
-        if let Some(context) = &self.spec.context {
-            cmd = cmd.args(["--context", context]);
-        }
-        cmd.args(["--namespace", &self.spec.namespace])
+        kubectl(&self.spec)
     }
 
     fn exec_in(&self, argv: &[String], tty: bool) -> Cmd {
@@ -178,6 +180,7 @@ impl Pod {
             namespace: Some(self.spec.namespace.clone()),
             labels: Some(BTreeMap::from([
                 (LABEL.to_owned(), self.object.clone()),
+                (PROJECT_LABEL.to_owned(), self.project.clone()),
                 ("app.kubernetes.io/managed-by".to_owned(), "vnx".to_owned()),
             ])),
             annotations: Some(BTreeMap::from([(
@@ -537,6 +540,15 @@ impl Place for Pod {
         "vnx uses your kubectl and kubeconfig: `kubectl get pods` with the host's context and \
          namespace must work, and the cluster must be able to run the image"
     }
+}
+
+/// `kubectl [--context C] --namespace NS` for the host `spec`.
+pub(super) fn kubectl(spec: &KubernetesHost) -> Cmd {
+    let mut cmd = Cmd::new(&spec.kubectl);
+    if let Some(context) = &spec.context {
+        cmd = cmd.args(["--context", context]);
+    }
+    cmd.args(["--namespace", &spec.namespace])
 }
 
 /// A login file's key in the Secret: a name the API takes (`[-._a-zA-Z0-9]`), the same for

@@ -13,6 +13,7 @@ pub mod kubernetes;
 pub mod launch;
 mod made;
 pub use crate::mirror;
+pub mod orphans;
 pub mod place;
 pub mod quote;
 pub mod ssh;
