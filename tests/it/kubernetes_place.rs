@@ -6,7 +6,8 @@
 //! its pod deleted and its claim kept until it is merged; a pod killed mid-dispatch is `lost` at once and `resume`d on its
 //! claim; the same demo dispatch with `objects: sandbox`, through an agent-sandbox `Sandbox`
 //! (made as its controller makes it; the object checked against its CRD's schema); and the
-//! real kubectl, with no cluster to reach, fails a dispatch with nothing left.
+//! real kubectl, with no cluster to reach, fails a dispatch with nothing left; the logins as a
+//! Secret; a place with no record here found by its labels and cleaned without losing work.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -603,7 +604,15 @@ fn every_manifest_vnx_makes_validates_against_the_kubernetes_schemas() {
 #[test]
 #[ignore = "needs podman and mmdebstrap (bin/test --all installs them)"]
 fn a_pod_with_no_record_here_is_found_by_its_labels_and_cleaned_without_losing_work() {
-    let repo = repo_with_cluster();
+    for more in ["", "      objects: sandbox\n"] {
+        orphan_found_and_cleaned(more);
+    }
+}
+
+/// [`a_pod_with_no_record_here_is_found_by_its_labels_and_cleaned_without_losing_work`] with
+/// the host's `kubernetes:` given `more`.
+fn orphan_found_and_cleaned(more: &str) {
+    let repo = repo_with_cluster_making(more);
     let r = repo.dispatch(
         "slow",
         &[
@@ -639,19 +648,28 @@ fn a_pod_with_no_record_here_is_found_by_its_labels_and_cleaned_without_losing_w
         .unwrap_or_else(|| panic!("no orphan: {listed:#}"));
     assert_eq!(orphan["dispatch_id"], id.as_str(), "{orphan:#}");
     assert_eq!(orphan["host"], format!("cluster.{id}"), "{orphan:#}");
-    let object = name.trim_start_matches("k8s-agents-");
-    assert_eq!(
-        orphan["objects"],
-        serde_json::json!([
-            format!("pod {object}"),
-            format!("persistentvolumeclaim {object}")
-        ]),
-        "{orphan:#}"
-    );
+    let object = name.trim_start_matches("k8s-agents-").to_owned();
+    let (objects, listed_as, claim) = if more.is_empty() {
+        (
+            serde_json::json!([
+                format!("pod {object}"),
+                format!("persistentvolumeclaim {object}")
+            ]),
+            "pods,persistentvolumeclaims",
+            name.clone(),
+        )
+    } else {
+        (
+            serde_json::json!([format!("sandbox {object}")]),
+            "sandboxes",
+            format!("k8s-agents-work-{object}"),
+        )
+    };
+    assert_eq!(orphan["objects"], objects, "{orphan:#}");
     // Listed by label, in the host's namespace.
     let calls = std::fs::read_to_string(&log).unwrap();
     assert!(
-        calls.contains("\"get\",\"pods,persistentvolumeclaims\",\"-l\""),
+        calls.contains(&format!("\"get\",\"{listed_as}\",\"-l\"")),
         "{calls}"
     );
     // Work in its clone that is not here keeps its claim; the pod goes.
@@ -670,10 +688,10 @@ fn a_pod_with_no_record_here_is_found_by_its_labels_and_cleaned_without_losing_w
     assert_eq!(clean.code, 0, "{}{}", clean.stdout, clean.stderr);
     assert!(clean.stdout.contains("storage is kept"), "{}", clean.stdout);
     assert!(!exists("container", &name), "pod {name} still runs");
-    assert!(exists("volume", &name), "claim {name}'s work was lost");
+    assert!(exists("volume", &claim), "claim {claim}'s work was lost");
     // Once nothing there is missing here, cleaning again (on a new pod) removes the claim.
     let mountpoint = Command::new("podman")
-        .args(["volume", "inspect", "--format", "{{.Mountpoint}}", &name])
+        .args(["volume", "inspect", "--format", "{{.Mountpoint}}", &claim])
         .output()
         .unwrap();
     let clone = PathBuf::from(String::from_utf8_lossy(&mountpoint.stdout).trim()).join("repo");
@@ -691,7 +709,7 @@ fn a_pod_with_no_record_here_is_found_by_its_labels_and_cleaned_without_losing_w
         "{}",
         clean.stdout
     );
-    assert!(!exists("container", &name) && !exists("volume", &name));
+    assert!(!exists("container", &name) && !exists("volume", &claim));
     let status = run(repo.vnx().args(["status", "--json"]));
     assert!(!status.stdout.contains("\"orphan\""), "{}", status.stdout);
 }

@@ -307,7 +307,8 @@ pub fn remove(
 }
 
 fn remove_made(m: &dyn Made, project_root: &Path) -> Result<Removed, RemoteError> {
-    let kept = if m.storage_exists()? {
+    let storage = m.storage_exists()?;
+    let kept = if storage {
         match unfetched(m, project_root) {
             Ok(None) => None,
             Ok(Some(why)) => Some(why),
@@ -319,7 +320,9 @@ fn remove_made(m: &dyn Made, project_root: &Path) -> Result<Removed, RemoteError
     m.stop()?;
     match kept {
         None => {
-            m.drop_storage()?;
+            if storage {
+                m.drop_storage()?;
+            }
             Ok(Removed::All)
         }
         Some(kept) => Ok(Removed::RunnerOnly { kept }),
