@@ -15,7 +15,10 @@ use super::util::output::{Out, confirm, plan_lines, say};
 /// Unlike `worktree-release`, which only releases work that landed or was pushed, this
 /// throws work away: the dispatches named, or every preserved one of the classes given. It
 /// shows what it will delete and asks (or takes --yes), never touches a running dispatch,
-/// and records each removal as a `worktree_released` receipt marked `discarded`.
+/// and records each removal as a `worktree_released` receipt marked `discarded`. With
+/// `--orphans`, it removes instead the places a container or kubernetes host holds for
+/// dispatches with no record here (those `vnx status` lists), keeping a place's storage when
+/// it holds work this repository lacks.
 #[derive(clap::Args)]
 #[command(
     after_long_help = "Examples:\n  $ vnx clean D-7e8f9a0b1c2d\n  $ vnx clean --class unlanded --class dirty --yes"
@@ -29,6 +32,10 @@ pub struct Args {
     #[arg(long = "class", value_name = "CLASS",
           value_parser = ["dirty", "unlanded", "landed", "pushed", "blocked"])]
     classes: Vec<String>,
+    /// Remove the places vnx made on this project's hosts for dispatches with no record
+    /// here: what runs in each, and its storage unless that holds work not here
+    #[arg(long, conflicts_with_all = ["ids", "classes"])]
+    orphans: bool,
     /// Do not ask
     #[arg(long)]
     yes: bool,
@@ -41,6 +48,9 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
+    if args.orphans {
+        return orphans(&args);
+    }
     if args.ids.is_empty() && args.classes.is_empty() {
         return Err(CliError::usage("nothing named to discard")
             .with_hint("name dispatches (`vnx clean ID…`) or classes (`--class unlanded`)"));
@@ -119,4 +129,96 @@ fn discard(
         ))?;
     }
     Ok(Exit::Failed.when(failed))
+}
+
+/// One orphan removed, as `--json` prints it.
+#[derive(serde::Serialize)]
+struct OrphanRemoved<'a> {
+    #[serde(flatten)]
+    found: &'a vnx::remote::orphans::Found,
+    #[serde(flatten)]
+    removed: Option<vnx::remote::orphans::Removed>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+/// `--orphans`: the places with no dispatch record here shown, asked about, removed.
+fn orphans(args: &Args) -> Result<ExitCode, CliError> {
+    let project = crate::cli::util::ids::project_for(&[])?.0;
+    let (found, notes) = super::util::hosts::orphans(&project);
+    for note in notes {
+        say!("{note}");
+    }
+    let mut out = Out::new();
+    if found.is_empty() {
+        if args.json {
+            out.json(&Vec::<()>::new())?;
+        }
+        say!("no places without a dispatch record here");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut plan =
+        vec!["to remove (what runs; its storage unless it holds work not here):".to_owned()];
+    plan.extend(
+        found
+            .iter()
+            .map(|f| format!("  {}", super::util::hosts::orphan_line(f))),
+    );
+    plan_lines(&mut out, &plan, args.json)?;
+    if !args.yes
+        && !confirm(
+            &format!("remove {} place(s)?", found.len()),
+            "not removing without confirmation",
+        )?
+    {
+        say!("nothing removed");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let config = project
+        .load_config()
+        .map_err(|e| CliError::from_error(&e))?;
+    let (data_dir, home) = (project.data_dir(), super::util::settings::home());
+    let key = super::util::settings::key_path(None).ok();
+    let here = vnx::remote::place::Here {
+        data_dir: &data_dir,
+        home: home.as_deref(),
+        key: key.as_deref(),
+    };
+    let mut done = Vec::new();
+    for f in &found {
+        let result = vnx::remote::host(&config.hosts, &f.host).and_then(|host| {
+            vnx::remote::orphans::remove(host, &f.dispatch_id, here, &project.root)
+        });
+        let (removed, error) = match result {
+            Ok(r) => (Some(r), None),
+            Err(e) => (None, Some(e.to_string())),
+        };
+        if !args.json {
+            let said = match (&removed, &error) {
+                (Some(vnx::remote::orphans::Removed::All), _) => {
+                    format!("removed {}: nothing there was work not here", f.host)
+                }
+                (Some(vnx::remote::orphans::Removed::RunnerOnly { kept }), _) => format!(
+                    "stopped {}; its storage is kept: {kept} (fetch what you need from it, \
+                     then remove it with the engine)",
+                    f.host
+                ),
+                (None, e) => format!(
+                    "could not remove {}: {}",
+                    f.host,
+                    e.as_deref().unwrap_or_default()
+                ),
+            };
+            out.line(&format!("  {}", super::util::output::escape(&said)))?;
+        }
+        done.push(OrphanRemoved {
+            found: f,
+            removed,
+            error,
+        });
+    }
+    if args.json {
+        out.json(&done)?;
+    }
+    Ok(Exit::Failed.when(done.iter().any(|d| d.error.is_some())))
 }

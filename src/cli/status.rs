@@ -9,6 +9,7 @@ use vnx::provider::transcript;
 use vnx::tmux::Tmux;
 
 use super::CliError;
+use super::util::error::Exit;
 use super::util::lines::{REQUEST_IS_THE_HOOKS, accepted_line, dismissed_line};
 use super::util::output::{Out, escape, paint, say};
 use super::util::settings;
@@ -125,15 +126,37 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         &with_branch,
         super::util::pr_watch::mode(args.no_forge, args.refresh),
     );
+    // The places made for dispatches with no record here, in the listing without filters.
+    let orphans = if ids.is_empty() && args.unfiltered() {
+        let (found, notes) = super::util::hosts::orphans(&project);
+        for note in notes {
+            say!("{note}");
+        }
+        found
+    } else {
+        Vec::new()
+    };
     let mut out = Out::new();
     if args.json {
-        let listed: Vec<Listed<'_>> = states
+        let mut listed: Vec<serde_json::Value> = states
             .iter()
-            .map(|s| Listed {
-                state: s,
-                pr: prs.get(&s.id),
+            .map(|s| {
+                serde_json::to_value(Listed {
+                    state: s,
+                    pr: prs.get(&s.id),
+                })
             })
-            .collect();
+            .collect::<Result<_, _>>()
+            .map_err(|e| CliError::new(format!("status as JSON: {e}")).exit(Exit::Bug))?;
+        listed.extend(orphans.iter().map(|o| {
+            let mut v = serde_json::json!({"orphan": true});
+            if let (Some(map), Ok(serde_json::Value::Object(found))) =
+                (v.as_object_mut(), serde_json::to_value(o))
+            {
+                map.extend(found);
+            }
+            v
+        }));
         out.json(&listed)?;
         return Ok(ExitCode::SUCCESS);
     }
@@ -142,6 +165,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             "no dispatches{}",
             if all.is_empty() { "" } else { " match" }
         );
+        orphan_lines(&mut out, &orphans)?;
         return Ok(ExitCode::SUCCESS);
     }
     let now = jiff::Timestamp::now();
@@ -284,7 +308,27 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             under(&mut out, &format!("  accepted {}", accepted_line(a)))?;
         }
     }
+    orphan_lines(&mut out, &orphans)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The places made for dispatches with no record here, a line each, and how to remove them.
+fn orphan_lines(out: &mut Out, orphans: &[vnx::remote::orphans::Found]) -> Result<(), CliError> {
+    if orphans.is_empty() {
+        return Ok(());
+    }
+    out.line("places with no dispatch record here:")?;
+    for o in orphans {
+        out.line(&format!(
+            "  {}",
+            escape(&super::util::hosts::orphan_line(o))
+        ))?;
+    }
+    say!(
+        "hint: `vnx clean --orphans` removes them: what runs in each, and its storage unless it \
+         holds work this repository lacks (then it is kept, and said)"
+    );
+    Ok(())
 }
 
 /// How many dispatches started last `status` lists besides the open ones.

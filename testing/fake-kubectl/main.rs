@@ -6,7 +6,9 @@
 //! `delete` removes. Objects are named `k8s-NAMESPACE-NAME` in the engine. The errors kubectl
 //! itself prints for a missing pod and for exec into a pod that is no longer running are
 //! printed the same way. An agent-sandbox `Sandbox` is kept as its manifest (the API server's
-//! store) and made as its controller makes it (`sandbox.rs`). Each call is appended to
+//! store) and made as its controller makes it (`sandbox.rs`); a Secret is kept so too, and a
+//! pod's `secret` volume made as the kubelet makes it (`secret.rs`); pods and claims are
+//! stored too, for `get KINDS -l SELECTOR -o json` (`list.rs`). Each call is appended to
 //! `VNX_FAKE_KUBECTL_LOG`, when set.
 
 #![expect(
@@ -21,7 +23,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+mod list;
 mod sandbox;
+mod secret;
 
 /// The parsed command line: the global flags, the verb and what follows it.
 struct Call {
@@ -170,6 +174,7 @@ fn apply(call: &Call, args: &[String]) -> Result<u8, String> {
             }
             argv.push(object);
             engine_out(&argv.iter().map(String::as_str).collect::<Vec<_>>())?;
+            list::keep(call, "persistentvolumeclaims", &manifest)?;
             println!("persistentvolumeclaim/{name} created");
         }
         Some("Pod") => {
@@ -181,6 +186,7 @@ fn apply(call: &Call, args: &[String]) -> Result<u8, String> {
             println!("pod/{name} created");
         }
         Some("Sandbox") => sandbox::apply(call, &manifest)?,
+        Some("Secret") => secret::apply(call, &manifest)?,
         other => return Err(format!("the stand-in makes no {other:?}")),
     }
     Ok(0)
@@ -209,10 +215,19 @@ fn run_pod(call: &Call, manifest: &Value) -> Result<(), String> {
             .flatten()
             .find(|v| v["name"] == mount["name"])
             .ok_or("a volumeMount names no volume")?;
+        let path = mount["mountPath"].as_str().ok_or("no mountPath")?;
+        if volume.get("secret").is_some() {
+            if let Some(dir) = secret::materialize(call, &call.object(name), volume)? {
+                let mut arg = std::ffi::OsString::from(dir.as_os_str());
+                arg.push(format!(":{path}:ro"));
+                argv.push("--volume".into());
+                argv.push(arg.to_string_lossy().into_owned());
+            }
+            continue;
+        }
         let claim = volume["persistentVolumeClaim"]["claimName"]
             .as_str()
-            .ok_or("the stand-in mounts claims only")?;
-        let path = mount["mountPath"].as_str().ok_or("no mountPath")?;
+            .ok_or("the stand-in mounts claims and secrets only")?;
         argv.extend(["--volume".into(), format!("{}:{path}", call.object(claim))]);
     }
     for var in container["env"].as_array().into_iter().flatten() {
@@ -242,6 +257,7 @@ fn run_pod(call: &Call, manifest: &Value) -> Result<(), String> {
         argv.push(part.as_str().unwrap_or_default().to_owned());
     }
     engine_out(&argv.iter().map(String::as_str).collect::<Vec<_>>())?;
+    list::keep(call, "pods", manifest)?;
     Ok(())
 }
 
@@ -256,6 +272,9 @@ fn labels(manifest: &Value) -> Vec<String> {
 }
 
 fn get(call: &Call, args: &[String]) -> Result<u8, String> {
+    if let Some(selector) = flag_value(args, "-l") {
+        return list::get(call, args.first().map_or("", String::as_str), selector);
+    }
     let (kind, name) = match args {
         [kind, name, ..] => (kind.as_str(), name.as_str()),
         _ => return Err("get KIND NAME".into()),
@@ -276,6 +295,10 @@ fn get(call: &Call, args: &[String]) -> Result<u8, String> {
         "sandbox" | "sandboxes" => (
             sandbox::stored(call, name)?.map(|s| sandbox::mode(&s).to_owned()),
             "sandboxes.agents.x-k8s.io",
+        ),
+        "secret" | "secrets" => (
+            secret::stored(call, name)?.map(|_| String::new()),
+            "secrets",
         ),
         other => return Err(format!("the stand-in gets no {other:?}")),
     };
@@ -403,6 +426,7 @@ fn delete(call: &Call, args: &[String]) -> Result<u8, String> {
             "persistentvolumeclaim",
         ),
         "sandbox" | "sandboxes" => return sandbox::delete(call, name, ignore),
+        "secret" | "secrets" => return secret::delete(call, name, ignore),
         other => return Err(format!("the stand-in deletes no {other:?}")),
     };
     if !exists {
@@ -413,6 +437,9 @@ fn delete(call: &Call, args: &[String]) -> Result<u8, String> {
         return Ok(1);
     }
     engine_out(&argv)?;
+    if shown == "pod" {
+        secret::forget_pod(&object);
+    }
     println!("{shown} \"{name}\" deleted");
     Ok(0)
 }

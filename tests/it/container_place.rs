@@ -692,3 +692,79 @@ fn what_a_worker_makes_its_container_answer_is_bounded_and_refused_by_name() {
         }
     }
 }
+
+#[test]
+#[ignore = "needs podman and mmdebstrap (bin/test --all installs them)"]
+fn a_container_with_no_record_here_is_found_by_its_labels_and_cleaned_without_losing_work() {
+    let repo = repo_with_container_host();
+    let id = slow_on(&repo, "box");
+    let name = container_of(&id);
+    // A launch killed after making its place and before keeping its record, as it were.
+    let record = repo
+        .env
+        .path()
+        .join(format!(".vnx-data/remote/dispatches/{id}.json"));
+    std::fs::remove_file(&record).unwrap();
+    let status = run(repo.vnx().args(["status", "--json"]));
+    assert_eq!(status.code, 0, "{}{}", status.stdout, status.stderr);
+    let listed: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    let orphan = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["orphan"] == true)
+        .unwrap_or_else(|| panic!("no orphan: {listed:#}"));
+    assert_eq!(orphan["dispatch_id"], id.as_str(), "{orphan:#}");
+    assert_eq!(orphan["host"], format!("box.{id}"), "{orphan:#}");
+    let text = run(repo.vnx().args(["status"]));
+    assert!(
+        text.stdout.contains(&format!("box.{id}")) && text.stdout.contains("its work is kept"),
+        "{}{}",
+        text.stdout,
+        text.stderr
+    );
+    assert!(
+        text.stderr.contains("vnx clean --orphans"),
+        "{}",
+        text.stderr
+    );
+    // Another project on the same engine does not see it.
+    let other = repo_with_container_host();
+    let theirs = run(other.vnx().args(["status", "--json"]));
+    assert!(!theirs.stdout.contains("\"orphan\""), "{}", theirs.stdout);
+    // Work in its clone that is not here keeps its volume; the container goes.
+    worker_does(
+        &name,
+        "cd /work/repo && git branch extra \"$(git commit-tree 'HEAD^{tree}' -p HEAD -m work)\"",
+    );
+    let clean = run(repo.vnx().args(["clean", "--orphans", "--yes"]));
+    assert_eq!(clean.code, 0, "{}{}", clean.stdout, clean.stderr);
+    assert!(
+        clean.stdout.contains("storage is kept") && clean.stdout.contains("not here"),
+        "{}",
+        clean.stdout
+    );
+    assert!(!exists("container", &name), "{name} still runs");
+    assert!(exists("volume", &name), "{name}'s work was lost");
+    // Once nothing there is missing here, cleaning again removes the volume too.
+    let mountpoint = Command::new("podman")
+        .args(["volume", "inspect", "--format", "{{.Mountpoint}}", &name])
+        .output()
+        .unwrap();
+    let clone =
+        std::path::PathBuf::from(String::from_utf8_lossy(&mountpoint.stdout).trim()).join("repo");
+    let deleted = Command::new("git")
+        .arg("-C")
+        .arg(&clone)
+        .args(["branch", "-D", "extra"])
+        .output()
+        .unwrap();
+    assert!(deleted.status.success(), "{deleted:?}");
+    let clean = run(repo.vnx().args(["clean", "--orphans", "--yes", "--json"]));
+    assert_eq!(clean.code, 0, "{}{}", clean.stdout, clean.stderr);
+    let done: serde_json::Value = serde_json::from_str(&clean.stdout).unwrap();
+    assert_eq!(done[0]["removed"], "all", "{done:#}");
+    assert!(!exists("container", &name) && !exists("volume", &name));
+    let status = run(repo.vnx().args(["status", "--json"]));
+    assert!(!status.stdout.contains("\"orphan\""), "{}", status.stdout);
+}

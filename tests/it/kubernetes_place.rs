@@ -6,7 +6,8 @@
 //! its pod deleted and its claim kept until it is merged; a pod killed mid-dispatch is `lost` at once and `resume`d on its
 //! claim; the same demo dispatch with `objects: sandbox`, through an agent-sandbox `Sandbox`
 //! (made as its controller makes it; the object checked against its CRD's schema); and the
-//! real kubectl, with no cluster to reach, fails a dispatch with nothing left.
+//! real kubectl, with no cluster to reach, fails a dispatch with nothing left; the logins as a
+//! Secret; a place with no record here found by its labels and cleaned without losing work.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -256,6 +257,126 @@ fn a_killed_pod_is_lost_at_once_and_resumed_on_its_claim() {
     remove_volume(&name);
 }
 
+/// The first built-in CLI (the registry's order) with a state directory it writes: its name,
+/// and that directory's path under the home directory.
+fn cli_with_a_state_dir() -> (&'static str, &'static str) {
+    vnx::provider::cli::CLIS
+        .iter()
+        .find_map(|cli| {
+            let dir = cli.state_paths().iter().find(|p| p.dir && p.writable)?;
+            Some((cli.provider().name(), dir.rel))
+        })
+        .expect("a built-in CLI with a state directory")
+}
+
+/// What the stand-in answers `get secret NAME` in namespace `agents`, for `repo`'s home.
+fn secret_of(repo: &Repo, name: &str) -> String {
+    let out = Command::new(STAND_IN)
+        .env("HOME", repo.env.home())
+        .args(["--namespace", "agents", "get", "secret", name])
+        .args(["--ignore-not-found", "-o", "jsonpath={.metadata.name}"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+#[ignore = "needs podman and mmdebstrap (bin/test --all installs them)"]
+fn a_pods_logins_come_as_a_secret_read_only_and_go_with_its_claim() {
+    for more in ["", "      objects: sandbox\n"] {
+        let (cli, dir) = cli_with_a_state_dir();
+        let repo = repo_with_cluster_making(&format!("      logins: [{cli}]\n{more}"));
+        // The user's login here, and a file below the state directory it must not be handed.
+        let home = repo.env.home();
+        std::fs::create_dir_all(home.join(dir).join("projects")).unwrap();
+        std::fs::write(home.join(dir).join("login.json"), "LOGIN").unwrap();
+        std::fs::write(home.join(dir).join("projects/other.jsonl"), "SECRET").unwrap();
+        let log = repo.env.path().join("kubectl.log");
+        let id = commit_on_cluster(&repo, &log);
+        let object =
+            vnx::remote::kubernetes::object_name(&vnx::ids::DispatchId::parse(&id).unwrap());
+        let claim = if more.is_empty() {
+            format!("k8s-agents-{object}")
+        } else {
+            format!("k8s-agents-work-{object}")
+        };
+        let secret = format!("{object}-logins");
+        // Ended, its pod is gone and the Secret stays with the claim, which holds the pod's
+        // home: the login copied there, nothing else of the state directory.
+        assert!(
+            !exists("container", &object_of(&id)),
+            "{more}: the pod is still there"
+        );
+        assert_eq!(secret_of(&repo, &secret), secret, "{more}");
+        let volume = Command::new("podman")
+            .args(["volume", "inspect", "--format", "{{.Mountpoint}}", &claim])
+            .output()
+            .unwrap();
+        let volume = PathBuf::from(String::from_utf8_lossy(&volume.stdout).trim());
+        let copied = volume.join("home").join(dir);
+        assert_eq!(
+            std::fs::read_to_string(copied.join("login.json")).unwrap(),
+            "LOGIN"
+        );
+        assert!(!copied.join("projects").exists(), "{more}");
+        // Copied as files, not as the kubelet's links into its `..data` directory.
+        assert!(copied.symlink_metadata().unwrap().is_dir(), "{more}");
+        assert!(!volume.join("home/..data").exists(), "{more}");
+        // Mounted read-only where the place's start copies it from.
+        let pod: serde_json::Value = if more.is_empty() {
+            let path = format!("{object}.pod.json");
+            serde_json::from_slice(
+                &std::fs::read(repo.env.path().join(".vnx-data/kubernetes").join(path)).unwrap(),
+            )
+            .unwrap()
+        } else {
+            let path = format!("{object}.sandbox.json");
+            let sandbox: serde_json::Value = serde_json::from_slice(
+                &std::fs::read(repo.env.path().join(".vnx-data/kubernetes").join(path)).unwrap(),
+            )
+            .unwrap();
+            sandbox["spec"]["podTemplate"].clone()
+        };
+        let mount = &pod["spec"]["containers"][0]["volumeMounts"][1];
+        assert_eq!(mount["mountPath"], "/run/vnx/logins", "{pod:#}");
+        assert_eq!(mount["readOnly"], true, "{pod:#}");
+        // The manifest vnx applied carries the file, base64, by a key of the API's form.
+        let manifests = repo.env.path().join(".vnx-data/kubernetes");
+        let applied: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(manifests.join(format!("{secret}.logins.json"))).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(applied["kind"], "Secret");
+        assert_eq!(
+            applied["metadata"]["annotations"]["vnx.dev/dispatch-id"],
+            id.as_str()
+        );
+        let data = applied["data"].as_object().unwrap();
+        assert!(data.values().any(|v| v == "TE9HSU4="), "{applied:#}");
+        // Merged, the claim goes, and the Secret with it.
+        let r = run(repo.vnx().args(["audit-chain", "checkpoint"]));
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let (r, report) = gate_check(&repo, &id);
+        assert_eq!(r.code, 0, "{more}{} {report:#}", r.stderr);
+        let merged = run(repo.vnx().args(["merge", &id]));
+        assert_eq!(merged.code, 0, "{more}{}{}", merged.stdout, merged.stderr);
+        assert_eq!(
+            secret_of(&repo, &secret),
+            "",
+            "{more}: the Secret is still there"
+        );
+        assert!(
+            !exists("volume", &claim),
+            "{more}: the claim is still there"
+        );
+    }
+}
+
 /// `kubectl` on PATH, when there is one.
 fn real_kubectl() -> Option<PathBuf> {
     std::env::split_paths(&std::env::var_os("PATH")?)
@@ -332,10 +453,18 @@ fn every_manifest_vnx_makes_validates_against_the_kubernetes_schemas() {
     let id = vnx::ids::DispatchId::parse("D-1a2b3c4d5e6f").unwrap();
     let mut files = Vec::new();
     let mut sandboxes = Vec::new();
+    // A home with a login file of the CLI the last host names.
+    let (cli, state_dir) = cli_with_a_state_dir();
+    let home = dir.path().join("home");
+    std::fs::create_dir_all(home.join(state_dir)).unwrap();
+    std::fs::write(home.join(state_dir).join("login.json"), "{}").unwrap();
+    let with_logins =
+        format!("hosts:\n  cluster:\n    kubernetes: {{image: i, logins: [{cli}]}}\n");
     for (n, yaml) in [
         "hosts:\n  cluster:\n    kubernetes: {image: i}\n",
         "hosts:\n  cluster:\n    kubernetes:\n      image: registry.example/vnx-worker:1\n      context: prod\n      namespace: agents\n      cpu: 500m\n      memory: 4Gi\n      storage: 20Gi\n      storage_class: fast\n      node_selector: {pool: agents, kubernetes.io/arch: amd64}\n      tolerations: [{key: dedicated, operator: Equal, value: agents, effect: NoSchedule}, {operator: Exists, effect: NoExecute, toleration_seconds: 60}]\n      service_account: vnx-worker\n      runtime_class: gvisor\n      env: {MODEL_URL: 'http://models:1', HTTPS_PROXY: 'http://proxy:3128'}\n",
         "hosts:\n  cluster:\n    kubernetes: {image: i, cpu: 2, memory: 512Mi}\n",
+        with_logins.as_str(),
     ]
     .iter()
     .enumerate()
@@ -344,7 +473,19 @@ fn every_manifest_vnx_makes_validates_against_the_kubernetes_schemas() {
         let vnx::config::HostKind::Kubernetes(spec) = &host.kind else {
             panic!("not a kubernetes host: {host:?}");
         };
-        let pod = vnx::remote::kubernetes::Pod::new(&host, spec, &id, dir.path());
+        let here = vnx::remote::place::Here {
+            data_dir: dir.path(),
+            home: Some(&home),
+            key: None,
+        };
+        let pod = vnx::remote::kubernetes::Pod::new(&host, spec, &id, here);
+        if let Some(secret) = pod.logins_manifest().unwrap() {
+            let json = serde_json::to_value(secret).unwrap();
+            assert_eq!(json["kind"], "Secret", "{json:#}");
+            let path = dir.path().join(format!("{n}.secret.json"));
+            std::fs::write(&path, serde_json::to_vec_pretty(&json).unwrap()).unwrap();
+            files.push(path);
+        }
         let sandbox = serde_json::to_value(pod.sandbox_manifest()).unwrap();
         // What the Sandbox embeds, as the Pod and claim its controller makes of it.
         let template = &sandbox["spec"]["podTemplate"];
@@ -374,6 +515,12 @@ fn every_manifest_vnx_makes_validates_against_the_kubernetes_schemas() {
         std::fs::write(&path, serde_json::to_vec_pretty(&sandbox).unwrap()).unwrap();
         sandboxes.push(path);
     }
+    assert!(
+        files
+            .iter()
+            .any(|f| f.to_string_lossy().ends_with(".secret.json")),
+        "no Secret was made for the host with logins"
+    );
     // The earliest API version vnx's types are of (k8s-openapi's `earliest`), and the latest
     // the validator has.
     for version in ["1.33.0", "1.37.0"] {
@@ -452,5 +599,145 @@ fn every_manifest_vnx_makes_validates_against_the_kubernetes_schemas() {
         !out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
+#[ignore = "needs podman and mmdebstrap (bin/test --all installs them)"]
+fn a_pod_with_no_record_here_is_found_by_its_labels_and_cleaned_without_losing_work() {
+    for more in ["", "      objects: sandbox\n"] {
+        orphan_found_and_cleaned(more);
+    }
+}
+
+/// [`a_pod_with_no_record_here_is_found_by_its_labels_and_cleaned_without_losing_work`] with
+/// the host's `kubernetes:` given `more`.
+fn orphan_found_and_cleaned(more: &str) {
+    let repo = repo_with_cluster_making(more);
+    let r = repo.dispatch(
+        "slow",
+        &[
+            "--host",
+            "cluster",
+            "--detach",
+            "--instruction",
+            "take your time",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let started: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let id = started["dispatch_id"].as_str().unwrap().to_owned();
+    let name = object_of(&id);
+    // A launch killed after making its place and before keeping its record, as it were.
+    let record = repo
+        .env
+        .path()
+        .join(format!(".vnx-data/remote/dispatches/{id}.json"));
+    std::fs::remove_file(&record).unwrap();
+    let log = repo.env.path().join("kubectl.log");
+    let status = run(repo
+        .vnx()
+        .env("VNX_FAKE_KUBECTL_LOG", &log)
+        .args(["status", "--json"]));
+    assert_eq!(status.code, 0, "{}{}", status.stdout, status.stderr);
+    let listed: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    let orphan = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["orphan"] == true)
+        .unwrap_or_else(|| panic!("no orphan: {listed:#}"));
+    assert_eq!(orphan["dispatch_id"], id.as_str(), "{orphan:#}");
+    assert_eq!(orphan["host"], format!("cluster.{id}"), "{orphan:#}");
+    let object = name.trim_start_matches("k8s-agents-").to_owned();
+    let (objects, listed_as, claim) = if more.is_empty() {
+        (
+            serde_json::json!([
+                format!("pod {object}"),
+                format!("persistentvolumeclaim {object}")
+            ]),
+            "pods,persistentvolumeclaims",
+            name.clone(),
+        )
+    } else {
+        (
+            serde_json::json!([format!("sandbox {object}")]),
+            "sandboxes",
+            format!("k8s-agents-work-{object}"),
+        )
+    };
+    assert_eq!(orphan["objects"], objects, "{orphan:#}");
+    // Listed by label, in the host's namespace.
+    let calls = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        calls.contains(&format!("\"get\",\"{listed_as}\",\"-l\"")),
+        "{calls}"
+    );
+    // Work in its clone that is not here keeps its claim; the pod goes.
+    let work = Command::new("podman")
+        .args([
+            "exec",
+            &name,
+            "sh",
+            "-c",
+            "cd /work/repo && git branch extra \"$(git commit-tree 'HEAD^{tree}' -p HEAD -m work)\"",
+        ])
+        .output()
+        .unwrap();
+    assert!(work.status.success(), "{work:?}");
+    let clean = run(repo.vnx().args(["clean", "--orphans", "--yes"]));
+    assert_eq!(clean.code, 0, "{}{}", clean.stdout, clean.stderr);
+    assert!(clean.stdout.contains("storage is kept"), "{}", clean.stdout);
+    assert!(!exists("container", &name), "pod {name} still runs");
+    assert!(exists("volume", &claim), "claim {claim}'s work was lost");
+    // Once nothing there is missing here, cleaning again (on a new pod) removes the claim.
+    let mountpoint = Command::new("podman")
+        .args(["volume", "inspect", "--format", "{{.Mountpoint}}", &claim])
+        .output()
+        .unwrap();
+    let clone = PathBuf::from(String::from_utf8_lossy(&mountpoint.stdout).trim()).join("repo");
+    let deleted = Command::new("git")
+        .arg("-C")
+        .arg(&clone)
+        .args(["branch", "-D", "extra"])
+        .output()
+        .unwrap();
+    assert!(deleted.status.success(), "{deleted:?}");
+    let clean = run(repo.vnx().args(["clean", "--orphans", "--yes"]));
+    assert_eq!(clean.code, 0, "{}{}", clean.stdout, clean.stderr);
+    assert!(
+        clean.stdout.contains("removed cluster."),
+        "{}",
+        clean.stdout
+    );
+    assert!(!exists("container", &name) && !exists("volume", &claim));
+    let status = run(repo.vnx().args(["status", "--json"]));
+    assert!(!status.stdout.contains("\"orphan\""), "{}", status.stdout);
+}
+
+#[test]
+fn a_cluster_that_cannot_be_listed_is_a_note_of_status_not_an_error() {
+    let repo = Repo::new();
+    configure(
+        &repo,
+        "hosts:\n  cluster:\n    kubernetes: {kubectl: /nonexistent/kubectl, image: i}\n",
+    );
+    for args in [&["status"][..], &["status", "--json"]] {
+        let status = run(repo.vnx().args(args));
+        assert_eq!(status.code, 0, "{}{}", status.stdout, status.stderr);
+        assert!(
+            status
+                .stderr
+                .contains("places of host `cluster` could not be listed"),
+            "{}",
+            status.stderr
+        );
+    }
+    let clean = run(repo.vnx().args(["clean", "--orphans", "--yes"]));
+    assert_eq!(clean.code, 0, "{}{}", clean.stdout, clean.stderr);
+    assert!(
+        clean.stderr.contains("could not be listed"),
+        "{}",
+        clean.stderr
     );
 }

@@ -501,6 +501,7 @@ pub fn remote(e: &RemoteError) -> Exit {
         | E::BadAnswer { .. }
         | E::Git { .. }
         | E::BadBase { .. }
+        | E::LoginsTooLarge { .. }
         | E::Io { .. } => Exit::Failed,
         E::Worktree(e) => worktree(e),
         E::Process(e) => process(e),

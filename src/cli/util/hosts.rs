@@ -210,3 +210,40 @@ pub(crate) fn for_dispatch(
     };
     remote::place::for_dispatch(host, id, here)
 }
+
+/// The places this project's hosts hold that vnx made for dispatches with no record here
+/// (see `vnx::remote::orphans`), and a note for each host that could not list them; nothing,
+/// without asking any engine, when the config names no host that makes a place per dispatch.
+pub(crate) fn orphans(project: &Project) -> (Vec<remote::orphans::Found>, Vec<String>) {
+    let Ok(config) = project.load_config() else {
+        return (Vec::new(), Vec::new());
+    };
+    if !config.hosts.values().any(remote::place::per_dispatch) {
+        return (Vec::new(), Vec::new());
+    }
+    let (data_dir, home) = (project.data_dir(), super::settings::home());
+    let key = super::settings::key_path(None).ok();
+    let here = remote::place::Here {
+        data_dir: &data_dir,
+        home: home.as_deref(),
+        key: key.as_deref(),
+    };
+    let (found, failed) = remote::orphans::orphans(&config.hosts, here);
+    let notes = failed
+        .into_iter()
+        .map(|(host, e)| {
+            format!("note: the places of host `{host}` could not be listed (so none is shown): {e}")
+        })
+        .collect();
+    (found, notes)
+}
+
+/// An orphan, in a line: what it is and that its work is kept.
+pub(crate) fn orphan_line(found: &remote::orphans::Found) -> String {
+    format!(
+        "{}  {}: made for dispatch {}, which has no record here; its work is kept",
+        found.host,
+        found.objects.join(", "),
+        found.dispatch_id
+    )
+}

@@ -170,6 +170,26 @@ impl Validator<'_> {
         }
     }
 
+    /// A place's `logins:` (at `at`): built-in CLIs, by the registry's names.
+    pub(super) fn logins(
+        &self,
+        at: &str,
+        logins: Option<Vec<Spanned<String>>>,
+    ) -> Checked<Vec<String>> {
+        let mut out = Vec::new();
+        for cli in logins.unwrap_or_default() {
+            if crate::provider::cli::named(&cli.value).is_none() {
+                let msg = format!(
+                    "{at}.logins names {}, which is not a built-in CLI",
+                    q(&cli.value)
+                );
+                return self.err(&cli.referenced, msg);
+            }
+            out.push(cli.value);
+        }
+        Ok(out)
+    }
+
     /// `hosts:`.
     pub(super) fn hosts(&self, raw: Entries<RawHost>) -> Checked<BTreeMap<String, HostConfig>> {
         let mut hosts = BTreeMap::new();
@@ -418,17 +438,7 @@ impl Validator<'_> {
             }
         };
         let env = self.env(&format!("{at}.container"), c.env)?;
-        let mut logins = Vec::new();
-        for cli in c.logins.unwrap_or_default() {
-            if crate::provider::cli::named(&cli.value).is_none() {
-                let msg = format!(
-                    "{at}.container.logins names {}, which is not a built-in CLI",
-                    q(&cli.value)
-                );
-                return self.err(&cli.referenced, msg);
-            }
-            logins.push(cli.value);
-        }
+        let logins = self.logins(&format!("{at}.container"), c.logins)?;
         let user = self.user(&format!("{at}.container"), c.user)?;
         let mounts = self.mounts(&format!("{at}.container"), c.mounts)?;
         Ok(ContainerHost {

@@ -44,6 +44,9 @@ pub struct KubernetesHost {
     pub sandbox_object: bool,
     /// Variables set in the pod's container, for its CLIs (a model server's address).
     pub env: BTreeMap<String, String>,
+    /// The CLIs whose login and settings files in the home directory here are made
+    /// available, read-only (a Secret per dispatch), and copied into the pod's home.
+    pub logins: Vec<String>,
 }
 
 /// One toleration of the pod's, as the Kubernetes API has it.
@@ -79,6 +82,7 @@ pub(super) struct RawKubernetes {
     runtime_class: Option<Spanned<String>>,
     objects: Option<Spanned<String>>,
     env: Option<Spanned<BTreeMap<String, String>>>,
+    logins: Option<Vec<Spanned<String>>>,
 }
 
 /// A quantity as YAML gives it: `2` is a number, `500m` a string.
@@ -216,6 +220,7 @@ impl Validator<'_> {
             }
         };
         let env = self.env(&at, k.env)?;
+        let logins = self.logins(&at, k.logins)?;
         let [cpu, memory, storage] =
             <[Option<String>; 3]>::try_from(quantities).expect("three quantities were read");
         let text = |v: Option<Spanned<String>>| v.map(|v| v.value);
@@ -234,6 +239,7 @@ impl Validator<'_> {
             runtime_class: text(k.runtime_class),
             sandbox_object,
             env,
+            logins,
         })
     }
 }
@@ -289,6 +295,13 @@ mod tests {
             panic!()
         };
         assert_eq!(k.env["MODEL_URL"], "http://m:1");
+        // Logins as a container host takes them: built-in CLIs, by the registry's names.
+        let name = crate::provider::cli::CLIS[0].provider().name();
+        let text = format!("hosts:\n  cluster:\n    kubernetes: {{image: i, logins: [{name}]}}\n");
+        let HostKind::Kubernetes(k) = &parse(&text).unwrap().hosts["cluster"].kind else {
+            panic!()
+        };
+        assert_eq!(k.logins, [name]);
     }
 
     #[test]
@@ -328,6 +341,10 @@ mod tests {
                 "tolerations: operator",
             ),
             ("kubernetes: {image: i, colour: red}", "unknown field"),
+            (
+                "kubernetes: {image: i, logins: [vim]}",
+                "kubernetes.logins names `vim`",
+            ),
             (
                 "kubernetes: {image: i, objects: sandboxes}",
                 "objects is pod or sandbox",

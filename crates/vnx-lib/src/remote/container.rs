@@ -30,7 +30,10 @@ use crate::process::{self, Cmd, Output};
 const VOLUME_AT: &str = "/work";
 
 /// The label every container and volume vnx makes carries: the dispatch's id.
-const LABEL: &str = "io.vnx.dispatch";
+pub(super) const LABEL: &str = "io.vnx.dispatch";
+
+/// The label that says which project made it (see [`super::orphans::project_key`]).
+pub(super) const PROJECT_LABEL: &str = "io.vnx.project";
 
 /// One dispatch's container on a container host.
 #[derive(Clone, Debug)]
@@ -49,15 +52,14 @@ pub struct Container {
     /// The project's `.vnx-data/` here, and the signing key's path: no mount may show them.
     data_dir: PathBuf,
     key: Option<PathBuf>,
+    /// The project's key, a label of everything made.
+    project: String,
     /// The image and variables of the project's dev container definition, when the host
     /// names one: read when the container is made.
     defined: std::sync::OnceLock<super::devcontainer::Definition>,
     /// The host's mounts, their sources resolved here: checked when the container is made.
     mounts: std::sync::OnceLock<Vec<Mount>>,
 }
-
-/// The most login files one container is given.
-const MAX_LOGIN_FILES: usize = 64;
 
 impl Container {
     /// Dispatch `id`'s container on `host`, as `spec` makes it; the logins it names from
@@ -78,6 +80,7 @@ impl Container {
             scratch: here.data_dir.join("remote"),
             data_dir: here.data_dir.to_path_buf(),
             key: here.key.map(Path::to_path_buf),
+            project: super::orphans::project_key(here.data_dir),
             defined: std::sync::OnceLock::new(),
             mounts: std::sync::OnceLock::new(),
         }
@@ -149,52 +152,6 @@ impl Container {
         }
     }
 
-    /// The login and settings files of the CLIs the host names, here, with where they go
-    /// under the home directory: each CLI's state files, and the regular files at the top
-    /// of its state directories (not what they hold below: other projects' sessions). Never
-    /// a link, a directory's own link, a program, or a name the engine's `--volume` would
-    /// split.
-    pub fn login_files(&self) -> Vec<(PathBuf, String)> {
-        let Some(home) = &self.home else {
-            return Vec::new();
-        };
-        let regular = |p: &Path| p.symlink_metadata().is_ok_and(|m| m.is_file());
-        let mut out = Vec::new();
-        let clis = self
-            .spec
-            .logins
-            .iter()
-            .filter_map(|c| crate::provider::cli::named(c));
-        for path in clis
-            .flat_map(|cli| cli.state_paths())
-            .filter(|p| p.writable || !p.dir)
-        {
-            let at = home.join(path.rel);
-            if !path.dir {
-                if regular(&at) {
-                    out.push((at, path.rel.to_owned()));
-                }
-                continue;
-            }
-            if !at.symlink_metadata().is_ok_and(|m| m.is_dir()) {
-                continue;
-            }
-            let Ok(entries) = std::fs::read_dir(&at) else {
-                continue;
-            };
-            for entry in entries.flatten().take(MAX_LOGIN_FILES) {
-                if let Some(name) = entry.file_name().to_str()
-                    && entry.file_type().is_ok_and(|t| t.is_file())
-                {
-                    out.push((entry.path(), format!("{}/{name}", path.rel)));
-                }
-            }
-        }
-        out.retain(|(from, _)| !from.to_string_lossy().contains([':', ',']));
-        out.truncate(MAX_LOGIN_FILES);
-        out
-    }
-
     fn engine(&self) -> Cmd {
         Cmd::new(self.spec.engine.program())
     }
@@ -226,8 +183,14 @@ impl Container {
         cmd.arg(&self.container).args(argv)
     }
 
-    fn label(&self) -> String {
-        format!("{LABEL}={}", self.id)
+    /// `--label DISPATCH --label PROJECT`, as the engine takes them.
+    fn labels(&self) -> [String; 4] {
+        [
+            "--label".into(),
+            format!("{LABEL}={}", self.id),
+            "--label".into(),
+            format!("{PROJECT_LABEL}={}", self.project),
+        ]
     }
 
     /// The relay's channel failed under a step: what the engine says of the container tells
@@ -277,8 +240,8 @@ impl Made for Container {
     }
 
     fn make_storage(&self) -> Result<(), RemoteError> {
-        let cmd = self.engine().args(["volume", "create", "--label"]);
-        self.must(cmd.arg(self.label()).arg(&self.container), "volume create")?;
+        let cmd = self.engine().args(["volume", "create"]).args(self.labels());
+        self.must(cmd.arg(&self.container), "volume create")?;
         Ok(())
     }
 
@@ -308,8 +271,8 @@ impl Made for Container {
         let mut run = self
             .engine()
             .args(["run", "--rm", "--interactive", "--sig-proxy=false"])
-            .args(["--name", &self.container, "--label"])
-            .arg(self.label())
+            .args(["--name", &self.container])
+            .args(self.labels())
             .arg("--volume")
             .arg(format!("{}:{VOLUME_AT}", self.container));
         match self.spec.network {
@@ -338,7 +301,7 @@ impl Made for Container {
         for (key, value) in defined.into_iter().flatten().chain(&self.spec.env) {
             run = run.arg("--env").arg(format!("{key}={value}"));
         }
-        for (from, rel) in self.login_files() {
+        for (from, rel) in made::login_files(&self.spec.logins, self.home.as_deref()) {
             let mut volume = std::ffi::OsString::from(from.as_os_str());
             volume.push(format!(":{LOGINS_AT}/{rel}:ro"));
             run = run.arg("--volume").arg(volume);

@@ -4,7 +4,9 @@
 //! host's image, both typed (`k8s-openapi`), labelled and annotated with the dispatch's id and
 //! written under `.vnx-data/kubernetes/` before they are applied; commands and git reach the
 //! pod with `kubectl exec`; the pod is deleted once the dispatch's work is fetched here, the
-//! claim once it is merged (ADR 0086). The cluster places, limits and restarts; vnx decides nothing from its word but that
+//! claim once it is merged (ADR 0086). The logins the host names are one Secret, applied
+//! before the pod, mounted read-only where the place's start copies them into its home, and
+//! deleted with the claim. The cluster places, limits and restarts; vnx decides nothing from its word but that
 //! a pod no longer runs ([`RemoteError::Gone`]). With `objects: sandbox` the claim and pod
 //! are an agent-sandbox `Sandbox`'s ([`sandbox`]).
 
@@ -19,8 +21,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 pub mod sandbox;
 
 use super::RemoteError;
-use super::made::{self, ENGINE_LIMIT, HOME, IDLE, Made};
-use super::place::Place;
+use super::made::{self, ENGINE_LIMIT, HOME, IDLE, LOGINS_AT, Made};
+use super::place::{Here, Place};
 use crate::config::{CONTAINER_CLONE, HostConfig, KubernetesHost};
 use crate::ids::DispatchId;
 use crate::process::{Cmd, Output};
@@ -36,8 +38,17 @@ const VOLUME: &str = "work";
 
 /// The label every object vnx makes carries (its value: the object's name), and the
 /// annotation that holds the dispatch's id as it is.
-const LABEL: &str = "vnx.dev/dispatch";
-const ANNOTATION: &str = "vnx.dev/dispatch-id";
+pub(super) const LABEL: &str = "vnx.dev/dispatch";
+pub(super) const ANNOTATION: &str = "vnx.dev/dispatch-id";
+
+/// The label that says which project made it (see [`super::orphans::project_key`]).
+pub(super) const PROJECT_LABEL: &str = "vnx.dev/project";
+
+/// The pod's volume that is the logins' Secret.
+const LOGINS_VOLUME: &str = "logins";
+
+/// The most a Secret holds (the API server's limit on one object).
+pub const MAX_LOGINS_BYTES: u64 = 1024 * 1024;
 
 /// How long a pod may take to be ready (an image pulled, a node found).
 const READY_WITHIN: Duration = Duration::from_secs(300);
@@ -54,6 +65,10 @@ pub struct Pod {
     object: String,
     /// Where the manifests are written before they are applied.
     manifests: PathBuf,
+    /// The home directory here the CLIs' logins are made available from.
+    home: Option<PathBuf>,
+    /// The project's key, a label of everything made.
+    project: String,
 }
 
 /// The name of dispatch `id`'s pod and claim: `vnx-` and the id in lowercase for an id of
@@ -76,25 +91,77 @@ pub fn object_name(id: &DispatchId) -> String {
 }
 
 impl Pod {
-    /// Dispatch `id`'s pod on `host`, as `spec` makes it; its manifests under `data_dir`.
-    pub fn new(host: &HostConfig, spec: &KubernetesHost, id: &DispatchId, data_dir: &Path) -> Pod {
+    /// Dispatch `id`'s pod on `host`, as `spec` makes it; its manifests under `here`'s data
+    /// directory, the logins the host names from its home.
+    pub fn new(host: &HostConfig, spec: &KubernetesHost, id: &DispatchId, here: Here<'_>) -> Pod {
         Pod {
             host: host.clone(),
             spec: spec.clone(),
             id: id.clone(),
             place: super::place::name_for(host, id),
             object: object_name(id),
-            manifests: data_dir.join("kubernetes"),
+            manifests: here.data_dir.join("kubernetes"),
+            home: here.home.map(Path::to_path_buf),
+            project: super::orphans::project_key(here.data_dir),
         }
+    }
+
+    /// The name of the Secret that holds the logins.
+    pub fn logins_name(&self) -> String {
+        format!("{}-logins", self.object)
+    }
+
+    /// The login files the host names, here, each with its key in the Secret and where it
+    /// goes under the home directory.
+    fn login_files(&self) -> Vec<(PathBuf, String, String)> {
+        made::login_files(&self.spec.logins, self.home.as_deref())
+            .into_iter()
+            .map(|(from, rel)| {
+                let key = login_key(&rel);
+                (from, key, rel)
+            })
+            .collect()
+    }
+
+    /// The Secret that carries the login files the host names (the file's bytes, base64 by
+    /// the type), labelled and annotated as the pod; `None` when there are none. Refused
+    /// when they come to more than [`MAX_LOGINS_BYTES`].
+    pub fn logins_manifest(&self) -> Result<Option<core::Secret>, RemoteError> {
+        let files = self.login_files();
+        if files.is_empty() {
+            return Ok(None);
+        }
+        let total: u64 = files
+            .iter()
+            .map(|(from, ..)| from.symlink_metadata().map_or(0, |m| m.len()))
+            .sum();
+        if total > MAX_LOGINS_BYTES {
+            return Err(RemoteError::LoginsTooLarge {
+                host: self.host.name.clone(),
+                bytes: total,
+            });
+        }
+        let mut data = BTreeMap::new();
+        for (from, key, _) in files {
+            // Bounded again: a file that grew since is refused, not carried whole.
+            let bytes = crate::files::read_bounded(&from, MAX_LOGINS_BYTES)
+                .map_err(|source| RemoteError::Io { path: from, source })?;
+            data.insert(key, k8s_openapi::ByteString(bytes));
+        }
+        let mut metadata = self.metadata();
+        metadata.name = Some(self.logins_name());
+        Ok(Some(core::Secret {
+            metadata,
+            data: Some(data),
+            type_: Some("Opaque".into()),
+            immutable: None,
+            ..Default::default()
+        }))
     }
 
     /// `kubectl [--context C] --namespace NS`.
     fn kubectl(&self) -> Cmd {
-        let mut cmd = Cmd::new(&self.spec.kubectl);
-        if let Some(context) = &self.spec.context {
-            cmd = cmd.args(["--context", context]);
-        }
-        cmd.args(["--namespace", &self.spec.namespace])
+        kubectl(&self.spec)
     }
 
     fn exec_in(&self, argv: &[String], tty: bool) -> Cmd {
@@ -113,6 +180,7 @@ impl Pod {
             namespace: Some(self.spec.namespace.clone()),
             labels: Some(BTreeMap::from([
                 (LABEL.to_owned(), self.object.clone()),
+                (PROJECT_LABEL.to_owned(), self.project.clone()),
                 ("app.kubernetes.io/managed-by".to_owned(), "vnx".to_owned()),
             ])),
             annotations: Some(BTreeMap::from([(
@@ -186,6 +254,31 @@ impl Pod {
                 toleration_seconds: t.toleration_seconds,
             })
             .collect::<Vec<_>>();
+        let mut mounts = vec![core::VolumeMount {
+            name: VOLUME.into(),
+            mount_path: CLAIM_AT.into(),
+            ..Default::default()
+        }];
+        let mut volumes: Vec<core::Volume> = claim
+            .map(|claim| core::Volume {
+                name: VOLUME.into(),
+                persistent_volume_claim: Some(core::PersistentVolumeClaimVolumeSource {
+                    claim_name: claim.to_owned(),
+                    read_only: None,
+                }),
+                ..Default::default()
+            })
+            .into_iter()
+            .collect();
+        if let Some(logins) = self.logins_volume() {
+            mounts.push(core::VolumeMount {
+                name: LOGINS_VOLUME.into(),
+                mount_path: LOGINS_AT.into(),
+                read_only: Some(true),
+                ..Default::default()
+            });
+            volumes.push(logins);
+        }
         core::PodSpec {
             restart_policy: Some("Never".into()),
             automount_service_account_token: Some(self.spec.service_account.is_some()),
@@ -214,36 +307,58 @@ impl Pod {
                         .collect(),
                 ),
                 resources,
-                volume_mounts: Some(vec![core::VolumeMount {
-                    name: VOLUME.into(),
-                    mount_path: CLAIM_AT.into(),
-                    ..Default::default()
-                }]),
+                volume_mounts: Some(mounts),
                 ..Default::default()
             }],
-            volumes: claim.map(|claim| {
-                vec![core::Volume {
-                    name: VOLUME.into(),
-                    persistent_volume_claim: Some(core::PersistentVolumeClaimVolumeSource {
-                        claim_name: claim.to_owned(),
-                        read_only: None,
-                    }),
-                    ..Default::default()
-                }]
-            }),
+            volumes: (!volumes.is_empty()).then_some(volumes),
             ..Default::default()
         }
+    }
+
+    /// The logins' Secret as a volume, each file at its place under the home directory
+    /// (`optional`: a key the Secret no longer has is left out, not a pod that cannot
+    /// start); `None` when the host names no login file here.
+    fn logins_volume(&self) -> Option<core::Volume> {
+        let items: Vec<core::KeyToPath> = self
+            .login_files()
+            .into_iter()
+            .map(|(_, key, path)| core::KeyToPath {
+                key,
+                path,
+                mode: None,
+            })
+            .collect();
+        (!items.is_empty()).then(|| core::Volume {
+            name: LOGINS_VOLUME.into(),
+            secret: Some(core::SecretVolumeSource {
+                secret_name: Some(self.logins_name()),
+                items: Some(items),
+                default_mode: Some(0o400),
+                optional: Some(true),
+            }),
+            ..Default::default()
+        })
     }
 
     /// `manifest` written under `.vnx-data/kubernetes/` (kept: what vnx asked the cluster
     /// for), then applied.
     fn apply(&self, kind: &str, manifest: &impl serde::Serialize) -> Result<(), RemoteError> {
+        self.apply_named(&self.object, kind, manifest)
+    }
+
+    /// [`Pod::apply`] of an object named `name`.
+    fn apply_named(
+        &self,
+        name: &str,
+        kind: &str,
+        manifest: &impl serde::Serialize,
+    ) -> Result<(), RemoteError> {
         let io = |source| RemoteError::Io {
             path: self.manifests.clone(),
             source,
         };
         crate::files::private_dir(&self.manifests).map_err(io)?;
-        let path = self.manifests.join(format!("{}.{kind}.json", self.object));
+        let path = self.manifests.join(format!("{name}.{kind}.json"));
         let text = serde_json::to_vec_pretty(manifest).map_err(|e| io(e.into()))?;
         crate::files::write_atomic_private(&path, &text, false).map_err(io)?;
         self.must(self.kubectl().args(["apply", "-f"]).arg(&path), "apply")?;
@@ -263,11 +378,16 @@ impl Pod {
     }
 
     fn delete(&self, kind: &str) -> Result<(), RemoteError> {
+        self.delete_named(kind, &self.object)
+    }
+
+    fn delete_named(&self, kind: &str, name: &str) -> Result<(), RemoteError> {
         self.must(
-            self.kubectl()
-                .args(["delete", kind])
-                .arg(&self.object)
-                .args(["--ignore-not-found", "--wait=true", "--grace-period=5"]),
+            self.kubectl().args(["delete", kind]).arg(name).args([
+                "--ignore-not-found",
+                "--wait=true",
+                "--grace-period=5",
+            ]),
             "delete",
         )?;
         Ok(())
@@ -304,16 +424,23 @@ impl Made for Pod {
         state == "Running"
     }
 
-    /// The claim; or the `Sandbox`, suspended (its controller makes the claim).
+    /// The claim; or the `Sandbox`, suspended (its controller makes the claim). Logins too
+    /// large for a Secret are refused first.
     fn make_storage(&self) -> Result<(), RemoteError> {
+        self.logins_manifest()?;
         if self.is_sandbox() {
             return self.apply("sandbox", &self.sandbox_manifest());
         }
         self.apply("claim", &self.claim_manifest())
     }
 
-    /// The pod applied; or the `Sandbox` switched to `Running`. Either waited for until ready.
+    /// The logins' Secret applied (again: a follow-up's pod gets the logins as they are
+    /// now), then the pod; or the `Sandbox` switched to `Running`. Either waited for until
+    /// ready. The Secret stays with the claim: [`Made::drop_storage`] deletes it.
     fn start(&self) -> Result<(), RemoteError> {
+        if let Some(secret) = self.logins_manifest()? {
+            self.apply_named(&self.logins_name(), "logins", &secret)?;
+        }
         if self.is_sandbox() {
             return self.sandbox_mode(sandbox::OperatingMode::Running);
         }
@@ -335,12 +462,15 @@ impl Made for Pod {
         self.delete("pod")
     }
 
-    /// The claim deleted; or the `Sandbox`, with the pod and claim it owns.
+    /// The claim deleted; or the `Sandbox`, with the pod and claim it owns; then the
+    /// logins' Secret (none is fine).
     fn drop_storage(&self) -> Result<(), RemoteError> {
         if self.is_sandbox() {
-            return self.delete_sandbox();
+            self.delete_sandbox()?;
+        } else {
+            self.delete("persistentvolumeclaim")?;
         }
-        self.delete("persistentvolumeclaim")
+        self.delete_named("secret", &self.logins_name())
     }
 
     fn exec(&self, argv: &[String]) -> Cmd {
@@ -412,10 +542,130 @@ impl Place for Pod {
     }
 }
 
+/// `kubectl [--context C] --namespace NS` for the host `spec`.
+pub(super) fn kubectl(spec: &KubernetesHost) -> Cmd {
+    let mut cmd = Cmd::new(&spec.kubectl);
+    if let Some(context) = &spec.context {
+        cmd = cmd.args(["--context", context]);
+    }
+    cmd.args(["--namespace", &spec.namespace])
+}
+
+/// A login file's key in the Secret: a name the API takes (`[-._a-zA-Z0-9]`), the same for
+/// the same place under the home directory.
+fn login_key(rel: &str) -> String {
+    use sha2::Digest;
+    format!("login-{}", &hex::encode(sha2::Sha256::digest(rel))[..16])
+}
+
 #[cfg(test)]
 mod tests {
-    use super::object_name;
+    use std::path::Path;
+
+    use super::{MAX_LOGINS_BYTES, Pod, object_name};
+    use crate::config::HostKind;
     use crate::ids::DispatchId;
+    use crate::remote::RemoteError;
+    use crate::remote::place::Here;
+
+    /// The first built-in CLI with a state directory: its name and the directory.
+    fn cli_with_a_state_dir() -> (&'static str, &'static str) {
+        crate::provider::cli::CLIS
+            .iter()
+            .find_map(|cli| {
+                let dir = cli.state_paths().iter().find(|p| p.dir && p.writable)?;
+                Some((cli.provider().name(), dir.rel))
+            })
+            .unwrap()
+    }
+
+    fn pod(yaml_more: &str, home: &Path) -> Pod {
+        let yaml = format!("hosts:\n  cluster:\n    kubernetes: {{image: i{yaml_more}}}\n");
+        let config = crate::config::parse(&yaml, Path::new(".vnx/config.yaml")).unwrap();
+        let host = &config.hosts["cluster"];
+        let HostKind::Kubernetes(spec) = &host.kind else {
+            panic!("{host:?}")
+        };
+        let id = DispatchId::parse("D-1a2b").unwrap();
+        let here = Here {
+            data_dir: Path::new("/d"),
+            home: Some(home),
+            key: None,
+        };
+        Pod::new(host, spec, &id, here)
+    }
+
+    #[test]
+    fn logins_are_one_secret_mounted_read_only_in_both_forms() {
+        let (cli, dir) = cli_with_a_state_dir();
+        let home = tempfile::tempdir().unwrap();
+        // No login file here: no Secret, no volume.
+        let none = pod(&format!(", logins: [{cli}]"), home.path());
+        assert!(none.logins_manifest().unwrap().is_none());
+        let spec = serde_json::to_value(none.pod_manifest()).unwrap();
+        assert_eq!(spec["spec"]["volumes"].as_array().unwrap().len(), 1);
+        std::fs::create_dir_all(home.path().join(dir)).unwrap();
+        std::fs::write(home.path().join(dir).join("login.json"), "LOGIN").unwrap();
+        for objects in ["pod", "sandbox"] {
+            let pod = pod(
+                &format!(", logins: [{cli}], objects: {objects}"),
+                home.path(),
+            );
+            let secret = serde_json::to_value(pod.logins_manifest().unwrap().unwrap()).unwrap();
+            assert_eq!(secret["metadata"]["name"], "vnx-d-1a2b-logins");
+            assert_eq!(
+                secret["metadata"]["labels"]["vnx.dev/dispatch"],
+                "vnx-d-1a2b"
+            );
+            assert_eq!(
+                secret["metadata"]["annotations"]["vnx.dev/dispatch-id"],
+                "D-1a2b"
+            );
+            let (key, value) = secret["data"].as_object().unwrap().iter().next().unwrap();
+            assert_eq!(value, "TE9HSU4=");
+            assert!(
+                key.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b)),
+                "{key}"
+            );
+            let spec = if objects == "pod" {
+                serde_json::to_value(pod.pod_manifest()).unwrap()["spec"].clone()
+            } else {
+                serde_json::to_value(pod.sandbox_manifest()).unwrap()["spec"]["podTemplate"]["spec"]
+                    .clone()
+            };
+            let volume = spec["volumes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|v| v["name"] == "logins")
+                .unwrap_or_else(|| panic!("{objects}: {spec:#}"));
+            assert_eq!(volume["secret"]["secretName"], "vnx-d-1a2b-logins");
+            assert_eq!(volume["secret"]["items"][0]["key"], key.as_str());
+            assert_eq!(
+                volume["secret"]["items"][0]["path"],
+                format!("{dir}/login.json")
+            );
+            let mount = &spec["containers"][0]["volumeMounts"][1];
+            assert_eq!(mount["mountPath"], "/run/vnx/logins");
+            assert_eq!(mount["readOnly"], true);
+        }
+    }
+
+    #[test]
+    fn logins_too_large_for_a_secret_are_refused_naming_the_host() {
+        let (cli, dir) = cli_with_a_state_dir();
+        let home = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(home.path().join(dir)).unwrap();
+        let half = vec![b'x'; (MAX_LOGINS_BYTES / 2 + 1) as usize];
+        for name in ["a.json", "b.json"] {
+            std::fs::write(home.path().join(dir).join(name), &half).unwrap();
+        }
+        let pod = pod(&format!(", logins: [{cli}]"), home.path());
+        let err = pod.logins_manifest().unwrap_err();
+        assert!(matches!(&err, RemoteError::LoginsTooLarge { host, .. } if host == "cluster"));
+        assert!(err.to_string().contains("host `cluster`"), "{err}");
+    }
 
     #[test]
     fn object_names_are_dns_labels_and_distinct() {

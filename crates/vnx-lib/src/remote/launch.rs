@@ -142,6 +142,19 @@ pub fn launch(link: &Link<'_>, request: &RemoteRequest) -> Result<RemoteLaunched
     // stays when a step fails.
     let fresh = request.follows.is_none();
     let per_dispatch = fresh && super::place::per_dispatch(link.place.host());
+    // Held until the launch ends (its record kept, or what it made undone): a place found
+    // meanwhile by its labels is not an orphan.
+    let _launching = if per_dispatch {
+        let lock = super::orphans::launching_lock(&data, &id);
+        let dir = lock.parent().unwrap_or(&data);
+        crate::files::private_dir(dir).map_err(super::io(dir))?;
+        Some(LaunchingLock {
+            _held: crate::files::lock_file(&lock, true).map_err(super::io(&lock))?,
+            path: lock,
+        })
+    } else {
+        None
+    };
     link.place.make(&link.project.root, fresh)?;
     let unmade = |e: RemoteError| {
         if per_dispatch {
@@ -193,6 +206,20 @@ pub fn launch(link: &Link<'_>, request: &RemoteRequest) -> Result<RemoteLaunched
     args.push(super::incoming_ref(&id));
     args.extend(request.args.iter().cloned());
     start(link, &args, &id, &|link| undo(link))
+}
+
+/// A launch's hold on its [`super::orphans::launching_lock`], the file removed when it ends
+/// (its record is kept by then, or its place undone).
+struct LaunchingLock {
+    /// Locked while it is open; closed after the file is removed.
+    _held: Option<std::fs::File>,
+    path: std::path::PathBuf,
+}
+
+impl Drop for LaunchingLock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
 }
 
 /// A follow-up of `original` on its host: the host continues it in its worktree.

@@ -3,7 +3,7 @@
 //! order and undone in the reverse one, so that nothing half-made stays and no work is lost;
 //! a runner the engine no longer runs is [`RemoteError::Gone`].
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::RemoteError;
@@ -21,8 +21,53 @@ pub(super) const HOME: &str = "/work/home";
 /// into [`HOME`], never over what is there already.
 pub(super) const LOGINS_AT: &str = "/run/vnx/logins";
 
+/// The most login files one place is given.
+const MAX_LOGIN_FILES: usize = 64;
+
 /// How long one engine call that makes, inspects or removes may take.
 pub(super) const ENGINE_LIMIT: Duration = Duration::from_secs(120);
+
+/// The login and settings files here of the CLIs `logins` names (the registry's names), in
+/// `home`, with where they go under the home directory: each CLI's state files, and the
+/// regular files at the top of its state directories (not what they hold below: other
+/// projects' sessions). Never a link, a directory's own link, a program, or a name a
+/// container engine's `--volume` would split. None without a home.
+pub(super) fn login_files(logins: &[String], home: Option<&Path>) -> Vec<(PathBuf, String)> {
+    let Some(home) = home else {
+        return Vec::new();
+    };
+    let regular = |p: &Path| p.symlink_metadata().is_ok_and(|m| m.is_file());
+    let mut out = Vec::new();
+    let clis = logins.iter().filter_map(|c| crate::provider::cli::named(c));
+    for path in clis
+        .flat_map(|cli| cli.state_paths())
+        .filter(|p| p.writable || !p.dir)
+    {
+        let at = home.join(path.rel);
+        if !path.dir {
+            if regular(&at) {
+                out.push((at, path.rel.to_owned()));
+            }
+            continue;
+        }
+        if !at.symlink_metadata().is_ok_and(|m| m.is_dir()) {
+            continue;
+        }
+        let Ok(entries) = std::fs::read_dir(&at) else {
+            continue;
+        };
+        for entry in entries.flatten().take(MAX_LOGIN_FILES) {
+            if let Some(name) = entry.file_name().to_str()
+                && entry.file_type().is_ok_and(|t| t.is_file())
+            {
+                out.push((entry.path(), format!("{}/{name}", path.rel)));
+            }
+        }
+    }
+    out.retain(|(from, _)| !from.to_string_lossy().contains([':', ',']));
+    out.truncate(MAX_LOGIN_FILES);
+    out
+}
 
 /// The branch the place's clone is made on (never a dispatch's).
 const PLACE_BRANCH: &str = "vnx-place";
@@ -183,13 +228,16 @@ fn start_and_init(m: &dyn Made, identity: Option<(String, String)>) -> Result<()
 /// Makes the clone (again: `git init` keeps an existing one) and gives it an identity:
 /// `$1` the branch, `$2` the clone, `$3` and `$4` the name and email (none when empty),
 /// `$5` the home, where `$6`'s logins are copied, never over a file there (a newer `cp`
-/// fails for the files it skips: not an error here); then, with an owner `$7`, the clone
-/// and the home are given to it (`chown -R` follows no link). Run as root for an owner,
-/// whose clone git would otherwise refuse to touch (`safe.directory`).
+/// fails for the files it skips: not an error here; links there are followed and names
+/// starting `..` left out: a Secret's volume is the kubelet's `..data` directory with a link
+/// to each of its top-level names); then, with an owner `$7`, the clone and the home are
+/// given to it (`chown -R` follows no link). Run as root for an owner, whose clone git would
+/// otherwise refuse to touch (`safe.directory`).
 const INIT: &str = "set -e; git -c \"safe.directory=$2\" init -q -b \"$1\" \"$2\" 2>/dev/null; \
                     [ -z \"$3\" ] || git -c \"safe.directory=$2\" -C \"$2\" config user.name \"$3\"; \
                     [ -z \"$4\" ] || git -c \"safe.directory=$2\" -C \"$2\" config user.email \"$4\"; \
-                    mkdir -p \"$5\"; [ ! -d \"$6\" ] || cp -R -n \"$6/.\" \"$5/\" || :; \
+                    mkdir -p \"$5\"; [ ! -d \"$6\" ] || for f in \"$6\"/* \"$6\"/.[!.]*; do \
+                    [ ! -e \"$f\" ] || cp -R -L -n \"$f\" \"$5/\" || :; done; \
                     [ -z \"$7\" ] || chown -R \"$7\" \"$2\" \"$5\"";
 
 /// Moves the clone `$1` to `$2`, just pushed, and makes vnx's files there with `$3`.

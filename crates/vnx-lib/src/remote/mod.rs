@@ -13,6 +13,7 @@ pub mod kubernetes;
 pub mod launch;
 mod made;
 pub use crate::mirror;
+pub mod orphans;
 pub mod place;
 pub mod quote;
 pub mod relay;
@@ -155,6 +156,18 @@ pub enum RemoteError {
         /// What is wrong with it.
         detail: String,
     },
+    /// The login files a kubernetes host names come to more than one Secret holds.
+    #[error(
+        "the login files host `{host}` names come to {bytes} bytes, more than a Secret holds \
+         ({} bytes)",
+        kubernetes::MAX_LOGINS_BYTES
+    )]
+    LoginsTooLarge {
+        /// The host.
+        host: String,
+        /// Their size.
+        bytes: u64,
+    },
     /// The base cannot be dispatched from.
     #[error("cannot dispatch from this base: {detail}")]
     BadBase {
@@ -205,6 +218,10 @@ impl RemoteError {
                     .split_once('.')
                     .map_or("", |(_, id)| id)
                     .to_ascii_lowercase()
+            ),
+            RemoteError::LoginsTooLarge { host, .. } => format!(
+                "name fewer CLIs under hosts.{host}.kubernetes.logins, or make the files in \
+                 their state directories here smaller; nothing was made"
             ),
             RemoteError::IdInUse { .. } => {
                 "leave out --id (or --new-id) for a fresh one; nothing was started".into()

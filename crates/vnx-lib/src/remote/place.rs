@@ -229,9 +229,7 @@ pub fn for_dispatch(
     Ok(match &host.kind {
         HostKind::Ssh { .. } => Box::new(super::Ssh::new(host, here.data_dir)?),
         HostKind::Container(c) => Box::new(super::container::Container::new(host, c, id, here)),
-        HostKind::Kubernetes(k) => {
-            Box::new(super::kubernetes::Pod::new(host, k, id, here.data_dir))
-        }
+        HostKind::Kubernetes(k) => Box::new(super::kubernetes::Pod::new(host, k, id, here)),
     })
 }
 

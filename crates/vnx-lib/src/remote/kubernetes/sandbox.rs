@@ -191,7 +191,12 @@ mod tests {
             panic!("{host:?}")
         };
         let id = DispatchId::parse("D-1a2b").unwrap();
-        let pod = Pod::new(host, spec, &id, Path::new("/d"));
+        let here = crate::remote::place::Here {
+            data_dir: Path::new("/d"),
+            home: None,
+            key: None,
+        };
+        let pod = Pod::new(host, spec, &id, here);
         let sandbox = serde_json::to_value(pod.sandbox_manifest()).unwrap();
         let manifest = serde_json::to_value(pod.pod_manifest()).unwrap();
         assert_eq!(sandbox["apiVersion"], "agents.x-k8s.io/v1beta1");
