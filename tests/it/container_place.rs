@@ -13,7 +13,9 @@
 
 use std::process::Command;
 
-use crate::common::container::{container_of, docker_host, exists, remove_volume, worker_image};
+use crate::common::container::{
+    container_of, docker_host, exists, gone, remove_volume, worker_image,
+};
 use crate::common::{Repo, completion, configure, gate_check, run};
 
 /// A repository whose `.vnx/config.yaml` declares the container host `box`.
@@ -64,7 +66,7 @@ fn a_demo_dispatch_runs_in_a_container_of_its_own_and_comes_back() {
     // Its work is here: the container is gone, its volume (the clone, the CLI's session)
     // kept for a follow-up.
     let name = container_of(&id);
-    assert!(!exists("container", &name), "{name} still exists");
+    assert!(gone("container", &name), "{name} still exists");
     assert!(exists("volume", &name), "volume {name} was removed");
     let status = run(repo.vnx().args(["status", &id, "--json"]));
     let list: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
@@ -87,7 +89,7 @@ fn a_demo_dispatch_runs_in_a_container_of_its_own_and_comes_back() {
     let status = run(repo.vnx().args(["status", &follow_id, "--json"]));
     let list: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
     assert_eq!(list[0]["continues"], id.as_str(), "{list:#}");
-    assert!(!exists("container", &name) && exists("volume", &name));
+    assert!(gone("container", &name) && exists("volume", &name));
     // Merged, the chain's place goes, volume and all.
     let r = run(repo.vnx().args(["audit-chain", "checkpoint"]));
     assert_eq!(r.code, 0, "{}", r.stderr);
@@ -174,7 +176,7 @@ fn a_killed_container_is_lost_at_once_and_resumed_on_its_volume() {
         "{}{}",
         cancelled.stdout, cancelled.stderr
     );
-    assert!(!exists("container", &name), "{name} still exists");
+    assert!(gone("container", &name), "{name} still exists");
     assert!(
         exists("volume", &name),
         "volume {name} was removed before a merge"
@@ -217,7 +219,7 @@ fn a_container_that_cannot_start_leaves_nothing_behind() {
     assert_eq!(r.code, 3, "{}{}", r.stdout, r.stderr);
     assert!(r.stderr.contains("podman run"), "{}", r.stderr);
     let name = container_of("D-0c0c0c0c0c0c");
-    assert!(!exists("container", &name), "{name} was left");
+    assert!(gone("container", &name), "{name} was left");
     assert!(!exists("volume", &name), "volume {name} was left");
     // Nothing recorded either: the id is free.
     let ledger = repo.env.path().join(".vnx-data/state/t0_receipts.ndjson");
@@ -333,7 +335,7 @@ fn a_container_gets_its_volume_and_the_logins_it_names_read_only_and_nothing_els
         "{}{}",
         cancelled.stdout, cancelled.stderr
     );
-    assert!(!exists("container", &name), "{name} still exists");
+    assert!(gone("container", &name), "{name} still exists");
     remove_volume(&name);
 }
 
@@ -387,7 +389,7 @@ fn a_dev_container_definition_the_config_names_gives_the_image_and_env() {
     );
     assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
     assert!(r.stderr.contains("does not take `build`"), "{}", r.stderr);
-    assert!(!exists("container", &container_of("D-0c0c0c0c0c0e")));
+    assert!(gone("container", &container_of("D-0c0c0c0c0c0e")));
     assert!(!exists("volume", &container_of("D-0c0c0c0c0c0e")));
 }
 
@@ -518,7 +520,7 @@ fn a_definitions_user_runs_the_place_and_only_the_mounts_the_config_lists_are_ta
     ] {
         assert!(r.stderr.contains(&says), "{says}: {}", r.stderr);
     }
-    assert!(!exists("container", &container_of("D-0c0c0c0c0c0f")));
+    assert!(gone("container", &container_of("D-0c0c0c0c0c0f")));
     assert!(!exists("volume", &container_of("D-0c0c0c0c0c0f")));
 }
 
@@ -556,7 +558,7 @@ fn the_docker_client_makes_runs_and_removes_a_container_as_podman_does() {
     assert_eq!(done["status"], "done", "{done:#}");
     assert!(!repo.on_branch(&id, "demo-output.txt").is_empty());
     repo.verify_ok();
-    assert!(!exists("container", &container_of(&id)));
+    assert!(gone("container", &container_of(&id)));
     assert!(exists("volume", &container_of(&id)), "kept for a follow-up");
     let r = vnx(&["audit-chain", "checkpoint"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
@@ -603,7 +605,7 @@ fn the_docker_client_makes_runs_and_removes_a_container_as_podman_does() {
         "{}{}",
         cancelled.stdout, cancelled.stderr
     );
-    assert!(!exists("container", &name), "{name} still exists");
+    assert!(gone("container", &name), "{name} still exists");
     assert!(
         exists("volume", &name),
         "volume {name} was removed before a merge"
@@ -744,7 +746,7 @@ fn a_container_with_no_record_here_is_found_by_its_labels_and_cleaned_without_lo
         "{}",
         clean.stdout
     );
-    assert!(!exists("container", &name), "{name} still runs");
+    assert!(gone("container", &name), "{name} still runs");
     assert!(exists("volume", &name), "{name}'s work was lost");
     // Once nothing there is missing here, cleaning again removes the volume too.
     let mountpoint = Command::new("podman")
@@ -764,7 +766,7 @@ fn a_container_with_no_record_here_is_found_by_its_labels_and_cleaned_without_lo
     assert_eq!(clean.code, 0, "{}{}", clean.stdout, clean.stderr);
     let done: serde_json::Value = serde_json::from_str(&clean.stdout).unwrap();
     assert_eq!(done[0]["removed"], "all", "{done:#}");
-    assert!(!exists("container", &name) && !exists("volume", &name));
+    assert!(gone("container", &name) && !exists("volume", &name));
     let status = run(repo.vnx().args(["status", "--json"]));
     assert!(!status.stdout.contains("\"orphan\""), "{}", status.stdout);
 }

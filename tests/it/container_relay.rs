@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::common::container::{container_of, exists, remove_volume, worker_image};
+use crate::common::container::{container_of, exists, gone, remove_volume, worker_image};
 use crate::common::{Repo, completion, configure, run};
 
 fn repo_with_container_host() -> Repo {
@@ -86,7 +86,7 @@ fn a_new_dispatch_takes_two_engine_calls_and_every_later_step_goes_over_its_rela
     assert!(!repo.on_branch(&id, "demo-output.txt").is_empty());
     repo.verify_ok();
     let name = container_of(&id);
-    assert!(!exists("container", &name), "{name} still exists");
+    assert!(gone("container", &name), "{name} still exists");
     assert!(exists("volume", &name));
     // No scratch file of the relay's is left here.
     let remote = repo.env.path().join(".vnx-data/remote");
@@ -111,7 +111,7 @@ fn a_new_dispatch_takes_two_engine_calls_and_every_later_step_goes_over_its_rela
     ]));
     assert_eq!(f.code, 0, "{}{}", f.stdout, f.stderr);
     assert_eq!(completion(&f)["status"], "done");
-    assert!(!exists("container", &name));
+    assert!(gone("container", &name));
     remove_volume(&name);
 }
 

@@ -395,7 +395,7 @@ fn a_fleet_of_ssh_hosts_keeps_every_dispatch_through_kill_pause_and_cut() {
 #[test]
 #[ignore = "needs podman and mmdebstrap (bin/test --all installs them)"]
 fn a_container_host_keeps_every_dispatch_when_one_container_is_killed() {
-    use crate::common::container::{container_of, exists, worker_image};
+    use crate::common::container::{container_of, exists, gone, worker_image};
     let t0 = Instant::now();
     let image = worker_image();
     let repo = Repo::new();
@@ -503,7 +503,7 @@ fn a_container_host_keeps_every_dispatch_when_one_container_is_killed() {
     let mirrored = repo.events("remote_receipt");
     for id in ids.borrow().iter() {
         let name = container_of(id);
-        assert!(!exists("container", &name), "{name} left");
+        assert!(gone("container", &name), "{name} left");
         let place = format!("box.{id}");
         assert!(
             mirrored.iter().any(|m| m["host"] == place.as_str()),

@@ -38,6 +38,19 @@ pub fn exists(what: &str, name: &str) -> bool {
         .is_ok_and(|s| s.success())
 }
 
+/// Whether a container (`what` = "container") or volume `name` is gone, or goes within 30 s:
+/// a container whose relay was ended is removed by the engine as vnx goes on (ADR 0087).
+pub fn gone(what: &str, name: &str) -> bool {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while exists(what, name) {
+        if std::time::Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    true
+}
+
 /// A Docker API for the real `docker` client to talk to, with no Docker engine on this
 /// machine: podman's own service on a socket of this test run (podman answers the Docker API),
 /// started the first time a test asks; the `DOCKER_HOST` that names it. The service ends by

@@ -12,7 +12,7 @@ use std::sync::OnceLock;
 
 use super::remote::local;
 use super::{ModelServer, cli_bin, committed_by_vnx, explain, in_lane, seed_home, step};
-use crate::common::container::{container_of, exists, worker_image};
+use crate::common::container::{container_of, exists, gone, worker_image};
 use crate::common::{Repo, completion, configure, run};
 
 /// The image with the CLIs, built from the worker image once per test run.
@@ -179,7 +179,7 @@ fn real_clis_dispatch_in_a_container_of_their_own() {
             );
             // Its work is here: its container is gone, its volume kept for a follow-up.
             let name = container_of(&id);
-            assert!(!exists("container", &name), "{at} {name} still exists");
+            assert!(gone("container", &name), "{at} {name} still exists");
             assert!(exists("volume", &name), "{at} volume {name} was removed");
         }
     }

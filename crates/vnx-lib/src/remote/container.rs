@@ -268,6 +268,8 @@ impl Made for Container {
     }
 
     fn start(&self) -> Result<(), RemoteError> {
+        // A container of this name this process just ended is gone first.
+        relayed::ended(&self.container);
         let mut run = self
             .engine()
             .args(["run", "--rm", "--interactive", "--sig-proxy=false"])
@@ -332,6 +334,7 @@ impl Made for Container {
     }
 
     fn stop(&self) -> Result<(), RemoteError> {
+        relayed::ended(&self.container);
         // Removed once nothing in it is needed (its work fetched, or it had stopped): its
         // first process ends on the engine's TERM at once ([`RELAYED`]), and with it the rest.
         // (`--time` is podman's own: docker's `rm` takes no such flag.)
@@ -508,7 +511,7 @@ impl Place for Container {
     /// The relay asked to end when this process has one (the container ends with it and the
     /// engine removes it), else the container removed.
     fn park(&self) -> Result<(), RemoteError> {
-        match relayed::take(&self.container).map(|r| r.end(ENGINE_LIMIT)) {
+        match relayed::end(&self.container, ENGINE_LIMIT) {
             Some(Ok(())) => Ok(()),
             _ => self.stop(),
         }

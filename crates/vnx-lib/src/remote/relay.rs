@@ -335,9 +335,10 @@ impl Relay {
         }
     }
 
-    /// Ends the relay, and with it the place's runner, then waits up to `limit` for the
-    /// engine's client to be done.
-    pub fn end(mut self, limit: Duration) -> Result<(), RelayError> {
+    /// Ends the relay, and with it the place's runner (the engine removes it); the engine's
+    /// client, done once it has, is waited for up to `limit` on a thread of its own, so that
+    /// what is left to do here goes on meanwhile ([`Ending::wait`]).
+    pub fn end(mut self, limit: Duration) -> Result<Ending, RelayError> {
         let ended = self.call(
             &Request {
                 limit_ms: 0,
@@ -350,11 +351,20 @@ impl Relay {
             Err(RelayError::NotRun(_)) | Ok(_) => {}
             Err(e) => return Err(e),
         }
-        match self.group.wait_until(std::time::Instant::now() + limit) {
-            Ok(Some(_)) => Ok(()),
-            Ok(None) => Err(RelayError::TimedOut(limit.as_secs())),
-            Err(e) => Err(broken(e)),
-        }
+        Ok(Ending(std::thread::spawn(move || {
+            let deadline = std::time::Instant::now() + limit;
+            matches!(self.group.wait_until(deadline), Ok(Some(_)))
+        })))
+    }
+}
+
+/// A relay asked to end, its engine's client still finishing.
+pub struct Ending(std::thread::JoinHandle<bool>);
+
+impl Ending {
+    /// Waits for the engine's client: whether it was done within its limit.
+    pub fn wait(self) -> bool {
+        self.0.join().unwrap_or(false)
     }
 }
 

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use super::RemoteError;
 use super::made::script;
-use super::relay::{MAX_FRAME, Relay, RelayError, Request};
+use super::relay::{Ending, MAX_FRAME, Relay, RelayError, Request};
 use crate::config::CONTAINER_CLONE;
 use crate::process::{self, Cmd, Output};
 
@@ -29,11 +29,31 @@ pub(super) fn keep(name: &str, relay: Relay) {
     open().insert(name.to_owned(), Arc::new(Mutex::new(relay)));
 }
 
-/// The relay to runner `name`, taken out (to end it), if this process has one and no step
-/// is under way over it.
-pub(super) fn take(name: &str) -> Option<Relay> {
+/// The relays asked to end whose engine's client is still finishing, by runner.
+static ENDING: Mutex<BTreeMap<String, Ending>> = Mutex::new(BTreeMap::new());
+
+/// Ends the relay to runner `name` (and the runner with it), if this process has one and no
+/// step is under way over it; the engine's client finishes meanwhile ([`ended`]).
+pub(super) fn end(name: &str, limit: Duration) -> Option<Result<(), RelayError>> {
     let relay = open().remove(name)?;
-    Arc::into_inner(relay).map(|r| r.into_inner().unwrap_or_else(PoisonError::into_inner))
+    let relay = Arc::into_inner(relay)?.into_inner();
+    let relay = relay.unwrap_or_else(PoisonError::into_inner);
+    Some(relay.end(limit).map(|ending| {
+        let mut ending_now = ENDING.lock().unwrap_or_else(PoisonError::into_inner);
+        ending_now.insert(name.to_owned(), ending);
+    }))
+}
+
+/// Waits until the runner `name`, whose relay this process ended, is gone (nothing, when it
+/// ended none): before anything else is made or removed by that name.
+pub(super) fn ended(name: &str) {
+    let ending = ENDING
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .remove(name);
+    if let Some(ending) = ending {
+        ending.wait();
+    }
 }
 
 /// Whether this process has a relay to runner `name`.
