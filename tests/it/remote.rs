@@ -272,6 +272,55 @@ fn a_host_gone_for_good_leaves_its_dispatch_lost_and_closable() {
 }
 
 #[test]
+fn a_dispatch_given_up_with_its_host_runs_again_when_the_host_answers_and_runs_it() {
+    let mut remote = Remote::new();
+    remote.declare_with(
+        "brief",
+        env!("CARGO_BIN_EXE_vnx"),
+        "    lost_after_seconds: 1\n",
+    );
+    let r = remote.dispatch("brief", "slow", &["--detach"]);
+    assert_eq!(r.code, 0, "{} {}", r.stdout, r.stderr);
+    let launched: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    let id = launched["dispatch_id"].as_str().unwrap().to_owned();
+    let state = |remote: &Remote| {
+        let status = run(remote.repo.vnx().args(["status", "--json", &id]));
+        let list: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+        (
+            list[0]["status"].as_str().unwrap().to_owned(),
+            status.stderr,
+        )
+    };
+    for round in 0..2 {
+        remote.kill_sshd();
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        let r = run(remote.repo.vnx().args(["wait", "--json", &id]));
+        assert_eq!(r.code, 1, "{} {}", r.stdout, r.stderr);
+        assert_eq!(state(&remote).0, "lost", "round {round}");
+        // The host answers again and runs it still: running again, said once, recorded once.
+        remote.start_sshd();
+        let (now, said) = state(&remote);
+        assert_eq!(now, "running", "round {round}: {said}");
+        assert!(said.contains("runs again on host brief"), "{said}");
+        let (now, said) = state(&remote);
+        assert_eq!(now, "running");
+        assert!(!said.contains("runs again"), "{said}");
+    }
+    let resumed: Vec<_> = remote
+        .repo
+        .events("dispatch_resumed")
+        .into_iter()
+        .filter(|r| r["after"] == "lost")
+        .collect();
+    assert_eq!(resumed.len(), 2, "{resumed:#?}");
+    assert_eq!(remote.repo.events("remote_lost").len(), 2);
+    let r = run(remote.repo.vnx().args(["cancel", &id]));
+    assert_eq!(r.code, 0, "{} {}", r.stdout, r.stderr);
+    assert!(wait_for_long(|| state(&remote).0 == "cancelled"));
+    remote.repo.verify_ok();
+}
+
+#[test]
 fn a_host_without_vnx_or_with_an_old_one_is_refused_leaving_nothing() {
     let remote = Remote::new();
     let old = remote.d().join("old-vnx");

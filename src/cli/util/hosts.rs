@@ -109,6 +109,16 @@ pub(crate) fn catch_up(
             by_host.entry(h).or_default().push(id);
         }
     }
+    // A dispatch given up on with its host is asked after when that host is caught up with
+    // anyway, or when it is named: live again if its host still runs it.
+    let mut given_up: BTreeMap<String, Vec<remote::GivenUp>> = BTreeMap::new();
+    for (id, h) in view::remote_given_up(&ledger).unwrap_or_default() {
+        if by_host.contains_key(&h) || only.is_some_and(|ids| ids.contains(&id)) {
+            let since = view::remote_lost_at(&ledger, &id).ok().flatten();
+            by_host.entry(h.clone()).or_default();
+            given_up.entry(h).or_default().push((id, since));
+        }
+    }
     if by_host.is_empty() {
         return Vec::new();
     }
@@ -124,7 +134,10 @@ pub(crate) fn catch_up(
                 attestor: &attestor,
                 place,
             })
-            .and_then(|link| remote::catch_up_waiting(&link, &ids, wait));
+            .and_then(|link| {
+                let lost = given_up.get(&name).map_or(&[][..], Vec::as_slice);
+                remote::catch_up_asking(&link, &ids, lost, wait)
+            });
         out.push((name, result));
     }
     out
@@ -136,6 +149,14 @@ pub(crate) fn catch_up_warning(project: &Project, only: Option<&[DispatchId]>) {
     let results = catch_up(project, only, std::time::Duration::ZERO);
     let drain = freed(&results);
     for (host, result) in results {
+        if let Ok(c) = &result {
+            for id in &c.found {
+                super::output::say!(
+                    "{id} runs again on host {host}: given up on when the host was out of \
+                     reach, it answers again and runs it still"
+                );
+            }
+        }
         if let Err(e) = result {
             CliError::from(e)
                 .context(format!(

@@ -104,7 +104,8 @@ pub struct DispatchStalled {
 pub struct DispatchResumed {
     /// The dispatch.
     pub dispatch_id: DispatchId,
-    /// What it was: `blocked` or `stalled`.
+    /// What it was: `blocked`, `stalled`, or `lost` (given up on with its host, which was
+    /// found running it again: [`DispatchResumed::AFTER_LOST`]).
     pub after: String,
     /// How long it was so.
     pub waited_seconds: f64,
@@ -117,6 +118,12 @@ pub struct DispatchResumed {
     /// Members this version does not know, kept as read.
     #[serde(flatten)]
     pub extra: Extra,
+}
+
+impl DispatchResumed {
+    /// [`DispatchResumed::after`] for a dispatch given up on with its host (`remote_lost`)
+    /// whose host, answering again, runs it still: live again, as before it was given up on.
+    pub const AFTER_LOST: &'static str = "lost";
 }
 
 /// A person's answer to a permission prompt.

@@ -98,6 +98,8 @@ pub struct CatchUp {
     pub translated: Vec<(String, String)>,
     /// Dispatches recorded lost.
     pub lost: Vec<DispatchId>,
+    /// Dispatches given up on before, found running again.
+    pub found: Vec<DispatchId>,
     /// The host's vnx version.
     pub host_vnx: String,
     /// Whether the place, made for one dispatch, was parked (its work fetched here): what
@@ -116,6 +118,20 @@ pub fn catch_up(link: &Link<'_>, ids: &[DispatchId]) -> Result<CatchUp, RemoteEr
 pub fn catch_up_waiting(
     link: &Link<'_>,
     ids: &[DispatchId],
+    wait: Duration,
+) -> Result<CatchUp, RemoteError> {
+    catch_up_asking(link, ids, &[], wait)
+}
+
+/// A dispatch given up on with its host (`remote_lost`), and when it was.
+pub type GivenUp = (DispatchId, Option<jiff::Timestamp>);
+
+/// [`catch_up_waiting`], also asking after `given_up`: each one the host still runs is
+/// recorded running again (a `dispatch_resumed` after `lost`).
+pub fn catch_up_asking(
+    link: &Link<'_>,
+    ids: &[DispatchId],
+    given_up: &[GivenUp],
     wait: Duration,
 ) -> Result<CatchUp, RemoteError> {
     let data = link.project.data_dir();
@@ -143,7 +159,7 @@ pub fn catch_up_waiting(
         "--after".to_owned(),
         after.arg(),
     ];
-    for id in ids {
+    for id in ids.iter().chain(given_up.iter().map(|(id, _)| id)) {
         args.push("--dispatch".into());
         args.push(id.to_string());
     }
@@ -218,7 +234,7 @@ pub fn catch_up_waiting(
     mirror_lines(link, &host, last, &export, &mut done)?;
     translate(link, &host, (ids, &export.refs), &mut done)?;
     fetch_checkpoints(link, &export.refs)?;
-    settle(link, ids, &export, &contact, &mut done)?;
+    settle(link, (ids, given_up), &export, &contact, &mut done)?;
     Ok(done)
 }
 
@@ -254,7 +270,7 @@ fn refused_before(mirrors: &Mirrors, host: &str, dir: &Path) -> Result<(), Remot
 /// so its branch) is here, and the dispatches its host shows gone recorded lost.
 fn settle(
     link: &Link<'_>,
-    ids: &[DispatchId],
+    (ids, given_up): (&[DispatchId], &[GivenUp]),
     export: &Export,
     contact: &str,
     done: &mut CatchUp,
@@ -266,6 +282,13 @@ fn settle(
     {
         link.place.park()?;
         done.parked = true;
+    }
+    for (id, since) in given_up {
+        let there = export.states.get(id.as_str()).map(String::as_str);
+        if there.is_some_and(|s| LIVE_THERE.contains(&s)) {
+            found_running(link, id, *since, contact)?;
+            done.found.push(id.clone());
+        }
     }
     for id in ids {
         if export.states.get(id.as_str()).map(String::as_str) == Some("lost")
@@ -283,6 +306,33 @@ fn settle(
             done.lost.push(id.clone());
         }
     }
+    Ok(())
+}
+
+/// The states a host's answer gives a dispatch it still runs.
+const LIVE_THERE: [&str; 3] = ["running", "blocked", "stalled"];
+
+/// Records dispatch `id`, given up on here with its host, as running again: its host,
+/// answering at `contact`, runs it still.
+fn found_running(
+    link: &Link<'_>,
+    id: &DispatchId,
+    since: Option<jiff::Timestamp>,
+    contact: &str,
+) -> Result<(), RemoteError> {
+    let waited = match (since, contact.parse::<jiff::Timestamp>()) {
+        (Some(since), Ok(now)) => now.duration_since(since).as_secs_f64().max(0.0),
+        _ => 0.0,
+    };
+    let r = receipts::DispatchResumed {
+        dispatch_id: id.clone(),
+        after: receipts::DispatchResumed::AFTER_LOST.to_owned(),
+        waited_seconds: waited,
+        source: format!("host `{}` answers again and runs it", link.place.name()),
+        remote: None,
+        extra: receipts::Extra::new(),
+    };
+    Ledger::new(link.ledger).append(&link.attestor.attest(&receipts::write(&r), &now_utc))?;
     Ok(())
 }
 

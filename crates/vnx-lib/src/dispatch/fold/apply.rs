@@ -56,6 +56,13 @@ impl Records {
                 | receipts::DispatchAnswered::EVENT,
             ) => {
                 r.live = Some(LiveMark::Cleared(cite));
+                // A dispatch given up on with its host, found running there again.
+                if event == Some(receipts::DispatchResumed::EVENT)
+                    && o.get("after").and_then(Value::as_str)
+                        == Some(receipts::DispatchResumed::AFTER_LOST)
+                {
+                    r.remote_lost = None;
+                }
             }
             _ => {}
         }
@@ -129,12 +136,18 @@ impl Records {
                 {
                     l.state.denials = l.state.denials.saturating_add(1);
                 }
+                // Given up on with its host, found running there again: live again.
+                let again = matches!(&typed, Typed::DispatchResumed(r)
+                    if r.receipt.after == receipts::DispatchResumed::AFTER_LOST)
+                    && self
+                        .listed_mut(id)
+                        .is_some_and(|l| l.state.state == State::Lost);
                 let now = match typed {
                     Typed::DispatchStalled(_) => State::Stalled,
                     Typed::RemoteLost(_) => State::Lost,
                     _ => State::Running,
                 };
-                if let Some(s) = self.state(id, cite, true) {
+                if let Some(s) = self.state(id, cite, !again) {
                     s.state = now;
                     s.blocked = None;
                 }

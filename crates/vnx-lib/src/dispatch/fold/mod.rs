@@ -94,7 +94,8 @@ pub struct DispatchRecord {
     pub completion: Option<Cite>,
     /// Its last `dispatch_corrected`.
     pub correction: Option<Cite>,
-    /// Its first `remote_lost`.
+    /// Its first `remote_lost` since it last ran (a `dispatch_resumed` after `lost`, its host
+    /// found running it again, clears it).
     pub remote_lost: Option<Cite>,
     /// Whether it is blocked now.
     pub live: Option<LiveMark>,

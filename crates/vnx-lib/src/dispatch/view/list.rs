@@ -135,6 +135,27 @@ pub fn remote_live(
         .collect())
 }
 
+/// The dispatches given up on with their hosts (`remote_lost`, not found running since), and
+/// each one's host: a catch-up with that host asks after them too, so that one its host still
+/// runs is live again.
+pub fn remote_given_up(ledger: &Path) -> Result<Vec<(DispatchId, String)>, LedgerError> {
+    let lost = Records::read_only(ledger, &["\"remote_lost\""])?;
+    let ids: Vec<&str> = lost.by_id.keys().map(DispatchId::as_str).collect();
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let records = Records::read_only(ledger, &ids)?;
+    Ok(records
+        .listed()
+        .into_iter()
+        .filter(|r| r.remote_lost.is_some())
+        .filter_map(|r| {
+            let s = &r.listed.as_ref()?.state;
+            Some((s.id.clone(), s.host.clone()?)).filter(|_| s.state == State::Lost)
+        })
+        .collect())
+}
+
 /// Dispatch `id`'s state, and its record (`None` when the ledger never queued or started
 /// it); only the lines that mention it are read closely.
 pub fn state_of(

@@ -107,6 +107,20 @@ pub fn remote_lost(ledger: &Path, id: &DispatchId) -> Result<bool, LedgerError> 
     Ok(record(ledger, id)?.is_some_and(|r| r.remote_lost.is_some()))
 }
 
+/// When a `remote_lost` gave the dispatch up, if one did (and it was not found running since).
+pub fn remote_lost_at(
+    ledger: &Path,
+    id: &DispatchId,
+) -> Result<Option<jiff::Timestamp>, LedgerError> {
+    let Some(cite) = record(ledger, id)?.and_then(|r| r.remote_lost) else {
+        return Ok(None);
+    };
+    let line = CiteReader::open(ledger)?.read(cite)?;
+    Ok(serde_json::from_slice::<serde_json::Value>(&line)
+        .ok()
+        .and_then(|v| v.get("timestamp")?.as_str()?.parse().ok()))
+}
+
 /// The host a started dispatch runs on, when it runs on one.
 pub fn remote_of(ledger: &Path, id: &DispatchId) -> Option<String> {
     record(ledger, id).ok().flatten()?.start?.host

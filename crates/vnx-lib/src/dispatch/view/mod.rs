@@ -12,11 +12,12 @@ mod resolve;
 mod wait;
 
 pub use list::{
-    Sessions, StatesRead, into_states_verified, list, list_with, read_states, recent, remote_live,
-    state_of, states_of,
+    Sessions, StatesRead, into_states_verified, list, list_with, read_states, recent,
+    remote_given_up, remote_live, state_of, states_of,
 };
 pub use lookup::{
-    Completion, Correction, completion, correction, remote_lost, remote_of, session_of, started,
+    Completion, Correction, completion, correction, remote_lost, remote_lost_at, remote_of,
+    session_of, started,
 };
 pub use resolve::{ResolveError, resolve, resolve_with};
 pub use wait::{WaitEvent, Waited, wait, wait_with};
