@@ -224,6 +224,9 @@ pub struct Relay {
     group: Group,
     input: Option<std::process::ChildStdin>,
     answers: Receiver<Answered>,
+    /// The most bytes of each output the request under way asked for: a frame counting
+    /// more is not read (what a worker writes into the channel is bounded by the request).
+    expecting: std::sync::Arc<std::sync::atomic::AtomicUsize>,
     said: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
 }
 
@@ -258,10 +261,14 @@ impl Relay {
             });
         }
         let (send, answers) = channel();
+        let expecting = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let allowed = expecting.clone();
         std::thread::spawn(move || {
             let mut stdout = io::BufReader::new(stdout);
             loop {
-                let answer = read_answer(&mut stdout);
+                // Read once its header is: the request it answers was sent before.
+                let max = || allowed.load(std::sync::atomic::Ordering::SeqCst);
+                let answer = read_answer(&mut stdout, max);
                 let end = answer.is_err();
                 if send.send(answer).is_err() || end {
                     return;
@@ -273,6 +280,7 @@ impl Relay {
             input,
             answers,
             said,
+            expecting,
         };
         match relay.answers.recv_timeout(limit) {
             Ok(Ok((a, _, _))) if a.status == Some(0) && a.failed.is_none() => Ok(relay),
@@ -306,6 +314,10 @@ impl Relay {
             ..request.clone()
         };
         let input = self.input.as_mut().ok_or(RelayError::Closed)?;
+        (self.expecting).store(
+            request.max.min(MAX_FRAME),
+            std::sync::atomic::Ordering::SeqCst,
+        );
         let mut frame = Vec::with_capacity(body.len() + 256);
         write_header(&mut frame, &request).map_err(broken)?;
         frame.extend_from_slice(body);
@@ -377,14 +389,16 @@ impl Drop for Relay {
     }
 }
 
-fn read_answer(input: &mut impl BufRead) -> Answered {
+/// One answer from `input`, neither output longer than `max()` says once its header is read.
+fn read_answer(input: &mut impl BufRead, max: impl Fn() -> usize) -> Answered {
     let answer: Answer = match read_header(input) {
         Ok(Some(a)) => a,
         Ok(None) => return Err("it ended".into()),
         Err(e) => return Err(e.to_string()),
     };
-    if answer.stdout > MAX_FRAME || answer.stderr > MAX_FRAME {
-        return Err("an answer longer than any relay sends".into());
+    let max = max();
+    if answer.stdout > max || answer.stderr > max {
+        return Err("an answer longer than the request asked for".into());
     }
     let stdout = read_exact_vec(input, answer.stdout).map_err(|e| e.to_string())?;
     let stderr = read_exact_vec(input, answer.stderr).map_err(|e| e.to_string())?;
@@ -427,21 +441,24 @@ mod tests {
         assert_eq!(ended, Ended::InputClosed);
         let mut answers = output.as_slice();
         assert_eq!(
-            read_answer(&mut answers).unwrap().0.status,
+            read_answer(&mut answers, || 1 << 20).unwrap().0.status,
             Some(0),
             "ready"
         );
-        let (a, out, err) = read_answer(&mut answers).unwrap();
+        let (a, out, err) = read_answer(&mut answers, || 1 << 20).unwrap();
         assert_eq!(
             (a.status, out.as_slice(), err.len()),
             (Some(0), &b"one\ntwo"[..], 0)
         );
-        let (a, out, err) = read_answer(&mut answers).unwrap();
+        let (a, out, err) = read_answer(&mut answers, || 1 << 20).unwrap();
         assert_eq!(
             (a.status, &out[..], &err[..]),
             (Some(3), &b"out\n"[..], &b"err\n"[..])
         );
-        assert!(read_answer(&mut answers).is_err(), "nothing more");
+        assert!(
+            read_answer(&mut answers, || 1 << 20).is_err(),
+            "nothing more"
+        );
     }
 
     #[test]
@@ -460,15 +477,18 @@ mod tests {
         assert_eq!(ended, Ended::Asked);
         let mut answers = output.as_slice();
         assert_eq!(
-            read_answer(&mut answers).unwrap().0.status,
+            read_answer(&mut answers, || 1 << 20).unwrap().0.status,
             Some(0),
             "ready"
         );
-        let (a, _, err) = read_answer(&mut answers).unwrap();
+        let (a, _, err) = read_answer(&mut answers, || 1 << 20).unwrap();
         assert_eq!(a.status, Some(127), "as a shell says a missing program");
         assert!(String::from_utf8_lossy(&err).contains("no/such"));
-        assert!(read_answer(&mut answers).is_ok());
-        assert!(read_answer(&mut answers).is_err(), "the last was never run");
+        assert!(read_answer(&mut answers, || 1 << 20).is_ok());
+        assert!(
+            read_answer(&mut answers, || 1 << 20).is_err(),
+            "the last was never run"
+        );
     }
 
     proptest::proptest! {
@@ -478,7 +498,7 @@ mod tests {
         fn any_bytes_read_as_answers_end(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..400)) {
             let mut input = bytes.as_slice();
             for _ in 0..8 {
-                if read_answer(&mut input).is_err() {
+                if read_answer(&mut input, || 1 << 20).is_err() {
                     break;
                 }
             }
@@ -489,7 +509,7 @@ mod tests {
             let mut frame = Vec::new();
             write_header(&mut frame, &Answer { status: Some(status), stdout: out.len(), stderr: 0, failed: None }).unwrap();
             frame.extend_from_slice(&out);
-            let (a, o, e) = read_answer(&mut frame.as_slice()).unwrap();
+            let (a, o, e) = read_answer(&mut frame.as_slice(), || 1 << 20).unwrap();
             proptest::prop_assert_eq!(a.status, Some(status));
             proptest::prop_assert_eq!(o, out);
             proptest::prop_assert!(e.is_empty());
