@@ -1,7 +1,8 @@
 //! `vnx __place-relay --scratch DIR` (hidden): the place's end of the channel a dispatcher
 //! keeps open into a container it made (`vnx::remote::relay`): it runs each request read on
 //! stdin and answers on stdout until asked to end (exit 0: the container's runner ends with
-//! it) or its input ends (exit 1: the runner stays, for the engine's own `exec`).
+//! it) or its input ends (exit `relay::LET_GO`: the runner stays, for the engine's own
+//! `exec`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -24,6 +25,6 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         .map_err(|e| CliError::new("the place's relay stopped").with_cause(&e))?;
     Ok(match ended {
         Ended::Asked => ExitCode::SUCCESS,
-        Ended::InputClosed => ExitCode::FAILURE,
+        Ended::InputClosed => ExitCode::from(relay::LET_GO),
     })
 }

@@ -43,6 +43,7 @@ fn a_demo_dispatch_runs_in_a_container_of_its_own_and_comes_back() {
     assert_eq!(doctor.code, 0, "{}{}", doctor.stdout, doctor.stderr);
     for check in [
         "PASS  engine",
+        "PASS  relay",
         "PASS  exec",
         "PASS  clone",
         "PASS  vnx",

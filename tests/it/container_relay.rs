@@ -2,7 +2,8 @@
 //! foreground takes two engine calls (its volume, then its container, whose first process is
 //! the relay), every later step going over that one channel, the branch coming back as a
 //! bundle; and a worker that writes into the channel breaks only the channel: the dispatch goes
-//! on through the engine's `exec`, and nothing it sent is taken. Needs podman and mmdebstrap,
+//! on through the engine's `exec`, and nothing it sent is taken; an image whose vnx cannot relay
+//! is reached by `exec` at once, and `doctor` says so. Needs podman and mmdebstrap,
 //! so `#[ignore]`d; `bin/test --all` installs them and runs it.
 
 use std::path::Path;
@@ -181,5 +182,30 @@ fn a_worker_writing_into_the_relay_breaks_only_the_channel() {
             .arg(&name)
             .output()
             .unwrap();
+    }
+}
+
+#[test]
+#[ignore = "needs podman and mmdebstrap (bin/test --all installs them)"]
+fn a_vnx_that_cannot_relay_leaves_the_container_to_exec_and_doctor_says_so() {
+    let image = worker_image();
+    let repo = Repo::new();
+    // `vnx: /bin/sh` stands for a vnx without `__place-relay`: it fails at once, before the
+    // relay could say it is ready, and with a status of its own.
+    configure(
+        &repo,
+        &format!("hosts:\n  old:\n    container: {{image: \"{image}\"}}\n    vnx: /bin/sh\n"),
+    );
+    let started = Instant::now();
+    let doctor = run(repo.vnx().args(["doctor", "--host", "old"]));
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "waited for a relay that never came"
+    );
+    assert!(doctor.stdout.contains("WARN  relay"), "{}", doctor.stdout);
+    assert!(doctor.stdout.contains("cannot relay"), "{}", doctor.stdout);
+    // What the engine's `exec` reaches was checked all the same.
+    for check in ["PASS  exec", "PASS  git", "PASS  tmux", "FAIL  vnx"] {
+        assert!(doctor.stdout.contains(check), "{check}: {}", doctor.stdout);
     }
 }

@@ -398,7 +398,7 @@ fn real(p: &Path) -> PathBuf {
 /// idles.
 const RELAYED: &str = "trap 'exit 0' TERM INT; exec 3<&0; \
                        \"$1\" __place-relay --scratch \"$2\" <&3 3<&- & wait $! && exit 0; \
-                       s=$?; exec 3<&-; [ \"$s\" -eq 1 ] || \
+                       s=$?; exec 3<&-; [ \"$s\" -eq 97 ] || \
                        printf '{\"status\":%d,\"stdout\":0,\"stderr\":0}\\n' \"$s\"; \
                        while :; do sleep 3600 & wait $!; done";
 
@@ -521,6 +521,10 @@ impl Place for Container {
         made::remove(self)
     }
 
+    fn relayed(&self) -> Option<bool> {
+        Some(relayed::is_open(&self.container))
+    }
+
     fn when_make_fails(&self) -> &'static str {
         "when the engine fails to start any container here, its own configuration may need \
          changing: podman reads containers.conf, or the file CONTAINERS_CONF names"
@@ -529,6 +533,12 @@ impl Place for Container {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn the_first_process_tells_a_relay_let_go_by_its_own_exit_status() {
+        let let_go = format!("[ \"$s\" -eq {} ]", super::super::relay::LET_GO);
+        assert!(super::RELAYED.contains(&let_go), "{}", super::RELAYED);
+    }
     use std::path::Path;
 
     use super::Container;

@@ -64,6 +64,20 @@ pub fn check_made(link: &Link<'_>) -> Vec<HostCheck> {
         true,
         format!("{} made for the checks", link.place.name()),
     )];
+    if let Some(relayed) = link.place.relayed() {
+        out.push(HostCheck {
+            name: "relay".into(),
+            ok: true,
+            warn: !relayed,
+            detail: if relayed {
+                "every step goes over one channel into it".into()
+            } else {
+                "the image's vnx cannot relay: each step is an engine call of its own, several \
+                 times slower; build the image again with this vnx (bin/worker-image)"
+                    .into()
+            },
+        });
+    }
     out.extend(check(link));
     if let Err(e) = link.place.remove() {
         out.push(engine(false, format!("could not remove it: {e}")));

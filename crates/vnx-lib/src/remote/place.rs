@@ -70,6 +70,12 @@ pub trait Place: Send + Sync {
     /// Closes a connection kept open between calls, if any.
     fn close(&self) {}
 
+    /// Whether this process reaches the place over a relay (ADR 0087): `None` for a kind of
+    /// place that never has one.
+    fn relayed(&self) -> Option<bool> {
+        None
+    }
+
     /// What to look at when [`Place::make`] fails for every dispatch, in words.
     fn when_make_fails(&self) -> &'static str {
         ""

@@ -122,6 +122,11 @@ fn read_exact_vec(input: &mut impl Read, n: usize) -> io::Result<Vec<u8>> {
     Ok(buf)
 }
 
+/// The exit status of a relay whose input ended ([`Ended::InputClosed`]): one no other
+/// program exits with by chance, so that a vnx that cannot relay (any other status before the
+/// relay said it is ready) is told from one let go.
+pub const LET_GO: u8 = 97;
+
 /// How a relay ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Ended {
