@@ -14,26 +14,9 @@
 use std::process::Command;
 
 use crate::common::container::{
-    container_of, docker_host, exists, gone, remove_volume, worker_image,
+    container_of, docker_host, exists, gone, remove_volume, repo_with_container_host, worker_image,
 };
 use crate::common::{Repo, completion, configure, gate_check, run};
-
-/// A repository whose `.vnx/config.yaml` declares the container host `box`.
-fn repo_with_container_host() -> Repo {
-    let image = worker_image();
-    let repo = Repo::new();
-    // The identity the container's clone commits with is the project's git config's.
-    repo.env.git(&["config", "user.name", "t"]);
-    repo.env.git(&["config", "user.email", "t@example.com"]);
-    configure(
-        &repo,
-        &format!(
-            "hosts:\n  box:\n    container: {{image: \"{image}\"}}\n    capacity: 2\n\
-             roles:\n  implementer: {{gates: []}}\n"
-        ),
-    );
-    repo
-}
 
 #[test]
 #[ignore = "needs podman and mmdebstrap (bin/test --all installs them)"]

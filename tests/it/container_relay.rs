@@ -10,23 +10,10 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::common::container::{container_of, exists, gone, remove_volume, worker_image};
+use crate::common::container::{
+    container_of, exists, gone, remove_volume, repo_with_container_host, worker_image,
+};
 use crate::common::{Repo, completion, configure, run};
-
-fn repo_with_container_host() -> Repo {
-    let image = worker_image();
-    let repo = Repo::new();
-    repo.env.git(&["config", "user.name", "t"]);
-    repo.env.git(&["config", "user.email", "t@example.com"]);
-    configure(
-        &repo,
-        &format!(
-            "hosts:\n  box:\n    container: {{image: \"{image}\"}}\n\
-             roles:\n  implementer: {{gates: []}}\n"
-        ),
-    );
-    repo
-}
 
 /// A `podman` earlier on `PATH` than the real one that logs each call's first two arguments
 /// to `log`, then runs it; the `PATH` to give vnx.

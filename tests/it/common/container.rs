@@ -87,3 +87,20 @@ pub fn remove_volume(name: &str) {
         .args(["volume", "rm", "--force", name])
         .output();
 }
+
+/// A repository whose `.vnx/config.yaml` declares the container host `box`.
+pub fn repo_with_container_host() -> super::Repo {
+    let image = worker_image();
+    let repo = super::Repo::new();
+    // The identity the container's clone commits with is the project's git config's.
+    repo.env.git(&["config", "user.name", "t"]);
+    repo.env.git(&["config", "user.email", "t@example.com"]);
+    super::configure(
+        &repo,
+        &format!(
+            "hosts:\n  box:\n    container: {{image: \"{image}\"}}\n    capacity: 2\n\
+             roles:\n  implementer: {{gates: []}}\n"
+        ),
+    );
+    repo
+}

@@ -428,70 +428,61 @@ mod tests {
         frame
     }
 
+    /// Serves `requests` (their frames, one after another): how it ended, and its answers
+    /// after the first (the relay's own: ready).
+    fn serve_all(requests: &[Vec<u8>]) -> (Ended, Vec<Answered>) {
+        let scratch = tempfile::tempdir().unwrap();
+        let input = requests.concat();
+        let mut output = Vec::new();
+        let at = scratch.path().join("s");
+        let ended = serve(&mut input.as_slice(), &mut output, &at).unwrap();
+        let mut answers = output.as_slice();
+        let ready = read_answer(&mut answers, || 1 << 20).unwrap();
+        assert_eq!(ready.0.status, Some(0), "ready");
+        let mut all = Vec::new();
+        loop {
+            let a = read_answer(&mut answers, || 1 << 20);
+            let end = a.is_err();
+            all.push(a);
+            if end {
+                return (ended, all);
+            }
+        }
+    }
+
     #[test]
     fn a_relay_runs_each_request_with_its_input_and_answers_in_frames() {
-        let scratch = tempfile::tempdir().unwrap();
-        let mut input = request(&["cat"], b"one\ntwo");
-        input.extend(request(
-            &["sh", "-c", "echo out; echo err >&2; exit 3"],
-            b"",
-        ));
-        let mut output = Vec::new();
-        let ended = serve(
-            &mut input.as_slice(),
-            &mut output,
-            &scratch.path().join("s"),
-        )
-        .unwrap();
+        let failing = ["sh", "-c", "echo out; echo err >&2; exit 3"];
+        let (ended, answers) = serve_all(&[request(&["cat"], b"one\ntwo"), request(&failing, b"")]);
         assert_eq!(ended, Ended::InputClosed);
-        let mut answers = output.as_slice();
+        let (a, out, err) = answers[0].clone().unwrap();
         assert_eq!(
-            read_answer(&mut answers, || 1 << 20).unwrap().0.status,
-            Some(0),
-            "ready"
-        );
-        let (a, out, err) = read_answer(&mut answers, || 1 << 20).unwrap();
-        assert_eq!(
-            (a.status, out.as_slice(), err.len()),
+            (a.status, &out[..], err.len()),
             (Some(0), &b"one\ntwo"[..], 0)
         );
-        let (a, out, err) = read_answer(&mut answers, || 1 << 20).unwrap();
+        let (a, out, err) = answers[1].clone().unwrap();
         assert_eq!(
             (a.status, &out[..], &err[..]),
             (Some(3), &b"out\n"[..], &b"err\n"[..])
         );
-        assert!(
-            read_answer(&mut answers, || 1 << 20).is_err(),
-            "nothing more"
-        );
+        assert!(answers[2].is_err() && answers.len() == 3, "nothing more");
     }
 
     #[test]
     fn an_empty_argv_ends_the_relay_and_a_missing_program_is_not_run() {
-        let scratch = tempfile::tempdir().unwrap();
-        let mut input = request(&["/no/such/program"], b"");
-        input.extend(request(&[], b""));
-        input.extend(request(&["true"], b""));
-        let mut output = Vec::new();
-        let ended = serve(
-            &mut input.as_slice(),
-            &mut output,
-            &scratch.path().join("s"),
-        )
-        .unwrap();
+        let requests = [
+            request(&["/no/such/program"], b""),
+            request(&[], b""),
+            request(&["true"], b""),
+        ];
+        let (ended, answers) = serve_all(&requests);
         assert_eq!(ended, Ended::Asked);
-        let mut answers = output.as_slice();
-        assert_eq!(
-            read_answer(&mut answers, || 1 << 20).unwrap().0.status,
-            Some(0),
-            "ready"
-        );
-        let (a, _, err) = read_answer(&mut answers, || 1 << 20).unwrap();
+        let (a, _, err) = answers[0].clone().unwrap();
         assert_eq!(a.status, Some(127), "as a shell says a missing program");
         assert!(String::from_utf8_lossy(&err).contains("no/such"));
-        assert!(read_answer(&mut answers, || 1 << 20).is_ok());
+        assert!(answers[1].is_ok());
         assert!(
-            read_answer(&mut answers, || 1 << 20).is_err(),
+            answers[2].is_err() && answers.len() == 3,
             "the last was never run"
         );
     }
