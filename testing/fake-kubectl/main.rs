@@ -1,6 +1,7 @@
 //! `vnx-fake-kubectl`: a stand-in `kubectl` for the kubernetes place's tests (no cluster runs
 //! on the machines the suite runs on). It maps the verbs vnx uses onto a container engine: a
-//! PersistentVolumeClaim is a volume, a Pod a container from its image on that volume, `exec`
+//! PersistentVolumeClaim is a volume, a Pod a container from its image on that volume (on this
+//! machine's network for `hostNetwork: true`, the engine's default network otherwise), `exec`
 //! the engine's `exec` (the command's status passed through, as kubectl does), `wait` polls
 //! the container's state, `get … -o jsonpath=` answers a pod's phase or an object's name, and
 //! `delete` removes. Objects are named `k8s-NAMESPACE-NAME` in the engine. The errors kubectl
@@ -207,6 +208,10 @@ fn run_pod(call: &Call, manifest: &Value) -> Result<(), String> {
         argv.extend(["--label".into(), l]);
     }
     let spec = &manifest["spec"];
+    // `hostNetwork: true`: the node's network, which is this machine's.
+    if spec["hostNetwork"] == true {
+        argv.push("--network=host".into());
+    }
     let container = &spec["containers"][0];
     for mount in container["volumeMounts"].as_array().into_iter().flatten() {
         let volume = spec["volumes"]

@@ -16,11 +16,11 @@ use crate::common::container::{exists, remove_volume, worker_image};
 use crate::common::{Repo, completion, configure, gate_check, run};
 
 /// The stand-in kubectl the tests name as the host's `kubectl:`.
-const STAND_IN: &str = env!("CARGO_BIN_EXE_vnx-fake-kubectl");
+pub(crate) const STAND_IN: &str = env!("CARGO_BIN_EXE_vnx-fake-kubectl");
 
 /// The engine's name for dispatch `id`'s pod and claim (namespace `agents`), as vnx names
 /// them (`vnx::remote::kubernetes::object_name`) and the stand-in prefixes them.
-fn object_of(id: &str) -> String {
+pub(crate) fn object_of(id: &str) -> String {
     let id = vnx::ids::DispatchId::parse(id).unwrap();
     format!("k8s-agents-{}", vnx::remote::kubernetes::object_name(&id))
 }
@@ -189,7 +189,9 @@ fn a_demo_dispatch_runs_in_a_sandbox_objects_pod_and_comes_back() {
 #[test]
 #[ignore = "needs podman and mmdebstrap (bin/test --all installs them)"]
 fn a_killed_pod_is_lost_at_once_and_resumed_on_its_claim() {
-    let repo = repo_with_cluster_making("      env: {MODEL_URL: 'http://models:1'}\n");
+    let repo = repo_with_cluster_making(
+        "      env: {MODEL_URL: 'http://models:1'}\n      network: host\n",
+    );
     let r = repo.dispatch(
         "slow",
         &[
@@ -213,6 +215,12 @@ fn a_killed_pod_is_lost_at_once_and_resumed_on_its_claim() {
         String::from_utf8_lossy(&env.stdout),
         "http://models:1\n/work/home\n"
     );
+    // `network: host` is `hostNetwork: true`, which the stand-in makes this machine's network.
+    let network = Command::new("podman")
+        .args(["inspect", "--format", "{{.HostConfig.NetworkMode}}", &name])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&network.stdout).trim(), "host");
     let killed = Command::new("podman")
         .args(["kill", &name])
         .output()
@@ -270,7 +278,7 @@ fn cli_with_a_state_dir() -> (&'static str, &'static str) {
 }
 
 /// What the stand-in answers `get secret NAME` in namespace `agents`, for `repo`'s home.
-fn secret_of(repo: &Repo, name: &str) -> String {
+pub(crate) fn secret_of(repo: &Repo, name: &str) -> String {
     let out = Command::new(STAND_IN)
         .env("HOME", repo.env.home())
         .args(["--namespace", "agents", "get", "secret", name])
@@ -462,7 +470,7 @@ fn every_manifest_vnx_makes_validates_against_the_kubernetes_schemas() {
         format!("hosts:\n  cluster:\n    kubernetes: {{image: i, logins: [{cli}]}}\n");
     for (n, yaml) in [
         "hosts:\n  cluster:\n    kubernetes: {image: i}\n",
-        "hosts:\n  cluster:\n    kubernetes:\n      image: registry.example/vnx-worker:1\n      context: prod\n      namespace: agents\n      cpu: 500m\n      memory: 4Gi\n      storage: 20Gi\n      storage_class: fast\n      node_selector: {pool: agents, kubernetes.io/arch: amd64}\n      tolerations: [{key: dedicated, operator: Equal, value: agents, effect: NoSchedule}, {operator: Exists, effect: NoExecute, toleration_seconds: 60}]\n      service_account: vnx-worker\n      runtime_class: gvisor\n      env: {MODEL_URL: 'http://models:1', HTTPS_PROXY: 'http://proxy:3128'}\n",
+        "hosts:\n  cluster:\n    kubernetes:\n      image: registry.example/vnx-worker:1\n      context: prod\n      namespace: agents\n      cpu: 500m\n      memory: 4Gi\n      storage: 20Gi\n      storage_class: fast\n      node_selector: {pool: agents, kubernetes.io/arch: amd64}\n      tolerations: [{key: dedicated, operator: Equal, value: agents, effect: NoSchedule}, {operator: Exists, effect: NoExecute, toleration_seconds: 60}]\n      service_account: vnx-worker\n      runtime_class: gvisor\n      network: host\n      env: {MODEL_URL: 'http://models:1', HTTPS_PROXY: 'http://proxy:3128'}\n",
         "hosts:\n  cluster:\n    kubernetes: {image: i, cpu: 2, memory: 512Mi}\n",
         with_logins.as_str(),
     ]

@@ -4,7 +4,8 @@
 //! registry, installed by `tests/support/install-clis.sh` into `$VNX_CLI_CACHE` (`.ci/run`
 //! includes these tests when the registry is reachable); without them the tests fail. Each
 //! failure names the CLI and step. `remote` runs them on a host over a real loopback sshd;
-//! `container` claude and codex in a container per dispatch (podman, the worker image);
+//! `container` claude and codex in a container per dispatch (podman, the worker image), `pod`
+//! in a pod per dispatch (the stand-in kubectl), both on the image `image` builds;
 //! `sessions` follows a dispatch's session past its first turn (blocked, cancelled, followed
 //! up); `needs_you` a dispatch that needs a person (its question, the foreground blocked, a
 //! denial, `vnx resume`); `daily_loop` merges their work with the gates run by `vnx merge` itself; `posture`
@@ -40,9 +41,11 @@ mod conflict;
 mod container;
 mod copilot;
 mod daily_loop;
+mod image;
 mod needs_you;
 mod opencode;
 mod planted;
+mod pod;
 mod posture;
 mod pr_fix;
 mod qwen;

@@ -1,7 +1,7 @@
 //! A `kubernetes:` host of `.vnx/config.yaml`: a Pod (and a claim for its work's volume) per
 //! dispatch in the user's cluster, through the user's own `kubectl` and kubeconfig context —
 //! the namespace, the image, and what a cluster's pod template usually sets (resources, node
-//! selector, tolerations, service account, runtime class), or an agent-sandbox `Sandbox`
+//! selector, tolerations, service account, runtime class, the node's network), or an agent-sandbox `Sandbox`
 //! object in their place (`objects: sandbox`); validated with line and column.
 
 use std::collections::BTreeMap;
@@ -47,6 +47,10 @@ pub struct KubernetesHost {
     /// The CLIs whose login and settings files in the home directory here are made
     /// available, read-only (a Secret per dispatch), and copied into the pod's home.
     pub logins: Vec<String>,
+    /// `network: host`: the pod shares its node's network (`hostNetwork: true`), so it
+    /// reaches what the node serves on its loopback; else the cluster's pod network
+    /// (`network: default`, the default).
+    pub host_network: bool,
 }
 
 /// One toleration of the pod's, as the Kubernetes API has it.
@@ -83,6 +87,7 @@ pub(super) struct RawKubernetes {
     objects: Option<Spanned<String>>,
     env: Option<Spanned<BTreeMap<String, String>>>,
     logins: Option<Vec<Spanned<String>>>,
+    network: Option<Spanned<String>>,
 }
 
 /// A quantity as YAML gives it: `2` is a number, `500m` a string.
@@ -219,6 +224,15 @@ impl Validator<'_> {
                 return self.err(&o.referenced, msg);
             }
         };
+        let host_network = match &k.network {
+            None => false,
+            Some(n) if n.value == "default" => false,
+            Some(n) if n.value == "host" => true,
+            Some(n) => {
+                let msg = format!("{at}.network must be default or host, not {}", q(&n.value));
+                return self.err(&n.referenced, msg);
+            }
+        };
         let env = self.env(&at, k.env)?;
         let logins = self.logins(&at, k.logins)?;
         let [cpu, memory, storage] =
@@ -240,6 +254,7 @@ impl Validator<'_> {
             sandbox_object,
             env,
             logins,
+            host_network,
         })
     }
 }
@@ -280,7 +295,15 @@ mod tests {
             (Some("2"), Some("512Mi"))
         );
         assert_eq!(k.tolerations[0].toleration_seconds, Some(5));
-        assert!(!k.sandbox_object);
+        assert!(!k.sandbox_object && !k.host_network);
+        for (network, host) in [("default", false), ("host", true)] {
+            let text =
+                format!("hosts:\n  cluster:\n    kubernetes: {{image: i, network: {network}}}\n");
+            let HostKind::Kubernetes(k) = &parse(&text).unwrap().hosts["cluster"].kind else {
+                panic!()
+            };
+            assert_eq!(k.host_network, host, "{network}");
+        }
         for (objects, sandbox) in [("pod", false), ("sandbox", true)] {
             let text =
                 format!("hosts:\n  cluster:\n    kubernetes: {{image: i, objects: {objects}}}\n");
@@ -350,6 +373,10 @@ mod tests {
                 "objects is pod or sandbox",
             ),
             ("kubernetes: {image: i, sandbox: true}", "unknown field"),
+            (
+                "kubernetes: {image: i, network: none}",
+                "network must be default or host",
+            ),
             (
                 "kubernetes: {image: i}\n    clone: /c",
                 "clone is for an ssh host only",

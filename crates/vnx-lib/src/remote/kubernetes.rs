@@ -228,7 +228,8 @@ impl Pod {
     /// The pod's spec, the one the Pod and the `Sandbox`'s pod template both carry: one
     /// container idling on the claim while vnx execs into it; never restarted by the cluster
     /// (a restarted container would look alive with its worker gone), no API token unless the
-    /// host names a service account, no service links in its environment. Its volume
+    /// host names a service account, no service links in its environment; the node's network
+    /// with `network: host` (its DNS still the cluster's, as Kubernetes advises). Its volume
     /// [`VOLUME`] is claim `claim`; with none, the Sandbox's controller adds it (named as the
     /// claim template).
     fn pod_spec(&self, claim: Option<&str>) -> core::PodSpec {
@@ -285,6 +286,11 @@ impl Pod {
             service_account_name: self.spec.service_account.clone(),
             enable_service_links: Some(false),
             termination_grace_period_seconds: Some(5),
+            host_network: self.spec.host_network.then_some(true),
+            dns_policy: self
+                .spec
+                .host_network
+                .then(|| "ClusterFirstWithHostNet".into()),
             runtime_class_name: self.spec.runtime_class.clone(),
             node_selector: (!self.spec.node_selector.is_empty())
                 .then(|| self.spec.node_selector.clone()),
@@ -649,6 +655,28 @@ mod tests {
             let mount = &spec["containers"][0]["volumeMounts"][1];
             assert_eq!(mount["mountPath"], "/run/vnx/logins");
             assert_eq!(mount["readOnly"], true);
+        }
+    }
+
+    #[test]
+    fn network_host_is_the_nodes_network_in_both_forms() {
+        let home = tempfile::tempdir().unwrap();
+        let spec = |pod: &Pod, objects: &str| {
+            if objects == "pod" {
+                serde_json::to_value(pod.pod_manifest()).unwrap()["spec"].clone()
+            } else {
+                serde_json::to_value(pod.sandbox_manifest()).unwrap()["spec"]["podTemplate"]["spec"]
+                    .clone()
+            }
+        };
+        for objects in ["pod", "sandbox"] {
+            let plain = spec(&pod(&format!(", objects: {objects}"), home.path()), objects);
+            assert!(plain.get("hostNetwork").is_none(), "{plain:#}");
+            assert!(plain.get("dnsPolicy").is_none(), "{plain:#}");
+            let more = format!(", objects: {objects}, network: host");
+            let host = spec(&pod(&more, home.path()), objects);
+            assert_eq!(host["hostNetwork"], true, "{host:#}");
+            assert_eq!(host["dnsPolicy"], "ClusterFirstWithHostNet", "{host:#}");
         }
     }
 
