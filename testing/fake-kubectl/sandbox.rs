@@ -24,7 +24,7 @@ const PROPAGATED_LABELS: &str = "agents.x-k8s.io/propagated-labels";
 const SHOWN: &str = "sandbox.agents.x-k8s.io";
 
 /// The controller's `NameHash`: FNV-1a (32 bits) of the name, in 8 hex digits.
-fn name_hash(name: &str) -> String {
+pub(super) fn name_hash(name: &str) -> String {
     let mut h: u32 = 0x811c_9dc5;
     for b in name.bytes() {
         h ^= u32::from(b);
@@ -53,7 +53,7 @@ pub(super) fn stored(call: &Call, name: &str) -> Result<Option<Value>, String> {
     }
 }
 
-fn keep(call: &Call, sandbox: &Value) -> Result<(), String> {
+pub(super) fn keep(call: &Call, sandbox: &Value) -> Result<(), String> {
     let name = sandbox["metadata"]["name"]
         .as_str()
         .ok_or("no metadata.name")?;
@@ -156,7 +156,7 @@ fn merge(target: &mut Value, patch: &Value) {
 }
 
 /// What the controller makes of `sandbox`: its claims, then its pod as its mode says.
-fn reconcile(call: &Call, sandbox: &Value) -> Result<(), String> {
+pub(super) fn reconcile(call: &Call, sandbox: &Value) -> Result<(), String> {
     let name = sandbox["metadata"]["name"]
         .as_str()
         .ok_or("no metadata.name")?;
