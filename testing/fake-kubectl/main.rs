@@ -6,7 +6,7 @@
 //! `delete` removes. Objects are named `k8s-NAMESPACE-NAME` in the engine. The errors kubectl
 //! itself prints for a missing pod and for exec into a pod that is no longer running are
 //! printed the same way. An agent-sandbox `Sandbox` is kept as its manifest (the API server's
-//! store) and made as its controller makes it (`sandbox.rs`), and so
+//! store) and made as its controller makes it (`sandbox.rs`, a deleted pod made again), and so
 //! are its extensions' `SandboxTemplate`, `SandboxWarmPool` and `SandboxClaim`
 //! (`claim.rs`); a Secret is kept so too, and a
 //! pod's `secret` volume made as the kubelet makes it (`secret.rs`); pods and claims are
@@ -455,5 +455,8 @@ fn delete(call: &Call, args: &[String]) -> Result<u8, String> {
         secret::forget_pod(&object);
     }
     println!("{shown} \"{name}\" deleted");
+    if shown == "pod" {
+        sandbox::pod_deleted(call, name)?;
+    }
     Ok(0)
 }

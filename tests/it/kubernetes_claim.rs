@@ -5,7 +5,8 @@
 //! back, is followed up in the same pod (parking keeps the claim), and merging deletes the
 //! claim with its sandbox; with the pool emptied, the next dispatch gets a sandbox made from
 //! the template. The claim vnx makes, and the template and pool applied here, are checked
-//! against the CRDs' schemas.
+//! against the CRDs' schemas. And a pod of an `objects: sandbox` dispatch deleted (as a drain
+//! does; the controller makes it again) loses no work.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -325,4 +326,99 @@ fn the_claim_and_the_template_and_pool_its_tests_apply_validate_against_the_crds
             String::from_utf8_lossy(&out.stdout)
         );
     }
+}
+
+#[test]
+#[ignore = "needs podman and mmdebstrap (bin/test --all installs them)"]
+fn a_sandboxs_deleted_pod_made_again_by_its_controller_loses_no_work() {
+    let image = worker_image();
+    let repo = Repo::new();
+    repo.env.git(&["config", "user.name", "t"]);
+    repo.env.git(&["config", "user.email", "t@example.com"]);
+    configure(
+        &repo,
+        &format!(
+            "hosts:\n  cluster:\n    kubernetes:\n      kubectl: {STAND_IN}\n      namespace: agents\n      image: \"{image}\"\n      objects: sandbox\n    capacity: 2\nroles:\n  implementer: {{gates: []}}\n"
+        ),
+    );
+    let r = repo.dispatch(
+        "slow",
+        &[
+            "--host",
+            "cluster",
+            "--detach",
+            "--instruction",
+            "take your time",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let started: Value = serde_json::from_str(&r.stdout).unwrap();
+    let id = started["dispatch_id"].as_str().unwrap().to_owned();
+    let object = object_name(&id);
+    let pod = format!("k8s-agents-{object}");
+    // Uncommitted work in the dispatch's worktree, on the Sandbox's claim.
+    let wip = format!("/work/repo/.vnx-data/worktrees/dispatch-{id}/wip.txt");
+    let podman = |args: &[&str]| Command::new("podman").args(args).output().unwrap();
+    let wrote = podman(&["exec", &pod, "sh", "-c", &format!("echo wip > {wip}")]);
+    assert!(
+        wrote.status.success(),
+        "{}",
+        String::from_utf8_lossy(&wrote.stderr)
+    );
+    let before = podman(&["inspect", "--format", "{{.Id}}", &pod]);
+    // Deleted (a drain, an eviction): the controller makes a new pod on the same claim at once.
+    let deleted = kubectl(&repo)
+        .args(["delete", "pod", &object, "--grace-period=0"])
+        .output()
+        .unwrap();
+    assert!(
+        deleted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&deleted.stderr)
+    );
+    let after = podman(&["inspect", "--format", "{{.Id}}", &pod]);
+    assert!(after.status.success(), "the controller made the pod again");
+    assert_ne!(before.stdout, after.stdout, "a new pod, not the old one");
+    // The dispatch's supervisor went with the old pod: lost at once, though a pod of the
+    // same name runs, its work on the claim kept.
+    let w = run(repo.vnx().args(["wait", &id, "--json"]));
+    assert_ne!(w.code, 0, "{}{}", w.stdout, w.stderr);
+    assert!(w.stdout.contains("\"lost\""), "{}{}", w.stdout, w.stderr);
+    let kept = podman(&["exec", &pod, "cat", &wip]);
+    assert_eq!(
+        String::from_utf8_lossy(&kept.stdout),
+        "wip\n",
+        "the work is on the claim"
+    );
+    // Resumed on the claim, in the new pod, where the work is.
+    let resumed = run(repo.vnx().args(["resume", &id]));
+    assert_eq!(resumed.code, 0, "{}{}", resumed.stdout, resumed.stderr);
+    let list = run(repo.vnx().args(["status", "--all", "--json"]));
+    let list: Value = serde_json::from_str(&list.stdout).unwrap();
+    let follow = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["continues"] == id.as_str())
+        .unwrap_or_else(|| panic!("no follow-up of {id}: {list:#}"));
+    assert_eq!(follow["host"], format!("cluster.{id}"), "{follow:#}");
+    let kept = podman(&["exec", &pod, "cat", &wip]);
+    assert_eq!(String::from_utf8_lossy(&kept.stdout), "wip\n");
+    let cancelled = run(repo
+        .vnx()
+        .args(["cancel", follow["dispatch_id"].as_str().unwrap()]));
+    assert_eq!(
+        cancelled.code, 0,
+        "{}{}",
+        cancelled.stdout, cancelled.stderr
+    );
+    let gone = kubectl(&repo)
+        .args(["delete", "sandbox", &object, "--ignore-not-found"])
+        .output()
+        .unwrap();
+    assert!(
+        gone.status.success(),
+        "{}",
+        String::from_utf8_lossy(&gone.stderr)
+    );
 }
