@@ -1,12 +1,14 @@
 //! A kubernetes host whose dispatches are agent-sandbox `SandboxClaim`s on a warm pool
 //! (`objects: claim`), through the stand-in kubectl (testing/fake-kubectl/, the claim and
 //! warm-pool controllers modelled in `claim.rs`): the test applies a `SandboxTemplate` and a
-//! `SandboxWarmPool` of one, as a user would; a dispatch takes the pool's ready sandbox, comes
-//! back, is followed up in the same pod (parking keeps the claim), and merging deletes the
-//! claim with its sandbox; with the pool emptied, the next dispatch gets a sandbox made from
-//! the template. The claim vnx makes, and the template and pool applied here, are checked
-//! against the CRDs' schemas. And a pod of an `objects: sandbox` dispatch deleted (as a drain
-//! does; the controller makes it again) loses no work.
+//! `SandboxWarmPool` of one, as a user would; the doctor's place is a claim too; a dispatch
+//! takes the pool's ready sandbox, comes back, is followed up in the same pod (parking keeps
+//! the claim), and merging deletes the claim with its sandbox; with the pool emptied, the next
+//! dispatch gets a sandbox made from the template. The claim vnx makes, and the template and
+//! pool applied here, are checked against the CRDs' schemas. A claim with no record here is
+//! found by its labels and kept, pod and all, while its clone holds work this repository
+//! lacks. And a pod of an `objects: sandbox` dispatch deleted (as a drain does; the
+//! controller makes it again) loses no work.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -166,6 +168,13 @@ fn a_claim_takes_the_warm_sandbox_keeps_it_for_a_follow_up_and_goes_at_merge() {
     let repo = repo_with_claims();
     apply(&repo, &template(worker_image()));
     apply(&repo, &pool(1));
+    // The doctor's place is a claim too: it takes the pool's sandbox, checks it, deletes it,
+    // and the pool makes another.
+    let doctor = run(repo.vnx().args(["doctor", "--host", "cluster"]));
+    assert_eq!(doctor.code, 0, "{}{}", doctor.stdout, doctor.stderr);
+    for check in ["PASS  engine", "PASS  vnx", "PASS  git", "PASS  tmux"] {
+        assert!(doctor.stdout.contains(check), "{check}: {}", doctor.stdout);
+    }
     let warm = sandboxes(&repo);
     assert_eq!(warm.len(), 1, "{warm:?}");
     let warm = warm[0].clone();
@@ -421,4 +430,89 @@ fn a_sandboxs_deleted_pod_made_again_by_its_controller_loses_no_work() {
         "{}",
         String::from_utf8_lossy(&gone.stderr)
     );
+}
+
+#[test]
+#[ignore = "needs podman and mmdebstrap (bin/test --all installs them)"]
+fn a_claim_with_no_record_here_is_found_by_its_labels_and_kept_while_it_holds_work() {
+    let repo = repo_with_claims();
+    apply(&repo, &template(worker_image()));
+    apply(&repo, &pool(1));
+    let r = repo.dispatch(
+        "slow",
+        &[
+            "--host",
+            "cluster",
+            "--detach",
+            "--instruction",
+            "take your time",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let started: Value = serde_json::from_str(&r.stdout).unwrap();
+    let id = started["dispatch_id"].as_str().unwrap().to_owned();
+    let object = object_name(&id);
+    let pod = format!("k8s-agents-{}", claimed_pod(&repo, &id));
+    // A launch killed after making its place and before keeping its record, as it were.
+    let record = repo
+        .env
+        .path()
+        .join(format!(".vnx-data/remote/dispatches/{id}.json"));
+    std::fs::remove_file(&record).unwrap();
+    let status = run(repo.vnx().args(["status", "--json"]));
+    assert_eq!(status.code, 0, "{}{}", status.stdout, status.stderr);
+    let listed: Value = serde_json::from_str(&status.stdout).unwrap();
+    let orphan = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["orphan"] == true)
+        .unwrap_or_else(|| panic!("no orphan: {listed:#}"));
+    assert_eq!(orphan["dispatch_id"], id.as_str(), "{orphan:#}");
+    assert_eq!(orphan["objects"], json!([format!("sandboxclaim {object}")]));
+    // Work in its clone that is not here keeps the claim, and so its pod.
+    let work = Command::new("podman")
+        .args([
+            "exec",
+            &pod,
+            "sh",
+            "-c",
+            "cd /work/repo && git branch extra \"$(git commit-tree 'HEAD^{tree}' -p HEAD -m work)\"",
+        ])
+        .output()
+        .unwrap();
+    assert!(work.status.success(), "{work:?}");
+    let clean = run(repo.vnx().args(["clean", "--orphans", "--yes"]));
+    assert_eq!(clean.code, 0, "{}{}", clean.stdout, clean.stderr);
+    assert!(clean.stdout.contains("storage is kept"), "{}", clean.stdout);
+    assert!(
+        exists("container", &pod),
+        "the claim's pod {pod} was removed"
+    );
+    // Once nothing there is missing here, cleaning again deletes the claim and its pod.
+    let dropped = Command::new("podman")
+        .args([
+            "exec",
+            &pod,
+            "git",
+            "-C",
+            "/work/repo",
+            "branch",
+            "-D",
+            "extra",
+        ])
+        .output()
+        .unwrap();
+    assert!(dropped.status.success(), "{dropped:?}");
+    let clean = run(repo.vnx().args(["clean", "--orphans", "--yes"]));
+    assert_eq!(clean.code, 0, "{}{}", clean.stdout, clean.stderr);
+    assert!(
+        clean.stdout.contains("removed cluster."),
+        "{}",
+        clean.stdout
+    );
+    assert!(!exists("container", &pod), "pod {pod} still runs");
+    let status = run(repo.vnx().args(["status", "--json"]));
+    assert!(!status.stdout.contains("\"orphan\""), "{}", status.stdout);
+    apply(&repo, &pool(0));
 }
