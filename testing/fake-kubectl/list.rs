@@ -1,7 +1,8 @@
 //! The stand-in's `get KIND[,KIND…] -l SELECTOR -o json`: the objects of those kinds in the
 //! namespace whose labels match (`KEY` or `KEY=VALUE`, all of them), as a `List` the API
 //! server answers, from the manifests kept when they were applied (a pod or claim only while
-//! its container or volume is there, a pod with its phase).
+//! its container or volume is there, a pod with its phase); and the store the agent-sandbox
+//! objects share (`stored`, `all`, `forget`).
 
 use std::path::PathBuf;
 
@@ -28,6 +29,38 @@ pub(super) fn keep(call: &Call, plural: &str, manifest: &Value) -> Result<(), St
     std::fs::write(dir.join(format!("{name}.json")), text).map_err(|e| e.to_string())
 }
 
+/// The kept object `name` of kind `plural`, if there is one.
+pub(super) fn stored(call: &Call, plural: &str, name: &str) -> Result<Option<Value>, String> {
+    match std::fs::read(dir(call, plural)?.join(format!("{name}.json"))) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| e.to_string()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Every kept object of kind `plural`, by name.
+pub(super) fn all(call: &Call, plural: &str) -> Result<Vec<Value>, String> {
+    let Ok(entries) = std::fs::read_dir(dir(call, plural)?) else {
+        return Ok(Vec::new());
+    };
+    let mut paths: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+    paths.sort();
+    Ok(paths
+        .iter()
+        .filter_map(|p| serde_json::from_slice(&std::fs::read(p).ok()?).ok())
+        .collect())
+}
+
+/// Forgets the kept object `name` of kind `plural` (none is fine).
+pub(super) fn forget(call: &Call, plural: &str, name: &str) -> Result<(), String> {
+    match std::fs::remove_file(dir(call, plural)?.join(format!("{name}.json"))) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.to_string()),
+        _ => Ok(()),
+    }
+}
+
 fn matches(object: &Value, selector: &str) -> bool {
     let labels = &object["metadata"]["labels"];
     selector.split(',').all(|part| match part.split_once('=') {
@@ -45,6 +78,7 @@ pub(super) fn get(call: &Call, kinds: &str, selector: &str) -> Result<u8, String
                 ("persistentvolumeclaims", "PersistentVolumeClaim")
             }
             "sandbox" | "sandboxes" => ("sandboxes", "Sandbox"),
+            "sandboxclaim" | "sandboxclaims" => ("sandboxclaims", "SandboxClaim"),
             other => return Err(format!("the stand-in lists no {other:?}")),
         };
         let Ok(entries) = std::fs::read_dir(dir(call, plural)?) else {

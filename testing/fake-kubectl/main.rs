@@ -7,7 +7,9 @@
 //! `delete` removes. Objects are named `k8s-NAMESPACE-NAME` in the engine. The errors kubectl
 //! itself prints for a missing pod and for exec into a pod that is no longer running are
 //! printed the same way. An agent-sandbox `Sandbox` is kept as its manifest (the API server's
-//! store) and made as its controller makes it (`sandbox.rs`); a Secret is kept so too, and a
+//! store) and made as its controller makes it (`sandbox.rs`, a deleted pod made again), and so
+//! are its extensions' `SandboxTemplate`, `SandboxWarmPool` and `SandboxClaim`
+//! (`claim.rs`); a Secret is kept so too, and a
 //! pod's `secret` volume made as the kubelet makes it (`secret.rs`); pods and claims are
 //! stored too, for `get KINDS -l SELECTOR -o json` (`list.rs`). Each call is appended to
 //! `VNX_FAKE_KUBECTL_LOG`, when set.
@@ -24,6 +26,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+mod claim;
 mod list;
 mod sandbox;
 mod secret;
@@ -187,6 +190,9 @@ fn apply(call: &Call, args: &[String]) -> Result<u8, String> {
             println!("pod/{name} created");
         }
         Some("Sandbox") => sandbox::apply(call, &manifest)?,
+        Some("SandboxTemplate" | "SandboxWarmPool" | "SandboxClaim") => {
+            claim::apply(call, &manifest)?;
+        }
         Some("Secret") => secret::apply(call, &manifest)?,
         other => return Err(format!("the stand-in makes no {other:?}")),
     }
@@ -288,6 +294,9 @@ fn get(call: &Call, args: &[String]) -> Result<u8, String> {
     let path = flag_value(args, "-o")
         .and_then(|o| o.strip_prefix("jsonpath="))
         .ok_or("the stand-in answers -o jsonpath= only")?;
+    if matches!(kind, "sandboxclaim" | "sandboxclaims") {
+        return claim::get(call, name, path, ignore);
+    }
     let object = call.object(name);
     let (found, plural) = match kind {
         "pod" | "pods" => (phase(&object), "pods"),
@@ -354,6 +363,10 @@ fn wait(call: &Call, args: &[String]) -> Result<u8, String> {
         ("sandbox", Some("condition=Ready")) => (
             "sandboxes.agents.x-k8s.io",
             Box::new(|| sandbox::ready(call, target)),
+        ),
+        ("sandboxclaim", Some("condition=Ready")) => (
+            "sandboxclaims.extensions.agents.x-k8s.io",
+            Box::new(|| claim::ready(call, target)),
         ),
         _ => {
             return Err(
@@ -431,6 +444,7 @@ fn delete(call: &Call, args: &[String]) -> Result<u8, String> {
             "persistentvolumeclaim",
         ),
         "sandbox" | "sandboxes" => return sandbox::delete(call, name, ignore),
+        "sandboxclaim" | "sandboxclaims" => return claim::delete(call, name, ignore),
         "secret" | "secrets" => return secret::delete(call, name, ignore),
         other => return Err(format!("the stand-in deletes no {other:?}")),
     };
@@ -446,5 +460,8 @@ fn delete(call: &Call, args: &[String]) -> Result<u8, String> {
         secret::forget_pod(&object);
     }
     println!("{shown} \"{name}\" deleted");
+    if shown == "pod" {
+        sandbox::pod_deleted(call, name)?;
+    }
     Ok(0)
 }

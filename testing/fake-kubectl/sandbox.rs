@@ -6,7 +6,8 @@
 //! named as the `Sandbox` from its pod template, its labels and annotations only, the claims
 //! mounted as the volumes named as their templates; when `Suspended`, the pod deleted and the
 //! claims kept. `Ready` is `Running` with the pod running; deleting the `Sandbox` deletes
-//! what it owns. The claim templates cannot change (the CRD's rule).
+//! what it owns; a pod of a `Running` one that is deleted is made again. The claim templates
+//! cannot change (the CRD's rule).
 
 use std::path::PathBuf;
 
@@ -24,7 +25,7 @@ const PROPAGATED_LABELS: &str = "agents.x-k8s.io/propagated-labels";
 const SHOWN: &str = "sandbox.agents.x-k8s.io";
 
 /// The controller's `NameHash`: FNV-1a (32 bits) of the name, in 8 hex digits.
-fn name_hash(name: &str) -> String {
+pub(super) fn name_hash(name: &str) -> String {
     let mut h: u32 = 0x811c_9dc5;
     for b in name.bytes() {
         h ^= u32::from(b);
@@ -53,7 +54,7 @@ pub(super) fn stored(call: &Call, name: &str) -> Result<Option<Value>, String> {
     }
 }
 
-fn keep(call: &Call, sandbox: &Value) -> Result<(), String> {
+pub(super) fn keep(call: &Call, sandbox: &Value) -> Result<(), String> {
     let name = sandbox["metadata"]["name"]
         .as_str()
         .ok_or("no metadata.name")?;
@@ -156,7 +157,7 @@ fn merge(target: &mut Value, patch: &Value) {
 }
 
 /// What the controller makes of `sandbox`: its claims, then its pod as its mode says.
-fn reconcile(call: &Call, sandbox: &Value) -> Result<(), String> {
+pub(super) fn reconcile(call: &Call, sandbox: &Value) -> Result<(), String> {
     let name = sandbox["metadata"]["name"]
         .as_str()
         .ok_or("no metadata.name")?;
@@ -245,6 +246,18 @@ fn pod_of(name: &str, hash: &str, sandbox: &Value) -> Value {
         "metadata": {"name": name, "labels": labels, "annotations": annotations},
         "spec": spec,
     })
+}
+
+/// A deleted pod of a `Running` `Sandbox` made again at once from its template, as the
+/// controller does when the deletion reaches it (`reconcilePod`: no pod while `Running`, a
+/// new one, named as before); what was on the pod's own filesystem is gone, its claims stay.
+pub(super) fn pod_deleted(call: &Call, pod: &str) -> Result<(), String> {
+    if let Some(sandbox) = stored(call, pod)?
+        && mode(&sandbox) == "Running"
+    {
+        reconcile(call, &sandbox)?;
+    }
+    Ok(())
 }
 
 /// The controller's `Ready`: `Running`, and its pod running.

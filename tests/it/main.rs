@@ -57,6 +57,7 @@ mod human_output;
 mod id_prefixes;
 mod init;
 mod json_schema;
+mod kubernetes_claim;
 mod kubernetes_place;
 mod lanes;
 mod launch;

@@ -212,7 +212,7 @@ impl Validator<'_> {
                 }
                 (None, None, Some(kubernetes)) => {
                     self.ssh_fields_absent(&at, &h.ssh_args, &h.clone, &kubernetes.referenced)?;
-                    let k = self.kubernetes_host(&at, kubernetes.value)?;
+                    let k = self.kubernetes_host(&at, kubernetes.value, &kubernetes.referenced)?;
                     (
                         HostKind::Kubernetes(Box::new(k)),
                         CONTAINER_CLONE.to_owned(),

@@ -1,13 +1,15 @@
 //! A `kubernetes:` host of `.vnx/config.yaml`: a Pod (and a claim for its work's volume) per
 //! dispatch in the user's cluster, through the user's own `kubectl` and kubeconfig context —
 //! the namespace, the image, and what a cluster's pod template usually sets (resources, node
-//! selector, tolerations, service account, runtime class, the node's network), or an agent-sandbox `Sandbox`
-//! object in their place (`objects: sandbox`); validated with line and column.
+//! selector, tolerations, service account, runtime class, the node's network), or an
+//! agent-sandbox `Sandbox` object in their place (`objects: sandbox`), or a `SandboxClaim` on the
+//! user's warm pool (`objects: claim`, `warm_pool: NAME`: the pod is the pool's template's, so
+//! none of the pod's keys is taken); validated with line and column.
 
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
-use serde_saphyr::Spanned;
+use serde_saphyr::{Location, Spanned};
 
 use super::validation::{Checked, Validator, is_name, q};
 
@@ -20,7 +22,8 @@ pub struct KubernetesHost {
     pub context: Option<String>,
     /// The namespace each dispatch's pod and claim are made in.
     pub namespace: String,
-    /// The image the pod's one container runs: git, tmux, vnx and the CLIs.
+    /// The image the pod's one container runs: git, tmux, vnx and the CLIs (empty with
+    /// `objects: claim`: the template's).
     pub image: String,
     /// CPU the container requests and is limited to (a quantity: `2`, `500m`).
     pub cpu: Option<String>,
@@ -42,6 +45,10 @@ pub struct KubernetesHost {
     /// dispatch, whose controller makes the claim and the pod, instead of the two themselves
     /// (`objects: pod`, the default).
     pub sandbox_object: bool,
+    /// `objects: claim`: one agent-sandbox `SandboxClaim` per dispatch on this
+    /// `SandboxWarmPool` of the user's (`warm_pool:`), which hands it a ready `Sandbox` of the
+    /// pool's `SandboxTemplate` or makes one from it.
+    pub warm_pool: Option<String>,
     /// Variables set in the pod's container, for its CLIs (a model server's address).
     pub env: BTreeMap<String, String>,
     /// The CLIs whose login and settings files in the home directory here are made
@@ -75,7 +82,7 @@ pub(super) struct RawKubernetes {
     kubectl: Option<Spanned<String>>,
     context: Option<Spanned<String>>,
     namespace: Option<Spanned<String>>,
-    image: Spanned<String>,
+    image: Option<Spanned<String>>,
     cpu: Option<Spanned<Quantity>>,
     memory: Option<Spanned<Quantity>>,
     storage: Option<Spanned<Quantity>>,
@@ -85,6 +92,7 @@ pub(super) struct RawKubernetes {
     service_account: Option<Spanned<String>>,
     runtime_class: Option<Spanned<String>>,
     objects: Option<Spanned<String>>,
+    warm_pool: Option<Spanned<String>>,
     env: Option<Spanned<BTreeMap<String, String>>>,
     logins: Option<Vec<Spanned<String>>>,
     network: Option<Spanned<String>>,
@@ -146,13 +154,20 @@ fn is_plain(s: &str) -> bool {
 }
 
 impl Validator<'_> {
-    /// A kubernetes host's cluster, namespace and pod.
-    pub(super) fn kubernetes_host(&self, at: &str, k: RawKubernetes) -> Checked<KubernetesHost> {
+    /// A kubernetes host's cluster, namespace and pod (`host`: where its `kubernetes:` is).
+    pub(super) fn kubernetes_host(
+        &self,
+        at: &str,
+        k: RawKubernetes,
+        host: &Location,
+    ) -> Checked<KubernetesHost> {
         let at = format!("{at}.kubernetes");
+        let warm_pool = self.kubernetes_objects(&at, &k, host)?;
         for (field, value, ok) in [
             ("kubectl", &k.kubectl, is_plain as fn(&str) -> bool),
             ("context", &k.context, is_plain),
-            ("image", &Some(k.image.clone()), is_plain),
+            ("image", &k.image, is_plain),
+            ("warm_pool", &k.warm_pool, is_dns_name),
             ("namespace", &k.namespace, is_dns_name),
             ("storage_class", &k.storage_class, is_dns_name),
             ("service_account", &k.service_account, is_dns_name),
@@ -185,7 +200,7 @@ impl Validator<'_> {
         }
         let (node_selector, selector_at) = match k.node_selector {
             Some(s) => (s.value, s.referenced),
-            None => (BTreeMap::new(), k.image.referenced),
+            None => (BTreeMap::new(), *host),
         };
         if let Some((key, value)) = node_selector.iter().find(|(key, value)| {
             key.is_empty() || !is_label_part(key, 317) || !is_label_part(value, 63)
@@ -199,7 +214,7 @@ impl Validator<'_> {
         }
         let (tolerations, tolerations_at) = match k.tolerations {
             Some(t) => (t.value, t.referenced),
-            None => (Vec::new(), k.image.referenced),
+            None => (Vec::new(), *host),
         };
         for t in &tolerations {
             let operator_ok = matches!(t.operator.as_deref(), None | Some("Exists" | "Equal"));
@@ -215,15 +230,7 @@ impl Validator<'_> {
                 return self.err(&tolerations_at, msg);
             }
         }
-        let sandbox_object = match &k.objects {
-            None => false,
-            Some(o) if o.value == "pod" => false,
-            Some(o) if o.value == "sandbox" => true,
-            Some(o) => {
-                let msg = format!("{at}.objects is pod or sandbox, not {}", q(&o.value));
-                return self.err(&o.referenced, msg);
-            }
-        };
+        let sandbox_object = k.objects.as_ref().is_some_and(|o| o.value == "sandbox");
         let host_network = match &k.network {
             None => false,
             Some(n) if n.value == "default" => false,
@@ -242,7 +249,7 @@ impl Validator<'_> {
             kubectl: text(k.kubectl).unwrap_or_else(|| "kubectl".into()),
             context: text(k.context),
             namespace: text(k.namespace).unwrap_or_else(|| "default".into()),
-            image: k.image.value,
+            image: text(k.image).unwrap_or_default(),
             cpu,
             memory,
             storage: storage.unwrap_or_else(|| "10Gi".into()),
@@ -252,10 +259,80 @@ impl Validator<'_> {
             service_account: text(k.service_account),
             runtime_class: text(k.runtime_class),
             sandbox_object,
+            warm_pool,
             env,
             logins,
             host_network,
         })
+    }
+    /// `objects:` checked against the keys given with it: the warm pool's name with
+    /// `objects: claim` (which takes none of the pod's keys: the pool's template has them),
+    /// an image without it.
+    fn kubernetes_objects(
+        &self,
+        at: &str,
+        k: &RawKubernetes,
+        host: &Location,
+    ) -> Checked<Option<String>> {
+        let claim = match &k.objects {
+            None => false,
+            Some(o) if matches!(o.value.as_str(), "pod" | "sandbox") => false,
+            Some(o) if o.value == "claim" => true,
+            Some(o) => {
+                let msg = format!("{at}.objects is pod, sandbox or claim, not {}", q(&o.value));
+                return self.err(&o.referenced, msg);
+            }
+        };
+        if !claim {
+            if let Some(pool) = &k.warm_pool {
+                let msg = format!("{at}.warm_pool is for `objects: claim` only");
+                return self.err(&pool.referenced, msg);
+            }
+            if k.image.is_none() {
+                let msg =
+                    format!("{at} needs an `image:` (or `objects: claim` and a `warm_pool:`)");
+                return self.err(host, msg);
+            }
+            return Ok(None);
+        }
+        let Some(pool) = &k.warm_pool else {
+            let msg = format!(
+                "{at}.objects: claim needs a `warm_pool:`, the SandboxWarmPool the claims name"
+            );
+            return self.err(host, msg);
+        };
+        let span = |v: &Option<Spanned<String>>| v.as_ref().map(|v| v.referenced);
+        let pod_keys = [
+            ("image", span(&k.image)),
+            ("cpu", k.cpu.as_ref().map(|v| v.referenced)),
+            ("memory", k.memory.as_ref().map(|v| v.referenced)),
+            ("storage", k.storage.as_ref().map(|v| v.referenced)),
+            ("storage_class", span(&k.storage_class)),
+            (
+                "node_selector",
+                k.node_selector.as_ref().map(|v| v.referenced),
+            ),
+            ("tolerations", k.tolerations.as_ref().map(|v| v.referenced)),
+            ("service_account", span(&k.service_account)),
+            ("runtime_class", span(&k.runtime_class)),
+            ("network", span(&k.network)),
+            ("env", k.env.as_ref().map(|v| v.referenced)),
+            (
+                "logins",
+                k.logins
+                    .as_ref()
+                    .and_then(|l| l.first())
+                    .map(|v| v.referenced),
+            ),
+        ];
+        if let Some((field, Some(span))) = pod_keys.into_iter().find(|(_, s)| s.is_some()) {
+            let msg = format!(
+                "{at}.{field} is the SandboxTemplate's with `objects: claim`: set it in the \
+                 template the warm pool names"
+            );
+            return self.err(&span, msg);
+        }
+        Ok(Some(pool.value.clone()))
     }
 }
 
@@ -318,6 +395,14 @@ mod tests {
             panic!()
         };
         assert_eq!(k.env["MODEL_URL"], "http://m:1");
+        let text = "hosts:\n  cluster:\n    kubernetes: {objects: claim, warm_pool: agents}\n";
+        let HostKind::Kubernetes(k) = &parse(text).unwrap().hosts["cluster"].kind else {
+            panic!()
+        };
+        assert_eq!(
+            (k.warm_pool.as_deref(), k.sandbox_object, k.image.as_str()),
+            (Some("agents"), false, "")
+        );
         // Logins as a container host takes them: built-in CLIs, by the registry's names.
         let name = crate::provider::cli::CLIS[0].provider().name();
         let text = format!("hosts:\n  cluster:\n    kubernetes: {{image: i, logins: [{name}]}}\n");
@@ -370,9 +455,27 @@ mod tests {
             ),
             (
                 "kubernetes: {image: i, objects: sandboxes}",
-                "objects is pod or sandbox",
+                "objects is pod, sandbox or claim",
             ),
             ("kubernetes: {image: i, sandbox: true}", "unknown field"),
+            ("kubernetes: {namespace: a}", "needs an `image:`"),
+            (
+                "kubernetes: {image: i, warm_pool: p}",
+                "warm_pool is for `objects: claim` only",
+            ),
+            ("kubernetes: {objects: claim}", "needs a `warm_pool:`"),
+            (
+                "kubernetes: {objects: claim, warm_pool: Pool}",
+                "warm_pool is not usable",
+            ),
+            (
+                "kubernetes: {objects: claim, warm_pool: p, image: i}",
+                "image is the SandboxTemplate's",
+            ),
+            (
+                "kubernetes: {objects: claim, warm_pool: p, logins: [vim]}",
+                "logins is the SandboxTemplate's",
+            ),
             (
                 "kubernetes: {image: i, network: none}",
                 "network must be default or host",

@@ -8,7 +8,8 @@
 //! before the pod, mounted read-only where the place's start copies them into its home, and
 //! deleted with the claim. The cluster places, limits and restarts; vnx decides nothing from its word but that
 //! a pod no longer runs ([`RemoteError::Gone`]). With `objects: sandbox` the claim and pod
-//! are an agent-sandbox `Sandbox`'s ([`sandbox`]).
+//! are an agent-sandbox `Sandbox`'s ([`sandbox`]); with `objects: claim` the pod is the one a
+//! `SandboxClaim` on the user's warm pool is handed ([`claim`]).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -18,6 +19,7 @@ use k8s_openapi::api::core::v1 as core;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
+pub mod claim;
 pub mod sandbox;
 
 use super::RemoteError;
@@ -164,13 +166,30 @@ impl Pod {
         kubectl(&self.spec)
     }
 
+    /// The pod commands run in: the object's name, or the claim's pod.
+    fn runner(&self) -> String {
+        if self.is_claim() {
+            return self.claimed_pod();
+        }
+        self.object.clone()
+    }
+
+    /// `-c worker`, but for a claim's pod, whose default container is the template's.
+    fn container_args(&self) -> &'static [&'static str] {
+        if self.is_claim() {
+            return &[];
+        }
+        &["-c", CONTAINER]
+    }
+
     fn exec_in(&self, argv: &[String], tty: bool) -> Cmd {
         let mut cmd = self.kubectl().args(["exec", "-i"]);
         if tty {
             cmd = cmd.arg("-t");
         }
-        cmd.arg(&self.object)
-            .args(["-c", CONTAINER, "--"])
+        cmd.arg(self.runner())
+            .args(self.container_args())
+            .arg("--")
             .args(argv)
     }
 
@@ -373,10 +392,15 @@ impl Pod {
 
     /// `kubectl get KIND NAME -o jsonpath=PATH --ignore-not-found`: empty when there is none.
     fn get(&self, kind: &str, path: &str) -> Result<String, RemoteError> {
+        self.get_named(kind, &self.object, path)
+    }
+
+    /// [`Pod::get`] of the object named `name`.
+    fn get_named(&self, kind: &str, name: &str, path: &str) -> Result<String, RemoteError> {
         self.must(
             self.kubectl()
                 .args(["get", kind])
-                .arg(&self.object)
+                .arg(name)
                 .args(["--ignore-not-found", "-o"])
                 .arg(format!("jsonpath={path}")),
             "get",
@@ -409,8 +433,11 @@ impl Made for Pod {
         &self.spec.kubectl
     }
 
-    /// The claim, or the `Sandbox` that owns it.
+    /// The claim, or the `Sandbox` that owns it, or the `SandboxClaim`.
     fn storage_exists(&self) -> Result<bool, RemoteError> {
+        if self.is_claim() {
+            return self.claim_exists();
+        }
         let kind = if self.is_sandbox() {
             "sandbox"
         } else {
@@ -420,8 +447,11 @@ impl Made for Pod {
     }
 
     /// The pod's phase (`Pending`, `Running`, `Succeeded`, `Failed`, `Unknown`); a
-    /// `Sandbox`'s pod has the `Sandbox`'s name.
+    /// `Sandbox`'s pod has the `Sandbox`'s name, a `SandboxClaim`'s the one its status names.
     fn state(&self) -> Result<Option<String>, RemoteError> {
+        if self.is_claim() {
+            return self.claimed_pod_phase();
+        }
         let phase = self.get("pod", "{.status.phase}")?;
         Ok((!phase.is_empty()).then_some(phase))
     }
@@ -434,6 +464,9 @@ impl Made for Pod {
     /// large for a Secret are refused first.
     fn make_storage(&self) -> Result<(), RemoteError> {
         self.logins_manifest()?;
+        if self.is_claim() {
+            return self.apply("sandboxclaim", &self.sandbox_claim_manifest());
+        }
         if self.is_sandbox() {
             return self.apply("sandbox", &self.sandbox_manifest());
         }
@@ -446,6 +479,9 @@ impl Made for Pod {
     fn start(&self) -> Result<(), RemoteError> {
         if let Some(secret) = self.logins_manifest()? {
             self.apply_named(&self.logins_name(), "logins", &secret)?;
+        }
+        if self.is_claim() {
+            return self.start_claim();
         }
         if self.is_sandbox() {
             return self.sandbox_mode(sandbox::OperatingMode::Running);
@@ -460,8 +496,13 @@ impl Made for Pod {
         Ok(())
     }
 
-    /// The pod deleted; or the `Sandbox` suspended, which deletes it and keeps the claim.
+    /// The pod deleted; or the `Sandbox` suspended, which deletes it and keeps the claim; or,
+    /// for a `SandboxClaim`, nothing: it cannot be suspended, and its pod may be all that
+    /// holds the work (ADR 0088).
     fn stop(&self) -> Result<(), RemoteError> {
+        if self.is_claim() {
+            return Ok(());
+        }
         if self.is_sandbox() {
             return self.sandbox_mode(sandbox::OperatingMode::Suspended);
         }
@@ -471,6 +512,9 @@ impl Made for Pod {
     /// The claim deleted; or the `Sandbox`, with the pod and claim it owns; then the
     /// logins' Secret (none is fine).
     fn drop_storage(&self) -> Result<(), RemoteError> {
+        if self.is_claim() {
+            return self.delete_claim();
+        }
         if self.is_sandbox() {
             self.delete_sandbox()?;
         } else {
@@ -520,9 +564,16 @@ impl Place for Pod {
             .as_ref()
             .map(|c| format!(" --context {c}"))
             .unwrap_or_default();
+        let container: String = self
+            .container_args()
+            .iter()
+            .map(|a| format!(" {a}"))
+            .collect();
         format!(
-            "ext::{}{context} --namespace {} exec -i {} -c {CONTAINER} -- %S {CONTAINER_CLONE}",
-            self.spec.kubectl, self.spec.namespace, self.object
+            "ext::{}{context} --namespace {} exec -i {}{container} -- %S {CONTAINER_CLONE}",
+            self.spec.kubectl,
+            self.spec.namespace,
+            self.runner()
         )
     }
 

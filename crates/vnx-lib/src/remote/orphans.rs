@@ -1,6 +1,6 @@
 //! The places vnx made per dispatch found again by their labels (re-adoption, issue 52): each
-//! container, volume, pod, claim or `Sandbox` carries its dispatch's id and the project's key,
-//! so a host's places of this project are listed from the engine itself, and those with no
+//! container, volume, pod, claim, `Sandbox` or `SandboxClaim` carries its dispatch's id and
+//! the project's key, so a host's places of this project are listed from the engine itself, and those with no
 //! dispatch record here (a launch killed between making the place and writing the record; a
 //! `.vnx-data` restored from a backup) are orphans. What the engine lists is hostile: read
 //! bounded, and taken for nothing but the ids whose places vnx then names itself. An orphan is
@@ -101,7 +101,9 @@ pub fn list(host: &HostConfig, here: Here<'_>) -> Result<Vec<Found>, RemoteError
             }
         }
         HostKind::Kubernetes(k) => {
-            let kinds = if k.sandbox_object {
+            let kinds = if k.warm_pool.is_some() {
+                "sandboxclaims"
+            } else if k.sandbox_object {
                 "sandboxes"
             } else {
                 "pods,persistentvolumeclaims"
@@ -225,7 +227,7 @@ pub fn parse_engine(text: &[u8], runner: bool) -> Vec<Seen> {
     out
 }
 
-/// What `kubectl get … -o json` lists: each Pod, claim or `Sandbox` vnx made, by its
+/// What `kubectl get … -o json` lists: each Pod, claim, `Sandbox` or `SandboxClaim` vnx made, by its
 /// dispatch annotation, when its name and label are the ones vnx gives that dispatch's.
 pub fn parse_kubectl(text: &[u8]) -> Vec<Seen> {
     let Ok(list) = serde_json::from_slice::<Value>(text) else {
@@ -258,6 +260,8 @@ pub fn parse_kubectl(text: &[u8]) -> Vec<Seen> {
                 "sandbox",
                 item["spec"]["operatingMode"].as_str() == Some("Running"),
             ),
+            // A claim cannot be suspended: its pod runs while it is there.
+            Some("SandboxClaim") => ("sandboxclaim", true),
             _ => continue,
         };
         out.push(Seen {
@@ -415,7 +419,8 @@ mod tests {
             {"kind":"PersistentVolumeClaim","metadata":{"name":"vnx-d-1a2b","labels":{"vnx.dev/dispatch":"vnx-d-1a2b"},"annotations":{"vnx.dev/dispatch-id":"D-1a2b"}}},
             {"kind":"Pod","metadata":{"name":"vnx-d-ffff","labels":{"vnx.dev/dispatch":"vnx-d-ffff"},"annotations":{"vnx.dev/dispatch-id":"D-1a2b"}}},
             {"kind":"Secret","metadata":{"name":"vnx-d-1a2b","labels":{"vnx.dev/dispatch":"vnx-d-1a2b"},"annotations":{"vnx.dev/dispatch-id":"D-1a2b"}}},
-            {"kind":"Sandbox","metadata":{"name":"vnx-d-3c4d","labels":{"vnx.dev/dispatch":"vnx-d-3c4d"},"annotations":{"vnx.dev/dispatch-id":"D-3c4d"}},"spec":{"operatingMode":"Suspended"}}]}"#;
+            {"kind":"Sandbox","metadata":{"name":"vnx-d-3c4d","labels":{"vnx.dev/dispatch":"vnx-d-3c4d"},"annotations":{"vnx.dev/dispatch-id":"D-3c4d"}},"spec":{"operatingMode":"Suspended"}},
+            {"kind":"SandboxClaim","metadata":{"name":"vnx-d-5e6f","labels":{"vnx.dev/dispatch":"vnx-d-5e6f"},"annotations":{"vnx.dev/dispatch-id":"D-5e6f"}},"spec":{"warmPoolRef":{"name":"p"}}}]}"#;
         let seen = parse_kubectl(list);
         let objects: Vec<&str> = seen.iter().map(|s| s.object.as_str()).collect();
         assert_eq!(
@@ -423,12 +428,13 @@ mod tests {
             [
                 "pod vnx-d-1a2b",
                 "persistentvolumeclaim vnx-d-1a2b",
-                "sandbox vnx-d-3c4d"
+                "sandbox vnx-d-3c4d",
+                "sandboxclaim vnx-d-5e6f"
             ]
         );
         assert_eq!(
             seen.iter().map(|s| s.running).collect::<Vec<_>>(),
-            [true, false, false]
+            [true, false, false, true]
         );
         assert!(parse_kubectl(b"No resources found").is_empty());
     }
