@@ -177,13 +177,8 @@ fn orphans(args: &Args) -> Result<ExitCode, CliError> {
     let config = project
         .load_config()
         .map_err(|e| CliError::from_error(&e))?;
-    let (data_dir, home) = (project.data_dir(), super::util::settings::home());
-    let key = super::util::settings::key_path(None).ok();
-    let here = vnx::remote::place::Here {
-        data_dir: &data_dir,
-        home: home.as_deref(),
-        key: key.as_deref(),
-    };
+    let here = super::util::hosts::HereOwned::of(&project);
+    let here = here.here();
     let mut done = Vec::new();
     for f in &found {
         let result = vnx::remote::host(&config.hosts, &f.host).and_then(|host| {

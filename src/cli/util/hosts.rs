@@ -199,6 +199,33 @@ pub(crate) fn place_of(
     Ok(Some(open(project, &config.hosts, &name)?))
 }
 
+/// What this machine gives the places it makes ([`remote::place::Here`]), owned.
+pub(crate) struct HereOwned {
+    data_dir: std::path::PathBuf,
+    home: Option<std::path::PathBuf>,
+    key: Option<std::path::PathBuf>,
+}
+
+impl HereOwned {
+    /// This project's data directory, the user's home and the signing key's path.
+    pub(crate) fn of(project: &Project) -> HereOwned {
+        HereOwned {
+            data_dir: project.data_dir(),
+            home: super::settings::home(),
+            key: super::settings::key_path(None).ok(),
+        }
+    }
+
+    /// As the library takes it.
+    pub(crate) fn here(&self) -> remote::place::Here<'_> {
+        remote::place::Here {
+            data_dir: &self.data_dir,
+            home: self.home.as_deref(),
+            key: self.key.as_deref(),
+        }
+    }
+}
+
 /// The place named `name` among `hosts`, made from this machine (see
 /// [`remote::place::Here`]).
 pub(crate) fn open(
@@ -206,13 +233,8 @@ pub(crate) fn open(
     hosts: &std::collections::BTreeMap<String, vnx::config::HostConfig>,
     name: &str,
 ) -> Result<Box<dyn remote::place::Place>, remote::RemoteError> {
-    let (data_dir, home) = (project.data_dir(), super::settings::home());
-    let key = super::settings::key_path(None).ok();
-    let here = remote::place::Here {
-        data_dir: &data_dir,
-        home: home.as_deref(),
-        key: key.as_deref(),
-    };
+    let here = HereOwned::of(project);
+    let here = here.here();
     remote::place::open(hosts, name, here)
 }
 
@@ -222,13 +244,8 @@ pub(crate) fn for_dispatch(
     host: &vnx::config::HostConfig,
     id: &vnx::ids::DispatchId,
 ) -> Result<Box<dyn remote::place::Place>, remote::RemoteError> {
-    let (data_dir, home) = (project.data_dir(), super::settings::home());
-    let key = super::settings::key_path(None).ok();
-    let here = remote::place::Here {
-        data_dir: &data_dir,
-        home: home.as_deref(),
-        key: key.as_deref(),
-    };
+    let here = HereOwned::of(project);
+    let here = here.here();
     remote::place::for_dispatch(host, id, here)
 }
 
@@ -242,13 +259,8 @@ pub(crate) fn orphans(project: &Project) -> (Vec<remote::orphans::Found>, Vec<St
     if !config.hosts.values().any(remote::place::per_dispatch) {
         return (Vec::new(), Vec::new());
     }
-    let (data_dir, home) = (project.data_dir(), super::settings::home());
-    let key = super::settings::key_path(None).ok();
-    let here = remote::place::Here {
-        data_dir: &data_dir,
-        home: home.as_deref(),
-        key: key.as_deref(),
-    };
+    let here = HereOwned::of(project);
+    let here = here.here();
     let (found, failed) = remote::orphans::orphans(&config.hosts, here);
     let notes = failed
         .into_iter()

@@ -120,17 +120,27 @@ pub fn remote_live(
                 .collect()
         }
     };
+    with_hosts(ledger, &ids, |_, s| s.state.is_live())
+}
+
+/// Of the dispatches `ids`, those `keep` takes (by their record and state), each with its
+/// host (one with none is left out).
+fn with_hosts(
+    ledger: &Path,
+    ids: &[&str],
+    keep: impl Fn(&DispatchRecord, &DispatchState) -> bool,
+) -> Result<Vec<(DispatchId, String)>, LedgerError> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let records = Records::read_only(ledger, &ids)?;
+    let records = Records::read_only(ledger, ids)?;
     Ok(records
         .listed()
         .into_iter()
         .filter(|r| ids.contains(&r.id.as_str()))
         .filter_map(|r| {
             let s = &r.listed.as_ref()?.state;
-            Some((s.id.clone(), s.host.clone()?)).filter(|_| s.state.is_live())
+            Some((s.id.clone(), s.host.clone()?)).filter(|_| keep(r, s))
         })
         .collect())
 }
@@ -141,19 +151,9 @@ pub fn remote_live(
 pub fn remote_given_up(ledger: &Path) -> Result<Vec<(DispatchId, String)>, LedgerError> {
     let lost = Records::read_only(ledger, &["\"remote_lost\""])?;
     let ids: Vec<&str> = lost.by_id.keys().map(DispatchId::as_str).collect();
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let records = Records::read_only(ledger, &ids)?;
-    Ok(records
-        .listed()
-        .into_iter()
-        .filter(|r| r.remote_lost.is_some())
-        .filter_map(|r| {
-            let s = &r.listed.as_ref()?.state;
-            Some((s.id.clone(), s.host.clone()?)).filter(|_| s.state == State::Lost)
-        })
-        .collect())
+    with_hosts(ledger, &ids, |r, s| {
+        r.remote_lost.is_some() && s.state == State::Lost
+    })
 }
 
 /// Dispatch `id`'s state, and its record (`None` when the ledger never queued or started

@@ -12,7 +12,6 @@
 
 use std::path::PathBuf;
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
 
 use super::super::RemoteError;
@@ -29,19 +28,8 @@ const KIND: &str = "sandboxclaim";
 /// The longest pod name vnx takes from a claim's status (a DNS subdomain's).
 const MAX_NAME: usize = 253;
 
-/// An agent-sandbox `SandboxClaim`, as vnx writes it.
-#[derive(Clone, Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SandboxClaim {
-    /// [`API_VERSION`].
-    pub api_version: &'static str,
-    /// `SandboxClaim`.
-    pub kind: &'static str,
-    /// Its name, namespace, labels and annotation (the dispatch's, as every object's).
-    pub metadata: ObjectMeta,
-    /// The pool it takes a `Sandbox` of.
-    pub spec: ClaimSpec,
-}
+/// An agent-sandbox `SandboxClaim` ([`API_VERSION`]): the pool it takes a `Sandbox` of.
+pub type SandboxClaim = super::sandbox::Object<ClaimSpec>;
 
 /// A `SandboxClaim`'s `spec`: the pool, and what the pod is given besides the template's.
 /// No `lifecycle` (a claim that expires deletes its `Sandbox`, and the work with it), no

@@ -23,19 +23,23 @@ pub const API_VERSION: &str = "agents.x-k8s.io/v1beta1";
 /// How long the pod of a suspended `Sandbox` may take to be gone (its grace period is 5 s).
 const GONE_WITHIN: Duration = Duration::from_secs(60);
 
-/// An agent-sandbox `Sandbox`, as vnx writes it.
+/// An agent-sandbox object as vnx writes it: its group and version, its kind, its name,
+/// namespace, labels and annotation (the dispatch's, as every object's), and its `spec`.
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Sandbox {
-    /// [`API_VERSION`].
+pub struct Object<Spec> {
+    /// The group and version ([`API_VERSION`], or the extensions').
     pub api_version: &'static str,
-    /// `Sandbox`.
+    /// `Sandbox`, `SandboxClaim`.
     pub kind: &'static str,
-    /// Its name (the pod's too), namespace, labels and annotation.
+    /// Its name, namespace, labels and annotation.
     pub metadata: ObjectMeta,
-    /// What its controller makes.
-    pub spec: SandboxSpec,
+    /// What its controller makes of it.
+    pub spec: Spec,
 }
+
+/// An agent-sandbox `Sandbox` (its name the pod's too).
+pub type Sandbox = Object<SandboxSpec>;
 
 /// A `Sandbox`'s `spec`: the pod's template, the claims' templates and whether the pod runs.
 #[derive(Clone, Debug, Serialize)]
