@@ -3,7 +3,9 @@
 //! the relay), every later step going over that one channel, the branch coming back as a
 //! bundle; and a worker that writes into the channel breaks only the channel: the dispatch goes
 //! on through the engine's `exec`, and nothing it sent is taken; an image whose vnx cannot relay
-//! is reached by `exec` at once, and `doctor` says so. Needs podman and mmdebstrap,
+//! is reached by `exec` at once, and `doctor` says so; a link the worker commits comes back as
+//! a link, and a later unsandboxed dispatch on that branch is refused it. Needs podman and
+//! mmdebstrap,
 //! so `#[ignore]`d; `bin/test --all` installs them and runs it.
 
 use std::path::Path;
@@ -103,18 +105,15 @@ fn a_new_dispatch_takes_two_engine_calls_and_every_later_step_goes_over_its_rela
     remove_volume(&name);
 }
 
-#[test]
-#[ignore = "needs podman and mmdebstrap (bin/test --all installs them)"]
-fn a_worker_writing_into_the_relay_breaks_only_the_channel() {
-    let repo = repo_with_container_host();
-    let mut waiting = repo
+/// A slow dispatch on `box` in the foreground (its relay open) and its id once it runs there.
+fn waiting_slow(repo: &Repo) -> (std::process::Child, String) {
+    let waiting = repo
         .dispatch_cmd("slow")
         .args(["--json", "--host", "box", "--instruction", "take your time"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // Wait for it to run there.
     let deadline = Instant::now() + Duration::from_secs(120);
     let id = loop {
         let s = run(repo.vnx().args(["status", "--json"]));
@@ -130,6 +129,29 @@ fn a_worker_writing_into_the_relay_breaks_only_the_channel() {
         assert!(Instant::now() < deadline, "never ran: {}", s.stdout);
         std::thread::sleep(Duration::from_millis(200));
     };
+    (waiting, id)
+}
+
+/// Cancels `id` from another process and waits for `waiting` to end: its output.
+fn cancelled(repo: &Repo, id: &str, mut waiting: std::process::Child) -> std::process::Output {
+    let c = run(repo.vnx().args(["cancel", id]));
+    assert_eq!(c.code, 0, "{}{}", c.stdout, c.stderr);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while waiting.try_wait().unwrap().is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "the waiting dispatch never ended"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    waiting.wait_with_output().unwrap()
+}
+
+#[test]
+#[ignore = "needs podman and mmdebstrap (bin/test --all installs them)"]
+fn a_worker_writing_into_the_relay_breaks_only_the_channel() {
+    let repo = repo_with_container_host();
+    let (waiting, id) = waiting_slow(&repo);
     let name = container_of(&id);
     // Root in its container, the worker writes a frame of its own where the relay answers
     // (the container's output), claiming a huge answer and then garbage.
@@ -146,17 +168,7 @@ fn a_worker_writing_into_the_relay_breaks_only_the_channel() {
     );
     // Cancelled from another process, the waiting one finds out through the engine's `exec`
     // and ends.
-    let c = run(repo.vnx().args(["cancel", &id]));
-    assert_eq!(c.code, 0, "{}{}", c.stdout, c.stderr);
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while waiting.try_wait().unwrap().is_none() {
-        assert!(
-            Instant::now() < deadline,
-            "the waiting dispatch never ended"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    let out = waiting.wait_with_output().unwrap();
+    let out = cancelled(&repo, &id, waiting);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("lost the link to host"), "{stderr}");
     let s = run(repo.vnx().args(["status", &id, "--json"]));
@@ -195,4 +207,63 @@ fn a_vnx_that_cannot_relay_leaves_the_container_to_exec_and_doctor_says_so() {
     for check in ["PASS  exec", "PASS  git", "PASS  tmux", "FAIL  vnx"] {
         assert!(doctor.stdout.contains(check), "{check}: {}", doctor.stdout);
     }
+}
+
+#[test]
+#[ignore = "needs podman and mmdebstrap (bin/test --all installs them)"]
+fn a_link_the_worker_commits_comes_back_as_a_link_and_is_refused_to_an_unsandboxed_worker() {
+    let repo = repo_with_container_host();
+    let (waiting, id) = waiting_slow(&repo);
+    let name = container_of(&id);
+    // Root in its container, the worker commits a link leading out of the repository.
+    let plant = format!(
+        "cd \"$(git -C /work/repo worktree list --porcelain | \
+         awk '/^worktree /{{w=$2}} $2==\"refs/heads/dispatch/{id}\"{{print w}}')\" && \
+         ln -s /etc/hostname escape && git add escape && git commit -qm 'a link out'"
+    );
+    let out = Command::new("podman")
+        .args(["exec", &name, "sh", "-c", &plant])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Its branch comes back over the relay (a bundle) with the link as a link: nothing here
+    // followed it.
+    let out = cancelled(&repo, &id, waiting);
+    let branch = format!("dispatch/{id}");
+    let tree = repo.env.git(&["ls-tree", &branch, "escape"]);
+    assert!(
+        tree.starts_with("120000 blob"),
+        "{tree} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let target = repo
+        .env
+        .git(&["cat-file", "-p", &format!("{branch}:escape")]);
+    assert_eq!(target.trim(), "/etc/hostname");
+    // An unsandboxed editing worker is refused a worktree of that branch, naming the link.
+    let r = repo.dispatch(
+        "commit",
+        &[
+            "--instruction",
+            "x",
+            "--base-ref",
+            &branch,
+            "--permission",
+            "edits",
+            "--no-sandbox",
+        ],
+    );
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr
+            .contains("a link leading out of it (escape -> /etc/hostname)"),
+        "{}",
+        r.stderr
+    );
+    repo.verify_ok();
+    remove_volume(&name);
 }
