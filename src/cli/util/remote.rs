@@ -5,6 +5,7 @@
 
 use std::process::ExitCode;
 
+use vnx::actions::remote::LinkNews;
 use vnx::dispatch::queue::entry::QueuedRequest;
 use vnx::dispatch::queue::{self, RemoteSubmitted, Ticket};
 use vnx::dispatch::view;
@@ -114,28 +115,14 @@ pub(crate) fn dispatch(
     let id = launched.dispatch_id.clone();
     let ids = vec![id.clone()];
     // Long polls: the host answers the moment its ledger grows.
-    let mut down = false;
-    while view::completion(&ledger, &id)?.is_none() && !view::remote_lost(&ledger, &id)? {
-        match remote::catch_up_waiting(&link, &ids, std::time::Duration::from_secs(2)) {
-            Ok(_) if down => {
-                down = false;
-                say!("host {} answers again: caught up", host);
-            }
-            Ok(_) => {}
-            Err(e) => {
-                if !down {
-                    CliError::from(e)
-                        .context(format!(
-                            "lost the link to host {}; the dispatch goes on there, retrying",
-                            host
-                        ))
-                        .warn();
-                }
-                down = true;
-                std::thread::sleep(std::time::Duration::from_secs(1));
-            }
-        }
-    }
+    vnx::actions::remote::follow_to_end(&link, &id, &mut |news| match news {
+        LinkNews::Lost(e) => CliError::from(e)
+            .context(format!(
+                "lost the link to host {host}; the dispatch goes on there, retrying"
+            ))
+            .warn(),
+        LinkNews::Back => say!("host {} answers again: caught up", host),
+    })?;
     // Its slot on the host is free: a dispatch waiting for one starts.
     super::drain::recover_queue_here(None, true);
     let tmux = Tmux::new(settings::tmux_socket(None));

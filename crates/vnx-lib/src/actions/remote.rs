@@ -2,8 +2,9 @@
 //! its own vnx — `cancel`, a resume's `resume --close-only` — and catching up with it after:
 //! the CLI's `cancel` and `resume` and the dashboard's keys call this one function. A
 //! container that stopped is made again on its volume first. Starting a follow-up of a
-//! dispatch that ran on a host, there (`vnx follow-up`, the dashboard's `f`). And removing a
-//! place vnx made for a dispatch, once that dispatch is merged.
+//! dispatch that ran on a host, there (`vnx follow-up`, the dashboard's `f`). Following a
+//! remote dispatch to its end through its host, riding out a lost link. And removing a place
+//! vnx made for a dispatch, once that dispatch is merged.
 
 use std::time::Duration;
 
@@ -50,6 +51,45 @@ pub fn ask(
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         not_caught_up: remote::catch_up(&link, ids).err(),
     })
+}
+
+/// What following a remote dispatch to its end saw of its link.
+pub enum LinkNews {
+    /// The link was lost (said once per loss): the dispatch goes on there, retried every
+    /// second.
+    Lost(RemoteError),
+    /// The host answers again and was caught up with.
+    Back,
+}
+
+/// Catches up with the link's host, by long polls, until dispatch `id` has ended here or been
+/// given up on with its host; `on` hears when the link is lost and when it is back.
+pub fn follow_to_end(
+    link: &Link<'_>,
+    id: &DispatchId,
+    on: &mut dyn FnMut(LinkNews),
+) -> Result<(), ActionError> {
+    let ids = [id.clone()];
+    let mut down = false;
+    while crate::dispatch::view::completion(link.ledger, id)?.is_none()
+        && !crate::dispatch::view::remote_lost(link.ledger, id)?
+    {
+        match remote::catch_up_waiting(link, &ids, Duration::from_secs(2)) {
+            Ok(_) if down => {
+                down = false;
+                on(LinkNews::Back);
+            }
+            Ok(_) => {}
+            Err(e) => {
+                if !down {
+                    on(LinkNews::Lost(e));
+                }
+                down = true;
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Starts `request`, a follow-up ([`crate::actions::follow_up::FollowUp::on_host_request`]),
