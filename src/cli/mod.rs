@@ -43,11 +43,12 @@ mod remote_sync;
 mod replay;
 mod report;
 mod resume;
+mod serve;
 mod show;
 mod status;
 mod supervise;
 mod tidy;
-mod util;
+pub(crate) mod util;
 mod wait;
 mod worktree_release;
 
@@ -95,6 +96,7 @@ enum Command {
     Status(status::Args),
     Show(show::Args),
     Dashboard(dashboard::Args),
+    Serve(serve::Args),
     Attach(attach::Args),
     Accept(accept::Args),
     Dismiss(dismiss::Args),
@@ -361,6 +363,7 @@ pub fn run() -> ExitCode {
         Command::Status(a) => status::run(a),
         Command::Show(a) => show::run(a),
         Command::Dashboard(a) => dashboard::run(a),
+        Command::Serve(a) => serve::run(a),
         Command::Attach(a) => attach::run(a),
         Command::Accept(a) => accept::run(a),
         Command::Dismiss(a) => dismiss::run(a),

@@ -21,112 +21,7 @@ pub enum View {
     Receipts,
 }
 
-/// An action on one dispatch, as the vnx command that does it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Action {
-    /// Jump into its pane (`vnx attach`), and come back on detach.
-    Attach(DispatchId),
-    /// Continue it with a new instruction (`vnx follow-up --detach`).
-    FollowUp(DispatchId, String),
-    /// Allow its pending permission prompt (`vnx approve`).
-    Approve(DispatchId),
-    /// Refuse its pending permission prompt (`vnx deny`).
-    Deny(DispatchId),
-    /// Accept its ended worker's work as done, committing what it left uncommitted first
-    /// (`vnx accept`).
-    Accept(DispatchId),
-    /// Close its question without answering it (`vnx dismiss`).
-    Dismiss(DispatchId),
-    /// Stop it (`vnx cancel`).
-    Cancel(DispatchId),
-    /// Run its role's gates (`vnx gate-check`).
-    GateCheck(DispatchId),
-    /// Merge it into its base (`vnx merge`).
-    Merge(DispatchId),
-    /// Release its landed or pushed worktree and branch (`vnx worktree-release --apply`).
-    Release(DispatchId),
-    /// Discard its work (`vnx clean --yes`).
-    Clean(DispatchId),
-    /// Release every settled dispatch's worktree and branch, whichever is selected
-    /// (`vnx tidy --yes`).
-    Tidy,
-}
-
-impl Action {
-    /// The vnx arguments that carry it out.
-    pub fn argv(&self) -> Vec<String> {
-        let v = |a: &[&str]| a.iter().map(|s| (*s).to_owned()).collect();
-        match self {
-            Action::Attach(id) => v(&["attach", id.as_str()]),
-            // `=`: an instruction that starts with `-` is not an option.
-            Action::FollowUp(id, text) => vec![
-                "follow-up".to_owned(),
-                id.to_string(),
-                "--detach".to_owned(),
-                format!("--instruction={text}"),
-            ],
-            Action::Approve(id) => v(&["approve", id.as_str()]),
-            Action::Deny(id) => v(&["deny", id.as_str()]),
-            Action::Accept(id) => v(&["accept", id.as_str()]),
-            Action::Dismiss(id) => v(&["dismiss", id.as_str()]),
-            Action::Cancel(id) => v(&["cancel", id.as_str()]),
-            Action::GateCheck(id) => v(&["gate-check", id.as_str()]),
-            Action::Merge(id) => v(&["merge", id.as_str()]),
-            Action::Release(id) => v(&["worktree-release", "--apply", id.as_str()]),
-            Action::Clean(id) => v(&["clean", id.as_str(), "--yes"]),
-            Action::Tidy => v(&["tidy", "--yes"]),
-        }
-    }
-
-    /// Whether it decides something (lets a worker act or refuses it, settles, stops,
-    /// merges or discards work), and so is confirmed first.
-    pub fn needs_confirmation(&self) -> bool {
-        !matches!(
-            self,
-            Action::Attach(_) | Action::FollowUp(..) | Action::GateCheck(_)
-        )
-    }
-
-    /// The question a confirmation asks.
-    pub fn question(&self) -> String {
-        match self {
-            Action::Approve(id) => format!("allow what {id}'s worker asks to do?"),
-            Action::Deny(id) => format!("refuse what {id}'s worker asks to do?"),
-            Action::Accept(id) => {
-                format!("accept {id}'s work as done, committing what it left?")
-            }
-            Action::Dismiss(id) => format!("dismiss {id}'s question without answering it?"),
-            Action::Cancel(id) => format!("cancel {id}? its worker is stopped"),
-            Action::Merge(id) => format!("merge {id} into its base?"),
-            Action::Release(id) => format!("release {id}'s worktree and branch?"),
-            Action::Clean(id) => {
-                format!("discard {id}'s worktree and branch, uncommitted files included?")
-            }
-            Action::Tidy => {
-                "release every settled worktree and branch (unlanded work is kept)?".to_owned()
-            }
-            other => format!("run vnx {}?", other.argv().join(" ")),
-        }
-    }
-
-    /// The dispatch it acts on (`None` for one that acts on every dispatch).
-    pub fn dispatch_id(&self) -> Option<&DispatchId> {
-        match self {
-            Action::Attach(id)
-            | Action::FollowUp(id, _)
-            | Action::Approve(id)
-            | Action::Deny(id)
-            | Action::Accept(id)
-            | Action::Dismiss(id)
-            | Action::Cancel(id)
-            | Action::GateCheck(id)
-            | Action::Merge(id)
-            | Action::Release(id)
-            | Action::Clean(id) => Some(id),
-            Action::Tidy => None,
-        }
-    }
-}
+pub use crate::action::Action;
 
 /// One key (or keys) of the dashboard, as the key bar and the help show it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -528,7 +423,7 @@ impl App {
                 return Effect::None;
             }
             KeyCode::Char('p') => Action::Approve(id),
-            KeyCode::Char('n') => Action::Deny(id),
+            KeyCode::Char('n') => Action::Deny(id, None),
             KeyCode::Char('d') => Action::Accept(id),
             KeyCode::Char('i') => Action::Dismiss(id),
             KeyCode::Char('c') => Action::Cancel(id),

@@ -285,10 +285,13 @@ fn keys_select_switch_views_and_ask_before_risky_actions() {
     );
     press(&mut app, "n");
     assert_eq!(press(&mut app, "n"), Effect::None);
-    assert_eq!(app.mode, Mode::Confirm(Action::Deny(id_of("D-0000000b"))));
+    assert_eq!(
+        app.mode,
+        Mode::Confirm(Action::Deny(id_of("D-0000000b"), None))
+    );
     assert_eq!(
         press(&mut app, "y"),
-        Effect::Run(Action::Deny(id_of("D-0000000b")))
+        Effect::Run(Action::Deny(id_of("D-0000000b"), None))
     );
     // The follow-up prompt takes text, Esc drops it, an empty one is not sent.
     press(&mut app, "f");

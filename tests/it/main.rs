@@ -87,6 +87,7 @@ mod resume;
 mod sandbox;
 mod sandbox_env;
 mod sandbox_homes;
+mod serve;
 mod short_commands;
 mod skills;
 mod small_errors;

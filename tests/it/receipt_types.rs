@@ -143,6 +143,7 @@ fn started() -> DispatchStarted {
             checkpoint_refs_writable: false,
         },
         continues: None,
+        started_by: None,
         port: Some(41_017),
         pooled_worktree: Some(s("pool-0a1b2c3d")),
         group: Some(GroupMember {

@@ -13,6 +13,7 @@ pub(crate) const GROUPS: [(&str, &[&str]); 7] = [
             "wait",
             "follow-up",
             "dashboard",
+            "serve",
             "attach",
             "cancel",
         ],

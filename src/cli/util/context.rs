@@ -40,6 +40,7 @@ pub(crate) fn context_in<T>(
     // The worker runs in this command's environment, not the tmux server's.
     let env: Vec<_> = settings::env_all().collect();
     let ctx = Context {
+        by: None,
         env: Some(&env),
         machine: &machine,
         attestor: &attestor,
@@ -66,9 +67,28 @@ pub(crate) fn with_desk<T>(
     tmux_socket: Option<String>,
     f: impl FnOnce(&vnx::actions::Desk<'_>) -> Result<T, CliError>,
 ) -> Result<T, CliError> {
+    with_desk_as(tmux_socket, None, f)
+}
+
+/// [`with_desk`], naming who acts when it is not the user at this terminal (a paired
+/// device of `vnx serve`).
+pub(crate) fn with_desk_as<T>(
+    tmux_socket: Option<String>,
+    by: Option<&str>,
+    f: impl FnOnce(&vnx::actions::Desk<'_>) -> Result<T, CliError>,
+) -> Result<T, CliError> {
     let project = settings::project()?;
     crate::cli::util::pending::finish_pending(&project);
-    desk_in(&project, tmux_socket, None, f)
+    context_in(&project, tmux_socket, None, |ctx| {
+        let trusted = vnx::ledger::attest::trusted_keys(ctx.ledger, ctx.attestor)?;
+        let ctx = &vnx::dispatch::Context { by, ..*ctx };
+        let by = by.map_or_else(settings::user, str::to_owned);
+        f(&vnx::actions::Desk {
+            ctx,
+            trusted: &trusted,
+            by: &by,
+        })
+    })
 }
 
 /// [`with_desk`] for `project`, signing with the key `--key` names, when it names one;

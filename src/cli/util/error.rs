@@ -237,6 +237,7 @@ macro_rules! plain {
 plain!(
     vnx::constraints::imports::ScanError => exits::scan,
     vnx::mcp::McpError => exits::mcp,
+    vnx::access::AccessError => exits::access,
 );
 
 impl From<vnx::dispatch::view::ResolveError> for CliError {

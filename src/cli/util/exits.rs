@@ -2,6 +2,7 @@
 //! variant does not compile until someone decides its status; a variant that wraps another
 //! library error asks that error's own function.
 
+use vnx::access::AccessError;
 use vnx::config::ConfigError;
 use vnx::constraints::LoadError;
 use vnx::constraints::imports::ScanError;
@@ -534,6 +535,16 @@ pub fn mcp(e: &McpError) -> Exit {
         E::Checkpoint(e) => checkpoint(e),
         E::Merge { source, .. } => merge(source),
         E::Constraints(e) => constraints(e),
+    }
+}
+
+/// A device named that is not paired is the caller's; the files and the random source are
+/// the system's.
+pub fn access(e: &AccessError) -> Exit {
+    use AccessError as E;
+    match e {
+        E::UnknownDevice { .. } => Exit::Usage,
+        E::Io { .. } | E::Corrupt { .. } | E::Random { .. } => Exit::Failed,
     }
 }
 

@@ -2,6 +2,8 @@
 //! queue's start, the remote host's hand-off, the foreground wait, the forge's rows; a command
 //! names these and never another command.
 
+#[cfg(any(feature = "dashboard", feature = "serve"))]
+pub(crate) mod acts;
 pub(crate) mod answer;
 pub(crate) mod command_groups;
 pub(crate) mod context;

@@ -15,6 +15,7 @@ mod gates;
 mod host;
 pub mod mcp_stdio;
 mod repo;
+pub mod serve;
 pub mod tmux;
 
 pub use fakes::Fakes;

@@ -339,6 +339,10 @@ pub struct DispatchStarted {
     /// For a follow-up: the dispatch it continues, in the same worktree, branch and session.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub continues: Option<Continues>,
+    /// Who asked for it, when not the person at the dispatching terminal: a device paired
+    /// with `vnx serve`, as `PERSON via DEVICE (dev-…) (vnx serve)`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_by: Option<String>,
     /// The port the config's `worktree.ports` gave it (in `VNX_PORT` for its setup commands
     /// and worker); unique among the dispatches that hold one.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -378,6 +378,9 @@ pub struct Context<'a> {
     /// supervisor and their commands run in it (minus what vnx scrubs), whatever tmux server
     /// runs the pane. `None`: the pane's own.
     pub env: Option<&'a [(std::ffi::OsString, std::ffi::OsString)]>,
+    /// Who asked for the dispatch when it is not the person at this terminal (a device
+    /// paired with `vnx serve`): its `dispatch_started` names them.
+    pub by: Option<&'a str>,
 }
 
 impl Context<'_> {

@@ -1,0 +1,44 @@
+// vnx serve: the page's one script. It asks before a deciding button acts, fills the pairing
+// code from the address's fragment (never sent to the server), and redraws the page when the
+// server says the ledger changed, unless the person is typing.
+"use strict";
+(function () {
+  document.addEventListener("submit", function (e) {
+    var form = e.target;
+    var ask = form.getAttribute("data-confirm");
+    if (ask && !window.confirm(ask)) { e.preventDefault(); }
+  });
+  var code = document.getElementById("code");
+  if (code && location.hash.indexOf("#code=") === 0) {
+    code.value = decodeURIComponent(location.hash.slice(6));
+    history.replaceState(null, "", location.pathname);
+  }
+  var csrf = document.querySelector('meta[name="csrf"]');
+  if (!csrf || !csrf.content || !window.EventSource) { return; }
+  var busy = false;
+  function typing() {
+    var a = document.activeElement;
+    if (a && (a.tagName === "TEXTAREA" || a.tagName === "INPUT") && a.value) { return true; }
+    return Array.prototype.some.call(document.querySelectorAll("textarea"), function (t) { return t.value; });
+  }
+  function redraw() {
+    if (busy || typing()) { return; }
+    busy = true;
+    fetch(location.href, { credentials: "same-origin" }).then(function (r) {
+      return r.ok ? r.text() : null;
+    }).then(function (text) {
+      busy = false;
+      if (!text) { return; }
+      var doc = new DOMParser().parseFromString(text, "text/html");
+      var fresh = doc.querySelector("main");
+      var open = Array.prototype.map.call(document.querySelectorAll("details.file"), function (d) { return d.open; });
+      if (fresh) { document.querySelector("main").replaceWith(fresh); }
+      Array.prototype.forEach.call(document.querySelectorAll("details.file"), function (d, i) {
+        if (i < open.length) { d.open = open[i]; }
+      });
+      document.dispatchEvent(new Event("vnx:redrawn"));
+    }).catch(function () { busy = false; });
+  }
+  var events = new EventSource("/events");
+  events.addEventListener("change", redraw);
+})();

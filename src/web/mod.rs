@@ -1,0 +1,293 @@
+//! (cargo feature `serve`) `vnx serve`'s HTTP side: axum on a tokio runtime of its own, the
+//! routes (`pages`, the pairing and guard of `auth`, the HTML of `html`), the server-sent
+//! events that tell an open page the ledger changed, and the page's stylesheet and script,
+//! built into the binary. The reading and acting are the library's and the shared actions'
+//! (`cli/util/acts`), called on the blocking pool.
+
+pub mod auth;
+pub mod html;
+pub mod pages;
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::action::{Action, Outcome};
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::header;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use vnx::access::{DeviceStore, Pairing};
+use vnx::dashboard::{Reloader, Snapshot, Sources};
+use vnx::dispatch::state::DispatchState;
+use vnx::forge::watch::{Mode, PrStatus};
+use vnx::ids::DispatchId;
+
+/// A form's fields.
+pub type Form = axum::extract::Form<HashMap<String, String>>;
+
+/// How often the ledger is looked at for a change.
+const POLL: Duration = Duration::from_millis(250);
+
+/// What the server was started with.
+pub struct Settings {
+    /// The project.
+    pub project: vnx::project::Project,
+    /// Where dispatches' panes are.
+    pub tmux: vnx::tmux::Tmux,
+    /// The address to listen on.
+    pub listen: SocketAddr,
+    /// Host names the server answers for besides loopback's (`serve.url`'s); `None`: any
+    /// (listening beyond loopback, as the person asked).
+    pub hosts: Option<Vec<String>>,
+    /// Whether the device cookie is marked `Secure` (the page is reached over https).
+    pub secure_cookie: bool,
+    /// The person who runs the server (receipts name them with the device).
+    pub user: String,
+    /// The signing key, witness directory and hashing threads the list is verified with.
+    pub key: Option<PathBuf>,
+    /// The checkpoint witness directory.
+    pub witness: Option<PathBuf>,
+    /// Hashing threads.
+    pub threads: usize,
+}
+
+/// Does an action as the named person and device.
+pub type Act = dyn Fn(&Action, &str) -> Outcome + Send + Sync;
+/// The pull requests of dispatches (id, branch), read in a mode.
+pub type Prs =
+    dyn Fn(&[(DispatchId, String)], Mode) -> BTreeMap<DispatchId, PrStatus> + Send + Sync;
+
+/// What the server asks of the command that started it: what only the command line can do,
+/// as it reads its own settings.
+pub struct Calls {
+    /// Does an action as the named person and device (as receipts name them).
+    pub act: Box<Act>,
+    /// The pull requests of dispatches (id, branch), through the forge cache.
+    pub prs: Box<Prs>,
+    /// Starts what the queue can start, before a read (as every reading command does).
+    pub drain: Box<dyn Fn() + Send + Sync>,
+    /// Says a line at the server's terminal.
+    pub say: Box<dyn Fn(&str) + Send + Sync>,
+}
+
+/// The server's state, shared by every request.
+pub struct App {
+    sources: Sources,
+    devices: DeviceStore,
+    pairing: Mutex<Pairing>,
+    reloader: Mutex<Reloader>,
+    hosts: Option<Vec<String>>,
+    secure_cookie: bool,
+    user: String,
+    changes: tokio::sync::watch::Sender<u64>,
+    calls: Calls,
+}
+
+impl App {
+    /// Says a line at the server's terminal.
+    pub fn say(&self, line: &str) {
+        (self.calls.say)(line);
+    }
+
+    /// Whether the server answers for `host` (no port).
+    fn answers_for(&self, host: &str) -> bool {
+        let loopback = matches!(host, "localhost" | "127.0.0.1" | "::1");
+        loopback
+            || self
+                .hosts
+                .as_ref()
+                .is_none_or(|hosts| hosts.iter().any(|h| h.eq_ignore_ascii_case(host)))
+    }
+
+    /// How receipts name who acted from device `p`.
+    fn by(&self, p: &auth::Paired) -> String {
+        format!("{} via {} (vnx serve)", self.user, p.device.label())
+    }
+
+    /// Tells open pages something changed.
+    fn changed(&self) {
+        self.changes.send_modify(|n| *n += 1);
+    }
+
+    /// The dispatches as the dashboard reads them.
+    fn snapshot(&self) -> Result<Snapshot, String> {
+        (self.calls.drain)();
+        let mut reloader = self.reloader.lock().map_err(|e| e.to_string())?;
+        reloader.reload(&self.sources).map_err(|e| e.to_string())
+    }
+
+    /// One dispatch whole.
+    fn detail(&self, id: &DispatchId) -> Result<Option<vnx::dispatch::detail::Detail>, String> {
+        vnx::dispatch::detail::detail(&self.sources.ledger, id, &self.sources.tmux)
+            .map_err(|e| e.to_string())
+    }
+
+    /// The pull requests of `states`, as the forge cache holds them (no `gh` call): a line
+    /// each.
+    fn prs<'a>(
+        &self,
+        states: impl Iterator<Item = &'a DispatchState>,
+    ) -> HashMap<DispatchId, String> {
+        let wanted: Vec<(DispatchId, String)> = states
+            .filter_map(|s| Some((s.id.clone(), s.branch.clone()?)))
+            .collect();
+        (self.calls.prs)(&wanted, Mode::Cached)
+            .into_iter()
+            .map(|(id, pr)| (id, pr.line()))
+            .collect()
+    }
+
+    /// The pull request of one dispatch, read through the forge cache (at most one `gh`
+    /// call per refresh interval).
+    fn pr_of(&self, s: &DispatchState) -> Option<PrStatus> {
+        let wanted = [(s.id.clone(), s.branch.clone()?)];
+        (self.calls.prs)(&wanted, Mode::Auto).remove(&s.id)
+    }
+}
+
+/// Makes a new pairing code, the one the terminal shows.
+pub fn new_pairing() -> Result<Pairing, vnx::access::AccessError> {
+    Pairing::new(jiff::Timestamp::now())
+}
+
+/// The running server's handle: the address it listens on, a way to make a new pairing
+/// code.
+#[derive(Clone)]
+pub struct Running {
+    /// The address it listens on.
+    pub addr: SocketAddr,
+    app: Arc<App>,
+}
+
+impl Running {
+    /// Replaces the pairing code with `pairing`.
+    pub fn set_pairing(&self, pairing: Pairing) {
+        if let Ok(mut p) = self.app.pairing.lock() {
+            *p = pairing;
+        }
+    }
+}
+
+/// Binds the listener and serves until `stop` resolves; `ready` is told the address and
+/// handle first (before any request is taken).
+pub fn run(
+    settings: Settings,
+    pairing: Pairing,
+    calls: Calls,
+    ready: impl FnOnce(&Running),
+) -> std::io::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(settings.listen).await?;
+        let addr = listener.local_addr()?;
+        let (changes, _) = tokio::sync::watch::channel(0u64);
+        let app = Arc::new(App {
+            sources: Sources {
+                root: settings.project.root.clone(),
+                ledger: settings.project.ledger(),
+                tmux: settings.tmux.clone(),
+            },
+            devices: DeviceStore::in_data_dir(&settings.project.data_dir()),
+            pairing: Mutex::new(pairing),
+            reloader: Mutex::new(Reloader::new(
+                settings.key,
+                settings.witness,
+                settings.threads,
+            )),
+            hosts: settings.hosts,
+            secure_cookie: settings.secure_cookie,
+            user: settings.user,
+            changes,
+            calls,
+        });
+        watch_ledger(Arc::clone(&app));
+        ready(&Running {
+            addr,
+            app: Arc::clone(&app),
+        });
+        let router = Router::new()
+            .route("/", get(pages::list))
+            .route("/d/{id}", get(pages::dispatch).post(pages::act))
+            .route("/events", get(events))
+            .route("/pair", get(auth::pair_page).post(auth::pair))
+            .route("/static/app.css", get(css))
+            .route("/static/app.js", get(js))
+            .layer(axum::middleware::from_fn_with_state(
+                Arc::clone(&app),
+                auth::guard,
+            ))
+            .with_state(app);
+        let stop = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(stop)
+        .await
+    })
+}
+
+/// Watches the ledger (its length and time) on a thread of its own and tells open pages
+/// when it changed.
+fn watch_ledger(app: Arc<App>) {
+    let ledger = app.sources.ledger.clone();
+    std::thread::spawn(move || {
+        let seen = |p: &std::path::Path| {
+            std::fs::metadata(p)
+                .ok()
+                .map(|m| (m.len(), m.modified().ok()))
+        };
+        let mut last = seen(&ledger);
+        loop {
+            std::thread::sleep(POLL);
+            let now = seen(&ledger);
+            if now != last {
+                last = now;
+                app.changed();
+            }
+        }
+    });
+}
+
+/// The server-sent events an open page listens to: `change` when the ledger changed.
+async fn events(
+    _: auth::Paired,
+    axum::extract::State(app): axum::extract::State<Arc<App>>,
+) -> Sse<impl futures_util::Stream<Item = Result<Event, Infallible>>> {
+    let rx = app.changes.subscribe();
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.changed().await.ok()?;
+        let n = *rx.borrow_and_update();
+        Some((Ok(Event::default().event("change").data(n.to_string())), rx))
+    });
+    Sse::new(stream).keep_alive(KeepAlive::default())
+}
+
+async fn css() -> Response {
+    asset("text/css", include_str!("assets/app.css"))
+}
+
+async fn js() -> Response {
+    asset("text/javascript", include_str!("assets/app.js"))
+}
+
+fn asset(kind: &'static str, text: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, kind),
+            (header::CACHE_CONTROL, "max-age=300"),
+        ],
+        text,
+    )
+        .into_response()
+}

@@ -1,0 +1,435 @@
+//! The pages `vnx serve` draws and the actions their buttons post: the list (what needs you
+//! first, then what runs, then the rest), one dispatch's page (what it waits for, its
+//! actions, gates, pull request, diff, transcript tail, receipts), and the action a form
+//! posts, done in process as the vnx command of the same name would do it, recorded as
+//! done by the paired device.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use vnx::dashboard::model::Row;
+use vnx::dispatch::view::State as Live;
+use vnx::ids::DispatchId;
+
+use super::auth::{Paired, html_response};
+use super::html::{self, esc, page};
+use super::{App, Form};
+use crate::action::Action;
+
+/// The most finished dispatches the list shows.
+const FINISHED_SHOWN: usize = 100;
+
+/// The list of the project's dispatches.
+pub async fn list(p: Paired, State(app): State<Arc<App>>) -> Response {
+    blocking(move || list_page(&app, &p)).await
+}
+
+/// One dispatch's page.
+pub async fn dispatch(
+    p: Paired,
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let Ok(id) = DispatchId::parse(&id) else {
+        return html_response(
+            StatusCode::NOT_FOUND,
+            &page("Not found", "", "<h1>No such dispatch</h1>"),
+        );
+    };
+    let said = q.get("said").cloned().unwrap_or_default();
+    blocking(move || dispatch_page(&app, &p, &id, &said)).await
+}
+
+/// An action a dispatch page's form posts.
+pub async fn act(
+    p: Paired,
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    axum::extract::Form(form): Form,
+) -> Response {
+    let Ok(id) = DispatchId::parse(&id) else {
+        return (StatusCode::NOT_FOUND, "no such dispatch\n").into_response();
+    };
+    let field = |k: &str| form.get(k).map(String::as_str).unwrap_or_default();
+    if !p.csrf_ok(field("csrf")) {
+        return (
+            StatusCode::FORBIDDEN,
+            "the page's anti-forgery value is missing or wrong: reload it\n",
+        )
+            .into_response();
+    }
+    let message = field("message").trim().to_owned();
+    let action = match field("action") {
+        "approve" => Action::Approve(id.clone()),
+        "deny" => Action::Deny(id.clone(), (!message.is_empty()).then_some(message)),
+        "answer" if !message.is_empty() => Action::FollowUp(id.clone(), message),
+        "answer" => return back(&id, "an answer needs words"),
+        "dismiss" => Action::Dismiss(id.clone()),
+        "cancel" => Action::Cancel(id.clone()),
+        "merge" => Action::Merge(id.clone()),
+        "gate-check" => Action::GateCheck(id.clone()),
+        "accept" => Action::Accept(id.clone()),
+        other => {
+            return (
+                StatusCode::BAD_REQUEST,
+                format!("no action {:?}\n", html::esc(other)),
+            )
+                .into_response();
+        }
+    };
+    let by = app.by(&p);
+    let said = format!("vnx {}", action.argv()[0]);
+    app.say(&format!("{said} {id} by {by}"));
+    let acting = Arc::clone(&app);
+    let outcome = tokio::task::spawn_blocking(move || (acting.calls.act)(&action, &by)).await;
+    let line = outcome.map_or_else(|e| format!("{said}: failed: {e}"), |o| o.message());
+    app.changed();
+    back(&id, &line)
+}
+
+fn not_found() -> Response {
+    html_response(
+        StatusCode::NOT_FOUND,
+        &page(
+            "Not found",
+            "",
+            "<h1>No such dispatch</h1><p><a href=\"/\">All dispatches</a></p>",
+        ),
+    )
+}
+
+/// Back to the dispatch's page, saying `said`.
+fn back(id: &DispatchId, said: &str) -> Response {
+    Redirect::to(&format!("/d/{id}?said={}", url_encode(said))).into_response()
+}
+
+/// `text` as a URL's query value.
+fn url_encode(text: &str) -> String {
+    let mut out = String::new();
+    for b in text.bytes().take(600) {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(b));
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
+}
+
+/// What a page's reading says of a dispatch the ledger never started.
+const NOT_FOUND: &str = "no such dispatch";
+
+async fn blocking(f: impl FnOnce() -> Result<String, String> + Send + 'static) -> Response {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(Ok(html)) => html_response(StatusCode::OK, &html),
+        Ok(Err(e)) if e == NOT_FOUND => not_found(),
+        Ok(Err(e)) => html_response(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &page(
+                "Error",
+                "",
+                &format!("<h1>Cannot read the project</h1><p>{}</p>", esc(&e)),
+            ),
+        ),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
+fn list_page(app: &App, p: &Paired) -> Result<String, String> {
+    let snapshot = app.snapshot()?;
+    let prs = app.prs(snapshot.rows.iter().map(|r| &r.state));
+    let now = snapshot.now;
+    let mut body = String::new();
+    let groups: [(u8, &str); 3] = [(0, "Needs you"), (1, "Running"), (2, "The rest")];
+    for (group, heading) in groups {
+        let rows: Vec<&Row> = snapshot
+            .rows
+            .iter()
+            .filter(|r| r.group() == group)
+            .collect();
+        if rows.is_empty() && group != 0 {
+            continue;
+        }
+        let _ = write!(
+            body,
+            "<section class=\"g{group}\"><h2>{heading} <span class=\"count\">{}</span></h2><ul class=\"rows\">",
+            rows.len()
+        );
+        if rows.is_empty() {
+            body.push_str("<li class=\"quiet\">Nothing waits for you.</li>");
+        }
+        let shown = if group == 2 {
+            FINISHED_SHOWN
+        } else {
+            usize::MAX
+        };
+        for row in rows.iter().take(shown) {
+            body.push_str(&row_html(
+                row,
+                now,
+                prs.get(&row.state.id).map(String::as_str),
+                p,
+            ));
+        }
+        if rows.len() > shown {
+            let _ = write!(
+                body,
+                "<li class=\"quiet\">and {} more (<code>vnx status</code>)</li>",
+                rows.len() - shown
+            );
+        }
+        body.push_str("</ul></section>");
+    }
+    if snapshot.older > 0 {
+        let _ = write!(
+            body,
+            "<p class=\"quiet\">{} older dispatches are not listed.</p>",
+            snapshot.older
+        );
+    }
+    let health = match &snapshot.health {
+        vnx::dashboard::Health::Broken { line, detail } => {
+            format!(
+                "<p class=\"said bad\">The ledger does not verify from line {line}: {}</p>",
+                esc(detail)
+            )
+        }
+        _ => String::new(),
+    };
+    Ok(page("vnx", &p.token.csrf(), &format!("{health}{body}")))
+}
+
+fn row_html(row: &Row, now: jiff::Timestamp, pr: Option<&str>, p: &Paired) -> String {
+    let s = &row.state;
+    let title = s.title.as_deref().unwrap_or("(no title)");
+    let age = age_of(s.started_at.as_deref(), now);
+    let cli = s.provider.as_deref().unwrap_or("?");
+    let pr = pr
+        .map(|pr| format!(" · <span class=\"pr\">{}</span>", esc(pr)))
+        .unwrap_or_default();
+    let quick = if s.blocked.is_some() && s.state.is_live() {
+        format!(
+            "<div class=\"quick\">{}{}</div>",
+            button(
+                &s.id,
+                p,
+                "approve",
+                "Approve",
+                Some("Allow what this worker asks to do?")
+            ),
+            button(
+                &s.id,
+                p,
+                "deny",
+                "Deny",
+                Some("Refuse what this worker asks to do?")
+            ),
+        )
+    } else {
+        String::new()
+    };
+    format!(
+        "<li class=\"row st-{status}\"><a href=\"/d/{id}\"><span class=\"badge\">{status}</span> \
+         <b>{title}</b><span class=\"meta\">{cli} · {age} · {short}{pr}</span>\
+         <span class=\"act\">{activity}</span></a>{quick}</li>",
+        status = esc(s.status),
+        id = s.id,
+        title = esc(title),
+        cli = esc(cli),
+        short = esc(s.id.as_str()),
+        activity = esc(&row.activity),
+    )
+}
+
+/// A form of one button posting `action` for dispatch `id`.
+fn button(id: &DispatchId, p: &Paired, action: &str, label: &str, confirm: Option<&str>) -> String {
+    let confirm = confirm
+        .map(|c| format!(" data-confirm=\"{}\"", esc(c)))
+        .unwrap_or_default();
+    format!(
+        "<form method=\"post\" action=\"/d/{id}\"{confirm}><input type=\"hidden\" name=\"csrf\" \
+         value=\"{csrf}\"><input type=\"hidden\" name=\"action\" value=\"{action}\">\
+         <button class=\"b-{action}\" type=\"submit\">{label}</button></form>",
+        csrf = p.token.csrf(),
+    )
+}
+
+/// A form posting `action` with a message typed in.
+fn with_message(
+    id: &DispatchId,
+    p: &Paired,
+    action: &str,
+    label: &str,
+    hint: &str,
+    required: bool,
+) -> String {
+    format!(
+        "<form method=\"post\" action=\"/d/{id}\" class=\"msg\"><input type=\"hidden\" \
+         name=\"csrf\" value=\"{csrf}\"><input type=\"hidden\" name=\"action\" value=\"{action}\">\
+         <textarea name=\"message\" rows=\"3\" placeholder=\"{hint}\"{req}></textarea>\
+         <button class=\"b-{action}\" type=\"submit\">{label}</button></form>",
+        csrf = p.token.csrf(),
+        req = if required { " required" } else { "" },
+    )
+}
+
+fn age_of(started: Option<&str>, now: jiff::Timestamp) -> String {
+    started
+        .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+        .map_or_else(
+            || "?".to_owned(),
+            |t| crate::shown::age(now.as_second() - t.as_second()),
+        )
+}
+
+fn dispatch_page(app: &App, p: &Paired, id: &DispatchId, said: &str) -> Result<String, String> {
+    let Some(d) = app.detail(id)? else {
+        return Err(NOT_FOUND.to_owned());
+    };
+    let s = &d.state;
+    let now = jiff::Timestamp::now();
+    let mut b = String::new();
+    let _ = write!(
+        b,
+        "<h1>{}</h1><p class=\"meta\"><span class=\"badge st-{status}\">{status}</span> {id} · {cli}{model} · {role} · {age}{host}</p>",
+        esc(s.title.as_deref().unwrap_or("(no title)")),
+        status = esc(s.status),
+        cli = esc(s.provider.as_deref().unwrap_or("?")),
+        model = s
+            .model
+            .as_deref()
+            .map(|m| format!(" ({})", esc(m)))
+            .unwrap_or_default(),
+        role = esc(s.role.as_deref().unwrap_or("")),
+        age = age_of(s.started_at.as_deref(), now),
+        host = s
+            .host
+            .as_deref()
+            .map(|h| format!(" · on {}", esc(h)))
+            .unwrap_or_default(),
+    );
+    if !said.is_empty() {
+        let _ = write!(b, "<p class=\"said\">{}</p>", esc(said));
+    }
+    if let (Some(blocked), true) = (&s.blocked, s.state.is_live()) {
+        let _ = write!(
+            b,
+            "<section class=\"needs\"><h2>Waits for you</h2><pre class=\"ask\">{}</pre><div class=\"acts\">{}</div>{}</section>",
+            esc(&blocked.describe()),
+            button(
+                id,
+                p,
+                "approve",
+                "Approve",
+                Some("Allow what this worker asks to do?")
+            ),
+            with_message(
+                id,
+                p,
+                "deny",
+                "Deny",
+                "why (optional): the worker is told",
+                false
+            ),
+        );
+    }
+    if let (true, Some(q)) = (s.waiting(), s.question.as_deref()) {
+        let _ = write!(
+            b,
+            "<section class=\"needs\"><h2>Asks</h2><pre class=\"ask\">{}</pre>{}<div class=\"acts\">{}</div></section>",
+            esc(q),
+            with_message(
+                id,
+                p,
+                "answer",
+                "Answer",
+                "your answer: sent as a follow-up in the same session",
+                true
+            ),
+            button(
+                id,
+                p,
+                "dismiss",
+                "Dismiss",
+                Some("Close this question without answering it?")
+            ),
+        );
+    }
+    let mut acts = String::new();
+    if s.state.is_live() || s.state == Live::Queued {
+        acts.push_str(&button(
+            id,
+            p,
+            "cancel",
+            "Cancel",
+            Some("Cancel this dispatch? Its worker is stopped."),
+        ));
+    }
+    if s.landed.is_none() && matches!(s.state, Live::Ended(vnx::receipts::DispatchStatus::Done)) {
+        acts.push_str(&button(id, p, "gate-check", "Run gates", None));
+        acts.push_str(&button(
+            id,
+            p,
+            "merge",
+            "Merge",
+            Some("Merge this dispatch into its base?"),
+        ));
+    }
+    if !acts.is_empty() {
+        let _ = write!(b, "<div class=\"acts\">{acts}</div>");
+    }
+    if !d.gates.is_empty() {
+        b.push_str("<h2>Gates</h2><ul class=\"gates\">");
+        for g in &d.gates {
+            let _ = write!(
+                b,
+                "<li class=\"gate-{st}\">{name}: {st}{why}</li>",
+                name = esc(&g.gate),
+                st = esc(&g.status),
+                why = g
+                    .reason
+                    .as_deref()
+                    .map(|r| format!(" ({})", esc(r)))
+                    .unwrap_or_default(),
+            );
+        }
+        b.push_str("</ul>");
+    }
+    if let Some(pr) = app.pr_of(s) {
+        b.push_str("<h2>Pull request</h2><dl class=\"pr\">");
+        for (k, v) in crate::shown::pr_lines(&pr, |t| t.to_owned()) {
+            let _ = write!(b, "<dt>{k}</dt><dd>{}</dd>", esc(&v));
+        }
+        b.push_str("</dl>");
+    }
+    let diff = vnx::dispatch::detail::diff_with(&app.sources.root, &d, false, &[], true)
+        .unwrap_or_else(|e| format!("(no diff: {e})"));
+    let _ = write!(
+        b,
+        "<h2>Diff</h2><div class=\"diffs\">{}</div>",
+        html::diff(&diff)
+    );
+    let transcript = vnx::dashboard::model::preview(s, &app.sources.root, &app.sources.tmux);
+    let tail: Vec<&str> = transcript.lines().rev().take(200).collect();
+    let tail: Vec<&str> = tail.into_iter().rev().collect();
+    let _ = write!(
+        b,
+        "<h2>Transcript</h2><pre class=\"log\">{}</pre>",
+        esc(&tail.join("\n"))
+    );
+    b.push_str("<h2>Receipts</h2><pre class=\"receipts\">");
+    for r in &d.receipts {
+        let _ = writeln!(b, "{}", esc(&r.to_string()));
+    }
+    b.push_str("</pre>");
+    Ok(page(
+        s.title.as_deref().unwrap_or(id.as_str()),
+        &p.token.csrf(),
+        &b,
+    ))
+}

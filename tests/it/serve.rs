@@ -1,0 +1,251 @@
+//! `vnx serve` over real HTTP: nobody gets in without pairing (a wrong code five times closes
+//! pairing, a code pairs once), a paired device's page lists what needs a person first with
+//! worker text escaped, every change needs the device's anti-forgery value from the page's own
+//! origin on a host the server answers for, the page's actions are the commands' (a question
+//! answered in a follow-up, a blocked worker approved, a merge), each receipt names the
+//! device, a revoked device is out at once, and an open page hears of a ledger change.
+
+use std::time::Duration;
+
+use crate::common::serve::Server;
+use crate::common::{Fakes, Repo, configure, run, wait_for};
+
+/// A title a worker could not choose, but a person pasting an issue could.
+const HOSTILE: &str = "<script>alert(1)</script> \u{1b}[31m\"quoted\" & <img src=x onerror=y>";
+
+#[test]
+fn nobody_gets_in_without_pairing_and_a_code_pairs_once() {
+    let repo = Repo::new();
+    let mut server = Server::start(repo.vnx(), &[]);
+    let r = server.get("/", None);
+    assert_eq!(
+        (r.status, r.header("location")),
+        (303, Some("/pair")),
+        "{r:?}"
+    );
+    let id = repo.dispatched("ask", false);
+    let r = server.post(&format!("/d/{id}"), &[("action", "dismiss")], None, None);
+    assert_eq!(r.status, 401, "{r:?}");
+    // A forged cookie of the right form is no device.
+    let forged = format!("vnx_device={}", "a".repeat(64));
+    assert_eq!(server.get("/", Some(&forged)).status, 303);
+
+    let cookie = server.pair("phone");
+    assert_eq!(server.get("/", Some(&cookie)).status, 200);
+    // The same code again pairs nothing.
+    let again = server.post("/pair", &[("code", &server.code.clone())], None, None);
+    assert_eq!(again.status, 403, "{again:?}");
+    assert!(again.body.contains("was used"), "{}", again.body);
+
+    // Five wrong codes close pairing, even for the right one after.
+    server.new_code();
+    for _ in 0..5 {
+        let r = server.post("/pair", &[("code", "AAAA-AAAA")], None, None);
+        assert_eq!(r.status, 403);
+    }
+    let r = server.post("/pair", &[("code", &server.code.clone())], None, None);
+    assert!(r.body.contains("too many wrong codes"), "{}", r.body);
+    server.wait_for("was refused: too many wrong codes");
+    // The device's token is not in any URL it was given, nor in the terminal.
+    let token = cookie.split('=').nth(1).unwrap();
+    assert!(!server.said.iter().any(|l| l.contains(token)));
+}
+
+#[test]
+fn changes_need_the_pages_value_its_origin_and_a_known_host() {
+    let repo = Repo::new();
+    let id = repo.dispatched("ask", false);
+    let server = Server::start(repo.vnx(), &[]);
+    let cookie = server.pair("desk");
+    let page = server.get(&format!("/d/{id}"), Some(&cookie));
+    assert_eq!(page.status, 200);
+    let csrf = page.csrf();
+    let dismiss = |csrf: &str, origin: Option<&str>| {
+        let form = [("action", "dismiss"), ("csrf", csrf)];
+        server.post(&format!("/d/{id}"), &form, Some(&cookie), origin)
+    };
+    assert_eq!(dismiss("", None).status, 403);
+    assert_eq!(dismiss(&"0".repeat(32), None).status, 403);
+    assert_eq!(dismiss(&csrf, Some("http://evil.example")).status, 403);
+    // A name that resolves to loopback, from another site's page: not answered.
+    let host = [("Host", "evil.example")];
+    let r = server.request("GET", "/", Some(&cookie), &host, "");
+    assert_eq!(r.status, 421, "{r:?}");
+    assert!(
+        repo.events("dispatch_dismissed").is_empty(),
+        "nothing was dismissed yet"
+    );
+    // Every response says how it may be used.
+    let csp = page.header("content-security-policy").unwrap();
+    assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"));
+    assert_eq!(page.header("cache-control"), Some("no-store"));
+
+    let r = dismiss(&csrf, None);
+    assert_eq!(r.status, 303, "{r:?}");
+    let said = r.header("location").unwrap();
+    assert!(said.contains("vnx%20dismiss"), "{said}");
+    let dismissed = repo.events("dispatch_dismissed");
+    assert_eq!(dismissed.len(), 1);
+    let by = dismissed[0]["by"].as_str().unwrap();
+    assert!(
+        by.contains("via desk (dev-"),
+        "the receipt names the device: {by}"
+    );
+}
+
+#[test]
+fn the_list_puts_what_needs_you_first_and_escapes_worker_text() {
+    let repo = Repo::new();
+    let done = repo.dispatched("commit", false);
+    // It ends needs_input: a negative verdict.
+    let r = repo.dispatch("ask", &["--instruction", HOSTILE]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let server = Server::start(repo.vnx(), &[]);
+    let cookie = server.pair("phone");
+    let list = server.get("/", Some(&cookie)).body;
+    let needs = list.find("Needs you").unwrap();
+    let rest = list.find("The rest").unwrap();
+    let asks = list.find("needs_input").unwrap();
+    let ended = list.find(&format!("/d/{done}")).unwrap();
+    assert!(needs < asks && asks < rest && rest < ended, "{list}");
+    let main = &list[list.find("<main>").unwrap()..];
+    for bad in ["<script", "<img", "\u{1b}"] {
+        assert!(!main.contains(bad), "{bad:?} in {main}");
+    }
+    assert!(
+        list.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "{list}"
+    );
+
+    // The dispatch page: its diff per file, numbered and anchored, and its receipts.
+    let page = server.get(&format!("/d/{done}"), Some(&cookie)).body;
+    assert!(
+        page.contains("<summary>demo-output.txt</summary>"),
+        "{page}"
+    );
+    assert!(
+        page.contains("data-file=\"demo-output.txt\" data-line=\"1\""),
+        "{page}"
+    );
+    assert!(page.contains("dispatch_completed"), "{page}");
+    assert!(
+        page.contains("value=\"merge\""),
+        "a done dispatch offers its merge"
+    );
+    assert_eq!(
+        server.get("/d/not-an-id", Some(&cookie)).status,
+        404,
+        "an id that is none"
+    );
+}
+
+#[test]
+fn a_question_answered_from_the_page_goes_on_in_a_follow_up_and_a_merge_lands() {
+    let repo = Repo::new();
+    configure(&repo, "roles:\n  implementer: {gates: []}\n");
+    let asked = repo.dispatched("ask", false);
+    let done = repo.dispatched("commit", false);
+    let server = Server::start(repo.vnx(), &[]);
+    let cookie = server.pair("phone");
+    let csrf = server.get("/", Some(&cookie)).csrf();
+    let answer = [
+        ("action", "answer"),
+        ("csrf", &csrf),
+        ("message", "English, please"),
+    ];
+    let r = server.post(&format!("/d/{asked}"), &answer, Some(&cookie), None);
+    assert_eq!(r.status, 303, "{r:?}");
+    assert!(
+        r.header("location").unwrap().contains("started%20D-"),
+        "{r:?}"
+    );
+    let follow = repo
+        .events("dispatch_started")
+        .into_iter()
+        .find(|s| s["continues"]["dispatch_id"].as_str() == Some(asked.as_str()))
+        .expect("a follow-up continues the question");
+    let by = follow["started_by"].as_str().unwrap();
+    assert!(by.contains("via phone (dev-"), "{follow}");
+
+    // Its gates from the page (which anchors a checkpoint, as `gate-check` does), then its
+    // merge.
+    let gates = [("action", "gate-check"), ("csrf", &csrf)];
+    let r = server.post(&format!("/d/{done}"), &gates, Some(&cookie), None);
+    assert!(r.header("location").unwrap().contains("GO"), "{r:?}");
+    let merge = [("action", "merge"), ("csrf", &csrf)];
+    let r = server.post(&format!("/d/{done}"), &merge, Some(&cookie), None);
+    let said = r.header("location").unwrap().to_owned();
+    assert!(said.contains("%3A%20ok%3A"), "{said}");
+    let merged = repo.events("merge_completed");
+    assert_eq!(merged.len(), 1, "{said}");
+    repo.verify_ok();
+}
+
+#[test]
+fn a_blocked_worker_is_approved_from_the_page_and_the_receipt_names_the_device() {
+    let repo = Repo::new();
+    let fakes = Fakes::new();
+    let id = repo.dispatched_asking_claude(&fakes);
+    let blocked = || run(repo.vnx().args(["wait", "--until-blocked", &id])).code == 1;
+    assert!(wait_for(blocked), "it blocks");
+    let server = Server::start(repo.vnx(), &[]);
+    let cookie = server.pair("phone");
+    let list = server.get("/", Some(&cookie));
+    assert!(
+        list.body.contains("value=\"approve\""),
+        "a quick approve: {}",
+        list.body
+    );
+    let page = server.get(&format!("/d/{id}"), Some(&cookie)).body;
+    assert!(
+        page.contains("Waits for you") && page.contains("git commit"),
+        "{page}"
+    );
+    let form = [("action", "approve"), ("csrf", &list.csrf())];
+    let r = server.post(&format!("/d/{id}"), &form, Some(&cookie), None);
+    assert!(r.header("location").unwrap().contains("approved"), "{r:?}");
+    let answered = repo.events("dispatch_answered");
+    assert_eq!(answered.len(), 1);
+    assert_eq!(answered[0]["answer"], "approve");
+    assert!(
+        answered[0]["by"]
+            .as_str()
+            .unwrap()
+            .contains("via phone (dev-")
+    );
+    let done = || {
+        run(repo.vnx().args(["status", "--state", "done", &id]))
+            .stdout
+            .contains(&id)
+    };
+    assert!(wait_for(done), "the worker went on and finished");
+}
+
+#[test]
+fn a_revoked_device_is_out_at_once_and_an_open_page_hears_of_changes() {
+    let repo = Repo::new();
+    let server = Server::start(repo.vnx(), &[]);
+    let cookie = server.pair("old phone");
+    let listed = run(repo.vnx().args(["serve", "--devices", "--json"]));
+    let devices: serde_json::Value = serde_json::from_str(&listed.stdout).unwrap();
+    assert_eq!(devices[0]["name"], "old phone", "{devices}");
+    assert!(!listed.stdout.contains(cookie.split('=').nth(1).unwrap()));
+
+    server.events_until(&cookie, "event: change", Duration::from_secs(30), || {
+        repo.dispatched("noop", false);
+    });
+
+    let r = run(repo.vnx().args(["serve", "--revoke", "old phone"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(server.get("/", Some(&cookie)).status, 303);
+    let r = run(repo.vnx().args(["serve", "--revoke", "old phone"]));
+    assert_eq!(r.code, 2, "no such device now: {}", r.stderr);
+}
+
+#[test]
+fn listening_beyond_loopback_needs_the_flag_that_says_the_risk() {
+    let repo = Repo::new();
+    let r = run(repo.vnx().args(["serve", "--listen", "0.0.0.0:0"]));
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("--expose"), "{}", r.stderr);
+}
