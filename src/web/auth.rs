@@ -114,7 +114,9 @@ pub async fn guard(State(app): State<Arc<App>>, req: Request, next: Next) -> Res
          connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
     );
     set(h, "x-content-type-options", "nosniff");
-    set(h, "referrer-policy", "no-referrer");
+    // `same-origin`, not `no-referrer`: with no referrer at all a browser sends `Origin: null`
+    // on the page's own form posts, which the check above must refuse.
+    set(h, "referrer-policy", "same-origin");
     set(h, "x-frame-options", "DENY");
     if !h.contains_key(header::CACHE_CONTROL) {
         set(h, "cache-control", "no-store");

@@ -6,11 +6,19 @@
 
 use std::fmt::Write as _;
 
-/// `text` as HTML text or attribute value: control characters (a terminal's escapes) removed,
-/// `& < > " '` escaped.
+/// `text` as HTML text or attribute value: a terminal's escapes, control characters (but line
+/// breaks) and bidirectional overrides removed, `& < > " '` escaped.
 pub fn esc(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 8);
-    let plain = vnx::dashboard::model::plain(text);
+    let plain = if text.contains('\n') {
+        let mut lines = vnx::dashboard::model::plain_lines(text);
+        if !text.ends_with('\n') {
+            lines.pop();
+        }
+        lines
+    } else {
+        vnx::dashboard::model::plain(text)
+    };
     for c in plain.chars() {
         match c {
             '&' => out.push_str("&amp;"),
@@ -59,6 +67,7 @@ pub fn diff(text: &str) -> String {
     let mut new_line = 0u64;
     let mut lines_in_file = 0usize;
     let mut open = false;
+    let mut in_hunk = false;
     for line in text.lines() {
         if let Some(rest) = line.strip_prefix("diff --git ") {
             if open {
@@ -73,13 +82,13 @@ pub fn diff(text: &str) -> String {
             file = Some(name);
             open = true;
             lines_in_file = 0;
+            in_hunk = false;
             continue;
         }
-        if !open
-            || line.starts_with("index ")
-            || line.starts_with("--- ")
-            || line.starts_with("+++ ")
-        {
+        // Git's headers (index, modes, renames, the two names): the file's summary says
+        // enough.
+        let header = !in_hunk && !line.starts_with("@@ ");
+        if !open || header || line.starts_with("\\ ") {
             continue;
         }
         lines_in_file += 1;
@@ -91,6 +100,7 @@ pub fn diff(text: &str) -> String {
         }
         let ext = file.as_deref().and_then(|f| f.rsplit('.').next());
         if let Some(hunk) = line.strip_prefix("@@ ") {
+            in_hunk = true;
             new_line = hunk
                 .split(' ')
                 .find_map(|p| p.strip_prefix('+'))

@@ -14,6 +14,7 @@ mod common;
 
 mod accept;
 mod best_of;
+mod browser;
 mod build_graph;
 mod build_script;
 mod canonical;

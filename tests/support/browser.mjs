@@ -1,0 +1,115 @@
+// Drives `vnx serve` in Debian's Chromium, headless, through playwright-core, as a person on a
+// phone would: pairs through the QR code's address, approves a blocked worker, answers a
+// question, comments a diff line, runs the gates and merges, and keeps a screenshot of each
+// page at phone and desktop size. Run by tests/it/browser.rs, which checks the ledger after.
+//
+//   node browser.mjs   (settings in the environment: VNX_PLAYWRIGHT, VNX_BASE, VNX_CODE,
+//                       VNX_BLOCKED, VNX_ASKED, VNX_DONE, VNX_ARTIFACTS, VNX_CHROMIUM)
+// Prints one JSON line per step; exits 1 on the first step that fails.
+import { createRequire } from "node:module";
+import path from "node:path";
+
+const env = process.env;
+const require = createRequire(import.meta.url);
+const { chromium } = require(env.VNX_PLAYWRIGHT);
+const base = env.VNX_BASE;
+const shots = env.VNX_ARTIFACTS;
+const say = (step, more = {}) => console.log(JSON.stringify({ step, ...more }));
+
+const browser = await chromium.launch({
+  executablePath: env.VNX_CHROMIUM || "/usr/bin/chromium",
+  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  // (playwright starts it with a new, empty profile of its own)
+});
+const phone = await browser.newContext({
+  viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true,
+});
+const page = await phone.newPage();
+const alerts = [];
+page.on("dialog", async (d) => {
+  if (d.type() === "confirm") { await d.accept(); } else { alerts.push(d.message()); await d.dismiss(); }
+});
+const errors = [];
+page.on("pageerror", (e) => errors.push(String(e)));
+
+async function shoot(name, url) {
+  await page.goto(base + url);
+  await page.screenshot({ path: path.join(shots, `${name}-390x844.png`), fullPage: false });
+}
+
+try {
+  // Pairing: the QR code's address carries the code after '#'; the page fills it in.
+  await page.goto(`${base}/pair#code=${env.VNX_CODE}`);
+  await page.screenshot({ path: path.join(shots, "pair-390x844.png") });
+  if ((await page.inputValue("#code")) !== env.VNX_CODE) throw new Error("the code was not filled in");
+  await page.fill("input[name=name]", "test phone");
+  await page.click("button[type=submit]");
+  await page.waitForURL(base + "/");
+  say("paired");
+  await page.screenshot({ path: path.join(shots, "list-390x844.png"), fullPage: true });
+
+  // A blocked worker approved from its page.
+  await page.goto(`${base}/d/${env.VNX_BLOCKED}`);
+  await page.screenshot({ path: path.join(shots, "blocked-390x844.png"), fullPage: true });
+  await page.click("button.b-approve");
+  await page.waitForURL(/said=/);
+  const approved = await page.textContent("p.said");
+  if (!/approved/.test(approved)) throw new Error(`approve said: ${approved}`);
+  say("approved", { said: approved });
+
+  // A question answered in a follow-up.
+  await page.goto(`${base}/d/${env.VNX_ASKED}`);
+  await page.screenshot({ path: path.join(shots, "asked-390x844.png"), fullPage: true });
+  await page.fill("form.msg:has(input[value=answer]) textarea", "English, please");
+  await page.click("button.b-answer");
+  await page.waitForURL(/said=/);
+  const answered = await page.textContent("p.said");
+  if (!/started/.test(answered)) throw new Error(`answer said: ${answered}`);
+  say("answered", { said: answered });
+
+  // The done dispatch: a comment on a diff line (tap the line), its gates, then its merge.
+  await page.goto(`${base}/d/${env.VNX_DONE}`);
+  await page.screenshot({ path: path.join(shots, "done-390x844.png"), fullPage: true });
+  const line = page.locator("tr[data-line]").first();
+  if (await page.locator("#comment-form").count() === 0) {
+    say("comment", { skipped: "this page has no review comments" });
+  } else {
+    await line.tap();
+    await page.fill("#comment-form textarea", "Say which greeting this is.");
+    await page.click("#comment-form button[type=submit]");
+    await page.waitForURL(/said=/);
+    say("commented", { said: await page.textContent("p.said") });
+  }
+  await page.click("button.b-gate-check");
+  await page.waitForURL(/said=/);
+  await page.click("button.b-merge");
+  await page.waitForURL(/said=/);
+  const merged = await page.textContent("p.said");
+  if (!/: ok: /.test(merged)) throw new Error(`merge said: ${merged}`);
+  say("merged", { said: merged });
+
+  // Every page at desktop size too.
+  const desk = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  await desk.addCookies((await phone.cookies()).map((c) => ({ ...c })));
+  const wide = await desk.newPage();
+  for (const [name, url] of [["list", "/"], ["blocked", `/d/${env.VNX_BLOCKED}`],
+    ["asked", `/d/${env.VNX_ASKED}`], ["done", `/d/${env.VNX_DONE}`]]) {
+    await wide.goto(base + url);
+    await wide.screenshot({ path: path.join(shots, `${name}-1280x800.png`) });
+  }
+  say("desktop");
+  // The list's load time as the browser measured it.
+  await page.goto(base + "/");
+  const nav = await page.evaluate(() => performance.getEntriesByType("navigation")[0].toJSON());
+  say("timing", { response_ms: nav.responseEnd - nav.requestStart });
+  if (alerts.length) throw new Error(`a page script ran: ${alerts.join(", ")}`);
+  if (errors.length) throw new Error(`page errors: ${errors.join(", ")}`);
+  say("end");
+} catch (e) {
+  await page.screenshot({ path: path.join(shots, "failure.png"), fullPage: true }).catch(() => {});
+  say("failed", { error: String(e), url: page.url() });
+  await browser.close();
+  process.exit(1);
+}
+await browser.close();
