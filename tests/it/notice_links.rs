@@ -18,14 +18,14 @@ use crate::common::{Fakes, Repo, ledger_path, run};
 
 /// One request the listener took: its request line, its headers, its body.
 #[derive(Debug)]
-struct Took {
-    line: String,
-    headers: Vec<String>,
-    body: serde_json::Value,
+pub(crate) struct Took {
+    pub(crate) line: String,
+    pub(crate) headers: Vec<String>,
+    pub(crate) body: serde_json::Value,
 }
 
 /// A listener on 127.0.0.1 answering `status` to every request, and what it took.
-fn listener(status: u16) -> (u16, mpsc::Receiver<Took>) {
+pub(crate) fn listener(status: u16) -> (u16, mpsc::Receiver<Took>) {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
     let (tx, rx) = mpsc::channel();
@@ -83,7 +83,7 @@ fn curl_here() -> bool {
 }
 
 /// Runs `f` at the desk of `repo`, as `vnx serve` would make it.
-fn at_desk<T>(repo: &Repo, f: impl FnOnce(&Desk<'_>) -> T) -> T {
+pub(crate) fn at_desk<T>(repo: &Repo, f: impl FnOnce(&Desk<'_>) -> T) -> T {
     let root = std::fs::canonicalize(repo.env.path()).unwrap();
     let project = vnx::project::Project::at(&root);
     let ledger = ledger_path(repo);

@@ -24,7 +24,7 @@ pub fn answer(
     answer_state(desk, state, decision, message)
 }
 
-/// [`answer`] for the dispatch as `state` shows it, read by the caller (who checked what it
+/// [`answer()`] for the dispatch as `state` shows it, read by the caller (who checked what it
 /// waits for: a signed link, `actions::link`).
 pub fn answer_state(
     desk: &Desk<'_>,

@@ -169,6 +169,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn curl_is_needed_where_notices_are_posted() {
+        let missing = curl(None, 2);
+        assert_eq!(missing.status, super::super::Status::Fail);
+        assert!(
+            missing.detail.contains("cannot be posted"),
+            "{}",
+            missing.detail
+        );
+        let here = curl(Some(std::path::Path::new("/usr/bin/curl")), 2);
+        assert_eq!(here.status, super::super::Status::Pass);
+        assert!(
+            here.detail.starts_with("/usr/bin/curl posts"),
+            "{}",
+            here.detail
+        );
+    }
+
+    #[test]
     fn a_cli_installed_in_the_home_directory_is_named_as_narrowed() {
         let t = tempfile::tempdir().unwrap();
         let home = t.path().join("home");

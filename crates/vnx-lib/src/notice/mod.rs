@@ -23,6 +23,8 @@ pub use link::{Link, LinkAction, LinkError, LinkKey, UsedLinks};
 const NOTICED_FILE: &str = "noticed";
 /// The most noticed changes remembered (the oldest are forgotten first).
 const MAX_NOTICED: usize = 10_000;
+/// How long one post may take: what the server gives [`send_due`].
+pub const POST_TIMEOUT: Duration = Duration::from_secs(10);
 /// The longest worker text a notice carries, in characters.
 pub const MAX_TEXT: usize = 500;
 
