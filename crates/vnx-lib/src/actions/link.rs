@@ -162,7 +162,8 @@ pub fn peek(
     token: &str,
     now: jiff::Timestamp,
 ) -> Result<Peeked, ActionError> {
-    let used = UsedLinks::hold(&desk.ctx.project.data_dir())?;
+    // A look: it never waits while another link is being followed.
+    let used = UsedLinks::glance(&desk.ctx.project.data_dir())?;
     Ok(match judge(desk, key, token, now, &used)? {
         Ok((link, state)) => {
             let what = state

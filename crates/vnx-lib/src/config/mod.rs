@@ -10,8 +10,8 @@
 //! This file holds the loader (`load`, `parse`, reading and parsing through the strict YAML of
 //! `crate::yaml`); the types are in `schema`, the checks and `ConfigError` in `validation`,
 //! the template syntax in `template`, the `gates:` section in `gates`, the `forge:` section
-//! in `forge`, the `defaults:` section in `defaults`, the `serve:` section in `serve`, a role's allowlist in `allow`, and what
-//! vnx reads of a declared TUI in `tui`.
+//! in `forge`, the `defaults:` section in `defaults`, the `serve:` section in `serve`, a
+//! role's allowlist in `allow`, and what vnx reads of a declared TUI in `tui`.
 
 use std::path::Path;
 

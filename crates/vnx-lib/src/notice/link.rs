@@ -191,7 +191,13 @@ impl LinkKey {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let mut key = [0u8; 32];
                 getrandom::fill(&mut key).expect("the OS gives random bytes");
-                match crate::files::write_private(&path, &key) {
+                // Written whole and durably beside it, then linked into place, which never
+                // replaces a key another process made meanwhile (nor leaves half of one).
+                let tmp = dir.join(format!(".{KEY_FILE}.new-{}", std::process::id()));
+                let made = crate::files::write_atomic_private(&tmp, &key, true)
+                    .and_then(|()| std::fs::hard_link(&tmp, &path));
+                let _ = std::fs::remove_file(&tmp);
+                match made {
                     Ok(()) => Ok(LinkKey(key)),
                     // Another process made it first: its key is the key.
                     Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
@@ -295,7 +301,7 @@ fn from_base64url(text: &str) -> Option<Vec<u8>> {
 pub struct UsedLinks {
     path: PathBuf,
     entries: Vec<(String, i64)>,
-    _lock: std::fs::File,
+    lock: Option<std::fs::File>,
 }
 
 impl UsedLinks {
@@ -303,13 +309,22 @@ impl UsedLinks {
     pub fn hold(data_dir: &Path) -> Result<UsedLinks, NoticeError> {
         let dir = serve_dir(data_dir)?;
         let lock_path = dir.join(USED_LOCK);
-        let lock = crate::files::lock_file(&lock_path, true)
-            .map_err(|source| NoticeError::Io {
-                path: lock_path.clone(),
-                source,
-            })?
-            .expect("a waiting lock is taken");
-        let path = dir.join(USED_FILE);
+        let lock = crate::files::lock_file(&lock_path, true).map_err(|source| NoticeError::Io {
+            path: lock_path.clone(),
+            source,
+        })?;
+        UsedLinks::read(data_dir, lock)
+    }
+
+    /// The used links of `data_dir` as they are now, without the lock (the file is replaced
+    /// whole): for a look that must not wait while another link is being followed. It
+    /// cannot [`UsedLinks::mark`].
+    pub fn glance(data_dir: &Path) -> Result<UsedLinks, NoticeError> {
+        UsedLinks::read(data_dir, None)
+    }
+
+    fn read(data_dir: &Path, lock: Option<std::fs::File>) -> Result<UsedLinks, NoticeError> {
+        let path = data_dir.join(SERVE_DIR).join(USED_FILE);
         let text = match crate::files::read_bounded(&path, MAX_USED) {
             Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
@@ -325,7 +340,7 @@ impl UsedLinks {
         Ok(UsedLinks {
             path,
             entries,
-            _lock: lock,
+            lock,
         })
     }
 
@@ -338,6 +353,12 @@ impl UsedLinks {
     /// Records `link` as redeemed (durably, before it acts), forgetting the links expired
     /// at `now` (they no longer open).
     pub fn mark(&mut self, link: &Link, now: jiff::Timestamp) -> Result<(), NoticeError> {
+        if self.lock.is_none() {
+            return Err(NoticeError::Io {
+                path: self.path.clone(),
+                source: std::io::Error::other("the used links were read without their lock"),
+            });
+        }
         self.entries
             .retain(|(_, expires)| *expires > now.as_second());
         self.entries
@@ -444,6 +465,10 @@ mod tests {
         drop(used);
         let mut used = UsedLinks::hold(dir.path()).unwrap();
         assert!(used.used(&l) && !used.used(&other));
+        // A glance sees the same and cannot record.
+        let mut glanced = UsedLinks::glance(dir.path()).unwrap();
+        assert!(glanced.used(&l));
+        assert!(glanced.mark(&other, now()).is_err());
         // Once it expired it is forgotten: it no longer opens anyway.
         used.mark(&other, l.expires).unwrap();
         assert!(!used.used(&l) && used.used(&other));
