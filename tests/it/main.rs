@@ -67,6 +67,7 @@ mod live;
 mod mcp;
 mod merge;
 mod merge_queue;
+mod notice_links;
 mod pool;
 mod posture;
 mod pr;

@@ -43,6 +43,7 @@ mod copilot;
 mod daily_loop;
 mod image;
 mod needs_you;
+mod notice_links;
 mod opencode;
 mod planted;
 mod pod;

@@ -4,7 +4,7 @@
 //! string, and variables that would redirect git are never inherited.
 
 use std::ffi::{OsStr, OsString};
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
@@ -58,6 +58,7 @@ pub struct Cmd {
     env_clear: bool,
     timeout: Option<Duration>,
     stdin: Option<PathBuf>,
+    stdin_bytes: Option<std::sync::Arc<[u8]>>,
     max_output: Option<usize>,
 }
 
@@ -73,6 +74,7 @@ impl Cmd {
             env_clear: false,
             timeout: None,
             stdin: None,
+            stdin_bytes: None,
             max_output: None,
         }
     }
@@ -123,6 +125,13 @@ impl Cmd {
     /// Gives [`run`] the command's stdin from this file (else stdin is closed).
     pub fn stdin_file(mut self, path: impl AsRef<Path>) -> Cmd {
         self.stdin = Some(path.as_ref().to_owned());
+        self
+    }
+
+    /// Gives [`run`] the command's stdin from these bytes, written on a thread of their own
+    /// (a body that must not be an argument: another party's text).
+    pub fn stdin_bytes(mut self, bytes: impl Into<std::sync::Arc<[u8]>>) -> Cmd {
+        self.stdin_bytes = Some(bytes.into());
         self
     }
 
@@ -283,12 +292,13 @@ fn spawn_wrapped(wrap: &mut CommandWrap) -> io::Result<Box<dyn ChildWrapper>> {
     wrap.spawn()
 }
 
-/// Runs a command to completion with stdin closed (or from its [`Cmd::stdin_file`]),
-/// capturing its output.
+/// Runs a command to completion with stdin closed (or from its [`Cmd::stdin_file`] or
+/// [`Cmd::stdin_bytes`]), capturing its output.
 pub fn run(cmd: &Cmd) -> Result<Output, ProcessError> {
-    let stdin = match &cmd.stdin {
-        Some(path) => Stdio::from(std::fs::File::open(path).map_err(|e| spawn_error(cmd, e))?),
-        None => Stdio::null(),
+    let stdin = match (&cmd.stdin, &cmd.stdin_bytes) {
+        (Some(path), _) => Stdio::from(std::fs::File::open(path).map_err(|e| spawn_error(cmd, e))?),
+        (None, Some(_)) => Stdio::piped(),
+        (None, None) => Stdio::null(),
     };
     let mut wrap = CommandWrap::from(cmd.command());
     wrap.command_mut()
@@ -298,6 +308,12 @@ pub fn run(cmd: &Cmd) -> Result<Output, ProcessError> {
     // Its own group, so a timeout takes whatever it started down with it.
     wrap.wrap(ProcessGroup::leader());
     let mut child = spawn_wrapped(&mut wrap).map_err(|e| spawn_error(cmd, e))?;
+    if let (Some(mut pipe), Some(bytes)) = (child.stdin().take(), cmd.stdin_bytes.clone()) {
+        // A command that stops reading closes the pipe: the write fails and the thread ends.
+        std::thread::spawn(move || {
+            let _ = pipe.write_all(&bytes);
+        });
+    }
     // Drain both pipes on threads so a chatty command cannot fill one and stall.
     let out = drain(child.stdout().take(), cmd.max_output);
     let err = drain(child.stderr().take(), cmd.max_output);
@@ -653,133 +669,4 @@ impl Group {
     clippy::disallowed_methods,
     reason = "a test checks the group from outside with sh"
 )]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ids_outside_the_pid_namespace_are_none() {
-        assert_eq!(visible(0), None);
-        assert_eq!(visible(-1), None);
-        assert_eq!(visible(42), Some(42));
-        // Reading never panics, whatever namespace the test runs in; the doctor tests run the
-        // stand-ins in a namespace whose session is outside it.
-        let _ = ProcessIds::read();
-    }
-
-    #[test]
-    fn git_redirecting_variables_are_removed_and_prompts_disabled() {
-        let cmd = Cmd::new("git").env("EXTRA", "1").command();
-        let envs: Vec<(String, Option<String>)> = cmd
-            .get_envs()
-            .map(|(k, v)| {
-                (
-                    k.to_string_lossy().into_owned(),
-                    v.map(|v| v.to_string_lossy().into_owned()),
-                )
-            })
-            .collect();
-        for var in GIT_REDIRECT_VARS {
-            assert!(
-                envs.contains(&((*var).to_owned(), None)),
-                "{var} is not removed"
-            );
-        }
-        assert!(envs.contains(&("GIT_TERMINAL_PROMPT".into(), Some("0".into()))));
-        assert!(envs.contains(&("EXTRA".into(), Some("1".into()))));
-    }
-
-    #[test]
-    fn a_command_run_in_a_directory_has_it_as_its_pwd() {
-        let dir = tempfile::tempdir().unwrap();
-        // With a cleared environment, and with the PWD this process has (another directory).
-        let out = run_ok(&Cmd::new("env").cwd(dir.path()).env_clear()).unwrap();
-        assert!(
-            out.lines()
-                .any(|l| l == format!("PWD={}", dir.path().display())),
-            "{out}"
-        );
-        let inherited = run_ok(&Cmd::new("env").cwd(dir.path())).unwrap();
-        assert!(
-            inherited
-                .lines()
-                .any(|l| l == format!("PWD={}", dir.path().display())),
-            "{inherited}"
-        );
-    }
-
-    #[test]
-    fn run_captures_output_and_reports_failures_by_command() {
-        let out = run(&Cmd::new("sh").args(["-c", "echo out; echo err >&2; exit 3"])).unwrap();
-        assert_eq!(out.text(), "out");
-        assert_eq!(String::from_utf8_lossy(&out.stderr), "err\n");
-        assert_eq!(out.status.code(), Some(3));
-        let err = run_ok(&Cmd::new("sh").args(["-c", "echo nope >&2; exit 1"])).unwrap_err();
-        assert!(
-            err.to_string()
-                .contains("`sh -c echo nope >&2; exit 1` failed"),
-            "{err}"
-        );
-        assert!(err.to_string().ends_with(": nope"), "{err}");
-        let err = run(&Cmd::new("vnx-no-such-program")).unwrap_err();
-        assert!(matches!(err, ProcessError::NotFound { .. }), "{err}");
-    }
-
-    #[test]
-    fn a_program_busy_being_written_is_tried_again() {
-        use std::io::Write;
-        use std::os::unix::fs::OpenOptionsExt;
-        let dir = tempfile::tempdir().unwrap();
-        let tool = dir.path().join("tool");
-        let mut writer = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o755)
-            .open(&tool)
-            .unwrap();
-        writer.write_all(b"#!/bin/sh\necho written\n").unwrap();
-        // While this process holds it open for writing, exec says ETXTBSY; the writer lets go
-        // shortly, as a forked child that has not yet exec'd does.
-        let release = std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_millis(60));
-            drop(writer);
-        });
-        let out = run(&Cmd::new(&tool)).unwrap();
-        release.join().unwrap();
-        assert_eq!(out.text(), "written");
-    }
-
-    #[test]
-    fn timeouts_kill_the_whole_group() {
-        let started = Instant::now();
-        // The shell's child sleeps too; the group kill takes both.
-        let err = run(&Cmd::new("sh")
-            .args(["-c", "sleep 30 & sleep 30"])
-            .timeout(Duration::from_millis(200)))
-        .unwrap_err();
-        assert!(matches!(err, ProcessError::TimedOut { .. }), "{err}");
-        assert!(started.elapsed() < Duration::from_secs(10));
-    }
-
-    #[test]
-    fn stop_escalates_to_kill_for_a_group_that_ignores_term() {
-        let cmd = Cmd::new("sh").args(["-c", "trap '' TERM; sleep 30 & wait"]);
-        let mut group = Group::spawn(&cmd, |c| {
-            c.stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null());
-        })
-        .unwrap();
-        std::thread::sleep(Duration::from_millis(100));
-        let pgid = group.pid() as i32;
-        let stopped = group.stop(Duration::from_millis(200)).unwrap();
-        assert!(matches!(stopped, Stopped::Killed(_)), "{stopped:?}");
-        std::thread::sleep(Duration::from_millis(100));
-        // Nothing of the group survives: kill(-pgid, 0) finds no process.
-        let alive = std::process::Command::new("sh")
-            .args(["-c", &format!("kill -0 -- -{pgid} 2>/dev/null")])
-            .status()
-            .unwrap()
-            .success();
-        assert!(!alive, "process group {pgid} still has members");
-    }
-}
+mod tests;

@@ -29,6 +29,7 @@ pub mod group;
 pub mod init;
 pub mod mcp;
 pub mod merge;
+pub mod notice;
 pub mod project;
 pub mod provider;
 pub mod release;

@@ -212,6 +212,16 @@ pub fn action(e: &vnx::actions::ActionError) -> Exit {
         E::NotInterrupted { .. } => Exit::Usage,
         E::NothingToFix { .. } => Exit::No,
         E::Io { .. } => Exit::Failed,
+        E::Notice(e) => notice(e),
+    }
+}
+
+/// A notice that could not be posted, or a link's file that could not be read, is the
+/// machine's or the network's.
+pub fn notice(e: &vnx::notice::NoticeError) -> Exit {
+    use vnx::notice::NoticeError as E;
+    match e {
+        E::Io { .. } | E::NoCurl { .. } | E::Post { .. } | E::TimedOut { .. } => Exit::Failed,
     }
 }
 

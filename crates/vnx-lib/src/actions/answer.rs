@@ -21,6 +21,17 @@ pub fn answer(
 ) -> Result<DispatchAnswered, ActionError> {
     let states = desk.states()?;
     let state = Desk::named(&states, std::slice::from_ref(id))?[0];
+    answer_state(desk, state, decision, message)
+}
+
+/// [`answer()`] for the dispatch as `state` shows it, read by the caller (who checked what it
+/// waits for: a signed link, `actions::link`).
+pub fn answer_state(
+    desk: &Desk<'_>,
+    state: &crate::dispatch::view::DispatchState,
+    decision: PermissionAnswer,
+    message: Option<&str>,
+) -> Result<DispatchAnswered, ActionError> {
     let data_dir = desk.ctx.project.data_dir();
     let answering = Answering {
         ledger: desk.ctx.ledger,

@@ -4,7 +4,7 @@
 //! renders what they return: the CLI's commands, the dashboard, and the MCP server's and a
 //! web page's acting tools to come (ADR 0083). The pieces they compose are the dispatch's
 //! own (`dispatch::answer`, `dispatch::dismiss`, `dispatch::cancel`, `dispatch::queue`,
-//! `dispatch::accept`);
+//! `dispatch::accept`), and the signed links of notices (`notice`);
 //! what an action adds is what every front end would otherwise repeat: which dispatches are
 //! meant, in which order, what to do when one changed meanwhile.
 
@@ -19,6 +19,7 @@ pub mod dismiss;
 pub mod follow_up;
 pub mod gate;
 pub mod group;
+pub mod link;
 pub mod merge;
 pub mod pr;
 pub mod prune;
@@ -135,6 +136,9 @@ pub enum ActionError {
         #[source]
         source: std::io::Error,
     },
+    /// A link's files (its key, the used links) could not be read or written.
+    #[error(transparent)]
+    Notice(#[from] crate::notice::NoticeError),
     /// A dispatch named to resume was not interrupted.
     #[error("dispatch {id} is {state}, not lost: nothing interrupted it")]
     NotInterrupted {
@@ -201,6 +205,7 @@ impl ActionError {
                 "`vnx pr merge {id}` merges it once its checks pass"
             )),
             ActionError::Io { .. } => None,
+            ActionError::Notice(e) => e.hint(),
             ActionError::NotInterrupted { id, .. } => Some(format!("`vnx status {id}` shows it")),
         }
     }

@@ -10,8 +10,8 @@
 //! This file holds the loader (`load`, `parse`, reading and parsing through the strict YAML of
 //! `crate::yaml`); the types are in `schema`, the checks and `ConfigError` in `validation`,
 //! the template syntax in `template`, the `gates:` section in `gates`, the `forge:` section
-//! in `forge`, the `defaults:` section in `defaults`, a role's allowlist in `allow`, and what
-//! vnx reads of a declared TUI in `tui`.
+//! in `forge`, the `defaults:` section in `defaults`, the `serve:` section in `serve`, a
+//! role's allowlist in `allow`, and what vnx reads of a declared TUI in `tui`.
 
 use std::path::Path;
 
@@ -25,6 +25,7 @@ mod mounts;
 mod queue;
 mod sandbox;
 mod schema;
+mod serve;
 mod template;
 #[cfg(test)]
 mod tests;
@@ -48,6 +49,9 @@ pub use queue::{QueueConfig, QueuePolicy, QueueRule};
 pub use sandbox::SandboxConfig;
 pub use schema::{
     BUILTIN_PROVIDERS, Config, MAX_POOL_SIZE, PoolConfig, RoleConfig, WorktreeConfig, cache_dir,
+};
+pub use serve::{
+    DEFAULT_LINK_TTL, Endpoint, EndpointKind, ServeConfig, ntfy_topic, parse_ttl, shown_url,
 };
 pub use validation::ConfigError;
 

@@ -49,6 +49,8 @@ pub struct Config {
     pub forge: Option<super::forge::ForgeConfig>,
     /// The role, provider, model and lane of a dispatch that names none (`defaults:`).
     pub defaults: super::defaults::Defaults,
+    /// The web page's address for links, and where notices are posted (`serve:`).
+    pub serve: super::serve::ServeConfig,
 }
 
 /// `worktree:` in the config: setup and teardown commands (each an argv, run in the worktree
@@ -144,6 +146,7 @@ pub(super) struct RawConfig {
     pub(super) hosts: Option<Entries<super::hosts::RawHost>>,
     pub(super) forge: Option<super::forge::RawForge>,
     pub(super) defaults: Option<super::defaults::RawDefaults>,
+    pub(super) serve: Option<super::serve::RawServe>,
 }
 
 #[derive(Deserialize)]

@@ -157,6 +157,9 @@ impl Validator<'_> {
         if let Some(defaults) = raw.defaults {
             config.defaults = self.defaults(defaults, &config.providers)?;
         }
+        if let Some(serve) = raw.serve {
+            config.serve = self.serve(serve)?;
+        }
         for (name, role) in raw.roles.map_or_else(Vec::new, |e| e.0) {
             self.name(&name, "role")?;
             let mut skills = Vec::new();

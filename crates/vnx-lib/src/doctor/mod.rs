@@ -241,13 +241,16 @@ pub fn run(inputs: &Inputs<'_>) -> Report {
                 rest.push(merges::interrupted(root, ledger, inputs.key_path));
                 rest.extend(resumes::unfollowed(ledger, inputs.key_path, inputs.tmux));
             }
-            if let Some(forge) = inputs
-                .project
-                .and_then(|p| p.load_config().ok())
-                .and_then(|c| c.forge)
-            {
+            let config = inputs.project.and_then(|p| p.load_config().ok());
+            if let Some(forge) = config.as_ref().and_then(|c| c.forge.as_ref()) {
                 let gh = (inputs.find_program)("gh");
-                rest.push(forge::check(root, &forge, gh.as_deref()));
+                rest.push(forge::check(root, forge, gh.as_deref()));
+            }
+            if let Some(serve) = config.as_ref().map(|c| &c.serve)
+                && !serve.notify.is_empty()
+            {
+                let curl = (inputs.find_program)("curl");
+                rest.push(tools::curl(curl.as_deref(), serve.notify.len()));
             }
             rest.extend(leftovers::checks(root, inputs.ledger, inputs.tmux));
             rest.extend(leftovers::pool(root));

@@ -1,4 +1,5 @@
-//! git and tmux: installed, and at least the versions whose features vnx uses.
+//! git and tmux: installed, and at least the versions whose features vnx uses; curl, when
+//! `serve.notify:` lists where notices are posted.
 
 use std::time::Duration;
 
@@ -26,6 +27,24 @@ pub(super) fn git() -> Check {
 
 pub(super) fn tmux() -> Check {
     tool("tmux", "-V", TMUX_MIN, "`tmux new-session -e`")
+}
+
+/// curl, which posts the notices `serve.notify:` lists (`endpoints` of them).
+pub(super) fn curl(curl: Option<&std::path::Path>, endpoints: usize) -> Check {
+    match curl {
+        Some(path) => Check::pass(
+            "curl",
+            format!(
+                "{} posts the notices to the {endpoints} address(es) serve.notify lists",
+                path.display()
+            ),
+        ),
+        None => Check::fail(
+            "curl",
+            "`curl` is not on PATH: the notices serve.notify lists cannot be posted",
+            "install curl (Debian: apt-get install curl)",
+        ),
+    }
 }
 
 fn tool(name: &str, flag: &str, min: (u32, u32), feature: &str) -> Check {
@@ -148,6 +167,24 @@ pub(super) fn sandbox_layout(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn curl_is_needed_where_notices_are_posted() {
+        let missing = curl(None, 2);
+        assert_eq!(missing.status, super::super::Status::Fail);
+        assert!(
+            missing.detail.contains("cannot be posted"),
+            "{}",
+            missing.detail
+        );
+        let here = curl(Some(std::path::Path::new("/usr/bin/curl")), 2);
+        assert_eq!(here.status, super::super::Status::Pass);
+        assert!(
+            here.detail.starts_with("/usr/bin/curl posts"),
+            "{}",
+            here.detail
+        );
+    }
 
     #[test]
     fn a_cli_installed_in_the_home_directory_is_named_as_narrowed() {

@@ -1,0 +1,300 @@
+//! Notices of the changes that need a person, posted where `serve.notify:` says (ADR 0090):
+//! from the project's dispatch states, each dispatch that became blocked (the command it
+//! asks about, with a signed single-use approve and deny link: `link`), that needs input
+//! (its question), or that ended done lately (for information), and was not noticed before
+//! (`serve/noticed` remembers, so a restarted server sends nothing twice); each posted by
+//! `post` through curl. The server process calls [`send_due`] after each ledger change
+//! ([`due`], [`mark_sent`] and `post::post` are its parts).
+
+pub mod link;
+pub mod post;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::config::{Endpoint, ServeConfig};
+use crate::dispatch::view::{DispatchState, State};
+use crate::ids::DispatchId;
+use crate::receipts::{DispatchStatus, WaitingFor};
+
+pub use link::{Link, LinkAction, LinkError, LinkKey, UsedLinks};
+
+/// The noticed changes' file in the data directory's `serve/`.
+const NOTICED_FILE: &str = "noticed";
+/// The most noticed changes remembered (the oldest are forgotten first).
+const MAX_NOTICED: usize = 10_000;
+/// How long one post may take: what the server gives [`send_due`].
+pub const POST_TIMEOUT: Duration = Duration::from_secs(10);
+/// The longest worker text a notice carries, in characters.
+pub const MAX_TEXT: usize = 500;
+
+/// Why notices could not be made or posted.
+#[derive(Debug, thiserror::Error)]
+pub enum NoticeError {
+    /// A file of `.vnx-data/serve/` could not be read or written.
+    #[error("could not read or write {}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// curl is not on PATH.
+    #[error("cannot post to {endpoint}: curl is not installed")]
+    NoCurl {
+        /// The endpoint, its credentials cut.
+        endpoint: String,
+    },
+    /// curl ran and failed (the address answered an error, or could not be reached).
+    #[error("posting to {endpoint} failed: {why}")]
+    Post {
+        /// The endpoint, its credentials cut.
+        endpoint: String,
+        /// What curl said, cut.
+        why: String,
+    },
+    /// curl did not finish in time.
+    #[error("posting to {endpoint} did not finish within {seconds} s")]
+    TimedOut {
+        /// The endpoint, its credentials cut.
+        endpoint: String,
+        /// The limit.
+        seconds: u64,
+    },
+}
+
+impl NoticeError {
+    /// What to do about it.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            NoticeError::Io { .. } => None,
+            NoticeError::NoCurl { .. } => {
+                Some("install curl (Debian: apt-get install curl); `vnx doctor` checks it".into())
+            }
+            NoticeError::Post { .. } | NoticeError::TimedOut { .. } => Some(
+                "check the address under serve.notify in .vnx/config.yaml and that it is \
+                 reachable from this machine"
+                    .into(),
+            ),
+        }
+    }
+}
+
+/// One change that needs a person, ready to post.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Notice {
+    /// The dispatch.
+    pub dispatch: DispatchId,
+    /// What happened: `blocked`, `needs_input` or `done`.
+    pub state: &'static str,
+    /// One line: `D-… is blocked: <its title>`. Worker text made safe (bounded, control
+    /// characters escaped); a receiver still escapes it for its own format.
+    pub title: String,
+    /// What it waits for: the command asked about, or its question (safe as `title`).
+    pub waits_for: Option<String>,
+    /// The dispatch's page: `{url}/d/{id}`.
+    pub page: String,
+    /// For a permission prompt: the approve link, `{url}/l/{token}`.
+    pub approve: Option<String>,
+    /// For a permission prompt: the deny link.
+    pub deny: Option<String>,
+    /// When the links stop working.
+    pub expires: Option<jiff::Timestamp>,
+    /// The entry hash of the receipt that announced the change (what [`mark_sent`] records).
+    pub receipt: String,
+}
+
+/// The entry hash (hex) of the receipt that proves `state` now: for a blocked dispatch its
+/// `dispatch_blocked`, for an ended one its completion.
+pub fn request_of(state: &DispatchState) -> Option<String> {
+    let proof = state.proof.as_ref()?;
+    let facts = crate::ledger::line::analyze(&proof.bytes, &mut Default::default());
+    Some(hex::encode(facts.entry.ok()?.entry_hash))
+}
+
+/// Worker text as a notice carries it: on one line, control characters escaped, bounded.
+pub fn safe(text: &str) -> String {
+    crate::provider::transcript::question(text, MAX_TEXT)
+}
+
+/// What `state` needs from a person, when it needs something a notice says: what happened,
+/// and what it waits for (unbounded worker text), and whether links can answer it.
+fn needs(state: &DispatchState, now: jiff::Timestamp, window: Duration) -> Option<Need> {
+    match (state.state, &state.blocked) {
+        (State::Blocked, Some(b)) => {
+            let what = match (&b.tool, &b.command) {
+                (Some(t), Some(c)) => format!("{t}: {c}"),
+                (Some(t), None) => t.clone(),
+                (None, Some(c)) => c.clone(),
+                (None, None) => b.message.clone().unwrap_or_default(),
+            };
+            let permission = b.waiting_for == WaitingFor::Permission && b.remote.is_none();
+            Some(Need {
+                state: "blocked",
+                what: Some(what),
+                links: permission,
+            })
+        }
+        (State::Ended(DispatchStatus::NeedsInput), _) if state.waiting() => Some(Need {
+            state: "needs_input",
+            what: state.question.clone(),
+            links: false,
+        }),
+        (State::Ended(DispatchStatus::Done), _)
+            if state.landed.is_none() && state.continued_by.is_none() =>
+        {
+            let ended: jiff::Timestamp = state.ended_at.as_deref()?.parse().ok()?;
+            let lately = now.duration_since(ended).unsigned_abs() <= window;
+            lately.then_some(Need {
+                state: "done",
+                what: None,
+                links: false,
+            })
+        }
+        _ => None,
+    }
+}
+
+struct Need {
+    state: &'static str,
+    what: Option<String>,
+    links: bool,
+}
+
+/// The notices `states` call for that were not sent before (by [`mark_sent`] in
+/// `data_dir`): a blocked dispatch (with approve and deny links signed by `key`, good for
+/// `serve.link_ttl`), one that needs input, one that ended done within the last
+/// `serve.link_ttl`. Nothing when `serve.url` or `serve.notify` is not set.
+pub fn due(
+    data_dir: &Path,
+    states: &[DispatchState],
+    serve: &ServeConfig,
+    key: &LinkKey,
+    now: jiff::Timestamp,
+) -> Result<Vec<Notice>, NoticeError> {
+    let Some(url) = serve.url.as_deref().filter(|_| !serve.notify.is_empty()) else {
+        return Ok(Vec::new());
+    };
+    let noticed = noticed(data_dir)?;
+    let ttl = jiff::SignedDuration::try_from(serve.link_ttl).unwrap_or(jiff::SignedDuration::MAX);
+    let expires = now.saturating_add(ttl).unwrap_or(now);
+    let mut out = Vec::new();
+    for s in states {
+        let Some(need) = needs(s, now, serve.link_ttl) else {
+            continue;
+        };
+        let Some(receipt) = request_of(s) else {
+            continue;
+        };
+        if noticed.contains(&receipt) {
+            continue;
+        }
+        let link = |action| {
+            let l = Link::new(&s.id, &receipt, action, expires);
+            format!("{url}/l/{}", key.sign(&l))
+        };
+        let (approve, deny) = if need.links {
+            (
+                Some(link(LinkAction::Approve)),
+                Some(link(LinkAction::Deny)),
+            )
+        } else {
+            (None, None)
+        };
+        let label = match need.state {
+            "blocked" => "is blocked",
+            "needs_input" => "needs input",
+            _ => "is done",
+        };
+        out.push(Notice {
+            title: safe(&format!("{} {label}: {}", s.id, s.label())),
+            waits_for: need.what.as_deref().map(safe).filter(|w| !w.is_empty()),
+            page: format!("{url}/d/{}", s.id),
+            expires: approve.is_some().then_some(expires),
+            approve,
+            deny,
+            state: need.state,
+            dispatch: s.id.clone(),
+            receipt,
+        });
+    }
+    Ok(out)
+}
+
+fn noticed_path(data_dir: &Path) -> PathBuf {
+    data_dir.join(link::SERVE_DIR).join(NOTICED_FILE)
+}
+
+/// The receipts noticed already (their entry hashes).
+fn noticed(data_dir: &Path) -> Result<Vec<String>, NoticeError> {
+    let path = noticed_path(data_dir);
+    match crate::files::read_bounded(&path, (MAX_NOTICED as u64 + 1) * 65) {
+        Ok(bytes) => Ok(String::from_utf8_lossy(&bytes)
+            .lines()
+            .map(str::to_owned)
+            .collect()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(source) => Err(NoticeError::Io { path, source }),
+    }
+}
+
+/// Records `notices` as sent: [`due`] leaves them out from now on, in this process or the
+/// next.
+pub fn mark_sent(data_dir: &Path, notices: &[Notice]) -> Result<(), NoticeError> {
+    if notices.is_empty() {
+        return Ok(());
+    }
+    let dir = data_dir.join(link::SERVE_DIR);
+    let io = |path: &Path| {
+        let path = path.to_owned();
+        move |source| NoticeError::Io { path, source }
+    };
+    crate::files::private_dir(&dir).map_err(io(&dir))?;
+    let lock_path = dir.join("noticed.lock");
+    let _lock = crate::files::lock_file(&lock_path, true).map_err(io(&lock_path))?;
+    let mut all = noticed(data_dir)?;
+    all.extend(notices.iter().map(|n| n.receipt.clone()));
+    let cut = all.len().saturating_sub(MAX_NOTICED);
+    let text: String = all[cut..].iter().map(|h| format!("{h}\n")).collect();
+    let path = noticed_path(data_dir);
+    crate::files::write_atomic_private(&path, text.as_bytes(), true).map_err(io(&path))
+}
+
+/// A notice sent, with the endpoints whose post failed and why.
+#[derive(Debug)]
+pub struct Sent {
+    /// The notice.
+    pub notice: Notice,
+    /// The endpoints it could not be posted to.
+    pub failed: Vec<(Endpoint, NoticeError)>,
+}
+
+/// [`due`], recorded sent first (a notice goes out at most once, even when the process dies
+/// while posting, and a failing address is not tried again at every change), then each
+/// posted to every endpoint (`timeout` each): what was sent, with each post's failure.
+pub fn send_due(
+    data_dir: &Path,
+    states: &[DispatchState],
+    serve: &ServeConfig,
+    key: &LinkKey,
+    now: jiff::Timestamp,
+    timeout: Duration,
+) -> Result<Vec<Sent>, NoticeError> {
+    let notices = due(data_dir, states, serve, key, now)?;
+    mark_sent(data_dir, &notices)?;
+    Ok(notices
+        .into_iter()
+        .map(|n| {
+            let failed = serve
+                .notify
+                .iter()
+                .filter_map(|e| post::post(e, &n, timeout).err().map(|err| (e.clone(), err)))
+                .collect();
+            Sent { notice: n, failed }
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests;
