@@ -95,6 +95,7 @@ pub(crate) fn at_desk<T>(repo: &Repo, f: impl FnOnce(&Desk<'_>) -> T) -> T {
     let vnx_bin = std::path::PathBuf::from(env!("CARGO_BIN_EXE_vnx"));
     let machine = vnx::sandbox::Machine::default();
     let ctx = vnx::dispatch::Context {
+        by: None,
         project: &project,
         ledger: &ledger,
         tmux: &tmux,
