@@ -43,6 +43,7 @@ mod remote_sync;
 mod replay;
 mod report;
 mod resume;
+mod review;
 mod show;
 mod status;
 mod supervise;
@@ -103,6 +104,7 @@ enum Command {
     Cancel(cancel::Args),
     Recover(recover::Args),
     Resume(resume::Args),
+    Review(review::Args),
     GateCheck(gate_check::Args),
     Merge(merge::Args),
     /// Open, show and merge dispatches' pull requests on the project's forge
@@ -369,6 +371,7 @@ pub fn run() -> ExitCode {
         Command::Cancel(a) => cancel::run(a),
         Command::Recover(a) => recover::run(a),
         Command::Resume(a) => resume::run(a),
+        Command::Review(a) => review::run(a),
         Command::GateCheck(a) => gate_check::run(a),
         Command::Merge(a) => merge::run(a),
         Command::Mcp(a) => mcp::run(a),

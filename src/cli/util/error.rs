@@ -221,6 +221,7 @@ hinted!(
     vnx::dispatch::dismiss::DismissError => exits::dismiss,
     vnx::forge::ForgeError => exits::forge,
     vnx::actions::ActionError => exits::action,
+    vnx::review::ReviewError => exits::review,
 );
 
 /// The errors without a hint of their own.
