@@ -209,6 +209,25 @@ fn a_comment_off_the_diffs_new_side_or_without_a_place_is_refused() {
         assert!(r.stderr.contains(says), "{args:?}: {}", r.stderr);
     }
     assert!(repo.events("review_comment").is_empty());
+    // While a follow-up of it runs, a comment can be made but not sent: nothing is written.
+    let r = review(&repo, &[&id, "--comment", "demo-output.txt:1", "x"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = run(repo.vnx().args([
+        "follow-up",
+        &id,
+        "--model",
+        "slow",
+        "--instruction",
+        "x",
+        "--detach",
+    ]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let running = r.stdout.trim().to_owned();
+    let r = review(&repo, &[&id, "--send"]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains(&running), "{}", r.stderr);
+    assert!(repo.events("review_sent").is_empty());
+    run(repo.vnx().args(["cancel", &running]));
     // A running dispatch has no recorded head to comment on.
     let slow = repo.dispatched("slow", true);
     let r = review(&repo, &[&slow, "--comment", "demo-output.txt:1", "x"]);

@@ -7,6 +7,7 @@
 use super::follow_up::{self, FollowUp, Told};
 use super::start::Started;
 use super::{ActionError, Desk};
+use crate::dispatch::view::State;
 use crate::evidence::Evidence;
 use crate::ids::DispatchId;
 use crate::receipts::{ReviewComment, ReviewSent};
@@ -109,7 +110,21 @@ pub fn send(desk: &Desk<'_>, id: &DispatchId) -> Result<Sending, ActionError> {
     if open.is_empty() {
         return Err(ReviewError::NothingToSend { id: id.clone() }.into());
     }
-    let continues = review::newest(&states, id).map_or_else(|| id.clone(), |s| s.id.clone());
+    let newest =
+        review::newest(&states, id).ok_or_else(|| ActionError::Unknown { id: id.clone() })?;
+    // Refused before anything is written when the follow-up could not start (running,
+    // merged, released…); a blocked one is cancelled by the follow-up itself, and a remote
+    // one is its host's to judge.
+    if newest.state != State::Blocked && newest.host.is_none() {
+        let ctx = desk.ctx;
+        crate::dispatch::start::follow_up::find(
+            ctx.project,
+            ctx.ledger,
+            &newest.id,
+            Some(newest.state),
+        )?;
+    }
+    let continues = newest.id.clone();
     let repo = anchor::open(&ctx.project.root, id).map_err(ActionError::from)?;
     let quoted: Vec<instruction::Quoted> = open
         .iter()

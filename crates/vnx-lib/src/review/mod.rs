@@ -228,20 +228,22 @@ pub fn recorded(
     Ok(out)
 }
 
+/// `id`'s chain among `states`: `id`, then the follow-up that continued it, and so on.
+pub fn chain<'s>(states: &'s [DispatchState], id: &DispatchId) -> Vec<&'s DispatchState> {
+    let mut out: Vec<&DispatchState> = states.iter().filter(|s| s.id == *id).take(1).collect();
+    while let Some(next) = (out.last())
+        .and_then(|at| at.continued_by.as_ref())
+        .and_then(|next| states.iter().find(|s| s.id == *next))
+        .filter(|next| out.len() <= states.len() && !out.iter().any(|o| o.id == next.id))
+    {
+        out.push(next);
+    }
+    out
+}
+
 /// The newest dispatch of `id`'s chain among `states` (`id` itself when nothing continued it).
 pub fn newest<'s>(states: &'s [DispatchState], id: &DispatchId) -> Option<&'s DispatchState> {
-    let mut at = states.iter().find(|s| s.id == *id)?;
-    for _ in 0..states.len() {
-        match at
-            .continued_by
-            .as_ref()
-            .and_then(|next| states.iter().find(|s| s.id == *next))
-        {
-            Some(next) => at = next,
-            None => break,
-        }
-    }
-    Some(at)
+    chain(states, id).pop()
 }
 
 /// Dispatch `id`'s comments, each with whether it is stale against the newest recorded head
@@ -257,7 +259,8 @@ pub fn comments(
     if recorded.comments.is_empty() {
         return Ok(Vec::new());
     }
-    let newest_head = newest(states, id).and_then(|s| s.head_commit.clone());
+    // The newest head recorded: a follow-up still running has none yet.
+    let newest_head = (chain(states, id).into_iter().rev()).find_map(|s| s.head_commit.clone());
     let repo = anchor::open(repo_root, id)?;
     let on_ledger = |f: &DispatchId| states.iter().any(|s| s.id == *f);
     Ok(recorded
