@@ -31,7 +31,8 @@ use super::util::output::{Out, escape, say};
 /// as data: bounded, control characters escaped, fenced (the format `vnx pr fix` quotes a
 /// pull request's review threads in). A signed `review_sent` names the comments and the
 /// follow-up; they count as addressed once it has started. Refused (exit 1) when no comment
-/// is open.
+/// is open, or the newest dispatch of the chain cannot be followed up (still running, merged,
+/// released); nothing is written then.
 ///
 /// Exits 2 for an id never dispatched or a place that is not FILE:LINE, 3 when the ledger or
 /// the repository cannot be read.
