@@ -143,6 +143,7 @@ pub fn send(desk: &Desk<'_>, id: &DispatchId) -> Result<Sending, ActionError> {
         (&continues, &new_id),
         desk.by,
     )?;
+    crate::steps::reached(crate::steps::review::SENT_APPENDED);
     let follow_up = FollowUp {
         new_id: Some(new_id),
         title: Some(format!("address {} review comment(s)", open.len())),
