@@ -11,6 +11,8 @@ pub enum Action {
     Attach(DispatchId),
     /// Continue it with a new instruction (`vnx follow-up --detach`).
     FollowUp(DispatchId, String),
+    /// Comment on a line of its diff, `FILE:LINE` (`vnx review --comment`).
+    Comment(DispatchId, String, String),
     /// Allow its pending permission prompt (`vnx approve`).
     Approve(DispatchId),
     /// Refuse its pending permission prompt, perhaps saying why (`vnx deny`).
@@ -48,6 +50,15 @@ impl Action {
                 "--detach".to_owned(),
                 format!("--instruction={text}"),
             ],
+            // `--`: a comment that starts with `-` is not an option.
+            Action::Comment(id, at, text) => vec![
+                "review".to_owned(),
+                id.to_string(),
+                "--comment".to_owned(),
+                at.clone(),
+                "--".to_owned(),
+                text.clone(),
+            ],
             Action::Approve(id) => v(&["approve", id.as_str()]),
             Action::Deny(id, _) => v(&["deny", id.as_str()]),
             Action::Accept(id) => v(&["accept", id.as_str()]),
@@ -66,7 +77,7 @@ impl Action {
     pub fn needs_confirmation(&self) -> bool {
         !matches!(
             self,
-            Action::Attach(_) | Action::FollowUp(..) | Action::GateCheck(_)
+            Action::Attach(_) | Action::FollowUp(..) | Action::Comment(..) | Action::GateCheck(_)
         )
     }
 
@@ -97,6 +108,7 @@ impl Action {
         match self {
             Action::Attach(id)
             | Action::FollowUp(id, _)
+            | Action::Comment(id, ..)
             | Action::Approve(id)
             | Action::Deny(id, _)
             | Action::Accept(id)

@@ -43,6 +43,7 @@ mod remote_sync;
 mod replay;
 mod report;
 mod resume;
+mod review;
 mod serve;
 mod show;
 mod status;
@@ -105,6 +106,7 @@ enum Command {
     Cancel(cancel::Args),
     Recover(recover::Args),
     Resume(resume::Args),
+    Review(review::Args),
     GateCheck(gate_check::Args),
     Merge(merge::Args),
     /// Open, show and merge dispatches' pull requests on the project's forge
@@ -372,6 +374,7 @@ pub fn run() -> ExitCode {
         Command::Cancel(a) => cancel::run(a),
         Command::Recover(a) => recover::run(a),
         Command::Resume(a) => resume::run(a),
+        Command::Review(a) => review::run(a),
         Command::GateCheck(a) => gate_check::run(a),
         Command::Merge(a) => merge::run(a),
         Command::Mcp(a) => mcp::run(a),

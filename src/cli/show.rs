@@ -107,6 +107,11 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             if let Some(pr) = &pr {
                 o.insert("pr".into(), serde_json::to_value(pr).unwrap_or_default());
             }
+            let comments = review_comments(&project, &tmux, &id)?;
+            o.insert(
+                "review_comments".into(),
+                serde_json::to_value(comments).unwrap_or_default(),
+            );
         }
         out.json(&value)?;
     } else if args.log {
@@ -135,8 +140,45 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         if let Some(pr) = &pr {
             pr_block(&mut out, pr)?;
         }
+        let comments = review_comments(&project, &tmux, &id)?;
+        if !comments.is_empty() {
+            out.line("  review comments:")?;
+            for c in &comments {
+                for line in super::util::lines::review_comment(c) {
+                    out.line(&format!("    {line}"))?;
+                }
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Its review comments (`vnx review`), each with whether it is stale and the follow-up that
+/// addressed it; none when no key is here to check their signatures.
+fn review_comments(
+    project: &vnx::project::Project,
+    tmux: &Tmux,
+    id: &DispatchId,
+) -> Result<Vec<vnx::review::Comment>, CliError> {
+    let ledger = project.ledger();
+    let Ok(attestor) = settings::attestor(None) else {
+        return Ok(Vec::new());
+    };
+    let trusted = vnx::ledger::attest::trusted_keys(&ledger, &attestor)?;
+    if vnx::review::recorded(&ledger, id, &trusted)?
+        .comments
+        .is_empty()
+    {
+        return Ok(Vec::new());
+    }
+    let states = vnx::dispatch::view::list(&ledger, tmux)?;
+    Ok(vnx::review::comments(
+        &project.root,
+        &ledger,
+        &states,
+        id,
+        &trusted,
+    )?)
 }
 
 /// Its pull request: number and address, state, head against the recorded one, each check,

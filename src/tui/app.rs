@@ -1,6 +1,6 @@
 //! The dashboard's state and what each key does: selection, the view shown (pane, diff,
-//! receipts), confirmations, the follow-up prompt and the help; its clock (ages tick, a
-//! message goes stale). Keys become [`Effect`]s; the caller carries them out, so every
+//! receipts), confirmations, the follow-up prompt, a review comment on the diff's top line
+//! and the help; its clock (ages tick, a message goes stale). Keys become [`Effect`]s; the caller carries them out, so every
 //! action goes through the same commands as the shell.
 
 use std::cell::Cell;
@@ -105,6 +105,12 @@ pub const KEYS: &[Key] = &[
         true,
     ),
     key(
+        "o",
+        "o:comment",
+        "comment on the diff's top line (typed; Enter adds it)",
+        false,
+    ),
+    key(
         "t",
         "t:tidy",
         "tidy every settled dispatch (vnx tidy --yes)",
@@ -120,6 +126,12 @@ pub const KEYS: &[Key] = &[
         "PgUp PgDn",
         "PgUp/Dn:scroll",
         "scroll the pane, diff or receipts",
+        false,
+    ),
+    key(
+        "[ ]",
+        "[]:line",
+        "scroll by a line (o comments on the diff's top one)",
         false,
     ),
     key("?", "?:help", "show or close this help", false),
@@ -160,6 +172,15 @@ pub enum Mode {
         /// The dispatch to continue.
         dispatch_id: DispatchId,
         /// The instruction so far.
+        text: String,
+    },
+    /// Typing a review comment on a line of this dispatch's diff.
+    Comment {
+        /// The dispatch whose diff it is.
+        dispatch_id: DispatchId,
+        /// The line, `FILE:LINE` of the diff's new side.
+        anchor: String,
+        /// The comment so far.
         text: String,
     },
     /// Showing every key (any key closes it).
@@ -366,6 +387,29 @@ impl App {
                 self.mode = Mode::FollowUp { dispatch_id, text };
                 Effect::None
             }
+            Mode::Comment {
+                dispatch_id,
+                anchor,
+                mut text,
+            } => {
+                match key.code {
+                    KeyCode::Esc => return Effect::None,
+                    KeyCode::Enter if !text.trim().is_empty() => {
+                        return Effect::Run(Action::Comment(dispatch_id, anchor, text));
+                    }
+                    KeyCode::Backspace => {
+                        text.pop();
+                    }
+                    KeyCode::Char(c) if !c.is_control() => text.push(c),
+                    _ => {}
+                }
+                self.mode = Mode::Comment {
+                    dispatch_id,
+                    anchor,
+                    text,
+                };
+                Effect::None
+            }
             Mode::Normal => self.normal_key(key),
         }
     }
@@ -383,13 +427,18 @@ impl App {
             KeyCode::Up | KeyCode::Char('k') => return self.select(at.saturating_sub(1)),
             KeyCode::Home => return self.select(0),
             KeyCode::End => return self.select(last),
-            KeyCode::PageDown | KeyCode::PageUp => {
+            KeyCode::PageDown | KeyCode::PageUp | KeyCode::Char('[' | ']') => {
                 // A pane is read back from its end; a diff down from its top.
-                let back = (key.code == KeyCode::PageUp) == (self.view == View::Pane);
-                self.scroll = if back {
-                    self.scroll.saturating_add(10)
+                let up = matches!(key.code, KeyCode::PageUp | KeyCode::Char('['));
+                let by = if matches!(key.code, KeyCode::Char(_)) {
+                    1
                 } else {
-                    self.scroll.saturating_sub(10)
+                    10
+                };
+                self.scroll = if up == (self.view == View::Pane) {
+                    self.scroll.saturating_add(by)
+                } else {
+                    self.scroll.saturating_sub(by)
                 };
                 return Effect::None;
             }
@@ -422,6 +471,10 @@ impl App {
                 };
                 return Effect::None;
             }
+            KeyCode::Char('o') => {
+                self.comment_on_top_line(id);
+                return Effect::None;
+            }
             KeyCode::Char('p') => Action::Approve(id),
             KeyCode::Char('n') => Action::Deny(id, None),
             KeyCode::Char('d') => Action::Accept(id),
@@ -441,6 +494,26 @@ impl App {
         }
     }
 
+    /// Opens the comment editor on the diff's top line, when it is a line of a hunk's new
+    /// side; else says why not.
+    fn comment_on_top_line(&mut self, dispatch_id: DispatchId) {
+        if self.view != View::Diff {
+            self.say("o comments on a line of the diff: show it first (2)");
+            return;
+        }
+        match diff_anchor(&self.content, usize::from(self.scroll)) {
+            Some(anchor) => {
+                self.mode = Mode::Comment {
+                    dispatch_id,
+                    anchor,
+                    text: String::new(),
+                }
+            }
+            None => self
+                .say("the diff's top line is not an added or context line: scroll one there ([ ])"),
+        }
+    }
+
     fn show(&mut self, view: View) -> Effect {
         if self.view == view {
             return Effect::None;
@@ -448,5 +521,58 @@ impl App {
         self.view = view;
         self.scroll = 0;
         Effect::Reload
+    }
+}
+
+/// Line `index` (0 is the first) of the unified diff `diff` as `FILE:LINE` of its new side,
+/// when it is an added or context line of a hunk.
+pub fn diff_anchor(diff: &str, index: usize) -> Option<String> {
+    let mut file: Option<&str> = None;
+    let mut next: Option<u64> = None;
+    for (i, l) in diff.lines().enumerate() {
+        let mut here = None;
+        if l.starts_with("diff --git ") {
+            (file, next) = (None, None);
+        } else if let Some(header) = l.strip_prefix("@@ ") {
+            next = header
+                .split(' ')
+                .find_map(|t| t.strip_prefix('+'))
+                .and_then(|t| t.split(',').next())
+                .and_then(|n| n.parse().ok());
+        } else if let Some(n) = next {
+            if l.is_empty() || l.starts_with([' ', '+']) {
+                here = Some(n);
+                next = Some(n + 1);
+            }
+        } else if let Some(path) = l.strip_prefix("+++ ") {
+            file = (path != "/dev/null").then(|| path.strip_prefix("b/").unwrap_or(path));
+        }
+        if i == index {
+            return Some(format!("{}:{}", file?, here?));
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_diff_line_is_anchored_to_its_new_sides_file_and_line() {
+        let diff = "diff --git a/x.txt b/x.txt\nindex 1..2 100644\n--- a/x.txt\n+++ b/x.txt\n\
+                    @@ -1,3 +1,3 @@\n keep\n-old\n+new\n+++ added\n \n\
+                    diff --git a/n.txt b/n.txt\n--- /dev/null\n+++ b/n.txt\n@@ -0,0 +7,1 @@\n+hi\n";
+        let at = |i| diff_anchor(diff, i);
+        assert_eq!(at(0), None);
+        assert_eq!(at(3), None);
+        assert_eq!(at(4), None);
+        assert_eq!(at(5).as_deref(), Some("x.txt:1"));
+        assert_eq!(at(6), None);
+        assert_eq!(at(7).as_deref(), Some("x.txt:2"));
+        assert_eq!(at(8).as_deref(), Some("x.txt:3"));
+        assert_eq!(at(9).as_deref(), Some("x.txt:4"));
+        assert_eq!(at(14).as_deref(), Some("n.txt:7"));
+        assert_eq!(at(15), None);
     }
 }

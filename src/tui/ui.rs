@@ -385,7 +385,7 @@ fn draw_detail(frame: &mut Frame<'_>, area: Rect, app: &App) {
             .as_bytes()
             .into_text()
             .unwrap_or_else(|_| Text::raw(vnx::dashboard::model::plain(&app.content))),
-        View::Diff => diff_text(&app.content),
+        View::Diff => diff_text(&app.content, usize::from(app.scroll)),
         View::Receipts => Text::raw(app.content.clone()),
     };
     // A pane or log is read from its end: scrolling goes back from there.
@@ -404,11 +404,13 @@ fn draw_detail(frame: &mut Frame<'_>, area: Rect, app: &App) {
     frame.render_widget(paragraph, area);
 }
 
-/// A diff with added lines green, removed red and hunk headers cyan.
-fn diff_text(diff: &str) -> Text<'static> {
+/// A diff with added lines green, removed red and hunk headers cyan; the line at its top,
+/// `top` (the one `o` comments on), underlined.
+fn diff_text(diff: &str, top: usize) -> Text<'static> {
     Text::from(
         diff.lines()
-            .map(|l| {
+            .enumerate()
+            .map(|(i, l)| {
                 let l = vnx::dashboard::model::plain(l);
                 let style = if l.starts_with("+++") || l.starts_with("---") {
                     Style::new().add_modifier(Modifier::BOLD)
@@ -420,6 +422,11 @@ fn diff_text(diff: &str) -> Text<'static> {
                     Style::new().fg(Color::Cyan)
                 } else {
                     Style::new()
+                };
+                let style = if i == top {
+                    style.add_modifier(Modifier::UNDERLINED)
+                } else {
+                    style
                 };
                 Line::styled(l, style)
             })
@@ -437,7 +444,7 @@ pub fn key_bar(app: &App, width: usize) -> String {
         .filter_map(|k| KEYS.iter().find(|key| key.keys == *k))
         .collect();
     // Then the other actions, then moving about, then what acts on every dispatch.
-    let moving = ["Tab 1 2 3", "↑↓ j k", "PgUp PgDn"];
+    let moving = ["Tab 1 2 3", "↑↓ j k", "PgUp PgDn", "[ ]"];
     let every = ["t"];
     let rest = |k: &&Key| !first.contains(&k.keys) && !last.contains(&k.keys);
     order.extend(
@@ -479,6 +486,17 @@ fn draw_footer(frame: &mut Frame<'_>, area: Rect, app: &App) {
         ),
         Mode::FollowUp { dispatch_id, text } => (
             format!(" follow up {dispatch_id}: {text}▏ (Enter sends, Esc cancels)"),
+            Style::new().fg(Color::Black).bg(Color::Cyan),
+        ),
+        Mode::Comment {
+            dispatch_id,
+            anchor,
+            text,
+        } => (
+            format!(
+                " comment on {} of {dispatch_id}: {text}▏ (Enter adds, Esc cancels)",
+                vnx::dashboard::model::plain(anchor)
+            ),
             Style::new().fg(Color::Black).bg(Color::Cyan),
         ),
         Mode::Help => (

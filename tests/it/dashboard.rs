@@ -476,6 +476,53 @@ fn keys_follow_up() {
 }
 
 #[test]
+fn keys_comment_on_a_line_of_the_diff() {
+    let repo = Repo::new();
+    let id = repo.dispatched("commit", false);
+    let mut app = app_at(&repo, &id);
+    // Not in the pane's view: the diff is where lines are.
+    assert_eq!(press(&mut app, "o"), Effect::None);
+    assert_eq!(app.mode, Mode::Normal);
+    assert_eq!(press(&mut app, "2"), Effect::Reload);
+    vnx_cli::tui::load_content(&mut app, &sources(&repo));
+    // The diff's header is no line to comment on; `]` brings the prompt's hash to the top.
+    assert_eq!(press(&mut app, "o"), Effect::None);
+    assert_eq!(app.mode, Mode::Normal);
+    let at = app
+        .content
+        .lines()
+        .position(|l| l.starts_with("+prompt sha256"))
+        .unwrap();
+    for _ in 0..at {
+        press(&mut app, "]");
+    }
+    press(&mut app, "o");
+    assert_eq!(
+        app.mode,
+        Mode::Comment {
+            dispatch_id: id_of(&id),
+            anchor: "demo-output.txt:2".into(),
+            text: String::new(),
+        }
+    );
+    let effect = press(&mut app, "-name the algorithm⏎");
+    assert_eq!(
+        effect,
+        Effect::Run(Action::Comment(
+            id_of(&id),
+            "demo-output.txt:2".into(),
+            "-name the algorithm".into()
+        ))
+    );
+    let r = carry_out(&repo, effect);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let made = repo.events("review_comment");
+    assert_eq!(made.len(), 1, "{made:?}");
+    assert_eq!(made[0]["line"], 2);
+    assert_eq!(made[0]["body"], "-name the algorithm");
+}
+
+#[test]
 fn keys_gate_check_merge_and_release() {
     let repo = Repo::new();
     configure(&repo, "roles:\n  implementer: {gates: []}\n");

@@ -67,6 +67,9 @@ fn gate_check_merge_and_wait() {
         &["follow-up", "D-ffffffff", "--instruction", "x"],
         &["replay", "D-ffffffff"],
         &["recover", "D-ffffffff"],
+        &["review", "D-ffffffff"],
+        &["review", "D-ffffffff", "--comment", "a.txt:1", "x"],
+        &["review", "D-ffffffff", "--send"],
     ] {
         assert_eq!(code(&repo, args), 2, "{args:?}");
     }
@@ -85,6 +88,16 @@ fn gate_check_merge_and_wait() {
             .unwrap()
             .to_owned();
     assert_eq!(code(&repo, &["accept", &asked]), 1, "nothing committed");
+    assert_eq!(code(&repo, &["review", &go]), 0, "no comments");
+    assert_eq!(
+        code(&repo, &["review", &go, "--send"]),
+        1,
+        "nothing to send"
+    );
+    let on = |at: &str| code(&repo, &["review", &go, "--comment", at, "x"]);
+    assert_eq!(on("demo-output.txt:99"), 1, "not on the diff");
+    assert_eq!(on("demo-output.txt:x"), 2, "not FILE:LINE");
+    assert_eq!(on("demo-output.txt:1"), 0, "commented");
     assert_eq!(code(&repo, &["wait", "not/an/id"]), 2);
     assert_eq!(code(&repo, &["status"]), 0);
 }

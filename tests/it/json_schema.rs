@@ -198,6 +198,7 @@ fn every_other_json_command_prints_its_documented_members() {
         (vec!["constraints", "list", "--json"], "constraints-members"),
         (vec!["worktree-release", "--json"], "release-members"),
         (vec!["merge", &id, "--json"], "merge-members"),
+        (vec!["review", &id, "--json"], "review-members"),
     ] {
         assert_eq!(keys(&json(&args)), documented(doc), "{args:?}");
     }

@@ -86,6 +86,7 @@ mod remote_follow_up;
 mod remote_requests;
 mod replay;
 mod resume;
+mod review;
 mod sandbox;
 mod sandbox_env;
 mod sandbox_homes;

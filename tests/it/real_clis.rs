@@ -11,7 +11,8 @@
 //! denial, `vnx resume`); `daily_loop` merges their work with the gates run by `vnx merge` itself; `posture`
 //! shows the default posture against real work (allowlists, gemini's prompts, claude's
 //! model); `qwen` and `opencode` (with a local model through it, as `--provider ollama`)
-//! their own; `pr_fix` fixes a pull request forward with the real gh; `across` runs
+//! their own; `pr_fix` fixes a pull request forward with the real gh; `review` sends
+//! a review comment on a diff to each of claude, codex and gemini; `across` runs
 //! best-of, compare, replay, budgets and `vnx mcp` with all seven; `planted` a sandboxed
 //! worker's hook, MCP server or plugin planted in its CLI's home, which stays in its sandbox;
 //! `starts` every CLI in every lane and posture.
@@ -51,6 +52,7 @@ mod posture;
 mod pr_fix;
 mod qwen;
 mod remote;
+mod review;
 mod sessions;
 mod starts;
 mod transcripts;

@@ -674,6 +674,34 @@ fn every_kind_validates_against_the_schema_and_reads_back() {
         &mut failures,
     );
     check(
+        vnx::receipts::ReviewComment {
+            dispatch_id: did(ID),
+            head_commit: cid(COMMIT),
+            file: s("src/x.rs"),
+            line: 42,
+            line_sha256: s(HASH),
+            line_text: s("    println!(\"hi\");"),
+            body: s("Say hello here, not hi."),
+            by: s("ana"),
+            extra: Default::default(),
+        },
+        &mut failures,
+    );
+    check(
+        vnx::receipts::ReviewSent {
+            dispatch_id: did(ID),
+            comments: vec![LineRef {
+                seq: Some(7),
+                line_sha256: s(HASH),
+            }],
+            follow_up: did("D-2b3c4d5e6f7a"),
+            continues: did(ID),
+            by: s("ana"),
+            extra: Default::default(),
+        },
+        &mut failures,
+    );
+    check(
         vnx::receipts::DispatchDismissed {
             dispatch_id: did(ID),
             completion: CompletionRef {

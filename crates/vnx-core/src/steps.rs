@@ -120,6 +120,13 @@ steps! {
         ACCEPTED_APPENDED = "accepted_appended";
     }
 
+    /// `vnx review --send`.
+    review {
+        /// The `review_sent` naming the follow-up is on the ledger; the follow-up has not
+        /// started.
+        SENT_APPENDED = "sent_appended";
+    }
+
     /// `vnx gate-check`.
     gate {
         /// The `gate_request` is on the ledger; the gate has not run.

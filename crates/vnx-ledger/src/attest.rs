@@ -25,6 +25,8 @@ const OWNED: &[(&str, &str)] = &[
     ("dispatch_accepted", "vnx accept"),
     ("dispatch_dismissed", "vnx dismiss"),
     ("pr_", "vnx pr open and vnx pr merge"),
+    ("review_comment", "vnx review"),
+    ("review_sent", "vnx review --send"),
     (
         "dispatch_",
         "vnx dispatch-agent (a worker reports with `vnx report`)",
@@ -382,6 +384,8 @@ mod tests {
             "dispatch_accepted",
             "dispatch_dismissed",
             "pr_opened",
+            "review_comment",
+            "review_sent",
             "gate_result",
             "merge_completed",
             "merge",

@@ -34,6 +34,7 @@ pub mod project;
 pub mod provider;
 pub mod release;
 pub mod remote;
+pub mod review;
 pub mod sandbox;
 pub mod skills;
 pub mod tmux;

@@ -93,6 +93,11 @@ pub(crate) fn act(action: &Action, by: Option<&str>) -> Outcome {
                 let merged = entry.result == vnx::merge::EntryResult::Merged;
                 (i32::from(!merged), said)
             }
+            Action::Comment(_, at, text) => {
+                let at = vnx::review::Anchor::parse(at)?;
+                vnx::actions::review::comment(desk, &id, &at, text)?;
+                (0, format!("comment on {at} recorded"))
+            }
             Action::Dismiss(_) => {
                 let which = dismiss::Which {
                     ids: vec![id.clone()],

@@ -18,7 +18,10 @@ pub(crate) const GROUPS: [(&str, &[&str]); 7] = [
             "cancel",
         ],
     ),
-    ("Answer a worker", &["approve", "deny", "dismiss", "accept"]),
+    (
+        "Answer a worker",
+        &["approve", "deny", "review", "dismiss", "accept"],
+    ),
     (
         "Land the work",
         &[

@@ -222,6 +222,7 @@ hinted!(
     vnx::forge::ForgeError => exits::forge,
     vnx::actions::ActionError => exits::action,
     vnx::notice::NoticeError => exits::notice,
+    vnx::review::ReviewError => exits::review,
 );
 
 /// The errors without a hint of their own.

@@ -207,6 +207,7 @@ pub fn action(e: &vnx::actions::ActionError) -> Exit {
         E::Worktree(e) => worktree(e),
         E::Forge(e) => forge(e),
         E::Prune(e) => prune(e),
+        E::Review(e) => review(e),
         E::Group(e) => group(e),
         E::Remote(e) => remote(e),
         E::NotInterrupted { .. } => Exit::Usage,
@@ -222,6 +223,19 @@ pub fn notice(e: &vnx::notice::NoticeError) -> Exit {
     use vnx::notice::NoticeError as E;
     match e {
         E::Io { .. } | E::NoCurl { .. } | E::Post { .. } | E::TimedOut { .. } => Exit::Failed,
+    }
+}
+
+/// A place that is not `FILE:LINE` or a comment without text is a usage error; a place
+/// outside the diff, a dispatch with no head to comment on and nothing to send are negative
+/// verdicts; git and the ledger decide their own.
+pub fn review(e: &vnx::review::ReviewError) -> Exit {
+    use vnx::review::ReviewError as E;
+    match e {
+        E::BadAnchor { .. } | E::EmptyBody { .. } => Exit::Usage,
+        E::NoHead { .. } | E::NotInDiff { .. } | E::NothingToSend { .. } => Exit::No,
+        E::Git { .. } => Exit::Failed,
+        E::Ledger(e) => ledger(e),
     }
 }
 

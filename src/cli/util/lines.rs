@@ -107,3 +107,26 @@ pub(crate) fn place_removed(removed: &vnx::actions::remote::PlaceRemoved, done: 
         ),
     }
 }
+
+/// A review comment as `vnx review` and `vnx show` list it, each line escaped: `FILE:LINE`,
+/// whether it is stale, who made it and which follow-up addressed it; the line it is on; then
+/// what it says, one line per line of it.
+pub(crate) fn review_comment(c: &vnx::review::Comment) -> Vec<String> {
+    use crate::cli::util::output::escape;
+    let r = &c.receipt;
+    let stale = if c.stale { "  stale" } else { "" };
+    let fate = c.addressed_by.as_ref().map_or_else(
+        || "open".to_owned(),
+        |f| format!("addressed by follow-up {f}"),
+    );
+    let mut lines = vec![
+        format!(
+            "{}{stale}  by {}  {fate}",
+            escape(&c.anchor()),
+            escape(&r.by)
+        ),
+        format!("    | {}", escape(&r.line_text.replace('\t', "    "))),
+    ];
+    lines.extend(r.body.lines().map(|l| format!("    {}", escape(l))));
+    lines
+}

@@ -21,6 +21,7 @@ mod pr_open;
 mod rebase;
 mod release;
 mod resume;
+mod review;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -22,6 +22,7 @@ mod pr;
 mod queue;
 mod release;
 mod remote;
+mod review;
 mod sandbox;
 pub mod schema;
 pub mod value;
@@ -66,6 +67,7 @@ pub use pr::{PrAction, PrClosed, PrMergeMethod, PrMerged, PrOpened};
 pub use queue::{QueueDecision, QueueVerdict};
 pub use release::{ReleaseAction, ReleaseClass, ReleaseEvidence, ReleaseRule, WorktreeReleased};
 pub use remote::{RemoteLost, RemoteOrigin, RemoteReceipt};
+pub use review::{ReviewComment, ReviewSent};
 pub use sandbox::{Network, PrivateHome, Quarantine, SessionPlace, Shape};
 pub use waiting::{
     AnsweredVia, DispatchAnswered, DispatchBlocked, DispatchResumed, DispatchStalled,
@@ -240,6 +242,8 @@ kinds! {
     PrOpened = "pr_opened",
     PrMerged = "pr_merged",
     PrClosed = "pr_closed",
+    ReviewComment = "review_comment",
+    ReviewSent = "review_sent",
 }
 
 impl Typed {

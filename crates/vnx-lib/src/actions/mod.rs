@@ -27,6 +27,7 @@ pub mod recover;
 pub mod release;
 pub mod remote;
 pub mod resume;
+pub mod review;
 pub mod start;
 
 /// What an action is done with: the dispatch context of the project (its ledger, tmux,
@@ -115,6 +116,9 @@ pub enum ActionError {
     /// Old directories could not be judged.
     #[error(transparent)]
     Prune(#[from] crate::release::prune::PruneError),
+    /// Review comments could not be read, added or sent.
+    #[error(transparent)]
+    Review(#[from] crate::review::ReviewError),
     /// A pull request with nothing to fix: no failing check, no unresolved review thread,
     /// no change requested.
     #[error(
@@ -201,6 +205,7 @@ impl ActionError {
             ActionError::Group(e) => e.hint(),
             ActionError::Remote(e) => e.hint(),
             ActionError::Prune(e) => Some(e.hint().into()),
+            ActionError::Review(e) => e.hint(),
             ActionError::NothingToFix { id, .. } => Some(format!(
                 "`vnx pr merge {id}` merges it once its checks pass"
             )),

@@ -12,6 +12,7 @@
 //! never through an argv a program could read as an option).
 
 pub mod auto;
+pub mod comment;
 pub mod fix;
 pub mod gh;
 pub mod history;
