@@ -16,7 +16,8 @@
 //! 9. A remote host: a no-op dispatch over ssh against one `ssh` round trip plus a local
 //!    no-op dispatch (`--remote-only`).
 //! 10. Reads at scale: `status`, `show`, the MCP list, a dashboard reload and the dashboard's
-//!     start on a project with 50,000 recorded dispatches (`--reads-only`; `--dispatches N`
+//!     start, and `vnx serve`'s list and dispatch pages, on a project with 50,000 recorded
+//!     dispatches (`--reads-only`; `--dispatches N`
 //!     for another count), for each shape of history `--shape` names: `plain` (each dispatch
 //!     one real no-op dispatch's two receipts) and `busy` (as a project used daily records
 //!     them: gate runs, constraint decisions, prompts, merges each anchoring a checkpoint).
@@ -43,6 +44,7 @@ mod queue_bench;
 mod reads_bench;
 mod remote_bench;
 mod report;
+mod serve_bench;
 mod spawn;
 mod timing;
 mod verify_bench;

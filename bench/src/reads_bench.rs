@@ -84,6 +84,7 @@ pub fn bench_reads(
     reads.push(crate::dashboard_start::time_dashboard_start(
         &repo, vnx, runs,
     )?);
+    reads.extend(crate::serve_bench::time_pages(&repo, vnx, &middle, runs)?);
     reads.push(time_after_change(
         &repo,
         vnx,
