@@ -13,6 +13,8 @@ pub enum Action {
     FollowUp(DispatchId, String),
     /// Comment on a line of its diff, `FILE:LINE` (`vnx review --comment`).
     Comment(DispatchId, String, String),
+    /// Send its open review comments to its worker as one follow-up (`vnx review --send`).
+    SendReview(DispatchId),
     /// Allow its pending permission prompt (`vnx approve`).
     Approve(DispatchId),
     /// Refuse its pending permission prompt, perhaps saying why (`vnx deny`).
@@ -59,6 +61,7 @@ impl Action {
                 "--".to_owned(),
                 text.clone(),
             ],
+            Action::SendReview(id) => v(&["review", id.as_str(), "--send"]),
             Action::Approve(id) => v(&["approve", id.as_str()]),
             Action::Deny(id, _) => v(&["deny", id.as_str()]),
             Action::Accept(id) => v(&["accept", id.as_str()]),
@@ -77,7 +80,11 @@ impl Action {
     pub fn needs_confirmation(&self) -> bool {
         !matches!(
             self,
-            Action::Attach(_) | Action::FollowUp(..) | Action::Comment(..) | Action::GateCheck(_)
+            Action::Attach(_)
+                | Action::FollowUp(..)
+                | Action::Comment(..)
+                | Action::SendReview(_)
+                | Action::GateCheck(_)
         )
     }
 
@@ -109,6 +116,7 @@ impl Action {
             Action::Attach(id)
             | Action::FollowUp(id, _)
             | Action::Comment(id, ..)
+            | Action::SendReview(id)
             | Action::Approve(id)
             | Action::Deny(id, _)
             | Action::Accept(id)

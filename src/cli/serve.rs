@@ -106,7 +106,10 @@ fn serve(args: Args, project: vnx::project::Project) -> Result<ExitCode, CliErro
             args.listen
         );
     }
-    let url_host = match &args.url {
+    let serve = project.load_config()?.serve;
+    // The address given here, else the one notices' links point at.
+    let url = args.url.clone().or_else(|| serve.url.clone());
+    let url_host = match &url {
         Some(url) => Some(host_of(url).ok_or_else(|| {
             CliError::usage(format!("--url {url:?} is not an http or https address"))
         })?),
@@ -131,11 +134,12 @@ fn serve(args: Args, project: vnx::project::Project) -> Result<ExitCode, CliErro
         key: settings::key_path(None).ok(),
         witness: settings::witness_dir(),
         threads: settings::threads(None),
+        serve,
         project,
     };
     let pairing = crate::web::new_pairing()?;
     let first_code = pairing.shown();
-    let base = args.url.clone();
+    let base = url.clone();
     let shown = crate::web::run(
         settings,
         pairing,
@@ -223,5 +227,9 @@ fn calls(project: &vnx::project::Project, socket: String) -> crate::web::Calls {
             super::util::drain::recover_queue_here(Some(socket.clone()), false)
         }),
         say: Box::new(|line| say!("{line}")),
+        desk: Box::new(|by, f| {
+            super::util::context::with_desk_as(None, by, |desk| f(desk).map_err(CliError::new))
+                .map_err(|e| e.one_line())
+        }),
     }
 }

@@ -6,6 +6,7 @@
 
 pub mod auth;
 pub mod html;
+pub mod links;
 pub mod pages;
 
 use std::collections::{BTreeMap, HashMap};
@@ -55,6 +56,8 @@ pub struct Settings {
     pub witness: Option<PathBuf>,
     /// Hashing threads.
     pub threads: usize,
+    /// The config's `serve:` section (where notices go, how long their links last).
+    pub serve: vnx::config::ServeConfig,
 }
 
 /// Does an action as the named person and device.
@@ -62,6 +65,14 @@ pub type Act = dyn Fn(&Action, &str) -> Outcome + Send + Sync;
 /// The pull requests of dispatches (id, branch), read in a mode.
 pub type Prs =
     dyn Fn(&[(DispatchId, String)], Mode) -> BTreeMap<DispatchId, PrStatus> + Send + Sync;
+
+/// Runs a function at the project's desk as the named person and device (`None`: the user).
+pub type WithDesk = dyn Fn(
+        Option<&str>,
+        &mut dyn FnMut(&vnx::actions::Desk<'_>) -> Result<(), String>,
+    ) -> Result<(), String>
+    + Send
+    + Sync;
 
 /// What the server asks of the command that started it: what only the command line can do,
 /// as it reads its own settings.
@@ -74,11 +85,15 @@ pub struct Calls {
     pub drain: Box<dyn Fn() + Send + Sync>,
     /// Says a line at the server's terminal.
     pub say: Box<dyn Fn(&str) + Send + Sync>,
+    /// The project's desk, for what has no [`Action`] (a link followed, comments read).
+    pub desk: Box<WithDesk>,
 }
 
 /// The server's state, shared by every request.
 pub struct App {
     sources: Sources,
+    data_dir: PathBuf,
+    serve: vnx::config::ServeConfig,
     devices: DeviceStore,
     pairing: Mutex<Pairing>,
     reloader: Mutex<Reloader>,
@@ -196,6 +211,8 @@ pub fn run(
                 tmux: settings.tmux.clone(),
             },
             devices: DeviceStore::in_data_dir(&settings.project.data_dir()),
+            data_dir: settings.project.data_dir(),
+            serve: settings.serve,
             pairing: Mutex::new(pairing),
             reloader: Mutex::new(Reloader::new(
                 settings.key,
@@ -218,6 +235,7 @@ pub fn run(
             .route("/d/{id}", get(pages::dispatch).post(pages::act))
             .route("/events", get(events))
             .route("/pair", get(auth::pair_page).post(auth::pair))
+            .route("/l/{token}", get(links::look).post(links::act))
             .route("/static/app.css", get(css))
             .route("/static/app.js", get(js))
             .layer(axum::middleware::from_fn_with_state(
@@ -237,8 +255,8 @@ pub fn run(
     })
 }
 
-/// Watches the ledger (its length and time) on a thread of its own and tells open pages
-/// when it changed.
+/// Watches the ledger (its length and time) on a thread of its own, tells open pages when it
+/// changed and posts the notices then due.
 fn watch_ledger(app: Arc<App>) {
     let ledger = app.sources.ledger.clone();
     std::thread::spawn(move || {
@@ -248,12 +266,14 @@ fn watch_ledger(app: Arc<App>) {
                 .map(|m| (m.len(), m.modified().ok()))
         };
         let mut last = seen(&ledger);
+        links::send_notices(&app);
         loop {
             std::thread::sleep(POLL);
             let now = seen(&ledger);
             if now != last {
                 last = now;
                 app.changed();
+                links::send_notices(&app);
             }
         }
     });

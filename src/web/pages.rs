@@ -74,6 +74,12 @@ pub async fn act(
         "merge" => Action::Merge(id.clone()),
         "gate-check" => Action::GateCheck(id.clone()),
         "accept" => Action::Accept(id.clone()),
+        "comment" if !message.is_empty() => {
+            let at = format!("{}:{}", field("file"), field("line"));
+            Action::Comment(id.clone(), at, message)
+        }
+        "comment" => return back(&id, "a comment needs words"),
+        "send-review" => Action::SendReview(id.clone()),
         other => {
             return (
                 StatusCode::BAD_REQUEST,
@@ -407,12 +413,15 @@ fn dispatch_page(app: &App, p: &Paired, id: &DispatchId, said: &str) -> Result<S
         }
         b.push_str("</dl>");
     }
+    b.push_str(&review_html(app, p, id));
     let diff = vnx::dispatch::detail::diff_with(&app.sources.root, &d, false, &[], true)
         .unwrap_or_else(|e| format!("(no diff: {e})"));
     let _ = write!(
         b,
-        "<h2>Diff</h2><div class=\"diffs\">{}</div>",
-        html::diff(&diff)
+        "<h2>Diff</h2><p class=\"quiet hint\">Tap a line to comment on it.</p>\
+         <div class=\"diffs\">{}</div>{}",
+        html::diff(&diff),
+        comment_form(id, p),
     );
     let transcript = vnx::dashboard::model::preview(s, &app.sources.root, &app.sources.tmux);
     let tail: Vec<&str> = transcript.lines().rev().take(200).collect();
@@ -432,4 +441,69 @@ fn dispatch_page(app: &App, p: &Paired, id: &DispatchId, said: &str) -> Result<S
         &p.token.csrf(),
         &b,
     ))
+}
+
+/// The review comments on a dispatch's diff: each with its place, whether its line changed
+/// since, and the follow-up that addressed it; and the button that sends the open ones.
+fn review_html(app: &App, p: &Paired, id: &DispatchId) -> String {
+    let mut review = None;
+    let read = (app.calls.desk)(None, &mut |desk| {
+        review = Some(vnx::actions::review::list(desk, id).map_err(|e| e.to_string())?);
+        Ok(())
+    });
+    let Some(review) = review else {
+        return match read {
+            Err(e) => format!("<p class=\"said bad\">No review comments: {}</p>", esc(&e)),
+            Ok(()) => String::new(),
+        };
+    };
+    if review.comments.is_empty() {
+        return String::new();
+    }
+    let mut b = String::from("<h2>Review comments</h2><ul class=\"comments\">");
+    for c in &review.comments {
+        let state = match (&c.addressed_by, c.stale) {
+            (Some(by), _) => format!("<a href=\"/d/{by}\">sent in {by}</a>"),
+            (None, true) => "<span class=\"badge st-stale\">stale</span>".to_owned(),
+            (None, false) => "<span class=\"badge\">open</span>".to_owned(),
+        };
+        let _ = write!(
+            b,
+            "<li><code>{}</code> {state}<pre class=\"ask\">{}</pre><span class=\"meta\">{}</span></li>",
+            esc(&c.anchor()),
+            esc(&c.receipt.body),
+            esc(&c.receipt.by),
+        );
+    }
+    b.push_str("</ul>");
+    let open = review.comments.iter().filter(|c| c.is_open()).count();
+    if open > 0 {
+        let label = format!(
+            "Send {open} comment{} to the worker",
+            if open == 1 { "" } else { "s" }
+        );
+        b.push_str(&button(
+            id,
+            p,
+            "send-review",
+            &label,
+            Some("Send the open comments to the worker as one follow-up?"),
+        ));
+    }
+    b
+}
+
+/// The form a tapped diff line opens (hidden until then; the page's script fills in the
+/// file and line and moves it under the line).
+fn comment_form(id: &DispatchId, p: &Paired) -> String {
+    format!(
+        "<form method=\"post\" action=\"/d/{id}\" id=\"comment-form\" class=\"msg\" hidden>\
+         <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+         <input type=\"hidden\" name=\"action\" value=\"comment\">\
+         <input type=\"hidden\" name=\"file\"><input type=\"hidden\" name=\"line\">\
+         <label class=\"meta\">Comment on <code class=\"at\"></code></label>\
+         <textarea name=\"message\" rows=\"3\" required placeholder=\"what is wrong here: the worker gets it with the line\"></textarea>\
+         <button class=\"b-answer\" type=\"submit\">Add comment</button></form>",
+        csrf = p.token.csrf(),
+    )
 }

@@ -71,7 +71,7 @@ pub(crate) fn listener(status: u16) -> (u16, mpsc::Receiver<Took>) {
 }
 
 /// Whether curl is here; says so when it is not.
-fn curl_here() -> bool {
+pub(crate) fn curl_here() -> bool {
     let here = std::process::Command::new("curl")
         .arg("--version")
         .output()

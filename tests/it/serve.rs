@@ -249,3 +249,123 @@ fn listening_beyond_loopback_needs_the_flag_that_says_the_risk() {
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("--expose"), "{}", r.stderr);
 }
+
+#[test]
+fn a_notice_is_posted_and_its_link_approves_once_through_the_server() {
+    if !crate::notice_links::curl_here() {
+        return;
+    }
+    let (port, took) = crate::notice_links::listener(200);
+    let repo = Repo::new();
+    configure(
+        &repo,
+        &format!(
+            "serve:\n  url: http://localhost:1\n  notify:\n    - webhook: http://127.0.0.1:{port}/hook\n"
+        ),
+    );
+    let fakes = Fakes::new();
+    let id = repo.dispatched_asking_claude(&fakes);
+    let blocked = || run(repo.vnx().args(["wait", "--until-blocked", &id])).code == 1;
+    assert!(wait_for(blocked), "it blocks");
+    let mut server = Server::start(repo.vnx(), &[]);
+    // The server posts what needs a person once it starts (and after each change).
+    let Ok(notice) = took.recv_timeout(Duration::from_secs(30)) else {
+        server.wait_for("(nothing: show what it said)");
+        unreachable!()
+    };
+    assert_eq!(notice.body["dispatch_id"], id.as_str());
+    let approve = notice.body["approve"].as_str().unwrap();
+    let path = approve
+        .strip_prefix("http://localhost:1")
+        .unwrap()
+        .to_owned();
+    assert!(path.starts_with("/l/"), "{approve}");
+
+    // A look (what a chat app's preview does) changes nothing and offers the button.
+    let look = server.get(&path, None);
+    assert_eq!(look.status, 200, "{look:?}");
+    assert!(
+        look.body.contains("approve") && look.body.contains("git commit"),
+        "{}",
+        look.body
+    );
+    assert!(repo.events("dispatch_answered").is_empty());
+    // No device and no page value: the link is the credential, good once.
+    let r = server.post(&path, &[], None, None);
+    assert_eq!(r.status, 200, "{r:?}");
+    let answered = repo.events("dispatch_answered");
+    assert_eq!(answered.len(), 1);
+    assert!(
+        answered[0]["by"]
+            .as_str()
+            .unwrap()
+            .contains("via a notification link")
+    );
+    let again = server.post(&path, &[], None, None);
+    assert_eq!(again.status, 409, "{again:?}");
+    assert!(again.body.contains("used"), "{}", again.body);
+    let forged = server.post(&format!("{path}x"), &[], None, None);
+    assert_eq!(forged.status, 409, "{forged:?}");
+    assert_eq!(repo.events("dispatch_answered").len(), 1);
+}
+
+#[test]
+fn a_diff_line_commented_on_the_page_is_sent_to_the_worker() {
+    let repo = Repo::new();
+    let done = repo.dispatched("commit", false);
+    let server = Server::start(repo.vnx(), &[]);
+    let cookie = server.pair("phone");
+    let page = server.get(&format!("/d/{done}"), Some(&cookie));
+    assert!(page.body.contains("id=\"comment-form\""), "{}", page.body);
+    let csrf = page.csrf();
+    let said = "Name the hash's algorithm: <b>sha256</b>";
+    let comment = [
+        ("action", "comment"),
+        ("csrf", csrf.as_str()),
+        ("file", "demo-output.txt"),
+        ("line", "2"),
+        ("message", said),
+    ];
+    let r = server.post(&format!("/d/{done}"), &comment, Some(&cookie), None);
+    assert!(r.header("location").unwrap().contains("recorded"), "{r:?}");
+    let comments = repo.events("review_comment");
+    assert_eq!(comments.len(), 1);
+    assert_eq!(comments[0]["body"], said);
+    assert!(
+        comments[0]["by"]
+            .as_str()
+            .unwrap()
+            .contains("via phone (dev-")
+    );
+    // A line not in the diff is refused, in words.
+    let mut off = comment;
+    off[3] = ("line", "99");
+    let r = server.post(&format!("/d/{done}"), &off, Some(&cookie), None);
+    assert!(
+        r.header("location").unwrap().contains("is%20not%20a%20line"),
+        "{r:?}"
+    );
+
+    let page = server.get(&format!("/d/{done}"), Some(&cookie)).body;
+    assert!(page.contains("<code>demo-output.txt:2</code>"), "{page}");
+    assert!(page.contains("&lt;b&gt;sha256&lt;/b&gt;") && !page.contains("<b>sha256"));
+    let send = [("action", "send-review"), ("csrf", csrf.as_str())];
+    let r = server.post(&format!("/d/{done}"), &send, Some(&cookie), None);
+    assert!(
+        r.header("location").unwrap().contains("started%20D-"),
+        "{r:?}"
+    );
+    let sent = repo.events("review_sent");
+    assert_eq!(sent.len(), 1);
+    let follow = sent[0]["follow_up"].as_str().unwrap().to_owned();
+    let prompt = std::fs::read_to_string(
+        repo.env
+            .path()
+            .join(format!(".vnx-data/dispatches/{follow}/prompt.md")),
+    )
+    .unwrap();
+    assert!(
+        prompt.contains(said) && prompt.contains("demo-output.txt"),
+        "{prompt}"
+    );
+}

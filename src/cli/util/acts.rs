@@ -16,6 +16,7 @@ pub(crate) fn act(action: &Action, by: Option<&str>) -> Outcome {
     use vnx::receipts::PermissionAnswer;
     let id = match action {
         Action::Tidy => None,
+        Action::SendReview(id) => return outcome_of(action, send_review(id, by)),
         Action::FollowUp(id, text) => {
             return outcome_of(action, follow_up(id.clone(), text, by));
         }
@@ -128,7 +129,7 @@ pub(crate) fn act(action: &Action, by: Option<&str>) -> Outcome {
 /// Starts the follow-up of dispatch `id` with `text` in process, detached, as `vnx
 /// follow-up --detach` would: here, or by the place's vnx on the host it ran on.
 fn follow_up(id: DispatchId, text: &str, by: Option<&str>) -> Result<(i32, String), CliError> {
-    use vnx::actions::follow_up::{FollowUp, follow_up};
+    use vnx::actions::follow_up::FollowUp;
     crate::cli::util::context::with_desk_as(None, by, |desk| {
         let (overrides, override_reasons) = settings::constraint_overrides();
         let asked = FollowUp {
@@ -137,25 +138,41 @@ fn follow_up(id: DispatchId, text: &str, by: Option<&str>) -> Result<(i32, Strin
             override_reasons,
             ..FollowUp::of(id.clone())
         };
-        let on_host = vnx::actions::remote::follow_up_on_host(desk, &asked.on_host_request())?;
-        if let Some(launched) = on_host {
-            let (new, host) = (&launched.dispatch_id, &launched.host);
-            return Ok((0, format!("started {new} on host {host}")));
-        }
-        let started = follow_up(desk, &asked, &|_| {})?;
-        // The footer names the dispatch followed up already.
-        Ok((
-            0,
-            match &started.submitted {
-                vnx::dispatch::queue::Submitted::Queued { position, .. } => {
-                    format!("queued {} at position {position}", started.id())
-                }
-                vnx::dispatch::queue::Submitted::Started(_) => {
-                    format!("started {}", started.id())
-                }
-            },
-        ))
+        start(desk, &asked)
     })
+}
+
+/// Sends dispatch `id`'s open review comments as one follow-up, started as [`follow_up`]
+/// starts one (`vnx review ID --send`).
+fn send_review(id: &DispatchId, by: Option<&str>) -> Result<(i32, String), CliError> {
+    crate::cli::util::context::with_desk_as(None, by, |desk| {
+        let sending = vnx::actions::review::send(desk, id)?;
+        let (code, started) = start(desk, &sending.follow_up)?;
+        Ok((code, format!("{}; {started}", sending.line())))
+    })
+}
+
+/// Starts follow-up `asked`: on the host its dispatch ran on, else here; says which.
+fn start(
+    desk: &vnx::actions::Desk<'_>,
+    asked: &vnx::actions::follow_up::FollowUp,
+) -> Result<(i32, String), CliError> {
+    let on_host = vnx::actions::remote::follow_up_on_host(desk, &asked.on_host_request())?;
+    if let Some(launched) = on_host {
+        let (new, host) = (&launched.dispatch_id, &launched.host);
+        return Ok((0, format!("started {new} on host {host}")));
+    }
+    let started = vnx::actions::follow_up::follow_up(desk, asked, &|_| {})?;
+    // The footer names the dispatch followed up already.
+    Ok((
+        0,
+        match &started.submitted {
+            vnx::dispatch::queue::Submitted::Queued { position, .. } => {
+                format!("queued {} at position {position}", started.id())
+            }
+            vnx::dispatch::queue::Submitted::Started(_) => format!("started {}", started.id()),
+        },
+    ))
 }
 
 /// The footer's outcome of an action done in process: its code and line, or its error.

@@ -8,6 +8,26 @@
     var ask = form.getAttribute("data-confirm");
     if (ask && !window.confirm(ask)) { e.preventDefault(); }
   });
+  // A tap on a line of the diff opens the comment form under it.
+  document.addEventListener("click", function (e) {
+    var row = e.target.closest && e.target.closest("tr[data-line]");
+    var form = document.getElementById("comment-form");
+    if (!row || !form) { return; }
+    form.elements.file.value = row.getAttribute("data-file");
+    form.elements.line.value = row.getAttribute("data-line");
+    form.querySelector(".at").textContent = row.getAttribute("data-file") + ":" + row.getAttribute("data-line");
+    var cell = document.createElement("td");
+    cell.colSpan = 2;
+    var holder = document.createElement("tr");
+    holder.className = "comment-row";
+    holder.appendChild(cell);
+    var old = document.querySelector("tr.comment-row");
+    if (old) { old.remove(); }
+    row.after(holder);
+    cell.appendChild(form);
+    form.hidden = false;
+    form.elements.message.focus();
+  });
   var code = document.getElementById("code");
   if (code && location.hash.indexOf("#code=") === 0) {
     code.value = decodeURIComponent(location.hash.slice(6));
