@@ -25,6 +25,7 @@ const OWNED: &[(&str, &str)] = &[
     ("dispatch_accepted", "vnx accept"),
     ("dispatch_dismissed", "vnx dismiss"),
     ("pr_", "vnx pr open and vnx pr merge"),
+    ("plan_", "vnx approve and vnx deny"),
     (
         "dispatch_",
         "vnx dispatch-agent (a worker reports with `vnx report`)",
@@ -382,6 +383,8 @@ mod tests {
             "dispatch_accepted",
             "dispatch_dismissed",
             "pr_opened",
+            "plan_approved",
+            "plan_denied",
             "gate_result",
             "merge_completed",
             "merge",

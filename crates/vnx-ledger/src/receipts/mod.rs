@@ -18,6 +18,7 @@ mod gate;
 mod group;
 pub mod kinds;
 pub mod merge;
+mod plan;
 mod pr;
 mod queue;
 mod release;
@@ -62,6 +63,7 @@ pub use merge::{
     DequeueReason, GateEvidence, MergeCompleted, MergeDequeued, MergeFailed, MergePlanned,
     MergeStatus,
 };
+pub use plan::{PlanApproved, PlanDenied, PlanStage, PlanStep, plan_sha256};
 pub use pr::{PrAction, PrClosed, PrMergeMethod, PrMerged, PrOpened};
 pub use queue::{QueueDecision, QueueVerdict};
 pub use release::{ReleaseAction, ReleaseClass, ReleaseEvidence, ReleaseRule, WorktreeReleased};
@@ -240,6 +242,8 @@ kinds! {
     PrOpened = "pr_opened",
     PrMerged = "pr_merged",
     PrClosed = "pr_closed",
+    PlanApproved = "plan_approved",
+    PlanDenied = "plan_denied",
 }
 
 impl Typed {
