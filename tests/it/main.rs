@@ -66,6 +66,7 @@ mod live;
 mod mcp;
 mod merge;
 mod merge_queue;
+mod plan;
 mod pool;
 mod posture;
 mod pr;

@@ -44,6 +44,7 @@ mod daily_loop;
 mod image;
 mod needs_you;
 mod opencode;
+mod plan;
 mod planted;
 mod pod;
 mod posture;

@@ -188,6 +188,12 @@ fn started() -> DispatchStarted {
         }),
         remote: None,
         title: Some(s("Add a greeting")),
+        plan: Some(vnx::receipts::PlanStep {
+            stage: vnx::receipts::PlanStage::Approved,
+            edits_permission: Permission::Edits,
+            planned_in: Some(did(ID)),
+            plan_sha256: Some(s(HASH)),
+        }),
         cli_homes: Some(vnx::receipts::CliHomes {
             homes: [
                 (s("claude"), s("/home/u/.claude")),
@@ -668,6 +674,26 @@ fn every_kind_validates_against_the_schema_and_reads_back() {
             repo: s("o/r"),
             branch: format!("dispatch/{ID}"),
             head_commit: Some(cid(COMMIT)),
+            extra: Default::default(),
+        },
+        &mut failures,
+    );
+    check(
+        vnx::receipts::PlanApproved {
+            dispatch_id: did(ID),
+            plan_sha256: s(HASH),
+            by: s("ana"),
+            message: Some(s("name it greeting.txt")),
+            extra: Default::default(),
+        },
+        &mut failures,
+    );
+    check(
+        vnx::receipts::PlanDenied {
+            dispatch_id: did(ID),
+            plan_sha256: s(HASH),
+            by: s("ana"),
+            message: Some(s("add a test first")),
             extra: Default::default(),
         },
         &mut failures,
