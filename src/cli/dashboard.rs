@@ -291,8 +291,16 @@ mod live {
                         Action::Approve(_) => PermissionAnswer::Approve,
                         _ => PermissionAnswer::Deny,
                     };
-                    let receipt = answer::answer(desk, &id, decision, None)?;
-                    (0, answer::line(&receipt))
+                    // A plan that waits is approved or sent back (ADR 0092).
+                    let states = desk.states()?;
+                    let waits =
+                        (states.iter().find(|s| s.id == id)).is_some_and(vnx::actions::plan::waits);
+                    if waits {
+                        plan_decided(desk, &id, decision)?
+                    } else {
+                        let receipt = answer::answer(desk, &id, decision, None)?;
+                        (0, answer::line(&receipt))
+                    }
                 }
                 Action::Accept(_) => {
                     let receipt = accept::accept(desk, &id, None)?;
@@ -684,6 +692,31 @@ mod live {
         fn polls(&self) -> bool {
             self.watcher.is_none() || !self.ledger || self.unwatched
         }
+    }
+
+    /// A plan that waits, approved or sent back from the dashboard: the line that says so.
+    fn plan_decided(
+        desk: &vnx::actions::Desk<'_>,
+        id: &vnx::ids::DispatchId,
+        decision: vnx::receipts::PermissionAnswer,
+    ) -> Result<(i32, String), CliError> {
+        use vnx::actions::plan;
+        use vnx::receipts::PermissionAnswer;
+        let told = |_| {};
+        let (sha, next) = match decision {
+            PermissionAnswer::Approve => {
+                let d = plan::approve(desk, id, None, None, &told)?;
+                (d.receipt.plan_sha256, d.follow_up.id().clone())
+            }
+            PermissionAnswer::Deny => {
+                let d = plan::deny(desk, id, None, None, &told)?;
+                (d.receipt.plan_sha256, d.follow_up.id().clone())
+            }
+        };
+        Ok((
+            0,
+            plan::line(decision == PermissionAnswer::Approve, &sha, &next),
+        ))
     }
 
     #[cfg(test)]
