@@ -140,6 +140,7 @@ pub fn deny(
 fn append(desk: &Desk<'_>, receipt: &crate::ledger::Receipt) -> Result<(), ActionError> {
     let line = desk.ctx.attestor.attest(receipt, &now_utc);
     Ledger::new(desk.ctx.ledger).append(&line)?;
+    crate::steps::reached(crate::steps::plan::DECIDED_APPENDED);
     Ok(())
 }
 
