@@ -1,6 +1,6 @@
-//! `dispatch-agent --plan` on the real claude, codex and gemini (ADR 0092), headless against
-//! the scripted model: in its plan mode (claude's `--permission-mode plan`, gemini's
-//! `--approval-mode plan`, codex's read-only sandbox) the first turn's write is refused and
+//! `dispatch-agent --plan` on the real claude, codex, gemini and qwen (ADR 0092), headless
+//! against the scripted model: in its plan mode (claude's `--permission-mode plan`, gemini's
+//! and qwen's `--approval-mode plan`, codex's read-only sandbox) the first turn's write is refused and
 //! its last message, the plan, waits; `vnx approve` records the plan's hash and the same
 //! session goes on in the `edits` posture to write the file and report done, and the chain
 //! merges. The approval's `--message` carries the next turn's script (the plan the scripted
@@ -39,7 +39,7 @@ fn planned_then_approved(cli: &str) {
         r.stderr
     );
     let id = c["dispatch_id"].as_str().unwrap().to_owned();
-    // claude's and gemini's plan modes refuse the write (seen: one denial each); codex's
+    // claude's, gemini's and qwen's plan modes refuse the write (seen: one denial each); codex's
     // read-only sandbox is offered no write, so its model makes none.
     if cli != "codex" {
         assert_eq!(c["cli_events"]["permission_denials"], 1, "{at} {c}");
@@ -108,4 +108,10 @@ fn real_codex_plans_then_carries_out_the_approved_plan() {
 #[ignore = "needs the real claude, codex and gemini (~740 MB from npm, tests/support/install-clis.sh)"]
 fn real_gemini_plans_then_carries_out_the_approved_plan() {
     planned_then_approved("gemini");
+}
+
+#[test]
+#[ignore = "needs the real qwen (~53 MB from npm, tests/support/install-clis.sh)"]
+fn real_qwen_plans_then_carries_out_the_approved_plan() {
+    planned_then_approved("qwen");
 }
