@@ -1,5 +1,6 @@
 //! `vnx approve ID`: allows a blocked worker's pending permission prompt, through its CLI's
-//! own mechanism where one exists, else by its key in the pane; records who answered.
+//! own mechanism where one exists, else by its key in the pane; or approves the plan a
+//! dispatch of `--plan` waits with (`vnx::actions::plan`); records who answered.
 
 use std::process::ExitCode;
 
@@ -17,14 +18,27 @@ use super::CliError;
 /// worker could make itself), beside the lines of the CLI's dialog its pane showed
 /// (`pane_dialog`, absent when no dialog was there).
 ///
-/// Exits 0 when answered, 1 when the dispatch waits for no permission decision, 2 for an id
-/// that was never dispatched, 3 when the worker's pane could not be reached.
+/// A dispatch of `--plan` whose plan waits (`vnx show` prints it and its SHA-256) has the
+/// plan approved instead: a signed `plan_approved` bound to the plan's SHA-256 (only the
+/// plan whose hash --plan-sha256 names, when given), then a follow-up in the same worktree
+/// and session carries it out in the role's posture, told the plan (and --message).
+///
+/// Exits 0 when answered, 1 when the dispatch waits for no permission decision (or no plan,
+/// or a plan other than --plan-sha256's), 2 for an id that was never dispatched, 3 when the
+/// worker's pane could not be reached.
 #[derive(clap::Args)]
 pub struct Args {
+    /// With a plan: what the worker is told beside it (a prompt's approval takes none)
+    #[arg(long, value_name = "TEXT")]
+    message: Option<String>,
     #[command(flatten)]
     answering: super::util::answer::Answering,
 }
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
-    super::util::answer::answer_one(args.answering, PermissionAnswer::Approve, None)
+    super::util::answer::answer_one(
+        args.answering,
+        PermissionAnswer::Approve,
+        args.message.as_deref(),
+    )
 }

@@ -1,6 +1,7 @@
 //! `vnx __demo-worker BEHAVIOUR [PROMPT | --prompt-file F]` (hidden): the offline `demo`
 //! provider's worker. It follows the completion protocol like an AI worker would: it runs
-//! `vnx report` (in-process) unless its behaviour is to ask a question or run forever.
+//! `vnx report` (in-process) unless its behaviour is to ask a question or run forever. With
+//! `--plan` (its plan mode) it changes nothing and ends with the plan of its behaviour.
 
 use super::util::output::say;
 use std::io::Read;
@@ -25,6 +26,9 @@ pub struct Args {
     /// Read the prompt from this file
     #[arg(long, value_name = "FILE")]
     prompt_file: Option<PathBuf>,
+    /// Plan mode: change nothing, end with the plan
+    #[arg(long)]
+    plan: bool,
 }
 
 /// `vnx report`, in-process, when running inside a dispatch.
@@ -71,6 +75,11 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         prompt.len()
     );
     println!("terminal: {}", terminal_state());
+    if args.plan {
+        // Its plan is its last paragraph, its last message; no report: the plan waits.
+        println!("\nPlan: {}", demo::plan_of(behaviour.name()));
+        return Ok(ExitCode::SUCCESS);
+    }
     match behaviour {
         DemoBehaviour::Commit | DemoBehaviour::Dirty | DemoBehaviour::Forget => {
             let path = demo::write_output(&dir, &prompt)

@@ -50,6 +50,12 @@ pub struct Args {
     model: Option<String>,
     #[command(flatten)]
     task_args: Task,
+    /// Plan first: the worker works read-only (its CLI's plan mode where it has one) and
+    /// ends with its plan, which waits for `vnx approve ID` (the same session then carries it
+    /// out in --permission's posture) or `vnx deny ID --message M` (it plans again); a merge
+    /// needs the approved plan [default: `roles.<role>.plan` in .vnx/config.yaml]
+    #[arg(long)]
+    plan: bool,
     /// headless (the CLI's non-interactive mode) or interactive (its TUI, completion by hooks
     /// and `vnx report`) [default: `defaults.lane` in .vnx/config.yaml, else the CLI's own]
     #[arg(long, value_enum, long_help = lane_help())]
@@ -127,6 +133,8 @@ pub fn run(mut args: Args) -> Result<ExitCode, CliError> {
         completion_retry: Duration::from_secs(args.completion_retry),
         stall_after: args.stall_after.map(Duration::from_secs),
         lane: args.lane.map(Lane::from),
+        plan: (args.plan)
+            .then(|| vnx::dispatch::planned::planning_step(args.task_args.permission.into())),
         ..args.task_args.request(role, instruction, &args.sandbox)
     };
     let ticket = Ticket {
@@ -221,6 +229,9 @@ fn remote_request(
         .chain(skills),
     );
     let sandbox = &args.sandbox;
+    if args.plan {
+        a.push("--plan".into());
+    }
     a.extend(vnx::remote::launch::sandbox_flags(
         sandbox.sandbox(),
         sandbox.network(),

@@ -108,6 +108,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         overrides,
         override_reasons,
         open_pr: args.started.open_pr,
+        plan: None,
     };
     super::util::follow::start(&project, &asked, &args.started, args.tmux.tmux_socket)
 }

@@ -108,6 +108,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
                 .or(s.sandbox.as_ref().map(|shape| shape.network)),
             replay_of: Some(link),
             title: args.title.clone().or_else(|| s.title.clone()),
+            plan: None,
         };
         args.started.start(desk, &request, &Default::default())
     })

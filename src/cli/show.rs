@@ -215,10 +215,21 @@ fn whole(out: &mut Out, d: &Detail) -> Result<(), CliError> {
         // The whole question, line by line, each made safe to print.
         for (i, line) in q.trim().lines().enumerate() {
             field(
-                if i == 0 { transcript::label(q) } else { "" },
+                if i == 0 { s.question_label() } else { "" },
                 transcript::clean(line),
             )?;
         }
+    }
+    if let Some((_, sha)) = s.plan_waiting() {
+        // What `vnx approve --plan-sha256` binds a decision to (ADR 0092).
+        field("plan hash", format!("sha256 {sha}"))?;
+        field(
+            "decide",
+            format!(
+                "vnx approve {id} (carries it out) or vnx deny {id} --message TEXT (plans again)",
+                id = s.id
+            ),
+        )?;
     }
     if let Some(d) = &s.dismissed {
         field("dismissed", super::util::lines::dismissed_line(d))?;

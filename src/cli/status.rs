@@ -291,7 +291,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         // dismissed asks nothing any more.
         if let Some(q) = s.question.as_deref().filter(|_| s.waiting()) {
             // A short form, in one line: `vnx show` has the whole question.
-            let label = transcript::label(q);
+            let label = s.question_label();
             let room = width.map_or(100, |w| w.saturating_sub(label.len() + 4).clamp(20, 100));
             out.line(&format!("  {label}: {}", transcript::question(q, room)))?;
         }

@@ -45,6 +45,8 @@ pub(crate) fn state(
         ended_at: None,
         reason: None,
         question: None,
+        planning: false,
+        plan_sha256: None,
         teardown_class: None,
         branch: Some(format!("dispatch/{id}")),
         head_commit: None,

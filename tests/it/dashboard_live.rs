@@ -277,6 +277,23 @@ fn p_approves_a_blocked_dispatch_and_says_what_was_answered() {
     assert_eq!(completion(&r)["status"], "done", "{}", r.stdout);
 }
 
+/// `p` on a dispatch whose plan waits approves the plan (ADR 0092), as `vnx approve` does:
+/// a `plan_approved` and the follow-up that carries it out, named in the footer.
+#[test]
+fn p_approves_a_plan_that_waits() {
+    let repo = Repo::new();
+    let c = completion(&repo.dispatch("commit", &["--plan", "--instruction", "x"]));
+    assert_eq!(c["status"], "needs_input", "{c}");
+    let id = c["dispatch_id"].as_str().unwrap();
+    pressed(&repo, id, "p", true, "plan approved (sha256 ");
+    let approved: Vec<_> = repo
+        .receipts(id)
+        .into_iter()
+        .filter(|r| r["event_type"] == "plan_approved")
+        .collect();
+    assert_eq!(approved.len(), 1, "{approved:?}");
+}
+
 /// Opens a dashboard on `repo`, whose one dispatch is `id`, presses `key` on it (and
 /// confirms, when it asks): the footer says `said`.
 fn pressed(repo: &Repo, id: &str, key: &str, asks: bool, said: &str) {

@@ -82,6 +82,11 @@ fn gate_check_merge_and_wait() {
             .to_owned();
     assert_eq!(code(&repo, &["wait", &failed]), 1, "failed");
     assert_eq!(code(&repo, &["approve", &failed]), 1, "nothing to answer");
+    let zeros = "0".repeat(64);
+    let no_plan = ["approve", failed.as_str(), "--plan-sha256", zeros.as_str()];
+    assert_eq!(code(&repo, &no_plan), 1, "no plan waits");
+    let note = ["approve", failed.as_str(), "--message", "go"];
+    assert_eq!(code(&repo, &note), 2, "a note without a plan");
     let asked =
         crate::common::completion(&repo.dispatch("ask", &["--instruction", "x"]))["dispatch_id"]
             .as_str()

@@ -51,6 +51,9 @@ fn status_and_launch_print_the_documented_members() {
     // Present only for a dispatch whose prompts were denied (tests/it/posture.rs, fake.rs).
     shown.insert("denials".into());
     shown.insert("cli_denials".into());
+    // Present only for the planning step of a dispatch of `--plan` (tests/it/plan.rs).
+    shown.insert("planning".into());
+    shown.insert("plan_sha256".into());
     let mut doc = documented("status-members");
     // Words in the prose that are values, not members.
     for value in [

@@ -68,6 +68,7 @@ mod mcp;
 mod merge;
 mod merge_queue;
 mod notice_links;
+mod plan;
 mod pool;
 mod posture;
 mod pr;

@@ -46,6 +46,7 @@ mod image;
 mod needs_you;
 mod notice_links;
 mod opencode;
+mod plan;
 mod planted;
 mod pod;
 mod posture;

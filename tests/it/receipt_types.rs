@@ -189,6 +189,12 @@ fn started() -> DispatchStarted {
         }),
         remote: None,
         title: Some(s("Add a greeting")),
+        plan: Some(vnx::receipts::PlanStep {
+            stage: vnx::receipts::PlanStage::Approved,
+            edits_permission: Permission::Edits,
+            planned_in: Some(did(ID)),
+            plan_sha256: Some(s(HASH)),
+        }),
         cli_homes: Some(vnx::receipts::CliHomes {
             homes: [
                 (s("claude"), s("/home/u/.claude")),
@@ -688,6 +694,16 @@ fn every_kind_validates_against_the_schema_and_reads_back() {
         &mut failures,
     );
     check(
+        vnx::receipts::PlanApproved {
+            dispatch_id: did(ID),
+            plan_sha256: s(HASH),
+            by: s("ana"),
+            message: Some(s("name it greeting.txt")),
+            extra: Default::default(),
+        },
+        &mut failures,
+    );
+    check(
         vnx::receipts::ReviewSent {
             dispatch_id: did(ID),
             comments: vec![LineRef {
@@ -697,6 +713,16 @@ fn every_kind_validates_against_the_schema_and_reads_back() {
             follow_up: did("D-2b3c4d5e6f7a"),
             continues: did(ID),
             by: s("ana"),
+            extra: Default::default(),
+        },
+        &mut failures,
+    );
+    check(
+        vnx::receipts::PlanDenied {
+            dispatch_id: did(ID),
+            plan_sha256: s(HASH),
+            by: s("ana"),
+            message: Some(s("add a test first")),
             extra: Default::default(),
         },
         &mut failures,

@@ -342,7 +342,9 @@ fn a_diff_line_commented_on_the_page_is_sent_to_the_worker() {
     off[3] = ("line", "99");
     let r = server.post(&format!("/d/{done}"), &off, Some(&cookie), None);
     assert!(
-        r.header("location").unwrap().contains("is%20not%20a%20line"),
+        r.header("location")
+            .unwrap()
+            .contains("is%20not%20a%20line"),
         "{r:?}"
     );
 

@@ -42,6 +42,7 @@ fn headless(cli: &str, resume: Option<&str>) -> Option<Invocation> {
             resume,
             session: None,
             allow: &[],
+            plan: false,
         })
         .ok()
 }

@@ -112,6 +112,13 @@ steps! {
         COMPLETED_APPENDED = "completed_appended";
     }
 
+    /// `vnx approve`/`vnx deny` of a plan that waits (ADR 0092).
+    plan {
+        /// `plan_approved` (or `plan_denied`) is on the ledger; its follow-up has not started:
+        /// the plan still waits, and deciding it again starts the follow-up.
+        DECIDED_APPENDED = "decided_appended";
+    }
+
     /// `vnx accept`.
     accept {
         /// vnx committed the kept worktree's uncommitted work; no `dispatch_accepted` yet.

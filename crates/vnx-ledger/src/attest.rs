@@ -27,6 +27,7 @@ const OWNED: &[(&str, &str)] = &[
     ("pr_", "vnx pr open and vnx pr merge"),
     ("review_comment", "vnx review"),
     ("review_sent", "vnx review --send"),
+    ("plan_", "vnx approve and vnx deny"),
     (
         "dispatch_",
         "vnx dispatch-agent (a worker reports with `vnx report`)",
@@ -386,6 +387,8 @@ mod tests {
             "pr_opened",
             "review_comment",
             "review_sent",
+            "plan_approved",
+            "plan_denied",
             "gate_result",
             "merge_completed",
             "merge",

@@ -87,6 +87,8 @@ pub struct Evidence {
     pub pr_merged: Option<Evidenced<PrMerged>>,
     /// Every `pr_closed`, in ledger order.
     pub prs_closed: Vec<Evidenced<PrClosed>>,
+    /// Every `plan_approved` of its plan (a planning dispatch's), in ledger order.
+    pub plans_approved: Vec<Evidenced<receipts::PlanApproved>>,
     /// Receipts of these kinds about the dispatch that no trusted key attests: written by
     /// something other than vnx (a worker, say), and ignored.
     pub unattested: Vec<(Line, Attestation)>,
@@ -138,6 +140,7 @@ impl Evidence {
                     | "pr_opened"
                     | "pr_merged"
                     | "pr_closed"
+                    | "plan_approved"
             );
             if evidence {
                 let attestation = attest::check(&line.fields, trusted);
@@ -171,6 +174,7 @@ impl Evidence {
                 PrOpened::EVENT => e.prs_opened.extend(typed(line)),
                 PrMerged::EVENT => e.pr_merged = typed(line),
                 PrClosed::EVENT => e.prs_closed.extend(typed(line)),
+                receipts::PlanApproved::EVENT => e.plans_approved.extend(typed(line)),
                 _ => {}
             }
         }

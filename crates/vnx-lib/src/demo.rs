@@ -27,6 +27,17 @@ pub fn write_output(dir: &Path, prompt: &str) -> std::io::Result<PathBuf> {
     Ok(path)
 }
 
+/// The plan the demo worker's plan mode ends with for `behaviour`.
+pub fn plan_of(behaviour: &str) -> String {
+    match behaviour {
+        "commit" | "dirty" | "forget" | "fail" => format!(
+            "write {OUTPUT_FILE} with the hashes of the prompt and the instruction, then act \
+             out `{behaviour}`."
+        ),
+        other => format!("change nothing, and act out `{other}`."),
+    }
+}
+
 /// Commits the output file on the current branch, under a fixed demo identity.
 pub fn commit_output(dir: &Path) -> Result<String, ProcessError> {
     let git = || {

@@ -43,8 +43,16 @@ pub(crate) fn act(action: &Action, by: Option<&str>) -> Outcome {
                     Action::Deny(_, message) => (PermissionAnswer::Deny, message.as_deref()),
                     _ => (PermissionAnswer::Approve, None),
                 };
-                let receipt = answer::answer(desk, &id, decision, message)?;
-                (0, answer::line(&receipt))
+                // A plan that waits is approved or sent back (ADR 0092).
+                let states = desk.states()?;
+                let waits =
+                    (states.iter().find(|s| s.id == id)).is_some_and(vnx::actions::plan::waits);
+                if waits {
+                    plan_decided(desk, &id, decision, message)?
+                } else {
+                    let receipt = answer::answer(desk, &id, decision, message)?;
+                    (0, answer::line(&receipt))
+                }
             }
             Action::Accept(_) => {
                 let receipt = accept::accept(desk, &id, None)?;
@@ -140,6 +148,33 @@ fn follow_up(id: DispatchId, text: &str, by: Option<&str>) -> Result<(i32, Strin
         };
         start(desk, &asked)
     })
+}
+
+/// A plan that waits, approved or sent back (with the person's message): the line that
+/// says so.
+fn plan_decided(
+    desk: &vnx::actions::Desk<'_>,
+    id: &DispatchId,
+    decision: vnx::receipts::PermissionAnswer,
+    message: Option<&str>,
+) -> Result<(i32, String), CliError> {
+    use vnx::actions::plan;
+    use vnx::receipts::PermissionAnswer;
+    let told = |_| {};
+    let (sha, next) = match decision {
+        PermissionAnswer::Approve => {
+            let d = plan::approve(desk, id, message, None, &told)?;
+            (d.receipt.plan_sha256, d.follow_up.id().clone())
+        }
+        PermissionAnswer::Deny => {
+            let d = plan::deny(desk, id, message, None, &told)?;
+            (d.receipt.plan_sha256, d.follow_up.id().clone())
+        }
+    };
+    Ok((
+        0,
+        plan::line(decision == PermissionAnswer::Approve, &sha, &next),
+    ))
 }
 
 /// Sends dispatch `id`'s open review comments as one follow-up, started as [`follow_up`]

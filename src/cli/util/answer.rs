@@ -1,22 +1,33 @@
 //! A blocked dispatch's pending prompt answered (`vnx approve`, `vnx deny`): the library's
-//! action (`vnx::actions::answer`) done at the project's desk, its receipt rendered.
+//! action (`vnx::actions::answer`) done at the project's desk, its receipt rendered; or, for
+//! a dispatch whose plan waits, the plan approved or sent back (`vnx::actions::plan`).
 
 use std::process::ExitCode;
 
-use vnx::actions::answer;
+use vnx::actions::{answer, plan};
 use vnx::receipts::PermissionAnswer;
 
 use crate::cli::CliError;
 use crate::cli::util::output::{Out, escape, say};
+
+/// What an answer did: a prompt answered, or a plan decided (its receipt, a line).
+enum Answered {
+    Prompt(vnx::receipts::DispatchAnswered),
+    Plan(Result<serde_json::Value, serde_json::Error>, String),
+}
 
 /// What `vnx approve` and `vnx deny` both take.
 #[derive(clap::Args)]
 pub struct Answering {
     /// The dispatch id
     id: String,
-    /// Print the `dispatch_answered` receipt as JSON
+    /// Print the receipt (`dispatch_answered`, or `plan_approved`/`plan_denied`) as JSON
     #[arg(long)]
     json: bool,
+    /// For a plan that waits: decide only if the plan is still the one whose SHA-256 this
+    /// is (`vnx show` prints it)
+    #[arg(long, value_name = "HASH")]
+    plan_sha256: Option<String>,
     #[command(flatten)]
     tmux: crate::cli::util::settings::TmuxSocket,
 }
@@ -28,10 +39,49 @@ pub(crate) fn answer_one(
     message: Option<&str>,
 ) -> Result<ExitCode, CliError> {
     let (project, ids) = crate::cli::util::ids::project_for(&[args.id])?;
-    let receipt =
+    let seen = args.plan_sha256.as_deref();
+    let answered =
         crate::cli::util::context::desk_in(&project, args.tmux.tmux_socket, None, |desk| {
-            Ok(answer::answer(desk, &ids[0], decision, message)?)
+            let states = desk.states()?;
+            let state = vnx::actions::Desk::named(&states, &ids[..1])?[0];
+            if !plan::waits(state) && seen.is_none() {
+                if decision == PermissionAnswer::Approve && message.is_some() {
+                    return Err(CliError::usage(format!(
+                        "{} waits for no plan: --message goes with a plan's approval",
+                        ids[0]
+                    ))
+                    .with_hint("`vnx approve ID` allows a permission prompt without one"));
+                }
+                return Ok(Answered::Prompt(answer::answer(
+                    desk, &ids[0], decision, message,
+                )?));
+            }
+            let told = |t: vnx::actions::follow_up::Told| say!("{}", escape(&t.line()));
+            Ok(match decision {
+                PermissionAnswer::Approve => {
+                    let d = plan::approve(desk, &ids[0], message, seen, &told)?;
+                    let line = plan::line(true, &d.receipt.plan_sha256, d.follow_up.id());
+                    Answered::Plan(serde_json::to_value(&d.receipt), line)
+                }
+                PermissionAnswer::Deny => {
+                    let d = plan::deny(desk, &ids[0], message, seen, &told)?;
+                    let line = plan::line(false, &d.receipt.plan_sha256, d.follow_up.id());
+                    Answered::Plan(serde_json::to_value(&d.receipt), line)
+                }
+            })
         })?;
+    let receipt = match answered {
+        Answered::Prompt(receipt) => receipt,
+        Answered::Plan(receipt, line) => {
+            let mut out = Out::new();
+            if args.json {
+                out.json(&receipt.map_err(|e| CliError::from_error(&e))?)?;
+            } else {
+                out.line(&format!("{}  {}", ids[0], escape(&line)))?;
+            }
+            return Ok(crate::cli::util::error::Exit::Ok.into());
+        }
+    };
     let mut out = Out::new();
     if args.json {
         out.json(&receipt)?;

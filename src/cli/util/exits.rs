@@ -212,6 +212,7 @@ pub fn action(e: &vnx::actions::ActionError) -> Exit {
         E::Remote(e) => remote(e),
         E::NotInterrupted { .. } => Exit::Usage,
         E::NothingToFix { .. } => Exit::No,
+        E::NoPlanWaiting { .. } | E::PlanChanged { .. } => Exit::No,
         E::Io { .. } => Exit::Failed,
         E::Notice(e) => notice(e),
     }

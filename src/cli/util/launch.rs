@@ -172,6 +172,7 @@ impl Task {
             network: sandbox.network(),
             replay_of: None,
             title: self.title,
+            plan: None,
         }
     }
 }

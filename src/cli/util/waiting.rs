@@ -421,9 +421,11 @@ fn report_line(out: &mut Out, id: &DispatchId, w: &Waited) -> Result<(), CliErro
                     .as_ref()
                     .and_then(|e| e.last_message.as_deref())
             {
+                // A planning dispatch's question is its plan (ADR 0092).
+                let plan = r.failure_reason.as_deref() == Some(vnx::dispatch::planned::WAITS);
                 out.line(&format!(
                     "{id}  {}: {}",
-                    transcript::label(q),
+                    if plan { "plan" } else { transcript::label(q) },
                     transcript::question(q, transcript::QUESTION_CHARS)
                 ))?;
             }

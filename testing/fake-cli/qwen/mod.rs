@@ -1,5 +1,6 @@
 //! The `qwen` personality (Qwen Code 0.15.10), headless lane: `qwen PROMPT -o stream-json`
-//! (the prompt on stdin without one), `--approval-mode default|auto-edit|yolo`,
+//! (the prompt on stdin without one), `--approval-mode default|auto-edit|yolo|plan` (`plan`
+//! refuses a write as `default` does headless, as the real qwen's plan mode did),
 //! `--allowed-tools run_shell_command(PREFIX)`, `--resume=ID`; `system`/`assistant`/`user`/`result`
 //! events whose failed request is a successful `result` reading `[API Error: 400 …]`, exit 0 either way;
 //! the session file `<QWEN_HOME or ~/.qwen>/projects/<cwd>/chats/<id>.jsonl`.

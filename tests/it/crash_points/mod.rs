@@ -16,6 +16,7 @@ mod give_back;
 mod index;
 mod launch;
 mod merge;
+mod plan;
 mod pr_merge;
 mod pr_open;
 mod rebase;

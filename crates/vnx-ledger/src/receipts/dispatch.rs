@@ -375,6 +375,10 @@ pub struct DispatchStarted {
     /// a vnx from before titles (readers fall back to the id and role).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
+    /// A dispatch of `--plan` (ADR 0092): planning read-only, or carrying out the plan a
+    /// person approved. Absent on every other dispatch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<super::PlanStep>,
     /// Where the CLIs keep their state, as the dispatching command's environment said (the
     /// worker ran in it): where `vnx show --log` looks for an interactive worker's session
     /// file. Absent: recorded by a vnx from before (the reader's own environment is used).

@@ -18,6 +18,7 @@ mod gate;
 mod group;
 pub mod kinds;
 pub mod merge;
+mod plan;
 mod pr;
 mod queue;
 mod release;
@@ -63,6 +64,7 @@ pub use merge::{
     DequeueReason, GateEvidence, MergeCompleted, MergeDequeued, MergeFailed, MergePlanned,
     MergeStatus,
 };
+pub use plan::{PlanApproved, PlanDenied, PlanStage, PlanStep, plan_sha256};
 pub use pr::{PrAction, PrClosed, PrMergeMethod, PrMerged, PrOpened};
 pub use queue::{QueueDecision, QueueVerdict};
 pub use release::{ReleaseAction, ReleaseClass, ReleaseEvidence, ReleaseRule, WorktreeReleased};
@@ -244,6 +246,8 @@ kinds! {
     PrClosed = "pr_closed",
     ReviewComment = "review_comment",
     ReviewSent = "review_sent",
+    PlanApproved = "plan_approved",
+    PlanDenied = "plan_denied",
 }
 
 impl Typed {

@@ -50,6 +50,8 @@ pub struct FollowUp {
     pub override_reasons: BTreeMap<String, String>,
     /// Have its pull request opened when it is done and its gates pass.
     pub open_pr: bool,
+    /// Its plan step (ADR 0092): `None` plans on after a planning dispatch, else none.
+    pub plan: Option<crate::receipts::PlanStep>,
 }
 
 impl FollowUp {
@@ -71,6 +73,7 @@ impl FollowUp {
             overrides: BTreeSet::new(),
             override_reasons: BTreeMap::new(),
             open_pr: false,
+            plan: None,
         }
     }
 }
@@ -233,6 +236,7 @@ pub fn request(
         network: asked.network,
         replay_of: None,
         title: asked.title.clone(),
+        plan: asked.plan.clone(),
     })
 }
 

@@ -21,6 +21,7 @@ pub mod gate;
 pub mod group;
 pub mod link;
 pub mod merge;
+pub mod plan;
 pub mod pr;
 pub mod prune;
 pub mod recover;
@@ -143,6 +144,22 @@ pub enum ActionError {
     /// A link's files (its key, the used links) could not be read or written.
     #[error(transparent)]
     Notice(#[from] crate::notice::NoticeError),
+    /// `vnx approve`/`vnx deny` of a plan on a dispatch whose plan waits for no decision.
+    #[error("dispatch {id} has no plan waiting for a decision")]
+    NoPlanWaiting {
+        /// The id named.
+        id: DispatchId,
+    },
+    /// The plan a person read is not the plan the dispatch waits with now (ADR 0092).
+    #[error("the plan of {id} is not the one read: its sha256 is {now}, not {seen}")]
+    PlanChanged {
+        /// The dispatch.
+        id: DispatchId,
+        /// The SHA-256 the person read.
+        seen: String,
+        /// The SHA-256 of its plan now.
+        now: String,
+    },
     /// A dispatch named to resume was not interrupted.
     #[error("dispatch {id} is {state}, not lost: nothing interrupted it")]
     NotInterrupted {
@@ -211,6 +228,13 @@ impl ActionError {
             )),
             ActionError::Io { .. } => None,
             ActionError::Notice(e) => e.hint(),
+            ActionError::NoPlanWaiting { id } => Some(format!(
+                "`vnx show {id}` shows what it waits for; a plan waits only on the planning \
+                 step of a dispatch of `--plan` that ended with it"
+            )),
+            ActionError::PlanChanged { id, .. } => Some(format!(
+                "read the plan again with `vnx show {id}` and decide on that one"
+            )),
             ActionError::NotInterrupted { id, .. } => Some(format!("`vnx status {id}` shows it")),
         }
     }

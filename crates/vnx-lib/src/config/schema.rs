@@ -125,6 +125,9 @@ pub struct RoleConfig {
     /// Whether a dispatch of this role opens its pull request by itself when it ends done
     /// and its gates pass (`open_pr:`, as `dispatch-agent --open-pr`; needs `forge:`).
     pub open_pr: bool,
+    /// Whether its dispatches plan first (`plan:`, as `dispatch-agent --plan`): read-only,
+    /// their plan approved before any edit (ADR 0092).
+    pub plan: bool,
 }
 
 // ---- raw, span-carrying schema ----
@@ -204,6 +207,7 @@ pub(super) struct RawRole {
     pub(super) writes: Option<bool>,
     pub(super) allow: Option<Vec<Spanned<String>>>,
     pub(super) open_pr: Option<bool>,
+    pub(super) plan: Option<bool>,
 }
 
 /// A mapping kept in document order, with the location of each key.

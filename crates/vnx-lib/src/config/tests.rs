@@ -167,6 +167,7 @@ fn full_example() {
                     writes: None,
                     allow: None,
                     open_pr: false,
+                    plan: false,
                 },
             ),
             (
@@ -177,6 +178,7 @@ fn full_example() {
                     writes: Some(false),
                     allow: None,
                     open_pr: false,
+                    plan: false,
                 },
             ),
         ]

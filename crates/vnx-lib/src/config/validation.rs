@@ -210,6 +210,7 @@ impl Validator<'_> {
                     writes: role.writes,
                     allow,
                     open_pr: role.open_pr.unwrap_or(false),
+                    plan: role.plan.unwrap_or(false),
                 },
             );
         }

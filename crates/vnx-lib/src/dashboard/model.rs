@@ -249,7 +249,7 @@ fn activity(s: &DispatchState, root: &Path, tmux: &Tmux) -> String {
     if let (true, Some(q)) = (s.waiting(), s.question.as_deref()) {
         return format!(
             "{}: {}",
-            transcript::label(q),
+            s.question_label(),
             transcript::question(q, transcript::QUESTION_CHARS)
         );
     }

@@ -80,10 +80,8 @@ pub fn select(states: &[DispatchState], selection: Selection) -> Vec<&DispatchSt
         .filter(|s| s.state == State::Ended(DispatchStatus::NeedsInput) && s.waiting())
         .filter(|s| match selection {
             Selection::Asking => true,
-            Selection::Answered => s
-                .question
-                .as_deref()
-                .is_none_or(|q| crate::provider::transcript::label(q) == "said"),
+            // A plan waits for a decision (`vnx approve`, `vnx deny`), whatever it says.
+            Selection::Answered => !s.planning && s.question_label() == "said",
         })
         .collect()
 }

@@ -15,6 +15,7 @@ pub mod detail;
 pub mod dismiss;
 pub mod fold;
 pub mod liveness;
+pub mod planned;
 pub mod queue;
 pub mod resume;
 pub mod settled;

@@ -58,6 +58,10 @@ pub struct Request {
     /// A short title for lists (`--title`); `None`: a follow-up's is the one it continues,
     /// else the instruction's first non-empty line (see [`title_of`]).
     pub title: Option<String>,
+    /// A dispatch of `--plan` (ADR 0092): planning, or carrying out an approved plan;
+    /// `None`: as the role's `plan:` says for a new dispatch, as the continued one for a
+    /// follow-up (see [`crate::dispatch::planned::shape`]).
+    pub plan: Option<crate::receipts::PlanStep>,
 }
 
 /// The longest title kept, in characters (a longer one ends in `…`).
@@ -175,6 +179,9 @@ pub struct Spec {
     /// The command run on every change of state (see `notify`); empty: none.
     #[serde(default)]
     pub notify: Vec<String>,
+    /// A dispatch of `--plan`: its plan step, as `dispatch_started` records it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<crate::receipts::PlanStep>,
     /// The dispatch's title, as `dispatch_started` records it (for the notifications).
     #[serde(default)]
     pub title: String,

@@ -51,6 +51,14 @@ pub struct DispatchState {
     /// [`transcript::question`](crate::provider::transcript::question) or escaped).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub question: Option<String>,
+    /// Whether it is the planning step of a dispatch of `--plan` (ADR 0092): its question,
+    /// once it ended, is its plan, which waits for `vnx approve` or `vnx deny`.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub planning: bool,
+    /// A planning dispatch that ended with its plan: the plan's SHA-256, which an approval
+    /// binds to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plan_sha256: Option<String>,
     /// What teardown found, once it completed.
     #[borsh(
         serialize_with = "crate::dispatch::state::ser_json",
@@ -410,6 +418,8 @@ impl DispatchState {
             ended_at: None,
             reason: None,
             question: None,
+            planning: false,
+            plan_sha256: None,
             state,
             status: state.name(),
             teardown_class: None,
@@ -446,7 +456,28 @@ impl DispatchState {
         s.branch = Some(started.branch);
         s.worktree = Some(started.worktree);
         s.continues = started.continues.map(|c| c.dispatch_id);
+        s.planning = started
+            .plan
+            .is_some_and(|p| p.stage == crate::receipts::PlanStage::Planning);
         s
+    }
+
+    /// How lists label its question: `plan` for a planning dispatch's plan, else as
+    /// [`transcript::label`](crate::provider::transcript::label) says (`asks`, `said`).
+    pub fn question_label(&self) -> &'static str {
+        match (&self.question, &self.plan_sha256) {
+            (_, Some(_)) if self.planning => "plan",
+            (Some(q), _) => crate::provider::transcript::label(q),
+            (None, _) => "said",
+        }
+    }
+
+    /// Its plan, while it waits for a person's decision on it: the plan and its SHA-256.
+    pub fn plan_waiting(&self) -> Option<(&str, &str)> {
+        match (&self.question, &self.plan_sha256) {
+            (Some(plan), Some(sha)) if self.planning && self.waiting() => Some((plan, sha)),
+            _ => None,
+        }
     }
 
     /// Whether it waits for a person: blocked or stalled, or lost or ended needing input

@@ -48,7 +48,8 @@ pub(super) struct Grounds {
 
 /// The ledger's evidence for dispatch `id`, and vnx's conditions for a pull request (the
 /// ledger verifies; the dispatch is done; with `gates`, its required gates passed on its
-/// head): every condition is checked, and the first that fails refuses.
+/// head; a dispatch of `--plan`'s chain follows an approved plan): every condition is
+/// checked, and the first that fails refuses.
 pub(super) fn grounds(
     ctx: &Context<'_>,
     config: &Config,
@@ -70,6 +71,14 @@ pub(super) fn grounds(
     all.push(done);
     if gates_required {
         all.push(gates);
+    }
+    // A dispatch whose chain planned: its work follows an approved plan (ADR 0092).
+    let (ledger, trusted) = (ctx.reading.ledger, ctx.reading.trusted_keys);
+    if let Some(approved) = crate::merge::plan::check(ledger, trusted, &ev)? {
+        all.push(crate::merge::Condition::of(
+            crate::merge::plan::NAME,
+            approved,
+        ));
     }
     all.extend(extra.iter().cloned());
     let refused = |detail: String| ForgeError::Refused {

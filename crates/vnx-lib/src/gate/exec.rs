@@ -382,6 +382,7 @@ fn reviewer(
         resume: None,
         session: None,
         allow: &[],
+        plan: false,
     };
     let invocation = match Provider::parse(provider) {
         Ok(p) => p.invocation(&wanted),

@@ -16,7 +16,8 @@ use crate::worktree::Repo;
 
 pub use crate::receipts::GateEvidence;
 
-/// The conditions, in the order they are checked and named.
+/// The conditions, in the order they are checked and named; a dispatch of `--plan` has
+/// [`super::plan::NAME`] after `dispatch_done`.
 pub const ORDER: [&str; 7] = [
     "ledger_verifies",
     "checkpoint_extended",
@@ -125,6 +126,11 @@ pub(super) fn check(
     plan.conditions.push(Condition::of(ORDER[0], verifies));
     plan.conditions.push(Condition::of(ORDER[1], extends));
     plan.conditions.push(Condition::of(ORDER[2], done(ev, id)));
+    // A dispatch of `--plan` (its chain's): its work follows an approved plan (ADR 0092).
+    if let Some(approved) = super::plan::check(ctx.ledger, ctx.trusted_keys, ev)? {
+        plan.conditions
+            .push(Condition::of(super::plan::NAME, approved));
+    }
     // A follow-up works on the branch of its chain's first dispatch.
     let first = ev
         .started

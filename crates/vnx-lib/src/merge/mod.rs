@@ -18,6 +18,7 @@ pub mod conditions;
 pub mod form;
 pub mod land;
 pub mod missing;
+pub mod plan;
 pub mod queue;
 pub mod resume;
 
@@ -309,6 +310,11 @@ impl MergeError {
                      merges; dispatch the task again"
                         .into()
                 }
+                plan::NAME => format!(
+                    "`vnx show {id}` shows its chain's plan; a plan that waits is approved with \
+                     `vnx approve ID` (which starts the follow-up that carries it out) and \
+                     merges from that follow-up"
+                ),
                 "branch_at_recorded_head" => {
                     "commits made after the dispatch completed were never gated; merge them \
                      through a dispatch of their own"

@@ -43,7 +43,13 @@ pub fn passed(provider: Provider) -> Vec<HelpFlags> {
         return groups;
     }
     for lane in [Lane::Headless, Lane::Interactive] {
-        for permission in [Permission::Ask, Permission::Edits, Permission::Full] {
+        // Each posture, and the plan mode of a dispatch of `--plan` (ADR 0092).
+        for (permission, plan) in [
+            (Permission::Ask, false),
+            (Permission::Edits, false),
+            (Permission::Full, false),
+            (Permission::Ask, true),
+        ] {
             for (prompt_len, resume) in [
                 (1, None),
                 (MAX_PROMPT_ARG + 1, None),
@@ -60,6 +66,7 @@ pub fn passed(provider: Provider) -> Vec<HelpFlags> {
                     resume,
                     session: Some(SESSION),
                     allow: &[],
+                    plan,
                 };
                 let Ok(inv) = provider.invocation(&wanted) else {
                     continue; // a lane the provider does not have

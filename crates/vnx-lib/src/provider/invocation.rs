@@ -88,7 +88,10 @@ impl Provider {
             large,
             dir: literal(&w.dispatch_dir.to_string_lossy()),
             vnx: literal(&w.vnx.to_string_lossy()),
-            perms: strs(cli.permission_flags(w.lane, w.permission)),
+            perms: strs(match cli.plan_flags(w.lane).filter(|_| w.plan) {
+                Some(flags) => flags,
+                None => cli.permission_flags(w.lane, w.permission),
+            }),
             transport,
             prompt_arg,
         };

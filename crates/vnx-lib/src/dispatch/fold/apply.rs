@@ -114,6 +114,7 @@ impl Records {
                     s.completion = Some(r.receipt.status);
                     s.reason = Some(r.receipt.reason);
                     s.question = None;
+                    s.plan_sha256 = None;
                 }
             }
             Typed::DispatchBlocked(r) => {
@@ -197,7 +198,10 @@ impl Records {
 
     /// Dispatch `id` ended as its completion `c` says.
     fn completed(&mut self, id: &DispatchId, c: DispatchCompleted, at: Option<String>, cite: Cite) {
+        // A planning worker's question is its plan (a summary it reported, else).
+        let plan = crate::dispatch::planned::plan_of(&c);
         if let Some(s) = self.state(id, cite, false) {
+            let plan = plan.filter(|_| s.planning);
             s.state = State::Ended(c.status);
             s.completion = Some(c.status);
             s.ended_at = at;
@@ -206,7 +210,11 @@ impl Records {
             s.question = c
                 .cli_events
                 .and_then(|e| e.last_message)
+                .or(plan)
                 .filter(|_| c.status == DispatchStatus::NeedsInput);
+            s.plan_sha256 = (s.question.as_deref())
+                .filter(|_| s.planning)
+                .map(crate::receipts::plan_sha256);
             s.teardown_class = c.teardown_class;
             s.head_commit = c.head_commit;
             s.worker_log = c.worker_log;
@@ -233,6 +241,7 @@ impl Records {
             s.completion = Some(DispatchStatus::Done);
             s.reason = None;
             s.question = None;
+            s.plan_sha256 = None;
             s.head_commit = Some(a.head_commit.clone());
             s.accepted = Some(Accepted {
                 by: a.by,

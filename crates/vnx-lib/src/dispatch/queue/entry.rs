@@ -95,6 +95,9 @@ pub struct QueuedRequest {
     /// The title given (`--title`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
+    /// A dispatch of `--plan`: its plan step, as asked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<crate::receipts::PlanStep>,
 }
 
 impl Entry {
@@ -131,6 +134,7 @@ impl Entry {
             network: r.network,
             replay_of: r.replay_of.clone(),
             title: r.title.clone(),
+            plan: r.plan.clone(),
         }
     }
 
@@ -163,6 +167,7 @@ impl QueuedRequest {
             network: req.network,
             replay_of: req.replay_of.clone(),
             title: req.title.clone(),
+            plan: req.plan.clone(),
         }
     }
 }

@@ -558,6 +558,7 @@ fn started(ctx: &Context<'_>, plan: &Plan, spec: &Spec, wt: &Worktree) -> Receip
         },
         continues: spec.continues.clone(),
         started_by: ctx.by.map(str::to_owned),
+        plan: spec.plan.clone(),
         group: spec.group.clone(),
         sandbox: spec.sandbox.clone(),
         replay_of: spec.replay_of.clone(),

@@ -158,17 +158,20 @@ impl Resolved {
 /// base ref), then lets the provider constraints judge it. A refusal is the one write: the
 /// decisions go on the ledger as `constraint_decision` receipts, and nothing else is made.
 pub fn plan(ctx: &Context<'_>, req: &Request) -> Result<Plan, DispatchError> {
-    std::thread::scope(|scope| plan_in(ctx, req, scope))
+    let config = load_config(ctx.project)?;
+    // A dispatch of `--plan` (or of a role that plans) planning: read-only, told to plan.
+    let req = crate::dispatch::planned::shape(req, &config);
+    std::thread::scope(|scope| plan_in(ctx, &req, config, scope))
 }
 
 /// [`plan`], the ledger's answer on the id read on a thread of `scope` beside the rest.
 fn plan_in<'scope, 'env>(
     ctx: &'env Context<'env>,
     req: &Request,
+    config: Config,
     scope: &'scope std::thread::Scope<'scope, 'env>,
 ) -> Result<Plan, DispatchError> {
     let root = &ctx.project.root;
-    let config = load_config(ctx.project)?;
     let repo = Repo::for_project(ctx.project)?;
     let id = choose_id(req, root, &repo)?;
     let seen = read_seen(ctx, &id, scope);
@@ -245,6 +248,7 @@ fn plan_in<'scope, 'env>(
     let (instruction, title) = instruction_and_title(req, &constraints, &egress, &provider_name);
     let spec = Spec {
         title: title.clone(),
+        plan: req.plan.clone(),
         sandbox,
         replay_of: req.replay_of.clone(),
         role: req.role.clone(),
@@ -659,6 +663,7 @@ impl Worker<'_> {
             model: self.model,
             permission: req.permission,
             prompt_len,
+            plan: crate::dispatch::planned::planning(req),
             vnx: ctx.vnx,
             dispatch_dir: self.dispatch_dir,
             resume: self.resume,

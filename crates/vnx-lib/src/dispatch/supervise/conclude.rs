@@ -125,6 +125,11 @@ pub(in crate::dispatch) fn conclude(
         completed.status = DispatchStatus::NeedsInput;
         completed.failure_reason = Some(crate::dispatch::supervise::phantom::ASKED.into());
     }
+    if crate::dispatch::planned::waits(spec.plan.as_ref(), completed.status) {
+        // A planning worker's end is its plan, which waits for a person (ADR 0092).
+        completed.status = DispatchStatus::NeedsInput;
+        completed.failure_reason = Some(crate::dispatch::planned::WAITS.into());
+    }
     completed
         .shed_until(|c| json::to_canonical(&receipts::value::to_value(c)).len() <= MAX_COMPLETION);
     // The phantom guard's correction goes in the same group commit as the completion.

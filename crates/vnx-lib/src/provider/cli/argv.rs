@@ -46,6 +46,9 @@ pub struct Wanted<'a> {
     /// Command prefixes the role allows without asking (`roles.<role>.allow`), given to
     /// the CLI's own allow mechanism in the `edits` posture; `vnx report` always is.
     pub allow: &'a [String],
+    /// Whether it plans (a dispatch of `--plan` before its plan is approved, ADR 0092): its
+    /// CLI's plan mode where it has one, else the `ask` posture (`permission`).
+    pub plan: bool,
 }
 
 impl Wanted<'_> {

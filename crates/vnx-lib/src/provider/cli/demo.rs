@@ -1,5 +1,6 @@
 //! vnx's own offline stand-in (`vnx __demo-worker MODEL PROMPT`), acting out the behaviour its
-//! model names; it writes text, reports like any worker and keeps no state of its own.
+//! model names; it writes text, reports like any worker and keeps no state of its own. Its
+//! plan mode (`--plan`, ADR 0092) changes nothing and ends with the plan of its behaviour.
 
 use super::argv::{Argv, PROMPT_FILE, Start, literal};
 use super::{CodingCli, Provider, ProviderError, check_valid};
@@ -96,8 +97,14 @@ impl CodingCli for Demo {
         }
     }
 
+    /// `--plan`: it writes nothing and ends with its plan, in either lane.
+    fn plan_flags(&self, _lane: crate::receipts::kinds::Lane) -> Option<&'static [&'static str]> {
+        Some(&["--plan"])
+    }
+
     fn argv(&self, s: &Start<'_>) -> Result<Argv, ProviderError> {
         let mut argv = vec![s.vnx.clone(), "__demo-worker".into()];
+        argv.extend(s.perms.iter().cloned());
         argv.push(literal(s.w.model.unwrap_or_default()));
         match s.transport {
             PromptTransport::Argument => argv.push(s.prompt_arg.clone()),

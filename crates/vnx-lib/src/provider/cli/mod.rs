@@ -290,6 +290,13 @@ pub trait CodingCli: Sync {
         &[]
     }
 
+    /// The flags of its own plan mode in `lane` (ADR 0092): read-only, the plan its last
+    /// message. `None`: it has none, and a planning dispatch runs in the `ask` posture with
+    /// vnx's instruction to write a plan alone.
+    fn plan_flags(&self, _lane: Lane) -> Option<&'static [&'static str]> {
+        None
+    }
+
     /// Its argv for one dispatch, and what it writes and signals; an error for a lane it
     /// does not have.
     fn argv(&self, start: &Start<'_>) -> Result<Argv, ProviderError>;

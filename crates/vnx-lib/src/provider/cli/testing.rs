@@ -20,6 +20,7 @@ pub(crate) fn wanted(lane: Lane, permission: Permission, prompt_len: usize) -> W
         resume: None,
         session: None,
         allow: &[],
+        plan: false,
     }
 }
 
@@ -43,6 +44,7 @@ pub(crate) fn test_start(
         resume: None,
         session: None,
         allow: &[],
+        plan: false,
     };
     Start {
         w,

@@ -97,6 +97,11 @@ impl CodingCli for Claude {
         invocation::permission_flags(permission)
     }
 
+    /// Its plan mode: `--permission-mode plan` (claude 2.1.197's `--help` lists it), in both lanes.
+    fn plan_flags(&self, _lane: Lane) -> Option<&'static [&'static str]> {
+        Some(&["--permission-mode", "plan"])
+    }
+
     fn argv(&self, start: &Start<'_>) -> Result<Argv, ProviderError> {
         Ok(invocation::argv(start))
     }

@@ -74,6 +74,12 @@ impl CodingCli for Codex {
         invocation::permission_flags(lane, permission)
     }
 
+    /// It has no plan mode of its own: it plans in its read-only sandbox (the `ask`
+    /// posture's flags), told to plan.
+    fn plan_flags(&self, lane: Lane) -> Option<&'static [&'static str]> {
+        Some(invocation::permission_flags(lane, Permission::Ask))
+    }
+
     fn argv(&self, start: &Start<'_>) -> Result<Argv, ProviderError> {
         Ok(invocation::argv(start))
     }

@@ -74,6 +74,11 @@ impl CodingCli for Gemini {
         invocation::permission_flags(permission)
     }
 
+    /// Its plan mode: `--approval-mode plan`, its read-only mode (gemini 0.61's `--help`), in both lanes.
+    fn plan_flags(&self, _lane: Lane) -> Option<&'static [&'static str]> {
+        Some(&["--approval-mode", "plan"])
+    }
+
     fn argv(&self, start: &Start<'_>) -> Result<Argv, ProviderError> {
         Ok(invocation::argv(start))
     }

@@ -74,6 +74,11 @@ impl CodingCli for Qwen {
         invocation::permission_flags(permission)
     }
 
+    /// Its plan mode: `--approval-mode plan`, "plan only" (its `--help`), in both lanes.
+    fn plan_flags(&self, _lane: Lane) -> Option<&'static [&'static str]> {
+        Some(&["--approval-mode", "plan"])
+    }
+
     fn argv(&self, start: &Start<'_>) -> Result<Argv, ProviderError> {
         invocation::argv(start)
     }

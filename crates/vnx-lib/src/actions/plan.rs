@@ -1,0 +1,156 @@
+//! A plan approved or sent back (`vnx approve`/`vnx deny` on a dispatch whose plan waits,
+//! the web page's buttons; ADR 0092): a signed `plan_approved` or `plan_denied` bound to the
+//! SHA-256 of the plan its attested completion recorded, then a follow-up in the same
+//! worktree and session — carrying the plan out in the role's posture, or planning again.
+
+use super::follow_up::{self, FollowUp, Told};
+use super::start::Started;
+use super::{ActionError, Desk};
+use crate::dispatch::planned;
+use crate::dispatch::view::DispatchState;
+use crate::evidence::Evidence;
+use crate::ids::DispatchId;
+use crate::ledger::{Ledger, now_utc};
+use crate::receipts::{self, PlanApproved, PlanDenied, PlanStage, PlanStep};
+
+/// A plan that waits for a person, as its attested completion recorded it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WaitingPlan {
+    /// The planning dispatch.
+    pub id: DispatchId,
+    /// The plan's text: worker text, escaped wherever it is shown.
+    pub text: String,
+    /// Its SHA-256, which a decision binds to.
+    pub sha256: String,
+    /// Its plan step (the posture its edits run in).
+    pub step: PlanStep,
+}
+
+/// What a decision on a plan did: its receipt, and the follow-up it started.
+#[derive(Debug)]
+pub struct Decided<R> {
+    /// The receipt written.
+    pub receipt: R,
+    /// The follow-up started (or queued).
+    pub follow_up: Started,
+}
+
+/// Whether `state` is a planning dispatch whose plan waits for a decision.
+pub fn waits(state: &DispatchState) -> bool {
+    state.plan_waiting().is_some()
+}
+
+/// The plan dispatch `id` waits with, read from its attested receipts (never from a line
+/// vnx did not sign); when `seen` names the SHA-256 a person read, a plan that differs is
+/// [`ActionError::PlanChanged`].
+pub fn waiting(
+    desk: &Desk<'_>,
+    id: &DispatchId,
+    seen: Option<&str>,
+) -> Result<WaitingPlan, ActionError> {
+    let states = desk.states()?;
+    let state = Desk::named(&states, std::slice::from_ref(id))?[0];
+    let no_plan = || ActionError::NoPlanWaiting { id: id.clone() };
+    if !waits(state) {
+        return Err(no_plan());
+    }
+    let ev = Evidence::read(desk.ctx.ledger, id, desk.trusted)?;
+    let (Some(started), Some(completed)) = (&ev.started, &ev.completed) else {
+        return Err(no_plan());
+    };
+    let step = (started.receipt.plan.clone())
+        .filter(|p| p.stage == PlanStage::Planning)
+        .ok_or_else(no_plan)?;
+    let text = planned::plan_of(&completed.receipt).ok_or_else(no_plan)?;
+    let sha256 = receipts::plan_sha256(&text);
+    if let Some(seen) = seen.filter(|s| !s.eq_ignore_ascii_case(&sha256)) {
+        return Err(ActionError::PlanChanged {
+            id: id.clone(),
+            seen: seen.to_owned(),
+            now: sha256,
+        });
+    }
+    Ok(WaitingPlan {
+        id: id.clone(),
+        text,
+        sha256,
+        step,
+    })
+}
+
+/// Approves the plan dispatch `id` waits with (the one whose SHA-256 is `seen`, when given):
+/// records `plan_approved`, then starts the follow-up that carries it out in the role's
+/// posture, told the plan and what the person added (`note`).
+pub fn approve(
+    desk: &Desk<'_>,
+    id: &DispatchId,
+    note: Option<&str>,
+    seen: Option<&str>,
+    told: &dyn Fn(Told),
+) -> Result<Decided<PlanApproved>, ActionError> {
+    let plan = waiting(desk, id, seen)?;
+    let receipt = PlanApproved {
+        dispatch_id: id.clone(),
+        plan_sha256: plan.sha256.clone(),
+        by: desk.by.to_owned(),
+        message: note.map(str::to_owned),
+        extra: Default::default(),
+    };
+    append(desk, &receipts::write(&receipt))?;
+    let mut asked = FollowUp::of(id.clone());
+    asked.instruction = planned::approved_instruction(&plan.text, desk.by, note);
+    asked.permission = Some(plan.step.edits_permission);
+    asked.plan = Some(PlanStep {
+        stage: PlanStage::Approved,
+        edits_permission: plan.step.edits_permission,
+        planned_in: Some(id.clone()),
+        plan_sha256: Some(plan.sha256),
+    });
+    let follow_up = follow_up::follow_up(desk, &asked, told)?;
+    Ok(Decided { receipt, follow_up })
+}
+
+/// Sends the plan dispatch `id` waits with back (the one whose SHA-256 is `seen`, when
+/// given): records `plan_denied` with `message`, then starts the follow-up that plans again,
+/// still read-only, told why.
+pub fn deny(
+    desk: &Desk<'_>,
+    id: &DispatchId,
+    message: Option<&str>,
+    seen: Option<&str>,
+    told: &dyn Fn(Told),
+) -> Result<Decided<PlanDenied>, ActionError> {
+    let plan = waiting(desk, id, seen)?;
+    let receipt = PlanDenied {
+        dispatch_id: id.clone(),
+        plan_sha256: plan.sha256.clone(),
+        by: desk.by.to_owned(),
+        message: message.map(str::to_owned),
+        extra: Default::default(),
+    };
+    append(desk, &receipts::write(&receipt))?;
+    let mut asked = FollowUp::of(id.clone());
+    asked.instruction = planned::denied_instruction(&plan.text, desk.by, message);
+    asked.plan = Some(planned::planning_step(plan.step.edits_permission));
+    let follow_up = follow_up::follow_up(desk, &asked, told)?;
+    Ok(Decided { receipt, follow_up })
+}
+
+/// Appends `receipt`, signed.
+fn append(desk: &Desk<'_>, receipt: &crate::ledger::Receipt) -> Result<(), ActionError> {
+    let line = desk.ctx.attestor.attest(receipt, &now_utc);
+    Ledger::new(desk.ctx.ledger).append(&line)?;
+    crate::steps::reached(crate::steps::plan::DECIDED_APPENDED);
+    Ok(())
+}
+
+/// The line that says what became of a decision: `plan approved (sha256 ab12…): D-… carries
+/// it out`.
+pub fn line(approved: bool, sha256: &str, follow_up: &DispatchId) -> String {
+    let short = sha256.get(..12).unwrap_or(sha256);
+    if approved {
+        format!("plan approved (sha256 {short}…): {follow_up} carries it out")
+    } else {
+        format!("plan sent back (sha256 {short}…): {follow_up} plans again")
+    }
+}
