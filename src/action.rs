@@ -15,6 +15,11 @@ pub enum Action {
     Comment(DispatchId, String, String),
     /// Send its open review comments to its worker as one follow-up (`vnx review --send`).
     SendReview(DispatchId),
+    /// Approve the plan it waits with, the one whose SHA-256 is given, with an optional note
+    /// for the worker (`vnx approve --plan-sha256`).
+    ApprovePlan(DispatchId, String, Option<String>),
+    /// Send that plan back with what to change (`vnx deny --plan-sha256 --message`).
+    DenyPlan(DispatchId, String, Option<String>),
     /// Allow its pending permission prompt (`vnx approve`).
     Approve(DispatchId),
     /// Refuse its pending permission prompt, perhaps saying why (`vnx deny`).
@@ -62,6 +67,17 @@ impl Action {
                 text.clone(),
             ],
             Action::SendReview(id) => v(&["review", id.as_str(), "--send"]),
+            Action::ApprovePlan(id, sha, note) | Action::DenyPlan(id, sha, note) => {
+                let verb = if matches!(self, Action::ApprovePlan(..)) {
+                    "approve"
+                } else {
+                    "deny"
+                };
+                let mut argv = v(&[verb, id.as_str(), "--plan-sha256", sha]);
+                // `=`: a message that starts with `-` is not an option.
+                argv.extend(note.iter().map(|n| format!("--message={n}")));
+                argv
+            }
             Action::Approve(id) => v(&["approve", id.as_str()]),
             Action::Deny(id, _) => v(&["deny", id.as_str()]),
             Action::Accept(id) => v(&["accept", id.as_str()]),
@@ -117,6 +133,8 @@ impl Action {
             | Action::FollowUp(id, _)
             | Action::Comment(id, ..)
             | Action::SendReview(id)
+            | Action::ApprovePlan(id, ..)
+            | Action::DenyPlan(id, ..)
             | Action::Approve(id)
             | Action::Deny(id, _)
             | Action::Accept(id)

@@ -80,6 +80,15 @@ pub async fn act(
         }
         "comment" => return back(&id, "a comment needs words"),
         "send-review" => Action::SendReview(id.clone()),
+        "approve-plan" | "deny-plan" => {
+            let sha = field("plan_sha256").to_owned();
+            let note = (!message.is_empty()).then_some(message);
+            if field("action") == "approve-plan" {
+                Action::ApprovePlan(id.clone(), sha, note)
+            } else {
+                Action::DenyPlan(id.clone(), sha, note)
+            }
+        }
         other => {
             return (
                 StatusCode::BAD_REQUEST,
@@ -344,7 +353,17 @@ fn dispatch_page(app: &App, p: &Paired, id: &DispatchId, said: &str) -> Result<S
             ),
         );
     }
-    if let (true, Some(q)) = (s.waiting(), s.question.as_deref()) {
+    if let Some((plan, sha)) = s.plan_waiting() {
+        let _ = write!(
+            b,
+            "<section class=\"needs\"><h2>Its plan waits for you</h2><pre class=\"ask plan\">{}</pre>\
+             <p class=\"meta\">sha256 {}</p>{}{}</section>",
+            esc(plan),
+            esc(sha),
+            plan_form(id, p, sha, true),
+            plan_form(id, p, sha, false),
+        );
+    } else if let (true, Some(q)) = (s.waiting(), s.question.as_deref()) {
         let _ = write!(
             b,
             "<section class=\"needs\"><h2>Asks</h2><pre class=\"ask\">{}</pre>{}<div class=\"acts\">{}</div></section>",
@@ -505,5 +524,35 @@ fn comment_form(id: &DispatchId, p: &Paired) -> String {
          <textarea name=\"message\" rows=\"3\" required placeholder=\"what is wrong here: the worker gets it with the line\"></textarea>\
          <button class=\"b-answer\" type=\"submit\">Add comment</button></form>",
         csrf = p.token.csrf(),
+    )
+}
+
+/// A plan's approval or its sending back, bound to the SHA-256 of the plan the page shows: a
+/// plan the worker changed since is refused, not approved.
+fn plan_form(id: &DispatchId, p: &Paired, sha: &str, approve: bool) -> String {
+    let (action, label, hint, confirm) = if approve {
+        (
+            "approve-plan",
+            "Approve the plan",
+            "a note for the worker (optional)",
+            "Approve this plan? The worker goes on to carry it out.",
+        )
+    } else {
+        (
+            "deny-plan",
+            "Send it back",
+            "what to change: the worker plans again",
+            "Send this plan back to be planned again?",
+        )
+    };
+    format!(
+        "<form method=\"post\" action=\"/d/{id}\" class=\"msg\" data-confirm=\"{confirm}\">\
+         <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+         <input type=\"hidden\" name=\"action\" value=\"{action}\">\
+         <input type=\"hidden\" name=\"plan_sha256\" value=\"{sha}\">\
+         <textarea name=\"message\" rows=\"2\" placeholder=\"{hint}\"></textarea>\
+         <button class=\"b-{action}\" type=\"submit\">{label}</button></form>",
+        csrf = p.token.csrf(),
+        sha = esc(sha),
     )
 }

@@ -1,7 +1,8 @@
 //! `vnx serve` in a real browser: Debian's Chromium, headless, driven by playwright-core
 //! (tests/support/browser.mjs) at a phone's size, pairs through the QR code's address,
-//! approves a blocked worker, answers a question whose title tries to script the page, and
-//! merges a done dispatch after its gates; the ledger then holds each receipt, naming the
+//! approves a blocked worker, answers a question whose title tries to script the page,
+//! approves a plan, comments on a line of a done dispatch's diff and merges it after its
+//! gates; the ledger then holds each receipt, naming the
 //! device. A screenshot of each page at 390×844 and 1280×800 is kept in
 //! `target/browser-artifacts/`.
 
@@ -58,6 +59,10 @@ fn a_phone_pairs_approves_answers_and_merges() {
         .as_str()
         .unwrap()
         .to_owned();
+    let c = crate::common::completion(
+        &repo.dispatch("commit", &["--plan", "--instruction", "plan a greeting"]),
+    );
+    let planned = c["dispatch_id"].as_str().unwrap().to_owned();
     let done = repo.dispatched("commit", false);
 
     let server = Server::start(repo.vnx(), &[]);
@@ -70,6 +75,7 @@ fn a_phone_pairs_approves_answers_and_merges() {
         .env("VNX_CODE", &server.code)
         .env("VNX_BLOCKED", &blocked)
         .env("VNX_ASKED", &asked)
+        .env("VNX_PLANNED", &planned)
         .env("VNX_DONE", &done)
         .env("VNX_ARTIFACTS", &artifacts)
         .output()
@@ -101,13 +107,27 @@ fn a_phone_pairs_approves_answers_and_merges() {
             .contains("via test phone")
     );
     assert_eq!(repo.events("merge_completed").len(), 1);
-    for page in ["pair", "list", "blocked", "asked", "done"] {
+    let approved = repo.events("plan_approved");
+    assert_eq!(approved.len(), 1, "{said}");
+    assert_eq!(approved[0]["dispatch_id"], planned.as_str());
+    let comments = repo.events("review_comment");
+    assert_eq!(comments.len(), 1, "{said}");
+    assert_eq!(comments[0]["body"], "Say which greeting this is.");
+    assert!(
+        comments[0]["by"]
+            .as_str()
+            .unwrap()
+            .contains("via test phone")
+    );
+    for page in [
+        "pair", "list", "blocked", "asked", "plan", "comment", "done",
+    ] {
         assert!(
             artifacts.join(format!("{page}-390x844.png")).is_file(),
             "{page}"
         );
     }
-    for page in ["list", "blocked", "asked", "done"] {
+    for page in ["list", "blocked", "asked", "plan", "done"] {
         assert!(
             artifacts.join(format!("{page}-1280x800.png")).is_file(),
             "{page}"

@@ -371,3 +371,58 @@ fn a_diff_line_commented_on_the_page_is_sent_to_the_worker() {
         "{prompt}"
     );
 }
+
+#[test]
+fn a_plan_is_approved_from_the_page_bound_to_the_plan_it_showed() {
+    let repo = Repo::new();
+    configure(&repo, "roles:\n  implementer: {gates: []}\n");
+    let c = crate::common::completion(
+        &repo.dispatch("commit", &["--plan", "--instruction", "add a greeting"]),
+    );
+    assert_eq!(c["status"], "needs_input", "{c}");
+    let id = c["dispatch_id"].as_str().unwrap().to_owned();
+    let server = Server::start(repo.vnx(), &[]);
+    let cookie = server.pair("phone");
+    let page = server.get(&format!("/d/{id}"), Some(&cookie));
+    assert!(
+        page.body.contains("Its plan waits for you"),
+        "{}",
+        page.body
+    );
+    let at = page.body.find("name=\"plan_sha256\" value=\"").unwrap() + 26;
+    let sha = page.body[at..].split('"').next().unwrap().to_owned();
+    assert_eq!(sha.len(), 64, "{sha}");
+    let csrf = page.csrf();
+    // A hash that is not the plan's (the plan changed since the page was drawn): refused.
+    let stale = [
+        ("action", "approve-plan"),
+        ("csrf", csrf.as_str()),
+        ("plan_sha256", &"0".repeat(64)),
+    ];
+    let r = server.post(&format!("/d/{id}"), &stale, Some(&cookie), None);
+    assert!(
+        r.header("location").unwrap().contains("%3A%20no%3A"),
+        "{r:?}"
+    );
+    assert!(repo.events("plan_approved").is_empty());
+
+    let approve = [
+        ("action", "approve-plan"),
+        ("csrf", csrf.as_str()),
+        ("plan_sha256", sha.as_str()),
+    ];
+    let r = server.post(&format!("/d/{id}"), &approve, Some(&cookie), None);
+    assert!(
+        r.header("location").unwrap().contains("%3A%20ok%3A"),
+        "{r:?}"
+    );
+    let approved = repo.events("plan_approved");
+    assert_eq!(approved.len(), 1);
+    assert_eq!(approved[0]["plan_sha256"], sha.as_str());
+    assert!(
+        approved[0]["by"]
+            .as_str()
+            .unwrap()
+            .contains("via phone (dev-")
+    );
+}

@@ -1,10 +1,11 @@
 // Drives `vnx serve` in Debian's Chromium, headless, through playwright-core, as a person on a
 // phone would: pairs through the QR code's address, approves a blocked worker, answers a
-// question, comments a diff line, runs the gates and merges, and keeps a screenshot of each
+// question, approves a plan, comments a diff line, runs the gates and merges, and keeps a screenshot of each
 // page at phone and desktop size. Run by tests/it/browser.rs, which checks the ledger after.
 //
 //   node browser.mjs   (settings in the environment: VNX_PLAYWRIGHT, VNX_BASE, VNX_CODE,
-//                       VNX_BLOCKED, VNX_ASKED, VNX_DONE, VNX_ARTIFACTS, VNX_CHROMIUM)
+//                       VNX_BLOCKED, VNX_ASKED, VNX_PLANNED, VNX_DONE, VNX_ARTIFACTS,
+//                       VNX_CHROMIUM)
 // Prints one JSON line per step; exits 1 on the first step that fails.
 import { createRequire } from "node:module";
 import path from "node:path";
@@ -68,19 +69,27 @@ try {
   if (!/started/.test(answered)) throw new Error(`answer said: ${answered}`);
   say("answered", { said: answered });
 
+  // A plan approved before any edit.
+  await page.goto(`${base}/d/${env.VNX_PLANNED}`);
+  await page.screenshot({ path: path.join(shots, "plan-390x844.png"), fullPage: true });
+  await page.click("button.b-approve-plan");
+  await page.waitForURL(/said=/);
+  const planned = await page.textContent("p.said");
+  if (!/: ok: /.test(planned)) throw new Error(`plan approval said: ${planned}`);
+  say("plan approved", { said: planned });
+
   // The done dispatch: a comment on a diff line (tap the line), its gates, then its merge.
   await page.goto(`${base}/d/${env.VNX_DONE}`);
   await page.screenshot({ path: path.join(shots, "done-390x844.png"), fullPage: true });
   const line = page.locator("tr[data-line]").first();
-  if (await page.locator("#comment-form").count() === 0) {
-    say("comment", { skipped: "this page has no review comments" });
-  } else {
-    await line.tap();
-    await page.fill("#comment-form textarea", "Say which greeting this is.");
-    await page.click("#comment-form button[type=submit]");
-    await page.waitForURL(/said=/);
-    say("commented", { said: await page.textContent("p.said") });
-  }
+  await line.tap();
+  await page.fill("#comment-form textarea", "Say which greeting this is.");
+  await page.screenshot({ path: path.join(shots, "comment-390x844.png"), fullPage: true });
+  await page.click("#comment-form button[type=submit]");
+  await page.waitForURL(/said=/);
+  const commented = await page.textContent("p.said");
+  if (!/recorded/.test(commented)) throw new Error(`comment said: ${commented}`);
+  say("commented", { said: commented });
   await page.click("button.b-gate-check");
   await page.waitForURL(/said=/);
   await page.click("button.b-merge");
@@ -94,7 +103,8 @@ try {
   await desk.addCookies((await phone.cookies()).map((c) => ({ ...c })));
   const wide = await desk.newPage();
   for (const [name, url] of [["list", "/"], ["blocked", `/d/${env.VNX_BLOCKED}`],
-    ["asked", `/d/${env.VNX_ASKED}`], ["done", `/d/${env.VNX_DONE}`]]) {
+    ["asked", `/d/${env.VNX_ASKED}`], ["plan", `/d/${env.VNX_PLANNED}`],
+    ["done", `/d/${env.VNX_DONE}`]]) {
     await wide.goto(base + url);
     await wide.screenshot({ path: path.join(shots, `${name}-1280x800.png`) });
   }

@@ -102,6 +102,16 @@ pub(crate) fn act(action: &Action, by: Option<&str>) -> Outcome {
                 let merged = entry.result == vnx::merge::EntryResult::Merged;
                 (i32::from(!merged), said)
             }
+            Action::ApprovePlan(_, sha, note) => {
+                let told = |_| {};
+                let d = vnx::actions::plan::approve(desk, &id, note.as_deref(), Some(sha), &told)?;
+                (0, vnx::actions::plan::line(true, sha, d.follow_up.id()))
+            }
+            Action::DenyPlan(_, sha, note) => {
+                let told = |_| {};
+                let d = vnx::actions::plan::deny(desk, &id, note.as_deref(), Some(sha), &told)?;
+                (0, vnx::actions::plan::line(false, sha, d.follow_up.id()))
+            }
             Action::Comment(_, at, text) => {
                 let at = vnx::review::Anchor::parse(at)?;
                 vnx::actions::review::comment(desk, &id, &at, text)?;

@@ -48,7 +48,8 @@
       return r.ok ? r.text() : null;
     }).then(function (text) {
       busy = false;
-      if (!text) { return; }
+      // Typing may have begun while the page was fetched: then it is kept as it is.
+      if (!text || typing()) { return; }
       var doc = new DOMParser().parseFromString(text, "text/html");
       var fresh = doc.querySelector("main");
       var open = Array.prototype.map.call(document.querySelectorAll("details.file"), function (d) { return d.open; });
