@@ -126,6 +126,12 @@ fn redeemed(r: Redeemed) -> Said {
             ),
             button: None,
         },
+        Redeemed::PlanDecided { link, line } => Said {
+            status: StatusCode::OK,
+            heading: "Done",
+            words: format!("{}  {line}", link.dispatch),
+            button: None,
+        },
         Redeemed::Refused(r) => refused(&r.says()),
     }
 }

@@ -274,10 +274,10 @@ fn a_notice_is_posted_and_its_approve_link_answers_once() {
             matches!(again, Redeemed::Refused(Refusal::AlreadyUsed { .. })),
             "{again:?}"
         );
-        // The deny link of the same request: no longer waiting, and nothing written.
-        let after = lines(&repo);
+        // The deny link of the same request: no longer waiting, and no answer written (the
+        // worker, going on, may write receipts of its own meanwhile: the answers are counted
+        // below).
         let late = redeem(desk, &key, &deny, now).unwrap();
-        assert_eq!(lines(&repo), after, "nothing written");
         match &late {
             Redeemed::Refused(r @ Refusal::NoLongerWaiting { .. }) => {
                 assert!(

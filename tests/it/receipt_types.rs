@@ -27,6 +27,7 @@ use vnx::receipts::{self, *};
 use vnx::release::{Class, Evidence, Rule};
 use vnx::worktree::{DiffStat, DiffStats, TeardownClass, VnxCommit};
 
+mod decisions;
 mod samples;
 mod schema_rules;
 
@@ -679,54 +680,7 @@ fn every_kind_validates_against_the_schema_and_reads_back() {
         },
         &mut failures,
     );
-    check(
-        vnx::receipts::ReviewComment {
-            dispatch_id: did(ID),
-            head_commit: cid(COMMIT),
-            file: s("src/x.rs"),
-            line: 42,
-            line_sha256: s(HASH),
-            line_text: s("    println!(\"hi\");"),
-            body: s("Say hello here, not hi."),
-            by: s("ana"),
-            extra: Default::default(),
-        },
-        &mut failures,
-    );
-    check(
-        vnx::receipts::PlanApproved {
-            dispatch_id: did(ID),
-            plan_sha256: s(HASH),
-            by: s("ana"),
-            message: Some(s("name it greeting.txt")),
-            extra: Default::default(),
-        },
-        &mut failures,
-    );
-    check(
-        vnx::receipts::ReviewSent {
-            dispatch_id: did(ID),
-            comments: vec![LineRef {
-                seq: Some(7),
-                line_sha256: s(HASH),
-            }],
-            follow_up: did("D-2b3c4d5e6f7a"),
-            continues: did(ID),
-            by: s("ana"),
-            extra: Default::default(),
-        },
-        &mut failures,
-    );
-    check(
-        vnx::receipts::PlanDenied {
-            dispatch_id: did(ID),
-            plan_sha256: s(HASH),
-            by: s("ana"),
-            message: Some(s("add a test first")),
-            extra: Default::default(),
-        },
-        &mut failures,
-    );
+    decisions::check_all(&mut failures);
     check(
         vnx::receipts::DispatchDismissed {
             dispatch_id: did(ID),

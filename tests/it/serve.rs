@@ -426,3 +426,57 @@ fn a_plan_is_approved_from_the_page_bound_to_the_plan_it_showed() {
             .contains("via phone (dev-")
     );
 }
+
+#[test]
+fn a_plan_is_approved_from_a_notices_link() {
+    if !crate::notice_links::curl_here() {
+        return;
+    }
+    let (port, took) = crate::notice_links::listener(200);
+    let repo = Repo::new();
+    configure(
+        &repo,
+        &format!(
+            "roles:\n  implementer: {{gates: []}}\nserve:\n  url: http://localhost:1\n  notify:\n    - webhook: http://127.0.0.1:{port}/hook\n"
+        ),
+    );
+    let c = crate::common::completion(
+        &repo.dispatch("commit", &["--plan", "--instruction", "add a greeting"]),
+    );
+    let id = c["dispatch_id"].as_str().unwrap().to_owned();
+    let server = Server::start(repo.vnx(), &[]);
+    let notice = took
+        .recv_timeout(Duration::from_secs(30))
+        .expect("a notice");
+    assert_eq!(notice.body["dispatch_id"], id.as_str());
+    assert!(
+        notice.body["title"]
+            .as_str()
+            .unwrap()
+            .contains("has a plan to approve"),
+        "{:?}",
+        notice.body
+    );
+    let approve = notice.body["approve"].as_str().expect("an approve link");
+    let path = approve
+        .strip_prefix("http://localhost:1")
+        .unwrap()
+        .to_owned();
+    let look = server.get(&path, None);
+    assert!(look.body.contains("the plan (sha256"), "{}", look.body);
+    let r = server.post(&path, &[], None, None);
+    assert_eq!(r.status, 200, "{r:?}");
+    let approved = repo.events("plan_approved");
+    assert_eq!(approved.len(), 1);
+    assert!(
+        approved[0]["by"]
+            .as_str()
+            .unwrap()
+            .contains("via a notification link")
+    );
+    // The deny link of the same notice now finds nothing waiting.
+    let deny = notice.body["deny"].as_str().unwrap();
+    let deny = deny.strip_prefix("http://localhost:1").unwrap();
+    assert_eq!(server.post(deny, &[], None, None).status, 409);
+    assert!(repo.events("plan_denied").is_empty());
+}

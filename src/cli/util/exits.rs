@@ -560,6 +560,7 @@ pub fn mcp(e: &McpError) -> Exit {
         E::Checkpoint(e) => checkpoint(e),
         E::Merge { source, .. } => merge(source),
         E::Constraints(e) => constraints(e),
+        E::Review(e) => review(e),
     }
 }
 

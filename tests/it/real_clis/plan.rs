@@ -1,15 +1,17 @@
 //! `dispatch-agent --plan` on the real claude, codex, gemini and qwen (ADR 0092), headless
 //! against the scripted model: in its plan mode (claude's `--permission-mode plan`, gemini's
 //! and qwen's `--approval-mode plan`, codex's read-only sandbox) the first turn's write is refused and
-//! its last message, the plan, waits; `vnx approve` records the plan's hash and the same
+//! its last message, the plan, waits; approved on `vnx serve`'s page as a paired phone posts
+//! it (claude, codex, gemini) or by `vnx approve` (qwen), the plan's hash is recorded and the same
 //! session goes on in the `edits` posture to write the file and report done, and the chain
 //! merges. The approval's `--message` carries the next turn's script (the plan the scripted
 //! model says is one line).
 
 use super::{Rig, explain, step};
+use crate::common::serve::Server;
 use crate::common::{completion, configure, run};
 
-fn planned_then_approved(cli: &str) {
+fn planned_then_approved(cli: &str, from_page: bool) {
     let rig = Rig::new();
     configure(&rig.repo, "roles:\n  implementer: {gates: []}\n");
     let at = step(cli, "headless", "plan");
@@ -58,17 +60,20 @@ fn planned_then_approved(cli: &str) {
     let sha = state[0]["plan_sha256"].as_str().unwrap().to_owned();
 
     let at = step(cli, "headless", "approved");
-    let mut cmd = rig.vnx();
-    cmd.args(["approve", &id, "--plan-sha256", &sha]).args([
-        "--message",
-        &format!(
-            "Go ahead.\n\\@model write greeting-{cli}.txt hello\n\\@model run vnx report --status done --summary greeting\n\\@model say Done."
-        ),
-    ]);
-    let r = run(cmd);
-    assert_eq!(r.code, 0, "{at} {}{}", r.stdout, r.stderr);
-    let next = r.stdout.trim().rsplit(": ").next().unwrap();
-    let next = next.split(' ').next().unwrap().to_owned();
+    let note = format!(
+        "Go ahead.\n\\@model write greeting-{cli}.txt hello\n\\@model run vnx report --status done --summary greeting\n\\@model say Done."
+    );
+    let next = if from_page {
+        approved_on_the_page(&rig, &id, &sha, &note)
+    } else {
+        let mut cmd = rig.vnx();
+        cmd.args(["approve", &id, "--plan-sha256", &sha])
+            .args(["--message", &note]);
+        let r = run(cmd);
+        assert_eq!(r.code, 0, "{at} {}{}", r.stdout, r.stderr);
+        let next = r.stdout.trim().rsplit(": ").next().unwrap();
+        next.split(' ').next().unwrap().to_owned()
+    };
     let c = completion(&run(rig.vnx().args(["wait", &next, "--json"])));
     assert_eq!(c["status"], "done", "{at} {}", explain(&c));
     assert_eq!(
@@ -92,26 +97,60 @@ fn planned_then_approved(cli: &str) {
     assert_eq!(m.code, 0, "{at} {}{}", m.stdout, m.stderr);
 }
 
+/// The plan approved on `vnx serve`'s page of dispatch `id`, as a paired phone posts it
+/// (the plan's hash the page showed, and the note): the follow-up that carries it out.
+fn approved_on_the_page(rig: &Rig, id: &str, sha: &str, note: &str) -> String {
+    let server = Server::start(rig.vnx(), &[]);
+    let cookie = server.pair("phone");
+    let page = server.get(&format!("/d/{id}"), Some(&cookie));
+    assert!(page.body.contains(sha), "{}", page.body);
+    let csrf = page.csrf();
+    let form = [
+        ("action", "approve-plan"),
+        ("csrf", csrf.as_str()),
+        ("plan_sha256", sha),
+        ("message", note),
+    ];
+    let r = server.post(&format!("/d/{id}"), &form, Some(&cookie), None);
+    assert!(
+        r.header("location").unwrap().contains("%3A%20ok%3A"),
+        "{r:?}"
+    );
+    let approved = rig.repo.events("plan_approved");
+    assert!(
+        approved[0]["by"]
+            .as_str()
+            .unwrap()
+            .contains("via phone (dev-")
+    );
+    let started = rig.repo.events("dispatch_started");
+    let next = started
+        .iter()
+        .find(|s| s["continues"]["dispatch_id"].as_str() == Some(id))
+        .expect("the approval started the follow-up");
+    next["dispatch_id"].as_str().unwrap().to_owned()
+}
+
 #[test]
 #[ignore = "needs the real claude, codex and gemini (~740 MB from npm, tests/support/install-clis.sh)"]
 fn real_claude_plans_then_carries_out_the_approved_plan() {
-    planned_then_approved("claude");
+    planned_then_approved("claude", true);
 }
 
 #[test]
 #[ignore = "needs the real claude, codex and gemini (~740 MB from npm, tests/support/install-clis.sh)"]
 fn real_codex_plans_then_carries_out_the_approved_plan() {
-    planned_then_approved("codex");
+    planned_then_approved("codex", true);
 }
 
 #[test]
 #[ignore = "needs the real claude, codex and gemini (~740 MB from npm, tests/support/install-clis.sh)"]
 fn real_gemini_plans_then_carries_out_the_approved_plan() {
-    planned_then_approved("gemini");
+    planned_then_approved("gemini", true);
 }
 
 #[test]
 #[ignore = "needs the real qwen (~53 MB from npm, tests/support/install-clis.sh)"]
 fn real_qwen_plans_then_carries_out_the_approved_plan() {
-    planned_then_approved("qwen");
+    planned_then_approved("qwen", false);
 }

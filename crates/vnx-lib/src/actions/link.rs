@@ -3,13 +3,16 @@
 //! [`redeem`] does it (on POST): opens the token, checks the link was not used and that its
 //! dispatch still waits for the very request the link was made for, records the link used,
 //! and approves or denies as `vnx approve`/`vnx deny` do, with the same signed
-//! `dispatch_answered`. Each refusal is an outcome of its own, said in words.
+//! `dispatch_answered` (for a plan that waits, `plan_approved` or `plan_denied`, bound to the
+//! plan the completion it was made for holds). Each refusal is an outcome of its own, said
+//! in words.
 
 use super::answer::answer_state;
 use super::{ActionError, Desk};
 use crate::dispatch::view::{DispatchState, State};
 use crate::ids::DispatchId;
 use crate::notice::{Link, LinkAction, LinkError, LinkKey, UsedLinks, request_of};
+use crate::receipts::DispatchStatus;
 use crate::receipts::{DispatchAnswered, PermissionAnswer, WaitingFor};
 
 /// What a denial from a link tells the worker.
@@ -112,6 +115,14 @@ pub enum Redeemed {
         /// The signed receipt written.
         receipt: Box<DispatchAnswered>,
     },
+    /// It approved a plan, or sent it back; the receipt is on the ledger and the follow-up
+    /// that carries it out (or plans again) started.
+    PlanDecided {
+        /// The link.
+        link: Link,
+        /// The line that says so (`plan approved (sha256 …): D-… carries it out`).
+        line: String,
+    },
     /// It did nothing.
     Refused(Refusal),
 }
@@ -145,6 +156,10 @@ fn judge(
         (State::Blocked, Some(b)) if same && b.waiting_for == WaitingFor::Permission => {
             Ok(Ok((link, state)))
         }
+        // A plan that waits, in the very completion the link was made for.
+        (State::Ended(DispatchStatus::NeedsInput), _) if same && state.plan_waiting().is_some() => {
+            Ok(Ok((link, state)))
+        }
         (State::Blocked, Some(_)) if same => Ok(Err(Refusal::OnlyOpens {
             dispatch: link.dispatch,
         })),
@@ -165,6 +180,22 @@ pub fn peek(
     // A look: it never waits while another link is being followed.
     let used = UsedLinks::glance(&desk.ctx.project.data_dir())?;
     Ok(match judge(desk, key, token, now, &used)? {
+        Ok((link, state)) if state.blocked.is_none() => {
+            let what = state
+                .plan_waiting()
+                .map_or_else(String::new, |(plan, sha)| {
+                    format!(
+                        "the plan (sha256 {}…): {}",
+                        &sha[..12],
+                        crate::notice::safe(plan)
+                    )
+                });
+            Peeked::Would {
+                link,
+                state: Box::new(state),
+                what,
+            }
+        }
         Ok((link, state)) => {
             let what = state
                 .blocked
@@ -203,6 +234,23 @@ pub fn redeem(
         Err(r) => return Ok(Redeemed::Refused(r)),
     };
     used.mark(&link, now)?;
+    if let Some((_, sha)) = state.plan_waiting() {
+        let sha = sha.to_owned();
+        let told = |_| {};
+        let (approved, next) = match link.action {
+            LinkAction::Approve => {
+                let d = super::plan::approve(desk, &link.dispatch, None, Some(&sha), &told)?;
+                (true, d.follow_up.id().clone())
+            }
+            LinkAction::Deny => {
+                let d = super::plan::deny(desk, &link.dispatch, Some(DENIED), Some(&sha), &told)?;
+                (false, d.follow_up.id().clone())
+            }
+        };
+        drop(used);
+        let line = super::plan::line(approved, &sha, &next);
+        return Ok(Redeemed::PlanDecided { link, line });
+    }
     let (decision, message) = match link.action {
         LinkAction::Approve => (PermissionAnswer::Approve, None),
         LinkAction::Deny => (PermissionAnswer::Deny, Some(DENIED)),

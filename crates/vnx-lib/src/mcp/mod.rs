@@ -83,6 +83,9 @@ pub enum McpError {
     /// git could not diff a dispatch.
     #[error(transparent)]
     Diff(#[from] crate::dispatch::detail::DiffError),
+    /// A dispatch's review comments could not be read.
+    #[error(transparent)]
+    Review(#[from] crate::review::ReviewError),
     /// A file could not be read.
     #[error("could not read {path}")]
     Io {

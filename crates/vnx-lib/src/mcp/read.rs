@@ -239,6 +239,16 @@ pub fn show(s: &Settings, id: &str) -> Result<serde_json::Value, McpError> {
             .into_values()
             .next()
     });
+    // Its review comments, as `vnx show --json` lists them.
+    let review_comments = if crate::review::recorded(&s.ledger, id, &trusted)?
+        .comments
+        .is_empty()
+    {
+        Vec::new()
+    } else {
+        let states = crate::dispatch::view::list(&s.ledger, &Tmux::new(&s.tmux_socket))?;
+        crate::review::comments(&s.root, &s.ledger, &states, id, &trusted)?
+    };
     #[derive(Serialize)]
     struct Shown {
         #[serde(flatten)]
@@ -246,12 +256,14 @@ pub fn show(s: &Settings, id: &str) -> Result<serde_json::Value, McpError> {
         group: Option<crate::group::read::Membership>,
         #[serde(skip_serializing_if = "Option::is_none")]
         pr: Option<crate::forge::watch::PrStatus>,
+        review_comments: Vec<crate::review::Comment>,
     }
     evidence::answer(
         Shown {
             detail: d,
             group,
             pr,
+            review_comments,
         },
         Evidence::of_dispatch(&s.ledger, id)?,
     )

@@ -136,10 +136,11 @@ fn needs(state: &DispatchState, now: jiff::Timestamp, window: Duration) -> Optio
                 links: permission,
             })
         }
+        // A plan that waits can be approved or sent back from the notice too.
         (State::Ended(DispatchStatus::NeedsInput), _) if state.waiting() => Some(Need {
             state: "needs_input",
             what: state.question.clone(),
-            links: false,
+            links: state.plan_waiting().is_some() && state.host.is_none(),
         }),
         (State::Ended(DispatchStatus::Done), _)
             if state.landed.is_none() && state.continued_by.is_none() =>
@@ -204,6 +205,7 @@ pub fn due(
         };
         let label = match need.state {
             "blocked" => "is blocked",
+            "needs_input" if need.links => "has a plan to approve",
             "needs_input" => "needs input",
             _ => "is done",
         };

@@ -1,0 +1,58 @@
+//! The receipts of a person's decisions on a dispatch's work (review comments and their
+//! sending, a plan approved or sent back), each checked as the other kinds are.
+
+use vnx::receipts::LineRef;
+
+use super::{COMMIT, HASH, ID, check, cid, did, s};
+
+/// Checks every sample, adding what fails to `failures`.
+pub(super) fn check_all(failures: &mut Vec<String>) {
+    check(
+        vnx::receipts::ReviewComment {
+            dispatch_id: did(ID),
+            head_commit: cid(COMMIT),
+            file: s("src/x.rs"),
+            line: 42,
+            line_sha256: s(HASH),
+            line_text: s("    println!(\"hi\");"),
+            body: s("Say hello here, not hi."),
+            by: s("ana"),
+            extra: Default::default(),
+        },
+        failures,
+    );
+    check(
+        vnx::receipts::PlanApproved {
+            dispatch_id: did(ID),
+            plan_sha256: s(HASH),
+            by: s("ana"),
+            message: Some(s("name it greeting.txt")),
+            extra: Default::default(),
+        },
+        failures,
+    );
+    check(
+        vnx::receipts::ReviewSent {
+            dispatch_id: did(ID),
+            comments: vec![LineRef {
+                seq: Some(7),
+                line_sha256: s(HASH),
+            }],
+            follow_up: did("D-2b3c4d5e6f7a"),
+            continues: did(ID),
+            by: s("ana"),
+            extra: Default::default(),
+        },
+        failures,
+    );
+    check(
+        vnx::receipts::PlanDenied {
+            dispatch_id: did(ID),
+            plan_sha256: s(HASH),
+            by: s("ana"),
+            message: Some(s("add a test first")),
+            extra: Default::default(),
+        },
+        failures,
+    );
+}
