@@ -252,17 +252,9 @@ fn listening_beyond_loopback_needs_the_flag_that_says_the_risk() {
 
 #[test]
 fn a_notice_is_posted_and_its_link_approves_once_through_the_server() {
-    if !crate::notice_links::curl_here() {
+    let Some((repo, took)) = notifying("") else {
         return;
-    }
-    let (port, took) = crate::notice_links::listener(200);
-    let repo = Repo::new();
-    configure(
-        &repo,
-        &format!(
-            "serve:\n  url: http://localhost:1\n  notify:\n    - webhook: http://127.0.0.1:{port}/hook\n"
-        ),
-    );
+    };
     let fakes = Fakes::new();
     let id = repo.dispatched_asking_claude(&fakes);
     let blocked = || run(repo.vnx().args(["wait", "--until-blocked", &id])).code == 1;
@@ -429,17 +421,9 @@ fn a_plan_is_approved_from_the_page_bound_to_the_plan_it_showed() {
 
 #[test]
 fn a_plan_is_approved_from_a_notices_link() {
-    if !crate::notice_links::curl_here() {
+    let Some((repo, took)) = notifying("roles:\n  implementer: {gates: []}\n") else {
         return;
-    }
-    let (port, took) = crate::notice_links::listener(200);
-    let repo = Repo::new();
-    configure(
-        &repo,
-        &format!(
-            "roles:\n  implementer: {{gates: []}}\nserve:\n  url: http://localhost:1\n  notify:\n    - webhook: http://127.0.0.1:{port}/hook\n"
-        ),
-    );
+    };
     let c = crate::common::completion(
         &repo.dispatch("commit", &["--plan", "--instruction", "add a greeting"]),
     );
@@ -479,4 +463,19 @@ fn a_plan_is_approved_from_a_notices_link() {
     let deny = deny.strip_prefix("http://localhost:1").unwrap();
     assert_eq!(server.post(deny, &[], None, None).status, 409);
     assert!(repo.events("plan_denied").is_empty());
+}
+
+/// A project whose `vnx serve` posts its notices to a webhook here (config `more` besides),
+/// and what that webhook takes; `None` (said) without curl.
+fn notifying(more: &str) -> Option<(Repo, std::sync::mpsc::Receiver<crate::notice_links::Took>)> {
+    if !crate::notice_links::curl_here() {
+        return None;
+    }
+    let (port, took) = crate::notice_links::listener(200);
+    let repo = Repo::new();
+    let serve = format!(
+        "serve:\n  url: http://localhost:1\n  notify:\n    - webhook: http://127.0.0.1:{port}/hook\n"
+    );
+    configure(&repo, &format!("{more}{serve}"));
+    Some((repo, took))
 }
