@@ -106,7 +106,7 @@ fn serve(args: Args, project: vnx::project::Project) -> Result<ExitCode, CliErro
             args.listen
         );
     }
-    let serve = project.load_config()?.serve;
+    let serve = with_addresses(project.load_config()?.serve)?;
     // The address given here, else the one notices' links point at.
     let url = args.url.clone().or_else(|| serve.url.clone());
     let url_host = match &url {
@@ -232,4 +232,36 @@ fn calls(project: &vnx::project::Project, socket: String) -> crate::web::Calls {
                 .map_err(|e| e.one_line())
         }),
     }
+}
+
+/// The config's `serve:` with the notices' addresses kept in files (`file:PATH`, outside the
+/// repository) read in.
+#[cfg(feature = "serve")]
+fn with_addresses(
+    mut serve: vnx::config::ServeConfig,
+) -> Result<vnx::config::ServeConfig, CliError> {
+    for endpoint in &mut serve.notify {
+        let Some(file) = endpoint.from_file.clone() else {
+            continue;
+        };
+        let path = match file.strip_prefix("~") {
+            Ok(rest) => {
+                let home = super::util::settings::env("HOME").ok_or_else(|| {
+                    CliError::usage(format!("{} names ~, and HOME is not set", endpoint.shown()))
+                })?;
+                std::path::PathBuf::from(home).join(rest)
+            }
+            Err(_) => file.clone(),
+        };
+        let bytes = vnx::files::read_named(&path, 4096).map_err(|e| {
+            CliError::new(format!("cannot read the address of {}", endpoint.shown()))
+                .with_cause(&e)
+                .with_hint("write the webhook's or ntfy topic's address into that file, or name the address in serve.notify")
+        })?;
+        let text = String::from_utf8_lossy(&bytes);
+        *endpoint = endpoint
+            .with_address(&text)
+            .map_err(|why| CliError::usage(format!("{}: {why}", path.display())))?;
+    }
+    Ok(serve)
 }

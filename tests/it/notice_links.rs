@@ -360,6 +360,7 @@ fn worker_text_cannot_break_the_json_and_a_refusal_names_the_endpoint_without_cr
     let e = vnx::config::Endpoint {
         kind: vnx::config::EndpointKind::Webhook,
         url: format!("http://me:s3cret@127.0.0.1:{port}/hook?token=s3cret"),
+        from_file: None,
     };
     let err = notice::post::post(&e, &n, Duration::from_secs(20)).unwrap_err();
     let said = format!("{err}");

@@ -4,6 +4,7 @@
 //! unless listed), validated with line and column. An address is http or https; one that
 //! holds credentials (`user:pass@`, a query) is never printed back whole ([`shown_url`]).
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -46,15 +47,53 @@ impl EndpointKind {
 pub struct Endpoint {
     /// Webhook or ntfy.
     pub kind: EndpointKind,
-    /// The address, as the config writes it (it may hold credentials: print [`Endpoint::shown`]).
+    /// The address, as the config writes it (it may hold credentials: print [`Endpoint::shown`]);
+    /// empty while it is still to be read from [`Endpoint::from_file`].
     pub url: String,
+    /// The file outside the repository the address is kept in (`file:PATH`, absolute or
+    /// `~/…`), read by the server when it starts ([`Endpoint::with_address`]): where workers,
+    /// who read the repository, do not see it.
+    pub from_file: Option<PathBuf>,
 }
 
 impl Endpoint {
-    /// `ntfy https://ntfy.sh/topic`, its credentials cut.
+    /// `ntfy https://ntfy.sh/topic`, its credentials cut (or the file it is to be read from).
     pub fn shown(&self) -> String {
-        format!("{} {}", self.kind.name(), shown_url(&self.url))
+        match (&self.from_file, self.url.is_empty()) {
+            (Some(f), true) => format!("{} (from {})", self.kind.name(), f.display()),
+            _ => format!("{} {}", self.kind.name(), shown_url(&self.url)),
+        }
     }
+
+    /// This endpoint with its address `text` (a file's content, trimmed), checked as one the
+    /// config would take; why not, in words (credentials cut).
+    pub fn with_address(&self, text: &str) -> Result<Endpoint, String> {
+        let url = text.trim();
+        check_address(self.kind, url)?;
+        Ok(Endpoint {
+            url: url.to_owned(),
+            ..self.clone()
+        })
+    }
+}
+
+/// Whether `url` is an address a `kind` endpoint takes; why not, in words.
+fn check_address(kind: EndpointKind, url: &str) -> Result<(), String> {
+    if !usable(url) {
+        return Err(format!(
+            "serve.notify: a {} must be an http or https address without spaces, not {}",
+            kind.name(),
+            shown_url(url)
+        ));
+    }
+    if kind == EndpointKind::Ntfy && ntfy_topic(url).is_none() {
+        return Err(format!(
+            "serve.notify: an ntfy address ends with its topic (1-64 letters, digits, `-` \
+             or `_`) and has no query, like https://ntfy.sh/my-topic, not {}",
+            shown_url(url)
+        ));
+    }
+    Ok(())
 }
 
 /// `serve:`.
@@ -241,25 +280,36 @@ impl Validator<'_> {
                 return self.err(&raw.referenced, msg);
             }
         };
-        if !usable(&url.value) {
-            let msg = format!(
-                "serve.notify: a {} must be an http or https address without spaces, not {}",
-                kind.name(),
-                shown_url(&url.value)
-            );
-            return self.err(&url.referenced, msg);
+        // An address kept outside the repository, read when the server starts.
+        // (`file://…` is a URL, not this form: refused below as no http address.)
+        let kept = url
+            .value
+            .strip_prefix("file:")
+            .filter(|p| !p.starts_with("//"));
+        if let Some(path) = kept {
+            if !(path.starts_with('/') || path.starts_with("~/")) {
+                let msg = format!(
+                    "serve.notify: a {} read from a file names it by an absolute path or one \
+                     under ~/ (outside the repository, which workers read), like \
+                     file:~/.config/vnx/ntfy, not {}",
+                    kind.name(),
+                    super::validation::q(path)
+                );
+                return self.err(&url.referenced, msg);
+            }
+            return Ok(Endpoint {
+                kind,
+                url: String::new(),
+                from_file: Some(PathBuf::from(path)),
+            });
         }
-        if kind == EndpointKind::Ntfy && ntfy_topic(&url.value).is_none() {
-            let msg = format!(
-                "serve.notify: an ntfy address ends with its topic (1-64 letters, digits, `-` \
-                 or `_`) and has no query, like https://ntfy.sh/my-topic, not {}",
-                shown_url(&url.value)
-            );
+        if let Err(msg) = check_address(kind, &url.value) {
             return self.err(&url.referenced, msg);
         }
         Ok(Endpoint {
             kind,
             url: url.value,
+            from_file: None,
         })
     }
 }
@@ -284,11 +334,13 @@ mod tests {
                 notify: vec![
                     Endpoint {
                         kind: EndpointKind::Webhook,
-                        url: "https://example.org/hook".into()
+                        url: "https://example.org/hook".into(),
+                        from_file: None,
                     },
                     Endpoint {
                         kind: EndpointKind::Ntfy,
-                        url: "https://ntfy.sh/my-topic".into()
+                        url: "https://ntfy.sh/my-topic".into(),
+                        from_file: None,
                     },
                 ],
             }
@@ -370,5 +422,27 @@ mod tests {
         assert_eq!(parse_ttl("2h"), Some(Duration::from_secs(7200)));
         assert_eq!(parse_ttl("m"), None);
         assert_eq!(parse_ttl("1w"), None);
+    }
+
+    #[test]
+    fn an_address_can_be_kept_in_a_file_outside_the_repository() {
+        let text = "version: 1\nserve:\n  url: https://h\n  notify:\n    - ntfy: file:~/.config/vnx/ntfy\n";
+        let serve = parse(text, Path::new("c")).unwrap().serve;
+        let e = &serve.notify[0];
+        assert_eq!(
+            e.from_file.as_deref(),
+            Some(Path::new("~/.config/vnx/ntfy"))
+        );
+        assert_eq!(e.shown(), "ntfy (from ~/.config/vnx/ntfy)");
+        let read = e
+            .with_address("https://u:t@ntfy.example/secret-topic\n")
+            .unwrap();
+        assert_eq!(read.url, "https://u:t@ntfy.example/secret-topic");
+        assert_eq!(read.shown(), "ntfy https://…@ntfy.example/secret-topic");
+        let bad = e.with_address("https://ntfy.example/").unwrap_err();
+        assert!(bad.contains("ends with its topic"), "{bad}");
+        // A path in the repository, where workers read it, is refused.
+        let (_, _, m) = parse_err(&text.replace("file:~/.config/vnx/ntfy", "file:.vnx/ntfy"));
+        assert!(m.contains("outside the repository"), "{m}");
     }
 }

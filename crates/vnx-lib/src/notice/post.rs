@@ -141,6 +141,7 @@ mod tests {
         let e = Endpoint {
             kind: EndpointKind::Ntfy,
             url: "https://ntfy.sh/vnx-alerts".into(),
+            from_file: None,
         };
         let (url, body) = request(&e, &notice());
         assert_eq!(url, "https://ntfy.sh");

@@ -15,6 +15,7 @@ fn serve() -> ServeConfig {
         notify: vec![Endpoint {
             kind: EndpointKind::Webhook,
             url: "https://example.org/hook".into(),
+            from_file: None,
         }],
         ..ServeConfig::default()
     }
