@@ -48,7 +48,7 @@ pub(crate) fn act(action: &Action, by: Option<&str>) -> Outcome {
                 let waits =
                     (states.iter().find(|s| s.id == id)).is_some_and(vnx::actions::plan::waits);
                 if waits {
-                    plan_decided(desk, &id, decision, message)?
+                    plan_decided(desk, &id, decision, message, None)?
                 } else {
                     let receipt = answer::answer(desk, &id, decision, message)?;
                     (0, answer::line(&receipt))
@@ -102,16 +102,20 @@ pub(crate) fn act(action: &Action, by: Option<&str>) -> Outcome {
                 let merged = entry.result == vnx::merge::EntryResult::Merged;
                 (i32::from(!merged), said)
             }
-            Action::ApprovePlan(_, sha, note) => {
-                let told = |_| {};
-                let d = vnx::actions::plan::approve(desk, &id, note.as_deref(), Some(sha), &told)?;
-                (0, vnx::actions::plan::line(true, sha, d.follow_up.id()))
-            }
-            Action::DenyPlan(_, sha, note) => {
-                let told = |_| {};
-                let d = vnx::actions::plan::deny(desk, &id, note.as_deref(), Some(sha), &told)?;
-                (0, vnx::actions::plan::line(false, sha, d.follow_up.id()))
-            }
+            Action::ApprovePlan(_, sha, note) => plan_decided(
+                desk,
+                &id,
+                PermissionAnswer::Approve,
+                note.as_deref(),
+                Some(sha),
+            )?,
+            Action::DenyPlan(_, sha, note) => plan_decided(
+                desk,
+                &id,
+                PermissionAnswer::Deny,
+                note.as_deref(),
+                Some(sha),
+            )?,
             Action::Comment(_, at, text) => {
                 let at = vnx::review::Anchor::parse(at)?;
                 vnx::actions::review::comment(desk, &id, &at, text)?;
@@ -160,24 +164,25 @@ fn follow_up(id: DispatchId, text: &str, by: Option<&str>) -> Result<(i32, Strin
     })
 }
 
-/// A plan that waits, approved or sent back (with the person's message): the line that
-/// says so.
+/// A plan that waits (the one whose SHA-256 is `seen`, when given), approved or sent back
+/// with the person's message: the line that says so.
 fn plan_decided(
     desk: &vnx::actions::Desk<'_>,
     id: &DispatchId,
     decision: vnx::receipts::PermissionAnswer,
     message: Option<&str>,
+    seen: Option<&str>,
 ) -> Result<(i32, String), CliError> {
     use vnx::actions::plan;
     use vnx::receipts::PermissionAnswer;
     let told = |_| {};
     let (sha, next) = match decision {
         PermissionAnswer::Approve => {
-            let d = plan::approve(desk, id, message, None, &told)?;
+            let d = plan::approve(desk, id, message, seen, &told)?;
             (d.receipt.plan_sha256, d.follow_up.id().clone())
         }
         PermissionAnswer::Deny => {
-            let d = plan::deny(desk, id, message, None, &told)?;
+            let d = plan::deny(desk, id, message, seen, &told)?;
             (d.receipt.plan_sha256, d.follow_up.id().clone())
         }
     };
