@@ -467,7 +467,13 @@ fn dispatch_page(app: &App, p: &Paired, id: &DispatchId, said: &str) -> Result<S
 fn review_html(app: &App, p: &Paired, id: &DispatchId) -> String {
     let mut review = None;
     let read = (app.calls.desk)(None, &mut |desk| {
-        review = Some(vnx::actions::review::list(desk, id).map_err(|e| e.to_string())?);
+        // Most dispatches have none: a look for their receipts first, which costs far less
+        // than listing every dispatch as comments' staleness needs.
+        let recorded =
+            vnx::review::recorded(desk.ctx.ledger, id, desk.trusted).map_err(|e| e.to_string())?;
+        if !recorded.comments.is_empty() {
+            review = Some(vnx::actions::review::list(desk, id).map_err(|e| e.to_string())?);
+        }
         Ok(())
     });
     let Some(review) = review else {
