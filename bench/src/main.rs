@@ -23,6 +23,7 @@
 //!     them: gate runs, constraint decisions, prompts, merges each anchoring a checkpoint).
 //! 11. Launch speed: `vnx dispatch-agent --detach` with each real coding CLI installed
 //!     against `workmux add` with the same CLI, interleaved (`--launch-only`).
+//! 12. The conflict radar over 50 running dispatches' worktrees, in process (`--radar-only`).
 
 #![expect(
     clippy::disallowed_methods,
@@ -41,6 +42,7 @@ mod launch_bench;
 mod machine;
 mod pool_bench;
 mod queue_bench;
+mod radar_bench;
 mod reads_bench;
 mod remote_bench;
 mod report;
@@ -108,6 +110,9 @@ struct Args {
     /// Only the egress scan benchmark (a 1 MiB prompt, in process)
     #[arg(long)]
     egress_only: bool,
+    /// Only the conflict radar benchmark (50 dispatches' worktrees, in process)
+    #[arg(long)]
+    radar_only: bool,
     /// Only the remote-host benchmark (sshd on loopback; needs root and /usr/sbin/sshd)
     #[arg(long)]
     remote_only: bool,
@@ -205,6 +210,13 @@ fn run(args: &Args) -> Result<()> {
     if args.egress_only {
         note("timing the egress scan of a 1 MiB prompt");
         let bench = egress_bench::bench_egress(if args.quick { 5 } else { 30 })?;
+        print!("{}", bench.render());
+        io::stdout().flush()?;
+        return Ok(());
+    }
+    if args.radar_only {
+        let work = WorkDir::create(args.dir.as_deref(), args.keep)?;
+        let bench = radar_bench::bench_radar(&work.path, if args.quick { 5 } else { 30 })?;
         print!("{}", bench.render());
         io::stdout().flush()?;
         return Ok(());

@@ -14,7 +14,10 @@ use super::util::settings;
 /// Merge dispatches' branches into the branches they started from, one at a time
 ///
 /// Every merge goes through one queue: its lock (in the git common directory) serialises
-/// `vnx merge` processes, and the ids given are merged in the order given. For each, in turn,
+/// `vnx merge` processes. Several ids merge in the conflict radar's order, said first: at each
+/// turn the one sharing the fewest changed files with those still waiting (then with other
+/// running or unmerged dispatches, then as given), so the merges least likely to conflict
+/// land first (--as-given keeps the order given). For each, in turn,
 /// the conditions are checked on the base's current head (the head after the one before
 /// landed), in this order (a refusal names the first that fails; --json lists all):
 /// ledger_verifies (the hash chain), checkpoint_extended (the ledger extends its last signed
@@ -40,9 +43,12 @@ use super::util::settings;
     after_long_help = "Examples:\n  $ vnx merge D-1a2b3c4d5e6f --check\n  $ vnx merge D-1a2b3c4d5e6f D-9c0d1e2f3a4b"
 )]
 pub struct Args {
-    /// The dispatch ids (or their starts), merged in this order
+    /// The dispatch ids (or their starts)
     #[arg(value_name = "ID", required = true, num_args = 1..)]
     ids: Vec<String>,
+    /// Merge several in the order given, not the ones sharing the fewest files first
+    #[arg(long)]
+    as_given: bool,
     /// Check the conditions only; merge nothing
     #[arg(long)]
     check: bool,
@@ -69,8 +75,10 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         check_only: args.check,
         override_group: args.override_group,
         anchoring: settings::anchoring(),
+        as_given: args.as_given,
     };
     let told = |told: Told<'_>| match told {
+        Told::Order(ordered) => order_lines(ordered, verbose),
         Told::GroupOverridden { objection } => {
             say!("warning: {objection}; merging anyway (--override-group)")
         }
@@ -142,6 +150,28 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
                  `merge_dequeued` receipts say why a dispatch was taken out",
             ))
         }
+    }
+}
+
+/// Says the order several dispatches merge in: the order and why each is where it is, when
+/// it is not the order given (or always, `verbose`).
+fn order_lines(ordered: &vnx::radar::Ordered, verbose: bool) {
+    if !ordered.moved && !verbose {
+        return;
+    }
+    let ids: Vec<&str> = ordered.ids.iter().map(|i| i.as_str()).collect();
+    say!(
+        "merge order: {}{}",
+        ids.join(", "),
+        if ordered.moved {
+            " (the ones sharing the fewest changed files with the others first)"
+        } else {
+            ""
+        }
+    );
+    for (id, why) in ordered.ids.iter().zip(&ordered.why) {
+        // File names are a worker's.
+        say!("  {id}: {}", super::util::output::escape(why));
     }
 }
 

@@ -71,6 +71,9 @@ struct Listed<'a> {
     state: &'a DispatchState,
     #[serde(skip_serializing_if = "Option::is_none")]
     pr: Option<&'a vnx::forge::watch::PrStatus>,
+    /// The files it changed that another running or unmerged dispatch changed too.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    overlaps: Vec<vnx::radar::Overlap>,
 }
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
@@ -101,6 +104,8 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     }
     // Only a best-of candidate has a group to show (reading them is a pass of its own).
     let grouped = read.grouped;
+    // The conflict radar, over every dispatch in play (not only those listed).
+    let radar = vnx::radar::scan(&project.root, &read.states, &mut Default::default());
     let (all, older) = if recent {
         view::recent(read.states, RECENT, read.listed)
     } else {
@@ -144,6 +149,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
                 serde_json::to_value(Listed {
                     state: s,
                     pr: prs.get(&s.id),
+                    overlaps: radar.overlaps(&s.id),
                 })
             })
             .collect::<Result<_, _>>()
@@ -303,6 +309,9 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         }
         if let Some(pr) = prs.get(&s.id) {
             under(&mut out, &format!("  {}", escape(&pr.line())))?;
+        }
+        if let Some(line) = radar.line(&s.id) {
+            under(&mut out, &format!("  {}", escape(&line)))?;
         }
         if let Some(a) = s.accepted.as_ref().filter(|_| s.landed.is_none()) {
             under(&mut out, &format!("  accepted {}", accepted_line(a)))?;

@@ -280,10 +280,14 @@ fn draw_list(frame: &mut Frame<'_>, area: Rect, app: &App) {
             cells.extend((!narrow).then(|| Cell::from(title_of(app, r))));
             cells.extend(wide.then(|| Cell::from(tokens(s.tokens))));
             // Without a title column, its pull request leads the last activity.
-            let activity = match app.prs.get(&s.id) {
+            let mut activity = match app.prs.get(&s.id) {
                 Some(pr) if narrow => format!("{} {}", pr_badge(pr), r.activity),
                 _ => r.activity.clone(),
             };
+            // Another dispatch in play changed a file it changed: the detail says which.
+            if r.overlaps.is_some() {
+                activity.insert_str(0, "⚠ overlap · ");
+            }
             cells.push(Cell::from(activity));
             TableRow::new(cells)
         })
@@ -354,20 +358,30 @@ fn draw_detail(frame: &mut Frame<'_>, area: Rect, app: &App) {
         });
     }
     // Its pull request: its line atop every view (when the pane has room for it and two
-    // more lines), the whole block atop the receipts.
+    // more lines), the whole block atop the receipts; and the files it shares with other
+    // dispatches in play (the conflict radar), atop every view.
     let pr = app.prs.get(&s.id);
     let mut area = area;
-    if let Some(pr) = pr
-        && app.view != View::Receipts
-        && area.height >= 5
-    {
-        let [top, rest] = Layout::vertical([Constraint::Length(2), Constraint::Min(1)]).areas(area);
-        let line = Line::styled(
+    let mut top_lines = Vec::new();
+    if let Some(pr) = pr.filter(|_| app.view != View::Receipts) {
+        top_lines.push(Line::styled(
             vnx::dashboard::model::plain(&pr.line()),
             Style::new().add_modifier(Modifier::BOLD),
-        );
+        ));
+    }
+    if let Some(overlaps) = &r.overlaps {
+        top_lines.push(Line::styled(
+            format!("⚠ {overlaps}"),
+            Style::new().fg(Color::Yellow),
+        ));
+    }
+    let rows = u16::try_from(top_lines.len()).unwrap_or(u16::MAX);
+    if rows > 0 && area.height >= 4 + rows {
+        let [top, rest] =
+            Layout::vertical([Constraint::Length(1 + rows), Constraint::Min(1)]).areas(area);
         frame.render_widget(
-            Paragraph::new(line).block(Block::new().borders(Borders::TOP).title(Line::from(title))),
+            Paragraph::new(top_lines)
+                .block(Block::new().borders(Borders::TOP).title(Line::from(title))),
             top,
         );
         title = Vec::new();

@@ -137,6 +137,12 @@ impl App {
         reloader.reload(&self.sources).map_err(|e| e.to_string())
     }
 
+    /// The files dispatch `id` shares with other running or unmerged dispatches, in a line.
+    fn overlaps(&self, id: &DispatchId) -> Option<String> {
+        let mut reloader = self.reloader.lock().ok()?;
+        reloader.overlaps(&self.sources, id)
+    }
+
     /// One dispatch whole.
     fn detail(&self, id: &DispatchId) -> Result<Option<vnx::dispatch::detail::Detail>, String> {
         vnx::dispatch::detail::detail(&self.sources.ledger, id, &self.sources.tmux)

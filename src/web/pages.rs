@@ -251,13 +251,18 @@ fn row_html(row: &Row, now: jiff::Timestamp, pr: Option<&str>, p: &Paired) -> St
     format!(
         "<li class=\"row st-{status}\"><a href=\"/d/{id}\"><span class=\"badge\">{status}</span> \
          <b>{title}</b><span class=\"meta\">{cli} · {age} · {short}{pr}</span>\
-         <span class=\"act\">{activity}</span></a>{quick}</li>",
+         {overlap}<span class=\"act\">{activity}</span></a>{quick}</li>",
         status = esc(s.status),
         id = s.id,
         title = esc(title),
         cli = esc(cli),
         short = esc(s.id.as_str()),
         activity = esc(&row.activity),
+        overlap = row
+            .overlaps
+            .as_deref()
+            .map(|o| format!("<span class=\"overlap\">⚠ {}</span>", esc(o)))
+            .unwrap_or_default(),
     )
 }
 
@@ -407,6 +412,13 @@ fn dispatch_page(app: &App, p: &Paired, id: &DispatchId, said: &str) -> Result<S
     }
     if !acts.is_empty() {
         let _ = write!(b, "<div class=\"acts\">{acts}</div>");
+    }
+    if let Some(line) = app.overlaps(id) {
+        let _ = write!(
+            b,
+            "<h2>Overlaps</h2><p class=\"said overlap\">⚠ {}</p>",
+            esc(&line)
+        );
     }
     if !d.gates.is_empty() {
         b.push_str("<h2>Gates</h2><ul class=\"gates\">");

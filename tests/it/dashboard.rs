@@ -51,6 +51,7 @@ pub(crate) fn state(
         branch: Some(format!("dispatch/{id}")),
         head_commit: None,
         worktree: None,
+        base_commit: None,
         worker_log: None,
         tokens: Some(12_345),
         session: Some(format!("vnx-{id}")),
@@ -83,6 +84,7 @@ pub(crate) fn row(s: DispatchState, activity: &str) -> Row {
     Row {
         state: s,
         activity: activity.into(),
+        overlaps: None,
     }
 }
 

@@ -76,6 +76,7 @@ mod proof;
 mod prune;
 mod questions;
 mod queue;
+mod radar;
 mod read_index;
 mod real_clis;
 mod real_mcp;

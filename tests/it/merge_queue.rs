@@ -59,9 +59,14 @@ fn gated(repo: &Repo, id: &str) {
     assert_eq!(r.code, 0, "{report:#}");
 }
 
-/// `vnx merge IDS… --json`: the run and one object per dispatch.
+/// `vnx merge IDS… --json --as-given`: the run and one object per dispatch (in the order
+/// given: the radar's order is `radar.rs`'s).
 fn merge(repo: &Repo, ids: &[&str]) -> (Run, Vec<serde_json::Value>) {
-    let r = run(repo.vnx().arg("merge").args(ids).arg("--json"));
+    let r = run(repo
+        .vnx()
+        .arg("merge")
+        .args(ids)
+        .args(["--json", "--as-given"]));
     let entries = r
         .stdout
         .lines()

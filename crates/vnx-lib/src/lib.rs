@@ -32,6 +32,7 @@ pub mod merge;
 pub mod notice;
 pub mod project;
 pub mod provider;
+pub mod radar;
 pub mod release;
 pub mod remote;
 pub mod review;

@@ -92,6 +92,7 @@ pub(crate) fn act(action: &Action, by: Option<&str>) -> Outcome {
                     check_only: false,
                     override_group: false,
                     anchoring: settings::anchoring(),
+                    as_given: true,
                 };
                 let ids = std::slice::from_ref(&id);
                 let entry = merge::merge(desk, ids, &merging, &|_| {})?.remove(0);

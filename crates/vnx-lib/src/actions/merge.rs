@@ -1,7 +1,8 @@
 //! Merging dispatches (`vnx merge`, the dashboard's `m`): a best-of candidate refused unless
 //! it won (or the refusal is overridden), the required gates that have no current pass run
-//! first and the ledger anchored after them, then each dispatch merged through the queue in
-//! the order given (or only its conditions checked).
+//! first and the ledger anchored after them, then each dispatch merged through the queue (or
+//! only its conditions checked): several in the conflict radar's order, the ones sharing the
+//! fewest files with the others first (`radar::order`), unless the order given is asked for.
 
 use super::gate::{Anchoring, anchor};
 use super::{ActionError, Desk};
@@ -17,10 +18,14 @@ pub struct Merging {
     pub override_group: bool,
     /// How the ledger is anchored after gates ran.
     pub anchoring: Anchoring,
+    /// Merge several in the order given, not the radar's.
+    pub as_given: bool,
 }
 
 /// What a merge tells as it goes.
 pub enum Told<'a> {
+    /// The order several dispatches merge in, and why (said before anything runs).
+    Order(&'a crate::radar::Ordered),
     /// A candidate's group objects to it, and the objection was overridden.
     GroupOverridden {
         /// The objection.
@@ -61,9 +66,15 @@ pub fn merge(
     told: &(dyn Fn(Told<'_>) + Sync),
 ) -> Result<Vec<Entry>, ActionError> {
     let ctx = desk.ctx;
-    if ids.len() > 1 {
+    let ordered;
+    let ids = if ids.len() > 1 {
         super::gate::all_known(desk, ids)?;
-    }
+        ordered = merge_order(desk, ids, merging.as_given)?;
+        told(Told::Order(&ordered));
+        &ordered.ids[..]
+    } else {
+        ids
+    };
     // A best-of-N loser is refused before the queue is entered, whatever else it holds.
     for id in ids {
         let standing = crate::group::merge_standing(ctx.ledger, id, desk.trusted)?;
@@ -108,6 +119,31 @@ pub fn merge(
         told(Told::PlaceRemoved(&removed));
     }
     Ok(entries)
+}
+
+/// The order `ids` merge in: the conflict radar's over every dispatch in play, or as given.
+fn merge_order(
+    desk: &Desk<'_>,
+    ids: &[DispatchId],
+    as_given: bool,
+) -> Result<crate::radar::Ordered, ActionError> {
+    if as_given {
+        return Ok(crate::radar::Ordered {
+            why: ids
+                .iter()
+                .map(|_| "in the order given".to_owned())
+                .collect(),
+            ids: ids.to_vec(),
+            moved: false,
+        });
+    }
+    let states = crate::dispatch::view::list(desk.ctx.ledger, desk.ctx.tmux)?;
+    let radar = crate::radar::scan(
+        &desk.ctx.project.root,
+        &states,
+        &mut crate::radar::Cache::default(),
+    );
+    Ok(crate::radar::order(&radar, ids))
 }
 
 /// Runs, for each id, the required gates that have no current pass for its head, and anchors

@@ -19,6 +19,9 @@ pub struct Row {
     /// Its last line of activity: the pane's last line while it runs, else why it ended or
     /// its log's last line; control characters removed.
     pub activity: String,
+    /// The files it changed that another running or unmerged dispatch changed too, in a
+    /// line (the conflict radar's, `radar::Radar::line`), control characters removed.
+    pub overlaps: Option<String>,
 }
 
 impl Row {
@@ -96,7 +99,8 @@ impl Snapshot {
         }
         let live = Sessions::new(&src.tmux);
         let states = view::list_with(&src.ledger, &live)?;
-        Ok(Snapshot::of(src, states, report, trusted))
+        let radar = crate::radar::scan(&src.root, &states, &mut crate::radar::Cache::default());
+        Ok(Snapshot::of(src, states, &radar, report, trusted))
     }
 
     /// The snapshot of `states` (as [`view::list`] made them), with the verification report
@@ -104,6 +108,7 @@ impl Snapshot {
     fn of(
         src: &Sources,
         mut states: Vec<DispatchState>,
+        radar: &crate::radar::Radar,
         report: Option<&VerifyReport>,
         trusted: Option<&[[u8; 32]]>,
     ) -> Snapshot {
@@ -131,6 +136,7 @@ impl Snapshot {
             .into_iter()
             .map(|state| Row {
                 activity: activity(&state, &src.root, &src.tmux),
+                overlaps: radar.line(&state.id).map(|l| one_line(&l)),
                 state,
             })
             .collect();
@@ -166,7 +172,11 @@ pub struct Reloader {
     key: Option<PathBuf>,
     witness_dir: Option<PathBuf>,
     threads: usize,
+    radar: crate::radar::Cache,
 }
+
+/// How long the dashboard shows a worktree's uncommitted files before it reads them again.
+const RADAR_FRESH: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl Reloader {
     /// Reloads with this machine's signing key and witness directory (when it has them),
@@ -176,6 +186,7 @@ impl Reloader {
             key,
             witness_dir,
             threads,
+            radar: crate::radar::Cache::fresh_for(RADAR_FRESH),
         }
     }
 
@@ -183,10 +194,34 @@ impl Reloader {
     /// the states unchecked; a key that cannot be loaded leaves no signature trusted (and
     /// no index used).
     pub fn reload(&mut self, src: &Sources) -> Result<Snapshot, LedgerError> {
-        use crate::dispatch::fold::{self, ReadOptions, Want};
         if !src.ledger.exists() {
             return Snapshot::load(src, None, None);
         }
+        let read = self.read(src)?;
+        let radar = crate::radar::scan(&src.root, &read.states, &mut self.radar);
+        let (states, older) = view::recent(read.states, RECENT, read.listed);
+        let mut snapshot = Snapshot::of(
+            src,
+            states,
+            &radar,
+            read.report.as_ref(),
+            Some(&read.trusted),
+        );
+        snapshot.older = older;
+        Ok(snapshot)
+    }
+
+    /// The files dispatch `id` shares with other dispatches in play, in a line (as a row's
+    /// [`Row::overlaps`]), read as [`Reloader::reload`] reads, without the rows' activity.
+    pub fn overlaps(&mut self, src: &Sources, id: &crate::ids::DispatchId) -> Option<String> {
+        let read = self.read(src).ok()?;
+        let radar = crate::radar::scan(&src.root, &read.states, &mut self.radar);
+        radar.line(id).map(|l| one_line(&l))
+    }
+
+    /// The open dispatches' and the recent ones' states, verified through the read index.
+    fn read(&self, src: &Sources) -> Result<Reading, LedgerError> {
+        use crate::dispatch::fold::{self, ReadOptions, Want};
         let attestor = self
             .key
             .as_deref()
@@ -216,11 +251,22 @@ impl Reloader {
         if report.is_some() {
             view::mark_verified_from(&mut states, from);
         }
-        let (states, older) = view::recent(states, RECENT, listed);
-        let mut snapshot = Snapshot::of(src, states, report.as_ref(), Some(&trusted));
-        snapshot.older = older;
-        Ok(snapshot)
+        Ok(Reading {
+            states,
+            listed,
+            report,
+            trusted,
+        })
     }
+}
+
+/// What a reload read: the states, how many the ledger lists, the verification and the
+/// trusted keys.
+struct Reading {
+    states: Vec<DispatchState>,
+    listed: usize,
+    report: Option<VerifyReport>,
+    trusted: Vec<[u8; 32]>,
 }
 
 /// The last line of activity of a dispatch.
@@ -416,6 +462,7 @@ mod tests {
             Row {
                 state: s,
                 activity: String::new(),
+                overlaps: None,
             }
             .group()
         };

@@ -71,6 +71,10 @@ pub struct DispatchState {
     pub head_commit: Option<CommitId>,
     /// Its worktree's path.
     pub worktree: Option<String>,
+    /// The commit it started from, as `dispatch_started` records it (what the conflict radar
+    /// diffs its work against); not in `--json`, where `vnx show` has the start.
+    #[serde(skip)]
+    pub base_commit: Option<CommitId>,
     /// The worker's log.
     pub worker_log: Option<String>,
     /// Tokens the CLI reported (input plus output).
@@ -394,7 +398,7 @@ impl DispatchState {
     }
 
     /// A state with nothing known but its id and where it is.
-    pub(crate) fn blank(id: DispatchId, state: State) -> DispatchState {
+    pub fn blank(id: DispatchId, state: State) -> DispatchState {
         DispatchState {
             host: None,
             queue: None,
@@ -426,6 +430,7 @@ impl DispatchState {
             branch: None,
             head_commit: None,
             worktree: None,
+            base_commit: None,
             worker_log: None,
             tokens: None,
             continues: None,
@@ -455,6 +460,7 @@ impl DispatchState {
         s.started_at = at;
         s.branch = Some(started.branch);
         s.worktree = Some(started.worktree);
+        s.base_commit = Some(started.base_commit);
         s.continues = started.continues.map(|c| c.dispatch_id);
         s.planning = started
             .plan

@@ -15,6 +15,7 @@ use std::time::Duration;
 use crate::process::{self, Cmd, ProcessError};
 use crate::project::DATA_DIR;
 
+pub mod changes;
 mod classify;
 pub mod commit;
 mod create;

@@ -17,6 +17,7 @@
 //! report (`recover`).
 
 pub mod announce;
+mod changes;
 mod conclude;
 mod facts;
 pub mod live;
@@ -224,6 +225,8 @@ fn conclude_beside_main(
     patience: Duration,
     main_before: Option<crate::worktree::CheckoutState>,
 ) -> Result<Concluded, DispatchError> {
+    // What the worker changed, for the conflict radar, while its worktree still shows it all.
+    changes::record(spec, &mut Default::default());
     std::thread::scope(|scope| {
         let apart = repo.apart();
         let mut after = main_before

@@ -94,6 +94,7 @@ pub(super) fn run_worker(
         Instant::now(),
     );
     let mut activity = Activity::default();
+    let mut changes = super::changes::ChangesWatch::new(Instant::now());
     let mut watch = interactive.then(|| TuiWatch::new(spec, prompt));
     let wait_err = |e| io_err(&spec.worktree)(e);
     let exit = loop {
@@ -102,11 +103,11 @@ pub(super) fn run_worker(
             break status;
         }
         let now = Instant::now();
-        if activity.changed(copy.as_ref(), &tmux, around.tmux_pane.as_deref(), now)
-            && let Some(change) = live.on_activity("output", now)
-        {
+        let active = activity.changed(copy.as_ref(), &tmux, around.tmux_pane.as_deref(), now);
+        if active && let Some(change) = live.on_activity("output", now) {
             recorder.change(&change, log);
         }
+        changes.tick(spec, now, active);
         if let Some(change) = live.tick(now) {
             recorder.change(&change, log);
         }
