@@ -67,7 +67,9 @@ fn status_and_wait() {
             exit 0
             DISPATCH    STATE        TITLE                                                                     TEARDOWN   PROVIDER/MODEL  ROLE         AGE  WHERE
             [ID]  done         Add a greeting to the README                                              committed  demo/commit     implementer  [AGE]  branch dispatch/[ID]
+              shares demo-output.txt with [ID]
             [ID]  failed       Fail \u{1b}[31mloudly                                                     dirty      demo/fail       implementer  [AGE]  [TMP]/work/.vnx-data/worktrees/dispatch-[ID]
+              shares demo-output.txt with [ID]
             [ID]  needs_input  word word word word word word word word word word word word word word w…  clean      demo/ask        implementer  [AGE]  -
               asks: Should the greeting be in English or in Dutch?
         "#);
@@ -75,7 +77,9 @@ fn status_and_wait() {
             exit 0
             DISPATCH    STATE        TITLE                     TEARDOWN   PROVIDER/MODEL  ROLE         AGE  WHERE
             [ID]  done         Add a greeting to the R…  committed  demo/commit     implementer  [AGE]  branch dispatch/[ID]
+              shares demo-output.txt with [ID]
             [ID]  failed       Fail \u{1b}[31mloudly     dirty      demo/fail       implementer  [AGE]  [TMP]/work/.vnx-data/worktrees/dispatch-[ID]
+              shares demo-output.txt with [ID]
             [ID]  needs_input  word word word word wor…  clean      demo/ask        implementer  [AGE]  -
               asks: Should the greeting be in English or in Dutch?
         "#);

@@ -195,15 +195,31 @@ pub fn list(s: &Settings, filter: &Filter) -> Result<serde_json::Value, McpError
             })
         })
         .collect();
+    // Each with the files it shares with other dispatches in play, as `vnx status` lists them.
+    let radar = crate::radar::scan(&s.root, &all, &mut Default::default());
+    #[derive(Serialize)]
+    struct Entry<'a> {
+        #[serde(flatten)]
+        state: &'a DispatchState,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        overlaps: Vec<crate::radar::Overlap>,
+    }
+    let dispatches: Vec<Entry<'_>> = shown
+        .iter()
+        .map(|d| Entry {
+            state: d,
+            overlaps: radar.overlaps(&d.id),
+        })
+        .collect();
     #[derive(Serialize)]
     struct Listed<'a> {
-        dispatches: &'a [&'a DispatchState],
+        dispatches: Vec<Entry<'a>>,
         matched: usize,
         truncated: bool,
     }
     evidence::answer(
         Listed {
-            dispatches: shown,
+            dispatches,
             matched,
             truncated: shown.len() < matched,
         },
