@@ -1,13 +1,14 @@
 //! A night of `vnx pr watch`, simulated (ADR 0093): ten dispatches with pull requests on the
 //! scripted forge, CI failing on some (again and again on two), reviewers asking for changes
-//! on others, approvals on the rest; the watcher run as repeated `--once` passes, once as a
-//! detached watcher stopped after its pass, and once killed between a reaction and its act.
-//! At the end every reaction is on the ledger once per (rule, pull request, head), fix
-//! attempts are capped by `retries` and the rest escalated once each, and only approved,
-//! green pull requests were merged, each at its recorded head.
+//! on others, approvals on the rest; the watcher run as repeated `--once` passes, restarted
+//! twice as a detached watcher stopped after its pass (rounds 1 and 3), and killed once
+//! between a reaction and its act (round 2). At the end every reaction is on the ledger once
+//! per (rule, pull request, head), fix attempts are capped by `retries` and the rest
+//! escalated once each, and only approved, green pull requests were merged, each at its
+//! recorded head.
 //!
-//! Each scenario is a `Night` entry with a script of what the forge does after each pass,
-//! so more (budgets, say) fit in as further steps.
+//! Each pull request's script (`SCRIPTS`) says what the forge does before each pass; a round
+//! is a pass, so more checks (budgets, say) fit in as further steps of a round.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -169,7 +170,7 @@ fn a_night_of_reactions_acts_once_each_caps_retries_and_merges_only_approved_gre
             }
         }
         let outcomes = match round {
-            1 => detached_pass(&repo, &forge),
+            1 | 3 => detached_pass(&repo, &forge),
             2 => killed_pass(&repo, &forge),
             _ => pass(&repo, &forge),
         };
