@@ -1,12 +1,16 @@
 //! `vnx pr`: a dispatch's pull request on the project's forge, through the user's own `gh`:
 //! opened (or updated) from the recorded head, shown, fixed forward by a follow-up that is
 //! told the failing checks and the reviews, and merged when vnx's conditions and the forge's
-//! checks hold. Also the supervisor's "open the pull request when done".
+//! checks hold, and watched for the reactions `forge.reactions` asks for (`watch`, in
+//! `pr_watch.rs`). Also the supervisor's "open the pull request when done".
 
 use std::process::ExitCode;
 
 use vnx::forge::{self, ForgeError};
 use vnx::receipts::PrMergeMethod;
+
+#[path = "pr_watch.rs"]
+mod watch;
 
 use super::CliError;
 use super::util::forge::{Setup, short};
@@ -20,6 +24,7 @@ pub enum Command {
     Show(ShowArgs),
     Fix(FixArgs),
     Merge(MergeArgs),
+    Watch(watch::WatchArgs),
 }
 
 /// Fix a dispatch's pull request forward: a follow-up told its failing checks and reviews
@@ -136,6 +141,7 @@ pub fn run(command: Command) -> Result<ExitCode, CliError> {
         Command::Show(a) => show(a),
         Command::Fix(a) => fix(a),
         Command::Merge(a) => merge(a),
+        Command::Watch(a) => watch::run(a),
     }
 }
 

@@ -220,6 +220,18 @@ fn whole(out: &mut Out, d: &Detail) -> Result<(), CliError> {
             )?;
         }
     }
+    if let Some(e) = s.escalated.as_ref().filter(|_| s.waiting()) {
+        // `vnx pr watch` gave up on its pull request (ADR 0093).
+        field(
+            "needs you",
+            format!(
+                "pull request #{} ({}): {}",
+                e.number,
+                e.rule,
+                escape(&e.why)
+            ),
+        )?;
+    }
     if let Some((_, sha)) = s.plan_waiting() {
         // What `vnx approve --plan-sha256` binds a decision to (ADR 0092).
         field("plan hash", format!("sha256 {sha}"))?;

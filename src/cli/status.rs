@@ -304,6 +304,16 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         if let Some(d) = &s.dismissed {
             under(&mut out, &format!("  dismissed {}", dismissed_line(d)))?;
         }
+        if let Some(e) = s.escalated.as_ref().filter(|_| s.waiting()) {
+            under(
+                &mut out,
+                &format!(
+                    "  needs you: pull request #{}: {}",
+                    e.number,
+                    escape(&e.why)
+                ),
+            )?;
+        }
         if let Some(line) = denials_line(s) {
             under(&mut out, &format!("  {line}"))?;
         }

@@ -60,6 +60,7 @@ pub(crate) fn state(
         continued_by: None,
         accepted: None,
         dismissed: None,
+        escalated: None,
         denials: 0,
         cli_denials: 0,
         blocked: None,

@@ -680,6 +680,37 @@ fn every_kind_validates_against_the_schema_and_reads_back() {
         },
         &mut failures,
     );
+    check(
+        vnx::receipts::PrReaction {
+            dispatch_id: did(ID),
+            number: 7,
+            url: s("https://github.com/o/r/pull/7"),
+            branch: format!("dispatch/{ID}"),
+            head_commit: cid(COMMIT),
+            rule: vnx::receipts::ReactionRule::ChecksFailed,
+            action: vnx::receipts::ReactionAction::Fix,
+            attempt: 1,
+            attempts_allowed: 2,
+            follow_up: Some(did(ID)),
+            why: s("check(s) failing on 0123456789ab: ci"),
+            extra: Default::default(),
+        },
+        &mut failures,
+    );
+    check(
+        vnx::receipts::PrEscalated {
+            dispatch_id: did(ID),
+            number: 7,
+            url: s("https://github.com/o/r/pull/7"),
+            branch: format!("dispatch/{ID}"),
+            head_commit: cid(COMMIT),
+            rule: vnx::receipts::ReactionRule::ChangesRequested,
+            attempts: 2,
+            why: s("changes_requested after 2 fix attempts"),
+            extra: Default::default(),
+        },
+        &mut failures,
+    );
     decisions::check_all(&mut failures);
     check(
         vnx::receipts::DispatchDismissed {

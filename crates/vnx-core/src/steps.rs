@@ -172,6 +172,13 @@ steps! {
         /// The forge merged the pull request; no `pr_merged` yet.
         MERGED = "merged";
     }
+
+    /// One reaction of `vnx pr watch` (ADR 0093).
+    pr_react {
+        /// The signed `pr_reaction` is on the ledger; its fix follow-up is not started, or
+        /// its merge not asked for, yet.
+        REACTION_WRITTEN = "reaction_written";
+    }
 }
 
 /// The step named `op:name`, if there is one.

@@ -24,7 +24,7 @@ const DOMAIN: &[u8] = b"vnx-receipt-attestation v1\n";
 const OWNED: &[(&str, &str)] = &[
     ("dispatch_accepted", "vnx accept"),
     ("dispatch_dismissed", "vnx dismiss"),
-    ("pr_", "vnx pr open and vnx pr merge"),
+    ("pr_", "vnx pr open, vnx pr merge and vnx pr watch"),
     ("review_comment", "vnx review"),
     ("review_sent", "vnx review --send"),
     ("plan_", "vnx approve and vnx deny"),

@@ -19,6 +19,7 @@ mod merge;
 mod plan;
 mod pr_merge;
 mod pr_open;
+mod pr_react;
 mod rebase;
 mod release;
 mod resume;

@@ -14,6 +14,8 @@ mod flow;
 mod index;
 mod init;
 mod limits;
+mod night;
+pub(crate) mod react;
 mod release;
 mod wait;
 mod watch;

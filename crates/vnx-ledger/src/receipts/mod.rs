@@ -21,6 +21,7 @@ pub mod merge;
 mod plan;
 mod pr;
 mod queue;
+mod reaction;
 mod release;
 mod remote;
 mod review;
@@ -67,6 +68,7 @@ pub use merge::{
 pub use plan::{PlanApproved, PlanDenied, PlanStage, PlanStep, plan_sha256};
 pub use pr::{PrAction, PrClosed, PrMergeMethod, PrMerged, PrOpened};
 pub use queue::{QueueDecision, QueueVerdict};
+pub use reaction::{PrEscalated, PrReaction, ReactionAction, ReactionRule};
 pub use release::{ReleaseAction, ReleaseClass, ReleaseEvidence, ReleaseRule, WorktreeReleased};
 pub use remote::{RemoteLost, RemoteOrigin, RemoteReceipt};
 pub use review::{ReviewComment, ReviewSent};
@@ -244,6 +246,8 @@ kinds! {
     PrOpened = "pr_opened",
     PrMerged = "pr_merged",
     PrClosed = "pr_closed",
+    PrReaction = "pr_reaction",
+    PrEscalated = "pr_escalated",
     ReviewComment = "review_comment",
     ReviewSent = "review_sent",
     PlanApproved = "plan_approved",

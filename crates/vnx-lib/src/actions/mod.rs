@@ -24,6 +24,7 @@ pub mod merge;
 pub mod plan;
 pub mod pr;
 pub mod prune;
+pub mod react;
 pub mod recover;
 pub mod release;
 pub mod remote;

@@ -1,4 +1,4 @@
-//! Fixing a dispatch's pull request (`vnx pr fix`; reactions to come): what its forge says
+//! Fixing a dispatch's pull request (`vnx pr fix`, and the reactions of `vnx pr watch`): what its forge says
 //! is wrong (failing checks, unresolved review threads, changes asked for) gathered, written
 //! down beside the project's data as the instruction, and the follow-up that fixes it asked
 //! for, which opens or updates the pull request again once it is done and its gates pass.
@@ -57,6 +57,18 @@ pub fn fix(
     data_dir: &Path,
     id: &DispatchId,
 ) -> Result<Fix, ActionError> {
+    fix_as(ctx, forge, data_dir, id, DispatchId::fresh())
+}
+
+/// [`fix`], its follow-up's id `new_id` chosen by the caller (a reaction records it before
+/// the follow-up starts, ADR 0093).
+pub fn fix_as(
+    ctx: &Context<'_>,
+    forge: &Forge,
+    data_dir: &Path,
+    id: &DispatchId,
+    new_id: DispatchId,
+) -> Result<Fix, ActionError> {
     let feedback = forge::fix::gather(ctx, forge, id)?;
     if feedback.is_empty() {
         return Err(ActionError::NothingToFix {
@@ -64,7 +76,6 @@ pub fn fix(
             number: feedback.number,
         });
     }
-    let new_id = DispatchId::fresh();
     let dir = data_dir.join("forge");
     let file = dir.join(format!("fix-{new_id}.md"));
     let instruction = forge::fix::instruction(&feedback);

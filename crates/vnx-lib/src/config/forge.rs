@@ -52,6 +52,8 @@ pub struct ForgeConfig {
     /// (status, show, wait, the dashboard, the MCP server): at most one `gh` call per pull
     /// request per interval.
     pub refresh_seconds: u64,
+    /// What `vnx pr watch` does by itself about pull requests (`reactions:`; ADR 0093).
+    pub reactions: super::reactions::Reactions,
 }
 
 impl Default for ForgeConfig {
@@ -66,6 +68,7 @@ impl Default for ForgeConfig {
             timeout_seconds: 60,
             open_on_done: false,
             refresh_seconds: 30,
+            reactions: Default::default(),
         }
     }
 }
@@ -82,6 +85,7 @@ pub(super) struct RawForge {
     timeout_seconds: Option<Spanned<i64>>,
     open_on_done: Option<bool>,
     refresh_seconds: Option<Spanned<i64>>,
+    reactions: Option<super::reactions::RawReactions>,
 }
 
 /// The longest one forge call may take: 10 minutes.
@@ -198,6 +202,9 @@ impl Validator<'_> {
                 return self.err(&t.referenced, msg);
             };
             forge.refresh_seconds = n;
+        }
+        if let Some(r) = raw.reactions {
+            forge.reactions = self.reactions(r, "forge.reactions")?;
         }
         Ok(forge)
     }

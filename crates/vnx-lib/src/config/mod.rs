@@ -10,7 +10,7 @@
 //! This file holds the loader (`load`, `parse`, reading and parsing through the strict YAML of
 //! `crate::yaml`); the types are in `schema`, the checks and `ConfigError` in `validation`,
 //! the template syntax in `template`, the `gates:` section in `gates`, the `forge:` section
-//! in `forge`, the `defaults:` section in `defaults`, the `serve:` section in `serve`, a
+//! in `forge` (its `reactions:` in `reactions`), the `defaults:` section in `defaults`, the `serve:` section in `serve`, a
 //! role's allowlist in `allow`, and what vnx reads of a declared TUI in `tui`.
 
 use std::path::Path;
@@ -23,6 +23,7 @@ mod hosts;
 mod kubernetes;
 mod mounts;
 mod queue;
+mod reactions;
 mod sandbox;
 mod schema;
 mod serve;
@@ -46,6 +47,7 @@ pub use hosts::{
 pub use kubernetes::{KubernetesHost, Toleration};
 pub use mounts::{Mount, MountKind, is_user, owner_of, parse_mount};
 pub use queue::{QueueConfig, QueuePolicy, QueueRule};
+pub use reactions::{DEFAULT_RETRIES, FixRule, MergeRule, Reactions};
 pub use sandbox::SandboxConfig;
 pub use schema::{
     BUILTIN_PROVIDERS, Config, MAX_POOL_SIZE, PoolConfig, RoleConfig, WorktreeConfig, cache_dir,

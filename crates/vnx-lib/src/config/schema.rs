@@ -128,6 +128,8 @@ pub struct RoleConfig {
     /// Whether its dispatches plan first (`plan:`, as `dispatch-agent --plan`): read-only,
     /// their plan approved before any edit (ADR 0092).
     pub plan: bool,
+    /// Its pull-request reactions (`reactions:`), each set rule in place of the project's.
+    pub reactions: Option<super::reactions::Reactions>,
 }
 
 // ---- raw, span-carrying schema ----
@@ -208,6 +210,7 @@ pub(super) struct RawRole {
     pub(super) allow: Option<Vec<Spanned<String>>>,
     pub(super) open_pr: Option<bool>,
     pub(super) plan: Option<bool>,
+    pub(super) reactions: Option<super::reactions::RawReactions>,
 }
 
 /// A mapping kept in document order, with the location of each key.

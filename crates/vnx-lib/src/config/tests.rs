@@ -168,6 +168,7 @@ fn full_example() {
                     allow: None,
                     open_pr: false,
                     plan: false,
+                    reactions: None,
                 },
             ),
             (
@@ -179,6 +180,7 @@ fn full_example() {
                     allow: None,
                     open_pr: false,
                     plan: false,
+                    reactions: None,
                 },
             ),
         ]

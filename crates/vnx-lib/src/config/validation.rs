@@ -202,6 +202,10 @@ impl Validator<'_> {
                     Some(out)
                 }
             };
+            let reactions = role
+                .reactions
+                .map(|r| self.reactions(r, &format!("roles.{}.reactions", name.value)))
+                .transpose()?;
             config.roles.insert(
                 name.value,
                 RoleConfig {
@@ -211,6 +215,7 @@ impl Validator<'_> {
                     allow,
                     open_pr: role.open_pr.unwrap_or(false),
                     plan: role.plan.unwrap_or(false),
+                    reactions,
                 },
             );
         }

@@ -299,6 +299,13 @@ fn activity(s: &DispatchState, root: &Path, tmux: &Tmux) -> String {
             transcript::question(q, transcript::QUESTION_CHARS)
         );
     }
+    if let (true, Some(e)) = (s.waiting(), &s.escalated) {
+        return format!(
+            "needs you: pull request #{}: {}",
+            e.number,
+            transcript::question(&e.why, transcript::QUESTION_CHARS)
+        );
+    }
     if let (Some(a), None) = (&s.accepted, &s.landed) {
         let note = a
             .note

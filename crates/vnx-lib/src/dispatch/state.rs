@@ -98,6 +98,10 @@ pub struct DispatchState {
     /// The permission prompts of its worker a person denied (`vnx deny`). Zero is not shown.
     #[serde(skip_serializing_if = "is_zero")]
     pub denials: u32,
+    /// Once `vnx pr watch` handed its pull request to a person (`pr_escalated`, ADR 0093):
+    /// which rule, and why. Cleared when the pull request is merged or closed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub escalated: Option<Escalated>,
     /// The tool uses its CLI refused by itself (its posture's rules), as the CLI's events
     /// counted them at the end. Zero is not shown.
     #[serde(skip_serializing_if = "is_zero")]
@@ -195,6 +199,21 @@ pub struct Dismissed {
     pub at: Option<String>,
     /// What the person said (`--note`), as recorded (render it escaped).
     pub note: Option<String>,
+}
+
+/// A pull request's reactions handed to a person (`pr_escalated`).
+#[derive(
+    Clone, Debug, PartialEq, Eq, serde::Serialize, borsh::BorshSerialize, borsh::BorshDeserialize,
+)]
+pub struct Escalated {
+    /// The pull request.
+    pub number: u64,
+    /// The rule that escalated (`checks_failed`, `changes_requested`, `approved_and_green`).
+    pub rule: String,
+    /// Why a person is needed, as recorded (render it escaped).
+    pub why: String,
+    /// When.
+    pub at: Option<String>,
 }
 
 /// A queued dispatch's place: its `queue_decision`'s priority, latest start time and the
@@ -410,6 +429,7 @@ impl DispatchState {
             blocked: None,
             accepted: None,
             dismissed: None,
+            escalated: None,
             denials: 0,
             cli_denials: 0,
             completion: None,
@@ -487,7 +507,7 @@ impl DispatchState {
     }
 
     /// Whether it waits for a person: blocked or stalled, or lost or ended needing input
-    /// with nothing done about it since. A follow-up that continued it, a merge of its
+    /// with nothing done about it since, or its pull request escalated (ADR 0093). A follow-up that continued it, a merge of its
     /// branch, or a release or clean of its worktree (each a receipt the read model folds)
     /// settles a lost or needs_input one, and so does a dismissal of its question; a
     /// cancelled one ended.
@@ -497,7 +517,8 @@ impl DispatchState {
         match self.state {
             State::Blocked | State::Stalled => true,
             State::Lost | State::Ended(DispatchStatus::NeedsInput) => !settled,
-            _ => false,
+            // Its pull request's reactions gave up (`vnx pr watch`): a person decides.
+            _ => self.escalated.is_some() && !settled,
         }
     }
 

@@ -19,6 +19,7 @@ pub mod history;
 pub mod merge;
 pub mod open;
 pub mod push;
+pub mod react;
 pub mod text;
 pub mod view;
 pub mod watch;

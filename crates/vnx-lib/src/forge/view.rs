@@ -85,6 +85,9 @@ pub struct Review {
     pub state: String,
     /// What they wrote.
     pub body: String,
+    /// The head it was submitted on (empty when the forge does not say).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub commit: String,
 }
 
 /// A conversation comment.
@@ -295,6 +298,7 @@ pub fn parse(json: &str) -> Result<PullRequest, String> {
                 author: login(&r["author"]),
                 state: text::line(r["state"].as_str().unwrap_or_default(), 40),
                 body: s(&r["body"], MAX_TEXT),
+                commit: text::line(r["commit"]["oid"].as_str().unwrap_or_default(), 80),
             })
             .collect(),
         comments: list("comments")

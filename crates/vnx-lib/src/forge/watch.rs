@@ -110,6 +110,10 @@ pub struct Summary {
     /// first line of what they wrote.
     #[serde(default)]
     pub said: Vec<Said>,
+    /// The heads a reviewer asked for changes on (oldest first, at most [`KEPT_SAID`]): a
+    /// reaction fixes a head again only when changes were asked for on it (ADR 0093).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes_requested_on: Vec<String>,
 }
 
 /// The most reviews and comments a summary keeps.
@@ -155,6 +159,18 @@ impl Summary {
                 });
                 let all: Vec<Said> = reviews.chain(comments).collect();
                 all[all.len().saturating_sub(KEPT_SAID)..].to_vec()
+            },
+            changes_requested_on: {
+                let mut heads: Vec<String> = Vec::new();
+                for r in &pr.reviews {
+                    if r.state == "CHANGES_REQUESTED"
+                        && !r.commit.is_empty()
+                        && !heads.contains(&r.commit)
+                    {
+                        heads.push(r.commit.clone());
+                    }
+                }
+                heads[heads.len().saturating_sub(KEPT_SAID)..].to_vec()
             },
         }
     }

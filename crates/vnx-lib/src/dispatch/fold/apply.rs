@@ -153,6 +153,24 @@ impl Records {
                     s.blocked = None;
                 }
             }
+            // `vnx pr watch` handed the pull request to a person; its merge or close (by
+            // vnx or on the forge) settles that.
+            Typed::PrEscalated(r) => {
+                if let Some(l) = self.listed_mut(id) {
+                    let e = r.receipt;
+                    l.state.escalated = Some(crate::dispatch::state::Escalated {
+                        number: e.number,
+                        rule: e.rule.name().to_owned(),
+                        why: e.why,
+                        at,
+                    });
+                }
+            }
+            Typed::PrMerged(_) | Typed::PrClosed(_) => {
+                if let Some(l) = self.listed_mut(id) {
+                    l.state.escalated = None;
+                }
+            }
             Typed::MergeCompleted(_) => {
                 if let Some(s) = self.state(id, cite, false) {
                     s.landed = Some(Landed::Merged);

@@ -33,7 +33,7 @@ pub fn path_in(data_dir: &Path) -> std::path::PathBuf {
 }
 
 /// The index file's first bytes: its format, version 14 (version 13 had no base commit in a
-/// dispatch's state, 12 had no plan step, version
+/// dispatch's state and no escalation of a pull request's reactions, 12 had no plan step, version
 /// 11 counted no denial recorded
 /// after its dispatch had ended; 10 kept the anchoring as
 /// one digest and no history digest, so any change to it meant verifying in full; 9 had its
@@ -577,7 +577,7 @@ fn write_with(
     // What a reader killed while writing left beside the index is never finished: swept.
     crate::files::sweep_temporaries(path);
     // The indexes of older formats (the names earlier versions gave it, `dispatches.v1` to
-    // `.v12`) are never read again (at fifty thousand dispatches one is tens of MB);
+    // `.v13`) are never read again (at fifty thousand dispatches one is tens of MB);
     // removing one removes a link, never what it points at.
     if let Some(dir) = path.parent() {
         for version in 1..14 {
