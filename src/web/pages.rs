@@ -358,6 +358,16 @@ fn dispatch_page(app: &App, p: &Paired, id: &DispatchId, said: &str) -> Result<S
             ),
         );
     }
+    if let Some(e) = s.escalated.as_ref().filter(|_| s.waiting()) {
+        let _ = write!(
+            b,
+            "<section class=\"needs\"><h2>Its pull request needs you</h2><p>#{} ({}): {}</p>\
+             <p class=\"quiet\"><code>vnx pr watch</code> stopped reacting to it.</p></section>",
+            e.number,
+            esc(&e.rule),
+            esc(&e.why),
+        );
+    }
     if let Some((plan, sha)) = s.plan_waiting() {
         let _ = write!(
             b,
