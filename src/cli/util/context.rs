@@ -41,6 +41,7 @@ pub(crate) fn context_in<T>(
     let env: Vec<_> = settings::env_all().collect();
     let ctx = Context {
         by: None,
+        by_worker: None,
         env: Some(&env),
         machine: &machine,
         attestor: &attestor,

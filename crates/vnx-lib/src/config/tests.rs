@@ -225,6 +225,7 @@ fn full_example() {
         hosts: Default::default(),
         forge: None,
         serve: Default::default(),
+        mcp: Default::default(),
     };
     assert_eq!(config, expected);
     let kimi = &config.providers["kimi"];
