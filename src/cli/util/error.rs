@@ -149,6 +149,11 @@ impl CliError {
         text
     }
 
+    /// What to do about it, when a person can act.
+    pub fn hint(&self) -> Option<&str> {
+        self.hint.as_deref()
+    }
+
     /// The exit status the error means.
     pub fn exit_status(&self) -> Exit {
         self.exit
