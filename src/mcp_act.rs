@@ -355,6 +355,10 @@ impl Server {
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
         self.act(self.actor(&ctx), move |desk, actor| {
+            // Refused before the forge is asked for anything.
+            if let Ok(named) = DispatchId::parse(&a.dispatch_id) {
+                govern(desk, actor, "pr merge", &named)?;
+            }
             let setup = crate::cli::util::forge::Setup::new(std::slice::from_ref(&a.dispatch_id))?;
             let id = &setup.ids[0];
             govern(desk, actor, "pr merge", id)?;

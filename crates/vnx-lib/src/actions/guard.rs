@@ -230,6 +230,8 @@ pub fn may_govern(
                     format!(
                         "it runs in the worker of {me}, and {target} is that dispatch's own work"
                     )
+                } else if r == *me {
+                    format!("it runs in the worker of {me}, which started {target}")
                 } else {
                     format!("it runs in the worker of {me}, which started {target} (through {r})")
                 }));
