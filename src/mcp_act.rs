@@ -51,6 +51,8 @@ struct DispatchArgs {
     /// Open its pull request when it ends done and its gates pass.
     #[serde(default)]
     open_pr: bool,
+    /// Use this dispatch id (D-…) instead of a fresh one.
+    dispatch_id: Option<String>,
 }
 
 /// One dispatch.
@@ -507,8 +509,9 @@ fn start_dispatch(desk: &Desk<'_>, a: DispatchArgs) -> Result<serde_json::Value,
     });
     let role = filled.role.ok_or_else(crate::cli::util::launch::no_role)?;
     let (overrides, override_reasons) = settings::constraint_overrides();
+    let new_id = crate::cli::util::ids::new_dispatch_id(a.dispatch_id.as_deref())?;
     let request = vnx::dispatch::Request {
-        id: None,
+        id: new_id,
         role,
         provider: filled.provider,
         model: filled.model,
