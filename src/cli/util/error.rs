@@ -149,7 +149,8 @@ impl CliError {
         text
     }
 
-    /// What to do about it, when a person can act.
+    /// What to do about it, when a person can act (an MCP tool's error says it too).
+    #[cfg(feature = "mcp")]
     pub fn hint(&self) -> Option<&str> {
         self.hint.as_deref()
     }

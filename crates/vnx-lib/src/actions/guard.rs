@@ -30,7 +30,7 @@ pub enum Worker {
 /// it runs in, if it runs in one.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Actor {
-    /// The client as it named itself (`claude-code 2.1.197`), cut and cleaned.
+    /// The client as it named itself (`orchestrator 1.0`), cut and cleaned.
     pub client: String,
     /// The dispatch's worker it runs in.
     pub worker: Option<Worker>,
@@ -69,7 +69,7 @@ impl Actor {
         Actor { client, worker }
     }
 
-    /// Who acts, as receipts record it (`by`, `started_by`): `claude-code 2.1.197 via MCP`,
+    /// Who acts, as receipts record it (`by`, `started_by`): `orchestrator 1.0 via MCP`,
     /// and, for a worker, `… in the worker of D-…`.
     pub fn by(&self) -> String {
         match &self.worker {

@@ -39,7 +39,7 @@ fn ledger(dir: &Path, starts: &[(DispatchId, Option<DispatchId>, Option<Dispatch
 }
 
 fn worker(d: &DispatchId) -> Actor {
-    Actor::mcp("claude-code", "2.1.197", Some(Worker::Of(d.clone())))
+    Actor::mcp("orchestrator", "1.0", Some(Worker::Of(d.clone())))
 }
 
 #[test]
@@ -74,7 +74,7 @@ fn a_worker_decides_for_neither_its_own_work_nor_what_it_started() {
     let why = refused(&worker(&id(1)), 4).unwrap();
     assert!(why.contains("which started"), "{why}");
     // A person, or an agent outside every dispatch, decides for all.
-    let outside = Actor::mcp("claude-code", "2.1.197", None);
+    let outside = Actor::mcp("orchestrator", "1.0", None);
     for target in 1..=5 {
         assert!(refused(&outside, target).is_none());
     }
@@ -138,11 +138,11 @@ fn a_worker_is_known_by_its_environment_or_its_directory() {
 
 #[test]
 fn the_client_is_named_cleanly_in_receipts() {
-    let a = Actor::mcp("claude-code\u{1b}[2J", "2.1.197", None);
-    assert_eq!(a.by(), "claude-code[2J 2.1.197 via MCP");
+    let a = Actor::mcp("orchestrator\u{1b}[2J", "1.0", None);
+    assert_eq!(a.by(), "orchestrator[2J 1.0 via MCP");
     assert_eq!(Actor::mcp("", "", None).by(), "an unnamed client via MCP");
     assert_eq!(
         worker(&id(1)).by(),
-        format!("claude-code 2.1.197 via MCP in the worker of {}", id(1))
+        format!("orchestrator 1.0 via MCP in the worker of {}", id(1))
     );
 }
