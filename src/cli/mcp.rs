@@ -109,6 +109,10 @@ fn acting(
             .ok()
             .map(|d| d.canonicalize().unwrap_or(d)),
     };
-    let worker = vnx::actions::guard::worker_of(&project.root, &mcp.ledger, &seen)?;
+    let root = project
+        .root
+        .canonicalize()
+        .unwrap_or_else(|_| project.root.clone());
+    let worker = vnx::actions::guard::worker_of(&root, &mcp.ledger, &seen)?;
     Ok(crate::mcp_server::Server::acting(mcp, &allowed, worker))
 }
