@@ -6,6 +6,8 @@
 mod action;
 mod cli;
 #[cfg(feature = "mcp")]
+mod mcp_act;
+#[cfg(feature = "mcp")]
 pub mod mcp_server;
 mod shown;
 #[cfg(feature = "dashboard")]

@@ -16,12 +16,14 @@ use rmcp::service::RequestContext;
 use rmcp::{RoleServer, ServerHandler, ServiceExt, tool, tool_handler, tool_router};
 use serde::Deserialize;
 
+use vnx::actions::guard::Worker;
+use vnx::config::ActTool;
 use vnx::mcp::read::{self, Filter};
 use vnx::mcp::{McpError, Settings, govern, resources};
 
 /// Serves MCP on this process's stdin and stdout until the client closes them. Starts the
 /// one tokio runtime vnx has (current-thread, plus the blocking pool the answers run on).
-pub fn serve_stdio(settings: Settings) -> Result<(), McpError> {
+pub fn serve_stdio(server: Server) -> Result<(), McpError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -30,19 +32,23 @@ pub fn serve_stdio(settings: Settings) -> Result<(), McpError> {
         })?;
     let result = runtime.block_on(async move {
         let (stdin, stdout) = rmcp::transport::stdio();
-        Server::new(settings).serve_on((stdin, stdout)).await
+        server.serve_on((stdin, stdout)).await
     });
     // A wait still running in the blocking pool is abandoned; it only reads.
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     result
 }
 
-/// The `vnx mcp` server: read-only tools and resources over one project.
+/// The `vnx mcp` server: read-only tools and resources over one project, and with `--act`
+/// the acting tools the project allows (`mcp_act`).
 #[derive(Clone)]
 pub struct Server {
     settings: Arc<Settings>,
-    #[expect(dead_code, reason = "the tool_handler macro reads it")]
     tool_router: ToolRouter<Server>,
+    /// The dispatch's worker this server runs in, if it runs in one.
+    worker: Option<Worker>,
+    /// Whether acting tools are served.
+    acting: bool,
 }
 
 /// One dispatch.
@@ -142,7 +148,30 @@ impl Server {
         Server {
             settings: Arc::new(settings),
             tool_router: Server::tool_router(),
+            worker: None,
+            acting: false,
         }
+    }
+
+    /// The server with the acting tools `allowed` lists too (`vnx mcp --act`, ADR 0095),
+    /// run in `worker` when it runs in a dispatch's worker.
+    pub fn acting(settings: Settings, allowed: &[ActTool], worker: Option<Worker>) -> Server {
+        Server {
+            settings: Arc::new(settings),
+            tool_router: Server::tool_router() + Server::act_router(allowed),
+            worker,
+            acting: true,
+        }
+    }
+
+    /// The dispatch's worker this server runs in.
+    pub(crate) fn worker(&self) -> Option<&Worker> {
+        self.worker.as_ref()
+    }
+
+    /// The tmux socket dispatches run on.
+    pub(crate) fn tmux_socket(&self) -> String {
+        self.settings.tmux_socket.clone()
     }
 
     /// Serves MCP on `transport` until the client goes away.
@@ -176,7 +205,7 @@ impl Server {
     }
 
     /// A tool's answer: the JSON as structured content and as text.
-    async fn tool(
+    pub(crate) async fn tool(
         &self,
         answer: impl FnOnce(&Settings) -> Result<serde_json::Value, McpError> + Send + 'static,
     ) -> Result<CallToolResult, ErrorData> {
@@ -330,7 +359,7 @@ impl Server {
     }
 }
 
-#[tool_handler]
+#[tool_handler(router = self.tool_router)]
 impl ServerHandler for Server {
     fn get_info(&self) -> ServerConfig {
         ServerConfig::new(
@@ -340,12 +369,20 @@ impl ServerHandler for Server {
                 .build(),
         )
         .with_server_info(Implementation::new("vnx", env!("CARGO_PKG_VERSION")))
-        .with_instructions(
+        .with_instructions(if self.acting {
+            "vnx: dispatches, worker logs and diffs, waiting for dispatches, receipts, ledger \
+             verification, gate results, merge readiness, provider constraints and spend; and \
+             the acting tools this project allows (dispatch, wait, follow_up, approve, deny, \
+             review, pr_open, pr_fix, pr_merge, merge, cancel, dismiss), each what its vnx \
+             command does under the same constraints, gates and merge conditions, each receipt \
+             naming this client. A dispatch's own worker never approves or merges itself or a \
+             dispatch it started."
+        } else {
             "vnx, read-only: dispatches, worker logs and diffs, waiting for dispatches, \
              receipts, ledger verification, gate results, merge readiness, provider \
              constraints and spend. Nothing here dispatches, merges or writes; every answer's \
-             `evidence` names the receipts (line SHA-256) it was derived from.",
-        )
+             `evidence` names the receipts (line SHA-256) it was derived from."
+        })
     }
 
     async fn list_resources(

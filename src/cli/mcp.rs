@@ -1,4 +1,5 @@
-//! `vnx mcp`: serves the read-only MCP server on stdin and stdout (see `vnx::mcp`).
+//! `vnx mcp`: serves the read-only MCP server on stdin and stdout (see `vnx::mcp`), and with
+//! `--act` the acting tools the project's `mcp.act` allows (ADR 0095).
 
 use std::process::ExitCode;
 
@@ -18,9 +19,18 @@ use super::util::settings;
 /// every answer cites the receipts (line SHA-256) it was derived from. `vnx init --mcp`
 /// registers it with the CLIs that take MCP servers (by hand, give your CLI the server
 /// `vnx mcp`).
+///
+/// With --act it also serves the acting tools `mcp: {act: [...]}` in .vnx/config.yaml lists
+/// (dispatch, wait, follow_up, approve, deny, review, pr_open, pr_fix, pr_merge, merge,
+/// cancel, dismiss, or `all`), each what its vnx command does, each receipt naming the MCP
+/// client. Run inside a dispatch's worker (VNX_DISPATCH_ID, VNX_WORKTREE, or a directory in
+/// its worktree), it never approves or merges that dispatch or one it started.
 #[derive(clap::Args)]
 #[command(after_long_help = examples())]
 pub struct Args {
+    /// Also serve the acting tools the project's `mcp.act` lists
+    #[arg(long)]
+    act: bool,
     #[command(flatten)]
     tmux: super::util::settings::TmuxSocket,
 }
@@ -42,6 +52,7 @@ pub fn run(_: Args) -> Result<ExitCode, CliError> {
 #[cfg(feature = "mcp")]
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let project = settings::project()?;
+    let project_of_act = project.clone();
     let tmp = settings::env_set("TMPDIR").map_or_else(
         || std::path::PathBuf::from("/tmp"),
         std::path::PathBuf::from,
@@ -60,11 +71,48 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     std::panic::set_hook(Box::new(|info| {
         say!("internal bug in vnx mcp: {info}; please report it (the request failed)");
     }));
-    let served = crate::mcp_server::serve_stdio(mcp);
+    let server = if args.act {
+        acting(&project_of_act, mcp)?
+    } else {
+        crate::mcp_server::Server::new(mcp)
+    };
+    let served = crate::mcp_server::serve_stdio(server);
     let _ = std::fs::remove_dir_all(&scratch);
     served.map_err(|e| {
         CliError::from(e)
             .with_hint("the MCP client closed the session or sent what vnx cannot read")
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The server with the acting tools the project allows, knowing whether it runs in a
+/// dispatch's worker; no tool allowed is a usage error.
+#[cfg(feature = "mcp")]
+fn acting(
+    project: &vnx::project::Project,
+    mcp: vnx::mcp::Settings,
+) -> Result<crate::mcp_server::Server, CliError> {
+    let allowed = project.load_config()?.mcp.act;
+    if allowed.is_empty() {
+        return Err(
+            CliError::usage("--act: the project allows no acting tool").with_hint(
+                "list them in .vnx/config.yaml, e.g. `mcp: {act: [dispatch, wait, merge]}`, or \
+             `mcp: {act: all}`",
+            ),
+        );
+    }
+    let text = |name: &str| settings::env_set(name).map(|v| v.to_string_lossy().into_owned());
+    let seen = vnx::actions::guard::Surroundings {
+        dispatch_id: text("VNX_DISPATCH_ID"),
+        worktree: settings::env_set("VNX_WORKTREE").map(std::path::PathBuf::from),
+        cwd: std::env::current_dir()
+            .ok()
+            .map(|d| d.canonicalize().unwrap_or(d)),
+    };
+    let root = project
+        .root
+        .canonicalize()
+        .unwrap_or_else(|_| project.root.clone());
+    let worker = vnx::actions::guard::worker_of(&root, &mcp.ledger, &seen)?;
+    Ok(crate::mcp_server::Server::acting(mcp, &allowed, worker))
 }

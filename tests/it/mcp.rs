@@ -17,6 +17,7 @@ use sha2::{Digest, Sha256};
 
 use crate::common::{Repo, committed, configure, gate_check, ledger_path, run};
 
+pub mod act;
 mod guarantees;
 mod init;
 

@@ -96,6 +96,7 @@ pub(crate) fn at_desk<T>(repo: &Repo, f: impl FnOnce(&Desk<'_>) -> T) -> T {
     let machine = vnx::sandbox::Machine::default();
     let ctx = vnx::dispatch::Context {
         by: None,
+        by_worker: None,
         project: &project,
         ledger: &ledger,
         tmux: &tmux,

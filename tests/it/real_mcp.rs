@@ -13,6 +13,9 @@ use sha2::{Digest, Sha256};
 use crate::common::{hermetic, ledger_path, repo_dir, run};
 use crate::real_clis::Rig;
 
+mod python_sdk_act;
+mod real_claude_act;
+
 /// The text of the `tool_result` answering tool call `id`, as claude sent it to the model.
 fn tool_result(requests: &[serde_json::Value], id: &str) -> Option<String> {
     requests.iter().find_map(|r| {

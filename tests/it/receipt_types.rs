@@ -145,6 +145,7 @@ fn started() -> DispatchStarted {
         },
         continues: None,
         started_by: None,
+        started_by_dispatch: Some(did("D-0a1b2c3d4e5e")),
         port: Some(41_017),
         pooled_worktree: Some(s("pool-0a1b2c3d")),
         group: Some(GroupMember {

@@ -41,6 +41,7 @@ pub(crate) fn context_in<T>(
     let env: Vec<_> = settings::env_all().collect();
     let ctx = Context {
         by: None,
+        by_worker: None,
         env: Some(&env),
         machine: &machine,
         attestor: &attestor,
@@ -77,11 +78,26 @@ pub(crate) fn with_desk_as<T>(
     by: Option<&str>,
     f: impl FnOnce(&vnx::actions::Desk<'_>) -> Result<T, CliError>,
 ) -> Result<T, CliError> {
+    with_desk_for(tmux_socket, by, None, f)
+}
+
+/// [`with_desk_as`], for an agent that may run in a dispatch's worker (`vnx mcp --act`):
+/// the dispatches it starts record `by_worker` (ADR 0095).
+pub(crate) fn with_desk_for<T>(
+    tmux_socket: Option<String>,
+    by: Option<&str>,
+    by_worker: Option<&vnx::ids::DispatchId>,
+    f: impl FnOnce(&vnx::actions::Desk<'_>) -> Result<T, CliError>,
+) -> Result<T, CliError> {
     let project = settings::project()?;
     crate::cli::util::pending::finish_pending(&project);
     context_in(&project, tmux_socket, None, |ctx| {
         let trusted = vnx::ledger::attest::trusted_keys(ctx.ledger, ctx.attestor)?;
-        let ctx = &vnx::dispatch::Context { by, ..*ctx };
+        let ctx = &vnx::dispatch::Context {
+            by,
+            by_worker,
+            ..*ctx
+        };
         let by = by.map_or_else(settings::user, str::to_owned);
         f(&vnx::actions::Desk {
             ctx,

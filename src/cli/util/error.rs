@@ -149,6 +149,12 @@ impl CliError {
         text
     }
 
+    /// What to do about it, when a person can act (an MCP tool's error says it too).
+    #[cfg(feature = "mcp")]
+    pub fn hint(&self) -> Option<&str> {
+        self.hint.as_deref()
+    }
+
     /// The exit status the error means.
     pub fn exit_status(&self) -> Exit {
         self.exit

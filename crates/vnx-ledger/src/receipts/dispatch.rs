@@ -343,6 +343,10 @@ pub struct DispatchStarted {
     /// with `vnx serve`, as `PERSON via DEVICE (dev-…) (vnx serve)`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_by: Option<String>,
+    /// The dispatch whose worker asked for it (through `vnx mcp --act` run from inside that
+    /// dispatch): it may never approve or merge this one (ADR 0095).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_by_dispatch: Option<DispatchId>,
     /// The port the config's `worktree.ports` gave it (in `VNX_PORT` for its setup commands
     /// and worker); unique among the dispatches that hold one.
     #[serde(default, skip_serializing_if = "Option::is_none")]

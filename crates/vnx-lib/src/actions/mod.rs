@@ -19,6 +19,7 @@ pub mod dismiss;
 pub mod follow_up;
 pub mod gate;
 pub mod group;
+pub mod guard;
 pub mod link;
 pub mod merge;
 pub mod plan;
@@ -161,6 +162,19 @@ pub enum ActionError {
         /// The SHA-256 of its plan now.
         now: String,
     },
+    /// A dispatch's worker, acting through an agent front end, asked to decide for itself
+    /// or for a dispatch it started (ADR 0095).
+    #[error("refused: {by} may not {doing} {target}: {why}")]
+    NotYours {
+        /// Who asked.
+        by: String,
+        /// What it asked to do (`approve`, `merge`).
+        doing: String,
+        /// The dispatch.
+        target: DispatchId,
+        /// Why not, in words.
+        why: String,
+    },
     /// A dispatch named to resume was not interrupted.
     #[error("dispatch {id} is {state}, not lost: nothing interrupted it")]
     NotInterrupted {
@@ -237,6 +251,10 @@ impl ActionError {
                 "read the plan again with `vnx show {id}` and decide on that one"
             )),
             ActionError::NotInterrupted { id, .. } => Some(format!("`vnx status {id}` shows it")),
+            ActionError::NotYours { doing, target, .. } => Some(format!(
+                "a dispatch's worker never decides for its own work: a person (or an agent \
+                 outside the dispatch) runs `vnx {doing} {target}`"
+            )),
         }
     }
 }

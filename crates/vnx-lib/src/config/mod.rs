@@ -10,7 +10,7 @@
 //! This file holds the loader (`load`, `parse`, reading and parsing through the strict YAML of
 //! `crate::yaml`); the types are in `schema`, the checks and `ConfigError` in `validation`,
 //! the template syntax in `template`, the `gates:` section in `gates`, the `forge:` section
-//! in `forge` (its `reactions:` in `reactions`), the `defaults:` section in `defaults`, the `serve:` section in `serve`, a
+//! in `forge` (its `reactions:` in `reactions`), the `defaults:` section in `defaults`, the `serve:` section in `serve`, the `mcp:` section in `mcp`, a
 //! role's allowlist in `allow`, and what vnx reads of a declared TUI in `tui`.
 
 use std::path::Path;
@@ -21,6 +21,7 @@ mod forge;
 mod gates;
 mod hosts;
 mod kubernetes;
+mod mcp;
 mod mounts;
 mod queue;
 mod reactions;
@@ -45,6 +46,7 @@ pub use hosts::{
     CONTAINER_CLONE, ContainerHost, Engine, HostConfig, HostKind, Network, is_variable,
 };
 pub use kubernetes::{KubernetesHost, Toleration};
+pub use mcp::{ActTool, McpConfig};
 pub use mounts::{Mount, MountKind, is_user, owner_of, parse_mount};
 pub use queue::{QueueConfig, QueuePolicy, QueueRule};
 pub use reactions::{DEFAULT_RETRIES, FixRule, MergeRule, Reactions};

@@ -51,6 +51,8 @@ pub struct Config {
     pub defaults: super::defaults::Defaults,
     /// The web page's address for links, and where notices are posted (`serve:`).
     pub serve: super::serve::ServeConfig,
+    /// The acting tools `vnx mcp --act` offers (`mcp:`).
+    pub mcp: super::mcp::McpConfig,
 }
 
 /// `worktree:` in the config: setup and teardown commands (each an argv, run in the worktree
@@ -152,6 +154,7 @@ pub(super) struct RawConfig {
     pub(super) forge: Option<super::forge::RawForge>,
     pub(super) defaults: Option<super::defaults::RawDefaults>,
     pub(super) serve: Option<super::serve::RawServe>,
+    pub(super) mcp: Option<super::mcp::RawMcp>,
 }
 
 #[derive(Deserialize)]

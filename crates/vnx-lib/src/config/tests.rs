@@ -227,6 +227,7 @@ fn full_example() {
         hosts: Default::default(),
         forge: None,
         serve: Default::default(),
+        mcp: Default::default(),
     };
     assert_eq!(config, expected);
     let kimi = &config.providers["kimi"];
@@ -324,7 +325,7 @@ fn yaml_and_type_errors_carry_their_location() {
     assert_eq!((l, c), (3, 1));
     assert_eq!(
         m,
-        "unknown field `projectid`, expected one of version, project_id, providers, concurrency, roles, gates, notify, stall_after_seconds, worktree, queue, sandbox, hosts, forge, defaults, serve"
+        "unknown field `projectid`, expected one of version, project_id, providers, concurrency, roles, gates, notify, stall_after_seconds, worktree, queue, sandbox, hosts, forge, defaults, serve, mcp"
     );
     let (l, c, m) = parse_err(&provider("    binary: k\n    bogus: 1\n"));
     assert_eq!((l, c), (5, 5));

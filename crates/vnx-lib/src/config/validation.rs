@@ -160,6 +160,9 @@ impl Validator<'_> {
         if let Some(serve) = raw.serve {
             config.serve = self.serve(serve)?;
         }
+        if let Some(mcp) = raw.mcp {
+            config.mcp = self.mcp(mcp)?;
+        }
         for (name, role) in raw.roles.map_or_else(Vec::new, |e| e.0) {
             self.name(&name, "role")?;
             let mut skills = Vec::new();

@@ -382,6 +382,10 @@ pub struct Context<'a> {
     /// Who asked for the dispatch when it is not the person at this terminal (a device
     /// paired with `vnx serve`): its `dispatch_started` names them.
     pub by: Option<&'a str>,
+    /// The dispatch whose worker asked for it (through `vnx mcp --act` run inside that
+    /// dispatch): its `dispatch_started` records it, so that worker can never approve or
+    /// merge it (`mcp::act::may_govern`).
+    pub by_worker: Option<&'a crate::ids::DispatchId>,
 }
 
 impl Context<'_> {

@@ -1,0 +1,645 @@
+//! The acting tools of `vnx mcp --act` (ADR 0095): dispatch, wait, follow_up, approve,
+//! deny, review, pr_open, pr_fix, pr_merge, merge, cancel and dismiss, each the vnx command
+//! of the same name done in process through the library's actions (`vnx::actions`, ADR
+//! 0083) with its constraints, gates and merge conditions, the MCP client named as who acts
+//! on every receipt that names one. Only the tools the project's `mcp.act` lists are served;
+//! a dispatch's own worker is refused deciding for itself or for a dispatch it started
+//! (`vnx::actions::guard`), as a tool error that leaves the ledger as it was.
+
+use rmcp::handler::server::{router::tool::ToolRouter, wrapper::Parameters};
+use rmcp::model::{CallToolResult, ContentBlock, ErrorData};
+use rmcp::service::RequestContext;
+use rmcp::{RoleServer, tool, tool_router};
+use serde::Deserialize;
+use serde_json::json;
+
+use vnx::actions::guard::{self, Actor};
+use vnx::actions::{Desk, cancel, dismiss, merge};
+use vnx::config::ActTool;
+use vnx::ids::DispatchId;
+use vnx::receipts::PermissionAnswer;
+
+use crate::cli::CliError;
+use crate::cli::util::{context, settings};
+use crate::mcp_server::Server;
+
+/// The longest `wait`, in seconds.
+const MAX_WAIT: u64 = 600;
+
+/// A new dispatch.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+struct DispatchArgs {
+    /// The task, as text.
+    instruction: String,
+    /// The worker's role (its skills, gates, constraints) [default: `defaults.role`].
+    role: Option<String>,
+    /// The CLI that runs the worker [default: from the model, else `defaults.provider`].
+    provider: Option<String>,
+    /// The model [default: `defaults.model`].
+    model: Option<String>,
+    /// A short title for lists.
+    title: Option<String>,
+    /// The commit the worktree starts from (default HEAD).
+    base_ref: Option<String>,
+    /// Seconds before the worker is stopped (default 3600, at most 2592000).
+    deadline_seconds: Option<u64>,
+    /// The worker's permission posture: ask, edits (default) or full.
+    permission: Option<String>,
+    /// Plan first: the plan waits for approve or deny before any edit.
+    #[serde(default)]
+    plan: bool,
+    /// Open its pull request when it ends done and its gates pass.
+    #[serde(default)]
+    open_pr: bool,
+    /// Use this dispatch id (D-…) instead of a fresh one.
+    dispatch_id: Option<String>,
+}
+
+/// One dispatch.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+struct IdArgs {
+    /// The dispatch id (D-…).
+    dispatch_id: String,
+}
+
+/// A bounded wait.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+struct WaitArgs {
+    /// The dispatches to wait for (1 to 64).
+    dispatch_ids: Vec<String>,
+    /// Give up after this many seconds (default 30, at most 600); those still running read
+    /// `running`.
+    timeout_seconds: Option<u64>,
+}
+
+/// A follow-up.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+struct FollowUpArgs {
+    /// The ended dispatch to continue (D-…).
+    dispatch_id: String,
+    /// What to do next.
+    instruction: String,
+}
+
+/// An answer to what a dispatch waits for.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+struct AnswerArgs {
+    /// The dispatch id (D-…).
+    dispatch_id: String,
+    /// For a deny: why, told to the worker; for a plan: a note with the decision.
+    message: Option<String>,
+    /// For a plan that waits: the SHA-256 of the plan read (show_dispatch gives it); the
+    /// decision is refused if the plan changed.
+    plan_sha256: Option<String>,
+}
+
+/// A review comment, or the open comments sent.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+struct ReviewArgs {
+    /// The dispatch id (D-…).
+    dispatch_id: String,
+    /// Where the comment is: `FILE:LINE` of the dispatch's diff.
+    at: Option<String>,
+    /// The comment (with `at`).
+    comment: Option<String>,
+    /// Send the open comments to the worker as one follow-up.
+    #[serde(default)]
+    send: bool,
+}
+
+/// A pull request opened.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+struct PrOpenArgs {
+    /// The dispatch id (D-…).
+    dispatch_id: String,
+    /// Open it as a draft (default: the forge config's).
+    draft: Option<bool>,
+}
+
+/// A pull request merged.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+struct PrMergeArgs {
+    /// The dispatch id (D-…).
+    dispatch_id: String,
+    /// merge, squash or rebase (default: the forge config's).
+    method: Option<String>,
+}
+
+/// The tool's result for what an action did or why it could not.
+fn result(done: Result<serde_json::Value, CliError>) -> CallToolResult {
+    match done {
+        Ok(value) => CallToolResult::structured(value),
+        Err(e) => {
+            let mut text = e.one_line();
+            if let Some(hint) = e.hint() {
+                text.push_str(&format!(" (hint: {hint})"));
+            }
+            CallToolResult::error(vec![ContentBlock::text(text)])
+        }
+    }
+}
+
+/// The dispatch `text` names, or a usage error.
+fn id(text: &str) -> Result<DispatchId, CliError> {
+    DispatchId::parse(text).map_err(|_| CliError::usage(format!("{text:?} is not a dispatch id")))
+}
+
+impl Server {
+    /// The acting tools `allowed` lists (ADR 0095); the rest are not served, nor listed.
+    pub(crate) fn act_router(allowed: &[ActTool]) -> ToolRouter<Server> {
+        let mut router = Server::acting_tools();
+        for tool in ActTool::ALL {
+            if !allowed.contains(&tool) {
+                router.remove_route(tool.name());
+            }
+        }
+        router
+    }
+
+    /// Who acts: the MCP client as it named itself at initialize, in the worker this server
+    /// runs in, if any.
+    fn actor(&self, ctx: &RequestContext<RoleServer>) -> Actor {
+        let info = ctx.peer.peer_info();
+        let (name, version) = info.as_ref().map_or(("", ""), |i| {
+            (i.client_info.name.as_str(), i.client_info.version.as_str())
+        });
+        Actor::mcp(name, version, self.worker().cloned())
+    }
+
+    /// Runs `act` at the project's desk as `actor` on the blocking pool; its JSON, or its
+    /// error as a tool error.
+    async fn act(
+        &self,
+        actor: Actor,
+        act: impl FnOnce(&Desk<'_>, &Actor) -> Result<serde_json::Value, CliError> + Send + 'static,
+    ) -> Result<CallToolResult, ErrorData> {
+        let socket = self.tmux_socket();
+        let done = tokio::task::spawn_blocking(move || {
+            let by = actor.by();
+            context::with_desk_for(Some(socket), Some(&by), actor.worker_id(), |desk| {
+                act(desk, &actor)
+            })
+        })
+        .await
+        .map_err(|e| {
+            ErrorData::internal_error(
+                format!("internal bug in vnx mcp ({e}); please report it"),
+                None,
+            )
+        })?;
+        Ok(result(done))
+    }
+}
+
+/// Refuses `actor` deciding (`doing`) for `target` when it is that dispatch's worker or
+/// one it started (`vnx::actions::guard::may_govern`).
+fn govern(
+    desk: &Desk<'_>,
+    actor: &Actor,
+    doing: &str,
+    target: &DispatchId,
+) -> Result<(), CliError> {
+    Ok(guard::may_govern(desk.ctx.ledger, actor, doing, target)?)
+}
+
+#[tool_router(router = acting_tools, vis = "pub(crate)")]
+impl Server {
+    /// Dispatches a worker.
+    #[tool(
+        name = "dispatch",
+        description = "Start a worker on a task in its own worktree, as `vnx dispatch-agent --detach` does (constraints checked, queued when every slot of its CLI is taken). Returns its dispatch id; `wait` waits for it. The dispatch_started receipt names this client."
+    )]
+    async fn dispatch(
+        &self,
+        Parameters(a): Parameters<DispatchArgs>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, ErrorData> {
+        self.act(self.actor(&ctx), move |desk, _| start_dispatch(desk, a))
+            .await
+    }
+
+    /// Waits for dispatches.
+    #[tool(
+        name = "wait",
+        description = "Wait, as `vnx wait` does, until each dispatch completed (done, failed, needs_input, timeout, cancelled), was lost, or is blocked on a prompt, for at most timeout_seconds (default 30, at most 600); still running ones read `running`."
+    )]
+    async fn wait(&self, Parameters(a): Parameters<WaitArgs>) -> Result<CallToolResult, ErrorData> {
+        let timeout = a.timeout_seconds.unwrap_or(30).min(MAX_WAIT);
+        self.tool(move |s| vnx::mcp::read::wait(s, &a.dispatch_ids, true, Some(timeout)))
+            .await
+    }
+
+    /// Continues an ended dispatch.
+    #[tool(
+        name = "follow_up",
+        description = "Continue an ended dispatch with a new instruction in its worktree, branch and CLI session, as `vnx follow-up --detach` does. Returns the new dispatch id."
+    )]
+    async fn follow_up(
+        &self,
+        Parameters(a): Parameters<FollowUpArgs>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, ErrorData> {
+        self.act(self.actor(&ctx), move |desk, _| {
+            let (overrides, override_reasons) = settings::constraint_overrides();
+            let asked = vnx::actions::follow_up::FollowUp {
+                instruction: a.instruction,
+                overrides,
+                override_reasons,
+                ..vnx::actions::follow_up::FollowUp::of(id(&a.dispatch_id)?)
+            };
+            start_follow_up(desk, &asked)
+        })
+        .await
+    }
+
+    /// Allows what a dispatch waits for.
+    #[tool(
+        name = "approve",
+        description = "Allow the permission prompt a dispatch's worker waits on, or approve the plan it waits with, as `vnx approve` does. Refused for a dispatch's own worker on itself or a dispatch it started."
+    )]
+    async fn approve(
+        &self,
+        Parameters(a): Parameters<AnswerArgs>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, ErrorData> {
+        self.act(self.actor(&ctx), move |desk, actor| {
+            decide(desk, actor, PermissionAnswer::Approve, &a)
+        })
+        .await
+    }
+
+    /// Refuses what a dispatch waits for.
+    #[tool(
+        name = "deny",
+        description = "Refuse the permission prompt a dispatch's worker waits on (message: why, told to the worker), or send back the plan it waits with, as `vnx deny` does. Refused for a dispatch's own worker on itself or a dispatch it started."
+    )]
+    async fn deny(
+        &self,
+        Parameters(a): Parameters<AnswerArgs>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, ErrorData> {
+        self.act(self.actor(&ctx), move |desk, actor| {
+            decide(desk, actor, PermissionAnswer::Deny, &a)
+        })
+        .await
+    }
+
+    /// Comments on a dispatch's diff, or sends the comments.
+    #[tool(
+        name = "review",
+        description = "Comment on a line of a dispatch's diff (at: FILE:LINE, comment: text), as `vnx review --comment` does, and/or send its open comments to its worker as one follow-up (send: true), as `vnx review --send` does."
+    )]
+    async fn review(
+        &self,
+        Parameters(a): Parameters<ReviewArgs>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, ErrorData> {
+        self.act(self.actor(&ctx), move |desk, _| review(desk, a))
+            .await
+    }
+
+    /// Opens a dispatch's pull request.
+    #[tool(
+        name = "pr_open",
+        description = "Push a done dispatch's recorded head and open (or update) its pull request, as `vnx pr open` does (needs `forge:` in the config)."
+    )]
+    async fn pr_open(
+        &self,
+        Parameters(a): Parameters<PrOpenArgs>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, ErrorData> {
+        self.act(self.actor(&ctx), move |_, _| {
+            let setup = crate::cli::util::forge::Setup::new(std::slice::from_ref(&a.dispatch_id))?;
+            let request = vnx::forge::open::Request {
+                draft: a.draft,
+                base: None,
+            };
+            let id = &setup.ids[0];
+            let receipt = setup.within(|ctx, forge, config| {
+                vnx::forge::open::open(ctx, forge, config, id, &request)
+            })?;
+            Ok(serde_json::to_value(&receipt).unwrap_or_default())
+        })
+        .await
+    }
+
+    /// Fixes a dispatch's pull request forward.
+    #[tool(
+        name = "pr_fix",
+        description = "Start a follow-up told the failing checks and the reviews of a dispatch's pull request, as `vnx pr fix --detach` does. Returns the follow-up's dispatch id."
+    )]
+    async fn pr_fix(
+        &self,
+        Parameters(a): Parameters<IdArgs>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, ErrorData> {
+        self.act(self.actor(&ctx), move |desk, _| {
+            let setup = crate::cli::util::forge::Setup::new(std::slice::from_ref(&a.dispatch_id))?;
+            let data = setup.project.data_dir();
+            let id = &setup.ids[0];
+            let fix = setup.within(|ctx, forge, _| vnx::actions::pr::fix(ctx, forge, &data, id))?;
+            let mut started =
+                start_follow_up(desk, &fix.follow_up).inspect_err(|_| fix.abandon(&data))?;
+            started["fixing"] = fix.line().into();
+            Ok(started)
+        })
+        .await
+    }
+
+    /// Merges a dispatch's pull request.
+    #[tool(
+        name = "pr_merge",
+        description = "Merge a dispatch's pull request on the forge when vnx's merge conditions and the forge's checks hold, as `vnx pr merge` does. Refused for a dispatch's own worker on itself or a dispatch it started."
+    )]
+    async fn pr_merge(
+        &self,
+        Parameters(a): Parameters<PrMergeArgs>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, ErrorData> {
+        self.act(self.actor(&ctx), move |desk, actor| {
+            // Refused before the forge is asked for anything.
+            if let Ok(named) = DispatchId::parse(&a.dispatch_id) {
+                govern(desk, actor, "pr merge", &named)?;
+            }
+            let setup = crate::cli::util::forge::Setup::new(std::slice::from_ref(&a.dispatch_id))?;
+            let id = &setup.ids[0];
+            govern(desk, actor, "pr merge", id)?;
+            let method = match a.method.as_deref() {
+                None => None,
+                Some("merge") => Some(vnx::receipts::PrMergeMethod::Merge),
+                Some("squash") => Some(vnx::receipts::PrMergeMethod::Squash),
+                Some("rebase") => Some(vnx::receipts::PrMergeMethod::Rebase),
+                Some(other) => {
+                    return Err(CliError::usage(format!(
+                        "method {other:?} is not merge, squash or rebase"
+                    )));
+                }
+            };
+            let merged = setup.within(|ctx, forge, config| {
+                vnx::forge::merge::merge(ctx, forge, config, id, method)
+            })?;
+            Ok(serde_json::to_value(&merged).unwrap_or_default())
+        })
+        .await
+    }
+
+    /// Merges a dispatch into its base.
+    #[tool(
+        name = "merge",
+        description = "Merge a done dispatch into its base, as `vnx merge ID` does: every merge condition checked on the base's current head (ledger verifies, dispatch done, branch at its recorded head, gates passed, base compatible, main checkout ready), the role's command gates run on the merge. Refused for a dispatch's own worker on itself or a dispatch it started."
+    )]
+    async fn merge(
+        &self,
+        Parameters(a): Parameters<IdArgs>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, ErrorData> {
+        self.act(self.actor(&ctx), move |desk, actor| {
+            let id = id(&a.dispatch_id)?;
+            govern(desk, actor, "merge", &id)?;
+            let merging = merge::Merging {
+                check_only: false,
+                override_group: false,
+                anchoring: settings::anchoring(),
+                as_given: true,
+            };
+            let entry = merge::merge(desk, std::slice::from_ref(&id), &merging, &|_| {})?.remove(0);
+            let said = entry.plan.as_ref().map_or_else(
+                || merge::result_name(entry.result).to_owned(),
+                |plan| merge::said(&entry, plan),
+            );
+            if entry.result != vnx::merge::EntryResult::Merged {
+                return Err(CliError::new(format!("{id} was not merged: {said}")));
+            }
+            Ok(json!({
+                "dispatch_id": id,
+                "result": merge::result_name(entry.result),
+                "said": said,
+                "by": actor.by(),
+            }))
+        })
+        .await
+    }
+
+    /// Stops a dispatch.
+    #[tool(
+        name = "cancel",
+        description = "Stop a running or queued dispatch, as `vnx cancel` does (its worker is stopped; its work is kept)."
+    )]
+    async fn cancel(
+        &self,
+        Parameters(a): Parameters<IdArgs>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, ErrorData> {
+        self.act(self.actor(&ctx), move |desk, _| {
+            let id = id(&a.dispatch_id)?;
+            let states = desk.states()?;
+            let chosen = Desk::named(&states, std::slice::from_ref(&id))?;
+            let (_, stopped) = cancel::cancel(desk, chosen)?.remove(0);
+            if let cancel::Stopped::OnHost(place) = &stopped {
+                let args = ["cancel".to_owned(), id.to_string()];
+                let ids = std::slice::from_ref(&id);
+                let answered = vnx::actions::remote::ask(desk, place, &args, ids)?;
+                let said = answered
+                    .stdout
+                    .lines()
+                    .last()
+                    .unwrap_or_default()
+                    .to_owned();
+                if answered.status != Some(0) {
+                    return Err(CliError::new(format!("{place}: {said}")));
+                }
+                return Ok(json!({"dispatch_id": id, "said": format!("{place}: {said}")}));
+            }
+            if !stopped.as_asked() {
+                return Err(CliError::new(stopped.line()));
+            }
+            Ok(json!({"dispatch_id": id, "said": stopped.line()}))
+        })
+        .await
+    }
+
+    /// Closes a question unanswered.
+    #[tool(
+        name = "dismiss",
+        description = "Close an ended worker's question without answering it, as `vnx dismiss` does; the receipt names this client."
+    )]
+    async fn dismiss(
+        &self,
+        Parameters(a): Parameters<IdArgs>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, ErrorData> {
+        self.act(self.actor(&ctx), move |desk, _| {
+            let which = dismiss::Which {
+                ids: vec![id(&a.dispatch_id)?],
+                selection: None,
+            };
+            let (id, done) = dismiss::dismiss(desk, &which, None)?.remove(0);
+            let receipt = done?;
+            Ok(json!({"dispatch_id": id, "said": dismiss::line(&receipt), "by": receipt.by}))
+        })
+        .await
+    }
+}
+
+/// `dispatch`: the request filled from the config's defaults, planned and started.
+fn start_dispatch(desk: &Desk<'_>, a: DispatchArgs) -> Result<serde_json::Value, CliError> {
+    use vnx::provider::Permission;
+    let permission = match a.permission.as_deref() {
+        None | Some("edits") => Permission::Edits,
+        Some("ask") => Permission::Ask,
+        Some("full") => Permission::Full,
+        Some(other) => {
+            return Err(CliError::usage(format!(
+                "permission {other:?} is not ask, edits or full"
+            )));
+        }
+    };
+    let deadline = a.deadline_seconds.unwrap_or(3600);
+    if !(1..=vnx::dispatch::MAX_DEADLINE_SECS).contains(&deadline) {
+        return Err(CliError::usage(format!(
+            "deadline_seconds must be 1 to {}",
+            vnx::dispatch::MAX_DEADLINE_SECS
+        )));
+    }
+    let defaults = desk.ctx.project.load_config()?.defaults;
+    let filled = defaults.fill(vnx::config::Named {
+        role: a.role,
+        provider: a.provider,
+        model: a.model,
+        lane: None,
+    });
+    let role = filled.role.ok_or_else(crate::cli::util::launch::no_role)?;
+    let (overrides, override_reasons) = settings::constraint_overrides();
+    let new_id = crate::cli::util::ids::new_dispatch_id(a.dispatch_id.as_deref())?;
+    let request = vnx::dispatch::Request {
+        id: new_id,
+        role,
+        provider: filled.provider,
+        model: filled.model,
+        instruction: a.instruction,
+        base_ref: a.base_ref.unwrap_or_else(|| "HEAD".to_owned()),
+        deadline: std::time::Duration::from_secs(deadline),
+        completion_retry: std::time::Duration::from_secs(30),
+        stall_after: None,
+        permission,
+        lane: filled.lane,
+        skills: Vec::new(),
+        overrides,
+        override_reasons,
+        continues: None,
+        sandbox: None,
+        network: None,
+        replay_of: None,
+        title: a.title,
+        plan: a
+            .plan
+            .then(|| vnx::dispatch::planned::planning_step(permission)),
+    };
+    let ticket = vnx::dispatch::queue::Ticket {
+        priority: 0,
+        start_by: None,
+    };
+    let started = vnx::actions::start::start(desk, &request, &ticket, a.open_pr, &|_| {})?;
+    Ok(submitted(&started.submitted, desk.by))
+}
+
+/// What a start answers: the dispatch, started or queued, and who asked.
+fn submitted(s: &vnx::dispatch::queue::Submitted, by: &str) -> serde_json::Value {
+    use vnx::dispatch::queue::Submitted;
+    match s {
+        Submitted::Started(l) => json!({
+            "dispatch_id": l.id,
+            "state": "started",
+            "worktree": l.worktree,
+            "started_by": by,
+        }),
+        Submitted::Queued { id, position, .. } => json!({
+            "dispatch_id": id,
+            "state": "queued",
+            "queue_position": position,
+            "started_by": by,
+        }),
+    }
+}
+
+/// A follow-up started: on the host its dispatch ran on, else here.
+fn start_follow_up(
+    desk: &Desk<'_>,
+    asked: &vnx::actions::follow_up::FollowUp,
+) -> Result<serde_json::Value, CliError> {
+    let on_host = vnx::actions::remote::follow_up_on_host(desk, &asked.on_host_request())?;
+    if let Some(launched) = on_host {
+        return Ok(json!({
+            "dispatch_id": launched.dispatch_id,
+            "state": "started",
+            "host": launched.host,
+            "started_by": desk.by,
+        }));
+    }
+    let started = vnx::actions::follow_up::follow_up(desk, asked, &|_| {})?;
+    let mut answer = submitted(&started.submitted, desk.by);
+    answer["continues"] = json!(asked.id);
+    Ok(answer)
+}
+
+/// `approve` and `deny`: the plan that waits decided, else the prompt answered; refused for
+/// the dispatch's own worker.
+fn decide(
+    desk: &Desk<'_>,
+    actor: &Actor,
+    decision: PermissionAnswer,
+    a: &AnswerArgs,
+) -> Result<serde_json::Value, CliError> {
+    use vnx::actions::{answer, plan};
+    let id = id(&a.dispatch_id)?;
+    let doing = match decision {
+        PermissionAnswer::Approve => "approve",
+        PermissionAnswer::Deny => "deny",
+    };
+    govern(desk, actor, doing, &id)?;
+    let states = desk.states()?;
+    let waits = (states.iter().find(|s| s.id == id)).is_some_and(plan::waits);
+    let (message, seen) = (a.message.as_deref(), a.plan_sha256.as_deref());
+    if waits || seen.is_some() {
+        let (sha, next) = match decision {
+            PermissionAnswer::Approve => {
+                let d = plan::approve(desk, &id, message, seen, &|_| {})?;
+                (d.receipt.plan_sha256, d.follow_up.id().clone())
+            }
+            PermissionAnswer::Deny => {
+                let d = plan::deny(desk, &id, message, seen, &|_| {})?;
+                (d.receipt.plan_sha256, d.follow_up.id().clone())
+            }
+        };
+        let said = plan::line(decision == PermissionAnswer::Approve, &sha, &next);
+        return Ok(json!({"dispatch_id": id, "said": said, "follow_up": next, "by": desk.by}));
+    }
+    let receipt = answer::answer(desk, &id, decision, message)?;
+    Ok(json!({"dispatch_id": id, "said": answer::line(&receipt), "by": receipt.by}))
+}
+
+/// `review`: a comment recorded and/or the open comments sent.
+fn review(desk: &Desk<'_>, a: ReviewArgs) -> Result<serde_json::Value, CliError> {
+    let id = id(&a.dispatch_id)?;
+    let mut answer = json!({"dispatch_id": id, "by": desk.by});
+    match (a.at, a.comment) {
+        (Some(at), Some(text)) => {
+            let at = vnx::review::Anchor::parse(&at)?;
+            vnx::actions::review::comment(desk, &id, &at, &text)?;
+            answer["commented"] = at.to_string().into();
+        }
+        (None, None) if a.send => {}
+        _ => {
+            return Err(CliError::usage(
+                "give `at` (FILE:LINE) and `comment` together, or `send: true`",
+            ));
+        }
+    }
+    if a.send {
+        let sending = vnx::actions::review::send(desk, &id)?;
+        let started = start_follow_up(desk, &sending.follow_up)?;
+        answer["sent"] = sending.line().into();
+        answer["follow_up"] = started["dispatch_id"].clone();
+    }
+    Ok(answer)
+}
