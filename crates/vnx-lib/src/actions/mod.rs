@@ -14,6 +14,7 @@ use crate::ids::DispatchId;
 
 pub mod accept;
 pub mod answer;
+pub mod budget;
 pub mod cancel;
 pub mod dismiss;
 pub mod follow_up;
@@ -160,6 +161,12 @@ pub enum ActionError {
         /// The SHA-256 of its plan now.
         now: String,
     },
+    /// `vnx approve --budget` of a dispatch that waits on no budget it reached.
+    #[error("dispatch {id} is not waiting on a budget it reached")]
+    NoBudgetReached {
+        /// The id named.
+        id: DispatchId,
+    },
     /// A dispatch named to resume was not interrupted.
     #[error("dispatch {id} is {state}, not lost: nothing interrupted it")]
     NotInterrupted {
@@ -236,6 +243,10 @@ impl ActionError {
                 "read the plan again with `vnx show {id}` and decide on that one"
             )),
             ActionError::NotInterrupted { id, .. } => Some(format!("`vnx status {id}` shows it")),
+            ActionError::NoBudgetReached { id } => Some(format!(
+                "`vnx show {id}` shows where it stands against its budget; only a dispatch \
+                 stopped at its budget is raised"
+            )),
         }
     }
 }

@@ -51,6 +51,8 @@ pub struct Config {
     pub defaults: super::defaults::Defaults,
     /// The web page's address for links, and where notices are posted (`serve:`).
     pub serve: super::serve::ServeConfig,
+    /// The project's budgets (`budget:`, ADR 0094).
+    pub budget: super::budget::BudgetConfig,
 }
 
 /// `worktree:` in the config: setup and teardown commands (each an argv, run in the worktree
@@ -128,6 +130,9 @@ pub struct RoleConfig {
     /// Whether its dispatches plan first (`plan:`, as `dispatch-agent --plan`): read-only,
     /// their plan approved before any edit (ADR 0092).
     pub plan: bool,
+    /// The budget each of its dispatches (with its follow-ups) is held to while it runs
+    /// (`budget:`, ADR 0094); `None`: none of its own.
+    pub budget: Option<crate::receipts::Budget>,
 }
 
 // ---- raw, span-carrying schema ----
@@ -150,6 +155,7 @@ pub(super) struct RawConfig {
     pub(super) forge: Option<super::forge::RawForge>,
     pub(super) defaults: Option<super::defaults::RawDefaults>,
     pub(super) serve: Option<super::serve::RawServe>,
+    pub(super) budget: Option<super::budget::RawBudgetConfig>,
 }
 
 #[derive(Deserialize)]
@@ -208,6 +214,7 @@ pub(super) struct RawRole {
     pub(super) allow: Option<Vec<Spanned<String>>>,
     pub(super) open_pr: Option<bool>,
     pub(super) plan: Option<bool>,
+    pub(super) budget: Option<Spanned<super::budget::RawBudget>>,
 }
 
 /// A mapping kept in document order, with the location of each key.

@@ -168,6 +168,7 @@ fn full_example() {
                     allow: None,
                     open_pr: false,
                     plan: false,
+                    budget: None,
                 },
             ),
             (
@@ -179,6 +180,7 @@ fn full_example() {
                     allow: None,
                     open_pr: false,
                     plan: false,
+                    budget: None,
                 },
             ),
         ]
@@ -211,6 +213,7 @@ fn full_example() {
         notify: strings(&["notify-send", "vnx {id}", "{state}"]),
         stall_after_seconds: Some(120),
         defaults: Default::default(),
+        budget: Default::default(),
         worktree: WorktreeConfig {
             setup: vec![strings(&["npm", "ci"])],
             teardown: vec![strings(&["docker", "compose", "down"])],
@@ -322,7 +325,7 @@ fn yaml_and_type_errors_carry_their_location() {
     assert_eq!((l, c), (3, 1));
     assert_eq!(
         m,
-        "unknown field `projectid`, expected one of version, project_id, providers, concurrency, roles, gates, notify, stall_after_seconds, worktree, queue, sandbox, hosts, forge, defaults, serve"
+        "unknown field `projectid`, expected one of version, project_id, providers, concurrency, roles, gates, notify, stall_after_seconds, worktree, queue, sandbox, hosts, forge, defaults, serve, budget"
     );
     let (l, c, m) = parse_err(&provider("    binary: k\n    bogus: 1\n"));
     assert_eq!((l, c), (5, 5));

@@ -117,6 +117,12 @@ impl Records {
                     s.plan_sha256 = None;
                 }
             }
+            // A budget's note says where it stands; it proves no state (its start or end
+            // does).
+            typed
+            @ (Typed::BudgetWarning(_) | Typed::BudgetReached(_) | Typed::BudgetRaised(_)) => {
+                self.budget(id, typed);
+            }
             Typed::DispatchBlocked(r) => {
                 if let Some(s) = self.state(id, cite, true) {
                     s.state = State::Blocked;
@@ -194,6 +200,36 @@ impl Records {
             _ => {}
         }
         false
+    }
+
+    /// Where dispatch `id` stands against its budget, as a `budget_warning`, `budget_reached`
+    /// or `budget_raised` says (ADR 0094).
+    fn budget(&mut self, id: &DispatchId, typed: Typed) {
+        use crate::dispatch::state::BudgetNote;
+        let Some(s) = self.listed_mut(id).map(|l| &mut l.state) else {
+            return;
+        };
+        s.budget = match typed {
+            Typed::BudgetWarning(r) => Some(BudgetNote {
+                used: r.receipt.tokens_used,
+                limit: r.receipt.tokens_limit,
+                reached: false,
+                raised_by: None,
+            }),
+            Typed::BudgetReached(r) => Some(BudgetNote {
+                used: r.receipt.tokens_used,
+                limit: r.receipt.tokens_limit,
+                reached: true,
+                raised_by: None,
+            }),
+            Typed::BudgetRaised(r) => Some(BudgetNote {
+                used: s.budget.as_ref().map_or(0, |b| b.used),
+                limit: r.receipt.tokens_limit,
+                reached: false,
+                raised_by: Some(r.receipt.by),
+            }),
+            _ => return,
+        };
     }
 
     /// Dispatch `id` ended as its completion `c` says.
