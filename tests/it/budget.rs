@@ -133,4 +133,14 @@ fn a_usage_file_the_worker_writes_elsewhere_is_not_believed() {
     assert_eq!(c["status"], "done", "{c:#}");
     assert!(one(&repo, id, "budget_reached").is_empty());
     assert!(one(&repo, id, "budget_warning").is_empty());
+    // Doctor names the CLIs a budget holds only at their end.
+    let doctor = fakes.run_vnx(&repo, &["doctor"]);
+    let said = format!("{}{}", doctor.stdout, doctor.stderr);
+    let line = said
+        .lines()
+        .find(|l| l.contains("budgets"))
+        .unwrap_or_else(|| panic!("{said}"));
+    assert!(line.contains("aider"), "{line}");
+    assert!(line.contains("held to its end-of-run usage"), "{line}");
+    assert!(!line.contains("claude"), "{line}");
 }
