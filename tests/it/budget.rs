@@ -99,6 +99,12 @@ fn a_worker_is_warned_then_stopped_at_its_budget_raised_and_continued() {
     assert_eq!(next["budget"]["spent_before"], 5200, "{next:#}");
     assert_eq!(next["budget"]["from"], "chain");
     assert_eq!(next["session_id"], c["session_id"], "the same session");
+    let show = fakes.run_vnx(&repo, &["show", &id]);
+    assert!(
+        show.stdout.contains("budget raised to 8000 tokens by "),
+        "{}",
+        show.stdout
+    );
     // It waits on no budget any more: a second raise is refused.
     let again = fakes.run_vnx(&repo, &["approve", &id, "--budget", "+1"]);
     assert_eq!(again.code, 1, "{}", again.stderr);

@@ -23,12 +23,13 @@ pub struct Raised {
     pub follow_up: Started,
 }
 
-/// The budget a dispatch waits on: reached, and not continued, dismissed or landed since.
+/// The budget a dispatch waits on: reached, and not continued, dismissed or landed since
+/// (raised but not continued: its follow-up failed to start, so it may be raised again).
 pub fn waits(state: &DispatchState) -> Option<&BudgetNote> {
     state
         .budget
         .as_ref()
-        .filter(|b| b.reached && b.raised_by.is_none() && state.waiting())
+        .filter(|b| b.reached && state.waiting())
 }
 
 /// Raises the budget of dispatch `id`, which waits on it, by `add_tokens` (above 0) and

@@ -192,22 +192,21 @@ pub struct Accepted {
 pub struct BudgetNote {
     /// Tokens used, its chain's and group's before it included (at the warning or the end).
     pub used: u64,
-    /// The budget's tokens (raised, after a raise).
+    /// The budget's tokens when it warned or was reached.
     pub limit: u64,
     /// Whether the worker was stopped at it.
     pub reached: bool,
-    /// Who raised it, once a person did.
-    pub raised_by: Option<String>,
+    /// Once a person raised it: who, and the tokens it was raised to.
+    pub raised: Option<(String, u64)>,
 }
 
 impl BudgetNote {
     /// The note in words: "80 % of its budget used: N of M tokens", "budget reached: …".
     pub fn line(&self) -> String {
-        match (&self.raised_by, self.reached) {
-            (Some(by), _) => format!(
-                "budget raised to {} tokens by {by} ({} used)",
-                self.limit, self.used
-            ),
+        match (&self.raised, self.reached) {
+            (Some((by, to)), _) => {
+                format!("budget raised to {to} tokens by {by} ({} used)", self.used)
+            }
             (None, true) => crate::dispatch::budget::reached_reason(self.used, self.limit),
             (None, false) => format!(
                 "{} % of its budget used: {} of {} tokens",

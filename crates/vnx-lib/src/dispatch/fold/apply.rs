@@ -214,20 +214,25 @@ impl Records {
                 used: r.receipt.tokens_used,
                 limit: r.receipt.tokens_limit,
                 reached: false,
-                raised_by: None,
+                raised: None,
             }),
             Typed::BudgetReached(r) => Some(BudgetNote {
                 used: r.receipt.tokens_used,
                 limit: r.receipt.tokens_limit,
                 reached: true,
-                raised_by: None,
+                raised: None,
             }),
-            Typed::BudgetRaised(r) => Some(BudgetNote {
-                used: s.budget.as_ref().map_or(0, |b| b.used),
-                limit: r.receipt.tokens_limit,
-                reached: false,
-                raised_by: Some(r.receipt.by),
-            }),
+            // The reached limit is kept: a raise again (its follow-up failed to start) adds
+            // to it, not to the raised one.
+            Typed::BudgetRaised(r) => {
+                let before = s.budget.take();
+                Some(BudgetNote {
+                    used: before.as_ref().map_or(0, |b| b.used),
+                    limit: before.as_ref().map_or(r.receipt.tokens_limit, |b| b.limit),
+                    reached: before.as_ref().is_some_and(|b| b.reached),
+                    raised: Some((r.receipt.by, r.receipt.tokens_limit)),
+                })
+            }
             _ => return,
         };
     }
