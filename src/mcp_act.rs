@@ -53,6 +53,9 @@ struct DispatchArgs {
     open_pr: bool,
     /// Use this dispatch id (D-…) instead of a fresh one.
     dispatch_id: Option<String>,
+    /// Hold the worker to a budget while it runs: `tokens=N`, `cost=X` or both, as
+    /// `--budget` takes it (the role's and the project-day's hold too).
+    budget: Option<String>,
 }
 
 /// One dispatch.
@@ -91,6 +94,9 @@ struct AnswerArgs {
     /// For a plan that waits: the SHA-256 of the plan read (show_dispatch gives it); the
     /// decision is refused if the plan changed.
     plan_sha256: Option<String>,
+    /// For an approve of a dispatch stopped at its budget: the tokens to add (`+N` of
+    /// `vnx approve --budget`); it then continues in the same session.
+    budget_tokens: Option<u64>,
 }
 
 /// A review comment, or the open comments sent.
@@ -255,7 +261,7 @@ impl Server {
     /// Allows what a dispatch waits for.
     #[tool(
         name = "approve",
-        description = "Allow the permission prompt a dispatch's worker waits on, or approve the plan it waits with, as `vnx approve` does. Refused for a dispatch's own worker on itself or a dispatch it started."
+        description = "Allow the permission prompt a dispatch's worker waits on, or approve the plan it waits with, as `vnx approve` does; with budget_tokens, raise the budget it stopped at and continue it, as `vnx approve --budget +N` does. Refused for a dispatch's own worker on itself or a dispatch it started."
     )]
     async fn approve(
         &self,
@@ -511,7 +517,14 @@ fn start_dispatch(desk: &Desk<'_>, a: DispatchArgs) -> Result<serde_json::Value,
     let role = filled.role.ok_or_else(crate::cli::util::launch::no_role)?;
     let (overrides, override_reasons) = settings::constraint_overrides();
     let new_id = crate::cli::util::ids::new_dispatch_id(a.dispatch_id.as_deref())?;
+    let budget = a
+        .budget
+        .as_deref()
+        .map(crate::cli::util::launch::parse_budget)
+        .transpose()
+        .map_err(CliError::usage)?;
     let request = vnx::dispatch::Request {
+        budget,
         id: new_id,
         role,
         provider: filled.provider,
@@ -596,6 +609,20 @@ fn decide(
         PermissionAnswer::Approve => "approve",
         PermissionAnswer::Deny => "deny",
     };
+    if let Some(add) = a.budget_tokens {
+        if decision != PermissionAnswer::Approve || add == 0 {
+            return Err(CliError::usage(
+                "budget_tokens (above 0) goes with approve only".to_owned(),
+            ));
+        }
+        govern(desk, actor, "raise the budget of", &id)?;
+        let raised = vnx::actions::budget::raise(desk, &id, add, &|_| {})?;
+        return Ok(json!({
+            "dispatch_id": id,
+            "said": vnx::actions::budget::line(&raised),
+            "by": raised.receipt.by,
+        }));
+    }
     govern(desk, actor, doing, &id)?;
     let states = desk.states()?;
     let waits = (states.iter().find(|s| s.id == id)).is_some_and(plan::waits);

@@ -23,6 +23,11 @@ use super::CliError;
 /// plan whose hash --plan-sha256 names, when given), then a follow-up in the same worktree
 /// and session carries it out in the role's posture, told the plan (and --message).
 ///
+/// A dispatch stopped at its budget (`vnx show` says "budget reached: N of M tokens") is
+/// raised with --budget +N instead: a signed `budget_raised` names the new limit and who
+/// raised it, then a follow-up continues the same session in the same worktree, held to the
+/// raised budget with everything its chain used counted.
+///
 /// Exits 0 when answered, 1 when the dispatch waits for no permission decision (or no plan,
 /// or a plan other than --plan-sha256's), 2 for an id that was never dispatched, 3 when the
 /// worker's pane could not be reached.
@@ -31,11 +36,19 @@ pub struct Args {
     /// With a plan: what the worker is told beside it (a prompt's approval takes none)
     #[arg(long, value_name = "TEXT")]
     message: Option<String>,
+    /// For a dispatch stopped at its budget: raise it by N tokens (`+50000`, `+50k`) and
+    /// continue it
+    #[arg(long, value_name = "+N", value_parser = super::util::answer::parse_raise,
+          allow_hyphen_values = false, conflicts_with = "message")]
+    budget: Option<u64>,
     #[command(flatten)]
     answering: super::util::answer::Answering,
 }
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
+    if let Some(tokens) = args.budget {
+        return super::util::answer::raise_one(args.answering, tokens);
+    }
     super::util::answer::answer_one(
         args.answering,
         PermissionAnswer::Approve,

@@ -202,6 +202,13 @@ fn lane_help() -> String {
     )
 }
 
+/// `--budget`'s text for a budget, as the host's vnx reads it.
+fn budget_flag(b: &vnx::receipts::Budget) -> String {
+    let tokens = b.tokens.map(|t| format!("tokens={t}"));
+    let cost = b.cost_usd.map(|c| format!("cost={c}"));
+    tokens.into_iter().chain(cost).collect::<Vec<_>>().join(",")
+}
+
 /// The request as the host's `vnx dispatch-agent` takes it (the instruction as text).
 fn remote_request(
     args: &Args,
@@ -224,6 +231,8 @@ fn remote_request(
             ("--stall-after", args.stall_after.map(|s| s.to_string())),
             ("--priority", Some(args.priority.to_string())),
             ("--start-by", args.start_by.map(|t| t.to_string())),
+            // Only when given: a host's vnx from before budgets takes none.
+            ("--budget", args.task_args.budget.as_ref().map(budget_flag)),
         ]
         .into_iter()
         .chain(skills),

@@ -65,6 +65,11 @@ pub struct Args {
     #[arg(long, value_name = "SECS",
           value_parser = clap::value_parser!(u64).range(1..=vnx::dispatch::MAX_DEADLINE_SECS))]
     stall_after: Option<u64>,
+    /// Hold the follow-up to a budget while it runs, its chain's usage counted:
+    /// `tokens=N`, `cost=X` or both [default: the budget of the dispatch it continues]
+    #[arg(long, value_name = "tokens=N,cost=X",
+          value_parser = super::util::launch::parse_budget)]
+    budget: Option<vnx::receipts::Budget>,
     /// Use this id for the follow-up instead of a fresh one
     #[arg(long = "new-id", value_name = "ID")]
     new_id: Option<String>,
@@ -109,6 +114,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         override_reasons,
         open_pr: args.started.open_pr,
         plan: None,
+        budget: args.budget.clone(),
     };
     super::util::follow::start(&project, &asked, &args.started, args.tmux.tmux_socket)
 }

@@ -109,6 +109,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             replay_of: Some(link),
             title: args.title.clone().or_else(|| s.title.clone()),
             plan: None,
+            budget: None,
         };
         args.started.start(desk, &request, &Default::default())
     })

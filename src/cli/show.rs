@@ -243,6 +243,9 @@ fn whole(out: &mut Out, d: &Detail) -> Result<(), CliError> {
             ),
         )?;
     }
+    if let Some(b) = &s.budget {
+        field("budget", b.line())?;
+    }
     if let Some(d) = &s.dismissed {
         field("dismissed", super::util::lines::dismissed_line(d))?;
     }

@@ -301,6 +301,9 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             let room = width.map_or(100, |w| w.saturating_sub(label.len() + 4).clamp(20, 100));
             out.line(&format!("  {label}: {}", transcript::question(q, room)))?;
         }
+        if let Some(b) = &s.budget {
+            under(&mut out, &format!("  {}", b.line()))?;
+        }
         if let Some(d) = &s.dismissed {
             under(&mut out, &format!("  dismissed {}", dismissed_line(d)))?;
         }

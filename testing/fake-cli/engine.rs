@@ -56,6 +56,9 @@ pub trait Observer {
     fn sleep(&mut self, secs: f64) {
         std::thread::sleep(Duration::from_secs_f64(secs));
     }
+    /// A model call used `tokens` input tokens (`@fake spend`): recorded where the CLI
+    /// records usage as it runs; nothing by default.
+    fn spend(&mut self, _tokens: u64) {}
 }
 
 pub struct Ctx {
@@ -123,6 +126,7 @@ pub fn run_turn(prompt: &str, ctx: &mut Ctx, obs: &mut dyn Observer) -> Turn {
     let failed = directives.contains(&Directive::Fail);
     let mut final_text = DEFAULT_FINAL.to_string();
     let mut calls = Vec::new();
+    let mut spent = 0u64;
     for directive in directives {
         let kind = match directive {
             Directive::Say(text) => {
@@ -136,6 +140,11 @@ pub fn run_turn(prompt: &str, ctx: &mut Ctx, obs: &mut dyn Observer) -> Turn {
             Directive::Fail => continue,
             Directive::Sleep(secs) => {
                 obs.sleep(secs);
+                continue;
+            }
+            Directive::Spend(tokens) => {
+                spent = spent.saturating_add(tokens);
+                obs.spend(tokens);
                 continue;
             }
             Directive::IgnoreTerm => {
@@ -198,7 +207,7 @@ pub fn run_turn(prompt: &str, ctx: &mut Ctx, obs: &mut dyn Observer) -> Turn {
         prompt: prompt.to_string(),
         final_text,
         failed,
-        input_tokens: prompt.len() as u64 / 4 + 100,
+        input_tokens: (prompt.len() as u64 / 4 + 100).saturating_add(spent),
         output_tokens: 20 + 10 * calls.len() as u64,
         calls,
         duration: started.elapsed(),

@@ -26,6 +26,10 @@ pub enum Directive {
     Fail,
     /// Sleeps this many seconds before the turn finishes.
     Sleep(f64),
+    /// A model call that uses this many tokens, recorded where the personality's CLI records
+    /// usage as it runs (a message with its usage in its session file, for one whose real CLI
+    /// writes it so).
+    Spend(u64),
     /// Ignores SIGTERM from here on.
     IgnoreTerm,
     /// Starts a background `sleep 3600` grandchild in the same process group.
@@ -93,6 +97,7 @@ pub fn parse(prompt: &str) -> (Vec<Directive>, Vec<String>) {
                 .ok()
                 .filter(|s| s.is_finite() && *s >= 0.0)
                 .map(Directive::Sleep),
+            "spend" => args.trim().parse::<u64>().ok().map(Directive::Spend),
             "ignore-term" => Some(Directive::IgnoreTerm),
             "spawn-child" => Some(Directive::SpawnChild),
             _ => {

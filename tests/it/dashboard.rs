@@ -64,6 +64,7 @@ pub(crate) fn state(
         denials: 0,
         cli_denials: 0,
         blocked: None,
+        budget: None,
         queue: None,
         proof: Some(Proof {
             event_type: "dispatch_completed".into(),

@@ -87,6 +87,10 @@ fn gate_check_merge_and_wait() {
     assert_eq!(code(&repo, &no_plan), 1, "no plan waits");
     let note = ["approve", failed.as_str(), "--message", "go"];
     assert_eq!(code(&repo, &note), 2, "a note without a plan");
+    let raise = ["approve", failed.as_str(), "--budget", "+1000"];
+    assert_eq!(code(&repo, &raise), 1, "no budget reached");
+    let bad = ["approve", failed.as_str(), "--budget", "+lots"];
+    assert_eq!(code(&repo, &bad), 2, "no number of tokens");
     let asked =
         crate::common::completion(&repo.dispatch("ask", &["--instruction", "x"]))["dispatch_id"]
             .as_str()

@@ -15,6 +15,7 @@ mod common;
 mod accept;
 mod best_of;
 mod browser;
+mod budget;
 mod build_graph;
 mod build_script;
 mod canonical;

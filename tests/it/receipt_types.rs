@@ -207,6 +207,12 @@ fn started() -> DispatchStarted {
         }),
         session_id: Some(s("0b5c4f1e-5a4c-4d2b-9c1e-1f2e3d4c5b6a")),
         cli_env: [(s("CLI_POSTURE"), s("{\"edit\":\"allow\"}"))].into(),
+        budget: Some(vnx::receipts::Budget {
+            tokens: Some(200_000),
+            cost_usd: Some(5.0),
+            from: Some(s("dispatch")),
+            spent_before: Some(1200),
+        }),
         extra: Default::default(),
     }
 }

@@ -637,6 +637,13 @@ impl Group {
             .map_err(io::Error::from)
     }
 
+    /// Sends SIGINT to the group: a CLI's own interrupt, as Ctrl-C in its terminal would,
+    /// so it ends its turn keeping its session (a budget reached, ADR 0094).
+    pub fn interrupt(&self) -> io::Result<()> {
+        rustix::process::kill_process_group(pid_of(self.pid())?, rustix::process::Signal::INT)
+            .map_err(io::Error::from)
+    }
+
     /// Waits for the leader to exit.
     pub fn wait(&mut self) -> io::Result<ExitStatus> {
         self.child.wait()

@@ -28,6 +28,7 @@ const OWNED: &[(&str, &str)] = &[
     ("review_comment", "vnx review"),
     ("review_sent", "vnx review --send"),
     ("plan_", "vnx approve and vnx deny"),
+    ("budget_", "vnx dispatch-agent (and vnx approve --budget)"),
     (
         "dispatch_",
         "vnx dispatch-agent (a worker reports with `vnx report`)",
@@ -389,6 +390,9 @@ mod tests {
             "review_sent",
             "plan_approved",
             "plan_denied",
+            "budget_warning",
+            "budget_reached",
+            "budget_raised",
             "gate_result",
             "merge_completed",
             "merge",

@@ -108,3 +108,47 @@ pub(crate) fn answer_one(
     }
     Ok(crate::cli::util::error::Exit::Ok.into())
 }
+
+/// Raises the budget of a dispatch stopped at it by `add_tokens` and continues it (`vnx
+/// approve ID --budget +N`, `vnx::actions::budget`). Refused inside a dispatch's worker: a
+/// worker never raises a budget, its own or another's.
+pub(crate) fn raise_one(args: Answering, add_tokens: u64) -> Result<ExitCode, CliError> {
+    if crate::cli::util::settings::env_set("VNX_DISPATCH_ID").is_some() {
+        return Err(CliError::usage(
+            "a dispatch's worker cannot raise a budget (VNX_DISPATCH_ID is set)".to_owned(),
+        )
+        .with_hint("a person raises it from outside the dispatch"));
+    }
+    if args.plan_sha256.is_some() {
+        return Err(CliError::usage(
+            "--budget raises a budget; --plan-sha256 goes with a plan's approval".to_owned(),
+        ));
+    }
+    let (project, ids) = crate::cli::util::ids::project_for(&[args.id])?;
+    let raised =
+        crate::cli::util::context::desk_in(&project, args.tmux.tmux_socket, None, |desk| {
+            let told = |t: vnx::actions::follow_up::Told| say!("{}", escape(&t.line()));
+            Ok(vnx::actions::budget::raise(
+                desk, &ids[0], add_tokens, &told,
+            )?)
+        })?;
+    let mut out = Out::new();
+    if args.json {
+        out.json(&raised.receipt)?;
+    } else {
+        let line = vnx::actions::budget::line(&raised);
+        out.line(&format!(
+            "{}  {}",
+            raised.receipt.dispatch_id,
+            escape(&line)
+        ))?;
+    }
+    Ok(crate::cli::util::error::Exit::Ok.into())
+}
+
+/// `--budget +N`'s text: tokens to add (the `+` is optional; N may end in k or M).
+pub(crate) fn parse_raise(text: &str) -> Result<u64, String> {
+    let digits = text.trim().strip_prefix('+').unwrap_or(text.trim());
+    vnx::dispatch::budget::tokens(digits)
+        .ok_or_else(|| format!("`{text}` is not a number of tokens to add, such as +50000 or +50k"))
+}

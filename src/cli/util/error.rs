@@ -229,6 +229,7 @@ hinted!(
     vnx::actions::ActionError => exits::action,
     vnx::notice::NoticeError => exits::notice,
     vnx::review::ReviewError => exits::review,
+    vnx::dispatch::budget::BudgetError => exits::budget,
 );
 
 /// The errors without a hint of their own.

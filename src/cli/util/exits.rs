@@ -214,6 +214,7 @@ pub fn action(e: &vnx::actions::ActionError) -> Exit {
         E::NotYours { .. } => Exit::No,
         E::NothingToFix { .. } => Exit::No,
         E::NoPlanWaiting { .. } | E::PlanChanged { .. } => Exit::No,
+        E::NoBudgetReached { .. } => Exit::No,
         E::Io { .. } => Exit::Failed,
         E::Notice(e) => notice(e),
     }
@@ -221,6 +222,12 @@ pub fn action(e: &vnx::actions::ActionError) -> Exit {
 
 /// A notice that could not be posted, or a link's file that could not be read, is the
 /// machine's or the network's.
+pub fn budget(e: &vnx::dispatch::budget::BudgetError) -> Exit {
+    match e {
+        vnx::dispatch::budget::BudgetError::Malformed { .. } => Exit::Usage,
+    }
+}
+
 pub fn notice(e: &vnx::notice::NoticeError) -> Exit {
     use vnx::notice::NoticeError as E;
     match e {

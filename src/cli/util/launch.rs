@@ -140,6 +140,19 @@ pub(crate) struct Task {
     /// the role's skills from .vnx/config.yaml]
     #[arg(long = "skill", value_name = "NAME")]
     pub skills: Vec<String>,
+    /// Hold the worker to a budget while it runs: `tokens=N`, `cost=X` (US dollars) or both
+    /// (its follow-ups and its best-of group count against it); at 80 % it is warned, at
+    /// 100 % interrupted and left needing input [default: the role's and the project's]
+    #[arg(long, value_name = "tokens=N,cost=X", value_parser = parse_budget)]
+    pub budget: Option<vnx::receipts::Budget>,
+}
+
+/// `--budget`'s text as a budget (a usage error says what is wrong and how to write it).
+pub(crate) fn parse_budget(text: &str) -> Result<vnx::receipts::Budget, String> {
+    vnx::dispatch::budget::parse(text).map_err(|e| match e.hint() {
+        Some(hint) => format!("{e}\n  hint: {hint}"),
+        None => e.to_string(),
+    })
 }
 
 impl Task {
@@ -173,6 +186,7 @@ impl Task {
             replay_of: None,
             title: self.title,
             plan: None,
+            budget: self.budget,
         }
     }
 }

@@ -193,6 +193,11 @@ impl Observer for StreamObserver<'_> {
         false
     }
 
+    fn spend(&mut self, tokens: u64) {
+        self.messages += 1;
+        self.session.record_spend(self.messages, tokens);
+    }
+
     fn tool_finished(&mut self, call: &ToolCall, result: &ToolResult) {
         if self.stream {
             emit(&json!({

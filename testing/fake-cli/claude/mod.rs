@@ -80,6 +80,20 @@ impl Session {
         self.append(&text);
     }
 
+    /// A model call's assistant message with its usage, appended to the JSONL transcript
+    /// as it arrives (the real CLI writes each message with its `usage` as it happens: what
+    /// vnx's session usage reads, `provider/cli/claude/sessions.rs`).
+    pub fn record_spend(&self, n: usize, tokens: u64) {
+        let message = json!({
+            "id": format!("msg_spend_{n:03}"), "type": "message", "role": "assistant",
+            "model": self.model, "content": [{"type": "text", "text": "…"}],
+            "usage": {"input_tokens": tokens, "cache_creation_input_tokens": 0,
+                      "cache_read_input_tokens": 0, "output_tokens": 0},
+        });
+        let line = self.transcript_line("assistant", message);
+        self.append(&line);
+    }
+
     fn append(&self, text: &str) {
         let Some(path) = &self.transcript else {
             return;

@@ -55,4 +55,33 @@ pub(super) fn check_all(failures: &mut Vec<String>) {
         },
         failures,
     );
+    check(
+        vnx::receipts::BudgetWarning {
+            dispatch_id: did(ID),
+            tokens_used: 8000,
+            tokens_limit: 10_000,
+            extra: Default::default(),
+        },
+        failures,
+    );
+    check(
+        vnx::receipts::BudgetReached {
+            dispatch_id: did(ID),
+            tokens_used: 10_200,
+            tokens_limit: 10_000,
+            how: s("interrupted"),
+            extra: Default::default(),
+        },
+        failures,
+    );
+    check(
+        vnx::receipts::BudgetRaised {
+            dispatch_id: did(ID),
+            added_tokens: 5000,
+            tokens_limit: 15_000,
+            by: s("ana"),
+            extra: Default::default(),
+        },
+        failures,
+    );
 }

@@ -397,6 +397,9 @@ pub struct DispatchStarted {
     /// rather than flags (a posture's permissions, a model's provider). Absent: none.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub cli_env: BTreeMap<String, String>,
+    /// The budget held while the worker runs (ADR 0094). Absent: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<super::Budget>,
     /// Members this version does not know, kept as read.
     #[serde(flatten)]
     pub extra: Extra,

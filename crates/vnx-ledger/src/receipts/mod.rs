@@ -9,6 +9,7 @@
 //! against each other.
 
 mod accepted;
+mod budget;
 pub mod cli_events;
 mod constraint;
 mod dismissed;
@@ -41,6 +42,7 @@ use crate::Receipt;
 use crate::json::{self, Object, Value};
 
 pub use accepted::DispatchAccepted;
+pub use budget::{Budget, BudgetRaised, BudgetReached, BudgetWarning, WARN_PERCENT};
 pub use cli_events::{CliVerdict, MAX_PLAUSIBLE_TOKENS, StreamSummary, Usage, UsageSource};
 pub use constraint::{
     ConstraintDecision, ConstraintEnforcement, ConstraintSeverity, ConstraintVerdict, RouteRef,
@@ -252,6 +254,9 @@ kinds! {
     ReviewSent = "review_sent",
     PlanApproved = "plan_approved",
     PlanDenied = "plan_denied",
+    BudgetWarning = "budget_warning",
+    BudgetReached = "budget_reached",
+    BudgetRaised = "budget_raised",
 }
 
 impl Typed {

@@ -52,6 +52,8 @@ pub struct FollowUp {
     pub open_pr: bool,
     /// Its plan step (ADR 0092): `None` plans on after a planning dispatch, else none.
     pub plan: Option<crate::receipts::PlanStep>,
+    /// Its budget (`--budget`, ADR 0094); `None`: the chain's.
+    pub budget: Option<crate::receipts::Budget>,
 }
 
 impl FollowUp {
@@ -74,6 +76,7 @@ impl FollowUp {
             override_reasons: BTreeMap::new(),
             open_pr: false,
             plan: None,
+            budget: None,
         }
     }
 }
@@ -237,6 +240,7 @@ pub fn request(
         replay_of: None,
         title: asked.title.clone(),
         plan: asked.plan.clone(),
+        budget: asked.budget.clone(),
     })
 }
 

@@ -14,6 +14,7 @@ use crate::ids::DispatchId;
 
 pub mod accept;
 pub mod answer;
+pub mod budget;
 pub mod cancel;
 pub mod dismiss;
 pub mod follow_up;
@@ -175,6 +176,12 @@ pub enum ActionError {
         /// Why not, in words.
         why: String,
     },
+    /// `vnx approve --budget` of a dispatch that waits on no budget it reached.
+    #[error("dispatch {id} is not waiting on a budget it reached")]
+    NoBudgetReached {
+        /// The id named.
+        id: DispatchId,
+    },
     /// A dispatch named to resume was not interrupted.
     #[error("dispatch {id} is {state}, not lost: nothing interrupted it")]
     NotInterrupted {
@@ -254,6 +261,10 @@ impl ActionError {
             ActionError::NotYours { doing, target, .. } => Some(format!(
                 "a dispatch's worker never decides for its own work: a person (or an agent \
                  outside the dispatch) runs `vnx {doing} {target}`"
+            )),
+            ActionError::NoBudgetReached { id } => Some(format!(
+                "`vnx show {id}` shows where it stands against its budget; only a dispatch \
+                 stopped at its budget is raised"
             )),
         }
     }

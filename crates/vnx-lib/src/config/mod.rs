@@ -10,12 +10,13 @@
 //! This file holds the loader (`load`, `parse`, reading and parsing through the strict YAML of
 //! `crate::yaml`); the types are in `schema`, the checks and `ConfigError` in `validation`,
 //! the template syntax in `template`, the `gates:` section in `gates`, the `forge:` section
-//! in `forge` (its `reactions:` in `reactions`), the `defaults:` section in `defaults`, the `serve:` section in `serve`, the `mcp:` section in `mcp`, a
+//! in `forge` (its `reactions:` in `reactions`), the `defaults:` section in `defaults`, the `serve:` section in `serve`, the `mcp:` section in `mcp`, `budget:` in `budget`, a
 //! role's allowlist in `allow`, and what vnx reads of a declared TUI in `tui`.
 
 use std::path::Path;
 
 mod allow;
+mod budget;
 mod defaults;
 mod forge;
 mod gates;
@@ -39,6 +40,7 @@ pub use crate::provider::declared::{
 };
 pub use crate::provider::template::expand;
 pub use allow::{READ_ONLY_GIT, allowable};
+pub use budget::BudgetConfig;
 pub use defaults::{Defaults, Named};
 pub use forge::{ForgeConfig, ForgeKind, github_repo, is_repo_name};
 pub use gates::{GateDef, GateKind};

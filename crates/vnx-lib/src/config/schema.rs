@@ -53,6 +53,8 @@ pub struct Config {
     pub serve: super::serve::ServeConfig,
     /// The acting tools `vnx mcp --act` offers (`mcp:`).
     pub mcp: super::mcp::McpConfig,
+    /// The project's budgets (`budget:`, ADR 0094).
+    pub budget: super::budget::BudgetConfig,
 }
 
 /// `worktree:` in the config: setup and teardown commands (each an argv, run in the worktree
@@ -132,6 +134,9 @@ pub struct RoleConfig {
     pub plan: bool,
     /// Its pull-request reactions (`reactions:`), each set rule in place of the project's.
     pub reactions: Option<super::reactions::Reactions>,
+    /// The budget each of its dispatches (with its follow-ups) is held to while it runs
+    /// (`budget:`, ADR 0094); `None`: none of its own.
+    pub budget: Option<crate::receipts::Budget>,
 }
 
 // ---- raw, span-carrying schema ----
@@ -155,6 +160,7 @@ pub(super) struct RawConfig {
     pub(super) defaults: Option<super::defaults::RawDefaults>,
     pub(super) serve: Option<super::serve::RawServe>,
     pub(super) mcp: Option<super::mcp::RawMcp>,
+    pub(super) budget: Option<super::budget::RawBudgetConfig>,
 }
 
 #[derive(Deserialize)]
@@ -214,6 +220,7 @@ pub(super) struct RawRole {
     pub(super) open_pr: Option<bool>,
     pub(super) plan: Option<bool>,
     pub(super) reactions: Option<super::reactions::RawReactions>,
+    pub(super) budget: Option<Spanned<super::budget::RawBudget>>,
 }
 
 /// A mapping kept in document order, with the location of each key.

@@ -169,6 +169,7 @@ fn full_example() {
                     open_pr: false,
                     plan: false,
                     reactions: None,
+                    budget: None,
                 },
             ),
             (
@@ -181,6 +182,7 @@ fn full_example() {
                     open_pr: false,
                     plan: false,
                     reactions: None,
+                    budget: None,
                 },
             ),
         ]
@@ -213,6 +215,7 @@ fn full_example() {
         notify: strings(&["notify-send", "vnx {id}", "{state}"]),
         stall_after_seconds: Some(120),
         defaults: Default::default(),
+        budget: Default::default(),
         worktree: WorktreeConfig {
             setup: vec![strings(&["npm", "ci"])],
             teardown: vec![strings(&["docker", "compose", "down"])],
@@ -325,7 +328,7 @@ fn yaml_and_type_errors_carry_their_location() {
     assert_eq!((l, c), (3, 1));
     assert_eq!(
         m,
-        "unknown field `projectid`, expected one of version, project_id, providers, concurrency, roles, gates, notify, stall_after_seconds, worktree, queue, sandbox, hosts, forge, defaults, serve, mcp"
+        "unknown field `projectid`, expected one of version, project_id, providers, concurrency, roles, gates, notify, stall_after_seconds, worktree, queue, sandbox, hosts, forge, defaults, serve, mcp, budget"
     );
     let (l, c, m) = parse_err(&provider("    binary: k\n    bogus: 1\n"));
     assert_eq!((l, c), (5, 5));

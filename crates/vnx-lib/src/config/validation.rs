@@ -157,6 +157,9 @@ impl Validator<'_> {
         if let Some(defaults) = raw.defaults {
             config.defaults = self.defaults(defaults, &config.providers)?;
         }
+        if let Some(budget) = raw.budget {
+            config.budget = self.budget_config(budget)?;
+        }
         if let Some(serve) = raw.serve {
             config.serve = self.serve(serve)?;
         }
@@ -209,6 +212,14 @@ impl Validator<'_> {
                 .reactions
                 .map(|r| self.reactions(r, &format!("roles.{}.reactions", name.value)))
                 .transpose()?;
+            let budget = role
+                .budget
+                .map(|b| {
+                    let at = format!("roles.{}.budget", name.value);
+                    // As `dispatch::budget::from::ROLE` names it.
+                    self.budget(&at, b, "role")
+                })
+                .transpose()?;
             config.roles.insert(
                 name.value,
                 RoleConfig {
@@ -219,6 +230,7 @@ impl Validator<'_> {
                     open_pr: role.open_pr.unwrap_or(false),
                     plan: role.plan.unwrap_or(false),
                     reactions,
+                    budget,
                 },
             );
         }

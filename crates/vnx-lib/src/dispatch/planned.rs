@@ -185,6 +185,7 @@ mod tests {
             replay_of: None,
             title: None,
             plan: None,
+            budget: None,
         }
     }
 

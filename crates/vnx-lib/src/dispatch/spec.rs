@@ -62,6 +62,9 @@ pub struct Request {
     /// `None`: as the role's `plan:` says for a new dispatch, as the continued one for a
     /// follow-up (see [`crate::dispatch::planned::shape`]).
     pub plan: Option<crate::receipts::PlanStep>,
+    /// The budget asked for (`--budget`, ADR 0094); `None`: the role's and the project's,
+    /// and for a follow-up the one of the dispatch it continues.
+    pub budget: Option<crate::receipts::Budget>,
 }
 
 /// The longest title kept, in characters (a longer one ends in `…`).
@@ -231,6 +234,9 @@ pub struct Spec {
     /// usage (ADR 0052). `None`: the CLI chooses.
     #[serde(default)]
     pub session_id: Option<String>,
+    /// The budget held while the worker runs (ADR 0094), as `dispatch_started` records it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<crate::receipts::Budget>,
 }
 
 /// Seconds without a sign of life before a worker is reported stalled, unless configured.

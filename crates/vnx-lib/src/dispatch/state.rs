@@ -106,6 +106,10 @@ pub struct DispatchState {
     /// counted them at the end. Zero is not shown.
     #[serde(skip_serializing_if = "is_zero")]
     pub cli_denials: u32,
+    /// Where it stands against its budget once it used 80 % of it (ADR 0094): a warning
+    /// while it runs, the reason it waits once it reached it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub budget: Option<BudgetNote>,
     /// While it is blocked: what it waits for.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[borsh(
@@ -186,6 +190,40 @@ pub struct Accepted {
     pub previous_status: DispatchStatus,
     /// What the person said (`--note`), as recorded (render it escaped).
     pub note: Option<String>,
+}
+
+/// A dispatch's budget as its last `budget_warning`, `budget_reached` or `budget_raised`
+/// says (ADR 0094).
+#[derive(
+    Clone, Debug, PartialEq, Eq, serde::Serialize, borsh::BorshSerialize, borsh::BorshDeserialize,
+)]
+pub struct BudgetNote {
+    /// Tokens used, its chain's and group's before it included (at the warning or the end).
+    pub used: u64,
+    /// The budget's tokens when it warned or was reached.
+    pub limit: u64,
+    /// Whether the worker was stopped at it.
+    pub reached: bool,
+    /// Once a person raised it: who, and the tokens it was raised to.
+    pub raised: Option<(String, u64)>,
+}
+
+impl BudgetNote {
+    /// The note in words: "80 % of its budget used: N of M tokens", "budget reached: …".
+    pub fn line(&self) -> String {
+        match (&self.raised, self.reached) {
+            (Some((by, to)), _) => {
+                format!("budget raised to {to} tokens by {by} ({} used)", self.used)
+            }
+            (None, true) => crate::dispatch::budget::reached_reason(self.used, self.limit),
+            (None, false) => format!(
+                "{} % of its budget used: {} of {} tokens",
+                crate::receipts::WARN_PERCENT,
+                self.used,
+                self.limit
+            ),
+        }
+    }
 }
 
 /// A person's dismissal of an ended dispatch's question (`dispatch_dismissed`).
@@ -427,6 +465,7 @@ impl DispatchState {
             session: None,
             tmux_socket: None,
             blocked: None,
+            budget: None,
             accepted: None,
             dismissed: None,
             escalated: None,

@@ -49,6 +49,36 @@ pub(super) fn absent(providers: &[Provider], alone: bool) -> Option<Check> {
     ))
 }
 
+/// `budgets`, for a project whose config sets a budget: the worker CLIs whose usage cannot be
+/// read while they run (their session store says no live usage, `SessionStore::live_usage`),
+/// each held to its end-of-run usage (ADR 0094).
+pub(super) fn live_usage(config: &crate::config::Config) -> Option<Check> {
+    let budgeted =
+        config.budget.project_day.is_some() || config.roles.values().any(|r| r.budget.is_some());
+    if !budgeted {
+        return None;
+    }
+    let held: Vec<&str> = worker_clis()
+        .filter(|p| {
+            crate::provider::cli::of(*p)
+                .sessions()
+                .is_none_or(|s| !s.live_usage())
+        })
+        .map(|p| p.name())
+        .collect();
+    Some(Check::pass(
+        "budgets",
+        if held.is_empty() {
+            "every worker CLI's usage is read while it runs".to_owned()
+        } else {
+            format!(
+                "{}: no live usage; held to its end-of-run usage",
+                held.join(", ")
+            )
+        },
+    ))
+}
+
 /// How long a CLI's `--help` may take before doctor says it is slow (each took 3.6–10.9 s
 /// alone on a user's machine, over 20 s when it was busy): a warning naming the seconds.
 pub(super) const SLOW: Duration = Duration::from_secs(20);

@@ -117,6 +117,12 @@ impl Records {
                     s.plan_sha256 = None;
                 }
             }
+            // A budget's note says where it stands; it proves no state (its start or end
+            // does).
+            typed
+            @ (Typed::BudgetWarning(_) | Typed::BudgetReached(_) | Typed::BudgetRaised(_)) => {
+                self.budget(id, typed);
+            }
             Typed::DispatchBlocked(r) => {
                 if let Some(s) = self.state(id, cite, true) {
                     s.state = State::Blocked;
@@ -212,6 +218,41 @@ impl Records {
             _ => {}
         }
         false
+    }
+
+    /// Where dispatch `id` stands against its budget, as a `budget_warning`, `budget_reached`
+    /// or `budget_raised` says (ADR 0094).
+    fn budget(&mut self, id: &DispatchId, typed: Typed) {
+        use crate::dispatch::state::BudgetNote;
+        let Some(s) = self.listed_mut(id).map(|l| &mut l.state) else {
+            return;
+        };
+        s.budget = match typed {
+            Typed::BudgetWarning(r) => Some(BudgetNote {
+                used: r.receipt.tokens_used,
+                limit: r.receipt.tokens_limit,
+                reached: false,
+                raised: None,
+            }),
+            Typed::BudgetReached(r) => Some(BudgetNote {
+                used: r.receipt.tokens_used,
+                limit: r.receipt.tokens_limit,
+                reached: true,
+                raised: None,
+            }),
+            // The reached limit is kept: a raise again (its follow-up failed to start) adds
+            // to it, not to the raised one.
+            Typed::BudgetRaised(r) => {
+                let before = s.budget.take();
+                Some(BudgetNote {
+                    used: before.as_ref().map_or(0, |b| b.used),
+                    limit: before.as_ref().map_or(r.receipt.tokens_limit, |b| b.limit),
+                    reached: before.as_ref().is_some_and(|b| b.reached),
+                    raised: Some((r.receipt.by, r.receipt.tokens_limit)),
+                })
+            }
+            _ => return,
+        };
     }
 
     /// Dispatch `id` ended as its completion `c` says.

@@ -98,6 +98,9 @@ pub struct QueuedRequest {
     /// A dispatch of `--plan`: its plan step, as asked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plan: Option<crate::receipts::PlanStep>,
+    /// The budget asked for (`--budget`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<crate::receipts::Budget>,
 }
 
 impl Entry {
@@ -135,6 +138,7 @@ impl Entry {
             replay_of: r.replay_of.clone(),
             title: r.title.clone(),
             plan: r.plan.clone(),
+            budget: r.budget.clone(),
         }
     }
 
@@ -168,6 +172,7 @@ impl QueuedRequest {
             replay_of: req.replay_of.clone(),
             title: req.title.clone(),
             plan: req.plan.clone(),
+            budget: req.budget.clone(),
         }
     }
 }

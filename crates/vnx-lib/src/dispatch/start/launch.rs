@@ -557,6 +557,7 @@ fn started(ctx: &Context<'_>, plan: &Plan, spec: &Spec, wt: &Worktree) -> Receip
             None => evidence_reach::measure(ctx.key_path, &spec.ledger, &plan.repo.common_dir),
         },
         continues: spec.continues.clone(),
+        budget: spec.budget.clone(),
         started_by: ctx.by.map(str::to_owned),
         started_by_dispatch: ctx.by_worker.cloned(),
         plan: spec.plan.clone(),

@@ -289,6 +289,7 @@ fn plan_in<'scope, 'env>(
         pool_entry: None,
         session_homes: Some(homes),
         session_id: chosen_session.clone().or_else(|| resume.map(str::to_owned)),
+        budget: budget_of(ctx, req, &config)?,
         preferred_port: req.continues.as_ref().and_then(|c| c.started.port),
         port: None,
         group: None,
@@ -455,6 +456,35 @@ fn stall_after_secs(req: &Request, config: &Config) -> u64 {
         .map(|d| d.as_secs())
         .or(config.stall_after_seconds)
         .unwrap_or(crate::dispatch::spec::DEFAULT_STALL_AFTER_SECS)
+}
+
+/// The budget the worker is held to while it runs (ADR 0094).
+fn budget_of(
+    ctx: &Context<'_>,
+    req: &Request,
+    config: &Config,
+) -> Result<Option<crate::receipts::Budget>, DispatchError> {
+    let limits = crate::dispatch::budget::Limits {
+        asked: req.budget.as_ref(),
+        role: config.roles.get(&req.role).and_then(|r| r.budget.as_ref()),
+        project_day: config.budget.project_day.as_ref(),
+        continues: req
+            .continues
+            .as_ref()
+            .map(|c| (&c.started.dispatch_id, c.started.budget.as_ref())),
+    };
+    if limits.asked.is_none()
+        && limits.role.is_none()
+        && limits.project_day.is_none()
+        && limits.continues.is_none_or(|(_, b)| b.is_none())
+    {
+        return Ok(None);
+    }
+    Ok(crate::dispatch::budget::resolve(
+        ctx.ledger,
+        &limits,
+        jiff::Timestamp::now(),
+    )?)
 }
 
 /// Whether the worker runs sandboxed: asked for, else as the dispatch a follow-up continues

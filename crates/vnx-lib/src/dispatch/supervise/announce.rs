@@ -63,6 +63,11 @@ impl<'a> Recorder<'a> {
         self.append(&receipts::write(kind), state, message, log);
     }
 
+    /// Appends `kind`, signed, and notifies it as `state` with `message`.
+    pub fn record<K: Kind>(&mut self, kind: &K, state: &str, message: &str, log: &mut impl Write) {
+        self.write(kind, state, message, log);
+    }
+
     /// Records one change of live state.
     pub fn change(&mut self, change: &Change, log: &mut impl Write) {
         match change {

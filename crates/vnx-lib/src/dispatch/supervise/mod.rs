@@ -17,6 +17,7 @@
 //! report (`recover`).
 
 pub mod announce;
+mod budget;
 mod changes;
 mod conclude;
 mod facts;
@@ -333,6 +334,7 @@ pub fn supervise(spec: &Spec, around: &Surroundings<'_>) -> Result<Outcome, Disp
             prompt: &prompt,
             deadline,
             seal: &seal,
+            since: started_wall,
         };
         run_worker(
             spec,

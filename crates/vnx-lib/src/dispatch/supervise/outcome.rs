@@ -27,6 +27,9 @@ pub enum StopCause {
     Interrupted,
     /// After a report or the end of a turn: the TUI would otherwise wait forever.
     Completed,
+    /// Its budget was used up (ADR 0094): the worker was interrupted, its session and
+    /// worktree kept, and the dispatch needs input until a person raises the budget.
+    Budget,
 }
 
 /// Everything known when the worker has ended.
@@ -165,6 +168,10 @@ pub fn decide(e: &Ended) -> Decision {
         Some((StopCause::Cancel | StopCause::Interrupted, why)) => {
             let signal = CompletionSignal::SupervisorSignal;
             return decision(DispatchStatus::Cancelled, signal, why);
+        }
+        Some((StopCause::Budget, why)) => {
+            let signal = CompletionSignal::SupervisorSignal;
+            return decision(DispatchStatus::NeedsInput, signal, why);
         }
         _ => {}
     }

@@ -24,6 +24,8 @@ pub(super) struct OutputCopy {
     stderr: Option<std::thread::JoinHandle<(StreamSummary, Tail)>>,
     /// The CLI's output is plain text: its last lines are its last message.
     text: bool,
+    /// The tokens its events counted so far (a budget's watch, ADR 0094).
+    pub(super) tokens: super::budget::StreamTokens,
 }
 
 impl OutputCopy {
@@ -89,9 +91,11 @@ pub(super) fn copy_output(
 ) -> OutputCopy {
     let log = Arc::new(Mutex::new(log.try_clone()));
     let bytes = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let tokens = super::budget::StreamTokens::default();
     let pump = |mut pipe: Box<dyn Read + Send>, mut parser: Option<EventParser>| {
         let log = Arc::clone(&log);
         let bytes = Arc::clone(&bytes);
+        let tokens = Arc::clone(&tokens);
         let pane = Arc::clone(pane);
         std::thread::spawn(move || {
             let mut buf = [0u8; 8192];
@@ -109,6 +113,13 @@ pub(super) fn copy_output(
                 bytes.fetch_add(n as u64, Ordering::Relaxed);
                 if let Some(p) = parser.as_mut() {
                     p.feed(&buf[..n]);
+                    if let Some(u) = p.usage_so_far().filter(|u| u.implausible().is_none()) {
+                        let n = crate::dispatch::budget::tokens_of(u);
+                        tokens.tokens.fetch_max(n, Ordering::Relaxed);
+                    }
+                    if let Some(id) = p.session_so_far() {
+                        let _ = tokens.session.set(id.to_owned());
+                    }
                 }
                 tail.push(&buf[..n]);
                 line.push(&buf[..n], to_log);
@@ -133,6 +144,7 @@ pub(super) fn copy_output(
         stdout,
         stderr,
         text: spec.invocation.output == crate::provider::OutputFormat::TEXT,
+        tokens,
     }
 }
 

@@ -382,6 +382,7 @@ fn spec_of(r: &Recovery<'_>, dispatch_dir: &Path, started: &DispatchStarted) -> 
         provider: crate::provider::ProviderName::of(&started.provider),
         model: started.model.clone(),
         session_id: started.session_id.clone(),
+        budget: started.budget.clone(),
         permission: started.permission,
         plan: started.plan.clone(),
         lane: started.lane,

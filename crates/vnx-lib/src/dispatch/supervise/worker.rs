@@ -10,6 +10,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use crate::dispatch::supervise::announce::Recorder;
+use crate::dispatch::supervise::budget;
 use crate::dispatch::supervise::live::Live;
 use crate::dispatch::supervise::outcome::{Ended, StopCause};
 use crate::dispatch::supervise::signals::{self};
@@ -29,6 +30,8 @@ pub(super) struct Job<'a> {
     pub(super) prompt: &'a str,
     pub(super) deadline: Instant,
     pub(super) seal: &'a str,
+    /// When the dispatch started: the session file's usage counts from then.
+    pub(super) since: std::time::SystemTime,
 }
 
 /// Starts the worker and waits for it to end one way or another.
@@ -96,6 +99,7 @@ pub(super) fn run_worker(
     let mut activity = Activity::default();
     let mut changes = super::changes::ChangesWatch::new(Instant::now());
     let mut watch = interactive.then(|| TuiWatch::new(spec, prompt));
+    let mut watch_budget = budget::Watch::new(spec, job.since);
     let wait_err = |e| io_err(&spec.worktree)(e);
     let exit = loop {
         if let Some(status) = group.wait_until(Instant::now() + TICK).map_err(wait_err)? {
@@ -110,6 +114,17 @@ pub(super) fn run_worker(
         changes.tick(spec, now, active);
         if let Some(change) = live.tick(now) {
             recorder.change(&change, log);
+        }
+        let tokens = copy.as_ref().map(|c| &c.tokens);
+        let held = (&mut group, tokens);
+        if let Some((status, why)) =
+            budget::on_tick(spec, watch_budget.as_mut(), held, recorder, log).map_err(wait_err)?
+        {
+            if interactive {
+                *screen = capture();
+            }
+            ended.stopped = Some((StopCause::Budget, why));
+            break status;
         }
         if let Some(watch) = &mut watch {
             let pane = around.tmux_pane.as_deref();
@@ -256,7 +271,7 @@ fn count_files(dir: &std::path::Path) -> u64 {
     })
 }
 
-fn stop(group: &mut Group) -> std::io::Result<(std::process::ExitStatus, &'static str)> {
+pub(super) fn stop(group: &mut Group) -> std::io::Result<(std::process::ExitStatus, &'static str)> {
     Ok(match group.stop(GRACE)? {
         Stopped::Terminated(s) => (s, "stopped with SIGTERM"),
         Stopped::Killed(s) => (s, "ignored SIGTERM; killed with SIGKILL"),

@@ -82,6 +82,13 @@ pub trait SessionStore: Sync {
     /// A fresh counter of the token usage its session file records.
     fn usage(&self) -> Box<dyn SessionUsage>;
 
+    /// Whether its CLI records usage in the session file as the worker runs, so a budget
+    /// holds while it runs (its counter's `SessionUsage::so_far`, ADR 0094); `false` (the
+    /// default): it is held to its end-of-run usage.
+    fn live_usage(&self) -> bool {
+        false
+    }
+
     /// A fresh renderer of its session file; `None`: its events are told by their shape,
     /// as a worker's log is (a declared CLI's).
     fn transcript(&self) -> Option<Box<dyn TranscriptEvents>>;
@@ -178,6 +185,11 @@ impl SessionStore for ProjectFiles {
 
     fn usage(&self) -> Box<dyn SessionUsage> {
         PerMessage::boxed(self.message_kind, self.message)
+    }
+
+    /// Each message's usage is on its line as the CLI writes it.
+    fn live_usage(&self) -> bool {
+        true
     }
 
     fn transcript(&self) -> Option<Box<dyn TranscriptEvents>> {

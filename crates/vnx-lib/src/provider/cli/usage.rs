@@ -31,6 +31,13 @@ pub trait SessionUsage {
 
     /// The usage counted; `None` when the file recorded none.
     fn total(self: Box<Self>) -> Option<Usage>;
+
+    /// The usage counted so far, while the file still grows (a running worker's budget,
+    /// ADR 0094); `None` when nothing was counted yet, or when this counter can tell its
+    /// count only at the end (the default: its CLI has no live usage).
+    fn so_far(&self) -> Option<Usage> {
+        None
+    }
 }
 
 /// What a session file's line says of itself: its `type` and when it was written, read
@@ -98,6 +105,10 @@ impl SessionUsage for PerMessage {
     fn total(self: Box<Self>) -> Option<Usage> {
         self.messages.total()
     }
+
+    fn so_far(&self) -> Option<Usage> {
+        self.messages.so_far()
+    }
 }
 
 /// Whether a line's `timestamp` is before the dispatch started (unknown: not before).
@@ -133,6 +144,11 @@ impl Messages {
             self.settled = sum(self.settled.take().into_iter().chain(counted));
         }
         self.by_id.insert(key, usage);
+    }
+
+    /// The sum of every message's usage so far; `None` for none.
+    pub fn so_far(&self) -> Option<Usage> {
+        sum(self.settled.iter().chain(self.by_id.values()).cloned())
     }
 
     /// The sum of every message's usage; `None` for none.

@@ -74,6 +74,17 @@ impl EventParser {
         }
     }
 
+    /// The token usage the events fed so far record (a running worker's budget, ADR 0094);
+    /// `None` before any.
+    pub fn usage_so_far(&self) -> Option<&Usage> {
+        self.summary.usage.as_ref()
+    }
+
+    /// The session the events fed so far name, if one.
+    pub fn session_so_far(&self) -> Option<&str> {
+        self.summary.session_id.as_deref()
+    }
+
     /// Ends the stream (a final line without newline counts) and returns the summary.
     #[must_use]
     pub fn finish(mut self) -> StreamSummary {

@@ -24,10 +24,12 @@ use super::declared::DeclaredSession;
 use super::transcript::Transcript;
 
 mod declared;
+mod live;
 mod locate;
 mod usage;
 
 pub use super::cli::session::Homes;
+pub use live::LiveUsage;
 pub use usage::{MAX_USAGE_LINE, usage};
 
 /// The most bytes of a session file read in one go by a [`Follower`].

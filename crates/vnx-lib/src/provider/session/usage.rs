@@ -60,6 +60,12 @@ impl Counter {
         self.lines = lines;
     }
 
+    /// The usage counted from the complete lines fed so far, where its CLI's counter can
+    /// tell it before the end.
+    pub(super) fn so_far(&self) -> Option<Usage> {
+        self.counted.so_far()
+    }
+
     pub(super) fn finish(mut self) -> Option<Usage> {
         let mut lines = std::mem::take(&mut self.lines);
         if let Some(Piece::Line(line)) = lines.finish() {

@@ -236,4 +236,48 @@ mod tests {
         let fresh = new_id();
         assert!(valid_id("claude", &fresh), "{fresh}");
     }
+
+    /// A running worker's usage (ADR 0094): each poll reads only what was appended, a newer
+    /// file beside the first is not read until the stream names its session, and an id
+    /// claude could not have made is ignored.
+    #[test]
+    fn the_live_usage_follows_its_own_session_as_it_grows() {
+        use std::io::Write;
+        let tmp = tempfile::tempdir().unwrap();
+        let cwd = Path::new("/w/t");
+        let w = testing::wanted("claude", tmp.path(), cwd);
+        let dir = claude_project_dir(w.homes.get("claude").unwrap(), cwd);
+        fs::create_dir_all(&dir).unwrap();
+        let line = |id: &str, n: u64| {
+            format!(
+                "{{\"type\":\"assistant\",\"message\":{{\"id\":\"{id}\",\"usage\":{{\"input_tokens\":{n},\"output_tokens\":0}}}}}}\n"
+            )
+        };
+        let own = "11111111-1111-4111-8111-111111111111";
+        fs::write(dir.join(format!("{own}.jsonl")), line("m1", 100)).unwrap();
+        let mut live = crate::provider::session::LiveUsage::new(w).unwrap();
+        let tokens = |live: &mut crate::provider::session::LiveUsage| {
+            live.poll().map(|u| u.input_tokens + u.output_tokens)
+        };
+        assert_eq!(tokens(&mut live), Some(100));
+        let mut file = fs::OpenOptions::new()
+            .append(true)
+            .open(dir.join(format!("{own}.jsonl")))
+            .unwrap();
+        // Half a line is held back until its end arrives.
+        let next = line("m2", 50);
+        file.write_all(&next.as_bytes()[..10]).unwrap();
+        assert_eq!(tokens(&mut live), Some(100));
+        file.write_all(&next.as_bytes()[10..]).unwrap();
+        assert_eq!(tokens(&mut live), Some(150));
+        // A newer file beside it, a million tokens: not the one read.
+        let other = "22222222-2222-4222-8222-222222222222";
+        fs::write(dir.join(format!("{other}.jsonl")), line("x", 1_000_000)).unwrap();
+        assert_eq!(tokens(&mut live), Some(150));
+        live.name("../not-an-id");
+        assert_eq!(tokens(&mut live), Some(150));
+        // Named by the stream: its own session, from the start of its file.
+        live.name(own);
+        assert_eq!(tokens(&mut live), Some(150));
+    }
 }

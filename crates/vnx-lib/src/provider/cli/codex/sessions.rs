@@ -69,6 +69,14 @@ impl SessionUsage for CodexUsage {
         }
     }
 
+    fn so_far(&self) -> Option<Usage> {
+        Box::new(CodexUsage {
+            earlier: self.earlier.clone(),
+            last: self.last.clone(),
+        })
+        .total()
+    }
+
     fn total(self: Box<Self>) -> Option<Usage> {
         let (last, earlier) = (self.last?, self.earlier.unwrap_or_default());
         let less = |a: Option<u64>, b: Option<u64>| a.map(|a| a.saturating_sub(b.unwrap_or(0)));
@@ -161,6 +169,11 @@ impl SessionStore for CodexSessions {
 
     fn usage(&self) -> Box<dyn SessionUsage> {
         Box::<CodexUsage>::default()
+    }
+
+    /// Its rollout records a `token_count` after each model call, as it runs.
+    fn live_usage(&self) -> bool {
+        true
     }
 
     fn transcript(&self) -> Option<Box<dyn TranscriptEvents>> {

@@ -139,6 +139,11 @@ impl SessionStore for CopilotSessions {
         PerMessage::boxed("session.usage_record", record)
     }
 
+    /// A `session.usage_record` is written after each model call.
+    fn live_usage(&self) -> bool {
+        true
+    }
+
     fn transcript(&self) -> Option<Box<dyn TranscriptEvents>> {
         Some(Box::new(super::transcript::CopilotTranscript::default()))
     }

@@ -103,6 +103,11 @@ impl SessionStore for GeminiSessions {
         PerMessage::boxed("gemini", message)
     }
 
+    /// Each `gemini` message is written with its tokens as it grows.
+    fn live_usage(&self) -> bool {
+        true
+    }
+
     fn transcript(&self) -> Option<Box<dyn TranscriptEvents>> {
         Some(Box::new(super::session::SessionTranscript))
     }

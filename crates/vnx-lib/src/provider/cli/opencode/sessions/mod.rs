@@ -324,6 +324,10 @@ impl SessionUsage for OpencodeUsage {
     fn total(self: Box<Self>) -> Option<Usage> {
         self.usage
     }
+
+    fn so_far(&self) -> Option<Usage> {
+        self.usage.clone()
+    }
 }
 
 /// The cost its lines' steps record since `since` (each `step_finish`'s `cost`, in US
@@ -412,6 +416,11 @@ impl SessionStore for OpencodeSessions {
 
     fn usage(&self) -> Box<dyn SessionUsage> {
         Box::<OpencodeUsage>::default()
+    }
+
+    /// Each `step_finish` row is written with its tokens as the step ends.
+    fn live_usage(&self) -> bool {
+        true
     }
 
     /// Its TUI's session as the lines of its headless stream.

@@ -1,0 +1,83 @@
+//! A dispatch's budget held while its worker runs (ADR 0094): the limit its `dispatch_started`
+//! records ([`Budget`]), and the receipts of the live watch — `budget_warning` at 80 %,
+//! `budget_reached` when the worker was stopped at 100 %, and `budget_raised` when a person
+//! raised the limit so the dispatch goes on.
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::DispatchId;
+
+use super::Extra;
+
+/// The share of a budget at which a dispatch is warned, in percent.
+pub const WARN_PERCENT: u64 = 80;
+
+/// A budget: the most tokens (and, where the CLI says what it costs, US dollars) a dispatch,
+/// with its follow-ups and its best-of group's candidates, may use.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Budget {
+    /// The most tokens (all tokens, as the CLI counts its total).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens: Option<u64>,
+    /// The most US dollars, counted where the CLI records its cost.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_usd: Option<f64>,
+    /// Where the limit comes from: `dispatch` (`--budget`), `role` (`roles.<role>.budget`)
+    /// or `project_day` (`budget.project_day`); the smallest of those set is kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    /// Tokens the dispatch's chain (the dispatches it follows up) and its group's other
+    /// candidates had used when it started: they count against the same budget.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spent_before: Option<u64>,
+}
+
+/// `budget_warning`: a running dispatch used [`WARN_PERCENT`] of its budget.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct BudgetWarning {
+    /// The dispatch.
+    pub dispatch_id: DispatchId,
+    /// Tokens used, its chain's and group's before it included.
+    pub tokens_used: u64,
+    /// The budget's tokens.
+    pub tokens_limit: u64,
+    /// Members this version does not know, kept as read.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// `budget_reached`: a running dispatch used its whole budget, and its worker was stopped at
+/// its next turn boundary (interrupted, its session and worktree kept): the dispatch needs
+/// input until a person raises the budget or cancels it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct BudgetReached {
+    /// The dispatch.
+    pub dispatch_id: DispatchId,
+    /// Tokens used, its chain's and group's before it included.
+    pub tokens_used: u64,
+    /// The budget's tokens.
+    pub tokens_limit: u64,
+    /// How the worker was stopped (`interrupted`: its CLI's own interrupt; `stopped`: it did
+    /// not stop at it and was ended).
+    pub how: String,
+    /// Members this version does not know, kept as read.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// `budget_raised`: a person raised the budget of a dispatch that reached it
+/// (`vnx approve ID --budget +N`); the follow-up that goes on is its own `dispatch_started`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct BudgetRaised {
+    /// The dispatch whose budget was reached.
+    pub dispatch_id: DispatchId,
+    /// Tokens added.
+    pub added_tokens: u64,
+    /// The budget's tokens from now on.
+    pub tokens_limit: u64,
+    /// Who raised it: the user `vnx` ran as, or the client that asked.
+    pub by: String,
+    /// Members this version does not know, kept as read.
+    #[serde(flatten)]
+    pub extra: Extra,
+}

@@ -1,0 +1,106 @@
+//! A running worker's token usage, read from its own session file as the file grows (a
+//! budget that holds while the worker runs, ADR 0094): each [`LiveUsage::poll`] finds the
+//! dispatch's session as the end-of-run read does (`Wanted::find`: only its own session, by
+//! the id vnx gave it where its CLI lets vnx choose), reads what was appended since the last
+//! poll from the offset it had reached (at most [`MAX_POLL`] bytes), and feeds it to its
+//! CLI's counter; the count so far is the counter's `so_far`. A CLI whose store says it
+//! has no live usage (`SessionStore::live_usage`) is never read here.
+//!
+//! The file is the worker's to write, as at the end: bounded reads, never followed as a link
+//! (`files::open_hostile`), and a claim no dispatch can have used reads as none. Until the
+//! session's id is known (vnx chose it, or the CLI's stream named it: [`LiveUsage::name`]),
+//! the first file found is kept, never swapped for a newer one: the CLI writes its file
+//! before the worker can run anything, so a file the worker writes beside it is never read.
+//! Once the id is known only that session's file is.
+
+use std::io::{Read, Seek, SeekFrom};
+use std::path::PathBuf;
+
+use super::Wanted;
+use super::usage::Counter;
+use crate::receipts::Usage;
+
+/// The most bytes of a session file read by one poll.
+pub(super) const MAX_POLL: u64 = 1 << 20;
+
+/// Follows one dispatch's session file for its usage.
+pub struct LiveUsage {
+    wanted: Wanted,
+    /// The session read, its file (none for rows) and how many of its bytes were counted.
+    current: Option<(PathBuf, Option<std::fs::File>, u64)>,
+    counter: Counter,
+}
+
+impl std::fmt::Debug for LiveUsage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiveUsage")
+            .field("current", &self.current.as_ref().map(|(p, _, n)| (p, n)))
+            .finish_non_exhaustive()
+    }
+}
+
+impl LiveUsage {
+    /// A reader of `wanted`'s session, when its CLI records usage live.
+    pub fn new(wanted: Wanted) -> Option<LiveUsage> {
+        if !wanted.cli.store().live_usage() {
+            return None;
+        }
+        let counter = Counter::new(&wanted.cli, wanted.since);
+        Some(LiveUsage {
+            wanted,
+            current: None,
+            counter,
+        })
+    }
+
+    /// The session's id, as the CLI's stream named it: from now on only its file is read.
+    /// An id its CLI could not have made is ignored, as is a second one.
+    pub fn name(&mut self, id: &str) {
+        let provider = self.wanted.cli.name().to_owned();
+        if self.wanted.session_id.is_none() && super::valid_id(&provider, id) {
+            self.wanted.session_id = Some(id.to_owned());
+        }
+    }
+
+    /// Reads what the session appended since the last poll; the usage counted so far.
+    pub fn poll(&mut self) -> Option<Usage> {
+        let store = self.wanted.cli.store();
+        let named = self.wanted.session_id.is_some();
+        let found = (named || self.current.is_none())
+            .then(|| self.wanted.find())
+            .flatten();
+        let now_reading = self.current.as_ref().map(|(p, _, _)| p.as_path());
+        if found.is_some() && found.as_deref() != now_reading {
+            let opened = found.and_then(|p| {
+                if store.are_rows() {
+                    return Some((p, None, 0));
+                }
+                let file = crate::files::open_hostile(&p).ok()?;
+                Some((p, Some(file), 0))
+            });
+            if opened.is_some() {
+                // Another session of its own (the CLI started afresh): counted from its start.
+                self.current = opened;
+                self.counter = Counter::new(&self.wanted.cli, self.wanted.since);
+            }
+        }
+        let (path, file, offset) = self.current.as_mut()?;
+        let mut buf = Vec::new();
+        match file {
+            Some(file) => {
+                let _ = file.seek(SeekFrom::Start(*offset));
+                let _ = file.take(MAX_POLL).read_to_end(&mut buf);
+            }
+            None => {
+                if let Some(Ok(lines)) = store.lines(path) {
+                    let from = usize::try_from(*offset).unwrap_or(usize::MAX);
+                    let end = lines.len().min(from.saturating_add(MAX_POLL as usize));
+                    buf = lines.get(from..end).unwrap_or_default().to_vec();
+                }
+            }
+        }
+        *offset += buf.len() as u64;
+        self.counter.feed(&buf);
+        self.counter.so_far().filter(|u| u.implausible().is_none())
+    }
+}

@@ -1,0 +1,152 @@
+//! Budgets held while the worker runs (ADR 0094), against the stand-in claude: its usage read
+//! live from its own session file, a signed `budget_warning` at 80 %, the worker interrupted
+//! at 100 % and the dispatch needing input, `vnx approve --budget +N` raising it and a
+//! follow-up continuing the session with the chain's usage counted, and a usage file the
+//! worker writes elsewhere not believed.
+
+use crate::common::{Fakes, Repo, completion, configure};
+
+fn dispatch(
+    repo: &Repo,
+    fakes: &Fakes,
+    budget: Option<&str>,
+    instruction: &str,
+) -> serde_json::Value {
+    let mut args = vec![
+        "dispatch-agent",
+        "--agent",
+        "implementer",
+        "--json",
+        "--provider",
+        "claude",
+        "--lane",
+        "headless",
+        "--deadline",
+        "120",
+        "--instruction",
+        instruction,
+    ];
+    if let Some(budget) = budget {
+        args.extend(["--budget", budget]);
+    }
+    completion(&fakes.run_vnx(repo, &args))
+}
+
+fn one(repo: &Repo, id: &str, event: &str) -> Vec<serde_json::Value> {
+    repo.receipts(id)
+        .into_iter()
+        .filter(|r| r["event_type"] == event)
+        .collect()
+}
+
+#[test]
+fn a_worker_is_warned_then_stopped_at_its_budget_raised_and_continued() {
+    let repo = Repo::new();
+    let fakes = Fakes::new();
+    let c = dispatch(
+        &repo,
+        &fakes,
+        Some("tokens=5000"),
+        "spends\n@fake spend 4200\n@fake sleep 3\n@fake spend 1000\n@fake sleep 60\n\
+         @fake run vnx report --status done --summary never",
+    );
+    let id = c["dispatch_id"].as_str().unwrap().to_owned();
+    assert_eq!(c["status"], "needs_input", "{c:#}");
+    assert_eq!(
+        c["failure_reason"], "budget reached: 5200 of 5000 tokens",
+        "{c:#}"
+    );
+    let started = &one(&repo, &id, "dispatch_started")[0];
+    assert_eq!(started["budget"]["tokens"], 5000, "{started:#}");
+    assert_eq!(started["budget"]["from"], "dispatch");
+    let warned = one(&repo, &id, "budget_warning");
+    assert_eq!(warned.len(), 1, "{warned:#?}");
+    assert_eq!(
+        (&warned[0]["tokens_used"], &warned[0]["tokens_limit"]),
+        (&4200.into(), &5000.into())
+    );
+    assert!(warned[0]["vnx_attestation"]["sig"].is_string(), "signed");
+    let reached = one(&repo, &id, "budget_reached");
+    assert_eq!(reached.len(), 1, "{reached:#?}");
+    assert_eq!(reached[0]["tokens_used"], 5200);
+    assert_eq!(reached[0]["how"], "interrupted", "{:#}", reached[0]);
+    assert!(reached[0]["vnx_attestation"]["sig"].is_string(), "signed");
+    // Stopped at its budget, not at its deadline, its worktree kept.
+    assert!(c["duration_seconds"].as_f64().unwrap() < 60.0, "{c:#}");
+    let show = fakes.run_vnx(&repo, &["show", &id]);
+    assert!(
+        show.stdout.contains("budget reached: 5200 of 5000 tokens"),
+        "{}",
+        show.stdout
+    );
+
+    // Raised by a person: a signed receipt naming them, and a follow-up in the same session.
+    let raised = fakes.run_vnx(&repo, &["approve", &id, "--budget", "+3k", "--json"]);
+    assert_eq!(raised.code, 0, "{}", raised.stderr);
+    let receipt: serde_json::Value = serde_json::from_str(&raised.stdout).unwrap();
+    assert_eq!(
+        (&receipt["added_tokens"], &receipt["tokens_limit"]),
+        (&3000.into(), &8000.into())
+    );
+    let on_ledger = one(&repo, &id, "budget_raised");
+    assert!(on_ledger[0]["vnx_attestation"]["sig"].is_string(), "signed");
+    let next = repo
+        .events("dispatch_started")
+        .into_iter()
+        .find(|s| s["continues"]["dispatch_id"] == id.as_str())
+        .expect("a follow-up started");
+    assert_eq!(next["budget"]["tokens"], 8000, "{next:#}");
+    assert_eq!(next["budget"]["spent_before"], 5200, "{next:#}");
+    assert_eq!(next["budget"]["from"], "chain");
+    assert_eq!(next["session_id"], c["session_id"], "the same session");
+    let show = fakes.run_vnx(&repo, &["show", &id]);
+    assert!(
+        show.stdout.contains("budget raised to 8000 tokens by "),
+        "{}",
+        show.stdout
+    );
+    // It waits on no budget any more: a second raise is refused.
+    let again = fakes.run_vnx(&repo, &["approve", &id, "--budget", "+1"]);
+    assert_eq!(again.code, 1, "{}", again.stderr);
+}
+
+#[test]
+fn a_usage_file_the_worker_writes_elsewhere_is_not_believed() {
+    let repo = Repo::new();
+    let fakes = Fakes::new();
+    // The role's budget holds, and its worker may run one script.
+    configure(
+        &repo,
+        "roles:\n  implementer:\n    allow: [\"sh forge.sh\"]\n    budget: {tokens: 100000}\n",
+    );
+    // A session file of another id in the same project directory, claiming a million tokens.
+    let forge = "d=\"$HOME/.claude/projects/$(pwd | tr -c 'A-Za-z0-9\\n' '-')\"; mkdir -p \"$d\"; \
+                 printf '%s\\n' '{\"type\":\"assistant\",\"message\":{\"id\":\"m1\",\"usage\":{\"input_tokens\":1000000,\"output_tokens\":0}}}' \
+                 > \"$d/00000000-0000-4000-8000-000000000000.jsonl\"";
+    let c = dispatch(
+        &repo,
+        &fakes,
+        None,
+        &format!(
+            "forges\n@fake write forge.sh {forge}\n@fake run sh forge.sh\n@fake sleep 3\n\
+             @fake run vnx report --status done --summary honest"
+        ),
+    );
+    let id = c["dispatch_id"].as_str().unwrap();
+    let started = &one(&repo, id, "dispatch_started")[0];
+    assert_eq!(started["budget"]["tokens"], 100_000, "{started:#}");
+    assert_eq!(started["budget"]["from"], "role");
+    assert_eq!(c["status"], "done", "{c:#}");
+    assert!(one(&repo, id, "budget_reached").is_empty());
+    assert!(one(&repo, id, "budget_warning").is_empty());
+    // Doctor names the CLIs a budget holds only at their end.
+    let doctor = fakes.run_vnx(&repo, &["doctor"]);
+    let said = format!("{}{}", doctor.stdout, doctor.stderr);
+    let line = said
+        .lines()
+        .find(|l| l.contains("budgets"))
+        .unwrap_or_else(|| panic!("{said}"));
+    assert!(line.contains("aider"), "{line}");
+    assert!(line.contains("held to its end-of-run usage"), "{line}");
+    assert!(!line.contains("claude"), "{line}");
+}

@@ -1,0 +1,105 @@
+//! Budgets held while a real CLI runs (ADR 0094), against the scripted model: the worker's
+//! usage read from its own session file as it grows, the worker interrupted once it passed a
+//! small budget (its first model call's tokens pass it) while a shell command of its own still
+//! runs, the dispatch needing input with "budget reached", and `vnx approve --budget +N`
+//! raising it and continuing the same session, the chain's usage counted. Each CLI in its
+//! headless lane, and claude in its TUI.
+
+use super::{Rig, explain, step};
+use crate::common::{completion, configure, run};
+
+/// The worker may sleep unasked: the shell command that keeps it running past its budget.
+const CONFIG: &str = "roles:\n  implementer:\n    allow: [\"sleep 30\"]\n";
+
+fn held_and_raised(rig: &Rig, cli: &str, lane: &str) {
+    let at = step(cli, lane, "budget");
+    let mut cmd = rig.vnx();
+    cmd.args(["dispatch-agent", "--agent", "implementer", "--json"])
+        .args(["--provider", cli, "--lane", lane, "--deadline", "180"])
+        .args(["--budget", "tokens=100"])
+        .args([
+            "--instruction",
+            &format!(
+                "{cli} {lane} spends past its budget\n\\@model run sleep 30\n\
+                 \\@model run vnx report --status done --summary slept\n\\@model say Slept."
+            ),
+        ]);
+    let r = run(cmd);
+    let c = completion(&r);
+    let id = c["dispatch_id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        c["status"],
+        "needs_input",
+        "{at} {} {}",
+        explain(&c),
+        r.stderr
+    );
+    let reason = c["failure_reason"].as_str().unwrap_or_default();
+    assert!(reason.starts_with("budget reached: "), "{at} {reason}");
+    // Stopped while its sleep still ran, not at its end.
+    assert!(
+        c["duration_seconds"].as_f64().unwrap() < 30.0,
+        "{at} {}",
+        explain(&c)
+    );
+    let receipts = rig.repo.receipts(&id);
+    let reached = receipts
+        .iter()
+        .find(|r| r["event_type"] == "budget_reached")
+        .unwrap_or_else(|| panic!("{at} no budget_reached"));
+    // Each ended its turn on SIGINT, within the grace (seen on all four).
+    assert_eq!(reached["how"], "interrupted", "{at} {reached}");
+    assert!(
+        reached["tokens_used"].as_u64().unwrap() >= 100,
+        "{at} {reached}"
+    );
+
+    let mut cmd = rig.vnx();
+    cmd.args(["approve", &id, "--budget", "+10M", "--json"]);
+    let raised = run(cmd);
+    assert_eq!(raised.code, 0, "{at} {}{}", raised.stdout, raised.stderr);
+    let next = rig
+        .repo
+        .events("dispatch_started")
+        .into_iter()
+        .find(|s| s["continues"]["dispatch_id"] == id.as_str())
+        .unwrap_or_else(|| panic!("{at} no follow-up"));
+    assert_eq!(next["budget"]["from"], "chain", "{at} {next}");
+    assert_eq!(
+        next["budget"]["tokens"].as_u64(),
+        Some(10_000_100),
+        "{at} {next}"
+    );
+    assert_eq!(
+        next["budget"]["spent_before"], reached["tokens_used"],
+        "{at} {next}"
+    );
+    if let Some(session) = c["session_id"].as_str() {
+        assert_eq!(
+            next["session_id"].as_str(),
+            Some(session),
+            "{at} same session"
+        );
+    }
+    let follow = next["dispatch_id"].as_str().unwrap();
+    let r = run(rig
+        .repo
+        .vnx()
+        .args(["wait", "--json", "--timeout", "170", follow]));
+    let ended: serde_json::Value = serde_json::from_str(r.stdout.trim())
+        .unwrap_or_else(|e| panic!("{at} wait: {e}: {}{}", r.stdout, r.stderr));
+    // It ran on in the resumed session to its end.
+    assert_eq!(ended["dispatch_id"], follow, "{at} {ended}");
+    assert!(ended["completion"].is_object(), "{at} {ended}");
+}
+
+#[test]
+#[ignore = "needs the real claude, codex and gemini (~740 MB from npm, tests/support/install-clis.sh)"]
+fn real_clis_are_stopped_at_their_budget_and_go_on_when_raised() {
+    let rig = Rig::new();
+    configure(&rig.repo, CONFIG);
+    for cli in ["claude", "codex", "gemini"] {
+        held_and_raised(&rig, cli, "headless");
+    }
+    held_and_raised(&rig, "claude", "interactive");
+}
