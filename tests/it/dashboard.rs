@@ -62,6 +62,7 @@ pub(crate) fn state(
         denials: 0,
         cli_denials: 0,
         blocked: None,
+        background: None,
         queue: None,
         proof: Some(Proof {
             event_type: "dispatch_completed".into(),

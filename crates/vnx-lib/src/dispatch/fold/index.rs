@@ -25,14 +25,15 @@ use crate::ids::DispatchId;
 use crate::ledger::attest::Attestor;
 
 /// Where the index lives in a project's data directory (`.vnx-data/`).
-pub const FILE: &str = "index/dispatches.v13";
+pub const FILE: &str = "index/dispatches.v14";
 
 /// The index of the project whose data directory is `data_dir`.
 pub fn path_in(data_dir: &Path) -> std::path::PathBuf {
     data_dir.join(FILE)
 }
 
-/// The index file's first bytes: its format, version 13 (version 12 had no plan step, version
+/// The index file's first bytes: its format, version 14 (version 13 had no background wait,
+/// 12 had no plan step, version
 /// 11 counted no denial recorded
 /// after its dispatch had ended; 10 kept the anchoring as
 /// one digest and no history digest, so any change to it meant verifying in full; 9 had its
@@ -45,7 +46,7 @@ pub fn path_in(data_dir: &Path) -> std::path::PathBuf {
 /// records and heads as they were appended: a change appends the records it touched and a
 /// new head, then points the fixed part at that head ([`Opened::rewrite`]); what no head
 /// names any more is dropped when the file is written whole again.
-const MAGIC: &[u8; 8] = b"VNXRIX13";
+const MAGIC: &[u8; 8] = b"VNXRIX14";
 /// The magic, the head's tag (32 bytes), length and place (8 bytes each).
 const FIXED: u64 = 56;
 /// How many times what its head names the file may grow to before a change writes it whole
@@ -576,10 +577,10 @@ fn write_with(
     // What a reader killed while writing left beside the index is never finished: swept.
     crate::files::sweep_temporaries(path);
     // The indexes of older formats (the names earlier versions gave it, `dispatches.v1` to
-    // `.v12`) are never read again (at fifty thousand dispatches one is tens of MB);
+    // `.v13`) are never read again (at fifty thousand dispatches one is tens of MB);
     // removing one removes a link, never what it points at.
     if let Some(dir) = path.parent() {
-        for version in 1..13 {
+        for version in 1..14 {
             let _ = std::fs::remove_file(dir.join(format!("dispatches.v{version}")));
         }
     }

@@ -54,6 +54,7 @@ pub(super) static HOOKS: EngineHooks = EngineHooks {
         "claude-permission-request",
     ],
     notified_answers: true,
+    background: true,
 };
 
 #[cfg(test)]

@@ -189,6 +189,7 @@ pub(crate) mod tests {
                 cost_usd: None,
                 events: 14,
                 unparsed_lines: 0,
+                background_stopped: Vec::new(),
             }
         );
     }
