@@ -30,6 +30,9 @@ pub enum Directive {
     IgnoreTerm,
     /// Starts a background `sleep 3600` grandchild in the same process group.
     SpawnChild,
+    /// A shell tool call that runs `sh -c COMMAND` in the background and goes on at once (a
+    /// personality without background tasks ignores it).
+    Background { command: String },
 }
 
 impl Directive {
@@ -95,6 +98,9 @@ pub fn parse(prompt: &str) -> (Vec<Directive>, Vec<String>) {
                 .map(Directive::Sleep),
             "ignore-term" => Some(Directive::IgnoreTerm),
             "spawn-child" => Some(Directive::SpawnChild),
+            "background" => (!args.is_empty()).then(|| Directive::Background {
+                command: args.to_string(),
+            }),
             _ => {
                 warnings.push(format!("unknown directive '@fake {verb}' ignored"));
                 continue;

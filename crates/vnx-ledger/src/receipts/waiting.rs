@@ -129,7 +129,7 @@ impl DispatchResumed {
 
 /// One piece of background work a worker's CLI said still runs as its turn ended: a shell
 /// command it started in the background, or a sub-agent. What the CLI's hook or event said,
-/// each text cut to [`BackgroundTask::MAX_TEXT`] bytes: the worker's CLI wrote it.
+/// each text cut to [`BackgroundTask::MAX_TEXT`] characters: the worker's CLI wrote it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct BackgroundTask {
     /// The CLI's id for it.
@@ -141,7 +141,7 @@ pub struct BackgroundTask {
 }
 
 impl BackgroundTask {
-    /// The longest id, kind or description kept, in bytes.
+    /// The longest id, kind or description kept, in characters.
     pub const MAX_TEXT: usize = 200;
     /// The most tasks a receipt keeps.
     pub const MAX_TASKS: usize = 16;

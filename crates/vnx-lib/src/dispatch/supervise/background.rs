@@ -22,21 +22,21 @@ use crate::receipts::{BackgroundTask, DispatchBackground, DispatchResumed, Dispa
 
 /// What the supervisor knows of an interactive worker's background work.
 #[derive(Debug, Default)]
-pub(super) struct Background {
+pub(crate) struct Background {
     /// The receipt of what it waits on, and since when, while it waits.
     waiting: Option<(DispatchBackground, Instant)>,
 }
 
 impl Background {
     /// Whether the worker's turn ended while background work ran, which has not ended since.
-    pub(super) fn waiting(&self) -> bool {
+    pub(crate) fn waiting(&self) -> bool {
         self.waiting.is_some()
     }
 
     /// A turn end of the dispatch's thread arrived: whether it ends the dispatch's turn (it
     /// names no background work still running), with the change of live state it makes (a
     /// new or different wait, or the end of one).
-    pub(super) fn turn_end(
+    pub(crate) fn turn_end(
         &mut self,
         id: &DispatchId,
         signal: &HookSignal,
@@ -116,76 +116,4 @@ pub(super) fn unfinished(e: &Ended, decided: &Decision) -> Option<Decision> {
         signal: decided.signal.clone(),
         reason: Some(why),
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::provider::cli::hook::tests::signal;
-
-    fn id() -> DispatchId {
-        DispatchId::parse("D-1").unwrap()
-    }
-
-    fn stop(tasks: serde_json::Value) -> HookSignal {
-        signal(
-            "claude-stop",
-            serde_json::json!({"hook_event_name": "Stop", "background_tasks": tasks}),
-        )
-    }
-
-    #[test]
-    fn a_turn_end_naming_running_work_waits_until_one_names_none() {
-        let t0 = Instant::now();
-        let mut bg = Background::default();
-        let first = stop(
-            serde_json::json!([{"id": "b1", "type": "shell", "status": "running",
-            "description": "slow tests", "command": "sleep 20"}]),
-        );
-        let (ends, change) = bg.turn_end(&id(), &first, t0);
-        assert!(!ends);
-        let Some(Change::Background(b)) = change else {
-            panic!("{change:?}")
-        };
-        assert_eq!(b.describe(), "1 background task: slow tests");
-        assert!(bg.waiting());
-        // The same work named again is no new change.
-        assert_eq!(bg.turn_end(&id(), &first, t0), (false, None));
-        let (ends, change) = bg.turn_end(&id(), &stop(serde_json::json!([])), t0);
-        assert!(ends);
-        assert!(
-            matches!(change, Some(Change::Resumed(r)) if r.after == "background"),
-            "the wait's end is recorded"
-        );
-        assert!(!bg.waiting());
-        // A turn end of a CLI whose hooks say nothing of background work ends the turn.
-        let other = signal(
-            "codex-stop",
-            serde_json::json!({"background_tasks": [{"id": "x"}]}),
-        );
-        assert_eq!(bg.turn_end(&id(), &other, t0), (true, None));
-    }
-
-    #[test]
-    fn ended_work_does_not_hold_and_a_hostile_list_is_bounded() {
-        let t0 = Instant::now();
-        let mut bg = Background::default();
-        let done = stop(serde_json::json!([{"id": "b1", "type": "shell", "status": "completed"}]));
-        assert_eq!(bg.turn_end(&id(), &done, t0), (true, None));
-        let many: Vec<_> = (0..10_000)
-            .map(|i| {
-                serde_json::json!({"id": format!("b{i}"), "type": "subagent",
-                "status": "running", "description": "x".repeat(100_000)})
-            })
-            .collect();
-        let (ends, change) = bg.turn_end(&id(), &stop(serde_json::Value::Array(many)), t0);
-        assert!(!ends);
-        let Some(Change::Background(b)) = change else {
-            panic!()
-        };
-        assert_eq!(b.tasks.len(), BackgroundTask::MAX_TASKS);
-        assert_eq!(b.more, Some(10_000 - BackgroundTask::MAX_TASKS as u32));
-        assert!(b.tasks[0].what.len() <= BackgroundTask::MAX_TEXT + 3);
-        assert!(b.describe().starts_with("10000 background tasks: "));
-    }
 }

@@ -18,7 +18,7 @@
 //! report (`recover`).
 
 pub mod announce;
-mod background;
+pub(crate) mod background;
 mod conclude;
 mod facts;
 pub mod live;

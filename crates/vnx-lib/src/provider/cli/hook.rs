@@ -562,14 +562,14 @@ pub trait Hooks: Sync {
 }
 
 /// The running entries of a hook payload's `background_tasks` (`[{id, type, status,
-/// description, command}]`, as claude 2.1.197's `Stop` and `SubagentStop` hooks carry them),
+/// description, command}]`, as the engine's `Stop` hook carries them where it names them),
 /// each text cut, at most [`BackgroundTask::MAX_TASKS`], with how many more ran; an entry
 /// whose status is not `running` has ended. `None` when the payload has no such list.
 pub fn background_tasks(payload: &Value) -> Option<(Vec<BackgroundTask>, u32)> {
     let list = payload.get("background_tasks")?.as_array()?;
     let text = |v: Option<&Value>| {
         let s = v.and_then(Value::as_str).unwrap_or_default();
-        crate::dispatch::supervise::signals::shorten(s.trim(), BackgroundTask::MAX_TEXT)
+        super::stream::truncate(s.trim(), BackgroundTask::MAX_TEXT)
     };
     let running = list.iter().filter(|t| {
         t.get("status")

@@ -41,7 +41,7 @@ const MAX_FOLLOWED: usize = 256;
 impl ClaudeEvents {
     fn task(&mut self, event: &Value) {
         let text = |key: &str| {
-            crate::dispatch::supervise::signals::shorten(
+            crate::provider::cli::stream::truncate(
                 str_field(event, key).unwrap_or_default().trim(),
                 BackgroundTask::MAX_TEXT,
             )
@@ -300,14 +300,10 @@ pub(crate) mod tests {
         let stream = [
             started("b1", "local_bash", "slow tests"),
             started("b2", "local_bash", "ended before the turn"),
-            format!(
-                r#"{{"type":"system","subtype":"task_notification","task_id":"b2","status":"completed"}}"#
-            ),
+            r#"{"type":"system","subtype":"task_notification","task_id":"b2","status":"completed"}"#.to_owned(),
             started("a1", "local_agent", "check the docs"),
             result.to_owned(),
-            format!(
-                r#"{{"type":"system","subtype":"task_notification","task_id":"a1","status":"completed"}}"#
-            ),
+            r#"{"type":"system","subtype":"task_notification","task_id":"a1","status":"completed"}"#.to_owned(),
             killed("b1"),
         ];
         let refs: Vec<&str> = stream.iter().map(String::as_str).collect();
