@@ -38,6 +38,7 @@ fn within(secs: u64, mut cond: impl FnMut() -> bool) -> bool {
 
 mod across;
 mod aider;
+mod background;
 mod conflict;
 mod container;
 mod copilot;
