@@ -95,18 +95,18 @@ impl TuiWatch {
                 &self.initial,
                 &mut self.accepted_threads,
             );
+            // The end of a turn of another thread of the worker's (its title's) says
+            // nothing of the dispatch's: a dialog the worker shows still stands.
+            if turn_end || !spec.invocation.hooks.ends_turn(&signal.event) {
+                for change in live.on_signal(&signal, Instant::now()) {
+                    recorder.change(&change, log);
+                }
+            }
             // A turn that ended with background work running is not the dispatch's end.
             if turn_end {
                 let (ends, change) = self.background.turn_end(&spec.id, &signal, Instant::now());
                 turn_end = ends;
                 if let Some(change) = change {
-                    recorder.change(&change, log);
-                }
-            }
-            // The end of a turn of another thread of the worker's (its title's) says
-            // nothing of the dispatch's: a dialog the worker shows still stands.
-            if turn_end || !spec.invocation.hooks.ends_turn(&signal.event) {
-                for change in live.on_signal(&signal, Instant::now()) {
                     recorder.change(&change, log);
                 }
             }
@@ -168,7 +168,11 @@ impl TuiWatch {
                 recorder.change(&change, log);
             }
         }
+        // Background work runs: the worker is busy, not stalled, and not done.
         if self.background.waiting() {
+            if let Some(change) = live.on_activity("background", Instant::now()) {
+                recorder.change(&change, log);
+            }
             return false;
         }
         let settle = match (reported, &ended.turn_end) {
