@@ -83,13 +83,23 @@ fn real_api_errors_are_error_verdicts_with_the_cli_message() {
     }
 }
 
-/// Background work, as claude 2.1.197 told it (ADR 0096): `claude -p` stopped a background
-/// shell that outlived its turn by 5 s (recorded as stopped unfinished), waited for a
-/// background sub-agent and for a shell that ended within those 5 s (nothing stopped).
+/// Background work, as claude 2.1.197 and gemini 0.61.0 told it (ADR 0096): `claude -p`
+/// stopped a background shell that outlived its turn by 5 s and gemini left one running as it
+/// exited (each recorded as unfinished); claude waited for a background sub-agent and for a
+/// shell that ended within those 5 s (nothing recorded).
 #[test]
 fn real_background_work_the_cli_stopped_is_recorded() {
     let (s, _) = parse("claude-headless-background-shell.jsonl");
     assert_eq!(s.verdict, Some(Verdict::Success));
+    let [task] = s.background_stopped.as_slice() else {
+        panic!("{:?}", s.background_stopped)
+    };
+    assert_eq!(
+        (task.kind.as_str(), task.what.as_str()),
+        ("shell", "slow tests")
+    );
+    // gemini moved its command to the background and exited, the command still running.
+    let (s, _) = parse("gemini-headless-background-shell.jsonl");
     let [task] = s.background_stopped.as_slice() else {
         panic!("{:?}", s.background_stopped)
     };

@@ -44,8 +44,8 @@ pub struct StreamSummary {
     /// Non-empty lines that were not a JSON object (or oversize).
     pub unparsed_lines: u64,
     /// Background work (shells, sub-agents) the worker started that still ran when its turn
-    /// ended and that the CLI stopped, unfinished, as it exited (at most
-    /// [`super::BackgroundTask::MAX_TASKS`]; ADR 0096).
+    /// ended and that the CLI left unfinished as it exited: stopped, or left running where
+    /// nothing says when it ends (at most [`super::BackgroundTask::MAX_TASKS`]; ADR 0096).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub background_stopped: Vec<super::BackgroundTask>,
 }

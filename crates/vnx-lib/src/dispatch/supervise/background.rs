@@ -4,8 +4,9 @@
 //! turn end is not the dispatch's, the dispatch reads "waiting on 1 background task: …" (a
 //! signed `dispatch_background`), and the CLI's next turn end that names none concludes it
 //! (a `dispatch_resumed`, `after: background`, first). In the headless lane the CLI's events
-//! name the work its CLI stopped as it exited (`StreamSummary::background_stopped`): the
-//! dispatch then needs a person, whatever the worker reported.
+//! name the work its CLI left unfinished as it exited, stopped or running out of sight
+//! (`StreamSummary::background_stopped`): the dispatch then needs a person, whatever the
+//! worker reported.
 //!
 //! A worker can write a hook signal of its own (`vnx __hook` is on its `PATH`), so it can
 //! end its dispatch early as it could before (a turn end and a report of its own); it cannot
@@ -81,8 +82,8 @@ impl Background {
     }
 }
 
-/// The background work a headless worker's CLI stopped as it exited, after its turn had
-/// ended, in one line; `None` when there was none.
+/// The background work a headless worker's CLI left unfinished as it exited (stopped, or
+/// left running out of sight), after its turn had ended, in one line; `None` when none.
 pub(super) fn stopped(tasks: &[BackgroundTask]) -> Option<String> {
     if tasks.is_empty() {
         return None;
@@ -96,10 +97,12 @@ pub(super) fn stopped(tasks: &[BackgroundTask]) -> Option<String> {
         extra: Default::default(),
     };
     Some(format!(
-        "the worker's turn ended while {} still ran; its CLI stopped {} as it exited, so that \
-         work did not finish (a follow-up can run it in the foreground)",
+        "the worker's turn ended while {} still ran, and its CLI exited without {} finishing \
+         (it stopped {it}, or left {it} running where vnx cannot see {it} end); a follow-up \
+         can run that work in the foreground",
         receipt.describe(),
-        if tasks.len() == 1 { "it" } else { "them" }
+        if tasks.len() == 1 { "it" } else { "them" },
+        it = if tasks.len() == 1 { "it" } else { "them" },
     ))
 }
 
