@@ -266,6 +266,9 @@ fn whole(out: &mut Out, d: &Detail) -> Result<(), CliError> {
             ),
         )?;
     }
+    if let Some(b) = s.background.as_ref().filter(|_| s.state.is_live()) {
+        field("waiting on", b.describe())?;
+    }
     if let Some(b) = &s.blocked {
         field("waits for", b.describe())?;
         if b.waiting_for == vnx::receipts::WaitingFor::Permission {

@@ -287,6 +287,9 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         if let Some(m) = groups.get(&s.id) {
             under(&mut out, &format!("  group {}", escape(&m.describe(&s.id))))?;
         }
+        if let Some(b) = s.background.as_ref().filter(|_| s.state.is_live()) {
+            under(&mut out, &format!("  waiting on {}", escape(&b.describe())))?;
+        }
         if let Some(b) = &s.blocked {
             under(&mut out, &format!("  waits for {}", escape(&b.describe())))?;
             if b.waiting_for == vnx::receipts::WaitingFor::Permission {

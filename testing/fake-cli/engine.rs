@@ -59,6 +59,11 @@ pub trait Observer {
     /// A model call used `tokens` input tokens (`@fake spend`): recorded where the CLI
     /// records usage as it runs; nothing by default.
     fn spend(&mut self, _tokens: u64) {}
+    /// Starts `command` as a background task (`@fake background`), for a personality whose
+    /// CLI has them; others ignore the directive.
+    fn background(&mut self, _command: &str, _ctx: &Ctx) {
+        eprintln!("vnx-fake-cli: this personality has no background tasks; directive ignored");
+    }
 }
 
 pub struct Ctx {
@@ -155,7 +160,12 @@ pub fn run_turn(prompt: &str, ctx: &mut Ctx, obs: &mut dyn Observer) -> Turn {
                 spawn_child(ctx);
                 continue;
             }
+            Directive::Background { command } if !failed => {
+                obs.background(&command, ctx);
+                continue;
+            }
             _ if failed => continue,
+            Directive::Background { .. } => continue,
             Directive::Write { path, text } => ToolKind::Write {
                 abs: sys::absolutize(&ctx.cwd, Path::new(&path)),
                 path,

@@ -34,6 +34,9 @@ pub enum Directive {
     IgnoreTerm,
     /// Starts a background `sleep 3600` grandchild in the same process group.
     SpawnChild,
+    /// A shell tool call that runs `sh -c COMMAND` in the background and goes on at once (a
+    /// personality without background tasks ignores it).
+    Background { command: String },
 }
 
 impl Directive {
@@ -100,6 +103,9 @@ pub fn parse(prompt: &str) -> (Vec<Directive>, Vec<String>) {
             "spend" => args.trim().parse::<u64>().ok().map(Directive::Spend),
             "ignore-term" => Some(Directive::IgnoreTerm),
             "spawn-child" => Some(Directive::SpawnChild),
+            "background" => (!args.is_empty()).then(|| Directive::Background {
+                command: args.to_string(),
+            }),
             _ => {
                 warnings.push(format!("unknown directive '@fake {verb}' ignored"));
                 continue;

@@ -37,6 +37,10 @@ pub trait Agent {
     fn still_asking(&mut self, _waited: Duration) {}
     /// `call` ran (approved or allowed outright): post-tool hooks.
     fn tool_ran(&mut self, _call: &ToolCall, _result: &ToolResult) {}
+    /// Starts a background task (`@fake background`), where its CLI has them.
+    fn background(&mut self, _command: &str, _ctx: &crate::engine::Ctx) {
+        eprintln!("vnx-fake-cli: this personality has no background tasks; directive ignored");
+    }
     fn is_exit(&self, line: &str) -> bool;
     fn goodbye(&self) -> Vec<String>;
     /// A turn starts with `prompt` (transcripts that record as they go).
@@ -265,6 +269,10 @@ impl<A: Agent> Observer for TuiObserver<'_, A> {
         };
         self.busy();
         ok
+    }
+
+    fn background(&mut self, command: &str, ctx: &crate::engine::Ctx) {
+        self.agent.background(command, ctx);
     }
 
     fn tool_finished(&mut self, call: &ToolCall, result: &ToolResult) {

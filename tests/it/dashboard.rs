@@ -65,6 +65,7 @@ pub(crate) fn state(
         cli_denials: 0,
         blocked: None,
         budget: None,
+        background: None,
         queue: None,
         proof: Some(Proof {
             event_type: "dispatch_completed".into(),

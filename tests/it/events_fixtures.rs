@@ -1,7 +1,7 @@
 //! The stream-event parser against output recorded from the real CLIs
 //! (`tests/support/fixtures/`, made by `tests/support/verify-clis.sh --fixtures`): session id,
 //! token usage, verdict and last message for success, a shell command, a question and an API
-//! error, for claude, codex and gemini.
+//! error, for claude, codex and gemini; the background work claude stopped or its hooks named.
 
 use vnx::provider::OutputFormat;
 use vnx::provider::events::{EventParser, StreamSummary, Verdict};
@@ -81,4 +81,78 @@ fn real_api_errors_are_error_verdicts_with_the_cli_message() {
             other => panic!("{name}: {other:?}"),
         }
     }
+}
+
+/// Background work, as claude 2.1.197 and gemini 0.61.0 told it (ADR 0096): `claude -p`
+/// stopped a background shell that outlived its turn by 5 s and gemini left one running as it
+/// exited (each recorded as unfinished); claude waited for a background sub-agent and for a
+/// shell that ended within those 5 s (nothing recorded).
+#[test]
+fn real_background_work_the_cli_stopped_is_recorded() {
+    let (s, _) = parse("claude-headless-background-shell.jsonl");
+    assert_eq!(s.verdict, Some(Verdict::Success));
+    let [task] = s.background_stopped.as_slice() else {
+        panic!("{:?}", s.background_stopped)
+    };
+    assert_eq!(
+        (task.kind.as_str(), task.what.as_str()),
+        ("shell", "slow tests")
+    );
+    // gemini moved its command to the background and exited, the command still running.
+    let (s, _) = parse("gemini-headless-background-shell.jsonl");
+    let [task] = s.background_stopped.as_slice() else {
+        panic!("{:?}", s.background_stopped)
+    };
+    assert_eq!(
+        (task.kind.as_str(), task.what.as_str()),
+        ("shell", "slow tests")
+    );
+    for waited in [
+        "claude-headless-background-agent.jsonl",
+        "claude-headless-background-quick.jsonl",
+    ] {
+        let (s, _) = parse(waited);
+        assert!(s.background_stopped.is_empty(), "{waited}: {s:?}");
+        assert_eq!(s.unparsed_lines, 0, "{waited}");
+    }
+}
+
+/// claude 2.1.197's `Stop` hook names the background shells and sub-agents still running as
+/// its turn ends (its TUI then starts a turn of its own when each ends, and `Stop` again).
+#[test]
+fn real_stop_hooks_name_the_background_work_still_running() {
+    let hooks = vnx::provider::cli::hooks_of_event("claude-stop").unwrap();
+    for (name, kind, what) in [
+        (
+            "claude-hook-stop-background-shell.json",
+            "shell",
+            "slow tests",
+        ),
+        (
+            "claude-hook-stop-background-agent.json",
+            "subagent",
+            "check the docs",
+        ),
+    ] {
+        let path = repo_dir().join("tests/support/fixtures").join(name);
+        let payload: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        let (tasks, more) = hooks.background("claude-stop", &payload).unwrap();
+        assert_eq!(more, 0, "{name}");
+        let [task] = tasks.as_slice() else {
+            panic!("{name}: {tasks:?}")
+        };
+        assert_eq!(
+            (task.kind.as_str(), task.what.as_str()),
+            (kind, what),
+            "{name}"
+        );
+    }
+    // A turn that ended with nothing in the background names an empty list.
+    let plain = repo_dir().join("tests/support/fixtures/claude-hook-payload.json");
+    let plain: serde_json::Value = serde_json::from_slice(&std::fs::read(plain).unwrap()).unwrap();
+    assert_eq!(
+        hooks.background("claude-stop", &plain),
+        Some((Vec::new(), 0))
+    );
 }

@@ -13,6 +13,7 @@
 mod common;
 
 mod accept;
+mod background;
 mod best_of;
 mod browser;
 mod budget;

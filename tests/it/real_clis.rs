@@ -39,6 +39,7 @@ fn within(secs: u64, mut cond: impl FnMut() -> bool) -> bool {
 mod across;
 mod aider;
 mod budget;
+mod background;
 mod conflict;
 mod container;
 mod copilot;

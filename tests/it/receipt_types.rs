@@ -232,6 +232,15 @@ fn stream() -> StreamSummary {
         cost_usd: Some(0.25),
         events: 10,
         unparsed_lines: 0,
+        background_stopped: vec![background_task()],
+    }
+}
+
+fn background_task() -> BackgroundTask {
+    BackgroundTask {
+        id: s("bubbmr25k"),
+        kind: s("shell"),
+        what: s("slow tests"),
     }
 }
 
@@ -584,6 +593,17 @@ fn every_kind_validates_against_the_schema_and_reads_back() {
             message: Some(s("Claude needs your permission")),
             source: s("claude-permission-request"),
             answer_with: format!("vnx attach {ID}"),
+            remote: None,
+            extra: Default::default(),
+        },
+        &mut failures,
+    );
+    check(
+        DispatchBackground {
+            dispatch_id: did(ID),
+            tasks: vec![background_task()],
+            more: Some(2),
+            source: s("claude-stop"),
             remote: None,
             extra: Default::default(),
         },

@@ -124,7 +124,37 @@ pub fn headless(
         OutputFormat::StreamJson | OutputFormat::Json => emit(&result),
         OutputFormat::Text => println!("{}", final_text(&turn)),
     }
+    if !session.background.is_empty() {
+        after_turn(session, stream, &turn, &result);
+    }
     Ok(if turn.failed { 1 } else { 0 })
+}
+
+/// After its `result`: background shells waited for up to [`background::PRINT_WAIT`], then
+/// stopped; each one's end said, and one that ended in time starts another turn (as claude
+/// 2.1.197 did: `init`, its answer, `result` again).
+fn after_turn(session: &mut Session, stream: bool, turn: &Turn, result: &Value) {
+    let until = std::time::Instant::now() + super::background::PRINT_WAIT;
+    super::background::wait(&mut session.background, Some(until));
+    let mut completed = false;
+    for task in &mut session.background {
+        task.stop();
+        completed |= task.ended == Some("completed");
+        if stream {
+            for event in task.ended_events(&session.sid) {
+                emit(&event);
+            }
+        }
+    }
+    if stream && completed {
+        emit(
+            &json!({"type": "system", "subtype": "init", "cwd": session.cwd,
+                     "session_id": session.sid, "model": session.model}),
+        );
+        let content = json!([{"type": "text", "text": turn.final_text}]);
+        emit(&assistant(session, 1, content, 100));
+        emit(result);
+    }
 }
 
 fn emit(event: &Value) {
@@ -172,13 +202,22 @@ fn result_event(session: &Session, turn: &Turn) -> Value {
 
 /// `-p`: tool calls as `assistant`/`user` stream-json events (nothing for text and json).
 struct StreamObserver<'a> {
-    session: &'a Session,
+    session: &'a mut Session,
     stream: bool,
     messages: usize,
     input_tokens: u64,
 }
 
 impl Observer for StreamObserver<'_> {
+    fn background(&mut self, command: &str, ctx: &crate::engine::Ctx) {
+        let Some(i) = self.session.start_background(command, ctx) else {
+            return;
+        };
+        if self.stream {
+            emit(&self.session.background[i].started_event(&self.session.sid));
+        }
+    }
+
     fn tool_started(&mut self, call: &ToolCall) {
         self.messages += 1;
         if self.stream {

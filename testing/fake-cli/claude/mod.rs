@@ -2,6 +2,7 @@
 //! stream-json events), the transcript file and the `Stop` hooks fired after every turn.
 
 mod args;
+mod background;
 mod bypass;
 mod headless;
 mod screen;
@@ -38,6 +39,10 @@ pub struct Session {
     pub hook_decision: Option<std::sync::mpsc::Receiver<Option<bool>>>,
     /// Whether the open dialog's `Notification` fired.
     pub notified: bool,
+    /// Its background shells (`@fake background`).
+    pub background: Vec<background::Task>,
+    /// Whether it runs as `-p` (headless).
+    pub print: bool,
 }
 
 impl Session {
@@ -236,12 +241,37 @@ impl Session {
             // As claude 2.1.197 sends it (tests/support/fixtures/claude-hook-payload.json).
             "last_assistant_message": turn.final_text,
         });
+        self.stop(payload);
+    }
+
+    /// Fires the `Stop` hooks with `payload` and the background shells still running; in
+    /// the TUI, once they end, `Stop` again with none (its own turn after them, unmodelled).
+    fn stop(&mut self, mut payload: Value) {
         let env = [(
             "CLAUDE_PROJECT_DIR".to_string(),
             self.cwd.display().to_string(),
         )];
+        let running: Vec<Value> = (self.background.iter_mut())
+            .filter_map(|t| t.running().then(|| t.hook_entry()))
+            .collect();
+        let waits = !running.is_empty() && !self.print;
+        payload["background_tasks"] = Value::Array(running);
         let fired = hooks::fire(&self.stop_hooks, &payload, &self.cwd, &env);
         self.log_hooks.extend(fired);
+        if waits {
+            background::wait(&mut self.background, None);
+            payload["background_tasks"] = json!([]);
+            let fired = hooks::fire(&self.stop_hooks, &payload, &self.cwd, &env);
+            self.log_hooks.extend(fired);
+        }
+    }
+
+    /// Starts a background shell (`@fake background`).
+    pub fn start_background(&mut self, command: &str, ctx: &Ctx) -> Option<usize> {
+        let n = self.background.len() + 1;
+        let task = background::Task::start(n, command, &ctx.cwd, &ctx.tool_env)?;
+        self.background.push(task);
+        Some(n - 1)
     }
 }
 
@@ -407,6 +437,8 @@ fn run(a: &ClaudeArgs, log: &mut InvocationLog) -> Result<i32, Refusal> {
         log_hooks: Vec::new(),
         hook_decision: None,
         notified: false,
+        background: Vec::new(),
+        print: a.print,
     };
     let mut ctx = Ctx {
         policy: policy(a, &mode, &settings, &cwd, !a.print),

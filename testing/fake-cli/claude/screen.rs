@@ -118,6 +118,10 @@ impl Agent for ClaudeTui<'_> {
         self.session.end_turn(turn);
     }
 
+    fn background(&mut self, command: &str, ctx: &crate::engine::Ctx) {
+        self.session.start_background(command, ctx);
+    }
+
     fn permission_asked(&mut self, call: &ToolCall) {
         self.session.permission_asked(call);
     }

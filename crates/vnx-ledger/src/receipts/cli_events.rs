@@ -43,6 +43,11 @@ pub struct StreamSummary {
     pub events: u64,
     /// Non-empty lines that were not a JSON object (or oversize).
     pub unparsed_lines: u64,
+    /// Background work (shells, sub-agents) the worker started that still ran when its turn
+    /// ended and that the CLI left unfinished as it exited: stopped, or left running where
+    /// nothing says when it ends (at most [`super::BackgroundTask::MAX_TASKS`]; ADR 0096).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub background_stopped: Vec<super::BackgroundTask>,
 }
 
 /// Token counts.
@@ -137,6 +142,7 @@ impl StreamSummary {
             cost_usd,
             events,
             unparsed_lines,
+            background_stopped,
         } = self;
         session_id.is_none()
             && model.is_none()
@@ -149,5 +155,6 @@ impl StreamSummary {
             && cost_usd.is_none()
             && *events == 0
             && *unparsed_lines == 0
+            && background_stopped.is_empty()
     }
 }

@@ -76,8 +76,8 @@ pub use remote::{RemoteLost, RemoteOrigin, RemoteReceipt};
 pub use review::{ReviewComment, ReviewSent};
 pub use sandbox::{Network, PrivateHome, Quarantine, SessionPlace, Shape};
 pub use waiting::{
-    AnsweredVia, DispatchAnswered, DispatchBlocked, DispatchResumed, DispatchStalled,
-    PermissionAnswer, RequestFrom, WaitingFor,
+    AnsweredVia, BackgroundTask, DispatchAnswered, DispatchBackground, DispatchBlocked,
+    DispatchResumed, DispatchStalled, PermissionAnswer, RequestFrom, WaitingFor,
 };
 pub use worktree::{DiffStat, DiffStats, TeardownClass, VnxCommit};
 
@@ -236,6 +236,7 @@ kinds! {
     DispatchBlocked = "dispatch_blocked",
     DispatchStalled = "dispatch_stalled",
     DispatchResumed = "dispatch_resumed",
+    DispatchBackground = "dispatch_background",
     DispatchAnswered = "dispatch_answered",
     DispatchAccepted = "dispatch_accepted",
     DispatchDismissed = "dispatch_dismissed",

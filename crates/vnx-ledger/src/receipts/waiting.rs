@@ -2,7 +2,8 @@
 //! person (a permission prompt), `dispatch_stalled` when it has produced nothing for a while,
 //! and `dispatch_resumed` when it goes on. The supervisor writes them from the CLIs' own hooks
 //! and from the pane's activity; none of them ends the dispatch. `dispatch_answered` records
-//! a person's `vnx approve` or `vnx deny` of a blocked worker's permission prompt.
+//! a person's `vnx approve` or `vnx deny` of a blocked worker's permission prompt;
+//! `dispatch_background` when its turn ended while background work it started still runs.
 
 use serde::{Deserialize, Serialize};
 
@@ -124,6 +125,77 @@ impl DispatchResumed {
     /// [`DispatchResumed::after`] for a dispatch given up on with its host (`remote_lost`)
     /// whose host, answering again, runs it still: live again, as before it was given up on.
     pub const AFTER_LOST: &'static str = "lost";
+}
+
+/// One piece of background work a worker's CLI said still runs as its turn ended: a shell
+/// command it started in the background, or a sub-agent. What the CLI's hook or event said,
+/// each text cut to [`BackgroundTask::MAX_TEXT`] characters: the worker's CLI wrote it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct BackgroundTask {
+    /// The CLI's id for it.
+    pub id: String,
+    /// What it is, as the CLI says: `shell`, `subagent`.
+    pub kind: String,
+    /// What it does: its description, else its command.
+    pub what: String,
+}
+
+impl BackgroundTask {
+    /// The longest id, kind or description kept, in characters.
+    pub const MAX_TEXT: usize = 200;
+    /// The most tasks a receipt keeps.
+    pub const MAX_TASKS: usize = 16;
+}
+
+/// `dispatch_background`: the worker's turn ended while background work it started still
+/// runs (its CLI's end-of-turn hook or events said so). It is not done: the supervisor waits
+/// for that work (its CLI's next end of turn without it) before it concludes; a later
+/// `dispatch_resumed` (`after: background`) says the work ended.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct DispatchBackground {
+    /// The dispatch.
+    pub dispatch_id: DispatchId,
+    /// What still runs (at most [`BackgroundTask::MAX_TASKS`]).
+    pub tasks: Vec<BackgroundTask>,
+    /// How many ran in all, when more than `tasks` lists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub more: Option<u32>,
+    /// The hook event (or stream event) that said so.
+    pub source: String,
+    /// Set when the receipt was written on a remote host and re-attested here: which line of
+    /// the host's ledger it came from (see [`RemoteOrigin`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote: Option<RemoteOrigin>,
+    /// Members this version does not know, kept as read.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+impl DispatchBackground {
+    /// [`DispatchResumed::after`] once the background work ended.
+    pub const AFTER: &'static str = "background";
+
+    /// What it waits on, in one line: `1 background task: slow tests`.
+    pub fn describe(&self) -> String {
+        let n = self.tasks.len() + self.more.unwrap_or(0) as usize;
+        let names: Vec<String> = self
+            .tasks
+            .iter()
+            .map(|t| match t.kind.as_str() {
+                "shell" | "" => t.what.clone(),
+                kind => format!("{} ({kind})", t.what),
+            })
+            .collect();
+        let more = match self.more {
+            Some(m) if m > 0 => format!(", and {m} more"),
+            _ => String::new(),
+        };
+        format!(
+            "{n} background task{}: {}{more}",
+            if n == 1 { "" } else { "s" },
+            names.join(", ")
+        )
+    }
 }
 
 /// A person's answer to a permission prompt.

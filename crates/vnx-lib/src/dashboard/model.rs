@@ -286,6 +286,9 @@ fn activity(s: &DispatchState, root: &Path, tmux: &Tmux) -> String {
         if let Some(b) = &s.blocked {
             return format!("waits for {}", b.describe());
         }
+        if let Some(b) = &s.background {
+            return format!("waiting on {}", b.describe());
+        }
         if let Some(text) = pane(s, tmux)
             && !shows_events(&text)
         {

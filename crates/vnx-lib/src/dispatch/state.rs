@@ -117,6 +117,14 @@ pub struct DispatchState {
         deserialize_with = "crate::dispatch::state::de_json"
     )]
     pub blocked: Option<crate::receipts::DispatchBlocked>,
+    /// While it runs with its turn ended but background work it started still running: what
+    /// it waits on (ADR 0096).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[borsh(
+        serialize_with = "crate::dispatch::state::ser_json",
+        deserialize_with = "crate::dispatch::state::de_json"
+    )]
+    pub background: Option<crate::receipts::DispatchBackground>,
     /// While it is queued (or once its wait ended without a start): its place in the queue.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub queue: Option<QueueInfo>,
@@ -466,6 +474,7 @@ impl DispatchState {
             tmux_socket: None,
             blocked: None,
             budget: None,
+            background: None,
             accepted: None,
             dismissed: None,
             escalated: None,

@@ -53,7 +53,8 @@ impl Records {
             Some(
                 receipts::DispatchResumed::EVENT
                 | receipts::DispatchStalled::EVENT
-                | receipts::DispatchAnswered::EVENT,
+                | receipts::DispatchAnswered::EVENT
+                | receipts::DispatchBackground::EVENT,
             ) => {
                 r.live = Some(LiveMark::Cleared(cite));
                 // A dispatch given up on with its host, found running there again.
@@ -127,6 +128,15 @@ impl Records {
                 if let Some(s) = self.state(id, cite, true) {
                     s.state = State::Blocked;
                     s.blocked = Some(r.receipt);
+                    s.background = None;
+                }
+            }
+            // Its turn ended with background work running: still running, waiting on it.
+            Typed::DispatchBackground(r) => {
+                if let Some(s) = self.state(id, cite, true) {
+                    s.state = State::Running;
+                    s.blocked = None;
+                    s.background = Some(r.receipt);
                 }
             }
             // A prompt answered with `vnx approve`/`vnx deny` waits no more (a denied prompt
@@ -157,6 +167,7 @@ impl Records {
                 if let Some(s) = self.state(id, cite, !again) {
                     s.state = now;
                     s.blocked = None;
+                    s.background = None;
                 }
             }
             // `vnx pr watch` handed the pull request to a person; its merge or close (by
@@ -280,6 +291,7 @@ impl Records {
             s.tokens = c.token_usage.map(|u| u.input_tokens + u.output_tokens);
             s.cli_denials = u32::try_from(by_cli).unwrap_or(u32::MAX);
             s.blocked = None;
+            s.background = None;
             s.accepted = None;
         }
     }

@@ -32,8 +32,9 @@ pub fn path_in(data_dir: &Path) -> std::path::PathBuf {
     data_dir.join(FILE)
 }
 
-/// The index file's first bytes: its format, version 14 (version 13 had no base commit in a
-/// dispatch's state and no escalation of a pull request's reactions, 12 had no plan step, version
+/// The index file's first bytes: its format, version 14 (version 13 had no base commit, budget
+/// or background wait in a dispatch's state and no escalation of a pull request's reactions,
+/// 12 had no plan step, version
 /// 11 counted no denial recorded
 /// after its dispatch had ended; 10 kept the anchoring as
 /// one digest and no history digest, so any change to it meant verifying in full; 9 had its

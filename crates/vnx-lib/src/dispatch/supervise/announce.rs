@@ -1,5 +1,5 @@
 //! What a supervisor writes while its dispatch runs: each change of live state as a signed
-//! receipt appended at once (blocked, stalled, resumed), and the user's notification for it.
+//! receipt appended at once (blocked, stalled, resumed, waiting on background work), and the user's notification for it.
 //! A receipt that cannot be appended is noted in the worker's log and skipped: the live
 //! state is advice, the completion is the evidence.
 
@@ -77,6 +77,7 @@ impl<'a> Recorder<'a> {
             }
             Change::Stalled(s) => self.write(s, "stalled", "", log),
             Change::Resumed(r) => self.write(r, "running", "", log),
+            Change::Background(b) => self.write(b, "running", &b.describe(), log),
         }
     }
 

@@ -26,6 +26,8 @@ pub enum Change {
     Stalled(DispatchStalled),
     /// A blocked or stalled worker goes on.
     Resumed(DispatchResumed),
+    /// The worker's turn ended while background work it started still runs.
+    Background(crate::receipts::DispatchBackground),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

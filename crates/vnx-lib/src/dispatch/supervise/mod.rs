@@ -10,7 +10,8 @@
 //! dispatch (commit, teardown, phantom guard, the completion kept and appended) in `conclude`;
 //! what its end says beyond the exit (session, cost, usage, question) in `facts`.
 //! Around them: the supervisor's per-provider slot (`slots`), the report and hook files
-//! (`signals`), running, blocked or stalled as the supervisor sees it (`live`), each change of
+//! (`signals`), running, blocked or stalled as the supervisor sees it (`live`), not done
+//! while background work the worker started runs (`background`), each change of
 //! live state announced as a signed receipt and to the user's `notify` command (`announce`,
 //! `notify`), the verdict (`outcome`), the phantom guard (`phantom`), completions kept until
 //! the ledger takes them (`pending`), and a lost dispatch's end recorded from its sealed
@@ -19,6 +20,7 @@
 pub mod announce;
 mod budget;
 mod changes;
+pub(crate) mod background;
 mod conclude;
 mod facts;
 pub mod live;

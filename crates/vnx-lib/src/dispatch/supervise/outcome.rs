@@ -154,8 +154,15 @@ fn by_output(e: &Ended, ok_exit: bool) -> Decision {
     }
 }
 
-/// Decides the status of an ended dispatch.
+/// Decides the status of an ended dispatch: a `done` whose CLI stopped background work the
+/// worker started, unfinished, needs a person instead (ADR 0096).
 pub fn decide(e: &Ended) -> Decision {
+    let decided = decide_exit(e);
+    super::background::unfinished(e, &decided).unwrap_or(decided)
+}
+
+/// Decides the status of an ended dispatch from its exit, report, turn end and output.
+fn decide_exit(e: &Ended) -> Decision {
     if let Some(err) = &e.spawn_error {
         return decision(DispatchStatus::Failed, CompletionSignal::SpawnFailed, err);
     }

@@ -2,7 +2,8 @@
 //! of its own thread, not its title's, ends the dispatch's), the dialogs its screen shows (a
 //! permission dialog no hook signals, a dialog before its first turn), the session file that
 //! records the end of a turn no hook signals, and its report; once it reported and its turn
-//! ended (or one of them and the wait after it passed), it completed.
+//! ended (or one of them and the wait after it passed), it completed, unless its turn ended
+//! with background work still running (then it waits for a turn end without, `background`).
 
 use std::fs;
 use std::path::PathBuf;
@@ -10,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use crate::dispatch::Spec;
 use crate::dispatch::supervise::announce::Recorder;
+use crate::dispatch::supervise::background::Background;
 use crate::dispatch::supervise::live::Live;
 use crate::dispatch::supervise::outcome::{self, Ended};
 use crate::dispatch::supervise::signals::{self, HookSignal, ReportFile, SignalReader};
@@ -36,6 +38,8 @@ pub(super) struct TuiWatch {
     session_seen: Option<Instant>,
     session_found: Option<PathBuf>,
     reported_seen: bool,
+    /// Background work its last turn end named, waited for (ADR 0096).
+    background: Background,
     accepted_threads: Vec<String>,
     settle_until: Option<Instant>,
     /// The argument that carries the prompt, as the worker received it.
@@ -54,6 +58,7 @@ impl TuiWatch {
             session_seen: None,
             session_found: None,
             reported_seen: false,
+            background: Background::default(),
             accepted_threads: Vec::new(),
             settle_until: None,
             initial: initial_prompt(spec, prompt),
@@ -84,7 +89,7 @@ impl TuiWatch {
             if ended.hook_session.is_none() {
                 ended.hook_session = outcome::hook_session(&signal, false);
             }
-            let turn_end = ends_turn(
+            let mut turn_end = ends_turn(
                 &spec.invocation.hooks,
                 &signal,
                 &self.initial,
@@ -94,6 +99,14 @@ impl TuiWatch {
             // nothing of the dispatch's: a dialog the worker shows still stands.
             if turn_end || !spec.invocation.hooks.ends_turn(&signal.event) {
                 for change in live.on_signal(&signal, Instant::now()) {
+                    recorder.change(&change, log);
+                }
+            }
+            // A turn that ended with background work running is not the dispatch's end.
+            if turn_end {
+                let (ends, change) = self.background.turn_end(&spec.id, &signal, Instant::now());
+                turn_end = ends;
+                if let Some(change) = change {
                     recorder.change(&change, log);
                 }
             }
@@ -154,6 +167,13 @@ impl TuiWatch {
             if let Some(change) = live.went_on("report", Instant::now()) {
                 recorder.change(&change, log);
             }
+        }
+        // Background work runs: the worker is busy, not stalled, and not done.
+        if self.background.waiting() {
+            if let Some(change) = live.on_activity("background", Instant::now()) {
+                recorder.change(&change, log);
+            }
+            return false;
         }
         let settle = match (reported, &ended.turn_end) {
             (true, Some(_)) => Some(Duration::ZERO),

@@ -332,6 +332,7 @@ fn lost_unless_alive(s: &mut DispatchState, live: &Sessions) {
     {
         s.state = State::Lost;
         s.blocked = None;
+        s.background = None;
     }
 }
 

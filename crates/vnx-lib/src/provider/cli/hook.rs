@@ -14,7 +14,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::receipts::kinds::HookKind;
-use crate::receipts::{PermissionAnswer, Placed, WaitingFor};
+use crate::receipts::{BackgroundTask, PermissionAnswer, Placed, WaitingFor};
 
 /// What a dispatch's launch hands a CLI's module to write the files its hooks need: the
 /// invocation's hooks and argv, the commands given to its allow mechanism, vnx's binary and
@@ -372,6 +372,9 @@ pub struct EngineHooks {
     /// Whether a prompt its `Notification` names is one its permission hook can answer (it
     /// comes while that hook waits, not once the hook gave up).
     pub notified_answers: bool,
+    /// Whether its `Stop` hook names the background work still running
+    /// ([`background_tasks`]).
+    pub background: bool,
 }
 
 impl EngineHooks {
@@ -426,6 +429,12 @@ impl Hooks for EngineHooks {
 
     fn once_per_prompt(&self, event: &str) -> bool {
         event == self.permission()
+    }
+
+    fn background(&self, event: &str, payload: &Value) -> Option<(Vec<BackgroundTask>, u32)> {
+        (self.background && event == self.events[0])
+            .then(|| background_tasks(payload))
+            .flatten()
     }
 }
 
@@ -542,6 +551,49 @@ pub trait Hooks: Sync {
     fn once_per_prompt(&self, _event: &str) -> bool {
         false
     }
+
+    /// The background work (shells, sub-agents) its end-of-turn hook `event` says still
+    /// runs as the turn ends, at most [`BackgroundTask::MAX_TASKS`] with how many more;
+    /// `None` where its hooks say nothing of background work (ADR 0096). The supervisor
+    /// does not conclude on a turn end that names some.
+    fn background(&self, _event: &str, _payload: &Value) -> Option<(Vec<BackgroundTask>, u32)> {
+        None
+    }
+}
+
+/// The running entries of a hook payload's `background_tasks` (`[{id, type, status,
+/// description, command}]`, as the engine's `Stop` hook carries them where it names them),
+/// each text cut, at most [`BackgroundTask::MAX_TASKS`], with how many more ran; an entry
+/// whose status is not `running` has ended. `None` when the payload has no such list.
+pub fn background_tasks(payload: &Value) -> Option<(Vec<BackgroundTask>, u32)> {
+    let list = payload.get("background_tasks")?.as_array()?;
+    let text = |v: Option<&Value>| {
+        let s = v.and_then(Value::as_str).unwrap_or_default();
+        super::stream::truncate(s.trim(), BackgroundTask::MAX_TEXT)
+    };
+    let running = list.iter().filter(|t| {
+        t.get("status")
+            .and_then(Value::as_str)
+            .is_none_or(|s| s == "running")
+    });
+    let mut tasks = Vec::new();
+    let mut more = 0u32;
+    for t in running {
+        if tasks.len() == BackgroundTask::MAX_TASKS {
+            more = more.saturating_add(1);
+            continue;
+        }
+        let mut what = text(t.get("description"));
+        if what.is_empty() {
+            what = text(t.get("command"));
+        }
+        tasks.push(BackgroundTask {
+            id: text(t.get("id")),
+            kind: text(t.get("type")),
+            what,
+        });
+    }
+    Some((tasks, more))
 }
 
 #[cfg(test)]

@@ -1,25 +1,116 @@
-//! Claude Code `--output-format stream-json` events: `system/init`, `assistant`, `result`.
+//! Claude Code `--output-format stream-json` events: `system/init`, `assistant`, `result`,
+//! and its background tasks (`system/task_started`, `task_updated`, `task_notification`).
+//!
+//! Background work, seen on claude 2.1.197 (ADR 0096): a `Bash` call with
+//! `run_in_background` and a `Task` call with `run_in_background` each start a task
+//! (`task_type` `local_bash`, `local_agent`). After its turn's `result`, `claude -p` waits
+//! for running sub-agents (their end starts another turn, with a second `result`), but
+//! stops running shells about 5 s later (`task_updated` `killed`, `task_notification`
+//! `stopped`) and exits; `CLAUDE_CODE_PRINT_BG_WAIT_CEILING_MS=0` does not keep them. A task
+//! that ran when a `result` came and ended stopped, or never ended, is one the CLI stopped
+//! unfinished: `StreamSummary::background_stopped`.
 
 use serde_json::Value;
+
+use crate::receipts::BackgroundTask;
 
 use crate::provider::cli::stream::{
     HeadlessStream, StreamEvents, StreamSummary, array, f64_field, keep_first, last_text,
     result_usage, result_verdict, started, str_field, subagent, truncate_message,
 };
 
-/// Claude Code's headless stream: nothing is kept between events.
+/// Claude Code's headless stream: only its background tasks are kept between events.
 #[derive(Debug, Default)]
-pub(super) struct ClaudeEvents;
+pub(super) struct ClaudeEvents {
+    tasks: Vec<Task>,
+}
+
+/// One background task its events named.
+#[derive(Debug)]
+struct Task {
+    task: BackgroundTask,
+    /// Its end's status, once it ended.
+    ended: Option<String>,
+    /// Whether it still ran when a turn's `result` came.
+    outlived_turn: bool,
+}
+
+/// The most background tasks followed in one stream (a hostile one could name any number).
+const MAX_FOLLOWED: usize = 256;
+
+impl ClaudeEvents {
+    fn task(&mut self, event: &Value) {
+        let text = |key: &str| {
+            crate::provider::cli::stream::truncate(
+                str_field(event, key).unwrap_or_default().trim(),
+                BackgroundTask::MAX_TEXT,
+            )
+        };
+        let id = text("task_id");
+        match str_field(event, "subtype") {
+            Some("task_started") if self.tasks.len() < MAX_FOLLOWED => {
+                let kind = match str_field(event, "task_type") {
+                    Some("local_bash") => "shell".to_owned(),
+                    Some("local_agent") => "subagent".to_owned(),
+                    _ => text("task_type"),
+                };
+                let task = BackgroundTask {
+                    id,
+                    kind,
+                    what: text("description"),
+                };
+                self.tasks.push(Task {
+                    task,
+                    ended: None,
+                    outlived_turn: false,
+                });
+            }
+            Some(subtype @ ("task_updated" | "task_notification")) => {
+                let status = if subtype == "task_updated" {
+                    event.get("patch").and_then(|p| str_field(p, "status"))
+                } else {
+                    str_field(event, "status")
+                };
+                let Some(status) = status.filter(|s| *s != "running" && *s != "pending") else {
+                    return;
+                };
+                if let Some(t) = self.tasks.iter_mut().find(|t| t.task.id == id) {
+                    t.ended.get_or_insert_with(|| status.to_owned());
+                }
+            }
+            _ => {}
+        }
+    }
+}
 
 impl StreamEvents for ClaudeEvents {
     fn event(&mut self, kind: &str, event: &Value, summary: &mut StreamSummary) {
         match kind {
             "system" if str_field(event, "subtype") == Some("init") => started(event, summary),
+            "system" => self.task(event),
             "assistant" => assistant(event, summary),
-            "result" => result(event, summary),
+            "result" => {
+                for t in self.tasks.iter_mut().filter(|t| t.ended.is_none()) {
+                    t.outlived_turn = true;
+                }
+                result(event, summary);
+            }
             _ => {}
         }
         keep_first(&mut summary.session_id, event, "session_id");
+    }
+
+    fn finish(&mut self, summary: &mut StreamSummary) {
+        summary.background_stopped = (self.tasks.iter())
+            .filter(|t| {
+                t.outlived_turn
+                    && t.ended
+                        .as_deref()
+                        .is_none_or(|s| s == "killed" || s == "stopped")
+            })
+            .take(BackgroundTask::MAX_TASKS)
+            .map(|t| t.task.clone())
+            .collect();
     }
 }
 
@@ -64,7 +155,7 @@ fn result(event: &Value, summary: &mut StreamSummary) {
 /// Its headless event stream (see the module's documentation).
 pub(super) static HEADLESS: HeadlessStream = HeadlessStream {
     format: super::STREAM,
-    parser: || Box::new(ClaudeEvents),
+    parser: || Box::<ClaudeEvents>::default(),
     claims: |kind, event| match kind {
         "system" | "assistant" | "user" | "stream_event" => true,
         "result" => event.get("subtype").is_some(),
@@ -80,6 +171,7 @@ pub(super) static HEADLESS: HeadlessStream = HeadlessStream {
 pub(crate) mod tests {
     use super::super::STREAM;
     use crate::provider::events::testing::*;
+    use crate::receipts::BackgroundTask;
 
     /// A real run of its headless stream, for every parser's tests.
     pub(crate) const SAMPLE: &[&str] = &[
@@ -116,6 +208,7 @@ pub(crate) mod tests {
                 cost_usd: Some(0.0523),
                 events: 8,
                 unparsed_lines: 0,
+                background_stopped: Vec::new(),
             }
         );
         assert!(!summary.is_empty());
@@ -189,5 +282,53 @@ pub(crate) mod tests {
         assert_eq!(summary.last_message.as_deref(), Some("Main answer"));
         assert_eq!(summary.tool_calls, 1);
         assert_eq!(summary.verdict, None);
+    }
+
+    #[test]
+    fn claude_background_work_stopped_after_the_turn_is_kept_and_bounded() {
+        let started = |id: &str, ty: &str, what: &str| {
+            format!(
+                r#"{{"type":"system","subtype":"task_started","task_id":"{id}","task_type":"{ty}","description":"{what}"}}"#
+            )
+        };
+        let result = r#"{"type":"result","subtype":"success","is_error":false,"result":"ok"}"#;
+        let killed = |id: &str| {
+            format!(
+                r#"{{"type":"system","subtype":"task_updated","task_id":"{id}","patch":{{"status":"killed"}}}}"#
+            )
+        };
+        let stream = [
+            started("b1", "local_bash", "slow tests"),
+            started("b2", "local_bash", "ended before the turn"),
+            r#"{"type":"system","subtype":"task_notification","task_id":"b2","status":"completed"}"#.to_owned(),
+            started("a1", "local_agent", "check the docs"),
+            result.to_owned(),
+            r#"{"type":"system","subtype":"task_notification","task_id":"a1","status":"completed"}"#.to_owned(),
+            killed("b1"),
+        ];
+        let refs: Vec<&str> = stream.iter().map(String::as_str).collect();
+        let summary = parse_every_split(STREAM, &lines(&refs));
+        let [t] = summary.background_stopped.as_slice() else {
+            panic!("{:?}", summary.background_stopped)
+        };
+        assert_eq!(
+            (t.id.as_str(), t.kind.as_str(), t.what.as_str()),
+            ("b1", "shell", "slow tests")
+        );
+
+        // A hostile stream: thousands of tasks, each with a huge description, never ended.
+        let long = "x".repeat(10_000);
+        let mut many: Vec<String> = (0..5_000)
+            .map(|i| started(&format!("t{i}"), "local_bash", &long))
+            .collect();
+        many.push(result.to_owned());
+        let refs: Vec<&str> = many.iter().map(String::as_str).collect();
+        let summary = parse(STREAM, &lines(&refs));
+        assert_eq!(summary.background_stopped.len(), BackgroundTask::MAX_TASKS);
+        assert!(summary.background_stopped[0].what.len() <= BackgroundTask::MAX_TEXT + 3);
+        // Work that never outlived a turn's result is not counted.
+        let refs = [started("b1", "local_bash", "x")];
+        let refs: Vec<&str> = refs.iter().map(String::as_str).collect();
+        assert!(parse(STREAM, &lines(&refs)).background_stopped.is_empty());
     }
 }

@@ -54,6 +54,7 @@ pub(super) static HOOKS: EngineHooks = EngineHooks {
         "claude-permission-request",
     ],
     notified_answers: true,
+    background: true,
 };
 
 #[cfg(test)]
@@ -168,5 +169,85 @@ mod tests {
             DispatchStatus::Failed,
             "a TUI that exits without reporting"
         );
+    }
+
+    mod background {
+        use std::time::Instant;
+
+        use crate::dispatch::supervise::background::Background;
+        use crate::dispatch::supervise::live::Change;
+        use crate::dispatch::supervise::signals::HookSignal;
+        use crate::ids::DispatchId;
+        use crate::provider::cli::hook::tests::signal;
+        use crate::receipts::BackgroundTask;
+
+        fn bg_id() -> DispatchId {
+            DispatchId::parse("D-1").unwrap()
+        }
+
+        fn stop_with(tasks: serde_json::Value) -> HookSignal {
+            signal(
+                "claude-stop",
+                serde_json::json!({"hook_event_name": "Stop", "background_tasks": tasks}),
+            )
+        }
+
+        #[test]
+        fn a_turn_end_naming_running_work_waits_until_one_names_none() {
+            let t0 = Instant::now();
+            let mut bg = Background::default();
+            let first = stop_with(
+                serde_json::json!([{"id": "b1", "type": "shell", "status": "running",
+            "description": "slow tests", "command": "sleep 20"}]),
+            );
+            let (ends, change) = bg.turn_end(&bg_id(), &first, t0);
+            assert!(!ends);
+            let Some(Change::Background(b)) = change else {
+                panic!("{change:?}")
+            };
+            assert_eq!(b.describe(), "1 background task: slow tests");
+            assert!(bg.waiting());
+            // The same work named again is no new change.
+            assert_eq!(bg.turn_end(&bg_id(), &first, t0), (false, None));
+            let (ends, change) = bg.turn_end(&bg_id(), &stop_with(serde_json::json!([])), t0);
+            assert!(ends);
+            assert!(
+                matches!(change, Some(Change::Resumed(r)) if r.after == "background"),
+                "the wait's end is recorded"
+            );
+            assert!(!bg.waiting());
+            // A turn end of a CLI whose hooks say nothing of background work ends the turn.
+            let other = signal(
+                "other-stop",
+                serde_json::json!({"background_tasks": [{"id": "x"}]}),
+            );
+            assert_eq!(bg.turn_end(&bg_id(), &other, t0), (true, None));
+        }
+
+        #[test]
+        fn ended_work_does_not_hold_and_a_hostile_list_is_bounded() {
+            let t0 = Instant::now();
+            let mut bg = Background::default();
+            let done = stop_with(
+                serde_json::json!([{"id": "b1", "type": "shell", "status": "completed"}]),
+            );
+            assert_eq!(bg.turn_end(&bg_id(), &done, t0), (true, None));
+            let many: Vec<_> = (0..10_000)
+                .map(|i| {
+                    serde_json::json!({"id": format!("b{i}"), "type": "subagent",
+                "status": "running", "description": "x".repeat(100_000)})
+                })
+                .collect();
+            let (ends, change) =
+                bg.turn_end(&bg_id(), &stop_with(serde_json::Value::Array(many)), t0);
+            assert!(!ends);
+            let Some(Change::Background(b)) = change else {
+                panic!()
+            };
+            assert_eq!(b.tasks.len(), BackgroundTask::MAX_TASKS);
+            assert_eq!(b.more, Some(10_000 - BackgroundTask::MAX_TASKS as u32));
+            assert!(b.tasks[0].what.len() <= BackgroundTask::MAX_TEXT + 3);
+            assert!(b.describe().starts_with("10000 background tasks: "));
+        }
     }
 }

@@ -3,6 +3,12 @@
 //! (`claude -p --output-format stream-json --verbose`) parsed for the receipt (`events`) and
 //! rendered as a transcript (`transcript`, also of its session file, which is that stream's
 //! vocabulary); where it keeps its state.
+//!
+//! Background work (ADR 0096): its TUI's `Stop` hook names the background shells and
+//! sub-agents still running (`background_tasks`, read by the engine's hooks), and it runs a
+//! turn of its own when they end; `-p` says `task_started` and how each ended, waits for
+//! sub-agents but stops a shell 5 s after its turn (`events`). vnx waits past the first and
+//! reports the second as needing a person.
 
 use std::path::Path;
 

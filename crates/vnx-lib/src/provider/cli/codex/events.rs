@@ -135,6 +135,7 @@ pub(crate) mod tests {
                 cost_usd: None,
                 events: 17,
                 unparsed_lines: 0,
+                background_stopped: Vec::new(),
             }
         );
     }

@@ -3,6 +3,9 @@
 //! (`codex exec --json`, codex-rs/exec/src/exec_events.rs `ThreadEvent`) parsed for the
 //! receipt (`events`) and rendered as a transcript (`transcript`); the rollout file its TUI
 //! writes rendered as a transcript (`rollout`); where it keeps its state.
+//!
+//! Background work (ADR 0096): nothing vnx reads says a turn ended with background work
+//! running (not looked for yet); its turn end concludes the dispatch as before.
 
 use std::path::Path;
 

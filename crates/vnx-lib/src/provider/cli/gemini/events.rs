@@ -1,7 +1,15 @@
 //! Gemini CLI `--output-format stream-json` events: `init`, `message` (assistant deltas
 //! joined), `tool_use`, `tool_result`, `error`, `result`.
+//!
+//! Background work, seen on gemini 0.61.0 (ADR 0096): `run_shell_command` with
+//! `is_background: true` answers "Command moved to background (PID: N)" and the command runs
+//! on, in a session of its own, after gemini exits; nothing says when it ends. Each one the
+//! CLI moved to the background is work it left unfinished as far as vnx can tell:
+//! `StreamSummary::background_stopped`.
 
 use serde_json::Value;
+
+use crate::receipts::BackgroundTask;
 
 use crate::provider::cli::stream::{
     CappedText, HeadlessStream, LAST_MESSAGE_MAX_CHARS, StreamEvents, StreamSummary, Usage,
@@ -18,7 +26,13 @@ pub(super) struct GeminiEvents {
     remembered_error: Option<String>,
     /// The assistant message being streamed (deltas are appended to it).
     gemini_current: Option<CappedText>,
+    /// Shell commands asked to run in the background, and whether the CLI said it moved
+    /// each there (at most [`MAX_FOLLOWED`]).
+    background: Vec<(BackgroundTask, bool)>,
 }
+
+/// The most background commands followed in one stream (a hostile one could name any number).
+const MAX_FOLLOWED: usize = 256;
 
 impl StreamEvents for GeminiEvents {
     fn event(&mut self, kind: &str, event: &Value, summary: &mut StreamSummary) {
@@ -44,9 +58,16 @@ impl StreamEvents for GeminiEvents {
             "tool_use" => {
                 self.gemini_close_message(summary);
                 summary.tool_calls += 1;
+                self.background_asked(event);
             }
             "tool_result" => {
                 self.gemini_close_message(summary);
+                if str_field(event, "status") == Some("success")
+                    && let Some(id) = str_field(event, "tool_id")
+                    && let Some(task) = self.background.iter_mut().find(|(t, _)| t.id == id)
+                {
+                    task.1 = true;
+                }
                 if str_field(event, "status") == Some("error")
                     && let Some(error) = event.get("error")
                     && [str_field(error, "type"), str_field(error, "message")]
@@ -65,10 +86,39 @@ impl StreamEvents for GeminiEvents {
 
     fn finish(&mut self, summary: &mut StreamSummary) {
         self.gemini_close_message(summary);
+        summary.background_stopped = (self.background.iter())
+            .filter(|(_, moved)| *moved)
+            .take(BackgroundTask::MAX_TASKS)
+            .map(|(t, _)| t.clone())
+            .collect();
     }
 }
 
 impl GeminiEvents {
+    /// A shell command asked to run in the background.
+    fn background_asked(&mut self, event: &Value) {
+        let Some(params) = event.get("parameters") else {
+            return;
+        };
+        if params.get("is_background").and_then(Value::as_bool) != Some(true)
+            || self.background.len() >= MAX_FOLLOWED
+        {
+            return;
+        }
+        let text =
+            |v: Option<&str>| truncate(v.unwrap_or_default().trim(), BackgroundTask::MAX_TEXT);
+        let mut what = text(str_field(params, "description"));
+        if what.is_empty() {
+            what = text(str_field(params, "command"));
+        }
+        let task = BackgroundTask {
+            id: text(str_field(event, "tool_id")),
+            kind: "shell".to_owned(),
+            what,
+        };
+        self.background.push((task, false));
+    }
+
     fn gemini_result(&mut self, event: &Value, summary: &mut StreamSummary) {
         self.gemini_close_message(summary);
         let error = event.get("error").filter(|e| e.is_object());
@@ -189,6 +239,7 @@ pub(crate) mod tests {
                 cost_usd: None,
                 events: 14,
                 unparsed_lines: 0,
+                background_stopped: Vec::new(),
             }
         );
     }

@@ -3,6 +3,11 @@
 //! (`gemini -p --output-format stream-json`) parsed for the receipt (`events`) and rendered as
 //! a transcript (`transcript`); the chat session file its TUI writes rendered as a transcript
 //! (`session`); where it keeps its state.
+//!
+//! Background work (ADR 0096): headless, `run_shell_command` with `is_background` answers
+//! "Command moved to background (PID: N)" and the command runs on in a session of its own
+//! after gemini exits; no event says when it ends. Its dispatch is then not done (`events`),
+//! but vnx neither waits for it nor stops it.
 
 use std::path::{Path, PathBuf};
 

@@ -5,6 +5,9 @@
 //! rows of its SQLite database, read as the lines of that stream (`sessions`, ADR 0059);
 //! where it keeps its state. It exits 0 after a denied tool, so the outcome is read from its
 //! events and vnx's own report.
+//!
+//! Background work (ADR 0096): nothing vnx reads says a turn ended with background work
+//! running (not looked for yet).
 
 use std::path::{Path, PathBuf};
 

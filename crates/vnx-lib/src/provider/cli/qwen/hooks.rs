@@ -67,6 +67,7 @@ pub(super) static HOOKS: EngineHooks = EngineHooks {
     events: &EVENTS,
     went_on: &["qwen-post-tool-use", "qwen-stop", "qwen-permission-request"],
     notified_answers: false,
+    background: false,
 };
 
 #[cfg(test)]

@@ -1,0 +1,119 @@
+//! Not done while background work runs (ADR 0096), on the claude stand-in (which imitates
+//! what claude 2.1.197 showed, tests/support/fixtures/claude-*background*): a TUI turn that
+//! ends while a background shell it started still runs leaves the dispatch running, "waiting
+//! on 1 background task", until the CLI's next turn end names none (and the report made
+//! meanwhile is what counts); `claude -p`, which stops such a shell as it exits, ends it
+//! needing a person, whatever the worker reported.
+
+use crate::common::{Fakes, Repo, completion, run, wait_for};
+
+/// `vnx status --json`'s entry for `id`.
+fn state_of(repo: &Repo, id: &str) -> serde_json::Value {
+    let r = run(repo.vnx().args(["status", "--json"]));
+    let all: Vec<serde_json::Value> = serde_json::from_str(&r.stdout).unwrap();
+    all.into_iter()
+        .find(|s| s["dispatch_id"] == id)
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_tui_turn_that_ends_with_a_background_shell_is_not_done_until_it_ends() {
+    let repo = Repo::new();
+    let fakes = Fakes::new();
+    let gate = repo.env.home().join("gate");
+    // The background shell waits for the test's word, then reports: the report comes after
+    // the turn ended, from the work that was still running.
+    let id = repo.dispatched_tui(
+        &fakes,
+        "claude",
+        &format!(
+            "@fake write a.txt hi\n@fake background while [ ! -e {gate} ]; do sleep 0.05; done; \
+             vnx report --status done --summary tests-passed\n@fake say Started the tests.",
+            gate = gate.display()
+        ),
+    );
+    assert!(
+        wait_for(|| !state_of(&repo, &id)["background"].is_null()),
+        "the dispatch never said it waits on background work: {}",
+        state_of(&repo, &id)
+    );
+    let state = state_of(&repo, &id);
+    assert_eq!(state["status"], "running", "{state}");
+    assert_eq!(state["background"]["tasks"][0]["kind"], "shell", "{state}");
+    let human = run(repo.vnx().arg("status"));
+    assert!(
+        human
+            .stdout
+            .contains("waiting on 1 background task: while [ ! -e"),
+        "{}",
+        human.stdout
+    );
+    let shown = run(repo.vnx().args(["show", &id]));
+    assert!(shown.stdout.contains("waiting on"), "{}", shown.stdout);
+
+    std::fs::write(&gate, "").unwrap();
+    let r = run(repo.vnx().args(["wait", "--json", &id]));
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let receipts = repo.receipts(&id);
+    let c = receipts
+        .iter()
+        .find(|r| r["event_type"] == "dispatch_completed")
+        .unwrap();
+    assert_eq!(c["status"], "done", "{c}");
+    assert_eq!(c["completion_signal"], "report", "{c}");
+    assert_eq!(
+        c["report"]["summary"], "tests-passed",
+        "the later report counts: {c}"
+    );
+    let kinds: Vec<&str> = receipts
+        .iter()
+        .map(|r| r["event_type"].as_str().unwrap())
+        .collect();
+    let waited = kinds.iter().position(|k| *k == "dispatch_background");
+    let resumed = receipts
+        .iter()
+        .position(|r| r["event_type"] == "dispatch_resumed" && r["after"] == "background");
+    assert!(
+        matches!((waited, resumed), (Some(w), Some(r)) if w < r),
+        "{kinds:?}"
+    );
+    assert!(state_of(&repo, &id)["background"].is_null());
+    repo.verify_ok();
+}
+
+#[test]
+fn a_headless_cli_that_stops_background_work_as_it_exits_is_not_done() {
+    let repo = Repo::new();
+    let fakes = Fakes::new();
+    let mut cmd = repo.vnx();
+    cmd.env("PATH", fakes.path())
+        .env("VNX_FAKE_LOG_DIR", fakes.log_dir())
+        .args(["dispatch-agent", "--agent", "implementer", "--json"])
+        .args([
+            "--provider",
+            "claude",
+            "--lane",
+            "headless",
+            "--deadline",
+            "60",
+        ])
+        .args([
+            "--instruction",
+            "@fake write a.txt hi\n@fake background sleep 30\n\
+             @fake run vnx report --status done --summary started",
+        ]);
+    let r = run(cmd);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    let c = completion(&r);
+    assert_eq!(c["status"], "needs_input", "{c}");
+    let reason = c["failure_reason"].as_str().unwrap();
+    assert!(
+        reason.contains("1 background task: sleep 30") && reason.contains("stopped it"),
+        "{reason}"
+    );
+    assert_eq!(
+        c["cli_events"]["background_stopped"][0]["what"], "sleep 30",
+        "{c}"
+    );
+    repo.verify_ok();
+}

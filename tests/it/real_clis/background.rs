@@ -1,0 +1,126 @@
+//! Not done while background work runs (ADR 0096), on the real claude against the scripted
+//! model: in its TUI a turn that starts a background shell (`Bash` with `run_in_background`)
+//! and ends is not the dispatch's end: the dispatch runs on, "waiting on 1 background task",
+//! until the shell ended and claude's own turn after it ended with none; `claude -p`, which
+//! stops a background shell 5 s after its turn, ends the dispatch needing a person, and so
+//! does headless gemini, which leaves its background command running (in a session of its
+//! own) as it exits. The others were not looked at (tests/support/README.md, "Background
+//! work").
+
+use super::{Rig, explain, step, within};
+use crate::common::{completion, configure, run};
+
+/// The role lets the worker run `sleep` unasked, so the background shell needs no dialog.
+const CONFIG: &str = "roles:\n  implementer: {allow: ['sleep']}\n";
+
+/// The model's script: a change and the report first, then a background shell of `secs`, then
+/// its answer.
+fn script(secs: u32) -> String {
+    format!(
+        "Start the slow tests in the background.\n\
+         \\@model write notes.txt started\n\
+         \\@model run vnx report --status done --summary started\n\
+         \\@model tool Bash {{\"command\":\"sleep {secs}\",\"description\":\"slow tests\",\"run_in_background\":true}}\n\
+         \\@model say Started the tests."
+    )
+}
+
+/// `vnx status --json`'s entry for `id`.
+fn state_of(rig: &Rig, id: &str) -> serde_json::Value {
+    let r = run(rig.vnx().args(["status", "--json"]));
+    let all: Vec<serde_json::Value> = serde_json::from_str(&r.stdout).unwrap_or_default();
+    all.into_iter()
+        .find(|s| s["dispatch_id"] == id)
+        .unwrap_or_default()
+}
+
+#[test]
+#[ignore = "needs the real claude, codex and gemini (~740 MB from npm, tests/support/install-clis.sh)"]
+fn real_claude_tui_is_not_done_while_its_background_shell_runs() {
+    let rig = Rig::new();
+    configure(&rig.repo, CONFIG);
+    let at = step("claude", "interactive", "background shell");
+    let id = rig.detach("claude", "interactive", 120, &script(12));
+    assert!(
+        within(60, || !state_of(&rig, &id)["background"].is_null()),
+        "{at} the dispatch never said it waits: {}",
+        state_of(&rig, &id)
+    );
+    let state = state_of(&rig, &id);
+    assert_eq!(state["status"], "running", "{at} {state}");
+    let human = run(rig.vnx().arg("status"));
+    assert!(
+        human
+            .stdout
+            .contains("waiting on 1 background task: slow tests"),
+        "{at} {}",
+        human.stdout
+    );
+    let r = run(rig.vnx().args(["wait", "--json", &id]));
+    assert_eq!(r.code, 0, "{at} {}{}", r.stdout, r.stderr);
+    let receipts = rig.repo.receipts(&id);
+    let c = receipts
+        .iter()
+        .find(|r| r["event_type"] == "dispatch_completed")
+        .unwrap();
+    assert_eq!(c["status"], "done", "{at} {}", explain(c));
+    let waited = receipts
+        .iter()
+        .position(|r| r["event_type"] == "dispatch_background");
+    let resumed = receipts
+        .iter()
+        .position(|r| r["event_type"] == "dispatch_resumed" && r["after"] == "background");
+    let ended = receipts
+        .iter()
+        .position(|r| r["event_type"] == "dispatch_completed");
+    assert!(
+        matches!((waited, resumed, ended), (Some(w), Some(r), Some(e)) if w < r && r < e),
+        "{at} {receipts:#?}"
+    );
+    assert_eq!(
+        receipts[waited.unwrap()]["tasks"][0]["kind"],
+        "shell",
+        "{at}"
+    );
+}
+
+#[test]
+#[ignore = "needs the real claude, codex and gemini (~740 MB from npm, tests/support/install-clis.sh)"]
+fn real_claude_headless_stopping_its_background_shell_is_not_done() {
+    let rig = Rig::new();
+    configure(&rig.repo, CONFIG);
+    let at = step("claude", "headless", "background shell");
+    let r = rig.dispatch("claude", "headless", &script(60));
+    let c = completion(&r);
+    assert_eq!(c["status"], "needs_input", "{at} {}", explain(&c));
+    let reason = c["failure_reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("1 background task: slow tests") && reason.contains("stopped it"),
+        "{at} {reason}"
+    );
+    assert_eq!(
+        c["cli_events"]["background_stopped"][0]["kind"], "shell",
+        "{at} {c}"
+    );
+}
+
+#[test]
+#[ignore = "needs the real claude, codex and gemini (~740 MB from npm, tests/support/install-clis.sh)"]
+fn real_gemini_headless_leaving_its_background_command_is_not_done() {
+    let rig = Rig::new();
+    configure(&rig.repo, CONFIG);
+    let at = step("gemini", "headless", "background command");
+    let script = "Start the slow tests in the background.\n\
+         \\@model write notes.txt started\n\
+         \\@model run vnx report --status done --summary started\n\
+         \\@model tool run_shell_command {\"command\":\"sleep 20\",\"description\":\"slow tests\",\"is_background\":true}\n\
+         \\@model say Started the tests.";
+    let r = rig.dispatch("gemini", "headless", script);
+    let c = completion(&r);
+    assert_eq!(c["status"], "needs_input", "{at} {}", explain(&c));
+    let reason = c["failure_reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("1 background task: slow tests"),
+        "{at} {reason}"
+    );
+}
