@@ -22,6 +22,9 @@ pub enum Action {
     DenyPlan(DispatchId, String, Option<String>),
     /// Allow its pending permission prompt (`vnx approve`).
     Approve(DispatchId),
+    /// Raise the budget it stopped at by this many tokens and continue it (`vnx approve
+    /// --budget +N`).
+    RaiseBudget(DispatchId, u64),
     /// Refuse its pending permission prompt, perhaps saying why (`vnx deny`).
     Deny(DispatchId, Option<String>),
     /// Accept its ended worker's work as done, committing what it left uncommitted first
@@ -79,6 +82,9 @@ impl Action {
                 argv
             }
             Action::Approve(id) => v(&["approve", id.as_str()]),
+            Action::RaiseBudget(id, n) => {
+                v(&["approve", id.as_str(), "--budget", &format!("+{n}")])
+            }
             Action::Deny(id, _) => v(&["deny", id.as_str()]),
             Action::Accept(id) => v(&["accept", id.as_str()]),
             Action::Dismiss(id) => v(&["dismiss", id.as_str()]),
@@ -108,6 +114,9 @@ impl Action {
     pub fn question(&self) -> String {
         match self {
             Action::Approve(id) => format!("allow what {id}'s worker asks to do?"),
+            Action::RaiseBudget(id, n) => {
+                format!("raise {id}'s budget by {n} tokens and let its worker go on?")
+            }
             Action::Deny(id, _) => format!("refuse what {id}'s worker asks to do?"),
             Action::Accept(id) => {
                 format!("accept {id}'s work as done, committing what it left?")
@@ -136,6 +145,7 @@ impl Action {
             | Action::ApprovePlan(id, ..)
             | Action::DenyPlan(id, ..)
             | Action::Approve(id)
+            | Action::RaiseBudget(id, _)
             | Action::Deny(id, _)
             | Action::Accept(id)
             | Action::Dismiss(id)

@@ -80,6 +80,14 @@ pub async fn act(
         }
         "comment" => return back(&id, "a comment needs words"),
         "send-review" => Action::SendReview(id.clone()),
+        "raise-budget" => match field("tokens")
+            .trim()
+            .trim_start_matches('+')
+            .parse::<u64>()
+        {
+            Ok(n) if n > 0 => Action::RaiseBudget(id.clone(), n),
+            _ => return back(&id, "a raise needs a number of tokens above 0"),
+        },
         "approve-plan" | "deny-plan" => {
             let sha = field("plan_sha256").to_owned();
             let note = (!message.is_empty()).then_some(message);
@@ -356,6 +364,30 @@ fn dispatch_page(app: &App, p: &Paired, id: &DispatchId, said: &str) -> Result<S
                 "why (optional): the worker is told",
                 false
             ),
+        );
+    }
+    if let Some(note) = &s.budget {
+        if vnx::actions::budget::waits(s).is_some() {
+            let _ = write!(
+                b,
+                "<section class=\"needs\"><h2>Its budget is reached</h2><p>{}</p>\
+                 <form method=\"post\" action=\"/d/{id}\" class=\"acts\" data-confirm=\"Raise the budget and let the worker go on?\">\
+                 <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+                 <input type=\"hidden\" name=\"action\" value=\"raise-budget\">\
+                 <label>Raise by <input name=\"tokens\" inputmode=\"numeric\" pattern=\"[0-9]+\" required> tokens</label> \
+                 <button class=\"b-approve\" type=\"submit\">Raise and continue</button></form></section>",
+                esc(&note.line()),
+                csrf = p.token.csrf(),
+            );
+        } else {
+            let _ = write!(b, "<p class=\"said\">{}</p>", esc(&note.line()));
+        }
+    }
+    if let (Some(bg), true) = (&s.background, s.state.is_live()) {
+        let _ = write!(
+            b,
+            "<p class=\"said\">Waiting on {}</p>",
+            esc(&bg.describe())
         );
     }
     if let Some(e) = s.escalated.as_ref().filter(|_| s.waiting()) {

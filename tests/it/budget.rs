@@ -150,3 +150,62 @@ fn a_usage_file_the_worker_writes_elsewhere_is_not_believed() {
     assert!(line.contains("held to its end-of-run usage"), "{line}");
     assert!(!line.contains("claude"), "{line}");
 }
+
+#[test]
+fn a_paired_phone_raises_a_reached_budget_from_the_page() {
+    let repo = Repo::new();
+    let fakes = Fakes::new();
+    let c = dispatch(
+        &repo,
+        &fakes,
+        Some("tokens=1000"),
+        "spends\n@fake spend 1500\n@fake sleep 60\n@fake run vnx report --status done --summary x",
+    );
+    let id = c["dispatch_id"].as_str().unwrap().to_owned();
+    assert_eq!(c["status"], "needs_input", "{c:#}");
+    let mut cmd = repo.vnx();
+    cmd.env("PATH", fakes.path())
+        .env("VNX_FAKE_LOG_DIR", fakes.log_dir());
+    let server = crate::common::serve::Server::start(cmd, &[]);
+    let cookie = server.pair("phone");
+    let page = server.get(&format!("/d/{id}"), Some(&cookie));
+    assert!(
+        page.body.contains("Its budget is reached")
+            && page.body.contains("budget reached: 1500 of 1000 tokens"),
+        "{}",
+        page.body
+    );
+    let csrf = page.csrf();
+    let post = |tokens: &str| {
+        server.post(
+            &format!("/d/{id}"),
+            &[
+                ("action", "raise-budget"),
+                ("tokens", tokens),
+                ("csrf", &csrf),
+            ],
+            Some(&cookie),
+            None,
+        )
+    };
+    // Not a number: nothing raised.
+    let r = post("lots");
+    assert_eq!(r.status, 303, "{r:?}");
+    assert!(one(&repo, &id, "budget_raised").is_empty());
+    let r = post("+2000");
+    assert_eq!(r.status, 303, "{r:?}");
+    let raised = one(&repo, &id, "budget_raised");
+    assert_eq!(raised.len(), 1, "{raised:#?}");
+    assert_eq!(raised[0]["tokens_limit"], 3000);
+    assert!(
+        raised[0]["by"].as_str().unwrap().contains("via phone"),
+        "{:#}",
+        raised[0]
+    );
+    assert!(
+        repo.events("dispatch_started")
+            .iter()
+            .any(|s| s["continues"]["dispatch_id"] == id.as_str()),
+        "a follow-up continues it"
+    );
+}

@@ -38,8 +38,8 @@ fn within(secs: u64, mut cond: impl FnMut() -> bool) -> bool {
 
 mod across;
 mod aider;
-mod budget;
 mod background;
+mod budget;
 mod conflict;
 mod container;
 mod copilot;

@@ -117,6 +117,10 @@ pub(crate) fn act(action: &Action, by: Option<&str>) -> Outcome {
                 note.as_deref(),
                 Some(sha),
             )?,
+            Action::RaiseBudget(_, tokens) => {
+                let raised = vnx::actions::budget::raise(desk, &id, *tokens, &|_| {})?;
+                (0, vnx::actions::budget::line(&raised))
+            }
             Action::Comment(_, at, text) => {
                 let at = vnx::review::Anchor::parse(at)?;
                 vnx::actions::review::comment(desk, &id, &at, text)?;

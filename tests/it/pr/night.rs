@@ -8,7 +8,10 @@
 //! recorded head.
 //!
 //! Each pull request's script (`SCRIPTS`) says what the forge does before each pass; a round
-//! is a pass, so more checks (budgets, say) fit in as further steps of a round.
+//! is a pass. Beside the pull requests, looping workers (the stand-in claude spending tokens
+//! call after call) start through the night, each with a budget (ADR 0094): each is stopped
+//! at its budget, the one a person raises goes on held to the raised budget with what it
+//! spent counted, and the watcher never touches them.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -18,7 +21,36 @@ use super::check;
 use super::react::{notified, pass, reacting, settle};
 use crate::common::forge::ScriptedForge;
 use crate::common::tmux::wait_for;
-use crate::common::{Repo, committed, gate_check, run};
+use crate::common::{Fakes, Repo, committed, completion, gate_check, run};
+
+/// A worker that loops, spending 600 tokens a call, under a budget of `tokens`: its
+/// completion (it ends when its budget stops it).
+fn looping(repo: &Repo, fakes: &Fakes, tokens: u64) -> Value {
+    let budget = format!("tokens={tokens}");
+    let r = fakes.run_vnx(
+        repo,
+        &[
+            "dispatch-agent",
+            "--agent",
+            "implementer",
+            "--provider",
+            "claude",
+            "--lane",
+            "headless",
+            "--deadline",
+            "120",
+            "--json",
+            "--budget",
+            &budget,
+            "--instruction",
+            "loop\n@fake spend 600\n@fake sleep 2\n@fake spend 600\n@fake sleep 2\n\
+             @fake spend 600\n@fake sleep 2\n@fake spend 600\n@fake sleep 2\n\
+             @fake spend 600\n@fake sleep 60\n\
+             @fake run vnx report --status done --summary never",
+        ],
+    );
+    completion(&r)
+}
 
 /// What the forge says of one pull request at a pass.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -163,7 +195,19 @@ fn a_night_of_reactions_acts_once_each_caps_retries_and_merges_only_approved_gre
         })
         .collect();
     let rounds = SCRIPTS.iter().map(|s| s.len()).max().unwrap() + 1;
+    let fakes = Fakes::new();
+    let mut loopers: Vec<(Value, u64)> = Vec::new();
     for round in 0..rounds {
+        // A looping worker on a budget starts this round; the one of round 1 is raised.
+        if round % 2 == 0 {
+            let limit = 1000 + 250 * round as u64;
+            loopers.push((looping(&repo, &fakes, limit), limit));
+        }
+        if round == 1 {
+            let id = loopers[0].0["dispatch_id"].as_str().unwrap().to_owned();
+            let r = fakes.run_vnx(&repo, &["approve", &id, "--budget", "+2000"]);
+            assert_eq!(r.code, 0, "{}", r.stderr);
+        }
         for pr in &prs {
             if let Some(what) = pr.script.get(round) {
                 apply(&forge, pr.number, *what);
@@ -269,5 +313,37 @@ fn a_night_of_reactions_acts_once_each_caps_retries_and_merges_only_approved_gre
     assert_eq!(r.code, 0, "{}", r.stderr);
     let waiting = r.stdout.matches("\"escalated\"").count();
     assert_eq!(waiting, escalations.len(), "{}", r.stdout);
+
+    // Every budget held: each looping worker stopped at its budget (one signed
+    // `budget_reached` each, within one call's spend of the limit), not done, its worktree
+    // kept; the raised one went on in a follow-up held to the raised budget, with what it
+    // had spent counted; the watcher reacted to none of them.
+    assert_eq!(loopers.len(), rounds.div_ceil(2));
+    for (c, limit) in &loopers {
+        let id = c["dispatch_id"].as_str().unwrap();
+        assert_eq!(c["status"], "needs_input", "{c:#}");
+        let reached: Vec<Value> = repo
+            .receipts(id)
+            .into_iter()
+            .filter(|r| r["event_type"] == "budget_reached")
+            .collect();
+        assert_eq!(reached.len(), 1, "{id}: {reached:#?}");
+        let used = reached[0]["tokens_used"].as_u64().unwrap();
+        assert!(
+            (*limit..limit + 600).contains(&used),
+            "{id}: {used} of {limit}"
+        );
+        assert!(reactions.iter().all(|r| r["dispatch_id"] != id));
+    }
+    let first = loopers[0].0["dispatch_id"].as_str().unwrap();
+    let raised = repo.events("budget_raised");
+    assert_eq!(raised.len(), 1, "{raised:#?}");
+    assert_eq!(raised[0]["dispatch_id"], first);
+    let next = started
+        .iter()
+        .find(|s| s["continues"]["dispatch_id"] == first)
+        .expect("the raised worker goes on");
+    assert_eq!(next["budget"]["tokens"], 3000, "{next:#}");
+    assert!(next["budget"]["spent_before"].as_u64().unwrap() >= 1000);
     repo.verify_ok();
 }

@@ -49,9 +49,9 @@ pub use constraint::{
 };
 pub use dismissed::DispatchDismissed;
 pub use dispatch::{
-    CheckoutChange, CliHomes, CompletionSignal, Continues, DecisionRef, DispatchCompleted,
-    DispatchCorrected, DispatchStarted, DispatchStatus, IncludedFile, Placed, Reach, Rebase,
-    ReplayOf, ReportStatus, SkillRef, TeardownAction, WorkerReport, WorktreeCommand,
+    CliHomes, CompletionSignal, Continues, DecisionRef, DispatchCompleted, DispatchCorrected,
+    DispatchStarted, DispatchStatus, IncludedFile, Placed, Reach, Rebase, ReplayOf, ReportStatus,
+    SkillRef, WorkerReport, WorktreeCommand,
 };
 pub use egress::{EgressAction, EgressDecision, EgressFinding, EgressSource, EgressVerdict};
 pub use gate::{
@@ -79,7 +79,7 @@ pub use waiting::{
     AnsweredVia, BackgroundTask, DispatchAnswered, DispatchBackground, DispatchBlocked,
     DispatchResumed, DispatchStalled, PermissionAnswer, RequestFrom, WaitingFor,
 };
-pub use worktree::{DiffStat, DiffStats, TeardownClass, VnxCommit};
+pub use worktree::{CheckoutChange, DiffStat, DiffStats, TeardownAction, TeardownClass, VnxCommit};
 
 /// Unknown members of a receipt, kept as read.
 pub type Extra = BTreeMap<String, serde_json::Value>;

@@ -75,3 +75,31 @@ pub struct DiffStats {
     /// From HEAD to the working tree, untracked files included.
     pub uncommitted: DiffStat,
 }
+
+/// How the main checkout changed while the worker ran.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct CheckoutChange {
+    /// HEAD of the main checkout before the worker ran.
+    pub head_before: Option<String>,
+    /// HEAD of the main checkout after.
+    pub head_after: Option<String>,
+    /// Paths with changes in the main checkout before.
+    pub changed_before: Vec<String>,
+    /// Paths with changes in the main checkout after.
+    pub changed_after: Vec<String>,
+}
+
+/// What teardown did to the worktree and branch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct TeardownAction {
+    /// Whether the worktree was removed.
+    pub worktree_removed: bool,
+    /// Whether the dispatch branch was deleted.
+    pub branch_deleted: bool,
+    /// Whether the kept worktree was locked against `git worktree prune`.
+    pub locked: bool,
+    /// Whether the worktree went back to the pool (scrubbed and proven clean) rather than
+    /// being deleted; absent: it did not.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pooled: bool,
+}

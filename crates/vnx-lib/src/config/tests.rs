@@ -777,13 +777,9 @@ fn roles() {
 }
 
 #[test]
-fn messages_escape_control_characters() {
+fn notify_is_an_argv_the_stall_time_bounded_and_messages_escaped() {
     let (_, _, m) = parse_err("project_id: \"a\\u001b[31m\"\n");
     assert!(m.starts_with("`a\\u{1b}[31m` is not"), "{m}");
-}
-
-#[test]
-fn notify_is_an_argv_and_the_stall_time_is_bounded() {
     for (text, wanted) in [
         ("notify: []\n", "notify must be an argv list"),
         ("notify: [\"\"]\n", "notify must be an argv list"),

@@ -172,21 +172,8 @@ impl Records {
             }
             // `vnx pr watch` handed the pull request to a person; its merge or close (by
             // vnx or on the forge) settles that.
-            Typed::PrEscalated(r) => {
-                if let Some(l) = self.listed_mut(id) {
-                    let e = r.receipt;
-                    l.state.escalated = Some(crate::dispatch::state::Escalated {
-                        number: e.number,
-                        rule: e.rule.name().to_owned(),
-                        why: e.why,
-                        at,
-                    });
-                }
-            }
-            Typed::PrMerged(_) | Typed::PrClosed(_) => {
-                if let Some(l) = self.listed_mut(id) {
-                    l.state.escalated = None;
-                }
+            typed @ (Typed::PrEscalated(_) | Typed::PrMerged(_) | Typed::PrClosed(_)) => {
+                self.escalation(id, typed, at);
             }
             Typed::MergeCompleted(_) => {
                 if let Some(s) = self.state(id, cite, false) {
@@ -229,6 +216,23 @@ impl Records {
             _ => {}
         }
         false
+    }
+
+    /// Whether dispatch `id`'s pull request waits for a person: a `pr_escalated` says so
+    /// (ADR 0093), its `pr_merged` or `pr_closed` settles it.
+    fn escalation(&mut self, id: &DispatchId, typed: Typed, at: Option<String>) {
+        let Some(l) = self.listed_mut(id) else {
+            return;
+        };
+        l.state.escalated = match typed {
+            Typed::PrEscalated(r) => Some(crate::dispatch::state::Escalated {
+                number: r.receipt.number,
+                rule: r.receipt.rule.name().to_owned(),
+                why: r.receipt.why,
+                at,
+            }),
+            _ => None,
+        };
     }
 
     /// Where dispatch `id` stands against its budget, as a `budget_warning`, `budget_reached`

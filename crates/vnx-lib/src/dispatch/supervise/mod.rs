@@ -18,9 +18,9 @@
 //! report (`recover`).
 
 pub mod announce;
+pub(crate) mod background;
 mod budget;
 mod changes;
-pub(crate) mod background;
 mod conclude;
 mod facts;
 pub mod live;
