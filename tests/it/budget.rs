@@ -209,3 +209,31 @@ fn a_paired_phone_raises_a_reached_budget_from_the_page() {
         "a follow-up continues it"
     );
 }
+
+#[test]
+fn a_best_of_groups_candidates_share_its_one_budget() {
+    let repo = Repo::new();
+    let r = crate::common::run(repo.vnx().args([
+        "best-of",
+        "--agent",
+        "implementer",
+        "--instruction",
+        "add a greeting",
+        "--candidate",
+        "demo:commit",
+        "--candidate",
+        "demo:dirty",
+        "--budget",
+        "tokens=9000,cost=3",
+        "--json",
+    ]));
+    assert!(r.code <= 1, "{}\n{}", r.stdout, r.stderr);
+    let starts = repo.events("dispatch_started");
+    assert_eq!(starts.len(), 2, "{starts:#?}");
+    for s in &starts {
+        // Each holds half of the group's budget: together, no more than the one budget.
+        assert_eq!(s["budget"]["tokens"], 4500, "{s:#}");
+        assert_eq!(s["budget"]["cost_usd"], 1.5, "{s:#}");
+        assert_eq!(s["budget"]["from"], "group", "{s:#}");
+    }
+}

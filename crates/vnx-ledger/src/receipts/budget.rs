@@ -23,7 +23,9 @@ pub struct Budget {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cost_usd: Option<f64>,
     /// Where the limit comes from: `dispatch` (`--budget`), `role` (`roles.<role>.budget`)
-    /// or `project_day` (`budget.project_day`); the smallest of those set is kept.
+    /// or `project_day` (`budget.project_day`), the smallest of those set being kept; `chain`
+    /// for a follow-up held to the budget of the dispatch it continues; `group` for a best-of
+    /// candidate's equal share of its group's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from: Option<String>,
     /// Tokens the dispatch's chain (the dispatches it follows up) and its group's other

@@ -22,6 +22,8 @@ pub mod from {
     pub const PROJECT_DAY: &str = "project_day";
     /// The dispatch a follow-up continues (and the raises of it).
     pub const CHAIN: &str = "chain";
+    /// A best-of group's budget, an equal share of it per candidate.
+    pub const GROUP: &str = "group";
 }
 
 /// A budget that could not be read.
@@ -212,6 +214,21 @@ pub fn resolve(
     Ok(tightest(all))
 }
 
+/// A best-of group's budget shared by its `candidates`: each is held to an equal part of
+/// what is left of it (its tokens and its dollars), so that together they spend no more than
+/// the one budget the group was given.
+pub fn share(budget: &mut Budget, candidates: u32) {
+    let n = u64::from(candidates.max(1));
+    if let Some(tokens) = budget.tokens {
+        let before = budget.spent_before.unwrap_or(0);
+        budget.tokens = Some(before.saturating_add(tokens.saturating_sub(before) / n));
+    }
+    if let Some(usd) = budget.cost_usd {
+        budget.cost_usd = Some(usd / n as f64);
+    }
+    budget.from = Some(from::GROUP.to_owned());
+}
+
 /// The project-day limit `day` with what the day's ended dispatches used counted before it.
 pub fn of_project_day(
     ledger: &Path,
@@ -290,6 +307,27 @@ pub fn reached_reason(used: u64, limit: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_groups_candidates_share_what_is_left_of_its_budget() {
+        let mut b = Budget {
+            tokens: Some(10_000),
+            cost_usd: Some(3.0),
+            from: Some(from::DISPATCH.to_owned()),
+            spent_before: Some(1_000),
+        };
+        share(&mut b, 3);
+        assert_eq!(
+            b.tokens,
+            Some(4_000),
+            "1,000 spent, then a third of 9,000 each"
+        );
+        assert_eq!(b.cost_usd, Some(1.0));
+        assert_eq!(b.from.as_deref(), Some(from::GROUP));
+        let mut none = Budget::default();
+        share(&mut none, 2);
+        assert_eq!(none.tokens, None);
+    }
 
     #[test]
     fn a_budget_reads_tokens_and_cost() {

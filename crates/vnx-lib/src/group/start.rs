@@ -129,6 +129,10 @@ pub fn start(
         };
         match dispatch::plan(ctx, &request) {
             Ok(mut plan) => {
+                // One budget for the group: each candidate holds its share (ADR 0094).
+                if let Some(budget) = plan.spec.budget.as_mut() {
+                    crate::dispatch::budget::share(budget, size);
+                }
                 plan.spec.group = Some(GroupMember {
                     group_id: group_id.clone(),
                     index: entry.index,
