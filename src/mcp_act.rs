@@ -314,8 +314,9 @@ impl Server {
         Parameters(a): Parameters<PrOpenArgs>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
-        self.act(self.actor(&ctx), move |_, _| {
-            let setup = crate::cli::util::forge::Setup::new(std::slice::from_ref(&a.dispatch_id))?;
+        self.act(self.actor(&ctx), move |desk, _| {
+            let setup = crate::cli::util::forge::Setup::new(std::slice::from_ref(&a.dispatch_id))?
+                .acting_for(desk.by);
             let request = vnx::forge::open::Request {
                 draft: a.draft,
                 base: None,
@@ -367,7 +368,8 @@ impl Server {
             if let Ok(named) = DispatchId::parse(&a.dispatch_id) {
                 govern(desk, actor, "pr merge", &named)?;
             }
-            let setup = crate::cli::util::forge::Setup::new(std::slice::from_ref(&a.dispatch_id))?;
+            let setup = crate::cli::util::forge::Setup::new(std::slice::from_ref(&a.dispatch_id))?
+                .acting_for(desk.by);
             let id = &setup.ids[0];
             govern(desk, actor, "pr merge", id)?;
             let method = match a.method.as_deref() {

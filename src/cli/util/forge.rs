@@ -27,6 +27,7 @@ pub(crate) struct Setup {
     trusted: Vec<[u8; 32]>,
     key: Option<PathBuf>,
     witness: Option<PathBuf>,
+    by: Option<String>,
 }
 
 impl Setup {
@@ -65,7 +66,17 @@ impl Setup {
             trusted,
             key,
             witness: settings::witness_dir(),
+            by: None,
         })
+    }
+
+    /// The same setup acting for `by` (an agent through `vnx mcp --act`), whom the
+    /// pull-request receipts name.
+    pub(crate) fn acting_for(self, by: &str) -> Setup {
+        Setup {
+            by: Some(by.to_owned()),
+            ..self
+        }
     }
 
     /// Calls `f` with the forge context of the setup (its root, ledger, keys), the forge and
@@ -87,6 +98,7 @@ impl Setup {
             },
             attestor: &self.attestor,
             data_dir: &data,
+            by: self.by.as_deref(),
         };
         f(&ctx, &self.forge, &self.config)
     }

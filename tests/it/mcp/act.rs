@@ -147,6 +147,11 @@ async fn a_client_dispatches_waits_merges_and_is_named_on_each_receipt() {
         by
     );
     assert_eq!(receipts_of(&repo, "merge_completed", &id).len(), 1);
+    assert_eq!(
+        receipts_of(&repo, "merge", &id)[0]["by"],
+        by,
+        "the merge names its client"
+    );
     // The same merge again is refused by the merge conditions, as a tool error.
     let again = act(&c, "merge", serde_json::json!({"dispatch_id": id}))
         .await
@@ -271,6 +276,10 @@ async fn a_worker_never_approves_or_merges_itself_or_what_it_started() {
         receipts_of(&repo, "dispatch_started", &child)[0]["started_by_dispatch"],
         worker.as_str()
     );
+    // Nothing else writes meanwhile: the child has ended and the worker waits on its prompt.
+    assert_eq!(run(repo.vnx().args(["wait", &child])).code, 0);
+    let blocked = || run(repo.vnx().args(["wait", "--until-blocked", &worker])).code == 1;
+    assert!(crate::common::wait_for(blocked), "the worker blocks");
     let ledger = std::fs::read(ledger_path(&repo)).unwrap();
     for (tool, target, says) in [
         ("approve", &worker, "own work"),
@@ -318,4 +327,33 @@ async fn a_worker_never_approves_or_merges_itself_or_what_it_started() {
     c.cancel().await.unwrap();
     run(repo.vnx().args(["cancel", &worker]));
     run(repo.vnx().args(["wait", &worker]));
+}
+
+#[tokio::test]
+async fn a_client_opens_and_merges_a_pull_request_and_is_named_on_its_receipts() {
+    let (repo, forge, id, head) = crate::pr::gated();
+    configure(&repo, "mcp: {act: all}\n");
+    let tmp = tempfile::tempdir().unwrap();
+    let c = connect_acting(&repo, tmp.path(), |cmd| {
+        forge.env(cmd);
+    })
+    .await;
+    let by = "orchestrator 1.0 via MCP";
+    let opened = act(&c, "pr_open", serde_json::json!({"dispatch_id": id}))
+        .await
+        .unwrap();
+    let number = opened["number"].as_u64().expect("a pull request number");
+    assert_eq!(opened["head_commit"], head.as_str(), "{opened:#}");
+    assert_eq!(receipts_of(&repo, "pr_opened", &id)[0]["by"], by);
+    crate::pr::check(&forge, number, "ci", "success", "ok");
+    forge.control(
+        "review",
+        Some(serde_json::json!({"pr": number, "author": "rev", "state": "APPROVED", "body": "ok"})),
+    );
+    let merged = act(&c, "pr_merge", serde_json::json!({"dispatch_id": id}))
+        .await
+        .unwrap();
+    assert_eq!(merged["receipt"]["number"], number, "{merged:#}");
+    assert_eq!(receipts_of(&repo, "pr_merged", &id)[0]["by"], by);
+    c.cancel().await.unwrap();
 }

@@ -41,6 +41,7 @@ pub(super) fn planned() -> MergePlanned {
             seq: Some(6),
             line_sha256: s(HASH),
         }),
+        by: Some(s("ana via MCP")),
         extra: Default::default(),
     }
 }

@@ -101,6 +101,10 @@ pub struct MergePlanned {
     /// `vnx accept` (its `head_commit` is the commit merged).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acceptance: Option<CompletionRef>,
+    /// Who merged: the user vnx ran as, a paired device (`vnx serve`), or the agent that
+    /// asked through `vnx mcp --act`; absent before this was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
     /// Members this version does not know, kept as read.
     #[serde(flatten)]
     pub extra: Extra,

@@ -75,6 +75,10 @@ pub struct PrOpened {
     pub gates_passed: Vec<String>,
     /// The completion (or acceptance) the head comes from.
     pub completion: CompletionRef,
+    /// Who asked, when not the user at the terminal: the agent that asked through `vnx mcp
+    /// --act` (absent otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
     /// Members this version does not know, kept as read.
     #[serde(flatten)]
     pub extra: Extra,
@@ -106,6 +110,10 @@ pub struct PrMerged {
     /// The forge login that merged it, as the forge names it (bounded).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merged_by: Option<String>,
+    /// Who asked, when not the user at the terminal: the agent that asked through `vnx mcp
+    /// --act` (absent otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
     /// Members this version does not know, kept as read.
     #[serde(flatten)]
     pub extra: Extra,

@@ -109,6 +109,7 @@ pub fn merge(
         },
         attestor: ctx.attestor,
         on_event: &on_event,
+        by: Some(desk.by),
     };
     let entries = match ids {
         [id] => vec![merge::merge(&merge_ctx, id, !merging.check_only)?],

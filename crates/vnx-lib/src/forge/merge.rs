@@ -278,6 +278,7 @@ pub(super) fn record_merged(
         method: method.unwrap_or(PrMergeMethod::Unknown),
         by_vnx,
         merged_by: pr.merged_by.clone(),
+        by: ctx.by.map(str::to_owned),
         extra: Default::default(),
     };
     let line = ctx.attestor.attest(&receipts::write(&receipt), &now_utc);

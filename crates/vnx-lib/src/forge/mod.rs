@@ -49,6 +49,9 @@ pub struct Context<'a> {
     /// The project's data directory (`.vnx-data/`): where the body files vnx hands `gh` are
     /// written.
     pub data_dir: &'a Path,
+    /// Who asks, when not the user at the terminal (an agent through `vnx mcp --act`), as
+    /// the pull-request receipts record it.
+    pub by: Option<&'a str>,
 }
 
 /// The forge of a project: its configuration, the repository its remote names, and the `gh`

@@ -351,6 +351,7 @@ pub fn open(
         action,
         gates_passed: g.gates_passed,
         completion: g.completion,
+        by: ctx.by.map(str::to_owned),
         extra: Default::default(),
     };
     let line = ctx.attestor.attest(&receipts::write(&receipt), &now_utc);

@@ -166,6 +166,7 @@ pub(super) fn land(
         checkpoint: plan.checkpoint.clone(),
         completion: plan.completion.clone(),
         acceptance: plan.acceptance.clone(),
+        by: ctx.by.map(str::to_owned),
         extra: Default::default(),
     })?;
     crate::steps::reached(crate::steps::merge::RECEIPT_APPENDED);

@@ -102,6 +102,8 @@ pub struct Context<'a> {
     pub attestor: &'a Attestor,
     /// Told what the queue is doing (waiting for the lock, forming, gating, landing).
     pub on_event: &'a (dyn Fn(Event<'_>) + Sync),
+    /// Who merges, as the `merge` receipt records it.
+    pub by: Option<&'a str>,
 }
 
 impl Context<'_> {
