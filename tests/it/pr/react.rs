@@ -241,11 +241,21 @@ fn a_second_watcher_is_refused_and_a_detached_one_stops() {
     let r = pr(&repo, &forge, &["watch", "--detach", "--interval", "3600"]);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     assert!(r.stderr.contains("vnx pr watch --stop"), "{}", r.stderr);
-    // The detached watcher holds the project's lock once it runs.
-    assert!(wait_for(|| {
-        let r = pr(&repo, &forge, &["watch", "--once"]);
-        r.code == 1 && r.stderr.contains("a watcher already runs")
-    }));
+    // The detached watcher holds the project's lock once it runs: once its first pass is
+    // noted (a pass of the test's own would take the lock first, and the detached watcher
+    // would then rightly refuse to start).
+    let note = repo.env.path().join(".vnx-data/forge/watch.json");
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !note.exists() {
+        assert!(
+            std::time::Instant::now() < until,
+            "the detached watcher made no pass"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let r = pr(&repo, &forge, &["watch", "--once"]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("a watcher already runs"), "{}", r.stderr);
     let r = pr(&repo, &forge, &["watch", "--detach"]);
     assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
     let r = pr(&repo, &forge, &["watch", "--stop"]);
