@@ -131,10 +131,8 @@ pub fn bench_radar(work: &Path, runs: usize) -> Result<RadarBench> {
     // The supervisors' records, as each makes its own.
     let repo = git2::Repository::open(&root)?;
     let common = std::fs::canonicalize(repo.commondir())?;
-    let mut turn = 0;
-    let record = time_fn("one supervisor's record of its worktree", runs, || {
-        let (s, dir) = (&states[turn % states.len()], &dirs[turn % states.len()]);
-        turn += 1;
+    let record_of = |i: usize| -> Result<()> {
+        let (s, dir) = (&states[i], &dirs[i]);
         let wt = PathBuf::from(s.worktree.as_deref().unwrap_or_default());
         let work = Work {
             common_dir: &common,
@@ -146,18 +144,14 @@ pub fn bench_radar(work: &Path, runs: usize) -> Result<RadarBench> {
         std::fs::create_dir_all(dir)?;
         changes::record(dir, &changes::read(&repo, &work, &mut Cache::default()))?;
         Ok(())
+    };
+    let mut turn = 0;
+    let record = time_fn("one supervisor's record of its worktree", runs, || {
+        turn += 1;
+        record_of(turn % states.len())
     })?;
-    for (s, dir) in states.iter().zip(&dirs) {
-        let wt = PathBuf::from(s.worktree.as_deref().unwrap_or_default());
-        let work = Work {
-            common_dir: &common,
-            worktree: Some(&wt),
-            branch: s.branch.as_deref(),
-            base: s.base_commit.as_ref().ok_or("no base")?,
-            head: None,
-        };
-        std::fs::create_dir_all(dir)?;
-        changes::record(dir, &changes::read(&repo, &work, &mut Cache::default()))?;
+    for i in 0..states.len() {
+        record_of(i)?;
     }
     let first = radar::scan(&root, &states, &mut Cache::default());
     let overlapping = states

@@ -13,9 +13,6 @@
 //! before the worker can run anything, so a file the worker writes beside it is never read.
 //! Once the id is known only that session's file is.
 
-use std::io::{Read, Seek, SeekFrom};
-use std::path::PathBuf;
-
 use super::Wanted;
 use super::usage::Counter;
 use crate::receipts::Usage;
@@ -27,7 +24,7 @@ pub(super) const MAX_POLL: u64 = 1 << 20;
 pub struct LiveUsage {
     wanted: Wanted,
     /// The session read, its file (none for rows) and how many of its bytes were counted.
-    current: Option<(PathBuf, Option<std::fs::File>, u64)>,
+    current: Option<super::Following>,
     counter: Counter,
 }
 
@@ -71,35 +68,14 @@ impl LiveUsage {
             .flatten();
         let now_reading = self.current.as_ref().map(|(p, _, _)| p.as_path());
         if found.is_some() && found.as_deref() != now_reading {
-            let opened = found.and_then(|p| {
-                if store.are_rows() {
-                    return Some((p, None, 0));
-                }
-                let file = crate::files::open_hostile(&p).ok()?;
-                Some((p, Some(file), 0))
-            });
+            let opened = found.and_then(|p| super::open_following(store, p));
             if opened.is_some() {
                 // Another session of its own (the CLI started afresh): counted from its start.
                 self.current = opened;
                 self.counter = Counter::new(&self.wanted.cli, self.wanted.since);
             }
         }
-        let (path, file, offset) = self.current.as_mut()?;
-        let mut buf = Vec::new();
-        match file {
-            Some(file) => {
-                let _ = file.seek(SeekFrom::Start(*offset));
-                let _ = file.take(MAX_POLL).read_to_end(&mut buf);
-            }
-            None => {
-                if let Some(Ok(lines)) = store.lines(path) {
-                    let from = usize::try_from(*offset).unwrap_or(usize::MAX);
-                    let end = lines.len().min(from.saturating_add(MAX_POLL as usize));
-                    buf = lines.get(from..end).unwrap_or_default().to_vec();
-                }
-            }
-        }
-        *offset += buf.len() as u64;
+        let buf = super::read_on(store, self.current.as_mut()?, MAX_POLL);
         self.counter.feed(&buf);
         self.counter.so_far().filter(|u| u.implausible().is_none())
     }

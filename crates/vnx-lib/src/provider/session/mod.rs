@@ -295,7 +295,7 @@ pub struct Follower {
     wanted: Wanted,
     /// The session followed, its file (none for a session its CLI gives as lines,
     /// `SessionStore::lines`) and how many of its bytes were rendered.
-    current: Option<(PathBuf, Option<std::fs::File>, u64)>,
+    current: Option<Following>,
     render: Transcript,
 }
 
@@ -321,38 +321,17 @@ impl Follower {
         let found = self.wanted.find();
         let store = self.wanted.cli.store();
         if found.is_some() && found.as_deref() != self.path() {
-            let opened = found.and_then(|p| {
-                if store.are_rows() {
-                    return Some((p, None, 0));
-                }
-                let file = crate::files::open_hostile(&p).ok()?;
-                Some((p, Some(file), 0))
-            });
+            let opened = found.and_then(|p| open_following(store, p));
             if opened.is_some() {
                 self.current = opened;
                 self.render = self.wanted.cli.transcript();
             }
         }
-        let Some((path, file, offset)) = &mut self.current else {
+        let Some(following) = &mut self.current else {
             return (Vec::new(), 0);
         };
-        let mut buf = Vec::new();
-        match file {
-            Some(file) => {
-                let _ = file.seek(SeekFrom::Start(*offset));
-                let _ = file.take(MAX_READ).read_to_end(&mut buf);
-            }
-            // What it gives later begins with what it gave before: the rest is new.
-            None => {
-                if let Some(Ok(lines)) = store.lines(path) {
-                    let from = usize::try_from(*offset).unwrap_or(usize::MAX);
-                    let end = lines.len().min(from.saturating_add(MAX_READ as usize));
-                    buf = lines.get(from..end).unwrap_or_default().to_vec();
-                }
-            }
-        }
+        let buf = read_on(store, following, MAX_READ);
         let n = buf.len() as u64;
-        *offset += n;
         (self.render.feed(&buf), n)
     }
 
@@ -360,6 +339,45 @@ impl Follower {
     pub fn finish(self) -> Vec<String> {
         self.render.finish()
     }
+}
+
+/// A session file followed as it grows: its path, its file (none for a store of rows, read
+/// through the store), and how far it was read.
+pub(super) type Following = (PathBuf, Option<std::fs::File>, u64);
+
+/// Session file `path` opened to be followed from its start: never through a link, never
+/// waiting on a FIFO.
+pub(super) fn open_following(store: &dyn SessionStore, path: PathBuf) -> Option<Following> {
+    if store.are_rows() {
+        return Some((path, None, 0));
+    }
+    let file = crate::files::open_hostile(&path).ok()?;
+    Some((path, Some(file), 0))
+}
+
+/// What the followed session appended since it was last read, at most `max` bytes (rows,
+/// for a store of them), its offset moved past it.
+pub(super) fn read_on(store: &dyn SessionStore, following: &mut Following, max: u64) -> Vec<u8> {
+    let (path, file, offset) = following;
+    let mut buf = Vec::new();
+    match file {
+        Some(file) => {
+            let _ = file.seek(SeekFrom::Start(*offset));
+            let _ = file.take(max).read_to_end(&mut buf);
+        }
+        // What it gives later begins with what it gave before: the rest is new.
+        None => {
+            if let Some(Ok(lines)) = store.lines(path) {
+                let from = usize::try_from(*offset).unwrap_or(usize::MAX);
+                let end = lines
+                    .len()
+                    .min(from.saturating_add(usize::try_from(max).unwrap_or(usize::MAX)));
+                buf = lines.get(from..end).unwrap_or_default().to_vec();
+            }
+        }
+    }
+    *offset += buf.len() as u64;
+    buf
 }
 
 /// Renders a whole session file, line by line as `each` takes them; streamed, so memory stays
