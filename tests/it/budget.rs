@@ -237,3 +237,33 @@ fn a_best_of_groups_candidates_share_its_one_budget() {
         assert_eq!(s["budget"]["from"], "group", "{s:#}");
     }
 }
+
+#[test]
+fn a_worker_that_ends_before_a_poll_sees_its_budget_is_held_at_its_end() {
+    let repo = Repo::new();
+    let fakes = Fakes::new();
+    // Over its budget and done in the same instant: no poll sees it run past the budget
+    // (as the real codex was seen to do under load: its turn ended 0.1 s after the model
+    // call that used the budget up).
+    let c = dispatch(
+        &repo,
+        &fakes,
+        Some("tokens=1000"),
+        "spends and ends\n@fake write a.txt hi\n@fake spend 3000\n@fake run vnx report --status done --summary quick",
+    );
+    let id = c["dispatch_id"].as_str().unwrap().to_owned();
+    assert_eq!(c["status"], "needs_input", "{c:#}");
+    let reached = one(&repo, &id, "budget_reached");
+    assert_eq!(reached.len(), 1, "{reached:#?}");
+    assert_eq!(reached[0]["how"], "ended", "{:#}", reached[0]);
+    let used = reached[0]["tokens_used"].as_u64().unwrap();
+    assert!(used >= 3000, "{:#}", reached[0]);
+    assert_eq!(
+        c["failure_reason"],
+        format!("budget reached: {used} of 1000 tokens"),
+        "{c:#}"
+    );
+    // A person decides: raise it, or accept the work.
+    let accepted = fakes.run_vnx(&repo, &["accept", &id]);
+    assert_eq!(accepted.code, 0, "{}", accepted.stderr);
+}

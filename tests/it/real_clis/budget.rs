@@ -47,8 +47,13 @@ fn held_and_raised(rig: &Rig, cli: &str, lane: &str) {
         .iter()
         .find(|r| r["event_type"] == "budget_reached")
         .unwrap_or_else(|| panic!("{at} no budget_reached"));
-    // Each ended its turn on SIGINT, within the grace (seen on all four).
-    assert_eq!(reached["how"], "interrupted", "{at} {reached}");
+    // Each ended its turn on SIGINT, within the grace (seen on all four); or, as codex was
+    // seen to under load, ended its whole turn within a second of the model call that used
+    // the budget up, before a poll saw it, and was held at its end.
+    assert!(
+        reached["how"] == "interrupted" || reached["how"] == "ended",
+        "{at} {reached}"
+    );
     assert!(
         reached["tokens_used"].as_u64().unwrap() >= 100,
         "{at} {reached}"

@@ -60,7 +60,8 @@ pub struct BudgetReached {
     /// The budget's tokens.
     pub tokens_limit: u64,
     /// How the worker was stopped (`interrupted`: its CLI's own interrupt; `stopped`: it did
-    /// not stop at it and was ended).
+    /// not stop at it and was ended; `ended`: its run had ended by itself before a poll saw
+    /// the budget crossed, and the dispatch is held at its end).
     pub how: String,
     /// Members this version does not know, kept as read.
     #[serde(flatten)]

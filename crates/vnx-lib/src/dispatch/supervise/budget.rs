@@ -172,3 +172,36 @@ pub(super) fn on_tick(
         None => Ok(None),
     }
 }
+
+/// The budget looked at once more when the worker ended by itself. A worker that crossed it
+/// between two polls and ended its run first (a turn that ends within a second of the model
+/// call that used it up) is held at its end as it would have been stopped:
+/// a signed `budget_reached` (how: `ended`) and the reason the dispatch needs input.
+pub(super) fn at_end(
+    spec: &Spec,
+    watch: &mut Watch,
+    stream: Option<&StreamTokens>,
+    recorder: &mut Recorder<'_>,
+    log: &mut impl Write,
+) -> Option<String> {
+    watch.next_poll = Instant::now();
+    let used = match watch.tick(Instant::now(), stream)? {
+        Crossed::Reached(used) => used,
+        Crossed::Warning(used) => {
+            warn(spec, used, watch.limit(), recorder, log);
+            return None;
+        }
+    };
+    let limit = watch.limit();
+    let why = budget::reached_reason(used, limit);
+    let reached = BudgetReached {
+        dispatch_id: spec.id.clone(),
+        tokens_used: used,
+        tokens_limit: limit,
+        how: "ended".to_owned(),
+        extra: Default::default(),
+    };
+    let _ = writeln!(log, "vnx: {why}; the worker had ended its run");
+    recorder.record(&reached, "budget_reached", &why, log);
+    Some(why)
+}

@@ -165,23 +165,54 @@ pub(super) fn run_worker(
         }
     };
     if interactive {
-        if let (Some(tty), Some(group)) = (around.tty, process::own_process_group()) {
-            let _ = process::set_foreground(tty, group);
-        }
-        if screen.is_none() {
-            *screen = capture();
-        }
-        if let Some(tty) = around.tty {
-            say_it_ended(tty, &exit);
-        }
+        hand_back_terminal(around, screen, &capture, &exit);
     }
+    let tokens = copy.as_ref().map(|c| c.tokens.clone());
     if let Some(copy) = copy {
         ended.stream = copy.finish();
     }
+    let watch = watch_budget.as_mut();
+    held_at_end(spec, watch, tokens.as_ref(), ended, (recorder, log));
     ended.exit = Some(exit);
     ended.temp_files = count_files(&tmp);
     let _ = fs::remove_dir_all(&tmp);
     Ok(())
+}
+
+/// A TUI worker's end: the terminal given back to the supervisor, its last screen kept, and
+/// how it ended said in the pane.
+fn hand_back_terminal(
+    around: &Surroundings<'_>,
+    screen: &mut Option<String>,
+    capture: &dyn Fn() -> Option<String>,
+    exit: &std::process::ExitStatus,
+) {
+    if let (Some(tty), Some(group)) = (around.tty, process::own_process_group()) {
+        let _ = process::set_foreground(tty, group);
+    }
+    if screen.is_none() {
+        *screen = capture();
+    }
+    if let Some(tty) = around.tty {
+        say_it_ended(tty, exit);
+    }
+}
+
+/// A worker that ended by itself (or was closed after its report) held to its budget at its
+/// end (`budget::at_end`): the dispatch then needs input as if it had been stopped at it.
+fn held_at_end(
+    spec: &Spec,
+    watch: Option<&mut budget::Watch>,
+    tokens: Option<&budget::StreamTokens>,
+    ended: &mut Ended,
+    (recorder, log): (&mut Recorder<'_>, &mut fs::File),
+) {
+    let by_itself = matches!(ended.stopped, None | Some((StopCause::Completed, _)));
+    if let (true, Some(w)) = (by_itself, watch)
+        && let Some(why) = budget::at_end(spec, w, tokens, recorder, log)
+    {
+        ended.stopped = Some((StopCause::Budget, why));
+    }
 }
 
 /// The worker's argv as it is run: its CLI's (`worker_argv`), inside bubblewrap when
