@@ -151,18 +151,24 @@ fn a_usage_file_the_worker_writes_elsewhere_is_not_believed() {
     assert!(!line.contains("claude"), "{line}");
 }
 
+/// A dispatch of `script` under a budget of 1,000 tokens, which it ends needing input: its
+/// id and completion.
+fn held_at_1000(repo: &Repo, fakes: &Fakes, script: &str) -> (String, serde_json::Value) {
+    let c = dispatch(repo, fakes, Some("tokens=1000"), script);
+    let id = c["dispatch_id"].as_str().unwrap().to_owned();
+    assert_eq!(c["status"], "needs_input", "{c:#}");
+    (id, c)
+}
+
 #[test]
 fn a_paired_phone_raises_a_reached_budget_from_the_page() {
     let repo = Repo::new();
     let fakes = Fakes::new();
-    let c = dispatch(
+    let (id, _) = held_at_1000(
         &repo,
         &fakes,
-        Some("tokens=1000"),
         "spends\n@fake spend 1500\n@fake sleep 60\n@fake run vnx report --status done --summary x",
     );
-    let id = c["dispatch_id"].as_str().unwrap().to_owned();
-    assert_eq!(c["status"], "needs_input", "{c:#}");
     let mut cmd = repo.vnx();
     cmd.env("PATH", fakes.path())
         .env("VNX_FAKE_LOG_DIR", fakes.log_dir());
@@ -245,14 +251,11 @@ fn a_worker_that_ends_before_a_poll_sees_its_budget_is_held_at_its_end() {
     // Over its budget and done in the same instant: no poll sees it run past the budget
     // (as the real codex was seen to do under load: its turn ended 0.1 s after the model
     // call that used the budget up).
-    let c = dispatch(
+    let (id, c) = held_at_1000(
         &repo,
         &fakes,
-        Some("tokens=1000"),
         "spends and ends\n@fake write a.txt hi\n@fake spend 3000\n@fake run vnx report --status done --summary quick",
     );
-    let id = c["dispatch_id"].as_str().unwrap().to_owned();
-    assert_eq!(c["status"], "needs_input", "{c:#}");
     let reached = one(&repo, &id, "budget_reached");
     assert_eq!(reached.len(), 1, "{reached:#?}");
     assert_eq!(reached[0]["how"], "ended", "{:#}", reached[0]);
