@@ -72,6 +72,7 @@ impl Setup {
 
     /// The same setup acting for `by` (an agent through `vnx mcp --act`), whom the
     /// pull-request receipts name.
+    #[cfg(feature = "mcp")]
     pub(crate) fn acting_for(self, by: &str) -> Setup {
         Setup {
             by: Some(by.to_owned()),
