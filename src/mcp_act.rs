@@ -461,7 +461,7 @@ impl Server {
             if !stopped.as_asked() {
                 return Err(CliError::new(stopped.line()));
             }
-            Ok(json!({"dispatch_id": id, "said": stopped.line()}))
+            Ok(json!({"dispatch_id": id, "said": stopped.line(), "by": desk.by}))
         })
         .await
     }

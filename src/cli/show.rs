@@ -252,6 +252,9 @@ fn whole(out: &mut Out, d: &Detail) -> Result<(), CliError> {
     if let Some(a) = &s.accepted {
         field("accepted", super::util::lines::accepted_line(a))?;
     }
+    if let Some(by) = &d.cancelled_by {
+        field("cancelled", format!("asked by {}", escape(by)))?;
+    }
     for denial in &d.denials {
         field("denied", escape(denial).into_owned())?;
     }

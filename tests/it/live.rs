@@ -168,6 +168,22 @@ fn cancel_stops_running_dispatches_and_closes_lost_ones() {
     let c = completion(&r);
     assert_eq!(c["status"], "cancelled");
     assert_eq!(c["completion_signal"], "supervisor_signal");
+    // Who asked is on the ledger (the completion is its supervisor's) and in `show`.
+    let asked: Vec<_> = repo
+        .receipts(&one)
+        .into_iter()
+        .filter(|r| r["event_type"] == "dispatch_cancel_requested")
+        .collect();
+    assert_eq!(asked.len(), 1, "{asked:#?}");
+    assert_eq!(asked[0]["state"], "running");
+    let by = asked[0]["by"].as_str().unwrap().to_owned();
+    assert!(!by.is_empty());
+    let shown = run(repo.vnx().args(["show", &one]));
+    assert!(
+        shown.stdout.contains(&format!("asked by {by}")),
+        "{}",
+        shown.stdout
+    );
     assert!(repo.server.sessions_end(), "its session ends");
     assert!(
         wait_for(|| !crate::common::worker_alive(&one)),

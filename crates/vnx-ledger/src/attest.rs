@@ -24,6 +24,7 @@ const DOMAIN: &[u8] = b"vnx-receipt-attestation v1\n";
 const OWNED: &[(&str, &str)] = &[
     ("dispatch_accepted", "vnx accept"),
     ("dispatch_dismissed", "vnx dismiss"),
+    ("dispatch_cancel_requested", "vnx cancel"),
     ("pr_", "vnx pr open, vnx pr merge and vnx pr watch"),
     ("review_comment", "vnx review"),
     ("review_sent", "vnx review --send"),
@@ -385,6 +386,7 @@ mod tests {
             "dispatch_completed",
             "dispatch_accepted",
             "dispatch_dismissed",
+            "dispatch_cancel_requested",
             "pr_opened",
             "review_comment",
             "review_sent",

@@ -226,6 +226,11 @@ async fn a_client_dispatches_waits_merges_and_is_named_on_each_receipt() {
         .await
         .unwrap();
     assert_eq!(cancelled["dispatch_id"], slow.as_str(), "{cancelled:#}");
+    // The receipt names the client, though the completion is its supervisor's.
+    let asked = receipts_of(&repo, "dispatch_cancel_requested", &slow);
+    assert_eq!(asked.len(), 1, "{asked:#?}");
+    assert_eq!(asked[0]["by"], by);
+    assert_eq!(asked[0]["state"], "running");
     let nothing = act(&c, "deny", serde_json::json!({"dispatch_id": reviewed}))
         .await
         .unwrap_err();

@@ -10,6 +10,7 @@
 
 mod accepted;
 mod budget;
+mod cancel;
 pub mod cli_events;
 mod constraint;
 mod dismissed;
@@ -43,6 +44,7 @@ use crate::json::{self, Object, Value};
 
 pub use accepted::DispatchAccepted;
 pub use budget::{Budget, BudgetRaised, BudgetReached, BudgetWarning, WARN_PERCENT};
+pub use cancel::DispatchCancelRequested;
 pub use cli_events::{CliVerdict, MAX_PLAUSIBLE_TOKENS, StreamSummary, Usage, UsageSource};
 pub use constraint::{
     ConstraintDecision, ConstraintEnforcement, ConstraintSeverity, ConstraintVerdict, RouteRef,
@@ -258,6 +260,7 @@ kinds! {
     BudgetWarning = "budget_warning",
     BudgetReached = "budget_reached",
     BudgetRaised = "budget_raised",
+    DispatchCancelRequested = "dispatch_cancel_requested",
 }
 
 impl Typed {

@@ -7,7 +7,8 @@ use super::{ActionError, Desk};
 use crate::dispatch::cancel::{self, Cancelled};
 use crate::dispatch::view::{DispatchState, State};
 use crate::ids::DispatchId;
-use crate::receipts::DispatchStatus;
+use crate::ledger::{Ledger, now_utc};
+use crate::receipts::{DispatchCancelRequested, DispatchStatus};
 
 /// What became of one dispatch asked to stop.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -64,13 +65,35 @@ impl Stopped {
 
 /// The dispatches `vnx cancel --all` stops: every one live, lost or queued.
 pub fn all_open(states: &[DispatchState]) -> Vec<&DispatchState> {
-    states
-        .iter()
-        .filter(|s| s.state.is_live() || matches!(s.state, State::Lost | State::Queued))
-        .collect()
+    states.iter().filter(|s| asks_to_stop(s.state)).collect()
 }
 
-/// Stops each of `chosen` (queued ones first), and says what became of each.
+/// Whether cancelling a dispatch in `state` stops something (one that ended or expired is
+/// left as it is, and no request is recorded for it).
+fn asks_to_stop(state: State) -> bool {
+    state.is_live() || matches!(state, State::Lost | State::Queued)
+}
+
+/// Records who asked to stop `s`: a signed `dispatch_cancel_requested` naming `desk.by`,
+/// written before the stop (the completion that follows is its supervisor's, which cannot
+/// know who asked).
+fn record_request(desk: &Desk<'_>, s: &DispatchState) -> Result<(), ActionError> {
+    let receipt = DispatchCancelRequested {
+        dispatch_id: s.id.clone(),
+        by: desk.by.to_owned(),
+        state: s.state.name().to_owned(),
+        extra: Default::default(),
+    };
+    let line = desk
+        .ctx
+        .attestor
+        .attest(&crate::receipts::write(&receipt), &now_utc);
+    Ledger::new(desk.ctx.ledger).append(&line)?;
+    Ok(())
+}
+
+/// Stops each of `chosen` (queued ones first), each after a signed
+/// `dispatch_cancel_requested` naming who asked, and says what became of each.
 pub fn cancel(
     desk: &Desk<'_>,
     mut chosen: Vec<&DispatchState>,
@@ -80,6 +103,9 @@ pub fn cancel(
     let data_dir = ctx.project.data_dir();
     let mut out = Vec::new();
     for s in chosen {
+        if asks_to_stop(s.state) {
+            record_request(desk, s)?;
+        }
         if let Some(host) = s.host.as_deref().filter(|_| s.state.is_live()) {
             out.push((s.id.clone(), Stopped::OnHost(host.to_owned())));
             continue;

@@ -51,6 +51,10 @@ pub struct Detail {
     pub merge_commit: Option<CommitId>,
     /// The commit vnx made of the work left uncommitted when a person accepted it.
     pub accepted_commit: Option<crate::receipts::VnxCommit>,
+    /// Who asked to stop it (`vnx cancel`, a front end, an MCP client), as the latest signed
+    /// `dispatch_cancel_requested` recorded (render it escaped).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cancelled_by: Option<String>,
     /// The permission prompts a person denied (`vnx deny`), in order: who, what it asked
     /// to do, and the message the worker was told (render them escaped).
     pub denials: Vec<String>,
@@ -161,6 +165,7 @@ pub fn of_record(
         gates: Vec::new(),
         merge_commit: None,
         accepted_commit: None,
+        cancelled_by: None,
         denials: Vec::new(),
         cli_denials: 0,
         receipts: Vec::new(),
@@ -245,6 +250,9 @@ pub fn of_record(
             }
             Typed::DispatchAccepted(r) if r.receipt.dispatch_id == id => {
                 d.accepted_commit = r.receipt.vnx_commit;
+            }
+            Typed::DispatchCancelRequested(r) if r.receipt.dispatch_id == id => {
+                d.cancelled_by = Some(r.receipt.by);
             }
             Typed::MergeCompleted(r) if r.receipt.dispatch_id == id => {
                 d.merge_commit = Some(r.receipt.merge_commit);
