@@ -265,6 +265,76 @@ pub fn run_shell(command: &str, cwd: &Path, env: &[(String, String)]) -> (String
     (String::from_utf8_lossy(&out).into_owned(), code)
 }
 
+/// A shell command run in the background (`@fake background`): `sh -c COMMAND` in `cwd`
+/// with `env`, its output discarded, in its own process group (so stopping it stops what it
+/// started).
+pub struct BackgroundShell {
+    child: Child,
+    /// It ended (seen ended, or stopped).
+    ended: bool,
+    /// Its exit code, once it exited by itself.
+    code: Option<i32>,
+}
+
+impl BackgroundShell {
+    pub fn start(command: &str, cwd: &Path, env: &[(String, String)]) -> Option<Self> {
+        use std::os::unix::process::CommandExt;
+        let child = Command::new("sh")
+            .arg("-c")
+            .arg(command)
+            .current_dir(cwd)
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .map_err(|e| eprintln!("vnx-fake-cli: background: {e}"))
+            .ok()?;
+        Some(BackgroundShell {
+            child,
+            ended: false,
+            code: None,
+        })
+    }
+
+    /// Whether it still runs.
+    pub fn running(&mut self) -> bool {
+        if !self.ended {
+            match self.child.try_wait() {
+                Ok(None) => {}
+                Ok(Some(status)) => {
+                    self.ended = true;
+                    self.code = status.code();
+                }
+                Err(_) => self.ended = true,
+            }
+        }
+        !self.ended
+    }
+
+    /// Its exit code, once it exited by itself (not stopped, not killed by a signal).
+    pub fn code(&self) -> Option<i32> {
+        self.code
+    }
+
+    /// Stops it and what it started.
+    #[expect(unsafe_code, reason = "libc::killpg signals the shell's process group")]
+    pub fn stop(&mut self) {
+        if self.running() {
+            let group = libc::pid_t::try_from(self.child.id()).unwrap_or(0);
+            if group > 0 {
+                // SAFETY: killpg only sends a signal, to the group this shell's child leads.
+                unsafe {
+                    libc::killpg(group, libc::SIGKILL);
+                }
+            }
+            let _ = self.child.wait();
+            self.ended = true;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

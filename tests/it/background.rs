@@ -3,7 +3,10 @@
 //! ends while a background shell it started still runs leaves the dispatch running, "waiting
 //! on 1 background task", until the CLI's next turn end names none (and the report made
 //! meanwhile is what counts); `claude -p`, which stops such a shell as it exits, ends it
-//! needing a person, whatever the worker reported.
+//! needing a person, whatever the worker reported. So does `codex exec`, which ends its turn
+//! while a command it stopped waiting for runs and stops it as it exits (as codex 0.169.0
+//! showed it, tests/support/fixtures/codex-headless-background-*.jsonl); a command that
+//! ended within the turn leaves the dispatch done.
 
 use crate::common::{Fakes, Repo, completion, run, wait_for};
 
@@ -81,28 +84,28 @@ fn a_tui_turn_that_ends_with_a_background_shell_is_not_done_until_it_ends() {
     repo.verify_ok();
 }
 
-#[test]
-fn a_headless_cli_that_stops_background_work_as_it_exits_is_not_done() {
-    let repo = Repo::new();
-    let fakes = Fakes::new();
+/// A headless dispatch of `provider`'s stand-in.
+fn headless(repo: &Repo, fakes: &Fakes, provider: &str, instruction: &str) -> crate::common::Run {
     let mut cmd = repo.vnx();
     cmd.env("PATH", fakes.path())
         .env("VNX_FAKE_LOG_DIR", fakes.log_dir())
         .args(["dispatch-agent", "--agent", "implementer", "--json"])
-        .args([
-            "--provider",
-            "claude",
-            "--lane",
-            "headless",
-            "--deadline",
-            "60",
-        ])
-        .args([
-            "--instruction",
-            "@fake write a.txt hi\n@fake background sleep 30\n\
-             @fake run vnx report --status done --summary started",
-        ]);
-    let r = run(cmd);
+        .args(["--provider", provider, "--lane", "headless"])
+        .args(["--deadline", "60", "--instruction", instruction]);
+    run(cmd)
+}
+
+#[test]
+fn a_headless_cli_that_stops_background_work_as_it_exits_is_not_done() {
+    let repo = Repo::new();
+    let fakes = Fakes::new();
+    let r = headless(
+        &repo,
+        &fakes,
+        "claude",
+        "@fake write a.txt hi\n@fake background sleep 30\n\
+         @fake run vnx report --status done --summary started",
+    );
     assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
     let c = completion(&r);
     assert_eq!(c["status"], "needs_input", "{c}");
@@ -113,6 +116,51 @@ fn a_headless_cli_that_stops_background_work_as_it_exits_is_not_done() {
     );
     assert_eq!(
         c["cli_events"]["background_stopped"][0]["what"], "sleep 30",
+        "{c}"
+    );
+    repo.verify_ok();
+}
+
+#[test]
+fn codex_exec_stopping_a_command_that_outlived_its_turn_is_not_done() {
+    let repo = Repo::new();
+    let fakes = Fakes::new();
+    let r = headless(
+        &repo,
+        &fakes,
+        "codex",
+        "@fake write a.txt hi\n@fake background sleep 30; echo finished\n\
+         @fake run vnx report --status done --summary started",
+    );
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    let c = completion(&r);
+    assert_eq!(c["status"], "needs_input", "{c}");
+    let reason = c["failure_reason"].as_str().unwrap();
+    assert!(
+        reason.contains("1 background task: sleep 30; echo finished")
+            && reason.contains("stopped it"),
+        "{reason}"
+    );
+    assert_eq!(
+        c["cli_events"]["background_stopped"][0]["kind"], "shell",
+        "{c}"
+    );
+    repo.verify_ok();
+
+    // One that ended before the turn did leaves nothing unfinished.
+    let r = headless(
+        &repo,
+        &fakes,
+        "codex",
+        "@fake write b.txt hi\n@fake background true\n@fake sleep 0.5\n\
+         @fake run vnx report --status done --summary tested",
+    );
+    let c = completion(&r);
+    assert_eq!(c["status"], "done", "{c}");
+    assert!(
+        c["cli_events"]["background_stopped"]
+            .as_array()
+            .is_none_or(Vec::is_empty),
         "{c}"
     );
     repo.verify_ok();

@@ -1,7 +1,8 @@
 //! The stream-event parser against output recorded from the real CLIs
 //! (`tests/support/fixtures/`, made by `tests/support/verify-clis.sh --fixtures`): session id,
 //! token usage, verdict and last message for success, a shell command, a question and an API
-//! error, for claude, codex and gemini; the background work claude stopped or its hooks named.
+//! error, for claude, codex and gemini; the background work claude and codex stopped or
+//! claude's hooks named.
 
 use vnx::provider::OutputFormat;
 use vnx::provider::events::{EventParser, StreamSummary, Verdict};
@@ -83,10 +84,11 @@ fn real_api_errors_are_error_verdicts_with_the_cli_message() {
     }
 }
 
-/// Background work, as claude 2.1.197 and gemini 0.61.0 told it (ADR 0096): `claude -p`
-/// stopped a background shell that outlived its turn by 5 s and gemini left one running as it
-/// exited (each recorded as unfinished); claude waited for a background sub-agent and for a
-/// shell that ended within those 5 s (nothing recorded).
+/// Background work, as claude 2.1.197, gemini 0.61.0 and codex 0.169.0 told it (ADR 0096):
+/// `claude -p` stopped a background shell that outlived its turn by 5 s, gemini left one
+/// running as it exited, `codex exec` stopped a command that outlived its turn (each recorded
+/// as unfinished); claude waited for a background sub-agent and for a shell that ended
+/// within those 5 s, and codex's command ended within its turn (nothing recorded).
 #[test]
 fn real_background_work_the_cli_stopped_is_recorded() {
     let (s, _) = parse("claude-headless-background-shell.jsonl");
@@ -107,9 +109,21 @@ fn real_background_work_the_cli_stopped_is_recorded() {
         (task.kind.as_str(), task.what.as_str()),
         ("shell", "slow tests")
     );
+    // `codex exec` ended its turn while a command `exec_command` stopped waiting for ran,
+    // and stopped it as it exited: started, never completed.
+    let (s, _) = parse("codex-headless-background-shell.jsonl");
+    assert_eq!(s.verdict, Some(Verdict::Success));
+    let [task] = s.background_stopped.as_slice() else {
+        panic!("{:?}", s.background_stopped)
+    };
+    assert_eq!(
+        (task.kind.as_str(), task.what.as_str()),
+        ("shell", "sleep 15; echo finished > bg.txt")
+    );
     for waited in [
         "claude-headless-background-agent.jsonl",
         "claude-headless-background-quick.jsonl",
+        "codex-headless-background-quick.jsonl",
     ] {
         let (s, _) = parse(waited);
         assert!(s.background_stopped.is_empty(), "{waited}: {s:?}");

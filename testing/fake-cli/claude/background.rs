@@ -6,7 +6,6 @@
 //! running in `background_tasks`; when they end, it runs another turn and `Stop` comes again
 //! with none (the stand-in fires that `Stop` without the model turn between).
 
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -18,61 +17,39 @@ pub const PRINT_WAIT: Duration = Duration::from_secs(5);
 pub struct Task {
     pub id: String,
     pub command: String,
-    child: Child,
+    shell: crate::sys::BackgroundShell,
     /// Its end's status, once seen: `completed` or `killed`.
     pub ended: Option<&'static str>,
 }
 
 impl Task {
-    /// Starts `sh -c COMMAND` in `cwd` with `env`, its output discarded, in its own process
-    /// group (so stopping it stops what it started).
+    /// Starts `sh -c COMMAND` in `cwd` with `env` (`sys::BackgroundShell`).
     pub fn start(
         n: usize,
         command: &str,
         cwd: &std::path::Path,
         env: &[(String, String)],
     ) -> Option<Task> {
-        use std::os::unix::process::CommandExt;
-        let child = Command::new("sh")
-            .arg("-c")
-            .arg(command)
-            .current_dir(cwd)
-            .envs(env.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .process_group(0)
-            .spawn()
-            .map_err(|e| eprintln!("vnx-fake-cli: background: {e}"))
-            .ok()?;
         Some(Task {
             id: format!("b{n:08x}"),
             command: command.to_owned(),
-            child,
+            shell: crate::sys::BackgroundShell::start(command, cwd, env)?,
             ended: None,
         })
     }
 
     /// Whether it still runs.
     pub fn running(&mut self) -> bool {
-        if self.ended.is_none() && !matches!(self.child.try_wait(), Ok(None)) {
+        if self.ended.is_none() && !self.shell.running() {
             self.ended = Some("completed");
         }
         self.ended.is_none()
     }
 
     /// Stops it and what it started.
-    #[expect(unsafe_code, reason = "libc::killpg signals the task's process group")]
     pub fn stop(&mut self) {
         if self.running() {
-            let group = libc::pid_t::try_from(self.child.id()).unwrap_or(0);
-            if group > 0 {
-                // SAFETY: killpg only sends a signal, to the group this task's child leads.
-                unsafe {
-                    libc::killpg(group, libc::SIGKILL);
-                }
-            }
-            let _ = self.child.wait();
+            self.shell.stop();
             self.ended = Some("killed");
         }
     }

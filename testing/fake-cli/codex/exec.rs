@@ -1,5 +1,9 @@
 //! `codex exec`: prompt intake (stdin read whenever it is not a terminal), the git-repo
 //! check, and the run's output: `--json` thread/turn/item events or the human transcript.
+//! A background command (`@fake background`, a command `exec_command` stopped waiting for, as
+//! codex 0.169.0 showed it: tests/support/fixtures/codex-headless-background-*.jsonl) gets
+//! its `item.started` at once and its `item.completed` only if it ended before the turn did;
+//! one still running as the turn completes is stopped as the CLI exits, never completed.
 
 use std::path::PathBuf;
 
@@ -96,10 +100,13 @@ pub fn exec(a: &CodexArgs, log: &mut InvocationLog) -> Result<i32, Refusal> {
         json: a.json,
         cwd: s.cwd.clone(),
         items: 0,
+        background: Vec::new(),
     };
     let turn = engine::run_turn(&prompt, &mut ctx, &mut obs);
     log.push_turn(turn.record());
+    obs.background_ended();
     if turn.failed {
+        obs.stop_background();
         if a.json {
             emit(&json!({"type": "error", "message": API_ERROR}));
             emit(&json!({"type": "turn.failed", "error": {"message": API_ERROR}}));
@@ -122,6 +129,7 @@ pub fn exec(a: &CodexArgs, log: &mut InvocationLog) -> Result<i32, Refusal> {
         );
         emit(&json!({"type": "turn.completed", "usage": {
             "input_tokens": turn.input_tokens, "cached_input_tokens": 0, "output_tokens": turn.output_tokens}}));
+        obs.stop_background();
     } else {
         eprintln!(
             "codex\n{}\ntokens used\n{}",
@@ -130,6 +138,7 @@ pub fn exec(a: &CodexArgs, log: &mut InvocationLog) -> Result<i32, Refusal> {
         );
         println!("{}", turn.final_text);
     }
+    obs.stop_background();
     Ok(0)
 }
 
@@ -142,9 +151,50 @@ struct ExecObserver {
     json: bool,
     cwd: PathBuf,
     items: usize,
+    /// Background commands not yet seen ended: their item id and command.
+    background: Vec<(String, String, sys::BackgroundShell)>,
+}
+
+impl ExecObserver {
+    /// The `item.completed` of each background command that ended by now.
+    fn background_ended(&mut self) {
+        let json = self.json;
+        self.background.retain_mut(|(id, command, shell)| {
+            if shell.running() {
+                return true;
+            }
+            if json {
+                emit(&json!({"type": "item.completed", "item": {
+                    "id": id, "type": "command_execution", "command": command,
+                    "aggregated_output": "", "exit_code": shell.code(), "status": "completed"}}));
+            }
+            false
+        });
+    }
+
+    /// Stops the background commands still running, as the CLI exits (no event says so).
+    fn stop_background(&mut self) {
+        for (_, _, shell) in &mut self.background {
+            shell.stop();
+        }
+        self.background.clear();
+    }
 }
 
 impl Observer for ExecObserver {
+    fn background(&mut self, command: &str, ctx: &Ctx) {
+        let id = format!("item_{}", self.items);
+        self.items += 1;
+        if self.json {
+            emit(&json!({"type": "item.started", "item": {
+                "id": id, "type": "command_execution", "command": command,
+                "aggregated_output": "", "exit_code": null, "status": "in_progress"}}));
+        }
+        if let Some(shell) = sys::BackgroundShell::start(command, &ctx.cwd, &ctx.tool_env) {
+            self.background.push((id, command.to_owned(), shell));
+        }
+    }
+
     fn tool_started(&mut self, call: &ToolCall) {
         if let (true, ToolKind::Run { command, .. }) = (self.json, &call.kind) {
             emit(&json!({"type": "item.started", "item": {

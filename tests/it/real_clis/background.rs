@@ -4,10 +4,13 @@
 //! until the shell ended and claude's own turn after it ended with none; `claude -p`, which
 //! stops a background shell 5 s after its turn, ends the dispatch needing a person, and so
 //! does headless gemini, which leaves its background command running (in a session of its
-//! own) as it exits. The others were not looked at (tests/support/README.md, "Background
-//! work").
+//! own) as it exits, and `codex exec`, which stops a command it stopped waiting for as it
+//! exits. codex's TUI names no such command anywhere vnx reads: its turn end ends the
+//! dispatch, and the command stops with the worker. opencode's sub-agent (`task`) runs to its
+//! end within its call, so the dispatch cannot conclude before the sub-agent's work ended.
+//! The others were not looked at (tests/support/README.md, "Background work").
 
-use super::{Rig, explain, step, within};
+use super::{Rig, explain, processes_in, step, within};
 use crate::common::{completion, configure, run};
 
 /// The role lets the worker run `sleep` unasked, so the background shell needs no dialog.
@@ -123,4 +126,95 @@ fn real_gemini_headless_leaving_its_background_command_is_not_done() {
         reason.contains("1 background task: slow tests"),
         "{at} {reason}"
     );
+}
+
+#[test]
+#[ignore = "needs the real claude, codex and gemini (~740 MB from npm, tests/support/install-clis.sh)"]
+fn real_codex_headless_stopping_its_background_command_is_not_done() {
+    let rig = Rig::new();
+    configure(&rig.repo, CONFIG);
+    let at = step("codex", "headless", "background command");
+    // `exec_command` stops waiting after half a second; the command runs on.
+    let script = "Start the slow tests in the background.\n\
+         \\@model write notes.txt started\n\
+         \\@model run vnx report --status done --summary started\n\
+         \\@model tool exec_command {\"cmd\":\"sleep 60\",\"yield_time_ms\":500}\n\
+         \\@model say Started the tests.";
+    let r = rig.dispatch("codex", "headless", script);
+    let c = completion(&r);
+    assert_eq!(c["status"], "needs_input", "{at} {}", explain(&c));
+    let reason = c["failure_reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("1 background task: sleep 60") && reason.contains("stopped it"),
+        "{at} {reason}"
+    );
+    assert_eq!(
+        c["cli_events"]["background_stopped"][0]["kind"], "shell",
+        "{at} {c}"
+    );
+}
+
+/// codex's TUI keeps the command running after its turn ("1 background terminal running"),
+/// but neither `notify` nor any hook names it, and its end starts no turn: the turn end
+/// ends the dispatch, and the command does not outlive the worker vnx then stops.
+#[test]
+#[ignore = "needs the real claude, codex and gemini (~740 MB from npm, tests/support/install-clis.sh)"]
+fn real_codex_tui_background_command_stops_with_the_worker() {
+    let rig = Rig::new();
+    configure(&rig.repo, CONFIG);
+    let at = step("codex", "interactive", "background command");
+    let script = "Start the slow tests in the background.\n\
+         \\@model write notes.txt started\n\
+         \\@model run vnx report --status done --summary started\n\
+         \\@model tool exec_command {\"cmd\":\"sleep 307\",\"yield_time_ms\":500}\n\
+         \\@model say Started the tests.";
+    let r = rig.dispatch("codex", "interactive", script);
+    let c = completion(&r);
+    assert_eq!(c["status"], "done", "{at} {}", explain(&c));
+    // The command (a `sleep 307` of this test's own) ran in the worker's sandbox, which
+    // ends with codex.
+    let running = || {
+        processes_in(std::path::Path::new("/"))
+            .into_iter()
+            .filter(|(_, argv)| argv == &["sleep", "307"])
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        within(10, || running().is_empty()),
+        "{at} the command outlived the dispatch: {:?}",
+        running()
+    );
+}
+
+/// opencode's `task` tool runs its sub-agent to the end inside the call, in both lanes: the
+/// sub-agent's change (after a pause) is in the dispatch's commit, made before the report
+/// that ended it, and nothing is recorded as unfinished.
+#[test]
+#[ignore = "needs the real opencode (~354 MB from npm, tests/support/install-clis.sh)"]
+fn real_opencode_sub_agent_ends_within_the_dispatch() {
+    for lane in ["headless", "interactive"] {
+        let rig = Rig::new();
+        let at = step("opencode", lane, "sub-agent");
+        let script = "Check the docs with a helper.\n\
+             \\@model tool task {\"description\":\"check the docs\",\"subagent_type\":\"general\",\
+             \"prompt\":\"Check the docs.\\n@model sleep 3\\n@model write helper.txt from-the-helper\\n@model say The docs are fine.\"}\n\
+             \\@model run vnx report --status done --summary checked\n\
+             \\@model say The helper says the docs are fine.";
+        let r = rig.dispatch("opencode", lane, script);
+        let c = completion(&r);
+        assert_eq!(c["status"], "done", "{at} {}", explain(&c));
+        assert_eq!(c["completion_signal"], "report", "{at} {c}");
+        let id = c["dispatch_id"].as_str().unwrap_or_default();
+        assert_eq!(
+            rig.repo.on_branch(id, "helper.txt"),
+            "from-the-helper\n",
+            "{at}"
+        );
+        assert!(
+            c["cli_events"]["background_stopped"]
+                .as_array()
+                .is_none_or(Vec::is_empty),
+            "{at} {c}"
+        );
+    }
 }

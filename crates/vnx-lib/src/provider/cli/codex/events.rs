@@ -1,7 +1,20 @@
 //! Codex `exec --json` events: `thread.started`, `item.*`, `turn.completed`, `turn.failed`,
 //! and non-fatal `error`s.
+//!
+//! Background work, seen on codex 0.169.0 (ADR 0096): a command still running when
+//! `exec_command` stops waiting for it (`yield_time_ms`) goes on in a "unified exec" session
+//! (the model is told "Process running with session ID N"): its `item.started` comes, and its
+//! `item.completed` only once it ends. One that ends before the turn does is `completed`
+//! then; one that outlives the turn never is: `codex exec` ends the turn (`turn.completed`)
+//! without waiting for it and stops it as it exits. Each command whose `item.started` was
+//! still unmatched when its turn completed, and never completed after, is work the CLI left
+//! unfinished: `StreamSummary::background_stopped`. Its sub-agents: 0.169.0 offers the model
+//! no sub-agent tool in vnx's configuration (`spawn_agent` is an "unsupported call"; the
+//! `collaboration` tool comes only with the `multi_agent_v2` feature, which vnx leaves off).
 
 use serde_json::Value;
+
+use crate::receipts::BackgroundTask;
 
 use crate::provider::cli::stream::{
     HeadlessStream, LAST_MESSAGE_MAX_CHARS, StreamEvents, StreamSummary, Usage, Verdict, add,
@@ -14,16 +27,26 @@ pub(super) struct CodexEvents {
     /// The message of the last top-level `error` event, used when the turn fails without a
     /// message of its own.
     remembered_error: Option<String>,
+    /// Commands started and not (yet) completed, and whether a turn completed while each
+    /// ran (at most [`MAX_FOLLOWED`]).
+    running: Vec<(BackgroundTask, bool)>,
 }
+
+/// The most commands followed at once in one stream (a hostile one could start any number).
+const MAX_FOLLOWED: usize = 256;
 
 impl StreamEvents for CodexEvents {
     fn event(&mut self, kind: &str, event: &Value, summary: &mut StreamSummary) {
         match kind {
             "thread.started" => set_capped(&mut summary.session_id, event, "thread_id"),
+            "item.started" => self.command_started(event),
             "item.completed" => {
                 let Some(item) = event.get("item") else {
                     return;
                 };
+                if let Some(id) = str_field(item, "id") {
+                    self.running.retain(|(t, _)| t.id != id);
+                }
                 match str_field(item, "type") {
                     Some("agent_message") => {
                         if let Some(text) = nonblank_field(item, "text") {
@@ -55,6 +78,9 @@ impl StreamEvents for CodexEvents {
                 let turns = summary.num_turns.get_or_insert(0);
                 *turns = turns.saturating_add(1);
                 summary.verdict = Some(Verdict::Success);
+                for (_, outlived) in &mut self.running {
+                    *outlived = true;
+                }
             }
             "turn.failed" => {
                 let own = event
@@ -70,6 +96,39 @@ impl StreamEvents for CodexEvents {
             "error" => remember_error(&mut self.remembered_error, event),
             _ => {}
         }
+    }
+
+    fn finish(&mut self, summary: &mut StreamSummary) {
+        summary.background_stopped = (self.running.iter())
+            .filter(|(_, outlived)| *outlived)
+            .take(BackgroundTask::MAX_TASKS)
+            .map(|(t, _)| t.clone())
+            .collect();
+    }
+}
+
+impl CodexEvents {
+    /// A command started (`item.started`, `command_execution`): followed until it completes.
+    fn command_started(&mut self, event: &Value) {
+        let Some(item) = event.get("item") else {
+            return;
+        };
+        if str_field(item, "type") != Some("command_execution")
+            || self.running.len() >= MAX_FOLLOWED
+        {
+            return;
+        }
+        let text = |v: &str| truncate(v.trim(), BackgroundTask::MAX_TEXT);
+        let id = text(str_field(item, "id").unwrap_or_default());
+        if self.running.iter().any(|(t, _)| t.id == id) {
+            return;
+        }
+        let task = BackgroundTask {
+            id,
+            kind: "shell".to_owned(),
+            what: text(&super::transcript::codex_command(item)),
+        };
+        self.running.push((task, false));
     }
 }
 
@@ -89,6 +148,7 @@ pub(super) static HEADLESS: HeadlessStream = HeadlessStream {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::super::STREAM;
+    use super::{BackgroundTask, MAX_FOLLOWED, Verdict};
     use crate::provider::events::testing::*;
 
     /// A real run of its headless stream, for every parser's tests.
@@ -138,6 +198,56 @@ pub(crate) mod tests {
                 background_stopped: Vec::new(),
             }
         );
+    }
+
+    #[test]
+    fn a_command_that_outlived_its_turn_was_stopped_unfinished() {
+        // codex 0.169.0 (tests/support/fixtures/codex-headless-background-*.jsonl): a
+        // command still running when the turn completed, never completed after.
+        let shell = r#"{"type":"item.started","item":{"id":"item_0","type":"command_execution","command":"/bin/bash -lc 'sleep 15; echo finished > bg.txt'","aggregated_output":"","exit_code":null,"status":"in_progress"}}"#;
+        let answer = r#"{"type":"item.completed","item":{"id":"item_1","type":"agent_message","text":"Started the tests."}}"#;
+        let turn = r#"{"type":"turn.completed","usage":{"input_tokens":19786,"cached_input_tokens":0,"output_tokens":53}}"#;
+        let summary = parse_every_split(STREAM, &lines(&[shell, answer, turn]));
+        assert_eq!(summary.verdict, Some(Verdict::Success));
+        let [task] = summary.background_stopped.as_slice() else {
+            panic!("{:?}", summary.background_stopped)
+        };
+        assert_eq!(
+            (task.id.as_str(), task.kind.as_str(), task.what.as_str()),
+            ("item_0", "shell", "sleep 15; echo finished > bg.txt")
+        );
+        // One that ended within the turn completed before it: nothing unfinished.
+        let ended = r#"{"type":"item.completed","item":{"id":"item_0","type":"command_execution","command":"/bin/bash -lc 'sleep 15; echo finished > bg.txt'","aggregated_output":"","exit_code":0,"status":"completed"}}"#;
+        let summary = parse(STREAM, &lines(&[shell, ended, answer, turn]));
+        assert!(summary.background_stopped.is_empty(), "{summary:?}");
+        // As vnx starts it, codex runs commands in no login shell.
+        let plain = shell.replace("-lc", "-c");
+        let summary = parse(STREAM, &lines(&[&plain, answer, turn]));
+        assert_eq!(
+            summary.background_stopped[0].what,
+            "sleep 15; echo finished > bg.txt"
+        );
+        // A stream cut while a command runs (vnx stopped the CLI mid-turn) has no turn it
+        // outlived.
+        let summary = parse(STREAM, &lines(&[shell]));
+        assert!(summary.background_stopped.is_empty(), "{summary:?}");
+    }
+
+    #[test]
+    fn unfinished_commands_are_bounded() {
+        let mut events: Vec<String> = (0..MAX_FOLLOWED + 10)
+            .map(|i| {
+                format!(
+                    r#"{{"type":"item.started","item":{{"id":"i{i}","type":"command_execution","command":"{}"}}}}"#,
+                    "x".repeat(BackgroundTask::MAX_TEXT * 2)
+                )
+            })
+            .collect();
+        events.push(r#"{"type":"turn.completed"}"#.to_owned());
+        let refs: Vec<&str> = events.iter().map(String::as_str).collect();
+        let summary = parse(STREAM, &lines(&refs));
+        assert_eq!(summary.background_stopped.len(), BackgroundTask::MAX_TASKS);
+        assert!(summary.background_stopped[0].what.chars().count() <= BackgroundTask::MAX_TEXT + 1);
     }
 
     #[test]

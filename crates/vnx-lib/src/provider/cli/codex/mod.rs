@@ -4,8 +4,16 @@
 //! receipt (`events`) and rendered as a transcript (`transcript`); the rollout file its TUI
 //! writes rendered as a transcript (`rollout`); where it keeps its state.
 //!
-//! Background work (ADR 0096): nothing vnx reads says a turn ended with background work
-//! running (not looked for yet); its turn end concludes the dispatch as before.
+//! Background work (ADR 0096), looked for on 0.169.0: a command `exec_command` stopped
+//! waiting for runs on in a "unified exec" session (a background terminal) after the turn.
+//! Headless, `codex exec` ends its turn without waiting and stops the command as it exits;
+//! its stream shows the command started and never completed (`events`), so the dispatch
+//! needs a person. In its TUI the command runs on ("1 background terminal running · /ps to
+//! view"), but neither `notify` nor its hooks engine's `Stop` payload names it, and when it
+//! ends codex starts no turn and fires no hook (only its rollout file records the end, an
+//! `item_completed` after the turn's `task_complete`): the turn end concludes the dispatch as
+//! before, and vnx stops the worker's processes, the command with them. It offers no
+//! sub-agent tool as vnx starts it.
 
 use std::path::Path;
 

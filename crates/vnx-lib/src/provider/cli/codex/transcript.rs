@@ -113,12 +113,15 @@ pub(super) fn command_done(out: &mut Sink, item: &Value, id: &str, command: &str
     }
 }
 
-/// The command codex ran, without the `bash -lc '…'` it wraps commands in.
-fn codex_command(item: &Value) -> String {
+/// The command codex ran, without the `bash -lc '…'` (`bash -c '…'` when it runs no login
+/// shell) it wraps commands in.
+pub(super) fn codex_command(item: &Value) -> String {
     let command = describe_input(item);
     for shell in [
         "/bin/bash -lc ",
         "bash -lc ",
+        "/bin/bash -c ",
+        "bash -c ",
         "/bin/sh -c ",
         "sh -c ",
         "/bin/zsh -lc ",

@@ -5,6 +5,16 @@
 //! `error.data.statusCode`) for a failed model request. There is no closing result: a turn
 //! that ended (`stop`) without an error is a success; a denied tool is a `tool_use` whose
 //! error says the user rejected it (opencode exits 0 after it).
+//!
+//! Background work, seen on 1.18.33 (ADR 0096): it has no background facility to record.
+//! Its `task` tool (a sub-agent, `subagent_type` `general` or `explore`) runs the sub-agent's
+//! whole session inside the call: the `tool_use` comes, `completed`, once the sub-agent
+//! ended (its answer in `part.state.output`, `<task id=… state="completed">`), and the turn
+//! goes on after it; its schema has no way to start one in the background. Its `bash` tool
+//! has no background option either: a command the shell itself sends to the background
+//! (`… &`) returns at once ("(no output)", exit 0) and runs on in a session of its own after
+//! opencode exits, and nothing in the stream says it still runs (only the command's text
+//! would). `StreamSummary::background_stopped` stays empty.
 
 use serde_json::Value;
 
@@ -220,6 +230,22 @@ mod tests {
         assert_eq!(s.tool_calls, 1);
         // The turn ended on the rejected call: no answer, no verdict of success.
         assert_eq!(s.verdict, None);
+    }
+
+    #[test]
+    fn a_sub_agent_ends_within_its_call_and_leaves_nothing_unfinished() {
+        let s = parse(&fixture("opencode", "headless-task.jsonl"));
+        assert_eq!(s.verdict, Some(Verdict::Success));
+        assert_eq!(s.tool_calls, 1);
+        assert_eq!(
+            s.last_message.as_deref(),
+            Some("The helper says the docs are fine.")
+        );
+        assert!(s.background_stopped.is_empty(), "{s:?}");
+        // A command its shell sent to the background looks like any finished call.
+        let s = parse(&fixture("opencode", "headless-background-shell.jsonl"));
+        assert_eq!((&s.verdict, s.tool_calls), (&Some(Verdict::Success), 1));
+        assert!(s.background_stopped.is_empty(), "{s:?}");
     }
 
     proptest! {

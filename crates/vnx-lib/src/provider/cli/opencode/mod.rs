@@ -6,8 +6,12 @@
 //! where it keeps its state. It exits 0 after a denied tool, so the outcome is read from its
 //! events and vnx's own report.
 //!
-//! Background work (ADR 0096): nothing vnx reads says a turn ended with background work
-//! running (not looked for yet).
+//! Background work (ADR 0096), looked for on 1.18.33: it has none that outlives a turn and
+//! that it tells of. Its `task` tool runs a sub-agent to its end inside the call, in both
+//! lanes, so a turn that used one ends after the sub-agent's work; its `bash` tool has no
+//! background option, and a command the shell itself backgrounds (`… &`) runs on in a
+//! session of its own, unseen, after the call returned and after opencode exits (nothing in
+//! its events says it runs). vnx neither waits for nor stops such a command (`events`).
 
 use std::path::{Path, PathBuf};
 
