@@ -130,6 +130,9 @@ fn not_found() -> Response {
 fn raise_field(tokens: &str, usd: &str) -> Option<vnx::dispatch::budget::Raise> {
     let tokens = tokens.trim().trim_start_matches('+');
     let usd = usd.trim().trim_start_matches('+').trim_start_matches('$');
+    if tokens.contains(',') || usd.contains(',') {
+        return None;
+    }
     let mut parts = Vec::new();
     if !tokens.is_empty() {
         parts.push(format!("+{tokens}"));
@@ -649,4 +652,26 @@ fn plan_form(id: &DispatchId, p: &Paired, sha: &str, approve: bool) -> String {
         csrf = p.token.csrf(),
         sha = esc(sha),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::raise_field;
+
+    #[test]
+    fn raise_and_continue_reads_tokens_dollars_or_both() {
+        let r = |t, u| raise_field(t, u).map(|r| (r.tokens, r.usd));
+        assert_eq!(r("+2000", ""), Some((2000, 0.0)));
+        assert_eq!(r("", "1.5"), Some((0, 1.5)));
+        assert_eq!(r("50k", "$2"), Some((50_000, 2.0)));
+        for (t, u) in [
+            ("", ""),
+            ("lots", ""),
+            ("", "-1"),
+            ("0", "0"),
+            ("1,+$5", ""),
+        ] {
+            assert_eq!(r(t, u), None, "{t:?} {u:?}");
+        }
+    }
 }
