@@ -22,9 +22,9 @@ pub enum Action {
     DenyPlan(DispatchId, String, Option<String>),
     /// Allow its pending permission prompt (`vnx approve`).
     Approve(DispatchId),
-    /// Raise the budget it stopped at by this many tokens and continue it (`vnx approve
-    /// --budget +N`).
-    RaiseBudget(DispatchId, u64),
+    /// Raise the budget it stopped at by this many tokens and millionths of a US dollar and
+    /// continue it (`vnx approve --budget +N,+$X`).
+    RaiseBudget(DispatchId, u64, u64),
     /// Refuse its pending permission prompt, perhaps saying why (`vnx deny`).
     Deny(DispatchId, Option<String>),
     /// Accept its ended worker's work as done, committing what it left uncommitted first
@@ -82,9 +82,12 @@ impl Action {
                 argv
             }
             Action::Approve(id) => v(&["approve", id.as_str()]),
-            Action::RaiseBudget(id, n) => {
-                v(&["approve", id.as_str(), "--budget", &format!("+{n}")])
-            }
+            Action::RaiseBudget(id, tokens, micros) => v(&[
+                "approve",
+                id.as_str(),
+                "--budget",
+                &raise_of(*tokens, *micros).text(),
+            ]),
             Action::Deny(id, _) => v(&["deny", id.as_str()]),
             Action::Accept(id) => v(&["accept", id.as_str()]),
             Action::Dismiss(id) => v(&["dismiss", id.as_str()]),
@@ -114,9 +117,10 @@ impl Action {
     pub fn question(&self) -> String {
         match self {
             Action::Approve(id) => format!("allow what {id}'s worker asks to do?"),
-            Action::RaiseBudget(id, n) => {
-                format!("raise {id}'s budget by {n} tokens and let its worker go on?")
-            }
+            Action::RaiseBudget(id, tokens, micros) => format!(
+                "raise {id}'s budget by {} and let its worker go on?",
+                raise_of(*tokens, *micros).words()
+            ),
             Action::Deny(id, _) => format!("refuse what {id}'s worker asks to do?"),
             Action::Accept(id) => {
                 format!("accept {id}'s work as done, committing what it left?")
@@ -145,7 +149,7 @@ impl Action {
             | Action::ApprovePlan(id, ..)
             | Action::DenyPlan(id, ..)
             | Action::Approve(id)
-            | Action::RaiseBudget(id, _)
+            | Action::RaiseBudget(id, ..)
             | Action::Deny(id, _)
             | Action::Accept(id)
             | Action::Dismiss(id)
@@ -184,6 +188,14 @@ impl Outcome {
             self.action.argv()[0],
             self.summary
         )
+    }
+}
+
+/// A raise of `tokens` and `micros` millionths of a US dollar.
+pub fn raise_of(tokens: u64, micros: u64) -> vnx::dispatch::budget::Raise {
+    vnx::dispatch::budget::Raise {
+        tokens,
+        usd: micros as f64 / 1_000_000.0,
     }
 }
 

@@ -97,6 +97,9 @@ struct AnswerArgs {
     /// For an approve of a dispatch stopped at its budget: the tokens to add (`+N` of
     /// `vnx approve --budget`); it then continues in the same session.
     budget_tokens: Option<u64>,
+    /// For an approve of a dispatch stopped at its budget: the US dollars to add (`+$X` of
+    /// `vnx approve --budget`), alone or with budget_tokens.
+    budget_usd: Option<f64>,
 }
 
 /// A review comment, or the open comments sent.
@@ -261,7 +264,7 @@ impl Server {
     /// Allows what a dispatch waits for.
     #[tool(
         name = "approve",
-        description = "Allow the permission prompt a dispatch's worker waits on, or approve the plan it waits with, as `vnx approve` does; with budget_tokens, raise the budget it stopped at and continue it, as `vnx approve --budget +N` does. Refused for a dispatch's own worker on itself or a dispatch it started."
+        description = "Allow the permission prompt a dispatch's worker waits on, or approve the plan it waits with, as `vnx approve` does; with budget_tokens or budget_usd, raise the budget it stopped at and continue it, as `vnx approve --budget +N,+$X` does. Refused for a dispatch's own worker on itself or a dispatch it started."
     )]
     async fn approve(
         &self,
@@ -611,14 +614,21 @@ fn decide(
         PermissionAnswer::Approve => "approve",
         PermissionAnswer::Deny => "deny",
     };
-    if let Some(add) = a.budget_tokens {
-        if decision != PermissionAnswer::Approve || add == 0 {
+    if a.budget_tokens.is_some() || a.budget_usd.is_some() {
+        let add = vnx::dispatch::budget::Raise {
+            tokens: a.budget_tokens.unwrap_or(0),
+            usd: a.budget_usd.unwrap_or(0.0),
+        };
+        let text = add.text();
+        let valid = vnx::dispatch::budget::parse_raise(&text).is_ok_and(|r| r == add);
+        if decision != PermissionAnswer::Approve || !valid || a.budget_usd.is_some_and(|u| u <= 0.0)
+        {
             return Err(CliError::usage(
-                "budget_tokens (above 0) goes with approve only".to_owned(),
+                "budget_tokens and budget_usd (above 0) go with approve only".to_owned(),
             ));
         }
         govern(desk, actor, "raise the budget of", &id)?;
-        let raised = vnx::actions::budget::raise(desk, &id, add, &|_| {})?;
+        let raised = vnx::actions::budget::raise(desk, &id, &add, &|_| {})?;
         return Ok(json!({
             "dispatch_id": id,
             "said": vnx::actions::budget::line(&raised),

@@ -23,8 +23,9 @@ use super::CliError;
 /// plan whose hash --plan-sha256 names, when given), then a follow-up in the same worktree
 /// and session carries it out in the role's posture, told the plan (and --message).
 ///
-/// A dispatch stopped at its budget (`vnx show` says "budget reached: N of M tokens") is
-/// raised with --budget +N instead: a signed `budget_raised` names the new limit and who
+/// A dispatch stopped at its budget (`vnx show` says "budget reached: N of M tokens", or
+/// "budget reached: $X of $Y" at its dollars) is raised with --budget +N (tokens) or +$X
+/// (dollars) instead: a signed `budget_raised` names the new limit and who
 /// raised it, then a follow-up continues the same session in the same worktree, held to the
 /// raised budget with everything its chain used counted.
 ///
@@ -36,18 +37,18 @@ pub struct Args {
     /// With a plan: what the worker is told beside it (a prompt's approval takes none)
     #[arg(long, value_name = "TEXT")]
     message: Option<String>,
-    /// For a dispatch stopped at its budget: raise it by N tokens (`+50000`, `+50k`) and
-    /// continue it
-    #[arg(long, value_name = "+N", value_parser = super::util::answer::parse_raise,
+    /// For a dispatch stopped at its budget: raise it by N tokens (`+50000`, `+50k`), by X
+    /// US dollars (`+$2`, `cost+2`) or both (`+50k,+$2`), and continue it
+    #[arg(long, value_name = "+N|+$X", value_parser = super::util::answer::parse_raise,
           allow_hyphen_values = false, conflicts_with = "message")]
-    budget: Option<u64>,
+    budget: Option<vnx::dispatch::budget::Raise>,
     #[command(flatten)]
     answering: super::util::answer::Answering,
 }
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
-    if let Some(tokens) = args.budget {
-        return super::util::answer::raise_one(args.answering, tokens);
+    if let Some(add) = args.budget {
+        return super::util::answer::raise_one(args.answering, add);
     }
     super::util::answer::answer_one(
         args.answering,

@@ -80,13 +80,12 @@ pub async fn act(
         }
         "comment" => return back(&id, "a comment needs words"),
         "send-review" => Action::SendReview(id.clone()),
-        "raise-budget" => match field("tokens")
-            .trim()
-            .trim_start_matches('+')
-            .parse::<u64>()
-        {
-            Ok(n) if n > 0 => Action::RaiseBudget(id.clone(), n),
-            _ => return back(&id, "a raise needs a number of tokens above 0"),
+        "raise-budget" => match raise_field(field("tokens"), field("usd")) {
+            Some(r) => {
+                let micros = vnx::dispatch::state::micros(r.usd);
+                Action::RaiseBudget(id.clone(), r.tokens, micros)
+            }
+            None => return back(&id, "a raise needs tokens or dollars above 0"),
         },
         "approve-plan" | "deny-plan" => {
             let sha = field("plan_sha256").to_owned();
@@ -124,6 +123,43 @@ fn not_found() -> Response {
             "<h1>No such dispatch</h1><p><a href=\"/\">All dispatches</a></p>",
         ),
     )
+}
+
+/// "Raise and continue"'s fields: tokens and dollars to add (a number each, either left
+/// empty) as `vnx approve --budget` reads them; `None` when neither adds anything.
+fn raise_field(tokens: &str, usd: &str) -> Option<vnx::dispatch::budget::Raise> {
+    let tokens = tokens.trim().trim_start_matches('+');
+    let usd = usd.trim().trim_start_matches('+').trim_start_matches('$');
+    if tokens.contains(',') || usd.contains(',') {
+        return None;
+    }
+    let mut parts = Vec::new();
+    if !tokens.is_empty() {
+        parts.push(format!("+{tokens}"));
+    }
+    if !usd.is_empty() {
+        parts.push(format!("+${usd}"));
+    }
+    vnx::dispatch::budget::parse_raise(&parts.join(",")).ok()
+}
+
+/// The fields "Raise and continue" shows: tokens where the budget limits tokens, dollars
+/// where it limits dollars (ADR 0098).
+fn raise_fields(note: &vnx::dispatch::state::BudgetNote) -> String {
+    let mut out = String::new();
+    if note.limit > 0 {
+        out.push_str(
+            "<label>Raise by <input name=\"tokens\" inputmode=\"numeric\" \
+             pattern=\"[0-9]+[kM]?\"> tokens</label> ",
+        );
+    }
+    if note.cost_micros.is_some() {
+        out.push_str(
+            "<label>Raise by $<input name=\"usd\" inputmode=\"decimal\" \
+             pattern=\"[0-9]*[.]?[0-9]+\"></label>",
+        );
+    }
+    out
 }
 
 /// Back to the dispatch's page, saying `said`.
@@ -374,10 +410,11 @@ fn dispatch_page(app: &App, p: &Paired, id: &DispatchId, said: &str) -> Result<S
                  <form method=\"post\" action=\"/d/{id}\" class=\"acts\" data-confirm=\"Raise the budget and let the worker go on?\">\
                  <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
                  <input type=\"hidden\" name=\"action\" value=\"raise-budget\">\
-                 <label>Raise by <input name=\"tokens\" inputmode=\"numeric\" pattern=\"[0-9]+\" required> tokens</label> \
+                 {fields} \
                  <button class=\"b-approve\" type=\"submit\">Raise and continue</button></form></section>",
                 esc(&note.line()),
                 csrf = p.token.csrf(),
+                fields = raise_fields(note),
             );
         } else {
             let _ = write!(b, "<p class=\"said\">{}</p>", esc(&note.line()));
@@ -615,4 +652,26 @@ fn plan_form(id: &DispatchId, p: &Paired, sha: &str, approve: bool) -> String {
         csrf = p.token.csrf(),
         sha = esc(sha),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::raise_field;
+
+    #[test]
+    fn raise_and_continue_reads_tokens_dollars_or_both() {
+        let r = |t, u| raise_field(t, u).map(|r| (r.tokens, r.usd));
+        assert_eq!(r("+2000", ""), Some((2000, 0.0)));
+        assert_eq!(r("", "1.5"), Some((0, 1.5)));
+        assert_eq!(r("50k", "$2"), Some((50_000, 2.0)));
+        for (t, u) in [
+            ("", ""),
+            ("lots", ""),
+            ("", "-1"),
+            ("0", "0"),
+            ("1,+$5", ""),
+        ] {
+            assert_eq!(r(t, u), None, "{t:?} {u:?}");
+        }
+    }
 }

@@ -2,7 +2,8 @@
 //! live from its own session file, a signed `budget_warning` at 80 %, the worker interrupted
 //! at 100 % and the dispatch needing input, `vnx approve --budget +N` raising it and a
 //! follow-up continuing the session with the chain's usage counted, and a usage file the
-//! worker writes elsewhere not believed.
+//! worker writes elsewhere not believed. A budget's dollars (ADR 0098) held the same way,
+//! its cost the tokens at the price `prices:` gives the model, or the CLI's end-of-run cost.
 
 use crate::common::{Fakes, Repo, completion, configure};
 
@@ -12,6 +13,15 @@ fn dispatch(
     budget: Option<&str>,
     instruction: &str,
 ) -> serde_json::Value {
+    completion(&dispatch_run(repo, fakes, budget, instruction))
+}
+
+fn dispatch_run(
+    repo: &Repo,
+    fakes: &Fakes,
+    budget: Option<&str>,
+    instruction: &str,
+) -> crate::common::Run {
     let mut args = vec![
         "dispatch-agent",
         "--agent",
@@ -29,7 +39,7 @@ fn dispatch(
     if let Some(budget) = budget {
         args.extend(["--budget", budget]);
     }
-    completion(&fakes.run_vnx(repo, &args))
+    fakes.run_vnx(repo, &args)
 }
 
 fn one(repo: &Repo, id: &str, event: &str) -> Vec<serde_json::Value> {
@@ -269,4 +279,125 @@ fn a_worker_that_ends_before_a_poll_sees_its_budget_is_held_at_its_end() {
     // A person decides: raise it, or accept the work.
     let accepted = fakes.run_vnx(&repo, &["accept", &id]);
     assert_eq!(accepted.code, 0, "{}", accepted.stderr);
+}
+
+#[test]
+fn a_worker_is_stopped_at_its_dollars_priced_by_the_project_raised_and_continued() {
+    let repo = Repo::new();
+    let fakes = Fakes::new();
+    // The stand-in's model (its stream names it) at $3 a million input tokens.
+    configure(
+        &repo,
+        "prices:\n  claude-sonnet-*: {input: 3, output: 15}\n  '*': {input: 100, output: 100}\n",
+    );
+    let run = dispatch_run(
+        &repo,
+        &fakes,
+        Some("cost=0.015"),
+        "spends\n@fake spend 4200\n@fake sleep 3\n@fake spend 1000\n@fake sleep 60\n\
+         @fake run vnx report --status done --summary never",
+    );
+    assert!(!run.stderr.contains("end-of-run cost"), "{}", run.stderr);
+    let c = completion(&run);
+    let id = c["dispatch_id"].as_str().unwrap().to_owned();
+    assert_eq!(c["status"], "needs_input", "{c:#}");
+    assert_eq!(
+        c["failure_reason"], "budget reached: $0.0156 of $0.015",
+        "{c:#}"
+    );
+    let started = &one(&repo, &id, "dispatch_started")[0];
+    assert_eq!(started["budget"]["cost_usd"], 0.015, "{started:#}");
+    let warned = one(&repo, &id, "budget_warning");
+    assert_eq!(warned.len(), 1, "{warned:#?}");
+    assert_eq!(warned[0]["limit"], "cost", "{:#}", warned[0]);
+    assert_eq!(warned[0]["cost_used_usd"], 0.0126, "{:#}", warned[0]);
+    assert_eq!(warned[0]["cost_limit_usd"], 0.015);
+    assert_eq!(
+        warned[0]["tokens_limit"], 0,
+        "the budget limits dollars only"
+    );
+    let reached = one(&repo, &id, "budget_reached");
+    assert_eq!(reached.len(), 1, "{reached:#?}");
+    assert_eq!(reached[0]["limit"], "cost", "{:#}", reached[0]);
+    assert_eq!(reached[0]["cost_used_usd"], 0.0156);
+    assert_eq!(reached[0]["tokens_used"], 5200);
+    assert_eq!(reached[0]["how"], "interrupted", "{:#}", reached[0]);
+    assert!(reached[0]["vnx_attestation"]["sig"].is_string(), "signed");
+    assert!(c["duration_seconds"].as_f64().unwrap() < 60.0, "{c:#}");
+    let show = fakes.run_vnx(&repo, &["show", &id]);
+    assert!(
+        show.stdout.contains("budget reached: $0.0156 of $0.015"),
+        "{}",
+        show.stdout
+    );
+
+    // Tokens do not raise a limit of dollars.
+    let tokens = fakes.run_vnx(&repo, &["approve", &id, "--budget", "+3k"]);
+    assert_eq!(tokens.code, 1, "{}", tokens.stderr);
+    assert!(tokens.stderr.contains("--budget +$2"), "{}", tokens.stderr);
+    assert!(one(&repo, &id, "budget_raised").is_empty());
+    // Dollars do: the reached limit plus what was added, the chain's cost counted.
+    let raised = fakes.run_vnx(&repo, &["approve", &id, "--budget", "+$1", "--json"]);
+    assert_eq!(raised.code, 0, "{}", raised.stderr);
+    let receipt: serde_json::Value = serde_json::from_str(&raised.stdout).unwrap();
+    assert_eq!(receipt["added_usd"], 1.0, "{receipt:#}");
+    assert_eq!(receipt["cost_limit_usd"], 1.015, "{receipt:#}");
+    assert_eq!(receipt["tokens_limit"], 0, "{receipt:#}");
+    let next = repo
+        .events("dispatch_started")
+        .into_iter()
+        .find(|s| s["continues"]["dispatch_id"] == id.as_str())
+        .expect("a follow-up started");
+    assert_eq!(next["budget"]["cost_usd"], 1.015, "{next:#}");
+    assert_eq!(next["budget"]["cost_before_usd"], 0.0156, "{next:#}");
+    assert_eq!(next["budget"]["from"], "chain");
+    assert_eq!(next["session_id"], c["session_id"], "the same session");
+    let show = fakes.run_vnx(&repo, &["show", &id]);
+    assert!(
+        show.stdout.contains("budget raised to $1.015 by "),
+        "{}",
+        show.stdout
+    );
+}
+
+#[test]
+fn a_cost_no_price_tells_is_held_to_the_clis_end_of_run_cost() {
+    let repo = Repo::new();
+    let fakes = Fakes::new();
+    // No `prices:`, and the stand-in claude says its cost ($0.0123) only in its result.
+    let run = dispatch_run(
+        &repo,
+        &fakes,
+        Some("cost=0.01"),
+        "spends\n@fake write a.txt hi\n@fake spend 3000\n@fake run vnx report --status done --summary quick",
+    );
+    assert!(
+        run.stderr
+            .contains("the budget's dollars are held to claude's end-of-run cost"),
+        "{}",
+        run.stderr
+    );
+    let c = completion(&run);
+    let id = c["dispatch_id"].as_str().unwrap().to_owned();
+    assert_eq!(c["status"], "needs_input", "{c:#}");
+    assert_eq!(
+        c["failure_reason"], "budget reached: $0.0123 of $0.01",
+        "{c:#}"
+    );
+    let reached = one(&repo, &id, "budget_reached");
+    assert_eq!(reached.len(), 1, "{reached:#?}");
+    assert_eq!(reached[0]["how"], "ended", "{:#}", reached[0]);
+    assert_eq!(reached[0]["limit"], "cost");
+    assert!(one(&repo, &id, "budget_warning").is_empty());
+    // Doctor says which CLIs record a running cost and which models have no price.
+    configure(&repo, "budget:\n  project_day: {cost_usd: 5}\n");
+    let doctor = fakes.run_vnx(&repo, &["doctor"]);
+    let said = format!("{}{}", doctor.stdout, doctor.stderr);
+    let line = said
+        .lines()
+        .find(|l| l.contains("budgets"))
+        .unwrap_or_else(|| panic!("{said}"));
+    assert!(line.contains("opencode"), "{line}");
+    assert!(line.contains("record a running cost"), "{line}");
+    assert!(line.contains("`prices:` names no price"), "{line}");
 }

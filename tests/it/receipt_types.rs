@@ -214,6 +214,7 @@ fn started() -> DispatchStarted {
             cost_usd: Some(5.0),
             from: Some(s("dispatch")),
             spent_before: Some(1200),
+            cost_before_usd: Some(0.42),
         }),
         extra: Default::default(),
     }

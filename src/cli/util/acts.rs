@@ -117,8 +117,9 @@ pub(crate) fn act(action: &Action, by: Option<&str>) -> Outcome {
                 note.as_deref(),
                 Some(sha),
             )?,
-            Action::RaiseBudget(_, tokens) => {
-                let raised = vnx::actions::budget::raise(desk, &id, *tokens, &|_| {})?;
+            Action::RaiseBudget(_, tokens, micros) => {
+                let add = crate::action::raise_of(*tokens, *micros);
+                let raised = vnx::actions::budget::raise(desk, &id, &add, &|_| {})?;
                 (0, vnx::actions::budget::line(&raised))
             }
             Action::Comment(_, at, text) => {

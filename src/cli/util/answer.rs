@@ -109,10 +109,13 @@ pub(crate) fn answer_one(
     Ok(crate::cli::util::error::Exit::Ok.into())
 }
 
-/// Raises the budget of a dispatch stopped at it by `add_tokens` and continues it (`vnx
-/// approve ID --budget +N`, `vnx::actions::budget`). Refused inside a dispatch's worker: a
-/// worker never raises a budget, its own or another's.
-pub(crate) fn raise_one(args: Answering, add_tokens: u64) -> Result<ExitCode, CliError> {
+/// Raises the budget of a dispatch stopped at it by `add` and continues it (`vnx approve ID
+/// --budget +N,+$X`, `vnx::actions::budget`). Refused inside a dispatch's worker: a worker
+/// never raises a budget, its own or another's.
+pub(crate) fn raise_one(
+    args: Answering,
+    add: vnx::dispatch::budget::Raise,
+) -> Result<ExitCode, CliError> {
     if crate::cli::util::settings::env_set("VNX_DISPATCH_ID").is_some() {
         return Err(CliError::usage(
             "a dispatch's worker cannot raise a budget (VNX_DISPATCH_ID is set)".to_owned(),
@@ -128,9 +131,7 @@ pub(crate) fn raise_one(args: Answering, add_tokens: u64) -> Result<ExitCode, Cl
     let raised =
         crate::cli::util::context::desk_in(&project, args.tmux.tmux_socket, None, |desk| {
             let told = |t: vnx::actions::follow_up::Told| say!("{}", escape(&t.line()));
-            Ok(vnx::actions::budget::raise(
-                desk, &ids[0], add_tokens, &told,
-            )?)
+            Ok(vnx::actions::budget::raise(desk, &ids[0], &add, &told)?)
         })?;
     let mut out = Out::new();
     if args.json {
@@ -146,9 +147,11 @@ pub(crate) fn raise_one(args: Answering, add_tokens: u64) -> Result<ExitCode, Cl
     Ok(crate::cli::util::error::Exit::Ok.into())
 }
 
-/// `--budget +N`'s text: tokens to add (the `+` is optional; N may end in k or M).
-pub(crate) fn parse_raise(text: &str) -> Result<u64, String> {
-    let digits = text.trim().strip_prefix('+').unwrap_or(text.trim());
-    vnx::dispatch::budget::tokens(digits)
-        .ok_or_else(|| format!("`{text}` is not a number of tokens to add, such as +50000 or +50k"))
+/// `--budget`'s text on approve: tokens to add (`+N`, the `+` optional, N may end in k or
+/// M), US dollars (`+$X` or `cost+X`), or both, comma-separated.
+pub(crate) fn parse_raise(text: &str) -> Result<vnx::dispatch::budget::Raise, String> {
+    vnx::dispatch::budget::parse_raise(text).map_err(|e| match e.hint() {
+        Some(hint) => format!("{e}; {hint}"),
+        None => e.to_string(),
+    })
 }

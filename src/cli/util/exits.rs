@@ -215,6 +215,7 @@ pub fn action(e: &vnx::actions::ActionError) -> Exit {
         E::NothingToFix { .. } => Exit::No,
         E::NoPlanWaiting { .. } | E::PlanChanged { .. } => Exit::No,
         E::NoBudgetReached { .. } => Exit::No,
+        E::RaiseMissesLimit { .. } => Exit::No,
         E::Io { .. } => Exit::Failed,
         E::Notice(e) => notice(e),
     }

@@ -3,7 +3,9 @@
 //! small budget (its first model call's tokens pass it) while a shell command of its own still
 //! runs, the dispatch needing input with "budget reached", and `vnx approve --budget +N`
 //! raising it and continuing the same session, the chain's usage counted. Each CLI in its
-//! headless lane, and claude in its TUI.
+//! headless lane, and claude in its TUI. And a budget's dollars (ADR 0098): claude `-p`,
+//! whose stream says its cost only in its closing result, held to its tokens at the price
+//! `prices:` gives its model, stopped at the cost limit and raised by dollars.
 
 use super::{Rig, explain, step};
 use crate::common::{completion, configure, run};
@@ -107,4 +109,88 @@ fn real_clis_are_stopped_at_their_budget_and_go_on_when_raised() {
         held_and_raised(&rig, cli, "headless");
     }
     held_and_raised(&rig, "claude", "interactive");
+}
+
+#[test]
+#[ignore = "needs the real claude, codex and gemini (~740 MB from npm, tests/support/install-clis.sh)"]
+fn real_claude_is_stopped_at_its_dollars_and_goes_on_when_raised() {
+    let rig = Rig::new();
+    // Whatever model its stream names, at $100 a million tokens: its first model call
+    // (some 20,000 tokens) costs about $2.
+    configure(
+        &rig.repo,
+        &format!("{CONFIG}prices:\n  '*': {{input: 100, output: 100}}\n"),
+    );
+    let at = step("claude", "headless", "cost budget");
+    let mut cmd = rig.vnx();
+    cmd.args(["dispatch-agent", "--agent", "implementer", "--json"])
+        .args([
+            "--provider",
+            "claude",
+            "--lane",
+            "headless",
+            "--deadline",
+            "180",
+        ])
+        .args(["--budget", "cost=1"])
+        .args([
+            "--instruction",
+            "claude spends past its dollars\n\\@model run sleep 30\n\
+             \\@model run vnx report --status done --summary slept\n\\@model say Slept.",
+        ]);
+    let r = run(cmd);
+    assert!(!r.stderr.contains("end-of-run cost"), "{at} {}", r.stderr);
+    let c = completion(&r);
+    let id = c["dispatch_id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        c["status"],
+        "needs_input",
+        "{at} {} {}",
+        explain(&c),
+        r.stderr
+    );
+    let reason = c["failure_reason"].as_str().unwrap_or_default();
+    assert!(reason.starts_with("budget reached: $"), "{at} {reason}");
+    assert!(reason.ends_with(" of $1.00"), "{at} {reason}");
+    // Stopped while its sleep still ran, not at its end.
+    assert!(
+        c["duration_seconds"].as_f64().unwrap() < 30.0,
+        "{at} {}",
+        explain(&c)
+    );
+    let receipts = rig.repo.receipts(&id);
+    let reached = receipts
+        .iter()
+        .find(|r| r["event_type"] == "budget_reached")
+        .unwrap_or_else(|| panic!("{at} no budget_reached"));
+    assert_eq!(reached["limit"], "cost", "{at} {reached}");
+    assert_eq!(reached["how"], "interrupted", "{at} {reached}");
+    let used = reached["cost_used_usd"].as_f64().unwrap();
+    assert!(used >= 1.0, "{at} {reached}");
+
+    let mut cmd = rig.vnx();
+    cmd.args(["approve", &id, "--budget", "+$1000", "--json"]);
+    let raised = run(cmd);
+    assert_eq!(raised.code, 0, "{at} {}{}", raised.stdout, raised.stderr);
+    let next = rig
+        .repo
+        .events("dispatch_started")
+        .into_iter()
+        .find(|s| s["continues"]["dispatch_id"] == id.as_str())
+        .unwrap_or_else(|| panic!("{at} no follow-up"));
+    assert_eq!(next["budget"]["cost_usd"], 1001.0, "{at} {next}");
+    assert!(
+        next["budget"]["cost_before_usd"].as_f64().unwrap() >= used,
+        "{at} {next}"
+    );
+    assert_eq!(next["session_id"], c["session_id"], "{at} same session");
+    let follow = next["dispatch_id"].as_str().unwrap();
+    let r = run(rig
+        .repo
+        .vnx()
+        .args(["wait", "--json", "--timeout", "170", follow]));
+    let ended: serde_json::Value = serde_json::from_str(r.stdout.trim())
+        .unwrap_or_else(|e| panic!("{at} wait: {e}: {}{}", r.stdout, r.stderr));
+    assert_eq!(ended["dispatch_id"], follow, "{at} {ended}");
+    assert!(ended["completion"].is_object(), "{at} {ended}");
 }

@@ -12,14 +12,15 @@ use super::Extra;
 /// The share of a budget at which a dispatch is warned, in percent.
 pub const WARN_PERCENT: u64 = 80;
 
-/// A budget: the most tokens (and, where the CLI says what it costs, US dollars) a dispatch,
+/// A budget: the most tokens and US dollars a dispatch,
 /// with its follow-ups and its best-of group's candidates, may use.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Budget {
     /// The most tokens (all tokens, as the CLI counts its total).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tokens: Option<u64>,
-    /// The most US dollars, counted where the CLI records its cost.
+    /// The most US dollars: the CLI's own running cost where it records one, else its tokens
+    /// at the price `prices:` gives its model, else its end-of-run cost (ADR 0098).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cost_usd: Option<f64>,
     /// Where the limit comes from: `dispatch` (`--budget`), `role` (`roles.<role>.budget`)
@@ -32,6 +33,10 @@ pub struct Budget {
     /// candidates had used when it started: they count against the same budget.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spent_before: Option<u64>,
+    /// US dollars the dispatch's chain, its group's other candidates or the day's other
+    /// dispatches had cost when it started (ADR 0098): they count against `cost_usd`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_before_usd: Option<f64>,
 }
 
 /// `budget_warning`: a running dispatch used [`WARN_PERCENT`] of its budget.
@@ -41,8 +46,18 @@ pub struct BudgetWarning {
     pub dispatch_id: DispatchId,
     /// Tokens used, its chain's and group's before it included.
     pub tokens_used: u64,
-    /// The budget's tokens.
+    /// The budget's tokens (0: it limits dollars only).
     pub tokens_limit: u64,
+    /// US dollars used, its chain's and group's before it included, when the budget limits
+    /// dollars and the cost could be told (ADR 0098).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_used_usd: Option<f64>,
+    /// The budget's US dollars, when it limits dollars.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_limit_usd: Option<f64>,
+    /// The limit crossed: `tokens` or `cost`; absent: `tokens`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<String>,
     /// Members this version does not know, kept as read.
     #[serde(flatten)]
     pub extra: Extra,
@@ -57,8 +72,18 @@ pub struct BudgetReached {
     pub dispatch_id: DispatchId,
     /// Tokens used, its chain's and group's before it included.
     pub tokens_used: u64,
-    /// The budget's tokens.
+    /// The budget's tokens (0: it limits dollars only).
     pub tokens_limit: u64,
+    /// US dollars used, its chain's and group's before it included, when the budget limits
+    /// dollars and the cost could be told (ADR 0098).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_used_usd: Option<f64>,
+    /// The budget's US dollars, when it limits dollars.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_limit_usd: Option<f64>,
+    /// The limit crossed: `tokens` or `cost`; absent: `tokens`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<String>,
     /// How the worker was stopped (`interrupted`: its CLI's own interrupt; `stopped`: it did
     /// not stop at it and was ended; `ended`: its run had ended by itself before a poll saw
     /// the budget crossed, and the dispatch is held at its end).
@@ -76,8 +101,14 @@ pub struct BudgetRaised {
     pub dispatch_id: DispatchId,
     /// Tokens added.
     pub added_tokens: u64,
-    /// The budget's tokens from now on.
+    /// The budget's tokens from now on (0: it limits dollars only).
     pub tokens_limit: u64,
+    /// US dollars added (`vnx approve ID --budget +$X`, ADR 0098).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub added_usd: Option<f64>,
+    /// The budget's US dollars from now on, when it limits dollars.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_limit_usd: Option<f64>,
     /// Who raised it: the user `vnx` ran as, or the client that asked.
     pub by: String,
     /// Members this version does not know, kept as read.

@@ -4,11 +4,14 @@
 //! `budget_raised` records the new limit and who raised it, then a follow-up continues the
 //! same session in the same worktree, held to the raised budget with everything its chain
 //! used counted. The new limit is the reached one plus N, so running it again after a
-//! follow-up that failed to start records the same limit, not a second raise.
+//! follow-up that failed to start records the same limit, not a second raise. Its dollars
+//! are raised likewise (`--budget +$X`, ADR 0098); a raise must raise the limit the
+//! dispatch was stopped at.
 
 use crate::actions::follow_up::{self, FollowUp, Told};
 use crate::actions::start::Started;
 use crate::actions::{ActionError, Desk};
+use crate::dispatch::budget::{Raise, dollars, to_millionth};
 use crate::dispatch::state::BudgetNote;
 use crate::dispatch::view::DispatchState;
 use crate::ids::DispatchId;
@@ -32,13 +35,13 @@ pub fn waits(state: &DispatchState) -> Option<&BudgetNote> {
         .filter(|b| b.reached && state.waiting())
 }
 
-/// Raises the budget of dispatch `id`, which waits on it, by `add_tokens` (above 0) and
-/// continues it (see the module's documentation); `told` hears what the follow-up's start
-/// says.
+/// Raises the budget of dispatch `id`, which waits on it, by `add` (tokens, US dollars or
+/// both; the limit it was stopped at among them) and continues it (see the module's
+/// documentation); `told` hears what the follow-up's start says.
 pub fn raise(
     desk: &Desk<'_>,
     id: &DispatchId,
-    add_tokens: u64,
+    add: &Raise,
     told: &dyn Fn(Told),
 ) -> Result<Raised, ActionError> {
     let states = desk.states()?;
@@ -46,10 +49,32 @@ pub fn raise(
     let Some(note) = waits(state) else {
         return Err(ActionError::NoBudgetReached { id: id.clone() });
     };
+    let misses = if note.by_cost {
+        (add.usd <= 0.0).then_some("cost")
+    } else {
+        (add.tokens == 0).then_some("tokens")
+    };
+    if let Some(limit) = misses {
+        return Err(ActionError::RaiseMissesLimit {
+            id: id.clone(),
+            limit,
+        });
+    }
+    let cost_limit = note
+        .cost_micros
+        .map(|(_, limit)| limit as f64 / 1_000_000.0);
+    let raises_cost = cost_limit.is_some() && add.usd > 0.0;
     let receipt = BudgetRaised {
         dispatch_id: id.clone(),
-        added_tokens: add_tokens,
-        tokens_limit: note.limit.saturating_add(add_tokens),
+        added_tokens: if note.limit > 0 { add.tokens } else { 0 },
+        tokens_limit: if note.limit > 0 {
+            note.limit.saturating_add(add.tokens)
+        } else {
+            0
+        },
+        added_usd: raises_cost.then_some(to_millionth(add.usd)),
+        cost_limit_usd: cost_limit
+            .map(|l| to_millionth(l + if raises_cost { add.usd } else { 0.0 })),
         by: desk.by.to_owned(),
         extra: Default::default(),
     };
@@ -59,26 +84,50 @@ pub fn raise(
         .attest(&receipts::write(&receipt), &now_utc);
     Ledger::new(desk.ctx.ledger).append(&line)?;
     let mut asked = FollowUp::of(id.clone());
-    asked.instruction = instruction(&receipt, note.used);
+    asked.instruction = instruction(&receipt, note);
     let follow_up = follow_up::follow_up(desk, &asked, told)?;
     Ok(Raised { receipt, follow_up })
 }
 
 /// What the follow-up's worker is told.
-fn instruction(raised: &BudgetRaised, used: u64) -> String {
+fn instruction(raised: &BudgetRaised, note: &BudgetNote) -> String {
+    let used = match note
+        .cost_micros
+        .and_then(|(used, _)| used)
+        .filter(|_| note.by_cost)
+    {
+        Some(m) => dollars(m as f64 / 1_000_000.0),
+        None => format!("{} tokens", note.used),
+    };
     format!(
-        "Your token budget was used up ({used} tokens) and you were stopped. {} raised it by \
-         {} tokens, to {} in all. Continue the task from where you stopped.",
-        raised.by, raised.added_tokens, raised.tokens_limit
+        "Your budget was used up ({used}) and you were stopped. {} raised it {}. Continue the \
+         task from where you stopped.",
+        raised.by,
+        raised_by(raised)
     )
 }
 
-/// The line that says what a raise did: `budget raised to N tokens: D-… continues it`.
+/// "by N tokens, to M in all", "by $X, to $Y in all", or both.
+fn raised_by(r: &BudgetRaised) -> String {
+    let mut parts = Vec::new();
+    if r.added_tokens > 0 {
+        parts.push(format!(
+            "by {} tokens, to {} in all",
+            r.added_tokens, r.tokens_limit
+        ));
+    }
+    if let (Some(add), Some(to)) = (r.added_usd, r.cost_limit_usd) {
+        parts.push(format!("by {}, to {} in all", dollars(add), dollars(to)));
+    }
+    parts.join(" and ")
+}
+
+/// The line that says what a raise did: `budget raised by N tokens, to M in all: D-…
+/// continues it` (dollars likewise).
 pub fn line(raised: &Raised) -> String {
     format!(
-        "budget raised by {} to {} tokens: {} continues it",
-        raised.receipt.added_tokens,
-        raised.receipt.tokens_limit,
+        "budget raised {}: {} continues it",
+        raised_by(&raised.receipt),
         raised.follow_up.id()
     )
 }

@@ -182,6 +182,15 @@ pub enum ActionError {
         /// The id named.
         id: DispatchId,
     },
+    /// `vnx approve --budget` that does not raise the limit the dispatch was stopped at (its
+    /// tokens, or its dollars: ADR 0098).
+    #[error("dispatch {id} was stopped at its budget's {limit}, which this raise leaves as it was")]
+    RaiseMissesLimit {
+        /// The id named.
+        id: DispatchId,
+        /// The limit it was stopped at: `tokens` or `cost`.
+        limit: &'static str,
+    },
     /// A dispatch named to resume was not interrupted.
     #[error("dispatch {id} is {state}, not lost: nothing interrupted it")]
     NotInterrupted {
@@ -261,6 +270,15 @@ impl ActionError {
             ActionError::NotYours { doing, target, .. } => Some(format!(
                 "a dispatch's worker never decides for its own work: a person (or an agent \
                  outside the dispatch) runs `vnx {doing} {target}`"
+            )),
+            ActionError::RaiseMissesLimit { id, limit } => Some(format!(
+                "raise its {}: `vnx approve {id} --budget {}`",
+                if *limit == "cost" {
+                    "dollars"
+                } else {
+                    "tokens"
+                },
+                if *limit == "cost" { "+$2" } else { "+50k" }
             )),
             ActionError::NoBudgetReached { id } => Some(format!(
                 "`vnx show {id}` shows where it stands against its budget; only a dispatch \

@@ -38,6 +38,14 @@ pub enum Note {
         /// How many times.
         times: u32,
     },
+    /// The budget limits dollars, but the cost cannot be read while the worker runs: its
+    /// CLI records no running cost and `prices:` names no price for its model (ADR 0098).
+    CostAtEnd {
+        /// The provider.
+        provider: String,
+        /// The model, when one was named.
+        model: Option<String>,
+    },
 }
 
 impl Note {
@@ -72,6 +80,13 @@ impl Note {
                 "note: tmux's server on socket {socket} shut down under the start of {id} \
                  {times} time{} (\"server exited unexpectedly\"); it started on a fresh one",
                 if *times == 1 { "" } else { "s" }
+            ),
+            Note::CostAtEnd { provider, model } => format!(
+                "note: the budget's dollars are held to {provider}'s end-of-run cost: it records \
+                 no running cost, and `prices:` in .vnx/config.yaml names no price for {}",
+                model
+                    .as_deref()
+                    .map_or("its default model".to_owned(), |m| format!("model {m}"))
             ),
         }
     }
@@ -129,6 +144,18 @@ pub fn start(
                 .session_id
                 .as_ref()
                 .map(|_| (plan.spec.provider.to_string(), plan.spec.lane)),
+        });
+    }
+    if plan
+        .spec
+        .budget
+        .as_ref()
+        .is_some_and(|b| b.cost_usd.is_some())
+        && !dispatch::budget::cost_read_live(&plan.spec)
+    {
+        told(Note::CostAtEnd {
+            provider: plan.spec.provider.to_string(),
+            model: plan.spec.model.clone(),
         });
     }
     let submitted = queue::submit(ctx, &plan, request, ticket)?;

@@ -40,7 +40,7 @@ pub use crate::provider::declared::{
 };
 pub use crate::provider::template::expand;
 pub use allow::{READ_ONLY_GIT, allowable};
-pub use budget::BudgetConfig;
+pub use budget::{BudgetConfig, Price, Prices, cost_of, dollars, to_millionth};
 pub use defaults::{Defaults, Named};
 pub use forge::{ForgeConfig, ForgeKind, github_repo, is_repo_name};
 pub use gates::{GateDef, GateKind};

@@ -55,6 +55,8 @@ pub struct Config {
     pub mcp: super::mcp::McpConfig,
     /// The project's budgets (`budget:`, ADR 0094).
     pub budget: super::budget::BudgetConfig,
+    /// What each model's tokens cost (`prices:`, ADR 0098).
+    pub prices: super::budget::Prices,
 }
 
 /// `worktree:` in the config: setup and teardown commands (each an argv, run in the worktree
@@ -161,6 +163,7 @@ pub(super) struct RawConfig {
     pub(super) serve: Option<super::serve::RawServe>,
     pub(super) mcp: Option<super::mcp::RawMcp>,
     pub(super) budget: Option<super::budget::RawBudgetConfig>,
+    pub(super) prices: Option<Entries<Spanned<super::budget::RawPrice>>>,
 }
 
 #[derive(Deserialize)]

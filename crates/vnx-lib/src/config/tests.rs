@@ -216,6 +216,7 @@ fn full_example() {
         stall_after_seconds: Some(120),
         defaults: Default::default(),
         budget: Default::default(),
+        prices: Default::default(),
         worktree: WorktreeConfig {
             setup: vec![strings(&["npm", "ci"])],
             teardown: vec![strings(&["docker", "compose", "down"])],
@@ -328,7 +329,7 @@ fn yaml_and_type_errors_carry_their_location() {
     assert_eq!((l, c), (3, 1));
     assert_eq!(
         m,
-        "unknown field `projectid`, expected one of version, project_id, providers, concurrency, roles, gates, notify, stall_after_seconds, worktree, queue, sandbox, hosts, forge, defaults, serve, mcp, budget"
+        "unknown field `projectid`, expected one of version, project_id, providers, concurrency, roles, gates, notify, stall_after_seconds, worktree, queue, sandbox, hosts, forge, defaults, serve, mcp, budget, prices"
     );
     let (l, c, m) = parse_err(&provider("    binary: k\n    bogus: 1\n"));
     assert_eq!((l, c), (5, 5));

@@ -160,6 +160,9 @@ impl Validator<'_> {
         if let Some(budget) = raw.budget {
             config.budget = self.budget_config(budget)?;
         }
+        if let Some(prices) = raw.prices {
+            config.prices = self.prices(prices)?;
+        }
         if let Some(serve) = raw.serve {
             config.serve = self.serve(serve)?;
         }

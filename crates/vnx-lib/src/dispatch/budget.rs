@@ -2,10 +2,14 @@
 //! (`--budget tokens=N,cost=X`, the role's `budget:`, the project's `budget.project_day`),
 //! the smallest of them kept with what counts against it already (the chain a follow-up
 //! continues, the day's other dispatches), and the tally the supervisor keeps as the
-//! worker's usage grows: a warning at [`WARN_PERCENT`], the end at 100 %.
+//! worker's usage grows: a warning at [`WARN_PERCENT`], the end at 100 %. The tally holds
+//! tokens and US dollars (ADR 0098): a cost is the CLI's own where it records one, else its
+//! tokens at the price `prices:` gives its model ([`cost_of`]); either limit crossing counts.
 
 use std::path::Path;
 
+use crate::config::Prices;
+pub use crate::config::{cost_of, dollars, to_millionth};
 use crate::ids::DispatchId;
 use crate::ledger::LedgerError;
 use crate::receipts::{Typed, Usage};
@@ -43,6 +47,11 @@ impl BudgetError {
     /// What to do about it.
     pub fn hint(&self) -> Option<String> {
         match self {
+            BudgetError::Malformed { text, .. } if text.contains('+') => Some(
+                "write a raise as +N tokens, +$X dollars or both, as in `--budget +50k,+$2` \
+                 (`cost+X` for dollars too)"
+                    .into(),
+            ),
             BudgetError::Malformed { .. } => Some(
                 "write it as tokens=N, cost=X or both, as in `--budget tokens=200000,cost=5` \
                  (N may end in k or M)"
@@ -50,6 +59,82 @@ impl BudgetError {
             ),
         }
     }
+}
+
+/// What a person adds to a budget a dispatch was stopped at (`vnx approve ID --budget`).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Raise {
+    /// Tokens added.
+    pub tokens: u64,
+    /// US dollars added.
+    pub usd: f64,
+}
+
+impl Raise {
+    /// As `--budget` takes it: `+N`, `+$X` or both, comma-separated.
+    pub fn text(&self) -> String {
+        let mut parts = Vec::new();
+        if self.tokens > 0 {
+            parts.push(format!("+{}", self.tokens));
+        }
+        if self.usd > 0.0 {
+            parts.push(format!("+${}", self.usd));
+        }
+        parts.join(",")
+    }
+
+    /// In words: "N tokens", "$X", "N tokens and $X".
+    pub fn words(&self) -> String {
+        let mut parts = Vec::new();
+        if self.tokens > 0 {
+            parts.push(format!("{} tokens", self.tokens));
+        }
+        if self.usd > 0.0 {
+            parts.push(dollars(self.usd));
+        }
+        parts.join(" and ")
+    }
+}
+
+/// Reads a raise: `+N` tokens (N may end in `k` or `M`; the `+` is optional),
+/// `+$X` or `cost+X` US dollars, or both, comma-separated.
+pub fn parse_raise(text: &str) -> Result<Raise, BudgetError> {
+    let bad = |why: &str| BudgetError::Malformed {
+        text: format!("+{}", text.chars().take(200).collect::<String>()),
+        why: why.to_owned(),
+    };
+    let mut raise = Raise::default();
+    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let part = part.strip_prefix("tokens").unwrap_or(part);
+        let (usd, rest) = match part.strip_prefix("cost") {
+            Some(rest) => (true, rest),
+            None => (false, part),
+        };
+        let rest = rest.strip_prefix('+').unwrap_or(rest);
+        let (usd, rest) = match rest.strip_prefix('$') {
+            Some(rest) => (true, rest),
+            None => (usd, rest),
+        };
+        if usd {
+            let x: f64 = rest
+                .parse()
+                .map_err(|_| bad("dollars are a number, as in +$2"))?;
+            if !x.is_finite() || x <= 0.0 || raise.usd > 0.0 {
+                return Err(bad("dollars are added once, a number above 0"));
+            }
+            raise.usd = x;
+        } else {
+            let n = tokens(rest).ok_or_else(|| bad("tokens are a whole number above 0"))?;
+            if raise.tokens > 0 {
+                return Err(bad("tokens are added once"));
+            }
+            raise.tokens = n;
+        }
+    }
+    if raise.tokens == 0 && raise.usd == 0.0 {
+        return Err(bad("it adds nothing"));
+    }
+    Ok(raise)
 }
 
 /// Reads `tokens=N,cost=X` (either or both; `cost_usd` for `cost`; N may end in `k` or
@@ -112,13 +197,47 @@ pub fn tokens_of(usage: &Usage) -> u64 {
 }
 
 /// Of the limits that apply, the one with the fewest tokens left (a limit of cost alone
-/// counts as having all tokens left); `None` when none applies.
+/// counts as having all tokens left), held also to the fewest dollars any of them has left
+/// (ADR 0098); `None` when none applies.
 pub fn tightest(limits: impl IntoIterator<Item = Budget>) -> Option<Budget> {
+    let all: Vec<Budget> = limits.into_iter().collect();
     let left = |b: &Budget| {
         b.tokens
             .map_or(u64::MAX, |t| t.saturating_sub(b.spent_before.unwrap_or(0)))
     };
-    limits.into_iter().min_by_key(left)
+    let usd_left = |b: &Budget| {
+        b.cost_usd
+            .map(|c| c - b.cost_before_usd.unwrap_or(0.0))
+            .unwrap_or(f64::INFINITY)
+    };
+    let mut kept = all.iter().min_by_key(|b| left(b))?.clone();
+    let cheapest = all
+        .iter()
+        .filter(|b| b.cost_usd.is_some())
+        .min_by(|a, b| usd_left(a).total_cmp(&usd_left(b)));
+    if let Some(c) = cheapest
+        && usd_left(c) < usd_left(&kept)
+    {
+        kept.cost_usd = c.cost_usd;
+        kept.cost_before_usd = c.cost_before_usd;
+    }
+    Some(kept)
+}
+
+/// Whether the dispatch of `spec` has its cost read while its worker runs: its CLI's
+/// session records a running cost (`SessionStore::live_cost`), or `prices:` prices its
+/// model (with no model named, any price may be its default's). Otherwise a cost limit
+/// holds at its end.
+pub fn cost_read_live(spec: &crate::dispatch::Spec) -> bool {
+    let recorded = (spec.cli())
+        .and_then(|c| c.sessions())
+        .is_some_and(|s| s.live_cost());
+    // With no model named, the CLI's default may have a price: its stream names it.
+    let priced = match spec.model.as_deref() {
+        Some(model) => spec.prices.of(model).is_some(),
+        None => !spec.prices.is_empty(),
+    };
+    recorded || priced
 }
 
 /// The budget a follow-up of `continued` (whose `dispatch_started` recorded `started`) is
@@ -128,6 +247,7 @@ pub fn of_chain(
     ledger: &Path,
     continued: &DispatchId,
     started: Option<&Budget>,
+    prices: Option<(&Prices, Option<&str>)>,
 ) -> Result<Option<Budget>, LedgerError> {
     let Some(started) = started else {
         return Ok(None);
@@ -138,9 +258,10 @@ pub fn of_chain(
         memchr::memmem::find(l, needle).is_some()
     })?;
     let mut used = 0u64;
+    let mut cost = 0f64;
     // A worker stopped at its budget may end without its CLI's totals: what the watch saw
     // counts then.
-    let mut seen = 0u64;
+    let (mut seen, mut seen_cost) = (0u64, 0f64);
     for line in &lines {
         match Typed::of_line(line) {
             Some(Typed::BudgetReached(r)) if r.receipt.dispatch_id == *continued => {
@@ -148,23 +269,38 @@ pub fn of_chain(
                     .receipt
                     .tokens_used
                     .saturating_sub(started.spent_before.unwrap_or(0));
+                seen_cost = r.receipt.cost_used_usd.map_or(0.0, |c| {
+                    (c - started.cost_before_usd.unwrap_or(0.0)).max(0.0)
+                });
             }
             Some(Typed::BudgetRaised(r)) if r.receipt.dispatch_id == *continued => {
-                budget.tokens = Some(r.receipt.tokens_limit);
+                if r.receipt.tokens_limit > 0 {
+                    budget.tokens = Some(r.receipt.tokens_limit);
+                }
+                if let Some(usd) = r.receipt.cost_limit_usd {
+                    budget.cost_usd = Some(usd);
+                }
             }
             Some(Typed::DispatchCompleted(r)) if r.receipt.dispatch_id == *continued => {
-                used = r
-                    .receipt
-                    .token_usage
-                    .as_ref()
-                    .filter(|u| u.implausible().is_none())
-                    .map_or(0, tokens_of);
+                let usage = (r.receipt.token_usage.as_ref()).filter(|u| u.implausible().is_none());
+                used = usage.map_or(0, tokens_of);
+                let events = r.receipt.cli_events.as_ref();
+                let said = events.and_then(|e| e.cost_usd);
+                // Priced as the model it was started on, else the one its CLI reported.
+                let price = prices.and_then(|(p, model)| {
+                    p.of(model.or(events.and_then(|e| e.model.as_deref()))?)
+                });
+                cost = cost_of(said, usage, price).unwrap_or(0.0);
             }
             _ => {}
         }
     }
     let used = used.max(seen);
     budget.spent_before = Some(budget.spent_before.unwrap_or(0).saturating_add(used));
+    if budget.cost_usd.is_some() {
+        let before = budget.cost_before_usd.unwrap_or(0.0) + cost.max(seen_cost);
+        budget.cost_before_usd = Some(to_millionth(before));
+    }
     budget.from = Some(from::CHAIN.to_owned());
     Ok(Some(budget))
 }
@@ -180,6 +316,9 @@ pub struct Limits<'a> {
     /// For a follow-up: the dispatch it continues and the budget its `dispatch_started`
     /// recorded.
     pub continues: Option<(&'a DispatchId, Option<&'a Budget>)>,
+    /// The project's `prices:` and the dispatch's model: what ended dispatches' tokens cost
+    /// where their CLI said no cost.
+    pub prices: Option<(&'a Prices, Option<&'a str>)>,
 }
 
 /// The budget a dispatch is held to while it runs, from `limits` and the ledger at `now`;
@@ -192,14 +331,16 @@ pub fn resolve(
     now: jiff::Timestamp,
 ) -> Result<Option<Budget>, LedgerError> {
     let chain = match limits.continues {
-        Some((id, started)) => of_chain(ledger, id, started)?,
+        Some((id, started)) => of_chain(ledger, id, started, limits.prices)?,
         None => None,
     };
     let before = chain.as_ref().and_then(|c| c.spent_before);
     let mut all = Vec::new();
     if let Some(asked) = limits.asked {
+        let cost_before = chain.as_ref().and_then(|c| c.cost_before_usd);
         all.push(Budget {
             spent_before: before,
+            cost_before_usd: cost_before.filter(|_| asked.cost_usd.is_some()),
             ..asked.clone()
         });
     }
@@ -209,7 +350,8 @@ pub fn resolve(
         None => {}
     }
     if let Some(day) = limits.project_day {
-        all.push(of_project_day(ledger, day, now)?);
+        let prices = limits.prices.map(|(p, _)| p);
+        all.push(of_project_day(ledger, day, now, prices)?);
     }
     Ok(tightest(all))
 }
@@ -224,84 +366,189 @@ pub fn share(budget: &mut Budget, candidates: u32) {
         budget.tokens = Some(before.saturating_add(tokens.saturating_sub(before) / n));
     }
     if let Some(usd) = budget.cost_usd {
-        budget.cost_usd = Some(usd / n as f64);
+        let before = budget.cost_before_usd.unwrap_or(0.0);
+        budget.cost_usd = Some(to_millionth(before + (usd - before).max(0.0) / n as f64));
     }
     budget.from = Some(from::GROUP.to_owned());
 }
 
 /// The project-day limit `day` with what the day's ended dispatches used counted before it.
+/// The day's dispatches count dollars as their CLI said them, else their tokens at their
+/// model's price in `prices`.
 pub fn of_project_day(
     ledger: &Path,
     day: &Budget,
     now: jiff::Timestamp,
+    prices: Option<&Prices>,
 ) -> Result<Budget, LedgerError> {
-    let used = if ledger.exists() {
+    let entries = if ledger.exists() {
         crate::cost::entries(ledger)?
-            .iter()
-            .filter(|e| crate::constraints::budget::Period::Day.contains(now, e.completed_at))
-            .filter_map(crate::cost::Entry::tokens)
-            .fold(0u64, u64::saturating_add)
     } else {
-        0
+        Vec::new()
     };
+    let today: Vec<_> = entries
+        .iter()
+        .filter(|e| crate::constraints::budget::Period::Day.contains(now, e.completed_at))
+        .collect();
+    let used = (today.iter())
+        .filter_map(|e| e.tokens())
+        .fold(0u64, u64::saturating_add);
+    let cost: f64 = (today.iter())
+        .filter_map(|e| {
+            let price = prices.zip(e.model.as_deref()).and_then(|(p, m)| p.of(m));
+            cost_of(e.cost_usd, e.usage.as_ref(), price)
+        })
+        .sum();
     Ok(Budget {
         spent_before: Some(used),
+        cost_before_usd: day.cost_usd.map(|_| to_millionth(cost)),
         from: Some(from::PROJECT_DAY.to_owned()),
         ..day.clone()
     })
 }
 
-/// Where a running dispatch stands against its budget's tokens, as its usage grows.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Where a running dispatch stands against its budget's tokens and dollars, as its usage
+/// grows.
+#[derive(Clone, Debug, PartialEq)]
 pub struct Tally {
-    /// The budget's tokens.
-    pub limit: u64,
-    /// What counted before the worker started.
+    /// The budget's tokens; `None`: it limits dollars only.
+    pub limit: Option<u64>,
+    /// Tokens that counted before the worker started.
     pub before: u64,
+    /// The budget's US dollars; `None`: it limits tokens only.
+    pub cost_limit: Option<f64>,
+    /// Dollars that counted before the worker started.
+    pub cost_before: f64,
     warned: bool,
     reached: bool,
 }
 
-/// A threshold the usage crossed.
+/// Which of a budget's limits a reading crossed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Which {
+    /// Its tokens.
+    Tokens,
+    /// Its US dollars.
+    Cost,
+}
+
+impl Which {
+    /// As receipts name it: `tokens`, `cost`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Which::Tokens => "tokens",
+            Which::Cost => "cost",
+        }
+    }
+}
+
+/// The usage when a threshold was crossed, what counted before included.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Reading {
+    /// Tokens used.
+    pub tokens: u64,
+    /// US dollars used, when the budget limits dollars and a cost was known.
+    pub cost_usd: Option<f64>,
+    /// The limit crossed.
+    pub which: Which,
+}
+
+/// A threshold the usage crossed.
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Crossed {
-    /// [`WARN_PERCENT`] of the budget is used (tokens used).
-    Warning(u64),
-    /// The whole budget is used (tokens used).
-    Reached(u64),
+    /// [`WARN_PERCENT`] of a limit is used.
+    Warning(Reading),
+    /// A whole limit is used.
+    Reached(Reading),
 }
 
 impl Tally {
-    /// The tally of `budget`'s tokens; `None` when it limits no tokens.
+    /// The tally of `budget`; `None` when it limits neither tokens nor dollars.
     pub fn of(budget: &Budget) -> Option<Tally> {
+        if budget.tokens.is_none() && budget.cost_usd.is_none() {
+            return None;
+        }
         Some(Tally {
-            limit: budget.tokens?,
+            limit: budget.tokens,
             before: budget.spent_before.unwrap_or(0),
+            cost_limit: budget.cost_usd,
+            cost_before: budget.cost_before_usd.unwrap_or(0.0),
             warned: false,
             reached: false,
         })
     }
 
-    /// The worker's usage so far is `live` tokens: the threshold it crossed first, once each.
-    pub fn step(&mut self, live: u64) -> Option<Crossed> {
-        let used = self.before.saturating_add(live);
-        if !self.reached && used >= self.limit {
-            self.reached = true;
-            self.warned = true;
-            return Some(Crossed::Reached(used));
+    /// The worker's usage so far is `live` tokens costing `live_cost` dollars (when known):
+    /// the threshold it crossed first, once each (the end also once the warning was missed).
+    pub fn step(&mut self, live: u64, live_cost: Option<f64>) -> Option<Crossed> {
+        let tokens = self.before.saturating_add(live);
+        let cost = live_cost
+            .filter(|_| self.cost_limit.is_some())
+            .map(|c| to_millionth(self.cost_before + c.max(0.0)));
+        let reading = |which| Reading {
+            tokens,
+            cost_usd: cost,
+            which,
+        };
+        let over_tokens = |percent: u64| {
+            self.limit.is_some_and(|limit| {
+                let at = limit / 100 * percent + limit % 100 * percent / 100;
+                tokens >= at
+            })
+        };
+        let over_cost = |percent: u64| {
+            self.cost_limit
+                .zip(cost)
+                .is_some_and(|(limit, cost)| cost >= to_millionth(limit * percent as f64 / 100.0))
+        };
+        if !self.reached {
+            let which = if over_tokens(100) {
+                Some(Which::Tokens)
+            } else if over_cost(100) {
+                Some(Which::Cost)
+            } else {
+                None
+            };
+            if let Some(which) = which {
+                self.reached = true;
+                self.warned = true;
+                return Some(Crossed::Reached(reading(which)));
+            }
         }
-        let warn_at = self.limit / 100 * WARN_PERCENT + self.limit % 100 * WARN_PERCENT / 100;
-        if !self.warned && used >= warn_at {
-            self.warned = true;
-            return Some(Crossed::Warning(used));
+        if !self.warned {
+            let which = if over_tokens(WARN_PERCENT) {
+                Some(Which::Tokens)
+            } else if over_cost(WARN_PERCENT) {
+                Some(Which::Cost)
+            } else {
+                None
+            };
+            if let Some(which) = which {
+                self.warned = true;
+                return Some(Crossed::Warning(reading(which)));
+            }
         }
         None
     }
 }
 
-/// What a dispatch stopped at its budget says: "budget reached: N of M tokens".
+/// What a dispatch stopped at its budget says: "budget reached: N of M tokens", or for its
+/// dollars "budget reached: $X of $Y".
 pub fn reached_reason(used: u64, limit: u64) -> String {
     format!("budget reached: {used} of {limit} tokens")
+}
+
+/// "budget reached: $X of $Y".
+pub fn reached_cost_reason(used: f64, limit: f64) -> String {
+    format!("budget reached: {} of {}", dollars(used), dollars(limit))
+}
+
+/// What a [`Tally`]'s reading says: tokens or dollars, as the limit it crossed.
+pub fn reading_reason(tally: &Tally, reading: &Reading) -> String {
+    match (reading.which, reading.cost_usd, tally.cost_limit) {
+        (Which::Cost, Some(used), Some(limit)) => reached_cost_reason(used, limit),
+        _ => reached_reason(reading.tokens, tally.limit.unwrap_or(0)),
+    }
 }
 
 #[cfg(test)]
@@ -315,6 +562,7 @@ mod tests {
             cost_usd: Some(3.0),
             from: Some(from::DISPATCH.to_owned()),
             spent_before: Some(1_000),
+            cost_before_usd: Some(0.3),
         };
         share(&mut b, 3);
         assert_eq!(
@@ -322,7 +570,11 @@ mod tests {
             Some(4_000),
             "1,000 spent, then a third of 9,000 each"
         );
-        assert_eq!(b.cost_usd, Some(1.0));
+        assert_eq!(
+            b.cost_usd,
+            Some(1.2),
+            "$0.30 spent, then a third of $2.70 each"
+        );
         assert_eq!(b.from.as_deref(), Some(from::GROUP));
         let mut none = Budget::default();
         share(&mut none, 2);
@@ -355,16 +607,21 @@ mod tests {
             spent_before: Some(300),
             ..Budget::default()
         };
+        let at = |tokens| Reading {
+            tokens,
+            cost_usd: None,
+            which: Which::Tokens,
+        };
         let mut t = Tally::of(&b).unwrap();
-        assert_eq!(t.step(100), None);
-        assert_eq!(t.step(500), Some(Crossed::Warning(800)));
-        assert_eq!(t.step(600), None);
-        assert_eq!(t.step(700), Some(Crossed::Reached(1000)));
-        assert_eq!(t.step(900), None);
+        assert_eq!(t.step(100, None), None);
+        assert_eq!(t.step(500, None), Some(Crossed::Warning(at(800))));
+        assert_eq!(t.step(600, None), None);
+        assert_eq!(t.step(700, None), Some(Crossed::Reached(at(1000))));
+        assert_eq!(t.step(900, None), None);
         // A jump past both is the end at once.
         let mut t = Tally::of(&b).unwrap();
-        assert_eq!(t.step(5000), Some(Crossed::Reached(5300)));
-        assert_eq!(t.step(6000), None);
+        assert_eq!(t.step(5000, None), Some(Crossed::Reached(at(5300))));
+        assert_eq!(t.step(6000, None), None);
     }
 
     #[test]
@@ -382,7 +639,152 @@ mod tests {
             cost_usd: Some(1.0),
             ..Budget::default()
         };
-        assert_eq!(tightest([b.clone(), a.clone(), c]), Some(a));
+        // The fewest tokens left, held also to the dollars of a cost limit.
+        let held = Budget {
+            cost_usd: Some(1.0),
+            ..a.clone()
+        };
+        assert_eq!(tightest([b.clone(), a.clone(), c]), Some(held));
+        assert_eq!(tightest([b.clone(), a.clone()]), Some(a));
         assert_eq!(tightest([]), None);
+        // Of two cost limits, the one with fewer dollars left.
+        let d = Budget {
+            cost_usd: Some(5.0),
+            cost_before_usd: Some(4.5),
+            ..Budget::default()
+        };
+        let e = Budget {
+            cost_usd: Some(2.0),
+            ..Budget::default()
+        };
+        assert_eq!(tightest([e, d.clone()]), Some(d));
+    }
+
+    #[test]
+    fn the_tally_crosses_at_its_dollars_too() {
+        let b = Budget {
+            tokens: Some(1_000_000),
+            cost_usd: Some(1.0),
+            cost_before_usd: Some(0.25),
+            ..Budget::default()
+        };
+        let mut t = Tally::of(&b).unwrap();
+        // No cost known yet: tokens alone hold.
+        assert_eq!(t.step(100, None), None);
+        assert_eq!(t.step(200, Some(0.5)), None);
+        let warned = t.step(300, Some(0.55)).unwrap();
+        assert_eq!(
+            warned,
+            Crossed::Warning(Reading {
+                tokens: 300,
+                cost_usd: Some(0.8),
+                which: Which::Cost
+            })
+        );
+        let Some(Crossed::Reached(r)) = t.step(400, Some(0.75)) else {
+            panic!("reached at $1.00")
+        };
+        assert_eq!((r.which, r.cost_usd), (Which::Cost, Some(1.0)));
+        assert_eq!(reading_reason(&t, &r), "budget reached: $1.00 of $1.00");
+        assert_eq!(t.step(500, Some(9.0)), None);
+        // A budget of dollars alone; its tokens are still counted.
+        let only = Budget {
+            cost_usd: Some(0.015),
+            ..Budget::default()
+        };
+        let mut t = Tally::of(&only).unwrap();
+        assert_eq!(t.limit, None);
+        assert_eq!(t.step(u64::MAX, None), None, "no token limit to cross");
+        let Some(Crossed::Reached(r)) = t.step(5200, Some(0.0156)) else {
+            panic!("reached")
+        };
+        assert_eq!(reading_reason(&t, &r), "budget reached: $0.0156 of $0.015");
+        assert_eq!(Tally::of(&Budget::default()), None);
+    }
+
+    #[test]
+    fn a_raise_adds_tokens_dollars_or_both() {
+        let r = |t| parse_raise(t).unwrap();
+        assert_eq!(
+            r("+50k"),
+            Raise {
+                tokens: 50_000,
+                usd: 0.0
+            }
+        );
+        assert_eq!(
+            r("3000"),
+            Raise {
+                tokens: 3000,
+                usd: 0.0
+            }
+        );
+        assert_eq!(
+            r("+$2"),
+            Raise {
+                tokens: 0,
+                usd: 2.0
+            }
+        );
+        assert_eq!(
+            r("cost+2.5"),
+            Raise {
+                tokens: 0,
+                usd: 2.5
+            }
+        );
+        assert_eq!(
+            r("cost+$0.01"),
+            Raise {
+                tokens: 0,
+                usd: 0.01
+            }
+        );
+        assert_eq!(
+            r("+50k, +$2"),
+            Raise {
+                tokens: 50_000,
+                usd: 2.0
+            }
+        );
+        assert_eq!(
+            r("tokens+1M,cost+1"),
+            Raise {
+                tokens: 1_000_000,
+                usd: 1.0
+            }
+        );
+        for bad in [
+            "", "+", "+$", "+$-1", "+$0", "+0", "cost+nan", "+1,+2", "+$1,+$1", "x",
+        ] {
+            assert!(parse_raise(bad).is_err(), "{bad}");
+        }
+        let hint = parse_raise("+lots").unwrap_err().hint().unwrap();
+        assert!(hint.contains("+$X"), "{hint}");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn a_raise_reads_what_it_writes_and_never_panics(
+            tokens in 0u64..10_000_000,
+            cents in 0u32..100_000,
+            junk in ".{0,40}",
+        ) {
+            let _ = parse_raise(&junk);
+            let usd = f64::from(cents) / 100.0;
+            let mut parts = Vec::new();
+            if tokens > 0 {
+                parts.push(format!("+{tokens}"));
+            }
+            if cents > 0 {
+                parts.push(format!("+${usd}"));
+            }
+            let read = parse_raise(&parts.join(","));
+            if parts.is_empty() {
+                proptest::prop_assert!(read.is_err());
+            } else {
+                proptest::prop_assert_eq!(read.unwrap(), Raise { tokens, usd });
+            }
+        }
     }
 }

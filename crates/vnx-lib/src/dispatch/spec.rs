@@ -237,6 +237,10 @@ pub struct Spec {
     /// The budget held while the worker runs (ADR 0094), as `dispatch_started` records it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget: Option<crate::receipts::Budget>,
+    /// The project's `prices:` (ADR 0098): what its tokens cost
+    /// where its CLI says none as it runs.
+    #[serde(default, skip_serializing_if = "crate::config::Prices::is_empty")]
+    pub prices: crate::config::Prices,
 }
 
 /// Seconds without a sign of life before a worker is reported stalled, unless configured.

@@ -201,30 +201,69 @@ pub struct Accepted {
 }
 
 /// A dispatch's budget as its last `budget_warning`, `budget_reached` or `budget_raised`
-/// says (ADR 0094).
+/// says (ADR 0094; its dollars, ADR 0098).
 #[derive(
     Clone, Debug, PartialEq, Eq, serde::Serialize, borsh::BorshSerialize, borsh::BorshDeserialize,
 )]
 pub struct BudgetNote {
     /// Tokens used, its chain's and group's before it included (at the warning or the end).
     pub used: u64,
-    /// The budget's tokens when it warned or was reached.
+    /// The budget's tokens when it warned or was reached (0: it limits dollars only).
     pub limit: u64,
     /// Whether the worker was stopped at it.
     pub reached: bool,
     /// Once a person raised it: who, and the tokens it was raised to.
     pub raised: Option<(String, u64)>,
+    /// When the budget limits dollars: used (when known) and the limit, in millionths of a
+    /// US dollar.
+    pub cost_micros: Option<(Option<u64>, u64)>,
+    /// Whether its dollars were the limit crossed.
+    pub by_cost: bool,
+    /// Once a person raised its dollars: the limit raised to, in millionths of a dollar.
+    pub raised_micros: Option<u64>,
+}
+
+/// Dollars as millionths (what a [`BudgetNote`] keeps).
+pub fn micros(usd: f64) -> u64 {
+    (usd.max(0.0) * 1_000_000.0).round().min(u64::MAX as f64) as u64
 }
 
 impl BudgetNote {
-    /// The note in words: "80 % of its budget used: N of M tokens", "budget reached: …".
+    /// The note in words: "80 % of its budget used: N of M tokens", "budget reached: …",
+    /// in dollars when they were the limit crossed.
     pub fn line(&self) -> String {
-        match (&self.raised, self.reached) {
-            (Some((by, to)), _) => {
-                format!("budget raised to {to} tokens by {by} ({} used)", self.used)
+        use crate::dispatch::budget::{dollars, reached_cost_reason, reached_reason};
+        let usd = |m: u64| m as f64 / 1_000_000.0;
+        let cost = self
+            .cost_micros
+            .and_then(|(used, limit)| Some((usd(used?), usd(limit))));
+        match (&self.raised, self.reached, cost.filter(|_| self.by_cost)) {
+            (Some((by, to)), _, _) => {
+                let mut limits = Vec::new();
+                if *to > 0 {
+                    limits.push(format!("{to} tokens"));
+                }
+                if let Some(m) = self.raised_micros {
+                    limits.push(dollars(usd(m)));
+                }
+                format!(
+                    "budget raised to {} by {by} ({} used)",
+                    limits.join(" and "),
+                    match cost.filter(|_| self.by_cost) {
+                        Some((used, _)) => dollars(used),
+                        None => format!("{} tokens", self.used),
+                    }
+                )
             }
-            (None, true) => crate::dispatch::budget::reached_reason(self.used, self.limit),
-            (None, false) => format!(
+            (None, true, Some((used, limit))) => reached_cost_reason(used, limit),
+            (None, true, None) => reached_reason(self.used, self.limit),
+            (None, false, Some((used, limit))) => format!(
+                "{} % of its budget used: {} of {}",
+                crate::receipts::WARN_PERCENT,
+                dollars(used),
+                dollars(limit)
+            ),
+            (None, false, None) => format!(
                 "{} % of its budget used: {} of {} tokens",
                 crate::receipts::WARN_PERCENT,
                 self.used,

@@ -51,13 +51,15 @@ pub(super) fn absent(providers: &[Provider], alone: bool) -> Option<Check> {
 
 /// `budgets`, for a project whose config sets a budget: the worker CLIs whose usage cannot be
 /// read while they run (their session store says no live usage, `SessionStore::live_usage`),
-/// each held to its end-of-run usage (ADR 0094).
-pub(super) fn live_usage(config: &crate::config::Config) -> Option<Check> {
-    let budgeted =
-        config.budget.project_day.is_some() || config.roles.values().any(|r| r.budget.is_some());
-    if !budgeted {
-        return None;
-    }
+/// each held to its end-of-run usage (ADR 0094); where a budget limits dollars, the CLIs that
+/// record a running cost (`SessionStore::live_cost`) and the models in use (the default's,
+/// the last dispatches' on `ledger`) that `prices:` names no price for (ADR 0098).
+pub(super) fn live_usage(config: &crate::config::Config, ledger: Option<&Path>) -> Option<Check> {
+    let budgets = || {
+        (config.budget.project_day.iter())
+            .chain(config.roles.values().filter_map(|r| r.budget.as_ref()))
+    };
+    budgets().next()?;
     let held: Vec<&str> = worker_clis()
         .filter(|p| {
             crate::provider::cli::of(*p)
@@ -66,17 +68,57 @@ pub(super) fn live_usage(config: &crate::config::Config) -> Option<Check> {
         })
         .map(|p| p.name())
         .collect();
-    Some(Check::pass(
-        "budgets",
-        if held.is_empty() {
-            "every worker CLI's usage is read while it runs".to_owned()
-        } else {
-            format!(
-                "{}: no live usage; held to its end-of-run usage",
-                held.join(", ")
-            )
-        },
-    ))
+    let mut said = if held.is_empty() {
+        "every worker CLI's usage is read while it runs".to_owned()
+    } else {
+        format!(
+            "{}: no live usage; held to its end-of-run usage",
+            held.join(", ")
+        )
+    };
+    if budgets().any(|b| b.cost_usd.is_some()) {
+        said.push_str("; ");
+        said.push_str(&live_cost(config, ledger));
+    }
+    Some(Check::pass("budgets", said))
+}
+
+/// Which CLIs record a running cost, and which models in use have no price.
+fn live_cost(config: &crate::config::Config, ledger: Option<&Path>) -> String {
+    let recording: Vec<&str> = worker_clis()
+        .filter(|p| {
+            crate::provider::cli::of(*p)
+                .sessions()
+                .is_some_and(|s| s.live_cost())
+        })
+        .map(|p| p.name())
+        .collect();
+    let mut models: Vec<String> = config.defaults.model.iter().cloned().collect();
+    // The models the last dispatches named (a dispatch of the CLI's default names none).
+    if let Some(entries) = ledger.and_then(|l| crate::cost::entries(l).ok()) {
+        let recent = entries.iter().rev().take(200);
+        models.extend(recent.filter_map(|e| e.model.clone()));
+    }
+    models.sort();
+    models.dedup();
+    models.retain(|m| config.prices.of(m).is_none());
+    let mut said = match recording.as_slice() {
+        [] => "no worker CLI records a running cost".to_owned(),
+        [one] => format!("{one} records a running cost"),
+        some => format!("{} record a running cost", some.join(", ")),
+    };
+    if models.is_empty() {
+        if config.prices.is_empty() {
+            said.push_str("; `prices:` names no price: other CLIs' cost limits hold at the end");
+        }
+    } else {
+        models.truncate(8);
+        said.push_str(&format!(
+            "; no price in `prices:` for {}: a cost limit holds at the end of their runs",
+            models.join(", ")
+        ));
+    }
+    said
 }
 
 /// How long a CLI's `--help` may take before doctor says it is slow (each took 3.6–10.9 s

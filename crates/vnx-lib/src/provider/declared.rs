@@ -115,7 +115,7 @@ impl DeclaredSession {
 }
 
 /// `*`/`?` glob matching, iterative (linear in the name for each star).
-fn glob(pattern: &[u8], name: &[u8]) -> bool {
+pub(crate) fn glob(pattern: &[u8], name: &[u8]) -> bool {
     let (mut p, mut n) = (0, 0);
     let mut star: Option<(usize, usize)> = None;
     while n < name.len() {

@@ -242,18 +242,27 @@ impl Records {
         let Some(s) = self.listed_mut(id).map(|l| &mut l.state) else {
             return;
         };
+        use crate::dispatch::state::micros;
+        let cost =
+            |used: Option<f64>, limit: Option<f64>| limit.map(|l| (used.map(micros), micros(l)));
         s.budget = match typed {
             Typed::BudgetWarning(r) => Some(BudgetNote {
                 used: r.receipt.tokens_used,
                 limit: r.receipt.tokens_limit,
                 reached: false,
                 raised: None,
+                cost_micros: cost(r.receipt.cost_used_usd, r.receipt.cost_limit_usd),
+                by_cost: r.receipt.limit.as_deref() == Some("cost"),
+                raised_micros: None,
             }),
             Typed::BudgetReached(r) => Some(BudgetNote {
                 used: r.receipt.tokens_used,
                 limit: r.receipt.tokens_limit,
                 reached: true,
                 raised: None,
+                cost_micros: cost(r.receipt.cost_used_usd, r.receipt.cost_limit_usd),
+                by_cost: r.receipt.limit.as_deref() == Some("cost"),
+                raised_micros: None,
             }),
             // The reached limit is kept: a raise again (its follow-up failed to start) adds
             // to it, not to the raised one.
@@ -264,6 +273,9 @@ impl Records {
                     limit: before.as_ref().map_or(r.receipt.tokens_limit, |b| b.limit),
                     reached: before.as_ref().is_some_and(|b| b.reached),
                     raised: Some((r.receipt.by, r.receipt.tokens_limit)),
+                    cost_micros: before.as_ref().and_then(|b| b.cost_micros),
+                    by_cost: before.as_ref().is_some_and(|b| b.by_cost),
+                    raised_micros: r.receipt.cost_limit_usd.map(micros),
                 })
             }
             _ => return,

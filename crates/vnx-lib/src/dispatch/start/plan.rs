@@ -257,8 +257,7 @@ fn plan_in<'scope, 'env>(
         model: model.clone(),
         permission: req.permission,
         lane,
-        // Probed by the launch (see `Plan::version_of`).
-        binary_version: None,
+        binary_version: None, // probed by the launch (see `Plan::version_of`)
         invocation,
         prompt_sha256: hex::encode(Sha256::digest(prompt.as_bytes())),
         deadline_secs: req.deadline.as_secs(),
@@ -289,7 +288,8 @@ fn plan_in<'scope, 'env>(
         pool_entry: None,
         session_homes: Some(homes),
         session_id: chosen_session.clone().or_else(|| resume.map(str::to_owned)),
-        budget: budget_of(ctx, req, &config)?,
+        budget: budget_of(ctx, req, &config, model.as_deref())?,
+        prices: config.prices.clone(),
         preferred_port: req.continues.as_ref().and_then(|c| c.started.port),
         port: None,
         group: None,
@@ -463,6 +463,7 @@ fn budget_of(
     ctx: &Context<'_>,
     req: &Request,
     config: &Config,
+    model: Option<&str>,
 ) -> Result<Option<crate::receipts::Budget>, DispatchError> {
     let limits = crate::dispatch::budget::Limits {
         asked: req.budget.as_ref(),
@@ -472,6 +473,7 @@ fn budget_of(
             .continues
             .as_ref()
             .map(|c| (&c.started.dispatch_id, c.started.budget.as_ref())),
+        prices: Some((&config.prices, model)),
     };
     if limits.asked.is_none()
         && limits.role.is_none()

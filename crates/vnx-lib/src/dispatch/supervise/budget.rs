@@ -6,30 +6,79 @@
 //! its process group, the CLI's own interrupt, so its session is kept), given the grace a
 //! stop gives, then stopped if it did not end. The dispatch then needs input
 //! ("budget reached: N of M tokens") until `vnx approve ID --budget +N` or `vnx cancel`.
+//!
+//! A budget's dollars are held likewise (ADR 0098): the cost so far is the largest of the
+//! CLI's own running cost (its stream's, or its session store's where it records one as it
+//! grows, `SessionStore::live_cost`) and the usage read at the price `prices:` gives the
+//! dispatch's model (the spec's, else the one the stream named). Neither known, the cost is
+//! the CLI's end-of-run cost, held at the end (`how: ended`).
 
 use std::io::Write;
 use std::sync::Arc;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::dispatch::Spec;
-use crate::dispatch::budget::{self, Crossed, Tally, WARN_PERCENT};
+use crate::dispatch::budget::{self, Crossed, Reading, Tally, WARN_PERCENT};
 use crate::dispatch::supervise::announce::Recorder;
 use crate::process::Group;
 use crate::provider::session::{self, LiveUsage};
-use crate::receipts::{BudgetReached, BudgetWarning};
+use crate::receipts::{BudgetReached, BudgetWarning, Usage};
 
 /// How often the session file is read.
 const POLL: Duration = Duration::from_secs(1);
 
 /// What the stream's parser read so far, shared with the output's threads: the tokens its
-/// events counted and the session they named.
+/// events counted, the session and model they named, the usage and the cost they recorded.
 #[derive(Debug, Default)]
 pub(super) struct SoFar {
     /// Tokens counted.
     pub(super) tokens: AtomicU64,
     /// The session named.
     pub(super) session: std::sync::OnceLock<String>,
+    /// The model named.
+    pub(super) model: std::sync::OnceLock<String>,
+    /// The usage counted (priced where the CLI says no cost).
+    pub(super) usage: Mutex<Option<Usage>>,
+    /// The CLI's own cost so far, in millionths of a US dollar (0: none said).
+    pub(super) cost_micros: AtomicU64,
+}
+
+impl SoFar {
+    /// The CLI's own cost so far, when its stream said one.
+    fn cost(&self) -> Option<f64> {
+        let micros = self.cost_micros.load(Ordering::Relaxed);
+        (micros > 0).then(|| micros as f64 / 1_000_000.0)
+    }
+
+    /// Keeps what the stream's parser `p` read so far.
+    pub(super) fn heard(&self, p: &crate::provider::events::EventParser) {
+        if let Some(u) = p.usage_so_far().filter(|u| u.implausible().is_none()) {
+            let n = budget::tokens_of(u);
+            self.tokens.fetch_max(n, Ordering::Relaxed);
+            if let Ok(mut usage) = self.usage.lock() {
+                *usage = Some(u.clone());
+            }
+        }
+        if let Some(id) = p.session_so_far() {
+            let _ = self.session.set(id.to_owned());
+        }
+        if let Some(model) = p.model_so_far() {
+            let _ = self.model.set(model.chars().take(200).collect());
+        }
+        if let Some(usd) = p.cost_so_far() {
+            self.said_cost(usd);
+        }
+    }
+
+    /// Keeps a cost the stream said (a finite figure at least 0; a count never goes down).
+    pub(super) fn said_cost(&self, usd: f64) {
+        if usd.is_finite() && usd > 0.0 {
+            let micros = (usd * 1_000_000.0).round().min(u64::MAX as f64) as u64;
+            self.cost_micros.fetch_max(micros, Ordering::Relaxed);
+        }
+    }
 }
 
 /// [`SoFar`], shared.
@@ -43,11 +92,18 @@ pub(super) struct Watch {
     /// The most tokens seen so far (a count never goes down: a worker that truncates its
     /// session file does not win its tokens back).
     seen: u64,
+    /// The most dollars seen so far, when a cost was known.
+    seen_cost: Option<f64>,
+    /// The dispatch's model (the spec's) and the project's prices.
+    model: Option<String>,
+    prices: crate::config::Prices,
+    /// The cost the CLI said at its end, once it ended.
+    end_cost: Option<f64>,
 }
 
 impl Watch {
-    /// The watch of `spec`'s worker, started at `since`; `None` when its budget limits no
-    /// tokens.
+    /// The watch of `spec`'s worker, started at `since`; `None` when its budget limits
+    /// neither tokens nor dollars.
     pub(super) fn new(spec: &Spec, since: SystemTime) -> Option<Watch> {
         let tally = Tally::of(spec.budget.as_ref()?)?;
         let reader =
@@ -67,6 +123,10 @@ impl Watch {
             reader,
             next_poll: Instant::now(),
             seen: 0,
+            seen_cost: None,
+            model: spec.model.clone(),
+            prices: spec.prices.clone(),
+            end_cost: None,
         })
     }
 
@@ -81,42 +141,114 @@ impl Watch {
         {
             reader.name(id);
         }
-        let from_session = self
-            .reader
-            .as_mut()
-            .and_then(LiveUsage::poll)
-            .map_or(0, |u| budget::tokens_of(&u));
+        let session = self.reader.as_mut().and_then(LiveUsage::poll);
+        let from_session = session.as_ref().map_or(0, budget::tokens_of);
         let from_stream = stream.map_or(0, |t| t.tokens.load(Ordering::Relaxed));
         self.seen = self.seen.max(from_session).max(from_stream);
-        self.tally.step(self.seen)
+        if self.tally.cost_limit.is_some() {
+            let cost = self.cost(session.as_ref(), stream);
+            self.seen_cost = match (self.seen_cost, cost) {
+                (Some(a), Some(b)) => Some(a.max(b)),
+                (a, b) => a.or(b),
+            };
+        }
+        self.tally.step(self.seen, self.seen_cost)
     }
 
-    /// The budget's tokens.
-    pub(super) fn limit(&self) -> u64 {
-        self.tally.limit
+    /// The cost so far: the largest of the CLI's own (its session store's, its stream's) and
+    /// the usage read at its model's price; `None` when none is known.
+    fn cost(&self, session: Option<&Usage>, stream: Option<&StreamTokens>) -> Option<f64> {
+        let model = (self.model.as_deref())
+            .or_else(|| stream.and_then(|s| s.model.get().map(String::as_str)));
+        let price = model.and_then(|m| self.prices.of(m));
+        let stream_usage = stream.and_then(|s| s.usage.lock().ok().and_then(|u| u.clone()));
+        [
+            self.reader.as_ref().and_then(LiveUsage::cost),
+            stream.and_then(|s| s.cost()),
+            self.end_cost,
+            price.zip(session).map(|(p, u)| p.cost(u)),
+            price.zip(stream_usage.as_ref()).map(|(p, u)| p.cost(u)),
+        ]
+        .into_iter()
+        .flatten()
+        .filter(|c| c.is_finite() && *c >= 0.0)
+        .reduce(f64::max)
+    }
+
+    /// The tally held.
+    pub(super) fn tally(&self) -> &Tally {
+        &self.tally
     }
 }
 
-/// Appends the signed `budget_warning` for `used` tokens.
+/// A reading's dollars as its receipt records them: used and the limit, when the budget
+/// limits dollars.
+fn cost_members(tally: &Tally, r: &Reading) -> (Option<f64>, Option<f64>, Option<String>) {
+    (
+        r.cost_usd.filter(|_| tally.cost_limit.is_some()),
+        tally.cost_limit,
+        Some(r.which.name().to_owned()),
+    )
+}
+
+/// Appends the signed `budget_warning` for `reading`.
 pub(super) fn warn(
     spec: &Spec,
-    used: u64,
-    limit: u64,
+    reading: &Reading,
+    tally: &Tally,
     recorder: &mut Recorder<'_>,
     log: &mut impl Write,
 ) {
-    let _ = writeln!(
-        log,
-        "vnx: {WARN_PERCENT} % of the budget used: {used} of {limit} tokens"
-    );
+    let said = match (reading.which, reading.cost_usd, tally.cost_limit) {
+        (budget::Which::Cost, Some(used), Some(limit)) => {
+            format!("{} of {}", budget::dollars(used), budget::dollars(limit))
+        }
+        _ => format!("{} of {} tokens", reading.tokens, tally.limit.unwrap_or(0)),
+    };
+    let _ = writeln!(log, "vnx: {WARN_PERCENT} % of the budget used: {said}");
+    let (cost_used_usd, cost_limit_usd, limit) = cost_members(tally, reading);
     let warning = BudgetWarning {
         dispatch_id: spec.id.clone(),
-        tokens_used: used,
-        tokens_limit: limit,
+        tokens_used: reading.tokens,
+        tokens_limit: tally.limit.unwrap_or(0),
+        cost_used_usd,
+        cost_limit_usd,
+        limit,
         extra: Default::default(),
     };
-    let message = format!("{used} of {limit} tokens used");
+    let message = format!("{said} used");
     recorder.record(&warning, "budget_warning", &message, log);
+}
+
+/// The signed `budget_reached` of `reading`, stopped `how`; the reason the dispatch needs
+/// input.
+fn reached(
+    spec: &Spec,
+    reading: &Reading,
+    tally: &Tally,
+    how: &str,
+    recorder: &mut Recorder<'_>,
+    log: &mut impl Write,
+) -> String {
+    let why = budget::reading_reason(tally, reading);
+    let (cost_used_usd, cost_limit_usd, limit) = cost_members(tally, reading);
+    let receipt = BudgetReached {
+        dispatch_id: spec.id.clone(),
+        tokens_used: reading.tokens,
+        tokens_limit: tally.limit.unwrap_or(0),
+        cost_used_usd,
+        cost_limit_usd,
+        limit,
+        how: how.to_owned(),
+        extra: Default::default(),
+    };
+    let told = match how {
+        "ended" => "the worker had ended its run".to_owned(),
+        _ => format!("the worker was {how}"),
+    };
+    let _ = writeln!(log, "vnx: {why}; {told}");
+    recorder.record(&receipt, "budget_reached", &why, log);
+    why
 }
 
 /// Interrupts the worker at its budget: SIGINT to its group, then, after the grace, the
@@ -124,7 +256,7 @@ pub(super) fn warn(
 pub(super) fn stop_at_budget(
     spec: &Spec,
     group: &mut Group,
-    (used, limit): (u64, u64),
+    (reading, tally): (&Reading, &Tally),
     recorder: &mut Recorder<'_>,
     log: &mut impl Write,
 ) -> std::io::Result<(std::process::ExitStatus, String)> {
@@ -136,16 +268,7 @@ pub(super) fn stop_at_budget(
         }
         None => (super::worker::stop(group)?.0, "stopped"),
     };
-    let why = budget::reached_reason(used, limit);
-    let reached = BudgetReached {
-        dispatch_id: spec.id.clone(),
-        tokens_used: used,
-        tokens_limit: limit,
-        how: how.to_owned(),
-        extra: Default::default(),
-    };
-    let _ = writeln!(log, "vnx: {why}; the worker was {how}");
-    recorder.record(&reached, "budget_reached", &why, log);
+    let why = reached(spec, reading, tally, how, recorder, log);
     Ok((status, why))
 }
 
@@ -162,46 +285,44 @@ pub(super) fn on_tick(
         return Ok(None);
     };
     match watch.tick(Instant::now(), stream) {
-        Some(Crossed::Warning(used)) => {
-            warn(spec, used, watch.limit(), recorder, log);
+        Some(Crossed::Warning(reading)) => {
+            warn(spec, &reading, watch.tally(), recorder, log);
             Ok(None)
         }
-        Some(Crossed::Reached(used)) => {
-            stop_at_budget(spec, group, (used, watch.limit()), recorder, log).map(Some)
+        Some(Crossed::Reached(reading)) => {
+            stop_at_budget(spec, group, (&reading, watch.tally()), recorder, log).map(Some)
         }
         None => Ok(None),
     }
 }
 
-/// The budget looked at once more when the worker ended by itself. A worker that crossed it
-/// between two polls and ended its run first (a turn that ends within a second of the model
-/// call that used it up) is held at its end as it would have been stopped:
-/// a signed `budget_reached` (how: `ended`) and the reason the dispatch needs input.
+/// The budget looked at once more when the worker ended by itself, with the cost its CLI
+/// said at its end (`end_cost`: a CLI that says its cost only then is held to it here). A
+/// worker that crossed it between two polls and ended its run first (a turn that ends within
+/// a second of the model call that used it up) is held at its end as it would have been
+/// stopped: a signed `budget_reached` (how: `ended`) and the reason the dispatch needs input.
 pub(super) fn at_end(
     spec: &Spec,
     watch: &mut Watch,
-    stream: Option<&StreamTokens>,
+    (stream, end_cost): (Option<&StreamTokens>, Option<f64>),
     recorder: &mut Recorder<'_>,
     log: &mut impl Write,
 ) -> Option<String> {
+    watch.end_cost = end_cost;
     watch.next_poll = Instant::now();
-    let used = match watch.tick(Instant::now(), stream)? {
-        Crossed::Reached(used) => used,
-        Crossed::Warning(used) => {
-            warn(spec, used, watch.limit(), recorder, log);
+    let reading = match watch.tick(Instant::now(), stream)? {
+        Crossed::Reached(reading) => reading,
+        Crossed::Warning(reading) => {
+            warn(spec, &reading, watch.tally(), recorder, log);
             return None;
         }
     };
-    let limit = watch.limit();
-    let why = budget::reached_reason(used, limit);
-    let reached = BudgetReached {
-        dispatch_id: spec.id.clone(),
-        tokens_used: used,
-        tokens_limit: limit,
-        how: "ended".to_owned(),
-        extra: Default::default(),
-    };
-    let _ = writeln!(log, "vnx: {why}; the worker had ended its run");
-    recorder.record(&reached, "budget_reached", &why, log);
-    Some(why)
+    Some(reached(
+        spec,
+        &reading,
+        watch.tally(),
+        "ended",
+        recorder,
+        log,
+    ))
 }

@@ -113,13 +113,7 @@ pub(super) fn copy_output(
                 bytes.fetch_add(n as u64, Ordering::Relaxed);
                 if let Some(p) = parser.as_mut() {
                     p.feed(&buf[..n]);
-                    if let Some(u) = p.usage_so_far().filter(|u| u.implausible().is_none()) {
-                        let n = crate::dispatch::budget::tokens_of(u);
-                        tokens.tokens.fetch_max(n, Ordering::Relaxed);
-                    }
-                    if let Some(id) = p.session_so_far() {
-                        let _ = tokens.session.set(id.to_owned());
-                    }
+                    tokens.heard(p);
                 }
                 tail.push(&buf[..n]);
                 line.push(&buf[..n], to_log);

@@ -208,8 +208,9 @@ fn held_at_end(
     (recorder, log): (&mut Recorder<'_>, &mut fs::File),
 ) {
     let by_itself = matches!(ended.stopped, None | Some((StopCause::Completed, _)));
+    let end_cost = ended.stream.cost_usd;
     if let (true, Some(w)) = (by_itself, watch)
-        && let Some(why) = budget::at_end(spec, w, tokens, recorder, log)
+        && let Some(why) = budget::at_end(spec, w, (tokens, end_cost), recorder, log)
     {
         ended.stopped = Some((StopCause::Budget, why));
     }

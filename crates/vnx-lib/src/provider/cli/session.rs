@@ -89,6 +89,14 @@ pub trait SessionStore: Sync {
         false
     }
 
+    /// Whether its session records the CLI's own cost as the worker runs
+    /// ([`SessionStore::cost`] read at each poll), so a budget's dollars hold while it runs
+    /// without a price configured (ADR 0098); `false` (the default): its cost comes from
+    /// its headless stream, else from `prices:`, else from its end of run.
+    fn live_cost(&self) -> bool {
+        false
+    }
+
     /// A fresh renderer of its session file; `None`: its events are told by their shape,
     /// as a worker's log is (a declared CLI's).
     fn transcript(&self) -> Option<Box<dyn TranscriptEvents>>;

@@ -80,6 +80,17 @@ impl EventParser {
         self.summary.usage.as_ref()
     }
 
+    /// The model the events fed so far name, if one.
+    pub fn model_so_far(&self) -> Option<&str> {
+        self.summary.model.as_deref()
+    }
+
+    /// The cost in US dollars the events fed so far record, if one (a CLI that records its
+    /// cost as it runs, or only in its closing event; ADR 0098).
+    pub fn cost_so_far(&self) -> Option<f64> {
+        self.summary.cost_usd
+    }
+
     /// The session the events fed so far name, if one.
     pub fn session_so_far(&self) -> Option<&str> {
         self.summary.session_id.as_deref()

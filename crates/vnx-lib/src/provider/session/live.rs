@@ -26,6 +26,8 @@ pub struct LiveUsage {
     /// The session read, its file (none for rows) and how many of its bytes were counted.
     current: Option<super::Following>,
     counter: Counter,
+    /// The cost its store read at the last poll, where it records one as it grows.
+    cost: Option<f64>,
 }
 
 impl std::fmt::Debug for LiveUsage {
@@ -47,6 +49,7 @@ impl LiveUsage {
             wanted,
             current: None,
             counter,
+            cost: None,
         })
     }
 
@@ -57,6 +60,12 @@ impl LiveUsage {
         if self.wanted.session_id.is_none() && super::valid_id(&provider, id) {
             self.wanted.session_id = Some(id.to_owned());
         }
+    }
+
+    /// The cost in US dollars the session records so far, for a CLI whose store records one
+    /// as it grows (`SessionStore::live_cost`, ADR 0098); `None` otherwise or before any.
+    pub fn cost(&self) -> Option<f64> {
+        self.cost
     }
 
     /// Reads what the session appended since the last poll; the usage counted so far.
@@ -75,7 +84,15 @@ impl LiveUsage {
                 self.counter = Counter::new(&self.wanted.cli, self.wanted.since);
             }
         }
-        let buf = super::read_on(store, self.current.as_mut()?, MAX_POLL);
+        let current = self.current.as_mut()?;
+        if store.live_cost() {
+            let cost = store.cost(&current.0, self.wanted.since);
+            self.cost = match (self.cost, cost) {
+                (Some(a), Some(b)) => Some(a.max(b)),
+                (a, b) => a.or(b),
+            };
+        }
+        let buf = super::read_on(store, current, MAX_POLL);
         self.counter.feed(&buf);
         self.counter.so_far().filter(|u| u.implausible().is_none())
     }

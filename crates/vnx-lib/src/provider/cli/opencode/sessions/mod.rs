@@ -453,6 +453,11 @@ impl SessionStore for OpencodeSessions {
         split(found).map(|(_, id)| id)
     }
 
+    /// Each step's row records its `cost` as the step finishes (ADR 0098).
+    fn live_cost(&self) -> bool {
+        true
+    }
+
     /// Each step's `cost`, as its headless stream's `step_finish` gives it.
     fn cost(&self, found: &Path, since: SystemTime) -> Option<f64> {
         cost(&read(found).ok()?, since)
