@@ -137,6 +137,11 @@ fn python_sdk_client_calls_every_acting_tool_named_on_each_receipt() {
         receipts(&repo, "dispatch_started", sent)[0]["started_by"],
         by
     );
+    let cancelled = calls[12]["structured"]["dispatch_id"].as_str().unwrap();
+    assert_eq!(
+        receipts(&repo, "dispatch_cancel_requested", cancelled)[0]["by"],
+        by
+    );
     assert_eq!(receipts(&repo, "dispatch_answered", &asking)[0]["by"], by);
     assert_eq!(receipts(&repo, "dispatch_answered", &asking2)[0]["by"], by);
     // No forge configured: each pull-request tool says so.
