@@ -89,6 +89,12 @@ pub const KEYS: &[Key] = &[
         "dismiss its question without answering it",
         true,
     ),
+    key(
+        "b",
+        "b:budget",
+        "raise the budget it stopped at and let it go on (typed: +50k, +$2 or both)",
+        true,
+    ),
     key("c", "c:cancel", "cancel it (its worker is stopped)", true),
     key("g", "g:gates", "run its role's gates", false),
     key("m", "m:merge", "merge it into its base", true),
@@ -150,6 +156,9 @@ pub fn suggested(row: Option<&Row>) -> &'static [&'static str] {
         State::Stalled => &["Enter a", "f", "c"],
         State::Running => &["Enter a", "f", "c"],
         State::Queued => &["c"],
+        _ if s.waiting() && s.budget.as_ref().is_some_and(|b| b.reached) => {
+            &["b", "f", "i", "Enter a", "x"]
+        }
         _ if s.waiting() => &["f", "d", "i", "Enter a", "x"],
         State::Ended(DispatchStatus::Done) if s.landed.is_none() => &["m", "g", "r", "f", "x"],
         State::Ended(_) if s.landed.is_none() => &["f", "d", "x", "g"],
@@ -181,6 +190,13 @@ pub enum Mode {
         /// The line, `FILE:LINE` of the diff's new side.
         anchor: String,
         /// The comment so far.
+        text: String,
+    },
+    /// Typing how much to raise this dispatch's budget by (`+50k`, `+$2` or both).
+    Budget {
+        /// The dispatch stopped at its budget.
+        dispatch_id: DispatchId,
+        /// The raise so far.
         text: String,
     },
     /// Showing every key (any key closes it).
@@ -410,6 +426,30 @@ impl App {
                 };
                 Effect::None
             }
+            Mode::Budget {
+                dispatch_id,
+                mut text,
+            } => {
+                match key.code {
+                    KeyCode::Esc => return Effect::None,
+                    KeyCode::Enter => match vnx::dispatch::budget::parse_raise(text.trim()) {
+                        Ok(r) => {
+                            let micros = vnx::dispatch::state::micros(r.usd);
+                            self.mode =
+                                Mode::Confirm(Action::RaiseBudget(dispatch_id, r.tokens, micros));
+                            return Effect::None;
+                        }
+                        Err(e) => self.say(format!("not a raise: {e}")),
+                    },
+                    KeyCode::Backspace => {
+                        text.pop();
+                    }
+                    KeyCode::Char(c) if !c.is_control() && text.len() < 40 => text.push(c),
+                    _ => {}
+                }
+                self.mode = Mode::Budget { dispatch_id, text };
+                Effect::None
+            }
             Mode::Normal => self.normal_key(key),
         }
     }
@@ -473,6 +513,13 @@ impl App {
             }
             KeyCode::Char('o') => {
                 self.comment_on_top_line(id);
+                return Effect::None;
+            }
+            KeyCode::Char('b') => {
+                self.mode = Mode::Budget {
+                    dispatch_id: id,
+                    text: "+".to_owned(),
+                };
                 return Effect::None;
             }
             KeyCode::Char('p') => Action::Approve(id),

@@ -502,6 +502,10 @@ fn draw_footer(frame: &mut Frame<'_>, area: Rect, app: &App) {
             format!(" follow up {dispatch_id}: {text}▏ (Enter sends, Esc cancels)"),
             Style::new().fg(Color::Black).bg(Color::Cyan),
         ),
+        Mode::Budget { dispatch_id, text } => (
+            format!(" raise {dispatch_id}'s budget by: {text}▏ (+50k, +$2 or both; Enter asks)"),
+            Style::new().fg(Color::Black).bg(Color::Cyan),
+        ),
         Mode::Comment {
             dispatch_id,
             anchor,

@@ -306,6 +306,18 @@ fn keys_select_switch_views_and_ask_before_risky_actions() {
     assert!(matches!(app.mode, Mode::FollowUp { .. }));
     assert_eq!(app.key(key(KeyCode::Esc)), Effect::None);
     assert_eq!(app.mode, Mode::Normal);
+    // A raise of the budget is typed after its `+`, read as `vnx approve --budget` reads
+    // it, and asked about; one that is not a raise says so and stays open.
+    press(&mut app, "b");
+    assert!(matches!(&app.mode, Mode::Budget { text, .. } if text == "+"));
+    assert_eq!(press(&mut app, "x⏎"), Effect::None);
+    assert!(app.message.as_deref().unwrap().starts_with("not a raise"));
+    assert!(matches!(app.mode, Mode::Budget { .. }));
+    app.key(key(KeyCode::Backspace));
+    assert_eq!(press(&mut app, "50k,$2⏎"), Effect::None);
+    let raise = Action::RaiseBudget(id_of("D-0000000b"), 50_000, 2_000_000);
+    assert_eq!(app.mode, Mode::Confirm(raise.clone()));
+    assert_eq!(press(&mut app, "y"), Effect::Run(raise));
     // The selection follows its dispatch when the list is read again and reorders.
     press(&mut app, "jj");
     let mut rows = mixed();
