@@ -173,6 +173,9 @@ fn a_lost_claude_tui_is_resumed_in_the_session_it_was_told() {
     // The machine goes down: the supervisor first (it records nothing), then tmux.
     repo.server.kill_pane_process(&format!("vnx-{id}"));
     repo.server.0.kill_server();
+    // The server is gone before the resume starts one anew on the same socket: a session
+    // made in a server still shutting down dies with it (seen under load).
+    assert!(repo.server.gone(), "the tmux server stayed");
     assert!(
         crate::common::wait_for(|| status(&repo, &id)["status"] == "lost"),
         "{}",
@@ -281,6 +284,43 @@ fn dispatches_whose_tmux_server_died_are_resumed_not_cancelled() {
         }
         repo.verify_ok();
     }
+}
+
+/// A dispatch whose tmux server died while its supervisor still stops a worker that ignores
+/// SIGTERM reads live, with no session to signal: `vnx cancel` waits for it to settle and
+/// closes it then, instead of saying it could not cancel it.
+#[test]
+fn a_cancel_waits_for_a_supervisor_stopping_after_its_server_died() {
+    let repo = Repo::new();
+    let fakes = crate::common::Fakes::new();
+    let r = fakes.run_vnx(
+        &repo,
+        &[
+            "dispatch-agent",
+            "--agent",
+            "implementer",
+            "--detach",
+            "--provider",
+            "claude",
+            "--deadline",
+            "120",
+            "--instruction",
+            "stubborn\n@fake ignore-term\n@fake sleep 60",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let id = r.stdout.trim().to_owned();
+    assert!(
+        crate::common::wait_for(|| crate::common::worker_alive(&id)),
+        "{id}'s worker never ran"
+    );
+    repo.server.0.kill_server();
+    assert!(repo.server.gone(), "the tmux server stayed");
+    let r = run(repo.vnx().args(["cancel", &id]));
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("closed lost"), "{}{}", r.stdout, r.stderr);
+    assert_eq!(status(&repo, &id)["status"], "cancelled");
+    assert!(!crate::common::worker_alive(&id), "its worker was stopped");
 }
 
 /// A person's `vnx cancel` of a running dispatch is still recorded `cancelled` by its

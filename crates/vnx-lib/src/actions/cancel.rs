@@ -92,6 +92,40 @@ fn record_request(desk: &Desk<'_>, s: &DispatchState) -> Result<(), ActionError>
     Ok(())
 }
 
+/// How long a cancel waits for a dispatch that reads live but whose session is gone (its
+/// tmux server died under it, and its supervisor is stopping its worker) to settle.
+const SETTLE: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// A dispatch `id` that reads live but could not be reached, looked at again until it is not
+/// live any more (within [`SETTLE`]): what became of it then (a lost one closed, an ended one
+/// left as it ended); `None` while it still reads live.
+fn settled(desk: &Desk<'_>, id: &DispatchId) -> Result<Option<Stopped>, ActionError> {
+    let ctx = desk.ctx;
+    let until = std::time::Instant::now() + SETTLE;
+    while std::time::Instant::now() < until {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        let states = desk.states()?;
+        let Some(now) = states.iter().find(|n| n.id == *id) else {
+            return Ok(None);
+        };
+        if now.state.is_live() {
+            continue;
+        }
+        let data_dir = ctx.project.data_dir();
+        return Ok(
+            match cancel::cancel(ctx.ledger, &data_dir, now, ctx.tmux, ctx.attestor)? {
+                Cancelled::Closed(hash) => {
+                    crate::dispatch::supervise::pending::unreserve(&data_dir, id);
+                    Some(Stopped::Closed(hash))
+                }
+                Cancelled::AlreadyEnded(status) => Some(Stopped::AlreadyEnded(status)),
+                _ => None,
+            },
+        );
+    }
+    Ok(None)
+}
+
 /// Stops each of `chosen` (queued ones first), each after a signed
 /// `dispatch_cancel_requested` naming who asked, and says what became of each.
 pub fn cancel(
@@ -119,7 +153,9 @@ pub fn cancel(
             }
             Cancelled::AlreadyEnded(status) => Stopped::AlreadyEnded(status),
             Cancelled::Expired => Stopped::Expired,
-            Cancelled::Unreachable(why) => Stopped::Unreachable(why),
+            Cancelled::Unreachable(why) => {
+                settled(desk, &s.id)?.unwrap_or(Stopped::Unreachable(why))
+            }
             Cancelled::Queued if crate::dispatch::queue::cancel(ctx, &s.id)? => Stopped::Dequeued,
             // It left the queue meanwhile: it started (then it is stopped as any running
             // one), or its wait closed.
