@@ -8,10 +8,9 @@
 //! is waited for there: a turn end that would conclude is held back while the found session
 //! shows work running (the same receipts, `source: session`), the session re-read once a
 //! second from where the last read stopped, and the held turn end concludes once it shows
-//! none. In the headless lane the CLI's events
-//! name the work its CLI left unfinished as it exited, stopped or running out of sight
-//! (`StreamSummary::background_stopped`): the dispatch then needs a person, whatever the
-//! worker reported.
+//! none. In the headless lane the CLI's events name the work its CLI left unfinished as it
+//! exited, stopped or running out of sight (`StreamSummary::background_stopped`): the
+//! dispatch then needs a person, whatever the worker reported.
 //!
 //! A worker can write a hook signal of its own (`vnx __hook` is on its `PATH`), so it can
 //! end its dispatch early as it could before (a turn end and a report of its own); it cannot
@@ -242,4 +241,54 @@ pub(super) fn unfinished(e: &Ended, decided: &Decision) -> Option<Decision> {
         signal: decided.signal.clone(),
         reason: Some(why),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::provider::session::{Cli, testing};
+
+    fn turn_end() -> HookSignal {
+        HookSignal {
+            event: "turn-end".to_owned(),
+            received_at: String::new(),
+            payload: serde_json::Value::Null,
+        }
+    }
+
+    /// The built-in CLIs whose session store reads background work (`true`) or does not.
+    fn clis(reads: bool) -> Vec<&'static str> {
+        (crate::provider::cli::programs().into_iter())
+            .filter(|name| Cli::of(name).is_some_and(|c| c.store().background().is_some() == reads))
+            .collect()
+    }
+
+    #[test]
+    fn a_turn_end_concludes_at_once_when_no_session_shows_work() {
+        // (The held turn end, on the stand-in whose session shows a command running:
+        // tests/it/background.rs; what a session shows: each CLI's reader's tests.)
+        let tmp = tempfile::tempdir().unwrap();
+        let id = DispatchId::parse("D-1").unwrap();
+        let (reading, silent) = (clis(true), clis(false));
+        assert!(!reading.is_empty() && !silent.is_empty());
+        for name in reading {
+            // No session file found: nothing shows work to wait on.
+            let wanted = testing::wanted(name, tmp.path(), Path::new("/w/t"));
+            let mut bg = Background::of(Some(wanted));
+            let (now, change) = bg.session_turn_end(&id, turn_end(), Instant::now());
+            assert!(now.is_some() && change.is_none() && !bg.waiting(), "{name}");
+        }
+        for name in silent {
+            let wanted = testing::wanted(name, tmp.path(), Path::new("/w/t"));
+            let mut bg = Background::of(Some(wanted));
+            assert!(bg.session.is_none(), "{name}");
+            assert!(
+                bg.session_turn_end(&id, turn_end(), Instant::now())
+                    .0
+                    .is_some()
+            );
+        }
+    }
 }
