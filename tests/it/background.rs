@@ -6,7 +6,8 @@
 //! needing a person, whatever the worker reported. So does `codex exec`, which ends its turn
 //! while a command it stopped waiting for runs and stops it as it exits (as codex 0.169.0
 //! showed it, tests/support/fixtures/codex-headless-background-*.jsonl); a command that
-//! ended within the turn leaves the dispatch done.
+//! ended within the turn leaves the dispatch done. codex's TUI, which names such a command
+//! only in its rollout file, is waited for there until the rollout records its end.
 
 use crate::common::{Fakes, Repo, completion, run, wait_for};
 
@@ -81,6 +82,66 @@ fn a_tui_turn_that_ends_with_a_background_shell_is_not_done_until_it_ends() {
         "{kinds:?}"
     );
     assert!(state_of(&repo, &id)["background"].is_null());
+    repo.verify_ok();
+}
+
+#[test]
+fn a_codex_tui_command_left_running_is_waited_for_in_its_rollout() {
+    // codex's TUI ends its turn while the command runs on, and says so only in its rollout
+    // file (as codex 0.169.0 showed it, tests/support/fixtures/
+    // codex-interactive-background-rollout.jsonl): the dispatch waits until the rollout
+    // records the command's end.
+    let repo = Repo::new();
+    let fakes = Fakes::new();
+    let gate = repo.env.home().join("gate");
+    let id = repo.dispatched_tui(
+        &fakes,
+        "codex",
+        &format!(
+            "@fake write a.txt hi\n@fake run vnx report --status done --summary started\n\
+             @fake background while [ ! -e {gate} ]; do sleep 0.05; done; echo finished > bg.txt\n\
+             @fake say Started the tests.",
+            gate = gate.display()
+        ),
+    );
+    assert!(
+        wait_for(|| !state_of(&repo, &id)["background"].is_null()),
+        "the dispatch never said it waits on background work: {}",
+        state_of(&repo, &id)
+    );
+    let state = state_of(&repo, &id);
+    assert_eq!(state["status"], "running", "{state}");
+    assert_eq!(state["background"]["tasks"][0]["kind"], "shell", "{state}");
+    let human = run(repo.vnx().arg("status"));
+    assert!(
+        human
+            .stdout
+            .contains("waiting on 1 background task: while [ ! -e"),
+        "{}",
+        human.stdout
+    );
+
+    std::fs::write(&gate, "").unwrap();
+    let r = run(repo.vnx().args(["wait", "--json", &id]));
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let receipts = repo.receipts(&id);
+    let c = receipts
+        .iter()
+        .find(|r| r["event_type"] == "dispatch_completed")
+        .unwrap();
+    assert_eq!(c["status"], "done", "{c}");
+    let waited = (receipts.iter()).position(|r| r["event_type"] == "dispatch_background");
+    let resumed = receipts
+        .iter()
+        .position(|r| r["event_type"] == "dispatch_resumed" && r["after"] == "background");
+    assert!(
+        matches!((waited, resumed), (Some(w), Some(r)) if w < r),
+        "{receipts:#?}"
+    );
+    assert_eq!(receipts[waited.unwrap()]["source"], "session");
+    assert_eq!(receipts[resumed.unwrap()]["source"], "session");
+    // It concluded after the command ended: the command's file is in the commit.
+    assert_eq!(repo.on_branch(&id, "bg.txt"), "finished\n");
     repo.verify_ok();
 }
 

@@ -4,6 +4,7 @@
 mod args;
 mod exec;
 mod notify;
+mod rollout;
 mod screen;
 
 use std::path::{Path, PathBuf};
@@ -424,6 +425,7 @@ fn tui(a: &CodexArgs, log: &mut InvocationLog) -> Result<i32, Refusal> {
         tokens: (0, 0),
         notifications: Vec::new(),
         titled: false,
+        rollout: rollout::Rollout::default(),
     };
     let code = crate::tui::run_session(&mut agent, &mut ctx, a.prompt.clone(), log);
     log.set("notifications", agent.notifications.clone())

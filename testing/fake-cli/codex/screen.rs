@@ -1,6 +1,7 @@
 //! What the fake Codex TUI draws (`› Ask Codex to do anything`, `• Working (…)`, approval
 //! dialogs, `Worked for Ns`) and its `notify` calls: the title sub-thread's once (at the first
-//! approval prompt, as codex 0.169 was seen to, else at the turn's end) and the turn's.
+//! approval prompt, as codex 0.169 was seen to, else at the turn's end) and the turn's; its
+//! background commands, which only its rollout records (`rollout`).
 
 use std::path::PathBuf;
 
@@ -24,6 +25,8 @@ pub struct CodexTui {
     pub notifications: Vec<Value>,
     /// Whether the title sub-thread's turn ended (its `notify` fired).
     pub titled: bool,
+    /// Its rollout's records of commands left running in the background.
+    pub rollout: super::rollout::Rollout,
 }
 
 impl CodexTui {
@@ -177,6 +180,7 @@ impl Agent for CodexTui {
             return;
         }
         super::save_turn(&self.tid, &turn.prompt);
+        self.rollout.turn_complete(&turn.final_text);
         self.turns += 1;
         self.tokens.0 += turn.input_tokens;
         self.tokens.1 += turn.output_tokens;
@@ -193,6 +197,13 @@ impl Agent for CodexTui {
         );
         let fired = super::fire_notify(&program, &main, &self.cwd);
         self.notifications.push(fired);
+    }
+
+    /// A command `exec_command` stopped waiting for: it runs on after the turn, and only the
+    /// rollout says so (`super::rollout`).
+    fn background(&mut self, command: &str, ctx: &crate::engine::Ctx) {
+        let (tid, cwd) = (self.tid.clone(), self.cwd.clone());
+        self.rollout.background(&tid, &cwd, command, ctx);
     }
 
     fn is_exit(&self, line: &str) -> bool {

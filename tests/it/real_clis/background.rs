@@ -5,12 +5,13 @@
 //! stops a background shell 5 s after its turn, ends the dispatch needing a person, and so
 //! does headless gemini, which leaves its background command running (in a session of its
 //! own) as it exits, and `codex exec`, which stops a command it stopped waiting for as it
-//! exits. codex's TUI names no such command anywhere vnx reads: its turn end ends the
-//! dispatch, and the command stops with the worker. opencode's sub-agent (`task`) runs to its
-//! end within its call, so the dispatch cannot conclude before the sub-agent's work ended.
+//! exits. codex's TUI names such a command only in its rollout file, where vnx reads it:
+//! the dispatch waits until the rollout records the command's end. opencode's sub-agent
+//! (`task`) runs to its end within its call, so the dispatch cannot conclude before the
+//! sub-agent's work ended.
 //! The others were not looked at (tests/support/README.md, "Background work").
 
-use super::{Rig, explain, processes_in, step, within};
+use super::{Rig, explain, step, within};
 use crate::common::{completion, configure, run};
 
 /// The role lets the worker run `sleep` unasked, so the background shell needs no dialog.
@@ -155,35 +156,60 @@ fn real_codex_headless_stopping_its_background_command_is_not_done() {
 }
 
 /// codex's TUI keeps the command running after its turn ("1 background terminal running"),
-/// but neither `notify` nor any hook names it, and its end starts no turn: the turn end
-/// ends the dispatch, and the command does not outlive the worker vnx then stops.
+/// and neither `notify` nor any hook names it, and its end starts no turn; only its rollout
+/// file records the command that outlived its call and, later, its end. The dispatch waits
+/// on it there and concludes only after the command ended (its file is in the commit).
 #[test]
 #[ignore = "needs the real claude, codex and gemini (~740 MB from npm, tests/support/install-clis.sh)"]
-fn real_codex_tui_background_command_stops_with_the_worker() {
+fn real_codex_tui_waits_for_its_background_command() {
     let rig = Rig::new();
     configure(&rig.repo, CONFIG);
     let at = step("codex", "interactive", "background command");
     let script = "Start the slow tests in the background.\n\
          \\@model write notes.txt started\n\
          \\@model run vnx report --status done --summary started\n\
-         \\@model tool exec_command {\"cmd\":\"sleep 307\",\"yield_time_ms\":500}\n\
+         \\@model tool exec_command {\"cmd\":\"sleep 12; echo finished > bg.txt\",\"yield_time_ms\":500}\n\
          \\@model say Started the tests.";
-    let r = rig.dispatch("codex", "interactive", script);
-    let c = completion(&r);
-    assert_eq!(c["status"], "done", "{at} {}", explain(&c));
-    // The command (a `sleep 307` of this test's own) ran in the worker's sandbox, which
-    // ends with codex.
-    let running = || {
-        processes_in(std::path::Path::new("/"))
-            .into_iter()
-            .filter(|(_, argv)| argv == &["sleep", "307"])
-            .collect::<Vec<_>>()
-    };
+    let id = rig.detach("codex", "interactive", 120, script);
     assert!(
-        within(10, || running().is_empty()),
-        "{at} the command outlived the dispatch: {:?}",
-        running()
+        within(60, || !state_of(&rig, &id)["background"].is_null()),
+        "{at} the dispatch never said it waits: {}",
+        state_of(&rig, &id)
     );
+    let state = state_of(&rig, &id);
+    assert_eq!(state["status"], "running", "{at} {state}");
+    let human = run(rig.vnx().arg("status"));
+    assert!(
+        human
+            .stdout
+            .contains("waiting on 1 background task: sleep 12; echo finished"),
+        "{at} {}",
+        human.stdout
+    );
+    let r = run(rig.vnx().args(["wait", "--json", &id]));
+    assert_eq!(r.code, 0, "{at} {}{}", r.stdout, r.stderr);
+    let receipts = rig.repo.receipts(&id);
+    let c = receipts
+        .iter()
+        .find(|r| r["event_type"] == "dispatch_completed")
+        .unwrap();
+    assert_eq!(c["status"], "done", "{at} {}", explain(c));
+    let waited = receipts
+        .iter()
+        .position(|r| r["event_type"] == "dispatch_background");
+    let resumed = receipts
+        .iter()
+        .position(|r| r["event_type"] == "dispatch_resumed" && r["after"] == "background");
+    let ended = receipts
+        .iter()
+        .position(|r| r["event_type"] == "dispatch_completed");
+    assert!(
+        matches!((waited, resumed, ended), (Some(w), Some(r), Some(e)) if w < r && r < e),
+        "{at} {receipts:#?}"
+    );
+    assert_eq!(receipts[waited.unwrap()]["source"], "session", "{at}");
+    // It concluded after the command ended: the command's file is in the dispatch's commit.
+    assert_eq!(rig.repo.on_branch(&id, "bg.txt"), "finished\n", "{at}");
 }
 
 /// opencode's `task` tool runs its sub-agent to the end inside the call, in both lanes: the

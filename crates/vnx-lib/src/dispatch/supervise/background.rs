@@ -3,22 +3,30 @@
 //! the CLI's end-of-turn hook names that work (where its `Hooks::background` says so): such a
 //! turn end is not the dispatch's, the dispatch reads "waiting on 1 background task: …" (a
 //! signed `dispatch_background`), and the CLI's next turn end that names none concludes it
-//! (a `dispatch_resumed`, `after: background`, first). In the headless lane the CLI's events
-//! name the work its CLI left unfinished as it exited, stopped or running out of sight
-//! (`StreamSummary::background_stopped`): the dispatch then needs a person, whatever the
-//! worker reported.
+//! (a `dispatch_resumed`, `after: background`, first). A TUI that names the work nowhere but
+//! its session file, and starts no turn when it ends (its store's `SessionStore::background`),
+//! is waited for there: a turn end that would conclude is held back while the found session
+//! shows work running (the same receipts, `source: session`), the session re-read once a
+//! second from where the last read stopped, and the held turn end concludes once it shows
+//! none. In the headless lane the CLI's events name the work its CLI left unfinished as it
+//! exited, stopped or running out of sight (`StreamSummary::background_stopped`): the
+//! dispatch then needs a person, whatever the worker reported.
 //!
 //! A worker can write a hook signal of its own (`vnx __hook` is on its `PATH`), so it can
 //! end its dispatch early as it could before (a turn end and a report of its own); it cannot
-//! make a turn end that names background work count.
+//! make a turn end that names background work count. Its session file is its own too: what
+//! it shows can only make the dispatch wait longer, within its deadline.
 
-use std::time::Instant;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use crate::dispatch::supervise::live::Change;
 use crate::dispatch::supervise::outcome::{Decision, Ended};
 use crate::dispatch::supervise::signals::HookSignal;
 use crate::ids::DispatchId;
 use crate::provider::cli;
+use crate::provider::cli::session::BackgroundWork;
+use crate::provider::session::Wanted;
 use crate::receipts::{BackgroundTask, DispatchBackground, DispatchResumed, DispatchStatus};
 
 /// What the supervisor knows of an interactive worker's background work.
@@ -26,12 +34,136 @@ use crate::receipts::{BackgroundTask, DispatchBackground, DispatchResumed, Dispa
 pub(crate) struct Background {
     /// The receipt of what it waits on, and since when, while it waits.
     waiting: Option<(DispatchBackground, Instant)>,
+    /// Where its CLI's session file shows background work, for a CLI whose store reads it.
+    session: Option<SessionWork>,
+    /// A turn end that would conclude, held back while the session is looked at.
+    held: Option<HookSignal>,
 }
 
+/// The session file of a worker whose CLI's store reads background work from it.
+#[derive(Debug)]
+struct SessionWork {
+    wanted: Wanted,
+    found: Option<PathBuf>,
+    reader: Box<dyn BackgroundWork>,
+    seen: Option<Instant>,
+}
+
+/// How often a held turn end's session is read again.
+const SESSION_EVERY: Duration = Duration::from_secs(1);
+
+/// What [`Background::session_turn_end`] and [`Background::poll`] record as the source.
+const SESSION: &str = "session";
+
 impl Background {
-    /// Whether the worker's turn ended while background work ran, which has not ended since.
+    /// The watch of a worker whose CLI's session file (the one `wanted` finds) shows its
+    /// background work, when its store reads it; else the hooks alone say.
+    pub(crate) fn of(wanted: Option<Wanted>) -> Background {
+        let session = wanted.and_then(|wanted| {
+            let reader = wanted.cli.store().background()?;
+            Some(SessionWork {
+                wanted,
+                found: None,
+                reader,
+                seen: None,
+            })
+        });
+        Background {
+            session,
+            ..Background::default()
+        }
+    }
+
+    /// Whether the worker's turn ended while background work ran, which has not ended since
+    /// (or its session is still being looked at).
     pub(crate) fn waiting(&self) -> bool {
-        self.waiting.is_some()
+        self.waiting.is_some() || self.held.is_some()
+    }
+
+    /// A turn end that concludes by its hooks: the turn end to conclude with now, unless the
+    /// worker's session shows background work still running (it is held back, `poll`), with
+    /// the change of live state it makes.
+    pub(crate) fn session_turn_end(
+        &mut self,
+        id: &DispatchId,
+        signal: HookSignal,
+        now: Instant,
+    ) -> (Option<HookSignal>, Option<Change>) {
+        if self.session.is_none() {
+            return (Some(signal), None);
+        }
+        self.held = Some(signal);
+        if let Some(session) = &mut self.session {
+            session.seen = None;
+        }
+        self.poll(id, now)
+    }
+
+    /// Once a second while a turn end is held back: the session read on; the held turn end
+    /// once it shows no background work running (or cannot be found), with the change of
+    /// live state it makes.
+    pub(crate) fn poll(
+        &mut self,
+        id: &DispatchId,
+        now: Instant,
+    ) -> (Option<HookSignal>, Option<Change>) {
+        let Some(session) = self.session.as_mut().filter(|_| self.held.is_some()) else {
+            return (None, None);
+        };
+        if session
+            .seen
+            .is_some_and(|at| now.duration_since(at) < SESSION_EVERY)
+        {
+            return (None, None);
+        }
+        session.seen = Some(now);
+        if session.found.is_none() {
+            session.found = session.wanted.find();
+        }
+        let Some(found) = session.found.as_deref() else {
+            // No session file: nothing shows work to wait on.
+            return self.release(id, now);
+        };
+        match session.reader.running(found, session.wanted.since) {
+            // Not read to its end yet.
+            None => (None, None),
+            Some((tasks, 0)) if tasks.is_empty() => self.release(id, now),
+            Some((tasks, more)) => (None, self.wait_on(id, tasks, more, SESSION, now)),
+        }
+    }
+
+    /// The held turn end, and the end of the wait if there was one.
+    fn release(&mut self, id: &DispatchId, now: Instant) -> (Option<HookSignal>, Option<Change>) {
+        let change = (self.waiting.take()).map(|(_, since)| resumed(id, since, SESSION, now));
+        (self.held.take(), change)
+    }
+
+    /// Waits on `tasks` (and `more`) as `source` says: the change of live state when it is a
+    /// new or different wait.
+    fn wait_on(
+        &mut self,
+        id: &DispatchId,
+        tasks: Vec<BackgroundTask>,
+        more: u32,
+        source: &str,
+        now: Instant,
+    ) -> Option<Change> {
+        let receipt = DispatchBackground {
+            dispatch_id: id.clone(),
+            tasks,
+            more: (more > 0).then_some(more),
+            source: source.to_owned(),
+            remote: None,
+            extra: Default::default(),
+        };
+        let before = self.waiting.take();
+        let same = before
+            .as_ref()
+            .is_some_and(|(b, _)| b.tasks == receipt.tasks && b.more == receipt.more);
+        let since = before.map_or(now, |(_, since)| since);
+        let change = (!same).then(|| Change::Background(receipt.clone()));
+        self.waiting = Some((receipt, since));
+        change
     }
 
     /// A turn end of the dispatch's thread arrived: whether it ends the dispatch's turn (it
@@ -46,40 +178,30 @@ impl Background {
         let running = cli::hooks_of_event(&signal.event)
             .and_then(|hooks| hooks.background(&signal.event, &signal.payload))
             .filter(|(tasks, more)| !tasks.is_empty() || *more > 0);
-        match (running, self.waiting.take()) {
-            (Some((tasks, more)), before) => {
-                let receipt = DispatchBackground {
-                    dispatch_id: id.clone(),
-                    tasks,
-                    more: (more > 0).then_some(more),
-                    source: signal.event.clone(),
-                    remote: None,
-                    extra: Default::default(),
-                };
-                let same = before
-                    .as_ref()
-                    .is_some_and(|(b, _)| b.tasks == receipt.tasks && b.more == receipt.more);
-                let since = before.map_or(now, |(_, since)| since);
-                let change = (!same).then(|| Change::Background(receipt.clone()));
-                self.waiting = Some((receipt, since));
+        match (running, self.waiting.is_some()) {
+            (Some((tasks, more)), _) => {
+                let change = self.wait_on(id, tasks, more, &signal.event, now);
                 (false, change)
             }
-            (None, Some((_, since))) => {
-                let resumed = DispatchResumed {
-                    dispatch_id: id.clone(),
-                    after: DispatchBackground::AFTER.to_owned(),
-                    waited_seconds: crate::receipts::seconds(
-                        now.duration_since(since).as_secs_f64(),
-                    ),
-                    source: signal.event.clone(),
-                    remote: None,
-                    extra: Default::default(),
-                };
-                (true, Some(Change::Resumed(resumed)))
+            (None, true) => {
+                let since = self.waiting.take().map_or(now, |(_, since)| since);
+                (true, Some(resumed(id, since, &signal.event, now)))
             }
-            (None, None) => (true, None),
+            (None, false) => (true, None),
         }
     }
+}
+
+/// The end of a wait on background work that began at `since`, as `source` said.
+fn resumed(id: &DispatchId, since: Instant, source: &str, now: Instant) -> Change {
+    Change::Resumed(DispatchResumed {
+        dispatch_id: id.clone(),
+        after: DispatchBackground::AFTER.to_owned(),
+        waited_seconds: crate::receipts::seconds(now.duration_since(since).as_secs_f64()),
+        source: source.to_owned(),
+        remote: None,
+        extra: Default::default(),
+    })
 }
 
 /// The background work a headless worker's CLI left unfinished as it exited (stopped, or
@@ -119,4 +241,54 @@ pub(super) fn unfinished(e: &Ended, decided: &Decision) -> Option<Decision> {
         signal: decided.signal.clone(),
         reason: Some(why),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::provider::session::{Cli, testing};
+
+    fn turn_end() -> HookSignal {
+        HookSignal {
+            event: "turn-end".to_owned(),
+            received_at: String::new(),
+            payload: serde_json::Value::Null,
+        }
+    }
+
+    /// The built-in CLIs whose session store reads background work (`true`) or does not.
+    fn clis(reads: bool) -> Vec<&'static str> {
+        (crate::provider::cli::programs().into_iter())
+            .filter(|name| Cli::of(name).is_some_and(|c| c.store().background().is_some() == reads))
+            .collect()
+    }
+
+    #[test]
+    fn a_turn_end_concludes_at_once_when_no_session_shows_work() {
+        // (The held turn end, on the stand-in whose session shows a command running:
+        // tests/it/background.rs; what a session shows: each CLI's reader's tests.)
+        let tmp = tempfile::tempdir().unwrap();
+        let id = DispatchId::parse("D-1").unwrap();
+        let (reading, silent) = (clis(true), clis(false));
+        assert!(!reading.is_empty() && !silent.is_empty());
+        for name in reading {
+            // No session file found: nothing shows work to wait on.
+            let wanted = testing::wanted(name, tmp.path(), Path::new("/w/t"));
+            let mut bg = Background::of(Some(wanted));
+            let (now, change) = bg.session_turn_end(&id, turn_end(), Instant::now());
+            assert!(now.is_some() && change.is_none() && !bg.waiting(), "{name}");
+        }
+        for name in silent {
+            let wanted = testing::wanted(name, tmp.path(), Path::new("/w/t"));
+            let mut bg = Background::of(Some(wanted));
+            assert!(bg.session.is_none(), "{name}");
+            assert!(
+                bg.session_turn_end(&id, turn_end(), Instant::now())
+                    .0
+                    .is_some()
+            );
+        }
+    }
 }

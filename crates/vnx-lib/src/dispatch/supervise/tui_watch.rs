@@ -3,7 +3,8 @@
 //! permission dialog no hook signals, a dialog before its first turn), the session file that
 //! records the end of a turn no hook signals, and its report; once it reported and its turn
 //! ended (or one of them and the wait after it passed), it completed, unless its turn ended
-//! with background work still running (then it waits for a turn end without, `background`).
+//! with background work still running (then it waits for a turn end without, or, for a CLI
+//! whose session file shows that work, for the session to show it ended: `background`).
 
 use std::fs;
 use std::path::PathBuf;
@@ -49,16 +50,17 @@ pub(super) struct TuiWatch {
 impl TuiWatch {
     /// The watch of `spec`'s worker, given `prompt`, starting now.
     pub(super) fn new(spec: &Spec, prompt: &str) -> TuiWatch {
+        let now = std::time::SystemTime::now();
         TuiWatch {
             reader: SignalReader::default(),
             screen_dialog: screen_dialog(spec),
             start_dialogs: start_dialogs(spec),
             screen_seen: None,
-            session_turns: session_turns(spec, std::time::SystemTime::now()),
+            session_turns: session_turns(spec, now),
             session_seen: None,
             session_found: None,
             reported_seen: false,
-            background: Background::default(),
+            background: Background::of(wanted_session(spec, now)),
             accepted_threads: Vec::new(),
             settle_until: None,
             initial: initial_prompt(spec, prompt),
@@ -111,8 +113,13 @@ impl TuiWatch {
                 }
             }
             if turn_end && ended.turn_end.is_none() {
-                ended.turn_end = Some(signal);
+                self.concludes(spec, signal, (recorder, log), ended);
             }
+        }
+        let (held, change) = self.background.poll(&spec.id, Instant::now());
+        record(change, (recorder, log));
+        if held.is_some() && ended.turn_end.is_none() {
+            ended.turn_end = held;
         }
         let watched = self.screen_dialog.is_some() || !self.start_dialogs.is_empty();
         if let (true, Some(pane)) = (watched, pane)
@@ -150,11 +157,12 @@ impl TuiWatch {
                 .as_deref()
                 .is_some_and(|found| wanted.cli.store().turn_ended(found, wanted.since))
             {
-                ended.turn_end = Some(HookSignal {
+                let signal = HookSignal {
                     event: (*name).to_owned(),
                     received_at: jiff::Timestamp::now().to_string(),
                     payload: serde_json::Value::Null,
-                });
+                };
+                self.concludes(spec, signal, (recorder, log), ended);
             }
         }
         let reported = matches!(
@@ -190,6 +198,36 @@ impl TuiWatch {
     }
 }
 
+impl TuiWatch {
+    /// A turn end that concludes the dispatch's turn, unless the worker's session shows
+    /// background work still running (then it is held back until it shows none).
+    fn concludes(
+        &mut self,
+        spec: &Spec,
+        signal: HookSignal,
+        (recorder, log): (&mut Recorder<'_>, &mut fs::File),
+        ended: &mut Ended,
+    ) {
+        let (now, change) = self
+            .background
+            .session_turn_end(&spec.id, signal, Instant::now());
+        record(change, (recorder, log));
+        if now.is_some() {
+            ended.turn_end = now;
+        }
+    }
+}
+
+/// Records a change of live state, if any.
+fn record(
+    change: Option<crate::dispatch::supervise::live::Change>,
+    (recorder, log): (&mut Recorder<'_>, &mut fs::File),
+) {
+    if let Some(change) = change {
+        recorder.change(&change, log);
+    }
+}
+
 /// The dialogs a built-in CLI's TUI may show before its first turn.
 fn start_dialogs(spec: &Spec) -> Vec<Dialog> {
     spec.cli().map(Dialog::start_of).unwrap_or_default()
@@ -216,21 +254,29 @@ fn session_turns(
     spec: &Spec,
     since: std::time::SystemTime,
 ) -> Option<(crate::provider::session::Wanted, &'static str)> {
-    use crate::provider::session;
-    let cli = session::Cli::of(spec.provider.name())?;
-    let module = cli.module()?;
+    let wanted = wanted_session(spec, since)?;
+    let module = wanted.cli.module()?;
     if module.hooks().is_some() {
         return None;
     }
     let name = module.turn_end_signal()?;
-    let wanted = session::Wanted {
-        cli,
+    Some((wanted, name))
+}
+
+/// What the session of a built-in CLI's worker is looked for by; `since`: about when the
+/// worker started.
+fn wanted_session(
+    spec: &Spec,
+    since: std::time::SystemTime,
+) -> Option<crate::provider::session::Wanted> {
+    use crate::provider::session;
+    Some(session::Wanted {
+        cli: session::Cli::of(spec.provider.name())?,
         homes: spec.session_homes.clone()?,
         cwd: spec.worktree.clone(),
         since,
         session_id: spec.session_id.clone(),
-    };
-    Some((wanted, name))
+    })
 }
 
 /// The argument that carries the prompt (or points at its file), as the worker receives it:

@@ -5,7 +5,7 @@
 //! Also the session ids a CLI without a form of its own may record ([`valid_other_id`]), the
 //! capability a CLI whose TUI keeps sessions vnx reads implements ([`SessionStore`]), and
 //! the store of a CLI that keeps them by project as files named by their ids
-//! ([`ProjectFiles`]).
+//! ([`ProjectFiles`]), and what a session file shows of background work ([`BackgroundWork`]).
 //!
 //! Session files are written by the worker's CLI, so they are hostile input: directories are
 //! walked without following links, only regular files count, a file's head is read bounded,
@@ -150,6 +150,29 @@ pub trait SessionStore: Sync {
     fn turn_ended(&self, _found: &Path, _since: SystemTime) -> bool {
         false
     }
+
+    /// A fresh reader of the background work its session file shows still running (ADR
+    /// 0096), for a TUI that names it nowhere else vnx reads (no hook says it, no turn comes
+    /// when it ends). `None` (the default): its sessions say nothing of it.
+    fn background(&self) -> Option<Box<dyn BackgroundWork>> {
+        None
+    }
+}
+
+/// What one session file shows of background work its CLI's TUI started (a command it
+/// stopped waiting for): read from where the last read stopped, since the file may be large.
+/// The file is the worker's: read bounded, never through a link.
+pub trait BackgroundWork: std::fmt::Debug {
+    /// The work the session found at `found` shows still running, from its records since
+    /// `since` (an earlier dispatch's in a resumed session do not count): at most
+    /// `BackgroundTask::MAX_TASKS` tasks, each text cut to `BackgroundTask::MAX_TEXT`
+    /// characters, and how many more run. `None` while it has not read the file to its end
+    /// (it reads a bounded amount at a time), or cannot read it.
+    fn running(
+        &mut self,
+        found: &Path,
+        since: SystemTime,
+    ) -> Option<(Vec<crate::receipts::BackgroundTask>, u32)>;
 }
 
 /// The session files of a CLI that keeps them as `.jsonl` files named by their session's id,

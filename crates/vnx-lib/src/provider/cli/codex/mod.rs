@@ -10,10 +10,10 @@
 //! its stream shows the command started and never completed (`events`), so the dispatch
 //! needs a person. In its TUI the command runs on ("1 background terminal running · /ps to
 //! view"), but neither `notify` nor its hooks engine's `Stop` payload names it, and when it
-//! ends codex starts no turn and fires no hook (only its rollout file records the end, an
-//! `item_completed` after the turn's `task_complete`): the turn end concludes the dispatch as
-//! before, and vnx stops the worker's processes, the command with them. It offers no
-//! sub-agent tool as vnx starts it.
+//! ends codex starts no turn and fires no hook: only its rollout file records it, the call
+//! that outlived its wait and, after the turn's `task_complete`, the command's end
+//! (`background`, read through its session store), so the supervisor waits for it there.
+//! It offers no sub-agent tool as vnx starts it.
 
 use std::path::Path;
 
@@ -26,6 +26,7 @@ use super::{CodingCli, McpConfig, Provider, ProviderError};
 use crate::receipts::kinds::{HookKind, Lane, OutputFormat, Permission};
 use crate::sandbox::StatePath;
 
+mod background;
 mod events;
 pub mod hooks;
 mod invocation;

@@ -11,7 +11,9 @@ use std::time::{Duration, SystemTime};
 use serde::Deserialize;
 
 use crate::provider::cli::render::TranscriptEvents;
-use crate::provider::cli::session::{SessionStore, Sought, dirs, files, newest_heads, same_dir};
+use crate::provider::cli::session::{
+    BackgroundWork, SessionStore, Sought, dirs, files, newest_heads, same_dir,
+};
 use crate::provider::cli::usage::{Count, Lenient, SessionUsage, Text, before};
 use crate::receipts::Usage;
 
@@ -178,6 +180,12 @@ impl SessionStore for CodexSessions {
 
     fn transcript(&self) -> Option<Box<dyn TranscriptEvents>> {
         Some(Box::new(super::rollout::RolloutTranscript::default()))
+    }
+
+    /// Its TUI's commands that outlived their turn, which only its rollout records
+    /// (`background`).
+    fn background(&self) -> Option<Box<dyn BackgroundWork>> {
+        Some(Box::<super::background::RolloutBackground>::default())
     }
 }
 
