@@ -92,7 +92,7 @@ pub const KEYS: &[Key] = &[
     key(
         "b",
         "b:budget",
-        "raise the budget it stopped at and let it go on (typed: +50k, +$2 or both)",
+        "raise the budget it stopped at (typed: +50k, +$2)",
         true,
     ),
     key("c", "c:cancel", "cancel it (its worker is stopped)", true),
