@@ -100,21 +100,9 @@ fn a_worker_is_warned_then_stopped_at_its_budget_raised_and_continued() {
     );
     let on_ledger = one(&repo, &id, "budget_raised");
     assert!(on_ledger[0]["vnx_attestation"]["sig"].is_string(), "signed");
-    let next = repo
-        .events("dispatch_started")
-        .into_iter()
-        .find(|s| s["continues"]["dispatch_id"] == id.as_str())
-        .expect("a follow-up started");
+    let next = continued_in_its_session(&repo, &fakes, (&id, &c), "8000 tokens");
     assert_eq!(next["budget"]["tokens"], 8000, "{next:#}");
     assert_eq!(next["budget"]["spent_before"], 5200, "{next:#}");
-    assert_eq!(next["budget"]["from"], "chain");
-    assert_eq!(next["session_id"], c["session_id"], "the same session");
-    let show = fakes.run_vnx(&repo, &["show", &id]);
-    assert!(
-        show.stdout.contains("budget raised to 8000 tokens by "),
-        "{}",
-        show.stdout
-    );
     // It waits on no budget any more: a second raise is refused.
     let again = fakes.run_vnx(&repo, &["approve", &id, "--budget", "+1"]);
     assert_eq!(again.code, 1, "{}", again.stderr);
@@ -343,21 +331,9 @@ fn a_worker_is_stopped_at_its_dollars_priced_by_the_project_raised_and_continued
     assert_eq!(receipt["added_usd"], 1.0, "{receipt:#}");
     assert_eq!(receipt["cost_limit_usd"], 1.015, "{receipt:#}");
     assert_eq!(receipt["tokens_limit"], 0, "{receipt:#}");
-    let next = repo
-        .events("dispatch_started")
-        .into_iter()
-        .find(|s| s["continues"]["dispatch_id"] == id.as_str())
-        .expect("a follow-up started");
+    let next = continued_in_its_session(&repo, &fakes, (&id, &c), "$1.015");
     assert_eq!(next["budget"]["cost_usd"], 1.015, "{next:#}");
     assert_eq!(next["budget"]["cost_before_usd"], 0.0156, "{next:#}");
-    assert_eq!(next["budget"]["from"], "chain");
-    assert_eq!(next["session_id"], c["session_id"], "the same session");
-    let show = fakes.run_vnx(&repo, &["show", &id]);
-    assert!(
-        show.stdout.contains("budget raised to $1.015 by "),
-        "{}",
-        show.stdout
-    );
 }
 
 #[test]
@@ -400,4 +376,29 @@ fn a_cost_no_price_tells_is_held_to_the_clis_end_of_run_cost() {
     assert!(line.contains("opencode"), "{line}");
     assert!(line.contains("record a running cost"), "{line}");
     assert!(line.contains("`prices:` names no price"), "{line}");
+}
+
+/// The follow-up a raise of `id`'s budget (which completed as `c`) started: held to its
+/// chain's budget, in the same session, and `vnx show ID` says the budget was raised to
+/// `to`.
+fn continued_in_its_session(
+    repo: &Repo,
+    fakes: &Fakes,
+    (id, c): (&str, &serde_json::Value),
+    to: &str,
+) -> serde_json::Value {
+    let next = repo
+        .events("dispatch_started")
+        .into_iter()
+        .find(|s| s["continues"]["dispatch_id"] == id)
+        .expect("a follow-up started");
+    assert_eq!(next["budget"]["from"], "chain");
+    assert_eq!(next["session_id"], c["session_id"], "the same session");
+    let show = fakes.run_vnx(repo, &["show", id]);
+    assert!(
+        show.stdout.contains(&format!("budget raised to {to} by ")),
+        "{}",
+        show.stdout
+    );
+    next
 }

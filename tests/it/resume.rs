@@ -152,22 +152,7 @@ fn a_lost_claude_tui_is_resumed_in_the_session_it_was_told() {
     let repo = Repo::new();
     let fakes = crate::common::Fakes::new();
     let with_fakes = |args: &[&str]| fakes.run_vnx(&repo, args);
-    let r = with_fakes(&[
-        "dispatch-agent",
-        "--agent",
-        "implementer",
-        "--detach",
-        "--provider",
-        "claude",
-        "--lane",
-        "interactive",
-        "--deadline",
-        "60",
-        "--instruction",
-        "long work\n@fake sleep 60",
-    ]);
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    let id = r.stdout.trim().to_owned();
+    let id = detached_claude(&repo, &fakes, "interactive", "long work\n@fake sleep 60");
     let told = repo.receipts(&id)[0]["session_id"].clone();
     assert!(told.is_string(), "{told}");
     // The machine goes down: the supervisor first (it records nothing), then tmux.
@@ -192,6 +177,34 @@ fn a_lost_claude_tui_is_resumed_in_the_session_it_was_told() {
         "{}{}",
         cancelled.stdout, cancelled.stderr
     );
+}
+
+/// A detached dispatch of the stand-in claude in `lane` given `instruction`: its id.
+fn detached_claude(
+    repo: &Repo,
+    fakes: &crate::common::Fakes,
+    lane: &str,
+    instruction: &str,
+) -> String {
+    let r = fakes.run_vnx(
+        repo,
+        &[
+            "dispatch-agent",
+            "--agent",
+            "implementer",
+            "--detach",
+            "--provider",
+            "claude",
+            "--lane",
+            lane,
+            "--deadline",
+            "120",
+            "--instruction",
+            instruction,
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    r.stdout.trim().to_owned()
 }
 
 /// A detached `slow` demo dispatch whose worker is running: its id.
@@ -293,23 +306,8 @@ fn dispatches_whose_tmux_server_died_are_resumed_not_cancelled() {
 fn a_cancel_waits_for_a_supervisor_stopping_after_its_server_died() {
     let repo = Repo::new();
     let fakes = crate::common::Fakes::new();
-    let r = fakes.run_vnx(
-        &repo,
-        &[
-            "dispatch-agent",
-            "--agent",
-            "implementer",
-            "--detach",
-            "--provider",
-            "claude",
-            "--deadline",
-            "120",
-            "--instruction",
-            "stubborn\n@fake ignore-term\n@fake sleep 60",
-        ],
-    );
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    let id = r.stdout.trim().to_owned();
+    let script = "stubborn\n@fake ignore-term\n@fake sleep 60";
+    let id = detached_claude(&repo, &fakes, "headless", script);
     assert!(
         crate::common::wait_for(|| crate::common::worker_alive(&id)),
         "{id}'s worker never ran"

@@ -29,6 +29,48 @@ fn script(secs: u32) -> String {
     )
 }
 
+/// Dispatch `id`, whose worker's turn ends while background work (`what`) runs: it says it
+/// waits, is still running meanwhile, and ends `done` after a `dispatch_background` and a
+/// `dispatch_resumed` (`after: background`), in that order. Its receipts, and where the
+/// `dispatch_background` is among them.
+fn waited_then_done(rig: &Rig, id: &str, at: &str, what: &str) -> (Vec<serde_json::Value>, usize) {
+    assert!(
+        within(60, || !state_of(rig, id)["background"].is_null()),
+        "{at} the dispatch never said it waits: {}",
+        state_of(rig, id)
+    );
+    let state = state_of(rig, id);
+    assert_eq!(state["status"], "running", "{at} {state}");
+    let human = run(rig.vnx().arg("status"));
+    assert!(
+        human
+            .stdout
+            .contains(&format!("waiting on 1 background task: {what}")),
+        "{at} {}",
+        human.stdout
+    );
+    let r = run(rig.vnx().args(["wait", "--json", id]));
+    assert_eq!(r.code, 0, "{at} {}{}", r.stdout, r.stderr);
+    let receipts = rig.repo.receipts(id);
+    let c = receipts
+        .iter()
+        .find(|r| r["event_type"] == "dispatch_completed")
+        .unwrap();
+    assert_eq!(c["status"], "done", "{at} {}", explain(c));
+    let position = |kind: &str, after: Option<&str>| {
+        receipts
+            .iter()
+            .position(|r| r["event_type"] == kind && after.is_none_or(|a| r["after"] == a))
+    };
+    let waited = position("dispatch_background", None);
+    let resumed = position("dispatch_resumed", Some("background"));
+    let ended = position("dispatch_completed", None);
+    match (waited, resumed, ended) {
+        (Some(w), Some(r), Some(e)) if w < r && r < e => (receipts, w),
+        _ => panic!("{at} {receipts:#?}"),
+    }
+}
+
 /// `vnx status --json`'s entry for `id`.
 fn state_of(rig: &Rig, id: &str) -> serde_json::Value {
     let r = run(rig.vnx().args(["status", "--json"]));
@@ -45,47 +87,8 @@ fn real_claude_tui_is_not_done_while_its_background_shell_runs() {
     configure(&rig.repo, CONFIG);
     let at = step("claude", "interactive", "background shell");
     let id = rig.detach("claude", "interactive", 120, &script(12));
-    assert!(
-        within(60, || !state_of(&rig, &id)["background"].is_null()),
-        "{at} the dispatch never said it waits: {}",
-        state_of(&rig, &id)
-    );
-    let state = state_of(&rig, &id);
-    assert_eq!(state["status"], "running", "{at} {state}");
-    let human = run(rig.vnx().arg("status"));
-    assert!(
-        human
-            .stdout
-            .contains("waiting on 1 background task: slow tests"),
-        "{at} {}",
-        human.stdout
-    );
-    let r = run(rig.vnx().args(["wait", "--json", &id]));
-    assert_eq!(r.code, 0, "{at} {}{}", r.stdout, r.stderr);
-    let receipts = rig.repo.receipts(&id);
-    let c = receipts
-        .iter()
-        .find(|r| r["event_type"] == "dispatch_completed")
-        .unwrap();
-    assert_eq!(c["status"], "done", "{at} {}", explain(c));
-    let waited = receipts
-        .iter()
-        .position(|r| r["event_type"] == "dispatch_background");
-    let resumed = receipts
-        .iter()
-        .position(|r| r["event_type"] == "dispatch_resumed" && r["after"] == "background");
-    let ended = receipts
-        .iter()
-        .position(|r| r["event_type"] == "dispatch_completed");
-    assert!(
-        matches!((waited, resumed, ended), (Some(w), Some(r), Some(e)) if w < r && r < e),
-        "{at} {receipts:#?}"
-    );
-    assert_eq!(
-        receipts[waited.unwrap()]["tasks"][0]["kind"],
-        "shell",
-        "{at}"
-    );
+    let (receipts, waited) = waited_then_done(&rig, &id, &at, "slow tests");
+    assert_eq!(receipts[waited]["tasks"][0]["kind"], "shell", "{at}");
 }
 
 #[test]
@@ -171,43 +174,8 @@ fn real_codex_tui_waits_for_its_background_command() {
          \\@model tool exec_command {\"cmd\":\"sleep 12; echo finished > bg.txt\",\"yield_time_ms\":500}\n\
          \\@model say Started the tests.";
     let id = rig.detach("codex", "interactive", 120, script);
-    assert!(
-        within(60, || !state_of(&rig, &id)["background"].is_null()),
-        "{at} the dispatch never said it waits: {}",
-        state_of(&rig, &id)
-    );
-    let state = state_of(&rig, &id);
-    assert_eq!(state["status"], "running", "{at} {state}");
-    let human = run(rig.vnx().arg("status"));
-    assert!(
-        human
-            .stdout
-            .contains("waiting on 1 background task: sleep 12; echo finished"),
-        "{at} {}",
-        human.stdout
-    );
-    let r = run(rig.vnx().args(["wait", "--json", &id]));
-    assert_eq!(r.code, 0, "{at} {}{}", r.stdout, r.stderr);
-    let receipts = rig.repo.receipts(&id);
-    let c = receipts
-        .iter()
-        .find(|r| r["event_type"] == "dispatch_completed")
-        .unwrap();
-    assert_eq!(c["status"], "done", "{at} {}", explain(c));
-    let waited = receipts
-        .iter()
-        .position(|r| r["event_type"] == "dispatch_background");
-    let resumed = receipts
-        .iter()
-        .position(|r| r["event_type"] == "dispatch_resumed" && r["after"] == "background");
-    let ended = receipts
-        .iter()
-        .position(|r| r["event_type"] == "dispatch_completed");
-    assert!(
-        matches!((waited, resumed, ended), (Some(w), Some(r), Some(e)) if w < r && r < e),
-        "{at} {receipts:#?}"
-    );
-    assert_eq!(receipts[waited.unwrap()]["source"], "session", "{at}");
+    let (receipts, waited) = waited_then_done(&rig, &id, &at, "sleep 12; echo finished");
+    assert_eq!(receipts[waited]["source"], "session", "{at}");
     // It concluded after the command ended: the command's file is in the dispatch's commit.
     assert_eq!(rig.repo.on_branch(&id, "bg.txt"), "finished\n", "{at}");
 }
