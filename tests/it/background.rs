@@ -36,22 +36,7 @@ fn a_tui_turn_that_ends_with_a_background_shell_is_not_done_until_it_ends() {
             gate = gate.display()
         ),
     );
-    assert!(
-        wait_for(|| !state_of(&repo, &id)["background"].is_null()),
-        "the dispatch never said it waits on background work: {}",
-        state_of(&repo, &id)
-    );
-    let state = state_of(&repo, &id);
-    assert_eq!(state["status"], "running", "{state}");
-    assert_eq!(state["background"]["tasks"][0]["kind"], "shell", "{state}");
-    let human = run(repo.vnx().arg("status"));
-    assert!(
-        human
-            .stdout
-            .contains("waiting on 1 background task: while [ ! -e"),
-        "{}",
-        human.stdout
-    );
+    waits_on_the_shell(&repo, &id);
     let shown = run(repo.vnx().args(["show", &id]));
     assert!(shown.stdout.contains("waiting on"), "{}", shown.stdout);
 
@@ -104,22 +89,7 @@ fn a_codex_tui_command_left_running_is_waited_for_in_its_rollout() {
             gate = gate.display()
         ),
     );
-    assert!(
-        wait_for(|| !state_of(&repo, &id)["background"].is_null()),
-        "the dispatch never said it waits on background work: {}",
-        state_of(&repo, &id)
-    );
-    let state = state_of(&repo, &id);
-    assert_eq!(state["status"], "running", "{state}");
-    assert_eq!(state["background"]["tasks"][0]["kind"], "shell", "{state}");
-    let human = run(repo.vnx().arg("status"));
-    assert!(
-        human
-            .stdout
-            .contains("waiting on 1 background task: while [ ! -e"),
-        "{}",
-        human.stdout
-    );
+    waits_on_the_shell(&repo, &id);
 
     std::fs::write(&gate, "").unwrap();
     let r = run(repo.vnx().args(["wait", "--json", &id]));
@@ -225,4 +195,25 @@ fn codex_exec_stopping_a_command_that_outlived_its_turn_is_not_done() {
         "{c}"
     );
     repo.verify_ok();
+}
+
+/// Dispatch `id` says it waits on a background shell (`while [ ! -e …`), in `status --json`
+/// and in `status`, and runs meanwhile.
+fn waits_on_the_shell(repo: &Repo, id: &str) {
+    assert!(
+        wait_for(|| !state_of(repo, id)["background"].is_null()),
+        "the dispatch never said it waits on background work: {}",
+        state_of(repo, id)
+    );
+    let state = state_of(repo, id);
+    assert_eq!(state["status"], "running", "{state}");
+    assert_eq!(state["background"]["tasks"][0]["kind"], "shell", "{state}");
+    let human = run(repo.vnx().arg("status"));
+    assert!(
+        human
+            .stdout
+            .contains("waiting on 1 background task: while [ ! -e"),
+        "{}",
+        human.stdout
+    );
 }

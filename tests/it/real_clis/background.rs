@@ -20,13 +20,32 @@ const CONFIG: &str = "roles:\n  implementer: {allow: ['sleep']}\n";
 /// The model's script: a change and the report first, then a background shell of `secs`, then
 /// its answer.
 fn script(secs: u32) -> String {
+    around(&format!(
+        "Bash {{\"command\":\"sleep {secs}\",\"description\":\"slow tests\",\"run_in_background\":true}}"
+    ))
+}
+
+/// A script that makes a change and reports first, then calls `tool` (its name and
+/// arguments), then answers.
+fn around(tool: &str) -> String {
     format!(
         "Start the slow tests in the background.\n\
          \\@model write notes.txt started\n\
          \\@model run vnx report --status done --summary started\n\
-         \\@model tool Bash {{\"command\":\"sleep {secs}\",\"description\":\"slow tests\",\"run_in_background\":true}}\n\
+         \\@model tool {tool}\n\
          \\@model say Started the tests."
     )
+}
+
+/// A headless dispatch of `cli` given `script` that ended needing a person, its reason
+/// containing each of `says`: its completion.
+fn needs_you(rig: &Rig, cli: &str, script: &str, at: &str, says: &[&str]) -> serde_json::Value {
+    let r = rig.dispatch(cli, "headless", script);
+    let c = completion(&r);
+    assert_eq!(c["status"], "needs_input", "{at} {}", explain(&c));
+    let reason = c["failure_reason"].as_str().unwrap_or_default();
+    assert!(says.iter().all(|s| reason.contains(s)), "{at} {reason}");
+    c
 }
 
 /// Dispatch `id`, whose worker's turn ends while background work (`what`) runs: it says it
@@ -97,14 +116,8 @@ fn real_claude_headless_stopping_its_background_shell_is_not_done() {
     let rig = Rig::new();
     configure(&rig.repo, CONFIG);
     let at = step("claude", "headless", "background shell");
-    let r = rig.dispatch("claude", "headless", &script(60));
-    let c = completion(&r);
-    assert_eq!(c["status"], "needs_input", "{at} {}", explain(&c));
-    let reason = c["failure_reason"].as_str().unwrap_or_default();
-    assert!(
-        reason.contains("1 background task: slow tests") && reason.contains("stopped it"),
-        "{at} {reason}"
-    );
+    let says = ["1 background task: slow tests", "stopped it"];
+    let c = needs_you(&rig, "claude", &script(60), &at, &says);
     assert_eq!(
         c["cli_events"]["background_stopped"][0]["kind"], "shell",
         "{at} {c}"
@@ -117,18 +130,15 @@ fn real_gemini_headless_leaving_its_background_command_is_not_done() {
     let rig = Rig::new();
     configure(&rig.repo, CONFIG);
     let at = step("gemini", "headless", "background command");
-    let script = "Start the slow tests in the background.\n\
-         \\@model write notes.txt started\n\
-         \\@model run vnx report --status done --summary started\n\
-         \\@model tool run_shell_command {\"command\":\"sleep 20\",\"description\":\"slow tests\",\"is_background\":true}\n\
-         \\@model say Started the tests.";
-    let r = rig.dispatch("gemini", "headless", script);
-    let c = completion(&r);
-    assert_eq!(c["status"], "needs_input", "{at} {}", explain(&c));
-    let reason = c["failure_reason"].as_str().unwrap_or_default();
-    assert!(
-        reason.contains("1 background task: slow tests"),
-        "{at} {reason}"
+    let script = around(
+        "run_shell_command {\"command\":\"sleep 20\",\"description\":\"slow tests\",\"is_background\":true}",
+    );
+    needs_you(
+        &rig,
+        "gemini",
+        &script,
+        &at,
+        &["1 background task: slow tests"],
     );
 }
 
@@ -139,19 +149,9 @@ fn real_codex_headless_stopping_its_background_command_is_not_done() {
     configure(&rig.repo, CONFIG);
     let at = step("codex", "headless", "background command");
     // `exec_command` stops waiting after half a second; the command runs on.
-    let script = "Start the slow tests in the background.\n\
-         \\@model write notes.txt started\n\
-         \\@model run vnx report --status done --summary started\n\
-         \\@model tool exec_command {\"cmd\":\"sleep 60\",\"yield_time_ms\":500}\n\
-         \\@model say Started the tests.";
-    let r = rig.dispatch("codex", "headless", script);
-    let c = completion(&r);
-    assert_eq!(c["status"], "needs_input", "{at} {}", explain(&c));
-    let reason = c["failure_reason"].as_str().unwrap_or_default();
-    assert!(
-        reason.contains("1 background task: sleep 60") && reason.contains("stopped it"),
-        "{at} {reason}"
-    );
+    let script = around("exec_command {\"cmd\":\"sleep 60\",\"yield_time_ms\":500}");
+    let says = ["1 background task: sleep 60", "stopped it"];
+    let c = needs_you(&rig, "codex", &script, &at, &says);
     assert_eq!(
         c["cli_events"]["background_stopped"][0]["kind"], "shell",
         "{at} {c}"
@@ -168,12 +168,9 @@ fn real_codex_tui_waits_for_its_background_command() {
     let rig = Rig::new();
     configure(&rig.repo, CONFIG);
     let at = step("codex", "interactive", "background command");
-    let script = "Start the slow tests in the background.\n\
-         \\@model write notes.txt started\n\
-         \\@model run vnx report --status done --summary started\n\
-         \\@model tool exec_command {\"cmd\":\"sleep 12; echo finished > bg.txt\",\"yield_time_ms\":500}\n\
-         \\@model say Started the tests.";
-    let id = rig.detach("codex", "interactive", 120, script);
+    let script =
+        around("exec_command {\"cmd\":\"sleep 12; echo finished > bg.txt\",\"yield_time_ms\":500}");
+    let id = rig.detach("codex", "interactive", 120, &script);
     let (receipts, waited) = waited_then_done(&rig, &id, &at, "sleep 12; echo finished");
     assert_eq!(receipts[waited]["source"], "session", "{at}");
     // It concluded after the command ended: the command's file is in the dispatch's commit.
