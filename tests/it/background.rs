@@ -149,6 +149,18 @@ fn a_headless_cli_that_stops_background_work_as_it_exits_is_not_done() {
         c["cli_events"]["background_stopped"][0]["what"], "sleep 30",
         "{c}"
     );
+    // While the CLI waited for it after its turn, the dispatch said so (from its stream),
+    // before its completion (which ends the wait: the CLI stopped the shell and exited).
+    let receipts = repo.receipts(c["dispatch_id"].as_str().unwrap());
+    let at = |kind: &str| receipts.iter().position(|r| r["event_type"] == kind);
+    let (waited, ended) = (at("dispatch_background"), at("dispatch_completed"));
+    assert!(
+        matches!((waited, ended), (Some(w), Some(e)) if w < e),
+        "{receipts:#?}"
+    );
+    let waited = &receipts[waited.unwrap()];
+    assert_eq!(waited["source"], "stream", "{waited}");
+    assert_eq!(waited["tasks"][0]["what"], "sleep 30", "{waited}");
     repo.verify_ok();
 }
 

@@ -124,6 +124,25 @@ fn real_claude_headless_stopping_its_background_shell_is_not_done() {
     );
 }
 
+/// `claude -p` waits for a sub-agent it started in the background before it ends (its
+/// stream holds the turn's `result` back until then): meanwhile the dispatch runs on and
+/// says what it waits on (from the stream's `task_started`), and it ends `done` once the
+/// sub-agent ended.
+#[test]
+#[ignore = "needs the real claude, codex and gemini (~740 MB from npm, tests/support/install-clis.sh)"]
+fn real_claude_headless_says_it_waits_for_its_sub_agent() {
+    let rig = Rig::new();
+    configure(&rig.repo, CONFIG);
+    let at = step("claude", "headless", "background sub-agent");
+    let script = around(
+        "Task {\"description\":\"check the docs\",\"prompt\":\"Check the docs.\\n@model sleep 10\\n@model say Sub done.\",\"subagent_type\":\"general-purpose\",\"run_in_background\":true}",
+    );
+    let id = rig.detach("claude", "headless", 120, &script);
+    let (receipts, waited) = waited_then_done(&rig, &id, &at, "check the docs");
+    assert_eq!(receipts[waited]["source"], "stream", "{at}");
+    assert_eq!(receipts[waited]["tasks"][0]["kind"], "subagent", "{at}");
+}
+
 #[test]
 #[ignore = "needs the real claude, codex and gemini (~740 MB from npm, tests/support/install-clis.sh)"]
 fn real_gemini_headless_leaving_its_background_command_is_not_done() {

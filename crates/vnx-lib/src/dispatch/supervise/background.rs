@@ -192,6 +192,35 @@ impl Background {
     }
 }
 
+/// What [`stream_tick`] records as the source.
+const STREAM: &str = "stream";
+
+/// One tick of a headless worker: the background work its CLI's stream shows it waits for
+/// before it exits (`StreamEvents::waiting_on`: a sub-agent to its end, a shell a while),
+/// said as the TUI lane says it — a `dispatch_background` when it begins or changes, a
+/// `dispatch_resumed` when it ends — and, while it lasts, activity that keeps the dispatch
+/// from reading stalled. The changes of live state, in order.
+pub(super) fn stream_tick(
+    wait: &mut Background,
+    id: &DispatchId,
+    stream: Option<&super::budget::StreamTokens>,
+    live: &mut crate::dispatch::supervise::live::Live,
+    now: Instant,
+) -> Vec<Change> {
+    let Some(stream) = stream else {
+        return Vec::new();
+    };
+    let tasks = stream.waiting_on();
+    let mut changes = Vec::new();
+    if tasks.is_empty() {
+        changes.extend((wait.waiting.take()).map(|(_, since)| resumed(id, since, STREAM, now)));
+    } else {
+        changes.extend(wait.wait_on(id, tasks, 0, STREAM, now));
+        changes.extend(live.on_activity("background", now));
+    }
+    changes
+}
+
 /// The end of a wait on background work that began at `since`, as `source` said.
 fn resumed(id: &DispatchId, since: Instant, source: &str, now: Instant) -> Change {
     Change::Resumed(DispatchResumed {

@@ -43,6 +43,8 @@ pub(super) struct SoFar {
     pub(super) usage: Mutex<Option<Usage>>,
     /// The CLI's own cost so far, in millionths of a US dollar (0: none said).
     pub(super) cost_micros: AtomicU64,
+    /// The background work the CLI waits for after its turn ended (ADR 0096).
+    waiting_on: Mutex<Vec<crate::receipts::BackgroundTask>>,
 }
 
 impl SoFar {
@@ -52,8 +54,19 @@ impl SoFar {
         (micros > 0).then(|| micros as f64 / 1_000_000.0)
     }
 
+    /// The background work the CLI waits for after its turn ended, as its stream shows it.
+    pub(super) fn waiting_on(&self) -> Vec<crate::receipts::BackgroundTask> {
+        self.waiting_on
+            .lock()
+            .map(|w| w.clone())
+            .unwrap_or_default()
+    }
+
     /// Keeps what the stream's parser `p` read so far.
     pub(super) fn heard(&self, p: &crate::provider::events::EventParser) {
+        if let Ok(mut waiting) = self.waiting_on.lock() {
+            *waiting = p.waiting_on_so_far();
+        }
         if let Some(u) = p.usage_so_far().filter(|u| u.implausible().is_none()) {
             let n = budget::tokens_of(u);
             self.tokens.fetch_max(n, Ordering::Relaxed);

@@ -10,11 +10,11 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use crate::dispatch::supervise::announce::Recorder;
-use crate::dispatch::supervise::budget;
 use crate::dispatch::supervise::live::Live;
 use crate::dispatch::supervise::outcome::{Ended, StopCause};
 use crate::dispatch::supervise::signals::{self};
 use crate::dispatch::supervise::tui_watch::TuiWatch;
+use crate::dispatch::supervise::{background, budget};
 use crate::dispatch::{DispatchError, Spec, io_err};
 use crate::process::{self, Cmd, Group, Stopped};
 use crate::provider::{Lane, PromptTransport};
@@ -100,6 +100,7 @@ pub(super) fn run_worker(
     let mut changes = super::changes::ChangesWatch::new(Instant::now());
     let mut watch = interactive.then(|| TuiWatch::new(spec, prompt));
     let mut watch_budget = budget::Watch::new(spec, job.since);
+    let mut waits = background::Background::default();
     let wait_err = |e| io_err(&spec.worktree)(e);
     let exit = loop {
         if let Some(status) = group.wait_until(Instant::now() + TICK).map_err(wait_err)? {
@@ -125,6 +126,9 @@ pub(super) fn run_worker(
             }
             ended.stopped = Some((StopCause::Budget, why));
             break status;
+        }
+        for change in background::stream_tick(&mut waits, &spec.id, tokens, &mut live, now) {
+            recorder.change(&change, log);
         }
         if let Some(watch) = &mut watch {
             let pane = around.tmux_pane.as_deref();

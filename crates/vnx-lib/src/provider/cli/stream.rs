@@ -57,6 +57,12 @@ pub trait StreamEvents: std::fmt::Debug + Send {
 
     /// One line of a plain-text stream (without its line end, invalid UTF-8 replaced).
     fn text_line(&mut self, _line: &str, _summary: &mut StreamSummary) {}
+
+    /// The background work its events show still running after the turn ended, which the
+    /// CLI waits for before it exits (ADR 0096); empty (the default) when it says none.
+    fn waiting_on(&self) -> Vec<crate::receipts::BackgroundTask> {
+        Vec::new()
+    }
 }
 
 /// Keeps the message of a top-level `error` event in `slot` (for a final verdict that is an

@@ -74,6 +74,15 @@ impl EventParser {
         }
     }
 
+    /// The background work the events fed so far show running after the turn ended, which
+    /// the CLI waits for (ADR 0096); empty when none.
+    pub fn waiting_on_so_far(&self) -> Vec<crate::receipts::BackgroundTask> {
+        self.cli
+            .as_ref()
+            .map(|c| c.waiting_on())
+            .unwrap_or_default()
+    }
+
     /// The token usage the events fed so far record (a running worker's budget, ADR 0094);
     /// `None` before any.
     pub fn usage_so_far(&self) -> Option<&Usage> {

@@ -100,6 +100,17 @@ impl StreamEvents for ClaudeEvents {
         keep_first(&mut summary.session_id, event, "session_id");
     }
 
+    /// A task started and not ended: the CLI waits for it before it exits (a sub-agent to
+    /// its end, a shell about 5 s after the turn). From its start, not the turn's end: the
+    /// stream holds the turn's `result` back until a sub-agent ended.
+    fn waiting_on(&self) -> Vec<BackgroundTask> {
+        (self.tasks.iter())
+            .filter(|t| t.ended.is_none())
+            .take(BackgroundTask::MAX_TASKS)
+            .map(|t| t.task.clone())
+            .collect()
+    }
+
     fn finish(&mut self, summary: &mut StreamSummary) {
         summary.background_stopped = (self.tasks.iter())
             .filter(|t| {
@@ -282,6 +293,22 @@ pub(crate) mod tests {
         assert_eq!(summary.last_message.as_deref(), Some("Main answer"));
         assert_eq!(summary.tool_calls, 1);
         assert_eq!(summary.verdict, None);
+    }
+
+    #[test]
+    fn claude_background_work_is_waited_on_from_its_start_to_its_end() {
+        let mut p = crate::provider::events::EventParser::new(STREAM);
+        let started = r#"{"type":"system","subtype":"task_started","task_id":"a0","task_type":"local_agent","description":"check the docs"}"#;
+        let ended = r#"{"type":"system","subtype":"task_notification","task_id":"a0","status":"completed"}"#;
+        assert!(p.waiting_on_so_far().is_empty());
+        p.feed(format!("{started}\n").as_bytes());
+        let [t] = p.waiting_on_so_far().try_into().unwrap();
+        assert_eq!(
+            (t.kind.as_str(), t.what.as_str()),
+            ("subagent", "check the docs")
+        );
+        p.feed(format!("{ended}\n").as_bytes());
+        assert!(p.waiting_on_so_far().is_empty());
     }
 
     #[test]
