@@ -27,28 +27,7 @@ fn held_and_raised(rig: &Rig, cli: &str, lane: &str) {
             ),
         ]);
     let r = run(cmd);
-    let c = completion(&r);
-    let id = c["dispatch_id"].as_str().unwrap().to_owned();
-    assert_eq!(
-        c["status"],
-        "needs_input",
-        "{at} {} {}",
-        explain(&c),
-        r.stderr
-    );
-    let reason = c["failure_reason"].as_str().unwrap_or_default();
-    assert!(reason.starts_with("budget reached: "), "{at} {reason}");
-    // Stopped while its sleep still ran, not at its end.
-    assert!(
-        c["duration_seconds"].as_f64().unwrap() < 30.0,
-        "{at} {}",
-        explain(&c)
-    );
-    let receipts = rig.repo.receipts(&id);
-    let reached = receipts
-        .iter()
-        .find(|r| r["event_type"] == "budget_reached")
-        .unwrap_or_else(|| panic!("{at} no budget_reached"));
+    let (id, c, reached) = stopped_at_budget(rig, &r, &at, "budget reached: ");
     // Each ended its turn on SIGINT, within the grace (seen on all four); or, as codex was
     // seen to under load, ended its whole turn within a second of the model call that used
     // the budget up, before a poll saw it, and was held at its end.
@@ -140,29 +119,9 @@ fn real_claude_is_stopped_at_its_dollars_and_goes_on_when_raised() {
         ]);
     let r = run(cmd);
     assert!(!r.stderr.contains("end-of-run cost"), "{at} {}", r.stderr);
-    let c = completion(&r);
-    let id = c["dispatch_id"].as_str().unwrap().to_owned();
-    assert_eq!(
-        c["status"],
-        "needs_input",
-        "{at} {} {}",
-        explain(&c),
-        r.stderr
-    );
+    let (id, c, reached) = stopped_at_budget(&rig, &r, &at, "budget reached: $");
     let reason = c["failure_reason"].as_str().unwrap_or_default();
-    assert!(reason.starts_with("budget reached: $"), "{at} {reason}");
     assert!(reason.ends_with(" of $1.00"), "{at} {reason}");
-    // Stopped while its sleep still ran, not at its end.
-    assert!(
-        c["duration_seconds"].as_f64().unwrap() < 30.0,
-        "{at} {}",
-        explain(&c)
-    );
-    let receipts = rig.repo.receipts(&id);
-    let reached = receipts
-        .iter()
-        .find(|r| r["event_type"] == "budget_reached")
-        .unwrap_or_else(|| panic!("{at} no budget_reached"));
     assert_eq!(reached["limit"], "cost", "{at} {reached}");
     assert_eq!(reached["how"], "interrupted", "{at} {reached}");
     let used = reached["cost_used_usd"].as_f64().unwrap();
@@ -193,4 +152,35 @@ fn real_claude_is_stopped_at_its_dollars_and_goes_on_when_raised() {
         .unwrap_or_else(|e| panic!("{at} wait: {e}: {}{}", r.stdout, r.stderr));
     assert_eq!(ended["dispatch_id"], follow, "{at} {ended}");
     assert!(ended["completion"].is_object(), "{at} {ended}");
+}
+
+/// The dispatch `r` ran, stopped at its budget while its 30 s sleep still ran: it needs
+/// input, its reason starting with `reason`. Its id, its completion and its `budget_reached`.
+fn stopped_at_budget(
+    rig: &Rig,
+    r: &crate::common::Run,
+    at: &str,
+    reason: &str,
+) -> (String, serde_json::Value, serde_json::Value) {
+    let c = completion(r);
+    let id = c["dispatch_id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        c["status"],
+        "needs_input",
+        "{at} {} {}",
+        explain(&c),
+        r.stderr
+    );
+    let said = c["failure_reason"].as_str().unwrap_or_default();
+    assert!(said.starts_with(reason), "{at} {said}");
+    // Stopped while its sleep still ran, not at its end.
+    assert!(
+        c["duration_seconds"].as_f64().unwrap() < 30.0,
+        "{at} {}",
+        explain(&c)
+    );
+    let reached = (rig.repo.receipts(&id).into_iter())
+        .find(|r| r["event_type"] == "budget_reached")
+        .unwrap_or_else(|| panic!("{at} no budget_reached"));
+    (id, c, reached)
 }
