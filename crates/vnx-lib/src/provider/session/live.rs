@@ -85,14 +85,17 @@ impl LiveUsage {
             }
         }
         let current = self.current.as_mut()?;
-        if store.live_cost() {
+        let buf = super::read_on(store, current, MAX_POLL);
+        // Its cost is read again only when the session grew (a step's cost is recorded as
+        // the step finishes, with its lines): an idle worker's session is not read twice a
+        // second.
+        if store.live_cost() && (!buf.is_empty() || self.cost.is_none()) {
             let cost = store.cost(&current.0, self.wanted.since);
             self.cost = match (self.cost, cost) {
                 (Some(a), Some(b)) => Some(a.max(b)),
                 (a, b) => a.or(b),
             };
         }
-        let buf = super::read_on(store, current, MAX_POLL);
         self.counter.feed(&buf);
         self.counter.so_far().filter(|u| u.implausible().is_none())
     }

@@ -259,4 +259,21 @@ mod tests {
             None
         );
     }
+
+    #[test]
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "a test makes a FIFO with mkfifo(1)"
+    )]
+    fn a_fifo_in_place_of_the_rollout_is_not_waited_on() {
+        let tmp = tempfile::tempdir().unwrap();
+        let fifo = tmp.path().join("rollout.jsonl");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        assert!(made.unwrap().success());
+        // Opening it would block for a writer; it is refused at once instead.
+        assert_eq!(
+            RolloutBackground::default().running(&fifo, SystemTime::UNIX_EPOCH),
+            None
+        );
+    }
 }
