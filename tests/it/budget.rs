@@ -402,3 +402,109 @@ fn continued_in_its_session(
     );
     next
 }
+
+/// The project's day held across dispatches running side by side (ADR 0100): each
+/// supervisor publishes its worker's use and counts the others', so three workers that
+/// would each spend 3,600 tokens (and, held each to the day alone, together 9,000) are
+/// stopped once the day's 3,000 are spent among them; a raise of the day is one signed
+/// receipt that the next raise to the same limit does not add to.
+#[test]
+fn dispatches_side_by_side_share_the_project_day() {
+    let repo = Repo::new();
+    let fakes = Fakes::new();
+    configure(&repo, "budget:\n  project_day: {tokens: 3000}\n");
+    let script = format!(
+        "spends\n{}@fake sleep 60\n@fake run vnx report --status done --summary never",
+        "@fake spend 300\n@fake sleep 2\n".repeat(12)
+    );
+    let ids: Vec<String> = (0..3)
+        .map(|_| {
+            let r = fakes.run_vnx(
+                &repo,
+                &[
+                    "dispatch-agent",
+                    "--agent",
+                    "implementer",
+                    "--provider",
+                    "claude",
+                    "--lane",
+                    "headless",
+                    "--deadline",
+                    "120",
+                    "--detach",
+                    "--instruction",
+                    &script,
+                ],
+            );
+            assert_eq!(r.code, 0, "{}", r.stderr);
+            r.stdout.trim().to_owned()
+        })
+        .collect();
+    let mut wait = vec!["wait", "--json"];
+    wait.extend(ids.iter().map(String::as_str));
+    fakes.run_vnx(&repo, &wait);
+    let mut used = 0;
+    for id in &ids {
+        let c = completion_of(&repo, id);
+        assert_eq!(c["status"], "needs_input", "{c:#}");
+        let why = c["failure_reason"].as_str().unwrap();
+        assert!(why.starts_with("project day budget reached: "), "{why}");
+        let reached = one(&repo, id, "budget_reached");
+        assert_eq!(reached[0]["budget"], "project_day", "{:#}", reached[0]);
+        assert!(reached[0]["tokens_used"].as_u64().unwrap() >= 3000);
+        let started = &one(&repo, id, "dispatch_started")[0];
+        assert_eq!(started["project_day"]["tokens"], 3000, "{started:#}");
+        assert!(started["budget"].is_null(), "no budget of its own");
+        // What its supervisor last published of its worker's use.
+        let live = repo
+            .env
+            .path()
+            .join(format!(".vnx-data/budget/live/{id}.json"));
+        let live: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&live).unwrap()).unwrap();
+        used += live["tokens"].as_u64().unwrap();
+    }
+    // Each was stopped within a few seconds of the day being spent: far below the 9,000
+    // they would have spent, each counting only the day's ended dispatches.
+    assert!((3000..6500).contains(&used), "{used} tokens in all");
+
+    // A person raises the day for one: the others' raise to the same limit adds nothing.
+    let show = fakes.run_vnx(&repo, &["show", &ids[0]]);
+    assert!(
+        show.stdout.contains("project day budget reached"),
+        "{}",
+        show.stdout
+    );
+    let raised = fakes.run_vnx(&repo, &["approve", &ids[0], "--budget", "+1500", "--json"]);
+    assert_eq!(raised.code, 0, "{}", raised.stderr);
+    let receipt: serde_json::Value = serde_json::from_str(&raised.stdout).unwrap();
+    assert_eq!(
+        (&receipt["budget"], &receipt["tokens_limit"]),
+        (&"project_day".into(), &4500.into())
+    );
+    let next = repo
+        .events("dispatch_started")
+        .into_iter()
+        .find(|s| s["continues"]["dispatch_id"] == ids[0].as_str())
+        .expect("a follow-up started");
+    assert_eq!(next["project_day"]["tokens"], 4500, "{next:#}");
+    assert!(next["project_day"]["spent_before"].as_u64().unwrap() >= used.min(3000));
+    let again = fakes.run_vnx(&repo, &["approve", &ids[1], "--budget", "+1500", "--json"]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    let receipt: serde_json::Value = serde_json::from_str(&again.stdout).unwrap();
+    assert_eq!(receipt["tokens_limit"], 4500, "raised to the same limit");
+    let show = fakes.run_vnx(&repo, &["show", &ids[1]]);
+    assert!(
+        show.stdout
+            .contains("project day budget raised to 4500 tokens by "),
+        "{}",
+        show.stdout
+    );
+}
+
+/// The completion receipt of dispatch `id`.
+fn completion_of(repo: &Repo, id: &str) -> serde_json::Value {
+    one(repo, id, "dispatch_completed")
+        .pop()
+        .unwrap_or_else(|| panic!("{id} completed"))
+}

@@ -216,6 +216,12 @@ fn started() -> DispatchStarted {
             spent_before: Some(1200),
             cost_before_usd: Some(0.42),
         }),
+        project_day: Some(vnx::receipts::Budget {
+            tokens: Some(2_000_000),
+            from: Some(s("project_day")),
+            spent_before: Some(350_000),
+            ..Default::default()
+        }),
         extra: Default::default(),
     }
 }

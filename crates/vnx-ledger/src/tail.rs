@@ -71,6 +71,54 @@ pub fn last_lines(
     Ok((out, end.unwrap_or(0)))
 }
 
+/// Complete lines read, and the offset just past the last of them.
+pub type LinesAt = (Vec<Vec<u8>>, u64);
+
+/// The complete lines appended after `offset` (at most about `max` bytes of them: the rest
+/// is read by the next call) and the offset just past the last of them. A ledger now shorter
+/// than `offset` was replaced or cut: `None`, and the caller reads it again from its start.
+pub fn lines_after(
+    path: &Path,
+    offset: u64,
+    max: u64,
+) -> Result<Option<LinesAt>, LedgerError> {
+    let read_err = LedgerError::read(path);
+    let mut file = open_for_reading(path)?;
+    let size = file.metadata().map_err(read_err)?.len();
+    if size < offset {
+        return Ok(None);
+    }
+    file.seek(SeekFrom::Start(offset)).map_err(read_err)?;
+    let mut data = Vec::new();
+    (&mut file)
+        .take(max.min(size - offset))
+        .read_to_end(&mut data)
+        .map_err(read_err)?;
+    let mut out = Vec::new();
+    let mut start = 0;
+    for p in memchr::memchr_iter(b'\n', &data) {
+        out.push(data[start..p].to_vec());
+        start = p + 1;
+    }
+    if out.is_empty() && data.len() as u64 == max {
+        // One line longer than `max`: skipped whole, as a reader of the newest lines would.
+        let mut rest = file;
+        let mut buf = [0u8; 64 << 10];
+        let mut at = offset + max;
+        loop {
+            let n = rest.read(&mut buf).map_err(read_err)?;
+            if n == 0 {
+                return Ok(Some((out, offset)));
+            }
+            if let Some(p) = memchr::memchr(b'\n', &buf[..n]) {
+                return Ok(Some((out, at + p as u64 + 1)));
+            }
+            at += n as u64;
+        }
+    }
+    Ok(Some((out, offset + start as u64)))
+}
+
 /// Every complete line (a fragment after the last newline is not one) that `keep` accepts,
 /// with its 1-based line number, read front to back.
 pub fn numbered_lines(
@@ -314,6 +362,38 @@ mod tests {
             .unwrap();
             let found = super::lines_containing_in_blocks(&path, needle, block).unwrap();
             prop_assert_eq!(found, expected);
+        }
+    }
+
+    proptest! {
+        /// Reading on from an offset, `max` bytes at a time, hands out every complete line
+        /// once, in order, whatever `max` (a line longer than it skipped whole), and never a
+        /// fragment.
+        #[test]
+        fn lines_after_reads_each_complete_line_once(
+            lines in proptest::collection::vec("[ab]{0,12}", 0..30),
+            tail in "[ab]{0,5}",
+            max in 1u64..40,
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("ledger.ndjson");
+            let mut text = lines.iter().map(|l| format!("{l}\n")).collect::<String>();
+            text.push_str(&tail);
+            std::fs::write(&path, &text).unwrap();
+            let mut offset = 0;
+            let mut got = Vec::new();
+            for _ in 0..200 {
+                let (read, next) = super::lines_after(&path, offset, max).unwrap().unwrap();
+                got.extend(read.into_iter().map(|l| String::from_utf8(l).unwrap()));
+                if next == offset {
+                    break;
+                }
+                offset = next;
+            }
+            let expected: Vec<String> =
+                lines.iter().filter(|l| l.len() < max as usize).cloned().collect();
+            prop_assert_eq!(got, expected);
+            prop_assert!(super::lines_after(&path, text.len() as u64 + 1, max).unwrap().is_none());
         }
     }
 }

@@ -58,6 +58,10 @@ pub struct BudgetWarning {
     /// The limit crossed: `tokens` or `cost`; absent: `tokens`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<String>,
+    /// The budget: `project_day` for the project's day budget (every dispatch of the day
+    /// together, ADR 0100); absent: the dispatch's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<String>,
     /// Members this version does not know, kept as read.
     #[serde(flatten)]
     pub extra: Extra,
@@ -84,6 +88,10 @@ pub struct BudgetReached {
     /// The limit crossed: `tokens` or `cost`; absent: `tokens`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<String>,
+    /// The budget: `project_day` for the project's day budget (every dispatch of the day
+    /// together, ADR 0100); absent: the dispatch's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<String>,
     /// How the worker was stopped (`interrupted`: its CLI's own interrupt; `stopped`: it did
     /// not stop at it and was ended; `ended`: its run had ended by itself before a poll saw
     /// the budget crossed, and the dispatch is held at its end).
@@ -109,6 +117,10 @@ pub struct BudgetRaised {
     /// The budget's US dollars from now on, when it limits dollars.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cost_limit_usd: Option<f64>,
+    /// The budget raised: `project_day` for the project's day budget (every dispatch of the day
+    /// together, ADR 0100); absent: the dispatch's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<String>,
     /// Who raised it: the user `vnx` ran as, or the client that asked.
     pub by: String,
     /// Members this version does not know, kept as read.

@@ -401,6 +401,11 @@ pub struct DispatchStarted {
     /// The budget held while the worker runs (ADR 0094). Absent: none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget: Option<super::Budget>,
+    /// The project's day budget held beside it (ADR 0100): the day's limit when it started
+    /// and what the day's other dispatches had used (`spent_before`, `cost_before_usd`).
+    /// Absent: the project has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project_day: Option<super::Budget>,
     /// Members this version does not know, kept as read.
     #[serde(flatten)]
     pub extra: Extra,

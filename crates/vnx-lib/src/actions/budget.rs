@@ -6,12 +6,15 @@
 //! used counted. The new limit is the reached one plus N, so running it again after a
 //! follow-up that failed to start records the same limit, not a second raise. Its dollars
 //! are raised likewise (`--budget +$X`, ADR 0098); a raise must raise the limit the
-//! dispatch was stopped at.
+//! dispatch was stopped at. A dispatch stopped by the project's day budget (ADR 0100) has
+//! the day raised likewise (`budget: project_day`), for every dispatch of the day: the day's
+//! limit is then the highest it was raised to today.
 
 use crate::actions::follow_up::{self, FollowUp, Told};
 use crate::actions::start::Started;
 use crate::actions::{ActionError, Desk};
-use crate::dispatch::budget::{Raise, dollars, to_millionth};
+use crate::dispatch::budget::day::PROJECT_DAY;
+use crate::dispatch::budget::{Raise, dollars, of_the_day, to_millionth};
 use crate::dispatch::state::BudgetNote;
 use crate::dispatch::view::DispatchState;
 use crate::ids::DispatchId;
@@ -75,6 +78,7 @@ pub fn raise(
         added_usd: raises_cost.then_some(to_millionth(add.usd)),
         cost_limit_usd: cost_limit
             .map(|l| to_millionth(l + if raises_cost { add.usd } else { 0.0 })),
+        budget: note.project_day.then(|| PROJECT_DAY.to_owned()),
         by: desk.by.to_owned(),
         extra: Default::default(),
     };
@@ -99,8 +103,12 @@ fn instruction(raised: &BudgetRaised, note: &BudgetNote) -> String {
         Some(m) => dollars(m as f64 / 1_000_000.0),
         None => format!("{} tokens", note.used),
     };
+    let whose = match note.project_day {
+        true => "The project's budget for the day",
+        false => "Your budget",
+    };
     format!(
-        "Your budget was used up ({used}) and you were stopped. {} raised it {}. Continue the \
+        "{whose} was used up ({used}) and you were stopped. {} raised it {}. Continue the \
          task from where you stopped.",
         raised.by,
         raised_by(raised)
@@ -125,9 +133,10 @@ fn raised_by(r: &BudgetRaised) -> String {
 /// The line that says what a raise did: `budget raised by N tokens, to M in all: D-…
 /// continues it` (dollars likewise).
 pub fn line(raised: &Raised) -> String {
-    format!(
+    let line = format!(
         "budget raised {}: {} continues it",
         raised_by(&raised.receipt),
         raised.follow_up.id()
-    )
+    );
+    of_the_day(line, raised.receipt.budget.as_deref() == Some(PROJECT_DAY))
 }

@@ -146,12 +146,12 @@ pub fn start(
                 .map(|_| (plan.spec.provider.to_string(), plan.spec.lane)),
         });
     }
-    if plan
-        .spec
-        .budget
-        .as_ref()
-        .is_some_and(|b| b.cost_usd.is_some())
-        && !dispatch::budget::cost_read_live(&plan.spec)
+    let spec = &plan.spec;
+    if [&spec.budget, &spec.project_day]
+        .into_iter()
+        .flatten()
+        .any(|b| b.cost_usd.is_some())
+        && !dispatch::budget::cost_read_live(spec)
     {
         told(Note::CostAtEnd {
             provider: plan.spec.provider.to_string(),

@@ -102,6 +102,14 @@ pub fn title_of(text: &str) -> String {
 }
 
 impl Spec {
+    /// The project's data directory, which its dispatch directory (`<data>/dispatches/<id>`)
+    /// is in.
+    pub fn data_dir(&self) -> &Path {
+        (self.dispatch_dir.parent())
+            .and_then(Path::parent)
+            .unwrap_or(&self.dispatch_dir)
+    }
+
     /// Its built-in CLI's module; `None` for a declared provider.
     pub fn cli(&self) -> Option<&'static dyn crate::provider::cli::CodingCli> {
         self.provider.cli()
@@ -237,6 +245,10 @@ pub struct Spec {
     /// The budget held while the worker runs (ADR 0094), as `dispatch_started` records it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget: Option<crate::receipts::Budget>,
+    /// The project's `budget.project_day` (ADR 0100): every dispatch of the day together,
+    /// held beside [`Spec::budget`] with what the day's other dispatches use as they run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project_day: Option<crate::receipts::Budget>,
     /// The project's `prices:` (ADR 0098): what its tokens cost
     /// where its CLI says none as it runs.
     #[serde(default, skip_serializing_if = "crate::config::Prices::is_empty")]

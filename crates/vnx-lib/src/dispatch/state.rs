@@ -221,6 +221,9 @@ pub struct BudgetNote {
     pub by_cost: bool,
     /// Once a person raised its dollars: the limit raised to, in millionths of a dollar.
     pub raised_micros: Option<u64>,
+    /// Whether it is the project's day budget (every dispatch of the day together) rather
+    /// than the dispatch's own.
+    pub project_day: bool,
 }
 
 /// Dollars as millionths (what a [`BudgetNote`] keeps).
@@ -232,12 +235,16 @@ impl BudgetNote {
     /// The note in words: "80 % of its budget used: N of M tokens", "budget reached: …",
     /// in dollars when they were the limit crossed.
     pub fn line(&self) -> String {
-        use crate::dispatch::budget::{dollars, reached_cost_reason, reached_reason};
+        use crate::dispatch::budget::{dollars, of_the_day, reached_cost_reason, reached_reason};
         let usd = |m: u64| m as f64 / 1_000_000.0;
         let cost = self
             .cost_micros
             .and_then(|(used, limit)| Some((usd(used?), usd(limit))));
-        match (&self.raised, self.reached, cost.filter(|_| self.by_cost)) {
+        let whose = match self.project_day {
+            true => "the project's day budget",
+            false => "its budget",
+        };
+        let line = match (&self.raised, self.reached, cost.filter(|_| self.by_cost)) {
             (Some((by, to)), _, _) => {
                 let mut limits = Vec::new();
                 if *to > 0 {
@@ -257,19 +264,24 @@ impl BudgetNote {
             }
             (None, true, Some((used, limit))) => reached_cost_reason(used, limit),
             (None, true, None) => reached_reason(self.used, self.limit),
-            (None, false, Some((used, limit))) => format!(
-                "{} % of its budget used: {} of {}",
-                crate::receipts::WARN_PERCENT,
-                dollars(used),
-                dollars(limit)
-            ),
-            (None, false, None) => format!(
-                "{} % of its budget used: {} of {} tokens",
-                crate::receipts::WARN_PERCENT,
-                self.used,
-                self.limit
-            ),
-        }
+            (None, false, Some((used, limit))) => {
+                return format!(
+                    "{} % of {whose} used: {} of {}",
+                    crate::receipts::WARN_PERCENT,
+                    dollars(used),
+                    dollars(limit)
+                );
+            }
+            (None, false, None) => {
+                return format!(
+                    "{} % of {whose} used: {} of {} tokens",
+                    crate::receipts::WARN_PERCENT,
+                    self.used,
+                    self.limit
+                );
+            }
+        };
+        of_the_day(line, self.project_day)
     }
 }
 

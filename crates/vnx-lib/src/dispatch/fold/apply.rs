@@ -238,6 +238,7 @@ impl Records {
     /// Where dispatch `id` stands against its budget, as a `budget_warning`, `budget_reached`
     /// or `budget_raised` says (ADR 0094).
     fn budget(&mut self, id: &DispatchId, typed: Typed) {
+        use crate::dispatch::budget::day::PROJECT_DAY;
         use crate::dispatch::state::BudgetNote;
         let Some(s) = self.listed_mut(id).map(|l| &mut l.state) else {
             return;
@@ -254,6 +255,7 @@ impl Records {
                 cost_micros: cost(r.receipt.cost_used_usd, r.receipt.cost_limit_usd),
                 by_cost: r.receipt.limit.as_deref() == Some("cost"),
                 raised_micros: None,
+                project_day: r.receipt.budget.as_deref() == Some(PROJECT_DAY),
             }),
             Typed::BudgetReached(r) => Some(BudgetNote {
                 used: r.receipt.tokens_used,
@@ -263,6 +265,7 @@ impl Records {
                 cost_micros: cost(r.receipt.cost_used_usd, r.receipt.cost_limit_usd),
                 by_cost: r.receipt.limit.as_deref() == Some("cost"),
                 raised_micros: None,
+                project_day: r.receipt.budget.as_deref() == Some(PROJECT_DAY),
             }),
             // The reached limit is kept: a raise again (its follow-up failed to start) adds
             // to it, not to the raised one.
@@ -276,6 +279,7 @@ impl Records {
                     cost_micros: before.as_ref().and_then(|b| b.cost_micros),
                     by_cost: before.as_ref().is_some_and(|b| b.by_cost),
                     raised_micros: r.receipt.cost_limit_usd.map(micros),
+                    project_day: r.receipt.budget.as_deref() == Some(PROJECT_DAY),
                 })
             }
             _ => return,

@@ -195,7 +195,6 @@ fn plan_in<'scope, 'env>(
     let pinned = |source| pinned_model(&evaluation, source);
     resolved.check_model(model.as_deref()).map_err(pinned)?;
     let dispatch_dir = crate::dispatch::dir_of(root, &id);
-    let allow = config.allowed_commands(&req.role);
     let chosen_session = resolved.chosen_session(lane, resume.is_some());
     let worker = Worker {
         resolved: &resolved,
@@ -204,7 +203,7 @@ fn plan_in<'scope, 'env>(
         dispatch_dir: &dispatch_dir,
         resume,
         session: chosen_session.as_deref(),
-        allow: &allow,
+        allow: &config.allowed_commands(&req.role),
     };
     let (prompt, invocation) = compose_prompt(ctx, req, &worker, &id, &skills).map_err(pinned)?;
     let binary = find_binary(ctx, &resolved, &invocation)?;
@@ -289,6 +288,7 @@ fn plan_in<'scope, 'env>(
         session_homes: Some(homes),
         session_id: chosen_session.clone().or_else(|| resume.map(str::to_owned)),
         budget: budget_of(ctx, req, &config, model.as_deref())?,
+        project_day: project_day(ctx, &config)?,
         prices: config.prices.clone(),
         preferred_port: req.continues.as_ref().and_then(|c| c.started.port),
         port: None,
@@ -458,7 +458,8 @@ fn stall_after_secs(req: &Request, config: &Config) -> u64 {
         .unwrap_or(crate::dispatch::spec::DEFAULT_STALL_AFTER_SECS)
 }
 
-/// The budget the worker is held to while it runs (ADR 0094).
+/// The budget the worker is held to while it runs (ADR 0094); the project's day is held
+/// beside it (`Spec::project_day`).
 fn budget_of(
     ctx: &Context<'_>,
     req: &Request,
@@ -468,7 +469,6 @@ fn budget_of(
     let limits = crate::dispatch::budget::Limits {
         asked: req.budget.as_ref(),
         role: config.roles.get(&req.role).and_then(|r| r.budget.as_ref()),
-        project_day: config.budget.project_day.as_ref(),
         continues: req
             .continues
             .as_ref()
@@ -477,16 +477,28 @@ fn budget_of(
     };
     if limits.asked.is_none()
         && limits.role.is_none()
-        && limits.project_day.is_none()
         && limits.continues.is_none_or(|(_, b)| b.is_none())
     {
         return Ok(None);
     }
-    Ok(crate::dispatch::budget::resolve(
-        ctx.ledger,
-        &limits,
-        jiff::Timestamp::now(),
-    )?)
+    Ok(crate::dispatch::budget::resolve(ctx.ledger, &limits)?)
+}
+
+/// The project's day budget, raised as people raised it today, with what the day's other
+/// dispatches used so far (ADR 0100).
+fn project_day(
+    ctx: &Context<'_>,
+    config: &Config,
+) -> Result<Option<crate::receipts::Budget>, DispatchError> {
+    let Some(day) = config.budget.project_day.as_ref() else {
+        return Ok(None);
+    };
+    let live = crate::dispatch::budget::day::live_dir(&ctx.project.data_dir());
+    let now = jiff::Timestamp::now();
+    let prices = Some(&config.prices);
+    Ok(Some(crate::dispatch::budget::day::of_project_day(
+        ctx.ledger, day, now, prices, &live,
+    )?))
 }
 
 /// Whether the worker runs sandboxed: asked for, else as the dispatch a follow-up continues

@@ -12,6 +12,11 @@
 //! grows, `SessionStore::live_cost`) and the usage read at the price `prices:` gives the
 //! dispatch's model (the spec's, else the one the stream named). Neither known, the cost is
 //! the CLI's end-of-run cost, held at the end (`how: ended`).
+//!
+//! The project's day (`budget.project_day`, ADR 0100) is held beside the dispatch's own
+//! budget: the watch publishes the worker's use for the day's other dispatches and, every few
+//! seconds, counts theirs before its own ([`budget::day::DayHold`]); crossing the day warns
+//! and stops the worker as its own budget does, the receipts saying `budget: project_day`.
 
 use std::io::Write;
 use std::sync::Arc;
@@ -20,6 +25,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::dispatch::Spec;
+use crate::dispatch::budget::day::{self, DayHold};
 use crate::dispatch::budget::{self, Crossed, Reading, Tally, WARN_PERCENT};
 use crate::dispatch::supervise::announce::Recorder;
 use crate::process::Group;
@@ -28,6 +34,28 @@ use crate::receipts::{BudgetReached, BudgetWarning, Usage};
 
 /// How often the session file is read.
 const POLL: Duration = Duration::from_secs(1);
+
+/// How often the day's other dispatches' use is read again.
+const DAY_REFRESH: Duration = Duration::from_secs(3);
+
+/// Which budget a reading crossed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Held {
+    /// The dispatch's own ([`Spec::budget`]).
+    Own,
+    /// The project's day ([`Spec::project_day`]).
+    Day,
+}
+
+impl Held {
+    /// As the budget receipts' `budget` member says it.
+    fn member(self) -> Option<String> {
+        match self {
+            Held::Own => None,
+            Held::Day => Some(day::PROJECT_DAY.to_owned()),
+        }
+    }
+}
 
 /// What the stream's parser read so far, shared with the output's threads: the tokens its
 /// events counted, the session and model they named, the usage and the cost they recorded.
@@ -99,7 +127,11 @@ pub(super) type StreamTokens = Arc<SoFar>;
 
 /// One worker's budget watch.
 pub(super) struct Watch {
-    tally: Tally,
+    /// Its own budget; `None` when only the project's day holds it.
+    own: Option<Tally>,
+    /// The project's day.
+    day: Option<DayHold>,
+    next_day: Instant,
     reader: Option<LiveUsage>,
     next_poll: Instant,
     /// The most tokens seen so far (a count never goes down: a worker that truncates its
@@ -115,10 +147,21 @@ pub(super) struct Watch {
 }
 
 impl Watch {
-    /// The watch of `spec`'s worker, started at `since`; `None` when its budget limits
-    /// neither tokens nor dollars.
+    /// The watch of `spec`'s worker, started at `since`; `None` when neither its budget nor
+    /// the project's day limits tokens or dollars.
     pub(super) fn new(spec: &Spec, since: SystemTime) -> Option<Watch> {
-        let tally = Tally::of(spec.budget.as_ref()?)?;
+        let own = spec.budget.as_ref().and_then(Tally::of);
+        let live = day::live_dir(spec.data_dir());
+        // A day that cannot be read is held as far as it was read: by this dispatch alone.
+        let day = (spec.project_day.as_ref()).and_then(|limit| {
+            let now = jiff::Timestamp::now();
+            DayHold::new((&spec.ledger, &live), &spec.id, limit, &spec.prices, now)
+                .ok()
+                .flatten()
+        });
+        if own.is_none() && day.is_none() {
+            return None;
+        }
         let reader =
             session::Cli::for_provider(spec.provider.name(), spec.invocation.tui.session.as_ref())
                 .zip(spec.session_homes.clone())
@@ -132,7 +175,9 @@ impl Watch {
                     })
                 });
         Some(Watch {
-            tally,
+            own,
+            day,
+            next_day: Instant::now() + DAY_REFRESH,
             reader,
             next_poll: Instant::now(),
             seen: 0,
@@ -143,8 +188,13 @@ impl Watch {
         })
     }
 
-    /// Reads the usage when a poll is due; the threshold it crossed, if one.
-    pub(super) fn tick(&mut self, now: Instant, stream: Option<&StreamTokens>) -> Option<Crossed> {
+    /// Reads the usage when a poll is due; the threshold it crossed, if one, and of which
+    /// budget.
+    pub(super) fn tick(
+        &mut self,
+        now: Instant,
+        stream: Option<&StreamTokens>,
+    ) -> Option<(Crossed, Held, Tally)> {
         if now < self.next_poll {
             return None;
         }
@@ -158,14 +208,30 @@ impl Watch {
         let from_session = session.as_ref().map_or(0, budget::tokens_of);
         let from_stream = stream.map_or(0, |t| t.tokens.load(Ordering::Relaxed));
         self.seen = self.seen.max(from_session).max(from_stream);
-        if self.tally.cost_limit.is_some() {
+        let limits_cost = |t: Option<&Tally>| t.is_some_and(|t| t.cost_limit.is_some());
+        if limits_cost(self.own.as_ref()) || limits_cost(self.day.as_ref().map(DayHold::tally)) {
             let cost = self.cost(session.as_ref(), stream);
             self.seen_cost = match (self.seen_cost, cost) {
                 (Some(a), Some(b)) => Some(a.max(b)),
                 (a, b) => a.or(b),
             };
         }
-        self.tally.step(self.seen, self.seen_cost)
+        let (seen, seen_cost) = (self.seen, self.seen_cost);
+        if let Some(own) = self.own.as_mut()
+            && let Some(crossed) = own.step(seen, seen_cost)
+        {
+            return Some((crossed, Held::Own, own.clone()));
+        }
+        let day = self.day.as_mut()?;
+        let at = jiff::Timestamp::now();
+        day.publish(seen, seen_cost, at);
+        if now >= self.next_day {
+            self.next_day = now + DAY_REFRESH;
+            // Not read this time: as last read, and read again at the next refresh.
+            let _ = day.refresh(at);
+        }
+        let crossed = day.step(seen, seen_cost)?;
+        Some((crossed, Held::Day, day.tally().clone()))
     }
 
     /// The cost so far: the largest of the CLI's own (its session store's, its stream's) and
@@ -187,11 +253,6 @@ impl Watch {
         .filter(|c| c.is_finite() && *c >= 0.0)
         .reduce(f64::max)
     }
-
-    /// The tally held.
-    pub(super) fn tally(&self) -> &Tally {
-        &self.tally
-    }
 }
 
 /// A reading's dollars as its receipt records them: used and the limit, when the budget
@@ -204,11 +265,13 @@ fn cost_members(tally: &Tally, r: &Reading) -> (Option<f64>, Option<f64>, Option
     )
 }
 
+/// A reading of a budget: what was read, the tally it was read against and which budget.
+pub(super) type Of<'a> = (&'a Reading, &'a Tally, Held);
+
 /// Appends the signed `budget_warning` for `reading`.
 pub(super) fn warn(
     spec: &Spec,
-    reading: &Reading,
-    tally: &Tally,
+    (reading, tally, held): Of<'_>,
     recorder: &mut Recorder<'_>,
     log: &mut impl Write,
 ) {
@@ -218,7 +281,11 @@ pub(super) fn warn(
         }
         _ => format!("{} of {} tokens", reading.tokens, tally.limit.unwrap_or(0)),
     };
-    let _ = writeln!(log, "vnx: {WARN_PERCENT} % of the budget used: {said}");
+    let whose = match held {
+        Held::Own => "the budget",
+        Held::Day => "the project's day budget",
+    };
+    let _ = writeln!(log, "vnx: {WARN_PERCENT} % of {whose} used: {said}");
     let (cost_used_usd, cost_limit_usd, limit) = cost_members(tally, reading);
     let warning = BudgetWarning {
         dispatch_id: spec.id.clone(),
@@ -227,6 +294,7 @@ pub(super) fn warn(
         cost_used_usd,
         cost_limit_usd,
         limit,
+        budget: held.member(),
         extra: Default::default(),
     };
     let message = format!("{said} used");
@@ -237,13 +305,12 @@ pub(super) fn warn(
 /// input.
 fn reached(
     spec: &Spec,
-    reading: &Reading,
-    tally: &Tally,
+    (reading, tally, held): Of<'_>,
     how: &str,
     recorder: &mut Recorder<'_>,
     log: &mut impl Write,
 ) -> String {
-    let why = budget::reading_reason(tally, reading);
+    let why = budget::reading_reason(tally, reading, held == Held::Day);
     let (cost_used_usd, cost_limit_usd, limit) = cost_members(tally, reading);
     let receipt = BudgetReached {
         dispatch_id: spec.id.clone(),
@@ -253,6 +320,7 @@ fn reached(
         cost_limit_usd,
         limit,
         how: how.to_owned(),
+        budget: held.member(),
         extra: Default::default(),
     };
     let told = match how {
@@ -269,7 +337,7 @@ fn reached(
 pub(super) fn stop_at_budget(
     spec: &Spec,
     group: &mut Group,
-    (reading, tally): (&Reading, &Tally),
+    of: Of<'_>,
     recorder: &mut Recorder<'_>,
     log: &mut impl Write,
 ) -> std::io::Result<(std::process::ExitStatus, String)> {
@@ -281,7 +349,7 @@ pub(super) fn stop_at_budget(
         }
         None => (super::worker::stop(group)?.0, "stopped"),
     };
-    let why = reached(spec, reading, tally, how, recorder, log);
+    let why = reached(spec, of, how, recorder, log);
     Ok((status, why))
 }
 
@@ -298,12 +366,12 @@ pub(super) fn on_tick(
         return Ok(None);
     };
     match watch.tick(Instant::now(), stream) {
-        Some(Crossed::Warning(reading)) => {
-            warn(spec, &reading, watch.tally(), recorder, log);
+        Some((Crossed::Warning(reading), held, tally)) => {
+            warn(spec, (&reading, &tally, held), recorder, log);
             Ok(None)
         }
-        Some(Crossed::Reached(reading)) => {
-            stop_at_budget(spec, group, (&reading, watch.tally()), recorder, log).map(Some)
+        Some((Crossed::Reached(reading), held, tally)) => {
+            stop_at_budget(spec, group, (&reading, &tally, held), recorder, log).map(Some)
         }
         None => Ok(None),
     }
@@ -323,17 +391,16 @@ pub(super) fn at_end(
 ) -> Option<String> {
     watch.end_cost = end_cost;
     watch.next_poll = Instant::now();
-    let reading = match watch.tick(Instant::now(), stream)? {
-        Crossed::Reached(reading) => reading,
-        Crossed::Warning(reading) => {
-            warn(spec, &reading, watch.tally(), recorder, log);
+    let (reading, held, tally) = match watch.tick(Instant::now(), stream)? {
+        (Crossed::Reached(reading), held, tally) => (reading, held, tally),
+        (Crossed::Warning(reading), held, tally) => {
+            warn(spec, (&reading, &tally, held), recorder, log);
             return None;
         }
     };
     Some(reached(
         spec,
-        &reading,
-        watch.tally(),
+        (&reading, &tally, held),
         "ended",
         recorder,
         log,

@@ -383,6 +383,7 @@ fn spec_of(r: &Recovery<'_>, dispatch_dir: &Path, started: &DispatchStarted) -> 
         model: started.model.clone(),
         session_id: started.session_id.clone(),
         budget: started.budget.clone(),
+        project_day: None,
         prices: Default::default(),
         permission: started.permission,
         plan: started.plan.clone(),

@@ -16,6 +16,13 @@ use crate::receipts::{Typed, Usage};
 
 pub use crate::receipts::{Budget, WARN_PERCENT};
 
+pub mod day;
+mod tally;
+
+pub use tally::{
+    Crossed, Reading, Tally, Which, of_the_day, reached_cost_reason, reached_reason, reading_reason,
+};
+
 /// Where a limit comes from, as [`Budget::from`] records it.
 pub mod from {
     /// `--budget` on the command (or the action's input).
@@ -249,7 +256,8 @@ pub fn of_chain(
     started: Option<&Budget>,
     prices: Option<(&Prices, Option<&str>)>,
 ) -> Result<Option<Budget>, LedgerError> {
-    let Some(started) = started else {
+    // A day's budget an older vnx recorded as the dispatch's own is held beside it now.
+    let Some(started) = started.filter(|b| b.from.as_deref() != Some(from::PROJECT_DAY)) else {
         return Ok(None);
     };
     let mut budget = started.clone();
@@ -311,8 +319,6 @@ pub struct Limits<'a> {
     pub asked: Option<&'a Budget>,
     /// The role's `budget:`.
     pub role: Option<&'a Budget>,
-    /// The project's `budget.project_day`.
-    pub project_day: Option<&'a Budget>,
     /// For a follow-up: the dispatch it continues and the budget its `dispatch_started`
     /// recorded.
     pub continues: Option<(&'a DispatchId, Option<&'a Budget>)>,
@@ -321,15 +327,11 @@ pub struct Limits<'a> {
     pub prices: Option<(&'a Prices, Option<&'a str>)>,
 }
 
-/// The budget a dispatch is held to while it runs, from `limits` and the ledger at `now`;
-/// `None` when none applies. A follow-up is held to its chain's (raised as people raised
+/// The budget a dispatch is held to while it runs, from `limits` and the ledger (the
+/// project's day is held beside it, [`day::DayHold`]); `None` when none applies. A follow-up is held to its chain's (raised as people raised
 /// it) rather than its role's again, and `--budget` on a follow-up counts what the chain
 /// used before it.
-pub fn resolve(
-    ledger: &Path,
-    limits: &Limits<'_>,
-    now: jiff::Timestamp,
-) -> Result<Option<Budget>, LedgerError> {
+pub fn resolve(ledger: &Path, limits: &Limits<'_>) -> Result<Option<Budget>, LedgerError> {
     let chain = match limits.continues {
         Some((id, started)) => of_chain(ledger, id, started, limits.prices)?,
         None => None,
@@ -349,10 +351,6 @@ pub fn resolve(
         None if limits.continues.is_none() => all.extend(limits.role.cloned()),
         None => {}
     }
-    if let Some(day) = limits.project_day {
-        let prices = limits.prices.map(|(p, _)| p);
-        all.push(of_project_day(ledger, day, now, prices)?);
-    }
     Ok(tightest(all))
 }
 
@@ -370,185 +368,6 @@ pub fn share(budget: &mut Budget, candidates: u32) {
         budget.cost_usd = Some(to_millionth(before + (usd - before).max(0.0) / n as f64));
     }
     budget.from = Some(from::GROUP.to_owned());
-}
-
-/// The project-day limit `day` with what the day's ended dispatches used counted before it.
-/// The day's dispatches count dollars as their CLI said them, else their tokens at their
-/// model's price in `prices`.
-pub fn of_project_day(
-    ledger: &Path,
-    day: &Budget,
-    now: jiff::Timestamp,
-    prices: Option<&Prices>,
-) -> Result<Budget, LedgerError> {
-    let entries = if ledger.exists() {
-        crate::cost::entries(ledger)?
-    } else {
-        Vec::new()
-    };
-    let today: Vec<_> = entries
-        .iter()
-        .filter(|e| crate::constraints::budget::Period::Day.contains(now, e.completed_at))
-        .collect();
-    let used = (today.iter())
-        .filter_map(|e| e.tokens())
-        .fold(0u64, u64::saturating_add);
-    let cost: f64 = (today.iter())
-        .filter_map(|e| {
-            let price = prices.zip(e.model.as_deref()).and_then(|(p, m)| p.of(m));
-            cost_of(e.cost_usd, e.usage.as_ref(), price)
-        })
-        .sum();
-    Ok(Budget {
-        spent_before: Some(used),
-        cost_before_usd: day.cost_usd.map(|_| to_millionth(cost)),
-        from: Some(from::PROJECT_DAY.to_owned()),
-        ..day.clone()
-    })
-}
-
-/// Where a running dispatch stands against its budget's tokens and dollars, as its usage
-/// grows.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Tally {
-    /// The budget's tokens; `None`: it limits dollars only.
-    pub limit: Option<u64>,
-    /// Tokens that counted before the worker started.
-    pub before: u64,
-    /// The budget's US dollars; `None`: it limits tokens only.
-    pub cost_limit: Option<f64>,
-    /// Dollars that counted before the worker started.
-    pub cost_before: f64,
-    warned: bool,
-    reached: bool,
-}
-
-/// Which of a budget's limits a reading crossed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Which {
-    /// Its tokens.
-    Tokens,
-    /// Its US dollars.
-    Cost,
-}
-
-impl Which {
-    /// As receipts name it: `tokens`, `cost`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Which::Tokens => "tokens",
-            Which::Cost => "cost",
-        }
-    }
-}
-
-/// The usage when a threshold was crossed, what counted before included.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Reading {
-    /// Tokens used.
-    pub tokens: u64,
-    /// US dollars used, when the budget limits dollars and a cost was known.
-    pub cost_usd: Option<f64>,
-    /// The limit crossed.
-    pub which: Which,
-}
-
-/// A threshold the usage crossed.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Crossed {
-    /// [`WARN_PERCENT`] of a limit is used.
-    Warning(Reading),
-    /// A whole limit is used.
-    Reached(Reading),
-}
-
-impl Tally {
-    /// The tally of `budget`; `None` when it limits neither tokens nor dollars.
-    pub fn of(budget: &Budget) -> Option<Tally> {
-        if budget.tokens.is_none() && budget.cost_usd.is_none() {
-            return None;
-        }
-        Some(Tally {
-            limit: budget.tokens,
-            before: budget.spent_before.unwrap_or(0),
-            cost_limit: budget.cost_usd,
-            cost_before: budget.cost_before_usd.unwrap_or(0.0),
-            warned: false,
-            reached: false,
-        })
-    }
-
-    /// The worker's usage so far is `live` tokens costing `live_cost` dollars (when known):
-    /// the threshold it crossed first, once each (the end also once the warning was missed).
-    pub fn step(&mut self, live: u64, live_cost: Option<f64>) -> Option<Crossed> {
-        let tokens = self.before.saturating_add(live);
-        let cost = live_cost
-            .filter(|_| self.cost_limit.is_some())
-            .map(|c| to_millionth(self.cost_before + c.max(0.0)));
-        let reading = |which| Reading {
-            tokens,
-            cost_usd: cost,
-            which,
-        };
-        let over_tokens = |percent: u64| {
-            self.limit.is_some_and(|limit| {
-                let at = limit / 100 * percent + limit % 100 * percent / 100;
-                tokens >= at
-            })
-        };
-        let over_cost = |percent: u64| {
-            self.cost_limit
-                .zip(cost)
-                .is_some_and(|(limit, cost)| cost >= to_millionth(limit * percent as f64 / 100.0))
-        };
-        if !self.reached {
-            let which = if over_tokens(100) {
-                Some(Which::Tokens)
-            } else if over_cost(100) {
-                Some(Which::Cost)
-            } else {
-                None
-            };
-            if let Some(which) = which {
-                self.reached = true;
-                self.warned = true;
-                return Some(Crossed::Reached(reading(which)));
-            }
-        }
-        if !self.warned {
-            let which = if over_tokens(WARN_PERCENT) {
-                Some(Which::Tokens)
-            } else if over_cost(WARN_PERCENT) {
-                Some(Which::Cost)
-            } else {
-                None
-            };
-            if let Some(which) = which {
-                self.warned = true;
-                return Some(Crossed::Warning(reading(which)));
-            }
-        }
-        None
-    }
-}
-
-/// What a dispatch stopped at its budget says: "budget reached: N of M tokens", or for its
-/// dollars "budget reached: $X of $Y".
-pub fn reached_reason(used: u64, limit: u64) -> String {
-    format!("budget reached: {used} of {limit} tokens")
-}
-
-/// "budget reached: $X of $Y".
-pub fn reached_cost_reason(used: f64, limit: f64) -> String {
-    format!("budget reached: {} of {}", dollars(used), dollars(limit))
-}
-
-/// What a [`Tally`]'s reading says: tokens or dollars, as the limit it crossed.
-pub fn reading_reason(tally: &Tally, reading: &Reading) -> String {
-    match (reading.which, reading.cost_usd, tally.cost_limit) {
-        (Which::Cost, Some(used), Some(limit)) => reached_cost_reason(used, limit),
-        _ => reached_reason(reading.tokens, tally.limit.unwrap_or(0)),
-    }
 }
 
 #[cfg(test)]
@@ -601,30 +420,6 @@ mod tests {
     }
 
     #[test]
-    fn the_tally_warns_once_then_reaches_once() {
-        let b = Budget {
-            tokens: Some(1000),
-            spent_before: Some(300),
-            ..Budget::default()
-        };
-        let at = |tokens| Reading {
-            tokens,
-            cost_usd: None,
-            which: Which::Tokens,
-        };
-        let mut t = Tally::of(&b).unwrap();
-        assert_eq!(t.step(100, None), None);
-        assert_eq!(t.step(500, None), Some(Crossed::Warning(at(800))));
-        assert_eq!(t.step(600, None), None);
-        assert_eq!(t.step(700, None), Some(Crossed::Reached(at(1000))));
-        assert_eq!(t.step(900, None), None);
-        // A jump past both is the end at once.
-        let mut t = Tally::of(&b).unwrap();
-        assert_eq!(t.step(5000, None), Some(Crossed::Reached(at(5300))));
-        assert_eq!(t.step(6000, None), None);
-    }
-
-    #[test]
     fn the_tightest_limit_has_the_fewest_tokens_left() {
         let a = Budget {
             tokens: Some(1000),
@@ -658,48 +453,6 @@ mod tests {
             ..Budget::default()
         };
         assert_eq!(tightest([e, d.clone()]), Some(d));
-    }
-
-    #[test]
-    fn the_tally_crosses_at_its_dollars_too() {
-        let b = Budget {
-            tokens: Some(1_000_000),
-            cost_usd: Some(1.0),
-            cost_before_usd: Some(0.25),
-            ..Budget::default()
-        };
-        let mut t = Tally::of(&b).unwrap();
-        // No cost known yet: tokens alone hold.
-        assert_eq!(t.step(100, None), None);
-        assert_eq!(t.step(200, Some(0.5)), None);
-        let warned = t.step(300, Some(0.55)).unwrap();
-        assert_eq!(
-            warned,
-            Crossed::Warning(Reading {
-                tokens: 300,
-                cost_usd: Some(0.8),
-                which: Which::Cost
-            })
-        );
-        let Some(Crossed::Reached(r)) = t.step(400, Some(0.75)) else {
-            panic!("reached at $1.00")
-        };
-        assert_eq!((r.which, r.cost_usd), (Which::Cost, Some(1.0)));
-        assert_eq!(reading_reason(&t, &r), "budget reached: $1.00 of $1.00");
-        assert_eq!(t.step(500, Some(9.0)), None);
-        // A budget of dollars alone; its tokens are still counted.
-        let only = Budget {
-            cost_usd: Some(0.015),
-            ..Budget::default()
-        };
-        let mut t = Tally::of(&only).unwrap();
-        assert_eq!(t.limit, None);
-        assert_eq!(t.step(u64::MAX, None), None, "no token limit to cross");
-        let Some(Crossed::Reached(r)) = t.step(5200, Some(0.0156)) else {
-            panic!("reached")
-        };
-        assert_eq!(reading_reason(&t, &r), "budget reached: $0.0156 of $0.015");
-        assert_eq!(Tally::of(&Budget::default()), None);
     }
 
     #[test]
