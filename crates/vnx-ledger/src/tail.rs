@@ -77,11 +77,7 @@ pub type LinesAt = (Vec<Vec<u8>>, u64);
 /// The complete lines appended after `offset` (at most about `max` bytes of them: the rest
 /// is read by the next call) and the offset just past the last of them. A ledger now shorter
 /// than `offset` was replaced or cut: `None`, and the caller reads it again from its start.
-pub fn lines_after(
-    path: &Path,
-    offset: u64,
-    max: u64,
-) -> Result<Option<LinesAt>, LedgerError> {
+pub fn lines_after(path: &Path, offset: u64, max: u64) -> Result<Option<LinesAt>, LedgerError> {
     let read_err = LedgerError::read(path);
     let mut file = open_for_reading(path)?;
     let size = file.metadata().map_err(read_err)?.len();

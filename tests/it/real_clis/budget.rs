@@ -184,3 +184,71 @@ fn stopped_at_budget(
         .unwrap_or_else(|| panic!("{at} no budget_reached"));
     (id, c, reached)
 }
+
+/// Two real claude `-p` workers started side by side under a project day of 30,000 tokens
+/// (ADR 0100): each first model call (some 20,000 tokens) leaves each under the day alone,
+/// but not together, so both are stopped while their 30 s sleep runs, by the day; a raise of
+/// the day continues one to its end.
+#[test]
+#[ignore = "needs the real claude, codex and gemini (~740 MB from npm, tests/support/install-clis.sh)"]
+fn real_claudes_side_by_side_share_the_project_day() {
+    let rig = Rig::new();
+    configure(
+        &rig.repo,
+        &format!("{CONFIG}budget:\n  project_day: {{tokens: 30000}}\n"),
+    );
+    let at = step("claude", "headless", "project day");
+    let ids: Vec<String> = (0..2)
+        .map(|n| {
+            let mut cmd = rig.vnx();
+            cmd.args(["dispatch-agent", "--agent", "implementer", "--detach"])
+                .args(["--provider", "claude", "--lane", "headless"])
+                .args(["--deadline", "180", "--instruction"])
+                .arg(format!(
+                    "worker {n} spends beside another\n\\@model run sleep 30\n\
+                     \\@model run vnx report --status done --summary slept\n\\@model say Slept."
+                ));
+            let r = run(cmd);
+            assert_eq!(r.code, 0, "{at} {}", r.stderr);
+            r.stdout.trim().to_owned()
+        })
+        .collect();
+    let mut cmd = rig.vnx();
+    cmd.args(["wait", "--json", "--timeout", "170"]).args(&ids);
+    run(cmd);
+    for id in &ids {
+        let c = (rig.repo.receipts(id).into_iter())
+            .rfind(|r| r["event_type"] == "dispatch_completed")
+            .unwrap_or_else(|| panic!("{at} {id} did not complete"));
+        assert_eq!(c["status"], "needs_input", "{at} {}", explain(&c));
+        let said = c["failure_reason"].as_str().unwrap_or_default();
+        assert!(
+            said.starts_with("project day budget reached: "),
+            "{at} {said}"
+        );
+        assert!(
+            c["duration_seconds"].as_f64().unwrap() < 30.0,
+            "{at} {}",
+            explain(&c)
+        );
+    }
+    let mut cmd = rig.vnx();
+    cmd.args(["approve", &ids[0], "--budget", "+10M", "--json"]);
+    let raised = run(cmd);
+    assert_eq!(raised.code, 0, "{at} {}{}", raised.stdout, raised.stderr);
+    let next = (rig.repo.events("dispatch_started").into_iter())
+        .find(|s| s["continues"]["dispatch_id"] == ids[0].as_str())
+        .unwrap_or_else(|| panic!("{at} no follow-up"));
+    assert!(
+        next["project_day"]["tokens"].as_u64().unwrap() > 10_000_000,
+        "{at} {next}"
+    );
+    let follow = next["dispatch_id"].as_str().unwrap();
+    let r = run(rig
+        .repo
+        .vnx()
+        .args(["wait", "--json", "--timeout", "170", follow]));
+    let ended: serde_json::Value = serde_json::from_str(r.stdout.trim())
+        .unwrap_or_else(|e| panic!("{at} wait: {e}: {}{}", r.stdout, r.stderr));
+    assert!(ended["completion"].is_object(), "{at} {ended}");
+}
