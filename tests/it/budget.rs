@@ -468,6 +468,14 @@ fn dispatches_side_by_side_share_the_project_day() {
     // they would have spent, each counting only the day's ended dispatches.
     assert!((3000..6500).contains(&used), "{used} tokens in all");
 
+    // Doctor says how much of the day is used: every dispatch's, once each.
+    let doctor = fakes.run_vnx(&repo, &["doctor"]);
+    let said = format!("{}{}", doctor.stdout, doctor.stderr);
+    assert!(
+        said.contains(&format!("the project's day: {used} of 3000 tokens used")),
+        "{said}"
+    );
+
     // A person raises the day for one: the others' raise to the same limit adds nothing.
     let show = fakes.run_vnx(&repo, &["show", &ids[0]]);
     assert!(

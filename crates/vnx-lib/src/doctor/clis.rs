@@ -53,8 +53,14 @@ pub(super) fn absent(providers: &[Provider], alone: bool) -> Option<Check> {
 /// read while they run (their session store says no live usage, `SessionStore::live_usage`),
 /// each held to its end-of-run usage (ADR 0094); where a budget limits dollars, the CLIs that
 /// record a running cost (`SessionStore::live_cost`) and the models in use (the default's,
-/// the last dispatches' on `ledger`) that `prices:` names no price for (ADR 0098).
-pub(super) fn live_usage(config: &crate::config::Config, ledger: Option<&Path>) -> Option<Check> {
+/// the last dispatches' on `ledger`) that `prices:` names no price for (ADR 0098); and how
+/// much of the project's day is used, the dispatches running now counted as their
+/// supervisors published (in the data directory `data`, ADR 0100).
+pub(super) fn live_usage(
+    config: &crate::config::Config,
+    ledger: Option<&Path>,
+    data: Option<&Path>,
+) -> Option<Check> {
     let budgets = || {
         (config.budget.project_day.iter())
             .chain(config.roles.values().filter_map(|r| r.budget.as_ref()))
@@ -80,7 +86,38 @@ pub(super) fn live_usage(config: &crate::config::Config, ledger: Option<&Path>) 
         said.push_str("; ");
         said.push_str(&live_cost(config, ledger));
     }
+    if let (Some(day), Some(ledger), Some(data)) = (&config.budget.project_day, ledger, data) {
+        said.push_str("; ");
+        said.push_str(&day_used(day, ledger, data, &config.prices));
+    }
     Some(Check::pass("budgets", said))
+}
+
+/// "the project's day: N of M tokens used" (and dollars, where it limits them).
+fn day_used(
+    day: &crate::receipts::Budget,
+    ledger: &Path,
+    data: &Path,
+    prices: &crate::config::Prices,
+) -> String {
+    use crate::dispatch::budget::{day, dollars};
+    let live = day::live_dir(data);
+    let now = jiff::Timestamp::now();
+    let Ok(held) = day::of_project_day(ledger, day, now, Some(prices), &live) else {
+        return "the project's day: not read (the ledger could not be read)".to_owned();
+    };
+    let mut used = Vec::new();
+    if let Some(limit) = held.tokens {
+        used.push(format!(
+            "{} of {limit} tokens",
+            held.spent_before.unwrap_or(0)
+        ));
+    }
+    if let Some(limit) = held.cost_usd {
+        let spent = held.cost_before_usd.unwrap_or(0.0);
+        used.push(format!("{} of {}", dollars(spent), dollars(limit)));
+    }
+    format!("the project's day: {} used", used.join(" and "))
 }
 
 /// Which CLIs record a running cost, and which models in use have no price.

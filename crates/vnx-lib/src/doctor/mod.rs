@@ -242,7 +242,10 @@ pub fn run(inputs: &Inputs<'_>) -> Report {
                 rest.extend(resumes::unfollowed(ledger, inputs.key_path, inputs.tmux));
             }
             let config = inputs.project.and_then(|p| p.load_config().ok());
-            rest.extend((config.as_ref()).and_then(|c| clis::live_usage(c, inputs.ledger)));
+            let data = inputs.project.map(crate::project::Project::data_dir);
+            rest.extend(
+                (config.as_ref()).and_then(|c| clis::live_usage(c, inputs.ledger, data.as_deref())),
+            );
             if let Some(forge) = config.as_ref().and_then(|c| c.forge.as_ref()) {
                 let gh = (inputs.find_program)("gh");
                 rest.push(forge::check(root, forge, gh.as_deref()));
