@@ -24,6 +24,8 @@
 //! 11. Launch speed: `vnx dispatch-agent --detach` with each real coding CLI installed
 //!     against `workmux add` with the same CLI, interleaved (`--launch-only`).
 //! 12. The conflict radar over 50 running dispatches' worktrees, in process (`--radar-only`).
+//! 13. The project's day across 50 running dispatches: a supervisor's refresh, in process
+//!     (`--day-only`).
 
 #![expect(
     clippy::disallowed_methods,
@@ -35,6 +37,7 @@ mod busy;
 mod cli_bench;
 mod dashboard_bench;
 mod dashboard_start;
+mod day_bench;
 mod dispatch_bench;
 mod egress_bench;
 mod generate;
@@ -113,6 +116,9 @@ struct Args {
     /// Only the conflict radar benchmark (50 dispatches' worktrees, in process)
     #[arg(long)]
     radar_only: bool,
+    /// Only the project-day benchmark (50 running dispatches' published use, in process)
+    #[arg(long)]
+    day_only: bool,
     /// Only the remote-host benchmark (sshd on loopback; needs root and /usr/sbin/sshd)
     #[arg(long)]
     remote_only: bool,
@@ -210,6 +216,13 @@ fn run(args: &Args) -> Result<()> {
     if args.egress_only {
         note("timing the egress scan of a 1 MiB prompt");
         let bench = egress_bench::bench_egress(if args.quick { 5 } else { 30 })?;
+        print!("{}", bench.render());
+        io::stdout().flush()?;
+        return Ok(());
+    }
+    if args.day_only {
+        let work = WorkDir::create(args.dir.as_deref(), args.keep)?;
+        let bench = day_bench::bench_day(&work.path, if args.quick { 5 } else { 30 })?;
         print!("{}", bench.render());
         io::stdout().flush()?;
         return Ok(());
