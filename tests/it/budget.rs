@@ -22,11 +22,16 @@ fn dispatch_run(
     budget: Option<&str>,
     instruction: &str,
 ) -> crate::common::Run {
+    fakes.run_vnx(repo, &dispatch_args(budget, instruction, "--json"))
+}
+
+/// `dispatch-agent` of the stand-in claude, headless, `how` (`--json` or `--detach`).
+fn dispatch_args<'a>(budget: Option<&'a str>, instruction: &'a str, how: &'a str) -> Vec<&'a str> {
     let mut args = vec![
         "dispatch-agent",
         "--agent",
         "implementer",
-        "--json",
+        how,
         "--provider",
         "claude",
         "--lane",
@@ -39,7 +44,7 @@ fn dispatch_run(
     if let Some(budget) = budget {
         args.extend(["--budget", budget]);
     }
-    fakes.run_vnx(repo, &args)
+    args
 }
 
 fn one(repo: &Repo, id: &str, event: &str) -> Vec<serde_json::Value> {
@@ -419,23 +424,7 @@ fn dispatches_side_by_side_share_the_project_day() {
     );
     let ids: Vec<String> = (0..3)
         .map(|_| {
-            let r = fakes.run_vnx(
-                &repo,
-                &[
-                    "dispatch-agent",
-                    "--agent",
-                    "implementer",
-                    "--provider",
-                    "claude",
-                    "--lane",
-                    "headless",
-                    "--deadline",
-                    "120",
-                    "--detach",
-                    "--instruction",
-                    &script,
-                ],
-            );
+            let r = fakes.run_vnx(&repo, &dispatch_args(None, &script, "--detach"));
             assert_eq!(r.code, 0, "{}", r.stderr);
             r.stdout.trim().to_owned()
         })

@@ -40,16 +40,7 @@ fn held_and_raised(rig: &Rig, cli: &str, lane: &str) {
         "{at} {reached}"
     );
 
-    let mut cmd = rig.vnx();
-    cmd.args(["approve", &id, "--budget", "+10M", "--json"]);
-    let raised = run(cmd);
-    assert_eq!(raised.code, 0, "{at} {}{}", raised.stdout, raised.stderr);
-    let next = rig
-        .repo
-        .events("dispatch_started")
-        .into_iter()
-        .find(|s| s["continues"]["dispatch_id"] == id.as_str())
-        .unwrap_or_else(|| panic!("{at} no follow-up"));
+    let next = raised_and_continued(rig, &id, "+10M", &at);
     assert_eq!(next["budget"]["from"], "chain", "{at} {next}");
     assert_eq!(
         next["budget"]["tokens"].as_u64(),
@@ -67,16 +58,7 @@ fn held_and_raised(rig: &Rig, cli: &str, lane: &str) {
             "{at} same session"
         );
     }
-    let follow = next["dispatch_id"].as_str().unwrap();
-    let r = run(rig
-        .repo
-        .vnx()
-        .args(["wait", "--json", "--timeout", "170", follow]));
-    let ended: serde_json::Value = serde_json::from_str(r.stdout.trim())
-        .unwrap_or_else(|e| panic!("{at} wait: {e}: {}{}", r.stdout, r.stderr));
-    // It ran on in the resumed session to its end.
-    assert_eq!(ended["dispatch_id"], follow, "{at} {ended}");
-    assert!(ended["completion"].is_object(), "{at} {ended}");
+    ran_to_its_end(rig, &next, &at);
 }
 
 #[test]
@@ -127,31 +109,14 @@ fn real_claude_is_stopped_at_its_dollars_and_goes_on_when_raised() {
     let used = reached["cost_used_usd"].as_f64().unwrap();
     assert!(used >= 1.0, "{at} {reached}");
 
-    let mut cmd = rig.vnx();
-    cmd.args(["approve", &id, "--budget", "+$1000", "--json"]);
-    let raised = run(cmd);
-    assert_eq!(raised.code, 0, "{at} {}{}", raised.stdout, raised.stderr);
-    let next = rig
-        .repo
-        .events("dispatch_started")
-        .into_iter()
-        .find(|s| s["continues"]["dispatch_id"] == id.as_str())
-        .unwrap_or_else(|| panic!("{at} no follow-up"));
+    let next = raised_and_continued(&rig, &id, "+$1000", &at);
     assert_eq!(next["budget"]["cost_usd"], 1001.0, "{at} {next}");
     assert!(
         next["budget"]["cost_before_usd"].as_f64().unwrap() >= used,
         "{at} {next}"
     );
     assert_eq!(next["session_id"], c["session_id"], "{at} same session");
-    let follow = next["dispatch_id"].as_str().unwrap();
-    let r = run(rig
-        .repo
-        .vnx()
-        .args(["wait", "--json", "--timeout", "170", follow]));
-    let ended: serde_json::Value = serde_json::from_str(r.stdout.trim())
-        .unwrap_or_else(|e| panic!("{at} wait: {e}: {}{}", r.stdout, r.stderr));
-    assert_eq!(ended["dispatch_id"], follow, "{at} {ended}");
-    assert!(ended["completion"].is_object(), "{at} {ended}");
+    ran_to_its_end(&rig, &next, &at);
 }
 
 /// The dispatch `r` ran, stopped at its budget while its 30 s sleep still ran: it needs
@@ -232,17 +197,28 @@ fn real_claudes_side_by_side_share_the_project_day() {
             explain(&c)
         );
     }
-    let mut cmd = rig.vnx();
-    cmd.args(["approve", &ids[0], "--budget", "+10M", "--json"]);
-    let raised = run(cmd);
-    assert_eq!(raised.code, 0, "{at} {}{}", raised.stdout, raised.stderr);
-    let next = (rig.repo.events("dispatch_started").into_iter())
-        .find(|s| s["continues"]["dispatch_id"] == ids[0].as_str())
-        .unwrap_or_else(|| panic!("{at} no follow-up"));
+    let next = raised_and_continued(&rig, &ids[0], "+10M", &at);
     assert!(
         next["project_day"]["tokens"].as_u64().unwrap() > 10_000_000,
         "{at} {next}"
     );
+    ran_to_its_end(&rig, &next, &at);
+}
+
+/// `vnx approve ID --budget RAISE` for dispatch `id`: the `dispatch_started` of the
+/// follow-up it started.
+fn raised_and_continued(rig: &Rig, id: &str, raise: &str, at: &str) -> serde_json::Value {
+    let mut cmd = rig.vnx();
+    cmd.args(["approve", id, "--budget", raise, "--json"]);
+    let raised = run(cmd);
+    assert_eq!(raised.code, 0, "{at} {}{}", raised.stdout, raised.stderr);
+    (rig.repo.events("dispatch_started").into_iter())
+        .find(|s| s["continues"]["dispatch_id"] == id)
+        .unwrap_or_else(|| panic!("{at} no follow-up"))
+}
+
+/// The follow-up `next` started ran on in the resumed session to its end.
+fn ran_to_its_end(rig: &Rig, next: &serde_json::Value, at: &str) {
     let follow = next["dispatch_id"].as_str().unwrap();
     let r = run(rig
         .repo
@@ -250,5 +226,6 @@ fn real_claudes_side_by_side_share_the_project_day() {
         .args(["wait", "--json", "--timeout", "170", follow]));
     let ended: serde_json::Value = serde_json::from_str(r.stdout.trim())
         .unwrap_or_else(|e| panic!("{at} wait: {e}: {}{}", r.stdout, r.stderr));
+    assert_eq!(ended["dispatch_id"], follow, "{at} {ended}");
     assert!(ended["completion"].is_object(), "{at} {ended}");
 }
