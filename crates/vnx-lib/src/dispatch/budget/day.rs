@@ -289,18 +289,17 @@ pub struct DayHold {
 
 impl DayHold {
     /// The hold of dispatch `me` to the config's day limit `config` (`None` when it limits
-    /// neither tokens nor dollars), read from `ledger` and the published use in `live`.
+    /// neither tokens nor dollars), read from `ledger` and the published use in `live`. A
+    /// ledger that cannot be read whole now is read on from its start at each refresh.
     pub fn new(
         (ledger, live): (&Path, &Path),
         me: &DispatchId,
         config: &Budget,
         prices: &Prices,
         now: jiff::Timestamp,
-    ) -> Result<Option<DayHold>, LedgerError> {
-        let spent = Spent::read(ledger, now, Some(prices))?;
-        let Some(tally) = Tally::of(&spent.limit(config)) else {
-            return Ok(None);
-        };
+    ) -> Option<DayHold> {
+        let spent = Spent::read(ledger, now, Some(prices)).unwrap_or_default();
+        let tally = Tally::of(&spent.limit(config))?;
         prune(live, now);
         let mut hold = DayHold {
             config: config.clone(),
@@ -313,14 +312,15 @@ impl DayHold {
             published: None,
         };
         hold.recount(now);
-        Ok(Some(hold))
+        Some(hold)
     }
 
-    /// Reads again what the day's other dispatches used and today's raises.
+    /// Reads again what the day's other dispatches used and today's raises (the published
+    /// use even when the ledger cannot be read).
     pub fn refresh(&mut self, now: jiff::Timestamp) -> Result<(), LedgerError> {
-        self.spent.catch_up(&self.ledger, now, Some(&self.prices))?;
+        let read = self.spent.catch_up(&self.ledger, now, Some(&self.prices));
         self.recount(now);
-        Ok(())
+        read
     }
 
     fn recount(&mut self, now: jiff::Timestamp) {

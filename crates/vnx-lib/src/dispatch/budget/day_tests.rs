@@ -136,9 +136,7 @@ fn a_hold_counts_what_the_others_publish_as_they_run() {
     let now = jiff::Timestamp::now();
     let stamp = now.to_string();
     let me = id("D-9");
-    let mut hold = DayHold::new((&ledger, &dir), &me, &config, &Prices::default(), now)
-        .unwrap()
-        .unwrap();
+    let mut hold = DayHold::new((&ledger, &dir), &me, &config, &Prices::default(), now).unwrap();
     assert_eq!(hold.step(300, None), None);
     hold.publish(300, None, now);
     let mine = read_live(&dir, now);
@@ -207,4 +205,27 @@ fn old_published_files_are_pruned() {
     let later = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(49);
     prune(&dir, later);
     assert!(!dir.join("D-1.json").exists());
+}
+
+#[test]
+fn a_ledger_that_cannot_be_read_still_holds_the_day_by_the_published_use() {
+    let tmp = tempfile::tempdir().unwrap();
+    // A directory where the ledger should be.
+    let (ledger, dir) = (tmp.path().to_owned(), tmp.path().join("live"));
+    let config = Budget {
+        tokens: Some(1000),
+        ..Budget::default()
+    };
+    let now = jiff::Timestamp::now();
+    let mut hold = DayHold::new(
+        (&ledger, &dir),
+        &id("D-9"),
+        &config,
+        &Prices::default(),
+        now,
+    )
+    .expect("held though the ledger is unreadable");
+    live(&dir, "D-8", 1200, &now.to_string());
+    assert!(hold.refresh(now).is_err(), "the ledger's error is said");
+    assert!(matches!(hold.step(1, None), Some(Crossed::Reached(_))));
 }

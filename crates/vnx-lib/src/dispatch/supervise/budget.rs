@@ -152,12 +152,9 @@ impl Watch {
     pub(super) fn new(spec: &Spec, since: SystemTime) -> Option<Watch> {
         let own = spec.budget.as_ref().and_then(Tally::of);
         let live = day::live_dir(spec.data_dir());
-        // A day that cannot be read is held as far as it was read: by this dispatch alone.
         let day = (spec.project_day.as_ref()).and_then(|limit| {
             let now = jiff::Timestamp::now();
             DayHold::new((&spec.ledger, &live), &spec.id, limit, &spec.prices, now)
-                .ok()
-                .flatten()
         });
         if own.is_none() && day.is_none() {
             return None;
