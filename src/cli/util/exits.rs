@@ -212,6 +212,7 @@ pub fn action(e: &vnx::actions::ActionError) -> Exit {
         E::Remote(e) => remote(e),
         E::NotInterrupted { .. } => Exit::Usage,
         E::PrNeedsForge => Exit::Usage,
+        E::RebaseOnHost { .. } => Exit::Usage,
         E::NotYours { .. } => Exit::No,
         E::NothingToFix { .. } => Exit::No,
         E::NoPlanWaiting { .. } | E::PlanChanged { .. } => Exit::No,

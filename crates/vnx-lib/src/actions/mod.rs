@@ -192,6 +192,14 @@ pub enum ActionError {
         /// The limit it was stopped at: `tokens` or `cost`.
         limit: &'static str,
     },
+    /// A rebase asked of a follow-up of a dispatch that ran on a host.
+    #[error("{id} ran on {place}: a rebase brings only a local dispatch onto its base")]
+    RebaseOnHost {
+        /// The dispatch followed up.
+        id: DispatchId,
+        /// The place it ran in.
+        place: String,
+    },
     /// A wait on pull requests in a project without a forge.
     #[error("waiting on pull requests needs a forge")]
     PrNeedsForge,
@@ -270,6 +278,7 @@ impl ActionError {
             ActionError::PlanChanged { id, .. } => Some(format!(
                 "read the plan again with `vnx show {id}` and decide on that one"
             )),
+            ActionError::RebaseOnHost { .. } => None,
             ActionError::PrNeedsForge => Some(
                 "name the forge in .vnx/config.yaml (`forge: {kind: github, remote: origin}`)"
                     .into(),
