@@ -160,8 +160,7 @@ impl Outcome {
 /// (`forge.refresh_seconds`, at least 1); `None` when the project has no `forge:` section
 /// (or its config does not load).
 pub fn forge_refresh(project: &Project) -> Option<u64> {
-    let config = project.load_config().ok()?;
-    config.forge.as_ref().map(|f| f.refresh_seconds.max(1))
+    crate::forge::watch::refresh_seconds(&project.load_config().ok()?)
 }
 
 /// Waits for the dispatches `ids` of `project` (on `tmux`, for those that record no socket)
