@@ -56,51 +56,30 @@ pub(crate) fn refresh_seconds(project: &vnx::project::Project) -> Option<u64> {
     watch::refresh_seconds(&project.load_config().ok()?)
 }
 
-/// The branch of each of `ids` the ledger started (one pass over the lines naming them).
+/// The branch of each of `ids` the ledger started (the library's `forge::watch::branches`),
+/// through the read index when this command's keys authenticate it.
 pub(crate) fn branches(
     project: &vnx::project::Project,
     ids: &[DispatchId],
 ) -> Vec<(DispatchId, String)> {
+    use vnx::dispatch::fold::{self, ReadOptions};
     let ledger = project.ledger();
     if ids.is_empty() || !ledger.exists() {
         return Vec::new();
     }
-    let Some(records) = indexed(project, ids).or_else(|| {
-        let wanted: Vec<&str> = ids.iter().map(DispatchId::as_str).collect();
-        vnx::dispatch::fold::Records::read_only(&ledger, &wanted).ok()
-    }) else {
-        return Vec::new();
-    };
-    ids.iter()
-        .filter_map(|id| {
-            let state = &records.get(id)?.listed.as_ref()?.state;
-            Some((id.clone(), state.branch.clone()?))
-        })
-        .collect()
-}
-
-/// The records of `ids` from the read index, when it can serve them without a pass over the
-/// ledger (ADR 0045).
-fn indexed(
-    project: &vnx::project::Project,
-    ids: &[DispatchId],
-) -> Option<vnx::dispatch::fold::Records> {
-    use vnx::dispatch::fold::{self, ReadOptions, Want};
-    let ledger = project.ledger();
-    let (attestor, trusted) = super::settings::attestation(None, &ledger).ok()?;
+    let attestation = super::settings::attestation(None, &ledger).ok();
     let key = super::settings::key_path(None).ok();
     let witness = super::settings::witness_dir();
     let index = fold::index::path_in(&project.data_dir());
-    let options = ReadOptions {
+    let options = attestation.as_ref().map(|(attestor, trusted)| ReadOptions {
         index: Some(&index),
-        attestor: Some(&attestor),
-        trusted: &trusted,
+        attestor: Some(attestor),
+        trusted,
         key: key.as_deref(),
         witness_dir: witness.as_deref(),
         threads: super::settings::threads(None),
         max_violations: 0,
         write: false,
-    };
-    let read = fold::read_indexed(&ledger, &options, Want::Ids(ids)).ok()??;
-    Some(read.stored.records)
+    });
+    watch::branches(&ledger, options.as_ref(), ids)
 }

@@ -288,6 +288,34 @@ pub fn read_now(
     read_dispatches(ctx, forge, dispatches, &options)
 }
 
+/// The branch of each of `ids` the ledger started, for [`read_dispatches`]: their records
+/// from the read index when `index` can serve them without a pass over the ledger (ADR 0045),
+/// else from one pass over the lines naming them. Those with no branch (or none the ledger
+/// holds) are left out.
+pub fn branches(
+    ledger: &Path,
+    index: Option<&crate::dispatch::fold::ReadOptions<'_>>,
+    ids: &[DispatchId],
+) -> Vec<(DispatchId, String)> {
+    use crate::dispatch::fold::{self, Records, Want};
+    if ids.is_empty() || !ledger.exists() {
+        return Vec::new();
+    }
+    let indexed = index.and_then(|o| fold::read_indexed(ledger, o, Want::Ids(ids)).ok()?);
+    let Some(records) = indexed.map(|read| read.stored.records).or_else(|| {
+        let wanted: Vec<&str> = ids.iter().map(DispatchId::as_str).collect();
+        Records::read_only(ledger, &wanted).ok()
+    }) else {
+        return Vec::new();
+    };
+    ids.iter()
+        .filter_map(|id| {
+            let state = &records.get(id)?.listed.as_ref()?.state;
+            Some((id.clone(), state.branch.clone()?))
+        })
+        .collect()
+}
+
 /// Whether a reader may call `gh`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
