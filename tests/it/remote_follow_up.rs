@@ -16,6 +16,18 @@ fn a_remote_follow_up_brings_back_the_branch_it_continued() {
     let asked = completion(&r);
     assert_eq!(asked["status"], "needs_input", "{} {}", r.stdout, r.stderr);
     let id = asked["dispatch_id"].as_str().unwrap().to_owned();
+    // A rebase brings only a local dispatch onto its base: refused before anything starts.
+    let r = run(repo
+        .vnx()
+        .args(["follow-up", &id, "--rebase", "--instruction", "go on"]));
+    assert_eq!(r.code, 2, "{} {}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains(&format!(
+            "{id} ran on box: --rebase brings only a local dispatch"
+        )),
+        "{}",
+        r.stderr
+    );
     let r = run(repo
         .vnx()
         .args(["follow-up", &id, "--json", "--model", "commit"])

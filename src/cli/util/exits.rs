@@ -211,6 +211,8 @@ pub fn action(e: &vnx::actions::ActionError) -> Exit {
         E::Group(e) => group(e),
         E::Remote(e) => remote(e),
         E::NotInterrupted { .. } => Exit::Usage,
+        E::PrNeedsForge => Exit::Usage,
+        E::RebaseOnHost { .. } => Exit::Usage,
         E::NotYours { .. } => Exit::No,
         E::NothingToFix { .. } => Exit::No,
         E::NoPlanWaiting { .. } | E::PlanChanged { .. } => Exit::No,

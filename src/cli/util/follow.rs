@@ -5,6 +5,7 @@
 
 use std::process::ExitCode;
 
+use vnx::actions::ActionError;
 use vnx::actions::follow_up::{self, FollowUp, Told};
 
 use crate::cli::CliError;
@@ -13,28 +14,30 @@ use crate::cli::util::launch::Started;
 use crate::cli::util::output::{escape, say};
 
 /// Starts the follow-up `asked` describes as `started` says (detached or waited for): here,
-/// or on the host its dispatch ran on.
+/// or on the host its dispatch ran on, as the library's `follow_up::place` decides.
 pub(crate) fn start(
     project: &vnx::project::Project,
     asked: &FollowUp,
     started: &Started,
     tmux_socket: Option<String>,
 ) -> Result<ExitCode, CliError> {
-    let id = &asked.id;
-    if let Some(place) = crate::cli::util::hosts::place_of(project, id)? {
-        if asked.rebase.is_some() {
+    match follow_up::place(project, asked) {
+        Err(ActionError::RebaseOnHost { id, place }) => {
             return Err(CliError::usage(format!(
-                "{id} ran on {}: --rebase brings only a local dispatch onto its base",
-                place.name()
+                "{id} ran on {place}: --rebase brings only a local dispatch onto its base"
             )));
         }
-        return crate::cli::util::remote::dispatch(
-            &place.host().name,
-            asked.on_host_request(),
-            None,
-            started.detach,
-            started.json,
-        );
+        Ok(Some(place)) => {
+            return crate::cli::util::remote::dispatch(
+                vnx::remote::place::host_name(&place),
+                asked.on_host_request(),
+                None,
+                started.detach,
+                started.json,
+            );
+        }
+        Ok(None) => {}
+        Err(e) => return Err(e.into()),
     }
     crate::cli::util::pending::finish_pending(project);
     desk_in(project, tmux_socket, None, |desk| {

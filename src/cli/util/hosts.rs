@@ -1,7 +1,7 @@
 //! Remote hosts as reading commands meet them: the link to a host, the host a dispatch ran
-//! on, and catching up with the hosts whose dispatches `status`, `show`, `wait` and the
-//! dashboard show, only warning when a host is out of reach (a lost link is neither a
-//! failure nor a loss).
+//! on, and catching up with the hosts whose dispatches `status`, `show`, `wait` (whose
+//! library wait says when) and the dashboard show, only warning when a host is out of reach
+//! (a lost link is neither a failure nor a loss).
 
 use std::collections::BTreeMap;
 
@@ -13,7 +13,6 @@ use vnx::project::Project;
 use vnx::remote::{self, Link, Place};
 
 use crate::cli::CliError;
-use crate::cli::util::output::say;
 use crate::cli::util::settings;
 
 /// The link to the place named `place` (a host's name, or a dispatch's container's) for
@@ -31,58 +30,6 @@ pub(crate) fn link<'a>(
         attestor,
         place: open(project, &config.hosts, place)?,
     })
-}
-
-/// Catching up with the hosts of remote dispatches while a command waits for them: at most
-/// once a second, saying once when a host's link is lost and when it is back.
-pub(crate) struct CatchingUp<'a> {
-    project: &'a Project,
-    last: Option<std::time::Instant>,
-    down: std::collections::BTreeSet<String>,
-}
-
-impl<'a> CatchingUp<'a> {
-    pub(crate) fn new(project: &'a Project) -> CatchingUp<'a> {
-        CatchingUp {
-            project,
-            last: None,
-            down: Default::default(),
-        }
-    }
-
-    /// How long a host may hold a catch-up waiting for its next line.
-    const LONG_POLL: std::time::Duration = std::time::Duration::from_millis(1000);
-
-    /// Catches up with the hosts of those of `pending` that run remotely.
-    pub(crate) fn tick(&mut self, pending: &[DispatchId]) {
-        if self
-            .last
-            .is_some_and(|t| t.elapsed() < std::time::Duration::from_secs(1))
-        {
-            return;
-        }
-        self.last = Some(std::time::Instant::now());
-        let results = catch_up(self.project, Some(pending), Self::LONG_POLL);
-        for (host, result) in results {
-            match result {
-                Ok(_) => {
-                    if self.down.remove(&host) {
-                        say!("host {host} answers again: caught up");
-                    }
-                }
-                Err(e) => {
-                    if self.down.insert(host.clone()) {
-                        CliError::from(e)
-                            .context(format!(
-                                "lost the link to host {host}; its dispatches go on there, \
-                                 retrying"
-                            ))
-                            .warn();
-                    }
-                }
-            }
-        }
-    }
 }
 
 /// Catches up with every host that runs a live dispatch of this project (among `only`, when

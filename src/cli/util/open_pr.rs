@@ -1,8 +1,10 @@
-//! A dispatch's pull request opened when it is done: asked for (`--open-pr`, `vnx pr fix`),
-//! decided by the project (`roles.<role>.open_pr`, `forge.open_on_done`), done by its
-//! supervisor once the completion is on the ledger, and waited for by a foreground dispatch,
-//! which says what became of it.
+//! A dispatch's pull request opened when it is done, from the command line: asked for
+//! (`--open-pr`, `vnx pr fix`), decided by the project (`roles.<role>.open_pr`,
+//! `forge.open_on_done`, the library's `forge::auto` deciding), done by its supervisor with
+//! this command's settings once the completion is on the ledger, and waited for by a
+//! foreground dispatch, which says what became of it.
 
+use vnx::forge::auto::AfterDone;
 use vnx::forge::{self, Forge};
 use vnx::ids::DispatchId;
 
@@ -12,26 +14,15 @@ use crate::cli::util::output::{escape, say};
 use crate::cli::util::settings;
 
 /// Waits for dispatch `id`'s supervisor to finish what it does after the completion (its
-/// pull request opened or updated, when asked) and says what became of the pull request.
+/// pull request opened or updated, when asked; the library's `forge::auto::after_done`) and
+/// says what became of the pull request.
 pub(crate) fn await_open_when_done(project: &vnx::project::Project, id: &DispatchId) {
-    let dir = project.data_dir().join("dispatches").join(id.as_str());
-    // The supervisor holds the dispatch's lock until its last chore: taking it waits for it.
-    if let Ok(lock) = vnx::dispatch::liveness::hold(&dir) {
-        drop(lock);
-    }
     let ledger = project.ledger();
     let Ok((_, trusted)) = settings::attestation(None, &ledger) else {
         return;
     };
-    let opened = vnx::evidence::Evidence::read(&ledger, id, &trusted)
-        .ok()
-        .and_then(|ev| ev.started.map(|s| s.receipt.branch))
-        .and_then(|branch| vnx::forge::History::read(&ledger, &branch, &trusted).ok())
-        .and_then(|h| h.opened.into_iter().rev().find(|o| &o.dispatch_id == id));
-    // What the supervisor said became of it, when it acted on this run.
-    let said = forge::auto::told(&project.data_dir(), id);
-    match (opened, said) {
-        (Some(o), _) => say!(
+    match forge::auto::after_done(&project.data_dir(), &ledger, &trusted, id) {
+        AfterDone::Opened(o) => say!(
             "{id}  pull request #{} {}: {}  (head {})",
             o.number,
             match o.action {
@@ -41,11 +32,11 @@ pub(crate) fn await_open_when_done(project: &vnx::project::Project, id: &Dispatc
             escape(&o.url),
             short(o.head_commit.as_str())
         ),
-        (None, Some(said)) => say!(
+        AfterDone::Said(said) => say!(
             "{id}  {}  (`vnx pr open {id}` opens it by hand)",
             escape(&said)
         ),
-        (None, None) => say!(
+        AfterDone::Nothing => say!(
             "{id}  its pull request was not opened or updated (`vnx show {id} --log` says why; \
              `vnx pr open {id}` opens it by hand)"
         ),
@@ -53,16 +44,12 @@ pub(crate) fn await_open_when_done(project: &vnx::project::Project, id: &Dispatc
 }
 
 /// Whether the project opens the pull request of every dispatch of `role` by itself when
-/// done (`roles.<role>.open_pr`, `forge.open_on_done`), as the supervisor decides: then a
-/// dispatch waited for in the foreground waits for that too.
+/// done (the library's `forge::auto::opens_when_done`): then a dispatch waited for in the
+/// foreground waits for that too.
 pub(crate) fn opens_when_done(project: &vnx::project::Project, role: &str) -> bool {
-    let Ok(config) = project.load_config() else {
-        return false;
-    };
-    config
-        .forge
-        .as_ref()
-        .is_some_and(|f| f.open_on_done || config.roles.get(role).is_some_and(|r| r.open_pr))
+    project
+        .load_config()
+        .is_ok_and(|config| forge::auto::opens_when_done(&config, role))
 }
 
 /// What the supervisor does once its dispatch's completion is on the ledger: the library's

@@ -1,18 +1,15 @@
-//! The pull requests `status`, `show` and `wait` show: the shared forge cache read through
-//! `vnx::forge::watch` (at most one `gh` call per pull request per `forge.refresh_seconds`,
-//! a short timeout, the cached state marked stale when the forge fails).
+//! The pull requests `status`, `show`, `wait`, the dashboard and the web page show: the shared
+//! forge cache read through `vnx::forge::watch` (at most one `gh` call per pull request per
+//! `forge.refresh_seconds`, a short timeout, the cached state marked stale when the forge
+//! fails), with this command's `gh` and keys.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use vnx::forge::Forge;
-use vnx::forge::watch::{self, Mode, PrStatus, ReadOptions};
+use vnx::forge::watch::{self, Mode, PrStatus};
 use vnx::ids::DispatchId;
 
 use crate::cli::util::forge::{Setup, gh_program};
-
-/// The longest one read of the forge may hold a reader up.
-const READ_TIMEOUT: u64 = 15;
 
 /// The mode the flags ask for: `--no-forge` never calls `gh`, `--refresh` reads now.
 pub(crate) fn mode(no_forge: bool, refresh: bool) -> Mode {
@@ -27,7 +24,8 @@ pub(crate) fn mode(no_forge: bool, refresh: bool) -> Mode {
 
 /// The pull requests of `dispatches` (id, branch) in `project`, by dispatch; empty when the
 /// project has no forge or no pull request was opened. Never fails: a forge that cannot be
-/// reached shows the cached state, marked stale.
+/// reached shows the cached state, marked stale. The reading is the library's
+/// (`forge::watch::read_now`); this resolves what it reads through.
 pub(crate) fn read(
     project: &vnx::project::Project,
     dispatches: &[(DispatchId, String)],
@@ -37,87 +35,51 @@ pub(crate) fn read(
     if dispatches.is_empty() || !ledger.exists() {
         return BTreeMap::new();
     }
-    let Some((setup, refresh)) = reader(project, ledger) else {
+    let Some(setup) = reader(project, ledger) else {
         return BTreeMap::new();
     };
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or(Duration::ZERO)
-        .as_secs();
-    setup.within(|ctx, forge, config| {
-        let options = ReadOptions {
-            now,
-            max_age_secs: refresh,
-            mode,
-            notify: &config.notify,
-        };
-        watch::read_dispatches(ctx, forge, dispatches, &options)
-    })
+    setup.within(|ctx, forge, config| watch::read_now(ctx, forge, config, dispatches, mode))
 }
 
-/// What [`read`] reads through: the project's forge (each read's timeout capped at
-/// [`READ_TIMEOUT`]) and `forge.refresh_seconds`; `None` without a forge that resolves.
-fn reader(project: &vnx::project::Project, ledger: std::path::PathBuf) -> Option<(Setup, u64)> {
+/// What [`read`] reads through: the project's forge as a reader reaches it
+/// (`forge::watch::reading`) and this command's keys; `None` without a forge that resolves.
+fn reader(project: &vnx::project::Project, ledger: std::path::PathBuf) -> Option<Setup> {
     let config = project.load_config().ok()?;
-    let mut reading = config.forge.clone()?;
-    reading.timeout_seconds = reading.timeout_seconds.min(READ_TIMEOUT);
+    let reading = watch::reading(&config)?;
     let forge = Forge::resolve(&project.root, &reading, gh_program()).ok()?;
-    let setup = Setup::with(project.clone(), Vec::new(), config, forge, ledger).ok()?;
-    Some((setup, reading.refresh_seconds))
+    Setup::with(project.clone(), Vec::new(), config, forge, ledger).ok()
 }
 
 /// How often the project's pull requests may be read from the forge
 /// (`forge.refresh_seconds`); `None` when the project has no `forge:` section.
 pub(crate) fn refresh_seconds(project: &vnx::project::Project) -> Option<u64> {
-    let config = project.load_config().ok()?;
-    config.forge.as_ref().map(|f| f.refresh_seconds.max(1))
+    watch::refresh_seconds(&project.load_config().ok()?)
 }
 
-/// The branch of each of `ids` the ledger started (one pass over the lines naming them).
+/// The branch of each of `ids` the ledger started (the library's `forge::watch::branches`),
+/// through the read index when this command's keys authenticate it.
 pub(crate) fn branches(
     project: &vnx::project::Project,
     ids: &[DispatchId],
 ) -> Vec<(DispatchId, String)> {
+    use vnx::dispatch::fold::{self, ReadOptions};
     let ledger = project.ledger();
     if ids.is_empty() || !ledger.exists() {
         return Vec::new();
     }
-    let Some(records) = indexed(project, ids).or_else(|| {
-        let wanted: Vec<&str> = ids.iter().map(DispatchId::as_str).collect();
-        vnx::dispatch::fold::Records::read_only(&ledger, &wanted).ok()
-    }) else {
-        return Vec::new();
-    };
-    ids.iter()
-        .filter_map(|id| {
-            let state = &records.get(id)?.listed.as_ref()?.state;
-            Some((id.clone(), state.branch.clone()?))
-        })
-        .collect()
-}
-
-/// The records of `ids` from the read index, when it can serve them without a pass over the
-/// ledger (ADR 0045).
-fn indexed(
-    project: &vnx::project::Project,
-    ids: &[DispatchId],
-) -> Option<vnx::dispatch::fold::Records> {
-    use vnx::dispatch::fold::{self, ReadOptions, Want};
-    let ledger = project.ledger();
-    let (attestor, trusted) = super::settings::attestation(None, &ledger).ok()?;
+    let attestation = super::settings::attestation(None, &ledger).ok();
     let key = super::settings::key_path(None).ok();
     let witness = super::settings::witness_dir();
     let index = fold::index::path_in(&project.data_dir());
-    let options = ReadOptions {
+    let options = attestation.as_ref().map(|(attestor, trusted)| ReadOptions {
         index: Some(&index),
-        attestor: Some(&attestor),
-        trusted: &trusted,
+        attestor: Some(attestor),
+        trusted,
         key: key.as_deref(),
         witness_dir: witness.as_deref(),
         threads: super::settings::threads(None),
         max_violations: 0,
         write: false,
-    };
-    let read = fold::read_indexed(&ledger, &options, Want::Ids(ids)).ok()??;
-    Some(read.stored.records)
+    });
+    watch::branches(&ledger, options.as_ref(), ids)
 }

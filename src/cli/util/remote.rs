@@ -41,18 +41,7 @@ pub(crate) fn dispatch(
                 .with_hint("declare hosts under `hosts:` (ssh, clone, capacity)"),
         );
     }
-    // A sandbox this project's config asks for by default is asked for on the host too, as
-    // is its network, whatever the host's own config says (a follow-up keeps its
-    // dispatch's, there as here).
-    let chosen = |flag: &str| {
-        let a = &request.args;
-        // The instruction is the one free text among them.
-        (0..a.len()).any(|i| a[i] == flag && (i == 0 || a[i - 1] != "--instruction"))
-    };
-    if request.follows.is_none() && !chosen("--sandbox") && !chosen("--no-sandbox") {
-        let sandbox = Some(config.sandbox.enabled);
-        (request.args).extend(vnx::remote::launch::sandbox_flags(sandbox, None));
-    }
+    vnx::actions::remote::with_project_sandbox(&config, &mut request);
     let ledger = project.ledger();
     let attestor = settings::attestor(None)?;
     let launched = match queue {

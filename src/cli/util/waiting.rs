@@ -1,20 +1,25 @@
 //! Waiting for dispatches to settle, as `vnx wait`, a foreground dispatch and a dispatch
-//! queued for a host wait: each printed the moment it settles (a line, or `--json`'s object
-//! with its pull request), the queue drained and remote hosts caught up with meanwhile, then,
-//! when asked, each done dispatch's pull request followed; the exit says how they ended.
+//! queued for a host wait, rendered: the library's wait (`vnx::actions::wait`) heard and each
+//! dispatch printed the moment it settles (a line, or `--json`'s object with its pull
+//! request), each change of a followed pull request, a host's lost link; its duties done with
+//! this process's settings (the queue drained, hosts caught up with, pending completions
+//! appended, the forge read); the exit says how they ended.
 
 use std::collections::BTreeMap;
+use std::ops::ControlFlow;
 use std::process::ExitCode;
 
+use vnx::actions::wait::{self, WaitEvent};
 pub(crate) use vnx::dispatch::settled::settled;
-use vnx::dispatch::view::{self, WaitEvent, Waited};
+use vnx::dispatch::view::Waited;
 use vnx::forge::watch::{Mode, PrStatus};
 use vnx::ids::DispatchId;
 use vnx::provider::transcript;
+use vnx::remote::{CatchUp, RemoteError};
 use vnx::tmux::Tmux;
 
 use crate::cli::CliError;
-use crate::cli::util::output::{Out, escape};
+use crate::cli::util::output::{Out, escape, say};
 use crate::cli::util::{pr_watch, settings};
 
 /// How dispatches are waited for.
@@ -32,115 +37,57 @@ pub(crate) struct Waiting {
     pub(crate) tmux_socket: Option<String>,
 }
 
-/// Waits for the dispatches `ids` of `project` as `how` says, printing each as it settles:
-/// exit 0 only when every one succeeded (and, with `until_pr`, its pull request did).
+/// Waits for the dispatches `ids` of `project` as `how` says (`vnx::actions::wait`), printing
+/// each as it settles: exit 0 only when every one succeeded (and, with `until_pr`, its pull
+/// request did).
 pub(crate) fn wait_for(
     project: &vnx::project::Project,
     ids: &[DispatchId],
     how: &Waiting,
 ) -> Result<ExitCode, CliError> {
-    // Pull requests are shown only when the project has a forge.
-    let refresh = pr_watch::refresh_seconds(project);
-    if how.until_pr.is_some() && refresh.is_none() {
-        return Err(CliError::usage("--until-pr needs a forge").with_hint(
-            "name the forge in .vnx/config.yaml (`forge: {kind: github, remote: origin}`)",
-        ));
-    }
-    crate::cli::util::drain::recover_queue_here(how.tmux_socket.clone(), true);
     let tmux = Tmux::new(settings::tmux_socket(how.tmux_socket.clone()));
-    let deadline = how
-        .timeout
-        .map(|s| std::time::Instant::now() + std::time::Duration::from_secs(s));
-    let mut out = Out::new();
-    let progress = Progress::new(how.json);
-    let mut catching = crate::cli::util::hosts::CatchingUp::new(project);
-    let mut failed = None;
-    // The pull request line printed with each dispatch, not printed again by --until-pr.
-    let mut shown: BTreeMap<DispatchId, String> = BTreeMap::new();
-    // Each dispatch is printed the moment it settles; a lost one is held back, since a
-    // supervisor that could not append its completion left it pending (appended below).
-    let waited = view::wait_with(
-        &project.ledger(),
-        ids,
-        &tmux,
-        how.until_blocked,
-        deadline,
-        &mut |event| match event {
-            WaitEvent::Settled(_, Waited::Lost) => {}
-            WaitEvent::Settled(id, w) => {
-                progress.clear();
-                let pr = refresh.and_then(|_| pr_of(project, id));
-                if let Some(pr) = &pr {
-                    shown.insert(id.clone(), pr.line());
-                }
-                if let Err(e) =
-                    report_one(&mut out, id, w, how.json, pr.as_ref()).and_then(|_| out.flush())
-                {
-                    failed.get_or_insert(e);
-                }
-            }
-            WaitEvent::Quiet(pending) => {
-                progress.show(pending);
-                // Remote dispatches: their hosts' new receipts are caught up with.
-                catching.tick(pending);
-                // A queued dispatch starts even if the supervisor that should start it died.
-                crate::cli::util::drain::recover_queue_here(how.tmux_socket.clone(), true);
-            }
-        },
-    )?;
-    progress.clear();
-    if let Some(e) = failed {
+    let mut front = Printing {
+        project,
+        tmux_socket: how.tmux_socket.clone(),
+        json: how.json,
+        out: Out::new(),
+        progress: Progress::new(how.json),
+        failed: None,
+    };
+    let asked = wait::Wait {
+        until_blocked: how.until_blocked,
+        until_pr: how.until_pr.map(UntilPr::of),
+        timeout: how.timeout.map(std::time::Duration::from_secs),
+    };
+    let outcome = wait::wait(project, ids, &tmux, &asked, &mut front);
+    front.progress.clear();
+    if let Some(e) = front.failed {
         return Err(e);
     }
-    let mut waited = waited;
-    let lost: Vec<DispatchId> = waited
-        .iter()
-        .filter(|(_, w)| matches!(w, Waited::Lost))
-        .map(|(id, _)| id.clone())
-        .collect();
-    if !lost.is_empty() {
-        crate::cli::util::pending::finish_pending(project);
-        let again = view::wait(&project.ledger(), &lost, &tmux, how.until_blocked)?;
-        for (id, w) in again {
-            let pr = refresh.and_then(|_| pr_of(project, &id));
-            if let Some(pr) = &pr {
-                shown.insert(id.clone(), pr.line());
-            }
-            report_one(&mut out, &id, &w, how.json, pr.as_ref())?;
-            waited.insert(id, w);
+    let outcome = match outcome {
+        Err(vnx::actions::ActionError::PrNeedsForge) => {
+            return Err(CliError::usage("--until-pr needs a forge").with_hint(
+                "name the forge in .vnx/config.yaml (`forge: {kind: github, remote: origin}`)",
+            ));
         }
-    }
+        outcome => outcome?,
+    };
+    let mut out = front.out;
     // An id the ledger never started is a usage error, worded as every command words it.
-    let unknown: Vec<String> = waited
-        .iter()
-        .filter(|(_, w)| matches!(w, Waited::Unknown))
-        .map(|(id, _)| id.to_string())
-        .collect();
+    let unknown = outcome.unknown();
     if !unknown.is_empty() {
         out.flush()?;
+        let unknown: Vec<&str> = unknown.into_iter().map(DispatchId::as_str).collect();
         return Err(
             CliError::usage(format!("unknown dispatch {}", unknown.join(", ")))
                 .with_hint("`vnx status` lists the dispatches of this project"),
         );
     }
-    let (Some(what), Some(refresh)) = (how.until_pr, refresh) else {
-        return Ok(verdict(&waited));
-    };
-    let done: Vec<DispatchId> = waited
-        .iter()
-        .filter(|(_, w)| w.succeeded())
-        .map(|(id, _)| id.clone())
-        .collect();
-    let watching = Watching {
-        project,
-        what,
-        refresh,
-        deadline,
-        json: how.json,
-    };
-    let prs_ok = watching.follow(&mut out, &done, &shown)?;
-    let all_ok = prs_ok && waited.values().all(Waited::succeeded);
-    Ok(crate::cli::util::error::Exit::No.when(!all_ok))
+    out.flush()?;
+    if outcome.prs_ok.is_none() {
+        return Ok(verdict(&outcome.waited));
+    }
+    Ok(crate::cli::util::error::Exit::No.when(!outcome.succeeded()))
 }
 
 /// What `--until-pr` waits for.
@@ -155,153 +102,122 @@ pub enum UntilPr {
 }
 
 impl UntilPr {
-    fn name(self) -> &'static str {
+    /// As the library takes it.
+    fn of(self) -> wait::UntilPr {
         match self {
-            UntilPr::Checks => "its pull request's checks",
-            UntilPr::Merged => "its pull request's merge",
-            UntilPr::Review => "a review of its pull request",
-        }
-    }
-
-    /// Whether the wait on a pull request first read as `first` and now read as `now` is
-    /// over, and if so whether it ended well. A read that failed (`unknown`) decides nothing.
-    fn decide(self, first: &PrStatus, now: &PrStatus) -> Option<bool> {
-        let ended = match now.state.as_str() {
-            "merged" => Some(true),
-            "closed" => Some(false),
-            _ => None,
-        };
-        match self {
-            UntilPr::Checks => match now.checks_word.as_str() {
-                "pass" => Some(true),
-                "fail" => Some(false),
-                _ => ended,
-            },
-            UntilPr::Merged => ended,
-            UntilPr::Review => {
-                let decided =
-                    !now.review_decision.is_empty() && now.review_decision != first.review_decision;
-                let said = now.new_comments > first.new_comments;
-                if decided || said {
-                    Some(now.review_decision == "APPROVED")
-                } else {
-                    ended
-                }
-            }
+            UntilPr::Checks => wait::UntilPr::Checks,
+            UntilPr::Merged => wait::UntilPr::Merged,
+            UntilPr::Review => wait::UntilPr::Review,
         }
     }
 }
 
-/// Dispatch `id`'s pull request through the shared forge cache, when it has one.
-fn pr_of(project: &vnx::project::Project, id: &DispatchId) -> Option<PrStatus> {
-    let branches = pr_watch::branches(project, std::slice::from_ref(id));
-    pr_watch::read(project, &branches, Mode::Auto).remove(id)
-}
-
-/// A wait on dispatches' pull requests (`--until-pr`).
-struct Watching<'a> {
+/// The CLI's end of a wait: each dispatch and pull request printed as heard, the progress
+/// line redrawn, and the duties that need this process's settings (the queue drained, hosts
+/// caught up with, pending completions appended, the forge read).
+struct Printing<'a> {
     project: &'a vnx::project::Project,
-    what: UntilPr,
-    refresh: u64,
-    deadline: Option<std::time::Instant>,
+    tmux_socket: Option<String>,
     json: bool,
+    out: Out,
+    progress: Progress,
+    /// The first failure to print (a closed pipe), returned once the wait is over.
+    failed: Option<CliError>,
 }
 
-impl Watching<'_> {
-    /// Waits on the pull request of each of `ids`, printing each change; whether every one
-    /// ended well. One without a pull request ends badly at once.
-    fn follow(
-        &self,
-        out: &mut Out,
-        ids: &[DispatchId],
-        shown: &BTreeMap<DispatchId, String>,
-    ) -> Result<bool, CliError> {
-        // The supervisor opens a pull request after the completion, holding the dispatch's
-        // lock to its end: taking it waits for that.
-        for id in ids {
-            let dir = self.project.data_dir().join("dispatches").join(id.as_str());
-            if dir.is_dir()
-                && let Ok(lock) = vnx::dispatch::liveness::hold(&dir)
-            {
-                drop(lock);
+impl Printing<'_> {
+    fn print(&mut self, event: WaitEvent<'_>) -> Result<(), CliError> {
+        let out = &mut self.out;
+        match event {
+            WaitEvent::Settled { id, waited, pr } => {
+                self.progress.clear();
+                report_one(out, id, waited, self.json, pr)?;
             }
-        }
-        let mut all_ok = true;
-        let mut pending = pr_watch::branches(self.project, ids);
-        for id in ids {
-            if !pending.iter().any(|(p, _)| p == id) {
-                self.none(out, id)?;
-                all_ok = false;
+            WaitEvent::Pending(pending) => {
+                self.progress.show(pending);
+                return Ok(());
             }
-        }
-        let mut seen: BTreeMap<DispatchId, (PrStatus, String)> = BTreeMap::new();
-        while !pending.is_empty() {
-            let prs = pr_watch::read(self.project, &pending, Mode::Auto);
-            let mut still = Vec::new();
-            for (id, branch) in pending {
-                let Some(pr) = prs.get(&id) else {
-                    self.none(out, &id)?;
-                    all_ok = false;
-                    continue;
-                };
-                let line = pr.line();
-                // Printed when it changed since it was last printed (here, or as it settled).
-                let (first, last) = seen
-                    .get(&id)
-                    .map_or((pr, shown.get(&id)), |(f, l)| (f, Some(l)));
-                if last != Some(&line) {
-                    self.print(out, &id, pr)?;
-                }
-                let first = first.clone();
-                seen.insert(id.clone(), (first.clone(), line));
-                match self.what.decide(&first, pr) {
-                    Some(ok) => all_ok &= ok,
-                    None => still.push((id, branch)),
-                }
+            WaitEvent::HostLost { host, error } => {
+                CliError::from(error)
+                    .context(format!(
+                        "lost the link to host {host}; its dispatches go on there, retrying"
+                    ))
+                    .warn();
+                return Ok(());
             }
-            out.flush()?;
-            pending = still;
-            if pending.is_empty() {
-                break;
+            WaitEvent::HostBack { host } => {
+                say!("host {host} answers again: caught up");
+                return Ok(());
             }
-            let mut pause = std::time::Duration::from_secs(self.refresh);
-            if let Some(d) = self.deadline {
-                let left = d.saturating_duration_since(std::time::Instant::now());
-                if left.is_zero() {
-                    for (id, _) in &pending {
-                        out.line(&format!(
-                            "{id}  still waiting for {} at --timeout",
-                            self.what.name()
-                        ))?;
-                    }
-                    return Ok(false);
-                }
-                pause = pause.min(left);
+            WaitEvent::Pr { id, pr } if self.json => {
+                out.json(&serde_json::json!({"dispatch_id": id, "pr": pr}))?;
             }
-            std::thread::sleep(pause);
-        }
-        Ok(all_ok)
-    }
-
-    fn print(&self, out: &mut Out, id: &DispatchId, pr: &PrStatus) -> Result<(), CliError> {
-        if self.json {
-            out.json(&serde_json::json!({"dispatch_id": id, "pr": pr}))?;
-        } else {
-            out.line(&format!("{id}  {}", escape(&pr.line())))?;
+            WaitEvent::Pr { id, pr } => {
+                out.line(&format!("{id}  {}", escape(&pr.line())))?;
+            }
+            WaitEvent::NoPr { id } if self.json => {
+                out.json(&serde_json::json!({"dispatch_id": id, "pr": null}))?;
+            }
+            WaitEvent::NoPr { id } => {
+                out.line(&format!(
+                    "{id}  no pull request to wait on (`vnx pr open {id}` opens one)"
+                ))?;
+            }
+            WaitEvent::PrStillWaiting { id, what } => {
+                out.line(&format!(
+                    "{id}  still waiting for {} at --timeout",
+                    what.name()
+                ))?;
+            }
         }
         out.flush()?;
         Ok(())
     }
+}
 
-    fn none(&self, out: &mut Out, id: &DispatchId) -> Result<(), CliError> {
-        if self.json {
-            out.json(&serde_json::json!({"dispatch_id": id, "pr": null}))?;
-        } else {
-            out.line(&format!(
-                "{id}  no pull request to wait on (`vnx pr open {id}` opens one)"
-            ))?;
+impl wait::Front for Printing<'_> {
+    fn heard(&mut self, event: WaitEvent<'_>) -> ControlFlow<()> {
+        // While dispatches settle, a failure to print is kept and the wait goes on, so each
+        // is waited for to its end; once they settled, it ends the wait.
+        let settling = matches!(event, WaitEvent::Settled { .. } | WaitEvent::Pending(_));
+        match self.print(event) {
+            Ok(()) => ControlFlow::Continue(()),
+            Err(e) => {
+                self.failed.get_or_insert(e);
+                if settling {
+                    ControlFlow::Continue(())
+                } else {
+                    ControlFlow::Break(())
+                }
+            }
         }
-        Ok(())
+    }
+
+    fn drain(&mut self) {
+        crate::cli::util::drain::recover_queue_here(self.tmux_socket.clone(), true);
+    }
+
+    fn catch_up(
+        &mut self,
+        pending: &[DispatchId],
+        wait: std::time::Duration,
+    ) -> Vec<(String, Result<CatchUp, RemoteError>)> {
+        crate::cli::util::hosts::catch_up(self.project, Some(pending), wait)
+    }
+
+    fn finish_pending(&mut self) {
+        crate::cli::util::pending::finish_pending(self.project);
+    }
+
+    fn branches(&mut self, ids: &[DispatchId]) -> Vec<(DispatchId, String)> {
+        pr_watch::branches(self.project, ids)
+    }
+
+    fn pull_requests(
+        &mut self,
+        dispatches: &[(DispatchId, String)],
+    ) -> BTreeMap<DispatchId, PrStatus> {
+        pr_watch::read(self.project, dispatches, Mode::Auto)
     }
 }
 

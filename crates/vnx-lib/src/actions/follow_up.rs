@@ -81,6 +81,33 @@ impl FollowUp {
     }
 }
 
+/// Where a follow-up `asked` starts: here (`None`), or in the place its dispatch ran in (a
+/// host's name, or the name of the place vnx made there for it), whose own vnx starts it
+/// ([`super::remote::follow_up_on_host`]). That place's host must be one `project`'s config
+/// declares; a rebase there is refused ([`ActionError::RebaseOnHost`]): it brings only a local
+/// dispatch onto its base.
+pub fn place(
+    project: &crate::project::Project,
+    asked: &FollowUp,
+) -> Result<Option<String>, ActionError> {
+    let ledger = project.ledger();
+    let Some(place) = (ledger.exists())
+        .then(|| view::remote_of(&ledger, &asked.id))
+        .flatten()
+    else {
+        return Ok(None);
+    };
+    let hosts = project.load_config()?.hosts;
+    crate::remote::host(&hosts, crate::remote::place::host_name(&place))?;
+    if asked.rebase.is_some() {
+        return Err(ActionError::RebaseOnHost {
+            id: asked.id.clone(),
+            place,
+        });
+    }
+    Ok(Some(place))
+}
+
 impl FollowUp {
     /// The follow-up as the host's own `vnx follow-up` takes it, for a dispatch that ran on a
     /// host (see [`super::remote::follow_up_on_host`]). `rebase` is not passed: it brings

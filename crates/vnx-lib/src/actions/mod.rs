@@ -33,6 +33,7 @@ pub mod remote;
 pub mod resume;
 pub mod review;
 pub mod start;
+pub mod wait;
 
 /// What an action is done with: the dispatch context of the project (its ledger, tmux,
 /// signing key), the keys whose receipts are trusted, and who acts.
@@ -191,6 +192,17 @@ pub enum ActionError {
         /// The limit it was stopped at: `tokens` or `cost`.
         limit: &'static str,
     },
+    /// A rebase asked of a follow-up of a dispatch that ran on a host.
+    #[error("{id} ran on {place}: a rebase brings only a local dispatch onto its base")]
+    RebaseOnHost {
+        /// The dispatch followed up.
+        id: DispatchId,
+        /// The place it ran in.
+        place: String,
+    },
+    /// A wait on pull requests in a project without a forge.
+    #[error("waiting on pull requests needs a forge")]
+    PrNeedsForge,
     /// A dispatch named to resume was not interrupted.
     #[error("dispatch {id} is {state}, not lost: nothing interrupted it")]
     NotInterrupted {
@@ -266,6 +278,11 @@ impl ActionError {
             ActionError::PlanChanged { id, .. } => Some(format!(
                 "read the plan again with `vnx show {id}` and decide on that one"
             )),
+            ActionError::RebaseOnHost { .. } => None,
+            ActionError::PrNeedsForge => Some(
+                "name the forge in .vnx/config.yaml (`forge: {kind: github, remote: origin}`)"
+                    .into(),
+            ),
             ActionError::NotInterrupted { id, .. } => Some(format!("`vnx status {id}` shows it")),
             ActionError::NotYours { doing, target, .. } => Some(format!(
                 "a dispatch's worker never decides for its own work: a person (or an agent \

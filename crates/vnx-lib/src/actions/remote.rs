@@ -116,6 +116,20 @@ pub fn follow_up_on_host(
     Ok(Some(remote::launch(&link, request)?))
 }
 
+/// A new dispatch `request` for a host, given the sandbox this project's `config` asks for
+/// by default (`sandbox.enabled`) when its arguments chose none (an instruction that reads
+/// `--sandbox` chooses nothing), whatever the host's own config says; a follow-up keeps its
+/// dispatch's, there as here.
+pub fn with_project_sandbox(config: &crate::config::Config, request: &mut remote::RemoteRequest) {
+    let a = &request.args;
+    let chosen =
+        |flag: &str| (0..a.len()).any(|i| a[i] == flag && (i == 0 || a[i - 1] != "--instruction"));
+    if request.follows.is_none() && !chosen("--sandbox") && !chosen("--no-sandbox") {
+        let sandbox = Some(config.sandbox.enabled);
+        (request.args).extend(remote::launch::sandbox_flags(sandbox, None));
+    }
+}
+
 /// The place vnx made for dispatch `id` (a container, a pod), when it ran in one that no
 /// dispatch still runs in: what [`remove_places`] removes once the dispatch is merged.
 fn place_to_remove(desk: &Desk<'_>, id: &DispatchId) -> Result<Option<String>, ActionError> {
@@ -162,4 +176,47 @@ fn remove(desk: &Desk<'_>, place: &str) -> Result<(), ActionError> {
     let data = ctx.project.data_dir();
     remote::place::open(&hosts, place, ctx.here(&data))?.remove()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_project_sandbox;
+    use crate::remote::RemoteRequest;
+
+    fn request(args: &[&str], follows: Option<&str>) -> RemoteRequest {
+        RemoteRequest {
+            id: None,
+            base_ref: "HEAD".into(),
+            base_commit: None,
+            args: args.iter().map(|a| (*a).to_owned()).collect(),
+            follows: follows.map(str::to_owned),
+        }
+    }
+
+    fn sandboxed(on: bool) -> crate::config::Config {
+        let text = format!("version: 1\nsandbox: {{enabled: {on}}}\n");
+        crate::config::parse(&text, std::path::Path::new("c.yaml")).expect("a config")
+    }
+
+    #[test]
+    fn a_host_dispatch_gets_the_projects_sandbox_unless_it_chose() {
+        let mut r = request(&["--instruction", "go"], None);
+        with_project_sandbox(&sandboxed(true), &mut r);
+        assert_eq!(r.args, ["--instruction", "go", "--sandbox"]);
+        let mut r = request(&["--instruction", "go"], None);
+        with_project_sandbox(&sandboxed(false), &mut r);
+        assert_eq!(r.args, ["--instruction", "go", "--no-sandbox"]);
+        // Chosen: kept as chosen.
+        let mut r = request(&["--no-sandbox", "--instruction", "go"], None);
+        with_project_sandbox(&sandboxed(true), &mut r);
+        assert_eq!(r.args, ["--no-sandbox", "--instruction", "go"]);
+        // An instruction that reads `--sandbox` chooses nothing.
+        let mut r = request(&["--instruction", "--sandbox"], None);
+        with_project_sandbox(&sandboxed(false), &mut r);
+        assert_eq!(r.args, ["--instruction", "--sandbox", "--no-sandbox"]);
+        // A follow-up keeps its dispatch's.
+        let mut r = request(&["--instruction", "go"], Some("d1"));
+        with_project_sandbox(&sandboxed(true), &mut r);
+        assert_eq!(r.args, ["--instruction", "go"]);
+    }
 }

@@ -111,13 +111,62 @@ pub fn when_done(
 /// project without a forge is dropped: nothing can act on it.
 pub fn wanted_after(data_dir: &Path, config: &Config, role: &str, id: &DispatchId) -> bool {
     let asked = requested(data_dir, id).is_some();
-    let Some(forge) = &config.forge else {
+    if config.forge.is_none() {
         if asked {
             let _ = std::fs::remove_file(request_path(data_dir, id));
         }
         return false;
-    };
-    asked || forge.open_on_done || config.roles.get(role).is_some_and(|r| r.open_pr)
+    }
+    asked || opens_when_done(config, role)
+}
+
+/// Whether the project opens the pull request of every dispatch of `role` by itself when it
+/// is done (`forge.open_on_done`, or the role's `open_pr`, in a project with a forge), as its
+/// supervisor decides ([`wanted_after`]): a front end waiting for such a dispatch waits for
+/// that too ([`after_done`]).
+pub fn opens_when_done(config: &Config, role: &str) -> bool {
+    (config.forge.as_ref())
+        .is_some_and(|f| f.open_on_done || config.roles.get(role).is_some_and(|r| r.open_pr))
+}
+
+/// What became of the pull request a dispatch's supervisor was to open once it was done
+/// ([`after_done`]).
+#[derive(Debug)]
+pub enum AfterDone {
+    /// Opened or updated: the newest `pr_opened` of the dispatch, signed by a trusted key.
+    Opened(Box<PrOpened>),
+    /// Not opened; what the supervisor said of it ([`told`]; the forge's and gates' text,
+    /// unescaped).
+    Said(String),
+    /// Not opened or updated, and nothing said.
+    Nothing,
+}
+
+/// Waits for the supervisor of dispatch `id` (of the project whose data directory is
+/// `data_dir`) to finish what it does after the completion, its pull request opened or updated
+/// when asked (it holds the dispatch's lock to its last chore: taking it waits for that), then
+/// reads what became of the pull request: its `pr_opened` on `ledger` under the `trusted`
+/// keys, else what the supervisor said.
+pub fn after_done(
+    data_dir: &Path,
+    ledger: &Path,
+    trusted: &[[u8; 32]],
+    id: &DispatchId,
+) -> AfterDone {
+    let dir = data_dir.join("dispatches").join(id.as_str());
+    if let Ok(lock) = crate::dispatch::liveness::hold(&dir) {
+        drop(lock);
+    }
+    let opened = Evidence::read(ledger, id, trusted)
+        .ok()
+        .and_then(|ev| ev.started.map(|s| s.receipt.branch))
+        .and_then(|branch| super::History::read(ledger, &branch, trusted).ok())
+        .and_then(|h| h.opened.into_iter().rev().find(|o| &o.dispatch_id == id));
+    match (opened, told(data_dir, id)) {
+        (Some(o), _) => AfterDone::Opened(Box::new(o)),
+        (None, Some(said)) => AfterDone::Said(said),
+        (None, None) => AfterDone::Nothing,
+    }
 }
 
 /// What the supervisor does once its dispatch's completion is on the ledger: opens its pull
@@ -224,4 +273,49 @@ fn act(
     Ok(Outcome::Opened {
         receipt: Box::new(receipt),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(text: &str) -> Config {
+        crate::config::parse(&format!("version: 1\n{text}"), Path::new("config.yaml"))
+            .expect("a config")
+    }
+
+    #[test]
+    fn a_project_opens_its_pull_requests_by_itself_only_with_a_forge() {
+        let forge = "forge: {kind: github, remote: origin}\n";
+        let role = "roles:\n  implementer: {open_pr: true}\n";
+        let opens = |text: &str| opens_when_done(&config(text), "implementer");
+        assert!(!opens(""));
+        assert!(!opens(role));
+        assert!(!opens(forge));
+        assert!(opens(&format!("{forge}{role}")));
+        assert!(opens(
+            "forge: {kind: github, remote: origin, open_on_done: true}\n"
+        ));
+        // Another role's open_pr is not this one's.
+        assert!(!opens_when_done(
+            &config(&format!("{forge}{role}")),
+            "reviewer"
+        ));
+    }
+
+    #[test]
+    fn after_done_is_what_the_supervisor_said_else_nothing() {
+        let data = tempfile::tempdir().expect("a directory");
+        let ledger = data.path().join("state/ledger.ndjson");
+        let id = DispatchId::parse("d1").expect("an id");
+        let read = || after_done(data.path(), &ledger, &[], &id);
+        assert!(matches!(read(), AfterDone::Nothing), "{:?}", read());
+        tell(data.path(), &id, "not opening the pull request: it failed");
+        match read() {
+            AfterDone::Said(said) => {
+                assert_eq!(said, "not opening the pull request: it failed");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 }

@@ -244,6 +244,78 @@ pub struct ReadOptions<'a> {
     pub notify: &'a [String],
 }
 
+/// The longest one read of the forge may hold a reader up (`vnx status`, `show`, `wait`,
+/// the dashboard, the web page), in seconds: `forge.timeout_seconds` is capped at this.
+pub const READ_TIMEOUT: u64 = 15;
+
+/// How often the project's pull requests may be read from the forge
+/// (`forge.refresh_seconds`, at least 1); `None` when the project has no `forge:` section.
+pub fn refresh_seconds(config: &crate::config::Config) -> Option<u64> {
+    config.forge.as_ref().map(|f| f.refresh_seconds.max(1))
+}
+
+/// The `forge:` section a reader of pull requests resolves its forge from: the project's,
+/// each read's timeout capped at [`READ_TIMEOUT`]; `None` without one.
+pub fn reading(config: &crate::config::Config) -> Option<crate::config::ForgeConfig> {
+    let mut reading = config.forge.clone()?;
+    reading.timeout_seconds = reading.timeout_seconds.min(READ_TIMEOUT);
+    Some(reading)
+}
+
+/// [`read_dispatches`] as a reader reads now: by the clock, a cached read kept
+/// `forge.refresh_seconds` of `config`, the user's `notify:` command run for what changed.
+/// Empty when `config` has no forge.
+pub fn read_now(
+    ctx: &Context<'_>,
+    forge: &Forge,
+    config: &crate::config::Config,
+    dispatches: &[(DispatchId, String)],
+    mode: Mode,
+) -> BTreeMap<DispatchId, PrStatus> {
+    let Some(refresh) = config.forge.as_ref().map(|f| f.refresh_seconds) else {
+        return BTreeMap::new();
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or(std::time::Duration::ZERO)
+        .as_secs();
+    let options = ReadOptions {
+        now,
+        max_age_secs: refresh,
+        mode,
+        notify: &config.notify,
+    };
+    read_dispatches(ctx, forge, dispatches, &options)
+}
+
+/// The branch of each of `ids` the ledger started, for [`read_dispatches`]: their records
+/// from the read index when `index` can serve them without a pass over the ledger (ADR 0045),
+/// else from one pass over the lines naming them. Those with no branch (or none the ledger
+/// holds) are left out.
+pub fn branches(
+    ledger: &Path,
+    index: Option<&crate::dispatch::fold::ReadOptions<'_>>,
+    ids: &[DispatchId],
+) -> Vec<(DispatchId, String)> {
+    use crate::dispatch::fold::{self, Records, Want};
+    if ids.is_empty() || !ledger.exists() {
+        return Vec::new();
+    }
+    let indexed = index.and_then(|o| fold::read_indexed(ledger, o, Want::Ids(ids)).ok()?);
+    let Some(records) = indexed.map(|read| read.stored.records).or_else(|| {
+        let wanted: Vec<&str> = ids.iter().map(DispatchId::as_str).collect();
+        Records::read_only(ledger, &wanted).ok()
+    }) else {
+        return Vec::new();
+    };
+    ids.iter()
+        .filter_map(|id| {
+            let state = &records.get(id)?.listed.as_ref()?.state;
+            Some((id.clone(), state.branch.clone()?))
+        })
+        .collect()
+}
+
 /// Whether a reader may call `gh`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
@@ -632,4 +704,32 @@ pub fn refresh(
         .unwrap_or_default();
     let summary = refresh_with(cache, &pr, now);
     Ok((summary, changes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{READ_TIMEOUT, reading, refresh_seconds};
+
+    fn config(text: &str) -> crate::config::Config {
+        crate::config::parse(
+            &format!("version: 1\n{text}"),
+            std::path::Path::new("c.yaml"),
+        )
+        .expect("a config")
+    }
+
+    #[test]
+    fn a_reader_reads_only_a_forge_and_never_waits_on_it_long() {
+        assert_eq!(reading(&config("")), None);
+        assert_eq!(refresh_seconds(&config("")), None);
+        let slow = config(
+            "forge: {kind: github, remote: origin, timeout_seconds: 300, refresh_seconds: 7}\n",
+        );
+        let r = reading(&slow).expect("its forge");
+        assert_eq!(r.timeout_seconds, READ_TIMEOUT);
+        assert_eq!(r.refresh_seconds, 7);
+        assert_eq!(refresh_seconds(&slow), Some(7));
+        let quick = config("forge: {kind: github, remote: origin, timeout_seconds: 5}\n");
+        assert_eq!(reading(&quick).expect("its forge").timeout_seconds, 5);
+    }
 }

@@ -412,10 +412,10 @@ pub fn diff(
     )
 }
 
-/// Waits, as `vnx wait` does, until each dispatch completed (done, failed, needs_input, …),
-/// was lost, or (with `until_blocked`) is blocked, for at most `timeout` seconds; those still
-/// running then read `running`. Unlike `vnx wait`, it neither drains the queue nor appends
-/// pending completions.
+/// Waits, as `vnx wait` does (the same `actions::wait`), until each dispatch completed (done,
+/// failed, needs_input, …), was lost, or (with `until_blocked`) is blocked, for at most
+/// `timeout` seconds; those still running then read `running`. Unlike `vnx wait`, it neither
+/// drains the queue, nor catches up with hosts, nor appends pending completions.
 pub fn wait(
     s: &Settings,
     ids: &[String],
@@ -444,15 +444,26 @@ pub fn wait(
             id: unknown.to_string(),
         });
     }
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
-    let waited = view::wait_with(
-        &s.ledger,
+    // The wait `vnx wait` waits, without its duties: nothing drained or appended here.
+    let how = crate::actions::wait::Wait {
+        until_blocked,
+        until_pr: None,
+        timeout: Some(std::time::Duration::from_secs(secs)),
+    };
+    let waited = crate::actions::wait::wait(
+        &crate::project::Project::at(&s.root),
         &ids,
         &Tmux::new(&s.tmux_socket),
-        until_blocked,
-        Some(deadline),
-        &mut |_| {},
-    )?;
+        &how,
+        &mut Listening,
+    )
+    .map_err(|e| match e {
+        crate::actions::ActionError::Ledger(e) => McpError::Ledger(e),
+        e => McpError::Session {
+            what: format!("could not wait: {e}"),
+        },
+    })?
+    .waited;
     let mut cited = Vec::new();
     let mut settled = Vec::new();
     for id in &ids {
@@ -483,4 +494,14 @@ pub fn wait(
         }),
         Evidence::new(&s.ledger, cited)?,
     )
+}
+
+/// The MCP server's end of a wait: it answers once the wait is over, so it hears nothing as
+/// it goes, and does none of the wait's duties (it writes nothing).
+struct Listening;
+
+impl crate::actions::wait::Front for Listening {
+    fn heard(&mut self, _: crate::actions::wait::WaitEvent<'_>) -> std::ops::ControlFlow<()> {
+        std::ops::ControlFlow::Continue(())
+    }
 }

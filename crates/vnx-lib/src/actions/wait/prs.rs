@@ -1,0 +1,148 @@
+//! A wait's last part, on done dispatches' pull requests (`vnx wait --until-pr`): what is
+//! waited for and when it is over (`UntilPr`), and the pull requests followed through the
+//! front end's forge until each is decided or the timeout comes, each change heard once.
+
+use std::collections::BTreeMap;
+use std::ops::ControlFlow;
+use std::time::{Duration, Instant};
+
+use super::{Front, WaitEvent};
+use crate::forge::watch::PrStatus;
+use crate::ids::DispatchId;
+use crate::project::Project;
+
+/// What a wait on a done dispatch's pull request waits for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UntilPr {
+    /// Every check done: passed (well) or any failed.
+    Checks,
+    /// Merged (well) or closed.
+    Merged,
+    /// A new review decision, review or comment: approved (well) or not.
+    Review,
+}
+
+impl UntilPr {
+    /// What is waited for, in words: "its pull request's checks".
+    pub fn name(self) -> &'static str {
+        match self {
+            UntilPr::Checks => "its pull request's checks",
+            UntilPr::Merged => "its pull request's merge",
+            UntilPr::Review => "a review of its pull request",
+        }
+    }
+
+    /// Whether the wait on a pull request first read as `first` and now read as `now` is
+    /// over, and if so whether it ended well. A read that failed (`unknown`) decides nothing.
+    pub fn decide(self, first: &PrStatus, now: &PrStatus) -> Option<bool> {
+        let ended = match now.state.as_str() {
+            "merged" => Some(true),
+            "closed" => Some(false),
+            _ => None,
+        };
+        match self {
+            UntilPr::Checks => match now.checks_word.as_str() {
+                "pass" => Some(true),
+                "fail" => Some(false),
+                _ => ended,
+            },
+            UntilPr::Merged => ended,
+            UntilPr::Review => {
+                let decided =
+                    !now.review_decision.is_empty() && now.review_decision != first.review_decision;
+                let said = now.new_comments > first.new_comments;
+                if decided || said {
+                    Some(now.review_decision == "APPROVED")
+                } else {
+                    ended
+                }
+            }
+        }
+    }
+}
+
+/// A wait on dispatches' pull requests.
+pub(super) struct Following<'a> {
+    pub(super) project: &'a Project,
+    pub(super) what: UntilPr,
+    /// How often the forge may be read.
+    pub(super) refresh: Duration,
+    pub(super) deadline: Option<Instant>,
+}
+
+impl Following<'_> {
+    /// Waits on the pull request of each of `ids`, telling `front` each change (`shown`: the
+    /// line each was last heard with as its dispatch settled); whether every one ended well.
+    /// One without a pull request ends badly at once.
+    pub(super) fn follow(
+        &self,
+        front: &mut dyn Front,
+        ids: &[DispatchId],
+        shown: &BTreeMap<DispatchId, String>,
+    ) -> ControlFlow<(), bool> {
+        // The supervisor opens a pull request after the completion, holding the dispatch's
+        // lock to its end: taking it waits for that.
+        for id in ids {
+            let dir = self.project.data_dir().join("dispatches").join(id.as_str());
+            if dir.is_dir()
+                && let Ok(lock) = crate::dispatch::liveness::hold(&dir)
+            {
+                drop(lock);
+            }
+        }
+        let mut all_ok = true;
+        let mut pending = front.branches(ids);
+        for id in ids {
+            if !pending.iter().any(|(p, _)| p == id) {
+                front.heard(WaitEvent::NoPr { id })?;
+                all_ok = false;
+            }
+        }
+        let mut seen: BTreeMap<DispatchId, (PrStatus, String)> = BTreeMap::new();
+        while !pending.is_empty() {
+            let prs = front.pull_requests(&pending);
+            let mut still = Vec::new();
+            for (id, branch) in pending {
+                let Some(pr) = prs.get(&id) else {
+                    front.heard(WaitEvent::NoPr { id: &id })?;
+                    all_ok = false;
+                    continue;
+                };
+                let line = pr.line();
+                // Heard when it changed since it was last heard (here, or as it settled).
+                let (first, last) = seen
+                    .get(&id)
+                    .map_or((pr, shown.get(&id)), |(f, l)| (f, Some(l)));
+                if last != Some(&line) {
+                    front.heard(WaitEvent::Pr { id: &id, pr })?;
+                }
+                let first = first.clone();
+                seen.insert(id.clone(), (first.clone(), line));
+                match self.what.decide(&first, pr) {
+                    Some(ok) => all_ok &= ok,
+                    None => still.push((id, branch)),
+                }
+            }
+            pending = still;
+            if pending.is_empty() {
+                break;
+            }
+            let mut pause = self.refresh;
+            if let Some(d) = self.deadline {
+                let left = d.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    for (id, _) in &pending {
+                        front.heard(WaitEvent::PrStillWaiting {
+                            id,
+                            what: self.what,
+                        })?;
+                    }
+                    return ControlFlow::Continue(false);
+                }
+                pause = pause.min(left);
+            }
+            std::thread::sleep(pause);
+        }
+        ControlFlow::Continue(all_ok)
+    }
+}
