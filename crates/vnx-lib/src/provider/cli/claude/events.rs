@@ -220,6 +220,7 @@ pub(crate) mod tests {
                 events: 8,
                 unparsed_lines: 0,
                 background_stopped: Vec::new(),
+                background_left: Vec::new(),
             }
         );
         assert!(!summary.is_empty());

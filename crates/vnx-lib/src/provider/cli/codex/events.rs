@@ -196,6 +196,7 @@ pub(crate) mod tests {
                 events: 17,
                 unparsed_lines: 0,
                 background_stopped: Vec::new(),
+                background_left: Vec::new(),
             }
         );
     }
