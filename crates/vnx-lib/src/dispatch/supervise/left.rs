@@ -14,8 +14,9 @@
 //!
 //! What it cannot see: a process that cleared its environment (`env -i cmd &`) or dropped
 //! the variables, one the user cannot read (another user's, one made undumpable), and one
-//! in a PID namespace this one does not contain (a container's). In the bubblewrap sandbox
-//! (`--unshare-pid`) the worker runs in a PID namespace of its own, which this one contains:
+//! in a PID namespace this one does not contain; one in a PID namespace below this one (a
+//! container's) is never counted either, unless it is under the CLI's own process. In the
+//! bubblewrap sandbox (`--unshare-pid`) the worker runs in a PID namespace of its own, which this one contains:
 //! a process orphaned there is reparented to the namespace's init (bwrap), not to init, so a
 //! namespace's init is followed only into its first command (namespace pid 2), and what else
 //! it holds is left behind; when the CLI exits, bwrap's init exits with it and the kernel
@@ -161,14 +162,28 @@ pub(crate) fn runs(id: ProcessId) -> bool {
     start_of(id.pid) == Some(id.start)
 }
 
-/// A process's pid in its own PID namespace (the last of `status`'s `NSpid`).
-fn namespace_pid(pid: u32) -> Option<u32> {
+/// A process's pids in the PID namespaces it is in, outermost first (`status`'s `NSpid`).
+fn namespace_pids(pid: &str) -> Option<Vec<u32>> {
     let text = read_proc(Path::new(&format!("/proc/{pid}/status")), MAX_STAT)?;
     let text = String::from_utf8_lossy(&text);
     let line = text.lines().find_map(|l| l.strip_prefix("NSpid:"))?;
-    let ids: Vec<&str> = line.split_ascii_whitespace().collect();
+    line.split_ascii_whitespace()
+        .map(|id| id.parse().ok())
+        .collect()
+}
+
+/// A process's pid in its own PID namespace, when that is not this one's.
+fn namespace_pid(pid: u32) -> Option<u32> {
+    let ids = namespace_pids(&pid.to_string())?;
     // One id: the process is in this namespace; nothing to tell.
-    (ids.len() > 1).then(|| ids.last()?.parse().ok()).flatten()
+    (ids.len() > 1).then(|| ids.last().copied()).flatten()
+}
+
+/// Whether process `pid` is in this process's own PID namespace (not in one below it: a
+/// container's, a sandbox's).
+fn in_own_namespace(pid: u32) -> bool {
+    let depth = |p: &str| namespace_pids(p).map(|ids| ids.len());
+    depth(&pid.to_string()).is_some_and(|d| Some(d) == depth("self"))
 }
 
 /// The user's own running processes, at most [`MAX_PIDS`] entries looked at.
@@ -233,11 +248,31 @@ fn own_line(table: &HashMap<u32, Stat>) -> HashSet<u32> {
 pub(crate) fn find(marks: &Marks, cli: Option<u32>) -> Vec<LeftProcess> {
     let table = table();
     let mut skip = own_line(&table);
+    // Under the CLI's process: what a sandbox (a PID namespace of the CLI's own) holds.
+    let mut under = HashSet::new();
     if let Some(cli) = cli {
         skip.extend(tree(cli, &table));
+        under = descendants(cli, &table);
     }
-    let candidates = table.keys().filter(|pid| !skip.contains(pid));
+    // A process in another PID namespace (a container's) is never the worker's left here.
+    let candidates = (table.keys())
+        .filter(|pid| !skip.contains(pid))
+        .filter(|pid| under.contains(pid) || in_own_namespace(**pid));
     marked(marks, &table, candidates)
+}
+
+/// `root` and every process below it in `table`.
+fn descendants(root: u32, table: &HashMap<u32, Stat>) -> HashSet<u32> {
+    let mut all = HashSet::from([root]);
+    let mut todo = vec![root];
+    while let Some(pid) = todo.pop() {
+        for (child, s) in table {
+            if s.ppid == pid && all.insert(*child) {
+                todo.push(*child);
+            }
+        }
+    }
+    all
 }
 
 /// The processes a sandboxed CLI (`leader`, bwrap) left running in its PID namespace while
@@ -245,15 +280,7 @@ pub(crate) fn find(marks: &Marks, cli: Option<u32>) -> Vec<LeftProcess> {
 /// every second: only the leader's descendants are looked at. They end with the CLI.
 pub(crate) fn orphaned(marks: &Marks, leader: u32) -> Vec<LeftProcess> {
     let table = table();
-    let mut all = HashSet::from([leader]);
-    let mut todo = vec![leader];
-    while let Some(pid) = todo.pop() {
-        for (child, s) in &table {
-            if s.ppid == pid && all.insert(*child) {
-                todo.push(*child);
-            }
-        }
-    }
+    let all = descendants(leader, &table);
     let cli = tree(leader, &table);
     marked(marks, &table, all.iter().filter(|pid| !cli.contains(pid)))
 }

@@ -147,3 +147,39 @@ fn a_process_whose_pid_was_reused_is_never_signalled() {
     assert!(child.wait().is_ok());
     assert!(!runs(ProcessId { pid, start }));
 }
+
+#[test]
+fn in_a_sandbox_what_the_cli_orphaned_is_left_and_the_namespace_is_not_looked_into() {
+    let bwrap = std::path::Path::new("/usr/bin/bwrap");
+    assert!(bwrap.exists(), "needs bubblewrap (bin/test installs it)");
+    let id = format!("D-ns{}", std::process::id());
+    let marks = Marks::of(&id);
+    // The CLI (the namespace's pid 2, `sleep 32`) and what it orphaned there (`sleep 31`,
+    // reparented to bwrap's init), as the sandbox starts a worker.
+    let mut cmd = Command::new(bwrap);
+    cmd.args(["--die-with-parent", "--unshare-pid", "--dev-bind", "/", "/"])
+        .args(["--proc", "/proc", "--", "sh", "-c"])
+        .arg("(exec sleep 31 &); exec sleep 32")
+        .env("VNX_DISPATCH_ID", &id)
+        .env(crate::dispatch::supervise::signals::SEAL_VAR, "s")
+        .stdin(Stdio::null());
+    let mut leader = cmd.spawn().unwrap();
+    let orphan = || {
+        let found = find(&marks, Some(leader.id()));
+        found.iter().any(|p| p.command == "sleep 31") && found.len() == 1
+    };
+    assert!(until(orphan), "{:?}", find(&marks, Some(leader.id())));
+    assert_eq!(orphaned(&marks, leader.id()).len(), 1);
+    // Without the CLI: only what runs in this namespace (bwrap itself), nothing inside.
+    let outside = find(&marks, None);
+    assert!(
+        outside
+            .iter()
+            .all(|p| p.command.starts_with("/usr/bin/bwrap")),
+        "{outside:?}"
+    );
+    let _ = leader.kill();
+    let _ = leader.wait();
+    // bwrap's init died with it, and the kernel ended the namespace.
+    assert!(until(|| orphaned(&marks, leader.id()).is_empty()));
+}
