@@ -8,11 +8,14 @@
 //! showed it, tests/support/fixtures/codex-headless-background-*.jsonl); a command that
 //! ended within the turn leaves the dispatch done. codex's TUI, which names such a command
 //! only in its rollout file, is waited for there until the rollout records its end.
+//! Processes the worker left running (a command its shell backgrounded): `left`.
 
 use crate::common::{Fakes, Repo, completion, run, wait_for};
 
+mod left;
+
 /// `vnx status --json`'s entry for `id`.
-fn state_of(repo: &Repo, id: &str) -> serde_json::Value {
+pub(super) fn state_of(repo: &Repo, id: &str) -> serde_json::Value {
     let r = run(repo.vnx().args(["status", "--json"]));
     let all: Vec<serde_json::Value> = serde_json::from_str(&r.stdout).unwrap();
     all.into_iter()
@@ -116,7 +119,12 @@ fn a_codex_tui_command_left_running_is_waited_for_in_its_rollout() {
 }
 
 /// A headless dispatch of `provider`'s stand-in.
-fn headless(repo: &Repo, fakes: &Fakes, provider: &str, instruction: &str) -> crate::common::Run {
+pub(super) fn headless(
+    repo: &Repo,
+    fakes: &Fakes,
+    provider: &str,
+    instruction: &str,
+) -> crate::common::Run {
     let mut cmd = repo.vnx();
     cmd.env("PATH", fakes.path())
         .env("VNX_FAKE_LOG_DIR", fakes.log_dir())

@@ -86,7 +86,7 @@ fn real_api_errors_are_error_verdicts_with_the_cli_message() {
 
 /// Background work, as claude 2.1.197, gemini 0.61.0 and codex 0.169.0 told it (ADR 0096):
 /// `claude -p` stopped a background shell that outlived its turn by 5 s, gemini left one
-/// running as it exited, `codex exec` stopped a command that outlived its turn (each recorded
+/// running as it exited (recorded as left running), `codex exec` stopped a command that outlived its turn (each recorded
 /// as unfinished); claude waited for a background sub-agent and for a shell that ended
 /// within those 5 s, and codex's command ended within its turn (nothing recorded).
 #[test]
@@ -100,10 +100,12 @@ fn real_background_work_the_cli_stopped_is_recorded() {
         (task.kind.as_str(), task.what.as_str()),
         ("shell", "slow tests")
     );
-    // gemini moved its command to the background and exited, the command still running.
+    // gemini moved its command to the background and exited, the command still running:
+    // left running, which the supervisor looks for among the processes left (ADR 0099).
     let (s, _) = parse("gemini-headless-background-shell.jsonl");
-    let [task] = s.background_stopped.as_slice() else {
-        panic!("{:?}", s.background_stopped)
+    assert!(s.background_stopped.is_empty(), "{s:?}");
+    let [task] = s.background_left.as_slice() else {
+        panic!("{:?}", s.background_left)
     };
     assert_eq!(
         (task.kind.as_str(), task.what.as_str()),

@@ -242,6 +242,7 @@ fn stream() -> StreamSummary {
         events: 10,
         unparsed_lines: 0,
         background_stopped: vec![background_task()],
+        background_left: Vec::new(),
     }
 }
 

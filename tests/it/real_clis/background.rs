@@ -3,9 +3,10 @@
 //! and ends is not the dispatch's end: the dispatch runs on, "waiting on 1 background task",
 //! until the shell ended and claude's own turn after it ended with none; `claude -p`, which
 //! stops a background shell 5 s after its turn, ends the dispatch needing a person, and so
-//! does headless gemini, which leaves its background command running (in a session of its
-//! own) as it exits, and `codex exec`, which stops a command it stopped waiting for as it
-//! exits. codex's TUI names such a command only in its rollout file, where vnx reads it:
+//! does `codex exec`, which stops a command it stopped waiting for as it exits. Headless
+//! gemini leaves its background command running (in a session of its own) as it exits, and
+//! `claude -p` what a script its shell ran backgrounded: vnx finds those processes by the
+//! worker's environment and waits for them (ADR 0099), their file in the commit. codex's TUI names such a command only in its rollout file, where vnx reads it:
 //! the dispatch waits until the rollout records the command's end. opencode's sub-agent
 //! (`task`) runs to its end within its call, so the dispatch cannot conclude before the
 //! sub-agent's work ended.
@@ -16,6 +17,12 @@ use crate::common::{completion, configure, run};
 
 /// The role lets the worker run `sleep` unasked, so the background shell needs no dialog.
 const CONFIG: &str = "roles:\n  implementer: {allow: ['sleep']}\n";
+
+/// The role lets the worker run `sh` unasked.
+const LEFT_CONFIG: &str = "roles:\n  implementer: {allow: ['sh']}\n";
+
+/// What `slow.sh` does: 8 s, then `bg.txt`.
+const SLOW: &str = "sleep 8; echo finished > bg.txt";
 
 /// The model's script: a change and the report first, then a background shell of `secs`, then
 /// its answer.
@@ -31,6 +38,18 @@ fn around(tool: &str) -> String {
     format!(
         "Start the slow tests in the background.\n\
          \\@model write notes.txt started\n\
+         \\@model run vnx report --status done --summary started\n\
+         \\@model tool {tool}\n\
+         \\@model say Started the tests."
+    )
+}
+
+/// A script that writes `slow.sh` (`body`), makes a change and reports, then calls `tool`
+/// (which runs `sh slow.sh`), then answers.
+fn left_behind(body: &str, tool: &str) -> String {
+    format!(
+        "Start the slow tests in the background.\n\
+         \\@model write slow.sh {body}\n\
          \\@model run vnx report --status done --summary started\n\
          \\@model tool {tool}\n\
          \\@model say Started the tests."
@@ -143,22 +162,48 @@ fn real_claude_headless_says_it_waits_for_its_sub_agent() {
     assert_eq!(receipts[waited]["tasks"][0]["kind"], "subagent", "{at}");
 }
 
+/// gemini leaves its background command running (in a session of its own) as it exits:
+/// vnx finds it by the worker's environment and waits for it (ADR 0099), and the command's
+/// file is in the dispatch's commit.
 #[test]
 #[ignore = "needs the real claude, codex and gemini (~740 MB from npm, tests/support/install-clis.sh)"]
-fn real_gemini_headless_leaving_its_background_command_is_not_done() {
+fn real_gemini_headless_background_command_is_waited_for() {
     let rig = Rig::new();
-    configure(&rig.repo, CONFIG);
     let at = step("gemini", "headless", "background command");
-    let script = around(
-        "run_shell_command {\"command\":\"sleep 20\",\"description\":\"slow tests\",\"is_background\":true}",
+    configure(&rig.repo, LEFT_CONFIG);
+    let script = left_behind(
+        SLOW,
+        "run_shell_command {\"command\":\"sh slow.sh\",\"description\":\"slow tests\",\"is_background\":true}",
     );
-    needs_you(
-        &rig,
-        "gemini",
-        &script,
-        &at,
-        &["1 background task: slow tests"],
+    let id = rig.detach("gemini", "headless", 120, &script);
+    // gemini runs the command inside a wrapper of its own, which names the task.
+    let (receipts, waited) = waited_then_done(&rig, &id, &at, "/usr/bin/bash -c shopt");
+    assert_eq!(receipts[waited]["source"], "process", "{at}");
+    assert_eq!(rig.repo.on_branch(&id, "bg.txt"), "finished\n", "{at}");
+}
+
+/// `claude -p` running a Bash command its shell sends to the background (`… &`): no event
+/// names it; vnx finds it by the worker's environment after claude exits, waits for it, and
+/// its file is in the dispatch's commit (ADR 0099).
+#[test]
+#[ignore = "needs the real claude, codex and gemini (~740 MB from npm, tests/support/install-clis.sh)"]
+fn real_claude_headless_waits_for_what_its_shell_backgrounded() {
+    let rig = Rig::new();
+    configure(&rig.repo, LEFT_CONFIG);
+    let at = step("claude", "headless", "shell-backgrounded command");
+    // claude 2.1.197 refuses `… &` ("uses the `&` background operator, which defers
+    // execution past approval-time safety checks") and `setsid -f …` ("runs its argument
+    // as a command — cannot be statically analyzed") unless a person approves; a script
+    // the role allows backgrounds its work itself.
+    let body = format!("({SLOW}) > /dev/null 2>&1 &");
+    let script = left_behind(
+        &body,
+        "Bash {\"command\":\"sh slow.sh\",\"description\":\"slow tests\"}",
     );
+    let id = rig.detach("claude", "headless", 120, &script);
+    let (receipts, waited) = waited_then_done(&rig, &id, &at, "sh slow.sh");
+    assert_eq!(receipts[waited]["source"], "process", "{at}");
+    assert_eq!(rig.repo.on_branch(&id, "bg.txt"), "finished\n", "{at}");
 }
 
 #[test]

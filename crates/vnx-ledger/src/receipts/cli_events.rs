@@ -48,6 +48,12 @@ pub struct StreamSummary {
     /// nothing says when it ends (at most [`super::BackgroundTask::MAX_TASKS`]; ADR 0096).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub background_stopped: Vec<super::BackgroundTask>,
+    /// Background work the CLI said it left running as it exited, where nothing says when
+    /// it ends (ADR 0099): never recorded as such. The supervisor looks for it among the
+    /// processes the worker left running; it counts for nothing when vnx waited for them and
+    /// saw them end, else it joins [`StreamSummary::background_stopped`].
+    #[serde(skip)]
+    pub background_left: Vec<super::BackgroundTask>,
 }
 
 /// Token counts.
@@ -143,6 +149,7 @@ impl StreamSummary {
             events,
             unparsed_lines,
             background_stopped,
+            background_left,
         } = self;
         session_id.is_none()
             && model.is_none()
@@ -156,5 +163,6 @@ impl StreamSummary {
             && *events == 0
             && *unparsed_lines == 0
             && background_stopped.is_empty()
+            && background_left.is_empty()
     }
 }

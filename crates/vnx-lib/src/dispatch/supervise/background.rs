@@ -12,6 +12,14 @@
 //! exited, stopped or running out of sight (`StreamSummary::background_stopped`): the
 //! dispatch then needs a person, whatever the worker reported.
 //!
+//! What no CLI tells of, a process the worker left running (a command its shell
+//! backgrounded, `cmd &`; a CLI's background command that runs on after it exits; found by
+//! `left`, ADR 0099), is waited for in both lanes: after a headless CLI exited, and at a TUI
+//! turn end that would conclude, while such a process runs (outside the CLI's tree) the
+//! dispatch reads "waiting on 1 background task: …" (`source: process`) and concludes once
+//! none runs; after [`LEFT_WAIT`], or at the deadline, vnx stops them (TERM, grace, KILL)
+//! and names them as unfinished work, so the dispatch needs a person.
+//!
 //! A worker can write a hook signal of its own (`vnx __hook` is on its `PATH`), so it can
 //! end its dispatch early as it could before (a turn end and a report of its own); it cannot
 //! make a turn end that names background work count. Its session file is its own too: what
@@ -38,6 +46,8 @@ pub(crate) struct Background {
     session: Option<SessionWork>,
     /// A turn end that would conclude, held back while the session is looked at.
     held: Option<HookSignal>,
+    /// A wait on the processes the worker left running, while one is under way.
+    left: Option<LeftWait>,
 }
 
 /// The session file of a worker whose CLI's store reads background work from it.
@@ -192,6 +202,154 @@ impl Background {
     }
 }
 
+/// What [`Background::left_poll`] records as the source.
+const PROCESS: &str = "process";
+
+/// The longest a worker's left processes are waited for (within the dispatch's deadline):
+/// a dev server a worker started and forgot must not hold its dispatch for hours.
+pub(crate) const LEFT_WAIT: Duration = Duration::from_secs(600);
+
+/// How long after the CLI exited (or its turn ended) what it left is not yet said: what
+/// ends within it (a helper of the CLI's own that ends with it) is no background work.
+const LEFT_QUIET: Duration = Duration::from_secs(1);
+
+/// How often the processes left running are looked for while they are waited on.
+const LEFT_EVERY: Duration = Duration::from_millis(250);
+
+/// Where a wait on the processes a worker left running is.
+#[derive(Debug, PartialEq)]
+pub(crate) enum Left {
+    /// None runs (any that ran ended by themselves; `waited`: some was seen running).
+    Ended { waited: bool },
+    /// Some still run.
+    Running,
+    /// The wait ran out: these were stopped.
+    Stopped(Vec<BackgroundTask>),
+}
+
+/// A wait on the processes a worker left running (ADR 0099).
+#[derive(Debug)]
+struct LeftWait {
+    began: Instant,
+    seen: Option<Instant>,
+    waited: bool,
+}
+
+impl Background {
+    /// Whether a wait on processes the worker left running is under way.
+    pub(crate) fn left_waiting(&self) -> bool {
+        self.left.is_some()
+    }
+
+    /// The processes the worker marked by `marks` left running (but `cli`'s tree while the
+    /// CLI runs), looked for at most every [`LEFT_EVERY`]: while some run, past
+    /// [`LEFT_QUIET`], a `dispatch_background` (`source: process`) naming them; once none
+    /// runs, the end of the wait (a `dispatch_resumed` when one was said); after
+    /// [`LEFT_WAIT`] (or at `give_up`), they are stopped (TERM, grace, KILL) and named.
+    pub(crate) fn left_poll(
+        &mut self,
+        id: &DispatchId,
+        (marks, cli): (&super::left::Marks, Option<u32>),
+        give_up: bool,
+        now: Instant,
+    ) -> (Left, Option<Change>) {
+        let wait = self.left.get_or_insert(LeftWait {
+            began: now,
+            seen: None,
+            waited: false,
+        });
+        if !give_up
+            && wait
+                .seen
+                .is_some_and(|at| now.duration_since(at) < LEFT_EVERY)
+        {
+            return (Left::Running, None);
+        }
+        wait.seen = Some(now);
+        let found = super::left::find(marks, cli);
+        if found.is_empty() {
+            let waited = wait.waited;
+            self.left = None;
+            return (Left::Ended { waited }, self.left_resumed(id, now));
+        }
+        wait.waited = true;
+        let (began, waited_for) = (wait.began, now.duration_since(wait.began));
+        if give_up || waited_for >= LEFT_WAIT {
+            let mut stopped = super::left::stop_all(marks, cli, super::GRACE);
+            stopped.sort_by_key(|p| p.id);
+            self.left = None;
+            if stopped.is_empty() {
+                // They ended as the wait ran out.
+                return (Left::Ended { waited: true }, self.left_resumed(id, now));
+            }
+            self.waiting = None;
+            let (tasks, _) = super::left::tasks(&stopped);
+            return (Left::Stopped(tasks), None);
+        }
+        if now.duration_since(began) < LEFT_QUIET {
+            return (Left::Running, None);
+        }
+        let (tasks, more) = super::left::tasks(&found);
+        (Left::Running, self.wait_on(id, tasks, more, PROCESS, now))
+    }
+
+    /// The end of a wait on left processes, when one was said (not another source's).
+    fn left_resumed(&mut self, id: &DispatchId, now: Instant) -> Option<Change> {
+        let ours = (self.waiting.as_ref()).is_some_and(|(r, _)| r.source == PROCESS);
+        if !ours {
+            return None;
+        }
+        let (_, since) = self.waiting.take()?;
+        Some(resumed(id, since, PROCESS, now))
+    }
+}
+
+/// A sandboxed headless CLI's orphans (ADR 0099): its PID namespace ends with it, taking
+/// what it left running along, so they are looked for once a second while it runs.
+#[derive(Debug)]
+pub(crate) struct Sandboxed {
+    marks: super::left::Marks,
+    seen: Option<Instant>,
+    last: Vec<super::left::LeftProcess>,
+}
+
+impl Sandboxed {
+    /// The watch of a sandboxed worker marked by `marks`.
+    pub(crate) fn new(marks: super::left::Marks) -> Sandboxed {
+        Sandboxed {
+            marks,
+            seen: None,
+            last: Vec::new(),
+        }
+    }
+
+    /// Looks again, at most once a second, at what the CLI (under `leader`) left running.
+    pub(crate) fn tick(&mut self, leader: u32, now: Instant) {
+        if self
+            .seen
+            .is_some_and(|at| now.duration_since(at) < SESSION_EVERY)
+        {
+            return;
+        }
+        self.seen = Some(now);
+        self.last = super::left::orphaned(&self.marks, leader);
+    }
+
+    /// As the CLI exited: what it left running when last looked at that no longer runs,
+    /// which ended with its sandbox, unfinished (or, in the moment before, by itself).
+    pub(crate) fn ended(&self) -> Vec<BackgroundTask> {
+        let gone: Vec<_> = (self.last.iter())
+            .filter(|p| !super::left::runs(p.id))
+            .cloned()
+            .collect();
+        let (mut tasks, _) = super::left::tasks(&gone);
+        for task in &mut tasks {
+            task.kind = super::left::SANDBOXED.to_owned();
+        }
+        tasks
+    }
+}
+
 /// What [`stream_tick`] records as the source.
 const STREAM: &str = "stream";
 
@@ -234,11 +392,71 @@ fn resumed(id: &DispatchId, since: Instant, source: &str, now: Instant) -> Chang
 }
 
 /// The background work a headless worker's CLI left unfinished as it exited (stopped, or
-/// left running out of sight), after its turn had ended, in one line; `None` when none.
+/// left running out of sight), after its turn had ended, or processes the worker left
+/// running that vnx stopped when its wait for them ran out, in one line; `None` when none.
 pub(super) fn stopped(tasks: &[BackgroundTask]) -> Option<String> {
     if tasks.is_empty() {
         return None;
     }
+    let (processes, cli): (Vec<_>, Vec<_>) = (tasks.iter().cloned())
+        .partition(|t| [super::left::KIND, super::left::SANDBOXED].contains(&t.kind.as_str()));
+    let (sandboxed, processes): (Vec<_>, Vec<_>) =
+        (processes.into_iter()).partition(|t| t.kind == super::left::SANDBOXED);
+    let mut said = Vec::new();
+    if !processes.is_empty() {
+        said.push(left_stopped(processes));
+    }
+    if !sandboxed.is_empty() {
+        said.push(left_in_sandbox(sandboxed));
+    }
+    if !cli.is_empty() {
+        said.push(cli_stopped(&cli));
+    }
+    Some(said.join("; and "))
+}
+
+/// Processes the worker left running, stopped by vnx, in one line.
+fn left_stopped(tasks: Vec<BackgroundTask>) -> String {
+    let n = tasks.len();
+    let receipt = DispatchBackground {
+        dispatch_id: DispatchId::parse("D-0").expect("a valid id"),
+        tasks,
+        more: None,
+        source: String::new(),
+        remote: None,
+        extra: Default::default(),
+    };
+    format!(
+        "the worker left {} running, which had not ended when vnx's wait for {it} ran out \
+         (at most {} min, within the deadline), so vnx stopped {it}; a follow-up can run \
+         that work in the foreground",
+        receipt.describe(),
+        LEFT_WAIT.as_secs() / 60,
+        it = if n == 1 { "it" } else { "them" },
+    )
+}
+
+/// Processes a sandboxed CLI left running, which ended with it, in one line.
+fn left_in_sandbox(tasks: Vec<BackgroundTask>) -> String {
+    let n = tasks.len();
+    let receipt = DispatchBackground {
+        dispatch_id: DispatchId::parse("D-0").expect("a valid id"),
+        tasks,
+        more: None,
+        source: String::new(),
+        remote: None,
+        extra: Default::default(),
+    };
+    format!(
+        "the worker left {} running in its sandbox, which ends with its CLI: {it} ended \
+         unfinished as the CLI exited; a follow-up can run that work in the foreground",
+        receipt.describe(),
+        it = if n == 1 { "it" } else { "they" },
+    )
+}
+
+/// The background work a CLI left unfinished as it exited, in one line.
+fn cli_stopped(tasks: &[BackgroundTask]) -> String {
     let receipt = DispatchBackground {
         dispatch_id: DispatchId::parse("D-0").expect("a valid id"),
         tasks: tasks.to_vec(),
@@ -247,14 +465,14 @@ pub(super) fn stopped(tasks: &[BackgroundTask]) -> Option<String> {
         remote: None,
         extra: Default::default(),
     };
-    Some(format!(
+    format!(
         "the worker's turn ended while {} still ran, and its CLI exited without {} finishing \
          (it stopped {it}, or left {it} running where vnx cannot see {it} end); a follow-up \
          can run that work in the foreground",
         receipt.describe(),
         if tasks.len() == 1 { "it" } else { "them" },
         it = if tasks.len() == 1 { "it" } else { "them" },
-    ))
+    )
 }
 
 /// The verdict on a worker that ended (it exited, or reported and ended its turn) as it

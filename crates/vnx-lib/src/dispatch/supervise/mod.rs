@@ -23,6 +23,7 @@ mod budget;
 mod changes;
 mod conclude;
 mod facts;
+mod left;
 pub mod live;
 pub mod notify;
 pub mod outcome;

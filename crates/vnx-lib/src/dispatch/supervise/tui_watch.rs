@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 
 use crate::dispatch::Spec;
 use crate::dispatch::supervise::announce::Recorder;
-use crate::dispatch::supervise::background::Background;
+use crate::dispatch::supervise::background::{Background, Left};
+use crate::dispatch::supervise::left::Marks;
 use crate::dispatch::supervise::live::Live;
 use crate::dispatch::supervise::outcome::{self, Ended};
 use crate::dispatch::supervise::signals::{self, HookSignal, ReportFile, SignalReader};
@@ -45,11 +46,15 @@ pub(super) struct TuiWatch {
     settle_until: Option<Instant>,
     /// The argument that carries the prompt, as the worker received it.
     initial: String,
+    /// The CLI's process, what marks the processes of its worker, and the dispatch's
+    /// deadline: what it left running outside its tree holds a turn end back until it ends,
+    /// or is stopped as unfinished at the deadline (ADR 0099).
+    cli: (u32, Marks, Instant),
 }
 
 impl TuiWatch {
     /// The watch of `spec`'s worker, given `prompt`, starting now.
-    pub(super) fn new(spec: &Spec, prompt: &str) -> TuiWatch {
+    pub(super) fn new(spec: &Spec, prompt: &str, (cli, deadline): (u32, Instant)) -> TuiWatch {
         let now = std::time::SystemTime::now();
         TuiWatch {
             reader: SignalReader::default(),
@@ -64,6 +69,7 @@ impl TuiWatch {
             accepted_threads: Vec::new(),
             settle_until: None,
             initial: initial_prompt(spec, prompt),
+            cli: (cli, Marks::of(spec.id.as_str()), deadline),
         }
     }
 
@@ -176,6 +182,10 @@ impl TuiWatch {
                 recorder.change(&change, log);
             }
         }
+        // Processes the worker left running hold the turn end that would conclude.
+        if self.background.left_waiting() {
+            return self.left_ended(spec, live, (recorder, log), ended);
+        }
         // Background work runs: the worker is busy, not stalled, and not done.
         if self.background.waiting() {
             if let Some(change) = live.on_activity("background", Instant::now()) {
@@ -192,9 +202,43 @@ impl TuiWatch {
         };
         if let Some(settle) = settle {
             let until = *self.settle_until.get_or_insert(Instant::now() + settle);
-            return Instant::now() >= until || settle.is_zero();
+            let done = Instant::now() >= until || settle.is_zero();
+            return done && self.left_ended(spec, live, (recorder, log), ended);
         }
         false
+    }
+
+    /// Whether no process the worker left running outside the CLI's tree runs (any did and
+    /// ended, or the wait ran out and vnx stopped them, named in `ended` as unfinished);
+    /// while some run, the dispatch waits on them and is busy, not stalled.
+    fn left_ended(
+        &mut self,
+        spec: &Spec,
+        live: &mut Live,
+        (recorder, log): (&mut Recorder<'_>, &mut fs::File),
+        ended: &mut Ended,
+    ) -> bool {
+        let now = Instant::now();
+        let (pid, marks, deadline) = &self.cli;
+        // A tick before the deadline's own: what was left is stopped as unfinished, and the
+        // turn end concludes.
+        let give_up = now + super::TICK >= *deadline;
+        let (state, change) =
+            (self.background).left_poll(&spec.id, (marks, Some(*pid)), give_up, now);
+        record(change, (recorder, log));
+        match state {
+            Left::Running => {
+                if let Some(change) = live.on_activity("background", now) {
+                    recorder.change(&change, log);
+                }
+                false
+            }
+            Left::Ended { .. } => true,
+            Left::Stopped(tasks) => {
+                ended.stream.background_stopped.extend(tasks);
+                true
+            }
+        }
     }
 }
 

@@ -10,11 +10,12 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use crate::dispatch::supervise::announce::Recorder;
+use crate::dispatch::supervise::background::Left;
 use crate::dispatch::supervise::live::Live;
 use crate::dispatch::supervise::outcome::{Ended, StopCause};
 use crate::dispatch::supervise::signals::{self};
 use crate::dispatch::supervise::tui_watch::TuiWatch;
-use crate::dispatch::supervise::{background, budget};
+use crate::dispatch::supervise::{background, budget, left};
 use crate::dispatch::{DispatchError, Spec, io_err};
 use crate::process::{self, Cmd, Group, Stopped};
 use crate::provider::{Lane, PromptTransport};
@@ -52,24 +53,7 @@ pub(super) fn run_worker(
     let tmp = spec.dispatch_dir.join("tmp");
     crate::files::private_dir(&tmp).map_err(io_err(&tmp))?;
     let cmd = worker_cmd(spec, around, seal, &argv, &tmp);
-    let prompt_path = spec.dispatch_dir.join("prompt.md");
-    let stdin = if spec.invocation.prompt_transport == PromptTransport::Stdin {
-        Some(fs::File::open(&prompt_path).map_err(io_err(&prompt_path))?)
-    } else {
-        None
-    };
-    let spawned = if interactive && around.tty.is_some() {
-        Group::spawn_in_terminal(&cmd)
-    } else {
-        Group::spawn(&cmd, |c| {
-            if !interactive {
-                c.stdin(stdin.map_or_else(Stdio::null, Stdio::from))
-                    .stdout(Stdio::piped())
-                    .stderr(Stdio::piped());
-            }
-        })
-    };
-    let mut group = match spawned {
+    let mut group = match spawn(spec, around, &cmd)? {
         Ok(g) => g,
         Err(e) => {
             let _ = writeln!(log, "vnx: {e}");
@@ -98,13 +82,22 @@ pub(super) fn run_worker(
     );
     let mut activity = Activity::default();
     let mut changes = super::changes::ChangesWatch::new(Instant::now());
-    let mut watch = interactive.then(|| TuiWatch::new(spec, prompt));
+    let mut watch = interactive.then(|| TuiWatch::new(spec, prompt, (group.pid(), deadline)));
     let mut watch_budget = budget::Watch::new(spec, job.since);
     let mut waits = background::Background::default();
     let wait_err = |e| io_err(&spec.worktree)(e);
+    let mut exited = false;
+    // A sandboxed headless CLI's PID namespace ends with it: what it left is looked for
+    // while it runs (ADR 0099).
+    let mut sandboxed = (!interactive && spec.sandbox.is_some())
+        .then(|| background::Sandboxed::new(left::Marks::of(spec.id.as_str())));
     let exit = loop {
         if let Some(status) = group.wait_until(Instant::now() + TICK).map_err(wait_err)? {
-            let _ = group.stop(Duration::ZERO);
+            // A headless CLI's group is stopped once what it left running was waited for.
+            if interactive {
+                let _ = group.stop(Duration::ZERO);
+            }
+            exited = true;
             break status;
         }
         let now = Instant::now();
@@ -113,6 +106,9 @@ pub(super) fn run_worker(
             recorder.change(&change, log);
         }
         changes.tick(spec, now, active);
+        if let Some(sandboxed) = &mut sandboxed {
+            sandboxed.tick(group.pid(), now);
+        }
         if let Some(change) = live.tick(now) {
             recorder.change(&change, log);
         }
@@ -139,21 +135,7 @@ pub(super) fn run_worker(
                 break stop(&mut group).map_err(wait_err)?.0;
             }
         }
-        let cause = if let Some(asked) = super::stop_asked(spec, around) {
-            Some(match asked {
-                StopCause::Cancel => (asked, "the supervisor was told to stop (`vnx cancel`)"),
-                _ => (
-                    asked,
-                    "the supervisor was interrupted by a signal no `vnx cancel` asked for (a \
-                     hangup as its tmux server died, or the machine shutting down)",
-                ),
-            })
-        } else if Instant::now() >= deadline {
-            Some((StopCause::Deadline, ""))
-        } else {
-            None
-        };
-        if let Some((cause, what)) = cause {
+        if let Some((cause, what)) = stop_cause(spec, around, deadline) {
             if interactive {
                 *screen = capture();
             }
@@ -171,16 +153,172 @@ pub(super) fn run_worker(
     if interactive {
         hand_back_terminal(around, screen, &capture, &exit);
     }
+    // A headless CLI that exited by itself: what it left running is waited for (ADR 0099).
+    let left = if !interactive && exited {
+        let mut watched = (&mut waits, &mut live);
+        let sandboxed = sandboxed.as_ref();
+        await_left(
+            spec,
+            around,
+            deadline,
+            &mut watched,
+            sandboxed,
+            (recorder, log),
+            ended,
+        )
+    } else {
+        Left::Ended { waited: false }
+    };
+    let _ = group.stop(Duration::ZERO);
+    // Nothing the worker left outlives its dispatch.
+    sweep(spec, log);
     let tokens = copy.as_ref().map(|c| c.tokens.clone());
     if let Some(copy) = copy {
         ended.stream = copy.finish();
     }
+    reconcile(&mut ended.stream, left);
     let watch = watch_budget.as_mut();
     held_at_end(spec, watch, tokens.as_ref(), ended, (recorder, log));
     ended.exit = Some(exit);
     ended.temp_files = count_files(&tmp);
     let _ = fs::remove_dir_all(&tmp);
     Ok(())
+}
+
+/// Why the supervisor stops the worker now, if it does: it was told to (cancelled or
+/// interrupted), or the deadline passed; with what to say of it.
+fn stop_cause(
+    spec: &Spec,
+    around: &Surroundings<'_>,
+    deadline: Instant,
+) -> Option<(StopCause, &'static str)> {
+    if let Some(asked) = super::stop_asked(spec, around) {
+        Some(match asked {
+            StopCause::Cancel => (asked, "the supervisor was told to stop (`vnx cancel`)"),
+            _ => (
+                asked,
+                "the supervisor was interrupted by a signal no `vnx cancel` asked for (a \
+                 hangup as its tmux server died, or the machine shutting down)",
+            ),
+        })
+    } else if Instant::now() >= deadline {
+        Some((StopCause::Deadline, ""))
+    } else {
+        None
+    }
+}
+
+/// The worker's process group started: in the pane's terminal for a TUI, else with its
+/// prompt file (or nothing) on stdin and its output piped.
+fn spawn(
+    spec: &Spec,
+    around: &Surroundings<'_>,
+    cmd: &Cmd,
+) -> Result<Result<Group, process::ProcessError>, DispatchError> {
+    let interactive = spec.lane == Lane::Interactive;
+    let prompt_path = spec.dispatch_dir.join("prompt.md");
+    let stdin = if spec.invocation.prompt_transport == PromptTransport::Stdin {
+        Some(fs::File::open(&prompt_path).map_err(io_err(&prompt_path))?)
+    } else {
+        None
+    };
+    Ok(if interactive && around.tty.is_some() {
+        Group::spawn_in_terminal(cmd)
+    } else {
+        Group::spawn(cmd, |c| {
+            if !interactive {
+                c.stdin(stdin.map_or_else(Stdio::null, Stdio::from))
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped());
+            }
+        })
+    })
+}
+
+/// A headless worker's CLI exited by itself: the processes it left running (ADR 0099)
+/// waited for until none runs, or stopped when the wait runs out ([`background::LEFT_WAIT`])
+/// or the deadline passes (unfinished work, named), or the dispatch is cancelled (then
+/// `ended` says why it stopped). In a sandbox none is left (its PID namespace ended with
+/// the CLI): what `sandboxed` saw it leave ended unfinished.
+fn await_left(
+    spec: &Spec,
+    around: &Surroundings<'_>,
+    deadline: Instant,
+    (waits, live): &mut (&mut background::Background, &mut Live),
+    sandboxed: Option<&background::Sandboxed>,
+    (recorder, log): (&mut Recorder<'_>, &mut fs::File),
+    ended: &mut Ended,
+) -> Left {
+    let marks = left::Marks::of(spec.id.as_str());
+    loop {
+        let now = Instant::now();
+        let asked = super::stop_asked(spec, around);
+        let give_up = asked.is_some() || now >= deadline;
+        let (state, change) = waits.left_poll(&spec.id, (&marks, None), give_up, now);
+        if let Some(change) = change {
+            recorder.change(&change, log);
+        }
+        match state {
+            Left::Running => {
+                if let Some(change) = live.on_activity("background", now) {
+                    recorder.change(&change, log);
+                }
+            }
+            // Stopped when the wait ran out or the deadline passed: unfinished work, which
+            // needs a person; when the supervisor was told to stop, that is how it ended.
+            Left::Stopped(tasks) if asked.is_some() => {
+                let what = "what the worker left running was stopped";
+                let why = match asked {
+                    Some(StopCause::Cancel) => {
+                        format!("the supervisor was told to stop (`vnx cancel`); {what}")
+                    }
+                    _ => format!("the supervisor was interrupted; {what}"),
+                };
+                ended.stopped = asked.map(|cause| (cause, why));
+                return Left::Stopped(tasks);
+            }
+            // None is left: in a sandbox, what it left ended with it.
+            Left::Ended { waited: false } => {
+                let tasks = sandboxed.map(background::Sandboxed::ended);
+                return match tasks.filter(|t| !t.is_empty()) {
+                    Some(tasks) => Left::Stopped(tasks),
+                    None => Left::Ended { waited: false },
+                };
+            }
+            other => return other,
+        }
+        std::thread::sleep(TICK);
+    }
+}
+
+/// Stops whatever the worker left running that is still there (its CLI has ended), and
+/// says so in its log.
+fn sweep(spec: &Spec, log: &mut fs::File) {
+    let marks = left::Marks::of(spec.id.as_str());
+    for p in left::stop_all(&marks, None, GRACE) {
+        let _ = writeln!(
+            log,
+            "vnx: stopped process {} the worker left running: {}",
+            p.id.pid, p.command
+        );
+    }
+}
+
+/// What the processes the worker left running came to, in its stream's terms: background
+/// work its CLI said it left running counts for nothing once vnx saw every process left end,
+/// else it is unfinished; the processes vnx stopped are unfinished.
+fn reconcile(stream: &mut crate::receipts::StreamSummary, left: Left) {
+    let left_by_cli = std::mem::take(&mut stream.background_left);
+    match left {
+        Left::Ended { waited: true } => {}
+        Left::Ended { waited: false } | Left::Running => {
+            stream.background_stopped.extend(left_by_cli);
+        }
+        Left::Stopped(tasks) => stream.background_stopped.extend(tasks),
+    }
+    stream
+        .background_stopped
+        .truncate(crate::receipts::BackgroundTask::MAX_TASKS);
 }
 
 /// A TUI worker's end: the terminal given back to the supervisor, its last screen kept, and

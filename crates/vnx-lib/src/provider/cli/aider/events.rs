@@ -7,6 +7,10 @@
 //! Its stdout is the worker's: a reply could print any line. Only lines after the reply's
 //! `Tokens:` line count as what aider did, so a reply that says `Applied edit to x` applies
 //! nothing; the last error counts only when no reply came after it.
+//!
+//! Background work: not looked for on this CLI (ADR 0096), so nothing here records it;
+//! what a worker leaves running, as its shell backgrounds it, is found by the worker's
+//! environment and waited for by the supervisor (ADR 0099).
 
 use crate::provider::cli::stream::{
     HeadlessStream, LAST_MESSAGE_MAX_CHARS, StreamEvents, StreamSummary, Usage, Verdict,

@@ -8,7 +8,10 @@
 //! stops running shells about 5 s later (`task_updated` `killed`, `task_notification`
 //! `stopped`) and exits; `CLAUDE_CODE_PRINT_BG_WAIT_CEILING_MS=0` does not keep them. A task
 //! that ran when a `result` came and ended stopped, or never ended, is one the CLI stopped
-//! unfinished: `StreamSummary::background_stopped`.
+//! unfinished: `StreamSummary::background_stopped`. What its events cannot tell: a command
+//! the shell sends to the background (its `Bash` refuses `… &` and `setsid -f …` unasked,
+//! but a script it is allowed to run may background its work), which runs on after the CLI
+//! exits; the supervisor finds it by the worker's environment and waits for it (ADR 0099).
 
 use serde_json::Value;
 
@@ -220,6 +223,7 @@ pub(crate) mod tests {
                 events: 8,
                 unparsed_lines: 0,
                 background_stopped: Vec::new(),
+                background_left: Vec::new(),
             }
         );
         assert!(!summary.is_empty());

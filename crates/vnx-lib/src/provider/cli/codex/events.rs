@@ -11,6 +11,9 @@
 //! unfinished: `StreamSummary::background_stopped`. Its sub-agents: 0.169.0 offers the model
 //! no sub-agent tool in vnx's configuration (`spawn_agent` is an "unsupported call"; the
 //! `collaboration` tool comes only with the `multi_agent_v2` feature, which vnx leaves off).
+//! What its events cannot tell: a command its shell sends to the background (`… &`), which
+//! runs on after the CLI exits; the supervisor finds it by the worker's environment and
+//! waits for it (ADR 0099).
 
 use serde_json::Value;
 
@@ -196,6 +199,7 @@ pub(crate) mod tests {
                 events: 17,
                 unparsed_lines: 0,
                 background_stopped: Vec::new(),
+                background_left: Vec::new(),
             }
         );
     }

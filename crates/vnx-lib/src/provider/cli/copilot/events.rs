@@ -6,6 +6,10 @@
 //! its `usage` has no tokens: those are in the session file, `sessions`). Many more are
 //! marked `ephemeral` (deltas, model calls); they are skipped. A denied tool is not an error
 //! of the run: copilot exits 0 after it, and the worker's report decides.
+//!
+//! Background work: not looked for on this CLI (ADR 0096), so nothing here records it;
+//! what a worker leaves running, as its shell backgrounds it, is found by the worker's
+//! environment and waited for by the supervisor (ADR 0099).
 
 use serde_json::Value;
 

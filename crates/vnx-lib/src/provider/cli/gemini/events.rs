@@ -4,8 +4,12 @@
 //! Background work, seen on gemini 0.61.0 (ADR 0096): `run_shell_command` with
 //! `is_background: true` answers "Command moved to background (PID: N)" and the command runs
 //! on, in a session of its own, after gemini exits; nothing says when it ends. Each one the
-//! CLI moved to the background is work it left unfinished as far as vnx can tell:
-//! `StreamSummary::background_stopped`.
+//! CLI moved to the background is work it left running: `StreamSummary::background_left`.
+//! The command keeps the worker's environment, so the supervisor finds it among the
+//! processes the worker left running (ADR 0099) and waits for it, bounded: seen to end, it
+//! counts for nothing; stopped at the bound, or never found (it ended before gemini exited,
+//! or ran where vnx cannot see it: in the sandbox its PID namespace ends with gemini), it
+//! is unfinished work (`background_stopped`), and the dispatch needs a person.
 
 use serde_json::Value;
 
@@ -86,7 +90,7 @@ impl StreamEvents for GeminiEvents {
 
     fn finish(&mut self, summary: &mut StreamSummary) {
         self.gemini_close_message(summary);
-        summary.background_stopped = (self.background.iter())
+        summary.background_left = (self.background.iter())
             .filter(|(_, moved)| *moved)
             .take(BackgroundTask::MAX_TASKS)
             .map(|(t, _)| t.clone())
@@ -240,6 +244,7 @@ pub(crate) mod tests {
                 events: 14,
                 unparsed_lines: 0,
                 background_stopped: Vec::new(),
+                background_left: Vec::new(),
             }
         );
     }

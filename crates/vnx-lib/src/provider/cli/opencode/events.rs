@@ -14,7 +14,8 @@
 //! has no background option either: a command the shell itself sends to the background
 //! (`… &`) returns at once ("(no output)", exit 0) and runs on in a session of its own after
 //! opencode exits, and nothing in the stream says it still runs (only the command's text
-//! would). `StreamSummary::background_stopped` stays empty.
+//! would). `StreamSummary::background_stopped` stays empty: the supervisor finds such a
+//! command by the worker's environment and waits for it (ADR 0099).
 
 use serde_json::Value;
 

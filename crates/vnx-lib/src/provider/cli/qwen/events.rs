@@ -2,6 +2,10 @@
 //! (`tool_use`, `text`), `user` (`tool_result`), `result`. An API error is not an error
 //! there: after an HTTP 400 or 500 the `result` is `subtype: "success"`, `is_error: false`,
 //! its text `[API Error: 400 …]`, and qwen exits 0; that text is the verdict.
+//!
+//! Background work: not looked for on this CLI (ADR 0096), so nothing here records it;
+//! what a worker leaves running, as its shell backgrounds it, is found by the worker's
+//! environment and waited for by the supervisor (ADR 0099).
 
 use serde_json::Value;
 
