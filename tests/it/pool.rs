@@ -202,12 +202,13 @@ fn a_worktree_in_use_hiding_a_change_or_dirty_never_goes_back() {
     let entry = wait_idle(&repo).remove(0);
 
     // A process that outlives the worker (it left the process group: the worker waits until
-    // it has its own session) and still works in the
+    // it has its own session; and it cleared its environment, so the supervisor's sweep of
+    // what the worker left running cannot see it, ADR 0099) and still works in the
     // checkout: the worktree goes back to the pool, but the proof finds the process, and the
     // entry is removed before anyone can take it.
     let lingering = work(
         &repo,
-        "setsid sleep 60 </dev/null >/dev/null 2>&1 & p=$!; \
+        "setsid env -i sleep 60 </dev/null >/dev/null 2>&1 & p=$!; \
          until [ \"$(cut -d' ' -f6 /proc/$p/stat)\" = $p ]; do sleep 0.05; done; \
          echo $p > \"$VNX_DISPATCH_DIR/bg.pid\"; echo more > more.txt",
     );
