@@ -3,7 +3,7 @@
 //! environment, so vnx finds it. Headless, after the CLI exited, and in a TUI, at a turn end
 //! (reparented away from the CLI), the dispatch waits on it ("waiting on 1 background task:
 //! …", `source: process`) and concludes once it ended, its file in the commit; one that never
-//! ends is stopped at the deadline (or after the wait's bound) and the dispatch needs a
+//! ends is stopped at the deadline (or after the wait's bound, `background_wait_seconds`) and the dispatch needs a
 //! person, naming it, with no process of it left. In the sandbox what the worker left ends
 //! with its CLI (its PID namespace does): unfinished, so the dispatch needs a person.
 
@@ -84,10 +84,12 @@ fn a_headless_worker_waits_for_what_its_shell_left_running() {
     waited_then_done(&repo, c["dispatch_id"].as_str().unwrap());
 }
 
+/// The wait's bound is the config's `background_wait_seconds` (here 3 s, well within the
+/// deadline).
 #[test]
 fn a_headless_worker_whose_left_process_never_ends_needs_you_and_leaves_nothing() {
     let repo = Repo::new();
-    configure(&repo, CONFIG);
+    configure(&repo, &format!("{CONFIG}background_wait_seconds: 3\n"));
     let fakes = Fakes::new();
     let mut cmd = repo.vnx();
     cmd.env("PATH", fakes.path())
@@ -99,7 +101,7 @@ fn a_headless_worker_whose_left_process_never_ends_needs_you_and_leaves_nothing(
             "--lane",
             "headless",
             "--deadline",
-            "6",
+            "90",
         ])
         .args([
             "--instruction",
@@ -117,6 +119,9 @@ fn a_headless_worker_whose_left_process_never_ends_needs_you_and_leaves_nothing(
         reason.contains("sleep 3141") && reason.contains("vnx stopped"),
         "{reason}"
     );
+    assert!(reason.contains("background_wait_seconds"), "{reason}");
+    // Stopped at the wait's bound, not at the deadline.
+    assert!(c["duration_seconds"].as_f64().unwrap() < 45.0, "{c}");
     let task = &c["cli_events"]["background_stopped"][0];
     assert_eq!(task["kind"], "process", "{c}");
     let id = c["dispatch_id"].as_str().unwrap();

@@ -37,6 +37,9 @@ pub struct Config {
     pub notify: Vec<String>,
     /// Seconds without a sign of life after which a running worker is reported stalled.
     pub stall_after_seconds: Option<u64>,
+    /// The most seconds the processes a worker left running are waited for before they are
+    /// stopped (ADR 0099); `None`: 600.
+    pub background_wait_seconds: Option<u64>,
     /// Commands run in each dispatch's worktree, and the ports dispatches get.
     pub worktree: WorktreeConfig,
     /// What a dispatch meets when its provider's slots are all taken (`queue:`).
@@ -154,6 +157,7 @@ pub(super) struct RawConfig {
     pub(super) gates: Option<Entries<gates::RawGate>>,
     pub(super) notify: Option<Spanned<Vec<Spanned<String>>>>,
     pub(super) stall_after_seconds: Option<Spanned<i64>>,
+    pub(super) background_wait_seconds: Option<Spanned<i64>>,
     pub(super) worktree: Option<RawWorktree>,
     pub(super) queue: Option<super::queue::RawQueue>,
     pub(super) sandbox: Option<super::sandbox::RawSandbox>,

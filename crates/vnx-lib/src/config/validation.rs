@@ -54,6 +54,24 @@ impl Validator<'_> {
         Err(invalid(self.path, line, column, message))
     }
 
+    /// A number of seconds `key` gives: between 1 and the longest deadline.
+    fn seconds(&self, key: &str, secs: &Spanned<i64>) -> Checked<u64> {
+        match u64::try_from(secs.value)
+            .ok()
+            .filter(|n| (1..=super::MAX_DEADLINE_SECS).contains(n))
+        {
+            Some(n) => Ok(n),
+            None => {
+                let msg = format!(
+                    "{key} must be between 1 and {}, not {}",
+                    super::MAX_DEADLINE_SECS,
+                    secs.value
+                );
+                self.err(&secs.referenced, msg)
+            }
+        }
+    }
+
     /// Refuses `name` unless it is a valid name of a `what` (a provider, role or gate).
     pub(super) fn name(&self, name: &Spanned<String>, what: &str) -> Checked<()> {
         if is_name(&name.value, u8::is_ascii_lowercase, b"-_", 1..=32) {
@@ -126,18 +144,10 @@ impl Validator<'_> {
             config.notify = argv.value.into_iter().map(|a| a.value).collect();
         }
         if let Some(secs) = raw.stall_after_seconds {
-            let Some(n) = u64::try_from(secs.value)
-                .ok()
-                .filter(|n| (1..=super::MAX_DEADLINE_SECS).contains(n))
-            else {
-                let msg = format!(
-                    "stall_after_seconds must be between 1 and {}, not {}",
-                    super::MAX_DEADLINE_SECS,
-                    secs.value
-                );
-                return self.err(&secs.referenced, msg);
-            };
-            config.stall_after_seconds = Some(n);
+            config.stall_after_seconds = Some(self.seconds("stall_after_seconds", &secs)?);
+        }
+        if let Some(secs) = raw.background_wait_seconds {
+            config.background_wait_seconds = Some(self.seconds("background_wait_seconds", &secs)?);
         }
         if let Some(w) = raw.worktree {
             config.worktree = self.worktree(w)?;

@@ -205,6 +205,10 @@ pub struct Spec {
     /// For a replay: what it replays.
     #[serde(default)]
     pub replay_of: Option<crate::receipts::ReplayOf>,
+    /// The most seconds the processes the worker left running are waited for (ADR 0099):
+    /// the config's `background_wait_seconds`; `None`: 600.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub background_wait_secs: Option<u64>,
     /// The config's setup commands, run in the worktree before the worker.
     #[serde(default)]
     pub worktree_setup: Vec<Vec<String>>,

@@ -13,6 +13,7 @@ pub mod follow_up;
 pub(crate) mod govern;
 pub mod include;
 pub(crate) mod launch;
+mod limits;
 pub(crate) mod plan;
 pub mod ports;
 pub mod rebase;

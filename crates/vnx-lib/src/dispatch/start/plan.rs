@@ -224,11 +224,8 @@ fn plan_in<'scope, 'env>(
     };
     let invocation = invocation.map_err(pinned)?;
     included.retain(|f| !egress.withheld.contains(&f.path));
-    let mut homes = homes_of(ctx, &resolved, &invocation);
-    let sessions = sandboxed
-        .then(|| session_place(&resolved, &homes, req.continues.as_ref(), &dispatch_dir))
-        .flatten();
-    homes.sessions = sessions.as_ref().map(|s| s.dir.clone());
+    let (homes, sessions) =
+        homes_and_sessions(ctx, (&resolved, &invocation), req, sandboxed, &dispatch_dir);
     let sandbox = sandboxed.then(|| {
         let data_dir = repo.root.join(crate::project::DATA_DIR);
         let place = crate::sandbox::Place {
@@ -278,6 +275,7 @@ fn plan_in<'scope, 'env>(
         main_before,
         completion_retry_secs: req.completion_retry.as_secs(),
         stall_after_secs: Some(stall_after_secs(req, &config)),
+        background_wait_secs: config.background_wait_seconds,
         notify: config.notify.clone(),
         worktree_setup: config.worktree.setup.clone(),
         worktree_teardown: config.worktree.teardown.clone(),
@@ -287,8 +285,8 @@ fn plan_in<'scope, 'env>(
         pool_entry: None,
         session_homes: Some(homes),
         session_id: chosen_session.clone().or_else(|| resume.map(str::to_owned)),
-        budget: budget_of(ctx, req, &config, model.as_deref())?,
-        project_day: project_day(ctx, &config)?,
+        budget: super::limits::budget_of(ctx, req, &config, model.as_deref())?,
+        project_day: super::limits::project_day(ctx, &config)?,
         prices: config.prices.clone(),
         preferred_port: req.continues.as_ref().and_then(|c| c.started.port),
         port: None,
@@ -354,6 +352,26 @@ fn skill_names(req: &Request, config: &Config, root: &Path, resumed: bool) -> Ve
 
 /// Where the CLIs keep their state, as the dispatching environment says; a declared TUI's
 /// session directory as that environment's home places it.
+/// Where the CLIs keep their state for the worker, and, sandboxed, where its CLI's session
+/// is kept in the dispatch directory `dispatch_dir` (then in `homes` too).
+fn homes_and_sessions(
+    ctx: &Context<'_>,
+    (resolved, invocation): (&Resolved, &Invocation),
+    req: &Request,
+    sandboxed: bool,
+    dispatch_dir: &Path,
+) -> (
+    crate::provider::session::Homes,
+    Option<crate::sandbox::SessionPlace>,
+) {
+    let mut homes = homes_of(ctx, resolved, invocation);
+    let sessions = sandboxed
+        .then(|| session_place(resolved, &homes, req.continues.as_ref(), dispatch_dir))
+        .flatten();
+    homes.sessions = sessions.as_ref().map(|s| s.dir.clone());
+    (homes, sessions)
+}
+
 fn homes_of(
     ctx: &Context<'_>,
     resolved: &Resolved,
@@ -456,49 +474,6 @@ fn stall_after_secs(req: &Request, config: &Config) -> u64 {
         .map(|d| d.as_secs())
         .or(config.stall_after_seconds)
         .unwrap_or(crate::dispatch::spec::DEFAULT_STALL_AFTER_SECS)
-}
-
-/// The budget the worker is held to while it runs (ADR 0094); the project's day is held
-/// beside it (`Spec::project_day`).
-fn budget_of(
-    ctx: &Context<'_>,
-    req: &Request,
-    config: &Config,
-    model: Option<&str>,
-) -> Result<Option<crate::receipts::Budget>, DispatchError> {
-    let limits = crate::dispatch::budget::Limits {
-        asked: req.budget.as_ref(),
-        role: config.roles.get(&req.role).and_then(|r| r.budget.as_ref()),
-        continues: req
-            .continues
-            .as_ref()
-            .map(|c| (&c.started.dispatch_id, c.started.budget.as_ref())),
-        prices: Some((&config.prices, model)),
-    };
-    if limits.asked.is_none()
-        && limits.role.is_none()
-        && limits.continues.is_none_or(|(_, b)| b.is_none())
-    {
-        return Ok(None);
-    }
-    Ok(crate::dispatch::budget::resolve(ctx.ledger, &limits)?)
-}
-
-/// The project's day budget, raised as people raised it today, with what the day's other
-/// dispatches used so far (ADR 0100).
-fn project_day(
-    ctx: &Context<'_>,
-    config: &Config,
-) -> Result<Option<crate::receipts::Budget>, DispatchError> {
-    let Some(day) = config.budget.project_day.as_ref() else {
-        return Ok(None);
-    };
-    let live = crate::dispatch::budget::day::live_dir(&ctx.project.data_dir());
-    let now = jiff::Timestamp::now();
-    let prices = Some(&config.prices);
-    Ok(Some(crate::dispatch::budget::day::of_project_day(
-        ctx.ledger, day, now, prices, &live,
-    )?))
 }
 
 /// Whether the worker runs sandboxed: asked for, else as the dispatch a follow-up continues

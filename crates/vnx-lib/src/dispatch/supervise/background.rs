@@ -17,7 +17,7 @@
 //! `left`, ADR 0099), is waited for in both lanes: after a headless CLI exited, and at a TUI
 //! turn end that would conclude, while such a process runs (outside the CLI's tree) the
 //! dispatch reads "waiting on 1 background task: …" (`source: process`) and concludes once
-//! none runs; after [`LEFT_WAIT`], or at the deadline, vnx stops them (TERM, grace, KILL)
+//! none runs; after [`left_wait`], or at the deadline, vnx stops them (TERM, grace, KILL)
 //! and names them as unfinished work, so the dispatch needs a person.
 //!
 //! A worker can write a hook signal of its own (`vnx __hook` is on its `PATH`), so it can
@@ -205,9 +205,16 @@ impl Background {
 /// What [`Background::left_poll`] records as the source.
 const PROCESS: &str = "process";
 
-/// The longest a worker's left processes are waited for (within the dispatch's deadline):
-/// a dev server a worker started and forgot must not hold its dispatch for hours.
+/// The longest a worker's left processes are waited for (within the dispatch's deadline)
+/// unless the config's `background_wait_seconds` says otherwise: a dev server a worker
+/// started and forgot must not hold its dispatch for hours.
 pub(crate) const LEFT_WAIT: Duration = Duration::from_secs(600);
+
+/// How long `spec`'s worker's left processes are waited for.
+pub(crate) fn left_wait(spec: &crate::dispatch::Spec) -> Duration {
+    spec.background_wait_secs
+        .map_or(LEFT_WAIT, Duration::from_secs)
+}
 
 /// How long after the CLI exited (or its turn ended) what it left is not yet said: what
 /// ends within it (a helper of the CLI's own that ends with it) is no background work.
@@ -245,12 +252,12 @@ impl Background {
     /// CLI runs), looked for at most every [`LEFT_EVERY`]: while some run, past
     /// [`LEFT_QUIET`], a `dispatch_background` (`source: process`) naming them; once none
     /// runs, the end of the wait (a `dispatch_resumed` when one was said); after
-    /// [`LEFT_WAIT`] (or at `give_up`), they are stopped (TERM, grace, KILL) and named.
+    /// `limit` (or at `give_up`), they are stopped (TERM, grace, KILL) and named.
     pub(crate) fn left_poll(
         &mut self,
         id: &DispatchId,
         (marks, cli): (&super::left::Marks, Option<u32>),
-        give_up: bool,
+        (give_up, limit): (bool, Duration),
         now: Instant,
     ) -> (Left, Option<Change>) {
         let wait = self.left.get_or_insert(LeftWait {
@@ -274,7 +281,7 @@ impl Background {
         }
         wait.waited = true;
         let (began, waited_for) = (wait.began, now.duration_since(wait.began));
-        if give_up || waited_for >= LEFT_WAIT {
+        if give_up || waited_for >= limit {
             let mut stopped = super::left::stop_all(marks, cli, super::GRACE);
             stopped.sort_by_key(|p| p.id);
             self.left = None;
@@ -428,10 +435,9 @@ fn left_stopped(tasks: Vec<BackgroundTask>) -> String {
     };
     format!(
         "the worker left {} running, which had not ended when vnx's wait for {it} ran out \
-         (at most {} min, within the deadline), so vnx stopped {it}; a follow-up can run \
-         that work in the foreground",
+         (`background_wait_seconds`, 10 min unless set, within the deadline), so vnx stopped \
+         {it}; a follow-up can run that work in the foreground",
         receipt.describe(),
-        LEFT_WAIT.as_secs() / 60,
         it = if n == 1 { "it" } else { "them" },
     )
 }

@@ -384,6 +384,7 @@ fn spec_of(r: &Recovery<'_>, dispatch_dir: &Path, started: &DispatchStarted) -> 
         session_id: started.session_id.clone(),
         budget: started.budget.clone(),
         project_day: None,
+        background_wait_secs: r.config.background_wait_seconds,
         prices: Default::default(),
         permission: started.permission,
         plan: started.plan.clone(),

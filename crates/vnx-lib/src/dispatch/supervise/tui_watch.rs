@@ -223,8 +223,9 @@ impl TuiWatch {
         // A tick before the deadline's own: what was left is stopped as unfinished, and the
         // turn end concludes.
         let give_up = now + super::TICK >= *deadline;
+        let limit = super::background::left_wait(spec);
         let (state, change) =
-            (self.background).left_poll(&spec.id, (marks, Some(*pid)), give_up, now);
+            (self.background).left_poll(&spec.id, (marks, Some(*pid)), (give_up, limit), now);
         record(change, (recorder, log));
         match state {
             Left::Running => {

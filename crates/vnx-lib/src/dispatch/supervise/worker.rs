@@ -236,7 +236,7 @@ fn spawn(
 }
 
 /// A headless worker's CLI exited by itself: the processes it left running (ADR 0099)
-/// waited for until none runs, or stopped when the wait runs out ([`background::LEFT_WAIT`])
+/// waited for until none runs, or stopped when the wait runs out ([`background::left_wait`])
 /// or the deadline passes (unfinished work, named), or the dispatch is cancelled (then
 /// `ended` says why it stopped). In a sandbox none is left (its PID namespace ended with
 /// the CLI): what `sandboxed` saw it leave ended unfinished.
@@ -254,7 +254,8 @@ fn await_left(
         let now = Instant::now();
         let asked = super::stop_asked(spec, around);
         let give_up = asked.is_some() || now >= deadline;
-        let (state, change) = waits.left_poll(&spec.id, (&marks, None), give_up, now);
+        let limit = background::left_wait(spec);
+        let (state, change) = waits.left_poll(&spec.id, (&marks, None), (give_up, limit), now);
         if let Some(change) = change {
             recorder.change(&change, log);
         }
