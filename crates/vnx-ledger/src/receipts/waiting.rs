@@ -177,16 +177,20 @@ impl DispatchBackground {
 
     /// What it waits on, in one line: `1 background task: slow tests`.
     pub fn describe(&self) -> String {
-        let n = self.tasks.len() + self.more.unwrap_or(0) as usize;
-        let names: Vec<String> = self
-            .tasks
+        Self::describe_tasks(&self.tasks, self.more)
+    }
+
+    /// `tasks` (and `more` not listed) in one line: `1 background task: slow tests`.
+    pub fn describe_tasks(tasks: &[BackgroundTask], more: Option<u32>) -> String {
+        let n = tasks.len() + more.unwrap_or(0) as usize;
+        let names: Vec<String> = tasks
             .iter()
             .map(|t| match t.kind.as_str() {
                 "shell" | "" => t.what.clone(),
                 kind => format!("{} ({kind})", t.what),
             })
             .collect();
-        let more = match self.more {
+        let more = match more {
             Some(m) if m > 0 => format!(", and {m} more"),
             _ => String::new(),
         };

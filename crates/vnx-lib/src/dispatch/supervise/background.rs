@@ -425,19 +425,11 @@ pub(super) fn stopped(tasks: &[BackgroundTask]) -> Option<String> {
 /// Processes the worker left running, stopped by vnx, in one line.
 fn left_stopped(tasks: Vec<BackgroundTask>) -> String {
     let n = tasks.len();
-    let receipt = DispatchBackground {
-        dispatch_id: DispatchId::parse("D-0").expect("a valid id"),
-        tasks,
-        more: None,
-        source: String::new(),
-        remote: None,
-        extra: Default::default(),
-    };
     format!(
         "the worker left {} running, which had not ended when vnx's wait for {it} ran out \
          (`background_wait_seconds`, 10 min unless set, within the deadline), so vnx stopped \
          {it}; a follow-up can run that work in the foreground",
-        receipt.describe(),
+        DispatchBackground::describe_tasks(&tasks, None),
         it = if n == 1 { "it" } else { "them" },
     )
 }
@@ -445,37 +437,21 @@ fn left_stopped(tasks: Vec<BackgroundTask>) -> String {
 /// Processes a sandboxed CLI left running, which ended with it, in one line.
 fn left_in_sandbox(tasks: Vec<BackgroundTask>) -> String {
     let n = tasks.len();
-    let receipt = DispatchBackground {
-        dispatch_id: DispatchId::parse("D-0").expect("a valid id"),
-        tasks,
-        more: None,
-        source: String::new(),
-        remote: None,
-        extra: Default::default(),
-    };
     format!(
         "the worker left {} running in its sandbox, which ends with its CLI: {it} ended \
          unfinished as the CLI exited; a follow-up can run that work in the foreground",
-        receipt.describe(),
+        DispatchBackground::describe_tasks(&tasks, None),
         it = if n == 1 { "it" } else { "they" },
     )
 }
 
 /// The background work a CLI left unfinished as it exited, in one line.
 fn cli_stopped(tasks: &[BackgroundTask]) -> String {
-    let receipt = DispatchBackground {
-        dispatch_id: DispatchId::parse("D-0").expect("a valid id"),
-        tasks: tasks.to_vec(),
-        more: None,
-        source: String::new(),
-        remote: None,
-        extra: Default::default(),
-    };
     format!(
         "the worker's turn ended while {} still ran, and its CLI exited without {} finishing \
          (it stopped {it}, or left {it} running where vnx cannot see {it} end); a follow-up \
          can run that work in the foreground",
-        receipt.describe(),
+        DispatchBackground::describe_tasks(tasks, None),
         if tasks.len() == 1 { "it" } else { "them" },
         it = if tasks.len() == 1 { "it" } else { "them" },
     )
