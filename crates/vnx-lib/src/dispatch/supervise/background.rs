@@ -342,14 +342,12 @@ impl Sandboxed {
         self.last = super::left::orphaned(&self.marks, leader);
     }
 
-    /// As the CLI exited: what it left running when last looked at that no longer runs,
-    /// which ended with its sandbox, unfinished (or, in the moment before, by itself).
+    /// As the CLI exited: what it left running when last looked at, which ended with its
+    /// sandbox, unfinished (or, in the moment before, by itself). Each is counted whether or
+    /// not the kernel finished killing it yet: a process of a PID namespace whose init
+    /// exited is killed, and one still exiting must not drop out of the list.
     pub(crate) fn ended(&self) -> Vec<BackgroundTask> {
-        let gone: Vec<_> = (self.last.iter())
-            .filter(|p| !super::left::runs(p.id))
-            .cloned()
-            .collect();
-        let (mut tasks, _) = super::left::tasks(&gone);
+        let (mut tasks, _) = super::left::tasks(&self.last);
         for task in &mut tasks {
             task.kind = super::left::SANDBOXED.to_owned();
         }

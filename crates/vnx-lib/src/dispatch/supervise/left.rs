@@ -254,11 +254,13 @@ pub(crate) fn find(marks: &Marks, cli: Option<u32>) -> Vec<LeftProcess> {
         skip.extend(tree(cli, &table));
         under = descendants(cli, &table);
     }
-    // A process in another PID namespace (a container's) is never the worker's left here.
-    let candidates = (table.keys())
-        .filter(|pid| !skip.contains(pid))
-        .filter(|pid| under.contains(pid) || in_own_namespace(**pid));
-    marked(marks, &table, candidates)
+    // A process in another PID namespace (a container's) is never the worker's left here;
+    // looked at only for the few that carry the marks (reading their environment is the
+    // scan's cost, and most processes are not the worker's).
+    let candidates = (table.keys()).filter(|pid| !skip.contains(pid));
+    let mut left = marked(marks, &table, candidates);
+    left.retain(|p| under.contains(&p.id.pid) || in_own_namespace(p.id.pid));
+    left
 }
 
 /// `root` and every process below it in `table`.

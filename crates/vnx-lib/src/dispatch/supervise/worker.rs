@@ -170,8 +170,11 @@ pub(super) fn run_worker(
         Left::Ended { waited: false }
     };
     let _ = group.stop(Duration::ZERO);
-    // Nothing the worker left outlives its dispatch.
-    sweep(spec, log);
+    // Nothing the worker left outlives its dispatch. After the wait above, its last look
+    // found none (or stopped them all): looking again would only cost a scan of `/proc`.
+    if interactive || !exited {
+        sweep(spec, log);
+    }
     let tokens = copy.as_ref().map(|c| c.tokens.clone());
     if let Some(copy) = copy {
         ended.stream = copy.finish();
