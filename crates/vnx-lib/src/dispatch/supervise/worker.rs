@@ -170,11 +170,8 @@ pub(super) fn run_worker(
         Left::Ended { waited: false }
     };
     let _ = group.stop(Duration::ZERO);
-    // Nothing the worker left outlives its dispatch. After the wait above, its last look
-    // found none (or stopped them all): looking again would only cost a scan of `/proc`.
-    if interactive || !exited {
-        sweep(spec, log);
-    }
+    // Nothing the worker left outlives its dispatch (after the wait above, already so).
+    sweep(spec, log, interactive || !exited);
     let tokens = copy.as_ref().map(|c| c.tokens.clone());
     if let Some(copy) = copy {
         ended.stream = copy.finish();
@@ -296,8 +293,13 @@ fn await_left(
 }
 
 /// Stops whatever the worker left running that is still there (its CLI has ended), and
-/// says so in its log.
-fn sweep(spec: &Spec, log: &mut fs::File) {
+/// says so in its log; when `needed` (no wait on what it left came first).
+fn sweep(spec: &Spec, log: &mut fs::File, needed: bool) {
+    // After a wait on what it left, the wait's last look found none or stopped them all:
+    // looking again would only cost a scan of `/proc`.
+    if !needed {
+        return;
+    }
     let marks = left::Marks::of(spec.id.as_str());
     for p in left::stop_all(&marks, None, GRACE) {
         let _ = writeln!(
