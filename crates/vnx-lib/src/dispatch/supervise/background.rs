@@ -384,6 +384,19 @@ pub(super) fn stream_tick(
     changes
 }
 
+/// A headless worker's CLI exited: a wait its stream said ends with it (its `result` and
+/// exit may come within one tick of the task's end, before [`stream_tick`] saw the end; work
+/// it left unfinished is named by its summary, `StreamSummary::background_stopped`). The
+/// end of the wait, when one was said.
+pub(super) fn stream_ended(wait: &mut Background, id: &DispatchId, now: Instant) -> Option<Change> {
+    let ours = (wait.waiting.as_ref()).is_some_and(|(r, _)| r.source == STREAM);
+    if !ours {
+        return None;
+    }
+    let (_, since) = wait.waiting.take()?;
+    Some(resumed(id, since, STREAM, now))
+}
+
 /// The end of a wait on background work that began at `since`, as `source` said.
 fn resumed(id: &DispatchId, since: Instant, source: &str, now: Instant) -> Change {
     Change::Resumed(DispatchResumed {
@@ -516,6 +529,38 @@ mod tests {
                     .0
                     .is_some()
             );
+        }
+    }
+
+    #[test]
+    fn a_stream_wait_ends_as_its_cli_exits_and_no_other_does() {
+        let id = DispatchId::parse("D-1").unwrap();
+        let task = BackgroundTask {
+            id: "t1".to_owned(),
+            kind: "subagent".to_owned(),
+            what: "check the docs".to_owned(),
+        };
+        let now = Instant::now();
+        let mut bg = Background::default();
+        assert!(stream_ended(&mut bg, &id, now).is_none());
+        for source in [STREAM, PROCESS, SESSION] {
+            assert!(
+                bg.wait_on(&id, vec![task.clone()], 0, source, now)
+                    .is_some()
+            );
+            let later = now + Duration::from_secs(3);
+            match stream_ended(&mut bg, &id, later) {
+                Some(Change::Resumed(r)) if source == STREAM => {
+                    assert_eq!(
+                        (r.after.as_str(), r.source.as_str()),
+                        ("background", STREAM)
+                    );
+                    assert!(!bg.waiting());
+                }
+                None if source != STREAM => assert!(bg.waiting(), "{source}"),
+                other => panic!("{source}: {other:?}"),
+            }
+            bg.waiting = None;
         }
     }
 }

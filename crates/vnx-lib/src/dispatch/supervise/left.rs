@@ -85,6 +85,10 @@ pub(crate) struct Marks {
     id: Vec<u8>,
     /// `<seal variable>=`, the start of an entry.
     seal: Vec<u8>,
+    /// The start time of the worker's CLI (`/proc/PID/stat`'s ticks; 0 when unknown): every
+    /// process that inherited its environment started at or after it, so an older process's
+    /// environment (most of the machine's) is never read.
+    since: u64,
 }
 
 impl Marks {
@@ -93,6 +97,16 @@ impl Marks {
         Marks {
             id: format!("VNX_DISPATCH_ID={id}").into_bytes(),
             seal: format!("{}=", super::signals::SEAL_VAR).into_bytes(),
+            since: 0,
+        }
+    }
+
+    /// The marks of a worker whose CLI is process `cli`, which runs: no process that
+    /// started before it is looked at.
+    pub(crate) fn of_worker(id: &str, cli: u32) -> Marks {
+        Marks {
+            since: start_of(cli).unwrap_or(0),
+            ..Marks::of(id)
         }
     }
 
@@ -295,6 +309,7 @@ fn marked<'a>(
 ) -> Vec<LeftProcess> {
     let mut left: Vec<LeftProcess> = candidates
         .filter_map(|pid| Some((pid, table.get(pid)?)))
+        .filter(|(_, s)| s.start >= marks.since)
         .filter_map(|(pid, s)| {
             let environ = read_proc(Path::new(&format!("/proc/{pid}/environ")), MAX_READ)?;
             if !marks.carried_by(&environ) {

@@ -114,6 +114,33 @@ fn what_a_worker_left_is_found_but_the_clis_tree_and_unmarked_processes_are_not(
 }
 
 #[test]
+fn a_marked_process_older_than_the_workers_cli_is_never_looked_at() {
+    let id = format!("D-older{}", std::process::id());
+    let mut older = spawn(&id, true, "exec sleep 30");
+    assert!(until(|| start_of(older.id()).is_some()));
+    // Clock ticks are 10 ms: the CLI starts in a later one.
+    std::thread::sleep(Duration::from_millis(50));
+    let mut cli = spawn(&id, true, "exec sleep 30");
+    assert!(until(|| start_of(cli.id()).is_some()));
+    let mut left = spawn(&id, true, "exec sleep 30");
+    let marks = Marks::of_worker(&id, cli.id());
+    let pids = |found: Vec<LeftProcess>| found.iter().map(|p| p.id.pid).collect::<Vec<_>>();
+    assert!(until(
+        || pids(find(&marks, Some(cli.id()))) == vec![left.id()]
+    ));
+    // Without the start time, the older one carries the marks too.
+    let all = pids(find(&Marks::of(&id), Some(cli.id())));
+    assert!(
+        all.contains(&older.id()) && all.contains(&left.id()),
+        "{all:?}"
+    );
+    for child in [&mut older, &mut cli, &mut left] {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
+
+#[test]
 fn a_process_whose_pid_was_reused_is_never_signalled() {
     let id = format!("D-reuse{}", std::process::id());
     let mut child = spawn(&id, true, "sleep 30");

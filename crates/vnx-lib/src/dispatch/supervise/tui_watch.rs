@@ -54,7 +54,11 @@ pub(super) struct TuiWatch {
 
 impl TuiWatch {
     /// The watch of `spec`'s worker, given `prompt`, starting now.
-    pub(super) fn new(spec: &Spec, prompt: &str, (cli, deadline): (u32, Instant)) -> TuiWatch {
+    pub(super) fn new(
+        spec: &Spec,
+        prompt: &str,
+        (cli, marks, deadline): (u32, &Marks, Instant),
+    ) -> TuiWatch {
         let now = std::time::SystemTime::now();
         TuiWatch {
             reader: SignalReader::default(),
@@ -69,7 +73,7 @@ impl TuiWatch {
             accepted_threads: Vec::new(),
             settle_until: None,
             initial: initial_prompt(spec, prompt),
-            cli: (cli, Marks::of(spec.id.as_str()), deadline),
+            cli: (cli, marks.clone(), deadline),
         }
     }
 

@@ -82,15 +82,18 @@ pub(super) fn run_worker(
     );
     let mut activity = Activity::default();
     let mut changes = super::changes::ChangesWatch::new(Instant::now());
-    let mut watch = interactive.then(|| TuiWatch::new(spec, prompt, (group.pid(), deadline)));
+    // What marks the worker's processes, and when its CLI started (ADR 0099).
+    let marks = left::Marks::of_worker(spec.id.as_str(), group.pid());
+    let mut watch =
+        interactive.then(|| TuiWatch::new(spec, prompt, (group.pid(), &marks, deadline)));
     let mut watch_budget = budget::Watch::new(spec, job.since);
     let mut waits = background::Background::default();
     let wait_err = |e| io_err(&spec.worktree)(e);
     let mut exited = false;
     // A sandboxed headless CLI's PID namespace ends with it: what it left is looked for
     // while it runs (ADR 0099).
-    let mut sandboxed = (!interactive && spec.sandbox.is_some())
-        .then(|| background::Sandboxed::new(left::Marks::of(spec.id.as_str())));
+    let mut sandboxed =
+        (!interactive && spec.sandbox.is_some()).then(|| background::Sandboxed::new(marks.clone()));
     let exit = loop {
         if let Some(status) = group.wait_until(Instant::now() + TICK).map_err(wait_err)? {
             // A headless CLI's group is stopped once what it left running was waited for.
@@ -153,12 +156,16 @@ pub(super) fn run_worker(
     if interactive {
         hand_back_terminal(around, screen, &capture, &exit);
     }
-    // A headless CLI that exited by itself: what it left running is waited for (ADR 0099).
+    // A headless CLI that exited by itself: a wait its stream said is over, and what it
+    // left running is waited for (ADR 0099).
     let left = if !interactive && exited {
+        if let Some(change) = background::stream_ended(&mut waits, &spec.id, Instant::now()) {
+            recorder.change(&change, log);
+        }
         let mut watched = (&mut waits, &mut live);
         let sandboxed = sandboxed.as_ref();
         await_left(
-            spec,
+            (spec, &marks),
             around,
             deadline,
             &mut watched,
@@ -171,7 +178,7 @@ pub(super) fn run_worker(
     };
     let _ = group.stop(Duration::ZERO);
     // Nothing the worker left outlives its dispatch (after the wait above, already so).
-    sweep(spec, log, interactive || !exited);
+    sweep(&marks, log, interactive || !exited);
     let tokens = copy.as_ref().map(|c| c.tokens.clone());
     if let Some(copy) = copy {
         ended.stream = copy.finish();
@@ -241,7 +248,7 @@ fn spawn(
 /// `ended` says why it stopped). In a sandbox none is left (its PID namespace ended with
 /// the CLI): what `sandboxed` saw it leave ended unfinished.
 fn await_left(
-    spec: &Spec,
+    (spec, marks): (&Spec, &left::Marks),
     around: &Surroundings<'_>,
     deadline: Instant,
     (waits, live): &mut (&mut background::Background, &mut Live),
@@ -249,13 +256,12 @@ fn await_left(
     (recorder, log): (&mut Recorder<'_>, &mut fs::File),
     ended: &mut Ended,
 ) -> Left {
-    let marks = left::Marks::of(spec.id.as_str());
     loop {
         let now = Instant::now();
         let asked = super::stop_asked(spec, around);
         let give_up = asked.is_some() || now >= deadline;
         let limit = background::left_wait(spec);
-        let (state, change) = waits.left_poll(&spec.id, (&marks, None), (give_up, limit), now);
+        let (state, change) = waits.left_poll(&spec.id, (marks, None), (give_up, limit), now);
         if let Some(change) = change {
             recorder.change(&change, log);
         }
@@ -294,14 +300,13 @@ fn await_left(
 
 /// Stops whatever the worker left running that is still there (its CLI has ended), and
 /// says so in its log; when `needed` (no wait on what it left came first).
-fn sweep(spec: &Spec, log: &mut fs::File, needed: bool) {
+fn sweep(marks: &left::Marks, log: &mut fs::File, needed: bool) {
     // After a wait on what it left, the wait's last look found none or stopped them all:
     // looking again would only cost a scan of `/proc`.
     if !needed {
         return;
     }
-    let marks = left::Marks::of(spec.id.as_str());
-    for p in left::stop_all(&marks, None, GRACE) {
+    for p in left::stop_all(marks, None, GRACE) {
         let _ = writeln!(
             log,
             "vnx: stopped process {} the worker left running: {}",
