@@ -17,6 +17,9 @@ const CONFIG: &str = "roles:\n  implementer: {allow: ['sh']}\n";
 const LEFT: &str = "sh -c 'sleep 3; echo x > f' > /dev/null 2>&1 &";
 
 /// One that never ends.
+/// What the sandboxed CLI leaves: it runs past the CLI's end by seconds, so it is left.
+const LEFT_LONG: &str = "sh -c 'sleep 8; echo x > f' > /dev/null 2>&1 &";
+
 const FOREVER: &str = "sh -c 'sleep 3141; echo x > g' > /dev/null 2>&1 &";
 
 /// The processes still running that carry dispatch `id`'s worker's environment (its id and
@@ -169,16 +172,17 @@ fn a_tui_turn_end_waits_for_what_its_shell_left_running() {
     waited_then_done(&repo, &id);
 }
 
-/// A declared headless CLI that leaves `sh -c 'sleep 3; echo x > f' &` running (from a
-/// shell of its own that exits at once, as a CLI's shell tool does), works on for a moment (a real CLI's turn takes seconds; a sandboxed one is looked at once a
-/// second), reports done and exits, dispatched with `sandbox` (`--sandbox` or `--no-sandbox`): its completion.
-fn leaving_cli(repo: &Repo, sandbox: &str) -> serde_json::Value {
+/// A declared headless CLI that leaves `left` running (from a shell of its own that exits at
+/// once, as a CLI's shell tool does), works on for `secs` (a real CLI's turn takes seconds; a
+/// sandboxed one is looked at once a second), reports done and exits, dispatched with
+/// `sandbox` (`--sandbox` or `--no-sandbox`): its completion.
+fn leaving_cli(repo: &Repo, sandbox: &str, (left, secs): (&str, u32)) -> serde_json::Value {
     let tools = tempfile::tempdir().unwrap();
     let bin = tools.path().join("leaver");
     crate::sandbox::script(
         &bin,
         &format!(
-            "echo hi > a.txt\nsh -c \"{LEFT}\"\nsleep 1.5\nvnx report --status done --summary started"
+            "echo hi > a.txt\nsh -c \"{left}\"\nsleep {secs}\nvnx report --status done --summary started"
         ),
     );
     crate::sandbox::declare(repo, "leaver", &bin, "");
@@ -200,18 +204,18 @@ fn leaving_cli(repo: &Repo, sandbox: &str) -> serde_json::Value {
 fn in_the_sandbox_what_the_worker_left_ends_with_its_cli() {
     // Without the sandbox, the control: waited for, its file in the commit.
     let control = Repo::new();
-    let c = leaving_cli(&control, "--no-sandbox");
+    let c = leaving_cli(&control, "--no-sandbox", (LEFT, 1));
     waited_then_done(&control, c["dispatch_id"].as_str().unwrap());
 
     // In the sandbox (bwrap's `--unshare-pid`), its PID namespace ends with the CLI and the
     // kernel kills what is left in it: the file is never written, nothing runs on, and
     // the dispatch, whose worker left work that ended unfinished, needs a person.
     let repo = Repo::new();
-    let c = leaving_cli(&repo, "--sandbox");
+    let c = leaving_cli(&repo, "--sandbox", (LEFT_LONG, 3));
     assert_eq!(c["status"], "needs_input", "{c}");
     let reason = c["failure_reason"].as_str().unwrap();
     assert!(
-        reason.contains("sh -c sleep 3; echo x > f (sandboxed process)")
+        reason.contains("sh -c sleep 8; echo x > f (sandboxed process)")
             && reason.contains("ends with its CLI"),
         "{reason}"
     );
