@@ -159,17 +159,12 @@ pub(super) fn run_worker(
     // A headless CLI that exited by itself: a wait its stream said is over, and what it
     // left running is waited for (ADR 0099).
     let left = if !interactive && exited {
-        if let Some(change) = background::stream_ended(&mut waits, &spec.id, Instant::now()) {
-            recorder.change(&change, log);
-        }
-        let mut watched = (&mut waits, &mut live);
-        let sandboxed = sandboxed.as_ref();
+        let mut watched = (&mut waits, &mut live, sandboxed.as_ref());
         await_left(
             (spec, &marks),
             around,
             deadline,
             &mut watched,
-            sandboxed,
             (recorder, log),
             ended,
         )
@@ -242,8 +237,8 @@ fn spawn(
     })
 }
 
-/// A headless worker's CLI exited by itself: the processes it left running (ADR 0099)
-/// waited for until none runs, or stopped when the wait runs out ([`background::left_wait`])
+/// A headless worker's CLI exited by itself: a wait its stream said ended with it, and the
+/// processes it left running (ADR 0099) waited for until none runs, or stopped when the wait runs out ([`background::left_wait`])
 /// or the deadline passes (unfinished work, named), or the dispatch is cancelled (then
 /// `ended` says why it stopped). In a sandbox none is left (its PID namespace ended with
 /// the CLI): what `sandboxed` saw it leave ended unfinished.
@@ -251,11 +246,17 @@ fn await_left(
     (spec, marks): (&Spec, &left::Marks),
     around: &Surroundings<'_>,
     deadline: Instant,
-    (waits, live): &mut (&mut background::Background, &mut Live),
-    sandboxed: Option<&background::Sandboxed>,
+    (waits, live, sandboxed): &mut (
+        &mut background::Background,
+        &mut Live,
+        Option<&background::Sandboxed>,
+    ),
     (recorder, log): (&mut Recorder<'_>, &mut fs::File),
     ended: &mut Ended,
 ) -> Left {
+    if let Some(change) = background::stream_ended(waits, &spec.id, Instant::now()) {
+        recorder.change(&change, log);
+    }
     loop {
         let now = Instant::now();
         let asked = super::stop_asked(spec, around);
@@ -286,7 +287,7 @@ fn await_left(
             }
             // None is left: in a sandbox, what it left ended with it.
             Left::Ended { waited: false } => {
-                let tasks = sandboxed.map(background::Sandboxed::ended);
+                let tasks = (*sandboxed).map(background::Sandboxed::ended);
                 return match tasks.filter(|t| !t.is_empty()) {
                     Some(tasks) => Left::Stopped(tasks),
                     None => Left::Ended { waited: false },
