@@ -569,7 +569,13 @@ fn the_docker_client_makes_runs_and_removes_a_container_as_podman_does() {
         .args(["kill", &name])
         .output()
         .unwrap();
-    assert!(killed.status.success(), "{killed:?}");
+    assert!(
+        killed.status.success(),
+        "{killed:?}\nstarted: {}{}\nstatus: {}",
+        r.stdout,
+        r.stderr,
+        vnx(&["status", "--all", "--json"]).stdout
+    );
     let w = vnx(&["wait", &id, "--json"]);
     assert!(w.stdout.contains("lost"), "{}{}", w.stdout, w.stderr);
     assert!(

@@ -238,10 +238,10 @@ fn spawn(
 }
 
 /// A headless worker's CLI exited by itself: a wait its stream said ended with it, and the
-/// processes it left running (ADR 0099) waited for until none runs, or stopped when the wait runs out ([`background::left_wait`])
-/// or the deadline passes (unfinished work, named), or the dispatch is cancelled (then
-/// `ended` says why it stopped). In a sandbox none is left (its PID namespace ended with
-/// the CLI): what `sandboxed` saw it leave ended unfinished.
+/// processes it left running (ADR 0099) waited for until none runs, or stopped when the wait
+/// runs out ([`background::left_wait`]) or the deadline passes (unfinished work, named), or
+/// the dispatch is cancelled (then `ended` says why it stopped). In a sandbox none is left
+/// (its PID namespace ended with the CLI): what `sandboxed` saw it leave ended unfinished.
 fn await_left(
     (spec, marks): (&Spec, &left::Marks),
     around: &Surroundings<'_>,
