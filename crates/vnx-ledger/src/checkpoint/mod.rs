@@ -274,12 +274,15 @@ pub fn anchoring(
         return Ok(None);
     };
     let name = anchor.ledger_name(path);
-    let mut checkpoints = anchor.list(&name)?;
-    let mut rolled_back = None;
+    // The witness before the ref: a checkpoint moves the ref first and then writes the
+    // witness, so a witness read first names a checkpoint any later read of the ref holds.
+    // Read the other way round, a checkpoint made between the two reads looks rolled back.
     let witnessed = match witness_dir {
         Some(dir) => witness::read(dir, &anchor, &name)?,
         None => None,
     };
+    let mut checkpoints = anchor.list(&name)?;
+    let mut rolled_back = None;
     if let Some((cp, w)) = witnessed.and_then(|w| Some((w.checkpoint()?, w))) {
         let held = checkpoints
             .iter()
@@ -432,3 +435,6 @@ fn checkpoint_unwitnessed(
         key_created,
     })
 }
+
+#[cfg(test)]
+mod race_tests;
