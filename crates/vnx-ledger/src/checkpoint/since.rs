@@ -109,12 +109,14 @@ pub fn anchored_since(
         Some(Err(_)) => return Ok(None),
         None => None,
     };
-    let Some(checkpoints) = anchor.list_since(&name, since, most)? else {
-        return Ok(None);
-    };
+    // The witness before the ref, as `anchoring` reads them: a checkpoint made between the
+    // reads is then in the list.
     let witnessed = match witness_dir {
         Some(dir) => witness::read(dir, &anchor, &name)?.and_then(|w| w.checkpoint()),
         None => None,
+    };
+    let Some(checkpoints) = anchor.list_since(&name, since, most)? else {
+        return Ok(None);
     };
     Ok(Some(Since {
         checkpoints,
