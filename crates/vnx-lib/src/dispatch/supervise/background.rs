@@ -302,12 +302,17 @@ impl Background {
 
     /// The end of a wait on left processes, when one was said (not another source's).
     fn left_resumed(&mut self, id: &DispatchId, now: Instant) -> Option<Change> {
-        let ours = (self.waiting.as_ref()).is_some_and(|(r, _)| r.source == PROCESS);
+        self.end_wait_of(PROCESS, id, now)
+    }
+
+    /// The end of the wait `source` said, when one is under way (not another source's).
+    fn end_wait_of(&mut self, source: &str, id: &DispatchId, now: Instant) -> Option<Change> {
+        let ours = (self.waiting.as_ref()).is_some_and(|(r, _)| r.source == source);
         if !ours {
             return None;
         }
         let (_, since) = self.waiting.take()?;
-        Some(resumed(id, since, PROCESS, now))
+        Some(resumed(id, since, source, now))
     }
 }
 
@@ -389,12 +394,7 @@ pub(super) fn stream_tick(
 /// it left unfinished is named by its summary, `StreamSummary::background_stopped`). The
 /// end of the wait, when one was said.
 pub(super) fn stream_ended(wait: &mut Background, id: &DispatchId, now: Instant) -> Option<Change> {
-    let ours = (wait.waiting.as_ref()).is_some_and(|(r, _)| r.source == STREAM);
-    if !ours {
-        return None;
-    }
-    let (_, since) = wait.waiting.take()?;
-    Some(resumed(id, since, STREAM, now))
+    wait.end_wait_of(STREAM, id, now)
 }
 
 /// The end of a wait on background work that began at `since`, as `source` said.
