@@ -67,8 +67,12 @@ impl<K> Evidenced<K> {
 /// Everything the ledger says about one dispatch, in ledger order.
 #[derive(Clone, Debug, Default)]
 pub struct Evidence {
-    /// The `dispatch_started`.
+    /// The first attested `dispatch_started`: what the dispatch was started as.
     pub started: Option<Evidenced<DispatchStarted>>,
+    /// Attested `dispatch_started`s after the first: a dispatch starts once, so each is a
+    /// forgery (a place's words re-attested, say), never what the dispatch is; a merge is
+    /// refused while the ledger holds one.
+    pub restarted: Vec<Line>,
     /// The last `dispatch_completed`.
     pub completed: Option<Evidenced<DispatchCompleted>>,
     /// The last `dispatch_corrected` after it.
@@ -150,6 +154,7 @@ impl Evidence {
                 }
             }
             match line.event() {
+                DispatchStarted::EVENT if e.started.is_some() => e.restarted.push(line),
                 DispatchStarted::EVENT => e.started = typed(line),
                 DispatchCompleted::EVENT => {
                     e.completed = typed(line);
@@ -191,14 +196,23 @@ impl Evidence {
             .find(|l| l.event() == DispatchStarted::EVENT)
     }
 
-    /// One line per unattested receipt: `line N: <event> … carries no vnx attestation`.
+    /// One line per receipt that is not evidence but a sign of forgery: an unattested one
+    /// (`line N: <event> … carries no vnx attestation`) or a second start.
     pub fn unattested_lines(&self) -> Vec<String> {
-        self.unattested
-            .iter()
-            .map(|(l, a)| {
-                let at = l.seq.map_or_else(String::new, |s| format!("line {s}: "));
-                format!("{at}{} {}", l.event(), a.describe())
-            })
+        let at = |l: &Line| l.seq.map_or_else(String::new, |s| format!("line {s}: "));
+        let first = (self.started.as_ref()).map_or_else(String::new, |s| match s.seq() {
+            Some(seq) => format!(" (line {seq})"),
+            None => String::new(),
+        });
+        (self.unattested.iter())
+            .map(|(l, a)| format!("{}{} {}", at(l), l.event(), a.describe()))
+            .chain(self.restarted.iter().map(|l| {
+                format!(
+                    "{}dispatch_started again, after its first start{first}: a dispatch \
+                     starts once",
+                    at(l)
+                )
+            }))
             .collect()
     }
 
@@ -301,6 +315,39 @@ pub fn request_is_consistent(request: &Evidenced<GateRequest>, dispatch_id: &Dis
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_dispatch_is_what_its_first_start_says_and_a_second_start_is_a_forgery() {
+        let dir = tempfile::tempdir().unwrap();
+        let (key, _) =
+            crate::checkpoint::CheckpointKey::load_or_create(&dir.path().join("k/key"))
+                .unwrap();
+        let attestor = attest::Attestor::new(&key);
+        let ledger = dir.path().join("ledger.ndjson");
+        let example = include_str!("../../../receipts/examples/dispatch_started.json");
+        let mut start: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(example).unwrap();
+        for envelope in ["seq", "prev_hash", "prev_line_sha256", "vnx_attestation", "timestamp"]
+        {
+            start.remove(envelope);
+        }
+        let id = DispatchId::parse(start["dispatch_id"].as_str().unwrap()).unwrap();
+        for role in ["implementer", "reviewer"] {
+            start.insert("role".into(), role.into());
+            let text = serde_json::Value::Object(start.clone()).to_string();
+            let receipt = crate::receipt::Receipt::from_json(text.as_bytes()).unwrap();
+            let attested = attestor.attest(&receipt, &crate::append::now_utc);
+            crate::Ledger::new(&ledger).append(&attested).unwrap();
+        }
+        let ev = Evidence::read(&ledger, &id, &[attestor.public_key()]).unwrap();
+        assert_eq!(ev.role(), Some("implementer"), "the first start is the dispatch");
+        let lines = ev.unattested_lines();
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(
+            lines[0].starts_with("line 2: dispatch_started again, after its first start (line 1)"),
+            "{lines:?}"
+        );
+    }
 
     #[test]
     fn commit_ids_are_full_lowercase_hex() {

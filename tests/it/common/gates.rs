@@ -85,3 +85,22 @@ pub fn append_forged_done_to(ledger: &std::path::Path, id: &str) {
     let forged = super::receipt(&serde_json::Value::Object(forged).to_string());
     vnx::ledger::Ledger::new(ledger).append(&forged).unwrap();
 }
+
+/// Appends to `ledger`, well chained, a copy of dispatch `id`'s `dispatch_started` that says
+/// its role is `role`, as a worker that can write its place's ledger (root in its container)
+/// would: no attestation of its own (the place's vnx signs nothing the worker writes).
+pub fn append_forged_start_to(ledger: &std::path::Path, id: &str, role: &str) {
+    let text = std::fs::read_to_string(ledger).unwrap();
+    let start = text
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|v| v["event_type"] == "dispatch_started" && v["dispatch_id"] == id)
+        .unwrap_or_else(|| panic!("{id} has no start in {}", ledger.display()));
+    let mut forged = start.as_object().unwrap().clone();
+    for envelope in ["seq", "prev_hash", "prev_line_sha256", "timestamp", "vnx_attestation"] {
+        forged.remove(envelope);
+    }
+    forged.insert("role".into(), role.into());
+    let forged = super::receipt(&serde_json::Value::Object(forged).to_string());
+    vnx::ledger::Ledger::new(ledger).append(&forged).unwrap();
+}

@@ -20,7 +20,7 @@ pub mod tmux;
 
 pub use fakes::Fakes;
 pub use gates::{
-    append_forged_done, append_forged_done_to, committed, configure, demo_defaults, gate_check,
+    append_forged_done, append_forged_done_to, append_forged_start_to, committed, configure, demo_defaults, gate_check,
     gate_check_with, ledger_path,
 };
 pub use host::Remote;

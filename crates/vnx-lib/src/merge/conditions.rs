@@ -282,7 +282,7 @@ fn done(ev: &Evidence, id: &DispatchId) -> Result<String, String> {
     let unattested = ev.unattested_lines();
     if !unattested.is_empty() {
         return Err(format!(
-            "the ledger holds {} receipt(s) about {id} that vnx did not write ({}); a worker \
+            "the ledger holds {} receipt(s) about {id} that vnx did not write or that start it again ({}); a worker \
              may have tried to forge its evidence",
             unattested.len(),
             unattested.join("; ")

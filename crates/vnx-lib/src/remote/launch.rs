@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::asked::Asked;
 use super::sync::{self, Link, Record};
 use super::{MIN_HOST_VERSION, RemoteError, parse_version};
 use crate::ledger::append::now_utc;
@@ -187,6 +188,7 @@ pub fn launch(link: &Link<'_>, request: &RemoteRequest) -> Result<RemoteLaunched
         base_ref,
         base_commit,
         dispatched_at: now_utc(),
+        asked: Some(Asked::of_args(&request.args, None)),
     };
     if let Err(e) = pushed.and_then(|()| sync::write_record(&data, &id, &record)) {
         undo(link);
@@ -239,8 +241,15 @@ fn follow_up(
             stderr: format!("{original} was not dispatched from here"),
         });
     };
+    // The follow-up's role is its chain's, as asked here; the rest as its arguments ask.
+    let role = before.asked.as_ref().and_then(|a| a.role.clone());
+    let continued = DispatchId::parse(original).ok();
+    let asked = continued
+        .as_ref()
+        .map(|o| Asked::of_args(&request.args, Some((o, role.as_deref()))));
     let record = Record {
         dispatched_at: now_utc(),
+        asked,
         ..before
     };
     sync::write_record(&data, id, &record)?;

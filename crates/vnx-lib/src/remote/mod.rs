@@ -6,6 +6,7 @@
 //! receipts re-attested here, their branches and its checkpoints fetched (`sync`), starting
 //! a dispatch there (`launch`), and the host's tools (`doctor`).
 
+pub mod asked;
 pub mod container;
 pub mod devcontainer;
 pub mod doctor;

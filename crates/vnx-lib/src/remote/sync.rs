@@ -41,7 +41,7 @@ pub struct Link<'a> {
 }
 
 /// What this machine keeps about a dispatch it started on a host.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Record {
     /// The host.
     pub host: String,
@@ -51,6 +51,10 @@ pub struct Record {
     pub base_commit: CommitId,
     /// When it was dispatched.
     pub dispatched_at: String,
+    /// What this machine asked the place to start, which the place's start is held to.
+    /// Absent: recorded by a vnx from before (nothing is held).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub asked: Option<super::asked::Asked>,
 }
 
 /// `.vnx-data/remote/dispatches/<id>.json`.
@@ -231,7 +235,8 @@ pub fn catch_up_asking(
         crate::files::write_atomic_private(&anchor_path, from.as_bytes(), true)
             .map_err(io(&anchor_path))?;
     }
-    mirror_lines(link, &host, last, &export, &mut done)?;
+    let starts = started_there(&mirrors, &host);
+    mirror_lines(link, (&host, starts), last, &export, &mut done)?;
     translate(link, &host, (ids, &export.refs), &mut done)?;
     fetch_checkpoints(link, &export.refs)?;
     settle(link, (ids, given_up), &export, &contact, &mut done)?;
@@ -337,11 +342,12 @@ fn found_running(
 }
 
 /// Checks the host's lines against the last mirrored one and each other and mirrors the new
-/// ones (a rewritten or unlinked line is mirrored too, as evidence, as is a line about a
-/// dispatch of this machine that runs elsewhere); fails with what broke, if anything did.
+/// ones (a rewritten or unlinked line is mirrored too, as evidence, as is a forgery its chain
+/// cannot show, see [`forgery`]; `starts`: the dispatches whose start the host sent before);
+/// fails with what broke, if anything did.
 fn mirror_lines(
     link: &Link<'_>,
-    host: &str,
+    (host, mut starts): (&str, std::collections::BTreeSet<DispatchId>),
     last: Option<(u64, String)>,
     export: &Export,
     done: &mut CatchUp,
@@ -350,6 +356,7 @@ fn mirror_lines(
     let mut broken = None;
     let mut forged = None;
     let mut prev = last.clone();
+    // The dispatches whose start the host sent already: a second one is a forgery.
     if let Some((seq, _)) = &last
         && export.lines.first().is_none_or(|l| l.seq != *seq)
     {
@@ -411,16 +418,16 @@ fn mirror_lines(
         };
         receipts.push(link.attestor.attest(&receipts::write(&r), &now_utc));
         prev = Some((l.seq, hash));
-        if let (Some(event), Some(id)) = (&r.remote_event_type, &r.dispatch_id)
-            && TRANSLATED.contains(&event.as_str())
-            && claims_another(link, host, id)?
-        {
+        let found = match (&r.remote_event_type, &r.dispatch_id) {
+            (Some(event), Some(id)) if TRANSLATED.contains(&event.as_str()) => {
+                forgery(link, host, id, event, &r.line, &mut starts)?
+            }
+            _ => None,
+        };
+        if let Some(what) = found {
             // Mirrored, as evidence; and remembered: its chain is whole, so no later
             // contact would find it again.
-            let detail = format!(
-                "its line {} speaks of {id}, a dispatch of this machine that does not run there",
-                l.seq
-            );
+            let detail = format!("its line {} {what}", l.seq);
             let refused = host_dir(&link.project.data_dir(), host).join(REFUSED_MARK);
             crate::files::write_atomic_private(&refused, detail.as_bytes(), true)
                 .map_err(io(&refused))?;
@@ -445,15 +452,68 @@ fn mirror_lines(
     }
 }
 
-/// Whether a host's line about dispatch `id` speaks of a dispatch of this machine that does
-/// not run on `host` (one started on another host, or here): a forgery, however well it
-/// is chained.
-fn claims_another(link: &Link<'_>, host: &str, id: &DispatchId) -> Result<bool, RemoteError> {
-    if let Some(record) = read_record(&link.project.data_dir(), id) {
-        return Ok(record.host != host);
+/// What makes a host's line about dispatch `id` (an event of [`TRANSLATED`]) a forgery,
+/// however well it is chained, in words after "its line N": it speaks of a dispatch of this
+/// machine that does not run on `host` (one started on another host, or here); it is a second
+/// start of a dispatch (`starts`: those whose start the host sent before, kept up to date);
+/// or it is a start that says otherwise than what this machine asked for (the role, and so the
+/// gates, the posture, the plan step, the sandbox, the budget, the task). What decides a merge
+/// comes from what this machine asked for and recorded, never from a place's words.
+fn forgery(
+    link: &Link<'_>,
+    host: &str,
+    id: &DispatchId,
+    event: &str,
+    line: &str,
+    starts: &mut std::collections::BTreeSet<DispatchId>,
+) -> Result<Option<String>, RemoteError> {
+    let record = read_record(&link.project.data_dir(), id);
+    let another = match &record {
+        Some(record) => record.host != host,
+        None => {
+            let repo = crate::worktree::Repo::for_project(link.project)?;
+            crate::worktree::id_in_use(&link.project.root, &repo, id).is_some()
+        }
+    };
+    if another {
+        return Ok(Some(format!(
+            "speaks of {id}, a dispatch of this machine that does not run there"
+        )));
     }
-    let repo = crate::worktree::Repo::for_project(link.project)?;
-    Ok(crate::worktree::id_in_use(&link.project.root, &repo, id).is_some())
+    if event != <receipts::DispatchStarted as receipts::Kind>::EVENT {
+        return Ok(None);
+    }
+    if !starts.insert(id.clone()) {
+        return Ok(Some(format!(
+            "starts {id} again: a place's second dispatch_started for one dispatch is a \
+             forgery"
+        )));
+    }
+    let Some(asked) = record.and_then(|r| r.asked) else {
+        return Ok(None);
+    };
+    let started = match json::parse(line, Mode::Python) {
+        Ok(Value::Object(o)) => receipts::read::<receipts::DispatchStarted>(&o),
+        _ => None,
+    };
+    Ok(match started {
+        None => Some(format!("is a dispatch_started for {id} that does not read as one")),
+        Some(started) => asked.contradicted_by(&started.receipt),
+    })
+}
+
+/// The dispatches of this machine whose `dispatch_started` `host` sent before (as mirrored).
+fn started_there(mirrors: &Mirrors, host: &str) -> std::collections::BTreeSet<DispatchId> {
+    mirrors
+        .lines
+        .iter()
+        .map(|m| &m.receipt)
+        .filter(|r| {
+            r.host == host
+                && r.remote_event_type.as_deref() == Some(<receipts::DispatchStarted as receipts::Kind>::EVENT)
+        })
+        .filter_map(|r| r.dispatch_id.clone())
+        .collect()
 }
 
 /// The file in a host's directory that says why it is refused for good, when a line it sent

@@ -32,6 +32,9 @@ impl Records {
                 seen = Seen::Completed;
             }
             Some(DispatchCorrected::EVENT) => r.correction = Some(cite),
+            // A dispatch starts once: a later start for its id is a forgery, never what it is
+            // (the merge refuses it, `Evidence::restarted`).
+            Some(DispatchStarted::EVENT) if r.start.is_some() => {}
             Some(DispatchStarted::EVENT) => {
                 // Typed below when it has the receipt's shape.
                 r.start = Some(Start {
@@ -90,6 +93,9 @@ impl Records {
                 self.queue_decision(id, q, at, cite);
                 return closes;
             }
+            // Only the start `note_any` took: the dispatch's first.
+            Typed::DispatchStarted(_)
+                if self.record(id).start.as_ref().is_some_and(|s| s.cite != cite) => {}
             Typed::DispatchStarted(r) => self.started(id, r.receipt, r.timestamp, cite),
             Typed::DispatchCompleted(r) => self.completed(id, r.receipt, at, cite),
             // A person accepted the ended dispatch's work (`vnx accept`): done, at the head

@@ -32,7 +32,8 @@ pub fn path_in(data_dir: &Path) -> std::path::PathBuf {
     data_dir.join(FILE)
 }
 
-/// The index file's first bytes: its format, version 14 (version 13 had no base commit, budget
+/// The index file's first bytes: its format, version 16 (15 took a dispatch's last start, not
+/// its first; version 13 had no base commit, budget
 /// or background wait in a dispatch's state and no escalation of a pull request's reactions,
 /// 12 had no plan step, version
 /// 11 counted no denial recorded
@@ -47,7 +48,7 @@ pub fn path_in(data_dir: &Path) -> std::path::PathBuf {
 /// records and heads as they were appended: a change appends the records it touched and a
 /// new head, then points the fixed part at that head ([`Opened::rewrite`]); what no head
 /// names any more is dropped when the file is written whole again.
-const MAGIC: &[u8; 8] = b"VNXRIX15";
+const MAGIC: &[u8; 8] = b"VNXRIX16";
 /// The magic, the head's tag (32 bytes), length and place (8 bytes each).
 const FIXED: u64 = 56;
 /// How many times what its head names the file may grow to before a change writes it whole

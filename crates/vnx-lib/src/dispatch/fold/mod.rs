@@ -58,7 +58,7 @@ pub struct Cite {
 /// What a dispatch's start records of where it runs.
 #[derive(Clone, Debug, PartialEq, Eq, borsh::BorshSerialize, borsh::BorshDeserialize)]
 pub struct Start {
-    /// The `dispatch_started` line (the last one, should there be several).
+    /// The `dispatch_started` line (the first: a dispatch starts once, a later one is forged).
     pub cite: Cite,
     /// The tmux socket and session it records, when it has the receipt's shape.
     pub tmux: Option<(String, String)>,
