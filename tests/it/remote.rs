@@ -273,14 +273,22 @@ fn a_host_that_starts_another_role_than_asked_is_refused_before_its_start_is_bel
     let r = remote.dispatch("liar", "commit", &[]);
     assert_ne!(r.code, 0, "{} {}", r.stdout, r.stderr);
     assert!(
-        r.stderr.contains("says role \"reviewer\", but \"implementer\" was asked"),
+        r.stderr
+            .contains("says role \"reviewer\", but \"implementer\" was asked"),
         "{}",
         r.stderr
     );
-    let refused = remote.repo.env.path().join(".vnx-data/remote/hosts/liar/refused");
+    let refused = remote
+        .repo
+        .env
+        .path()
+        .join(".vnx-data/remote/hosts/liar/refused");
     assert!(refused.exists(), "the host is refused for good");
     assert!(
-        !remote.lines().iter().any(|l| l.contains("\"event_type\":\"dispatch_started\"")),
+        !remote
+            .lines()
+            .iter()
+            .any(|l| l.contains("\"event_type\":\"dispatch_started\"")),
         "nothing the host said is signed here as a start"
     );
 }

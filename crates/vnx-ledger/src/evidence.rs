@@ -320,15 +320,19 @@ mod tests {
     fn a_dispatch_is_what_its_first_start_says_and_a_second_start_is_a_forgery() {
         let dir = tempfile::tempdir().unwrap();
         let (key, _) =
-            crate::checkpoint::CheckpointKey::load_or_create(&dir.path().join("k/key"))
-                .unwrap();
+            crate::checkpoint::CheckpointKey::load_or_create(&dir.path().join("k/key")).unwrap();
         let attestor = attest::Attestor::new(&key);
         let ledger = dir.path().join("ledger.ndjson");
         let example = include_str!("../../../receipts/examples/dispatch_started.json");
         let mut start: serde_json::Map<String, serde_json::Value> =
             serde_json::from_str(example).unwrap();
-        for envelope in ["seq", "prev_hash", "prev_line_sha256", "vnx_attestation", "timestamp"]
-        {
+        for envelope in [
+            "seq",
+            "prev_hash",
+            "prev_line_sha256",
+            "vnx_attestation",
+            "timestamp",
+        ] {
             start.remove(envelope);
         }
         let id = DispatchId::parse(start["dispatch_id"].as_str().unwrap()).unwrap();
@@ -340,7 +344,11 @@ mod tests {
             crate::Ledger::new(&ledger).append(&attested).unwrap();
         }
         let ev = Evidence::read(&ledger, &id, &[attestor.public_key()]).unwrap();
-        assert_eq!(ev.role(), Some("implementer"), "the first start is the dispatch");
+        assert_eq!(
+            ev.role(),
+            Some("implementer"),
+            "the first start is the dispatch"
+        );
         let lines = ev.unattested_lines();
         assert_eq!(lines.len(), 1, "{lines:?}");
         assert!(

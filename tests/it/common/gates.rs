@@ -97,7 +97,13 @@ pub fn append_forged_start_to(ledger: &std::path::Path, id: &str, role: &str) {
         .find(|v| v["event_type"] == "dispatch_started" && v["dispatch_id"] == id)
         .unwrap_or_else(|| panic!("{id} has no start in {}", ledger.display()));
     let mut forged = start.as_object().unwrap().clone();
-    for envelope in ["seq", "prev_hash", "prev_line_sha256", "timestamp", "vnx_attestation"] {
+    for envelope in [
+        "seq",
+        "prev_hash",
+        "prev_line_sha256",
+        "timestamp",
+        "vnx_attestation",
+    ] {
         forged.remove(envelope);
     }
     forged.insert("role".into(), role.into());

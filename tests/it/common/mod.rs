@@ -20,8 +20,8 @@ pub mod tmux;
 
 pub use fakes::Fakes;
 pub use gates::{
-    append_forged_done, append_forged_done_to, append_forged_start_to, committed, configure, demo_defaults, gate_check,
-    gate_check_with, ledger_path,
+    append_forged_done, append_forged_done_to, append_forged_start_to, committed, configure,
+    demo_defaults, gate_check, gate_check_with, ledger_path,
 };
 pub use host::Remote;
 pub use repo::{Repo, completion, settled_receipt};

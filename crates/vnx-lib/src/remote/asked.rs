@@ -135,7 +135,9 @@ impl Asked {
         if self.continues.as_ref() != continued {
             return differs(
                 "continues",
-                self.continues.as_ref().map_or("nothing", DispatchId::as_str),
+                self.continues
+                    .as_ref()
+                    .map_or("nothing", DispatchId::as_str),
                 continued.map_or("nothing", DispatchId::as_str),
             );
         }
@@ -164,7 +166,10 @@ fn looser_budget(asked: &Budget, told: Option<&Budget>) -> Option<String> {
         (Some(a), Some(t)) => t > a,
         (None, _) => false,
     };
-    #[expect(clippy::cast_precision_loss, reason = "token counts compared, not summed")]
+    #[expect(
+        clippy::cast_precision_loss,
+        reason = "token counts compared, not summed"
+    )]
     let tokens = |b: Option<&Budget>| b.and_then(|b| b.tokens).map(|t| t as f64);
     let loose = looser(tokens(Some(asked)), tokens(told))
         || looser(asked.cost_usd, told.and_then(|b| b.cost_usd));

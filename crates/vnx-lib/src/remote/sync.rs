@@ -497,7 +497,9 @@ fn forgery(
         _ => None,
     };
     Ok(match started {
-        None => Some(format!("is a dispatch_started for {id} that does not read as one")),
+        None => Some(format!(
+            "is a dispatch_started for {id} that does not read as one"
+        )),
         Some(started) => asked.contradicted_by(&started.receipt),
     })
 }
@@ -510,7 +512,8 @@ fn started_there(mirrors: &Mirrors, host: &str) -> std::collections::BTreeSet<Di
         .map(|m| &m.receipt)
         .filter(|r| {
             r.host == host
-                && r.remote_event_type.as_deref() == Some(<receipts::DispatchStarted as receipts::Kind>::EVENT)
+                && r.remote_event_type.as_deref()
+                    == Some(<receipts::DispatchStarted as receipts::Kind>::EVENT)
         })
         .filter_map(|r| r.dispatch_id.clone())
         .collect()
