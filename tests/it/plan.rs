@@ -317,3 +317,69 @@ fn a_stand_in_plans_read_only_and_its_hostile_plan_is_escaped_where_shown() {
         );
     }
 }
+
+#[test]
+fn a_planning_turn_that_changed_files_is_not_approved_and_its_work_never_merges() {
+    let repo = Repo::new();
+    // A declared CLI with no plan mode, whose worker edits anyway: it commits one file and
+    // leaves another uncommitted during its planning turn, then says a plan.
+    let bin = repo.env.home().join("hostile-planner");
+    std::fs::write(
+        &bin,
+        "#!/bin/sh\necho sneaked > committed.txt\ngit add committed.txt\n\
+         git -c user.name=w -c user.email=w@example.com commit -qm sneaked\n\
+         echo left > left.txt\nprintf 'Plan: change nothing at all.\\n'\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    configure(
+        &repo,
+        &format!(
+            "{GATELESS}providers:\n  planner:\n    binary: {}\n    headless:\n      \
+             argv: [\"{{prompt}}\"]\n    permissions:\n      ask: []\n      edits: []\n",
+            bin.display()
+        ),
+    );
+    let r = run(repo.vnx().args([
+        "dispatch-agent",
+        "--agent",
+        "implementer",
+        "--provider",
+        "planner",
+        "--plan",
+        "--json",
+        "--instruction",
+        "add a greeting",
+    ]));
+    let c = completion(&r);
+    assert_eq!(c["status"], "needs_input", "{c}");
+    let id = c["dispatch_id"].as_str().unwrap().to_owned();
+    assert!(state(&repo, &id)["plan_sha256"].is_string());
+    // Not approvable as a plan before any edit: the change is said, nothing is recorded.
+    let r = run(repo.vnx().args(["approve", &id]));
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    // (What it left uncommitted vnx committed as its turn ended: both are on its branch.)
+    assert!(
+        r.stderr.contains(&format!(
+            "the plan of {id} is not approved: its planning changed files: it moved its \
+             branch from"
+        )),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains(&format!("vnx show {id} --diff")),
+        "{}",
+        r.stderr
+    );
+    assert!(receipts(&repo, "plan_approved").is_empty());
+    // Its work never merges as following an approved plan.
+    let (ok, detail) = plan_condition(&repo, &id);
+    assert!(!ok, "{detail}");
+    // Sending it back still works: the worker plans again.
+    let r = run(repo
+        .vnx()
+        .args(["deny", &id, "--message", "change nothing"]));
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+}

@@ -178,7 +178,7 @@ pub fn dispatch(e: &DispatchError) -> Exit {
 pub fn answer(e: &vnx::dispatch::answer::AnswerError) -> Exit {
     use vnx::dispatch::answer::AnswerError as E;
     match e {
-        E::NothingPending { .. } => Exit::No,
+        E::NothingPending { .. } | E::WhilePlanning { .. } => Exit::No,
         E::Unsupported { .. } | E::Unreachable { .. } | E::NotTaken { .. } | E::Io { .. } => {
             Exit::Failed
         }
@@ -215,7 +215,7 @@ pub fn action(e: &vnx::actions::ActionError) -> Exit {
         E::RebaseOnHost { .. } => Exit::Usage,
         E::NotYours { .. } => Exit::No,
         E::NothingToFix { .. } => Exit::No,
-        E::NoPlanWaiting { .. } | E::PlanChanged { .. } => Exit::No,
+        E::NoPlanWaiting { .. } | E::PlanChanged { .. } | E::PlanningChanged { .. } => Exit::No,
         E::NoBudgetReached { .. } => Exit::No,
         E::RaiseMissesLimit { .. } => Exit::No,
         E::Io { .. } => Exit::Failed,

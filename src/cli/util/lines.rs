@@ -99,6 +99,16 @@ pub(crate) fn release_summary(
 /// Says that the place vnx made for a dispatch whose work is `done` (merged, released,
 /// discarded) was removed, or warns that it could not be.
 pub(crate) fn place_removed(removed: &vnx::actions::remote::PlaceRemoved, done: &str) {
+    if let Some(first) = removed.kept_for.first() {
+        let ids: Vec<&str> = removed.kept_for.iter().map(|i| i.as_str()).collect();
+        say!(
+            "kept {}: the work of {} is only there (`vnx accept {first}` brings it here, \
+             `vnx follow-up {first}` goes on with it)",
+            removed.place,
+            ids.join(", ")
+        );
+        return;
+    }
     match &removed.failed {
         None => say!("removed {}: its work is {done}", removed.place),
         Some(why) => say!(

@@ -27,6 +27,7 @@ pub(super) fn check_all(failures: &mut Vec<String>) {
             plan_sha256: s(HASH),
             by: s("ana"),
             message: Some(s("name it greeting.txt")),
+            head_commit: Some(vnx::ids::CommitId::parse(&"a".repeat(40)).unwrap()),
             extra: Default::default(),
         },
         failures,

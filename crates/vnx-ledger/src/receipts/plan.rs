@@ -61,6 +61,11 @@ pub struct PlanApproved {
     /// What the person added for the worker (`--message`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// The planning dispatch's head when its plan was approved (its planning changed
+    /// nothing: the commit the chain began planning at): the follow-up that carries the plan
+    /// out must start there. Absent: approved by a vnx from before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub head_commit: Option<crate::ids::CommitId>,
     /// Members this version does not know, kept as read.
     #[serde(flatten)]
     pub extra: Extra,

@@ -164,6 +164,15 @@ pub enum ActionError {
         /// The SHA-256 of its plan now.
         now: String,
     },
+    /// The planning turns of the dispatch's chain changed files (ADR 0092, issue 69): its plan
+    /// is not a plan before any edit, and it is not approved.
+    #[error("the plan of {id} is not approved: {change}")]
+    PlanningChanged {
+        /// The planning dispatch.
+        id: DispatchId,
+        /// What its planning changed, in words.
+        change: String,
+    },
     /// A dispatch's worker, acting through an agent front end, asked to decide for itself
     /// or for a dispatch it started (ADR 0095).
     #[error("refused: {by} may not {doing} {target}: {why}")]
@@ -277,6 +286,10 @@ impl ActionError {
             )),
             ActionError::PlanChanged { id, .. } => Some(format!(
                 "read the plan again with `vnx show {id}` and decide on that one"
+            )),
+            ActionError::PlanningChanged { id, .. } => Some(format!(
+                "`vnx show {id} --diff` shows the change; send the plan back (`vnx deny {id}`) or \
+                 discard the dispatch (`vnx clean {id}`) and plan afresh"
             )),
             ActionError::RebaseOnHost { .. } => None,
             ActionError::PrNeedsForge => Some(

@@ -24,6 +24,10 @@ pub struct WaitingPlan {
     pub sha256: String,
     /// Its plan step (the posture its edits run in).
     pub step: PlanStep,
+    /// The planning dispatch's head as its completion recorded it.
+    pub head: Option<crate::ids::CommitId>,
+    /// What its planning changed, when it changed anything: such a plan is not approved.
+    pub changed: Option<planned::PlanningChange>,
 }
 
 /// What a decision on a plan did: its receipt, and the follow-up it started.
@@ -70,11 +74,14 @@ pub fn waiting(
             now: sha256,
         });
     }
+    let changed = planned::planning_change(desk.ctx.ledger, desk.trusted, &ev)?;
     Ok(WaitingPlan {
         id: id.clone(),
         text,
         sha256,
         step,
+        head: completed.receipt.head_commit.clone(),
+        changed,
     })
 }
 
@@ -89,11 +96,20 @@ pub fn approve(
     told: &dyn Fn(Told),
 ) -> Result<Decided<PlanApproved>, ActionError> {
     let plan = waiting(desk, id, seen)?;
+    // A planning turn changes nothing: a plan whose planning changed files is not a plan
+    // before any edit, whatever its text says.
+    if let Some(change) = &plan.changed {
+        return Err(ActionError::PlanningChanged {
+            id: id.clone(),
+            change: change.to_string(),
+        });
+    }
     let receipt = PlanApproved {
         dispatch_id: id.clone(),
         plan_sha256: plan.sha256.clone(),
         by: desk.by.to_owned(),
         message: note.map(str::to_owned),
+        head_commit: plan.head.clone(),
         extra: Default::default(),
     };
     append(desk, &receipts::write(&receipt))?;

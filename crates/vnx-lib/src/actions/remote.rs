@@ -130,9 +130,15 @@ pub fn with_project_sandbox(config: &crate::config::Config, request: &mut remote
     }
 }
 
-/// The place vnx made for dispatch `id` (a container, a pod), when it ran in one that no
-/// dispatch still runs in: what [`remove_places`] removes once the dispatch is merged.
-fn place_to_remove(desk: &Desk<'_>, id: &DispatchId) -> Result<Option<String>, ActionError> {
+/// The place vnx made for dispatch `id` (a container, a pod), when it ran in one no dispatch
+/// still runs in, with the other dispatches whose work exists only there (see
+/// [`holds_work`]): [`remove_places`] removes it once the dispatch is merged only when there
+/// are none, as a local worktree would be kept.
+fn place_to_remove(
+    desk: &Desk<'_>,
+    id: &DispatchId,
+    states: &[crate::dispatch::view::DispatchState],
+) -> Result<Option<(String, Vec<DispatchId>)>, ActionError> {
     let ledger = desk.ctx.ledger;
     let Some(place) = crate::dispatch::view::remote_of(ledger, id) else {
         return Ok(None);
@@ -141,7 +147,26 @@ fn place_to_remove(desk: &Desk<'_>, id: &DispatchId) -> Result<Option<String>, A
         return Ok(None);
     }
     let live = crate::dispatch::view::remote_live(ledger, None)?;
-    Ok((!live.iter().any(|(_, at)| *at == place)).then_some(place))
+    if live.iter().any(|(_, at)| *at == place) {
+        return Ok(None);
+    }
+    let held = (states.iter())
+        .filter(|s| s.id != *id && s.host.as_deref() == Some(place.as_str()) && holds_work(s))
+        .map(|s| s.id.clone())
+        .collect();
+    Ok(Some((place, held)))
+}
+
+/// Whether dispatch `s`, which ran in a place, may have work that exists only there: it is
+/// not merged or released, and it did not end with its work committed (and so fetched here)
+/// or with nothing to keep: it runs, is lost, or ended with changes left uncommitted.
+fn holds_work(s: &crate::dispatch::view::DispatchState) -> bool {
+    use crate::receipts::TeardownClass;
+    s.landed.is_none()
+        && !matches!(
+            s.teardown_class,
+            Some(TeardownClass::Clean | TeardownClass::Committed | TeardownClass::Pushed)
+        )
 }
 
 /// What removing a place vnx made for a dispatch came to.
@@ -151,19 +176,35 @@ pub struct PlaceRemoved {
     pub place: String,
     /// Why it is still there, when it is.
     pub failed: Option<String>,
+    /// The dispatches whose work is only there, which keep it (it was not removed).
+    pub kept_for: Vec<DispatchId>,
 }
 
 /// Removes the places vnx made for dispatches `ids` whose work is merged, released or
-/// discarded (one no dispatch still runs in).
+/// discarded (one no dispatch still runs in, and whose other dispatches' work is not only
+/// there).
 pub fn remove_places<'a>(
     desk: &Desk<'_>,
     ids: impl IntoIterator<Item = &'a DispatchId>,
 ) -> Result<Vec<PlaceRemoved>, ActionError> {
     let mut out = Vec::new();
+    let states = desk.states()?;
     for id in ids {
-        if let Some(place) = place_to_remove(desk, id)? {
-            let failed = remove(desk, &place).err().map(|e| e.to_string());
-            out.push(PlaceRemoved { place, failed });
+        match place_to_remove(desk, id, &states)? {
+            Some((place, kept_for)) if !kept_for.is_empty() => out.push(PlaceRemoved {
+                place,
+                failed: None,
+                kept_for,
+            }),
+            Some((place, _)) => {
+                let failed = remove(desk, &place).err().map(|e| e.to_string());
+                out.push(PlaceRemoved {
+                    place,
+                    failed,
+                    kept_for: Vec::new(),
+                });
+            }
+            None => {}
         }
     }
     Ok(out)

@@ -64,6 +64,18 @@ pub enum AnswerError {
         /// What it is instead.
         status: String,
     },
+    /// It plans (ADR 0092): a planning turn changes nothing, so what its worker asks to do
+    /// is not approved; it is denied, or the worker's plan is approved once it ends.
+    #[error(
+        "dispatch {id} is planning: a planning turn changes nothing, so its prompt ({what}) \
+         is refused, not approved"
+    )]
+    WhilePlanning {
+        /// The dispatch.
+        id: String,
+        /// What its worker asked (worker text: escape it).
+        what: String,
+    },
     /// Its CLI has no way to be answered from outside (a declared provider without a
     /// `dialog:`).
     #[error("dispatch {id}'s provider {provider} cannot be answered from outside its pane")]
@@ -110,6 +122,10 @@ impl AnswerError {
         match self {
             AnswerError::NothingPending { id, .. } => Some(format!(
                 "`vnx wait --until-blocked {id}` returns once it asks; `vnx status {id}` shows it"
+            )),
+            AnswerError::WhilePlanning { id, .. } => Some(format!(
+                "deny it (`vnx deny {id}`) and the worker goes on planning; its plan is \
+                 approved once its turn ends"
             )),
             AnswerError::Unsupported { id, .. }
             | AnswerError::Unreachable { id, .. }
@@ -247,13 +263,13 @@ pub struct Answering<'a> {
     pub hook_wait: Duration,
 }
 
-/// Answers dispatch `state`'s pending permission prompt and records `dispatch_answered`.
-pub fn answer(
-    a: &Answering<'_>,
+/// The prompt dispatch `state` waits on, when `answer` may be given to it: the reason it
+/// may not otherwise (nothing waits; an approval while it plans). Every front end asks this
+/// before it offers an answer.
+pub fn answerable(
     state: &DispatchState,
     answer: PermissionAnswer,
-    message: Option<&str>,
-) -> Result<DispatchAnswered, AnswerError> {
+) -> Result<&crate::receipts::DispatchBlocked, AnswerError> {
     let pending = match (&state.state, &state.blocked) {
         (State::Blocked, Some(b)) if b.waiting_for == WaitingFor::Permission => b,
         _ => {
@@ -263,6 +279,26 @@ pub fn answer(
             });
         }
     };
+    if state.planning && answer == PermissionAnswer::Approve {
+        let what = (pending.command.clone())
+            .or_else(|| pending.tool.clone())
+            .unwrap_or_else(|| "its request".to_owned());
+        return Err(AnswerError::WhilePlanning {
+            id: state.id.to_string(),
+            what,
+        });
+    }
+    Ok(pending)
+}
+
+/// Answers dispatch `state`'s pending permission prompt and records `dispatch_answered`.
+pub fn answer(
+    a: &Answering<'_>,
+    state: &DispatchState,
+    answer: PermissionAnswer,
+    message: Option<&str>,
+) -> Result<DispatchAnswered, AnswerError> {
+    let pending = answerable(state, answer)?;
     let provider = ProviderName::of(state.provider.as_deref().unwrap_or_default());
     let dispatch_dir = a.data_dir.join("dispatches").join(&state.id);
     // Held until the answer is on the ledger: a worker that takes it and ends at once has
@@ -595,6 +631,41 @@ mod tests {
         let at = crate::provider::dialog::line_holding(screen, marker)?;
         Some(crate::provider::dialog::around(screen, at))
     }
+
+    #[test]
+    fn a_planning_workers_prompt_is_refused_not_approved_and_may_be_denied() {
+        let id = DispatchId::parse("D-0123456789ab").unwrap();
+        let mut s = DispatchState::blank(id.clone(), State::Blocked);
+        s.blocked = Some(crate::receipts::DispatchBlocked {
+            dispatch_id: id.clone(),
+            waiting_for: WaitingFor::Permission,
+            tool: Some("Write".into()),
+            command: Some("greeting.txt".into()),
+            message: None,
+            source: SCREEN_SOURCE.into(),
+            answer_with: format!("vnx attach {id}"),
+            remote: None,
+            extra: Default::default(),
+        });
+        assert!(answerable(&s, PermissionAnswer::Approve).is_ok());
+        s.planning = true;
+        let refused = answerable(&s, PermissionAnswer::Approve).unwrap_err();
+        assert!(
+            refused.to_string().ends_with(
+                "is planning: a planning turn changes nothing, so its prompt (greeting.txt) \
+                 is refused, not approved"
+            ),
+            "{refused}"
+        );
+        assert!(
+            refused
+                .hint()
+                .is_some_and(|h| h.contains("vnx deny D-0123456789ab"))
+        );
+        assert!(answerable(&s, PermissionAnswer::Deny).is_ok());
+    }
+
+    const SCREEN_SOURCE: &str = crate::dispatch::supervise::live::SCREEN;
 
     /// The end waits for an answer being given (ordered, not timed: the answer's side
     /// records after the end's wait began and before it returned).

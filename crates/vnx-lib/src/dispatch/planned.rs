@@ -7,6 +7,9 @@ use std::borrow::Cow;
 
 use crate::config::Config;
 use crate::dispatch::Request;
+use crate::evidence::Evidence;
+use crate::ids::CommitId;
+use crate::ledger::LedgerError;
 use crate::receipts::kinds::Permission;
 use crate::receipts::{PlanStage, PlanStep};
 
@@ -45,6 +48,90 @@ pub fn waits(step: Option<&PlanStep>, status: crate::receipts::DispatchStatus) -
     step.is_some_and(|p| p.stage == PlanStage::Planning)
         && matches!(status, DispatchStatus::Done | DispatchStatus::NeedsInput)
 }
+
+/// What the planning turns of a chain changed, when they changed anything: a plan so made is
+/// not "a plan before any edit", and it is not approved (issue 69).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlanningChange {
+    /// The commit the chain's planning began at.
+    pub began: CommitId,
+    /// The head the planning dispatch ended at, when it differs from `began`.
+    pub committed: Option<CommitId>,
+    /// Files its worktree was left with changed and uncommitted, when teardown kept it
+    /// dirty (at least one).
+    pub uncommitted: Option<u64>,
+}
+
+impl std::fmt::Display for PlanningChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let short = |c: &CommitId| c.as_str().get(..12).unwrap_or(c.as_str()).to_owned();
+        let mut parts = Vec::new();
+        if let Some(head) = &self.committed {
+            parts.push(format!(
+                "it moved its branch from {} to {}",
+                short(&self.began),
+                short(head)
+            ));
+        }
+        if let Some(n) = self.uncommitted {
+            parts.push(format!("it left {n} file(s) changed and uncommitted"));
+        }
+        write!(f, "its planning changed files: {}", parts.join("; "))
+    }
+}
+
+/// What the planning of the chain ending in planning dispatch `planning` (its evidence)
+/// changed, when it changed anything: its head against the commit its chain's planning began
+/// at (the first planning dispatch's base, or the head it continued from), and whether it
+/// left uncommitted changes. Read from attested receipts only.
+pub fn planning_change(
+    ledger: &std::path::Path,
+    trusted: &[[u8; 32]],
+    planning: &Evidence,
+) -> Result<Option<PlanningChange>, LedgerError> {
+    let (Some(started), Some(completed)) = (&planning.started, &planning.completed) else {
+        return Ok(None);
+    };
+    let mut at = started.receipt.clone();
+    let mut began = at.base_commit.clone();
+    for _ in 0..MAX_CHAIN {
+        let Some(c) = at.continues.clone() else {
+            began = at.base_commit.clone();
+            break;
+        };
+        began = c.head_commit.clone();
+        let before = Evidence::read(ledger, &c.dispatch_id, trusted)?;
+        match before.started {
+            Some(s)
+                if s.receipt
+                    .plan
+                    .as_ref()
+                    .is_some_and(|p| p.stage == PlanStage::Planning) =>
+            {
+                at = s.receipt;
+            }
+            _ => break,
+        }
+    }
+    let c = &completed.receipt;
+    let committed = c.head_commit.clone().filter(|h| *h != began);
+    let uncommitted =
+        (c.teardown_class == Some(crate::receipts::TeardownClass::Dirty)).then(|| {
+            (c.diff_stats.as_ref())
+                .map_or(1, |d| d.uncommitted.files_changed)
+                .max(1)
+        });
+    Ok(
+        (committed.is_some() || uncommitted.is_some()).then_some(PlanningChange {
+            began,
+            committed,
+            uncommitted,
+        }),
+    )
+}
+
+/// The most dispatches of a chain walked back (a chain is a handful).
+const MAX_CHAIN: usize = 1000;
 
 /// Whether `req` plans (its CLI's plan mode, read-only).
 pub fn planning(req: &Request) -> bool {

@@ -21,11 +21,11 @@ fn nearest_step(
     ledger: &std::path::Path,
     trusted: &[[u8; 32]],
     started: &DispatchStarted,
-) -> Result<Option<(DispatchId, PlanStep)>, LedgerError> {
+) -> Result<Option<(DispatchStarted, PlanStep)>, LedgerError> {
     let mut at = started.clone();
     for _ in 0..MAX_CHAIN {
-        if let Some(step) = &at.plan {
-            return Ok(Some((at.dispatch_id.clone(), step.clone())));
+        if let Some(step) = at.plan.clone() {
+            return Ok(Some((at, step)));
         }
         let Some(before) = &at.continues else {
             return Ok(None);
@@ -49,9 +49,10 @@ pub fn check(
     let Some(started) = &ev.started else {
         return Ok(None);
     };
-    let Some((by, step)) = nearest_step(ledger, trusted, &started.receipt)? else {
+    let Some((carrying, step)) = nearest_step(ledger, trusted, &started.receipt)? else {
         return Ok(None);
     };
+    let by = &carrying.dispatch_id;
     if step.stage == PlanStage::Planning {
         return Ok(Some(Err(format!(
             "{by} planned and its plan was never approved: no work follows an approved plan \
@@ -64,12 +65,31 @@ pub fn check(
         ))));
     };
     let planning = Evidence::read(ledger, planned_in, trusted)?;
-    Ok(Some(judge(planned_in, sha, &planning)))
+    // A planning turn changes nothing: work its planning left is not work that follows an
+    // approved plan.
+    if let Some(change) = planned::planning_change(ledger, trusted, &planning)? {
+        return Ok(Some(Err(format!("{planned_in} planned, but {change}"))));
+    }
+    let started_at = carrying.continues.as_ref().map(|c| &c.head_commit);
+    Ok(Some(judge(planned_in, sha, &planning).and_then(
+        |(said, approved_at)| match (approved_at, started_at) {
+            (Some(at), Some(from)) if at != *from => Err(format!(
+                "{by} carried the plan out from {from}, not from {at}, the head its plan was \
+                 approved at"
+            )),
+            _ => Ok(said),
+        },
+    )))
 }
 
 /// Whether the plan of sha256 `sha` that the work follows is the one `planned_in` recorded
-/// (`planning`, its evidence) and a person approved.
-fn judge(planned_in: &DispatchId, sha: &str, planning: &Evidence) -> Result<String, String> {
+/// (`planning`, its evidence) and a person approved: what to say, and the head the approval
+/// names.
+fn judge(
+    planned_in: &DispatchId,
+    sha: &str,
+    planning: &Evidence,
+) -> Result<(String, Option<crate::ids::CommitId>), String> {
     let short = |s: &str| s.get(..12).unwrap_or(s).to_owned();
     let recorded = (planning.completed.as_ref())
         .and_then(|c| planned::plan_of(&c.receipt))
@@ -92,10 +112,13 @@ fn judge(planned_in: &DispatchId, sha: &str, planning: &Evidence) -> Result<Stri
         .rev()
         .find(|a| a.receipt.plan_sha256 == sha)
     {
-        Some(a) => Ok(format!(
-            "{} approved the plan of {planned_in} (sha256 {}…) the work follows",
-            a.receipt.by,
-            short(sha)
+        Some(a) => Ok((
+            format!(
+                "{} approved the plan of {planned_in} (sha256 {}…) the work follows",
+                a.receipt.by,
+                short(sha)
+            ),
+            a.receipt.head_commit.clone(),
         )),
         None => Err(format!(
             "no plan_approved names the plan of {planned_in} the work follows (sha256 {}…)",
@@ -133,6 +156,7 @@ mod tests {
                         plan_sha256: (*sha).to_owned(),
                         by: "ana".into(),
                         message: None,
+                        head_commit: None,
                         extra: Default::default(),
                     },
                     line: line(),

@@ -174,6 +174,7 @@ fn a_start_with_another_role_posture_plan_sandbox_budget_or_task_is_a_contradict
     continuing.continues = Some(
         serde_json::from_value(serde_json::json!({
             "dispatch_id": "D-000000000001", "first": "D-000000000001", "status": "done",
+        "head_commit": "0000000000000000000000000000000000000001",
         }))
         .expect("continues"),
     );
