@@ -144,6 +144,7 @@ fn answered(id: &DispatchId) -> DispatchAnswered {
         message: None,
         request_from: Some(RequestFrom::WorkerHook),
         pane_dialog: Some("Do you want to run cargo test --workspace?\n❯ 1. Yes".into()),
+        concluded: None,
         extra: Default::default(),
     }
 }

@@ -26,7 +26,7 @@ pub(crate) fn object_of(id: &str) -> String {
 }
 
 /// A repository whose config declares the kubernetes host `cluster` through the stand-in.
-fn repo_with_cluster() -> Repo {
+pub(crate) fn repo_with_cluster() -> Repo {
     repo_with_cluster_making("")
 }
 

@@ -70,6 +70,8 @@ mod mcp;
 mod merge;
 mod merge_queue;
 mod notice_links;
+mod place_answers;
+mod place_forgery;
 mod plan;
 mod pool;
 mod posture;

@@ -525,6 +525,22 @@ fn every_kind_validates_against_the_schema_and_reads_back() {
             message: Some(s("open a PR instead")),
             request_from: Some(RequestFrom::WorkerHook),
             pane_dialog: Some(s("Do you want to run git push?\n❯ 1. Yes")),
+            concluded: Some(s("recorded by a later command")),
+            extra: Default::default(),
+        },
+        &mut failures,
+    );
+    check(
+        vnx::receipts::DispatchAnswering {
+            dispatch_id: did(ID),
+            answer: PermissionAnswer::Approve,
+            by: s("ana"),
+            source: s("claude-permission-request"),
+            tool: Some(s("Bash")),
+            command: Some(s("git push")),
+            via: AnsweredVia::Place,
+            message: Some(s("go")),
+            blocked_seq: Some(4),
             extra: Default::default(),
         },
         &mut failures,

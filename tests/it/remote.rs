@@ -8,8 +8,8 @@
 use std::process::{Command, Stdio};
 
 use crate::common::{
-    Remote, append_forged_done_to, append_forged_start_to, completion, configure, gate_check, git,
-    run, violations, wait_for,
+    Remote, append_forged_done_to, completion, configure, gate_check, git, run, violations,
+    wait_for,
 };
 use crate::json_schema::documented;
 
@@ -196,101 +196,6 @@ fn a_host_line_about_a_dispatch_that_runs_elsewhere_refuses_the_host_for_good() 
         "the forged line is mirrored as evidence"
     );
     refused();
-}
-
-/// The gates of a role that requires a failing one, and of one that requires none.
-const GATED_ROLES: &str = "gates:\n  tests: {kind: command, argv: [sh, -c, 'exit 1']}\n\
-     roles:\n  implementer: {gates: [tests]}\n  reviewer: {gates: []}\n";
-
-/// The attested `dispatch_started` lines of dispatch `id` on `remote`'s local ledger: roles.
-fn local_starts(remote: &Remote, id: &str) -> Vec<String> {
-    (remote.lines().iter())
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-        .filter(|v| v["event_type"] == "dispatch_started" && v["dispatch_id"] == id)
-        .map(|v| v["role"].as_str().unwrap_or_default().to_owned())
-        .collect()
-}
-
-#[test]
-fn a_hosts_second_start_with_another_role_is_a_forgery_that_decides_nothing() {
-    let remote = Remote::new();
-    configure(&remote.repo, GATED_ROLES);
-    let r = remote.dispatch("box", "slow", &["--detach"]);
-    assert_eq!(r.code, 0, "{} {}", r.stdout, r.stderr);
-    let started: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
-    let id = started["dispatch_id"].as_str().unwrap().to_owned();
-    assert_eq!(local_starts(&remote, &id), ["implementer"]);
-    // Its worker, which can write the host's ledger, starts it again, well chained, as a
-    // role that requires no gates.
-    append_forged_start_to(&remote.host_ledger(), &id, "reviewer");
-    let line = std::fs::read_to_string(remote.host_ledger())
-        .unwrap()
-        .lines()
-        .count();
-    let status = run(remote.repo.vnx().args(["status", &id, "--json"]));
-    assert!(
-        status.stderr.contains(&format!(
-            "host `box` is refused: its line {line} starts {id} again: a place's second \
-             dispatch_started for one dispatch is a forgery"
-        )),
-        "{}",
-        status.stderr
-    );
-    // Mirrored as evidence, never signed here as what the dispatch is.
-    assert_eq!(local_starts(&remote, &id), ["implementer"]);
-    assert!(
-        remote
-            .lines()
-            .iter()
-            .any(|l| l.contains("remote_receipt") && l.contains("\\\"reviewer\\\"")),
-        "the forged line is mirrored"
-    );
-    let list: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
-    assert_eq!(list[0]["role"], "implementer", "{list:#}");
-    let merge = run(remote.repo.vnx().args(["merge", &id]));
-    assert_ne!(merge.code, 0, "{} {}", merge.stdout, merge.stderr);
-    remote.repo.verify_ok();
-}
-
-#[test]
-fn a_host_that_starts_another_role_than_asked_is_refused_before_its_start_is_believed() {
-    let remote = Remote::new();
-    // A place whose vnx lies: it starts every dispatch asked as an implementer as a reviewer.
-    let liar = remote.d().join("lying-vnx");
-    std::fs::write(
-        &liar,
-        format!(
-            "#!/bin/sh\nfor a; do shift; [ \"$a\" = implementer ] && a=reviewer; \
-             set -- \"$@\" \"$a\"; done\nexec {} \"$@\"\n",
-            env!("CARGO_BIN_EXE_vnx")
-        ),
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&liar, std::fs::Permissions::from_mode(0o755)).unwrap();
-    remote.declare("liar", liar.to_str().unwrap());
-    configure(&remote.repo, GATED_ROLES);
-    let r = remote.dispatch("liar", "commit", &[]);
-    assert_ne!(r.code, 0, "{} {}", r.stdout, r.stderr);
-    assert!(
-        r.stderr
-            .contains("says role \"reviewer\", but \"implementer\" was asked"),
-        "{}",
-        r.stderr
-    );
-    let refused = remote
-        .repo
-        .env
-        .path()
-        .join(".vnx-data/remote/hosts/liar/refused");
-    assert!(refused.exists(), "the host is refused for good");
-    assert!(
-        !remote
-            .lines()
-            .iter()
-            .any(|l| l.contains("\"event_type\":\"dispatch_started\"")),
-        "nothing the host said is signed here as a start"
-    );
 }
 
 #[test]

@@ -49,6 +49,16 @@ macro_rules! steps {
 }
 
 steps! {
+    /// `vnx approve`/`vnx deny` of a blocked worker's prompt (`dispatch/answer`), from every
+    /// front end.
+    answer {
+        /// `dispatch_answering` is on the ledger (who decides, what); nothing given yet.
+        INTENT_APPENDED = "intent_appended";
+        /// The answer reached the worker's CLI (its hook took it, its pane took the keys, or
+        /// its place's vnx answered); `dispatch_answered` is not on the ledger yet.
+        GIVEN = "given";
+    }
+
     /// `vnx dispatch-agent` (and every other way a dispatch is launched).
     launch {
         /// The dispatch directory exists and claims the id, and the completion's space is

@@ -345,6 +345,7 @@ fn answer_here(
             match r.via {
                 vnx::receipts::AnsweredVia::Hook => "through its permission hook",
                 vnx::receipts::AnsweredVia::Pane => "by its keys in its pane",
+                vnx::receipts::AnsweredVia::Place => "by its place's vnx",
             }
         ),
         Err(e) => {

@@ -16,6 +16,7 @@ use crate::cli::util::settings::{self, attestation};
 pub(crate) fn finish_pending(project: &vnx::project::Project) {
     // What a reader killed while writing the read index left is never finished: swept.
     vnx::files::sweep_temporaries(&vnx::dispatch::fold::index::path_in(&project.data_dir()));
+    conclude_answers(project);
     let dir = project
         .data_dir()
         .join(vnx::dispatch::supervise::pending::DIR);
@@ -53,6 +54,40 @@ pub(crate) fn finish_pending(project: &vnx::project::Project) {
         Err(e) => say!("warning: pending completions could not be appended yet: {e}"),
     }
     resume_uncommitted(project);
+}
+
+/// Records the answers a killed `vnx approve`/`vnx deny` (or page, link, dashboard) gave
+/// without recording them, once their workers went on (`vnx::dispatch::answering`).
+fn conclude_answers(project: &vnx::project::Project) {
+    let data_dir = project.data_dir();
+    if vnx::dispatch::answering::under_way(&data_dir).is_empty() {
+        return;
+    }
+    let ledger = project.ledger();
+    let Ok((attestor, trusted)) = attestation(None, &ledger) else {
+        return;
+    };
+    let c = vnx::dispatch::answering::Concluding {
+        data_dir: &data_dir,
+        ledger: &ledger,
+        attestor: &attestor,
+        trusted: &trusted,
+    };
+    let tmux = vnx::tmux::Tmux::new(settings::tmux_socket(None));
+    match vnx::dispatch::answering::conclude_now(&c, &tmux) {
+        Ok(done) => {
+            for r in done {
+                say!(
+                    "note: recorded the answer {} gave {} ({}), which the command that gave it \
+                     could not",
+                    crate::cli::util::output::escape(&r.by),
+                    r.dispatch_id,
+                    r.answer.name()
+                );
+            }
+        }
+        Err(e) => say!("warning: answers under way could not be concluded yet: {e}"),
+    }
 }
 
 /// A recovered end in one line: its id, status, teardown and receipt.

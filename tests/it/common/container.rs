@@ -25,6 +25,35 @@ pub fn worker_image() -> &'static str {
     WORKER_IMAGE
 }
 
+/// The worker image with the project's stand-in CLIs (`vnx-fake-cli`, named as each CLI's
+/// program) on its PATH, built from [`worker_image`] once per test run, offline: a place whose
+/// workers ask permission, as the real CLIs' do.
+pub fn fakes_image() -> &'static str {
+    const FAKES_IMAGE: &str = "localhost/vnx-worker-fakes:test";
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let base = worker_image();
+        let context = tempfile::tempdir().unwrap();
+        let at = context.path();
+        std::fs::copy(env!("CARGO_BIN_EXE_vnx-fake-cli"), at.join("vnx-fake-cli")).unwrap();
+        let mut file = String::from("ARG BASE\nFROM $BASE\n");
+        for name in vnx::provider::cli::programs() {
+            file.push_str(&format!("COPY vnx-fake-cli /usr/local/bin/{name}\n"));
+        }
+        std::fs::write(at.join("Containerfile"), file).unwrap();
+        let built = run(Command::new("podman")
+            .args(["build", "--quiet", "--pull=never", "--network=none"])
+            .args(["--build-arg", &format!("BASE={base}"), "--tag", FAKES_IMAGE])
+            .arg(at));
+        assert_eq!(
+            built.code, 0,
+            "podman build {FAKES_IMAGE}: {}",
+            built.stderr
+        );
+    });
+    FAKES_IMAGE
+}
+
 /// The name vnx gives dispatch `id`'s container and volume.
 pub fn container_of(id: &str) -> String {
     format!("vnx-{}", id.to_ascii_lowercase())

@@ -10,6 +10,7 @@
 //! without a scenario here.
 
 mod accept;
+mod answer;
 mod conclude;
 mod gate;
 mod give_back;

@@ -78,8 +78,8 @@ pub use remote::{RemoteLost, RemoteOrigin, RemoteReceipt};
 pub use review::{ReviewComment, ReviewSent};
 pub use sandbox::{Network, PrivateHome, Quarantine, SessionPlace, Shape};
 pub use waiting::{
-    AnsweredVia, BackgroundTask, DispatchAnswered, DispatchBackground, DispatchBlocked,
-    DispatchResumed, DispatchStalled, PermissionAnswer, RequestFrom, WaitingFor,
+    AnsweredVia, BackgroundTask, DispatchAnswered, DispatchAnswering, DispatchBackground,
+    DispatchBlocked, DispatchResumed, DispatchStalled, PermissionAnswer, RequestFrom, WaitingFor,
 };
 pub use worktree::{CheckoutChange, DiffStat, DiffStats, TeardownAction, TeardownClass, VnxCommit};
 
@@ -239,6 +239,7 @@ kinds! {
     DispatchStalled = "dispatch_stalled",
     DispatchResumed = "dispatch_resumed",
     DispatchBackground = "dispatch_background",
+    DispatchAnswering = "dispatch_answering",
     DispatchAnswered = "dispatch_answered",
     DispatchAccepted = "dispatch_accepted",
     DispatchDismissed = "dispatch_dismissed",

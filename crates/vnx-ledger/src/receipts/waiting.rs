@@ -230,6 +230,9 @@ pub enum AnsweredVia {
     Hook,
     /// Keys typed into the prompt in the worker's pane, where the CLI offers nothing else.
     Pane,
+    /// The place the dispatch runs in (a host, a container, a pod) answered it with its own
+    /// vnx, which recorded how on its ledger.
+    Place,
 }
 
 /// Where the request a person answered (`tool`, `command`) was read from.
@@ -243,6 +246,40 @@ pub enum RequestFrom {
     /// The CLI's permission dialog on the pane's screen, for a CLI with no hook that signals
     /// one: what the worker's terminal showed, which the worker's own output could imitate.
     Screen,
+}
+
+/// `dispatch_answering`: a person's answer to a blocked worker's permission prompt, recorded
+/// before it is given, so that who decided is on the ledger whatever happens next. Its
+/// `dispatch_answered` follows once the worker has the answer; an answer killed between the
+/// two is concluded by the next command that reads the dispatch (the worker went on), or
+/// given again by the next `vnx approve`/`vnx deny` (it still waits).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct DispatchAnswering {
+    /// The dispatch.
+    pub dispatch_id: DispatchId,
+    /// The answer about to be given.
+    pub answer: PermissionAnswer,
+    /// Who answers.
+    pub by: String,
+    /// The hook event of the prompt answered (`dispatch_blocked`'s `source`).
+    pub source: String,
+    /// The tool the prompt was about, when it was named.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool: Option<String>,
+    /// The command the prompt asked to run, when it was named.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
+    /// How the answer is to reach the CLI.
+    pub via: AnsweredVia,
+    /// What the worker is told with a denial.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// The line of the `dispatch_blocked` answered, on this ledger.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocked_seq: Option<u64>,
+    /// Members this version does not know, kept as read.
+    #[serde(flatten)]
+    pub extra: Extra,
 }
 
 /// `dispatch_answered`: a person answered a blocked worker's permission prompt with
@@ -280,6 +317,10 @@ pub struct DispatchAnswered {
     /// the worker's hook call vouches for the request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pane_dialog: Option<String>,
+    /// Set when a later command recorded it: the answer its `dispatch_answering` announced
+    /// was given by a command killed before it recorded this, and the worker went on since.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concluded: Option<String>,
     /// Members this version does not know, kept as read.
     #[serde(flatten)]
     pub extra: Extra,

@@ -13,7 +13,18 @@ pub fn accept(
     id: &DispatchId,
     note: Option<&str>,
 ) -> Result<DispatchAccepted, ActionError> {
-    let states = desk.states()?;
+    let mut states = desk.states()?;
+    let state = Desk::named(&states, std::slice::from_ref(id))?[0];
+    // Work a worker left uncommitted in a place is committed there by the place's vnx and
+    // brought here first; what is accepted is then read here, as for any dispatch.
+    if let Some(place) = state.host.clone()
+        && state.teardown_class == Some(crate::receipts::TeardownClass::Dirty)
+        && state.landed.is_none()
+        && !state.state.is_live()
+    {
+        super::remote::accept_in_place(desk, &place, id)?;
+        states = desk.states()?;
+    }
     let state = Desk::named(&states, std::slice::from_ref(id))?[0];
     let config = desk.ctx.project.load_config()?;
     let accepting = Accepting {

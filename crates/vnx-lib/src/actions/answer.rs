@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use super::{ActionError, Desk};
 use crate::dispatch::answer::{self, Answering};
+use crate::dispatch::answering;
 use crate::ids::DispatchId;
 use crate::receipts::{AnsweredVia, DispatchAnswered, PermissionAnswer};
 
@@ -21,7 +22,31 @@ pub fn answer(
 ) -> Result<DispatchAnswered, ActionError> {
     let states = desk.states()?;
     let state = Desk::named(&states, std::slice::from_ref(id))?[0];
+    // An answer given before by a command that ended before it recorded it (the worker went
+    // on): recorded now, which is what this rerun asked for.
+    if let Some(done) = conclude(desk, &states)?
+        .into_iter()
+        .find(|r| r.dispatch_id == *id)
+    {
+        return Ok(done);
+    }
     answer_state(desk, state, decision, message)
+}
+
+/// Concludes the answers under way whose workers went on (see
+/// [`crate::dispatch::answering`]), `states` the dispatches as read now.
+pub fn conclude(
+    desk: &Desk<'_>,
+    states: &[crate::dispatch::view::DispatchState],
+) -> Result<Vec<DispatchAnswered>, ActionError> {
+    let data_dir = desk.ctx.project.data_dir();
+    let c = answering::Concluding {
+        data_dir: &data_dir,
+        ledger: desk.ctx.ledger,
+        attestor: desk.ctx.attestor,
+        trusted: desk.trusted,
+    };
+    Ok(answering::conclude(&c, states)?)
 }
 
 /// [`answer()`] for the dispatch as `state` shows it, read by the caller (who checked what it
@@ -33,6 +58,28 @@ pub fn answer_state(
     message: Option<&str>,
 ) -> Result<DispatchAnswered, ActionError> {
     let data_dir = desk.ctx.project.data_dir();
+    // A dispatch that runs in a place is answered there, by the place's own vnx.
+    let in_place = |place: &str, decision: PermissionAnswer, message: Option<&str>| {
+        let mut args = vec![decision.name().to_owned(), state.id.to_string()];
+        if let Some(m) = message {
+            args.extend(["--message".to_owned(), m.to_owned()]);
+        }
+        let told = super::remote::ask(desk, place, &args, std::slice::from_ref(&state.id))
+            .map_err(|e| e.to_string())?;
+        match told.status {
+            Some(0) => Ok(()),
+            status => Err(format!(
+                "its place's `vnx {}` exited {}: {}",
+                decision.name(),
+                status.map_or_else(|| "killed".to_owned(), |s| s.to_string()),
+                crate::forge::text::line(&told.stderr, 300)
+            )),
+        }
+    };
+    let give = state
+        .host
+        .as_deref()
+        .map(|place| move |d: PermissionAnswer, m: Option<&str>| in_place(place, d, m));
     let answering = Answering {
         ledger: desk.ctx.ledger,
         data_dir: &data_dir,
@@ -40,6 +87,7 @@ pub fn answer_state(
         attestor: desk.ctx.attestor,
         by: desk.by,
         hook_wait: HOOK_WAIT,
+        place: give.as_ref().map(|g| g as &answer::GiveInPlace<'_>),
     };
     Ok(answer::answer(&answering, state, decision, message)?)
 }
@@ -68,6 +116,7 @@ pub fn line(receipt: &DispatchAnswered) -> String {
             "by typing {} in its pane",
             receipt.keys.as_deref().unwrap_or_default()
         ),
+        AnsweredVia::Place => "by its place's vnx, where it runs".to_owned(),
     };
     let verb = match receipt.answer {
         PermissionAnswer::Approve => "approved",

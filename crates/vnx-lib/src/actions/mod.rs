@@ -164,6 +164,18 @@ pub enum ActionError {
         /// The SHA-256 of its plan now.
         now: String,
     },
+    /// The place a dispatch ran in refused what its own vnx was asked to do there.
+    #[error("{place} could not {command} {id} there: {said}")]
+    InPlace {
+        /// The dispatch.
+        id: DispatchId,
+        /// Its place.
+        place: String,
+        /// The command asked of the place's vnx.
+        command: String,
+        /// What it said (the place's words, made one safe line).
+        said: String,
+    },
     /// The planning turns of the dispatch's chain changed files (ADR 0092, issue 69): its plan
     /// is not a plan before any edit, and it is not approved.
     #[error("the plan of {id} is not approved: {change}")]
@@ -286,6 +298,9 @@ impl ActionError {
             )),
             ActionError::PlanChanged { id, .. } => Some(format!(
                 "read the plan again with `vnx show {id}` and decide on that one"
+            )),
+            ActionError::InPlace { id, .. } => Some(format!(
+                "`vnx attach {id}` shows its place; `vnx doctor --host` checks the place"
             )),
             ActionError::PlanningChanged { id, .. } => Some(format!(
                 "`vnx show {id} --diff` shows the change; send the plan back (`vnx deny {id}`) or \

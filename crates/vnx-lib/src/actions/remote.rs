@@ -53,6 +53,39 @@ pub fn ask(
     })
 }
 
+/// Has the place dispatch `id` ran in accept the work its worker left uncommitted there (its
+/// own `vnx accept`, which commits it on its branch), and brings that branch here: what
+/// `vnx accept` of a dispatch that ran in a place does before it accepts here.
+pub fn accept_in_place(desk: &Desk<'_>, place: &str, id: &DispatchId) -> Result<(), ActionError> {
+    let note = format!("accepted by {} from the dispatching machine", desk.by);
+    let args = [
+        "accept".to_owned(),
+        id.to_string(),
+        "--note".to_owned(),
+        note,
+    ];
+    let told = ask(desk, place, &args, std::slice::from_ref(id))?;
+    if told.status != Some(0) {
+        return Err(ActionError::InPlace {
+            id: id.clone(),
+            place: place.to_owned(),
+            command: "accept".into(),
+            said: crate::forge::text::line(&told.stderr, 300),
+        });
+    }
+    let ctx = desk.ctx;
+    let hosts = ctx.project.load_config()?.hosts;
+    let link = Link {
+        project: ctx.project,
+        ledger: ctx.ledger,
+        attestor: ctx.attestor,
+        place: remote::place::open(&hosts, place, ctx.here(&ctx.project.data_dir()))?,
+    };
+    link.place.make(&ctx.project.root, false)?;
+    remote::sync::fetch_work(&link, id)?;
+    Ok(())
+}
+
 /// What following a remote dispatch to its end saw of its link.
 pub enum LinkNews {
     /// The link was lost (said once per loss): the dispatch goes on there, retried every

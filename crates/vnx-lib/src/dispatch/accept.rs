@@ -306,7 +306,11 @@ fn commit_left(
     let worktree = Path::new(&started.receipt.worktree);
     let kept = completed.receipt.teardown_class == Some(TeardownClass::Dirty);
     if let (true, Some(origin)) = (kept, &started.receipt.remote) {
-        // Its worktree is on the host, out of vnx's reach here.
+        // Its worktree is on the host, out of vnx's reach here: accepted once its place's vnx
+        // committed the work there and its branch came here past the completion's head.
+        if completed.receipt.head_commit.as_ref() != Some(&head) {
+            return Ok((head, None));
+        }
         return Err(AcceptError::Dirty {
             id,
             worktree: worktree.to_owned(),

@@ -25,7 +25,8 @@ use crate::provider::ProviderName;
 use crate::provider::cli;
 use crate::provider::dialog::Dialog;
 use crate::receipts::{
-    self, AnsweredVia, DispatchAnswered, PermissionAnswer, RequestFrom, WaitingFor,
+    self, AnsweredVia, DispatchAnswered, DispatchAnswering, PermissionAnswer, RequestFrom,
+    WaitingFor,
 };
 use crate::tmux::Tmux;
 
@@ -139,7 +140,12 @@ impl AnswerError {
 
 /// Where the answer to dispatch `id`'s prompt goes.
 pub fn answer_path(data_dir: &Path, id: &DispatchId) -> PathBuf {
-    data_dir.join(ANSWERS).join(format!("{id}.json"))
+    answers_dir(data_dir).join(format!("{id}.json"))
+}
+
+/// The answers' directory: `.vnx-data/answers`.
+pub fn answers_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join(ANSWERS)
 }
 
 /// The lock an answer to the dispatch of `dispatch_dir` holds from the moment the worker may
@@ -261,6 +267,20 @@ pub struct Answering<'a> {
     pub by: &'a str,
     /// How long a waiting hook has to take the answer before the pane is used instead.
     pub hook_wait: Duration,
+    /// For a dispatch that runs in a place (a host, a container, a pod): gives the answer
+    /// there, by the place's own vnx (the front end's library action makes it).
+    pub place: Option<&'a GiveInPlace<'a>>,
+}
+
+/// Gives an answer (and a denial's message) to a dispatch in the place it runs in; what went
+/// wrong, in words.
+pub type GiveInPlace<'a> = dyn Fn(PermissionAnswer, Option<&str>) -> Result<(), String> + 'a;
+
+/// How an answer reached the worker's CLI here: through its hook or by keys in its pane.
+struct Given {
+    via: AnsweredVia,
+    keys: Option<String>,
+    pane_dialog: Option<String>,
 }
 
 /// The prompt dispatch `state` waits on, when `answer` may be given to it: the reason it
@@ -291,7 +311,9 @@ pub fn answerable(
     Ok(pending)
 }
 
-/// Answers dispatch `state`'s pending permission prompt and records `dispatch_answered`.
+/// Answers dispatch `state`'s pending permission prompt and records `dispatch_answered`: who
+/// decides is recorded first (`dispatch_answering`, see [`answering`](super::answering)),
+/// then the answer is given (here, or in the dispatch's place), then recorded.
 pub fn answer(
     a: &Answering<'_>,
     state: &DispatchState,
@@ -299,11 +321,109 @@ pub fn answer(
     message: Option<&str>,
 ) -> Result<DispatchAnswered, AnswerError> {
     let pending = answerable(state, answer)?;
+    let id = &state.id;
+    let lock_io = |source| AnswerError::Io {
+        path: answer_path(a.data_dir, id).with_extension("lock"),
+        source,
+    };
+    let _answering = super::answering::hold(a.data_dir, id, ANSWERING_PATIENCE).map_err(lock_io)?;
+    let provider = ProviderName::of(state.provider.as_deref().unwrap_or_default());
+    let dispatch_dir = a.data_dir.join("dispatches").join(id);
+    // Held until the answer is on the ledger: a worker that takes it and ends at once has
+    // its end recorded after the answer ([`wait_for_answers`]). A place's vnx holds its own.
+    let in_flight = match a.place {
+        None => Some(hold_answers(&dispatch_dir)?),
+        Some(_) => None,
+    };
+    // A prompt its CLI's waiting hook can answer, known by the signals its module names.
+    let hook = (provider.cli())
+        .and_then(|c| c.hooks())
+        .filter(|h| h.answers(&pending.source))
+        .and_then(|h| h.answering());
+    let intent = DispatchAnswering {
+        dispatch_id: id.clone(),
+        answer,
+        by: a.by.to_owned(),
+        source: pending.source.clone(),
+        tool: pending.tool.clone(),
+        command: pending.command.clone(),
+        via: match (a.place, hook) {
+            (Some(_), _) => AnsweredVia::Place,
+            (None, Some(_)) => AnsweredVia::Hook,
+            (None, None) => AnsweredVia::Pane,
+        },
+        message: message.map(str::to_owned),
+        blocked_seq: state.proof.as_ref().and_then(|p| p.seq),
+        extra: Default::default(),
+    };
+    super::answering::announce(a.data_dir, a.ledger, a.attestor, &intent)?;
+    let given = match a.place {
+        Some(give) => give(answer, message)
+            .map(|()| Given {
+                via: AnsweredVia::Place,
+                keys: None,
+                pane_dialog: None,
+            })
+            .map_err(|why| AnswerError::Unreachable {
+                id: id.to_string(),
+                why,
+            }),
+        None => give_here(a, state, pending, hook, answer, message),
+    };
+    let given = match given {
+        Ok(g) => g,
+        Err(e) => {
+            // Nothing was given: nothing is to be concluded (the intent stays, unanswered).
+            super::answering::settled(a.data_dir, id);
+            return Err(e);
+        }
+    };
+    crate::steps::reached(crate::steps::answer::GIVEN);
+    let receipt = DispatchAnswered {
+        dispatch_id: id.clone(),
+        answer,
+        by: a.by.to_owned(),
+        source: pending.source.clone(),
+        tool: pending.tool.clone(),
+        command: pending.command.clone(),
+        via: given.via,
+        keys: given.keys,
+        message: message.map(str::to_owned),
+        request_from: Some(
+            if pending.source == crate::dispatch::supervise::live::SCREEN {
+                RequestFrom::Screen
+            } else {
+                RequestFrom::WorkerHook
+            },
+        ),
+        pane_dialog: given.pane_dialog,
+        concluded: None,
+        extra: Default::default(),
+    };
+    let line = a.attestor.attest(&receipts::write(&receipt), &now_utc);
+    Ledger::new(a.ledger).append(&line)?;
+    super::answering::settled(a.data_dir, id);
+    drop(in_flight);
+    if receipt.via == AnsweredVia::Pane && answer == PermissionAnswer::Deny {
+        let (tmux, session) = state.session_on(a.fallback);
+        end_cancelled_turn(&tmux, &session, &provider, &dispatch_dir, &receipt);
+    }
+    Ok(receipt)
+}
+
+/// Gives the answer to dispatch `state`'s prompt `pending` here: through its CLI's waiting
+/// `hook`, when it has one that takes it, else by the keys its dialog takes, typed into its
+/// pane.
+fn give_here(
+    a: &Answering<'_>,
+    state: &DispatchState,
+    pending: &crate::receipts::DispatchBlocked,
+    hook: Option<&str>,
+    answer: PermissionAnswer,
+    message: Option<&str>,
+) -> Result<Given, AnswerError> {
     let provider = ProviderName::of(state.provider.as_deref().unwrap_or_default());
     let dispatch_dir = a.data_dir.join("dispatches").join(&state.id);
-    // Held until the answer is on the ledger: a worker that takes it and ends at once has
-    // its end recorded after the answer ([`wait_for_answers`]).
-    let in_flight = hold_answers(&dispatch_dir)?;
     // The request (tool, command) is what a hook call in the worker's dispatch said, which the
     // worker can make itself; what vnx can look at is the pane, where the CLI draws its
     // dialog. Its lines go into the receipt beside the request, or nothing when none shows.
@@ -316,88 +436,58 @@ pub fn answer(
     let findable = dialog.as_ref();
     let look =
         |wait| findable.and_then(|d| dialog_on_pane(&tmux, &session, d, wait).ok().flatten());
-    // A prompt its CLI's waiting hook can answer, known by the signals its module names.
-    let hook = (provider.cli())
-        .and_then(|c| c.hooks())
-        .filter(|h| h.answers(&pending.source))
-        .and_then(|h| h.answering());
     // A waiting hook is answered at once: a CLI may show no dialog until its hook returned
     // (then no dialog is waited for); one that shows it meanwhile has it on the pane now.
-    let mut pane_dialog = None;
-    let by_hook = match hook {
-        Some(event) => {
-            pane_dialog = look(Duration::ZERO);
-            answer_by_hook(a, &state.id, &dispatch_dir, event, answer, message)?
-        }
-        None => false,
-    };
-    let (via, keys) = if by_hook {
-        (AnsweredVia::Hook, None)
-    } else {
-        let keys = dialog
-            .as_ref()
-            .map(|d| d.keys(answer))
-            .filter(|k| !k.is_empty())
-            .ok_or_else(|| AnswerError::Unsupported {
-                id: state.id.to_string(),
-                provider: provider.to_string(),
-            })?;
-        // Keys answer the dialog: it is waited for (a hook that gave up leaves it up).
-        pane_dialog = look(DIALOG_TIMING.show);
-        // The dialog was waited for above: when it did not show, it is not waited for again.
-        let timing = DialogTiming {
-            show: if pane_dialog.is_some() {
-                DIALOG_TIMING.show
-            } else {
-                Duration::ZERO
-            },
-            ..DIALOG_TIMING
-        };
-        let typed = match findable {
-            Some(d) => type_keys(&tmux, &session, &|s| d.shows(s), &keys, &timing),
-            None => tmux.send_keys(&session, &keys).map(|()| true),
-        };
-        let taken = typed.map_err(|e| AnswerError::Unreachable {
-            id: state.id.to_string(),
-            why: crate::dispatch::supervise::error_chain(&e),
-        })?;
-        // Nothing on the screen moved: no answer is recorded that the worker never got.
-        if !taken {
-            return Err(AnswerError::NotTaken {
-                id: state.id.to_string(),
-                keys: keys.join(" "),
-                tries: DIALOG_TIMING.tries,
+    if let Some(event) = hook {
+        let pane_dialog = look(Duration::ZERO);
+        if answer_by_hook(a, &state.id, &dispatch_dir, event, answer, message)? {
+            return Ok(Given {
+                via: AnsweredVia::Hook,
+                keys: None,
+                pane_dialog,
             });
         }
-        (AnsweredVia::Pane, Some(keys.join(" ")))
-    };
-    let receipt = DispatchAnswered {
-        dispatch_id: state.id.clone(),
-        answer,
-        by: a.by.to_owned(),
-        source: pending.source.clone(),
-        tool: pending.tool.clone(),
-        command: pending.command.clone(),
-        via,
-        keys,
-        message: message.map(str::to_owned),
-        request_from: Some(
-            if pending.source == crate::dispatch::supervise::live::SCREEN {
-                RequestFrom::Screen
-            } else {
-                RequestFrom::WorkerHook
-            },
-        ),
-        pane_dialog,
-        extra: Default::default(),
-    };
-    let line = a.attestor.attest(&receipts::write(&receipt), &now_utc);
-    Ledger::new(a.ledger).append(&line)?;
-    drop(in_flight);
-    if receipt.via == AnsweredVia::Pane && answer == PermissionAnswer::Deny {
-        end_cancelled_turn(&tmux, &session, &provider, &dispatch_dir, &receipt);
     }
-    Ok(receipt)
+    let keys = dialog
+        .as_ref()
+        .map(|d| d.keys(answer))
+        .filter(|k| !k.is_empty())
+        .ok_or_else(|| AnswerError::Unsupported {
+            id: state.id.to_string(),
+            provider: provider.to_string(),
+        })?;
+    // Keys answer the dialog: it is waited for (a hook that gave up leaves it up).
+    let pane_dialog = look(DIALOG_TIMING.show);
+    // The dialog was waited for above: when it did not show, it is not waited for again.
+    let timing = DialogTiming {
+        show: if pane_dialog.is_some() {
+            DIALOG_TIMING.show
+        } else {
+            Duration::ZERO
+        },
+        ..DIALOG_TIMING
+    };
+    let typed = match findable {
+        Some(d) => type_keys(&tmux, &session, &|s| d.shows(s), &keys, &timing),
+        None => tmux.send_keys(&session, &keys).map(|()| true),
+    };
+    let taken = typed.map_err(|e| AnswerError::Unreachable {
+        id: state.id.to_string(),
+        why: crate::dispatch::supervise::error_chain(&e),
+    })?;
+    // Nothing on the screen moved: no answer is recorded that the worker never got.
+    if !taken {
+        return Err(AnswerError::NotTaken {
+            id: state.id.to_string(),
+            keys: keys.join(" "),
+            tries: DIALOG_TIMING.tries,
+        });
+    }
+    Ok(Given {
+        via: AnsweredVia::Pane,
+        keys: Some(keys.join(" ")),
+        pane_dialog,
+    })
 }
 
 /// How long a denial's cancellation of the turn is waited for on the pane.
@@ -609,185 +699,4 @@ fn answer_by_hook(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::provider::dialog::MAX_DIALOG;
-
-    /// The key that answers a built-in `provider`'s permission prompt in its pane (its module's
-    /// [`CodingCli::pane_dialog`](cli::CodingCli::pane_dialog); a declared provider's are its
-    /// `interactive.dialog:`'s, which `vnx approve` reads from the config).
-    fn pane_keys(provider: &str, answer: PermissionAnswer) -> Option<&'static str> {
-        Some(cli::named(provider)?.pane_dialog()?.key(answer))
-    }
-
-    /// A line `provider`'s permission dialog shows while it waits for its key (its module's
-    /// [`CodingCli::pane_dialog`](cli::CodingCli::pane_dialog)).
-    fn dialog_marker(provider: &str) -> Option<&'static str> {
-        Some(cli::named(provider)?.pane_dialog()?.marker)
-    }
-
-    /// The lines of `screen` around the last line holding `marker` (see [`dialog_on_pane`]).
-    fn dialog_lines(screen: &str, marker: &str) -> Option<String> {
-        let at = crate::provider::dialog::line_holding(screen, marker)?;
-        Some(crate::provider::dialog::around(screen, at))
-    }
-
-    #[test]
-    fn a_planning_workers_prompt_is_refused_not_approved_and_may_be_denied() {
-        let id = DispatchId::parse("D-0123456789ab").unwrap();
-        let mut s = DispatchState::blank(id.clone(), State::Blocked);
-        s.blocked = Some(crate::receipts::DispatchBlocked {
-            dispatch_id: id.clone(),
-            waiting_for: WaitingFor::Permission,
-            tool: Some("Write".into()),
-            command: Some("greeting.txt".into()),
-            message: None,
-            source: SCREEN_SOURCE.into(),
-            answer_with: format!("vnx attach {id}"),
-            remote: None,
-            extra: Default::default(),
-        });
-        assert!(answerable(&s, PermissionAnswer::Approve).is_ok());
-        s.planning = true;
-        let refused = answerable(&s, PermissionAnswer::Approve).unwrap_err();
-        assert!(
-            refused.to_string().ends_with(
-                "is planning: a planning turn changes nothing, so its prompt (greeting.txt) \
-                 is refused, not approved"
-            ),
-            "{refused}"
-        );
-        assert!(
-            refused
-                .hint()
-                .is_some_and(|h| h.contains("vnx deny D-0123456789ab"))
-        );
-        assert!(answerable(&s, PermissionAnswer::Deny).is_ok());
-    }
-
-    const SCREEN_SOURCE: &str = crate::dispatch::supervise::live::SCREEN;
-
-    /// The end waits for an answer being given (ordered, not timed: the answer's side
-    /// records after the end's wait began and before it returned).
-    #[test]
-    fn the_end_waits_for_an_answer_being_given_and_not_for_none() {
-        let dir = tempfile::tempdir().unwrap();
-        // No answer ever: nothing waits, and no lock file is made.
-        wait_for_answers(dir.path(), Duration::from_secs(60));
-        assert!(!dir.path().join(ANSWERING_LOCK).exists());
-        let held = hold_answers(dir.path()).unwrap();
-        // A link planted there is never followed (here to a free file it could lock), and a
-        // FIFO never opened to wait on: both are refused.
-        let planted = tempfile::tempdir().unwrap();
-        let free = planted.path().join("free");
-        fs::write(&free, b"").unwrap();
-        std::os::unix::fs::symlink(&free, planted.path().join(ANSWERING_LOCK)).unwrap();
-        assert!(hold_answers(planted.path()).is_err(), "a link was followed");
-        let fifo = tempfile::tempdir().unwrap();
-        rustix::fs::mknodat(
-            rustix::fs::CWD,
-            fifo.path().join(ANSWERING_LOCK),
-            rustix::fs::FileType::Fifo,
-            rustix::fs::Mode::from_raw_mode(0o600),
-            0,
-        )
-        .unwrap();
-        assert!(
-            hold_answers(fifo.path()).is_err(),
-            "a FIFO was taken for a lock"
-        );
-        wait_for_answers(fifo.path(), Duration::from_secs(60));
-        let order = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let ended = {
-            let (order, path) = (order.clone(), dir.path().to_owned());
-            std::thread::spawn(move || {
-                wait_for_answers(&path, Duration::from_secs(60));
-                order.lock().unwrap().push("end recorded");
-            })
-        };
-        std::thread::sleep(Duration::from_millis(300));
-        order.lock().unwrap().push("answer recorded");
-        drop(held);
-        ended.join().unwrap();
-        assert_eq!(*order.lock().unwrap(), ["answer recorded", "end recorded"]);
-    }
-
-    #[test]
-    fn a_waiting_hook_takes_only_its_own_answer_and_gives_up_when_the_worker_went_on() {
-        let data = tempfile::tempdir().unwrap();
-        let dir = data.path().join("dispatches/D-1");
-        fs::create_dir_all(dir.join("signals")).unwrap();
-        // Any CLI that answers through a hook, and an event of its that goes on.
-        let hooks = cli::all_hooks()
-            .find(|h| h.answering().is_some() && !h.went_on().is_empty())
-            .unwrap();
-        let event = hooks.answering().unwrap();
-        let request = format!("00000000000000000001-7-{event}.json");
-        let request = request.as_str();
-        let path = answer_path(data.path(), &DispatchId::parse("D-1").unwrap());
-        fs::create_dir_all(path.parent().unwrap()).unwrap();
-        let other = AnswerFile {
-            request: format!("00000000000000000000-7-{event}.json"),
-            answer: PermissionAnswer::Approve,
-            message: None,
-        };
-        fs::write(&path, serde_json::to_vec(&other).unwrap()).unwrap();
-        assert_eq!(wait_for_answer(&dir, request, Duration::ZERO), None);
-        let mine = AnswerFile {
-            request: request.into(),
-            answer: PermissionAnswer::Deny,
-            message: Some("not now".into()),
-        };
-        fs::write(&path, serde_json::to_vec(&mine).unwrap()).unwrap();
-        assert_eq!(wait_for_answer(&dir, request, Duration::ZERO), Some(mine));
-        assert!(!path.exists(), "taken");
-        // A later tool run: answered in the pane; the hook stops waiting at once.
-        fs::write(
-            dir.join(format!(
-                "signals/00000000000000000002-7-{}.json",
-                hooks.went_on()[0]
-            )),
-            "{}",
-        )
-        .unwrap();
-        assert!(went_on_after(&dir, request));
-        assert_eq!(
-            wait_for_answer(&dir, request, Duration::from_secs(3600)),
-            None
-        );
-    }
-
-    #[test]
-    fn a_dialog_is_the_lines_around_its_marker_and_none_without_it() {
-        let screen =
-            "⏺ Bash(ls)\n\nDo you want to run ls?\n❯ 1. Yes\n  2. Yes, always\n  3. No\n\n";
-        assert_eq!(
-            dialog_lines(screen, "1. Yes").as_deref(),
-            Some("⏺ Bash(ls)\nDo you want to run ls?\n❯ 1. Yes\n  2. Yes, always\n  3. No")
-        );
-        assert_eq!(
-            dialog_lines("✶ Baking… (esc to interrupt)\n❯ \n", "1. Yes"),
-            None
-        );
-        let long = format!("{}\n❯ 1. Yes", "x".repeat(10_000));
-        let kept = dialog_lines(&long, "1. Yes").unwrap();
-        assert!(kept.chars().count() == MAX_DIALOG && kept.ends_with("❯ 1. Yes"));
-    }
-
-    #[test]
-    fn each_cli_has_its_keys_and_a_declared_one_none() {
-        for cli in cli::CLIS {
-            let name = cli.provider().name();
-            let dialog = cli.pane_dialog();
-            for answer in [PermissionAnswer::Approve, PermissionAnswer::Deny] {
-                assert_eq!(
-                    pane_keys(name, answer),
-                    dialog.map(|d| d.key(answer)),
-                    "{name}"
-                );
-            }
-            assert_eq!(dialog_marker(name), dialog.map(|d| d.marker), "{name}");
-        }
-        assert_eq!(pane_keys("kimi", PermissionAnswer::Approve), None);
-    }
-}
+mod tests;

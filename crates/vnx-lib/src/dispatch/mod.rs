@@ -10,6 +10,7 @@
 
 pub mod accept;
 pub mod answer;
+pub mod answering;
 pub mod budget;
 pub mod cancel;
 pub mod detail;

@@ -7,8 +7,12 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use std::collections::BTreeSet;
+
 use crate::ids::DispatchId;
-use crate::receipts::{Budget, DispatchStarted, PlanStage};
+use crate::ledger::json::{self, Mode, Value};
+use crate::mirror::Mirrors;
+use crate::receipts::{self, Budget, DispatchStarted, Kind as _, PlanStage};
 
 /// What a remote dispatch was asked to be, as this machine asked it.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -143,6 +147,45 @@ impl Asked {
         }
         None
     }
+}
+
+/// What makes a place's `dispatch_started` line for dispatch `id` a forgery, in words after
+/// "its line N": a second start of one dispatch (`starts`: those whose start the place sent
+/// before, kept up to date), or a start that says otherwise than what this machine `asked`.
+pub fn start_forgery(
+    id: &DispatchId,
+    line: &str,
+    asked: Option<&Asked>,
+    starts: &mut BTreeSet<DispatchId>,
+) -> Option<String> {
+    if !starts.insert(id.clone()) {
+        return Some(format!(
+            "starts {id} again: a place's second dispatch_started for one dispatch is a \
+             forgery"
+        ));
+    }
+    let asked = asked?;
+    let started = match json::parse(line, Mode::Python) {
+        Ok(Value::Object(o)) => receipts::read::<DispatchStarted>(&o),
+        _ => None,
+    };
+    match started {
+        None => Some(format!(
+            "is a dispatch_started for {id} that does not read as one"
+        )),
+        Some(started) => asked.contradicted_by(&started.receipt),
+    }
+}
+
+/// The dispatches whose `dispatch_started` place `host` sent before, as mirrored.
+pub fn started_there(mirrors: &Mirrors, host: &str) -> BTreeSet<DispatchId> {
+    (mirrors.lines.iter())
+        .map(|m| &m.receipt)
+        .filter(|r| {
+            r.host == host && r.remote_event_type.as_deref() == Some(DispatchStarted::EVENT)
+        })
+        .filter_map(|r| r.dispatch_id.clone())
+        .collect()
 }
 
 /// `--budget`'s text (`tokens=N,cost=X`) as a budget.

@@ -235,7 +235,7 @@ pub fn catch_up_asking(
         crate::files::write_atomic_private(&anchor_path, from.as_bytes(), true)
             .map_err(io(&anchor_path))?;
     }
-    let starts = started_there(&mirrors, &host);
+    let starts = super::asked::started_there(&mirrors, &host);
     mirror_lines(link, (&host, starts), last, &export, &mut done)?;
     translate(link, &host, (ids, &export.refs), &mut done)?;
     fetch_checkpoints(link, &export.refs)?;
@@ -483,40 +483,13 @@ fn forgery(
     if event != <receipts::DispatchStarted as receipts::Kind>::EVENT {
         return Ok(None);
     }
-    if !starts.insert(id.clone()) {
-        return Ok(Some(format!(
-            "starts {id} again: a place's second dispatch_started for one dispatch is a \
-             forgery"
-        )));
-    }
-    let Some(asked) = record.and_then(|r| r.asked) else {
-        return Ok(None);
-    };
-    let started = match json::parse(line, Mode::Python) {
-        Ok(Value::Object(o)) => receipts::read::<receipts::DispatchStarted>(&o),
-        _ => None,
-    };
-    Ok(match started {
-        None => Some(format!(
-            "is a dispatch_started for {id} that does not read as one"
-        )),
-        Some(started) => asked.contradicted_by(&started.receipt),
-    })
-}
-
-/// The dispatches of this machine whose `dispatch_started` `host` sent before (as mirrored).
-fn started_there(mirrors: &Mirrors, host: &str) -> std::collections::BTreeSet<DispatchId> {
-    mirrors
-        .lines
-        .iter()
-        .map(|m| &m.receipt)
-        .filter(|r| {
-            r.host == host
-                && r.remote_event_type.as_deref()
-                    == Some(<receipts::DispatchStarted as receipts::Kind>::EVENT)
-        })
-        .filter_map(|r| r.dispatch_id.clone())
-        .collect()
+    let asked = record.and_then(|r| r.asked);
+    Ok(super::asked::start_forgery(
+        id,
+        line,
+        asked.as_ref(),
+        starts,
+    ))
 }
 
 /// The file in a host's directory that says why it is refused for good, when a line it sent
@@ -700,6 +673,14 @@ fn started_here(data: &Path, host: &str, branch: &str) -> bool {
             .and_then(|id| read_record(data, &id))
             .is_some_and(|rec| rec.host == host)
     })
+}
+
+/// Fetches the branch dispatch `id` works on from the link's place now (fast-forward only), as
+/// the place's git says its tip is: work committed there since its completion came here.
+pub fn fetch_work(link: &Link<'_>, id: &DispatchId) -> Result<(), RemoteError> {
+    let mirrors = Mirrors::read(link.ledger)?;
+    let branch = branch_of(&mirrors, link.place.name(), id, &link.project.data_dir());
+    fetch_branch(link, &branch, &BTreeMap::new(), &[])
 }
 
 /// Fetches `branch` (`dispatch/<id>`) from the host, when the host still has it (a clean

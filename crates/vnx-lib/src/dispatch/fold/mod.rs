@@ -487,6 +487,15 @@ impl Records {
         at: Option<String>,
         cite: Cite,
     ) {
+        // Only the start `note_any` took: the dispatch's first (a later one is forged).
+        if self
+            .record(id)
+            .start
+            .as_ref()
+            .is_some_and(|s| s.cite != cite)
+        {
+            return;
+        }
         if let Some(c) = &started.continues
             && let Some(before) = self.listed_mut(&c.dispatch_id)
         {
