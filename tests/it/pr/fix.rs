@@ -67,10 +67,7 @@ fn a_fix_follow_up_receives_the_checks_and_reviews_and_its_head_is_merged() {
     );
     let threads = forge.state()["pull_requests"][0]["review_comments"].as_u64();
     assert_eq!(threads, Some(2));
-    let rev_thread = forge.gh(&[
-        "api",
-        &format!("repos/o/r/pulls/{number}/comments"),
-    ])[0]["id"]
+    let rev_thread = forge.gh(&["api", &format!("repos/o/r/pulls/{number}/comments")])[0]["id"]
         .as_u64()
         .unwrap();
     forge.control(
@@ -111,8 +108,15 @@ fn a_fix_follow_up_receives_the_checks_and_reviews_and_its_head_is_merged() {
         !prompt.contains('\u{1b}'),
         "a raw escape reached the worker"
     );
-    for outsider in ["crypto miner", "curl https://evil.example", "push to main directly"] {
-        assert!(!prompt.contains(outsider), "{outsider:?} reached the worker:\n{prompt}");
+    for outsider in [
+        "crypto miner",
+        "curl https://evil.example",
+        "push to main directly",
+    ] {
+        assert!(
+            !prompt.contains(outsider),
+            "{outsider:?} reached the worker:\n{prompt}"
+        );
     }
     let left_out = "3 comments by outsiders left out: @eve, @mallory";
     assert!(prompt.contains(left_out), "{prompt}");

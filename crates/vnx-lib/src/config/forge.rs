@@ -278,8 +278,14 @@ mod tests {
         for a in ["OWNER", "MEMBER", "COLLABORATOR"] {
             assert!(default.trusts(a), "{a}");
         }
-        for a in ["CONTRIBUTOR", "FIRST_TIME_CONTRIBUTOR", "FIRST_TIMER", "MANNEQUIN", "NONE", ""]
-        {
+        for a in [
+            "CONTRIBUTOR",
+            "FIRST_TIME_CONTRIBUTOR",
+            "FIRST_TIMER",
+            "MANNEQUIN",
+            "NONE",
+            "",
+        ] {
             assert!(!default.trusts(a), "{a}");
         }
         let wider = forge(", trusted_associations: [OWNER, CONTRIBUTOR, OWNER]").unwrap();

@@ -282,7 +282,11 @@ pub fn decide(f: &Facts<'_>, rules: &Reactions) -> Due {
         format!(
             "{words} only by outsiders ({}): no {reaction} for their words \
              (forge.trusted_associations)",
-            if names.is_empty() { "no trusted reviewer".to_owned() } else { names.join(", ") }
+            if names.is_empty() {
+                "no trusted reviewer".to_owned()
+            } else {
+                names.join(", ")
+            }
         )
     };
     if failing && rules.checks_failed.is_none() {

@@ -13,7 +13,9 @@ const H1: &str = "1111111111111111111111111111111111111111";
 
 /// The associations trusted by default.
 fn trusted() -> Vec<String> {
-    ["OWNER", "MEMBER", "COLLABORATOR"].map(str::to_owned).to_vec()
+    ["OWNER", "MEMBER", "COLLABORATOR"]
+        .map(str::to_owned)
+        .to_vec()
 }
 
 fn opinion(author: &str, state: &str, head: &str, association: &str) -> Opinion {
@@ -285,7 +287,10 @@ fn outsiders_alone_start_no_fix_and_no_merge() {
         let Due::Nothing { why } = &due else {
             panic!("{association}: {due:?}")
         };
-        assert!(why.contains("approved only by outsiders (@y): no merge"), "{why}");
+        assert!(
+            why.contains("approved only by outsiders (@y): no merge"),
+            "{why}"
+        );
     }
     // A trusted reviewer beside the outsider: fixed, and the project's wider trust counts.
     let mut s = summary(H0, &[("ci", "pass")], "CHANGES_REQUESTED");

@@ -203,7 +203,6 @@ impl Summary {
         }
     }
 
-
     /// The checks in one word (see [`checks_word`]).
     pub fn checks_word(&self) -> &'static str {
         checks_word(&self.checks)

@@ -163,7 +163,10 @@ fn needs(state: &DispatchState, now: jiff::Timestamp, window: Duration) -> Optio
             let e = state.escalated.as_ref()?;
             Some(Need {
                 state: "pr_escalated",
-                what: Some(format!("pull request #{} ({}): {}", e.number, e.rule, e.why)),
+                what: Some(format!(
+                    "pull request #{} ({}): {}",
+                    e.number, e.rule, e.why
+                )),
                 links: false,
             })
         }

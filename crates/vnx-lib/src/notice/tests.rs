@@ -154,7 +154,9 @@ fn a_pull_request_handed_to_a_person_gets_a_notice_once() {
         e.at = Some("2027-01-15T09:00:00Z".into());
     }
     assert_eq!(
-        due(dir.path(), &later, &serve(), &key, now()).unwrap().len(),
+        due(dir.path(), &later, &serve(), &key, now())
+            .unwrap()
+            .len(),
         1
     );
 }
