@@ -306,7 +306,9 @@ pub fn instruction(f: &Feedback) -> String {
             "({line}: vnx quotes only the project's trusted reviewers)\n"
         ));
     }
-    if !f.review_decision.is_empty() {
+    // A request for changes only outsiders made is not the worker's to act on.
+    let outsiders_only = f.review_decision == "CHANGES_REQUESTED" && !f.changes_requested;
+    if !f.review_decision.is_empty() && !outsiders_only {
         quoted.push_str(&format!("Review decision: {}\n", f.review_decision));
     }
     for c in &f.failed_checks {
