@@ -32,15 +32,17 @@ pub enum Command {
 /// One read of the forge gathers what is wrong with the pull request recorded for the
 /// dispatch: the failing checks (by name, with the tail of their failed steps' log where gh
 /// can fetch it), the unresolved review threads (author, file, line, text), the review
-/// decision and the reviews' bodies. All of it is bounded, its control characters escaped,
+/// decision and the reviews' bodies: only those of authors the project trusts
+/// (forge.trusted_associations: by default GitHub's OWNER, MEMBER and COLLABORATOR), the
+/// others named as left out. All of it is bounded, its control characters escaped,
 /// and quoted as data in the instruction of a follow-up (`vnx follow-up`) that works in the
 /// same worktree, on the same branch and in the same CLI session. When that follow-up ends
 /// done and its role's gates pass, its new head is pushed to the same branch and the pull
 /// request updated (a signed `pr_opened`, action `updated`), as `vnx pr open` would.
 ///
 /// Refused (exit 1): no pull request recorded for the dispatch, or it is merged or closed,
-/// or the forge reports nothing to fix (no failing check, no unresolved thread, no change
-/// requested).
+/// or the forge reports nothing to fix (no failing check, no unresolved thread of a trusted
+/// author, no change a trusted reviewer requested).
 #[derive(clap::Args)]
 #[command(after_long_help = "Examples:\n  $ vnx pr fix D-6d7e8f9a0b1c")]
 pub struct FixArgs {

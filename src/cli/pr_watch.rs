@@ -26,7 +26,13 @@ use crate::cli::util::output::{Out, escape, say};
 /// would (merge: true), or tells you it is ready. Nothing happens to a pull request whose
 /// head is not the one vnx recorded, or while a follow-up of it still runs. Each reaction is
 /// a signed `pr_reaction` (`pr_escalated`) written before it acts, so a restarted watcher
-/// neither repeats nor skips one. It prints a line per reaction.
+/// neither repeats nor skips one. It prints a line per reaction; `--once` prints one per pull
+/// request, what it did or why it did nothing.
+///
+/// Only the reviews and comments of authors the project trusts (forge.trusted_associations:
+/// by default GitHub's OWNER, MEMBER and COLLABORATOR) are quoted to a fix or move a
+/// reaction: changes requested by outsiders alone start no fix, and their words are named as
+/// left out.
 ///
 /// One watcher per project: a second is refused while one runs. `--detach` runs it in a tmux
 /// session of its own on vnx's socket; `vnx pr watch --stop` stops that one.
@@ -106,9 +112,13 @@ pub(super) fn run(args: WatchArgs) -> Result<ExitCode, CliError> {
         for o in &outcomes {
             if args.json {
                 out.json(o)?;
-            } else if o.acted() {
+            } else if o.acted() || args.once {
+                // One pass says of each pull request what it did or why not.
                 out.line(&escape(&o.line()))?;
             }
+        }
+        if args.once && !args.json && outcomes.is_empty() {
+            out.line(react::NOTHING_TO_WATCH)?;
         }
         if args.once {
             return Ok(crate::cli::util::error::Exit::Ok.into());

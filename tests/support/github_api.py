@@ -330,7 +330,8 @@ class Handler(BaseHTTPRequestHandler):
                 return 200, [rest_review_comment(f, p, c) for c in p["review_comments"]], {}
             if sub == ["reviews"]:
                 return 200, [{"id": r["id"], "node_id": r["node_id"], "user": rest_user(
-                    r["author"]), "body": r["body"], "state": r["state"], "commit_id": r["commit"],
+                    r["author"]), "author_association": f.association(r["author"]),
+                    "body": r["body"], "state": r["state"], "commit_id": r["commit"],
                     "submitted_at": now_iso(r["submitted"])} for r in p["reviews"]], {}
             if sub == ["merge"] and m == "PUT":
                 b = body or {}
@@ -349,7 +350,8 @@ class Handler(BaseHTTPRequestHandler):
                 c = f.add_comment(p, (body or {}).get("body", ""), f.viewer)
                 return 201, {"id": c["id"], "body": c["body"]}, {}
             return 200, [{"id": c["id"], "node_id": f"IC_{c['id']}", "user": rest_user(
-                c["author"]), "body": c["body"], "created_at": now_iso(c["created"]),
+                c["author"]), "author_association": f.association(c["author"]),
+                "body": c["body"], "created_at": now_iso(c["created"]),
                 "html_url": f"{WEB}/{f.full}/pull/{p['number']}#issuecomment-{c['id']}"}
                 for c in p["comments"]], {}
         if len(rest) == 3 and rest[0] == "commits" and rest[2] in ("check-runs", "status",
@@ -466,8 +468,12 @@ class Handler(BaseHTTPRequestHandler):
             else:
                 f.checks.clear()
             return 200, {"ok": True}
+        if what == "association":
+            f.set_association(str(b.get("login", "")), b.get("association"))
+            return 200, {"login": b.get("login"), "association": f.association(b.get("login"))}
         if what == "review":
             p = f.pr(b.get("pr"))
+            f.set_association(b.get("author", "reviewer"), b.get("association"))
             r = f.add_review(p, b.get("state", "COMMENTED"), b.get("body", ""),
                              cut(b.get("author", "reviewer"), 100))
             for c in b.get("comments", []) or []:
@@ -476,6 +482,7 @@ class Handler(BaseHTTPRequestHandler):
             return 200, {"id": r["id"], "node_id": r["node_id"]}
         if what == "review-comment":
             p = f.pr(b.get("pr"))
+            f.set_association(b.get("author", "reviewer"), b.get("association"))
             c = f.add_review_comment(p, b)
             return 200, {"id": c["id"]}
         if what == "resolve":
@@ -487,6 +494,7 @@ class Handler(BaseHTTPRequestHandler):
             raise ApiError(404, "no such review comment")
         if what == "comment":
             p = f.pr(b.get("pr"))
+            f.set_association(b.get("author", "reviewer"), b.get("association"))
             c = f.add_comment(p, b.get("body", ""), b.get("author", "reviewer"))
             return 200, {"id": c["id"]}
         if what == "merge":

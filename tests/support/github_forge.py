@@ -14,6 +14,10 @@ import time
 
 MAX_TEXT = 1 << 20          # a stored text (comment, log) is cut to this many characters
 MAX_LIST = 200              # at most this many entries in one control answer
+# How GitHub associates an author with a repository (`authorAssociation`, REST's
+# `author_association`): the CommentAuthorAssociation enum, spelled as GitHub spells it.
+ASSOCIATIONS = ("OWNER", "MEMBER", "COLLABORATOR", "CONTRIBUTOR", "FIRST_TIME_CONTRIBUTOR",
+                "FIRST_TIMER", "MANNEQUIN", "NONE")
 WEB = "https://github.com"
 API = "https://api.github.com"
 
@@ -161,6 +165,9 @@ class Forge:
         self.request_count = 0
         self.unknown: dict[str, int] = {}
         self.started = time.time()
+        # login -> authorAssociation, as `/_control/association` (or a review's or comment's
+        # `association`) set it; see `association`.
+        self.associations: dict[str, str] = {}
 
     @property
     def full(self) -> str:
@@ -169,6 +176,25 @@ class Forge:
     def new_id(self) -> int:
         self.next_id += 1
         return self.next_id
+
+    def association(self, login: str | None) -> str:
+        """How GitHub associates `login` with this repository: as set for it, else OWNER for
+        the repository's owner and the viewer (the token's login, whose repository the tests
+        push to), else COLLABORATOR (a test's scripted reviewers are the project's people
+        unless it says otherwise)."""
+        if login in self.associations:
+            return self.associations[login]
+        if login in (self.owner, self.viewer):
+            return "OWNER"
+        return "COLLABORATOR" if login else "NONE"
+
+    def set_association(self, login: str, association) -> None:
+        if association is None:
+            return
+        if association not in ASSOCIATIONS:
+            raise ApiError(400, f"association must be one of {', '.join(ASSOCIATIONS)}, "
+                           f"not {association!r}")
+        self.associations[cut(login, 100)] = association
 
     # ---- pull requests ---------------------------------------------------------------
 
@@ -463,7 +489,8 @@ class Forge:
                         "review_decision": self.review_decision(p), "mergeable": mergeable,
                         "merge_state_status": mss, "blocked": self.blocked_reasons(p),
                         "comments": len(p["comments"]), "reviews": [
-                            {"id": r["id"], "state": r["state"], "author": r["author"]}
+                            {"id": r["id"], "state": r["state"], "author": r["author"],
+                             "association": self.association(r["author"])}
                             for r in p["reviews"]],
                         "review_comments": len(p["review_comments"])})
         branches = {}

@@ -213,7 +213,8 @@ class Schema:
         def review(r):
             return {"__typename": "PullRequestReview", "__implements": ("Node", "Comment"),
                     "id": r["node_id"], "databaseId": r["id"], "author": actor(r["author"]),
-                    "authorAssociation": "MEMBER", "body": r["body"], "state": r["state"],
+                    "authorAssociation": f.association(r["author"]), "body": r["body"],
+                    "state": r["state"],
                     "submittedAt": now_iso(r["submitted"]), "createdAt": now_iso(r["submitted"]),
                     "includesCreatedEdit": False, "reactionGroups": [],
                     "url": f"{url}#pullrequestreview-{r['id']}",
@@ -227,7 +228,8 @@ class Schema:
                     "databaseId": c["id"], "author": actor(c["author"]), "body": c["body"],
                     "path": c["path"], "line": c["line"], "originalLine": c["line"],
                     "diffHunk": "", "createdAt": now_iso(c["created"]), "outdated": c["outdated"],
-                    "url": f"{url}#discussion_r{c['id']}", "authorAssociation": "MEMBER",
+                    "url": f"{url}#discussion_r{c['id']}",
+                    "authorAssociation": f.association(c["author"]),
                     "reactionGroups": [], "includesCreatedEdit": False,
                     "replyTo": None if not c["in_reply_to"] else {"__typename":
                         "PullRequestReviewComment", "databaseId": c["in_reply_to"]}}
@@ -246,7 +248,7 @@ class Schema:
         def comment(c):
             return {"__typename": "IssueComment", "__implements": ("Node", "Comment"),
                     "id": f"IC_{c['id']}", "databaseId": c["id"], "author": actor(c["author"]),
-                    "authorAssociation": "MEMBER", "body": c["body"],
+                    "authorAssociation": f.association(c["author"]), "body": c["body"],
                     "createdAt": now_iso(c["created"]), "includesCreatedEdit": False,
                     "isMinimized": False, "minimizedReason": None, "reactionGroups": [],
                     "url": f"{url}#issuecomment-{c['id']}", "viewerDidAuthor":
@@ -288,7 +290,7 @@ class Schema:
                                 f.protection[p["base"]]["required_checks"],
                             "requiredApprovingReviewCount":
                                 f.protection[p["base"]]["required_reviews"]}},
-            "author": actor(p["author"]), "authorAssociation": "OWNER",
+            "author": actor(p["author"]), "authorAssociation": f.association(p["author"]),
             "createdAt": now_iso(p["created"]), "updatedAt": now_iso(p["updated"]),
             "closedAt": now_iso(p["closed"]) if p["closed"] else None,
             "mergedAt": now_iso(p["merged"]) if p["merged"] else None,

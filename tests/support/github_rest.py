@@ -39,6 +39,7 @@ def rest_pr(f: Forge, p: dict) -> dict:
             "url": f"{API}/repos/{f.full}/pulls/{n}", "html_url": f"{WEB}/{f.full}/pull/{n}",
             "state": "open" if p["state"] == "OPEN" else "closed", "title": p["title"],
             "body": p["body"], "draft": p["draft"], "user": rest_user(p["author"]),
+            "author_association": f.association(p["author"]),
             "created_at": now_iso(p["created"]), "updated_at": now_iso(p["updated"]),
             "closed_at": now_iso(p["closed"]) if p["closed"] else None,
             "merged_at": now_iso(p["merged"]) if p["merged"] else None,
@@ -54,7 +55,8 @@ def rest_pr(f: Forge, p: dict) -> dict:
 def rest_review_comment(f: Forge, p: dict, c: dict) -> dict:
     n = p["number"]
     return {"id": c["id"], "node_id": f"PRRC_{c['id']}", "pull_request_review_id": c["review_id"],
-            "user": rest_user(c["author"]), "path": c["path"], "line": c["line"],
+            "user": rest_user(c["author"]), "author_association": f.association(c["author"]),
+            "path": c["path"], "line": c["line"],
             "original_line": c["line"], "side": c["side"], "body": c["body"],
             "commit_id": c["commit"], "original_commit_id": c["commit"],
             "in_reply_to_id": c["in_reply_to"], "created_at": now_iso(c["created"]),

@@ -72,3 +72,34 @@ fn a_watcher_killed_after_its_reaction_is_finished_once_by_the_next_pass() {
         repo.verify_ok();
     }
 }
+
+/// The watcher's merge killed once the forge merged, before its receipt: the next pass
+/// records the merge as vnx's own (`by_vnx`), by the intent the merge noted.
+#[test]
+fn a_watchers_merge_killed_after_the_merge_is_recorded_as_vnx_s() {
+    let step = vnx::steps::pr_merge::MERGED;
+    let (repo, forge) = reacting();
+    let (_, number, head) = opened(&repo, &forge);
+    check(&forge, number, "ci", "success", "ok");
+    forge.control(
+        "review",
+        Some(json!({"pr": number, "author": "rev", "state": "APPROVED", "body": "ok"})),
+    );
+    let _ = std::fs::remove_file(repo.env.path().join(".vnx-data/forge/cache.json"));
+    let kill = Kill::at(&repo, step);
+    let mut cmd = forge.vnx(&repo);
+    cmd.args(["pr", "watch", "--once"]);
+    kill.run_killed(cmd);
+    kill.check_ledger(&repo);
+    assert_eq!(repo.events("pr_reaction").len(), 1);
+    assert!(repo.events("pr_merged").is_empty());
+    let o = of(&pass(&repo, &forge), number);
+    assert_eq!(o["done"], "merged", "{o:#}");
+    let merged = repo.events("pr_merged");
+    assert_eq!(merged.len(), 1, "{merged:?}");
+    assert_eq!(merged[0]["by_vnx"], true, "{}", merged[0]);
+    assert_eq!(merged[0]["method"], "squash", "{}", merged[0]);
+    assert_eq!(merged[0]["head_commit"], head.as_str());
+    assert!(pass(&repo, &forge).is_empty());
+    repo.verify_ok();
+}

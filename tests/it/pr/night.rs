@@ -20,7 +20,6 @@ use serde_json::{Value, json};
 use super::check;
 use super::react::{notified, pass, reacting, settle};
 use crate::common::forge::ScriptedForge;
-use crate::common::tmux::wait_for;
 use crate::common::{Fakes, Repo, committed, completion, gate_check, run};
 
 /// A worker that loops, spending 600 tokens a call, under a budget of `tokens`: its
@@ -144,10 +143,16 @@ fn detached_pass(repo: &Repo, forge: &ScriptedForge) -> Vec<Value> {
     let before = repo.events("pr_reaction").len() + repo.events("pr_escalated").len();
     let r = super::pr(repo, forge, &["watch", "--detach", "--interval", "3600"]);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
-    assert!(
-        wait_for(|| note.exists()),
-        "the detached watcher made no pass"
-    );
+    // Up to 60 s: a detached watcher's first pass (tmux, a read of every pull request) is
+    // slow on a loaded machine.
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !note.exists() {
+        assert!(
+            std::time::Instant::now() < until,
+            "the detached watcher made no pass"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
     let r = super::pr(repo, forge, &["watch", "--stop"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     // What it did, read back from the ledger, as the outcomes of a pass.

@@ -128,13 +128,15 @@ pub enum ActionError {
     /// no change requested.
     #[error(
         "pull request #{number} of {id} has nothing to fix: no failing check, no unresolved \
-         review thread, no change requested"
+         review thread, no change requested{outsiders}"
     )]
     NothingToFix {
         /// The dispatch.
         id: DispatchId,
         /// Its pull request.
         number: u64,
+        /// `; N comments by outsiders left out: @x, …` when some were (ADR 0101), else empty.
+        outsiders: String,
     },
     /// A file could not be written.
     #[error("could not write {}", path.display())]

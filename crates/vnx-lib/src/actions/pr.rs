@@ -39,8 +39,13 @@ impl Fix {
         } else {
             format!(", review {}", f.review_decision)
         };
+        let outsiders = f
+            .left_out
+            .line()
+            .map_or_else(String::new, |l| format!("; {l}"));
         format!(
-            "{}  pull request #{}: {} failing check(s), {} unresolved review thread(s){review}",
+            "{}  pull request #{}: {} failing check(s), {} unresolved review thread(s)\
+             {review}{outsiders}",
             f.dispatch_id,
             f.number,
             f.failed_checks.len(),
@@ -74,6 +79,10 @@ pub fn fix_as(
         return Err(ActionError::NothingToFix {
             id: id.clone(),
             number: feedback.number,
+            outsiders: feedback
+                .left_out
+                .line()
+                .map_or_else(String::new, |l| format!("; {l}")),
         });
     }
     let dir = data_dir.join("forge");

@@ -58,6 +58,9 @@ pub enum Done {
     FollowUp {
         /// Its id.
         id: DispatchId,
+        /// What of outsiders' words its instruction left out, in a line (ADR 0101).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        outsiders: Option<String>,
     },
     /// The pull request merged (or found merged), `pr_merged` recorded.
     Merged {
@@ -84,6 +87,16 @@ impl Outcome {
 
     /// One line about it.
     pub fn line(&self) -> String {
+        let line = self.said();
+        match &self.done {
+            Done::FollowUp {
+                outsiders: Some(o), ..
+            } => format!("{line}; {o}"),
+            _ => line,
+        }
+    }
+
+    fn said(&self) -> String {
         let head = format!("{}  #{}", self.dispatch_id, self.number);
         match (&self.due, &self.done) {
             (
@@ -93,12 +106,12 @@ impl Outcome {
                     of,
                     why,
                 },
-                Done::FollowUp { id },
+                Done::FollowUp { id, .. },
             ) => format!(
                 "{head}  {}: fix attempt {attempt} of {of} started as {id} ({why})",
                 rule.name()
             ),
-            (Due::Finish { reaction }, Done::FollowUp { id }) => format!(
+            (Due::Finish { reaction }, Done::FollowUp { id, .. }) => format!(
                 "{head}  {}: fix attempt {} finished: {id} started",
                 reaction.rule.name(),
                 reaction.attempt
@@ -168,6 +181,10 @@ fn busy(desk: &Desk<'_>, states: &[DispatchState], branch: &str) -> Option<Strin
             }
         })
 }
+
+/// Why a pass found nothing to watch (it returns no outcome then).
+pub const NOTHING_TO_WATCH: &str = "nothing to watch: no open pull request of a dispatch \
+    whose role has reactions (forge.reactions, roles.<role>.reactions)";
 
 /// One pass over the project's open pull requests: the reactions due, each done.
 pub fn pass(desk: &Desk<'_>, w: &Watch<'_>) -> Result<Vec<Outcome>, ActionError> {
@@ -246,6 +263,7 @@ pub fn pass(desk: &Desk<'_>, w: &Watch<'_>) -> Result<Vec<Outcome>, ActionError>
             busy: busy(desk, &states, branch),
             require_checks: forge_config.require_checks,
             now: w.now,
+            trusted: &forge_config.trusted_associations,
         };
         let due = react::decide(&facts, &rules);
         let done = act(desk, w, opened, &due);
@@ -370,6 +388,7 @@ fn start_fix(desk: &Desk<'_>, w: &Watch<'_>, reaction: &PrReaction) -> Result<Do
     match follow_up::follow_up(desk, &fix.follow_up, &|_| {}) {
         Ok(started) => Ok(Done::FollowUp {
             id: started.id().clone(),
+            outsiders: fix.feedback.left_out.line(),
         }),
         Err(e) => {
             fix.abandon(data);

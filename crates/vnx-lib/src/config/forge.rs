@@ -1,7 +1,8 @@
 //! The `forge:` section of `.vnx/config.yaml`: where dispatches' pull requests go (the kind of
 //! forge, the remote vnx pushes to, the repository when the remote does not name it), how
-//! `vnx pr merge` merges (its method, whether green checks are required) and how long one
-//! call of the forge's command-line client may take; validated with line and column.
+//! `vnx pr merge` merges (its method, whether green checks are required), how long one
+//! call of the forge's command-line client may take, and whose words on a pull request a fix
+//! quotes (`trusted_associations`); validated with line and column.
 
 use serde::Deserialize;
 use serde_saphyr::Spanned;
@@ -54,7 +55,27 @@ pub struct ForgeConfig {
     pub refresh_seconds: u64,
     /// What `vnx pr watch` does by itself about pull requests (`reactions:`; ADR 0093).
     pub reactions: super::reactions::Reactions,
+    /// The authors whose reviews and comments a fix quotes and reacts to, by how GitHub
+    /// associates them with the repository (`authorAssociation`; ADR 0101); the others'
+    /// words are left out.
+    pub trusted_associations: Vec<String>,
 }
+
+/// How GitHub can associate an author with a repository (its `authorAssociation`).
+pub(crate) const ASSOCIATIONS: [&str; 8] = [
+    "OWNER",
+    "MEMBER",
+    "COLLABORATOR",
+    "CONTRIBUTOR",
+    "FIRST_TIME_CONTRIBUTOR",
+    "FIRST_TIMER",
+    "MANNEQUIN",
+    "NONE",
+];
+
+/// The associations trusted unless `forge.trusted_associations` says: the repository's
+/// owners, its organization's members and its collaborators.
+pub(crate) const TRUSTED_BY_DEFAULT: [&str; 3] = ["OWNER", "MEMBER", "COLLABORATOR"];
 
 impl Default for ForgeConfig {
     fn default() -> ForgeConfig {
@@ -69,7 +90,16 @@ impl Default for ForgeConfig {
             open_on_done: false,
             refresh_seconds: 30,
             reactions: Default::default(),
+            trusted_associations: TRUSTED_BY_DEFAULT.map(str::to_owned).to_vec(),
         }
+    }
+}
+
+impl ForgeConfig {
+    /// Whether an author GitHub associates with the repository as `association` is trusted:
+    /// one of `forge.trusted_associations` (an unknown or missing association never is).
+    pub fn trusts(&self, association: &str) -> bool {
+        !association.is_empty() && self.trusted_associations.iter().any(|t| t == association)
     }
 }
 
@@ -86,6 +116,7 @@ pub(super) struct RawForge {
     open_on_done: Option<bool>,
     refresh_seconds: Option<Spanned<i64>>,
     reactions: Option<super::reactions::RawReactions>,
+    trusted_associations: Option<Vec<Spanned<String>>>,
 }
 
 /// The longest one forge call may take: 10 minutes.
@@ -206,6 +237,63 @@ impl Validator<'_> {
         if let Some(r) = raw.reactions {
             forge.reactions = self.reactions(r, "forge.reactions")?;
         }
+        if let Some(list) = raw.trusted_associations {
+            let mut trusted = Vec::new();
+            for a in list {
+                if !ASSOCIATIONS.contains(&a.value.as_str()) {
+                    let msg = format!(
+                        "forge.trusted_associations holds GitHub's author associations ({}), \
+                         not {:?}",
+                        ASSOCIATIONS.join(", "),
+                        a.value
+                    );
+                    return self.err(&a.referenced, msg);
+                }
+                if !trusted.contains(&a.value) {
+                    trusted.push(a.value);
+                }
+            }
+            forge.trusted_associations = trusted;
+        }
         Ok(forge)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn forge(text: &str) -> Result<ForgeConfig, String> {
+        crate::config::parse(
+            &format!("version: 1\nforge: {{kind: github, remote: origin{text}}}\n"),
+            std::path::Path::new("c.yaml"),
+        )
+        .map(|c| c.forge.expect("a forge"))
+        .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn owners_members_and_collaborators_are_trusted_unless_the_config_says() {
+        let default = forge("").unwrap();
+        for a in ["OWNER", "MEMBER", "COLLABORATOR"] {
+            assert!(default.trusts(a), "{a}");
+        }
+        for a in [
+            "CONTRIBUTOR",
+            "FIRST_TIME_CONTRIBUTOR",
+            "FIRST_TIMER",
+            "MANNEQUIN",
+            "NONE",
+            "",
+        ] {
+            assert!(!default.trusts(a), "{a}");
+        }
+        let wider = forge(", trusted_associations: [OWNER, CONTRIBUTOR, OWNER]").unwrap();
+        assert_eq!(wider.trusted_associations, ["OWNER", "CONTRIBUTOR"]);
+        assert!(wider.trusts("CONTRIBUTOR") && !wider.trusts("MEMBER"));
+        let none = forge(", trusted_associations: []").unwrap();
+        assert!(!none.trusts("OWNER"));
+        let e = forge(", trusted_associations: [owner]").unwrap_err();
+        assert!(e.contains("trusted_associations"), "{e}");
     }
 }

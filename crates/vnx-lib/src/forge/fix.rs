@@ -4,7 +4,9 @@
 //! review decision and the reviews' bodies. Everything read from the forge is hostile: each
 //! item and the whole are bounded, control characters escaped, and the text quoted as data in
 //! a fenced block whose fence is longer than any backtick run inside. Nothing of it becomes
-//! an argument of any program.
+//! an argument of any program. Only the words of authors the project trusts
+//! (`forge.trusted_associations`: by default its owners, members and collaborators; ADR 0101)
+//! are quoted; the others are named as left out, and a change they alone requested is none.
 
 use serde::Serialize;
 use serde_json::Value;
@@ -59,6 +61,38 @@ pub struct ReviewNote {
     pub body: String,
 }
 
+/// The reviews and review-thread comments of authors the project does not trust, left out of
+/// the instruction.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct LeftOut {
+    /// How many.
+    pub count: usize,
+    /// Their authors' logins, each once, in the order met (at most [`MAX_ITEMS`]).
+    pub authors: Vec<String>,
+}
+
+impl LeftOut {
+    fn add(&mut self, author: &str) {
+        self.count += 1;
+        if self.authors.len() < MAX_ITEMS && !self.authors.iter().any(|a| a == author) {
+            self.authors.push(author.to_owned());
+        }
+    }
+
+    /// `2 comments by outsiders left out: @x, @y`; `None` when none was.
+    pub fn line(&self) -> Option<String> {
+        (self.count > 0).then(|| {
+            let names: Vec<String> = self.authors.iter().map(|a| format!("@{a}")).collect();
+            format!(
+                "{} comment{} by outsiders left out: {}",
+                self.count,
+                if self.count == 1 { "" } else { "s" },
+                names.join(", ")
+            )
+        })
+    }
+}
+
 /// What the forge says about a dispatch's pull request.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Feedback {
@@ -76,16 +110,19 @@ pub struct Feedback {
     pub failed_checks: Vec<FailedCheck>,
     /// The unresolved review threads.
     pub threads: Vec<Thread>,
-    /// The reviews with a body.
+    /// The trusted reviews with a body.
     pub reviews: Vec<ReviewNote>,
+    /// Whether a trusted reviewer's latest opinion asks for changes, and the review decision
+    /// is `CHANGES_REQUESTED` (an outsider's request is none).
+    pub changes_requested: bool,
+    /// What outsiders said, left out.
+    pub left_out: LeftOut,
 }
 
 impl Feedback {
     /// Whether there is anything to fix.
     pub fn is_empty(&self) -> bool {
-        self.failed_checks.is_empty()
-            && self.threads.is_empty()
-            && self.review_decision != "CHANGES_REQUESTED"
+        self.failed_checks.is_empty() && self.threads.is_empty() && !self.changes_requested
     }
 }
 
@@ -127,11 +164,16 @@ pub fn gather(ctx: &Context<'_>, forge: &Forge, id: &DispatchId) -> Result<Feedb
                 .and_then(|job| log_tail(gh, &job)),
         })
         .collect();
-    let with_body: Vec<&view::Review> = pr
-        .reviews
-        .iter()
-        .filter(|r| !r.body.trim().is_empty())
-        .collect();
+    let trusts = |a: &str| forge.config.trusts(a);
+    let mut left_out = LeftOut::default();
+    let mut with_body: Vec<&view::Review> = Vec::new();
+    for r in pr.reviews.iter().filter(|r| !r.body.trim().is_empty()) {
+        if trusts(&r.association) {
+            with_body.push(r);
+        } else {
+            left_out.add(&r.author);
+        }
+    }
     let reviews = with_body[with_body.len().saturating_sub(MAX_ITEMS)..]
         .iter()
         .map(|r| ReviewNote {
@@ -140,6 +182,10 @@ pub fn gather(ctx: &Context<'_>, forge: &Forge, id: &DispatchId) -> Result<Feedb
             body: text::clean(&r.body, ITEM_CHARS),
         })
         .collect();
+    let asking = super::watch::opinions(&pr)
+        .iter()
+        .any(|o| o.state == "CHANGES_REQUESTED" && trusts(&o.association));
+    let threads = threads(gh, pr.number, &trusts, &mut left_out)?;
     Ok(Feedback {
         dispatch_id: id.clone(),
         number: pr.number,
@@ -147,8 +193,10 @@ pub fn gather(ctx: &Context<'_>, forge: &Forge, id: &DispatchId) -> Result<Feedb
         head_commit: pr.head_commit.clone(),
         review_decision: pr.review_decision.clone(),
         failed_checks,
-        threads: threads(gh, pr.number)?,
+        threads,
         reviews,
+        changes_requested: asking && pr.review_decision == "CHANGES_REQUESTED",
+        left_out,
     })
 }
 
@@ -186,10 +234,17 @@ fn log_tail(gh: &super::Gh, job: &str) -> Option<String> {
 const THREADS_QUERY: &str = "query($owner: String!, $name: String!, $number: Int!) { \
     repository(owner: $owner, name: $name) { pullRequest(number: $number) { \
     reviewThreads(first: 100) { nodes { isResolved path line \
-    comments(first: 50) { nodes { author { login } body } } } } } } }";
+    comments(first: 50) { nodes { author { login } authorAssociation body } } } } } } }";
 
-/// The unresolved review threads of pull request `number`.
-fn threads(gh: &super::Gh, number: u64) -> Result<Vec<Thread>, ForgeError> {
+/// The unresolved review threads of pull request `number`, each with the comments of the
+/// authors `trusts` trusts (a thread with none is left out); the others' comments are
+/// counted in `left_out`.
+fn threads(
+    gh: &super::Gh,
+    number: u64,
+    trusts: &dyn Fn(&str) -> bool,
+    left_out: &mut LeftOut,
+) -> Result<Vec<Thread>, ForgeError> {
     let (owner, name) = gh.repo().split_once('/').unwrap_or((gh.repo(), ""));
     let answer = gh.run([
         "api".to_owned(),
@@ -212,25 +267,29 @@ fn threads(gh: &super::Gh, number: u64) -> Result<Vec<Thread>, ForgeError> {
         .as_array()
         .cloned()
         .unwrap_or_default();
+    let author = |c: &Value| text::line(c["author"]["login"].as_str().unwrap_or("ghost"), 100);
     Ok(nodes
         .iter()
         .filter(|t| t["isResolved"].as_bool() != Some(true))
         .take(MAX_ITEMS)
         .filter_map(|t| {
-            let comments = t["comments"]["nodes"].as_array()?;
-            let first = comments.first()?;
-            let said: Vec<String> = comments
+            let all = t["comments"]["nodes"].as_array()?;
+            let (kept, outsiders): (Vec<&Value>, Vec<&Value>) = all
+                .iter()
+                .partition(|c| trusts(&super::view::association(c)));
+            for c in outsiders {
+                left_out.add(&author(c));
+            }
+            let first = kept.first()?;
+            let said: Vec<String> = kept
                 .iter()
                 .map(|c| {
-                    format!(
-                        "{}: {}",
-                        text::line(c["author"]["login"].as_str().unwrap_or("ghost"), 100),
-                        c["body"].as_str().unwrap_or_default().trim()
-                    )
+                    let body = c["body"].as_str().unwrap_or_default().trim();
+                    format!("{}: {body}", author(c))
                 })
                 .collect();
             Some(Thread {
-                author: text::line(first["author"]["login"].as_str().unwrap_or("ghost"), 100),
+                author: author(first),
                 path: text::line(t["path"].as_str().unwrap_or("?"), 300),
                 line: t["line"].as_u64(),
                 text: text::clean(&said.join("\n"), ITEM_CHARS),
@@ -242,7 +301,14 @@ fn threads(gh: &super::Gh, number: u64) -> Result<Vec<Thread>, ForgeError> {
 /// The follow-up's instruction: what to fix, the forge's feedback quoted as data.
 pub fn instruction(f: &Feedback) -> String {
     let mut quoted = String::new();
-    if !f.review_decision.is_empty() {
+    if let Some(line) = f.left_out.line() {
+        quoted.push_str(&format!(
+            "({line}: vnx quotes only the project's trusted reviewers)\n"
+        ));
+    }
+    // A request for changes only outsiders made is not the worker's to act on.
+    let outsiders_only = f.review_decision == "CHANGES_REQUESTED" && !f.changes_requested;
+    if !f.review_decision.is_empty() && !outsiders_only {
         quoted.push_str(&format!("Review decision: {}\n", f.review_decision));
     }
     for c in &f.failed_checks {
@@ -305,6 +371,8 @@ mod tests {
             failed_checks: Vec::new(),
             threads: Vec::new(),
             reviews: Vec::new(),
+            changes_requested: true,
+            left_out: LeftOut::default(),
         };
         let text = instruction(&f);
         assert!(text.contains("Leave committing to vnx"), "{text}");

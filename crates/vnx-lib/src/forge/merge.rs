@@ -8,7 +8,10 @@
 //!
 //! A pull request found merged on the forge (by a person, or by a `vnx pr merge` killed
 //! before its receipt, step `pr_merge:merged`) is recorded as merged, with its merge commit
-//! and who merged it; one found closed gets its `pr_closed`.
+//! and who merged it; one found closed gets its `pr_closed`. The intent `vnx pr merge` notes
+//! before it asks the forge (step `pr_merge:intent_noted`) tells whichever reads the merge
+//! first — the rerun, `vnx pr show`, a reader of the forge cache, the watcher's next pass —
+//! that vnx merged it (`by_vnx`, with the method it asked for).
 
 use serde::Serialize;
 
@@ -123,21 +126,12 @@ pub fn merge(
     };
     let gh = &forge.gh;
     let pr = view::view(gh, opened.number)?;
-    let intent = Intent::path(ctx.data_dir, id, opened.number);
+    let intent = Intent::path(ctx.data_dir, &opened);
     match pr.state {
         PrState::Merged => {
             // Merged by this command's own earlier run, killed before its receipt, when it
             // noted its intent for this head: vnx's merge, with the method it asked for.
-            let ours = Intent::read(&intent).filter(|i| i.head == pr.head_commit);
-            let receipt = record_merged(
-                ctx,
-                forge,
-                &opened,
-                &pr,
-                ours.is_some(),
-                ours.map(|i| i.method),
-            )?;
-            let _ = std::fs::remove_file(&intent);
+            let receipt = record_found_merged(ctx, forge, &opened, &pr)?;
             return Ok(Merged {
                 receipt,
                 recorded_before: false,
@@ -222,10 +216,12 @@ struct Intent {
 }
 
 impl Intent {
-    fn path(data_dir: &std::path::Path, id: &DispatchId, number: u64) -> std::path::PathBuf {
+    /// Where the intent to merge the pull request `opened` records is noted: named by the
+    /// dispatch whose head it is and the number, as every reader of the merge finds it.
+    fn path(data_dir: &std::path::Path, opened: &PrOpened) -> std::path::PathBuf {
         data_dir
             .join("pr-merges")
-            .join(format!("{id}-{number}.json"))
+            .join(format!("{}-{}.json", opened.dispatch_id, opened.number))
     }
 
     fn write(&self, path: &std::path::Path) -> Result<(), ForgeError> {
@@ -246,6 +242,24 @@ impl Intent {
         let bytes = crate::files::read_bounded(path, 4096).ok()?;
         serde_json::from_slice(&bytes).ok()
     }
+}
+
+/// Records `pr_merged` for `pr`, read merged on the forge and not recorded yet: vnx's own
+/// merge (`by_vnx`, its method) when `vnx pr merge` noted its intent for the head that was
+/// merged (a merge killed before its receipt, step `pr_merge:merged`), else a person's. The
+/// intent is forgotten once the receipt is on the ledger.
+pub(super) fn record_found_merged(
+    ctx: &Context<'_>,
+    forge: &Forge,
+    opened: &PrOpened,
+    pr: &PullRequest,
+) -> Result<PrMerged, ForgeError> {
+    let intent = Intent::path(ctx.data_dir, opened);
+    let ours = Intent::read(&intent).filter(|i| i.head == pr.head_commit);
+    let method = ours.as_ref().map(|i| i.method);
+    let receipt = record_merged(ctx, forge, opened, pr, ours.is_some(), method)?;
+    let _ = std::fs::remove_file(&intent);
+    Ok(receipt)
 }
 
 /// Records `pr_merged` for `pr`, read merged on the forge.

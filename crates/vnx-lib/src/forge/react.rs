@@ -9,13 +9,16 @@
 //! same (rule, head); a reaction written but not carried out (its follow-up never started, its
 //! merge never recorded) is finished first; at most `retries` fix attempts per rule and pull
 //! request, then an escalation; a merge only of an open, non-draft, approved pull request at
-//! its recorded head whose checks all pass (`vnx pr merge` checks the rest).
+//! its recorded head whose checks all pass (`vnx pr merge` checks the rest). Only trusted
+//! reviewers (`forge.trusted_associations`, ADR 0101) move a reaction: an outsider's request
+//! for changes starts no fix, an outsider's approval no merge. A rule that escalated on a
+//! head is quiet there, but leaves the other rules to react.
 
 use std::path::Path;
 
 use serde::Serialize;
 
-use super::watch::Summary;
+use super::watch::{Opinion, Summary};
 use crate::config::{FixRule, Reactions};
 use crate::ledger::json::{self, Value};
 use crate::ledger::{LedgerError, attest, tail};
@@ -128,6 +131,25 @@ pub struct Facts<'a> {
     pub require_checks: bool,
     /// Now, in seconds since the epoch.
     pub now: u64,
+    /// The associations whose reviewers are trusted (`forge.trusted_associations`): only
+    /// their requests for changes and approvals move a reaction (ADR 0101).
+    pub trusted: &'a [String],
+}
+
+impl Facts<'_> {
+    /// Whether a reviewer GitHub associates with the repository as `association` is trusted.
+    fn trusts(&self, association: &str) -> bool {
+        !association.is_empty() && self.trusted.iter().any(|t| t == association)
+    }
+
+    /// The reviewers whose latest opinion is `state`: the trusted ones, and the others.
+    fn opinions(&self, state: &str) -> (Vec<&Opinion>, Vec<&Opinion>) {
+        self.summary
+            .opinions
+            .iter()
+            .filter(|o| o.state == state)
+            .partition(|o| self.trusts(&o.association))
+    }
 }
 
 /// The reaction due.
@@ -226,26 +248,68 @@ pub fn decide(f: &Facts<'_>, rules: &Reactions) -> Due {
         };
     }
     let failing = checks == "fail";
-    let requested = s.review_decision == "CHANGES_REQUESTED";
+    let (asking, outsiders_asking) = f.opinions("CHANGES_REQUESTED");
+    let (approving, outsiders_approving) = f.opinions("APPROVED");
+    let requested = s.review_decision == "CHANGES_REQUESTED" && !asking.is_empty();
+    let approved = s.review_decision == "APPROVED" && !approving.is_empty() && asking.is_empty();
+    // A rule that escalated on this head is quiet, the others still react.
+    let mut quiet = Vec::new();
     if failing && let Some(rule) = rules.checks_failed {
-        return fix_due(f, ReactionRule::ChecksFailed, rule);
+        match fix_due(f, ReactionRule::ChecksFailed, rule) {
+            Ok(due) => return due,
+            Err(why) => quiet.push(why),
+        }
     }
     if requested && let Some(rule) = rules.changes_requested {
-        return fix_due(f, ReactionRule::ChangesRequested, rule);
+        match fix_due(f, ReactionRule::ChangesRequested, rule) {
+            Ok(due) => return due,
+            Err(why) => quiet.push(why),
+        }
     }
     let green = checks == "pass" || (checks == "none" && !f.require_checks);
-    if s.review_decision == "APPROVED"
+    if approved
         && green
         && !failing
         && let Some(rule) = rules.approved_and_green
     {
-        return merge_due(f, rule.merge);
+        match merge_due(f, rule.merge) {
+            Ok(due) => return due,
+            Err(why) => quiet.push(why),
+        }
     }
-    nothing(match (failing, requested) {
-        (true, _) => "checks fail; no rule reacts to it".to_owned(),
-        (_, true) => "changes requested; no rule reacts to it".to_owned(),
-        _ => format!("#{} needs no reaction", f.number),
-    })
+    let outsiders = |words: &str, them: &[&Opinion], reaction: &str| {
+        let names: Vec<String> = them.iter().map(|o| format!("@{}", o.author)).collect();
+        format!(
+            "{words} only by outsiders ({}): no {reaction} for their words \
+             (forge.trusted_associations)",
+            if names.is_empty() {
+                "no trusted reviewer".to_owned()
+            } else {
+                names.join(", ")
+            }
+        )
+    };
+    if failing && rules.checks_failed.is_none() {
+        quiet.push("checks fail; no rule reacts to it".to_owned());
+    }
+    if requested && rules.changes_requested.is_none() {
+        quiet.push("changes requested; no rule reacts to it".to_owned());
+    }
+    if s.review_decision == "CHANGES_REQUESTED" && !requested {
+        quiet.push(outsiders("changes requested", &outsiders_asking, "fix"));
+    }
+    if s.review_decision == "APPROVED" && approving.is_empty() {
+        quiet.push(outsiders("approved", &outsiders_approving, "merge"));
+    }
+    if quiet.is_empty() {
+        let review = Some(s.review_decision.as_str()).filter(|d| !d.is_empty());
+        quiet.push(format!(
+            "#{} needs no reaction (checks {checks}, review {})",
+            f.number,
+            review.map_or("none".to_owned(), str::to_ascii_lowercase)
+        ));
+    }
+    nothing(quiet.join("; "))
 }
 
 /// Whether rule `rule` escalated on the recorded head.
@@ -255,10 +319,12 @@ fn escalated<'a>(f: &Facts<'a>, rule: ReactionRule) -> Option<&'a PrEscalated> {
         .find(|e| e.rule == rule && e.head_commit.as_str() == f.recorded_head)
 }
 
-fn fix_due(f: &Facts<'_>, rule: ReactionRule, config: FixRule) -> Due {
+/// The fix (or escalation) rule `rule` asks for; `Err(why)` when it escalated on the
+/// recorded head already and is quiet there.
+fn fix_due(f: &Facts<'_>, rule: ReactionRule, config: FixRule) -> Result<Due, String> {
     let name = rule.name();
     if let Some(e) = escalated(f, rule) {
-        return nothing(format!("{name} escalated: {}", e.why));
+        return Err(format!("{name} escalated: {}", e.why));
     }
     let mine: Vec<&Reacted> = f
         .reacted
@@ -282,13 +348,15 @@ fn fix_due(f: &Facts<'_>, rule: ReactionRule, config: FixRule) -> Due {
             .follow_up
             .as_ref()
             .map_or_else(String::new, |id| format!(" ({id})"));
-        return escalate(format!(
+        return Ok(escalate(format!(
             "fix attempt {} of {name}{by} ended without updating #{}",
             done.receipt.attempt, f.number
-        ));
+        )));
     }
     if !config.fix {
-        return escalate(format!("{name} on {head}; the rule does not fix it"));
+        return Ok(escalate(format!(
+            "{name} on {head}; the rule does not fix it"
+        )));
     }
     let last_fix = f
         .reacted
@@ -298,14 +366,14 @@ fn fix_due(f: &Facts<'_>, rule: ReactionRule, config: FixRule) -> Due {
     if rule == ReactionRule::ChangesRequested
         && let Some(last) = last_fix
         && !f
-            .summary
-            .changes_requested_on
+            .opinions("CHANGES_REQUESTED")
+            .0
             .iter()
-            .any(|h| h == f.recorded_head)
+            .any(|o| o.commit == f.recorded_head)
     {
         // The review decision stays until the reviewer reviews again: nothing new to fix.
         let waited = f.now.saturating_sub(last.at);
-        return match config.escalate_after {
+        return Ok(match config.escalate_after {
             Some(after) if waited >= after => escalate(format!(
                 "changes still requested {} after fix attempt {}, with nothing new from the \
                  reviewer",
@@ -318,16 +386,16 @@ fn fix_due(f: &Facts<'_>, rule: ReactionRule, config: FixRule) -> Due {
                     last.receipt.attempt
                 ),
             },
-        };
+        });
     }
     if attempts >= config.retries {
-        return escalate(format!(
+        return Ok(escalate(format!(
             "{name} on {head} after {attempts} fix attempt{} (retries: {})",
             if attempts == 1 { "" } else { "s" },
             config.retries
-        ));
+        )));
     }
-    Due::Fix {
+    Ok(Due::Fix {
         rule,
         attempt: attempts + 1,
         of: config.retries,
@@ -344,34 +412,36 @@ fn fix_due(f: &Facts<'_>, rule: ReactionRule, config: FixRule) -> Due {
             }
             _ => format!("changes requested on {head}"),
         },
-    }
+    })
 }
 
-fn merge_due(f: &Facts<'_>, merge: bool) -> Due {
+/// The merge (or the word to a person) the approved, green pull request is due; `Err(why)`
+/// when the rule escalated on the recorded head, or asked for its merge, already.
+fn merge_due(f: &Facts<'_>, merge: bool) -> Result<Due, String> {
     let rule = ReactionRule::ApprovedAndGreen;
     if let Some(e) = escalated(f, rule) {
-        return nothing(format!("approved_and_green escalated: {}", e.why));
+        return Err(format!("approved_and_green escalated: {}", e.why));
     }
     let head = short(f.recorded_head);
     if f.reacted
         .iter()
         .any(|r| r.receipt.rule == rule && r.receipt.head_commit.as_str() == f.recorded_head)
     {
-        return nothing(format!("the merge of {head} was asked for already"));
+        return Err(format!("the merge of {head} was asked for already"));
     }
     if !merge {
-        return Due::Escalate {
+        return Ok(Due::Escalate {
             rule,
             attempts: 0,
             why: format!(
                 "#{} is approved and green at {head}: ready for `vnx pr merge`",
                 f.number
             ),
-        };
+        });
     }
-    Due::Merge {
+    Ok(Due::Merge {
         why: format!("approved, and every check passes on {head}"),
-    }
+    })
 }
 
 /// A duration in words: `45s`, `30m`, `2h 5m`.

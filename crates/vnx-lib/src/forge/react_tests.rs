@@ -11,6 +11,24 @@ use crate::ids::{CommitId, DispatchId};
 const H0: &str = "0000000000000000000000000000000000000000";
 const H1: &str = "1111111111111111111111111111111111111111";
 
+/// The associations trusted by default.
+fn trusted() -> Vec<String> {
+    ["OWNER", "MEMBER", "COLLABORATOR"]
+        .map(str::to_owned)
+        .to_vec()
+}
+
+fn opinion(author: &str, state: &str, head: &str, association: &str) -> Opinion {
+    Opinion {
+        author: author.into(),
+        state: state.into(),
+        commit: head.into(),
+        association: association.into(),
+    }
+}
+
+/// A pull request at `head` with `checks` and review decision `decision`, a trusted
+/// reviewer's opinion on `head` behind the decision.
 fn summary(head: &str, checks: &[(&str, &str)], decision: &str) -> Summary {
     Summary {
         number: 7,
@@ -25,7 +43,10 @@ fn summary(head: &str, checks: &[(&str, &str)], decision: &str) -> Summary {
         conversation: 0,
         head_commit: head.into(),
         said: Vec::new(),
-        changes_requested_on: Vec::new(),
+        opinions: match decision {
+            "" => Vec::new(),
+            d => vec![opinion("rev", d, head, "MEMBER")],
+        },
     }
 }
 
@@ -72,6 +93,7 @@ fn all_rules() -> Reactions {
 }
 
 fn facts<'a>(s: &'a Summary, head: &'a str, reacted: &'a [Reacted]) -> Facts<'a> {
+    static TRUSTED: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(trusted);
     Facts {
         number: 7,
         recorded_head: head,
@@ -81,6 +103,7 @@ fn facts<'a>(s: &'a Summary, head: &'a str, reacted: &'a [Reacted]) -> Facts<'a>
         busy: None,
         require_checks: true,
         now: 10_000,
+        trusted: &TRUSTED,
     }
 }
 
@@ -176,6 +199,8 @@ fn a_written_reaction_not_carried_out_is_finished() {
 fn changes_requested_again_only_on_a_new_request() {
     let past = [reacted(ReactionRule::ChangesRequested, H0, 1, 1000, true)];
     let mut s = summary(H1, &[("ci", "pass")], "CHANGES_REQUESTED");
+    // The reviewer asked on the head the fix replaced.
+    s.opinions = vec![opinion("rev", "CHANGES_REQUESTED", H0, "MEMBER")];
     let mut f = facts(&s, H1, &past);
     f.now = 1000 + 60;
     assert!(matches!(decide(&f, &all_rules()), Due::Wait { .. }));
@@ -185,7 +210,13 @@ fn changes_requested_again_only_on_a_new_request() {
         panic!("{due:?}")
     };
     assert!(why.contains("30m after fix attempt 1"), "{why}");
-    s.changes_requested_on = vec![H1.into()];
+    // An outsider's request on the new head is no new request.
+    s.opinions
+        .push(opinion("passer-by", "CHANGES_REQUESTED", H1, "NONE"));
+    let mut f = facts(&s, H1, &past);
+    f.now = 1000 + 60;
+    assert!(matches!(decide(&f, &all_rules()), Due::Wait { .. }));
+    s.opinions[0].commit = H1.into();
     let f = facts(&s, H1, &past);
     assert!(matches!(
         decide(&f, &all_rules()),
@@ -230,6 +261,95 @@ fn approved_and_green_merges_or_tells() {
     ));
 }
 
+#[test]
+fn outsiders_alone_start_no_fix_and_no_merge() {
+    for association in [
+        "NONE",
+        "FIRST_TIMER",
+        "FIRST_TIME_CONTRIBUTOR",
+        "CONTRIBUTOR",
+        "MANNEQUIN",
+        "",
+    ] {
+        let mut s = summary(H0, &[("ci", "pass")], "CHANGES_REQUESTED");
+        s.opinions = vec![opinion("x", "CHANGES_REQUESTED", H0, association)];
+        let due = decide(&facts(&s, H0, &[]), &all_rules());
+        let Due::Nothing { why } = &due else {
+            panic!("{association}: {due:?}")
+        };
+        assert!(
+            why.contains("changes requested only by outsiders (@x): no fix"),
+            "{why}"
+        );
+        let mut s = summary(H0, &[("ci", "pass")], "APPROVED");
+        s.opinions = vec![opinion("y", "APPROVED", H0, association)];
+        let due = decide(&facts(&s, H0, &[]), &all_rules());
+        let Due::Nothing { why } = &due else {
+            panic!("{association}: {due:?}")
+        };
+        assert!(
+            why.contains("approved only by outsiders (@y): no merge"),
+            "{why}"
+        );
+    }
+    // A trusted reviewer beside the outsider: fixed, and the project's wider trust counts.
+    let mut s = summary(H0, &[("ci", "pass")], "CHANGES_REQUESTED");
+    s.opinions = vec![opinion("x", "CHANGES_REQUESTED", H0, "CONTRIBUTOR")];
+    let wider = ["CONTRIBUTOR".to_owned()];
+    let mut f = facts(&s, H0, &[]);
+    f.trusted = &wider;
+    assert!(matches!(decide(&f, &all_rules()), Due::Fix { .. }));
+    s.opinions
+        .push(opinion("rev", "CHANGES_REQUESTED", H0, "COLLABORATOR"));
+    assert!(matches!(
+        decide(&facts(&s, H0, &[]), &all_rules()),
+        Due::Fix {
+            rule: ReactionRule::ChangesRequested,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn a_rule_that_escalated_leaves_the_others_to_react() {
+    let escalated = [PrEscalated {
+        dispatch_id: DispatchId::parse("D-6d7e8f9a0b1c").unwrap(),
+        number: 7,
+        url: "https://github.com/o/r/pull/7".into(),
+        branch: "dispatch/D-6d7e8f9a0b1c".into(),
+        head_commit: CommitId::parse(H0).unwrap(),
+        rule: ReactionRule::ChecksFailed,
+        attempts: 0,
+        why: "checks_failed on 000000000000; the rule does not fix it".into(),
+        extra: Default::default(),
+    }];
+    // Checks still fail, and nothing else: quiet, saying why.
+    let s = summary(H0, &[("ci", "fail")], "");
+    let mut f = facts(&s, H0, &[]);
+    f.escalated = &escalated;
+    let due = decide(&f, &all_rules());
+    let Due::Nothing { why } = &due else {
+        panic!("{due:?}")
+    };
+    assert!(why.starts_with("checks_failed escalated"), "{why}");
+    // A reviewer asks for changes on that head: that rule still reacts.
+    let s = summary(H0, &[("ci", "fail")], "CHANGES_REQUESTED");
+    let mut f = facts(&s, H0, &[]);
+    f.escalated = &escalated;
+    let due = decide(&f, &all_rules());
+    assert!(
+        matches!(
+            due,
+            Due::Fix {
+                rule: ReactionRule::ChangesRequested,
+                attempt: 1,
+                ..
+            }
+        ),
+        "{due:?}"
+    );
+}
+
 fn any_rule() -> impl Strategy<Value = ReactionRule> {
     prop_oneof![
         Just(ReactionRule::ChecksFailed),
@@ -255,6 +375,7 @@ proptest! {
         decision in prop_oneof![Just(""), Just("APPROVED"), Just("CHANGES_REQUESTED")],
         busy in any::<bool>(),
         retries in 0u32..4,
+        outsider in any::<bool>(),
     ) {
         let reacted: Vec<Reacted> = past
             .iter()
@@ -265,7 +386,12 @@ proptest! {
             "none" => vec![],
             c => vec![("ci", c)],
         };
-        let s = summary(forge_head, &checks, decision);
+        let mut s = summary(forge_head, &checks, decision);
+        if outsider {
+            for o in &mut s.opinions {
+                o.association = "NONE".into();
+            }
+        }
         let mut f = facts(&s, recorded, &reacted);
         f.busy = busy.then(|| "busy".to_owned());
         let mut rules = all_rules();
@@ -279,11 +405,14 @@ proptest! {
                 prop_assert!(*attempt <= retries);
                 prop_assert!(!reacted.iter().any(|r| r.receipt.rule == *rule
                     && r.receipt.head_commit.as_str() == recorded));
+                // An outsider's request for changes alone is no reason to fix.
+                prop_assert!(*rule != ReactionRule::ChangesRequested || !outsider);
             }
             Due::Merge { .. } => {
                 prop_assert_eq!(forge_head, recorded);
                 prop_assert!(!busy);
                 prop_assert_eq!(decision, "APPROVED");
+                prop_assert!(!outsider);
                 prop_assert_eq!(check, "pass");
                 prop_assert!(!reacted.iter().any(|r| r.receipt.rule == ReactionRule::ApprovedAndGreen
                     && r.receipt.head_commit.as_str() == recorded));

@@ -88,6 +88,10 @@ pub struct Review {
     /// The head it was submitted on (empty when the forge does not say).
     #[serde(skip_serializing_if = "String::is_empty")]
     pub commit: String,
+    /// How GitHub associates its author with the repository (`OWNER`, `MEMBER`,
+    /// `COLLABORATOR`, `CONTRIBUTOR`, `FIRST_TIME_CONTRIBUTOR`, `FIRST_TIMER`, `MANNEQUIN`,
+    /// `NONE`; empty when the forge does not say).
+    pub association: String,
 }
 
 /// A conversation comment.
@@ -97,6 +101,8 @@ pub struct Comment {
     pub author: String,
     /// What they wrote.
     pub body: String,
+    /// How GitHub associates its author with the repository (as [`Review::association`]).
+    pub association: String,
 }
 
 /// A pull request as read.
@@ -225,6 +231,16 @@ fn login(v: &Value) -> String {
     text::line(v["login"].as_str().unwrap_or("ghost"), 100)
 }
 
+/// An item's `authorAssociation`, bounded (empty when absent).
+pub fn association(item: &Value) -> String {
+    text::line(item["authorAssociation"].as_str().unwrap_or_default(), 40)
+}
+
+/// The last [`MAX_ITEMS`] of a list: a reader decides on the newest reviews.
+fn newest(list: &[Value]) -> &[Value] {
+    &list[list.len().saturating_sub(MAX_ITEMS)..]
+}
+
 /// A check-rollup entry as a [`Check`]: a check run by its status and conclusion, a status
 /// context by its state.
 fn check(v: &Value) -> Option<Check> {
@@ -291,22 +307,22 @@ pub fn parse(json: &str) -> Result<PullRequest, String> {
         merge_state: text::line(v["mergeStateStatus"].as_str().unwrap_or_default(), 40),
         review_decision: text::line(v["reviewDecision"].as_str().unwrap_or_default(), 40),
         checks,
-        reviews: list("reviews")
+        reviews: newest(&list("reviews"))
             .iter()
-            .take(MAX_ITEMS)
             .map(|r| Review {
                 author: login(&r["author"]),
                 state: text::line(r["state"].as_str().unwrap_or_default(), 40),
                 body: s(&r["body"], MAX_TEXT),
                 commit: text::line(r["commit"]["oid"].as_str().unwrap_or_default(), 80),
+                association: association(r),
             })
             .collect(),
-        comments: list("comments")
+        comments: newest(&list("comments"))
             .iter()
-            .take(MAX_ITEMS)
             .map(|c| Comment {
                 author: login(&c["author"]),
                 body: s(&c["body"], MAX_TEXT),
+                association: association(c),
             })
             .collect(),
     })
@@ -326,7 +342,8 @@ mod tests {
               {"__typename":"CheckRun","name":"ci","status":"COMPLETED","conclusion":"FAILURE","detailsUrl":"u"},
               {"__typename":"CheckRun","name":"lint","status":"IN_PROGRESS","conclusion":null},
               {"__typename":"StatusContext","context":"cla","state":"SUCCESS","targetUrl":""}],
-            "reviews":[{"author":{"login":"rev"},"state":"CHANGES_REQUESTED","body":"fix it"}],
+            "reviews":[{"author":{"login":"rev"},"authorAssociation":"MEMBER",
+              "state":"CHANGES_REQUESTED","body":"fix it"}],
             "comments":[]}"#,
         )
         .unwrap();
@@ -334,6 +351,7 @@ mod tests {
         assert_eq!(pr.checks_word(), "fail");
         assert_eq!(pr.title, "t\\u{1b}[2J");
         assert_eq!(pr.reviews[0].author, "rev");
+        assert_eq!(pr.reviews[0].association, "MEMBER");
         assert_eq!(pr.state, PrState::Open);
     }
 }

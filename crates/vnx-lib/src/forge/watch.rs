@@ -44,7 +44,7 @@ pub fn show(ctx: &Context<'_>, forge: &Forge, id: &DispatchId) -> Result<Seen, F
 }
 
 /// Records what a read found that the ledger does not hold yet: a merge or a close on the
-/// forge.
+/// forge (a merge `vnx pr merge` or the watcher noted its intent for is recorded as vnx's).
 pub fn record_change(
     ctx: &Context<'_>,
     forge: &Forge,
@@ -54,7 +54,7 @@ pub fn record_change(
 ) -> Result<(), ForgeError> {
     match pr.state {
         PrState::Merged if history.merged_as(pr.number).is_none() => {
-            super::merge::record_merged(ctx, forge, recorded, pr, false, None)?;
+            super::merge::record_found_merged(ctx, forge, recorded, pr)?;
         }
         PrState::Closed => super::open::record_closed(ctx, recorded, pr, history)?,
         _ => {}
@@ -110,10 +110,49 @@ pub struct Summary {
     /// first line of what they wrote.
     #[serde(default)]
     pub said: Vec<Said>,
-    /// The heads a reviewer asked for changes on (oldest first, at most [`KEPT_SAID`]): a
-    /// reaction fixes a head again only when changes were asked for on it (ADR 0093).
+    /// Each reviewer's latest approval, request for changes or dismissal (at most
+    /// [`KEPT_SAID`] reviewers), with the head it was given on and how GitHub associates the
+    /// reviewer with the repository: a reaction fixes a head again only when a trusted
+    /// reviewer asked for changes on it (ADR 0093), and never for an outsider's (ADR 0101).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub changes_requested_on: Vec<String>,
+    pub opinions: Vec<Opinion>,
+}
+
+/// A reviewer's latest opinion of a pull request.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Opinion {
+    /// Who.
+    pub author: String,
+    /// `APPROVED`, `CHANGES_REQUESTED` or `DISMISSED`.
+    pub state: String,
+    /// The head it was given on (empty when the forge does not say).
+    #[serde(default)]
+    pub commit: String,
+    /// How GitHub associates them with the repository (`authorAssociation`).
+    #[serde(default)]
+    pub association: String,
+}
+
+/// Each reviewer's latest approval, request for changes or dismissal of `pr`, in the order
+/// they were given (comments are no opinion), at most [`KEPT_SAID`] (the newest).
+pub fn opinions(pr: &PullRequest) -> Vec<Opinion> {
+    let mut latest: Vec<Opinion> = Vec::new();
+    for r in &pr.reviews {
+        if !matches!(
+            r.state.as_str(),
+            "APPROVED" | "CHANGES_REQUESTED" | "DISMISSED"
+        ) {
+            continue;
+        }
+        latest.retain(|o| o.author != r.author);
+        latest.push(Opinion {
+            author: r.author.clone(),
+            state: r.state.clone(),
+            commit: r.commit.clone(),
+            association: r.association.clone(),
+        });
+    }
+    latest[latest.len().saturating_sub(KEPT_SAID)..].to_vec()
 }
 
 /// The most reviews and comments a summary keeps.
@@ -160,18 +199,7 @@ impl Summary {
                 let all: Vec<Said> = reviews.chain(comments).collect();
                 all[all.len().saturating_sub(KEPT_SAID)..].to_vec()
             },
-            changes_requested_on: {
-                let mut heads: Vec<String> = Vec::new();
-                for r in &pr.reviews {
-                    if r.state == "CHANGES_REQUESTED"
-                        && !r.commit.is_empty()
-                        && !heads.contains(&r.commit)
-                    {
-                        heads.push(r.commit.clone());
-                    }
-                }
-                heads[heads.len().saturating_sub(KEPT_SAID)..].to_vec()
-            },
+            opinions: opinions(pr),
         }
     }
 

@@ -1,7 +1,8 @@
 //! Notices of the changes that need a person, posted where `serve.notify:` says (ADR 0090):
 //! from the project's dispatch states, each dispatch that became blocked (the command it
 //! asks about, with a signed single-use approve and deny link: `link`), that needs input
-//! (its question), or that ended done lately (for information), and was not noticed before
+//! (its question), whose pull request `vnx pr watch` handed to a person (`pr_escalated`, ADR
+//! 0093: why), or that ended done lately (for information), and was not noticed before
 //! (`serve/noticed` remembers, so a restarted server sends nothing twice); each posted by
 //! `post` through curl. The server process calls [`send_due`] after each ledger change
 //! ([`due`], [`mark_sent`] and `post::post` are its parts).
@@ -113,6 +114,21 @@ pub fn request_of(state: &DispatchState) -> Option<String> {
     Some(hex::encode(facts.entry.ok()?.entry_hash))
 }
 
+/// What [`mark_sent`] records for an escalation of dispatch `id`'s pull request (the state
+/// keeps no entry hash of its `pr_escalated`): the SHA-256 of what it says, so each
+/// escalation is noticed once.
+fn escalation_key(id: &DispatchId, e: &crate::dispatch::state::Escalated) -> String {
+    use sha2::{Digest, Sha256};
+    let said = format!(
+        "pr_escalated\n{id}\n{}\n{}\n{}\n{}",
+        e.number,
+        e.rule,
+        e.at.as_deref().unwrap_or_default(),
+        e.why
+    );
+    hex::encode(Sha256::digest(said.as_bytes()))
+}
+
 /// Worker text as a notice carries it: on one line, control characters escaped, bounded.
 pub fn safe(text: &str) -> String {
     crate::provider::transcript::question(text, MAX_TEXT)
@@ -142,6 +158,18 @@ fn needs(state: &DispatchState, now: jiff::Timestamp, window: Duration) -> Optio
             what: state.question.clone(),
             links: state.plan_waiting().is_some() && state.host.is_none(),
         }),
+        // Its pull request's reactions gave up: a person decides (ADR 0093).
+        _ if state.escalated.is_some() && state.waiting() => {
+            let e = state.escalated.as_ref()?;
+            Some(Need {
+                state: "pr_escalated",
+                what: Some(format!(
+                    "pull request #{} ({}): {}",
+                    e.number, e.rule, e.why
+                )),
+                links: false,
+            })
+        }
         (State::Ended(DispatchStatus::Done), _)
             if state.landed.is_none() && state.continued_by.is_none() =>
         {
@@ -185,7 +213,11 @@ pub fn due(
         let Some(need) = needs(s, now, serve.link_ttl) else {
             continue;
         };
-        let Some(receipt) = request_of(s) else {
+        let receipt = match need.state {
+            "pr_escalated" => s.escalated.as_ref().map(|e| escalation_key(&s.id, e)),
+            _ => request_of(s),
+        };
+        let Some(receipt) = receipt else {
             continue;
         };
         if noticed.contains(&receipt) {
@@ -205,6 +237,7 @@ pub fn due(
         };
         let label = match need.state {
             "blocked" => "is blocked",
+            "pr_escalated" => "needs you",
             "needs_input" if need.links => "has a plan to approve",
             "needs_input" => "needs input",
             _ => "is done",

@@ -113,3 +113,50 @@ fn worker_text_is_bounded_on_one_line_without_control_characters() {
     let back: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(back["waits_for"].as_str(), Some(w));
 }
+
+#[test]
+fn a_pull_request_handed_to_a_person_gets_a_notice_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = LinkKey::from_bytes([3; 32]);
+    let id = DispatchId::parse("D-0123456789ab").unwrap();
+    let mut s = DispatchState::blank(id, State::Ended(DispatchStatus::Done));
+    s.title = Some("fix the parser".into());
+    s.escalated = Some(crate::dispatch::state::Escalated {
+        number: 7,
+        rule: "checks_failed".into(),
+        why: "checks_failed on 0123456789ab after 2 fix attempts (retries: 2)".into(),
+        at: Some("2027-01-15T08:00:00Z".into()),
+    });
+    let states = vec![s];
+    let due1 = due(dir.path(), &states, &serve(), &key, now()).unwrap();
+    assert_eq!(due1.len(), 1, "{due1:?}");
+    let n = &due1[0];
+    assert_eq!(n.state, "pr_escalated");
+    assert_eq!(n.title, "D-0123456789ab needs you: fix the parser");
+    assert_eq!(
+        n.waits_for.as_deref(),
+        Some(
+            "pull request #7 (checks_failed): checks_failed on 0123456789ab after 2 fix \
+             attempts (retries: 2)"
+        )
+    );
+    assert_eq!((n.approve.as_ref(), n.deny.as_ref()), (None, None));
+    mark_sent(dir.path(), &due1).unwrap();
+    assert!(
+        due(dir.path(), &states, &serve(), &key, now())
+            .unwrap()
+            .is_empty()
+    );
+    // A later escalation of the same pull request is a new notice.
+    let mut later = states.clone();
+    if let Some(e) = later[0].escalated.as_mut() {
+        e.rule = "changes_requested".into();
+        e.at = Some("2027-01-15T09:00:00Z".into());
+    }
+    assert_eq!(
+        due(dir.path(), &later, &serve(), &key, now())
+            .unwrap()
+            .len(),
+        1
+    );
+}
