@@ -238,8 +238,11 @@ fn a_container_gets_its_volume_and_the_logins_it_names_read_only_and_nothing_els
     std::fs::write(claude.join(".credentials.json"), "LOGIN").unwrap();
     std::fs::write(claude.join("settings.json"), "{}").unwrap();
     std::fs::write(claude.join("projects/other.jsonl"), "SECRET").unwrap();
+    // Every project's prompt history (issue 69): never carried.
+    std::fs::write(claude.join("history.jsonl"), "{\"display\":\"SECRET\"}").unwrap();
     std::os::unix::fs::symlink("/etc/hostname", claude.join("link.json")).unwrap();
-    std::fs::write(home.join(".claude.json"), "{\"trusted\":1}").unwrap();
+    let account = "{\"oauthAccount\":{\"accountUuid\":\"u\"},\"projects\":{\"/home/me/x\":{\"history\":[{\"display\":\"SECRET\"}]}}}";
+    std::fs::write(home.join(".claude.json"), account).unwrap();
     configure(
         &repo,
         &format!(
@@ -256,13 +259,14 @@ fn a_container_gets_its_volume_and_the_logins_it_names_read_only_and_nothing_els
         exec(&name, &["cat", "/work/home/.claude/.credentials.json"]).1,
         "LOGIN"
     );
-    assert_eq!(
-        exec(&name, &["cat", "/work/home/.claude.json"]).1,
-        "{\"trusted\":1}"
-    );
+    // Of `~/.claude.json` its account, not every project's history.
+    let carried: serde_json::Value =
+        serde_json::from_str(&exec(&name, &["cat", "/work/home/.claude.json"]).1).unwrap();
+    assert_eq!(carried, serde_json::json!({"oauthAccount": {"accountUuid": "u"}}));
     for absent in [
         "/work/home/.claude/projects",
         "/work/home/.claude/link.json",
+        "/work/home/.claude/history.jsonl",
     ] {
         assert_ne!(
             exec(&name, &["test", "-e", absent]).0,
@@ -304,14 +308,19 @@ fn a_container_gets_its_volume_and_the_logins_it_names_read_only_and_nothing_els
         .map(|m| m["Source"].as_str().unwrap().to_owned())
         .collect();
     sources.sort();
-    let expected: Vec<String> = [
-        home.join(".claude.json"),
+    // The part of `~/.claude.json` it gets is mounted from a private copy here.
+    let part = std::fs::canonicalize(repo.env.path())
+        .unwrap()
+        .join(format!(".vnx-data/remote/logins/{name}/.claude.json"));
+    let mut expected: Vec<String> = [
         claude.join(".credentials.json"),
         claude.join("settings.json"),
+        part.clone(),
     ]
     .iter()
     .map(|p| p.display().to_string())
     .collect();
+    expected.sort();
     assert_eq!(sources, expected, "{mounts:#}");
     let cancelled = run(repo.vnx().args(["cancel", &id]));
     assert_eq!(
@@ -320,6 +329,7 @@ fn a_container_gets_its_volume_and_the_logins_it_names_read_only_and_nothing_els
         cancelled.stdout, cancelled.stderr
     );
     assert!(gone("container", &name), "{name} still exists");
+    assert!(!part.exists(), "the part of a login outlived its container");
     remove_volume(&name);
 }
 

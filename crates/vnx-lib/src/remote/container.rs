@@ -86,6 +86,41 @@ impl Container {
         }
     }
 
+    /// Where the parts of login files it is given are written here (private to the user),
+    /// until it is removed.
+    fn logins_dir(&self) -> PathBuf {
+        self.scratch.join("logins").join(&self.container)
+    }
+
+    /// The `--volume`s of the login files the host names, read-only under [`LOGINS_AT`]: a
+    /// whole file from where it is, the part of one (what logs in) written under
+    /// [`Container::logins_dir`] first.
+    fn login_volumes(&self) -> Result<Vec<std::ffi::OsString>, RemoteError> {
+        let mut out = Vec::new();
+        for login in made::login_files(&self.spec.logins, self.home.as_deref()) {
+            let source = match &login.part {
+                None => login.from,
+                Some(bytes) => {
+                    let to = self.logins_dir().join(&login.rel);
+                    let io = |source| RemoteError::Io {
+                        path: to.clone(),
+                        source,
+                    };
+                    crate::files::private_dir(to.parent().unwrap_or(&to)).map_err(io)?;
+                    crate::files::write_atomic_private(&to, bytes, false).map_err(io)?;
+                    to
+                }
+            };
+            if source.to_string_lossy().contains([':', ',']) {
+                continue;
+            }
+            let mut volume = std::ffi::OsString::from(source.as_os_str());
+            volume.push(format!(":{LOGINS_AT}/{}:ro", login.rel));
+            out.push(volume);
+        }
+        Ok(out)
+    }
+
     /// Who its commands run as: the host's user, else its definition's.
     fn user(&self) -> Option<&str> {
         let defined = self.defined.get().and_then(|d| d.user.as_deref());
@@ -303,9 +338,7 @@ impl Made for Container {
         for (key, value) in defined.into_iter().flatten().chain(&self.spec.env) {
             run = run.arg("--env").arg(format!("{key}={value}"));
         }
-        for (from, rel) in made::login_files(&self.spec.logins, self.home.as_deref()) {
-            let mut volume = std::ffi::OsString::from(from.as_os_str());
-            volume.push(format!(":{LOGINS_AT}/{rel}:ro"));
+        for volume in self.login_volumes()? {
             run = run.arg("--volume").arg(volume);
         }
         let run = run.arg("--").arg(self.image()).args([
@@ -340,6 +373,8 @@ impl Made for Container {
         // (`--time` is podman's own: docker's `rm` takes no such flag.)
         let cmd = self.engine().args(["rm", "--force"]);
         self.must(cmd.arg(&self.container), "rm")?;
+        // The parts of logins written for it (its home on the volume has its copies).
+        let _ = std::fs::remove_dir_all(self.logins_dir());
         Ok(())
     }
 

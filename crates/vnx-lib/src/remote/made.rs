@@ -27,44 +27,52 @@ const MAX_LOGIN_FILES: usize = 64;
 /// How long one engine call that makes, inspects or removes may take.
 pub(super) const ENGINE_LIMIT: Duration = Duration::from_secs(120);
 
-/// The login and settings files here of the CLIs `logins` names (the registry's names), in
-/// `home`, with where they go under the home directory: each CLI's state files, and the
-/// regular files at the top of its state directories (not what they hold below: other
-/// projects' sessions). Never a link, a directory's own link, a program, or a name a
-/// container engine's `--volume` would split. None without a home.
-pub(super) fn login_files(logins: &[String], home: Option<&Path>) -> Vec<(PathBuf, String)> {
+/// The most of a file read to take the part of it that logs in (`~/.claude.json` grows with
+/// every project's history), in bytes.
+const MAX_LOGIN_SOURCE: u64 = 64 << 20;
+
+/// One file that logs a CLI in, as a place gets it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) struct Login {
+    /// The file here.
+    pub from: PathBuf,
+    /// Where it goes under the home directory there.
+    pub rel: String,
+    /// Only these bytes of it (the part that logs in), when not the whole file.
+    pub part: Option<Vec<u8>>,
+}
+
+/// The files here, in `home`, that log in the CLIs `logins` names (the registry's names),
+/// as each CLI's module names them ([`crate::provider::cli::CodingCli::login_files`]): whole,
+/// or only the part that logs in, for the CLI working in the place's clone. Never its
+/// history or sessions, a link, a file that is not regular, or a name a container engine's
+/// `--volume` would split. None without a home.
+pub(super) fn login_files(logins: &[String], home: Option<&Path>) -> Vec<Login> {
+    use crate::provider::cli::login::Carry;
     let Some(home) = home else {
         return Vec::new();
     };
     let regular = |p: &Path| p.symlink_metadata().is_ok_and(|m| m.is_file());
     let mut out = Vec::new();
     let clis = logins.iter().filter_map(|c| crate::provider::cli::named(c));
-    for path in clis
-        .flat_map(|cli| cli.state_paths())
-        .filter(|p| p.writable || !p.dir)
-    {
-        let at = home.join(path.rel);
-        if !path.dir {
-            if regular(&at) {
-                out.push((at, path.rel.to_owned()));
+    for file in clis.flat_map(|cli| cli.login_files()) {
+        let from = home.join(file.rel);
+        if !regular(&from) || from.to_string_lossy().contains([':', ',']) {
+            continue;
+        }
+        let part = match file.carry {
+            Carry::Whole => None,
+            Carry::Part(keep) => {
+                let bytes = crate::files::read_bounded(&from, MAX_LOGIN_SOURCE).ok();
+                match bytes.and_then(|b| keep(&b, CONTAINER_CLONE)) {
+                    Some(part) => Some(part),
+                    None => continue,
+                }
             }
-            continue;
-        }
-        if !at.symlink_metadata().is_ok_and(|m| m.is_dir()) {
-            continue;
-        }
-        let Ok(entries) = std::fs::read_dir(&at) else {
-            continue;
         };
-        for entry in entries.flatten().take(MAX_LOGIN_FILES) {
-            if let Some(name) = entry.file_name().to_str()
-                && entry.file_type().is_ok_and(|t| t.is_file())
-            {
-                out.push((entry.path(), format!("{}/{name}", path.rel)));
-            }
-        }
+        let rel = file.rel.to_owned();
+        out.push(Login { from, rel, part });
     }
-    out.retain(|(from, _)| !from.to_string_lossy().contains([':', ',']));
     out.truncate(MAX_LOGIN_FILES);
     out
 }
@@ -324,4 +332,74 @@ pub(super) fn run(
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(home: &Path, rel: &str, text: &str) {
+        let path = home.join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+
+    /// Issue 69: `logins: [claude, codex]` gave a place every file at the top of `~/.claude`
+    /// and `~/.codex` and all of `~/.claude.json`, every project's prompt history with them.
+    #[test]
+    fn a_place_gets_what_logs_its_clis_in_and_no_history() {
+        let home = tempfile::tempdir().unwrap();
+        let h = home.path();
+        write(h, ".claude/.credentials.json", "CLAUDE LOGIN");
+        write(h, ".claude/settings.json", "{}");
+        write(h, ".claude/history.jsonl", "{\"display\":\"a prompt of another project\"}");
+        write(h, ".claude/CLAUDE.md", "memory");
+        write(h, ".claude/projects/-home-me-x/s.jsonl", "a transcript");
+        let account = serde_json::json!({
+            "oauthAccount": {"accountUuid": "u"},
+            "hasCompletedOnboarding": true,
+            "projects": {"/home/me/x": {"history": [{"display": "a prompt of project x"}]}},
+        });
+        write(h, ".claude.json", &account.to_string());
+        write(h, ".codex/auth.json", "CODEX LOGIN");
+        write(h, ".codex/config.toml", "model = \"m\"\n[projects.\"/home/me/x\"]\ntrust_level = \"trusted\"\n");
+        write(h, ".codex/history.jsonl", "{\"text\":\"a prompt of another project\"}");
+        write(h, ".codex/sessions/2026/x.jsonl", "a session");
+        let logins = ["claude".to_owned(), "codex".to_owned()];
+        let got = login_files(&logins, Some(h));
+        let mut rels: Vec<&str> = got.iter().map(|l| l.rel.as_str()).collect();
+        rels.sort_unstable();
+        assert_eq!(
+            rels,
+            [
+                ".claude.json",
+                ".claude/.credentials.json",
+                ".claude/settings.json",
+                ".codex/auth.json",
+                ".codex/config.toml",
+            ]
+        );
+        for l in &got {
+            let carried = match &l.part {
+                Some(part) => String::from_utf8_lossy(part).into_owned(),
+                None => std::fs::read_to_string(&l.from).unwrap(),
+            };
+            assert!(!carried.contains("prompt"), "{}: {carried}", l.rel);
+            assert!(!carried.contains("/home/me/x"), "{}: {carried}", l.rel);
+            assert_eq!(l.from, h.join(&l.rel));
+        }
+        let whole: Vec<&str> = (got.iter())
+            .filter(|l| l.part.is_none())
+            .map(|l| l.rel.as_str())
+            .collect();
+        assert_eq!(
+            whole,
+            [".claude/.credentials.json", ".claude/settings.json", ".codex/auth.json"]
+        );
+        // A link is never followed; no home, nothing.
+        std::fs::remove_file(h.join(".codex/auth.json")).unwrap();
+        std::os::unix::fs::symlink("/etc/hostname", h.join(".codex/auth.json")).unwrap();
+        assert!(!login_files(&logins, Some(h)).iter().any(|l| l.rel == ".codex/auth.json"));
+        assert!(login_files(&logins, None).is_empty());
+    }
 }
