@@ -121,6 +121,22 @@ impl Container {
         Ok(out)
     }
 
+    /// Its variables as the engine is given them: the home on the volume, so the CLIs' state
+    /// outlives the container as the work does; its definition's, then the host's own
+    /// (theirs win); last, by name only, those the engine's client takes from vnx's
+    /// environment (`env_from_host`), whose values are never an argument.
+    fn env_args(&self) -> Vec<String> {
+        let mut out = vec!["--env".to_owned(), format!("HOME={HOME}")];
+        let defined = self.defined.get().map(|d| &d.env);
+        for (key, value) in defined.into_iter().flatten().chain(&self.spec.env) {
+            out.extend(["--env".to_owned(), format!("{key}={value}")]);
+        }
+        for name in &self.spec.env_from_host {
+            out.extend(["--env".to_owned(), name.clone()]);
+        }
+        out
+    }
+
     /// Who its commands run as: the host's user, else its definition's.
     fn user(&self) -> Option<&str> {
         let defined = self.defined.get().and_then(|d| d.user.as_deref());
@@ -331,13 +347,7 @@ impl Made for Container {
         for m in self.mounts.get().into_iter().flatten() {
             run = run.arg("--mount").arg(m.engine_arg());
         }
-        // The home on the volume, so the CLIs' state outlives the container as the work does;
-        // the host's own variables after it (theirs win).
-        run = run.arg("--env").arg(format!("HOME={HOME}"));
-        let defined = self.defined.get().map(|d| &d.env);
-        for (key, value) in defined.into_iter().flatten().chain(&self.spec.env) {
-            run = run.arg("--env").arg(format!("{key}={value}"));
-        }
+        run = run.args(self.env_args());
         for volume in self.login_volumes()? {
             run = run.arg("--volume").arg(volume);
         }
@@ -560,9 +570,18 @@ impl Place for Container {
         Some(relayed::is_open(&self.container))
     }
 
-    fn when_make_fails(&self) -> &'static str {
+    /// podman that could not set a container's limits: the lines of `containers.conf` that
+    /// fix it, at this machine's hard limits.
+    fn when_make_fails(&self, failed: &RemoteError) -> String {
+        if self.spec.engine == Engine::Podman {
+            let limits = std::fs::read_to_string("/proc/self/limits").unwrap_or_default();
+            if let Some(fix) = super::doctor::podman_ulimits(&failed.to_string(), &limits) {
+                return fix;
+            }
+        }
         "when the engine fails to start any container here, its own configuration may need \
          changing: podman reads containers.conf, or the file CONTAINERS_CONF names"
+            .into()
     }
 }
 
@@ -617,6 +636,34 @@ mod tests {
         };
         let id = DispatchId::parse("D-0c0c0c0c0c0c").unwrap();
         Container::new(host, spec, &id, here).resolved_mounts()
+    }
+
+    #[test]
+    fn variables_from_vnxs_environment_are_passed_by_name_only() {
+        let text = "hosts:\n  box:\n    container:\n      image: w\n      env: {MODEL_URL: 'http://m:1'}\n      env_from_host: [ANTHROPIC_API_KEY]\n";
+        let config: Config = crate::config::parse(text, Path::new(".vnx/config.yaml")).unwrap();
+        let host = &config.hosts["box"];
+        let HostKind::Container(spec) = &host.kind else {
+            panic!("a container host")
+        };
+        let here = Here {
+            data_dir: Path::new("/p/.vnx-data"),
+            home: None,
+            key: None,
+        };
+        let id = DispatchId::parse("D-0c0c0c0c0c0c").unwrap();
+        let args = Container::new(host, spec, &id, here).env_args();
+        assert_eq!(
+            args,
+            [
+                "--env",
+                "HOME=/work/home",
+                "--env",
+                "MODEL_URL=http://m:1",
+                "--env",
+                "ANTHROPIC_API_KEY"
+            ]
+        );
     }
 
     #[test]

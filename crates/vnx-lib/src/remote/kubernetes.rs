@@ -601,9 +601,10 @@ impl Place for Pod {
         made::remove(self)
     }
 
-    fn when_make_fails(&self) -> &'static str {
+    fn when_make_fails(&self, _failed: &RemoteError) -> String {
         "vnx uses your kubectl and kubeconfig: `kubectl get pods` with the host's context and \
          namespace must work, and the cluster must be able to run the image"
+            .into()
     }
 }
 
