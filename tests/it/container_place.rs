@@ -246,11 +246,25 @@ fn a_container_gets_its_volume_and_the_logins_it_names_read_only_and_nothing_els
     configure(
         &repo,
         &format!(
-            "hosts:\n  box:\n    container:\n      image: \"{image}\"\n      env: {{MODEL_URL: 'http://models:1'}}\n      logins: [claude]\n"
+            "hosts:\n  box:\n    container:\n      image: \"{image}\"\n      env: {{MODEL_URL: 'http://models:1'}}\n      env_from_host: [VNX_KEY_HERE]\n      logins: [claude]\n"
         ),
     );
-    let id = slow_on(&repo, "box");
+    // A key kept out of the committed config, from the dispatching command's environment.
+    let mut cmd = repo.dispatch_cmd("slow");
+    cmd.env("VNX_KEY_HERE", "k3pt-here")
+        .args(["--json", "--host", "box", "--detach", "--instruction", "take your time"]);
+    let r = run(cmd);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let started: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let id = started["dispatch_id"].as_str().unwrap().to_owned();
     let name = container_of(&id);
+    assert_eq!(exec(&name, &["printenv", "VNX_KEY_HERE"]).1, "k3pt-here");
+    let made = Command::new("podman")
+        .args(["container", "inspect", "--format", "{{json .Config.CreateCommand}}", &name])
+        .output()
+        .unwrap();
+    let made = String::from_utf8_lossy(&made.stdout);
+    assert!(made.contains("VNX_KEY_HERE") && !made.contains("k3pt-here"), "{made}");
     // The login and settings, copied into its home on the volume; not the other project's
     // session, not the link.
     assert_eq!(exec(&name, &["printenv", "HOME"]).1, "/work/home");

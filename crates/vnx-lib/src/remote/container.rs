@@ -575,7 +575,11 @@ impl Place for Container {
     fn when_make_fails(&self, failed: &RemoteError) -> String {
         if self.spec.engine == Engine::Podman {
             let limits = std::fs::read_to_string("/proc/self/limits").unwrap_or_default();
-            if let Some(fix) = super::doctor::podman_ulimits(&failed.to_string(), &limits) {
+            let pid_max = std::fs::read_to_string("/proc/sys/kernel/pid_max")
+                .ok()
+                .and_then(|t| t.trim().parse().ok());
+            let said = failed.to_string();
+            if let Some(fix) = super::doctor::podman_ulimits(&said, &limits, pid_max) {
                 return fix;
             }
         }
