@@ -250,21 +250,21 @@ fn a_container_gets_its_volume_and_the_logins_it_names_read_only_and_nothing_els
         ),
     );
     // A key kept out of the committed config, from the dispatching command's environment.
-    let mut cmd = repo.dispatch_cmd("slow");
-    cmd.env("VNX_KEY_HERE", "k3pt-here")
-        .args(["--json", "--host", "box", "--detach", "--instruction", "take your time"]);
-    let r = run(cmd);
-    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
-    let started: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
-    let id = started["dispatch_id"].as_str().unwrap().to_owned();
+    let id = slow_on_with(&repo, "box", &[("VNX_KEY_HERE", "k3pt-here")]);
     let name = container_of(&id);
     assert_eq!(exec(&name, &["printenv", "VNX_KEY_HERE"]).1, "k3pt-here");
-    let made = Command::new("podman")
-        .args(["container", "inspect", "--format", "{{json .Config.CreateCommand}}", &name])
-        .output()
-        .unwrap();
-    let made = String::from_utf8_lossy(&made.stdout);
-    assert!(made.contains("VNX_KEY_HERE") && !made.contains("k3pt-here"), "{made}");
+    let format = [
+        "container",
+        "inspect",
+        "--format",
+        "{{json .Config.CreateCommand}}",
+    ];
+    let made = Command::new("podman").args(format).arg(&name).output();
+    let made = String::from_utf8_lossy(&made.unwrap().stdout).into_owned();
+    assert!(
+        made.contains("VNX_KEY_HERE") && !made.contains("k3pt-here"),
+        "{made}"
+    );
     // The login and settings, copied into its home on the volume; not the other project's
     // session, not the link.
     assert_eq!(exec(&name, &["printenv", "HOME"]).1, "/work/home");
@@ -276,7 +276,10 @@ fn a_container_gets_its_volume_and_the_logins_it_names_read_only_and_nothing_els
     // Of `~/.claude.json` its account, not every project's history.
     let carried: serde_json::Value =
         serde_json::from_str(&exec(&name, &["cat", "/work/home/.claude.json"]).1).unwrap();
-    assert_eq!(carried, serde_json::json!({"oauthAccount": {"accountUuid": "u"}}));
+    assert_eq!(
+        carried,
+        serde_json::json!({"oauthAccount": {"accountUuid": "u"}})
+    );
     for absent in [
         "/work/home/.claude/projects",
         "/work/home/.claude/link.json",
@@ -629,16 +632,15 @@ fn the_docker_client_makes_runs_and_removes_a_container_as_podman_does() {
 
 /// Starts a slow demo dispatch on `host`, detached; its id.
 fn slow_on(repo: &Repo, host: &str) -> String {
-    let r = repo.dispatch(
-        "slow",
-        &[
-            "--host",
-            host,
-            "--detach",
-            "--instruction",
-            "take your time",
-        ],
-    );
+    slow_on_with(repo, host, &[])
+}
+
+/// [`slow_on`], the dispatching command's environment with `env` besides.
+fn slow_on_with(repo: &Repo, host: &str, env: &[(&str, &str)]) -> String {
+    let mut cmd = repo.dispatch_cmd("slow");
+    cmd.envs(env.iter().copied())
+        .args(["--json", "--host", host, "--detach"]);
+    let r = run(cmd.args(["--instruction", "take your time"]));
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     let started: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     started["dispatch_id"].as_str().unwrap().to_owned()

@@ -411,13 +411,19 @@ fn an_address_written_in_the_config_gets_notices_without_links() {
     assert!(warned.contains("no approve or deny links"), "{warned}");
     server.wait_for("hint: keep the address outside the repository");
     let mut got: Vec<Took> = (0..2)
-        .map(|_| took.recv_timeout(Duration::from_secs(30)).expect("a notice"))
+        .map(|_| {
+            took.recv_timeout(Duration::from_secs(30))
+                .expect("a notice")
+        })
         .collect();
     got.sort_by(|a, b| a.line.cmp(&b.line));
     let (ntfy, hook) = (&got[0], &got[1]);
     for t in [ntfy, hook] {
         let text = t.body.to_string();
-        assert!(!text.contains("/l/"), "no link a worker could follow: {text}");
+        assert!(
+            !text.contains("/l/"),
+            "no link a worker could follow: {text}"
+        );
     }
     assert_eq!(hook.body["dispatch_id"], id.as_str());
     assert_eq!(hook.body["state"], "blocked");
@@ -435,8 +441,9 @@ fn an_address_written_in_the_config_gets_notices_without_links() {
         .unwrap_or_else(|| panic!("{}", r.stdout));
     assert!(warn.contains(".vnx/config.yaml"), "{warn}");
     assert!(
-        r.stdout
-            .contains("hint: keep the address outside the repository: write it into ~/.config/vnx/ntfy"),
+        r.stdout.contains(
+            "hint: keep the address outside the repository: write it into ~/.config/vnx/ntfy"
+        ),
         "{}",
         r.stdout
     );

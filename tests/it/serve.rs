@@ -479,7 +479,8 @@ fn notifying(more: &str) -> Option<(Repo, std::sync::mpsc::Receiver<crate::notic
     let kept = repo.env.home().join(".config/vnx/hook");
     std::fs::create_dir_all(kept.parent().unwrap()).unwrap();
     std::fs::write(&kept, format!("{address}\n")).unwrap();
-    let serve = "serve:\n  url: http://localhost:1\n  notify:\n    - webhook: file:~/.config/vnx/hook\n";
+    let serve =
+        "serve:\n  url: http://localhost:1\n  notify:\n    - webhook: file:~/.config/vnx/hook\n";
     configure(&repo, &format!("{more}{serve}"));
     Some((repo, took))
 }

@@ -646,7 +646,10 @@ mod tests {
                 "hosts:\n  d:\n    container:\n      image: w\n      env: {{MODEL_URL: x}}\n      env_from_host: {bad}\n"
             );
             let err = parse(&text).unwrap_err().to_string();
-            assert!(err.contains("env_from_host names variables"), "{bad}: {err}");
+            assert!(
+                err.contains("env_from_host names variables"),
+                "{bad}: {err}"
+            );
         }
         let c =
             parse("hosts:\n  d:\n    container: {devcontainer: .devcontainer/devcontainer.json}\n")

@@ -74,7 +74,9 @@ mod tests {
         assert_eq!(checks.len(), 1);
         assert_eq!(checks[0].status, Status::Pass, "{checks:?}");
         assert!(
-            checks[0].detail.contains("1 address serve.notify lists is kept"),
+            checks[0]
+                .detail
+                .contains("1 address serve.notify lists is kept"),
             "{}",
             checks[0].detail
         );

@@ -189,7 +189,10 @@ mod tests {
                 assert_eq!(actions.len(), 1, "{text}");
                 assert_eq!(actions[0]["url"], "https://h/d/D-0123456789ab");
             } else {
-                assert!(body["approve"].is_null() && body["deny"].is_null(), "{text}");
+                assert!(
+                    body["approve"].is_null() && body["deny"].is_null(),
+                    "{text}"
+                );
                 assert_eq!(body["page"], "https://h/d/D-0123456789ab");
             }
         }

@@ -243,7 +243,10 @@ mod tests {
         );
         let hint = podman_ulimits(said, limits, None).unwrap();
         assert!(hint.contains("\"nproc=96364:96364\""), "{hint}");
-        assert!(hint.contains("~/.config/containers/containers.conf"), "{hint}");
+        assert!(
+            hint.contains("~/.config/containers/containers.conf"),
+            "{hint}"
+        );
         let crun = "Error: crun: setrlimit `RLIMIT_NOFILE`: Operation not permitted: OCI \
                     permission denied";
         let unlimited = "Max processes             unlimited            unlimited            processes \n\

@@ -146,16 +146,17 @@ impl Pod {
         }
         let mut data = BTreeMap::new();
         for (login, key) in files {
-            let bytes = match login.part {
-                Some(part) => part,
-                // Bounded again: a file that grew since is refused, not carried whole.
-                None => crate::files::read_bounded(&login.from, MAX_LOGINS_BYTES).map_err(
-                    |source| RemoteError::Io {
-                        path: login.from,
-                        source,
-                    },
-                )?,
-            };
+            let bytes =
+                match login.part {
+                    Some(part) => part,
+                    // Bounded again: a file that grew since is refused, not carried whole.
+                    None => crate::files::read_bounded(&login.from, MAX_LOGINS_BYTES).map_err(
+                        |source| RemoteError::Io {
+                            path: login.from,
+                            source,
+                        },
+                    )?,
+                };
             data.insert(key, k8s_openapi::ByteString(bytes));
         }
         let mut metadata = self.metadata();

@@ -70,6 +70,10 @@ pub(super) fn login_files(logins: &[String], home: Option<&Path>) -> Vec<Login> 
                 }
             }
         };
+        // Once, though two CLIs name it (one run through the other's program).
+        if out.iter().any(|l: &Login| l.rel == file.rel) {
+            continue;
+        }
         let rel = file.rel.to_owned();
         out.push(Login { from, rel, part });
     }
@@ -337,6 +341,7 @@ pub(super) fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::provider::cli::login::Carry;
 
     fn write(home: &Path, rel: &str, text: &str) {
         let path = home.join(rel);
@@ -346,60 +351,51 @@ mod tests {
 
     /// Issue 69: `logins: [claude, codex]` gave a place every file at the top of `~/.claude`
     /// and `~/.codex` and all of `~/.claude.json`, every project's prompt history with them.
+    /// Here every CLI's state holds its login files beside history, sessions below, and
+    /// another project's entry inside a file of which only a part logs in: a place gets the
+    /// login files, nothing of the rest.
     #[test]
     fn a_place_gets_what_logs_its_clis_in_and_no_history() {
         let home = tempfile::tempdir().unwrap();
         let h = home.path();
-        write(h, ".claude/.credentials.json", "CLAUDE LOGIN");
-        write(h, ".claude/settings.json", "{}");
-        write(h, ".claude/history.jsonl", "{\"display\":\"a prompt of another project\"}");
-        write(h, ".claude/CLAUDE.md", "memory");
-        write(h, ".claude/projects/-home-me-x/s.jsonl", "a transcript");
-        let account = serde_json::json!({
-            "oauthAccount": {"accountUuid": "u"},
-            "hasCompletedOnboarding": true,
-            "projects": {"/home/me/x": {"history": [{"display": "a prompt of project x"}]}},
-        });
-        write(h, ".claude.json", &account.to_string());
-        write(h, ".codex/auth.json", "CODEX LOGIN");
-        write(h, ".codex/config.toml", "model = \"m\"\n[projects.\"/home/me/x\"]\ntrust_level = \"trusted\"\n");
-        write(h, ".codex/history.jsonl", "{\"text\":\"a prompt of another project\"}");
-        write(h, ".codex/sessions/2026/x.jsonl", "a session");
-        let logins = ["claude".to_owned(), "codex".to_owned()];
-        let got = login_files(&logins, Some(h));
-        let mut rels: Vec<&str> = got.iter().map(|l| l.rel.as_str()).collect();
-        rels.sort_unstable();
-        assert_eq!(
-            rels,
-            [
-                ".claude.json",
-                ".claude/.credentials.json",
-                ".claude/settings.json",
-                ".codex/auth.json",
-                ".codex/config.toml",
-            ]
-        );
+        let clis = crate::provider::cli::CLIS.iter();
+        let names: Vec<String> = clis.clone().map(|c| c.provider().name().into()).collect();
+        let files: Vec<_> = clis.flat_map(|c| c.login_files()).collect();
+        for f in &files {
+            let text = match (f.carry, f.rel.rsplit_once('.').map(|(_, ext)| ext)) {
+                (Carry::Whole, _) => "LOGIN",
+                (Carry::Part(_), Some("json")) => r#"{"projects":{"/x":{"history":["SECRET"]}}}"#,
+                (Carry::Part(_), Some("toml")) => "[projects.\"/x\"]\nhistory = \"SECRET\"\n",
+                (Carry::Part(_), _) => "SECRET",
+            };
+            write(h, f.rel, text);
+            let dir = Path::new(f.rel).parent().unwrap();
+            write(h, &dir.join("history.jsonl").to_string_lossy(), "SECRET");
+            write(h, &dir.join("projects/x.jsonl").to_string_lossy(), "SECRET");
+        }
+        let got = login_files(&names, Some(h));
         for l in &got {
+            assert!(files.iter().any(|f| f.rel == l.rel), "{} carried", l.rel);
+            assert_eq!(l.from, h.join(&l.rel));
             let carried = match &l.part {
                 Some(part) => String::from_utf8_lossy(part).into_owned(),
                 None => std::fs::read_to_string(&l.from).unwrap(),
             };
-            assert!(!carried.contains("prompt"), "{}: {carried}", l.rel);
-            assert!(!carried.contains("/home/me/x"), "{}: {carried}", l.rel);
-            assert_eq!(l.from, h.join(&l.rel));
+            assert!(!carried.contains("SECRET"), "{}: {carried}", l.rel);
         }
-        let whole: Vec<&str> = (got.iter())
-            .filter(|l| l.part.is_none())
-            .map(|l| l.rel.as_str())
-            .collect();
-        assert_eq!(
-            whole,
-            [".claude/.credentials.json", ".claude/settings.json", ".codex/auth.json"]
-        );
+        let whole = files.iter().filter(|f| matches!(f.carry, Carry::Whole));
+        for f in whole.clone() {
+            assert!(
+                got.iter().any(|l| l.rel == f.rel && l.part.is_none()),
+                "{}",
+                f.rel
+            );
+        }
         // A link is never followed; no home, nothing.
-        std::fs::remove_file(h.join(".codex/auth.json")).unwrap();
-        std::os::unix::fs::symlink("/etc/hostname", h.join(".codex/auth.json")).unwrap();
-        assert!(!login_files(&logins, Some(h)).iter().any(|l| l.rel == ".codex/auth.json"));
-        assert!(login_files(&logins, None).is_empty());
+        let first = whole.clone().next().unwrap().rel;
+        std::fs::remove_file(h.join(first)).unwrap();
+        std::os::unix::fs::symlink("/etc/hostname", h.join(first)).unwrap();
+        assert!(!login_files(&names, Some(h)).iter().any(|l| l.rel == first));
+        assert!(login_files(&names, None).is_empty());
     }
 }

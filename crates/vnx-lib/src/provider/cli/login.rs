@@ -44,7 +44,10 @@ impl LoginFile {
 
 /// The members of the JSON object `bytes` whose names `keep` lists; `None` when `bytes` is
 /// not a JSON object.
-pub fn json_members(bytes: &[u8], keep: &[&str]) -> Option<serde_json::Map<String, serde_json::Value>> {
+pub fn json_members(
+    bytes: &[u8],
+    keep: &[&str],
+) -> Option<serde_json::Map<String, serde_json::Value>> {
     let serde_json::Value::Object(all) = serde_json::from_slice(bytes).ok()? else {
         return None;
     };
