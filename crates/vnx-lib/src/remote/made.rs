@@ -27,8 +27,8 @@ const MAX_LOGIN_FILES: usize = 64;
 /// How long one engine call that makes, inspects or removes may take.
 pub(super) const ENGINE_LIMIT: Duration = Duration::from_secs(120);
 
-/// The most of a file read to take the part of it that logs in (`~/.claude.json` grows with
-/// every project's history), in bytes.
+/// The most of a file read to take the part of it that logs in (a CLI's file that also keeps
+/// every project's history grows with it), in bytes.
 const MAX_LOGIN_SOURCE: u64 = 64 << 20;
 
 /// One file that logs a CLI in, as a place gets it.
@@ -349,8 +349,8 @@ mod tests {
         std::fs::write(path, text).unwrap();
     }
 
-    /// Issue 69: `logins: [claude, codex]` gave a place every file at the top of `~/.claude`
-    /// and `~/.codex` and all of `~/.claude.json`, every project's prompt history with them.
+    /// Issue 69: `logins:` gave a place every file at the top of a CLI's state directories
+    /// and the whole of its state files, every project's prompt history with them.
     /// Here every CLI's state holds its login files beside history, sessions below, and
     /// another project's entry inside a file of which only a part logs in: a place gets the
     /// login files, nothing of the rest.
