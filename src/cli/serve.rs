@@ -106,7 +106,12 @@ fn serve(args: Args, project: vnx::project::Project) -> Result<ExitCode, CliErro
             args.listen
         );
     }
-    let serve = with_addresses(project.load_config()?.serve)?;
+    let serve = with_addresses(project.load_config()?.serve, &project.root)?;
+    // An address workers read gets notices without links (ADR 0104): say which and why.
+    for exposed in vnx::notice::address::exposed(&serve) {
+        say!("warning: {}", exposed.says());
+        say!("hint: {}", exposed.fix());
+    }
     // The address given here, else the one notices' links point at.
     let url = args.url.clone().or_else(|| serve.url.clone());
     let url_host = match &url {
@@ -235,33 +240,31 @@ fn calls(project: &vnx::project::Project, socket: String) -> crate::web::Calls {
 }
 
 /// The config's `serve:` with the notices' addresses kept in files (`file:PATH`, outside the
-/// repository) read in.
+/// repository at `root`) read in.
 #[cfg(feature = "serve")]
 fn with_addresses(
     mut serve: vnx::config::ServeConfig,
+    root: &std::path::Path,
 ) -> Result<vnx::config::ServeConfig, CliError> {
+    use vnx::notice::address;
+    let home = super::util::settings::env("HOME").map(std::path::PathBuf::from);
     for endpoint in &mut serve.notify {
-        let Some(file) = endpoint.from_file.clone() else {
+        if endpoint.from_file.is_none() {
             continue;
-        };
-        let path = match file.strip_prefix("~") {
-            Ok(rest) => {
-                let home = super::util::settings::env("HOME").ok_or_else(|| {
-                    CliError::usage(format!("{} names ~, and HOME is not set", endpoint.shown()))
-                })?;
-                std::path::PathBuf::from(home).join(rest)
-            }
-            Err(_) => file.clone(),
-        };
-        let bytes = vnx::files::read_named(&path, 4096).map_err(|e| {
-            CliError::new(format!("cannot read the address of {}", endpoint.shown()))
-                .with_cause(&e)
-                .with_hint("write the webhook's or ntfy topic's address into that file, or name the address in serve.notify")
+        }
+        let path = address::kept_path(endpoint, home.as_deref()).ok_or_else(|| {
+            CliError::usage(format!("{} names ~, and HOME is not set", endpoint.shown()))
         })?;
-        let text = String::from_utf8_lossy(&bytes);
-        *endpoint = endpoint
-            .with_address(&text)
-            .map_err(|why| CliError::usage(format!("{}: {why}", path.display())))?;
+        *endpoint = address::read_kept(endpoint, &path, root).map_err(|e| {
+            let unread = matches!(e, vnx::notice::NoticeError::Io { .. });
+            let err = CliError::from(e)
+                .context(format!("cannot read the address of {}", endpoint.shown()));
+            if unread {
+                err.with_hint("write the webhook's or ntfy topic's address into that file")
+            } else {
+                err
+            }
+        })?;
     }
     Ok(serve)
 }

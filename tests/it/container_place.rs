@@ -238,16 +238,33 @@ fn a_container_gets_its_volume_and_the_logins_it_names_read_only_and_nothing_els
     std::fs::write(claude.join(".credentials.json"), "LOGIN").unwrap();
     std::fs::write(claude.join("settings.json"), "{}").unwrap();
     std::fs::write(claude.join("projects/other.jsonl"), "SECRET").unwrap();
+    // Every project's prompt history (issue 69): never carried.
+    std::fs::write(claude.join("history.jsonl"), "{\"display\":\"SECRET\"}").unwrap();
     std::os::unix::fs::symlink("/etc/hostname", claude.join("link.json")).unwrap();
-    std::fs::write(home.join(".claude.json"), "{\"trusted\":1}").unwrap();
+    let account = "{\"oauthAccount\":{\"accountUuid\":\"u\"},\"projects\":{\"/home/me/x\":{\"history\":[{\"display\":\"SECRET\"}]}}}";
+    std::fs::write(home.join(".claude.json"), account).unwrap();
     configure(
         &repo,
         &format!(
-            "hosts:\n  box:\n    container:\n      image: \"{image}\"\n      env: {{MODEL_URL: 'http://models:1'}}\n      logins: [claude]\n"
+            "hosts:\n  box:\n    container:\n      image: \"{image}\"\n      env: {{MODEL_URL: 'http://models:1'}}\n      env_from_host: [VNX_KEY_HERE]\n      logins: [claude]\n"
         ),
     );
-    let id = slow_on(&repo, "box");
+    // A key kept out of the committed config, from the dispatching command's environment.
+    let id = slow_on_with(&repo, "box", &[("VNX_KEY_HERE", "k3pt-here")]);
     let name = container_of(&id);
+    assert_eq!(exec(&name, &["printenv", "VNX_KEY_HERE"]).1, "k3pt-here");
+    let format = [
+        "container",
+        "inspect",
+        "--format",
+        "{{json .Config.CreateCommand}}",
+    ];
+    let made = Command::new("podman").args(format).arg(&name).output();
+    let made = String::from_utf8_lossy(&made.unwrap().stdout).into_owned();
+    assert!(
+        made.contains("VNX_KEY_HERE") && !made.contains("k3pt-here"),
+        "{made}"
+    );
     // The login and settings, copied into its home on the volume; not the other project's
     // session, not the link.
     assert_eq!(exec(&name, &["printenv", "HOME"]).1, "/work/home");
@@ -256,13 +273,17 @@ fn a_container_gets_its_volume_and_the_logins_it_names_read_only_and_nothing_els
         exec(&name, &["cat", "/work/home/.claude/.credentials.json"]).1,
         "LOGIN"
     );
+    // Of `~/.claude.json` its account, not every project's history.
+    let carried: serde_json::Value =
+        serde_json::from_str(&exec(&name, &["cat", "/work/home/.claude.json"]).1).unwrap();
     assert_eq!(
-        exec(&name, &["cat", "/work/home/.claude.json"]).1,
-        "{\"trusted\":1}"
+        carried,
+        serde_json::json!({"oauthAccount": {"accountUuid": "u"}})
     );
     for absent in [
         "/work/home/.claude/projects",
         "/work/home/.claude/link.json",
+        "/work/home/.claude/history.jsonl",
     ] {
         assert_ne!(
             exec(&name, &["test", "-e", absent]).0,
@@ -304,14 +325,19 @@ fn a_container_gets_its_volume_and_the_logins_it_names_read_only_and_nothing_els
         .map(|m| m["Source"].as_str().unwrap().to_owned())
         .collect();
     sources.sort();
-    let expected: Vec<String> = [
-        home.join(".claude.json"),
+    // The part of `~/.claude.json` it gets is mounted from a private copy here.
+    let part = std::fs::canonicalize(repo.env.path())
+        .unwrap()
+        .join(format!(".vnx-data/remote/logins/{name}/.claude.json"));
+    let mut expected: Vec<String> = [
         claude.join(".credentials.json"),
         claude.join("settings.json"),
+        part.clone(),
     ]
     .iter()
     .map(|p| p.display().to_string())
     .collect();
+    expected.sort();
     assert_eq!(sources, expected, "{mounts:#}");
     let cancelled = run(repo.vnx().args(["cancel", &id]));
     assert_eq!(
@@ -320,6 +346,7 @@ fn a_container_gets_its_volume_and_the_logins_it_names_read_only_and_nothing_els
         cancelled.stdout, cancelled.stderr
     );
     assert!(gone("container", &name), "{name} still exists");
+    assert!(!part.exists(), "the part of a login outlived its container");
     remove_volume(&name);
 }
 
@@ -605,16 +632,15 @@ fn the_docker_client_makes_runs_and_removes_a_container_as_podman_does() {
 
 /// Starts a slow demo dispatch on `host`, detached; its id.
 fn slow_on(repo: &Repo, host: &str) -> String {
-    let r = repo.dispatch(
-        "slow",
-        &[
-            "--host",
-            host,
-            "--detach",
-            "--instruction",
-            "take your time",
-        ],
-    );
+    slow_on_with(repo, host, &[])
+}
+
+/// [`slow_on`], the dispatching command's environment with `env` besides.
+fn slow_on_with(repo: &Repo, host: &str, env: &[(&str, &str)]) -> String {
+    let mut cmd = repo.dispatch_cmd("slow");
+    cmd.envs(env.iter().copied())
+        .args(["--json", "--host", host, "--detach"]);
+    let r = run(cmd.args(["--instruction", "take your time"]));
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     let started: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     started["dispatch_id"].as_str().unwrap().to_owned()

@@ -267,14 +267,18 @@ fn a_killed_pod_is_lost_at_once_and_resumed_on_its_claim() {
 
 /// The first built-in CLI (the registry's order) with a state directory it writes: its name,
 /// and that directory's path under the home directory.
-fn cli_with_a_state_dir() -> (&'static str, &'static str) {
+/// A built-in CLI with a login file in a directory of its state, carried whole: its name,
+/// the directory and the file's name there.
+fn cli_with_a_login() -> (&'static str, &'static str, &'static str) {
     vnx::provider::cli::CLIS
         .iter()
         .find_map(|cli| {
-            let dir = cli.state_paths().iter().find(|p| p.dir && p.writable)?;
-            Some((cli.provider().name(), dir.rel))
+            let file = (cli.login_files().iter())
+                .find(|f| matches!(f.carry, vnx::provider::cli::login::Carry::Whole))?;
+            let (dir, name) = file.rel.rsplit_once('/')?;
+            Some((cli.provider().name(), dir, name))
         })
-        .expect("a built-in CLI with a state directory")
+        .expect("a built-in CLI with a login file in its state directory")
 }
 
 /// What the stand-in answers `get secret NAME` in namespace `agents`, for `repo`'s home.
@@ -297,13 +301,15 @@ pub(crate) fn secret_of(repo: &Repo, name: &str) -> String {
 #[ignore = "needs podman and mmdebstrap (bin/test --all installs them)"]
 fn a_pods_logins_come_as_a_secret_read_only_and_go_with_its_claim() {
     for more in ["", "      objects: sandbox\n"] {
-        let (cli, dir) = cli_with_a_state_dir();
+        let (cli, dir, login) = cli_with_a_login();
         let repo = repo_with_cluster_making(&format!("      logins: [{cli}]\n{more}"));
-        // The user's login here, and a file below the state directory it must not be handed.
+        // The user's login here, and files of the state directory it must not be handed: one
+        // below it, one beside the login (the CLI's history of every project, issue 69).
         let home = repo.env.home();
         std::fs::create_dir_all(home.join(dir).join("projects")).unwrap();
-        std::fs::write(home.join(dir).join("login.json"), "LOGIN").unwrap();
+        std::fs::write(home.join(dir).join(login), "LOGIN").unwrap();
         std::fs::write(home.join(dir).join("projects/other.jsonl"), "SECRET").unwrap();
+        std::fs::write(home.join(dir).join("history.jsonl"), "SECRET").unwrap();
         let log = repo.env.path().join("kubectl.log");
         let id = commit_on_cluster(&repo, &log);
         let object =
@@ -328,10 +334,11 @@ fn a_pods_logins_come_as_a_secret_read_only_and_go_with_its_claim() {
         let volume = PathBuf::from(String::from_utf8_lossy(&volume.stdout).trim());
         let copied = volume.join("home").join(dir);
         assert_eq!(
-            std::fs::read_to_string(copied.join("login.json")).unwrap(),
+            std::fs::read_to_string(copied.join(login)).unwrap(),
             "LOGIN"
         );
         assert!(!copied.join("projects").exists(), "{more}");
+        assert!(!copied.join("history.jsonl").exists(), "{more}");
         // Copied as files, not as the kubelet's links into its `..data` directory.
         assert!(copied.symlink_metadata().unwrap().is_dir(), "{more}");
         assert!(!volume.join("home/..data").exists(), "{more}");
@@ -462,10 +469,10 @@ fn every_manifest_vnx_makes_validates_against_the_kubernetes_schemas() {
     let mut files = Vec::new();
     let mut sandboxes = Vec::new();
     // A home with a login file of the CLI the last host names.
-    let (cli, state_dir) = cli_with_a_state_dir();
+    let (cli, state_dir, login) = cli_with_a_login();
     let home = dir.path().join("home");
     std::fs::create_dir_all(home.join(state_dir)).unwrap();
-    std::fs::write(home.join(state_dir).join("login.json"), "{}").unwrap();
+    std::fs::write(home.join(state_dir).join(login), "{}").unwrap();
     let with_logins =
         format!("hosts:\n  cluster:\n    kubernetes: {{image: i, logins: [{cli}]}}\n");
     for (n, yaml) in [

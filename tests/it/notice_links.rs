@@ -3,7 +3,9 @@
 //! server (a listener made here), its approve link followed once (the worker goes on, a
 //! signed `dispatch_answered`), then refused as used; a deny link for the answered request,
 //! an expired and a forged link refused with nothing written; worker text that cannot break
-//! the JSON. Skipped, saying why, where curl is not installed.
+//! the JSON; an address written in `.vnx/config.yaml`, which every worker reads, posted to
+//! by `vnx serve` without links, and `vnx serve` and `vnx doctor` warning of it (ADR 0104).
+//! Skipped, saying why, where curl is not installed.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
@@ -14,7 +16,8 @@ use vnx::actions::Desk;
 use vnx::actions::link::{Peeked, Redeemed, Refusal, peek, redeem};
 use vnx::notice::{self, Link, LinkAction, LinkKey, Notice};
 
-use crate::common::{Fakes, Repo, ledger_path, run};
+use crate::common::serve::Server;
+use crate::common::{Fakes, Repo, configure, ledger_path, run, wait_for};
 
 /// One request the listener took: its request line, its headers, its body.
 #[derive(Debug)]
@@ -115,13 +118,25 @@ pub(crate) fn at_desk<T>(repo: &Repo, f: impl FnOnce(&Desk<'_>) -> T) -> T {
     })
 }
 
-fn serve(port: u16) -> vnx::config::ServeConfig {
-    let text = format!(
-        "version: 1\nserve:\n  url: https://laptop.example:8787\n  notify:\n    - webhook: http://127.0.0.1:{port}/hook\n    - ntfy: http://127.0.0.1:{port}/vnx-test\n"
-    );
-    vnx::config::parse(&text, std::path::Path::new("config.yaml"))
+/// `serve:` posting to a webhook and an ntfy topic at `port`, their addresses kept in files
+/// in the test's home (outside the repository, where workers do not read them), read in as
+/// `vnx serve` reads them.
+fn serve(repo: &Repo, port: u16) -> vnx::config::ServeConfig {
+    let text = "version: 1\nserve:\n  url: https://laptop.example:8787\n  notify:\n    - webhook: file:~/.config/vnx/hook\n    - ntfy: file:~/.config/vnx/ntfy\n";
+    let mut serve = vnx::config::parse(text, std::path::Path::new("config.yaml"))
         .unwrap()
-        .serve
+        .serve;
+    let home = repo.env.home();
+    std::fs::create_dir_all(home.join(".config/vnx")).unwrap();
+    for (name, address) in [("hook", "hook"), ("ntfy", "vnx-test")] {
+        let address = format!("http://127.0.0.1:{port}/{address}\n");
+        std::fs::write(home.join(".config/vnx").join(name), address).unwrap();
+    }
+    for e in &mut serve.notify {
+        let path = vnx::notice::address::kept_path(e, Some(&home)).unwrap();
+        *e = vnx::notice::address::read_kept(e, &path, repo.env.path()).unwrap();
+    }
+    serve
 }
 
 fn token(url: &str) -> &str {
@@ -151,7 +166,7 @@ fn a_notice_is_posted_and_its_approve_link_answers_once() {
     let r = run(repo.vnx().args(["wait", "--until-blocked", &id]));
     assert_eq!(r.code, 1, "it blocks: {}{}", r.stdout, r.stderr);
     let (port, took) = listener(200);
-    let serve = serve(port);
+    let serve = serve(&repo, port);
     let data = repo.env.path().join(".vnx-data");
     let key = LinkKey::load_or_create(&data).unwrap();
     let now = jiff::Timestamp::now();
@@ -367,4 +382,69 @@ fn worker_text_cannot_break_the_json_and_a_refusal_names_the_endpoint_without_cr
     let said = format!("{err}");
     assert!(said.contains("http://…@127.0.0.1"), "{said}");
     assert!(!said.contains("s3cret"), "{said}");
+}
+
+/// The attack of issue 69: the topic written in the committed config, which a sandboxed
+/// worker reads and could subscribe to, following its own approve link. `vnx serve` posts
+/// the notice there without links (the page, which needs a paired device, still), and says
+/// why at its start; `vnx doctor` warns, naming the file, the key and the fix.
+#[test]
+fn an_address_written_in_the_config_gets_notices_without_links() {
+    if !curl_here() {
+        return;
+    }
+    let (port, took) = listener(200);
+    let repo = Repo::new();
+    configure(
+        &repo,
+        &format!(
+            "serve:\n  url: http://localhost:1\n  notify:\n    - webhook: http://127.0.0.1:{port}/hook\n    - ntfy: http://127.0.0.1:{port}/vnx-topic\n"
+        ),
+    );
+    let fakes = Fakes::new();
+    let id = repo.dispatched_asking_claude(&fakes);
+    let blocked = || run(repo.vnx().args(["wait", "--until-blocked", &id])).code == 1;
+    assert!(wait_for(blocked), "it blocks");
+    let mut server = Server::start(repo.vnx(), &[]);
+    let warned = server.wait_for("serve.notify[1] (`ntfy: http://127.0.0.1:");
+    assert!(warned.starts_with("warning: .vnx/config.yaml "), "{warned}");
+    assert!(warned.contains("no approve or deny links"), "{warned}");
+    server.wait_for("hint: keep the address outside the repository");
+    let mut got: Vec<Took> = (0..2)
+        .map(|_| {
+            took.recv_timeout(Duration::from_secs(30))
+                .expect("a notice")
+        })
+        .collect();
+    got.sort_by(|a, b| a.line.cmp(&b.line));
+    let (ntfy, hook) = (&got[0], &got[1]);
+    for t in [ntfy, hook] {
+        let text = t.body.to_string();
+        assert!(
+            !text.contains("/l/"),
+            "no link a worker could follow: {text}"
+        );
+    }
+    assert_eq!(hook.body["dispatch_id"], id.as_str());
+    assert_eq!(hook.body["state"], "blocked");
+    assert!(hook.body["approve"].is_null() && hook.body["deny"].is_null());
+    assert_eq!(hook.body["page"], format!("http://localhost:1/d/{id}"));
+    let actions = ntfy.body["actions"].as_array().unwrap();
+    assert_eq!(actions.len(), 1, "{actions:?}");
+    assert_eq!(actions[0]["action"], "view");
+    drop(server);
+    assert!(repo.events("dispatch_answered").is_empty());
+
+    let r = run(repo.vnx().args(["doctor"]));
+    let warn = (r.stdout.lines())
+        .find(|l| l.starts_with("WARN") && l.contains("serve.notify[0] (`webhook: "))
+        .unwrap_or_else(|| panic!("{}", r.stdout));
+    assert!(warn.contains(".vnx/config.yaml"), "{warn}");
+    assert!(
+        r.stdout.contains(
+            "hint: keep the address outside the repository: write it into ~/.config/vnx/ntfy"
+        ),
+        "{}",
+        r.stdout
+    );
 }

@@ -474,17 +474,13 @@ fn notifying(more: &str) -> Option<(Repo, std::sync::mpsc::Receiver<crate::notic
     let (port, took) = crate::notice_links::listener(200);
     let repo = Repo::new();
     let address = format!("http://127.0.0.1:{port}/hook");
-    // The plan's test keeps the address outside the repository, where workers do not read
-    // it (`file:~/…`, the test's own home).
-    let webhook = if more.is_empty() {
-        address
-    } else {
-        let kept = repo.env.home().join(".config/vnx/hook");
-        std::fs::create_dir_all(kept.parent().unwrap()).unwrap();
-        std::fs::write(&kept, format!("{address}\n")).unwrap();
-        "file:~/.config/vnx/hook".to_owned()
-    };
-    let serve = format!("serve:\n  url: http://localhost:1\n  notify:\n    - webhook: {webhook}\n");
+    // The address is kept outside the repository, where workers do not read it (`file:~/…`,
+    // the test's own home): only such an address gets links (ADR 0104).
+    let kept = repo.env.home().join(".config/vnx/hook");
+    std::fs::create_dir_all(kept.parent().unwrap()).unwrap();
+    std::fs::write(&kept, format!("{address}\n")).unwrap();
+    let serve =
+        "serve:\n  url: http://localhost:1\n  notify:\n    - webhook: file:~/.config/vnx/hook\n";
     configure(&repo, &format!("{more}{serve}"));
     Some((repo, took))
 }

@@ -235,6 +235,7 @@ pub fn budget(e: &vnx::dispatch::budget::BudgetError) -> Exit {
 pub fn notice(e: &vnx::notice::NoticeError) -> Exit {
     use vnx::notice::NoticeError as E;
     match e {
+        E::KeptInRepository { .. } | E::BadAddress { .. } => Exit::Usage,
         E::Io { .. } | E::NoCurl { .. } | E::Post { .. } | E::TimedOut { .. } => Exit::Failed,
     }
 }

@@ -17,12 +17,16 @@ use crate::notice_links::{at_desk, listener};
 fn a_notices_approve_link_lets_a_real_cli_go_on() {
     let rig = Rig::new();
     let (port, took) = listener(200);
-    let text = format!(
-        "version: 1\nserve:\n  url: https://laptop.example:8787\n  notify:\n    - webhook: http://127.0.0.1:{port}/hook\n"
-    );
-    let serve = vnx::config::parse(&text, std::path::Path::new("c"))
+    // The address kept outside the repository, as only such an address gets links (ADR 0104).
+    let kept = rig.repo.env.home().join(".config/vnx/hook");
+    std::fs::create_dir_all(kept.parent().unwrap()).unwrap();
+    std::fs::write(&kept, format!("http://127.0.0.1:{port}/hook\n")).unwrap();
+    let text = "version: 1\nserve:\n  url: https://laptop.example:8787\n  notify:\n    - webhook: file:~/.config/vnx/hook\n";
+    let mut serve = vnx::config::parse(text, std::path::Path::new("c"))
         .unwrap()
         .serve;
+    serve.notify[0] =
+        vnx::notice::address::read_kept(&serve.notify[0], &kept, rig.repo.env.path()).unwrap();
     let data = rig.repo.env.path().join(".vnx-data");
     for cli in ["claude", "codex", "gemini"] {
         let at = step(cli, "interactive", "approved from a notice");

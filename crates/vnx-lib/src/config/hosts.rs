@@ -66,6 +66,10 @@ pub struct ContainerHost {
     pub network: Network,
     /// Variables set in the container (`--env`), for its CLIs (a model server's address).
     pub env: BTreeMap<String, String>,
+    /// Variables the container gets from vnx's own environment, by name (`--env NAME`: the
+    /// engine's client reads the value, which never is an argument; one not set is not set
+    /// there): an API key kept out of the repository.
+    pub env_from_host: Vec<String>,
     /// The CLIs whose login and settings files in the home directory here are made
     /// available, read-only, and copied into the container's home.
     pub logins: Vec<String>,
@@ -134,6 +138,7 @@ pub(super) struct RawContainer {
     memory: Option<Spanned<String>>,
     network: Option<Spanned<String>>,
     env: Option<Spanned<BTreeMap<String, String>>>,
+    env_from_host: Option<Vec<Spanned<String>>>,
     logins: Option<Vec<Spanned<String>>>,
     user: Option<Spanned<String>>,
     mounts: Option<Vec<Spanned<RawMount>>>,
@@ -438,6 +443,19 @@ impl Validator<'_> {
             }
         };
         let env = self.env(&format!("{at}.container"), c.env)?;
+        let mut env_from_host = Vec::new();
+        for name in c.env_from_host.unwrap_or_default() {
+            if !is_variable(&name.value) || env.contains_key(&name.value) {
+                let msg = format!(
+                    "{at}.container.env_from_host names variables of vnx's environment, each                      once and not also in env, not {}",
+                    q(&name.value)
+                );
+                return self.err(&name.referenced, msg);
+            }
+            if !env_from_host.contains(&name.value) {
+                env_from_host.push(name.value);
+            }
+        }
         let logins = self.logins(&format!("{at}.container"), c.logins)?;
         let user = self.user(&format!("{at}.container"), c.user)?;
         let mounts = self.mounts(&format!("{at}.container"), c.mounts)?;
@@ -449,6 +467,7 @@ impl Validator<'_> {
             memory: c.memory.map(|m| m.value),
             network,
             env,
+            env_from_host,
             logins,
             user,
             mounts,
@@ -581,6 +600,7 @@ mod tests {
                 memory: None,
                 network: Network::None,
                 env: Default::default(),
+                env_from_host: Vec::new(),
                 logins: Vec::new(),
                 user: None,
                 mounts: Vec::new(),
@@ -612,6 +632,25 @@ mod tests {
         };
         assert_eq!(d.env["MODEL_URL"], "http://h:1");
         assert_eq!(d.logins, names);
+        // Variables of vnx's own environment, by name: a key kept out of the repository.
+        let c = parse(
+            "hosts:\n  d:\n    container:\n      image: w\n      env_from_host: [ANTHROPIC_API_KEY, OPENAI_API_KEY]\n",
+        )
+        .unwrap();
+        let HostKind::Container(d) = &c.hosts["d"].kind else {
+            panic!("a container host")
+        };
+        assert_eq!(d.env_from_host, ["ANTHROPIC_API_KEY", "OPENAI_API_KEY"]);
+        for bad in ["[\"A=B\"]", "[MODEL_URL]"] {
+            let text = format!(
+                "hosts:\n  d:\n    container:\n      image: w\n      env: {{MODEL_URL: x}}\n      env_from_host: {bad}\n"
+            );
+            let err = parse(&text).unwrap_err().to_string();
+            assert!(
+                err.contains("env_from_host names variables"),
+                "{bad}: {err}"
+            );
+        }
         let c =
             parse("hosts:\n  d:\n    container: {devcontainer: .devcontainer/devcontainer.json}\n")
                 .unwrap();

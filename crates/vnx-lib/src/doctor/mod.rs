@@ -4,7 +4,8 @@
 //! project's committed files (`files`), the ledger, its checkpoints and the signing key
 //! (`evidence`), who could forge or tamper with the evidence (`reach`), merges interrupted
 //! before their outcome was recorded (`merges`), what dispatches left behind
-//! (`leftovers`), and, with a `forge:` section, the remote and `gh`'s login (`forge`).
+//! (`leftovers`), with a `forge:` section, the remote and `gh`'s login (`forge`), and with
+//! `serve.notify:`, whether workers can read where notices go (`notices`).
 
 mod clis;
 mod evidence;
@@ -12,6 +13,7 @@ mod files;
 mod forge;
 mod leftovers;
 mod merges;
+mod notices;
 mod reach;
 mod resumes;
 mod tools;
@@ -255,6 +257,7 @@ pub fn run(inputs: &Inputs<'_>) -> Report {
             {
                 let curl = (inputs.find_program)("curl");
                 rest.push(tools::curl(curl.as_deref(), serve.notify.len()));
+                rest.extend(notices::addresses(serve, root, inputs.home));
             }
             rest.extend(leftovers::checks(root, inputs.ledger, inputs.tmux));
             rest.extend(leftovers::pool(root));

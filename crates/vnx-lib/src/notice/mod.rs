@@ -1,12 +1,14 @@
 //! Notices of the changes that need a person, posted where `serve.notify:` says (ADR 0090):
 //! from the project's dispatch states, each dispatch that became blocked (the command it
-//! asks about, with a signed single-use approve and deny link: `link`), that needs input
-//! (its question), whose pull request `vnx pr watch` handed to a person (`pr_escalated`, ADR
-//! 0093: why), or that ended done lately (for information), and was not noticed before
+//! asks about, with a signed single-use approve and deny link: `link`, but only to an
+//! address workers cannot read: `address`, ADR 0104), that needs input (its question), whose
+//! pull request `vnx pr watch` handed to a person (`pr_escalated`, ADR 0093: why), or that
+//! ended done lately (for information), and was not noticed before
 //! (`serve/noticed` remembers, so a restarted server sends nothing twice); each posted by
 //! `post` through curl. The server process calls [`send_due`] after each ledger change
 //! ([`due`], [`mark_sent`] and `post::post` are its parts).
 
+pub mod address;
 pub mod link;
 pub mod post;
 
@@ -41,6 +43,23 @@ pub enum NoticeError {
         #[source]
         source: std::io::Error,
     },
+    /// A notice's address is kept in a file in the repository, where workers read it.
+    #[error(
+        "{} is in the repository, which workers read: a notice's address kept there is no secret",
+        path.display()
+    )]
+    KeptInRepository {
+        /// The file, as `serve.notify` names it (`~/` resolved).
+        path: PathBuf,
+    },
+    /// The file a notice's address is kept in holds no address its entry takes.
+    #[error("{}: {why}", path.display())]
+    BadAddress {
+        /// The file.
+        path: PathBuf,
+        /// Why not, in words (credentials cut).
+        why: String,
+    },
     /// curl is not on PATH.
     #[error("cannot post to {endpoint}: curl is not installed")]
     NoCurl {
@@ -70,6 +89,14 @@ impl NoticeError {
     pub fn hint(&self) -> Option<String> {
         match self {
             NoticeError::Io { .. } => None,
+            NoticeError::KeptInRepository { .. } => Some(
+                "keep the address in a file outside the repository, like ~/.config/vnx/ntfy, \
+                 and name that in serve.notify (`- ntfy: file:~/.config/vnx/ntfy`)"
+                    .into(),
+            ),
+            NoticeError::BadAddress { .. } => Some(
+                "write the webhook's or ntfy topic's address into that file, on one line".into(),
+            ),
             NoticeError::NoCurl { .. } => {
                 Some("install curl (Debian: apt-get install curl); `vnx doctor` checks it".into())
             }
@@ -193,7 +220,8 @@ struct Need {
 
 /// The notices `states` call for that were not sent before (by [`mark_sent`] in
 /// `data_dir`): a blocked dispatch (with approve and deny links signed by `key`, good for
-/// `serve.link_ttl`), one that needs input, one that ended done within the last
+/// `serve.link_ttl`, when an address of `serve.notify` may carry them:
+/// [`address::carries_links`]), one that needs input, one that ended done within the last
 /// `serve.link_ttl`. Nothing when `serve.url` or `serve.notify` is not set.
 pub fn due(
     data_dir: &Path,
@@ -205,6 +233,8 @@ pub fn due(
     let Some(url) = serve.url.as_deref().filter(|_| !serve.notify.is_empty()) else {
         return Ok(Vec::new());
     };
+    // Links only where some address is kept from the workers (`address`).
+    let linked = serve.notify.iter().any(address::carries_links);
     let noticed = noticed(data_dir)?;
     let ttl = jiff::SignedDuration::try_from(serve.link_ttl).unwrap_or(jiff::SignedDuration::MAX);
     let expires = now.saturating_add(ttl).unwrap_or(now);
@@ -227,7 +257,7 @@ pub fn due(
             let l = Link::new(&s.id, &receipt, action, expires);
             format!("{url}/l/{}", key.sign(&l))
         };
-        let (approve, deny) = if need.links {
+        let (approve, deny) = if need.links && linked {
             (
                 Some(link(LinkAction::Approve)),
                 Some(link(LinkAction::Deny)),

@@ -4,7 +4,9 @@
 //! failure (`--fail`). The body goes on stdin: nothing another party wrote (a worker's
 //! question, a title) is ever an argument or a header. A webhook gets the notice as JSON;
 //! ntfy gets its JSON publish format at the server's root, with a view action for the
-//! dispatch's page and, for a permission prompt, http POST actions for approve and deny.
+//! dispatch's page and, for a permission prompt, http POST actions for approve and deny:
+//! only to an address kept from the workers (ADR 0104), every other gets the notice without
+//! its links.
 
 use std::time::Duration;
 
@@ -59,8 +61,21 @@ pub fn ntfy_body(n: &Notice, topic: &str) -> serde_json::Value {
     })
 }
 
-/// The address a notice goes to at `e` and its body.
+/// The address a notice goes to at `e` and its body: without its approve and deny links
+/// when `e`'s address is one workers read (ADR 0104: [`super::address::carries_links`]).
 pub fn request(e: &Endpoint, n: &Notice) -> (String, serde_json::Value) {
+    let unlinked;
+    let n = if super::address::carries_links(e) {
+        n
+    } else {
+        unlinked = Notice {
+            approve: None,
+            deny: None,
+            expires: None,
+            ..n.clone()
+        };
+        &unlinked
+    };
     match e.kind {
         EndpointKind::Webhook => (e.url.clone(), webhook_body(n)),
         EndpointKind::Ntfy => {
@@ -141,7 +156,7 @@ mod tests {
         let e = Endpoint {
             kind: EndpointKind::Ntfy,
             url: "https://ntfy.sh/vnx-alerts".into(),
-            from_file: None,
+            from_file: Some("~/.config/vnx/ntfy".into()),
         };
         let (url, body) = request(&e, &notice());
         assert_eq!(url, "https://ntfy.sh");
@@ -153,6 +168,34 @@ mod tests {
         assert_eq!(actions[1]["action"], "http");
         assert_eq!(actions[1]["method"], "POST");
         assert_eq!(actions[2]["url"], "https://h/l/BBB");
+    }
+
+    #[test]
+    fn an_address_written_in_the_config_gets_no_links() {
+        for kind in [EndpointKind::Ntfy, EndpointKind::Webhook] {
+            let e = Endpoint {
+                kind,
+                url: "https://ntfy.sh/vnx-alerts".into(),
+                from_file: None,
+            };
+            let (_, body) = request(&e, &notice());
+            let text = body.to_string();
+            assert!(
+                !text.contains("https://h/l/"),
+                "no link in what a worker may read: {text}"
+            );
+            if kind == EndpointKind::Ntfy {
+                let actions = body["actions"].as_array().unwrap();
+                assert_eq!(actions.len(), 1, "{text}");
+                assert_eq!(actions[0]["url"], "https://h/d/D-0123456789ab");
+            } else {
+                assert!(
+                    body["approve"].is_null() && body["deny"].is_null(),
+                    "{text}"
+                );
+                assert_eq!(body["page"], "https://h/d/D-0123456789ab");
+            }
+        }
     }
 
     #[test]

@@ -15,7 +15,7 @@ fn serve() -> ServeConfig {
         notify: vec![Endpoint {
             kind: EndpointKind::Webhook,
             url: "https://example.org/hook".into(),
-            from_file: None,
+            from_file: Some("~/.config/vnx/hook".into()),
         }],
         ..ServeConfig::default()
     }
@@ -85,6 +85,17 @@ fn a_blocked_dispatch_gets_a_notice_with_links_once() {
         due(dir.path(), &states, &serve(), &key, now())
             .unwrap()
             .is_empty()
+    );
+    // An address written in the config (which workers read) gets no links at all.
+    let dir = tempfile::tempdir().unwrap();
+    let mut in_repository = serve();
+    in_repository.notify[0].from_file = None;
+    let unlinked = due(dir.path(), &states, &in_repository, &key, now()).unwrap();
+    assert_eq!(unlinked.len(), 2, "{unlinked:?}");
+    assert_eq!(unlinked[0].waits_for.as_deref(), Some("Bash: git push"));
+    assert_eq!(
+        (&unlinked[0].approve, &unlinked[0].deny, unlinked[0].expires),
+        (&None, &None, None)
     );
     // Nothing is due where nothing is to be sent.
     let dir = tempfile::tempdir().unwrap();

@@ -86,6 +86,57 @@ impl Container {
         }
     }
 
+    /// Where the parts of login files it is given are written here (private to the user),
+    /// until it is removed.
+    fn logins_dir(&self) -> PathBuf {
+        self.scratch.join("logins").join(&self.container)
+    }
+
+    /// The `--volume`s of the login files the host names, read-only under [`LOGINS_AT`]: a
+    /// whole file from where it is, the part of one (what logs in) written under
+    /// [`Container::logins_dir`] first.
+    fn login_volumes(&self) -> Result<Vec<std::ffi::OsString>, RemoteError> {
+        let mut out = Vec::new();
+        for login in made::login_files(&self.spec.logins, self.home.as_deref()) {
+            let source = match &login.part {
+                None => login.from,
+                Some(bytes) => {
+                    let to = self.logins_dir().join(&login.rel);
+                    let io = |source| RemoteError::Io {
+                        path: to.clone(),
+                        source,
+                    };
+                    crate::files::private_dir(to.parent().unwrap_or(&to)).map_err(io)?;
+                    crate::files::write_atomic_private(&to, bytes, false).map_err(io)?;
+                    to
+                }
+            };
+            if source.to_string_lossy().contains([':', ',']) {
+                continue;
+            }
+            let mut volume = std::ffi::OsString::from(source.as_os_str());
+            volume.push(format!(":{LOGINS_AT}/{}:ro", login.rel));
+            out.push(volume);
+        }
+        Ok(out)
+    }
+
+    /// Its variables as the engine is given them: the home on the volume, so the CLIs' state
+    /// outlives the container as the work does; its definition's, then the host's own
+    /// (theirs win); last, by name only, those the engine's client takes from vnx's
+    /// environment (`env_from_host`), whose values are never an argument.
+    fn env_args(&self) -> Vec<String> {
+        let mut out = vec!["--env".to_owned(), format!("HOME={HOME}")];
+        let defined = self.defined.get().map(|d| &d.env);
+        for (key, value) in defined.into_iter().flatten().chain(&self.spec.env) {
+            out.extend(["--env".to_owned(), format!("{key}={value}")]);
+        }
+        for name in &self.spec.env_from_host {
+            out.extend(["--env".to_owned(), name.clone()]);
+        }
+        out
+    }
+
     /// Who its commands run as: the host's user, else its definition's.
     fn user(&self) -> Option<&str> {
         let defined = self.defined.get().and_then(|d| d.user.as_deref());
@@ -296,16 +347,8 @@ impl Made for Container {
         for m in self.mounts.get().into_iter().flatten() {
             run = run.arg("--mount").arg(m.engine_arg());
         }
-        // The home on the volume, so the CLIs' state outlives the container as the work does;
-        // the host's own variables after it (theirs win).
-        run = run.arg("--env").arg(format!("HOME={HOME}"));
-        let defined = self.defined.get().map(|d| &d.env);
-        for (key, value) in defined.into_iter().flatten().chain(&self.spec.env) {
-            run = run.arg("--env").arg(format!("{key}={value}"));
-        }
-        for (from, rel) in made::login_files(&self.spec.logins, self.home.as_deref()) {
-            let mut volume = std::ffi::OsString::from(from.as_os_str());
-            volume.push(format!(":{LOGINS_AT}/{rel}:ro"));
+        run = run.args(self.env_args());
+        for volume in self.login_volumes()? {
             run = run.arg("--volume").arg(volume);
         }
         let run = run.arg("--").arg(self.image()).args([
@@ -340,6 +383,8 @@ impl Made for Container {
         // (`--time` is podman's own: docker's `rm` takes no such flag.)
         let cmd = self.engine().args(["rm", "--force"]);
         self.must(cmd.arg(&self.container), "rm")?;
+        // The parts of logins written for it (its home on the volume has its copies).
+        let _ = std::fs::remove_dir_all(self.logins_dir());
         Ok(())
     }
 
@@ -525,9 +570,22 @@ impl Place for Container {
         Some(relayed::is_open(&self.container))
     }
 
-    fn when_make_fails(&self) -> &'static str {
+    /// podman that could not set a container's limits: the lines of `containers.conf` that
+    /// fix it, at this machine's hard limits.
+    fn when_make_fails(&self, failed: &RemoteError) -> String {
+        if self.spec.engine == Engine::Podman {
+            let limits = std::fs::read_to_string("/proc/self/limits").unwrap_or_default();
+            let pid_max = std::fs::read_to_string("/proc/sys/kernel/pid_max")
+                .ok()
+                .and_then(|t| t.trim().parse().ok());
+            let said = failed.to_string();
+            if let Some(fix) = super::doctor::podman_ulimits(&said, &limits, pid_max) {
+                return fix;
+            }
+        }
         "when the engine fails to start any container here, its own configuration may need \
          changing: podman reads containers.conf, or the file CONTAINERS_CONF names"
+            .into()
     }
 }
 
@@ -582,6 +640,34 @@ mod tests {
         };
         let id = DispatchId::parse("D-0c0c0c0c0c0c").unwrap();
         Container::new(host, spec, &id, here).resolved_mounts()
+    }
+
+    #[test]
+    fn variables_from_vnxs_environment_are_passed_by_name_only() {
+        let text = "hosts:\n  box:\n    container:\n      image: w\n      env: {MODEL_URL: 'http://m:1'}\n      env_from_host: [ANTHROPIC_API_KEY]\n";
+        let config: Config = crate::config::parse(text, Path::new(".vnx/config.yaml")).unwrap();
+        let host = &config.hosts["box"];
+        let HostKind::Container(spec) = &host.kind else {
+            panic!("a container host")
+        };
+        let here = Here {
+            data_dir: Path::new("/p/.vnx-data"),
+            home: None,
+            key: None,
+        };
+        let id = DispatchId::parse("D-0c0c0c0c0c0c").unwrap();
+        let args = Container::new(host, spec, &id, here).env_args();
+        assert_eq!(
+            args,
+            [
+                "--env",
+                "HOME=/work/home",
+                "--env",
+                "MODEL_URL=http://m:1",
+                "--env",
+                "ANTHROPIC_API_KEY"
+            ]
+        );
     }
 
     #[test]

@@ -57,7 +57,7 @@ pub fn check_made(link: &Link<'_>) -> Vec<HostCheck> {
     if let Err(e) = link.place.make(&link.project.root, true) {
         return vec![engine(
             false,
-            format!("{e} ({})", link.place.when_make_fails()),
+            format!("{e} ({})", link.place.when_make_fails(&e)),
         )];
     }
     let mut out = vec![engine(
@@ -187,9 +187,79 @@ fn reach_name(link: &Link<'_>) -> &'static str {
     }
 }
 
+/// What to write into podman's `containers.conf` when it cannot give a container its
+/// default limits (`error setting rlimit type 7: operation not permitted`, runc; crun's
+/// `setrlimit \`RLIMIT_NOFILE\``): `default_ulimits` at this machine's hard limits, read
+/// from `limits` (the text of `/proc/self/limits`), those it has at all; processes at most
+/// `pid_max` (`/proc/sys/kernel/pid_max`: more was refused as type 6 where it is lower than
+/// the hard limit). `None` when the engine's error `said` is not about limits.
+pub(super) fn podman_ulimits(said: &str, limits: &str, pid_max: Option<u64>) -> Option<String> {
+    if !said.to_ascii_lowercase().contains("rlimit") {
+        return None;
+    }
+    let hard = |name: &str| {
+        let line = limits.lines().find(|l| l.starts_with(name))?;
+        let mut fields = line[name.len()..].split_whitespace();
+        let (_soft, hard) = (fields.next()?, fields.next()?);
+        match hard {
+            "unlimited" => Some(u64::MAX),
+            n => n.parse::<u64>().ok(),
+        }
+    };
+    let nproc = hard("Max processes").map(|h| pid_max.map_or(h, |p| h.min(p)));
+    let ulimits: Vec<String> = [("nofile", hard("Max open files")), ("nproc", nproc)]
+        .into_iter()
+        .filter_map(|(key, limit)| {
+            let h = limit.filter(|h| *h != u64::MAX)?;
+            Some(format!("\"{key}={h}:{h}\""))
+        })
+        .collect();
+    Some(format!(
+        "podman could not give the container its default limits, which exceed this machine's \
+         hard ones: put these lines into ~/.config/containers/containers.conf (as root, \
+         /etc/containers/containers.conf; or the file CONTAINERS_CONF names): `[containers]` \
+         and `default_ulimits = [{}]`",
+        ulimits.join(", ")
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_limit_the_engine_could_not_set_is_answered_with_the_lines_that_fix_it() {
+        let limits = "Limit                     Soft Limit           Hard Limit           Units     \n\
+                      Max processes             4096                 96364                processes \n\
+                      Max open files            1024                 20000                files     \n";
+        let said = "Error: runc: runc create failed: unable to start container process: error \
+                    during container init: error setting rlimits for ready process: error \
+                    setting rlimit type 7: operation not permitted: OCI permission denied";
+        // Seen here: nofile at the hard limit starts, nproc only at most pid_max (32768).
+        let hint = podman_ulimits(said, limits, Some(32768)).unwrap();
+        assert!(
+            hint.contains("default_ulimits = [\"nofile=20000:20000\", \"nproc=32768:32768\"]"),
+            "{hint}"
+        );
+        let hint = podman_ulimits(said, limits, None).unwrap();
+        assert!(hint.contains("\"nproc=96364:96364\""), "{hint}");
+        assert!(
+            hint.contains("~/.config/containers/containers.conf"),
+            "{hint}"
+        );
+        let crun = "Error: crun: setrlimit `RLIMIT_NOFILE`: Operation not permitted: OCI \
+                    permission denied";
+        let unlimited = "Max processes             unlimited            unlimited            processes \n\
+                         Max open files            1024                 4096                 files     \n";
+        let hint = podman_ulimits(crun, unlimited, Some(32768)).unwrap();
+        assert!(
+            hint.contains("[\"nofile=4096:4096\", \"nproc=32768:32768\"]"),
+            "{hint}"
+        );
+        let hint = podman_ulimits(crun, unlimited, None).unwrap();
+        assert!(hint.contains("[\"nofile=4096:4096\"]"), "{hint}");
+        assert_eq!(podman_ulimits("Error: no such image", limits, None), None);
+    }
 
     #[test]
     fn the_host_is_asked_for_each_clis_program_once() {

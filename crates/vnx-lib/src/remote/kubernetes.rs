@@ -113,14 +113,13 @@ impl Pod {
         format!("{}-logins", self.object)
     }
 
-    /// The login files the host names, here, each with its key in the Secret and where it
-    /// goes under the home directory.
-    fn login_files(&self) -> Vec<(PathBuf, String, String)> {
+    /// The login files the host names, here, each with its key in the Secret.
+    fn login_files(&self) -> Vec<(made::Login, String)> {
         made::login_files(&self.spec.logins, self.home.as_deref())
             .into_iter()
-            .map(|(from, rel)| {
-                let key = login_key(&rel);
-                (from, key, rel)
+            .map(|login| {
+                let key = login_key(&login.rel);
+                (login, key)
             })
             .collect()
     }
@@ -133,9 +132,11 @@ impl Pod {
         if files.is_empty() {
             return Ok(None);
         }
-        let total: u64 = files
-            .iter()
-            .map(|(from, ..)| from.symlink_metadata().map_or(0, |m| m.len()))
+        let total: u64 = (files.iter())
+            .map(|(login, _)| match &login.part {
+                Some(part) => part.len() as u64,
+                None => login.from.symlink_metadata().map_or(0, |m| m.len()),
+            })
             .sum();
         if total > MAX_LOGINS_BYTES {
             return Err(RemoteError::LoginsTooLarge {
@@ -144,10 +145,18 @@ impl Pod {
             });
         }
         let mut data = BTreeMap::new();
-        for (from, key, _) in files {
-            // Bounded again: a file that grew since is refused, not carried whole.
-            let bytes = crate::files::read_bounded(&from, MAX_LOGINS_BYTES)
-                .map_err(|source| RemoteError::Io { path: from, source })?;
+        for (login, key) in files {
+            let bytes =
+                match login.part {
+                    Some(part) => part,
+                    // Bounded again: a file that grew since is refused, not carried whole.
+                    None => crate::files::read_bounded(&login.from, MAX_LOGINS_BYTES).map_err(
+                        |source| RemoteError::Io {
+                            path: login.from,
+                            source,
+                        },
+                    )?,
+                };
             data.insert(key, k8s_openapi::ByteString(bytes));
         }
         let mut metadata = self.metadata();
@@ -347,9 +356,9 @@ impl Pod {
         let items: Vec<core::KeyToPath> = self
             .login_files()
             .into_iter()
-            .map(|(_, key, path)| core::KeyToPath {
+            .map(|(login, key)| core::KeyToPath {
                 key,
-                path,
+                path: login.rel,
                 mode: None,
             })
             .collect();
@@ -593,9 +602,10 @@ impl Place for Pod {
         made::remove(self)
     }
 
-    fn when_make_fails(&self) -> &'static str {
+    fn when_make_fails(&self, _failed: &RemoteError) -> String {
         "vnx uses your kubectl and kubeconfig: `kubectl get pods` with the host's context and \
          namespace must work, and the cluster must be able to run the image"
+            .into()
     }
 }
 
@@ -626,14 +636,24 @@ mod tests {
     use crate::remote::place::Here;
 
     /// The first built-in CLI with a state directory: its name and the directory.
-    fn cli_with_a_state_dir() -> (&'static str, &'static str) {
+    /// A CLI with two login files carried whole, and their places under the home.
+    fn cli_with_whole_logins() -> (&'static str, [&'static str; 2]) {
+        use crate::provider::cli::login::Carry;
         crate::provider::cli::CLIS
             .iter()
             .find_map(|cli| {
-                let dir = cli.state_paths().iter().find(|p| p.dir && p.writable)?;
-                Some((cli.provider().name(), dir.rel))
+                let mut whole = (cli.login_files().iter())
+                    .filter(|f| matches!(f.carry, Carry::Whole))
+                    .map(|f| f.rel);
+                Some((cli.provider().name(), [whole.next()?, whole.next()?]))
             })
             .unwrap()
+    }
+
+    fn write_in(home: &Path, rel: &str, bytes: &[u8]) {
+        let path = home.join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, bytes).unwrap();
     }
 
     fn pod(yaml_more: &str, home: &Path) -> Pod {
@@ -654,15 +674,14 @@ mod tests {
 
     #[test]
     fn logins_are_one_secret_mounted_read_only_in_both_forms() {
-        let (cli, dir) = cli_with_a_state_dir();
+        let (cli, [file, _]) = cli_with_whole_logins();
         let home = tempfile::tempdir().unwrap();
         // No login file here: no Secret, no volume.
         let none = pod(&format!(", logins: [{cli}]"), home.path());
         assert!(none.logins_manifest().unwrap().is_none());
         let spec = serde_json::to_value(none.pod_manifest()).unwrap();
         assert_eq!(spec["spec"]["volumes"].as_array().unwrap().len(), 1);
-        std::fs::create_dir_all(home.path().join(dir)).unwrap();
-        std::fs::write(home.path().join(dir).join("login.json"), "LOGIN").unwrap();
+        write_in(home.path(), file, b"LOGIN");
         for objects in ["pod", "sandbox"] {
             let pod = pod(
                 &format!(", logins: [{cli}], objects: {objects}"),
@@ -699,10 +718,7 @@ mod tests {
                 .unwrap_or_else(|| panic!("{objects}: {spec:#}"));
             assert_eq!(volume["secret"]["secretName"], "vnx-d-1a2b-logins");
             assert_eq!(volume["secret"]["items"][0]["key"], key.as_str());
-            assert_eq!(
-                volume["secret"]["items"][0]["path"],
-                format!("{dir}/login.json")
-            );
+            assert_eq!(volume["secret"]["items"][0]["path"], file);
             let mount = &spec["containers"][0]["volumeMounts"][1];
             assert_eq!(mount["mountPath"], "/run/vnx/logins");
             assert_eq!(mount["readOnly"], true);
@@ -733,12 +749,11 @@ mod tests {
 
     #[test]
     fn logins_too_large_for_a_secret_are_refused_naming_the_host() {
-        let (cli, dir) = cli_with_a_state_dir();
+        let (cli, files) = cli_with_whole_logins();
         let home = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(home.path().join(dir)).unwrap();
         let half = vec![b'x'; (MAX_LOGINS_BYTES / 2 + 1) as usize];
-        for name in ["a.json", "b.json"] {
-            std::fs::write(home.path().join(dir).join(name), &half).unwrap();
+        for file in files {
+            write_in(home.path(), file, &half);
         }
         let pod = pod(&format!(", logins: [{cli}]"), home.path());
         let err = pod.logins_manifest().unwrap_err();

@@ -27,44 +27,56 @@ const MAX_LOGIN_FILES: usize = 64;
 /// How long one engine call that makes, inspects or removes may take.
 pub(super) const ENGINE_LIMIT: Duration = Duration::from_secs(120);
 
-/// The login and settings files here of the CLIs `logins` names (the registry's names), in
-/// `home`, with where they go under the home directory: each CLI's state files, and the
-/// regular files at the top of its state directories (not what they hold below: other
-/// projects' sessions). Never a link, a directory's own link, a program, or a name a
-/// container engine's `--volume` would split. None without a home.
-pub(super) fn login_files(logins: &[String], home: Option<&Path>) -> Vec<(PathBuf, String)> {
+/// The most of a file read to take the part of it that logs in (a CLI's file that also keeps
+/// every project's history grows with it), in bytes.
+const MAX_LOGIN_SOURCE: u64 = 64 << 20;
+
+/// One file that logs a CLI in, as a place gets it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) struct Login {
+    /// The file here.
+    pub from: PathBuf,
+    /// Where it goes under the home directory there.
+    pub rel: String,
+    /// Only these bytes of it (the part that logs in), when not the whole file.
+    pub part: Option<Vec<u8>>,
+}
+
+/// The files here, in `home`, that log in the CLIs `logins` names (the registry's names),
+/// as each CLI's module names them ([`crate::provider::cli::CodingCli::login_files`]): whole,
+/// or only the part that logs in, for the CLI working in the place's clone. Never its
+/// history or sessions, a link, a file that is not regular, or a name a container engine's
+/// `--volume` would split. None without a home.
+pub(super) fn login_files(logins: &[String], home: Option<&Path>) -> Vec<Login> {
+    use crate::provider::cli::login::Carry;
     let Some(home) = home else {
         return Vec::new();
     };
     let regular = |p: &Path| p.symlink_metadata().is_ok_and(|m| m.is_file());
     let mut out = Vec::new();
     let clis = logins.iter().filter_map(|c| crate::provider::cli::named(c));
-    for path in clis
-        .flat_map(|cli| cli.state_paths())
-        .filter(|p| p.writable || !p.dir)
-    {
-        let at = home.join(path.rel);
-        if !path.dir {
-            if regular(&at) {
-                out.push((at, path.rel.to_owned()));
+    for file in clis.flat_map(|cli| cli.login_files()) {
+        let from = home.join(file.rel);
+        if !regular(&from) || from.to_string_lossy().contains([':', ',']) {
+            continue;
+        }
+        let part = match file.carry {
+            Carry::Whole => None,
+            Carry::Part(keep) => {
+                let bytes = crate::files::read_bounded(&from, MAX_LOGIN_SOURCE).ok();
+                match bytes.and_then(|b| keep(&b, CONTAINER_CLONE)) {
+                    Some(part) => Some(part),
+                    None => continue,
+                }
             }
-            continue;
-        }
-        if !at.symlink_metadata().is_ok_and(|m| m.is_dir()) {
-            continue;
-        }
-        let Ok(entries) = std::fs::read_dir(&at) else {
-            continue;
         };
-        for entry in entries.flatten().take(MAX_LOGIN_FILES) {
-            if let Some(name) = entry.file_name().to_str()
-                && entry.file_type().is_ok_and(|t| t.is_file())
-            {
-                out.push((entry.path(), format!("{}/{name}", path.rel)));
-            }
+        // Once, though two CLIs name it (one run through the other's program).
+        if out.iter().any(|l: &Login| l.rel == file.rel) {
+            continue;
         }
+        let rel = file.rel.to_owned();
+        out.push(Login { from, rel, part });
     }
-    out.retain(|(from, _)| !from.to_string_lossy().contains([':', ',']));
     out.truncate(MAX_LOGIN_FILES);
     out
 }
@@ -324,4 +336,66 @@ pub(super) fn run(
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::provider::cli::login::Carry;
+
+    fn write(home: &Path, rel: &str, text: &str) {
+        let path = home.join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+
+    /// Issue 69: `logins:` gave a place every file at the top of a CLI's state directories
+    /// and the whole of its state files, every project's prompt history with them.
+    /// Here every CLI's state holds its login files beside history, sessions below, and
+    /// another project's entry inside a file of which only a part logs in: a place gets the
+    /// login files, nothing of the rest.
+    #[test]
+    fn a_place_gets_what_logs_its_clis_in_and_no_history() {
+        let home = tempfile::tempdir().unwrap();
+        let h = home.path();
+        let clis = crate::provider::cli::CLIS.iter();
+        let names: Vec<String> = clis.clone().map(|c| c.provider().name().into()).collect();
+        let files: Vec<_> = clis.flat_map(|c| c.login_files()).collect();
+        for f in &files {
+            let text = match (f.carry, f.rel.rsplit_once('.').map(|(_, ext)| ext)) {
+                (Carry::Whole, _) => "LOGIN",
+                (Carry::Part(_), Some("json")) => r#"{"projects":{"/x":{"history":["SECRET"]}}}"#,
+                (Carry::Part(_), Some("toml")) => "[projects.\"/x\"]\nhistory = \"SECRET\"\n",
+                (Carry::Part(_), _) => "SECRET",
+            };
+            write(h, f.rel, text);
+            let dir = Path::new(f.rel).parent().unwrap();
+            write(h, &dir.join("history.jsonl").to_string_lossy(), "SECRET");
+            write(h, &dir.join("projects/x.jsonl").to_string_lossy(), "SECRET");
+        }
+        let got = login_files(&names, Some(h));
+        for l in &got {
+            assert!(files.iter().any(|f| f.rel == l.rel), "{} carried", l.rel);
+            assert_eq!(l.from, h.join(&l.rel));
+            let carried = match &l.part {
+                Some(part) => String::from_utf8_lossy(part).into_owned(),
+                None => std::fs::read_to_string(&l.from).unwrap(),
+            };
+            assert!(!carried.contains("SECRET"), "{}: {carried}", l.rel);
+        }
+        let whole = files.iter().filter(|f| matches!(f.carry, Carry::Whole));
+        for f in whole.clone() {
+            assert!(
+                got.iter().any(|l| l.rel == f.rel && l.part.is_none()),
+                "{}",
+                f.rel
+            );
+        }
+        // A link is never followed; no home, nothing.
+        let first = whole.clone().next().unwrap().rel;
+        std::fs::remove_file(h.join(first)).unwrap();
+        std::os::unix::fs::symlink("/etc/hostname", h.join(first)).unwrap();
+        assert!(!login_files(&names, Some(h)).iter().any(|l| l.rel == first));
+        assert!(login_files(&names, None).is_empty());
+    }
 }

@@ -76,9 +76,10 @@ pub trait Place: Send + Sync {
         None
     }
 
-    /// What to look at when [`Place::make`] fails for every dispatch, in words.
-    fn when_make_fails(&self) -> &'static str {
-        ""
+    /// What to look at when [`Place::make`] fails for every dispatch (as it did with
+    /// `_failed`), in words.
+    fn when_make_fails(&self, _failed: &RemoteError) -> String {
+        String::new()
     }
 
     /// Runs `argv` in the clone there within `limit`, its input from `stdin`: its output

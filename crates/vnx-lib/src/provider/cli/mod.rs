@@ -12,7 +12,7 @@
 //! `provider::invocation`), its headless event stream's parser, its transcripts (of the
 //! headless stream and of the session file its TUI writes), the hooks it is given and what
 //! their signals say, the keys and line of its permission dialog, whether doctor probes it, where `init --mcp`
-//! registers vnx with it, where it keeps its state.
+//! registers vnx with it, where it keeps its state, the files that log it in (`login`).
 //! What has not (ADR 0054 lists it): doctor's folder trust, egress
 //! defaults, the session files' places (`provider/session`).
 
@@ -39,6 +39,7 @@ pub mod demo;
 mod error;
 pub mod gemini;
 pub mod hook;
+pub mod login;
 pub mod ollama;
 pub mod opencode;
 pub mod qwen;
@@ -413,6 +414,13 @@ pub trait CodingCli: Sync {
     /// directory: what a sandboxed worker of this provider may write besides its worktree;
     /// and where its installer keeps its program, which it may read ([`StatePath::program`]).
     fn state_paths(&self) -> &'static [StatePath] {
+        &[]
+    }
+
+    /// The files in the home directory that log it in, for a place whose `logins:` names it
+    /// (a container, a pod): each whole or only the part that logs in, never its history,
+    /// its sessions or other projects' state.
+    fn login_files(&self) -> &'static [login::LoginFile] {
         &[]
     }
 }

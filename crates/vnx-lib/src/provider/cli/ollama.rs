@@ -91,6 +91,10 @@ impl CodingCli for Ollama {
         opencode::STATE_PATHS
     }
 
+    fn login_files(&self) -> &'static [super::login::LoginFile] {
+        opencode::LOGIN_FILES
+    }
+
     fn home(&self, var: &dyn Fn(&str) -> Option<PathBuf>, h: Option<&Path>) -> Option<PathBuf> {
         opencode::home(var, h)
     }

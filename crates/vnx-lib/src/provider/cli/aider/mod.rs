@@ -68,4 +68,18 @@ impl CodingCli for Aider {
         ];
         PATHS
     }
+
+    /// The keys its OAuth login keeps (`~/.aider/oauth-keys.env`) and the user's
+    /// configuration (its options, which may hold keys, the model's metadata and settings):
+    /// never its analytics id or caches.
+    fn login_files(&self) -> &'static [super::login::LoginFile] {
+        use super::login::LoginFile;
+        const FILES: &[LoginFile] = &[
+            LoginFile::whole(".aider/oauth-keys.env"),
+            LoginFile::whole(".aider.conf.yml"),
+            LoginFile::whole(".aider.model.metadata.json"),
+            LoginFile::whole(".aider.model.settings.yml"),
+        ];
+        FILES
+    }
 }

@@ -25,6 +25,7 @@ use crate::sandbox::StatePath;
 mod events;
 pub mod hooks;
 mod invocation;
+mod login;
 mod models;
 mod sessions;
 mod transcript;
@@ -191,6 +192,11 @@ impl CodingCli for Claude {
             StatePath::program(".local/share/claude"),
         ];
         PATHS
+    }
+
+    /// Its OAuth tokens, its settings, and its account of `~/.claude.json` (`login`).
+    fn login_files(&self) -> &'static [super::login::LoginFile] {
+        login::FILES
     }
 }
 

@@ -30,6 +30,7 @@ mod background;
 mod events;
 pub mod hooks;
 mod invocation;
+mod login;
 mod rollout;
 mod sessions;
 mod transcript;
@@ -148,6 +149,11 @@ impl CodingCli for Codex {
     fn state_paths(&self) -> &'static [StatePath] {
         const PATHS: &[StatePath] = &[StatePath::dir(".codex", Some("CODEX_HOME"))];
         PATHS
+    }
+
+    /// `auth.json`, and `config.toml` without other projects' trust (`login`).
+    fn login_files(&self) -> &'static [super::login::LoginFile] {
+        login::FILES
     }
 }
 

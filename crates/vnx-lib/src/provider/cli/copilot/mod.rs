@@ -129,4 +129,12 @@ impl CodingCli for Copilot {
         ];
         PATHS
     }
+
+    /// `config.json` (who is logged in, and their token where no keyring keeps it): never
+    /// its command history, sessions or logs.
+    fn login_files(&self) -> &'static [super::login::LoginFile] {
+        const FILES: &[super::login::LoginFile] =
+            &[super::login::LoginFile::whole(".copilot/config.json")];
+        FILES
+    }
 }

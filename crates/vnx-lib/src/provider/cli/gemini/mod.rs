@@ -148,6 +148,18 @@ impl CodingCli for Gemini {
         const PATHS: &[StatePath] = &[StatePath::dir(".gemini", None)];
         PATHS
     }
+
+    /// Its Google login (`oauth_creds.json`, `google_accounts.json`) and its settings (the
+    /// kind of login chosen): never its chats and checkpoints (`tmp/`), or its memory.
+    fn login_files(&self) -> &'static [super::login::LoginFile] {
+        use super::login::LoginFile;
+        const FILES: &[LoginFile] = &[
+            LoginFile::whole(".gemini/oauth_creds.json"),
+            LoginFile::whole(".gemini/google_accounts.json"),
+            LoginFile::whole(".gemini/settings.json"),
+        ];
+        FILES
+    }
 }
 
 #[cfg(test)]

@@ -50,6 +50,16 @@ pub(crate) const STATE_PATHS: &[StatePath] = &[
     StatePath::dir(".local/state/opencode", None),
 ];
 
+/// What logs it in: `auth.json` (its providers' keys and logins) and its global config (the
+/// providers it is given): never its database of every session, its prompt history
+/// (`~/.local/state/opencode`) or its snapshots.
+pub(crate) const LOGIN_FILES: &[super::login::LoginFile] = &[
+    super::login::LoginFile::whole(".local/share/opencode/auth.json"),
+    super::login::LoginFile::whole(".config/opencode/opencode.json"),
+    super::login::LoginFile::whole(".config/opencode/opencode.jsonc"),
+    super::login::LoginFile::whole(".config/opencode/config.json"),
+];
+
 /// Its data directory, where its database keeps every session: `$XDG_DATA_HOME/opencode`,
 /// else `~/.local/share/opencode`.
 pub(crate) fn home(var: &dyn Fn(&str) -> Option<PathBuf>, home: Option<&Path>) -> Option<PathBuf> {
@@ -153,5 +163,9 @@ impl CodingCli for Opencode {
 
     fn state_paths(&self) -> &'static [StatePath] {
         STATE_PATHS
+    }
+
+    fn login_files(&self) -> &'static [super::login::LoginFile] {
+        LOGIN_FILES
     }
 }

@@ -138,6 +138,17 @@ impl CodingCli for Qwen {
         const PATHS: &[StatePath] = &[StatePath::dir(".qwen", Some("QWEN_HOME"))];
         PATHS
     }
+
+    /// Its Qwen OAuth login (`oauth_creds.json`) and its settings (the kind of login
+    /// chosen): never its projects' chats.
+    fn login_files(&self) -> &'static [super::login::LoginFile] {
+        use super::login::LoginFile;
+        const FILES: &[LoginFile] = &[
+            LoginFile::whole(".qwen/oauth_creds.json"),
+            LoginFile::whole(".qwen/settings.json"),
+        ];
+        FILES
+    }
 }
 
 #[cfg(test)]
