@@ -1,10 +1,12 @@
-//! (cargo feature `serve`) `vnx serve`'s HTTP side: axum on a tokio runtime of its own, the
-//! routes (`pages`, the pairing and guard of `auth`, the HTML of `html`), the server-sent
-//! events that tell an open page the ledger changed, and the page's stylesheet and script,
-//! built into the binary. The reading and acting are the library's and the shared actions'
-//! (`cli/util/acts`), called on the blocking pool.
+//! (cargo feature `serve`) `vnx serve`'s HTTP side: axum on a multi-threaded tokio runtime of
+//! its own, its connections bounded and timed (`conns`), the routes (`pages`, the pairing and
+//! guard of `auth`, the HTML of `html`), the server-sent events that tell an open page the
+//! ledger changed, and the page's stylesheet and script, built into the binary. The reading
+//! and acting are the library's and the shared actions' (`cli/util/acts`), called on the
+//! blocking pool; requests that arrive while the dispatches are read share the next read.
 
 pub mod auth;
+pub mod conns;
 pub mod html;
 pub mod links;
 pub mod pages;
@@ -15,7 +17,7 @@ use crate::action::{Action, Outcome};
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use axum::Router;
@@ -43,9 +45,12 @@ pub struct Settings {
     pub tmux: vnx::tmux::Tmux,
     /// The address to listen on.
     pub listen: SocketAddr,
-    /// Host names the server answers for besides loopback's (`serve.url`'s); `None`: any
-    /// (listening beyond loopback, as the person asked).
-    pub hosts: Option<Vec<String>>,
+    /// Host names the server answers for besides loopback's and the address a request
+    /// reached it at (`serve.url`'s, `--host`'s, the machine's name), lower case.
+    pub hosts: Vec<String>,
+    /// How long a client may keep it waiting (a request's head, its body, the next
+    /// request on a connection kept alive).
+    pub client_wait: Duration,
     /// Whether the device cookie is marked `Secure` (the page is reached over https).
     pub secure_cookie: bool,
     /// The person who runs the server (receipts name them with the device).
@@ -97,7 +102,8 @@ pub struct App {
     devices: DeviceStore,
     pairing: Mutex<Pairing>,
     reloader: Mutex<Reloader>,
-    hosts: Option<Vec<String>>,
+    reads: Reads,
+    hosts: Vec<String>,
     secure_cookie: bool,
     user: String,
     changes: tokio::sync::watch::Sender<u64>,
@@ -110,14 +116,15 @@ impl App {
         (self.calls.say)(line);
     }
 
-    /// Whether the server answers for `host` (no port).
-    fn answers_for(&self, host: &str) -> bool {
+    /// Whether the server answers for `host` (no port), asked on a connection that reached
+    /// it at `reached`: loopback's names, the address reached (an address of this machine
+    /// the server listens on), and the names it was given.
+    fn answers_for(&self, host: &str, reached: Option<std::net::IpAddr>) -> bool {
         let loopback = matches!(host, "localhost" | "127.0.0.1" | "::1");
-        loopback
-            || self
-                .hosts
-                .as_ref()
-                .is_none_or(|hosts| hosts.iter().any(|h| h.eq_ignore_ascii_case(host)))
+        let address = host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| Some(ip) == reached);
+        loopback || address || self.hosts.iter().any(|h| h.eq_ignore_ascii_case(host))
     }
 
     /// How receipts name who acted from device `p`.
@@ -130,11 +137,18 @@ impl App {
         self.changes.send_modify(|n| *n += 1);
     }
 
-    /// The dispatches as the dashboard reads them.
-    fn snapshot(&self) -> Result<Snapshot, String> {
-        (self.calls.drain)();
-        let mut reloader = self.reloader.lock().map_err(|e| e.to_string())?;
-        reloader.reload(&self.sources).map_err(|e| e.to_string())
+    /// The dispatches as the dashboard reads them, read after this call began: by this
+    /// call, or by the one read that others waiting with it share (one read at a time, and
+    /// none held up by another's page being drawn).
+    fn snapshot(&self) -> Result<Arc<Snapshot>, String> {
+        self.reads.after_now(|| {
+            (self.calls.drain)();
+            let mut reloader = self.reloader.lock().map_err(|e| e.to_string())?;
+            reloader
+                .reload(&self.sources)
+                .map(Arc::new)
+                .map_err(|e| e.to_string())
+        })
     }
 
     /// The files dispatch `id` shares with other running or unmerged dispatches, in a line.
@@ -172,6 +186,58 @@ impl App {
     }
 }
 
+/// What was read last.
+type Read = Result<Arc<Snapshot>, String>;
+
+/// The reads of the dispatches: one at a time, and a caller that arrives while one runs
+/// waits for the next, which it shares with everyone else who waited.
+#[derive(Default)]
+struct Reads {
+    state: Mutex<ReadState>,
+    done: Condvar,
+}
+
+#[derive(Default)]
+struct ReadState {
+    /// Reads begun so far.
+    begun: u64,
+    /// Whether one runs now.
+    running: bool,
+    /// The last read that ended: its number and what it read.
+    last: Option<(u64, Read)>,
+}
+
+impl Reads {
+    /// What `read` reads, from a read that began after this call did.
+    fn after_now(&self, read: impl FnOnce() -> Read) -> Read {
+        let poisoned = |e: std::sync::PoisonError<_>| format!("a read failed before: {e}");
+        let mut state = self.state.lock().map_err(poisoned)?;
+        // The read running now began before this call: the next one is this call's.
+        let wanted = state.begun + 1;
+        loop {
+            if let Some((n, last)) = &state.last
+                && *n >= wanted
+            {
+                return last.clone();
+            }
+            if !state.running {
+                state.running = true;
+                state.begun += 1;
+                let n = state.begun;
+                drop(state);
+                let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(read))
+                    .unwrap_or_else(|_| Err("reading the dispatches panicked".to_owned()));
+                let mut state = self.state.lock().map_err(poisoned)?;
+                state.running = false;
+                state.last = Some((n, read.clone()));
+                self.done.notify_all();
+                return read;
+            }
+            state = self.done.wait(state).map_err(poisoned)?;
+        }
+    }
+}
+
 /// Makes a new pairing code, the one the terminal shows.
 pub fn new_pairing() -> Result<Pairing, vnx::access::AccessError> {
     Pairing::new(jiff::Timestamp::now())
@@ -203,9 +269,11 @@ pub fn run(
     calls: Calls,
     ready: impl FnOnce(&Running),
 ) -> std::io::Result<()> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
         .enable_all()
         .build()?;
+    let limits = conns::Limits::of_this_process(settings.client_wait);
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(settings.listen).await?;
         let addr = listener.local_addr()?;
@@ -220,6 +288,7 @@ pub fn run(
             data_dir: settings.project.data_dir(),
             serve: settings.serve,
             pairing: Mutex::new(pairing),
+            reads: Reads::default(),
             reloader: Mutex::new(Reloader::new(
                 settings.key,
                 settings.witness,
@@ -245,6 +314,10 @@ pub fn run(
             .route("/static/app.css", get(css))
             .route("/static/app.js", get(js))
             .layer(axum::middleware::from_fn_with_state(
+                limits.wait,
+                conns::body_in_time,
+            ))
+            .layer(axum::middleware::from_fn_with_state(
                 Arc::clone(&app),
                 auth::guard,
             ))
@@ -252,12 +325,8 @@ pub fn run(
         let stop = async {
             let _ = tokio::signal::ctrl_c().await;
         };
-        axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(stop)
-        .await
+        conns::serve(listener, router, limits, stop).await;
+        Ok(())
     })
 }
 

@@ -41,7 +41,11 @@ pub async fn dispatch(
             &page("Not found", "", "<h1>No such dispatch</h1>"),
         );
     };
-    let said = q.get("said").cloned().unwrap_or_default();
+    let said = Said {
+        line: q.get("said").cloned().unwrap_or_default(),
+        ok: q.get("ok").is_some_and(|v| v == "1"),
+        hint: q.get("hint").cloned().filter(|h| !h.is_empty()),
+    };
     blocking(move || dispatch_page(&app, &p, &id, &said)).await
 }
 
@@ -109,9 +113,52 @@ pub async fn act(
     app.say(&format!("{said} {id} by {by}"));
     let acting = Arc::clone(&app);
     let outcome = tokio::task::spawn_blocking(move || (acting.calls.act)(&action, &by)).await;
-    let line = outcome.map_or_else(|e| format!("{said}: failed: {e}"), |o| o.message());
+    let said = match outcome {
+        Ok(o) => Said {
+            line: o.message(),
+            ok: o.ok(),
+            hint: o.hint,
+        },
+        Err(e) => Said {
+            line: format!("{said}: failed: {e}"),
+            ok: false,
+            hint: None,
+        },
+    };
     app.changed();
-    back(&id, &line)
+    back_saying(&id, &said)
+}
+
+/// What an action's outcome said on the page it returns to: its line, whether it did what
+/// was asked, and the hint its refusal or failure carries (the library's, as the vnx
+/// command of the same name prints it).
+struct Said {
+    line: String,
+    ok: bool,
+    hint: Option<String>,
+}
+
+impl Said {
+    /// The outcome as the page shows it: a done action as a status, a refusal or failure as
+    /// an alert with its hint.
+    fn html(&self) -> String {
+        if self.line.is_empty() {
+            return String::new();
+        }
+        if self.ok {
+            return format!(
+                "<p class=\"said ok\" role=\"status\">{}</p>",
+                esc(&self.line)
+            );
+        }
+        let hint = (self.hint.as_deref())
+            .map(|h| format!("<p class=\"said-hint\">hint: {}</p>", esc(h)))
+            .unwrap_or_default();
+        format!(
+            "<div class=\"said bad\" role=\"alert\"><p>{}</p>{hint}</div>",
+            esc(&self.line)
+        )
+    }
 }
 
 fn not_found() -> Response {
@@ -162,9 +209,29 @@ fn raise_fields(note: &vnx::dispatch::state::BudgetNote) -> String {
     out
 }
 
-/// Back to the dispatch's page, saying `said`.
-fn back(id: &DispatchId, said: &str) -> Response {
-    Redirect::to(&format!("/d/{id}?said={}", url_encode(said))).into_response()
+/// Back to the dispatch's page, saying why what was asked was not done.
+fn back(id: &DispatchId, refused: &str) -> Response {
+    back_saying(
+        id,
+        &Said {
+            line: refused.to_owned(),
+            ok: false,
+            hint: None,
+        },
+    )
+}
+
+/// Back to the dispatch's page, saying what became of an action.
+fn back_saying(id: &DispatchId, said: &Said) -> Response {
+    let mut to = format!(
+        "/d/{id}?said={}&ok={}",
+        url_encode(&said.line),
+        u8::from(said.ok)
+    );
+    if let Some(hint) = &said.hint {
+        let _ = write!(to, "&hint={}", url_encode(hint));
+    }
+    Redirect::to(&to).into_response()
 }
 
 /// `text` as a URL's query value.
@@ -271,7 +338,16 @@ fn row_html(row: &Row, now: jiff::Timestamp, pr: Option<&str>, p: &Paired) -> St
     let pr = pr
         .map(|pr| format!(" · <span class=\"pr\">{}</span>", esc(pr)))
         .unwrap_or_default();
-    let quick = if s.blocked.is_some() && s.state.is_live() {
+    let waits = waits_label(s);
+    let quick = if let Some((_, sha)) = s.plan_waiting() {
+        // The plan's own decision (`vnx approve`/`vnx deny` of its SHA-256), as its page's
+        // forms post it.
+        format!(
+            "<div class=\"quick\">{}{}</div>",
+            plan_button(&s.id, p, sha, true),
+            plan_button(&s.id, p, sha, false),
+        )
+    } else if s.blocked.is_some() && s.state.is_live() {
         format!(
             "<div class=\"quick\">{}{}</div>",
             button(
@@ -293,10 +369,11 @@ fn row_html(row: &Row, now: jiff::Timestamp, pr: Option<&str>, p: &Paired) -> St
         String::new()
     };
     format!(
-        "<li class=\"row st-{status}\"><a href=\"/d/{id}\"><span class=\"badge\">{status}</span> \
+        "<li class=\"row st-{status}\"><a href=\"/d/{id}\"><span class=\"badge\">{badge}</span> \
          <b>{title}</b><span class=\"meta\">{cli} · {age} · {short}{pr}</span>\
          {overlap}<span class=\"act\">{activity}</span></a>{quick}</li>",
         status = esc(s.status),
+        badge = esc(waits.unwrap_or(s.status)),
         id = s.id,
         title = esc(title),
         cli = esc(cli),
@@ -307,6 +384,49 @@ fn row_html(row: &Row, now: jiff::Timestamp, pr: Option<&str>, p: &Paired) -> St
             .as_deref()
             .map(|o| format!("<span class=\"overlap\">⚠ {}</span>", esc(o)))
             .unwrap_or_default(),
+    )
+}
+
+/// What an ended dispatch that needs input waits for, as the list labels it: its plan (a
+/// decision on it), a question (an answer), or nothing asked: its worker stopped (at its
+/// budget, or having said something that is no question). `None` for any other dispatch.
+fn waits_label(s: &vnx::dispatch::state::DispatchState) -> Option<&'static str> {
+    let needs_input = s.state == Live::Ended(vnx::receipts::DispatchStatus::NeedsInput);
+    if !(needs_input && s.waiting()) {
+        return None;
+    }
+    Some(if vnx::actions::plan::waits(s) {
+        "plan waits"
+    } else if vnx::actions::budget::waits(s).is_none() && s.question_label() == "asks" {
+        "question"
+    } else {
+        "stopped"
+    })
+}
+
+/// A list row's button that approves the plan whose SHA-256 is `sha`, or sends it back.
+fn plan_button(id: &DispatchId, p: &Paired, sha: &str, approve: bool) -> String {
+    let (action, label, confirm) = if approve {
+        (
+            "approve-plan",
+            "Approve the plan",
+            "Approve this plan? The worker goes on to carry it out.",
+        )
+    } else {
+        (
+            "deny-plan",
+            "Deny the plan",
+            "Send this plan back to be planned again?",
+        )
+    };
+    format!(
+        "<form method=\"post\" action=\"/d/{id}\" data-confirm=\"{confirm}\">\
+         <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+         <input type=\"hidden\" name=\"action\" value=\"{action}\">\
+         <input type=\"hidden\" name=\"plan_sha256\" value=\"{sha}\">\
+         <button class=\"b-{action}\" type=\"submit\">{label}</button></form>",
+        csrf = p.token.csrf(),
+        sha = esc(sha),
     )
 }
 
@@ -351,7 +471,7 @@ fn age_of(started: Option<&str>, now: jiff::Timestamp) -> String {
         )
 }
 
-fn dispatch_page(app: &App, p: &Paired, id: &DispatchId, said: &str) -> Result<String, String> {
+fn dispatch_page(app: &App, p: &Paired, id: &DispatchId, said: &Said) -> Result<String, String> {
     let Some(d) = app.detail(id)? else {
         return Err(NOT_FOUND.to_owned());
     };
@@ -377,14 +497,13 @@ fn dispatch_page(app: &App, p: &Paired, id: &DispatchId, said: &str) -> Result<S
             .map(|h| format!(" · on {}", esc(h)))
             .unwrap_or_default(),
     );
-    if !said.is_empty() {
-        let _ = write!(b, "<p class=\"said\">{}</p>", esc(said));
-    }
+    b.push_str(&said.html());
     if let (Some(blocked), true) = (&s.blocked, s.state.is_live()) {
         let _ = write!(
             b,
             "<section class=\"needs\"><h2>Waits for you</h2><pre class=\"ask\">{}</pre><div class=\"acts\">{}</div>{}</section>",
-            esc(&blocked.describe()),
+            // What it waits for; the buttons below answer it (not the terminal's commands).
+            esc(&blocked.what()),
             button(
                 id,
                 p,
