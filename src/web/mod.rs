@@ -137,17 +137,20 @@ impl App {
         self.changes.send_modify(|n| *n += 1);
     }
 
-    /// The dispatches as the dashboard reads them, read after this call began: by this
-    /// call, or by the one read that others waiting with it share (one read at a time, and
-    /// none held up by another's page being drawn).
-    fn snapshot(&self) -> Result<Arc<Snapshot>, String> {
-        self.reads.after_now(|| {
+    /// The list page's body, `draw`n from the dispatches as the dashboard reads them, read
+    /// since the last change this server knows of (an action it did, a change of the ledger
+    /// it saw) and after this call began unless the read running now began after that
+    /// change: by this call, or by the one read that others waiting with it share (one read
+    /// and drawing at a time; the device's anti-forgery value is left as
+    /// [`pages::CSRF_MARK`] for each request to put in).
+    fn listed(&self, draw: impl FnOnce(&Snapshot) -> String) -> Result<Arc<String>, String> {
+        let changes = *self.changes.borrow();
+        self.reads.after_now(changes, || {
             (self.calls.drain)();
             let mut reloader = self.reloader.lock().map_err(|e| e.to_string())?;
-            reloader
-                .reload(&self.sources)
-                .map(Arc::new)
-                .map_err(|e| e.to_string())
+            let snapshot = reloader.reload(&self.sources).map_err(|e| e.to_string())?;
+            drop(reloader);
+            Ok(Arc::new(draw(&snapshot)))
         })
     }
 
@@ -186,11 +189,12 @@ impl App {
     }
 }
 
-/// What was read last.
-type Read = Result<Arc<Snapshot>, String>;
+/// What was read (and drawn) last.
+type Read = Result<Arc<String>, String>;
 
-/// The reads of the dispatches: one at a time, and a caller that arrives while one runs
-/// waits for the next, which it shares with everyone else who waited.
+/// The reads of the dispatches: one at a time; a caller that arrives while one runs shares
+/// it when no change was known since it began, else waits for the next, which it shares
+/// with everyone else who waited.
 #[derive(Default)]
 struct Reads {
     state: Mutex<ReadState>,
@@ -201,34 +205,45 @@ struct Reads {
 struct ReadState {
     /// Reads begun so far.
     begun: u64,
-    /// Whether one runs now.
-    running: bool,
+    /// Whether one runs now, and the count of changes known when it began.
+    running: Option<u64>,
     /// The last read that ended: its number and what it read.
     last: Option<(u64, Read)>,
 }
 
+impl ReadState {
+    /// The number of the read a call at the `changes`-th change known takes: the one running
+    /// when it began at that count, else the next.
+    fn wanted(&self, changes: u64) -> u64 {
+        match self.running {
+            Some(at) if at == changes => self.begun,
+            _ => self.begun + 1,
+        }
+    }
+}
+
 impl Reads {
-    /// What `read` reads, from a read that began after this call did.
-    fn after_now(&self, read: impl FnOnce() -> Read) -> Read {
+    /// What `read` reads, from a read that began after the `changes`-th change known, and
+    /// after this call began unless the one running began at the same count.
+    fn after_now(&self, changes: u64, read: impl FnOnce() -> Read) -> Read {
         let poisoned = |e: std::sync::PoisonError<_>| format!("a read failed before: {e}");
         let mut state = self.state.lock().map_err(poisoned)?;
-        // The read running now began before this call: the next one is this call's.
-        let wanted = state.begun + 1;
+        let wanted = state.wanted(changes);
         loop {
             if let Some((n, last)) = &state.last
                 && *n >= wanted
             {
                 return last.clone();
             }
-            if !state.running {
-                state.running = true;
+            if state.running.is_none() {
+                state.running = Some(changes);
                 state.begun += 1;
                 let n = state.begun;
                 drop(state);
                 let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(read))
                     .unwrap_or_else(|_| Err("reading the dispatches panicked".to_owned()));
                 let mut state = self.state.lock().map_err(poisoned)?;
-                state.running = false;
+                state.running = None;
                 state.last = Some((n, read.clone()));
                 self.done.notify_all();
                 return read;
@@ -385,4 +400,27 @@ fn asset(kind: &'static str, text: &'static str) -> Response {
         text,
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_read_running_since_the_last_change_is_shared_and_one_after_a_change_is_not() {
+        let running = |at, begun| ReadState {
+            begun,
+            running: at,
+            last: None,
+        };
+        // The read running (number 3) began at change 7.
+        assert_eq!(running(Some(7), 3).wanted(7), 3, "shared");
+        assert_eq!(running(Some(7), 3).wanted(8), 4, "a change since: the next");
+        assert_eq!(running(None, 3).wanted(7), 4, "none running: a read of its own");
+        // One after another, each call reads anew: nothing is kept past its read.
+        let reads = Reads::default();
+        let read = |what: &str| reads.after_now(1, || Ok(Arc::new(what.to_owned())));
+        assert_eq!(read("one").unwrap().as_str(), "one");
+        assert_eq!(read("two").unwrap().as_str(), "two");
+    }
 }

@@ -266,8 +266,18 @@ async fn blocking(f: impl FnOnce() -> Result<String, String> + Send + 'static) -
     }
 }
 
+/// Where a list drawn once for every device has the anti-forgery value each puts in: a
+/// control character, which no escaped text holds.
+pub const CSRF_MARK: &str = "\u{1}csrf\u{1}";
+
 fn list_page(app: &App, p: &Paired) -> Result<String, String> {
-    let snapshot = app.snapshot()?;
+    let body = app.listed(|snapshot| list_body(app, snapshot))?;
+    let csrf = p.token.csrf();
+    Ok(page("vnx", &csrf, &body.replace(CSRF_MARK, &csrf)))
+}
+
+/// The list's body, its forms' anti-forgery value left as [`CSRF_MARK`].
+fn list_body(app: &App, snapshot: &vnx::dashboard::Snapshot) -> String {
     let prs = app.prs(snapshot.rows.iter().map(|r| &r.state));
     let now = snapshot.now;
     let mut body = String::new();
@@ -299,7 +309,6 @@ fn list_page(app: &App, p: &Paired) -> Result<String, String> {
                 row,
                 now,
                 prs.get(&row.state.id).map(String::as_str),
-                p,
             ));
         }
         if rows.len() > shown {
@@ -327,10 +336,12 @@ fn list_page(app: &App, p: &Paired) -> Result<String, String> {
         }
         _ => String::new(),
     };
-    Ok(page("vnx", &p.token.csrf(), &format!("{health}{body}")))
+    format!("{health}{body}")
 }
 
-fn row_html(row: &Row, now: jiff::Timestamp, pr: Option<&str>, p: &Paired) -> String {
+/// One dispatch's row of the list, its buttons' anti-forgery value left as [`CSRF_MARK`].
+fn row_html(row: &Row, now: jiff::Timestamp, pr: Option<&str>) -> String {
+    let csrf = CSRF_MARK;
     let s = &row.state;
     let title = s.title.as_deref().unwrap_or("(no title)");
     let age = age_of(s.started_at.as_deref(), now);
@@ -344,22 +355,22 @@ fn row_html(row: &Row, now: jiff::Timestamp, pr: Option<&str>, p: &Paired) -> St
         // forms post it.
         format!(
             "<div class=\"quick\">{}{}</div>",
-            plan_button(&s.id, p, sha, true),
-            plan_button(&s.id, p, sha, false),
+            plan_button(&s.id, csrf, sha, true),
+            plan_button(&s.id, csrf, sha, false),
         )
     } else if s.blocked.is_some() && s.state.is_live() {
         format!(
             "<div class=\"quick\">{}{}</div>",
-            button(
+            button_with(
                 &s.id,
-                p,
+                csrf,
                 "approve",
                 "Approve",
                 Some("Allow what this worker asks to do?")
             ),
-            button(
+            button_with(
                 &s.id,
-                p,
+                csrf,
                 "deny",
                 "Deny",
                 Some("Refuse what this worker asks to do?")
@@ -405,7 +416,7 @@ fn waits_label(s: &vnx::dispatch::state::DispatchState) -> Option<&'static str> 
 }
 
 /// A list row's button that approves the plan whose SHA-256 is `sha`, or sends it back.
-fn plan_button(id: &DispatchId, p: &Paired, sha: &str, approve: bool) -> String {
+fn plan_button(id: &DispatchId, csrf: &str, sha: &str, approve: bool) -> String {
     let (action, label, confirm) = if approve {
         (
             "approve-plan",
@@ -425,13 +436,23 @@ fn plan_button(id: &DispatchId, p: &Paired, sha: &str, approve: bool) -> String 
          <input type=\"hidden\" name=\"action\" value=\"{action}\">\
          <input type=\"hidden\" name=\"plan_sha256\" value=\"{sha}\">\
          <button class=\"b-{action}\" type=\"submit\">{label}</button></form>",
-        csrf = p.token.csrf(),
         sha = esc(sha),
     )
 }
 
 /// A form of one button posting `action` for dispatch `id`.
 fn button(id: &DispatchId, p: &Paired, action: &str, label: &str, confirm: Option<&str>) -> String {
+    button_with(id, &p.token.csrf(), action, label, confirm)
+}
+
+/// The same, with the anti-forgery value `csrf`.
+fn button_with(
+    id: &DispatchId,
+    csrf: &str,
+    action: &str,
+    label: &str,
+    confirm: Option<&str>,
+) -> String {
     let confirm = confirm
         .map(|c| format!(" data-confirm=\"{}\"", esc(c)))
         .unwrap_or_default();
@@ -439,7 +460,6 @@ fn button(id: &DispatchId, p: &Paired, action: &str, label: &str, confirm: Optio
         "<form method=\"post\" action=\"/d/{id}\"{confirm}><input type=\"hidden\" name=\"csrf\" \
          value=\"{csrf}\"><input type=\"hidden\" name=\"action\" value=\"{action}\">\
          <button class=\"b-{action}\" type=\"submit\">{label}</button></form>",
-        csrf = p.token.csrf(),
     )
 }
 
