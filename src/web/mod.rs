@@ -9,6 +9,7 @@ pub mod auth;
 pub mod conns;
 pub mod html;
 pub mod links;
+pub mod list;
 pub mod pages;
 
 use std::collections::{BTreeMap, HashMap};
@@ -142,7 +143,7 @@ impl App {
     /// it saw) and after this call began unless the read running now began after that
     /// change: by this call, or by the one read that others waiting with it share (one read
     /// and drawing at a time; the device's anti-forgery value is left as
-    /// [`pages::CSRF_MARK`] for each request to put in).
+    /// [`list::CSRF_MARK`] for each request to put in).
     fn listed(&self, draw: impl FnOnce(&Snapshot) -> String) -> Result<Arc<String>, String> {
         let changes = *self.changes.borrow();
         self.reads.after_now(changes, || {
@@ -321,7 +322,7 @@ pub fn run(
             app: Arc::clone(&app),
         });
         let router = Router::new()
-            .route("/", get(pages::list))
+            .route("/", get(list::list))
             .route("/d/{id}", get(pages::dispatch).post(pages::act))
             .route("/events", get(events))
             .route("/pair", get(auth::pair_page).post(auth::pair))
@@ -416,7 +417,11 @@ mod tests {
         // The read running (number 3) began at change 7.
         assert_eq!(running(Some(7), 3).wanted(7), 3, "shared");
         assert_eq!(running(Some(7), 3).wanted(8), 4, "a change since: the next");
-        assert_eq!(running(None, 3).wanted(7), 4, "none running: a read of its own");
+        assert_eq!(
+            running(None, 3).wanted(7),
+            4,
+            "none running: a read of its own"
+        );
         // One after another, each call reads anew: nothing is kept past its read.
         let reads = Reads::default();
         let read = |what: &str| reads.after_now(1, || Ok(Arc::new(what.to_owned())));
