@@ -266,40 +266,6 @@ impl From<vnx::dispatch::view::ResolveError> for CliError {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_full_disk_is_named_in_the_hint_wherever_it_is_in_the_chain() {
-        let git = CliError::new("could not create the worktree")
-            .with_cause(&std::io::Error::other(
-                "fatal: Unable to create '/r/.git/index.lock': No space left on device",
-            ))
-            .with_hint("check the repository");
-        let text = git.rendered();
-        assert!(
-            text.ends_with(&format!("hint: {DISK_FULL}; then: check the repository\n")),
-            "{text}"
-        );
-        let plain = CliError::new("no such dispatch").with_hint("vnx status lists them");
-        assert!(plain.rendered().ends_with("hint: vnx status lists them\n"));
-    }
-
-    /// Every library error reaches the exit status [`exits`] gives it, with its own hint.
-    #[test]
-    fn a_library_error_exits_as_its_kind_means() {
-        let bug = CliError::from(LedgerError::NotCanonical { index: 0 });
-        assert_eq!(bug.exit, Exit::Bug);
-        let unknown = CliError::from(vnx::gate::GateError::UnknownDispatch {
-            id: "D-1".into(),
-            ledger: "l".into(),
-        });
-        assert_eq!(unknown.exit, Exit::Usage);
-        assert!(unknown.hint.is_some(), "{unknown:?}");
-    }
-}
-
 /// The error a merge's entry that did not merge (or, with --check, cannot) stands for, its
 /// hint the library's: what `vnx merge` prints, and what the web page and the dashboard
 /// show of their Merge.
@@ -342,5 +308,39 @@ pub(crate) fn merge_verdict(e: &vnx::merge::Entry) -> Option<CliError> {
                 ),
             }),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_disk_is_named_in_the_hint_wherever_it_is_in_the_chain() {
+        let git = CliError::new("could not create the worktree")
+            .with_cause(&std::io::Error::other(
+                "fatal: Unable to create '/r/.git/index.lock': No space left on device",
+            ))
+            .with_hint("check the repository");
+        let text = git.rendered();
+        assert!(
+            text.ends_with(&format!("hint: {DISK_FULL}; then: check the repository\n")),
+            "{text}"
+        );
+        let plain = CliError::new("no such dispatch").with_hint("vnx status lists them");
+        assert!(plain.rendered().ends_with("hint: vnx status lists them\n"));
+    }
+
+    /// Every library error reaches the exit status [`exits`] gives it, with its own hint.
+    #[test]
+    fn a_library_error_exits_as_its_kind_means() {
+        let bug = CliError::from(LedgerError::NotCanonical { index: 0 });
+        assert_eq!(bug.exit, Exit::Bug);
+        let unknown = CliError::from(vnx::gate::GateError::UnknownDispatch {
+            id: "D-1".into(),
+            ledger: "l".into(),
+        });
+        assert_eq!(unknown.exit, Exit::Usage);
+        assert!(unknown.hint.is_some(), "{unknown:?}");
     }
 }
