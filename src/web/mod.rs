@@ -1,5 +1,5 @@
-//! (cargo feature `serve`) `vnx serve`'s HTTP side: axum on a multi-threaded tokio runtime of
-//! its own, its connections bounded and timed (`conns`), the routes (`pages`, the pairing and
+//! (cargo feature `serve`) `vnx serve`'s HTTP side: axum on a tokio runtime of its own, its
+//! connections bounded and timed (`conns`), the routes (`pages`, the pairing and
 //! guard of `auth`, the HTML of `html`), the server-sent events that tell an open page the
 //! ledger changed, and the page's stylesheet and script, built into the binary. The reading
 //! and acting are the library's and the shared actions' (`cli/util/acts`), called on the
@@ -285,8 +285,10 @@ pub fn run(
     calls: Calls,
     ready: impl FnOnce(&Running),
 ) -> std::io::Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    // One thread for the connections: everything that reads or acts runs on the blocking
+    // pool (tokio's multi-threaded scheduler would make every vnx process load libm, ADR
+    // 0049).
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     let limits = conns::Limits::of_this_process(settings.client_wait);
