@@ -172,9 +172,17 @@ pub struct Outcome {
     pub code: Option<i32>,
     /// What it said, on one line.
     pub summary: String,
+    /// What to do about a refusal or failure, as the vnx command of the same name would
+    /// print it after `hint:` (the library's word, never the front end's).
+    pub hint: Option<String>,
 }
 
 impl Outcome {
+    /// Whether it did what was asked (exit 0).
+    pub fn ok(&self) -> bool {
+        self.code == Some(0)
+    }
+
     /// The line the footer shows.
     pub fn message(&self) -> String {
         let verdict = match self.code {

@@ -26,6 +26,7 @@
 //! 12. The conflict radar over 50 running dispatches' worktrees, in process (`--radar-only`).
 //! 13. The project's day across 50 running dispatches: a supervisor's refresh, in process
 //!     (`--day-only`).
+//! 14. `vnx serve`'s list page asked for alone and by 50 devices at once (`--serve-only`).
 
 #![expect(
     clippy::disallowed_methods,
@@ -126,6 +127,10 @@ struct Args {
     /// `--dispatches` recorded dispatches)
     #[arg(long)]
     reads_only: bool,
+    /// Only `vnx serve`'s list page, asked for alone and by 50 devices at once, on a project
+    /// with `--dispatches` recorded dispatches [default: 1000, or 200 with --quick]
+    #[arg(long)]
+    serve_only: bool,
     /// Only the launch benchmark: `vnx dispatch-agent --detach` against `workmux add` with
     /// each real CLI installed (claude, codex, gemini, opencode), `--pairs` interleaved pairs
     #[arg(long)]
@@ -277,6 +282,22 @@ fn run(args: &Args) -> Result<()> {
     }
     if args.reads_only {
         return reads(&work.path);
+    }
+    if args.serve_only {
+        let n = args
+            .dispatches
+            .unwrap_or(if args.quick { 200 } else { 1_000 });
+        let dir = work.path.join("serve");
+        fs::create_dir_all(&dir)?;
+        let repo = dispatch_bench::BenchRepo::create(&dir, &vnx)?;
+        note(&format!("making a project with {n} recorded dispatches"));
+        let (real, ids, _) =
+            reads_bench::make_project(&repo, &vnx, n.max(1), generate::Shape::Plain)?;
+        dashboard_start::make_dispatch_dirs(&repo.root, &real, &ids)?;
+        let bench = serve_bench::bench_concurrency(&repo, &vnx, 50, 20, 5)?;
+        print!("{}", bench.render(n));
+        io::stdout().flush()?;
+        return Ok(());
     }
     if args.pool_only {
         note("timing pooled and unpooled dispatches on 20,000 files");

@@ -120,7 +120,7 @@ fn ledger_of(root: &Path) -> PathBuf {
 /// project's key, in `shape` (for the busy one, with the checkpoints its merges anchor and
 /// the worktrees its lost dispatches leave). Returns the real one's id, the new ids and how
 /// many checkpoints were anchored.
-fn make_project(
+pub(crate) fn make_project(
     repo: &BenchRepo,
     vnx: &Path,
     n: usize,

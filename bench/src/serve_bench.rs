@@ -1,7 +1,8 @@
 //! The web page's reads at scale (part of benchmark 10): `vnx serve` started on the project,
 //! a device paired as a phone would pair, then its list page and one dispatch's page asked
 //! for over loopback HTTP, each timed from the request's first byte sent to the response's
-//! last byte read (what a browser's navigation waits for, minus drawing).
+//! last byte read (what a browser's navigation waits for, minus drawing); and the list page
+//! asked for by 50 devices at once against one alone (`--serve-only`).
 
 use std::io::{BufRead, BufReader, Read as _, Write};
 use std::net::TcpStream;
@@ -48,6 +49,98 @@ pub fn time_pages(repo: &BenchRepo, vnx: &Path, id: &str, runs: usize) -> Result
     let _ = server.child.kill();
     let _ = server.child.wait();
     Ok(reads)
+}
+
+/// The list page asked for alone, `runs` times after a warm-up, then by `clients` devices at
+/// once, `rounds` times: each request's latency, and the median of each.
+pub fn bench_concurrency(
+    repo: &BenchRepo,
+    vnx: &Path,
+    clients: usize,
+    runs: usize,
+    rounds: usize,
+) -> Result<Concurrency> {
+    crate::note(&format!("timing the list page alone and {clients} at once"));
+    let mut server = Server::start(repo, vnx)?;
+    let cookie = server.pair()?;
+    let mut alone = Vec::new();
+    for i in 0..=runs {
+        let t = Instant::now();
+        let (status, _) = server.get("/", &cookie)?;
+        if status != 200 {
+            return Err(format!("GET /: status {status}").into());
+        }
+        if i > 0 {
+            alone.push(micros(t));
+        }
+    }
+    let mut together = Vec::new();
+    for _ in 0..rounds {
+        let start = std::sync::Barrier::new(clients);
+        // Each client's latency, or what went wrong (as text: it crosses threads).
+        let timed: Vec<std::result::Result<f64, String>> = std::thread::scope(|scope| {
+            let asks: Vec<_> = (0..clients)
+                .map(|_| {
+                    scope.spawn(|| {
+                        start.wait();
+                        let t = Instant::now();
+                        match server.get("/", &cookie) {
+                            Ok((200, _)) => Ok(micros(t)),
+                            Ok((status, _)) => Err(format!("GET /: status {status}")),
+                            Err(e) => Err(e.to_string()),
+                        }
+                    })
+                })
+                .collect();
+            asks.into_iter()
+                .map(|a| a.join().unwrap_or_else(|_| Err("a client panicked".into())))
+                .collect()
+        });
+        for t in timed {
+            together.push(t?);
+        }
+    }
+    let rss_kib = server.rss_kib();
+    let _ = server.child.kill();
+    let _ = server.child.wait();
+    Ok(Concurrency {
+        clients,
+        alone: Lat::new(alone),
+        together: Lat::new(together),
+        rss_kib,
+    })
+}
+
+/// The list page alone and asked for by many at once.
+pub struct Concurrency {
+    clients: usize,
+    alone: Lat,
+    together: Lat,
+    rss_kib: u64,
+}
+
+impl Concurrency {
+    pub fn render(&self, dispatches: usize) -> String {
+        let ms = |us: f64| format!("{:.1} ms", us / 1000.0);
+        let row = |name: String, l: &Lat| {
+            format!(
+                "| {name} | {} | {} | {} | {} |\n",
+                l.0.len(),
+                ms(l.p(50.0)),
+                ms(l.p(90.0)),
+                ms(l.max())
+            )
+        };
+        format!(
+            "\n### `vnx serve`: the list page alone and {n} at once ({dispatches} dispatches)\n\n\
+             | Requests | count | p50 | p90 | max |\n|---|---:|---:|---:|---:|\n{}{}\n\
+             Server's peak RSS: {} MB.\n",
+            row("one at a time".to_owned(), &self.alone),
+            row(format!("{} at once", self.clients), &self.together),
+            self.rss_kib / 1024,
+            n = self.clients,
+        )
+    }
 }
 
 struct Server {

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use vnx::actions::merge::{Merging, Told};
 use vnx::gate::Event as GateEvent;
-use vnx::merge::{self, Entry, EntryResult, Event};
+use vnx::merge::{Entry, EntryResult, Event};
 
 use super::CliError;
 use super::util::output::{Out, say};
@@ -104,6 +104,11 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         Told::NotAnchored(why) => {
             say!("warning: could not checkpoint the ledger after the gates: {why}")
         }
+        Told::FirstCheckpoint(made) => say!(
+            "nothing anchored the ledger yet: made its first checkpoint {} at line {}",
+            made.checkpoint.id,
+            made.checkpoint.lines
+        ),
         Told::Merge(event) => said(event, verbose),
         Told::PlaceRemoved(removed) => super::util::lines::place_removed(removed, "merged"),
     };
@@ -120,14 +125,14 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     }
     match entries.as_slice() {
         // The JSON already says why; the error line is for people and logs.
-        [one] => match verdict(one) {
+        [one] => match super::util::error::merge_verdict(one) {
             Some(e) => Err(e),
             None => Ok(ExitCode::SUCCESS),
         },
         all => {
             let not: Vec<String> = all
                 .iter()
-                .filter(|e| verdict(e).is_some())
+                .filter(|e| super::util::error::merge_verdict(e).is_some())
                 .map(|e| {
                     format!(
                         "{} ({})",
@@ -223,48 +228,6 @@ fn said(event: Event<'_>, verbose: bool) {
         Event::Dequeued { id, detail, .. } => {
             say!("{id}: taken out of the merge queue: {detail}")
         }
-    }
-}
-
-/// The error an entry that did not merge (or, with --check, cannot) stands for.
-fn verdict(e: &Entry) -> Option<CliError> {
-    match e.result {
-        EntryResult::Merged | EntryResult::Mergeable => None,
-        EntryResult::Refused => Some(match e.plan.as_ref().and_then(merge::refusal) {
-            Some(
-                refused @ merge::MergeError::Refused {
-                    condition: "base_compatible",
-                    ..
-                },
-            ) => CliError::from(refused).with_hint(
-                e.plan
-                    .as_ref()
-                    .map_or_else(String::new, merge::conflict_hint),
-            ),
-            Some(refused) => refused.into(),
-            None => CliError::verdict(e.refused.as_ref().map_or_else(
-                || format!("{} was refused", e.dispatch_id),
-                |r| r.detail.clone(),
-            )),
-        }),
-        EntryResult::Dequeued => Some(
-            CliError::verdict(format!(
-                "{} was taken out of the merge queue: {}",
-                e.dispatch_id,
-                e.dequeued.as_ref().map_or("", |d| d.detail.as_str())
-            ))
-            .with_hint(match e.dequeued.as_ref().map(|d| d.reason) {
-                Some(vnx::receipts::DequeueReason::Conflict) => e
-                    .plan
-                    .as_ref()
-                    .map_or_else(String::new, merge::conflict_hint),
-                _ => format!(
-                    "the gates failed on the merge result: fix the work with `vnx follow-up {}`, \
-                     then merge it again",
-                    e.dispatch_id
-                ),
-            }),
-        ),
     }
 }
 

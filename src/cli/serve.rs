@@ -21,6 +21,8 @@ use super::util::output::{Out, escape, say};
 /// `--revoke` takes back. Press Enter in the terminal for a new code. It listens on loopback
 /// only unless `--expose` is given: reach it from a phone through a tunnel you already run
 /// (Tailscale, `ssh -L`), and give that address as `--url` so its host name is answered for.
+/// It answers only for loopback's names, the address a request reached it at, `--url`'s
+/// host, `--host`'s names and, with `--expose`, this machine's name.
 #[derive(clap::Args)]
 #[command(after_long_help = "Examples:\n  $ vnx serve --devices")]
 pub struct Args {
@@ -33,8 +35,15 @@ pub struct Args {
     /// The address a phone reaches this server at (its QR code, and a host name it answers for)
     #[arg(long, value_name = "URL")]
     url: Option<String>,
+    /// Another host name to answer for (a tunnel's or proxy's name); repeat for more
+    #[arg(long = "host", value_name = "NAME")]
+    hosts: Vec<String>,
+    /// Seconds a client may keep the server waiting: for a request's head, its body, the next
+    /// request on a connection kept alive
+    #[arg(long, value_name = "SECS", default_value_t = 10, hide = true)]
+    client_timeout: u64,
     /// List the paired devices and exit
-    #[arg(long, conflicts_with_all = ["revoke", "expose", "url"])]
+    #[arg(long, conflicts_with_all = ["revoke", "expose", "url", "hosts"])]
     devices: bool,
     /// Revoke the paired device with this name or id and exit
     #[arg(long, value_name = "NAME|ID")]
@@ -101,8 +110,8 @@ fn serve(args: Args, project: vnx::project::Project) -> Result<ExitCode, CliErro
     if !ip.is_loopback() {
         say!(
             "warning: listening on {}: every machine that reaches it sees the pairing page; \
-             pairing codes expire in 10 minutes and 5 wrong ones close pairing, but the page \
-             is plain http unless a proxy in front of it adds TLS",
+             pairing codes expire in 10 minutes and 5 wrong ones close pairing to the address \
+             that tried them, but the page is plain http unless a proxy in front of it adds TLS",
             args.listen
         );
     }
@@ -120,17 +129,21 @@ fn serve(args: Args, project: vnx::project::Project) -> Result<ExitCode, CliErro
         })?),
         None => None,
     };
-    let hosts = if args.expose {
-        None
-    } else {
-        Some(url_host.iter().cloned().collect())
-    };
+    let hosts = answered_hosts(&args, url_host);
+    if args.expose {
+        say!(
+            "answering for: loopback, the address a request reaches{}{} (more with --host NAME)",
+            if hosts.is_empty() { "" } else { ", " },
+            hosts.join(", ")
+        );
+    }
     let settings_project = project.clone();
     let settings_socket = settings::tmux_socket(args.tmux.tmux_socket.clone());
     let settings = crate::web::Settings {
         tmux: vnx::tmux::Tmux::new(&settings_socket),
         listen: args.listen,
         hosts,
+        client_wait: std::time::Duration::from_secs(args.client_timeout.max(1)),
         secure_cookie: args
             .url
             .as_deref()
@@ -161,6 +174,29 @@ fn serve(args: Args, project: vnx::project::Project) -> Result<ExitCode, CliErro
     );
     shown.map_err(|e| CliError::new(format!("cannot serve on {}: {e}", args.listen)))?;
     Ok(super::util::error::Exit::Ok.into())
+}
+
+/// The host names the server answers for besides loopback's and the address a request
+/// reached it at: `--url`'s (or `serve.url`'s), `--host`'s, and with `--expose` this
+/// machine's name (a request by any other name, e.g. one a page of another site made
+/// resolve here, is refused).
+#[cfg(feature = "serve")]
+fn answered_hosts(args: &Args, url_host: Option<String>) -> Vec<String> {
+    let mut hosts: Vec<String> = url_host.into_iter().collect();
+    hosts.extend(args.hosts.iter().map(|h| h.trim().to_ascii_lowercase()));
+    if args.expose
+        && let Ok(name) = std::fs::read_to_string("/proc/sys/kernel/hostname")
+    {
+        let name = name.trim().to_ascii_lowercase();
+        if !name.is_empty() {
+            hosts.push(format!("{name}.local"));
+            hosts.push(name);
+        }
+    }
+    hosts.retain(|h| !h.is_empty());
+    hosts.sort();
+    hosts.dedup();
+    hosts
 }
 
 /// The host of an http(s) URL, lower case, without its port.

@@ -42,8 +42,16 @@ impl FromRequestParts<Arc<App>> for Paired {
 
     async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, Response> {
         let token = cookie(&parts.headers, COOKIE).and_then(Token::parse);
+        // The devices file is read (and a use noted) on the blocking pool, never on the
+        // threads that serve every connection.
         let admitted = match &token {
-            Some(t) => app.devices.admit(t).ok().flatten(),
+            Some(t) => {
+                let (devices, t) = (app.devices.clone(), t.clone());
+                tokio::task::spawn_blocking(move || devices.admit(&t).ok().flatten())
+                    .await
+                    .ok()
+                    .flatten()
+            }
             None => None,
         };
         match (admitted, token) {
@@ -84,10 +92,11 @@ pub async fn guard(State(app): State<Arc<App>>, req: Request, next: Next) -> Res
         .and_then(|h| h.to_str().ok())
         .unwrap_or_default()
         .to_owned();
-    if !app.answers_for(&host_only(&host)) {
+    let reached = (req.extensions().get::<super::conns::Reached>()).map(|r| r.0.ip());
+    if !app.answers_for(&host_only(&host), reached) {
         return (
             StatusCode::MISDIRECTED_REQUEST,
-            "vnx serve does not answer for this host name (see `serve.url` or --listen)\n",
+            "vnx serve does not answer for this host name (give it with --host or --url)\n",
         )
             .into_response();
     }
@@ -161,21 +170,23 @@ pub async fn pair(
     let code = form.get("code").map(String::as_str).unwrap_or_default();
     let name = form.get("name").map(String::as_str).unwrap_or_default();
     let tried = app.pairing.lock().map_or(Err(None), |mut p| {
-        p.try_code(code, jiff::Timestamp::now()).map_err(Some)
+        p.try_code(code, peer.ip(), jiff::Timestamp::now())
+            .map_err(Some)
     });
     if let Err(why) = tried {
         let said = why.map_or_else(|| "pairing is unavailable".to_owned(), |e| e.to_string());
         app.say(&format!("a pairing from {peer} was refused: {said}"));
         return html_response(StatusCode::FORBIDDEN, &pair_form(&said));
     }
-    let paired = app.devices.pair(name, &peer.ip().to_string());
+    let (devices, name, from) = (app.devices.clone(), name.to_owned(), peer.ip().to_string());
+    let paired = tokio::task::spawn_blocking(move || devices.pair(&name, &from))
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|p| p.map_err(|e| e.to_string()));
     let (token, device) = match paired {
         Ok(p) => p,
         Err(e) => {
-            return html_response(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                &pair_form(&e.to_string()),
-            );
+            return html_response(StatusCode::INTERNAL_SERVER_ERROR, &pair_form(&e));
         }
     };
     app.say(&format!("paired {} from {peer}", device.label()));

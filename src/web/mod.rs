@@ -1,12 +1,15 @@
-//! (cargo feature `serve`) `vnx serve`'s HTTP side: axum on a tokio runtime of its own, the
-//! routes (`pages`, the pairing and guard of `auth`, the HTML of `html`), the server-sent
-//! events that tell an open page the ledger changed, and the page's stylesheet and script,
-//! built into the binary. The reading and acting are the library's and the shared actions'
-//! (`cli/util/acts`), called on the blocking pool.
+//! (cargo feature `serve`) `vnx serve`'s HTTP side: axum on a tokio runtime of its own, its
+//! connections bounded and timed (`conns`), the routes (`pages`, the pairing and
+//! guard of `auth`, the HTML of `html`), the server-sent events that tell an open page the
+//! ledger changed, and the page's stylesheet and script, built into the binary. The reading
+//! and acting are the library's and the shared actions' (`cli/util/acts`), called on the
+//! blocking pool; requests that arrive while the dispatches are read share the next read.
 
 pub mod auth;
+pub mod conns;
 pub mod html;
 pub mod links;
+pub mod list;
 pub mod pages;
 
 use std::collections::{BTreeMap, HashMap};
@@ -15,7 +18,7 @@ use crate::action::{Action, Outcome};
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use axum::Router;
@@ -43,9 +46,12 @@ pub struct Settings {
     pub tmux: vnx::tmux::Tmux,
     /// The address to listen on.
     pub listen: SocketAddr,
-    /// Host names the server answers for besides loopback's (`serve.url`'s); `None`: any
-    /// (listening beyond loopback, as the person asked).
-    pub hosts: Option<Vec<String>>,
+    /// Host names the server answers for besides loopback's and the address a request
+    /// reached it at (`serve.url`'s, `--host`'s, the machine's name), lower case.
+    pub hosts: Vec<String>,
+    /// How long a client may keep it waiting (a request's head, its body, the next
+    /// request on a connection kept alive).
+    pub client_wait: Duration,
     /// Whether the device cookie is marked `Secure` (the page is reached over https).
     pub secure_cookie: bool,
     /// The person who runs the server (receipts name them with the device).
@@ -97,7 +103,8 @@ pub struct App {
     devices: DeviceStore,
     pairing: Mutex<Pairing>,
     reloader: Mutex<Reloader>,
-    hosts: Option<Vec<String>>,
+    reads: Reads,
+    hosts: Vec<String>,
     secure_cookie: bool,
     user: String,
     changes: tokio::sync::watch::Sender<u64>,
@@ -110,14 +117,15 @@ impl App {
         (self.calls.say)(line);
     }
 
-    /// Whether the server answers for `host` (no port).
-    fn answers_for(&self, host: &str) -> bool {
+    /// Whether the server answers for `host` (no port), asked on a connection that reached
+    /// it at `reached`: loopback's names, the address reached (an address of this machine
+    /// the server listens on), and the names it was given.
+    fn answers_for(&self, host: &str, reached: Option<std::net::IpAddr>) -> bool {
         let loopback = matches!(host, "localhost" | "127.0.0.1" | "::1");
-        loopback
-            || self
-                .hosts
-                .as_ref()
-                .is_none_or(|hosts| hosts.iter().any(|h| h.eq_ignore_ascii_case(host)))
+        let address = host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| Some(ip) == reached);
+        loopback || address || self.hosts.iter().any(|h| h.eq_ignore_ascii_case(host))
     }
 
     /// How receipts name who acted from device `p`.
@@ -130,11 +138,21 @@ impl App {
         self.changes.send_modify(|n| *n += 1);
     }
 
-    /// The dispatches as the dashboard reads them.
-    fn snapshot(&self) -> Result<Snapshot, String> {
-        (self.calls.drain)();
-        let mut reloader = self.reloader.lock().map_err(|e| e.to_string())?;
-        reloader.reload(&self.sources).map_err(|e| e.to_string())
+    /// The list page's body, `draw`n from the dispatches as the dashboard reads them, read
+    /// since the last change this server knows of (an action it did, a change of the ledger
+    /// it saw) and after this call began unless the read running now began after that
+    /// change: by this call, or by the one read that others waiting with it share (one read
+    /// and drawing at a time; the device's anti-forgery value is left as
+    /// [`list::CSRF_MARK`] for each request to put in).
+    fn listed(&self, draw: impl FnOnce(&Snapshot) -> String) -> Result<Arc<String>, String> {
+        let changes = *self.changes.borrow();
+        self.reads.after_now(changes, || {
+            (self.calls.drain)();
+            let mut reloader = self.reloader.lock().map_err(|e| e.to_string())?;
+            let snapshot = reloader.reload(&self.sources).map_err(|e| e.to_string())?;
+            drop(reloader);
+            Ok(Arc::new(draw(&snapshot)))
+        })
     }
 
     /// The files dispatch `id` shares with other running or unmerged dispatches, in a line.
@@ -172,6 +190,70 @@ impl App {
     }
 }
 
+/// What was read (and drawn) last.
+type Read = Result<Arc<String>, String>;
+
+/// The reads of the dispatches: one at a time; a caller that arrives while one runs shares
+/// it when no change was known since it began, else waits for the next, which it shares
+/// with everyone else who waited.
+#[derive(Default)]
+struct Reads {
+    state: Mutex<ReadState>,
+    done: Condvar,
+}
+
+#[derive(Default)]
+struct ReadState {
+    /// Reads begun so far.
+    begun: u64,
+    /// Whether one runs now, and the count of changes known when it began.
+    running: Option<u64>,
+    /// The last read that ended: its number and what it read.
+    last: Option<(u64, Read)>,
+}
+
+impl ReadState {
+    /// The number of the read a call at the `changes`-th change known takes: the one running
+    /// when it began at that count, else the next.
+    fn wanted(&self, changes: u64) -> u64 {
+        match self.running {
+            Some(at) if at == changes => self.begun,
+            _ => self.begun + 1,
+        }
+    }
+}
+
+impl Reads {
+    /// What `read` reads, from a read that began after the `changes`-th change known, and
+    /// after this call began unless the one running began at the same count.
+    fn after_now(&self, changes: u64, read: impl FnOnce() -> Read) -> Read {
+        let poisoned = |e: std::sync::PoisonError<_>| format!("a read failed before: {e}");
+        let mut state = self.state.lock().map_err(poisoned)?;
+        let wanted = state.wanted(changes);
+        loop {
+            if let Some((n, last)) = &state.last
+                && *n >= wanted
+            {
+                return last.clone();
+            }
+            if state.running.is_none() {
+                state.running = Some(changes);
+                state.begun += 1;
+                let n = state.begun;
+                drop(state);
+                let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(read))
+                    .unwrap_or_else(|_| Err("reading the dispatches panicked".to_owned()));
+                let mut state = self.state.lock().map_err(poisoned)?;
+                state.running = None;
+                state.last = Some((n, read.clone()));
+                self.done.notify_all();
+                return read;
+            }
+            state = self.done.wait(state).map_err(poisoned)?;
+        }
+    }
+}
+
 /// Makes a new pairing code, the one the terminal shows.
 pub fn new_pairing() -> Result<Pairing, vnx::access::AccessError> {
     Pairing::new(jiff::Timestamp::now())
@@ -203,9 +285,13 @@ pub fn run(
     calls: Calls,
     ready: impl FnOnce(&Running),
 ) -> std::io::Result<()> {
+    // One thread for the connections: everything that reads or acts runs on the blocking
+    // pool (tokio's multi-threaded scheduler would make every vnx process load libm, ADR
+    // 0049).
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
+    let limits = conns::Limits::of_this_process(settings.client_wait);
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(settings.listen).await?;
         let addr = listener.local_addr()?;
@@ -220,6 +306,7 @@ pub fn run(
             data_dir: settings.project.data_dir(),
             serve: settings.serve,
             pairing: Mutex::new(pairing),
+            reads: Reads::default(),
             reloader: Mutex::new(Reloader::new(
                 settings.key,
                 settings.witness,
@@ -237,13 +324,17 @@ pub fn run(
             app: Arc::clone(&app),
         });
         let router = Router::new()
-            .route("/", get(pages::list))
+            .route("/", get(list::list))
             .route("/d/{id}", get(pages::dispatch).post(pages::act))
             .route("/events", get(events))
             .route("/pair", get(auth::pair_page).post(auth::pair))
             .route("/l/{token}", get(links::look).post(links::act))
             .route("/static/app.css", get(css))
             .route("/static/app.js", get(js))
+            .layer(axum::middleware::from_fn_with_state(
+                limits.wait,
+                conns::body_in_time,
+            ))
             .layer(axum::middleware::from_fn_with_state(
                 Arc::clone(&app),
                 auth::guard,
@@ -252,12 +343,8 @@ pub fn run(
         let stop = async {
             let _ = tokio::signal::ctrl_c().await;
         };
-        axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(stop)
-        .await
+        conns::serve(listener, router, limits, stop).await;
+        Ok(())
     })
 }
 
@@ -316,4 +403,31 @@ fn asset(kind: &'static str, text: &'static str) -> Response {
         text,
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_read_running_since_the_last_change_is_shared_and_one_after_a_change_is_not() {
+        let running = |at, begun| ReadState {
+            begun,
+            running: at,
+            last: None,
+        };
+        // The read running (number 3) began at change 7.
+        assert_eq!(running(Some(7), 3).wanted(7), 3, "shared");
+        assert_eq!(running(Some(7), 3).wanted(8), 4, "a change since: the next");
+        assert_eq!(
+            running(None, 3).wanted(7),
+            4,
+            "none running: a read of its own"
+        );
+        // One after another, each call reads anew: nothing is kept past its read.
+        let reads = Reads::default();
+        let read = |what: &str| reads.after_now(1, || Ok(Arc::new(what.to_owned())));
+        assert_eq!(read("one").unwrap().as_str(), "one");
+        assert_eq!(read("two").unwrap().as_str(), "two");
+    }
 }

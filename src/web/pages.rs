@@ -1,8 +1,8 @@
-//! The pages `vnx serve` draws and the actions their buttons post: the list (what needs you
-//! first, then what runs, then the rest), one dispatch's page (what it waits for, its
-//! actions, gates, pull request, diff, transcript tail, receipts), and the action a form
-//! posts, done in process as the vnx command of the same name would do it, recorded as
-//! done by the paired device.
+//! The pages `vnx serve` draws and the actions their buttons post: one dispatch's page (what
+//! it waits for, its actions, gates, pull request, diff, transcript tail, receipts), and the
+//! action a form posts, done in process as the vnx command of the same name would do it,
+//! recorded as done by the paired device, its outcome said on the page it returns to (a
+//! refusal as an alert with its hint). The list is `list`'s.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -11,7 +11,6 @@ use std::sync::Arc;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use vnx::dashboard::model::Row;
 use vnx::dispatch::view::State as Live;
 use vnx::ids::DispatchId;
 
@@ -19,14 +18,6 @@ use super::auth::{Paired, html_response};
 use super::html::{self, esc, page};
 use super::{App, Form};
 use crate::action::Action;
-
-/// The most finished dispatches the list shows.
-const FINISHED_SHOWN: usize = 100;
-
-/// The list of the project's dispatches.
-pub async fn list(p: Paired, State(app): State<Arc<App>>) -> Response {
-    blocking(move || list_page(&app, &p)).await
-}
 
 /// One dispatch's page.
 pub async fn dispatch(
@@ -41,7 +32,11 @@ pub async fn dispatch(
             &page("Not found", "", "<h1>No such dispatch</h1>"),
         );
     };
-    let said = q.get("said").cloned().unwrap_or_default();
+    let said = Said {
+        line: q.get("said").cloned().unwrap_or_default(),
+        ok: q.get("ok").is_some_and(|v| v == "1"),
+        hint: q.get("hint").cloned().filter(|h| !h.is_empty()),
+    };
     blocking(move || dispatch_page(&app, &p, &id, &said)).await
 }
 
@@ -109,9 +104,52 @@ pub async fn act(
     app.say(&format!("{said} {id} by {by}"));
     let acting = Arc::clone(&app);
     let outcome = tokio::task::spawn_blocking(move || (acting.calls.act)(&action, &by)).await;
-    let line = outcome.map_or_else(|e| format!("{said}: failed: {e}"), |o| o.message());
+    let said = match outcome {
+        Ok(o) => Said {
+            line: o.message(),
+            ok: o.ok(),
+            hint: o.hint,
+        },
+        Err(e) => Said {
+            line: format!("{said}: failed: {e}"),
+            ok: false,
+            hint: None,
+        },
+    };
     app.changed();
-    back(&id, &line)
+    back_saying(&id, &said)
+}
+
+/// What an action's outcome said on the page it returns to: its line, whether it did what
+/// was asked, and the hint its refusal or failure carries (the library's, as the vnx
+/// command of the same name prints it).
+struct Said {
+    line: String,
+    ok: bool,
+    hint: Option<String>,
+}
+
+impl Said {
+    /// The outcome as the page shows it: a done action as a status, a refusal or failure as
+    /// an alert with its hint.
+    fn html(&self) -> String {
+        if self.line.is_empty() {
+            return String::new();
+        }
+        if self.ok {
+            return format!(
+                "<p class=\"said ok\" role=\"status\">{}</p>",
+                esc(&self.line)
+            );
+        }
+        let hint = (self.hint.as_deref())
+            .map(|h| format!("<p class=\"said-hint\">hint: {}</p>", esc(h)))
+            .unwrap_or_default();
+        format!(
+            "<div class=\"said bad\" role=\"alert\"><p>{}</p>{hint}</div>",
+            esc(&self.line)
+        )
+    }
 }
 
 fn not_found() -> Response {
@@ -162,9 +200,29 @@ fn raise_fields(note: &vnx::dispatch::state::BudgetNote) -> String {
     out
 }
 
-/// Back to the dispatch's page, saying `said`.
-fn back(id: &DispatchId, said: &str) -> Response {
-    Redirect::to(&format!("/d/{id}?said={}", url_encode(said))).into_response()
+/// Back to the dispatch's page, saying why what was asked was not done.
+fn back(id: &DispatchId, refused: &str) -> Response {
+    back_saying(
+        id,
+        &Said {
+            line: refused.to_owned(),
+            ok: false,
+            hint: None,
+        },
+    )
+}
+
+/// Back to the dispatch's page, saying what became of an action.
+fn back_saying(id: &DispatchId, said: &Said) -> Response {
+    let mut to = format!(
+        "/d/{id}?said={}&ok={}",
+        url_encode(&said.line),
+        u8::from(said.ok)
+    );
+    if let Some(hint) = &said.hint {
+        let _ = write!(to, "&hint={}", url_encode(hint));
+    }
+    Redirect::to(&to).into_response()
 }
 
 /// `text` as a URL's query value.
@@ -183,7 +241,9 @@ fn url_encode(text: &str) -> String {
 /// What a page's reading says of a dispatch the ledger never started.
 const NOT_FOUND: &str = "no such dispatch";
 
-async fn blocking(f: impl FnOnce() -> Result<String, String> + Send + 'static) -> Response {
+pub(super) async fn blocking(
+    f: impl FnOnce() -> Result<String, String> + Send + 'static,
+) -> Response {
     match tokio::task::spawn_blocking(f).await {
         Ok(Ok(html)) => html_response(StatusCode::OK, &html),
         Ok(Err(e)) if e == NOT_FOUND => not_found(),
@@ -199,119 +259,19 @@ async fn blocking(f: impl FnOnce() -> Result<String, String> + Send + 'static) -
     }
 }
 
-fn list_page(app: &App, p: &Paired) -> Result<String, String> {
-    let snapshot = app.snapshot()?;
-    let prs = app.prs(snapshot.rows.iter().map(|r| &r.state));
-    let now = snapshot.now;
-    let mut body = String::new();
-    let groups: [(u8, &str); 3] = [(0, "Needs you"), (1, "Running"), (2, "The rest")];
-    for (group, heading) in groups {
-        let rows: Vec<&Row> = snapshot
-            .rows
-            .iter()
-            .filter(|r| r.group() == group)
-            .collect();
-        if rows.is_empty() && group != 0 {
-            continue;
-        }
-        let _ = write!(
-            body,
-            "<section class=\"g{group}\"><h2>{heading} <span class=\"count\">{}</span></h2><ul class=\"rows\">",
-            rows.len()
-        );
-        if rows.is_empty() {
-            body.push_str("<li class=\"quiet\">Nothing waits for you.</li>");
-        }
-        let shown = if group == 2 {
-            FINISHED_SHOWN
-        } else {
-            usize::MAX
-        };
-        for row in rows.iter().take(shown) {
-            body.push_str(&row_html(
-                row,
-                now,
-                prs.get(&row.state.id).map(String::as_str),
-                p,
-            ));
-        }
-        if rows.len() > shown {
-            let _ = write!(
-                body,
-                "<li class=\"quiet\">and {} more (<code>vnx status</code>)</li>",
-                rows.len() - shown
-            );
-        }
-        body.push_str("</ul></section>");
-    }
-    if snapshot.older > 0 {
-        let _ = write!(
-            body,
-            "<p class=\"quiet\">{} older dispatches are not listed.</p>",
-            snapshot.older
-        );
-    }
-    let health = match &snapshot.health {
-        vnx::dashboard::Health::Broken { line, detail } => {
-            format!(
-                "<p class=\"said bad\">The ledger does not verify from line {line}: {}</p>",
-                esc(detail)
-            )
-        }
-        _ => String::new(),
-    };
-    Ok(page("vnx", &p.token.csrf(), &format!("{health}{body}")))
-}
-
-fn row_html(row: &Row, now: jiff::Timestamp, pr: Option<&str>, p: &Paired) -> String {
-    let s = &row.state;
-    let title = s.title.as_deref().unwrap_or("(no title)");
-    let age = age_of(s.started_at.as_deref(), now);
-    let cli = s.provider.as_deref().unwrap_or("?");
-    let pr = pr
-        .map(|pr| format!(" · <span class=\"pr\">{}</span>", esc(pr)))
-        .unwrap_or_default();
-    let quick = if s.blocked.is_some() && s.state.is_live() {
-        format!(
-            "<div class=\"quick\">{}{}</div>",
-            button(
-                &s.id,
-                p,
-                "approve",
-                "Approve",
-                Some("Allow what this worker asks to do?")
-            ),
-            button(
-                &s.id,
-                p,
-                "deny",
-                "Deny",
-                Some("Refuse what this worker asks to do?")
-            ),
-        )
-    } else {
-        String::new()
-    };
-    format!(
-        "<li class=\"row st-{status}\"><a href=\"/d/{id}\"><span class=\"badge\">{status}</span> \
-         <b>{title}</b><span class=\"meta\">{cli} · {age} · {short}{pr}</span>\
-         {overlap}<span class=\"act\">{activity}</span></a>{quick}</li>",
-        status = esc(s.status),
-        id = s.id,
-        title = esc(title),
-        cli = esc(cli),
-        short = esc(s.id.as_str()),
-        activity = esc(&row.activity),
-        overlap = row
-            .overlaps
-            .as_deref()
-            .map(|o| format!("<span class=\"overlap\">⚠ {}</span>", esc(o)))
-            .unwrap_or_default(),
-    )
-}
-
 /// A form of one button posting `action` for dispatch `id`.
 fn button(id: &DispatchId, p: &Paired, action: &str, label: &str, confirm: Option<&str>) -> String {
+    button_with(id, &p.token.csrf(), action, label, confirm)
+}
+
+/// The same, with the anti-forgery value `csrf`.
+pub(super) fn button_with(
+    id: &DispatchId,
+    csrf: &str,
+    action: &str,
+    label: &str,
+    confirm: Option<&str>,
+) -> String {
     let confirm = confirm
         .map(|c| format!(" data-confirm=\"{}\"", esc(c)))
         .unwrap_or_default();
@@ -319,7 +279,6 @@ fn button(id: &DispatchId, p: &Paired, action: &str, label: &str, confirm: Optio
         "<form method=\"post\" action=\"/d/{id}\"{confirm}><input type=\"hidden\" name=\"csrf\" \
          value=\"{csrf}\"><input type=\"hidden\" name=\"action\" value=\"{action}\">\
          <button class=\"b-{action}\" type=\"submit\">{label}</button></form>",
-        csrf = p.token.csrf(),
     )
 }
 
@@ -342,7 +301,7 @@ fn with_message(
     )
 }
 
-fn age_of(started: Option<&str>, now: jiff::Timestamp) -> String {
+pub(super) fn age_of(started: Option<&str>, now: jiff::Timestamp) -> String {
     started
         .and_then(|t| t.parse::<jiff::Timestamp>().ok())
         .map_or_else(
@@ -351,7 +310,7 @@ fn age_of(started: Option<&str>, now: jiff::Timestamp) -> String {
         )
 }
 
-fn dispatch_page(app: &App, p: &Paired, id: &DispatchId, said: &str) -> Result<String, String> {
+fn dispatch_page(app: &App, p: &Paired, id: &DispatchId, said: &Said) -> Result<String, String> {
     let Some(d) = app.detail(id)? else {
         return Err(NOT_FOUND.to_owned());
     };
@@ -377,14 +336,13 @@ fn dispatch_page(app: &App, p: &Paired, id: &DispatchId, said: &str) -> Result<S
             .map(|h| format!(" · on {}", esc(h)))
             .unwrap_or_default(),
     );
-    if !said.is_empty() {
-        let _ = write!(b, "<p class=\"said\">{}</p>", esc(said));
-    }
+    b.push_str(&said.html());
     if let (Some(blocked), true) = (&s.blocked, s.state.is_live()) {
         let _ = write!(
             b,
             "<section class=\"needs\"><h2>Waits for you</h2><pre class=\"ask\">{}</pre><div class=\"acts\">{}</div>{}</section>",
-            esc(&blocked.describe()),
+            // What it waits for; the buttons below answer it (not the terminal's commands).
+            esc(&blocked.what()),
             button(
                 id,
                 p,

@@ -1,8 +1,9 @@
 //! `vnx serve` in a real browser: Debian's Chromium, headless, driven by playwright-core
 //! (tests/support/browser.mjs) at a phone's size, pairs through the QR code's address,
 //! approves a blocked worker, answers a question whose title tries to script the page,
-//! approves a plan, comments on a line of a done dispatch's diff and merges it after its
-//! gates; the ledger then holds each receipt, naming the
+//! approves a plan from the list's row, comments on a line (a 44 px target) of a done
+//! dispatch's diff whose transcript opens at its end and merges it after its gates, and sees
+//! a refused merge as an alert with its hint; the ledger then holds each receipt, naming the
 //! device. A screenshot of each page at 390×844 and 1280×800 is kept in
 //! `target/browser-artifacts/`.
 
@@ -44,7 +45,10 @@ fn playwright() -> Result<PathBuf, String> {
 fn a_phone_pairs_approves_answers_and_merges() {
     let playwright = playwright().unwrap_or_else(|what| panic!("this test needs {what}"));
     let repo = Repo::new();
-    configure(&repo, "roles:\n  implementer: {gates: []}\n");
+    configure(
+        &repo,
+        "gates:\n  strict: {kind: command, argv: [sh, -c, 'exit 1']}\nroles:\n  implementer: {gates: []}\n  reviewer: {gates: [strict]}\n",
+    );
     let fakes = Fakes::new();
     let blocked = repo.dispatched_asking_claude(&fakes);
     let until_blocked = || run(repo.vnx().args(["wait", "--until-blocked", &blocked])).code == 1;
@@ -64,6 +68,22 @@ fn a_phone_pairs_approves_answers_and_merges() {
     );
     let planned = c["dispatch_id"].as_str().unwrap().to_owned();
     let done = repo.dispatched("commit", false);
+    // A worker that said much: its transcript is longer than the page shows at once.
+    let log = repo
+        .env
+        .path()
+        .join(format!(".vnx-data/dispatches/{done}/worker.log"));
+    let mut said = std::fs::read_to_string(&log).unwrap_or_default();
+    for n in 1..=120 {
+        said.push_str(&format!("line {n} of what the worker said\n"));
+    }
+    std::fs::write(&log, said).unwrap();
+    // Work whose gate fails: its merge is refused.
+    let r = repo.dispatch_as("reviewer", "commit", &["--instruction", "x"]);
+    let held = crate::common::completion(&r)["dispatch_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
 
     let server = Server::start(repo.vnx(), &[]);
     let artifacts = repo_dir().join("target/browser-artifacts");
@@ -77,6 +97,7 @@ fn a_phone_pairs_approves_answers_and_merges() {
         .env("VNX_ASKED", &asked)
         .env("VNX_PLANNED", &planned)
         .env("VNX_DONE", &done)
+        .env("VNX_HELD", &held)
         .env("VNX_ARTIFACTS", &artifacts)
         .output()
         .unwrap();

@@ -579,6 +579,7 @@ fn keys_clean() {
         action: Action::GateCheck(id_of(&other)),
         code: None,
         summary: "could not start".into(),
+        hint: None,
     };
     assert_eq!(outcome.code, None);
     assert!(

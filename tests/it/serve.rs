@@ -3,7 +3,11 @@
 //! worker text escaped, every change needs the device's anti-forgery value from the page's own
 //! origin on a host the server answers for, the page's actions are the commands' (a question
 //! answered in a follow-up, a blocked worker approved, a merge), each receipt names the
-//! device, a revoked device is out at once, and an open page hears of a ledger change.
+//! device, a refusal reads as one with the command's hint, the list tells a plan from a
+//! question from a stopped worker, a revoked device is out at once, and an open page hears of
+//! a ledger change. Its connections and pairing under load and abuse: `limits`.
+
+mod limits;
 
 use std::time::Duration;
 
@@ -201,6 +205,8 @@ fn a_blocked_worker_is_approved_from_the_page_and_the_receipt_names_the_device()
         page.contains("Waits for you") && page.contains("git commit"),
         "{page}"
     );
+    // The page's own buttons answer it: not the terminal's commands.
+    assert!(!page.contains("(answer: vnx approve"), "{page}");
     let form = [("action", "approve"), ("csrf", &list.csrf())];
     let r = server.post(&format!("/d/{id}"), &form, Some(&cookie), None);
     assert!(r.header("location").unwrap().contains("approved"), "{r:?}");
@@ -483,4 +489,123 @@ fn notifying(more: &str) -> Option<(Repo, std::sync::mpsc::Receiver<crate::notic
         "serve:\n  url: http://localhost:1\n  notify:\n    - webhook: file:~/.config/vnx/hook\n";
     configure(&repo, &format!("{more}{serve}"));
     Some((repo, took))
+}
+
+#[test]
+fn a_new_projects_first_merge_from_the_page_makes_the_checkpoint_it_needs() {
+    let repo = Repo::new();
+    configure(&repo, "roles:\n  implementer: {gates: []}\n");
+    let done = repo.dispatched("commit", false);
+    let server = Server::start(repo.vnx(), &[]);
+    let cookie = server.pair("phone");
+    let csrf = server.get("/", Some(&cookie)).csrf();
+    // No gate to run, so nothing anchored the ledger yet: the merge makes its first
+    // checkpoint (after the ledger verified), then merges.
+    let merge = [("action", "merge"), ("csrf", csrf.as_str())];
+    let r = server.post(&format!("/d/{done}"), &merge, Some(&cookie), None);
+    let said = r.header("location").unwrap().to_owned();
+    assert!(
+        said.contains("%3A%20ok%3A") && said.contains("ok=1"),
+        "{said}"
+    );
+    assert_eq!(repo.events("merge_completed").len(), 1, "{said}");
+    repo.verify_ok();
+}
+
+#[test]
+fn a_refused_merge_reads_as_a_refusal_with_the_hint_vnx_merge_prints() {
+    let repo = Repo::new();
+    configure(
+        &repo,
+        "gates:\n  strict: {kind: command, argv: [sh, -c, 'exit 1']}\nroles:\n  implementer: {gates: [strict]}\n",
+    );
+    let done = repo.dispatched("commit", false);
+    let server = Server::start(repo.vnx(), &[]);
+    let cookie = server.pair("phone");
+    let csrf = server.get("/", Some(&cookie)).csrf();
+    let merge = [("action", "merge"), ("csrf", csrf.as_str())];
+    let r = server.post(&format!("/d/{done}"), &merge, Some(&cookie), None);
+    let back = r.header("location").unwrap().to_owned();
+    assert!(
+        back.contains("%3A%20no%3A") && back.contains("ok=0"),
+        "{back}"
+    );
+    assert!(repo.events("merge_completed").is_empty());
+    let page = server.get(&back, Some(&cookie)).body;
+    let alert = page
+        .find("<div class=\"said bad\" role=\"alert\">")
+        .unwrap_or_else(|| panic!("the refusal is an alert: {page}"));
+    let alert = &page[alert..page[alert..].find("</div>").unwrap() + alert];
+    assert!(alert.contains("gates_passed"), "{alert}");
+    // The hint is the library's, as `vnx merge` prints it.
+    let cli = crate::common::run(repo.vnx().args(["merge", &done]));
+    let hint = cli
+        .stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("hint: "))
+        .unwrap_or_else(|| panic!("vnx merge gives a hint: {}", cli.stderr));
+    assert!(
+        alert.contains(&format!("hint: {}", crate::common::serve::html_text(hint))),
+        "{alert}\nvs {hint}"
+    );
+    // A done action is a status, not an alert.
+    let ok = format!("/d/{done}?said=vnx%20gate-check%3A%20ok&ok=1");
+    let page = server.get(&ok, Some(&cookie)).body;
+    assert!(
+        page.contains("<p class=\"said ok\" role=\"status\">"),
+        "{page}"
+    );
+}
+
+#[test]
+fn the_list_tells_a_plan_from_a_question_from_a_stopped_worker_and_approves_the_plan() {
+    let repo = Repo::new();
+    configure(&repo, "roles:\n  implementer: {gates: []}\n");
+    let c = crate::common::completion(
+        &repo.dispatch("commit", &["--plan", "--instruction", "add a greeting"]),
+    );
+    let planned = c["dispatch_id"].as_str().unwrap().to_owned();
+    let asked = crate::common::completion(&repo.dispatch("ask", &["--instruction", "x"]));
+    let asked = asked["dispatch_id"].as_str().unwrap().to_owned();
+    let stopped = crate::common::completion(&repo.dispatch("forget", &["--instruction", "x"]));
+    let stopped = stopped["dispatch_id"].as_str().unwrap().to_owned();
+    let server = Server::start(repo.vnx(), &[]);
+    let cookie = server.pair("phone");
+    let list = server.get("/", Some(&cookie));
+    let row = |id: &str| {
+        let at = list.body.find(&format!("href=\"/d/{id}\"")).unwrap();
+        let end = list.body[at..].find("</li>").unwrap() + at;
+        list.body[at..end].to_owned()
+    };
+    assert!(
+        row(&planned).contains("<span class=\"badge\">plan waits</span>"),
+        "{}",
+        row(&planned)
+    );
+    assert!(
+        row(&asked).contains("<span class=\"badge\">question</span>"),
+        "{}",
+        row(&asked)
+    );
+    assert!(
+        row(&stopped).contains("<span class=\"badge\">stopped</span>"),
+        "{}",
+        row(&stopped)
+    );
+    // The plan's row approves it, bound to the plan it lists.
+    let plan_row = row(&planned);
+    assert!(plan_row.contains("value=\"deny-plan\""), "{plan_row}");
+    let at = plan_row.find("name=\"plan_sha256\" value=\"").unwrap() + 26;
+    let sha = plan_row[at..].split('"').next().unwrap().to_owned();
+    let csrf = list.csrf();
+    let approve = [
+        ("action", "approve-plan"),
+        ("csrf", csrf.as_str()),
+        ("plan_sha256", sha.as_str()),
+    ];
+    let r = server.post(&format!("/d/{planned}"), &approve, Some(&cookie), None);
+    assert!(r.header("location").unwrap().contains("ok=1"), "{r:?}");
+    let approved = repo.events("plan_approved");
+    assert_eq!(approved.len(), 1);
+    assert_eq!(approved[0]["plan_sha256"], sha.as_str());
 }

@@ -1,10 +1,11 @@
 // Drives `vnx serve` in Debian's Chromium, headless, through playwright-core, as a person on a
 // phone would: pairs through the QR code's address, approves a blocked worker, answers a
-// question, approves a plan, comments a diff line, runs the gates and merges, and keeps a screenshot of each
+// question, approves a plan from the list, comments a diff line, runs the gates and merges,
+// meets a refused merge, and keeps a screenshot of each
 // page at phone and desktop size. Run by tests/it/browser.rs, which checks the ledger after.
 //
 //   node browser.mjs   (settings in the environment: VNX_PLAYWRIGHT, VNX_BASE, VNX_CODE,
-//                       VNX_BLOCKED, VNX_ASKED, VNX_PLANNED, VNX_DONE, VNX_ARTIFACTS,
+//                       VNX_BLOCKED, VNX_ASKED, VNX_PLANNED, VNX_DONE, VNX_HELD, VNX_ARTIFACTS,
 //                       VNX_CHROMIUM)
 // Prints one JSON line per step; exits 1 on the first step that fails.
 import { createRequire } from "node:module";
@@ -69,10 +70,15 @@ try {
   if (!/started/.test(answered)) throw new Error(`answer said: ${answered}`);
   say("answered", { said: answered });
 
-  // A plan approved before any edit.
+  // A plan approved before any edit, from its row in the list, which tells it from a
+  // question.
   await page.goto(`${base}/d/${env.VNX_PLANNED}`);
   await page.screenshot({ path: path.join(shots, "plan-390x844.png"), fullPage: true });
-  await page.click("button.b-approve-plan");
+  await page.goto(`${base}/`);
+  const planRow = page.locator(`li.row:has(a[href="/d/${env.VNX_PLANNED}"])`);
+  const badge = await planRow.locator(".badge").textContent();
+  if (badge !== "plan waits") throw new Error(`the plan's row says ${badge}`);
+  await planRow.locator("button.b-approve-plan").click();
   await page.waitForURL(/said=/);
   const planned = await page.textContent("p.said");
   if (!/: ok: /.test(planned)) throw new Error(`plan approval said: ${planned}`);
@@ -81,7 +87,16 @@ try {
   // The done dispatch: a comment on a diff line (tap the line), its gates, then its merge.
   await page.goto(`${base}/d/${env.VNX_DONE}`);
   await page.screenshot({ path: path.join(shots, "done-390x844.png"), fullPage: true });
+  const log = await page.evaluate(() => {
+    const pre = document.querySelector("pre.log");
+    return { top: pre.scrollTop, shown: pre.clientHeight, all: pre.scrollHeight };
+  });
+  if (log.all <= log.shown) throw new Error(`the transcript fits: ${JSON.stringify(log)}`);
+  if (log.top + log.shown < log.all - 2) throw new Error(`the transcript opened above its end: ${JSON.stringify(log)}`);
+  say("transcript at its end", log);
   const line = page.locator("tr[data-line]").first();
+  const target = await line.boundingBox();
+  if (target.height < 44) throw new Error(`a diff line is a ${target.height} px target`);
   await line.tap();
   await page.fill("#comment-form textarea", "Say which greeting this is.");
   await page.screenshot({ path: path.join(shots, "comment-390x844.png"), fullPage: true });
@@ -96,7 +111,20 @@ try {
   await page.waitForURL(/said=/);
   const merged = await page.textContent("p.said");
   if (!/: ok: /.test(merged)) throw new Error(`merge said: ${merged}`);
+  const okLook = await page.$eval("p.said", (p) => getComputedStyle(p).backgroundColor);
   say("merged", { said: merged });
+
+  // A merge its gate refuses: an alert, unlike a success, with the command's hint.
+  await page.goto(`${base}/d/${env.VNX_HELD}`);
+  await page.click("button.b-merge");
+  await page.waitForURL(/said=/);
+  const alert = page.locator('[role="alert"]');
+  const refused = await alert.textContent();
+  if (!/gates_passed/.test(refused) || !/hint: /.test(refused)) throw new Error(`the refusal said: ${refused}`);
+  const badLook = await alert.evaluate((a) => getComputedStyle(a).backgroundColor);
+  if (badLook === okLook) throw new Error(`a refusal looks like a success (${badLook})`);
+  await page.screenshot({ path: path.join(shots, "refused-390x844.png"), fullPage: true });
+  say("refused", { said: refused });
 
   // Every page at desktop size too.
   const desk = await browser.newContext({ viewport: { width: 1280, height: 800 } });

@@ -96,12 +96,15 @@ pub(crate) fn act(action: &Action, by: Option<&str>) -> Outcome {
                 };
                 let ids = std::slice::from_ref(&id);
                 let entry = merge::merge(desk, ids, &merging, &|_| {})?.remove(0);
+                // A refusal is the error `vnx merge` prints, its hint included.
+                if let Some(refused) = crate::cli::util::error::merge_verdict(&entry) {
+                    return Err(refused);
+                }
                 let said = entry.plan.as_ref().map_or_else(
                     || merge::result_name(entry.result).to_owned(),
                     |plan| merge::said(&entry, plan),
                 );
-                let merged = entry.result == vnx::merge::EntryResult::Merged;
-                (i32::from(!merged), said)
+                (0, said)
             }
             Action::ApprovePlan(_, sha, note) => plan_decided(
                 desk,
@@ -231,15 +234,21 @@ fn start(
     ))
 }
 
-/// The footer's outcome of an action done in process: its code and line, or its error.
+/// The footer's outcome of an action done in process: its code and line, or its error and
+/// the error's hint.
 fn outcome_of(action: &Action, done: Result<(i32, String), CliError>) -> Outcome {
-    let (code, summary) = match done {
-        Ok((code, summary)) => (code, vnx::dashboard::model::plain(&summary)),
-        Err(e) => (e.exit_status() as i32, e.one_line()),
+    let (code, summary, hint) = match done {
+        Ok((code, summary)) => (code, vnx::dashboard::model::plain(&summary), None),
+        Err(e) => (
+            e.exit_status() as i32,
+            e.one_line(),
+            e.hint().map(vnx::dashboard::model::plain),
+        ),
     };
     Outcome {
         action: action.clone(),
         code: Some(code),
         summary,
+        hint,
     }
 }

@@ -149,8 +149,9 @@ impl CliError {
         text
     }
 
-    /// What to do about it, when a person can act (an MCP tool's error says it too).
-    #[cfg(feature = "mcp")]
+    /// What to do about it, when a person can act (an MCP tool's error, the web page's and
+    /// the dashboard's refusals say it too).
+    #[cfg(any(feature = "mcp", feature = "serve", feature = "dashboard"))]
     pub fn hint(&self) -> Option<&str> {
         self.hint.as_deref()
     }
@@ -262,6 +263,51 @@ impl From<vnx::dispatch::view::ResolveError> for CliError {
         CliError::from_error(&e)
             .with_hint_opt(hint.map(str::to_owned))
             .exit(exits::resolve(&e))
+    }
+}
+
+/// The error a merge's entry that did not merge (or, with --check, cannot) stands for, its
+/// hint the library's: what `vnx merge` prints, and what the web page and the dashboard
+/// show of their Merge.
+pub(crate) fn merge_verdict(e: &vnx::merge::Entry) -> Option<CliError> {
+    use vnx::merge::{self, EntryResult};
+    match e.result {
+        EntryResult::Merged | EntryResult::Mergeable => None,
+        EntryResult::Refused => Some(match e.plan.as_ref().and_then(merge::refusal) {
+            Some(
+                refused @ merge::MergeError::Refused {
+                    condition: "base_compatible",
+                    ..
+                },
+            ) => CliError::from(refused).with_hint(
+                e.plan
+                    .as_ref()
+                    .map_or_else(String::new, merge::conflict_hint),
+            ),
+            Some(refused) => refused.into(),
+            None => CliError::verdict(e.refused.as_ref().map_or_else(
+                || format!("{} was refused", e.dispatch_id),
+                |r| r.detail.clone(),
+            )),
+        }),
+        EntryResult::Dequeued => Some(
+            CliError::verdict(format!(
+                "{} was taken out of the merge queue: {}",
+                e.dispatch_id,
+                e.dequeued.as_ref().map_or("", |d| d.detail.as_str())
+            ))
+            .with_hint(match e.dequeued.as_ref().map(|d| d.reason) {
+                Some(vnx::receipts::DequeueReason::Conflict) => e
+                    .plan
+                    .as_ref()
+                    .map_or_else(String::new, merge::conflict_hint),
+                _ => format!(
+                    "the gates failed on the merge result: fix the work with `vnx follow-up {}`, \
+                     then merge it again",
+                    e.dispatch_id
+                ),
+            }),
+        ),
     }
 }
 

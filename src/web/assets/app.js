@@ -1,6 +1,6 @@
 // vnx serve: the page's one script. It asks before a deciding button acts, fills the pairing
-// code from the address's fragment (never sent to the server), and redraws the page when the
-// server says the ledger changed, unless the person is typing.
+// code from the address's fragment (never sent to the server), opens a transcript at its end,
+// and redraws the page when the server says the ledger changed, unless the person is typing.
 "use strict";
 (function () {
   document.addEventListener("submit", function (e) {
@@ -28,6 +28,14 @@
     form.hidden = false;
     form.elements.message.focus();
   });
+  // A transcript opens at its end: the worker's latest words, not its first prompt.
+  function toEnd() {
+    Array.prototype.forEach.call(document.querySelectorAll("pre.log"), function (log) {
+      log.scrollTop = log.scrollHeight;
+    });
+  }
+  toEnd();
+  document.addEventListener("vnx:redrawn", toEnd);
   var code = document.getElementById("code");
   if (code && location.hash.indexOf("#code=") === 0) {
     code.value = decodeURIComponent(location.hash.slice(6));

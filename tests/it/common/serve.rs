@@ -56,6 +56,30 @@ impl Server {
     /// Starts `cmd` (a `vnx` command of the project, `serve` and its flags added here).
     pub fn start(mut cmd: Command, extra: &[&str]) -> Server {
         cmd.args(["serve", "--listen", "127.0.0.1:0"]).args(extra);
+        Server::spawn(cmd)
+    }
+
+    /// The same, under an open-file limit of `files` (set by the shell's `ulimit -n`).
+    pub fn start_with_files(vnx: Command, files: u32, extra: &[&str]) -> Server {
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", &format!("ulimit -n {files} && exec \"$0\" \"$@\"")])
+            .arg(vnx.get_program())
+            .args(vnx.get_args())
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(extra);
+        for (k, v) in vnx.get_envs() {
+            match v {
+                Some(v) => cmd.env(k, v),
+                None => cmd.env_remove(k),
+            };
+        }
+        if let Some(dir) = vnx.get_current_dir() {
+            cmd.current_dir(dir);
+        }
+        Server::spawn(cmd)
+    }
+
+    fn spawn(mut cmd: Command) -> Server {
         let mut child = cmd
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
@@ -151,6 +175,35 @@ impl Server {
         self.request("POST", path, cookie, &headers, &body.join("&"))
     }
 
+    /// A pairing code tried from loopback address `from` (another client than 127.0.0.1).
+    pub fn pair_from(&self, from: &str, code: &str) -> Response {
+        let body = format!("code={}&name=other", encode(code));
+        let own = format!("http://{}", self.addr);
+        let headers = [
+            ("Content-Type", "application/x-www-form-urlencoded"),
+            ("Origin", own.as_str()),
+        ];
+        self.request_on(
+            self.connect_from(from),
+            "POST",
+            "/pair",
+            None,
+            &headers,
+            &body,
+        )
+    }
+
+    /// A connection to it from loopback address `from`.
+    pub fn connect_from(&self, from: &str) -> TcpStream {
+        use socket2::{Domain, Socket, Type};
+        let socket = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+        let local: std::net::SocketAddr = format!("{from}:0").parse().unwrap();
+        socket.bind(&local.into()).unwrap();
+        let to: std::net::SocketAddr = self.addr.parse().unwrap();
+        socket.connect(&to.into()).unwrap();
+        socket.into()
+    }
+
     /// Any request, with the Host header of its address unless `headers` give one.
     pub fn request(
         &self,
@@ -160,7 +213,20 @@ impl Server {
         headers: &[(&str, &str)],
         body: &str,
     ) -> Response {
-        let mut s = TcpStream::connect(&self.addr).unwrap();
+        let s = TcpStream::connect(&self.addr).unwrap();
+        self.request_on(s, method, path, cookie, headers, body)
+    }
+
+    /// A request on connection `s`.
+    pub fn request_on(
+        &self,
+        mut s: TcpStream,
+        method: &str,
+        path: &str,
+        cookie: Option<&str>,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> Response {
         s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
         let mut req = format!("{method} {path} HTTP/1.1\r\nConnection: close\r\n");
         if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
@@ -209,6 +275,15 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// `text` as the page writes it in HTML (`& < > " '` escaped).
+pub fn html_text(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
 }
 
 fn encode(text: &str) -> String {

@@ -65,19 +65,25 @@ impl DispatchBlocked {
     /// vnx approve D-… or vnx deny D-…)`. A permission prompt is answered without attaching;
     /// a question in the pane, or a prompt on a remote host, by attaching (`answer_with`).
     pub fn describe(&self) -> String {
-        let detail = match (&self.tool, &self.command) {
-            (Some(t), Some(c)) => format!("{t}: {c}"),
-            (Some(t), None) => t.clone(),
-            (None, Some(c)) => c.clone(),
-            (None, None) => self.message.clone().unwrap_or_default(),
-        };
         let answer = match (self.waiting_for, &self.remote) {
             (WaitingFor::Permission, None) => {
                 format!("vnx approve {id} or vnx deny {id}", id = self.dispatch_id)
             }
             _ => self.answer_with.clone(),
         };
-        format!("{}: {detail}  (answer: {answer})", self.waiting_for.name())
+        format!("{}  (answer: {answer})", self.what())
+    }
+
+    /// What the worker waits for, without how to answer it: `permission: Bash: git commit …`
+    /// (what a page that offers its own buttons shows).
+    pub fn what(&self) -> String {
+        let detail = match (&self.tool, &self.command) {
+            (Some(t), Some(c)) => format!("{t}: {c}"),
+            (Some(t), None) => t.clone(),
+            (None, Some(c)) => c.clone(),
+            (None, None) => self.message.clone().unwrap_or_default(),
+        };
+        format!("{}: {detail}", self.waiting_for.name())
     }
 }
 

@@ -148,8 +148,9 @@ impl DeviceStore {
             .last_seen
             .is_none_or(|t| now.as_second() - t.as_second() >= SEEN_EVERY);
         if stale {
-            // Noting the use is worth no failed request.
-            let _ = self.change(|f| {
+            // Noting the use is worth no failed request, and no wait: while another process
+            // holds the lock, this use goes unnoted (the next one notes it).
+            let _ = self.change_unless_busy(|f| {
                 if let Some(d) = f.devices.iter_mut().find(|d| d.id == found.id) {
                     d.last_seen = Some(now);
                 }
@@ -197,13 +198,32 @@ impl DeviceStore {
         &self,
         f: impl FnOnce(&mut File) -> Result<(), AccessError>,
     ) -> Result<(), AccessError> {
+        self.change_locked(true, f)
+    }
+
+    /// [`Self::change`], or nothing when another process holds the lock.
+    fn change_unless_busy(
+        &self,
+        f: impl FnOnce(&mut File) -> Result<(), AccessError>,
+    ) -> Result<(), AccessError> {
+        self.change_locked(false, f)
+    }
+
+    fn change_locked(
+        &self,
+        wait: bool,
+        f: impl FnOnce(&mut File) -> Result<(), AccessError>,
+    ) -> Result<(), AccessError> {
         let io = |source| AccessError::Io {
             path: self.path.clone(),
             source,
         };
         let dir = self.path.parent().expect("the file is in a directory");
         crate::files::private_dir(dir).map_err(io)?;
-        let _lock = crate::files::lock_file(&dir.join("devices.lock"), true).map_err(io)?;
+        let Some(_lock) = crate::files::lock_file(&dir.join("devices.lock"), wait).map_err(io)?
+        else {
+            return Ok(());
+        };
         let mut file = self.read()?;
         f(&mut file)?;
         let text = serde_json::to_vec_pretty(&file).expect("devices serialise");

@@ -1,6 +1,7 @@
 //! Merging dispatches (`vnx merge`, the dashboard's `m`): a best-of candidate refused unless
 //! it won (or the refusal is overridden), the required gates that have no current pass run
-//! first and the ledger anchored after them, then each dispatch merged through the queue (or
+//! first and the ledger anchored after them (or, where nothing anchors it yet, its first
+//! checkpoint made), then each dispatch merged through the queue (or
 //! only its conditions checked): several in the conflict radar's order, the ones sharing the
 //! fewest files with the others first (`radar::order`), unless the order given is asked for.
 
@@ -50,6 +51,10 @@ pub enum Told<'a> {
     /// The ledger could not be anchored after the gates (the merge's `checkpoint_extended`
     /// condition says what that means for it).
     NotAnchored(String),
+    /// Nothing anchored the ledger yet (no checkpoint on the ref, none witnessed): its first
+    /// checkpoint was made, after the ledger verified, before the conditions were checked
+    /// (ADR 0102).
+    FirstCheckpoint(&'a crate::ledger::checkpoint::CheckpointOutcome),
     /// What the merge queue is doing.
     Merge(merge::Event<'a>),
     /// The place vnx made for a merged dispatch (its container and volume, its pod and
@@ -95,6 +100,7 @@ pub fn merge(
     }
     if !merging.check_only {
         run_missing_gates(desk, ids, merging, told)?;
+        anchor_first(desk, merging, told);
     }
     let on_event = |event: merge::Event<'_>| told(Told::Merge(event));
     let merge_ctx = merge::Context {
@@ -175,6 +181,29 @@ fn run_missing_gates(
         told(Told::NotAnchored(why));
     }
     Ok(())
+}
+
+/// Makes the ledger's first checkpoint when nothing anchors it yet: no checkpoint on the
+/// ref and none this machine witnessed (a new project's first merge, whose gates passed
+/// before or which has none). A checkpoint is only made after the whole ledger verifies
+/// under the append lock; where a checkpoint was ever witnessed, nothing is made here and
+/// the merge's `checkpoint_extended` condition judges (ADR 0102).
+fn anchor_first(desk: &Desk<'_>, merging: &Merging, told: &(dyn Fn(Told<'_>) + Sync)) {
+    let ledger = desk.ctx.ledger;
+    let witness_dir = merging.anchoring.witness_dir.as_deref();
+    let anchoring =
+        crate::ledger::checkpoint::anchoring(ledger, Some(desk.ctx.key_path), witness_dir);
+    let unanchored = matches!(
+        anchoring,
+        Ok(Some(a)) if a.checkpoints.is_empty() && a.rolled_back.is_none()
+    );
+    if !unanchored || !ledger.exists() {
+        return;
+    }
+    match anchor(desk, &merging.anchoring) {
+        Ok(made) => told(Told::FirstCheckpoint(&made)),
+        Err(why) => told(Told::NotAnchored(why)),
+    }
 }
 
 /// What became of a dispatch, in a word.

@@ -1,0 +1,200 @@
+//! The list of `vnx serve`: what needs you first (a blocked worker with Approve and Deny at
+//! hand, a plan that waits with its own, a question, a stopped worker, each labelled), then
+//! what runs, then the rest; drawn once per shared read for every device, its forms'
+//! anti-forgery value filled in per request.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::response::Response;
+use vnx::dashboard::model::Row;
+use vnx::dispatch::view::State as Live;
+use vnx::ids::DispatchId;
+
+use super::App;
+use super::auth::Paired;
+use super::html::{esc, page};
+use super::pages::{age_of, blocking, button_with};
+
+/// The most finished dispatches the list shows.
+const FINISHED_SHOWN: usize = 100;
+
+/// The list of the project's dispatches.
+pub async fn list(p: Paired, State(app): State<Arc<App>>) -> Response {
+    blocking(move || list_page(&app, &p)).await
+}
+
+/// Where a list drawn once for every device has the anti-forgery value each puts in: a
+/// control character, which no escaped text holds.
+pub const CSRF_MARK: &str = "\u{1}csrf\u{1}";
+
+fn list_page(app: &App, p: &Paired) -> Result<String, String> {
+    let body = app.listed(|snapshot| list_body(app, snapshot))?;
+    let csrf = p.token.csrf();
+    Ok(page("vnx", &csrf, &body.replace(CSRF_MARK, &csrf)))
+}
+
+/// The list's body, its forms' anti-forgery value left as [`CSRF_MARK`].
+fn list_body(app: &App, snapshot: &vnx::dashboard::Snapshot) -> String {
+    let prs = app.prs(snapshot.rows.iter().map(|r| &r.state));
+    let now = snapshot.now;
+    let mut body = String::new();
+    let groups: [(u8, &str); 3] = [(0, "Needs you"), (1, "Running"), (2, "The rest")];
+    for (group, heading) in groups {
+        let rows: Vec<&Row> = snapshot
+            .rows
+            .iter()
+            .filter(|r| r.group() == group)
+            .collect();
+        if rows.is_empty() && group != 0 {
+            continue;
+        }
+        let _ = write!(
+            body,
+            "<section class=\"g{group}\"><h2>{heading} <span class=\"count\">{}</span></h2><ul class=\"rows\">",
+            rows.len()
+        );
+        if rows.is_empty() {
+            body.push_str("<li class=\"quiet\">Nothing waits for you.</li>");
+        }
+        let shown = if group == 2 {
+            FINISHED_SHOWN
+        } else {
+            usize::MAX
+        };
+        for row in rows.iter().take(shown) {
+            body.push_str(&row_html(
+                row,
+                now,
+                prs.get(&row.state.id).map(String::as_str),
+            ));
+        }
+        if rows.len() > shown {
+            let _ = write!(
+                body,
+                "<li class=\"quiet\">and {} more (<code>vnx status</code>)</li>",
+                rows.len() - shown
+            );
+        }
+        body.push_str("</ul></section>");
+    }
+    if snapshot.older > 0 {
+        let _ = write!(
+            body,
+            "<p class=\"quiet\">{} older dispatches are not listed.</p>",
+            snapshot.older
+        );
+    }
+    let health = match &snapshot.health {
+        vnx::dashboard::Health::Broken { line, detail } => {
+            format!(
+                "<p class=\"said bad\">The ledger does not verify from line {line}: {}</p>",
+                esc(detail)
+            )
+        }
+        _ => String::new(),
+    };
+    format!("{health}{body}")
+}
+
+/// One dispatch's row of the list, its buttons' anti-forgery value left as [`CSRF_MARK`].
+fn row_html(row: &Row, now: jiff::Timestamp, pr: Option<&str>) -> String {
+    let csrf = CSRF_MARK;
+    let s = &row.state;
+    let title = s.title.as_deref().unwrap_or("(no title)");
+    let age = age_of(s.started_at.as_deref(), now);
+    let cli = s.provider.as_deref().unwrap_or("?");
+    let pr = pr
+        .map(|pr| format!(" · <span class=\"pr\">{}</span>", esc(pr)))
+        .unwrap_or_default();
+    let waits = waits_label(s);
+    let quick = if let Some((_, sha)) = s.plan_waiting() {
+        // The plan's own decision (`vnx approve`/`vnx deny` of its SHA-256), as its page's
+        // forms post it.
+        format!(
+            "<div class=\"quick\">{}{}</div>",
+            plan_button(&s.id, csrf, sha, true),
+            plan_button(&s.id, csrf, sha, false),
+        )
+    } else if s.blocked.is_some() && s.state.is_live() {
+        format!(
+            "<div class=\"quick\">{}{}</div>",
+            button_with(
+                &s.id,
+                csrf,
+                "approve",
+                "Approve",
+                Some("Allow what this worker asks to do?")
+            ),
+            button_with(
+                &s.id,
+                csrf,
+                "deny",
+                "Deny",
+                Some("Refuse what this worker asks to do?")
+            ),
+        )
+    } else {
+        String::new()
+    };
+    format!(
+        "<li class=\"row st-{status}\"><a href=\"/d/{id}\"><span class=\"badge\">{badge}</span> \
+         <b>{title}</b><span class=\"meta\">{cli} · {age} · {short}{pr}</span>\
+         {overlap}<span class=\"act\">{activity}</span></a>{quick}</li>",
+        status = esc(s.status),
+        badge = esc(waits.unwrap_or(s.status)),
+        id = s.id,
+        title = esc(title),
+        cli = esc(cli),
+        short = esc(s.id.as_str()),
+        activity = esc(&row.activity),
+        overlap = row
+            .overlaps
+            .as_deref()
+            .map(|o| format!("<span class=\"overlap\">⚠ {}</span>", esc(o)))
+            .unwrap_or_default(),
+    )
+}
+
+/// What an ended dispatch that needs input waits for, as the list labels it: its plan (a
+/// decision on it), a question (an answer), or nothing asked: its worker stopped (at its
+/// budget, or having said something that is no question). `None` for any other dispatch.
+fn waits_label(s: &vnx::dispatch::state::DispatchState) -> Option<&'static str> {
+    let needs_input = s.state == Live::Ended(vnx::receipts::DispatchStatus::NeedsInput);
+    if !(needs_input && s.waiting()) {
+        return None;
+    }
+    Some(if vnx::actions::plan::waits(s) {
+        "plan waits"
+    } else if vnx::actions::budget::waits(s).is_none() && s.question_label() == "asks" {
+        "question"
+    } else {
+        "stopped"
+    })
+}
+
+/// A list row's button that approves the plan whose SHA-256 is `sha`, or sends it back.
+fn plan_button(id: &DispatchId, csrf: &str, sha: &str, approve: bool) -> String {
+    let (action, label, confirm) = if approve {
+        (
+            "approve-plan",
+            "Approve the plan",
+            "Approve this plan? The worker goes on to carry it out.",
+        )
+    } else {
+        (
+            "deny-plan",
+            "Deny the plan",
+            "Send this plan back to be planned again?",
+        )
+    };
+    format!(
+        "<form method=\"post\" action=\"/d/{id}\" data-confirm=\"{confirm}\">\
+         <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+         <input type=\"hidden\" name=\"action\" value=\"{action}\">\
+         <input type=\"hidden\" name=\"plan_sha256\" value=\"{sha}\">\
+         <button class=\"b-{action}\" type=\"submit\">{label}</button></form>",
+        sha = esc(sha),
+    )
+}
