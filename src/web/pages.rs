@@ -338,18 +338,26 @@ fn dispatch_page(app: &App, p: &Paired, id: &DispatchId, said: &Said) -> Result<
     );
     b.push_str(&said.html());
     if let (Some(blocked), true) = (&s.blocked, s.state.is_live()) {
+        // Whether it may be approved is the library's to say: a planning worker's prompt is
+        // refused, and said so, never offered as a prompt to approve.
+        let approvable =
+            vnx::dispatch::answer::answerable(s, vnx::receipts::PermissionAnswer::Approve);
+        let approve = match approvable {
+            Ok(_) => button(
+                id,
+                p,
+                "approve",
+                "Approve",
+                Some("Allow what this worker asks to do?"),
+            ),
+            Err(e) => format!("<p class=\"refused\" role=\"alert\">{}</p>", esc(&e.to_string())),
+        };
         let _ = write!(
             b,
             "<section class=\"needs\"><h2>Waits for you</h2><pre class=\"ask\">{}</pre><div class=\"acts\">{}</div>{}</section>",
             // What it waits for; the buttons below answer it (not the terminal's commands).
             esc(&blocked.what()),
-            button(
-                id,
-                p,
-                "approve",
-                "Approve",
-                Some("Allow what this worker asks to do?")
-            ),
+            approve,
             with_message(
                 id,
                 p,

@@ -172,11 +172,19 @@ fn needs(state: &DispatchState, now: jiff::Timestamp, window: Duration) -> Optio
                 (None, Some(c)) => c.clone(),
                 (None, None) => b.message.clone().unwrap_or_default(),
             };
-            let permission = b.waiting_for == WaitingFor::Permission && b.remote.is_none();
+            // A prompt of a dispatch in a place is answered there by its vnx, as here.
+            let permission = b.waiting_for == WaitingFor::Permission;
+            // While it plans, its prompts are refused, not approved: a deny link only.
+            let approvable = crate::dispatch::answer::answerable(
+                state,
+                crate::receipts::PermissionAnswer::Approve,
+            )
+            .is_ok();
             Some(Need {
                 state: "blocked",
                 what: Some(what),
                 links: permission,
+                approvable,
             })
         }
         // A plan that waits can be approved or sent back from the notice too.
@@ -184,6 +192,7 @@ fn needs(state: &DispatchState, now: jiff::Timestamp, window: Duration) -> Optio
             state: "needs_input",
             what: state.question.clone(),
             links: state.plan_waiting().is_some() && state.host.is_none(),
+            approvable: true,
         }),
         // Its pull request's reactions gave up: a person decides (ADR 0093).
         _ if state.escalated.is_some() && state.waiting() => {
@@ -195,6 +204,7 @@ fn needs(state: &DispatchState, now: jiff::Timestamp, window: Duration) -> Optio
                     e.number, e.rule, e.why
                 )),
                 links: false,
+                approvable: false,
             })
         }
         (State::Ended(DispatchStatus::Done), _)
@@ -206,6 +216,7 @@ fn needs(state: &DispatchState, now: jiff::Timestamp, window: Duration) -> Optio
                 state: "done",
                 what: None,
                 links: false,
+                approvable: false,
             })
         }
         _ => None,
@@ -216,6 +227,8 @@ struct Need {
     state: &'static str,
     what: Option<String>,
     links: bool,
+    /// Whether its links may approve (a planning worker's prompt is only denied).
+    approvable: bool,
 }
 
 /// The notices `states` call for that were not sent before (by [`mark_sent`] in
@@ -259,13 +272,14 @@ pub fn due(
         };
         let (approve, deny) = if need.links && linked {
             (
-                Some(link(LinkAction::Approve)),
+                need.approvable.then(|| link(LinkAction::Approve)),
                 Some(link(LinkAction::Deny)),
             )
         } else {
             (None, None)
         };
         let label = match need.state {
+            "blocked" if !need.approvable => "asks to change files while it plans (refused)",
             "blocked" => "is blocked",
             "pr_escalated" => "needs you",
             "needs_input" if need.links => "has a plan to approve",
@@ -276,7 +290,7 @@ pub fn due(
             title: safe(&format!("{} {label}: {}", s.id, s.label())),
             waits_for: need.what.as_deref().map(safe).filter(|w| !w.is_empty()),
             page: format!("{url}/d/{}", s.id),
-            expires: approve.is_some().then_some(expires),
+            expires: deny.is_some().then_some(expires),
             approve,
             deny,
             state: need.state,

@@ -171,3 +171,21 @@ fn a_pull_request_handed_to_a_person_gets_a_notice_once() {
         1
     );
 }
+
+#[test]
+fn a_planning_workers_prompt_gets_a_deny_link_and_no_approve_link() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = LinkKey::load_or_create(dir.path()).unwrap();
+    let mut s = blocked("D-0123456789ab", "greeting.txt", WaitingFor::Permission);
+    s.planning = true;
+    let notices = due(dir.path(), &[s], &serve(), &key, now()).unwrap();
+    assert_eq!(notices.len(), 1, "{notices:?}");
+    let n = &notices[0];
+    assert!(n.approve.is_none(), "{n:?}");
+    assert!(n.deny.is_some(), "{n:?}");
+    assert!(
+        n.title.contains("asks to change files while it plans (refused)"),
+        "{}",
+        n.title
+    );
+}
