@@ -154,3 +154,92 @@ fn real_gemini_plans_then_carries_out_the_approved_plan() {
 fn real_qwen_plans_then_carries_out_the_approved_plan() {
     planned_then_approved("qwen", false);
 }
+
+/// `vnx wait --json` of dispatch `id` for up to `secs`: its settled receipt.
+fn settled(rig: &Rig, id: &str, secs: u64) -> serde_json::Value {
+    let r = run(rig
+        .repo
+        .vnx()
+        .args(["wait", "--json", "--timeout", &secs.to_string(), id]));
+    let v: serde_json::Value = serde_json::from_str(r.stdout.trim())
+        .unwrap_or_else(|e| panic!("[{id}] wait: {e}: {}{}", r.stdout, r.stderr));
+    crate::common::settled_receipt(v)
+}
+
+/// In the interactive lane, a planning worker's write is the CLI's ordinary permission prompt
+/// (seen with claude and codex): vnx refuses to approve it, as a link or the page would, a
+/// denial lets the worker plan on, its turn ends with the plan and nothing changed, and the
+/// plan, approved, is carried out and merges.
+fn a_planning_prompt_is_refused_and_the_plan_approved(cli: &str) {
+    let rig = Rig::new();
+    configure(&rig.repo, "roles:\n  implementer: {gates: []}\n");
+    let at = step(cli, "interactive", "plan, its write asked");
+    let plan = format!("Plan: write greeting-{cli}.txt with hello, then report done.");
+    let mut cmd = rig.vnx();
+    cmd.args(["dispatch-agent", "--agent", "implementer", "--detach", "--plan"])
+        .args(["--provider", cli, "--lane", "interactive", "--deadline", "240"])
+        .args([
+            "--instruction",
+            &format!(
+                "{cli} plans a greeting\n\\@model write early-{cli}.txt too soon\n\\@model say {plan}"
+            ),
+        ]);
+    let r = run(cmd);
+    assert_eq!(r.code, 0, "{at} {}{}", r.stdout, r.stderr);
+    let id = r.stdout.trim().to_owned();
+    let r = run(rig.vnx().args(["wait", "--until-blocked", "--timeout", "120", &id]));
+    assert_eq!(r.code, 1, "{at} it asks: {}{}", r.stdout, r.stderr);
+    let approve = run(rig.vnx().args(["approve", &id]));
+    assert_eq!(approve.code, 1, "{at} {}{}", approve.stdout, approve.stderr);
+    assert!(
+        approve
+            .stderr
+            .contains("is planning: a planning turn changes nothing"),
+        "{at} {}",
+        approve.stderr
+    );
+    let deny = run(rig.vnx().args(["deny", &id, "--message", "plan only"]));
+    assert_eq!(deny.code, 0, "{at} {}{}", deny.stdout, deny.stderr);
+    let c = settled(&rig, &id, 120);
+    assert_eq!(c["status"], "needs_input", "{at} {}", explain(&c));
+    assert!(
+        !rig.worktree(&id).join(format!("early-{cli}.txt")).exists(),
+        "{at} the planning turn wrote a file"
+    );
+    let s = run(rig.vnx().args(["status", &id, "--json"]));
+    let state: serde_json::Value = serde_json::from_str(&s.stdout).unwrap();
+    let sha = state[0]["plan_sha256"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{at} no plan waits: {state}"))
+        .to_owned();
+    let at = step(cli, "interactive", "plan approved");
+    let note = format!(
+        "Go ahead.\n\\@model write greeting-{cli}.txt hello\n\\@model run vnx report --status done --summary greeting\n\\@model say Done."
+    );
+    let r = run(rig
+        .vnx()
+        .args(["approve", &id, "--plan-sha256", &sha, "--message", &note]));
+    assert_eq!(r.code, 0, "{at} {}{}", r.stdout, r.stderr);
+    let next = r.stdout.trim().rsplit(": ").next().unwrap();
+    let next = next.split(' ').next().unwrap().to_owned();
+    let c = settled(&rig, &next, 180);
+    assert_eq!(c["status"], "done", "{at} {}", explain(&c));
+    let approved = rig.repo.events("plan_approved");
+    assert!(approved[0]["head_commit"].is_string(), "{at} {approved:?}");
+    let ck = run(rig.vnx().args(["audit-chain", "checkpoint"]));
+    assert_eq!(ck.code, 0, "{at} {}", ck.stderr);
+    let m = run(rig.vnx().args(["merge", &next]));
+    assert_eq!(m.code, 0, "{at} {}{}", m.stdout, m.stderr);
+}
+
+#[test]
+#[ignore = "needs the real claude, codex and gemini (~740 MB from npm, tests/support/install-clis.sh)"]
+fn real_claudes_planning_prompt_is_refused_and_its_plan_approved() {
+    a_planning_prompt_is_refused_and_the_plan_approved("claude");
+}
+
+#[test]
+#[ignore = "needs the real claude, codex and gemini (~740 MB from npm, tests/support/install-clis.sh)"]
+fn real_codexs_planning_prompt_is_refused_and_its_plan_approved() {
+    a_planning_prompt_is_refused_and_the_plan_approved("codex");
+}
