@@ -350,7 +350,10 @@ fn dispatch_page(app: &App, p: &Paired, id: &DispatchId, said: &Said) -> Result<
                 "Approve",
                 Some("Allow what this worker asks to do?"),
             ),
-            Err(e) => format!("<p class=\"refused\" role=\"alert\">{}</p>", esc(&e.to_string())),
+            Err(e) => format!(
+                "<p class=\"refused\" role=\"alert\">{}</p>",
+                esc(&e.to_string())
+            ),
         };
         let _ = write!(
             b,

@@ -1,11 +1,15 @@
 //! A blocked worker's prompt answered for a dispatch that runs in a place (issue 69): `vnx
 //! approve` of a dispatch on an ssh host, in a container and in a pod is given there by the
 //! place's own vnx and recorded here (who decided, first), and the dispatch goes on to done.
+//! A merge keeps a container's volume while a follow-up's work is only there, and `vnx accept`
+//! brings that work here.
 //! The container and pod run the stand-in CLIs in an image of the worker image with them
 //! (`#[ignore]`d: podman and mmdebstrap, which `bin/test --all` installs).
 
-use crate::common::container::fakes_image;
-use crate::common::{Fakes, Remote, Repo, configure, run, wait_for};
+use crate::common::container::{
+    container_of, exists, fakes_image, remove_volume, repo_with_container_host,
+};
+use crate::common::{Fakes, Remote, Repo, completion, configure, gate_check, run, wait_for};
 
 /// What the stand-in claude does in its TUI: it asks before `git commit`, then reports.
 const ASKING: &str =
@@ -93,7 +97,7 @@ fn a_prompt_of_a_dispatch_in_a_container_is_answered_there_and_recorded_here() {
     let id = "D-c0c1c2c3c4c5";
     blocked_on(&repo, "box", id);
     approved_there_and_done(&repo, id);
-    crate::common::container::remove_volume(&crate::common::container::container_of(id));
+    remove_volume(&container_of(id));
 }
 
 #[test]
@@ -108,4 +112,66 @@ fn a_prompt_of_a_dispatch_in_a_pod_is_answered_there_and_recorded_here() {
     let id = "D-d0d1d2d3d4d5";
     blocked_on(&repo, "cluster", id);
     approved_there_and_done(&repo, id);
+}
+
+#[test]
+#[ignore = "needs podman and mmdebstrap (bin/test --all installs them)"]
+fn a_merge_keeps_the_volume_while_a_follow_up_left_work_only_there_until_it_is_accepted() {
+    let repo = repo_with_container_host();
+    let r = repo.dispatch(
+        "commit",
+        &["--host", "box", "--instruction", "add the demo output"],
+    );
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let id = completion(&r)["dispatch_id"].as_str().unwrap().to_owned();
+    let name = container_of(&id);
+    // A follow-up leaves its work uncommitted, on the volume only.
+    let f = run(repo.vnx().args([
+        "follow-up",
+        &id,
+        "--json",
+        "--model",
+        "fail",
+        "--instruction",
+        "more, left uncommitted",
+    ]));
+    let follow = completion(&f);
+    let follow_id = follow["dispatch_id"].as_str().unwrap().to_owned();
+    assert_eq!(follow["teardown_class"], "dirty", "{follow:#}");
+    // Merging the first dispatch keeps the place, and says whose work keeps it.
+    let r = run(repo.vnx().args(["audit-chain", "checkpoint"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let (r, report) = gate_check(&repo, &id);
+    assert_eq!(r.code, 0, "{} {report:#}", r.stderr);
+    let merged = run(repo.vnx().args(["merge", &id]));
+    assert_eq!(merged.code, 0, "{}{}", merged.stdout, merged.stderr);
+    assert!(
+        merged.stderr.contains(&format!(
+            "kept box.{id}: the work of {follow_id} is only there"
+        )),
+        "{}",
+        merged.stderr
+    );
+    assert!(exists("volume", &name), "volume {name} was removed");
+    // Accepted, the follow-up's work comes here (committed in its place by its vnx), and its
+    // merge removes the place.
+    let a = run(repo.vnx().args(["accept", &follow_id, "--json"]));
+    assert_eq!(a.code, 0, "{}{}", a.stdout, a.stderr);
+    let accepted: serde_json::Value = serde_json::from_str(&a.stdout).unwrap();
+    assert_ne!(
+        accepted["head_commit"], follow["head_commit"],
+        "{accepted:#}"
+    );
+    let (r, report) = gate_check(&repo, &follow_id);
+    assert_eq!(r.code, 0, "{} {report:#}", r.stderr);
+    let merged = run(repo.vnx().args(["merge", &follow_id]));
+    assert_eq!(merged.code, 0, "{}{}", merged.stdout, merged.stderr);
+    assert!(
+        merged
+            .stderr
+            .contains(&format!("removed box.{id}: its work is merged")),
+        "{}",
+        merged.stderr
+    );
+    assert!(!exists("volume", &name), "volume {name} still exists");
 }

@@ -71,6 +71,18 @@ steps! {
         STARTED_APPENDED = "started_appended";
     }
 
+    /// A dispatch's launch in a place, a host, a container or a pod (`remote::launch`).
+    place_launch {
+        /// The place is made (a container, a pod; a host is there already) and the launch
+        /// marked under `.vnx-data/remote/launching/`; nothing recorded here.
+        PLACE_MADE = "place_made";
+        /// The base is in the place and the dispatch's record kept here; the place has not
+        /// been asked to start it.
+        RECORD_KEPT = "record_kept";
+        /// The place's vnx started it; its start has not reached this ledger.
+        STARTED_THERE = "started_there";
+    }
+
     /// A `vnx follow-up --rebase`'s launch (`dispatch/start/rebase`).
     rebase {
         /// The follow-up's worktree is open and the base is merged into it, conflicts left

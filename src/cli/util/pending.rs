@@ -1,6 +1,7 @@
 //! What supervisors left unfinished, finished by every command that reads dispatch state:
-//! the completions they could not append, the read index's temporaries, and the ends a full
-//! disk held up. Best effort: what fails is a warning, and the command goes on.
+//! the completions they could not append, the read index's temporaries, the ends a full
+//! disk held up, answers given and not recorded, and launches in places killed on the way.
+//! Best effort: what fails is a warning, and the command goes on.
 
 use vnx::dispatch::supervise::recover::{self, Recovery};
 use vnx::worktree::Repo;
@@ -17,6 +18,8 @@ pub(crate) fn finish_pending(project: &vnx::project::Project) {
     // What a reader killed while writing the read index left is never finished: swept.
     vnx::files::sweep_temporaries(&vnx::dispatch::fold::index::path_in(&project.data_dir()));
     conclude_answers(project);
+    // A launch in a place killed on the way: caught up with, or undone.
+    finish_interrupted(project);
     let dir = project
         .data_dir()
         .join(vnx::dispatch::supervise::pending::DIR);
@@ -87,6 +90,62 @@ fn conclude_answers(project: &vnx::project::Project) {
             }
         }
         Err(e) => say!("warning: answers under way could not be concluded yet: {e}"),
+    }
+}
+
+/// Finishes the launches in places killed on the way (`vnx::remote::interrupted`), saying
+/// what became of each: one its place started is caught up with, one it never started undone.
+fn finish_interrupted(project: &vnx::project::Project) {
+    use vnx::remote::interrupted::{self, Finished};
+    let data = project.data_dir();
+    let killed = interrupted::interrupted(&data);
+    if killed.is_empty() {
+        return;
+    }
+    let (Ok(config), Ok(attestor)) = (project.load_config(), settings::attestor(None)) else {
+        return;
+    };
+    let ledger = project.ledger();
+    for (id, place) in killed {
+        let Some(place) = place else {
+            interrupted::forget(&data, &id);
+            continue;
+        };
+        let (home, key) = (settings::home(), settings::key_path(None).ok());
+        let here = vnx::remote::place::Here {
+            data_dir: &data,
+            home: home.as_deref(),
+            key: key.as_deref(),
+        };
+        let link =
+            vnx::remote::place::open(&config.hosts, &place, here).map(|place| vnx::remote::Link {
+                project,
+                ledger: &ledger,
+                attestor: &attestor,
+                place,
+            });
+        let finished = match link {
+            Ok(link) => interrupted::finish(&link, &id),
+            Err(e) => Finished::Left {
+                id: id.clone(),
+                why: e.to_string(),
+            },
+        };
+        match finished {
+            Finished::Found(id) => say!(
+                "{id}: its launch in {place} was interrupted after its place started it; \
+                 caught up with"
+            ),
+            Finished::Undone { id, place } => say!(
+                "{id}: its launch in {place} was interrupted before its place started it; \
+                 undone (nothing ran)"
+            ),
+            Finished::Left { id, why } => say!(
+                "warning: {id}'s launch in {place} was interrupted and could not be finished \
+                 yet: {}",
+                crate::cli::util::output::escape(&why)
+            ),
+        }
     }
 }
 

@@ -17,6 +17,7 @@ mod give_back;
 mod index;
 mod launch;
 mod merge;
+mod place_launch;
 mod plan;
 mod pr_merge;
 mod pr_open;

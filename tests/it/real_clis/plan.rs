@@ -176,18 +176,33 @@ fn a_planning_prompt_is_refused_and_the_plan_approved(cli: &str) {
     let at = step(cli, "interactive", "plan, its write asked");
     let plan = format!("Plan: write greeting-{cli}.txt with hello, then report done.");
     let mut cmd = rig.vnx();
-    cmd.args(["dispatch-agent", "--agent", "implementer", "--detach", "--plan"])
-        .args(["--provider", cli, "--lane", "interactive", "--deadline", "240"])
-        .args([
-            "--instruction",
-            &format!(
-                "{cli} plans a greeting\n\\@model write early-{cli}.txt too soon\n\\@model say {plan}"
-            ),
-        ]);
+    cmd.args([
+        "dispatch-agent",
+        "--agent",
+        "implementer",
+        "--detach",
+        "--plan",
+    ])
+    .args([
+        "--provider",
+        cli,
+        "--lane",
+        "interactive",
+        "--deadline",
+        "240",
+    ])
+    .args([
+        "--instruction",
+        &format!(
+            "{cli} plans a greeting\n\\@model write early-{cli}.txt too soon\n\\@model say {plan}"
+        ),
+    ]);
     let r = run(cmd);
     assert_eq!(r.code, 0, "{at} {}{}", r.stdout, r.stderr);
     let id = r.stdout.trim().to_owned();
-    let r = run(rig.vnx().args(["wait", "--until-blocked", "--timeout", "120", &id]));
+    let r = run(rig
+        .vnx()
+        .args(["wait", "--until-blocked", "--timeout", "120", &id]));
     assert_eq!(r.code, 1, "{at} it asks: {}{}", r.stdout, r.stderr);
     let approve = run(rig.vnx().args(["approve", &id]));
     assert_eq!(approve.code, 1, "{at} {}{}", approve.stdout, approve.stderr);

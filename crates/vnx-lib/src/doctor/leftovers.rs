@@ -50,9 +50,59 @@ pub(super) fn checks(root: &Path, ledger: Option<&Path>, tmux: &Tmux) -> Vec<Che
         dispatches(root, &states),
     ];
     checks.extend(unstarted_dirs(root, &by_id));
+    checks.extend(places(root));
     checks.extend(gate_checkouts(root));
     checks.extend(unfinished_files(root, ledger));
     checks
+}
+
+/// `places`: launches in places killed on the way (finished by the next reading command), and
+/// places vnx made for dispatches with no record here (a launch killed before it kept one;
+/// `vnx clean --orphans` removes them, keeping storage that holds work). Nothing to say when
+/// there are none.
+fn places(root: &Path) -> Option<Check> {
+    let project = crate::project::Project::at(root);
+    let data = project.data_dir();
+    let interrupted = crate::remote::interrupted::interrupted(&data);
+    let hosts = project.load_config().map(|c| c.hosts).unwrap_or_default();
+    let orphans = if hosts.values().any(crate::remote::place::per_dispatch) {
+        let here = crate::remote::place::Here {
+            data_dir: &data,
+            home: None,
+            key: None,
+        };
+        crate::remote::orphans::orphans(&hosts, here).0
+    } else {
+        Vec::new()
+    };
+    let mut said = Vec::new();
+    if !interrupted.is_empty() {
+        let ids: Vec<&str> = interrupted.iter().map(|(id, _)| id.as_str()).collect();
+        said.push(format!(
+            "{} launch(es) in a place killed on the way: {}",
+            ids.len(),
+            ids.join(", ")
+        ));
+    }
+    if !orphans.is_empty() {
+        let named: Vec<String> = (orphans.iter())
+            .map(|o| format!("{} ({})", o.dispatch_id, o.host))
+            .collect();
+        said.push(format!(
+            "{} place(s) made for dispatches with no record here: {}",
+            orphans.len(),
+            named.join(", ")
+        ));
+    }
+    if said.is_empty() {
+        return None;
+    }
+    let hint = match (interrupted.is_empty(), orphans.is_empty()) {
+        (false, true) => "`vnx status` finishes them",
+        (true, false) => "`vnx clean --orphans` removes them, keeping storage that holds work",
+        _ => "`vnx status` finishes the launches; `vnx clean --orphans` removes the places",
+    };
+    Some(Check::warn("places", said.join("; "), hint))
 }
 
 /// `unfinished files`: completion reservations (1 MiB each) of dispatches that ended or never

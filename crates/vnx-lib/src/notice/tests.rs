@@ -184,7 +184,8 @@ fn a_planning_workers_prompt_gets_a_deny_link_and_no_approve_link() {
     assert!(n.approve.is_none(), "{n:?}");
     assert!(n.deny.is_some(), "{n:?}");
     assert!(
-        n.title.contains("asks to change files while it plans (refused)"),
+        n.title
+            .contains("asks to change files while it plans (refused)"),
         "{}",
         n.title
     );

@@ -143,20 +143,12 @@ pub fn launch(link: &Link<'_>, request: &RemoteRequest) -> Result<RemoteLaunched
     // stays when a step fails.
     let fresh = request.follows.is_none();
     let per_dispatch = fresh && super::place::per_dispatch(link.place.host());
-    // Held until the launch ends (its record kept, or what it made undone): a place found
-    // meanwhile by its labels is not an orphan.
-    let _launching = if per_dispatch {
-        let lock = super::orphans::launching_lock(&data, &id);
-        let dir = lock.parent().unwrap_or(&data);
-        crate::files::private_dir(dir).map_err(super::io(dir))?;
-        Some(LaunchingLock {
-            _held: crate::files::lock_file(&lock, true).map_err(super::io(&lock))?,
-            path: lock,
-        })
-    } else {
-        None
-    };
+    // Held until the launch ends (its start here, or what it made undone), naming its place:
+    // a place found meanwhile by its labels is not an orphan, and a launch killed on the way
+    // is found and finished by the next reading command ([`repair_interrupted`]).
+    let _launching = LaunchingLock::take(&data, &id, link.place.name())?;
     link.place.make(&link.project.root, fresh)?;
+    crate::steps::reached(crate::steps::place_launch::PLACE_MADE);
     let unmade = |e: RemoteError| {
         if per_dispatch {
             let _ = link.place.remove();
@@ -194,6 +186,7 @@ pub fn launch(link: &Link<'_>, request: &RemoteRequest) -> Result<RemoteLaunched
         undo(link);
         return Err(e);
     }
+    crate::steps::reached(crate::steps::place_launch::RECORD_KEPT);
     let mut args: Vec<String> = [
         "dispatch-agent",
         "--detach",
@@ -210,16 +203,31 @@ pub fn launch(link: &Link<'_>, request: &RemoteRequest) -> Result<RemoteLaunched
     start(link, &args, &id, &|link| undo(link))
 }
 
-/// A launch's hold on its [`super::orphans::launching_lock`], the file removed when it ends
-/// (its record is kept by then, or its place undone).
+/// A launch's hold on its [`super::orphans::launching_lock`], the file (naming the place)
+/// removed when it ends: its start is here by then, or what it made undone. A launch killed
+/// leaves the file, unlocked.
 struct LaunchingLock {
     /// Locked while it is open; closed after the file is removed.
     _held: Option<std::fs::File>,
     path: std::path::PathBuf,
 }
 
+impl LaunchingLock {
+    /// Takes dispatch `id`'s launching lock, the file naming `place`.
+    fn take(data: &std::path::Path, id: &DispatchId, place: &str) -> Result<Self, RemoteError> {
+        let path = super::orphans::launching_lock(data, id);
+        let dir = path.parent().unwrap_or(data);
+        crate::files::private_dir(dir).map_err(super::io(dir))?;
+        let held = crate::files::lock_file(&path, true).map_err(super::io(&path))?;
+        crate::files::write_atomic_private(&path.with_extension("place"), place.as_bytes(), true)
+            .map_err(super::io(&path))?;
+        Ok(LaunchingLock { _held: held, path })
+    }
+}
+
 impl Drop for LaunchingLock {
     fn drop(&mut self) {
+        let _ = std::fs::remove_file(self.path.with_extension("place"));
         let _ = std::fs::remove_file(&self.path);
     }
 }
@@ -253,6 +261,7 @@ fn follow_up(
         ..before
     };
     sync::write_record(&data, id, &record)?;
+    crate::steps::reached(crate::steps::place_launch::RECORD_KEPT);
     let mut args: Vec<String> = vec![
         "follow-up".into(),
         original.into(),
@@ -324,6 +333,7 @@ fn start(
             stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
         });
     }
+    crate::steps::reached(crate::steps::place_launch::STARTED_THERE);
     let remote: serde_json::Value =
         serde_json::from_slice(&out.stdout).map_err(|e| RemoteError::BadAnswer {
             host: host.clone(),

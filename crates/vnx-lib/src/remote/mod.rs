@@ -10,6 +10,7 @@ pub mod asked;
 pub mod container;
 pub mod devcontainer;
 pub mod doctor;
+pub mod interrupted;
 pub mod kubernetes;
 pub mod launch;
 mod made;

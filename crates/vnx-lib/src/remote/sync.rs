@@ -109,6 +109,8 @@ pub struct CatchUp {
     /// Whether the place, made for one dispatch, was parked (its work fetched here): what
     /// ran it removed, what holds its work kept.
     pub parked: bool,
+    /// The dispatches asked after that the place does not know (it never started them).
+    pub unknown: Vec<DispatchId>,
 }
 
 /// Catches up with the link's host: see the module's description. `ids` are the dispatches
@@ -228,6 +230,10 @@ pub fn catch_up_asking(
     let mut done = CatchUp {
         host: host.clone(),
         host_vnx: export.vnx_version.clone(),
+        unknown: (ids.iter())
+            .filter(|id| !export.states.contains_key(id.as_str()))
+            .cloned()
+            .collect(),
         ..CatchUp::default()
     };
     if last.is_none() && anchor.is_none() && export.lines.is_empty() {

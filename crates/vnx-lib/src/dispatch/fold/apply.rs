@@ -93,13 +93,6 @@ impl Records {
                 self.queue_decision(id, q, at, cite);
                 return closes;
             }
-            // Only the start `note_any` took: the dispatch's first.
-            Typed::DispatchStarted(_)
-                if self
-                    .record(id)
-                    .start
-                    .as_ref()
-                    .is_some_and(|s| s.cite != cite) => {}
             Typed::DispatchStarted(r) => self.started(id, r.receipt, r.timestamp, cite),
             Typed::DispatchCompleted(r) => self.completed(id, r.receipt, at, cite),
             // A person accepted the ended dispatch's work (`vnx accept`): done, at the head
