@@ -310,9 +310,9 @@ async fn a_worker_never_approves_or_merges_itself_or_what_it_started() {
     }
     c.cancel().await.unwrap();
     // A variable names no dispatch by itself (no supervisor above the process): a worker
-    // that sets `VNX_DISPATCH_ID`, to its own id or to a made-up one, outside its worktree,
-    // decides for none.
-    for claimed in [worker.clone(), "D-ffffffffffff".to_owned()] {
+    // that sets `VNX_DISPATCH_ID`, to a made-up id (once its own prompt's approval) or its
+    // own, outside its worktree, decides for none.
+    for claimed in ["D-ffffffffffff".to_owned(), worker.clone()] {
         let c = connect_acting(&repo, tmp.path(), |cmd| {
             cmd.env("VNX_DISPATCH_ID", &claimed);
         })
