@@ -101,18 +101,6 @@ fn acting(
             ),
         );
     }
-    let text = |name: &str| settings::env_set(name).map(|v| v.to_string_lossy().into_owned());
-    let seen = vnx::actions::guard::Surroundings {
-        dispatch_id: text("VNX_DISPATCH_ID"),
-        worktree: settings::env_set("VNX_WORKTREE").map(std::path::PathBuf::from),
-        cwd: std::env::current_dir()
-            .ok()
-            .map(|d| d.canonicalize().unwrap_or(d)),
-    };
-    let root = project
-        .root
-        .canonicalize()
-        .unwrap_or_else(|_| project.root.clone());
-    let worker = vnx::actions::guard::worker_of(&root, &mcp.ledger, &seen)?;
+    let worker = settings::acting_worker(&project.root, &mcp.ledger)?;
     Ok(crate::mcp_server::Server::acting(mcp, &allowed, worker))
 }

@@ -7,6 +7,8 @@
 
 use crate::common::{Fakes, Repo, completion, configure};
 
+mod hiding;
+
 fn dispatch(
     repo: &Repo,
     fakes: &Fakes,
@@ -253,11 +255,12 @@ fn a_worker_that_ends_before_a_poll_sees_its_budget_is_held_at_its_end() {
     let fakes = Fakes::new();
     // Over its budget and done in the same instant: no poll sees it run past the budget
     // (as the real codex was seen to do under load: its turn ended 0.1 s after the model
-    // call that used the budget up).
+    // call that used the budget up). Its last act is the spend: a command after it would
+    // leave a poll the time it runs.
     let (id, c) = held_at_1000(
         &repo,
         &fakes,
-        "spends and ends\n@fake write a.txt hi\n@fake spend 3000\n@fake run vnx report --status done --summary quick",
+        "spends and ends\n@fake write a.txt hi\n@fake run vnx report --status done --summary quick\n@fake spend 3000",
     );
     let reached = one(&repo, &id, "budget_reached");
     assert_eq!(reached.len(), 1, "{reached:#?}");

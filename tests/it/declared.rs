@@ -546,36 +546,7 @@ fn a_bad_dialog_or_output_names_its_line_and_column() {
 fn a_declared_tuis_session_file_is_its_transcript_usage_and_question() {
     let repo = Repo::new();
     let tools = tempfile::tempdir().unwrap();
-    let bin = tools.path().join("chatui");
-    let lines: Vec<&str> = CHAT.lines().collect();
-    let asking = lines[3].replace("I wrote the notes ", "Which notes file should I write? ");
-    let asking = asking.replace(
-        "\"delta\":{\"content\"",
-        "\"delta\":{\"role\":\"assistant\",\"content\"",
-    );
-    let body = [asking.as_str(), lines[5], lines[6]].join("\n");
-    let chunks = tools.path().join("session-tail.jsonl");
-    std::fs::write(&chunks, format!("{body}\n")).unwrap();
-    // The status it exits with.
-    let code = tools.path().join("code");
-    std::fs::write(&code, "0").unwrap();
-    script(
-        &bin,
-        &format!(
-            "d=\"$HOME/.chatui/sessions\"\nmkdir -p \"$d\"\nf=\"$d/s-$$.jsonl\"\n\
-             printf '{{\"cwd\": \"%s\"}}\\n' \"$(pwd)\" > \"$f\"\ncat {} >> \"$f\"\n\
-             echo 'asked in the session'\nsleep 1\nexit \"$(cat {})\"",
-            chunks.display(),
-            code.display()
-        ),
-    );
-    declare(
-        &repo,
-        &format!(
-            "providers:\n  chatui:\n    binary: {}\n    interactive:\n      argv: [\"{{prompt}}\"]\n      session:\n        dir: ~/.chatui/sessions\n        pattern: \"s-*.jsonl\"\n        format: openai-chat\n    permissions:\n      edits: []\n",
-            bin.display()
-        ),
-    );
+    let code = chat_tui(&repo, tools.path());
     let r = run(repo.vnx().args([
         "dispatch-agent",
         "--agent",
@@ -675,6 +646,43 @@ fn a_declared_tuis_session_file_is_its_transcript_usage_and_question() {
     let all: Vec<serde_json::Value> = serde_json::from_str(&json.stdout).unwrap();
     let mine = all.iter().find(|s| s["dispatch_id"] == failed).unwrap();
     assert!(mine["question"].is_null(), "{mine}");
+}
+
+/// Declares `chatui`, a TUI (its script in `tools`) that writes its session as
+/// chat-completion lines in `~/.chatui/sessions` (333 tokens), asks there, and exits with the
+/// status its file `code` holds (0); that file.
+pub(crate) fn chat_tui(repo: &Repo, tools: &Path) -> std::path::PathBuf {
+    let bin = tools.join("chatui");
+    let lines: Vec<&str> = CHAT.lines().collect();
+    let asking = lines[3].replace("I wrote the notes ", "Which notes file should I write? ");
+    let asking = asking.replace(
+        "\"delta\":{\"content\"",
+        "\"delta\":{\"role\":\"assistant\",\"content\"",
+    );
+    let body = [asking.as_str(), lines[5], lines[6]].join("\n");
+    let chunks = tools.join("session-tail.jsonl");
+    std::fs::write(&chunks, format!("{body}\n")).unwrap();
+    // The status it exits with.
+    let code = tools.join("code");
+    std::fs::write(&code, "0").unwrap();
+    script(
+        &bin,
+        &format!(
+            "d=\"$HOME/.chatui/sessions\"\nmkdir -p \"$d\"\nf=\"$d/s-$$.jsonl\"\n\
+             printf '{{\"cwd\": \"%s\"}}\\n' \"$(pwd)\" > \"$f\"\ncat {} >> \"$f\"\n\
+             echo 'asked in the session'\nsleep 1\nexit \"$(cat {})\"",
+            chunks.display(),
+            code.display()
+        ),
+    );
+    declare(
+        repo,
+        &format!(
+            "providers:\n  chatui:\n    binary: {}\n    interactive:\n      argv: [\"{{prompt}}\"]\n      session:\n        dir: ~/.chatui/sessions\n        pattern: \"s-*.jsonl\"\n        format: openai-chat\n    permissions:\n      edits: []\n",
+            bin.display()
+        ),
+    );
+    code
 }
 
 /// The demo's `ask` model ends its turn with a question: it is shown by `wait`, `status`

@@ -291,6 +291,8 @@ fn completed() -> DispatchCompleted {
         token_usage: Some(usage()),
         token_usage_source: Some(vnx::receipts::UsageSource::SessionFile),
         token_usage_refused: None,
+        token_usage_lines_skipped: Some(1),
+        session_file_tampered: vec![vnx::receipts::SessionTampering::Replaced],
         worktree_commands: vec![vnx::receipts::WorktreeCommand {
             phase: s("setup"),
             argv: vec![s("npm"), s("ci")],

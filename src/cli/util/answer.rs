@@ -116,18 +116,23 @@ pub(crate) fn raise_one(
     args: Answering,
     add: vnx::dispatch::budget::Raise,
 ) -> Result<ExitCode, CliError> {
-    if crate::cli::util::settings::env_set("VNX_DISPATCH_ID").is_some() {
-        return Err(CliError::usage(
-            "a dispatch's worker cannot raise a budget (VNX_DISPATCH_ID is set)".to_owned(),
-        )
-        .with_hint("a person raises it from outside the dispatch"));
-    }
     if args.plan_sha256.is_some() {
         return Err(CliError::usage(
             "--budget raises a budget; --plan-sha256 goes with a plan's approval".to_owned(),
         ));
     }
     let (project, ids) = crate::cli::util::ids::project_for(&[args.id])?;
+    // Who acts is decided from this process's real ancestry and directory, not from a
+    // variable a worker can unset (its leftover process, its variables gone, once raised
+    // its own budget).
+    if let Some(worker) =
+        crate::cli::util::settings::acting_worker(&project.root, &project.ledger())?
+    {
+        return Err(
+            CliError::usage(format!("{} cannot raise a budget", worker.describe()))
+                .with_hint("a person raises it from outside the dispatch"),
+        );
+    }
     let raised =
         crate::cli::util::context::desk_in(&project, args.tmux.tmux_socket, None, |desk| {
             let told = |t: vnx::actions::follow_up::Told| say!("{}", escape(&t.line()));

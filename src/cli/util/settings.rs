@@ -320,3 +320,24 @@ pub fn terminal_width() -> Option<usize> {
         .map(|size| usize::from(size.ws_col))
         .filter(|w| *w > 0)
 }
+
+/// Whether this process is a dispatch's worker in the project at `root` (its ledger at
+/// `ledger`), and whose: as the library's guard decides it from this process's real
+/// ancestry (the supervisor it descends from), its environment and its directory
+/// (`vnx::actions::guard::worker_of`).
+pub(crate) fn acting_worker(
+    root: &std::path::Path,
+    ledger: &std::path::Path,
+) -> Result<Option<vnx::actions::guard::Worker>, CliError> {
+    use vnx::actions::guard;
+    let seen = guard::Surroundings {
+        dispatch_id: env_set("VNX_DISPATCH_ID").map(|v| v.to_string_lossy().into_owned()),
+        worktree: env_set("VNX_WORKTREE").map(PathBuf::from),
+        cwd: std::env::current_dir()
+            .ok()
+            .map(|d| d.canonicalize().unwrap_or(d)),
+        ancestors: guard::ancestry::of_this_process(),
+    };
+    let root = root.canonicalize().unwrap_or_else(|_| root.to_owned());
+    Ok(guard::worker_of(&root, ledger, &seen)?)
+}

@@ -253,8 +253,13 @@ async fn a_worker_never_approves_or_merges_itself_or_what_it_started() {
     // The worker: blocked on a permission prompt, so it waits to be approved.
     let worker = repo.dispatched_asking_claude(&fakes);
     let tmp = tempfile::tempdir().unwrap();
+    // A client in its worktree, without its variables, is its worker.
+    let worktree = repo
+        .env
+        .path()
+        .join(format!(".vnx-data/worktrees/dispatch-{worker}"));
     let c = connect_acting(&repo, tmp.path(), |cmd| {
-        cmd.env("VNX_DISPATCH_ID", &worker);
+        cmd.current_dir(&worktree);
     })
     .await;
     // It may dispatch: what it starts records it.
@@ -304,20 +309,23 @@ async fn a_worker_never_approves_or_merges_itself_or_what_it_started() {
         );
     }
     c.cancel().await.unwrap();
-    // Inside its worktree, without the variable, it is the same worker.
-    let worktree = repo
-        .env
-        .path()
-        .join(format!(".vnx-data/worktrees/dispatch-{worker}"));
-    let c = connect_acting(&repo, tmp.path(), |cmd| {
-        cmd.current_dir(&worktree);
-    })
-    .await;
-    let e = act(&c, "approve", serde_json::json!({"dispatch_id": worker}))
-        .await
-        .unwrap_err();
-    assert!(e.contains("refused") && e.contains("own work"), "{e}");
-    c.cancel().await.unwrap();
+    // A variable names no dispatch by itself (no supervisor above the process): a worker
+    // that sets `VNX_DISPATCH_ID`, to a made-up id (once its own prompt's approval) or its
+    // own, outside its worktree, decides for none.
+    for claimed in ["D-ffffffffffff".to_owned(), worker.clone()] {
+        let c = connect_acting(&repo, tmp.path(), |cmd| {
+            cmd.env("VNX_DISPATCH_ID", &claimed);
+        })
+        .await;
+        let e = act(&c, "approve", serde_json::json!({"dispatch_id": worker}))
+            .await
+            .unwrap_err();
+        assert!(
+            e.contains("refused") && e.contains("decides for no dispatch"),
+            "{claimed}: {e}"
+        );
+        c.cancel().await.unwrap();
+    }
     assert_eq!(
         std::fs::read(ledger_path(&repo)).unwrap(),
         ledger,

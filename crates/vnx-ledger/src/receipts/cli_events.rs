@@ -120,6 +120,33 @@ impl UsageSource {
     }
 }
 
+/// What a worker did to the session file vnx followed for its usage while it ran (ADR 0094):
+/// only a worker does it, to hide what it spent. The count read before stands, and what the
+/// file holds after is counted on top of it.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionTampering {
+    /// It became shorter than what had been read of it.
+    Shrank,
+    /// Another file took its place (its device and inode changed).
+    Replaced,
+    /// It was removed.
+    Deleted,
+}
+
+impl SessionTampering {
+    /// In words.
+    pub fn describe(self) -> &'static str {
+        match self {
+            SessionTampering::Shrank => "cut short",
+            SessionTampering::Replaced => "replaced",
+            SessionTampering::Deleted => "deleted",
+        }
+    }
+}
+
 /// The CLI's own verdict on its run.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "status", rename_all = "snake_case")]

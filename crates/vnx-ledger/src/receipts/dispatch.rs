@@ -13,8 +13,8 @@ use crate::ids::{CommitId, DispatchId, Timestamp};
 use super::kinds::{self, HookKind, Lane, Permission, PromptTransport};
 use super::worktree::{CheckoutChange, TeardownAction};
 use super::{
-    ConstraintVerdict, DiffStats, Extra, RemoteOrigin, StreamSummary, TeardownClass, Usage,
-    UsageSource, VnxCommit,
+    ConstraintVerdict, DiffStats, Extra, RemoteOrigin, SessionTampering, StreamSummary,
+    TeardownClass, Usage, UsageSource, VnxCommit,
 };
 
 /// How a dispatch ended.
@@ -609,6 +609,15 @@ pub struct DispatchCompleted {
     /// A claimed token count over `MAX_PLAUSIBLE_TOKENS`, refused: `token_usage` is absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_usage_refused: Option<u64>,
+    /// Lines of the CLI's session file that claimed a usage no dispatch can have used
+    /// (over `MAX_PLAUSIBLE_TOKENS`), skipped while the rest counted: only a worker writes
+    /// them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_usage_lines_skipped: Option<u64>,
+    /// What the worker did to the session file vnx followed for its usage while it ran
+    /// (cut it short, replaced or deleted it): the count read before stood.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub session_file_tampered: Vec<SessionTampering>,
     /// The project's setup and teardown commands run in the worktree, in order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub worktree_commands: Vec<WorktreeCommand>,
@@ -691,6 +700,8 @@ impl DispatchCompleted {
             token_usage: None,
             token_usage_source: None,
             token_usage_refused: None,
+            token_usage_lines_skipped: None,
+            session_file_tampered: Vec::new(),
             worktree_commands: Vec::new(),
             cli_events: None,
             main_checkout_changed: None,

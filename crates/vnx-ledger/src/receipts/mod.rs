@@ -45,7 +45,9 @@ use crate::json::{self, Object, Value};
 pub use accepted::DispatchAccepted;
 pub use budget::{Budget, BudgetRaised, BudgetReached, BudgetWarning, WARN_PERCENT};
 pub use cancel::DispatchCancelRequested;
-pub use cli_events::{CliVerdict, MAX_PLAUSIBLE_TOKENS, StreamSummary, Usage, UsageSource};
+pub use cli_events::{
+    CliVerdict, MAX_PLAUSIBLE_TOKENS, SessionTampering, StreamSummary, Usage, UsageSource,
+};
 pub use constraint::{
     ConstraintDecision, ConstraintEnforcement, ConstraintSeverity, ConstraintVerdict, RouteRef,
 };

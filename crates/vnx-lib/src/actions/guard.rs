@@ -1,9 +1,12 @@
 //! Who acts, and whether they may decide for a dispatch (ADR 0095): an agent acting through
-//! `vnx mcp --act` is named by its MCP client, and is a dispatch's worker when its
-//! environment or its directory says so; a worker may never approve, merge or raise the
-//! budget of itself (its follow-ups included) or of a dispatch it started ([`may_govern`]).
-//! What a worker started is read from the ledger (`dispatch_started.started_by_dispatch`),
-//! every line of it counted, so a line the worker wrote can only add a refusal.
+//! `vnx mcp --act` is named by its MCP client, and is a dispatch's worker when its real
+//! ancestry, its environment or its directory says so; a worker may never approve, merge or
+//! raise the budget of itself (its follow-ups included) or of a dispatch it started
+//! ([`may_govern`]). Which dispatch a worker is is read from its ancestry ([`ancestry`]: the
+//! supervisor it descends from), never from a variable the worker sets: one it sets, or an
+//! ancestry that shows no supervisor, only makes it a worker that decides for none. What a
+//! worker started is read from the ledger (`dispatch_started.started_by_dispatch`), every
+//! line of it counted, so a line the worker wrote can only add a refusal.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -13,17 +16,32 @@ use crate::ids::DispatchId;
 use crate::ledger::tail;
 use crate::receipts::Typed;
 
+pub mod ancestry;
+
+pub use ancestry::Ancestor;
+
 /// The longest client name and version kept, in characters.
 const MAX_CLIENT: usize = 80;
 
-/// A dispatch's worker, as the acting agent's environment or directory shows it.
+/// A dispatch's worker, as the acting agent's ancestry, environment or directory shows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Worker {
     /// The worker of this dispatch.
     Of(DispatchId),
-    /// A worker whose dispatch is not known (an id that is not one, a directory under the
-    /// project's `.vnx-data/` that names none): it decides for no dispatch.
+    /// A worker whose dispatch is not known (an id that is not one, one the process set
+    /// itself with no supervisor above it, a directory under the project's `.vnx-data/`
+    /// that names none): it decides for no dispatch.
     Unidentified(String),
+}
+
+impl Worker {
+    /// In words: "the worker of D-…", "a dispatch's worker (what shows it)".
+    pub fn describe(&self) -> String {
+        match self {
+            Worker::Of(id) => format!("the worker of {id}"),
+            Worker::Unidentified(what) => format!("a dispatch's worker ({what})"),
+        }
+    }
 }
 
 /// Who acts through an agent front end: the MCP client's name and version, and the worker
@@ -36,9 +54,10 @@ pub struct Actor {
     pub worker: Option<Worker>,
 }
 
-/// What tells whether the acting process is a dispatch's worker, read by the front end:
-/// the supervisor gives its worker `VNX_DISPATCH_ID` and `VNX_WORKTREE`, and a worker runs
-/// inside its worktree.
+/// What tells whether the acting process is a dispatch's worker, read by the front end: the
+/// supervisor gives its worker `VNX_DISPATCH_ID` and `VNX_WORKTREE` (which the worker can
+/// unset or set), a worker runs inside its worktree (which it can leave), and every process
+/// of a worker descends from its dispatch's supervisor (which it cannot change).
 #[derive(Clone, Debug, Default)]
 pub struct Surroundings {
     /// `VNX_DISPATCH_ID`, when set.
@@ -47,6 +66,8 @@ pub struct Surroundings {
     pub worktree: Option<PathBuf>,
     /// The current directory, its links resolved.
     pub cwd: Option<PathBuf>,
+    /// The acting process's ancestors, its parent first ([`ancestry::of_this_process`]).
+    pub ancestors: Vec<Ancestor>,
 }
 
 impl Actor {
@@ -90,19 +111,41 @@ impl Actor {
     }
 }
 
-/// Whether the process `seen` describes is a dispatch's worker in the project at `root`
-/// (strictly: `VNX_DISPATCH_ID` set, or `VNX_WORKTREE` set, or a directory inside the
-/// project's `.vnx-data/` or inside a worktree a dispatch on `ledger` recorded).
+/// Whether the process `seen` describes is a dispatch's worker in the project at `root`, and
+/// whose: the dispatch of the outermost supervisor among its ancestors (what a worker starts
+/// is always below its own); else, when it or an ancestor carries `VNX_DISPATCH_ID` or
+/// `VNX_WORKTREE`, a worker whose dispatch is not known (an id set by the process itself,
+/// or kept by one that left its supervisor, proves nothing); else the dispatch whose
+/// worktree (recorded on `ledger`) or whose directory in the project's `.vnx-data/` its
+/// directory, or an ancestor's, is in.
 pub fn worker_of(
     root: &Path,
     ledger: &Path,
     seen: &Surroundings,
 ) -> Result<Option<Worker>, ActionError> {
-    if let Some(text) = seen.dispatch_id.as_deref().filter(|t| !t.is_empty()) {
-        return Ok(Some(match DispatchId::parse(text) {
-            Ok(id) => Worker::Of(id),
-            Err(_) => Worker::Unidentified(format!("VNX_DISPATCH_ID={text}")),
-        }));
+    let parse = |text: &str, what: String| match DispatchId::parse(text) {
+        Ok(id) => Worker::Of(id),
+        Err(_) => Worker::Unidentified(what),
+    };
+    if let Some((pid, id)) =
+        (seen.ancestors.iter().rev()).find_map(|a| Some((a.pid, a.supervises.as_deref()?)))
+    {
+        let what = format!("process {pid}, its supervisor, names {id:?}");
+        return Ok(Some(parse(id, what)));
+    }
+    let claimed = (seen.dispatch_id.iter().filter(|t| !t.is_empty()))
+        .map(|t| format!("VNX_DISPATCH_ID={t} with no dispatch's supervisor above it"))
+        .chain(seen.ancestors.iter().filter_map(|a| {
+            let id = a.dispatch_id.as_deref().filter(|t| !t.is_empty())?;
+            Some(format!(
+                "process {} above it says VNX_DISPATCH_ID={id}, with no dispatch's supervisor \
+                 above it",
+                a.pid
+            ))
+        }))
+        .next();
+    if let Some(what) = claimed {
+        return Ok(Some(Worker::Unidentified(what)));
     }
     let data = root.join(crate::project::DATA_DIR);
     let worktrees = if ledger.exists() {
@@ -110,7 +153,9 @@ pub fn worker_of(
     } else {
         Vec::new()
     };
-    for dir in seen.worktree.iter().chain(&seen.cwd) {
+    let dirs = (seen.worktree.iter().chain(&seen.cwd))
+        .chain(seen.ancestors.iter().rev().filter_map(|a| a.cwd.as_ref()));
+    for dir in dirs {
         if let Some((_, id)) = worktrees.iter().find(|(w, _)| dir.starts_with(w)) {
             return Ok(Some(Worker::Of(id.clone())));
         }

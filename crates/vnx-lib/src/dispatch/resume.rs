@@ -55,14 +55,22 @@ pub fn interrupted(data_dir: &Path, states: &[DispatchState]) -> Vec<Interrupted
 /// supervisor lost) saying `vnx resume` continues it; its worktree and branch stay as the
 /// worker left them, for the follow-up. The completion records the CLI session the worker
 /// was told to use (a TUI's `--session-id`), as its supervisor would have: the follow-up
-/// resumes it. The closing line's entry hash.
+/// resumes it; and the usage its CLI's session file records since the dispatch started, so
+/// the follow-up's budget counts what was spent before (a supervisor killed before it read
+/// any records none). The closing line's entry hash.
 pub fn close(ledger: &Path, id: &DispatchId, attestor: &Attestor) -> Result<String, LedgerError> {
     let why = "its worker was interrupted: its supervisor was lost (killed, or the machine \
                restarted) before it recorded an end; closed by `vnx resume`, which continues it \
                in a follow-up (the worktree and branch are left as they are)";
+    let started = started_of(ledger, id)?;
+    let spent = started.as_ref().map(spent_in_session).unwrap_or_default();
+    let usage = spent.usage.filter(|u| u.implausible().is_none());
     let closing = DispatchCompleted {
-        session_id: told_session(ledger, id)?,
+        session_id: started.as_ref().and_then(|(s, _)| told_session(s)),
         closed_for_resume: Some(true),
+        token_usage_source: usage.as_ref().map(|_| receipts::UsageSource::SessionFile),
+        token_usage: usage,
+        token_usage_lines_skipped: (spent.skipped > 0).then_some(spent.skipped),
         ..super::cancel::closed_lost(id, why)
     };
     let hash = super::cancel::append_closing(ledger, attestor, &closing)?;
@@ -160,9 +168,12 @@ pub fn chain_end<'s>(states: &'s [DispatchState], id: &DispatchId) -> Option<&'s
     Some(at)
 }
 
-/// The CLI session dispatch `id`'s `dispatch_started` told its worker to use, if it is one
-/// its CLI could have written.
-fn told_session(ledger: &Path, id: &DispatchId) -> Result<Option<String>, LedgerError> {
+/// Dispatch `id`'s `dispatch_started`, as its signed line says it, with the time it was
+/// recorded.
+type Started = (receipts::DispatchStarted, Option<String>);
+
+/// Dispatch `id`'s `dispatch_started` on the ledger, with its line's time.
+fn started_of(ledger: &Path, id: &DispatchId) -> Result<Option<Started>, LedgerError> {
     use crate::dispatch::fold::{CiteReader, Records};
     let Some(start) = Records::read_only(ledger, &[id.as_str()])?
         .get(id)
@@ -171,14 +182,45 @@ fn told_session(ledger: &Path, id: &DispatchId) -> Result<Option<String>, Ledger
         return Ok(None);
     };
     let line = CiteReader::open(ledger)?.read(start.cite)?;
-    Ok(
-        receipts::read_line::<receipts::DispatchStarted>(&line).and_then(|s| {
-            let provider = s.receipt.provider;
-            s.receipt
-                .session_id
-                .filter(|sid| crate::provider::session::valid_id(&provider, sid))
-        }),
-    )
+    Ok(receipts::read_line::<receipts::DispatchStarted>(&line).map(|s| (s.receipt, s.timestamp)))
+}
+
+/// The CLI session a dispatch's start told its worker to use, if it is one its CLI could
+/// have written.
+fn told_session(started: &receipts::DispatchStarted) -> Option<String> {
+    let provider = &started.provider;
+    started
+        .session_id
+        .clone()
+        .filter(|sid| crate::provider::session::valid_id(provider, sid))
+}
+
+/// What the session file of a dispatch's built-in CLI records since its start: found as the
+/// supervisor finds it, from what the signed start recorded (its CLI's homes, its worktree,
+/// its session), never from its dispatch directory, which its worker can write.
+fn spent_in_session((started, at): &Started) -> crate::provider::session::SessionRead {
+    use crate::provider::session;
+    let since = at
+        .as_deref()
+        .and_then(|t| t.parse::<jiff::Timestamp>().ok());
+    let (Some(cli), Some(homes), Some(since)) = (
+        session::Cli::of(&started.provider),
+        started.cli_homes.as_ref(),
+        since,
+    ) else {
+        return session::SessionRead::default();
+    };
+    let wanted = session::Wanted {
+        cli,
+        homes: session::Homes::from_recorded(homes),
+        cwd: std::path::PathBuf::from(&started.worktree),
+        since: since.into(),
+        session_id: told_session(started),
+    };
+    match wanted.find() {
+        Some(found) => session::read_usage(wanted.cli, &found, since.into()),
+        None => session::SessionRead::default(),
+    }
 }
 
 /// The instruction of the follow-up that continues interrupted dispatch `id` (whose

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{Actor, Surroundings, Worker, may_govern, worker_of};
+use super::{Actor, Ancestor, Surroundings, Worker, may_govern, worker_of};
 use crate::actions::ActionError;
 use crate::ids::DispatchId;
 
@@ -101,11 +101,12 @@ fn a_worker_is_known_by_its_environment_or_its_directory() {
         ..Surroundings::default()
     };
     assert_eq!(of(elsewhere), None);
+    // A variable the process set itself names no dispatch: it decides for none.
     let by_env = Surroundings {
         dispatch_id: Some(id(7).to_string()),
         ..Surroundings::default()
     };
-    assert_eq!(of(by_env), Some(Worker::Of(id(7))));
+    assert!(matches!(of(by_env), Some(Worker::Unidentified(_))));
     let in_worktree = Surroundings {
         cwd: Some(format!("/p/.vnx-data/worktrees/dispatch-{}/src", id(1)).into()),
         ..Surroundings::default()
@@ -134,6 +135,71 @@ fn a_worker_is_known_by_its_environment_or_its_directory() {
         ..Surroundings::default()
     };
     assert!(matches!(of(worktree_var), Some(Worker::Unidentified(_))));
+}
+
+/// An ancestor `pid` that supervises `supervises` (and names it), or names `named` only.
+fn up(pid: u32, supervises: Option<&DispatchId>, named: Option<&DispatchId>) -> Ancestor {
+    Ancestor {
+        pid,
+        supervises: supervises.map(ToString::to_string),
+        dispatch_id: supervises.or(named).map(ToString::to_string),
+        cwd: None,
+    }
+}
+
+#[test]
+fn a_worker_is_known_by_the_supervisor_it_descends_from_whatever_it_sets() {
+    let dir = tempfile::tempdir().unwrap();
+    let l = ledger(dir.path(), &[(id(1), None, None), (id(2), None, None)]);
+    let root = Path::new("/p");
+    let of = |seen: Surroundings| worker_of(root, &l, &seen).unwrap();
+    // The worker of 1 (its shell, its CLI, its supervisor, tmux above), its own variables
+    // unset, or set to another dispatch, or to a made-up one: 1's worker.
+    let real = vec![
+        up(40, None, Some(&id(1))),
+        up(30, None, Some(&id(1))),
+        up(20, Some(&id(1)), None),
+        up(10, None, None),
+    ];
+    for own in [None, Some(id(2).to_string()), Some(id(9).to_string())] {
+        let seen = Surroundings {
+            dispatch_id: own.clone(),
+            cwd: Some("/elsewhere".into()),
+            ancestors: real.clone(),
+            ..Surroundings::default()
+        };
+        assert_eq!(of(seen), Some(Worker::Of(id(1))), "{own:?}");
+    }
+    // A supervisor the worker made below its own (a process named so, in an environment it
+    // chose) does not count: the outermost does.
+    let mut forged = vec![up(50, Some(&id(2)), None)];
+    forged.extend(real.clone());
+    let seen = Surroundings {
+        ancestors: forged,
+        ..Surroundings::default()
+    };
+    assert_eq!(of(seen), Some(Worker::Of(id(1))));
+    // A process that left its supervisor (its parent gone, or double-forked) but kept or
+    // set the variable: a worker that decides for none.
+    let orphan = Surroundings {
+        ancestors: vec![up(60, None, Some(&id(2))), up(1, None, None)],
+        ..Surroundings::default()
+    };
+    assert!(matches!(of(orphan), Some(Worker::Unidentified(_))));
+    // One that unset everything and left its worktree, but whose parent works in it.
+    let in_worktree = Ancestor {
+        cwd: Some(format!("/p/.vnx-data/worktrees/dispatch-{}", id(2)).into()),
+        ..up(70, None, None)
+    };
+    let seen = Surroundings {
+        cwd: Some("/".into()),
+        ancestors: vec![in_worktree, up(1, None, None)],
+        ..Surroundings::default()
+    };
+    assert_eq!(of(seen), Some(Worker::Of(id(2))));
+    // This process's own, as `/proc` shows it: its parent first.
+    let mine = super::ancestry::of_this_process();
+    assert_eq!(mine[0].pid, std::os::unix::process::parent_id(), "{mine:?}");
 }
 
 #[test]

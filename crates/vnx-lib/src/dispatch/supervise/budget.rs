@@ -30,7 +30,7 @@ use crate::dispatch::budget::{self, Crossed, Reading, Tally, WARN_PERCENT};
 use crate::dispatch::supervise::announce::Recorder;
 use crate::process::Group;
 use crate::provider::session::{self, LiveUsage};
-use crate::receipts::{BudgetReached, BudgetWarning, Usage};
+use crate::receipts::{BudgetReached, BudgetWarning, SessionTampering, Usage};
 
 /// How often the session file is read.
 const POLL: Duration = Duration::from_secs(1);
@@ -144,6 +144,10 @@ pub(super) struct Watch {
     prices: crate::config::Prices,
     /// The cost the CLI said at its end, once it ended.
     end_cost: Option<f64>,
+    /// The usage the end of the run says (its completion's), once it ended.
+    end_usage: Option<Usage>,
+    /// What was said in the worker's log of what was done to its session file.
+    told_tampering: usize,
 }
 
 impl Watch {
@@ -182,7 +186,38 @@ impl Watch {
             model: spec.model.clone(),
             prices: spec.prices.clone(),
             end_cost: None,
+            end_usage: None,
+            told_tampering: 0,
         })
+    }
+
+    /// What the live reading of the session file saw: the lines it skipped for claiming
+    /// what no dispatch can have used, and what was done to the file.
+    pub(super) fn said(&self) -> (u64, Vec<SessionTampering>) {
+        self.reader
+            .as_ref()
+            .map_or((0, Vec::new()), |r| (r.skipped(), r.tampering().to_vec()))
+    }
+
+    /// What was done to the session file since it was last told, in words, for the worker's
+    /// log: each once.
+    fn news(&mut self) -> Vec<String> {
+        let Some(reader) = &self.reader else {
+            return Vec::new();
+        };
+        let seen = reader.tampering();
+        let news = seen[self.told_tampering.min(seen.len())..]
+            .iter()
+            .map(|t| {
+                format!(
+                    "vnx: the worker's session file was {} while it ran: the usage read before \
+                     stands, and what it holds now is counted on top",
+                    t.describe()
+                )
+            })
+            .collect();
+        self.told_tampering = seen.len();
+        news
     }
 
     /// Reads the usage when a poll is due; the threshold it crossed, if one, and of which
@@ -204,7 +239,8 @@ impl Watch {
         let session = self.reader.as_mut().and_then(LiveUsage::poll);
         let from_session = session.as_ref().map_or(0, budget::tokens_of);
         let from_stream = stream.map_or(0, |t| t.tokens.load(Ordering::Relaxed));
-        self.seen = self.seen.max(from_session).max(from_stream);
+        let at_end = self.end_usage.as_ref().map_or(0, budget::tokens_of);
+        self.seen = self.seen.max(from_session).max(from_stream).max(at_end);
         let limits_cost = |t: Option<&Tally>| t.is_some_and(|t| t.cost_limit.is_some());
         if limits_cost(self.own.as_ref()) || limits_cost(self.day.as_ref().map(DayHold::tally)) {
             let cost = self.cost(session.as_ref(), stream);
@@ -244,6 +280,7 @@ impl Watch {
             self.end_cost,
             price.zip(session).map(|(p, u)| p.cost(u)),
             price.zip(stream_usage.as_ref()).map(|(p, u)| p.cost(u)),
+            price.zip(self.end_usage.as_ref()).map(|(p, u)| p.cost(u)),
         ]
         .into_iter()
         .flatten()
@@ -362,7 +399,11 @@ pub(super) fn on_tick(
     let Some(watch) = watch else {
         return Ok(None);
     };
-    match watch.tick(Instant::now(), stream) {
+    let crossed = watch.tick(Instant::now(), stream);
+    for news in watch.news() {
+        let _ = writeln!(log, "{news}");
+    }
+    match crossed {
         Some((Crossed::Warning(reading), held, tally)) => {
             warn(spec, (&reading, &tally, held), recorder, log);
             Ok(None)
@@ -374,21 +415,31 @@ pub(super) fn on_tick(
     }
 }
 
-/// The budget looked at once more when the worker ended by itself, with the cost its CLI
-/// said at its end (`end_cost`: a CLI that says its cost only then is held to it here). A
-/// worker that crossed it between two polls and ended its run first (a turn that ends within
-/// a second of the model call that used it up) is held at its end as it would have been
-/// stopped: a signed `budget_reached` (how: `ended`) and the reason the dispatch needs input.
+/// The budget looked at once more when the worker ended by itself, its session file read to
+/// its end, with the usage and the cost the end of its run says (`end`: the completion's
+/// usage, and the cost its CLI said at its end; a CLI that says them only then is held to
+/// them here). A worker that crossed it between two polls and ended its run first (a turn
+/// that ends within a second of the model call that used it up), or whose crossing no live
+/// reading could see, is held at its end as it would have been stopped: a signed
+/// `budget_reached` (how: `ended`) and the reason the dispatch needs input.
 pub(super) fn at_end(
     spec: &Spec,
     watch: &mut Watch,
-    (stream, end_cost): (Option<&StreamTokens>, Option<f64>),
+    (stream, (end_usage, end_cost)): (Option<&StreamTokens>, (Option<&Usage>, Option<f64>)),
     recorder: &mut Recorder<'_>,
     log: &mut impl Write,
 ) -> Option<String> {
     watch.end_cost = end_cost;
+    watch.end_usage = end_usage.cloned();
+    if let Some(reader) = watch.reader.as_mut() {
+        reader.drain();
+    }
     watch.next_poll = Instant::now();
-    let (reading, held, tally) = match watch.tick(Instant::now(), stream)? {
+    let crossed = watch.tick(Instant::now(), stream);
+    for news in watch.news() {
+        let _ = writeln!(log, "{news}");
+    }
+    let (reading, held, tally) = match crossed? {
         (Crossed::Reached(reading), held, tally) => (reading, held, tally),
         (Crossed::Warning(reading), held, tally) => {
             warn(spec, (&reading, &tally, held), recorder, log);

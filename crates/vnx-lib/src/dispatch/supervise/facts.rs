@@ -1,21 +1,58 @@
 //! What a worker's end says beyond its exit: its CLI's output and hooks, and the session file
 //! its CLI wrote (read once), as the completion records them — the session id, cost, last
-//! message and token usage — a usage no dispatch can have used refused, and the question a
-//! worker that needs input asked.
+//! message and token usage — a usage no dispatch can have used refused, the session lines
+//! skipped for such a claim and what was done to the session file while the worker ran
+//! said, and the question a worker that needs input asked.
 
 use crate::dispatch::Spec;
 use crate::dispatch::supervise::outcome::{self, Ended};
 use crate::provider::cli::stream::StreamSummary;
-use crate::receipts::{self, DispatchCompleted};
+use crate::provider::session::SessionRead;
+use crate::receipts::{self, DispatchCompleted, SessionTampering};
+
+/// What the end of a worker's run says of its usage, read once as the worker ended: its
+/// CLI's output (completed from the session file), the session file's own usage, and what
+/// the live reading of that file saw while the worker ran.
+#[derive(Debug, Default)]
+pub(super) struct EndOfRun {
+    /// What the CLI said, completed from its session file.
+    pub(super) stream: StreamSummary,
+    /// The session file's usage, for a completion whose output records none.
+    pub(super) session: SessionRead,
+    /// The session lines the live reading skipped for an implausible claim.
+    pub(super) live_skipped: u64,
+    /// What the live reading saw done to the session file.
+    pub(super) tampering: Vec<SessionTampering>,
+}
+
+impl EndOfRun {
+    /// The end of `spec`'s worker as `ended` says it, its session read since `since`.
+    pub(super) fn read(spec: &Spec, ended: &Ended, since: std::time::SystemTime) -> EndOfRun {
+        let (stream, session) = stream_of(spec, ended, since);
+        EndOfRun {
+            stream,
+            session,
+            ..EndOfRun::default()
+        }
+    }
+
+    /// The usage the completion records (its output's, else its session file's), when it is
+    /// one a dispatch can have used: what a budget is held to at the end of the run.
+    pub(super) fn usage(&self) -> Option<&receipts::Usage> {
+        (self.stream.usage.as_ref())
+            .or(self.session.usage.as_ref())
+            .filter(|u| u.implausible().is_none())
+    }
+}
 
 /// What the worker's CLI said (its output, the hook that ended its turn, a live-state hook's
 /// session), completed from its session file since `since`; and the usage that file records,
 /// for a completion whose output records none.
-pub(super) fn stream_of(
+fn stream_of(
     spec: &Spec,
     ended: &Ended,
     since: std::time::SystemTime,
-) -> (StreamSummary, Option<receipts::Usage>) {
+) -> (StreamSummary, SessionRead) {
     let mut stream = ended.stream.clone();
     if let Some(turn) = &ended.turn_end {
         stream.session_id = stream
@@ -37,15 +74,18 @@ pub(super) fn stream_of(
     (stream, from_session.usage)
 }
 
-/// The completion's token usage: its output's, else its session file's (`session_usage`);
-/// a claim no dispatch can have used is the worker's (it can write the CLI's files), refused
-/// so it neither fills a budget nor reads as spend.
-pub(super) fn settle_usage(
-    completed: &mut DispatchCompleted,
-    session_usage: Option<receipts::Usage>,
-) {
+/// The completion's session, what the CLI said and its token usage: its output's, else its
+/// session file's; a claim no dispatch can have used is the worker's (it can write the CLI's
+/// files), refused so it neither fills a budget nor reads as spend. The session lines skipped
+/// for such a claim, and what was done to the session file while the worker ran, are
+/// recorded.
+pub(super) fn settle(completed: &mut DispatchCompleted, end: &EndOfRun) {
+    let stream = &end.stream;
+    completed.session_id = stream.session_id.clone();
+    completed.token_usage = stream.usage.clone();
+    completed.cli_events = (!stream.is_empty()).then(|| stream.clone());
     if completed.token_usage.is_none()
-        && let Some(usage) = session_usage
+        && let Some(usage) = end.session.usage.clone()
     {
         completed.token_usage = Some(usage);
         completed.token_usage_source = Some(receipts::UsageSource::SessionFile);
@@ -62,6 +102,9 @@ pub(super) fn settle_usage(
             events.usage = None;
         }
     }
+    let skipped = end.session.skipped.max(end.live_skipped);
+    completed.token_usage_lines_skipped = (skipped > 0).then_some(skipped);
+    completed.session_file_tampered = end.tampering.clone();
 }
 
 /// The question the worker's last message asks, as a notification says it (empty when it
@@ -88,7 +131,7 @@ struct SessionFacts {
     id: Option<String>,
     cost: Option<f64>,
     last_message: Option<String>,
-    usage: Option<receipts::Usage>,
+    usage: SessionRead,
 }
 
 /// [`SessionFacts`] since `since`: the usage only when `want_usage`, the last message only
@@ -136,9 +179,11 @@ fn session_facts(
             .then(|| cli.store().last_message(&found))
             .flatten()
             .map(|m| crate::provider::cli::stream::truncate_message(&m)),
-        usage: want_usage
-            .then(|| session::usage(cli.clone(), &found, since))
-            .flatten(),
+        usage: if want_usage {
+            session::read_usage(cli.clone(), &found, since)
+        } else {
+            SessionRead::default()
+        },
     }
 }
 

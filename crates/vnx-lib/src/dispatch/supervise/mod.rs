@@ -332,6 +332,7 @@ pub fn supervise(spec: &Spec, around: &Surroundings<'_>) -> Result<Outcome, Disp
         ended.spawn_error = failure.map(|f| format!("{f}; the worker did not start"));
     }
     let mut screen = None;
+    let mut end_of_run = None;
     if ended.stopped.is_none() && ended.spawn_error.is_none() {
         let job = Job {
             prompt: &prompt,
@@ -339,7 +340,7 @@ pub fn supervise(spec: &Spec, around: &Surroundings<'_>) -> Result<Outcome, Disp
             seal: &seal,
             since: started_wall,
         };
-        run_worker(
+        end_of_run = run_worker(
             spec,
             around,
             &job,
@@ -379,7 +380,7 @@ pub fn supervise(spec: &Spec, around: &Surroundings<'_>) -> Result<Outcome, Disp
     use std::os::unix::process::ExitStatusExt;
     let exit_code = ended.exit.and_then(|s| s.code());
     let exit_signal = ended.exit.and_then(|s| s.signal());
-    let (stream, session_usage) = facts::stream_of(spec, &ended, started_wall);
+    let end = end_of_run.unwrap_or_else(|| facts::EndOfRun::read(spec, &ended, started_wall));
     let mut completed = DispatchCompleted {
         lane: Some(spec.lane),
         duration_seconds: Some(receipts::seconds(duration)),
@@ -391,13 +392,10 @@ pub fn supervise(spec: &Spec, around: &Surroundings<'_>) -> Result<Outcome, Disp
         slot_wait_seconds: slot_wait.map(|w| receipts::seconds(w.as_secs_f64())),
         report: ended.report.clone(),
         report_rejected,
-        session_id: stream.session_id.clone(),
-        token_usage: stream.usage.clone(),
-        cli_events: (!stream.is_empty()).then_some(stream.clone()),
         worktree_commands,
         ..DispatchCompleted::new(spec.id.clone(), decision.status, decision.signal.clone())
     };
-    facts::settle_usage(&mut completed, session_usage);
+    facts::settle(&mut completed, &end);
     let asked = facts::question_of(&completed);
     // A commit a full disk refuses is tried again as long as the ledger's append would be.
     let patience = Duration::from_secs(spec.completion_retry_secs.min(3600));

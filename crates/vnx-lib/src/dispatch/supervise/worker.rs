@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use crate::dispatch::supervise::announce::Recorder;
 use crate::dispatch::supervise::background::Left;
+use crate::dispatch::supervise::facts::EndOfRun;
 use crate::dispatch::supervise::live::Live;
 use crate::dispatch::supervise::outcome::{Ended, StopCause};
 use crate::dispatch::supervise::signals::{self};
@@ -35,7 +36,8 @@ pub(super) struct Job<'a> {
     pub(super) since: std::time::SystemTime,
 }
 
-/// Starts the worker and waits for it to end one way or another.
+/// Starts the worker and waits for it to end one way or another; what the end of its run
+/// says of its usage, once it ran.
 pub(super) fn run_worker(
     spec: &Spec,
     around: &Surroundings<'_>,
@@ -44,7 +46,7 @@ pub(super) fn run_worker(
     ended: &mut Ended,
     screen: &mut Option<String>,
     recorder: &mut Recorder<'_>,
-) -> Result<(), DispatchError> {
+) -> Result<Option<EndOfRun>, DispatchError> {
     let (prompt, deadline, seal) = (job.prompt, job.deadline, job.seal);
     let interactive = spec.lane == Lane::Interactive;
     let argv = wrapped_argv(spec, prompt, log);
@@ -58,7 +60,7 @@ pub(super) fn run_worker(
         Err(e) => {
             let _ = writeln!(log, "vnx: {e}");
             ended.spawn_error = Some(e.to_string());
-            return Ok(());
+            return Ok(None);
         }
     };
     if interactive && let Some(tty) = around.tty {
@@ -179,12 +181,12 @@ pub(super) fn run_worker(
         ended.stream = copy.finish();
     }
     reconcile(&mut ended.stream, left);
-    let watch = watch_budget.as_mut();
-    held_at_end(spec, watch, tokens.as_ref(), ended, (recorder, log));
+    let held = (watch_budget.as_mut(), tokens.as_ref());
+    let end = held_at_end(spec, held, job.since, ended, (recorder, log));
     ended.exit = Some(exit);
     ended.temp_files = count_files(&tmp);
     let _ = fs::remove_dir_all(&tmp);
-    Ok(())
+    Ok(Some(end))
 }
 
 /// Why the supervisor stops the worker now, if it does: it was told to (cancelled or
@@ -352,22 +354,29 @@ fn hand_back_terminal(
     }
 }
 
-/// A worker that ended by itself (or was closed after its report) held to its budget at its
-/// end (`budget::at_end`): the dispatch then needs input as if it had been stopped at it.
+/// What the end of the worker's run (since `since`) says of its usage; a worker that ended
+/// by itself (or was closed after its report) held to its budget at its end
+/// (`budget::at_end`), with the usage and cost that end says (its completion's: a run that
+/// ended over its budget is held even if no live reading saw it): the dispatch then needs
+/// input as if it had been stopped at it.
 fn held_at_end(
     spec: &Spec,
-    watch: Option<&mut budget::Watch>,
-    tokens: Option<&budget::StreamTokens>,
+    (watch, tokens): (Option<&mut budget::Watch>, Option<&budget::StreamTokens>),
+    since: std::time::SystemTime,
     ended: &mut Ended,
     (recorder, log): (&mut Recorder<'_>, &mut fs::File),
-) {
+) -> EndOfRun {
+    let mut end = EndOfRun::read(spec, ended, since);
+    let Some(watch) = watch else {
+        return end;
+    };
     let by_itself = matches!(ended.stopped, None | Some((StopCause::Completed, _)));
-    let end_cost = ended.stream.cost_usd;
-    if let (true, Some(w)) = (by_itself, watch)
-        && let Some(why) = budget::at_end(spec, w, (tokens, end_cost), recorder, log)
-    {
+    let said = (end.usage(), end.stream.cost_usd);
+    if by_itself && let Some(why) = budget::at_end(spec, watch, (tokens, said), recorder, log) {
         ended.stopped = Some((StopCause::Budget, why));
     }
+    (end.live_skipped, end.tampering) = watch.said();
+    end
 }
 
 /// The worker's argv as it is run: its CLI's (`worker_argv`), inside bubblewrap when

@@ -7,7 +7,10 @@
 //! id ([`Messages`], [`PerMessage`]) from its counts ([`counted`]), and [`sum`].
 //!
 //! The usage is informational: a worker can write the file. So memory stays bounded whatever
-//! it holds: at most `MAX_MESSAGES` message ids are remembered at once.
+//! it holds: at most `MAX_MESSAGES` message ids are remembered at once. A line whose claim no
+//! dispatch can have used (`Usage::implausible`) is skipped and counted
+//! ([`SessionUsage::skipped`]), not summed: the rest of the file still counts; a sum of
+//! plausible lines past the bound is held at it ([`capped`]), never read as none.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -37,6 +40,31 @@ pub trait SessionUsage {
     /// count only at the end (the default: its CLI has no live usage).
     fn so_far(&self) -> Option<Usage> {
         None
+    }
+
+    /// How many lines claimed a usage no dispatch can have used (`Usage::implausible`) and
+    /// were skipped, the rest counted (ADR 0094).
+    fn skipped(&self) -> u64 {
+        0
+    }
+}
+
+/// `usage` held to what one dispatch can plausibly have used: each count at most
+/// `MAX_PLAUSIBLE_TOKENS`, input and output together too. A sum of lines each plausible can
+/// pass the bound only when a worker wrote them; held at it, it fills every budget it counts
+/// against, as the claim would, and is never refused as none.
+pub fn capped(usage: Usage) -> Usage {
+    use crate::receipts::MAX_PLAUSIBLE_TOKENS as MAX;
+    if usage.implausible().is_none() {
+        return usage;
+    }
+    let input = usage.input_tokens.min(MAX);
+    Usage {
+        input_tokens: input,
+        output_tokens: usage.output_tokens.min(MAX - input),
+        cached_input_tokens: usage.cached_input_tokens.map(|n| n.min(MAX)),
+        cache_creation_input_tokens: usage.cache_creation_input_tokens.map(|n| n.min(MAX)),
+        total_tokens: usage.total_tokens.map(|n| n.min(MAX)),
     }
 }
 
@@ -109,6 +137,10 @@ impl SessionUsage for PerMessage {
     fn so_far(&self) -> Option<Usage> {
         self.messages.so_far()
     }
+
+    fn skipped(&self) -> u64 {
+        self.messages.skipped
+    }
 }
 
 /// Whether a line's `timestamp` is before the dispatch started (unknown: not before).
@@ -120,18 +152,25 @@ pub fn before(timestamp: &Text<'_>, since: Option<jiff::Timestamp>) -> bool {
 }
 
 /// The usage of messages each written on several lines, counted once by the message's id
-/// (the last line of a message wins; a line without an id is a message of its own).
+/// (the last line of a message wins; a line without an id is a message of its own). A line
+/// whose claim no dispatch can have used is skipped and counted.
 #[derive(Default)]
 pub struct Messages {
     /// The usage of each message by its id's hash.
     by_id: HashMap<u64, Usage>,
     /// Messages already counted and forgotten, and those without an id.
     settled: Option<Usage>,
+    /// Lines skipped for an implausible claim.
+    pub skipped: u64,
 }
 
 impl Messages {
     /// A message's usage as one of its lines records it.
     pub fn message(&mut self, id: Option<&str>, usage: Usage) {
+        if usage.implausible().is_some() {
+            self.skipped = self.skipped.saturating_add(1);
+            return;
+        }
         let Some(id) = id else {
             self.settled = sum(self.settled.take().into_iter().chain([usage]));
             return;
@@ -146,14 +185,14 @@ impl Messages {
         self.by_id.insert(key, usage);
     }
 
-    /// The sum of every message's usage so far; `None` for none.
+    /// The sum of every message's usage so far ([`capped`]); `None` for none.
     pub fn so_far(&self) -> Option<Usage> {
-        sum(self.settled.iter().chain(self.by_id.values()).cloned())
+        sum(self.settled.iter().chain(self.by_id.values()).cloned()).map(capped)
     }
 
-    /// The sum of every message's usage; `None` for none.
+    /// The sum of every message's usage ([`capped`]); `None` for none.
     pub fn total(self) -> Option<Usage> {
-        sum(self.settled.into_iter().chain(self.by_id.into_values()))
+        sum(self.settled.into_iter().chain(self.by_id.into_values())).map(capped)
     }
 }
 

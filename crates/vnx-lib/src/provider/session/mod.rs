@@ -30,7 +30,7 @@ mod usage;
 
 pub use super::cli::session::Homes;
 pub use live::LiveUsage;
-pub use usage::{MAX_USAGE_LINE, usage};
+pub use usage::{MAX_USAGE_LINE, SessionRead, read_usage, usage};
 
 /// The most bytes of a session file read in one go by a [`Follower`].
 const MAX_READ: u64 = 4 << 20;
@@ -330,7 +330,7 @@ impl Follower {
         let Some(following) = &mut self.current else {
             return (Vec::new(), 0);
         };
-        let buf = read_on(store, following, MAX_READ);
+        let (buf, _) = read_on(store, following, MAX_READ);
         let n = buf.len() as u64;
         (self.render.feed(&buf), n)
     }
@@ -356,19 +356,29 @@ pub(super) fn open_following(store: &dyn SessionStore, path: PathBuf) -> Option<
 }
 
 /// What the followed session appended since it was last read, at most `max` bytes (rows,
-/// for a store of them), its offset moved past it.
-pub(super) fn read_on(store: &dyn SessionStore, following: &mut Following, max: u64) -> Vec<u8> {
+/// for a store of them), its offset moved past it; and whether it is now shorter than what
+/// was read of it (cut short, or its rows gone), which only a worker does.
+pub(super) fn read_on(
+    store: &dyn SessionStore,
+    following: &mut Following,
+    max: u64,
+) -> (Vec<u8>, bool) {
     let (path, file, offset) = following;
     let mut buf = Vec::new();
+    let mut shrank = false;
     match file {
         Some(file) => {
-            let _ = file.seek(SeekFrom::Start(*offset));
-            let _ = file.take(max).read_to_end(&mut buf);
+            shrank = file.metadata().is_ok_and(|m| m.len() < *offset);
+            if !shrank {
+                let _ = file.seek(SeekFrom::Start(*offset));
+                let _ = file.take(max).read_to_end(&mut buf);
+            }
         }
         // What it gives later begins with what it gave before: the rest is new.
         None => {
             if let Some(Ok(lines)) = store.lines(path) {
                 let from = usize::try_from(*offset).unwrap_or(usize::MAX);
+                shrank = lines.len() < from;
                 let end = lines
                     .len()
                     .min(from.saturating_add(usize::try_from(max).unwrap_or(usize::MAX)));
@@ -377,7 +387,7 @@ pub(super) fn read_on(store: &dyn SessionStore, following: &mut Following, max: 
         }
     }
     *offset += buf.len() as u64;
-    buf
+    (buf, shrank)
 }
 
 /// Renders a whole session file, line by line as `each` takes them; streamed, so memory stays

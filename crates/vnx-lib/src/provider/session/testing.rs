@@ -36,6 +36,11 @@ pub(crate) fn of_bytes(
     data: &[u8],
     since: SystemTime,
 ) -> Option<crate::receipts::Usage> {
+    read_bytes(cli, data, since).usage
+}
+
+/// What counting the built-in `cli`'s session file `data` since `since` finds.
+pub(crate) fn read_bytes(cli: &str, data: &[u8], since: SystemTime) -> super::SessionRead {
     let mut counter = super::usage::Counter::new(&Cli::of(cli).unwrap(), since);
     counter.feed(data);
     counter.finish()

@@ -10,7 +10,9 @@
 //! Informational, like the headless lane's usage: a worker can write the file. So the read is
 //! bounded in memory whatever the file holds: it is streamed, a line longer than
 //! [`MAX_USAGE_LINE`] is skipped unread, and each CLI's counter parses only the few members
-//! usage needs and remembers a bounded number of message ids (`provider::cli::usage`).
+//! usage needs and remembers a bounded number of message ids (`provider::cli::usage`). A
+//! line whose claim no dispatch can have used is skipped, the rest counted; how many were is
+//! said ([`SessionRead::skipped`]).
 
 use std::path::Path;
 use std::time::SystemTime;
@@ -29,8 +31,25 @@ pub const MAX_USAGE_LINE: usize = 8 << 20;
 /// The usage the session file at `path` records since `since`; `None` when it records none
 /// (or cannot be read).
 pub fn usage(cli: Cli, path: &Path, since: SystemTime) -> Option<Usage> {
+    read_usage(cli, path, since).usage
+}
+
+/// What a session file's usage read found.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SessionRead {
+    /// The usage it records; `None` when it records none (or cannot be read).
+    pub usage: Option<Usage>,
+    /// The lines skipped for claiming a usage no dispatch can have used.
+    pub skipped: u64,
+}
+
+/// The usage the session file at `path` records since `since`, and how many of its lines
+/// were skipped for an implausible claim.
+pub fn read_usage(cli: Cli, path: &Path, since: SystemTime) -> SessionRead {
     let mut counter = Counter::new(&cli, since);
-    super::stream(Some(cli.store()), path, |chunk| counter.feed(chunk)).ok()?;
+    if super::stream(Some(cli.store()), path, |chunk| counter.feed(chunk)).is_err() {
+        return SessionRead::default();
+    }
     counter.finish()
 }
 
@@ -66,11 +85,20 @@ impl Counter {
         self.counted.so_far()
     }
 
-    pub(super) fn finish(mut self) -> Option<Usage> {
+    /// The lines skipped so far for an implausible claim.
+    pub(super) fn skipped(&self) -> u64 {
+        self.counted.skipped()
+    }
+
+    pub(super) fn finish(mut self) -> SessionRead {
         let mut lines = std::mem::take(&mut self.lines);
         if let Some(Piece::Line(line)) = lines.finish() {
             self.counted.line(line, self.since);
         }
-        self.counted.total()
+        let skipped = self.counted.skipped();
+        SessionRead {
+            usage: self.counted.total(),
+            skipped,
+        }
     }
 }

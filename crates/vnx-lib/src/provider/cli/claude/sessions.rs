@@ -64,7 +64,10 @@ mod tests {
     use std::time::{Duration, SystemTime};
 
     use crate::provider::session::testing::of_bytes;
-    use crate::provider::session::{Cli, Follower, new_id, render_each, testing, usage, valid_id};
+    use crate::provider::session::{
+        Cli, Follower, LiveUsage, new_id, read_usage, render_each, testing, usage, valid_id,
+    };
+    use crate::receipts::SessionTampering;
 
     fn claude() -> Cli {
         Cli::of("claude").unwrap()
@@ -279,5 +282,95 @@ mod tests {
         // Named by the stream: its own session, from the start of its file.
         live.name(own);
         assert_eq!(tokens(&mut live), Some(150));
+    }
+
+    /// A claude session file in a dispatch's place, and the live reader of it: the reader, the
+    /// file's path and a line of message `id` using `n` input tokens.
+    fn live_claude(tmp: &Path) -> (LiveUsage, PathBuf, impl Fn(&str, u64) -> String + use<>) {
+        let cwd = Path::new("/w/t");
+        let w = testing::wanted("claude", tmp, cwd);
+        let dir = w.looked_in().unwrap();
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("11111111-1111-4111-8111-111111111111.jsonl");
+        let line = |id: &str, n: u64| {
+            format!(
+                "{{\"type\":\"assistant\",\"message\":{{\"id\":\"{id}\",\"usage\":{{\"input_tokens\":{n},\"output_tokens\":0}}}}}}\n"
+            )
+        };
+        std::fs::write(&path, line("m0", 100)).unwrap();
+        (LiveUsage::new(w).unwrap(), path, line)
+    }
+
+    fn append(path: &Path, text: &str) {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .unwrap();
+        f.write_all(text.as_bytes()).unwrap();
+    }
+
+    fn tokens(live: &mut LiveUsage) -> Option<u64> {
+        live.poll().map(|u| u.input_tokens + u.output_tokens)
+    }
+
+    #[test]
+    fn a_line_claiming_what_no_dispatch_can_use_is_skipped_and_the_rest_still_counts() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut live, path, line) = live_claude(tmp.path());
+        assert_eq!(tokens(&mut live), Some(100));
+        // One line over 10^12: once it made every later count none.
+        append(&path, &line("forged", 2_000_000_000_000));
+        assert_eq!(tokens(&mut live), Some(100));
+        append(&path, &line("m1", 4_000));
+        assert_eq!(tokens(&mut live), Some(4_100));
+        assert_eq!(live.skipped(), 1);
+        // Plausible lines that together pass the bound are held at it, never read as none.
+        append(&path, &line("big1", 900_000_000_000));
+        append(&path, &line("big2", 900_000_000_000));
+        assert_eq!(
+            tokens(&mut live),
+            Some(crate::receipts::MAX_PLAUSIBLE_TOKENS)
+        );
+        // The end-of-run read counts alike, and says so.
+        let read = read_usage(Cli::of("claude").unwrap(), &path, std::time::UNIX_EPOCH);
+        assert_eq!(read.skipped, 1);
+        assert_eq!(
+            read.usage.map(|u| u.input_tokens),
+            Some(crate::receipts::MAX_PLAUSIBLE_TOKENS)
+        );
+    }
+
+    #[test]
+    fn a_session_file_cut_short_replaced_or_deleted_never_lowers_the_count() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut live, path, line) = live_claude(tmp.path());
+        append(&path, &line("m1", 4_000));
+        assert_eq!(tokens(&mut live), Some(4_100));
+        assert!(live.tampering().is_empty());
+        // Cut short, then written on by its CLI: what it holds now counts on top.
+        std::fs::write(&path, "").unwrap();
+        append(&path, &line("m2", 1_000));
+        assert_eq!(tokens(&mut live), Some(5_100));
+        assert_eq!(live.tampering(), [SessionTampering::Shrank]);
+        // Deleted: the count stands, and the file its CLI writes again by name is followed.
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(tokens(&mut live), Some(5_100));
+        append(&path, &line("m3", 2_000));
+        assert_eq!(tokens(&mut live), Some(7_100));
+        // Replaced by a file of the worker's: read on top of what was counted.
+        let forged = tmp.path().join("forged.jsonl");
+        std::fs::write(&forged, line("m4", 10)).unwrap();
+        std::fs::rename(&forged, &path).unwrap();
+        assert_eq!(tokens(&mut live), Some(7_110));
+        assert_eq!(
+            live.tampering(),
+            [
+                SessionTampering::Shrank,
+                SessionTampering::Deleted,
+                SessionTampering::Replaced
+            ]
+        );
     }
 }

@@ -3,7 +3,9 @@
 //! id, a hyphenated UUID); only the day directories from the day before the start on are
 //! looked through. The usage they
 //! record: the last `token_count` event's `total_token_usage`, less the last one recorded
-//! before the start (a resumed session's file holds the earlier dispatch's turns too).
+//! before the start (a resumed session's file holds the earlier dispatch's turns too). A
+//! `token_count` whose totals no dispatch can have used is skipped (and counted): the last
+//! plausible one stands.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -39,6 +41,8 @@ pub(super) struct CodexUsage {
     /// The last totals before the start, and the last since.
     earlier: Option<Usage>,
     last: Option<Usage>,
+    /// `token_count` lines skipped for an implausible claim.
+    skipped: u64,
 }
 
 impl SessionUsage for CodexUsage {
@@ -64,6 +68,10 @@ impl SessionUsage for CodexUsage {
             cache_creation_input_tokens: None,
             total_tokens: t.total_tokens.0,
         };
+        if total.implausible().is_some() {
+            self.skipped = self.skipped.saturating_add(1);
+            return;
+        }
         if before(&line.timestamp, since) {
             self.earlier = Some(total);
         } else {
@@ -75,8 +83,13 @@ impl SessionUsage for CodexUsage {
         Box::new(CodexUsage {
             earlier: self.earlier.clone(),
             last: self.last.clone(),
+            skipped: 0,
         })
         .total()
+    }
+
+    fn skipped(&self) -> u64 {
+        self.skipped
     }
 
     fn total(self: Box<Self>) -> Option<Usage> {
@@ -194,7 +207,7 @@ mod tests {
     use std::fs;
 
     use super::*;
-    use crate::provider::session::testing::of_bytes;
+    use crate::provider::session::testing::{of_bytes, read_bytes};
     use crate::provider::session::{testing, valid_id};
 
     #[test]
@@ -279,6 +292,14 @@ mod tests {
             (u.input_tokens, u.output_tokens, u.total_tokens),
             (30, 7, Some(37))
         );
+        // Totals no dispatch can have used are skipped: the last plausible ones stand.
+        let data = [count(10), count(u64::MAX - 7), count(30)].concat();
+        let read = read_bytes("codex", data.as_bytes(), SystemTime::UNIX_EPOCH);
+        assert_eq!(read.usage.map(|u| u.input_tokens), Some(30));
+        assert_eq!(read.skipped, 1);
+        let data = [count(10), count(2_000_000_000_000)].concat();
+        let read = read_bytes("codex", data.as_bytes(), SystemTime::UNIX_EPOCH);
+        assert_eq!(read.usage.map(|u| u.input_tokens), Some(10));
     }
 
     #[test]

@@ -20,12 +20,14 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
-use serde_json::{Value, json};
 
 use crate::provider::cli::render::TranscriptEvents;
 use crate::provider::cli::session::{SessionStore, Sought, same_dir};
 use crate::provider::cli::usage::SessionUsage;
 use crate::receipts::Usage;
+
+mod rows;
+use rows::{Line, MessageInfo, Part};
 
 /// The database's name in its data directory.
 pub(super) const DB: &str = "opencode.db";
@@ -153,25 +155,9 @@ fn read(found: &Path) -> std::io::Result<Vec<u8>> {
     read_session(&conn, &id).map_err(std::io::Error::other)
 }
 
-/// One message's row: its id, when it was made, and of its JSON only what is read (see
-/// [`trimmed`]), so the rows held while parts are read are small whatever a worker wrote.
-type MessageRow = (String, i64, Value);
-
-/// Of a message's JSON, what a read looks at: its role, whether and how it completed, its
-/// error (drawn as a line, so bounded by the lines' bound).
-fn trimmed(data: &str) -> Value {
-    let info: Value = serde_json::from_str(data).unwrap_or(Value::Null);
-    let short = |v: &Value| v.as_str().filter(|s| s.len() <= 64).map(str::to_owned);
-    let mut kept = json!({
-        "role": short(&info["role"]),
-        "time": {"completed": info["time"]["completed"].as_f64()},
-        "finish": short(&info["finish"]),
-    });
-    if let Some(error) = info.get("error").filter(|e| e.is_object()) {
-        kept["error"] = error.clone();
-    }
-    kept
-}
+/// One message's row: its id, when it was made, and of its JSON only what is read
+/// ([`MessageInfo`]), so the rows held while parts are read are small whatever a worker wrote.
+type MessageRow = (String, i64, MessageInfo);
 
 fn read_session(conn: &Connection, id: &str) -> rusqlite::Result<Vec<u8>> {
     // Sorted without their content (the sort would hold every row: no index orders them),
@@ -196,12 +182,15 @@ fn read_session(conn: &Connection, id: &str) -> rusqlite::Result<Vec<u8>> {
         if size > budget {
             break;
         }
-        let data: Option<String> = content
-            .query_row(params![message_id, id], |r| r.get(0))
+        // Read where SQLite holds it, never copied.
+        let info = content
+            .query_row(params![message_id, id], |r| {
+                Ok(MessageInfo::of(r.get_ref(0)?.as_str().unwrap_or("")))
+            })
             .optional()?
-            .flatten();
+            .unwrap_or_default();
         budget -= size;
-        rows.push((message_id, created, trimmed(data.as_deref().unwrap_or(""))));
+        rows.push((message_id, created, info));
     }
     let mut parts = conn.prepare(
         "SELECT octet_length(data), CASE WHEN octet_length(data) <= ?3 THEN data END \
@@ -211,59 +200,39 @@ fn read_session(conn: &Connection, id: &str) -> rusqlite::Result<Vec<u8>> {
     // growing by doubling would hold the old copy beside the new at each step.
     let mut out = Vec::with_capacity(MAX_LINES_BYTES);
     for (message_id, created, info) in &rows {
-        if info["role"] != "assistant" {
+        if !info.is_assistant() {
             continue;
         }
-        let event = |kind: &str, part: Value| json!({"type": kind, "timestamp": created, "sessionID": id, "part": part});
-        // Each part is drawn as it is read, so no more than one is held besides the lines.
-        for row in parts.query_map(params![message_id, MAX_PARTS as i64, budget as i64], |r| {
-            Ok((r.get::<_, Option<i64>>(0)?, r.get::<_, Option<String>>(1)?))
-        })? {
-            let (bytes, data) = row?;
+        // Each part is drawn as it is read, its own text given on where SQLite holds it
+        // (never copied, nor parsed into a value), so no more than one is held besides the
+        // lines.
+        let mut found = parts.query(params![message_id, MAX_PARTS as i64, budget as i64])?;
+        while let Some(row) = found.next()? {
+            let bytes: Option<i64> = row.get(0)?;
             let size = usize::try_from(bytes.unwrap_or(0)).unwrap_or(usize::MAX);
+            let data = row.get_ref(1)?.as_str_or_null().ok().flatten();
             let Some(data) = data.filter(|_| size <= budget) else {
                 // The rest is past the bound: what was read is given.
                 return Ok(out);
             };
             budget -= size;
-            let part: Value = serde_json::from_str(&data).unwrap_or(Value::Null);
-            drop(data);
-            let finished = |v: &Value| v.get("time").and_then(|t| t.get("end")).is_some();
-            let line = match part["type"].as_str() {
-                Some("step-start") => Some(event("step_start", part)),
-                Some("step-finish") => Some(event("step_finish", part)),
-                Some("text") if finished(&part) => Some(event("text", part)),
-                Some("tool")
-                    if matches!(
-                        part["state"]["status"].as_str(),
-                        Some("completed" | "error")
-                    ) =>
-                {
-                    Some(event("tool_use", part))
-                }
+            let kind = match Part::of(data) {
+                Part::Line(kind) => kind,
                 // Still streamed or running: nothing after it is given yet, so what a later
                 // read gives starts with what this one gave.
-                Some("text" | "tool") => return Ok(out),
-                Some("reasoning") if !finished(&part) => return Ok(out),
-                _ => None,
+                Part::Unfinished => return Ok(out),
+                Part::Skipped => continue,
             };
-            if let Some(line) = line
-                && !push(&mut out, &line)
-            {
+            if !push(&mut out, (kind, *created, id), ("part", data)) {
                 return Ok(out);
             }
         }
-        let completed = info["time"]["completed"].is_number();
-        if let Some(error) = info.get("error").filter(|e| e.is_object())
-            && completed
+        if let Some(error) = info.error.as_deref().filter(|_| info.completed)
+            && !push(&mut out, ("error", *created, id), ("error", error))
         {
-            let line =
-                json!({"type": "error", "timestamp": created, "sessionID": id, "error": error});
-            if !push(&mut out, &line) {
-                return Ok(out);
-            }
+            return Ok(out);
         }
-        if !completed {
+        if !info.completed {
             // Its later parts and messages are still to come.
             return Ok(out);
         }
@@ -271,16 +240,30 @@ fn read_session(conn: &Connection, id: &str) -> rusqlite::Result<Vec<u8>> {
     Ok(out)
 }
 
-/// Appends one line; `false` once the bound is reached (the line is left out).
-fn push(lines: &mut Vec<u8>, line: &Value) -> bool {
-    let Ok(bytes) = serde_json::to_vec(line) else {
-        return true;
-    };
-    if lines.len() + bytes.len() + 1 > MAX_LINES_BYTES {
+/// Appends the line of an event of `kind`, made at `created` in session `id`, whose member
+/// `name` is the JSON text `json` (read whole by [`Part::of`] or [`MessageInfo::of`], so
+/// valid); `false` once the bound is reached (the line is left out).
+fn push(
+    lines: &mut Vec<u8>,
+    (kind, created, id): (&str, i64, &str),
+    (name, json): (&str, &str),
+) -> bool {
+    // The kind and the member are vnx's words and the id is letters and digits (`valid_id`):
+    // nothing to escape.
+    let head = format!(r#"{{"type":"{kind}","timestamp":{created},"sessionID":"{id}","{name}":"#);
+    if lines.len() + head.len() + json.len() + 2 > MAX_LINES_BYTES {
         return false;
     }
-    lines.extend_from_slice(&bytes);
-    lines.push(b'\n');
+    lines.extend_from_slice(head.as_bytes());
+    let start = lines.len();
+    lines.extend_from_slice(json.as_bytes());
+    // On one line: outside its strings a line break is only spacing.
+    for b in &mut lines[start..] {
+        if matches!(*b, b'\n' | b'\r') {
+            *b = b' ';
+        }
+    }
+    lines.extend_from_slice(b"}\n");
     true
 }
 
@@ -288,37 +271,41 @@ fn push(lines: &mut Vec<u8>, line: &Value) -> bool {
 fn last_message(lines: &[u8]) -> Option<String> {
     lines
         .rsplit(|b| *b == b'\n')
-        .filter_map(|l| serde_json::from_slice::<Value>(l).ok())
-        .filter(|e| e["type"] == "text")
-        .find_map(|e| {
-            let text = e["part"]["text"].as_str()?.trim();
-            (!text.is_empty()).then(|| text.to_owned())
-        })
+        .filter_map(Line::of)
+        .filter(|e| e.is("text"))
+        .find_map(|e| e.text().map(str::to_owned))
 }
 
-/// The usage of a session's lines: each finished step's tokens since the dispatch started.
+/// The usage of a session's lines: each finished step's tokens since the dispatch started;
+/// a step whose claim no dispatch can have used skipped (and counted), the rest summed.
 #[derive(Default)]
 struct OpencodeUsage {
     usage: Option<Usage>,
+    skipped: u64,
 }
 
 impl SessionUsage for OpencodeUsage {
     fn line(&mut self, raw: &[u8], since: Option<jiff::Timestamp>) {
-        let Ok(event) = serde_json::from_slice::<Value>(raw) else {
+        let Some(event) = Line::of(raw).filter(|e| e.is("step_finish")) else {
             return;
         };
-        if event["type"] != "step_finish" {
-            return;
-        }
-        let at = event["timestamp"]
-            .as_i64()
+        let at = event
+            .at()
             .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok());
         if let (Some(at), Some(since)) = (at, since)
             && at < since
         {
             return;
         }
-        super::events::add_tokens(&mut self.usage, &event["part"]);
+        let Some(step) = event.tokens() else {
+            return;
+        };
+        if step.implausible().is_some() {
+            self.skipped = self.skipped.saturating_add(1);
+            return;
+        }
+        self.usage = crate::provider::cli::usage::sum(self.usage.take().into_iter().chain([step]))
+            .map(crate::provider::cli::usage::capped);
     }
 
     fn total(self: Box<Self>) -> Option<Usage> {
@@ -327,6 +314,10 @@ impl SessionUsage for OpencodeUsage {
 
     fn so_far(&self) -> Option<Usage> {
         self.usage.clone()
+    }
+
+    fn skipped(&self) -> u64 {
+        self.skipped
     }
 }
 
@@ -337,20 +328,11 @@ fn cost(lines: &[u8], since: SystemTime) -> Option<f64> {
     let since = millis(since);
     lines
         .split(|b| *b == b'\n')
-        .filter_map(|l| serde_json::from_slice::<Value>(l).ok())
-        .filter(|e| e["type"] == "step_finish")
-        .filter(|e| e["timestamp"].as_i64().is_none_or(|at| at >= since))
-        .filter_map(|e| e["part"]["cost"].as_f64())
-        .filter(|c| c.is_finite() && *c >= 0.0)
+        .filter_map(Line::of)
+        .filter(|e| e.is("step_finish"))
+        .filter(|e| e.at().is_none_or(|at| at >= since))
+        .filter_map(|e| e.cost())
         .fold(None, |sum, c| Some(sum.unwrap_or(0.0) + c))
-}
-
-/// Whether an assistant message's JSON says it completed its turn: completed, with an error
-/// or for a reason other than calling tools (opencode then writes the next step's message).
-fn ends_turn(info: &Value) -> bool {
-    info["time"]["completed"].is_number()
-        && (info.get("error").is_some_and(Value::is_object)
-            || info["finish"].as_str().is_some_and(|f| f != "tool-calls"))
 }
 
 /// Its sessions, rows of its database (see the module's documentation), also those of the
@@ -484,8 +466,8 @@ impl SessionStore for OpencodeSessions {
         // A turn ended before the dispatch started is an earlier dispatch's (a follow-up resumed
         // the session, which its TUI opens before it sends the new prompt).
         last.filter(|(_, created)| *created >= millis(since))
-            .and_then(|(data, _)| serde_json::from_str::<Value>(&data).ok())
-            .is_some_and(|info| info["role"] == "assistant" && ends_turn(&info))
+            .map(|(data, _)| MessageInfo::of(&data))
+            .is_some_and(|info| info.is_assistant() && info.ends_turn())
     }
 }
 

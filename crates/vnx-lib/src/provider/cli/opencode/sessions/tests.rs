@@ -1,17 +1,32 @@
 //! opencode's sessions read from a database as its TUI writes it.
 
+use serde_json::json;
+
 use super::*;
 use crate::provider::session::{self, Cli, Follower, Homes, Wanted};
 
-/// A session a worker made as large as it could: 8 message rows of 8 MiB and 96 parts
-/// of 1 MiB (`provider::session::hostile`); the found session's path.
+/// A session a worker made as large as it could (`provider::session::hostile`): its first
+/// message (2 MiB) and a finished tool's part (13 MiB: together what one read takes at most)
+/// made of millions of tiny members, each a value of its own were a row parsed into one; 7
+/// messages of 17 MiB and 96 parts of 1 MiB past them; and a finished step claiming 2^64 − 1
+/// tokens. The found session's path.
 pub(crate) fn hostile_session(dir: &Path) -> PathBuf {
     let cwd = dir.join("wt");
     std::fs::create_dir_all(&cwd).unwrap();
     let conn = database(dir, &cwd);
     let tx = conn.unchecked_transaction().unwrap();
-    let pad = "x".repeat(8 << 20);
-    for i in 0..8 {
+    let tiny = |bytes: usize| format!("{}0", "0,".repeat(bytes / 2));
+    message(
+        &tx,
+        "msg_big00",
+        T0 + 900,
+        &format!(
+            r#"{{"role":"assistant","time":{{"created":1}},"pad":[{}]}}"#,
+            tiny(2 << 20)
+        ),
+    );
+    let pad = "x".repeat(17 << 20);
+    for i in 1..8 {
         message(
             &tx,
             &format!("msg_big{i:02}"),
@@ -19,6 +34,21 @@ pub(crate) fn hostile_session(dir: &Path) -> PathBuf {
             &format!(r#"{{"role":"assistant","time":{{"created":1}},"pad":"{pad}"}}"#),
         );
     }
+    part(
+        &tx,
+        "msg_2",
+        "prt_2a",
+        &format!(
+            r#"{{"type":"tool","tool":"bash","state":{{"status":"completed","input":{{"command":[{}]}},"output":"x"}}}}"#,
+            tiny(13 << 20)
+        ),
+    );
+    part(
+        &tx,
+        "msg_2",
+        "prt_2b",
+        r#"{"type":"step-finish","tokens":{"input":18446744073709551615,"output":1}}"#,
+    );
     let big = "x".repeat(1 << 20);
     for i in 0..96 {
         part(
@@ -263,6 +293,20 @@ fn a_session_is_drawn_counted_and_asks_once_its_turn_ended() {
         ),
         None
     );
+    // A step claiming what no dispatch can have used is skipped, the others counted (a
+    // float count as its stream parser reads it).
+    let mut u = OpencodeUsage::default();
+    u.line(
+        br#"{"type":"step_finish","timestamp":1,"part":{"tokens":{"input":2000000000000}}}"#,
+        None,
+    );
+    u.line(
+        br#"{"type":"step_finish","timestamp":1,"part":{"tokens":{"input":5,"output":1.5}}}"#,
+        None,
+    );
+    let counted = u.so_far().map(|u| (u.input_tokens, u.output_tokens));
+    assert_eq!(counted, Some((5, 1)));
+    assert_eq!(u.skipped(), 1);
 }
 
 #[test]
