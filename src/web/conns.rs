@@ -61,7 +61,7 @@ impl Limits {
 }
 
 /// The connections kept under an open-file limit of `files`: half of what the reserve
-/// leaves, at least 4 and at most [`MOST`].
+/// leaves, at least 4 and at most `MOST`.
 pub fn connections_under(files: u64) -> usize {
     let half = files.saturating_sub(RESERVED_FILES) / 2;
     usize::try_from(half).unwrap_or(MOST).clamp(4, MOST)

@@ -67,7 +67,7 @@ pub struct ReviewNote {
 pub struct LeftOut {
     /// How many.
     pub count: usize,
-    /// Their authors' logins, each once, in the order met (at most [`MAX_ITEMS`]).
+    /// Their authors' logins, each once, in the order met (at most twenty).
     pub authors: Vec<String>,
 }
 

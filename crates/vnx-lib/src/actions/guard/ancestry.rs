@@ -7,7 +7,7 @@
 //! outermost supervisor among the ancestors is the real one.
 //!
 //! `/proc` is read as hostile input (a worker's processes are among those read): at most
-//! [`MAX_DEPTH`] ancestors, each one's `stat`, `cmdline` and `environ` read bounded, never
+//! 64 ancestors (`MAX_DEPTH`), each one's `stat`, `cmdline` and `environ` read bounded, never
 //! through a link.
 
 use std::io::Read;

@@ -73,6 +73,8 @@ pub(super) struct SoFar {
     pub(super) cost_micros: AtomicU64,
     /// The background work the CLI waits for after its turn ended (ADR 0096).
     waiting_on: Mutex<Vec<crate::receipts::BackgroundTask>>,
+    /// Whether the stream closed the run (its closing event, with the CLI's verdict, was read).
+    ended: std::sync::atomic::AtomicBool,
 }
 
 impl SoFar {
@@ -110,6 +112,9 @@ impl SoFar {
         }
         if let Some(usd) = p.cost_so_far() {
             self.said_cost(usd);
+        }
+        if p.ended_so_far() {
+            self.ended.store(true, Ordering::Relaxed);
         }
     }
 
@@ -367,21 +372,36 @@ fn reached(
 }
 
 /// Interrupts the worker at its budget: SIGINT to its group, then, after the grace, the
-/// stop a deadline gets. Appends the signed `budget_reached`; the exit status and why.
+/// stop a deadline gets. A worker whose stream already closed its run (a CLI that says its
+/// cost only in its closing event) is first given the grace to exit by itself: it is held at
+/// its end (`ended`), not interrupted on its way out. Appends the signed `budget_reached`;
+/// the exit status and why.
 pub(super) fn stop_at_budget(
     spec: &Spec,
-    group: &mut Group,
+    (group, run_closed): (&mut Group, bool),
     of: Of<'_>,
     recorder: &mut Recorder<'_>,
     log: &mut impl Write,
 ) -> std::io::Result<(std::process::ExitStatus, String)> {
-    let _ = group.interrupt();
-    let (status, how) = match group.wait_until(Instant::now() + super::GRACE)? {
+    let exited = match run_closed {
+        true => group.wait_until(Instant::now() + super::GRACE)?,
+        false => None,
+    };
+    let (status, how) = match exited {
         Some(status) => {
             let _ = group.stop(Duration::ZERO);
-            (status, "interrupted")
+            (status, "ended")
         }
-        None => (super::worker::stop(group)?.0, "stopped"),
+        None => {
+            let _ = group.interrupt();
+            match group.wait_until(Instant::now() + super::GRACE)? {
+                Some(status) => {
+                    let _ = group.stop(Duration::ZERO);
+                    (status, "interrupted")
+                }
+                None => (super::worker::stop(group)?.0, "stopped"),
+            }
+        }
     };
     let why = reached(spec, of, how, recorder, log);
     Ok((status, why))
@@ -409,7 +429,9 @@ pub(super) fn on_tick(
             Ok(None)
         }
         Some((Crossed::Reached(reading), held, tally)) => {
-            stop_at_budget(spec, group, (&reading, &tally, held), recorder, log).map(Some)
+            let run_closed = stream.is_some_and(|s| s.ended.load(Ordering::Relaxed));
+            let of = (&reading, &tally, held);
+            stop_at_budget(spec, (group, run_closed), of, recorder, log).map(Some)
         }
         None => Ok(None),
     }

@@ -100,6 +100,11 @@ impl EventParser {
         self.summary.cost_usd
     }
 
+    /// Whether the events fed so far closed the run (the CLI's own verdict was said).
+    pub fn ended_so_far(&self) -> bool {
+        self.summary.verdict.is_some()
+    }
+
     /// The session the events fed so far name, if one.
     pub fn session_so_far(&self) -> Option<&str> {
         self.summary.session_id.as_deref()
