@@ -72,6 +72,7 @@ mod merge_queue;
 mod notice_links;
 mod place_answers;
 mod place_forgery;
+mod place_leftovers;
 mod plan;
 mod pool;
 mod posture;
