@@ -27,6 +27,7 @@ mod completions;
 mod concurrency;
 mod conflict_follow_up;
 mod constraints;
+mod container_pause;
 mod container_place;
 mod container_relay;
 mod cost;
