@@ -311,7 +311,7 @@ pub fn unboxed(line: &str) -> &str {
 }
 
 /// The question a built-in CLI's dialog asks above its line `marker` (the nearest line
-/// ending in `?`: copilot's `Do you want to create …/tui.txt?`), when it names no target or
+/// ending in `?`: `Do you want to create …/tui.txt?`), when it names no target or
 /// command below it.
 pub fn question_above(lines: &str, marker: &str) -> Option<String> {
     let above: Vec<&str> = lines.lines().take_while(|l| !l.contains(marker)).collect();
@@ -387,21 +387,6 @@ mod tests {
             asks_below(lines, "△ Permission required"),
             (Some("Write a.txt".into()), Some("ls -la".into()))
         );
-    }
-
-    #[test]
-    fn copilots_dialog_is_read_without_its_box_and_names_its_question() {
-        let screen = include_str!("../../../../tests/support/fixtures/copilot/tui-permission.txt");
-        let cli = crate::provider::cli::named("copilot").unwrap();
-        let seen = Dialog::of_cli(cli).unwrap().seen(screen).unwrap();
-        assert_eq!(
-            seen.command.as_deref(),
-            Some("Do you want to create /work/tmp/tui-copilot/tui.txt?")
-        );
-        let first = seen.lines.lines().next().unwrap();
-        assert_eq!(first.trim(), "tui.txt +1 -0", "{}", seen.lines);
-        assert!(!seen.lines.contains('│'), "{}", seen.lines);
-        assert!(seen.lines.contains(" ❯ 1. Yes"), "{}", seen.lines);
     }
 
     #[test]

@@ -113,6 +113,24 @@ impl Hooks for CopilotHooks {
 mod tests {
     use super::*;
 
+    #[test]
+    fn copilots_dialog_is_read_without_its_box_and_names_its_question() {
+        let screen =
+            include_str!("../../../../../../tests/support/fixtures/copilot/tui-permission.txt");
+        let seen = crate::provider::dialog::Dialog::of_cli(&super::super::Copilot)
+            .unwrap()
+            .seen(screen)
+            .unwrap();
+        assert_eq!(
+            seen.command.as_deref(),
+            Some("Do you want to create /work/tmp/tui-copilot/tui.txt?")
+        );
+        let first = seen.lines.lines().next().unwrap();
+        assert_eq!(first.trim(), "tui.txt +1 -0", "{}", seen.lines);
+        assert!(!seen.lines.contains('│'), "{}", seen.lines);
+        assert!(seen.lines.contains(" ❯ 1. Yes"), "{}", seen.lines);
+    }
+
     fn fixture(name: &str) -> Value {
         let text = crate::provider::events::testing::fixture("copilot", name);
         serde_json::from_str(&text).unwrap()
