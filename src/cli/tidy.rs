@@ -20,8 +20,10 @@ use super::util::output::{Out, escape};
 /// given-up dispatches alike, when nothing of theirs would be lost — each release recorded as
 /// a `worktree_released` receipt. Kept, with why and the command that settles it: a running
 /// dispatch, one that waits for you (a question, a prompt, a lost supervisor: a follow-up
-/// continues in its worktree), and every unlanded or uncommitted piece of work, even of a
-/// dismissed or failed dispatch (`vnx clean` discards work on purpose; tidy never does).
+/// continues in its worktree; a plan: `vnx approve` or `vnx deny`), and every unlanded or
+/// uncommitted piece of work, even of a dismissed or failed dispatch (`vnx clean` discards
+/// work on purpose; tidy never does); work whose merge into the base conflicts is told
+/// `vnx follow-up ID --rebase`.
 ///
 /// Without --yes nothing changes: it lists what it would do. Exit 3 if git refused a release.
 #[derive(clap::Args)]

@@ -627,20 +627,18 @@ impl DispatchState {
         self.state.is_live() || self.state == State::Queued || self.waiting()
     }
 
-    /// Whether the conflict radar counts it in play: unfinished (running, blocked, stalled,
-    /// lost: a lost one's worktree still holds what its worker did), or ended with work that
-    /// neither landed nor was continued by a follow-up (whose own changes then count), on
-    /// this machine. Decided by what the ledger records alone (liveness only tells running
-    /// from lost), so the read index can mark it.
+    /// Whether the conflict radar counts it in play: unfinished (a lost one's worktree still
+    /// holds its worker's changes), or ended with work neither landed nor continued by a
+    /// follow-up, here. The ledger alone decides it, so the read index can mark it.
     pub fn in_play(&self) -> bool {
-        if self.landed.is_some() || self.continued_by.is_some() || self.host.is_some() {
-            return false;
-        }
-        match self.state {
-            State::Running | State::Blocked | State::Stalled | State::Lost => true,
-            State::Ended(_) => self.teardown_class != Some(TeardownClass::Clean),
-            State::Queued | State::Expired => false,
-        }
+        let settled = self.landed.is_some() || self.continued_by.is_some();
+        !settled
+            && self.host.is_none()
+            && match self.state {
+                State::Running | State::Blocked | State::Stalled | State::Lost => true,
+                State::Ended(_) => self.teardown_class != Some(TeardownClass::Clean),
+                State::Queued | State::Expired => false,
+            }
     }
 
     /// What lists call it: its title, else its role (`-` with neither).
