@@ -131,21 +131,15 @@ fn discard(
     Ok(Exit::Failed.when(failed))
 }
 
-/// One orphan removed, as `--json` prints it.
-#[derive(serde::Serialize)]
-struct OrphanRemoved<'a> {
-    #[serde(flatten)]
-    found: &'a vnx::remote::orphans::Found,
-    #[serde(flatten)]
-    removed: Option<vnx::remote::orphans::Removed>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<String>,
-}
-
 /// `--orphans`: the places with no dispatch record here shown, asked about, removed.
 fn orphans(args: &Args) -> Result<ExitCode, CliError> {
     let project = crate::cli::util::ids::project_for(&[])?.0;
-    let (found, notes) = super::util::hosts::orphans(&project);
+    let tmux = vnx::tmux::Tmux::new(super::util::settings::tmux_socket(
+        args.tmux.tmux_socket.clone(),
+    ));
+    let want = vnx::dispatch::fold::Want::All;
+    let states = super::util::states::verified_states(&project, &tmux, want)?.states;
+    let (found, notes) = super::util::hosts::orphans(&project, &states);
     for note in notes {
         say!("{note}");
     }
@@ -154,7 +148,7 @@ fn orphans(args: &Args) -> Result<ExitCode, CliError> {
         if args.json {
             out.json(&Vec::<()>::new())?;
         }
-        say!("no places without a dispatch record here");
+        say!("no places without a dispatch record here, and none whose dispatches all ended");
         return Ok(ExitCode::SUCCESS);
     }
     let mut plan =
@@ -180,37 +174,14 @@ fn orphans(args: &Args) -> Result<ExitCode, CliError> {
     let here = super::util::hosts::HereOwned::of(&project);
     let here = here.here();
     let mut done = Vec::new();
-    for f in &found {
-        let result = vnx::remote::host(&config.hosts, &f.host).and_then(|host| {
-            vnx::remote::orphans::remove(host, &f.dispatch_id, here, &project.root)
-        });
-        let (removed, error) = match result {
-            Ok(r) => (Some(r), None),
-            Err(e) => (None, Some(e.to_string())),
-        };
+    for f in found {
+        let mut place = vnx::remote::orphans::Cleared::found(f);
+        place.remove(&config.hosts, here, &project.root);
         if !args.json {
-            let said = match (&removed, &error) {
-                (Some(vnx::remote::orphans::Removed::All), _) => {
-                    format!("removed {}: nothing there was work not here", f.host)
-                }
-                (Some(vnx::remote::orphans::Removed::RunnerOnly { kept }), _) => format!(
-                    "stopped {}; its storage is kept: {kept} (fetch what you need from it, \
-                     then remove it with the engine)",
-                    f.host
-                ),
-                (None, e) => format!(
-                    "could not remove {}: {}",
-                    f.host,
-                    e.as_deref().unwrap_or_default()
-                ),
-            };
+            let said = super::util::hosts::cleared_line(&place);
             out.line(&format!("  {}", super::util::output::escape(&said)))?;
         }
-        done.push(OrphanRemoved {
-            found: f,
-            removed,
-            error,
-        });
+        done.push(place);
     }
     if args.json {
         out.json(&done)?;

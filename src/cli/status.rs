@@ -135,7 +135,10 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     );
     // The places made for dispatches with no record here, in the listing without filters.
     let orphans = if ids.is_empty() && args.unfiltered() {
-        let (found, notes) = super::util::hosts::orphans(&project);
+        // A place's dispatches judged only from all of them (`--all`); the recent listing
+        // shows those with no record here.
+        let judged: &[DispatchState] = if recent { &[] } else { &all };
+        let (found, notes) = super::util::hosts::orphans(&project, judged);
         for note in notes {
             say!("{note}");
         }

@@ -9,7 +9,7 @@ use vnx::release::tidy::{Action, Tidy};
 use super::CliError;
 use super::util::error::Exit;
 use super::util::lines::{release_base, release_summary};
-use super::util::output::{Out, escape};
+use super::util::output::{Out, escape, say};
 
 /// Tidy what is settled: release landed and pushed work, say what is kept and why
 ///
@@ -23,7 +23,10 @@ use super::util::output::{Out, escape};
 /// continues in its worktree; a plan: `vnx approve` or `vnx deny`), and every unlanded or
 /// uncommitted piece of work, even of a dismissed or failed dispatch (`vnx clean` discards
 /// work on purpose; tidy never does); work whose merge into the base conflicts is told
-/// `vnx follow-up ID --rebase`.
+/// `vnx follow-up ID --rebase`. Places vnx made (a container, a pod) whose dispatches all
+/// ended given up or landed — a cancelled dispatch's volume — are listed too and removed with
+/// --yes, their storage kept when it holds work not here (`vnx accept ID` brings that work
+/// here).
 ///
 /// Without --yes nothing changes: it lists what it would do. Exit 3 if git refused a release.
 #[derive(clap::Args)]
@@ -62,8 +65,14 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
 
 fn render(out: &mut Out, found: &Tidy) -> Result<(), CliError> {
     out.line(&release_base(&found.base, &found.remote))?;
+    for host in &found.unlisted {
+        say!("note: the places of host {host} could not be listed (so none is shown)");
+    }
+    render_places(out, found)?;
     if found.entries.is_empty() {
-        out.line("nothing to tidy: no preserved dispatch worktrees or branches")?;
+        if found.places.is_empty() {
+            out.line("nothing to tidy: no preserved dispatch worktrees or branches")?;
+        }
         return Ok(());
     }
     for e in &found.entries {
@@ -103,5 +112,27 @@ fn render(out: &mut Out, found: &Tidy) -> Result<(), CliError> {
     let (release, kept) = found.counts();
     let counts = (found.released(), release, kept);
     out.line(&release_summary(found.applied, counts, "--yes"))?;
+    Ok(())
+}
+
+/// The places no dispatch needs any more: what tidy removes, or what became of each.
+fn render_places(out: &mut Out, found: &Tidy) -> Result<(), CliError> {
+    if found.places.is_empty() {
+        return Ok(());
+    }
+    out.line(match found.applied {
+        true => "places no dispatch needs:",
+        false => {
+            "places no dispatch needs (removed with --yes; storage that holds work not \
+                  here is kept):"
+        }
+    })?;
+    for place in &found.places {
+        let line = match found.applied {
+            true => super::util::hosts::cleared_line(place),
+            false => super::util::hosts::orphan_line(&place.found),
+        };
+        out.line(&format!("  {}", escape(&line)))?;
+    }
     Ok(())
 }

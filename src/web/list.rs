@@ -1,7 +1,8 @@
 //! The list of `vnx serve`: what needs you first (a blocked worker with Approve and Deny at
-//! hand, a plan that waits with its own, a question, a stopped worker, each labelled), then
-//! what runs, then the rest; drawn once per shared read for every device, its forms'
-//! anti-forgery value filled in per request.
+//! hand, a plan that waits with its own, a question, a stopped worker, each labelled; each
+//! answer offered only where the library would take it, its refusal said in place of one it
+//! would not), then what runs, then the rest; drawn once per shared read for every device,
+//! its forms' anti-forgery value filled in per request.
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -12,10 +13,10 @@ use vnx::dashboard::model::Row;
 use vnx::dispatch::view::State as Live;
 use vnx::ids::DispatchId;
 
-use super::App;
 use super::auth::Paired;
 use super::html::{esc, page};
 use super::pages::{age_of, blocking, button_with};
+use super::{App, plans};
 
 /// The most finished dispatches the list shows.
 const FINISHED_SHOWN: usize = 100;
@@ -38,6 +39,11 @@ fn list_page(app: &App, p: &Paired) -> Result<String, String> {
 /// The list's body, its forms' anti-forgery value left as [`CSRF_MARK`].
 fn list_body(app: &App, snapshot: &vnx::dashboard::Snapshot) -> String {
     let prs = app.prs(snapshot.rows.iter().map(|r| &r.state));
+    let plans: Vec<DispatchId> = (snapshot.rows.iter())
+        .filter(|r| r.state.plan_waiting().is_some())
+        .map(|r| r.state.id.clone())
+        .collect();
+    let refused = plans::refusals(app, &plans);
     let now = snapshot.now;
     let mut body = String::new();
     let groups: [(u8, &str); 3] = [(0, "Needs you"), (1, "Running"), (2, "The rest")];
@@ -68,6 +74,7 @@ fn list_body(app: &App, snapshot: &vnx::dashboard::Snapshot) -> String {
                 row,
                 now,
                 prs.get(&row.state.id).map(String::as_str),
+                refused.get(&row.state.id).map(String::as_str),
             ));
         }
         if rows.len() > shown {
@@ -98,8 +105,9 @@ fn list_body(app: &App, snapshot: &vnx::dashboard::Snapshot) -> String {
     format!("{health}{body}")
 }
 
-/// One dispatch's row of the list, its buttons' anti-forgery value left as [`CSRF_MARK`].
-fn row_html(row: &Row, now: jiff::Timestamp, pr: Option<&str>) -> String {
+/// One dispatch's row of the list, its buttons' anti-forgery value left as [`CSRF_MARK`];
+/// `refused`: why its plan, which waits, is not approved (see [`plans::refusals`]).
+fn row_html(row: &Row, now: jiff::Timestamp, pr: Option<&str>, refused: Option<&str>) -> String {
     let csrf = CSRF_MARK;
     let s = &row.state;
     let title = s.title.as_deref().unwrap_or("(no title)");
@@ -109,32 +117,22 @@ fn row_html(row: &Row, now: jiff::Timestamp, pr: Option<&str>) -> String {
         .map(|pr| format!(" · <span class=\"pr\">{}</span>", esc(pr)))
         .unwrap_or_default();
     let waits = waits_label(s);
+    let mut activity = esc(&row.activity);
     let quick = if let Some((_, sha)) = s.plan_waiting() {
         // The plan's own decision (`vnx approve`/`vnx deny` of its SHA-256), as its page's
-        // forms post it.
+        // forms post it; Approve only where the library would approve it.
+        let approve = match refused {
+            Some(why) => plans::refusal(why),
+            None => plans::form(&s.id, csrf, sha, true, false),
+        };
         format!(
-            "<div class=\"quick\">{}{}</div>",
-            plan_button(&s.id, csrf, sha, true),
-            plan_button(&s.id, csrf, sha, false),
+            "<div class=\"quick\">{approve}{}</div>",
+            plans::form(&s.id, csrf, sha, false, false),
         )
-    } else if s.blocked.is_some() && s.state.is_live() {
-        format!(
-            "<div class=\"quick\">{}{}</div>",
-            button_with(
-                &s.id,
-                csrf,
-                "approve",
-                "Approve",
-                Some("Allow what this worker asks to do?")
-            ),
-            button_with(
-                &s.id,
-                csrf,
-                "deny",
-                "Deny",
-                Some("Refuse what this worker asks to do?")
-            ),
-        )
+    } else if let Some((blocked, quick)) = prompt_buttons(s, csrf) {
+        // Its own buttons answer it: what it waits for, not the terminal's commands.
+        activity = format!("waits for {}", esc(&blocked.what()));
+        quick
     } else {
         String::new()
     };
@@ -148,7 +146,6 @@ fn row_html(row: &Row, now: jiff::Timestamp, pr: Option<&str>) -> String {
         title = esc(title),
         cli = esc(cli),
         short = esc(s.id.as_str()),
-        activity = esc(&row.activity),
         overlap = row
             .overlaps
             .as_deref()
@@ -174,27 +171,39 @@ fn waits_label(s: &vnx::dispatch::state::DispatchState) -> Option<&'static str> 
     })
 }
 
-/// A list row's button that approves the plan whose SHA-256 is `sha`, or sends it back.
-fn plan_button(id: &DispatchId, csrf: &str, sha: &str, approve: bool) -> String {
-    let (action, label, confirm) = if approve {
-        (
-            "approve-plan",
-            "Approve the plan",
-            "Approve this plan? The worker goes on to carry it out.",
-        )
-    } else {
-        (
-            "deny-plan",
-            "Deny the plan",
-            "Send this plan back to be planned again?",
-        )
+/// The Approve and Deny a blocked worker's row answers its permission prompt with, each where
+/// the library would give that answer (a planning worker's prompt is denied, not approved:
+/// its refusal is said in place of Approve), and the prompt; `None` when nothing on the page
+/// answers what it waits for (a question in its pane, answered by attaching).
+fn prompt_buttons<'s>(
+    s: &'s vnx::dispatch::state::DispatchState,
+    csrf: &str,
+) -> Option<(&'s vnx::receipts::DispatchBlocked, String)> {
+    use vnx::dispatch::answer::answerable;
+    use vnx::receipts::PermissionAnswer;
+    if !s.state.is_live() {
+        return None;
+    }
+    let blocked = answerable(s, PermissionAnswer::Deny).ok()?;
+    let approve = match answerable(s, PermissionAnswer::Approve) {
+        Ok(_) => button_with(
+            &s.id,
+            csrf,
+            "approve",
+            "Approve",
+            Some("Allow what this worker asks to do?"),
+        ),
+        Err(e) => plans::refusal(&e.to_string()),
     };
-    format!(
-        "<form method=\"post\" action=\"/d/{id}\" data-confirm=\"{confirm}\">\
-         <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
-         <input type=\"hidden\" name=\"action\" value=\"{action}\">\
-         <input type=\"hidden\" name=\"plan_sha256\" value=\"{sha}\">\
-         <button class=\"b-{action}\" type=\"submit\">{label}</button></form>",
-        sha = esc(sha),
-    )
+    let deny = button_with(
+        &s.id,
+        csrf,
+        "deny",
+        "Deny",
+        Some("Refuse what this worker asks to do?"),
+    );
+    Some((
+        blocked,
+        format!("<div class=\"quick\">{approve}{deny}</div>"),
+    ))
 }

@@ -11,6 +11,7 @@ pub mod html;
 pub mod links;
 pub mod list;
 pub mod pages;
+pub mod plans;
 
 use std::collections::{BTreeMap, HashMap};
 

@@ -16,7 +16,7 @@ use vnx::ids::DispatchId;
 
 use super::auth::{Paired, html_response};
 use super::html::{self, esc, page};
-use super::{App, Form};
+use super::{App, Form, plans};
 use crate::action::Action;
 
 /// One dispatch's page.
@@ -407,14 +407,20 @@ fn dispatch_page(app: &App, p: &Paired, id: &DispatchId, said: &Said) -> Result<
         );
     }
     if let Some((plan, sha)) = s.plan_waiting() {
+        // Whether it may be approved is the library's to say: a plan whose planning changed
+        // files is refused, and said so in place of Approve.
+        let csrf = p.token.csrf();
+        let approve = match plans::refusals(app, std::slice::from_ref(id)).remove(id) {
+            Some(why) => plans::refusal(&why),
+            None => plans::form(id, &csrf, sha, true, true),
+        };
         let _ = write!(
             b,
             "<section class=\"needs\"><h2>Its plan waits for you</h2><pre class=\"ask plan\">{}</pre>\
-             <p class=\"meta\">sha256 {}</p>{}{}</section>",
+             <p class=\"meta\">sha256 {}</p>{approve}{}</section>",
             esc(plan),
             esc(sha),
-            plan_form(id, p, sha, true),
-            plan_form(id, p, sha, false),
+            plans::form(id, &csrf, sha, false, true),
         );
     } else if let (true, Some(q)) = (s.waiting(), s.question.as_deref()) {
         let _ = write!(
@@ -590,36 +596,6 @@ fn comment_form(id: &DispatchId, p: &Paired) -> String {
          <textarea name=\"message\" rows=\"3\" required placeholder=\"what is wrong here: the worker gets it with the line\"></textarea>\
          <button class=\"b-answer\" type=\"submit\">Add comment</button></form>",
         csrf = p.token.csrf(),
-    )
-}
-
-/// A plan's approval or its sending back, bound to the SHA-256 of the plan the page shows: a
-/// plan the worker changed since is refused, not approved.
-fn plan_form(id: &DispatchId, p: &Paired, sha: &str, approve: bool) -> String {
-    let (action, label, hint, confirm) = if approve {
-        (
-            "approve-plan",
-            "Approve the plan",
-            "a note for the worker (optional)",
-            "Approve this plan? The worker goes on to carry it out.",
-        )
-    } else {
-        (
-            "deny-plan",
-            "Send it back",
-            "what to change: the worker plans again",
-            "Send this plan back to be planned again?",
-        )
-    };
-    format!(
-        "<form method=\"post\" action=\"/d/{id}\" class=\"msg\" data-confirm=\"{confirm}\">\
-         <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
-         <input type=\"hidden\" name=\"action\" value=\"{action}\">\
-         <input type=\"hidden\" name=\"plan_sha256\" value=\"{sha}\">\
-         <textarea name=\"message\" rows=\"2\" placeholder=\"{hint}\"></textarea>\
-         <button class=\"b-{action}\" type=\"submit\">{label}</button></form>",
-        csrf = p.token.csrf(),
-        sha = esc(sha),
     )
 }
 

@@ -1,9 +1,10 @@
 //! `vnx serve` in a real browser: Debian's Chromium, headless, driven by playwright-core
 //! (tests/support/browser.mjs) at a phone's size, pairs through the QR code's address,
 //! approves a blocked worker, answers a question whose title tries to script the page,
-//! approves a plan from the list's row, comments on a line (a 44 px target) of a done
-//! dispatch's diff whose transcript opens at its end and merges it after its gates, and sees
-//! a refused merge as an alert with its hint; the ledger then holds each receipt, naming the
+//! approves a plan from the list's row (another tab's transcript, scrolled to its start,
+//! stays there through the redraw), comments on a line (a 44 px target, upright or on its
+//! side; a desktop's lines stay dense) of a done dispatch's diff whose transcript opens at its
+//! end and merges it after its gates, and sees a refused merge as an alert with its hint; the ledger then holds each receipt, naming the
 //! device. A screenshot of each page at 390×844 and 1280×800 is kept in
 //! `target/browser-artifacts/`.
 

@@ -631,7 +631,7 @@ fn the_docker_client_makes_runs_and_removes_a_container_as_podman_does() {
 }
 
 /// Starts a slow demo dispatch on `host`, detached; its id.
-fn slow_on(repo: &Repo, host: &str) -> String {
+pub(crate) fn slow_on(repo: &Repo, host: &str) -> String {
     slow_on_with(repo, host, &[])
 }
 

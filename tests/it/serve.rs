@@ -5,9 +5,11 @@
 //! answered in a follow-up, a blocked worker approved, a merge), each receipt names the
 //! device, a refusal reads as one with the command's hint, the list tells a plan from a
 //! question from a stopped worker, a revoked device is out at once, and an open page hears of
-//! a ledger change. Its connections and pairing under load and abuse: `limits`.
+//! a ledger change. Its connections and pairing under load and abuse: `limits`; only the
+//! answers the library would take offered: `refusals`.
 
 mod limits;
+mod refusals;
 
 use std::time::Duration;
 
@@ -198,6 +200,12 @@ fn a_blocked_worker_is_approved_from_the_page_and_the_receipt_names_the_device()
     assert!(
         list.body.contains("value=\"approve\""),
         "a quick approve: {}",
+        list.body
+    );
+    // Its row's own buttons answer it: what it waits for, not the terminal's commands.
+    assert!(
+        list.body.contains("waits for permission: ") && !list.body.contains("(answer: vnx"),
+        "{}",
         list.body
     );
     let page = server.get(&format!("/d/{id}"), Some(&cookie)).body;

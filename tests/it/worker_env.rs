@@ -93,7 +93,10 @@ fn a_queued_dispatch_runs_in_the_environment_it_was_asked_for_in() {
     std::fs::write(
         &bin,
         format!(
-            "#!/bin/sh\nsleep 1\necho \"$MYVAR\" > '{}/seen-'\"$VNX_DISPATCH_ID\"\n",
+            // Each worker holds its slot until the test says go (at most a minute), so the
+            // second is queued however slowly the first dispatching command ends.
+            "#!/bin/sh\ni=0\nwhile [ ! -e '{0}/go' ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done\n\
+             echo \"$MYVAR\" > '{0}/seen-'\"$VNX_DISPATCH_ID\"\n",
             seen.display()
         ),
     )
@@ -130,6 +133,7 @@ fn a_queued_dispatch_runs_in_the_environment_it_was_asked_for_in() {
         queued.is_file(),
         "the second waits in the queue with its environment"
     );
+    std::fs::write(seen.join("go"), "").unwrap();
     let mut wait = repo.vnx();
     wait.env("MYVAR", "drainer")
         .args(["wait", "D-00000000e001", "D-00000000e002"]);

@@ -1,7 +1,8 @@
 // Drives `vnx serve` in Debian's Chromium, headless, through playwright-core, as a person on a
 // phone would: pairs through the QR code's address, approves a blocked worker, answers a
-// question, approves a plan from the list, comments a diff line, runs the gates and merges,
-// meets a refused merge, and keeps a screenshot of each
+// question, approves a plan from the list while another tab keeps its transcript where it was
+// scrolled, taps 44 px diff lines (upright and on its side; a desktop's stay dense), comments
+// one, runs the gates and merges, meets a refused merge, and keeps a screenshot of each
 // page at phone and desktop size. Run by tests/it/browser.rs, which checks the ledger after.
 //
 //   node browser.mjs   (settings in the environment: VNX_PLAYWRIGHT, VNX_BASE, VNX_CODE,
@@ -70,6 +71,24 @@ try {
   if (!/started/.test(answered)) throw new Error(`answer said: ${answered}`);
   say("answered", { said: answered });
 
+  // The done dispatch open in another tab, its transcript at its end, scrolled back to its
+  // start by the reader: the redraw the plan's approval below causes keeps it there.
+  const reader = await phone.newPage();
+  const listening = reader.waitForResponse((r) => r.url().endsWith("/events"));
+  await reader.goto(`${base}/d/${env.VNX_DONE}`);
+  await listening;
+  const log = await reader.evaluate(() => {
+    const pre = document.querySelector("pre.log");
+    return { top: pre.scrollTop, shown: pre.clientHeight, all: pre.scrollHeight };
+  });
+  if (log.all <= log.shown) throw new Error(`the transcript fits: ${JSON.stringify(log)}`);
+  if (log.top + log.shown < log.all - 2) throw new Error(`the transcript opened above its end: ${JSON.stringify(log)}`);
+  say("transcript at its end", log);
+  await reader.evaluate(() => {
+    document.querySelector("pre.log").scrollTop = 0;
+    window.vnxRedrawn = new Promise((r) => document.addEventListener("vnx:redrawn", r, { once: true }));
+  });
+
   // A plan approved before any edit, from its row in the list, which tells it from a
   // question.
   await page.goto(`${base}/d/${env.VNX_PLANNED}`);
@@ -83,20 +102,40 @@ try {
   const planned = await page.textContent("p.said");
   if (!/: ok: /.test(planned)) throw new Error(`plan approval said: ${planned}`);
   say("plan approved", { said: planned });
+  await reader.evaluate(() => window.vnxRedrawn);
+  const kept = await reader.evaluate(() => document.querySelector("pre.log").scrollTop);
+  if (kept !== 0) throw new Error(`a redraw moved the transcript the reader scrolled to its start to ${kept}`);
+  say("transcript kept where scrolled", { top: kept });
+  await reader.close();
 
   // The done dispatch: a comment on a diff line (tap the line), its gates, then its merge.
   await page.goto(`${base}/d/${env.VNX_DONE}`);
   await page.screenshot({ path: path.join(shots, "done-390x844.png"), fullPage: true });
-  const log = await page.evaluate(() => {
-    const pre = document.querySelector("pre.log");
-    return { top: pre.scrollTop, shown: pre.clientHeight, all: pre.scrollHeight };
+  // Every line a finger taps is a 44 px target: on a phone upright or on its side (wider
+  // than a narrow screen), not with a mouse on a desktop, where the diff stays dense.
+  const targets = "tr[data-line], details.file summary, header a.home";
+  const heights = (p) => p.$$eval(targets, (all) => all.map((e) => [e.tagName, e.getBoundingClientRect().height]));
+  const side = await browser.newContext({
+    viewport: { width: 844, height: 390 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true,
   });
-  if (log.all <= log.shown) throw new Error(`the transcript fits: ${JSON.stringify(log)}`);
-  if (log.top + log.shown < log.all - 2) throw new Error(`the transcript opened above its end: ${JSON.stringify(log)}`);
-  say("transcript at its end", log);
+  await side.addCookies(await phone.cookies());
+  const sideways = await side.newPage();
+  await sideways.goto(`${base}/d/${env.VNX_DONE}`);
+  for (const [where, p] of [["390x844", page], ["844x390", sideways]]) {
+    const small = (await heights(p)).filter(([, h]) => h < 44);
+    if (small.length) throw new Error(`at ${where}, targets under 44 px: ${JSON.stringify(small)}`);
+  }
+  await sideways.screenshot({ path: path.join(shots, "done-844x390.png") });
+  await side.close();
+  const mouse = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  await mouse.addCookies(await phone.cookies());
+  const desktop = await mouse.newPage();
+  await desktop.goto(`${base}/d/${env.VNX_DONE}`);
+  const dense = await desktop.$eval("tr[data-line]", (e) => e.getBoundingClientRect().height);
+  if (dense >= 44) throw new Error(`with a mouse a diff line is ${dense} px tall`);
+  await mouse.close();
+  say("tap targets", { desktop_line: dense });
   const line = page.locator("tr[data-line]").first();
-  const target = await line.boundingBox();
-  if (target.height < 44) throw new Error(`a diff line is a ${target.height} px target`);
   await line.tap();
   await page.fill("#comment-form textarea", "Say which greeting this is.");
   await page.screenshot({ path: path.join(shots, "comment-390x844.png"), fullPage: true });

@@ -199,7 +199,10 @@ pub(crate) fn for_dispatch(
 /// The places this project's hosts hold that vnx made for dispatches with no record here
 /// (see `vnx::remote::orphans`), and a note for each host that could not list them; nothing,
 /// without asking any engine, when the config names no host that makes a place per dispatch.
-pub(crate) fn orphans(project: &Project) -> (Vec<remote::orphans::Found>, Vec<String>) {
+pub(crate) fn orphans(
+    project: &Project,
+    states: &[vnx::dispatch::view::DispatchState],
+) -> (Vec<remote::orphans::Found>, Vec<String>) {
     let Ok(config) = project.load_config() else {
         return (Vec::new(), Vec::new());
     };
@@ -208,7 +211,9 @@ pub(crate) fn orphans(project: &Project) -> (Vec<remote::orphans::Found>, Vec<St
     }
     let here = HereOwned::of(project);
     let here = here.here();
-    let (found, failed) = remote::orphans::orphans(&config.hosts, here);
+    let (found, failed) = remote::orphans::orphans(&config.hosts, here, |place| {
+        vnx::dispatch::view::place_left_over(states, place)
+    });
     let notes = failed
         .into_iter()
         .map(|(host, e)| {
@@ -218,12 +223,46 @@ pub(crate) fn orphans(project: &Project) -> (Vec<remote::orphans::Found>, Vec<St
     (found, notes)
 }
 
-/// An orphan, in a line: what it is and that its work is kept.
+/// An orphan, in a line: what it is, why no dispatch needs it, and that its work is kept.
 pub(crate) fn orphan_line(found: &remote::orphans::Found) -> String {
+    let whose = match found.ended {
+        None => format!(
+            "made for dispatch {}, which has no record here",
+            found.dispatch_id
+        ),
+        Some(status) => format!(
+            "made for dispatch {}, whose dispatches there all ended (the last {status})",
+            found.dispatch_id
+        ),
+    };
     format!(
-        "{}  {}: made for dispatch {}, which has no record here; its work is kept",
+        "{}  {}: {whose}; its work is kept",
         found.host,
-        found.objects.join(", "),
-        found.dispatch_id
+        found.objects.join(", ")
     )
+}
+
+/// What became of a place vnx tried to remove (`vnx clean --orphans`, `vnx tidy --yes`), in
+/// a line.
+pub(crate) fn cleared_line(place: &remote::orphans::Cleared) -> String {
+    let host = &place.found.host;
+    match (&place.removed, &place.error) {
+        (Some(remote::orphans::Removed::All), _) => {
+            format!("removed {host}: nothing there was work not here")
+        }
+        (Some(remote::orphans::Removed::RunnerOnly { kept }), _) => match place.found.ended {
+            Some(_) => format!(
+                "stopped {host}; its storage is kept: {kept} (`vnx accept {}` brings it here)",
+                place.found.dispatch_id
+            ),
+            None => format!(
+                "stopped {host}; its storage is kept: {kept} (fetch what you need from it, \
+                 then remove it with the engine)"
+            ),
+        },
+        (None, e) => format!(
+            "could not remove {host}: {}",
+            e.as_deref().unwrap_or("it was not tried")
+        ),
+    }
 }

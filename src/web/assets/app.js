@@ -1,6 +1,7 @@
 // vnx serve: the page's one script. It asks before a deciding button acts, fills the pairing
-// code from the address's fragment (never sent to the server), opens a transcript at its end,
-// and redraws the page when the server says the ledger changed, unless the person is typing.
+// code from the address's fragment (never sent to the server), opens a transcript at its end
+// (redrawn, it stays where the person scrolled it), and redraws the page when the server says
+// the ledger changed, unless the person is typing.
 "use strict";
 (function () {
   document.addEventListener("submit", function (e) {
@@ -28,14 +29,12 @@
     form.hidden = false;
     form.elements.message.focus();
   });
-  // A transcript opens at its end: the worker's latest words, not its first prompt.
-  function toEnd() {
-    Array.prototype.forEach.call(document.querySelectorAll("pre.log"), function (log) {
-      log.scrollTop = log.scrollHeight;
-    });
-  }
-  toEnd();
-  document.addEventListener("vnx:redrawn", toEnd);
+  // A transcript opens at its end: the worker's latest words, not its first prompt. Redrawn,
+  // it stays where the person scrolled it (its start stays in reach) and follows its end
+  // only when they left it there.
+  function logs() { return document.querySelectorAll("pre.log"); }
+  function atEnd(log) { return log.scrollTop + log.clientHeight >= log.scrollHeight - 2; }
+  Array.prototype.forEach.call(logs(), function (log) { log.scrollTop = log.scrollHeight; });
   var code = document.getElementById("code");
   if (code && location.hash.indexOf("#code=") === 0) {
     code.value = decodeURIComponent(location.hash.slice(6));
@@ -61,9 +60,14 @@
       var doc = new DOMParser().parseFromString(text, "text/html");
       var fresh = doc.querySelector("main");
       var open = Array.prototype.map.call(document.querySelectorAll("details.file"), function (d) { return d.open; });
+      var read = Array.prototype.map.call(logs(), function (l) { return atEnd(l) ? null : l.scrollTop; });
       if (fresh) { document.querySelector("main").replaceWith(fresh); }
       Array.prototype.forEach.call(document.querySelectorAll("details.file"), function (d, i) {
         if (i < open.length) { d.open = open[i]; }
+      });
+      Array.prototype.forEach.call(logs(), function (l, i) {
+        var at = i < read.length ? read[i] : null;
+        l.scrollTop = at === null ? l.scrollHeight : at;
       });
       document.dispatchEvent(new Event("vnx:redrawn"));
     }).catch(function () { busy = false; });

@@ -99,11 +99,20 @@ pub fn what(receipt: &DispatchAnswered) -> String {
     match (&receipt.tool, &receipt.command) {
         (_, Some(c)) => c.clone(),
         (Some(t), None) => t.clone(),
-        (None, None) => receipt
-            .pane_dialog
-            .as_deref()
-            .and_then(|d| d.lines().map(str::trim).find(|l| !l.is_empty()))
-            .map_or_else(|| "its prompt".to_owned(), |l| format!("the dialog {l:?}")),
+        (None, None) => {
+            // Its question, else its first line, without a box drawn around it.
+            let lines = || {
+                (receipt.pane_dialog.iter())
+                    .flat_map(|d| {
+                        d.lines()
+                            .map(|l| crate::provider::dialog::unboxed(l).trim())
+                    })
+                    .filter(|l| !l.is_empty())
+            };
+            (lines().find(|l| l.ends_with('?')))
+                .or_else(|| lines().next())
+                .map_or_else(|| "its prompt".to_owned(), |l| format!("the dialog {l:?}"))
+        }
     }
 }
 
@@ -142,6 +151,10 @@ mod tests {
             what(&r),
             "the dialog \"Allow fetching https://example.com?\""
         );
+        r.pane_dialog = Some("╭────╮\n│ Create file │\n│ Do you want to create a.txt? │\n".into());
+        assert_eq!(what(&r), "the dialog \"Do you want to create a.txt?\"");
+        r.pane_dialog = Some("╭────╮\n│ Create file │\n".into());
+        assert_eq!(what(&r), "the dialog \"Create file\"");
         r.tool = Some("web_fetch".into());
         assert_eq!(what(&r), "web_fetch");
         r.command = Some("git push".into());

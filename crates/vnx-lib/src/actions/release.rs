@@ -101,14 +101,16 @@ impl Preserved {
 }
 
 /// The tidy pass over every preserved dispatch, each read with its follow-up chain's latest
-/// state (`release::tidy`), measured against `base` and `remote`; with `apply`, what it
-/// releases released (unlanded work is kept, and says so).
+/// state (`release::tidy`), measured against `base` and `remote`, and over the places vnx
+/// made that no dispatch needs any more (a cancelled dispatch's volume); with `apply`, what it
+/// releases released and those places removed (unlanded work is kept, and says so).
 pub fn tidy(desk: &Desk<'_>, base: &str, remote: &str, apply: bool) -> Result<Tidy, ActionError> {
     let (repo, options) = open(desk, desk.ctx.ledger.to_owned(), base, remote)?;
     let mut found = release::tidy::plan(&repo, &options, desk.ctx.tmux)?;
     if apply {
         release::tidy::apply(&repo, &mut found, &options, desk.ctx.attestor)?;
     }
+    (found.places, found.unlisted) = super::remote::left_places(desk, apply)?;
     Ok(found)
 }
 

@@ -243,6 +243,40 @@ pub fn remove_places<'a>(
     Ok(out)
 }
 
+/// The places vnx made that no dispatch needs any more: those whose dispatches all ended
+/// given up or landed ([`remote::orphans::left_over`]: a cancelled dispatch's volume); with
+/// `apply`, each removed as an orphan is (its storage kept when it holds work not here). The
+/// hosts whose places could not be listed, each with why, besides.
+pub fn left_places(
+    desk: &Desk<'_>,
+    apply: bool,
+) -> Result<(Vec<remote::orphans::Cleared>, Vec<String>), ActionError> {
+    let ctx = desk.ctx;
+    let hosts = ctx.project.load_config()?.hosts;
+    if !hosts.values().any(remote::place::per_dispatch) {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    let states = desk.states()?;
+    let data = ctx.project.data_dir();
+    let here = ctx.here(&data);
+    let (found, failed) = remote::orphans::orphans(&hosts, here, |place| {
+        crate::dispatch::view::place_left_over(&states, place)
+    });
+    let mut places: Vec<_> = (found.into_iter())
+        .filter(|f| f.ended.is_some())
+        .map(remote::orphans::Cleared::found)
+        .collect();
+    if apply {
+        for place in &mut places {
+            place.remove(&hosts, here, &ctx.project.root);
+        }
+    }
+    let unlisted = (failed.into_iter())
+        .map(|(host, e)| format!("{host}: {e}"))
+        .collect();
+    Ok((places, unlisted))
+}
+
 /// Removes the place named `place`, which vnx made, and the work it held.
 fn remove(desk: &Desk<'_>, place: &str) -> Result<(), ActionError> {
     let ctx = desk.ctx;

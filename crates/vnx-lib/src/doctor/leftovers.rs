@@ -58,17 +58,18 @@ pub(super) fn checks(root: &Path, ledger: Option<&Path>, tmux: &Tmux) -> Vec<Che
         dispatches(root, &states),
     ];
     checks.extend(unstarted_dirs(root, &by_id));
-    checks.extend(places(root));
+    checks.extend(places(root, &states));
     checks.extend(gate_checkouts(root));
     checks.extend(unfinished_files(root, ledger));
     checks
 }
 
 /// `places`: launches in places killed on the way (finished by the next reading command), and
-/// places vnx made for dispatches with no record here (a launch killed before it kept one;
-/// `vnx clean --orphans` removes them, keeping storage that holds work). Nothing to say when
-/// there are none.
-fn places(root: &Path) -> Option<Check> {
+/// places no dispatch needs: made for dispatches with no record here (a launch killed before
+/// it kept one) or whose dispatches all ended given up or landed (a cancelled dispatch's
+/// volume); `vnx clean --orphans` removes them, keeping storage that holds work. Nothing to
+/// say when there are none.
+fn places(root: &Path, states: &[DispatchState]) -> Option<Check> {
     let project = crate::project::Project::at(root);
     let data = project.data_dir();
     let interrupted = crate::remote::interrupted::interrupted(&data);
@@ -79,7 +80,7 @@ fn places(root: &Path) -> Option<Check> {
             home: None,
             key: None,
         };
-        crate::remote::orphans::orphans(&hosts, here).0
+        crate::remote::orphans::orphans(&hosts, here, |p| view::place_left_over(states, p)).0
     } else {
         Vec::new()
     };
@@ -92,14 +93,25 @@ fn places(root: &Path) -> Option<Check> {
             ids.join(", ")
         ));
     }
-    if !orphans.is_empty() {
-        let named: Vec<String> = (orphans.iter())
+    let (ended, unrecorded): (Vec<_>, Vec<_>) = orphans.iter().partition(|o| o.ended.is_some());
+    let named = |of: &[&crate::remote::orphans::Found]| {
+        (of.iter())
             .map(|o| format!("{} ({})", o.dispatch_id, o.host))
-            .collect();
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if !unrecorded.is_empty() {
         said.push(format!(
             "{} place(s) made for dispatches with no record here: {}",
-            orphans.len(),
-            named.join(", ")
+            unrecorded.len(),
+            named(&unrecorded)
+        ));
+    }
+    if !ended.is_empty() {
+        said.push(format!(
+            "{} place(s) kept for dispatches that all ended: {}",
+            ended.len(),
+            named(&ended)
         ));
     }
     if said.is_empty() {

@@ -212,7 +212,10 @@ impl Dialog {
         let lines = around(screen, at);
         let (target, command) = match &self.find {
             Find::Line(_, Some(says)) => (None, Some((*says).to_owned())),
-            Find::Line(marker, None) => asks_below(&lines, marker),
+            Find::Line(marker, None) => match asks_below(&lines, marker) {
+                (None, None) => (None, question_above(&lines, marker)),
+                named => named,
+            },
             Find::Pattern(_, asks) => (None, asks.as_ref().and_then(|a| asked(a, screen, at))),
         };
         Some(Seen {
@@ -270,20 +273,52 @@ fn asked(re: &regex::Regex, screen: &str, at: usize) -> Option<String> {
     (!text.is_empty()).then(|| text.to_owned())
 }
 
-/// The non-blank lines of `screen` around line `at`, their last [`MAX_DIALOG`] characters.
+/// The non-blank lines of `screen` around line `at`, their last [`MAX_DIALOG`] characters;
+/// a box a TUI draws around its dialog left out (its edges, and lines of nothing else), so
+/// the first line is the dialog's own.
 pub fn around(screen: &str, at: usize) -> String {
     let lines: Vec<&str> = screen.lines().collect();
     let from = at.saturating_sub(ABOVE);
     let to = (at + BELOW + 1).min(lines.len());
     let text = lines[from.min(to)..to]
         .iter()
-        .map(|l| l.trim_end())
+        .map(|l| unboxed(l))
         .filter(|l| !l.is_empty())
         .collect::<Vec<_>>()
         .join("\n");
     // The end holds the dialog's choices: a long line above them is what is cut.
     let n = text.chars().count();
     text.chars().skip(n.saturating_sub(MAX_DIALOG)).collect()
+}
+
+/// Whether `c` draws a box (its sides, corners and rules).
+fn boxes(c: char) -> bool {
+    ('\u{2500}'..='\u{257F}').contains(&c)
+}
+
+/// A line of a dialog without the box drawn around it: the side at each end taken off (a
+/// rule or a corner line: nothing left); trailing blanks gone, its indent kept.
+pub fn unboxed(line: &str) -> &str {
+    let line = line.trim_end();
+    if line.chars().all(|c| c.is_whitespace() || boxes(c)) {
+        return "";
+    }
+    let inner = match line.trim_start().strip_prefix(['│', '┃', '║']) {
+        Some(rest) => rest.strip_suffix(['│', '┃', '║']).unwrap_or(rest),
+        None => line,
+    };
+    inner.trim_end()
+}
+
+/// The question a built-in CLI's dialog asks above its line `marker` (the nearest line
+/// ending in `?`: copilot's `Do you want to create …/tui.txt?`), when it names no target or
+/// command below it.
+pub fn question_above(lines: &str, marker: &str) -> Option<String> {
+    let above: Vec<&str> = lines.lines().take_while(|l| !l.contains(marker)).collect();
+    (above.iter().rev())
+        .map(|l| l.trim())
+        .find(|l| l.ends_with('?'))
+        .map(str::to_owned)
 }
 
 /// The target (`→ …`) and command (`$ …`) a built-in CLI's dialog names below its line
@@ -352,6 +387,21 @@ mod tests {
             asks_below(lines, "△ Permission required"),
             (Some("Write a.txt".into()), Some("ls -la".into()))
         );
+    }
+
+    #[test]
+    fn copilots_dialog_is_read_without_its_box_and_names_its_question() {
+        let screen = include_str!("../../../../tests/support/fixtures/copilot/tui-permission.txt");
+        let cli = crate::provider::cli::named("copilot").unwrap();
+        let seen = Dialog::of_cli(cli).unwrap().seen(screen).unwrap();
+        assert_eq!(
+            seen.command.as_deref(),
+            Some("Do you want to create /work/tmp/tui-copilot/tui.txt?")
+        );
+        let first = seen.lines.lines().next().unwrap();
+        assert_eq!(first.trim(), "tui.txt +1 -0", "{}", seen.lines);
+        assert!(!seen.lines.contains('│'), "{}", seen.lines);
+        assert!(seen.lines.contains(" ❯ 1. Yes"), "{}", seen.lines);
     }
 
     #[test]

@@ -90,6 +90,14 @@ pub struct Tidy {
     pub applied: bool,
     /// Every preserved dispatch.
     pub entries: Vec<Entry>,
+    /// The places vnx made whose dispatches all ended given up or landed (a cancelled
+    /// dispatch's volume), with what became of each once applied: removed, or its storage
+    /// kept because it holds work not here.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub places: Vec<crate::remote::orphans::Cleared>,
+    /// The hosts whose places could not be listed, each with why.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unlisted: Vec<String>,
 }
 
 impl Tidy {
@@ -111,9 +119,10 @@ impl Tidy {
             .count()
     }
 
-    /// Whether git refused a release.
+    /// Whether git refused a release, or a place could not be removed.
     pub fn failed(&self) -> bool {
         (self.entries.iter()).any(|e| (e.item.done.as_ref()).is_some_and(|d| d.error.is_some()))
+            || self.places.iter().any(|p| p.error.is_some())
     }
 }
 
@@ -189,6 +198,8 @@ pub fn decide(plan: Plan, states: &[DispatchState], changed: &Changed) -> Tidy {
         base: plan.base,
         remote: plan.remote,
         applied: false,
+        places: Vec::new(),
+        unlisted: Vec::new(),
         entries,
     }
 }

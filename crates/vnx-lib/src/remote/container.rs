@@ -249,6 +249,7 @@ impl Container {
     fn channel_failed(&self, failed: relayed::Failed) -> RemoteError {
         match self.state() {
             Ok(Some(state)) if self.is_running(&state) => relayed::unreachable(&self.place, failed),
+            Ok(Some(state)) if self.is_paused(&state) => super::made::paused(self),
             Ok(state) => RemoteError::Gone {
                 place: self.place.clone(),
                 state: state.unwrap_or_else(|| "removed".into()),
@@ -288,6 +289,10 @@ impl Made for Container {
 
     fn is_running(&self, state: &str) -> bool {
         state == "running"
+    }
+
+    fn is_paused(&self, state: &str) -> bool {
+        state == "paused"
     }
 
     fn make_storage(&self) -> Result<(), RemoteError> {

@@ -101,6 +101,12 @@ pub(super) trait Made {
     /// Whether `state` is one commands can be run in.
     fn is_running(&self, state: &str) -> bool;
 
+    /// Whether `state` is a runner held still by a person (`podman pause`): its work goes on
+    /// once it is let go, so it is waited for as an unreachable host is, never lost at once.
+    fn is_paused(&self, _state: &str) -> bool {
+        false
+    }
+
     /// Makes the storage (labelled with the dispatch's id).
     fn make_storage(&self) -> Result<(), RemoteError>;
 
@@ -197,6 +203,7 @@ pub(super) fn make(m: &dyn Made, project_root: &Path, fresh: bool) -> Result<(),
         }
         match m.state()? {
             Some(state) if m.is_running(&state) => return Ok(()),
+            Some(state) if m.is_paused(&state) => return Err(paused(m)),
             Some(_) => m.stop()?,
             None => {}
         }
@@ -299,6 +306,15 @@ pub(super) fn remove(m: &dyn Made) -> Result<bool, RemoteError> {
     Ok(true)
 }
 
+/// A paused runner, as an unreachable place: waited for (its dispatch keeps its slot) until
+/// its host's `lost_after_seconds`, never lost at once nor made again over its work.
+pub(super) fn paused(m: &dyn Made) -> RemoteError {
+    RemoteError::Unreachable {
+        host: m.place_name().to_owned(),
+        detail: format!("it is paused (`{} unpause` lets it go on)", m.program()),
+    }
+}
+
 /// Runs `cmd` in the place within `limit`. When it exits with a status `suspect` names (the
 /// one the engine's client exits with when it could not run the command), the runner's state
 /// tells: not running is [`RemoteError::Gone`]; running, the engine's own failure when
@@ -327,6 +343,7 @@ pub(super) fn run(
                     });
                 }
             }
+            Some(state) if m.is_paused(&state) => return Err(paused(m)),
             state => {
                 return Err(RemoteError::Gone {
                     place: m.place_name().to_owned(),

@@ -3,9 +3,9 @@
 //! the project's key, so a host's places of this project are listed from the engine itself, and those with no
 //! dispatch record here (a launch killed between making the place and writing the record; a
 //! `.vnx-data` restored from a backup) are orphans. What the engine lists is hostile: read
-//! bounded, and taken for nothing but the ids whose places vnx then names itself. An orphan is
-//! removed as a place is (its runner; its storage only when nothing there is work this
-//! repository lacks).
+//! bounded, and taken for nothing but the ids whose places vnx then names itself. So is a
+//! place whose dispatches all ended given up or landed (a cancelled dispatch's volume). Either is removed as a place is (its runner; its storage only when nothing
+//! there is work this repository lacks).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -81,6 +81,10 @@ pub struct Found {
     pub objects: Vec<String>,
     /// Whether something of it runs.
     pub running: bool,
+    /// When its dispatch has a record here: the status of the last dispatch that ran there,
+    /// every one of which ended given up or landed; `None` for a place with no record here.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ended: Option<&'static str>,
 }
 
 /// The places of `host` (one made per dispatch) this project made, by their labels: one
@@ -125,6 +129,7 @@ pub fn list(host: &HostConfig, here: Here<'_>) -> Result<Vec<Found>, RemoteError
             dispatch_id: s.id,
             objects: Vec::new(),
             running: false,
+            ended: None,
         });
         entry.running |= s.running;
         if !entry.objects.contains(&s.object) {
@@ -134,19 +139,28 @@ pub fn list(host: &HostConfig, here: Here<'_>) -> Result<Vec<Found>, RemoteError
     Ok(found.into_values().collect())
 }
 
-/// The places of `hosts` this project made that have no dispatch record in `here`'s data
-/// directory and that no launch is making now; each host whose engine could not list them,
-/// with why.
+/// The places of `hosts` this project made that no dispatch needs: those with no dispatch
+/// record in `here`'s data directory that no launch is making now, and those with one whose
+/// dispatches all ended given up or landed, as `ended` judges a place by its name (the
+/// status of the last of them; `None` while the place is needed: a cancelled dispatch's
+/// volume is not); each host whose engine could not list them, with why.
 pub fn orphans(
     hosts: &BTreeMap<String, HostConfig>,
     here: Here<'_>,
+    ended: impl Fn(&str) -> Option<&'static str>,
 ) -> (Vec<Found>, Vec<(String, RemoteError)>) {
     let (mut found, mut failed) = (Vec::new(), Vec::new());
     for host in hosts.values().filter(|h| place::per_dispatch(h)) {
         match list(host, here) {
-            Ok(places) => found.extend(places.into_iter().filter(|f| {
-                !super::sync::record_path(here.data_dir, &f.dispatch_id).exists()
-                    && !launching(here.data_dir, &f.dispatch_id)
+            Ok(places) => found.extend(places.into_iter().filter_map(|mut f| {
+                if launching(here.data_dir, &f.dispatch_id) {
+                    return None;
+                }
+                if !super::sync::record_path(here.data_dir, &f.dispatch_id).exists() {
+                    return Some(f);
+                }
+                f.ended = Some(ended(&f.host)?);
+                Some(f)
             })),
             Err(e) => failed.push((host.name.clone(), e)),
         }
@@ -284,6 +298,47 @@ pub enum Removed {
         /// Why the storage is kept, in words.
         kept: String,
     },
+}
+
+/// A place no dispatch needs, and what became of it once removal was tried.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Cleared {
+    /// The place.
+    #[serde(flatten)]
+    pub found: Found,
+    /// What was removed, once removal was tried and went through.
+    #[serde(flatten)]
+    pub removed: Option<Removed>,
+    /// Why it could not be removed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl Cleared {
+    /// `found`, not yet removed.
+    pub fn found(found: Found) -> Cleared {
+        Cleared {
+            found,
+            removed: None,
+            error: None,
+        }
+    }
+
+    /// Removes it (see [`remove`]) and records what became of it.
+    pub fn remove(
+        &mut self,
+        hosts: &BTreeMap<String, HostConfig>,
+        here: Here<'_>,
+        project_root: &Path,
+    ) {
+        let f = &self.found;
+        match super::host(hosts, &f.host)
+            .and_then(|host| remove(host, &f.dispatch_id, here, project_root))
+        {
+            Ok(removed) => self.removed = Some(removed),
+            Err(e) => self.error = Some(e.to_string()),
+        }
+    }
 }
 
 /// Removes orphan `id`'s place on `host`: its runner, and its storage once a runner on it (made

@@ -26,3 +26,23 @@ pub use crate::dispatch::state::{
     DispatchState, Landed, Proof, QueueInfo, STATUSES, State, VerifiedFrom, mark_positions,
     mark_verified, mark_verified_from,
 };
+
+/// Whether the dispatches that ran in the place named `place` (of `states`) need it no more:
+/// at least one ran there and each either landed (merged or released) or ended given up
+/// (failed, timed out, cancelled, or a question dismissed); none runs, waits, is queued or
+/// lost (`vnx resume` continues on its storage) or is done with its work not landed (a
+/// follow-up continues there). The status of the last of them; `None` when it is needed.
+pub fn place_left_over(states: &[DispatchState], place: &str) -> Option<&'static str> {
+    use crate::dispatch::state::State;
+    use crate::receipts::DispatchStatus as S;
+    let there: Vec<&DispatchState> = (states.iter())
+        .filter(|s| s.host.as_deref() == Some(place))
+        .collect();
+    let given_up = |s: &DispatchState| match s.state {
+        State::Ended(S::Failed | S::Timeout | S::Cancelled) => true,
+        State::Ended(S::NeedsInput) => s.dismissed.is_some(),
+        _ => false,
+    };
+    let unneeded = there.iter().all(|s| s.landed.is_some() || given_up(s));
+    (unneeded && !there.is_empty()).then(|| there.last().map_or("ended", |s| s.state.name()))
+}
