@@ -30,8 +30,10 @@ use super::util::settings;
 /// is not the head's (the base moved), the role's command gates run on it; only when they
 /// pass does the base fast-forward to it; then `merge_completed` and a new checkpoint. A
 /// dispatch whose head conflicts with the base's head, or whose gates fail on the merge
-/// result, is taken out with a `merge_dequeued` receipt and the rest go on. Exit status 0
-/// when every dispatch merged, 1 when any was refused or taken out.
+/// result, is taken out with a `merge_dequeued` receipt and the rest go on. Of several, one
+/// merged before is said to be (`already merged, as COMMIT`): a rerun of a queue that landed
+/// them all exits 0. Exit status 0 when every dispatch merged (or, of several, had merged
+/// before), 1 when any was refused or taken out, or, alone, had merged before.
 ///
 /// Before all that (not with --check), a required gate that has no current pass for the head
 /// a dispatch recorded — never run, or run under a definition changed since — is run first,
@@ -245,6 +247,11 @@ fn render(out: &mut Out, e: &Entry, verbose: bool) -> Result<(), CliError> {
             r.checkpoint.checkpoint.id,
             r.checkpoint.checkpoint.lines
         ))?;
+        return Ok(());
+    }
+    if e.result == EntryResult::AlreadyMerged {
+        let commit = (e.already_merged.as_ref()).map_or_else(|| "-".to_owned(), |c| c.to_string());
+        out.line(&format!("{}: already merged, as {commit}", e.dispatch_id))?;
         return Ok(());
     }
     let Some(plan) = &e.plan else {

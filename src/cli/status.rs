@@ -87,8 +87,10 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let tmux = Tmux::new(settings::tmux_socket(args.tmux.tmux_socket.clone()));
     let ledger = project.ledger();
     let recent = !args.all && ids.is_empty() && args.unfiltered();
+    // Those overlapping with the dispatches listed are read too: the conflict radar needs
+    // every one in play, whether the read goes through the index or the whole ledger.
     let want = if !ids.is_empty() {
-        Want::Ids(&ids)
+        Want::IdsInPlay(&ids)
     } else if recent {
         Want::Recent(RECENT)
     } else {

@@ -20,11 +20,13 @@ use super::util::output::{Out, escape, say};
 /// given-up dispatches alike, when nothing of theirs would be lost — each release recorded as
 /// a `worktree_released` receipt. Kept, with why and the command that settles it: a running
 /// dispatch, one that waits for you (a question, a prompt, a lost supervisor: a follow-up
-/// continues in its worktree), and every unlanded or uncommitted piece of work, even of a
-/// dismissed or failed dispatch (`vnx clean` discards work on purpose; tidy never does).
-/// Places vnx made (a container, a pod) whose dispatches all ended given up or landed — a
-/// cancelled dispatch's volume — are listed too and removed with --yes, their storage kept
-/// when it holds work not here (`vnx accept ID` brings that work here).
+/// continues in its worktree; a plan: `vnx approve` or `vnx deny`), and every unlanded or
+/// uncommitted piece of work, even of a dismissed or failed dispatch (`vnx clean` discards
+/// work on purpose; tidy never does); work whose merge into the base conflicts is told
+/// `vnx follow-up ID --rebase`. Places vnx made (a container, a pod) whose dispatches all
+/// ended given up or landed — a cancelled dispatch's volume — are listed too and removed with
+/// --yes, their storage kept when it holds work not here (`vnx accept ID` brings that work
+/// here).
 ///
 /// Without --yes nothing changes: it lists what it would do. Exit 3 if git refused a release.
 #[derive(clap::Args)]

@@ -101,6 +101,55 @@ fn last_of(repo: &Repo, id: &str, kind: &str) -> serde_json::Value {
         .unwrap_or_else(|| panic!("no {kind} for {id}"))
 }
 
+/// A queue run again once every dispatch in it landed (a rerun after a crash, or by a script)
+/// lands nothing more and exits 0, saying each merged before and as what; alone, a dispatch
+/// merged before is still refused, as a second merge always was.
+#[test]
+fn a_queue_run_again_after_all_landed_says_each_merged_before_and_exits_0() {
+    let (repo, _tools) = repo_with_scribe();
+    let first = committed(&repo, "implementer");
+    let second = scribed(&repo);
+    for id in [&first, &second] {
+        gated(&repo, id);
+    }
+    let (r, landed) = merge(&repo, &[&first, &second]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let commits: Vec<&str> = landed
+        .iter()
+        .map(|e| e["merged"]["merge_commit"].as_str().unwrap())
+        .collect();
+    let base = head(&repo);
+    let lines = std::fs::read(crate::common::ledger_path(&repo)).unwrap();
+
+    let (r, again) = merge(&repo, &[&first, &second]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    for (entry, commit) in again.iter().zip(&commits) {
+        assert_eq!(entry["result"], "already_merged", "{entry:#}");
+        assert_eq!(entry["already_merged"], *commit, "{entry:#}");
+        assert!(entry["refused"].is_null(), "{entry:#}");
+    }
+    assert_eq!(head(&repo), base);
+    assert_eq!(
+        std::fs::read(crate::common::ledger_path(&repo)).unwrap(),
+        lines,
+        "nothing was written"
+    );
+    // As a person reads it.
+    let r = run(repo.vnx().args(["merge", &first, &second, "--as-given"]));
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout
+            .contains(&format!("{first}: already merged, as {}", commits[0])),
+        "{}",
+        r.stdout
+    );
+    assert!(!r.stderr.contains("did not merge"), "{}", r.stderr);
+    // Alone: refused, exit 1.
+    let r = run(repo.vnx().args(["merge", &first]));
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("is already merged"), "{}", r.stderr);
+}
+
 #[test]
 fn a_queue_of_three_lands_the_first_and_third_and_takes_out_the_conflicting_second() {
     let (repo, _tools) = repo_with_scribe();

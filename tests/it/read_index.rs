@@ -6,7 +6,7 @@
 use crate::common::{Repo, append_forged_done, completion, ledger_path, run};
 
 fn index_path(repo: &Repo) -> std::path::PathBuf {
-    repo.env.path().join(".vnx-data/index/dispatches.v16")
+    repo.env.path().join(".vnx-data/index/dispatches.v17")
 }
 
 /// A read's states without `verified_from`, which says whether the read used the index (and
@@ -427,4 +427,34 @@ fn a_merge_or_a_commit_by_hand_keeps_the_index_in_use() {
     std::fs::remove_file(index_path(&repo)).unwrap();
     assert_eq!(status_json(&repo).0, through);
     assert_eq!(of(&through, &id)["status"], "merged", "{through}");
+}
+
+/// `status --json ID` reads through the index only what it needs, yet says what a read of the
+/// whole ledger says: the files the dispatch shares with the others in play (`overlaps`, the
+/// conflict radar's) too, which needs those others read.
+#[test]
+fn status_of_one_dispatch_shows_its_overlaps_through_the_index_too() {
+    let repo = Repo::new();
+    // Both write demo-output.txt, and neither merged: each overlaps the other.
+    let ids = done_dispatches(&repo, 2);
+    let one = |id: &str| {
+        let r = run(repo.vnx().args(["status", "--json", id]));
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+        assert_eq!(v.as_array().map(Vec::len), Some(1), "{v}");
+        v[0].clone()
+    };
+    let _ = status_json(&repo);
+    assert!(index_path(&repo).is_file(), "the read kept an index");
+    let through = one(&ids[0]);
+    assert_eq!(through["verified_from"], "read_index", "{through:#}");
+    assert_eq!(
+        through["overlaps"],
+        serde_json::json!([{"file": "demo-output.txt", "with": [ids[1]]}]),
+        "{through:#}"
+    );
+    std::fs::remove_file(index_path(&repo)).unwrap();
+    let whole = one(&ids[0]);
+    assert_eq!(whole["verified_from"], "ledger", "{whole:#}");
+    assert_eq!(without_source(whole), without_source(through));
 }

@@ -167,3 +167,133 @@ fn dismiss_takes_several_ids_and_the_questions_that_wait() {
     assert!(r.stderr.contains("no question waits"), "{}", r.stderr);
     repo.verify_ok();
 }
+
+/// The lines `vnx tidy` printed for dispatch `id`: its verdict, why, and `next:`.
+fn said_of(stdout: &str, id: &str) -> String {
+    stdout
+        .lines()
+        .skip_while(|l| !l.starts_with(id))
+        .take(3)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Work that conflicts with the base is brought onto it by `vnx follow-up --rebase` (a merge
+/// would be refused, or taken out of the queue), whether or not a merge tried it; a plan that
+/// waits is answered by `vnx approve` or `vnx deny`, never a follow-up.
+#[test]
+fn tidy_tells_a_conflict_to_rebase_and_a_waiting_plan_to_be_approved() {
+    let repo = Repo::new();
+    configure(&repo, "roles:\n  implementer: {gates: []}\n");
+    // Both write demo-output.txt from the same base: once the first landed, the second
+    // conflicts with it.
+    let first = completion(&repo.dispatch("commit", &["--instruction", "first"]));
+    let first = first["dispatch_id"].as_str().unwrap().to_owned();
+    let second = completion(&repo.dispatch("commit", &["--instruction", "second"]));
+    let second = second["dispatch_id"].as_str().unwrap().to_owned();
+    run(repo.vnx().args(["audit-chain", "checkpoint"]));
+    let r = run(repo.vnx().args(["merge", &first]));
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    // A plan that waits, its branch still there (as when a clean teardown could not delete
+    // it).
+    let plan = completion(&repo.dispatch("commit", &["--plan", "--instruction", "plan it"]));
+    assert_eq!(plan["status"], "needs_input", "{plan}");
+    let plan = plan["dispatch_id"].as_str().unwrap().to_owned();
+    repo.env.git(&["branch", &format!("dispatch/{plan}")]);
+
+    let rebase = format!("next: vnx follow-up {second} --rebase");
+    for merged in [false, true] {
+        if merged {
+            // The queue takes it out for the conflict: the advice stays.
+            let r = run(repo.vnx().args(["merge", &second]));
+            assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+            assert!(r.stderr.contains("conflict"), "{}", r.stderr);
+        }
+        let r = run(repo.vnx().args(["tidy"]));
+        assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+        let conflicted = said_of(&r.stdout, &second);
+        assert!(conflicted.contains(&rebase), "{merged}: {}", r.stdout);
+        assert!(
+            conflicted.contains("conflicts with the base in demo-output.txt"),
+            "{merged}: {}",
+            r.stdout
+        );
+        assert!(
+            !conflicted.contains("next: vnx merge"),
+            "{merged}: {}",
+            r.stdout
+        );
+        let waiting = said_of(&r.stdout, &plan);
+        assert!(
+            waiting.contains(&format!("next: vnx approve {plan}  (or vnx deny {plan}")),
+            "{}",
+            r.stdout
+        );
+        assert!(waiting.contains("its plan waits"), "{}", r.stdout);
+        assert!(!waiting.contains("next: vnx follow-up"), "{}", r.stdout);
+    }
+    let r = run(repo.vnx().args(["tidy", "--json"]));
+    let tidy: Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    let item = &entry(&tidy, &second)["item"];
+    assert_eq!(item["conflicts"], serde_json::json!(["demo-output.txt"]));
+    assert!(entry(&tidy, &plan)["item"].get("conflicts").is_none());
+}
+
+/// A plan whose planning changed files cannot be approved (`vnx approve` refuses it): tidy
+/// says so, and names what shows the change and what sends the plan back.
+#[test]
+fn tidy_tells_a_plan_whose_planning_changed_files_to_go_back() {
+    let repo = Repo::new();
+    // A declared CLI with no plan mode that commits during its planning turn.
+    let bin = repo.env.home().join("hostile-planner");
+    std::fs::write(
+        &bin,
+        "#!/bin/sh\necho sneaked > committed.txt\ngit add committed.txt\n\
+         git -c user.name=w -c user.email=w@example.com commit -qm sneaked\n\
+         printf 'Plan: change nothing at all.\\n'\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    configure(
+        &repo,
+        &format!(
+            "roles:\n  implementer: {{gates: []}}\nproviders:\n  planner:\n    binary: {}\n    \
+             headless:\n      argv: [\"{{prompt}}\"]\n    permissions:\n      ask: []\n      \
+             edits: []\n",
+            bin.display()
+        ),
+    );
+    let r = run(repo.vnx().args([
+        "dispatch-agent",
+        "--agent",
+        "implementer",
+        "--provider",
+        "planner",
+        "--plan",
+        "--json",
+        "--instruction",
+        "add a greeting",
+    ]));
+    let c = completion(&r);
+    assert_eq!(c["status"], "needs_input", "{c}");
+    let id = c["dispatch_id"].as_str().unwrap().to_owned();
+    let r = run(repo.vnx().args(["tidy"]));
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let said = said_of(&r.stdout, &id);
+    assert!(
+        said.contains("its planning changed files: it moved its branch from"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        said.contains(&format!(
+            "next: vnx show {id} --diff, then vnx deny {id}  (or vnx clean {id})"
+        )),
+        "{}",
+        r.stdout
+    );
+    // What it says holds: approving is refused.
+    let r = run(repo.vnx().args(["approve", &id]));
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+}

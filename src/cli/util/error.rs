@@ -272,7 +272,7 @@ impl From<vnx::dispatch::view::ResolveError> for CliError {
 pub(crate) fn merge_verdict(e: &vnx::merge::Entry) -> Option<CliError> {
     use vnx::merge::{self, EntryResult};
     match e.result {
-        EntryResult::Merged | EntryResult::Mergeable => None,
+        EntryResult::Merged | EntryResult::Mergeable | EntryResult::AlreadyMerged => None,
         EntryResult::Refused => Some(match e.plan.as_ref().and_then(merge::refusal) {
             Some(
                 refused @ merge::MergeError::Refused {

@@ -145,45 +145,58 @@ fn a_follow_up_killed_at_any_step_of_its_launch_keeps_the_work_it_continues() {
     }
 }
 
-/// A follow-up stopped (not killed) at each step of its launch before its start, in the
-/// worktree its first dispatch left when it ended committed: `vnx doctor`, run meanwhile,
-/// calls neither that worktree nor the follow-up's directory left over; continued, the
-/// follow-up ends done.
+/// A launch stopped (not killed) at each step: a new dispatch's, and a follow-up's in the
+/// worktree its first dispatch left when it ended committed, or (a question, torn down clean)
+/// on the branch it makes again. `vnx doctor`, run meanwhile, calls neither the worktree, the
+/// branch nor the dispatch directory left over: the launch holds them. Continued, the
+/// dispatch ends done.
 #[test]
-fn doctor_leaves_a_follow_up_alone_while_it_starts() {
-    use vnx::steps::launch::{DIRECTORY_MADE, WORKTREE_MADE};
-    for step in [DIRECTORY_MADE, WORKTREE_MADE] {
-        let repo = Repo::new();
-        let first = repo.dispatched("commit", false);
-        let kill = Kill::at(&repo, step);
-        let next = "D-00000f1f";
-        let mut cmd = repo.vnx();
-        cmd.args(["follow-up", &first, "--model", "commit", "--new-id", next])
-            .args(["--instruction", "again", "--json"]);
-        let child = kill
-            .arm(cmd)
-            .env("VNX_CRASH_MODE", "stop")
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        kill.wait_reached();
-        let findings = super::doctor_findings(&repo);
-        let stopped = kill.pid();
-        let _ = rustix::process::kill_process(stopped, rustix::process::Signal::CONT);
-        let out = child.wait_with_output().unwrap();
-        assert!(
-            findings
-                .iter()
-                .all(|(name, ..)| name != "worktrees" && name != "dispatch directories"),
-            "{step}: doctor called the starting follow-up's things left over: {findings:?}"
-        );
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let c = crate::common::completion(&crate::common::Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: stdout.into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        });
-        assert_eq!(c["status"], "done", "{step}: {c}");
+fn doctor_leaves_a_launch_alone_while_it_starts() {
+    for first in [None, Some("commit"), Some("ask")] {
+        for step in steps_of("launch") {
+            let repo = Repo::new();
+            let next = "D-00000f1f";
+            let mut cmd = match first {
+                Some(model) => {
+                    let first = repo.dispatched(model, false);
+                    let mut cmd = repo.vnx();
+                    cmd.args(["follow-up", &first, "--model", "commit", "--new-id", next]);
+                    cmd
+                }
+                None => {
+                    let mut cmd = repo.dispatch_cmd("commit");
+                    cmd.args(["--id", next]);
+                    cmd
+                }
+            };
+            cmd.args(["--instruction", "again", "--json"]);
+            let kill = Kill::at(&repo, step);
+            let child = kill
+                .arm(cmd)
+                .env("VNX_CRASH_MODE", "stop")
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            kill.wait_reached();
+            let findings = super::doctor_findings(&repo);
+            let stopped = kill.pid();
+            let _ = rustix::process::kill_process(stopped, rustix::process::Signal::CONT);
+            let out = child.wait_with_output().unwrap();
+            assert!(
+                findings.iter().all(|(name, ..)| {
+                    !["worktrees", "branches", "dispatch directories"].contains(&name.as_str())
+                }),
+                "{first:?} {step}: doctor called the starting launch's things left over: \
+                 {findings:?}"
+            );
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            let c = crate::common::completion(&crate::common::Run {
+                code: out.status.code().unwrap_or(-1),
+                stdout: stdout.into_owned(),
+                stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            });
+            assert_eq!(c["status"], "done", "{first:?} {step}: {c}");
+        }
     }
 }

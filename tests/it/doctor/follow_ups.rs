@@ -1,6 +1,7 @@
-//! A follow-up works in the worktree of the dispatch it continues (the chain's first): doctor
-//! counts that worktree with the chain's latest dispatch, whether it asks, runs or was
-//! cancelled, and never calls it orphaned.
+//! A follow-up works in the worktree and on the branch of the dispatch it continues (the
+//! chain's first): doctor counts them with the chain's latest dispatch, whether it asks, runs
+//! or was cancelled, never calls the worktree orphaned, and never hints deleting a branch that
+//! holds the chain's work.
 
 use super::{bin_dir, doctor, verdict};
 use crate::common::{Fakes, Repo, completion, run};
@@ -105,4 +106,46 @@ fn a_running_or_cancelled_follow_up_leaves_its_chains_worktree_counted() {
     let (status, detail) = worktrees(&repo);
     assert_eq!(status, "pass", "cancelled: {detail}");
     assert!(detail.contains("kept on purpose"), "{detail}");
+}
+
+/// An approved plan's follow-up, like an answer's, commits on its chain's first dispatch's
+/// branch, which that dispatch (it planned, or asked, changing nothing) was torn down clean
+/// with. Doctor counts the branch with the chain's latest dispatch, as committed work kept,
+/// and never hints deleting it: the work is on no other branch.
+#[test]
+fn a_follow_up_chains_branch_holding_its_work_is_not_left_over() {
+    let repo = Repo::new();
+    crate::common::configure(&repo, "roles:\n  implementer: {gates: []}\n");
+    let plan = completion(&repo.dispatch("commit", &["--plan", "--instruction", "greet"]));
+    assert_eq!(plan["teardown_class"], "clean", "{plan}");
+    let plan = plan["dispatch_id"].as_str().unwrap().to_owned();
+    let approved = run(repo.vnx().args(["approve", &plan]));
+    assert_eq!(approved.code, 0, "{}{}", approved.stdout, approved.stderr);
+    let carried = approved.stdout.trim().rsplit(": ").next().unwrap();
+    let carried = carried.split(' ').next().unwrap().to_owned();
+    let done = completion(&run(repo.vnx().args(["wait", &carried, "--json"])));
+    assert_eq!(done["status"], "done", "{done}");
+    let asked = id_of(&repo.dispatch("ask", &["--instruction", "which?"]));
+    let answered = run(repo.vnx().args([
+        "follow-up",
+        &asked,
+        "--model",
+        "commit",
+        "--json",
+        "--instruction",
+        "this one",
+    ]));
+    assert_eq!(
+        completion(&answered)["status"],
+        "done",
+        "{}",
+        answered.stderr
+    );
+
+    let bin = repo.env.dir.path().join("bin");
+    bin_dir(&repo.env);
+    let (_, report) = doctor(repo.vnx(), &bin, &[]);
+    let (status, detail) = verdict(&report, "branches");
+    assert_eq!(status, "pass", "{detail}");
+    assert_eq!(detail, "2 kept on purpose (committed work)");
 }

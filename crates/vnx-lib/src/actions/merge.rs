@@ -213,6 +213,7 @@ pub fn result_name(r: EntryResult) -> &'static str {
         EntryResult::Dequeued => "taken out",
         EntryResult::Refused => "refused",
         EntryResult::Mergeable => "mergeable",
+        EntryResult::AlreadyMerged => "already merged",
     }
 }
 

@@ -627,6 +627,20 @@ impl DispatchState {
         self.state.is_live() || self.state == State::Queued || self.waiting()
     }
 
+    /// Whether the conflict radar counts it in play: unfinished (a lost one's worktree still
+    /// holds its worker's changes), or ended with work neither landed nor continued by a
+    /// follow-up, here. The ledger alone decides it, so the read index can mark it.
+    pub fn in_play(&self) -> bool {
+        let settled = self.landed.is_some() || self.continued_by.is_some();
+        !settled
+            && self.host.is_none()
+            && match self.state {
+                State::Running | State::Blocked | State::Stalled | State::Lost => true,
+                State::Ended(_) => self.teardown_class != Some(TeardownClass::Clean),
+                State::Queued | State::Expired => false,
+            }
+    }
+
     /// What lists call it: its title, else its role (`-` with neither).
     pub fn label(&self) -> &str {
         self.title

@@ -2,7 +2,10 @@
 //! dispatch, `dispatch/*` branches teardown should have deleted, `vnx-*` tmux sessions with no
 //! open dispatch, dispatches that started but never completed and lost their session, and
 //! gate checkouts killed gate runs left. Work kept on purpose (dirty worktrees, committed
-//! branches) is counted, not flagged.
+//! branches) is counted, not flagged. A follow-up chain's worktree and branch are judged by
+//! its latest dispatch; one a launch or a supervisor holds (its lock, read before the ledger)
+//! is in use; a branch is called left over only when nothing on it is newer than `HEAD` (or,
+//! pushed, than the head its dispatch recorded).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -17,6 +20,11 @@ type States<'a> = BTreeMap<&'a str, &'a DispatchState>;
 
 /// `worktrees`, `branches`, `tmux sessions` and `dispatches`.
 pub(super) fn checks(root: &Path, ledger: Option<&Path>, tmux: &Tmux) -> Vec<Check> {
+    // The worktrees and branches, and which dispatches hold their locks, before the ledger:
+    // a launch (a follow-up's too) that began before is then either seen holding its lock, or
+    // its start is on the ledger (a launch appends it before it lets the lock go), and one
+    // that finished meanwhile is there with its end.
+    let seen = Seen::now(root);
     let live = tmux.sessions();
     let mut states = match ledger.filter(|l| l.exists()) {
         None => Vec::new(),
@@ -44,8 +52,8 @@ pub(super) fn checks(root: &Path, ledger: Option<&Path>, tmux: &Tmux) -> Vec<Che
     }
     let by_id: States<'_> = states.iter().map(|s| (s.id.as_str(), s)).collect();
     let mut checks = vec![
-        worktrees(root, &by_id),
-        branches(root, &by_id),
+        worktrees(root, &seen, &by_id),
+        branches(root, &seen, &by_id),
         sessions(root, tmux, &live, &by_id),
         dispatches(root, &states),
     ];
@@ -232,6 +240,29 @@ fn gate_checkouts(root: &Path) -> Option<Check> {
     })
 }
 
+/// Whether branch tip `tip`, kept though the chain's latest dispatch `s` was torn down
+/// `class` (clean or pushed, whose branch teardown deletes), holds nothing a deletion would
+/// lose: it is in `head`'s history (or merging it changes nothing), or, pushed, it is still
+/// the head that dispatch recorded. A branch a later commit moved holds work.
+fn holds_nothing_new(
+    root: &Path,
+    s: &DispatchState,
+    class: TeardownClass,
+    tip: Option<git2::Oid>,
+    head: Option<git2::Oid>,
+) -> bool {
+    let Some(tip) = tip else {
+        return false;
+    };
+    let pushed = class == TeardownClass::Pushed
+        && (s.head_commit.as_ref()).is_some_and(|h| h.as_str() == tip.to_string());
+    let landed = head.is_some_and(|head| {
+        crate::release::proof::landed(root, &tip.to_string(), &head.to_string())
+            .is_ok_and(|p| p.is_some())
+    });
+    pushed || landed
+}
+
 /// Non-zero counts as "n what" phrases, joined.
 fn parts(items: &[(usize, &str)]) -> String {
     items
@@ -242,41 +273,104 @@ fn parts(items: &[(usize, &str)]) -> String {
         .join("; ")
 }
 
-fn worktrees(root: &Path, by_id: &States<'_>) -> Check {
+/// What the worktrees and branches checks judge, read before the ledger (see [`checks`]):
+/// the dispatch worktrees and branches, and the dispatches whose worktree or branch a live
+/// process holds.
+struct Seen {
+    /// The entries of `.vnx-data/worktrees/`, by name.
+    worktrees: Vec<String>,
+    /// The local `dispatch/*` branches and their tips.
+    branches: Vec<(String, Option<git2::Oid>)>,
+    /// The dispatches (a follow-up chain's first) whose launch or supervisor holds their
+    /// lock, or a follow-up's of their chain: their worktree and branch are in use.
+    in_use: std::collections::BTreeSet<String>,
+}
+
+impl Seen {
+    fn now(root: &Path) -> Seen {
+        let mut worktrees: Vec<String> = std::fs::read_dir(root.join(DATA_DIR).join("worktrees"))
+            .map(|r| {
+                r.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        worktrees.sort();
+        let mut branches: Vec<(String, Option<git2::Oid>)> = git2::Repository::open(root)
+            .ok()
+            .and_then(|repo| {
+                let branches = repo.branches(Some(git2::BranchType::Local)).ok()?;
+                Some(
+                    branches
+                        .flatten()
+                        .filter_map(|(b, _)| {
+                            let name = b.name().ok().flatten()?.to_owned();
+                            name.starts_with("dispatch/")
+                                .then(|| (name, b.get().target()))
+                        })
+                        .collect(),
+                )
+            })
+            .unwrap_or_default();
+        branches.sort();
+        // After the names: what started before them holds its lock now, or is on the ledger.
+        let dispatches = root.join(DATA_DIR).join("dispatches");
+        let mut in_use: std::collections::BTreeSet<String> =
+            crate::dispatch::liveness::reopened(&dispatches)
+                .into_iter()
+                .collect();
+        let named = (worktrees.iter().filter_map(|n| n.strip_prefix("dispatch-"))).chain(
+            branches
+                .iter()
+                .filter_map(|(n, _)| n.strip_prefix("dispatch/")),
+        );
+        for id in named {
+            if !in_use.contains(id)
+                && crate::ids::DispatchId::parse(id).is_ok()
+                && crate::dispatch::liveness::locked(&dispatches.join(id))
+            {
+                in_use.insert(id.to_owned());
+            }
+        }
+        Seen {
+            worktrees,
+            branches,
+            in_use,
+        }
+    }
+}
+
+/// The latest dispatch of the follow-up chain whose first is `id` (a follow-up works in its
+/// chain's first dispatch's worktree and on its branch): the one that decides about them.
+fn latest<'a>(id: &str, by_id: &States<'a>) -> Option<&'a DispatchState> {
+    let mut state = by_id.get(id).copied();
+    for _ in 0..by_id.len() {
+        match state.and_then(|s| s.continued_by.as_ref()) {
+            Some(next) if by_id.contains_key(next.as_str()) => {
+                state = by_id.get(next.as_str()).copied();
+            }
+            _ => break,
+        }
+    }
+    state
+}
+
+fn worktrees(root: &Path, seen: &Seen, by_id: &States<'_>) -> Check {
     const NAME: &str = "worktrees";
     let dir = root.join(DATA_DIR).join("worktrees");
-    let mut names: Vec<String> = std::fs::read_dir(&dir)
-        .map(|r| {
-            r.flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    names.sort();
     let (mut running, mut kept, mut lost) = (0, 0, 0);
     let mut orphans = Vec::new();
     // Ended dispatches whose worktree is still there: vnx's commands look after them.
     let mut ended = Vec::new();
-    let reopened = crate::dispatch::liveness::reopened(&root.join(DATA_DIR).join("dispatches"));
-    for name in &names {
-        // A follow-up works in its first dispatch's worktree: the last of the chain decides.
-        let mut state = name.strip_prefix("dispatch-").and_then(|id| by_id.get(id));
-        for _ in 0..by_id.len() {
-            match state.and_then(|s| s.continued_by.as_ref()) {
-                Some(next) if by_id.contains_key(next.as_str()) => {
-                    state = by_id.get(next.as_str());
-                }
-                _ => break,
-            }
-        }
-        // A follow-up's launch under way reopens its first dispatch's worktree.
-        let reopening = || {
-            name.strip_prefix("dispatch-")
-                .is_some_and(|id| reopened.iter().any(|r| r == id))
-        };
-        match state {
+    for name in &seen.worktrees {
+        let id = name.strip_prefix("dispatch-");
+        // A launch under way (its start not yet on the ledger), a follow-up's, or a
+        // supervisor finishing after its recorded end.
+        let in_use = id.is_some_and(|id| seen.in_use.contains(id));
+        match id.and_then(|id| latest(id, by_id)) {
+            _ if in_use => running += 1,
             None => orphans.push(format!("{name} (no dispatch on the ledger)")),
-            Some(s) if s.state.is_live() || reopening() => running += 1,
+            Some(s) if s.state.is_live() => running += 1,
             Some(s) if s.state == State::Lost => lost += 1,
             Some(s) if s.teardown_class == Some(TeardownClass::Dirty) => kept += 1,
             Some(s) => {
@@ -345,36 +439,36 @@ fn worktrees(root: &Path, by_id: &States<'_>) -> Check {
     )
 }
 
-fn branches(root: &Path, by_id: &States<'_>) -> Check {
+fn branches(root: &Path, seen: &Seen, by_id: &States<'_>) -> Check {
     const NAME: &str = "branches";
-    let mut names: Vec<String> = git2::Repository::open(root)
-        .ok()
-        .and_then(|repo| {
-            let branches = repo.branches(Some(git2::BranchType::Local)).ok()?;
-            Some(
-                branches
-                    .flatten()
-                    .filter_map(|(b, _)| b.name().ok().flatten().map(str::to_owned))
-                    .filter(|n| n.starts_with("dispatch/"))
-                    .collect(),
-            )
-        })
-        .unwrap_or_default();
-    names.sort();
     let (mut running, mut committed, mut dirty, mut lost, mut other, mut unknown) =
         (0, 0, 0, 0, 0, 0);
     let mut orphans = Vec::new();
-    for name in &names {
-        match by_id.get(&name["dispatch/".len()..]) {
+    let git = git2::Repository::open(root).ok();
+    let head = (git.as_ref())
+        .and_then(|g| g.head().ok()?.peel_to_commit().ok())
+        .map(|c| c.id());
+    for (name, tip) in &seen.branches {
+        let id = &name["dispatch/".len()..];
+        if seen.in_use.contains(id) {
+            running += 1;
+            continue;
+        }
+        // A follow-up works on its chain's first dispatch's branch: the latest decides.
+        match latest(id, by_id) {
             None => unknown += 1,
             Some(s) if s.state.is_live() => running += 1,
             Some(s) if s.state == State::Lost => lost += 1,
             Some(s) => match s.teardown_class {
-                Some(class @ (TeardownClass::Clean | TeardownClass::Pushed)) => {
+                Some(class @ (TeardownClass::Clean | TeardownClass::Pushed))
+                    if holds_nothing_new(root, s, class, *tip, head) =>
+                {
                     orphans.push(format!("{name} (teardown {class})"));
                 }
-                Some(TeardownClass::Committed) => committed += 1,
                 Some(TeardownClass::Dirty) => dirty += 1,
+                // Committed work, or a later commit on a branch torn down clean or pushed
+                // (a follow-up's, an approved plan's): work a deletion would lose.
+                Some(_) => committed += 1,
                 None => other += 1,
             },
         }

@@ -28,6 +28,9 @@ pub enum EntryResult {
     Refused,
     /// `--check`: every condition holds; nothing was merged.
     Mergeable,
+    /// One of several: merged before (a rerun of a queue that landed it); nothing was
+    /// written. Alone, a dispatch merged before is [`MergeError::AlreadyMerged`].
+    AlreadyMerged,
 }
 
 /// Why a dispatch was refused.
@@ -57,6 +60,8 @@ pub struct Entry {
     pub refused: Option<Refusal>,
     /// An earlier merge of it that was interrupted after the base moved, completed now.
     pub resumed: Option<Resumed>,
+    /// The merge commit it landed as before, when it was merged already.
+    pub already_merged: Option<CommitId>,
 }
 
 impl Entry {
@@ -69,6 +74,7 @@ impl Entry {
             dequeued: None,
             refused: None,
             resumed: None,
+            already_merged: None,
         }
     }
 }
@@ -108,6 +114,8 @@ pub fn merge(ctx: &Context<'_>, id: &DispatchId, apply: bool) -> Result<Entry, M
 
 /// Merges `ids` one at a time, in the order given (or only checks each, unless `apply`). A
 /// dispatch that is refused or taken out does not stop the rest; an operational failure does.
+/// One merged before is said so ([`EntryResult::AlreadyMerged`]): a rerun of a queue that
+/// landed them all finds them all landed.
 pub fn run(ctx: &Context<'_>, ids: &[DispatchId], apply: bool) -> Result<Vec<Entry>, MergeError> {
     let (config, repo) = open(ctx.reading.root)?;
     let _lock = lock(ctx, &repo)?;
@@ -115,17 +123,19 @@ pub fn run(ctx: &Context<'_>, ids: &[DispatchId], apply: bool) -> Result<Vec<Ent
     for id in ids {
         let entry = match turn(ctx, &config, &repo, id, apply) {
             Ok(entry) => entry,
-            Err(
-                e @ (MergeError::UnknownDispatch { .. }
-                | MergeError::AlreadyMerged { .. }
-                | MergeError::Interrupted { .. }),
-            ) => Entry {
-                refused: Some(Refusal {
-                    condition: None,
-                    detail: e.to_string(),
-                }),
-                ..Entry::new(id, EntryResult::Refused)
+            Err(MergeError::AlreadyMerged { commit, .. }) => Entry {
+                already_merged: CommitId::parse(&commit).ok(),
+                ..Entry::new(id, EntryResult::AlreadyMerged)
             },
+            Err(e @ (MergeError::UnknownDispatch { .. } | MergeError::Interrupted { .. })) => {
+                Entry {
+                    refused: Some(Refusal {
+                        condition: None,
+                        detail: e.to_string(),
+                    }),
+                    ..Entry::new(id, EntryResult::Refused)
+                }
+            }
             Err(e) => return Err(e),
         };
         entries.push(entry);

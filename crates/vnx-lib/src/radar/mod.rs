@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::dispatch::state::{DispatchState, State};
+use crate::dispatch::state::DispatchState;
 use crate::ids::DispatchId;
 use crate::worktree::changes;
 
@@ -115,19 +115,9 @@ fn overlap(file: &str, ids: &[DispatchId], id: &DispatchId) -> Overlap {
     }
 }
 
-/// Whether a dispatch is in play for the radar: running (blocked, stalled, lost), or ended
-/// with work that neither landed nor was continued by a follow-up (whose own changes then
-/// count), on this machine.
+/// Whether a dispatch is in play for the radar ([`DispatchState::in_play`]).
 pub fn in_play(s: &DispatchState) -> bool {
-    if s.landed.is_some() || s.continued_by.is_some() || s.host.is_some() {
-        return false;
-    }
-    match s.state {
-        // A lost one's worktree still holds what its worker did.
-        State::Running | State::Blocked | State::Stalled | State::Lost => true,
-        State::Ended(_) => s.teardown_class != Some(crate::worktree::TeardownClass::Clean),
-        State::Queued | State::Expired => false,
-    }
+    s.in_play()
 }
 
 /// The changes of the dispatches in play among `states` in the repository at `root`: each as

@@ -189,6 +189,11 @@ pub struct Item {
     pub reason: String,
     /// Why releasing it is safe, when it is.
     pub evidence: Option<Evidence>,
+    /// The paths its branch conflicts in with the base, when it has not landed and does:
+    /// merging its tip into the base conflicts now, or the merge queue took it out for a
+    /// conflict and nothing continued or merged it since (a worker's file names).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conflicts: Option<Vec<String>>,
     /// What releasing it takes.
     pub actions: Actions,
     /// What `apply` did, once it ran.
@@ -350,6 +355,7 @@ fn classify_work(
         class: Class::Blocked,
         reason: String::new(),
         evidence: None,
+        conflicts: None,
         actions: Actions::default(),
         done: None,
     };
@@ -426,10 +432,11 @@ fn classify_work(
         merge_commit: None,
     };
     let conflict = f.recorded.as_ref().and_then(|r| r.conflict.as_ref());
-    match proof::landed(&repo.root, tip.as_str(), base.commit.as_str()) {
+    item.conflicts = conflict.cloned();
+    match proof::measure(&repo.root, tip.as_str(), base.commit.as_str()) {
         // A branch the merge queue took out for a conflict was never merged: a base whose
         // content came to match it (the task made again, by a replay) is not its landing.
-        Ok(Some(p)) if p.rule == Rule::Contained && conflict.is_some() => {
+        Ok(proof::Measured::Landed(p)) if p.rule == Rule::Contained && conflict.is_some() => {
             let files = conflict.map(|c| c.join(", ")).unwrap_or_default();
             return keep(
                 item,
@@ -440,7 +447,8 @@ fn classify_work(
                 ),
             );
         }
-        Ok(Some(p)) => {
+        Ok(proof::Measured::Landed(p)) => {
+            item.conflicts = None;
             let reason = match p.rule {
                 Rule::Ancestor => format!("its tip is in {base_name}'s history"),
                 _ => format!(
@@ -453,7 +461,8 @@ fn classify_work(
             };
             return release(item, Class::Landed, reason, evidence);
         }
-        Ok(None) => {}
+        Ok(proof::Measured::Conflicts(paths)) => item.conflicts = Some(paths),
+        Ok(proof::Measured::Apart) => {}
         Err(e) => return keep(item, Class::Blocked, format!("could not compare it: {e}")),
     }
     match proof::pr_merged(

@@ -134,8 +134,30 @@ pub fn plan(repo: &Repo, options: &Options, tmux: &Tmux) -> Result<Tidy, Release
         Vec::new()
     };
     let plan = super::plan(repo, options, tmux)?;
-    Ok(decide(plan, &states))
+    let changed = plans_that_changed(&states, options)?;
+    Ok(decide(plan, &states, &changed))
 }
+
+/// What the planning of each plan that waits changed, when it changed anything (read from
+/// attested receipts, as `vnx approve` reads it): such a plan is not approved.
+fn plans_that_changed(
+    states: &[DispatchState],
+    options: &Options,
+) -> Result<Changed, ReleaseError> {
+    let mut changed = Changed::new();
+    for s in states.iter().filter(|s| s.plan_waiting().is_some()) {
+        let ev = crate::evidence::Evidence::read(&options.ledger, &s.id, &options.trusted_keys)?;
+        let change =
+            crate::dispatch::planned::planning_change(&options.ledger, &options.trusted_keys, &ev)?;
+        if let Some(change) = change {
+            changed.insert(s.id.clone(), change.to_string());
+        }
+    }
+    Ok(changed)
+}
+
+/// What the planning of a plan that waits changed, by its dispatch, in words.
+pub type Changed = HashMap<DispatchId, String>;
 
 /// Releases what `tidy` marked, each recorded as a `worktree_released` receipt; stops at the
 /// first receipt that cannot be written.
@@ -159,8 +181,9 @@ pub fn apply(
     result
 }
 
-/// Tidy's verdict on each item of the release plan, given the dispatches' states.
-pub fn decide(plan: Plan, states: &[DispatchState]) -> Tidy {
+/// Tidy's verdict on each item of the release plan, given the dispatches' states and what
+/// the planning of each plan that waits changed.
+pub fn decide(plan: Plan, states: &[DispatchState], changed: &Changed) -> Tidy {
     let by_id: HashMap<&DispatchId, &DispatchState> = states.iter().map(|s| (&s.id, s)).collect();
     let entries = plan
         .items
@@ -168,7 +191,7 @@ pub fn decide(plan: Plan, states: &[DispatchState]) -> Tidy {
         .map(|item| {
             let first = by_id.get(&item.dispatch_id).copied();
             let latest = first.map(|s| latest_of(s, &by_id));
-            entry(item, latest)
+            entry(item, latest, changed)
         })
         .collect();
     Tidy {
@@ -197,7 +220,7 @@ fn latest_of<'a>(
     at
 }
 
-fn entry(mut item: Item, s: Option<&DispatchState>) -> Entry {
+fn entry(mut item: Item, s: Option<&DispatchState>, changed: &Changed) -> Entry {
     let latest = s.map(|s| s.id.clone()).filter(|id| *id != item.dispatch_id);
     let id = latest.clone().unwrap_or_else(|| item.dispatch_id.clone());
     let given_up = s.and_then(|s| match s.state {
@@ -211,7 +234,7 @@ fn entry(mut item: Item, s: Option<&DispatchState>) -> Entry {
     let (action, why, next, settled) = if item.class == Class::Running {
         (Action::Keep, item.reason.clone(), None, None)
     } else if let Some(s) = s.filter(|s| s.waiting()) {
-        let (why, next) = waiting(s);
+        let (why, next) = waiting(s, changed.get(&s.id));
         (Action::Keep, why, Some(next), None)
     } else if item.actions.any() {
         let settled = given_up.or(match item.class {
@@ -239,9 +262,28 @@ fn entry(mut item: Item, s: Option<&DispatchState>) -> Entry {
     }
 }
 
-/// Why a dispatch that waits for a person is kept, and what answers it.
-fn waiting(s: &DispatchState) -> (String, String) {
+/// Why a dispatch that waits for a person is kept, and what answers it (`changed`: what the
+/// planning of a plan that waits changed, when it did).
+fn waiting(s: &DispatchState, changed: Option<&String>) -> (String, String) {
     let id = &s.id;
+    match (s.plan_waiting(), changed) {
+        // `vnx approve` refuses such a plan (ADR 0092): it goes back, or the dispatch goes.
+        (Some(_), Some(change)) => {
+            return (
+                format!("its plan waits, but {change}: it cannot be approved"),
+                format!("vnx show {id} --diff, then vnx deny {id}  (or vnx clean {id})"),
+            );
+        }
+        (Some(_), None) => {
+            return (
+                "its plan waits for your approval; approved, a follow-up carries it out in \
+                 its worktree"
+                    .into(),
+                format!("vnx approve {id}  (or vnx deny {id} --message \"…\")"),
+            );
+        }
+        (None, _) => {}
+    }
     match s.state {
         State::Blocked => (
             "it waits for your answer to its permission prompt".into(),
@@ -282,10 +324,24 @@ fn kept(item: &Item, id: &DispatchId, given_up: Option<Settled>) -> (String, Opt
                 "vnx accept {id}  (commits it; or {clean} discards it)"
             )),
         ),
-        (Class::Unlanded, None) => (
-            format!("{}: work that awaits its merge", item.reason),
-            Some(format!("vnx merge {id}  (or {clean} discards it)")),
-        ),
+        (Class::Unlanded, None) => match &item.conflicts {
+            // A merge would be refused (or taken out of the queue) for the conflict: a
+            // follow-up brings the base in and has its worker resolve it first.
+            Some(paths) => (
+                format!(
+                    "{}: work that conflicts with the base in {}",
+                    item.reason,
+                    paths.join(", ")
+                ),
+                Some(format!(
+                    "vnx follow-up {id} --rebase  (then vnx merge it; or {clean} discards it)"
+                )),
+            ),
+            None => (
+                format!("{}: work that awaits its merge", item.reason),
+                Some(format!("vnx merge {id}  (or {clean} discards it)")),
+            ),
+        },
         _ => (
             item.reason.clone(),
             Some(format!("vnx worktree-release {}", item.dispatch_id)),
@@ -319,6 +375,7 @@ mod tests {
             class: Class::Landed,
             reason: "its tip is in main's history".into(),
             evidence: None,
+            conflicts: None,
             actions: Actions {
                 delete_branch: true,
                 ..Actions::default()
@@ -358,6 +415,7 @@ mod tests {
         let tidy = decide(
             plan(vec![landed(1)]),
             &[ended(1, DispatchStatus::NeedsInput)],
+            &Changed::new(),
         );
         let e = &tidy.entries[0];
         assert_eq!(e.action, Action::Keep);
@@ -377,6 +435,7 @@ mod tests {
                 ended(1, DispatchStatus::Failed),
                 ended(2, DispatchStatus::Cancelled),
             ],
+            &Changed::new(),
         );
         assert_eq!(tidy.entries[0].action, Action::Release);
         assert_eq!(tidy.entries[0].settled, Some(Settled::GivenUp));
@@ -390,6 +449,45 @@ mod tests {
     }
 
     #[test]
+    fn a_plan_that_waits_is_approved_and_a_conflict_is_rebased() {
+        let mut planning = ended(1, DispatchStatus::NeedsInput);
+        planning.planning = true;
+        planning.question = Some("Plan: write it".into());
+        planning.plan_sha256 = Some("ab".repeat(32));
+        let conflicted = Item {
+            conflicts: Some(vec!["a.txt".into()]),
+            ..unlanded(2)
+        };
+        let tidy = decide(
+            plan(vec![landed(1), conflicted, unlanded(3)]),
+            &[
+                planning,
+                ended(2, DispatchStatus::Done),
+                ended(3, DispatchStatus::Done),
+            ],
+            &Changed::new(),
+        );
+        let [plan, conflict, plain] = &tidy.entries[..] else {
+            panic!("{tidy:?}")
+        };
+        assert_eq!(plan.action, Action::Keep);
+        assert_eq!(
+            plan.next.as_deref(),
+            Some("vnx approve D-000000000001  (or vnx deny D-000000000001 --message \"…\")")
+        );
+        assert!(plan.why.contains("plan waits"), "{plan:?}");
+        assert_eq!(
+            conflict.next.as_deref(),
+            Some(
+                "vnx follow-up D-000000000002 --rebase  (then vnx merge it; or vnx clean \
+                 D-000000000002 discards it)"
+            )
+        );
+        assert!(conflict.why.contains("conflicts with the base in a.txt"));
+        assert!(plain.next.as_deref().unwrap().starts_with("vnx merge"));
+    }
+
+    #[test]
     fn a_chain_is_read_at_its_latest_dispatch() {
         let mut first = ended(1, DispatchStatus::NeedsInput);
         first.continued_by = Some(id(2));
@@ -399,7 +497,11 @@ mod tests {
             at: None,
             note: None,
         });
-        let tidy = decide(plan(vec![unlanded(1)]), &[first, follow_up]);
+        let tidy = decide(
+            plan(vec![unlanded(1)]),
+            &[first, follow_up],
+            &Changed::new(),
+        );
         let e = &tidy.entries[0];
         assert_eq!(e.latest, Some(id(2)));
         assert_eq!(e.settled, Some(Settled::Dismissed));

@@ -25,14 +25,15 @@ use crate::ids::DispatchId;
 use crate::ledger::attest::Attestor;
 
 /// Where the index lives in a project's data directory (`.vnx-data/`).
-pub const FILE: &str = "index/dispatches.v16";
+pub const FILE: &str = "index/dispatches.v17";
 
 /// The index of the project whose data directory is `data_dir`.
 pub fn path_in(data_dir: &Path) -> std::path::PathBuf {
     data_dir.join(FILE)
 }
 
-/// The index file's first bytes: its format, version 16 (15 took a dispatch's last start, not
+/// The index file's first bytes: its format, version 17 (16 did not mark the dispatches the
+/// conflict radar counts in play; 15 took a dispatch's last start, not
 /// its first; version 13 had no base commit, budget
 /// or background wait in a dispatch's state and no escalation of a pull request's reactions,
 /// 12 had no plan step, version
@@ -48,7 +49,7 @@ pub fn path_in(data_dir: &Path) -> std::path::PathBuf {
 /// records and heads as they were appended: a change appends the records it touched and a
 /// new head, then points the fixed part at that head ([`Opened::rewrite`]); what no head
 /// names any more is dropped when the file is written whole again.
-const MAGIC: &[u8; 8] = b"VNXRIX16";
+const MAGIC: &[u8; 8] = b"VNXRIX17";
 /// The magic, the head's tag (32 bytes), length and place (8 bytes each).
 const FIXED: u64 = 56;
 /// How many times what its head names the file may grow to before a change writes it whole
@@ -165,6 +166,11 @@ pub struct Entry {
     pub open: bool,
     /// Whether its start records a remote host.
     pub hosted: bool,
+    /// Whether the conflict radar counts it in play ([`DispatchState::in_play`]): a read
+    /// that shows what overlaps with some dispatches needs every one that is.
+    ///
+    /// [`DispatchState::in_play`]: crate::dispatch::state::DispatchState::in_play
+    pub in_play: bool,
     /// Where its record starts, after the head.
     pub at: u64,
     /// Its record's length.
@@ -180,7 +186,10 @@ pub enum Want<'a> {
     All,
     /// These (unknown ones are not there).
     Ids(&'a [DispatchId]),
-    /// The open ones (unfinished or waiting for a person) and the `n` started last.
+    /// These, and every one the conflict radar counts in play (what overlaps with them).
+    IdsInPlay(&'a [DispatchId]),
+    /// The open ones (unfinished or waiting for a person), those the conflict radar counts
+    /// in play (what overlaps with them) and the `n` started last.
     Recent(usize),
 }
 
@@ -201,11 +210,19 @@ impl Head {
         match want {
             Want::All => self.entries.iter().collect(),
             Want::Ids(ids) => ids.iter().filter_map(|id| self.entry(id)).collect(),
+            Want::IdsInPlay(ids) => {
+                let named = ids.iter().filter_map(|id| self.entry(id));
+                let mut out: Vec<&Entry> = self.entries.iter().filter(|e| e.in_play).collect();
+                out.extend(named.filter(|e| !e.in_play));
+                out.sort_by(|a, b| a.id.cmp(&b.id));
+                out.dedup_by(|a, b| a.id == b.id);
+                out
+            }
             Want::Recent(n) => {
                 let newest = self.listed.saturating_sub(n) as u64;
                 self.entries
                     .iter()
-                    .filter(|e| e.open || e.order.is_some_and(|o| o >= newest))
+                    .filter(|e| e.open || e.in_play || e.order.is_some_and(|o| o >= newest))
                     .collect()
             }
         }
@@ -526,6 +543,7 @@ pub fn encode(
         order: record.listed.as_ref().map(|l| l.order as u64),
         open: record.listed.as_ref().is_some_and(|l| l.state.open()),
         hosted: record.start.as_ref().is_some_and(|s| s.host.is_some()),
+        in_play: record.listed.as_ref().is_some_and(|l| l.state.in_play()),
         at: 0,
         len: u32::try_from(bytes.len()).map_err(std::io::Error::other)?,
         digest: *blake3::hash(&bytes).as_bytes(),
@@ -579,10 +597,10 @@ fn write_with(
     // What a reader killed while writing left beside the index is never finished: swept.
     crate::files::sweep_temporaries(path);
     // The indexes of older formats (the names earlier versions gave it, `dispatches.v1` to
-    // `.v13`) are never read again (at fifty thousand dispatches one is tens of MB);
+    // `.v16`) are never read again (at fifty thousand dispatches one is tens of MB);
     // removing one removes a link, never what it points at.
     if let Some(dir) = path.parent() {
-        for version in 1..14 {
+        for version in 1..17 {
             let _ = std::fs::remove_file(dir.join(format!("dispatches.v{version}")));
         }
     }

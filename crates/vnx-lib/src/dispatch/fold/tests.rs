@@ -164,13 +164,19 @@ fn agrees(part: &Verified, full: &Verified, want: Want<'_>) -> Result<(), TestCa
     let needed: Vec<&DispatchId> = match want {
         Want::All => all.by_id.keys().collect(),
         Want::Ids(ids) => ids.iter().filter(|i| all.by_id.contains_key(*i)).collect(),
+        Want::IdsInPlay(ids) => all
+            .by_id
+            .values()
+            .filter(|r| ids.contains(&r.id) || r.listed.as_ref().is_some_and(|l| l.state.in_play()))
+            .map(|r| &r.id)
+            .collect(),
         Want::Recent(n) => all
             .by_id
             .values()
             .filter(|r| {
-                r.listed
-                    .as_ref()
-                    .is_some_and(|l| l.state.open() || l.order + n >= all.listed)
+                r.listed.as_ref().is_some_and(|l| {
+                    l.state.open() || l.state.in_play() || l.order + n >= all.listed
+                })
             })
             .map(|r| &r.id)
             .collect(),
@@ -201,7 +207,7 @@ proptest! {
             p.append(batch);
             let full = p.full();
             // In turn: a few, one, every dispatch (each read may write the index).
-            for want in [Want::Recent(2), Want::Ids(&ids), Want::All] {
+            for want in [Want::Recent(2), Want::Ids(&ids), Want::IdsInPlay(&ids), Want::All] {
                 let part = p.read(want);
                 prop_assert!(i == 0 || part.from_index);
                 agrees(&part, &full, want)?;

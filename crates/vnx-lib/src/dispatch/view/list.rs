@@ -224,7 +224,7 @@ pub fn read_states(
     let read = crate::dispatch::fold::read_verified(ledger, o, want)?;
     let (grouped, listed, report) = (read.any_grouped(), read.listed(), read.report.clone());
     let record = match want {
-        Want::Ids([id]) => read.records().get(id).cloned(),
+        Want::Ids([id]) | Want::IdsInPlay([id]) => read.records().get(id).cloned(),
         _ => None,
     };
     let from = VerifiedFrom::of_read(read.from_index);
