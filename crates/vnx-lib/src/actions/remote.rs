@@ -244,7 +244,7 @@ pub fn remove_places<'a>(
 }
 
 /// The places vnx made that no dispatch needs any more: those whose dispatches all ended
-/// given up or landed ([`remote::orphans::left_over`]: a cancelled dispatch's volume); with
+/// given up or landed ([`crate::dispatch::view::place_left_over`]: a cancelled dispatch's volume); with
 /// `apply`, each removed as an orphan is (its storage kept when it holds work not here). The
 /// hosts whose places could not be listed, each with why, besides.
 pub fn left_places(
