@@ -2,7 +2,7 @@
 //! approve` of a dispatch on an ssh host, in a container and in a pod is given there by the
 //! place's own vnx and recorded here (who decided, first), and the dispatch goes on to done.
 //! A merge keeps a container's volume while a follow-up's work is only there, and `vnx accept`
-//! brings that work here.
+//! brings that work here, from an ssh host and a pod as from a container.
 //! The container and pod run the stand-in CLIs in an image of the worker image with them
 //! (`#[ignore]`d: podman and mmdebstrap, which `bin/test --all` installs).
 
@@ -176,4 +176,52 @@ fn a_merge_keeps_the_volume_while_a_follow_up_left_work_only_there_until_it_is_a
         merged.stderr
     );
     assert!(!exists("volume", &name), "volume {name} still exists");
+}
+
+/// `vnx accept` of a dispatch of `repo` that failed on `host` with its work left uncommitted
+/// there: its place's vnx commits it, its branch comes here with the work, and the dispatch
+/// reads done; its id.
+fn left_work_is_accepted_from(repo: &Repo, host: &str) -> String {
+    let r = run(repo.dispatch_cmd("fail").args([
+        "--json",
+        "--host",
+        host,
+        "--instruction",
+        "half done",
+    ]));
+    let failed = completion(&r);
+    let id = failed["dispatch_id"].as_str().unwrap().to_owned();
+    assert_eq!(failed["status"], "failed", "{failed:#}");
+    assert_eq!(failed["teardown_class"], "dirty", "{failed:#}");
+    let a = run(repo.vnx().args(["accept", &id, "--json"]));
+    assert_eq!(a.code, 0, "{}{}", a.stdout, a.stderr);
+    let accepted: serde_json::Value = serde_json::from_str(&a.stdout).unwrap();
+    assert_ne!(
+        accepted["head_commit"], failed["head_commit"],
+        "{accepted:#}"
+    );
+    assert!(!repo.on_branch(&id, "demo-output.txt").is_empty());
+    let s = run(repo.vnx().args(["status", &id, "--json"]));
+    assert!(s.stdout.contains("\"done\""), "{}", s.stdout);
+    repo.verify_ok();
+    id
+}
+
+#[test]
+fn work_left_on_a_host_is_accepted_from_there() {
+    let remote = Remote::new();
+    left_work_is_accepted_from(&remote.repo, "box");
+}
+
+#[test]
+#[ignore = "needs podman and mmdebstrap (bin/test --all installs them)"]
+fn work_left_in_a_pod_is_accepted_from_there() {
+    let image = crate::common::container::worker_image();
+    let repo = repo_with(&format!(
+        "hosts:\n  cluster:\n    kubernetes:\n      kubectl: {}\n      namespace: agents\n      \
+         image: \"{image}\"\n    capacity: 2\n",
+        crate::kubernetes_place::STAND_IN
+    ));
+    let id = left_work_is_accepted_from(&repo, "cluster");
+    remove_volume(&crate::kubernetes_place::object_of(&id));
 }
