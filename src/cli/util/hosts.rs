@@ -59,7 +59,8 @@ pub(crate) fn catch_up(
     // A dispatch given up on with its host is asked after when that host is caught up with
     // anyway, or when it is named: live again if its host still runs it.
     let mut given_up: BTreeMap<String, Vec<remote::GivenUp>> = BTreeMap::new();
-    for (id, h) in view::remote_given_up(&ledger).unwrap_or_default() {
+    let indexed = attestor.as_ref().map(|a| (index.as_path(), a));
+    for (id, h) in view::remote_given_up(&ledger, indexed).unwrap_or_default() {
         if by_host.contains_key(&h) || only.is_some_and(|ids| ids.contains(&id)) {
             let since = view::remote_lost_at(&ledger, &id).ok().flatten();
             by_host.entry(h.clone()).or_default();

@@ -147,8 +147,19 @@ fn with_hosts(
 
 /// The dispatches given up on with their hosts (`remote_lost`, not found running since), and
 /// each one's host: a catch-up with that host asks after them too, so that one its host still
-/// runs is live again.
-pub fn remote_given_up(ledger: &Path) -> Result<Vec<(DispatchId, String)>, LedgerError> {
+/// runs is live again. The read index, while the ledger is unchanged since it was written,
+/// says whether any dispatch ever started on a host: with none, the ledger is not read.
+pub fn remote_given_up(
+    ledger: &Path,
+    index: Option<(&Path, &Attestor)>,
+) -> Result<Vec<(DispatchId, String)>, LedgerError> {
+    let none_hosted = index.is_some_and(|(path, attestor)| {
+        crate::dispatch::fold::index::current(path, attestor, ledger)
+            .is_some_and(|opened| !opened.entries().any(|e| e.hosted))
+    });
+    if none_hosted {
+        return Ok(Vec::new());
+    }
     let lost = Records::read_only(ledger, &["\"remote_lost\""])?;
     let ids: Vec<&str> = lost.by_id.keys().map(DispatchId::as_str).collect();
     with_hosts(ledger, &ids, |r, s| {
