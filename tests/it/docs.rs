@@ -91,6 +91,21 @@ fn examples(help: &str) -> Vec<String> {
 fn the_readme_examples_do_what_it_says() {
     let mut session = Session::new();
     console::check_file(&mut session, "README.md");
+    // The guide goes on in the project the README's first dispatch made.
+    console::check_file(&mut session, "docs/guide.md");
+}
+
+/// The README is the newcomer's page (what vnx is, the two commands, install, a first
+/// dispatch, where to read on); the manual is `docs/guide.md`.
+#[test]
+fn the_readme_stays_a_newcomers_page() {
+    let size = std::fs::metadata(repo_dir().join("README.md"))
+        .unwrap()
+        .len();
+    assert!(
+        size < 24 * 1024,
+        "README.md is {size} bytes: move the manual's parts to docs/"
+    );
 }
 
 #[test]
@@ -245,7 +260,7 @@ fn the_synopses_name_real_commands_and_flags() {
     let tree = help_tree();
     let mut errors = Vec::new();
     let mut count = 0;
-    for file in ["README.md", "docs/reference.md"] {
+    for file in ["README.md", "docs/guide.md", "docs/reference.md"] {
         let text = std::fs::read_to_string(repo_dir().join(file)).unwrap();
         for (line, synopsis) in synopses(&text) {
             count += 1;
@@ -317,7 +332,12 @@ fn a_transcript_binds_ids_and_catches_a_wrong_output() {
 fn no_documented_output_depends_on_the_date_or_the_clock() {
     let date_or_time = regex::Regex::new(r"\b\d{4}-\d{2}-\d{2}\b|\b\d{2}:\d{2}:\d{2}\b").unwrap();
     let mut found = Vec::new();
-    for file in ["README.md", "docs/reference.md", "docs/examples.md"] {
+    for file in [
+        "README.md",
+        "docs/guide.md",
+        "docs/reference.md",
+        "docs/examples.md",
+    ] {
         let text = std::fs::read_to_string(repo_dir().join(file)).unwrap();
         for step in console::steps(&text) {
             for line in &step.expected {
