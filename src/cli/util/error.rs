@@ -5,11 +5,6 @@ use std::error::Error;
 use std::fmt::Write as _;
 use std::process::ExitCode;
 
-use vnx::ledger::LedgerError;
-use vnx::ledger::checkpoint::CheckpointError;
-
-use super::exits;
-
 /// What a command's exit status means, the same for every command (ordered by number: a
 /// command that tries several things exits with the highest).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -127,7 +122,7 @@ impl CliError {
         self
     }
 
-    fn with_hint_opt(mut self, hint: Option<String>) -> CliError {
+    pub(super) fn with_hint_opt(mut self, hint: Option<String>) -> CliError {
         if hint.is_some() {
             self.hint = hint;
         }
@@ -141,7 +136,7 @@ impl CliError {
 
     /// The message and its causes on one line, escaped, as a warning says them.
     pub fn one_line(&self) -> String {
-        use super::output::escape;
+        use super::escape::escape;
         let mut text = escape(&self.message).into_owned();
         for cause in &self.causes {
             let _ = write!(text, ": {}", escape(cause));
@@ -170,7 +165,7 @@ impl CliError {
     /// `error:`, the causes and the hint, as printed. A full disk (ENOSPC anywhere in the
     /// chain, from vnx or from git's own message) says so first, whatever failed on it.
     fn rendered(&self) -> String {
-        use super::output::escape;
+        use super::escape::escape;
         let mut text = format!("error: {}\n", escape(&self.message));
         for cause in &self.causes {
             let _ = writeln!(text, "  caused by: {}", escape(cause));
@@ -193,78 +188,6 @@ impl CliError {
 /// The hint for an error a full disk caused.
 const DISK_FULL: &str = "the disk is full: free space on the filesystem of the repository \
                          (`df -h .`) and run the command again";
-
-/// Library errors become CLI errors with their cause chain, their own hint, and the exit
-/// status their kind means: [`super::exits`] decides it for every variant.
-macro_rules! hinted {
-    ($($error:ty => $exit:path),* $(,)?) => {$(
-        impl From<$error> for CliError {
-            fn from(e: $error) -> CliError {
-                CliError::from_error(&e).with_hint_opt(e.hint()).exit($exit(&e))
-            }
-        }
-    )*};
-}
-
-hinted!(
-    LedgerError => exits::ledger,
-    vnx::init::InitError => exits::init,
-    CheckpointError => exits::checkpoint,
-    vnx::constraints::LoadError => exits::constraints,
-    vnx::dispatch::DispatchError => exits::dispatch,
-    vnx::gate::GateError => exits::gate,
-    vnx::merge::MergeError => exits::merge,
-    vnx::release::ReleaseError => exits::release,
-    vnx::dispatch::start::replay::ReplayError => exits::replay,
-    vnx::dispatch::start::follow_up::FollowUpError => exits::follow_up,
-    vnx::dispatch::start::rebase::RebaseError => exits::rebase,
-    vnx::remote::RemoteError => exits::remote,
-    vnx::dispatch::supervise::recover::RecoverError => exits::recover,
-    vnx::config::ConfigError => exits::config,
-    vnx::worktree::WorktreeError => exits::worktree,
-    vnx::group::GroupError => exits::group,
-    vnx::dispatch::answer::AnswerError => exits::answer,
-    vnx::dispatch::accept::AcceptError => exits::accept,
-    vnx::dispatch::dismiss::DismissError => exits::dismiss,
-    vnx::forge::ForgeError => exits::forge,
-    vnx::actions::ActionError => exits::action,
-    vnx::notice::NoticeError => exits::notice,
-    vnx::review::ReviewError => exits::review,
-    vnx::dispatch::budget::BudgetError => exits::budget,
-);
-
-/// The errors without a hint of their own.
-macro_rules! plain {
-    ($($error:ty => $exit:path),* $(,)?) => {$(
-        impl From<$error> for CliError {
-            fn from(e: $error) -> CliError {
-                CliError::from_error(&e).exit($exit(&e))
-            }
-        }
-    )*};
-}
-
-plain!(
-    vnx::constraints::imports::ScanError => exits::scan,
-    vnx::mcp::McpError => exits::mcp,
-    vnx::access::AccessError => exits::access,
-);
-
-impl From<vnx::dispatch::view::ResolveError> for CliError {
-    fn from(e: vnx::dispatch::view::ResolveError) -> CliError {
-        use vnx::dispatch::view::ResolveError as E;
-        let hint = match &e {
-            E::Malformed { .. } => {
-                Some("a dispatch id looks like D-1a2b3c4d5e6f; `vnx status` lists them")
-            }
-            E::Ambiguous { .. } => Some("give more of the id"),
-            E::Ledger(_) => None,
-        };
-        CliError::from_error(&e)
-            .with_hint_opt(hint.map(str::to_owned))
-            .exit(exits::resolve(&e))
-    }
-}
 
 /// The error a merge's entry that did not merge (or, with --check, cannot) stands for, its
 /// hint the library's: what `vnx merge` prints, and what the web page and the dashboard

@@ -10,7 +10,7 @@
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
-use super::validation::{Checked, Validator};
+use super::checked::{Checked, Validator};
 use crate::receipts::{Budget, Usage};
 
 /// The top-level `budget:` section.
@@ -164,7 +164,10 @@ impl Validator<'_> {
     }
 
     /// The top-level `prices:`: each model's price, each a number at least 0.
-    pub(super) fn prices(&self, raw: super::schema::Entries<Spanned<RawPrice>>) -> Checked<Prices> {
+    pub(super) fn prices(
+        &self,
+        raw: super::checked::Entries<Spanned<RawPrice>>,
+    ) -> Checked<Prices> {
         let mut prices = Vec::new();
         for (name, price) in raw.0 {
             if name.value.trim().is_empty() || name.value.len() > 200 {

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
-use super::validation::{Checked, Validator, is_name, q};
+use super::checked::{Checked, Validator, is_name, q};
 use crate::provider::DeclaredProvider;
 use crate::provider::kinds::Lane;
 

@@ -7,7 +7,7 @@
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
-use super::validation::{Checked, Validator};
+use super::checked::{Checked, Validator};
 use crate::receipts::PrMergeMethod;
 
 /// The forges vnx drives.

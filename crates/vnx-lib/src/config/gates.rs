@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
-use super::schema::{BUILTIN_PROVIDERS, Entries};
-use super::validation::{Checked, Validator, q};
+use super::checked::{BUILTIN_PROVIDERS, Entries};
+use super::checked::{Checked, Validator, q};
 use crate::provider::DeclaredProvider;
 use crate::provider::Provider;
 use crate::provider::cli;

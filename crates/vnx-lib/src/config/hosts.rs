@@ -9,10 +9,10 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
+use super::checked::Entries;
+use super::checked::{Checked, Validator, is_name, q};
 use super::kubernetes::{KubernetesHost, RawKubernetes};
 use super::mounts::{Mount, RawMount};
-use super::schema::Entries;
-use super::validation::{Checked, Validator, is_name, q};
 
 /// One place dispatches can run.
 #[derive(Clone, Debug, PartialEq)]

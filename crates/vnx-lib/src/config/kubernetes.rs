@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_saphyr::{Location, Spanned};
 
-use super::validation::{Checked, Validator, is_name, q};
+use super::checked::{Checked, Validator, is_name, q};
 
 /// A kubernetes host: how vnx reaches the cluster, and the pod it makes per dispatch.
 #[derive(Clone, Debug, PartialEq)]

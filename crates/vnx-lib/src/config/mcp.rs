@@ -5,7 +5,7 @@
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
-use super::validation::{Checked, Validator, q};
+use super::checked::{Checked, Validator, q};
 
 /// An acting tool of `vnx mcp --act`, each the vnx command of the same name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -17,6 +17,7 @@ use std::path::Path;
 
 mod allow;
 mod budget;
+mod checked;
 mod defaults;
 mod forge;
 mod gates;
@@ -41,6 +42,7 @@ pub use crate::provider::declared::{
 pub use crate::provider::template::expand;
 pub use allow::{READ_ONLY_GIT, allowable};
 pub use budget::{BudgetConfig, Price, Prices, cost_of, dollars, to_millionth};
+pub use checked::{BUILTIN_PROVIDERS, ConfigError};
 pub use defaults::{Defaults, Named};
 pub use forge::{ForgeConfig, ForgeKind, github_repo, is_repo_name};
 pub use gates::{GateDef, GateKind};
@@ -54,20 +56,16 @@ pub use queue::{QueueConfig, QueuePolicy, QueueRule};
 pub use reactions::{DEFAULT_RETRIES, FixRule, MergeRule, Reactions};
 pub use sandbox::SandboxConfig;
 pub use schema::{
-    BUILTIN_PROVIDERS, Config, MAX_POOL_SIZE, PoolConfig, RoleConfig, WorktreeConfig, cache_dir,
+    Config, MAX_DEADLINE_SECS, MAX_POOL_SIZE, PoolConfig, RoleConfig, WorktreeConfig, cache_dir,
 };
 pub use serve::{
     DEFAULT_LINK_TTL, Endpoint, EndpointKind, ServeConfig, ntfy_topic, parse_ttl, shown_url,
 };
-pub use validation::ConfigError;
 
+use checked::Validator;
 use schema::RawConfig;
-use validation::Validator;
 
 use crate::yaml;
-
-/// The longest deadline a dispatch takes: 30 days.
-pub const MAX_DEADLINE_SECS: u64 = 30 * 24 * 3600;
 
 /// Reads and validates the config at `path`; a missing file is the default config.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {

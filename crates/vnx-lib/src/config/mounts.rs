@@ -10,7 +10,7 @@ use std::path::{Component, Path};
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
-use super::validation::{Checked, Validator, q};
+use super::checked::{Checked, Validator, q};
 
 /// Where vnx's own volume is in a container: no mount may go there.
 const VNX_VOLUME: &str = "/work";

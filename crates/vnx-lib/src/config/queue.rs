@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
-use super::schema::Entries;
-use super::validation::{Checked, Validator};
+use super::checked::Entries;
+use super::checked::{Checked, Validator};
 use crate::provider::DeclaredProvider;
 
 /// What a dispatch meets when every slot of its provider is taken.

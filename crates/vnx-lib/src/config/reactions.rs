@@ -7,8 +7,8 @@
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
+use super::checked::{Checked, Validator};
 use super::serve::parse_ttl;
-use super::validation::{Checked, Validator};
 
 /// Fix attempts per pull request and rule when `retries` is not given.
 pub const DEFAULT_RETRIES: u32 = 2;

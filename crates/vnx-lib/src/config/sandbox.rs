@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
-use super::schema::Entries;
-use super::validation::{Checked, Validator, q};
+use super::checked::Entries;
+use super::checked::{Checked, Validator, q};
 use crate::provider::DeclaredProvider;
 use crate::sandbox::Network;
 

@@ -3,21 +3,18 @@
 //! before `validation` checks them.
 
 use std::collections::BTreeMap;
-use std::fmt;
-use std::marker::PhantomData;
 use std::path::{Component, Path};
 
 use serde::Deserialize;
-use serde::de::{Deserializer, MapAccess, Visitor};
 use serde_saphyr::Spanned;
 
+use super::checked::Entries;
 use super::gates::{self, GateDef};
 use crate::provider::DeclaredProvider;
 use crate::provider::kinds::{Lane, OutputFormat, PromptTransport, ProviderCompletion};
 
-/// Providers vnx knows without a declaration; their names cannot be declared.
-pub const BUILTIN_PROVIDERS: [&str; crate::provider::Provider::NAMES.len()] =
-    crate::provider::Provider::NAMES;
+/// The longest deadline a dispatch takes: 30 days.
+pub const MAX_DEADLINE_SECS: u64 = 30 * 24 * 3600;
 
 /// The parsed, validated configuration. A project without a config file gets the default.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -228,29 +225,6 @@ pub(super) struct RawRole {
     pub(super) plan: Option<bool>,
     pub(super) reactions: Option<super::reactions::RawReactions>,
     pub(super) budget: Option<Spanned<super::budget::RawBudget>>,
-}
-
-/// A mapping kept in document order, with the location of each key.
-pub(super) struct Entries<V>(pub(super) Vec<(Spanned<String>, V)>);
-
-impl<'de, V: Deserialize<'de>> Deserialize<'de> for Entries<V> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct EntriesVisitor<V>(PhantomData<V>);
-        impl<'de, V: Deserialize<'de>> Visitor<'de> for EntriesVisitor<V> {
-            type Value = Entries<V>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a mapping")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut entries = Vec::new();
-                while let Some(key) = map.next_key()? {
-                    entries.push((key, map.next_value()?));
-                }
-                Ok(Entries(entries))
-            }
-        }
-        deserializer.deserialize_map(EntriesVisitor(PhantomData))
-    }
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
-use super::validation::{Checked, Validator};
+use super::checked::{Checked, Validator};
 
 /// How long a link in a notice stays good when the config does not say: 30 minutes.
 pub const DEFAULT_LINK_TTL: Duration = Duration::from_secs(30 * 60);
@@ -251,7 +251,7 @@ impl Validator<'_> {
                 let msg = format!(
                     "serve.link_ttl must be a duration between 1m and 7d, like 30m or 2h, not \
                      {}",
-                    super::validation::q(&t.value)
+                    super::checked::q(&t.value)
                 );
                 return self.err(&t.referenced, msg);
             };
@@ -293,7 +293,7 @@ impl Validator<'_> {
                      under ~/ (outside the repository, which workers read), like \
                      file:~/.config/vnx/ntfy, not {}",
                     kind.name(),
-                    super::validation::q(path)
+                    super::checked::q(path)
                 );
                 return self.err(&url.referenced, msg);
             }

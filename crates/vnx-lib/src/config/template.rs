@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde_saphyr::Spanned;
 
-use super::validation::{Checked, Validator, q, shown};
+use super::checked::{Checked, Validator, q, shown};
 use crate::provider::template::{Token, scan};
 
 impl Validator<'_> {

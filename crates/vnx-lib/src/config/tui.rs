@@ -9,7 +9,7 @@
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
-use super::validation::{Checked, Validator, q};
+use super::checked::{Checked, Validator, q};
 use crate::provider::declared::{DeclaredDialog, DeclaredSession, DeclaredTui};
 use crate::provider::dialog::{self, DialogError, MAX_KEYS};
 use crate::provider::kinds::{Lane, OutputFormat};

@@ -1,88 +1,34 @@
-//! Checking a parsed `.vnx/config.yaml` (`Validator`, turning the raw schema types into
-//! `Config`) and `ConfigError`, whose messages point at a line and column of the file.
+//! Checking a parsed `.vnx/config.yaml` as a whole: `Validator::config` turns the raw schema
+//! types into `Config`, each section through its own module's checks.
 
-use std::path::Path;
+use serde_saphyr::Spanned;
 
-use serde_saphyr::{Location, Spanned};
-
+use super::checked::{BUILTIN_PROVIDERS, Checked, Validator, is_name, q};
 use super::schema::{
-    BUILTIN_PROVIDERS, Config, PoolConfig, RawConfig, RawLane, RawPool, RawProvider, RawWorktree,
-    RoleConfig, WorktreeConfig,
+    Config, PoolConfig, RawConfig, RawLane, RawPool, RawProvider, RawWorktree, RoleConfig,
+    WorktreeConfig,
 };
 use crate::provider::kinds::{Lane, OutputFormat, PromptTransport, ProviderCompletion};
 use crate::provider::template::expand;
 use crate::provider::{DeclaredLane, DeclaredPermissions, DeclaredProvider};
-pub(super) use crate::yaml::shown;
-use crate::yaml::{YamlError, line_col};
-
-/// Why `.vnx/config.yaml` could not be loaded.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// The file could not be read, or is not YAML of the config's shape (too large, not
-    /// UTF-8, a syntax or type error, an unknown or duplicate key).
-    #[error(transparent)]
-    Yaml(#[from] YamlError),
-    /// A value the file's shape allows but the config does not. `line` and `column` are
-    /// 1-based (characters); 0 when unknown.
-    #[error(transparent)]
-    Invalid(crate::yaml::Spot),
-}
-
-impl ConfigError {
-    /// What to do about it.
-    pub fn hint(&self) -> Option<String> {
-        match self {
-            ConfigError::Yaml(YamlError::Io { .. }) => None,
-            ConfigError::Yaml(_) | ConfigError::Invalid(_) => Some(
-                "fix the file; the README sections \"Declaring providers\" and \"Gates, merge \
-                 and the phantom guard\" describe the format"
-                    .into(),
-            ),
-        }
-    }
-}
-
-pub(super) struct Validator<'p> {
-    pub(super) path: &'p Path,
-}
-
-pub(super) type Checked<T> = Result<T, ConfigError>;
 
 impl Validator<'_> {
-    pub(super) fn err<T>(&self, at: &Location, message: String) -> Checked<T> {
-        let (line, column) = line_col(at);
-        Err(invalid(self.path, line, column, message))
-    }
-
     /// A number of seconds `key` gives: between 1 and the longest deadline.
     fn seconds(&self, key: &str, secs: &Spanned<i64>) -> Checked<u64> {
         match u64::try_from(secs.value)
             .ok()
-            .filter(|n| (1..=super::MAX_DEADLINE_SECS).contains(n))
+            .filter(|n| (1..=super::schema::MAX_DEADLINE_SECS).contains(n))
         {
             Some(n) => Ok(n),
             None => {
                 let msg = format!(
                     "{key} must be between 1 and {}, not {}",
-                    super::MAX_DEADLINE_SECS,
+                    super::schema::MAX_DEADLINE_SECS,
                     secs.value
                 );
                 self.err(&secs.referenced, msg)
             }
         }
-    }
-
-    /// Refuses `name` unless it is a valid name of a `what` (a provider, role or gate).
-    pub(super) fn name(&self, name: &Spanned<String>, what: &str) -> Checked<()> {
-        if is_name(&name.value, u8::is_ascii_lowercase, b"-_", 1..=32) {
-            return Ok(());
-        }
-        let msg = format!(
-            "{} is not a valid {what} name: use 1-32 lowercase letters, digits, `-` or `_`, \
-             starting with a letter",
-            q(&name.value)
-        );
-        self.err(&name.referenced, msg)
     }
 
     pub(super) fn config(&self, raw: RawConfig) -> Checked<Config> {
@@ -553,31 +499,4 @@ impl Validator<'_> {
             tui,
         })
     }
-}
-
-fn invalid(path: &Path, line: usize, column: usize, message: String) -> ConfigError {
-    ConfigError::Invalid(crate::yaml::Spot {
-        path: path.to_owned(),
-        line,
-        column,
-        message,
-    })
-}
-
-/// `^[first][a-z0-9{extra}]*$` with a length in `len`.
-pub(super) fn is_name(
-    s: &str,
-    first: fn(&u8) -> bool,
-    extra: &[u8],
-    len: std::ops::RangeInclusive<usize>,
-) -> bool {
-    let mut bytes = s.bytes();
-    len.contains(&s.len())
-        && bytes.next().is_some_and(|b| first(&b))
-        && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || extra.contains(&b))
-}
-
-/// A user-supplied value quoted for a message.
-pub(super) fn q(s: &str) -> String {
-    format!("`{}`", shown(s, 80))
 }

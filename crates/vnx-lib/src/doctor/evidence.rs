@@ -5,7 +5,7 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use super::{Check, Status, count};
+use super::check::{Check, Status, count};
 use crate::ledger::checkpoint::{self, CheckpointKey};
 use crate::ledger::{ChainStatus, VerifyOptions};
 

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::{Check, count, rel};
+use super::check::{Check, count, rel};
 use crate::config::ConfigError;
 use crate::project::{CONFIG, Project};
 use crate::yaml::{self, Spot, YamlError};

@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::{Check, count};
+use super::check::{Check, count};
 use crate::dispatch::view::{self, DispatchState, State};
 use crate::project::DATA_DIR;
 use crate::tmux::Tmux;
@@ -164,7 +164,7 @@ fn unfinished_files(root: &Path, ledger: Option<&Path>) -> Option<Check> {
             temporaries.len(),
             temporaries
                 .iter()
-                .map(|p| super::rel(p, &data))
+                .map(|p| super::check::rel(p, &data))
                 .collect::<Vec<_>>()
                 .join(", ")
         ));
@@ -222,7 +222,7 @@ fn gate_checkouts(root: &Path) -> Option<Check> {
     let gates = std::fs::canonicalize(root.join(DATA_DIR).join(crate::gate::GATES_DIR)).ok()?;
     let left: Vec<String> = crate::release::prune::gate_leftovers(root)
         .iter()
-        .map(|c| super::rel(&c.path, &gates))
+        .map(|c| super::check::rel(&c.path, &gates))
         .collect();
     (!left.is_empty()).then(|| {
         Check::warn(
@@ -395,7 +395,7 @@ fn worktrees(root: &Path, seen: &Seen, by_id: &States<'_>) -> Check {
             {
                 orphans.push(format!(
                     "{} (registered with git, missing on disk)",
-                    super::rel(wt.path(), &dir)
+                    super::check::rel(wt.path(), &dir)
                 ));
             }
         }

@@ -7,6 +7,7 @@
 //! (`leftovers`), with a `forge:` section, the remote and `gh`'s login (`forge`), and with
 //! `serve.notify:`, whether workers can read where notices go (`notices`).
 
+mod check;
 mod clis;
 mod evidence;
 mod files;
@@ -21,131 +22,12 @@ mod trust;
 
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
-
 use crate::project::Project;
 use crate::provider::Provider;
 use crate::tmux::Tmux;
 
+pub use check::{Check, Report, Status, Summary};
 pub use tools::{GIT_MIN, TMUX_MIN};
-
-/// A check's verdict, from best to worst.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    /// Works.
-    Pass,
-    /// Works, but something deserves attention (`--strict` fails on it).
-    Warn,
-    /// Something vnx relies on is missing or broken.
-    Fail,
-}
-
-impl Status {
-    /// `PASS`, `WARN` or `FAIL`.
-    pub fn label(self) -> &'static str {
-        match self {
-            Status::Pass => "PASS",
-            Status::Warn => "WARN",
-            Status::Fail => "FAIL",
-        }
-    }
-}
-
-/// One check's outcome.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Check {
-    /// What was checked (`git`, `ledger`, ...).
-    pub name: String,
-    /// Its verdict.
-    pub status: Status,
-    /// What was found.
-    pub detail: String,
-    /// What to do about a WARN or FAIL.
-    pub hint: Option<String>,
-}
-
-impl Check {
-    /// A passing check.
-    pub fn pass(name: impl Into<String>, detail: impl Into<String>) -> Check {
-        Check {
-            name: name.into(),
-            status: Status::Pass,
-            detail: detail.into(),
-            hint: None,
-        }
-    }
-
-    /// A check that warns, with what to do.
-    pub fn warn(
-        name: impl Into<String>,
-        detail: impl Into<String>,
-        hint: impl Into<String>,
-    ) -> Check {
-        Check {
-            status: Status::Warn,
-            hint: Some(hint.into()),
-            ..Check::pass(name, detail)
-        }
-    }
-
-    /// A failing check, with what to do.
-    pub fn fail(
-        name: impl Into<String>,
-        detail: impl Into<String>,
-        hint: impl Into<String>,
-    ) -> Check {
-        Check {
-            status: Status::Fail,
-            hint: Some(hint.into()),
-            ..Check::pass(name, detail)
-        }
-    }
-}
-
-/// Every check, in a fixed order.
-#[derive(Clone, Debug, Default, Serialize)]
-pub struct Report {
-    /// Each check, in order.
-    pub checks: Vec<Check>,
-}
-
-/// How many checks ended in each status.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct Summary {
-    /// Checks that passed.
-    pub pass: usize,
-    /// Checks that warned.
-    pub warn: usize,
-    /// Checks that failed.
-    pub fail: usize,
-}
-
-impl Report {
-    /// The worst status of any check (PASS when there are none).
-    pub fn worst(&self) -> Status {
-        self.checks
-            .iter()
-            .map(|c| c.status)
-            .max()
-            .unwrap_or(Status::Pass)
-    }
-
-    /// How many checks ended in each status.
-    pub fn summary(&self) -> Summary {
-        let count = |s| self.checks.iter().filter(|c| c.status == s).count();
-        Summary {
-            pass: count(Status::Pass),
-            warn: count(Status::Warn),
-            fail: count(Status::Fail),
-        }
-    }
-
-    /// The check of that name, if it ran.
-    pub fn get(&self, name: &str) -> Option<&Check> {
-        self.checks.iter().find(|c| c.name == name)
-    }
-}
 
 /// What the caller resolved for doctor.
 pub struct Inputs<'a> {
@@ -300,19 +182,6 @@ pub fn run(inputs: &Inputs<'_>) -> Report {
 
 fn initialised_root(inputs: &Inputs<'_>) -> bool {
     inputs.project.is_some_and(|p| p.config_path().is_file())
-}
-
-/// `path` relative to `root` when inside it, for shorter messages.
-fn rel(path: &Path, root: &Path) -> String {
-    path.strip_prefix(root)
-        .unwrap_or(path)
-        .display()
-        .to_string()
-}
-
-/// "1 thing" / "2 things".
-fn count(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 #[cfg(test)]

@@ -41,7 +41,7 @@ pub(super) fn addresses(serve: &ServeConfig, root: &Path, home: Option<&Path>) -
             format!(
                 "the {} serve.notify lists {} kept outside the repository: notices to {} carry \
                  approve and deny links",
-                super::count(n, "address", "addresses"),
+                super::check::count(n, "address", "addresses"),
                 if n == 1 { "is" } else { "are" },
                 if n == 1 { "it" } else { "them" },
             ),

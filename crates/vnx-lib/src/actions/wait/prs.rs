@@ -1,65 +1,15 @@
-//! A wait's last part, on done dispatches' pull requests (`vnx wait --until-pr`): what is
-//! waited for and when it is over (`UntilPr`), and the pull requests followed through the
-//! front end's forge until each is decided or the timeout comes, each change heard once.
+//! A wait's last part, on done dispatches' pull requests (`vnx wait --until-pr`): the pull
+//! requests followed through the front end's forge until each is decided (`UntilPr`) or the
+//! timeout comes, each change heard once.
 
 use std::collections::BTreeMap;
 use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
 
-use super::{Front, WaitEvent};
+use super::front::{Front, UntilPr, WaitEvent};
 use crate::forge::watch::PrStatus;
 use crate::ids::DispatchId;
 use crate::project::Project;
-
-/// What a wait on a done dispatch's pull request waits for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum UntilPr {
-    /// Every check done: passed (well) or any failed.
-    Checks,
-    /// Merged (well) or closed.
-    Merged,
-    /// A new review decision, review or comment: approved (well) or not.
-    Review,
-}
-
-impl UntilPr {
-    /// What is waited for, in words: "its pull request's checks".
-    pub fn name(self) -> &'static str {
-        match self {
-            UntilPr::Checks => "its pull request's checks",
-            UntilPr::Merged => "its pull request's merge",
-            UntilPr::Review => "a review of its pull request",
-        }
-    }
-
-    /// Whether the wait on a pull request first read as `first` and now read as `now` is
-    /// over, and if so whether it ended well. A read that failed (`unknown`) decides nothing.
-    pub fn decide(self, first: &PrStatus, now: &PrStatus) -> Option<bool> {
-        let ended = match now.state.as_str() {
-            "merged" => Some(true),
-            "closed" => Some(false),
-            _ => None,
-        };
-        match self {
-            UntilPr::Checks => match now.checks_word.as_str() {
-                "pass" => Some(true),
-                "fail" => Some(false),
-                _ => ended,
-            },
-            UntilPr::Merged => ended,
-            UntilPr::Review => {
-                let decided =
-                    !now.review_decision.is_empty() && now.review_decision != first.review_decision;
-                let said = now.new_comments > first.new_comments;
-                if decided || said {
-                    Some(now.review_decision == "APPROVED")
-                } else {
-                    ended
-                }
-            }
-        }
-    }
-}
 
 /// A wait on dispatches' pull requests.
 pub(super) struct Following<'a> {
