@@ -107,7 +107,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             if let Some(pr) = &pr {
                 o.insert("pr".into(), serde_json::to_value(pr).unwrap_or_default());
             }
-            let comments = review_comments(&project, &tmux, &id)?;
+            let comments = review_comments(&project, &tmux, &d)?;
             o.insert(
                 "review_comments".into(),
                 serde_json::to_value(comments).unwrap_or_default(),
@@ -140,7 +140,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         if let Some(pr) = &pr {
             pr_block(&mut out, pr)?;
         }
-        let comments = review_comments(&project, &tmux, &id)?;
+        let comments = review_comments(&project, &tmux, &d)?;
         if !comments.is_empty() {
             out.line("  review comments:")?;
             for c in &comments {
@@ -158,8 +158,12 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
 fn review_comments(
     project: &vnx::project::Project,
     tmux: &Tmux,
-    id: &DispatchId,
+    d: &detail::Detail,
 ) -> Result<Vec<vnx::review::Comment>, CliError> {
+    if !d.has_review_comments() {
+        return Ok(Vec::new());
+    }
+    let id = &d.state.id;
     let ledger = project.ledger();
     let Ok(attestor) = settings::attestor(None) else {
         return Ok(Vec::new());

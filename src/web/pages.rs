@@ -498,7 +498,7 @@ fn dispatch_page(app: &App, p: &Paired, id: &DispatchId, said: &Said) -> Result<
         }
         b.push_str("</dl>");
     }
-    b.push_str(&review_html(app, p, id));
+    b.push_str(&review_html(app, p, &d));
     let diff = vnx::dispatch::detail::diff_with(&app.sources.root, &d, false, &[], true)
         .unwrap_or_else(|e| format!("(no diff: {e})"));
     let _ = write!(
@@ -530,11 +530,15 @@ fn dispatch_page(app: &App, p: &Paired, id: &DispatchId, said: &Said) -> Result<
 
 /// The review comments on a dispatch's diff: each with its place, whether its line changed
 /// since, and the follow-up that addressed it; and the button that sends the open ones.
-fn review_html(app: &App, p: &Paired, id: &DispatchId) -> String {
+fn review_html(app: &App, p: &Paired, d: &vnx::dispatch::detail::Detail) -> String {
+    if !d.has_review_comments() {
+        return String::new();
+    }
+    let id = &d.state.id;
     let mut review = None;
     let read = (app.calls.desk)(None, &mut |desk| {
-        // Most dispatches have none: a look for their receipts first, which costs far less
-        // than listing every dispatch as comments' staleness needs.
+        // Only signed comments count: a look for them first, which costs far less than
+        // listing every dispatch as comments' staleness needs.
         let recorded =
             vnx::review::recorded(desk.ctx.ledger, id, desk.trusted).map_err(|e| e.to_string())?;
         if !recorded.comments.is_empty() {

@@ -237,6 +237,7 @@ pub(crate) fn merge_verdict(e: &vnx::merge::Entry) -> Option<CliError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use vnx::ledger::LedgerError;
 
     #[test]
     fn a_full_disk_is_named_in_the_hint_wherever_it_is_in_the_chain() {

@@ -121,15 +121,19 @@ fn many_held_connections_under_a_low_file_limit_do_not_stop_a_paired_device() {
     drop(held);
 }
 
-/// A process that holds the lock of the paired devices' file until killed.
+/// A process that holds the lock of the paired devices' file until killed: flock without a
+/// fork, so the process killed is the one holding it (a forked `sleep` outlived the test
+/// holding the test run's output open, and `bin/test`'s log waited 300 s for it).
 struct HeldLock(std::process::Child);
 
 impl HeldLock {
     fn on(file: &std::path::Path) -> HeldLock {
         let mut child = Command::new("flock")
+            .arg("--no-fork")
             .arg(file)
             .args(["-c", "echo held; exec sleep 300"])
             .stdout(Stdio::piped())
+            .stderr(Stdio::null())
             .spawn()
             .expect("flock runs");
         let mut said = [0u8; 5];

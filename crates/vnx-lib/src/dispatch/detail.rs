@@ -98,6 +98,16 @@ pub struct GateLine {
     pub reason: Option<String>,
 }
 
+impl Detail {
+    /// Whether a `review_comment` is among its own receipts (signed or not: the review's
+    /// reader judges them). Most dispatches have none, and this reads nothing, where reading
+    /// the comments (`review::recorded`) reads the ledger.
+    pub fn has_review_comments(&self) -> bool {
+        use crate::receipts::Kind as _;
+        (self.receipts.iter()).any(|r| r.event_type == crate::receipts::ReviewComment::EVENT)
+    }
+}
+
 /// One of the dispatch's receipts.
 #[derive(Clone, Debug, Serialize)]
 pub struct ReceiptLine {

@@ -256,9 +256,10 @@ pub fn show(s: &Settings, id: &str) -> Result<serde_json::Value, McpError> {
             .next()
     });
     // Its review comments, as `vnx show --json` lists them.
-    let review_comments = if crate::review::recorded(&s.ledger, id, &trusted)?
-        .comments
-        .is_empty()
+    let review_comments = if !d.has_review_comments()
+        || crate::review::recorded(&s.ledger, id, &trusted)?
+            .comments
+            .is_empty()
     {
         Vec::new()
     } else {
