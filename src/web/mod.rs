@@ -162,10 +162,10 @@ impl App {
         reloader.overlaps(&self.sources, id)
     }
 
-    /// One dispatch whole.
+    /// One dispatch whole, read through the read index as the list is.
     fn detail(&self, id: &DispatchId) -> Result<Option<vnx::dispatch::detail::Detail>, String> {
-        vnx::dispatch::detail::detail(&self.sources.ledger, id, &self.sources.tmux)
-            .map_err(|e| e.to_string())
+        let reloader = self.reloader.lock().map_err(|e| e.to_string())?;
+        (reloader.detail(&self.sources, id)).map_err(|e| e.to_string())
     }
 
     /// The pull requests of `states`, as the forge cache holds them (no `gh` call): a line

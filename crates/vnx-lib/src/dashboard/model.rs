@@ -219,9 +219,31 @@ impl Reloader {
         radar.line(id).map(|l| one_line(&l))
     }
 
-    /// The open dispatches' and the recent ones' states, verified through the read index.
-    fn read(&self, src: &Sources) -> Result<Reading, LedgerError> {
-        use crate::dispatch::fold::{self, ReadOptions, Want};
+    /// One dispatch whole, its state and receipts read through the read index as
+    /// [`Reloader::reload`] reads (the web page's dispatch): `None` when the ledger never
+    /// started it.
+    pub fn detail(
+        &self,
+        src: &Sources,
+        id: &crate::ids::DispatchId,
+    ) -> Result<Option<crate::dispatch::detail::Detail>, LedgerError> {
+        use crate::dispatch::fold::{self, Want};
+        let (attestor, trusted) = self.keys(src);
+        let data_dir = src.root.join(crate::project::DATA_DIR);
+        let index = fold::index::path_in(&data_dir);
+        let options = self.options(&index, attestor.as_ref(), &trusted);
+        let want = Want::Ids(std::slice::from_ref(id));
+        let read = view::read_states(&src.ledger, &data_dir, &options, want, &src.tmux)?;
+        let Some(state) = read.states.into_iter().find(|s| s.id == *id) else {
+            return Ok(None);
+        };
+        let receipts = read.record.map(|r| r.receipts).unwrap_or_default();
+        crate::dispatch::detail::of_record(&src.ledger, state, &receipts).map(Some)
+    }
+
+    /// This machine's signing key as an attestor, and the keys the ledger's signatures are
+    /// trusted from.
+    fn keys(&self, src: &Sources) -> (Option<crate::ledger::attest::Attestor>, Vec<[u8; 32]>) {
         let attestor = self
             .key
             .as_deref()
@@ -231,17 +253,34 @@ impl Reloader {
             .as_ref()
             .and_then(|a| crate::ledger::attest::trusted_keys(&src.ledger, a).ok())
             .unwrap_or_default();
-        let index = fold::index::path_in(&src.root.join(crate::project::DATA_DIR));
-        let options = ReadOptions {
-            index: Some(&index),
-            attestor: attestor.as_ref(),
-            trusted: &trusted,
+        (attestor, trusted)
+    }
+
+    /// How the dashboard reads through the index at `index`, writing it when it changed.
+    fn options<'a>(
+        &'a self,
+        index: &'a std::path::Path,
+        attestor: Option<&'a crate::ledger::attest::Attestor>,
+        trusted: &'a [[u8; 32]],
+    ) -> crate::dispatch::fold::ReadOptions<'a> {
+        crate::dispatch::fold::ReadOptions {
+            index: Some(index),
+            attestor,
+            trusted,
             key: self.key.as_deref(),
             witness_dir: self.witness_dir.as_deref(),
             threads: self.threads,
             max_violations: 10_000,
             write: true,
-        };
+        }
+    }
+
+    /// The open dispatches' and the recent ones' states, verified through the read index.
+    fn read(&self, src: &Sources) -> Result<Reading, LedgerError> {
+        use crate::dispatch::fold::{self, Want};
+        let (attestor, trusted) = self.keys(src);
+        let index = fold::index::path_in(&src.root.join(crate::project::DATA_DIR));
+        let options = self.options(&index, attestor.as_ref(), &trusted);
         let read = fold::read_verified(&src.ledger, &options, Want::Recent(RECENT))?;
         let listed = read.listed();
         let report = read.report.clone();
