@@ -320,7 +320,8 @@ const MAX_LOOP: usize = 6;
 /// follow re-exports and paths into child modules, each by its first file with its size then:
 /// one may shrink (lower its size here) until it is gone, never grow, and no other may form.
 /// `dispatch` and `provider/cli` are the supervisor's and the CLIs' shared types in their
-/// folders' `mod.rs`; `remote` is the place kinds, which `place.rs` names for its factories.
+/// folders' `mod.rs`; `remote` is the place kinds, which `place.rs` names for its factories
+/// (ADR 0109).
 const LOOPS_TO_BREAK: [(&str, usize); 3] = [("dispatch", 34), ("provider/cli", 36), ("remote", 13)];
 
 #[test]

@@ -8,11 +8,10 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::dispatch::fold::{Cite, CiteReader, Records};
-use crate::dispatch::view::{self, DispatchState};
+use crate::dispatch::view::DispatchState;
 use crate::ledger::LedgerError;
 use crate::process::{self, Cmd};
 use crate::receipts::Typed;
-use crate::tmux::Tmux;
 
 /// One dispatch whole.
 #[derive(Clone, Debug, Serialize)]
@@ -132,15 +131,7 @@ impl std::fmt::Display for ReceiptLine {
     }
 }
 
-/// The dispatch `id` whole, or `None` when the ledger never started it.
-pub fn detail(ledger: &Path, id: &DispatchId, tmux: &Tmux) -> Result<Option<Detail>, LedgerError> {
-    match view::state_of(ledger, id, tmux)? {
-        Some((state, record)) => of_record(ledger, state, &record.receipts).map(Some),
-        None => Ok(None),
-    }
-}
-
-/// The dispatch whole, given its state as [`view::list`] made it (its record is read again,
+/// The dispatch whole, given its state as [`crate::dispatch::view::list`] made it (its record is read again,
 /// from the lines that mention it).
 pub fn of(ledger: &Path, state: DispatchState) -> Result<Detail, LedgerError> {
     let records = Records::read_only(ledger, &[state.id.as_str()])?;

@@ -167,22 +167,6 @@ pub fn remote_given_up(
     })
 }
 
-/// Dispatch `id`'s state, and its record (`None` when the ledger never queued or started
-/// it); only the lines that mention it are read closely.
-pub fn state_of(
-    ledger: &Path,
-    id: &DispatchId,
-    tmux: &Tmux,
-) -> Result<Option<(DispatchState, DispatchRecord)>, LedgerError> {
-    let records = Records::read_only(ledger, &[id.as_str()])?;
-    let Some(record) = records.get(id).filter(|r| r.listed.is_some()) else {
-        return Ok(None);
-    };
-    let reader = CiteReader::open(ledger)?;
-    let state = project(&reader, &records, record, &Sessions::new(tmux))?;
-    Ok(Some((state, record.clone())))
-}
-
 /// The listed dispatches of `records` (folded from `ledger`), in start order, given the
 /// tmux sessions that are alive; each one's proof is read back from the ledger.
 pub fn states_of(

@@ -13,7 +13,7 @@ mod wait;
 
 pub use list::{
     Sessions, StatesRead, into_states_verified, list, list_with, read_states, recent,
-    remote_given_up, remote_live, state_of, states_of,
+    remote_given_up, remote_live, states_of,
 };
 pub use lookup::{
     Completion, Correction, completion, correction, remote_lost, remote_lost_at, remote_of,
