@@ -158,30 +158,20 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
 fn review_comments(
     project: &vnx::project::Project,
     tmux: &Tmux,
-    d: &detail::Detail,
+    d: &Detail,
 ) -> Result<Vec<vnx::review::Comment>, CliError> {
-    if !d.has_review_comments() {
-        return Ok(Vec::new());
-    }
-    let id = &d.state.id;
     let ledger = project.ledger();
     let Ok(attestor) = settings::attestor(None) else {
         return Ok(Vec::new());
     };
     let trusted = vnx::ledger::attest::trusted_keys(&ledger, &attestor)?;
-    if vnx::review::recorded(&ledger, id, &trusted)?
-        .comments
-        .is_empty()
-    {
-        return Ok(Vec::new());
-    }
-    let states = vnx::dispatch::view::list(&ledger, tmux)?;
-    Ok(vnx::review::comments(
+    let states = || vnx::dispatch::view::list(&ledger, tmux);
+    Ok(vnx::review::shown(
         &project.root,
         &ledger,
-        &states,
-        id,
+        d,
         &trusted,
+        states,
     )?)
 }
 

@@ -531,19 +531,22 @@ fn dispatch_page(app: &App, p: &Paired, id: &DispatchId, said: &Said) -> Result<
 /// The review comments on a dispatch's diff: each with its place, whether its line changed
 /// since, and the follow-up that addressed it; and the button that sends the open ones.
 fn review_html(app: &App, p: &Paired, d: &vnx::dispatch::detail::Detail) -> String {
-    if !d.has_review_comments() {
-        return String::new();
-    }
     let id = &d.state.id;
     let mut review = None;
     let read = (app.calls.desk)(None, &mut |desk| {
-        // Only signed comments count: a look for them first, which costs far less than
-        // listing every dispatch as comments' staleness needs.
-        let recorded =
-            vnx::review::recorded(desk.ctx.ledger, id, desk.trusted).map_err(|e| e.to_string())?;
-        if !recorded.comments.is_empty() {
-            review = Some(vnx::actions::review::list(desk, id).map_err(|e| e.to_string())?);
-        }
+        let states = || vnx::dispatch::view::list(desk.ctx.ledger, desk.ctx.tmux);
+        let comments = vnx::review::shown(
+            &desk.ctx.project.root,
+            desk.ctx.ledger,
+            d,
+            desk.trusted,
+            states,
+        )
+        .map_err(|e| e.to_string())?;
+        review = Some(vnx::actions::review::Review {
+            dispatch_id: id.clone(),
+            comments,
+        });
         Ok(())
     });
     let Some(review) = review else {

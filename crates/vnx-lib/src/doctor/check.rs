@@ -58,11 +58,7 @@ impl Check {
         detail: impl Into<String>,
         hint: impl Into<String>,
     ) -> Check {
-        Check {
-            status: Status::Warn,
-            hint: Some(hint.into()),
-            ..Check::pass(name, detail)
-        }
+        Check::with_hint(Status::Warn, name, detail, hint)
     }
 
     /// A failing check, with what to do.
@@ -71,8 +67,17 @@ impl Check {
         detail: impl Into<String>,
         hint: impl Into<String>,
     ) -> Check {
+        Check::with_hint(Status::Fail, name, detail, hint)
+    }
+
+    fn with_hint(
+        status: Status,
+        name: impl Into<String>,
+        detail: impl Into<String>,
+        hint: impl Into<String>,
+    ) -> Check {
         Check {
-            status: Status::Fail,
+            status,
             hint: Some(hint.into()),
             ..Check::pass(name, detail)
         }

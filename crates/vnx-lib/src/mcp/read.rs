@@ -256,16 +256,8 @@ pub fn show(s: &Settings, id: &str) -> Result<serde_json::Value, McpError> {
             .next()
     });
     // Its review comments, as `vnx show --json` lists them.
-    let review_comments = if !d.has_review_comments()
-        || crate::review::recorded(&s.ledger, id, &trusted)?
-            .comments
-            .is_empty()
-    {
-        Vec::new()
-    } else {
-        let states = crate::dispatch::view::list(&s.ledger, &Tmux::new(&s.tmux_socket))?;
-        crate::review::comments(&s.root, &s.ledger, &states, id, &trusted)?
-    };
+    let states = || crate::dispatch::view::list(&s.ledger, &Tmux::new(&s.tmux_socket));
+    let review_comments = crate::review::shown(&s.root, &s.ledger, &d, &trusted, states)?;
     #[derive(Serialize)]
     struct Shown {
         #[serde(flatten)]

@@ -255,7 +255,39 @@ pub fn comments(
     id: &DispatchId,
     trusted: &[[u8; 32]],
 ) -> Result<Vec<Comment>, ReviewError> {
-    let recorded = recorded(ledger, id, trusted)?;
+    judged(repo_root, states, id, recorded(ledger, id, trusted)?)
+}
+
+/// The comments on dispatch `d` as a reader of one dispatch shows them (`vnx show`, the page,
+/// MCP's `show_dispatch`), each judged as [`comments`] judges it. Most dispatches have none:
+/// nothing more is read unless a `review_comment` is among its own receipts, and the
+/// dispatches' states (`states`, which may list every dispatch) only when one of `trusted`
+/// signed such a comment.
+pub fn shown(
+    repo_root: &Path,
+    ledger: &Path,
+    d: &crate::dispatch::detail::Detail,
+    trusted: &[[u8; 32]],
+    states: impl FnOnce() -> Result<Vec<DispatchState>, LedgerError>,
+) -> Result<Vec<Comment>, ReviewError> {
+    if !d.has_review_comments() {
+        return Ok(Vec::new());
+    }
+    let recorded = recorded(ledger, &d.state.id, trusted)?;
+    if recorded.comments.is_empty() {
+        return Ok(Vec::new());
+    }
+    judged(repo_root, &states()?, &d.state.id, recorded)
+}
+
+/// `recorded`'s comments on dispatch `id`, each with whether it is stale against the newest
+/// head of its chain among `states` and the follow-up that addressed it.
+fn judged(
+    repo_root: &Path,
+    states: &[DispatchState],
+    id: &DispatchId,
+    recorded: Recorded,
+) -> Result<Vec<Comment>, ReviewError> {
     if recorded.comments.is_empty() {
         return Ok(Vec::new());
     }
