@@ -83,6 +83,7 @@ mod prune;
 mod questions;
 mod queue;
 mod radar;
+mod read_cost;
 mod read_index;
 mod real_clis;
 mod real_mcp;

@@ -185,10 +185,12 @@ pub(super) struct Caught {
 /// when the prefix would have to be digested whole and `threads` is `None`.
 ///
 /// The prefix is taken on trust when the ledger is the file the index's stamp was taken of
-/// (device, inode) and has grown: the segment the prefix ends in is digested again (its last
-/// line among it) and the new lines must extend the chain from the recorded end; an edit in
-/// place of older lines is left to [`index::roll`] and to `audit-chain verify` (ADR 0045).
-/// Otherwise (the same size with another stamp, another file) the prefix is digested whole.
+/// (device, inode) and has grown, or shows that stamp unchanged though it was taken too soon
+/// after a write to be trusted alone (the index an anchoring moved, written right after a
+/// dispatch ended): the segment the prefix ends in is digested again (its last line among
+/// it) and the new lines must extend the chain from the recorded end; an edit in place of
+/// older lines is left to [`index::roll`] and to `audit-chain verify` (ADR 0045). Otherwise
+/// (the same size with another stamp, another file) the prefix is digested whole.
 pub(super) fn catch_up(
     ledger: &Path,
     p: Prefix<'_>,
@@ -204,10 +206,12 @@ pub(super) fn catch_up(
     if stamp.size < p.offset || stamp.size - p.offset > most_new {
         return Ok(None);
     }
-    let on_trust = stamp.size > p.offset
-        && p.sealed
-            .stamp
-            .is_some_and(|s| (s.dev, s.ino, s.size) == (stamp.dev, stamp.ino, p.offset));
+    let on_trust = p.sealed.stamp.is_some_and(|s| {
+        let same_file = (s.dev, s.ino, s.size) == (stamp.dev, stamp.ino, p.offset);
+        // Grown; or not written since a stamp taken too soon after a write to be trusted
+        // alone (every field the same: an edit since shows another size or change time).
+        same_file && (stamp.size > p.offset || (s.mtime, s.ctime) == (stamp.mtime, stamp.ctime))
+    });
     let mut digested = 0;
     if !on_trust {
         let Some(threads) = threads else {
