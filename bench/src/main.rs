@@ -27,6 +27,8 @@
 //! 13. The project's day across 50 running dispatches: a supervisor's refresh, in process
 //!     (`--day-only`).
 //! 14. `vnx serve`'s list page asked for alone and by 50 devices at once (`--serve-only`).
+//! 15. Idle cost: the CPU of `--dispatches` live dispatches' supervisors (and the tmux
+//!     server) over 10 s while their workers sleep (`--idle-only`).
 
 #![expect(
     clippy::disallowed_methods,
@@ -42,6 +44,7 @@ mod day_bench;
 mod dispatch_bench;
 mod egress_bench;
 mod generate;
+mod idle_bench;
 mod launch_bench;
 mod machine;
 mod pool_bench;
@@ -131,6 +134,10 @@ struct Args {
     /// with `--dispatches` recorded dispatches [default: 1000, or 200 with --quick]
     #[arg(long)]
     serve_only: bool,
+    /// Only the idle-cost benchmark: the supervisors of `--dispatches` live dispatches whose
+    /// workers sleep, watched for 10 s [default: 500, or 20 with --quick]
+    #[arg(long)]
+    idle_only: bool,
     /// Only the launch benchmark: `vnx dispatch-agent --detach` against `workmux add` with
     /// each real CLI installed (claude, codex, gemini, opencode), `--pairs` interleaved pairs
     #[arg(long)]
@@ -279,6 +286,14 @@ fn run(args: &Args) -> Result<()> {
     };
     if args.dashboard_only {
         return dashboard(&work.path);
+    }
+    if args.idle_only {
+        let n = args.dispatches.unwrap_or(if args.quick { 20 } else { 500 });
+        note(&format!("starting {n} dispatches whose workers sleep"));
+        let bench = idle_bench::bench_idle(&vnx, &work.path, n.max(1))?;
+        print!("{}", bench.render());
+        io::stdout().flush()?;
+        return Ok(());
     }
     if args.reads_only {
         return reads(&work.path);
