@@ -103,14 +103,7 @@ impl Action {
     /// Whether it decides something (lets a worker act or refuses it, settles, stops,
     /// merges or discards work), and so is confirmed first.
     pub fn needs_confirmation(&self) -> bool {
-        !matches!(
-            self,
-            Action::Attach(_)
-                | Action::FollowUp(..)
-                | Action::Comment(..)
-                | Action::SendReview(_)
-                | Action::GateCheck(_)
-        )
+        vnx::actions::table::by_command(&self.argv()[0]).is_none_or(|r| r.asks_first)
     }
 
     /// The question a confirmation asks.

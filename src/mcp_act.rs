@@ -158,7 +158,8 @@ impl Server {
     pub(crate) fn act_router(allowed: &[ActTool]) -> ToolRouter<Server> {
         let mut router = Server::acting_tools();
         for tool in ActTool::ALL {
-            if !allowed.contains(&tool) {
+            let offered = vnx::actions::table::by_tool(tool.name()).is_some();
+            if !allowed.contains(&tool) || !offered {
                 router.remove_route(tool.name());
             }
         }
@@ -443,28 +444,18 @@ impl Server {
     ) -> Result<CallToolResult, ErrorData> {
         self.act(self.actor(&ctx), move |desk, _| {
             let id = id(&a.dispatch_id)?;
-            let states = desk.states()?;
-            let chosen = Desk::named(&states, std::slice::from_ref(&id))?;
-            let (_, stopped) = cancel::cancel(desk, chosen)?.remove(0);
-            if let cancel::Stopped::OnHost(place) = &stopped {
-                let args = ["cancel".to_owned(), id.to_string()];
-                let ids = std::slice::from_ref(&id);
-                let answered = vnx::actions::remote::ask(desk, place, &args, ids)?;
-                let said = answered
-                    .stdout
-                    .lines()
-                    .last()
-                    .unwrap_or_default()
-                    .to_owned();
-                if answered.status != Some(0) {
-                    return Err(CliError::new(format!("{place}: {said}")));
-                }
-                return Ok(json!({"dispatch_id": id, "said": format!("{place}: {said}")}));
-            }
+            let stopped = cancel::cancel_one(desk, &id)?;
             if !stopped.as_asked() {
                 return Err(CliError::new(stopped.line()));
             }
-            Ok(json!({"dispatch_id": id, "said": stopped.line(), "by": desk.by}))
+            Ok(match stopped {
+                cancel::OneStopped::OnHost { .. } => {
+                    json!({"dispatch_id": id, "said": stopped.line()})
+                }
+                cancel::OneStopped::Here(_) => {
+                    json!({"dispatch_id": id, "said": stopped.line(), "by": desk.by})
+                }
+            })
         })
         .await
     }
@@ -513,34 +504,26 @@ fn start_dispatch(desk: &Desk<'_>, a: DispatchArgs) -> Result<serde_json::Value,
         )));
     }
     let defaults = desk.ctx.project.load_config()?.defaults;
-    let filled = defaults.fill(vnx::config::Named {
+    let named = vnx::config::Named {
         role: a.role,
         provider: a.provider,
         model: a.model,
         lane: None,
-    });
-    let role = filled.role.ok_or_else(crate::cli::util::launch::no_role)?;
+    };
     let (overrides, override_reasons) = settings::constraint_overrides();
-    let new_id = crate::cli::util::ids::new_dispatch_id(a.dispatch_id.as_deref())?;
-    let budget = a
-        .budget
-        .as_deref()
-        .map(crate::cli::util::launch::parse_budget)
-        .transpose()
-        .map_err(CliError::usage)?;
-    let request = vnx::dispatch::Request {
-        budget,
-        id: new_id,
-        role,
-        provider: filled.provider,
-        model: filled.model,
+    let asked = vnx::dispatch::Request {
+        budget: None,
+        id: None,
+        role: String::new(),
+        provider: None,
+        model: None,
         instruction: a.instruction,
         base_ref: a.base_ref.unwrap_or_else(|| "HEAD".to_owned()),
         deadline: std::time::Duration::from_secs(deadline),
         completion_retry: std::time::Duration::from_secs(30),
         stall_after: None,
         permission,
-        lane: filled.lane,
+        lane: None,
         skills: Vec::new(),
         overrides,
         override_reasons,
@@ -549,10 +532,15 @@ fn start_dispatch(desk: &Desk<'_>, a: DispatchArgs) -> Result<serde_json::Value,
         network: None,
         replay_of: None,
         title: a.title,
-        plan: a
-            .plan
-            .then(|| vnx::dispatch::planned::planning_step(permission)),
+        plan: None,
     };
+    let mut request = vnx::actions::start::asked(&defaults, named, a.plan, asked)
+        .ok_or_else(crate::cli::util::launch::no_role)?;
+    request.id = crate::cli::util::ids::new_dispatch_id(a.dispatch_id.as_deref())?;
+    request.budget = (a.budget.as_deref())
+        .map(crate::cli::util::launch::parse_budget)
+        .transpose()
+        .map_err(CliError::usage)?;
     let ticket = vnx::dispatch::queue::Ticket {
         priority: 0,
         start_by: None,
@@ -585,19 +573,20 @@ fn start_follow_up(
     desk: &Desk<'_>,
     asked: &vnx::actions::follow_up::FollowUp,
 ) -> Result<serde_json::Value, CliError> {
-    let on_host = vnx::actions::remote::follow_up_on_host(desk, &asked.on_host_request())?;
-    if let Some(launched) = on_host {
-        return Ok(json!({
+    use vnx::actions::follow_up::{Begun, begin};
+    Ok(match begin(desk, asked, &|_| {})? {
+        Begun::OnHost(launched) => json!({
             "dispatch_id": launched.dispatch_id,
             "state": "started",
             "host": launched.host,
             "started_by": desk.by,
-        }));
-    }
-    let started = vnx::actions::follow_up::follow_up(desk, asked, &|_| {})?;
-    let mut answer = submitted(&started.submitted, desk.by);
-    answer["continues"] = json!(asked.id);
-    Ok(answer)
+        }),
+        Begun::Here(started) => {
+            let mut answer = submitted(&started.submitted, desk.by);
+            answer["continues"] = json!(asked.id);
+            answer
+        }
+    })
 }
 
 /// `approve` and `deny`: the plan that waits decided, else the prompt answered; refused for
@@ -608,7 +597,7 @@ fn decide(
     decision: PermissionAnswer,
     a: &AnswerArgs,
 ) -> Result<serde_json::Value, CliError> {
-    use vnx::actions::{answer, plan};
+    use vnx::actions::plan;
     let id = id(&a.dispatch_id)?;
     let doing = match decision {
         PermissionAnswer::Approve => "approve",
@@ -636,25 +625,18 @@ fn decide(
         }));
     }
     govern(desk, actor, doing, &id)?;
-    let states = desk.states()?;
-    let waits = (states.iter().find(|s| s.id == id)).is_some_and(plan::waits);
     let (message, seen) = (a.message.as_deref(), a.plan_sha256.as_deref());
-    if waits || seen.is_some() {
-        let (sha, next) = match decision {
-            PermissionAnswer::Approve => {
-                let d = plan::approve(desk, &id, message, seen, &|_| {})?;
-                (d.receipt.plan_sha256, d.follow_up.id().clone())
-            }
-            PermissionAnswer::Deny => {
-                let d = plan::deny(desk, &id, message, seen, &|_| {})?;
-                (d.receipt.plan_sha256, d.follow_up.id().clone())
-            }
-        };
-        let said = plan::line(decision == PermissionAnswer::Approve, &sha, &next);
-        return Ok(json!({"dispatch_id": id, "said": said, "follow_up": next, "by": desk.by}));
-    }
-    let receipt = answer::answer(desk, &id, decision, message)?;
-    Ok(json!({"dispatch_id": id, "said": answer::line(&receipt), "by": receipt.by}))
+    let answered = plan::answer(desk, &id, decision, message, seen, &|_| {})?;
+    let said = answered.line();
+    Ok(match (&answered, answered.follow_up()) {
+        (_, Some(next)) => {
+            json!({"dispatch_id": id, "said": said, "follow_up": next, "by": desk.by})
+        }
+        (plan::Answered::Prompt(receipt), None) => {
+            json!({"dispatch_id": id, "said": said, "by": receipt.by})
+        }
+        _ => json!({"dispatch_id": id, "said": said, "by": desk.by}),
+    })
 }
 
 /// `review`: a comment recorded and/or the open comments sent.
@@ -675,10 +657,35 @@ fn review(desk: &Desk<'_>, a: ReviewArgs) -> Result<serde_json::Value, CliError>
         }
     }
     if a.send {
-        let sending = vnx::actions::review::send(desk, &id)?;
-        let started = start_follow_up(desk, &sending.follow_up)?;
+        let (sending, begun) = vnx::actions::review::send_and_start(desk, &id, &|_| {})?;
         answer["sent"] = sending.line().into();
-        answer["follow_up"] = started["dispatch_id"].clone();
+        answer["follow_up"] = json!(begun.id());
     }
     Ok(answer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The MCP server offers exactly the actions the library's table gives it, each tool the
+    /// table's, governing as it says.
+    #[test]
+    fn the_mcp_server_offers_the_actions_the_table_gives_it() {
+        use vnx::actions::table::{Front, by_tool, offered};
+        let served = Server::acting_tools().list_all().into_iter();
+        let mut served: Vec<&str> = served
+            .map(|t| by_tool(&t.name).map_or("(not in the table)", |r| r.command))
+            .collect();
+        served.sort_unstable();
+        let mut table = offered(Front::Mcp);
+        table.sort_unstable();
+        assert_eq!(served, table);
+        for tool in ActTool::ALL {
+            assert_eq!(
+                by_tool(tool.name()).map(|r| r.governs),
+                Some(tool.governs())
+            );
+        }
+    }
 }

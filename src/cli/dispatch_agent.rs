@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use vnx::dispatch::Request;
 use vnx::dispatch::queue::Ticket;
-use vnx::provider::{Lane, Permission};
+use vnx::provider::Lane;
 
 use super::CliError;
 use super::util::context::with_desk;
@@ -119,24 +119,24 @@ pub fn run(mut args: Args) -> Result<ExitCode, CliError> {
         args.task_args.instruction_file.as_deref(),
     )?;
     let new_id = super::util::ids::new_dispatch_id(args.id.as_deref())?;
-    let role = args.fill_defaults()?;
-    let remote = args.host.clone().map(|host| {
-        (
-            host,
-            remote_request(&args, new_id.clone(), instruction.clone()),
-        )
-    });
-    let request = Request {
+    let project = settings::project()?;
+    let defaults = project.load_config()?.defaults;
+    let named = vnx::config::Named {
+        role: args.agent.take(),
+        provider: args.provider.take(),
+        model: args.model.take(),
+        lane: args.lane.map(Lane::from),
+    };
+    let (sandbox, plan) = (&args.sandbox, args.plan);
+    let asked = Request {
         id: new_id,
-        provider: args.provider,
-        model: args.model,
         completion_retry: Duration::from_secs(args.completion_retry),
         stall_after: args.stall_after.map(Duration::from_secs),
-        lane: args.lane.map(Lane::from),
-        plan: (args.plan)
-            .then(|| vnx::dispatch::planned::planning_step(args.task_args.permission.into())),
-        ..args.task_args.request(role, instruction, &args.sandbox)
+        ..args.task_args.request(String::new(), instruction, sandbox)
     };
+    let request = vnx::actions::start::asked(&defaults, named, plan, asked)
+        .ok_or_else(super::util::launch::no_role)?;
+    let remote = (args.host.clone()).map(|host| (host, remote_request(&args, &request)));
     let ticket = Ticket {
         priority: args.priority,
         start_by: args.start_by,
@@ -155,26 +155,6 @@ pub fn run(mut args: Args) -> Result<ExitCode, CliError> {
     with_desk(args.tmux.tmux_socket, |desk| {
         args.started.start(desk, &request, &ticket)
     })
-}
-
-impl Args {
-    /// Completes the role, provider, model and lane left out from `defaults:` in
-    /// .vnx/config.yaml (see [`vnx::config::Defaults::fill`]), and returns the role.
-    fn fill_defaults(&mut self) -> Result<String, CliError> {
-        let project = settings::project()?;
-        let defaults = project.load_config()?.defaults;
-        let filled = defaults.fill(vnx::config::Named {
-            role: self.agent.take(),
-            provider: self.provider.take(),
-            model: self.model.take(),
-            lane: self.lane.map(Lane::from),
-        });
-        self.provider = filled.provider;
-        self.model = filled.model;
-        self.lane = filled.lane.map(LaneArg::from);
-        self.agent = filled.role;
-        self.agent.clone().ok_or_else(super::util::launch::no_role)
-    }
 }
 
 /// `--provider`'s long help: the built-in CLIs, from the registry.
@@ -210,29 +190,24 @@ fn budget_flag(b: &vnx::receipts::Budget) -> String {
 }
 
 /// The request as the host's `vnx dispatch-agent` takes it (the instruction as text).
-fn remote_request(
-    args: &Args,
-    id: Option<vnx::ids::DispatchId>,
-    instruction: String,
-) -> vnx::remote::RemoteRequest {
-    let permission = Permission::from(args.task_args.permission).name();
-    let skills = (args.task_args.skills.iter()).map(|k| ("--skill", Some(k.clone())));
+fn remote_request(args: &Args, request: &Request) -> vnx::remote::RemoteRequest {
+    let skills = (request.skills.iter()).map(|k| ("--skill", Some(k.clone())));
     let mut a = vnx::remote::launch::flags(
         [
-            ("--agent", args.agent.clone()),
-            ("--provider", args.provider.clone()),
-            ("--model", args.model.clone()),
-            ("--instruction", Some(instruction)),
+            ("--agent", Some(request.role.clone())),
+            ("--provider", request.provider.clone()),
+            ("--model", request.model.clone()),
+            ("--instruction", Some(request.instruction.clone())),
             // Only when given: a host's vnx from before titles takes none.
-            ("--title", args.task_args.title.clone()),
-            ("--deadline", Some(args.task_args.deadline.to_string())),
-            ("--permission", Some(permission.to_owned())),
-            ("--lane", args.lane.map(|l| Lane::from(l).name().to_owned())),
+            ("--title", request.title.clone()),
+            ("--deadline", Some(request.deadline.as_secs().to_string())),
+            ("--permission", Some(request.permission.name().to_owned())),
+            ("--lane", request.lane.map(|l| l.name().to_owned())),
             ("--stall-after", args.stall_after.map(|s| s.to_string())),
             ("--priority", Some(args.priority.to_string())),
             ("--start-by", args.start_by.map(|t| t.to_string())),
             // Only when given: a host's vnx from before budgets takes none.
-            ("--budget", args.task_args.budget.as_ref().map(budget_flag)),
+            ("--budget", request.budget.as_ref().map(budget_flag)),
         ]
         .into_iter()
         .chain(skills),
@@ -246,8 +221,8 @@ fn remote_request(
         sandbox.network(),
     ));
     vnx::remote::RemoteRequest {
-        id,
-        base_ref: args.task_args.base_ref.clone(),
+        id: request.id.clone(),
+        base_ref: request.base_ref.clone(),
         args: a,
         follows: None,
         base_commit: None,

@@ -435,6 +435,25 @@ mod tests {
         line.split_whitespace().map(Into::into).collect()
     }
 
+    /// Every action the library's table gives the command line is a command (`pr open`: a
+    /// subcommand of `pr`) listed in `vnx --help`'s groups.
+    #[test]
+    fn the_command_line_offers_the_actions_the_table_gives_it() {
+        use vnx::actions::table::{Front, offered};
+        let cli = <Cli as clap::CommandFactory>::command();
+        for action in offered(Front::Cli) {
+            let mut words = action.split(' ');
+            let top = words.next().unwrap_or_default();
+            let grouped = util::command_groups::GROUPS
+                .iter()
+                .any(|(_, c)| c.contains(&top));
+            assert!(grouped, "{action} is in no group of vnx --help");
+            let found = (cli.find_subcommand(top))
+                .and_then(|c| words.try_fold(c, |cmd, word| cmd.find_subcommand(word)));
+            assert!(found.is_some(), "no command vnx {action}");
+        }
+    }
+
     #[test]
     fn only_a_line_that_can_print_help_builds_every_command() {
         for line in [

@@ -58,46 +58,9 @@ pub async fn act(
         )
             .into_response();
     }
-    let message = field("message").trim().to_owned();
-    let action = match field("action") {
-        "approve" => Action::Approve(id.clone()),
-        "deny" => Action::Deny(id.clone(), (!message.is_empty()).then_some(message)),
-        "answer" if !message.is_empty() => Action::FollowUp(id.clone(), message),
-        "answer" => return back(&id, "an answer needs words"),
-        "dismiss" => Action::Dismiss(id.clone()),
-        "cancel" => Action::Cancel(id.clone()),
-        "merge" => Action::Merge(id.clone()),
-        "gate-check" => Action::GateCheck(id.clone()),
-        "accept" => Action::Accept(id.clone()),
-        "comment" if !message.is_empty() => {
-            let at = format!("{}:{}", field("file"), field("line"));
-            Action::Comment(id.clone(), at, message)
-        }
-        "comment" => return back(&id, "a comment needs words"),
-        "send-review" => Action::SendReview(id.clone()),
-        "raise-budget" => match raise_field(field("tokens"), field("usd")) {
-            Some(r) => {
-                let micros = vnx::dispatch::state::micros(r.usd);
-                Action::RaiseBudget(id.clone(), r.tokens, micros)
-            }
-            None => return back(&id, "a raise needs tokens or dollars above 0"),
-        },
-        "approve-plan" | "deny-plan" => {
-            let sha = field("plan_sha256").to_owned();
-            let note = (!message.is_empty()).then_some(message);
-            if field("action") == "approve-plan" {
-                Action::ApprovePlan(id.clone(), sha, note)
-            } else {
-                Action::DenyPlan(id.clone(), sha, note)
-            }
-        }
-        other => {
-            return (
-                StatusCode::BAD_REQUEST,
-                format!("no action {:?}\n", html::esc(other)),
-            )
-                .into_response();
-        }
+    let action = match form_action(&id, &field) {
+        Ok(action) => action,
+        Err(refused) => return *refused,
     };
     let by = app.by(&p);
     let said = format!("vnx {}", action.argv()[0]);
@@ -118,6 +81,57 @@ pub async fn act(
     };
     app.changed();
     back_saying(&id, &said)
+}
+
+/// The action a dispatch page's form asks for (`field` reads the form), or the page that
+/// says why there is none.
+fn form_action<'f>(
+    id: &DispatchId,
+    field: &dyn Fn(&str) -> &'f str,
+) -> Result<Action, Box<Response>> {
+    let message = field("message").trim().to_owned();
+    Ok(match field("action") {
+        "approve" => Action::Approve(id.clone()),
+        "deny" => Action::Deny(id.clone(), (!message.is_empty()).then_some(message)),
+        "answer" if !message.is_empty() => Action::FollowUp(id.clone(), message),
+        "answer" => return Err(Box::new(back(id, "an answer needs words"))),
+        "dismiss" => Action::Dismiss(id.clone()),
+        "cancel" => Action::Cancel(id.clone()),
+        "merge" => Action::Merge(id.clone()),
+        "gate-check" => Action::GateCheck(id.clone()),
+        "accept" => Action::Accept(id.clone()),
+        "comment" if !message.is_empty() => {
+            let at = format!("{}:{}", field("file"), field("line"));
+            Action::Comment(id.clone(), at, message)
+        }
+        "comment" => return Err(Box::new(back(id, "a comment needs words"))),
+        "send-review" => Action::SendReview(id.clone()),
+        "raise-budget" => match raise_field(field("tokens"), field("usd")) {
+            Some(r) => {
+                let micros = vnx::dispatch::state::micros(r.usd);
+                Action::RaiseBudget(id.clone(), r.tokens, micros)
+            }
+            None => {
+                return Err(Box::new(back(
+                    id,
+                    "a raise needs tokens or dollars above 0",
+                )));
+            }
+        },
+        "approve-plan" | "deny-plan" => {
+            let sha = field("plan_sha256").to_owned();
+            let note = (!message.is_empty()).then_some(message);
+            if field("action") == "approve-plan" {
+                Action::ApprovePlan(id.clone(), sha, note)
+            } else {
+                Action::DenyPlan(id.clone(), sha, note)
+            }
+        }
+        other => {
+            let no = format!("no action {:?}\n", html::esc(other));
+            return Err(Box::new((StatusCode::BAD_REQUEST, no).into_response()));
+        }
+    })
 }
 
 /// What an action's outcome said on the page it returns to: its line, whether it did what
@@ -608,7 +622,40 @@ fn comment_form(id: &DispatchId, p: &Paired) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::raise_field;
+    use super::{DispatchId, form_action, raise_field};
+
+    /// The page offers exactly the actions the library's table gives it: every value a form
+    /// may post (each string of the page's sources, each command of the table) tried, every
+    /// other field filled.
+    #[test]
+    fn the_page_offers_the_actions_the_table_gives_it() {
+        use vnx::actions::table::{ACTIONS, Front, offered};
+        let id = DispatchId::parse("D-0a1b2c3d4e5f").unwrap();
+        let sources = [
+            include_str!("pages.rs"),
+            include_str!("plans.rs"),
+            include_str!("list.rs"),
+        ];
+        let strings = sources.iter().flat_map(|s| s.split(['"', '\\']));
+        let mut offers = std::collections::BTreeSet::new();
+        for name in strings.chain(ACTIONS.iter().map(|r| r.command)) {
+            let field = |k: &str| match k {
+                "action" => name,
+                "tokens" => "5",
+                "usd" => "",
+                "line" => "1",
+                _ => "x",
+            };
+            if let Ok(action) = form_action(&id, &field) {
+                offers.insert(action.argv()[0].clone());
+            }
+        }
+        let table = offered(Front::Page)
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        assert_eq!(offers, table);
+    }
 
     #[test]
     fn raise_and_continue_reads_tokens_dollars_or_both() {

@@ -593,3 +593,35 @@ fn keys_clean() {
 fn id_of(text: &str) -> vnx::ids::DispatchId {
     vnx::ids::DispatchId::parse(text).unwrap()
 }
+
+/// The dashboard offers exactly the actions the library's table gives it: every key, on a
+/// selected dispatch and a diff line, followed through its editor or its confirmation.
+#[test]
+fn the_dashboard_offers_the_actions_the_table_gives_it() {
+    use vnx::actions::table::{Front, offered};
+    let mut offers = std::collections::BTreeSet::new();
+    let keys = (' '..='~').map(KeyCode::Char).chain([KeyCode::Enter]);
+    for code in keys {
+        let mut app = app_of(mixed(), Health::Verified(42));
+        app.view = View::Diff;
+        app.content =
+            "diff --git a/x.txt b/x.txt\n--- a/x.txt\n+++ b/x.txt\n@@ -0,0 +1,1 @@\n+hi\n".into();
+        app.scroll = 4;
+        let effect = app.key(key(code));
+        let effect = match &app.mode {
+            Mode::FollowUp { .. } | Mode::Comment { .. } => press(&mut app, "x⏎"),
+            Mode::Budget { .. } => press(&mut app, "5⏎"),
+            _ => effect,
+        };
+        let action = match (effect, &app.mode) {
+            (Effect::Run(action), _) => action,
+            (_, Mode::Confirm(action)) => action.clone(),
+            _ => continue,
+        };
+        offers.insert(action.argv()[0].clone());
+    }
+    let table: std::collections::BTreeSet<String> = (offered(Front::Dashboard).into_iter())
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(offers, table);
+}

@@ -12,7 +12,7 @@ use crate::cli::util::settings;
 /// what became of it (attaching needs the terminal: the caller does that one).
 pub(crate) fn act(action: &Action, by: Option<&str>) -> Outcome {
     use vnx::actions::release::{self, Preserved, done_line};
-    use vnx::actions::{Desk, accept, answer, cancel, dismiss, gate, merge};
+    use vnx::actions::{accept, cancel, dismiss, gate, merge, plan};
     use vnx::receipts::PermissionAnswer;
     let id = match action {
         Action::Tidy => None,
@@ -44,15 +44,10 @@ pub(crate) fn act(action: &Action, by: Option<&str>) -> Outcome {
                     _ => (PermissionAnswer::Approve, None),
                 };
                 // A plan that waits is approved or sent back (ADR 0092).
-                let states = desk.states()?;
-                let waits =
-                    (states.iter().find(|s| s.id == id)).is_some_and(vnx::actions::plan::waits);
-                if waits {
-                    plan_decided(desk, &id, decision, message, None)?
-                } else {
-                    let receipt = answer::answer(desk, &id, decision, message)?;
-                    (0, answer::line(&receipt))
-                }
+                (
+                    0,
+                    plan::answer(desk, &id, decision, message, None, &|_| {})?.line(),
+                )
             }
             Action::Accept(_) => {
                 let receipt = accept::accept(desk, &id, None)?;
@@ -106,20 +101,17 @@ pub(crate) fn act(action: &Action, by: Option<&str>) -> Outcome {
                 );
                 (0, said)
             }
-            Action::ApprovePlan(_, sha, note) => plan_decided(
-                desk,
-                &id,
-                PermissionAnswer::Approve,
-                note.as_deref(),
-                Some(sha),
-            )?,
-            Action::DenyPlan(_, sha, note) => plan_decided(
-                desk,
-                &id,
-                PermissionAnswer::Deny,
-                note.as_deref(),
-                Some(sha),
-            )?,
+            Action::ApprovePlan(_, sha, note) | Action::DenyPlan(_, sha, note) => {
+                let decision = match action {
+                    Action::ApprovePlan(..) => PermissionAnswer::Approve,
+                    _ => PermissionAnswer::Deny,
+                };
+                let (note, seen) = (note.as_deref(), Some(sha.as_str()));
+                (
+                    0,
+                    plan::answer(desk, &id, decision, note, seen, &|_| {})?.line(),
+                )
+            }
             Action::RaiseBudget(_, tokens, micros) => {
                 let add = crate::action::raise_of(*tokens, *micros);
                 let raised = vnx::actions::budget::raise(desk, &id, &add, &|_| {})?;
@@ -139,18 +131,13 @@ pub(crate) fn act(action: &Action, by: Option<&str>) -> Outcome {
                 (0, dismiss::line(&done?))
             }
             _ => {
-                let states = desk.states()?;
-                let chosen = Desk::named(&states, std::slice::from_ref(&id))?;
-                let (_, stopped) = cancel::cancel(desk, chosen)?.remove(0);
-                if let cancel::Stopped::OnHost(place) = &stopped {
-                    // Its place's vnx cancels it, asked from here.
-                    let args = ["cancel".to_owned(), id.to_string()];
-                    let ids = std::slice::from_ref(&id);
-                    let answered = vnx::actions::remote::ask(desk, place, &args, ids)?;
-                    let said = answered.stdout.lines().last().unwrap_or_default();
-                    return Ok((answered.status.unwrap_or(3), format!("{place}: {said}")));
-                }
-                (i32::from(!stopped.as_asked()), stopped.line())
+                // One that runs in a place is cancelled by that place's vnx, asked from here.
+                let stopped = cancel::cancel_one(desk, &id)?;
+                let code = match &stopped {
+                    cancel::OneStopped::OnHost { status, .. } => status.unwrap_or(3),
+                    cancel::OneStopped::Here(s) => i32::from(!s.as_asked()),
+                };
+                (code, stopped.line())
             }
         })
     });
@@ -169,69 +156,36 @@ fn follow_up(id: DispatchId, text: &str, by: Option<&str>) -> Result<(i32, Strin
             override_reasons,
             ..FollowUp::of(id.clone())
         };
-        start(desk, &asked)
+        let begun = vnx::actions::follow_up::begin(desk, &asked, &|_| {})?;
+        Ok((0, started(&begun)))
     })
-}
-
-/// A plan that waits (the one whose SHA-256 is `seen`, when given), approved or sent back
-/// with the person's message: the line that says so.
-fn plan_decided(
-    desk: &vnx::actions::Desk<'_>,
-    id: &DispatchId,
-    decision: vnx::receipts::PermissionAnswer,
-    message: Option<&str>,
-    seen: Option<&str>,
-) -> Result<(i32, String), CliError> {
-    use vnx::actions::plan;
-    use vnx::receipts::PermissionAnswer;
-    let told = |_| {};
-    let (sha, next) = match decision {
-        PermissionAnswer::Approve => {
-            let d = plan::approve(desk, id, message, seen, &told)?;
-            (d.receipt.plan_sha256, d.follow_up.id().clone())
-        }
-        PermissionAnswer::Deny => {
-            let d = plan::deny(desk, id, message, seen, &told)?;
-            (d.receipt.plan_sha256, d.follow_up.id().clone())
-        }
-    };
-    Ok((
-        0,
-        plan::line(decision == PermissionAnswer::Approve, &sha, &next),
-    ))
 }
 
 /// Sends dispatch `id`'s open review comments as one follow-up, started as [`follow_up`]
 /// starts one (`vnx review ID --send`).
 fn send_review(id: &DispatchId, by: Option<&str>) -> Result<(i32, String), CliError> {
     crate::cli::util::context::with_desk_as(None, by, |desk| {
-        let sending = vnx::actions::review::send(desk, id)?;
-        let (code, started) = start(desk, &sending.follow_up)?;
-        Ok((code, format!("{}; {started}", sending.line())))
+        let (sending, begun) = vnx::actions::review::send_and_start(desk, id, &|_| {})?;
+        Ok((0, format!("{}; {}", sending.line(), started(&begun))))
     })
 }
 
-/// Starts follow-up `asked`: on the host its dispatch ran on, else here; says which.
-fn start(
-    desk: &vnx::actions::Desk<'_>,
-    asked: &vnx::actions::follow_up::FollowUp,
-) -> Result<(i32, String), CliError> {
-    let on_host = vnx::actions::remote::follow_up_on_host(desk, &asked.on_host_request())?;
-    if let Some(launched) = on_host {
-        let (new, host) = (&launched.dispatch_id, &launched.host);
-        return Ok((0, format!("started {new} on host {host}")));
-    }
-    let started = vnx::actions::follow_up::follow_up(desk, asked, &|_| {})?;
+/// What the footer says of a follow-up started: on the host its dispatch ran on, or here.
+fn started(begun: &vnx::actions::follow_up::Begun) -> String {
+    use vnx::actions::follow_up::Begun;
+    use vnx::dispatch::queue::Submitted;
     // The footer names the dispatch followed up already.
-    Ok((
-        0,
-        match &started.submitted {
-            vnx::dispatch::queue::Submitted::Queued { position, .. } => {
+    match begun {
+        Begun::OnHost(launched) => {
+            format!("started {} on host {}", launched.dispatch_id, launched.host)
+        }
+        Begun::Here(started) => match &started.submitted {
+            Submitted::Queued { position, .. } => {
                 format!("queued {} at position {position}", started.id())
             }
-            vnx::dispatch::queue::Submitted::Started(_) => format!("started {}", started.id()),
+            Submitted::Started(_) => format!("started {}", started.id()),
         },
-    ))
+    }
 }
 
 /// The footer's outcome of an action done in process: its code and line, or its error and

@@ -10,12 +10,6 @@ use vnx::receipts::PermissionAnswer;
 use crate::cli::CliError;
 use crate::cli::util::output::{Out, escape, say};
 
-/// What an answer did: a prompt answered, or a plan decided (its receipt, a line).
-enum Answered {
-    Prompt(vnx::receipts::DispatchAnswered),
-    Plan(Result<serde_json::Value, serde_json::Error>, String),
-}
-
 /// What `vnx approve` and `vnx deny` both take.
 #[derive(clap::Args)]
 pub struct Answering {
@@ -44,40 +38,32 @@ pub(crate) fn answer_one(
         crate::cli::util::context::desk_in(&project, args.tmux.tmux_socket, None, |desk| {
             let states = desk.states()?;
             let state = vnx::actions::Desk::named(&states, &ids[..1])?[0];
-            if !plan::waits(state) && seen.is_none() {
-                if decision == PermissionAnswer::Approve && message.is_some() {
-                    return Err(CliError::usage(format!(
-                        "{} waits for no plan: --message goes with a plan's approval",
-                        ids[0]
-                    ))
-                    .with_hint("`vnx approve ID` allows a permission prompt without one"));
-                }
-                return Ok(Answered::Prompt(answer::answer(
-                    desk, &ids[0], decision, message,
-                )?));
+            if !plan::decides(state, seen)
+                && decision == PermissionAnswer::Approve
+                && message.is_some()
+            {
+                return Err(CliError::usage(format!(
+                    "{} waits for no plan: --message goes with a plan's approval",
+                    ids[0]
+                ))
+                .with_hint("`vnx approve ID` allows a permission prompt without one"));
             }
             let told = |t: vnx::actions::follow_up::Told| say!("{}", escape(&t.line()));
-            Ok(match decision {
-                PermissionAnswer::Approve => {
-                    let d = plan::approve(desk, &ids[0], message, seen, &told)?;
-                    let line = plan::line(true, &d.receipt.plan_sha256, d.follow_up.id());
-                    Answered::Plan(serde_json::to_value(&d.receipt), line)
-                }
-                PermissionAnswer::Deny => {
-                    let d = plan::deny(desk, &ids[0], message, seen, &told)?;
-                    let line = plan::line(false, &d.receipt.plan_sha256, d.follow_up.id());
-                    Answered::Plan(serde_json::to_value(&d.receipt), line)
-                }
-            })
+            Ok(plan::answer(desk, &ids[0], decision, message, seen, &told)?)
         })?;
     let receipt = match answered {
-        Answered::Prompt(receipt) => receipt,
-        Answered::Plan(receipt, line) => {
+        plan::Answered::Prompt(receipt) => receipt,
+        decided => {
+            let receipt = match &decided {
+                plan::Answered::Approved(d) => serde_json::to_value(&d.receipt),
+                plan::Answered::Denied(d) => serde_json::to_value(&d.receipt),
+                plan::Answered::Prompt(r) => serde_json::to_value(r),
+            };
             let mut out = Out::new();
             if args.json {
                 out.json(&receipt.map_err(|e| CliError::from_error(&e))?)?;
             } else {
-                out.line(&format!("{}  {}", ids[0], escape(&line)))?;
+                out.line(&format!("{}  {}", ids[0], escape(&decided.line())))?;
             }
             return Ok(crate::cli::util::error::Exit::Ok.into());
         }

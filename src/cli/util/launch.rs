@@ -159,7 +159,7 @@ impl Task {
     /// The request for this task, as `role`, told `instruction`, in the sandbox `sandbox`
     /// asks for; provider, model and lane left to the defaults, as the caller may change.
     pub(crate) fn request(
-        self,
+        &self,
         role: String,
         instruction: String,
         sandbox: &SandboxFlags,
@@ -171,22 +171,22 @@ impl Task {
             provider: None,
             model: None,
             instruction,
-            base_ref: self.base_ref,
+            base_ref: self.base_ref.clone(),
             deadline: std::time::Duration::from_secs(self.deadline),
             completion_retry: std::time::Duration::from_secs(30),
             stall_after: None,
             permission: self.permission.into(),
             lane: None,
-            skills: self.skills,
+            skills: self.skills.clone(),
             overrides,
             override_reasons,
             continues: None,
             sandbox: sandbox.sandbox(),
             network: sandbox.network(),
             replay_of: None,
-            title: self.title,
+            title: self.title.clone(),
             plan: None,
-            budget: self.budget,
+            budget: self.budget.clone(),
         }
     }
 }

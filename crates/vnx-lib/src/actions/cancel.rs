@@ -63,6 +63,64 @@ impl Stopped {
     }
 }
 
+/// What became of one dispatch asked to stop: stopped here, or asked of the place it runs in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OneStopped {
+    /// Stopped here (or not, as it says).
+    Here(Stopped),
+    /// It runs in place `place`, whose vnx was asked to cancel it.
+    OnHost {
+        /// The place.
+        place: String,
+        /// That vnx's exit status (`None`: a signal ended it).
+        status: Option<i32>,
+        /// The last line it printed.
+        said: String,
+    },
+}
+
+impl OneStopped {
+    /// Whether it is stopped, or stopping, as asked.
+    pub fn as_asked(&self) -> bool {
+        match self {
+            OneStopped::Here(stopped) => stopped.as_asked(),
+            OneStopped::OnHost { status, .. } => *status == Some(0),
+        }
+    }
+
+    /// The line that says so.
+    pub fn line(&self) -> String {
+        match self {
+            OneStopped::Here(stopped) => stopped.line(),
+            OneStopped::OnHost { place, said, .. } => format!("{place}: {said}"),
+        }
+    }
+}
+
+/// Stops dispatch `id` as [`cancel()`] does and, when it runs in a place, has that place's vnx
+/// cancel it ([`super::remote::ask`]): what the dashboard, the page and the MCP server do.
+pub fn cancel_one(desk: &Desk<'_>, id: &DispatchId) -> Result<OneStopped, ActionError> {
+    let states = desk.states()?;
+    let chosen = Desk::named(&states, std::slice::from_ref(id))?;
+    let (_, stopped) = cancel(desk, chosen)?.remove(0);
+    let Stopped::OnHost(place) = stopped else {
+        return Ok(OneStopped::Here(stopped));
+    };
+    let args = ["cancel".to_owned(), id.to_string()];
+    let answered = super::remote::ask(desk, &place, &args, std::slice::from_ref(id))?;
+    let said = answered
+        .stdout
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .to_owned();
+    Ok(OneStopped::OnHost {
+        place,
+        status: answered.status,
+        said,
+    })
+}
+
 /// The dispatches `vnx cancel --all` stops: every one live, lost or queued.
 pub fn all_open(states: &[DispatchState]) -> Vec<&DispatchState> {
     states.iter().filter(|s| asks_to_stop(s.state)).collect()

@@ -210,6 +210,35 @@ pub fn follow_up(
     )
 }
 
+/// Where a follow-up started: on the host its dispatch ran on, by that host's vnx, or here.
+#[derive(Debug)]
+pub enum Begun {
+    /// Started in the place its dispatch ran in.
+    OnHost(crate::remote::RemoteLaunched),
+    /// Started (or queued) here.
+    Here(Started),
+}
+
+impl Begun {
+    /// The follow-up's dispatch.
+    pub fn id(&self) -> &DispatchId {
+        match self {
+            Begun::OnHost(launched) => &launched.dispatch_id,
+            Begun::Here(started) => started.id(),
+        }
+    }
+}
+
+/// Starts the follow-up `asked` describes where it belongs: in the place its dispatch ran in
+/// ([`super::remote::follow_up_on_host`]), else here ([`follow_up()`]). What the dashboard,
+/// the page and the MCP server do for a follow-up they start without waiting for it.
+pub fn begin(desk: &Desk<'_>, asked: &FollowUp, told: &dyn Fn(Told)) -> Result<Begun, ActionError> {
+    match super::remote::follow_up_on_host(desk, &asked.on_host_request())? {
+        Some(launched) => Ok(Begun::OnHost(launched)),
+        None => Ok(Begun::Here(follow_up(desk, asked, told)?)),
+    }
+}
+
 /// The request that starts the follow-up `asked` describes: the dispatch it continues found
 /// (cancelled first when blocked) and, with `rebase`, its branch merged with the base.
 pub fn request(

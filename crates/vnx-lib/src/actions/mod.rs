@@ -33,6 +33,7 @@ pub mod remote;
 pub mod resume;
 pub mod review;
 pub mod start;
+pub mod table;
 pub mod wait;
 
 /// What an action is done with: the dispatch context of the project (its ledger, tmux,

@@ -44,6 +44,66 @@ pub fn waits(state: &DispatchState) -> bool {
     state.plan_waiting().is_some()
 }
 
+/// Whether an approve or a deny of dispatch `state` decides its plan (one waits, or the
+/// person named the plan's SHA-256 they read) rather than answering its prompt.
+pub fn decides(state: &DispatchState, seen: Option<&str>) -> bool {
+    seen.is_some() || waits(state)
+}
+
+/// What an approve or a deny did: a prompt answered, or a plan approved or sent back.
+#[derive(Debug)]
+pub enum Answered {
+    /// The pending prompt answered.
+    Prompt(receipts::DispatchAnswered),
+    /// The plan approved, and the follow-up that carries it out.
+    Approved(Decided<PlanApproved>),
+    /// The plan sent back, and the follow-up that plans again.
+    Denied(Decided<PlanDenied>),
+}
+
+impl Answered {
+    /// The line that says so.
+    pub fn line(&self) -> String {
+        match self {
+            Answered::Prompt(receipt) => super::answer::line(receipt),
+            Answered::Approved(d) => line(true, &d.receipt.plan_sha256, d.follow_up.id()),
+            Answered::Denied(d) => line(false, &d.receipt.plan_sha256, d.follow_up.id()),
+        }
+    }
+
+    /// The follow-up a plan's decision started.
+    pub fn follow_up(&self) -> Option<&DispatchId> {
+        match self {
+            Answered::Prompt(_) => None,
+            Answered::Approved(d) => Some(d.follow_up.id()),
+            Answered::Denied(d) => Some(d.follow_up.id()),
+        }
+    }
+}
+
+/// Approves or denies (`decision`) what dispatch `id` waits for: its plan when [`decides`]
+/// says so ([`approve`], [`deny`]; `message` is the note or the reason), else its pending
+/// prompt ([`super::answer::answer`]; a denial may say why).
+pub fn answer(
+    desk: &Desk<'_>,
+    id: &DispatchId,
+    decision: receipts::PermissionAnswer,
+    message: Option<&str>,
+    seen: Option<&str>,
+    told: &dyn Fn(Told),
+) -> Result<Answered, ActionError> {
+    use receipts::PermissionAnswer::{Approve, Deny};
+    let states = desk.states()?;
+    if !decides(Desk::named(&states, std::slice::from_ref(id))?[0], seen) {
+        let receipt = super::answer::answer(desk, id, decision, message)?;
+        return Ok(Answered::Prompt(receipt));
+    }
+    Ok(match decision {
+        Approve => Answered::Approved(approve(desk, id, message, seen, told)?),
+        Deny => Answered::Denied(deny(desk, id, message, seen, told)?),
+    })
+}
+
 /// The plan dispatch `id` waits with, read from its attested receipts (never from a line
 /// vnx did not sign); when `seen` names the SHA-256 a person read, a plan that differs is
 /// [`ActionError::PlanChanged`].

@@ -4,8 +4,7 @@
 //! ones sent to the worker as one follow-up in the same worktree and session (ADR 0091). The
 //! front end starts that follow-up as `vnx pr fix` does, or has [`send_and_start`] do it.
 
-use super::follow_up::{self, FollowUp, Told};
-use super::start::Started;
+use super::follow_up::{self, Begun, FollowUp, Told};
 use super::{ActionError, Desk};
 use crate::dispatch::view::State;
 use crate::evidence::Evidence;
@@ -157,13 +156,14 @@ pub fn send(desk: &Desk<'_>, id: &DispatchId) -> Result<Sending, ActionError> {
     })
 }
 
-/// [`send`], then the follow-up started (as [`follow_up::follow_up`] starts it).
+/// [`send`], then the follow-up started where it belongs, on its dispatch's host or here
+/// ([`follow_up::begin`]).
 pub fn send_and_start(
     desk: &Desk<'_>,
     id: &DispatchId,
     told: &dyn Fn(Told),
-) -> Result<(Sending, Started), ActionError> {
+) -> Result<(Sending, Begun), ActionError> {
     let sending = send(desk, id)?;
-    let started = follow_up::follow_up(desk, &sending.follow_up, told)?;
-    Ok((sending, started))
+    let begun = follow_up::begin(desk, &sending.follow_up, told)?;
+    Ok((sending, begun))
 }

@@ -113,6 +113,28 @@ impl Started {
     }
 }
 
+/// A new dispatch as a person or an agent asks for it (the command line's flags, the MCP
+/// server's `dispatch` arguments): `asked` with the role, provider, model and lane `named`
+/// completed from the project's `defaults` ([`crate::config::Defaults::fill`]), planning
+/// first in its posture when `plan` is asked for; `None` when no role is named and none is a
+/// default.
+pub fn asked(
+    defaults: &crate::config::Defaults,
+    named: crate::config::Named,
+    plan: bool,
+    asked: Request,
+) -> Option<Request> {
+    let filled = defaults.fill(named);
+    Some(Request {
+        role: filled.role?,
+        provider: filled.provider,
+        model: filled.model,
+        lane: filled.lane,
+        plan: plan.then(|| dispatch::planned::planning_step(asked.permission)),
+        ..asked
+    })
+}
+
 /// Plans `request` and launches it, or queues it when every slot of its provider is taken;
 /// with `open_pr`, its supervisor is asked to open its pull request when it ends done and
 /// its gates pass. Each [`Note`] is `told` when it arises.
