@@ -15,6 +15,7 @@ mod cli_names;
 mod floors;
 mod imports;
 mod module_map;
+mod place_kinds;
 mod rust_source;
 mod tiers;
 
@@ -322,9 +323,9 @@ const MAX_LOOP: usize = 6;
 /// follow re-exports and paths into child modules, each by its first file with its size then:
 /// one may shrink (lower its size here) until it is gone, never grow, and no other may form.
 /// `dispatch` and `provider/cli` are the supervisor's and the CLIs' shared types in their
-/// folders' `mod.rs`; `remote` is the place kinds, which `place.rs` names for its factories
-/// (ADR 0109).
-const LOOPS_TO_BREAK: [(&str, usize); 3] = [("dispatch", 34), ("provider/cli", 36), ("remote", 13)];
+/// folders' `mod.rs` (ADR 0109). `remote`'s, the place kinds its `place.rs` named for its
+/// factories, is gone: the kinds register in `remote/kinds/` (issue 70).
+const LOOPS_TO_BREAK: [(&str, usize); 2] = [("dispatch", 34), ("provider/cli", 36)];
 
 #[test]
 fn each_crates_top_level_modules_form_no_loop() {

@@ -137,7 +137,7 @@ fn commit_on_cluster(repo: &Repo) -> String {
 
 /// The name vnx gives dispatch `id`'s objects.
 fn object_name(id: &str) -> String {
-    vnx::remote::kubernetes::object_name(&vnx::ids::DispatchId::parse(id).unwrap())
+    vnx::remote::kinds::kubernetes::object_name(&vnx::ids::DispatchId::parse(id).unwrap())
 }
 
 /// The pod vnx learnt dispatch `id`'s claim was given.
@@ -284,7 +284,7 @@ fn the_claim_and_the_template_and_pool_its_tests_apply_validate_against_the_crds
         home: None,
         key: None,
     };
-    let pod = vnx::remote::kubernetes::Pod::new(host, spec, &id, here);
+    let pod = vnx::remote::kinds::kubernetes::Pod::new(host, spec, &id, here);
     let claim = serde_json::to_value(pod.sandbox_claim_manifest()).unwrap();
     let check = |schema: &str, object: &Value, name: &str| {
         let path = dir.path().join(format!("{name}.json"));

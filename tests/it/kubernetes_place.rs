@@ -19,10 +19,13 @@ use crate::common::{Repo, completion, configure, gate_check, run};
 pub(crate) const STAND_IN: &str = env!("CARGO_BIN_EXE_vnx-fake-kubectl");
 
 /// The engine's name for dispatch `id`'s pod and claim (namespace `agents`), as vnx names
-/// them (`vnx::remote::kubernetes::object_name`) and the stand-in prefixes them.
+/// them (`vnx::remote::kinds::kubernetes::object_name`) and the stand-in prefixes them.
 pub(crate) fn object_of(id: &str) -> String {
     let id = vnx::ids::DispatchId::parse(id).unwrap();
-    format!("k8s-agents-{}", vnx::remote::kubernetes::object_name(&id))
+    format!(
+        "k8s-agents-{}",
+        vnx::remote::kinds::kubernetes::object_name(&id)
+    )
 }
 
 /// A repository whose config declares the kubernetes host `cluster` through the stand-in.
@@ -130,7 +133,8 @@ fn a_demo_dispatch_runs_in_a_sandbox_objects_pod_and_comes_back() {
     let log = repo.env.path().join("kubectl.log");
     let id = commit_on_cluster(&repo, &log);
     // The Sandbox's pod is named as the Sandbox, its claim `work-` and the Sandbox's name.
-    let object = vnx::remote::kubernetes::object_name(&vnx::ids::DispatchId::parse(&id).unwrap());
+    let object =
+        vnx::remote::kinds::kubernetes::object_name(&vnx::ids::DispatchId::parse(&id).unwrap());
     let pod = object_of(&id);
     let claim = format!("k8s-agents-work-{object}");
     assert!(!exists("container", &pod), "pod {pod} still exists");
@@ -313,7 +317,7 @@ fn a_pods_logins_come_as_a_secret_read_only_and_go_with_its_claim() {
         let log = repo.env.path().join("kubectl.log");
         let id = commit_on_cluster(&repo, &log);
         let object =
-            vnx::remote::kubernetes::object_name(&vnx::ids::DispatchId::parse(&id).unwrap());
+            vnx::remote::kinds::kubernetes::object_name(&vnx::ids::DispatchId::parse(&id).unwrap());
         let claim = if more.is_empty() {
             format!("k8s-agents-{object}")
         } else {
@@ -493,7 +497,7 @@ fn every_manifest_vnx_makes_validates_against_the_kubernetes_schemas() {
             home: Some(&home),
             key: None,
         };
-        let pod = vnx::remote::kubernetes::Pod::new(&host, spec, &id, here);
+        let pod = vnx::remote::kinds::kubernetes::Pod::new(&host, spec, &id, here);
         if let Some(secret) = pod.logins_manifest().unwrap() {
             let json = serde_json::to_value(secret).unwrap();
             assert_eq!(json["kind"], "Secret", "{json:#}");

@@ -183,7 +183,7 @@ pub(crate) fn open(
 ) -> Result<Box<dyn remote::place::Place>, remote::RemoteError> {
     let here = HereOwned::of(project);
     let here = here.here();
-    remote::place::open(hosts, name, here)
+    remote::kinds::open(hosts, name, here)
 }
 
 /// The place dispatch `id` runs in on `host`, made from this machine.
@@ -194,7 +194,7 @@ pub(crate) fn for_dispatch(
 ) -> Result<Box<dyn remote::place::Place>, remote::RemoteError> {
     let here = HereOwned::of(project);
     let here = here.here();
-    remote::place::for_dispatch(host, id, here)
+    remote::kinds::for_dispatch(host, id, here)
 }
 
 /// The places this project's hosts hold that vnx made for dispatches with no record here
@@ -207,7 +207,7 @@ pub(crate) fn orphans(
     let Ok(config) = project.load_config() else {
         return (Vec::new(), Vec::new());
     };
-    if !config.hosts.values().any(remote::place::per_dispatch) {
+    if !config.hosts.values().any(remote::kinds::per_dispatch) {
         return (Vec::new(), Vec::new());
     }
     let here = HereOwned::of(project);

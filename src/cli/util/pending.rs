@@ -118,7 +118,7 @@ fn finish_interrupted(project: &vnx::project::Project) {
             key: key.as_deref(),
         };
         let link =
-            vnx::remote::place::open(&config.hosts, &place, here).map(|place| vnx::remote::Link {
+            vnx::remote::kinds::open(&config.hosts, &place, here).map(|place| vnx::remote::Link {
                 project,
                 ledger: &ledger,
                 attestor: &attestor,

@@ -194,7 +194,7 @@ pub(crate) fn doctor(name: &str, json: bool) -> Result<ExitCode, CliError> {
     let host = remote::host(&config.hosts, name)?.clone();
     let ledger = project.ledger();
     let attestor = settings::attestor(None)?;
-    let checks = if remote::place::per_dispatch(&host) {
+    let checks = if remote::kinds::per_dispatch(&host) {
         // A container host's checks run in a container made for them.
         let place = super::hosts::for_dispatch(&project, &host, &DispatchId::fresh())?;
         remote::doctor::check_made(&Link {

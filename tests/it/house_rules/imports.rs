@@ -333,7 +333,7 @@ fn paths(toks: &[(usize, Tok)], is_child: &dyn Fn(&str) -> bool) -> Vec<Named> {
 
 /// When a `#[cfg(test)]` attribute starts at `i`, the index of the last token of the item it
 /// is on (its `;`, or its closing brace).
-fn cfg_test_item(toks: &[(usize, Tok)], i: usize) -> Option<usize> {
+pub(super) fn cfg_test_item(toks: &[(usize, Tok)], i: usize) -> Option<usize> {
     let ident = |i: usize, s: &str| matches!(toks.get(i), Some((_, Tok::Ident(x))) if x == s);
     let punct = |i: usize, c: char| matches!(toks.get(i), Some((_, Tok::Punct(x))) if *x == c);
     let cfg_test = punct(i, '#')

@@ -41,7 +41,7 @@ pub fn ask(
         project: ctx.project,
         ledger: ctx.ledger,
         attestor: ctx.attestor,
-        place: remote::place::open(&hosts, place, ctx.here(&ctx.project.data_dir()))?,
+        place: remote::kinds::open(&hosts, place, ctx.here(&ctx.project.data_dir()))?,
     };
     link.place.make(&ctx.project.root, false)?;
     let out = link.place.vnx(args, None, ASK_LIMIT)?;
@@ -79,7 +79,7 @@ pub fn accept_in_place(desk: &Desk<'_>, place: &str, id: &DispatchId) -> Result<
         project: ctx.project,
         ledger: ctx.ledger,
         attestor: ctx.attestor,
-        place: remote::place::open(&hosts, place, ctx.here(&ctx.project.data_dir()))?,
+        place: remote::kinds::open(&hosts, place, ctx.here(&ctx.project.data_dir()))?,
     };
     link.place.make(&ctx.project.root, false)?;
     remote::sync::fetch_work(&link, id)?;
@@ -144,7 +144,7 @@ pub fn follow_up_on_host(
         project: ctx.project,
         ledger: ctx.ledger,
         attestor: ctx.attestor,
-        place: remote::place::open(&hosts, &place, ctx.here(&data))?,
+        place: remote::kinds::open(&hosts, &place, ctx.here(&data))?,
     };
     Ok(Some(remote::launch(&link, request)?))
 }
@@ -253,7 +253,7 @@ pub fn left_places(
 ) -> Result<(Vec<remote::orphans::Cleared>, Vec<String>), ActionError> {
     let ctx = desk.ctx;
     let hosts = ctx.project.load_config()?.hosts;
-    if !hosts.values().any(remote::place::per_dispatch) {
+    if !hosts.values().any(remote::kinds::per_dispatch) {
         return Ok((Vec::new(), Vec::new()));
     }
     let states = desk.states()?;
@@ -282,7 +282,7 @@ fn remove(desk: &Desk<'_>, place: &str) -> Result<(), ActionError> {
     let ctx = desk.ctx;
     let hosts = ctx.project.load_config()?.hosts;
     let data = ctx.project.data_dir();
-    remote::place::open(&hosts, place, ctx.here(&data))?.remove()?;
+    remote::kinds::open(&hosts, place, ctx.here(&data))?.remove()?;
     Ok(())
 }
 

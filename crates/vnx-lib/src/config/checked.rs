@@ -13,6 +13,9 @@ use serde_saphyr::{Location, Spanned};
 pub(super) use crate::yaml::shown;
 use crate::yaml::{YamlError, line_col};
 
+/// The longest deadline a dispatch takes: 30 days.
+pub const MAX_DEADLINE_SECS: u64 = 30 * 24 * 3600;
+
 /// Providers vnx knows without a declaration; their names cannot be declared.
 pub const BUILTIN_PROVIDERS: [&str; crate::provider::Provider::NAMES.len()] =
     crate::provider::Provider::NAMES;
@@ -118,4 +121,13 @@ impl<'de, V: Deserialize<'de>> Deserialize<'de> for Entries<V> {
         }
         deserializer.deserialize_map(EntriesVisitor(PhantomData))
     }
+}
+
+/// Whether `s` is an environment variable's name (`[A-Za-z_][A-Za-z0-9_]*`).
+pub fn is_variable(s: &str) -> bool {
+    let mut bytes = s.bytes();
+    bytes
+        .next()
+        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }

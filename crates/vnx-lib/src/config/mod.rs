@@ -21,8 +21,7 @@ mod checked;
 mod defaults;
 mod forge;
 mod gates;
-mod hosts;
-mod kubernetes;
+pub mod hosts;
 mod mcp;
 mod mounts;
 mod queue;
@@ -42,14 +41,12 @@ pub use crate::provider::declared::{
 pub use crate::provider::template::expand;
 pub use allow::{READ_ONLY_GIT, allowable};
 pub use budget::{BudgetConfig, Price, Prices, cost_of, dollars, to_millionth};
+pub use checked::is_variable;
 pub use checked::{BUILTIN_PROVIDERS, ConfigError};
 pub use defaults::{Defaults, Named};
 pub use forge::{ForgeConfig, ForgeKind, github_repo, is_repo_name};
 pub use gates::{GateDef, GateKind};
-pub use hosts::{
-    CONTAINER_CLONE, ContainerHost, Engine, HostConfig, HostKind, Network, is_variable,
-};
-pub use kubernetes::{KubernetesHost, Toleration};
+pub use hosts::{HostConfig, HostKind, MADE_CLONE};
 pub use mcp::{ActTool, McpConfig};
 pub use mounts::{Mount, MountKind, is_user, owner_of, parse_mount};
 pub use queue::{QueueConfig, QueuePolicy, QueueRule};

@@ -13,8 +13,7 @@ use super::gates::{self, GateDef};
 use crate::provider::DeclaredProvider;
 use crate::provider::kinds::{Lane, OutputFormat, PromptTransport, ProviderCompletion};
 
-/// The longest deadline a dispatch takes: 30 days.
-pub const MAX_DEADLINE_SECS: u64 = 30 * 24 * 3600;
+pub use super::checked::MAX_DEADLINE_SECS;
 
 /// The parsed, validated configuration. A project without a config file gets the default.
 #[derive(Clone, Debug, Default, PartialEq)]

@@ -74,7 +74,7 @@ fn places(root: &Path, states: &[DispatchState]) -> Option<Check> {
     let data = project.data_dir();
     let interrupted = crate::remote::interrupted::interrupted(&data);
     let hosts = project.load_config().map(|c| c.hosts).unwrap_or_default();
-    let orphans = if hosts.values().any(crate::remote::place::per_dispatch) {
+    let orphans = if hosts.values().any(crate::remote::kinds::per_dispatch) {
         let here = crate::remote::place::Here {
             data_dir: &data,
             home: None,

@@ -180,52 +180,17 @@ pub fn check(link: &Link<'_>) -> Vec<HostCheck> {
 
 /// What reaching the place is called: `ssh`, or the engine's `exec`.
 fn reach_name(link: &Link<'_>) -> &'static str {
-    if super::place::per_dispatch(link.place.host()) {
+    if super::kinds::per_dispatch(link.place.host()) {
         "exec"
     } else {
         "ssh"
     }
 }
 
-/// What to write into podman's `containers.conf` when it cannot give a container its
-/// default limits (`error setting rlimit type 7: operation not permitted`, runc; crun's
-/// `setrlimit \`RLIMIT_NOFILE\``): `default_ulimits` at this machine's hard limits, read
-/// from `limits` (the text of `/proc/self/limits`), those it has at all; processes at most
-/// `pid_max` (`/proc/sys/kernel/pid_max`: more was refused as type 6 where it is lower than
-/// the hard limit). `None` when the engine's error `said` is not about limits.
-pub(super) fn podman_ulimits(said: &str, limits: &str, pid_max: Option<u64>) -> Option<String> {
-    if !said.to_ascii_lowercase().contains("rlimit") {
-        return None;
-    }
-    let hard = |name: &str| {
-        let line = limits.lines().find(|l| l.starts_with(name))?;
-        let mut fields = line[name.len()..].split_whitespace();
-        let (_soft, hard) = (fields.next()?, fields.next()?);
-        match hard {
-            "unlimited" => Some(u64::MAX),
-            n => n.parse::<u64>().ok(),
-        }
-    };
-    let nproc = hard("Max processes").map(|h| pid_max.map_or(h, |p| h.min(p)));
-    let ulimits: Vec<String> = [("nofile", hard("Max open files")), ("nproc", nproc)]
-        .into_iter()
-        .filter_map(|(key, limit)| {
-            let h = limit.filter(|h| *h != u64::MAX)?;
-            Some(format!("\"{key}={h}:{h}\""))
-        })
-        .collect();
-    Some(format!(
-        "podman could not give the container its default limits, which exceed this machine's \
-         hard ones: put these lines into ~/.config/containers/containers.conf (as root, \
-         /etc/containers/containers.conf; or the file CONTAINERS_CONF names): `[containers]` \
-         and `default_ulimits = [{}]`",
-        ulimits.join(", ")
-    ))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::remote::kinds::container::podman_ulimits;
 
     #[test]
     fn a_limit_the_engine_could_not_set_is_answered_with_the_lines_that_fix_it() {

@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use super::place;
+use super::kinds;
 use super::sync::{self, Link};
 use crate::ids::DispatchId;
 
@@ -81,7 +81,7 @@ pub fn finish(link: &Link<'_>, id: &DispatchId) -> Finished {
     };
     let name = link.place.name().to_owned();
     let made_for_it =
-        place::name_for(link.place.host(), id) == name && place::per_dispatch(link.place.host());
+        kinds::name_for(link.place.host(), id) == name && kinds::per_dispatch(link.place.host());
     let recorded = sync::read_record(&data, id).is_some();
     if recorded {
         // A place whose runner ended with the killed launch is made again on its storage.

@@ -142,7 +142,7 @@ pub fn launch(link: &Link<'_>, request: &RemoteRequest) -> Result<RemoteLaunched
     // again when it stopped; a new dispatch's place is made for it, and nothing half-made
     // stays when a step fails.
     let fresh = request.follows.is_none();
-    let per_dispatch = fresh && super::place::per_dispatch(link.place.host());
+    let per_dispatch = fresh && super::kinds::per_dispatch(link.place.host());
     // Held until the launch ends (its start here, or what it made undone), naming its place:
     // a place found meanwhile by its labels is not an orphan, and a launch killed on the way
     // is found and finished by the next reading command ([`repair_interrupted`]).

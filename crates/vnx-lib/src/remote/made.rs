@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::RemoteError;
-use crate::config::CONTAINER_CLONE;
+use crate::config::{HostConfig, MADE_CLONE};
+use crate::ids::DispatchId;
 use crate::process::{self, Cmd, Output};
 
 /// What the runner does while the dispatch's commands are `exec`ed into it: it waits, and
@@ -64,7 +65,7 @@ pub(super) fn login_files(logins: &[String], home: Option<&Path>) -> Vec<Login> 
             Carry::Whole => None,
             Carry::Part(keep) => {
                 let bytes = crate::files::read_bounded(&from, MAX_LOGIN_SOURCE).ok();
-                match bytes.and_then(|b| keep(&b, CONTAINER_CLONE)) {
+                match bytes.and_then(|b| keep(&b, MADE_CLONE)) {
                     Some(part) => Some(part),
                     None => continue,
                 }
@@ -226,7 +227,7 @@ fn start_and_init(m: &dyn Made, identity: Option<(String, String)>) -> Result<()
         INIT,
         &[
             PLACE_BRANCH,
-            CONTAINER_CLONE,
+            MADE_CLONE,
             &name,
             &email,
             HOME,
@@ -285,7 +286,7 @@ fn identity(project_root: &Path) -> Option<(String, String)> {
 /// The clone's checkout moved to `base_ref`, just pushed, and vnx's files made there, in
 /// one exec.
 pub(super) fn seed(m: &dyn Made, vnx: &str, base_ref: &str) -> Result<(), RemoteError> {
-    let argv = script(SEED, &[CONTAINER_CLONE, base_ref, vnx]);
+    let argv = script(SEED, &[MADE_CLONE, base_ref, vnx]);
     m.run_script(&argv, "exec vnx init")?;
     Ok(())
 }
@@ -353,6 +354,57 @@ pub(super) fn run(
         }
     }
     Ok(out)
+}
+
+/// How long one listing of a host's places may take: `vnx status` waits for it.
+pub(super) const LIST_LIMIT: Duration = Duration::from_secs(15);
+
+/// The most of a listing read.
+const MAX_LISTING: usize = 4 << 20;
+
+/// The most places one listing yields.
+pub(super) const MAX_FOUND: usize = 1000;
+
+/// The key of the project whose files are in `data_dir`: a short hash of where they are, a
+/// label of everything vnx makes for it, so that two projects sharing an engine or a
+/// namespace never see each other's places.
+pub(super) fn project_key(data_dir: &Path) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(data_dir.to_string_lossy().as_bytes());
+    hex::encode(digest)[..12].to_owned()
+}
+
+/// One engine object of a place, as a listing shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) struct Seen {
+    /// The dispatch it was made for.
+    pub id: DispatchId,
+    /// What it is and its name, in words (`container vnx-d-…`).
+    pub object: String,
+    /// Whether it runs the dispatch's commands now.
+    pub running: bool,
+}
+
+/// A listing's output, within [`LIST_LIMIT`] and [`MAX_LISTING`].
+pub(super) fn listing(host: &HostConfig, cmd: Cmd) -> Result<Vec<u8>, RemoteError> {
+    let out = process::run(&cmd.timeout(LIST_LIMIT).max_output(MAX_LISTING)).map_err(|e| {
+        RemoteError::Unreachable {
+            host: host.name.clone(),
+            detail: e.to_string(),
+        }
+    })?;
+    if !out.status.success() {
+        return Err(RemoteError::Unreachable {
+            host: host.name.clone(),
+            detail: String::from_utf8_lossy(&out.stderr)
+                .trim()
+                .lines()
+                .last()
+                .unwrap_or_default()
+                .to_owned(),
+        });
+    }
+    Ok(out.stdout)
 }
 
 #[cfg(test)]

@@ -1,17 +1,14 @@
 //! Dispatches on remote hosts, through the host's own vnx and tmux and git: where one runs,
-//! as one seam (`place`: an ssh host the user set up, `ssh`; a container per dispatch,
-//! `container`), quoting for the host's shell (`quote`), what a host answers when it
+//! as one seam (`place`; each kind of place registered in `kinds`), quoting for the host's shell (`quote`), what a host answers when it
 //! is caught up with (`wire`), the host's ledger lines mirrored here as `remote_receipt`s and
 //! their check (`mirror`), catching up with a host — new lines mirrored, its dispatches'
 //! receipts re-attested here, their branches and its checkpoints fetched (`sync`), starting
 //! a dispatch there (`launch`), and the host's tools (`doctor`).
 
 pub mod asked;
-pub mod container;
-pub mod devcontainer;
 pub mod doctor;
 pub mod interrupted;
-pub mod kubernetes;
+pub mod kinds;
 pub mod launch;
 mod made;
 pub use crate::mirror;
@@ -20,7 +17,6 @@ pub mod place;
 pub mod quote;
 pub mod relay;
 mod relayed;
-pub mod ssh;
 pub mod sync;
 pub mod wire;
 
@@ -28,7 +24,6 @@ use std::path::{Path, PathBuf};
 
 pub use launch::{RemoteLaunched, RemoteRequest, launch};
 pub use place::Place;
-pub use ssh::Ssh;
 pub use sync::{CatchUp, GivenUp, Link, catch_up, catch_up_asking, catch_up_waiting};
 
 use crate::config::HostConfig;
@@ -161,14 +156,15 @@ pub enum RemoteError {
     /// The login files a kubernetes host names come to more than one Secret holds.
     #[error(
         "the login files host `{host}` names come to {bytes} bytes, more than a Secret holds \
-         ({} bytes)",
-        kubernetes::MAX_LOGINS_BYTES
+         ({most} bytes)"
     )]
     LoginsTooLarge {
         /// The host.
         host: String,
         /// Their size.
         bytes: u64,
+        /// The most a Secret holds.
+        most: u64,
     },
     /// The base cannot be dispatched from.
     #[error("cannot dispatch from this base: {detail}")]

@@ -12,23 +12,13 @@ use std::path::Path;
 use std::time::Duration;
 
 use serde::Serialize;
-use serde_json::Value;
 
 use super::RemoteError;
-use super::made::{self, Made};
-use super::place::{self, Here};
-use crate::config::{CONTAINER_CLONE, HostConfig, HostKind};
+use super::kinds;
+use super::made::{self, Made, project_key};
+use super::place::Here;
+use crate::config::{HostConfig, MADE_CLONE};
 use crate::ids::DispatchId;
-use crate::process::{self, Cmd};
-
-/// How long one listing may take: `vnx status` waits for it.
-pub const LIST_LIMIT: Duration = Duration::from_secs(15);
-
-/// The most of a listing read.
-const MAX_LISTING: usize = 4 << 20;
-
-/// The most places one listing yields.
-const MAX_FOUND: usize = 1000;
 
 /// How long the check of an orphan's work may take.
 const CHECK_LIMIT: Duration = Duration::from_secs(60);
@@ -48,26 +38,6 @@ pub fn launching_lock(data_dir: &Path, id: &DispatchId) -> std::path::PathBuf {
 fn launching(data_dir: &Path, id: &DispatchId) -> bool {
     let path = launching_lock(data_dir, id);
     path.exists() && matches!(crate::files::lock_file(&path, false), Ok(None))
-}
-
-/// The key of the project whose files are in `data_dir`: a short hash of where they are, a
-/// label of everything vnx makes for it, so that two projects sharing an engine or a
-/// namespace never see each other's places.
-pub fn project_key(data_dir: &Path) -> String {
-    use sha2::Digest;
-    let digest = sha2::Sha256::digest(data_dir.to_string_lossy().as_bytes());
-    hex::encode(digest)[..12].to_owned()
-}
-
-/// One engine object of a place, as a listing shows it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Seen {
-    /// The dispatch it was made for.
-    pub id: DispatchId,
-    /// What it is and its name, in words (`container vnx-d-…`).
-    pub object: String,
-    /// Whether it runs the dispatch's commands now.
-    pub running: bool,
 }
 
 /// A place of a host found by its labels.
@@ -90,42 +60,14 @@ pub struct Found {
 /// The places of `host` (one made per dispatch) this project made, by their labels: one
 /// bounded engine call per kind of object.
 pub fn list(host: &HostConfig, here: Here<'_>) -> Result<Vec<Found>, RemoteError> {
-    let key = project_key(here.data_dir);
-    let mut seen = Vec::new();
-    match &host.kind {
-        HostKind::Ssh { .. } => return Ok(Vec::new()),
-        HostKind::Container(c) => {
-            let filter = format!("label={}={key}", super::container::PROJECT_LABEL);
-            let engine = || Cmd::new(c.engine.program());
-            for (argv, runner) in [(["ps", "-a"], true), (["volume", "ls"], false)] {
-                let cmd = engine()
-                    .args(argv)
-                    .args(["--filter", &filter, "--format", "json"]);
-                seen.extend(parse_engine(&listing(host, cmd)?, runner));
-            }
-        }
-        HostKind::Kubernetes(k) => {
-            let kinds = if k.warm_pool.is_some() {
-                "sandboxclaims"
-            } else if k.sandbox_object {
-                "sandboxes"
-            } else {
-                "pods,persistentvolumeclaims"
-            };
-            let selector = format!(
-                "{},{}={key}",
-                super::kubernetes::LABEL,
-                super::kubernetes::PROJECT_LABEL
-            );
-            let cmd =
-                super::kubernetes::kubectl(k).args(["get", kinds, "-l", &selector, "-o", "json"]);
-            seen.extend(parse_kubectl(&listing(host, cmd)?));
-        }
-    }
+    let seen = match kinds::of(host) {
+        Some(kind) => kind.listed(host, &project_key(here.data_dir))?,
+        None => Vec::new(),
+    };
     let mut found: BTreeMap<DispatchId, Found> = BTreeMap::new();
     for s in seen {
         let entry = found.entry(s.id.clone()).or_insert_with(|| Found {
-            host: place::name_for(host, &s.id),
+            host: kinds::name_for(host, &s.id),
             dispatch_id: s.id,
             objects: Vec::new(),
             running: false,
@@ -150,7 +92,7 @@ pub fn orphans(
     ended: impl Fn(&str) -> Option<&'static str>,
 ) -> (Vec<Found>, Vec<(String, RemoteError)>) {
     let (mut found, mut failed) = (Vec::new(), Vec::new());
-    for host in hosts.values().filter(|h| place::per_dispatch(h)) {
+    for host in hosts.values().filter(|h| kinds::per_dispatch(h)) {
         match list(host, here) {
             Ok(places) => found.extend(places.into_iter().filter_map(|mut f| {
                 if launching(here.data_dir, &f.dispatch_id) {
@@ -166,125 +108,6 @@ pub fn orphans(
         }
     }
     (found, failed)
-}
-
-/// A listing's output, within [`LIST_LIMIT`] and [`MAX_LISTING`].
-fn listing(host: &HostConfig, cmd: Cmd) -> Result<Vec<u8>, RemoteError> {
-    let out = process::run(&cmd.timeout(LIST_LIMIT).max_output(MAX_LISTING)).map_err(|e| {
-        RemoteError::Unreachable {
-            host: host.name.clone(),
-            detail: e.to_string(),
-        }
-    })?;
-    if !out.status.success() {
-        return Err(RemoteError::Unreachable {
-            host: host.name.clone(),
-            detail: String::from_utf8_lossy(&out.stderr)
-                .trim()
-                .lines()
-                .last()
-                .unwrap_or_default()
-                .to_owned(),
-        });
-    }
-    Ok(out.stdout)
-}
-
-/// What a container engine lists with `--format json` (podman: one array; docker: an object
-/// a line, its labels as `K=V,…`): each container (`runner`) or volume vnx made, by its
-/// dispatch label, when its name is the one vnx gives that dispatch's.
-pub fn parse_engine(text: &[u8], runner: bool) -> Vec<Seen> {
-    let items: Vec<Value> = match serde_json::from_slice::<Value>(text) {
-        Ok(Value::Array(items)) => items,
-        Ok(item @ Value::Object(_)) => vec![item],
-        _ => text
-            .split(|&b| b == b'\n')
-            .filter_map(|line| serde_json::from_slice::<Value>(line).ok())
-            .collect(),
-    };
-    let mut out = Vec::new();
-    for item in items.iter().take(MAX_FOUND) {
-        let name = match (&item["Names"], &item["Name"]) {
-            (Value::Array(names), _) => names.first().and_then(Value::as_str),
-            (Value::String(name), _) | (_, Value::String(name)) => Some(name.as_str()),
-            _ => None,
-        };
-        let label = match &item["Labels"] {
-            Value::Object(labels) => labels
-                .get(super::container::LABEL)
-                .and_then(Value::as_str)
-                .map(str::to_owned),
-            Value::String(labels) => labels.split(',').find_map(|kv| {
-                let (k, v) = kv.split_once('=')?;
-                (k == super::container::LABEL).then(|| v.to_owned())
-            }),
-            _ => None,
-        };
-        let (Some(name), Some(label)) = (name, label) else {
-            continue;
-        };
-        let Ok(id) = DispatchId::parse(&label) else {
-            continue;
-        };
-        let expected = format!("vnx-{}", id.as_str().to_ascii_lowercase());
-        if name != expected {
-            continue;
-        }
-        let running = runner && item["State"].as_str() == Some("running");
-        let what = if runner { "container" } else { "volume" };
-        out.push(Seen {
-            object: format!("{what} {expected}"),
-            id,
-            running,
-        });
-    }
-    out
-}
-
-/// What `kubectl get … -o json` lists: each Pod, claim, `Sandbox` or `SandboxClaim` vnx made, by its
-/// dispatch annotation, when its name and label are the ones vnx gives that dispatch's.
-pub fn parse_kubectl(text: &[u8]) -> Vec<Seen> {
-    let Ok(list) = serde_json::from_slice::<Value>(text) else {
-        return Vec::new();
-    };
-    let mut out = Vec::new();
-    for item in list["items"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .take(MAX_FOUND)
-    {
-        let meta = &item["metadata"];
-        let Some(Ok(id)) = meta["annotations"][super::kubernetes::ANNOTATION]
-            .as_str()
-            .map(DispatchId::parse)
-        else {
-            continue;
-        };
-        let expected = super::kubernetes::object_name(&id);
-        if meta["name"].as_str() != Some(&expected)
-            || meta["labels"][super::kubernetes::LABEL].as_str() != Some(&expected)
-        {
-            continue;
-        }
-        let (what, running) = match item["kind"].as_str() {
-            Some("Pod") => ("pod", item["status"]["phase"].as_str() == Some("Running")),
-            Some("PersistentVolumeClaim") => ("persistentvolumeclaim", false),
-            Some("Sandbox") => (
-                "sandbox",
-                item["spec"]["operatingMode"].as_str() == Some("Running"),
-            ),
-            // A claim cannot be suspended: its pod runs while it is there.
-            Some("SandboxClaim") => ("sandboxclaim", true),
-            _ => continue,
-        };
-        out.push(Seen {
-            object: format!("{what} {expected}"),
-            id,
-            running,
-        });
-    }
-    out
 }
 
 /// What became of an orphan `vnx clean` removed.
@@ -350,18 +173,11 @@ pub fn remove(
     here: Here<'_>,
     project_root: &Path,
 ) -> Result<Removed, RemoteError> {
-    match &host.kind {
-        HostKind::Ssh { .. } => Err(RemoteError::UnknownHost {
-            host: place::name_for(host, id),
+    match kinds::of(host).and_then(|kind| kind.made(host, id, here)) {
+        Some(m) => remove_made(m.as_ref(), project_root),
+        None => Err(RemoteError::UnknownHost {
+            host: kinds::name_for(host, id),
         }),
-        HostKind::Container(c) => {
-            let m = super::container::Container::new(host, c, id, here);
-            remove_made(&m, project_root)
-        }
-        HostKind::Kubernetes(k) => {
-            let m = super::kubernetes::Pod::new(host, k, id, here);
-            remove_made(&m, project_root)
-        }
     }
 }
 
@@ -404,7 +220,7 @@ fn unfetched(m: &dyn Made, project_root: &Path) -> Result<Option<String>, Remote
         Some(state) if m.is_running(&state) => {}
         _ => made::make(m, project_root, false)?,
     }
-    let argv = ["/bin/sh", "-c", CHECK, "sh", CONTAINER_CLONE].map(String::from);
+    let argv = ["/bin/sh", "-c", CHECK, "sh", MADE_CLONE].map(String::from);
     let cmd = m.exec(&argv).timeout(CHECK_LIMIT).max_output(MAX_CHECK);
     let answer = m.must(cmd, "exec git for-each-ref")?;
     let repo = git2::Repository::open(project_root).map_err(|e| RemoteError::BadBase {
@@ -443,8 +259,10 @@ fn judge(answer: &str, here: impl Fn(&str) -> bool) -> Option<String> {
 mod tests {
     use proptest::prelude::*;
 
-    use super::{judge, parse_engine, parse_kubectl, project_key};
+    use super::{judge, project_key};
     use crate::ids::DispatchId;
+    use crate::remote::kinds::container::parse_engine;
+    use crate::remote::kinds::kubernetes::parse_kubectl;
 
     #[test]
     fn podman_and_docker_listings_give_the_places_vnx_named() {
@@ -550,7 +368,7 @@ mod tests {
                     let id = DispatchId::parse(s.id.as_str()).unwrap();
                     let names = [
                         format!("vnx-{}", id.as_str().to_ascii_lowercase()),
-                        crate::remote::kubernetes::object_name(&id),
+                        crate::remote::kinds::kubernetes::object_name(&id),
                     ];
                     let named = s.object.split_once(' ').unwrap().1;
                     prop_assert!(names.iter().any(|n| n == named), "{s:?}");

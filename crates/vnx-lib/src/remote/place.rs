@@ -1,17 +1,17 @@
 //! Where a remote dispatch runs, as one seam (ADR 0084): a [`Place`] is how a command and git
-//! reach the project's clone there, and who makes the place and removes it. An ssh host is
-//! made by the user, once (`ssh`); a container or a pod by vnx, per dispatch (`container`,
-//! `kubernetes`, on what they share: `made`). What a remote dispatch does — push its base,
+//! reach the project's clone there, and who makes the place and removes it: a host the user
+//! made, once, or a place vnx makes per dispatch (on what those share: `made`), each kind
+//! registered in `kinds`. What a remote dispatch does — push its base,
 //! start the place's own vnx, mirror its ledger, fetch its branch (`launch`, `sync`) — names
 //! no kind of place.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
 use super::RemoteError;
+use super::made::{Made, Seen};
 use super::wire::MAX_ANSWER;
-use crate::config::{HostConfig, HostKind};
+use crate::config::HostConfig;
 use crate::ids::DispatchId;
 use crate::process::{Cmd, Output};
 
@@ -22,7 +22,7 @@ pub trait Place: Send + Sync {
 
     /// Its name: what its ledger's lines are mirrored under and its dispatches record as
     /// their host. A host's own name, or for a place made per dispatch, the host's and the
-    /// dispatch's (`box.D-…`, see [`name_for`]).
+    /// dispatch's (`box.D-…`, see [`made_name`]).
     fn name(&self) -> &str;
 
     /// `argv` run in the clone there; with `tty`, with a terminal (for `attach`).
@@ -208,18 +208,10 @@ pub struct Here<'a> {
     pub key: Option<&'a Path>,
 }
 
-/// Whether dispatches on `host` each get a place of their own.
-pub fn per_dispatch(host: &HostConfig) -> bool {
-    matches!(host.kind, HostKind::Container(_) | HostKind::Kubernetes(_))
-}
-
-/// The name of the place dispatch `id` runs in on `host` (see [`Place::name`]).
-pub fn name_for(host: &HostConfig, id: &DispatchId) -> String {
-    if per_dispatch(host) {
-        format!("{}.{id}", host.name)
-    } else {
-        host.name.clone()
-    }
+/// The name of the place vnx made on `host` for dispatch `id` (`box.D-…`, see
+/// [`Place::name`]).
+pub fn made_name(host: &HostConfig, id: &DispatchId) -> String {
+    format!("{}.{id}", host.name)
 }
 
 /// The host a place of name `place` belongs to (a host's name holds no `.`).
@@ -227,36 +219,37 @@ pub fn host_name(place: &str) -> &str {
     place.split_once('.').map_or(place, |(host, _)| host)
 }
 
-/// The place dispatch `id` runs in on `host`.
-pub fn for_dispatch(
-    host: &HostConfig,
-    id: &DispatchId,
-    here: Here<'_>,
-) -> Result<Box<dyn Place>, RemoteError> {
-    Ok(match &host.kind {
-        HostKind::Ssh { .. } => Box::new(super::Ssh::new(host, here.data_dir)?),
-        HostKind::Container(c) => Box::new(super::container::Container::new(host, c, id, here)),
-        HostKind::Kubernetes(k) => Box::new(super::kubernetes::Pod::new(host, k, id, here)),
-    })
-}
+/// A kind of place, as its module registers it in `kinds`.
+pub(super) trait Kind: Sync {
+    /// Its name: its section's key under a host in `.vnx/config.yaml`
+    /// (`HostKind::name`).
+    fn name(&self) -> &'static str;
 
-/// The place named `place` (a host's name, or a per-dispatch place's) among `hosts`.
-pub fn open(
-    hosts: &BTreeMap<String, HostConfig>,
-    place: &str,
-    here: Here<'_>,
-) -> Result<Box<dyn Place>, RemoteError> {
-    let host = super::host(hosts, host_name(place))?;
-    match (place.split_once('.'), &host.kind) {
-        (None, HostKind::Ssh { .. }) => Ok(Box::new(super::Ssh::new(host, here.data_dir)?)),
-        (Some((_, id)), HostKind::Container(_) | HostKind::Kubernetes(_)) => {
-            let id = DispatchId::parse(id).map_err(|_| RemoteError::UnknownHost {
-                host: place.to_owned(),
-            })?;
-            for_dispatch(host, &id, here)
-        }
-        _ => Err(RemoteError::UnknownHost {
-            host: place.to_owned(),
-        }),
+    /// Whether dispatches on a host of this kind each get a place of their own, made and
+    /// removed by vnx.
+    fn per_dispatch(&self) -> bool;
+
+    /// Its factory: the place dispatch `id` runs in on `host` (one of this kind); `id` is
+    /// `None` when the place is opened by the host's name alone.
+    fn place(
+        &self,
+        host: &HostConfig,
+        id: Option<&DispatchId>,
+        here: Here<'_>,
+    ) -> Result<Box<dyn Place>, RemoteError>;
+
+    /// Its orphan listing: what the engine shows of the places the project of key `key`
+    /// made on `host`, by their labels (one bounded engine call per kind of object); nothing
+    /// for a kind that makes no places.
+    fn listed(&self, host: &HostConfig, key: &str) -> Result<Vec<Seen>, RemoteError> {
+        let _ = (host, key);
+        Ok(Vec::new())
+    }
+
+    /// What vnx made on `host` for dispatch `id`, to remove it; `None` for a kind that makes
+    /// nothing.
+    fn made(&self, host: &HostConfig, id: &DispatchId, here: Here<'_>) -> Option<Box<dyn Made>> {
+        let _ = (host, id, here);
+        None
     }
 }

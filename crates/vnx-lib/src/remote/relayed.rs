@@ -13,7 +13,7 @@ use std::time::Duration;
 use super::RemoteError;
 use super::made::script;
 use super::relay::{Ending, MAX_FRAME, Relay, RelayError, Request};
-use crate::config::CONTAINER_CLONE;
+use crate::config::MADE_CLONE;
 use crate::process::{self, Cmd, Output};
 
 /// The relays this process opened, by the name of the runner each reaches; each locked on
@@ -173,7 +173,7 @@ pub(super) fn push(
         Ok(_) => return None,
         Err(e) => return Some(Err(e)),
     };
-    let argv = script(TAKE_PACK, &[CONTAINER_CLONE, dst, commit]);
+    let argv = script(TAKE_PACK, &[MADE_CLONE, dst, commit]);
     let out = call(name, &argv, None, &pack, GIT_LIMIT, 64 << 10)?;
     Some(must(place, "git index-pack", out))
 }
@@ -190,7 +190,7 @@ pub(super) fn fetch(
     src: &str,
     dst: &str,
 ) -> GitStep {
-    let argv = script(GIVE_BUNDLE, &[CONTAINER_CLONE, src]);
+    let argv = script(GIVE_BUNDLE, &[MADE_CLONE, src]);
     let bundle = match call(name, &argv, None, &[], GIT_LIMIT, MAX_FRAME)? {
         Ok(out) if out.status.success() => out.stdout,
         other => return Some(must(place, "git bundle create", other)),

@@ -288,7 +288,7 @@ fn settle(
 ) -> Result<(), RemoteError> {
     // What runs a place made for one dispatch goes once a completion is here; what holds its
     // work stays, for a follow-up (its CLI's session too), until the dispatch is merged.
-    if super::place::per_dispatch(link.place.host())
+    if super::kinds::per_dispatch(link.place.host())
         && (done.translated.iter()).any(|(_, e)| e == "dispatch_completed")
     {
         link.place.park()?;

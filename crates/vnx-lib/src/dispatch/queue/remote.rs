@@ -101,7 +101,7 @@ fn link<'a>(
         project: ctx.project,
         ledger: ctx.ledger,
         attestor: ctx.attestor,
-        place: remote::place::for_dispatch(host, id, ctx.here(&ctx.project.data_dir()))?,
+        place: remote::kinds::for_dispatch(host, id, ctx.here(&ctx.project.data_dir()))?,
     })
 }
 
@@ -326,7 +326,7 @@ pub(super) fn drain(
             let link = link(ctx, host, &e.id)?;
             // Checked first: a host out of reach gets no `admitted` it cannot honour (a place
             // made per dispatch does not exist before its launch, which checks the engine).
-            let checked = if remote::place::per_dispatch(host) {
+            let checked = if remote::kinds::per_dispatch(host) {
                 Ok(remote::CatchUp::default())
             } else {
                 remote::catch_up(&link, &[])

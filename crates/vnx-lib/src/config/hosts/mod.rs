@@ -1,18 +1,22 @@
-//! The `hosts:` section of `.vnx/config.yaml`: the places dispatches can run besides this
-//! machine, each of one kind — a machine reached over OpenSSH (a destination, extra `ssh`
-//! arguments and the path of the project's clone there), or a container engine that makes a
-//! fresh container per dispatch (the engine, the image, its resources and network) — with its
-//! capacity and the `vnx` it runs; validated with line and column.
+//! The `hosts:` section of `.vnx/config.yaml`, the config schema of the place kinds: the
+//! places dispatches can run besides this machine, each of one kind — its section, under the
+//! kind's name, read by the kind's module below (`ssh`, `container`, `kubernetes`; their
+//! places are registered in `remote::kinds`) — with its capacity and the `vnx` it runs;
+//! validated with line and column.
 
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
+pub mod container;
+pub mod kubernetes;
+pub mod ssh;
+
 use super::checked::Entries;
-use super::checked::{Checked, Validator, is_name, q};
-use super::kubernetes::{KubernetesHost, RawKubernetes};
-use super::mounts::{Mount, RawMount};
+use super::checked::{Checked, Validator, is_name, is_variable, q};
+use container::{ContainerHost, RawContainer};
+use kubernetes::{KubernetesHost, RawKubernetes};
 
 /// One place dispatches can run.
 #[derive(Clone, Debug, PartialEq)]
@@ -22,7 +26,7 @@ pub struct HostConfig {
     /// How it is reached, and who makes it.
     pub kind: HostKind,
     /// The absolute path of the project's clone there (a container's is
-    /// [`CONTAINER_CLONE`]).
+    /// [`MADE_CLONE`]).
     pub clone: String,
     /// How many dispatches it runs at once.
     pub capacity: u32,
@@ -48,72 +52,23 @@ pub enum HostKind {
     Kubernetes(Box<KubernetesHost>),
 }
 
-/// A container host: the user's own engine client and an image with git, tmux and vnx.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ContainerHost {
-    /// The engine's client.
-    pub engine: Engine,
-    /// The image each dispatch's container starts from; none when `devcontainer` names it.
-    pub image: Option<String>,
-    /// The project's dev container definition the image (and variables) come from, relative
-    /// to the project's root (see `remote::devcontainer`).
-    pub devcontainer: Option<String>,
-    /// CPUs the container may use (`--cpus`), when limited.
-    pub cpus: Option<f64>,
-    /// Memory the container may use (`--memory`, e.g. `4g`), when limited.
-    pub memory: Option<String>,
-    /// Whether the container has a network.
-    pub network: Network,
-    /// Variables set in the container (`--env`), for its CLIs (a model server's address).
-    pub env: BTreeMap<String, String>,
-    /// Variables the container gets from vnx's own environment, by name (`--env NAME`: the
-    /// engine's client reads the value, which never is an argument; one not set is not set
-    /// there): an API key kept out of the repository.
-    pub env_from_host: Vec<String>,
-    /// The CLIs whose login and settings files in the home directory here are made
-    /// available, read-only, and copied into the container's home.
-    pub logins: Vec<String>,
-    /// Who the place's commands run as (`--user`), and whose its volume's files are; none:
-    /// the dev container definition's `remoteUser`, else the image's user.
-    pub user: Option<String>,
-    /// What the engine mounts besides the dispatch's volume (`--mount`): the user's own
-    /// list, which alone lets a dev container definition's mount through.
-    pub mounts: Vec<Mount>,
-}
+impl HostKind {
+    /// Every kind's name: its section's key under a host, and what `remote::kinds`
+    /// registers it under.
+    pub const NAMES: [&'static str; 3] = ["ssh", "container", "kubernetes"];
 
-/// A container engine's client.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Engine {
-    /// `podman`.
-    Podman,
-    /// `docker`, which takes the same arguments.
-    Docker,
-}
-
-impl Engine {
-    /// The client's program name.
-    pub fn program(self) -> &'static str {
-        match self {
-            Engine::Podman => "podman",
-            Engine::Docker => "docker",
-        }
+    /// Its name, one of [`HostKind::NAMES`].
+    pub fn name(&self) -> &'static str {
+        Self::NAMES[match self {
+            HostKind::Ssh { .. } => 0,
+            HostKind::Container(_) => 1,
+            HostKind::Kubernetes(_) => 2,
+        }]
     }
 }
 
-/// A container's network.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Network {
-    /// None at all (`--network=none`): the worker reaches nothing.
-    None,
-    /// The engine's default network.
-    Default,
-    /// This machine's own network (`--network=host`): the worker reaches what this machine
-    /// reaches, loopback services included (a model server here).
-    Host,
-}
-
 /// Where the project's clone is in a dispatch's container (on its volume).
-pub const CONTAINER_CLONE: &str = "/work/repo";
+pub const MADE_CLONE: &str = "/work/repo";
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -126,31 +81,6 @@ pub(super) struct RawHost {
     capacity: Option<Spanned<i64>>,
     vnx: Option<Spanned<String>>,
     lost_after_seconds: Option<Spanned<i64>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawContainer {
-    engine: Option<Spanned<String>>,
-    image: Option<Spanned<String>>,
-    devcontainer: Option<Spanned<String>>,
-    cpus: Option<Spanned<f64>>,
-    memory: Option<Spanned<String>>,
-    network: Option<Spanned<String>>,
-    env: Option<Spanned<BTreeMap<String, String>>>,
-    env_from_host: Option<Vec<Spanned<String>>>,
-    logins: Option<Vec<Spanned<String>>>,
-    user: Option<Spanned<String>>,
-    mounts: Option<Vec<Spanned<RawMount>>>,
-}
-
-/// Whether `s` is an environment variable's name (`[A-Za-z_][A-Za-z0-9_]*`).
-pub fn is_variable(s: &str) -> bool {
-    let mut bytes = s.bytes();
-    bytes
-        .next()
-        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
-        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
 /// The most dispatches one host may run at once.
@@ -209,19 +139,20 @@ impl Validator<'_> {
             }
             let at = format!("hosts.{}", name.value);
             let (kind, clone) = match (h.ssh, h.container, h.kubernetes) {
-                (Some(ssh), None, None) => self.ssh_host(&at, ssh, h.ssh_args, h.clone)?,
+                (Some(ssh), None, None) => {
+                    let (destination, args, clone) =
+                        self.ssh_host(&at, ssh, h.ssh_args, h.clone)?;
+                    (HostKind::Ssh { destination, args }, clone)
+                }
                 (None, Some(container), None) => {
                     self.ssh_fields_absent(&at, &h.ssh_args, &h.clone, &container.referenced)?;
                     let c = self.container_host(&at, container.value, &container.referenced)?;
-                    (HostKind::Container(c), CONTAINER_CLONE.to_owned())
+                    (HostKind::Container(c), MADE_CLONE.to_owned())
                 }
                 (None, None, Some(kubernetes)) => {
                     self.ssh_fields_absent(&at, &h.ssh_args, &h.clone, &kubernetes.referenced)?;
                     let k = self.kubernetes_host(&at, kubernetes.value, &kubernetes.referenced)?;
-                    (
-                        HostKind::Kubernetes(Box::new(k)),
-                        CONTAINER_CLONE.to_owned(),
-                    )
+                    (HostKind::Kubernetes(Box::new(k)), MADE_CLONE.to_owned())
                 }
                 (None, None, None) => {
                     let msg = format!(
@@ -258,13 +189,13 @@ impl Validator<'_> {
                 None => 3600,
                 Some(s) => match u64::try_from(s.value)
                     .ok()
-                    .filter(|n| (1..=super::MAX_DEADLINE_SECS).contains(n))
+                    .filter(|n| (1..=super::checked::MAX_DEADLINE_SECS).contains(n))
                 {
                     Some(n) => n,
                     None => {
                         let msg = format!(
                             "{at}.lost_after_seconds must be between 1 and {}, not {}",
-                            super::MAX_DEADLINE_SECS,
+                            super::checked::MAX_DEADLINE_SECS,
                             s.value
                         );
                         return self.err(&s.referenced, msg);
@@ -293,192 +224,13 @@ impl Validator<'_> {
         }
         Ok(hosts)
     }
-
-    /// Refuses an ssh host's fields on a host of another kind.
-    fn ssh_fields_absent(
-        &self,
-        at: &str,
-        args: &Option<Vec<Spanned<String>>>,
-        clone: &Option<Spanned<String>>,
-        spot: &serde_saphyr::Location,
-    ) -> Checked<()> {
-        for (given, field) in [(args.is_some(), "ssh_args"), (clone.is_some(), "clone")] {
-            if given {
-                let msg = format!("{at}.{field} is for an ssh host only");
-                return self.err(spot, msg);
-            }
-        }
-        Ok(())
-    }
-
-    /// An ssh host's destination, arguments and clone.
-    fn ssh_host(
-        &self,
-        at: &str,
-        ssh: Spanned<String>,
-        args: Option<Vec<Spanned<String>>>,
-        clone: Option<Spanned<String>>,
-    ) -> Checked<(HostKind, String)> {
-        // A destination starting with `-` would be read by ssh as an option.
-        if ssh.value.is_empty()
-            || ssh.value.starts_with('-')
-            || ssh.value.contains(char::is_whitespace)
-        {
-            let msg = format!(
-                "{at}.ssh must be an ssh destination (user@host or a Host alias), not {}",
-                q(&ssh.value)
-            );
-            return self.err(&ssh.referenced, msg);
-        }
-        let Some(clone) = clone else {
-            let msg = format!("{at}.clone must name the project's clone on the host");
-            return self.err(&ssh.referenced, msg);
-        };
-        if !clone.value.starts_with('/') || clone.value.contains('\n') {
-            let msg = format!(
-                "{at}.clone must be the absolute path of the project's clone on the host, not {}",
-                q(&clone.value)
-            );
-            return self.err(&clone.referenced, msg);
-        }
-        let kind = HostKind::Ssh {
-            destination: ssh.value,
-            args: args
-                .unwrap_or_default()
-                .into_iter()
-                .map(|a| a.value)
-                .collect(),
-        };
-        Ok((kind, clone.value))
-    }
-
-    /// A container host's engine, image, resources and network. The image and the memory are
-    /// passed to the engine as arguments of their own, so neither may look like an option.
-    fn container_host(
-        &self,
-        at: &str,
-        c: RawContainer,
-        at_spot: &serde_saphyr::Location,
-    ) -> Checked<ContainerHost> {
-        let engine = match &c.engine {
-            None => Engine::Podman,
-            Some(e) if e.value == "podman" => Engine::Podman,
-            Some(e) if e.value == "docker" => Engine::Docker,
-            Some(e) => {
-                let msg = format!(
-                    "{at}.container.engine must be podman or docker, not {}",
-                    q(&e.value)
-                );
-                return self.err(&e.referenced, msg);
-            }
-        };
-        let plain = |v: &str| {
-            !v.is_empty()
-                && v.len() <= 255
-                && !v.starts_with('-')
-                && !v.contains(|c: char| c.is_whitespace() || c.is_control())
-        };
-        match (&c.image, &c.devcontainer) {
-            (Some(image), None) if !plain(&image.value) => {
-                let msg = format!(
-                    "{at}.container.image must name an image (e.g. localhost/vnx-worker), not {}",
-                    q(&image.value)
-                );
-                return self.err(&image.referenced, msg);
-            }
-            (None, Some(file))
-                if !file.value.ends_with(".json")
-                    || !std::path::Path::new(&file.value)
-                        .components()
-                        .all(|c| matches!(c, std::path::Component::Normal(_))) =>
-            {
-                let msg = format!(
-                    "{at}.container.devcontainer must be a .json file in the project, such as \
-                     .devcontainer/devcontainer.json, not {}",
-                    q(&file.value)
-                );
-                return self.err(&file.referenced, msg);
-            }
-            (Some(_), None) | (None, Some(_)) => {}
-            (Some(image), Some(_)) => {
-                let msg = format!("{at}.container takes `image` or `devcontainer`, not both");
-                return self.err(&image.referenced, msg);
-            }
-            (None, None) => {
-                let msg = format!("{at}.container needs `image` (or `devcontainer`)");
-                return self.err(at_spot, msg);
-            }
-        }
-        if let Some(cpus) = &c.cpus
-            && !(cpus.value > 0.0 && cpus.value <= 1024.0)
-        {
-            let msg = format!(
-                "{at}.container.cpus must be more than 0 and at most 1024, not {}",
-                cpus.value
-            );
-            return self.err(&cpus.referenced, msg);
-        }
-        if let Some(memory) = &c.memory {
-            let digits = memory.value.trim_end_matches(['b', 'k', 'm', 'g']);
-            let unit_len = memory.value.len() - digits.len();
-            if digits.is_empty() || unit_len > 1 || !digits.bytes().all(|b| b.is_ascii_digit()) {
-                let msg = format!(
-                    "{at}.container.memory must be a size such as 512m or 4g, not {}",
-                    q(&memory.value)
-                );
-                return self.err(&memory.referenced, msg);
-            }
-        }
-        let network = match &c.network {
-            None => Network::None,
-            Some(n) if n.value == "none" => Network::None,
-            Some(n) if n.value == "default" => Network::Default,
-            Some(n) if n.value == "host" => Network::Host,
-            Some(n) => {
-                let msg = format!(
-                    "{at}.container.network must be none, default or host, not {}",
-                    q(&n.value)
-                );
-                return self.err(&n.referenced, msg);
-            }
-        };
-        let env = self.env(&format!("{at}.container"), c.env)?;
-        let mut env_from_host = Vec::new();
-        for name in c.env_from_host.unwrap_or_default() {
-            if !is_variable(&name.value) || env.contains_key(&name.value) {
-                let msg = format!(
-                    "{at}.container.env_from_host names variables of vnx's environment, each                      once and not also in env, not {}",
-                    q(&name.value)
-                );
-                return self.err(&name.referenced, msg);
-            }
-            if !env_from_host.contains(&name.value) {
-                env_from_host.push(name.value);
-            }
-        }
-        let logins = self.logins(&format!("{at}.container"), c.logins)?;
-        let user = self.user(&format!("{at}.container"), c.user)?;
-        let mounts = self.mounts(&format!("{at}.container"), c.mounts)?;
-        Ok(ContainerHost {
-            engine,
-            image: c.image.map(|i| i.value),
-            devcontainer: c.devcontainer.map(|d| d.value),
-            cpus: c.cpus.map(|c| c.value),
-            memory: c.memory.map(|m| m.value),
-            network,
-            env,
-            env_from_host,
-            logins,
-            user,
-            mounts,
-        })
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::super::{Config, ConfigError};
-    use super::{CONTAINER_CLONE, ContainerHost, Engine, HostKind, Network};
+    use super::container::{ContainerHost, Engine, Network};
+    use super::{HostKind, MADE_CLONE};
 
     fn parse(text: &str) -> Result<Config, ConfigError> {
         super::super::parse(text, std::path::Path::new(".vnx/config.yaml"))
@@ -588,7 +340,7 @@ mod tests {
         let h = &c.hosts["box"];
         assert_eq!(
             (h.clone.as_str(), h.capacity, h.vnx.as_str()),
-            (CONTAINER_CLONE, 4, "vnx")
+            (MADE_CLONE, 4, "vnx")
         );
         assert_eq!(
             h.kind,

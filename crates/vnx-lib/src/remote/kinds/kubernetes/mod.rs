@@ -20,19 +20,25 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 pub mod claim;
+mod registered;
 pub mod sandbox;
 
-use super::RemoteError;
-use super::made::{self, ENGINE_LIMIT, HOME, IDLE, LOGINS_AT, Made};
-use super::place::{Here, Place};
-use crate::config::{CONTAINER_CLONE, HostConfig, KubernetesHost};
+pub(in crate::remote) use registered::KIND;
+#[cfg(test)]
+pub(in crate::remote) use registered::parse_kubectl;
+
+use crate::config::hosts::kubernetes::KubernetesHost;
+use crate::config::{HostConfig, MADE_CLONE};
 use crate::ids::DispatchId;
 use crate::process::{Cmd, Output};
+use crate::remote::RemoteError;
+use crate::remote::made::{self, ENGINE_LIMIT, HOME, IDLE, LOGINS_AT, Made};
+use crate::remote::place::{Here, Place};
 
 /// The pod's one container.
 const CONTAINER: &str = "worker";
 
-/// Where the claim is mounted (the clone is [`CONTAINER_CLONE`], below it).
+/// Where the claim is mounted (the clone is [`MADE_CLONE`], below it).
 const CLAIM_AT: &str = "/work";
 
 /// The pod's volume that is the claim (and the `Sandbox`'s claim template, so named).
@@ -43,7 +49,7 @@ const VOLUME: &str = "work";
 pub(super) const LABEL: &str = "vnx.dev/dispatch";
 pub(super) const ANNOTATION: &str = "vnx.dev/dispatch-id";
 
-/// The label that says which project made it (see [`super::orphans::project_key`]).
+/// The label that says which project made it (see [`crate::remote::made::project_key`]).
 pub(super) const PROJECT_LABEL: &str = "vnx.dev/project";
 
 /// The pod's volume that is the logins' Secret.
@@ -100,11 +106,11 @@ impl Pod {
             host: host.clone(),
             spec: spec.clone(),
             id: id.clone(),
-            place: super::place::name_for(host, id),
+            place: crate::remote::place::made_name(host, id),
             object: object_name(id),
             manifests: here.data_dir.join("kubernetes"),
             home: here.home.map(Path::to_path_buf),
-            project: super::orphans::project_key(here.data_dir),
+            project: crate::remote::made::project_key(here.data_dir),
         }
     }
 
@@ -142,6 +148,7 @@ impl Pod {
             return Err(RemoteError::LoginsTooLarge {
                 host: self.host.name.clone(),
                 bytes: total,
+                most: MAX_LOGINS_BYTES,
             });
         }
         let mut data = BTreeMap::new();
@@ -549,7 +556,7 @@ impl Place for Pod {
     /// `kubectl exec -i [-t] POD -c worker -- env -C CLONE ARGV…` (exec has no working
     /// directory of its own; `env -C` is no shell).
     fn in_clone(&self, argv: &[String], tty: bool) -> Cmd {
-        let mut all = vec!["env".to_owned(), "-C".into(), CONTAINER_CLONE.into()];
+        let mut all = vec!["env".to_owned(), "-C".into(), MADE_CLONE.into()];
         all.extend(argv.iter().cloned());
         self.exec_in(&all, tty)
     }
@@ -579,7 +586,7 @@ impl Place for Pod {
             .map(|a| format!(" {a}"))
             .collect();
         format!(
-            "ext::{}{context} --namespace {} exec -i {}{container} -- %S {CONTAINER_CLONE}",
+            "ext::{}{context} --namespace {} exec -i {}{container} -- %S {MADE_CLONE}",
             self.spec.kubectl,
             self.spec.namespace,
             self.runner()

@@ -6,11 +6,11 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::RemoteError;
-use super::place::Place;
-use super::quote::{command_line, quote};
 use crate::config::{HostConfig, HostKind};
 use crate::process::{self, Cmd, Output};
+use crate::remote::RemoteError;
+use crate::remote::place::Place;
+use crate::remote::quote::{command_line, quote};
 
 /// How long the shared master connection outlives its last use.
 const PERSIST: &str = "ControlPersist=600";
@@ -93,6 +93,32 @@ impl Ssh {
         let mut argv = vec!["ssh".to_owned()];
         argv.extend(self.options());
         command_line(&argv)
+    }
+}
+
+/// The ssh kind, as the registry (`kinds`) holds it: a host the user made, one place for
+/// all its dispatches.
+pub(super) struct Registered;
+
+/// Its registration.
+pub(super) static KIND: Registered = Registered;
+
+impl crate::remote::place::Kind for Registered {
+    fn name(&self) -> &'static str {
+        "ssh"
+    }
+
+    fn per_dispatch(&self) -> bool {
+        false
+    }
+
+    fn place(
+        &self,
+        host: &HostConfig,
+        _id: Option<&crate::ids::DispatchId>,
+        here: crate::remote::place::Here<'_>,
+    ) -> Result<Box<dyn Place>, RemoteError> {
+        Ok(Box::new(Ssh::new(host, here.data_dir)?))
     }
 }
 

@@ -14,25 +14,31 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::RemoteError;
-use super::made::{self, ENGINE_LIMIT, HOME, LOGINS_AT, Made};
-use super::place::{Here, Place};
-use super::relay::{Relay, RelayError};
-use super::relayed;
-use super::wire::MAX_ANSWER;
-use crate::config::{
-    CONTAINER_CLONE, ContainerHost, Engine, HostConfig, Mount, MountKind, Network,
-};
+pub mod devcontainer;
+mod registered;
+
+pub(in crate::remote) use registered::KIND;
+#[cfg(test)]
+pub(in crate::remote) use registered::parse_engine;
+
+use crate::config::hosts::container::{ContainerHost, Engine, Network};
+use crate::config::{HostConfig, MADE_CLONE, Mount, MountKind};
 use crate::ids::DispatchId;
 use crate::process::{self, Cmd, Output};
+use crate::remote::RemoteError;
+use crate::remote::made::{self, ENGINE_LIMIT, HOME, LOGINS_AT, Made};
+use crate::remote::place::{Here, Place};
+use crate::remote::relay::{Relay, RelayError};
+use crate::remote::relayed;
+use crate::remote::wire::MAX_ANSWER;
 
-/// Where the container's volume is mounted (the clone is [`CONTAINER_CLONE`], below it).
+/// Where the container's volume is mounted (the clone is [`MADE_CLONE`], below it).
 const VOLUME_AT: &str = "/work";
 
 /// The label every container and volume vnx makes carries: the dispatch's id.
 pub(super) const LABEL: &str = "io.vnx.dispatch";
 
-/// The label that says which project made it (see [`super::orphans::project_key`]).
+/// The label that says which project made it (see [`crate::remote::made::project_key`]).
 pub(super) const PROJECT_LABEL: &str = "io.vnx.project";
 
 /// One dispatch's container on a container host.
@@ -56,7 +62,7 @@ pub struct Container {
     project: String,
     /// The image and variables of the project's dev container definition, when the host
     /// names one: read when the container is made.
-    defined: std::sync::OnceLock<super::devcontainer::Definition>,
+    defined: std::sync::OnceLock<devcontainer::Definition>,
     /// The host's mounts, their sources resolved here: checked when the container is made.
     mounts: std::sync::OnceLock<Vec<Mount>>,
 }
@@ -74,13 +80,13 @@ impl Container {
             host: host.clone(),
             spec: spec.clone(),
             id: id.clone(),
-            place: super::place::name_for(host, id),
+            place: crate::remote::place::made_name(host, id),
             container: format!("vnx-{}", id.as_str().to_ascii_lowercase()),
             home: here.home.map(Path::to_path_buf),
             scratch: here.data_dir.join("remote"),
             data_dir: here.data_dir.to_path_buf(),
             key: here.key.map(Path::to_path_buf),
-            project: super::orphans::project_key(here.data_dir),
+            project: crate::remote::made::project_key(here.data_dir),
             defined: std::sync::OnceLock::new(),
             mounts: std::sync::OnceLock::new(),
         }
@@ -249,7 +255,7 @@ impl Container {
     fn channel_failed(&self, failed: relayed::Failed) -> RemoteError {
         match self.state() {
             Ok(Some(state)) if self.is_running(&state) => relayed::unreachable(&self.place, failed),
-            Ok(Some(state)) if self.is_paused(&state) => super::made::paused(self),
+            Ok(Some(state)) if self.is_paused(&state) => crate::remote::made::paused(self),
             Ok(state) => RemoteError::Gone {
                 place: self.place.clone(),
                 state: state.unwrap_or_else(|| "removed".into()),
@@ -473,36 +479,36 @@ impl Place for Container {
     ) -> Result<Output, RemoteError> {
         if relayed::is_open(&self.container) {
             let body = match stdin {
-                Some(path) => std::fs::read(path).map_err(super::io(path))?,
+                Some(path) => std::fs::read(path).map_err(crate::remote::io(path))?,
                 None => Vec::new(),
             };
-            let at = Some(CONTAINER_CLONE);
+            let at = Some(MADE_CLONE);
             match relayed::call(&self.container, argv, at, &body, limit, MAX_ANSWER) {
                 Some(Ok(out)) => return Ok(out),
                 Some(Err(relayed::Failed::NotSent)) | None => {}
                 Some(Err(f)) => return Err(self.channel_failed(f)),
             }
         }
-        super::place::call_by_exec(self, argv, stdin, limit)
+        crate::remote::place::call_by_exec(self, argv, stdin, limit)
     }
 
     /// As a pack over the relay when this process has one, else over git's transport.
     fn push_ref(&self, repo: &Path, commit: &str, dst: &str) -> Result<(), RemoteError> {
         let to = (self.container.as_str(), self.place.as_str());
         relayed::push(to, &self.scratch, repo, commit, dst)
-            .unwrap_or_else(|| super::place::push_by_git(self, repo, commit, dst))
+            .unwrap_or_else(|| crate::remote::place::push_by_git(self, repo, commit, dst))
     }
 
     /// As a bundle over the relay when this process has one, else over git's transport.
     fn fetch_ref(&self, repo: &Path, src: &str, dst: &str) -> Result<(), RemoteError> {
         let from = (self.container.as_str(), self.place.as_str());
         relayed::fetch(from, &self.scratch, repo, src, dst)
-            .unwrap_or_else(|| super::place::fetch_by_git(self, repo, src, dst))
+            .unwrap_or_else(|| crate::remote::place::fetch_by_git(self, repo, src, dst))
     }
 
     /// `ENGINE exec -i [-t] -w CLONE NAME ARGV…`: no shell on either side.
     fn in_clone(&self, argv: &[String], tty: bool) -> Cmd {
-        self.exec_in(argv, tty, Some(CONTAINER_CLONE))
+        self.exec_in(argv, tty, Some(MADE_CLONE))
     }
 
     /// The engine fails an exec into a container that is not running with 125 or 255
@@ -526,7 +532,7 @@ impl Place for Container {
 
     fn git_url(&self) -> String {
         format!(
-            "ext::{} exec -i {} %S {CONTAINER_CLONE}",
+            "ext::{} exec -i {} %S {MADE_CLONE}",
             self.spec.engine.program(),
             self.container
         )
@@ -539,7 +545,7 @@ impl Place for Container {
         if let Some(rel) = &self.spec.devcontainer
             && self.defined.get().is_none()
         {
-            let defined = super::devcontainer::read(project_root, rel)?;
+            let defined = devcontainer::read(project_root, rel)?;
             if let Some(detail) = defined.unlisted_mount(&self.spec.mounts, &self.host.name) {
                 return Err(RemoteError::Devcontainer {
                     path: PathBuf::from(rel),
@@ -584,7 +590,7 @@ impl Place for Container {
                 .ok()
                 .and_then(|t| t.trim().parse().ok());
             let said = failed.to_string();
-            if let Some(fix) = super::doctor::podman_ulimits(&said, &limits, pid_max) {
+            if let Some(fix) = podman_ulimits(&said, &limits, pid_max) {
                 return fix;
             }
         }
@@ -594,12 +600,52 @@ impl Place for Container {
     }
 }
 
+/// What to write into podman's `containers.conf` when it cannot give a container its
+/// default limits (`error setting rlimit type 7: operation not permitted`, runc; crun's
+/// `setrlimit \`RLIMIT_NOFILE\``): `default_ulimits` at this machine's hard limits, read
+/// from `limits` (the text of `/proc/self/limits`), those it has at all; processes at most
+/// `pid_max` (`/proc/sys/kernel/pid_max`: more was refused as type 6 where it is lower than
+/// the hard limit). `None` when the engine's error `said` is not about limits.
+pub(in crate::remote) fn podman_ulimits(
+    said: &str,
+    limits: &str,
+    pid_max: Option<u64>,
+) -> Option<String> {
+    if !said.to_ascii_lowercase().contains("rlimit") {
+        return None;
+    }
+    let hard = |name: &str| {
+        let line = limits.lines().find(|l| l.starts_with(name))?;
+        let mut fields = line[name.len()..].split_whitespace();
+        let (_soft, hard) = (fields.next()?, fields.next()?);
+        match hard {
+            "unlimited" => Some(u64::MAX),
+            n => n.parse::<u64>().ok(),
+        }
+    };
+    let nproc = hard("Max processes").map(|h| pid_max.map_or(h, |p| h.min(p)));
+    let ulimits: Vec<String> = [("nofile", hard("Max open files")), ("nproc", nproc)]
+        .into_iter()
+        .filter_map(|(key, limit)| {
+            let h = limit.filter(|h| *h != u64::MAX)?;
+            Some(format!("\"{key}={h}:{h}\""))
+        })
+        .collect();
+    Some(format!(
+        "podman could not give the container its default limits, which exceed this machine's \
+         hard ones: put these lines into ~/.config/containers/containers.conf (as root, \
+         /etc/containers/containers.conf; or the file CONTAINERS_CONF names): `[containers]` \
+         and `default_ulimits = [{}]`",
+        ulimits.join(", ")
+    ))
+}
+
 #[cfg(test)]
 mod tests {
 
     #[test]
     fn the_first_process_tells_a_relay_let_go_by_its_own_exit_status() {
-        let let_go = format!("[ \"$s\" -eq {} ]", super::super::relay::LET_GO);
+        let let_go = format!("[ \"$s\" -eq {} ]", crate::remote::relay::LET_GO);
         assert!(super::RELAYED.contains(&let_go), "{}", super::RELAYED);
     }
     use std::path::Path;

@@ -13,9 +13,9 @@ use k8s_openapi::api::core::v1 as core;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
 
-use super::super::RemoteError;
-use super::super::made::{ENGINE_LIMIT, Made};
 use super::{Pod, READY_WITHIN, VOLUME};
+use crate::remote::RemoteError;
+use crate::remote::made::{ENGINE_LIMIT, Made};
 
 /// The `Sandbox` kind's group and version, as the controller's CRD serves it.
 pub const API_VERSION: &str = "agents.x-k8s.io/v1beta1";

@@ -14,10 +14,10 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use super::super::RemoteError;
-use super::super::made::{ENGINE_LIMIT, Made};
 use super::sandbox::PodMetadata;
 use super::{ANNOTATION, Pod, READY_WITHIN};
+use crate::remote::RemoteError;
+use crate::remote::made::{ENGINE_LIMIT, Made};
 
 /// The `SandboxClaim` kind's group and version, as the extensions' CRD serves it.
 pub const API_VERSION: &str = "extensions.agents.x-k8s.io/v1beta1";

@@ -10,8 +10,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::RemoteError;
 use crate::config::{Mount, parse_mount};
+use crate::remote::RemoteError;
 
 /// The most a definition file may hold.
 const MAX_BYTES: u64 = 256 * 1024;

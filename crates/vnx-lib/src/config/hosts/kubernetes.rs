@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_saphyr::{Location, Spanned};
 
-use super::checked::{Checked, Validator, is_name, q};
+use crate::config::checked::{Checked, Validator, is_name, q};
 
 /// A kubernetes host: how vnx reaches the cluster, and the pod it makes per dispatch.
 #[derive(Clone, Debug, PartialEq)]
@@ -338,11 +338,11 @@ impl Validator<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{Config, ConfigError, HostKind};
     use super::{is_dns_name, is_quantity};
+    use crate::config::{Config, ConfigError, HostKind};
 
     fn parse(text: &str) -> Result<Config, ConfigError> {
-        super::super::parse(text, std::path::Path::new(".vnx/config.yaml"))
+        crate::config::parse(text, std::path::Path::new(".vnx/config.yaml"))
     }
 
     #[test]
