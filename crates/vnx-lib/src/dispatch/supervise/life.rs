@@ -1,6 +1,6 @@
 //! The worker's life as typed states, below the supervisor's other files: what its provider
 //! declares of how its end reads ([`Kind`]), the turn its hooks and session tell of
-//! ([`Turn`]), its run while its process runs ([`Running`]), and how it ended ([`Life`]: stopped
+//! ([`Turn`]), its run while its process runs (`Running`), and how it ended ([`Life`]: stopped
 //! before it started, never started, or exited, by itself or stopped with a cause). Each move
 //! is a method that takes the state it leaves, so an exit is recorded once, of a worker that
 //! ran, and a cause the supervisor stopped it for only where one can be. Beside them the
