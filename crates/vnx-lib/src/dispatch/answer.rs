@@ -473,7 +473,7 @@ fn give_here(
     };
     let taken = typed.map_err(|e| AnswerError::Unreachable {
         id: state.id.to_string(),
-        why: crate::dispatch::supervise::error_chain(&e),
+        why: crate::dispatch::error_chain(&e),
     })?;
     // Nothing on the screen moved: no answer is recorded that the worker never got.
     if !taken {

@@ -66,6 +66,18 @@ pub fn worker_log(root: &Path, id: &DispatchId) -> PathBuf {
     dir_of(root, id).join("worker.log")
 }
 
+/// An error and its causes on one line.
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        out.push_str(": ");
+        out.push_str(&c.to_string());
+        cause = c.source();
+    }
+    out
+}
+
 /// Why a dispatch could not be planned, launched or supervised.
 #[derive(Debug, thiserror::Error)]
 pub enum DispatchError {

@@ -102,6 +102,15 @@ pub fn title_of(text: &str) -> String {
 }
 
 impl Spec {
+    /// Where a sandbox without a network finds its relayed loopback ports (a directory the
+    /// worker can only read).
+    pub(crate) fn relay_dir(&self) -> PathBuf {
+        crate::sandbox::relay::dir(
+            &self.repo_root.join(crate::project::DATA_DIR),
+            Path::new(self.id.as_str()),
+        )
+    }
+
     /// The project's data directory, which its dispatch directory (`<data>/dispatches/<id>`)
     /// is in.
     pub fn data_dir(&self) -> &Path {

@@ -97,10 +97,7 @@ pub(super) fn drain_locked(ctx: &Context<'_>, data: &Path) -> Result<Drained, Di
                 running.insert(e.provider.clone(), held + 1);
             }
             Err(err) => {
-                let why = format!(
-                    "it could not start: {}",
-                    crate::dispatch::supervise::error_chain(&err)
-                );
+                let why = format!("it could not start: {}", crate::dispatch::error_chain(&err));
                 done.closed.push((e.id.clone(), QueueVerdict::Failed, why));
             }
         }
@@ -175,10 +172,7 @@ fn start_entry(
         Err(err) => {
             let mut failed = admitted;
             failed.decision = QueueVerdict::Failed;
-            failed.reason = format!(
-                "it could not start: {}",
-                crate::dispatch::supervise::error_chain(&err)
-            );
+            failed.reason = format!("it could not start: {}", crate::dispatch::error_chain(&err));
             let _ = record(&ctx, &e.ledger, failed);
             return Err(err);
         }

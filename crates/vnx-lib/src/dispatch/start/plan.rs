@@ -10,9 +10,10 @@ use sha2::{Digest, Sha256};
 use crate::config::Config;
 use crate::constraints::{self, Constraints, Decision, Evaluation, Overrides, Route, Spending};
 use crate::dispatch::spec::MAX_DEADLINE_SECS;
+use crate::dispatch::supervise::phantom;
 use crate::dispatch::{
     Context, DispatchError, Request, Spec, attest_all, start::compose, start::egress,
-    start::govern, start::include, supervise::phantom,
+    start::govern, start::include,
 };
 use crate::ledger::Ledger;
 use crate::provider::invocation::declared_invocation;

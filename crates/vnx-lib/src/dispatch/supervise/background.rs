@@ -29,13 +29,12 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crate::dispatch::supervise::live::Change;
-use crate::dispatch::supervise::outcome::{Decision, Ended};
 use crate::dispatch::supervise::signals::HookSignal;
 use crate::ids::DispatchId;
 use crate::provider::cli;
 use crate::provider::cli::session::BackgroundWork;
 use crate::provider::session::Wanted;
-use crate::receipts::{BackgroundTask, DispatchBackground, DispatchResumed, DispatchStatus};
+use crate::receipts::{BackgroundTask, DispatchBackground, DispatchResumed};
 
 /// What the supervisor knows of an interactive worker's background work.
 #[derive(Debug, Default)]
@@ -466,21 +465,6 @@ fn cli_stopped(tasks: &[BackgroundTask]) -> String {
         if tasks.len() == 1 { "it" } else { "them" },
         it = if tasks.len() == 1 { "it" } else { "them" },
     )
-}
-
-/// The verdict on a worker that ended (it exited, or reported and ended its turn) as it
-/// would otherwise be `done`, but whose CLI said background work it started was stopped
-/// unfinished: it needs a person.
-pub(super) fn unfinished(e: &Ended, decided: &Decision) -> Option<Decision> {
-    if decided.status != DispatchStatus::Done {
-        return None;
-    }
-    let why = stopped(&e.stream.background_stopped)?;
-    Some(Decision {
-        status: DispatchStatus::NeedsInput,
-        signal: decided.signal.clone(),
-        reason: Some(why),
-    })
 }
 
 #[cfg(test)]

@@ -384,7 +384,7 @@ pub(super) fn stop_at_budget(
     log: &mut impl Write,
 ) -> std::io::Result<(std::process::ExitStatus, String)> {
     let exited = match run_closed {
-        true => group.wait_until(Instant::now() + super::GRACE)?,
+        true => group.wait_until(Instant::now() + super::life::GRACE)?,
         false => None,
     };
     let (status, how) = match exited {
@@ -394,12 +394,12 @@ pub(super) fn stop_at_budget(
         }
         None => {
             let _ = group.interrupt();
-            match group.wait_until(Instant::now() + super::GRACE)? {
+            match group.wait_until(Instant::now() + super::life::GRACE)? {
                 Some(status) => {
                     let _ = group.stop(Duration::ZERO);
                     (status, "interrupted")
                 }
-                None => (super::worker::stop(group)?.0, "stopped"),
+                None => (super::life::stop(group)?.0, "stopped"),
             }
         }
     };

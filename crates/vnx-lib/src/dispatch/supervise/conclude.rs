@@ -13,7 +13,7 @@ use crate::receipts::{self, DispatchCompleted, DispatchStatus, TeardownAction};
 use crate::sandbox::QuarantineExt;
 use crate::worktree::{CommitNote, Repo, TeardownClass, Worktree};
 
-use super::{error_chain, relay_dir};
+use crate::dispatch::error_chain;
 
 /// What became of a dispatch's end once [`conclude`] recorded it.
 pub(in crate::dispatch) struct Concluded {
@@ -61,7 +61,7 @@ pub(in crate::dispatch) fn conclude(
     // The supervisor started in the worktree: it leaves it before teardown moves it (a
     // pooled checkout some process still works in is never lent again).
     let _ = std::env::set_current_dir(&spec.repo_root);
-    let _ = fs::remove_dir_all(relay_dir(spec));
+    let _ = fs::remove_dir_all(spec.relay_dir());
     // A sandboxed worker's private copy of its CLI's home (the user's login among it) goes
     // once the worker has ended; what the worker left there is never read (ADR 0069). What a
     // crash leaves, `vnx prune` removes with the dispatch directory.

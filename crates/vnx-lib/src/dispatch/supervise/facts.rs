@@ -5,7 +5,8 @@
 //! said, and the question a worker that needs input asked.
 
 use crate::dispatch::Spec;
-use crate::dispatch::supervise::outcome::{self, Ended};
+use crate::dispatch::supervise::life::{Turn, hook_session};
+use crate::dispatch::supervise::outcome;
 use crate::provider::cli::stream::StreamSummary;
 use crate::provider::session::SessionRead;
 use crate::receipts::{self, DispatchCompleted, SessionTampering};
@@ -26,9 +27,14 @@ pub(super) struct EndOfRun {
 }
 
 impl EndOfRun {
-    /// The end of `spec`'s worker as `ended` says it, its session read since `since`.
-    pub(super) fn read(spec: &Spec, ended: &Ended, since: std::time::SystemTime) -> EndOfRun {
-        let (stream, session) = stream_of(spec, ended, since);
+    /// The end of `spec`'s worker as its output and its turn say it, its session read since
+    /// `since`.
+    pub(super) fn read(
+        spec: &Spec,
+        said: (&StreamSummary, &Turn),
+        since: std::time::SystemTime,
+    ) -> EndOfRun {
+        let (stream, session) = stream_of(spec, said, since);
         EndOfRun {
             stream,
             session,
@@ -50,17 +56,15 @@ impl EndOfRun {
 /// for a completion whose output records none.
 fn stream_of(
     spec: &Spec,
-    ended: &Ended,
+    (said, turn): (&StreamSummary, &Turn),
     since: std::time::SystemTime,
 ) -> (StreamSummary, SessionRead) {
-    let mut stream = ended.stream.clone();
-    if let Some(turn) = &ended.turn_end {
-        stream.session_id = stream
-            .session_id
-            .or_else(|| outcome::hook_session(turn, true));
-        stream.last_message = stream.last_message.or_else(|| outcome::hook_message(turn));
+    let mut stream = said.clone();
+    if let Some(end) = &turn.end {
+        stream.session_id = stream.session_id.or_else(|| hook_session(end, true));
+        stream.last_message = stream.last_message.or_else(|| outcome::hook_message(end));
     }
-    stream.session_id = stream.session_id.or_else(|| ended.hook_session.clone());
+    stream.session_id = stream.session_id.or_else(|| turn.session.clone());
     stream.session_id = recorded_session(spec, stream.session_id.take());
     let from_session = session_facts(
         spec,

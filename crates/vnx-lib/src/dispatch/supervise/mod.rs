@@ -24,6 +24,7 @@ mod changes;
 mod conclude;
 mod facts;
 mod left;
+pub mod life;
 pub mod live;
 pub mod notify;
 pub mod outcome;
@@ -38,69 +39,24 @@ mod worker;
 
 pub use conclude::after_completion;
 pub(super) use conclude::{Concluded, conclude};
+pub use life::{GRACE, LATE_REPORT, SETTLE_AFTER_REPORT, SETTLE_WITHOUT_HOOK};
+pub use output::Pane;
+pub use worker::Surroundings;
 
-use std::ffi::OsString;
 use std::fs;
 use std::io::Write;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use crate::dispatch::{DispatchError, Spec, io_err};
 use crate::ledger::Ledger;
-use crate::ledger::attest::Attestor;
-use crate::provider::invocation;
 use crate::receipts::{self, CheckoutChange, CompletionSignal, DispatchCompleted, DispatchStatus};
 use crate::worktree::{Repo, TeardownClass};
 use announce::Recorder;
-use outcome::{Ended, StopCause};
+use facts::EndOfRun;
+use life::{Kind, Life, Stop, StopCause};
 use signals::ReportFile;
-
-use worker::{Job, run_worker};
-
-/// An error and its causes on one line.
-pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        out.push_str(": ");
-        out.push_str(&c.to_string());
-        cause = c.source();
-    }
-    out
-}
-
-/// Time a worker gets between SIGTERM and SIGKILL.
-pub const GRACE: Duration = Duration::from_secs(5);
-/// After a report, how long an interactive worker may take to finish its turn.
-pub const SETTLE_AFTER_REPORT: Duration = Duration::from_secs(10);
-/// After a report, when no hook will say the turn ended, how long the TUI gets to finish.
-pub const SETTLE_WITHOUT_HOOK: Duration = Duration::from_secs(2);
-/// After a turn ends without a report, how long a late report is waited for.
-pub const LATE_REPORT: Duration = Duration::from_secs(1);
-const TICK: Duration = Duration::from_millis(100);
-
-/// Where the worker's output goes besides its log: the pane (the supervisor's stdout).
-pub type Pane = Arc<Mutex<dyn Write + Send>>;
-
-/// What the supervisor is given by the command line.
-pub struct Surroundings<'a> {
-    /// The pane, for a headless worker's output.
-    pub pane: &'a Pane,
-    /// Set on SIGHUP, SIGTERM or SIGINT: stop the worker; record `cancelled` when a person's
-    /// `vnx cancel` asked for it, else nothing (ADR 0068).
-    pub cancel: &'a AtomicBool,
-    /// The `PATH` to give the worker (the dispatch's `bin/` is put first).
-    pub path: Option<OsString>,
-    /// The pane's terminal, for an interactive worker.
-    pub tty: Option<std::os::fd::BorrowedFd<'a>>,
-    /// The pane's tmux id (`%N`), to save an interactive worker's screen to the log.
-    pub tmux_pane: Option<String>,
-    /// Signs the completion.
-    pub attestor: &'a Attestor,
-    /// The entry hash of the dispatch's `dispatch_started`, for the `started` notification.
-    pub started_hash: Option<String>,
-}
+use worker::{Job, run_worker, stop_asked, worktree_env};
 
 /// How a worker ended.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -119,61 +75,6 @@ pub struct Outcome {
     pub teardown_class: Option<TeardownClass>,
 }
 
-/// Whether the supervisor was told to stop, and by whom: a person's `vnx cancel` (its request
-/// is in the dispatch directory: [`crate::dispatch::cancel::REQUEST`]) or a signal nobody in
-/// vnx sent (a hangup as the tmux server died, a reboot's SIGTERM), which only interrupts the
-/// dispatch (ADR 0068).
-fn stop_asked(spec: &Spec, around: &Surroundings<'_>) -> Option<StopCause> {
-    around.cancel.load(Ordering::Relaxed).then(|| {
-        if crate::dispatch::cancel::requested(&spec.dispatch_dir) {
-            StopCause::Cancel
-        } else {
-            StopCause::Interrupted
-        }
-    })
-}
-
-/// The worker's argv with the prompt (or the prompt file's path) in place.
-fn worker_argv(spec: &Spec, prompt: &str) -> Vec<String> {
-    let file = spec.dispatch_dir.join("prompt.md");
-    let file = file.to_string_lossy();
-    let mut argv: Vec<String> = spec.invocation.argv[1..]
-        .iter()
-        .map(|a| invocation::expand(a, prompt, &file))
-        .collect();
-    argv.insert(0, spec.invocation.argv[0].clone());
-    argv
-}
-
-/// Where a sandbox without a network finds its relayed loopback ports (a directory the worker
-/// can only read).
-fn relay_dir(spec: &Spec) -> std::path::PathBuf {
-    crate::sandbox::relay::dir(
-        &spec.repo_root.join(crate::project::DATA_DIR),
-        std::path::Path::new(spec.id.as_str()),
-    )
-}
-
-/// What setup and teardown commands, and the worker, see of the dispatch: its id, directory
-/// and worktree, and its port when it has one.
-fn worktree_env(spec: &Spec) -> Vec<(String, String)> {
-    let mut env = vec![
-        ("VNX_DISPATCH_ID".to_owned(), spec.id.to_string()),
-        (
-            "VNX_DISPATCH_DIR".to_owned(),
-            spec.dispatch_dir.to_string_lossy().into_owned(),
-        ),
-        (
-            "VNX_WORKTREE".to_owned(),
-            spec.worktree.to_string_lossy().into_owned(),
-        ),
-    ];
-    if let Some(port) = spec.port {
-        env.push(("VNX_PORT".to_owned(), port.to_string()));
-    }
-    env
-}
-
 /// The worker's log, `worker.log` in its dispatch directory: written afresh, private.
 fn open_log(path: &std::path::Path) -> Result<fs::File, DispatchError> {
     use std::os::unix::fs::OpenOptionsExt;
@@ -186,24 +87,26 @@ fn open_log(path: &std::path::Path) -> Result<fs::File, DispatchError> {
         .map_err(io_err(path))
 }
 
+/// The provider's slot, when it has a limit, and how long the supervisor waited for it.
+type SlotTaken = (Option<slots::Slot>, Option<Duration>);
+
 /// The provider's concurrency slot, when it has a limit: waited for until one frees, the
-/// dispatch is cancelled or its deadline passes (then `ended` says why it stopped); with how
+/// dispatch is cancelled or its deadline passes (then why the worker never starts); with how
 /// long it waited.
 fn take_slot(
     spec: &Spec,
     around: &Surroundings<'_>,
     (started, deadline): (Instant, Instant),
-    ended: &mut Ended,
-) -> Result<(Option<slots::Slot>, Option<Duration>), DispatchError> {
+) -> Result<Result<SlotTaken, Stop>, DispatchError> {
     let Some(limit) = spec.slot_limit else {
-        return Ok((None, None));
+        return Ok(Ok((None, None)));
     };
     let slots_dir = spec.repo_root.join(crate::project::DATA_DIR).join("slots");
     let give_up = || around.cancel.load(Ordering::Relaxed) || Instant::now() >= deadline;
     match slots::acquire(&slots_dir, spec.provider.name(), limit, give_up)
         .map_err(io_err(&slots_dir))?
     {
-        Some((slot, waited)) => Ok((Some(slot), Some(waited))),
+        Some((slot, waited)) => Ok(Ok((Some(slot), Some(waited)))),
         None => {
             let why = format!(
                 "no {} slot (limit {limit}) came free in {:.0} s",
@@ -211,8 +114,7 @@ fn take_slot(
                 started.elapsed().as_secs_f64()
             );
             let cause = stop_asked(spec, around).unwrap_or(StopCause::Deadline);
-            ended.stopped = Some((cause, why));
-            Ok((None, None))
+            Ok(Err((cause, why)))
         }
     }
 }
@@ -260,10 +162,10 @@ fn conclude_beside_main(
 /// dispatch reads lost, and `vnx resume` continues it in its worktree.
 fn refuse_if_interrupted(
     spec: &Spec,
-    ended: &Ended,
+    life: &Life,
     log: &mut fs::File,
 ) -> Result<(), DispatchError> {
-    let Some((StopCause::Interrupted, why)) = &ended.stopped else {
+    let Some((StopCause::Interrupted, why)) = life.stopped() else {
         return Ok(());
     };
     let _ = writeln!(
@@ -313,74 +215,40 @@ pub fn supervise(spec: &Spec, around: &Surroundings<'_>) -> Result<Outcome, Disp
         recorder.notify("started", hash, "");
     }
 
-    let mut ended = Ended::for_spec(spec);
-    let (_slot, slot_wait) = take_slot(spec, around, (started, deadline), &mut ended)?;
-    // The project's setup commands, in the worktree, before the worker.
-    let hook_env = worktree_env(spec);
-    let mut worktree_commands = Vec::new();
-    if ended.stopped.is_none() && !spec.worktree_setup.is_empty() {
-        let (ran, failure) = crate::dispatch::setup::run(
-            "setup",
-            &spec.worktree_setup,
-            &spec.worktree,
-            &hook_env,
-            deadline,
-            true,
-            &mut log,
-        );
-        worktree_commands = ran;
-        ended.spawn_error = failure.map(|f| format!("{f}; the worker did not start"));
-    }
-    let mut screen = None;
-    let mut end_of_run = None;
-    if ended.stopped.is_none() && ended.spawn_error.is_none() {
-        let job = Job {
-            prompt: &prompt,
-            deadline,
-            seal: &seal,
-            since: started_wall,
-        };
-        end_of_run = run_worker(
-            spec,
-            around,
-            &job,
-            &mut log,
-            &mut ended,
-            &mut screen,
-            &mut recorder,
-        )?;
-    }
-    // Teardown commands after the worker (stop what setup started), before classification;
-    // given a minute of their own past the deadline, which may have passed.
-    if !spec.worktree_teardown.is_empty() {
-        let (ran, _) = crate::dispatch::setup::run(
-            "teardown",
-            &spec.worktree_teardown,
-            &spec.worktree,
-            &hook_env,
-            deadline.max(Instant::now() + Duration::from_secs(60)),
-            false,
-            &mut log,
-        );
-        worktree_commands.extend(ran);
-    }
-    refuse_if_interrupted(spec, &ended, &mut log)?;
+    let (_slot, slot_wait, refused) = match take_slot(spec, around, (started, deadline))? {
+        Ok((slot, waited)) => (slot, waited, None),
+        Err(stop) => (None, None, Some(stop)),
+    };
+    let job = Job {
+        prompt: &prompt,
+        deadline,
+        seal: &seal,
+        since: started_wall,
+    };
+    let lived =
+        live_between_setup_and_teardown(spec, around, &job, refused, (&mut recorder, &mut log))?;
+    refuse_if_interrupted(spec, &lived.life, &mut log)?;
     let mut report_rejected = None;
+    let mut report = None;
     match signals::read_report(&spec.dispatch_dir, &spec.id, &seal) {
-        ReportFile::Accepted(r) => ended.report = Some(r),
+        ReportFile::Accepted(r) => report = Some(r),
         ReportFile::Rejected(why) => report_rejected = Some(why),
         ReportFile::Missing => {}
     }
-    if let Some(text) = screen {
+    if let Some(text) = &lived.screen {
         let _ = writeln!(log, "{text}");
     }
     let duration = started.elapsed().as_secs_f64();
-    let decision = outcome::decide(&ended);
-
-    use std::os::unix::process::ExitStatusExt;
-    let exit_code = ended.exit.and_then(|s| s.code());
-    let exit_signal = ended.exit.and_then(|s| s.signal());
-    let end = end_of_run.unwrap_or_else(|| facts::EndOfRun::read(spec, &ended, started_wall));
+    let decision = outcome::decide(&Kind::of(spec), &lived.life, report.as_ref());
+    let (exit_code, exit_signal) = lived.life.exit_code_and_signal();
+    let end = (lived.end_of_run).unwrap_or_else(|| {
+        let never_ran = (&Default::default(), &Default::default());
+        EndOfRun::read(spec, never_ran, started_wall)
+    });
+    let temp_files = match &lived.life {
+        Life::Exited(x) => x.temp_files,
+        _ => 0,
+    };
     let mut completed = DispatchCompleted {
         lane: Some(spec.lane),
         duration_seconds: Some(receipts::seconds(duration)),
@@ -388,18 +256,104 @@ pub fn supervise(spec: &Spec, around: &Surroundings<'_>) -> Result<Outcome, Disp
         exit_code,
         exit_signal,
         failure_reason: decision.reason.clone(),
-        temp_files_removed: (ended.temp_files > 0).then_some(ended.temp_files),
+        temp_files_removed: (temp_files > 0).then_some(temp_files),
         slot_wait_seconds: slot_wait.map(|w| receipts::seconds(w.as_secs_f64())),
-        report: ended.report.clone(),
+        report,
         report_rejected,
-        worktree_commands,
+        worktree_commands: lived.worktree_commands,
         ..DispatchCompleted::new(spec.id.clone(), decision.status, decision.signal.clone())
     };
     facts::settle(&mut completed, &end);
+    let concluded = record_end(spec, (&repo, main_before), completed, around, recorder)?;
+    Ok(Outcome {
+        status: concluded.status,
+        completion_signal: decision.signal,
+        exit_code,
+        signal: exit_signal,
+        duration_seconds: duration,
+        teardown_class: concluded.class,
+    })
+}
+
+/// What the worker's life came to, between the worktree's setup and teardown commands.
+struct Lived {
+    life: Life,
+    end_of_run: Option<EndOfRun>,
+    worktree_commands: Vec<crate::receipts::WorktreeCommand>,
+    /// An interactive worker's last screen, for the log.
+    screen: Option<String>,
+}
+
+/// The project's setup commands, in the worktree, before the worker; the worker run, unless
+/// it was `refused` its start or setup failed; then the teardown commands (stop what setup
+/// started), before classification, given a minute of their own past the deadline, which
+/// may have passed.
+fn live_between_setup_and_teardown(
+    spec: &Spec,
+    around: &Surroundings<'_>,
+    job: &Job<'_>,
+    refused: Option<Stop>,
+    (recorder, log): (&mut Recorder<'_>, &mut fs::File),
+) -> Result<Lived, DispatchError> {
+    let hook_env = worktree_env(spec);
+    let mut worktree_commands = Vec::new();
+    let mut life = refused.map(Life::Refused);
+    if life.is_none() && !spec.worktree_setup.is_empty() {
+        let (ran, failure) = crate::dispatch::setup::run(
+            "setup",
+            &spec.worktree_setup,
+            &spec.worktree,
+            &hook_env,
+            job.deadline,
+            true,
+            log,
+        );
+        worktree_commands = ran;
+        life = failure.map(|f| Life::Unstarted(format!("{f}; the worker did not start")));
+    }
+    let mut screen = None;
+    let mut end_of_run = None;
+    let life = match life {
+        Some(life) => life,
+        None => {
+            let (life, end) = run_worker(spec, around, job, log, &mut screen, recorder)?;
+            end_of_run = end;
+            life
+        }
+    };
+    if !spec.worktree_teardown.is_empty() {
+        let (ran, _) = crate::dispatch::setup::run(
+            "teardown",
+            &spec.worktree_teardown,
+            &spec.worktree,
+            &hook_env,
+            job.deadline.max(Instant::now() + Duration::from_secs(60)),
+            false,
+            log,
+        );
+        worktree_commands.extend(ran);
+    }
+    Ok(Lived {
+        life,
+        end_of_run,
+        worktree_commands,
+        screen,
+    })
+}
+
+/// The completion concluded and appended ([`conclude_beside_main`]), announced, and the
+/// worktree given back to the pool proven.
+fn record_end(
+    spec: &Spec,
+    (repo, main_before): (&Repo, Option<crate::worktree::CheckoutState>),
+    completed: DispatchCompleted,
+    around: &Surroundings<'_>,
+    mut recorder: Recorder<'_>,
+) -> Result<Concluded, DispatchError> {
     let asked = facts::question_of(&completed);
     // A commit a full disk refuses is tried again as long as the ledger's append would be.
     let patience = Duration::from_secs(spec.completion_retry_secs.min(3600));
-    let concluded = conclude_beside_main(spec, &repo, completed, around, patience, main_before)?;
+    let concluded = conclude_beside_main(spec, repo, completed, around, patience, main_before)?;
     // "done" only for a done that stands: the phantom guard's correction is the last line.
     if let Some(last) = concluded.appended.lines.last() {
         let message = if concluded.status == DispatchStatus::NeedsInput {
@@ -413,19 +367,12 @@ pub fn supervise(spec: &Spec, around: &Surroundings<'_>) -> Result<Outcome, Disp
     // With the end on the ledger, the worktree given back to the pool is proven clean (or
     // removed), so the next dispatch can take it; the slower tidying is [`after_completion`].
     if let (Some(pool), Some(name)) = (
-        crate::dispatch::start::launch::pool_of(&repo, spec),
+        crate::dispatch::start::launch::pool_of(repo, spec),
         &concluded.pooled,
     ) {
         pool.prove_entry(name);
     }
-    Ok(Outcome {
-        status: concluded.status,
-        completion_signal: decision.signal,
-        exit_code,
-        signal: exit_signal,
-        duration_seconds: duration,
-        teardown_class: concluded.class,
-    })
+    Ok(concluded)
 }
 
 /// Records whether the main checkout changed between `before` and `after` the worker, and

@@ -7,82 +7,13 @@
 use std::os::unix::process::ExitStatusExt;
 use std::process::ExitStatus;
 
+use crate::dispatch::supervise::life::{Kind, Life, Stop};
+pub use crate::dispatch::supervise::life::{StopCause, exit_ends_turn, hook_session};
 use crate::dispatch::supervise::signals::{HookSignal, Report, ReportStatus};
 use crate::provider::events::{StreamSummary, Verdict};
 use crate::provider::hooks::HookKind;
 use crate::provider::{self, Lane, cli};
-use crate::receipts::{CompletionSignal, DispatchStatus};
-
-/// Why the supervisor stopped the worker itself.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum StopCause {
-    /// The deadline passed.
-    Deadline,
-    /// A person cancelled the dispatch: `vnx cancel` left its request in the dispatch
-    /// directory, then signalled the supervisor.
-    Cancel,
-    /// The supervisor got SIGHUP, SIGTERM or SIGINT that no `vnx cancel` asked for (tmux
-    /// died under it, the machine shuts down): the worker is stopped and nothing is recorded,
-    /// so the dispatch reads `lost` and `vnx resume` continues it (ADR 0068).
-    Interrupted,
-    /// After a report or the end of a turn: the TUI would otherwise wait forever.
-    Completed,
-    /// Its budget was used up (ADR 0094): the worker was interrupted, its session and
-    /// worktree kept, and the dispatch needs input until a person raises the budget.
-    Budget,
-}
-
-/// Everything known when the worker has ended.
-#[derive(Clone, Debug)]
-pub struct Ended {
-    /// The lane the worker ran in.
-    pub lane: Lane,
-    /// What ends the dispatch successfully, as the provider declares it.
-    pub completion: provider::ProviderCompletion,
-    /// The end-of-turn hook installed, if any.
-    pub hooks: HookKind,
-    /// Whether its exit is the only end of a turn vnx can see of its TUI: a declared TUI,
-    /// which has no end-of-turn hook and no session vnx knows to show one (see
-    /// [`exit_ends_turn`]). A clean exit without a report then needs input, as headless.
-    pub exit_ends_turn: bool,
-    /// How the worker exited, when it did.
-    pub exit: Option<ExitStatus>,
-    /// Why the supervisor stopped the worker itself, with details.
-    pub stopped: Option<(StopCause, String)>,
-    /// Why the worker could not be started.
-    pub spawn_error: Option<String>,
-    /// The worker's accepted `vnx report`.
-    pub report: Option<Report>,
-    /// The hook call that ended the turn.
-    pub turn_end: Option<HookSignal>,
-    /// The session a live-state hook named (a permission prompt, a tool that ran): the
-    /// session id of a dispatch stopped before its turn ended.
-    pub hook_session: Option<String>,
-    /// What the CLI's output said.
-    pub stream: StreamSummary,
-    /// Files the worker left in its temporary directory (removed).
-    pub temp_files: u64,
-}
-
-impl Ended {
-    /// Nothing known yet of `spec`'s worker.
-    pub fn for_spec(spec: &crate::dispatch::Spec) -> Ended {
-        Ended {
-            lane: spec.lane,
-            completion: spec.invocation.completion,
-            hooks: spec.invocation.hooks.clone(),
-            exit_ends_turn: exit_ends_turn(&spec.provider, spec.lane),
-            exit: None,
-            stopped: None,
-            spawn_error: None,
-            report: None,
-            turn_end: None,
-            hook_session: None,
-            stream: StreamSummary::default(),
-            temp_files: 0,
-        }
-    }
-}
+use crate::receipts::{BackgroundTask, CompletionSignal, DispatchStatus};
 
 /// The verdict on a dispatch.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -133,18 +64,19 @@ fn failed(why: impl Into<String>) -> Decision {
 }
 
 /// Failed for how the worker exited (or did not run).
-fn failed_exit(e: &Ended) -> Decision {
-    failed(format!("the worker {}", describe(e.exit)))
+fn failed_exit(exit: Option<ExitStatus>) -> Decision {
+    failed(format!("the worker {}", describe(exit)))
 }
 
 /// A CLI that cannot run `vnx report` (no tools): its output's verdict decides. Success
 /// (it applied changes) is done; an error (its request failed, whatever its exit code) is
 /// failed; no verdict after a clean exit is an answer without changes, so its last message
 /// is a question; a failed exit is a failure.
-fn by_output(e: &Ended, ok_exit: bool) -> Decision {
-    match (&e.stream.verdict, ok_exit) {
+fn by_output(stream: &StreamSummary, exit: Option<ExitStatus>) -> Decision {
+    let ok_exit = exit.is_some_and(|s| s.success());
+    match (&stream.verdict, ok_exit) {
         (Some(Verdict::Error { message }), _) => failed(message),
-        (_, false) => failed_exit(e),
+        (_, false) => failed_exit(exit),
         (Some(Verdict::Success), true) => done(CompletionSignal::Exit),
         (None, true) => decision(
             DispatchStatus::NeedsInput,
@@ -154,57 +86,75 @@ fn by_output(e: &Ended, ok_exit: bool) -> Decision {
     }
 }
 
-/// Decides the status of an ended dispatch: a `done` whose CLI stopped background work the
-/// worker started, unfinished, needs a person instead (ADR 0096).
-pub fn decide(e: &Ended) -> Decision {
-    let decided = decide_exit(e);
-    super::background::unfinished(e, &decided).unwrap_or(decided)
+/// Decides the status of a dispatch whose worker ended as `life` says, `report` the worker's
+/// accepted `vnx report`: a `done` whose CLI stopped background work the worker started,
+/// unfinished, needs a person instead (ADR 0096).
+pub fn decide(kind: &Kind, life: &Life, report: Option<&Report>) -> Decision {
+    let never_ran = StreamSummary::default();
+    let (exit, stream, turn_end) = match life {
+        Life::Unstarted(err) => {
+            return decision(DispatchStatus::Failed, CompletionSignal::SpawnFailed, err);
+        }
+        Life::Refused(_) => (None, &never_ran, None),
+        Life::Exited(x) => (Some(x.status), &x.stream, x.turn.end.as_ref()),
+    };
+    if let Some(stopped) = life.stopped().and_then(by_stop) {
+        return stopped;
+    }
+    let decided = by_exit(kind, (exit, stream), report, turn_end);
+    unfinished(&stream.background_stopped, &decided).unwrap_or(decided)
 }
 
-/// Decides the status of an ended dispatch from its exit, report, turn end and output.
-fn decide_exit(e: &Ended) -> Decision {
-    if let Some(err) = &e.spawn_error {
-        return decision(DispatchStatus::Failed, CompletionSignal::SpawnFailed, err);
-    }
-    match &e.stopped {
-        Some((StopCause::Deadline, why)) => {
-            return decision(DispatchStatus::Timeout, CompletionSignal::Deadline, why);
-        }
+/// The verdict on a worker the supervisor stopped, when its cause decides it (a worker
+/// closed after it completed is judged as if it ended by itself).
+fn by_stop((cause, why): &Stop) -> Option<Decision> {
+    let signal = CompletionSignal::SupervisorSignal;
+    match cause {
+        StopCause::Deadline => Some(decision(
+            DispatchStatus::Timeout,
+            CompletionSignal::Deadline,
+            why,
+        )),
         // An interrupted supervisor records nothing; were it asked, the worker was stopped
         // by a signal all the same.
-        Some((StopCause::Cancel | StopCause::Interrupted, why)) => {
-            let signal = CompletionSignal::SupervisorSignal;
-            return decision(DispatchStatus::Cancelled, signal, why);
+        StopCause::Cancel | StopCause::Interrupted => {
+            Some(decision(DispatchStatus::Cancelled, signal, why))
         }
-        Some((StopCause::Budget, why)) => {
-            let signal = CompletionSignal::SupervisorSignal;
-            return decision(DispatchStatus::NeedsInput, signal, why);
-        }
-        _ => {}
+        StopCause::Budget => Some(decision(DispatchStatus::NeedsInput, signal, why)),
+        StopCause::Completed => None,
     }
-    let ok_exit = e.exit.is_some_and(|s| s.success());
-    if e.completion == provider::ProviderCompletion::Exit {
-        return match (ok_exit, cli_error(&e.stream)) {
+}
+
+/// The verdict on a worker that ended by itself (or was closed after it completed) from its
+/// exit, its output, its report and its turn's end.
+fn by_exit(
+    kind: &Kind,
+    (exit, stream): (Option<ExitStatus>, &StreamSummary),
+    report: Option<&Report>,
+    turn_end: Option<&HookSignal>,
+) -> Decision {
+    let ok_exit = exit.is_some_and(|s| s.success());
+    if kind.completion == provider::ProviderCompletion::Exit {
+        return match (ok_exit, cli_error(stream)) {
             (true, None) => done(CompletionSignal::Exit),
             (_, Some(msg)) => failed(msg),
-            (false, None) => failed_exit(e),
+            (false, None) => failed_exit(exit),
         };
     }
-    if e.completion == provider::ProviderCompletion::Output {
-        return by_output(e, ok_exit);
+    if kind.completion == provider::ProviderCompletion::Output {
+        return by_output(stream, exit);
     }
-    if let Some(report) = &e.report {
+    if let Some(report) = report {
         let failed = |why: String| decision(DispatchStatus::Failed, CompletionSignal::Report, why);
         return match report.status {
             ReportStatus::Failed => failed(format!(
                 "the worker reported failure: {}",
                 report.summary.as_deref().unwrap_or("(no summary)")
             )),
-            ReportStatus::Done if e.lane == Lane::Headless && !ok_exit => failed(format!(
-                "the worker reported done, then {}",
-                describe(e.exit)
-            )),
-            ReportStatus::Done => match cli_error(&e.stream) {
+            ReportStatus::Done if kind.lane == Lane::Headless && !ok_exit => {
+                failed(format!("the worker reported done, then {}", describe(exit)))
+            }
+            ReportStatus::Done => match cli_error(stream) {
                 Some(msg) => failed(format!(
                     "the worker reported done, but the CLI reported an error: {msg}"
                 )),
@@ -214,39 +164,46 @@ fn decide_exit(e: &Ended) -> Decision {
     }
     let unreported = |what: &str| {
         let mut why = format!("{what} without running `vnx report`");
-        if e.stream.permission_denials > 0 {
+        if stream.permission_denials > 0 {
             why.push_str(&format!(
                 "; {} tool call(s) were denied permission",
-                e.stream.permission_denials
+                stream.permission_denials
             ));
         }
         why
     };
-    if let Some(turn) = &e.turn_end {
+    if let Some(turn) = turn_end {
         return decision(
             DispatchStatus::NeedsInput,
-            turn_end_signal(&e.hooks, turn),
+            turn_end_signal(&kind.hooks, turn),
             unreported("the worker ended its turn"),
         );
     }
-    match (ok_exit, cli_error(&e.stream)) {
+    match (ok_exit, cli_error(stream)) {
         (_, Some(msg)) => failed(msg),
-        (true, None) if e.lane == Lane::Headless || e.exit_ends_turn => decision(
+        (true, None) if kind.lane == Lane::Headless || kind.exit_ends_turn => decision(
             DispatchStatus::NeedsInput,
             CompletionSignal::Exit,
             unreported("the worker ended its turn and exited"),
         ),
         (true, None) => failed(unreported("the worker exited")),
-        (false, None) => failed_exit(e),
+        (false, None) => failed_exit(exit),
     }
 }
 
-/// Whether a worker of `provider` in `lane` ends its turn only by exiting, as far as vnx can
-/// see: a declared provider's TUI (a name no built-in CLI has), which no end-of-turn hook
-/// and no session vnx knows signal. A built-in CLI's TUI that exits without a report before
-/// its hook or session showed a turn end has failed; its clean exit is no answer.
-pub fn exit_ends_turn(provider: &provider::ProviderName, lane: Lane) -> bool {
-    lane == Lane::Interactive && provider.cli().is_none()
+/// The verdict on a worker that ended (it exited, or reported and ended its turn) as it
+/// would otherwise be `done`, but whose CLI said background work it started was stopped
+/// unfinished (`background_stopped`): it needs a person.
+fn unfinished(background_stopped: &[BackgroundTask], decided: &Decision) -> Option<Decision> {
+    if decided.status != DispatchStatus::Done {
+        return None;
+    }
+    let why = super::background::stopped(background_stopped)?;
+    Some(Decision {
+        status: DispatchStatus::NeedsInput,
+        signal: decided.signal.clone(),
+        reason: Some(why),
+    })
 }
 
 /// The signal a turn that ended through `hook` is recorded as: its CLI's name for it; a
@@ -265,14 +222,6 @@ fn turn_end_signal(hook: &HookKind, turn: &HookSignal) -> CompletionSignal {
         })
 }
 
-/// The session (or thread) id a hook signal names, as its CLI reads it; `turn_end`: the
-/// signal that ended the turn.
-pub fn hook_session(signal: &HookSignal, turn_end: bool) -> Option<String> {
-    cli::hooks_of_event(&signal.event)?
-        .session(&signal.event, &signal.payload, turn_end)
-        .map(|s| crate::dispatch::supervise::signals::shorten(s, 256))
-}
-
 /// The last assistant message an end-of-turn hook carries, as its CLI reads it.
 pub fn hook_message(signal: &HookSignal) -> Option<String> {
     cli::hooks_of_event(&signal.event)?
@@ -280,8 +229,61 @@ pub fn hook_message(signal: &HookSignal) -> Option<String> {
         .map(|s| crate::dispatch::supervise::signals::shorten(s, 4000))
 }
 
+/// What the verdict's tests write of an ended worker: its facts flat, made into the
+/// [`Life`] they describe for [`decide`].
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::*;
+    use crate::dispatch::supervise::life::{Exited, Turn};
+
+    /// Everything known when the worker has ended, as a test sets it.
+    #[derive(Clone, Debug)]
+    pub(crate) struct Ended {
+        pub(crate) lane: Lane,
+        pub(crate) completion: provider::ProviderCompletion,
+        pub(crate) hooks: HookKind,
+        pub(crate) exit_ends_turn: bool,
+        pub(crate) exit: Option<ExitStatus>,
+        pub(crate) stopped: Option<Stop>,
+        pub(crate) spawn_error: Option<String>,
+        pub(crate) report: Option<Report>,
+        pub(crate) turn_end: Option<HookSignal>,
+        pub(crate) hook_session: Option<String>,
+        pub(crate) stream: StreamSummary,
+        pub(crate) temp_files: u64,
+    }
+
+    /// [`super::decide`] on the life `e` describes: not started for a spawn error, else
+    /// exited (or, without an exit, refused for its stop).
+    pub(crate) fn decide(e: &Ended) -> Decision {
+        let kind = Kind {
+            lane: e.lane,
+            completion: e.completion,
+            hooks: e.hooks.clone(),
+            exit_ends_turn: e.exit_ends_turn,
+        };
+        let life = match (&e.spawn_error, e.exit, &e.stopped) {
+            (Some(err), _, _) => Life::Unstarted(err.clone()),
+            (None, Some(status), _) => Life::Exited(Box::new(Exited {
+                status,
+                stopped: e.stopped.clone(),
+                turn: Turn {
+                    end: e.turn_end.clone(),
+                    session: e.hook_session.clone(),
+                },
+                stream: e.stream.clone(),
+                temp_files: e.temp_files,
+            })),
+            (None, None, Some(stop)) => Life::Refused(stop.clone()),
+            (None, None, None) => panic!("a worker that neither ran nor was stopped"),
+        };
+        super::decide(&kind, &life, e.report.as_ref())
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::testing::{Ended, decide};
     use super::*;
 
     fn exit(code: i32) -> Option<ExitStatus> {

@@ -13,7 +13,8 @@ use crate::process::Group;
 use crate::provider::events::{EventParser, StreamSummary};
 use crate::tmux::Tmux;
 
-use crate::dispatch::supervise::Pane;
+/// Where the worker's output goes besides its log: the pane (the supervisor's stdout).
+pub type Pane = Arc<Mutex<dyn Write + Send>>;
 
 /// Copies a headless worker's stdout and stderr to the log and the pane on two threads, and
 /// parses stdout's events.

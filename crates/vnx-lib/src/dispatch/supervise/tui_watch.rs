@@ -14,15 +14,15 @@ use crate::dispatch::Spec;
 use crate::dispatch::supervise::announce::Recorder;
 use crate::dispatch::supervise::background::{Background, Left};
 use crate::dispatch::supervise::left::Marks;
+use crate::dispatch::supervise::life::{
+    LATE_REPORT, Running, SETTLE_AFTER_REPORT, SETTLE_WITHOUT_HOOK, TICK,
+};
 use crate::dispatch::supervise::live::Live;
-use crate::dispatch::supervise::outcome::{self, Ended};
 use crate::dispatch::supervise::signals::{self, HookSignal, ReportFile, SignalReader};
 use crate::provider::dialog::Dialog;
 use crate::provider::hooks::HookKind;
 use crate::provider::{cli, invocation};
 use crate::tmux::Tmux;
-
-use super::{LATE_REPORT, SETTLE_AFTER_REPORT, SETTLE_WITHOUT_HOOK};
 
 /// What is watched of an interactive worker, and what was seen of it so far.
 pub(super) struct TuiWatch {
@@ -91,16 +91,14 @@ impl TuiWatch {
         live: &mut Live,
         recorder: &mut Recorder<'_>,
         log: &mut fs::File,
-        ended: &mut Ended,
+        running: &mut Running,
     ) -> bool {
         let signals = self.reader.poll(&spec.dispatch_dir);
         if !signals.is_empty() && !live.blocked_by_screen() {
             self.start_dialogs.clear();
         }
         for signal in signals {
-            if ended.hook_session.is_none() {
-                ended.hook_session = outcome::hook_session(&signal, false);
-            }
+            running.turn.heard(&signal);
             let mut turn_end = ends_turn(
                 &spec.invocation.hooks,
                 &signal,
@@ -122,14 +120,14 @@ impl TuiWatch {
                     recorder.change(&change, log);
                 }
             }
-            if turn_end && ended.turn_end.is_none() {
-                self.concludes(spec, signal, (recorder, log), ended);
+            if turn_end && !running.turn.has_ended() {
+                self.concludes(spec, signal, (recorder, log), running);
             }
         }
         let (held, change) = self.background.poll(&spec.id, Instant::now());
         record(change, (recorder, log));
-        if held.is_some() && ended.turn_end.is_none() {
-            ended.turn_end = held;
+        if let Some(held) = held {
+            running.turn.ended(held);
         }
         let watched = self.screen_dialog.is_some() || !self.start_dialogs.is_empty();
         if let (true, Some(pane)) = (watched, pane)
@@ -152,7 +150,7 @@ impl TuiWatch {
             }
         }
         if let Some((wanted, name)) = &self.session_turns
-            && ended.turn_end.is_none()
+            && !running.turn.has_ended()
             && self
                 .session_seen
                 .is_none_or(|at| at.elapsed() >= SCREEN_EVERY)
@@ -172,7 +170,7 @@ impl TuiWatch {
                     received_at: jiff::Timestamp::now().to_string(),
                     payload: serde_json::Value::Null,
                 };
-                self.concludes(spec, signal, (recorder, log), ended);
+                self.concludes(spec, signal, (recorder, log), running);
             }
         }
         let reported = matches!(
@@ -188,7 +186,7 @@ impl TuiWatch {
         }
         // Processes the worker left running hold the turn end that would conclude.
         if self.background.left_waiting() {
-            return self.left_ended(spec, live, (recorder, log), ended);
+            return self.left_ended(spec, live, (recorder, log), running);
         }
         // Background work runs: the worker is busy, not stalled, and not done.
         if self.background.waiting() {
@@ -197,36 +195,36 @@ impl TuiWatch {
             }
             return false;
         }
-        let settle = match (reported, &ended.turn_end) {
-            (true, Some(_)) => Some(Duration::ZERO),
-            (true, None) if spec.invocation.hooks == HookKind::NONE => Some(SETTLE_WITHOUT_HOOK),
-            (true, None) => Some(SETTLE_AFTER_REPORT),
-            (false, Some(_)) => Some(LATE_REPORT),
-            (false, None) => None,
+        let settle = match (reported, running.turn.has_ended()) {
+            (true, true) => Some(Duration::ZERO),
+            (true, false) if spec.invocation.hooks == HookKind::NONE => Some(SETTLE_WITHOUT_HOOK),
+            (true, false) => Some(SETTLE_AFTER_REPORT),
+            (false, true) => Some(LATE_REPORT),
+            (false, false) => None,
         };
         if let Some(settle) = settle {
             let until = *self.settle_until.get_or_insert(Instant::now() + settle);
             let done = Instant::now() >= until || settle.is_zero();
-            return done && self.left_ended(spec, live, (recorder, log), ended);
+            return done && self.left_ended(spec, live, (recorder, log), running);
         }
         false
     }
 
     /// Whether no process the worker left running outside the CLI's tree runs (any did and
-    /// ended, or the wait ran out and vnx stopped them, named in `ended` as unfinished);
+    /// ended, or the wait ran out and vnx stopped them, kept in `running` as unfinished);
     /// while some run, the dispatch waits on them and is busy, not stalled.
     fn left_ended(
         &mut self,
         spec: &Spec,
         live: &mut Live,
         (recorder, log): (&mut Recorder<'_>, &mut fs::File),
-        ended: &mut Ended,
+        running: &mut Running,
     ) -> bool {
         let now = Instant::now();
         let (pid, marks, deadline) = &self.cli;
         // A tick before the deadline's own: what was left is stopped as unfinished, and the
         // turn end concludes.
-        let give_up = now + super::TICK >= *deadline;
+        let give_up = now + TICK >= *deadline;
         let limit = super::background::left_wait(spec);
         let (state, change) =
             (self.background).left_poll(&spec.id, (marks, Some(*pid)), (give_up, limit), now);
@@ -240,7 +238,7 @@ impl TuiWatch {
             }
             Left::Ended { .. } => true,
             Left::Stopped(tasks) => {
-                ended.stream.background_stopped.extend(tasks);
+                running.left_stopped(tasks);
                 true
             }
         }
@@ -255,14 +253,14 @@ impl TuiWatch {
         spec: &Spec,
         signal: HookSignal,
         (recorder, log): (&mut Recorder<'_>, &mut fs::File),
-        ended: &mut Ended,
+        running: &mut Running,
     ) {
         let (now, change) = self
             .background
             .session_turn_end(&spec.id, signal, Instant::now());
         record(change, (recorder, log));
-        if now.is_some() {
-            ended.turn_end = now;
+        if let Some(now) = now {
+            running.turn.ended(now);
         }
     }
 }

@@ -6,26 +6,45 @@ use std::ffi::OsString;
 use std::fs;
 use std::io::Write;
 use std::path::Path;
-use std::process::Stdio;
+use std::process::{ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::dispatch::supervise::announce::Recorder;
 use crate::dispatch::supervise::background::Left;
+use crate::dispatch::supervise::changes::ChangesWatch;
 use crate::dispatch::supervise::facts::EndOfRun;
+use crate::dispatch::supervise::life::{Exited, GRACE, Life, Running, Stop, StopCause, TICK, stop};
 use crate::dispatch::supervise::live::Live;
-use crate::dispatch::supervise::outcome::{Ended, StopCause};
+use crate::dispatch::supervise::output::{Activity, OutputCopy, Pane, copy_output};
 use crate::dispatch::supervise::signals::{self};
 use crate::dispatch::supervise::tui_watch::TuiWatch;
 use crate::dispatch::supervise::{background, budget, left};
 use crate::dispatch::{DispatchError, Spec, io_err};
-use crate::process::{self, Cmd, Group, Stopped};
-use crate::provider::{Lane, PromptTransport};
+use crate::ledger::attest::Attestor;
+use crate::process::{self, Cmd, Group};
+use crate::provider::{Lane, PromptTransport, invocation};
 use crate::sandbox::ShapeExt;
 use crate::tmux::Tmux;
 
-use super::{GRACE, Surroundings, TICK};
-use super::{relay_dir, worker_argv, worktree_env};
-use crate::dispatch::supervise::output::{Activity, copy_output};
+/// What the supervisor is given by the command line.
+pub struct Surroundings<'a> {
+    /// The pane, for a headless worker's output.
+    pub pane: &'a Pane,
+    /// Set on SIGHUP, SIGTERM or SIGINT: stop the worker; record `cancelled` when a person's
+    /// `vnx cancel` asked for it, else nothing (ADR 0068).
+    pub cancel: &'a AtomicBool,
+    /// The `PATH` to give the worker (the dispatch's `bin/` is put first).
+    pub path: Option<OsString>,
+    /// The pane's terminal, for an interactive worker.
+    pub tty: Option<std::os::fd::BorrowedFd<'a>>,
+    /// The pane's tmux id (`%N`), to save an interactive worker's screen to the log.
+    pub tmux_pane: Option<String>,
+    /// Signs the completion.
+    pub attestor: &'a Attestor,
+    /// The entry hash of the dispatch's `dispatch_started`, for the `started` notification.
+    pub started_hash: Option<String>,
+}
 
 /// What one worker run is given: the prompt, the deadline and the report seal.
 pub(super) struct Job<'a> {
@@ -36,31 +55,28 @@ pub(super) struct Job<'a> {
     pub(super) since: std::time::SystemTime,
 }
 
-/// Starts the worker and waits for it to end one way or another; what the end of its run
-/// says of its usage, once it ran.
+/// Starts the worker and waits for it to end one way or another: how it ended, and what the
+/// end of its run says of its usage, once it ran.
 pub(super) fn run_worker(
     spec: &Spec,
     around: &Surroundings<'_>,
     job: &Job<'_>,
     log: &mut fs::File,
-    ended: &mut Ended,
     screen: &mut Option<String>,
     recorder: &mut Recorder<'_>,
-) -> Result<Option<EndOfRun>, DispatchError> {
-    let (prompt, deadline, seal) = (job.prompt, job.deadline, job.seal);
+) -> Result<(Life, Option<EndOfRun>), DispatchError> {
     let interactive = spec.lane == Lane::Interactive;
-    let argv = wrapped_argv(spec, prompt, log);
+    let argv = wrapped_argv(spec, job.prompt, log);
     // The worker's temporary files stay in the dispatch (a CLI may drop error reports in the
     // temp dir) and go with its end.
     let tmp = spec.dispatch_dir.join("tmp");
     crate::files::private_dir(&tmp).map_err(io_err(&tmp))?;
-    let cmd = worker_cmd(spec, around, seal, &argv, &tmp);
-    let mut group = match spawn(spec, around, &cmd)? {
+    let cmd = worker_cmd(spec, around, job.seal, &argv, &tmp);
+    let group = match spawn(spec, around, &cmd)? {
         Ok(g) => g,
         Err(e) => {
             let _ = writeln!(log, "vnx: {e}");
-            ended.spawn_error = Some(e.to_string());
-            return Ok(None);
+            return Ok((Life::Unstarted(e.to_string()), None));
         }
     };
     if interactive && let Some(tty) = around.tty {
@@ -68,125 +84,241 @@ pub(super) fn run_worker(
         let _ = process::set_foreground(tty, group.pid());
         let _ = group.resume();
     }
-    let copy = (!interactive).then(|| copy_output(&mut group, log, around.pane, spec));
-    let tmux = Tmux::new(spec.tmux_socket.clone());
-    let capture = || {
-        around
-            .tmux_pane
-            .as_deref()
-            .and_then(|p| tmux.capture_history(p).ok())
-    };
-    let mut live = Live::new(
-        &spec.id,
-        format!("vnx attach {}", spec.id),
-        spec.stall_after_secs.map(Duration::from_secs),
-        Instant::now(),
-    );
-    let mut activity = Activity::default();
-    let mut changes = super::changes::ChangesWatch::new(Instant::now());
-    // What marks the worker's processes, and when its CLI started (ADR 0099).
-    let marks = left::Marks::of_worker(spec.id.as_str(), group.pid());
-    let mut watch =
-        interactive.then(|| TuiWatch::new(spec, prompt, (group.pid(), &marks, deadline)));
-    let mut watch_budget = budget::Watch::new(spec, job.since);
-    let mut waits = background::Background::default();
-    let wait_err = |e| io_err(&spec.worktree)(e);
-    let mut exited = false;
-    // A sandboxed headless CLI's PID namespace ends with it: what it left is looked for
-    // while it runs (ADR 0099).
-    let mut sandboxed =
-        (!interactive && spec.sandbox.is_some()).then(|| background::Sandboxed::new(marks.clone()));
-    let exit = loop {
-        if let Some(status) = group.wait_until(Instant::now() + TICK).map_err(wait_err)? {
-            // A headless CLI's group is stopped once what it left running was waited for.
-            if interactive {
-                let _ = group.stop(Duration::ZERO);
-            }
-            exited = true;
-            break status;
-        }
-        let now = Instant::now();
-        let active = activity.changed(copy.as_ref(), &tmux, around.tmux_pane.as_deref(), now);
-        if active && let Some(change) = live.on_activity("output", now) {
-            recorder.change(&change, log);
-        }
-        changes.tick(spec, now, active);
-        if let Some(sandboxed) = &mut sandboxed {
-            sandboxed.tick(group.pid(), now);
-        }
-        if let Some(change) = live.tick(now) {
-            recorder.change(&change, log);
-        }
-        let tokens = copy.as_ref().map(|c| &c.tokens);
-        let held = (&mut group, tokens);
-        if let Some((status, why)) =
-            budget::on_tick(spec, watch_budget.as_mut(), held, recorder, log).map_err(wait_err)?
-        {
-            if interactive {
-                *screen = capture();
-            }
-            ended.stopped = Some((StopCause::Budget, why));
-            break status;
-        }
-        for change in background::stream_tick(&mut waits, &spec.id, tokens, &mut live, now) {
-            recorder.change(&change, log);
-        }
-        if let Some(watch) = &mut watch {
-            let pane = around.tmux_pane.as_deref();
-            if watch.tick(spec, seal, (&tmux, pane), &mut live, recorder, log, ended) {
-                *screen = capture();
-                let why = "the worker completed; vnx closed its session".to_owned();
-                ended.stopped = Some((StopCause::Completed, why));
-                break stop(&mut group).map_err(wait_err)?.0;
-            }
-        }
-        if let Some((cause, what)) = stop_cause(spec, around, deadline) {
-            if interactive {
-                *screen = capture();
-            }
-            let (status, how) = stop(&mut group).map_err(wait_err)?;
-            let why = match cause {
-                StopCause::Deadline => {
-                    format!("deadline of {} s passed; {how}", spec.deadline_secs)
-                }
-                _ => format!("{what}; {how}"),
-            };
-            ended.stopped = Some((cause, why));
-            break status;
+    let mut watched = Watched::new((spec, around, job), group, log);
+    let mut running = Running::default();
+    let (exit, stopped) = loop {
+        if let Some(end) = watched.tick(&mut running, screen, (recorder, log))? {
+            break end;
         }
     };
     if interactive {
-        hand_back_terminal(around, screen, &capture, &exit);
+        hand_back_terminal(around, screen, &|| capture(&watched.tmux, around), &exit);
     }
     // A headless CLI that exited by itself: a wait its stream said is over, and what it
     // left running is waited for (ADR 0099).
-    let left = if !interactive && exited {
-        let mut watched = (&mut waits, &mut live, sandboxed.as_ref());
+    let by_itself = stopped.is_none();
+    let mut exited = running.exited(exit, stopped);
+    let left = if !interactive && by_itself {
+        let mut waits = (&mut watched.waits, &mut watched.live);
+        let marks = (&watched.marks, watched.sandboxed.as_ref());
         await_left(
-            (spec, &marks),
+            (spec, marks),
             around,
-            deadline,
-            &mut watched,
+            job.deadline,
+            &mut waits,
             (recorder, log),
-            ended,
+            &mut exited,
         )
     } else {
         Left::Ended { waited: false }
     };
-    let _ = group.stop(Duration::ZERO);
+    let _ = watched.group.stop(Duration::ZERO);
     // Nothing the worker left outlives its dispatch (after the wait above, already so).
-    sweep(&marks, log, interactive || !exited);
-    let tokens = copy.as_ref().map(|c| c.tokens.clone());
-    if let Some(copy) = copy {
-        ended.stream = copy.finish();
+    sweep(&watched.marks, log, interactive || !by_itself);
+    let tokens = watched.copy.as_ref().map(|c| c.tokens.clone());
+    if let Some(copy) = watched.copy.take() {
+        exited.stream = copy.finish();
     }
-    reconcile(&mut ended.stream, left);
-    let held = (watch_budget.as_mut(), tokens.as_ref());
-    let end = held_at_end(spec, held, job.since, ended, (recorder, log));
-    ended.exit = Some(exit);
-    ended.temp_files = count_files(&tmp);
+    reconcile(&mut exited.stream, left);
+    let held = (watched.budget.as_mut(), tokens.as_ref());
+    let end = held_at_end(spec, held, job.since, &mut exited, (recorder, log));
+    exited.temp_files = count_files(&tmp);
     let _ = fs::remove_dir_all(&tmp);
-    Ok(Some(end))
+    Ok((Life::Exited(Box::new(exited)), Some(end)))
+}
+
+/// What is watched of a running worker, tick by tick: its process group, its output (a
+/// headless worker's) or pane, its live state, its changes, its budget, the background work
+/// it waits on and, for a TUI, its hooks, screen, session and report.
+struct Watched<'a> {
+    spec: &'a Spec,
+    around: &'a Surroundings<'a>,
+    job: &'a Job<'a>,
+    group: Group,
+    copy: Option<OutputCopy>,
+    tmux: Tmux,
+    live: Live,
+    activity: Activity,
+    changes: ChangesWatch,
+    /// What marks the worker's processes, and when its CLI started (ADR 0099).
+    marks: left::Marks,
+    tui: Option<TuiWatch>,
+    budget: Option<budget::Watch>,
+    waits: background::Background,
+    /// A sandboxed headless CLI's PID namespace ends with it: what it left is looked for
+    /// while it runs (ADR 0099).
+    sandboxed: Option<background::Sandboxed>,
+}
+
+impl<'a> Watched<'a> {
+    /// The watch of the worker just started as `group`.
+    fn new(
+        (spec, around, job): (&'a Spec, &'a Surroundings<'a>, &'a Job<'a>),
+        mut group: Group,
+        log: &fs::File,
+    ) -> Watched<'a> {
+        let interactive = spec.lane == Lane::Interactive;
+        let copy = (!interactive).then(|| copy_output(&mut group, log, around.pane, spec));
+        let live = Live::new(
+            &spec.id,
+            format!("vnx attach {}", spec.id),
+            spec.stall_after_secs.map(Duration::from_secs),
+            Instant::now(),
+        );
+        let marks = left::Marks::of_worker(spec.id.as_str(), group.pid());
+        let tui = interactive
+            .then(|| TuiWatch::new(spec, job.prompt, (group.pid(), &marks, job.deadline)));
+        let sandboxed = (!interactive && spec.sandbox.is_some())
+            .then(|| background::Sandboxed::new(marks.clone()));
+        Watched {
+            spec,
+            around,
+            job,
+            copy,
+            tmux: Tmux::new(spec.tmux_socket.clone()),
+            live,
+            activity: Activity::default(),
+            changes: ChangesWatch::new(Instant::now()),
+            marks,
+            tui,
+            budget: budget::Watch::new(spec, job.since),
+            waits: background::Background::default(),
+            sandboxed,
+            group,
+        }
+    }
+
+    /// One tick (waiting up to [`TICK`] for the worker to exit): how its process ended and
+    /// why the supervisor stopped it, if it did, once it ended.
+    fn tick(
+        &mut self,
+        running: &mut Running,
+        screen: &mut Option<String>,
+        (recorder, log): (&mut Recorder<'_>, &mut fs::File),
+    ) -> Result<Option<(ExitStatus, Option<Stop>)>, DispatchError> {
+        let (spec, around) = (self.spec, self.around);
+        let interactive = spec.lane == Lane::Interactive;
+        let wait_err = |e| io_err(&spec.worktree)(e);
+        if let Some(status) = self
+            .group
+            .wait_until(Instant::now() + TICK)
+            .map_err(wait_err)?
+        {
+            // A headless CLI's group is stopped once what it left running was waited for.
+            if interactive {
+                let _ = self.group.stop(Duration::ZERO);
+            }
+            return Ok(Some((status, None)));
+        }
+        let now = Instant::now();
+        let pane = around.tmux_pane.as_deref();
+        let active = (self.activity).changed(self.copy.as_ref(), &self.tmux, pane, now);
+        if active && let Some(change) = self.live.on_activity("output", now) {
+            recorder.change(&change, log);
+        }
+        self.changes.tick(spec, now, active);
+        if let Some(sandboxed) = &mut self.sandboxed {
+            sandboxed.tick(self.group.pid(), now);
+        }
+        if let Some(change) = self.live.tick(now) {
+            recorder.change(&change, log);
+        }
+        let tokens = self.copy.as_ref().map(|c| &c.tokens);
+        let held = (&mut self.group, tokens);
+        if let Some((status, why)) =
+            budget::on_tick(spec, self.budget.as_mut(), held, recorder, log).map_err(wait_err)?
+        {
+            if interactive {
+                *screen = capture(&self.tmux, around);
+            }
+            return Ok(Some((status, Some((StopCause::Budget, why)))));
+        }
+        for change in
+            background::stream_tick(&mut self.waits, &spec.id, tokens, &mut self.live, now)
+        {
+            recorder.change(&change, log);
+        }
+        if let Some(tui) = &mut self.tui {
+            let seen = (&self.tmux, pane);
+            if tui.tick(
+                spec,
+                self.job.seal,
+                seen,
+                &mut self.live,
+                recorder,
+                log,
+                running,
+            ) {
+                *screen = capture(&self.tmux, around);
+                let why = "the worker completed; vnx closed its session".to_owned();
+                let status = stop(&mut self.group).map_err(wait_err)?.0;
+                return Ok(Some((status, Some((StopCause::Completed, why)))));
+            }
+        }
+        let Some((cause, what)) = stop_cause(spec, around, self.job.deadline) else {
+            return Ok(None);
+        };
+        if interactive {
+            *screen = capture(&self.tmux, around);
+        }
+        let (status, how) = stop(&mut self.group).map_err(wait_err)?;
+        let why = match cause {
+            StopCause::Deadline => format!("deadline of {} s passed; {how}", spec.deadline_secs),
+            _ => format!("{what}; {how}"),
+        };
+        Ok(Some((status, Some((cause, why)))))
+    }
+}
+
+/// An interactive worker's screen, with its history, from its pane.
+fn capture(tmux: &Tmux, around: &Surroundings<'_>) -> Option<String> {
+    (around.tmux_pane.as_deref()).and_then(|p| tmux.capture_history(p).ok())
+}
+
+/// Whether the supervisor was told to stop, and by whom: a person's `vnx cancel` (its request
+/// is in the dispatch directory: [`crate::dispatch::cancel::REQUEST`]) or a signal nobody in
+/// vnx sent (a hangup as the tmux server died, a reboot's SIGTERM), which only interrupts the
+/// dispatch (ADR 0068).
+pub(super) fn stop_asked(spec: &Spec, around: &Surroundings<'_>) -> Option<StopCause> {
+    around.cancel.load(Ordering::Relaxed).then(|| {
+        if crate::dispatch::cancel::requested(&spec.dispatch_dir) {
+            StopCause::Cancel
+        } else {
+            StopCause::Interrupted
+        }
+    })
+}
+
+/// The worker's argv with the prompt (or the prompt file's path) in place.
+fn worker_argv(spec: &Spec, prompt: &str) -> Vec<String> {
+    let file = spec.dispatch_dir.join("prompt.md");
+    let file = file.to_string_lossy();
+    let mut argv: Vec<String> = spec.invocation.argv[1..]
+        .iter()
+        .map(|a| invocation::expand(a, prompt, &file))
+        .collect();
+    argv.insert(0, spec.invocation.argv[0].clone());
+    argv
+}
+
+/// What setup and teardown commands, and the worker, see of the dispatch: its id, directory
+/// and worktree, and its port when it has one.
+pub(super) fn worktree_env(spec: &Spec) -> Vec<(String, String)> {
+    let mut env = vec![
+        ("VNX_DISPATCH_ID".to_owned(), spec.id.to_string()),
+        (
+            "VNX_DISPATCH_DIR".to_owned(),
+            spec.dispatch_dir.to_string_lossy().into_owned(),
+        ),
+        (
+            "VNX_WORKTREE".to_owned(),
+            spec.worktree.to_string_lossy().into_owned(),
+        ),
+    ];
+    if let Some(port) = spec.port {
+        env.push(("VNX_PORT".to_owned(), port.to_string()));
+    }
+    env
 }
 
 /// Why the supervisor stops the worker now, if it does: it was told to (cancelled or
@@ -196,7 +328,7 @@ fn stop_cause(
     around: &Surroundings<'_>,
     deadline: Instant,
 ) -> Option<(StopCause, &'static str)> {
-    if let Some(asked) = super::stop_asked(spec, around) {
+    if let Some(asked) = stop_asked(spec, around) {
         Some(match asked {
             StopCause::Cancel => (asked, "the supervisor was told to stop (`vnx cancel`)"),
             _ => (
@@ -242,26 +374,22 @@ fn spawn(
 /// A headless worker's CLI exited by itself: a wait its stream said ended with it, and the
 /// processes it left running (ADR 0099) waited for until none runs, or stopped when the wait
 /// runs out ([`background::left_wait`]) or the deadline passes (unfinished work, named), or
-/// the dispatch is cancelled (then `ended` says why it stopped). In a sandbox none is left
+/// the dispatch is cancelled (then `exited` says why it stopped). In a sandbox none is left
 /// (its PID namespace ended with the CLI): what `sandboxed` saw it leave ended unfinished.
 fn await_left(
-    (spec, marks): (&Spec, &left::Marks),
+    (spec, (marks, sandboxed)): (&Spec, (&left::Marks, Option<&background::Sandboxed>)),
     around: &Surroundings<'_>,
     deadline: Instant,
-    (waits, live, sandboxed): &mut (
-        &mut background::Background,
-        &mut Live,
-        Option<&background::Sandboxed>,
-    ),
+    (waits, live): &mut (&mut background::Background, &mut Live),
     (recorder, log): (&mut Recorder<'_>, &mut fs::File),
-    ended: &mut Ended,
+    exited: &mut Exited,
 ) -> Left {
     if let Some(change) = background::stream_ended(waits, &spec.id, Instant::now()) {
         recorder.change(&change, log);
     }
     loop {
         let now = Instant::now();
-        let asked = super::stop_asked(spec, around);
+        let asked = stop_asked(spec, around);
         let give_up = asked.is_some() || now >= deadline;
         let limit = background::left_wait(spec);
         let (state, change) = waits.left_poll(&spec.id, (marks, None), (give_up, limit), now);
@@ -284,12 +412,14 @@ fn await_left(
                     }
                     _ => format!("the supervisor was interrupted; {what}"),
                 };
-                ended.stopped = asked.map(|cause| (cause, why));
+                if let Some(cause) = asked {
+                    exited.stop(cause, why);
+                }
                 return Left::Stopped(tasks);
             }
             // None is left: in a sandbox, what it left ended with it.
             Left::Ended { waited: false } => {
-                let tasks = (*sandboxed).map(background::Sandboxed::ended);
+                let tasks = sandboxed.map(background::Sandboxed::ended);
                 return match tasks.filter(|t| !t.is_empty()) {
                     Some(tasks) => Left::Stopped(tasks),
                     None => Left::Ended { waited: false },
@@ -363,17 +493,18 @@ fn held_at_end(
     spec: &Spec,
     (watch, tokens): (Option<&mut budget::Watch>, Option<&budget::StreamTokens>),
     since: std::time::SystemTime,
-    ended: &mut Ended,
+    exited: &mut Exited,
     (recorder, log): (&mut Recorder<'_>, &mut fs::File),
 ) -> EndOfRun {
-    let mut end = EndOfRun::read(spec, ended, since);
+    let mut end = EndOfRun::read(spec, (&exited.stream, &exited.turn), since);
     let Some(watch) = watch else {
         return end;
     };
-    let by_itself = matches!(ended.stopped, None | Some((StopCause::Completed, _)));
     let said = (end.usage(), end.stream.cost_usd);
-    if by_itself && let Some(why) = budget::at_end(spec, watch, (tokens, said), recorder, log) {
-        ended.stopped = Some((StopCause::Budget, why));
+    if exited.by_itself()
+        && let Some(why) = budget::at_end(spec, watch, (tokens, said), recorder, log)
+    {
+        exited.held_to_budget(why);
     }
     (end.live_skipped, end.tampering) = watch.said();
     end
@@ -389,7 +520,7 @@ fn wrapped_argv(spec: &Spec, prompt: &str, log: &mut fs::File) -> Vec<OsString> 
         .collect();
     match &spec.sandbox {
         Some(shape) if shape.relays() => {
-            let dir = relay_dir(spec);
+            let dir = spec.relay_dir();
             if let Err(e) = crate::sandbox::relay::serve_outside(&dir, &shape.loopback) {
                 let _ = writeln!(log, "vnx: could not relay loopback ports: {e}");
             }
@@ -463,12 +594,5 @@ fn count_files(dir: &std::path::Path) -> u64 {
                 _ => 1,
             })
             .sum()
-    })
-}
-
-pub(super) fn stop(group: &mut Group) -> std::io::Result<(std::process::ExitStatus, &'static str)> {
-    Ok(match group.stop(GRACE)? {
-        Stopped::Terminated(s) => (s, "stopped with SIGTERM"),
-        Stopped::Killed(s) => (s, "ignored SIGTERM; killed with SIGKILL"),
     })
 }

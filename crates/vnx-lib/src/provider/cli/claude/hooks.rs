@@ -62,7 +62,8 @@ mod tests {
     use std::time::{Duration, Instant};
 
     use crate::dispatch::supervise::live::Change;
-    use crate::dispatch::supervise::outcome::{Ended, StopCause, decide, hook_session};
+    use crate::dispatch::supervise::outcome::testing::{Ended, decide};
+    use crate::dispatch::supervise::outcome::{StopCause, hook_session};
     use crate::dispatch::supervise::signals::HookSignal;
     use crate::provider::ProviderCompletion;
     use crate::provider::cli::hook::tests::{live, signal};
