@@ -109,6 +109,26 @@ fn shown(path: &Path) -> String {
     rel.to_string_lossy().replace('\\', "/")
 }
 
+/// The product's and its stand-ins' Rust files (`src`, `testing` and each `crates/NAME/src`),
+/// each as the checkout shows it and its path: what the naming rules (`cli_names`,
+/// `place_kinds`) count.
+fn product_files() -> Vec<(String, PathBuf)> {
+    let mut folders = vec!["src".to_owned(), "testing".to_owned()];
+    for krate in std::fs::read_dir(root().join("crates")).unwrap().flatten() {
+        folders.push(format!(
+            "crates/{}/src",
+            krate.file_name().to_string_lossy()
+        ));
+    }
+    let mut out = Vec::new();
+    for folder in folders {
+        let files = rust_files(&root().join(&folder));
+        assert!(!files.is_empty(), "no Rust files under {folder}");
+        out.extend(files.into_iter().map(|f| (shown(&f), f)));
+    }
+    out
+}
+
 /// Every `.rs` file under `dir` (skipping `target` and hidden folders), sorted.
 fn rust_files(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();

@@ -12,7 +12,7 @@
 
 use std::path::Path;
 
-use super::{root, rust_files, shown};
+use super::{product_files, root};
 
 /// The most files outside a CLI's own places that may name it: the registry, the docs (not
 /// Rust files, so not counted here) and the stand-in's dispatcher.
@@ -30,10 +30,6 @@ const ALLOWED: [&str; 2] = [REGISTRY, DISPATCHER];
 /// A CLI's module built on another's, which names the one it drives: (the CLI named, the
 /// module). `ollama` runs opencode pointed at Ollama's API.
 const BUILT_ON: [(&str, &str); 1] = [("opencode", "crates/vnx-lib/src/provider/cli/ollama.rs")];
-
-/// The folders whose Rust files are counted, relative to the checkout (besides each
-/// `crates/NAME/src`).
-const COUNTED: [&str; 2] = ["src", "testing"];
 
 /// The CLIs counted: the registry's, but the demo.
 fn clis() -> Vec<&'static str> {
@@ -56,25 +52,10 @@ fn naming(cli: &str) -> Vec<String> {
         format!("crates/vnx-lib/src/provider/cli/{cli}.rs"),
         format!("testing/fake-cli/{cli}/"),
     ];
-    let mut folders: Vec<String> = COUNTED.iter().map(|f| (*f).to_owned()).collect();
-    for krate in std::fs::read_dir(root().join("crates")).unwrap().flatten() {
-        folders.push(format!(
-            "crates/{}/src",
-            krate.file_name().to_string_lossy()
-        ));
-    }
     let mut out = Vec::new();
-    for folder in folders {
-        let files = rust_files(&root().join(&folder));
-        assert!(!files.is_empty(), "no Rust files under {folder}");
-        for file in files {
-            let name = shown(&file);
-            if own.iter().any(|o| name.starts_with(o.as_str())) {
-                continue;
-            }
-            if names(&file, cli) {
-                out.push(name);
-            }
+    for (name, file) in product_files() {
+        if !own.iter().any(|o| name.starts_with(o.as_str())) && names(&file, cli) {
+            out.push(name);
         }
     }
     out.sort();

@@ -15,7 +15,7 @@
 use std::path::Path;
 
 use super::rust_source::{Tok, tokens};
-use super::{root, rust_files, shown};
+use super::{product_files, root, rust_files};
 
 /// The registry: it declares every kind's module and registers it.
 const REGISTRY: &str = "crates/vnx-lib/src/remote/kinds/mod.rs";
@@ -36,10 +36,6 @@ const WORDS_OF_ITS_OWN: [(&str, &str); 2] = [
     ("container", "crates/vnx-lib/src/remote/kinds/kubernetes"),
     ("container", "testing/fake-kubectl/"),
 ];
-
-/// The folders whose Rust files are counted, relative to the checkout (besides each
-/// `crates/NAME/src`).
-const COUNTED: [&str; 2] = ["src", "testing"];
 
 /// The kinds counted: the registry's.
 fn kinds() -> Vec<&'static str> {
@@ -69,23 +65,11 @@ fn own(kind: &str, path: &str) -> bool {
 
 /// The counted files outside `kind`'s own places whose code names it, sorted.
 fn naming(kind: &str) -> Vec<String> {
-    let mut folders: Vec<String> = COUNTED.iter().map(|f| (*f).to_owned()).collect();
-    for krate in std::fs::read_dir(root().join("crates")).unwrap().flatten() {
-        folders.push(format!(
-            "crates/{}/src",
-            krate.file_name().to_string_lossy()
-        ));
-    }
     let mut out = Vec::new();
-    for folder in folders {
-        let files = rust_files(&root().join(&folder));
-        assert!(!files.is_empty(), "no Rust files under {folder}");
-        for file in files {
-            let name = shown(&file);
-            let tests = name.ends_with("/tests.rs") || name.contains("/tests/");
-            if !tests && !own(kind, &name) && names(&read(&file), kind) {
-                out.push(name);
-            }
+    for (name, file) in product_files() {
+        let tests = name.ends_with("/tests.rs") || name.contains("/tests/");
+        if !tests && !own(kind, &name) && names(&read(&file), kind) {
+            out.push(name);
         }
     }
     out.sort();
