@@ -13,11 +13,12 @@ use rmcp::{RoleServer, tool, tool_router};
 use serde::Deserialize;
 use serde_json::json;
 
+use vnx::actions::act::{self, Action, Done, Reply};
+use vnx::actions::follow_up::{Begun, FollowUp};
 use vnx::actions::guard::{self, Actor};
-use vnx::actions::{Desk, cancel, dismiss, merge};
+use vnx::actions::{Desk, merge};
 use vnx::config::ActTool;
 use vnx::ids::DispatchId;
-use vnx::receipts::PermissionAnswer;
 
 use crate::cli::CliError;
 use crate::cli::util::{context, settings};
@@ -181,14 +182,11 @@ impl Server {
     async fn act(
         &self,
         actor: Actor,
-        act: impl FnOnce(&Desk<'_>, &Actor) -> Result<serde_json::Value, CliError> + Send + 'static,
+        act: impl FnOnce(&Desk<'_>) -> Result<serde_json::Value, CliError> + Send + 'static,
     ) -> Result<CallToolResult, ErrorData> {
         let socket = self.tmux_socket();
         let done = tokio::task::spawn_blocking(move || {
-            let by = actor.by();
-            context::with_desk_for(Some(socket), Some(&by), actor.worker_id(), |desk| {
-                act(desk, &actor)
-            })
+            context::with_desk_for(Some(socket), &actor, |desk| act(desk))
         })
         .await
         .map_err(|e| {
@@ -199,16 +197,52 @@ impl Server {
         })?;
         Ok(result(done))
     }
+
+    /// Does `action` (`vnx::actions::act`) as `actor`: its answer, or why not.
+    async fn act_on(
+        &self,
+        actor: Actor,
+        action: impl FnOnce() -> Result<Action, CliError> + Send + 'static,
+    ) -> Result<CallToolResult, ErrorData> {
+        self.act(actor, move |desk| answer(desk, &action()?)).await
+    }
+}
+
+/// Does `action` at `desk` and answers what became of it: the dispatch, the line that says
+/// so, who acted and the follow-up it started; an action not done as asked (not stopped, not
+/// merged) is a tool error.
+fn answer(desk: &Desk<'_>, action: &Action) -> Result<serde_json::Value, CliError> {
+    let done = act::act(desk, action, &crate::cli::util::acts::action_settings())?;
+    let said = done.line();
+    if let Done::Merged(entry) = &done
+        && entry.result != vnx::merge::EntryResult::Merged
+    {
+        let id = &entry.dispatch_id;
+        return Err(CliError::new(format!("{id} was not merged: {said}")));
+    }
+    if done.code() != 0 {
+        return Err(CliError::new(said));
+    }
+    let mut answer = json!({"dispatch_id": action.dispatch_id(), "said": said, "by": desk.by});
+    match &done {
+        Done::FollowedUp(begun) => answer = started(begun, desk.by, action.dispatch_id()),
+        Done::Merged(entry) => answer["result"] = merge::result_name(entry.result).into(),
+        Done::Commented(at) => answer["commented"] = at.to_string().into(),
+        Done::Sent(sending, _) => answer["sent"] = sending.line().into(),
+        _ => {}
+    }
+    if let Some(next) = done.follow_up().filter(|_| answer["follow_up"].is_null()) {
+        answer["follow_up"] = json!(next);
+    }
+    Ok(answer)
 }
 
 /// Refuses `actor` deciding (`doing`) for `target` when it is that dispatch's worker or
 /// one it started (`vnx::actions::guard::may_govern`).
-fn govern(
-    desk: &Desk<'_>,
-    actor: &Actor,
-    doing: &str,
-    target: &DispatchId,
-) -> Result<(), CliError> {
+fn govern(desk: &Desk<'_>, doing: &str, target: &DispatchId) -> Result<(), CliError> {
+    let Some(actor) = desk.actor else {
+        return Ok(());
+    };
     Ok(guard::may_govern(desk.ctx.ledger, actor, doing, target)?)
 }
 
@@ -224,7 +258,7 @@ impl Server {
         Parameters(a): Parameters<DispatchArgs>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
-        self.act(self.actor(&ctx), move |desk, _| start_dispatch(desk, a))
+        self.act(self.actor(&ctx), move |desk| start_dispatch(desk, a))
             .await
     }
 
@@ -249,15 +283,8 @@ impl Server {
         Parameters(a): Parameters<FollowUpArgs>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
-        self.act(self.actor(&ctx), move |desk, _| {
-            let (overrides, override_reasons) = settings::constraint_overrides();
-            let asked = vnx::actions::follow_up::FollowUp {
-                instruction: a.instruction,
-                overrides,
-                override_reasons,
-                ..vnx::actions::follow_up::FollowUp::of(id(&a.dispatch_id)?)
-            };
-            start_follow_up(desk, &asked)
+        self.act_on(self.actor(&ctx), move || {
+            Ok(Action::FollowUp(id(&a.dispatch_id)?, a.instruction))
         })
         .await
     }
@@ -272,10 +299,8 @@ impl Server {
         Parameters(a): Parameters<AnswerArgs>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
-        self.act(self.actor(&ctx), move |desk, actor| {
-            decide(desk, actor, PermissionAnswer::Approve, &a)
-        })
-        .await
+        self.act_on(self.actor(&ctx), move || decided(true, a))
+            .await
     }
 
     /// Refuses what a dispatch waits for.
@@ -288,10 +313,8 @@ impl Server {
         Parameters(a): Parameters<AnswerArgs>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
-        self.act(self.actor(&ctx), move |desk, actor| {
-            decide(desk, actor, PermissionAnswer::Deny, &a)
-        })
-        .await
+        self.act_on(self.actor(&ctx), move || decided(false, a))
+            .await
     }
 
     /// Comments on a dispatch's diff, or sends the comments.
@@ -304,7 +327,7 @@ impl Server {
         Parameters(a): Parameters<ReviewArgs>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
-        self.act(self.actor(&ctx), move |desk, _| review(desk, a))
+        self.act(self.actor(&ctx), move |desk| review(desk, a))
             .await
     }
 
@@ -318,7 +341,7 @@ impl Server {
         Parameters(a): Parameters<PrOpenArgs>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
-        self.act(self.actor(&ctx), move |desk, _| {
+        self.act(self.actor(&ctx), move |desk| {
             let setup = crate::cli::util::forge::Setup::new(std::slice::from_ref(&a.dispatch_id))?
                 .acting_for(desk.by);
             let request = vnx::forge::open::Request {
@@ -344,7 +367,7 @@ impl Server {
         Parameters(a): Parameters<IdArgs>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
-        self.act(self.actor(&ctx), move |desk, _| {
+        self.act(self.actor(&ctx), move |desk| {
             let setup = crate::cli::util::forge::Setup::new(std::slice::from_ref(&a.dispatch_id))?;
             let data = setup.project.data_dir();
             let id = &setup.ids[0];
@@ -367,15 +390,15 @@ impl Server {
         Parameters(a): Parameters<PrMergeArgs>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
-        self.act(self.actor(&ctx), move |desk, actor| {
+        self.act(self.actor(&ctx), move |desk| {
             // Refused before the forge is asked for anything.
             if let Ok(named) = DispatchId::parse(&a.dispatch_id) {
-                govern(desk, actor, "pr merge", &named)?;
+                govern(desk, "pr merge", &named)?;
             }
             let setup = crate::cli::util::forge::Setup::new(std::slice::from_ref(&a.dispatch_id))?
                 .acting_for(desk.by);
             let id = &setup.ids[0];
-            govern(desk, actor, "pr merge", id)?;
+            govern(desk, "pr merge", id)?;
             let method = match a.method.as_deref() {
                 None => None,
                 Some("merge") => Some(vnx::receipts::PrMergeMethod::Merge),
@@ -405,29 +428,8 @@ impl Server {
         Parameters(a): Parameters<IdArgs>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
-        self.act(self.actor(&ctx), move |desk, actor| {
-            let id = id(&a.dispatch_id)?;
-            govern(desk, actor, "merge", &id)?;
-            let merging = merge::Merging {
-                check_only: false,
-                override_group: false,
-                anchoring: settings::anchoring(),
-                as_given: true,
-            };
-            let entry = merge::merge(desk, std::slice::from_ref(&id), &merging, &|_| {})?.remove(0);
-            let said = entry.plan.as_ref().map_or_else(
-                || merge::result_name(entry.result).to_owned(),
-                |plan| merge::said(&entry, plan),
-            );
-            if entry.result != vnx::merge::EntryResult::Merged {
-                return Err(CliError::new(format!("{id} was not merged: {said}")));
-            }
-            Ok(json!({
-                "dispatch_id": id,
-                "result": merge::result_name(entry.result),
-                "said": said,
-                "by": actor.by(),
-            }))
+        self.act_on(self.actor(&ctx), move || {
+            Ok(Action::Merge(id(&a.dispatch_id)?))
         })
         .await
     }
@@ -442,20 +444,8 @@ impl Server {
         Parameters(a): Parameters<IdArgs>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
-        self.act(self.actor(&ctx), move |desk, _| {
-            let id = id(&a.dispatch_id)?;
-            let stopped = cancel::cancel_one(desk, &id)?;
-            if !stopped.as_asked() {
-                return Err(CliError::new(stopped.line()));
-            }
-            Ok(match stopped {
-                cancel::OneStopped::OnHost { .. } => {
-                    json!({"dispatch_id": id, "said": stopped.line()})
-                }
-                cancel::OneStopped::Here(_) => {
-                    json!({"dispatch_id": id, "said": stopped.line(), "by": desk.by})
-                }
-            })
+        self.act_on(self.actor(&ctx), move || {
+            Ok(Action::Cancel(id(&a.dispatch_id)?))
         })
         .await
     }
@@ -470,14 +460,8 @@ impl Server {
         Parameters(a): Parameters<IdArgs>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
-        self.act(self.actor(&ctx), move |desk, _| {
-            let which = dismiss::Which {
-                ids: vec![id(&a.dispatch_id)?],
-                selection: None,
-            };
-            let (id, done) = dismiss::dismiss(desk, &which, None)?.remove(0);
-            let receipt = done?;
-            Ok(json!({"dispatch_id": id, "said": dismiss::line(&receipt), "by": receipt.by}))
+        self.act_on(self.actor(&ctx), move || {
+            Ok(Action::Dismiss(id(&a.dispatch_id)?))
         })
         .await
     }
@@ -569,97 +553,80 @@ fn submitted(s: &vnx::dispatch::queue::Submitted, by: &str) -> serde_json::Value
 }
 
 /// A follow-up started: on the host its dispatch ran on, else here.
-fn start_follow_up(
-    desk: &Desk<'_>,
-    asked: &vnx::actions::follow_up::FollowUp,
-) -> Result<serde_json::Value, CliError> {
-    use vnx::actions::follow_up::{Begun, begin};
-    Ok(match begin(desk, asked, &|_| {})? {
+fn start_follow_up(desk: &Desk<'_>, asked: &FollowUp) -> Result<serde_json::Value, CliError> {
+    let begun = vnx::actions::follow_up::begin(desk, asked, &|_| {})?;
+    Ok(started(&begun, desk.by, Some(&asked.id)))
+}
+
+/// What a follow-up's start answers: the new dispatch, where, who asked, what it continues.
+fn started(begun: &Begun, by: &str, continues: Option<&DispatchId>) -> serde_json::Value {
+    match begun {
         Begun::OnHost(launched) => json!({
             "dispatch_id": launched.dispatch_id,
             "state": "started",
             "host": launched.host,
-            "started_by": desk.by,
+            "started_by": by,
         }),
         Begun::Here(started) => {
-            let mut answer = submitted(&started.submitted, desk.by);
-            answer["continues"] = json!(asked.id);
+            let mut answer = submitted(&started.submitted, by);
+            answer["continues"] = json!(continues);
             answer
         }
-    })
+    }
 }
 
-/// `approve` and `deny`: the plan that waits decided, else the prompt answered; refused for
-/// the dispatch's own worker.
-fn decide(
-    desk: &Desk<'_>,
-    actor: &Actor,
-    decision: PermissionAnswer,
-    a: &AnswerArgs,
-) -> Result<serde_json::Value, CliError> {
-    use vnx::actions::plan;
+/// `approve` (`approving`) and `deny`: a raise of the budget the dispatch stopped at (approve
+/// only), else what it waits for answered, its plan or its prompt.
+fn decided(approving: bool, a: AnswerArgs) -> Result<Action, CliError> {
     let id = id(&a.dispatch_id)?;
-    let doing = match decision {
-        PermissionAnswer::Approve => "approve",
-        PermissionAnswer::Deny => "deny",
-    };
     if a.budget_tokens.is_some() || a.budget_usd.is_some() {
         let add = vnx::dispatch::budget::Raise {
             tokens: a.budget_tokens.unwrap_or(0),
             usd: a.budget_usd.unwrap_or(0.0),
         };
-        let text = add.text();
-        let valid = vnx::dispatch::budget::parse_raise(&text).is_ok_and(|r| r == add);
-        if decision != PermissionAnswer::Approve || !valid || a.budget_usd.is_some_and(|u| u <= 0.0)
-        {
+        let valid = vnx::dispatch::budget::parse_raise(&add.text()).is_ok_and(|r| r == add);
+        if !approving || !valid || a.budget_usd.is_some_and(|u| u <= 0.0) {
             return Err(CliError::usage(
                 "budget_tokens and budget_usd (above 0) go with approve only".to_owned(),
             ));
         }
-        govern(desk, actor, "raise the budget of", &id)?;
-        let raised = vnx::actions::budget::raise(desk, &id, &add, &|_| {})?;
-        return Ok(json!({
-            "dispatch_id": id,
-            "said": vnx::actions::budget::line(&raised),
-            "by": raised.receipt.by,
-        }));
+        let micros = vnx::dispatch::state::micros(add.usd);
+        return Ok(Action::RaiseBudget(id, add.tokens, micros));
     }
-    govern(desk, actor, doing, &id)?;
-    let (message, seen) = (a.message.as_deref(), a.plan_sha256.as_deref());
-    let answered = plan::answer(desk, &id, decision, message, seen, &|_| {})?;
-    let said = answered.line();
-    Ok(match (&answered, answered.follow_up()) {
-        (_, Some(next)) => {
-            json!({"dispatch_id": id, "said": said, "follow_up": next, "by": desk.by})
-        }
-        (plan::Answered::Prompt(receipt), None) => {
-            json!({"dispatch_id": id, "said": said, "by": receipt.by})
-        }
-        _ => json!({"dispatch_id": id, "said": said, "by": desk.by}),
+    let reply = Reply {
+        plan_sha256: a.plan_sha256,
+        message: a.message,
+    };
+    Ok(if approving {
+        Action::Approve(id, reply)
+    } else {
+        Action::Deny(id, reply)
     })
 }
 
 /// `review`: a comment recorded and/or the open comments sent.
 fn review(desk: &Desk<'_>, a: ReviewArgs) -> Result<serde_json::Value, CliError> {
     let id = id(&a.dispatch_id)?;
-    let mut answer = json!({"dispatch_id": id, "by": desk.by});
-    match (a.at, a.comment) {
-        (Some(at), Some(text)) => {
-            let at = vnx::review::Anchor::parse(&at)?;
-            vnx::actions::review::comment(desk, &id, &at, &text)?;
-            answer["commented"] = at.to_string().into();
-        }
-        (None, None) if a.send => {}
+    let comment = match (a.at, a.comment) {
+        (Some(at), Some(text)) => Some(answer(desk, &Action::Comment(id.clone(), at, text))?),
+        (None, None) if a.send => None,
         _ => {
             return Err(CliError::usage(
                 "give `at` (FILE:LINE) and `comment` together, or `send: true`",
             ));
         }
-    }
-    if a.send {
-        let (sending, begun) = vnx::actions::review::send_and_start(desk, &id, &|_| {})?;
-        answer["sent"] = sending.line().into();
-        answer["follow_up"] = json!(begun.id());
+    };
+    let sent = a
+        .send
+        .then(|| answer(desk, &Action::SendReview(id)))
+        .transpose()?;
+    let mut answer = json!({});
+    for part in comment.into_iter().chain(sent) {
+        for (key, value) in part.as_object().into_iter().flatten() {
+            if key != "said" {
+                answer[key] = value.clone();
+            }
+        }
     }
     Ok(answer)
 }

@@ -522,8 +522,8 @@ impl App {
                 };
                 return Effect::None;
             }
-            KeyCode::Char('p') => Action::Approve(id),
-            KeyCode::Char('n') => Action::Deny(id, None),
+            KeyCode::Char('p') => Action::Approve(id, Default::default()),
+            KeyCode::Char('n') => Action::Deny(id, Default::default()),
             KeyCode::Char('d') => Action::Accept(id),
             KeyCode::Char('i') => Action::Dismiss(id),
             KeyCode::Char('c') => Action::Cancel(id),

@@ -523,7 +523,7 @@ fn draw_footer(frame: &mut Frame<'_>, area: Rect, app: &App) {
         ),
         Mode::Normal => match (&app.message, app.running.first()) {
             (_, Some(action)) => (
-                format!(" running: vnx {} …", action.argv()[0]),
+                format!(" running: vnx {} …", action.command()),
                 Style::new().fg(Color::Cyan),
             ),
             (Some(message), None) => (format!(" {message}"), Style::new()),

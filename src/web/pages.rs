@@ -18,6 +18,7 @@ use super::auth::{Paired, html_response};
 use super::html::{self, esc, page};
 use super::{App, Form, plans};
 use crate::action::Action;
+use vnx::actions::act::Reply;
 
 /// One dispatch's page.
 pub async fn dispatch(
@@ -63,7 +64,7 @@ pub async fn act(
         Err(refused) => return *refused,
     };
     let by = app.by(&p);
-    let said = format!("vnx {}", action.argv()[0]);
+    let said = format!("vnx {}", action.command());
     app.say(&format!("{said} {id} by {by}"));
     let acting = Arc::clone(&app);
     let outcome = tokio::task::spawn_blocking(move || (acting.calls.act)(&action, &by)).await;
@@ -91,8 +92,14 @@ fn form_action<'f>(
 ) -> Result<Action, Box<Response>> {
     let message = field("message").trim().to_owned();
     Ok(match field("action") {
-        "approve" => Action::Approve(id.clone()),
-        "deny" => Action::Deny(id.clone(), (!message.is_empty()).then_some(message)),
+        "approve" => Action::Approve(id.clone(), Reply::default()),
+        "deny" => Action::Deny(
+            id.clone(),
+            Reply {
+                plan_sha256: None,
+                message: (!message.is_empty()).then_some(message),
+            },
+        ),
         "answer" if !message.is_empty() => Action::FollowUp(id.clone(), message),
         "answer" => return Err(Box::new(back(id, "an answer needs words"))),
         "dismiss" => Action::Dismiss(id.clone()),
@@ -119,12 +126,14 @@ fn form_action<'f>(
             }
         },
         "approve-plan" | "deny-plan" => {
-            let sha = field("plan_sha256").to_owned();
-            let note = (!message.is_empty()).then_some(message);
+            let reply = Reply {
+                plan_sha256: Some(field("plan_sha256").to_owned()),
+                message: (!message.is_empty()).then_some(message),
+            };
             if field("action") == "approve-plan" {
-                Action::ApprovePlan(id.clone(), sha, note)
+                Action::Approve(id.clone(), reply)
             } else {
-                Action::DenyPlan(id.clone(), sha, note)
+                Action::Deny(id.clone(), reply)
             }
         }
         other => {
@@ -647,13 +656,10 @@ mod tests {
                 _ => "x",
             };
             if let Ok(action) = form_action(&id, &field) {
-                offers.insert(action.argv()[0].clone());
+                offers.insert(action.command());
             }
         }
-        let table = offered(Front::Page)
-            .into_iter()
-            .map(str::to_owned)
-            .collect();
+        let table = offered(Front::Page).into_iter().collect();
         assert_eq!(offers, table);
     }
 

@@ -288,17 +288,17 @@ fn keys_select_switch_views_and_ask_before_risky_actions() {
     assert_eq!(press(&mut app, "p"), Effect::None);
     assert_eq!(
         app.mode,
-        Mode::Confirm(Action::Approve(id_of("D-0000000b")))
+        Mode::Confirm(Action::Approve(id_of("D-0000000b"), Default::default()))
     );
     press(&mut app, "n");
     assert_eq!(press(&mut app, "n"), Effect::None);
     assert_eq!(
         app.mode,
-        Mode::Confirm(Action::Deny(id_of("D-0000000b"), None))
+        Mode::Confirm(Action::Deny(id_of("D-0000000b"), Default::default()))
     );
     assert_eq!(
         press(&mut app, "y"),
-        Effect::Run(Action::Deny(id_of("D-0000000b"), None))
+        Effect::Run(Action::Deny(id_of("D-0000000b"), Default::default()))
     );
     // The follow-up prompt takes text, Esc drops it, an empty one is not sent.
     press(&mut app, "f");

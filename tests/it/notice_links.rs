@@ -115,6 +115,7 @@ pub(crate) fn at_desk<T>(repo: &Repo, f: impl FnOnce(&Desk<'_>) -> T) -> T {
         ctx: &ctx,
         trusted: &trusted,
         by: "phone",
+        actor: None,
     })
 }
 

@@ -78,15 +78,26 @@ pub(crate) fn with_desk_as<T>(
     by: Option<&str>,
     f: impl FnOnce(&vnx::actions::Desk<'_>) -> Result<T, CliError>,
 ) -> Result<T, CliError> {
-    with_desk_for(tmux_socket, by, None, f)
+    desk_of(tmux_socket, by, None, f)
 }
 
-/// [`with_desk_as`], for an agent that may run in a dispatch's worker (`vnx mcp --act`):
-/// the dispatches it starts record `by_worker` (ADR 0095).
+/// [`with_desk`] for an agent that may run in a dispatch's worker (`vnx mcp --act`): it is
+/// who acts, the dispatches it starts record its worker's, and it decides for none of its
+/// worker's own (ADR 0095).
 pub(crate) fn with_desk_for<T>(
     tmux_socket: Option<String>,
+    actor: &vnx::actions::guard::Actor,
+    f: impl FnOnce(&vnx::actions::Desk<'_>) -> Result<T, CliError>,
+) -> Result<T, CliError> {
+    desk_of(tmux_socket, Some(&actor.by()), Some(actor), f)
+}
+
+/// The desk of the project here, `by` acting (the user when `None`), as `actor` when an
+/// agent acts.
+fn desk_of<T>(
+    tmux_socket: Option<String>,
     by: Option<&str>,
-    by_worker: Option<&vnx::ids::DispatchId>,
+    actor: Option<&vnx::actions::guard::Actor>,
     f: impl FnOnce(&vnx::actions::Desk<'_>) -> Result<T, CliError>,
 ) -> Result<T, CliError> {
     let project = settings::project()?;
@@ -95,7 +106,7 @@ pub(crate) fn with_desk_for<T>(
         let trusted = vnx::ledger::attest::trusted_keys(ctx.ledger, ctx.attestor)?;
         let ctx = &vnx::dispatch::Context {
             by,
-            by_worker,
+            by_worker: actor.and_then(|a| a.worker_id()),
             ..*ctx
         };
         let by = by.map_or_else(settings::user, str::to_owned);
@@ -103,6 +114,7 @@ pub(crate) fn with_desk_for<T>(
             ctx,
             trusted: &trusted,
             by: &by,
+            actor,
         })
     })
 }
@@ -123,6 +135,7 @@ pub(crate) fn desk_in<T>(
             ctx,
             trusted: &trusted,
             by: &by,
+            actor: None,
         })
     })
 }

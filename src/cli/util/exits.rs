@@ -216,7 +216,7 @@ pub fn action(e: &vnx::actions::ActionError) -> Exit {
         E::NotYours { .. } => Exit::No,
         E::NothingToFix { .. } => Exit::No,
         E::NoPlanWaiting { .. } | E::PlanChanged { .. } | E::PlanningChanged { .. } => Exit::No,
-        E::InPlace { .. } => Exit::Failed,
+        E::InPlace { .. } | E::TakesTheTerminal { .. } => Exit::Failed,
         E::NoBudgetReached { .. } => Exit::No,
         E::RaiseMissesLimit { .. } => Exit::No,
         E::Io { .. } => Exit::Failed,

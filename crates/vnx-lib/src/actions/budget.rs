@@ -22,6 +22,7 @@ use crate::ledger::{Ledger, now_utc};
 use crate::receipts::{self, BudgetRaised};
 
 /// What a raise did: its receipt and the follow-up that goes on.
+#[derive(Debug)]
 pub struct Raised {
     /// The signed `budget_raised`.
     pub receipt: BudgetRaised,

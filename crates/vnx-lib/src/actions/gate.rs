@@ -10,6 +10,7 @@ use crate::ids::DispatchId;
 use crate::ledger::checkpoint::CheckpointOutcome;
 
 /// How the ledger is anchored after the gates ran.
+#[derive(Clone, Debug)]
 pub struct Anchoring {
     /// Threads hashing the ledger may use.
     pub threads: usize,

@@ -13,6 +13,7 @@ use crate::dispatch::view::{self, DispatchState};
 use crate::ids::DispatchId;
 
 pub mod accept;
+pub mod act;
 pub mod answer;
 pub mod budget;
 pub mod cancel;
@@ -45,6 +46,10 @@ pub struct Desk<'a> {
     pub trusted: &'a [[u8; 32]],
     /// Who acts, as receipts record it.
     pub by: &'a str,
+    /// The agent acting through an agent front end (`vnx mcp --act`), whose worker, when it
+    /// runs in one, decides for none of its own dispatches ([`guard::may_govern`]); `None`
+    /// for a person.
+    pub actor: Option<&'a guard::Actor>,
 }
 
 /// Why an action could not be done at all (one dispatch's refusal among several is that
@@ -201,6 +206,12 @@ pub enum ActionError {
         /// Why not, in words.
         why: String,
     },
+    /// Attaching to a dispatch's pane, which only a front end with a terminal does.
+    #[error("attaching to {id} takes a terminal")]
+    TakesTheTerminal {
+        /// The dispatch.
+        id: DispatchId,
+    },
     /// `vnx approve --budget` of a dispatch that waits on no budget it reached.
     #[error("dispatch {id} is not waiting on a budget it reached")]
     NoBudgetReached {
@@ -328,6 +339,7 @@ impl ActionError {
                 },
                 if *limit == "cost" { "+$2" } else { "+50k" }
             )),
+            ActionError::TakesTheTerminal { id } => Some(format!("`vnx attach {id}`")),
             ActionError::NoBudgetReached { id } => Some(format!(
                 "`vnx show {id}` shows where it stands against its budget; only a dispatch \
                  stopped at its budget is raised"
