@@ -503,7 +503,7 @@ impl App {
             return Effect::None;
         };
         let action = match key.code {
-            KeyCode::Enter | KeyCode::Char('a') => Action::Attach(id),
+            KeyCode::Enter => Action::Attach(id),
             KeyCode::Char('f') => {
                 self.mode = Mode::FollowUp {
                     dispatch_id: id,
@@ -522,15 +522,14 @@ impl App {
                 };
                 return Effect::None;
             }
-            KeyCode::Char('p') => Action::Approve(id, Default::default()),
-            KeyCode::Char('n') => Action::Deny(id, Default::default()),
-            KeyCode::Char('d') => Action::Accept(id),
-            KeyCode::Char('i') => Action::Dismiss(id),
-            KeyCode::Char('c') => Action::Cancel(id),
-            KeyCode::Char('g') => Action::GateCheck(id),
-            KeyCode::Char('m') => Action::Merge(id),
-            KeyCode::Char('r') => Action::Release(id),
-            KeyCode::Char('x') => Action::Clean(id),
+            // The rest as the table of actions keys them.
+            KeyCode::Char(c) => {
+                let keyed = vnx::actions::table::by_key(c).and_then(|r| Action::on(r.command, id));
+                let Some(action) = keyed else {
+                    return Effect::None;
+                };
+                action
+            }
             _ => return Effect::None,
         };
         if action.needs_confirmation() {

@@ -19,6 +19,7 @@ use super::html::{self, esc, page};
 use super::{App, Form, plans};
 use crate::action::Action;
 use vnx::actions::act::Reply;
+use vnx::actions::table::Front;
 
 /// One dispatch's page.
 pub async fn dispatch(
@@ -92,7 +93,6 @@ fn form_action<'f>(
 ) -> Result<Action, Box<Response>> {
     let message = field("message").trim().to_owned();
     Ok(match field("action") {
-        "approve" => Action::Approve(id.clone(), Reply::default()),
         "deny" => Action::Deny(
             id.clone(),
             Reply {
@@ -102,11 +102,6 @@ fn form_action<'f>(
         ),
         "answer" if !message.is_empty() => Action::FollowUp(id.clone(), message),
         "answer" => return Err(Box::new(back(id, "an answer needs words"))),
-        "dismiss" => Action::Dismiss(id.clone()),
-        "cancel" => Action::Cancel(id.clone()),
-        "merge" => Action::Merge(id.clone()),
-        "gate-check" => Action::GateCheck(id.clone()),
-        "accept" => Action::Accept(id.clone()),
         "comment" if !message.is_empty() => {
             let at = format!("{}:{}", field("file"), field("line"));
             Action::Comment(id.clone(), at, message)
@@ -136,10 +131,14 @@ fn form_action<'f>(
                 Action::Deny(id.clone(), reply)
             }
         }
-        other => {
-            let no = format!("no action {:?}\n", html::esc(other));
-            return Err(Box::new((StatusCode::BAD_REQUEST, no).into_response()));
-        }
+        // The rest as the table of actions gives the page.
+        other => match Action::on(other, id.clone()) {
+            Some(action) if action.row().fronts.contains(&Front::Page) => action,
+            _ => {
+                let no = format!("no action {:?}\n", html::esc(other));
+                return Err(Box::new((StatusCode::BAD_REQUEST, no).into_response()));
+            }
+        },
     })
 }
 

@@ -104,7 +104,7 @@ fn python_sdk_client_calls_every_acting_tool_named_on_each_receipt() {
     let names: Vec<&str> = (v["tools"].as_array().unwrap().iter())
         .filter_map(|t| t.as_str())
         .collect();
-    for tool in vnx::config::ActTool::ALL {
+    for tool in vnx::config::ActTool::all() {
         assert!(names.contains(&tool.name()), "{names:?}");
     }
     let calls = v["calls"].as_array().unwrap();

@@ -75,6 +75,25 @@ pub fn raise_of(tokens: u64, micros: u64) -> Raise {
 }
 
 impl Action {
+    /// The action of vnx command `command` on dispatch `id`, when it needs nothing more (no
+    /// text, no plan read, no raise): what a dashboard key or a page button of the table
+    /// does.
+    pub fn on(command: &str, id: DispatchId) -> Option<Action> {
+        Some(match command {
+            "attach" => Action::Attach(id),
+            "approve" => Action::Approve(id, Reply::default()),
+            "deny" => Action::Deny(id, Reply::default()),
+            "accept" => Action::Accept(id),
+            "dismiss" => Action::Dismiss(id),
+            "cancel" => Action::Cancel(id),
+            "gate-check" => Action::GateCheck(id),
+            "merge" => Action::Merge(id),
+            "worktree-release" => Action::Release(id),
+            "clean" => Action::Clean(id),
+            _ => return None,
+        })
+    }
+
     /// The vnx arguments that carry it out.
     pub fn argv(&self) -> Vec<String> {
         let mut argv: Vec<String> = self.command().split(' ').map(str::to_owned).collect();
@@ -482,6 +501,9 @@ mod tests {
         ];
         for (action, argv, asks) in all {
             assert_eq!(action.argv().join(" "), argv);
+            if let Some(plain) = Action::on(action.command(), id.clone()) {
+                assert_eq!(plain.command(), action.command());
+            }
             assert_eq!(action.needs_confirmation(), asks, "{action:?}");
             assert_eq!(action.dispatch_id(), Some(&id));
         }

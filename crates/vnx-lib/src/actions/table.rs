@@ -33,6 +33,9 @@ pub struct Row {
     pub asks_first: bool,
     /// The front ends that offer it.
     pub fronts: &'static [Front],
+    /// The dashboard's key that does it on the selected dispatch, when it needs nothing more
+    /// (`act::Action::on`).
+    pub key: Option<char>,
 }
 
 use Front::{Cli, Dashboard, Mcp, Page};
@@ -49,6 +52,15 @@ const fn row(
         governs,
         asks_first,
         fronts,
+        key: None,
+    }
+}
+
+/// `row`, done by the dashboard's `key` on the selected dispatch.
+const fn keyed(key: char, row: Row) -> Row {
+    Row {
+        key: Some(key),
+        ..row
     }
 }
 
@@ -61,7 +73,7 @@ pub const ACTIONS: &[Row] = &[
         &[Cli, Mcp],
     ),
     row("wait", Some("wait"), (false, false), &[Cli, Mcp]),
-    row("attach", None, (false, false), &[Cli, Dashboard]),
+    keyed('a', row("attach", None, (false, false), &[Cli, Dashboard])),
     row(
         "follow-up",
         Some("follow_up"),
@@ -74,40 +86,64 @@ pub const ACTIONS: &[Row] = &[
         (false, false),
         &[Cli, Dashboard, Page, Mcp],
     ),
-    row(
-        "approve",
-        Some("approve"),
-        (true, true),
-        &[Cli, Dashboard, Page, Mcp],
+    keyed(
+        'p',
+        row(
+            "approve",
+            Some("approve"),
+            (true, true),
+            &[Cli, Dashboard, Page, Mcp],
+        ),
     ),
-    row(
-        "deny",
-        Some("deny"),
-        (true, true),
-        &[Cli, Dashboard, Page, Mcp],
+    keyed(
+        'n',
+        row(
+            "deny",
+            Some("deny"),
+            (true, true),
+            &[Cli, Dashboard, Page, Mcp],
+        ),
     ),
-    row("accept", None, (false, true), &[Cli, Dashboard, Page]),
-    row(
-        "dismiss",
-        Some("dismiss"),
-        (false, true),
-        &[Cli, Dashboard, Page, Mcp],
+    keyed(
+        'd',
+        row("accept", None, (false, true), &[Cli, Dashboard, Page]),
     ),
-    row(
-        "cancel",
-        Some("cancel"),
-        (false, true),
-        &[Cli, Dashboard, Page, Mcp],
+    keyed(
+        'i',
+        row(
+            "dismiss",
+            Some("dismiss"),
+            (false, true),
+            &[Cli, Dashboard, Page, Mcp],
+        ),
     ),
-    row("gate-check", None, (false, false), &[Cli, Dashboard, Page]),
-    row(
-        "merge",
-        Some("merge"),
-        (true, true),
-        &[Cli, Dashboard, Page, Mcp],
+    keyed(
+        'c',
+        row(
+            "cancel",
+            Some("cancel"),
+            (false, true),
+            &[Cli, Dashboard, Page, Mcp],
+        ),
     ),
-    row("worktree-release", None, (false, true), &[Cli, Dashboard]),
-    row("clean", None, (false, true), &[Cli, Dashboard]),
+    keyed(
+        'g',
+        row("gate-check", None, (false, false), &[Cli, Dashboard, Page]),
+    ),
+    keyed(
+        'm',
+        row(
+            "merge",
+            Some("merge"),
+            (true, true),
+            &[Cli, Dashboard, Page, Mcp],
+        ),
+    ),
+    keyed(
+        'r',
+        row("worktree-release", None, (false, true), &[Cli, Dashboard]),
+    ),
+    keyed('x', row("clean", None, (false, true), &[Cli, Dashboard])),
     row("tidy", None, (false, true), &[Cli, Dashboard]),
     row("pr open", Some("pr_open"), (false, false), &[Cli, Mcp]),
     row("pr fix", Some("pr_fix"), (false, false), &[Cli, Mcp]),
@@ -122,6 +158,11 @@ pub fn by_command(command: &str) -> Option<&'static Row> {
 /// The action done by MCP tool `tool`.
 pub fn by_tool(tool: &str) -> Option<&'static Row> {
     ACTIONS.iter().find(|r| r.tool == Some(tool))
+}
+
+/// The action the dashboard's key `key` does.
+pub fn by_key(key: char) -> Option<&'static Row> {
+    ACTIONS.iter().find(|r| r.key == Some(key))
 }
 
 /// The commands of the actions `front` offers, in the table's order.

@@ -6,90 +6,37 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 use super::checked::{Checked, Validator, q};
+use crate::actions::table::ACTIONS;
 
-/// An acting tool of `vnx mcp --act`, each the vnx command of the same name.
+/// An acting tool of `vnx mcp --act`: one the table of actions (`actions::table`) gives the
+/// MCP server, each the vnx command of its row; ordered as the table is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum ActTool {
-    /// `vnx dispatch-agent --detach`.
-    Dispatch,
-    /// `vnx wait`, bounded.
-    Wait,
-    /// `vnx follow-up --detach`.
-    FollowUp,
-    /// `vnx approve`.
-    Approve,
-    /// `vnx deny`.
-    Deny,
-    /// `vnx review --comment` and `vnx review --send`.
-    Review,
-    /// `vnx pr open`.
-    PrOpen,
-    /// `vnx pr fix --detach`.
-    PrFix,
-    /// `vnx pr merge`.
-    PrMerge,
-    /// `vnx merge`.
-    Merge,
-    /// `vnx cancel`.
-    Cancel,
-    /// `vnx dismiss`.
-    Dismiss,
-}
+pub struct ActTool(usize);
 
 impl ActTool {
-    /// Every acting tool, in the order they are listed.
-    pub const ALL: [ActTool; 12] = [
-        ActTool::Dispatch,
-        ActTool::Wait,
-        ActTool::FollowUp,
-        ActTool::Approve,
-        ActTool::Deny,
-        ActTool::Review,
-        ActTool::PrOpen,
-        ActTool::PrFix,
-        ActTool::PrMerge,
-        ActTool::Merge,
-        ActTool::Cancel,
-        ActTool::Dismiss,
-    ];
+    /// Every acting tool, in the table's order.
+    pub fn all() -> Vec<ActTool> {
+        (ACTIONS.iter().enumerate())
+            .filter(|(_, r)| r.tool.is_some())
+            .map(|(i, _)| ActTool(i))
+            .collect()
+    }
 
     /// Its name, as the config writes it and the MCP client sees it.
     pub fn name(self) -> &'static str {
-        match self {
-            ActTool::Dispatch => "dispatch",
-            ActTool::Wait => "wait",
-            ActTool::FollowUp => "follow_up",
-            ActTool::Approve => "approve",
-            ActTool::Deny => "deny",
-            ActTool::Review => "review",
-            ActTool::PrOpen => "pr_open",
-            ActTool::PrFix => "pr_fix",
-            ActTool::PrMerge => "pr_merge",
-            ActTool::Merge => "merge",
-            ActTool::Cancel => "cancel",
-            ActTool::Dismiss => "dismiss",
-        }
+        ACTIONS[self.0].tool.unwrap_or_default()
     }
 
     /// The tool named `name`.
     pub fn named(name: &str) -> Option<ActTool> {
-        ActTool::ALL.into_iter().find(|t| t.name() == name)
-    }
-
-    /// Whether it decides for a dispatch (answers its prompt or merges its work), which a
-    /// dispatch's own worker may never do for itself or a dispatch it started.
-    pub fn governs(self) -> bool {
-        matches!(
-            self,
-            ActTool::Approve | ActTool::Deny | ActTool::Merge | ActTool::PrMerge
-        )
+        ActTool::all().into_iter().find(|t| t.name() == name)
     }
 }
 
 /// `mcp:`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct McpConfig {
-    /// The acting tools `vnx mcp --act` offers, in [`ActTool::ALL`]'s order; empty (the
+    /// The acting tools `vnx mcp --act` offers, in [`ActTool::all`]'s order; empty (the
     /// default): none.
     pub act: Vec<ActTool>,
 }
@@ -115,7 +62,7 @@ impl Validator<'_> {
         let names = match act.value {
             RawAct::All(all) if all == "all" => {
                 return Ok(McpConfig {
-                    act: ActTool::ALL.into(),
+                    act: ActTool::all(),
                 });
             }
             RawAct::All(other) => vec![other],
@@ -124,7 +71,7 @@ impl Validator<'_> {
         let mut tools = Vec::new();
         for name in names {
             let Some(tool) = ActTool::named(&name) else {
-                let all: Vec<&str> = ActTool::ALL.iter().map(|t| t.name()).collect();
+                let all: Vec<&str> = ActTool::all().into_iter().map(ActTool::name).collect();
                 let msg = format!(
                     "mcp.act: {} is not an acting tool: use `all` or a list of {}",
                     q(&name),
@@ -150,10 +97,13 @@ mod tests {
     fn act_takes_all_or_a_list_of_tools_and_nothing_else() {
         let read = |text: &str| parse(text, Path::new("c.yaml")).map(|c| c.mcp.act);
         assert_eq!(read("version: 1\n").unwrap(), vec![]);
-        assert_eq!(read("mcp: {act: all}\n").unwrap(), ActTool::ALL.to_vec());
+        assert_eq!(read("mcp: {act: all}\n").unwrap(), ActTool::all());
+        let named = |names: &[&str]| -> Vec<ActTool> {
+            names.iter().map(|n| ActTool::named(n).unwrap()).collect()
+        };
         assert_eq!(
             read("mcp: {act: [merge, dispatch, wait, merge]}\n").unwrap(),
-            vec![ActTool::Dispatch, ActTool::Wait, ActTool::Merge]
+            named(&["dispatch", "wait", "merge"])
         );
         assert_eq!(read("mcp: {act: []}\n").unwrap(), vec![]);
         for bad in ["mcp: {act: [dispatch, delete]}\n", "mcp: {act: some}\n"] {
@@ -162,7 +112,8 @@ mod tests {
             assert!(e.contains("c.yaml:1"), "{e}");
         }
         assert!(read("mcp: {acts: all}\n").is_err());
-        for t in ActTool::ALL {
+        assert_eq!(ActTool::all().len(), 12);
+        for t in ActTool::all() {
             assert_eq!(ActTool::named(t.name()), Some(t));
         }
     }
