@@ -625,3 +625,18 @@ fn the_dashboard_offers_the_actions_the_table_gives_it() {
         .collect();
     assert_eq!(offers, table);
 }
+
+/// Every key the table of actions gives the dashboard is in its help, saying whether it asks
+/// first as the table does.
+#[test]
+fn the_help_names_every_key_the_table_gives_the_dashboard() {
+    use vnx::actions::table::ACTIONS;
+    for row in ACTIONS.iter().filter(|r| r.key.is_some()) {
+        let key = row.key.unwrap().to_string();
+        let helped = vnx_cli::tui::KEYS
+            .iter()
+            .find(|k| k.keys.split(' ').any(|k| k == key))
+            .unwrap_or_else(|| panic!("{} ({key}) is not in the help", row.command));
+        assert_eq!(helped.asks, row.asks_first, "{}", row.command);
+    }
+}
