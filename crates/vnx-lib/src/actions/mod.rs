@@ -34,7 +34,7 @@ pub mod remote;
 pub mod resume;
 pub mod review;
 pub mod start;
-pub mod table;
+pub use crate::action_table as table;
 pub mod wait;
 
 /// What an action is done with: the dispatch context of the project (its ledger, tmux,

@@ -153,7 +153,7 @@ pub fn start(
     }
     if let Some(action) = plan.egress.strictest() {
         told(Note::Secrets {
-            found: dispatch::start::egress::list(&plan.egress.findings),
+            found: dispatch::refusal::list(&plan.egress.findings),
             redacted: action != crate::egress::Action::Warn,
         });
     }

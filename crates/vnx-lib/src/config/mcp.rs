@@ -6,9 +6,9 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 use super::checked::{Checked, Validator, q};
-use crate::actions::table::ACTIONS;
+use crate::action_table::ACTIONS;
 
-/// An acting tool of `vnx mcp --act`: one the table of actions (`actions::table`) gives the
+/// An acting tool of `vnx mcp --act`: one the table of actions (`action_table`) gives the
 /// MCP server, each the vnx command of its row; ordered as the table is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ActTool(usize);

@@ -19,6 +19,7 @@ pub mod fold;
 pub mod liveness;
 pub mod planned;
 pub mod queue;
+pub mod refusal;
 pub mod resume;
 pub mod settled;
 pub mod setup;
@@ -30,11 +31,11 @@ pub mod view;
 pub mod worker_env;
 
 pub use crate::worktree::id_in_use;
+pub use refusal::Reasons;
 pub use spec::{
     DEFAULT_STALL_AFTER_SECS, MAX_DEADLINE_SECS, MAX_TITLE_CHARS, Request, Spec, read_spec,
     title_of,
 };
-pub use start::govern::Reasons;
 pub use start::launch::{Launched, launch};
 pub use start::plan::{Plan, plan};
 pub use supervise::{GRACE, Outcome, Pane, Surroundings, after_completion, supervise};
@@ -190,7 +191,7 @@ pub enum DispatchError {
     #[error(transparent)]
     Skill(#[from] SkillError),
     /// The provider constraints refused the route (their decisions are on the ledger).
-    #[error("{}", start::govern::refusal_message(.id, .refusals))]
+    #[error("{}", refusal::refusal_message(.id, .refusals))]
     Refused {
         /// The dispatch refused.
         id: String,
@@ -198,11 +199,11 @@ pub enum DispatchError {
         refusals: Vec<Decision>,
         /// Their reasons, one per line.
         #[source]
-        reasons: start::govern::Reasons,
+        reasons: refusal::Reasons,
     },
     /// The egress policy refused what the provider would receive (its `egress_decision` is
     /// on the ledger): the findings under `refuse`, never the secrets.
-    #[error("dispatch {id} refused by the egress policy: {}", start::egress::list(.findings))]
+    #[error("dispatch {id} refused by the egress policy: {}", refusal::list(.findings))]
     EgressRefused {
         /// The dispatch refused.
         id: String,
@@ -333,7 +334,7 @@ impl DispatchError {
             DispatchError::Config(e) => e.hint(),
             DispatchError::Constraints(e) => e.hint(),
             DispatchError::Skill(e) => e.hint(),
-            DispatchError::Refused { refusals, .. } => Some(start::govern::refusal_hint(refusals)),
+            DispatchError::Refused { refusals, .. } => Some(refusal::refusal_hint(refusals)),
             DispatchError::EgressRefused { .. } => Some(
                 "take the secret out of the instruction, or the file out of .worktreeinclude \
                  (the egress_decision receipt records each finding's rule, place and SHA-256); \

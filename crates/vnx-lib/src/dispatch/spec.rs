@@ -48,7 +48,7 @@ pub struct Request {
     pub stall_after: Option<Duration>,
     /// For a follow-up: the dispatch it continues (see [`crate::dispatch::start::follow_up::find`]); the
     /// provider must be its provider, and the base, worktree and branch are its.
-    pub continues: Option<crate::dispatch::start::follow_up::Continued>,
+    pub continues: Option<Continued>,
     /// Run the worker in a bubblewrap sandbox; `None`: as the config's `sandbox.enabled` says.
     pub sandbox: Option<bool>,
     /// The sandbox's network; `None`: as the config says for the provider.
@@ -314,6 +314,59 @@ fn older_names(spec: &mut serde_json::Value) {
         if let Some(file) = map.remove(&format!("{}_trust", c.provider().name())) {
             map.insert("hook_trust".into(), file);
             return;
+        }
+    }
+}
+
+/// An ended dispatch a follow-up can continue.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Continued {
+    /// Its `dispatch_started`.
+    pub started: crate::receipts::DispatchStarted,
+    /// How it ended (a correction's status when it has one).
+    pub status: crate::receipts::DispatchStatus,
+    /// The first dispatch of its chain (itself unless it is a follow-up).
+    pub first: DispatchId,
+    /// The CLI session it recorded, if any.
+    pub session_id: Option<String>,
+    /// The commit its branch is at now (its base when teardown removed a clean branch).
+    pub head_commit: CommitId,
+    /// Whether the branch still exists (teardown deletes a clean or pushed one).
+    pub branch_exists: bool,
+    /// Its instruction, as given (for a follow-up that cannot resume its session).
+    pub instruction: String,
+    /// The line of the chain's latest `merge_dequeued` for a conflict, with no merge after
+    /// it, and its base.
+    pub conflict: Option<(Option<u64>, String)>,
+    /// The base vnx merges into the branch before the worker starts (`--rebase`).
+    pub rebase: Option<crate::receipts::Rebase>,
+}
+
+impl Continued {
+    /// The dispatch continued.
+    pub fn id(&self) -> &DispatchId {
+        &self.started.dispatch_id
+    }
+
+    /// What the follow-up's `dispatch_started` records of it (with the session it recorded;
+    /// the plan clears that when the follow-up cannot resume it).
+    pub fn record(&self) -> crate::receipts::Continues {
+        crate::receipts::Continues {
+            dispatch_id: self.id().clone(),
+            first: self.first.clone(),
+            status: self.status,
+            session_id: self.session_id.clone(),
+            head_commit: self.head_commit.clone(),
+            rebase: self.rebase.clone(),
+        }
+    }
+
+    /// [`Continued::record`], naming the session the follow-up resumes (`None`: it starts
+    /// a new one).
+    pub fn record_resuming(&self, resume: Option<&str>) -> crate::receipts::Continues {
+        crate::receipts::Continues {
+            session_id: resume.map(str::to_owned),
+            ..self.record()
         }
     }
 }

@@ -3,7 +3,6 @@
 //! holds. The read model (`fold`) builds these; `view` projects and lists them.
 
 use crate::ids::{CommitId, DispatchId, Timestamp};
-use std::collections::BTreeMap;
 
 use crate::ledger::json::{self, Value};
 use crate::receipts::{DispatchStarted, DispatchStatus};
@@ -314,7 +313,8 @@ pub struct Escalated {
 }
 
 /// A queued dispatch's place: its `queue_decision`'s priority, latest start time and the
-/// provider's capacity, and its position in the queue now (see [`mark_positions`]).
+/// provider's capacity, and its position in the queue now (see
+/// [`crate::dispatch::queue::mark_positions`]).
 #[derive(
     Clone, Debug, PartialEq, Eq, serde::Serialize, borsh::BorshSerialize, borsh::BorshDeserialize,
 )]
@@ -330,25 +330,6 @@ pub struct QueueInfo {
     pub capacity: u32,
     /// When it was queued.
     pub queued_at: Option<String>,
-}
-
-/// Records each queued dispatch's position (and the role and model it asked for) from the
-/// queue's entries (`places`, by id).
-pub fn mark_positions(
-    states: &mut [DispatchState],
-    places: &BTreeMap<DispatchId, crate::dispatch::queue::Place>,
-) {
-    for s in states {
-        if let (State::Queued, Some(q)) = (s.state, &mut s.queue) {
-            let place = places.get(s.id.as_str());
-            q.position = place.map(|p| p.position);
-            if let Some(p) = place {
-                s.role.get_or_insert_with(|| p.role.clone());
-                s.title.get_or_insert_with(|| p.title.clone());
-                s.model = s.model.take().or_else(|| p.model.clone());
-            }
-        }
-    }
 }
 
 /// A receipt on the ledger, as a state's evidence.

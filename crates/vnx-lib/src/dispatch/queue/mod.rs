@@ -382,3 +382,21 @@ pub fn places(data_dir: &Path) -> std::collections::BTreeMap<DispatchId, Place> 
         })
         .collect()
 }
+/// Records each queued dispatch's position (and the role and model it asked for) from the
+/// queue's entries (`places`, by id).
+pub fn mark_positions(
+    states: &mut [crate::dispatch::state::DispatchState],
+    places: &std::collections::BTreeMap<DispatchId, Place>,
+) {
+    for s in states {
+        if let (crate::dispatch::state::State::Queued, Some(q)) = (s.state, &mut s.queue) {
+            let place = places.get(s.id.as_str());
+            q.position = place.map(|p| p.position);
+            if let Some(p) = place {
+                s.role.get_or_insert_with(|| p.role.clone());
+                s.title.get_or_insert_with(|| p.title.clone());
+                s.model = s.model.take().or_else(|| p.model.clone());
+            }
+        }
+    }
+}

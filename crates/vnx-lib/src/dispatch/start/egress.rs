@@ -94,12 +94,3 @@ pub(crate) fn refuse_if_found(
             .collect(),
     })
 }
-
-/// The findings, listed for a message: `rule at source:line:column, …`.
-pub fn list(findings: &[Finding]) -> String {
-    findings
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(", ")
-}

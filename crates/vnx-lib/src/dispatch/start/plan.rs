@@ -764,6 +764,6 @@ fn refuse_if_judged(
     Err(DispatchError::Refused {
         id: spec.id.to_string(),
         refusals,
-        reasons: govern::Reasons(reasons),
+        reasons: crate::dispatch::refusal::Reasons(reasons),
     })
 }

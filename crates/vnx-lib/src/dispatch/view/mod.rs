@@ -22,9 +22,10 @@ pub use lookup::{
 pub use resolve::{ResolveError, resolve, resolve_with};
 pub use wait::{WaitEvent, Waited, wait, wait_with};
 
+pub use crate::dispatch::queue::mark_positions;
 pub use crate::dispatch::state::{
-    DispatchState, Landed, Proof, QueueInfo, STATUSES, State, VerifiedFrom, mark_positions,
-    mark_verified, mark_verified_from,
+    DispatchState, Landed, Proof, QueueInfo, STATUSES, State, VerifiedFrom, mark_verified,
+    mark_verified_from,
 };
 
 /// Whether the dispatches that ran in the place named `place` (of `states`) need it no more:

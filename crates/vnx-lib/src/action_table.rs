@@ -1,4 +1,5 @@
-//! The one table of the actions a person or an agent does to dispatches: for each, the vnx
+//! The one table of the actions a person or an agent does to dispatches (`actions::table`;
+//! a floor below the configuration, whose `mcp.act` names its tools): for each, the vnx
 //! command that does it, the MCP tool that does it when there is one, whether it decides for
 //! a dispatch (which a dispatch's own worker never does for itself, `guard`), whether a front
 //! end asks the person before doing it, and which front ends offer it. The dashboard's
