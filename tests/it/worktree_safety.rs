@@ -14,10 +14,14 @@ use crate::common::{Repo, completion, run};
 
 fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+    // A directory the supervisor removed since it was listed holds nothing to check.
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for entry in entries.flatten() {
         let path = entry.path();
         out.push(path.clone());
-        if entry.file_type().unwrap().is_dir() {
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
             out.extend(files_under(&path));
         }
     }
@@ -181,7 +185,12 @@ fn vnx_files_are_private_whatever_the_umask() {
         if path.starts_with(&worktrees) && path != worktrees {
             continue;
         }
-        let meta = std::fs::symlink_metadata(&path).unwrap();
+        // A file the supervisor removed since the listing (its teardown may still run after
+        // the completion is printed) has no mode left to check.
+        let meta = match std::fs::symlink_metadata(&path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            meta => meta.unwrap(),
+        };
         if meta.file_type().is_symlink() {
             continue;
         }

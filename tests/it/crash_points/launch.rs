@@ -179,6 +179,7 @@ fn doctor_leaves_a_launch_alone_while_it_starts() {
                 .spawn()
                 .unwrap();
             kill.wait_reached();
+            kill.wait_stopped();
             let findings = super::doctor_findings(&repo);
             let stopped = kill.pid();
             let _ = rustix::process::kill_process(stopped, rustix::process::Signal::CONT);

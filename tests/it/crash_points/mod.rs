@@ -138,6 +138,25 @@ impl Kill {
         panic!("{}: the step was never reached", self.step);
     }
 
+    /// Waits (up to 60 s) until the process that reached the step, armed to stop there, is
+    /// stopped: it logs the step before it stops itself, and a SIGCONT sent in between would
+    /// be lost, leaving it stopped for good.
+    fn wait_stopped(&self) {
+        let stat = format!("/proc/{}/stat", self.pid().as_raw_nonzero());
+        for _ in 0..1200 {
+            let text = std::fs::read_to_string(&stat).unwrap_or_default();
+            // The state follows the command's name in parentheses (which may hold any byte).
+            let state = text
+                .rsplit_once(") ")
+                .and_then(|(_, rest)| rest.chars().next());
+            if matches!(state, Some('T' | 't')) {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("{}: the process never stopped at the step", self.step);
+    }
+
     /// The invariants that hold right after the kill: the ledger verifies, and every line
     /// that was on it before the operation still is, byte for byte.
     fn check_ledger(&self, repo: &Repo) {
