@@ -317,10 +317,16 @@ pub fn run(cmd: &Cmd) -> Result<Output, ProcessError> {
     // Drain both pipes on threads so a chatty command cannot fill one and stall.
     let out = drain(child.stdout().take(), cmd.max_output);
     let err = drain(child.stderr().take(), cmd.max_output);
+    let pidfd = cmd.timeout.and_then(|_| pidfd_of(child.as_ref()));
     let status = match cmd.timeout {
         None => child.wait().map_err(|e| spawn_error(cmd, e))?,
-        Some(limit) => match wait_until(child.as_mut(), Instant::now() + limit)
-            .map_err(|e| spawn_error(cmd, e))?
+        Some(limit) => match wait_until(
+            child.as_mut(),
+            pidfd.as_ref(),
+            Instant::now() + limit,
+            false,
+        )
+        .map_err(|e| spawn_error(cmd, e))?
         {
             Some(status) => status,
             None => {
@@ -525,32 +531,41 @@ pub fn own_process_group() -> Option<u32> {
     ProcessIds::read().pgid
 }
 
-/// Polls a child until it exits or `deadline` passes (`None`).
-fn wait_until(child: &mut dyn ChildWrapper, deadline: Instant) -> io::Result<Option<ExitStatus>> {
-    if let Some(status) = child.try_wait()? {
-        return Ok(Some(status));
-    }
-    // A pidfd turns readable the moment the process exits: the wait wakes then, not at the
-    // next poll (a worker that ends in milliseconds is seen in microseconds).
-    let pidfd = rustix::process::Pid::from_raw(child.id() as i32).and_then(|pid| {
-        rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()).ok()
-    });
-    // Without one (an old kernel), look again with a doubling pause.
-    let mut pause = Duration::from_millis(1);
-    loop {
-        if let Some(status) = child.try_wait()? {
-            return Ok(Some(status));
-        }
-        let now = Instant::now();
-        if now >= deadline {
-            return Ok(None);
-        }
-        let left = deadline - now;
-        let Some(pidfd) = &pidfd else {
-            std::thread::sleep(pause.min(left));
+/// A pidfd of `child`, readable the moment it exits; `None` on a kernel without them. Opened
+/// once per child, before it can be reaped (its pid cannot be reused while it is unreaped).
+fn pidfd_of(child: &dyn ChildWrapper) -> Option<std::os::fd::OwnedFd> {
+    let pid = rustix::process::Pid::from_raw(child.id() as i32)?;
+    rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()).ok()
+}
+
+/// Waits for a child, whose pidfd is `pidfd`, until it exits or `deadline` passes (`None`);
+/// `signals` ends the wait early (`None`) when this thread catches a signal, so its caller
+/// looks at once at what the handler set.
+fn wait_until(
+    child: &mut dyn ChildWrapper,
+    pidfd: Option<&std::os::fd::OwnedFd>,
+    deadline: Instant,
+    signals: bool,
+) -> io::Result<Option<ExitStatus>> {
+    // Without a pidfd (an old kernel), look with a doubling pause.
+    let Some(pidfd) = pidfd else {
+        let mut pause = Duration::from_millis(1);
+        loop {
+            if let Some(status) = child.try_wait()? {
+                return Ok(Some(status));
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Ok(None);
+            }
+            std::thread::sleep(pause.min(deadline - now));
             pause = (pause * 2).min(Duration::from_millis(50));
-            continue;
-        };
+        }
+    };
+    // The pidfd turns readable the moment the process exits: the wait wakes then, and only
+    // then is the child reaped (a wait that times out costs one poll, no `wait4`).
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
         let timeout = rustix::event::Timespec {
             tv_sec: left.as_secs() as i64,
             tv_nsec: i64::from(left.subsec_nanos()),
@@ -560,7 +575,16 @@ fn wait_until(child: &mut dyn ChildWrapper, deadline: Instant) -> io::Result<Opt
             rustix::event::PollFlags::IN,
         )];
         match rustix::event::poll(&mut fds, Some(&timeout)) {
-            Ok(_) | Err(rustix::io::Errno::INTR) => {}
+            // Not readable: still running.
+            Ok(0) if Instant::now() >= deadline => return Ok(None),
+            Ok(0) => {}
+            Ok(_) => {
+                if let Some(status) = child.try_wait()? {
+                    return Ok(Some(status));
+                }
+            }
+            Err(rustix::io::Errno::INTR) if signals => return child.try_wait(),
+            Err(rustix::io::Errno::INTR) => {}
             Err(e) => return Err(e.into()),
         }
     }
@@ -569,6 +593,8 @@ fn wait_until(child: &mut dyn ChildWrapper, deadline: Instant) -> io::Result<Opt
 /// A process started as the leader of its own process group.
 pub struct Group {
     child: Box<dyn ChildWrapper>,
+    /// The leader's pidfd (see [`pidfd_of`]).
+    pidfd: Option<std::os::fd::OwnedFd>,
 }
 
 /// How a group was stopped.
@@ -607,7 +633,8 @@ impl Group {
         }
         wrap.wrap(ProcessGroup::leader());
         let child = spawn_wrapped(&mut wrap).map_err(|e| spawn_error(cmd, e))?;
-        Ok(Group { child })
+        let pidfd = pidfd_of(child.as_ref());
+        Ok(Group { child, pidfd })
     }
 
     /// The leader's pid, which is also the group id.
@@ -651,7 +678,14 @@ impl Group {
 
     /// Waits for the leader until `deadline`; `None` if it is still running.
     pub fn wait_until(&mut self, deadline: Instant) -> io::Result<Option<ExitStatus>> {
-        wait_until(self.child.as_mut(), deadline)
+        wait_until(self.child.as_mut(), self.pidfd.as_ref(), deadline, false)
+    }
+
+    /// Waits for the leader like [`Group::wait_until`], and also ends the wait (`None`) when
+    /// this thread catches a signal, so a caller whose handler only sets a flag (a cancel)
+    /// looks at it at once rather than at the deadline.
+    pub fn wait_or_signal(&mut self, deadline: Instant) -> io::Result<Option<ExitStatus>> {
+        wait_until(self.child.as_mut(), self.pidfd.as_ref(), deadline, true)
     }
 
     /// Stops the whole group: SIGTERM, up to `grace` to exit, then SIGKILL.
@@ -662,7 +696,7 @@ impl Group {
             return Ok(Stopped::Terminated(status));
         }
         let _ = self.child.signal(libc::SIGTERM);
-        if let Some(status) = wait_until(self.child.as_mut(), Instant::now() + grace)? {
+        if let Some(status) = self.wait_until(Instant::now() + grace)? {
             let _ = self.child.signal(libc::SIGKILL);
             return Ok(Stopped::Terminated(status));
         }

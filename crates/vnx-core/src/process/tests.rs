@@ -134,3 +134,65 @@ fn stdin_bytes_reach_the_command() {
     let out = run(&Cmd::new("cat").stdin_bytes(b"{\"a\": 1}\n".to_vec())).unwrap();
     assert_eq!(out.stdout, b"{\"a\": 1}\n");
 }
+
+/// Calls nothing: a caught signal only interrupts the wait it lands in.
+extern "C" fn caught(_: libc::c_int) {}
+
+#[test]
+#[expect(
+    unsafe_code,
+    reason = "a handler that does nothing, and a signal to one thread, through libc"
+)]
+fn a_caught_signal_ends_wait_or_signal_but_not_wait_until() {
+    // SAFETY: the handler does nothing, so it is async-signal-safe.
+    unsafe {
+        libc::signal(libc::SIGUSR2, caught as *const () as libc::sighandler_t);
+    }
+    let mut group = Group::spawn(&Cmd::new("sleep").arg("30"), |c| {
+        c.stdin(Stdio::null()).stdout(Stdio::null());
+    })
+    .unwrap();
+    // SAFETY: pthread_self only names the calling thread.
+    let me = unsafe { libc::pthread_self() };
+    let poke = move || {
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(200));
+            // SAFETY: `me` waits below (in this test) until this thread is joined.
+            unsafe { libc::pthread_kill(me, libc::SIGUSR2) };
+        })
+    };
+    let started = Instant::now();
+    let poked = poke();
+    assert_eq!(
+        group
+            .wait_or_signal(started + Duration::from_secs(20))
+            .unwrap(),
+        None
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    poked.join().unwrap();
+    // A plain wait goes on to its deadline.
+    let started = Instant::now();
+    let poked = poke();
+    let waited = group
+        .wait_until(started + Duration::from_millis(600))
+        .unwrap();
+    assert_eq!(waited, None);
+    assert!(started.elapsed() >= Duration::from_millis(600));
+    poked.join().unwrap();
+    // The leader's exit still ends either wait at once.
+    let pgid = group.pid();
+    let _ = std::process::Command::new("kill")
+        .arg(pgid.to_string())
+        .status();
+    let started = Instant::now();
+    let status = group
+        .wait_or_signal(started + Duration::from_secs(20))
+        .unwrap();
+    assert!(status.is_some_and(|s| !s.success()));
+    assert!(started.elapsed() < Duration::from_secs(10));
+}

@@ -346,6 +346,11 @@ impl Sandboxed {
         self.last = super::left::orphaned(&self.marks, leader);
     }
 
+    /// When it looks next (at once before its first look).
+    pub(crate) fn due(&self) -> Option<Instant> {
+        self.seen.map(|at| at + SESSION_EVERY)
+    }
+
     /// As the CLI exited: what it left running when last looked at, which ended with its
     /// sandbox, unfinished (or, in the moment before, by itself). Each is counted whether or
     /// not the kernel finished killing it yet: a process of a PID namespace whose init

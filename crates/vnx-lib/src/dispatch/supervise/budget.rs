@@ -225,6 +225,11 @@ impl Watch {
         news
     }
 
+    /// When its next poll is due.
+    pub(super) fn due(&self) -> Instant {
+        self.next_poll
+    }
+
     /// Reads the usage when a poll is due; the threshold it crossed, if one, and of which
     /// budget.
     pub(super) fn tick(

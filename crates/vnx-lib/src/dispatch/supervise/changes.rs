@@ -28,6 +28,11 @@ impl ChangesWatch {
         }
     }
 
+    /// When the changes are read next, if the worker did anything since the last read.
+    pub(super) fn due(&self) -> Option<Instant> {
+        self.active.then_some(self.next)
+    }
+
     /// Reads and records the changes when it is time and the worker was `active` since.
     pub(super) fn tick(&mut self, spec: &Spec, now: Instant, active: bool) {
         self.active |= active;

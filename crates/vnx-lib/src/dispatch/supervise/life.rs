@@ -4,8 +4,8 @@
 //! before it started, never started, or exited, by itself or stopped with a cause). Each move
 //! is a method that takes the state it leaves, so an exit is recorded once, of a worker that
 //! ran, and a cause the supervisor stopped it for only where one can be. Beside them the
-//! supervisor's clock (its tick, the grace a worker gets, the settling waits) and the stop of
-//! a worker's process group.
+//! supervisor's clock (its tick and idle wait, the grace a worker gets, the settling waits)
+//! and the stop of a worker's process group.
 
 use std::os::unix::process::ExitStatusExt;
 use std::process::ExitStatus;
@@ -26,8 +26,14 @@ pub const SETTLE_AFTER_REPORT: Duration = Duration::from_secs(10);
 pub const SETTLE_WITHOUT_HOOK: Duration = Duration::from_secs(2);
 /// After a turn ends without a report, how long a late report is waited for.
 pub const LATE_REPORT: Duration = Duration::from_secs(1);
-/// How often the supervisor looks at its worker.
+/// How often the supervisor looks at its worker: an interactive one always, a headless one
+/// while it is active.
 pub(super) const TICK: Duration = Duration::from_millis(100);
+/// The longest a headless worker's supervisor waits between two looks while nothing happens
+/// (its wait doubles from [`TICK`] to this): its exit and a signal the supervisor catches end
+/// the wait at once, and a watch that is due (the deadline, a stall, a budget's poll) ends it
+/// then; only output that follows a quiet spell is seen up to this late.
+pub(super) const IDLE: Duration = Duration::from_secs(1);
 
 /// Why the supervisor stopped the worker itself.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

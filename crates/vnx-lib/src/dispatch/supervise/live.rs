@@ -245,6 +245,13 @@ impl Live {
         None
     }
 
+    /// When a stall is due, if one is watched for and the worker runs: [`Live::tick`] then
+    /// reports it unless the worker showed activity since.
+    pub fn stall_due(&self) -> Option<Instant> {
+        let after = self.stall_after?;
+        (self.state == State::Running).then(|| self.last_activity + after)
+    }
+
     /// Called on every tick: reports a stall once the worker has been quiet long enough.
     pub fn tick(&mut self, now: Instant) -> Option<Change> {
         let after = self.stall_after?;

@@ -14,7 +14,9 @@ use crate::dispatch::supervise::announce::Recorder;
 use crate::dispatch::supervise::background::Left;
 use crate::dispatch::supervise::changes::ChangesWatch;
 use crate::dispatch::supervise::facts::EndOfRun;
-use crate::dispatch::supervise::life::{Exited, GRACE, Life, Running, Stop, StopCause, TICK, stop};
+use crate::dispatch::supervise::life::{
+    Exited, GRACE, IDLE, Life, Running, Stop, StopCause, TICK, stop,
+};
 use crate::dispatch::supervise::live::Live;
 use crate::dispatch::supervise::output::{Activity, OutputCopy, Pane, copy_output};
 use crate::dispatch::supervise::signals::{self};
@@ -148,6 +150,8 @@ struct Watched<'a> {
     /// A sandboxed headless CLI's PID namespace ends with it: what it left is looked for
     /// while it runs (ADR 0099).
     sandboxed: Option<background::Sandboxed>,
+    /// How long a headless worker is left alone before the next look (see [`IDLE`]).
+    quiet: Duration,
 }
 
 impl<'a> Watched<'a> {
@@ -185,11 +189,32 @@ impl<'a> Watched<'a> {
             waits: background::Background::default(),
             sandboxed,
             group,
+            quiet: TICK,
         }
     }
 
-    /// One tick (waiting up to [`TICK`] for the worker to exit): how its process ended and
-    /// why the supervisor stopped it, if it did, once it ended.
+    /// When the worker is looked at next, unless it exits or the supervisor catches a signal
+    /// first: an interactive one's hooks, pane and session every [`TICK`]; a headless one's
+    /// output after `quiet`, or when a watch is due first (its deadline, a stall, its budget's
+    /// poll, its changes, a sandbox's look).
+    fn next_look(&self, now: Instant) -> Instant {
+        if self.tui.is_some() {
+            return now + TICK;
+        }
+        let due = [
+            Some(self.job.deadline),
+            self.live.stall_due(),
+            self.changes.due(),
+            self.budget.as_ref().map(budget::Watch::due),
+            self.sandboxed.as_ref().and_then(background::Sandboxed::due),
+        ];
+        due.into_iter()
+            .flatten()
+            .fold(now + self.quiet, Instant::min)
+    }
+
+    /// One tick (waiting for the worker to exit until its next look, [`Watched::next_look`]):
+    /// how its process ended and why the supervisor stopped it, if it did, once it ended.
     fn tick(
         &mut self,
         running: &mut Running,
@@ -199,11 +224,8 @@ impl<'a> Watched<'a> {
         let (spec, around) = (self.spec, self.around);
         let interactive = spec.lane == Lane::Interactive;
         let wait_err = |e| io_err(&spec.worktree)(e);
-        if let Some(status) = self
-            .group
-            .wait_until(Instant::now() + TICK)
-            .map_err(wait_err)?
-        {
+        let until = self.next_look(Instant::now());
+        if let Some(status) = self.group.wait_or_signal(until).map_err(wait_err)? {
             // A headless CLI's group is stopped once what it left running was waited for.
             if interactive {
                 let _ = self.group.stop(Duration::ZERO);
@@ -238,6 +260,11 @@ impl<'a> Watched<'a> {
         {
             recorder.change(&change, log);
         }
+        // Active, or waiting on background work its stream named: looked at every tick.
+        self.quiet = match active || self.waits.waiting() {
+            true => TICK,
+            false => (self.quiet * 2).min(IDLE),
+        };
         if let Some(tui) = &mut self.tui {
             let seen = (&self.tmux, pane);
             if tui.tick(
