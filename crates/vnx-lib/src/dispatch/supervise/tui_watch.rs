@@ -93,6 +93,49 @@ impl TuiWatch {
         log: &mut fs::File,
         running: &mut Running,
     ) -> bool {
+        self.hear_signals(spec, live, (recorder, log), running);
+        let (held, change) = self.background.poll(&spec.id, Instant::now());
+        record(change, (recorder, log));
+        if let Some(held) = held {
+            running.turn.ended(held);
+        }
+        self.watch_screen((tmux, pane), live, (recorder, log));
+        self.watch_session(spec, (recorder, log), running);
+        let reported = matches!(
+            signals::read_report(&spec.dispatch_dir, &spec.id, seal),
+            ReportFile::Accepted(_)
+        );
+        if reported && !self.reported_seen {
+            self.reported_seen = true;
+            // The worker reported: whatever it waited for, it is past it.
+            if let Some(change) = live.went_on("report", Instant::now()) {
+                recorder.change(&change, log);
+            }
+        }
+        // Processes the worker left running hold the turn end that would conclude.
+        if self.background.left_waiting() {
+            return self.left_ended(spec, live, (recorder, log), running);
+        }
+        // Background work runs: the worker is busy, not stalled, and not done.
+        if self.background.waiting() {
+            if let Some(change) = live.on_activity("background", Instant::now()) {
+                recorder.change(&change, log);
+            }
+            return false;
+        }
+        self.settled(spec, reported, running)
+            && self.left_ended(spec, live, (recorder, log), running)
+    }
+
+    /// The worker's hook signals since the last look: each heard by its turn and by `live`,
+    /// a turn end of its own thread without background work concluding it.
+    fn hear_signals(
+        &mut self,
+        spec: &Spec,
+        live: &mut Live,
+        (recorder, log): (&mut Recorder<'_>, &mut fs::File),
+        running: &mut Running,
+    ) {
         let signals = self.reader.poll(&spec.dispatch_dir);
         if !signals.is_empty() && !live.blocked_by_screen() {
             self.start_dialogs.clear();
@@ -124,11 +167,16 @@ impl TuiWatch {
                 self.concludes(spec, signal, (recorder, log), running);
             }
         }
-        let (held, change) = self.background.poll(&spec.id, Instant::now());
-        record(change, (recorder, log));
-        if let Some(held) = held {
-            running.turn.ended(held);
-        }
+    }
+
+    /// The worker's screen in `pane`, once a second while a dialog no hook signals may show
+    /// on it: what it shows told to `live`.
+    fn watch_screen(
+        &mut self,
+        (tmux, pane): (&Tmux, Option<&str>),
+        live: &mut Live,
+        (recorder, log): (&mut Recorder<'_>, &mut fs::File),
+    ) {
         let watched = self.screen_dialog.is_some() || !self.start_dialogs.is_empty();
         if let (true, Some(pane)) = (watched, pane)
             && self
@@ -149,6 +197,16 @@ impl TuiWatch {
                 }
             }
         }
+    }
+
+    /// The worker's session, once a second for a CLI whose turn ends no hook signals: a turn
+    /// end it records concludes the turn.
+    fn watch_session(
+        &mut self,
+        spec: &Spec,
+        (recorder, log): (&mut Recorder<'_>, &mut fs::File),
+        running: &mut Running,
+    ) {
         if let Some((wanted, name)) = &self.session_turns
             && !running.turn.has_ended()
             && self
@@ -173,28 +231,11 @@ impl TuiWatch {
                 self.concludes(spec, signal, (recorder, log), running);
             }
         }
-        let reported = matches!(
-            signals::read_report(&spec.dispatch_dir, &spec.id, seal),
-            ReportFile::Accepted(_)
-        );
-        if reported && !self.reported_seen {
-            self.reported_seen = true;
-            // The worker reported: whatever it waited for, it is past it.
-            if let Some(change) = live.went_on("report", Instant::now()) {
-                recorder.change(&change, log);
-            }
-        }
-        // Processes the worker left running hold the turn end that would conclude.
-        if self.background.left_waiting() {
-            return self.left_ended(spec, live, (recorder, log), running);
-        }
-        // Background work runs: the worker is busy, not stalled, and not done.
-        if self.background.waiting() {
-            if let Some(change) = live.on_activity("background", Instant::now()) {
-                recorder.change(&change, log);
-            }
-            return false;
-        }
+    }
+
+    /// Whether the worker settled: it reported and its turn ended, or one of them and the wait
+    /// after it passed.
+    fn settled(&mut self, spec: &Spec, reported: bool, running: &Running) -> bool {
         let settle = match (reported, running.turn.has_ended()) {
             (true, true) => Some(Duration::ZERO),
             (true, false) if spec.invocation.hooks == HookKind::NONE => Some(SETTLE_WITHOUT_HOOK),
@@ -202,12 +243,11 @@ impl TuiWatch {
             (false, true) => Some(LATE_REPORT),
             (false, false) => None,
         };
-        if let Some(settle) = settle {
-            let until = *self.settle_until.get_or_insert(Instant::now() + settle);
-            let done = Instant::now() >= until || settle.is_zero();
-            return done && self.left_ended(spec, live, (recorder, log), running);
-        }
-        false
+        let Some(settle) = settle else {
+            return false;
+        };
+        let until = *self.settle_until.get_or_insert(Instant::now() + settle);
+        Instant::now() >= until || settle.is_zero()
     }
 
     /// Whether no process the worker left running outside the CLI's tree runs (any did and
