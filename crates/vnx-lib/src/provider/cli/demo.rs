@@ -3,7 +3,8 @@
 //! plan mode (`--plan`, ADR 0092) changes nothing and ends with the plan of its behaviour.
 
 use super::argv::{Argv, PROMPT_FILE, Start, literal};
-use super::{CodingCli, Provider, ProviderError, check_valid};
+use super::coding_cli::{CodingCli, check_valid};
+use super::error::ProviderError;
 use crate::receipts::kinds::{HookKind, OutputFormat, PromptTransport, ProviderCompletion};
 
 /// What the demo provider acts out; the model name selects it.
@@ -72,8 +73,8 @@ impl CodingCli for Demo {
         true
     }
 
-    fn provider(&self) -> Provider {
-        Provider::Demo
+    fn name(&self) -> &'static str {
+        "demo"
     }
 
     fn separate_binary(&self) -> bool {
@@ -93,7 +94,7 @@ impl CodingCli for Demo {
                 provider: "demo",
                 model: m.to_owned(),
             }),
-            _ => check_valid(Provider::Demo, model),
+            _ => check_valid(self.name(), model),
         }
     }
 

@@ -1,7 +1,6 @@
-//! Why a provider, model or lane cannot be used, and what to do about it.
+//! Why a provider, model or lane cannot be used (its `hint` is the registry's: it names them).
 
-use super::demo::DemoBehaviour;
-use super::{Lane, Permission, Provider};
+use crate::receipts::kinds::{Lane, Permission};
 
 /// Why a provider, model or lane cannot be used.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -84,54 +83,4 @@ pub enum ProviderError {
         /// The model given.
         model: String,
     },
-}
-
-impl ProviderError {
-    /// What to do about it.
-    pub fn hint(&self) -> Option<String> {
-        Some(match self {
-            ProviderError::Unknown { .. } => {
-                format!(
-                    "built-in providers: {}",
-                    Provider::ALL.map(Provider::name).join(", ")
-                )
-            }
-            ProviderError::CannotInfer { .. } | ProviderError::Ambiguous { .. } => {
-                "pass --provider explicitly".into()
-            }
-            ProviderError::BadModel {
-                provider: "demo", ..
-            }
-            | ProviderError::NeedsModel { provider: "demo" } => format!(
-                "demo models: {}",
-                DemoBehaviour::ALL.map(DemoBehaviour::name).join(", ")
-            ),
-            ProviderError::BadModel { .. } => {
-                "model names are letters, digits, `.`, `_`, `-`, `:` and `/`".into()
-            }
-            ProviderError::NeedsModel { .. } => "pass --model".into(),
-            ProviderError::UnknownModel { provider, .. } => {
-                let aliases = super::named(provider).map_or(&[][..], |c| c.model_aliases());
-                format!(
-                    "{provider}'s aliases: {}; or a full model name ({provider}-…); or drop \
-                     --model for {provider}'s own default",
-                    aliases.join(", ")
-                )
-            }
-            ProviderError::LaneUnsupported { .. } => {
-                "pass --lane with a lane the provider has".into()
-            }
-            ProviderError::PromptTooLarge { .. } => {
-                "declare `prompt: file` or `prompt: stdin` for that lane in .vnx/config.yaml".into()
-            }
-            ProviderError::PostureUndeclared { .. } => {
-                "declare the posture's flags under `permissions:` in .vnx/config.yaml, or \
-                 pass another --permission"
-                    .into()
-            }
-            ProviderError::NoModelArgs { .. } => {
-                "declare `model_args: [\"--model\", \"{model}\"]` for it, or drop --model".into()
-            }
-        })
-    }
 }

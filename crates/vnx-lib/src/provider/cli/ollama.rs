@@ -8,10 +8,11 @@
 use std::path::{Path, PathBuf};
 
 use super::argv::{Argv, Start, Wanted};
+use super::coding_cli::{CodingCli, check_valid};
+use super::error::ProviderError;
 use super::opencode::{self, Served};
 use super::session::SessionStore;
 use super::trust::PaneDialog;
-use super::{CodingCli, Provider, ProviderError, check_valid};
 use crate::receipts::kinds::{Lane, Permission};
 use crate::sandbox::StatePath;
 
@@ -39,8 +40,8 @@ impl CodingCli for Ollama {
         true
     }
 
-    fn provider(&self) -> Provider {
-        Provider::Ollama
+    fn name(&self) -> &'static str {
+        "ollama"
     }
 
     /// A `name:tag`.
@@ -52,7 +53,7 @@ impl CodingCli for Ollama {
     fn check_model(&self, model: Option<&str>) -> Result<(), ProviderError> {
         match model {
             None => Err(ProviderError::NeedsModel { provider: "ollama" }),
-            Some(_) => check_valid(Provider::Ollama, model),
+            Some(_) => check_valid(self.name(), model),
         }
     }
 

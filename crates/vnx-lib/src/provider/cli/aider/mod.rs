@@ -7,8 +7,9 @@
 //! chooses one to name the conversation).
 
 use super::argv::{Argv, Start};
+use super::coding_cli::CodingCli;
+use super::error::ProviderError;
 use super::stream::HeadlessStream;
-use super::{CodingCli, Provider, ProviderError};
 use crate::receipts::kinds::{Lane, OutputFormat, Permission};
 use crate::sandbox::StatePath;
 
@@ -28,8 +29,8 @@ impl CodingCli for Aider {
         Some(&events::HEADLESS)
     }
 
-    fn provider(&self) -> Provider {
-        Provider::Aider
+    fn name(&self) -> &'static str {
+        "aider"
     }
 
     /// `--restore-chat-history` replays the chat history of the dispatch it continues

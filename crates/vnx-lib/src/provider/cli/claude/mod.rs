@@ -13,12 +13,13 @@
 use std::path::Path;
 
 use super::argv::{Argv, Start, Wanted};
+use super::coding_cli::{CodingCli, McpConfig};
+use super::error::ProviderError;
 use super::hook::Hooks;
 use super::hook::Launch;
 use super::session::SessionStore;
 use super::stream::HeadlessStream;
 use super::trust::PaneDialog;
-use super::{CodingCli, McpConfig, Provider, ProviderError};
 use crate::receipts::kinds::{HookKind, Lane, OutputFormat, Permission};
 use crate::sandbox::StatePath;
 
@@ -54,8 +55,8 @@ impl CodingCli for Claude {
         Some(&sessions::SESSIONS)
     }
 
-    fn provider(&self) -> Provider {
-        Provider::Claude
+    fn name(&self) -> &'static str {
+        "claude"
     }
 
     /// sonnet, opus, haiku, `claude*`.
@@ -74,7 +75,7 @@ impl CodingCli for Claude {
 
     /// One of its aliases or a full model name; a likely typo of an alias names it.
     fn check_model(&self, model: Option<&str>) -> Result<(), ProviderError> {
-        super::check_valid(Provider::Claude, model)?;
+        super::coding_cli::check_valid(self.name(), model)?;
         match model {
             Some(m) if !models::knows(m) => Err(ProviderError::UnknownModel {
                 provider: "claude",

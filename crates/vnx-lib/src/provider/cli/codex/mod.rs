@@ -18,11 +18,12 @@
 use std::path::Path;
 
 use super::argv::{Argv, Start};
+use super::coding_cli::{CodingCli, McpConfig};
+use super::error::ProviderError;
 use super::hook::Hooks;
 use super::session::SessionStore;
 use super::stream::HeadlessStream;
 use super::trust::PaneDialog;
-use super::{CodingCli, McpConfig, Provider, ProviderError};
 use crate::receipts::kinds::{HookKind, Lane, OutputFormat, Permission};
 use crate::sandbox::StatePath;
 
@@ -62,8 +63,8 @@ impl CodingCli for Codex {
         Some(&sessions::CodexSessions)
     }
 
-    fn provider(&self) -> Provider {
-        Provider::Codex
+    fn name(&self) -> &'static str {
+        "codex"
     }
 
     /// `gpt*`, `codex*`.
@@ -143,7 +144,7 @@ impl CodingCli for Codex {
         homes: &super::session::Homes,
         root: &Path,
     ) -> Option<super::trust::FolderTrust> {
-        Some(trust::of(homes.get(self.provider().name())?, root))
+        Some(trust::of(homes.get(self.name())?, root))
     }
 
     fn state_paths(&self) -> &'static [StatePath] {

@@ -13,10 +13,10 @@
 
 use serde_json::Value;
 
+use super::transcript::is_denied;
 use crate::provider::cli::stream::{
     ERROR_MESSAGE_MAX_CHARS, HeadlessStream, LAST_MESSAGE_MAX_CHARS, StreamEvents, StreamSummary,
-    Verdict, array, error_verdict, keep_first, nonblank_field, set_capped, str_field, truncate,
-    u64_field,
+    Verdict, array, error_verdict, keep_first, nonblank_field, set_capped, truncate, u64_field,
 };
 
 /// Copilot's headless stream.
@@ -87,15 +87,6 @@ impl StreamEvents for CopilotEvents {
             summary.verdict = Some(error_verdict(message));
         }
     }
-}
-
-/// Whether a finished tool call was refused: by the posture headless ("no interactive user
-/// response was available"), a rule, a hook or a person (`error.code` `denied`).
-pub(super) fn is_denied(data: &Value) -> bool {
-    data.get("success").and_then(Value::as_bool) == Some(false)
-        && data
-            .get("error")
-            .is_some_and(|e| str_field(e, "code") == Some("denied"))
 }
 
 /// Its headless event stream (see the module's documentation). Its dotted vocabulary and a

@@ -9,11 +9,12 @@
 //! decides.
 
 use super::argv::{Argv, Start, Wanted};
+use super::coding_cli::{CodingCli, McpConfig};
+use super::error::ProviderError;
 use super::hook::Hooks;
 use super::session::SessionStore;
 use super::stream::HeadlessStream;
 use super::trust::PaneDialog;
-use super::{CodingCli, McpConfig, Provider, ProviderError};
 use crate::receipts::kinds::{HookKind, Lane, OutputFormat, Permission};
 use crate::sandbox::StatePath;
 
@@ -52,8 +53,8 @@ impl CodingCli for Copilot {
         Some(&sessions::CopilotSessions)
     }
 
-    fn provider(&self) -> Provider {
-        Provider::Copilot
+    fn name(&self) -> &'static str {
+        "copilot"
     }
 
     /// `--resume=ID` continues a session in both lanes, its history resent (seen on 1.0.102).

@@ -3,12 +3,21 @@
 //! Its start (`session.start`: version, model, session), the assistant's text and tool
 //! calls, the tool results (a refused one as `denied`), a failed model request, the tokens a
 //! session records (`session.usage_record`, summed), and the end (`result`, or the
-//! session's `session.shutdown`). Ephemeral events (deltas, model calls) are not drawn.
+//! session's `session.shutdown`). Ephemeral events (deltas, model calls) are not drawn. What
+//! a refused tool call looks like is here, and its event parser reads it from here.
 
 use serde_json::Value;
 
-use super::events::is_denied;
 use crate::provider::cli::render::*;
+
+/// Whether a finished tool call was refused: by the posture headless ("no interactive user
+/// response was available"), a rule, a hook or a person (`error.code` `denied`).
+pub(super) fn is_denied(data: &Value) -> bool {
+    data.get("success").and_then(Value::as_bool) == Some(false)
+        && data
+            .get("error")
+            .is_some_and(|e| str_of(e, "code") == Some("denied"))
+}
 
 /// Whether an event is copilot's: its vocabulary of dotted types (`session.…`, `user.…`,
 /// `assistant.…`, `tool.…`, `model.…`, `system.…`, `hook.…`, `subagent.…`), or its `result`,

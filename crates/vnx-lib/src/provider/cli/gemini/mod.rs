@@ -12,12 +12,13 @@
 use std::path::{Path, PathBuf};
 
 use super::argv::{Argv, Start, Wanted};
+use super::coding_cli::{CodingCli, McpConfig};
+use super::error::ProviderError;
 use super::hook::Hooks;
 use super::hook::Launch;
 use super::session::SessionStore;
 use super::stream::HeadlessStream;
 use super::trust::PaneDialog;
-use super::{CodingCli, McpConfig, Provider, ProviderError};
 use crate::receipts::kinds::{HookKind, Lane, OutputFormat, Permission};
 use crate::sandbox::StatePath;
 
@@ -59,8 +60,8 @@ impl CodingCli for Gemini {
         crate::provider::version::npm_package_version(binary, "@google/gemini-cli")
     }
 
-    fn provider(&self) -> Provider {
-        Provider::Gemini
+    fn name(&self) -> &'static str {
+        "gemini"
     }
 
     /// `gemini*`.

@@ -16,10 +16,11 @@
 use std::path::{Path, PathBuf};
 
 use super::argv::{Argv, Start, Wanted};
+use super::coding_cli::{CodingCli, McpConfig};
+use super::error::ProviderError;
 use super::session::SessionStore;
 use super::stream::HeadlessStream;
 use super::trust::PaneDialog;
-use super::{CodingCli, McpConfig, Provider, ProviderError};
 use crate::receipts::kinds::{Lane, OutputFormat, Permission};
 use crate::sandbox::StatePath;
 
@@ -104,8 +105,8 @@ impl CodingCli for Opencode {
         crate::provider::version::npm_package_version(binary, "opencode-ai")
     }
 
-    fn provider(&self) -> Provider {
-        Provider::Opencode
+    fn name(&self) -> &'static str {
+        "opencode"
     }
 
     /// `run` wraps a message given as arguments in double quotes; stdin reaches the model

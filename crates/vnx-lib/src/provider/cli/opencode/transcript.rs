@@ -1,12 +1,44 @@
 //! opencode's `run --format json` stream as a transcript: its session, the assistant's text,
 //! each finished tool call with its output (a refused one as a denial), and each turn's end
-//! (`stop`) with the steps and tokens so far; a failed model request as an error.
+//! (`stop`) with the steps and tokens so far; a failed model request as an error. How the
+//! stream words a refusal and an error is here, and its event parser reads them from here.
 
 use serde_json::Value;
 
-use super::events::{error_message, refused};
 use crate::provider::cli::render::*;
-use crate::provider::cli::stream::add;
+use crate::provider::cli::stream::{add, nonblank_field, str_field, truncate, u64_field};
+
+/// How opencode words a tool call a permission rule or an ask refused.
+const REFUSALS: [&str; 2] = [
+    "The user rejected permission to use this specific tool call",
+    "The user has specified a rule which prevents you from using this specific tool call",
+];
+
+/// Whether a finished tool call was refused by a permission rule or a rejected ask.
+pub(super) fn refused(part: &Value) -> bool {
+    let state = part.get("state").unwrap_or(&Value::Null);
+    str_field(state, "status") == Some("error")
+        && str_field(state, "error").is_some_and(|e| REFUSALS.iter().any(|r| e.starts_with(r)))
+}
+
+/// An `error` event in a few words: `APIError (HTTP 400): scripted failure`.
+pub(super) fn error_message(event: &Value) -> String {
+    let error = event.get("error").unwrap_or(&Value::Null);
+    let name = nonblank_field(error, "name").unwrap_or("error");
+    let data = error.get("data").unwrap_or(&Value::Null);
+    let message = nonblank_field(data, "message")
+        .or_else(|| nonblank_field(error, "message"))
+        .unwrap_or("");
+    let status = u64_field(data, "statusCode")
+        .map(|code| format!(" (HTTP {code})"))
+        .unwrap_or_default();
+    let text = if message.is_empty() {
+        format!("{name}{status}")
+    } else {
+        format!("{name}{status}: {message}")
+    };
+    truncate(&text, 500)
+}
 
 /// A renderer of opencode's headless stream.
 #[derive(Debug, Default)]

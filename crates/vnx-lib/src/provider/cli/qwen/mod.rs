@@ -9,12 +9,13 @@
 use std::path::Path;
 
 use super::argv::{Argv, Start, Wanted};
+use super::coding_cli::{CodingCli, McpConfig};
+use super::error::ProviderError;
 use super::hook::Hooks;
 use super::hook::Launch;
 use super::session::SessionStore;
 use super::stream::HeadlessStream;
 use super::trust::PaneDialog;
-use super::{CodingCli, McpConfig, Provider, ProviderError};
 use crate::receipts::kinds::{HookKind, Lane, OutputFormat, Permission};
 use crate::sandbox::StatePath;
 
@@ -49,8 +50,8 @@ impl CodingCli for Qwen {
         Some(&sessions::SESSIONS)
     }
 
-    fn provider(&self) -> Provider {
-        Provider::Qwen
+    fn name(&self) -> &'static str {
+        "qwen"
     }
 
     /// `qwen*` without a tag (`qwen3:8b` is a local model's `name:tag`, served locally).
@@ -120,7 +121,7 @@ impl CodingCli for Qwen {
         root: &Path,
     ) -> Option<super::trust::FolderTrust> {
         let own = homes
-            .get(self.provider().name())
+            .get(self.name())
             .map(Path::to_owned)
             .or_else(|| Some(home?.join(".qwen")))?;
         trust::of(&own, root)

@@ -1,0 +1,294 @@
+//! What every built-in CLI's module implements ([`CodingCli`], ADR 0054) and what it is handed
+//! to do so (where `vnx init --mcp` registers vnx, which model names may be passed), named
+//! by no CLI: the CLIs' modules take it from here, and only the registry (`provider::cli`)
+//! names them.
+
+use std::path::{Path, PathBuf};
+
+use super::argv::{Argv, Start, Wanted};
+use super::error::ProviderError;
+use super::hook::{DenialEnd, Hooks, Launch};
+use super::login;
+use super::session::{self, SessionStore};
+use super::stream::HeadlessStream;
+use super::trust::{self, FolderTrust};
+use crate::receipts::kinds::{Lane, Permission};
+use crate::sandbox::StatePath;
+
+/// A model name vnx will pass to a CLI: no spaces, quotes or control characters.
+pub fn valid_model(model: &str) -> bool {
+    !model.is_empty()
+        && model.len() <= 128
+        && !model.starts_with('-')
+        && model
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-:/[]".contains(&b))
+}
+
+/// Refuses a model no CLI could be given (see [`valid_model`]), `provider` naming it.
+pub fn check_valid(provider: &'static str, model: Option<&str>) -> Result<(), ProviderError> {
+    match model {
+        Some(m) if !valid_model(m) => Err(ProviderError::BadModel {
+            provider,
+            model: m.to_owned(),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Where `vnx init --mcp` registers `vnx mcp` with a CLI.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum McpConfig {
+    /// A JSON settings file in the project (`file`, relative to its root; project scope),
+    /// the server under `servers.vnx`; `stdio_type` adds `"type": "stdio"`; `no_link` is a
+    /// folder of the file that must not be a link (a committed link would have the settings
+    /// written wherever it points, outside the project).
+    ProjectJson {
+        /// The file, relative to the project's root.
+        file: &'static str,
+        /// The key of the servers' map.
+        servers: &'static str,
+        /// Whether the entry names its transport.
+        stdio_type: bool,
+        /// A folder of the file that must not be a link.
+        no_link: Option<&'static str>,
+    },
+    /// `file` (a JSON file) in the CLI's home, the server under `servers.vnx` as a local
+    /// command whose tools are all offered (`"type": "local"`, `"tools": ["*"]`), user scope;
+    /// `unknown_home` is how an error names the home when it is not known.
+    HomeJson {
+        /// The file, relative to the home.
+        file: &'static str,
+        /// The key of the servers' map.
+        servers: &'static str,
+        /// The home as an error names it.
+        unknown_home: &'static str,
+    },
+    /// `file` (a JSON file) in the user's configuration directory (`$XDG_CONFIG_HOME`, else
+    /// `~/.config`), the server under `servers.vnx` as a local command given as one list
+    /// (`"type": "local"`, `"command": [VNX, "mcp"]`, `"enabled": true`), user scope.
+    ConfigDirJson {
+        /// The file, relative to the configuration directory.
+        file: &'static str,
+        /// The key of the servers' map.
+        servers: &'static str,
+    },
+    /// `file` (a `config.toml`) in the CLI's home, `[mcp_servers.vnx]`, user scope;
+    /// `unknown_home` is how an error names the home when it is not known.
+    HomeToml {
+        /// The file, relative to the home.
+        file: &'static str,
+        /// The home as an error names it.
+        unknown_home: &'static str,
+    },
+}
+
+/// What vnx knows about one built-in coding CLI. Each method has one implementation, in the
+/// CLI's module; a CLI without a capability keeps the default (no event stream, no transcript
+/// of its own: its output is shown as the text it is).
+pub trait CodingCli: Sync {
+    /// The provider this CLI is, as `--provider` and receipts name it (the registry's
+    /// `provider()` of a `dyn CodingCli` is the `Provider` of that name).
+    fn name(&self) -> &'static str;
+
+    /// Whether a model name (lowercased) implies this CLI when no provider is given.
+    fn implied_by(&self, _model: &str) -> bool {
+        false
+    }
+
+    /// The model aliases it resolves itself, named in the hint of a model it does not know.
+    fn model_aliases(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// The model names a shell completes for it (a few aliases; none for a CLI that takes
+    /// full names only).
+    fn suggested_models(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// Checks a model for it (`None`: its own default): by default, any name vnx may pass.
+    fn check_model(&self, model: Option<&str>) -> Result<(), ProviderError> {
+        check_valid(self.name(), model)
+    }
+
+    /// Whether a review gate may name it: it reads a diff and answers headless with a
+    /// verdict (the demo cannot).
+    fn can_review(&self) -> bool {
+        true
+    }
+
+    /// Whether it is a program of its own, found on PATH, whose version and flags doctor
+    /// checks (the demo is vnx itself).
+    fn separate_binary(&self) -> bool {
+        true
+    }
+
+    /// The program its dispatches run (found on PATH; what doctor probes): by default the
+    /// provider's name.
+    fn program(&self) -> &'static str {
+        self.name()
+    }
+
+    /// The lane a dispatch runs in when none is asked for.
+    fn default_lane(&self) -> Lane {
+        Lane::Headless
+    }
+
+    /// Whether it takes the prompt on stdin in `lane` whatever its size: a CLI that would
+    /// alter a prompt given as an argument (quote it), and reads stdin as it is.
+    fn prompt_on_stdin(&self, _lane: Lane) -> bool {
+        false
+    }
+
+    /// Whether it resumes a session it recorded, in `lane` (a follow-up); where it does not,
+    /// a follow-up starts a new session that is told the earlier instruction.
+    fn resumes_sessions(&self, _lane: Lane) -> bool {
+        false
+    }
+
+    /// Whether vnx chooses the id of a new session it starts in `lane` (and tells it, so its
+    /// session file is the only one read for the dispatch, ADR 0052).
+    fn chooses_session_id(&self, _lane: Lane) -> bool {
+        false
+    }
+
+    /// The flags a permission posture maps to in a lane (ADR 0010): `ask` and `edits` never
+    /// carry a bypass.
+    fn permission_flags(&self, _lane: Lane, _permission: Permission) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// The flags of its own plan mode in `lane` (ADR 0092): read-only, the plan its last
+    /// message. `None`: it has none, and a planning dispatch runs in the `ask` posture with
+    /// vnx's instruction to write a plan alone.
+    fn plan_flags(&self, _lane: Lane) -> Option<&'static [&'static str]> {
+        None
+    }
+
+    /// Its argv for one dispatch, and what it writes and signals; an error for a lane it
+    /// does not have.
+    fn argv(&self, start: &Start<'_>) -> Result<Argv, ProviderError>;
+
+    /// The command prefixes given to its own allow mechanism (in the argv, or a policy file),
+    /// recorded in the invocation; empty where the posture or its sandbox decides alone.
+    fn allowed_commands(&self, _w: &Wanted<'_>) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// The completion signal a turn that its end-of-turn hook ended is recorded as (receipts
+    /// spell it `…_hook`); `None` where it has no such hook.
+    fn turn_end_signal(&self) -> Option<&'static str> {
+        None
+    }
+
+    /// The hooks vnx gives it, when it has hooks vnx uses: see [`Hooks`].
+    fn hooks(&self) -> Option<&'static dyn Hooks> {
+        None
+    }
+
+    /// The files its hooks need in the dispatch's directory for a launch (the name relative
+    /// to that directory, and the bytes); none when the launch gives it no such hooks.
+    fn dispatch_files(&self, _launch: &Launch<'_>) -> Vec<(&'static str, Vec<u8>)> {
+        Vec::new()
+    }
+
+    /// The version its `--version` prints, read from its installation without starting it
+    /// (a file its package manager wrote), when it has one: what a launch records instead of
+    /// waiting for the CLI's start. `None`: the launch runs `--version`.
+    fn installed_version(&self, _binary: &Path) -> Option<String> {
+        None
+    }
+
+    /// Its TUI's permission dialog in its pane, where no hook of its can answer it: the line
+    /// that shows it is up and the keys `vnx approve`/`vnx deny` type; `None` where it has
+    /// no such dialog.
+    fn pane_dialog(&self) -> Option<trust::PaneDialog> {
+        None
+    }
+
+    /// When a denial typed into its TUI's dialog cancels the whole turn, so that it idles at
+    /// its input and no end-of-turn hook fires: the line its screen then shows and the hook
+    /// signal that ends the turn as its hook would have, `said` (the denial) as the
+    /// worker's last message. `vnx deny` writes that signal once the line shows.
+    fn denial_ends_turn(&self, _said: &str) -> Option<DenialEnd> {
+        None
+    }
+
+    /// Its headless event stream, when it writes one vnx parses: see [`HeadlessStream`].
+    fn stream(&self) -> Option<&'static HeadlessStream> {
+        None
+    }
+
+    /// Where `vnx init --mcp` registers `vnx mcp` with it, if it takes MCP servers.
+    fn mcp_config(&self) -> Option<McpConfig> {
+        None
+    }
+
+    /// Its home (its config or state directory) as an environment says: `var` looks a
+    /// variable up (absolute paths only), `home` is the home directory it names (or the
+    /// machine's). By default the state directory a variable moves ([`StatePath::var`]):
+    /// where that variable says, else in `home`. `None`: a CLI whose home vnx does not read.
+    fn home(&self, var: &dyn Fn(&str) -> Option<PathBuf>, home: Option<&Path>) -> Option<PathBuf> {
+        let state = self.state_paths().iter().find(|p| p.var.is_some())?;
+        var(state.var?).or_else(|| Some(home?.join(state.rel)))
+    }
+
+    /// What it records of its trust in the repository at `root`, where its TUI asks once per
+    /// folder before it starts there and that trust covers the worktrees under it (and vnx
+    /// cannot answer for the user); `home` is the user's home, `homes` the CLIs'.
+    fn folder_trust(
+        &self,
+        _home: Option<&Path>,
+        _homes: &session::Homes,
+        _root: &Path,
+    ) -> Option<FolderTrust> {
+        None
+    }
+
+    /// The dialogs its TUI may show before its first turn (in a folder it does not trust,
+    /// for a posture its user never accepted), which a person answers through vnx.
+    fn start_dialogs(&self) -> &'static [trust::StartDialog] {
+        &[]
+    }
+
+    /// The session files its TUI keeps, when vnx reads them (to follow the TUI, count its
+    /// usage, read its question, resume it): see [`SessionStore`].
+    fn sessions(&self) -> Option<&'static dyn SessionStore> {
+        None
+    }
+
+    /// Whether a dispatch in `lane` takes its token usage from the session file when its
+    /// output recorded none: by default only its TUI (a headless stream carries its usage).
+    fn usage_from_session(&self, lane: Lane) -> bool {
+        lane == Lane::Interactive
+    }
+
+    /// Whether the egress policy exempts it by default (a constraints file without `egress:`,
+    /// and the shipped file): a local model or an offline stand-in, whose prompt leaves
+    /// nothing on the machine.
+    fn egress_exempt(&self) -> bool {
+        false
+    }
+
+    /// Files of the dispatch directory a follow-up's directory starts with, copied from the
+    /// directory of the dispatch it continues when it resumes the session: the session a CLI
+    /// keeps there (its chat history), for one without a session store of its own.
+    fn carried_files(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// Where the CLI keeps its own state (login, settings, sessions), relative to the home
+    /// directory: what a sandboxed worker of this provider may write besides its worktree;
+    /// and where its installer keeps its program, which it may read ([`StatePath::program`]).
+    fn state_paths(&self) -> &'static [StatePath] {
+        &[]
+    }
+
+    /// The files in the home directory that log it in, for a place whose `logins:` names it
+    /// (a container, a pod): each whole or only the part that logs in, never its history,
+    /// its sessions or other projects' state.
+    fn login_files(&self) -> &'static [login::LoginFile] {
+        &[]
+    }
+}
