@@ -84,6 +84,7 @@ pub(crate) fn with_desk_as<T>(
 /// [`with_desk`] for an agent that may run in a dispatch's worker (`vnx mcp --act`): it is
 /// who acts, the dispatches it starts record its worker's, and it decides for none of its
 /// worker's own (ADR 0095).
+#[cfg(feature = "mcp")]
 pub(crate) fn with_desk_for<T>(
     tmux_socket: Option<String>,
     actor: &vnx::actions::guard::Actor,
