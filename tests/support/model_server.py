@@ -84,7 +84,7 @@ class Decision:
     """What to answer: a tool call, the final text, a failure. `sleep` comes first."""
 
     def __init__(self, kind: str, **kw):
-        self.kind = kind  # "tool" | "text" | "fail" | "side" | "json"
+        self.kind = kind  # "tool" | "text" | "fail" | "limit" | "side" | "json"
         self.text = kw.get("text", "")
         self.step: Step | None = kw.get("step")
         self.step_index: int | None = kw.get("step_index")
@@ -95,6 +95,9 @@ class Decision:
         self.tool_args = None  # dict, or str for a freeform (custom) tool
         self.tool_type = "function"  # codex: "function" or "custom"
         self.json_value = kw.get("json_value")
+        # A `limit`: seconds until its window ends, and whether it is a quota (not a rate).
+        self.reset_in: float = 0.0
+        self.quota = False
         # Text said in the same message before the tool call (Anthropic only).
         self.preface: str = kw.get("preface", "")
 
@@ -111,6 +114,9 @@ class Decision:
             d["args"] = self.tool_args
         if self.kind == "fail":
             d["status"] = self.status
+        if self.kind == "limit":
+            d["status"] = self.status
+            d["reset_in"] = round(self.reset_in, 3)
         if self.kind == "json":
             d["json"] = self.json_value
         if self.sleep:
@@ -119,8 +125,9 @@ class Decision:
         return d
 
 
-def decide(steps: list[Step], tool_results: int) -> Decision:
-    """The next step once `tool_results` tool calls of the script have been answered."""
+def decide(steps: list[Step], tool_results: int, passed: frozenset = frozenset()) -> Decision:
+    """The next step once `tool_results` tool calls of the script have been answered; a
+    `limit` step whose line is in `passed` (its window is over) is stepped over."""
     done = 0
     start = 0
     # Skip the steps up to and including the `tool_results`-th tool step.
@@ -150,6 +157,11 @@ def decide(steps: list[Step], tool_results: int) -> Decision:
             except (ValueError, IndexError):
                 status = 500
             return Decision("fail", step=s, step_index=i, status=status, sleep=slept,
+                            tool_results=tool_results)
+        elif s.kind == "limit":
+            if s.line in passed:
+                continue
+            return Decision("limit", step=s, step_index=i, status=429, sleep=slept,
                             tool_results=tool_results)
         elif s.is_tool:
             return Decision("tool", step=s, step_index=i, sleep=slept, tool_results=tool_results,
@@ -769,6 +781,21 @@ class Server(ThreadingHTTPServer):
         super().__init__(addr, handler)
         self.log_path = log_path
         self.log_lock = threading.Lock()
+        # `limit` steps: the step's line -> when its window ends (the first request that
+        # met it opened the window).
+        self.limits: dict[str, float] = {}
+        self.limits_lock = threading.Lock()
+
+    def limit_window(self, step: Step) -> float:
+        """Seconds left in the window of `limit` step `step` (0 once it is over)."""
+        try:
+            seconds = float(step.arg.split()[0])
+        except (ValueError, IndexError):
+            seconds = 5.0
+        now = time.time()
+        with self.limits_lock:
+            until = self.limits.setdefault(step.line, now + seconds)
+        return max(0.0, until - now)
 
     def log_json(self, entry: dict) -> None:
         if not self.log_path:
@@ -954,7 +981,71 @@ class Handler(BaseHTTPRequestHandler):
             return Decision("json", json_value=value_for_schema(schema), tool_results=n)
         if not steps or not has_tools:
             return Decision("side", text=SIDE_TEXT, tool_results=n)
-        return decide(steps, n)
+        return self._limited(steps, n, decide(steps, n))
+
+    def _limited(self, steps, n, d: Decision) -> Decision:
+        """`d`, or past each `limit` step whose window is over: the next decision."""
+        passed: set[str] = set()
+        while d.kind == "limit":
+            left = self.server.limit_window(d.step)
+            if left > 0:
+                d.reset_in = left
+                d.quota = "quota" in d.step.arg.split()[1:]
+                return d
+            passed.add(d.step.line)
+            d = decide(steps, n, frozenset(passed))
+        return d
+
+    def _send_limit(self, api: str, d: Decision) -> None:
+        """A usage limit as each hosted API answers one: HTTP 429, its own error body and
+        the headers that say when it resets."""
+        left = max(1, int(d.reset_in + 0.999))
+        reset_epoch = int(time.time() + d.reset_in + 0.999)
+        reset_iso = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(reset_epoch))
+        if api == "anthropic":
+            headers = {"request-id": new_id("req_"), "retry-after": str(left),
+                       "x-should-retry": "true",
+                       "anthropic-ratelimit-requests-limit": "50",
+                       "anthropic-ratelimit-requests-remaining": "0",
+                       "anthropic-ratelimit-requests-reset": reset_iso,
+                       "anthropic-ratelimit-tokens-reset": reset_iso,
+                       "anthropic-ratelimit-input-tokens-reset": reset_iso,
+                       "anthropic-ratelimit-output-tokens-reset": reset_iso,
+                       # What a claude.ai subscription's limit adds (claude reads these).
+                       "anthropic-ratelimit-unified-status": "rejected",
+                       "anthropic-ratelimit-unified-reset": str(reset_epoch),
+                       "anthropic-ratelimit-unified-representative-claim": "five_hour"}
+            return self._send_json(429, {"type": "error", "error": {
+                "type": "rate_limit_error",
+                "message": "This request would exceed your account's rate limit. "
+                           "Please try again later."}}, headers)
+        if api == "gemini":
+            return self._send_json(429, {"error": {
+                "code": 429,
+                "message": "You exceeded your current quota, please check your plan and "
+                           "billing details.",
+                "status": "RESOURCE_EXHAUSTED",
+                "details": [
+                    {"@type": "type.googleapis.com/google.rpc.QuotaFailure",
+                     "violations": [{"quotaMetric": "generativelanguage.googleapis.com/"
+                                     "generate_content_free_tier_requests",
+                                     "quotaId": "GenerateRequestsPerDayPerProjectPerModel"
+                                     "-FreeTier"}]},
+                    {"@type": "type.googleapis.com/google.rpc.RetryInfo",
+                     "retryDelay": f"{left}s"}]}})
+        # OpenAI's APIs (the Responses API and chat completions).
+        if d.quota:
+            body = {"error": {"message": "You exceeded your current quota, please check your "
+                              "plan and billing details.", "type": "insufficient_quota",
+                              "param": None, "code": "insufficient_quota"}}
+        else:
+            body = {"error": {"message": "Rate limit reached for requests. Please try again "
+                              f"in {left}s.", "type": "requests", "param": None,
+                              "code": "rate_limit_exceeded"}}
+        return self._send_json(429, body, {
+            "x-request-id": new_id("req_"), "retry-after": str(left),
+            "x-ratelimit-limit-requests": "60", "x-ratelimit-remaining-requests": "0",
+            "x-ratelimit-reset-requests": f"{left}s", "x-ratelimit-reset-tokens": f"{left}s"})
 
     # ---- Anthropic ------------------------------------------------------------------
 
@@ -971,6 +1062,8 @@ class Handler(BaseHTTPRequestHandler):
         self._log("anthropic", body, d.log(), started)
         if d.sleep:
             time.sleep(d.sleep)
+        if d.kind == "limit":
+            return self._send_limit("anthropic", d)
         if d.kind == "fail":
             return self._send_json(d.status, {"type": "error", "error": {
                 "type": ANTHROPIC_ERROR.get(d.status, "api_error"),
@@ -1059,6 +1152,8 @@ class Handler(BaseHTTPRequestHandler):
         self._log("openai", body, d.log(), started)
         if d.sleep:
             time.sleep(d.sleep)
+        if d.kind == "limit":
+            return self._send_limit("openai", d)
         if d.kind == "fail":
             return self._send_json(d.status, {"error": {
                 "message": "scripted failure", "type": OPENAI_ERROR.get(d.status, "server_error"),
@@ -1136,7 +1231,7 @@ class Handler(BaseHTTPRequestHandler):
             d = Decision("side", text="Add the scripted change", tool_results=n)
         elif aider and steps:
             # aider: no tools; the edits are in the reply text (one reply for the script).
-            d = decide(steps, 0)
+            d = self._limited(steps, 0, decide(steps, 0))
             if d.kind in ("tool", "text"):
                 d = Decision("text", text=aider_reply(steps, aider), sleep=d.sleep)
         else:
@@ -1146,6 +1241,8 @@ class Handler(BaseHTTPRequestHandler):
         self._log("openai-chat", body, d.log(), started)
         if d.sleep:
             time.sleep(d.sleep)
+        if d.kind == "limit":
+            return self._send_limit("openai", d)
         if d.kind == "fail":
             return self._send_json(d.status, {"error": {
                 "message": "scripted failure", "type": OPENAI_ERROR.get(d.status, "server_error"),
@@ -1231,6 +1328,8 @@ class Handler(BaseHTTPRequestHandler):
         self._log("gemini", body, d.log(), started)
         if d.sleep:
             time.sleep(d.sleep)
+        if d.kind == "limit":
+            return self._send_limit("gemini", d)
         if d.kind == "fail":
             return self._send_json(d.status, {"error": {
                 "code": d.status, "message": "scripted failure",
