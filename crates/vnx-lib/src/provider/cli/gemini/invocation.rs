@@ -48,8 +48,16 @@ pub(super) fn argv(s: &Start<'_>) -> Argv {
     }
     // Its TUI's hooks go in the worktree's `.gemini/settings.json` (see
     // `dispatch::start::workspace`).
-    Argv::reported(argv, w.lane, super::STREAM, super::TURN_END)
+    let mut argv = Argv::reported(argv, w.lane, super::STREAM, super::TURN_END);
+    // Unless told not to, gemini starts node a second time with a heap limit of half the
+    // machine's memory (gemini 0.61, `getNodeMemoryArgs`): two node processes per worker,
+    // 1.4 s of CPU more per start, and each of many workers allowed half the memory.
+    argv.env.push((NO_RELAUNCH.into(), "true".into()));
+    argv
 }
+
+/// What keeps gemini in the process vnx started, at node's own heap limit.
+const NO_RELAUNCH: &str = "GEMINI_CLI_NO_RELAUNCH";
 
 /// `--policy FILE`: the dispatch's policy file, which its module writes with the commands
 /// that run unasked (`CodingCli::dispatch_files`).
@@ -87,6 +95,22 @@ mod tests {
                 inv.argv
             );
             assert!(inv.allowed_commands.iter().any(|c| c == "cargo test"));
+        }
+    }
+
+    #[test]
+    fn gemini_is_kept_in_the_process_vnx_started_in_every_lane() {
+        for lane in [Lane::Headless, Lane::Interactive] {
+            let inv = Provider::Gemini
+                .invocation(&wanted(lane, Permission::Edits, 10))
+                .unwrap();
+            assert!(
+                inv.env
+                    .iter()
+                    .any(|(k, v)| k == super::NO_RELAUNCH && v == "true"),
+                "{lane:?} {:?}",
+                inv.env
+            );
         }
     }
 
