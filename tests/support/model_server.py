@@ -1020,6 +1020,7 @@ class Handler(BaseHTTPRequestHandler):
                 "message": "This request would exceed your account's rate limit. "
                            "Please try again later."}}, headers)
         if api == "gemini":
+            per = "Minute" if "minute" in d.step.arg.split()[1:] else "Day"
             return self._send_json(429, {"error": {
                 "code": 429,
                 "message": "You exceeded your current quota, please check your plan and "
@@ -1029,7 +1030,7 @@ class Handler(BaseHTTPRequestHandler):
                     {"@type": "type.googleapis.com/google.rpc.QuotaFailure",
                      "violations": [{"quotaMetric": "generativelanguage.googleapis.com/"
                                      "generate_content_free_tier_requests",
-                                     "quotaId": "GenerateRequestsPerDayPerProjectPerModel"
+                                     "quotaId": f"GenerateRequestsPer{per}PerProjectPerModel"
                                      "-FreeTier"}]},
                     {"@type": "type.googleapis.com/google.rpc.RetryInfo",
                      "retryDelay": f"{left}s"}]}})

@@ -7,8 +7,12 @@
 # the last lines of its output and stderr. Observation, not a test: it prints, it judges
 # nothing, and it always exits 0 unless it could not run.
 #
-#   tests/support/verify-limits.sh [--window SECONDS] [--timeout SECONDS] [--quota] [--only CLI]
+#   tests/support/verify-limits.sh [--window SECONDS] [--timeout SECONDS] [--quota|--per-minute]
+#                                  [--only CLI]
 #                                  [--fixtures DIR]
+#
+# --quota: OpenAI's `insufficient_quota` instead of a rate limit; --per-minute: Gemini's quota
+# named per minute instead of per day (gemini gives up at once on a daily one).
 #
 # With --fixtures, each CLI's stdout and stderr are kept in DIR as CLI.out and CLI.err.
 #
@@ -27,6 +31,7 @@ while [ $# -gt 0 ]; do
         --window) WINDOW="$2"; shift 2 ;;
         --timeout) TIMEOUT="$2"; shift 2 ;;
         --quota) QUOTA=quota; shift ;;
+        --per-minute) QUOTA=minute; shift ;;
         --only) ONLY="$2"; shift 2 ;;
         --fixtures) FIXTURES="$(mkdir -p "$2" && cd "$2" && pwd)"; shift 2 ;;
         *) echo "usage: $0 [--window SECONDS] [--timeout SECONDS] [--quota] [--only CLI] [--fixtures DIR]" >&2
@@ -56,6 +61,16 @@ mkdir -p "$WORK/home" "$WORK/repo"
 python3 "$HERE/seed_home.py" "$WORK/home" "$PORT" --codex-home "$CODEX_DIR" --trust "$WORK" \
     --trust "$WORK/repo" >"$WORK/env"
 printf '[user]\n\tname = vnx test\n\temail = test@vnx.invalid\n' >"$WORK/home/.gitconfig"
+# seed_home.py turns claude's, codex's and gemini's retries down or off (a 5xx would cost
+# minutes in the tests); what a CLI does with a limit is seen with its own defaults.
+sed -i '/^CLAUDE_CODE_MAX_RETRIES=/d' "$WORK/env"
+sed -i '/^request_max_retries\|^stream_max_retries/d' "$CODEX_DIR/config.toml"
+python3 - "$WORK/home/.gemini/settings.json" <<'PY'
+import json, sys
+settings = json.load(open(sys.argv[1]))
+settings.get("general", {}).pop("maxAttempts", None)
+json.dump(settings, open(sys.argv[1], "w"), indent=2)
+PY
 git -C "$WORK/repo" init -q && git -C "$WORK/repo" -c user.name=t -c user.email=t@t commit -q --allow-empty -m init
 cat >"$WORK/with-env" <<EOF
 #!/bin/sh
@@ -90,7 +105,7 @@ for cli in claude codex gemini opencode qwen copilot aider; do
     rc=$?
     [ -n "$FIXTURES" ] && cp "$WORK/$cli.out" "$WORK/$cli.err" "$FIXTURES/"
     secs=$(printf '%.1f' "$(echo "$(date +%s.%N) - $t0" | bc)")
-    echo "=== $cli: exit $rc after ${secs} s (window ${WINDOW} s${QUOTA:+, quota})"
+    echo "=== $cli: exit $rc after ${secs} s (window ${WINDOW} s${QUOTA:+, $QUOTA})"
     tail -n +"$((before + 1))" "$WORK/server.log" | python3 -c '
 import json, sys
 from datetime import datetime
