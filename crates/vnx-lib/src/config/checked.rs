@@ -4,6 +4,7 @@
 
 use std::fmt;
 use std::marker::PhantomData;
+use std::ops::RangeInclusive;
 use std::path::Path;
 
 use serde::Deserialize;
@@ -70,6 +71,27 @@ impl Validator<'_> {
             q(&name.value)
         );
         self.err(&name.referenced, msg)
+    }
+
+    /// The whole number `v` gives, when it lies in `range`; else "`what` must be between LO
+    /// and HI, not V".
+    pub(super) fn between<T>(
+        &self,
+        what: &str,
+        v: &Spanned<i64>,
+        range: RangeInclusive<T>,
+    ) -> Checked<T>
+    where
+        T: TryFrom<i64> + PartialOrd + fmt::Display,
+    {
+        match T::try_from(v.value).ok().filter(|n| range.contains(n)) {
+            Some(n) => Ok(n),
+            None => {
+                let (lo, hi) = (range.start(), range.end());
+                let msg = format!("{what} must be between {lo} and {hi}, not {}", v.value);
+                self.err(&v.referenced, msg)
+            }
+        }
     }
 }
 
