@@ -12,7 +12,7 @@ use serde::de::{Deserializer, MapAccess, Visitor};
 use serde_saphyr::{Location, Spanned};
 
 pub(super) use crate::yaml::shown;
-use crate::yaml::{YamlError, line_col};
+use crate::yaml::{Spot, YamlError, line_col};
 
 /// The longest deadline a dispatch takes: 30 days.
 pub const MAX_DEADLINE_SECS: u64 = 30 * 24 * 3600;
@@ -57,7 +57,9 @@ pub(super) type Checked<T> = Result<T, ConfigError>;
 impl Validator<'_> {
     pub(super) fn err<T>(&self, at: &Location, message: String) -> Checked<T> {
         let (line, column) = line_col(at);
-        Err(invalid(self.path, line, column, message))
+        Err(ConfigError::Invalid(Spot::new(
+            self.path, line, column, message,
+        )))
     }
 
     /// Refuses `name` unless it is a valid name of a `what` (a provider, role or gate).
@@ -93,15 +95,6 @@ impl Validator<'_> {
             }
         }
     }
-}
-
-fn invalid(path: &Path, line: usize, column: usize, message: String) -> ConfigError {
-    ConfigError::Invalid(crate::yaml::Spot {
-        path: path.to_owned(),
-        line,
-        column,
-        message,
-    })
 }
 
 /// `^[first][a-z0-9{extra}]*$` with a length in `len`.
