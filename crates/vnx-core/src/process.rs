@@ -225,6 +225,19 @@ impl Output {
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.stdout).trim_end().to_owned()
     }
+
+    /// Itself when the command (shown as `command`) succeeded; else
+    /// [`ProcessError::Failed`] with its status and trimmed stderr.
+    pub fn ok(self, command: String) -> Result<Output, ProcessError> {
+        if self.status.success() {
+            return Ok(self);
+        }
+        Err(ProcessError::Failed {
+            command,
+            status: self.status.to_string(),
+            stderr: String::from_utf8_lossy(&self.stderr).trim().to_owned(),
+        })
+    }
 }
 
 /// Why a command could not be run, or failed.
@@ -263,6 +276,17 @@ pub enum ProcessError {
         /// The timeout it had, in seconds.
         seconds: u64,
     },
+}
+
+impl ProcessError {
+    /// What libgit2 said of `what`, as a failed command.
+    pub fn libgit2(what: String, message: &str) -> ProcessError {
+        ProcessError::Failed {
+            command: what,
+            status: "libgit2".into(),
+            stderr: message.to_owned(),
+        }
+    }
 }
 
 fn spawn_error(cmd: &Cmd, source: io::Error) -> ProcessError {
@@ -370,15 +394,7 @@ fn drain(
 
 /// Runs a command and requires success; returns its stdout as text.
 pub fn run_ok(cmd: &Cmd) -> Result<String, ProcessError> {
-    let out = run(cmd)?;
-    if !out.status.success() {
-        return Err(ProcessError::Failed {
-            command: cmd.display(),
-            status: out.status.to_string(),
-            stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
-        });
-    }
-    Ok(out.text())
+    Ok(run(cmd)?.ok(cmd.display())?.text())
 }
 
 #[cfg(target_os = "linux")]

@@ -369,12 +369,7 @@ fn bad(path: &Path, message: &str) -> SkillError {
 }
 
 fn invalid(path: &Path, line: usize, column: usize, message: &str) -> SkillError {
-    SkillError::Invalid(crate::yaml::Spot {
-        path: path.to_owned(),
-        line,
-        column,
-        message: message.to_owned(),
-    })
+    SkillError::Invalid(crate::yaml::Spot::new(path, line, column, message))
 }
 
 #[cfg(test)]

@@ -179,16 +179,10 @@ impl Tmux {
     fn run_within(&self, cmd: Cmd, limit: Duration) -> Result<String, TmuxError> {
         let shown = cmd.display();
         let out = self.output(cmd, limit)?;
-        if !out.status.success() {
-            return Err(TmuxError::Tmux {
-                socket: self.socket.clone(),
-                source: ProcessError::Failed {
-                    command: shown,
-                    status: out.status.to_string(),
-                    stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
-                },
-            });
-        }
+        let out = out.ok(shown).map_err(|source| TmuxError::Tmux {
+            socket: self.socket.clone(),
+            source,
+        })?;
         Ok(out.text())
     }
 

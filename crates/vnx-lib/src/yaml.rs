@@ -187,12 +187,7 @@ fn check_size(len: usize, max_bytes: usize, path: &Path) -> Result<(), YamlError
 }
 
 fn invalid(path: &Path, line: usize, column: usize, message: String) -> YamlError {
-    YamlError::Invalid(Spot {
-        path: path.to_owned(),
-        line,
-        column,
-        message,
-    })
+    YamlError::Invalid(Spot::new(path, line, column, message))
 }
 
 /// Where in a file a value is wrong (`line` and `column` 1-based, in characters; 0 when
@@ -208,6 +203,18 @@ pub struct Spot {
     pub column: usize,
     /// What is wrong there.
     pub message: String,
+}
+
+impl Spot {
+    /// `message` about `line` and `column` of `path`.
+    pub fn new(path: &Path, line: usize, column: usize, message: impl Into<String>) -> Spot {
+        Spot {
+            path: path.to_owned(),
+            line,
+            column,
+            message: message.into(),
+        }
+    }
 }
 
 #[cfg(test)]

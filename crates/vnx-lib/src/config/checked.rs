@@ -4,6 +4,7 @@
 
 use std::fmt;
 use std::marker::PhantomData;
+use std::ops::RangeInclusive;
 use std::path::Path;
 
 use serde::Deserialize;
@@ -11,7 +12,7 @@ use serde::de::{Deserializer, MapAccess, Visitor};
 use serde_saphyr::{Location, Spanned};
 
 pub(super) use crate::yaml::shown;
-use crate::yaml::{YamlError, line_col};
+use crate::yaml::{Spot, YamlError, line_col};
 
 /// The longest deadline a dispatch takes: 30 days.
 pub const MAX_DEADLINE_SECS: u64 = 30 * 24 * 3600;
@@ -56,7 +57,9 @@ pub(super) type Checked<T> = Result<T, ConfigError>;
 impl Validator<'_> {
     pub(super) fn err<T>(&self, at: &Location, message: String) -> Checked<T> {
         let (line, column) = line_col(at);
-        Err(invalid(self.path, line, column, message))
+        Err(ConfigError::Invalid(Spot::new(
+            self.path, line, column, message,
+        )))
     }
 
     /// Refuses `name` unless it is a valid name of a `what` (a provider, role or gate).
@@ -71,15 +74,27 @@ impl Validator<'_> {
         );
         self.err(&name.referenced, msg)
     }
-}
 
-fn invalid(path: &Path, line: usize, column: usize, message: String) -> ConfigError {
-    ConfigError::Invalid(crate::yaml::Spot {
-        path: path.to_owned(),
-        line,
-        column,
-        message,
-    })
+    /// The whole number `v` gives, when it lies in `range`; else "`what` must be between LO
+    /// and HI, not V".
+    pub(super) fn between<T>(
+        &self,
+        what: &str,
+        v: &Spanned<i64>,
+        range: RangeInclusive<T>,
+    ) -> Checked<T>
+    where
+        T: TryFrom<i64> + PartialOrd + fmt::Display,
+    {
+        match T::try_from(v.value).ok().filter(|n| range.contains(n)) {
+            Some(n) => Ok(n),
+            None => {
+                let (lo, hi) = (range.start(), range.end());
+                let msg = format!("{what} must be between {lo} and {hi}, not {}", v.value);
+                self.err(&v.referenced, msg)
+            }
+        }
+    }
 }
 
 /// `^[first][a-z0-9{extra}]*$` with a length in `len`.

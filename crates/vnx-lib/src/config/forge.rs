@@ -209,30 +209,10 @@ impl Validator<'_> {
             forge.open_on_done = b;
         }
         if let Some(t) = raw.timeout_seconds {
-            let Some(n) = u64::try_from(t.value)
-                .ok()
-                .filter(|n| (1..=MAX_TIMEOUT).contains(n))
-            else {
-                let msg = format!(
-                    "forge.timeout_seconds must be between 1 and {MAX_TIMEOUT}, not {}",
-                    t.value
-                );
-                return self.err(&t.referenced, msg);
-            };
-            forge.timeout_seconds = n;
+            forge.timeout_seconds = self.between("forge.timeout_seconds", &t, 1..=MAX_TIMEOUT)?;
         }
         if let Some(t) = raw.refresh_seconds {
-            let Some(n) = u64::try_from(t.value)
-                .ok()
-                .filter(|n| (1..=MAX_REFRESH).contains(n))
-            else {
-                let msg = format!(
-                    "forge.refresh_seconds must be between 1 and {MAX_REFRESH}, not {}",
-                    t.value
-                );
-                return self.err(&t.referenced, msg);
-            };
-            forge.refresh_seconds = n;
+            forge.refresh_seconds = self.between("forge.refresh_seconds", &t, 1..=MAX_REFRESH)?;
         }
         if let Some(r) = raw.reactions {
             forge.reactions = self.reactions(r, "forge.reactions")?;

@@ -112,16 +112,7 @@ impl Validator<'_> {
             rule.policy = p.value;
         }
         if let Some(n) = max_length {
-            let Some(len) = u32::try_from(n.value)
-                .ok()
-                .filter(|n| (1..=MAX_LENGTH).contains(n))
-            else {
-                let msg = format!(
-                    "{at}.max_length must be between 1 and {MAX_LENGTH}, not {}",
-                    n.value
-                );
-                return self.err(&n.referenced, msg);
-            };
+            let len = self.between(&format!("{at}.max_length"), &n, 1..=MAX_LENGTH)?;
             rule.max_length = Some(len);
         }
         Ok(rule)

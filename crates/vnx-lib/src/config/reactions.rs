@@ -112,16 +112,7 @@ impl Validator<'_> {
             let Some(r) = r else {
                 return Ok(DEFAULT_RETRIES);
             };
-            match u32::try_from(r.value).ok().filter(|n| *n <= MAX_RETRIES) {
-                Some(n) => Ok(n),
-                None => self.err(
-                    &r.referenced,
-                    format!(
-                        "{at}.{rule}.retries must be between 0 and {MAX_RETRIES}, not {}",
-                        r.value
-                    ),
-                ),
-            }
+            self.between(&format!("{at}.{rule}.retries"), &r, 0..=MAX_RETRIES)
         };
         let mut out = Reactions::default();
         if let Some(c) = raw.checks_failed {

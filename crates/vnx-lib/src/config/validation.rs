@@ -15,20 +15,7 @@ use crate::provider::{DeclaredLane, DeclaredPermissions, DeclaredProvider};
 impl Validator<'_> {
     /// A number of seconds `key` gives: between 1 and the longest deadline.
     fn seconds(&self, key: &str, secs: &Spanned<i64>) -> Checked<u64> {
-        match u64::try_from(secs.value)
-            .ok()
-            .filter(|n| (1..=super::schema::MAX_DEADLINE_SECS).contains(n))
-        {
-            Some(n) => Ok(n),
-            None => {
-                let msg = format!(
-                    "{key} must be between 1 and {}, not {}",
-                    super::schema::MAX_DEADLINE_SECS,
-                    secs.value
-                );
-                self.err(&secs.referenced, msg)
-            }
-        }
+        self.between(key, secs, 1..=super::schema::MAX_DEADLINE_SECS)
     }
 
     pub(super) fn config(&self, raw: RawConfig) -> Checked<Config> {
@@ -67,16 +54,8 @@ impl Validator<'_> {
         }
         for (name, slots) in raw.concurrency.map_or_else(Vec::new, |e| e.0) {
             self.known_provider("concurrency", &name, &config.providers)?;
-            let Some(n) = u32::try_from(slots.value)
-                .ok()
-                .filter(|n| (1..=256).contains(n))
-            else {
-                let msg = format!(
-                    "concurrency for `{}` must be between 1 and 256, not {}",
-                    name.value, slots.value
-                );
-                return self.err(&slots.referenced, msg);
-            };
+            let what = format!("concurrency for `{}`", name.value);
+            let n = self.between(&what, &slots, 1..=256u32)?;
             config.concurrency.insert(name.value, n);
         }
         config.gates = self.gates(raw.gates, &config.providers)?;
@@ -338,36 +317,28 @@ impl Validator<'_> {
                 return self.err(&name.referenced, msg);
             }
         };
-        let mut model_args = Vec::new();
-        if let Some(args) = raw.model_args {
-            let mut models = 0;
+        // An argv template that must hold `{hole}` once it holds anything (`field`, `goes`
+        // saying what the hole stands for).
+        let holding = |field: &str,
+                       hole: &'static str,
+                       goes: &str,
+                       raw: Option<Spanned<Vec<Spanned<String>>>>|
+         -> Checked<Vec<String>> {
+            let mut out = Vec::new();
+            let Some(args) = raw else { return Ok(out) };
+            let mut holes = 0;
             for arg in args.value {
-                models +=
-                    self.template(&arg, &["model"], &format!("{who}: `model_args`"))?["model"];
-                model_args.push(arg.value);
+                holes += self.template(&arg, &[hole], &format!("{who}: `{field}`"))?[hole];
+                out.push(arg.value);
             }
-            if models == 0 && !model_args.is_empty() {
-                let msg = format!(
-                    "{who}: `model_args` must contain `{{model}}`, where the model name goes"
-                );
+            if holes == 0 && !out.is_empty() {
+                let msg = format!("{who}: `{field}` must contain `{{{hole}}}`, where {goes} goes");
                 return self.err(&args.referenced, msg);
             }
-        }
-        let mut resume_args = Vec::new();
-        if let Some(args) = raw.resume_args {
-            let mut sessions = 0;
-            for arg in args.value {
-                sessions +=
-                    self.template(&arg, &["session"], &format!("{who}: `resume_args`"))?["session"];
-                resume_args.push(arg.value);
-            }
-            if sessions == 0 && !resume_args.is_empty() {
-                let msg = format!(
-                    "{who}: `resume_args` must contain `{{session}}`, where the session id goes"
-                );
-                return self.err(&args.referenced, msg);
-            }
-        }
+            Ok(out)
+        };
+        let model_args = holding("model_args", "model", "the model name", raw.model_args)?;
+        let resume_args = holding("resume_args", "session", "the session id", raw.resume_args)?;
         let raw_permissions = raw.permissions.unwrap_or_default();
         let flags =
             |posture: &str, list: Option<Vec<Spanned<String>>>| -> Checked<Option<Vec<String>>> {

@@ -118,20 +118,12 @@ pub fn scan_imports(
 /// The files git tracks in `root` (`git ls-files`), relative to it.
 pub fn tracked_files(root: &Path) -> Result<Vec<PathBuf>, ScanError> {
     let cmd = Cmd::git().arg("-C").arg(root).args(["ls-files", "-z"]);
-    let out = process::run(&cmd).map_err(|source| ScanError::Git {
-        root: root.to_owned(),
-        source,
-    })?;
-    if !out.status.success() {
-        return Err(ScanError::Git {
+    let out = process::run(&cmd)
+        .and_then(|out| out.ok(cmd.display()))
+        .map_err(|source| ScanError::Git {
             root: root.to_owned(),
-            source: ProcessError::Failed {
-                command: cmd.display(),
-                status: out.status.to_string(),
-                stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
-            },
-        });
-    }
+            source,
+        })?;
     Ok(out
         .stdout
         .split(|&b| b == 0)

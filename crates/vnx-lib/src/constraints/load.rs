@@ -15,7 +15,7 @@ use super::{
     Budget, Constraint, Constraints, Enforcement, LoadError, Pin, PinSemantics, RouteMatch, Rule,
     Severity,
 };
-use crate::yaml;
+use crate::yaml::{self, Spot};
 
 /// Reads and validates the constraints file at `path`. A missing file is an error: vnx does
 /// not dispatch ungoverned.
@@ -34,7 +34,12 @@ pub fn parse(text: &str, path: &Path) -> Result<Constraints, LoadError> {
     let raw: RawFile = yaml::parse(text, path)?;
     let v = Validator { path };
     let Some(version) = raw.version else {
-        return Err(invalid(path, 1, 1, "`version: 1` is missing"));
+        return Err(LoadError::Invalid(Spot::new(
+            path,
+            1,
+            1,
+            "`version: 1` is missing",
+        )));
     };
     if version.value.trim() != "1" {
         return v.err(
@@ -173,7 +178,9 @@ type Checked<T> = Result<T, LoadError>;
 impl Validator<'_> {
     fn err<T>(&self, at: &Location, message: String) -> Checked<T> {
         let (line, column) = yaml::line_col(at);
-        Err(invalid(self.path, line, column, &message))
+        Err(LoadError::Invalid(Spot::new(
+            self.path, line, column, message,
+        )))
     }
 
     /// A kebab-case id, unique across constraints and budgets.
@@ -551,15 +558,6 @@ impl Validator<'_> {
         }
         Ok(names.value.0)
     }
-}
-
-fn invalid(path: &Path, line: usize, column: usize, message: &str) -> LoadError {
-    LoadError::Invalid(crate::yaml::Spot {
-        path: path.to_owned(),
-        line,
-        column,
-        message: message.to_owned(),
-    })
 }
 
 /// A user-supplied value quoted for a message: control characters escaped, at most 80

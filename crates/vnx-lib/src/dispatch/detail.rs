@@ -403,13 +403,6 @@ pub fn diff_with(
 /// [`process::run_ok`], its output as git wrote it: a patch keeps its final newline (and the
 /// untracked files' diffs appended to it start on a line of their own).
 fn run_keeping_newline(cmd: &process::Cmd) -> Result<String, process::ProcessError> {
-    let out = process::run(cmd)?;
-    if !out.status.success() {
-        return Err(process::ProcessError::Failed {
-            command: cmd.display(),
-            status: out.status.to_string(),
-            stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
-        });
-    }
+    let out = process::run(cmd)?.ok(cmd.display())?;
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }

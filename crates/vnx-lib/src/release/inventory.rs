@@ -136,11 +136,10 @@ pub(super) fn find(repo: &Repo, ledger: &Path) -> Result<Vec<Found>, ReleaseErro
     };
     let git = git2::Repository::open(&repo.root).map_err(|e| ReleaseError::Git {
         root: repo.root.clone(),
-        source: process::ProcessError::Failed {
-            command: format!("open {}", repo.root.display()),
-            status: "libgit2".into(),
-            stderr: e.message().to_owned(),
-        },
+        source: process::ProcessError::libgit2(
+            format!("open {}", repo.root.display()),
+            e.message(),
+        ),
     })?;
     if let Ok(branches) = git.branches(Some(git2::BranchType::Local)) {
         for (b, _) in branches.flatten() {

@@ -166,15 +166,15 @@ pub(super) trait Made {
             host: self.place_name().to_owned(),
             command: format!("{} {what}", self.program()),
             status: status.unwrap_or(-1),
-            // The client's last line says what failed (kubectl logs its retries before it).
-            stderr: String::from_utf8_lossy(stderr)
-                .trim()
-                .lines()
-                .last()
-                .unwrap_or_default()
-                .to_owned(),
+            stderr: last_line(stderr),
         }
     }
+}
+
+/// The last line a client wrote to `stderr`: what failed (kubectl logs its retries before it).
+fn last_line(stderr: &[u8]) -> String {
+    let text = String::from_utf8_lossy(stderr);
+    text.trim().lines().last().unwrap_or_default().to_owned()
 }
 
 /// The place made (see [`super::Place::make`]). For a new dispatch, its storage made now
@@ -396,12 +396,7 @@ pub(super) fn listing(host: &HostConfig, cmd: Cmd) -> Result<Vec<u8>, RemoteErro
     if !out.status.success() {
         return Err(RemoteError::Unreachable {
             host: host.name.clone(),
-            detail: String::from_utf8_lossy(&out.stderr)
-                .trim()
-                .lines()
-                .last()
-                .unwrap_or_default()
-                .to_owned(),
+            detail: last_line(&out.stderr),
         });
     }
     Ok(out.stdout)

@@ -155,11 +155,7 @@ impl Worktree {
     fn open_unchecked(path: &Path) -> Result<git2::Repository, WorktreeError> {
         git2::Repository::open(path).map_err(|e| WorktreeError::Git {
             path: path.to_owned(),
-            source: ProcessError::Failed {
-                command: format!("open {}", path.display()),
-                status: "libgit2".into(),
-                stderr: e.message().to_owned(),
-            },
+            source: ProcessError::libgit2(format!("open {}", path.display()), e.message()),
         })
     }
 

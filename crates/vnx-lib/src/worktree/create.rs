@@ -14,11 +14,7 @@ impl Repo {
     pub fn resolve(&self, reference: &str) -> Result<CommitId, WorktreeError> {
         let bad = |message: String| WorktreeError::BadBase {
             base: reference.to_owned(),
-            source: ProcessError::Failed {
-                command: format!("resolve {reference}"),
-                status: "libgit2".into(),
-                stderr: message,
-            },
+            source: ProcessError::libgit2(format!("resolve {reference}"), &message),
         };
         self.with_git(|repo| {
             let commit = repo.revparse_single(reference)?.peel_to_commit()?;

@@ -319,11 +319,10 @@ impl Repo {
     pub fn checkout_state(&self) -> Result<CheckoutState, WorktreeError> {
         let fail = |e: git2::Error| WorktreeError::Git {
             path: self.root.clone(),
-            source: ProcessError::Failed {
-                command: format!("status of {}", self.root.display()),
-                status: "libgit2".into(),
-                stderr: e.message().to_owned(),
-            },
+            source: ProcessError::libgit2(
+                format!("status of {}", self.root.display()),
+                e.message(),
+            ),
         };
         self.with_git(|repo| {
             let head = repo

@@ -171,36 +171,14 @@ impl Validator<'_> {
             };
             let capacity = match h.capacity {
                 None => 1,
-                Some(c) => match u32::try_from(c.value)
-                    .ok()
-                    .filter(|n| (1..=MAX_CAPACITY).contains(n))
-                {
-                    Some(n) => n,
-                    None => {
-                        let msg = format!(
-                            "{at}.capacity must be between 1 and {MAX_CAPACITY}, not {}",
-                            c.value
-                        );
-                        return self.err(&c.referenced, msg);
-                    }
-                },
+                Some(c) => self.between(&format!("{at}.capacity"), &c, 1..=MAX_CAPACITY)?,
             };
             let lost_after_seconds = match h.lost_after_seconds {
                 None => 3600,
-                Some(s) => match u64::try_from(s.value)
-                    .ok()
-                    .filter(|n| (1..=super::checked::MAX_DEADLINE_SECS).contains(n))
-                {
-                    Some(n) => n,
-                    None => {
-                        let msg = format!(
-                            "{at}.lost_after_seconds must be between 1 and {}, not {}",
-                            super::checked::MAX_DEADLINE_SECS,
-                            s.value
-                        );
-                        return self.err(&s.referenced, msg);
-                    }
-                },
+                Some(s) => {
+                    let what = format!("{at}.lost_after_seconds");
+                    self.between(&what, &s, 1..=super::checked::MAX_DEADLINE_SECS)?
+                }
             };
             let vnx = match h.vnx {
                 None => "vnx".to_owned(),
