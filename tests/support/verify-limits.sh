@@ -9,8 +9,10 @@
 #
 #   tests/support/verify-limits.sh [--window SECONDS] [--timeout SECONDS] [--quota|--per-minute]
 #                                  [--only CLI]
-#                                  [--fixtures DIR]
+#                                  [--fixtures DIR] [--tui]
 #
+# --tui: claude, codex and gemini in their TUIs instead (in a private tmux server, each with
+# its end-of-turn hook): whether and when the hook fired, and the screen's last lines.
 # --quota: OpenAI's `insufficient_quota` instead of a rate limit; --per-minute: Gemini's quota
 # named per minute instead of per day (gemini gives up at once on a daily one).
 #
@@ -26,6 +28,7 @@ TIMEOUT=150
 QUOTA=""
 ONLY=""
 FIXTURES=""
+TUI=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --window) WINDOW="$2"; shift 2 ;;
@@ -33,8 +36,9 @@ while [ $# -gt 0 ]; do
         --quota) QUOTA=quota; shift ;;
         --per-minute) QUOTA=minute; shift ;;
         --only) ONLY="$2"; shift 2 ;;
+        --tui) TUI=1; shift ;;
         --fixtures) FIXTURES="$(mkdir -p "$2" && cd "$2" && pwd)"; shift 2 ;;
-        *) echo "usage: $0 [--window SECONDS] [--timeout SECONDS] [--quota] [--only CLI] [--fixtures DIR]" >&2
+        *) echo "usage: $0 [--window SECONDS] [--timeout SECONDS] [--quota|--per-minute] [--only CLI] [--fixtures DIR] [--tui]" >&2
            exit 2 ;;
     esac
 done
@@ -44,7 +48,11 @@ CLI_CACHE="${VNX_CLI_CACHE:-$HOME/.cache/vnx-clis}"
 WORK="$(mktemp -d /tmp/vnx-limits.XXXXXX)"
 CODEX_DIR="$(mkdir -p "$CLI_CACHE" && mktemp -d "$CLI_CACHE/codex-home.XXXXXX")"
 SERVER_PID=""
+SOCK="vnxlimits-$$"
+GEMINI_SYS_DIR=""
 cleanup() {
+    tmux -L "$SOCK" kill-server 2>/dev/null
+    [ -n "$GEMINI_SYS_DIR" ] && rm -rf "$GEMINI_SYS_DIR"
     [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null
     rm -rf "$WORK" "$CODEX_DIR"
 }
@@ -75,7 +83,7 @@ git -C "$WORK/repo" init -q && git -C "$WORK/repo" -c user.name=t -c user.email=
 cat >"$WORK/with-env" <<EOF
 #!/bin/sh
 exec env -i PATH="$BIN:/usr/local/bin:/usr/bin:/bin" TERM=xterm-256color LANG=C.UTF-8 \\
-    \$(cat "$WORK/env") "\$@"
+    \$(cat "$WORK/env") \${EXTRA_ENV:-} "\$@"
 EOF
 chmod +x "$WORK/with-env"
 
@@ -94,6 +102,70 @@ run() { # run CLI PROMPT: the CLI headless in $WORK/repo, bounded by $TIMEOUT
     (cd "$WORK/repo" && timeout --kill-after=5 "$TIMEOUT" "$WORK/with-env" "${argv[@]}" \
         </dev/null >"$WORK/$cli.out" 2>"$WORK/$cli.err")
 }
+
+q() { printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"; }
+mkdir -p "$WORK/hooks"
+cat >"$WORK/hooks/record.sh" <<EOF
+#!/bin/sh
+if [ \$# -ge 2 ]; then printf '%s' "\$2" >"$WORK/hooks/\$1.tmp"; else cat >"$WORK/hooks/\$1.tmp"; fi
+mv "$WORK/hooks/\$1.tmp" "$WORK/hooks/\$1.\$(date +%s%N).json"
+EOF
+chmod +x "$WORK/hooks/record.sh"
+tui() { # tui CLI: its TUI on the limit prompt until its hook fires or $TIMEOUT passes
+    local cli="$1" cmd glob
+    local prompt="limits of $cli's TUI
+\\@model limit $WINDOW $QUOTA $cli-tui
+\\@model say After the limit."
+    case "$cli" in
+        claude)
+            printf '{"hooks": {"Stop": [{"hooks": [{"type": "command", "command": "%s claude-stop"}]}]}}' \
+                "$WORK/hooks/record.sh" >"$WORK/hooks/claude-settings.json"
+            cmd="$WORK/with-env claude --settings $WORK/hooks/claude-settings.json $(q "$prompt")"
+            glob="$WORK/hooks/claude-stop.*.json" ;;
+        codex)
+            cmd="$WORK/with-env codex --no-daemon -c 'notify=[\"$WORK/hooks/record.sh\",\"codex-notify\"]' $(q "$prompt")"
+            glob="$WORK/hooks/codex-notify.*.json" ;;
+        gemini)
+            [ "$(id -u)" = 0 ] || { echo "=== gemini TUI: skipped (its system settings need root)"; return; }
+            GEMINI_SYS_DIR="$(mktemp -d "$CLI_CACHE/hooks.XXXXXX")"; chmod 755 "$GEMINI_SYS_DIR"
+            printf '{"hooks": {"AfterAgent": [{"hooks": [{"type": "command", "command": "%s gemini-afteragent"}]}]}}' \
+                "$WORK/hooks/record.sh" >"$GEMINI_SYS_DIR/system.json"; chmod 644 "$GEMINI_SYS_DIR/system.json"
+            cmd="EXTRA_ENV=GEMINI_CLI_SYSTEM_SETTINGS_PATH=$GEMINI_SYS_DIR/system.json $WORK/with-env gemini -i $(q "$prompt")"
+            glob="$WORK/hooks/gemini-afteragent.*.json" ;;
+        *) return ;;
+    esac
+    tmux -L "$SOCK" has-session 2>/dev/null ||
+        tmux -L "$SOCK" -f /dev/null new-session -d -s vnx -x 160 -y 45 -c "$WORK" "sleep 3600"
+    tmux -L "$SOCK" new-window -t vnx -n "$cli" -c "$WORK/repo" "env $cmd"
+    local t0 i fired=""
+    t0=$(date +%s)
+    for i in $(seq $((TIMEOUT * 2))); do
+        # codex's notify fires for its title's sub-thread too: only the main turn's counts.
+        if compgen -G "$glob" >/dev/null && [ -n "$(grep -L 'Generate a concise' $glob)" ]; then
+            fired=$(( $(date +%s) - t0 )); break
+        fi
+        sleep 0.5
+        if [ "$i" = 20 ]; then
+            echo "=== $cli TUI, 10 s in (window ${WINDOW} s${QUOTA:+, $QUOTA}): the screen's last lines"
+            tmux -L "$SOCK" capture-pane -p -t "vnx:$cli" | grep -v '^\s*$' | tail -n 8 | sed 's/^/    | /'
+        fi
+    done
+    sleep 1
+    local heard="did not fire in $TIMEOUT s"
+    [ -n "$fired" ] && heard="fired after $fired s"
+    echo "=== $cli TUI (window ${WINDOW} s${QUOTA:+, $QUOTA}): hook $heard"
+    tmux -L "$SOCK" capture-pane -p -t "vnx:$cli" | grep -v '^\s*$' | tail -n 12 | sed 's/^/    | /'
+    if [ -n "$fired" ]; then echo "    hook payload: $(grep -L 'Generate a concise' $glob | head -n 1 | xargs cat | head -c 600)"; fi
+    if [ -n "$FIXTURES" ]; then tmux -L "$SOCK" capture-pane -p -t "vnx:$cli" >"$FIXTURES/$cli-tui.screen"; fi
+    tmux -L "$SOCK" kill-window -t "vnx:$cli" 2>/dev/null
+}
+if [ -n "$TUI" ]; then
+    for cli in claude codex gemini; do
+        [ -z "$ONLY" ] || [ "$ONLY" = "$cli" ] || continue
+        tui "$cli"
+    done
+    exit 0
+fi
 
 for cli in claude codex gemini opencode qwen copilot aider; do
     [ -z "$ONLY" ] || [ "$ONLY" = "$cli" ] || continue
