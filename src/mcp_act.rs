@@ -18,7 +18,7 @@ use serde_json::json;
 use std::pin::Pin;
 
 use vnx::actions::act::{self, Action, Done, Reply};
-use vnx::actions::follow_up::{Begun, FollowUp};
+use vnx::actions::follow_up::Begun;
 use vnx::actions::guard::{self, Actor};
 use vnx::actions::{Desk, merge, table};
 use vnx::config::ActTool;
@@ -225,8 +225,8 @@ fn on_the_id(
     Box::pin(async move {
         let Parameters(a) = Parameters::<IdArgs>::from_context_part(&mut call)?;
         let command = table::by_tool(&call.name).map_or("", |r| r.command);
-        let server = call.service;
-        let done = server.act_on(server.actor(&call.request_context), move || {
+        let actor = call.service.actor(&call.request_context);
+        let done = call.service.act_on(actor, move || {
             let id = id(&a.dispatch_id)?;
             Action::on(command, id).ok_or_else(|| CliError::new(format!("no action {command:?}")))
         });
@@ -394,10 +394,11 @@ impl Server {
             let data = setup.project.data_dir();
             let id = &setup.ids[0];
             let fix = setup.within(|ctx, forge, _| vnx::actions::pr::fix(ctx, forge, &data, id))?;
-            let mut started =
-                start_follow_up(desk, &fix.follow_up).inspect_err(|_| fix.abandon(&data))?;
-            started["fixing"] = fix.line().into();
-            Ok(started)
+            let begun = vnx::actions::follow_up::begin(desk, &fix.follow_up, &|_| {})
+                .inspect_err(|_| fix.abandon(&data))?;
+            let mut json = started(&begun, desk.by, Some(&fix.follow_up.id));
+            json["fixing"] = fix.line().into();
+            Ok(json)
         })
         .await
     }
@@ -524,12 +525,6 @@ fn submitted(s: &vnx::dispatch::queue::Submitted, by: &str) -> serde_json::Value
             "started_by": by,
         }),
     }
-}
-
-/// A follow-up started: on the host its dispatch ran on, else here.
-fn start_follow_up(desk: &Desk<'_>, asked: &FollowUp) -> Result<serde_json::Value, CliError> {
-    let begun = vnx::actions::follow_up::begin(desk, asked, &|_| {})?;
-    Ok(started(&begun, desk.by, Some(&asked.id)))
 }
 
 /// What a follow-up's start answers: the new dispatch, where, who asked, what it continues.

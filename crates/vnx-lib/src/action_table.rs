@@ -44,17 +44,15 @@ pub struct Row {
     /// That key as the dashboard's help shows it (`Enter a`), its key bar's short form
     /// (`m:merge`) and what it does, as the help says it.
     pub key_help: Option<(&'static str, &'static str, &'static str)>,
-    /// The description of its MCP tool when the MCP server builds that tool from this row:
-    /// a tool that takes the dispatch id only (the others are written out in `mcp_act`).
+    /// Its MCP tool's description, when the server builds the tool from the row (id only).
     pub tool_says: Option<&'static str>,
-    /// The page's button for it, its label and the question it asks first, where the
-    /// dispatch's state calls for it (`act::Action::called_for`).
+    /// The page's button (label, question asked first), shown as `act::Action::called_for` says.
     pub button: Option<(&'static str, Option<&'static str>)>,
 }
 
 use Front::{Cli, Dashboard, Mcp, Page};
 
-/// `vnx --help`'s headings of the actions' commands.
+/// `vnx --help`'s headings.
 const WATCH: &str = "Dispatch and watch";
 const ANSWER: &str = "Answer a worker";
 const LAND: &str = "Land the work";
