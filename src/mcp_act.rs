@@ -1,22 +1,26 @@
 //! The acting tools of `vnx mcp --act` (ADR 0095): dispatch, wait, follow_up, approve,
-//! deny, review, pr_open, pr_fix, pr_merge, merge, cancel and dismiss, each the vnx command
+//! deny, review, pr_open, pr_fix and pr_merge, and those the table of actions builds (merge,
+//! cancel, dismiss: its rows that take the dispatch id only), each the vnx command
 //! of the same name done in process through the library's actions (`vnx::actions`, ADR
 //! 0083) with its constraints, gates and merge conditions, the MCP client named as who acts
 //! on every receipt that names one. Only the tools the project's `mcp.act` lists are served;
 //! a dispatch's own worker is refused deciding for itself or for a dispatch it started
 //! (`vnx::actions::guard`), as a tool error that leaves the ledger as it was.
 
-use rmcp::handler::server::{router::tool::ToolRouter, wrapper::Parameters};
-use rmcp::model::{CallToolResult, ContentBlock, ErrorData};
+use rmcp::handler::server::common::{FromContextPart, schema_for_input};
+use rmcp::handler::server::router::tool::{ToolRoute, ToolRouter};
+use rmcp::handler::server::{tool::ToolCallContext, wrapper::Parameters};
+use rmcp::model::{CallToolResponse, CallToolResult, ContentBlock, ErrorData, Tool};
 use rmcp::service::RequestContext;
 use rmcp::{RoleServer, tool, tool_router};
 use serde::Deserialize;
 use serde_json::json;
+use std::pin::Pin;
 
 use vnx::actions::act::{self, Action, Done, Reply};
-use vnx::actions::follow_up::{Begun, FollowUp};
+use vnx::actions::follow_up::Begun;
 use vnx::actions::guard::{self, Actor};
-use vnx::actions::{Desk, merge};
+use vnx::actions::{Desk, merge, table};
 use vnx::config::ActTool;
 use vnx::ids::DispatchId;
 
@@ -158,6 +162,14 @@ impl Server {
     /// The acting tools `allowed` lists (ADR 0095); the rest are not served, nor listed.
     pub(crate) fn act_router(allowed: &[ActTool]) -> ToolRouter<Server> {
         let mut router = Server::acting_tools();
+        for row in table::ACTIONS.iter().filter(|r| r.tool_says.is_some()) {
+            let schema = schema_for_input::<IdArgs>().expect("an id's schema is an object");
+            let (name, says) = (row.tool.unwrap_or_default(), row.tool_says.map(Into::into));
+            router.add_route(ToolRoute::new_dyn(
+                Tool::new_with_raw(name, says, schema),
+                on_the_id,
+            ));
+        }
         for tool in ActTool::all().into_iter().filter(|t| !allowed.contains(t)) {
             router.remove_route(tool.name());
         }
@@ -203,6 +215,23 @@ impl Server {
     ) -> Result<CallToolResult, ErrorData> {
         self.act(actor, move |desk| answer(desk, &action()?)).await
     }
+}
+
+/// A tool the table builds (`table::Row::tool_says`): its row's action on the dispatch its
+/// only argument names, as a written tool taking [`IdArgs`] would do it.
+fn on_the_id(
+    mut call: ToolCallContext<'_, Server>,
+) -> Pin<Box<dyn Future<Output = Result<CallToolResponse, ErrorData>> + Send + '_>> {
+    Box::pin(async move {
+        let Parameters(a) = Parameters::<IdArgs>::from_context_part(&mut call)?;
+        let command = table::by_tool(&call.name).map_or("", |r| r.command);
+        let actor = call.service.actor(&call.request_context);
+        let done = call.service.act_on(actor, move || {
+            let id = id(&a.dispatch_id)?;
+            Action::on(command, id).ok_or_else(|| CliError::new(format!("no action {command:?}")))
+        });
+        Ok(done.await?.into())
+    })
 }
 
 /// Does `action` at `desk` and answers what became of it: the dispatch, the line that says
@@ -365,10 +394,11 @@ impl Server {
             let data = setup.project.data_dir();
             let id = &setup.ids[0];
             let fix = setup.within(|ctx, forge, _| vnx::actions::pr::fix(ctx, forge, &data, id))?;
-            let mut started =
-                start_follow_up(desk, &fix.follow_up).inspect_err(|_| fix.abandon(&data))?;
-            started["fixing"] = fix.line().into();
-            Ok(started)
+            let begun = vnx::actions::follow_up::begin(desk, &fix.follow_up, &|_| {})
+                .inspect_err(|_| fix.abandon(&data))?;
+            let mut json = started(&begun, desk.by, Some(&fix.follow_up.id));
+            json["fixing"] = fix.line().into();
+            Ok(json)
         })
         .await
     }
@@ -407,54 +437,6 @@ impl Server {
                 vnx::forge::merge::merge(ctx, forge, config, id, method)
             })?;
             Ok(serde_json::to_value(&merged).unwrap_or_default())
-        })
-        .await
-    }
-
-    /// Merges a dispatch into its base.
-    #[tool(
-        name = "merge",
-        description = "Merge a done dispatch into its base, as `vnx merge ID` does: every merge condition checked on the base's current head (ledger verifies, dispatch done, branch at its recorded head, gates passed, base compatible, main checkout ready), the role's command gates run on the merge. Refused for a dispatch's own worker on itself or a dispatch it started."
-    )]
-    async fn merge(
-        &self,
-        Parameters(a): Parameters<IdArgs>,
-        ctx: RequestContext<RoleServer>,
-    ) -> Result<CallToolResult, ErrorData> {
-        self.act_on(self.actor(&ctx), move || {
-            Ok(Action::Merge(id(&a.dispatch_id)?))
-        })
-        .await
-    }
-
-    /// Stops a dispatch.
-    #[tool(
-        name = "cancel",
-        description = "Stop a running or queued dispatch, as `vnx cancel` does (its worker is stopped; its work is kept)."
-    )]
-    async fn cancel(
-        &self,
-        Parameters(a): Parameters<IdArgs>,
-        ctx: RequestContext<RoleServer>,
-    ) -> Result<CallToolResult, ErrorData> {
-        self.act_on(self.actor(&ctx), move || {
-            Ok(Action::Cancel(id(&a.dispatch_id)?))
-        })
-        .await
-    }
-
-    /// Closes a question unanswered.
-    #[tool(
-        name = "dismiss",
-        description = "Close an ended worker's question without answering it, as `vnx dismiss` does; the receipt names this client."
-    )]
-    async fn dismiss(
-        &self,
-        Parameters(a): Parameters<IdArgs>,
-        ctx: RequestContext<RoleServer>,
-    ) -> Result<CallToolResult, ErrorData> {
-        self.act_on(self.actor(&ctx), move || {
-            Ok(Action::Dismiss(id(&a.dispatch_id)?))
         })
         .await
     }
@@ -545,12 +527,6 @@ fn submitted(s: &vnx::dispatch::queue::Submitted, by: &str) -> serde_json::Value
     }
 }
 
-/// A follow-up started: on the host its dispatch ran on, else here.
-fn start_follow_up(desk: &Desk<'_>, asked: &FollowUp) -> Result<serde_json::Value, CliError> {
-    let begun = vnx::actions::follow_up::begin(desk, asked, &|_| {})?;
-    Ok(started(&begun, desk.by, Some(&asked.id)))
-}
-
 /// What a follow-up's start answers: the new dispatch, where, who asked, what it continues.
 fn started(begun: &Begun, by: &str, continues: Option<&DispatchId>) -> serde_json::Value {
     match begun {
@@ -633,7 +609,7 @@ mod tests {
     #[test]
     fn the_mcp_server_offers_the_actions_the_table_gives_it() {
         use vnx::actions::table::{Front, by_tool, offered};
-        let served = Server::acting_tools().list_all().into_iter();
+        let served = Server::act_router(&ActTool::all()).list_all().into_iter();
         let mut served: Vec<&str> = served
             .map(|t| by_tool(&t.name).map_or("(not in the table)", |r| r.command))
             .collect();

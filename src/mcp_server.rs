@@ -370,18 +370,22 @@ impl ServerHandler for Server {
         )
         .with_server_info(Implementation::new("vnx", env!("CARGO_PKG_VERSION")))
         .with_instructions(if self.acting {
-            "vnx: dispatches, worker logs and diffs, waiting for dispatches, receipts, ledger \
-             verification, gate results, merge readiness, provider constraints and spend; and \
-             the acting tools this project allows (dispatch, wait, follow_up, approve, deny, \
-             review, pr_open, pr_fix, pr_merge, merge, cancel, dismiss), each what its vnx \
-             command does under the same constraints, gates and merge conditions, each receipt \
-             naming this client. A dispatch's own worker never approves or merges itself or a \
-             dispatch it started."
+            let tools: Vec<&str> = ActTool::all().into_iter().map(ActTool::name).collect();
+            format!(
+                "vnx: dispatches, worker logs and diffs, waiting for dispatches, receipts, ledger \
+                 verification, gate results, merge readiness, provider constraints and spend; \
+                 and the acting tools this project allows ({}), each what its vnx command does \
+                 under the same constraints, gates and merge conditions, each receipt naming \
+                 this client. A dispatch's own worker never approves or merges itself or a \
+                 dispatch it started.",
+                tools.join(", ")
+            )
         } else {
             "vnx, read-only: dispatches, worker logs and diffs, waiting for dispatches, \
              receipts, ledger verification, gate results, merge readiness, provider \
              constraints and spend. Nothing here dispatches, merges or writes; every answer's \
              `evidence` names the receipts (line SHA-256) it was derived from."
+                .to_owned()
         })
     }
 

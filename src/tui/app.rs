@@ -45,71 +45,39 @@ const fn key(keys: &'static str, short: &'static str, does: &'static str, asks: 
     }
 }
 
-/// Every key of the dashboard, in the help's order.
-pub const KEYS: &[Key] = &[
-    key(
-        "↑↓ j k",
-        "↑↓:select",
-        "select a dispatch (Home, End: the first, the last)",
-        false,
+/// The dashboard's own keys (they move about, open an editor or act on every dispatch) that
+/// come before the table's (`actions::table`, each row with its key's help) in the help.
+const FIRST: &[Key] = &[key(
+    "↑↓ j k",
+    "↑↓:select",
+    "select a dispatch (Home, End: the first, the last)",
+    false,
+)];
+
+/// Those that come right after a key of the table's.
+const AFTER: &[(char, Key)] = &[
+    (
+        'a',
+        key(
+            "f",
+            "f:follow-up",
+            "follow up with a new instruction (typed; Enter sends it)",
+            false,
+        ),
     ),
-    key(
-        "Enter a",
-        "a:attach",
-        "attach to its pane (the tmux prefix, then d, comes back)",
-        false,
+    (
+        'i',
+        key(
+            "b",
+            "b:budget",
+            "raise the budget it stopped at (typed: +50k, +$2)",
+            true,
+        ),
     ),
-    key(
-        "f",
-        "f:follow-up",
-        "follow up with a new instruction (typed; Enter sends it)",
-        false,
-    ),
-    key(
-        "p",
-        "p:approve",
-        "approve the permission prompt it waits on",
-        true,
-    ),
-    key(
-        "n",
-        "n:deny",
-        "deny the permission prompt it waits on",
-        true,
-    ),
-    key(
-        "d",
-        "d:accept",
-        "accept its work as done, committing what it left",
-        true,
-    ),
-    key(
-        "i",
-        "i:dismiss",
-        "dismiss its question without answering it",
-        true,
-    ),
-    key(
-        "b",
-        "b:budget",
-        "raise the budget it stopped at (typed: +50k, +$2)",
-        true,
-    ),
-    key("c", "c:cancel", "cancel it (its worker is stopped)", true),
-    key("g", "g:gates", "run its role's gates", false),
-    key("m", "m:merge", "merge it into its base", true),
-    key(
-        "r",
-        "r:release",
-        "release its landed or pushed worktree and branch",
-        true,
-    ),
-    key(
-        "x",
-        "x:clean",
-        "discard its worktree, branch and uncommitted files",
-        true,
-    ),
+];
+
+/// Those that come after the table's.
+const LAST: &[Key] = &[
     key(
         "o",
         "o:comment",
@@ -143,6 +111,20 @@ pub const KEYS: &[Key] = &[
     key("?", "?:help", "show or close this help", false),
     key("q Esc", "q:quit", "quit (Ctrl-C too)", false),
 ];
+
+/// Every key of the dashboard, in the help's order: its own, and each of the table's with
+/// its help (in the table's order) followed by those of its own that come after it.
+pub static KEYS: std::sync::LazyLock<Vec<Key>> = std::sync::LazyLock::new(|| {
+    let mut all = FIRST.to_vec();
+    for r in vnx::actions::table::ACTIONS {
+        if let (Some(typed), Some((keys, short, does))) = (r.key, r.key_help) {
+            all.push(key(keys, short, does, r.asks_first));
+            all.extend(AFTER.iter().filter(|(c, _)| *c == typed).map(|(_, k)| *k));
+        }
+    }
+    all.extend(LAST);
+    all
+});
 
 /// The keys the key bar offers first for `row`: what its state asks of a person.
 pub fn suggested(row: Option<&Row>) -> &'static [&'static str] {

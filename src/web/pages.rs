@@ -11,7 +11,6 @@ use std::sync::Arc;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use vnx::dispatch::view::State as Live;
 use vnx::ids::DispatchId;
 
 use super::auth::{Paired, html_response};
@@ -466,25 +465,13 @@ fn dispatch_page(app: &App, p: &Paired, id: &DispatchId, said: &Said) -> Result<
             ),
         );
     }
+    // The table's buttons, where the dispatch's state calls for them.
     let mut acts = String::new();
-    if s.state.is_live() || s.state == Live::Queued {
-        acts.push_str(&button(
-            id,
-            p,
-            "cancel",
-            "Cancel",
-            Some("Cancel this dispatch? Its worker is stopped."),
-        ));
-    }
-    if s.landed.is_none() && matches!(s.state, Live::Ended(vnx::receipts::DispatchStatus::Done)) {
-        acts.push_str(&button(id, p, "gate-check", "Run gates", None));
-        acts.push_str(&button(
-            id,
-            p,
-            "merge",
-            "Merge",
-            Some("Merge this dispatch into its base?"),
-        ));
+    for r in vnx::actions::table::ACTIONS {
+        let action = Action::on(r.command, id.clone()).filter(|a| a.called_for(s));
+        if let (Some((label, confirm)), Some(_)) = (r.button, action) {
+            acts.push_str(&button(id, p, r.command, label, confirm));
+        }
     }
     if !acts.is_empty() {
         let _ = write!(b, "<div class=\"acts\">{acts}</div>");

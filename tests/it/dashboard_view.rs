@@ -209,7 +209,7 @@ fn the_key_bar_offers_what_the_selection_calls_for_and_every_key_when_it_fits() 
     assert!(bar.starts_with(" m:merge"), "{bar}");
     // At 190 columns, every key.
     let bar = footer(&app, 190);
-    for k in KEYS {
+    for k in KEYS.iter() {
         let short = if k.keys == "?" { "?:help" } else { k.short };
         assert!(bar.contains(short), "{short}: {bar}");
     }
@@ -222,7 +222,7 @@ fn question_mark_shows_every_key_and_any_key_closes_it() {
     assert_eq!(app.mode, Mode::Help);
     for (width, height) in [(80, 24), (180, 45)] {
         let s = screen(&app, width, height);
-        for k in KEYS {
+        for k in KEYS.iter() {
             let line = line_of(&s, k.does).unwrap_or_else(|| panic!("{}: {s}", k.does));
             assert!(line.contains(k.keys), "{line}");
             assert_eq!(line.contains("(asks first)"), k.asks, "{line}");

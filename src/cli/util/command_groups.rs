@@ -1,9 +1,10 @@
 //! `vnx --help` lists the commands grouped by what a person is doing, the everyday ones first,
 //! instead of one flat list of every command.
 
-/// The groups, in the order `vnx --help` shows them, each with its commands in order. Every
-/// visible command is in exactly one (a test checks it).
-pub(crate) const GROUPS: [(&str, &[&str]); 7] = [
+/// The groups, in the order `vnx --help` shows them, each with its commands in order; an
+/// action's command listed in none goes last in the group its row of the table of actions
+/// names ([`groups`]). Every visible command is in exactly one (a test checks it).
+const GROUPS: [(&str, &[&str]); 7] = [
     (
         "Dispatch and watch",
         &[
@@ -59,6 +60,21 @@ pub(crate) const GROUPS: [(&str, &[&str]); 7] = [
     ("Run by a worker", &["report"]),
 ];
 
+/// [`GROUPS`], and the command of each action of the table (`vnx::actions::table`) they do
+/// not list last in its row's group.
+pub(crate) fn groups() -> Vec<(&'static str, Vec<&'static str>)> {
+    let mut groups: Vec<_> = GROUPS.iter().map(|(h, c)| (*h, c.to_vec())).collect();
+    for row in vnx::actions::table::ACTIONS {
+        let top = row.command.split(' ').next().unwrap_or_default();
+        if !groups.iter().any(|(_, c)| c.contains(&top))
+            && let Some((_, c)) = groups.iter_mut().find(|(h, _)| *h == row.group)
+        {
+            c.push(top);
+        }
+    }
+    groups
+}
+
 /// `cmd` (built, with its commands' descriptions) with its help listing its commands under
 /// [`GROUPS`]' headings. clap lays the list out (alignment, wrapping to the terminal), then
 /// its entries are put under their headings; a command in no group would be listed last,
@@ -85,7 +101,7 @@ pub(crate) fn grouped(cmd: clap::Command) -> clap::Command {
     }
     let mut text = String::new();
     let mut taken = vec![false; entries.len()];
-    for (heading, names) in GROUPS {
+    for (heading, names) in groups() {
         let mut section = String::new();
         for name in names {
             if let Some(i) = entries.iter().position(|(n, _)| n == name) {
@@ -127,19 +143,26 @@ mod tests {
             .map(clap::Command::get_name)
             .collect();
         visible.sort_unstable();
-        let mut grouped: Vec<&str> = GROUPS
-            .iter()
-            .flat_map(|(_, names)| names.iter().copied())
-            .collect();
+        let mut grouped: Vec<&str> = groups().into_iter().flat_map(|(_, c)| c).collect();
         grouped.sort_unstable();
         assert_eq!(grouped, visible);
+    }
+
+    /// An action's command listed in a group is in its row's: the table and the list agree.
+    #[test]
+    fn each_action_is_listed_in_its_rows_group() {
+        for row in vnx::actions::table::ACTIONS {
+            let top = row.command.split(' ').next().unwrap_or_default();
+            let listed = GROUPS.iter().find(|(_, c)| c.contains(&top));
+            assert!(listed.is_none_or(|(h, _)| *h == row.group), "{row:?}");
+        }
     }
 
     #[test]
     fn help_lists_the_groups_in_order_with_every_command_once() {
         let help = crate::cli::command_for_help().render_help().to_string();
         let mut at = 0;
-        for (heading, names) in GROUPS {
+        for (heading, names) in groups() {
             let found = help[at..]
                 .find(&format!("\n{heading}:\n"))
                 .unwrap_or_else(|| panic!("no {heading:?} after byte {at}:\n{help}"));

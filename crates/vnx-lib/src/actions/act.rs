@@ -214,6 +214,18 @@ impl Action {
         }
     }
 
+    /// Whether the state of its dispatch, `s`, calls for it where a front end offers it only
+    /// then (the page's buttons, the table's `button`).
+    pub fn called_for(&self, s: &crate::dispatch::view::DispatchState) -> bool {
+        use crate::dispatch::view::State;
+        let done = State::Ended(crate::receipts::DispatchStatus::Done);
+        match self {
+            Action::Cancel(_) => s.state.is_live() || s.state == State::Queued,
+            Action::GateCheck(_) | Action::Merge(_) => s.landed.is_none() && s.state == done,
+            _ => false,
+        }
+    }
+
     /// What it is called where a refusal names it (`approve`, `raise the budget of`).
     fn doing(&self) -> &'static str {
         match self {
@@ -506,6 +518,14 @@ mod tests {
             }
             assert_eq!(action.needs_confirmation(), asks, "{action:?}");
             assert_eq!(action.dispatch_id(), Some(&id));
+        }
+        // What a front end draws from the table (a key, a button, a tool) needs the id only.
+        for row in table::ACTIONS {
+            let drawn = row.key.is_some() || row.button.is_some() || row.tool_says.is_some();
+            assert!(
+                !drawn || Action::on(row.command, id.clone()).is_some(),
+                "{row:?}"
+            );
         }
         // Tidy acts on every dispatch, not the selected one.
         assert_eq!(Action::Tidy.argv().join(" "), "tidy --yes");
