@@ -318,8 +318,17 @@ fn a_living_dispatch_is_neither_released_nor_lost_until_its_supervisor_leaves() 
     let id = launched["dispatch_id"].as_str().unwrap().to_owned();
     let wt = worktree(&repo, &id);
     assert!(until(|| process_in(&wt)), "the worker runs");
+    // A process the worker left in its own session (outside the group its supervisor stops)
+    // keeps working in the worktree for as long as the test says: the dispatch lives on
+    // however slowly this machine runs the release below (the supervisor's own stop of a
+    // worker that ignores SIGTERM lasts only its five-second grace).
+    let mut outlived = Command::new("sleep")
+        .arg("300")
+        .current_dir(&wt)
+        .spawn()
+        .unwrap();
 
-    // The session goes; the supervisor is still stopping a worker that ignores SIGTERM.
+    // The session goes; the supervisor stops a worker that ignores SIGTERM.
     repo.server.0.kill_server();
     let rel = run(repo.vnx().args(["worktree-release", "--apply", "--json"]));
     assert_eq!(rel.code, 0, "{}\n{}", rel.stdout, rel.stderr);
@@ -334,6 +343,8 @@ fn a_living_dispatch_is_neither_released_nor_lost_until_its_supervisor_leaves() 
     assert!(repo.branches().contains(&id));
     let status = run(repo.vnx().args(["status", "--json"]));
     assert!(!status.stdout.contains("\"lost\""), "{}", status.stdout);
+    let _ = outlived.kill();
+    let _ = outlived.wait();
 
     // The hangup is no person's cancel (ADR 0068): once its supervisor has stopped the
     // worker, it leaves without recording anything, and the dispatch reads lost, its
