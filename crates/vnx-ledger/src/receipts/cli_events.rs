@@ -54,6 +54,21 @@ pub struct StreamSummary {
     /// saw them end, else it joins [`StreamSummary::background_stopped`].
     #[serde(skip)]
     pub background_left: Vec<super::BackgroundTask>,
+    /// The usage limit the CLI said stopped it (an HTTP 429, a quota), when it said one: each
+    /// CLI's module reads only what its CLI was seen to say (ADR 0117).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage_limit: Option<UsageLimit>,
+}
+
+/// A usage limit a CLI said it met.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(default)]
+pub struct UsageLimit {
+    /// What it said (at most [`ERROR_MESSAGE_MAX_CHARS`] chars).
+    pub said: String,
+    /// Seconds from when it said it until the limit resets, when it (or the API's text) said.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resets_in_seconds: Option<u64>,
 }
 
 /// Token counts.
@@ -177,6 +192,7 @@ impl StreamSummary {
             unparsed_lines,
             background_stopped,
             background_left,
+            usage_limit,
         } = self;
         session_id.is_none()
             && model.is_none()
@@ -191,5 +207,6 @@ impl StreamSummary {
             && *unparsed_lines == 0
             && background_stopped.is_empty()
             && background_left.is_empty()
+            && usage_limit.is_none()
     }
 }

@@ -46,7 +46,8 @@ pub use accepted::DispatchAccepted;
 pub use budget::{Budget, BudgetRaised, BudgetReached, BudgetWarning, WARN_PERCENT};
 pub use cancel::DispatchCancelRequested;
 pub use cli_events::{
-    CliVerdict, MAX_PLAUSIBLE_TOKENS, SessionTampering, StreamSummary, Usage, UsageSource,
+    CliVerdict, MAX_PLAUSIBLE_TOKENS, SessionTampering, StreamSummary, Usage, UsageLimit,
+    UsageSource,
 };
 pub use constraint::{
     ConstraintDecision, ConstraintEnforcement, ConstraintSeverity, ConstraintVerdict, RouteRef,
@@ -81,7 +82,8 @@ pub use review::{ReviewComment, ReviewSent};
 pub use sandbox::{Network, PrivateHome, Quarantine, SessionPlace, Shape};
 pub use waiting::{
     AnsweredVia, BackgroundTask, DispatchAnswered, DispatchAnswering, DispatchBackground,
-    DispatchBlocked, DispatchResumed, DispatchStalled, PermissionAnswer, RequestFrom, WaitingFor,
+    DispatchBlocked, DispatchLimited, DispatchResumed, DispatchStalled, PermissionAnswer, RequestFrom,
+    WaitingFor,
 };
 pub use worktree::{CheckoutChange, DiffStat, DiffStats, TeardownAction, TeardownClass, VnxCommit};
 
@@ -239,6 +241,7 @@ kinds! {
     WorktreeReleased = "worktree_released",
     DispatchBlocked = "dispatch_blocked",
     DispatchStalled = "dispatch_stalled",
+    DispatchLimited = "dispatch_limited",
     DispatchResumed = "dispatch_resumed",
     DispatchBackground = "dispatch_background",
     DispatchAnswering = "dispatch_answering",

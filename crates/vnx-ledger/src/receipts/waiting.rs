@@ -3,7 +3,8 @@
 //! and `dispatch_resumed` when it goes on. The supervisor writes them from the CLIs' own hooks
 //! and from the pane's activity; none of them ends the dispatch. `dispatch_answered` records
 //! a person's `vnx approve` or `vnx deny` of a blocked worker's permission prompt;
-//! `dispatch_background` when its turn ended while background work it started still runs.
+//! `dispatch_background` when its turn ended while background work it started still runs;
+//! `dispatch_limited` when its CLI stopped at a usage limit the provider imposed (ADR 0117).
 
 use serde::{Deserialize, Serialize};
 
@@ -360,4 +361,38 @@ mod tests {
             "input: Bash: git commit -m x  (answer: vnx attach D-0123456789ab)"
         );
     }
+}
+
+/// `dispatch_limited`: the worker's CLI stopped at a usage limit its provider imposed (an
+/// HTTP 429, a quota): not the worker's own end. The supervisor waits for the reset, then
+/// continues the worker once in the same session (ADR 0117); a `dispatch_resumed` whose
+/// `after` is `limited` says it went on.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct DispatchLimited {
+    /// The dispatch.
+    pub dispatch_id: DispatchId,
+    /// The provider (the CLI) whose account is limited.
+    pub provider: String,
+    /// What the CLI or the API said of the limit (escaped, at most
+    /// [`super::cli_events::ERROR_MESSAGE_MAX_CHARS`] chars).
+    pub said: String,
+    /// When the limit resets, when the CLI or the API said so (RFC 3339, UTC).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resets_at: Option<crate::ids::Timestamp>,
+    /// When vnx continues the worker: the reset, else its own wait (`limits.wait_seconds`).
+    pub continues_at: crate::ids::Timestamp,
+    /// How many limits this dispatch met, this one included.
+    pub limit_count: u32,
+    /// Set when the receipt was written on a remote host and re-attested here: which line of
+    /// the host's ledger it came from (see [`RemoteOrigin`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote: Option<RemoteOrigin>,
+    /// Members this version does not know, kept as read.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+impl DispatchResumed {
+    /// [`DispatchResumed::after`] for a dispatch that waited out a usage limit.
+    pub const AFTER_LIMITED: &'static str = "limited";
 }

@@ -36,6 +36,7 @@ pub mod demo;
 mod error;
 pub mod gemini;
 pub mod hook;
+pub mod limit;
 pub mod login;
 pub mod ollama;
 pub mod opencode;

@@ -224,6 +224,7 @@ pub(crate) mod tests {
                 unparsed_lines: 0,
                 background_stopped: Vec::new(),
                 background_left: Vec::new(),
+                usage_limit: None,
             }
         );
         assert!(!summary.is_empty());

@@ -200,6 +200,7 @@ pub(crate) mod tests {
                 unparsed_lines: 0,
                 background_stopped: Vec::new(),
                 background_left: Vec::new(),
+                usage_limit: None,
             }
         );
     }

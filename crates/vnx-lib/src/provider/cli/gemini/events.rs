@@ -245,6 +245,7 @@ pub(crate) mod tests {
                 unparsed_lines: 0,
                 background_stopped: Vec::new(),
                 background_left: Vec::new(),
+                usage_limit: None,
             }
         );
     }
