@@ -2,6 +2,7 @@
 //! provider's worker. It follows the completion protocol like an AI worker would: it runs
 //! `vnx report` (in-process) unless its behaviour is to ask a question or run forever. With
 //! `--plan` (its plan mode) it changes nothing and ends with the plan of its behaviour.
+//! `limit` meets a usage limit and exits 1; continued (`--resume=SESSION`) it finishes.
 
 use super::util::output::say;
 use std::io::Read;
@@ -18,7 +19,7 @@ use super::CliError;
 /// Act out a scripted worker behaviour in the current directory (internal)
 #[derive(clap::Args)]
 pub struct Args {
-    /// commit, dirty, noop, fail, ask, forget, slow or stubborn
+    /// commit, dirty, noop, fail, ask, forget, slow, stubborn or limit
     behaviour: String,
     /// The prompt [default: read from stdin]
     #[arg(conflicts_with = "prompt_file")]
@@ -29,6 +30,9 @@ pub struct Args {
     /// Plan mode: change nothing, end with the plan
     #[arg(long)]
     plan: bool,
+    /// Continue this session (the `limit` behaviour finishes its work)
+    #[arg(long, value_name = "SESSION")]
+    resume: Option<String>,
 }
 
 /// `vnx report`, in-process, when running inside a dispatch.
@@ -114,6 +118,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             report(ReportStatus::Failed, "failing as asked")?;
             return Ok(ExitCode::from(3));
         }
+        DemoBehaviour::Limit => return limit(&dir, &prompt, args.resume.as_deref()),
         DemoBehaviour::Ask => println!("\nShould the greeting be in English or in Dutch?"),
         DemoBehaviour::Slow | DemoBehaviour::Stubborn => {
             if behaviour == DemoBehaviour::Stubborn {
@@ -123,6 +128,35 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             std::thread::sleep(Duration::from_secs(3600));
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The `limit` behaviour: its work written, a usage limit met (exit 1, as claude ends at
+/// one); continued in its session, the work committed and reported done.
+fn limit(dir: &std::path::Path, prompt: &str, resumed: Option<&str>) -> Result<ExitCode, CliError> {
+    let Some(session) = resumed else {
+        let path = demo::write_output(dir, prompt)
+            .map_err(|e| CliError::new("could not write the demo output").with_cause(&e))?;
+        println!("wrote {}", path.display());
+        let id = super::util::settings::env_text("VNX_DISPATCH_ID").unwrap_or_default();
+        println!(
+            "{} (session demo-{id}); resets in {} s",
+            vnx::provider::cli::demo::LIMIT_LINE,
+            vnx::provider::cli::demo::LIMIT_RESETS_IN
+        );
+        return Ok(ExitCode::from(1));
+    };
+    println!("continuing session {session} after the usage limit");
+    if !dir.join(demo::OUTPUT_FILE).exists() {
+        demo::write_output(dir, prompt)
+            .map_err(|e| CliError::new("could not write the demo output").with_cause(&e))?;
+    }
+    let head = demo::commit_output(dir).map_err(|e| CliError::from_error(&e))?;
+    println!("committed {head}");
+    report(
+        ReportStatus::Done,
+        "finished the demo output after a usage limit",
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 

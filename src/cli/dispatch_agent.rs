@@ -44,7 +44,7 @@ pub struct Args {
     /// The CLI that runs the worker: a built-in one or one declared in .vnx/config.yaml
     #[arg(long, value_name = "P", long_help = provider_help())]
     provider: Option<String>,
-    /// The model (for demo: commit, dirty, noop, fail, ask, forget, slow or stubborn)
+    /// The model (for demo: commit, dirty, noop, fail, ask, forget, slow, stubborn or limit)
     /// [default: `defaults.model` in .vnx/config.yaml, with its provider]
     #[arg(long, value_name = "M")]
     model: Option<String>,

@@ -32,6 +32,9 @@ use super::util::settings;
 /// was lost in turn, continues that one; one whose follow-up runs or ended is said so, as
 /// is one whose end a recovery recorded from its worker's report.
 ///
+/// A dispatch named that waits out its provider's usage limit (`limited`) is continued at
+/// once, in its session, by its own supervisor, without waiting for the reset.
+///
 /// With no ID, every lost dispatch of the project; `--dry-run` says what would be done and
 /// changes nothing. Exits 0 when each was continued or recovered (or none was lost, or it
 /// was continued already), 1 when one could not be, 2 for an id never dispatched or never
@@ -158,6 +161,14 @@ fn resume_one(desk: &vnx::actions::Desk<'_>, todo: &Todo) -> Result<Option<Dispa
                     s.id
                 ),
             }
+        }
+        Todo::Now(_) => {
+            resume::continue_now(desk, &s.id)?;
+            say!(
+                "{}  waits out a usage limit: its supervisor continues it now, in its session",
+                s.id
+            );
+            return Ok(None);
         }
         Todo::Finish(_) => say!(
             "{}  closed by a resume that stopped before its follow-up: continuing it in its \

@@ -104,6 +104,16 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
              {socket} kill-server` and `vnx resume` what it ran"
         );
     }
+    // A provider held by a usage limit starts nothing new until its reset (ADR 0117).
+    for hold in vnx::dispatch::queue::held::all(&project.data_dir()) {
+        say!(
+            "note: {} is limited until {} UTC (dispatch {} met its usage limit): new \
+             dispatches on it wait in the queue until then",
+            hold.provider,
+            hold.until.as_str().get(11..16).unwrap_or("?"),
+            hold.dispatch_id
+        );
+    }
     // Only a best-of candidate has a group to show (reading them is a pass of its own).
     let grouped = read.grouped;
     // The conflict radar, over every dispatch in play (not only those listed).
@@ -294,6 +304,9 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         }
         if let Some(b) = s.background.as_ref().filter(|_| s.state.is_live()) {
             under(&mut out, &format!("  waiting on {}", escape(&b.describe())))?;
+        }
+        if let Some(l) = s.limited.as_ref().filter(|_| s.state.is_live()) {
+            under(&mut out, &format!("  {}", escape(&l.describe())))?;
         }
         if let Some(b) = &s.blocked {
             under(&mut out, &format!("  waits for {}", escape(&b.describe())))?;

@@ -163,6 +163,10 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         tmux_pane: super::util::settings::env_text("TMUX_PANE"),
         attestor: &attestor,
         started_hash: Some(started_hash).filter(|h| !h.is_empty()),
+        after_reset: Some(&|| {
+            drain_queue(&spec);
+            let _ = std::env::set_current_dir(&spec.worktree);
+        }),
     };
     let outcome = dispatch::supervise(&spec, &around);
     hand_over_slot(&spec);
@@ -189,11 +193,17 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
 /// written) and drains the queue, waiting for the queue lock: the next queued dispatches
 /// start through the normal launch path, from the main checkout, on their own sessions.
 fn hand_over_slot(spec: &dispatch::Spec) {
-    if spec.slot_limit.is_none() {
-        return;
+    if spec.slot_limit.is_some() {
+        let data = spec.repo_root.join(vnx::project::DATA_DIR);
+        dispatch::queue::finished(&data, spec.provider.name(), &spec.id);
     }
+    drain_queue(spec);
+}
+
+/// Starts what the queue holds for the slots that are free (and the providers no usage
+/// limit holds), waiting for the queue lock.
+fn drain_queue(spec: &dispatch::Spec) {
     let data = spec.repo_root.join(vnx::project::DATA_DIR);
-    dispatch::queue::finished(&data, spec.provider.name(), &spec.id);
     if !dispatch::queue::entry::any(&data) {
         return;
     }

@@ -392,6 +392,23 @@ pub struct DispatchLimited {
     pub extra: Extra,
 }
 
+impl DispatchLimited {
+    /// In words, as `status` shows it under the dispatch: `limited until 14:05 UTC (the
+    /// reset its CLI said): …`.
+    pub fn describe(&self) -> String {
+        let hhmm = |t: &crate::ids::Timestamp| t.as_str().get(11..16).unwrap_or("?").to_owned();
+        let whose = match &self.resets_at {
+            Some(_) => "the reset its CLI said",
+            None => "no reset was said; vnx's own wait",
+        };
+        format!(
+            "limited until {} UTC ({whose}): {}",
+            hhmm(&self.continues_at),
+            self.said
+        )
+    }
+}
+
 impl DispatchResumed {
     /// [`DispatchResumed::after`] for a dispatch that waited out a usage limit.
     pub const AFTER_LIMITED: &'static str = "limited";

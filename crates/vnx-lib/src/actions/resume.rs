@@ -2,6 +2,8 @@
 //! reported and are recovered, which a resume closed and stopped before continuing; each
 //! closed with a completion that says so and continued by a follow-up in its worktree
 //! ([`super::follow_up`]). A front end runs the follow-up (here, or on the dispatch's host).
+//! A dispatch named that waits out a usage limit is continued at once by its own supervisor,
+//! in its session ([`continue_now`], ADR 0117).
 
 use super::{ActionError, Desk};
 use crate::dispatch::resume;
@@ -18,13 +20,15 @@ pub enum Todo {
     Recover(DispatchState),
     /// A resume closed it and stopped before its follow-up: start that follow-up.
     Finish(DispatchState),
+    /// It waits out a usage limit: its supervisor continues it now, before the reset.
+    Now(DispatchState),
 }
 
 impl Todo {
     /// The dispatch.
     pub fn state(&self) -> &DispatchState {
         match self {
-            Todo::Continue(s) | Todo::Recover(s) | Todo::Finish(s) => s,
+            Todo::Continue(s) | Todo::Recover(s) | Todo::Finish(s) | Todo::Now(s) => s,
         }
     }
 
@@ -44,6 +48,9 @@ impl Todo {
                 "closed by a resume that stopped before its follow-up: would start it in its \
                  worktree (`vnx follow-up {id} --detach`)"
             ),
+            Todo::Now(_) => "waits out a usage limit: would have its supervisor continue it \
+                             now, in its session"
+                .to_owned(),
         }
     }
 }
@@ -102,7 +109,12 @@ pub fn plan(desk: &Desk<'_>, ids: &[DispatchId]) -> Result<(Vec<Todo>, Vec<Left>
     if ids.is_empty() {
         chosen.extend((states.iter()).filter(|s| s.state == State::Lost || unfollowed(&s.id)));
     }
+    let mut now = Vec::new();
     for s in Desk::named(&states, ids)? {
+        if s.state == State::Limited {
+            now.push(Todo::Now(s.clone()));
+            continue;
+        }
         if s.state == State::Lost || unfollowed(&s.id) {
             chosen.push(s);
             continue;
@@ -151,7 +163,22 @@ pub fn plan(desk: &Desk<'_>, ids: &[DispatchId]) -> Result<(Vec<Todo>, Vec<Left>
             .filter(|s| unfollowed(&s.id))
             .map(|s| Todo::Finish(s.clone())),
     );
+    todo.extend(now);
     Ok((todo, left))
+}
+
+/// Asks the supervisor of dispatch `id`, which waits out a usage limit, to continue it now
+/// (it looks for the request while it waits; ADR 0117).
+pub fn continue_now(desk: &Desk<'_>, id: &DispatchId) -> Result<(), ActionError> {
+    let dir = crate::dispatch::dir_of(&desk.ctx.project.root, id);
+    let request = dir.join(crate::dispatch::supervise::limited::CONTINUE_REQUEST);
+    crate::files::write_atomic_private(&request, b"vnx resume\n", false).map_err(|source| {
+        crate::dispatch::DispatchError::Io {
+            path: request.clone(),
+            source,
+        }
+        .into()
+    })
 }
 
 /// Closes interrupted dispatch `id` with a signed completion that says a resume continues it

@@ -36,6 +36,9 @@ pub struct Config {
     /// The most seconds the processes a worker left running are waited for before they are
     /// stopped (ADR 0099); `None`: 600.
     pub background_wait_seconds: Option<u64>,
+    /// How long a worker stopped by a usage limit whose reset nobody said waits before vnx
+    /// continues it (ADR 0117); `None`: 300.
+    pub limit_wait_seconds: Option<u64>,
     /// Commands run in each dispatch's worktree, and the ports dispatches get.
     pub worktree: WorktreeConfig,
     /// What a dispatch meets when its provider's slots are all taken (`queue:`).
@@ -154,6 +157,7 @@ pub(super) struct RawConfig {
     pub(super) notify: Option<Spanned<Vec<Spanned<String>>>>,
     pub(super) stall_after_seconds: Option<Spanned<i64>>,
     pub(super) background_wait_seconds: Option<Spanned<i64>>,
+    pub(super) limit_wait_seconds: Option<Spanned<i64>>,
     pub(super) worktree: Option<RawWorktree>,
     pub(super) queue: Option<super::queue::RawQueue>,
     pub(super) sandbox: Option<super::sandbox::RawSandbox>,

@@ -74,6 +74,9 @@ impl Validator<'_> {
         if let Some(secs) = raw.background_wait_seconds {
             config.background_wait_seconds = Some(self.seconds("background_wait_seconds", &secs)?);
         }
+        if let Some(secs) = raw.limit_wait_seconds {
+            config.limit_wait_seconds = Some(self.seconds("limit_wait_seconds", &secs)?);
+        }
         if let Some(w) = raw.worktree {
             config.worktree = self.worktree(w)?;
         }

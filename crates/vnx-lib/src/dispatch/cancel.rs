@@ -61,7 +61,7 @@ pub fn cancel(
         State::Queued => Ok(Cancelled::Queued),
         State::Expired => Ok(Cancelled::Expired),
         State::Lost => close_lost(ledger, &state.id, attestor),
-        State::Running | State::Blocked | State::Stalled => {
+        State::Running | State::Blocked | State::Stalled | State::Limited => {
             let (tmux, session) = state.session_on(fallback);
             let Some(pid) = tmux.pane_pid(&session) else {
                 return Ok(Cancelled::Unreachable(format!(

@@ -255,6 +255,15 @@ pub struct Spec {
     /// usage (ADR 0052). `None`: the CLI chooses.
     #[serde(default)]
     pub session_id: Option<String>,
+    /// How the worker is continued in its session after a usage limit (ADR 0117): its
+    /// invocation with the session left as a hole and the continuing prompt's transport;
+    /// `None` where its CLI cannot resume a session headless.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub continuation: Option<Invocation>,
+    /// How long a usage limit whose reset nobody said is waited out (the config's
+    /// `limit_wait_seconds`); `None`: [`DEFAULT_LIMIT_WAIT_SECS`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit_wait_secs: Option<u64>,
     /// The budget held while the worker runs (ADR 0094), as `dispatch_started` records it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget: Option<crate::receipts::Budget>,
@@ -267,6 +276,9 @@ pub struct Spec {
     #[serde(default, skip_serializing_if = "crate::config::Prices::is_empty")]
     pub prices: crate::config::Prices,
 }
+
+/// Seconds a usage limit whose reset nobody said is waited out, unless configured.
+pub(crate) const DEFAULT_LIMIT_WAIT_SECS: u64 = 300;
 
 /// Seconds without a sign of life before a worker is reported stalled, unless configured.
 pub const DEFAULT_STALL_AFTER_SECS: u64 = 300;

@@ -124,6 +124,14 @@ pub struct DispatchState {
         deserialize_with = "crate::dispatch::state::de_json"
     )]
     pub background: Option<crate::receipts::DispatchBackground>,
+    /// While its worker waits out a usage limit: the limit, and when vnx continues it (ADR
+    /// 0117).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[borsh(
+        serialize_with = "crate::dispatch::state::ser_json",
+        deserialize_with = "crate::dispatch::state::de_json"
+    )]
+    pub limited: Option<crate::receipts::DispatchLimited>,
     /// While it is queued (or once its wait ended without a start): its place in the queue.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub queue: Option<QueueInfo>,
@@ -507,6 +515,7 @@ impl DispatchState {
             blocked: None,
             budget: None,
             background: None,
+            limited: None,
             accepted: None,
             dismissed: None,
             escalated: None,
@@ -616,7 +625,9 @@ impl DispatchState {
         !settled
             && self.host.is_none()
             && match self.state {
-                State::Running | State::Blocked | State::Stalled | State::Lost => true,
+                State::Running | State::Blocked | State::Stalled | State::Limited | State::Lost => {
+                    true
+                }
                 State::Ended(_) => self.teardown_class != Some(TeardownClass::Clean),
                 State::Queued | State::Expired => false,
             }
@@ -645,12 +656,13 @@ impl DispatchState {
 }
 
 /// Every status `status` shows (see [`DispatchState::shown`]), for filters.
-pub const STATUSES: [&str; 14] = [
+pub const STATUSES: [&str; 15] = [
     "queued",
     "expired",
     "running",
     "blocked",
     "stalled",
+    "limited",
     "lost",
     "done",
     "failed",
@@ -675,6 +687,9 @@ pub enum State {
     Blocked,
     /// Running, and its worker has produced nothing for its stall time.
     Stalled,
+    /// Running, and its worker was stopped by its provider's usage limit: its supervisor
+    /// waits for the reset to continue it (ADR 0117).
+    Limited,
     /// Not completed, and neither its session, its supervisor nor its worker lives.
     Lost,
     /// Completed (or corrected) with this status.
@@ -682,9 +697,12 @@ pub enum State {
 }
 
 impl State {
-    /// Whether the dispatch has not ended: running, blocked or stalled.
+    /// Whether the dispatch has not ended: running, blocked, stalled or limited.
     pub fn is_live(self) -> bool {
-        matches!(self, State::Running | State::Blocked | State::Stalled)
+        matches!(
+            self,
+            State::Running | State::Blocked | State::Stalled | State::Limited
+        )
     }
 
     /// The state as `status` prints it: `running`, `lost`, or the status.
@@ -695,6 +713,7 @@ impl State {
             State::Running => "running",
             State::Blocked => "blocked",
             State::Stalled => "stalled",
+            State::Limited => "limited",
             State::Lost => "lost",
             State::Ended(s) => s.name(),
         }
@@ -717,6 +736,7 @@ impl borsh::BorshSerialize for State {
             State::Stalled => (4, None),
             State::Lost => (5, None),
             State::Ended(s) => (6, Some(*s)),
+            State::Limited => (7, None),
         };
         borsh::BorshSerialize::serialize(&tag, w)?;
         crate::dispatch::state::ser_json(&status, w)
@@ -735,6 +755,7 @@ impl borsh::BorshDeserialize for State {
             (4, _) => State::Stalled,
             (5, _) => State::Lost,
             (6, Some(s)) => State::Ended(s),
+            (7, _) => State::Limited,
             _ => return Err(std::io::Error::other("not a dispatch state")),
         })
     }

@@ -44,6 +44,31 @@ pub struct Invocation {
 }
 
 impl Invocation {
+    /// The same start with the session a continuation resumes filled in where its argv
+    /// holds [`SESSION_HOLE`](super::cli::argv::SESSION_HOLE) (ADR 0117); every other word
+    /// stays the template it was.
+    pub fn resuming(&self, session: &str) -> Invocation {
+        let fill = |word: &String| {
+            let mut out = String::with_capacity(word.len());
+            let scanned = super::template::scan(word, |token| match token {
+                super::template::Token::Text(text) => out.push_str(&cli::argv::literal(text)),
+                super::template::Token::Hole("session") => {
+                    out.push_str(&cli::argv::literal(session));
+                }
+                super::template::Token::Hole(name) => {
+                    out.push('{');
+                    out.push_str(name);
+                    out.push('}');
+                }
+            });
+            if scanned.is_ok() { out } else { word.clone() }
+        };
+        Invocation {
+            argv: self.argv.iter().map(fill).collect(),
+            ..self.clone()
+        }
+    }
+
     /// The same start, its program (`argv[0]`) resolved to `binary`.
     pub fn with_program(mut self, binary: &std::path::Path) -> Invocation {
         if let Some(program) = self.argv.first_mut() {

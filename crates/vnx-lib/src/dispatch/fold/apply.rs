@@ -56,6 +56,7 @@ impl Records {
             Some(
                 receipts::DispatchResumed::EVENT
                 | receipts::DispatchStalled::EVENT
+                | receipts::DispatchLimited::EVENT
                 | receipts::DispatchAnswered::EVENT
                 | receipts::DispatchBackground::EVENT,
             ) => {
@@ -134,6 +135,16 @@ impl Records {
                     s.background = None;
                 }
             }
+            // Its provider's usage limit stopped its worker: its supervisor waits for the
+            // reset (ADR 0117); a `dispatch_resumed` after it says it went on.
+            Typed::DispatchLimited(r) => {
+                if let Some(s) = self.state(id, cite, true) {
+                    s.state = State::Limited;
+                    s.limited = Some(r.receipt);
+                    s.blocked = None;
+                    s.background = None;
+                }
+            }
             // Its turn ended with background work running: still running, waiting on it.
             Typed::DispatchBackground(r) => {
                 if let Some(s) = self.state(id, cite, true) {
@@ -171,6 +182,7 @@ impl Records {
                     s.state = now;
                     s.blocked = None;
                     s.background = None;
+                    s.limited = None;
                 }
             }
             // `vnx pr watch` handed the pull request to a person; its merge or close (by

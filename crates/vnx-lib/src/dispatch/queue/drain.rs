@@ -75,13 +75,19 @@ pub(super) fn drain_locked(ctx: &Context<'_>, data: &Path) -> Result<Drained, Di
             close_expired(ctx, data, e, (capacity, held), &mut done)?;
             continue;
         }
-        if limit.is_some_and(|l| held as u32 >= l) {
+        // Full, or held by a usage limit until its reset (ADR 0117).
+        if limit.is_some_and(|l| held as u32 >= l)
+            || super::held::holding(data, &e.provider).is_some()
+        {
             continue;
         }
-        let why = format!(
-            "a {} slot came free ({held} of {capacity} held)",
-            e.provider
-        );
+        let why = match limit {
+            Some(_) => format!(
+                "a {} slot came free ({held} of {capacity} held)",
+                e.provider
+            ),
+            None => format!("{} is no longer held by a usage limit", e.provider),
+        };
         let admitted = decision(
             &e.id,
             &e.provider,

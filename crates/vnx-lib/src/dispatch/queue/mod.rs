@@ -10,6 +10,7 @@
 pub mod claims;
 mod drain;
 pub mod entry;
+pub mod held;
 pub mod remote;
 
 use crate::ids::{DispatchId, Timestamp};
@@ -134,10 +135,15 @@ pub fn submit(
     ticket: &Ticket,
 ) -> Result<Submitted, DispatchError> {
     let spec = &plan.spec;
-    let (Some(limit), None) = (spec.slot_limit, &req.continues) else {
-        return Ok(Submitted::Started(crate::dispatch::launch(ctx, plan)?));
-    };
     let data = data_dir(ctx);
+    // A provider a usage limit holds starts nothing new until its reset (ADR 0117): the
+    // dispatch waits in the queue, with or without a `concurrency:` limit (0: none).
+    let hold = held::holding(&data, spec.provider.name());
+    let limit = match (spec.slot_limit, &req.continues, &hold) {
+        (Some(limit), None, _) => limit,
+        (None, None, Some(_)) => 0,
+        _ => return Ok(Submitted::Started(crate::dispatch::launch(ctx, plan)?)),
+    };
     let held_lock = lock(&data, true)?;
     if entry::exists(&data, &spec.id) {
         return Err(DispatchError::IdInUse {
@@ -164,7 +170,7 @@ pub fn submit(
             why,
         )
     };
-    if (running as u32) < limit && waiting.is_empty() {
+    if hold.is_none() && (running as u32) < limit && waiting.is_empty() {
         let why = format!(
             "a {} slot is free ({running} of {limit} held)",
             spec.provider
@@ -177,7 +183,15 @@ pub fn submit(
         return launch_claimed(ctx, &data, plan, claimed).map(Submitted::Started);
     }
     let rule = ctx.project.load_config()?.queue.rule(spec.provider.name());
-    let full = format!("every {} slot ({limit}) is taken", spec.provider);
+    let full = match &hold {
+        Some(h) => format!(
+            "{} is limited until {} UTC (dispatch {} met its usage limit)",
+            spec.provider,
+            h.until.as_str().get(11..16).unwrap_or("?"),
+            h.dispatch_id
+        ),
+        None => format!("every {} slot ({limit}) is taken", spec.provider),
+    };
     if let Some(reason) = rejection(rule, &full, waiting.len(), ticket) {
         let d = decide(QueueVerdict::Rejected, reason.clone());
         record(ctx, &spec.ledger, d)?;

@@ -69,6 +69,18 @@ pub fn compose_resumed(
     p
 }
 
+/// What a worker stopped by a usage limit is told when vnx continues it in its session after
+/// the reset (ADR 0117): to go on from where it stopped, not to start again, and how to end.
+pub fn after_limit(id: &DispatchId, completion: ProviderCompletion) -> String {
+    let mut p = format!(
+        "# vnx dispatch {id}, continued after a usage limit\n\n\
+         Your provider's usage limit stopped you; it has reset. Go on with your assignment \
+         from where you stopped, in this worktree: do not redo what is already done here.\n"
+    );
+    protocol(&mut p, completion);
+    p
+}
+
 /// The assignment of a follow-up that starts a new CLI session (none was recorded, or the
 /// provider cannot resume one): the earlier assignment, then the new one.
 pub fn follow_up_instruction(continued: &DispatchId, earlier: &str, instruction: &str) -> String {

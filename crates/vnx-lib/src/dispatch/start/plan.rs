@@ -224,6 +224,8 @@ fn plan_in<'scope, 'env>(
         None => prompt,
     };
     let invocation = invocation.map_err(pinned)?;
+    let continuation =
+        continuation(ctx, req, (&worker, &invocation, &id)).map(|i| i.with_program(&binary));
     included.retain(|f| !egress.withheld.contains(&f.path));
     let (homes, sessions) =
         homes_and_sessions(ctx, (&resolved, &invocation), req, sandboxed, &dispatch_dir);
@@ -277,6 +279,8 @@ fn plan_in<'scope, 'env>(
         completion_retry_secs: req.completion_retry.as_secs(),
         stall_after_secs: Some(stall_after_secs(req, &config)),
         background_wait_secs: config.background_wait_seconds,
+        continuation,
+        limit_wait_secs: config.limit_wait_seconds,
         notify: config.notify.clone(),
         worktree_setup: config.worktree.setup.clone(),
         worktree_teardown: config.worktree.teardown.clone(),
@@ -695,6 +699,31 @@ impl Worker<'_> {
             Resolved::Declared(name, def) => declared_invocation(name, def, &wanted),
         }
     }
+}
+
+/// How a headless worker stopped by a usage limit is continued in its session (ADR 0117):
+/// its invocation resuming the session left as a hole, carrying the continuing prompt;
+/// `None` in a TUI, or where its CLI's argv does not change to resume (it cannot).
+fn continuation(
+    ctx: &Context<'_>,
+    req: &Request,
+    (worker, invocation, id): (&Worker<'_>, &Invocation, &DispatchId),
+) -> Option<Invocation> {
+    if worker.lane != Lane::Headless {
+        return None;
+    }
+    let prompt = compose::after_limit(id, invocation.completion);
+    let resuming = Worker {
+        resume: Some(crate::provider::cli::argv::SESSION_HOLE),
+        ..*worker
+    };
+    let continued = resuming.invocation(ctx, req, prompt.len()).ok()?;
+    let fresh = Worker {
+        resume: None,
+        ..*worker
+    };
+    let unresumed = fresh.invocation(ctx, req, prompt.len()).ok()?;
+    (continued.argv != unresumed.argv).then_some(continued)
 }
 
 /// The composed prompt and the invocation that carries it. The completion protocol the

@@ -25,6 +25,7 @@ mod conclude;
 mod facts;
 mod left;
 pub mod life;
+pub(crate) mod limited;
 pub mod live;
 pub mod notify;
 pub mod outcome;
@@ -316,7 +317,7 @@ fn live_between_setup_and_teardown(
     let life = match life {
         Some(life) => life,
         None => {
-            let (life, end) = run_worker(spec, around, job, log, &mut screen, recorder)?;
+            let (life, end) = run_limited(spec, around, job, (log, &mut screen, recorder))?;
             end_of_run = end;
             life
         }
@@ -339,6 +340,51 @@ fn live_between_setup_and_teardown(
         worktree_commands,
         screen,
     })
+}
+
+/// The worker run, and run on after each usage limit that stopped it, once per reset, in its
+/// session (ADR 0117, `limited`): the time waited for a reset is added to the deadline.
+fn run_limited(
+    spec: &Spec,
+    around: &Surroundings<'_>,
+    job: &Job<'_>,
+    (log, screen, recorder): (&mut fs::File, &mut Option<String>, &mut Recorder<'_>),
+) -> Result<(Life, Option<EndOfRun>), DispatchError> {
+    let (mut life, mut end) = run_worker(spec, around, job, log, screen, recorder)?;
+    let mut deadline = job.deadline;
+    let mut count = 0;
+    while let Some(limit) = limited::limit_of(spec, &life, job.seal) {
+        count += 1;
+        let waited = match limited::wait_out(spec, around, &limit, count, (recorder, log)) {
+            limited::Waited::Over(waited) => waited,
+            limited::Waited::Stopped(stop) => {
+                if let Life::Exited(exited) = &mut life {
+                    exited.stopped = Some(stop);
+                }
+                break;
+            }
+        };
+        deadline += waited;
+        if let Some(drain) = around.after_reset {
+            drain();
+        }
+        let (next, prompt) = limited::continued(spec, end.as_ref(), job.prompt);
+        let _ = writeln!(log, "vnx: continuing after the usage limit");
+        let again = Job {
+            prompt: &prompt,
+            deadline,
+            ..*job
+        };
+        let (next_life, next_end) = run_worker(&next, around, &again, log, screen, recorder)?;
+        life = next_life;
+        if let Some(e) = &mut end
+            && let Some(mut next_end) = next_end
+        {
+            limited::add_earlier(&mut next_end, Some(std::mem::take(e)));
+            end = Some(next_end);
+        }
+    }
+    Ok((life, end))
 }
 
 /// The completion concluded and appended ([`conclude_beside_main`]), announced, and the

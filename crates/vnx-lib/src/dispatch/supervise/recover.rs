@@ -153,7 +153,7 @@ pub fn recover(r: &Recovery<'_>, state: &DispatchState) -> Result<Recovered, Rec
         }),
         (State::Ended(_), _) => Err(RecoverError::Ended { id, state: named }),
         (State::Queued | State::Expired, _) => Err(RecoverError::NotStarted { id, state: named }),
-        (State::Running | State::Blocked | State::Stalled, _) => {
+        (State::Running | State::Blocked | State::Stalled | State::Limited, _) => {
             Err(RecoverError::Running { id, state: named })
         }
     }
@@ -385,6 +385,8 @@ fn spec_of(r: &Recovery<'_>, dispatch_dir: &Path, started: &DispatchStarted) -> 
         budget: started.budget.clone(),
         project_day: None,
         background_wait_secs: r.config.background_wait_seconds,
+        continuation: None,
+        limit_wait_secs: r.config.limit_wait_seconds,
         prices: Default::default(),
         permission: started.permission,
         plan: started.plan.clone(),

@@ -46,6 +46,9 @@ pub struct Surroundings<'a> {
     pub attestor: &'a Attestor,
     /// The entry hash of the dispatch's `dispatch_started`, for the `started` notification.
     pub started_hash: Option<String>,
+    /// Run when a usage limit this worker met has reset, before it continues: the command
+    /// line drains the queue, so what waited for the provider starts (ADR 0117).
+    pub after_reset: Option<&'a dyn Fn()>,
 }
 
 /// What one worker run is given: the prompt, the deadline and the report seal.

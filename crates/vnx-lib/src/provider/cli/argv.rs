@@ -90,7 +90,12 @@ impl Wanted<'_> {
     }
 }
 
-/// Escapes a literal for an argv template.
+/// The placeholder for the session a continuation resumes, given as [`Wanted::resume`] when
+/// the id is known only after the worker ran (a worker continued after a usage limit, ADR
+/// 0117): the argv keeps it as a template hole, filled in as `session`.
+pub const SESSION_HOLE: &str = "{session}";
+
+/// `s` as a template literal: its braces escaped.
 pub fn literal(s: &str) -> String {
     s.replace('{', "{{").replace('}', "}}")
 }
@@ -134,10 +139,18 @@ impl Start<'_> {
     /// `FLAG=ID`, one word, when resuming: whatever the id, an option parser (Commander,
     /// yargs) reads it as the option's value, never as an option of its own.
     pub fn resume(&self, flag: &str) -> Vec<String> {
-        self.w
-            .resume
-            .map(|s| vec![literal(&format!("{flag}={s}"))])
+        self.resumed()
+            .map(|s| vec![format!("{}={s}", literal(flag))])
             .unwrap_or_default()
+    }
+
+    /// The session resumed, as a template word: the id as a literal, or the
+    /// [`SESSION_HOLE`] that a continuation fills in once the session is known.
+    pub fn resumed(&self) -> Option<String> {
+        self.w.resume.map(|s| match s {
+            SESSION_HOLE => s.to_owned(),
+            _ => literal(s),
+        })
     }
 
     /// `FLAG=ID`, one word, for a new session whose id vnx chose (none when resuming).

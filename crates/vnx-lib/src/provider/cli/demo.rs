@@ -1,10 +1,14 @@
 //! vnx's own offline stand-in (`vnx __demo-worker MODEL PROMPT`), acting out the behaviour its
 //! model names; it writes text, reports like any worker and keeps no state of its own. Its
 //! plan mode (`--plan`, ADR 0092) changes nothing and ends with the plan of its behaviour.
+//! Its `limit` model meets a usage limit that resets a few seconds later and finishes when
+//! continued in its session (`--resume=ID`, ADR 0117): the only line of its output vnx reads
+//! says so ([`LIMIT_LINE`]).
 
 use super::argv::{Argv, PROMPT_FILE, Start, literal};
 use super::coding_cli::{CodingCli, check_valid};
 use super::error::ProviderError;
+use super::stream::{HeadlessStream, StreamEvents, StreamSummary};
 use crate::receipts::kinds::{HookKind, OutputFormat, PromptTransport, ProviderCompletion};
 
 /// What the demo provider acts out; the model name selects it.
@@ -28,11 +32,85 @@ pub enum DemoBehaviour {
     Slow,
     /// Sleeps for an hour ignoring SIGTERM (only SIGKILL stops it).
     Stubborn,
+    /// Writes a file, then meets a usage limit that resets in [`LIMIT_RESETS_IN`] seconds
+    /// and exits 1; continued in its session, commits the file and reports done.
+    Limit,
 }
+
+/// How many seconds after the `limit` model meets its usage limit the limit resets.
+pub const LIMIT_RESETS_IN: u64 = 3;
+
+/// How the demo worker's output starts the line that says it met a usage limit; the line
+/// goes on `(session ID); resets in N s`.
+pub const LIMIT_LINE: &str = "vnx demo: usage limit reached";
+
+/// The demo worker's output: plain text, of which only [`LIMIT_LINE`] is read.
+const STREAM: OutputFormat = OutputFormat::named("demo-text");
+
+/// Reads the demo worker's usage limit (the session it names and the reset) and keeps its
+/// last paragraph, its last message (a question, a plan), as vnx keeps plain text's.
+#[derive(Debug, Default)]
+struct DemoEvents {
+    /// The lines since the last blank one, at most ten.
+    paragraph: std::collections::VecDeque<String>,
+    /// Whether a blank line came after them.
+    blank: bool,
+}
+
+impl StreamEvents for DemoEvents {
+    fn event(&mut self, _kind: &str, _event: &serde_json::Value, _summary: &mut StreamSummary) {}
+
+    fn reads_text(&self) -> bool {
+        true
+    }
+
+    fn text_line(&mut self, line: &str, summary: &mut StreamSummary) {
+        if line.trim().is_empty() {
+            self.blank = true;
+        } else {
+            if std::mem::take(&mut self.blank) {
+                self.paragraph.clear();
+            }
+            if self.paragraph.len() == 10 {
+                self.paragraph.pop_front();
+            }
+            self.paragraph.push_back(line.to_owned());
+        }
+        let Some(rest) = line.strip_prefix(LIMIT_LINE) else {
+            return;
+        };
+        summary.usage_limit = Some(super::limit::said(line));
+        let session = rest
+            .strip_prefix(" (session ")
+            .and_then(|r| r.split_once(')'))
+            .map(|(id, _)| id);
+        if let Some(id) = session.filter(|id| super::session::valid_other_id(id)) {
+            summary.session_id = Some(id.to_owned());
+        }
+    }
+
+    fn finish(&mut self, summary: &mut StreamSummary) {
+        let paragraph = Vec::from(std::mem::take(&mut self.paragraph)).join("\n");
+        let paragraph = paragraph.trim();
+        if summary.last_message.is_none() && !paragraph.is_empty() {
+            summary.last_message = Some(super::stream::truncate_message(paragraph));
+        }
+    }
+}
+
+static HEADLESS: HeadlessStream = HeadlessStream {
+    format: STREAM,
+    parser: || Box::new(DemoEvents::default()),
+    claims: |_, _| false,
+    claims_narrowly: false,
+    transcript: None,
+    #[cfg(test)]
+    sample: &[],
+};
 
 impl DemoBehaviour {
     /// Every behaviour, in the order `--model` lists them.
-    pub const ALL: [DemoBehaviour; 8] = [
+    pub const ALL: [DemoBehaviour; 9] = [
         DemoBehaviour::Commit,
         DemoBehaviour::Dirty,
         DemoBehaviour::Noop,
@@ -41,6 +119,7 @@ impl DemoBehaviour {
         DemoBehaviour::Forget,
         DemoBehaviour::Slow,
         DemoBehaviour::Stubborn,
+        DemoBehaviour::Limit,
     ];
 
     /// The behaviour as `--model` names it.
@@ -54,6 +133,7 @@ impl DemoBehaviour {
             DemoBehaviour::Forget => "forget",
             DemoBehaviour::Slow => "slow",
             DemoBehaviour::Stubborn => "stubborn",
+            DemoBehaviour::Limit => "limit",
         }
     }
 
@@ -79,6 +159,10 @@ impl CodingCli for Demo {
 
     fn separate_binary(&self) -> bool {
         false
+    }
+
+    fn stream(&self) -> Option<&'static HeadlessStream> {
+        Some(&HEADLESS)
     }
 
     /// Its models follow a script; none reads a diff.
@@ -107,6 +191,7 @@ impl CodingCli for Demo {
         let mut argv = vec![s.vnx.clone(), "__demo-worker".into()];
         argv.extend(s.perms.iter().cloned());
         argv.push(literal(s.w.model.unwrap_or_default()));
+        argv.extend(s.resume("--resume"));
         match s.transport {
             PromptTransport::Argument => argv.push(s.prompt_arg.clone()),
             PromptTransport::File => {
@@ -116,10 +201,45 @@ impl CodingCli for Demo {
         }
         Ok(Argv {
             argv,
-            output: OutputFormat::TEXT,
+            output: STREAM,
             completion: ProviderCompletion::Report,
             hooks: HookKind::NONE,
             env: Vec::new(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::provider::events::EventParser;
+
+    fn summary_of(out: &str) -> StreamSummary {
+        let mut parser = EventParser::new(STREAM);
+        parser.feed(out.as_bytes());
+        parser.finish()
+    }
+
+    #[test]
+    fn its_limit_line_says_the_limit_its_reset_and_its_session() {
+        let out = format!(
+            "demo worker: limit (12 byte prompt)\nwrote x\n{LIMIT_LINE} (session demo-D-1); \
+             resets in 3 s\n"
+        );
+        let s = summary_of(&out);
+        let limit = s.usage_limit.unwrap();
+        assert_eq!(limit.resets_in_seconds, Some(3));
+        assert!(limit.said.starts_with(LIMIT_LINE), "{}", limit.said);
+        assert_eq!(s.session_id.as_deref(), Some("demo-D-1"));
+    }
+
+    #[test]
+    fn other_output_says_nothing() {
+        let s = summary_of("demo worker: ask (12 byte prompt)\n\nEnglish or Dutch?\n\n");
+        assert_eq!(s.last_message.as_deref(), Some("English or Dutch?"));
+        assert!(s.usage_limit.is_none() && s.session_id.is_none(), "{s:?}");
+        // A session that is no id is not taken.
+        let s = summary_of(&format!("{LIMIT_LINE} (session a b/c); resets in 3 s\n"));
+        assert!(s.session_id.is_none() && s.usage_limit.is_some());
     }
 }

@@ -80,8 +80,8 @@ pub(super) fn argv(s: &Start<'_>) -> Argv {
     // The session (`[SESSION_ID] [PROMPT]`), then the prompt; `-` makes codex
     // read the prompt from stdin. After `--`, so clap reads both as positionals
     // whatever they hold.
-    if let Some(session) = w.resume {
-        argv.extend(["--".into(), literal(session)]);
+    if let Some(session) = s.resumed() {
+        argv.extend(["--".into(), session]);
     }
     argv.push(if s.transport == PromptTransport::Stdin {
         "-".into()

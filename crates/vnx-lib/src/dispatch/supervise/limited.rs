@@ -1,0 +1,195 @@
+//! A worker its provider's usage limit stopped (ADR 0117): neither done nor failed. Its
+//! supervisor records `dispatch_limited` (the CLI's words, the reset when they name one),
+//! holds the provider so nothing new launches on it, waits for the reset (or the config's
+//! `limit_wait_seconds` when nobody said one) without counting the wait against the
+//! deadline, then continues the worker once in the same session with a short prompt
+//! (`dispatch_resumed` after `limited`). A person's `vnx cancel` during the wait ends it
+//! cancelled; `vnx resume` continues it at once.
+
+use std::io::Write;
+use std::path::Path;
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::dispatch::Spec;
+use crate::dispatch::queue::held::{self, Hold};
+use crate::dispatch::supervise::announce::Recorder;
+use crate::dispatch::supervise::facts::EndOfRun;
+use crate::dispatch::supervise::life::{Life, Stop, StopCause};
+use crate::dispatch::supervise::signals::{self, ReportFile};
+use crate::dispatch::supervise::worker::{Surroundings, stop_asked};
+use crate::receipts::{DispatchLimited, DispatchResumed, UsageLimit};
+
+/// The file `vnx resume` writes in a limited dispatch's directory: continue now.
+pub(crate) const CONTINUE_REQUEST: &str = "continue-requested";
+
+/// How often a wait looks for a cancel or a request to continue.
+const LOOK: Duration = Duration::from_millis(200);
+
+/// The usage limit that stopped the worker, if one did: its CLI exited by itself after
+/// saying it met one, and left no report (a worker that reported finished its work).
+pub(super) fn limit_of(spec: &Spec, life: &Life, seal: &str) -> Option<UsageLimit> {
+    let Life::Exited(exited) = life else {
+        return None;
+    };
+    if exited.stopped.is_some() {
+        return None;
+    }
+    let limit = exited.stream.usage_limit.clone()?;
+    match signals::read_report(&spec.dispatch_dir, &spec.id, seal) {
+        ReportFile::Missing => Some(limit),
+        _ => None,
+    }
+}
+
+/// How a wait for a reset ended.
+pub(super) enum Waited {
+    /// The limit reset (or a person asked to go on): continue, after waiting this long.
+    Over(Duration),
+    /// The supervisor was told to stop (a person's cancel, a hangup).
+    Stopped(Stop),
+}
+
+/// The wall-clock time `secs` from now, as receipts write it.
+fn stamp(t: SystemTime) -> crate::ids::Timestamp {
+    let t = jiff::Timestamp::try_from(t).unwrap_or_else(|_| jiff::Timestamp::now());
+    crate::ids::Timestamp::try_from(t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
+        .expect("jiff writes RFC 3339 in UTC")
+}
+
+/// Records the limit, holds the provider, and waits for the reset: `count` is how many
+/// limits this dispatch has met, this one included.
+pub(super) fn wait_out(
+    spec: &Spec,
+    around: &Surroundings<'_>,
+    limit: &UsageLimit,
+    count: u32,
+    (recorder, log): (&mut Recorder<'_>, &mut std::fs::File),
+) -> Waited {
+    let now = SystemTime::now();
+    let said_wait = limit.resets_in_seconds.map(Duration::from_secs);
+    let own_wait = spec
+        .limit_wait_secs
+        .unwrap_or(crate::dispatch::spec::DEFAULT_LIMIT_WAIT_SECS);
+    let wait = said_wait.unwrap_or(Duration::from_secs(own_wait));
+    let continues_at = stamp(now + wait);
+    let receipt = DispatchLimited {
+        dispatch_id: spec.id.clone(),
+        provider: spec.provider.to_string(),
+        said: limit.said.clone(),
+        resets_at: said_wait.map(|w| stamp(now + w)),
+        continues_at: continues_at.clone(),
+        limit_count: count,
+        remote: None,
+        extra: Default::default(),
+    };
+    let until = continues_at.as_str().get(11..16).unwrap_or("?").to_owned();
+    let message = format!("limited until {until} UTC");
+    let _ = writeln!(log, "vnx: {}: {message}", spec.provider);
+    recorder.record(&receipt, "limited", &message, log);
+    let hold = Hold {
+        provider: spec.provider.name().to_owned(),
+        until: continues_at,
+        dispatch_id: spec.id.clone(),
+    };
+    if let Err(e) = held::hold(spec.data_dir(), &hold) {
+        let _ = writeln!(log, "vnx: could not hold {}: {e}", spec.provider);
+    }
+    let started = Instant::now();
+    let end = started + wait;
+    let mut source = "reset";
+    while Instant::now() < end {
+        if let Some(cause) = stop_asked(spec, around) {
+            let why = match cause {
+                StopCause::Cancel => "cancelled while it waited out a usage limit".to_owned(),
+                _ => "interrupted while it waited out a usage limit".to_owned(),
+            };
+            return Waited::Stopped((cause, why));
+        }
+        if took_request(&spec.dispatch_dir) {
+            source = "person";
+            held::release(spec.data_dir(), spec.provider.name(), &spec.id);
+            break;
+        }
+        std::thread::sleep(LOOK.min(end.saturating_duration_since(Instant::now())));
+    }
+    let waited = started.elapsed();
+    let resumed = DispatchResumed {
+        dispatch_id: spec.id.clone(),
+        after: DispatchResumed::AFTER_LIMITED.to_owned(),
+        waited_seconds: crate::receipts::seconds(waited.as_secs_f64()),
+        source: source.to_owned(),
+        remote: None,
+        extra: Default::default(),
+    };
+    recorder.record(&resumed, "running", "", log);
+    Waited::Over(waited)
+}
+
+/// Whether a person asked to continue now (the request is taken: removed).
+fn took_request(dispatch_dir: &Path) -> bool {
+    let path = dispatch_dir.join(CONTINUE_REQUEST);
+    let asked = path.symlink_metadata().is_ok_and(|m| m.is_file());
+    if asked {
+        let _ = std::fs::remove_file(&path);
+    }
+    asked
+}
+
+/// The spec and prompt that continue the worker: its CLI resuming the session it named
+/// (or the one vnx gave it) with the continuing prompt; where it cannot, a new session with
+/// the assignment again, told that its work so far is in the worktree.
+pub(super) fn continued(spec: &Spec, end: Option<&EndOfRun>, prompt: &str) -> (Spec, String) {
+    let completion = spec.invocation.completion;
+    let session = end
+        .and_then(|e| e.stream.session_id.clone())
+        .or_else(|| spec.session_id.clone())
+        .filter(|s| crate::provider::session::valid_id(spec.provider.name(), s));
+    let resumable = spec.continuation.as_ref().and_then(|c| {
+        let needs_session = c.resuming("-").argv != c.argv;
+        match (needs_session, &session) {
+            (false, _) => Some(c.clone()),
+            (true, Some(s)) => Some(c.resuming(s)),
+            (true, None) => None,
+        }
+    });
+    match resumable {
+        Some(invocation) => {
+            let next = Spec {
+                invocation,
+                session_id: session.or_else(|| spec.session_id.clone()),
+                ..spec.clone()
+            };
+            let text = crate::dispatch::start::compose::after_limit(&spec.id, completion);
+            (next, text)
+        }
+        None => {
+            let text = format!(
+                "An earlier run of this assignment was stopped by your provider's usage limit, \
+                 which has reset; its work so far is in this worktree. Go on from there; do not \
+                 redo what is done.\n\n{prompt}"
+            );
+            (spec.clone(), text)
+        }
+    }
+}
+
+/// The end of the run that continued after a limit, with what the runs before it used
+/// (tokens, dollars, tool calls, turns) added.
+pub(super) fn add_earlier(end: &mut EndOfRun, earlier: Option<EndOfRun>) {
+    let Some(earlier) = earlier else {
+        return;
+    };
+    let (now, before) = (&mut end.stream, earlier.stream);
+    now.usage = crate::provider::cli::usage::sum(before.usage.into_iter().chain(now.usage.take()));
+    now.cost_usd = match (before.cost_usd, now.cost_usd) {
+        (Some(a), Some(b)) => Some(a + b),
+        (a, b) => a.or(b),
+    };
+    now.tool_calls += before.tool_calls;
+    now.num_turns = match (before.num_turns, now.num_turns) {
+        (Some(a), Some(b)) => Some(a + b),
+        (a, b) => a.or(b),
+    };
+    end.live_skipped += earlier.live_skipped;
+    end.tampering.extend(earlier.tampering);
+}
