@@ -139,10 +139,13 @@ fn limit(dir: &std::path::Path, prompt: &str, resumed: Option<&str>) -> Result<E
             .map_err(|e| CliError::new("could not write the demo output").with_cause(&e))?;
         println!("wrote {}", path.display());
         let id = super::util::settings::env_text("VNX_DISPATCH_ID").unwrap_or_default();
+        // The reset a test may move further away (`VNX_DEMO_LIMIT_RESETS_IN`, seconds).
+        let resets_in = super::util::settings::env_text("VNX_DEMO_LIMIT_RESETS_IN")
+            .and_then(|s| s.parse::<u64>().ok())
+            .unwrap_or(vnx::provider::cli::demo::LIMIT_RESETS_IN);
         println!(
-            "{} (session demo-{id}); resets in {} s",
+            "{} (session demo-{id}); resets in {resets_in} s",
             vnx::provider::cli::demo::LIMIT_LINE,
-            vnx::provider::cli::demo::LIMIT_RESETS_IN
         );
         return Ok(ExitCode::from(1));
     };

@@ -66,6 +66,7 @@ pub(crate) fn state(
         blocked: None,
         budget: None,
         background: None,
+        limited: None,
         queue: None,
         proof: Some(Proof {
             event_type: "dispatch_completed".into(),

@@ -110,6 +110,7 @@ mod tidy;
 mod tmux;
 mod transcript;
 mod trust_dialog;
+mod usage_limits;
 mod worker_env;
 mod worker_image;
 mod worktree;

@@ -243,6 +243,10 @@ fn stream() -> StreamSummary {
         unparsed_lines: 0,
         background_stopped: vec![background_task()],
         background_left: Vec::new(),
+        usage_limit: Some(vnx::receipts::UsageLimit {
+            said: s("API Error: Request rejected (429) · try again in 3600s."),
+            resets_in_seconds: Some(3600),
+        }),
     }
 }
 
@@ -500,6 +504,26 @@ fn every_kind_validates_against_the_schema_and_reads_back() {
             more: Some(2),
             source: s("claude-stop"),
             remote: None,
+            extra: Default::default(),
+        },
+        &mut failures,
+    );
+    check(
+        vnx::receipts::DispatchLimited {
+            dispatch_id: did(ID),
+            provider: s("claude"),
+            said: s("API Error: Request rejected (429) · try again in 3600s."),
+            resets_at: Some(ts("2026-11-29T15:05:00Z")),
+            continues_at: ts("2026-11-29T15:05:00Z"),
+            limit_count: 2,
+            remote: Some(RemoteOrigin {
+                host: s("build-box"),
+                remote_seq: 13,
+                line_sha256: "cd".repeat(32),
+                worktree: None,
+                worker_log: None,
+                extra: Default::default(),
+            }),
             extra: Default::default(),
         },
         &mut failures,

@@ -49,9 +49,14 @@ pub(super) enum Waited {
     Stopped(Stop),
 }
 
-/// The wall-clock time `secs` from now, as receipts write it.
+/// A wall-clock time as receipts write it, rounded up to the second: the provider's hold
+/// ends no sooner than its own worker is continued, so that one goes first.
 fn stamp(t: SystemTime) -> crate::ids::Timestamp {
     let t = jiff::Timestamp::try_from(t).unwrap_or_else(|_| jiff::Timestamp::now());
+    let t = match t.subsec_nanosecond() {
+        0 => t,
+        _ => jiff::Timestamp::from_second(t.as_second() + 1).unwrap_or(t),
+    };
     crate::ids::Timestamp::try_from(t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
         .expect("jiff writes RFC 3339 in UTC")
 }

@@ -1,0 +1,190 @@
+//! A usage limit is a wait, not a failure (issue 71, ADR 0117), acted out by the offline
+//! demo provider's `limit` model: its worker writes its file, meets a usage limit that resets
+//! a few seconds later and exits 1, as claude does at one. The dispatch reads `limited until
+//! …` (signed `dispatch_limited`), its provider holds new launches in the queue, and at the
+//! reset the worker goes on once in its session and ends done; the queued dispatch starts
+//! after it. A person's `vnx resume ID` continues it before the reset, `vnx cancel` ends it
+//! cancelled, never failed.
+
+use std::time::{Duration, Instant};
+
+use crate::common::{Repo, completion, run};
+
+fn until(limit: Duration, what: impl Fn() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if what() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    what()
+}
+
+fn state_of(repo: &Repo, id: &str) -> serde_json::Value {
+    let r = run(repo.vnx().args(["status", id, "--json"]));
+    serde_json::from_str::<serde_json::Value>(r.stdout.trim()).unwrap()[0].clone()
+}
+
+/// A detached `limit` dispatch whose reset is `resets_in` seconds away: its id.
+fn limited(repo: &Repo, resets_in: u64) -> String {
+    let mut cmd = repo.dispatch_cmd("limit");
+    cmd.env("VNX_DEMO_LIMIT_RESETS_IN", resets_in.to_string())
+        .args(["--json", "--instruction", "write it", "--detach"]);
+    let r = run(&mut cmd);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    let id = v["dispatch_id"].as_str().unwrap().to_owned();
+    let seen = until(Duration::from_secs(30), || {
+        state_of(repo, &id)["status"] == "limited"
+    });
+    assert!(seen, "never limited: {}", state_of(repo, &id));
+    id
+}
+
+/// How the dispatch ended, once it did (`vnx wait` exits 1 for an end that is not done).
+fn waited(repo: &Repo, id: &str) -> serde_json::Value {
+    let r = run(repo.vnx().args(["wait", id, "--json", "--timeout", "60"]));
+    assert!(r.code == 0 || r.code == 1, "{}\n{}", r.stdout, r.stderr);
+    completion(&r)
+}
+
+#[test]
+fn a_limited_worker_waits_for_the_reset_then_finishes_in_its_session() {
+    let repo = Repo::new();
+    let id = limited(&repo, 3);
+    // Shown as limited, with when it goes on and what its CLI said.
+    let shown = run(repo.vnx().args(["status", &id]));
+    assert!(shown.stdout.contains("limited until"), "{}", shown.stdout);
+    assert!(
+        shown.stderr.contains("demo is limited until"),
+        "the provider's hold: {}",
+        shown.stderr
+    );
+    let c = waited(&repo, &id);
+    assert_eq!(c["status"], "done", "{c}");
+    assert_eq!(c["teardown_class"], "committed", "{c}");
+    let receipts = repo.receipts(&id);
+    let kinds: Vec<&str> = receipts
+        .iter()
+        .map(|r| r["event_type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "dispatch_started",
+            "dispatch_limited",
+            "dispatch_resumed",
+            "dispatch_completed"
+        ],
+        "{receipts:?}"
+    );
+    let limit = &receipts[1];
+    assert_eq!(limit["provider"], "demo");
+    assert_eq!(limit["limit_count"], 1);
+    assert!(limit["vnx_attestation"].is_object(), "signed: {limit}");
+    assert!(limit["said"].as_str().unwrap().contains("resets in 3 s"));
+    assert_eq!(limit["resets_at"], limit["continues_at"]);
+    let resumed = &receipts[2];
+    assert_eq!(resumed["after"], "limited");
+    assert_eq!(resumed["source"], "reset");
+    assert!(
+        resumed["waited_seconds"].as_f64().unwrap() >= 2.0,
+        "{resumed}"
+    );
+    // Continued in the session the worker named, with the short prompt, once.
+    let log = std::fs::read_to_string(
+        repo.env
+            .path()
+            .join(format!(".vnx-data/dispatches/{id}/worker.log")),
+    )
+    .unwrap();
+    assert!(
+        log.contains(&format!(
+            "continuing session demo-{id} after the usage limit"
+        )),
+        "{log}"
+    );
+    assert_eq!(
+        log.matches("vnx: continuing after the usage limit").count(),
+        1
+    );
+    // One commit: the work written before the limit was finished, not done again.
+    let commits = repo
+        .env
+        .git(&["rev-list", "--count", &format!("main..dispatch/{id}")]);
+    assert_eq!(commits.trim(), "1");
+    repo.verify_ok();
+}
+
+#[test]
+fn a_limited_provider_holds_new_launches_until_the_reset() {
+    let repo = Repo::new();
+    let id = limited(&repo, 4);
+    // A second dispatch on the provider waits in the queue, with why.
+    let second = repo.dispatch("commit", &["--instruction", "next", "--detach"]);
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    let v: serde_json::Value = serde_json::from_str(second.stdout.trim()).unwrap();
+    let queued = v["dispatch_id"].as_str().unwrap().to_owned();
+    assert_eq!(state_of(&repo, &queued)["status"], "queued", "{v}");
+    let decisions = repo.events("queue_decision");
+    let first = decisions
+        .iter()
+        .find(|d| d["dispatch_id"] == queued.as_str())
+        .unwrap();
+    assert_eq!(first["decision"], "queued");
+    assert!(
+        first["reason"]
+            .as_str()
+            .unwrap()
+            .contains("demo is limited until"),
+        "{first}"
+    );
+    // At the reset it starts, after the limited one went on.
+    let c = waited(&repo, &queued);
+    assert_eq!(c["status"], "done", "{c}");
+    assert_eq!(waited(&repo, &id)["status"], "done");
+    let admitted = repo
+        .events("queue_decision")
+        .into_iter()
+        .find(|d| d["dispatch_id"] == queued.as_str() && d["decision"] == "admitted")
+        .unwrap();
+    let limit = repo.events("dispatch_limited").remove(0);
+    let second = |v: &serde_json::Value, key: &str| v[key].as_str().unwrap()[..19].to_owned();
+    assert!(
+        second(&admitted, "timestamp") >= second(&limit, "continues_at"),
+        "admitted before the reset: {admitted} {limit}"
+    );
+    repo.verify_ok();
+}
+
+#[test]
+fn a_person_continues_a_limited_dispatch_early_or_cancels_it() {
+    let repo = Repo::new();
+    // Continued at once by `vnx resume ID`, an hour before its reset.
+    let early = limited(&repo, 3600);
+    let r = run(repo.vnx().args(["resume", &early]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("continues it now"), "{}", r.stderr);
+    assert_eq!(waited(&repo, &early)["status"], "done");
+    let resumed = repo
+        .receipts(&early)
+        .into_iter()
+        .find(|r| r["event_type"] == "dispatch_resumed")
+        .unwrap();
+    assert_eq!(resumed["source"], "person");
+    // Cancelled while it waits: cancelled, not failed; its work kept.
+    let cancelled = limited(&repo, 3600);
+    let r = run(repo.vnx().args(["cancel", &cancelled]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let c = waited(&repo, &cancelled);
+    assert_eq!(c["status"], "cancelled", "{c}");
+    assert!(
+        c["failure_reason"]
+            .as_str()
+            .unwrap()
+            .contains("usage limit"),
+        "{c}"
+    );
+    repo.verify_ok();
+}
