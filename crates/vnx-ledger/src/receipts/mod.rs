@@ -82,8 +82,8 @@ pub use review::{ReviewComment, ReviewSent};
 pub use sandbox::{Network, PrivateHome, Quarantine, SessionPlace, Shape};
 pub use waiting::{
     AnsweredVia, BackgroundTask, DispatchAnswered, DispatchAnswering, DispatchBackground,
-    DispatchBlocked, DispatchLimited, DispatchResumed, DispatchStalled, PermissionAnswer, RequestFrom,
-    WaitingFor,
+    DispatchBlocked, DispatchLimited, DispatchResumed, DispatchStalled, PermissionAnswer,
+    RequestFrom, WaitingFor,
 };
 pub use worktree::{CheckoutChange, DiffStat, DiffStats, TeardownAction, TeardownClass, VnxCommit};
 

@@ -104,7 +104,10 @@ mod tests {
 
     #[test]
     fn a_reset_is_never_more_than_a_day_away() {
-        assert_eq!(resets_in("try again in 99999999999h"), Some(MAX_RESET_SECONDS));
+        assert_eq!(
+            resets_in("try again in 99999999999h"),
+            Some(MAX_RESET_SECONDS)
+        );
         assert_eq!(said(&"x".repeat(5000)).said.chars().count(), 2000);
     }
 
