@@ -84,8 +84,8 @@ mod tests {
 
     #[test]
     fn the_apis_own_words_say_when_it_resets() {
-        let copilot = "429 Rate limit reached for requests. Please try again in 3600s.";
-        assert_eq!(resets_in(copilot), Some(3600));
+        let api = "429 Rate limit reached for requests. Please try again in 3600s.";
+        assert_eq!(resets_in(api), Some(3600));
         assert_eq!(resets_in("Please try again in 20 seconds"), Some(20));
         assert_eq!(resets_in("Please try again in 1m30s."), Some(90));
         assert_eq!(resets_in("Please retry in 15.2s."), Some(16));

@@ -8,13 +8,20 @@
 //! `Tokens:` line count as what aider did, so a reply that says `Applied edit to x` applies
 //! nothing; the last error counts only when no reply came after it.
 //!
+//! A usage limit, seen on aider 0.86.2 (ADR 0117): each HTTP 429 it retries is a
+//! `litellm.RateLimitError: …` line, the API's words wrapped on the lines after it (with the
+//! reset: `Please try again in 3599s.`), then `The API provider has rate limited you. …`;
+//! it gives up after about 90 s and exits 0. The last limit with no reply after it is
+//! `StreamSummary::usage_limit`.
+//!
 //! Background work: not looked for on this CLI (ADR 0096), so nothing here records it;
 //! what a worker leaves running, as its shell backgrounds it, is found by the worker's
 //! environment and waited for by the supervisor (ADR 0099).
 
+use crate::provider::cli::limit::said;
 use crate::provider::cli::stream::{
-    HeadlessStream, LAST_MESSAGE_MAX_CHARS, StreamEvents, StreamSummary, Usage, Verdict,
-    error_verdict, truncate,
+    ERROR_MESSAGE_MAX_CHARS, HeadlessStream, LAST_MESSAGE_MAX_CHARS, StreamEvents, StreamSummary,
+    Usage, Verdict, error_verdict, truncate,
 };
 use crate::provider::cli::usage::sum;
 
@@ -34,7 +41,14 @@ pub(super) struct AiderEvents {
     error: Option<String>,
     /// Whether a line of a fenced block is being read (a file listing, a command).
     in_fence: bool,
+    /// The words of the last rate limit with no reply after it.
+    limit: Option<String>,
+    /// Whether the lines now continue those words (wrapped), until aider's own line on them.
+    limit_open: bool,
 }
+
+/// What aider says after a request's rate limit.
+const RATE_LIMITED: &str = "The API provider has rate limited you.";
 
 impl StreamEvents for AiderEvents {
     fn event(&mut self, _kind: &str, _event: &serde_json::Value, _summary: &mut StreamSummary) {}
@@ -44,6 +58,7 @@ impl StreamEvents for AiderEvents {
     }
 
     fn text_line(&mut self, line: &str, summary: &mut StreamSummary) {
+        self.limit_line(line);
         if line.starts_with("litellm.") && line.contains("Error") {
             self.error = Some(line.trim().to_owned());
             self.paragraph.clear();
@@ -78,6 +93,7 @@ impl StreamEvents for AiderEvents {
     }
 
     fn finish(&mut self, summary: &mut StreamSummary) {
+        summary.usage_limit = self.limit.as_deref().map(said);
         summary.verdict = match (&self.error, self.done) {
             (Some(error), _) => Some(error_verdict(error)),
             (None, 0) => None,
@@ -105,9 +121,35 @@ impl AiderEvents {
         }
     }
 
+    /// A line as the words of a rate limit: a `litellm.RateLimitError` starts them (another
+    /// error ends the limit), the lines after it continue them until a blank one or aider's
+    /// own, [`RATE_LIMITED`], which alone is a limit too.
+    fn limit_line(&mut self, line: &str) {
+        let line = line.trim();
+        if line.starts_with("litellm.") && line.contains("Error") {
+            let limited = line.starts_with("litellm.RateLimitError");
+            self.limit = limited.then(|| truncate(line, ERROR_MESSAGE_MAX_CHARS));
+            self.limit_open = limited;
+        } else if line.is_empty() || line.starts_with(RATE_LIMITED) {
+            self.limit_open = false;
+            if !line.is_empty() && self.limit.is_none() {
+                self.limit = Some(truncate(line, ERROR_MESSAGE_MAX_CHARS));
+            }
+        } else if self.limit_open
+            && let Some(limit) = &mut self.limit
+        {
+            // Bounded: the words are cut where a receipt cuts them.
+            self.limit_open = limit.chars().count() < ERROR_MESSAGE_MAX_CHARS;
+            limit.push(' ');
+            limit.push_str(&truncate(line, ERROR_MESSAGE_MAX_CHARS));
+        }
+    }
+
     /// The reply ended (its `Tokens:` line): its last paragraph is the last message, and an
-    /// earlier request error was retried away.
+    /// earlier request error (a rate limit too) was retried away.
     fn reply_ended(&mut self, summary: &mut StreamSummary) {
+        self.limit = None;
+        self.limit_open = false;
         self.error = None;
         self.in_fence = false;
         self.after_reply = true;
@@ -280,6 +322,40 @@ mod tests {
         // An error retried away is no failure.
         let retried = "litellm.InternalServerError: boom\nDone.\nTokens: 1 sent, 1 received.\n\nApplied edit to a\n";
         assert_eq!(parse(retried).verdict, Some(Verdict::Success));
+    }
+
+    #[test]
+    fn a_rate_limit_it_gave_up_on_is_said_with_its_reset() {
+        // aider 0.86.2 against a 429 an hour away: nine retries in 77 s, then exit 0
+        // (tests/support/fixtures/limits/); the API's words are wrapped at 80 columns.
+        let far = parse(&fixture("limits/far", "aider.out"));
+        let limit = far.usage_limit.expect("a limit");
+        assert_eq!(
+            limit.said,
+            "litellm.RateLimitError: RateLimitError: OpenAIException - Rate limit reached for \
+             requests. Please try again in 3524s."
+        );
+        assert_eq!(
+            limit.resets_in_seconds,
+            Some(3524),
+            "the last retry's words"
+        );
+        assert!(matches!(far.verdict, Some(Verdict::Error { .. })));
+        // 20 s away it waited, then answered: no limit line at all.
+        let near = parse(&fixture("limits/near", "aider.out"));
+        assert_eq!(near.usage_limit, None);
+        assert_eq!(near.last_message.as_deref(), Some("After the limit."));
+        // A limit retried away, then answered, is none; a later error of another kind ends it.
+        let line = "litellm.RateLimitError: RateLimitError: OpenAIException - Rate limit reached";
+        let retried = format!("{line}\n{RATE_LIMITED}\nDone.\nTokens: 1 sent, 1 received.\n");
+        assert_eq!(parse(&retried).usage_limit, None);
+        let other = format!("{line}\n{RATE_LIMITED}\nlitellm.InternalServerError: boom\n");
+        assert_eq!(parse(&other).usage_limit, None);
+        // aider's own line alone says it.
+        let alone = format!("{RATE_LIMITED} Try again later or check your quotas.\n");
+        let limit = parse(&alone).usage_limit.unwrap();
+        assert_eq!(limit.said, alone.trim());
+        assert_eq!(limit.resets_in_seconds, None);
     }
 
     #[test]

@@ -19,7 +19,8 @@ use crate::receipts::BackgroundTask;
 
 use crate::provider::cli::stream::{
     HeadlessStream, StreamEvents, StreamSummary, array, f64_field, keep_first, last_text,
-    result_usage, result_verdict, started, str_field, subagent, truncate_message,
+    nonblank_field, result_usage, result_verdict, started, str_field, subagent, truncate_message,
+    u64_field,
 };
 
 /// Claude Code's headless stream: only its background tasks are kept between events.
@@ -164,6 +165,11 @@ fn result(event: &Value, summary: &mut StreamSummary) {
     if let Some(denials) = event.get("permission_denials").and_then(Value::as_array) {
         summary.permission_denials = denials.len() as u64;
     }
+    let limited = event.get("is_error").and_then(Value::as_bool) == Some(true)
+        && u64_field(event, "api_error_status") == Some(429);
+    summary.usage_limit = limited.then(|| {
+        crate::provider::cli::limit::said(nonblank_field(event, "result").unwrap_or("HTTP 429"))
+    });
 }
 
 /// Its headless event stream (see the module's documentation).
@@ -267,6 +273,33 @@ pub(crate) mod tests {
         assert_eq!(summary.cost_usd, Some(0.0));
         let usage = summary.usage.unwrap();
         assert_eq!((usage.input_tokens, usage.cached_input_tokens), (3, None));
+    }
+
+    #[test]
+    fn claude_a_limit_it_gave_up_on_is_said_one_it_waited_out_is_not() {
+        // claude 2.1.197 against a 429 an hour away: no retry, a `result` with
+        // `api_error_status: 429` (tests/support/fixtures/limits/).
+        let far = parse_every_split(STREAM, fixture("limits/far", "claude.out").as_bytes());
+        let limit = far.usage_limit.expect("a limit");
+        assert_eq!(
+            limit.said,
+            "API Error: Request rejected (429) · This request would exceed your account's rate limit. Please try again later."
+        );
+        assert_eq!(limit.resets_in_seconds, None, "its words name no reset");
+        assert!(matches!(far.verdict, Some(Verdict::Error { .. })));
+        // 20 s away: a `system/api_retry` (`error: "rate_limit"`), the wait, then the answer.
+        let near = parse(STREAM, fixture("limits/near", "claude.out").as_bytes());
+        assert_eq!(near.usage_limit, None);
+        assert_eq!(near.verdict, Some(Verdict::Success));
+        // Another error, or a later result that succeeded, is no limit.
+        let other =
+            r#"{"type":"result","is_error":true,"api_error_status":529,"result":"API Error: 529"}"#;
+        assert_eq!(parse(STREAM, &lines(&[other])).usage_limit, None);
+        let limited = r#"{"type":"result","is_error":true,"api_error_status":429,"result":" "}"#;
+        let ok = r#"{"type":"result","subtype":"success","is_error":false,"result":"ok"}"#;
+        let said = parse(STREAM, &lines(&[limited])).usage_limit.unwrap().said;
+        assert_eq!(said, "HTTP 429");
+        assert_eq!(parse(STREAM, &lines(&[limited, ok])).usage_limit, None);
     }
 
     #[test]

@@ -14,11 +14,18 @@
 //! What its events cannot tell: a command its shell sends to the background (`… &`), which
 //! runs on after the CLI exits; the supervisor finds it by the worker's environment and
 //! waits for it (ADR 0099).
+//!
+//! A usage limit, seen on codex 0.169.0 (ADR 0117): an HTTP 429 is an `error`,
+//! `Reconnecting... 1/5 (exceeded retry limit, last status: 429 Too Many Requests, …)`, after
+//! which it waits (no reset said): waited out, the turn completes; an hour away, it waits
+//! silently until it is stopped. A 429 with no completed turn after it is the run's
+//! `StreamSummary::usage_limit`.
 
 use serde_json::Value;
 
 use crate::receipts::BackgroundTask;
 
+use crate::provider::cli::limit::said;
 use crate::provider::cli::stream::{
     HeadlessStream, LAST_MESSAGE_MAX_CHARS, StreamEvents, StreamSummary, Usage, Verdict, add,
     error_verdict, nonblank_field, remember_error, set_capped, str_field, truncate, u64_field,
@@ -81,6 +88,7 @@ impl StreamEvents for CodexEvents {
                 let turns = summary.num_turns.get_or_insert(0);
                 *turns = turns.saturating_add(1);
                 summary.verdict = Some(Verdict::Success);
+                summary.usage_limit = None;
                 for (_, outlived) in &mut self.running {
                     *outlived = true;
                 }
@@ -96,7 +104,15 @@ impl StreamEvents for CodexEvents {
             }
             // Not fatal by itself: codex reports retries and missing model metadata this way
             // and carries on. A fatal one is followed by `turn.failed` or a failing exit.
-            "error" => remember_error(&mut self.remembered_error, event),
+            "error" => {
+                remember_error(&mut self.remembered_error, event);
+                // A 429 it retries: a limit unless a turn completes after it (ADR 0117).
+                if let Some(message) = str_field(event, "message")
+                    && message.contains("429 Too Many Requests")
+                {
+                    summary.usage_limit = Some(said(message));
+                }
+            }
             _ => {}
         }
     }
@@ -299,6 +315,29 @@ pub(crate) mod tests {
             r#"{"type":"turn.failed","error":{"message":"boom"}}"#,
         ]);
         assert_eq!(parse(STREAM, &transcript).verdict, error("boom"));
+    }
+
+    #[test]
+    fn codex_a_429_is_a_limit_unless_a_turn_completes_after_it() {
+        // codex 0.169.0 against a 429 an hour away: the `error`, then it waits silently
+        // until it is stopped (tests/support/fixtures/limits/).
+        let far = parse_every_split(STREAM, fixture("limits/far", "codex.out").as_bytes());
+        let limit = far.usage_limit.expect("a limit");
+        assert!(
+            limit.said.starts_with(
+                "Reconnecting... 1/5 (exceeded retry limit, last status: 429 Too Many Requests"
+            ),
+            "{limit:?}"
+        );
+        assert_eq!(limit.resets_in_seconds, None, "its words name no reset");
+        assert_eq!(far.verdict, None);
+        // 20 s away: the same `error`, the wait, then the answer and a completed turn.
+        let near = parse_every_split(STREAM, fixture("limits/near", "codex.out").as_bytes());
+        assert_eq!(near.usage_limit, None);
+        assert_eq!(near.verdict, Some(Verdict::Success));
+        // Another error is no limit.
+        let other = r#"{"type":"error","message":"Reconnecting... 1/5 (last status: 500)"}"#;
+        assert_eq!(parse(STREAM, &lines(&[other])).usage_limit, None);
     }
 
     #[test]

@@ -10,13 +10,20 @@
 //! Background work: not looked for on this CLI (ADR 0096), so nothing here records it;
 //! what a worker leaves running, as its shell backgrounds it, is found by the worker's
 //! environment and waited for by the supervisor (ADR 0099).
+//!
+//! A usage limit, seen on copilot 1.0.102 (ADR 0117): an HTTP 429 it retries is
+//! `assistant.turn_retry` (`reason: "rate_limit"`), no stop; one it gives up on is a
+//! `session.error` with `errorType: "rate_limit"` and `statusCode: 429`, its `message` the
+//! API's words with the reset (`Please try again in 3600s.`): `StreamSummary::usage_limit`.
 
 use serde_json::Value;
 
 use super::transcript::is_denied;
+use crate::provider::cli::limit::said;
 use crate::provider::cli::stream::{
     ERROR_MESSAGE_MAX_CHARS, HeadlessStream, LAST_MESSAGE_MAX_CHARS, StreamEvents, StreamSummary,
-    Verdict, array, error_verdict, keep_first, nonblank_field, set_capped, truncate, u64_field,
+    Verdict, array, error_verdict, keep_first, nonblank_field, set_capped, str_field, truncate,
+    u64_field,
 };
 
 /// Copilot's headless stream.
@@ -58,6 +65,10 @@ impl StreamEvents for CopilotEvents {
                     .or_else(|| u64_field(data, "statusCode").map(|s| format!("HTTP {s}")))
                     .unwrap_or_else(|| "error".to_owned());
                 self.error = Some(truncate(&message, ERROR_MESSAGE_MAX_CHARS));
+                // A limit it gave up on; one it waits out is `assistant.turn_retry` (ADR 0117).
+                let limited = str_field(data, "errorType") == Some("rate_limit")
+                    || u64_field(data, "statusCode") == Some(429);
+                summary.usage_limit = limited.then(|| said(&message));
             }
             "result" => {
                 set_capped(&mut summary.session_id, event, "sessionId");
@@ -154,6 +165,29 @@ mod tests {
             panic!("{s:?}");
         };
         assert!(message.contains("500 scripted failure"), "{message}");
+    }
+
+    #[test]
+    fn a_limit_it_gave_up_on_is_said_with_its_reset_one_it_retried_is_not() {
+        // copilot 1.0.102 against a 429 an hour away: no retry, `session.error`
+        // (`errorType: "rate_limit"`), exit 1 (tests/support/fixtures/limits/).
+        let far = parse(&fixture("limits/far", "copilot.out"));
+        let limit = far.usage_limit.expect("a limit");
+        assert_eq!(
+            limit.said,
+            "429 Rate limit reached for requests. Please try again in 3600s."
+        );
+        assert_eq!(limit.resets_in_seconds, Some(3600));
+        assert!(matches!(far.verdict, Some(Verdict::Error { .. })));
+        // 20 s away: `assistant.turn_retry` (`reason: "rate_limit"`), then the answer.
+        let near = parse(&fixture("limits/near", "copilot.out"));
+        assert_eq!(near.usage_limit, None);
+        assert_eq!(near.verdict, Some(Verdict::Success));
+        // A status alone says it; another error says none.
+        let s = parse(r#"{"type":"session.error","data":{"statusCode":429}}"#);
+        assert_eq!(s.usage_limit.unwrap().said, "HTTP 429");
+        let s = parse(r#"{"type":"session.error","data":{"message":"500 boom","statusCode":500}}"#);
+        assert_eq!(s.usage_limit, None);
     }
 
     #[test]

@@ -10,11 +10,17 @@
 //! counts for nothing; stopped at the bound, or never found (it ended before gemini exited,
 //! or ran where vnx cannot see it: in the sandbox its PID namespace ends with gemini), it
 //! is unfinished work (`background_stopped`), and the dispatch needs a person.
+//!
+//! A usage limit, seen on gemini 0.61.0 (ADR 0117): a per-minute quota's 429 it waits out
+//! silently; a per-day quota's it gives up on at once (exit 173), and only then says it: a
+//! `result` with `status: "error"` whose `error.message` says the quota was exhausted, with
+//! no reset: `StreamSummary::usage_limit`.
 
 use serde_json::Value;
 
 use crate::receipts::BackgroundTask;
 
+use crate::provider::cli::limit::said;
 use crate::provider::cli::stream::{
     CappedText, HeadlessStream, LAST_MESSAGE_MAX_CHARS, StreamEvents, StreamSummary, Usage,
     Verdict, error_verdict, nonblank_field, remember_error, started, str_field, truncate,
@@ -127,13 +133,17 @@ impl GeminiEvents {
         self.gemini_close_message(summary);
         let error = event.get("error").filter(|e| e.is_object());
         match str_field(event, "status") {
-            Some("success") => summary.verdict = Some(Verdict::Success),
+            Some("success") => {
+                summary.verdict = Some(Verdict::Success);
+                summary.usage_limit = None;
+            }
             status if status == Some("error") || error.is_some() => {
                 let message = error
                     .and_then(|e| nonblank_field(e, "message"))
                     .or(self.remembered_error.as_deref())
                     .unwrap_or("status error");
                 summary.verdict = Some(error_verdict(message));
+                summary.usage_limit = quota_exhausted(message).then(|| said(message));
             }
             _ => {}
         }
@@ -170,6 +180,13 @@ impl GeminiEvents {
             summary.last_message = Some(truncate(&current.text, LAST_MESSAGE_MAX_CHARS));
         }
     }
+}
+
+/// Whether a result's error says a quota was used up: its words, seen on gemini 0.61.0,
+/// `[API Error: You have exhausted your daily quota on this model.]`.
+fn quota_exhausted(message: &str) -> bool {
+    let message = message.to_ascii_lowercase();
+    message.contains("exhausted your") && message.contains("quota")
 }
 
 /// Whether a tool error type or message reads as a refused permission or approval.
@@ -302,6 +319,34 @@ pub(crate) mod tests {
 
         let transcript = lines(&[r#"{"type":"result","status":"error"}"#]);
         assert_eq!(parse(STREAM, &transcript).verdict, error("status error"));
+    }
+
+    #[test]
+    fn gemini_a_quota_it_gave_up_on_is_said_one_it_waited_out_is_not() {
+        // gemini 0.61.0 against a per-day quota, the reset an hour and 20 s away: no retry,
+        // exit 173 (tests/support/fixtures/limits/).
+        for dir in ["limits/far", "limits/near"] {
+            let s = parse_every_split(STREAM, fixture(dir, "gemini.out").as_bytes());
+            let limit = s.usage_limit.expect("a limit");
+            assert!(
+                limit.said.starts_with(
+                    "[API Error: You have exhausted your daily quota on this model.]\nPlease wait"
+                ),
+                "{limit:?}"
+            );
+            assert_eq!(limit.resets_in_seconds, None, "its words name no reset");
+            assert!(matches!(s.verdict, Some(Verdict::Error { .. })));
+        }
+        // A per-minute quota: it waits silently, then answers.
+        let s = parse(
+            STREAM,
+            fixture("limits/near-minute", "gemini.out").as_bytes(),
+        );
+        assert_eq!(s.usage_limit, None);
+        assert_eq!(s.verdict, Some(Verdict::Success));
+        // Another error is no limit.
+        let other = r#"{"type":"result","status":"error","error":{"message":"Maximum session turns exceeded"}}"#;
+        assert_eq!(parse(STREAM, &lines(&[other])).usage_limit, None);
     }
 
     #[test]
