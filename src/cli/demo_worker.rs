@@ -131,8 +131,8 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The `limit` behaviour: its work written, a usage limit met (exit 1, as claude ends at
-/// one); continued in its session, the work committed and reported done.
+/// The `limit` behaviour: its work written, a usage limit met (exit 1, as a hosted CLI ends
+/// at one); continued in its session, the work committed and reported done.
 fn limit(dir: &std::path::Path, prompt: &str, resumed: Option<&str>) -> Result<ExitCode, CliError> {
     let Some(session) = resumed else {
         let path = demo::write_output(dir, prompt)

@@ -15,7 +15,8 @@
 //! a review comment on a diff to each of claude, codex and gemini; `across` runs
 //! best-of, compare, replay, budgets and `vnx mcp` with all seven; `planted` a sandboxed
 //! worker's hook, MCP server or plugin planted in its CLI's home, which stays in its sandbox;
-//! `starts` every CLI in every lane and posture.
+//! `starts` every CLI in every lane and posture; `limits` claude and gemini stopped by a usage
+//! limit, waited out and continued in their session.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -45,6 +46,7 @@ mod container;
 mod copilot;
 mod daily_loop;
 mod image;
+mod limits;
 mod needs_you;
 mod notice_links;
 mod opencode;

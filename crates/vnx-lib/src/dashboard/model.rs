@@ -328,6 +328,9 @@ fn activity(s: &DispatchState, root: &Path, tmux: &Tmux) -> String {
         if let Some(b) = &s.background {
             return format!("waiting on {}", b.describe());
         }
+        if let Some(l) = &s.limited {
+            return one_line(&l.describe());
+        }
         if let Some(text) = pane(s, tmux)
             && !shows_events(&text)
         {

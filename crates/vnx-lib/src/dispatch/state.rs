@@ -124,8 +124,7 @@ pub struct DispatchState {
         deserialize_with = "crate::dispatch::state::de_json"
     )]
     pub background: Option<crate::receipts::DispatchBackground>,
-    /// While its worker waits out a usage limit: the limit, and when vnx continues it (ADR
-    /// 0117).
+    /// While its worker waits out a usage limit: the limit and when it goes on (ADR 0117).
     #[serde(skip_serializing_if = "Option::is_none")]
     #[borsh(
         serialize_with = "crate::dispatch::state::ser_json",
@@ -625,11 +624,10 @@ impl DispatchState {
         !settled
             && self.host.is_none()
             && match self.state {
-                State::Running | State::Blocked | State::Stalled | State::Limited | State::Lost => {
-                    true
-                }
                 State::Ended(_) => self.teardown_class != Some(TeardownClass::Clean),
                 State::Queued | State::Expired => false,
+                // Live (running, blocked, stalled, limited) or lost.
+                _ => true,
             }
     }
 
@@ -699,9 +697,9 @@ pub enum State {
 impl State {
     /// Whether the dispatch has not ended: running, blocked, stalled or limited.
     pub fn is_live(self) -> bool {
-        matches!(
+        !matches!(
             self,
-            State::Running | State::Blocked | State::Stalled | State::Limited
+            State::Queued | State::Expired | State::Lost | State::Ended(_)
         )
     }
 

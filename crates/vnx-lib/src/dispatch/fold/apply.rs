@@ -135,16 +135,7 @@ impl Records {
                     s.background = None;
                 }
             }
-            // Its provider's usage limit stopped its worker: its supervisor waits for the
-            // reset (ADR 0117); a `dispatch_resumed` after it says it went on.
-            Typed::DispatchLimited(r) => {
-                if let Some(s) = self.state(id, cite, true) {
-                    s.state = State::Limited;
-                    s.limited = Some(r.receipt);
-                    s.blocked = None;
-                    s.background = None;
-                }
-            }
+            Typed::DispatchLimited(r) => self.limited(id, r.receipt, cite),
             // Its turn ended with background work running: still running, waiting on it.
             Typed::DispatchBackground(r) => {
                 if let Some(s) = self.state(id, cite, true) {
@@ -356,6 +347,19 @@ impl Records {
                 previous_status: a.previous_status,
                 note: a.note,
             });
+        }
+    }
+}
+
+impl Records {
+    /// Its provider's usage limit stopped its worker: its supervisor waits for the reset
+    /// (ADR 0117); a `dispatch_resumed` after it says it went on.
+    fn limited(&mut self, id: &DispatchId, limited: receipts::DispatchLimited, cite: Cite) {
+        if let Some(s) = self.state(id, cite, true) {
+            s.state = State::Limited;
+            s.limited = Some(limited);
+            s.blocked = None;
+            s.background = None;
         }
     }
 }

@@ -122,27 +122,27 @@ mod tests {
     fn a_hold_holds_until_it_ends_and_its_dispatch_may_end_it() {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
-        hold(d, &hold_of("claude", at(60), "D-1")).unwrap();
-        assert!(holding(d, "claude").is_some());
-        assert!(holding(d, "codex").is_none());
+        hold(d, &hold_of("prov-a", at(60), "D-1")).unwrap();
+        assert!(holding(d, "prov-a").is_some());
+        assert!(holding(d, "prov-b").is_none());
         // A sooner reset does not shorten it; a later one lengthens it.
-        hold(d, &hold_of("claude", at(10), "D-2")).unwrap();
-        assert_eq!(read(d, "claude").unwrap().dispatch_id.as_str(), "D-1");
-        hold(d, &hold_of("claude", at(120), "D-2")).unwrap();
+        hold(d, &hold_of("prov-a", at(10), "D-2")).unwrap();
+        assert_eq!(read(d, "prov-a").unwrap().dispatch_id.as_str(), "D-1");
+        hold(d, &hold_of("prov-a", at(120), "D-2")).unwrap();
         assert_eq!(all(d).len(), 1);
         // Only the dispatch that holds it releases it.
-        release(d, "claude", &DispatchId::parse("D-1").unwrap());
-        assert!(holding(d, "claude").is_some());
-        release(d, "claude", &DispatchId::parse("D-2").unwrap());
-        assert!(holding(d, "claude").is_none());
+        release(d, "prov-a", &DispatchId::parse("D-1").unwrap());
+        assert!(holding(d, "prov-a").is_some());
+        release(d, "prov-a", &DispatchId::parse("D-2").unwrap());
+        assert!(holding(d, "prov-a").is_none());
     }
 
     #[test]
     fn an_ended_hold_or_a_strange_name_holds_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
-        hold(d, &hold_of("gemini", at(-5), "D-1")).unwrap();
-        assert!(read(d, "gemini").is_some() && holding(d, "gemini").is_none());
+        hold(d, &hold_of("prov-c", at(-5), "D-1")).unwrap();
+        assert!(read(d, "prov-c").is_some() && holding(d, "prov-c").is_none());
         hold(d, &hold_of("../x", at(60), "D-1")).unwrap();
         assert!(all(d).is_empty());
         // A link planted in its place is not followed.
@@ -150,10 +150,10 @@ mod tests {
         let elsewhere = d.join("elsewhere.json");
         std::fs::write(
             &elsewhere,
-            serde_json::to_vec(&hold_of("qwen", at(60), "D-1")).unwrap(),
+            serde_json::to_vec(&hold_of("prov-d", at(60), "D-1")).unwrap(),
         )
         .unwrap();
-        std::os::unix::fs::symlink(&elsewhere, d.join(LIMITS_DIR).join("qwen.json")).unwrap();
-        assert!(holding(d, "qwen").is_none());
+        std::os::unix::fs::symlink(&elsewhere, d.join(LIMITS_DIR).join("prov-d.json")).unwrap();
+        assert!(holding(d, "prov-d").is_none());
     }
 }

@@ -224,8 +224,6 @@ fn plan_in<'scope, 'env>(
         None => prompt,
     };
     let invocation = invocation.map_err(pinned)?;
-    let continuation =
-        continuation(ctx, req, (&worker, &invocation, &id)).map(|i| i.with_program(&binary));
     included.retain(|f| !egress.withheld.contains(&f.path));
     let (homes, sessions) =
         homes_and_sessions(ctx, (&resolved, &invocation), req, sandboxed, &dispatch_dir);
@@ -257,6 +255,7 @@ fn plan_in<'scope, 'env>(
         permission: req.permission,
         lane,
         binary_version: None, // probed by the launch (see `Plan::version_of`)
+        continuation: continuation(ctx, req, (&worker, &invocation, &id), &binary),
         invocation,
         prompt_sha256: hex::encode(Sha256::digest(prompt.as_bytes())),
         deadline_secs: req.deadline.as_secs(),
@@ -279,7 +278,6 @@ fn plan_in<'scope, 'env>(
         completion_retry_secs: req.completion_retry.as_secs(),
         stall_after_secs: Some(stall_after_secs(req, &config)),
         background_wait_secs: config.background_wait_seconds,
-        continuation,
         limit_wait_secs: config.limit_wait_seconds,
         notify: config.notify.clone(),
         worktree_setup: config.worktree.setup.clone(),
@@ -708,6 +706,7 @@ fn continuation(
     ctx: &Context<'_>,
     req: &Request,
     (worker, invocation, id): (&Worker<'_>, &Invocation, &DispatchId),
+    binary: &Path,
 ) -> Option<Invocation> {
     if worker.lane != Lane::Headless {
         return None;
@@ -723,7 +722,7 @@ fn continuation(
         ..*worker
     };
     let unresumed = fresh.invocation(ctx, req, prompt.len()).ok()?;
-    (continued.argv != unresumed.argv).then_some(continued)
+    (continued.argv != unresumed.argv).then(|| continued.with_program(binary))
 }
 
 /// The composed prompt and the invocation that carries it. The completion protocol the

@@ -1,0 +1,77 @@
+//! A usage limit met by the real CLIs that stop at one (issue 71, ADR 0117), against the
+//! scripted model: the model writes a file, then every request for a few seconds is answered
+//! HTTP 429 as the hosted API answers a limit (`\@model limit`), then the script goes on.
+//! claude (with the retries `seed_home.py` leaves it) gives up at once, exit 1, and gemini
+//! on a per-day quota exits 173: each dispatch reads `limited` (signed, its CLI's words),
+//! waits the config's `limit_wait_seconds` (neither CLI says when the limit resets), goes on
+//! once in the same session with the short prompt, and ends done with the file written
+//! before the limit and the report after it.
+
+use super::{Rig, explain, step, within};
+use crate::common::{completion, configure, run};
+
+/// How long the model's limit lasts, and how long vnx waits when nobody said.
+const WINDOW: u64 = 8;
+const CONFIG: &str = "limit_wait_seconds: 12\n";
+
+fn limited_then_done(rig: &Rig, cli: &str, quota: &str) {
+    let at = step(cli, "headless", "usage limit");
+    let marker = format!("{cli} limited mid-task");
+    let instruction = format!(
+        "{marker}\n\\@model write limited.txt {marker}\n\\@model limit {WINDOW}{quota} {cli}\n\
+         \\@model run vnx report --status done --summary after-the-limit\n\\@model say Done."
+    );
+    let id = rig.detach(cli, "headless", 240, &instruction);
+    let limited = || {
+        rig.repo
+            .receipts(&id)
+            .iter()
+            .any(|r| r["event_type"] == "dispatch_limited")
+    };
+    assert!(
+        within(120, limited),
+        "{at} never limited: {:?}",
+        rig.repo.receipts(&id)
+    );
+    let r = run(rig
+        .repo
+        .vnx()
+        .args(["wait", &id, "--json", "--timeout", "180"]));
+    let c = completion(&r);
+    assert_eq!(c["status"], "done", "{at} {}", explain(&c));
+    let receipts = rig.repo.receipts(&id);
+    let limit = receipts
+        .iter()
+        .find(|r| r["event_type"] == "dispatch_limited")
+        .unwrap();
+    assert_eq!(limit["limit_count"], 1, "{at} {limit}");
+    assert!(
+        limit["resets_at"].is_null(),
+        "{at} its CLI said no reset: {limit}"
+    );
+    let resumed: Vec<_> = receipts
+        .iter()
+        .filter(|r| r["event_type"] == "dispatch_resumed" && r["after"] == "limited")
+        .collect();
+    assert_eq!(resumed.len(), 1, "{at} continued once: {receipts:?}");
+    // The same session, and the file written before the limit is on the branch.
+    let started = &receipts[0];
+    if let Some(session) = c["session_id"].as_str() {
+        let log = std::fs::read_to_string(c["worker_log"].as_str().unwrap()).unwrap();
+        assert!(log.contains(session), "{at} {session} not in the log");
+    }
+    assert_eq!(
+        rig.repo.on_branch(&id, "limited.txt"),
+        format!("{marker}\n"),
+        "{at} {started}"
+    );
+}
+
+#[test]
+#[ignore = "needs the real claude and gemini (tests/support/install-clis.sh)"]
+fn real_clis_stopped_by_a_usage_limit_wait_and_go_on_in_their_session() {
+    let rig = Rig::new();
+    configure(&rig.repo, CONFIG);
+    limited_then_done(&rig, "claude", "");
+    limited_then_done(&rig, "gemini", "");
+}
