@@ -366,11 +366,14 @@ def gemini_script(body: dict) -> tuple[list[Step], int]:
             script_at, steps = i, found
     if script_at is None:
         return [], 0
-    n = 0
+    # Distinct responses: a session gemini resumes after a usage limit carries the response
+    # it was sending when the limit met it twice (seen with gemini 0.61).
+    seen = set()
     for c in contents[script_at + 1:]:
-        n += sum(1 for p in (c.get("parts") or [])
-                 if isinstance(p, dict) and "functionResponse" in p)
-    return steps, n
+        for p in (c.get("parts") or []):
+            if isinstance(p, dict) and "functionResponse" in p:
+                seen.add(json.dumps(p["functionResponse"], sort_keys=True))
+    return steps, len(seen)
 
 
 def chat_text(content) -> str:
@@ -989,8 +992,12 @@ class Handler(BaseHTTPRequestHandler):
         while d.kind == "limit":
             left = self.server.limit_window(d.step)
             if left > 0:
-                d.reset_in = left
-                d.quota = "quota" in d.step.arg.split()[1:]
+                words = d.step.arg.split()[1:]
+                # `says=N`: the reset the answer names, an hour where the test ends the
+                # window sooner (a CLI gives up at once on a far reset).
+                says = [w[5:] for w in words if w.startswith("says=")]
+                d.reset_in = float(says[0]) if says and says[0].isdigit() else left
+                d.quota = "quota" in words
                 return d
             passed.add(d.step.line)
             d = decide(steps, n, frozenset(passed))

@@ -1,6 +1,7 @@
 //! A usage limit met by the real CLIs that stop at one (issue 71, ADR 0117), against the
 //! scripted model: the model writes a file, then every request for a few seconds is answered
-//! HTTP 429 as the hosted API answers a limit (`\@model limit`), then the script goes on.
+//! HTTP 429 as the hosted API answers a limit an hour from its reset (`\@model limit 8
+//! says=3600`: the test ends the hour sooner), then the script goes on.
 //! claude (with the retries `seed_home.py` leaves it) gives up at once, exit 1, and gemini
 //! on a per-day quota exits 173: each dispatch reads `limited` (signed, its CLI's words),
 //! waits the config's `limit_wait_seconds` (neither CLI says when the limit resets), goes on
@@ -14,11 +15,11 @@ use crate::common::{completion, configure, run};
 const WINDOW: u64 = 8;
 const CONFIG: &str = "limit_wait_seconds: 12\n";
 
-fn limited_then_done(rig: &Rig, cli: &str, quota: &str) {
+fn limited_then_done(rig: &Rig, cli: &str) {
     let at = step(cli, "headless", "usage limit");
     let marker = format!("{cli} limited mid-task");
     let instruction = format!(
-        "{marker}\n\\@model write limited.txt {marker}\n\\@model limit {WINDOW}{quota} {cli}\n\
+        "{marker}\n\\@model write limited.txt {marker}\n\\@model limit {WINDOW} says=3600 {cli}\n\
          \\@model run vnx report --status done --summary after-the-limit\n\\@model say Done."
     );
     let id = rig.detach(cli, "headless", 240, &instruction);
@@ -72,6 +73,6 @@ fn limited_then_done(rig: &Rig, cli: &str, quota: &str) {
 fn real_clis_stopped_by_a_usage_limit_wait_and_go_on_in_their_session() {
     let rig = Rig::new();
     configure(&rig.repo, CONFIG);
-    limited_then_done(&rig, "claude", "");
-    limited_then_done(&rig, "gemini", "");
+    limited_then_done(&rig, "claude");
+    limited_then_done(&rig, "gemini");
 }
