@@ -53,6 +53,7 @@ gates:
 notify: [notify-send, \"vnx {id}\", \"{state}\"]
 stall_after_seconds: 120
 background_wait_seconds: 90
+limit_wait_seconds: 45
 worktree:
   setup:
     - [npm, ci]
@@ -216,6 +217,7 @@ fn full_example() {
         notify: strings(&["notify-send", "vnx {id}", "{state}"]),
         stall_after_seconds: Some(120),
         background_wait_seconds: Some(90),
+        limit_wait_seconds: Some(45),
         defaults: Default::default(),
         budget: Default::default(),
         prices: Default::default(),
@@ -331,7 +333,7 @@ fn yaml_and_type_errors_carry_their_location() {
     assert_eq!((l, c), (3, 1));
     assert_eq!(
         m,
-        "unknown field `projectid`, expected one of version, project_id, providers, concurrency, roles, gates, notify, stall_after_seconds, background_wait_seconds, worktree, queue, sandbox, hosts, forge, defaults, serve, mcp, budget, prices"
+        "unknown field `projectid`, expected one of version, project_id, providers, concurrency, roles, gates, notify, stall_after_seconds, background_wait_seconds, limit_wait_seconds, worktree, queue, sandbox, hosts, forge, defaults, serve, mcp, budget, prices"
     );
     let (l, c, m) = parse_err(&provider("    binary: k\n    bogus: 1\n"));
     assert_eq!((l, c), (5, 5));

@@ -284,7 +284,8 @@ mod tests {
             .map(|a| (a.to_owned(), "claude".to_owned()))
             .into();
         // Other CLIs' suggestions may follow: the registry decides how many there are.
-        assert_eq!(models[8..11], aliases[..], "{models:?}");
-        assert!(models[..8].iter().all(|(_, d)| d == "demo"));
+        let demos = crate::provider::DemoBehaviour::ALL.len();
+        assert_eq!(models[demos..demos + 3], aliases[..], "{models:?}");
+        assert!(models[..demos].iter().all(|(_, d)| d == "demo"));
     }
 }
