@@ -4,7 +4,7 @@
 //! …` (signed `dispatch_limited`), its provider holds new launches in the queue, and at the
 //! reset the worker goes on once in its session and ends done; the queued dispatch starts
 //! after it. A person's `vnx resume ID` continues it before the reset, `vnx cancel` ends it
-//! cancelled, never failed.
+//! cancelled, never failed; a supervisor killed while it waits is repaired by `vnx resume`.
 
 use std::time::{Duration, Instant};
 
@@ -185,6 +185,35 @@ fn a_person_continues_a_limited_dispatch_early_or_cancels_it() {
             .unwrap()
             .contains("usage limit"),
         "{c}"
+    );
+    repo.verify_ok();
+}
+
+#[test]
+fn a_supervisor_killed_while_it_waits_out_a_limit_is_resumed() {
+    let repo = Repo::new();
+    let id = limited(&repo, 3600);
+    // Killed mid-wait (kill -9): nothing more is recorded, the dispatch reads lost.
+    repo.server.kill_pane_process(&format!("vnx-{id}"));
+    let lost = until(Duration::from_secs(30), || {
+        state_of(&repo, &id)["status"] == "lost"
+    });
+    assert!(lost, "never lost: {}", state_of(&repo, &id));
+    // `vnx resume` repairs it: closed, and continued by a follow-up in its worktree, which
+    // meets the limit again, waits it out and finishes the work.
+    let r = run(repo
+        .vnx()
+        .env("VNX_DEMO_LIMIT_RESETS_IN", "2")
+        .args(["resume", &id]));
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let next = r.stdout.trim().to_owned();
+    assert!(next.starts_with("D-"), "{}{}", r.stdout, r.stderr);
+    let c = waited(&repo, &next);
+    assert_eq!(c["status"], "done", "{c}");
+    assert_eq!(
+        repo.on_branch(&id, "demo-output.txt").lines().count(),
+        4,
+        "the demo output, once"
     );
     repo.verify_ok();
 }
