@@ -261,7 +261,7 @@ pub struct Spec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub continuation: Option<Invocation>,
     /// How long a usage limit whose reset nobody said is waited out (the config's
-    /// `limit_wait_seconds`); `None`: [`DEFAULT_LIMIT_WAIT_SECS`].
+    /// `limit_wait_seconds`); `None`: 300 s.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit_wait_secs: Option<u64>,
     /// The budget held while the worker runs (ADR 0094), as `dispatch_started` records it.
