@@ -139,13 +139,19 @@ fn limit(dir: &std::path::Path, prompt: &str, resumed: Option<&str>) -> Result<E
             .map_err(|e| CliError::new("could not write the demo output").with_cause(&e))?;
         println!("wrote {}", path.display());
         let id = super::util::settings::env_text("VNX_DISPATCH_ID").unwrap_or_default();
-        // The reset a test may move further away (`VNX_DEMO_LIMIT_RESETS_IN`, seconds).
-        let resets_in = super::util::settings::env_text("VNX_DEMO_LIMIT_RESETS_IN")
-            .and_then(|s| s.parse::<u64>().ok())
-            .unwrap_or(vnx::provider::cli::demo::LIMIT_RESETS_IN);
+        // The reset a test may move (`VNX_DEMO_LIMIT_RESETS_IN`, seconds), or leave unsaid
+        // (`none`), as most CLIs do.
+        let resets = match super::util::settings::env_text("VNX_DEMO_LIMIT_RESETS_IN") {
+            Some(none) if none == "none" => String::new(),
+            Some(secs) if secs.parse::<u64>().is_ok() => format!("; resets in {secs} s"),
+            _ => format!(
+                "; resets in {} s",
+                vnx::provider::cli::demo::LIMIT_RESETS_IN
+            ),
+        };
         println!(
-            "{} (session demo-{id}); resets in {resets_in} s",
-            vnx::provider::cli::demo::LIMIT_LINE,
+            "{} (session demo-{id}){resets}",
+            vnx::provider::cli::demo::LIMIT_LINE
         );
         return Ok(ExitCode::from(1));
     };

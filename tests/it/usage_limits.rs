@@ -217,3 +217,39 @@ fn a_supervisor_killed_while_it_waits_out_a_limit_is_resumed() {
     );
     repo.verify_ok();
 }
+
+#[test]
+fn a_limit_whose_reset_nobody_said_is_waited_out_for_the_configured_time() {
+    let repo = Repo::new();
+    crate::common::configure(&repo, "limit_wait_seconds: 2\n");
+    let mut cmd = repo.dispatch_cmd("limit");
+    cmd.env("VNX_DEMO_LIMIT_RESETS_IN", "none").args([
+        "--json",
+        "--instruction",
+        "write it",
+        "--detach",
+    ]);
+    let r = run(&mut cmd);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    let id = v["dispatch_id"].as_str().unwrap().to_owned();
+    assert_eq!(waited(&repo, &id)["status"], "done");
+    let limit = repo
+        .receipts(&id)
+        .into_iter()
+        .find(|r| r["event_type"] == "dispatch_limited")
+        .unwrap();
+    assert!(limit["resets_at"].is_null(), "nobody said: {limit}");
+    let shown = limit["said"].as_str().unwrap();
+    assert!(!shown.contains("resets in"), "{shown}");
+    let resumed = repo
+        .receipts(&id)
+        .into_iter()
+        .find(|r| r["event_type"] == "dispatch_resumed")
+        .unwrap();
+    let waited_s = resumed["waited_seconds"].as_f64().unwrap();
+    assert!(
+        (1.5..30.0).contains(&waited_s),
+        "the configured 2 s: {resumed}"
+    );
+}

@@ -53,7 +53,6 @@ gates:
 notify: [notify-send, \"vnx {id}\", \"{state}\"]
 stall_after_seconds: 120
 background_wait_seconds: 90
-limit_wait_seconds: 45
 worktree:
   setup:
     - [npm, ci]
@@ -217,7 +216,6 @@ fn full_example() {
         notify: strings(&["notify-send", "vnx {id}", "{state}"]),
         stall_after_seconds: Some(120),
         background_wait_seconds: Some(90),
-        limit_wait_seconds: Some(45),
         defaults: Default::default(),
         budget: Default::default(),
         prices: Default::default(),
