@@ -26,7 +26,7 @@ pub struct IdleBench {
 }
 
 /// The processes whose command line holds `needle`, each with its CPU ticks so far.
-fn ticks_of(needle: &str) -> BTreeMap<u32, u64> {
+pub(crate) fn ticks_of(needle: &str) -> BTreeMap<u32, u64> {
     let mut out = BTreeMap::new();
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return out;
@@ -60,7 +60,7 @@ fn stat_ticks(path: &Path) -> Option<u64> {
 }
 
 /// The ticks `now` adds to `before`, over the processes in both.
-fn spent(before: &BTreeMap<u32, u64>, now: &BTreeMap<u32, u64>) -> u64 {
+pub(crate) fn spent(before: &BTreeMap<u32, u64>, now: &BTreeMap<u32, u64>) -> u64 {
     now.iter()
         .filter_map(|(pid, t)| Some(t.saturating_sub(*before.get(pid)?)))
         .sum()
@@ -145,7 +145,7 @@ pub fn bench_idle(vnx: &Path, dir: &Path, n: usize) -> Result<IdleBench> {
 }
 
 /// The kernel's clock ticks per second for `/proc/<pid>/stat` (`getconf CLK_TCK`).
-fn clock_ticks() -> f64 {
+pub(crate) fn clock_ticks() -> f64 {
     std::process::Command::new("getconf")
         .arg("CLK_TCK")
         .output()

@@ -29,6 +29,9 @@
 //! 14. `vnx serve`'s list page asked for alone and by 50 devices at once (`--serve-only`).
 //! 15. Idle cost: the CPU of `--dispatches` live dispatches' supervisors (and the tmux
 //!     server) over 10 s while their workers sleep (`--idle-only`).
+//! 16. Usage limits: a dispatch waiting out a usage limit and 200 queued behind the
+//!     provider's hold, their CPU over 10 s of the wait, and the first launch after the
+//!     reset (`--limits-only`).
 
 #![expect(
     clippy::disallowed_methods,
@@ -46,6 +49,7 @@ mod egress_bench;
 mod generate;
 mod idle_bench;
 mod launch_bench;
+mod limits_bench;
 mod machine;
 mod pool_bench;
 mod queue_bench;
@@ -138,6 +142,10 @@ struct Args {
     /// workers sleep, watched for 10 s [default: 500, or 20 with --quick]
     #[arg(long)]
     idle_only: bool,
+    /// Only the usage-limits benchmark: a dispatch waiting out a usage limit and
+    /// `--dispatches` queued behind the hold [default: 200, or 20 with --quick]
+    #[arg(long)]
+    limits_only: bool,
     /// Only the launch benchmark: `vnx dispatch-agent --detach` against `workmux add` with
     /// each real CLI installed (claude, codex, gemini, opencode), `--pairs` interleaved pairs
     #[arg(long)]
@@ -291,6 +299,14 @@ fn run(args: &Args) -> Result<()> {
         let n = args.dispatches.unwrap_or(if args.quick { 20 } else { 500 });
         note(&format!("starting {n} dispatches whose workers sleep"));
         let bench = idle_bench::bench_idle(&vnx, &work.path, n.max(1))?;
+        print!("{}", bench.render());
+        io::stdout().flush()?;
+        return Ok(());
+    }
+    if args.limits_only {
+        let n = args.dispatches.unwrap_or(if args.quick { 20 } else { 200 });
+        note(&format!("a dispatch limited, {n} queued behind it"));
+        let bench = limits_bench::bench_limits(&vnx, &work.path, 1, n)?;
         print!("{}", bench.render());
         io::stdout().flush()?;
         return Ok(());

@@ -140,7 +140,19 @@ fn a_limited_provider_holds_new_launches_until_the_reset() {
             .contains("demo is limited until"),
         "{first}"
     );
-    // At the reset it starts, after the limited one went on.
+    // At the reset it starts, after the limited one went on: started by the limited
+    // dispatch's supervisor (only the ledger is read here: a vnx command would drain the
+    // queue itself).
+    let admitted = until(Duration::from_secs(30), || {
+        repo.events("queue_decision")
+            .iter()
+            .any(|d| d["dispatch_id"] == queued.as_str() && d["decision"] == "admitted")
+    });
+    assert!(
+        admitted,
+        "never admitted: {:?}",
+        repo.events("queue_decision")
+    );
     let c = waited(&repo, &queued);
     assert_eq!(c["status"], "done", "{c}");
     assert_eq!(waited(&repo, &id)["status"], "done");

@@ -50,7 +50,8 @@ pub(super) enum Waited {
 }
 
 /// A wall-clock time as receipts write it, rounded up to the second: the provider's hold
-/// ends no sooner than its own worker is continued, so that one goes first.
+/// ends no sooner than its own worker is continued (which ends the hold), so that one goes
+/// first.
 fn stamp(t: SystemTime) -> crate::ids::Timestamp {
     let t = jiff::Timestamp::try_from(t).unwrap_or_else(|_| jiff::Timestamp::now());
     let t = match t.subsec_nanosecond() {
@@ -112,11 +113,13 @@ pub(super) fn wait_out(
         }
         if took_request(&spec.dispatch_dir) {
             source = "person";
-            held::release(spec.data_dir(), spec.provider.name(), &spec.id);
             break;
         }
         std::thread::sleep(LOOK.min(end.saturating_duration_since(Instant::now())));
     }
+    // Its own hold ends as it goes on (a later one another worker set stays), so the queue
+    // it drains next starts what waited.
+    held::release(spec.data_dir(), spec.provider.name(), &spec.id);
     let waited = started.elapsed();
     let resumed = DispatchResumed {
         dispatch_id: spec.id.clone(),
