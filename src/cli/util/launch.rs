@@ -309,14 +309,12 @@ impl Started {
             Submitted::Started(launched) => launched,
             // Queued: its id (detached), or a wait through its start to its end.
             Submitted::Queued {
-                id,
-                position,
-                capacity,
+                id, position, why, ..
             } => {
                 let provider = started.provider.as_str();
                 say!(
-                    "queued {id} at position {position}: every {provider} slot ({capacity}) is \
-                     taken; it starts when one frees (`vnx status {id}`, `vnx cancel {id}`)"
+                    "queued {id} at position {position}: {why}; it starts when that ends (`vnx \
+                     status {id}`, `vnx cancel {id}`)"
                 );
                 if self.detach {
                     return print_queued(&mut Out::new(), &id, Some(provider), position, self.json);

@@ -50,6 +50,8 @@ pub enum Submitted {
         position: u32,
         /// The provider's capacity.
         capacity: u32,
+        /// Why it waits, in words: every slot taken, or its provider held by a usage limit.
+        why: String,
     },
 }
 
@@ -226,7 +228,7 @@ pub fn submit(
     let mut all = entry::all(&data);
     all.retain(|x| x.line() == spec.provider.name());
     let position = entry::positions(&all).get(&spec.id).copied().unwrap_or(0);
-    let mut d = decide(QueueVerdict::Queued, full);
+    let mut d = decide(QueueVerdict::Queued, full.clone());
     d.queue_position = Some(position);
     if let Err(err) = record(ctx, &spec.ledger, d) {
         let _ = std::fs::remove_file(path);
@@ -237,6 +239,7 @@ pub fn submit(
         id: spec.id.clone(),
         position,
         capacity: limit,
+        why: full,
     })
 }
 
