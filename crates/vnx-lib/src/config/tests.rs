@@ -53,6 +53,7 @@ gates:
 notify: [notify-send, \"vnx {id}\", \"{state}\"]
 stall_after_seconds: 120
 background_wait_seconds: 90
+limit_wait_seconds: 45
 worktree:
   setup:
     - [npm, ci]
@@ -216,9 +217,7 @@ fn full_example() {
         notify: strings(&["notify-send", "vnx {id}", "{state}"]),
         stall_after_seconds: Some(120),
         background_wait_seconds: Some(90),
-        defaults: Default::default(),
-        budget: Default::default(),
-        prices: Default::default(),
+        limit_wait_seconds: Some(45),
         worktree: WorktreeConfig {
             setup: vec![strings(&["npm", "ci"])],
             teardown: vec![strings(&["docker", "compose", "down"])],
@@ -228,12 +227,9 @@ fn full_example() {
                 keep: strings(&["target", "web/node_modules"]),
             },
         },
-        queue: Default::default(),
-        sandbox: Default::default(),
-        hosts: Default::default(),
-        forge: None,
-        serve: Default::default(),
-        mcp: Default::default(),
+        // The sections the file leaves out (defaults, budget, prices, queue, sandbox, hosts,
+        // forge, serve, mcp) are as a config without them has them.
+        ..Default::default()
     };
     assert_eq!(config, expected);
     let kimi = &config.providers["kimi"];
