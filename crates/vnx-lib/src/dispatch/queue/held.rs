@@ -12,6 +12,10 @@ use crate::ids::DispatchId;
 /// The directory of the holds under `.vnx-data`.
 pub const LIMITS_DIR: &str = "limits";
 
+/// The furthest ahead a hold may end, in seconds: two days (a CLI's words set at most a day,
+/// `provider::cli::limit::MAX_RESET_SECONDS`, and `limit_wait_seconds` less).
+pub const MAX_HOLD_AHEAD: i64 = 2 * 24 * 3600;
+
 /// The most of a hold file read.
 const MAX_HOLD: u64 = 4096;
 
@@ -27,12 +31,15 @@ pub struct Hold {
 }
 
 impl Hold {
-    /// Whether it still holds at `now`.
+    /// Whether it still holds at `now`. A hold further away than any a supervisor writes
+    /// (more than [`MAX_HOLD_AHEAD`]) is none: the data directory may be a worker's to write,
+    /// and a planted hold must not stop a provider for good.
     pub fn holds(&self, now: jiff::Timestamp) -> bool {
+        let latest = now + jiff::SignedDuration::from_secs(MAX_HOLD_AHEAD);
         self.until
             .as_str()
             .parse::<jiff::Timestamp>()
-            .is_ok_and(|until| until > now)
+            .is_ok_and(|until| until > now && until <= latest)
     }
 }
 
@@ -145,6 +152,9 @@ mod tests {
         assert!(read(d, "prov-c").is_some() && holding(d, "prov-c").is_none());
         hold(d, &hold_of("../x", at(60), "D-1")).unwrap();
         assert!(all(d).is_empty());
+        // A hold no supervisor would write (a year away) holds nothing.
+        hold(d, &hold_of("prov-e", at(365 * 24 * 3600), "D-1")).unwrap();
+        assert!(holding(d, "prov-e").is_none());
         // A link planted in its place is not followed.
         std::fs::create_dir_all(d.join(LIMITS_DIR)).unwrap();
         let elsewhere = d.join("elsewhere.json");

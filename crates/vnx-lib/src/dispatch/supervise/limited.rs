@@ -73,9 +73,11 @@ pub(super) fn wait_out(
 ) -> Waited {
     let now = SystemTime::now();
     let said_wait = limit.resets_in_seconds.map(Duration::from_secs);
+    // At most a day, as a CLI's words are: the hold ends within the two days a hold counts.
     let own_wait = spec
         .limit_wait_secs
-        .unwrap_or(crate::dispatch::spec::DEFAULT_LIMIT_WAIT_SECS);
+        .unwrap_or(crate::dispatch::spec::DEFAULT_LIMIT_WAIT_SECS)
+        .min(crate::provider::cli::limit::MAX_RESET_SECONDS);
     let wait = said_wait.unwrap_or(Duration::from_secs(own_wait));
     let continues_at = stamp(now + wait);
     let receipt = DispatchLimited {
