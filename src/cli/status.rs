@@ -107,11 +107,8 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     // A provider held by a usage limit starts nothing new until its reset (ADR 0117).
     for hold in vnx::dispatch::queue::held::all(&project.data_dir()) {
         say!(
-            "note: {} is limited until {} UTC (dispatch {} met its usage limit): new \
-             dispatches on it wait in the queue until then",
-            hold.provider,
-            hold.until.as_str().get(11..16).unwrap_or("?"),
-            hold.dispatch_id
+            "note: {}: new dispatches on it wait in the queue until then",
+            hold.describe()
         );
     }
     // Only a best-of candidate has a group to show (reading them is a pass of its own).

@@ -54,6 +54,7 @@ pub(super) fn drain_locked(ctx: &Context<'_>, data: &Path) -> Result<Drained, Di
     // (a supervisor gives its claim up without the lock) is left to that supervisor's own
     // drain, so an entry further back never starts before the ones ahead of it.
     let mut running: BTreeMap<String, usize> = BTreeMap::new();
+    let mut holds: BTreeMap<String, bool> = BTreeMap::new();
     let mut for_hosts = Vec::new();
     for e in entries {
         if e.remote.is_some() {
@@ -75,10 +76,11 @@ pub(super) fn drain_locked(ctx: &Context<'_>, data: &Path) -> Result<Drained, Di
             close_expired(ctx, data, e, (capacity, held), &mut done)?;
             continue;
         }
-        // Full, or held by a usage limit until its reset (ADR 0117).
-        if limit.is_some_and(|l| held as u32 >= l)
-            || super::held::holding(data, &e.provider).is_some()
-        {
+        // Full, or held by a usage limit until its reset (ADR 0117), read once a provider.
+        let on_hold = *holds
+            .entry(e.provider.clone())
+            .or_insert_with(|| super::held::holding(data, &e.provider).is_some());
+        if limit.is_some_and(|l| held as u32 >= l) || on_hold {
             continue;
         }
         let why = match limit {

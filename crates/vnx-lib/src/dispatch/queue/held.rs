@@ -31,6 +31,16 @@ pub struct Hold {
 }
 
 impl Hold {
+    /// In words: `PROVIDER is limited until 14:05 UTC (dispatch D-… met its usage limit)`.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} is limited until {} UTC (dispatch {} met its usage limit)",
+            self.provider,
+            self.until.as_str().get(11..16).unwrap_or("?"),
+            self.dispatch_id
+        )
+    }
+
     /// Whether it still holds at `now`. A hold further away than any a supervisor writes
     /// (more than [`MAX_HOLD_AHEAD`]) is none: the data directory may be a worker's to write,
     /// and a planted hold must not stop a provider for good.

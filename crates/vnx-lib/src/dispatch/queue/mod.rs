@@ -121,7 +121,8 @@ fn decision(
     }
 }
 
-fn rfc3339(t: jiff::Timestamp) -> Timestamp {
+/// `t` as receipts write a time: RFC 3339 in UTC, to the second.
+pub(crate) fn rfc3339(t: jiff::Timestamp) -> Timestamp {
     Timestamp::try_from(t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
         .expect("jiff writes RFC 3339 in UTC")
 }
@@ -186,12 +187,7 @@ pub fn submit(
     }
     let rule = ctx.project.load_config()?.queue.rule(spec.provider.name());
     let full = match &hold {
-        Some(h) => format!(
-            "{} is limited until {} UTC (dispatch {} met its usage limit)",
-            spec.provider,
-            h.until.as_str().get(11..16).unwrap_or("?"),
-            h.dispatch_id
-        ),
+        Some(h) => h.describe(),
         None => format!("every {} slot ({limit}) is taken", spec.provider),
     };
     if let Some(reason) = rejection(rule, &full, waiting.len(), ticket) {

@@ -54,12 +54,10 @@ pub(super) enum Waited {
 /// first.
 fn stamp(t: SystemTime) -> crate::ids::Timestamp {
     let t = jiff::Timestamp::try_from(t).unwrap_or_else(|_| jiff::Timestamp::now());
-    let t = match t.subsec_nanosecond() {
+    crate::dispatch::queue::rfc3339(match t.subsec_nanosecond() {
         0 => t,
         _ => jiff::Timestamp::from_second(t.as_second() + 1).unwrap_or(t),
-    };
-    crate::ids::Timestamp::try_from(t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
-        .expect("jiff writes RFC 3339 in UTC")
+    })
 }
 
 /// Records the limit, holds the provider, and waits for the reset: `count` is how many
@@ -185,10 +183,7 @@ pub(super) fn continued(spec: &Spec, end: Option<&EndOfRun>, prompt: &str) -> (S
 
 /// The end of the run that continued after a limit, with what the runs before it used
 /// (tokens, dollars, tool calls, turns) added.
-pub(super) fn add_earlier(end: &mut EndOfRun, earlier: Option<EndOfRun>) {
-    let Some(earlier) = earlier else {
-        return;
-    };
+pub(super) fn add_earlier(end: &mut EndOfRun, earlier: EndOfRun) {
     let (now, before) = (&mut end.stream, earlier.stream);
     now.usage = crate::provider::cli::usage::sum(before.usage.into_iter().chain(now.usage.take()));
     now.cost_usd = match (before.cost_usd, now.cost_usd) {

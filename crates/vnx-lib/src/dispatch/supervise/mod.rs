@@ -377,12 +377,15 @@ fn run_limited(
         };
         let (next_life, next_end) = run_worker(&next, around, &again, log, screen, recorder)?;
         life = next_life;
-        if let Some(e) = &mut end
-            && let Some(mut next_end) = next_end
-        {
-            limited::add_earlier(&mut next_end, Some(std::mem::take(e)));
-            end = Some(next_end);
-        }
+        // What every run used, counted in the end of the last (a run that never started
+        // leaves the earlier end as it was).
+        end = match (end, next_end) {
+            (Some(earlier), Some(mut next)) => {
+                limited::add_earlier(&mut next, earlier);
+                Some(next)
+            }
+            (earlier, next) => next.or(earlier),
+        };
     }
     Ok((life, end))
 }
