@@ -2,7 +2,8 @@
 //! provider's worker. It follows the completion protocol like an AI worker would: it runs
 //! `vnx report` (in-process) unless its behaviour is to ask a question or run forever. With
 //! `--plan` (its plan mode) it changes nothing and ends with the plan of its behaviour.
-//! `limit` meets a usage limit and exits 1; continued (`--resume=SESSION`) it finishes.
+//! `limit` meets a usage limit and exits 1; continued (`--resume=SESSION`) it finishes, as
+//! `long` does, which otherwise works for an hour.
 
 use super::util::output::say;
 use std::io::Read;
@@ -19,7 +20,7 @@ use super::CliError;
 /// Act out a scripted worker behaviour in the current directory (internal)
 #[derive(clap::Args)]
 pub struct Args {
-    /// commit, dirty, noop, fail, ask, forget, slow, stubborn or limit
+    /// commit, dirty, noop, fail, ask, forget, slow, stubborn, limit or long
     behaviour: String,
     /// The prompt [default: read from stdin]
     #[arg(conflicts_with = "prompt_file")]
@@ -30,7 +31,7 @@ pub struct Args {
     /// Plan mode: change nothing, end with the plan
     #[arg(long)]
     plan: bool,
-    /// Continue this session (the `limit` behaviour finishes its work)
+    /// Continue this session (the `limit` and `long` behaviours finish their work)
     #[arg(long, value_name = "SESSION")]
     resume: Option<String>,
 }
@@ -119,6 +120,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             return Ok(ExitCode::from(3));
         }
         DemoBehaviour::Limit => return limit(&dir, &prompt, args.resume.as_deref()),
+        DemoBehaviour::Long => return long(&dir, &prompt, args.resume.as_deref()),
         DemoBehaviour::Ask => println!("\nShould the greeting be in English or in Dutch?"),
         DemoBehaviour::Slow | DemoBehaviour::Stubborn => {
             if behaviour == DemoBehaviour::Stubborn {
@@ -156,16 +158,35 @@ fn limit(dir: &std::path::Path, prompt: &str, resumed: Option<&str>) -> Result<E
         return Ok(ExitCode::from(1));
     };
     println!("continuing session {session} after the usage limit");
+    finish(dir, prompt, "finished the demo output after a usage limit")
+}
+
+/// The `long` behaviour: its work written and its session named, then an hour's work; continued
+/// in its session, the work committed and reported done.
+fn long(dir: &std::path::Path, prompt: &str, resumed: Option<&str>) -> Result<ExitCode, CliError> {
+    let id = super::util::settings::env_text("VNX_DISPATCH_ID").unwrap_or_default();
+    let Some(session) = resumed else {
+        let path = demo::write_output(dir, prompt)
+            .map_err(|e| CliError::new("could not write the demo output").with_cause(&e))?;
+        println!("wrote {}", path.display());
+        println!("{}demo-{id}", vnx::provider::cli::demo::SESSION_LINE);
+        println!("working for an hour");
+        std::thread::sleep(Duration::from_secs(3600));
+        return Ok(ExitCode::SUCCESS);
+    };
+    println!("continuing session {session}");
+    finish(dir, prompt, "finished the demo output in its session")
+}
+
+/// Commits the demo output (written again if it is missing) and reports done.
+fn finish(dir: &std::path::Path, prompt: &str, summary: &str) -> Result<ExitCode, CliError> {
     if !dir.join(demo::OUTPUT_FILE).exists() {
         demo::write_output(dir, prompt)
             .map_err(|e| CliError::new("could not write the demo output").with_cause(&e))?;
     }
     let head = demo::commit_output(dir).map_err(|e| CliError::from_error(&e))?;
     println!("committed {head}");
-    report(
-        ReportStatus::Done,
-        "finished the demo output after a usage limit",
-    )?;
+    report(ReportStatus::Done, summary)?;
     Ok(ExitCode::SUCCESS)
 }
 

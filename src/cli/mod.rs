@@ -31,6 +31,7 @@ mod hook;
 mod init;
 mod mcp;
 mod merge;
+mod pause;
 mod place_relay;
 mod pool;
 mod pr;
@@ -104,6 +105,7 @@ enum Command {
     Approve(approve::Args),
     Deny(deny::Args),
     Cancel(cancel::Args),
+    Pause(pause::Args),
     Recover(recover::Args),
     Resume(resume::Args),
     Review(review::Args),
@@ -372,6 +374,7 @@ pub fn run() -> ExitCode {
         Command::Approve(a) => approve::run(a),
         Command::Deny(a) => deny::run(a),
         Command::Cancel(a) => cancel::run(a),
+        Command::Pause(a) => pause::run(a),
         Command::Recover(a) => recover::run(a),
         Command::Resume(a) => resume::run(a),
         Command::Review(a) => review::run(a),

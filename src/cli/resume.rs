@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use vnx::actions::follow_up::FollowUp;
 use vnx::actions::resume::{self, Todo};
+use vnx::dispatch::queue::paused::Scope;
 use vnx::ids::DispatchId;
 
 use super::CliError;
@@ -32,8 +33,13 @@ use super::util::settings;
 /// was lost in turn, continues that one; one whose follow-up runs or ended is said so, as
 /// is one whose end a recovery recorded from its worker's report.
 ///
-/// A dispatch named that waits out its provider's usage limit (`limited`) is continued at
-/// once, in its session, by its own supervisor, without waiting for the reset.
+/// A dispatch named that waits out its provider's usage limit (`limited`), or that a pause
+/// stopped (`paused`), is continued at once, in its session, by its own supervisor, without
+/// waiting for the reset or the pause's end.
+///
+/// With no ID, every pause `vnx pause` set is lifted first (`--provider`, `--role` or
+/// `--place` lifts that one only): what waited in the queue starts, and each paused worker is
+/// continued in its session by its supervisor. After opening the laptop, `vnx resume`.
 ///
 /// With no ID, every lost dispatch of the project; `--dry-run` says what would be done and
 /// changes nothing. Exits 0 when each was continued or recovered (or none was lost, or it
@@ -50,6 +56,15 @@ pub struct Args {
     dry_run: bool,
     #[command(flatten)]
     tmux: super::util::settings::TmuxSocket,
+    /// With no ID, lift only the pause of this provider (`vnx pause --provider`)
+    #[arg(long, value_name = "NAME", group = "scope", conflicts_with = "ids")]
+    provider: Option<String>,
+    /// With no ID, lift only the pause of this role
+    #[arg(long, value_name = "NAME", group = "scope", conflicts_with = "ids")]
+    role: Option<String>,
+    /// With no ID, lift only the pause of this place (a host's name, or `here`)
+    #[arg(long, value_name = "NAME", group = "scope", conflicts_with = "ids")]
+    place: Option<String>,
     /// Only close each (as a resume does), starting no follow-up: how the dispatching
     /// machine has a host close a remote dispatch it then continues itself
     #[arg(long, hide = true)]
@@ -63,6 +78,9 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         crate::cli::util::ids::project_for(&args.ids)?
     };
     let socket = args.tmux.tmux_socket.clone();
+    if ids.is_empty() && !args.close_only && !args.dry_run {
+        lift_pauses(&project, socket.clone(), &args)?;
+    }
     let (todo, left) = desk_in(&project, socket.clone(), None, |desk| {
         Ok(resume::plan(desk, &ids)?)
     })?;
@@ -164,8 +182,12 @@ fn resume_one(desk: &vnx::actions::Desk<'_>, todo: &Todo) -> Result<Option<Dispa
         }
         Todo::Now(_) => {
             resume::continue_now(desk, &s.id)?;
+            let waits = match s.state {
+                vnx::dispatch::view::State::Paused => "is paused",
+                _ => "waits out a usage limit",
+            };
             say!(
-                "{}  waits out a usage limit: its supervisor continues it now, in its session",
+                "{}  {waits}: its supervisor continues it now, in its session",
                 s.id
             );
             return Ok(None);
@@ -177,6 +199,46 @@ fn resume_one(desk: &vnx::actions::Desk<'_>, todo: &Todo) -> Result<Option<Dispa
         ),
     }
     Ok(Some(s.id.clone()))
+}
+
+/// Lifts the pauses `vnx pause` set (every one, or the scope the flags name), says what that
+/// continues, and starts what waited in the queue (ADR 0119).
+fn lift_pauses(
+    project: &vnx::project::Project,
+    socket: Option<String>,
+    args: &Args,
+) -> Result<(), CliError> {
+    let named = args.provider.is_some() || args.role.is_some() || args.place.is_some();
+    let scope = match named {
+        true => Some(
+            Scope::of_first(
+                args.provider.as_deref(),
+                args.role.as_deref(),
+                args.place.as_deref(),
+            )
+            .map_err(|e| CliError::usage(e.to_string()))?,
+        ),
+        false => None,
+    };
+    let lifted = desk_in(project, socket.clone(), None, |desk| {
+        Ok(vnx::actions::pause::lift(desk, scope.as_ref())?)
+    })?;
+    for p in &lifted.ended {
+        say!("lifted: {}", p.describe());
+    }
+    for id in &lifted.continuing {
+        say!("{id}  was paused: its supervisor continues it, in its session");
+    }
+    for p in &lifted.standing {
+        say!(
+            "still in effect: {} (`vnx resume` with no flag lifts it)",
+            p.describe()
+        );
+    }
+    if !lifted.ended.is_empty() {
+        super::util::drain::recover_queue_here(socket, true);
+    }
+    Ok(())
 }
 
 /// Closes dispatch `id` on its host with the host's own `vnx resume --close-only` (one

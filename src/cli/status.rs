@@ -111,6 +111,13 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             hold.describe()
         );
     }
+    // A person's pause holds what it covers (ADR 0119).
+    for pause in vnx::dispatch::queue::paused::all(&project.data_dir()) {
+        say!(
+            "note: {}: nothing it covers launches; `vnx resume` lifts it",
+            pause.describe()
+        );
+    }
     // Only a best-of candidate has a group to show (reading them is a pass of its own).
     let grouped = read.grouped;
     // The conflict radar, over every dispatch in play (not only those listed).
@@ -304,6 +311,9 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         }
         if let Some(l) = s.limited.as_ref().filter(|_| s.state.is_live()) {
             under(&mut out, &format!("  {}", escape(&l.describe())))?;
+        }
+        if let Some(p) = s.paused.as_ref().filter(|_| s.state.is_live()) {
+            under(&mut out, &format!("  {}", escape(&p.describe())))?;
         }
         if let Some(b) = &s.blocked {
             under(&mut out, &format!("  waits for {}", escape(&b.describe())))?;

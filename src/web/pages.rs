@@ -413,6 +413,9 @@ fn dispatch_page(app: &App, p: &Paired, id: &DispatchId, said: &Said) -> Result<
     if let (Some(limited), true) = (&s.limited, s.state.is_live()) {
         let _ = write!(b, "<p class=\"said\">{}</p>", esc(&limited.describe()));
     }
+    if let (Some(paused), true) = (&s.paused, s.state.is_live()) {
+        let _ = write!(b, "<p class=\"said\">{}</p>", esc(&paused.describe()));
+    }
     if let (Some(bg), true) = (&s.background, s.state.is_live()) {
         let _ = write!(
             b,

@@ -67,6 +67,7 @@ pub(crate) fn state(
         budget: None,
         background: None,
         limited: None,
+        paused: None,
         queue: None,
         proof: Some(Proof {
             event_type: "dispatch_completed".into(),

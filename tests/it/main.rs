@@ -71,6 +71,7 @@ mod mcp;
 mod merge;
 mod merge_queue;
 mod notice_links;
+mod pause;
 mod place_answers;
 mod place_forgery;
 mod place_leftovers;

@@ -59,6 +59,20 @@ steps! {
         GIVEN = "given";
     }
 
+    /// `vnx pause` (`actions::pause`, ADR 0119).
+    pause {
+        /// `paused` is on the ledger; the pause is not in effect yet.
+        RECORDED = "recorded";
+        /// The pause is in effect (its file written); no running worker told yet.
+        IN_EFFECT = "in_effect";
+    }
+
+    /// `vnx resume` lifting pauses (`actions::pause::lift`, ADR 0119).
+    unpause {
+        /// `pause_lifted` is on the ledger; the pause is still in effect.
+        RECORDED = "recorded";
+    }
+
     /// `vnx dispatch-agent` (and every other way a dispatch is launched).
     launch {
         /// The dispatch directory exists and claims the id, and the completion's space is

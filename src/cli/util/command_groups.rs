@@ -17,6 +17,7 @@ const GROUPS: [(&str, &[&str]); 7] = [
             "serve",
             "attach",
             "cancel",
+            "pause",
         ],
     ),
     (

@@ -17,6 +17,7 @@ mod give_back;
 mod index;
 mod launch;
 mod merge;
+mod pause;
 mod place_launch;
 mod plan;
 mod pr_merge;
@@ -26,6 +27,7 @@ mod rebase;
 mod release;
 mod resume;
 mod review;
+mod unpause;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -20,6 +20,7 @@ mod gate;
 mod group;
 pub mod kinds;
 pub mod merge;
+mod pause;
 mod plan;
 mod pr;
 mod queue;
@@ -72,6 +73,7 @@ pub use merge::{
     DequeueReason, GateEvidence, MergeCompleted, MergeDequeued, MergeFailed, MergePlanned,
     MergeStatus,
 };
+pub use pause::{DispatchPaused, PauseLifted, Paused};
 pub use plan::{PlanApproved, PlanDenied, PlanStage, PlanStep, plan_sha256};
 pub use pr::{PrAction, PrClosed, PrMergeMethod, PrMerged, PrOpened};
 pub use queue::{QueueDecision, QueueVerdict};
@@ -267,6 +269,9 @@ kinds! {
     BudgetReached = "budget_reached",
     BudgetRaised = "budget_raised",
     DispatchCancelRequested = "dispatch_cancel_requested",
+    Paused = "paused",
+    PauseLifted = "pause_lifted",
+    DispatchPaused = "dispatch_paused",
 }
 
 impl Typed {

@@ -24,6 +24,7 @@ pub mod group;
 pub mod guard;
 pub mod link;
 pub mod merge;
+pub mod pause;
 pub mod plan;
 pub mod pr;
 pub mod prune;

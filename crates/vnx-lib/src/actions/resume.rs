@@ -111,7 +111,7 @@ pub fn plan(desk: &Desk<'_>, ids: &[DispatchId]) -> Result<(Vec<Todo>, Vec<Left>
     }
     let mut now = Vec::new();
     for s in Desk::named(&states, ids)? {
-        if s.state == State::Limited {
+        if matches!(s.state, State::Limited | State::Paused) {
             now.push(Todo::Now(s.clone()));
             continue;
         }

@@ -331,6 +331,9 @@ fn activity(s: &DispatchState, root: &Path, tmux: &Tmux) -> String {
         if let Some(l) = &s.limited {
             return one_line(&l.describe());
         }
+        if let Some(p) = &s.paused {
+            return one_line(&p.describe());
+        }
         if let Some(text) = pane(s, tmux)
             && !shows_events(&text)
         {

@@ -377,7 +377,12 @@ fn refuse_by_state(s: &DispatchState) -> Result<(), AcceptError> {
     let id = s.id.clone();
     let status = s.state.name().to_owned();
     match s.state {
-        State::Running | State::Blocked | State::Stalled | State::Limited | State::Queued => {
+        State::Running
+        | State::Blocked
+        | State::Stalled
+        | State::Limited
+        | State::Paused
+        | State::Queued => {
             return Err(AcceptError::Running { id, status });
         }
         State::Lost | State::Expired => return Err(AcceptError::NotEnded { id, status }),

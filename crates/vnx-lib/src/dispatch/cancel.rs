@@ -61,27 +61,38 @@ pub fn cancel(
         State::Queued => Ok(Cancelled::Queued),
         State::Expired => Ok(Cancelled::Expired),
         State::Lost => close_lost(ledger, &state.id, attestor),
-        State::Running | State::Blocked | State::Stalled | State::Limited => {
-            let (tmux, session) = state.session_on(fallback);
-            let Some(pid) = tmux.pane_pid(&session) else {
-                return Ok(Cancelled::Unreachable(format!(
-                    "no tmux session {session} on socket {}",
-                    tmux.socket()
-                )));
-            };
-            let request = data_dir.join("dispatches").join(&state.id).join(REQUEST);
-            if let Err(e) = crate::files::write_atomic_private(&request, b"vnx cancel\n", false) {
-                return Ok(Cancelled::Unreachable(format!(
-                    "could not write {}: {e}",
-                    request.display()
-                )));
-            }
-            Ok(match crate::process::terminate(pid) {
-                Ok(()) => Cancelled::Signalled(pid),
-                Err(e) => Cancelled::Unreachable(format!("could not signal pid {pid}: {e}")),
+        State::Running | State::Blocked | State::Stalled | State::Limited | State::Paused => {
+            Ok(match tell_supervisor(data_dir, state, fallback, REQUEST) {
+                Ok(pid) => Cancelled::Signalled(pid),
+                Err(why) => Cancelled::Unreachable(why),
             })
         }
     }
+}
+
+/// Tells a live dispatch's supervisor to stop its worker: the `request` file written in its
+/// dispatch directory (which says who asked and why), then SIGTERM to the supervisor, found
+/// through the tmux socket and session its start records. Its pid, or why it could not.
+pub fn tell_supervisor(
+    data_dir: &Path,
+    state: &DispatchState,
+    fallback: &Tmux,
+    request: &str,
+) -> Result<u32, String> {
+    let (tmux, session) = state.session_on(fallback);
+    let Some(pid) = tmux.pane_pid(&session) else {
+        return Err(format!(
+            "no tmux session {session} on socket {}",
+            tmux.socket()
+        ));
+    };
+    let path = data_dir.join("dispatches").join(&state.id).join(request);
+    let text = format!("vnx {request}\n");
+    if let Err(e) = crate::files::write_atomic_private(&path, text.as_bytes(), false) {
+        return Err(format!("could not write {}: {e}", path.display()));
+    }
+    crate::process::terminate(pid).map_err(|e| format!("could not signal pid {pid}: {e}"))?;
+    Ok(pid)
 }
 
 /// Writes the completion a lost dispatch never got.

@@ -8,6 +8,9 @@ use crate::ledger::json::{self, Value};
 use crate::receipts::{DispatchStarted, DispatchStatus};
 use crate::worktree::TeardownClass;
 
+mod phase;
+pub use phase::{STATUSES, State};
+
 /// A dispatch's state.
 #[derive(
     Clone, Debug, PartialEq, serde::Serialize, borsh::BorshSerialize, borsh::BorshDeserialize,
@@ -131,6 +134,13 @@ pub struct DispatchState {
         deserialize_with = "crate::dispatch::state::de_json"
     )]
     pub limited: Option<crate::receipts::DispatchLimited>,
+    /// While a pause holds its stopped worker (ADR 0119).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[borsh(
+        serialize_with = "crate::dispatch::state::ser_json",
+        deserialize_with = "crate::dispatch::state::de_json"
+    )]
+    pub paused: Option<crate::receipts::DispatchPaused>,
     /// While it is queued (or once its wait ended without a start): its place in the queue.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub queue: Option<QueueInfo>,
@@ -515,6 +525,7 @@ impl DispatchState {
             budget: None,
             background: None,
             limited: None,
+            paused: None,
             accepted: None,
             dismissed: None,
             escalated: None,
@@ -650,118 +661,6 @@ impl DispatchState {
                 format!("vnx-{}", self.id),
             ),
         }
-    }
-}
-
-/// Every status `status` shows (see [`DispatchState::shown`]), for filters.
-pub const STATUSES: [&str; 15] = [
-    "queued",
-    "expired",
-    "running",
-    "blocked",
-    "stalled",
-    "limited",
-    "lost",
-    "done",
-    "failed",
-    "needs_input",
-    "timeout",
-    "cancelled",
-    "merged",
-    "released",
-    "unverified",
-];
-
-/// Where a dispatch is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum State {
-    /// Waiting in the queue for a slot of its provider: nothing of it exists yet.
-    Queued,
-    /// Its latest start time passed while it was queued: it never started.
-    Expired,
-    /// Started, not completed, and its session, supervisor or worker lives.
-    Running,
-    /// Running, and its worker waits for a person (a permission prompt).
-    Blocked,
-    /// Running, and its worker has produced nothing for its stall time.
-    Stalled,
-    /// Running, and its worker was stopped by its provider's usage limit: its supervisor
-    /// waits for the reset to continue it (ADR 0117).
-    Limited,
-    /// Not completed, and neither its session, its supervisor nor its worker lives.
-    Lost,
-    /// Completed (or corrected) with this status.
-    Ended(DispatchStatus),
-}
-
-impl State {
-    /// Whether the dispatch has not ended: running, blocked, stalled or limited.
-    pub fn is_live(self) -> bool {
-        !matches!(
-            self,
-            State::Queued | State::Expired | State::Lost | State::Ended(_)
-        )
-    }
-
-    /// The state as `status` prints it: `running`, `lost`, or the status.
-    pub fn name(self) -> &'static str {
-        match self {
-            State::Queued => "queued",
-            State::Expired => "expired",
-            State::Running => "running",
-            State::Blocked => "blocked",
-            State::Stalled => "stalled",
-            State::Limited => "limited",
-            State::Lost => "lost",
-            State::Ended(s) => s.name(),
-        }
-    }
-}
-
-impl std::fmt::Display for State {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.pad(self.name())
-    }
-}
-
-impl borsh::BorshSerialize for State {
-    fn serialize<W: std::io::Write>(&self, w: &mut W) -> std::io::Result<()> {
-        let (tag, status) = match self {
-            State::Queued => (0u8, None),
-            State::Expired => (1, None),
-            State::Running => (2, None),
-            State::Blocked => (3, None),
-            State::Stalled => (4, None),
-            State::Lost => (5, None),
-            State::Ended(s) => (6, Some(*s)),
-            State::Limited => (7, None),
-        };
-        borsh::BorshSerialize::serialize(&tag, w)?;
-        crate::dispatch::state::ser_json(&status, w)
-    }
-}
-
-impl borsh::BorshDeserialize for State {
-    fn deserialize_reader<R: std::io::Read>(r: &mut R) -> std::io::Result<State> {
-        let tag = u8::deserialize_reader(r)?;
-        let status: Option<DispatchStatus> = crate::dispatch::state::de_json(r)?;
-        Ok(match (tag, status) {
-            (0, _) => State::Queued,
-            (1, _) => State::Expired,
-            (2, _) => State::Running,
-            (3, _) => State::Blocked,
-            (4, _) => State::Stalled,
-            (5, _) => State::Lost,
-            (6, Some(s)) => State::Ended(s),
-            (7, _) => State::Limited,
-            _ => return Err(std::io::Error::other("not a dispatch state")),
-        })
-    }
-}
-
-impl serde::Serialize for State {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.name())
     }
 }
 

@@ -127,6 +127,7 @@ pub fn run(inputs: &Inputs<'_>) -> Report {
             }
             let config = inputs.project.and_then(|p| p.load_config().ok());
             let data = inputs.project.map(crate::project::Project::data_dir);
+            rest.extend(data.as_deref().and_then(resumes::pauses));
             rest.extend(
                 (config.as_ref()).and_then(|c| clis::live_usage(c, inputs.ledger, data.as_deref())),
             );

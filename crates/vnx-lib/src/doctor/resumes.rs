@@ -1,5 +1,6 @@
-//! Resumes interrupted between their close and their follow-up: each dispatch `vnx resume`
-//! closed that no follow-up continues, named with the command that starts it (`vnx resume ID`).
+//! What `vnx resume` would do: each dispatch a resume closed between its close and its
+//! follow-up, named with the command that starts it (`vnx resume ID`), and the pauses that
+//! hold launches (`vnx resume` lifts them, ADR 0119).
 
 use std::path::Path;
 
@@ -49,5 +50,22 @@ pub(super) fn unfollowed(ledger: &Path, key: Option<&Path>, tmux: &Tmux) -> Opti
             "`vnx resume {}` starts the follow-up in its worktree and CLI session",
             ids.join(" ")
         ),
+    ))
+}
+
+/// `pauses`: the pauses `vnx pause` set that still hold launches; shown only when one does.
+pub(super) fn pauses(data_dir: &Path) -> Option<Check> {
+    let pauses = crate::dispatch::queue::paused::all(data_dir);
+    if pauses.is_empty() {
+        return None;
+    }
+    let said: Vec<String> = pauses.iter().map(|p| p.describe()).collect();
+    Some(Check::warn(
+        "pauses",
+        format!(
+            "{}: nothing they cover launches, and workers they stopped wait",
+            said.join("; ")
+        ),
+        "`vnx resume` lifts every pause and continues what each held",
     ))
 }

@@ -57,6 +57,7 @@ impl Records {
                 receipts::DispatchResumed::EVENT
                 | receipts::DispatchStalled::EVENT
                 | receipts::DispatchLimited::EVENT
+                | receipts::DispatchPaused::EVENT
                 | receipts::DispatchAnswered::EVENT
                 | receipts::DispatchBackground::EVENT,
             ) => {
@@ -136,6 +137,7 @@ impl Records {
                 }
             }
             Typed::DispatchLimited(r) => self.limited(id, r.receipt, cite),
+            Typed::DispatchPaused(r) => self.paused(id, r.receipt, cite),
             // Its turn ended with background work running: still running, waiting on it.
             Typed::DispatchBackground(r) => {
                 if let Some(s) = self.state(id, cite, true) {
@@ -174,6 +176,7 @@ impl Records {
                     s.blocked = None;
                     s.background = None;
                     s.limited = None;
+                    s.paused = None;
                 }
             }
             // `vnx pr watch` handed the pull request to a person; its merge or close (by
@@ -358,6 +361,17 @@ impl Records {
         if let Some(s) = self.state(id, cite, true) {
             s.state = State::Limited;
             s.limited = Some(limited);
+            s.blocked = None;
+            s.background = None;
+        }
+    }
+
+    /// A person's pause stopped its worker: its supervisor waits for the pause to be lifted
+    /// (ADR 0119); a `dispatch_resumed` after it says it went on.
+    fn paused(&mut self, id: &DispatchId, paused: receipts::DispatchPaused, cite: Cite) {
+        if let Some(s) = self.state(id, cite, true) {
+            s.state = State::Paused;
+            s.paused = Some(paused);
             s.blocked = None;
             s.background = None;
         }

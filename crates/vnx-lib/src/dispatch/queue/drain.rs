@@ -55,13 +55,14 @@ pub(super) fn drain_locked(ctx: &Context<'_>, data: &Path) -> Result<Drained, Di
     // drain, so an entry further back never starts before the ones ahead of it.
     let mut running: BTreeMap<String, usize> = BTreeMap::new();
     let mut holds: BTreeMap<String, bool> = BTreeMap::new();
+    let pauses = super::paused::all(data);
     let mut for_hosts = Vec::new();
     for e in entries {
         if e.remote.is_some() {
             if e.expired(now) {
                 let slots = crate::dispatch::queue::remote::slots_of(ctx, &e);
                 close_expired(ctx, data, e, slots, &mut done)?;
-            } else {
+            } else if !paused(&pauses, &e) {
                 for_hosts.push(e);
             }
             continue;
@@ -80,7 +81,7 @@ pub(super) fn drain_locked(ctx: &Context<'_>, data: &Path) -> Result<Drained, Di
         let on_hold = *holds
             .entry(e.provider.clone())
             .or_insert_with(|| super::held::holding(data, &e.provider).is_some());
-        if limit.is_some_and(|l| held as u32 >= l) || on_hold {
+        if limit.is_some_and(|l| held as u32 >= l) || on_hold || paused(&pauses, &e) {
             continue;
         }
         let why = match limit {
@@ -88,7 +89,10 @@ pub(super) fn drain_locked(ctx: &Context<'_>, data: &Path) -> Result<Drained, Di
                 "a {} slot came free ({held} of {capacity} held)",
                 e.provider
             ),
-            None => format!("{} is no longer held by a usage limit", e.provider),
+            None => format!(
+                "nothing holds {} any more (a usage limit, a pause)",
+                e.provider
+            ),
         };
         let admitted = decision(
             &e.id,
@@ -113,6 +117,19 @@ pub(super) fn drain_locked(ctx: &Context<'_>, data: &Path) -> Result<Drained, Di
     }
     crate::dispatch::queue::remote::drain(ctx, data, for_hosts, &mut done)?;
     Ok(done)
+}
+
+/// Whether a pause a person set covers a queued entry (ADR 0119).
+fn paused(pauses: &[super::paused::Pause], e: &Entry) -> bool {
+    let subject = super::paused::Subject {
+        provider: &e.provider,
+        role: &e.request.role,
+        place: e
+            .remote
+            .as_ref()
+            .map_or(super::paused::HERE, |r| r.host.as_str()),
+    };
+    super::paused::covering_in(pauses, &subject).is_some()
 }
 
 /// Closes an entry past its latest start time (`expired`); `(capacity, held)` of the slots it

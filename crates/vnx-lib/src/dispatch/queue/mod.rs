@@ -11,6 +11,7 @@ pub mod claims;
 mod drain;
 pub mod entry;
 pub mod held;
+pub mod paused;
 pub mod remote;
 
 use crate::ids::{DispatchId, Timestamp};
@@ -141,7 +142,10 @@ pub fn submit(
     let data = data_dir(ctx);
     // A provider a usage limit holds starts nothing new until its reset (ADR 0117): the
     // dispatch waits in the queue, with or without a `concurrency:` limit (0: none).
-    let hold = held::holding(&data, spec.provider.name());
+    // So does a pause a person set that covers it (ADR 0119).
+    let hold = held::holding(&data, spec.provider.name())
+        .map(|h| h.describe())
+        .or_else(|| paused_for(&data, spec).map(|p| p.describe()));
     let limit = match (spec.slot_limit, &req.continues, &hold) {
         (Some(limit), None, _) => limit,
         (None, None, Some(_)) => 0,
@@ -187,7 +191,7 @@ pub fn submit(
     }
     let rule = ctx.project.load_config()?.queue.rule(spec.provider.name());
     let full = match &hold {
-        Some(h) => h.describe(),
+        Some(h) => h.clone(),
         None => format!("every {} slot ({limit}) is taken", spec.provider),
     };
     if let Some(reason) = rejection(rule, &full, waiting.len(), ticket) {
@@ -237,6 +241,16 @@ pub fn submit(
         capacity: limit,
         why: full,
     })
+}
+
+/// The pause that covers a dispatch of this machine, if one does.
+fn paused_for(data: &Path, spec: &crate::dispatch::Spec) -> Option<paused::Pause> {
+    let subject = paused::Subject {
+        provider: spec.provider.name(),
+        role: &spec.role,
+        place: paused::HERE,
+    };
+    paused::covering(data, &subject)
 }
 
 /// Why the `queue:` rule refuses a dispatch that cannot start now (`full` says why, in

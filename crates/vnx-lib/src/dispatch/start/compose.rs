@@ -69,16 +69,56 @@ pub fn compose_resumed(
     p
 }
 
-/// What a worker stopped by a usage limit is told when vnx continues it in its session after
-/// the reset (ADR 0117): to go on from where it stopped, not to start again, and how to end.
-pub fn after_limit(id: &DispatchId, completion: ProviderCompletion) -> String {
+/// What stopped a worker that vnx continues in its session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Interruption {
+    /// Its provider's usage limit, now reset (ADR 0117).
+    Limit,
+    /// A person's pause, now lifted (ADR 0119).
+    Pause,
+}
+
+impl Interruption {
+    /// In a log line: `usage limit`, `pause`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Interruption::Limit => "usage limit",
+            Interruption::Pause => "pause",
+        }
+    }
+
+    /// What stopped the worker, as it is told.
+    pub fn cause(self) -> &'static str {
+        match self {
+            Interruption::Limit => "your provider's usage limit",
+            Interruption::Pause => "a pause its operator asked for",
+        }
+    }
+}
+
+/// What a worker stopped by a usage limit or a pause is told when vnx continues it in its
+/// session (ADR 0117, ADR 0119): to go on from where it stopped, not to start again, and how
+/// to end.
+pub fn after(id: &DispatchId, completion: ProviderCompletion, why: Interruption) -> String {
     let mut p = format!(
-        "# vnx dispatch {id}, continued after a usage limit\n\n\
-         Your provider's usage limit stopped you; it has reset. Go on with your assignment \
-         from where you stopped, in this worktree: do not redo what is already done here.\n"
+        "# vnx dispatch {id}, continued after a {}\n\n\
+         You were stopped by {}; it is over. Go on with your assignment from where you \
+         stopped, in this worktree: do not redo what is already done here.\n",
+        why.name(),
+        why.cause()
     );
     protocol(&mut p, completion);
     p
+}
+
+/// The longest of the prompts that continue a worker ([`after`]), which decides how they
+/// are handed to its CLI.
+pub fn longest_after(id: &DispatchId, completion: ProviderCompletion) -> String {
+    [Interruption::Limit, Interruption::Pause]
+        .map(|why| after(id, completion, why))
+        .into_iter()
+        .max_by_key(String::len)
+        .unwrap_or_default()
 }
 
 /// The assignment of a follow-up that starts a new CLI session (none was recorded, or the

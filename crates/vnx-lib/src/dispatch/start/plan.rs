@@ -699,9 +699,9 @@ impl Worker<'_> {
     }
 }
 
-/// How a headless worker stopped by a usage limit is continued in its session (ADR 0117):
-/// its invocation resuming the session left as a hole, carrying the continuing prompt;
-/// `None` in a TUI, or where its CLI's argv does not change to resume (it cannot).
+/// How a headless worker stopped by a usage limit or a pause is continued in its session
+/// (ADR 0117, ADR 0119): its invocation resuming the session left as a hole, carrying the
+/// continuing prompt; `None` in a TUI, or where its CLI's argv does not change to resume.
 fn continuation(
     ctx: &Context<'_>,
     req: &Request,
@@ -711,7 +711,7 @@ fn continuation(
     if worker.lane != Lane::Headless {
         return None;
     }
-    let prompt = compose::after_limit(id, invocation.completion);
+    let prompt = compose::longest_after(id, invocation.completion);
     let resuming = Worker {
         resume: Some(crate::provider::cli::argv::SESSION_HOLE),
         ..*worker

@@ -52,6 +52,9 @@ pub enum StopCause {
     /// Its budget was used up (ADR 0094): the worker was interrupted, its session and
     /// worktree kept, and the dispatch needs input until a person raises the budget.
     Budget,
+    /// A person's `vnx pause --now` covers it (ADR 0119): the worker was stopped, its session
+    /// and worktree kept, and its supervisor waits for the pause to be lifted.
+    Paused,
 }
 
 /// Why the supervisor stopped the worker, with details.

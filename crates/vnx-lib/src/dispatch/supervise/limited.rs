@@ -12,6 +12,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crate::dispatch::Spec;
 use crate::dispatch::queue::held::{self, Hold};
+use crate::dispatch::start::compose::Interruption;
 use crate::dispatch::supervise::announce::Recorder;
 use crate::dispatch::supervise::facts::EndOfRun;
 use crate::dispatch::supervise::life::{Life, Stop, StopCause};
@@ -41,12 +42,26 @@ pub(super) fn limit_of(spec: &Spec, life: &Life, seal: &str) -> Option<UsageLimi
     }
 }
 
-/// How a wait for a reset ended.
+/// How a wait for a reset (or a pause's end) ended.
 pub(super) enum Waited {
     /// The limit reset (or a person asked to go on): continue, after waiting this long.
     Over(Duration),
     /// The supervisor was told to stop (a person's cancel, a hangup).
     Stopped(Stop),
+    /// The limit reset after this long, and a pause holds the worker on (ADR 0119): it has
+    /// not gone on.
+    Held(Duration),
+}
+
+impl Waited {
+    /// This wait, after an earlier one of `before`.
+    pub(super) fn after(self, before: Duration) -> Waited {
+        match self {
+            Waited::Over(w) => Waited::Over(w + before),
+            Waited::Held(w) => Waited::Held(w + before),
+            stopped => stopped,
+        }
+    }
 }
 
 /// A wall-clock time as receipts write it, rounded up to the second: the provider's hold
@@ -121,6 +136,9 @@ pub(super) fn wait_out(
     // it drains next starts what waited.
     held::release(spec.data_dir(), spec.provider.name(), &spec.id);
     let waited = started.elapsed();
+    if source == "reset" && super::paused::covering(spec).is_some() {
+        return Waited::Held(waited);
+    }
     let resumed = DispatchResumed {
         dispatch_id: spec.id.clone(),
         after: DispatchResumed::AFTER_LIMITED.to_owned(),
@@ -134,7 +152,7 @@ pub(super) fn wait_out(
 }
 
 /// Whether a person asked to continue now (the request is taken: removed).
-fn took_request(dispatch_dir: &Path) -> bool {
+pub(super) fn took_request(dispatch_dir: &Path) -> bool {
     let path = dispatch_dir.join(CONTINUE_REQUEST);
     let asked = path.symlink_metadata().is_ok_and(|m| m.is_file());
     if asked {
@@ -146,7 +164,12 @@ fn took_request(dispatch_dir: &Path) -> bool {
 /// The spec and prompt that continue the worker: its CLI resuming the session it named
 /// (or the one vnx gave it) with the continuing prompt; where it cannot, a new session with
 /// the assignment again, told that its work so far is in the worktree.
-pub(super) fn continued(spec: &Spec, end: Option<&EndOfRun>, prompt: &str) -> (Spec, String) {
+pub(super) fn continued(
+    spec: &Spec,
+    end: Option<&EndOfRun>,
+    prompt: &str,
+    why: Interruption,
+) -> (Spec, String) {
     let completion = spec.invocation.completion;
     let session = end
         .and_then(|e| e.stream.session_id.clone())
@@ -167,14 +190,15 @@ pub(super) fn continued(spec: &Spec, end: Option<&EndOfRun>, prompt: &str) -> (S
                 session_id: session.or_else(|| spec.session_id.clone()),
                 ..spec.clone()
             };
-            let text = crate::dispatch::start::compose::after_limit(&spec.id, completion);
+            let text = crate::dispatch::start::compose::after(&spec.id, completion, why);
             (next, text)
         }
         None => {
             let text = format!(
-                "An earlier run of this assignment was stopped by your provider's usage limit, \
-                 which has reset; its work so far is in this worktree. Go on from there; do not \
-                 redo what is done.\n\n{prompt}"
+                "An earlier run of this assignment was stopped by {}, which is over; its work \
+                 so far is in this worktree. Go on from there; do not redo what is done.\n\n\
+                 {prompt}",
+                why.cause()
             );
             (spec.clone(), text)
         }

@@ -30,6 +30,7 @@ pub mod live;
 pub mod notify;
 pub mod outcome;
 mod output;
+pub(crate) mod paused;
 pub mod pending;
 pub mod phantom;
 pub mod recover;
@@ -49,6 +50,7 @@ use std::io::Write;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use crate::dispatch::start::compose::Interruption;
 use crate::dispatch::{DispatchError, Spec, io_err};
 use crate::ledger::Ledger;
 use crate::receipts::{self, CheckoutChange, CompletionSignal, DispatchCompleted, DispatchStatus};
@@ -166,7 +168,9 @@ fn refuse_if_interrupted(
     life: &Life,
     log: &mut fs::File,
 ) -> Result<(), DispatchError> {
-    let Some((StopCause::Interrupted, why)) = life.stopped() else {
+    // A pause that stopped a worker before it could wait (it never ran) leaves it as an
+    // interruption does: lost, for `vnx resume`.
+    let Some((StopCause::Interrupted | StopCause::Paused, why)) = life.stopped() else {
         return Ok(());
     };
     let _ = writeln!(
@@ -342,8 +346,9 @@ fn live_between_setup_and_teardown(
     })
 }
 
-/// The worker run, and run on after each usage limit that stopped it, once per reset, in its
-/// session (ADR 0117, `limited`): the time waited for a reset is added to the deadline.
+/// The worker run, and run on after each usage limit that stopped it, once per reset, and
+/// after each pause that stopped it, once lifted, in its session (ADR 0117, `limited`; ADR
+/// 0119, `paused`): the time waited is added to the deadline.
 fn run_limited(
     spec: &Spec,
     around: &Surroundings<'_>,
@@ -353,10 +358,26 @@ fn run_limited(
     let (mut life, mut end) = run_worker(spec, around, job, log, screen, recorder)?;
     let mut deadline = job.deadline;
     let mut count = 0;
-    while let Some(limit) = limited::limit_of(spec, &life, job.seal) {
-        count += 1;
-        let waited = match limited::wait_out(spec, around, &limit, count, (recorder, log)) {
-            limited::Waited::Over(waited) => waited,
+    loop {
+        let (waited, why) = if let Some(limit) = limited::limit_of(spec, &life, job.seal) {
+            count += 1;
+            let waited = limited::wait_out(spec, around, &limit, count, (recorder, log));
+            // A pause that covers it at the reset holds it on until lifted.
+            let waited = match waited {
+                limited::Waited::Held(w) => {
+                    paused::wait_out(spec, around, (recorder, log)).after(w)
+                }
+                other => other,
+            };
+            (waited, Interruption::Limit)
+        } else if paused::stopped_by_pause(&life) {
+            let waited = paused::wait_out(spec, around, (recorder, log));
+            (waited, Interruption::Pause)
+        } else {
+            break;
+        };
+        let waited = match waited {
+            limited::Waited::Over(waited) | limited::Waited::Held(waited) => waited,
             limited::Waited::Stopped(stop) => {
                 if let Life::Exited(exited) = &mut life {
                     exited.stopped = Some(stop);
@@ -368,8 +389,8 @@ fn run_limited(
         if let Some(drain) = around.after_reset {
             drain();
         }
-        let (next, prompt) = limited::continued(spec, end.as_ref(), job.prompt);
-        let _ = writeln!(log, "vnx: continuing after the usage limit");
+        let (next, prompt) = limited::continued(spec, end.as_ref(), job.prompt, why);
+        let _ = writeln!(log, "vnx: continuing after the {}", why.name());
         let again = Job {
             prompt: &prompt,
             deadline,

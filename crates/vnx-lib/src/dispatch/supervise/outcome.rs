@@ -117,7 +117,7 @@ fn by_stop((cause, why): &Stop) -> Option<Decision> {
         )),
         // An interrupted supervisor records nothing; were it asked, the worker was stopped
         // by a signal all the same.
-        StopCause::Cancel | StopCause::Interrupted => {
+        StopCause::Cancel | StopCause::Interrupted | StopCause::Paused => {
             Some(decision(DispatchStatus::Cancelled, signal, why))
         }
         StopCause::Budget => Some(decision(DispatchStatus::NeedsInput, signal, why)),

@@ -153,7 +153,7 @@ pub fn recover(r: &Recovery<'_>, state: &DispatchState) -> Result<Recovered, Rec
         }),
         (State::Ended(_), _) => Err(RecoverError::Ended { id, state: named }),
         (State::Queued | State::Expired, _) => Err(RecoverError::NotStarted { id, state: named }),
-        (State::Running | State::Blocked | State::Stalled | State::Limited, _) => {
+        (State::Running | State::Blocked | State::Stalled | State::Limited | State::Paused, _) => {
             Err(RecoverError::Running { id, state: named })
         }
     }

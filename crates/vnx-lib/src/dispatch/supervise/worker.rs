@@ -308,15 +308,23 @@ fn capture(tmux: &Tmux, around: &Surroundings<'_>) -> Option<String> {
 /// Whether the supervisor was told to stop, and by whom: a person's `vnx cancel` (its request
 /// is in the dispatch directory: [`crate::dispatch::cancel::REQUEST`]) or a signal nobody in
 /// vnx sent (a hangup as the tmux server died, a reboot's SIGTERM), which only interrupts the
-/// dispatch (ADR 0068).
+/// dispatch (ADR 0068), or a pause (`vnx pause --now`: [`super::paused::REQUEST`], ADR 0119).
 pub(super) fn stop_asked(spec: &Spec, around: &Surroundings<'_>) -> Option<StopCause> {
-    around.cancel.load(Ordering::Relaxed).then(|| {
-        if crate::dispatch::cancel::requested(&spec.dispatch_dir) {
-            StopCause::Cancel
-        } else {
-            StopCause::Interrupted
+    if !around.cancel.load(Ordering::Relaxed) {
+        return None;
+    }
+    if crate::dispatch::cancel::requested(&spec.dispatch_dir) {
+        return Some(StopCause::Cancel);
+    }
+    if super::paused::requested(&spec.dispatch_dir) {
+        // A TUI's turn end ends its dispatch: a pause lets it end that turn (ADR 0119).
+        if spec.lane == Lane::Interactive {
+            super::paused::take(spec, around);
+            return None;
         }
-    })
+        return Some(StopCause::Paused);
+    }
+    Some(StopCause::Interrupted)
 }
 
 /// The worker's argv with the prompt (or the prompt file's path) in place.
@@ -361,6 +369,7 @@ fn stop_cause(
     if let Some(asked) = stop_asked(spec, around) {
         Some(match asked {
             StopCause::Cancel => (asked, "the supervisor was told to stop (`vnx cancel`)"),
+            StopCause::Paused => (asked, "a pause stopped it (`vnx pause --now`)"),
             _ => (
                 asked,
                 "the supervisor was interrupted by a signal no `vnx cancel` asked for (a \

@@ -3,7 +3,8 @@
 //! plan mode (`--plan`, ADR 0092) changes nothing and ends with the plan of its behaviour.
 //! Its `limit` model meets a usage limit that resets a few seconds later and finishes when
 //! continued in its session (`--resume=ID`, ADR 0117): the only line of its output vnx reads
-//! says so ([`LIMIT_LINE`]).
+//! says so ([`LIMIT_LINE`]). Its `long` model works on until a pause stops it, naming its
+//! session ([`SESSION_LINE`]), and finishes when continued in it (ADR 0119).
 
 use super::argv::{Argv, PROMPT_FILE, Start, literal};
 use super::coding_cli::{CodingCli, check_valid};
@@ -35,7 +36,15 @@ pub enum DemoBehaviour {
     /// Writes a file, then meets a usage limit that resets in [`LIMIT_RESETS_IN`] seconds
     /// and exits 1; continued in its session, commits the file and reports done.
     Limit,
+    /// Writes a file and works on for an hour, naming its session ([`SESSION_LINE`]);
+    /// continued in its session (`--resume=ID`), commits the file and reports done: a worker
+    /// to pause and continue (ADR 0119).
+    Long,
 }
+
+/// How the demo worker's output names its session, when its behaviour does: the line goes
+/// on with the session's id.
+pub const SESSION_LINE: &str = "vnx demo: session ";
 
 /// How many seconds after the `limit` model meets its usage limit the limit resets.
 pub const LIMIT_RESETS_IN: u64 = 3;
@@ -76,6 +85,12 @@ impl StreamEvents for DemoEvents {
             }
             self.paragraph.push_back(line.to_owned());
         }
+        if let Some(id) = line.strip_prefix(SESSION_LINE) {
+            if super::session::valid_other_id(id.trim_end()) {
+                summary.session_id = Some(id.trim_end().to_owned());
+            }
+            return;
+        }
         let Some(rest) = line.strip_prefix(LIMIT_LINE) else {
             return;
         };
@@ -110,7 +125,7 @@ static HEADLESS: HeadlessStream = HeadlessStream {
 
 impl DemoBehaviour {
     /// Every behaviour, in the order `--model` lists them.
-    pub const ALL: [DemoBehaviour; 9] = [
+    pub const ALL: [DemoBehaviour; 10] = [
         DemoBehaviour::Commit,
         DemoBehaviour::Dirty,
         DemoBehaviour::Noop,
@@ -120,6 +135,7 @@ impl DemoBehaviour {
         DemoBehaviour::Slow,
         DemoBehaviour::Stubborn,
         DemoBehaviour::Limit,
+        DemoBehaviour::Long,
     ];
 
     /// The behaviour as `--model` names it.
@@ -134,6 +150,7 @@ impl DemoBehaviour {
             DemoBehaviour::Slow => "slow",
             DemoBehaviour::Stubborn => "stubborn",
             DemoBehaviour::Limit => "limit",
+            DemoBehaviour::Long => "long",
         }
     }
 

@@ -1,0 +1,113 @@
+//! A worker a pause stopped (`vnx pause --now`, ADR 0119): its supervisor records
+//! `dispatch_paused`, waits while a pause covers the dispatch (its session and worktree
+//! kept), then continues the worker once in the same session (`dispatch_resumed` after
+//! `paused`). A worker that waited out a usage limit waits here too when a pause covers it
+//! at the reset. `vnx cancel` during the wait ends it cancelled; `vnx resume ID` continues it
+//! at once, whatever pause stands.
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use crate::dispatch::Spec;
+use crate::dispatch::queue::paused::{self, Pause, Subject};
+use crate::dispatch::supervise::announce::Recorder;
+use crate::dispatch::supervise::life::{Life, StopCause};
+use crate::dispatch::supervise::limited::{Waited, took_request};
+use crate::dispatch::supervise::worker::{Surroundings, stop_asked};
+use crate::receipts::{DispatchPaused, DispatchResumed};
+
+/// The file `vnx pause --now` writes in a running dispatch's directory before it signals the
+/// supervisor: what tells a pause from a signal nobody in vnx sent.
+pub(crate) const REQUEST: &str = "pause-requested";
+
+/// How often a wait looks for the pause's end, a cancel or a request to continue.
+const LOOK: Duration = Duration::from_millis(250);
+
+/// Whether a pause asked to stop the dispatch whose directory is `dispatch_dir`.
+pub(crate) fn requested(dispatch_dir: &Path) -> bool {
+    dispatch_dir
+        .join(REQUEST)
+        .symlink_metadata()
+        .is_ok_and(|m| m.is_file())
+}
+
+/// Whether a pause stopped the worker.
+pub(super) fn stopped_by_pause(life: &Life) -> bool {
+    matches!(life.stopped(), Some((StopCause::Paused, _)))
+}
+
+/// The pause that covers the dispatch now, if one does.
+pub(super) fn covering(spec: &Spec) -> Option<Pause> {
+    let subject = Subject {
+        provider: spec.provider.name(),
+        role: &spec.role,
+        place: paused::HERE,
+    };
+    paused::covering(spec.data_dir(), &subject)
+}
+
+/// Takes the pause's request: the file removed and the supervisor's stop flag lowered, so a
+/// later signal (a cancel) is heard again.
+pub(super) fn take(spec: &Spec, around: &Surroundings<'_>) {
+    let _ = std::fs::remove_file(spec.dispatch_dir.join(REQUEST));
+    if !crate::dispatch::cancel::requested(&spec.dispatch_dir) {
+        around.cancel.store(false, Ordering::Relaxed);
+    }
+}
+
+/// Records the pause and waits while one covers the dispatch; then records that it goes on.
+/// A pause lifted before the wait began is no wait: the worker goes on at once.
+pub(super) fn wait_out(
+    spec: &Spec,
+    around: &Surroundings<'_>,
+    (recorder, log): (&mut Recorder<'_>, &mut std::fs::File),
+) -> Waited {
+    take(spec, around);
+    let Some(pause) = covering(spec) else {
+        let _ = writeln!(log, "vnx: the pause was lifted before the wait; going on");
+        return Waited::Over(Duration::ZERO);
+    };
+    let receipt = DispatchPaused {
+        dispatch_id: spec.id.clone(),
+        scope: pause.scope.clone(),
+        remote: None,
+        extra: Default::default(),
+    };
+    let message = pause.describe();
+    let _ = writeln!(log, "vnx: {message}");
+    recorder.record(&receipt, "paused", &message, log);
+    let started = Instant::now();
+    let mut source = "lifted";
+    while covering(spec).is_some() {
+        if let Some(cause) = stop_asked(spec, around) {
+            // Paused again while paused: nothing changes.
+            if cause == StopCause::Paused {
+                take(spec, around);
+                continue;
+            }
+            let why = match cause {
+                StopCause::Cancel => "cancelled while it was paused".to_owned(),
+                _ => "interrupted while it was paused".to_owned(),
+            };
+            return Waited::Stopped((cause, why));
+        }
+        if took_request(&spec.dispatch_dir) {
+            source = "person";
+            break;
+        }
+        std::thread::sleep(LOOK);
+    }
+    let waited = started.elapsed();
+    let resumed = DispatchResumed {
+        dispatch_id: spec.id.clone(),
+        after: DispatchResumed::AFTER_PAUSED.to_owned(),
+        waited_seconds: crate::receipts::seconds(waited.as_secs_f64()),
+        source: source.to_owned(),
+        remote: None,
+        extra: Default::default(),
+    };
+    recorder.record(&resumed, "running", "", log);
+    Waited::Over(waited)
+}
