@@ -5,6 +5,7 @@
 //! reset the worker goes on once in its session and ends done; the queued dispatch starts
 //! after it. A person's `vnx resume ID` continues it before the reset, `vnx cancel` ends it
 //! cancelled, never failed; a supervisor killed while it waits is repaired by `vnx resume`.
+//! A role's `on_limit:` moves new and queued dispatches to the next provider (ADR 0120).
 
 use std::time::{Duration, Instant};
 
@@ -265,5 +266,96 @@ fn a_limit_whose_reset_nobody_said_is_waited_out_for_the_configured_time() {
     assert!(
         (1.5..30.0).contains(&waited_s),
         "the configured 2 s: {resumed}"
+    );
+}
+
+/// A script provider that writes and commits `moved.txt`, for failover to move to.
+fn scribe(repo: &Repo) -> tempfile::TempDir {
+    let tools = tempfile::tempdir().unwrap();
+    let bin = tools.path().join("scribe");
+    std::fs::write(
+        &bin,
+        "#!/bin/sh\necho moved > moved.txt\ngit add moved.txt && git commit -qm moved\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    crate::common::configure(
+        repo,
+        &format!(
+            "providers:\n  scribe:\n    binary: {}\n    headless:\n      argv: [\"{{prompt}}\"]\n    permissions:\n      edits: []\n",
+            bin.display()
+        ),
+    );
+    tools
+}
+
+#[test]
+fn a_role_moves_new_and_queued_dispatches_off_a_limited_provider() {
+    let repo = Repo::new();
+    let _tools = scribe(&repo);
+    let id = limited(&repo, 3600);
+    // Queued behind the hold before the role names anywhere to go.
+    let queued = repo.dispatch("commit", &["--instruction", "queued", "--detach"]);
+    let queued: serde_json::Value = serde_json::from_str(queued.stdout.trim()).unwrap();
+    let queued = queued["dispatch_id"].as_str().unwrap().to_owned();
+    assert_eq!(state_of(&repo, &queued)["status"], "queued");
+    crate::common::configure(&repo, "roles:\n  implementer:\n    on_limit: [scribe]\n");
+    // A new dispatch moves at once; the queued one as the queue is next drained (any read).
+    let moved = completion(&repo.dispatch("commit", &["--instruction", "new"]));
+    assert_eq!(moved["status"], "done", "{moved}");
+    let new_id = moved["dispatch_id"].as_str().unwrap().to_owned();
+    assert_eq!(state_of(&repo, &new_id)["provider"], "scribe");
+    assert_eq!(repo.on_branch(&new_id, "moved.txt").trim(), "moved");
+    let c = waited(&repo, &queued);
+    assert_eq!(c["status"], "done", "{c}");
+    assert_eq!(state_of(&repo, &queued)["provider"], "scribe");
+    let failovers = repo.events("dispatch_failover");
+    assert_eq!(failovers.len(), 2, "{failovers:?}");
+    for f in &failovers {
+        assert_eq!(f["from"], "demo", "{f}");
+        assert_eq!(f["to"], "scribe", "{f}");
+        assert_eq!(f["model_from"], "commit", "{f}");
+        assert!(
+            f["reason"]
+                .as_str()
+                .unwrap()
+                .contains("demo is limited until"),
+            "{f}"
+        );
+        assert!(f["vnx_attestation"].is_object(), "signed: {f}");
+    }
+    // Each moved before it started, and started on the provider it moved to.
+    for moved in [&new_id, &queued] {
+        let kinds: Vec<String> = repo
+            .receipts(moved)
+            .iter()
+            .map(|r| r["event_type"].as_str().unwrap().to_owned())
+            .filter(|k| k != "queue_decision")
+            .collect();
+        assert_eq!(
+            kinds[..2],
+            ["dispatch_failover", "dispatch_started"],
+            "{kinds:?}"
+        );
+    }
+    // The limited one stays with its provider: only what has not started moves.
+    assert_eq!(state_of(&repo, &id)["status"], "limited");
+    let r = run(repo.vnx().args(["cancel", &id]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    repo.verify_ok();
+}
+
+#[test]
+fn on_limit_names_known_providers_only() {
+    let repo = Repo::new();
+    crate::common::configure(&repo, "roles:\n  implementer:\n    on_limit: [nosuch]\n");
+    let r = run(repo.dispatch_cmd("commit").args(["--instruction", "x"]));
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("roles.implementer.on_limit names `nosuch`"),
+        "{}",
+        r.stderr
     );
 }

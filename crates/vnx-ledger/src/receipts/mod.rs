@@ -76,7 +76,7 @@ pub use merge::{
 pub use pause::{DispatchPaused, PauseLifted, Paused};
 pub use plan::{PlanApproved, PlanDenied, PlanStage, PlanStep, plan_sha256};
 pub use pr::{PrAction, PrClosed, PrMergeMethod, PrMerged, PrOpened};
-pub use queue::{QueueDecision, QueueVerdict};
+pub use queue::{DispatchFailover, QueueDecision, QueueVerdict};
 pub use reaction::{PrEscalated, PrReaction, ReactionAction, ReactionRule};
 pub use release::{ReleaseAction, ReleaseClass, ReleaseEvidence, ReleaseRule, WorktreeReleased};
 pub use remote::{RemoteLost, RemoteOrigin, RemoteReceipt};
@@ -272,6 +272,7 @@ kinds! {
     Paused = "paused",
     PauseLifted = "pause_lifted",
     DispatchPaused = "dispatch_paused",
+    DispatchFailover = "dispatch_failover",
 }
 
 impl Typed {

@@ -89,3 +89,25 @@ pub struct QueueDecision {
     #[serde(flatten)]
     pub extra: Extra,
 }
+
+/// `dispatch_failover`: a dispatch that had not started moved from a provider a usage limit
+/// holds to the next provider its role's `on_limit:` names (ADR 0120), before it started or
+/// while it was queued. Its `dispatch_started` names the provider it runs with; the gates
+/// judge its work as any other's.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct DispatchFailover {
+    /// The dispatch.
+    pub dispatch_id: DispatchId,
+    /// The provider it was asked of, held by a usage limit.
+    pub from: String,
+    /// The provider it moves to.
+    pub to: String,
+    /// The model asked of `from`, not carried to `to` (its default is taken).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_from: Option<String>,
+    /// Why: the hold, in words.
+    pub reason: String,
+    /// Members this version does not know, kept as read.
+    #[serde(flatten)]
+    pub extra: Extra,
+}

@@ -141,6 +141,9 @@ pub struct RoleConfig {
     /// The budget each of its dispatches (with its follow-ups) is held to while it runs
     /// (`budget:`, ADR 0094); `None`: none of its own.
     pub budget: Option<crate::receipts::Budget>,
+    /// The providers, in order, a new or queued dispatch of this role moves to while its
+    /// own is held by a usage limit (`on_limit:`, ADR 0120); empty: it waits.
+    pub on_limit: Vec<String>,
 }
 
 // ---- raw, span-carrying schema ----
@@ -228,6 +231,7 @@ pub(super) struct RawRole {
     pub(super) plan: Option<bool>,
     pub(super) reactions: Option<super::reactions::RawReactions>,
     pub(super) budget: Option<Spanned<super::budget::RawBudget>>,
+    pub(super) on_limit: Option<Vec<Spanned<String>>>,
 }
 
 #[cfg(test)]

@@ -170,8 +170,7 @@ fn full_example() {
                     allow: None,
                     open_pr: false,
                     plan: false,
-                    reactions: None,
-                    budget: None,
+                    ..Default::default()
                 },
             ),
             (
@@ -183,8 +182,7 @@ fn full_example() {
                     allow: None,
                     open_pr: false,
                     plan: false,
-                    reactions: None,
-                    budget: None,
+                    ..Default::default()
                 },
             ),
         ]

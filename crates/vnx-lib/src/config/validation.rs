@@ -161,6 +161,14 @@ impl Validator<'_> {
                     self.budget(&at, b, "role")
                 })
                 .transpose()?;
+            let mut on_limit: Vec<String> = Vec::new();
+            for provider in role.on_limit.unwrap_or_default() {
+                let at = format!("roles.{}.on_limit", name.value);
+                self.known_provider(&at, &provider, &config.providers)?;
+                if !on_limit.contains(&provider.value) {
+                    on_limit.push(provider.value);
+                }
+            }
             config.roles.insert(
                 name.value,
                 RoleConfig {
@@ -172,6 +180,7 @@ impl Validator<'_> {
                     plan: role.plan.unwrap_or(false),
                     reactions,
                     budget,
+                    on_limit,
                 },
             );
         }

@@ -67,6 +67,15 @@ pub(super) fn drain_locked(ctx: &Context<'_>, data: &Path) -> Result<Drained, Di
             }
             continue;
         }
+        // Held by a usage limit (read once a provider), it moves where its role says (ADR
+        // 0120); an entry past its latest start time is closed where it is.
+        let is_held = |p: &str, holds: &mut BTreeMap<String, bool>| {
+            *(holds.entry(p.to_owned())).or_insert_with(|| super::held::holding(data, p).is_some())
+        };
+        let e = match is_held(&e.provider, &mut holds) && !e.expired(now) {
+            true => super::failover::move_entry(ctx, data, &config, e)?,
+            false => e,
+        };
         let limit = config.concurrency.get(&e.provider).copied();
         let held = *running
             .entry(e.provider.clone())
@@ -77,10 +86,8 @@ pub(super) fn drain_locked(ctx: &Context<'_>, data: &Path) -> Result<Drained, Di
             close_expired(ctx, data, e, (capacity, held), &mut done)?;
             continue;
         }
-        // Full, or held by a usage limit until its reset (ADR 0117), read once a provider.
-        let on_hold = *holds
-            .entry(e.provider.clone())
-            .or_insert_with(|| super::held::holding(data, &e.provider).is_some());
+        // Full, or held by a usage limit until its reset (ADR 0117), or paused (ADR 0119).
+        let on_hold = is_held(&e.provider, &mut holds);
         if limit.is_some_and(|l| held as u32 >= l) || on_hold || paused(&pauses, &e) {
             continue;
         }

@@ -10,6 +10,7 @@
 pub mod claims;
 mod drain;
 pub mod entry;
+pub mod failover;
 pub mod held;
 pub mod paused;
 pub mod remote;
@@ -93,8 +94,17 @@ fn data_dir(ctx: &Context<'_>) -> PathBuf {
 
 /// Appends a signed `queue_decision`.
 fn record(ctx: &Context<'_>, ledger: &Path, d: QueueDecision) -> Result<(), DispatchError> {
-    let receipt = ctx.attestor.attest(&receipts::write(&d), &now_utc);
-    Ledger::new(ledger).append(&receipt)?;
+    record_receipt(ctx, ledger, &receipts::write(&d))
+}
+
+/// Appends `receipt`, signed.
+fn record_receipt(
+    ctx: &Context<'_>,
+    ledger: &Path,
+    receipt: &crate::ledger::Receipt,
+) -> Result<(), DispatchError> {
+    let line = ctx.attestor.attest(receipt, &now_utc);
+    Ledger::new(ledger).append(&line)?;
     Ok(())
 }
 
@@ -142,8 +152,17 @@ pub fn submit(
     let data = data_dir(ctx);
     // A provider a usage limit holds starts nothing new until its reset (ADR 0117): the
     // dispatch waits in the queue, with or without a `concurrency:` limit (0: none).
+    let limit_hold = held::holding(&data, spec.provider.name());
+    // Unless its role names a provider to move to (ADR 0120).
+    if let (Some(hold), None) = (&limit_hold, &req.continues) {
+        let config = ctx.project.load_config()?;
+        let (role, from) = (&spec.role, spec.provider.name());
+        if let Some(to) = failover::next_provider(&config, &data, role, from) {
+            return submit_moved(ctx, (plan, req, ticket), &hold.describe(), &to);
+        }
+    }
     // So does a pause a person set that covers it (ADR 0119).
-    let hold = held::holding(&data, spec.provider.name())
+    let hold = limit_hold
         .map(|h| h.describe())
         .or_else(|| paused_for(&data, spec).map(|p| p.describe()));
     let limit = match (spec.slot_limit, &req.continues, &hold) {
@@ -241,6 +260,28 @@ pub fn submit(
         capacity: limit,
         why: full,
     })
+}
+
+/// Submits a dispatch held by a usage limit again, planned for provider `to` (its model
+/// left to `to`'s default), after a signed `dispatch_failover` says why (ADR 0120).
+fn submit_moved(
+    ctx: &Context<'_>,
+    (plan, req, ticket): (&Plan, &Request, &Ticket),
+    why: &str,
+    to: &str,
+) -> Result<Submitted, DispatchError> {
+    let spec = &plan.spec;
+    let moved = Request {
+        id: Some(spec.id.clone()),
+        provider: Some(to.to_owned()),
+        model: None,
+        ..req.clone()
+    };
+    let mut replanned = crate::dispatch::plan(ctx, &moved)?;
+    replanned.base_ref = plan.base_ref.clone();
+    let ids = (&spec.id, req.model.as_deref());
+    failover::record(ctx, &spec.ledger, ids, (spec.provider.name(), to), why)?;
+    submit(ctx, &replanned, &moved, ticket)
 }
 
 /// The pause that covers a dispatch of this machine, if one does.
