@@ -44,6 +44,7 @@ mod replay;
 mod report;
 mod resume;
 mod review;
+mod schedule;
 mod serve;
 mod show;
 mod status;
@@ -98,6 +99,7 @@ enum Command {
     Show(show::Args),
     Dashboard(dashboard::Args),
     Serve(serve::Args),
+    Schedule(schedule::Args),
     Attach(attach::Args),
     Accept(accept::Args),
     Dismiss(dismiss::Args),
@@ -366,6 +368,7 @@ pub fn run() -> ExitCode {
         Command::Show(a) => show::run(a),
         Command::Dashboard(a) => dashboard::run(a),
         Command::Serve(a) => serve::run(a),
+        Command::Schedule(a) => schedule::run(a),
         Command::Attach(a) => attach::run(a),
         Command::Accept(a) => accept::run(a),
         Command::Dismiss(a) => dismiss::run(a),

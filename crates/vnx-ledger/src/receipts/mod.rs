@@ -28,6 +28,7 @@ mod release;
 mod remote;
 mod review;
 mod sandbox;
+mod schedule;
 pub mod schema;
 pub mod value;
 mod waiting;
@@ -80,6 +81,7 @@ pub use release::{ReleaseAction, ReleaseClass, ReleaseEvidence, ReleaseRule, Wor
 pub use remote::{RemoteLost, RemoteOrigin, RemoteReceipt};
 pub use review::{ReviewComment, ReviewSent};
 pub use sandbox::{Network, PrivateHome, Quarantine, SessionPlace, Shape};
+pub use schedule::{ScheduleFired, ScheduleSkip, ScheduleSkipped};
 pub use waiting::{
     AnsweredVia, BackgroundTask, DispatchAnswered, DispatchAnswering, DispatchBackground,
     DispatchBlocked, DispatchLimited, DispatchResumed, DispatchStalled, PermissionAnswer,
@@ -267,6 +269,8 @@ kinds! {
     BudgetReached = "budget_reached",
     BudgetRaised = "budget_raised",
     DispatchCancelRequested = "dispatch_cancel_requested",
+    ScheduleFired = "schedule_fired",
+    ScheduleSkipped = "schedule_skipped",
 }
 
 impl Typed {
