@@ -13,9 +13,7 @@ use super::util::settings;
 /// A schedule fires only when something runs `vnx schedule run` (from cron or a systemd
 /// timer), `vnx schedule run --loop`, or `vnx serve`.
 #[derive(clap::Args)]
-#[command(
-    after_long_help = "Examples:\n  $ vnx schedule\n  $ vnx schedule --json\n  $ vnx schedule run"
-)]
+#[command(after_long_help = "Examples:\n  $ vnx schedule\n  $ vnx schedule --json")]
 pub struct Args {
     #[command(subcommand)]
     command: Option<Command>,
@@ -37,7 +35,7 @@ enum Command {
 /// apply); each skip (its previous dispatch still runs, slots missed with `catch_up: skip`,
 /// a start refused) a `schedule_skipped`. A firing a killed run left unstarted is started.
 #[derive(clap::Args)]
-#[command(after_long_help = "Examples:\n  $ vnx schedule run\n  $ vnx schedule run --loop")]
+#[command(after_long_help = "Examples:\n  $ vnx schedule run")]
 struct RunArgs {
     /// Keep firing until stopped, sleeping until the next slot (60 s at most at a time)
     #[arg(long = "loop")]

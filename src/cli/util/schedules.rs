@@ -56,7 +56,10 @@ fn shown_time(t: &str) -> String {
 pub(crate) fn outcome_line(o: &Outcome) -> String {
     let missed = match o.missed {
         0 => String::new(),
-        n => format!(" ({n} missed slot{} before it)", if n == 1 { "" } else { "s" }),
+        n => format!(
+            " ({n} missed slot{} before it)",
+            if n == 1 { "" } else { "s" }
+        ),
     };
     let what = match o.action {
         Action::Fired => "fired",

@@ -26,6 +26,7 @@ mod rebase;
 mod release;
 mod resume;
 mod review;
+mod schedule;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

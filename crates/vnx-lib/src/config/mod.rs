@@ -53,9 +53,7 @@ pub use mounts::{Mount, MountKind, is_user, owner_of, parse_mount};
 pub use queue::{QueueConfig, QueuePolicy, QueueRule};
 pub use reactions::{DEFAULT_RETRIES, FixRule, MergeRule, Reactions};
 pub use sandbox::SandboxConfig;
-pub use schedules::{
-    CatchUp, MAX_COUNTED, Overlap, Schedule, When, parse_cron, parse_every,
-};
+pub use schedules::{CatchUp, MAX_COUNTED, Overlap, Schedule, When, parse_cron, parse_every};
 pub use schema::{
     Config, MAX_DEADLINE_SECS, MAX_POOL_SIZE, PoolConfig, RoleConfig, WorktreeConfig, cache_dir,
 };

@@ -274,9 +274,8 @@ impl Validator<'_> {
                 }
                 Some(role) => Some(role.value),
                 None if default_role.is_none() => {
-                    let msg = format!(
-                        "{at} names no `role:`, and `defaults.role` names none either"
-                    );
+                    let msg =
+                        format!("{at} names no `role:`, and `defaults.role` names none either");
                     return self.err(&name.referenced, msg);
                 }
                 None => None,
@@ -407,7 +406,16 @@ mod tests {
         assert_eq!(parse_every("30m"), Some(1800));
         assert_eq!(parse_every("6h"), Some(21_600));
         assert_eq!(parse_every("1d"), Some(86_400));
-        for bad in ["", "m", "30", "30 m", "1w", "-5m", "1.5h", "99999999999999999999d"] {
+        for bad in [
+            "",
+            "m",
+            "30",
+            "30 m",
+            "1w",
+            "-5m",
+            "1.5h",
+            "99999999999999999999d",
+        ] {
             assert_eq!(parse_every(bad), None, "{bad}");
         }
     }
@@ -415,27 +423,64 @@ mod tests {
     #[test]
     fn interval_slots_are_multiples_of_the_interval_since_the_epoch() {
         let w = every("6h");
-        assert_eq!(w.latest(at("2026-12-01T13:05:00Z")), Some(at("2026-12-01T12:00:00Z")));
-        assert_eq!(w.latest(at("2026-12-01T12:00:00Z")), Some(at("2026-12-01T12:00:00Z")));
-        assert_eq!(w.next(at("2026-12-01T12:00:00Z")), Some(at("2026-12-01T18:00:00Z")));
-        assert_eq!(w.count(at("2026-12-01T12:00:00Z"), at("2026-12-02T12:00:00Z")), 4);
-        assert_eq!(w.count(at("2026-12-01T12:00:00Z"), at("2026-12-01T17:59:59Z")), 0);
+        assert_eq!(
+            w.latest(at("2026-12-01T13:05:00Z")),
+            Some(at("2026-12-01T12:00:00Z"))
+        );
+        assert_eq!(
+            w.latest(at("2026-12-01T12:00:00Z")),
+            Some(at("2026-12-01T12:00:00Z"))
+        );
+        assert_eq!(
+            w.next(at("2026-12-01T12:00:00Z")),
+            Some(at("2026-12-01T18:00:00Z"))
+        );
+        assert_eq!(
+            w.count(at("2026-12-01T12:00:00Z"), at("2026-12-02T12:00:00Z")),
+            4
+        );
+        assert_eq!(
+            w.count(at("2026-12-01T12:00:00Z"), at("2026-12-01T17:59:59Z")),
+            0
+        );
     }
 
     #[test]
     fn cron_slots_are_its_matches_in_utc() {
         let w = cron("0 9 * * 1-5");
         // 2026-12-04 is a Friday.
-        assert_eq!(w.next(at("2026-12-04T09:00:00Z")), Some(at("2026-12-07T09:00:00Z")));
-        assert_eq!(w.latest(at("2026-12-06T10:00:00Z")), Some(at("2026-12-04T09:00:00Z")));
-        assert_eq!(w.latest(at("2026-12-04T09:00:30Z")), Some(at("2026-12-04T09:00:00Z")));
-        assert_eq!(w.count(at("2026-12-01T00:00:00Z"), at("2026-12-08T00:00:00Z")), 5);
-        assert_eq!(cron("@daily").next(at("2026-12-04T09:00:00Z")), Some(at("2026-12-05T00:00:00Z")));
+        assert_eq!(
+            w.next(at("2026-12-04T09:00:00Z")),
+            Some(at("2026-12-07T09:00:00Z"))
+        );
+        assert_eq!(
+            w.latest(at("2026-12-06T10:00:00Z")),
+            Some(at("2026-12-04T09:00:00Z"))
+        );
+        assert_eq!(
+            w.latest(at("2026-12-04T09:00:30Z")),
+            Some(at("2026-12-04T09:00:00Z"))
+        );
+        assert_eq!(
+            w.count(at("2026-12-01T00:00:00Z"), at("2026-12-08T00:00:00Z")),
+            5
+        );
+        assert_eq!(
+            cron("@daily").next(at("2026-12-04T09:00:00Z")),
+            Some(at("2026-12-05T00:00:00Z"))
+        );
     }
 
     #[test]
     fn cron_refuses_seconds_years_and_patterns_that_never_match() {
-        for bad in ["", "0 9 * *", "0 0 9 * * 1", "0 9 * * 1 2026", "0 0 30 2 *", "x 9 * * *"] {
+        for bad in [
+            "",
+            "0 9 * *",
+            "0 0 9 * * 1",
+            "0 9 * * 1 2026",
+            "0 0 30 2 *",
+            "x 9 * * *",
+        ] {
             assert!(parse_cron(bad).is_err(), "{bad}");
         }
     }
@@ -447,7 +492,10 @@ mod tests {
 
     fn a_when() -> impl Strategy<Value = When> {
         prop_oneof![
-            (1u64..=2000).prop_map(|m| When::Every { secs: m * 60, text: format!("{m}m") }),
+            (1u64..=2000).prop_map(|m| When::Every {
+                secs: m * 60,
+                text: format!("{m}m")
+            }),
             prop::sample::select(vec![
                 "* * * * *",
                 "*/15 * * * *",

@@ -132,8 +132,8 @@ impl Run<'_> {
 
     /// Whether the ledger shows `id` queued, started or refused (its start got that far).
     fn listed(&self, id: &DispatchId) -> Result<bool, ScheduleError> {
-        let records = Records::read_only(self.desk.ctx.ledger, &[id.as_str()])
-            .map_err(self.ledger_err())?;
+        let records =
+            Records::read_only(self.desk.ctx.ledger, &[id.as_str()]).map_err(self.ledger_err())?;
         Ok(records.by_id.get(id).is_some_and(|r| r.listed.is_some()))
     }
 
@@ -208,18 +208,34 @@ impl Run<'_> {
                     "{n} slot{} passed while nothing fired them (catch_up: skip)",
                     plural(n)
                 );
-                out.push(self.skip(name, slot(due.slot), ScheduleSkip::Missed, missed, None, why)?);
+                out.push(self.skip(
+                    name,
+                    slot(due.slot),
+                    ScheduleSkip::Missed,
+                    missed,
+                    None,
+                    why,
+                )?);
                 return Ok(out);
             }
             // The missed ones are skipped; the slot on time fires.
-            let before = schedule.when.latest(due.slot - jiff::SignedDuration::from_secs(1));
+            let before = schedule
+                .when
+                .latest(due.slot - jiff::SignedDuration::from_secs(1));
             if let Some(before) = before {
                 let why = format!(
                     "{missed} slot{} passed while nothing fired them (catch_up: skip)",
                     plural(missed)
                 );
                 let skipped = missed - 1;
-                out.push(self.skip(name, slot(before), ScheduleSkip::Missed, skipped, None, why)?);
+                out.push(self.skip(
+                    name,
+                    slot(before),
+                    ScheduleSkip::Missed,
+                    skipped,
+                    None,
+                    why,
+                )?);
             }
             missed = 0;
         }
@@ -264,8 +280,10 @@ impl Run<'_> {
     ) -> Result<Outcome, ScheduleError> {
         let started = match request(self.config, name, schedule, self.base, &id) {
             None => Err("it names no role, and `defaults.role` names none".to_owned()),
-            Some(request) => start::start(self.desk, &request, &Ticket::default(), false, self.told)
-                .map_err(|e| error_chain(&e)),
+            Some(request) => {
+                start::start(self.desk, &request, &Ticket::default(), false, self.told)
+                    .map_err(|e| error_chain(&e))
+            }
         };
         let detail = match started {
             Ok(s) => match s.submitted {
@@ -316,9 +334,7 @@ fn request(
     let asked = Request {
         id: Some(id.clone()),
         instruction: schedule.instruction.clone(),
-        title: Some(
-            (schedule.title.clone()).unwrap_or_else(|| format!("schedule {name}")),
-        ),
+        title: Some((schedule.title.clone()).unwrap_or_else(|| format!("schedule {name}"))),
         deadline: schedule
             .deadline
             .map_or(base.deadline, std::time::Duration::from_secs),

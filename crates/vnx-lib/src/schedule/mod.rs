@@ -72,7 +72,10 @@ pub struct Last {
 /// The signed `schedule_fired` and `schedule_skipped` receipts of `ledger` (those one of
 /// `trusted` signed; a line that claims to be one but is not signed so is left out), as
 /// what each schedule last did.
-pub fn recorded(ledger: &Path, trusted: &[[u8; 32]]) -> Result<BTreeMap<String, Last>, LedgerError> {
+pub fn recorded(
+    ledger: &Path,
+    trusted: &[[u8; 32]],
+) -> Result<BTreeMap<String, Last>, LedgerError> {
     let mut out: BTreeMap<String, Last> = BTreeMap::new();
     if !ledger.exists() {
         return Ok(out);
@@ -218,7 +221,9 @@ pub fn list(
                 next: next.map(shown),
                 due: next.is_some_and(|n| n <= now),
                 last_slot: l.and_then(|l| l.slot).map(shown),
-                last_dispatch: l.and_then(|l| l.fired.as_ref()).map(|f| f.dispatch_id.clone()),
+                last_dispatch: l
+                    .and_then(|l| l.fired.as_ref())
+                    .map(|f| f.dispatch_id.clone()),
             }
         })
         .collect()
