@@ -99,7 +99,9 @@ enum Command {
     Show(show::Args),
     Dashboard(dashboard::Args),
     Serve(serve::Args),
-    Schedule(schedule::Args),
+    /// List the schedules of .vnx/config.yaml, or fire what is due
+    #[command(subcommand)]
+    Schedule(schedule::Command),
     Attach(attach::Args),
     Accept(accept::Args),
     Dismiss(dismiss::Args),

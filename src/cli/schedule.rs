@@ -1,4 +1,4 @@
-//! `vnx schedule` (the config's `schedules:`, each with its next firing) and `vnx schedule
+//! `vnx schedule list` (the config's `schedules:`, each with its next firing) and `vnx schedule
 //! run` (fires what is due once, for cron or a systemd timer; `--loop` keeps firing).
 
 use std::process::ExitCode;
@@ -8,24 +8,24 @@ use super::util::output::{Out, say};
 use super::util::schedules::{fire_once, keep_firing, line, listed, outcome_line};
 use super::util::settings;
 
+/// List, or fire, the schedules of .vnx/config.yaml
+#[derive(clap::Subcommand)]
+pub enum Command {
+    List(ListArgs),
+    Run(RunArgs),
+}
+
 /// List the schedules of .vnx/config.yaml, each with its next firing (UTC)
 ///
 /// A schedule fires only when something runs `vnx schedule run` (from cron or a systemd
 /// timer), `vnx schedule run --loop`, or `vnx serve`.
 #[derive(clap::Args)]
-#[command(after_long_help = "Examples:\n  $ vnx schedule\n  $ vnx schedule --json")]
-pub struct Args {
-    #[command(subcommand)]
-    command: Option<Command>,
+#[command(after_long_help = "Examples:\n  $ vnx schedule list\n  $ vnx schedule list --json")]
+pub struct ListArgs {
     /// Print `[{"name", "when", "enabled", "next", "due", "last_slot", "last_dispatch"}…]`
     /// as JSON
     #[arg(long)]
     json: bool,
-}
-
-#[derive(clap::Subcommand)]
-enum Command {
-    Run(RunArgs),
 }
 
 /// Fire the schedules that are due, once, and exit (for cron or a systemd timer)
@@ -36,7 +36,7 @@ enum Command {
 /// a start refused) a `schedule_skipped`. A firing a killed run left unstarted is started.
 #[derive(clap::Args)]
 #[command(after_long_help = "Examples:\n  $ vnx schedule run")]
-struct RunArgs {
+pub struct RunArgs {
     /// Keep firing until stopped, sleeping until the next slot (60 s at most at a time)
     #[arg(long = "loop")]
     keep: bool,
@@ -51,10 +51,10 @@ struct RunArgs {
     tmux: settings::TmuxSocket,
 }
 
-pub fn run(args: Args) -> Result<ExitCode, CliError> {
-    match args.command {
-        Some(Command::Run(run)) => fire(run),
-        None => list(args.json),
+pub fn run(command: Command) -> Result<ExitCode, CliError> {
+    match command {
+        Command::List(args) => list(args.json),
+        Command::Run(args) => fire(args),
     }
 }
 

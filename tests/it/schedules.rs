@@ -57,7 +57,7 @@ fn a_config_with_a_wrong_schedule_is_refused_with_its_line() {
     for (yaml, says) in cases {
         let repo = Repo::new();
         configure(&repo, yaml);
-        let r = run(repo.vnx().arg("schedule"));
+        let r = run(repo.vnx().args(["schedule", "list"]));
         assert_eq!(r.code, 3, "{yaml}: {}{}", r.stdout, r.stderr);
         assert!(r.stderr.contains(says), "{yaml}: {}", r.stderr);
         assert!(r.stderr.contains("config.yaml:"), "{yaml}: {}", r.stderr);
@@ -195,7 +195,7 @@ fn status_and_schedule_show_the_next_firing() {
 ",
     );
     // Never fired: its newest slot is due now.
-    let r = run(repo.vnx().arg("schedule"));
+    let r = run(repo.vnx().args(["schedule", "list"]));
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(
         r.stdout.contains("schedule yearly: due now (every 366d)"),

@@ -1,4 +1,4 @@
-//! The config's `schedules:` from the command line, as `vnx schedule`, `vnx status` and
+//! The config's `schedules:` from the command line, as `vnx schedule list`, `vnx status` and
 //! `vnx serve` share them: what each schedule last did and when it fires next, what is due
 //! fired once, and the firing kept up until the process stops, sleeping until the next
 //! slot (at most [`MAX_SLEEP`] at a time).
