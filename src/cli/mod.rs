@@ -45,6 +45,7 @@ mod replay;
 mod report;
 mod resume;
 mod review;
+mod schedule;
 mod serve;
 mod show;
 mod status;
@@ -99,6 +100,9 @@ enum Command {
     Show(show::Args),
     Dashboard(dashboard::Args),
     Serve(serve::Args),
+    /// List the schedules of .vnx/config.yaml, or fire what is due
+    #[command(subcommand)]
+    Schedule(schedule::Command),
     Attach(attach::Args),
     Accept(accept::Args),
     Dismiss(dismiss::Args),
@@ -368,6 +372,7 @@ pub fn run() -> ExitCode {
         Command::Show(a) => show::run(a),
         Command::Dashboard(a) => dashboard::run(a),
         Command::Serve(a) => serve::run(a),
+        Command::Schedule(a) => schedule::run(a),
         Command::Attach(a) => attach::run(a),
         Command::Accept(a) => accept::run(a),
         Command::Dismiss(a) => dismiss::run(a),

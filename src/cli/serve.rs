@@ -23,6 +23,9 @@ use super::util::output::{Out, escape, say};
 /// (Tailscale, `ssh -L`), and give that address as `--url` so its host name is answered for.
 /// It answers only for loopback's names, the address a request reached it at, `--url`'s
 /// host, `--host`'s names and, with `--expose`, this machine's name.
+///
+/// While it serves, the `schedules:` of .vnx/config.yaml fire as they fall due, as `vnx
+/// schedule run --loop` fires them.
 #[derive(clap::Args)]
 #[command(after_long_help = "Examples:\n  $ vnx serve --devices")]
 pub struct Args {
@@ -115,7 +118,19 @@ fn serve(args: Args, project: vnx::project::Project) -> Result<ExitCode, CliErro
             args.listen
         );
     }
-    let serve = with_addresses(project.load_config()?.serve, &project.root)?;
+    let config = project.load_config()?;
+    // The config's schedules fire while it serves, on a thread of their own (the loop of
+    // `vnx schedule run --loop`).
+    if !config.schedules.is_empty() {
+        let socket = args.tmux.tmux_socket.clone();
+        say!(
+            "firing the {} schedule{} of .vnx/config.yaml as they fall due",
+            config.schedules.len(),
+            if config.schedules.len() == 1 { "" } else { "s" }
+        );
+        std::thread::spawn(move || super::util::schedules::keep_firing(socket));
+    }
+    let serve = with_addresses(config.serve, &project.root)?;
     // An address workers read gets notices without links (ADR 0104): say which and why.
     for exposed in vnx::notice::address::exposed(&serve) {
         say!("warning: {}", exposed.says());

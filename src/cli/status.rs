@@ -160,6 +160,12 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     } else {
         Vec::new()
     };
+    // The config's schedules, each with its next firing, in the listing without filters.
+    let schedules = if ids.is_empty() && args.unfiltered() {
+        super::util::schedules::listed(&project, jiff::Timestamp::now()).unwrap_or_default()
+    } else {
+        Vec::new()
+    };
     let mut out = Out::new();
     if args.json {
         let mut listed: Vec<serde_json::Value> = states
@@ -182,6 +188,15 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             }
             v
         }));
+        listed.extend(schedules.iter().map(|s| {
+            let mut v = serde_json::json!({"schedule": true});
+            if let (Some(map), Ok(serde_json::Value::Object(found))) =
+                (v.as_object_mut(), serde_json::to_value(s))
+            {
+                map.extend(found);
+            }
+            v
+        }));
         out.json(&listed)?;
         return Ok(ExitCode::SUCCESS);
     }
@@ -191,6 +206,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             if all.is_empty() { "" } else { " match" }
         );
         orphan_lines(&mut out, &orphans)?;
+        schedule_lines(&mut out, &schedules)?;
         return Ok(ExitCode::SUCCESS);
     }
     let now = jiff::Timestamp::now();
@@ -359,6 +375,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         }
     }
     orphan_lines(&mut out, &orphans)?;
+    schedule_lines(&mut out, &schedules)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -378,6 +395,15 @@ fn orphan_lines(out: &mut Out, orphans: &[vnx::remote::orphans::Found]) -> Resul
         "hint: `vnx clean --orphans` removes them: what runs in each, and its storage unless it \
          holds work this repository lacks (then it is kept, and said)"
     );
+    Ok(())
+}
+
+/// Each schedule's line with its next firing: `schedule nightly: next 2026-12-01 03:00 UTC
+/// (cron 0 3 * * *)`.
+fn schedule_lines(out: &mut Out, schedules: &[vnx::schedule::Listed]) -> Result<(), CliError> {
+    for s in schedules {
+        out.line(&escape(&super::util::schedules::line(s)))?;
+    }
     Ok(())
 }
 

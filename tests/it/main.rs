@@ -100,6 +100,7 @@ mod review;
 mod sandbox;
 mod sandbox_env;
 mod sandbox_homes;
+mod schedules;
 mod serve;
 mod short_commands;
 mod skills;

@@ -85,6 +85,13 @@ steps! {
         STARTED_APPENDED = "started_appended";
     }
 
+    /// A schedule's firing (`schedule::fire`, by `vnx schedule run` and `vnx serve`).
+    schedule {
+        /// `schedule_fired` is on the ledger, naming the dispatch it starts; the dispatch is
+        /// not started yet (a rerun starts it).
+        FIRED_APPENDED = "fired_appended";
+    }
+
     /// A dispatch's launch in a place, a host, a container or a pod (`remote::launch`).
     place_launch {
         /// The place is made (a container, a pod; a host is there already) and the launch

@@ -28,6 +28,7 @@ const OWNED: &[(&str, &str)] = &[
     ("pr_", "vnx pr open, vnx pr merge and vnx pr watch"),
     ("review_comment", "vnx review"),
     ("review_sent", "vnx review --send"),
+    ("schedule_", "vnx schedule run (and vnx serve)"),
     ("plan_", "vnx approve and vnx deny"),
     ("budget_", "vnx dispatch-agent (and vnx approve --budget)"),
     (
@@ -395,6 +396,8 @@ mod tests {
             "budget_warning",
             "budget_reached",
             "budget_raised",
+            "schedule_fired",
+            "schedule_skipped",
             "gate_result",
             "merge_completed",
             "merge",

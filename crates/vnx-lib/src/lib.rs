@@ -38,6 +38,7 @@ pub mod release;
 pub mod remote;
 pub mod review;
 pub mod sandbox;
+pub mod schedule;
 pub mod skills;
 pub mod tmux;
 pub mod worktree;

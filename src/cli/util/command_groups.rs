@@ -15,6 +15,7 @@ const GROUPS: [(&str, &[&str]); 7] = [
             "follow-up",
             "dashboard",
             "serve",
+            "schedule",
             "attach",
             "cancel",
             "pause",

@@ -240,6 +240,15 @@ pub fn notice(e: &vnx::notice::NoticeError) -> Exit {
     }
 }
 
+/// The ledger decides its own; a lock not taken is operational.
+pub fn schedule(e: &vnx::schedule::ScheduleError) -> Exit {
+    use vnx::schedule::ScheduleError as E;
+    match e {
+        E::Ledger { source, .. } => ledger(source),
+        E::Lock { .. } => Exit::Failed,
+    }
+}
+
 /// A place that is not `FILE:LINE` or a comment without text is a usage error; a place
 /// outside the diff, a dispatch with no head to comment on and nothing to send are negative
 /// verdicts; git and the ledger decide their own.

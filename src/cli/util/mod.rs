@@ -26,6 +26,7 @@ pub(crate) mod pending;
 pub(crate) mod pr_watch;
 pub(crate) mod remote;
 pub(crate) mod remote_log;
+pub(crate) mod schedules;
 pub(crate) mod settings;
 pub(crate) mod states;
 pub(crate) mod waiting;

@@ -27,6 +27,7 @@ mod rebase;
 mod release;
 mod resume;
 mod review;
+mod schedule;
 mod unpause;
 
 use std::path::{Path, PathBuf};

@@ -1,5 +1,5 @@
 //! The receipts of a person's decisions on a dispatch's work (review comments and their
-//! sending, a plan approved or sent back), each checked as the other kinds are.
+//! sending, a plan approved or sent back; a schedule fired or skipped), each checked as the other kinds are.
 
 use vnx::receipts::LineRef;
 
@@ -92,6 +92,29 @@ pub(super) fn check_all(failures: &mut Vec<String>) {
             cost_limit_usd: Some(3.0),
             budget: Some(s("project_day")),
             by: s("ana"),
+            extra: Default::default(),
+        },
+        failures,
+    );
+    check(
+        vnx::receipts::ScheduleFired {
+            schedule: s("nightly"),
+            slot: vnx::ids::Timestamp::parse("2026-12-01T03:00:00Z").unwrap(),
+            dispatch_id: did(ID),
+            when: s("cron 0 3 * * *"),
+            missed: 2,
+            extra: Default::default(),
+        },
+        failures,
+    );
+    check(
+        vnx::receipts::ScheduleSkipped {
+            schedule: s("nightly"),
+            slot: vnx::ids::Timestamp::parse("2026-12-02T03:00:00Z").unwrap(),
+            reason: vnx::receipts::ScheduleSkip::Overlap,
+            missed: 0,
+            dispatch_id: Some(did(ID)),
+            detail: s("its previous dispatch still runs (overlap: skip)"),
             extra: Default::default(),
         },
         failures,

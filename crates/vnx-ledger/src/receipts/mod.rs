@@ -29,6 +29,7 @@ mod release;
 mod remote;
 mod review;
 mod sandbox;
+mod schedule;
 pub mod schema;
 pub mod value;
 mod waiting;
@@ -82,6 +83,7 @@ pub use release::{ReleaseAction, ReleaseClass, ReleaseEvidence, ReleaseRule, Wor
 pub use remote::{RemoteLost, RemoteOrigin, RemoteReceipt};
 pub use review::{ReviewComment, ReviewSent};
 pub use sandbox::{Network, PrivateHome, Quarantine, SessionPlace, Shape};
+pub use schedule::{ScheduleFired, ScheduleSkip, ScheduleSkipped};
 pub use waiting::{
     AnsweredVia, BackgroundTask, DispatchAnswered, DispatchAnswering, DispatchBackground,
     DispatchBlocked, DispatchLimited, DispatchResumed, DispatchStalled, PermissionAnswer,
@@ -273,6 +275,8 @@ kinds! {
     PauseLifted = "pause_lifted",
     DispatchPaused = "dispatch_paused",
     DispatchFailover = "dispatch_failover",
+    ScheduleFired = "schedule_fired",
+    ScheduleSkipped = "schedule_skipped",
 }
 
 impl Typed {

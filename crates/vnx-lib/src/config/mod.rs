@@ -10,7 +10,7 @@
 //! This file holds the loader (`load`, `parse`, reading and parsing through the strict YAML of
 //! `crate::yaml`); the types are in `schema`, the checks and `ConfigError` in `validation`,
 //! the template syntax in `template`, the `gates:` section in `gates`, the `forge:` section
-//! in `forge` (its `reactions:` in `reactions`), the `defaults:` section in `defaults`, the `serve:` section in `serve`, the `mcp:` section in `mcp`, `budget:` in `budget`, a
+//! in `forge` (its `reactions:` in `reactions`), the `defaults:` section in `defaults`, the `serve:` section in `serve`, the `mcp:` section in `mcp`, `budget:` in `budget`, `schedules:` in `schedules`, a
 //! role's allowlist in `allow`, and what vnx reads of a declared TUI in `tui`.
 
 use std::path::Path;
@@ -27,6 +27,7 @@ mod mounts;
 mod queue;
 mod reactions;
 mod sandbox;
+mod schedules;
 mod schema;
 mod serve;
 mod template;
@@ -52,6 +53,7 @@ pub use mounts::{Mount, MountKind, is_user, owner_of, parse_mount};
 pub use queue::{QueueConfig, QueuePolicy, QueueRule};
 pub use reactions::{DEFAULT_RETRIES, FixRule, MergeRule, Reactions};
 pub use sandbox::SandboxConfig;
+pub use schedules::{CatchUp, MAX_COUNTED, Overlap, Schedule, When, parse_cron, parse_every};
 pub use schema::{
     Config, MAX_DEADLINE_SECS, MAX_POOL_SIZE, PoolConfig, RoleConfig, WorktreeConfig, cache_dir,
 };

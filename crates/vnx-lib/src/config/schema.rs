@@ -59,6 +59,8 @@ pub struct Config {
     pub budget: super::budget::BudgetConfig,
     /// What each model's tokens cost (`prices:`, ADR 0098).
     pub prices: super::budget::Prices,
+    /// Dispatches started at set times (`schedules:`), by name.
+    pub schedules: BTreeMap<String, super::schedules::Schedule>,
 }
 
 /// `worktree:` in the config: setup and teardown commands (each an argv, run in the worktree
@@ -171,6 +173,7 @@ pub(super) struct RawConfig {
     pub(super) mcp: Option<super::mcp::RawMcp>,
     pub(super) budget: Option<super::budget::RawBudgetConfig>,
     pub(super) prices: Option<Entries<Spanned<super::budget::RawPrice>>>,
+    pub(super) schedules: Option<Entries<super::schedules::RawSchedule>>,
 }
 
 #[derive(Deserialize)]

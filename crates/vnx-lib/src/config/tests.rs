@@ -325,7 +325,7 @@ fn yaml_and_type_errors_carry_their_location() {
     assert_eq!((l, c), (3, 1));
     assert_eq!(
         m,
-        "unknown field `projectid`, expected one of version, project_id, providers, concurrency, roles, gates, notify, stall_after_seconds, background_wait_seconds, limit_wait_seconds, worktree, queue, sandbox, hosts, forge, defaults, serve, mcp, budget, prices"
+        "unknown field `projectid`, expected one of version, project_id, providers, concurrency, roles, gates, notify, stall_after_seconds, background_wait_seconds, limit_wait_seconds, worktree, queue, sandbox, hosts, forge, defaults, serve, mcp, budget, prices, schedules"
     );
     let (l, c, m) = parse_err(&provider("    binary: k\n    bogus: 1\n"));
     assert_eq!((l, c), (5, 5));

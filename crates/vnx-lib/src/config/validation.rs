@@ -101,6 +101,10 @@ impl Validator<'_> {
         if let Some(prices) = raw.prices {
             config.prices = self.prices(prices)?;
         }
+        if let Some(schedules) = raw.schedules {
+            let role = config.defaults.role.as_deref();
+            config.schedules = self.schedules(schedules, &config.providers, role)?;
+        }
         if let Some(serve) = raw.serve {
             config.serve = self.serve(serve)?;
         }
