@@ -309,13 +309,26 @@ impl Started {
             Submitted::Started(launched) => launched,
             // Queued: its id (detached), or a wait through its start to its end.
             Submitted::Queued {
-                id, position, why, ..
+                id,
+                position,
+                why,
+                for_room,
+                ..
             } => {
                 let provider = started.provider.as_str();
-                say!(
-                    "queued {id} at position {position}: {why}; it starts when that ends (`vnx \
-                     status {id}`, `vnx cancel {id}`)"
-                );
+                if for_room {
+                    // Nothing on this machine frees memory for it: a drain starts it.
+                    say!(
+                        "queued {id} at position {position}: {why}; it starts when there is \
+                         room: `vnx wait {id}` (or any vnx command that reads dispatch \
+                         state, such as `vnx status`) starts it then (`vnx cancel {id}`)"
+                    );
+                } else {
+                    say!(
+                        "queued {id} at position {position}: {why}; it starts when that ends \
+                         (`vnx status {id}`, `vnx cancel {id}`)"
+                    );
+                }
                 if self.detach {
                     return print_queued(&mut Out::new(), &id, Some(provider), position, self.json);
                 }

@@ -18,6 +18,7 @@ mod dispatch;
 mod egress;
 mod gate;
 mod group;
+mod limits;
 pub mod kinds;
 pub mod merge;
 mod plan;
@@ -43,6 +44,7 @@ use crate::Receipt;
 use crate::json::{self, Object, Value};
 
 pub use accepted::DispatchAccepted;
+pub use limits::WorkerLimits;
 pub use budget::{Budget, BudgetRaised, BudgetReached, BudgetWarning, WARN_PERCENT};
 pub use cancel::DispatchCancelRequested;
 pub use cli_events::{

@@ -59,6 +59,9 @@ pub struct Config {
     pub budget: super::budget::BudgetConfig,
     /// What each model's tokens cost (`prices:`, ADR 0098).
     pub prices: super::budget::Prices,
+    /// What this machine must have free for a local dispatch to start, and each local
+    /// worker's limits (`admission:`).
+    pub admission: super::admission::AdmissionConfig,
 }
 
 /// `worktree:` in the config: setup and teardown commands (each an argv, run in the worktree
@@ -73,6 +76,10 @@ pub struct WorktreeConfig {
     pub ports: Option<(u16, u16)>,
     /// Prepared worktrees kept for dispatches and gates to take.
     pub pool: PoolConfig,
+    /// Ignored directories of the main checkout (build caches: `target`, `node_modules`)
+    /// copied into each new worktree by reflink (copy-on-write) only, never by a full copy:
+    /// on a filesystem without reflinks they are skipped.
+    pub copy_ignored: Vec<String>,
 }
 
 /// The most idle worktrees a pool may keep.
@@ -168,6 +175,7 @@ pub(super) struct RawConfig {
     pub(super) mcp: Option<super::mcp::RawMcp>,
     pub(super) budget: Option<super::budget::RawBudgetConfig>,
     pub(super) prices: Option<Entries<Spanned<super::budget::RawPrice>>>,
+    pub(super) admission: Option<super::admission::RawAdmission>,
 }
 
 #[derive(Deserialize)]
@@ -177,6 +185,7 @@ pub(super) struct RawWorktree {
     pub(super) teardown: Option<Vec<Spanned<Vec<String>>>>,
     pub(super) ports: Option<Spanned<String>>,
     pub(super) pool: Option<RawPool>,
+    pub(super) copy_ignored: Option<Vec<Spanned<String>>>,
 }
 
 #[derive(Deserialize)]

@@ -5,7 +5,9 @@
 //! starts when a slot frees: the finishing supervisor drains the queue, and so does any vnx
 //! command that reads dispatch state (a queue whose supervisor died still drains). Everything
 //! that judges slots or moves entries holds the queue lock, `.vnx-data/queue/lock`, so each
-//! entry starts exactly once and no slot is given twice. See ADR 0030.
+//! entry starts exactly once and no slot is given twice. See ADR 0030. A local dispatch also
+//! waits, with or without a limit, while its provider is held by a usage limit (`held`) or
+//! this machine is below a floor of `admission:` (`crate::admission`).
 
 pub mod claims;
 mod drain;
@@ -50,8 +52,12 @@ pub enum Submitted {
         position: u32,
         /// The provider's capacity.
         capacity: u32,
-        /// Why it waits, in words: every slot taken, or its provider held by a usage limit.
+        /// Why it waits, in words: every slot taken, its provider held by a usage limit, or
+        /// this machine below a floor of `admission:`.
         why: String,
+        /// Whether it waits for this machine's room (memory, disk, load): nothing but a drain
+        /// (a finishing supervisor's, or a command's that reads dispatch state) starts it.
+        for_room: bool,
     },
 }
 
@@ -142,9 +148,17 @@ pub fn submit(
     // A provider a usage limit holds starts nothing new until its reset (ADR 0117): the
     // dispatch waits in the queue, with or without a `concurrency:` limit (0: none).
     let hold = held::holding(&data, spec.provider.name());
-    let limit = match (spec.slot_limit, &req.continues, &hold) {
+    // A machine below a floor of `admission:` starts no new local dispatch either: it waits
+    // until a drain finds the room back (a follow-up, continuing a worktree, is not judged).
+    let config = ctx.project.load_config()?;
+    let short = req
+        .continues
+        .is_none()
+        .then(|| crate::admission::shortfall(&data, &config.admission.floors()))
+        .flatten();
+    let limit = match (spec.slot_limit, &req.continues, hold.is_some() || short.is_some()) {
         (Some(limit), None, _) => limit,
-        (None, None, Some(_)) => 0,
+        (None, None, true) => 0,
         _ => return Ok(Submitted::Started(crate::dispatch::launch(ctx, plan)?)),
     };
     let held_lock = lock(&data, true)?;
@@ -173,7 +187,7 @@ pub fn submit(
             why,
         )
     };
-    if hold.is_none() && (running as u32) < limit && waiting.is_empty() {
+    if hold.is_none() && short.is_none() && (running as u32) < limit && waiting.is_empty() {
         let why = format!(
             "a {} slot is free ({running} of {limit} held)",
             spec.provider
@@ -185,10 +199,11 @@ pub fn submit(
         drop(held_lock);
         return launch_claimed(ctx, &data, plan, claimed).map(Submitted::Started);
     }
-    let rule = ctx.project.load_config()?.queue.rule(spec.provider.name());
-    let full = match &hold {
-        Some(h) => h.describe(),
-        None => format!("every {} slot ({limit}) is taken", spec.provider),
+    let rule = config.queue.rule(spec.provider.name());
+    let full = match (&hold, &short) {
+        (Some(h), _) => h.describe(),
+        (None, Some(s)) => format!("waits for room: {s}"),
+        (None, None) => format!("every {} slot ({limit}) is taken", spec.provider),
     };
     if let Some(reason) = rejection(rule, &full, waiting.len(), ticket) {
         let d = decide(QueueVerdict::Rejected, reason.clone());
@@ -236,6 +251,7 @@ pub fn submit(
         position,
         capacity: limit,
         why: full,
+        for_room: short.is_some() && hold.is_none(),
     })
 }
 

@@ -559,6 +559,7 @@ fn started(ctx: &Context<'_>, plan: &Plan, spec: &Spec, wt: &Worktree) -> Receip
         continues: spec.continues.clone(),
         budget: spec.budget.clone(),
         project_day: spec.project_day.clone(),
+        limits: spec.limits.clone(),
         started_by: ctx.by.map(str::to_owned),
         started_by_dispatch: ctx.by_worker.cloned(),
         plan: spec.plan.clone(),

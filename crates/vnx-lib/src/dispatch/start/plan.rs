@@ -291,6 +291,8 @@ fn plan_in<'scope, 'env>(
         budget: super::limits::budget_of(ctx, req, &config, model.as_deref())?,
         project_day: super::limits::project_day(ctx, &config)?,
         prices: config.prices.clone(),
+        limits: config.admission.worker_limits(),
+        copy_ignored: config.worktree.copy_ignored.clone(),
         preferred_port: req.continues.as_ref().and_then(|c| c.started.port),
         port: None,
         group: None,
