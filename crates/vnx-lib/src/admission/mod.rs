@@ -2,8 +2,10 @@
 //! worktrees' filesystem, load per core) read as a [`Headroom`], and judged against the
 //! config's floors (`admission:`): a local dispatch below a floor waits in the queue with the
 //! [`Shortfall`] as its reason, and starts when a drain finds the floor holds again. Only a
-//! dispatch run on this machine is judged; one for a host is its host's to judge.
+//! dispatch run on this machine is judged; one for a host is its host's to judge. Each local
+//! worker's memory and process limits are applied by `limits`.
 
+pub mod limits;
 mod read;
 
 use std::fmt;

@@ -263,6 +263,9 @@ fn launch_claimed(
             .unwrap_or_else(|p| std::panic::resume_unwind(p)),
         None => plan.version_read.clone(),
     };
+    if let Some(limits) = spec.limits.as_mut() {
+        crate::admission::limits::enforce(limits, crate::admission::limits::has_prlimit);
+    }
     write_dispatch_dir(plan, &spec)?;
     crate::steps::reached(crate::steps::launch::WORKTREE_MADE);
     // The start and its constraint decisions are one group commit, the start first: a
