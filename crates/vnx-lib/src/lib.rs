@@ -11,9 +11,9 @@ pub use vnx_core::{files, main_checkout, process, steps};
 pub use vnx_ledger::{self as ledger, audit, evidence, ids, mirror, receipts};
 
 pub mod access;
-pub mod admission;
 pub mod action_table;
 pub mod actions;
+pub mod admission;
 pub mod complete;
 pub mod config;
 pub mod constraints;

@@ -306,7 +306,16 @@ impl Started {
         }
         let started = act(&|note| say!("{}", escape(&note.line())))?;
         let launched = match started.submitted {
-            Submitted::Started(launched) => launched,
+            Submitted::Started(launched) => {
+                for s in &launched.not_copied {
+                    say!(
+                        "note: worktree.copy_ignored: {} not copied: {}",
+                        escape(&s.dir),
+                        escape(&s.why)
+                    );
+                }
+                launched
+            }
             // Queued: its id (detached), or a wait through its start to its end.
             Submitted::Queued {
                 id,

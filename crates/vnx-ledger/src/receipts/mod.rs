@@ -18,8 +18,8 @@ mod dispatch;
 mod egress;
 mod gate;
 mod group;
-mod limits;
 pub mod kinds;
+mod limits;
 pub mod merge;
 mod plan;
 mod pr;
@@ -44,7 +44,6 @@ use crate::Receipt;
 use crate::json::{self, Object, Value};
 
 pub use accepted::DispatchAccepted;
-pub use limits::WorkerLimits;
 pub use budget::{Budget, BudgetRaised, BudgetReached, BudgetWarning, WARN_PERCENT};
 pub use cancel::DispatchCancelRequested;
 pub use cli_events::{
@@ -70,6 +69,7 @@ pub use group::{
     GroupDecision, GroupMember, GroupStarted, LineRef, ReviewStanding,
 };
 pub use kinds::{HookKind, Lane, Permission, PromptTransport};
+pub use limits::WorkerLimits;
 pub use merge::{
     DequeueReason, GateEvidence, MergeCompleted, MergeDequeued, MergeFailed, MergePlanned,
     MergeStatus,

@@ -66,8 +66,15 @@ mod tests {
         let wrapped = wrap(&limits, argv.clone());
         assert_eq!(
             wrapped,
-            ["prlimit", "--data=67108864", "--nproc=32", "--", "cli", "--go"]
-                .map(OsString::from)
+            [
+                "prlimit",
+                "--data=67108864",
+                "--nproc=32",
+                "--",
+                "cli",
+                "--go"
+            ]
+            .map(OsString::from)
         );
         limits.processes = None;
         assert_eq!(wrap(&limits, argv).len(), 5);

@@ -99,13 +99,23 @@ impl fmt::Display for Shortfall {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Shortfall::Memory { free_mb, needs_mb } => {
-                write!(f, "{} free memory, needs {}", size(*free_mb), size(*needs_mb))
+                write!(
+                    f,
+                    "{} free memory, needs {}",
+                    size(*free_mb),
+                    size(*needs_mb)
+                )
             }
             Shortfall::Disk { free_mb, needs_mb } => {
                 write!(f, "{} free disk, needs {}", size(*free_mb), size(*needs_mb))
             }
             Shortfall::Load { per_core, max } => {
-                write!(f, "load {} per core, at most {}", tenths(*per_core), tenths(*max))
+                write!(
+                    f,
+                    "load {} per core, at most {}",
+                    tenths(*per_core),
+                    tenths(*max)
+                )
             }
         }
     }

@@ -9,9 +9,7 @@ const MAX_PROC: u64 = 64 * 1024;
 
 /// `MemAvailable` in MB from the text of `/proc/meminfo`; `None` without a well-formed line.
 pub fn parse_meminfo(text: &str) -> Option<u64> {
-    let line = text
-        .lines()
-        .find_map(|l| l.strip_prefix("MemAvailable:"))?;
+    let line = text.lines().find_map(|l| l.strip_prefix("MemAvailable:"))?;
     let mut words = line.split_whitespace();
     let n: u64 = words.next()?.parse().ok()?;
     match words.next() {

@@ -90,7 +90,8 @@ impl Validator<'_> {
                 self.between("admission.min_free_memory_mb", &mb, 0..=MAX_MB)?;
         }
         if let Some(mb) = raw.min_free_disk_mb {
-            config.min_free_disk_mb = self.between("admission.min_free_disk_mb", &mb, 0..=MAX_MB)?;
+            config.min_free_disk_mb =
+                self.between("admission.min_free_disk_mb", &mb, 0..=MAX_MB)?;
         }
         if let Some(load) = raw.max_load_per_core {
             if !(load.value.is_finite() && (0.0..=10_000.0).contains(&load.value)) {
@@ -140,7 +141,10 @@ mod tests {
         assert_eq!(c.min_free_disk_mb, 0);
         assert_eq!(c.max_load_per_core, Some(4.0));
         let limits = c.worker_limits().unwrap();
-        assert_eq!((limits.memory_mb, limits.processes), (Some(4096), Some(512)));
+        assert_eq!(
+            (limits.memory_mb, limits.processes),
+            (Some(4096), Some(512))
+        );
         let off = parse("admission:\n  max_load_per_core: 0\n").unwrap();
         assert_eq!(off.admission.max_load_per_core, None);
     }
@@ -160,7 +164,10 @@ mod tests {
                 "admission:\n  worker_processes: 0\n",
                 "config.yaml:2:21: admission.worker_processes must be between 1 and",
             ),
-            ("admission:\n  min_free_ram: 5\n", "unknown field `min_free_ram`"),
+            (
+                "admission:\n  min_free_ram: 5\n",
+                "unknown field `min_free_ram`",
+            ),
         ] {
             let e = parse(text).unwrap_err().to_string();
             assert!(e.contains(says), "{text:?}: {e}");

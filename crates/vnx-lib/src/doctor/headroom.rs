@@ -52,8 +52,19 @@ mod tests {
         };
         let c = judge(&room, &floors);
         assert_eq!(c.status, Status::Warn);
-        assert!(c.detail.ends_with("below a floor (512 MB free memory, needs 1 GB)"), "{}", c.detail);
-        let c = judge(&room, &Floors { memory_mb: 256, ..floors });
+        assert!(
+            c.detail
+                .ends_with("below a floor (512 MB free memory, needs 1 GB)"),
+            "{}",
+            c.detail
+        );
+        let c = judge(
+            &room,
+            &Floors {
+                memory_mb: 256,
+                ..floors
+            },
+        );
         assert_eq!(c.status, Status::Pass);
         assert_eq!(
             c.detail,

@@ -156,7 +156,11 @@ pub fn submit(
         .is_none()
         .then(|| crate::admission::shortfall(&data, &config.admission.floors()))
         .flatten();
-    let limit = match (spec.slot_limit, &req.continues, hold.is_some() || short.is_some()) {
+    let limit = match (
+        spec.slot_limit,
+        &req.continues,
+        hold.is_some() || short.is_some(),
+    ) {
         (Some(limit), None, _) => limit,
         (None, None, true) => 0,
         _ => return Ok(Submitted::Started(crate::dispatch::launch(ctx, plan)?)),

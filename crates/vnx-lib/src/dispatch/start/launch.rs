@@ -44,6 +44,9 @@ pub struct Launched {
     /// unexpectedly") before it took on a fresh one.
     #[serde(skip_serializing_if = "crate::dispatch::state::is_zero")]
     pub tmux_server_restarts: u32,
+    /// The directories of `worktree.copy_ignored` not copied into its worktree, and why.
+    #[serde(skip)]
+    pub not_copied: Vec<crate::worktree::reflink::Skipped>,
 }
 
 /// What a launch made, undone when it is dropped before [`Undo::done`]: vnx's files in the
@@ -235,6 +238,12 @@ fn launch_claimed(
         undo.worktree = Some(wt.clone());
         include::copy(&plan.repo.root, &wt.path, &spec.included)?;
     }
+    let not_copied = match fresh {
+        true => {
+            crate::worktree::reflink::copy_ignored(&plan.repo.root, &wt.path, &spec.copy_ignored)
+        }
+        false => Vec::new(),
+    };
     refuse_links_leading_out(&spec, &wt.path)?;
     let placed = place_hooks(&mut spec, &wt.path);
     undo.placed = spec.placed.clone();
@@ -308,6 +317,7 @@ fn launch_claimed(
         tmux_socket: spec.tmux_socket.clone(),
         pane_id,
         tmux_server_restarts,
+        not_copied,
     })
 }
 
