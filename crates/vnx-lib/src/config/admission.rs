@@ -60,13 +60,13 @@ impl AdmissionConfig {
 
     /// The limits each local worker runs under, if any.
     pub fn worker_limits(&self) -> Option<crate::receipts::WorkerLimits> {
-        (self.worker_memory_mb.is_some() || self.worker_processes.is_some()).then(|| {
+        (self.worker_memory_mb.is_some() || self.worker_processes.is_some()).then_some(
             crate::receipts::WorkerLimits {
                 memory_mb: self.worker_memory_mb,
                 processes: self.worker_processes,
                 enforced_by: None,
-            }
-        })
+            },
+        )
     }
 }
 
