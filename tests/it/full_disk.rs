@@ -109,8 +109,9 @@ fn a_completion_written_on_a_full_disk_is_kept_and_lands_once_space_is_freed() {
     std::fs::set_permissions(&worker, std::fs::Permissions::from_mode(0o755)).unwrap();
     let config = repo.env.path().join(".vnx/config.yaml");
     let mut text = std::fs::read_to_string(&config).unwrap();
+    // A disk this small is below any free-disk floor: no floor here.
     text.push_str(&format!(
-        "providers:\n  writer:\n    binary: {}\n    headless:\n      argv: [\"{{prompt_file}}\"]\n      prompt: file\n      completion: report\n    permissions:\n      edits: []\n",
+        "admission:\n  min_free_disk_mb: 0\nproviders:\n  writer:\n    binary: {}\n    headless:\n      argv: [\"{{prompt_file}}\"]\n      prompt: file\n      completion: report\n    permissions:\n      edits: []\n",
         worker.display()
     ));
     std::fs::write(&config, text).unwrap();
@@ -198,7 +199,7 @@ fn work_a_full_disk_kept_from_being_committed_is_recorded_done_once_space_return
     let config = repo.env.path().join(".vnx/config.yaml");
     let mut text = std::fs::read_to_string(&config).unwrap();
     text.push_str(&format!(
-        "providers:\n  reporter:\n    binary: {}\n    headless:\n      argv: [\"{{prompt_file}}\"]\n      prompt: file\n      completion: report\n    permissions:\n      edits: []\n",
+        "admission:\n  min_free_disk_mb: 0\nproviders:\n  reporter:\n    binary: {}\n    headless:\n      argv: [\"{{prompt_file}}\"]\n      prompt: file\n      completion: report\n    permissions:\n      edits: []\n",
         worker.display()
     ));
     std::fs::write(&config, text).unwrap();

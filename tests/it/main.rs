@@ -13,6 +13,7 @@
 mod common;
 
 mod accept;
+mod admission;
 mod background;
 mod best_of;
 mod browser;

@@ -146,6 +146,11 @@ fn started() -> DispatchStarted {
             checkpoint_refs_writable: false,
         },
         continues: None,
+        limits: Some(WorkerLimits {
+            memory_mb: Some(4096),
+            processes: Some(512),
+            enforced_by: Some(s("prlimit")),
+        }),
         started_by: None,
         started_by_dispatch: Some(did("D-0a1b2c3d4e5e")),
         port: Some(41_017),

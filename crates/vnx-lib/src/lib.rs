@@ -13,6 +13,7 @@ pub use vnx_ledger::{self as ledger, audit, evidence, ids, mirror, receipts};
 pub mod access;
 pub mod action_table;
 pub mod actions;
+pub mod admission;
 pub mod complete;
 pub mod config;
 pub mod constraints;

@@ -306,16 +306,38 @@ impl Started {
         }
         let started = act(&|note| say!("{}", escape(&note.line())))?;
         let launched = match started.submitted {
-            Submitted::Started(launched) => launched,
+            Submitted::Started(launched) => {
+                for s in &launched.not_copied {
+                    say!(
+                        "note: worktree.copy_ignored: {} not copied: {}",
+                        escape(&s.dir),
+                        escape(&s.why)
+                    );
+                }
+                launched
+            }
             // Queued: its id (detached), or a wait through its start to its end.
             Submitted::Queued {
-                id, position, why, ..
+                id,
+                position,
+                why,
+                for_room,
+                ..
             } => {
                 let provider = started.provider.as_str();
-                say!(
-                    "queued {id} at position {position}: {why}; it starts when that ends (`vnx \
-                     status {id}`, `vnx cancel {id}`)"
-                );
+                if for_room {
+                    // Nothing on this machine frees memory for it: a drain starts it.
+                    say!(
+                        "queued {id} at position {position}: {why}; it starts when there is \
+                         room: `vnx wait {id}` (or any vnx command that reads dispatch \
+                         state, such as `vnx status`) starts it then (`vnx cancel {id}`)"
+                    );
+                } else {
+                    say!(
+                        "queued {id} at position {position}: {why}; it starts when that ends \
+                         (`vnx status {id}`, `vnx cancel {id}`)"
+                    );
+                }
                 if self.detach {
                     return print_queued(&mut Out::new(), &id, Some(provider), position, self.json);
                 }

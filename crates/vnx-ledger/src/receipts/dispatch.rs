@@ -406,6 +406,9 @@ pub struct DispatchStarted {
     /// Absent: the project has none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project_day: Option<super::Budget>,
+    /// The memory and process limits the local worker ran under. Absent: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limits: Option<super::WorkerLimits>,
     /// Members this version does not know, kept as read.
     #[serde(flatten)]
     pub extra: Extra,

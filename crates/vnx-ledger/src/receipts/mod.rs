@@ -19,6 +19,7 @@ mod egress;
 mod gate;
 mod group;
 pub mod kinds;
+mod limits;
 pub mod merge;
 mod pause;
 mod plan;
@@ -70,6 +71,7 @@ pub use group::{
     GroupDecision, GroupMember, GroupStarted, LineRef, ReviewStanding,
 };
 pub use kinds::{HookKind, Lane, Permission, PromptTransport};
+pub use limits::WorkerLimits;
 pub use merge::{
     DequeueReason, GateEvidence, MergeCompleted, MergeDequeued, MergeFailed, MergePlanned,
     MergeStatus,

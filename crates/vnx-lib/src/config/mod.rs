@@ -10,11 +10,12 @@
 //! This file holds the loader (`load`, `parse`, reading and parsing through the strict YAML of
 //! `crate::yaml`); the types are in `schema`, the checks and `ConfigError` in `validation`,
 //! the template syntax in `template`, the `gates:` section in `gates`, the `forge:` section
-//! in `forge` (its `reactions:` in `reactions`), the `defaults:` section in `defaults`, the `serve:` section in `serve`, the `mcp:` section in `mcp`, `budget:` in `budget`, `schedules:` in `schedules`, a
+//! in `forge` (its `reactions:` in `reactions`), the `defaults:` section in `defaults`, the `serve:` section in `serve`, the `mcp:` section in `mcp`, `budget:` in `budget`, `schedules:` in `schedules`, `admission:` in `admission`, a
 //! role's allowlist in `allow`, and what vnx reads of a declared TUI in `tui`.
 
 use std::path::Path;
 
+mod admission;
 mod allow;
 mod budget;
 mod checked;
@@ -40,6 +41,7 @@ pub use crate::provider::declared::{
     DeclaredDialog, DeclaredLane, DeclaredPermissions, DeclaredProvider, DeclaredTui,
 };
 pub use crate::provider::template::expand;
+pub use admission::{AdmissionConfig, DEFAULT_MIN_FREE_DISK_MB, DEFAULT_MIN_FREE_MEMORY_MB};
 pub use allow::{READ_ONLY_GIT, allowable};
 pub use budget::{BudgetConfig, Price, Prices, cost_of, dollars, to_millionth};
 pub use checked::is_variable;

@@ -61,6 +61,9 @@ pub struct Config {
     pub prices: super::budget::Prices,
     /// Dispatches started at set times (`schedules:`), by name.
     pub schedules: BTreeMap<String, super::schedules::Schedule>,
+    /// What this machine must have free for a local dispatch to start, and each local
+    /// worker's limits (`admission:`).
+    pub admission: super::admission::AdmissionConfig,
 }
 
 /// `worktree:` in the config: setup and teardown commands (each an argv, run in the worktree
@@ -75,6 +78,10 @@ pub struct WorktreeConfig {
     pub ports: Option<(u16, u16)>,
     /// Prepared worktrees kept for dispatches and gates to take.
     pub pool: PoolConfig,
+    /// Ignored directories of the main checkout (build caches: `target`, `node_modules`)
+    /// copied into each new worktree by reflink (copy-on-write) only, never by a full copy:
+    /// on a filesystem without reflinks they are skipped.
+    pub copy_ignored: Vec<String>,
 }
 
 /// The most idle worktrees a pool may keep.
@@ -174,6 +181,7 @@ pub(super) struct RawConfig {
     pub(super) budget: Option<super::budget::RawBudgetConfig>,
     pub(super) prices: Option<Entries<Spanned<super::budget::RawPrice>>>,
     pub(super) schedules: Option<Entries<super::schedules::RawSchedule>>,
+    pub(super) admission: Option<super::admission::RawAdmission>,
 }
 
 #[derive(Deserialize)]
@@ -183,6 +191,7 @@ pub(super) struct RawWorktree {
     pub(super) teardown: Option<Vec<Spanned<Vec<String>>>>,
     pub(super) ports: Option<Spanned<String>>,
     pub(super) pool: Option<RawPool>,
+    pub(super) copy_ignored: Option<Vec<Spanned<String>>>,
 }
 
 #[derive(Deserialize)]

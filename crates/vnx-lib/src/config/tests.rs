@@ -220,6 +220,7 @@ fn full_example() {
             setup: vec![strings(&["npm", "ci"])],
             teardown: vec![strings(&["docker", "compose", "down"])],
             ports: Some((41000, 41999)),
+            copy_ignored: Vec::new(),
             pool: PoolConfig {
                 size: 4,
                 keep: strings(&["target", "web/node_modules"]),
@@ -325,7 +326,7 @@ fn yaml_and_type_errors_carry_their_location() {
     assert_eq!((l, c), (3, 1));
     assert_eq!(
         m,
-        "unknown field `projectid`, expected one of version, project_id, providers, concurrency, roles, gates, notify, stall_after_seconds, background_wait_seconds, limit_wait_seconds, worktree, queue, sandbox, hosts, forge, defaults, serve, mcp, budget, prices, schedules"
+        "unknown field `projectid`, expected one of version, project_id, providers, concurrency, roles, gates, notify, stall_after_seconds, background_wait_seconds, limit_wait_seconds, worktree, queue, sandbox, hosts, forge, defaults, serve, mcp, budget, prices, schedules, admission"
     );
     let (l, c, m) = parse_err(&provider("    binary: k\n    bogus: 1\n"));
     assert_eq!((l, c), (5, 5));

@@ -98,6 +98,9 @@ impl Validator<'_> {
         if let Some(budget) = raw.budget {
             config.budget = self.budget_config(budget)?;
         }
+        if let Some(admission) = raw.admission {
+            config.admission = self.admission(admission)?;
+        }
         if let Some(prices) = raw.prices {
             config.prices = self.prices(prices)?;
         }
@@ -213,7 +216,21 @@ impl Validator<'_> {
             teardown: argvs("teardown", raw.teardown)?,
             ports: None,
             pool: PoolConfig::default(),
+            copy_ignored: Vec::new(),
         };
+        for dir in raw.copy_ignored.unwrap_or_default() {
+            let Some(clean) = super::cache_dir(&dir.value) else {
+                let msg = format!(
+                    "worktree.copy_ignored: {} is not a directory inside the checkout (a \
+                     relative path like target or web/node_modules, without `..` or .git)",
+                    q(&dir.value)
+                );
+                return self.err(&dir.referenced, msg);
+            };
+            if !config.copy_ignored.contains(&clean) {
+                config.copy_ignored.push(clean);
+            }
+        }
         if let Some(pool) = raw.pool {
             config.pool = self.pool(pool)?;
         }

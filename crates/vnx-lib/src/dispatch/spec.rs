@@ -275,6 +275,14 @@ pub struct Spec {
     /// where its CLI says none as it runs.
     #[serde(default, skip_serializing_if = "crate::config::Prices::is_empty")]
     pub prices: crate::config::Prices,
+    /// The memory and process limits the worker runs under (`admission:`), with what holds
+    /// it to them once the launch found that; `None`: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limits: Option<crate::receipts::WorkerLimits>,
+    /// Ignored directories of the main checkout a new worktree gets by reflink
+    /// (`worktree.copy_ignored`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub copy_ignored: Vec<String>,
 }
 
 /// Seconds a usage limit whose reset nobody said is waited out, unless configured.

@@ -5,13 +5,15 @@
 //! (`evidence`), who could forge or tamper with the evidence (`reach`), merges interrupted
 //! before their outcome was recorded (`merges`), what dispatches left behind
 //! (`leftovers`), with a `forge:` section, the remote and `gh`'s login (`forge`), and with
-//! `serve.notify:`, whether workers can read where notices go (`notices`).
+//! `serve.notify:`, whether workers can read where notices go (`notices`), and this machine's
+//! headroom against the floors of `admission:` (`headroom`).
 
 mod check;
 mod clis;
 mod evidence;
 mod files;
 mod forge;
+mod headroom;
 mod leftovers;
 mod merges;
 mod notices;
@@ -144,6 +146,14 @@ pub fn run(inputs: &Inputs<'_>) -> Report {
             }
             rest.extend(leftovers::checks(root, inputs.ledger, inputs.tmux));
             rest.extend(leftovers::pool(root));
+            if let Some(data) = &data {
+                // An unreadable config (its own check fails) is judged by the defaults.
+                let floors = config.as_ref().map_or_else(
+                    || crate::config::AdmissionConfig::default().floors(),
+                    |c| c.admission.floors(),
+                );
+                rest.push(headroom::check(data, &floors));
+            }
         }
         let joined = |name: &str, check: std::thread::Result<Check>| {
             check.unwrap_or_else(|_| {

@@ -21,6 +21,7 @@ pub mod commit;
 mod create;
 pub mod links;
 pub mod pool;
+pub mod reflink;
 mod trash;
 pub use commit::{CommitNote, VnxCommit};
 pub use pool::{NotPooled, Pool};

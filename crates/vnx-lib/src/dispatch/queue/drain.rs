@@ -1,6 +1,7 @@
 //! Draining the queue: under the queue lock, entries past their latest start time are closed
-//! (`expired`), and each provider's first entries start while it has free slots, each planned
-//! again from its recorded base commit and launched as any dispatch.
+//! (`expired`), and each provider's first entries start while it has free slots (and no usage
+//! limit holds it, and this machine meets the floors of `admission:`, read once a drain), each
+//! planned again from its recorded base commit and launched as any dispatch.
 
 use crate::ids::DispatchId;
 use std::collections::BTreeMap;
@@ -56,6 +57,9 @@ pub(super) fn drain_locked(ctx: &Context<'_>, data: &Path) -> Result<Drained, Di
     let mut running: BTreeMap<String, usize> = BTreeMap::new();
     let mut holds: BTreeMap<String, bool> = BTreeMap::new();
     let pauses = super::paused::all(data);
+    // This machine's room, read once a drain (at its first local entry): below a floor of
+    // `admission:`, no local entry starts.
+    let mut short: Option<bool> = None;
     let mut for_hosts = Vec::new();
     for e in entries {
         if e.remote.is_some() {
@@ -91,13 +95,17 @@ pub(super) fn drain_locked(ctx: &Context<'_>, data: &Path) -> Result<Drained, Di
         if limit.is_some_and(|l| held as u32 >= l) || on_hold || paused(&pauses, &e) {
             continue;
         }
+        let floors = config.admission.floors();
+        if *short.get_or_insert_with(|| crate::admission::shortfall(data, &floors).is_some()) {
+            continue;
+        }
         let why = match limit {
             Some(_) => format!(
                 "a {} slot came free ({held} of {capacity} held)",
                 e.provider
             ),
             None => format!(
-                "nothing holds {} any more (a usage limit, a pause)",
+                "nothing holds {} any more (a usage limit, a pause, a floor of admission)",
                 e.provider
             ),
         };

@@ -5,7 +5,9 @@
 //! starts when a slot frees: the finishing supervisor drains the queue, and so does any vnx
 //! command that reads dispatch state (a queue whose supervisor died still drains). Everything
 //! that judges slots or moves entries holds the queue lock, `.vnx-data/queue/lock`, so each
-//! entry starts exactly once and no slot is given twice. See ADR 0030.
+//! entry starts exactly once and no slot is given twice. See ADR 0030. A local dispatch also
+//! waits, with or without a limit, while its provider is held by a usage limit (`held`) or
+//! this machine is below a floor of `admission:` (`crate::admission`).
 
 pub mod claims;
 mod drain;
@@ -52,8 +54,12 @@ pub enum Submitted {
         position: u32,
         /// The provider's capacity.
         capacity: u32,
-        /// Why it waits, in words: every slot taken, or its provider held by a usage limit.
+        /// Why it waits, in words: every slot taken, its provider held by a usage limit, or
+        /// this machine below a floor of `admission:`.
         why: String,
+        /// Whether it waits for this machine's room (memory, disk, load): nothing but a drain
+        /// (a finishing supervisor's, or a command's that reads dispatch state) starts it.
+        for_room: bool,
     },
 }
 
@@ -153,19 +159,29 @@ pub fn submit(
     // A provider a usage limit holds starts nothing new until its reset (ADR 0117): the
     // dispatch waits in the queue, with or without a `concurrency:` limit (0: none).
     let limit_hold = held::holding(&data, spec.provider.name());
+    let config = ctx.project.load_config()?;
     // Unless its role names a provider to move to (ADR 0120).
     if let (Some(hold), None) = (&limit_hold, &req.continues) {
-        let config = ctx.project.load_config()?;
         let (role, from) = (&spec.role, spec.provider.name());
         if let Some(to) = failover::next_provider(&config, &data, role, from) {
             return submit_moved(ctx, (plan, req, ticket), &hold.describe(), &to);
         }
     }
-    // So does a pause a person set that covers it (ADR 0119).
+    // A machine below a floor of `admission:` starts no new local dispatch either: it waits
+    // until a drain finds the room back (a follow-up, continuing a worktree, is not judged).
+    let short = req
+        .continues
+        .is_none()
+        .then(|| crate::admission::shortfall(&data, &config.admission.floors()))
+        .flatten();
+    // Nor does a pause a person set that covers it (ADR 0119).
     let hold = limit_hold
         .map(|h| h.describe())
         .or_else(|| paused_for(&data, spec).map(|p| p.describe()));
-    let limit = match (spec.slot_limit, &req.continues, &hold) {
+    let waits = hold
+        .clone()
+        .or_else(|| short.as_ref().map(|s| format!("waits for room: {s}")));
+    let limit = match (spec.slot_limit, &req.continues, &waits) {
         (Some(limit), None, _) => limit,
         (None, None, Some(_)) => 0,
         _ => return Ok(Submitted::Started(crate::dispatch::launch(ctx, plan)?)),
@@ -196,7 +212,7 @@ pub fn submit(
             why,
         )
     };
-    if hold.is_none() && (running as u32) < limit && waiting.is_empty() {
+    if waits.is_none() && (running as u32) < limit && waiting.is_empty() {
         let why = format!(
             "a {} slot is free ({running} of {limit} held)",
             spec.provider
@@ -208,8 +224,8 @@ pub fn submit(
         drop(held_lock);
         return launch_claimed(ctx, &data, plan, claimed).map(Submitted::Started);
     }
-    let rule = ctx.project.load_config()?.queue.rule(spec.provider.name());
-    let full = match &hold {
+    let rule = config.queue.rule(spec.provider.name());
+    let full = match &waits {
         Some(h) => h.clone(),
         None => format!("every {} slot ({limit}) is taken", spec.provider),
     };
@@ -259,6 +275,7 @@ pub fn submit(
         position,
         capacity: limit,
         why: full,
+        for_room: short.is_some() && hold.is_none(),
     })
 }
 

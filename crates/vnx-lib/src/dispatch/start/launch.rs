@@ -44,6 +44,9 @@ pub struct Launched {
     /// unexpectedly") before it took on a fresh one.
     #[serde(skip_serializing_if = "crate::dispatch::state::is_zero")]
     pub tmux_server_restarts: u32,
+    /// The directories of `worktree.copy_ignored` not copied into its worktree, and why.
+    #[serde(skip)]
+    pub not_copied: Vec<crate::worktree::reflink::Skipped>,
 }
 
 /// What a launch made, undone when it is dropped before [`Undo::done`]: vnx's files in the
@@ -235,6 +238,12 @@ fn launch_claimed(
         undo.worktree = Some(wt.clone());
         include::copy(&plan.repo.root, &wt.path, &spec.included)?;
     }
+    let not_copied = match fresh {
+        true => {
+            crate::worktree::reflink::copy_ignored(&plan.repo.root, &wt.path, &spec.copy_ignored)
+        }
+        false => Vec::new(),
+    };
     refuse_links_leading_out(&spec, &wt.path)?;
     let placed = place_hooks(&mut spec, &wt.path);
     undo.placed = spec.placed.clone();
@@ -263,6 +272,9 @@ fn launch_claimed(
             .unwrap_or_else(|p| std::panic::resume_unwind(p)),
         None => plan.version_read.clone(),
     };
+    if let Some(limits) = spec.limits.as_mut() {
+        crate::admission::limits::enforce(limits, crate::admission::limits::has_prlimit);
+    }
     write_dispatch_dir(plan, &spec)?;
     crate::steps::reached(crate::steps::launch::WORKTREE_MADE);
     // The start and its constraint decisions are one group commit, the start first: a
@@ -305,6 +317,7 @@ fn launch_claimed(
         tmux_socket: spec.tmux_socket.clone(),
         pane_id,
         tmux_server_restarts,
+        not_copied,
     })
 }
 
@@ -559,6 +572,7 @@ fn started(ctx: &Context<'_>, plan: &Plan, spec: &Spec, wt: &Worktree) -> Receip
         continues: spec.continues.clone(),
         budget: spec.budget.clone(),
         project_day: spec.project_day.clone(),
+        limits: spec.limits.clone(),
         started_by: ctx.by.map(str::to_owned),
         started_by_dispatch: ctx.by_worker.cloned(),
         plan: spec.plan.clone(),

@@ -228,12 +228,11 @@ fn plan_in<'scope, 'env>(
     let (homes, sessions) =
         homes_and_sessions(ctx, (&resolved, &invocation), req, sandboxed, &dispatch_dir);
     let sandbox = sandboxed.then(|| {
-        let data_dir = repo.root.join(crate::project::DATA_DIR);
         let place = crate::sandbox::Place {
             repo_root: &repo.root,
             worktree: &worktree,
             dispatch_dir: &dispatch_dir,
-            data_dir: &data_dir,
+            data_dir: &repo.root.join(crate::project::DATA_DIR),
             vnx: ctx.vnx,
             worker: &binary,
             state: resolved.state_paths(),
@@ -241,12 +240,11 @@ fn plan_in<'scope, 'env>(
         };
         sandbox_shape(ctx, &config, req, &provider_name, &place)
     });
-    let sandbox = sandbox.transpose()?;
     let (instruction, title) = instruction_and_title(req, &constraints, &egress, &provider_name);
     let spec = Spec {
         title: title.clone(),
         plan: req.plan.clone(),
-        sandbox,
+        sandbox: sandbox.transpose()?,
         replay_of: req.replay_of.clone(),
         role: req.role.clone(),
         slot_limit: config.concurrency.get(&provider_name).copied(),
@@ -291,6 +289,8 @@ fn plan_in<'scope, 'env>(
         budget: super::limits::budget_of(ctx, req, &config, model.as_deref())?,
         project_day: super::limits::project_day(ctx, &config)?,
         prices: config.prices.clone(),
+        limits: config.admission.worker_limits(),
+        copy_ignored: config.worktree.copy_ignored.clone(),
         preferred_port: req.continues.as_ref().and_then(|c| c.started.port),
         port: None,
         group: None,

@@ -388,6 +388,8 @@ fn spec_of(r: &Recovery<'_>, dispatch_dir: &Path, started: &DispatchStarted) -> 
         continuation: None,
         limit_wait_secs: r.config.limit_wait_seconds,
         prices: Default::default(),
+        limits: started.limits.clone(),
+        copy_ignored: Vec::new(),
         permission: started.permission,
         plan: started.plan.clone(),
         lane: started.lane,

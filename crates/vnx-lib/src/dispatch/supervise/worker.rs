@@ -549,10 +549,29 @@ fn held_at_end(
     end
 }
 
-/// The worker's argv as it is run: its CLI's (`worker_argv`), inside bubblewrap when
-/// sandboxed (bwrap's child gets the same argv, environment and directory); without a
-/// network, `vnx __relay` inside carries the listed loopback ports to this machine's.
+/// The worker's argv as it is run: [`sandboxed_argv`] behind `prlimit` when the worker has
+/// memory or process limits (`admission:`) and this machine has `prlimit`; its log says when
+/// it runs without the limits it was given.
 fn wrapped_argv(spec: &Spec, prompt: &str, log: &mut fs::File) -> Vec<OsString> {
+    let argv = sandboxed_argv(spec, prompt, log);
+    match &spec.limits {
+        Some(limits) if limits.enforced_by.is_none() => {
+            let _ = writeln!(
+                log,
+                "vnx: prlimit (util-linux) is not installed: the worker runs without its \
+                 memory and process limits"
+            );
+            argv
+        }
+        Some(limits) => crate::admission::limits::wrap(limits, argv),
+        None => argv,
+    }
+}
+
+/// The worker's argv: its CLI's (`worker_argv`), inside bubblewrap when sandboxed (bwrap's
+/// child gets the same argv, environment and directory); without a network, `vnx __relay`
+/// inside carries the listed loopback ports to this machine's.
+fn sandboxed_argv(spec: &Spec, prompt: &str, log: &mut fs::File) -> Vec<OsString> {
     let argv: Vec<OsString> = worker_argv(spec, prompt)
         .into_iter()
         .map(Into::into)
