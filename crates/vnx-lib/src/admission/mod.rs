@@ -1,5 +1,5 @@
-//! Machine resources admitted like slots (ADR 0121): what this machine has free (memory, disk on the
-//! worktrees' filesystem, load per core) read as a [`Headroom`], and judged against the
+//! Machine resources admitted like slots (ADR 0121): what this machine has free (memory, disk
+//! on the worktrees' filesystem, load per core) read as a [`Headroom`], and judged against the
 //! config's floors (`admission:`): a local dispatch below a floor waits in the queue with the
 //! [`Shortfall`] as its reason, and starts when a drain finds the floor holds again. Only a
 //! dispatch run on this machine is judged; one for a host is its host's to judge. Each local

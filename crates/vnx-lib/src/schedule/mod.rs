@@ -1,9 +1,8 @@
-//! Schedules (`schedules:` in `.vnx/config.yaml`, ADR 0118): which of their slots are due, read from
-//! what the ledger recorded of each (its signed `schedule_fired` and `schedule_skipped`
-//! receipts, never a file a worker could write), and when each fires next (`mod`); firing
-//! what is due, each firing recorded before its dispatch starts through the same start
-//! `vnx run` uses, and a firing a killed run left unstarted started by the next (`fire`).
-//! Times are UTC.
+//! Schedules (`schedules:` in `.vnx/config.yaml`, ADR 0118): which of their slots are due, read
+//! from what the ledger recorded of each (its signed `schedule_fired` and `schedule_skipped`
+//! receipts, never a file a worker could write), and when each fires next (`mod`); firing what
+//! is due, each firing recorded before its dispatch starts through the same start `vnx run`
+//! uses, and a firing a killed run left unstarted started by the next (`fire`). Times are UTC.
 
 mod fire;
 
