@@ -105,7 +105,7 @@ pub(super) fn drain_locked(ctx: &Context<'_>, data: &Path) -> Result<Drained, Di
                 e.provider
             ),
             None => format!(
-                "nothing holds {} any more (a usage limit, a pause, a floor of admission)",
+                "{} is not held by a usage limit or a pause, and this machine has room",
                 e.provider
             ),
         };
