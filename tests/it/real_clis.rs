@@ -50,6 +50,7 @@ mod limits;
 mod needs_you;
 mod notice_links;
 mod opencode;
+mod pause;
 mod plan;
 mod planted;
 mod pod;
