@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use crate::common::{Repo, completion, configure, run};
 
-fn until(limit: Duration, what: impl Fn() -> bool) -> bool {
+pub(crate) fn until(limit: Duration, what: impl Fn() -> bool) -> bool {
     let start = Instant::now();
     while start.elapsed() < limit {
         if what() {
@@ -68,12 +68,23 @@ pub(crate) fn waited(repo: &Repo, id: &str) -> serde_json::Value {
 }
 
 /// The kinds of dispatch `id`'s receipts, its queue's decisions left out.
-fn kinds(repo: &Repo, id: &str) -> Vec<String> {
+pub(crate) fn kinds(repo: &Repo, id: &str) -> Vec<String> {
     repo.receipts(id)
         .iter()
         .map(|r| r["event_type"].as_str().unwrap().to_owned())
         .filter(|k| k != "queue_decision")
         .collect()
+}
+
+/// Asserts dispatch `id` went on once after a pause, ended by `source`.
+fn went_on_after_pause(repo: &Repo, id: &str, source: &str) {
+    let resumed: Vec<serde_json::Value> = repo
+        .receipts(id)
+        .into_iter()
+        .filter(|r| r["event_type"] == "dispatch_resumed" && r["after"] == "paused")
+        .collect();
+    assert_eq!(resumed.len(), 1, "{resumed:?}");
+    assert_eq!(resumed[0]["source"], source);
 }
 
 fn worker_log(repo: &Repo, id: &str) -> String {
@@ -151,13 +162,7 @@ fn pause_now_stops_a_worker_in_its_session_holds_launches_and_resume_continues_b
             "dispatch_completed"
         ]
     );
-    let resumed = repo
-        .receipts(&id)
-        .into_iter()
-        .find(|r| r["event_type"] == "dispatch_resumed")
-        .unwrap();
-    assert_eq!(resumed["after"], "paused");
-    assert_eq!(resumed["source"], "lifted");
+    went_on_after_pause(&repo, &id, "lifted");
     // Continued once, in the session the worker named; its work written once, committed once.
     let log = worker_log(&repo, &id);
     assert!(
@@ -297,13 +302,7 @@ fn a_limited_worker_waits_on_past_its_reset_while_paused() {
             "dispatch_completed"
         ]
     );
-    let resumed = repo
-        .receipts(&id)
-        .into_iter()
-        .find(|r| r["event_type"] == "dispatch_resumed")
-        .unwrap();
-    assert_eq!(resumed["after"], "paused");
-    assert_eq!(resumed["source"], "person");
+    went_on_after_pause(&repo, &id, "person");
     assert!(worker_log(&repo, &id).contains("after the usage limit"));
     repo.verify_ok();
 }

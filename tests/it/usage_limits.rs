@@ -7,25 +7,10 @@
 //! cancelled, never failed; a supervisor killed while it waits is repaired by `vnx resume`.
 //! A role's `on_limit:` moves new and queued dispatches to the next provider (ADR 0120).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::common::{Repo, completion, run};
-
-fn until(limit: Duration, what: impl Fn() -> bool) -> bool {
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if what() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    what()
-}
-
-fn state_of(repo: &Repo, id: &str) -> serde_json::Value {
-    let r = run(repo.vnx().args(["status", id, "--json"]));
-    serde_json::from_str::<serde_json::Value>(r.stdout.trim()).unwrap()[0].clone()
-}
+use crate::pause::{state_of, until, waited};
 
 /// A detached `limit` dispatch whose reset is `resets_in` seconds away: its id.
 fn limited(repo: &Repo, resets_in: u64) -> String {
@@ -41,13 +26,6 @@ fn limited(repo: &Repo, resets_in: u64) -> String {
     });
     assert!(seen, "never limited: {}", state_of(repo, &id));
     id
-}
-
-/// How the dispatch ended, once it did (`vnx wait` exits 1 for an end that is not done).
-fn waited(repo: &Repo, id: &str) -> serde_json::Value {
-    let r = run(repo.vnx().args(["wait", id, "--json", "--timeout", "60"]));
-    assert!(r.code == 0 || r.code == 1, "{}\n{}", r.stdout, r.stderr);
-    completion(&r)
 }
 
 #[test]

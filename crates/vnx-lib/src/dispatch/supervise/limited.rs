@@ -139,16 +139,31 @@ pub(super) fn wait_out(
     if source == "reset" && super::paused::covering(spec).is_some() {
         return Waited::Held(waited);
     }
+    went_on(
+        spec,
+        (DispatchResumed::AFTER_LIMITED, source),
+        waited,
+        (recorder, log),
+    );
+    Waited::Over(waited)
+}
+
+/// Records that the worker goes on after a wait (`after`, ended by `source`) of `waited`.
+pub(super) fn went_on(
+    spec: &Spec,
+    (after, source): (&str, &str),
+    waited: Duration,
+    (recorder, log): (&mut Recorder<'_>, &mut std::fs::File),
+) {
     let resumed = DispatchResumed {
         dispatch_id: spec.id.clone(),
-        after: DispatchResumed::AFTER_LIMITED.to_owned(),
+        after: after.to_owned(),
         waited_seconds: crate::receipts::seconds(waited.as_secs_f64()),
         source: source.to_owned(),
         remote: None,
         extra: Default::default(),
     };
     recorder.record(&resumed, "running", "", log);
-    Waited::Over(waited)
 }
 
 /// Whether a person asked to continue now (the request is taken: removed).

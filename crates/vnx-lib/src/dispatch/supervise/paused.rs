@@ -100,14 +100,7 @@ pub(super) fn wait_out(
         std::thread::sleep(LOOK);
     }
     let waited = started.elapsed();
-    let resumed = DispatchResumed {
-        dispatch_id: spec.id.clone(),
-        after: DispatchResumed::AFTER_PAUSED.to_owned(),
-        waited_seconds: crate::receipts::seconds(waited.as_secs_f64()),
-        source: source.to_owned(),
-        remote: None,
-        extra: Default::default(),
-    };
-    recorder.record(&resumed, "running", "", log);
+    let after = (DispatchResumed::AFTER_PAUSED, source);
+    super::limited::went_on(spec, after, waited, (recorder, log));
     Waited::Over(waited)
 }
