@@ -6,7 +6,8 @@
 //! on a per-day quota exits 173: each dispatch reads `limited` (signed, its CLI's words),
 //! waits the config's `limit_wait_seconds` (neither CLI says when the limit resets), goes on
 //! once in the same session with the short prompt, and ends done with the file written
-//! before the limit and the report after it.
+//! before the limit and the report after it. A role's `on_limit:` moves a dispatch for the
+//! limited claude to the real codex (ADR 0120).
 
 use super::{Rig, explain, step, within};
 use crate::common::{completion, configure, run};
@@ -75,4 +76,59 @@ fn real_clis_stopped_by_a_usage_limit_wait_and_go_on_in_their_session() {
     configure(&rig.repo, CONFIG);
     limited_then_done(&rig, "claude");
     limited_then_done(&rig, "gemini");
+}
+
+/// claude limited an hour from its reset holds new claude dispatches; with the role's
+/// `on_limit: [codex]`, the next one moves to the real codex, recorded, and ends done there
+/// (ADR 0120).
+#[test]
+#[ignore = "needs the real claude and codex (tests/support/install-clis.sh)"]
+fn a_dispatch_for_a_limited_claude_moves_to_codex_and_is_done_there() {
+    let rig = Rig::new();
+    configure(
+        &rig.repo,
+        "limit_wait_seconds: 600\nroles:\n  implementer:\n    on_limit: [codex]\n",
+    );
+    let at = step("claude", "headless", "failover");
+    let limited = rig.detach(
+        "claude",
+        "headless",
+        240,
+        "limited for an hour\n\\@model limit 3600 says=3600 claude\n\\@model say Never.",
+    );
+    let held = || {
+        rig.repo
+            .receipts(&limited)
+            .iter()
+            .any(|r| r["event_type"] == "dispatch_limited")
+    };
+    assert!(within(120, held), "{at} never limited");
+    let moved = rig.detach(
+        "claude",
+        "headless",
+        240,
+        "moved to codex\n\\@model write moved.txt moved\n\
+         \\@model run vnx report --status done --summary moved\n\\@model say Done.",
+    );
+    let r = run(rig
+        .repo
+        .vnx()
+        .args(["wait", &moved, "--json", "--timeout", "180"]));
+    let c = completion(&r);
+    assert_eq!(c["status"], "done", "{at} {}", explain(&c));
+    let receipts = rig.repo.receipts(&moved);
+    let failover = receipts
+        .iter()
+        .find(|r| r["event_type"] == "dispatch_failover")
+        .unwrap_or_else(|| panic!("{at} no failover: {receipts:?}"));
+    assert_eq!(failover["from"], "claude", "{at} {failover}");
+    assert_eq!(failover["to"], "codex", "{at} {failover}");
+    let started = receipts
+        .iter()
+        .find(|r| r["event_type"] == "dispatch_started")
+        .unwrap();
+    assert_eq!(started["provider"], "codex", "{at} {started}");
+    assert_eq!(rig.repo.on_branch(&moved, "moved.txt"), "moved\n", "{at}");
+    let r = run(rig.repo.vnx().args(["cancel", &limited]));
+    assert_eq!(r.code, 0, "{at} {}", r.stderr);
 }
