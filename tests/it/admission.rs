@@ -7,12 +7,7 @@
 use std::os::unix::fs::PermissionsExt;
 
 use crate::common::{Repo, completion, configure, run};
-
-fn state_of(repo: &Repo, id: &str) -> serde_json::Value {
-    let r = run(repo.vnx().args(["status", id, "--json"]));
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    serde_json::from_str::<serde_json::Value>(r.stdout.trim()).unwrap()[0].clone()
-}
+use crate::pause::state_of;
 
 /// The config's text with `from` replaced by `to`, committed.
 fn reconfigure(repo: &Repo, from: &str, to: &str) {

@@ -2,7 +2,8 @@
 //! column, an interval's slot fired once as a demo dispatch (a second run fires nothing), a
 //! slot skipped while the previous dispatch still runs, slots missed during downtime caught
 //! up once or skipped, and `vnx status` showing the next firing. Time is handed to `vnx
-//! schedule run` with its hidden `--now`, so nothing here waits for a clock.
+//! schedule run` with its hidden `--now`, so nothing here waits for a clock. A schedule's
+//! dispatch waits while a pause covers its provider, as any dispatch does.
 
 use crate::common::{Repo, configure, run};
 
@@ -236,4 +237,36 @@ fn status_and_schedule_show_the_next_firing() {
     let plain = Repo::new();
     let r = run(plain.vnx().arg("status"));
     assert!(!r.stdout.contains("schedule"), "{}", r.stdout);
+}
+
+/// A schedule's dispatch obeys what holds any other: a pause of its provider queues it with
+/// the pause's words, and `vnx resume` starts it (issue 71: limits, slots, budgets and
+/// pauses apply to it as to `vnx run`'s).
+#[test]
+fn a_schedules_dispatch_waits_while_its_provider_is_paused() {
+    let repo = Repo::new();
+    configure(&repo, EVERY_30M);
+    let r = run(repo.vnx().args(["pause", "--provider", "demo"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let done = fire(&repo, "2026-12-01T10:05:00Z");
+    assert_eq!(done[0]["action"], "fired", "{done:?}");
+    let id = done[0]["dispatch_id"].as_str().unwrap().to_owned();
+    assert_eq!(crate::pause::state_of(&repo, &id)["status"], "queued");
+    let queued = repo
+        .events("queue_decision")
+        .into_iter()
+        .find(|d| d["dispatch_id"] == id.as_str())
+        .unwrap();
+    assert!(
+        queued["reason"]
+            .as_str()
+            .unwrap()
+            .contains("paused (provider:demo)"),
+        "{queued}"
+    );
+    let r = run(repo.vnx().arg("resume"));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = run(repo.vnx().args(["wait", &id]));
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    repo.verify_ok();
 }
