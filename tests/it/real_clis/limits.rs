@@ -16,14 +16,14 @@ use crate::common::{completion, configure, run};
 const WINDOW: u64 = 8;
 const CONFIG: &str = "limit_wait_seconds: 12\n";
 
-fn limited_then_done(rig: &Rig, cli: &str) {
-    let at = step(cli, "headless", "usage limit");
+fn limited_then_done(rig: &Rig, cli: &str, lane: &str) {
+    let at = step(cli, lane, "usage limit");
     let marker = format!("{cli} limited mid-task");
     let instruction = format!(
         "{marker}\n\\@model write limited.txt {marker}\n\\@model limit {WINDOW} says=3600 {cli}\n\
          \\@model run vnx report --status done --summary after-the-limit\n\\@model say Done."
     );
-    let id = rig.detach(cli, "headless", 240, &instruction);
+    let id = rig.detach(cli, lane, 240, &instruction);
     let limited = || {
         rig.repo
             .receipts(&id)
@@ -58,8 +58,12 @@ fn limited_then_done(rig: &Rig, cli: &str) {
     assert_eq!(resumed.len(), 1, "{at} continued once: {receipts:?}");
     // The same session, and the file written before the limit is on the branch.
     let started = &receipts[0];
-    if let Some(session) = c["session_id"].as_str() {
-        let log = std::fs::read_to_string(c["worker_log"].as_str().unwrap()).unwrap();
+    // A headless CLI ran again resuming its session; a TUI was told to go on at its input
+    // and never restarted.
+    let log = std::fs::read_to_string(c["worker_log"].as_str().unwrap()).unwrap();
+    let restarts = log.matches("vnx: continuing after the usage limit").count();
+    assert_eq!(restarts, usize::from(lane == "headless"), "{at} {log}");
+    if let (Some(session), "headless") = (c["session_id"].as_str(), lane) {
         assert!(log.contains(session), "{at} {session} not in the log");
     }
     assert_eq!(
@@ -74,8 +78,19 @@ fn limited_then_done(rig: &Rig, cli: &str) {
 fn real_clis_stopped_by_a_usage_limit_wait_and_go_on_in_their_session() {
     let rig = Rig::new();
     configure(&rig.repo, CONFIG);
-    limited_then_done(&rig, "claude");
-    limited_then_done(&rig, "gemini");
+    limited_then_done(&rig, "claude", "headless");
+    limited_then_done(&rig, "gemini", "headless");
+}
+
+/// claude's TUI stopped by a limit an hour from its reset draws the API's error and waits at
+/// its input with no Stop hook: vnx reads the limit from its screen, waits it out, types the
+/// short prompt at its input, and the same session goes on to its report (ADR 0117).
+#[test]
+#[ignore = "needs the real claude (tests/support/install-clis.sh)"]
+fn real_claude_tui_stopped_by_a_usage_limit_waits_and_goes_on_in_its_session() {
+    let rig = Rig::new();
+    configure(&rig.repo, CONFIG);
+    limited_then_done(&rig, "claude", "interactive");
 }
 
 /// claude limited an hour from its reset holds new claude dispatches; with the role's

@@ -111,6 +111,13 @@ pub fn after(id: &DispatchId, completion: ProviderCompletion, why: Interruption)
     p
 }
 
+/// What a TUI worker a usage limit stopped is told, typed at its input in the same session,
+/// once the limit is over (ADR 0117): one line, as a person would type it.
+pub fn tui_after_limit() -> &'static str {
+    "Your provider's usage limit is over. Go on with your assignment from where you stopped; \
+     do not redo what is already done here."
+}
+
 /// The longest of the prompts that continue a worker ([`after`]), which decides how they
 /// are handed to its CLI.
 pub fn longest_after(id: &DispatchId, completion: ProviderCompletion) -> String {

@@ -46,6 +46,9 @@ pub(super) struct TuiWatch {
     settle_until: Option<Instant>,
     /// The argument that carries the prompt, as the worker received it.
     initial: String,
+    /// The usage limits its screen showed it gave up at so far, and when it was last looked
+    /// at for one (ADR 0117).
+    limits_seen: (usize, Option<Instant>),
     /// The CLI's process, what marks the processes of its worker, and the dispatch's
     /// deadline: what it left running outside its tree holds a turn end back until it ends,
     /// or is stopped as unfinished at the deadline (ADR 0099).
@@ -73,6 +76,7 @@ impl TuiWatch {
             accepted_threads: Vec::new(),
             settle_until: None,
             initial: initial_prompt(spec, prompt),
+            limits_seen: (0, None),
             cli: (cli, marks.clone(), deadline),
         }
     }
@@ -125,6 +129,29 @@ impl TuiWatch {
         }
         self.settled(spec, reported, running)
             && self.left_ended(spec, live, (recorder, log), running)
+    }
+
+    /// A usage limit its CLI's screen (`pane` on `tmux`, with its history) newly shows it gave
+    /// up at: one more than it showed when last looked at, at most once a second, and only
+    /// while its turn has not ended. Its CLI's module says what such a screen looks like.
+    pub(super) fn limit_seen(
+        &mut self,
+        spec: &Spec,
+        (tmux, pane): (&Tmux, Option<&str>),
+    ) -> Option<crate::receipts::UsageLimit> {
+        let (seen, looked) = self.limits_seen;
+        if looked.is_some_and(|at| at.elapsed() < SCREEN_EVERY) {
+            return None;
+        }
+        self.limits_seen.1 = Some(Instant::now());
+        let cli = spec.cli()?;
+        let screen = tmux.capture_history(pane?).ok()?;
+        let limits = cli.tui_limits(&screen);
+        if limits.len() <= seen {
+            return None;
+        }
+        self.limits_seen.0 = limits.len();
+        limits.into_iter().last()
     }
 
     /// The worker's hook signals since the last look: each heard by its turn and by `live`,

@@ -17,6 +17,7 @@ use crate::dispatch::supervise::facts::EndOfRun;
 use crate::dispatch::supervise::life::{
     Exited, GRACE, IDLE, Life, Running, Stop, StopCause, TICK, stop,
 };
+use crate::dispatch::supervise::limited::Waited;
 use crate::dispatch::supervise::live::Live;
 use crate::dispatch::supervise::output::{Activity, OutputCopy, Pane, copy_output};
 use crate::dispatch::supervise::signals::{self};
@@ -155,6 +156,9 @@ struct Watched<'a> {
     sandboxed: Option<background::Sandboxed>,
     /// How long a headless worker is left alone before the next look (see [`IDLE`]).
     quiet: Duration,
+    /// The usage limits a TUI's screen showed it gave up at, and the time waited for them,
+    /// added to its deadline (ADR 0117).
+    limits: (u32, Duration),
 }
 
 impl<'a> Watched<'a> {
@@ -193,6 +197,7 @@ impl<'a> Watched<'a> {
             sandboxed,
             group,
             quiet: TICK,
+            limits: (0, Duration::ZERO),
         }
     }
 
@@ -285,7 +290,12 @@ impl<'a> Watched<'a> {
                 return Ok(Some((status, Some((StopCause::Completed, why)))));
             }
         }
-        let Some((cause, what)) = stop_cause(spec, around, self.job.deadline) else {
+        // A TUI idle at its input after a usage limit: waited out, then told to go on.
+        if !active && let Some(stopped) = self.tui_limit(screen, (recorder, log))? {
+            return Ok(Some(stopped));
+        }
+        let deadline = self.job.deadline + self.limits.1;
+        let Some((cause, what)) = stop_cause(spec, around, deadline) else {
             return Ok(None);
         };
         if interactive {
@@ -357,6 +367,51 @@ pub(super) fn worktree_env(spec: &Spec) -> Vec<(String, String)> {
         env.push(("VNX_PORT".to_owned(), port.to_string()));
     }
     env
+}
+
+impl Watched<'_> {
+    /// A TUI whose screen newly shows a usage limit it gave up at (ADR 0117): recorded and
+    /// waited out as a headless worker's is (and held on by a pause), then its CLI, still at
+    /// its input in the same session, is told to go on. How it ended when a person's cancel
+    /// (or a hangup) came during the wait.
+    fn tui_limit(
+        &mut self,
+        screen: &mut Option<String>,
+        (recorder, log): (&mut Recorder<'_>, &mut fs::File),
+    ) -> Result<Option<(ExitStatus, Option<Stop>)>, DispatchError> {
+        let (spec, around) = (self.spec, self.around);
+        let pane = around.tmux_pane.as_deref();
+        let Some(limit) = (self.tui.as_mut()).and_then(|t| t.limit_seen(spec, (&self.tmux, pane)))
+        else {
+            return Ok(None);
+        };
+        self.limits.0 += 1;
+        let waited = super::limited::wait_out(spec, around, &limit, self.limits.0, (recorder, log));
+        let waited = match waited {
+            Waited::Held(w) => super::paused::wait_out(spec, around, (recorder, log)).after(w),
+            other => other,
+        };
+        match waited {
+            Waited::Over(w) | Waited::Held(w) => {
+                self.limits.1 += w;
+                if let Some(drain) = around.after_reset {
+                    drain();
+                }
+                let text = crate::dispatch::start::compose::tui_after_limit();
+                let typed = (self.tmux.send_keys(&spec.session, &["-l", text]))
+                    .and_then(|()| self.tmux.send_keys(&spec.session, &["Enter"]));
+                if let Err(e) = typed {
+                    let _ = writeln!(log, "vnx: could not tell the worker to go on: {e}");
+                }
+                Ok(None)
+            }
+            Waited::Stopped((cause, why)) => {
+                *screen = capture(&self.tmux, around);
+                let (status, how) = stop(&mut self.group).map_err(io_err(&spec.worktree))?;
+                Ok(Some((status, Some((cause, format!("{why}; {how}"))))))
+            }
+        }
+    }
 }
 
 /// Why the supervisor stops the worker now, if it does: it was told to (cancelled or

@@ -215,6 +215,13 @@ pub trait CodingCli: Sync {
         None
     }
 
+    /// The usage limits its TUI's screen shows it gave up at, waiting at its input with no
+    /// end-of-turn hook (what it was seen to draw; ADR 0117), each with its words; none
+    /// where its TUI draws none or waits a limit out by itself.
+    fn tui_limits(&self, _screen: &str) -> Vec<crate::receipts::UsageLimit> {
+        Vec::new()
+    }
+
     /// Its headless event stream, when it writes one vnx parses: see [`HeadlessStream`].
     fn stream(&self) -> Option<&'static HeadlessStream> {
         None

@@ -276,6 +276,22 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn claude_tui_a_limit_it_gave_up_on_is_on_its_screen_one_it_retries_is_not() {
+        use crate::provider::cli::coding_cli::CodingCli;
+        let cli = super::super::Claude;
+        let far = cli.tui_limits(&fixture("limits/far", "claude-tui.screen"));
+        assert_eq!(far.len(), 1, "{far:?}");
+        assert!(
+            far[0]
+                .said
+                .starts_with("API Error: Request rejected (429) · This request"),
+            "{far:?}"
+        );
+        let near = cli.tui_limits(&fixture("limits/near", "claude-tui.screen"));
+        assert!(near.is_empty(), "retrying by itself: {near:?}");
+    }
+
+    #[test]
     fn claude_a_limit_it_gave_up_on_is_said_one_it_waited_out_is_not() {
         // claude 2.1.197 against a 429 an hour away: no retry, a `result` with
         // `api_error_status: 429` (tests/support/fixtures/limits/).

@@ -128,6 +128,17 @@ impl CodingCli for Claude {
         })
     }
 
+    /// Seen (2.1.197, `tests/support/fixtures/limits/far/claude-tui.screen`): a limit whose
+    /// reset is far is drawn `● API Error: Request rejected (429) · <the API's message>`, the
+    /// prompt back and no Stop hook; a near one is retried by itself (`Retrying in 13s`).
+    fn tui_limits(&self, screen: &str) -> Vec<crate::receipts::UsageLimit> {
+        screen
+            .lines()
+            .filter(|l| l.contains("API Error: Request rejected (429)"))
+            .map(|l| super::limit::said(l.trim_start_matches(['●', ' '])))
+            .collect()
+    }
+
     fn turn_end_signal(&self) -> Option<&'static str> {
         Some("claude_stop_hook")
     }
