@@ -83,14 +83,17 @@ fn real_clis_stopped_by_a_usage_limit_wait_and_go_on_in_their_session() {
 }
 
 /// claude's TUI stopped by a limit an hour from its reset draws the API's error and waits at
-/// its input with no Stop hook: vnx reads the limit from its screen, waits it out, types the
-/// short prompt at its input, and the same session goes on to its report (ADR 0117).
+/// its input with no Stop hook, gemini's shows its quota dialog: vnx reads the limit from the
+/// screen, waits it out, types the short prompt at claude's input or takes gemini's `Keep
+/// trying`, and the same session goes on to its report (ADR 0117).
 #[test]
-#[ignore = "needs the real claude (tests/support/install-clis.sh)"]
-fn real_claude_tui_stopped_by_a_usage_limit_waits_and_goes_on_in_its_session() {
+#[ignore = "needs the real claude and gemini (tests/support/install-clis.sh)"]
+fn real_tuis_stopped_by_a_usage_limit_wait_and_go_on_in_their_session() {
     let rig = Rig::new();
     configure(&rig.repo, CONFIG);
     limited_then_done(&rig, "claude", "interactive");
+    // gemini's per-day quota is a dialog: Enter at its `Keep trying` goes on.
+    limited_then_done(&rig, "gemini", "interactive");
 }
 
 /// claude limited an hour from its reset holds new claude dispatches; with the role's

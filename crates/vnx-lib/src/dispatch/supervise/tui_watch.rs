@@ -132,8 +132,8 @@ impl TuiWatch {
     }
 
     /// A usage limit its CLI's screen (`pane` on `tmux`, with its history) newly shows it gave
-    /// up at: one more than it showed when last looked at, at most once a second, and only
-    /// while its turn has not ended. Its CLI's module says what such a screen looks like.
+    /// up at: more than it showed when last looked at, at most once a second. Its CLI's
+    /// module says what such a screen looks like.
     pub(super) fn limit_seen(
         &mut self,
         spec: &Spec,
@@ -147,11 +147,15 @@ impl TuiWatch {
         let cli = spec.cli()?;
         let screen = tmux.capture_history(pane?).ok()?;
         let limits = cli.tui_limits(&screen);
-        if limits.len() <= seen {
-            return None;
-        }
+        // A dialog gone from the screen counts no more: the next one is new.
         self.limits_seen.0 = limits.len();
-        limits.into_iter().last()
+        (limits.len() > seen).then(|| limits.into_iter().last())?
+    }
+
+    /// Told to go on with keys at a limit's dialog: the dialog is taken as gone, so one still
+    /// (or again) on the screen at the next look is a limit again.
+    pub(super) fn dialog_answered(&mut self) {
+        self.limits_seen.0 = 0;
     }
 
     /// The worker's hook signals since the last look: each heard by its turn and by `live`,

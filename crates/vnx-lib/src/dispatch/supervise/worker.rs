@@ -397,10 +397,7 @@ impl Watched<'_> {
                 if let Some(drain) = around.after_reset {
                     drain();
                 }
-                let text = crate::dispatch::start::compose::tui_after_limit();
-                let typed = (self.tmux.send_keys(&spec.session, &["-l", text]))
-                    .and_then(|()| self.tmux.send_keys(&spec.session, &["Enter"]));
-                if let Err(e) = typed {
+                if let Err(e) = self.go_on_after_limit() {
                     let _ = writeln!(log, "vnx: could not tell the worker to go on: {e}");
                 }
                 Ok(None)
@@ -409,6 +406,27 @@ impl Watched<'_> {
                 *screen = capture(&self.tmux, around);
                 let (status, how) = stop(&mut self.group).map_err(io_err(&spec.worktree))?;
                 Ok(Some((status, Some((cause, format!("{why}; {how}"))))))
+            }
+        }
+    }
+}
+
+impl Watched<'_> {
+    /// Tells a TUI its limit is over: its dialog's keys where its CLI's limit is a dialog,
+    /// else one line typed at its input.
+    fn go_on_after_limit(&mut self) -> Result<(), crate::tmux::TmuxError> {
+        let session = &self.spec.session;
+        match self.spec.cli().and_then(|c| c.tui_limit_keys()) {
+            Some(keys) => {
+                if let Some(tui) = &mut self.tui {
+                    tui.dialog_answered();
+                }
+                self.tmux.send_keys(session, keys)
+            }
+            None => {
+                let text = crate::dispatch::start::compose::tui_after_limit();
+                self.tmux.send_keys(session, &["-l", text])?;
+                self.tmux.send_keys(session, &["Enter"])
             }
         }
     }

@@ -222,6 +222,12 @@ pub trait CodingCli: Sync {
         Vec::new()
     }
 
+    /// The keys that tell its TUI to go on once a limit it showed is over (tmux key names),
+    /// where its limit is a dialog; `None`: vnx types a line at its input.
+    fn tui_limit_keys(&self) -> Option<&'static [&'static str]> {
+        None
+    }
+
     /// Its headless event stream, when it writes one vnx parses: see [`HeadlessStream`].
     fn stream(&self) -> Option<&'static HeadlessStream> {
         None

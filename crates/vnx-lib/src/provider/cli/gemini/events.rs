@@ -322,6 +322,22 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn gemini_tui_a_quota_dialog_is_a_limit_and_enter_keeps_trying() {
+        use crate::provider::cli::coding_cli::CodingCli;
+        let cli = super::super::Gemini;
+        let far = cli.tui_limits(&fixture("limits/far", "gemini-tui.screen"));
+        assert_eq!(far.len(), 1, "{far:?}");
+        assert!(
+            far[0].said.starts_with("Usage limit reached for gemini-"),
+            "{far:?}"
+        );
+        assert_eq!(cli.tui_limit_keys(), Some(&["Enter"][..]));
+        // A per-minute quota: `Thinking…` while it waits by itself, no dialog.
+        let minute = cli.tui_limits(&fixture("limits/near-minute", "gemini-tui.screen"));
+        assert!(minute.is_empty(), "{minute:?}");
+    }
+
+    #[test]
     fn gemini_a_quota_it_gave_up_on_is_said_one_it_waited_out_is_not() {
         // gemini 0.61.0 against a per-day quota, the reset an hour and 20 s away: no retry,
         // exit 173 (tests/support/fixtures/limits/).

@@ -116,6 +116,23 @@ impl CodingCli for Gemini {
         })
     }
 
+    /// Seen (0.61.0, `tests/support/fixtures/limits/far/gemini-tui.screen`): a per-day quota
+    /// met in its TUI is a dialog, `Usage limit reached for <model>.` over `● 1. Keep trying` /
+    /// `2. Stop`, with no AfterAgent hook.
+    fn tui_limits(&self, screen: &str) -> Vec<crate::receipts::UsageLimit> {
+        screen
+            .lines()
+            .map(|l| l.trim_matches(|c: char| c == '│' || c.is_whitespace()))
+            .filter(|l| l.starts_with("Usage limit reached for "))
+            .map(super::limit::said)
+            .collect()
+    }
+
+    /// Its limit dialog's first choice, `Keep trying`, is the one marked: Enter takes it.
+    fn tui_limit_keys(&self) -> Option<&'static [&'static str]> {
+        Some(&["Enter"])
+    }
+
     fn turn_end_signal(&self) -> Option<&'static str> {
         Some("gemini_after_agent_hook")
     }
