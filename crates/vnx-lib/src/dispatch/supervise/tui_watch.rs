@@ -46,9 +46,9 @@ pub(super) struct TuiWatch {
     settle_until: Option<Instant>,
     /// The argument that carries the prompt, as the worker received it.
     initial: String,
-    /// The usage limits its screen showed it gave up at so far, and when it was last looked
-    /// at for one (ADR 0117).
-    limits_seen: (usize, Option<Instant>),
+    /// What reads a usage limit on its CLI's screen (none: never looked for), the limits its
+    /// screen showed so far, and when it was last looked at for one (ADR 0117).
+    limits: (Option<cli::TuiLimits>, usize, Option<Instant>),
     /// The CLI's process, what marks the processes of its worker, and the dispatch's
     /// deadline: what it left running outside its tree holds a turn end back until it ends,
     /// or is stopped as unfinished at the deadline (ADR 0099).
@@ -76,7 +76,7 @@ impl TuiWatch {
             accepted_threads: Vec::new(),
             settle_until: None,
             initial: initial_prompt(spec, prompt),
-            limits_seen: (0, None),
+            limits: (spec.cli().and_then(|c| c.tui_limits()), 0, None),
             cli: (cli, marks.clone(), deadline),
         }
     }
@@ -136,26 +136,25 @@ impl TuiWatch {
     /// module says what such a screen looks like.
     pub(super) fn limit_seen(
         &mut self,
-        spec: &Spec,
         (tmux, pane): (&Tmux, Option<&str>),
     ) -> Option<crate::receipts::UsageLimit> {
-        let (seen, looked) = self.limits_seen;
+        let (read, seen, looked) = self.limits;
+        let read = read?;
         if looked.is_some_and(|at| at.elapsed() < SCREEN_EVERY) {
             return None;
         }
-        self.limits_seen.1 = Some(Instant::now());
-        let cli = spec.cli()?;
+        self.limits.2 = Some(Instant::now());
         let screen = tmux.capture_history(pane?).ok()?;
-        let limits = cli.tui_limits(&screen);
+        let limits = read(&screen);
         // A dialog gone from the screen counts no more: the next one is new.
-        self.limits_seen.0 = limits.len();
+        self.limits.1 = limits.len();
         (limits.len() > seen).then(|| limits.into_iter().last())?
     }
 
     /// Told to go on with keys at a limit's dialog: the dialog is taken as gone, so one still
     /// (or again) on the screen at the next look is a limit again.
     pub(super) fn dialog_answered(&mut self) {
-        self.limits_seen.0 = 0;
+        self.limits.1 = 0;
     }
 
     /// The worker's hook signals since the last look: each heard by its turn and by `live`,

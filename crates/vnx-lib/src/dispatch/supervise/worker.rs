@@ -381,8 +381,7 @@ impl Watched<'_> {
     ) -> Result<Option<(ExitStatus, Option<Stop>)>, DispatchError> {
         let (spec, around) = (self.spec, self.around);
         let pane = around.tmux_pane.as_deref();
-        let Some(limit) = (self.tui.as_mut()).and_then(|t| t.limit_seen(spec, (&self.tmux, pane)))
-        else {
+        let Some(limit) = (self.tui.as_mut()).and_then(|t| t.limit_seen((&self.tmux, pane))) else {
             return Ok(None);
         };
         self.limits.0 += 1;

@@ -15,6 +15,9 @@ use super::trust::{self, FolderTrust};
 use crate::receipts::kinds::{Lane, Permission};
 use crate::sandbox::StatePath;
 
+/// Reads the usage limits a TUI's screen shows, each with its CLI's words.
+pub type TuiLimits = fn(&str) -> Vec<crate::receipts::UsageLimit>;
+
 /// A model name vnx will pass to a CLI: no spaces, quotes or control characters.
 pub fn valid_model(model: &str) -> bool {
     !model.is_empty()
@@ -215,11 +218,12 @@ pub trait CodingCli: Sync {
         None
     }
 
-    /// The usage limits its TUI's screen shows it gave up at, waiting at its input with no
-    /// end-of-turn hook (what it was seen to draw; ADR 0117), each with its words; none
-    /// where its TUI draws none or waits a limit out by itself.
-    fn tui_limits(&self, _screen: &str) -> Vec<crate::receipts::UsageLimit> {
-        Vec::new()
+    /// Where its TUI draws a usage limit it gave up at, waiting with no end-of-turn hook
+    /// (what it was seen to draw; ADR 0117): what reads each such limit on a screen, with
+    /// its words. `None` where its TUI draws none (or waits a limit out by itself): its
+    /// screen is then never looked at for one.
+    fn tui_limits(&self) -> Option<TuiLimits> {
+        None
     }
 
     /// The keys that tell its TUI to go on once a limit it showed is over (tmux key names),

@@ -278,8 +278,10 @@ pub(crate) mod tests {
     #[test]
     fn claude_tui_a_limit_it_gave_up_on_is_on_its_screen_one_it_retries_is_not() {
         use crate::provider::cli::coding_cli::CodingCli;
-        let cli = super::super::Claude;
-        let far = cli.tui_limits(&fixture("limits/far", "claude-tui.screen"));
+        let read = super::super::Claude
+            .tui_limits()
+            .expect("its TUI draws limits");
+        let far = read(&fixture("limits/far", "claude-tui.screen"));
         assert_eq!(far.len(), 1, "{far:?}");
         assert!(
             far[0]
@@ -287,7 +289,7 @@ pub(crate) mod tests {
                 .starts_with("API Error: Request rejected (429) · This request"),
             "{far:?}"
         );
-        let near = cli.tui_limits(&fixture("limits/near", "claude-tui.screen"));
+        let near = read(&fixture("limits/near", "claude-tui.screen"));
         assert!(near.is_empty(), "retrying by itself: {near:?}");
     }
 

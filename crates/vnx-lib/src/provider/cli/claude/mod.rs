@@ -131,12 +131,8 @@ impl CodingCli for Claude {
     /// Seen (2.1.197, `tests/support/fixtures/limits/far/claude-tui.screen`): a limit whose
     /// reset is far is drawn `● API Error: Request rejected (429) · <the API's message>`, the
     /// prompt back and no Stop hook; a near one is retried by itself (`Retrying in 13s`).
-    fn tui_limits(&self, screen: &str) -> Vec<crate::receipts::UsageLimit> {
-        screen
-            .lines()
-            .filter(|l| l.contains("API Error: Request rejected (429)"))
-            .map(|l| super::limit::said(l.trim_start_matches(['●', ' '])))
-            .collect()
+    fn tui_limits(&self) -> Option<super::TuiLimits> {
+        Some(tui_limits)
     }
 
     fn turn_end_signal(&self) -> Option<&'static str> {
@@ -210,6 +206,15 @@ impl CodingCli for Claude {
     fn login_files(&self) -> &'static [super::login::LoginFile] {
         login::FILES
     }
+}
+
+/// The usage limits its TUI's screen shows (see [`CodingCli::tui_limits`]).
+fn tui_limits(screen: &str) -> Vec<crate::receipts::UsageLimit> {
+    screen
+        .lines()
+        .filter(|l| l.contains("API Error: Request rejected (429)"))
+        .map(|l| super::limit::said(l.trim_start_matches(['●', ' '])))
+        .collect()
 }
 
 #[cfg(test)]

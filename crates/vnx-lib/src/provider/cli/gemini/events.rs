@@ -325,7 +325,8 @@ pub(crate) mod tests {
     fn gemini_tui_a_quota_dialog_is_a_limit_and_enter_keeps_trying() {
         use crate::provider::cli::coding_cli::CodingCli;
         let cli = super::super::Gemini;
-        let far = cli.tui_limits(&fixture("limits/far", "gemini-tui.screen"));
+        let read = cli.tui_limits().expect("its TUI draws limits");
+        let far = read(&fixture("limits/far", "gemini-tui.screen"));
         assert_eq!(far.len(), 1, "{far:?}");
         assert!(
             far[0].said.starts_with("Usage limit reached for gemini-"),
@@ -333,7 +334,7 @@ pub(crate) mod tests {
         );
         assert_eq!(cli.tui_limit_keys(), Some(&["Enter"][..]));
         // A per-minute quota: `Thinking…` while it waits by itself, no dialog.
-        let minute = cli.tui_limits(&fixture("limits/near-minute", "gemini-tui.screen"));
+        let minute = read(&fixture("limits/near-minute", "gemini-tui.screen"));
         assert!(minute.is_empty(), "{minute:?}");
     }
 

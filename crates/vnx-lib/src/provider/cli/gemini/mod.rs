@@ -119,13 +119,8 @@ impl CodingCli for Gemini {
     /// Seen (0.61.0, `tests/support/fixtures/limits/far/gemini-tui.screen`): a per-day quota
     /// met in its TUI is a dialog, `Usage limit reached for <model>.` over `● 1. Keep trying` /
     /// `2. Stop`, with no AfterAgent hook.
-    fn tui_limits(&self, screen: &str) -> Vec<crate::receipts::UsageLimit> {
-        screen
-            .lines()
-            .map(|l| l.trim_matches(|c: char| c == '│' || c.is_whitespace()))
-            .filter(|l| l.starts_with("Usage limit reached for "))
-            .map(super::limit::said)
-            .collect()
+    fn tui_limits(&self) -> Option<super::TuiLimits> {
+        Some(tui_limits)
     }
 
     /// Its limit dialog's first choice, `Keep trying`, is the one marked: Enter takes it.
@@ -178,6 +173,16 @@ impl CodingCli for Gemini {
         ];
         FILES
     }
+}
+
+/// The usage limits its TUI's screen shows (see [`CodingCli::tui_limits`]).
+fn tui_limits(screen: &str) -> Vec<crate::receipts::UsageLimit> {
+    screen
+        .lines()
+        .map(|l| l.trim_matches(|c: char| c == '│' || c.is_whitespace()))
+        .filter(|l| l.starts_with("Usage limit reached for "))
+        .map(super::limit::said)
+        .collect()
 }
 
 #[cfg(test)]
