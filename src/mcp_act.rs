@@ -471,27 +471,13 @@ fn start_dispatch(desk: &Desk<'_>, a: DispatchArgs) -> Result<serde_json::Value,
     };
     let (overrides, override_reasons) = settings::constraint_overrides();
     let asked = vnx::dispatch::Request {
-        budget: None,
-        id: None,
-        role: String::new(),
-        provider: None,
-        model: None,
-        instruction: a.instruction,
         base_ref: a.base_ref.unwrap_or_else(|| "HEAD".to_owned()),
         deadline: std::time::Duration::from_secs(deadline),
-        completion_retry: std::time::Duration::from_secs(30),
-        stall_after: None,
         permission,
-        lane: None,
-        skills: Vec::new(),
         overrides,
         override_reasons,
-        continues: None,
-        sandbox: None,
-        network: None,
-        replay_of: None,
         title: a.title,
-        plan: None,
+        ..vnx::dispatch::Request::of(a.instruction)
     };
     let mut request = vnx::actions::start::asked(&defaults, named, a.plan, asked)
         .ok_or_else(crate::cli::util::launch::no_role)?;

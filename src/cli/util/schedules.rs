@@ -86,27 +86,9 @@ pub(crate) fn fire_once(
     }
     let (overrides, override_reasons) = settings::constraint_overrides();
     let base = vnx::dispatch::Request {
-        id: None,
-        role: String::new(),
-        provider: None,
-        model: None,
-        instruction: String::new(),
-        base_ref: "HEAD".into(),
-        deadline: Duration::from_secs(3600),
-        completion_retry: Duration::from_secs(30),
-        stall_after: None,
-        permission: vnx::provider::Permission::Edits,
-        lane: None,
-        skills: Vec::new(),
         overrides,
         override_reasons,
-        continues: None,
-        sandbox: None,
-        network: None,
-        replay_of: None,
-        title: None,
-        plan: None,
-        budget: None,
+        ..vnx::dispatch::Request::of(String::new())
     };
     with_desk(tmux_socket, |desk| {
         let told = |note: vnx::actions::start::Note| say!("{}", note.line());

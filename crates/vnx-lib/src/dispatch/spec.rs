@@ -67,6 +67,38 @@ pub struct Request {
     pub budget: Option<crate::receipts::Budget>,
 }
 
+impl Request {
+    /// A new dispatch of `instruction` as a front end asks for one before the config's
+    /// defaults fill it in (`actions::start::asked`): no role, provider or model yet, from
+    /// `HEAD`, an hour's deadline, edits allowed, the completion retried for 30 s, and
+    /// nothing else asked.
+    pub fn of(instruction: String) -> Request {
+        Request {
+            id: None,
+            role: String::new(),
+            provider: None,
+            model: None,
+            instruction,
+            base_ref: "HEAD".to_owned(),
+            deadline: std::time::Duration::from_secs(3600),
+            completion_retry: std::time::Duration::from_secs(30),
+            stall_after: None,
+            permission: Permission::Edits,
+            lane: None,
+            skills: Vec::new(),
+            overrides: Default::default(),
+            override_reasons: Default::default(),
+            continues: None,
+            sandbox: None,
+            network: None,
+            replay_of: None,
+            title: None,
+            plan: None,
+            budget: None,
+        }
+    }
+}
+
 /// The longest title kept, in characters (a longer one ends in `…`).
 pub const MAX_TITLE_CHARS: usize = 72;
 
