@@ -154,7 +154,7 @@ mod live {
             // Remote dispatches shown live (or waiting for a host): their hosts are caught up
             // with, at most one catch-up at a time, off this thread.
             if app.snapshot.rows.iter().any(|r| {
-                r.state.host.is_some()
+                !r.state.place.is_here()
                     && (r.state.state.is_live() || r.state.state == State::Queued)
             }) {
                 let _ = hosts.try_send(());
@@ -483,7 +483,7 @@ mod live {
             let open = snapshot
                 .rows
                 .iter()
-                .filter(|r| r.state.state.is_live() && r.state.host.is_none())
+                .filter(|r| r.state.state.is_live() && r.state.place.is_here())
                 .map(|r| &r.state.id);
             self.follow_ids(open);
         }

@@ -93,7 +93,7 @@ pub struct Args {
     /// host with a free slot: the base commit is pushed there, the host's vnx runs it in the
     /// host's tmux, and its receipts and branch come back here. While the host (every host,
     /// for `any`) runs as many as its `capacity`, it is queued here and starts on the first
-    /// to free a slot
+    /// to free a slot. `here` (this machine) is the default
     #[arg(long, value_name = "NAME")]
     host: Option<String>,
     /// Seconds the supervisor retries appending the completion before leaving it for the
@@ -136,7 +136,9 @@ pub fn run(mut args: Args) -> Result<ExitCode, CliError> {
     };
     let request = vnx::actions::start::asked(&defaults, named, plan, asked)
         .ok_or_else(super::util::launch::no_role)?;
-    let remote = (args.host.clone()).map(|host| (host, remote_request(&args, &request)));
+    let remote = (args.host.clone())
+        .filter(|host| host != vnx::place_name::HERE)
+        .map(|host| (host, remote_request(&args, &request)));
     let ticket = Ticket {
         priority: args.priority,
         start_by: args.start_by,

@@ -114,7 +114,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         // only out of reach for a while) refuses, and then nothing is closed here.
         if !args.close_only
             && let Todo::Continue(s) = t
-            && let Some(host) = s.host.as_deref()
+            && let Some(host) = s.place.place()
             && let Err(e) = close_on_host(&project, &s.id, host)
         {
             worst = worst.max(e.exit_status());
@@ -169,7 +169,7 @@ fn resume_one(desk: &vnx::actions::Desk<'_>, todo: &Todo) -> Result<Option<Dispa
         Todo::Continue(_) => {
             resume::close(desk, &s.id)
                 .map_err(|e| CliError::from(e).context(format!("could not close {}", s.id)))?;
-            match s.host.as_deref() {
+            match s.place.place() {
                 Some(host) => say!(
                     "{}  interrupted on {host}: closed; continuing it there",
                     s.id
@@ -246,7 +246,7 @@ fn lift_pauses(
 fn close_on_host(
     project: &vnx::project::Project,
     id: &DispatchId,
-    host: &str,
+    host: &vnx::place_name::PlaceName,
 ) -> Result<(), CliError> {
     let line = ["resume".to_owned(), "--close-only".into(), id.to_string()];
     let code = super::util::remote::on_host(project, host, &line, std::slice::from_ref(id))?;

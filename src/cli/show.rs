@@ -273,8 +273,8 @@ fn whole(out: &mut Out, d: &Detail) -> Result<(), CliError> {
         }
     }
     if let Some(q) = &s.queue {
-        let line = match s.host.as_deref() {
-            Some("any") => "hosts' queue (waiting for any host)".to_owned(),
+        let line = match s.place.place().map(|p| p.host()) {
+            Some(vnx::place_name::ANY) => "hosts' queue (waiting for any host)".to_owned(),
             Some(host) => format!("hosts' queue (waiting for host {host})"),
             None => format!("{} queue", s.provider.as_deref().unwrap_or("-")),
         };
@@ -291,9 +291,9 @@ fn whole(out: &mut Out, d: &Detail) -> Result<(), CliError> {
         ),
     )?;
     field("role", dash(s.role.as_deref()))?;
-    if let Some(host) = &s.host {
+    if let Some(place) = s.place.place() {
         // Its worktree, session and log are there (`vnx attach`, `vnx show --log`).
-        field("host", escape(host).into_owned())?;
+        field("host", escape(&place.to_string()).into_owned())?;
     }
     if let Some(evidence) = s.evidence() {
         field("proof", evidence)?;

@@ -137,9 +137,9 @@ fn who(s: &vnx::dispatch::view::DispatchState, model: bool) -> String {
         _ => s.provider.clone().unwrap_or_else(|| "-".into()),
     };
     // On a remote host (or, queued, waiting for one).
-    if let Some(host) = &s.host {
+    if let Some(place) = s.place.place() {
         who.push('@');
-        who.push_str(host);
+        who.push_str(&place.to_string());
     }
     who
 }

@@ -351,10 +351,8 @@ fn dispatch_page(app: &App, p: &Paired, id: &DispatchId, said: &Said) -> Result<
             .unwrap_or_default(),
         role = esc(s.role.as_deref().unwrap_or("")),
         age = age_of(s.started_at.as_deref(), now),
-        host = s
-            .host
-            .as_deref()
-            .map(|h| format!(" · on {}", esc(h)))
+        host = (s.place.place())
+            .map(|h| format!(" · on {}", esc(&h.to_string())))
             .unwrap_or_default(),
     );
     b.push_str(&said.html());

@@ -28,7 +28,7 @@ pub(crate) fn state(
 ) -> DispatchState {
     let started = noon() - jiff::SignedDuration::from_mins(minutes_ago);
     let mut s = DispatchState {
-        host: None,
+        place: vnx::place_name::Where::Here,
         id: vnx::ids::DispatchId::parse(id).unwrap(),
         state,
         status: "",

@@ -56,6 +56,7 @@ mod gates;
 mod git_knobs;
 mod golden;
 mod governed;
+mod here_place;
 mod hooks;
 mod house_rules;
 mod human_output;

@@ -32,6 +32,7 @@ pub mod init;
 pub mod mcp;
 pub mod merge;
 pub mod notice;
+pub mod place_name;
 pub mod project;
 pub mod provider;
 pub mod radar;

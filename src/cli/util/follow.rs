@@ -29,7 +29,7 @@ pub(crate) fn start(
         }
         Ok(Some(place)) => {
             return crate::cli::util::remote::dispatch(
-                vnx::remote::place::host_name(&place),
+                place.host(),
                 asked.on_host_request(),
                 None,
                 started.detach,

@@ -9,6 +9,7 @@ use vnx::dispatch::queue;
 use vnx::dispatch::view;
 use vnx::ids::DispatchId;
 use vnx::ledger::attest::Attestor;
+use vnx::place_name::PlaceName;
 use vnx::project::Project;
 use vnx::remote::{self, Link, Place};
 
@@ -21,7 +22,7 @@ pub(crate) fn link<'a>(
     project: &'a Project,
     ledger: &'a std::path::Path,
     attestor: &'a Attestor,
-    place: &str,
+    place: &PlaceName,
 ) -> Result<Link<'a>, CliError> {
     let config = project.load_config()?;
     Ok(Link {
@@ -46,7 +47,7 @@ pub(crate) fn catch_up(
     // While dispatches wait for a host, every host's end of a dispatch frees a slot for
     // them: every host running one is caught up with.
     let everyone = queue::remote::any_waiting(&project.data_dir());
-    let mut by_host: BTreeMap<String, Vec<DispatchId>> = BTreeMap::new();
+    let mut by_host: BTreeMap<PlaceName, Vec<DispatchId>> = BTreeMap::new();
     // Only the dispatches on hosts are read closely (not every dispatch's state).
     let attestor = settings::attestor(None).ok();
     let index = vnx::dispatch::fold::index::path_in(&project.data_dir());
@@ -58,7 +59,7 @@ pub(crate) fn catch_up(
     }
     // A dispatch given up on with its host is asked after when that host is caught up with
     // anyway, or when it is named: live again if its host still runs it.
-    let mut given_up: BTreeMap<String, Vec<remote::GivenUp>> = BTreeMap::new();
+    let mut given_up: BTreeMap<PlaceName, Vec<remote::GivenUp>> = BTreeMap::new();
     let indexed = attestor.as_ref().map(|a| (index.as_path(), a));
     for (id, h) in view::remote_given_up(&ledger, indexed).unwrap_or_default() {
         if by_host.contains_key(&h) || only.is_some_and(|ids| ids.contains(&id)) {
@@ -86,7 +87,7 @@ pub(crate) fn catch_up(
                 let lost = given_up.get(&name).map_or(&[][..], Vec::as_slice);
                 remote::catch_up_asking(&link, &ids, lost, wait)
             });
-        out.push((name, result));
+        out.push((name.to_string(), result));
     }
     out
 }
@@ -179,7 +180,7 @@ impl HereOwned {
 pub(crate) fn open(
     project: &Project,
     hosts: &std::collections::BTreeMap<String, vnx::config::HostConfig>,
-    name: &str,
+    name: &PlaceName,
 ) -> Result<Box<dyn remote::place::Place>, remote::RemoteError> {
     let here = HereOwned::of(project);
     let here = here.here();

@@ -10,6 +10,7 @@ use vnx::dispatch::queue::entry::QueuedRequest;
 use vnx::dispatch::queue::{self, RemoteSubmitted, Ticket};
 use vnx::dispatch::view;
 use vnx::ids::DispatchId;
+use vnx::place_name::PlaceName;
 use vnx::project::Project;
 use vnx::remote::{self, Link, RemoteRequest};
 use vnx::tmux::Tmux;
@@ -82,7 +83,8 @@ pub(crate) fn dispatch(
             }
         }
     };
-    let link = link(&project, &ledger, &attestor, &launched.host)?;
+    let place = PlaceName::parse(&launched.host).map_err(|e| CliError::new(e.to_string()))?;
+    let link = link(&project, &ledger, &attestor, &place)?;
     let host = &launched.host;
     let mut out = Out::new();
     if detach {
@@ -166,7 +168,7 @@ fn queued(
 /// stderr said, each escaped; its exit status is this command's.
 pub(crate) fn on_host(
     project: &Project,
-    place: &str,
+    place: &vnx::place_name::PlaceName,
     args: &[String],
     ids: &[DispatchId],
 ) -> Result<ExitCode, CliError> {
@@ -204,7 +206,12 @@ pub(crate) fn doctor(name: &str, json: bool) -> Result<ExitCode, CliError> {
             place,
         })
     } else {
-        remote::doctor::check(&link(&project, &ledger, &attestor, name)?)
+        remote::doctor::check(&link(
+            &project,
+            &ledger,
+            &attestor,
+            &PlaceName::host_itself(name),
+        )?)
     };
     let mut out = Out::new();
     if json {

@@ -17,7 +17,7 @@ pub fn accept(
     let state = Desk::named(&states, std::slice::from_ref(id))?[0];
     // Work a worker left uncommitted in a place is committed there by the place's vnx and
     // brought here first; what is accepted is then read here, as for any dispatch.
-    if let Some(place) = state.host.clone()
+    if let Some(place) = state.place.place().cloned()
         && state.teardown_class == Some(crate::receipts::TeardownClass::Dirty)
         && state.landed.is_none()
         && !state.state.is_live()

@@ -8,6 +8,7 @@ use super::{ActionError, Desk};
 use crate::dispatch::answer::{self, Answering};
 use crate::dispatch::answering;
 use crate::ids::DispatchId;
+use crate::place_name::PlaceName;
 use crate::receipts::{AnsweredVia, DispatchAnswered, PermissionAnswer};
 
 /// How long a waiting hook has to take an answer before the pane is used.
@@ -59,7 +60,7 @@ pub fn answer_state(
 ) -> Result<DispatchAnswered, ActionError> {
     let data_dir = desk.ctx.project.data_dir();
     // A dispatch that runs in a place is answered there, by the place's own vnx.
-    let in_place = |place: &str, decision: PermissionAnswer, message: Option<&str>| {
+    let in_place = |place: &PlaceName, decision: PermissionAnswer, message: Option<&str>| {
         let mut args = vec![decision.name().to_owned(), state.id.to_string()];
         if let Some(m) = message {
             args.extend(["--message".to_owned(), m.to_owned()]);
@@ -76,9 +77,7 @@ pub fn answer_state(
             )),
         }
     };
-    let give = state
-        .host
-        .as_deref()
+    let give = (state.place.place())
         .map(|place| move |d: PermissionAnswer, m: Option<&str>| in_place(place, d, m));
     let answering = Answering {
         ledger: desk.ctx.ledger,

@@ -8,13 +8,14 @@ use crate::dispatch::cancel::{self, Cancelled};
 use crate::dispatch::view::{DispatchState, State};
 use crate::ids::DispatchId;
 use crate::ledger::{Ledger, now_utc};
+use crate::place_name::PlaceName;
 use crate::receipts::{DispatchCancelRequested, DispatchStatus};
 
 /// What became of one dispatch asked to stop.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Stopped {
     /// It runs on a host: that host's vnx must cancel it (the front end asks it).
-    OnHost(String),
+    OnHost(PlaceName),
     /// Its supervisor (this pid) was told to stop; it writes the completion.
     Signalled(u32),
     /// It had started when its queue entry was to be taken: its supervisor (this pid) was
@@ -71,7 +72,7 @@ pub enum OneStopped {
     /// It runs in place `place`, whose vnx was asked to cancel it.
     OnHost {
         /// The place.
-        place: String,
+        place: PlaceName,
         /// That vnx's exit status (`None`: a signal ended it).
         status: Option<i32>,
         /// The last line it printed.
@@ -198,8 +199,8 @@ pub fn cancel(
         if asks_to_stop(s.state) {
             record_request(desk, s)?;
         }
-        if let Some(host) = s.host.as_deref().filter(|_| s.state.is_live()) {
-            out.push((s.id.clone(), Stopped::OnHost(host.to_owned())));
+        if let Some(place) = s.place.place().filter(|_| s.state.is_live()) {
+            out.push((s.id.clone(), Stopped::OnHost(place.clone())));
             continue;
         }
         let stopped = match cancel::cancel(ctx.ledger, &data_dir, s, ctx.tmux, ctx.attestor)? {

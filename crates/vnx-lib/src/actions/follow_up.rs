@@ -89,7 +89,7 @@ impl FollowUp {
 pub fn place(
     project: &crate::project::Project,
     asked: &FollowUp,
-) -> Result<Option<String>, ActionError> {
+) -> Result<Option<crate::place_name::PlaceName>, ActionError> {
     let ledger = project.ledger();
     let Some(place) = (ledger.exists())
         .then(|| view::remote_of(&ledger, &asked.id))
@@ -98,7 +98,7 @@ pub fn place(
         return Ok(None);
     };
     let hosts = project.load_config()?.hosts;
-    crate::remote::host(&hosts, crate::remote::place::host_name(&place))?;
+    crate::remote::host_of(&hosts, &place)?;
     if asked.rebase.is_some() {
         return Err(ActionError::RebaseOnHost {
             id: asked.id.clone(),

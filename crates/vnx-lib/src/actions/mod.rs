@@ -234,7 +234,7 @@ pub enum ActionError {
         /// The dispatch followed up.
         id: DispatchId,
         /// The place it ran in.
-        place: String,
+        place: crate::place_name::PlaceName,
     },
     /// A wait on pull requests in a project without a forge.
     #[error("waiting on pull requests needs a forge")]

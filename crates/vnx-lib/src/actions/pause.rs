@@ -34,7 +34,7 @@ fn subject_of(s: &DispatchState) -> Subject<'_> {
     Subject {
         provider: s.provider.as_deref().unwrap_or_default(),
         role: s.role.as_deref().unwrap_or_default(),
-        place: s.host.as_deref().unwrap_or(paused::HERE),
+        place: &s.place,
     }
 }
 
@@ -43,7 +43,7 @@ fn subject_of(s: &DispatchState) -> Subject<'_> {
 /// its place's vnx's).
 fn stoppable_now(desk: &Desk<'_>, s: &DispatchState) -> bool {
     let dir = desk.ctx.project.data_dir().join("dispatches").join(&s.id);
-    s.host.is_none()
+    s.place.is_here()
         && crate::dispatch::read_spec(&dir.join("spec.json"))
             .is_ok_and(|spec| spec.lane == crate::provider::Lane::Headless)
 }

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use super::{ActionError, Desk};
 use crate::ids::DispatchId;
+use crate::place_name::PlaceName;
 use crate::remote::{self, Link, RemoteError};
 
 /// How long the place's vnx may take to answer.
@@ -31,7 +32,7 @@ pub struct Answered {
 /// then catches up with them.
 pub fn ask(
     desk: &Desk<'_>,
-    place: &str,
+    place: &PlaceName,
     args: &[String],
     ids: &[DispatchId],
 ) -> Result<Answered, ActionError> {
@@ -56,7 +57,11 @@ pub fn ask(
 /// Has the place dispatch `id` ran in accept the work its worker left uncommitted there (its
 /// own `vnx accept`, which commits it on its branch), and brings that branch here: what
 /// `vnx accept` of a dispatch that ran in a place does before it accepts here.
-pub fn accept_in_place(desk: &Desk<'_>, place: &str, id: &DispatchId) -> Result<(), ActionError> {
+pub fn accept_in_place(
+    desk: &Desk<'_>,
+    place: &PlaceName,
+    id: &DispatchId,
+) -> Result<(), ActionError> {
     let note = format!("accepted by {} from the dispatching machine", desk.by);
     let args = [
         "accept".to_owned(),
@@ -68,7 +73,7 @@ pub fn accept_in_place(desk: &Desk<'_>, place: &str, id: &DispatchId) -> Result<
     if told.status != Some(0) {
         return Err(ActionError::InPlace {
             id: id.clone(),
-            place: place.to_owned(),
+            place: place.to_string(),
             command: "accept".into(),
             said: crate::forge::text::line(&told.stderr, 300),
         });
@@ -171,12 +176,12 @@ fn place_to_remove(
     desk: &Desk<'_>,
     id: &DispatchId,
     states: &[crate::dispatch::view::DispatchState],
-) -> Result<Option<(String, Vec<DispatchId>)>, ActionError> {
+) -> Result<Option<(PlaceName, Vec<DispatchId>)>, ActionError> {
     let ledger = desk.ctx.ledger;
     let Some(place) = crate::dispatch::view::remote_of(ledger, id) else {
         return Ok(None);
     };
-    if remote::place::host_name(&place) == place {
+    if place.made_for().is_none() {
         return Ok(None);
     }
     let live = crate::dispatch::view::remote_live(ledger, None)?;
@@ -184,7 +189,7 @@ fn place_to_remove(
         return Ok(None);
     }
     let held = (states.iter())
-        .filter(|s| s.id != *id && s.host.as_deref() == Some(place.as_str()) && holds_work(s))
+        .filter(|s| s.id != *id && s.place.place() == Some(&place) && holds_work(s))
         .map(|s| s.id.clone())
         .collect();
     Ok(Some((place, held)))
@@ -206,7 +211,7 @@ fn holds_work(s: &crate::dispatch::view::DispatchState) -> bool {
 #[derive(Clone, Debug)]
 pub struct PlaceRemoved {
     /// The place.
-    pub place: String,
+    pub place: PlaceName,
     /// Why it is still there, when it is.
     pub failed: Option<String>,
     /// The dispatches whose work is only there, which keep it (it was not removed).
@@ -278,7 +283,7 @@ pub fn left_places(
 }
 
 /// Removes the place named `place`, which vnx made, and the work it held.
-fn remove(desk: &Desk<'_>, place: &str) -> Result<(), ActionError> {
+fn remove(desk: &Desk<'_>, place: &PlaceName) -> Result<(), ActionError> {
     let ctx = desk.ctx;
     let hosts = ctx.project.load_config()?.hosts;
     let data = ctx.project.data_dir();

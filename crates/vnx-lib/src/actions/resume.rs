@@ -151,7 +151,7 @@ pub fn plan(desk: &Desk<'_>, ids: &[DispatchId]) -> Result<(Vec<Todo>, Vec<Left>
         .map(|i| {
             let state = owned.iter().find(|s| s.id == i.id).expect("chosen").clone();
             // A remote dispatch's report is on its host: it is continued there.
-            if i.reported && state.host.is_none() {
+            if i.reported && state.place.is_here() {
                 Todo::Recover(state)
             } else {
                 Todo::Continue(state)

@@ -114,7 +114,7 @@ pub fn send(desk: &Desk<'_>, id: &DispatchId) -> Result<Sending, ActionError> {
     // Refused before anything is written when the follow-up could not start (running,
     // merged, released…); a blocked one is cancelled by the follow-up itself, and a remote
     // one is its host's to judge.
-    if newest.state != State::Blocked && newest.host.is_none() {
+    if newest.state != State::Blocked && newest.place.is_here() {
         let ctx = desk.ctx;
         crate::dispatch::start::follow_up::find(
             ctx.project,

@@ -5,6 +5,7 @@
 use crate::ids::{CommitId, DispatchId, Timestamp};
 
 use crate::ledger::json::{self, Value};
+use crate::place_name::Where;
 use crate::receipts::{DispatchStarted, DispatchStatus};
 use crate::worktree::TeardownClass;
 
@@ -144,9 +145,9 @@ pub struct DispatchState {
     /// While it is queued (or once its wait ended without a start): its place in the queue.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub queue: Option<QueueInfo>,
-    /// The remote host it runs on (`dispatch-agent --host`), when not this machine.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub host: Option<String>,
+    /// Where it runs: here, or the place (`dispatch-agent --host`) shown as its `host`.
+    #[serde(rename = "host", skip_serializing_if = "Where::is_here")]
+    pub place: Where,
     /// The receipt that proves the state shown (its start while it runs or is lost, its
     /// completion or correction, its merge or release).
     #[borsh(skip)]
@@ -514,7 +515,7 @@ impl DispatchState {
     /// A state with nothing known but its id and where it is.
     pub fn blank(id: DispatchId, state: State) -> DispatchState {
         DispatchState {
-            host: None,
+            place: Where::Here,
             queue: None,
             proof: None,
             verified: None,
@@ -565,7 +566,7 @@ impl DispatchState {
         at: Option<String>,
     ) -> DispatchState {
         let mut s = DispatchState::blank(id, State::Running);
-        s.host = started.remote.as_ref().map(|r| r.host.clone());
+        s.place = Where::recorded(started.remote.as_ref().map(|r| r.host.as_str()));
         s.session = started.session().map(str::to_owned);
         s.tmux_socket = started
             .tmux
@@ -633,7 +634,7 @@ impl DispatchState {
     pub fn in_play(&self) -> bool {
         let settled = self.landed.is_some() || self.continued_by.is_some();
         !settled
-            && self.host.is_none()
+            && self.place.is_here()
             && match self.state {
                 State::Ended(_) => self.teardown_class != Some(TeardownClass::Clean),
                 State::Queued | State::Expired => false,

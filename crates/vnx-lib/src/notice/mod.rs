@@ -191,7 +191,7 @@ fn needs(state: &DispatchState, now: jiff::Timestamp, window: Duration) -> Optio
         (State::Ended(DispatchStatus::NeedsInput), _) if state.waiting() => Some(Need {
             state: "needs_input",
             what: state.question.clone(),
-            links: state.plan_waiting().is_some() && state.host.is_none(),
+            links: state.plan_waiting().is_some() && state.place.is_here(),
             approvable: true,
         }),
         // Its pull request's reactions gave up: a person decides (ADR 0093).

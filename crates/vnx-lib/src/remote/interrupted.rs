@@ -9,6 +9,7 @@ use std::path::Path;
 use super::kinds;
 use super::sync::{self, Link};
 use crate::ids::DispatchId;
+use crate::place_name::PlaceName;
 
 /// What finishing one interrupted launch came to.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -33,7 +34,7 @@ pub enum Finished {
 
 /// The launches killed on the way: the dispatch, and the place it was for (when the launch got
 /// as far as naming it). A launch still under way holds its lock and is not listed.
-pub fn interrupted(data_dir: &Path) -> Vec<(DispatchId, Option<String>)> {
+pub fn interrupted(data_dir: &Path) -> Vec<(DispatchId, Option<PlaceName>)> {
     let dir = super::remote_dir(data_dir).join("launching");
     let Ok(entries) = std::fs::read_dir(&dir) else {
         return Vec::new();
@@ -52,8 +53,7 @@ pub fn interrupted(data_dir: &Path) -> Vec<(DispatchId, Option<String>)> {
         }
         let place = crate::files::read_named(&lock.with_extension("place"), 1024)
             .ok()
-            .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
-            .filter(|p| !p.is_empty());
+            .and_then(|b| PlaceName::parse(String::from_utf8_lossy(&b).trim()).ok());
         out.push((id, place));
     }
     out
@@ -80,8 +80,8 @@ pub fn finish(link: &Link<'_>, id: &DispatchId) -> Finished {
         };
     };
     let name = link.place.name().to_owned();
-    let made_for_it =
-        kinds::name_for(link.place.host(), id) == name && kinds::per_dispatch(link.place.host());
+    let made_for_it = kinds::name_for(link.place.host(), id).to_string() == name
+        && kinds::per_dispatch(link.place.host());
     let recorded = sync::read_record(&data, id).is_some();
     if recorded {
         // A place whose runner ended with the killed launch is made again on its storage.

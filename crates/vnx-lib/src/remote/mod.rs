@@ -239,16 +239,24 @@ impl RemoteError {
     }
 }
 
-/// The host named `name` in `hosts`, or the host of the place of that name (`box.D-…`).
+/// The host named `name` in `hosts`.
 pub fn host<'a>(
     hosts: &'a std::collections::BTreeMap<String, HostConfig>,
     name: &str,
 ) -> Result<&'a HostConfig, RemoteError> {
-    hosts
-        .get(place::host_name(name))
-        .ok_or_else(|| RemoteError::UnknownHost {
-            host: name.to_owned(),
-        })
+    hosts.get(name).ok_or_else(|| RemoteError::UnknownHost {
+        host: name.to_owned(),
+    })
+}
+
+/// The host in `hosts` that `place` is reached through.
+pub fn host_of<'a>(
+    hosts: &'a std::collections::BTreeMap<String, HostConfig>,
+    place: &crate::place_name::PlaceName,
+) -> Result<&'a HostConfig, RemoteError> {
+    host(hosts, place.host()).map_err(|_| RemoteError::UnknownHost {
+        host: place.to_string(),
+    })
 }
 
 /// `.vnx-data/remote/`: what this machine knows of its remote dispatches and hosts.

@@ -19,6 +19,7 @@ use super::made::{self, Made, project_key};
 use super::place::Here;
 use crate::config::{HostConfig, MADE_CLONE};
 use crate::ids::DispatchId;
+use crate::place_name::PlaceName;
 
 /// How long the check of an orphan's work may take.
 const CHECK_LIMIT: Duration = Duration::from_secs(60);
@@ -46,7 +47,7 @@ pub struct Found {
     /// The dispatch it was made for.
     pub dispatch_id: DispatchId,
     /// The place's name (`HOST.ID`).
-    pub host: String,
+    pub host: PlaceName,
     /// Its engine objects, in words.
     pub objects: Vec<String>,
     /// Whether something of it runs.
@@ -89,7 +90,7 @@ pub fn list(host: &HostConfig, here: Here<'_>) -> Result<Vec<Found>, RemoteError
 pub fn orphans(
     hosts: &BTreeMap<String, HostConfig>,
     here: Here<'_>,
-    ended: impl Fn(&str) -> Option<&'static str>,
+    ended: impl Fn(&PlaceName) -> Option<&'static str>,
 ) -> (Vec<Found>, Vec<(String, RemoteError)>) {
     let (mut found, mut failed) = (Vec::new(), Vec::new());
     for host in hosts.values().filter(|h| kinds::per_dispatch(h)) {
@@ -155,7 +156,7 @@ impl Cleared {
         project_root: &Path,
     ) {
         let f = &self.found;
-        match super::host(hosts, &f.host)
+        match super::host_of(hosts, &f.host)
             .and_then(|host| remove(host, &f.dispatch_id, here, project_root))
         {
             Ok(removed) => self.removed = Some(removed),
@@ -176,7 +177,7 @@ pub fn remove(
     match kinds::of(host).and_then(|kind| kind.made(host, id, here)) {
         Some(m) => remove_made(m.as_ref(), project_root),
         None => Err(RemoteError::UnknownHost {
-            host: kinds::name_for(host, id),
+            host: kinds::name_for(host, id).to_string(),
         }),
     }
 }

@@ -208,17 +208,6 @@ pub struct Here<'a> {
     pub key: Option<&'a Path>,
 }
 
-/// The name of the place vnx made on `host` for dispatch `id` (`box.D-…`, see
-/// [`Place::name`]).
-pub fn made_name(host: &HostConfig, id: &DispatchId) -> String {
-    format!("{}.{id}", host.name)
-}
-
-/// The host a place of name `place` belongs to (a host's name holds no `.`).
-pub fn host_name(place: &str) -> &str {
-    place.split_once('.').map_or(place, |(host, _)| host)
-}
-
 /// A kind of place, as its module registers it in `kinds`.
 pub(super) trait Kind: Sync {
     /// Its name: its section's key under a host in `.vnx/config.yaml`

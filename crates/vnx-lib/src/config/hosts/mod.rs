@@ -129,10 +129,12 @@ impl Validator<'_> {
     pub(super) fn hosts(&self, raw: Entries<RawHost>) -> Checked<BTreeMap<String, HostConfig>> {
         let mut hosts = BTreeMap::new();
         for (name, h) in raw.0 {
-            if !is_name(&name.value, u8::is_ascii_lowercase, b"-_", 1..=32) || name.value == "any" {
+            if !is_name(&name.value, u8::is_ascii_lowercase, b"-_", 1..=32)
+                || crate::place_name::RESERVED.contains(&name.value.as_str())
+            {
                 let msg = format!(
                     "{} is not a valid host name: use 1-32 lowercase letters, digits, `-` or \
-                     `_`, starting with a letter (`any` is reserved)",
+                     `_`, starting with a letter (`any` is reserved, and `here` is this machine)",
                     q(&name.value)
                 );
                 return self.err(&name.referenced, msg);
@@ -252,6 +254,10 @@ mod tests {
             (
                 "hosts:\n  any:\n    ssh: a\n    clone: /c\n",
                 "`any` is reserved",
+            ),
+            (
+                "hosts:\n  here:\n    ssh: a\n    clone: /c\n",
+                "`here` is this machine",
             ),
             (
                 "hosts:\n  a:\n    ssh: -oProxyCommand=x\n    clone: /c\n",

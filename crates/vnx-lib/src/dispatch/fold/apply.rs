@@ -40,7 +40,7 @@ impl Records {
                 r.start = Some(Start {
                     cite,
                     tmux: None,
-                    host: None,
+                    place: crate::place_name::Where::Here,
                     worktree: o.get("worktree").and_then(Value::as_str).map(str::to_owned),
                     grouped: false,
                 });

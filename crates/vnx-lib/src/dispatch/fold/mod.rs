@@ -24,6 +24,7 @@ pub use lines::{CiteReader, LineAt};
 pub use verified::{Partial, ReadOptions, Verified, read_indexed, read_verified};
 
 use crate::ids::DispatchId;
+use crate::place_name::Where;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -62,8 +63,8 @@ pub struct Start {
     pub cite: Cite,
     /// The tmux socket and session it records, when it has the receipt's shape.
     pub tmux: Option<(String, String)>,
-    /// The remote host it runs on, when not this machine.
-    pub host: Option<String>,
+    /// Where it runs.
+    pub place: crate::place_name::Where,
     /// Its worktree.
     pub worktree: Option<String>,
     /// Whether it starts a candidate of a best-of group.
@@ -509,7 +510,7 @@ impl Records {
                 .tmux
                 .split_once(':')
                 .map(|(a, b)| (a.to_owned(), b.to_owned())),
-            host: started.remote.as_ref().map(|r| r.host.clone()),
+            place: Where::recorded(started.remote.as_ref().map(|r| r.host.as_str())),
             worktree: Some(started.worktree.clone()),
             grouped: started.group.is_some(),
         });
@@ -532,7 +533,7 @@ impl Records {
 /// A dispatch the ledger shows queued (no start yet).
 fn queued(id: DispatchId, q: QueueDecision, at: Option<String>) -> DispatchState {
     let mut s = DispatchState::blank(id, State::Queued);
-    s.host = q.host.clone();
+    s.place = Where::recorded(q.host.as_deref());
     s.provider = Some(q.provider);
     s.reason = Some(q.reason);
     s.queue = Some(QueueInfo {

@@ -4,6 +4,7 @@
 //! planned again from its recorded base commit and launched as any dispatch.
 
 use crate::ids::DispatchId;
+use crate::place_name::Where;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -136,13 +137,11 @@ pub(super) fn drain_locked(ctx: &Context<'_>, data: &Path) -> Result<Drained, Di
 
 /// Whether a pause a person set covers a queued entry (ADR 0119).
 fn paused(pauses: &[super::paused::Pause], e: &Entry) -> bool {
+    let place = Where::recorded(e.remote.as_ref().map(|r| r.host.as_str()));
     let subject = super::paused::Subject {
         provider: &e.provider,
         role: &e.request.role,
-        place: e
-            .remote
-            .as_ref()
-            .map_or(super::paused::HERE, |r| r.host.as_str()),
+        place: &place,
     };
     super::paused::covering_in(pauses, &subject).is_some()
 }

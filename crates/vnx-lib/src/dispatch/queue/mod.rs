@@ -177,7 +177,7 @@ pub fn submit(
     // Nor does a pause a person set that covers it (ADR 0119).
     let hold = limit_hold
         .map(|h| h.describe())
-        .or_else(|| paused_for(&data, spec).map(|p| p.describe()));
+        .or_else(|| paused::covering_here(spec).map(|p| p.describe()));
     let waits = hold
         .clone()
         .or_else(|| short.as_ref().map(|s| format!("waits for room: {s}")));
@@ -299,16 +299,6 @@ fn submit_moved(
     let ids = (&spec.id, req.model.as_deref());
     failover::record(ctx, &spec.ledger, ids, (spec.provider.name(), to), why)?;
     submit(ctx, &replanned, &moved, ticket)
-}
-
-/// The pause that covers a dispatch of this machine, if one does.
-fn paused_for(data: &Path, spec: &crate::dispatch::Spec) -> Option<paused::Pause> {
-    let subject = paused::Subject {
-        provider: spec.provider.name(),
-        role: &spec.role,
-        place: paused::HERE,
-    };
-    paused::covering(data, &subject)
 }
 
 /// Why the `queue:` rule refuses a dispatch that cannot start now (`full` says why, in

@@ -8,6 +8,8 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::place_name::Where;
+
 /// The directory of the pauses under `.vnx-data`.
 pub const PAUSE_DIR: &str = "pause";
 
@@ -97,7 +99,7 @@ impl Scope {
             Scope::All => true,
             Scope::Provider(n) => n == subject.provider,
             Scope::Role(n) => n == subject.role,
-            Scope::Place(n) => n == subject.place,
+            Scope::Place(n) => subject.place.is_named(n),
         }
     }
 }
@@ -116,12 +118,9 @@ pub struct Subject<'a> {
     pub provider: &'a str,
     /// Its role.
     pub role: &'a str,
-    /// Its place.
-    pub place: &'a str,
+    /// Where it runs.
+    pub place: &'a Where,
 }
-
-/// The place name of this machine.
-pub const HERE: &str = "here";
 
 /// A pause in effect, as its file keeps it.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -200,6 +199,16 @@ pub fn covering(data_dir: &Path, subject: &Subject<'_>) -> Option<Pause> {
     covering_in(&all(data_dir), subject).cloned()
 }
 
+/// The pause that covers a dispatch of this machine planned as `spec`, if one does.
+pub fn covering_here(spec: &crate::dispatch::Spec) -> Option<Pause> {
+    let subject = Subject {
+        provider: spec.provider.name(),
+        role: &spec.role,
+        place: &Where::Here,
+    };
+    covering(spec.data_dir(), &subject)
+}
+
 /// The pause of `pauses` (read once) that covers `subject`, if one does.
 pub fn covering_in<'p>(pauses: &'p [Pause], subject: &Subject<'_>) -> Option<&'p Pause> {
     pauses
@@ -222,7 +231,7 @@ mod tests {
     const PROV_A_HERE: Subject<'static> = Subject {
         provider: "prov-a",
         role: "implementer",
-        place: HERE,
+        place: &Where::Here,
     };
 
     #[test]

@@ -42,7 +42,7 @@ fn accepted<'a>(
     hosts: &'a BTreeMap<String, HostConfig>,
     target: &str,
 ) -> Result<Vec<&'a HostConfig>, RemoteError> {
-    if target == "any" {
+    if target == crate::place_name::ANY {
         return Ok(hosts.values().collect());
     }
     Ok(vec![remote::host(hosts, target)?])
@@ -55,10 +55,9 @@ fn running(ctx: &Context<'_>) -> Result<BTreeMap<String, u32>, DispatchError> {
         return Ok(out);
     }
     for s in view::list(ctx.ledger, ctx.tmux)? {
-        if let Some(place) = s.host.filter(|_| s.state.is_live()) {
-            // A container's place is `HOST.ID`: it holds a slot of its host.
-            *out.entry(remote::place::host_name(&place).to_owned())
-                .or_default() += 1;
+        if let Some(place) = s.place.place().filter(|_| s.state.is_live()) {
+            // A place made for a dispatch holds a slot of its host.
+            *out.entry(place.host().to_owned()).or_default() += 1;
         }
     }
     Ok(out)

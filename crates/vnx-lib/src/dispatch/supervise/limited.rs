@@ -136,7 +136,7 @@ pub(super) fn wait_out(
     // it drains next starts what waited.
     held::release(spec.data_dir(), spec.provider.name(), &spec.id);
     let waited = started.elapsed();
-    if source == "reset" && super::paused::covering(spec).is_some() {
+    if source == "reset" && crate::dispatch::queue::paused::covering_here(spec).is_some() {
         return Waited::Held(waited);
     }
     went_on(

@@ -11,7 +11,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use crate::dispatch::Spec;
-use crate::dispatch::queue::paused::{self, Pause, Subject};
+use crate::dispatch::queue::paused;
 use crate::dispatch::supervise::announce::Recorder;
 use crate::dispatch::supervise::life::{Life, StopCause};
 use crate::dispatch::supervise::limited::{Waited, took_request};
@@ -38,16 +38,6 @@ pub(super) fn stopped_by_pause(life: &Life) -> bool {
     matches!(life.stopped(), Some((StopCause::Paused, _)))
 }
 
-/// The pause that covers the dispatch now, if one does.
-pub(super) fn covering(spec: &Spec) -> Option<Pause> {
-    let subject = Subject {
-        provider: spec.provider.name(),
-        role: &spec.role,
-        place: paused::HERE,
-    };
-    paused::covering(spec.data_dir(), &subject)
-}
-
 /// Takes the pause's request: the file removed and the supervisor's stop flag lowered, so a
 /// later signal (a cancel) is heard again.
 pub(super) fn take(spec: &Spec, around: &Surroundings<'_>) {
@@ -65,7 +55,7 @@ pub(super) fn wait_out(
     (recorder, log): (&mut Recorder<'_>, &mut std::fs::File),
 ) -> Waited {
     take(spec, around);
-    let Some(pause) = covering(spec) else {
+    let Some(pause) = paused::covering_here(spec) else {
         let _ = writeln!(log, "vnx: the pause was lifted before the wait; going on");
         return Waited::Over(Duration::ZERO);
     };
@@ -80,7 +70,7 @@ pub(super) fn wait_out(
     recorder.record(&receipt, "paused", &message, log);
     let started = Instant::now();
     let mut source = "lifted";
-    while covering(spec).is_some() {
+    while paused::covering_here(spec).is_some() {
         if let Some(cause) = stop_asked(spec, around) {
             // Paused again while paused: nothing changes.
             if cause == StopCause::Paused {

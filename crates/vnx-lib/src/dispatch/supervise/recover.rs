@@ -145,11 +145,11 @@ pub struct Recovery<'a> {
 pub fn recover(r: &Recovery<'_>, state: &DispatchState) -> Result<Recovered, RecoverError> {
     let id = state.id.to_string();
     let named = state.state.name().to_owned();
-    match (state.state, &state.host) {
+    match (state.state, state.place.place()) {
         (State::Lost, None) => record(r, &state.id, DIED),
-        (State::Lost, Some(host)) => Err(RecoverError::OnHost {
+        (State::Lost, Some(place)) => Err(RecoverError::OnHost {
             id,
-            host: host.clone(),
+            host: place.to_string(),
         }),
         (State::Ended(_), _) => Err(RecoverError::Ended { id, state: named }),
         (State::Queued | State::Expired, _) => Err(RecoverError::NotStarted { id, state: named }),

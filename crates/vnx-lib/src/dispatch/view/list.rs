@@ -3,6 +3,7 @@
 //! sessions that are alive deciding which unfinished ones are lost.
 
 use crate::ids::DispatchId;
+use crate::place_name::PlaceName;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -92,7 +93,7 @@ pub fn list_with(ledger: &Path, live: &Sessions) -> Result<Vec<DispatchState>, L
 pub fn remote_live(
     ledger: &Path,
     index: Option<(&Path, &Attestor)>,
-) -> Result<Vec<(DispatchId, String)>, LedgerError> {
+) -> Result<Vec<(DispatchId, PlaceName)>, LedgerError> {
     // The read index, while the ledger is unchanged since it was written, says which
     // dispatches started on a host.
     let indexed = index.and_then(|(path, attestor)| {
@@ -115,7 +116,7 @@ pub fn remote_live(
             hosted
                 .by_id
                 .values()
-                .filter(|r| r.start.as_ref().is_some_and(|s| s.host.is_some()))
+                .filter(|r| r.start.as_ref().is_some_and(|s| !s.place.is_here()))
                 .map(|r| r.id.as_str())
                 .collect()
         }
@@ -129,7 +130,7 @@ fn with_hosts(
     ledger: &Path,
     ids: &[&str],
     keep: impl Fn(&DispatchRecord, &DispatchState) -> bool,
-) -> Result<Vec<(DispatchId, String)>, LedgerError> {
+) -> Result<Vec<(DispatchId, PlaceName)>, LedgerError> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -140,7 +141,7 @@ fn with_hosts(
         .filter(|r| ids.contains(&r.id.as_str()))
         .filter_map(|r| {
             let s = &r.listed.as_ref()?.state;
-            Some((s.id.clone(), s.host.clone()?)).filter(|_| keep(r, s))
+            Some((s.id.clone(), s.place.place()?.clone())).filter(|_| keep(r, s))
         })
         .collect())
 }
@@ -152,7 +153,7 @@ fn with_hosts(
 pub fn remote_given_up(
     ledger: &Path,
     index: Option<(&Path, &Attestor)>,
-) -> Result<Vec<(DispatchId, String)>, LedgerError> {
+) -> Result<Vec<(DispatchId, PlaceName)>, LedgerError> {
     let none_hosted = index.is_some_and(|(path, attestor)| {
         crate::dispatch::fold::index::current(path, attestor, ledger)
             .is_some_and(|opened| !opened.entries().any(|e| e.hosted))
@@ -318,7 +319,7 @@ pub fn recent(states: Vec<DispatchState>, n: usize, listed: usize) -> (Vec<Dispa
 /// remote dispatch lives on its host: only a `remote_lost` makes it lost here.
 fn lost_unless_alive(s: &mut DispatchState, live: &Sessions) {
     if s.state.is_live()
-        && s.host.is_none()
+        && s.place.is_here()
         && !s
             .session
             .as_ref()

@@ -2,6 +2,7 @@
 //! session and worktree it records), its completion and the phantom guard's correction.
 
 use crate::ids::DispatchId;
+use crate::place_name::PlaceName;
 use std::path::Path;
 
 use crate::dispatch::fold::{CiteReader, DispatchRecord, Records};
@@ -121,9 +122,15 @@ pub fn remote_lost_at(
         .and_then(|v| v.get("timestamp")?.as_str()?.parse().ok()))
 }
 
-/// The host a started dispatch runs on, when it runs on one.
-pub fn remote_of(ledger: &Path, id: &DispatchId) -> Option<String> {
-    record(ledger, id).ok().flatten()?.start?.host
+/// The place a started dispatch runs in, when not here.
+pub fn remote_of(ledger: &Path, id: &DispatchId) -> Option<PlaceName> {
+    record(ledger, id)
+        .ok()
+        .flatten()?
+        .start?
+        .place
+        .place()
+        .cloned()
 }
 
 /// What keeps a started dispatch alive besides its session: its lock, or a process in its

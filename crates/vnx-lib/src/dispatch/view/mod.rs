@@ -33,11 +33,14 @@ pub use crate::dispatch::state::{
 /// (failed, timed out, cancelled, or a question dismissed); none runs, waits, is queued or
 /// lost (`vnx resume` continues on its storage) or is done with its work not landed (a
 /// follow-up continues there). The status of the last of them; `None` when it is needed.
-pub fn place_left_over(states: &[DispatchState], place: &str) -> Option<&'static str> {
+pub fn place_left_over(
+    states: &[DispatchState],
+    place: &crate::place_name::PlaceName,
+) -> Option<&'static str> {
     use crate::dispatch::state::State;
     use crate::receipts::DispatchStatus as S;
     let there: Vec<&DispatchState> = (states.iter())
-        .filter(|s| s.host.as_deref() == Some(place))
+        .filter(|s| s.place.place() == Some(place))
         .collect();
     let given_up = |s: &DispatchState| match s.state {
         State::Ended(S::Failed | S::Timeout | S::Cancelled) => true,

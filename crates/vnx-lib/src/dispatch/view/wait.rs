@@ -246,7 +246,7 @@ pub fn wait_with(
                     let Some(start) = records.get(id).and_then(|r| r.start.as_ref()) else {
                         continue;
                     };
-                    if start.host.is_some() {
+                    if !start.place.is_here() {
                         continue;
                     }
                     let (tmux, session) = session_in(Some(start), id, tmux);

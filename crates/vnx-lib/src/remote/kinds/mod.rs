@@ -14,9 +14,10 @@ pub mod ssh;
 use std::collections::BTreeMap;
 
 use super::RemoteError;
-use super::place::{Here, Kind, Place, host_name};
+use super::place::{Here, Kind, Place};
 use crate::config::HostConfig;
 use crate::ids::DispatchId;
+use crate::place_name::PlaceName;
 
 /// Every kind of place, by its module's registration.
 static KINDS: [&dyn Kind; 3] = [&ssh::KIND, &container::KIND, &kubernetes::KIND];
@@ -37,12 +38,12 @@ pub fn per_dispatch(host: &HostConfig) -> bool {
     of(host).is_some_and(|k| k.per_dispatch())
 }
 
-/// The name of the place dispatch `id` runs in on `host` (see [`Place::name`]).
-pub fn name_for(host: &HostConfig, id: &DispatchId) -> String {
+/// The place dispatch `id` runs in on `host`, by name (see [`Place::name`]).
+pub fn name_for(host: &HostConfig, id: &DispatchId) -> PlaceName {
     if per_dispatch(host) {
-        super::place::made_name(host, id)
+        PlaceName::made(&host.name, id)
     } else {
-        host.name.clone()
+        PlaceName::host_itself(&host.name)
     }
 }
 
@@ -58,26 +59,22 @@ pub fn for_dispatch(
     of(host).ok_or_else(unknown)?.place(host, Some(id), here)
 }
 
-/// The place named `place` (a host's name, or a per-dispatch place's) among `hosts`.
+/// The place named `place` (a host itself, or a place made on it for a dispatch) among
+/// `hosts`.
 pub fn open(
     hosts: &BTreeMap<String, HostConfig>,
-    place: &str,
+    place: &PlaceName,
     here: Here<'_>,
 ) -> Result<Box<dyn Place>, RemoteError> {
     let unknown = || RemoteError::UnknownHost {
-        host: place.to_owned(),
+        host: place.to_string(),
     };
-    let host = super::host(hosts, host_name(place))?;
+    let host = super::host_of(hosts, place)?;
     let kind = of(host).ok_or_else(unknown)?;
-    let id = match place.split_once('.') {
-        None => None,
-        Some((_, id)) if kind.per_dispatch() => Some(DispatchId::parse(id).map_err(|_| unknown())?),
-        Some(_) => return Err(unknown()),
-    };
-    if id.is_none() && kind.per_dispatch() {
+    if place.made_for().is_some() != kind.per_dispatch() {
         return Err(unknown());
     }
-    kind.place(host, id.as_ref(), here)
+    kind.place(host, place.made_for(), here)
 }
 
 #[cfg(test)]

@@ -80,7 +80,7 @@ impl Container {
             host: host.clone(),
             spec: spec.clone(),
             id: id.clone(),
-            place: crate::remote::place::made_name(host, id),
+            place: crate::place_name::PlaceName::made(&host.name, id).to_string(),
             container: format!("vnx-{}", id.as_str().to_ascii_lowercase()),
             home: here.home.map(Path::to_path_buf),
             scratch: here.data_dir.join("remote"),

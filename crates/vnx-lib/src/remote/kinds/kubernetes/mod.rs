@@ -106,7 +106,7 @@ impl Pod {
             host: host.clone(),
             spec: spec.clone(),
             id: id.clone(),
-            place: crate::remote::place::made_name(host, id),
+            place: crate::place_name::PlaceName::made(&host.name, id).to_string(),
             object: object_name(id),
             manifests: here.data_dir.join("kubernetes"),
             home: here.home.map(Path::to_path_buf),
