@@ -136,13 +136,16 @@ pub fn run(mut args: Args) -> Result<ExitCode, CliError> {
     };
     let request = vnx::actions::start::asked(&defaults, named, plan, asked)
         .ok_or_else(super::util::launch::no_role)?;
-    let remote = (args.host.clone())
-        .filter(|host| host != vnx::place_name::HERE)
-        .map(|host| (host, remote_request(&args, &request)));
     let ticket = Ticket {
         priority: args.priority,
         start_by: args.start_by,
     };
+    let remote = (args.host.clone())
+        .filter(|host| host != vnx::place_name::HERE)
+        .map(|host| {
+            let remote = vnx::actions::remote::request_for_host(&request, &ticket, args.plan);
+            (host, remote)
+        });
     if let Some((host, remote)) = remote {
         // Queued here while every host it may run on is at its capacity.
         let shown = vnx::dispatch::queue::entry::QueuedRequest::of(&request);
@@ -182,53 +185,6 @@ fn lane_help() -> String {
          else interactive for {}, else headless]",
         interactive.join(", ")
     )
-}
-
-/// `--budget`'s text for a budget, as the host's vnx reads it.
-fn budget_flag(b: &vnx::receipts::Budget) -> String {
-    let tokens = b.tokens.map(|t| format!("tokens={t}"));
-    let cost = b.cost_usd.map(|c| format!("cost={c}"));
-    tokens.into_iter().chain(cost).collect::<Vec<_>>().join(",")
-}
-
-/// The request as the host's `vnx dispatch-agent` takes it (the instruction as text).
-fn remote_request(args: &Args, request: &Request) -> vnx::remote::RemoteRequest {
-    let skills = (request.skills.iter()).map(|k| ("--skill", Some(k.clone())));
-    let mut a = vnx::remote::launch::flags(
-        [
-            ("--agent", Some(request.role.clone())),
-            ("--provider", request.provider.clone()),
-            ("--model", request.model.clone()),
-            ("--instruction", Some(request.instruction.clone())),
-            // Only when given: a host's vnx from before titles takes none.
-            ("--title", request.title.clone()),
-            ("--deadline", Some(request.deadline.as_secs().to_string())),
-            ("--permission", Some(request.permission.name().to_owned())),
-            ("--lane", request.lane.map(|l| l.name().to_owned())),
-            ("--stall-after", args.stall_after.map(|s| s.to_string())),
-            ("--priority", Some(args.priority.to_string())),
-            ("--start-by", args.start_by.map(|t| t.to_string())),
-            // Only when given: a host's vnx from before budgets takes none.
-            ("--budget", request.budget.as_ref().map(budget_flag)),
-        ]
-        .into_iter()
-        .chain(skills),
-    );
-    let sandbox = &args.sandbox;
-    if args.plan {
-        a.push("--plan".into());
-    }
-    a.extend(vnx::remote::launch::sandbox_flags(
-        sandbox.sandbox(),
-        sandbox.network(),
-    ));
-    vnx::remote::RemoteRequest {
-        id: request.id.clone(),
-        base_ref: request.base_ref.clone(),
-        args: a,
-        follows: None,
-        base_commit: None,
-    }
 }
 
 /// `--start-by`: an RFC 3339 time, or a duration from now (`90s`, `10m`, `2h`, `1d`).

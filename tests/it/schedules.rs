@@ -270,3 +270,47 @@ fn a_schedules_dispatch_waits_while_its_provider_is_paused() {
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     repo.verify_ok();
 }
+
+#[test]
+fn a_schedule_that_names_a_host_starts_its_dispatch_there() {
+    let remote = crate::common::Remote::new();
+    let repo = &remote.repo;
+    // A host the config does not declare is refused with its line.
+    configure(
+        repo,
+        "schedules:\n  far:\n    every: 1h\n    instruction: x\n    host: nowhere\n",
+    );
+    let r = run(repo.vnx().args(["schedule", "list"]));
+    assert_eq!(r.code, 3, "{}{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("schedules.far.host"), "{}", r.stderr);
+    let text = std::fs::read_to_string(repo.env.path().join(".vnx/config.yaml")).unwrap();
+    let text = text.replace(
+        "host: nowhere",
+        "host: box\n    provider: demo\n    model: commit",
+    );
+    std::fs::write(repo.env.path().join(".vnx/config.yaml"), text).unwrap();
+    repo.env
+        .git(&["commit", "-q", "-am", "the schedule runs on box"]);
+    let done = fire(repo, "2026-12-01T10:05:00Z");
+    assert_eq!(done.len(), 1, "{done:?}");
+    assert_eq!(done[0]["action"], "fired", "{done:?}");
+    let id = done[0]["dispatch_id"].as_str().unwrap().to_owned();
+    assert!(
+        done[0]["detail"].as_str().unwrap().contains("on box"),
+        "{done:?}"
+    );
+    let r = run(repo.vnx().args(["wait", &id]));
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(remote.host_has_completion(&id), "it ran on the host");
+    let ended: serde_json::Value = serde_json::from_str(
+        run(repo.vnx().args(["status", &id, "--json"]))
+            .stdout
+            .trim(),
+    )
+    .unwrap();
+    assert_eq!(ended[0]["status"], "done", "{ended}");
+    assert_eq!(ended[0]["host"], "box", "{ended}");
+    let fired = repo.events("schedule_fired");
+    assert_eq!(fired[0]["dispatch_id"], id.as_str(), "{fired:?}");
+    repo.verify_ok();
+}

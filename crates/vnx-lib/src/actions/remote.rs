@@ -154,6 +154,61 @@ pub fn follow_up_on_host(
     Ok(Some(remote::launch(&link, request)?))
 }
 
+/// `request`, a new dispatch for a host, as the host's `vnx dispatch-agent` takes it: its
+/// task as flags (the instruction as text), queued there with `ticket`'s priority and start
+/// time; with `plan`, planned first.
+pub fn request_for_host(
+    request: &crate::dispatch::Request,
+    ticket: &crate::dispatch::queue::Ticket,
+    plan: bool,
+) -> remote::RemoteRequest {
+    let skills = (request.skills.iter()).map(|k| ("--skill", Some(k.clone())));
+    let mut args = remote::launch::flags(
+        [
+            ("--agent", Some(request.role.clone())),
+            ("--provider", request.provider.clone()),
+            ("--model", request.model.clone()),
+            ("--instruction", Some(request.instruction.clone())),
+            // Only when given: a host's vnx from before titles takes none.
+            ("--title", request.title.clone()),
+            ("--deadline", Some(request.deadline.as_secs().to_string())),
+            ("--permission", Some(request.permission.name().to_owned())),
+            ("--lane", request.lane.map(|l| l.name().to_owned())),
+            (
+                "--stall-after",
+                request.stall_after.map(|s| s.as_secs().to_string()),
+            ),
+            ("--priority", Some(ticket.priority.to_string())),
+            ("--start-by", ticket.start_by.map(|t| t.to_string())),
+            // Only when given: a host's vnx from before budgets takes none.
+            ("--budget", request.budget.as_ref().map(budget_flag)),
+        ]
+        .into_iter()
+        .chain(skills),
+    );
+    if plan {
+        args.push("--plan".into());
+    }
+    args.extend(remote::launch::sandbox_flags(
+        request.sandbox,
+        request.network,
+    ));
+    remote::RemoteRequest {
+        id: request.id.clone(),
+        base_ref: request.base_ref.clone(),
+        args,
+        follows: None,
+        base_commit: None,
+    }
+}
+
+/// `--budget`'s text for a budget, as the host's vnx reads it.
+fn budget_flag(b: &crate::receipts::Budget) -> String {
+    let tokens = b.tokens.map(|t| format!("tokens={t}"));
+    let cost = b.cost_usd.map(|c| format!("cost={c}"));
+    tokens.into_iter().chain(cost).collect::<Vec<_>>().join(",")
+}
+
 /// A new dispatch `request` for a host, given the sandbox this project's `config` asks for
 /// by default (`sandbox.enabled`) when its arguments chose none (an instruction that reads
 /// `--sandbox` chooses nothing), whatever the host's own config says; a follow-up keeps its

@@ -174,6 +174,8 @@ pub struct Schedule {
     pub model: Option<String>,
     /// Its lane; `None`: as `vnx run` picks one.
     pub lane: Option<Lane>,
+    /// The host it runs on (a host of `hosts:`, or `any`); `None`: here.
+    pub host: Option<String>,
     /// Its dispatch's title; `None`: `schedule NAME`.
     pub title: Option<String>,
     /// Seconds before its worker is stopped; `None`: as `vnx run`'s default, 3600.
@@ -196,6 +198,7 @@ pub(super) struct RawSchedule {
     provider: Option<Spanned<String>>,
     model: Option<Spanned<String>>,
     lane: Option<Spanned<Lane>>,
+    host: Option<Spanned<String>>,
     title: Option<Spanned<String>>,
     deadline: Option<Spanned<i64>>,
     overlap: Option<Spanned<Overlap>>,
@@ -238,12 +241,13 @@ pub fn parse_cron(text: &str) -> Result<croner::Cron, String> {
 }
 
 impl Validator<'_> {
-    /// `schedules:`; `declared` are the providers the file declares, `default_role`
-    /// `defaults.role`.
+    /// `schedules:`; `declared` are the providers the file declares, `hosts` its hosts,
+    /// `default_role` `defaults.role`.
     pub(super) fn schedules(
         &self,
         raw: super::checked::Entries<RawSchedule>,
         declared: &BTreeMap<String, DeclaredProvider>,
+        hosts: &BTreeMap<String, super::HostConfig>,
         default_role: Option<&str>,
     ) -> Checked<BTreeMap<String, Schedule>> {
         let mut out = BTreeMap::new();
@@ -305,6 +309,20 @@ impl Validator<'_> {
                 .deadline
                 .map(|d| self.between(&format!("{at}.deadline"), &d, 1..=super::MAX_DEADLINE_SECS))
                 .transpose()?;
+            let host = match s.host {
+                Some(h) if h.value == crate::place_name::HERE => None,
+                Some(h) if h.value == crate::place_name::ANY && !hosts.is_empty() => Some(h.value),
+                Some(h) if hosts.contains_key(&h.value) => Some(h.value),
+                Some(h) => {
+                    let msg = format!(
+                        "{at}.host: {} is no host of `hosts:` (nor `any` with one declared, nor \
+                         `here`)",
+                        q(&h.value)
+                    );
+                    return self.err(&h.referenced, msg);
+                }
+                None => None,
+            };
             let schedule = Schedule {
                 when,
                 instruction: instruction.value,
@@ -312,6 +330,7 @@ impl Validator<'_> {
                 provider: s.provider.map(|p| p.value),
                 model: s.model.map(|m| m.value),
                 lane: s.lane.map(|l| l.value),
+                host,
                 title: s.title.map(|t| t.value),
                 deadline,
                 overlap: s.overlap.map(|o| o.value).unwrap_or_default(),

@@ -106,7 +106,7 @@ impl Validator<'_> {
         }
         if let Some(schedules) = raw.schedules {
             let role = config.defaults.role.as_deref();
-            config.schedules = self.schedules(schedules, &config.providers, role)?;
+            config.schedules = self.schedules(schedules, &config.providers, &config.hosts, role)?;
         }
         if let Some(serve) = raw.serve {
             config.serve = self.serve(serve)?;

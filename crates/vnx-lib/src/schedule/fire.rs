@@ -280,18 +280,20 @@ impl Run<'_> {
     ) -> Result<Outcome, ScheduleError> {
         let started = match request(self.config, name, schedule, self.base, &id) {
             None => Err("it names no role, and `defaults.role` names none".to_owned()),
-            Some(request) => {
-                start::start(self.desk, &request, &Ticket::default(), false, self.told)
-                    .map_err(|e| error_chain(&e))
-            }
+            Some(request) => match &schedule.host {
+                None => start::start(self.desk, &request, &Ticket::default(), false, self.told)
+                    .map(|s| match s.submitted {
+                        Submitted::Started(_) => format!("started {id}"),
+                        Submitted::Queued { position, why, .. } => {
+                            format!("queued {id} at position {position}: {why}")
+                        }
+                    })
+                    .map_err(|e| error_chain(&e)),
+                Some(target) => self.start_on_host(target, &request),
+            },
         };
         let detail = match started {
-            Ok(s) => match s.submitted {
-                Submitted::Started(_) => format!("started {id}"),
-                Submitted::Queued { position, why, .. } => {
-                    format!("queued {id} at position {position}: {why}")
-                }
-            },
+            Ok(detail) => detail,
             Err(why) => {
                 let why = format!("its dispatch {id} could not start: {why}");
                 let id = Some(id);
@@ -307,6 +309,27 @@ impl Run<'_> {
             reason: None,
             detail,
         })
+    }
+}
+
+impl Run<'_> {
+    /// Starts `request` on host `target` (or `any`) as `vnx run --host` does, given the
+    /// project's default sandbox: queued here while every host it may run on is full.
+    fn start_on_host(&self, target: &str, request: &Request) -> Result<String, String> {
+        use crate::dispatch::queue::{self, RemoteSubmitted, entry::QueuedRequest};
+        let ticket = Ticket::default();
+        let mut remote = crate::actions::remote::request_for_host(request, &ticket, false);
+        crate::actions::remote::with_project_sandbox(self.config, &mut remote);
+        let shown = QueuedRequest::of(request);
+        match queue::submit_remote(self.desk.ctx, target, &remote, shown, &ticket) {
+            Ok(RemoteSubmitted::Started(l)) => {
+                Ok(format!("started {} on {}", l.dispatch_id, l.host))
+            }
+            Ok(RemoteSubmitted::Queued { id, position, .. }) => Ok(format!(
+                "queued {id} at position {position} for host {target}"
+            )),
+            Err(e) => Err(error_chain(&e)),
+        }
     }
 }
 
