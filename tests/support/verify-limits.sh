@@ -157,6 +157,14 @@ tui() { # tui CLI: its TUI on the limit prompt until its hook fires or $TIMEOUT 
     tmux -L "$SOCK" capture-pane -p -t "vnx:$cli" | grep -v '^\s*$' | tail -n 12 | sed 's/^/    | /'
     if [ -n "$fired" ]; then echo "    hook payload: $(grep -L 'Generate a concise' $glob | head -n 1 | xargs cat | head -c 600)"; fi
     if [ -n "$FIXTURES" ]; then tmux -L "$SOCK" capture-pane -p -t "vnx:$cli" >"$FIXTURES/$cli-tui.screen"; fi
+    if [ "$cli" = codex ]; then
+        # What its session file (the rollout) records meanwhile: codex's TUI shows nothing.
+        local rollout
+        rollout="$(find "$CODEX_DIR/sessions" -name 'rollout-*.jsonl' -newer "$WORK/env" 2>/dev/null | head -n 1)"
+        echo "    rollout: ${rollout:+$(basename "$rollout")}"
+        [ -n "$rollout" ] && tail -n 6 "$rollout" | cut -c1-400 | sed 's/^/    > /'
+        [ -n "$rollout" ] && [ -n "$FIXTURES" ] && cp "$rollout" "$FIXTURES/codex-tui.rollout.jsonl"
+    fi
     tmux -L "$SOCK" kill-window -t "vnx:$cli" 2>/dev/null
 }
 if [ -n "$TUI" ]; then
