@@ -337,3 +337,45 @@ fn on_limit_names_known_providers_only() {
         r.stderr
     );
 }
+
+#[test]
+fn a_worker_that_waits_quietly_at_its_limit_is_stopped_at_the_stall_and_goes_on_at_the_reset() {
+    let repo = Repo::new();
+    // The worker says its limit, then waits for the reset by itself, saying nothing (as
+    // codex does at a far reset): at the stall watch it is stopped and the wait is vnx's.
+    let mut cmd = repo.dispatch_cmd("limit");
+    cmd.env("VNX_DEMO_LIMIT_RESETS_IN", "4")
+        .env("VNX_DEMO_LIMIT_WAITS", "1")
+        .args(["--json", "--instruction", "write it", "--detach"])
+        .args(["--stall-after", "1"]);
+    let r = run(&mut cmd);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    let id = v["dispatch_id"].as_str().unwrap().to_owned();
+    let c = waited(&repo, &id);
+    assert_eq!(c["status"], "done", "{c}");
+    let receipts = repo.receipts(&id);
+    let kinds: Vec<&str> = receipts
+        .iter()
+        .map(|r| r["event_type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "dispatch_started",
+            "dispatch_stalled",
+            "dispatch_limited",
+            "dispatch_resumed",
+            "dispatch_completed"
+        ],
+        "{receipts:?}"
+    );
+    assert!(
+        receipts[2]["said"]
+            .as_str()
+            .unwrap()
+            .contains("usage limit")
+    );
+    assert_eq!(receipts[3]["after"], "limited");
+    repo.verify_ok();
+}

@@ -6,8 +6,9 @@
 //! on a per-day quota exits 173: each dispatch reads `limited` (signed, its CLI's words),
 //! waits the config's `limit_wait_seconds` (neither CLI says when the limit resets), goes on
 //! once in the same session with the short prompt, and ends done with the file written
-//! before the limit and the report after it. A role's `on_limit:` moves a dispatch for the
-//! limited claude to the real codex (ADR 0120).
+//! before the limit and the report after it. codex waits for the reset silently after saying
+//! the limit once: vnx stops it at the stall watch and goes on the same way. A role's
+//! `on_limit:` moves a dispatch for the limited claude to the real codex (ADR 0120).
 
 use super::{Rig, explain, step, within};
 use crate::common::{completion, configure, run};
@@ -80,6 +81,17 @@ fn real_clis_stopped_by_a_usage_limit_wait_and_go_on_in_their_session() {
     configure(&rig.repo, CONFIG);
     limited_then_done(&rig, "claude", "headless");
     limited_then_done(&rig, "gemini", "headless");
+}
+
+/// codex at a limit an hour from its reset says so once (`Reconnecting… 429 Too Many
+/// Requests`) and then waits for it silently: at the stall watch vnx stops it, waits the
+/// limit out itself and goes on in its session (ADR 0117).
+#[test]
+#[ignore = "needs the real codex (tests/support/install-clis.sh)"]
+fn real_codex_waiting_silently_at_a_limit_is_stopped_at_the_stall_and_goes_on_in_its_session() {
+    let rig = Rig::new();
+    configure(&rig.repo, &format!("{CONFIG}stall_after_seconds: 5\n"));
+    limited_then_done(&rig, "codex", "headless");
 }
 
 /// claude's TUI stopped by a limit an hour from its reset draws the API's error and waits at

@@ -75,6 +75,8 @@ pub(super) struct SoFar {
     waiting_on: Mutex<Vec<crate::receipts::BackgroundTask>>,
     /// Whether the stream closed the run (its closing event, with the CLI's verdict, was read).
     ended: std::sync::atomic::AtomicBool,
+    /// The usage limit the stream says the CLI met and has not got past (ADR 0117).
+    limit: Mutex<Option<crate::receipts::cli_events::UsageLimit>>,
 }
 
 impl SoFar {
@@ -116,6 +118,14 @@ impl SoFar {
         if p.ended_so_far() {
             self.ended.store(true, Ordering::Relaxed);
         }
+        if let Ok(mut limit) = self.limit.lock() {
+            limit.clone_from(&p.usage_limit_so_far().cloned());
+        }
+    }
+
+    /// The usage limit the stream says the CLI met and has not got past, if one.
+    pub(super) fn limit(&self) -> Option<crate::receipts::cli_events::UsageLimit> {
+        self.limit.lock().ok().and_then(|l| l.clone())
     }
 
     /// Keeps a cost the stream said (a finite figure at least 0; a count never goes down).

@@ -55,6 +55,10 @@ pub enum StopCause {
     /// A person's `vnx pause --now` covers it (ADR 0119): the worker was stopped, its session
     /// and worktree kept, and its supervisor waits for the pause to be lifted.
     Paused,
+    /// A headless CLI said a usage limit and then went quiet past the stall watch, waiting
+    /// for the reset by itself (ADR 0117): stopped, its session kept, the limit waited out
+    /// by the supervisor.
+    Limit,
 }
 
 /// Why the supervisor stopped the worker, with details.

@@ -32,7 +32,7 @@ pub(super) fn limit_of(spec: &Spec, life: &Life, seal: &str) -> Option<UsageLimi
     let Life::Exited(exited) = life else {
         return None;
     };
-    if exited.stopped.is_some() {
+    if !matches!(exited.stopped, None | Some((StopCause::Limit, _))) {
         return None;
     }
     let limit = exited.stream.usage_limit.clone()?;

@@ -245,6 +245,11 @@ impl Live {
         None
     }
 
+    /// Whether the worker is stalled: quiet past the stall watch.
+    pub fn stalled(&self) -> bool {
+        self.state == State::Stalled
+    }
+
     /// When a stall is due, if one is watched for and the worker runs: [`Live::tick`] then
     /// reports it unless the worker showed activity since.
     pub fn stall_due(&self) -> Option<Instant> {

@@ -121,7 +121,8 @@ fn by_stop((cause, why): &Stop) -> Option<Decision> {
             Some(decision(DispatchStatus::Cancelled, signal, why))
         }
         StopCause::Budget => Some(decision(DispatchStatus::NeedsInput, signal, why)),
-        StopCause::Completed => None,
+        // Waited out as a limit unless it left a report, which then judges it.
+        StopCause::Completed | StopCause::Limit => None,
     }
 }
 

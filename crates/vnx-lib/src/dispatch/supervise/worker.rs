@@ -253,6 +253,17 @@ impl<'a> Watched<'a> {
         if let Some(change) = self.live.tick(now) {
             recorder.change(&change, log);
         }
+        // Quiet past the stall watch after its CLI said a usage limit: the CLI waits for the
+        // reset by itself, saying nothing (codex); stopped, the wait is the supervisor's.
+        let limit = (self.copy.as_ref()).and_then(|c| c.tokens.limit());
+        if let Some(limit) = limit.filter(|_| self.live.stalled()) {
+            let (status, how) = stop(&mut self.group).map_err(wait_err)?;
+            let why = format!(
+                "quiet after its CLI met a usage limit ({}); {how}",
+                limit.said
+            );
+            return Ok(Some((status, Some((StopCause::Limit, why)))));
+        }
         let tokens = self.copy.as_ref().map(|c| &c.tokens);
         let held = (&mut self.group, tokens);
         if let Some((status, why)) =

@@ -105,6 +105,12 @@ impl EventParser {
         self.summary.verdict.is_some()
     }
 
+    /// The usage limit the events fed so far say the CLI met and has not got past (a turn
+    /// that completes after it clears it), if one (ADR 0117).
+    pub fn usage_limit_so_far(&self) -> Option<&crate::receipts::cli_events::UsageLimit> {
+        self.summary.usage_limit.as_ref()
+    }
+
     /// The session the events fed so far name, if one.
     pub fn session_so_far(&self) -> Option<&str> {
         self.summary.session_id.as_deref()
