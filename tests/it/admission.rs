@@ -235,3 +235,59 @@ fn a_worker_cannot_take_more_memory_than_its_limit() {
     assert_eq!(rc, "1\n0\n", "{err}");
     assert!(err.contains("memory exhausted"), "{err}");
 }
+
+/// `worker_processes` is the worker's RLIMIT_NPROC, read back from its own `/proc` (root,
+/// as these tests run, is not bound by it, so the limit itself is what is checked).
+#[test]
+fn a_worker_runs_under_its_process_limit() {
+    if !has_prlimit() {
+        eprintln!("skipped: prlimit (util-linux) is not installed, so no limit can hold");
+        return;
+    }
+    let repo = Repo::new();
+    let out = repo.env.dir.path().join("limits.out");
+    let worker = repo.env.dir.path().join("counted");
+    std::fs::write(
+        &worker,
+        format!(
+            "#!/bin/sh\ngrep 'Max processes' /proc/self/limits >{}\n",
+            out.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&worker, std::fs::Permissions::from_mode(0o755)).unwrap();
+    configure(
+        &repo,
+        &format!(
+            "admission:\n  worker_processes: 77\nproviders:\n  counted:\n    binary: {}\n    \
+             headless:\n      argv: [\"{{prompt_file}}\"]\n      prompt: file\n      \
+             completion: exit\n    permissions:\n      edits: []\n",
+            worker.display()
+        ),
+    );
+    let r = run(repo
+        .vnx()
+        .args([
+            "dispatch-agent",
+            "--agent",
+            "reviewer",
+            "--provider",
+            "counted",
+        ])
+        .args(["--instruction", "count", "--json"]));
+    assert!(r.code == 0 || r.code == 1, "{}\n{}", r.stdout, r.stderr);
+    let id = completion(&r)["dispatch_id"].as_str().unwrap().to_owned();
+    let started = repo
+        .receipts(&id)
+        .into_iter()
+        .find(|x| x["event_type"] == "dispatch_started")
+        .unwrap();
+    assert_eq!(
+        started["limits"],
+        serde_json::json!({"processes": 77, "enforced_by": "prlimit"}),
+        "{started}"
+    );
+    let line = std::fs::read_to_string(&out).unwrap();
+    let fields: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(fields[2..4], ["77", "77"], "soft and hard: {line}");
+}
