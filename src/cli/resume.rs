@@ -56,7 +56,7 @@ use super::util::settings;
 /// interrupted, 3 when recording failed.
 #[derive(clap::Args)]
 #[command(
-    after_long_help = "Examples:\n  $ vnx resume --dry-run\n  $ vnx resume D-1a2b3c4d5e6f --to codex"
+    after_long_help = "Examples:\n  $ vnx resume --dry-run\n  $ vnx resume D-1a2b3c4d5e6f --to kimi"
 )]
 pub struct Args {
     /// Only these dispatches (ids or their starts) [default: every lost one]
