@@ -278,8 +278,7 @@ fn recorded_move(
         .filter(|o| crate::ledger::attest::check(o, desk.trusted).is_valid())
         .filter_map(|o| crate::receipts::read::<DispatchFailover>(&o))
         .map(|r| r.receipt)
-        .filter(|r| r.dispatch_id == *id && r.by.is_some())
-        .next_back())
+        .rfind(|r| r.dispatch_id == *id && r.by.is_some()))
 }
 
 #[cfg(test)]
