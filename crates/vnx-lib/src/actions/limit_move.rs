@@ -6,6 +6,7 @@
 //! that CLI, told the assignment and that the earlier worker stopped at its usage limit. A
 //! move killed between its steps is finished by its rerun, from the receipt it recorded.
 
+use std::path::Path;
 use std::slice::from_ref;
 
 use super::follow_up::{FollowUp, Told};
@@ -14,6 +15,7 @@ use super::{ActionError, Desk};
 use crate::dispatch::queue::failover;
 use crate::dispatch::view::{DispatchState, State};
 use crate::ids::DispatchId;
+use crate::ledger::LedgerError;
 use crate::receipts::{DispatchFailover, DispatchStatus};
 
 /// Why a dispatch cannot be moved to another CLI.
@@ -263,11 +265,20 @@ fn recorded_move(
     desk: &Desk<'_>,
     id: &DispatchId,
 ) -> Result<Option<DispatchFailover>, ActionError> {
-    let ledger = desk.ctx.ledger;
+    Ok(person_moves(desk.ctx.ledger, desk.trusted, Some(id))?.pop())
+}
+
+/// The moves a person recorded (`dispatch_failover` naming who moved it, signed by a key in
+/// `trusted`), of dispatch `only` or of every one, in ledger order.
+fn person_moves(
+    ledger: &Path,
+    trusted: &[[u8; 32]],
+    only: Option<&DispatchId>,
+) -> Result<Vec<DispatchFailover>, LedgerError> {
     if !ledger.exists() {
-        return Ok(None);
+        return Ok(Vec::new());
     }
-    let needle = id.as_str();
+    let needle = only.map_or("", |id| id.as_str());
     let (lines, _) = crate::ledger::tail::last_lines(ledger, usize::MAX, |l| {
         memchr::memmem::find(l, b"dispatch_failover").is_some()
             && memchr::memmem::find(l, needle.as_bytes()).is_some()
@@ -275,10 +286,36 @@ fn recorded_move(
     Ok(lines
         .iter()
         .filter_map(|line| crate::ledger::json::object_of_line(line))
-        .filter(|o| crate::ledger::attest::check(o, desk.trusted).is_valid())
+        .filter(|o| crate::ledger::attest::check(o, trusted).is_valid())
         .filter_map(|o| crate::receipts::read::<DispatchFailover>(&o))
         .map(|r| r.receipt)
-        .rfind(|r| r.dispatch_id == *id && r.by.is_some()))
+        .filter(|r| r.by.is_some() && only.is_none_or(|id| r.dispatch_id == *id))
+        .collect())
+}
+
+/// The dispatches of `states` a person's move ended and no follow-up continues (the move was
+/// killed between its wait's end and the follow-up's start), each with the provider its
+/// recorded move names: `vnx resume ID --to` finishes each. For `vnx doctor`.
+pub fn unfinished(
+    ledger: &Path,
+    states: &[DispatchState],
+    trusted: &[[u8; 32]],
+) -> Result<Vec<(DispatchId, String)>, LedgerError> {
+    let ended = |s: &&DispatchState| {
+        s.state == State::Ended(DispatchStatus::Cancelled) && s.continued_by.is_none()
+    };
+    if !states.iter().any(|s| ended(&s)) {
+        return Ok(Vec::new());
+    }
+    let moves = person_moves(ledger, trusted, None)?;
+    Ok(states
+        .iter()
+        .filter(ended)
+        .filter_map(|s| {
+            let m = moves.iter().rfind(|m| m.dispatch_id == s.id)?;
+            Some((s.id.clone(), m.to.clone()))
+        })
+        .collect())
 }
 
 #[cfg(test)]
