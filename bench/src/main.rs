@@ -29,9 +29,9 @@
 //! 14. `vnx serve`'s list page asked for alone and by 50 devices at once (`--serve-only`).
 //! 15. Idle cost: the CPU of `--dispatches` live dispatches' supervisors (and the tmux
 //!     server) over 10 s while their workers sleep (`--idle-only`).
-//! 16. Usage limits: a dispatch waiting out a usage limit and 200 queued behind the
-//!     provider's hold, their CPU over 10 s of the wait, and the first launch after the
-//!     reset (`--limits-only`).
+//! 16. Usage limits: three providers waiting out a usage limit and 200 queued behind their
+//!     holds, their CPU over 10 s of the wait, and the first launch after each reset
+//!     (`--limits-only`).
 
 #![expect(
     clippy::disallowed_methods,
@@ -142,8 +142,8 @@ struct Args {
     /// workers sleep, watched for 10 s [default: 500, or 20 with --quick]
     #[arg(long)]
     idle_only: bool,
-    /// Only the usage-limits benchmark: a dispatch waiting out a usage limit and
-    /// `--dispatches` queued behind the hold [default: 200, or 20 with --quick]
+    /// Only the usage-limits benchmark: three providers waiting out a usage limit and
+    /// `--dispatches` queued behind their holds [default: 200, or 20 with --quick]
     #[arg(long)]
     limits_only: bool,
     /// Only the launch benchmark: `vnx dispatch-agent --detach` against `workmux add` with
@@ -305,8 +305,8 @@ fn run(args: &Args) -> Result<()> {
     }
     if args.limits_only {
         let n = args.dispatches.unwrap_or(if args.quick { 20 } else { 200 });
-        note(&format!("a dispatch limited, {n} queued behind it"));
-        let bench = limits_bench::bench_limits(&vnx, &work.path, 1, n)?;
+        note(&format!("three providers limited, {n} queued behind them"));
+        let bench = limits_bench::bench_limits(&vnx, &work.path, 3, n)?;
         print!("{}", bench.render());
         io::stdout().flush()?;
         return Ok(());

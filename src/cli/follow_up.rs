@@ -103,6 +103,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         instruction,
         rebase: args.rebase.then(|| args.base_ref.clone()),
         title: args.title.clone(),
+        provider: None,
         model: args.repeat.model.clone(),
         lane: args.repeat.lane.map(Into::into),
         permission: args.repeat.permission.map(Into::into),

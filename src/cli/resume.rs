@@ -37,6 +37,15 @@ use super::util::settings;
 /// stopped (`paused`), is continued at once, in its session, by its own supervisor, without
 /// waiting for the reset or the pause's end.
 ///
+/// `--to NAME` moves a dispatch named that waits out its provider's usage limit to another
+/// CLI instead (`--to` alone: the first of its role's `on_limit:` that no limit holds): a
+/// signed `dispatch_failover` names both providers and who moved it, its supervisor ends it
+/// `cancelled` (its worktree and branch kept), and a follow-up on that CLI continues it in its
+/// worktree, in a new session of that CLI, with that CLI's default model, told its assignment
+/// and that the earlier worker stopped at its usage limit; the gates judge its work as any
+/// other's. Only a `limited` dispatch moves (2 otherwise); a move interrupted before its
+/// follow-up started is finished by the same command again.
+///
 /// With no ID, every pause `vnx pause` set is lifted first (`--provider`, `--role` or
 /// `--place` lifts that one only): what waited in the queue starts, and each paused worker is
 /// continued in its session by its supervisor. After opening the laptop, `vnx resume`.
@@ -46,7 +55,9 @@ use super::util::settings;
 /// was continued already), 1 when one could not be, 2 for an id never dispatched or never
 /// interrupted, 3 when recording failed.
 #[derive(clap::Args)]
-#[command(after_long_help = "Examples:\n  $ vnx resume --dry-run")]
+#[command(
+    after_long_help = "Examples:\n  $ vnx resume --dry-run\n  $ vnx resume D-1a2b3c4d5e6f --to kimi"
+)]
 pub struct Args {
     /// Only these dispatches (ids or their starts) [default: every lost one]
     #[arg(value_name = "ID")]
@@ -65,6 +76,17 @@ pub struct Args {
     /// With no ID, lift only the pause of this place (a host's name, or `here`)
     #[arg(long, value_name = "NAME", group = "scope", conflicts_with = "ids")]
     place: Option<String>,
+    /// Move each ID, waiting out its usage limit, to this provider's CLI [default: the first
+    /// of its role's `on_limit` that no limit holds]
+    #[arg(
+        long,
+        value_name = "NAME",
+        num_args = 0..=1,
+        default_missing_value = "",
+        requires = "ids",
+        conflicts_with_all = ["dry_run", "close_only"]
+    )]
+    to: Option<String>,
     /// Only close each (as a resume does), starting no follow-up: how the dispatching
     /// machine has a host close a remote dispatch it then continues itself
     #[arg(long, hide = true)]
@@ -78,6 +100,10 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         crate::cli::util::ids::project_for(&args.ids)?
     };
     let socket = args.tmux.tmux_socket.clone();
+    if let Some(to) = &args.to {
+        let to = Some(to.clone()).filter(|t| !t.is_empty());
+        return move_each(&project, &ids, to, socket);
+    }
     if ids.is_empty() && !args.close_only && !args.dry_run {
         lift_pauses(&project, socket.clone(), &args)?;
     }
@@ -199,6 +225,46 @@ fn resume_one(desk: &vnx::actions::Desk<'_>, todo: &Todo) -> Result<Option<Dispa
         ),
     }
     Ok(Some(s.id.clone()))
+}
+
+/// Moves each of `ids`, waiting out a usage limit, to provider `to` (`None`: the next its
+/// role names), each continued there by a follow-up: the library's `Action::Move`.
+fn move_each(
+    project: &vnx::project::Project,
+    ids: &[DispatchId],
+    to: Option<String>,
+    socket: Option<String>,
+) -> Result<ExitCode, CliError> {
+    super::util::pending::finish_pending(project);
+    let (overrides, override_reasons) = settings::constraint_overrides();
+    let acting = vnx::actions::act::Settings {
+        anchoring: settings::anchoring(),
+        overrides,
+        override_reasons,
+    };
+    let mut worst = Exit::Ok;
+    let mut out = Out::new();
+    for id in ids {
+        let action = vnx::actions::act::Action::Move(id.clone(), to.clone());
+        let done = desk_in(project, socket.clone(), None, |desk| {
+            Ok(vnx::actions::act::act(desk, &action, &acting)?)
+        });
+        match done {
+            Ok(done) => {
+                say!("{}", escape(&done.line()));
+                if let Some(next) = done.follow_up() {
+                    out.line(next.as_str())?;
+                }
+            }
+            Err(e) => {
+                out.flush()?;
+                worst = worst.max(e.exit_status());
+                let _ = e.report();
+            }
+        }
+    }
+    out.flush()?;
+    Ok(worst.into())
 }
 
 /// Lifts the pauses `vnx pause` set (every one, or the scope the flags name), says what that

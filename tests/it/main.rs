@@ -67,6 +67,7 @@ mod kubernetes_claim;
 mod kubernetes_place;
 mod lanes;
 mod launch;
+mod limit_move;
 mod links_out;
 mod live;
 mod mcp;

@@ -13,7 +13,7 @@ use crate::common::{Repo, completion, run};
 use crate::pause::{state_of, until, waited};
 
 /// A detached `limit` dispatch whose reset is `resets_in` seconds away: its id.
-fn limited(repo: &Repo, resets_in: u64) -> String {
+pub(crate) fn limited(repo: &Repo, resets_in: u64) -> String {
     let mut cmd = repo.dispatch_cmd("limit");
     cmd.env("VNX_DEMO_LIMIT_RESETS_IN", resets_in.to_string())
         .args(["--json", "--instruction", "write it", "--detach"]);

@@ -132,6 +132,17 @@ steps! {
         CONTINUED = "continued";
     }
 
+    /// `vnx resume ID --to` moving a dispatch that waits out a usage limit to another CLI
+    /// (`actions::limit_move`, issue 71).
+    limit_move {
+        /// `dispatch_failover` naming who moved it is on the ledger; its supervisor still
+        /// waits out the limit.
+        RECORDED = "recorded";
+        /// Its supervisor ended it (`cancelled`, its work kept); the follow-up on the other
+        /// CLI is not launched yet.
+        ENDED = "ended";
+    }
+
     /// A finished dispatch's worktree given back to its pool at teardown
     /// (`worktree/pool/release`), by its supervisor or by `vnx recover`.
     give_back {

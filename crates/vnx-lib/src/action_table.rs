@@ -190,6 +190,8 @@ pub const ACTIONS: &[Row] = &[
         "discard its worktree, branch and uncommitted files",
     ),
     row("tidy", None, (false, true), TERMINAL, LAND),
+    // `vnx resume ID --to`: a limited dispatch moved to another CLI (`act::Action::Move`).
+    row("resume", None, (true, true), &[Cli], LAND),
     row("pr open", Some("pr_open"), (false, false), AGENT, LAND),
     row("pr fix", Some("pr_fix"), (false, false), AGENT, LAND),
     row("pr merge", Some("pr_merge"), (true, false), AGENT, LAND),

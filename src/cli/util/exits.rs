@@ -211,6 +211,7 @@ pub fn action(e: &vnx::actions::ActionError) -> Exit {
         E::Group(e) => group(e),
         E::Remote(e) => remote(e),
         E::NotInterrupted { .. } => Exit::Usage,
+        E::Move(e) => limit_move(e),
         E::PrNeedsForge => Exit::Usage,
         E::RebaseOnHost { .. } => Exit::Usage,
         E::NotYours { .. } => Exit::No,
@@ -221,6 +222,18 @@ pub fn action(e: &vnx::actions::ActionError) -> Exit {
         E::RaiseMissesLimit { .. } => Exit::No,
         E::Io { .. } => Exit::Failed,
         E::Notice(e) => notice(e),
+    }
+}
+
+/// A move of a dispatch that is not limited, to nowhere or to its own provider, or of one on
+/// a host, is the caller's; a supervisor out of reach is the machine's.
+pub fn limit_move(e: &vnx::actions::limit_move::MoveError) -> Exit {
+    use vnx::actions::limit_move::MoveError as E;
+    match e {
+        E::NotLimited { .. } | E::Nowhere { .. } | E::Itself { .. } | E::OnHost { .. } => {
+            Exit::Usage
+        }
+        E::Unreachable { .. } => Exit::Failed,
     }
 }
 

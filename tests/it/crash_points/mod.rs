@@ -16,6 +16,7 @@ mod gate;
 mod give_back;
 mod index;
 mod launch;
+mod limit_move;
 mod merge;
 mod pause;
 mod place_launch;

@@ -92,8 +92,9 @@ pub struct QueueDecision {
 
 /// `dispatch_failover`: a dispatch that had not started moved from a provider a usage limit
 /// holds to the next provider its role's `on_limit:` names (ADR 0120), before it started or
-/// while it was queued. Its `dispatch_started` names the provider it runs with; the gates
-/// judge its work as any other's.
+/// while it was queued; or a limited one a person moved (`by`; `vnx resume ID --to`), ended
+/// and continued by a follow-up on `to` in its worktree. Its `dispatch_started` (or its
+/// follow-up's) names the provider it runs with; the gates judge its work as any other's.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DispatchFailover {
     /// The dispatch.
@@ -107,6 +108,11 @@ pub struct DispatchFailover {
     pub model_from: Option<String>,
     /// Why: the hold, in words.
     pub reason: String,
+    /// Who moved it, when a person moved a dispatch waiting out a usage limit (`vnx resume
+    /// ID --to`): it was ended, and a follow-up on `to` continues it. Absent when the queue
+    /// moved one that had not started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
     /// Members this version does not know, kept as read.
     #[serde(flatten)]
     pub extra: Extra,

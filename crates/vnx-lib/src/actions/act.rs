@@ -54,6 +54,10 @@ pub enum Action {
     Dismiss(DispatchId),
     /// Stop it, here or in the place it runs (`vnx cancel`).
     Cancel(DispatchId),
+    /// Move it, waiting out its provider's usage limit, to this provider (`None`: the first
+    /// of its role's `on_limit:` that no limit holds), continued there by a follow-up in its
+    /// worktree (`vnx resume ID --to [NAME]`).
+    Move(DispatchId, Option<String>),
     /// Run its role's gates, then anchor the ledger (`vnx gate-check`).
     GateCheck(DispatchId),
     /// Merge it into its base (`vnx merge`).
@@ -122,6 +126,14 @@ impl Action {
             }
             Action::Release(_) => argv.extend(["--apply".to_owned()].into_iter().chain(id)),
             Action::Clean(_) => argv.extend(id.into_iter().chain(["--yes".to_owned()])),
+            Action::Move(_, to) => {
+                argv.extend(id);
+                // `=`: a name that starts with `-` is not an option.
+                argv.push(
+                    to.as_ref()
+                        .map_or("--to".to_owned(), |t| format!("--to={t}")),
+                );
+            }
             Action::Tidy => argv.push("--yes".to_owned()),
             _ => argv.extend(id),
         }
@@ -139,6 +151,7 @@ impl Action {
             Action::Accept(_) => "accept",
             Action::Dismiss(_) => "dismiss",
             Action::Cancel(_) => "cancel",
+            Action::Move(..) => "resume",
             Action::GateCheck(_) => "gate-check",
             Action::Merge(_) => "merge",
             Action::Release(_) => "worktree-release",
@@ -181,6 +194,10 @@ impl Action {
             }
             Action::Dismiss(id) => format!("dismiss {id}'s question without answering it?"),
             Action::Cancel(id) => format!("cancel {id}? its worker is stopped"),
+            Action::Move(id, to) => format!(
+                "move {id} to {}? it ends here and a follow-up there continues its work",
+                to.as_deref().unwrap_or("the next CLI its role names")
+            ),
             Action::Merge(id) => format!("merge {id} into its base?"),
             Action::Release(id) => format!("release {id}'s worktree and branch?"),
             Action::Clean(id) => {
@@ -206,6 +223,7 @@ impl Action {
             | Action::Accept(id)
             | Action::Dismiss(id)
             | Action::Cancel(id)
+            | Action::Move(id, _)
             | Action::GateCheck(id)
             | Action::Merge(id)
             | Action::Release(id)
@@ -270,6 +288,8 @@ pub enum Done {
     FollowedUp(Begun),
     /// Stopped, here or in its place (or not, as it says).
     Cancelled(super::cancel::OneStopped),
+    /// Moved to another CLI, and the follow-up that continues it there.
+    Moved(super::limit_move::Moved),
     /// The question closed.
     Dismissed(DispatchDismissed),
     /// The tidy pass.
@@ -320,6 +340,7 @@ impl Done {
             Done::Sent(sending, begun) => format!("{}; {}", sending.line(), started(begun)),
             Done::FollowedUp(begun) => started(begun),
             Done::Cancelled(stopped) => stopped.line(),
+            Done::Moved(moved) => moved.line(),
             Done::Dismissed(receipt) => super::dismiss::line(receipt),
             Done::Tidied(found) => {
                 let released = found.released();
@@ -337,6 +358,7 @@ impl Done {
             Done::Answered(answered) => answered.follow_up(),
             Done::Raised(raised) => Some(raised.follow_up.id()),
             Done::Sent(_, begun) | Done::FollowedUp(begun) => Some(begun.id()),
+            Done::Moved(moved) => Some(moved.follow_up.id()),
             _ => None,
         }
     }
@@ -427,6 +449,12 @@ pub fn act(desk: &Desk<'_>, action: &Action, settings: &Settings) -> Result<Done
             Done::Dismissed(done?)
         }
         Action::Cancel(_) => Done::Cancelled(super::cancel::cancel_one(desk, id)?),
+        Action::Move(_, to) => Done::Moved(super::limit_move::move_limited(
+            desk,
+            id,
+            to.as_deref(),
+            &|_| {},
+        )?),
         Action::Tidy => unreachable!("tidy names no dispatch"),
     })
 }
@@ -494,6 +522,16 @@ mod tests {
             (Action::Accept(id.clone()), "accept D-0a1b2c3d4e5f", true),
             (Action::Dismiss(id.clone()), "dismiss D-0a1b2c3d4e5f", true),
             (Action::Cancel(id.clone()), "cancel D-0a1b2c3d4e5f", true),
+            (
+                Action::Move(id.clone(), Some("-x".into())),
+                "resume D-0a1b2c3d4e5f --to=-x",
+                true,
+            ),
+            (
+                Action::Move(id.clone(), None),
+                "resume D-0a1b2c3d4e5f --to",
+                true,
+            ),
             (
                 Action::GateCheck(id.clone()),
                 "gate-check D-0a1b2c3d4e5f",

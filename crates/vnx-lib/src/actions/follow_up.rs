@@ -30,6 +30,11 @@ pub struct FollowUp {
     pub rebase: Option<Option<String>>,
     /// Its title for lists; the continued dispatch's when `None`.
     pub title: Option<String>,
+    /// Its provider: the chain's when `None`. Another one (a limited dispatch moved to
+    /// another CLI, `vnx resume --to`) starts a new session of that CLI (a session is one
+    /// CLI's), told the earlier assignment, and takes that CLI's default model and lane unless
+    /// `model` and `lane` name them.
+    pub provider: Option<String>,
     /// Its model.
     pub model: Option<String>,
     /// Its lane.
@@ -65,6 +70,7 @@ impl FollowUp {
             instruction: String::new(),
             rebase: None,
             title: None,
+            provider: None,
             model: None,
             lane: None,
             permission: None,
@@ -274,19 +280,25 @@ pub fn request(
         instruction = rebase::instruction(&planned, &branch, Some(&instruction));
         continued.rebase = Some(planned.record);
     }
+    let provider = (asked.provider.clone()).unwrap_or_else(|| continued.started.provider.clone());
+    // Another CLI: a new session of it (the recorded one is the earlier CLI's), its defaults.
+    let moved = provider != continued.started.provider;
+    if moved {
+        continued.session_id = None;
+    }
     let started = &continued.started;
     Ok(Request {
         id: asked.new_id.clone(),
         role: started.role.clone(),
-        provider: Some(started.provider.clone()),
-        model: asked.model.clone().or_else(|| started.model.clone()),
+        provider: Some(provider),
+        model: (asked.model.clone()).or_else(|| started.model.clone().filter(|_| !moved)),
         instruction,
         base_ref: started.base_ref.clone(),
         deadline: Duration::from_secs(asked.deadline_secs.unwrap_or(started.deadline_seconds)),
         completion_retry: Duration::from_secs(30),
         stall_after: asked.stall_after,
         permission: asked.permission.unwrap_or(started.permission),
-        lane: Some(asked.lane.unwrap_or(started.lane)),
+        lane: asked.lane.or((!moved).then_some(started.lane)),
         skills: started.skills.iter().map(|s| s.name.clone()).collect(),
         overrides: asked.overrides.clone(),
         override_reasons: asked.override_reasons.clone(),

@@ -22,6 +22,7 @@ pub mod follow_up;
 pub mod gate;
 pub mod group;
 pub mod guard;
+pub mod limit_move;
 pub mod link;
 pub mod merge;
 pub mod pause;
@@ -247,6 +248,9 @@ pub enum ActionError {
         /// The state it is in.
         state: &'static str,
     },
+    /// A limited dispatch could not be moved to another CLI (`vnx resume --to`).
+    #[error(transparent)]
+    Move(#[from] limit_move::MoveError),
 }
 
 /// The larger errors an action meets, boxed: an action's result stays small.
@@ -327,6 +331,7 @@ impl ActionError {
                     .into(),
             ),
             ActionError::NotInterrupted { id, .. } => Some(format!("`vnx status {id}` shows it")),
+            ActionError::Move(e) => e.hint(),
             ActionError::NotYours { doing, target, .. } => Some(format!(
                 "a dispatch's worker never decides for its own work: a person (or an agent \
                  outside the dispatch) runs `vnx {doing} {target}`"

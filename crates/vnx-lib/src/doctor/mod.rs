@@ -126,6 +126,7 @@ pub fn run(inputs: &Inputs<'_>) -> Report {
             if let Some(ledger) = inputs.ledger {
                 rest.push(merges::interrupted(root, ledger, inputs.key_path));
                 rest.extend(resumes::unfollowed(ledger, inputs.key_path, inputs.tmux));
+                rest.extend(resumes::unmoved(ledger, inputs.key_path, inputs.tmux));
             }
             let config = inputs.project.and_then(|p| p.load_config().ok());
             let data = inputs.project.map(crate::project::Project::data_dir);

@@ -1,5 +1,6 @@
 //! What `vnx resume` would do: each dispatch a resume closed between its close and its
-//! follow-up, named with the command that starts it (`vnx resume ID`), and the pauses that
+//! follow-up, named with the command that starts it (`vnx resume ID`), each a person's move to
+//! another CLI ended and no follow-up continues (`vnx resume ID --to`), and the pauses that
 //! hold launches (`vnx resume` lifts them, ADR 0119).
 
 use std::path::Path;
@@ -49,6 +50,49 @@ pub(super) fn unfollowed(ledger: &Path, key: Option<&Path>, tmux: &Tmux) -> Opti
         format!(
             "`vnx resume {}` starts the follow-up in its worktree and CLI session",
             ids.join(" ")
+        ),
+    ))
+}
+
+/// `moves`: the dispatches a person moved to another CLI (`vnx resume --to`) whose wait ended
+/// and that no follow-up continues (the move stopped before its follow-up started); shown
+/// only when there are some (or they cannot be looked for).
+pub(super) fn unmoved(ledger: &Path, key: Option<&Path>, tmux: &Tmux) -> Option<Check> {
+    const NAME: &str = "moves";
+    if !ledger.is_file() {
+        return None;
+    }
+    let found = super::reach::trusted(ledger, key)
+        .map_err(|e| e.to_string())
+        .and_then(|trusted| {
+            let states = view::list(ledger, tmux).map_err(|e| e.to_string())?;
+            crate::actions::limit_move::unfinished(ledger, &states, &trusted)
+                .map_err(|e| e.to_string())
+        });
+    let found = match found {
+        Ok(found) => found,
+        Err(e) => {
+            return Some(Check::warn(
+                NAME,
+                format!("cannot look for interrupted moves: {e}"),
+                "run `vnx audit-chain verify`",
+            ));
+        }
+    };
+    let first = found.first()?;
+    let said: Vec<String> = (found.iter())
+        .map(|(id, to)| format!("{id} (to {to})"))
+        .collect();
+    Some(Check::fail(
+        NAME,
+        format!(
+            "moved to another CLI by `vnx resume --to`, never continued (the move stopped \
+             before its follow-up started): {}",
+            said.join(", ")
+        ),
+        format!(
+            "`vnx resume {} --to` starts the follow-up on the CLI it recorded",
+            first.0
         ),
     ))
 }

@@ -3,7 +3,9 @@
 //! that no limit holds, with a signed `dispatch_failover` naming both written before it
 //! moves. A new dispatch moves as it is submitted; a queued one as the drain reaches it. The
 //! model asked of the first provider is not carried over (the next one's default is taken);
-//! the gates judge the work as any other's. A follow-up stays with its chain's provider.
+//! the gates judge the work as any other's. A follow-up stays with its chain's provider,
+//! unless a person moves a limited dispatch (`actions::limit_move`, which records with
+//! [`record_by`]).
 
 use std::path::Path;
 
@@ -32,12 +34,25 @@ pub fn record(
     (from, to): (&str, &str),
     why: &str,
 ) -> Result<(), DispatchError> {
+    record_by(ctx, ledger, (id, model), (from, to), (why, None))
+}
+
+/// [`record`], naming who moved it when a person did (a limited dispatch moved by
+/// `vnx resume ID --to`).
+pub fn record_by(
+    ctx: &Context<'_>,
+    ledger: &Path,
+    (id, model): (&crate::ids::DispatchId, Option<&str>),
+    (from, to): (&str, &str),
+    (why, by): (&str, Option<&str>),
+) -> Result<(), DispatchError> {
     let receipt = DispatchFailover {
         dispatch_id: id.clone(),
         from: from.to_owned(),
         to: to.to_owned(),
         model_from: model.map(str::to_owned),
         reason: why.to_owned(),
+        by: by.map(str::to_owned),
         extra: Default::default(),
     };
     record_receipt(ctx, ledger, &crate::receipts::write(&receipt))

@@ -128,6 +128,20 @@ pub fn longest_after(id: &DispatchId, completion: ProviderCompletion) -> String 
         .unwrap_or_default()
 }
 
+/// What the follow-up that moves a dispatch its provider's usage limit stopped to another
+/// CLI is told (`vnx resume ID --to`, issue 71), after the earlier assignment
+/// ([`follow_up_instruction`]): in a new session of that CLI, that the earlier worker, on
+/// `from`, stopped at its usage limit and that its work so far is in this worktree.
+pub fn moved_after_limit(from: &str) -> String {
+    format!(
+        "The previous worker on this assignment ran on another CLI ({from}) and was stopped \
+         by its provider's usage limit before it finished. Its work so far is in this \
+         worktree: the commits on this branch, and any files it left uncommitted. Look at \
+         what is already done (git log, git status, git diff) before you change anything, do \
+         not redo it, and finish the assignment above."
+    )
+}
+
 /// The assignment of a follow-up that starts a new CLI session (none was recorded, or the
 /// provider cannot resume one): the earlier assignment, then the new one.
 pub fn follow_up_instruction(continued: &DispatchId, earlier: &str, instruction: &str) -> String {

@@ -601,7 +601,9 @@ fn session_place(
     };
     let cli = crate::provider::session::Cli::of(provider.name())?;
     let dir = match continues {
+        // A follow-up on another CLI starts a session of its own (`vnx resume --to`).
         None => dispatch_dir.join("sessions"),
+        Some(c) if c.started.provider != provider.name() => dispatch_dir.join("sessions"),
         Some(c) => {
             let recorded = c.started.cli_homes.as_ref()?.sessions.as_deref()?;
             Some(PathBuf::from(recorded)).filter(|d| d.is_absolute())?

@@ -4,7 +4,8 @@
 //! `limit_wait_seconds` when nobody said one) without counting the wait against the
 //! deadline, then continues the worker once in the same session with a short prompt
 //! (`dispatch_resumed` after `limited`). A person's `vnx cancel` during the wait ends it
-//! cancelled; `vnx resume` continues it at once.
+//! cancelled; `vnx resume` continues it at once, and `vnx resume --to` ends it as moved to
+//! another CLI.
 
 use std::io::Write;
 use std::path::Path;
@@ -22,6 +23,11 @@ use crate::receipts::{DispatchLimited, DispatchResumed, UsageLimit};
 
 /// The file `vnx resume` writes in a limited dispatch's directory: continue now.
 pub(crate) const CONTINUE_REQUEST: &str = "continue-requested";
+
+/// The file `vnx resume --to` writes in a limited dispatch's directory before it asks the
+/// supervisor to stop (as a cancel does): the dispatch ends cancelled as moved, and a
+/// follow-up on another CLI continues it (`actions::limit_move`).
+pub(crate) const MOVE_REQUEST: &str = "move-requested";
 
 /// How often a wait looks for a cancel or a request to continue.
 const LOOK: Duration = Duration::from_millis(200);
@@ -120,7 +126,13 @@ pub(super) fn wait_out(
     let mut source = "reset";
     while Instant::now() < end {
         if let Some(cause) = stop_asked(spec, around) {
+            let moved = (spec.dispatch_dir.join(MOVE_REQUEST).symlink_metadata())
+                .is_ok_and(|m| m.is_file());
             let why = match cause {
+                StopCause::Cancel if moved => "moved to another CLI while it waited out a \
+                                               usage limit (`vnx resume --to`); its work is \
+                                               kept for the follow-up there"
+                    .to_owned(),
                 StopCause::Cancel => "cancelled while it waited out a usage limit".to_owned(),
                 _ => "interrupted while it waited out a usage limit".to_owned(),
             };
