@@ -144,7 +144,7 @@ pub fn move_limited(
     let from = s.provider.clone().unwrap_or_default();
     let (to, finished_earlier) = match (s.state, recorded) {
         (State::Limited, None) => {
-            if let Some(place) = s.host.clone() {
+            if let Some(place) = s.place.recorded_name() {
                 return Err(MoveError::OnHost { id: s.id, place }.into());
             }
             let to = target(desk, &s, to)?;
