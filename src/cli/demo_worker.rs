@@ -155,7 +155,7 @@ fn limit(dir: &std::path::Path, prompt: &str, resumed: Option<&str>) -> Result<E
             "{} (session demo-{id}){resets}",
             vnx::provider::cli::demo::LIMIT_LINE
         );
-        // As some CLIs do (codex at a far reset): wait for it quietly instead of exiting
+        // As some CLIs do at a far reset: wait for it quietly instead of exiting
         // (`VNX_DEMO_LIMIT_WAITS`, a test's).
         if super::util::settings::env_text("VNX_DEMO_LIMIT_WAITS").is_some() {
             std::thread::sleep(Duration::from_secs(3600));

@@ -254,7 +254,7 @@ impl<'a> Watched<'a> {
             recorder.change(&change, log);
         }
         // Quiet past the stall watch after its CLI said a usage limit: the CLI waits for the
-        // reset by itself, saying nothing (codex); stopped, the wait is the supervisor's.
+        // reset by itself, saying nothing (as one CLI does); stopped, the wait is the supervisor's.
         let limit = (self.copy.as_ref()).and_then(|c| c.tokens.limit());
         if let Some(limit) = limit.filter(|_| self.live.stalled()) {
             let (status, how) = stop(&mut self.group).map_err(wait_err)?;
