@@ -93,6 +93,7 @@ mod real_clis;
 mod real_mcp;
 mod receipt_types;
 mod recover;
+mod reflink;
 mod release;
 mod remote;
 mod remote_follow_up;
