@@ -128,24 +128,38 @@ impl ScriptedForge {
         cmd
     }
 
-    /// A control request (`POST` with `body`, or `GET` without): its JSON answer.
+    /// A control request (`POST` with `body`, or `GET` without): its JSON answer. Sent over
+    /// the socket from here, as `github_api.py --control` would send it: a Python process
+    /// per request cost a third of a second or more, and some tests make dozens.
     pub fn control(&self, path: &str, body: Option<serde_json::Value>) -> serde_json::Value {
-        let mut cmd = Command::new("python3");
-        cmd.arg(repo_dir().join("tests/support/github_api.py"))
-            .arg("--control")
-            .arg(self.socket())
-            .arg(path);
-        if let Some(b) = body {
-            cmd.arg(b.to_string());
-        }
-        let out = cmd.output().unwrap();
-        assert!(
-            out.status.success(),
-            "control {path}: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
+        use std::io::{Read, Write};
+        let mut sock = std::os::unix::net::UnixStream::connect(self.socket()).unwrap();
+        let timeout = Some(std::time::Duration::from_secs(30));
+        sock.set_read_timeout(timeout).unwrap();
+        sock.set_write_timeout(timeout).unwrap();
+        let path = format!("/_control/{}", path.trim_start_matches('/'));
+        let body = body.map(|b| b.to_string());
+        let method = if body.is_some() { "POST" } else { "GET" };
+        let body = body.unwrap_or_default();
+        let request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: api.github.com\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\n\
+             Connection: close\r\n\r\n{body}",
+            body.len()
         );
-        serde_json::from_slice(&out.stdout).unwrap_or_default()
+        sock.write_all(request.as_bytes()).unwrap();
+        // The API closes the connection after its answer.
+        let mut answer = Vec::new();
+        sock.read_to_end(&mut answer).unwrap();
+        let answer = String::from_utf8_lossy(&answer);
+        let (head, json) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+        let status: u16 = head
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        assert!((200..300).contains(&status), "control {path}: {answer}");
+        serde_json::from_str(json).unwrap_or_default()
     }
 
     /// `gh ARGS…` (JSON output), run outside any repository.
