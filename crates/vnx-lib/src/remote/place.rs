@@ -22,7 +22,7 @@ pub trait Place: Send + Sync {
 
     /// Its name: what its ledger's lines are mirrored under and its dispatches record as
     /// their host. A host's own name, or for a place made per dispatch, the host's and the
-    /// dispatch's (`box.D-…`, see [`made_name`]).
+    /// dispatch's (`box.D-…`, see [`crate::place_name::PlaceName`]).
     fn name(&self) -> &str;
 
     /// `argv` run in the clone there; with `tty`, with a terminal (for `attach`).
