@@ -4,9 +4,7 @@
 //! lowered and a command drains the queue; doctor reports the headroom; the section's errors
 //! point at their line; a worker's memory limit holds it (through util-linux's `prlimit`).
 
-use std::os::unix::fs::PermissionsExt;
-
-use crate::common::{Repo, completion, configure, run};
+use crate::common::{Repo, completion, configure, run, run_script_worker};
 use crate::pause::state_of;
 
 /// The config's text with `from` replaced by `to`, committed.
@@ -177,6 +175,15 @@ fn has_prlimit() -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
+/// The `limits` the dispatch's start records.
+fn started_limits(repo: &Repo, id: &str) -> serde_json::Value {
+    let receipts = repo.receipts(id);
+    let started = receipts
+        .iter()
+        .find(|x| x["event_type"] == "dispatch_started");
+    started.unwrap()["limits"].clone()
+}
+
 #[test]
 fn a_worker_cannot_take_more_memory_than_its_limit() {
     if !has_prlimit() {
@@ -185,49 +192,18 @@ fn a_worker_cannot_take_more_memory_than_its_limit() {
     }
     let repo = Repo::new();
     let out = repo.env.dir.path().join("dd.out");
-    let worker = repo.env.dir.path().join("greedy");
     // dd asks for a 100 MB buffer: more than the 64 MB the worker may take.
-    std::fs::write(
-        &worker,
-        format!(
-            "#!/bin/sh\ndd if=/dev/zero of=/dev/null bs=100M count=1 2>{err}; echo $? >{rc}\n\
-             dd if=/dev/zero of=/dev/null bs=1M count=1 2>/dev/null; echo $? >>{rc}\n",
-            err = out.with_extension("err").display(),
-            rc = out.display()
-        ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&worker, std::fs::Permissions::from_mode(0o755)).unwrap();
-    configure(
-        &repo,
-        &format!(
-            "admission:\n  worker_memory_mb: 64\nproviders:\n  greedy:\n    binary: {}\n    \
-             headless:\n      argv: [\"{{prompt_file}}\"]\n      prompt: file\n      \
-             completion: exit\n    permissions:\n      edits: []\n",
-            worker.display()
-        ),
+    let script = format!(
+        "dd if=/dev/zero of=/dev/null bs=100M count=1 2>{err}; echo $? >{rc}\n\
+         dd if=/dev/zero of=/dev/null bs=1M count=1 2>/dev/null; echo $? >>{rc}\n",
+        err = out.with_extension("err").display(),
+        rc = out.display()
     );
-    let r = run(repo
-        .vnx()
-        .args([
-            "dispatch-agent",
-            "--agent",
-            "reviewer",
-            "--provider",
-            "greedy",
-        ])
-        .args(["--instruction", "take memory", "--json"]));
-    assert!(r.code == 0 || r.code == 1, "{}\n{}", r.stdout, r.stderr);
-    let id = completion(&r)["dispatch_id"].as_str().unwrap().to_owned();
-    let started = repo
-        .receipts(&id)
-        .into_iter()
-        .find(|x| x["event_type"] == "dispatch_started")
-        .unwrap();
+    let more = "admission:\n  worker_memory_mb: 64\n";
+    let id = run_script_worker(&repo, "greedy", &script, more);
     assert_eq!(
-        started["limits"],
-        serde_json::json!({"memory_mb": 64, "enforced_by": "prlimit"}),
-        "{started}"
+        started_limits(&repo, &id),
+        serde_json::json!({"memory_mb": 64, "enforced_by": "prlimit"})
     );
     let rc = std::fs::read_to_string(&out).unwrap();
     let err = std::fs::read_to_string(out.with_extension("err")).unwrap();
@@ -246,46 +222,15 @@ fn a_worker_runs_under_its_process_limit() {
     }
     let repo = Repo::new();
     let out = repo.env.dir.path().join("limits.out");
-    let worker = repo.env.dir.path().join("counted");
-    std::fs::write(
-        &worker,
-        format!(
-            "#!/bin/sh\ngrep 'Max processes' /proc/self/limits >{}\n",
-            out.display()
-        ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&worker, std::fs::Permissions::from_mode(0o755)).unwrap();
-    configure(
-        &repo,
-        &format!(
-            "admission:\n  worker_processes: 77\nproviders:\n  counted:\n    binary: {}\n    \
-             headless:\n      argv: [\"{{prompt_file}}\"]\n      prompt: file\n      \
-             completion: exit\n    permissions:\n      edits: []\n",
-            worker.display()
-        ),
+    let script = format!(
+        "grep 'Max processes' /proc/self/limits >{}\n",
+        out.display()
     );
-    let r = run(repo
-        .vnx()
-        .args([
-            "dispatch-agent",
-            "--agent",
-            "reviewer",
-            "--provider",
-            "counted",
-        ])
-        .args(["--instruction", "count", "--json"]));
-    assert!(r.code == 0 || r.code == 1, "{}\n{}", r.stdout, r.stderr);
-    let id = completion(&r)["dispatch_id"].as_str().unwrap().to_owned();
-    let started = repo
-        .receipts(&id)
-        .into_iter()
-        .find(|x| x["event_type"] == "dispatch_started")
-        .unwrap();
+    let more = "admission:\n  worker_processes: 77\n";
+    let id = run_script_worker(&repo, "counted", &script, more);
     assert_eq!(
-        started["limits"],
-        serde_json::json!({"processes": 77, "enforced_by": "prlimit"}),
-        "{started}"
+        started_limits(&repo, &id),
+        serde_json::json!({"processes": 77, "enforced_by": "prlimit"})
     );
     let line = std::fs::read_to_string(&out).unwrap();
     let fields: Vec<&str> = line.split_whitespace().collect();

@@ -3,11 +3,10 @@
 //! shares its blocks. Skipped, saying why, where no XFS can be made and mounted here (not
 //! root, no `mkfs.xfs`, no loop device); the skip on ext4 or tmpfs is the library's unit test.
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::process::Command;
 
-use crate::common::{Repo, completion, configure, run};
+use crate::common::{Repo, run_script_worker};
 
 /// An XFS image mounted for the test's life.
 struct Mounted {
@@ -62,48 +61,19 @@ fn a_new_worktree_shares_the_checkouts_build_output_by_reflink() {
     std::fs::write(root.join(".gitignore"), "target/\n").unwrap();
     repo.env.git(&["add", ".gitignore"]);
     repo.env.git(&["commit", "-q", "-m", "ignore the build"]);
-    // The worker looks at its copy where it runs, and says what it saw outside its worktree.
-    let seen = repo.env.dir.path().join("seen.txt");
-    let worker = repo.env.dir.path().join("looker");
-    std::fs::write(
-        &worker,
-        format!(
-            "#!/bin/sh
-filefrag -v target/debug/big >{seen} 2>&1
-cmp target/debug/big {big} \
-             && echo same >>{seen}
-",
-            seen = seen.display(),
-            big = root.join("target/debug/big").display()
-        ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&worker, std::fs::Permissions::from_mode(0o755)).unwrap();
-    // The image is small: the free-disk floor is lowered to what it holds.
-    configure(
-        &repo,
-        &format!(
-            "worktree:\n  copy_ignored: [target]\nadmission:\n  min_free_disk_mb: 64\n\
-             providers:\n  looker:\n    binary: {}\n    headless:\n      argv: \
-             [\"{{prompt_file}}\"]\n      prompt: file\n      completion: exit\n    \
-             permissions:\n      edits: []\n",
-            worker.display()
-        ),
-    );
     std::fs::create_dir_all(root.join("target/debug")).unwrap();
     std::fs::write(root.join("target/debug/big"), vec![7u8; 1 << 20]).unwrap();
-    let r = run(repo
-        .vnx()
-        .args([
-            "dispatch-agent",
-            "--agent",
-            "reviewer",
-            "--provider",
-            "looker",
-        ])
-        .args(["--instruction", "look", "--json"]));
-    assert!(!r.stderr.contains("not copied"), "{}", r.stderr);
-    completion(&r);
+    // The worker looks at its copy where it runs, and says what it saw outside its worktree.
+    let seen = repo.env.dir.path().join("seen.txt");
+    let script = format!(
+        "filefrag -v target/debug/big >{seen} 2>&1\n\
+         cmp target/debug/big {big} && echo same >>{seen}\n",
+        seen = seen.display(),
+        big = root.join("target/debug/big").display()
+    );
+    // The image is small: the free-disk floor is lowered to what it holds.
+    let more = "worktree:\n  copy_ignored: [target]\nadmission:\n  min_free_disk_mb: 64\n";
+    run_script_worker(&repo, "looker", &script, more);
     let seen = std::fs::read_to_string(&seen).unwrap();
     assert!(seen.contains("same"), "the checkout's bytes: {seen}");
     assert!(

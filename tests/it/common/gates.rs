@@ -4,6 +4,31 @@ use std::path::PathBuf;
 
 use super::{Repo, Run, completion, run};
 
+/// Declares provider `name`, a headless worker that runs the shell `script` with its prompt
+/// file, with `more` config before it (`admission:`, `worktree:`…), and dispatches it as a
+/// reviewer told `instruction`, in the foreground: the dispatch's id once it ended.
+pub fn run_script_worker(repo: &Repo, name: &str, script: &str, more: &str) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    let worker = repo.env.dir.path().join(name);
+    std::fs::write(&worker, format!("#!/bin/sh\n{script}")).unwrap();
+    std::fs::set_permissions(&worker, std::fs::Permissions::from_mode(0o755)).unwrap();
+    configure(
+        repo,
+        &format!(
+            "{more}providers:\n  {name}:\n    binary: {}\n    headless:\n      argv: \
+             [\"{{prompt_file}}\"]\n      prompt: file\n      completion: exit\n    \
+             permissions:\n      edits: []\n",
+            worker.display()
+        ),
+    );
+    let r = run(repo
+        .vnx()
+        .args(["dispatch-agent", "--agent", "reviewer", "--provider", name])
+        .args(["--instruction", "do it", "--json"]));
+    assert!(r.code == 0 || r.code == 1, "{}\n{}", r.stdout, r.stderr);
+    completion(&r)["dispatch_id"].as_str().unwrap().to_owned()
+}
+
 /// Appends to `.vnx/config.yaml` and commits it.
 pub fn configure(repo: &Repo, yaml: &str) {
     let path = repo.env.path().join(".vnx/config.yaml");

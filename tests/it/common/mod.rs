@@ -21,7 +21,7 @@ pub mod tmux;
 pub use fakes::Fakes;
 pub use gates::{
     append_forged_done, append_forged_done_to, append_forged_start_to, committed, configure,
-    demo_defaults, gate_check, gate_check_with, ledger_path,
+    demo_defaults, gate_check, gate_check_with, ledger_path, run_script_worker,
 };
 pub use host::Remote;
 pub use repo::{Repo, completion, settled_receipt};

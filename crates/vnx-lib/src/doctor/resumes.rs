@@ -13,16 +13,10 @@ use crate::tmux::Tmux;
 /// some (or they cannot be looked for), as the other leftovers.
 pub(super) fn unfollowed(ledger: &Path, key: Option<&Path>, tmux: &Tmux) -> Option<Check> {
     const NAME: &str = "resumes";
-    if !ledger.is_file() {
-        return None;
-    }
-    let found = super::reach::trusted(ledger, key)
-        .map_err(|e| e.to_string())
-        .and_then(|trusted| {
-            let states = view::list(ledger, tmux).map_err(|e| e.to_string())?;
-            resume::closed_for_resume(ledger, &states, &trusted).map_err(|e| e.to_string())
-        });
-    let found = match found {
+    let found = find(ledger, key, tmux, |states, trusted| {
+        resume::closed_for_resume(ledger, states, trusted)
+    });
+    let found = match found? {
         Ok(found) => found,
         Err(e) => {
             return Some(Check::warn(
@@ -59,17 +53,10 @@ pub(super) fn unfollowed(ledger: &Path, key: Option<&Path>, tmux: &Tmux) -> Opti
 /// only when there are some (or they cannot be looked for).
 pub(super) fn unmoved(ledger: &Path, key: Option<&Path>, tmux: &Tmux) -> Option<Check> {
     const NAME: &str = "moves";
-    if !ledger.is_file() {
-        return None;
-    }
-    let found = super::reach::trusted(ledger, key)
-        .map_err(|e| e.to_string())
-        .and_then(|trusted| {
-            let states = view::list(ledger, tmux).map_err(|e| e.to_string())?;
-            crate::actions::limit_move::unfinished(ledger, &states, &trusted)
-                .map_err(|e| e.to_string())
-        });
-    let found = match found {
+    let found = find(ledger, key, tmux, |states, trusted| {
+        crate::actions::limit_move::unfinished(ledger, states, trusted)
+    });
+    let found = match found? {
         Ok(found) => found,
         Err(e) => {
             return Some(Check::warn(
@@ -95,6 +82,28 @@ pub(super) fn unmoved(ledger: &Path, key: Option<&Path>, tmux: &Tmux) -> Option<
             first.0
         ),
     ))
+}
+
+/// What `look` finds among the ledger's dispatches with the keys it trusts, or why it could
+/// not look; `None` without a ledger.
+fn find<T, E: std::fmt::Display>(
+    ledger: &Path,
+    key: Option<&Path>,
+    tmux: &Tmux,
+    look: impl FnOnce(&[view::DispatchState], &[[u8; 32]]) -> Result<T, E>,
+) -> Option<Result<T, String>> {
+    if !ledger.is_file() {
+        return None;
+    }
+    let trusted = match super::reach::trusted(ledger, key) {
+        Ok(trusted) => trusted,
+        Err(e) => return Some(Err(e.to_string())),
+    };
+    Some(
+        view::list(ledger, tmux)
+            .map_err(|e| e.to_string())
+            .and_then(|states| look(&states, &trusted).map_err(|e| e.to_string())),
+    )
 }
 
 /// `pauses`: the pauses `vnx pause` set that still hold launches; shown only when one does.
