@@ -16,7 +16,7 @@ struct Mounted {
 
 impl Drop for Mounted {
     fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.at).status();
+        let _ = Command::new("umount").arg("--lazy").arg(&self.at).status();
     }
 }
 
