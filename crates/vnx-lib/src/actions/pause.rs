@@ -84,7 +84,7 @@ pub fn pause(desk: &Desk<'_>, scope: &Scope, now: bool) -> Result<PauseDone, Act
         source,
     })?;
     crate::steps::reached(crate::steps::pause::IN_EFFECT);
-    let request = crate::dispatch::supervise::paused::REQUEST;
+    let request = crate::dispatch::supervise::asked::REQUEST;
     let stopping = to_stop
         .iter()
         .map(|s| {

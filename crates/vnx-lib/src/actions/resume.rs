@@ -171,7 +171,7 @@ pub fn plan(desk: &Desk<'_>, ids: &[DispatchId]) -> Result<(Vec<Todo>, Vec<Left>
 /// (it looks for the request while it waits; ADR 0117).
 pub fn continue_now(desk: &Desk<'_>, id: &DispatchId) -> Result<(), ActionError> {
     let dir = crate::dispatch::dir_of(&desk.ctx.project.root, id);
-    let request = dir.join(crate::dispatch::supervise::limited::CONTINUE_REQUEST);
+    let request = dir.join(crate::dispatch::supervise::asked::CONTINUE_REQUEST);
     crate::files::write_atomic_private(&request, b"vnx resume\n", false).map_err(|source| {
         crate::dispatch::DispatchError::Io {
             path: request.clone(),

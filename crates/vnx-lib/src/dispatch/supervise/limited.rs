@@ -8,21 +8,17 @@
 //! another CLI.
 
 use std::io::Write;
-use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::dispatch::Spec;
 use crate::dispatch::queue::held::{self, Hold};
 use crate::dispatch::start::compose::Interruption;
 use crate::dispatch::supervise::announce::Recorder;
+use crate::dispatch::supervise::asked::{Surroundings, Waited, stop_asked, took_request};
 use crate::dispatch::supervise::facts::EndOfRun;
-use crate::dispatch::supervise::life::{Life, Stop, StopCause};
+use crate::dispatch::supervise::life::{Life, StopCause};
 use crate::dispatch::supervise::signals::{self, ReportFile};
-use crate::dispatch::supervise::worker::{Surroundings, stop_asked};
 use crate::receipts::{DispatchLimited, DispatchResumed, UsageLimit};
-
-/// The file `vnx resume` writes in a limited dispatch's directory: continue now.
-pub(crate) const CONTINUE_REQUEST: &str = "continue-requested";
 
 /// The file `vnx resume --to` writes in a limited dispatch's directory before it asks the
 /// supervisor to stop (as a cancel does): the dispatch ends cancelled as moved, and a
@@ -45,28 +41,6 @@ pub(super) fn limit_of(spec: &Spec, life: &Life, seal: &str) -> Option<UsageLimi
     match signals::read_report(&spec.dispatch_dir, &spec.id, seal) {
         ReportFile::Missing => Some(limit),
         _ => None,
-    }
-}
-
-/// How a wait for a reset (or a pause's end) ended.
-pub(super) enum Waited {
-    /// The limit reset (or a person asked to go on): continue, after waiting this long.
-    Over(Duration),
-    /// The supervisor was told to stop (a person's cancel, a hangup).
-    Stopped(Stop),
-    /// The limit reset after this long, and a pause holds the worker on (ADR 0119): it has
-    /// not gone on.
-    Held(Duration),
-}
-
-impl Waited {
-    /// This wait, after an earlier one of `before`.
-    pub(super) fn after(self, before: Duration) -> Waited {
-        match self {
-            Waited::Over(w) => Waited::Over(w + before),
-            Waited::Held(w) => Waited::Held(w + before),
-            stopped => stopped,
-        }
     }
 }
 
@@ -176,16 +150,6 @@ pub(super) fn went_on(
         extra: Default::default(),
     };
     recorder.record(&resumed, "running", "", log);
-}
-
-/// Whether a person asked to continue now (the request is taken: removed).
-pub(super) fn took_request(dispatch_dir: &Path) -> bool {
-    let path = dispatch_dir.join(CONTINUE_REQUEST);
-    let asked = path.symlink_metadata().is_ok_and(|m| m.is_file());
-    if asked {
-        let _ = std::fs::remove_file(&path);
-    }
-    asked
 }
 
 /// The spec and prompt that continue the worker: its CLI resuming the session it named

@@ -18,6 +18,7 @@
 //! report (`recover`).
 
 pub mod announce;
+pub(crate) mod asked;
 pub(crate) mod background;
 mod budget;
 mod changes;
@@ -39,11 +40,11 @@ pub mod slots;
 mod tui_watch;
 mod worker;
 
+pub use asked::Surroundings;
 pub use conclude::after_completion;
 pub(super) use conclude::{Concluded, conclude};
 pub use life::{GRACE, LATE_REPORT, SETTLE_AFTER_REPORT, SETTLE_WITHOUT_HOOK};
 pub use output::Pane;
-pub use worker::Surroundings;
 
 use std::fs;
 use std::io::Write;
@@ -56,10 +57,11 @@ use crate::ledger::Ledger;
 use crate::receipts::{self, CheckoutChange, CompletionSignal, DispatchCompleted, DispatchStatus};
 use crate::worktree::{Repo, TeardownClass};
 use announce::Recorder;
+use asked::stop_asked;
 use facts::EndOfRun;
 use life::{Kind, Life, Stop, StopCause};
 use signals::ReportFile;
-use worker::{Job, run_worker, stop_asked, worktree_env};
+use worker::{Job, run_worker, worktree_env};
 
 /// How a worker ended.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -364,9 +366,7 @@ fn run_limited(
             let waited = limited::wait_out(spec, around, &limit, count, (recorder, log));
             // A pause that covers it at the reset holds it on until lifted.
             let waited = match waited {
-                limited::Waited::Held(w) => {
-                    paused::wait_out(spec, around, (recorder, log)).after(w)
-                }
+                asked::Waited::Held(w) => paused::wait_out(spec, around, (recorder, log)).after(w),
                 other => other,
             };
             (waited, Interruption::Limit)
@@ -377,8 +377,8 @@ fn run_limited(
             break;
         };
         let waited = match waited {
-            limited::Waited::Over(waited) | limited::Waited::Held(waited) => waited,
-            limited::Waited::Stopped(stop) => {
+            asked::Waited::Over(waited) | asked::Waited::Held(waited) => waited,
+            asked::Waited::Stopped(stop) => {
                 if let Life::Exited(exited) = &mut life {
                     exited.stopped = Some(stop);
                 }

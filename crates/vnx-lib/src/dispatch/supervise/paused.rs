@@ -6,45 +6,21 @@
 //! at once, whatever pause stands.
 
 use std::io::Write;
-use std::path::Path;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use crate::dispatch::Spec;
 use crate::dispatch::queue::paused;
 use crate::dispatch::supervise::announce::Recorder;
+use crate::dispatch::supervise::asked::{Surroundings, Waited, stop_asked, take, took_request};
 use crate::dispatch::supervise::life::{Life, StopCause};
-use crate::dispatch::supervise::limited::{Waited, took_request};
-use crate::dispatch::supervise::worker::{Surroundings, stop_asked};
 use crate::receipts::{DispatchPaused, DispatchResumed};
-
-/// The file `vnx pause --now` writes in a running dispatch's directory before it signals the
-/// supervisor: what tells a pause from a signal nobody in vnx sent.
-pub(crate) const REQUEST: &str = "pause-requested";
 
 /// How often a wait looks for the pause's end, a cancel or a request to continue.
 const LOOK: Duration = Duration::from_millis(250);
 
-/// Whether a pause asked to stop the dispatch whose directory is `dispatch_dir`.
-pub(crate) fn requested(dispatch_dir: &Path) -> bool {
-    dispatch_dir
-        .join(REQUEST)
-        .symlink_metadata()
-        .is_ok_and(|m| m.is_file())
-}
-
 /// Whether a pause stopped the worker.
 pub(super) fn stopped_by_pause(life: &Life) -> bool {
     matches!(life.stopped(), Some((StopCause::Paused, _)))
-}
-
-/// Takes the pause's request: the file removed and the supervisor's stop flag lowered, so a
-/// later signal (a cancel) is heard again.
-pub(super) fn take(spec: &Spec, around: &Surroundings<'_>) {
-    let _ = std::fs::remove_file(spec.dispatch_dir.join(REQUEST));
-    if !crate::dispatch::cancel::requested(&spec.dispatch_dir) {
-        around.cancel.store(false, Ordering::Relaxed);
-    }
 }
 
 /// Records the pause and waits while one covers the dispatch; then records that it goes on.

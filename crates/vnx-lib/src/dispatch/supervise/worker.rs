@@ -7,50 +7,26 @@ use std::fs;
 use std::io::Write;
 use std::path::Path;
 use std::process::{ExitStatus, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::dispatch::supervise::announce::Recorder;
+use crate::dispatch::supervise::asked::{Surroundings, Waited, stop_asked};
 use crate::dispatch::supervise::background::Left;
 use crate::dispatch::supervise::changes::ChangesWatch;
 use crate::dispatch::supervise::facts::EndOfRun;
 use crate::dispatch::supervise::life::{
     Exited, GRACE, IDLE, Life, Running, Stop, StopCause, TICK, stop,
 };
-use crate::dispatch::supervise::limited::Waited;
 use crate::dispatch::supervise::live::Live;
-use crate::dispatch::supervise::output::{Activity, OutputCopy, Pane, copy_output};
+use crate::dispatch::supervise::output::{Activity, OutputCopy, copy_output};
 use crate::dispatch::supervise::signals::{self};
 use crate::dispatch::supervise::tui_watch::TuiWatch;
 use crate::dispatch::supervise::{background, budget, left};
 use crate::dispatch::{DispatchError, Spec, io_err};
-use crate::ledger::attest::Attestor;
 use crate::process::{self, Cmd, Group};
 use crate::provider::{Lane, PromptTransport, invocation};
 use crate::sandbox::ShapeExt;
 use crate::tmux::Tmux;
-
-/// What the supervisor is given by the command line.
-pub struct Surroundings<'a> {
-    /// The pane, for a headless worker's output.
-    pub pane: &'a Pane,
-    /// Set on SIGHUP, SIGTERM or SIGINT: stop the worker; record `cancelled` when a person's
-    /// `vnx cancel` asked for it, else nothing (ADR 0068).
-    pub cancel: &'a AtomicBool,
-    /// The `PATH` to give the worker (the dispatch's `bin/` is put first).
-    pub path: Option<OsString>,
-    /// The pane's terminal, for an interactive worker.
-    pub tty: Option<std::os::fd::BorrowedFd<'a>>,
-    /// The pane's tmux id (`%N`), to save an interactive worker's screen to the log.
-    pub tmux_pane: Option<String>,
-    /// Signs the completion.
-    pub attestor: &'a Attestor,
-    /// The entry hash of the dispatch's `dispatch_started`, for the `started` notification.
-    pub started_hash: Option<String>,
-    /// Run when a usage limit this worker met has reset, before it continues: the command
-    /// line drains the queue, so what waited for the provider starts (ADR 0117).
-    pub after_reset: Option<&'a dyn Fn()>,
-}
 
 /// What one worker run is given: the prompt, the deadline and the report seal.
 pub(super) struct Job<'a> {
@@ -324,28 +300,6 @@ impl<'a> Watched<'a> {
 /// An interactive worker's screen, with its history, from its pane.
 fn capture(tmux: &Tmux, around: &Surroundings<'_>) -> Option<String> {
     (around.tmux_pane.as_deref()).and_then(|p| tmux.capture_history(p).ok())
-}
-
-/// Whether the supervisor was told to stop, and by whom: a person's `vnx cancel` (its request
-/// is in the dispatch directory: [`crate::dispatch::cancel::REQUEST`]) or a signal nobody in
-/// vnx sent (a hangup as the tmux server died, a reboot's SIGTERM), which only interrupts the
-/// dispatch (ADR 0068), or a pause (`vnx pause --now`: [`super::paused::REQUEST`], ADR 0119).
-pub(super) fn stop_asked(spec: &Spec, around: &Surroundings<'_>) -> Option<StopCause> {
-    if !around.cancel.load(Ordering::Relaxed) {
-        return None;
-    }
-    if crate::dispatch::cancel::requested(&spec.dispatch_dir) {
-        return Some(StopCause::Cancel);
-    }
-    if super::paused::requested(&spec.dispatch_dir) {
-        // A TUI's turn end ends its dispatch: a pause lets it end that turn (ADR 0119).
-        if spec.lane == Lane::Interactive {
-            super::paused::take(spec, around);
-            return None;
-        }
-        return Some(StopCause::Paused);
-    }
-    Some(StopCause::Interrupted)
 }
 
 /// The worker's argv with the prompt (or the prompt file's path) in place.
