@@ -355,12 +355,8 @@ fn a_worker_that_waits_quietly_at_its_limit_is_stopped_at_the_stall_and_goes_on_
     let c = waited(&repo, &id);
     assert_eq!(c["status"], "done", "{c}");
     let receipts = repo.receipts(&id);
-    let kinds: Vec<&str> = receipts
-        .iter()
-        .map(|r| r["event_type"].as_str().unwrap())
-        .collect();
     assert_eq!(
-        kinds,
+        crate::pause::kinds(&repo, &id),
         [
             "dispatch_started",
             "dispatch_stalled",

@@ -252,27 +252,10 @@ mod tests {
 
     fn request(role: &str) -> Request {
         Request {
-            id: None,
             role: role.into(),
-            provider: None,
-            model: None,
-            instruction: "add a greeting".into(),
-            base_ref: "HEAD".into(),
             deadline: std::time::Duration::from_secs(60),
-            permission: Permission::Edits,
-            lane: None,
-            skills: vec![],
-            overrides: Default::default(),
-            override_reasons: Default::default(),
             completion_retry: std::time::Duration::from_secs(1),
-            stall_after: None,
-            continues: None,
-            sandbox: None,
-            network: None,
-            replay_of: None,
-            title: None,
-            plan: None,
-            budget: None,
+            ..Request::of("add a greeting".into())
         }
     }
 

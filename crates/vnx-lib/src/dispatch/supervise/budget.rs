@@ -118,8 +118,10 @@ impl SoFar {
         if p.ended_so_far() {
             self.ended.store(true, Ordering::Relaxed);
         }
-        if let Ok(mut limit) = self.limit.lock() {
-            limit.clone_from(&p.usage_limit_so_far().cloned());
+        if let Ok(mut limit) = self.limit.lock()
+            && limit.as_ref() != p.usage_limit_so_far()
+        {
+            *limit = p.usage_limit_so_far().cloned();
         }
     }
 

@@ -231,8 +231,9 @@ impl<'a> Watched<'a> {
         }
         // Quiet past the stall watch after its CLI said a usage limit: the CLI waits for the
         // reset by itself, saying nothing (as one CLI does); stopped, the wait is the supervisor's.
-        let limit = (self.copy.as_ref()).and_then(|c| c.tokens.limit());
-        if let Some(limit) = limit.filter(|_| self.live.stalled()) {
+        let stalled = self.live.stalled();
+        if let Some(limit) = (self.copy.as_ref().filter(|_| stalled)).and_then(|c| c.tokens.limit())
+        {
             let (status, how) = stop(&mut self.group).map_err(wait_err)?;
             let why = format!(
                 "quiet after its CLI met a usage limit ({}); {how}",
