@@ -138,15 +138,17 @@ pub fn lift(desk: &Desk<'_>, scope: Option<&Scope>) -> Result<Lifted, ActionErro
         append(desk, &crate::receipts::write(&receipt))?;
     }
     crate::steps::reached(crate::steps::unpause::RECORDED);
+    // Read before the pauses end: a supervisor that sees its pause gone goes on at once, and
+    // would no longer read as paused after.
+    let paused_now: Vec<DispatchState> = (desk.states()?.into_iter())
+        .filter(|s| s.state == State::Paused)
+        .collect();
     let ended: Vec<Pause> = lifting
         .iter()
         .flat_map(|p| paused::lift(&data_dir, p.scope().as_ref()))
         .collect();
     let standing = paused::all(&data_dir);
-    let continuing = desk
-        .states()?
-        .into_iter()
-        .filter(|s| s.state == State::Paused)
+    let continuing = (paused_now.into_iter())
         .filter(|s| paused::covering_in(&standing, &subject_of(s)).is_none())
         .map(|s| s.id)
         .collect();
