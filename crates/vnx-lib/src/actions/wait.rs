@@ -77,7 +77,7 @@ pub fn wait(
     let mut hosts = Hosts::default();
     let mut stopped = false;
     // The pull request line heard with each dispatch, not heard again while following.
-    let mut shown: BTreeMap<DispatchId, String> = BTreeMap::new();
+    let mut shown: BTreeMap<DispatchId, crate::forge::watch::PrStatus> = BTreeMap::new();
     // A lost one is held back: a supervisor that could not append its completion left it
     // pending (appended below).
     let mut waited = view::wait_with(
@@ -91,7 +91,7 @@ pub fn wait(
             view::WaitEvent::Settled(id, w) => {
                 let pr = refresh.and_then(|_| pr_of(front, id));
                 if let Some(pr) = &pr {
-                    shown.insert(id.clone(), pr.line());
+                    shown.insert(id.clone(), pr.clone());
                 }
                 let heard = front.heard(WaitEvent::Settled {
                     id,
@@ -128,7 +128,7 @@ pub fn wait(
         for (id, w) in again {
             let pr = refresh.and_then(|_| pr_of(front, &id));
             if let Some(pr) = &pr {
-                shown.insert(id.clone(), pr.line());
+                shown.insert(id.clone(), pr.clone());
             }
             let heard = front.heard(WaitEvent::Settled {
                 id: &id,

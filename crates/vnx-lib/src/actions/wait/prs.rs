@@ -21,14 +21,16 @@ pub(super) struct Following<'a> {
 }
 
 impl Following<'_> {
-    /// Waits on the pull request of each of `ids`, telling `front` each change (`shown`: the
-    /// line each was last heard with as its dispatch settled); whether every one ended well.
+    /// Waits on the pull request of each of `ids`, telling `front` each change (`shown`: what
+    /// each was heard as when its dispatch settled, which is also what a change is judged
+    /// against, so that one that came between that and the first read here counts); whether
+    /// every one ended well.
     /// One without a pull request ends badly at once.
     pub(super) fn follow(
         &self,
         front: &mut dyn Front,
         ids: &[DispatchId],
-        shown: &BTreeMap<DispatchId, String>,
+        shown: &BTreeMap<DispatchId, PrStatus>,
     ) -> ControlFlow<(), bool> {
         // The supervisor opens a pull request after the completion, holding the dispatch's
         // lock to its end: taking it waits for that.
@@ -60,13 +62,16 @@ impl Following<'_> {
                 };
                 let line = pr.line();
                 // Heard when it changed since it was last heard (here, or as it settled).
-                let (first, last) = seen
-                    .get(&id)
-                    .map_or((pr, shown.get(&id)), |(f, l)| (f, Some(l)));
-                if last != Some(&line) {
+                let (first, last) = match seen.get(&id) {
+                    Some((f, l)) => (f.clone(), Some(l.clone())),
+                    None => (
+                        shown.get(&id).unwrap_or(pr).clone(),
+                        shown.get(&id).map(PrStatus::line),
+                    ),
+                };
+                if last.as_ref() != Some(&line) {
                     front.heard(WaitEvent::Pr { id: &id, pr })?;
                 }
-                let first = first.clone();
                 seen.insert(id.clone(), (first.clone(), line));
                 match self.what.decide(&first, pr) {
                     Some(ok) => all_ok &= ok,
