@@ -74,6 +74,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         }
     };
     let dir = std::env::current_dir().map_err(|e| CliError::from_error(&e))?;
+    wait_for_go()?;
     println!(
         "demo worker: {} ({} byte prompt)",
         behaviour.name(),
@@ -87,16 +88,18 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     }
     match behaviour {
         DemoBehaviour::Commit | DemoBehaviour::Dirty | DemoBehaviour::Forget => {
-            let path = demo::write_output(&dir, &prompt)
+            let path = demo::write_output(&dir, output(), &prompt)
                 .map_err(|e| CliError::new("could not write the demo output").with_cause(&e))?;
             println!("wrote {}", path.display());
             if behaviour == DemoBehaviour::Forget {
                 // Committed, and no `vnx report`: the dispatch ends needs_input, its last
                 // paragraph its last message.
-                let head = demo::commit_output(&dir).map_err(|e| CliError::from_error(&e))?;
+                let head =
+                    demo::commit_output(&dir, output()).map_err(|e| CliError::from_error(&e))?;
                 println!("\nCommitted {head}; that is all.");
             } else if behaviour == DemoBehaviour::Commit {
-                let head = demo::commit_output(&dir).map_err(|e| CliError::from_error(&e))?;
+                let head =
+                    demo::commit_output(&dir, output()).map_err(|e| CliError::from_error(&e))?;
                 println!("committed {head}");
                 report(ReportStatus::Done, "wrote and committed the demo output")?;
             } else {
@@ -112,7 +115,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         }
         DemoBehaviour::Fail => {
             // Half-done work: a failed dispatch keeps its changes uncommitted for a follow-up.
-            let path = demo::write_output(&dir, &prompt)
+            let path = demo::write_output(&dir, output(), &prompt)
                 .map_err(|e| CliError::new("could not write the demo output").with_cause(&e))?;
             println!("wrote {}", path.display());
             say!("demo worker: failing as asked");
@@ -137,7 +140,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
 /// at one); continued in its session, the work committed and reported done.
 fn limit(dir: &std::path::Path, prompt: &str, resumed: Option<&str>) -> Result<ExitCode, CliError> {
     let Some(session) = resumed else {
-        let path = demo::write_output(dir, prompt)
+        let path = demo::write_output(dir, output(), prompt)
             .map_err(|e| CliError::new("could not write the demo output").with_cause(&e))?;
         println!("wrote {}", path.display());
         let id = super::util::settings::env_text("VNX_DISPATCH_ID").unwrap_or_default();
@@ -171,7 +174,7 @@ fn limit(dir: &std::path::Path, prompt: &str, resumed: Option<&str>) -> Result<E
 fn long(dir: &std::path::Path, prompt: &str, resumed: Option<&str>) -> Result<ExitCode, CliError> {
     let id = super::util::settings::env_text("VNX_DISPATCH_ID").unwrap_or_default();
     let Some(session) = resumed else {
-        let path = demo::write_output(dir, prompt)
+        let path = demo::write_output(dir, output(), prompt)
             .map_err(|e| CliError::new("could not write the demo output").with_cause(&e))?;
         println!("wrote {}", path.display());
         println!("{}demo-{id}", vnx::provider::cli::demo::SESSION_LINE);
@@ -185,11 +188,11 @@ fn long(dir: &std::path::Path, prompt: &str, resumed: Option<&str>) -> Result<Ex
 
 /// Commits the demo output (written again if it is missing) and reports done.
 fn finish(dir: &std::path::Path, prompt: &str, summary: &str) -> Result<ExitCode, CliError> {
-    if !dir.join(demo::OUTPUT_FILE).exists() {
-        demo::write_output(dir, prompt)
+    if !dir.join(output()).exists() {
+        demo::write_output(dir, output(), prompt)
             .map_err(|e| CliError::new("could not write the demo output").with_cause(&e))?;
     }
-    let head = demo::commit_output(dir).map_err(|e| CliError::from_error(&e))?;
+    let head = demo::commit_output(dir, output()).map_err(|e| CliError::from_error(&e))?;
     println!("committed {head}");
     report(ReportStatus::Done, summary)?;
     Ok(ExitCode::SUCCESS)
@@ -219,4 +222,31 @@ fn ignore_term() {
     unsafe {
         libc::signal(libc::SIGTERM, libc::SIG_IGN);
     }
+}
+
+/// The file the demo worker writes: `VNX_DEMO_OUTPUT` when a test names one (a plain file
+/// name), else `demo-output.txt`.
+fn output() -> &'static str {
+    static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    NAME.get_or_init(|| {
+        let asked = super::util::settings::env_text("VNX_DEMO_OUTPUT");
+        demo::output_name(asked.as_deref()).to_owned()
+    })
+}
+
+/// Waits, when a test names a file in `VNX_DEMO_GO` (its dispatches' order decided), until
+/// that file exists, for at most ten minutes; then the worker acts.
+fn wait_for_go() -> Result<(), CliError> {
+    let Some(go) = super::util::settings::env("VNX_DEMO_GO") else {
+        return Ok(());
+    };
+    let go = std::path::PathBuf::from(go);
+    println!("waiting for {}", go.display());
+    for _ in 0..6000 {
+        if go.exists() {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Err(CliError::new(format!("{} never appeared", go.display())))
 }

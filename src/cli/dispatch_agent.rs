@@ -83,6 +83,15 @@ pub struct Args {
     /// closed as expired, never started
     #[arg(long, value_name = "WHEN", value_parser = parse_start_by)]
     start_by: Option<jiff::Timestamp>,
+    /// Wait in the queue until each of these dispatches has ended done, then start from
+    /// their work: the one's head, or their heads merged (refused with the conflicting paths
+    /// when they do not merge). One that fails, is cancelled or expires holds this one,
+    /// saying why; a follow-up that brings it to done lets this one start
+    #[arg(long, value_name = "ID,…", value_delimiter = ',')]
+    after: Vec<String>,
+    /// With --after: wait until each is merged into its base, and start from the base
+    #[arg(long, requires = "after")]
+    after_merged: bool,
     #[command(flatten)]
     sandbox: SandboxFlags,
     #[command(flatten)]
@@ -119,7 +128,39 @@ pub fn run(mut args: Args) -> Result<ExitCode, CliError> {
         args.task_args.instruction_file.as_deref(),
     )?;
     let new_id = super::util::ids::new_dispatch_id(args.id.as_deref())?;
+    if !args.after.is_empty()
+        && args
+            .host
+            .as_deref()
+            .is_some_and(|h| h != vnx::place_name::HERE)
+    {
+        return Err(
+            CliError::usage("--after runs on this machine only").with_hint(
+                "start the dependent here (without --host), or wait for its dependencies with \
+             `vnx wait` and then run it on the host",
+            ),
+        );
+    }
+    for id in &args.after {
+        super::util::ids::check_dispatch_id(id)?;
+    }
     let project = settings::project()?;
+    let after = (!args.after.is_empty())
+        .then(|| -> Result<_, CliError> {
+            // Its own id is not on the ledger yet: named, it is a cycle the library refuses.
+            let on = (args.after.iter())
+                .map(|g| match vnx::ids::DispatchId::parse(g) {
+                    Ok(own) if new_id.as_ref() == Some(&own) => Ok(own),
+                    _ => super::util::ids::dispatch_id(&project, g),
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let until = match args.after_merged {
+                true => vnx::receipts::DependencyEnd::Merged,
+                false => vnx::receipts::DependencyEnd::Done,
+            };
+            Ok(vnx::receipts::Awaited { on, until })
+        })
+        .transpose()?;
     let defaults = project.load_config()?.defaults;
     let named = vnx::config::Named {
         role: args.agent.take(),
@@ -132,6 +173,7 @@ pub fn run(mut args: Args) -> Result<ExitCode, CliError> {
         id: new_id,
         completion_retry: Duration::from_secs(args.completion_retry),
         stall_after: args.stall_after.map(Duration::from_secs),
+        after,
         ..args.task_args.request(String::new(), instruction, sandbox)
     };
     let request = vnx::actions::start::asked(&defaults, named, plan, asked)

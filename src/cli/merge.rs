@@ -117,6 +117,10 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let entries = super::util::context::desk_in(&project, None, args.key, |desk| {
         Ok(vnx::actions::merge::merge(desk, &ids, &merging, &told)?)
     })?;
+    // What waited for these merges (`--after --after-merged`) starts now.
+    if !args.check {
+        super::util::drain::recover_queue_here(None, true);
+    }
     let mut out = Out::new();
     for entry in &entries {
         if args.json {

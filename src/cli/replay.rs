@@ -75,6 +75,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         let same_provider = args.provider.as_deref().is_none_or(|p| p == s.provider);
         let (overrides, override_reasons) = settings::constraint_overrides();
         let request = Request {
+            after: None,
             id: None,
             role: s.role.clone(),
             provider: Some(args.provider.clone().unwrap_or_else(|| s.provider.clone())),

@@ -82,7 +82,11 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let membership = |ledger: &std::path::Path, id: &DispatchId| {
         grouped.then(|| super::util::groups::membership(ledger, id))?
     };
-    let d = detail::of_record(&ledger, state, &receipts)?;
+    let graph = vnx::dispatch::queue::after::lines_alone(&ledger, &project.data_dir(), &state);
+    let d = detail::Detail {
+        graph,
+        ..detail::of_record(&ledger, state, &receipts)?
+    };
     // Its pull request, read through the shared forge cache (only for the whole view).
     let pr = match (&d.state.branch, args.log || args.diff) {
         (Some(branch), false) => super::util::pr_watch::read(
@@ -136,6 +140,9 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         whole(&mut out, &d)?;
         if let Some(m) = membership(&ledger, &id) {
             out.line(&format!("  {:<10} {}", "group", m.describe(&id)))?;
+        }
+        for l in &d.graph {
+            out.line(&format!("  {:<10} {}", "graph", escape(l)))?;
         }
         if let Some(pr) = &pr {
             pr_block(&mut out, pr)?;

@@ -331,6 +331,11 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         if let Some(p) = s.paused.as_ref().filter(|_| s.state.is_live()) {
             under(&mut out, &format!("  {}", escape(&p.describe())))?;
         }
+        // What it waits for, or waited for, and what waits for it (`--after`).
+        let waiting = vnx::dispatch::queue::after::waiting_for(&all, &s.id);
+        for l in vnx::dispatch::queue::after::lines(s, &all, &waiting) {
+            under(&mut out, &format!("  {}", escape(&l)))?;
+        }
         if let Some(b) = &s.blocked {
             under(&mut out, &format!("  waits for {}", escape(&b.describe())))?;
             if b.waiting_for == vnx::receipts::WaitingFor::Permission {

@@ -414,6 +414,9 @@ fn dispatch_page(app: &App, p: &Paired, id: &DispatchId, said: &Said) -> Result<
     if let (Some(paused), true) = (&s.paused, s.state.is_live()) {
         let _ = write!(b, "<p class=\"said\">{}</p>", esc(&paused.describe()));
     }
+    for line in &d.graph {
+        let _ = write!(b, "<p class=\"said\">{}</p>", esc(line));
+    }
     if let (Some(bg), true) = (&s.background, s.state.is_live()) {
         let _ = write!(
             b,

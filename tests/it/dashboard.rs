@@ -29,6 +29,8 @@ pub(crate) fn state(
     let started = noon() - jiff::SignedDuration::from_mins(minutes_ago);
     let mut s = DispatchState {
         place: vnx::place_name::Where::Here,
+        after: Vec::new(),
+        held: None,
         id: vnx::ids::DispatchId::parse(id).unwrap(),
         state,
         status: "",

@@ -14,6 +14,7 @@ mod common;
 
 mod accept;
 mod admission;
+mod after;
 mod background;
 mod best_of;
 mod browser;

@@ -6,7 +6,7 @@
 use crate::common::{Repo, append_forged_done, completion, ledger_path, run};
 
 fn index_path(repo: &Repo) -> std::path::PathBuf {
-    repo.env.path().join(".vnx-data/index/dispatches.v20")
+    repo.env.path().join(".vnx-data/index/dispatches.v21")
 }
 
 /// A read's states without `verified_from`, which says whether the read used the index (and

@@ -145,6 +145,14 @@ fn started() -> DispatchStarted {
             ledger_writable: true,
             checkpoint_refs_writable: false,
         },
+        after: Some(Dependencies {
+            until: DependencyEnd::Done,
+            on: vec![Dependency {
+                dispatch_id: did(ID),
+                head_commit: cid(COMMIT),
+                finished_by: Some(did(ID)),
+            }],
+        }),
         continues: None,
         limits: Some(WorkerLimits {
             memory_mb: Some(4096),
@@ -718,6 +726,10 @@ fn every_kind_validates_against_the_schema_and_reads_back() {
             start_by: Some(ts("2026-01-02T03:04:05Z")),
             reason: s("every claude slot (2) is taken"),
             host: Some(s("any")),
+            after: Some(Awaited {
+                on: vec![did(ID)],
+                until: DependencyEnd::Merged,
+            }),
             extra: Default::default(),
         },
         &mut failures,

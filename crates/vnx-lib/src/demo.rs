@@ -10,10 +10,22 @@ use crate::process::{self, Cmd, ProcessError};
 /// The file the demo worker writes.
 pub const OUTPUT_FILE: &str = "demo-output.txt";
 
-/// Writes `demo-output.txt` recording the hashes and lengths of the prompt and of the
+/// The file the demo worker writes: `asked` when it is a plain file name (letters, digits,
+/// `.`, `-`, `_`, not starting with `.`), else [`OUTPUT_FILE`].
+pub fn output_name(asked: Option<&str>) -> &str {
+    asked
+        .filter(|n| !n.is_empty() && !n.starts_with('.') && n.len() <= 64)
+        .filter(|n| {
+            n.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+        })
+        .unwrap_or(OUTPUT_FILE)
+}
+
+/// Writes the output file `name` recording the hashes and lengths of the prompt and of the
 /// instruction inside it.
-pub fn write_output(dir: &Path, prompt: &str) -> std::io::Result<PathBuf> {
-    let path = dir.join(OUTPUT_FILE);
+pub fn write_output(dir: &Path, name: &str, prompt: &str) -> std::io::Result<PathBuf> {
+    let path = dir.join(name);
     let instruction = crate::dispatch::start::compose::instruction_of(prompt).unwrap_or(prompt);
     std::fs::write(
         &path,
@@ -38,8 +50,8 @@ pub fn plan_of(behaviour: &str) -> String {
     }
 }
 
-/// Commits the output file on the current branch, under a fixed demo identity.
-pub fn commit_output(dir: &Path) -> Result<String, ProcessError> {
+/// Commits the output file `name` on the current branch, under a fixed demo identity.
+pub fn commit_output(dir: &Path, name: &str) -> Result<String, ProcessError> {
     let git = || {
         Cmd::new("git").arg("-C").arg(dir).args([
             "-c",
@@ -48,13 +60,13 @@ pub fn commit_output(dir: &Path) -> Result<String, ProcessError> {
             "user.email=demo@vnx.invalid",
         ])
     };
-    process::run_ok(&git().args(["add", "--", OUTPUT_FILE]))?;
+    process::run_ok(&git().args(["add", "--", name]))?;
     process::run_ok(&git().args([
         "commit",
         "--quiet",
         "--no-verify",
         "-m",
-        "demo: write demo-output.txt",
+        &format!("demo: write {name}"),
     ]))?;
     process::run_ok(&git().args(["rev-parse", "HEAD"]))
 }

@@ -143,8 +143,11 @@ pub fn dispatch(e: &DispatchError) -> Exit {
         | E::EgressRefused { .. }
         | E::LinkLeadsOut { .. }
         | E::PinnedModel { .. }
-        | E::Rejected { .. } => Exit::No,
-        E::BadRole { .. }
+        | E::Rejected { .. }
+        | E::DependenciesConflict { .. } => Exit::No,
+        E::UnknownDependency { .. }
+        | E::DependencyCycle { .. }
+        | E::BadRole { .. }
         | E::UnknownRole { .. }
         | E::EmptyInstruction
         | E::NulInInstruction

@@ -166,6 +166,7 @@ impl Task {
     ) -> Request {
         let (overrides, override_reasons) = crate::cli::util::settings::constraint_overrides();
         Request {
+            after: None,
             id: None,
             role,
             provider: None,

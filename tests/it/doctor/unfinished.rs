@@ -6,7 +6,7 @@ use crate::common::Repo;
 
 /// A launcher killed after it set its completion's space aside leaves `pending/ID.reserve`
 /// (1 MiB) with no dispatch to use it, and a reader killed while writing the read index
-/// leaves `index/.dispatches.v20.tmp-PID-N`: doctor names both, and the next command sweeps
+/// leaves `index/.dispatches.v21.tmp-PID-N`: doctor names both, and the next command sweeps
 /// them; a running dispatch's reservation and a live writer's file are left alone.
 #[test]
 fn reservations_and_index_files_nobody_will_finish_are_named_then_swept() {
@@ -24,9 +24,9 @@ fn reservations_and_index_files_nobody_will_finish_are_named_then_swept() {
     // pid 4194305 is above Linux's largest: no process has it.
     let index = data.join("index");
     std::fs::create_dir_all(&index).unwrap();
-    let torn = index.join(".dispatches.v20.tmp-4194305-0");
+    let torn = index.join(".dispatches.v21.tmp-4194305-0");
     std::fs::write(&torn, vec![0u8; 4096]).unwrap();
-    let live = index.join(format!(".dispatches.v20.tmp-{}-0", std::process::id()));
+    let live = index.join(format!(".dispatches.v21.tmp-{}-0", std::process::id()));
     std::fs::write(&live, b"being written").unwrap();
     let (_, report) = doctor(repo.vnx(), &bin, &[]);
     let (status, detail) = verdict(&report, "unfinished files");
@@ -36,7 +36,7 @@ fn reservations_and_index_files_nobody_will_finish_are_named_then_swept() {
         "{detail}"
     );
     assert!(
-        detail.contains("index/.dispatches.v20.tmp-4194305-0"),
+        detail.contains("index/.dispatches.v21.tmp-4194305-0"),
         "{detail}"
     );
     assert!(!detail.contains(running.as_str()), "{detail}");

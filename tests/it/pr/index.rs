@@ -44,7 +44,7 @@ fn pull_requests_read_through_the_index_as_through_the_whole_ledger() {
     let before = status_of(&repo, &forge, &id);
     assert!(before.get("pr").is_none(), "{before:#}");
     assert!(!older.exists());
-    assert!(index_dir(&repo).join("dispatches.v20").is_file());
+    assert!(index_dir(&repo).join("dispatches.v21").is_file());
 
     let (r, opened) = pr_json(&repo, &forge, &["open", &id]);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);

@@ -340,6 +340,10 @@ pub struct DispatchStarted {
     /// For a follow-up: the dispatch it continues, in the same worktree, branch and session.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub continues: Option<Continues>,
+    /// For a dispatch of `--after`: what it waited for, and the commits of their work its
+    /// base holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<super::Dependencies>,
     /// Who asked for it, when not the person at the dispatching terminal: a device paired
     /// with `vnx serve`, as `PERSON via DEVICE (dev-…) (vnx serve)`.
     #[serde(default, skip_serializing_if = "Option::is_none")]

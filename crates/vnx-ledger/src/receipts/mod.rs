@@ -79,7 +79,9 @@ pub use merge::{
 pub use pause::{DispatchPaused, PauseLifted, Paused};
 pub use plan::{PlanApproved, PlanDenied, PlanStage, PlanStep, plan_sha256};
 pub use pr::{PrAction, PrClosed, PrMergeMethod, PrMerged, PrOpened};
-pub use queue::{DispatchFailover, QueueDecision, QueueVerdict};
+pub use queue::{
+    Awaited, Dependencies, Dependency, DependencyEnd, DispatchFailover, QueueDecision, QueueVerdict,
+};
 pub use reaction::{PrEscalated, PrReaction, ReactionAction, ReactionRule};
 pub use release::{ReleaseAction, ReleaseClass, ReleaseEvidence, ReleaseRule, WorktreeReleased};
 pub use remote::{RemoteLost, RemoteOrigin, RemoteReceipt};

@@ -2,10 +2,13 @@
 //! limit — admitted to a slot, queued, rejected — and, for a queued one, how its wait ended
 //! (expired past its latest start time, cancelled, or failed to start). A dispatch for a
 //! remote host queues the same way, for a host's `capacity` instead of a provider's slots.
+//! A dispatch of `--after` waits in the queue for the dispatches it depends on (`Awaited`),
+//! is held when one of them ends without its work, and its start records the commits of
+//! their work its base holds (`Dependencies`).
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{DispatchId, Timestamp};
+use crate::ids::{CommitId, DispatchId, Timestamp};
 
 use super::Extra;
 
@@ -25,6 +28,11 @@ pub enum QueueVerdict {
     Cancelled,
     /// It left the queue but could not start (its plan or launch failed).
     Failed,
+    /// A dispatch it waits for (`--after`) ended without its work (failed, timed out, was
+    /// cancelled or expired), is itself held, or their work does not merge: it stays queued
+    /// and starts only if that changes (a follow-up brings the dependency to done), or is
+    /// cancelled by a person. Never started, never dropped on its own.
+    Held,
 }
 
 impl QueueVerdict {
@@ -37,6 +45,7 @@ impl QueueVerdict {
             QueueVerdict::Expired => "expired",
             QueueVerdict::Cancelled => "cancelled",
             QueueVerdict::Failed => "failed",
+            QueueVerdict::Held => "held",
         }
     }
 
@@ -85,9 +94,69 @@ pub struct QueueDecision {
     /// queued, the one it starts on when admitted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host: Option<String>,
+    /// For a dispatch of `--after`: the dispatches it waits for, and what each must reach.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<Awaited>,
     /// Members this version does not know, kept as read.
     #[serde(flatten)]
     pub extra: Extra,
+}
+
+/// What a dependency must reach before its dependents start.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum DependencyEnd {
+    /// Ended done (or accepted as done): a dependent starts from its branch's work.
+    #[default]
+    Done,
+    /// Merged into its base: a dependent starts from the base, which holds it.
+    Merged,
+}
+
+impl DependencyEnd {
+    /// As receipts spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            DependencyEnd::Done => "done",
+            DependencyEnd::Merged => "merged",
+        }
+    }
+}
+
+/// The dispatches a dispatch of `--after` waits for, as asked.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Awaited {
+    /// The dispatches, in the order given.
+    pub on: Vec<DispatchId>,
+    /// What each must reach.
+    pub until: DependencyEnd,
+}
+
+/// One dependency as a dependent's start records it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Dependency {
+    /// The dispatch depended on.
+    pub dispatch_id: DispatchId,
+    /// The head of its work, as its own attested completion (or acceptance) recorded it:
+    /// a commit the dependent's base holds.
+    pub head_commit: CommitId,
+    /// The follow-up whose end counted, when one continued the dispatch depended on (its
+    /// completion records the head). Absent: the dispatch's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_by: Option<DispatchId>,
+}
+
+/// What a dispatch of `--after` waited for and what its base holds, on its
+/// `dispatch_started`: `audit-chain verify` checks each head against its dependency's
+/// own receipts, and a merge refuses the dependent before its dependencies.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Dependencies {
+    /// What each had to reach.
+    pub until: DependencyEnd,
+    /// Each dependency and the commit of its work the base holds, in the order given.
+    pub on: Vec<Dependency>,
 }
 
 /// `dispatch_failover`: a dispatch that had not started moved from a provider a usage limit

@@ -288,6 +288,7 @@ pub fn request(
     }
     let started = &continued.started;
     Ok(Request {
+        after: None,
         id: asked.new_id.clone(),
         role: started.role.clone(),
         provider: Some(provider),

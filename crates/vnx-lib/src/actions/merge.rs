@@ -150,7 +150,11 @@ fn merge_order(
         &states,
         &mut crate::radar::Cache::default(),
     );
-    Ok(crate::radar::order(&radar, ids))
+    let after = (states.iter())
+        .filter(|s| !s.after.is_empty())
+        .map(|s| (s.id.clone(), s.after.clone()))
+        .collect();
+    Ok(crate::radar::order_after(&radar, ids, &after))
 }
 
 /// Runs, for each id, the required gates that have no current pass for its head, and anchors

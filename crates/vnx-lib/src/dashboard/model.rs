@@ -238,7 +238,10 @@ impl Reloader {
             return Ok(None);
         };
         let receipts = read.record.map(|r| r.receipts).unwrap_or_default();
-        crate::dispatch::detail::of_record(&src.ledger, state, &receipts).map(Some)
+        let graph = crate::dispatch::queue::after::lines_alone(&src.ledger, &data_dir, &state);
+        let mut d = crate::dispatch::detail::of_record(&src.ledger, state, &receipts)?;
+        d.graph = graph;
+        Ok(Some(d))
     }
 
     /// This machine's signing key as an attestor, and the keys the ledger's signatures are
@@ -310,6 +313,12 @@ struct Reading {
 
 /// The last line of activity of a dispatch.
 fn activity(s: &DispatchState, root: &Path, tmux: &Tmux) -> String {
+    if let (State::Queued, Some(why)) = (s.state, &s.held) {
+        return one_line(&format!("held: {why}"));
+    }
+    if let (State::Queued, false) = (s.state, s.after.is_empty()) {
+        return format!("after {}", crate::dispatch::queue::after::list(&s.after));
+    }
     if let (State::Queued, Some(q)) = (s.state, &s.queue) {
         let by = q
             .start_by

@@ -69,6 +69,11 @@ pub struct Detail {
     /// (`follow-up --rebase`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rebase: Option<crate::receipts::Rebase>,
+    /// The graph around it (`--after`), in words: why it is held, what it waits or waited
+    /// for, what waits for it (see [`crate::dispatch::queue::after::lines_alone`], which
+    /// the readers that know the data directory fill it with).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub graph: Vec<String>,
 }
 
 /// A merge taken out of the queue for a conflict.
@@ -172,6 +177,7 @@ pub fn of_record(
         receipts: Vec::new(),
         conflicts: Vec::new(),
         rebase: None,
+        graph: Vec::new(),
     };
     if receipts.is_empty() {
         return Ok(d);

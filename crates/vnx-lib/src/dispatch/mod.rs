@@ -274,6 +274,35 @@ pub enum DispatchError {
         /// Why, in words.
         reason: String,
     },
+    /// A dispatch of `--after` names a dispatch neither queued nor on the ledger.
+    #[error(
+        "dispatch {id} cannot wait for {dependency}: no dispatch of that id is queued or on the ledger"
+    )]
+    UnknownDependency {
+        /// The dispatch.
+        id: String,
+        /// The id it named.
+        dependency: String,
+    },
+    /// A dispatch of `--after` would wait for itself.
+    #[error("dispatch {id} would wait for itself: {cycle}")]
+    DependencyCycle {
+        /// The dispatch.
+        id: String,
+        /// The cycle, `D-a → D-b → D-a`.
+        cycle: String,
+    },
+    /// The work of the dispatches a dispatch of `--after` waits for does not merge; its
+    /// `queue_decision` (rejected) names the paths.
+    #[error("dispatch {id} refused: the work of {dependencies} does not merge ({})", paths.join(", "))]
+    DependenciesConflict {
+        /// The dispatch.
+        id: String,
+        /// Its dependencies, listed.
+        dependencies: String,
+        /// The paths that conflict.
+        paths: Vec<String>,
+    },
     /// A dispatch for a remote host could not be started there.
     #[error(transparent)]
     Remote(#[from] crate::remote::RemoteError),
@@ -353,6 +382,16 @@ impl DispatchError {
                 "try again when a {provider} slot is free (`vnx status --running`), or set \
                  `queue: {{policy: queue}}` in .vnx/config.yaml to wait in the queue"
             )),
+            DispatchError::UnknownDependency { .. } => {
+                Some("name dispatches `vnx status` lists (their ids, or a prefix of one)".into())
+            }
+            DispatchError::DependencyCycle { .. } => {
+                Some("a dispatch cannot wait for itself or for one that waits for it".into())
+            }
+            DispatchError::DependenciesConflict { .. } => Some(
+                "wait for them one at a time (a chain), or follow up one so their work merges"
+                    .into(),
+            ),
             DispatchError::Worktree(e) => e.hint(),
             DispatchError::Rebase(e) => e.hint(),
             DispatchError::Tmux(e) => e.hint(),

@@ -65,6 +65,9 @@ pub struct Request {
     /// The budget asked for (`--budget`, ADR 0094); `None`: the role's and the project's,
     /// and for a follow-up the one of the dispatch it continues.
     pub budget: Option<crate::receipts::Budget>,
+    /// The dispatches it waits for (`--after`): it is queued until each has ended done (or
+    /// merged), then starts from a base that holds their work (`dispatch::queue::after`).
+    pub after: Option<crate::receipts::Awaited>,
 }
 
 impl Request {
@@ -95,6 +98,7 @@ impl Request {
             title: None,
             plan: None,
             budget: None,
+            after: None,
         }
     }
 }
@@ -315,6 +319,10 @@ pub struct Spec {
     /// (`worktree.copy_ignored`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub copy_ignored: Vec<String>,
+    /// For a dispatch of `--after`: what it waited for and the commits of their work its
+    /// base holds, as its `dispatch_started` records them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<crate::receipts::Dependencies>,
 }
 
 /// Seconds a usage limit whose reset nobody said is waited out, unless configured.

@@ -145,6 +145,13 @@ pub struct DispatchState {
     /// While it is queued (or once its wait ended without a start): its place in the queue.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub queue: Option<QueueInfo>,
+    /// The dispatches it waits for, or waited for before it started (`--after`), in the
+    /// order given.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub after: Vec<DispatchId>,
+    /// While a dependency holds it in the queue (`--after`): why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub held: Option<String>,
     /// Where it runs: here, or the place (`dispatch-agent --host`) shown as its `host`.
     #[serde(rename = "host", skip_serializing_if = "Where::is_here")]
     pub place: Where,
@@ -517,6 +524,8 @@ impl DispatchState {
         DispatchState {
             place: Where::Here,
             queue: None,
+            after: Vec::new(),
+            held: None,
             proof: None,
             verified: None,
             verified_from: None,
@@ -582,6 +591,10 @@ impl DispatchState {
         s.worktree = Some(started.worktree);
         s.base_commit = Some(started.base_commit);
         s.continues = started.continues.map(|c| c.dispatch_id);
+        s.after = (started.after.into_iter())
+            .flat_map(|a| a.on)
+            .map(|d| d.dispatch_id)
+            .collect();
         s.planning = started
             .plan
             .is_some_and(|p| p.stage == crate::receipts::PlanStage::Planning);

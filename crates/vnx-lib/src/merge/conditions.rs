@@ -131,6 +131,14 @@ pub(super) fn check(
         plan.conditions
             .push(Condition::of(super::plan::NAME, approved));
     }
+    // A dispatch of `--after`: its dependencies' work is on the base first.
+    let base_ref = plan.base_ref.clone();
+    if let Some(held) =
+        super::after::check(ctx.ledger, ctx.trusted_keys, repo, ev, base_ref.as_deref())?
+    {
+        plan.conditions
+            .push(Condition::of(super::after::NAME, held));
+    }
     // A follow-up works on the branch of its chain's first dispatch.
     let first = ev
         .started

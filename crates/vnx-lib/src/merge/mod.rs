@@ -14,6 +14,7 @@
 //! current pass for the head (`missing`). A merge interrupted between its `merge` receipt
 //! and its outcome is finished by the next `vnx merge` of the dispatch (`resume`).
 
+pub mod after;
 pub mod conditions;
 pub mod form;
 pub mod land;

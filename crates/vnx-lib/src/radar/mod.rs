@@ -16,7 +16,7 @@ use crate::worktree::changes;
 mod order;
 
 pub use crate::worktree::changes::{Cache, Changed, MAX_FILES};
-pub use order::{Ordered, order};
+pub use order::{Ordered, order, order_after};
 
 /// A file one dispatch changed that others in play changed too.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]

@@ -1,6 +1,7 @@
 //! The order several dispatches merge in: at each turn, the one that shares the fewest files
 //! with those still waiting (then with other dispatches in play, then as given), so that the
 //! merges least likely to conflict land first and a conflict meets as few of them as it can.
+//! A dispatch that started after others of the batch (`--after`) always comes after them.
 
 use std::collections::BTreeSet;
 
@@ -24,6 +25,15 @@ const SHOWN: usize = 3;
 
 /// `ids` in merge order by `radar` (see the module's rule).
 pub fn order(radar: &Radar, ids: &[DispatchId]) -> Ordered {
+    order_after(radar, ids, &Default::default())
+}
+
+/// [`order`], each id after those of the batch it started after (`after`, by id).
+pub fn order_after(
+    radar: &Radar,
+    ids: &[DispatchId],
+    after: &std::collections::BTreeMap<DispatchId, Vec<DispatchId>>,
+) -> Ordered {
     let mut waiting: Vec<&DispatchId> = Vec::new();
     for id in ids {
         if !waiting.contains(&id) {
@@ -40,9 +50,15 @@ pub fn order(radar: &Radar, ids: &[DispatchId]) -> Ordered {
                 .count();
             (in_batch, overlaps.len())
         };
+        // Only one whose dependencies in the batch merged already (all, if a cycle).
+        let free = |id: &DispatchId| {
+            (after.get(id).into_iter().flatten()).all(|d| !waiting.contains(&d) || d == id)
+        };
+        let any_free = waiting.iter().any(|id| free(id));
         let (at, _) = waiting
             .iter()
             .enumerate()
+            .filter(|(_, id)| !any_free || free(id))
             .min_by_key(|(i, id)| (score(id), *i))
             .map(|(i, id)| (i, (*id).clone()))
             .unwrap_or((0, waiting[0].clone()));

@@ -25,14 +25,15 @@ use crate::ids::DispatchId;
 use crate::ledger::attest::Attestor;
 
 /// Where the index lives in a project's data directory (`.vnx-data/`).
-pub const FILE: &str = "index/dispatches.v20";
+pub const FILE: &str = "index/dispatches.v21";
 
 /// The index of the project whose data directory is `data_dir`.
 pub fn path_in(data_dir: &Path) -> std::path::PathBuf {
     data_dir.join(FILE)
 }
 
-/// The index file's first bytes: its format, version 20 (19 kept a dispatch's place as text,
+/// The index file's first bytes: its format, version 21 (20 had no dependencies, `--after`,
+/// in a dispatch's state; 19 kept a dispatch's place as text,
 /// not as [`crate::place_name::Where`]; 18 had no `paused` state, ADR
 /// 0119; 17 had no `limited` state, ADR 0117; 16 did not mark the dispatches the
 /// conflict radar counts in play; 15 took a dispatch's last start, not
@@ -51,7 +52,7 @@ pub fn path_in(data_dir: &Path) -> std::path::PathBuf {
 /// records and heads as they were appended: a change appends the records it touched and a
 /// new head, then points the fixed part at that head ([`Opened::rewrite`]); what no head
 /// names any more is dropped when the file is written whole again.
-const MAGIC: &[u8; 8] = b"VNXRIX20";
+const MAGIC: &[u8; 8] = b"VNXRIX21";
 /// The magic, the head's tag (32 bytes), length and place (8 bytes each).
 const FIXED: u64 = 56;
 /// How many times what its head names the file may grow to before a change writes it whole
@@ -599,10 +600,10 @@ fn write_with(
     // What a reader killed while writing left beside the index is never finished: swept.
     crate::files::sweep_temporaries(path);
     // The indexes of older formats (the names earlier versions gave it, `dispatches.v1` to
-    // `.v19`) are never read again (at fifty thousand dispatches one is tens of MB);
+    // `.v20`) are never read again (at fifty thousand dispatches one is tens of MB);
     // removing one removes a link, never what it points at.
     if let Some(dir) = path.parent() {
-        for version in 1..20 {
+        for version in 1..21 {
             let _ = std::fs::remove_file(dir.join(format!("dispatches.v{version}")));
         }
     }

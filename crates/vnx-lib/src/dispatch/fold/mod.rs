@@ -463,6 +463,12 @@ impl Records {
                 });
                 self.listed += 1;
             }
+            // A dependency holds it: still queued, and why (`--after`).
+            (QueueVerdict::Held, Some(l)) if l.state.state == State::Queued => {
+                l.state.held = Some(q.reason.clone());
+                l.state.reason = Some(q.reason);
+                l.proof = cite;
+            }
             (v, Some(l)) if v.closes() && l.state.state == State::Queued => {
                 let s = &mut l.state;
                 s.state = match v {
@@ -536,6 +542,7 @@ fn queued(id: DispatchId, q: QueueDecision, at: Option<String>) -> DispatchState
     s.place = Where::recorded(q.host.as_deref());
     s.provider = Some(q.provider);
     s.reason = Some(q.reason);
+    s.after = q.after.map(|a| a.on).unwrap_or_default();
     s.queue = Some(QueueInfo {
         position: q.queue_position,
         priority: q.priority,

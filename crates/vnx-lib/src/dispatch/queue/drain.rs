@@ -1,10 +1,13 @@
 //! Draining the queue: under the queue lock, entries past their latest start time are closed
 //! (`expired`), and each provider's first entries start while it has free slots (and no usage
 //! limit holds it, and this machine meets the floors of `admission:`, read once a drain), each
-//! planned again from its recorded base commit and launched as any dispatch.
+//! planned again from its recorded base commit and launched as any dispatch. An entry of
+//! `--after` starts only once its dependencies reached what they had to, from a base holding
+//! their work; one they hold is recorded `held` once for each new reason.
 
-use crate::ids::DispatchId;
+use crate::ids::{CommitId, DispatchId};
 use crate::place_name::Where;
+use crate::receipts::Dependencies;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -62,6 +65,10 @@ pub(super) fn drain_locked(ctx: &Context<'_>, data: &Path) -> Result<Drained, Di
     // `admission:`, no local entry starts.
     let mut short: Option<bool> = None;
     let mut for_hosts = Vec::new();
+    let graph = match entries.iter().any(|e| e.request.after.is_some()) {
+        true => Some(super::after::Graph::read(ctx, &entries, None)?),
+        false => None,
+    };
     for e in entries {
         if e.remote.is_some() {
             if e.expired(now) {
@@ -91,6 +98,18 @@ pub(super) fn drain_locked(ctx: &Context<'_>, data: &Path) -> Result<Drained, Di
             close_expired(ctx, data, e, (capacity, held), &mut done)?;
             continue;
         }
+        // Its dependencies first: waiting, or held (recorded once for each reason).
+        let met = match (&e.request.after, &graph) {
+            (Some(awaited), Some(graph)) => match graph.judge(awaited) {
+                super::after::Judged::Met(met) => Some((awaited, met)),
+                super::after::Judged::Waiting(_) => continue,
+                super::after::Judged::Held(why) => {
+                    hold(ctx, data, e, (capacity, held), &why)?;
+                    continue;
+                }
+            },
+            _ => None,
+        };
         // Full, or held by a usage limit until its reset (ADR 0117), or paused (ADR 0119).
         let on_hold = is_held(&e.provider, &mut holds);
         if limit.is_some_and(|l| held as u32 >= l) || on_hold || paused(&pauses, &e) {
@@ -119,7 +138,21 @@ pub(super) fn drain_locked(ctx: &Context<'_>, data: &Path) -> Result<Drained, Di
             t,
             why,
         );
-        match start_entry(ctx, data, &e, admitted, limit.is_some()) {
+        let base = match met {
+            Some((awaited, met)) => {
+                let repo = crate::worktree::Repo::for_project(ctx.project)?;
+                let on = (&e.id, e.base_ref.as_str());
+                match super::after::base(ctx, &repo, on, awaited, &met) {
+                    Ok(base) => Some(base),
+                    Err(no) => {
+                        hold(ctx, data, e, (capacity, held), &no.describe())?;
+                        continue;
+                    }
+                }
+            }
+            None => None,
+        };
+        match start_entry(ctx, data, &e, (admitted, base), limit.is_some()) {
             Ok(_) => {
                 done.started.push(e.id.clone());
                 running.insert(e.provider.clone(), held + 1);
@@ -133,6 +166,35 @@ pub(super) fn drain_locked(ctx: &Context<'_>, data: &Path) -> Result<Drained, Di
     }
     crate::dispatch::queue::remote::drain(ctx, data, for_hosts, &mut done)?;
     Ok(done)
+}
+
+/// Records that a dependency holds queued entry `e` (`why`), unless its last `held` said
+/// so already; `(capacity, held)` of the slots it waits for.
+pub(super) fn hold(
+    ctx: &Context<'_>,
+    data: &Path,
+    mut e: Entry,
+    (capacity, held): (u32, usize),
+    why: &str,
+) -> Result<(), DispatchError> {
+    if e.held.as_deref() == Some(why) {
+        return Ok(());
+    }
+    let t = (e.priority, e.start_by.clone());
+    let mut d = decision(
+        &e.id,
+        &e.provider,
+        QueueVerdict::Held,
+        capacity,
+        held,
+        t,
+        why.to_owned(),
+    );
+    d.after = e.request.after.clone();
+    record(ctx, &e.ledger, d)?;
+    e.held = Some(why.to_owned());
+    entry::write(data, &e).map_err(crate::dispatch::io_err(&entry::dir(data)))?;
+    Ok(())
 }
 
 /// Whether a pause a person set covers a queued entry (ADR 0119).
@@ -187,7 +249,7 @@ fn start_entry(
     ctx: &Context<'_>,
     data: &Path,
     e: &Entry,
-    admitted: QueueDecision,
+    (admitted, base): (QueueDecision, Option<(CommitId, Dependencies)>),
     limited: bool,
 ) -> Result<Launched, DispatchError> {
     let tmux = Tmux::new(&e.tmux_socket);
@@ -202,8 +264,14 @@ fn start_entry(
         env: kept.as_deref().or(ctx.env),
         ..*ctx
     };
-    let planned = crate::dispatch::plan(&ctx, &e.request()).map(|mut p| {
+    let mut request = e.request();
+    let (base, after) = base.unzip();
+    if let Some(commit) = base {
+        request.base_ref = commit.to_string();
+    }
+    let planned = crate::dispatch::plan(&ctx, &request).map(|mut p| {
         p.base_ref = e.base_ref.clone();
+        p.spec.after = after;
         p
     });
     let plan = match planned {

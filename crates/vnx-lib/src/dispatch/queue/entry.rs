@@ -43,6 +43,10 @@ pub struct Entry {
     /// For a dispatch for a remote host: the host and what its vnx is asked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remote: Option<RemoteEntry>,
+    /// For a dispatch of `--after` a dependency holds: why, as its `held` receipt says (one
+    /// receipt for each new reason).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held: Option<String>,
 }
 
 /// What a dispatch queued for a remote host starts with there.
@@ -101,6 +105,9 @@ pub struct QueuedRequest {
     /// The budget asked for (`--budget`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget: Option<crate::receipts::Budget>,
+    /// The dispatches it waits for (`--after`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<crate::receipts::Awaited>,
 }
 
 impl Entry {
@@ -139,6 +146,7 @@ impl Entry {
             title: r.title.clone(),
             plan: r.plan.clone(),
             budget: r.budget.clone(),
+            after: r.after.clone(),
         }
     }
 
@@ -173,6 +181,7 @@ impl QueuedRequest {
             title: req.title.clone(),
             plan: req.plan.clone(),
             budget: req.budget.clone(),
+            after: req.after.clone(),
         }
     }
 }

@@ -9,6 +9,7 @@
 //! waits, with or without a limit, while its provider is held by a usage limit (`held`) or
 //! this machine is below a floor of `admission:` (`crate::admission`).
 
+pub mod after;
 pub mod claims;
 mod drain;
 pub mod entry;
@@ -134,8 +135,17 @@ fn decision(
         start_by: ticket.1,
         reason,
         host: None,
+        after: None,
         extra: Default::default(),
     }
+}
+
+/// A decision about `plan`'s dispatch before anything was judged of slots.
+fn decision_of(plan: &Plan, verdict: QueueVerdict, ticket: &Ticket, why: String) -> QueueDecision {
+    let spec = &plan.spec;
+    let t = (ticket.priority, ticket.start_by.map(rfc3339));
+    let capacity = spec.slot_limit.unwrap_or(0);
+    decision(&spec.id, spec.provider.name(), verdict, capacity, 0, t, why)
 }
 
 /// `t` as receipts write a time: RFC 3339 in UTC, to the second.
@@ -154,8 +164,24 @@ pub fn submit(
     req: &Request,
     ticket: &Ticket,
 ) -> Result<Submitted, DispatchError> {
-    let spec = &plan.spec;
     let data = data_dir(ctx);
+    // A dispatch of `--after` waits for its dependencies, or starts now from their work.
+    let (ready, after_waits) = match (&req.after, &req.continues) {
+        (Some(awaited), None) => match after::at_submit(ctx, &data, (plan, req), awaited) {
+            Ok(after::AtSubmit::Ready(replanned)) => (Some(replanned), None),
+            Ok(after::AtSubmit::Waits { why, held }) => (None, Some((why, held))),
+            Err(e @ DispatchError::DependenciesConflict { .. }) => {
+                let mut d = decision_of(plan, QueueVerdict::Rejected, ticket, e.to_string());
+                d.after = req.after.clone();
+                record(ctx, &plan.spec.ledger, d)?;
+                return Err(e);
+            }
+            Err(e) => return Err(e),
+        },
+        _ => (None, None),
+    };
+    let plan = ready.as_deref().unwrap_or(plan);
+    let spec = &plan.spec;
     // A provider a usage limit holds starts nothing new until its reset (ADR 0117): the
     // dispatch waits in the queue, with or without a `concurrency:` limit (0: none).
     let limit_hold = held::holding(&data, spec.provider.name());
@@ -178,8 +204,8 @@ pub fn submit(
     let hold = limit_hold
         .map(|h| h.describe())
         .or_else(|| paused::covering_here(spec).map(|p| p.describe()));
-    let waits = hold
-        .clone()
+    let waits = (after_waits.as_ref().map(|(why, _)| why.clone()))
+        .or_else(|| hold.clone())
         .or_else(|| short.as_ref().map(|s| format!("waits for room: {s}")));
     let limit = match (spec.slot_limit, &req.continues, &waits) {
         (Some(limit), None, _) => limit,
@@ -224,7 +250,12 @@ pub fn submit(
         drop(held_lock);
         return launch_claimed(ctx, &data, plan, claimed).map(Submitted::Started);
     }
-    let rule = config.queue.rule(spec.provider.name());
+    // Waiting for its dependencies was asked for: the queue's policy and length do not
+    // refuse it (its latest start time still does).
+    let rule = match after_waits {
+        Some(_) => crate::config::QueueRule::default(),
+        None => config.queue.rule(spec.provider.name()),
+    };
     let full = match &waits {
         Some(h) => h.clone(),
         None => format!("every {} slot ({limit}) is taken", spec.provider),
@@ -252,6 +283,7 @@ pub fn submit(
         tmux_socket: spec.tmux_socket.clone(),
         request: entry::QueuedRequest::of(req),
         remote: None,
+        held: None,
     };
     if let Some(env) = ctx.env {
         let env_path = entry::env_path(&data, &spec.id);
@@ -265,9 +297,13 @@ pub fn submit(
     let position = entry::positions(&all).get(&spec.id).copied().unwrap_or(0);
     let mut d = decide(QueueVerdict::Queued, full.clone());
     d.queue_position = Some(position);
+    d.after = req.after.clone();
     if let Err(err) = record(ctx, &spec.ledger, d) {
         let _ = std::fs::remove_file(path);
         return Err(err);
+    }
+    if let Some((why, true)) = &after_waits {
+        drain::hold(ctx, &data, e, (limit, running), why)?;
     }
     drop(held_lock);
     Ok(Submitted::Queued {
@@ -275,7 +311,7 @@ pub fn submit(
         position,
         capacity: limit,
         why: full,
-        for_room: short.is_some() && hold.is_none(),
+        for_room: short.is_some() && hold.is_none() && after_waits.is_none(),
     })
 }
 

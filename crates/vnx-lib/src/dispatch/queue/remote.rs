@@ -220,6 +220,7 @@ pub fn submit_remote(
             host: target.to_owned(),
             args: request.args.clone(),
         }),
+        held: None,
     };
     let slots = usage(&hosts, &running);
     let full = if target == "any" {

@@ -570,6 +570,7 @@ fn started(ctx: &Context<'_>, plan: &Plan, spec: &Spec, wt: &Worktree) -> Receip
             None => evidence_reach::measure(ctx.key_path, &spec.ledger, &plan.repo.common_dir),
         },
         continues: spec.continues.clone(),
+        after: spec.after.clone(),
         budget: spec.budget.clone(),
         project_day: spec.project_day.clone(),
         limits: spec.limits.clone(),

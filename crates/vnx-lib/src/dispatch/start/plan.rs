@@ -242,6 +242,7 @@ fn plan_in<'scope, 'env>(
     });
     let (instruction, title) = instruction_and_title(req, &constraints, &egress, &provider_name);
     let spec = Spec {
+        after: None,
         title: title.clone(),
         plan: req.plan.clone(),
         sandbox: sandbox.transpose()?,

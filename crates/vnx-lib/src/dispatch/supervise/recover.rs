@@ -377,6 +377,7 @@ fn spec_of(r: &Recovery<'_>, dispatch_dir: &Path, started: &DispatchStarted) -> 
     let id = &started.dispatch_id;
     let pool = &r.config.worktree.pool;
     Spec {
+        after: started.after.clone(),
         id: id.clone(),
         role: started.role.clone(),
         provider: crate::provider::ProviderName::of(&started.provider),

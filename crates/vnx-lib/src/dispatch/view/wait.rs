@@ -121,7 +121,7 @@ fn settled_by(
         // with the line that closed it.
         return Ok(match r.and_then(DispatchRecord::queue_state) {
             Some((v, cite)) if v.closes() => Some(Waited::Closed(reader.read(cite)?)),
-            Some((QueueVerdict::Queued, _)) => None,
+            Some((QueueVerdict::Queued | QueueVerdict::Held, _)) => None,
             _ => Some(Waited::Unknown),
         });
     };
