@@ -315,3 +315,31 @@ fn after_merged_starts_from_the_base_once_its_dependency_merged() {
     assert_eq!(started["after"]["until"], "merged");
     repo.verify_ok();
 }
+
+#[test]
+fn a_start_naming_a_head_its_dependency_never_recorded_does_not_verify() {
+    let repo = repo();
+    let (a, _) = start(&repo, "commit", (Some("a.txt"), None), &[]);
+    assert_eq!(wait(&repo, &a), 0);
+    let (b, _) = start(&repo, "commit", (Some("b.txt"), None), &["--after", &a]);
+    assert_eq!(wait(&repo, &b), 0);
+    repo.verify_ok();
+    // A start signed with this repository's own key, claiming a head of `a` no receipt of
+    // `a` records (main's): chained and signed, so only the dependency check can see it.
+    let line = receipt(&repo, &b, "dispatch_started");
+    let mut forged: vnx::receipts::DispatchStarted = serde_json::from_value(line).unwrap();
+    forged.dispatch_id = vnx::ids::DispatchId::parse("D-0000f0f0").unwrap();
+    let main = repo.env.git(&["rev-parse", "main"]);
+    let after = forged.after.as_mut().unwrap();
+    after.on[0].head_commit = vnx::ids::CommitId::parse(main.trim()).unwrap();
+    let key_path = repo.env.home().join(".config/vnx/checkpoint.key");
+    let (key, _) = vnx::ledger::checkpoint::CheckpointKey::load_or_create(&key_path).unwrap();
+    let attestor = vnx::ledger::attest::Attestor::new(&key);
+    let signed = attestor.attest(&vnx::receipts::write(&forged), &vnx::ledger::now_utc);
+    let ledger = vnx::ledger::Ledger::new(crate::common::ledger_path(&repo));
+    ledger.append(&signed).unwrap();
+    let r = run(repo.vnx().args(["audit-chain", "verify", "--json"]));
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("dependency_unproven"), "{}", r.stdout);
+    assert!(r.stdout.contains("D-0000f0f0"), "{}", r.stdout);
+}

@@ -29,10 +29,15 @@ pub fn verify_anchored(
         None => false,
     };
     // The hosts' mirrored lines are picked out during the verify's one pass over the file.
-    let (mut report, kept) = verify_keeping(path, &options, &[mirror::NEEDLE])?;
+    let needles = [mirror::NEEDLE, crate::dependencies::NEEDLE];
+    let (mut report, kept) = verify_keeping(path, &options, &needles)?;
     if anchored {
         orphaned_trailers(path, &mut report)?;
     }
+    let (after, kept): (Vec<_>, Vec<_>) = (kept.into_iter())
+        .partition(|k| memchr::memmem::find(&k.bytes, crate::dependencies::NEEDLE).is_some());
+    crate::dependencies::check(path, &after, &options.trusted_keys, &mut report)
+        .map_err(CheckpointError::from)?;
     let mirrors = Mirrors::from_lines(kept.into_iter().map(|k| (k.number, k.bytes)));
     remote_segments(path, &mirrors, &mut report)?;
     Ok((report, anchored))

@@ -14,6 +14,7 @@
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod audit;
+pub mod dependencies;
 pub mod evidence;
 pub mod ids;
 pub mod mirror;

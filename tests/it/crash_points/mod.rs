@@ -10,6 +10,7 @@
 //! without a scenario here.
 
 mod accept;
+mod after;
 mod answer;
 mod conclude;
 mod gate;

@@ -112,6 +112,9 @@ pub enum ViolationKind {
     RemoteUnmirrored,
     /// A host's fetched checkpoint disagrees with the mirrored line it names.
     RemoteCheckpointMismatch,
+    /// A start names a dependency's head (`--after`) no earlier done completion or
+    /// acceptance of that dependency records.
+    DependencyUnproven,
 }
 
 /// One violation.

@@ -498,3 +498,136 @@ pub fn lines_alone(
         .collect();
     lines(s, &deps, &waiting)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(text: &str) -> DispatchId {
+        DispatchId::parse(text).unwrap()
+    }
+
+    /// A queued entry `of` waiting for `on`.
+    fn entry(of: &str, on: &[&str]) -> Entry {
+        serde_json::from_value(serde_json::json!({
+            "id": of, "provider": "demo", "priority": 0, "seq": 0, "queued_at": "",
+            "capacity": 0, "base_commit": "0123456789abcdef0123456789abcdef01234567",
+            "base_ref": "refs/heads/main", "ledger": "/l", "tmux_socket": "s",
+            "request": {
+                "role": "implementer", "model": null, "instruction": "x", "deadline_secs": 1,
+                "permission": "edits", "lane": null, "skills": [], "overrides": [],
+                "override_reasons": {}, "completion_retry_secs": 1, "stall_after_secs": null,
+                "after": {"on": on, "until": "done"},
+            },
+        }))
+        .unwrap()
+    }
+
+    fn graph(entries: &[Entry], states: Vec<DispatchState>) -> Graph {
+        Graph {
+            states: states.into_iter().map(|s| (s.id.clone(), s)).collect(),
+            queued: entries.iter().map(|e| (e.id.clone(), e.clone())).collect(),
+        }
+    }
+
+    fn awaited(on: &[&str]) -> Awaited {
+        Awaited {
+            on: on.iter().map(|o| id(o)).collect(),
+            until: DependencyEnd::Done,
+        }
+    }
+
+    #[test]
+    fn a_wait_that_leads_back_to_the_dispatch_is_a_cycle() {
+        // D-b waits for D-a and D-c for D-b in the queue: D-a waiting for D-c closes it.
+        let g = graph(
+            &[
+                entry("D-0000000b", &["D-0000000a"]),
+                entry("D-0000000c", &["D-0000000b"]),
+            ],
+            vec![],
+        );
+        let cycle = g
+            .cycle(&id("D-0000000a"), &awaited(&["D-0000000c"]))
+            .unwrap();
+        assert_eq!(
+            list(&cycle),
+            "D-0000000a, D-0000000c, D-0000000b, D-0000000a"
+        );
+        assert!(
+            g.cycle(&id("D-0000000d"), &awaited(&["D-0000000c"]))
+                .is_none()
+        );
+        assert!(
+            g.cycle(&id("D-0000000d"), &awaited(&["D-0000000d"]))
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn each_state_of_a_dependency_waits_holds_or_lets_go() {
+        let state = |s: State, landed: Option<Landed>| {
+            let mut d = DispatchState::blank(id("D-0000000a"), s);
+            d.landed = landed;
+            d.head_commit =
+                Some(CommitId::parse("0123456789abcdef0123456789abcdef01234567").unwrap());
+            d
+        };
+        let judge = |s: DispatchState, until: DependencyEnd| {
+            graph(&[], vec![s]).judge(&Awaited {
+                on: vec![id("D-0000000a")],
+                until,
+            })
+        };
+        let done = State::Ended(DispatchStatus::Done);
+        assert!(matches!(
+            judge(state(done, None), DependencyEnd::Done),
+            Judged::Met(_)
+        ));
+        assert!(matches!(
+            judge(state(done, None), DependencyEnd::Merged),
+            Judged::Waiting(_)
+        ));
+        let merged = state(done, Some(Landed::Merged));
+        assert!(matches!(
+            judge(merged, DependencyEnd::Merged),
+            Judged::Met(_)
+        ));
+        assert!(matches!(
+            judge(state(State::Running, None), DependencyEnd::Done),
+            Judged::Waiting(_)
+        ));
+        let failed = judge(
+            state(State::Ended(DispatchStatus::Failed), None),
+            DependencyEnd::Done,
+        );
+        assert_eq!(failed, Judged::Held("D-0000000a ended failed".into()));
+        let asks = State::Ended(DispatchStatus::NeedsInput);
+        assert!(matches!(
+            judge(state(asks, None), DependencyEnd::Done),
+            Judged::Waiting(_)
+        ));
+        let released = state(done, Some(Landed::Released));
+        assert!(matches!(
+            judge(released, DependencyEnd::Done),
+            Judged::Held(_)
+        ));
+        // A follow-up that ended done stands for the dispatch it continues.
+        let mut first = state(State::Ended(DispatchStatus::Failed), None);
+        first.continued_by = Some(id("D-0000000f"));
+        let mut fixed = state(done, None);
+        fixed.id = id("D-0000000f");
+        let g = graph(&[], vec![first, fixed]);
+        let Judged::Met(met) = g.judge(&awaited(&["D-0000000a"])) else {
+            panic!("the follow-up's end counts");
+        };
+        assert_eq!(met[0].by, id("D-0000000f"));
+        // A held dependency in the queue holds what waits for it.
+        let mut held = entry("D-0000000a", &["D-00000009"]);
+        held.held = Some("D-00000009 ended failed".into());
+        let g = graph(&[held], vec![]);
+        assert!(
+            matches!(g.judge(&awaited(&["D-0000000a"])), Judged::Held(w) if w.contains("is held"))
+        );
+    }
+}
