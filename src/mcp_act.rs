@@ -287,8 +287,7 @@ impl Server {
         Parameters(a): Parameters<DispatchArgs>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
-        self.act(&ctx, move |desk| start_dispatch(desk, a))
-            .await
+        self.act(&ctx, move |desk| start_dispatch(desk, a)).await
     }
 
     /// Waits for dispatches.
@@ -332,8 +331,7 @@ impl Server {
         Parameters(a): Parameters<AnswerArgs>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
-        self.act_on(&ctx, move || decided(true, a))
-            .await
+        self.act_on(&ctx, move || decided(true, a)).await
     }
 
     /// Refuses what a dispatch waits for.
@@ -346,8 +344,7 @@ impl Server {
         Parameters(a): Parameters<AnswerArgs>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
-        self.act_on(&ctx, move || decided(false, a))
-            .await
+        self.act_on(&ctx, move || decided(false, a)).await
     }
 
     /// Comments on a dispatch's diff, or sends the comments.
@@ -360,8 +357,7 @@ impl Server {
         Parameters(a): Parameters<ReviewArgs>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
-        self.act(&ctx, move |desk| review(desk, a))
-            .await
+        self.act(&ctx, move |desk| review(desk, a)).await
     }
 
     /// Opens a dispatch's pull request.

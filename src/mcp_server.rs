@@ -4,7 +4,8 @@
 //! input is an "invalid params" error, anything else an "internal error", both with the cause
 //! in words. Subscriptions to dispatches and the notifications they bring are `mcp_watch`'s.
 
-use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
 
 use rmcp::handler::server::{router::tool::ToolRouter, wrapper::Parameters};
 use rmcp::model::{
@@ -20,9 +21,8 @@ use serde::Deserialize;
 use vnx::actions::guard::Worker;
 use vnx::config::ActTool;
 use vnx::mcp::read::{self, Filter};
+use vnx::mcp::watch::Watch;
 use vnx::mcp::{McpError, Settings, govern, resources};
-
-use crate::mcp_watch::Watching;
 
 /// Serves MCP on this process's stdin and stdout until the client closes them. Starts the
 /// one tokio runtime vnx has (current-thread, plus the blocking pool the answers run on).
@@ -52,8 +52,10 @@ pub struct Server {
     worker: Option<Worker>,
     /// Whether acting tools are served.
     acting: bool,
-    /// The dispatches this session's client watches.
-    watching: Arc<Watching>,
+    /// The dispatches this session's client watches (`mcp_watch`).
+    watch: Arc<Mutex<Watch>>,
+    /// Whether the task telling the client what changed runs.
+    telling: Arc<AtomicBool>,
 }
 
 /// One dispatch.
@@ -159,7 +161,8 @@ impl Server {
             tool_router: Server::tool_router(),
             worker: None,
             acting: false,
-            watching: Arc::default(),
+            watch: Arc::default(),
+            telling: Arc::default(),
         }
     }
 
@@ -171,7 +174,8 @@ impl Server {
             tool_router: Server::tool_router() + Server::act_router(allowed),
             worker,
             acting: true,
-            watching: Arc::default(),
+            watch: Arc::default(),
+            telling: Arc::default(),
         }
     }
 
@@ -186,8 +190,13 @@ impl Server {
     }
 
     /// What this session's client watches.
-    pub(crate) fn watching(&self) -> &Watching {
-        &self.watching
+    pub(crate) fn watch(&self) -> &Arc<Mutex<Watch>> {
+        &self.watch
+    }
+
+    /// Whether the task telling the client what changed runs.
+    pub(crate) fn telling(&self) -> &AtomicBool {
+        &self.telling
     }
 
     /// The tmux socket dispatches run on.
@@ -300,7 +309,8 @@ impl Server {
             any: a.any,
             timeout: a.timeout_seconds,
         };
-        self.tool(move |s| read::wait(s, &a.dispatch_ids, how)).await
+        self.tool(move |s| read::wait(s, &a.dispatch_ids, how))
+            .await
     }
 
     /// The newest receipts.

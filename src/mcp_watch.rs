@@ -4,7 +4,7 @@
 //! them changes state. A task of the session looks at the ledger now and then while something
 //! is watched; what changed, for this client, is the library's (`vnx::mcp::watch`).
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -28,13 +28,6 @@ const TICK: Duration = Duration::from_secs(1);
 /// The `_meta` key of an update that gives the dispatch's state now.
 pub const STATUS_META: &str = "vnx/status";
 
-/// One session's watch: what its client watches, and whether the task telling it runs.
-#[derive(Debug, Default)]
-pub(crate) struct Watching {
-    watch: Arc<Mutex<Watch>>,
-    telling: AtomicBool,
-}
-
 impl Server {
     /// `resources/subscribe`: the dispatch `uri` names watched from its state now on.
     pub(crate) async fn subscribe_to(
@@ -42,7 +35,7 @@ impl Server {
         uri: String,
         peer: &Peer<RoleServer>,
     ) -> Result<(), ErrorData> {
-        let watch = Arc::clone(&self.watching().watch);
+        let watch = Arc::clone(self.watch());
         self.blocking(move |s| watch::subscribe(s, &watch, &uri))
             .await?;
         self.keep_telling(peer);
@@ -51,7 +44,7 @@ impl Server {
 
     /// `resources/unsubscribe`: the dispatch `uri` names no longer watched.
     pub(crate) fn unsubscribe_from(&self, uri: &str) -> Result<(), ErrorData> {
-        watch::unsubscribe(&self.watching().watch, uri).map_err(|e| error(&e))
+        watch::unsubscribe(self.watch(), uri).map_err(|e| error(&e))
     }
 
     /// Watches, for the client `peer` is, the dispatches an acting tool's `answer` says it
@@ -77,7 +70,7 @@ impl Server {
             return;
         }
         {
-            let mut w = (self.watching().watch.lock()).unwrap_or_else(|e| e.into_inner());
+            let mut w = (self.watch().lock()).unwrap_or_else(|e| e.into_inner());
             for (id, status) in started {
                 // Past the bound, a start is not watched; a subscribe says why.
                 let _ = w.watch(id, status);
@@ -88,13 +81,12 @@ impl Server {
 
     /// Starts the task that tells `peer` what changed, unless it runs.
     fn keep_telling(&self, peer: &Peer<RoleServer>) {
-        let watching = self.watching();
-        if watching.telling.swap(true, Ordering::SeqCst) {
+        if self.telling().swap(true, Ordering::SeqCst) {
             return;
         }
         tokio::spawn(tell(
             self.settings(),
-            Arc::clone(&watching.watch),
+            Arc::clone(self.watch()),
             peer.clone(),
         ));
     }
@@ -112,8 +104,7 @@ async fn tell(settings: Arc<Settings>, watch: Arc<Mutex<Watch>>, peer: Peer<Role
         }
         let (s, w) = (Arc::clone(&settings), Arc::clone(&watch));
         // A read that failed (a ledger being replaced, say) is tried again at the next tick.
-        let Ok(Ok(changed)) = tokio::task::spawn_blocking(move || watch::look(&s, &w)).await
-        else {
+        let Ok(Ok(changed)) = tokio::task::spawn_blocking(move || watch::look(&s, &w)).await else {
             continue;
         };
         for c in changed {

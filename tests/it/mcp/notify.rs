@@ -7,8 +7,8 @@ use rmcp::ServiceExt;
 use rmcp::handler::client::ClientHandler;
 use rmcp::model::{
     CallToolRequestParams, ClientCapabilities, ClientConfig, ErrorCode, Implementation,
-    InitializeRequestParams, NotificationMetaObject, ResourceUpdatedNotificationParam, SubscribeRequestParams,
-    UnsubscribeRequestParams,
+    InitializeRequestParams, NotificationMetaObject, ResourceUpdatedNotificationParam,
+    SubscribeRequestParams, UnsubscribeRequestParams,
 };
 use rmcp::service::{NotificationContext, Peer, RoleClient, RunningService};
 use tokio::sync::mpsc;
@@ -63,13 +63,16 @@ async fn connect(
         Implementation::new("manager", "1.0"),
     );
     let client = Hearing { me, heard: tx };
-    let c = (client.serve(crate::common::mcp_stdio::spawn(cmd)).await)
-        .expect("the MCP handshake");
+    let c = (client.serve(crate::common::mcp_stdio::spawn(cmd)).await).expect("the MCP handshake");
     (c, rx)
 }
 
 /// A tool's structured answer (a tool error or a protocol error fails the test).
-async fn tool(c: &Peer<RoleClient>, name: &'static str, args: serde_json::Value) -> serde_json::Value {
+async fn tool(
+    c: &Peer<RoleClient>,
+    name: &'static str,
+    args: serde_json::Value,
+) -> serde_json::Value {
     let params = CallToolRequestParams::new(name).with_arguments(args.as_object().unwrap().clone());
     let call = tokio::time::timeout(PATIENCE, c.call_tool(params));
     let r = (call.await)
@@ -131,7 +134,11 @@ async fn a_subscriber_is_told_when_its_dispatch_changes_state() {
         .await
         .unwrap();
     // Only a dispatch's resource, of a dispatch the ledger knows.
-    for bad in ["vnx://ledger", "vnx://dispatch/D-000000000000", "vnx://dispatch/.."] {
+    for bad in [
+        "vnx://ledger",
+        "vnx://dispatch/D-000000000000",
+        "vnx://dispatch/..",
+    ] {
         match c.subscribe(SubscribeRequestParams::new(bad)).await {
             Err(rmcp::ServiceError::McpError(e)) => {
                 assert_eq!(e.code, ErrorCode::INVALID_PARAMS, "{bad}: {e:?}")
@@ -187,9 +194,7 @@ async fn a_dispatch_a_client_started_is_told_to_it_without_a_subscribe() {
     configure(&repo, ACT_ALL);
     let tmp = tempfile::tempdir().unwrap();
     let (c, mut heard) = connect(&repo, tmp.path(), &["mcp", "--act"]).await;
-    let demo = |model: &str| {
-        serde_json::json!({"instruction": "add the demo output", "provider": "demo", "model": model})
-    };
+    let demo = |model: &str| serde_json::json!({"instruction": "add the demo output", "provider": "demo", "model": model});
     let slow = tool(&c, "dispatch", demo("slow")).await;
     let slow = slow["dispatch_id"].as_str().unwrap().to_owned();
     let quick = tool(&c, "dispatch", demo("commit")).await;

@@ -511,7 +511,11 @@ pub fn ended<'a>(
     waited: &std::collections::BTreeMap<DispatchId, view::Waited>,
 ) -> Vec<&'a DispatchId> {
     ids.iter()
-        .filter(|id| waited.get(*id).is_some_and(|w| !matches!(w, view::Waited::StillRunning)))
+        .filter(|id| {
+            waited
+                .get(*id)
+                .is_some_and(|w| !matches!(w, view::Waited::StillRunning))
+        })
         .collect()
 }
 

@@ -249,20 +249,21 @@ mod tests {
     fn states_are_read_again_when_the_ledger_changed_or_a_while_passed() {
         let mut w = Watch::default();
         let now = Instant::now();
-        let mark = Some(Mark {
+        let at = Mark {
             len: 10,
             modified: None,
             inode: 1,
-        });
+        };
+        let mark = Some(at);
         // Nothing watched: never due.
         assert!(!w.due(mark, now));
         w.watch(id(1), "running").unwrap();
         assert!(w.due(mark, now), "never read yet");
         w.saw(mark, now, &map(&[(1, "running")]));
         assert!(!w.due(mark, now + Duration::from_secs(1)));
-        let grown = Some(Mark { len: 11, ..mark.unwrap() });
+        let grown = Some(Mark { len: 11, ..at });
         assert!(w.due(grown, now + Duration::from_secs(1)));
-        let replaced = Some(Mark { inode: 2, ..mark.unwrap() });
+        let replaced = Some(Mark { inode: 2, ..at });
         assert!(w.due(replaced, now));
         assert!(w.due(None, now), "the ledger went away");
         assert!(w.due(mark, now + REREAD));
@@ -274,7 +275,12 @@ mod tests {
             dispatch_of(&format!("vnx://dispatch/{}", id(7))).unwrap(),
             id(7)
         );
-        for uri in ["vnx://ledger", "vnx://dispatches", "vnx://dispatch/../x", "x"] {
+        for uri in [
+            "vnx://ledger",
+            "vnx://dispatches",
+            "vnx://dispatch/../x",
+            "x",
+        ] {
             assert!(dispatch_of(uri).unwrap_err().is_input(), "{uri}");
         }
     }
@@ -283,10 +289,16 @@ mod tests {
     fn a_client_watches_a_bounded_number() {
         let mut w = Watch::default();
         for n in 0..MAX_WATCHED {
-            w.watch(DispatchId::parse(&format!("D-{n:012x}")).unwrap(), "running")
-                .unwrap();
+            w.watch(
+                DispatchId::parse(&format!("D-{n:012x}")).unwrap(),
+                "running",
+            )
+            .unwrap();
         }
         assert!(w.watch(id(0), "done").is_ok(), "one watched already");
-        assert!(w.watch(DispatchId::parse("D-ffffffffffff").unwrap(), "running").is_err());
+        assert!(
+            w.watch(DispatchId::parse("D-ffffffffffff").unwrap(), "running")
+                .is_err()
+        );
     }
 }
