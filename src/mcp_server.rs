@@ -412,14 +412,18 @@ impl ServerHandler for Server {
                  and the acting tools this project allows ({}), each what its vnx command does \
                  under the same constraints, gates and merge conditions, each receipt naming \
                  this client. A dispatch's own worker never approves or merges itself or a \
-                 dispatch it started.",
+                 dispatch it started. A dispatch this client starts is told to it as it changes \
+                 state (notifications/resources/updated of vnx://dispatch/ID); wait with \
+                 any: true returns when the first of several ends.",
                 tools.join(", ")
             )
         } else {
             "vnx, read-only: dispatches, worker logs and diffs, waiting for dispatches, \
              receipts, ledger verification, gate results, merge readiness, provider \
              constraints and spend. Nothing here dispatches, merges or writes; every answer's \
-             `evidence` names the receipts (line SHA-256) it was derived from."
+             `evidence` names the receipts (line SHA-256) it was derived from. Subscribe to \
+             vnx://dispatch/ID to be told (notifications/resources/updated) as it changes \
+             state; wait_dispatches with any: true returns when the first of several ends."
                 .to_owned()
         })
     }

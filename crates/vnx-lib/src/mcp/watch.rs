@@ -16,9 +16,13 @@ use super::{McpError, Settings};
 use crate::dispatch::fold;
 use crate::ids::DispatchId;
 
-/// How long the states are trusted while the ledger does not change: a worker whose session
-/// ended without a receipt reads `lost` only when read again.
+/// How long the states of live dispatches are trusted while the ledger does not change: a
+/// worker whose session ended without a receipt reads `lost` only when read again.
 pub const REREAD: Duration = Duration::from_secs(15);
+
+/// The states in which a dispatch can change with nothing written to the ledger (its session
+/// ending unrecorded): those [`REREAD`] is for.
+const LIVE: [&str; 4] = ["queued", "running", "blocked", "stalled"];
 
 /// The most dispatches one client may watch.
 pub const MAX_WATCHED: usize = 1000;
@@ -89,13 +93,15 @@ impl Watch {
     }
 
     /// Whether the states are to be read again, the ledger being as `mark` says at `now`:
-    /// something is watched, and the ledger changed since the last read or [`REREAD`] passed.
+    /// something is watched, and they were never read, or the ledger changed since, or
+    /// [`REREAD`] passed while a watched dispatch is live.
     pub fn due(&self, mark: Option<Mark>, now: Instant) -> bool {
+        let Some(at) = self.read_at else {
+            return !self.told.is_empty();
+        };
+        let live = || self.told.values().any(|s| LIVE.contains(s));
         !self.told.is_empty()
-            && (mark != self.mark
-                || self
-                    .read_at
-                    .is_none_or(|at| now.saturating_duration_since(at) >= REREAD))
+            && (mark != self.mark || (now.saturating_duration_since(at) >= REREAD && live()))
     }
 
     /// The states read at `now` from the ledger as `mark` says: those of the watched
@@ -266,7 +272,11 @@ mod tests {
         let replaced = Some(Mark { inode: 2, ..at });
         assert!(w.due(replaced, now));
         assert!(w.due(None, now), "the ledger went away");
-        assert!(w.due(mark, now + REREAD));
+        assert!(w.due(mark, now + REREAD), "a running one may be lost");
+        // Ended, it changes only with a line on the ledger.
+        w.saw(mark, now, &map(&[(1, "done")]));
+        assert!(!w.due(mark, now + REREAD * 10));
+        assert!(w.due(grown, now));
     }
 
     #[test]
