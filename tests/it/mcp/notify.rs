@@ -17,7 +17,7 @@ use super::act::ACT_ALL;
 use crate::common::{Repo, configure, run};
 
 /// How long a test waits for what it expects before it fails (nothing is timed).
-const PATIENCE: std::time::Duration = std::time::Duration::from_secs(300);
+const PATIENCE: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// A client that hears resource updates: each URI with the state `_meta` gives.
 struct Hearing {
