@@ -9,6 +9,8 @@ mod cli;
 mod mcp_act;
 #[cfg(feature = "mcp")]
 pub mod mcp_server;
+#[cfg(feature = "mcp")]
+mod mcp_watch;
 mod shown;
 #[cfg(feature = "dashboard")]
 pub mod tui;

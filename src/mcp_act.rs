@@ -5,7 +5,8 @@
 //! 0083) with its constraints, gates and merge conditions, the MCP client named as who acts
 //! on every receipt that names one. Only the tools the project's `mcp.act` lists are served;
 //! a dispatch's own worker is refused deciding for itself or for a dispatch it started
-//! (`vnx::actions::guard`), as a tool error that leaves the ledger as it was.
+//! (`vnx::actions::guard`), as a tool error that leaves the ledger as it was. A dispatch a
+//! tool started is watched for the client (`mcp_watch`).
 
 use rmcp::handler::server::common::{FromContextPart, schema_for_input};
 use rmcp::handler::server::router::tool::{ToolRoute, ToolRouter};
@@ -78,6 +79,10 @@ struct WaitArgs {
     /// Give up after this many seconds (default 30, at most 600); those still running read
     /// `running`.
     timeout_seconds: Option<u64>,
+    /// Return once any of them ended (`ended` names which; the others read `running`),
+    /// not once each did (default false).
+    #[serde(default)]
+    any: bool,
 }
 
 /// A follow-up.
@@ -186,13 +191,14 @@ impl Server {
         Actor::mcp(name, version, self.worker().cloned())
     }
 
-    /// Runs `act` at the project's desk as `actor` on the blocking pool; its JSON, or its
-    /// error as a tool error.
+    /// Runs `act` at the project's desk as the client `ctx` names on the blocking pool; its
+    /// JSON, or its error as a tool error. What it started is watched for the client.
     async fn act(
         &self,
-        actor: Actor,
+        ctx: &RequestContext<RoleServer>,
         act: impl FnOnce(&Desk<'_>) -> Result<serde_json::Value, CliError> + Send + 'static,
     ) -> Result<CallToolResult, ErrorData> {
+        let actor = self.actor(ctx);
         let socket = self.tmux_socket();
         let done = tokio::task::spawn_blocking(move || {
             context::with_desk_for(Some(socket), &actor, |desk| act(desk))
@@ -204,16 +210,18 @@ impl Server {
                 None,
             )
         })?;
-        Ok(result(done))
+        let answer = result(done);
+        self.watch_started(&answer, &ctx.peer);
+        Ok(answer)
     }
 
-    /// Does `action` (`vnx::actions::act`) as `actor`: its answer, or why not.
+    /// Does `action` (`vnx::actions::act`) as the client `ctx` names: its answer, or why not.
     async fn act_on(
         &self,
-        actor: Actor,
+        ctx: &RequestContext<RoleServer>,
         action: impl FnOnce() -> Result<Action, CliError> + Send + 'static,
     ) -> Result<CallToolResult, ErrorData> {
-        self.act(actor, move |desk| answer(desk, &action()?)).await
+        self.act(ctx, move |desk| answer(desk, &action()?)).await
     }
 }
 
@@ -225,8 +233,7 @@ fn on_the_id(
     Box::pin(async move {
         let Parameters(a) = Parameters::<IdArgs>::from_context_part(&mut call)?;
         let command = table::by_tool(&call.name).map_or("", |r| r.command);
-        let actor = call.service.actor(&call.request_context);
-        let done = call.service.act_on(actor, move || {
+        let done = call.service.act_on(&call.request_context, move || {
             let id = id(&a.dispatch_id)?;
             Action::on(command, id).ok_or_else(|| CliError::new(format!("no action {command:?}")))
         });
@@ -273,25 +280,28 @@ impl Server {
     /// Dispatches a worker.
     #[tool(
         name = "dispatch",
-        description = "Start a worker on a task in its own worktree, as `vnx dispatch-agent --detach` does (constraints checked, queued when every slot of its CLI is taken). Returns its dispatch id; `wait` waits for it. The dispatch_started receipt names this client."
+        description = "Start a worker on a task in its own worktree, as `vnx dispatch-agent --detach` does (constraints checked, queued when every slot of its CLI is taken). Returns its dispatch id; `wait` waits for it, and this client is sent notifications/resources/updated of vnx://dispatch/ID whenever its state changes (resources/unsubscribe stops them). The dispatch_started receipt names this client."
     )]
     async fn dispatch(
         &self,
         Parameters(a): Parameters<DispatchArgs>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
-        self.act(self.actor(&ctx), move |desk| start_dispatch(desk, a))
-            .await
+        self.act(&ctx, move |desk| start_dispatch(desk, a)).await
     }
 
     /// Waits for dispatches.
     #[tool(
         name = "wait",
-        description = "Wait, as `vnx wait` does, until each dispatch completed (done, failed, needs_input, timeout, cancelled), was lost, or is blocked on a prompt, for at most timeout_seconds (default 30, at most 600); still running ones read `running`."
+        description = "Wait, as `vnx wait` does, until each dispatch (with any: true, the first of them) completed (done, failed, needs_input, timeout, cancelled), was lost, or is blocked on a prompt, for at most timeout_seconds (default 30, at most 600); still running ones read `running`, and `ended` names those that did. A dispatch this client started is also told as it changes: notifications/resources/updated of vnx://dispatch/ID."
     )]
     async fn wait(&self, Parameters(a): Parameters<WaitArgs>) -> Result<CallToolResult, ErrorData> {
-        let timeout = a.timeout_seconds.unwrap_or(30).min(MAX_WAIT);
-        self.tool(move |s| vnx::mcp::read::wait(s, &a.dispatch_ids, true, Some(timeout)))
+        let how = vnx::mcp::read::Waiting {
+            until_blocked: true,
+            any: a.any,
+            timeout: Some(a.timeout_seconds.unwrap_or(30).min(MAX_WAIT)),
+        };
+        self.tool(move |s| vnx::mcp::read::wait(s, &a.dispatch_ids, how))
             .await
     }
 
@@ -305,7 +315,7 @@ impl Server {
         Parameters(a): Parameters<FollowUpArgs>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
-        self.act_on(self.actor(&ctx), move || {
+        self.act_on(&ctx, move || {
             Ok(Action::FollowUp(id(&a.dispatch_id)?, a.instruction))
         })
         .await
@@ -321,8 +331,7 @@ impl Server {
         Parameters(a): Parameters<AnswerArgs>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
-        self.act_on(self.actor(&ctx), move || decided(true, a))
-            .await
+        self.act_on(&ctx, move || decided(true, a)).await
     }
 
     /// Refuses what a dispatch waits for.
@@ -335,8 +344,7 @@ impl Server {
         Parameters(a): Parameters<AnswerArgs>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
-        self.act_on(self.actor(&ctx), move || decided(false, a))
-            .await
+        self.act_on(&ctx, move || decided(false, a)).await
     }
 
     /// Comments on a dispatch's diff, or sends the comments.
@@ -349,8 +357,7 @@ impl Server {
         Parameters(a): Parameters<ReviewArgs>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
-        self.act(self.actor(&ctx), move |desk| review(desk, a))
-            .await
+        self.act(&ctx, move |desk| review(desk, a)).await
     }
 
     /// Opens a dispatch's pull request.
@@ -363,7 +370,7 @@ impl Server {
         Parameters(a): Parameters<PrOpenArgs>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
-        self.act(self.actor(&ctx), move |desk| {
+        self.act(&ctx, move |desk| {
             let setup = crate::cli::util::forge::Setup::new(std::slice::from_ref(&a.dispatch_id))?
                 .acting_for(desk.by);
             let request = vnx::forge::open::Request {
@@ -389,7 +396,7 @@ impl Server {
         Parameters(a): Parameters<IdArgs>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
-        self.act(self.actor(&ctx), move |desk| {
+        self.act(&ctx, move |desk| {
             let setup = crate::cli::util::forge::Setup::new(std::slice::from_ref(&a.dispatch_id))?;
             let data = setup.project.data_dir();
             let id = &setup.ids[0];
@@ -413,7 +420,7 @@ impl Server {
         Parameters(a): Parameters<PrMergeArgs>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
-        self.act(self.actor(&ctx), move |desk| {
+        self.act(&ctx, move |desk| {
             // Refused before the forge is asked for anything.
             if let Ok(named) = DispatchId::parse(&a.dispatch_id) {
                 govern(desk, "pr merge", &named)?;

@@ -2,15 +2,17 @@
 //! resources as rmcp serves them on a current-thread tokio runtime. Each call is handed to
 //! the synchronous library's answers (`vnx::mcp`) on tokio's blocking pool; a client's bad
 //! input is an "invalid params" error, anything else an "internal error", both with the cause
-//! in words.
+//! in words. Subscriptions to dispatches and the notifications they bring are `mcp_watch`'s.
 
-use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
 
 use rmcp::handler::server::{router::tool::ToolRouter, wrapper::Parameters};
 use rmcp::model::{
     CallToolResult, ErrorData, Implementation, ListResourceTemplatesResult, ListResourcesResult,
     PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult,
     Resource, ResourceContents, ResourceTemplate, ServerCapabilities, ServerConfig,
+    SubscribeRequestParams, UnsubscribeRequestParams,
 };
 use rmcp::service::RequestContext;
 use rmcp::{RoleServer, ServerHandler, ServiceExt, tool, tool_handler, tool_router};
@@ -19,6 +21,7 @@ use serde::Deserialize;
 use vnx::actions::guard::Worker;
 use vnx::config::ActTool;
 use vnx::mcp::read::{self, Filter};
+use vnx::mcp::watch::Watch;
 use vnx::mcp::{McpError, Settings, govern, resources};
 
 /// Serves MCP on this process's stdin and stdout until the client closes them. Starts the
@@ -49,6 +52,10 @@ pub struct Server {
     worker: Option<Worker>,
     /// Whether acting tools are served.
     acting: bool,
+    /// The dispatches this session's client watches (`mcp_watch`).
+    watch: Arc<Mutex<Watch>>,
+    /// Whether the task telling the client what changed runs.
+    telling: Arc<AtomicBool>,
 }
 
 /// One dispatch.
@@ -92,6 +99,10 @@ struct WaitArgs {
     timeout_seconds: Option<u64>,
     /// Also return when a dispatch is blocked on a permission prompt (default true).
     until_blocked: Option<bool>,
+    /// Return once any of them ended (`ended` names which; the others read `running`),
+    /// not once each did (default false).
+    #[serde(default)]
+    any: bool,
 }
 
 /// The newest receipts.
@@ -127,7 +138,7 @@ struct CostArgs {
 struct NoArgs {}
 
 /// The MCP error for `e`: its message and causes.
-fn error(e: &McpError) -> ErrorData {
+pub(crate) fn error(e: &McpError) -> ErrorData {
     let mut text = e.to_string();
     let mut cause = std::error::Error::source(e);
     while let Some(c) = cause {
@@ -150,6 +161,8 @@ impl Server {
             tool_router: Server::tool_router(),
             worker: None,
             acting: false,
+            watch: Arc::default(),
+            telling: Arc::default(),
         }
     }
 
@@ -161,12 +174,29 @@ impl Server {
             tool_router: Server::tool_router() + Server::act_router(allowed),
             worker,
             acting: true,
+            watch: Arc::default(),
+            telling: Arc::default(),
         }
     }
 
     /// The dispatch's worker this server runs in.
     pub(crate) fn worker(&self) -> Option<&Worker> {
         self.worker.as_ref()
+    }
+
+    /// The settings answers are made with.
+    pub(crate) fn settings(&self) -> Arc<Settings> {
+        Arc::clone(&self.settings)
+    }
+
+    /// What this session's client watches.
+    pub(crate) fn watch(&self) -> &Arc<Mutex<Watch>> {
+        &self.watch
+    }
+
+    /// Whether the task telling the client what changed runs.
+    pub(crate) fn telling(&self) -> &AtomicBool {
+        &self.telling
     }
 
     /// The tmux socket dispatches run on.
@@ -189,7 +219,7 @@ impl Server {
     }
 
     /// Runs `answer` on the blocking pool with the settings.
-    async fn blocking<T: Send + 'static>(
+    pub(crate) async fn blocking<T: Send + 'static>(
         &self,
         answer: impl FnOnce(&Settings) -> Result<T, McpError> + Send + 'static,
     ) -> Result<T, ErrorData> {
@@ -267,15 +297,19 @@ impl Server {
 
     /// Waits for dispatches.
     #[tool(
-        description = "Wait, as `vnx wait --until-blocked --json` does, until each dispatch completed (done, failed, needs_input, timeout, cancelled), was lost, or is blocked on a permission prompt, for at most timeout_seconds; still running ones read `running`. Returns each dispatch's status and the receipts that settled it.",
+        description = "Wait, as `vnx wait --until-blocked --json` does, until each dispatch (with any: true, the first of them) completed (done, failed, needs_input, timeout, cancelled), was lost, or is blocked on a permission prompt, for at most timeout_seconds; still running ones read `running`. Returns each dispatch's status, the receipts that settled it, and `ended`: those that did.",
         annotations(read_only_hint = true)
     )]
     async fn wait_dispatches(
         &self,
         Parameters(a): Parameters<WaitArgs>,
     ) -> Result<CallToolResult, ErrorData> {
-        let until_blocked = a.until_blocked.unwrap_or(true);
-        self.tool(move |s| read::wait(s, &a.dispatch_ids, until_blocked, a.timeout_seconds))
+        let how = read::Waiting {
+            until_blocked: a.until_blocked.unwrap_or(true),
+            any: a.any,
+            timeout: a.timeout_seconds,
+        };
+        self.tool(move |s| read::wait(s, &a.dispatch_ids, how))
             .await
     }
 
@@ -366,6 +400,7 @@ impl ServerHandler for Server {
             ServerCapabilities::builder()
                 .enable_tools()
                 .enable_resources()
+                .enable_resources_subscribe()
                 .build(),
         )
         .with_server_info(Implementation::new("vnx", env!("CARGO_PKG_VERSION")))
@@ -377,14 +412,18 @@ impl ServerHandler for Server {
                  and the acting tools this project allows ({}), each what its vnx command does \
                  under the same constraints, gates and merge conditions, each receipt naming \
                  this client. A dispatch's own worker never approves or merges itself or a \
-                 dispatch it started.",
+                 dispatch it started. A dispatch this client starts is told to it as it changes \
+                 state (notifications/resources/updated of vnx://dispatch/ID); wait with \
+                 any: true returns when the first of several ends.",
                 tools.join(", ")
             )
         } else {
             "vnx, read-only: dispatches, worker logs and diffs, waiting for dispatches, \
              receipts, ledger verification, gate results, merge readiness, provider \
              constraints and spend. Nothing here dispatches, merges or writes; every answer's \
-             `evidence` names the receipts (line SHA-256) it was derived from."
+             `evidence` names the receipts (line SHA-256) it was derived from. Subscribe to \
+             vnx://dispatch/ID to be told (notifications/resources/updated) as it changes \
+             state; wait_dispatches with any: true returns when the first of several ends."
                 .to_owned()
         })
     }
@@ -417,6 +456,22 @@ impl ServerHandler for Server {
                 .with_description("One dispatch whole, with its receipts and evidence")
                 .with_mime_type("application/json"),
         ]))
+    }
+
+    async fn subscribe(
+        &self,
+        request: SubscribeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        self.subscribe_to(request.uri, &context.peer).await
+    }
+
+    async fn unsubscribe(
+        &self,
+        request: UnsubscribeRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        self.unsubscribe_from(&request.uri)
     }
 
     async fn read_resource(

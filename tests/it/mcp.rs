@@ -5,7 +5,8 @@
 //! project, its git directory and the user's vnx state byte for byte as they were.
 //!
 //! The answers are tested here; bad input and leaving everything as it was in
-//! `mcp/guarantees.rs`, and `vnx init --mcp` in `mcp/init.rs`.
+//! `mcp/guarantees.rs`, `vnx init --mcp` in `mcp/init.rs`, subscriptions, notifications and
+//! waiting for any in `mcp/notify.rs`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -20,6 +21,7 @@ use crate::common::{Repo, committed, configure, gate_check, ledger_path, run};
 pub mod act;
 mod guarantees;
 mod init;
+mod notify;
 
 const GATES: &str = "gates:\n\
     \x20 tests: {kind: command, argv: [sh, -c, 'test -f demo-output.txt']}\n\

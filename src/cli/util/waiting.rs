@@ -56,6 +56,7 @@ pub(crate) fn wait_for(
     };
     let asked = wait::Wait {
         until_blocked: how.until_blocked,
+        any: false,
         until_pr: how.until_pr.map(UntilPr::of),
         timeout: how.timeout.map(std::time::Duration::from_secs),
     };

@@ -85,6 +85,7 @@ pub fn wait(
         ids,
         tmux,
         how.until_blocked,
+        how.any,
         deadline,
         &mut |event| match event {
             view::WaitEvent::Settled(_, Waited::Lost) => {}

@@ -6,13 +6,14 @@
 //! These are the answers, made synchronously: dispatches, logs, diffs and waits (`read`),
 //! receipts, verification, gates, merge readiness, constraints and spend (`govern`), the
 //! ledger and dispatch records as resources (`resources`), each with the receipts it cites
-//! (`evidence`). The protocol (rmcp on a current-thread tokio runtime, calling these through
+//! (`evidence`), and what changed of the dispatches a client watches (`watch`). The protocol (rmcp on a current-thread tokio runtime, calling these through
 //! `spawn_blocking`) is the CLI's: the library has no async code.
 
 mod evidence;
 pub mod govern;
 pub mod read;
 pub mod resources;
+pub mod watch;
 
 use std::path::PathBuf;
 

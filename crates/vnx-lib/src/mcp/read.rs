@@ -70,7 +70,7 @@ pub fn check_id(id: &str) -> Result<DispatchId, McpError> {
 /// the record of `want`. Read through the read index (ADR 0045) when it holds.
 /// `want` names the dispatches needed (others may come too); the count is of every
 /// dispatch listed.
-fn states(s: &Settings, want: fold::Want<'_>) -> Result<view::StatesRead, McpError> {
+pub(super) fn states(s: &Settings, want: fold::Want<'_>) -> Result<view::StatesRead, McpError> {
     // The index is authenticated with the signing key; without one there is none.
     let attestor = s
         .key
@@ -405,16 +405,29 @@ pub fn diff(
     )
 }
 
-/// Waits, as `vnx wait` does (the same `actions::wait`), until each dispatch completed (done,
-/// failed, needs_input, …), was lost, or (with `until_blocked`) is blocked, for at most
-/// `timeout` seconds; those still running then read `running`. Unlike `vnx wait`, it neither
-/// drains the queue, nor catches up with hosts, nor appends pending completions.
-pub fn wait(
-    s: &Settings,
-    ids: &[String],
-    until_blocked: bool,
-    timeout: Option<u64>,
-) -> Result<serde_json::Value, McpError> {
+/// How an MCP client waits: past a permission prompt or not, for any of the dispatches or
+/// for each, for how long.
+#[derive(Clone, Copy, Debug)]
+pub struct Waiting {
+    /// Also return when a dispatch is blocked on a permission prompt.
+    pub until_blocked: bool,
+    /// Return once any of them ended (the others read `running`), not once each did.
+    pub any: bool,
+    /// At most this many seconds (30 when not given; at most [`LIMITS`]' `wait_seconds`).
+    pub timeout: Option<u64>,
+}
+
+/// Waits, as `vnx wait` does (the same `actions::wait`), until each dispatch (or, with
+/// `any`, the first of them) completed (done, failed, needs_input, …), was lost, or (with
+/// `until_blocked`) is blocked, for at most `timeout` seconds; those still running then read
+/// `running`, and `ended` names those that did not. Unlike `vnx wait`, it neither drains the
+/// queue, nor catches up with hosts, nor appends pending completions.
+pub fn wait(s: &Settings, ids: &[String], how: Waiting) -> Result<serde_json::Value, McpError> {
+    let Waiting {
+        until_blocked,
+        any,
+        timeout,
+    } = how;
     if ids.is_empty() || ids.len() > LIMITS.wait_ids {
         return Err(McpError::bad(format!(
             "give 1 to {} dispatch ids (got {})",
@@ -440,6 +453,7 @@ pub fn wait(
     // The wait `vnx wait` waits, without its duties: nothing drained or appended here.
     let how = crate::actions::wait::Wait {
         until_blocked,
+        any,
         until_pr: None,
         timeout: Some(std::time::Duration::from_secs(secs)),
     };
@@ -483,10 +497,26 @@ pub fn wait(
         serde_json::json!({
             "dispatches": settled,
             "all_done": waited.values().all(view::Waited::succeeded),
+            "ended": ended(&ids, &waited),
             "timeout_seconds": secs,
         }),
         Evidence::new(&s.ledger, cited)?,
     )
+}
+
+/// Those of `ids` the wait saw end (complete, be lost, be blocked, leave the queue), in the
+/// order given: each but the ones still running.
+pub fn ended<'a>(
+    ids: &'a [DispatchId],
+    waited: &std::collections::BTreeMap<DispatchId, view::Waited>,
+) -> Vec<&'a DispatchId> {
+    ids.iter()
+        .filter(|id| {
+            waited
+                .get(*id)
+                .is_some_and(|w| !matches!(w, view::Waited::StillRunning))
+        })
+        .collect()
 }
 
 /// The MCP server's end of a wait: it answers once the wait is over, so it hears nothing as

@@ -16,6 +16,9 @@ use crate::remote::{CatchUp, RemoteError};
 pub struct Wait {
     /// Also settle when a dispatch is blocked.
     pub until_blocked: bool,
+    /// Over once any of the dispatches settled (the others then read
+    /// [`Waited::StillRunning`]), not once each did.
+    pub any: bool,
     /// Then wait on each done dispatch's pull request (needs a forge).
     pub until_pr: Option<UntilPr>,
     /// Give up after this long (the dispatches still running then are

@@ -1,6 +1,7 @@
 //! Waiting for dispatches to settle: their records read once, then the ledger followed
 //! (each new line about them folded in) until each has completed, was corrected, was lost,
-//! left the queue without starting or (when asked) is blocked.
+//! left the queue without starting or (when asked) is blocked; or, waiting for any of them,
+//! until the first of them does.
 
 use crate::ids::DispatchId;
 use std::collections::BTreeMap;
@@ -145,17 +146,19 @@ pub fn wait(
     tmux: &Tmux,
     until_blocked: bool,
 ) -> Result<BTreeMap<DispatchId, Waited>, LedgerError> {
-    wait_with(ledger, ids, tmux, until_blocked, None, &mut |_| {})
+    wait_with(ledger, ids, tmux, until_blocked, false, None, &mut |_| {})
 }
 
 /// [`wait`], reporting each dispatch the moment it settles and the pending ones whenever the
 /// ledger is quiet, and giving up at `deadline` (the pending ones are then
-/// [`Waited::StillRunning`]).
+/// [`Waited::StillRunning`]). With `any`, the wait is over once any of `ids` settled (those
+/// that settled in the same look count too); the others are then [`Waited::StillRunning`].
 pub fn wait_with(
     ledger: &Path,
     ids: &[DispatchId],
     tmux: &Tmux,
     until_blocked: bool,
+    any: bool,
     deadline: Option<std::time::Instant>,
     on: &mut dyn for<'e> FnMut(WaitEvent<'e>),
 ) -> Result<BTreeMap<DispatchId, Waited>, LedgerError> {
@@ -163,6 +166,7 @@ pub fn wait_with(
         map: BTreeMap::new(),
         on,
     };
+    let over = |settled: usize| settled == ids.len() || (any && settled > 0);
     let wanted: Vec<&str> = ids.iter().map(DispatchId::as_str).collect();
     // Read under the append lock (shared): a group commit that wrote a completion and its
     // correction is never seen half-written.
@@ -181,8 +185,8 @@ pub fn wait_with(
             }
         }
     }
-    if done.map.len() == ids.len() {
-        return Ok(done.map);
+    if over(done.map.len()) {
+        return Ok(done.still_running(ids));
     }
     let (mut lines, mut offset) = (records.lines, records.offset);
     let mut failed = None;
@@ -272,11 +276,11 @@ pub fn wait_with(
                 (lines, offset) = (0, 0);
             }
         }
-        done.map.len() < ids.len()
+        !over(done.map.len())
     })?;
     match failed {
         Some(e) => Err(e),
-        None => Ok(done.map),
+        None => Ok(done.still_running(ids)),
     }
 }
 
@@ -290,5 +294,16 @@ impl SettledSoFar<'_> {
     fn insert(&mut self, id: DispatchId, w: Waited) {
         (self.on)(WaitEvent::Settled(&id, &w));
         self.map.insert(id, w);
+    }
+
+    /// The settled ones, each of `ids` not settled (a wait for any of them that is over)
+    /// reported and read as [`Waited::StillRunning`].
+    fn still_running(mut self, ids: &[DispatchId]) -> BTreeMap<DispatchId, Waited> {
+        for id in ids {
+            if !self.map.contains_key(id) {
+                self.insert(id.clone(), Waited::StillRunning);
+            }
+        }
+        self.map
     }
 }
