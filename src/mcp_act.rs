@@ -62,6 +62,14 @@ struct DispatchArgs {
     /// Hold the worker to a budget while it runs: `tokens=N`, `cost=X` or both, as
     /// `--budget` takes it (the role's and the project-day's hold too).
     budget: Option<String>,
+    /// Dispatch ids it waits for: queued until each ended done (or merged, with
+    /// `after_merged`), then started from their work (the one's head, or their heads merged);
+    /// one that fails holds it, saying why.
+    #[serde(default)]
+    after: Vec<String>,
+    /// With `after`: wait until each is merged, and start from the base.
+    #[serde(default)]
+    after_merged: bool,
 }
 
 /// One dispatch.
@@ -489,6 +497,9 @@ fn start_dispatch(desk: &Desk<'_>, a: DispatchArgs) -> Result<serde_json::Value,
     let mut request = vnx::actions::start::asked(&defaults, named, a.plan, asked)
         .ok_or_else(crate::cli::util::launch::no_role)?;
     request.id = crate::cli::util::ids::new_dispatch_id(a.dispatch_id.as_deref())?;
+    let project = desk.ctx.project;
+    request.after =
+        crate::cli::util::ids::awaited(project, &a.after, a.after_merged, request.id.as_ref())?;
     request.budget = (a.budget.as_deref())
         .map(crate::cli::util::launch::parse_budget)
         .transpose()

@@ -141,26 +141,9 @@ pub fn run(mut args: Args) -> Result<ExitCode, CliError> {
             ),
         );
     }
-    for id in &args.after {
-        super::util::ids::check_dispatch_id(id)?;
-    }
     let project = settings::project()?;
-    let after = (!args.after.is_empty())
-        .then(|| -> Result<_, CliError> {
-            // Its own id is not on the ledger yet: named, it is a cycle the library refuses.
-            let on = (args.after.iter())
-                .map(|g| match vnx::ids::DispatchId::parse(g) {
-                    Ok(own) if new_id.as_ref() == Some(&own) => Ok(own),
-                    _ => super::util::ids::dispatch_id(&project, g),
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            let until = match args.after_merged {
-                true => vnx::receipts::DependencyEnd::Merged,
-                false => vnx::receipts::DependencyEnd::Done,
-            };
-            Ok(vnx::receipts::Awaited { on, until })
-        })
-        .transpose()?;
+    let after =
+        super::util::ids::awaited(&project, &args.after, args.after_merged, new_id.as_ref())?;
     let defaults = project.load_config()?.defaults;
     let named = vnx::config::Named {
         role: args.agent.take(),

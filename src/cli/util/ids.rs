@@ -83,3 +83,30 @@ pub(crate) fn project_for(
         .collect::<Result<_, _>>()?;
     Ok((project, ids))
 }
+
+/// What a new dispatch waits for (`--after`, the MCP `dispatch` tool's `after`): each id
+/// checked and resolved (its own id, `own`, kept as given: the library refuses the cycle),
+/// and whether each must be merged or only done; `None` for none.
+pub(crate) fn awaited(
+    project: &vnx::project::Project,
+    after: &[String],
+    merged: bool,
+    own: Option<&vnx::ids::DispatchId>,
+) -> Result<Option<vnx::receipts::Awaited>, CliError> {
+    if after.is_empty() {
+        return Ok(None);
+    }
+    let mut on = Vec::new();
+    for given in after {
+        check_dispatch_id(given)?;
+        on.push(match vnx::ids::DispatchId::parse(given) {
+            Ok(id) if own == Some(&id) => id,
+            _ => dispatch_id(project, given)?,
+        });
+    }
+    let until = match merged {
+        true => vnx::receipts::DependencyEnd::Merged,
+        false => vnx::receipts::DependencyEnd::Done,
+    };
+    Ok(Some(vnx::receipts::Awaited { on, until }))
+}
