@@ -96,7 +96,7 @@ pub(super) fn run(args: WatchArgs) -> Result<ExitCode, CliError> {
     let mut out = Out::new();
     let mut passes = 0u64;
     loop {
-        let outcomes = desk_in(&project, args.tmux.tmux_socket.clone(), None, |desk| {
+        let (outcomes, issues) = desk_in(&project, args.tmux.tmux_socket.clone(), None, |desk| {
             setup.within(|ctx, forge, config| {
                 let w = Watch {
                     forge_ctx: ctx,
@@ -104,7 +104,8 @@ pub(super) fn run(args: WatchArgs) -> Result<ExitCode, CliError> {
                     config,
                     now: now(),
                 };
-                Ok(react::pass(desk, &w)?)
+                let reacted = react::pass(desk, &w)?;
+                Ok((reacted, issues_pass(desk, &w)?))
             })
         })?;
         passes += 1;
@@ -120,11 +121,42 @@ pub(super) fn run(args: WatchArgs) -> Result<ExitCode, CliError> {
         if args.once && !args.json && outcomes.is_empty() {
             out.line(react::NOTHING_TO_WATCH)?;
         }
+        for o in &issues {
+            if args.json {
+                out.json(o)?;
+            } else {
+                out.line(&escape(&o.line()))?;
+            }
+        }
         if args.once {
             return Ok(crate::cli::util::error::Exit::Ok.into());
         }
         std::thread::sleep(Duration::from_secs(interval));
     }
+}
+
+/// The issues pass of `forge.issues` (issue 72): the issues vnx follows told what is new and
+/// released once closed, then the open issues its label or assignee names taken, each as a
+/// dispatch of `forge.issues.role` (else `defaults.role`) with the defaults' worker.
+fn issues_pass(
+    desk: &vnx::actions::Desk<'_>,
+    w: &Watch<'_>,
+) -> Result<Vec<vnx::actions::issues::Outcome>, vnx::actions::ActionError> {
+    let intake = vnx::actions::issues::Intake {
+        forge_ctx: w.forge_ctx,
+        forge: w.forge,
+        config: w.config,
+    };
+    let role = (w.config.forge.as_ref()).and_then(|f| f.issues.role.clone());
+    let request = || {
+        let named = vnx::config::Named {
+            role: role.clone(),
+            ..Default::default()
+        };
+        let asked = vnx::dispatch::Request::of(String::new());
+        vnx::actions::start::asked(&w.config.defaults, named, false, asked)
+    };
+    vnx::actions::issues::pass(desk, &intake, &request)
 }
 
 /// Notes the passes made so far and when the last ended, in `.vnx-data/forge/watch.json`

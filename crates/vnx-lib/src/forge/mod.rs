@@ -16,6 +16,8 @@ pub mod comment;
 pub mod fix;
 pub mod gh;
 pub mod history;
+pub mod intake;
+pub mod issue;
 pub mod merge;
 pub mod open;
 pub mod push;
@@ -288,6 +290,21 @@ pub enum ForgeError {
         /// What was wrong.
         detail: String,
     },
+    /// The forge has no issue by that number (or it is a pull request).
+    #[error("the forge has no issue #{number}")]
+    NoIssue {
+        /// The number named.
+        number: u64,
+    },
+    /// The issue is not one vnx takes as work (closed, or its author is not one the
+    /// project takes work from): nothing was started.
+    #[error("issue #{number} is not taken: {why}")]
+    IssueNotTaken {
+        /// Its number.
+        number: u64,
+        /// Why, in words.
+        why: String,
+    },
     /// The config could not be read.
     #[error(transparent)]
     Config(#[from] ConfigError),
@@ -380,6 +397,14 @@ impl ForgeError {
                 "`gh pr view {number}` shows what the forge requires (reviews, checks); \
                  `vnx pr show` shows what vnx sees"
             ),
+            ForgeError::NoIssue { .. } => {
+                "name an open issue's number (`gh issue list` lists them)".into()
+            }
+            ForgeError::IssueNotTaken { .. } => {
+                "only issues opened by the repository's owners, members and collaborators are \
+                 taken unless forge.issues.authors is `any`; a closed issue never is"
+                    .into()
+            }
             ForgeError::Config(e) => return e.hint(),
             ForgeError::Merge(e) => return e.hint(),
             ForgeError::Gate(e) => return e.hint(),
