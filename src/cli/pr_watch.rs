@@ -1,6 +1,7 @@
 //! `vnx pr watch`: the project's open pull requests watched and reacted to as
 //! `forge.reactions` says (ADR 0093), a pass per refresh through the library's
-//! `actions::react::pass`; in the foreground, one pass (`--once`), or in a tmux session of its
+//! `actions::react::pass`, then the issues of `forge.issues` through `actions::issues::pass`;
+//! in the foreground, one pass (`--once`), or in a tmux session of its
 //! own on vnx's socket (`--detach`, stopped with `--stop`). A lock file under `.vnx-data/`
 //! keeps it to one watcher per project.
 
@@ -33,6 +34,12 @@ use crate::cli::util::output::{Out, escape, say};
 /// by default GitHub's OWNER, MEMBER and COLLABORATOR) are quoted to a fix or move a
 /// reaction: changes requested by outsiders alone start no fix, and their words are named as
 /// left out.
+///
+/// With forge.issues (a label or an assignee), each pass also takes the open issues they name
+/// as dispatches (only those opened by the repository's owners, members and collaborators
+/// unless forge.issues.authors is any), tells each issue vnx took its pull request and how
+/// its dispatch ended, once each, and stops a dispatch whose issue was closed; each a signed
+/// issue_* receipt.
 ///
 /// One watcher per project: a second is refused while one runs. `--detach` runs it in a tmux
 /// session of its own on vnx's socket; `vnx pr watch --stop` stops that one.
@@ -105,9 +112,21 @@ pub(super) fn run(args: WatchArgs) -> Result<ExitCode, CliError> {
                     now: now(),
                 };
                 let reacted = react::pass(desk, &w)?;
-                Ok((reacted, issues_pass(desk, &w)?))
+                Ok((reacted, issues_pass(desk, &w)))
             })
         })?;
+        // A failed issues pass ends `--once`; a running watcher says so and goes on.
+        let issues = match issues {
+            Ok(issues) => issues,
+            Err(e) if !args.once => {
+                say!(
+                    "warning: the issues pass failed: {}",
+                    escape(&e.to_string())
+                );
+                Vec::new()
+            }
+            Err(e) => return Err(e.into()),
+        };
         passes += 1;
         note_pass(&project, passes);
         for o in &outcomes {

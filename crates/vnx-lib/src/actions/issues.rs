@@ -177,12 +177,7 @@ pub fn take(
             return Err(e);
         }
     };
-    let words = format!(
-        "vnx took this issue as its task: dispatch `{id}` (role `{}`, {}) works on it. Its pull \
-         request, once it is done, says it closes this issue.",
-        started.role, started.provider
-    );
-    if let Err(e) = tell(w, &taken, "taken", None, &words) {
+    if let Err(e) = tell(w, &taken, "taken", None, &taken_words(&taken)) {
         notes.push(format!("could not comment on issue #{}: {e}", issue.number));
     }
     Ok(Taken {
@@ -190,6 +185,15 @@ pub fn take(
         started,
         notes,
     })
+}
+
+/// What the comment on an issue vnx took says.
+fn taken_words(t: &IssueTaken) -> String {
+    format!(
+        "vnx took this issue as its task: dispatch `{}` works on it. Its pull request, once it \
+         is done, says it closes this issue.",
+        t.dispatch_id
+    )
 }
 
 /// How GitHub's association reads in a sentence.
@@ -303,6 +307,13 @@ fn follow(desk: &Desk<'_>, w: &Intake<'_>, intakes: &Intakes) -> Result<Vec<Outc
     for t in followed {
         let mut done = Vec::new();
         let state = states.iter().find(|s| s.id == t.dispatch_id);
+        if !intakes.told(t, "taken") {
+            // Its comment failed when it was taken: told now.
+            done.push(match tell(w, t, "taken", None, &taken_words(t)) {
+                Ok(()) => "told it was taken".to_owned(),
+                Err(e) => format!("could not tell it was taken: {e}"),
+            });
+        }
         let branch = format!("dispatch/{}", t.dispatch_id);
         if let Some(opened) = histories.get(&branch).and_then(History::current)
             && !intakes.told(t, "pull_request")

@@ -4,8 +4,9 @@
 //! recorded head pushed to the forge's branch (`push`), `vnx pr open` (`open`: push, open or
 //! update, `pr_opened`), `vnx pr merge` (`merge`: vnx's own conditions, then the forge's
 //! merge, `pr_merged`), what the ledger holds of a branch's pull requests (`history`), one
-//! read of a pull request and the forge cache readers share (`watch`), and forge text bounded
-//! and made safe to show (`text`).
+//! read of a pull request and the forge cache readers share (`watch`), forge text bounded
+//! and made safe to show (`text`), issues read, listed, labelled and commented on (`issue`)
+//! and what the ledger holds of the issues taken as work (`intake`).
 //!
 //! Everything read from the forge is untrusted: it is bounded, its control characters
 //! replaced, and it is only ever passed on as data (a body goes through a file vnx writes,

@@ -4,9 +4,10 @@
 //! only the head its completion (or acceptance) recorded. The title is the task's (the first
 //! dispatch of a follow-up chain's); the body (written to a private file `gh` reads, never an
 //! argv) carries the worker's summary, the gates that passed on that head and the receipt
-//! that proves it. A pull request keeps its words: a later head (a follow-up's, `vnx pr fix`,
-//! `vnx resume`) is pushed and told in a comment of the same shape, never by replacing the
-//! title or the description.
+//! that proves it, and for a dispatch taken from an issue (`issue_taken`, its chain's
+//! first's) `Closes #N.`, in vnx's words. A pull request keeps its words: a later head (a
+//! follow-up's, `vnx pr fix`, `vnx resume`) is pushed and told in a comment of the same shape,
+//! never by replacing the title or the description.
 //!
 //! Its steps (`steps::pr_open`): pushed, pull request made, receipt. A rerun after a kill
 //! pushes the same head again (nothing to do), finds the branch's open pull request, comments
