@@ -3,7 +3,8 @@
 //! watch --once`) as a dispatch whose pull request closes it on merge; an issue from an
 //! outsider is left alone; closing an issue stops its dispatch; `vnx run --issue N` quotes
 //! the issue to its worker as data and refuses an outsider's unless `forge.issues.authors:
-//! any`. Every intake, refusal, comment and release is a signed receipt.
+//! any`. Every intake, refusal, comment and release is a signed receipt. And the scripted
+//! GitHub's closing rule vnx's pull requests rest on: a keyword in quoted code closes nothing.
 
 use serde_json::{Value, json};
 
@@ -316,4 +317,40 @@ fn run_issue_refuses_an_outsiders_issue_unless_the_config_takes_anyones() {
     let r = run_issue(&repo, &forge, n);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     assert_eq!(repo.events("issue_taken").len(), 1);
+}
+
+#[test]
+fn only_a_closing_keyword_outside_code_closes_an_issue_on_merge() {
+    // What vnx's pull requests rest on: the worker's summary is quoted in a fence, and GitHub
+    // reads no closing keyword in code; vnx's own `Closes #N.` is outside it.
+    let (repo, forge) = project("commit", "");
+    let quoted = issue(&forge, "ana", "OWNER", "left open");
+    let named = issue(&forge, "ana", "OWNER", "closed by the merge");
+    repo.env.git(&["checkout", "-q", "-b", "feat"]);
+    repo.env
+        .git(&["commit", "-q", "--allow-empty", "-m", "feat"]);
+    repo.env.git(&["push", "-q", "origin", "feat"]);
+    repo.env.git(&["checkout", "-q", "main"]);
+    let body = format!("````text\nCloses #{quoted}, fixes #{quoted}\n````\n\nCloses #{named}.\n");
+    let mut cmd = std::process::Command::new("gh");
+    forge.env(&mut cmd).current_dir(repo.env.path()).args([
+        "pr", "create", "--repo", "o/r", "--head", "feat", "--base", "main", "--title", "t",
+        "--body", &body,
+    ]);
+    let r = run(cmd);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let number = r
+        .stdout
+        .trim()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .parse::<u64>()
+        .unwrap();
+    forge.control(
+        "merge",
+        Some(json!({"pr": number, "author": "ana", "method": "squash"})),
+    );
+    assert_eq!(forge_issue(&forge, quoted)["state"], "OPEN");
+    assert_eq!(forge_issue(&forge, named)["state"], "CLOSED");
 }
