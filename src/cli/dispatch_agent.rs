@@ -10,6 +10,7 @@ use vnx::provider::Lane;
 use super::CliError;
 use super::util::context::with_desk;
 use super::util::launch::{LaneArg, SandboxFlags, Started, Task, read_instruction};
+use super::util::output::{escape, say};
 use super::util::settings;
 
 /// Dispatch a worker CLI in its own git worktree and tmux pane
@@ -105,6 +106,15 @@ pub struct Args {
     /// to free a slot. `here` (this machine) is the default
     #[arg(long, value_name = "NAME")]
     host: Option<String>,
+    /// Take issue N of the forge (`forge:` in .vnx/config.yaml) as the task: its title,
+    /// labels and body quoted to the worker as data, never as instructions. Only an open
+    /// issue, and by default only one opened by the repository's owners, members or
+    /// collaborators (forge.issues.authors: any widens it). vnx claims it with
+    /// forge.issues.claim_label and a comment, and the pull request it opens when the
+    /// dispatch is done (always asked for) says it closes the issue
+    #[arg(long, value_name = "N", conflicts_with_all = ["task", "instruction", "instruction_file", "host", "title"],
+          value_parser = clap::value_parser!(u64).range(1..))]
+    issue: Option<u64>,
     /// Seconds the supervisor retries appending the completion before leaving it for the
     /// next vnx command
     #[arg(long, value_name = "SECS", default_value_t = 30, hide = true)]
@@ -112,6 +122,9 @@ pub struct Args {
 }
 
 pub fn run(mut args: Args) -> Result<ExitCode, CliError> {
+    if let Some(number) = args.issue {
+        return run_issue(args, number);
+    }
     if args.task.is_none()
         && args.task_args.instruction.is_none()
         && args.task_args.instruction_file.is_none()
@@ -184,6 +197,54 @@ pub fn run(mut args: Args) -> Result<ExitCode, CliError> {
     }
     with_desk(args.tmux.tmux_socket, |desk| {
         args.started.start(desk, &request, &ticket)
+    })
+}
+
+/// `vnx run --issue N`: the issue read, checked and taken as the task of a dispatch asked
+/// for by the other flags, its pull request opened when it is done.
+fn run_issue(mut args: Args, number: u64) -> Result<ExitCode, CliError> {
+    let new_id = super::util::ids::new_dispatch_id(args.id.as_deref())?;
+    let setup = super::util::forge::Setup::new(&[])?;
+    let defaults = setup.project.load_config()?.defaults;
+    let named = vnx::config::Named {
+        role: args.agent.take(),
+        provider: args.provider.take(),
+        model: args.model.take(),
+        lane: args.lane.map(Lane::from),
+    };
+    let asked = Request {
+        id: new_id,
+        completion_retry: Duration::from_secs(args.completion_retry),
+        stall_after: args.stall_after.map(Duration::from_secs),
+        ..args
+            .task_args
+            .request(String::new(), String::new(), &args.sandbox)
+    };
+    let request = vnx::actions::start::asked(&defaults, named, args.plan, asked)
+        .ok_or_else(super::util::launch::no_role)?;
+    // Its pull request is what closes the issue: always asked for, and waited for.
+    args.started.open_pr = true;
+    with_desk(args.tmux.tmux_socket, |desk| {
+        args.started.launch(desk, |told| {
+            let taken = setup.within(|ctx, forge, config| {
+                let w = vnx::actions::issues::Intake {
+                    forge_ctx: ctx,
+                    forge,
+                    config,
+                };
+                vnx::actions::issues::take_named(desk, &w, number, request, told)
+            })?;
+            say!(
+                "took issue #{} ({}) by {}",
+                taken.issue.number,
+                escape(&taken.issue.url),
+                escape(&taken.issue.author)
+            );
+            for note in &taken.notes {
+                say!("note: {}", escape(note));
+            }
+            Ok(taken.started)
+        })
     })
 }
 

@@ -1,6 +1,7 @@
 //! `vnx pr watch`: the project's open pull requests watched and reacted to as
 //! `forge.reactions` says (ADR 0093), a pass per refresh through the library's
-//! `actions::react::pass`; in the foreground, one pass (`--once`), or in a tmux session of its
+//! `actions::react::pass`, then the issues of `forge.issues` through `actions::issues::pass`;
+//! in the foreground, one pass (`--once`), or in a tmux session of its
 //! own on vnx's socket (`--detach`, stopped with `--stop`). A lock file under `.vnx-data/`
 //! keeps it to one watcher per project.
 
@@ -33,6 +34,12 @@ use crate::cli::util::output::{Out, escape, say};
 /// by default GitHub's OWNER, MEMBER and COLLABORATOR) are quoted to a fix or move a
 /// reaction: changes requested by outsiders alone start no fix, and their words are named as
 /// left out.
+///
+/// With forge.issues (a label or an assignee), each pass also takes the open issues they name
+/// as dispatches (only those opened by the repository's owners, members and collaborators
+/// unless forge.issues.authors is any), tells each issue vnx took its pull request and how
+/// its dispatch ended, once each, and stops a dispatch whose issue was closed; each a signed
+/// issue_* receipt.
 ///
 /// One watcher per project: a second is refused while one runs. `--detach` runs it in a tmux
 /// session of its own on vnx's socket; `vnx pr watch --stop` stops that one.
@@ -96,7 +103,7 @@ pub(super) fn run(args: WatchArgs) -> Result<ExitCode, CliError> {
     let mut out = Out::new();
     let mut passes = 0u64;
     loop {
-        let outcomes = desk_in(&project, args.tmux.tmux_socket.clone(), None, |desk| {
+        let (outcomes, issues) = desk_in(&project, args.tmux.tmux_socket.clone(), None, |desk| {
             setup.within(|ctx, forge, config| {
                 let w = Watch {
                     forge_ctx: ctx,
@@ -104,9 +111,22 @@ pub(super) fn run(args: WatchArgs) -> Result<ExitCode, CliError> {
                     config,
                     now: now(),
                 };
-                Ok(react::pass(desk, &w)?)
+                let reacted = react::pass(desk, &w)?;
+                Ok((reacted, issues_pass(desk, &w)))
             })
         })?;
+        // A failed issues pass ends `--once`; a running watcher says so and goes on.
+        let issues = match issues {
+            Ok(issues) => issues,
+            Err(e) if !args.once => {
+                say!(
+                    "warning: the issues pass failed: {}",
+                    escape(&e.to_string())
+                );
+                Vec::new()
+            }
+            Err(e) => return Err(e.into()),
+        };
         passes += 1;
         note_pass(&project, passes);
         for o in &outcomes {
@@ -120,11 +140,42 @@ pub(super) fn run(args: WatchArgs) -> Result<ExitCode, CliError> {
         if args.once && !args.json && outcomes.is_empty() {
             out.line(react::NOTHING_TO_WATCH)?;
         }
+        for o in &issues {
+            if args.json {
+                out.json(o)?;
+            } else {
+                out.line(&escape(&o.line()))?;
+            }
+        }
         if args.once {
             return Ok(crate::cli::util::error::Exit::Ok.into());
         }
         std::thread::sleep(Duration::from_secs(interval));
     }
+}
+
+/// The issues pass of `forge.issues` (issue 72): the issues vnx follows told what is new and
+/// released once closed, then the open issues its label or assignee names taken, each as a
+/// dispatch of `forge.issues.role` (else `defaults.role`) with the defaults' worker.
+fn issues_pass(
+    desk: &vnx::actions::Desk<'_>,
+    w: &Watch<'_>,
+) -> Result<Vec<vnx::actions::issues::Outcome>, vnx::actions::ActionError> {
+    let intake = vnx::actions::issues::Intake {
+        forge_ctx: w.forge_ctx,
+        forge: w.forge,
+        config: w.config,
+    };
+    let role = (w.config.forge.as_ref()).and_then(|f| f.issues.role.clone());
+    let request = || {
+        let named = vnx::config::Named {
+            role: role.clone(),
+            ..Default::default()
+        };
+        let asked = vnx::dispatch::Request::of(String::new());
+        vnx::actions::start::asked(&w.config.defaults, named, false, asked)
+    };
+    vnx::actions::issues::pass(desk, &intake, &request)
 }
 
 /// Notes the passes made so far and when the last ended, in `.vnx-data/forge/watch.json`

@@ -63,6 +63,7 @@ mod house_rules;
 mod human_output;
 mod id_prefixes;
 mod init;
+mod issues;
 mod json_schema;
 mod kubernetes_claim;
 mod kubernetes_place;

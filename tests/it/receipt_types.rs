@@ -29,6 +29,7 @@ use vnx::worktree::{DiffStat, DiffStats, TeardownClass, VnxCommit};
 
 mod decisions;
 mod gate_samples;
+mod issues;
 mod samples;
 mod schema_rules;
 
@@ -689,6 +690,7 @@ fn every_kind_validates_against_the_schema_and_reads_back() {
         &mut failures,
     );
     decisions::check_all(&mut failures);
+    issues::check_all(&mut failures);
     check(
         vnx::receipts::DispatchDismissed {
             dispatch_id: did(ID),

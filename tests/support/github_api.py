@@ -19,7 +19,7 @@ the socket file when it stops.
 
 This file is the HTTP side (routing, REST, control, the log); the state and git are in
 github_forge.py, the GraphQL schema in github_graphql.py (executed by gql.py), the REST
-JSON shapes in github_rest.py. Python 3.11 standard library only.
+JSON shapes in github_rest.py, issues (state, REST, control) in github_issues.py. Python 3.11 standard library only.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 sys.dont_write_bytecode = True  # leave no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import github_issues  # noqa: E402
 import gql  # noqa: E402
 from github_forge import API, MAX_LIST, WEB, ApiError, Forge, cut, now_iso  # noqa: E402
 from github_graphql import Schema  # noqa: E402
@@ -344,16 +345,10 @@ class Handler(BaseHTTPRequestHandler):
                 if p["state"] == "MERGED":
                     return 204, b"", {"Content-Type": "text/plain"}
                 raise ApiError(404, "Not Found")
-        if len(rest) == 3 and rest[0] == "issues" and rest[2] == "comments":
-            p = f.pr(rest[1])
-            if m == "POST":
-                c = f.add_comment(p, (body or {}).get("body", ""), f.viewer)
-                return 201, {"id": c["id"], "body": c["body"]}, {}
-            return 200, [{"id": c["id"], "node_id": f"IC_{c['id']}", "user": rest_user(
-                c["author"]), "author_association": f.association(c["author"]),
-                "body": c["body"], "created_at": now_iso(c["created"]),
-                "html_url": f"{WEB}/{f.full}/pull/{p['number']}#issuecomment-{c['id']}"}
-                for c in p["comments"]], {}
+        if rest[:1] == ["issues"]:
+            got = github_issues.rest(f, m, rest, query, body, f.viewer)
+            if got is not None:
+                return got[0], got[1], {}
         if len(rest) == 3 and rest[0] == "commits" and rest[2] in ("check-runs", "status",
                                                                    "statuses"):
             sha = rest[1] if len(rest[1]) == 40 else f.git.sha(rest[1])
@@ -434,7 +429,10 @@ class Handler(BaseHTTPRequestHandler):
         if not isinstance(b, dict):
             raise ApiError(400, "control: the body is a JSON object")
         if what == "state":
-            return 200, f.state_json()
+            return 200, dict(f.state_json(), issues=github_issues.state_json(f))
+        got = github_issues.control(f, what, b)
+        if got is not None:
+            return got
         if what == "requests":
             since = int(query.get("since", 0))
             limit = min(int(query.get("limit", 200)), MAX_LIST)

@@ -281,6 +281,8 @@ class Forge:
         pr["merge_commit"] = new
         pr["merge_method"] = method
         self.touch(pr)
+        from github_issues import closed_by_merge  # the issues its body says it closes
+        closed_by_merge(self, pr, by)
         return new
 
     # ---- checks and reviews ----------------------------------------------------------

@@ -29,6 +29,7 @@ const OWNED: &[(&str, &str)] = &[
     ("review_comment", "vnx review"),
     ("review_sent", "vnx review --send"),
     ("schedule_", "vnx schedule run (and vnx serve)"),
+    ("issue_", "vnx run --issue and vnx pr watch"),
     ("plan_", "vnx approve and vnx deny"),
     ("budget_", "vnx dispatch-agent (and vnx approve --budget)"),
     (
@@ -398,6 +399,8 @@ mod tests {
             "budget_raised",
             "schedule_fired",
             "schedule_skipped",
+            "issue_taken",
+            "issue_released",
             "gate_result",
             "merge_completed",
             "merge",

@@ -440,8 +440,9 @@ pub fn forge(e: &vnx::forge::ForgeError) -> Exit {
         | E::Closed { .. }
         | E::AlreadyMerged { .. }
         | E::MergeRefused { .. }
-        | E::NoPullRequest { .. } => Exit::No,
-        E::NotConfigured { .. } | E::UnknownDispatch { .. } => Exit::Usage,
+        | E::NoPullRequest { .. }
+        | E::IssueNotTaken { .. } => Exit::No,
+        E::NotConfigured { .. } | E::UnknownDispatch { .. } | E::NoIssue { .. } => Exit::Usage,
         E::GhMissing { .. }
         | E::LoggedOut { .. }
         | E::NoRemote { .. }

@@ -18,6 +18,7 @@ mod dispatch;
 mod egress;
 mod gate;
 mod group;
+mod issue;
 pub mod kinds;
 mod limits;
 pub mod merge;
@@ -69,6 +70,9 @@ pub use gate::{
 pub use group::{
     CandidateEntry, CandidateEvidence, CandidateVerdict, ChangeSize, GateStanding, GroupCandidate,
     GroupDecision, GroupMember, GroupStarted, LineRef, ReviewStanding,
+};
+pub use issue::{
+    IssueCommented, IssueDeclined, IssueIntake, IssueRelease, IssueReleased, IssueTaken,
 };
 pub use kinds::{HookKind, Lane, Permission, PromptTransport};
 pub use limits::WorkerLimits;
@@ -281,6 +285,10 @@ kinds! {
     DispatchFailover = "dispatch_failover",
     ScheduleFired = "schedule_fired",
     ScheduleSkipped = "schedule_skipped",
+    IssueTaken = "issue_taken",
+    IssueDeclined = "issue_declined",
+    IssueCommented = "issue_commented",
+    IssueReleased = "issue_released",
 }
 
 impl Typed {

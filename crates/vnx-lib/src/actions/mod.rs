@@ -22,6 +22,7 @@ pub mod follow_up;
 pub mod gate;
 pub mod group;
 pub mod guard;
+pub mod issues;
 pub mod limit_move;
 pub mod link;
 pub mod merge;

@@ -2,7 +2,8 @@
 //! forge, the remote vnx pushes to, the repository when the remote does not name it), how
 //! `vnx pr merge` merges (its method, whether green checks are required), how long one
 //! call of the forge's command-line client may take, and whose words on a pull request a fix
-//! quotes (`trusted_associations`); validated with line and column.
+//! quotes (`trusted_associations`), which issues are taken as work (`issues`, its own
+//! file); validated with line and column.
 
 use serde::Deserialize;
 use serde_saphyr::Spanned;
@@ -59,6 +60,8 @@ pub struct ForgeConfig {
     /// associates them with the repository (`authorAssociation`; ADR 0101); the others'
     /// words are left out.
     pub trusted_associations: Vec<String>,
+    /// Which issues are taken as work, and how (`issues:`; issue 72).
+    pub issues: super::issues::IssuesConfig,
 }
 
 /// How GitHub can associate an author with a repository (its `authorAssociation`).
@@ -91,6 +94,7 @@ impl Default for ForgeConfig {
             refresh_seconds: 30,
             reactions: Default::default(),
             trusted_associations: TRUSTED_BY_DEFAULT.map(str::to_owned).to_vec(),
+            issues: Default::default(),
         }
     }
 }
@@ -117,6 +121,7 @@ pub(super) struct RawForge {
     refresh_seconds: Option<Spanned<i64>>,
     reactions: Option<super::reactions::RawReactions>,
     trusted_associations: Option<Vec<Spanned<String>>>,
+    issues: Option<super::issues::RawIssues>,
 }
 
 /// The longest one forge call may take: 10 minutes.
@@ -234,6 +239,9 @@ impl Validator<'_> {
                 }
             }
             forge.trusted_associations = trusted;
+        }
+        if let Some(i) = raw.issues {
+            forge.issues = self.issues(i)?;
         }
         Ok(forge)
     }

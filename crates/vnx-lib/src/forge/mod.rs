@@ -4,8 +4,9 @@
 //! recorded head pushed to the forge's branch (`push`), `vnx pr open` (`open`: push, open or
 //! update, `pr_opened`), `vnx pr merge` (`merge`: vnx's own conditions, then the forge's
 //! merge, `pr_merged`), what the ledger holds of a branch's pull requests (`history`), one
-//! read of a pull request and the forge cache readers share (`watch`), and forge text bounded
-//! and made safe to show (`text`).
+//! read of a pull request and the forge cache readers share (`watch`), forge text bounded
+//! and made safe to show (`text`), issues read, listed, labelled and commented on (`issue`)
+//! and what the ledger holds of the issues taken as work (`intake`).
 //!
 //! Everything read from the forge is untrusted: it is bounded, its control characters
 //! replaced, and it is only ever passed on as data (a body goes through a file vnx writes,
@@ -16,6 +17,8 @@ pub mod comment;
 pub mod fix;
 pub mod gh;
 pub mod history;
+pub mod intake;
+pub mod issue;
 pub mod merge;
 pub mod open;
 pub mod push;
@@ -288,6 +291,21 @@ pub enum ForgeError {
         /// What was wrong.
         detail: String,
     },
+    /// The forge has no issue by that number (or it is a pull request).
+    #[error("the forge has no issue #{number}")]
+    NoIssue {
+        /// The number named.
+        number: u64,
+    },
+    /// The issue is not one vnx takes as work (closed, or its author is not one the
+    /// project takes work from): nothing was started.
+    #[error("issue #{number} is not taken: {why}")]
+    IssueNotTaken {
+        /// Its number.
+        number: u64,
+        /// Why, in words.
+        why: String,
+    },
     /// The config could not be read.
     #[error(transparent)]
     Config(#[from] ConfigError),
@@ -380,6 +398,14 @@ impl ForgeError {
                 "`gh pr view {number}` shows what the forge requires (reviews, checks); \
                  `vnx pr show` shows what vnx sees"
             ),
+            ForgeError::NoIssue { .. } => {
+                "name an open issue's number (`gh issue list` lists them)".into()
+            }
+            ForgeError::IssueNotTaken { .. } => {
+                "only issues opened by the repository's owners, members and collaborators are \
+                 taken unless forge.issues.authors is `any`; a closed issue never is"
+                    .into()
+            }
             ForgeError::Config(e) => return e.hint(),
             ForgeError::Merge(e) => return e.hint(),
             ForgeError::Gate(e) => return e.hint(),

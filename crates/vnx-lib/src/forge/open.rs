@@ -4,9 +4,10 @@
 //! only the head its completion (or acceptance) recorded. The title is the task's (the first
 //! dispatch of a follow-up chain's); the body (written to a private file `gh` reads, never an
 //! argv) carries the worker's summary, the gates that passed on that head and the receipt
-//! that proves it. A pull request keeps its words: a later head (a follow-up's, `vnx pr fix`,
-//! `vnx resume`) is pushed and told in a comment of the same shape, never by replacing the
-//! title or the description.
+//! that proves it, and for a dispatch taken from an issue (`issue_taken`, its chain's
+//! first's) `Closes #N.`, in vnx's words. A pull request keeps its words: a later head (a
+//! follow-up's, `vnx pr fix`, `vnx resume`) is pushed and told in a comment of the same shape,
+//! never by replacing the title or the description.
 //!
 //! Its steps (`steps::pr_open`): pushed, pull request made, receipt. A rerun after a kill
 //! pushes the same head again (nothing to do), finds the branch's open pull request, comments
@@ -114,8 +115,10 @@ pub(super) fn grounds(
     })
 }
 
-/// The body of a dispatch's pull request (`update`: the comment telling of its new head).
-fn body(id: &DispatchId, g: &Grounds, update: bool) -> String {
+/// The body of a dispatch's pull request (`update`: the comment telling of its new head);
+/// `closes`: the issue its chain was taken from, which a new pull request says it closes, in
+/// vnx's words (never the worker's, whose summary is quoted inert).
+fn body(id: &DispatchId, g: &Grounds, update: bool, closes: Option<u64>) -> String {
     let summary =
         g.ev.completed
             .as_ref()
@@ -158,13 +161,32 @@ fn body(id: &DispatchId, g: &Grounds, update: bool) -> String {
     } else {
         (String::new(), format!("Opened by vnx for dispatch `{id}`"))
     };
+    let closing = closes
+        .filter(|_| !update)
+        .map(|n| format!("\nCloses #{n}.\n"))
+        .unwrap_or_default();
     format!(
         "{marker}{summary}\n\n---\n\n{opened} (role `{role}`), head `{}`.\n\n\
          - Gates passed on this head: {gates}\n\
          - Evidence: the signed completion on ledger line {line} (sha256 `{}`); \
-         `vnx audit-chain verify` checks the ledger, `vnx show {id}` shows the dispatch.\n",
+         `vnx audit-chain verify` checks the ledger, `vnx show {id}` shows the dispatch.\n\
+         {closing}",
         g.head, g.completion.line_sha256
     )
+}
+
+/// The issue dispatch `id`'s chain was taken from (`vnx run --issue`, the watcher), as the
+/// ledger's attested `issue_taken` says: the chain's first dispatch's, else its own.
+fn issue_of(ctx: &Context<'_>, id: &DispatchId, g: &Grounds) -> Result<Option<u64>, ForgeError> {
+    let intakes = super::intake::Intakes::read(ctx.reading.ledger, ctx.reading.trusted_keys)?;
+    let first = (g.ev.started.as_ref())
+        .and_then(|s| s.receipt.continues.as_ref())
+        .map(|c| c.first.clone());
+    Ok([first.as_ref(), Some(id)]
+        .into_iter()
+        .flatten()
+        .find_map(|d| intakes.for_dispatch(d))
+        .map(|t| t.issue))
 }
 
 /// The first line of the comment telling of dispatch `id`'s head `head`: hidden where the
@@ -273,7 +295,7 @@ pub fn open(
             let commented = pr.comments.iter().any(|c| c.body.starts_with(&marker));
             let mut body_file = None;
             if !told && !commented {
-                let file = write_body(ctx, id, &body(id, &g, true))?;
+                let file = write_body(ctx, id, &body(id, &g, true, None))?;
                 let args: Vec<std::ffi::OsString> = ["pr", "comment", &n, "--repo", gh.repo()]
                     .iter()
                     .map(Into::into)
@@ -286,7 +308,8 @@ pub fn open(
         }
         None => {
             let title = task_title(ctx, id, &g);
-            let file = write_body(ctx, id, &body(id, &g, false))?;
+            let closes = issue_of(ctx, id, &g)?;
+            let file = write_body(ctx, id, &body(id, &g, false, closes))?;
             let draft = request.draft.unwrap_or(forge.config.draft);
             let mut args: Vec<std::ffi::OsString> = [
                 "pr",
