@@ -20,6 +20,7 @@ mod classify;
 pub mod commit;
 mod create;
 pub mod links;
+pub mod objects;
 pub mod pool;
 pub mod reflink;
 mod trash;

@@ -211,7 +211,8 @@ fn of_state(s: &DispatchState, until: DependencyEnd) -> One {
     }
 }
 
-/// The states of dispatches `ids`, by id.
+/// The states of dispatches `ids` as their receipts fold (a started one reads running until
+/// its end is on the ledger, lost or not: either way what waits for it waits), by id.
 fn states<'a>(
     ctx: &Context<'_>,
     ids: impl Iterator<Item = &'a DispatchId>,
@@ -220,11 +221,18 @@ fn states<'a>(
     if ids.is_empty() || !ctx.ledger.exists() {
         return Ok(BTreeMap::new());
     }
-    let records = crate::dispatch::fold::Records::read_only(ctx.ledger, &ids)?;
-    let live = crate::dispatch::view::Sessions::new(ctx.tmux);
-    let listed = crate::dispatch::view::states_of(ctx.ledger, &records, &live)?;
-    Ok(listed
-        .into_iter()
+    Ok(folded(ctx.ledger, &ids)?)
+}
+
+/// The states of dispatches `ids` as their receipts on `ledger` fold, by id.
+fn folded(
+    ledger: &std::path::Path,
+    ids: &[&str],
+) -> Result<BTreeMap<DispatchId, DispatchState>, crate::ledger::LedgerError> {
+    let records = crate::dispatch::fold::Records::read_only(ledger, ids)?;
+    Ok((records.by_id.into_values())
+        .filter_map(|r| r.listed)
+        .map(|l| l.state)
         .filter(|s| ids.contains(&s.id.as_str()))
         .map(|s| (s.id.clone(), s))
         .collect())
@@ -328,18 +336,27 @@ fn fan_in(repo: &Repo, id: &DispatchId, met: &[Met]) -> Result<CommitId, NoBase>
             acc = head.clone();
             continue;
         }
-        let tree = match crate::merge::form::merge_tree(repo, acc.as_str(), head.as_str(), None)
-            .map_err(NoBase::Unproven)?
-        {
-            crate::merge::form::Formed::Clean(tree) => tree,
-            crate::merge::form::Formed::Conflict(paths) => return Err(NoBase::Conflict(paths)),
-        };
+        let tree =
+            match crate::worktree::objects::merge_tree(repo, acc.as_str(), head.as_str(), None)
+                .map_err(NoBase::Unproven)?
+            {
+                crate::worktree::objects::Formed::Clean(tree) => tree,
+                crate::worktree::objects::Formed::Conflict(paths) => {
+                    return Err(NoBase::Conflict(paths));
+                }
+            };
         let message = [
             format!("vnx: the work of {dep} merged in for {id} (--after)"),
             format!("VNX-Dependencies-Of: {id}"),
         ];
-        acc = crate::merge::form::commit_tree(repo, &tree, acc.as_str(), head.as_str(), &message)
-            .map_err(|e| NoBase::Unproven(format!("could not make the merge commit: {e}")))?;
+        acc = crate::worktree::objects::commit_tree(
+            repo,
+            &tree,
+            acc.as_str(),
+            head.as_str(),
+            &message,
+        )
+        .map_err(|e| NoBase::Unproven(format!("could not make the merge commit: {e}")))?;
     }
     Ok(acc)
 }
@@ -375,6 +392,32 @@ pub(super) enum AtSubmit {
         /// Whether a dependency holds it (a `held` receipt follows its `queued`).
         held: bool,
     },
+}
+
+/// A dispatch as it is submitted: for one of `--after` (not a follow-up), its plan again
+/// from a base holding its dependencies' work when they allow it now, else why it waits and
+/// whether they hold it; a refusal of work that does not merge recorded (`rejected`) first.
+#[expect(clippy::type_complexity, reason = "a pair the one caller takes apart")]
+pub(super) fn submitted(
+    ctx: &Context<'_>,
+    data: &std::path::Path,
+    (plan, req, ticket): (&Plan, &Request, &super::Ticket),
+) -> Result<(Option<Box<Plan>>, Option<(String, bool)>), DispatchError> {
+    let (Some(awaited), None) = (&req.after, &req.continues) else {
+        return Ok((None, None));
+    };
+    match at_submit(ctx, data, (plan, req), awaited) {
+        Ok(AtSubmit::Ready(replanned)) => Ok((Some(replanned), None)),
+        Ok(AtSubmit::Waits { why, held }) => Ok((None, Some((why, held)))),
+        Err(e @ DispatchError::DependenciesConflict { .. }) => {
+            let verdict = crate::receipts::QueueVerdict::Rejected;
+            let mut d = super::decision_of(plan, verdict, ticket, e.to_string());
+            d.after = req.after.clone();
+            super::record(ctx, &plan.spec.ledger, d)?;
+            Err(e)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// Judges a dispatch of `--after` as it is submitted: refused when it waits for a dispatch
@@ -480,9 +523,8 @@ pub fn lines_alone(
         true => Vec::new(),
         false => {
             let ids: Vec<&str> = s.after.iter().map(DispatchId::as_str).collect();
-            crate::dispatch::fold::Records::read_only(ledger, &ids)
-                .map(|r| r.by_id.into_values().filter_map(|r| r.listed))
-                .map(|l| l.map(|l| l.state).collect())
+            folded(ledger, &ids)
+                .map(|m| m.into_values().collect())
                 .unwrap_or_default()
         }
     };

@@ -166,20 +166,7 @@ pub fn submit(
 ) -> Result<Submitted, DispatchError> {
     let data = data_dir(ctx);
     // A dispatch of `--after` waits for its dependencies, or starts now from their work.
-    let (ready, after_waits) = match (&req.after, &req.continues) {
-        (Some(awaited), None) => match after::at_submit(ctx, &data, (plan, req), awaited) {
-            Ok(after::AtSubmit::Ready(replanned)) => (Some(replanned), None),
-            Ok(after::AtSubmit::Waits { why, held }) => (None, Some((why, held))),
-            Err(e @ DispatchError::DependenciesConflict { .. }) => {
-                let mut d = decision_of(plan, QueueVerdict::Rejected, ticket, e.to_string());
-                d.after = req.after.clone();
-                record(ctx, &plan.spec.ledger, d)?;
-                return Err(e);
-            }
-            Err(e) => return Err(e),
-        },
-        _ => (None, None),
-    };
+    let (ready, after_waits) = after::submitted(ctx, &data, (plan, req, ticket))?;
     let plan = ready.as_deref().unwrap_or(plan);
     let spec = &plan.spec;
     // A provider a usage limit holds starts nothing new until its reset (ADR 0117): the

@@ -12,8 +12,8 @@ use crate::receipts::{self, EgressDecision, EgressFinding, EgressSource, EgressV
 use crate::dispatch::start::include::{self, Included};
 use crate::dispatch::{Context, DispatchError, Spec, attest_all};
 
-/// Judges what `provider` would receive. Included files are read only when the provider is
-/// not exempt.
+/// Judges what `provider` would receive: the prompt and files as they would leave. Included
+/// files are read only when the provider is not exempt.
 pub(crate) fn judge(
     root: &Path,
     constraints: &Constraints,

@@ -212,7 +212,6 @@ fn plan_in<'scope, 'env>(
     let (base_commit, base_ref, worktree, branch, main_before) =
         super::base::placement(&repo, req, &id, main_state)?;
     let mut included = include::resolve(&repo.root)?;
-    // The egress policy sees the prompt and files as they would leave.
     let egress = egress::judge(&repo.root, &constraints, &provider_name, &prompt, &included)?;
     let prompt = match &egress.redacted_prompt {
         Some(redacted) => {
