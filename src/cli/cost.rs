@@ -29,9 +29,47 @@ pub struct Args {
     /// Only dispatches that completed on or after this day (YYYY-MM-DD, UTC)
     #[arg(long, value_name = "DAY", value_parser = parse_day)]
     since: Option<jiff::civil::Date>,
-    /// Print `{"by", "groups": […], "budgets": […]}` as JSON
+    /// Print `{"by", "groups": […], "budgets": […]}` as JSON (with --graph or --issue, also
+    /// `"graph": [ids…]`)
     #[arg(long)]
     json: bool,
+    /// Only the graph of this dispatch: itself, its follow-ups and every dispatch that
+    /// started after it (`--after`), through each other
+    #[arg(long, value_name = "ID", conflicts_with = "issue")]
+    graph: Option<String>,
+    /// Only the graph of the dispatches taken from this issue (`vnx run --issue`, the
+    /// watcher)
+    #[arg(long, value_name = "N")]
+    issue: Option<u64>,
+}
+
+/// The dispatches whose spend `--graph` or `--issue` asks for, if either does.
+fn graph_of(
+    project: &vnx::project::Project,
+    args: &Args,
+) -> Result<Option<std::collections::BTreeSet<vnx::ids::DispatchId>>, CliError> {
+    let ledger = project.ledger();
+    let roots = match (&args.graph, args.issue) {
+        (Some(given), _) => vec![super::util::ids::dispatch_id(project, given)?],
+        (None, Some(n)) => {
+            let attestor = settings::attestor(None)?;
+            let trusted = vnx::ledger::attest::trusted_keys(&ledger, &attestor)?;
+            let intakes = vnx::forge::intake::Intakes::read(&ledger, &trusted)?;
+            let roots: Vec<_> = (intakes.taken.iter())
+                .filter(|t| t.issue == n)
+                .map(|t| t.dispatch_id.clone())
+                .collect();
+            if roots.is_empty() {
+                return Err(
+                    CliError::usage(format!("no dispatch was taken from issue #{n}"))
+                        .with_hint("`vnx run --issue N` and `vnx pr watch` take issues"),
+                );
+            }
+            roots
+        }
+        (None, None) => return Ok(None),
+    };
+    Ok(Some(cost::descendants(&ledger, &roots)?))
 }
 
 fn parse_day(text: &str) -> Result<jiff::civil::Date, String> {
@@ -44,15 +82,28 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let by = GroupBy::parse(&args.by).unwrap_or(GroupBy::Provider);
     let constraints = project.root.join(vnx::constraints::FILE);
     let now = jiff::Timestamp::now();
-    let (entries, budgets) = cost::spend(&project.ledger(), &constraints, args.since, now)??;
+    let (mut entries, budgets) = cost::spend(&project.ledger(), &constraints, args.since, now)??;
+    let graph = graph_of(&project, &args)?;
+    if let Some(ids) = &graph {
+        entries.retain(|e| ids.contains(&e.dispatch_id));
+        say!(
+            "the graph: {} dispatch{}",
+            ids.len(),
+            if ids.len() == 1 { "" } else { "es" }
+        );
+    }
     let groups = cost::summarize(&entries, by);
     let mut out = Out::new();
     if args.json {
-        out.json(&serde_json::json!({
+        let mut v = serde_json::json!({
             "by": args.by,
             "groups": groups,
             "budgets": budgets,
-        }))?;
+        });
+        if let (Some(ids), Some(o)) = (&graph, v.as_object_mut()) {
+            o.insert("graph".into(), serde_json::json!(ids));
+        }
+        out.json(&v)?;
         return Ok(ExitCode::SUCCESS);
     }
     if groups.is_empty() {

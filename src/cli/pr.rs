@@ -135,6 +135,10 @@ pub struct MergeArgs {
     /// Print the `pr_merged` receipt (or the refusal's conditions) as JSON
     #[arg(long)]
     json: bool,
+    /// Merge the stack under it first (`--after`): from the bottom, each pull request
+    /// behind its own conditions, retargeted onto its base once the one below merged
+    #[arg(long)]
+    stack: bool,
 }
 
 pub fn run(command: Command) -> Result<ExitCode, CliError> {
@@ -185,6 +189,7 @@ fn open(args: OpenArgs) -> Result<ExitCode, CliError> {
             let verb = match receipt.action {
                 vnx::receipts::PrAction::Created => "opened",
                 vnx::receipts::PrAction::Updated => "updated",
+                vnx::receipts::PrAction::Retargeted => "retargeted",
             };
             out.line(&format!(
                 "{}  pull request #{} {verb}{}: {}  (head {})",
@@ -208,12 +213,29 @@ fn merge(args: MergeArgs) -> Result<ExitCode, CliError> {
         _ => PrMergeMethod::Squash,
     });
     let mut out = Out::new();
+    if args.stack {
+        let json = args.json;
+        let said = |m: &forge::merge::Merged| {
+            let _ = merged_line(&mut Out::new(), m, json);
+        };
+        let merged = setup.within(|ctx, forge, config| {
+            forge::stack::merge(ctx, forge, config, id, method, &said)
+        });
+        refused(&mut out, args.json, merged)?;
+        return Ok(super::util::error::Exit::Ok.into());
+    }
     let merged =
         setup.within(|ctx, forge, config| forge::merge::merge(ctx, forge, config, id, method));
     let merged = refused(&mut out, args.json, merged)?;
+    merged_line(&mut out, &merged, args.json)?;
+    Ok(super::util::error::Exit::Ok.into())
+}
+
+/// One merged pull request: its receipt (`json`), or a line saying how it merged.
+fn merged_line(out: &mut Out, merged: &forge::merge::Merged, json: bool) -> Result<(), CliError> {
     let r = &merged.receipt;
-    if args.json {
-        out.json(&merged)?;
+    if json {
+        out.json(merged)?;
     } else {
         let how = match (merged.recorded_before, merged.found_merged) {
             (true, _) => "was merged already".to_owned(),
@@ -232,7 +254,7 @@ fn merge(args: MergeArgs) -> Result<ExitCode, CliError> {
             short(r.merge_commit.as_str())
         ))?;
     }
-    Ok(super::util::error::Exit::Ok.into())
+    out.flush().map(drop)
 }
 
 fn show(args: ShowArgs) -> Result<ExitCode, CliError> {

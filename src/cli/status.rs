@@ -317,6 +317,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     } else {
         Default::default()
     };
+    let around = vnx::dispatch::queue::after::Around::of(&all);
     for (s, r) in states.iter().zip(&rows) {
         out.styled(&line(r, Some(s.status)))?;
         if let Some(m) = groups.get(&s.id) {
@@ -332,8 +333,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             under(&mut out, &format!("  {}", escape(&p.describe())))?;
         }
         // What it waits for, or waited for, and what waits for it (`--after`).
-        let waiting = vnx::dispatch::queue::after::waiting_for(&all, &s.id);
-        for l in vnx::dispatch::queue::after::lines(s, &all, &waiting) {
+        for l in around.lines(s) {
             under(&mut out, &format!("  {}", escape(&l)))?;
         }
         if let Some(b) = &s.blocked {

@@ -162,6 +162,12 @@ impl App {
         reloader.overlaps(&self.sources, id)
     }
 
+    /// The spend of the graph descending from dispatch `id` (it, its follow-ups and what
+    /// started after it), and how many dispatches it holds; `None` when it cannot be read.
+    fn graph_cost(&self, id: &DispatchId) -> Option<(vnx::cost::Spend, usize)> {
+        vnx::cost::of_graph(&self.sources.ledger, std::slice::from_ref(id)).ok()
+    }
+
     /// One dispatch whole, read through the read index as the list is.
     fn detail(&self, id: &DispatchId) -> Result<Option<vnx::dispatch::detail::Detail>, String> {
         let reloader = self.reloader.lock().map_err(|e| e.to_string())?;

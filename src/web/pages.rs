@@ -417,6 +417,16 @@ fn dispatch_page(app: &App, p: &Paired, id: &DispatchId, said: &Said) -> Result<
     for line in &d.graph {
         let _ = write!(b, "<p class=\"said\">{}</p>", esc(line));
     }
+    if !d.graph.is_empty()
+        && let Some((spend, n)) = app.graph_cost(id)
+    {
+        let _ = write!(
+            b,
+            "<p class=\"said\">The graph from here: {n} dispatch{}, {}</p>",
+            if n == 1 { "" } else { "es" },
+            esc(&vnx::cost::describe(&spend))
+        );
+    }
     if let (Some(bg), true) = (&s.background, s.state.is_live()) {
         let _ = write!(
             b,

@@ -343,3 +343,50 @@ fn a_start_naming_a_head_its_dependency_never_recorded_does_not_verify() {
     assert!(r.stdout.contains("dependency_unproven"), "{}", r.stdout);
     assert!(r.stdout.contains("D-0000f0f0"), "{}", r.stdout);
 }
+
+#[test]
+fn a_graphs_cost_sums_what_descends_from_it_in_cost_and_on_the_page() {
+    let repo = repo();
+    let (a, _) = start(&repo, "commit", (Some("a.txt"), None), &[]);
+    assert_eq!(wait(&repo, &a), 0);
+    let (b, _) = start(&repo, "commit", (Some("b.txt"), None), &["--after", &a]);
+    let (other, _) = start(&repo, "commit", (Some("o.txt"), None), &[]);
+    assert_eq!(wait(&repo, &b), 0);
+    assert_eq!(wait(&repo, &other), 0);
+    let r = run(repo
+        .vnx()
+        .args(["cost", "--graph", &a, "--by", "dispatch", "--json"]));
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let mut graph: Vec<&str> = (v["graph"].as_array().unwrap().iter())
+        .map(|i| i.as_str().unwrap())
+        .collect();
+    graph.sort();
+    let mut want = [a.as_str(), b.as_str()];
+    want.sort();
+    assert_eq!(graph, want, "{v:#}");
+    let keys: Vec<&str> = (v["groups"].as_array().unwrap().iter())
+        .map(|g| g["key"].as_str().unwrap())
+        .collect();
+    assert!(!keys.contains(&other.as_str()), "{v:#}");
+    assert_eq!(keys.len(), 2, "{v:#}");
+    // status names what started after what.
+    let text = run(repo.vnx().args(["status", "--all"]));
+    assert!(
+        text.stdout.contains(&format!("{b} started after it")),
+        "{}",
+        text.stdout
+    );
+    // The page of the dependent says what it started after, and its graph's spend.
+    let server = crate::common::serve::Server::start(repo.vnx(), &[]);
+    let cookie = server.pair("phone");
+    let page = server.get(&format!("/d/{b}"), Some(&cookie)).body;
+    assert!(
+        page.contains(&format!("started after {a} (done)")),
+        "{page}"
+    );
+    assert!(
+        page.contains("The graph from here: 1 dispatch, 1 ended"),
+        "{page}"
+    );
+}

@@ -681,10 +681,12 @@ fn completions_and_the_man_page_come_from_the_command_line() {
         );
     }
     let bash = run(env.vnx().args(["completions", "bash"]));
+    // From a file: the script is longer than one argument may be (128 KiB).
+    let script = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(script.path(), &bash.stdout).unwrap();
     let checked = std::process::Command::new("bash")
         .arg("-n")
-        .arg("-c")
-        .arg(&bash.stdout)
+        .arg(script.path())
         .status()
         .unwrap();
     assert!(checked.success(), "the bash completion parses");

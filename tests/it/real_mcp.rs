@@ -15,6 +15,7 @@ use crate::real_clis::Rig;
 
 mod python_sdk_act;
 mod real_claude_act;
+mod real_claude_graph;
 
 /// The text of the `tool_result` answering tool call `id`, as claude sent it to the model.
 fn tool_result(requests: &[serde_json::Value], id: &str) -> Option<String> {

@@ -4,7 +4,7 @@
 //! estimated.
 
 use crate::ids::DispatchId;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use crate::constraints::{LoadError, RouteMatch, keys_match};
@@ -93,6 +93,74 @@ pub fn entries(ledger: &Path) -> Result<Vec<Entry>, LedgerError> {
         }
     }
     Ok(out)
+}
+
+/// The most dispatches a graph's walk visits.
+const MAX_GRAPH: usize = 100_000;
+
+/// The dispatches that descend from `roots` on `ledger`: themselves, the follow-ups that
+/// continue any of them, and the dispatches that started after any of them (`--after`),
+/// through each other, as their starts record it: what a graph's cost sums.
+pub fn descendants(
+    ledger: &Path,
+    roots: &[DispatchId],
+) -> Result<BTreeSet<DispatchId>, LedgerError> {
+    let (lines, _) = tail::last_lines(ledger, usize::MAX, |l| {
+        memchr::memmem::find(l, b"dispatch_started").is_some()
+    })?;
+    let mut children: BTreeMap<DispatchId, Vec<DispatchId>> = BTreeMap::new();
+    for line in &lines {
+        if let Some(Typed::DispatchStarted(r)) = Typed::of_line(line) {
+            let s = r.receipt;
+            let parents = (s.continues.iter().map(|c| c.dispatch_id.clone())).chain(
+                s.after
+                    .iter()
+                    .flat_map(|a| a.on.iter().map(|d| d.dispatch_id.clone())),
+            );
+            for p in parents {
+                children.entry(p).or_default().push(s.dispatch_id.clone());
+            }
+        }
+    }
+    let mut seen: BTreeSet<DispatchId> = BTreeSet::new();
+    let mut next: Vec<DispatchId> = roots.to_vec();
+    while let Some(id) = next.pop() {
+        if seen.len() >= MAX_GRAPH || !seen.insert(id.clone()) {
+            continue;
+        }
+        next.extend(children.remove(&id).unwrap_or_default());
+    }
+    Ok(seen)
+}
+
+/// The spend of the graph descending from `roots` (see [`descendants`]), summed as one group
+/// keyed `graph`, and how many dispatches the graph holds (ended or not).
+pub fn of_graph(ledger: &Path, roots: &[DispatchId]) -> Result<(Spend, usize), LedgerError> {
+    let ids = descendants(ledger, roots)?;
+    let mut total = Spend {
+        key: "graph".into(),
+        ..Spend::default()
+    };
+    for e in entries(ledger)?
+        .iter()
+        .filter(|e| ids.contains(&e.dispatch_id))
+    {
+        total.add(e);
+    }
+    Ok((total, ids.len()))
+}
+
+/// The spend in words: dispatches, tokens and dollars where reported.
+pub fn describe(s: &Spend) -> String {
+    let usd = s.cost_usd.map(|c| format!(", ${c:.2}")).unwrap_or_default();
+    let unknown = match s.unreported {
+        0 => String::new(),
+        n => format!(" ({n} without a usage report)"),
+    };
+    format!(
+        "{} ended, {} tokens{usd}{unknown}",
+        s.dispatches, s.total_tokens
+    )
 }
 
 /// The completed dispatches and where each budget stands, as [`spend`] counts them.

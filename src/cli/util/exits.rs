@@ -441,6 +441,7 @@ pub fn forge(e: &vnx::forge::ForgeError) -> Exit {
         | E::AlreadyMerged { .. }
         | E::MergeRefused { .. }
         | E::NoPullRequest { .. }
+        | E::StackedOnSeveral { .. }
         | E::IssueNotTaken { .. } => Exit::No,
         E::NotConfigured { .. } | E::UnknownDispatch { .. } | E::NoIssue { .. } => Exit::Usage,
         E::GhMissing { .. }

@@ -28,6 +28,7 @@ pub(crate) fn await_open_when_done(project: &vnx::project::Project, id: &Dispatc
             match o.action {
                 vnx::receipts::PrAction::Created => "opened",
                 vnx::receipts::PrAction::Updated => "updated",
+                vnx::receipts::PrAction::Retargeted => "retargeted",
             },
             escape(&o.url),
             short(o.head_commit.as_str())

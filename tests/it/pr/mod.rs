@@ -17,6 +17,7 @@ mod limits;
 mod night;
 pub(crate) mod react;
 mod release;
+mod stack;
 mod wait;
 mod watch;
 

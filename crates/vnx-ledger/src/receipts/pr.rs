@@ -19,6 +19,9 @@ pub enum PrAction {
     Created,
     /// The branch's open pull request was updated (title, body, the new head pushed).
     Updated,
+    /// A stacked pull request's base moved onto the branch it merges into, once the pull
+    /// request it was stacked on merged (`--after`).
+    Retargeted,
 }
 
 /// How a pull request was merged on the forge.

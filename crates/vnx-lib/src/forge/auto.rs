@@ -207,6 +207,7 @@ pub fn said(outcome: &Outcome) -> Option<String> {
             match receipt.action {
                 crate::receipts::PrAction::Created => "opened",
                 crate::receipts::PrAction::Updated => "updated",
+                crate::receipts::PrAction::Retargeted => "retargeted",
             },
             receipt.url,
             receipt

@@ -149,7 +149,9 @@ pub fn merge(
         PrState::Open => {}
     }
     let head = ev.head().map(ToString::to_string).unwrap_or_default();
-    let extra = pr_conditions(&pr, &head, forge.config.require_checks);
+    let (pr, stacked) = unstacked(ctx, forge, (id, &ev), &opened, pr)?;
+    let mut extra = pr_conditions(&pr, &head, forge.config.require_checks);
+    extra.extend(stacked);
     let g = grounds(ctx, config, id, "merging the pull request", &extra, true)?;
     let method = method.unwrap_or(forge.config.merge_method);
     let n = pr.number.to_string();
@@ -202,6 +204,43 @@ pub fn merge(
         found_merged: false,
     })
 }
+
+/// A pull request stacked on a dependency's branch (`--after`) merges only into its own
+/// base: retargeted there once that dependency merged (and read again); while it has not,
+/// the condition that refuses the merge.
+fn unstacked(
+    ctx: &Context<'_>,
+    forge: &Forge,
+    (id, ev): (&DispatchId, &crate::evidence::Evidence),
+    opened: &PrOpened,
+    pr: PullRequest,
+) -> Result<(PullRequest, Option<Condition>), ForgeError> {
+    let Some(base_ref) = ev.started.as_ref().map(|s| s.receipt.base_ref.clone()) else {
+        return Ok((pr, None));
+    };
+    let wanted = super::base_branch(None, &base_ref);
+    if pr.base == wanted || !super::stack::is_dependency_branch(ctx, ev, &pr.base)? {
+        return Ok((pr, None));
+    }
+    if let Some(p) = super::stack::parent(ctx, id, ev, &base_ref)? {
+        let why = format!(
+            "#{} is stacked on {} ({}), which has not merged: merge it first (`vnx pr merge \
+             {id} --stack` merges the stack in order)",
+            pr.number, p.branch, p.id
+        );
+        return Ok((pr, Some(Condition::of(STACK, Err(why)))));
+    }
+    super::stack::retarget(ctx, forge, opened, &wanted)?;
+    let pr = view::view(&forge.gh, opened.number)?;
+    let done = format!(
+        "#{} was retargeted onto {wanted}: its parent merged",
+        pr.number
+    );
+    Ok((pr, Some(Condition::of(STACK, Ok(done)))))
+}
+
+/// The condition a stacked pull request adds: the one it was stacked on merged.
+pub const STACK: &str = "stack_parent_merged";
 
 /// What `vnx pr merge` notes before it asks the forge to merge, so that a rerun after a kill
 /// between the merge and its receipt records the merge as vnx's (`by_vnx`), with its method.

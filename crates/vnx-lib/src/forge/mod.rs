@@ -23,6 +23,7 @@ pub mod merge;
 pub mod open;
 pub mod push;
 pub mod react;
+pub mod stack;
 pub mod text;
 pub mod view;
 pub mod watch;
@@ -243,6 +244,15 @@ pub enum ForgeError {
         /// Every condition, in order.
         conditions: Vec<Condition>,
     },
+    /// The pull request of a dispatch of `--after` would stack on more than one dependency
+    /// that has not merged (a pull request has one base).
+    #[error("the pull request of {id} would stack on {dependencies}, none merged yet")]
+    StackedOnSeveral {
+        /// The dispatch.
+        id: DispatchId,
+        /// The dependencies not merged, listed.
+        dependencies: String,
+    },
     /// No pull request was opened for the dispatch's branch.
     #[error("no pull request was opened for dispatch {id} (branch {branch})")]
     NoPullRequest {
@@ -387,6 +397,10 @@ impl ForgeError {
                 format!("`vnx show {id}` and `vnx gate-check {id}` show what is missing")
             }
             ForgeError::NoPullRequest { id, .. } => format!("`vnx pr open {id}` opens it"),
+            ForgeError::StackedOnSeveral { dependencies, .. } => format!(
+                "merge {dependencies} first (their pull requests, or `vnx merge`): a pull \
+                 request stacks on one dependency at most"
+            ),
             ForgeError::Closed { number, id, .. } => format!(
                 "reopen it on the forge (`gh pr reopen {number}`) and run `vnx pr open {id}` \
                  again, or release the work"

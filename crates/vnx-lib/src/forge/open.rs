@@ -264,11 +264,22 @@ pub fn open(
         }
         seen = Some(pr);
     }
+    // A dispatch of `--after` whose dependency has not merged stacks on its branch.
+    let stacked = match request.base {
+        None => super::stack::parent(ctx, id, &g.ev, &g.base_ref)?,
+        Some(_) => None,
+    };
     let (remote, root) = (&forge.config.remote, ctx.reading.root);
     let timeout = std::time::Duration::from_secs(forge.config.timeout_seconds);
+    if let Some(p) = &stacked {
+        push::push(root, remote, &p.head, &p.branch, timeout)?;
+    }
     push::push(root, remote, &g.head, &g.branch, timeout)?;
     steps::reached(steps::pr_open::PUSHED);
-    let base = base_branch(request.base.as_deref(), &g.base_ref);
+    let base = match &stacked {
+        Some(p) => p.branch.clone(),
+        None => base_branch(request.base.as_deref(), &g.base_ref),
+    };
     let existing = view::open_for_branch(gh, &g.branch)?;
     let (number, url, draft, action, base, body_file) = match existing {
         Some((number, url, draft)) => {
@@ -278,13 +289,20 @@ pub fn open(
             };
             let n = number.to_string();
             // The pull request keeps its title and description; only a base asked for
-            // moves it.
-            let base = match &request.base {
+            // moves it, or its stack's parent merged.
+            let retarget = request.base.is_none()
+                && pr.base != base
+                && super::stack::is_dependency_branch(ctx, &g.ev, &pr.base)?;
+            let (base, action) = match &request.base {
+                _ if retarget => {
+                    gh.run(["pr", "edit", &n, "--repo", gh.repo(), "--base", &base])?;
+                    (base, PrAction::Retargeted)
+                }
                 Some(_) => {
                     gh.run(["pr", "edit", &n, "--repo", gh.repo(), "--base", &base])?;
-                    base
+                    (base, PrAction::Updated)
                 }
-                None => pr.base.clone(),
+                None => (pr.base.clone(), PrAction::Updated),
             };
             // A head it has not been told of yet is told in a comment, once (none when this
             // dispatch opened it and was killed before its receipt).
@@ -304,12 +322,16 @@ pub fn open(
                 gh.run(args)?;
                 body_file = Some(file);
             }
-            (number, url, draft, PrAction::Updated, base, body_file)
+            (number, url, draft, action, base, body_file)
         }
         None => {
             let title = task_title(ctx, id, &g);
             let closes = issue_of(ctx, id, &g)?;
-            let file = write_body(ctx, id, &body(id, &g, false, closes))?;
+            let mut text = body(id, &g, false, closes);
+            if let Some(p) = &stacked {
+                text.push_str(&super::stack::note(p, id));
+            }
+            let file = write_body(ctx, id, &text)?;
             let draft = request.draft.unwrap_or(forge.config.draft);
             let mut args: Vec<std::ffi::OsString> = [
                 "pr",

@@ -15,7 +15,7 @@ pub const NAME: &str = "dependencies_merged";
 
 /// What the first dispatch of `ev`'s chain (itself, or the one its follow-ups continue)
 /// started after, as its attested start records it.
-fn recorded(
+pub fn recorded(
     ledger: &std::path::Path,
     trusted: &[[u8; 32]],
     ev: &Evidence,
@@ -48,7 +48,7 @@ pub fn check(
         return Ok(Some(Err("it records no base to merge into".into())));
     };
     let missing: Vec<String> = (deps.on.iter())
-        .filter(|d| !holds(repo, base_ref, &d.head_commit))
+        .filter(|d| !holds(&repo.root, base_ref, &d.head_commit))
         .map(|d| format!("{} (head {})", d.dispatch_id, short(&d.head_commit)))
         .collect();
     let ids: Vec<&str> = deps.on.iter().map(|d| d.dispatch_id.as_str()).collect();
@@ -63,9 +63,9 @@ pub fn check(
     }))
 }
 
-/// Whether `base_ref`'s tip is `head` or descends from it.
-fn holds(repo: &Repo, base_ref: &str, head: &CommitId) -> bool {
-    let cmd = Cmd::git().arg("-C").arg(&repo.root).args([
+/// Whether `base_ref`'s tip in the repository at `root` is `head` or descends from it.
+pub fn holds(root: &std::path::Path, base_ref: &str, head: &CommitId) -> bool {
+    let cmd = Cmd::git().arg("-C").arg(root).args([
         "merge-base",
         "--is-ancestor",
         head.as_str(),

@@ -470,6 +470,60 @@ pub(super) fn at_submit(
     }
 }
 
+/// The graph of a listing, indexed once (nothing when no dispatch of it waits for any):
+/// each dispatch by id, the queued ones that wait for each, and those that started after it.
+#[derive(Debug, Default)]
+pub struct Around<'a> {
+    by_id: BTreeMap<&'a DispatchId, &'a DispatchState>,
+    waiting: BTreeMap<&'a DispatchId, Vec<DispatchId>>,
+    started: BTreeMap<&'a DispatchId, Vec<DispatchId>>,
+}
+
+impl<'a> Around<'a> {
+    /// The graph of the states `all`.
+    pub fn of(all: &'a [DispatchState]) -> Around<'a> {
+        if all.iter().all(|s| s.after.is_empty()) {
+            return Around::default();
+        }
+        let mut waiting: BTreeMap<&DispatchId, Vec<DispatchId>> = BTreeMap::new();
+        let mut started: BTreeMap<&DispatchId, Vec<DispatchId>> = BTreeMap::new();
+        for s in all {
+            let into = match s.state {
+                State::Queued => &mut waiting,
+                _ => &mut started,
+            };
+            for d in &s.after {
+                into.entry(d).or_default().push(s.id.clone());
+            }
+        }
+        Around {
+            by_id: all.iter().map(|s| (&s.id, s)).collect(),
+            waiting,
+            started,
+        }
+    }
+
+    /// [`lines`] of `s`, its dependencies' states and what waits for it from this graph.
+    pub fn lines(&self, s: &DispatchState) -> Vec<String> {
+        if self.by_id.is_empty() {
+            return Vec::new();
+        }
+        let deps: Vec<DispatchState> = (s.after.iter())
+            .filter_map(|d| self.by_id.get(d).map(|o| (*o).clone()))
+            .collect();
+        let waiting = self
+            .waiting
+            .get(&s.id)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let mut out = lines(s, &deps, waiting);
+        if let Some(after) = self.started.get(&s.id) {
+            out.push(format!("{} started after it", list(after)));
+        }
+        out
+    }
+}
+
 /// The graph around dispatch `s` in words, as `status`, `show`, the dashboard and the page
 /// show it: why a dependency holds it, what it waits (or waited) for with each one's state
 /// in `deps` (the states read; an id alone when its state was not read), and the queued
@@ -501,14 +555,6 @@ pub fn lines(s: &DispatchState, deps: &[DispatchState], waiting: &[DispatchId]) 
         ));
     }
     out
-}
-
-/// The queued dispatches of `all` that wait for `id`.
-pub fn waiting_for(all: &[DispatchState], id: &DispatchId) -> Vec<DispatchId> {
-    all.iter()
-        .filter(|o| o.state == State::Queued && o.after.contains(id))
-        .map(|o| o.id.clone())
-        .collect()
 }
 
 /// [`lines`] for one dispatch read alone (`show`, the page, the dashboard's detail): its
