@@ -32,6 +32,8 @@
 //! 16. Usage limits: three providers waiting out a usage limit and 200 queued behind their
 //!     holds, their CPU over 10 s of the wait, and the first launch after each reset
 //!     (`--limits-only`).
+//! 17. A graph's cost to `vnx status`: a chain of 100 dispatches waiting for each other
+//!     against 100 queued plainly (`--graph-only`).
 
 #![expect(
     clippy::disallowed_methods,
@@ -47,6 +49,7 @@ mod day_bench;
 mod dispatch_bench;
 mod egress_bench;
 mod generate;
+mod graph_bench;
 mod idle_bench;
 mod launch_bench;
 mod limits_bench;
@@ -114,6 +117,9 @@ struct Args {
     /// Only the queue benchmark (32 no-op dispatches through 4 slots)
     #[arg(long)]
     queue_only: bool,
+    /// Only the graph benchmark (`vnx status` with a chain of 100 dispatches of `--after`)
+    #[arg(long)]
+    graph_only: bool,
     /// Only the no-op dispatch benchmark against its git + tmux floor (30 interleaved pairs, 5
     /// with --quick)
     #[arg(long)]
@@ -346,6 +352,12 @@ fn run(args: &Args) -> Result<()> {
     }
     if args.queue_only {
         return queue(&work.path);
+    }
+    if args.graph_only {
+        let bench = graph_bench::bench_graph(&vnx, &work.path, 100, cfg.runs)?;
+        print!("{}", bench.render());
+        io::stdout().flush()?;
+        return Ok(());
     }
     if args.dispatch_only {
         note(&format!(

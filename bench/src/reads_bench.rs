@@ -175,7 +175,13 @@ fn memfind(hay: &[u8], needle: &[u8]) -> bool {
 }
 
 /// Times `vnx ARGS` in the project, with its peak RSS and CPU time (`wait4`).
-fn time_cli(repo: &BenchRepo, vnx: &Path, name: &str, args: &[&str], runs: usize) -> Result<Read> {
+pub(crate) fn time_cli(
+    repo: &BenchRepo,
+    vnx: &Path,
+    name: &str,
+    args: &[&str],
+    runs: usize,
+) -> Result<Read> {
     time_cli_warm(repo, vnx, name, args, runs, 1)
 }
 

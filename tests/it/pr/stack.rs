@@ -88,3 +88,45 @@ fn a_chain_opens_as_a_stack_and_merges_from_its_bottom() {
     assert_eq!(holds.code, 0, "the forge's main holds the top's head");
     repo.verify_ok();
 }
+
+#[test]
+fn a_parent_merged_on_the_forge_by_a_person_retargets_the_child_at_the_next_watch() {
+    let repo = Repo::new();
+    // The watcher follows the pull requests of roles with reactions.
+    let reactions = "  reactions:\n    checks_failed: {fix: false}\n";
+    configure(&repo, &format!("{FORGE}\x20 require_checks: false\n{reactions}"));
+    let forge = ScriptedForge::for_repo(&repo);
+    let a = done(&repo, None);
+    let b = done(&repo, Some(&a));
+    let (r, opened_a) = pr_json(&repo, &forge, &["open", &a]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let (r, opened_b) = pr_json(&repo, &forge, &["open", &b]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert_eq!(opened_b["base"], format!("dispatch/{a}"));
+    // A person merges the parent on the forge, with gh.
+    let n_a = opened_a["number"].as_u64().unwrap().to_string();
+    let mut cmd = std::process::Command::new("gh");
+    forge.env(&mut cmd);
+    cmd.current_dir(repo.env.path())
+        .args(["pr", "merge", &n_a, "--merge", "--repo", "o/r"]);
+    let merged = run(cmd);
+    assert_eq!(merged.code, 0, "{}{}", merged.stdout, merged.stderr);
+    let r = pr(&repo, &forge, &["watch", "--once"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let retargeted: Vec<serde_json::Value> = (repo.events("pr_opened").into_iter())
+        .filter(|o| o["action"] == "retargeted")
+        .collect();
+    assert_eq!(retargeted.len(), 1, "{}{}", r.stdout, r.stderr);
+    assert_eq!(retargeted[0]["dispatch_id"], *b);
+    let n_b = opened_b["number"].as_u64().unwrap();
+    let view = forge.gh(&[
+        "pr",
+        "view",
+        &n_b.to_string(),
+        "--repo",
+        "o/r",
+        "--json",
+        "baseRefName",
+    ]);
+    assert_eq!(view["baseRefName"], "main", "{view}");
+}

@@ -228,6 +228,14 @@ pub fn pass(desk: &Desk<'_>, w: &Watch<'_>) -> Result<Vec<Outcome>, ActionError>
             due,
             done,
         };
+        // A stacked pull request whose parent merged moves onto its own base (`--after`).
+        if opened.base.starts_with("dispatch/")
+            && let Err(e) = forge::stack::retarget_if_parent_merged(ctx, w.forge, opened)
+        {
+            let why = format!("could not retarget it onto its base: {e}");
+            out.push(outcome(Due::Nothing { why }, Done::Nothing));
+            continue;
+        }
         let status = read.get(id);
         let summary = cache.prs.get(&number).map(|c| &c.summary);
         let (Some(status), Some(summary)) = (status, summary) else {

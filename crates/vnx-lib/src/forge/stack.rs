@@ -175,3 +175,28 @@ pub fn merge(
     }
     Ok(done)
 }
+
+/// Retargets pull request `opened` (its latest `pr_opened`) onto the branch its dispatch
+/// merges into when it is still based on a dependency's branch and that dependency merged
+/// (`vnx pr watch`'s pass, for a parent a person merged on the forge); `None` when nothing
+/// was due.
+pub fn retarget_if_parent_merged(
+    ctx: &Context<'_>,
+    forge: &Forge,
+    opened: &PrOpened,
+) -> Result<Option<PrOpened>, ForgeError> {
+    let (ledger, trusted) = (ctx.reading.ledger, ctx.reading.trusted_keys);
+    let id = &opened.dispatch_id;
+    let ev = Evidence::read(ledger, id, trusted)?;
+    let Some(base_ref) = ev.started.as_ref().map(|s| s.receipt.base_ref.clone()) else {
+        return Ok(None);
+    };
+    let wanted = super::base_branch(None, &base_ref);
+    if opened.base == wanted
+        || !is_dependency_branch(ctx, &ev, &opened.base)?
+        || parent(ctx, id, &ev, &base_ref)?.is_some()
+    {
+        return Ok(None);
+    }
+    retarget(ctx, forge, opened, &wanted).map(Some)
+}
