@@ -116,7 +116,9 @@ pub struct ShowArgs {
 /// pr_open (open, not a draft), pr_at_recorded_head (the forge's head is the head the
 /// dispatch recorded), checks_green (every check on it passes; with none, only when
 /// forge.require_checks is false), ledger_verifies, checkpoint_extended, dispatch_done,
-/// gates_passed (every gate the role requires passed on that head). Then `gh pr merge
+/// gates_passed (every gate the role requires passed on that head); for a pull request stacked
+/// on a dependency's branch (`--after`), stack_parent_merged (it is then retargeted onto its
+/// base first). Then `gh pr merge
 /// --match-head-commit HEAD` with the method forge.merge_method names, and a signed
 /// `pr_merged` with the merge commit; `vnx worktree-release` then counts the work as landed.
 ///
