@@ -17,6 +17,42 @@ mod python_sdk_act;
 mod real_claude_act;
 mod real_claude_graph;
 
+/// A rig whose project lets an MCP client do every act, with one dispatch and a checkpoint
+/// (a merge needs one the ledger extends), and `.mcp.json` registering `vnx mcp --act`.
+fn acting_rig() -> Rig {
+    let rig = Rig::new();
+    crate::common::configure(&rig.repo, crate::mcp::act::ACT_ALL);
+    let r = rig.repo.dispatch("commit", &["--instruction", "x"]);
+    assert_eq!(r.code, 0, "[demo dispatch] {}", r.stderr);
+    let r = run(rig.repo.vnx().args(["audit-chain", "checkpoint"]));
+    assert_eq!(r.code, 0, "[checkpoint] {}", r.stderr);
+    let r = run(rig.repo.vnx().args(["init", "--mcp", "claude"]));
+    assert_eq!(r.code, 0, "[init --mcp claude] {}", r.stderr);
+    let file = rig.repo.env.path().join(".mcp.json");
+    let mut config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    config["mcpServers"]["vnx"]["args"] = serde_json::json!(["mcp", "--act"]);
+    std::fs::write(&file, config.to_string()).unwrap();
+    rig
+}
+
+/// `claude -p PROMPT` in the rig's project with vnx's MCP server, `tools` allowed, stopped
+/// after `secs` seconds.
+fn claude(rig: &Rig, prompt: &str, secs: &str, tools: &str) -> Command {
+    let mut cmd = Command::new("timeout");
+    hermetic(&mut cmd, &rig.repo.env.home());
+    cmd.current_dir(rig.repo.env.path())
+        .env("PATH", &rig.path)
+        .env("VNX_TMUX_SOCKET", rig.repo.server.0.socket())
+        .envs(rig.env.iter().map(|(k, v)| (k, v)))
+        .args([secs, "claude", "-p", prompt])
+        .args(["--output-format", "stream-json", "--verbose"])
+        .args(["--mcp-config", ".mcp.json", "--strict-mcp-config"])
+        .args(["--allowedTools", tools])
+        .stdin(std::process::Stdio::null());
+    cmd
+}
+
 /// The text of the `tool_result` answering tool call `id`, as claude sent it to the model.
 fn tool_result(requests: &[serde_json::Value], id: &str) -> Option<String> {
     requests.iter().find_map(|r| {

@@ -94,7 +94,10 @@ fn a_parent_merged_on_the_forge_by_a_person_retargets_the_child_at_the_next_watc
     let repo = Repo::new();
     // The watcher follows the pull requests of roles with reactions.
     let reactions = "  reactions:\n    checks_failed: {fix: false}\n";
-    configure(&repo, &format!("{FORGE}\x20 require_checks: false\n{reactions}"));
+    configure(
+        &repo,
+        &format!("{FORGE}\x20 require_checks: false\n{reactions}"),
+    );
     let forge = ScriptedForge::for_repo(&repo);
     let a = done(&repo, None);
     let b = done(&repo, Some(&a));

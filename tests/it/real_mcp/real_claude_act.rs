@@ -2,29 +2,12 @@
 //! scripted model: it dispatches a demo task, waits for it, and merges it, each receipt
 //! naming claude as the MCP client. `#[ignore]`d with the real CLIs (`real_mcp::real_claude`).
 
-use std::process::Command;
-
-use crate::common::{configure, hermetic, run};
-use crate::real_clis::Rig;
+use crate::common::run;
 
 #[test]
 #[ignore = "needs the real claude, codex and gemini (~740 MB from npm, tests/support/install-clis.sh)"]
 fn real_claude_dispatches_waits_and_merges_through_vnx_mcp_act() {
-    let rig = Rig::new();
-    configure(&rig.repo, crate::mcp::act::ACT_ALL);
-    // A merge needs a checkpoint the ledger extends: one dispatch and a checkpoint first.
-    let r = rig.repo.dispatch("commit", &["--instruction", "x"]);
-    assert_eq!(r.code, 0, "[demo dispatch] {}", r.stderr);
-    let r = run(rig.repo.vnx().args(["audit-chain", "checkpoint"]));
-    assert_eq!(r.code, 0, "[checkpoint] {}", r.stderr);
-    let r = run(rig.repo.vnx().args(["init", "--mcp", "claude"]));
-    assert_eq!(r.code, 0, "[init --mcp claude] {}", r.stderr);
-    // The server vnx registered, with --act.
-    let file = rig.repo.env.path().join(".mcp.json");
-    let mut config: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
-    config["mcpServers"]["vnx"]["args"] = serde_json::json!(["mcp", "--act"]);
-    std::fs::write(&file, config.to_string()).unwrap();
+    let rig = super::acting_rig();
 
     let id = "D-0a1b2c3d4e5f";
     let prompt = format!(
@@ -34,20 +17,8 @@ fn real_claude_dispatches_waits_and_merges_through_vnx_mcp_act() {
          \\@model tool mcp__vnx__merge {{\"dispatch_id\": \"{id}\"}}\n\
          \\@model say Merged."
     );
-    let mut cmd = Command::new("timeout");
-    hermetic(&mut cmd, &rig.repo.env.home());
-    cmd.current_dir(rig.repo.env.path())
-        .env("PATH", &rig.path)
-        .env("VNX_TMUX_SOCKET", rig.repo.server.0.socket())
-        .envs(rig.env.iter().map(|(k, v)| (k, v)))
-        .args(["180", "claude", "-p", &prompt])
-        .args(["--output-format", "stream-json", "--verbose"])
-        .args(["--mcp-config", ".mcp.json", "--strict-mcp-config"])
-        .args([
-            "--allowedTools",
-            "mcp__vnx__dispatch,mcp__vnx__wait,mcp__vnx__merge",
-        ])
-        .stdin(std::process::Stdio::null());
+    let tools = "mcp__vnx__dispatch,mcp__vnx__wait,mcp__vnx__merge";
+    let cmd = super::claude(&rig, &prompt, "180", tools);
     let r = run(cmd);
     assert_eq!(r.code, 0, "[claude -p] {}\n{}", r.stdout, r.stderr);
 

@@ -3,29 +3,12 @@
 //! woken as each ends (`wait` with `any`: the first of those still running that ends), and
 //! merges them in order. `#[ignore]`d with the real CLIs (`real_mcp::real_claude`).
 
-use std::process::Command;
-
-use crate::common::{configure, hermetic, run};
-use crate::real_clis::Rig;
+use crate::common::run;
 
 #[test]
 #[ignore = "needs the real claude, codex and gemini (~740 MB from npm, tests/support/install-clis.sh)"]
 fn real_claude_splits_a_task_into_a_chain_is_woken_as_each_ends_and_merges_it() {
-    let rig = Rig::new();
-    configure(&rig.repo, crate::mcp::act::ACT_ALL);
-    // A merge needs a checkpoint the ledger extends: one dispatch and a checkpoint first.
-    let r = rig.repo.dispatch("commit", &["--instruction", "x"]);
-    assert_eq!(r.code, 0, "[demo dispatch] {}", r.stderr);
-    let r = run(rig.repo.vnx().args(["audit-chain", "checkpoint"]));
-    assert_eq!(r.code, 0, "[checkpoint] {}", r.stderr);
-    let r = run(rig.repo.vnx().args(["init", "--mcp", "claude"]));
-    assert_eq!(r.code, 0, "[init --mcp claude] {}", r.stderr);
-    let file = rig.repo.env.path().join(".mcp.json");
-    let mut config: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
-    config["mcpServers"]["vnx"]["args"] = serde_json::json!(["mcp", "--act"]);
-    std::fs::write(&file, config.to_string()).unwrap();
-
+    let rig = super::acting_rig();
     let [a, b, c] = ["D-0a1b2c3d4e01", "D-0a1b2c3d4e02", "D-0a1b2c3d4e03"];
     let dispatch = |id: &str, step: &str, after: &[&str]| {
         format!(
@@ -54,20 +37,8 @@ fn real_claude_splits_a_task_into_a_chain_is_woken_as_each_ends_and_merges_it() 
         merge(b),
         merge(c),
     );
-    let mut cmd = Command::new("timeout");
-    hermetic(&mut cmd, &rig.repo.env.home());
-    cmd.current_dir(rig.repo.env.path())
-        .env("PATH", &rig.path)
-        .env("VNX_TMUX_SOCKET", rig.repo.server.0.socket())
-        .envs(rig.env.iter().map(|(k, v)| (k, v)))
-        .args(["300", "claude", "-p", &prompt])
-        .args(["--output-format", "stream-json", "--verbose"])
-        .args(["--mcp-config", ".mcp.json", "--strict-mcp-config"])
-        .args([
-            "--allowedTools",
-            "mcp__vnx__dispatch,mcp__vnx__wait,mcp__vnx__merge",
-        ])
-        .stdin(std::process::Stdio::null());
+    let tools = "mcp__vnx__dispatch,mcp__vnx__wait,mcp__vnx__merge";
+    let cmd = super::claude(&rig, &prompt, "300", tools);
     let r = run(cmd);
     assert_eq!(r.code, 0, "[claude -p] {}\n{}", r.stdout, r.stderr);
 

@@ -23,7 +23,6 @@ use crate::forge::intake::Intakes;
 use crate::forge::issue::{self, Issue};
 use crate::forge::{self, Forge, ForgeError, History, text};
 use crate::ids::DispatchId;
-use crate::ledger::{Ledger, now_utc};
 use crate::receipts::{
     self, IssueCommented, IssueDeclined, IssueIntake, IssueRelease, IssueReleased, IssueTaken,
 };
@@ -208,12 +207,7 @@ fn association_words(association: &str) -> String {
 
 /// Signs `receipt` and appends it to the ledger.
 fn write<K: receipts::Kind>(w: &Intake<'_>, receipt: &K) -> Result<(), ActionError> {
-    let line = w
-        .forge_ctx
-        .attestor
-        .attest(&receipts::write(receipt), &now_utc);
-    Ledger::new(w.forge_ctx.reading.ledger).append(&line)?;
-    Ok(())
+    Ok(w.forge_ctx.record(receipt)?)
 }
 
 /// Comments `words` on intake `t`'s issue and records that `about` was told.

@@ -17,7 +17,6 @@ use crate::forge::react::{self, Due, Facts, Past, Reacted};
 use crate::forge::watch::{self, Cache, Mode, ReadOptions};
 use crate::forge::{self, Forge, History};
 use crate::ids::DispatchId;
-use crate::ledger::{Ledger, now_utc};
 use crate::receipts::{self, PrEscalated, PrOpened, PrReaction, ReactionAction, ReactionRule};
 use crate::steps;
 
@@ -372,12 +371,7 @@ fn reaction(
 
 /// Signs `receipt` and appends it to the ledger.
 fn write<K: receipts::Kind + Serialize>(w: &Watch<'_>, receipt: &K) -> Result<(), ActionError> {
-    let line = w
-        .forge_ctx
-        .attestor
-        .attest(&receipts::write(receipt), &now_utc);
-    Ledger::new(w.forge_ctx.reading.ledger).append(&line)?;
-    Ok(())
+    Ok(w.forge_ctx.record(receipt)?)
 }
 
 /// Starts the fix follow-up `reaction` names, as `vnx pr fix` does; one that cannot start

@@ -20,9 +20,8 @@ use super::view::{self, PrState, PullRequest};
 use super::{Context, Forge, ForgeError};
 use crate::config::Config;
 use crate::ids::{CommitId, DispatchId};
-use crate::ledger::{Ledger, now_utc};
 use crate::merge::Condition;
-use crate::receipts::{self, PrMergeMethod, PrMerged, PrOpened};
+use crate::receipts::{PrMergeMethod, PrMerged, PrOpened};
 use crate::steps;
 
 /// The conditions `vnx pr merge` adds to a merge's own, in order.
@@ -334,7 +333,6 @@ pub(super) fn record_merged(
         by: ctx.by.map(str::to_owned),
         extra: Default::default(),
     };
-    let line = ctx.attestor.attest(&receipts::write(&receipt), &now_utc);
-    Ledger::new(ctx.reading.ledger).append(&line)?;
+    ctx.record(&receipt)?;
     Ok(receipt)
 }

@@ -58,6 +58,16 @@ pub struct Context<'a> {
     pub by: Option<&'a str>,
 }
 
+impl Context<'_> {
+    /// Signs `receipt` and appends it to the ledger.
+    pub fn record<K: crate::receipts::Kind>(&self, receipt: &K) -> Result<(), LedgerError> {
+        let receipt = crate::receipts::write(receipt);
+        let line = self.attestor.attest(&receipt, &crate::ledger::now_utc);
+        crate::ledger::Ledger::new(self.reading.ledger).append(&line)?;
+        Ok(())
+    }
+}
+
 /// The forge of a project: its configuration, the repository its remote names, and the `gh`
 /// that reaches it.
 #[derive(Clone, Debug)]

@@ -22,10 +22,9 @@ use super::{Context, Forge, ForgeError, base_branch, push, text};
 use crate::config::Config;
 use crate::evidence::Evidence;
 use crate::ids::DispatchId;
-use crate::ledger::{Ledger, now_utc};
 use crate::merge::conditions;
 use crate::receipts::merge::CompletionRef;
-use crate::receipts::{self, PrAction, PrClosed, PrOpened};
+use crate::receipts::{PrAction, PrClosed, PrOpened};
 use crate::steps;
 
 /// What the caller asks of the pull request.
@@ -399,8 +398,7 @@ pub fn open(
         by: ctx.by.map(str::to_owned),
         extra: Default::default(),
     };
-    let line = ctx.attestor.attest(&receipts::write(&receipt), &now_utc);
-    Ledger::new(ctx.reading.ledger).append(&line)?;
+    ctx.record(&receipt)?;
     Ok(receipt)
 }
 
@@ -436,7 +434,6 @@ pub(super) fn record_closed(
         head_commit: crate::ids::CommitId::parse(&pr.head_commit).ok(),
         extra: Default::default(),
     };
-    let line = ctx.attestor.attest(&receipts::write(&receipt), &now_utc);
-    Ledger::new(ctx.reading.ledger).append(&line)?;
+    ctx.record(&receipt)?;
     Ok(())
 }

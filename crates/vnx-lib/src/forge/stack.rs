@@ -11,8 +11,7 @@ use super::history::History;
 use super::{Context, Forge, ForgeError};
 use crate::evidence::Evidence;
 use crate::ids::{CommitId, DispatchId};
-use crate::ledger::{Ledger, now_utc};
-use crate::receipts::{self, PrAction, PrOpened};
+use crate::receipts::{PrAction, PrOpened};
 
 /// The most pull requests a stack holds (a chain is a handful).
 const MAX_STACK: usize = 64;
@@ -130,8 +129,7 @@ pub fn retarget(
         by: ctx.by.map(str::to_owned),
         ..opened.clone()
     };
-    let line = ctx.attestor.attest(&receipts::write(&receipt), &now_utc);
-    Ledger::new(ctx.reading.ledger).append(&line)?;
+    ctx.record(&receipt)?;
     Ok(receipt)
 }
 
