@@ -460,3 +460,33 @@ fn wait_all_waits_for_every_running_or_queued_dispatch() {
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert_eq!(ids_of(&stdout), both, "{stdout}");
 }
+
+#[test]
+fn a_fifo_or_a_link_planted_in_the_queue_is_passed_by_never_blocked_on() {
+    let repo = limited(1, "");
+    let (slow, _) = detach(&repo, "slow", &[]);
+    let (queued, _) = detach(&repo, "noop", &[]);
+    let dir = repo.env.path().join(".vnx-data/queue");
+    let fifo = dir.join("D-0000f1f0.json");
+    let made = run(std::process::Command::new("mkfifo").arg(&fifo));
+    assert_eq!(made.code, 0, "{}", made.stderr);
+    let outside = repo.env.path().join("outside.json");
+    std::fs::write(
+        &outside,
+        std::fs::read(dir.join(format!("{queued}.json"))).unwrap(),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(&outside, dir.join("D-0000f1f1.json")).unwrap();
+    // And a FIFO where a slot's claim would be.
+    let claim = repo.env.path().join(".vnx-data/slots/demo/7.claim");
+    let made = run(std::process::Command::new("mkfifo").arg(&claim));
+    assert_eq!(made.code, 0, "{}", made.stderr);
+    // Every read passes both by: `status` answers, listing the real entry only.
+    let s = status(&repo);
+    assert_eq!(s[&queued]["status"], "queued");
+    assert!(!s.contains_key("D-0000f1f0") && !s.contains_key("D-0000f1f1"));
+    let r = run(repo.vnx().args(["cancel", &slow]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(eventually(|| status(&repo)[&queued]["status"] == "done"));
+    assert!(fifo.exists(), "left alone");
+}

@@ -24,11 +24,30 @@ pub struct Claim {
 
 /// Whether a claimant still holds the claim file's lock (a launch under way).
 fn launching(path: &Path) -> bool {
-    File::open(path).is_ok_and(|f| match f.try_lock_shared() {
+    open_claim(path).is_some_and(|f| match f.try_lock_shared() {
         Ok(()) => false,
         Err(TryLockError::WouldBlock) => true,
         Err(TryLockError::Error(_)) => true,
     })
+}
+
+/// A claim file opened to read: a regular file only, never a link followed or a FIFO
+/// blocked on (something may plant one where claims live).
+fn open_claim(path: &Path) -> Option<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
+        .open(path)
+        .ok()?;
+    file.metadata().ok()?.is_file().then_some(file)
+}
+
+/// The dispatch id a claim file names (bounded: an id is short), or nothing.
+fn owner_of(path: &Path) -> String {
+    crate::files::read_bounded(path, 256)
+        .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
+        .unwrap_or_default()
 }
 
 /// The slots' directory under the data directory (shared with the supervisor's `flock`s).
@@ -58,8 +77,8 @@ pub fn held(
         else {
             continue;
         };
-        let owner = std::fs::read_to_string(e.path()).unwrap_or_default();
-        let owner = owner.trim();
+        let owner = owner_of(&e.path());
+        let owner = owner.as_str();
         if launching(&e.path()) || DispatchId::parse(owner).is_ok_and(|id| alive(&id)) {
             out.push((index, owner.to_owned()));
         } else {
@@ -109,8 +128,7 @@ pub fn release(data_dir: &Path, provider: &str, id: &DispatchId) {
         return;
     };
     for e in read.flatten() {
-        if e.file_name().to_string_lossy().ends_with(".claim")
-            && std::fs::read_to_string(e.path()).is_ok_and(|o| o.trim() == id.as_str())
+        if e.file_name().to_string_lossy().ends_with(".claim") && owner_of(&e.path()) == id.as_str()
         {
             let _ = std::fs::remove_file(e.path());
         }

@@ -13,6 +13,9 @@ use crate::provider::{Lane, Permission};
 /// The queue's directory under the data directory.
 pub const QUEUE_DIR: &str = "queue";
 
+/// The largest entry read: a request with its instruction (4 MiB at most) and room.
+const MAX_ENTRY: u64 = 8 << 20;
+
 /// A queued dispatch.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Entry {
@@ -196,7 +199,8 @@ fn path(data_dir: &Path, id: &DispatchId) -> PathBuf {
 }
 
 /// Every readable entry, in the order they start: provider by provider, higher priority
-/// first, then arrival. An entry that cannot be read is skipped (and left alone).
+/// first, then arrival. An entry that cannot be read (too large, not a regular file: a
+/// link or a FIFO something planted) is skipped (and left alone).
 pub fn all(data_dir: &Path) -> Vec<Entry> {
     let Ok(read) = std::fs::read_dir(dir(data_dir)) else {
         return Vec::new();
@@ -204,7 +208,7 @@ pub fn all(data_dir: &Path) -> Vec<Entry> {
     let mut entries: Vec<Entry> = read
         .flatten()
         .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
-        .filter_map(|e| std::fs::read(e.path()).ok())
+        .filter_map(|e| crate::files::read_bounded(&e.path(), MAX_ENTRY).ok())
         .filter_map(|data| serde_json::from_slice(&data).ok())
         .collect();
     entries.sort_by(|a, b| order(a).cmp(&order(b)));
@@ -233,9 +237,10 @@ pub fn exists(data_dir: &Path, id: &DispatchId) -> bool {
     path(data_dir, id).is_file()
 }
 
-/// The entry of dispatch `id`, if it is queued.
+/// The entry of dispatch `id`, if it is queued (a regular file, bounded: never a link
+/// followed or a FIFO blocked on).
 pub fn read(data_dir: &Path, id: &DispatchId) -> Option<Entry> {
-    serde_json::from_slice(&std::fs::read(path(data_dir, id)).ok()?).ok()
+    serde_json::from_slice(&crate::files::read_bounded(&path(data_dir, id), MAX_ENTRY).ok()?).ok()
 }
 
 /// Writes an entry (private, atomically).
