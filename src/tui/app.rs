@@ -138,6 +138,7 @@ pub fn suggested(row: Option<&Row>) -> &'static [&'static str] {
         State::Stalled => &["Enter a", "f", "c"],
         State::Running => &["Enter a", "f", "c"],
         State::Queued => &["c"],
+        State::Limited => &["v", "Enter a", "c"],
         _ if s.waiting() && s.budget.as_ref().is_some_and(|b| b.reached) => {
             &["b", "f", "i", "Enter a", "x"]
         }

@@ -190,8 +190,23 @@ pub const ACTIONS: &[Row] = &[
         "discard its worktree, branch and uncommitted files",
     ),
     row("tidy", None, (false, true), TERMINAL, LAND),
-    // `vnx resume ID --to`: a limited dispatch moved to another CLI (`act::Action::Move`).
-    row("resume", None, (true, true), &[Cli], LAND),
+    // `vnx resume ID --to`: a limited dispatch moved to another CLI (`act::Action::Move`);
+    // from a key, a button or a tool, to the next its role's `on_limit` names.
+    row("resume", Some("move"), (true, true), EVERY, LAND)
+        .keyed(
+            "v",
+            "v:move",
+            "move it from a usage limit to its role's next CLI",
+        )
+        .says(
+            "Move a dispatch waiting out its provider's usage limit to the next CLI its \
+             role's `on_limit` names, as `vnx resume ID --to` does: it ends as moved, its \
+             worktree kept, and a follow-up on that CLI continues its work.",
+        )
+        .button(
+            "Move to the next CLI",
+            Some("Move this dispatch to the next CLI its role names? It ends here and a follow-up there continues its work."),
+        ),
     row("pr open", Some("pr_open"), (false, false), AGENT, LAND),
     row("pr fix", Some("pr_fix"), (false, false), AGENT, LAND),
     row("pr merge", Some("pr_merge"), (true, false), AGENT, LAND),

@@ -370,3 +370,25 @@ async fn a_client_opens_and_merges_a_pull_request_and_is_named_on_its_receipts()
     assert_eq!(receipts_of(&repo, "pr_merged", &id)[0]["by"], by);
     c.cancel().await.unwrap();
 }
+
+/// The move of a dispatch waiting out a usage limit is a tool too, drawn from its row of the
+/// table: the dispatch ends as moved and a follow-up on the next CLI continues it.
+#[tokio::test]
+async fn a_client_moves_a_limited_dispatch_to_the_next_cli_of_its_role() {
+    let repo = Repo::new();
+    let _tools = crate::limit_move::mover(&repo);
+    configure(&repo, "mcp: {act: all}\n");
+    let id = crate::usage_limits::limited(&repo, 3600);
+    let tmp = tempfile::tempdir().unwrap();
+    let c = connect_acting(&repo, tmp.path(), |_| {}).await;
+    assert!(tools(&c).await.contains(&"move".to_owned()));
+    let moved = act(&c, "move", serde_json::json!({"dispatch_id": id}))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(moved.to_string().contains("mover"), "{moved}");
+    let failover = repo.events("dispatch_failover");
+    assert_eq!(failover.len(), 1, "{failover:?}");
+    assert_eq!(failover[0]["to"], "mover");
+    assert_eq!(failover[0]["by"], "orchestrator 1.0 via MCP");
+    c.cancel().await.unwrap();
+}

@@ -90,6 +90,7 @@ impl Action {
             "accept" => Action::Accept(id),
             "dismiss" => Action::Dismiss(id),
             "cancel" => Action::Cancel(id),
+            "resume" => Action::Move(id, None),
             "gate-check" => Action::GateCheck(id),
             "merge" => Action::Merge(id),
             "worktree-release" => Action::Release(id),
@@ -240,6 +241,7 @@ impl Action {
         match self {
             Action::Cancel(_) => s.state.is_live() || s.state == State::Queued,
             Action::GateCheck(_) | Action::Merge(_) => s.landed.is_none() && s.state == done,
+            Action::Move(..) => s.state == State::Limited,
             _ => false,
         }
     }

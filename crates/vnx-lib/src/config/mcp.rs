@@ -112,7 +112,7 @@ mod tests {
             assert!(e.contains("c.yaml:1"), "{e}");
         }
         assert!(read("mcp: {acts: all}\n").is_err());
-        assert_eq!(ActTool::all().len(), 12);
+        assert_eq!(ActTool::all().len(), 13);
         for t in ActTool::all() {
             assert_eq!(ActTool::named(t.name()), Some(t));
         }
