@@ -84,6 +84,9 @@ pub(crate) fn project_for(
     Ok((project, ids))
 }
 
+/// The most dispatches one dispatch waits for (a fan-in merges each head in turn).
+const MAX_AFTER: usize = 64;
+
 /// What a new dispatch waits for (`--after`, the MCP `dispatch` tool's `after`): each id
 /// checked and resolved (its own id, `own`, kept as given: the library refuses the cycle),
 /// and whether each must be merged or only done; `None` for none.
@@ -95,6 +98,13 @@ pub(crate) fn awaited(
 ) -> Result<Option<vnx::receipts::Awaited>, CliError> {
     if after.is_empty() {
         return Ok(None);
+    }
+    if after.len() > MAX_AFTER {
+        return Err(CliError::usage(format!(
+            "{} dispatches to wait for: at most {MAX_AFTER}",
+            after.len()
+        ))
+        .with_hint("wait for a dispatch that waits for the others (a chain)"));
     }
     let mut on = Vec::new();
     for given in after {
