@@ -31,9 +31,7 @@ enum Predicate {
 /// .vnx-data/attestations/ itself.
 #[derive(clap::Args)]
 #[command(
-    after_long_help = "Examples:\n  vnx attest D-3f2a --predicate slsa > D-3f2a.intoto.jsonl\n  \
-                             vnx attest --public-key > vnx.pub.pem\n  \
-                             vnx attest --verify D-3f2a.intoto.jsonl"
+    after_long_help = "Examples:\n  $ vnx attest D-1a2b3c4d5e6f --predicate slsa > attestation.jsonl\n  $ vnx attest --public-key > vnx.pub.pem\n  $ vnx attest --verify attestation.jsonl"
 )]
 pub struct Args {
     /// The dispatch (an id or the start of one)
