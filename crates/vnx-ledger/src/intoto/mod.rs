@@ -282,10 +282,15 @@ pub fn verify(
     .and_then(Value::as_str)
     .ok_or_else(|| malformed("its predicate names no dispatch"))?;
     let id = DispatchId::parse(id_text).map_err(|e| AttestError::Malformed(e.to_string()))?;
-    let facts = facts::read(ledger, anchor, &id, trusted)?;
     let differs = |what: String| AttestError::Differs {
         id: id.clone(),
         what,
+    };
+    let facts = match facts::read(ledger, anchor, &id, trusted) {
+        Err(FactsError::NotStarted(_)) => {
+            return Err(differs("the ledger holds no attested start of it".into()));
+        }
+        read => read?,
     };
     let now = statement_now(&facts, shape)?;
     if now.subject != statement.subject {
