@@ -218,7 +218,12 @@ pub fn read(
     id: &DispatchId,
     trusted: &[[u8; 32]],
 ) -> Result<Facts, FactsError> {
-    let e = Evidence::read(ledger, id, trusted)?;
+    // One backward scan for every line naming the dispatch; a plan approved for its planning
+    // dispatch is read by a second only when it has one.
+    let (lines, _) = tail::last_lines(ledger, usize::MAX, |l| {
+        memchr::memmem::find(l, id.as_str().as_bytes()).is_some()
+    })?;
+    let e = Evidence::of_lines(&lines, id, trusted);
     let Some(started) = &e.started else {
         return Err(FactsError::NotStarted(id.clone()));
     };
@@ -290,25 +295,29 @@ pub fn read(
         merge: None,
         ledger: ledger_state(ledger, anchor)?,
     };
-    others(ledger, id, planned_in.as_ref(), trusted, &mut facts)?;
+    others(&lines, id, None, trusted, &mut facts);
+    if let Some(planning) = &planned_in {
+        let (lines, _) = tail::last_lines(ledger, usize::MAX, |l| {
+            memchr::memmem::find(l, planning.as_str().as_bytes()).is_some()
+                && memchr::memmem::find(l, b"plan_approved").is_some()
+        })?;
+        others(&lines, id, Some(planning), trusted, &mut facts);
+    }
     Ok(facts)
 }
 
-/// The receipts `Evidence` does not read: answers, plans approved (the dispatch's or its
-/// planning dispatch's), review comments and sends, and the merge.
+/// The receipts `Evidence` does not read, among `lines`: answers, plans approved (the
+/// dispatch's, or with `planned_in` its planning dispatch's), review comments and sends, and
+/// the merge.
 fn others(
-    ledger: &Path,
+    lines: &[Vec<u8>],
     id: &DispatchId,
     planned_in: Option<&DispatchId>,
     trusted: &[[u8; 32]],
     facts: &mut Facts,
-) -> Result<(), LedgerError> {
-    let (lines, _) = tail::last_lines(ledger, usize::MAX, |l| {
-        memchr::memmem::find(l, id.as_str().as_bytes()).is_some()
-            || planned_in.is_some_and(|p| memchr::memmem::find(l, p.as_str().as_bytes()).is_some())
-    })?;
+) {
     for raw in lines {
-        let Some(fields) = json::object_of_line(&raw) else {
+        let Some(fields) = json::object_of_line(raw) else {
             continue;
         };
         let event = fields.get("event_type").and_then(Value::as_str);
@@ -326,7 +335,7 @@ fn others(
             continue;
         }
         let seq = fields.get("seq").and_then(Value::as_u64);
-        let line = cited(&raw, seq);
+        let line = cited(raw, seq);
         let about = fields.get("dispatch_id").and_then(Value::as_str);
         let ours = about == Some(id.as_str());
         if let Some(r) = receipts::read::<DispatchAnswered>(&fields).filter(|_| ours) {
@@ -341,7 +350,8 @@ fn others(
             });
         } else if let Some(r) = receipts::read::<receipts::PlanApproved>(&fields) {
             let r = r.receipt;
-            if ours || planned_in == Some(&r.dispatch_id) {
+            // The first pass counts the dispatch's own; the second its planning dispatch's.
+            if planned_in.map_or(ours, |p| *p == r.dispatch_id) {
                 facts.approvals.push(Approval {
                     what: "plan".into(),
                     dispatch_id: r.dispatch_id.to_string(),
@@ -391,7 +401,6 @@ fn others(
             });
         }
     }
-    Ok(())
 }
 
 /// The ledger's last line and the newest checkpoint of it.
