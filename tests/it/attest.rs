@@ -268,3 +268,46 @@ fn in_toto_reference_verifies_a_merge_attestation_and_refuses_forgeries() {
     assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
     assert!(r.stdout.contains("not verified: subject"), "{}", r.stdout);
 }
+
+#[test]
+fn the_predicate_carries_review_comments_sent_and_addressed() {
+    let repo = Repo::new();
+    let id = repo.dispatched("commit", false);
+    let r = vnx(
+        &repo,
+        &[
+            "review",
+            &id,
+            "--comment",
+            "demo-output.txt:1",
+            "Keep this line.",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let review = |id: &str| {
+        let r = vnx(&repo, &["attest", id]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        statement(&r.stdout)["predicate"]["review"].clone()
+    };
+    let open = review(&id);
+    assert_eq!(open[0]["at"], "demo-output.txt:1", "{open:#}");
+    assert_eq!(open[0]["state"], "open");
+    use sha2::Digest;
+    assert_eq!(
+        open[0]["body_sha256"].as_str().unwrap(),
+        hex::encode(sha2::Sha256::digest(b"Keep this line."))
+    );
+
+    let r = vnx(&repo, &["review", &id, "--send", "--json"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let follow = crate::common::completion(&r)["dispatch_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let sent = review(&id);
+    assert_eq!(sent[0]["state"], "sent", "{sent:#}");
+    assert_eq!(sent[0]["sent_to"], follow.as_str());
+    let addressed = review(&follow);
+    assert_eq!(addressed[0]["state"], "addressed", "{addressed:#}");
+    assert_eq!(addressed[0]["sent_to"], follow.as_str());
+}

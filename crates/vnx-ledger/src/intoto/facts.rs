@@ -165,8 +165,10 @@ pub struct Facts {
     pub started_at: Option<String>,
     /// When it completed.
     pub completed_at: Option<String>,
-    /// Its completion's status.
+    /// Its status: its completion's, or the phantom guard's correction of it.
     pub status: Option<serde_json::Value>,
+    /// The phantom guard's `dispatch_corrected` of the completion, when it corrected it.
+    pub corrected: Option<Cited>,
     /// The head its completion (or acceptance) names.
     pub head_commit: Option<String>,
     /// Its completion line, and its acceptance's when a person accepted the work.
@@ -279,7 +281,14 @@ pub fn read(
             .completed
             .as_ref()
             .and_then(|c| c.line.text("timestamp").map(str::to_owned)),
-        status: e.completed.as_ref().map(|c| value(&c.receipt.status)),
+        status: match (&e.corrected, &e.completed) {
+            (Some(c), _) => Some(value(&c.receipt.status)),
+            (None, c) => c.as_ref().map(|c| value(&c.receipt.status)),
+        },
+        corrected: e.corrected.as_ref().map(|c| Cited {
+            seq: c.seq(),
+            line_sha256: c.line.line_sha256.clone(),
+        }),
         head_commit: head,
         completion: e.completed.as_ref().map(|c| Cited {
             seq: c.seq(),

@@ -197,6 +197,7 @@ fn slsa(f: &Facts, version: &str) -> Value {
                 "posture": f.posture,
                 "status": f.status,
                 "completion": f.completion,
+                "corrected": f.corrected,
                 "accepted": f.accepted,
                 "gates": f.gates,
                 "approvals": f.approvals,
