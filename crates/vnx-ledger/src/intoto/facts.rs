@@ -220,11 +220,9 @@ pub fn read(
     id: &DispatchId,
     trusted: &[[u8; 32]],
 ) -> Result<Facts, FactsError> {
-    // One backward scan for every line naming the dispatch; a plan approved for its planning
-    // dispatch is read by a second only when it has one.
-    let (lines, _) = tail::last_lines(ledger, usize::MAX, |l| {
-        memchr::memmem::find(l, id.as_str().as_bytes()).is_some()
-    })?;
+    // One scan for every line naming the dispatch (blocks without its id only counted); a
+    // plan approved for its planning dispatch is read by a second only when it has one.
+    let lines = lines_naming(ledger, id.as_str())?;
     let e = Evidence::of_lines(&lines, id, trusted);
     let Some(started) = &e.started else {
         return Err(FactsError::NotStarted(id.clone()));
@@ -306,13 +304,18 @@ pub fn read(
     };
     others(&lines, id, None, trusted, &mut facts);
     if let Some(planning) = &planned_in {
-        let (lines, _) = tail::last_lines(ledger, usize::MAX, |l| {
-            memchr::memmem::find(l, planning.as_str().as_bytes()).is_some()
-                && memchr::memmem::find(l, b"plan_approved").is_some()
-        })?;
+        let lines = lines_naming(ledger, planning.as_str())?;
         others(&lines, id, Some(planning), trusted, &mut facts);
     }
     Ok(facts)
+}
+
+/// The ledger's lines that hold `text`, in ledger order.
+fn lines_naming(ledger: &Path, text: &str) -> Result<Vec<Vec<u8>>, LedgerError> {
+    Ok(tail::numbered_lines_containing(ledger, text.as_bytes())?
+        .into_iter()
+        .map(|(_, line)| line)
+        .collect())
 }
 
 /// The receipts `Evidence` does not read, among `lines`: answers, plans approved (the
