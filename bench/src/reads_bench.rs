@@ -76,6 +76,7 @@ pub fn bench_reads(
         ("`vnx status`", vec!["status"]),
         ("`vnx status --json`", vec!["status", "--json"]),
         ("`vnx show ID`", vec!["show", middle.as_str()]),
+        ("`vnx attest ID`", vec!["attest", middle.as_str()]),
     ] {
         reads.push(time_cli(&repo, vnx, name, &args, runs)?);
     }

@@ -123,6 +123,16 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     }
     let mut out = Out::new();
     for entry in &entries {
+        let unattested = entry
+            .merged
+            .as_ref()
+            .and_then(|m| m.attestation.error.as_ref());
+        if let Some(why) = unattested {
+            say!(
+                "warning: {}: merged, but its attestation could not be written: {why}",
+                entry.dispatch_id
+            );
+        }
         if args.json {
             out.json(entry)?;
         } else {

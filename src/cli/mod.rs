@@ -4,6 +4,7 @@
 mod accept;
 mod approve;
 mod attach;
+mod attest;
 mod audit_checkpoint;
 mod audit_seal;
 mod audit_verify;
@@ -122,6 +123,7 @@ enum Command {
     Doctor(doctor::Args),
     Report(report::Args),
     Cost(cost::Args),
+    Attest(attest::Args),
     Clean(clean::Args),
     Prune(prune::Args),
     Tidy(tidy::Args),
@@ -400,6 +402,7 @@ pub fn run() -> ExitCode {
         Command::Crash => panic!("a deliberate crash (vnx __crash)"),
         Command::Report(a) => report::run(a),
         Command::Cost(a) => cost::run(a),
+        Command::Attest(a) => attest::run(a),
         Command::Tidy(a) => tidy::run(a),
         Command::WorktreeRelease(a) => worktree_release::run(a),
         Command::Clean(a) => clean::run(a),

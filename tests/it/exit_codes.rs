@@ -70,6 +70,7 @@ fn gate_check_merge_and_wait() {
         &["review", "D-ffffffff"],
         &["review", "D-ffffffff", "--comment", "a.txt:1", "x"],
         &["review", "D-ffffffff", "--send"],
+        &["attest", "D-ffffffff"],
     ] {
         assert_eq!(code(&repo, args), 2, "{args:?}");
     }

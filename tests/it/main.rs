@@ -15,6 +15,7 @@ mod common;
 mod accept;
 mod admission;
 mod after;
+mod attest;
 mod background;
 mod best_of;
 mod browser;

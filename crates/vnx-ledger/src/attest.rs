@@ -105,6 +105,11 @@ impl Attestor {
         }
     }
 
+    /// The key itself, for the DSSE envelopes of in-toto attestations (`intoto`).
+    pub(crate) fn signing_key(&self) -> &SigningKey {
+        &self.key
+    }
+
     /// The public half of the key, as attestations carry it.
     pub fn public_key(&self) -> [u8; 32] {
         self.key.verifying_key().to_bytes()

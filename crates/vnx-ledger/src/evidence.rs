@@ -120,14 +120,20 @@ impl Evidence {
         let (lines, _) = tail::last_lines(ledger, usize::MAX, |l| {
             memchr::memmem::find(l, id.as_str().as_bytes()).is_some()
         })?;
+        Ok(Evidence::of_lines(&lines, id, trusted))
+    }
+
+    /// [`Evidence::read`] of ledger lines already read (in ledger order; lines about other
+    /// dispatches are skipped), for a caller that reads more of them than evidence.
+    pub fn of_lines(lines: &[Vec<u8>], id: &DispatchId, trusted: &[[u8; 32]]) -> Evidence {
         let mut e = Evidence::default();
         for raw in lines {
-            let Some(fields) = json::object_of_line(&raw) else {
+            let Some(fields) = json::object_of_line(raw) else {
                 continue;
             };
             let line = Line {
                 seq: fields.get("seq").and_then(Value::as_u64),
-                line_sha256: hex::encode(Sha256::digest(&raw)),
+                line_sha256: hex::encode(Sha256::digest(raw)),
                 fields,
             };
             if line.text("dispatch_id") != Some(id.as_str()) {
@@ -183,7 +189,7 @@ impl Evidence {
                 _ => {}
             }
         }
-        Ok(e)
+        e
     }
 
     /// The newest `dispatch_started` no trusted key attests, if any (as the line holds it:

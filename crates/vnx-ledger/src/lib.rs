@@ -17,6 +17,7 @@ pub mod audit;
 pub mod dependencies;
 pub mod evidence;
 pub mod ids;
+pub mod intoto;
 pub mod mirror;
 pub mod receipts;
 

@@ -57,7 +57,7 @@ const GROUPS: [(&str, &[&str]); 7] = [
     ),
     (
         "Inspect the ledger and spend",
-        &["receipts", "audit-chain", "constraints", "cost"],
+        &["receipts", "audit-chain", "attest", "constraints", "cost"],
     ),
     ("Run by a worker", &["report"]),
 ];

@@ -75,6 +75,19 @@ pub fn checkpoint(e: &CheckpointError) -> Exit {
 }
 
 /// A receipt given on the command line or stdin: every way it can be wrong is the input's.
+/// An attestation that does not hold (changed, signed by another key, not what the ledger
+/// says) is a negative verdict, as is a dispatch with nothing to attest yet; one the ledger
+/// never saw start is a usage error; reading is operational.
+pub fn attest(e: &vnx::ledger::intoto::AttestError) -> Exit {
+    use vnx::ledger::intoto::{AttestError as E, FactsError as F};
+    match e {
+        E::Facts(F::Ledger(e)) => ledger(e),
+        E::Facts(F::Checkpoint(e)) => checkpoint(e),
+        E::Facts(F::NotStarted(_)) => Exit::Usage,
+        E::NoHead(_) | E::Malformed(_) | E::Signature(_) | E::Differs { .. } => Exit::No,
+    }
+}
+
 pub fn receipt(e: &ReceiptError) -> Exit {
     use ReceiptError as E;
     match e {

@@ -44,6 +44,7 @@ hinted!(
     vnx::notice::NoticeError => exits::notice,
     vnx::review::ReviewError => exits::review,
     vnx::dispatch::budget::BudgetError => exits::budget,
+    vnx::ledger::intoto::AttestError => exits::attest,
     vnx::schedule::ScheduleError => exits::schedule,
 );
 

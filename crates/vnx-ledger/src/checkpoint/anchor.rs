@@ -122,6 +122,28 @@ impl Anchor {
         }
     }
 
+    /// The newest checkpoint for `ledger` (walking down from the tip only as far as it).
+    pub fn newest(&self, ledger: &str) -> Result<Option<Checkpoint>, CheckpointError> {
+        let mut next = match self.repo.find_reference(CHECKPOINT_REF) {
+            Ok(r) => Some(r.peel_to_commit().map_err(self.git("read checkpoints"))?),
+            Err(e) if e.code() == git2::ErrorCode::NotFound => None,
+            Err(e) => return Err(self.git("read checkpoints")(e)),
+        };
+        while let Some(commit) = next {
+            match self.read_commit(&commit) {
+                Some(cp) if cp.ledger == ledger => return Ok(Some(cp)),
+                Some(_) => {}
+                None => {
+                    return Err(CheckpointError::NotACheckpoint {
+                        commit: commit.id().to_string(),
+                    });
+                }
+            }
+            next = commit.parents().next();
+        }
+        Ok(None)
+    }
+
     /// Every checkpoint for `ledger`, oldest first.
     pub fn list(&self, ledger: &str) -> Result<Vec<Checkpoint>, CheckpointError> {
         self.list_ref(CHECKPOINT_REF, Some(ledger))

@@ -280,6 +280,7 @@ pub(super) fn land(
             source,
         }
     })?;
+    let attestation = super::attestation::write(ctx, id, &commit);
     (ctx.on_event)(Event::Landed {
         id: id.as_str(),
         merge_commit: commit.as_str(),
@@ -291,6 +292,7 @@ pub(super) fn land(
         merge_result_gates,
         completed_receipt,
         checkpoint,
+        attestation,
     })))
 }
 

@@ -15,6 +15,7 @@
 //! and its outcome is finished by the next `vnx merge` of the dispatch (`resume`).
 
 pub mod after;
+pub mod attestation;
 pub mod conditions;
 pub mod form;
 pub mod land;
@@ -160,6 +161,9 @@ pub struct Merged {
     pub completed_receipt: Appended,
     /// The checkpoint made after the merge.
     pub checkpoint: CheckpointOutcome,
+    /// The in-toto attestation of the merge, kept under `.vnx-data/attestations/`, or why
+    /// none could be written.
+    pub attestation: attestation::Written,
 }
 
 /// Why a merge did not happen (or happened but was not anchored).
