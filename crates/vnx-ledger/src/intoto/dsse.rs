@@ -156,7 +156,7 @@ pub fn base64(bytes: &[u8]) -> String {
     base64::Engine::encode(&STANDARD, bytes)
 }
 
-/// What [`base64`] wrote (padding optional, as DSSE readers accept), or `None`.
+/// What [`base64()`] wrote (padding optional, as DSSE readers accept), or `None`.
 pub fn from_base64(text: &str) -> Option<Vec<u8>> {
     base64::Engine::decode(&STANDARD, text).ok()
 }
