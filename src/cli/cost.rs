@@ -55,10 +55,7 @@ fn graph_of(
             let attestor = settings::attestor(None)?;
             let trusted = vnx::ledger::attest::trusted_keys(&ledger, &attestor)?;
             let intakes = vnx::forge::intake::Intakes::read(&ledger, &trusted)?;
-            let roots: Vec<_> = (intakes.taken.iter())
-                .filter(|t| t.issue == n)
-                .map(|t| t.dispatch_id.clone())
-                .collect();
+            let roots = intakes.dispatches_of(n);
             if roots.is_empty() {
                 return Err(
                     CliError::usage(format!("no dispatch was taken from issue #{n}"))

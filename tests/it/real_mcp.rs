@@ -90,17 +90,7 @@ fn real_claude_calls_vnx_mcp_and_the_model_sees_the_dispatches_with_their_eviden
     assert_eq!(r.code, 0, "[init --mcp claude] {}", r.stderr);
 
     let prompt = "List the dispatches.\n\\@model tool mcp__vnx__list_dispatches {\"states\": [\"done\"]}\n\\@model say Listed.";
-    let mut cmd = Command::new("timeout");
-    hermetic(&mut cmd, &rig.repo.env.home());
-    cmd.current_dir(rig.repo.env.path())
-        .env("PATH", &rig.path)
-        .env("VNX_TMUX_SOCKET", rig.repo.server.0.socket())
-        .envs(rig.env.iter().map(|(k, v)| (k, v)))
-        .args(["120", "claude", "-p", prompt])
-        .args(["--output-format", "stream-json", "--verbose"])
-        .args(["--mcp-config", ".mcp.json", "--strict-mcp-config"])
-        .args(["--allowedTools", "mcp__vnx__list_dispatches"])
-        .stdin(std::process::Stdio::null());
+    let cmd = claude(&rig, prompt, "120", "mcp__vnx__list_dispatches");
     let r = run(cmd);
     assert_eq!(r.code, 0, "[claude -p] {}\n{}", r.stdout, r.stderr);
 

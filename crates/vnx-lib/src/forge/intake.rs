@@ -61,6 +61,14 @@ impl Intakes {
             || (self.declined.iter()).any(|d| d.repo == repo && d.issue == number)
     }
 
+    /// The dispatches taken from issue `issue` (what its graph's spend starts from).
+    pub fn dispatches_of(&self, issue: u64) -> Vec<DispatchId> {
+        (self.taken.iter())
+            .filter(|t| t.issue == issue)
+            .map(|t| t.dispatch_id.clone())
+            .collect()
+    }
+
     /// The intake whose dispatch is `id`, if an issue was taken for it.
     pub fn for_dispatch(&self, id: &DispatchId) -> Option<&IssueTaken> {
         self.taken.iter().rev().find(|t| t.dispatch_id == *id)
