@@ -81,6 +81,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         prompt.len()
     );
     println!("terminal: {}", terminal_state());
+    memory()?;
     if args.plan {
         // Its plan is its last paragraph, its last message; no report: the plan waits.
         println!("\nPlan: {}", demo::plan_of(behaviour.name()));
@@ -232,6 +233,28 @@ fn output() -> &'static str {
         let asked = super::util::settings::env_text("VNX_DEMO_OUTPUT");
         demo::output_name(asked.as_deref()).to_owned()
     })
+}
+
+/// Its memory, as a CLI that keeps one: what its dispatch's memory folder's `MEMORY.md`
+/// holds, said as loaded; then a lesson a test gives in `VNX_DEMO_REMEMBER` added to it.
+fn memory() -> Result<(), CliError> {
+    let Some(dir) = super::util::settings::env("VNX_DISPATCH_DIR") else {
+        return Ok(());
+    };
+    let path = vnx::memory::dir(std::path::Path::new(&dir)).join("MEMORY.md");
+    let mut text = vnx::files::read_bounded(&path, vnx::memory::MAX_FILE_BYTES)
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        println!("memory loaded: {line}");
+    }
+    if let Some(lesson) = super::util::settings::env_text("VNX_DEMO_REMEMBER") {
+        text.push_str(&format!("- {lesson}\n"));
+        std::fs::write(&path, text)
+            .map_err(|e| CliError::new("could not write the demo's memory").with_cause(&e))?;
+        println!("remembered: {lesson}");
+    }
+    Ok(())
 }
 
 /// Waits, when a test names a file in `VNX_DEMO_GO` (its dispatches' order decided), until

@@ -31,6 +31,7 @@ mod group;
 mod hook;
 mod init;
 mod mcp;
+mod memory;
 mod merge;
 mod pause;
 mod place_relay;
@@ -104,6 +105,9 @@ enum Command {
     /// List the schedules of .vnx/config.yaml, or fire what is due
     #[command(subcommand)]
     Schedule(schedule::Command),
+    /// Read what workers wrote to their CLI's memory; promote it to the project's
+    #[command(subcommand)]
+    Memory(memory::Command),
     Attach(attach::Args),
     Accept(accept::Args),
     Dismiss(dismiss::Args),
@@ -375,6 +379,7 @@ pub fn run() -> ExitCode {
         Command::Dashboard(a) => dashboard::run(a),
         Command::Serve(a) => serve::run(a),
         Command::Schedule(a) => schedule::run(a),
+        Command::Memory(a) => memory::run(a),
         Command::Attach(a) => attach::run(a),
         Command::Accept(a) => accept::run(a),
         Command::Dismiss(a) => dismiss::run(a),

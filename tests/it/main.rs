@@ -74,6 +74,7 @@ mod limit_move;
 mod links_out;
 mod live;
 mod mcp;
+mod memory;
 mod merge;
 mod merge_queue;
 mod notice_links;

@@ -31,6 +31,7 @@ const OWNED: &[(&str, &str)] = &[
     ("schedule_", "vnx schedule run (and vnx serve)"),
     ("issue_", "vnx run --issue and vnx pr watch"),
     ("plan_", "vnx approve and vnx deny"),
+    ("memory_", "vnx memory promote and vnx memory drop"),
     ("budget_", "vnx dispatch-agent (and vnx approve --budget)"),
     (
         "dispatch_",

@@ -30,6 +30,7 @@ pub mod gate;
 pub mod group;
 pub mod init;
 pub mod mcp;
+pub mod memory;
 pub mod merge;
 pub mod notice;
 pub mod place_name;

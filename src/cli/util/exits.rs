@@ -186,6 +186,18 @@ pub fn dispatch(e: &DispatchError) -> Exit {
         E::Port(e) => port(e),
         E::Sandbox(e) => sandbox(e),
         E::Remote(e) => remote(e),
+        E::Memory(e) => memory(e),
+    }
+}
+
+/// Nothing (or not that) to promote or drop is a negative verdict; the ledger and the
+/// dispatch's directory decide their own.
+pub fn memory(e: &vnx::memory::MemoryError) -> Exit {
+    use vnx::memory::MemoryError as E;
+    match e {
+        E::Nothing { .. } | E::NotProposed { .. } | E::NotKept { .. } => Exit::No,
+        E::Write { .. } => Exit::Failed,
+        E::Ledger(e) => ledger(e),
     }
 }
 
@@ -212,6 +224,7 @@ pub fn action(e: &vnx::actions::ActionError) -> Exit {
         E::Dispatch(e) => dispatch(e),
         E::Answer(e) => answer(e),
         E::Dismiss(e) => dismiss(e),
+        E::Memory(e) => memory(e),
         E::GroupObjects { .. } => Exit::No,
         E::Merge(e) => merge(e),
         E::Gate(e) => gate(e),

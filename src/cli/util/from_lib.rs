@@ -46,6 +46,7 @@ hinted!(
     vnx::dispatch::budget::BudgetError => exits::budget,
     vnx::ledger::intoto::AttestError => exits::attest,
     vnx::schedule::ScheduleError => exits::schedule,
+    vnx::memory::MemoryError => exits::memory,
 );
 
 /// The errors without a hint of their own.

@@ -21,6 +21,7 @@ mod group;
 mod issue;
 pub mod kinds;
 mod limits;
+mod memory;
 pub mod merge;
 mod pause;
 mod plan;
@@ -76,6 +77,7 @@ pub use issue::{
 };
 pub use kinds::{HookKind, Lane, Permission, PromptTransport};
 pub use limits::WorkerLimits;
+pub use memory::{MemoryFile, MemoryPromoted};
 pub use merge::{
     DequeueReason, GateEvidence, MergeCompleted, MergeDequeued, MergeFailed, MergePlanned,
     MergeStatus,
@@ -289,6 +291,7 @@ kinds! {
     IssueDeclined = "issue_declined",
     IssueCommented = "issue_commented",
     IssueReleased = "issue_released",
+    MemoryPromoted = "memory_promoted",
 }
 
 impl Typed {

@@ -25,6 +25,7 @@ pub mod guard;
 pub mod issues;
 pub mod limit_move;
 pub mod link;
+pub mod memory;
 pub mod merge;
 pub mod pause;
 pub mod plan;
@@ -130,6 +131,9 @@ pub enum ActionError {
     /// Old directories could not be judged.
     #[error(transparent)]
     Prune(#[from] crate::release::prune::PruneError),
+    /// A CLI's memory could not be read or promoted.
+    #[error(transparent)]
+    Memory(#[from] crate::memory::MemoryError),
     /// Review comments could not be read, added or sent.
     #[error(transparent)]
     Review(#[from] crate::review::ReviewError),
@@ -307,6 +311,7 @@ impl ActionError {
             ActionError::Remote(e) => e.hint(),
             ActionError::Prune(e) => Some(e.hint().into()),
             ActionError::Review(e) => e.hint(),
+            ActionError::Memory(e) => e.hint(),
             ActionError::NothingToFix { id, .. } => Some(format!(
                 "`vnx pr merge {id}` merges it once its checks pass"
             )),

@@ -248,6 +248,9 @@ pub enum DispatchError {
     /// The ledger could not be written.
     #[error(transparent)]
     Ledger(#[from] LedgerError),
+    /// A CLI's memory could not be read or seeded.
+    #[error(transparent)]
+    Memory(Box<crate::memory::MemoryError>),
     /// No port of the config's `worktree.ports` could be claimed.
     #[error(transparent)]
     Port(#[from] start::ports::PortError),

@@ -276,6 +276,7 @@ fn launch_claimed(
         crate::admission::limits::enforce(limits, crate::admission::limits::has_prlimit);
     }
     write_dispatch_dir(plan, &spec)?;
+    seed_memory(ctx, &spec)?;
     crate::steps::reached(crate::steps::launch::WORKTREE_MADE);
     // The start and its constraint decisions are one group commit, the start first: a
     // dispatch's first receipt is its `dispatch_started` (unless it was refused).
@@ -698,6 +699,28 @@ fn carry_session(spec: &Spec) -> Result<(), DispatchError> {
         cli.carried_files(),
         MAX_CARRIED_BYTES,
     )
+}
+
+/// The memory folder of a CLI that keeps memory ([`crate::memory`]), seeded.
+fn seed_memory(ctx: &Context<'_>, spec: &Spec) -> Result<(), DispatchError> {
+    let Some(cli) = spec.cli().filter(|c| c.keeps_memory()) else {
+        return Ok(());
+    };
+    let trusted = crate::ledger::attest::trusted_keys(ctx.ledger, ctx.attestor)
+        .unwrap_or_else(|_| vec![ctx.attestor.public_key()]);
+    let earlier = (spec.continues.as_ref()).and_then(|c| {
+        spec.dispatch_dir
+            .parent()
+            .map(|d| d.join(c.dispatch_id.as_str()))
+    });
+    crate::memory::seed_dispatch(
+        ctx.ledger,
+        &trusted,
+        cli.name(),
+        &spec.dispatch_dir,
+        earlier.as_deref(),
+    )
+    .map_err(|e| DispatchError::Memory(Box::new(e)))
 }
 
 /// Copies the files `names` of `earlier` (a worker's: never through a link, never a FIFO,

@@ -232,6 +232,13 @@ pub trait CodingCli: Sync {
         None
     }
 
+    /// Whether it keeps memory its later sessions load in a folder vnx points at the
+    /// dispatch's own ([`crate::memory`], ADR 0124): seeded with the project's memory of it;
+    /// what its worker writes there stays with the dispatch until a person promotes it.
+    fn keeps_memory(&self) -> bool {
+        false
+    }
+
     /// Its headless event stream, when it writes one vnx parses: see [`HeadlessStream`].
     fn stream(&self) -> Option<&'static HeadlessStream> {
         None

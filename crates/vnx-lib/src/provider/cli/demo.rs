@@ -182,6 +182,12 @@ impl CodingCli for Demo {
         Some(&HEADLESS)
     }
 
+    /// Its memory is its dispatch's folder, whose `MEMORY.md` it says it loaded, and where
+    /// it writes a lesson when a test asks.
+    fn keeps_memory(&self) -> bool {
+        true
+    }
+
     /// Its models follow a script; none reads a diff.
     fn can_review(&self) -> bool {
         false

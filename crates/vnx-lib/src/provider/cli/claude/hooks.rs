@@ -22,7 +22,8 @@ pub(super) const SETTINGS_FILE: &str = "hooks/claude-settings.json";
 /// `PermissionRequest` (as the prompt shows, naming the tool and command) and `Notification`
 /// (about 6 s later) say the worker waits for a person; `PostToolUse` says it goes on. The
 /// `PermissionRequest` hook also waits for `vnx approve`/`vnx deny` (the dialog stays
-/// usable meanwhile, seen on claude 2.1.197), so it is given longer.
+/// usable meanwhile, seen on claude 2.1.197), so it is given longer. Its auto memory is
+/// the dispatch's own folder ([`memory_settings`]).
 pub fn settings(vnx: &Path, dispatch_dir: &Path) -> serde_json::Value {
     let hook =
         |event: &str| command_hook(hook_command(vnx, event, dispatch_dir), HOOK_TIMEOUT_SECS);
@@ -31,6 +32,7 @@ pub fn settings(vnx: &Path, dispatch_dir: &Path) -> serde_json::Value {
         PERMISSION_HOOK_TIMEOUT_SECS,
     );
     serde_json::json!({
+        "autoMemoryDirectory": memory_settings(dispatch_dir)["autoMemoryDirectory"],
         "hooks": {
             "Stop": hook("claude-stop"),
             "Notification": hook("claude-notification"),
@@ -38,6 +40,14 @@ pub fn settings(vnx: &Path, dispatch_dir: &Path) -> serde_json::Value {
             "PostToolUse": hook("claude-post-tool-use"),
         }
     })
+}
+
+/// Its auto memory in the dispatch's own folder ([`crate::memory`]), not the one every
+/// worktree of the repository shares (`~/.claude/projects/<the main checkout>/memory/`, its
+/// `MEMORY.md` loaded into each session's context: both seen on claude 2.1.197). A flag's
+/// settings outrank the user's and the project's; only a managed policy's outrank them.
+pub fn memory_settings(dispatch_dir: &Path) -> serde_json::Value {
+    serde_json::json!({ "autoMemoryDirectory": crate::memory::dir(dispatch_dir) })
 }
 
 /// Its hooks (see the module's documentation), of the engine it shares: `PermissionRequest`

@@ -26,6 +26,8 @@ pub(super) fn argv(s: &Start<'_>) -> Argv {
                 argv.push(s.prompt_arg.clone());
             }
             argv.extend(strs(&["--output-format", "stream-json", "--verbose"]));
+            let memory = super::hooks::memory_settings(w.dispatch_dir);
+            argv.extend(["--settings".into(), literal(&memory.to_string())]);
         }
         Lane::Interactive => {
             argv.push(s.prompt_arg.clone());

@@ -187,6 +187,11 @@ impl CodingCli for Claude {
         ]
     }
 
+    /// Its auto memory (`autoMemoryDirectory` in the settings vnx gives it).
+    fn keeps_memory(&self) -> bool {
+        true
+    }
+
     /// Its hooks' settings file (`--settings`), for a launch that gives it its hooks.
     fn dispatch_files(&self, launch: &Launch<'_>) -> Vec<(&'static str, Vec<u8>)> {
         launch.settings_file(&TURN_END, hooks::SETTINGS_FILE, hooks::settings)

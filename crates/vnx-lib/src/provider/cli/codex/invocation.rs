@@ -69,6 +69,10 @@ pub(super) fn argv(s: &Start<'_>) -> Argv {
     // PATH and loses the dispatch's `bin/` (so `vnx report` is "command not
     // found"); a plain shell keeps the PATH vnx gives the worker.
     argv.extend(strs(&["-c", "allow_login_shell=false"]));
+    // Its memories (feature `memories`, off unless its user turned it on; codex 0.169)
+    // are made from earlier sessions' rollouts, workers' among them, and loaded into later
+    // sessions unreviewed: never in a dispatch (ADR 0124).
+    argv.extend(strs(&["--disable", "memories"]));
     if lane == Lane::Interactive {
         argv.push("-c".into());
         argv.push(literal(&hooks::notify_override(w.vnx, w.dispatch_dir)));
