@@ -15,8 +15,8 @@ use super::util::settings;
 
 /// Read what workers wrote to their CLI's memory; promote it to the project's
 ///
-/// A CLI that keeps memory its later sessions load (claude's auto memory, which every
-/// worktree of a repository shares) is given its dispatch's own memory folder, holding the
+/// A CLI that keeps memory its later sessions load (an auto memory that every worktree of
+/// a repository shares) is given its dispatch's own memory folder, holding the
 /// project's memory of that CLI. What the worker writes there stays with the dispatch: no
 /// later dispatch loads it until a person promotes it here.
 #[derive(clap::Subcommand)]
@@ -71,7 +71,7 @@ pub struct PromoteArgs {
 
 /// Drop a file from the project's memory of a CLI
 #[derive(clap::Args)]
-#[command(after_long_help = "Examples:\n  $ vnx memory drop MEMORY.md --cli claude")]
+#[command(after_long_help = "Examples:\n  $ vnx memory drop MEMORY.md --cli demo")]
 pub struct DropArgs {
     /// The file's name
     name: String,

@@ -71,6 +71,8 @@ fn gate_check_merge_and_wait() {
         &["review", "D-ffffffff", "--comment", "a.txt:1", "x"],
         &["review", "D-ffffffff", "--send"],
         &["attest", "D-ffffffff"],
+        &["memory", "show", "D-ffffffff"],
+        &["memory", "promote", "D-ffffffff"],
     ] {
         assert_eq!(code(&repo, args), 2, "{args:?}");
     }

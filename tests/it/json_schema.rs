@@ -202,6 +202,10 @@ fn every_other_json_command_prints_its_documented_members() {
         (vec!["worktree-release", "--json"], "release-members"),
         (vec!["merge", &id, "--json"], "merge-members"),
         (vec!["review", &id, "--json"], "review-members"),
+        (
+            vec!["memory", "show", &id, "--json"],
+            "memory-proposal-members",
+        ),
     ] {
         assert_eq!(keys(&json(&args)), documented(doc), "{args:?}");
     }

@@ -1,4 +1,4 @@
-//! A CLI's memory kept with its dispatch (ADR 0124), with the demo worker, a CLI that keeps
+//! A CLI's memory kept with its dispatch (ADR 0126), with the demo worker, a CLI that keeps
 //! memory in its dispatch's folder (it says what its `MEMORY.md` held, and writes a lesson a
 //! test gives it in `VNX_DEMO_REMEMBER`): what one worker wrote is not loaded by the next
 //! dispatch until a person promotes it; then it is, from a signed `memory_promoted`; a

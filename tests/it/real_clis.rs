@@ -47,6 +47,7 @@ mod copilot;
 mod daily_loop;
 mod image;
 mod limits;
+mod memory;
 mod needs_you;
 mod notice_links;
 mod opencode;

@@ -1,5 +1,5 @@
-//! A coding CLI's memory, kept with its dispatch until a person promotes it (ADR 0124). A
-//! CLI that keeps memory its later sessions load (claude's auto memory, shared by every
+//! A coding CLI's memory, kept with its dispatch until a person promotes it (ADR 0126). A
+//! CLI that keeps memory its later sessions load (one CLI's auto memory is shared by every
 //! worktree of a repository) is pointed at its dispatch's own folder, seeded with the
 //! project's memory for that CLI: the files of the last attested `memory_promoted` of it.
 //! What the worker writes there stays there; `vnx memory promote` makes it the project's, a
@@ -68,12 +68,14 @@ impl MemoryError {
     pub fn hint(&self) -> Option<String> {
         match self {
             MemoryError::Nothing { .. } => {
-                Some("`vnx memory` lists what dispatches propose".into())
+                Some("`vnx memory list` lists what dispatches propose".into())
             }
             MemoryError::NotProposed { id, .. } => {
                 Some(format!("`vnx memory show {id}` lists what it proposes"))
             }
-            MemoryError::NotKept { .. } => Some("`vnx memory` lists the project's memory".into()),
+            MemoryError::NotKept { .. } => {
+                Some("`vnx memory list` lists the project's memory".into())
+            }
             MemoryError::Ledger(_) | MemoryError::Write { .. } => None,
         }
     }
@@ -121,16 +123,18 @@ pub fn seed(dir: &Path, files: &[MemoryFile]) -> Result<(), MemoryError> {
 }
 
 /// Seeds the memory folder of the dispatch whose directory is `dispatch_dir`, of CLI
-/// `provider`: the project's memory of it, and for a follow-up (`earlier`, its first
+/// `provider`: the project's memory of it (read under the keys `attestor`'s ledger trusts), and for a follow-up (`earlier`, its first
 /// dispatch's directory) what the chain's worker wrote before, which stays with its chain.
 pub fn seed_dispatch(
     ledger: &Path,
-    trusted: &[[u8; 32]],
+    attestor: &Attestor,
     provider: &str,
     dispatch_dir: &Path,
     earlier: Option<&Path>,
 ) -> Result<(), MemoryError> {
-    let mut files = promoted(ledger, trusted, provider)?.map_or_else(Vec::new, |p| p.files);
+    let trusted =
+        attest::trusted_keys(ledger, attestor).unwrap_or_else(|_| vec![attestor.public_key()]);
+    let mut files = promoted(ledger, &trusted, provider)?.map_or_else(Vec::new, |p| p.files);
     if let Some(earlier) = earlier {
         let theirs = written(&dir(earlier)).0;
         files.retain(|f| !theirs.iter().any(|t| t.name == f.name));
@@ -320,8 +324,12 @@ mod tests {
         assert_eq!(p[0].name, "topic.md");
     }
 
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "a test makes a FIFO with mkfifo(1)"
+    )]
     fn nix_fifo(path: &Path) {
-        let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
-        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let made = std::process::Command::new("mkfifo").arg(path).status();
+        assert!(made.unwrap().success());
     }
 }

@@ -706,25 +706,14 @@ fn seed_memory(ctx: &Context<'_>, spec: &Spec) -> Result<(), DispatchError> {
     let Some(cli) = spec.cli().filter(|c| c.keeps_memory()) else {
         return Ok(());
     };
-    let trusted = crate::ledger::attest::trusted_keys(ctx.ledger, ctx.attestor)
-        .unwrap_or_else(|_| vec![ctx.attestor.public_key()]);
-    let earlier = (spec.continues.as_ref()).and_then(|c| {
-        spec.dispatch_dir
-            .parent()
-            .map(|d| d.join(c.dispatch_id.as_str()))
-    });
-    crate::memory::seed_dispatch(
-        ctx.ledger,
-        &trusted,
-        cli.name(),
-        &spec.dispatch_dir,
-        earlier.as_deref(),
-    )
-    .map_err(|e| DispatchError::Memory(Box::new(e)))
+    let earlier =
+        (spec.continues.as_ref()).map(|c| super::super::dir_of(&spec.repo_root, &c.dispatch_id));
+    let (dir, earlier) = (&spec.dispatch_dir, earlier.as_deref());
+    crate::memory::seed_dispatch(ctx.ledger, ctx.attestor, cli.name(), dir, earlier)
+        .map_err(|e| DispatchError::Memory(Box::new(e)))
 }
 
-/// Copies the files `names` of `earlier` (a worker's: never through a link, never a FIFO,
-/// at most `max` bytes each) into `dir`; one that cannot be read so is left out.
+/// Copies the files `names` of `earlier` (a worker's: read bounded) into `dir`, if it can.
 fn carry(earlier: &Path, dir: &Path, names: &[&str], max: u64) -> Result<(), DispatchError> {
     for name in names {
         if let Ok(data) = crate::files::read_bounded(&earlier.join(name), max) {

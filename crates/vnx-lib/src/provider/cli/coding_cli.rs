@@ -233,7 +233,7 @@ pub trait CodingCli: Sync {
     }
 
     /// Whether it keeps memory its later sessions load in a folder vnx points at the
-    /// dispatch's own ([`crate::memory`], ADR 0124): seeded with the project's memory of it;
+    /// dispatch's own ([`crate::memory`], ADR 0126): seeded with the project's memory of it;
     /// what its worker writes there stays with the dispatch until a person promotes it.
     fn keeps_memory(&self) -> bool {
         false

@@ -71,8 +71,8 @@ pub(super) fn argv(s: &Start<'_>) -> Argv {
     argv.extend(strs(&["-c", "allow_login_shell=false"]));
     // Its memories (feature `memories`, off unless its user turned it on; codex 0.169)
     // are made from earlier sessions' rollouts, workers' among them, and loaded into later
-    // sessions unreviewed: never in a dispatch (ADR 0124).
-    argv.extend(strs(&["--disable", "memories"]));
+    // sessions unreviewed: never in a dispatch (ADR 0126).
+    argv.extend(strs(&["-c", "features.memories=false"]));
     if lane == Lane::Interactive {
         argv.push("-c".into());
         argv.push(literal(&hooks::notify_override(w.vnx, w.dispatch_dir)));
@@ -154,6 +154,8 @@ mod tests {
                 "/r/.vnx-data/dispatches/D-1",
                 "-c",
                 "allow_login_shell=false",
+                "-c",
+                "features.memories=false",
                 "-"
             ]
         );
