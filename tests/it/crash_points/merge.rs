@@ -73,6 +73,19 @@ fn a_merge_killed_at_any_step_is_finished_by_the_command_doctor_names() {
                 r.stderr
             );
             run_doctors_command(&repo, step, "merges");
+            // Finished, resumed or anew, the merge leaves its attestation.
+            let attestations = repo.env.path().join(".vnx-data/attestations");
+            let named = std::fs::read_dir(&attestations).map_or(0, |d| {
+                (d.flatten())
+                    .filter(|e| e.file_name().to_string_lossy().starts_with(id.as_str()))
+                    .count()
+            });
+            assert_eq!(
+                named,
+                1,
+                "{step}: no attestation in {}",
+                attestations.display()
+            );
         }
         assert_eq!(
             status_of(&repo, &id)["landed"],

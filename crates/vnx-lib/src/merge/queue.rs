@@ -102,6 +102,8 @@ pub struct Resumed {
     pub completed_receipt: crate::ledger::Appended,
     /// The checkpoint made after it.
     pub checkpoint: crate::ledger::checkpoint::CheckpointOutcome,
+    /// The in-toto attestation of the merge, as a merge not interrupted writes it.
+    pub attestation: super::attestation::Written,
 }
 
 /// Merges one dispatch through the queue (or only checks it, unless `apply`). Refusals are in
@@ -315,6 +317,7 @@ fn resume_interrupted(
                         source,
                     }
                 })?;
+            let attestation = super::attestation::write(ctx, id, &merge_commit);
             (ctx.on_event)(Event::Interrupted {
                 id: id.as_str(),
                 seq: open.seq,
@@ -326,6 +329,7 @@ fn resume_interrupted(
                 merge_commit,
                 completed_receipt: completed,
                 checkpoint,
+                attestation,
             }))
         }
     }
