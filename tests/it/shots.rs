@@ -101,6 +101,12 @@ fn a_preview_that_never_listens_or_no_chromium_holds_the_merge() {
     assert_eq!(r.code, 1, "{}", r.stderr);
     let why = report["gates"][0]["reason"].as_str().unwrap();
     assert!(why.starts_with("Chromium was not found"), "{why}");
+    let doctor = run(repo.vnx().arg("doctor"));
+    let said = format!("{}{}", doctor.stdout, doctor.stderr);
+    assert!(
+        said.contains("gate looks") && said.contains("Chromium was not found"),
+        "doctor names it: {said}"
+    );
     assert!(
         !std::fs::read_to_string(report["gates"][0]["output_path"].as_str().unwrap())
             .is_ok_and(|log| !log.is_empty()),

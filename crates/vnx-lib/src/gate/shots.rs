@@ -63,19 +63,8 @@ fn photograph(
     shots: &Path,
     o: &mut GateOutcome,
 ) -> Result<Vec<Screenshot>, String> {
-    let chromium = w.chromium.unwrap_or("chromium");
-    let chromium = if chromium.contains('/') {
-        Some(PathBuf::from(chromium))
-    } else {
-        (s.ctx.find_program)(chromium)
-    }
-    .filter(|p| p.is_file())
-    .ok_or_else(|| {
-        format!(
-            "Chromium was not found (`{chromium}`; name it with the gate's `chromium:`), so \
-             the preview was not started"
-        )
-    })?;
+    let chromium = chromium(w.chromium, s.ctx.find_program)
+        .map_err(|why| format!("{why}, so the preview was not started"))?;
     crate::files::private_dir(shots)
         .map_err(|e| format!("could not make {}: {e}", shots.display()))?;
     // The worker's sandbox, for both the preview (the worker's code) and Chromium (which runs
@@ -142,6 +131,23 @@ fn photograph(
     // The preview and whatever it started go with its group.
     let _ = preview.stop(crate::dispatch::GRACE);
     taken
+}
+
+/// The Chromium a screenshots gate runs: its `chromium:` (a path, or a name looked up on
+/// PATH), else `chromium` on PATH; why none, else.
+pub fn chromium(
+    named: Option<&str>,
+    find_program: &dyn Fn(&str) -> Option<PathBuf>,
+) -> Result<PathBuf, String> {
+    let name = named.unwrap_or("chromium");
+    let found = if name.contains('/') {
+        Some(PathBuf::from(name))
+    } else {
+        find_program(name)
+    };
+    found.filter(|p| p.is_file()).ok_or_else(|| {
+        format!("Chromium was not found (`{name}`; name it with the gate's `chromium:`)")
+    })
 }
 
 /// The dispatch's own port when it is free now, else one the system gives.
