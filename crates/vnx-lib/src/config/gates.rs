@@ -153,13 +153,18 @@ impl Validator<'_> {
                 ),
             }
         };
-        let timeout = seconds("timeout", raw.timeout)?.unwrap_or(DEFAULT_TIMEOUT);
-        let idle_timeout = seconds("idle_timeout", raw.idle_timeout)?;
         let misplaced = |field: &str, at: Option<&serde_saphyr::Location>, kind: &str| {
             at.map_or(Ok(()), |at| {
                 self.err(at, format!("{who}: `{field}` is only for {kind} gates"))
             })
         };
+        if raw.kind.value == RawKind::Screenshots {
+            // Its whole capture is bounded by `timeout`; a preview prints what it likes.
+            let idle = raw.idle_timeout.as_ref().map(|t| &t.referenced);
+            misplaced("idle_timeout", idle, "command and review")?;
+        }
+        let timeout = seconds("timeout", raw.timeout)?.unwrap_or(DEFAULT_TIMEOUT);
+        let idle_timeout = seconds("idle_timeout", raw.idle_timeout)?;
         for (field, at) in [
             ("preview", raw.preview.as_ref().map(|a| &a.referenced)),
             ("paths", raw.paths.as_ref().map(|a| &a.referenced)),
@@ -551,6 +556,11 @@ mod tests {
                 "gates:\n  s: {kind: screenshots, preview: [x], paths: [/], sizes: [390]}\n",
                 (2, 60),
                 "gate `s`: `390` is not a window size",
+            ),
+            (
+                "gates:\n  s: {kind: screenshots, preview: [x], paths: [/], idle_timeout: 5}\n",
+                (2, 66),
+                "gate `s`: `idle_timeout` is only for command and review gates",
             ),
             (
                 "gates:\n  t: {kind: command, argv: [x], paths: [/]}\n",
