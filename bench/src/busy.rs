@@ -230,6 +230,7 @@ fn gate_result(id: &DispatchId, gate: &str, run: &str) -> Result<GateResult> {
         pooled_worktree: None,
         on_merge: Some(on_merge()?),
         sandbox: None,
+        screenshots: Vec::new(),
         extra: Default::default(),
     })
 }

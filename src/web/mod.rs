@@ -12,6 +12,7 @@ pub mod links;
 pub mod list;
 pub mod pages;
 pub mod plans;
+pub mod shots;
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -333,6 +334,7 @@ pub fn run(
         let router = Router::new()
             .route("/", get(list::list))
             .route("/d/{id}", get(pages::dispatch).post(pages::act))
+            .route("/d/{id}/shots/{gate}/{n}", get(pages::shot))
             .route("/events", get(events))
             .route("/pair", get(auth::pair_page).post(auth::pair))
             .route("/l/{token}", get(links::look).post(links::act))

@@ -1,8 +1,8 @@
 //! The pages `vnx serve` draws and the actions their buttons post: one dispatch's page (what
-//! it waits for, its actions, gates, pull request, diff, transcript tail, receipts), and the
-//! action a form posts, done in process as the vnx command of the same name would do it,
-//! recorded as done by the paired device, its outcome said on the page it returns to (a
-//! refusal as an alert with its hint). The list is `list`'s.
+//! it waits for, its actions, gates, pull request, screenshots, diff, transcript tail,
+//! receipts), and the action a form posts, done in process as the vnx command of the same name
+//! would do it, recorded as done by the paired device, its outcome said on the page it returns
+//! to (a refusal as an alert with its hint). The list is `list`'s.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -257,6 +257,32 @@ fn url_encode(text: &str) -> String {
         }
     }
     out
+}
+
+/// One of a dispatch's screenshots (`shots`).
+pub async fn shot(
+    _: Paired,
+    State(app): State<Arc<App>>,
+    Path((id, gate, n)): Path<(String, String, usize)>,
+) -> Response {
+    let Ok(id) = DispatchId::parse(&id) else {
+        return (StatusCode::NOT_FOUND, "no such dispatch\n").into_response();
+    };
+    let read = move || super::shots::image(shots_of(&app, &id), &gate, n);
+    (tokio::task::spawn_blocking(read).await)
+        .unwrap_or_else(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response())
+}
+
+/// Each screenshots gate's latest result for `id`'s head.
+fn shots_of(app: &App, id: &DispatchId) -> Result<Vec<vnx::receipts::GateResult>, String> {
+    let mut results = Vec::new();
+    (app.calls.desk)(None, &mut |desk| {
+        let ev = vnx::evidence::Evidence::read(desk.ctx.ledger, id, desk.trusted)
+            .map_err(|e| e.to_string())?;
+        results = vnx::gate::shots::latest(&ev).into_iter().cloned().collect();
+        Ok(())
+    })?;
+    Ok(results)
 }
 
 /// What a page's reading says of a dispatch the ledger never started.
@@ -525,6 +551,7 @@ fn dispatch_page(app: &App, p: &Paired, id: &DispatchId, said: &Said) -> Result<
         b.push_str("</dl>");
     }
     b.push_str(&review_html(app, p, &d));
+    b.push_str(&super::shots::section(id, shots_of(app, id)));
     let diff = vnx::dispatch::detail::diff_with(&app.sources.root, &d, false, &[], true)
         .unwrap_or_else(|e| format!("(no diff: {e})"));
     let _ = write!(

@@ -111,6 +111,7 @@ mod sandbox_homes;
 mod schedules;
 mod serve;
 mod short_commands;
+mod shots;
 mod skills;
 mod small_errors;
 mod standins;

@@ -92,6 +92,14 @@ pub(super) fn result() -> GateResult {
         pooled_worktree: Some(s("pool-0a1b2c3d")),
         on_merge: Some(on_merge()),
         sandbox: None,
+        screenshots: vec![vnx::receipts::Screenshot {
+            path: "/about".into(),
+            width: 390,
+            height: 844,
+            file: "/p/.vnx-data/gates/D-1/run/looks/shots/1-390x844.png".into(),
+            sha256: "ab".repeat(32),
+            bytes: 4049,
+        }],
         extra: Default::default(),
     }
 }

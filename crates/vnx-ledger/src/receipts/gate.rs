@@ -27,7 +27,7 @@ pub struct GateRequest {
     pub dispatch_id: DispatchId,
     /// The gate's name in .vnx/config.yaml.
     pub gate: String,
-    /// `command` or `review`.
+    /// `command`, `review` or `screenshots`.
     pub kind: String,
     /// The gate-check run: its UTC time and two random bytes.
     pub run: String,
@@ -61,7 +61,7 @@ pub struct GateResult {
     pub dispatch_id: DispatchId,
     /// The gate's name in .vnx/config.yaml.
     pub gate: String,
-    /// `command` or `review`.
+    /// `command`, `review` or `screenshots`.
     pub kind: String,
     /// The gate-check run it belongs to.
     pub run: String,
@@ -133,9 +133,29 @@ pub struct GateResult {
     /// run in its shape, with the gate's checkout the only writable path. Absent: no sandbox.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sandbox: Option<super::Shape>,
+    /// The images a screenshots gate took, each with its hash (ADR 0125).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub screenshots: Vec<Screenshot>,
     /// Members this version does not know, kept as read.
     #[serde(flatten)]
     pub extra: Extra,
+}
+
+/// One image a screenshots gate took of the dispatch's preview (ADR 0125).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Screenshot {
+    /// The page's path on the preview, as the gate lists it (`/about`).
+    pub path: String,
+    /// The window's width, in CSS pixels.
+    pub width: u32,
+    /// The window's height, in CSS pixels.
+    pub height: u32,
+    /// The PNG file, under the gate's directory in `.vnx-data/gates/`.
+    pub file: String,
+    /// SHA-256 of the file.
+    pub sha256: String,
+    /// Its size in bytes.
+    pub bytes: u64,
 }
 
 /// `gate_report`'s `status`: the decision in lower case.
@@ -153,7 +173,7 @@ pub enum GateReportStatus {
 pub struct GateReportEntry {
     /// The gate's name.
     pub gate: String,
-    /// `command` or `review`.
+    /// `command`, `review` or `screenshots`.
     pub kind: String,
     /// What it found in this run.
     pub status: GateStatus,

@@ -92,7 +92,7 @@ pub struct LineRef {
 pub struct GateStanding {
     /// The gate's name.
     pub gate: String,
-    /// `command` or `review`.
+    /// `command`, `review` or `screenshots`.
     pub kind: String,
     /// What it found.
     pub status: GateStatus,

@@ -66,7 +66,7 @@ pub use dispatch::{
 pub use egress::{EgressAction, EgressDecision, EgressFinding, EgressSource, EgressVerdict};
 pub use gate::{
     GateDecision, GateExit, GateReport, GateReportEntry, GateReportStatus, GateRequest, GateResult,
-    GateStatus, OnMerge, ReviewCounts, ReviewFinding, ReviewVerdict, ReviewWeight,
+    GateStatus, OnMerge, ReviewCounts, ReviewFinding, ReviewVerdict, ReviewWeight, Screenshot,
 };
 pub use group::{
     CandidateEntry, CandidateEvidence, CandidateVerdict, ChangeSize, GateStanding, GroupCandidate,

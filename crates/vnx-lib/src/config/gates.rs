@@ -1,6 +1,8 @@
 //! The `gates:` section of `.vnx/config.yaml` and the gate list of a role: command gates (an
 //! argv run in a fresh checkout of the dispatch's head) and review gates (a CLI asked
-//! headless for a JSON verdict), validated with line and column like the rest of the file.
+//! headless for a JSON verdict) and screenshots gates (a preview of the head served on a port
+//! and photographed by Chromium, ADR 0125), validated with line and column like the rest of
+//! the file.
 
 use std::collections::BTreeMap;
 
@@ -62,14 +64,31 @@ pub enum GateKind {
         #[serde(skip_serializing_if = "Option::is_none")]
         extra_instructions: Option<String>,
     },
+    /// The project's preview command run on a port (`VNX_PORT`) in a checkout of the head,
+    /// and each path photographed by headless Chromium at each size (ADR 0125).
+    Screenshots {
+        /// The preview's program and arguments; it serves on `$VNX_PORT` of 127.0.0.1.
+        preview: Vec<String>,
+        /// The pages to photograph, each a path beginning with `/`.
+        paths: Vec<String>,
+        /// The windows, width and height in CSS pixels.
+        sizes: Vec<(u32, u32)>,
+        /// The Chromium binary; `chromium` on PATH when `None`.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        chromium: Option<String>,
+    },
 }
 
+/// The windows a screenshots gate photographs at when it names none: a phone and a desktop.
+pub(super) const DEFAULT_SIZES: [(u32, u32); 2] = [(390, 844), (1280, 800)];
+
 impl GateKind {
-    /// `command` or `review`, as receipts record it.
+    /// `command`, `review` or `screenshots`, as receipts record it.
     pub fn name(&self) -> &'static str {
         match self {
             GateKind::Command { .. } => "command",
             GateKind::Review { .. } => "review",
+            GateKind::Screenshots { .. } => "screenshots",
         }
     }
 }
@@ -79,6 +98,7 @@ impl GateKind {
 pub(super) enum RawKind {
     Command,
     Review,
+    Screenshots,
 }
 
 #[derive(Deserialize)]
@@ -89,6 +109,10 @@ pub(super) struct RawGate {
     provider: Option<Spanned<String>>,
     model: Option<Spanned<String>>,
     extra_instructions: Option<Spanned<String>>,
+    preview: Option<Spanned<Vec<Spanned<String>>>>,
+    paths: Option<Spanned<Vec<Spanned<String>>>>,
+    sizes: Option<Spanned<Vec<Spanned<String>>>>,
+    chromium: Option<Spanned<String>>,
     timeout: Option<Spanned<i64>>,
     idle_timeout: Option<Spanned<i64>>,
 }
@@ -129,13 +153,28 @@ impl Validator<'_> {
                 ),
             }
         };
-        let timeout = seconds("timeout", raw.timeout)?.unwrap_or(DEFAULT_TIMEOUT);
-        let idle_timeout = seconds("idle_timeout", raw.idle_timeout)?;
         let misplaced = |field: &str, at: Option<&serde_saphyr::Location>, kind: &str| {
             at.map_or(Ok(()), |at| {
                 self.err(at, format!("{who}: `{field}` is only for {kind} gates"))
             })
         };
+        if raw.kind.value == RawKind::Screenshots {
+            // Its whole capture is bounded by `timeout`; a preview prints what it likes.
+            let idle = raw.idle_timeout.as_ref().map(|t| &t.referenced);
+            misplaced("idle_timeout", idle, "command and review")?;
+        }
+        let timeout = seconds("timeout", raw.timeout)?.unwrap_or(DEFAULT_TIMEOUT);
+        let idle_timeout = seconds("idle_timeout", raw.idle_timeout)?;
+        for (field, at) in [
+            ("preview", raw.preview.as_ref().map(|a| &a.referenced)),
+            ("paths", raw.paths.as_ref().map(|a| &a.referenced)),
+            ("sizes", raw.sizes.as_ref().map(|a| &a.referenced)),
+            ("chromium", raw.chromium.as_ref().map(|a| &a.referenced)),
+        ] {
+            if raw.kind.value != RawKind::Screenshots {
+                misplaced(field, at, "screenshots")?;
+            }
+        }
         let kind = match raw.kind.value {
             RawKind::Command => {
                 misplaced(
@@ -154,22 +193,26 @@ impl Validator<'_> {
                         format!("{who}: a command gate needs `argv`, e.g. [\"cargo\", \"test\"]");
                     return self.err(&raw.kind.referenced, msg);
                 };
-                if argv.value.is_empty() {
-                    return self.err(&argv.referenced, format!("{who}: `argv` is empty"));
-                }
-                for (i, arg) in argv.value.iter().enumerate() {
-                    if arg.value.contains('\0') || (i == 0 && arg.value.is_empty()) {
-                        let msg = format!(
-                            "{who}: {} is not a usable argument{}",
-                            q(&arg.value),
-                            if i == 0 { " (the program)" } else { "" }
-                        );
-                        return self.err(&arg.referenced, msg);
-                    }
-                }
                 GateKind::Command {
-                    argv: argv.value.into_iter().map(|a| a.value).collect(),
+                    argv: self.argv(&who, "argv", argv)?,
                 }
+            }
+            RawKind::Screenshots => {
+                misplaced("argv", raw.argv.as_ref().map(|a| &a.referenced), "command")?;
+                for (field, at) in [
+                    ("provider", raw.provider.as_ref().map(|p| &p.referenced)),
+                    ("model", raw.model.as_ref().map(|p| &p.referenced)),
+                ] {
+                    misplaced(field, at, "review")?;
+                }
+                let (Some(preview), Some(paths)) = (raw.preview, raw.paths) else {
+                    let msg = format!(
+                        "{who}: a screenshots gate needs `preview`, a command serving on \
+                         $VNX_PORT, and `paths`, e.g. [\"/\"]"
+                    );
+                    return self.err(&raw.kind.referenced, msg);
+                };
+                self.shots(&who, preview, paths, raw.sizes, raw.chromium)?
             }
             RawKind::Review => {
                 misplaced("argv", raw.argv.as_ref().map(|a| &a.referenced), "command")?;
@@ -200,6 +243,84 @@ impl Validator<'_> {
             kind,
             timeout,
             idle_timeout,
+        })
+    }
+
+    /// A program and its arguments: not empty, no NUL, a program named.
+    fn argv(
+        &self,
+        who: &str,
+        field: &str,
+        argv: Spanned<Vec<Spanned<String>>>,
+    ) -> Checked<Vec<String>> {
+        if argv.value.is_empty() {
+            return self.err(&argv.referenced, format!("{who}: `{field}` is empty"));
+        }
+        for (i, arg) in argv.value.iter().enumerate() {
+            if arg.value.contains('\0') || (i == 0 && arg.value.is_empty()) {
+                let msg = format!(
+                    "{who}: {} is not a usable argument{}",
+                    q(&arg.value),
+                    if i == 0 { " (the program)" } else { "" }
+                );
+                return self.err(&arg.referenced, msg);
+            }
+        }
+        Ok(argv.value.into_iter().map(|a| a.value).collect())
+    }
+
+    /// A screenshots gate's preview, pages, windows and Chromium.
+    fn shots(
+        &self,
+        who: &str,
+        preview: Spanned<Vec<Spanned<String>>>,
+        paths: Spanned<Vec<Spanned<String>>>,
+        sizes: Option<Spanned<Vec<Spanned<String>>>>,
+        chromium: Option<Spanned<String>>,
+    ) -> Checked<GateKind> {
+        let preview = self.argv(who, "preview", preview)?;
+        if paths.value.is_empty() {
+            return self.err(&paths.referenced, format!("{who}: `paths` is empty"));
+        }
+        for p in &paths.value {
+            let bad = |c: char| c.is_control() || c.is_whitespace() || c == '#';
+            if !p.value.starts_with('/') || p.value.starts_with("//") || p.value.contains(bad) {
+                let msg = format!(
+                    "{who}: {} is not a page's path (one beginning with `/`, without spaces)",
+                    q(&p.value)
+                );
+                return self.err(&p.referenced, msg);
+            }
+        }
+        let mut windows = Vec::new();
+        for size in sizes.map_or_else(Vec::new, |s| s.value) {
+            let parsed = size.value.split_once('x').and_then(|(w, h)| {
+                let (w, h) = (w.parse::<u32>().ok()?, h.parse::<u32>().ok()?);
+                ((100..=4096).contains(&w) && (100..=4096).contains(&h)).then_some((w, h))
+            });
+            let Some(window) = parsed else {
+                let msg = format!(
+                    "{who}: {} is not a window size WIDTHxHEIGHT between 100 and 4096, like \
+                     390x844",
+                    q(&size.value)
+                );
+                return self.err(&size.referenced, msg);
+            };
+            windows.push(window);
+        }
+        if windows.is_empty() {
+            windows = DEFAULT_SIZES.to_vec();
+        }
+        if let Some(c) = &chromium
+            && (c.value.is_empty() || c.value.contains('\0'))
+        {
+            return self.err(&c.referenced, format!("{who}: `chromium` is not a program"));
+        }
+        Ok(GateKind::Screenshots {
+            preview,
+            paths: paths.value.into_iter().map(|p| p.value).collect(),
+            sizes: windows,
+            chromium: chromium.map(|c| c.value),
         })
     }
 
@@ -324,6 +445,30 @@ mod tests {
     }
 
     #[test]
+    fn screenshots_gates_take_a_preview_paths_and_sizes() {
+        let g = gate(
+            "    kind: screenshots\n    preview: [sh, -c, 'serve $VNX_PORT']\n    paths: [/, /about]\n",
+        );
+        assert_eq!(
+            g.kind,
+            GateKind::Screenshots {
+                preview: vec!["sh".into(), "-c".into(), "serve $VNX_PORT".into()],
+                paths: vec!["/".into(), "/about".into()],
+                sizes: DEFAULT_SIZES.to_vec(),
+                chromium: None,
+            }
+        );
+        assert_eq!(g.kind.name(), "screenshots");
+        let g = gate(
+            "    kind: screenshots\n    preview: [p]\n    paths: [/]\n    sizes: [800x600]\n    chromium: /opt/c\n",
+        );
+        assert!(
+            matches!(&g.kind, GateKind::Screenshots { sizes, chromium: Some(c), .. } if sizes == &[(800, 600)] && c == "/opt/c"),
+            "{g:?}"
+        );
+    }
+
+    #[test]
     fn bad_gates_are_located() {
         let cases: &[(&str, (usize, usize), &str)] = &[
             (
@@ -334,7 +479,7 @@ mod tests {
             (
                 "gates:\n  t: {kind: shell, argv: [x]}\n",
                 (2, 13),
-                "unknown variant `shell`, expected one of command, review",
+                "unknown variant `shell`, expected one of command, review, screenshots",
             ),
             (
                 "gates:\n  t:\n    kind: command\n",
@@ -397,6 +542,31 @@ mod tests {
                 "role `implementer` lists gate `t` twice",
             ),
             ("roles:\n  implementer: {writes: sometimes}\n", (2, 25), ""),
+            (
+                "gates:\n  s: {kind: screenshots, paths: [/]}\n",
+                (2, 13),
+                "gate `s`: a screenshots gate needs `preview`",
+            ),
+            (
+                "gates:\n  s: {kind: screenshots, preview: [x], paths: [about]}\n",
+                (2, 48),
+                "gate `s`: `about` is not a page's path",
+            ),
+            (
+                "gates:\n  s: {kind: screenshots, preview: [x], paths: [/], sizes: [390]}\n",
+                (2, 60),
+                "gate `s`: `390` is not a window size",
+            ),
+            (
+                "gates:\n  s: {kind: screenshots, preview: [x], paths: [/], idle_timeout: 5}\n",
+                (2, 66),
+                "gate `s`: `idle_timeout` is only for command and review gates",
+            ),
+            (
+                "gates:\n  t: {kind: command, argv: [x], paths: [/]}\n",
+                (2, 40),
+                "gate `t`: `paths` is only for screenshots gates",
+            ),
         ];
         let mut wrong = Vec::new();
         for (text, at, want) in cases {

@@ -140,6 +140,23 @@ pub(super) fn config(root: &Path, find_program: &dyn Fn(&str) -> Option<PathBuf>
             ),
         });
     }
+    // A screenshots gate needs its Chromium (ADR 0125).
+    for (name, def) in &config.gates {
+        let crate::config::GateKind::Screenshots { chromium, .. } = &def.kind else {
+            continue;
+        };
+        let check_name = format!("gate {name}");
+        checks.push(
+            match crate::gate::shots::chromium(chromium.as_deref(), find_program) {
+                Ok(path) => Check::pass(check_name, format!("screenshots with {}", path.display())),
+                Err(why) => Check::warn(
+                    check_name,
+                    format!("{why}: the gate cannot pass"),
+                    format!("install Chromium, or fix `chromium:` of gate {name} in {CONFIG}"),
+                ),
+            },
+        );
+    }
     checks
 }
 

@@ -23,6 +23,7 @@ pub mod merge;
 pub mod open;
 pub mod push;
 pub mod react;
+pub mod shots;
 pub mod stack;
 pub mod text;
 pub mod view;

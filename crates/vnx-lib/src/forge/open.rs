@@ -44,6 +44,8 @@ pub(super) struct Grounds {
     pub(super) head: crate::ids::CommitId,
     pub(super) completion: CompletionRef,
     pub(super) gates_passed: Vec<String>,
+    /// The body's lines showing its screenshots, once pushed (`shots`); empty: none.
+    pub(super) shots: String,
 }
 
 /// The ledger's evidence for dispatch `id`, and vnx's conditions for a pull request (the
@@ -111,6 +113,7 @@ pub(super) fn grounds(
         completion,
         gates_passed,
         ev,
+        shots: String::new(),
     })
 }
 
@@ -169,8 +172,8 @@ fn body(id: &DispatchId, g: &Grounds, update: bool, closes: Option<u64>) -> Stri
          - Gates passed on this head: {gates}\n\
          - Evidence: the signed completion on ledger line {line} (sha256 `{}`); \
          `vnx audit-chain verify` checks the ledger, `vnx show {id}` shows the dispatch.\n\
-         {closing}",
-        g.head, g.completion.line_sha256
+         {}{closing}",
+        g.head, g.completion.line_sha256, g.shots
     )
 }
 
@@ -225,7 +228,7 @@ pub fn open(
     id: &DispatchId,
     request: &Request,
 ) -> Result<PrOpened, ForgeError> {
-    let g = grounds(ctx, config, id, "opening the pull request", &[], false)?;
+    let mut g = grounds(ctx, config, id, "opening the pull request", &[], false)?;
     let history = History::read(ctx.reading.ledger, &g.branch, ctx.reading.trusted_keys)?;
     let gh = &forge.gh;
     // A pull request recorded before and merged or closed on the forge since is recognised
@@ -274,6 +277,7 @@ pub fn open(
         push::push(root, remote, &p.head, &p.branch, timeout)?;
     }
     push::push(root, remote, &g.head, &g.branch, timeout)?;
+    g.shots = super::shots::push(root, (remote, gh.repo()), &g.ev, (id, &g.head), timeout)?;
     steps::reached(steps::pr_open::PUSHED);
     let base = match &stacked {
         Some(p) => p.branch.clone(),

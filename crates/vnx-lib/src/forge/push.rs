@@ -19,11 +19,27 @@ pub fn push(
     branch: &str,
     timeout: Duration,
 ) -> Result<(), ForgeError> {
-    let refspec = format!("{head}:refs/heads/{branch}");
+    push_refspec(
+        root,
+        remote,
+        &format!("{head}:refs/heads/{branch}"),
+        (head, branch),
+        timeout,
+    )
+}
+
+/// Pushes `refspec` to `remote`; `(head, branch)` name what it pushes in an error.
+pub(super) fn push_refspec(
+    root: &Path,
+    remote: &str,
+    refspec: &str,
+    (head, branch): (&CommitId, &str),
+    timeout: Duration,
+) -> Result<(), ForgeError> {
     let cmd = Cmd::git()
         .arg("-C")
         .arg(root)
-        .args(["push", "--quiet", "--", remote, &refspec])
+        .args(["push", "--quiet", "--", remote, refspec])
         .timeout(timeout)
         .max_output(super::gh::MAX_OUTPUT);
     let out = process::run(&cmd).map_err(|e| ForgeError::PushFailed {

@@ -44,6 +44,9 @@ pub(super) struct Shared<'a> {
     /// it: its gates run what the worker wrote, so they run in the same shape (see
     /// [`Shape::for_gate`]).
     pub sandbox: Option<&'a Shape>,
+    /// The port the dispatch was given (`VNX_PORT`), which a screenshots gate's preview
+    /// takes when it is free.
+    pub port: Option<u16>,
 }
 
 fn sha256_hex(data: &[u8]) -> String {
@@ -95,18 +98,27 @@ pub(super) fn run_gate(
     // Why the gate cannot run even though its request was made.
     let mut unrunnable = None;
     let (request_path, request) = match &def.kind {
-        GateKind::Command { argv } => {
+        GateKind::Command { .. } | GateKind::Screenshots { .. } => {
             let mut body = serde_json::json!({
                 "dispatch_id": s.id,
                 "gate": name,
-                "kind": "command",
                 "head_commit": s.head,
-                "argv": argv,
                 "timeout": def.timeout,
                 "idle_timeout": def.idle_timeout,
                 "workdir": workdir(s.config),
-                "pass": "exit status 0",
             });
+            let what = serde_json::to_value(&def.kind).expect("gate kinds serialize");
+            body.as_object_mut()
+                .expect("an object")
+                .extend(what.as_object().expect("an object").clone());
+            body["pass"] = match def.kind {
+                GateKind::Screenshots { .. } => {
+                    "the preview listened on VNX_PORT and Chromium left an image of every \
+                     path at every size"
+                }
+                _ => "exit status 0",
+            }
+            .into();
             if let Some(m) = s.on_merge {
                 body["on_merge"] = serde_json::to_value(m).expect("merge refs serialize");
             }
@@ -197,6 +209,7 @@ pub(super) fn run_gate(
         worktree_removed: false,
         pooled_worktree: None,
         sandbox: None,
+        screenshots: Vec::new(),
     };
     let started = Instant::now();
     let checkout = dir.join("checkout");
@@ -251,13 +264,28 @@ fn run_in_checkout(
     }
 }
 
-/// Runs the gate's command or reviewer in a checkout of the head.
+/// Runs the gate's command, reviewer or preview in a checkout of the head.
 fn run_there(s: &Shared<'_>, name: &str, def: &GateDef, checkout: &Path, o: &mut GateOutcome) {
     match &def.kind {
         GateKind::Command { argv } => command(s, name, def, argv, checkout, o),
         GateKind::Review {
             provider, model, ..
         } => reviewer(s, def, provider, model.as_deref(), checkout, o),
+        GateKind::Screenshots {
+            preview,
+            paths,
+            sizes,
+            chromium,
+        } => {
+            let wanted = super::shots::Wanted {
+                preview,
+                paths,
+                sizes,
+                chromium: chromium.as_deref(),
+            };
+            let timeout = std::time::Duration::from_secs(def.timeout);
+            super::shots::capture(s, &wanted, timeout, checkout, o);
+        }
     }
 }
 
@@ -540,6 +568,7 @@ fn record_result(s: &Shared<'_>, ledger: &Ledger, o: &GateOutcome) -> Result<(),
             pooled_worktree: o.pooled_worktree.clone(),
             on_merge: s.on_merge.cloned(),
             sandbox: o.sandbox.clone(),
+            screenshots: o.screenshots.clone(),
             extra: Default::default(),
         }),
         &now_utc,
@@ -588,6 +617,18 @@ fn report_md(s: &Shared<'_>, o: &GateOutcome) -> String {
                 _ => String::new(),
             };
             r.push_str(&format!("- [{}] {}{at}\n", f.severity, f.message));
+        }
+    }
+    if o.kind == "screenshots" {
+        r.push_str("\n## Screenshots\n\n");
+        for shot in &o.screenshots {
+            r.push_str(&format!(
+                "- `{}` at {}x{}: {} (sha256 {}, {} bytes)\n",
+                shot.path, shot.width, shot.height, shot.file, shot.sha256, shot.bytes
+            ));
+        }
+        if o.screenshots.is_empty() {
+            r.push_str("(none)\n");
         }
     }
     let output = fs::read(&o.output_path).unwrap_or_default();

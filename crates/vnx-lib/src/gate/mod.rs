@@ -13,6 +13,7 @@ pub mod on_merge;
 pub mod review;
 pub mod run;
 pub mod run_lock;
+pub mod shots;
 
 use crate::ids::{CommitId, DispatchId};
 use std::path::{Path, PathBuf};
@@ -55,7 +56,7 @@ pub enum Event<'a> {
     Started {
         /// Its name.
         gate: &'a str,
-        /// `command` or `review`.
+        /// `command`, `review` or `screenshots`.
         kind: &'static str,
     },
     /// A gate ended.
@@ -70,7 +71,7 @@ pub enum Event<'a> {
 pub struct GateOutcome {
     /// The gate's name.
     pub gate: String,
-    /// `command` or `review`.
+    /// `command`, `review` or `screenshots`.
     pub kind: &'static str,
     /// What it found.
     pub status: Status,
@@ -127,6 +128,9 @@ pub struct GateOutcome {
     /// The bubblewrap sandbox its command ran in (a sandboxed dispatch's command gates).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sandbox: Option<crate::sandbox::Shape>,
+    /// The images a screenshots gate took (ADR 0125).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub screenshots: Vec<crate::receipts::Screenshot>,
 }
 
 /// What a gate-check found.
@@ -328,6 +332,7 @@ pub fn check_selected(
             instruction_sha256: Some(&started.receipt.instruction_sha256),
             on_merge: None,
             sandbox: started.receipt.sandbox.as_ref(),
+            port: started.receipt.port,
         };
         let results: Vec<Result<GateOutcome, GateError>> = std::thread::scope(|s| {
             let handles: Vec<_> = selected

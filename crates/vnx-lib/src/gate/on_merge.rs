@@ -3,7 +3,8 @@
 //! moves to it. Each gate runs as `gate-check` runs it — its request, a fresh detached checkout
 //! of the merge commit, its result — and its receipts carry `on_merge` (the dispatch's head and
 //! the base's head the merge was formed on), with the merge commit as their `head_commit`.
-//! Review gates are not run here: ADR 0031 says why the queue reuses their verdict on the head.
+//! Review and screenshots gates are not run here: ADR 0031 says why the queue reuses their
+//! verdict on the head (ADR 0125: a screenshots gate's images are of the worker's own work).
 //! A sandboxed dispatch's gates run in its sandbox (ADR 0032), as `gate-check` runs them.
 
 use crate::ids::{CommitId, DispatchId};
@@ -90,6 +91,7 @@ pub fn run(
         instruction_sha256: None,
         on_merge: Some(on),
         sandbox: started.receipt.sandbox.as_ref(),
+        port: None,
     };
     let mut outcomes = Vec::new();
     for name in command_gates(config, gates) {

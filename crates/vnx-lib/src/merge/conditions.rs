@@ -151,6 +151,11 @@ pub(super) fn check(
     ));
     let gates = gates(config, ev, &mut plan);
     plan.conditions.push(Condition::of(ORDER[4], gates));
+    // A role that requires screenshots: their images, as their receipt hashed them.
+    if let Some(present) = super::shots::check(config, ev) {
+        plan.conditions
+            .push(Condition::of(super::shots::NAME, present));
+    }
     let base = base(repo, &mut plan, ctx.scratch_objects);
     plan.conditions.push(Condition::of(ORDER[5], base));
     plan.conditions

@@ -23,6 +23,7 @@ pub mod missing;
 pub mod plan;
 pub mod queue;
 pub mod resume;
+pub mod shots;
 
 use crate::ids::{CommitId, DispatchId};
 use std::path::{Path, PathBuf};
