@@ -692,6 +692,18 @@ fn every_kind_validates_against_the_schema_and_reads_back() {
     decisions::check_all(&mut failures);
     issues::check_all(&mut failures);
     check(
+        vnx::receipts::MemoryPromoted {
+            provider: s("claude"),
+            dispatch_id: Some(did(ID)),
+            changed: vec![s("MEMORY.md")],
+            files: vec![vnx::memory::file(s("MEMORY.md"), s("- a lesson\n"))],
+            by: s("ana"),
+            note: Some(s("reviewed")),
+            extra: Default::default(),
+        },
+        &mut failures,
+    );
+    check(
         vnx::receipts::DispatchDismissed {
             dispatch_id: did(ID),
             completion: CompletionRef {
