@@ -106,7 +106,21 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let ledger = project.ledger();
     let (attestor, trusted) = signer_and_trusted(args.key, &ledger)?;
     let anchor = Anchor::find(&ledger)?;
-    let facts = intoto::facts::read(&ledger, anchor.as_ref(), id, &trusted)
+    // The read index serves the dispatch's own lines (it is authenticated by the machine's
+    // key: with another `--key` the ledger is scanned instead).
+    let index = vnx::dispatch::fold::index::path_in(&project.data_dir());
+    let (key, witness) = (settings::key_path(None).ok(), settings::witness_dir());
+    let options = vnx::dispatch::fold::ReadOptions {
+        index: Some(&index),
+        attestor: Some(&attestor),
+        trusted: &trusted,
+        key: key.as_deref(),
+        witness_dir: witness.as_deref(),
+        threads: settings::threads(None),
+        max_violations: 0,
+        write: false,
+    };
+    let facts = vnx::merge::attestation::facts(&ledger, &options, anchor.as_ref(), id)
         .map_err(intoto::AttestError::from)?;
     if facts.merge.is_none() {
         say!("note: {id} is not merged: the attestation's subject is its head alone");
@@ -129,7 +143,10 @@ fn signer_and_trusted(
 ) -> Result<(vnx::ledger::attest::Attestor, Vec<[u8; 32]>), CliError> {
     let (attestor, mut trusted) = settings::attestation(key, ledger)?;
     let own = settings::key_path(None)?;
-    if let Some(k) = vnx::ledger::checkpoint::CheckpointKey::load(&own)? {
+    // Once: the read index is used only under the keys it was written with.
+    if let Some(k) = vnx::ledger::checkpoint::CheckpointKey::load(&own)?
+        && !trusted.contains(&k.public_key())
+    {
         trusted.push(k.public_key());
     }
     Ok((attestor, trusted))

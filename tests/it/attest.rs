@@ -119,6 +119,17 @@ fn a_merge_leaves_an_attestation_that_verifies_against_the_ledger() {
         r.stdout
     );
 
+    // Read through the read index (its own lines only) or by a scan of the ledger (no
+    // index), the predicate is the same.
+    assert_eq!(vnx(&repo, &["status"]).code, 0);
+    let index = vnx::dispatch::fold::index::path_in(&repo.env.path().join(".vnx-data"));
+    assert!(index.exists(), "no read index at {}", index.display());
+    let indexed = statement(&vnx(&repo, &["attest", &id]).stdout);
+    std::fs::remove_file(&index).unwrap();
+    let scanned = statement(&vnx(&repo, &["attest", &id]).stdout);
+    assert_eq!(indexed["predicate"], scanned["predicate"]);
+    assert_eq!(indexed["predicate"]["gates"], p["gates"]);
+
     // `vnx attest ID` says the same, in either predicate, and each verifies.
     for predicate in ["vnx", "slsa"] {
         let r = vnx(&repo, &["attest", &id, "--predicate", predicate]);

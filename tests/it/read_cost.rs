@@ -105,12 +105,13 @@ fn a_read_of_one_dispatch_or_of_what_is_open_never_reads_the_whole_ledger() {
     assert_eq!(run(repo.vnx().arg("status")).code, 0);
     std::thread::sleep(std::time::Duration::from_millis(2_100));
     let out = repo.env.home().join("strace");
-    let reads: [&[&str]; 5] = [
+    let reads: [&[&str]; 6] = [
         &["status"],
         &["status", &ids[0]],
         &["show", &ids[0]],
         &["show", "--json", &ids[1]],
         &["status", "--json"],
+        &["attest", &ids[0]],
     ];
     for args in reads {
         let mut cmd = repo.vnx();

@@ -212,6 +212,10 @@ fn value<T: Serialize>(v: &T) -> serde_json::Value {
     serde_json::to_value(v).unwrap_or_default()
 }
 
+/// The ledger's lines about a dispatch (every receipt whose `dispatch_id` it is; lines about
+/// others among them are passed over), in ledger order.
+pub type About<'a> = &'a dyn Fn(&DispatchId) -> Result<Vec<Vec<u8>>, LedgerError>;
+
 /// What the ledger at `ledger` knows about dispatch `id`, counting receipts `trusted` keys
 /// attest; the newest checkpoint from `anchor`'s repository.
 pub fn read(
@@ -220,9 +224,22 @@ pub fn read(
     id: &DispatchId,
     trusted: &[[u8; 32]],
 ) -> Result<Facts, FactsError> {
-    // One scan for every line naming the dispatch (blocks without its id only counted); a
-    // plan approved for its planning dispatch is read by a second only when it has one.
-    let lines = lines_naming(ledger, id.as_str())?;
+    // One scan for every line naming the dispatch (blocks without its id only counted).
+    read_about(ledger, anchor, id, trusted, &|d| {
+        lines_naming(ledger, d.as_str())
+    })
+}
+
+/// [`read`], the lines about a dispatch taken from `about` (a read index's, which reads only
+/// its own lines); a plan approved for its planning dispatch is read only when it has one.
+pub fn read_about(
+    ledger: &Path,
+    anchor: Option<&Anchor>,
+    id: &DispatchId,
+    trusted: &[[u8; 32]],
+    about: About<'_>,
+) -> Result<Facts, FactsError> {
+    let lines = about(id)?;
     let e = Evidence::of_lines(&lines, id, trusted);
     let Some(started) = &e.started else {
         return Err(FactsError::NotStarted(id.clone()));
@@ -304,7 +321,7 @@ pub fn read(
     };
     others(&lines, id, None, trusted, &mut facts);
     if let Some(planning) = &planned_in {
-        let lines = lines_naming(ledger, planning.as_str())?;
+        let lines = about(planning)?;
         others(&lines, id, Some(planning), trusted, &mut facts);
     }
     Ok(facts)

@@ -10,9 +10,11 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::Context;
+use crate::dispatch::fold;
 use crate::ids::{CommitId, DispatchId};
 use crate::ledger::checkpoint::Anchor;
 use crate::ledger::intoto::{self, Shape};
+use crate::ledger::{LedgerError, tail};
 
 /// The folder under the project's data directory attestations are kept in.
 pub const DIR: &str = "attestations";
@@ -35,13 +37,47 @@ pub fn path(data_dir: &Path, id: &DispatchId, merge_commit: &CommitId) -> PathBu
         .join(intoto::file_name(id, merge_commit.as_str()))
 }
 
+/// What the ledger at `ledger` knows of dispatch `id` for its attestation
+/// ([`intoto::facts::read_about`]): each dispatch's lines read where the read index cites
+/// them when it serves the ledger as it is (an attestation then reads its own lines, not the
+/// ledger), else found by one scan of the ledger. Signatures are checked on what is read.
+pub fn facts(
+    ledger: &Path,
+    options: &fold::ReadOptions<'_>,
+    anchor: Option<&Anchor>,
+    id: &DispatchId,
+) -> Result<intoto::facts::Facts, intoto::facts::FactsError> {
+    let about = |d: &DispatchId| -> Result<Vec<Vec<u8>>, LedgerError> {
+        let want = fold::index::Want::Ids(std::slice::from_ref(d));
+        if let Some(read) = fold::read_indexed(ledger, options, want)?
+            && let Some(record) = read.records().get(d)
+        {
+            let reader = fold::CiteReader::open(ledger)?;
+            return record.receipts.iter().map(|c| reader.read(*c)).collect();
+        }
+        let lines = tail::numbered_lines_containing(ledger, d.as_str().as_bytes())?;
+        Ok(lines.into_iter().map(|(_, line)| line).collect())
+    };
+    intoto::facts::read_about(ledger, anchor, id, options.trusted, &about)
+}
+
 /// Writes the attestation of `id`'s merge as `merge_commit` (vnx's predicate).
 pub(super) fn write(ctx: &Context<'_>, id: &DispatchId, merge_commit: &CommitId) -> Written {
     let r = &ctx.reading;
     let made = (|| -> Result<(PathBuf, String), String> {
         let anchor = Anchor::discover(r.root).map_err(|e| e.to_string())?;
-        let facts = intoto::facts::read(r.ledger, Some(&anchor), id, r.trusted_keys)
-            .map_err(|e| e.to_string())?;
+        let index = fold::index::path_in(&crate::project::Project::at(r.root).data_dir());
+        let options = fold::ReadOptions {
+            index: Some(&index),
+            attestor: Some(ctx.attestor),
+            trusted: r.trusted_keys,
+            key: r.key,
+            witness_dir: r.witness_dir,
+            threads: r.threads,
+            max_violations: 0,
+            write: false,
+        };
+        let facts = facts(r.ledger, &options, Some(&anchor), id).map_err(|e| e.to_string())?;
         let statement = intoto::statement(&facts, Shape::Vnx, env!("CARGO_PKG_VERSION"))
             .map_err(|e| e.to_string())?;
         let envelope = intoto::sign(ctx.attestor, &statement);
