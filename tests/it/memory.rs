@@ -1,7 +1,7 @@
 //! A CLI's memory kept with its dispatch (ADR 0126), with the demo worker, a CLI that keeps
 //! memory in its dispatch's folder (it says what its `MEMORY.md` held, and writes a lesson a
 //! test gives it in `VNX_DEMO_REMEMBER`): what one worker wrote is not loaded by the next
-//! dispatch until a person promotes it; then it is, from a signed `memory_promoted`; a
+//! dispatch until a person promotes it (a follow-up of its chain loads it); then it is, from a signed `memory_promoted`; a
 //! promotion a worker forged, or one asked from inside a worker, never is.
 
 use crate::common::{Repo, configure, run};
@@ -42,6 +42,20 @@ fn a_workers_memory_is_loaded_by_no_later_dispatch_until_a_person_promotes_it() 
     assert!(
         !said.contains("PLANTED-LESSON"),
         "loaded unpromoted: {said}"
+    );
+
+    // A follow-up of its chain starts with what its worker wrote before.
+    let follow = run(repo
+        .vnx()
+        .args(["follow-up", &planter, "--instruction", "again", "--json"])
+        .env("VNX_DEMO_OUTPUT", "a2.txt"));
+    assert_eq!(follow.code, 0, "{}{}", follow.stdout, follow.stderr);
+    let v: serde_json::Value = serde_json::from_str(follow.stdout.trim()).unwrap();
+    let next = v["dispatch_id"].as_str().unwrap();
+    let said = run(repo.vnx().args(["show", next, "--log"])).stdout;
+    assert!(
+        said.contains(&format!("memory loaded: - {LESSON}")),
+        "{said}"
     );
 
     // A person reads what it proposes.
