@@ -273,16 +273,12 @@ pub async fn shot(
         .unwrap_or_else(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response())
 }
 
-/// Each screenshots gate's latest result for `id`'s head.
+/// Each screenshots gate's latest result for `id`'s head, its evidence read through the
+/// read index (the dispatch's own lines, not the ledger).
 fn shots_of(app: &App, id: &DispatchId) -> Result<Vec<vnx::receipts::GateResult>, String> {
-    let mut results = Vec::new();
-    (app.calls.desk)(None, &mut |desk| {
-        let ev = vnx::evidence::Evidence::read(desk.ctx.ledger, id, desk.trusted)
-            .map_err(|e| e.to_string())?;
-        results = vnx::gate::shots::latest(&ev).into_iter().cloned().collect();
-        Ok(())
-    })?;
-    Ok(results)
+    let reloader = app.reloader.lock().map_err(|e| e.to_string())?;
+    let ev = (reloader.evidence(&app.sources, id)).map_err(|e| e.to_string())?;
+    Ok(vnx::gate::shots::latest(&ev).into_iter().cloned().collect())
 }
 
 /// What a page's reading says of a dispatch the ledger never started.

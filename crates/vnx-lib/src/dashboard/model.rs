@@ -244,6 +244,21 @@ impl Reloader {
         Ok(Some(d))
     }
 
+    /// The attested evidence of dispatch `id`, its lines read through the read index
+    /// ([`crate::dispatch::fold::lines_about`]): what a page shows of its gates' results.
+    pub fn evidence(
+        &self,
+        src: &Sources,
+        id: &crate::ids::DispatchId,
+    ) -> Result<crate::evidence::Evidence, LedgerError> {
+        use crate::dispatch::fold;
+        let (attestor, trusted) = self.keys(src);
+        let index = fold::index::path_in(&src.root.join(crate::project::DATA_DIR));
+        let options = self.options(&index, attestor.as_ref(), &trusted);
+        let lines = fold::lines_about(&src.ledger, &options, id)?;
+        Ok(crate::evidence::Evidence::of_lines(&lines, id, &trusted))
+    }
+
     /// This machine's signing key as an attestor, and the keys the ledger's signatures are
     /// trusted from.
     fn keys(&self, src: &Sources) -> (Option<crate::ledger::attest::Attestor>, Vec<[u8; 32]>) {

@@ -14,7 +14,6 @@ use crate::dispatch::fold;
 use crate::ids::{CommitId, DispatchId};
 use crate::ledger::checkpoint::Anchor;
 use crate::ledger::intoto::{self, Shape};
-use crate::ledger::{LedgerError, tail};
 
 /// The folder under the project's data directory attestations are kept in.
 pub const DIR: &str = "attestations";
@@ -47,17 +46,7 @@ pub fn facts(
     anchor: Option<&Anchor>,
     id: &DispatchId,
 ) -> Result<intoto::facts::Facts, intoto::facts::FactsError> {
-    let about = |d: &DispatchId| -> Result<Vec<Vec<u8>>, LedgerError> {
-        let want = fold::index::Want::Ids(std::slice::from_ref(d));
-        if let Some(read) = fold::read_indexed(ledger, options, want)?
-            && let Some(record) = read.records().get(d)
-        {
-            let reader = fold::CiteReader::open(ledger)?;
-            return record.receipts.iter().map(|c| reader.read(*c)).collect();
-        }
-        let lines = tail::numbered_lines_containing(ledger, d.as_str().as_bytes())?;
-        Ok(lines.into_iter().map(|(_, line)| line).collect())
-    };
+    let about = |d: &DispatchId| fold::lines_about(ledger, options, d);
     intoto::facts::read_about(ledger, anchor, id, options.trusted, &about)
 }
 

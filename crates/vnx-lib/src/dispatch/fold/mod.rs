@@ -21,7 +21,7 @@ mod verified;
 
 pub use index::Want;
 pub use lines::{CiteReader, LineAt};
-pub use verified::{Partial, ReadOptions, Verified, read_indexed, read_verified};
+pub use verified::{Partial, ReadOptions, Verified, lines_about, read_indexed, read_verified};
 
 use crate::ids::DispatchId;
 use crate::place_name::Where;

@@ -165,6 +165,26 @@ pub fn read_indexed(
     super::partial::read(ledger, o, attestor, &now, want, &Anchoring { parts })
 }
 
+/// The ledger's lines about dispatch `id` (every receipt whose `dispatch_id` it is, in
+/// ledger order): read at their offsets where the read index cites them and serves the
+/// ledger as it is now, else found by one scan that keeps the lines holding the id's bytes
+/// (lines about other dispatches among them: a reader passes them over). Nothing here
+/// checks a signature: the reader of each line does.
+pub fn lines_about(
+    ledger: &Path,
+    o: &ReadOptions<'_>,
+    id: &crate::ids::DispatchId,
+) -> Result<Vec<Vec<u8>>, LedgerError> {
+    if let Some(read) = read_indexed(ledger, o, Want::Ids(std::slice::from_ref(id)))?
+        && let Some(record) = read.records().get(id)
+    {
+        let reader = super::CiteReader::open(ledger)?;
+        return record.receipts.iter().map(|c| reader.read(*c)).collect();
+    }
+    let lines = crate::ledger::tail::numbered_lines_containing(ledger, id.as_str().as_bytes())?;
+    Ok(lines.into_iter().map(|(_, line)| line).collect())
+}
+
 /// What an index must have been verified against for a read to use it now.
 #[derive(Clone, Debug)]
 pub(super) struct Anchoring {
