@@ -57,6 +57,7 @@ fn hidden_paths_are_minimal_and_mounted_parents_first() {
             shown_at: "/h/u/.tool".into(),
             dir: true,
         }],
+        relayed_keys: Vec::new(),
     };
     let argv: Vec<String> = shape
         .wrap(&["true".into()])

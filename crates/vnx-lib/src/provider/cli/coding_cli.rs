@@ -12,6 +12,7 @@ use super::login;
 use super::session::{self, SessionStore};
 use super::stream::HeadlessStream;
 use super::trust::{self, FolderTrust};
+use crate::provider::relay::KeyVars;
 use crate::receipts::kinds::{Lane, Permission};
 use crate::sandbox::StatePath;
 
@@ -307,5 +308,12 @@ pub trait CodingCli: Sync {
     /// its sessions or other projects' state.
     fn login_files(&self) -> &'static [login::LoginFile] {
         &[]
+    }
+
+    /// The variables of its API key and the provider's base URL, when it takes both from
+    /// its environment in a form the credential relay can stand in for (ADR 0124); `None`
+    /// where it cannot (no key, a login of another form, an address only its files name).
+    fn relayed_key(&self) -> Option<KeyVars> {
+        None
     }
 }

@@ -25,6 +25,16 @@ pub(crate) const STREAM: OutputFormat = OutputFormat::named("aider-text");
 pub struct Aider;
 
 impl CodingCli for Aider {
+    /// litellm's OpenAI key and `OPENAI_API_BASE`; its other providers' keys are not
+    /// relayed.
+    fn relayed_key(&self) -> Option<crate::provider::relay::KeyVars> {
+        Some(crate::provider::relay::KeyVars {
+            key: "OPENAI_API_KEY",
+            base_url: "OPENAI_API_BASE",
+            default_base: Some("https://api.openai.com/v1"),
+        })
+    }
+
     fn stream(&self) -> Option<&'static HeadlessStream> {
         Some(&events::HEADLESS)
     }

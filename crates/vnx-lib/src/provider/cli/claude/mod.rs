@@ -43,6 +43,16 @@ pub(crate) const TURN_END: HookKind = HookKind::named("claude-stop");
 pub struct Claude;
 
 impl CodingCli for Claude {
+    /// Its API key (`x-api-key`) and `ANTHROPIC_BASE_URL`; a login (OAuth in
+    /// `~/.claude/.credentials.json`) is not relayed.
+    fn relayed_key(&self) -> Option<crate::provider::relay::KeyVars> {
+        Some(crate::provider::relay::KeyVars {
+            key: "ANTHROPIC_API_KEY",
+            base_url: "ANTHROPIC_BASE_URL",
+            default_base: Some("https://api.anthropic.com"),
+        })
+    }
+
     fn stream(&self) -> Option<&'static HeadlessStream> {
         Some(&events::HEADLESS)
     }

@@ -41,6 +41,16 @@ const DENIAL_SAID: &str = "vnx-denial-said";
 pub struct Copilot;
 
 impl CodingCli for Copilot {
+    /// Its own provider's key and address (`COPILOT_PROVIDER_*`), only when the address is
+    /// set: its GitHub login talks to GitHub's service in a form of its own.
+    fn relayed_key(&self) -> Option<crate::provider::relay::KeyVars> {
+        Some(crate::provider::relay::KeyVars {
+            key: "COPILOT_PROVIDER_API_KEY",
+            base_url: "COPILOT_PROVIDER_BASE_URL",
+            default_base: None,
+        })
+    }
+
     fn stream(&self) -> Option<&'static HeadlessStream> {
         Some(&events::HEADLESS)
     }

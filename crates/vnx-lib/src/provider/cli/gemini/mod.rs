@@ -43,6 +43,16 @@ pub(crate) const TURN_END: HookKind = HookKind::named(TURN_END_EVENT);
 pub struct Gemini;
 
 impl CodingCli for Gemini {
+    /// Its API key (`x-goog-api-key`) and `GOOGLE_GEMINI_BASE_URL`; a Google login or
+    /// Vertex AI is not relayed.
+    fn relayed_key(&self) -> Option<crate::provider::relay::KeyVars> {
+        Some(crate::provider::relay::KeyVars {
+            key: "GEMINI_API_KEY",
+            base_url: "GOOGLE_GEMINI_BASE_URL",
+            default_base: Some("https://generativelanguage.googleapis.com"),
+        })
+    }
+
     fn stream(&self) -> Option<&'static HeadlessStream> {
         Some(&events::HEADLESS)
     }
