@@ -682,6 +682,11 @@ fn worker_cmd(
     for (k, v) in &spec.invocation.env {
         cmd = cmd.env(k, v);
     }
+    // Not only bwrap's `--unsetenv`: its first process inside keeps the environment it was
+    // started with, which the worker reads in `/proc/1/environ`.
+    for var in spec.sandbox.iter().flat_map(|s| &s.withheld_env) {
+        cmd = cmd.env_remove(var);
+    }
     cmd
 }
 
