@@ -13,19 +13,7 @@ use std::time::Duration;
 
 use crate::egress;
 
-/// How a CLI is given its API key and the provider's address, where both come from
-/// variables the relay can stand in for (a CLI's [`super::cli::CodingCli::relayed_key`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct KeyVars {
-    /// The variable that holds the key.
-    pub key: &'static str,
-    /// The variable that holds the provider's base URL.
-    pub base_url: &'static str,
-    /// The base URL the CLI uses when that variable is not set; `None`: the key is relayed
-    /// only when it is set (without it, the key goes to a service of the CLI's own that
-    /// takes it in another form).
-    pub default_base: Option<&'static str>,
-}
+pub use super::cli::KeyVars;
 
 /// The key variable of `provider`'s CLI the relay stands in for, when its CLI takes its key
 /// and address in a form the relay can and the dispatching environment `env` holds the key

@@ -12,7 +12,6 @@ use super::login;
 use super::session::{self, SessionStore};
 use super::stream::HeadlessStream;
 use super::trust::{self, FolderTrust};
-use crate::provider::relay::KeyVars;
 use crate::receipts::kinds::{Lane, Permission};
 use crate::sandbox::StatePath;
 
@@ -85,6 +84,20 @@ pub enum McpConfig {
         /// The home as an error names it.
         unknown_home: &'static str,
     },
+}
+
+/// How a CLI is given its API key and the provider's address, where both come from
+/// variables the relay can stand in for (a CLI's [`CodingCli::relayed_key`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KeyVars {
+    /// The variable that holds the key.
+    pub key: &'static str,
+    /// The variable that holds the provider's base URL.
+    pub base_url: &'static str,
+    /// The base URL the CLI uses when that variable is not set; `None`: the key is relayed
+    /// only when it is set (without it, the key goes to a service of the CLI's own that
+    /// takes it in another form).
+    pub default_base: Option<&'static str>,
 }
 
 /// What vnx knows about one built-in coding CLI. Each method has one implementation, in the

@@ -27,8 +27,8 @@ pub struct Aider;
 impl CodingCli for Aider {
     /// litellm's OpenAI key and `OPENAI_API_BASE`; its other providers' keys are not
     /// relayed.
-    fn relayed_key(&self) -> Option<crate::provider::relay::KeyVars> {
-        Some(crate::provider::relay::KeyVars {
+    fn relayed_key(&self) -> Option<super::coding_cli::KeyVars> {
+        Some(super::coding_cli::KeyVars {
             key: "OPENAI_API_KEY",
             base_url: "OPENAI_API_BASE",
             default_base: Some("https://api.openai.com/v1"),

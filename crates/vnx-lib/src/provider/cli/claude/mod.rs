@@ -45,8 +45,8 @@ pub struct Claude;
 impl CodingCli for Claude {
     /// Its API key (`x-api-key`) and `ANTHROPIC_BASE_URL`; a login (OAuth in
     /// `~/.claude/.credentials.json`) is not relayed.
-    fn relayed_key(&self) -> Option<crate::provider::relay::KeyVars> {
-        Some(crate::provider::relay::KeyVars {
+    fn relayed_key(&self) -> Option<super::coding_cli::KeyVars> {
+        Some(super::coding_cli::KeyVars {
             key: "ANTHROPIC_API_KEY",
             base_url: "ANTHROPIC_BASE_URL",
             default_base: Some("https://api.anthropic.com"),

@@ -54,8 +54,8 @@ impl CodingCli for Codex {
     /// The built-in OpenAI provider's key (`Authorization: Bearer`) and base URL; a ChatGPT
     /// login (`auth.json`) or a provider of `config.toml` (its address in the file) is not
     /// relayed.
-    fn relayed_key(&self) -> Option<crate::provider::relay::KeyVars> {
-        Some(crate::provider::relay::KeyVars {
+    fn relayed_key(&self) -> Option<super::coding_cli::KeyVars> {
+        Some(super::coding_cli::KeyVars {
             key: "OPENAI_API_KEY",
             base_url: "OPENAI_BASE_URL",
             default_base: Some("https://api.openai.com/v1"),

@@ -43,8 +43,8 @@ pub struct Copilot;
 impl CodingCli for Copilot {
     /// Its own provider's key and address (`COPILOT_PROVIDER_*`), only when the address is
     /// set: its GitHub login talks to GitHub's service in a form of its own.
-    fn relayed_key(&self) -> Option<crate::provider::relay::KeyVars> {
-        Some(crate::provider::relay::KeyVars {
+    fn relayed_key(&self) -> Option<super::coding_cli::KeyVars> {
+        Some(super::coding_cli::KeyVars {
             key: "COPILOT_PROVIDER_API_KEY",
             base_url: "COPILOT_PROVIDER_BASE_URL",
             default_base: None,

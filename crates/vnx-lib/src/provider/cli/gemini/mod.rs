@@ -45,8 +45,8 @@ pub struct Gemini;
 impl CodingCli for Gemini {
     /// Its API key (`x-goog-api-key`) and `GOOGLE_GEMINI_BASE_URL`; a Google login or
     /// Vertex AI is not relayed.
-    fn relayed_key(&self) -> Option<crate::provider::relay::KeyVars> {
-        Some(crate::provider::relay::KeyVars {
+    fn relayed_key(&self) -> Option<super::coding_cli::KeyVars> {
+        Some(super::coding_cli::KeyVars {
             key: "GEMINI_API_KEY",
             base_url: "GOOGLE_GEMINI_BASE_URL",
             default_base: Some("https://generativelanguage.googleapis.com"),

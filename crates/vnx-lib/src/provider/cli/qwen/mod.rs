@@ -40,8 +40,8 @@ pub struct Qwen;
 impl CodingCli for Qwen {
     /// Its OpenAI-compatible key (`Authorization: Bearer`) and `OPENAI_BASE_URL`; its
     /// Qwen OAuth login is not relayed.
-    fn relayed_key(&self) -> Option<crate::provider::relay::KeyVars> {
-        Some(crate::provider::relay::KeyVars {
+    fn relayed_key(&self) -> Option<super::coding_cli::KeyVars> {
+        Some(super::coding_cli::KeyVars {
             key: "OPENAI_API_KEY",
             base_url: "OPENAI_BASE_URL",
             default_base: Some("https://api.openai.com/v1"),
