@@ -50,18 +50,10 @@ const DENIAL_ENDED: &str = "vnx-denial-ended";
 #[derive(Debug)]
 pub struct Codex;
 
+// No `relayed_key` (ADR 0124): codex 0.169 ignores `OPENAI_BASE_URL` for its built-in
+// provider (seen still going to api.openai.com with it set); an address is only in its
+// config.toml (`model_providers`), not in a variable the credential relay can stand in for.
 impl CodingCli for Codex {
-    /// The built-in OpenAI provider's key (`Authorization: Bearer`) and base URL; a ChatGPT
-    /// login (`auth.json`) or a provider of `config.toml` (its address in the file) is not
-    /// relayed.
-    fn relayed_key(&self) -> Option<super::coding_cli::KeyVars> {
-        Some(super::coding_cli::KeyVars {
-            key: "OPENAI_API_KEY",
-            base_url: "OPENAI_BASE_URL",
-            default_base: Some("https://api.openai.com/v1"),
-        })
-    }
-
     fn stream(&self) -> Option<&'static HeadlessStream> {
         Some(&events::HEADLESS)
     }
