@@ -1,5 +1,5 @@
-//! The credential relay (ADR 0124) with the real claude, qwen (OpenAI-compatible) and gemini,
-//! sandboxed with `sandbox.credentials: relay`: each does its work through the relay, the
+//! The credential relay (ADR 0124) with the real claude, qwen and aider (OpenAI-compatible)
+//! and gemini, sandboxed with `sandbox.credentials: relay`: each does its work through the relay, the
 //! model server sees the real key on every request and never the placeholder, and the signed
 //! start names the relayed variable.
 
@@ -9,7 +9,7 @@ use super::{Rig, committed_by_vnx, explain, step};
 use crate::common::{completion, configure};
 
 #[test]
-#[ignore = "needs the real claude, qwen and gemini (tests/support/install-clis.sh) and bubblewrap"]
+#[ignore = "needs the real claude, qwen, gemini and aider (tests/support/install-clis.sh) and bubblewrap"]
 fn real_clis_reach_the_model_through_the_credential_relay() {
     let rig = Rig::new();
     configure(&rig.repo, "sandbox:\n  credentials: relay\n");
@@ -17,6 +17,7 @@ fn real_clis_reach_the_model_through_the_credential_relay() {
         ("claude", "ANTHROPIC_API_KEY"),
         ("qwen", "OPENAI_API_KEY"),
         ("gemini", "GEMINI_API_KEY"),
+        ("aider", "OPENAI_API_KEY"),
     ] {
         let at = step(cli, "headless", "sandboxed, its key relayed");
         let real = (rig.env.iter())
@@ -25,10 +26,14 @@ fn real_clis_reach_the_model_through_the_credential_relay() {
             .unwrap();
         let marker = format!("relayed {cli}");
         let file = format!("{cli}-relayed.txt");
-        let instruction = format!(
-            "{marker}\n\\@model write {file} {marker}\n\
-             \\@model run vnx report --status done --summary relayed\n\\@model say Wrote it."
-        );
+        // aider cannot run `vnx report`: its applied edit is its end (ADR 0060).
+        let report = if cli == "aider" {
+            ""
+        } else {
+            "\\@model run vnx report --status done --summary relayed\n"
+        };
+        let instruction =
+            format!("{marker}\n\\@model write {file} {marker}\n{report}\\@model say Wrote it.");
         let mut cmd = rig.vnx();
         cmd.args(["dispatch-agent", "--agent", "implementer", "--json"])
             .args(["--provider", cli, "--lane", "headless", "--deadline", "180"])
@@ -36,7 +41,18 @@ fn real_clis_reach_the_model_through_the_credential_relay() {
         let r = crate::common::run(cmd);
         let c = completion(&r);
         assert_eq!(r.code, 0, "{at} {}", explain(&c));
-        let id = committed_by_vnx(&rig.repo, &c, &at, (cli, "headless"), &marker, &file);
+        let id = if cli == "aider" {
+            assert_eq!(c["status"], "done", "{at} {}", explain(&c));
+            let id = c["dispatch_id"].as_str().unwrap().to_owned();
+            assert_eq!(
+                rig.repo.on_branch(&id, &file),
+                format!("{marker}\n"),
+                "{at}"
+            );
+            id
+        } else {
+            committed_by_vnx(&rig.repo, &c, &at, (cli, "headless"), &marker, &file)
+        };
         let started = &rig.repo.receipts(&id)[0];
         assert_eq!(
             started["sandbox"]["relayed_keys"],

@@ -25,7 +25,7 @@ pub fn keys_for(
 ) -> Option<(String, Vec<String>)> {
     let set = |name: &str| env.iter().any(|(k, v)| k == name && !v.is_empty());
     let vars = super::cli::named(provider)?.relayed_key()?;
-    if !set(vars.key) || (vars.default_base.is_none() && !set(vars.base_url)) {
+    if !set(vars.key) || (vars.default_base.is_none() && !vars.base_urls.iter().any(|v| set(v))) {
         return None;
     }
     let mut others: Vec<String> = (super::cli::CLIS.iter())

@@ -15,7 +15,7 @@ use crate::provider::relay::{self, KeyVars, Route, Scan, Upstream};
 /// ([`Surroundings::relay_env`]): the relayed key's and its base URL's; none when the
 /// dispatch relays no key.
 pub fn vars(spec: &Spec) -> Vec<&'static str> {
-    relayed(spec).map_or_else(Vec::new, |v| vec![v.key, v.base_url])
+    relayed(spec).map_or_else(Vec::new, |v| [&[v.key], v.base_urls].concat())
 }
 
 /// The CLI's key variables, when the dispatch's sandbox relays its key.
@@ -70,10 +70,11 @@ fn start(spec: &Spec, around: &Surroundings<'_>, vars: KeyVars) -> Result<Relaye
             .map(|(_, v)| v.clone())
     };
     let key = value(vars.key).ok_or_else(|| format!("{} is not set", vars.key))?;
-    let base = (value(vars.base_url).or_else(|| vars.default_base.map(str::to_owned)))
-        .ok_or_else(|| format!("{} is not set", vars.base_url))?;
-    let upstream = Upstream::parse(&base)
-        .ok_or_else(|| format!("{} is not an http or https URL", vars.base_url))?;
+    let named = vars.base_urls.iter().find_map(|v| Some((*v, value(v)?)));
+    let (var, base) = (named.or_else(|| Some(("the default", vars.default_base?.to_owned()))))
+        .ok_or_else(|| format!("{} is not set", vars.base_urls.join(" or ")))?;
+    let upstream =
+        Upstream::parse(&base).ok_or_else(|| format!("{var} is not an http or https URL"))?;
     let placeholder = relay::placeholder().map_err(|e| e.to_string())?;
     let route = Route {
         placeholder: placeholder.clone(),
@@ -82,11 +83,11 @@ fn start(spec: &Spec, around: &Surroundings<'_>, vars: KeyVars) -> Result<Relaye
         scan: scan(spec)?,
     };
     let port = relay::serve(route).map_err(|e| format!("listen: {e}"))?;
+    let url = relay::base_url(port, &upstream);
     Ok(Relayed {
-        env: vec![
-            (vars.key, placeholder),
-            (vars.base_url, relay::base_url(port, &upstream)),
-        ],
+        env: std::iter::once((vars.key, placeholder))
+            .chain(vars.base_urls.iter().map(|v| (*v, url.clone())))
+            .collect(),
         port: Some(port),
     })
 }

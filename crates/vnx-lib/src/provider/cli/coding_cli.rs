@@ -92,8 +92,10 @@ pub enum McpConfig {
 pub struct KeyVars {
     /// The variable that holds the key.
     pub key: &'static str,
-    /// The variable that holds the provider's base URL.
-    pub base_url: &'static str,
+    /// The variables that hold the provider's base URL, the one the CLI reads first first:
+    /// the first set is where the relay goes, and each is the relay's in the worker's
+    /// environment.
+    pub base_urls: &'static [&'static str],
     /// The base URL the CLI uses when that variable is not set; `None`: the key is relayed
     /// only when it is set (without it, the key goes to a service of the CLI's own that
     /// takes it in another form).

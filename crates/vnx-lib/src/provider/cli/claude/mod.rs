@@ -48,7 +48,7 @@ impl CodingCli for Claude {
     fn relayed_key(&self) -> Option<super::coding_cli::KeyVars> {
         Some(super::coding_cli::KeyVars {
             key: "ANTHROPIC_API_KEY",
-            base_url: "ANTHROPIC_BASE_URL",
+            base_urls: &["ANTHROPIC_BASE_URL"],
             default_base: Some("https://api.anthropic.com"),
         })
     }

@@ -46,7 +46,7 @@ impl CodingCli for Copilot {
     fn relayed_key(&self) -> Option<super::coding_cli::KeyVars> {
         Some(super::coding_cli::KeyVars {
             key: "COPILOT_PROVIDER_API_KEY",
-            base_url: "COPILOT_PROVIDER_BASE_URL",
+            base_urls: &["COPILOT_PROVIDER_BASE_URL"],
             default_base: None,
         })
     }

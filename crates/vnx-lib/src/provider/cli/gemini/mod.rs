@@ -48,7 +48,7 @@ impl CodingCli for Gemini {
     fn relayed_key(&self) -> Option<super::coding_cli::KeyVars> {
         Some(super::coding_cli::KeyVars {
             key: "GEMINI_API_KEY",
-            base_url: "GOOGLE_GEMINI_BASE_URL",
+            base_urls: &["GOOGLE_GEMINI_BASE_URL"],
             default_base: Some("https://generativelanguage.googleapis.com"),
         })
     }

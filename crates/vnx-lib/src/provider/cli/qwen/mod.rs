@@ -43,7 +43,7 @@ impl CodingCli for Qwen {
     fn relayed_key(&self) -> Option<super::coding_cli::KeyVars> {
         Some(super::coding_cli::KeyVars {
             key: "OPENAI_API_KEY",
-            base_url: "OPENAI_BASE_URL",
+            base_urls: &["OPENAI_BASE_URL"],
             default_base: Some("https://api.openai.com/v1"),
         })
     }
