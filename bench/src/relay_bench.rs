@@ -113,6 +113,7 @@ pub fn bench_relay(runs: usize) -> Result<RelayBench> {
             policy: Policy::shipped(&[]),
             provider: "a-hosted-cli".to_owned(),
         }),
+        log: None,
     })?;
     crate::note(&format!(
         "timing {runs} model requests, direct and through the relay"

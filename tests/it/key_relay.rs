@@ -110,6 +110,12 @@ fn a_sandboxed_worker_holds_a_placeholder_and_the_provider_gets_the_key() {
             file("answer.txt")
         );
         assert_eq!(file("refused.txt"), "401", "{network}");
+        let log = (repo.env.path()).join(format!(".vnx-data/dispatches/{id}/worker.log"));
+        let log = std::fs::read_to_string(log).unwrap();
+        assert!(
+            log.contains("vnx: the credential relay refused a request (401)"),
+            "{network}: {log}"
+        );
         let heads = std::mem::take(&mut *seen.lock().unwrap());
         assert_eq!(heads.len(), 1, "{network}: {heads:?}");
         assert!(

@@ -134,7 +134,7 @@ pub struct Scan {
 }
 
 /// One relayed key: the placeholder the worker has, the real key, where it goes.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Route {
     /// The per-dispatch placeholder the worker's environment holds instead of the key.
     pub placeholder: String,
@@ -144,6 +144,9 @@ pub struct Route {
     pub upstream: Upstream,
     /// The egress policy, unless the provider is exempt.
     pub scan: Option<Scan>,
+    /// Where the relay says what it refused or redacted (the worker's log): rule ids and
+    /// reasons, never a key or a secret.
+    pub log: Option<std::sync::Mutex<std::fs::File>>,
 }
 
 /// A fresh placeholder: `vnx-relay-` and 32 random bytes in hex.
@@ -183,7 +186,10 @@ fn relay(route: &Route, mut client: TcpStream) -> io::Result<()> {
     let (head, rest) = read_head(&mut client)?;
     let out = match request(route, &head, rest, &mut client) {
         Ok(out) => out,
-        Err((status, why)) => return refuse(&mut client, status, &why),
+        Err((status, why)) => {
+            route.note(&format!("refused a request ({status}): {why}"));
+            return refuse(&mut client, status, &why);
+        }
     };
     let mut upstream = match connect(&route.upstream) {
         Ok(up) => up,
@@ -318,12 +324,10 @@ fn scanned(route: &Route, body: Vec<u8>, encoded: bool) -> Result<Vec<u8>, (u16,
         }
     };
     let outcome = egress::check(&scan.policy, &scan.provider, text, &[]);
+    let rules: Vec<String> = (outcome.findings.iter())
+        .map(|f| format!("{} ({})", f.hit.rule, f.action.name()))
+        .collect();
     if outcome.refused() {
-        let rules: Vec<String> = outcome
-            .findings
-            .iter()
-            .map(|f| f.hit.rule.clone())
-            .collect();
         return Err((
             403,
             format!(
@@ -332,7 +336,21 @@ fn scanned(route: &Route, body: Vec<u8>, encoded: bool) -> Result<Vec<u8>, (u16,
             ),
         ));
     }
+    if !rules.is_empty() {
+        route.note(&format!("the egress policy found {}", rules.join(", ")));
+    }
     Ok(outcome.redacted_prompt.map_or(body, String::into_bytes))
+}
+
+impl Route {
+    /// A line in the relay's log, if it has one.
+    fn note(&self, what: &str) {
+        if let Some(log) = &self.log
+            && let Ok(mut log) = log.lock()
+        {
+            let _ = writeln!(log, "vnx: the credential relay {what}");
+        }
+    }
 }
 
 /// The request's body: `content-length` bytes, or its chunks decoded; bounded.
@@ -548,6 +566,7 @@ mod tests {
             key: "the-real-key".to_owned(),
             upstream,
             scan,
+            log: None,
         }
     }
 

@@ -49,7 +49,7 @@ pub(super) fn started(
     STARTED
         .get_or_init(|| {
             let vars = relayed(spec)?;
-            Some(start(spec, around, vars).unwrap_or_else(|why| {
+            Some(start(spec, around, vars, log).unwrap_or_else(|why| {
                 let _ = writeln!(
                     log,
                     "vnx: the credential relay did not start ({why}): the worker has no key"
@@ -63,7 +63,12 @@ pub(super) fn started(
         .as_ref()
 }
 
-fn start(spec: &Spec, around: &Surroundings<'_>, vars: KeyVars) -> Result<Relayed, String> {
+fn start(
+    spec: &Spec,
+    around: &Surroundings<'_>,
+    vars: KeyVars,
+    log: &fs::File,
+) -> Result<Relayed, String> {
     let value = |name: &str| {
         (around.relay_env.iter())
             .find(|(k, v)| k == name && !v.is_empty())
@@ -81,6 +86,7 @@ fn start(spec: &Spec, around: &Surroundings<'_>, vars: KeyVars) -> Result<Relaye
         key,
         upstream: upstream.clone(),
         scan: scan(spec)?,
+        log: log.try_clone().ok().map(std::sync::Mutex::new),
     };
     let port = relay::serve(route).map_err(|e| format!("listen: {e}"))?;
     let url = relay::base_url(port, &upstream);
