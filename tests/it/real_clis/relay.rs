@@ -1,7 +1,8 @@
 //! The credential relay (ADR 0124) with the real claude, qwen and aider (OpenAI-compatible)
 //! and gemini, sandboxed with `sandbox.credentials: relay`: each does its work through the relay, the
 //! model server sees the real key on every request and never the placeholder, and the signed
-//! start names the relayed variable.
+//! start names the relayed variable; claude's TUI too, which asks about a key it has not seen
+//! approved unless the placeholder ends as the approved key does.
 
 use sha2::Digest;
 
@@ -71,4 +72,33 @@ fn real_clis_reach_the_model_through_the_credential_relay() {
             "{at} the server saw another key: {keys:?}"
         );
     }
+}
+
+#[test]
+#[ignore = "needs the real claude (tests/support/install-clis.sh) and bubblewrap"]
+fn real_claude_tui_works_through_the_credential_relay() {
+    let rig = Rig::new();
+    configure(&rig.repo, "sandbox:\n  credentials: relay\n");
+    let at = step("claude", "interactive", "sandboxed, its key relayed");
+    let marker = "relayed claude tui";
+    let file = "claude-tui-relayed.txt";
+    let instruction = format!(
+        "{marker}\n\\@model write {file} {marker}\n\
+         \\@model run vnx report --status done --summary relayed\n\\@model say Wrote it."
+    );
+    let mut cmd = rig.vnx();
+    cmd.args(["dispatch-agent", "--agent", "implementer", "--json"])
+        .args([
+            "--provider",
+            "claude",
+            "--lane",
+            "interactive",
+            "--deadline",
+            "90",
+        ])
+        .args(["--sandbox", "--instruction", &instruction]);
+    let r = crate::common::run(cmd);
+    let c = completion(&r);
+    assert_eq!(r.code, 0, "{at} {}", explain(&c));
+    committed_by_vnx(&rig.repo, &c, &at, ("claude", "interactive"), marker, file);
 }

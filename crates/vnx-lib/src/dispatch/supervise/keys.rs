@@ -80,7 +80,11 @@ fn start(
         .ok_or_else(|| format!("{} is not set", vars.base_urls.join(" or ")))?;
     let upstream =
         Upstream::parse(&base).ok_or_else(|| format!("{var} is not an http or https URL"))?;
-    let placeholder = relay::placeholder().map_err(|e| e.to_string())?;
+    let kept: String = key
+        .chars()
+        .skip(key.chars().count().saturating_sub(vars.kept_suffix))
+        .collect();
+    let placeholder = relay::placeholder().map_err(|e| e.to_string())? + &kept;
     let route = Route {
         placeholder: placeholder.clone(),
         key,

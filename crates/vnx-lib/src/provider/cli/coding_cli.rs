@@ -96,6 +96,11 @@ pub struct KeyVars {
     /// the first set is where the relay goes, and each is the relay's in the worker's
     /// environment.
     pub base_urls: &'static [&'static str],
+    /// How many of the key's last characters the placeholder ends with: what the CLI shows
+    /// of a key and keeps, in its own files, to know one a person allowed (so a key allowed
+    /// before is allowed through its placeholder, and the worker learns nothing its copy of
+    /// those files does not already say).
+    pub kept_suffix: usize,
     /// The base URL the CLI uses when that variable is not set; `None`: the key is relayed
     /// only when it is set (without it, the key goes to a service of the CLI's own that
     /// takes it in another form).

@@ -32,6 +32,7 @@ impl CodingCli for Aider {
         Some(super::coding_cli::KeyVars {
             key: "OPENAI_API_KEY",
             base_urls: &["OPENAI_BASE_URL", "OPENAI_API_BASE"],
+            kept_suffix: 0,
             default_base: Some("https://api.openai.com/v1"),
         })
     }

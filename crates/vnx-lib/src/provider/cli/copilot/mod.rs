@@ -47,6 +47,7 @@ impl CodingCli for Copilot {
         Some(super::coding_cli::KeyVars {
             key: "COPILOT_PROVIDER_API_KEY",
             base_urls: &["COPILOT_PROVIDER_BASE_URL"],
+            kept_suffix: 0,
             default_base: None,
         })
     }

@@ -49,6 +49,7 @@ impl CodingCli for Gemini {
         Some(super::coding_cli::KeyVars {
             key: "GEMINI_API_KEY",
             base_urls: &["GOOGLE_GEMINI_BASE_URL"],
+            kept_suffix: 0,
             default_base: Some("https://generativelanguage.googleapis.com"),
         })
     }

@@ -44,6 +44,7 @@ impl CodingCli for Qwen {
         Some(super::coding_cli::KeyVars {
             key: "OPENAI_API_KEY",
             base_urls: &["OPENAI_BASE_URL"],
+            kept_suffix: 0,
             default_base: Some("https://api.openai.com/v1"),
         })
     }
