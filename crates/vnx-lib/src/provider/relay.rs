@@ -201,8 +201,15 @@ fn relay(route: &Route, mut client: TcpStream) -> io::Result<()> {
             return refuse(&mut client, 502, &why);
         }
     };
-    forward(&out, &mut upstream, &mut client)?;
-    client.shutdown(Shutdown::Write)
+    match forward(&out, &mut upstream, &mut client) {
+        Ok(()) => client.shutdown(Shutdown::Write),
+        Err((false, e)) => {
+            let why = format!("{} did not answer: {e}", route.upstream.authority());
+            route.note(&format!("could not relay a request: {why}"));
+            refuse(&mut client, 502, &why)
+        }
+        Err((true, e)) => Err(e),
+    }
 }
 
 /// A refusal the worker's CLI shows: a status and a JSON error naming the relay.
@@ -466,13 +473,28 @@ fn connect(up: &Upstream) -> io::Result<Conn> {
     Err(last)
 }
 
-/// TLS as a client: Mozilla's roots (webpki-roots), rustls' safe defaults on ring.
+/// Where a system keeps the certificates it trusts (Debian and Ubuntu, Fedora and RHEL,
+/// openSUSE, Alpine and Arch), as curl and OpenSSL read them: the first found is read.
+const CA_BUNDLES: &[&str] = &[
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/pki/tls/certs/ca-bundle.crt",
+    "/etc/ssl/ca-bundle.pem",
+    "/etc/ssl/cert.pem",
+];
+
+/// TLS as a client: the system's trusted certificates (so a gateway or proxy with a private
+/// authority the machine trusts is trusted too), rustls' safe defaults on ring.
 fn tls_config() -> Arc<rustls::ClientConfig> {
+    use rustls::pki_types::{CertificateDer, pem::PemObject};
     static CONFIG: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
     Arc::clone(CONFIG.get_or_init(|| {
-        let roots = rustls::RootCertStore {
-            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-        };
+        let mut roots = rustls::RootCertStore::empty();
+        let bundle = CA_BUNDLES
+            .iter()
+            .find(|p| std::path::Path::new(p).is_file());
+        if let Some(certs) = bundle.and_then(|p| CertificateDer::pem_file_iter(p).ok()) {
+            roots.add_parsable_certificates(certs.flatten());
+        }
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let config = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
@@ -484,17 +506,21 @@ fn tls_config() -> Arc<rustls::ClientConfig> {
 }
 
 /// Sends the request and streams the answer back: its head with `connection: close` (one
-/// request per connection), then its body as it arrives, until the provider closes.
-fn forward(out: &Outgoing, up: &mut Conn, client: &mut TcpStream) -> io::Result<()> {
+/// request per connection), then its body as it arrives, until the provider closes. An
+/// error says whether the worker had been answered anything by then.
+fn forward(out: &Outgoing, up: &mut Conn, client: &mut TcpStream) -> Result<(), (bool, io::Error)> {
+    let before = |e| (false, e);
     let mut request = Vec::with_capacity(out.head.len() + out.body.len());
     request.extend_from_slice(&out.head);
     request.extend_from_slice(&out.body);
-    up.write_all(&request)?;
-    up.flush()?;
-    let (head, rest) = read_head(up)?;
+    up.write_all(&request).map_err(before)?;
+    up.flush().map_err(before)?;
+    let (head, rest) = read_head(up).map_err(before)?;
     let mut headers = [httparse::EMPTY_HEADER; 128];
     let mut answer = httparse::Response::new(&mut headers);
-    answer.parse(&head).map_err(io::Error::other)?;
+    answer
+        .parse(&head)
+        .map_err(|e| before(io::Error::other(e)))?;
     let mut back = format!(
         "HTTP/1.1 {} {}\r\n",
         answer.code.unwrap_or(502),
@@ -511,8 +537,9 @@ fn forward(out: &Outgoing, up: &mut Conn, client: &mut TcpStream) -> io::Result<
         }
     }
     back.push_str("connection: close\r\n\r\n");
-    client.write_all(back.as_bytes())?;
-    client.write_all(&rest)?;
+    let after = |e| (true, e);
+    client.write_all(back.as_bytes()).map_err(after)?;
+    client.write_all(&rest).map_err(after)?;
     // A TLS peer that closes without its close_notify ends the copy with an error: what it
     // sent has been passed on by then.
     let _ = io::copy(up, client);
@@ -663,6 +690,21 @@ mod tests {
         assert!(answer.starts_with("HTTP/1.1 403 "), "{answer}");
         assert!(answer.contains("private-key"), "{answer}");
         assert!(rx.try_recv().is_err());
+    }
+
+    /// The TLS half against a real server over https (crates.io's index, which ignores the
+    /// key): its answer streamed back.
+    #[test]
+    #[ignore = "needs the network (index.crates.io over https)"]
+    fn a_real_server_answers_over_tls() {
+        let up = Upstream::parse("https://index.crates.io").unwrap();
+        let port = serve(route(up, None)).unwrap();
+        let answer = send(
+            port,
+            "GET /config.json HTTP/1.1\r\nx-api-key: vnx-relay-placeholder\r\n\r\n",
+        );
+        assert!(answer.starts_with("HTTP/1.1 200 "), "{answer}");
+        assert!(answer.contains("\"dl\""), "{answer}");
     }
 
     #[test]
