@@ -1,7 +1,8 @@
 //! The credential relay (ADR 0124): with `sandbox.credentials: relay`, a sandboxed worker
 //! holds a placeholder for its CLI's key and the relay's address for the provider's, with its
 //! network on and off; the provider sees the real key, a request without the placeholder is
-//! refused, and the real key is nowhere the worker or a reader of the project can look.
+//! refused, and the real key is nowhere the worker or a reader of the project can look, nor in
+//! the dispatch's gate, which runs the worker's code in its sandbox with no relay.
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
@@ -76,10 +77,13 @@ fn a_sandboxed_worker_holds_a_placeholder_and_the_provider_gets_the_key() {
     let repo = Repo::new();
     let fakes = Fakes::new();
     std::fs::write(repo.env.path().join("probe.sh"), PROBE).unwrap();
-    repo.env.git(&["add", "probe.sh"]);
+    let gate = "env; for p in /proc/[0-9]*; do tr '\\0' '\\n' < \"$p/environ\"; done\n";
+    std::fs::write(repo.env.path().join("gate.sh"), gate).unwrap();
+    repo.env.git(&["add", "probe.sh", "gate.sh"]);
     configure(
         &repo,
-        "sandbox:\n  credentials: relay\nroles:\n  implementer:\n    allow: [\"sh -c\"]\n",
+        "sandbox:\n  credentials: relay\ngates:\n  check: {kind: command, argv: [sh, gate.sh]}\n\
+         roles:\n  implementer:\n    allow: [\"sh -c\"]\n    gates: [check]\n",
     );
     let (port, seen) = provider();
     let base = format!("http://127.0.0.1:{port}");
@@ -162,6 +166,18 @@ fn a_sandboxed_worker_holds_a_placeholder_and_the_provider_gets_the_key() {
             "{started}"
         );
     }
+    // The gate runs the worker's code in its sandbox, where no relay serves: it has neither key.
+    let (_, report) = crate::common::gate_check_with(&repo, "D-6b3y00000000", |cmd| {
+        cmd.env("ANTHROPIC_API_KEY", KEY)
+            .env("OPENAI_API_KEY", OTHER_KEY);
+    });
+    let ran = &report["gates"][0];
+    let output = std::fs::read_to_string(ran["output_path"].as_str().unwrap()).unwrap();
+    assert!(output.contains("VNX_GATE=check"), "{report}\n{output}");
+    assert!(
+        !output.contains(KEY) && !output.contains(OTHER_KEY),
+        "{output}"
+    );
     // Neither key is in any file of the project's data: ledger, dispatch directories, logs.
     let data = repo.env.path().join(".vnx-data");
     for key in [KEY, OTHER_KEY] {

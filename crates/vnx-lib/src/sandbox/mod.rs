@@ -270,8 +270,8 @@ pub trait ShapeExt {
     /// The same sandbox for a gate of the dispatch it was made for (ADR 0032): what the worker
     /// saw read-only and what was hidden from it stay so, and so does its network; the only
     /// writable path is the gate's `checkout` (not the worktree, the dispatch directory, the
-    /// CLI's state or `sandbox.writable`). No quarantine (a gate commits nothing) and no
-    /// relayed loopback ports.
+    /// CLI's state or `sandbox.writable`). No quarantine (a gate commits nothing), no
+    /// relayed loopback ports, and no credential relay: its relayed key is withheld.
     fn for_gate(&self, checkout: &Path) -> Shape;
 
     /// Whether the worker's loopback ports must be relayed (no network, ports listed or a
@@ -515,6 +515,9 @@ impl ShapeExt for Shape {
             git: None,
             sessions: None,
             homes: Vec::new(),
+            // No relay serves a gate: the key its worker only had a placeholder for is
+            // withheld from what the gate runs (code the worker wrote).
+            withheld_env: [&self.withheld_env[..], &self.relayed_keys[..]].concat(),
             relayed_keys: Vec::new(),
             ..self.clone()
         }

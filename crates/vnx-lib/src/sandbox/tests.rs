@@ -159,7 +159,8 @@ fn the_data_directory_is_hidden_but_for_the_dispatchs_own() {
         shape.withheld_env.contains(&"B_KEY".to_owned()),
         "{shape:?}"
     );
-    assert!(!shape.for_gate(&repo).relays());
+    let gate = shape.for_gate(&repo);
+    assert!(!gate.relays() && gate.withheld_env.contains(&"A_KEY".to_owned()));
 }
 
 #[test]
