@@ -1,5 +1,5 @@
-//! The credential relay (ADR 0124) with the real claude, qwen and aider (OpenAI-compatible)
-//! and gemini, sandboxed with `sandbox.credentials: relay`: each does its work through the relay, the
+//! The credential relay (ADR 0124) with the real claude, qwen, aider and copilot
+//! (OpenAI-compatible) and gemini, sandboxed with `sandbox.credentials: relay`: each does its work through the relay, the
 //! model server sees the real key on every request and never the placeholder, and the signed
 //! start names the relayed variable; claude's TUI too, which asks about a key it has not seen
 //! approved unless the placeholder ends as the approved key does.
@@ -10,7 +10,7 @@ use super::{Rig, committed_by_vnx, explain, step};
 use crate::common::{completion, configure};
 
 #[test]
-#[ignore = "needs the real claude, qwen, gemini and aider (tests/support/install-clis.sh) and bubblewrap"]
+#[ignore = "needs the real claude, qwen, gemini, aider and copilot (tests/support/install-clis.sh) and bubblewrap"]
 fn real_clis_reach_the_model_through_the_credential_relay() {
     let rig = Rig::new();
     configure(&rig.repo, "sandbox:\n  credentials: relay\n");
@@ -19,6 +19,7 @@ fn real_clis_reach_the_model_through_the_credential_relay() {
         ("qwen", "OPENAI_API_KEY"),
         ("gemini", "GEMINI_API_KEY"),
         ("aider", "OPENAI_API_KEY"),
+        ("copilot", "COPILOT_PROVIDER_API_KEY"),
     ] {
         let at = step(cli, "headless", "sandboxed, its key relayed");
         let real = (rig.env.iter())
