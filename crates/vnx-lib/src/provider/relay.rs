@@ -134,7 +134,7 @@ pub struct Scan {
 }
 
 /// One relayed key: the placeholder the worker has, the real key, where it goes.
-#[derive(Debug)]
+/// No `Debug`: nothing may print the key by accident.
 pub struct Route {
     /// The per-dispatch placeholder the worker's environment holds instead of the key.
     pub placeholder: String,
