@@ -194,11 +194,9 @@ fn relay(route: &Route, mut client: TcpStream) -> io::Result<()> {
     let mut upstream = match connect(&route.upstream) {
         Ok(up) => up,
         Err(e) => {
-            let why = format!(
-                "the relay could not reach {}: {e}",
-                route.upstream.authority()
-            );
-            return refuse(&mut client, 502, &why);
+            let why = format!("could not reach {}: {e}", route.upstream.authority());
+            route.note(&why);
+            return refuse(&mut client, 502, &format!("the relay {why}"));
         }
     };
     match forward(&out, &mut upstream, &mut client) {
