@@ -26,7 +26,7 @@ pub struct EgressBench {
     pub sha: f64,
 }
 
-const CHUNKS: [&str; 5] = [
+pub(crate) const CHUNKS: [&str; 5] = [
     "fn parse_header(input: &[u8]) -> Result<Header, Error> {\n    let (name, rest) = split_once(input, b':')?;\n    let token = tokenizer.next_token(rest);\n    Ok(Header { name: name.to_vec(), value: token })\n}\n\n",
     "## Notes\n\nThe build cache is keyed by the commit 9f1c2e7d4b3a5f60718293a4b5c6d7e8f9012345 and the lockfile's\nintegrity hash; reviewers should check the UUID 3f2504e0-4f89-11d3-9a0c-0305e82c3301 in the log.\n\n",
     "{\"id\": 42, \"checksum\": \"5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8\", \"ok\": true}\n",

@@ -12,7 +12,8 @@
 //! 6. The dashboard with 200 dispatches (`--dashboard-only`).
 //! 7. The dispatch queue: 32 no-op dispatches through 4 slots, and the most that ever ran at
 //!    once (`--queue-only`).
-//! 8. The egress scan of a 1 MiB prompt, against SHA-256 of it (`--egress-only`).
+//! 8. The egress scan of a 1 MiB prompt, against SHA-256 of it (`--egress-only`); 8b. the
+//!    credential relay's added latency per model request on loopback (`--relay-only`).
 //! 9. A remote host: a no-op dispatch over ssh against one `ssh` round trip plus a local
 //!    no-op dispatch (`--remote-only`).
 //! 10. Reads at scale: `status`, `show`, the MCP list, a dashboard reload and the dashboard's
@@ -58,6 +59,7 @@ mod pool_bench;
 mod queue_bench;
 mod radar_bench;
 mod reads_bench;
+mod relay_bench;
 mod remote_bench;
 mod report;
 mod serve_bench;
@@ -127,6 +129,10 @@ struct Args {
     /// Only the egress scan benchmark (a 1 MiB prompt, in process)
     #[arg(long)]
     egress_only: bool,
+    /// Only the credential relay benchmark (200 model requests on loopback, direct and
+    /// relayed; 20 with --quick)
+    #[arg(long)]
+    relay_only: bool,
     /// Only the conflict radar benchmark (50 dispatches' worktrees, in process)
     #[arg(long)]
     radar_only: bool,
@@ -242,6 +248,12 @@ fn run(args: &Args) -> Result<()> {
     if args.egress_only {
         note("timing the egress scan of a 1 MiB prompt");
         let bench = egress_bench::bench_egress(if args.quick { 5 } else { 30 })?;
+        print!("{}", bench.render());
+        io::stdout().flush()?;
+        return Ok(());
+    }
+    if args.relay_only {
+        let bench = relay_bench::bench_relay(if args.quick { 20 } else { 200 })?;
         print!("{}", bench.render());
         io::stdout().flush()?;
         return Ok(());

@@ -159,6 +159,9 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         pane: &pane,
         cancel: &cancel,
         path: super::util::settings::env("PATH"),
+        relay_env: (dispatch::supervise::keys::vars(&spec).into_iter())
+            .filter_map(|v| Some((v.to_owned(), super::util::settings::env_text(v)?)))
+            .collect(),
         tty: stdin.is_terminal().then(|| stdin.as_fd()),
         tmux_pane: super::util::settings::env_text("TMUX_PANE"),
         attestor: &attestor,

@@ -66,6 +66,7 @@ mod id_prefixes;
 mod init;
 mod issues;
 mod json_schema;
+mod key_relay;
 mod kubernetes_claim;
 mod kubernetes_place;
 mod lanes;

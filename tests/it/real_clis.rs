@@ -58,6 +58,7 @@ mod pod;
 mod posture;
 mod pr_fix;
 mod qwen;
+mod relay;
 mod remote;
 mod review;
 mod sessions;

@@ -196,6 +196,7 @@ fn started() -> DispatchStarted {
                 dir: true,
             }],
             withheld_env: vec![s("GH_TOKEN")],
+            relayed_keys: vec![s("ANTHROPIC_API_KEY")],
         }),
         replay_of: Some(vnx::receipts::ReplayOf {
             dispatch_id: did("D-0a0b0c0d"),

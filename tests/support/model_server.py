@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import hashlib
 import json
 import os
 import re
@@ -844,6 +845,19 @@ class Handler(BaseHTTPRequestHandler):
             data = zlib.decompress(data)
         return data
 
+    def _key_sha256(self, query: dict) -> str | None:
+        """The SHA-256 of the key the request carried (a bearer token without its scheme), so
+        a test can tell which key reached the server without the log holding it."""
+        for h in ("x-api-key", "x-goog-api-key", "api-key", "authorization"):
+            if h in self.headers:
+                value = self.headers[h]
+                if h == "authorization" and value.lower().startswith("bearer "):
+                    value = value[7:]
+                return hashlib.sha256(value.encode()).hexdigest()
+        if "key" in query:
+            return hashlib.sha256(query["key"][0].encode()).hexdigest()
+        return None
+
     def _headers_for_log(self) -> dict:
         out = {}
         for k, v in self.headers.items():
@@ -899,6 +913,7 @@ class Handler(BaseHTTPRequestHandler):
             "headers": self._headers_for_log(),
             "auth": any(h in self.headers for h in ("authorization", "x-api-key",
                                                     "x-goog-api-key")) or "key" in q,
+            "key_sha256": self._key_sha256(parse_qs(u.query)),
             "summary": summary,
             "body": body,
             "answer": answer,

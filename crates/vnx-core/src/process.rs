@@ -55,6 +55,7 @@ pub struct Cmd {
     args: Vec<OsString>,
     cwd: Option<PathBuf>,
     env: Vec<(OsString, OsString)>,
+    env_removed: Vec<OsString>,
     env_clear: bool,
     timeout: Option<Duration>,
     stdin: Option<PathBuf>,
@@ -71,6 +72,7 @@ impl Cmd {
             args: Vec::new(),
             cwd: None,
             env: Vec::new(),
+            env_removed: Vec::new(),
             env_clear: false,
             timeout: None,
             stdin: None,
@@ -119,6 +121,13 @@ impl Cmd {
     pub fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Cmd {
         self.env
             .push((key.as_ref().to_owned(), value.as_ref().to_owned()));
+        self
+    }
+
+    /// Leaves one variable of this process's environment out of the command's (unless
+    /// [`Cmd::env`] sets it).
+    pub fn env_remove(mut self, key: impl AsRef<OsStr>) -> Cmd {
+        self.env_removed.push(key.as_ref().to_owned());
         self
     }
 
@@ -200,7 +209,9 @@ impl Cmd {
         for (k, v) in &self.env {
             c.env(k, v);
         }
-        for var in GIT_REDIRECT_VARS.iter().chain(PRIVATE_VARS) {
+        let removed = self.env_removed.iter().map(OsString::as_os_str);
+        let scrubbed = GIT_REDIRECT_VARS.iter().chain(PRIVATE_VARS).map(OsStr::new);
+        for var in scrubbed.chain(removed) {
             if !self.env.iter().any(|(k, _)| k == var) {
                 c.env_remove(var);
             }

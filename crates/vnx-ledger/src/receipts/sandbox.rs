@@ -72,6 +72,11 @@ pub struct Shape {
     /// receipts have none: their worker wrote the real state, listed in `writable`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub homes: Vec<PrivateHome>,
+    /// The variables of the CLI's API key the worker holds only a placeholder for: the
+    /// supervisor's credential relay puts the dispatcher's key in its place on the way to the
+    /// provider (`sandbox.credentials: relay`, ADR 0124). Names only, never a value.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub relayed_keys: Vec<String>,
 }
 
 /// A private copy of one of the CLI's state paths (see [`Shape::homes`]).

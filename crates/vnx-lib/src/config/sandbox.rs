@@ -1,8 +1,9 @@
 //! The `sandbox:` section of `.vnx/config.yaml`: whether dispatches run their worker in a
 //! bubblewrap sandbox by default, with or without a network (per provider too: off for local
 //! models), which loopback ports a sandbox without a network still reaches, which more
-//! paths it may read or write, and whether the worker gets the forge's credentials, validated
-//! with line and column.
+//! paths it may read or write, whether the worker gets the forge's credentials, and whether
+//! its CLI's API key reaches it or only the credential relay (`credentials`), validated with
+//! line and column.
 
 use std::collections::BTreeMap;
 
@@ -33,6 +34,10 @@ pub struct SandboxConfig {
     /// Whether a sandboxed worker keeps the forge's credentials (`GH_TOKEN`, …) from the
     /// dispatcher's environment; without, it cannot push or act on a pull request itself.
     pub forge_credentials: bool,
+    /// `credentials: relay`: a sandboxed worker gets a placeholder for its CLI's API key,
+    /// which the supervisor's credential relay replaces on the way to the provider (ADR
+    /// 0124); `pass` (the default): the key as the dispatcher has it.
+    pub relay_credentials: bool,
 }
 
 impl SandboxConfig {
@@ -55,6 +60,7 @@ pub(super) struct RawSandbox {
     pub(super) writable: Option<Vec<Spanned<String>>>,
     pub(super) providers: Option<Entries<RawSandboxProvider>>,
     pub(super) forge_credentials: Option<Spanned<bool>>,
+    pub(super) credentials: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -75,6 +81,19 @@ impl Validator<'_> {
             forge_credentials: raw.forge_credentials.is_some_and(|e| e.value),
             ..SandboxConfig::default()
         };
+        if let Some(c) = raw.credentials {
+            config.relay_credentials = match c.value.as_str() {
+                "relay" => true,
+                "pass" => false,
+                other => {
+                    let msg = format!(
+                        "sandbox.credentials must be relay or pass, not {}",
+                        q(other)
+                    );
+                    return self.err(&c.referenced, msg);
+                }
+            };
+        }
         if let Some(n) = raw.network {
             config.network = self.network("sandbox.network", &n)?;
         }

@@ -683,6 +683,10 @@ fn sandbox_network_paths_and_providers() {
     assert_eq!(m, "sandbox.loopback: 70000 is not a port (1 to 65535)");
     let (_, _, m) = parse_err("sandbox:\n  providers:\n    kimi: {network: off}\n");
     assert!(m.starts_with("sandbox.providers names `kimi`"), "{m}");
+    let relayed = parse_ok("sandbox:\n  credentials: relay\n").sandbox;
+    assert!(relayed.relay_credentials && !c.sandbox.relay_credentials);
+    let (_, _, m) = parse_err("sandbox:\n  credentials: always\n");
+    assert_eq!(m, "sandbox.credentials must be relay or pass, not `always`");
     let (_, _, m) = parse_err("sandbox:\n  mode: strict\n");
     assert!(m.contains("mode"), "{m}");
 }

@@ -363,12 +363,16 @@ fn command(
             wrapped
         }
     };
-    let cmd = Cmd::new(&program[0])
+    let mut cmd = Cmd::new(&program[0])
         .args(&program[1..])
         .cwd(checkout)
         .env("VNX_DISPATCH_ID", s.id)
         .env("VNX_GATE", name)
         .env("VNX_HEAD_COMMIT", s.head);
+    // Out of bwrap's own environment too, which its first process keeps (`/proc/1/environ`).
+    for var in o.sandbox.iter().flat_map(|s| &s.withheld_env) {
+        cmd = cmd.env_remove(var);
+    }
     let ended = run::run(&cmd, None, &o.output_path, None, limits(def))
         .map_or_else(|e| Ended::NotStarted(e.to_string()), |(ended, _)| ended);
     o.exit = exit_of(&ended);

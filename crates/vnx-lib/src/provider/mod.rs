@@ -16,6 +16,7 @@ pub mod invocation;
 pub mod lines;
 pub mod name;
 pub mod openai_chat;
+pub mod relay;
 pub mod session;
 pub mod template;
 pub mod transcript;

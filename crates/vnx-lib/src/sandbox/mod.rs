@@ -52,6 +52,10 @@ pub struct Wanted {
     pub writable: Vec<PathBuf>,
     /// Whether the worker keeps the forge's credentials ([`FORGE_CREDENTIALS`]).
     pub forge_credentials: bool,
+    /// The variable of the CLI's key the credential relay stands in for
+    /// ([`Shape::relayed_keys`]), and the other CLIs' key variables the worker then does not
+    /// get.
+    pub relayed: Option<(String, Vec<String>)>,
 }
 
 /// The variables that hand a worker the user's forge account: `gh`'s and the GitHub API's
@@ -266,11 +270,12 @@ pub trait ShapeExt {
     /// The same sandbox for a gate of the dispatch it was made for (ADR 0032): what the worker
     /// saw read-only and what was hidden from it stay so, and so does its network; the only
     /// writable path is the gate's `checkout` (not the worktree, the dispatch directory, the
-    /// CLI's state or `sandbox.writable`). No quarantine (a gate commits nothing) and no
-    /// relayed loopback ports.
+    /// CLI's state or `sandbox.writable`). No quarantine (a gate commits nothing), no
+    /// relayed loopback ports, and no credential relay: its relayed key is withheld.
     fn for_gate(&self, checkout: &Path) -> Shape;
 
-    /// Whether the worker's loopback ports must be relayed (no network, ports listed).
+    /// Whether the worker's loopback ports must be relayed (no network, ports listed or a
+    /// credential relay to reach).
     fn relays(&self) -> bool;
 }
 
@@ -361,7 +366,7 @@ impl ShapeExt for Shape {
         }
         if data.symlink_metadata().is_ok_and(|m| m.is_dir()) {
             if wanted.network == Network::Off
-                && !wanted.loopback.is_empty()
+                && !(wanted.loopback.is_empty() && wanted.relayed.is_none())
                 && let Some(id) = place.dispatch_dir.file_name()
             {
                 read_only.push(relay::dir(&data, Path::new(id)));
@@ -386,12 +391,14 @@ impl ShapeExt for Shape {
                 .sessions
                 .filter(|s| s.dir.is_absolute() && s.shown_at.is_absolute())
                 .cloned(),
-            withheld_env: if wanted.forge_credentials {
-                Vec::new()
-            } else {
-                FORGE_CREDENTIALS.iter().map(|v| (*v).to_owned()).collect()
-            },
+            withheld_env: FORGE_CREDENTIALS
+                .iter()
+                .filter(|_| !wanted.forge_credentials)
+                .map(|v| (*v).to_owned())
+                .chain(wanted.relayed.iter().flat_map(|(_, others)| others.clone()))
+                .collect(),
             homes,
+            relayed_keys: wanted.relayed.iter().map(|(key, _)| key.clone()).collect(),
         })
     }
 
@@ -508,12 +515,16 @@ impl ShapeExt for Shape {
             git: None,
             sessions: None,
             homes: Vec::new(),
+            // No relay serves a gate: the key its worker only had a placeholder for is
+            // withheld from what the gate runs (code the worker wrote).
+            withheld_env: [&self.withheld_env[..], &self.relayed_keys[..]].concat(),
+            relayed_keys: Vec::new(),
             ..self.clone()
         }
     }
 
     fn relays(&self) -> bool {
-        self.network == Network::Off && !self.loopback.is_empty()
+        self.network == Network::Off && !(self.loopback.is_empty() && self.relayed_keys.is_empty())
     }
 }
 

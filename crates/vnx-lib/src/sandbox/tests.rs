@@ -57,6 +57,7 @@ fn hidden_paths_are_minimal_and_mounted_parents_first() {
             shown_at: "/h/u/.tool".into(),
             dir: true,
         }],
+        relayed_keys: Vec::new(),
     };
     let argv: Vec<String> = shape
         .wrap(&["true".into()])
@@ -144,6 +145,22 @@ fn the_data_directory_is_hidden_but_for_the_dispatchs_own() {
         shape.read_only.contains(&data.join("relay/D-1")),
         "{shape:?}"
     );
+    // A relayed key without loopback ports: the relay directory is shown too (the credential
+    // relay's port goes through it), the other keys are withheld, the relayed one recorded.
+    let wanted = Wanted {
+        network: Network::Off,
+        relayed: Some(("A_KEY".to_owned(), vec!["B_KEY".to_owned()])),
+        ..Wanted::default()
+    };
+    let shape = Shape::plan(&machine, &wanted, &place, None).unwrap();
+    assert!(shape.relays() && shape.read_only.contains(&data.join("relay/D-1")));
+    assert_eq!(shape.relayed_keys, ["A_KEY"]);
+    assert!(
+        shape.withheld_env.contains(&"B_KEY".to_owned()),
+        "{shape:?}"
+    );
+    let gate = shape.for_gate(&repo);
+    assert!(!gate.relays() && gate.withheld_env.contains(&"A_KEY".to_owned()));
 }
 
 #[test]

@@ -3,9 +3,8 @@
 //! supervisor will run. Each step is a function named for what it checks or decides.
 
 use crate::ids::DispatchId;
-use std::path::{Path, PathBuf};
-
 use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
 
 use crate::config::Config;
 use crate::constraints::{self, Constraints, Decision, Evaluation, Overrides, Route, Spending};
@@ -615,8 +614,8 @@ fn session_place(
     })
 }
 
-/// The sandbox of a sandboxed dispatch: bubblewrap must work here (a trial run), and the
-/// config's extra paths are expanded.
+/// The sandbox of a sandboxed dispatch: bubblewrap must work here (a trial run), the config's
+/// extra paths expanded, its CLI's key relayed where `sandbox.credentials` says (ADR 0124).
 fn sandbox_shape(
     ctx: &Context<'_>,
     config: &Config,
@@ -637,6 +636,8 @@ fn sandbox_shape(
         read_only: paths(&config.sandbox.read_only),
         writable: paths(&config.sandbox.writable),
         forge_credentials: config.sandbox.forge_credentials,
+        relayed: (ctx.env.filter(|_| config.sandbox.relay_credentials))
+            .and_then(|env| crate::provider::relay::keys_for(provider, env)),
     };
     Ok(Shape::plan(machine, &wanted, place, Some(version))?)
 }

@@ -23,6 +23,9 @@ pub struct Surroundings<'a> {
     pub cancel: &'a AtomicBool,
     /// The `PATH` to give the worker (the dispatch's `bin/` is put first).
     pub path: Option<OsString>,
+    /// The dispatcher's values of the variables its credential relay needs (`keys::vars`:
+    /// the real key and the provider's base URL), which the worker never gets (ADR 0124).
+    pub relay_env: Vec<(String, String)>,
     /// The pane's terminal, for an interactive worker.
     pub tty: Option<std::os::fd::BorrowedFd<'a>>,
     /// The pane's tmux id (`%N`), to save an interactive worker's screen to the log.

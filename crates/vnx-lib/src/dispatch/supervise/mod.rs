@@ -24,6 +24,7 @@ mod budget;
 mod changes;
 mod conclude;
 mod facts;
+pub mod keys;
 mod left;
 pub mod life;
 pub(crate) mod limited;

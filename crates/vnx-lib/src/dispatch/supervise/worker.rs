@@ -48,12 +48,16 @@ pub(super) fn run_worker(
     recorder: &mut Recorder<'_>,
 ) -> Result<(Life, Option<EndOfRun>), DispatchError> {
     let interactive = spec.lane == Lane::Interactive;
-    let argv = wrapped_argv(spec, job.prompt, log);
+    let relayed = super::keys::started(spec, around, log);
+    let argv = wrapped_argv(spec, job.prompt, relayed.and_then(|r| r.port), log);
     // The worker's temporary files stay in the dispatch (a CLI may drop error reports in the
     // temp dir) and go with its end.
     let tmp = spec.dispatch_dir.join("tmp");
     crate::files::private_dir(&tmp).map_err(io_err(&tmp))?;
-    let cmd = worker_cmd(spec, around, job.seal, &argv, &tmp);
+    let mut cmd = worker_cmd(spec, around, job.seal, &argv, &tmp);
+    for (k, v) in relayed.iter().flat_map(|r| &r.env) {
+        cmd = cmd.env(k, v);
+    }
     let group = match spawn(spec, around, &cmd)? {
         Ok(g) => g,
         Err(e) => {
@@ -590,8 +594,13 @@ fn held_at_end(
 /// The worker's argv as it is run: [`sandboxed_argv`] behind `prlimit` when the worker has
 /// memory or process limits (`admission:`) and this machine has `prlimit`; its log says when
 /// it runs without the limits it was given.
-fn wrapped_argv(spec: &Spec, prompt: &str, log: &mut fs::File) -> Vec<OsString> {
-    let argv = sandboxed_argv(spec, prompt, log);
+fn wrapped_argv(
+    spec: &Spec,
+    prompt: &str,
+    relay: Option<u16>,
+    log: &mut fs::File,
+) -> Vec<OsString> {
+    let argv = sandboxed_argv(spec, prompt, relay, log);
     match &spec.limits {
         Some(limits) if limits.enforced_by.is_none() => {
             let _ = writeln!(
@@ -608,8 +617,14 @@ fn wrapped_argv(spec: &Spec, prompt: &str, log: &mut fs::File) -> Vec<OsString> 
 
 /// The worker's argv: its CLI's (`worker_argv`), inside bubblewrap when sandboxed (bwrap's
 /// child gets the same argv, environment and directory); without a network, `vnx __relay`
-/// inside carries the listed loopback ports to this machine's.
-fn sandboxed_argv(spec: &Spec, prompt: &str, log: &mut fs::File) -> Vec<OsString> {
+/// inside carries the listed loopback ports, and the credential relay's `relay`, to this
+/// machine's.
+fn sandboxed_argv(
+    spec: &Spec,
+    prompt: &str,
+    relay: Option<u16>,
+    log: &mut fs::File,
+) -> Vec<OsString> {
     let argv: Vec<OsString> = worker_argv(spec, prompt)
         .into_iter()
         .map(Into::into)
@@ -617,7 +632,8 @@ fn sandboxed_argv(spec: &Spec, prompt: &str, log: &mut fs::File) -> Vec<OsString
     match &spec.sandbox {
         Some(shape) if shape.relays() => {
             let dir = spec.relay_dir();
-            if let Err(e) = crate::sandbox::relay::serve_outside(&dir, &shape.loopback) {
+            let ports: Vec<u16> = shape.loopback.iter().copied().chain(relay).collect();
+            if let Err(e) = crate::sandbox::relay::serve_outside(&dir, &ports) {
                 let _ = writeln!(log, "vnx: could not relay loopback ports: {e}");
             }
             let mut relayed: Vec<OsString> = vec![
@@ -626,7 +642,7 @@ fn sandboxed_argv(spec: &Spec, prompt: &str, log: &mut fs::File) -> Vec<OsString
                 "--dir".into(),
                 dir.into(),
             ];
-            for port in &shape.loopback {
+            for port in &ports {
                 relayed.extend(["--port".into(), port.to_string().into()]);
             }
             relayed.push("--".into());
@@ -665,6 +681,11 @@ fn worker_cmd(
     }
     for (k, v) in &spec.invocation.env {
         cmd = cmd.env(k, v);
+    }
+    // Not only bwrap's `--unsetenv`: its first process inside keeps the environment it was
+    // started with, which the worker reads in `/proc/1/environ`.
+    for var in spec.sandbox.iter().flat_map(|s| &s.withheld_env) {
+        cmd = cmd.env_remove(var);
     }
     cmd
 }

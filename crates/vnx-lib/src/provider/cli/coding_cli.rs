@@ -86,6 +86,27 @@ pub enum McpConfig {
     },
 }
 
+/// How a CLI is given its API key and the provider's address, where both come from
+/// variables the relay can stand in for (a CLI's [`CodingCli::relayed_key`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KeyVars {
+    /// The variable that holds the key.
+    pub key: &'static str,
+    /// The variables that hold the provider's base URL, the one the CLI reads first first:
+    /// the first set is where the relay goes, and each is the relay's in the worker's
+    /// environment.
+    pub base_urls: &'static [&'static str],
+    /// How many of the key's last characters the placeholder ends with: what the CLI shows
+    /// of a key and keeps, in its own files, to know one a person allowed (so a key allowed
+    /// before is allowed through its placeholder, and the worker learns nothing its copy of
+    /// those files does not already say).
+    pub kept_suffix: usize,
+    /// The base URL the CLI uses when that variable is not set; `None`: the key is relayed
+    /// only when it is set (without it, the key goes to a service of the CLI's own that
+    /// takes it in another form).
+    pub default_base: Option<&'static str>,
+}
+
 /// What vnx knows about one built-in coding CLI. Each method has one implementation, in the
 /// CLI's module; a CLI without a capability keeps the default (no event stream, no transcript
 /// of its own: its output is shown as the text it is).
@@ -314,5 +335,12 @@ pub trait CodingCli: Sync {
     /// its sessions or other projects' state.
     fn login_files(&self) -> &'static [login::LoginFile] {
         &[]
+    }
+
+    /// The variables of its API key and the provider's base URL, when it takes both from
+    /// its environment in a form the credential relay can stand in for (ADR 0124); `None`
+    /// where it cannot (no key, a login of another form, an address only its files name).
+    fn relayed_key(&self) -> Option<KeyVars> {
+        None
     }
 }

@@ -25,6 +25,18 @@ pub(crate) const STREAM: OutputFormat = OutputFormat::named("aider-text");
 pub struct Aider;
 
 impl CodingCli for Aider {
+    /// litellm's OpenAI key and base URL (`OPENAI_BASE_URL` before `OPENAI_API_BASE`, as
+    /// litellm reads them: seen going past the relay with only the second replaced); its
+    /// other providers' keys are not relayed.
+    fn relayed_key(&self) -> Option<super::coding_cli::KeyVars> {
+        Some(super::coding_cli::KeyVars {
+            key: "OPENAI_API_KEY",
+            base_urls: &["OPENAI_BASE_URL", "OPENAI_API_BASE"],
+            kept_suffix: 0,
+            default_base: Some("https://api.openai.com/v1"),
+        })
+    }
+
     fn stream(&self) -> Option<&'static HeadlessStream> {
         Some(&events::HEADLESS)
     }

@@ -43,6 +43,19 @@ pub(crate) const TURN_END: HookKind = HookKind::named("claude-stop");
 pub struct Claude;
 
 impl CodingCli for Claude {
+    /// Its API key (`x-api-key`) and `ANTHROPIC_BASE_URL`; a login (OAuth in
+    /// `~/.claude/.credentials.json`) is not relayed. Its TUI asks whether to use a key from
+    /// the environment unless `~/.claude.json`'s `customApiKeyResponses.approved` holds the
+    /// key's last 20 characters (seen with 2.1.197): the placeholder ends with them.
+    fn relayed_key(&self) -> Option<super::coding_cli::KeyVars> {
+        Some(super::coding_cli::KeyVars {
+            key: "ANTHROPIC_API_KEY",
+            base_urls: &["ANTHROPIC_BASE_URL"],
+            kept_suffix: 20,
+            default_base: Some("https://api.anthropic.com"),
+        })
+    }
+
     fn stream(&self) -> Option<&'static HeadlessStream> {
         Some(&events::HEADLESS)
     }

@@ -50,6 +50,9 @@ const DENIAL_ENDED: &str = "vnx-denial-ended";
 #[derive(Debug)]
 pub struct Codex;
 
+// No `relayed_key` (ADR 0124): codex 0.169 ignores `OPENAI_BASE_URL` for its built-in
+// provider (seen still going to api.openai.com with it set); an address is only in its
+// config.toml (`model_providers`), not in a variable the credential relay can stand in for.
 impl CodingCli for Codex {
     fn stream(&self) -> Option<&'static HeadlessStream> {
         Some(&events::HEADLESS)

@@ -41,6 +41,17 @@ const DENIAL_SAID: &str = "vnx-denial-said";
 pub struct Copilot;
 
 impl CodingCli for Copilot {
+    /// Its own provider's key and address (`COPILOT_PROVIDER_*`), only when the address is
+    /// set: its GitHub login talks to GitHub's service in a form of its own.
+    fn relayed_key(&self) -> Option<super::coding_cli::KeyVars> {
+        Some(super::coding_cli::KeyVars {
+            key: "COPILOT_PROVIDER_API_KEY",
+            base_urls: &["COPILOT_PROVIDER_BASE_URL"],
+            kept_suffix: 0,
+            default_base: None,
+        })
+    }
+
     fn stream(&self) -> Option<&'static HeadlessStream> {
         Some(&events::HEADLESS)
     }

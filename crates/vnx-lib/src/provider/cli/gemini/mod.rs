@@ -43,6 +43,17 @@ pub(crate) const TURN_END: HookKind = HookKind::named(TURN_END_EVENT);
 pub struct Gemini;
 
 impl CodingCli for Gemini {
+    /// Its API key (`x-goog-api-key`) and `GOOGLE_GEMINI_BASE_URL`; a Google login or
+    /// Vertex AI is not relayed.
+    fn relayed_key(&self) -> Option<super::coding_cli::KeyVars> {
+        Some(super::coding_cli::KeyVars {
+            key: "GEMINI_API_KEY",
+            base_urls: &["GOOGLE_GEMINI_BASE_URL"],
+            kept_suffix: 0,
+            default_base: Some("https://generativelanguage.googleapis.com"),
+        })
+    }
+
     fn stream(&self) -> Option<&'static HeadlessStream> {
         Some(&events::HEADLESS)
     }

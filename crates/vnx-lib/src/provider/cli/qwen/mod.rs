@@ -38,6 +38,17 @@ pub(crate) const TURN_END: HookKind = HookKind::named("qwen-stop");
 pub struct Qwen;
 
 impl CodingCli for Qwen {
+    /// Its OpenAI-compatible key (`Authorization: Bearer`) and `OPENAI_BASE_URL`; its
+    /// Qwen OAuth login is not relayed.
+    fn relayed_key(&self) -> Option<super::coding_cli::KeyVars> {
+        Some(super::coding_cli::KeyVars {
+            key: "OPENAI_API_KEY",
+            base_urls: &["OPENAI_BASE_URL"],
+            kept_suffix: 0,
+            default_base: Some("https://api.openai.com/v1"),
+        })
+    }
+
     fn stream(&self) -> Option<&'static HeadlessStream> {
         Some(&events::HEADLESS)
     }
