@@ -668,17 +668,8 @@ fn from_index(
         .map(|(_, b)| branch_owner(b))
         .collect::<Option<_>>()?;
     let (index, r) = (fold::index::path_in(ctx.data_dir), &ctx.reading);
-    let options = fold::ReadOptions {
-        index: Some(&index),
-        attestor: Some(ctx.attestor),
-        trusted: r.trusted_keys,
-        key: r.key,
-        witness_dir: r.witness_dir,
-        threads: r.threads,
-        max_violations: 0,
-        // The reads that list dispatches write it; this one only uses it.
-        write: false,
-    };
+    // The reads that list dispatches write it; this one only uses it.
+    let options = r.index_only(&index, ctx.attestor);
     let read = fold::read_indexed(r.ledger, &options, Want::Ids(&owners)).ok()??;
     let branches: Vec<&str> = dispatches.iter().map(|(_, b)| b.as_str()).collect();
     History::from_records(r.ledger, read.records(), &branches, r.trusted_keys)

@@ -56,16 +56,7 @@ pub(super) fn write(ctx: &Context<'_>, id: &DispatchId, merge_commit: &CommitId)
     let made = (|| -> Result<(PathBuf, String), String> {
         let anchor = Anchor::discover(r.root).map_err(|e| e.to_string())?;
         let index = fold::index::path_in(&crate::project::Project::at(r.root).data_dir());
-        let options = fold::ReadOptions {
-            index: Some(&index),
-            attestor: Some(ctx.attestor),
-            trusted: r.trusted_keys,
-            key: r.key,
-            witness_dir: r.witness_dir,
-            threads: r.threads,
-            max_violations: 0,
-            write: false,
-        };
+        let options = r.index_only(&index, ctx.attestor);
         let facts = facts(r.ledger, &options, Some(&anchor), id).map_err(|e| e.to_string())?;
         let statement = intoto::statement(&facts, Shape::Vnx, env!("CARGO_PKG_VERSION"))
             .map_err(|e| e.to_string())?;

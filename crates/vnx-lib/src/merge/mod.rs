@@ -146,6 +146,27 @@ pub struct Reading<'a> {
     pub scratch_objects: Option<&'a Path>,
 }
 
+impl<'a> Reading<'a> {
+    /// How a read that only uses the read index at `index` (authenticated by `attestor`)
+    /// reads with these settings: it never writes the index (the reads that list do).
+    pub fn index_only(
+        &self,
+        index: &'a Path,
+        attestor: &'a crate::ledger::attest::Attestor,
+    ) -> crate::dispatch::fold::ReadOptions<'a> {
+        crate::dispatch::fold::ReadOptions {
+            index: Some(index),
+            attestor: Some(attestor),
+            trusted: self.trusted_keys,
+            key: self.key,
+            witness_dir: self.witness_dir,
+            threads: self.threads,
+            max_violations: 0,
+            write: false,
+        }
+    }
+}
+
 /// A merge that happened.
 #[derive(Debug, Serialize)]
 pub struct Merged {
