@@ -71,14 +71,19 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     if let Some(file) = &args.verify {
         let project = settings::project()?;
         let ledger = project.ledger();
-        let (_, trusted) = settings::attestation(args.key, &ledger)?;
+        let (attestor, trusted) = settings::attestation(args.key, &ledger)?;
         let bytes = vnx::files::read_named(file, MAX_ENVELOPE).map_err(|e| {
             CliError::new(format!("cannot read {}: {e}", file.display())).exit(super::Exit::Failed)
         })?;
         let anchor = Anchor::find(&ledger)?;
-        let verified = intoto::verify(&bytes, &ledger, anchor.as_ref(), &trusted).map_err(|e| {
-            CliError::from(e).context(format!("{} does not verify", file.display()))
-        })?;
+        let (index, key, witness) = index_settings(&project);
+        let options = read_options(&index, &attestor, &trusted, &key, &witness);
+        let about =
+            |d: &vnx::ids::DispatchId| vnx::dispatch::fold::lines_about(&ledger, &options, d);
+        let verified = intoto::verify_about(&bytes, &ledger, anchor.as_ref(), &trusted, &about)
+            .map_err(|e| {
+                CliError::from(e).context(format!("{} does not verify", file.display()))
+            })?;
         if args.json {
             out.json(&verified)?;
         } else {
@@ -108,18 +113,8 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let anchor = Anchor::find(&ledger)?;
     // The read index serves the dispatch's own lines (it is authenticated by the machine's
     // key: with another `--key` the ledger is scanned instead).
-    let index = vnx::dispatch::fold::index::path_in(&project.data_dir());
-    let (key, witness) = (settings::key_path(None).ok(), settings::witness_dir());
-    let options = vnx::dispatch::fold::ReadOptions {
-        index: Some(&index),
-        attestor: Some(&attestor),
-        trusted: &trusted,
-        key: key.as_deref(),
-        witness_dir: witness.as_deref(),
-        threads: settings::threads(None),
-        max_violations: 0,
-        write: false,
-    };
+    let (index, key, witness) = index_settings(&project);
+    let options = read_options(&index, &attestor, &trusted, &key, &witness);
     let facts = vnx::merge::attestation::facts(&ledger, &options, anchor.as_ref(), id)
         .map_err(intoto::AttestError::from)?;
     if facts.merge.is_none() {
@@ -132,6 +127,36 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let statement = intoto::statement(&facts, shape, env!("CARGO_PKG_VERSION"))?;
     out.json(&intoto::sign(&attestor, &statement))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Where the read index is, this machine's key and its witness directory.
+fn index_settings(project: &vnx::project::Project) -> (PathBuf, Option<PathBuf>, Option<PathBuf>) {
+    let index = vnx::dispatch::fold::index::path_in(&project.data_dir());
+    (
+        index,
+        settings::key_path(None).ok(),
+        settings::witness_dir(),
+    )
+}
+
+/// How `vnx attest` reads a dispatch's lines: through the read index, never writing it.
+fn read_options<'a>(
+    index: &'a std::path::Path,
+    attestor: &'a vnx::ledger::attest::Attestor,
+    trusted: &'a [[u8; 32]],
+    key: &'a Option<PathBuf>,
+    witness: &'a Option<PathBuf>,
+) -> vnx::dispatch::fold::ReadOptions<'a> {
+    vnx::dispatch::fold::ReadOptions {
+        index: Some(index),
+        attestor: Some(attestor),
+        trusted,
+        key: key.as_deref(),
+        witness_dir: witness.as_deref(),
+        threads: settings::threads(None),
+        max_violations: 0,
+        write: false,
+    }
 }
 
 /// The key that signs (`--key`, else the machine's), and the keys whose receipts count: the

@@ -124,6 +124,19 @@ fn a_read_of_one_dispatch_or_of_what_is_open_never_reads_the_whole_ledger() {
         );
         assert!(!stdout.is_empty(), "{args:?} printed nothing");
     }
+    // Checking an attestation against the ledger reads the dispatch's lines, not the whole.
+    let envelope = run(repo.vnx().args(["attest", &ids[0]]));
+    assert_eq!(envelope.code, 0, "{}", envelope.stderr);
+    let file = repo.env.home().join("attestation.intoto.jsonl");
+    std::fs::write(&file, &envelope.stdout).unwrap();
+    let mut cmd = repo.vnx();
+    cmd.args(["attest", "--verify"]).arg(&file);
+    let (read, stdout) = bytes_read(&strace, &cmd, &ledger, &out);
+    assert!(
+        read <= MOST_READ,
+        "`vnx attest --verify` read {read} of the ledger's {size} bytes\n{stdout}"
+    );
+    assert!(stdout.starts_with("verified: "), "{stdout}");
     // After an append, the lines since the index and the ledger's end, not the whole.
     let r = run(repo
         .vnx()

@@ -328,7 +328,7 @@ pub fn read_about(
 }
 
 /// The ledger's lines that hold `text`, in ledger order.
-fn lines_naming(ledger: &Path, text: &str) -> Result<Vec<Vec<u8>>, LedgerError> {
+pub(crate) fn lines_naming(ledger: &Path, text: &str) -> Result<Vec<Vec<u8>>, LedgerError> {
     Ok(tail::numbered_lines_containing(ledger, text.as_bytes())?
         .into_iter()
         .map(|(_, line)| line)

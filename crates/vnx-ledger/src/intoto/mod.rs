@@ -263,6 +263,18 @@ pub fn verify(
     anchor: Option<&Anchor>,
     trusted: &[[u8; 32]],
 ) -> Result<Verified, AttestError> {
+    let about = |d: &DispatchId| facts::lines_naming(ledger, d.as_str());
+    verify_about(envelope, ledger, anchor, trusted, &about)
+}
+
+/// [`verify`], the lines about a dispatch taken from `about` (see [`facts::read_about`]).
+pub fn verify_about(
+    envelope: &[u8],
+    ledger: &Path,
+    anchor: Option<&Anchor>,
+    trusted: &[[u8; 32]],
+    about: facts::About<'_>,
+) -> Result<Verified, AttestError> {
     let malformed = |what: &str| AttestError::Malformed(what.to_owned());
     let envelope: Envelope =
         serde_json::from_slice(envelope).map_err(|e| AttestError::Malformed(e.to_string()))?;
@@ -287,7 +299,7 @@ pub fn verify(
         id: id.clone(),
         what,
     };
-    let facts = match facts::read(ledger, anchor, &id, trusted) {
+    let facts = match facts::read_about(ledger, anchor, &id, trusted, about) {
         Err(FactsError::NotStarted(_)) => {
             return Err(differs("the ledger holds no attested start of it".into()));
         }
