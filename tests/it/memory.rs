@@ -142,3 +142,30 @@ fn a_promotion_vnx_did_not_sign_is_never_loaded() {
         "loaded a forged promotion: {said}"
     );
 }
+
+#[test]
+fn a_role_whose_merges_promote_memory_has_its_workers_lesson_loaded_after_the_merge() {
+    let repo = Repo::new();
+    configure(
+        &repo,
+        "roles:\n  implementer: {gates: [], promote_memory: true}\n",
+    );
+    let (id, _) = dispatch(&repo, "a.txt", Some(LESSON));
+    // Not before its merge.
+    let (_, said) = dispatch(&repo, "b.txt", None);
+    assert!(!said.contains("PLANTED-LESSON"), "{said}");
+    let merged = run(repo.vnx().args(["merge", &id]));
+    assert_eq!(merged.code, 0, "{}{}", merged.stdout, merged.stderr);
+    let promoted = (repo.events("memory_promoted").into_iter())
+        .next()
+        .expect("memory_promoted on the ledger");
+    assert_eq!(promoted["by"], "rule roles.implementer.promote_memory");
+    assert_eq!(promoted["dispatch_id"], id.as_str());
+    assert!(promoted["vnx_attestation"].is_object(), "{promoted}");
+    let (_, said) = dispatch(&repo, "c.txt", None);
+    assert!(
+        said.contains(&format!("memory loaded: - {LESSON}")),
+        "{said}"
+    );
+    repo.verify_ok();
+}

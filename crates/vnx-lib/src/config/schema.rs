@@ -153,6 +153,9 @@ pub struct RoleConfig {
     /// The providers, in order, a new or queued dispatch of this role moves to while its
     /// own is held by a usage limit (`on_limit:`, ADR 0120); empty: it waits.
     pub on_limit: Vec<String>,
+    /// Whether a merge of its dispatch promotes what its worker wrote to its CLI's memory to
+    /// the project's (`promote_memory:`, ADR 0126), a rule in place of a person.
+    pub promote_memory: bool,
 }
 
 // ---- raw, span-carrying schema ----
@@ -244,6 +247,7 @@ pub(super) struct RawRole {
     pub(super) reactions: Option<super::reactions::RawReactions>,
     pub(super) budget: Option<Spanned<super::budget::RawBudget>>,
     pub(super) on_limit: Option<Vec<Spanned<String>>>,
+    pub(super) promote_memory: Option<bool>,
 }
 
 #[cfg(test)]

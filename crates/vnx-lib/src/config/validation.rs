@@ -184,6 +184,7 @@ impl Validator<'_> {
                     writes: role.writes,
                     allow,
                     open_pr: role.open_pr.unwrap_or(false),
+                    promote_memory: role.promote_memory.unwrap_or(false),
                     plan: role.plan.unwrap_or(false),
                     reactions,
                     budget,

@@ -281,6 +281,7 @@ pub(super) fn land(
         }
     })?;
     let attestation = super::attestation::write(ctx, id, &commit);
+    promote_memory(ctx, config, plan.role.as_deref(), id);
     (ctx.on_event)(Event::Landed {
         id: id.as_str(),
         merge_commit: commit.as_str(),
@@ -294,6 +295,38 @@ pub(super) fn land(
         checkpoint,
         attestation,
     })))
+}
+
+/// A role whose `promote_memory:` is set has what its merged dispatch's worker wrote to its
+/// CLI's memory (its chain's, in its folder) promoted by the merge, a rule in place of a
+/// person (ADR 0126): a signed `memory_promoted` whose `by` names the rule. Best effort: the
+/// merge has happened; nothing to promote is no error, and a failure leaves it to a person.
+fn promote_memory(ctx: &Context<'_>, config: &Config, role: Option<&str>, id: &DispatchId) {
+    let Some(role) = role.filter(|r| config.roles.get(*r).is_some_and(|c| c.promote_memory)) else {
+        return;
+    };
+    let r = &ctx.reading;
+    let index =
+        crate::dispatch::fold::index::path_in(&crate::project::Project::at(r.root).data_dir());
+    let options = r.index_only(&index, ctx.attestor);
+    let Ok(lines) = crate::dispatch::fold::lines_about(r.ledger, &options, id) else {
+        return;
+    };
+    let ev = crate::evidence::Evidence::of_lines(&lines, id, r.trusted_keys);
+    let Some(provider) = ev.started.map(|s| s.receipt.provider) else {
+        return;
+    };
+    let by = format!("rule roles.{role}.promote_memory");
+    let change = crate::memory::Change {
+        ledger: r.ledger,
+        attestor: ctx.attestor,
+        trusted: r.trusted_keys,
+        provider: &provider,
+        by: &by,
+        note: Some("promoted by its merge"),
+    };
+    let dir = crate::memory::dir(&crate::dispatch::dir_of(r.root, id));
+    let _ = crate::memory::promote(&change, id, &dir, &[]);
 }
 
 /// The error for a plan that lacks the head or the base tip a landing needs (its conditions
