@@ -96,10 +96,18 @@ fn a_workers_memory_is_loaded_by_no_later_dispatch_until_a_person_promotes_it() 
     repo.verify_ok();
 
     // Now the next dispatch loads it, and proposes nothing itself.
+    let hint = repo.env.path().join(".vnx-data/state/memory-demo.at");
+    assert!(hint.exists(), "no hint at {}", hint.display());
     let (loader, said) = dispatch(&repo, "c.txt", None);
     assert!(
         said.contains(&format!("memory loaded: - {LESSON}")),
         "{said}"
+    );
+    std::fs::remove_file(&hint).unwrap();
+    let (_, said) = dispatch(&repo, "c2.txt", None);
+    assert!(
+        said.contains(&format!("memory loaded: - {LESSON}")),
+        "without its hint: {said}"
     );
     let show = run(repo.vnx().args(["memory", "show", &loader, "--json"]));
     let v: serde_json::Value = serde_json::from_str(&show.stdout).unwrap();
@@ -134,8 +142,12 @@ fn a_promotion_vnx_did_not_sign_is_never_loaded() {
     dispatch(&repo, "a.txt", None);
     let ledger = repo.env.path().join(".vnx-data/state/t0_receipts.ndjson");
     let mut text = std::fs::read_to_string(&ledger).unwrap();
+    let offset = text.len();
     text.push_str(&format!("{forged}\n"));
     std::fs::write(&ledger, text).unwrap();
+    // And the hint a launch reads first, pointed at it.
+    let hint = ledger.with_file_name("memory-demo.at");
+    std::fs::write(&hint, offset.to_string()).unwrap();
     let (_, said) = dispatch(&repo, "b.txt", None);
     assert!(
         !said.contains("PLANTED-LESSON"),

@@ -21,6 +21,8 @@ pub const DIR: &str = "memory";
 pub const MAX_FILES: usize = 32;
 /// A file over this size in a worker's memory folder is passed over.
 pub const MAX_FILE_BYTES: u64 = 64 * 1024;
+/// The longest `memory_promoted` line a launch reads through its hint.
+const MAX_LINE: usize = 4 << 20;
 /// What every `memory_promoted` line holds.
 const NEEDLE: &[u8] = b"\"memory_promoted\"";
 
@@ -96,15 +98,41 @@ pub fn promoted(
     if !ledger.exists() {
         return Ok(None);
     }
+    if let Some(hinted) = hinted(ledger, trusted, provider) {
+        return Ok(Some(hinted));
+    }
     let lines = tail::numbered_lines_containing(ledger, NEEDLE)?;
-    Ok(lines.iter().rev().find_map(|(_, raw)| {
-        let fields = json::object_of_line(raw)?;
-        if !attest::check(&fields, trusted).is_valid() {
-            return None;
-        }
-        let read = receipts::read::<MemoryPromoted>(&fields)?;
-        (read.receipt.provider == provider).then_some(read.receipt)
-    }))
+    Ok((lines.iter().rev()).find_map(|(_, raw)| of_line(raw, trusted, provider)))
+}
+
+/// The receipt of `raw` when it is a `memory_promoted` of `provider` a `trusted` key signed.
+fn of_line(raw: &[u8], trusted: &[[u8; 32]], provider: &str) -> Option<MemoryPromoted> {
+    let fields = json::object_of_line(raw)?;
+    if !attest::check(&fields, trusted).is_valid() {
+        return None;
+    }
+    let read = receipts::read::<MemoryPromoted>(&fields)?;
+    (read.receipt.provider == provider).then_some(read.receipt)
+}
+
+/// Where the offset of the last `memory_promoted` of `provider` is kept beside `ledger`, so a
+/// launch reads that line, not the ledger. A hint only: the line it points at is checked as a
+/// scan checks it; a missing or wrong one means a scan; the most a changed one can do is point
+/// at an earlier promotion of the same CLI.
+fn hint_path(ledger: &Path, provider: &str) -> PathBuf {
+    ledger.with_file_name(format!("memory-{provider}.at"))
+}
+
+/// The promotion the hint points at, when it checks out.
+fn hinted(ledger: &Path, trusted: &[[u8; 32]], provider: &str) -> Option<MemoryPromoted> {
+    use std::os::unix::fs::FileExt;
+    let text = crate::files::read_bounded(&hint_path(ledger, provider), 32).ok()?;
+    let offset: u64 = std::str::from_utf8(&text).ok()?.trim().parse().ok()?;
+    let file = crate::ledger::open_for_reading(ledger).ok()?;
+    let mut buf = vec![0u8; MAX_LINE];
+    let n = file.read_at(&mut buf, offset).ok()?;
+    let end = memchr::memchr(b'\n', &buf[..n])?;
+    of_line(&buf[..end], trusted, provider)
 }
 
 /// Makes a dispatch's memory folder `dir` (private) and writes `files` into it: the memory
@@ -266,7 +294,12 @@ fn record(
     let line = c
         .attestor
         .attest(&receipts::write(&receipt), &crate::ledger::now_utc);
-    Ledger::new(c.ledger).append(&line)?;
+    let appended = Ledger::new(c.ledger).append(&line)?;
+    if let Some(at) = appended.lines.last() {
+        // Best effort: without it the next launch scans the ledger.
+        let hint = hint_path(c.ledger, c.provider);
+        let _ = crate::files::write_atomic_private(&hint, at.offset.to_string().as_bytes(), false);
+    }
     Ok(receipt)
 }
 
