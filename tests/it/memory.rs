@@ -118,6 +118,16 @@ fn a_workers_memory_is_loaded_by_no_later_dispatch_until_a_person_promotes_it() 
         .vnx()
         .args(["memory", "drop", "MEMORY.md", "--cli", "demo"]));
     assert_eq!(dropped.code, 0, "{}", dropped.stderr);
+    let none = run(repo
+        .vnx()
+        .args(["memory", "drop", "MEMORY.md", "--cli", "nosuchcli"]));
+    assert_eq!(none.code, 2, "{}", none.stderr);
+    assert!(
+        none.stderr.contains("keeps no memory vnx manages"),
+        "{}",
+        none.stderr
+    );
+    assert!(none.stderr.contains("hint: these do: "), "{}", none.stderr);
     let (_, said) = dispatch(&repo, "d.txt", None);
     assert!(!said.contains("PLANTED-LESSON"), "{said}");
     repo.verify_ok();

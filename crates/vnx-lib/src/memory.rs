@@ -46,6 +46,14 @@ pub enum MemoryError {
         /// The name given.
         name: String,
     },
+    /// A CLI named that keeps no memory vnx manages.
+    #[error("{provider} keeps no memory vnx manages")]
+    NoMemory {
+        /// The name given.
+        provider: String,
+        /// The CLIs that do.
+        clis: Vec<String>,
+    },
     /// A lesson named to drop is not in the project's memory of that CLI.
     #[error("the project's memory of {provider} has no file {name:?}")]
     NotKept {
@@ -75,6 +83,7 @@ impl MemoryError {
             MemoryError::NotProposed { id, .. } => {
                 Some(format!("`vnx memory show {id}` lists what it proposes"))
             }
+            MemoryError::NoMemory { clis, .. } => Some(format!("these do: {}", clis.join(", "))),
             MemoryError::NotKept { .. } => {
                 Some("`vnx memory list` lists the project's memory".into())
             }

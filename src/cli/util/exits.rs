@@ -196,6 +196,7 @@ pub fn memory(e: &vnx::memory::MemoryError) -> Exit {
     use vnx::memory::MemoryError as E;
     match e {
         E::Nothing { .. } | E::NotProposed { .. } | E::NotKept { .. } => Exit::No,
+        E::NoMemory { .. } => Exit::Usage,
         E::Write { .. } => Exit::Failed,
         E::Ledger(e) => ledger(e),
     }

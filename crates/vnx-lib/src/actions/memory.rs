@@ -83,13 +83,21 @@ pub fn promote(
     )?)
 }
 
-/// Drops the file `name` from the project's memory of `provider`.
+/// Drops the file `name` from the project's memory of `provider` (refused for a CLI that
+/// keeps no memory vnx manages).
 pub fn drop_file(
     desk: &Desk<'_>,
     provider: &str,
     name: &str,
     note: Option<&str>,
 ) -> Result<MemoryPromoted, ActionError> {
+    if !clis().any(|c| c == provider) {
+        return Err(memory::MemoryError::NoMemory {
+            provider: provider.to_owned(),
+            clis: clis().map(str::to_owned).collect(),
+        }
+        .into());
+    }
     Ok(memory::drop_file(&change(desk, provider, note), name)?)
 }
 
