@@ -23,7 +23,7 @@ const GROUPS: [(&str, &[&str]); 7] = [
     ),
     (
         "Answer a worker",
-        &["approve", "deny", "review", "dismiss", "accept"],
+        &["approve", "deny", "review", "dismiss", "accept", "memory"],
     ),
     (
         "Land the work",
