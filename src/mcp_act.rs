@@ -62,6 +62,10 @@ struct DispatchArgs {
     /// Hold the worker to a budget while it runs: `tokens=N`, `cost=X` or both, as
     /// `--budget` takes it (the role's and the project-day's hold too).
     budget: Option<String>,
+    /// Gates of .vnx/config.yaml its merge requires beside its role's, as `--gate` names
+    /// them (e.g. a `screenshots` gate for visual evidence).
+    #[serde(default)]
+    gates: Vec<String>,
     /// Dispatch ids it waits for: queued until each ended done (or merged, with
     /// `after_merged`), then started from their work (the one's head, or their heads merged);
     /// one that fails holds it, saying why.
@@ -492,6 +496,7 @@ fn start_dispatch(desk: &Desk<'_>, a: DispatchArgs) -> Result<serde_json::Value,
         overrides,
         override_reasons,
         title: a.title,
+        gates: a.gates,
         ..vnx::dispatch::Request::of(a.instruction)
     };
     let mut request = vnx::actions::start::asked(&defaults, named, a.plan, asked)

@@ -76,6 +76,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         let (overrides, override_reasons) = settings::constraint_overrides();
         let request = Request {
             after: None,
+            gates: s.gates.clone(),
             id: None,
             role: s.role.clone(),
             provider: Some(args.provider.clone().unwrap_or_else(|| s.provider.clone())),

@@ -155,6 +155,7 @@ fn started() -> DispatchStarted {
             }],
         }),
         continues: None,
+        gates: vec![s("shots")],
         limits: Some(WorkerLimits {
             memory_mb: Some(4096),
             processes: Some(512),

@@ -364,3 +364,76 @@ fn a_sandboxed_dispatchs_preview_runs_in_its_sandbox() {
     let log = std::fs::read_to_string(report["gates"][0]["output_path"].as_str().unwrap()).unwrap();
     assert!(log.contains("Read-only file system"), "{log}");
 }
+
+/// A task, not its role, asks for the screenshots (`--gate`): its merge takes them first (and
+/// is held while they are missing), its follow-up keeps the ask, another task of the same role
+/// merges without them, and a gate the config does not declare is refused before anything is
+/// made.
+#[test]
+fn a_task_that_asks_for_screenshots_has_them_taken_before_its_merge() {
+    let tools = tempfile::tempdir().unwrap();
+    let chromium = stand_in_chromium(tools.path());
+    let repo = Repo::new();
+    configure(
+        &repo,
+        &format!(
+            "gates:\n  looks:\n    kind: screenshots\n    preview: {STATIC_PREVIEW}\n    \
+             paths: [/]\n    chromium: {}\n    timeout: 60\n\
+             roles:\n  implementer: {{gates: []}}\n",
+            chromium.display()
+        ),
+    );
+    let typo = ["--instruction", "x", "--gate", "lookz"];
+    let r = repo.dispatch_as("implementer", "commit", &typo);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("unknown gate \"lookz\""), "{}", r.stderr);
+    assert!(
+        repo.events("dispatch_started").is_empty(),
+        "nothing was started"
+    );
+
+    let asked = ["--instruction", "add a greeting", "--gate", "looks"];
+    let r = repo.dispatch_as("implementer", "commit", &asked);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let first = crate::common::completion(&r)["dispatch_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let started = repo.events("dispatch_started").pop().unwrap();
+    assert_eq!(
+        started["gates"],
+        serde_json::json!(["looks"]),
+        "{started:#}"
+    );
+    let (ok, detail) = condition(&repo, &first, "evidence_present");
+    assert!(!ok, "{detail}");
+    assert!(
+        detail.contains("gate `looks` has taken no screenshots"),
+        "{detail}"
+    );
+
+    // Its follow-up is the same task: it asks for them too, and its merge takes them first.
+    let r = run(repo
+        .vnx()
+        .args(["follow-up", &first, "--json", "--instruction", "more"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let follow_up = repo.events("dispatch_started").pop().unwrap();
+    assert_eq!(
+        follow_up["gates"],
+        serde_json::json!(["looks"]),
+        "{follow_up:#}"
+    );
+    let id = follow_up["dispatch_id"].as_str().unwrap().to_owned();
+    let r = run(repo.vnx().args(["merge", &id]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("gate looks: pass"), "{}", r.stderr);
+    let result = repo.events("gate_result").pop().unwrap();
+    assert_eq!(result["dispatch_id"], id.as_str());
+    assert_eq!(result["screenshots"].as_array().map(Vec::len), Some(2));
+
+    // Another task of the role asked for none: it merges without them.
+    let plain = committed(&repo, "implementer");
+    let r = run(repo.vnx().args(["merge", &plain]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(!r.stderr.contains("gate looks"), "{}", r.stderr);
+}

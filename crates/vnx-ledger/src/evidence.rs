@@ -261,6 +261,11 @@ impl Evidence {
         self.started.as_ref().map(|s| s.receipt.role.as_str())
     }
 
+    /// The gates the dispatch's task asked for beside its role's, from its start.
+    pub fn asked_gates(&self) -> &[String] {
+        self.started.as_ref().map_or(&[], |s| &s.receipt.gates)
+    }
+
     /// The newest result of `gate` for `head`.
     pub fn latest_result(&self, gate: &str, head: &str) -> Option<&Evidenced<GateResult>> {
         self.results

@@ -162,6 +162,7 @@ pub fn dispatch(e: &DispatchError) -> Exit {
         | E::DependencyCycle { .. }
         | E::BadRole { .. }
         | E::UnknownRole { .. }
+        | E::UnknownGate { .. }
         | E::EmptyInstruction
         | E::NulInInstruction
         | E::BadDeadline { .. }

@@ -145,6 +145,10 @@ pub(crate) struct Task {
     /// 100 % interrupted and left needing input [default: the role's and the project's]
     #[arg(long, value_name = "tokens=N,cost=X", value_parser = parse_budget)]
     pub budget: Option<vnx::receipts::Budget>,
+    /// A gate of .vnx/config.yaml this task's merge requires beside its role's (repeatable;
+    /// e.g. a `screenshots` gate for visual evidence); its follow-ups keep it
+    #[arg(long = "gate", value_name = "NAME")]
+    pub gates: Vec<String>,
 }
 
 /// `--budget`'s text as a budget (a usage error says what is wrong and how to write it).
@@ -167,6 +171,7 @@ impl Task {
         let (overrides, override_reasons) = crate::cli::util::settings::constraint_overrides();
         Request {
             after: None,
+            gates: self.gates.clone(),
             id: None,
             role,
             provider: None,

@@ -12,6 +12,7 @@ mod accepted;
 mod budget;
 mod cancel;
 pub mod cli_events;
+mod completed;
 mod constraint;
 mod dismissed;
 mod dispatch;
@@ -54,14 +55,14 @@ pub use cli_events::{
     CliVerdict, MAX_PLAUSIBLE_TOKENS, SessionTampering, StreamSummary, Usage, UsageLimit,
     UsageSource,
 };
+pub use completed::{DispatchCompleted, DispatchCorrected, ReportStatus, WorkerReport};
 pub use constraint::{
     ConstraintDecision, ConstraintEnforcement, ConstraintSeverity, ConstraintVerdict, RouteRef,
 };
 pub use dismissed::DispatchDismissed;
 pub use dispatch::{
-    CliHomes, CompletionSignal, Continues, DecisionRef, DispatchCompleted, DispatchCorrected,
-    DispatchStarted, DispatchStatus, IncludedFile, Placed, Reach, Rebase, ReplayOf, ReportStatus,
-    SkillRef, WorkerReport, WorktreeCommand,
+    CliHomes, CompletionSignal, Continues, DecisionRef, DispatchStarted, DispatchStatus,
+    IncludedFile, Placed, Reach, Rebase, ReplayOf, SkillRef, WorktreeCommand,
 };
 pub use egress::{EgressAction, EgressDecision, EgressFinding, EgressSource, EgressVerdict};
 pub use gate::{

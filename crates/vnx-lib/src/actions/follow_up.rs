@@ -289,6 +289,7 @@ pub fn request(
     let started = &continued.started;
     Ok(Request {
         after: None,
+        gates: Vec::new(), // its chain's are kept (`dispatch::start::checks::asked_gates`)
         id: asked.new_id.clone(),
         role: started.role.clone(),
         provider: Some(provider),

@@ -163,6 +163,7 @@ pub fn request_for_host(
     plan: bool,
 ) -> remote::RemoteRequest {
     let skills = (request.skills.iter()).map(|k| ("--skill", Some(k.clone())));
+    let gates = (request.gates.iter()).map(|g| ("--gate", Some(g.clone())));
     let mut args = remote::launch::flags(
         [
             ("--agent", Some(request.role.clone())),
@@ -184,7 +185,8 @@ pub fn request_for_host(
             ("--budget", request.budget.as_ref().map(budget_flag)),
         ]
         .into_iter()
-        .chain(skills),
+        .chain(skills)
+        .chain(gates),
     );
     if plan {
         args.push("--plan".into());

@@ -127,6 +127,14 @@ pub enum DispatchError {
         /// The roles `.vnx/config.yaml` declares and the skills under `skills/`.
         known: Vec<String>,
     },
+    /// A gate asked for (`--gate`) that the config does not declare.
+    #[error("unknown gate {gate:?}: the config declares {}", if known.is_empty() { "none".to_owned() } else { known.join(", ") })]
+    UnknownGate {
+        /// The gate asked for.
+        gate: String,
+        /// The gates `.vnx/config.yaml` declares.
+        known: Vec<String>,
+    },
     /// A `.worktreeinclude` line that cannot be used.
     #[error(".worktreeinclude line {line}: {reason}")]
     BadInclude {
@@ -339,6 +347,10 @@ impl DispatchError {
             DispatchError::UnknownRole { role, .. } => Some(format!(
                 "check the spelling, or declare it under `roles:` in .vnx/config.yaml (`{role}: \
                  {{skills: [...], gates: [...]}}`) or add skills/{role}/SKILL.md"
+            )),
+            DispatchError::UnknownGate { gate, .. } => Some(format!(
+                "check the spelling, or declare it under `gates:` in .vnx/config.yaml (`{gate}: \
+                 {{kind: screenshots, ...}}`)"
             )),
             DispatchError::DirtyBase { .. } => Some(
                 "commit or stash them first, or pass --base-ref REF to start from a commit \

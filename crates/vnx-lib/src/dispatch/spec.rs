@@ -68,6 +68,9 @@ pub struct Request {
     /// The dispatches it waits for (`--after`): it is queued until each has ended done (or
     /// merged), then starts from a base that holds their work (`dispatch::queue::after`).
     pub after: Option<crate::receipts::Awaited>,
+    /// Gates the task asks for beside its role's (`--gate`), each one the config declares;
+    /// its merge requires them as it requires the role's. A follow-up keeps its chain's.
+    pub gates: Vec<String>,
 }
 
 impl Request {
@@ -99,6 +102,7 @@ impl Request {
             plan: None,
             budget: None,
             after: None,
+            gates: Vec::new(),
         }
     }
 }

@@ -216,11 +216,23 @@ pub(crate) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> GateError + 
     move |source| GateError::Io { path, source }
 }
 
-/// The gates a role requires: `Err` with the reason when it names none.
-pub fn required_gates(config: &Config, role: Option<&str>) -> Result<Vec<String>, String> {
+/// The gates a dispatch's merge requires: its role's, then those its task `asked` for
+/// (`--gate`) that the role does not list. `Err` with the reason when the role names none.
+pub fn required_gates(
+    config: &Config,
+    role: Option<&str>,
+    asked: &[String],
+) -> Result<Vec<String>, String> {
     let role = role.unwrap_or("(unknown)");
     match config.roles.get(role).and_then(|r| r.gates.clone()) {
-        Some(gates) => Ok(gates),
+        Some(mut gates) => {
+            for gate in asked {
+                if !gates.contains(gate) {
+                    gates.push(gate.clone());
+                }
+            }
+            Ok(gates)
+        }
         None => Err(format!(
             "role `{role}` names no gates; list them under `roles.{role}.gates` in \
              .vnx/config.yaml, or write `gates: []` there to let it merge without any"
@@ -291,7 +303,7 @@ pub fn check_selected(
     if base.is_none() {
         reasons.push("its start receipt records no base commit".into());
     }
-    let required = match required_gates(&config, ev.role()) {
+    let required = match required_gates(&config, ev.role(), ev.asked_gates()) {
         Ok(gates) => Some(gates),
         Err(why) => {
             reasons.push(why);

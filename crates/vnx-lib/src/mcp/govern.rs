@@ -88,7 +88,7 @@ pub fn gates(s: &Settings, id: &str) -> Result<serde_json::Value, McpError> {
     let ev = crate::evidence::Evidence::read(&s.ledger, id, &trusted)?;
     let required = crate::config::load(&crate::project::Project::at(&s.root).config_path())
         .map_err(|e| e.to_string())
-        .and_then(|config| crate::gate::required_gates(&config, d.state.role.as_deref()));
+        .and_then(|config| crate::gate::required_gates(&config, ev.role(), ev.asked_gates()));
     #[derive(Serialize)]
     struct Result_ {
         gate: String,

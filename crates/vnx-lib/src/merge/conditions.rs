@@ -48,6 +48,8 @@ pub struct Plan {
     pub conditions: Vec<Condition>,
     /// The dispatch's role.
     pub role: Option<String>,
+    /// The gates its task asked for beside its role's (`--gate`), required as the role's are.
+    pub asked_gates: Vec<String>,
     /// The branch to merge, `dispatch/<id>`.
     pub branch: Option<String>,
     /// The commit to merge: the completion's head, or the head a person accepted.
@@ -114,6 +116,7 @@ pub(super) fn check(
     };
     let mut plan = Plan {
         role: ev.role().map(str::to_owned),
+        asked_gates: ev.asked_gates().to_vec(),
         branch: started_branch,
         head_commit: ev.head().cloned(),
         base_ref,
@@ -193,6 +196,7 @@ fn empty_plan(id: &DispatchId) -> Plan {
         dispatch_id: id.clone(),
         conditions: Vec::new(),
         role: None,
+        asked_gates: Vec::new(),
         branch: None,
         head_commit: None,
         base_ref: None,
@@ -353,7 +357,7 @@ fn gates(config: &Config, ev: &Evidence, plan: &mut Plan) -> Result<String, Stri
     let Some(head) = plan.head_commit.clone() else {
         return Err("no recorded head to have gate results for".into());
     };
-    let required = crate::gate::required_gates(config, ev.role())?;
+    let required = crate::gate::required_gates(config, ev.role(), ev.asked_gates())?;
     let id = plan.dispatch_id.clone();
     let mut problems = Vec::new();
     for name in &required {

@@ -194,13 +194,11 @@ pub(super) fn land(
     let head_tree = form::tree_of(repo, head.as_str())?;
     let mut merge_result_gates = Vec::new();
     if head_tree != tree {
-        let required =
-            crate::gate::required_gates(config, plan.role.as_deref()).map_err(|detail| {
-                MergeError::Refused {
-                    id: id.to_string(),
-                    condition: "gates_passed",
-                    detail,
-                }
+        let required = crate::gate::required_gates(config, plan.role.as_deref(), &plan.asked_gates)
+            .map_err(|detail| MergeError::Refused {
+                id: id.to_string(),
+                condition: "gates_passed",
+                detail,
             })?;
         let on = OnMerge {
             dispatch_head: head.clone(),

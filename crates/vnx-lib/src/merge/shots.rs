@@ -11,7 +11,7 @@ pub const NAME: &str = "evidence_present";
 
 /// `None` when the dispatch's role requires no screenshots gate; else what holds, or why not.
 pub(super) fn check(config: &Config, ev: &Evidence) -> Option<Result<String, String>> {
-    let required = crate::gate::required_gates(config, ev.role()).ok()?;
+    let required = crate::gate::required_gates(config, ev.role(), ev.asked_gates()).ok()?;
     let wanted: Vec<&String> = (required.iter())
         .filter(|g| matches!(config.gates[*g].kind, GateKind::Screenshots { .. }))
         .collect();

@@ -1,8 +1,8 @@
 //! What this machine asked a place (a host, a container, a pod) to start, kept with the
 //! dispatch's record before the place is asked, and the place's `dispatch_started` checked
-//! against it: the role (and so the gates a merge requires), the provider, the posture, the
-//! plan step, the sandbox, the budget and the instruction come from what was asked here,
-//! never from the place's words (ADR 0105).
+//! against it: the role and the gates asked for (and so the gates a merge requires), the
+//! provider, the posture, the plan step, the sandbox, the budget and the instruction come
+//! from what was asked here, never from the place's words (ADR 0105).
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -42,10 +42,13 @@ pub struct Asked {
     /// For a follow-up: the dispatch it continues.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub continues: Option<DispatchId>,
+    /// The gates asked for beside the role's (`--gate`): a merge requires them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gates: Vec<String>,
 }
 
 /// The flags of a remote request that take a value (every other one is a switch).
-const VALUED: [&str; 14] = [
+const VALUED: [&str; 15] = [
     "--agent",
     "--provider",
     "--model",
@@ -60,6 +63,7 @@ const VALUED: [&str; 14] = [
     "--budget",
     "--skill",
     "--network",
+    "--gate",
 ];
 
 impl Asked {
@@ -82,6 +86,7 @@ impl Asked {
                 ("--provider", Some(v)) => asked.provider = Some(v),
                 ("--permission", Some(v)) => asked.permission = Some(v),
                 ("--budget", Some(v)) => asked.budget = parse_budget(&v),
+                ("--gate", Some(v)) => asked.gates.push(v),
                 ("--instruction", Some(v)) => {
                     asked.instruction_sha256 = Some(hex::encode(Sha256::digest(v.as_bytes())));
                 }
@@ -129,6 +134,9 @@ impl Asked {
             && let Some(told) = looser_budget(asked, started.budget.as_ref())
         {
             return differs("budget", &budget_text(Some(asked)), &told);
+        }
+        if let Some(gate) = (self.gates.iter()).find(|g| !started.gates.contains(g)) {
+            return differs("gates", gate, &started.gates.join(", "));
         }
         if let Some(h) = (self.instruction_sha256.as_deref())
             .filter(|h| !h.eq_ignore_ascii_case(&started.instruction_sha256))

@@ -111,6 +111,9 @@ pub struct QueuedRequest {
     /// The dispatches it waits for (`--after`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub after: Option<crate::receipts::Awaited>,
+    /// The gates asked for beside its role's (`--gate`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gates: Vec<String>,
 }
 
 impl Entry {
@@ -150,6 +153,7 @@ impl Entry {
             plan: r.plan.clone(),
             budget: r.budget.clone(),
             after: r.after.clone(),
+            gates: r.gates.clone(),
         }
     }
 
@@ -185,6 +189,7 @@ impl QueuedRequest {
             plan: req.plan.clone(),
             budget: req.budget.clone(),
             after: req.after.clone(),
+            gates: req.gates.clone(),
         }
     }
 }

@@ -583,6 +583,7 @@ fn started(ctx: &Context<'_>, plan: &Plan, spec: &Spec, wt: &Worktree) -> Receip
         replay_of: spec.replay_of.clone(),
         remote: None,
         title: Some(plan.title.clone()).filter(|t| !t.is_empty()),
+        gates: plan.gates.clone(),
         cli_homes: spec.session_homes.as_ref().map(|h| h.recorded()),
         session_id: spec.session_id.clone(),
         cli_env: spec.invocation.env.iter().cloned().collect(),

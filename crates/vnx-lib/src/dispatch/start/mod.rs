@@ -7,6 +7,7 @@
 //! dispatch (`follow_up`) and a recorded dispatch run again (`replay`) are launches too.
 
 mod base;
+mod checks;
 pub mod compose;
 pub mod egress;
 pub mod follow_up;

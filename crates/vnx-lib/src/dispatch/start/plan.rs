@@ -6,9 +6,9 @@ use crate::ids::DispatchId;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 
+use super::checks::{asked_gates, check_instruction_and_deadline, check_role, choose_id};
 use crate::config::Config;
 use crate::constraints::{self, Constraints, Decision, Evaluation, Overrides, Route, Spending};
-use crate::dispatch::spec::MAX_DEADLINE_SECS;
 use crate::dispatch::supervise::phantom;
 use crate::dispatch::{
     Context, DispatchError, Request, Spec, attest_all, start::compose, start::egress,
@@ -20,13 +20,6 @@ use crate::provider::{Invocation, Lane, Provider, ProviderError, Wanted};
 use crate::skills::{self, Skill};
 use crate::worktree::Repo;
 
-fn valid_role(role: &str) -> bool {
-    let mut b = role.bytes();
-    role.len() <= 32
-        && b.next().is_some_and(|c| c.is_ascii_lowercase())
-        && b.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_' || c == b'-')
-}
-
 /// A validated dispatch, not yet started.
 #[derive(Clone, Debug)]
 pub struct Plan {
@@ -36,6 +29,8 @@ pub struct Plan {
     pub instruction: String,
     /// Its title, as `dispatch_started` records it (see [`crate::dispatch::title_of`]).
     pub title: String,
+    /// The gates its task asked for beside its role's, as `dispatch_started` records them.
+    pub gates: Vec<String>,
     /// The composed prompt.
     pub prompt: String,
     /// The base as recorded: the branch it names (`refs/heads/…`; `vnx merge` merges back
@@ -177,6 +172,7 @@ fn plan_in<'scope, 'env>(
     let seen = read_seen(ctx, &id, scope);
     let main_state = super::base::read_checkout(&repo, req, scope);
     check_role(req, &config, root)?;
+    let gates = asked_gates(req, &config)?;
     let resolved = resolve_provider(req, &config)?;
     check_instruction_and_deadline(req)?;
     let (provider_name, lane) = resolved.name_and_lane(req.lane);
@@ -303,6 +299,7 @@ fn plan_in<'scope, 'env>(
     Ok(Plan {
         spec,
         title,
+        gates,
         instruction,
         prompt,
         base_ref,
@@ -314,30 +311,6 @@ fn plan_in<'scope, 'env>(
         version_read,
         repo,
     })
-}
-
-/// A role is a name of the right form that the config declares or a skill names (a typo is
-/// not a new role); a follow-up's is its dispatch's.
-fn check_role(req: &Request, config: &Config, root: &Path) -> Result<(), DispatchError> {
-    if !valid_role(&req.role) {
-        return Err(DispatchError::BadRole {
-            role: req.role.clone(),
-        });
-    }
-    if req.continues.is_none()
-        && !config.roles.contains_key(&req.role)
-        && !skills::available(root).contains(&req.role)
-    {
-        let mut known: Vec<String> = config.roles.keys().cloned().collect();
-        known.extend(skills::available(root));
-        known.sort();
-        known.dedup();
-        return Err(DispatchError::UnknownRole {
-            role: req.role.clone(),
-            known,
-        });
-    }
-    Ok(())
 }
 
 /// The skills a dispatch is given: those named, else the role's from the config, else the
@@ -493,39 +466,6 @@ fn load_config(project: &crate::project::Project) -> Result<Config, DispatchErro
         });
     }
     Ok(project.load_config()?)
-}
-
-/// The dispatch id: the one asked for, if it is well-formed and unused, else a fresh one (a
-/// random id that happens to be taken is drawn again).
-fn choose_id(req: &Request, root: &Path, repo: &Repo) -> Result<DispatchId, DispatchError> {
-    match &req.id {
-        Some(id) => match crate::worktree::id_in_use(root, repo, id) {
-            Some(what) => Err(DispatchError::IdInUse {
-                id: id.to_string(),
-                what,
-            }),
-            None => Ok(id.clone()),
-        },
-        None => Ok(std::iter::repeat_with(DispatchId::fresh)
-            .take(64)
-            .find(|id| crate::worktree::id_in_use(root, repo, id).is_none())
-            .unwrap_or_else(DispatchId::fresh)),
-    }
-}
-
-/// An instruction a worker can be given, and a deadline in range.
-fn check_instruction_and_deadline(req: &Request) -> Result<(), DispatchError> {
-    if req.instruction.trim().is_empty() {
-        return Err(DispatchError::EmptyInstruction);
-    }
-    let secs = req.deadline.as_secs();
-    if !(1..=MAX_DEADLINE_SECS).contains(&secs) {
-        return Err(DispatchError::BadDeadline { secs });
-    }
-    if req.instruction.contains('\0') {
-        return Err(DispatchError::NulInInstruction);
-    }
-    Ok(())
 }
 
 /// What each token budget has counted so far on the ledger (read only when there are

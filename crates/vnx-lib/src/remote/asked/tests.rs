@@ -44,9 +44,12 @@ fn what_was_asked_is_read_from_the_arguments_flag_by_flag() {
             "--sandbox",
             "--network",
             "off",
+            "--gate",
+            "shots",
         ]),
         None,
     );
+    assert_eq!(asked.gates, ["shots"]);
     assert_eq!(asked.role.as_deref(), Some("implementer"));
     assert_eq!(asked.provider.as_deref(), Some("demo"));
     // An instruction that reads `--plan` asks for no plan.
@@ -169,6 +172,19 @@ fn a_start_with_another_role_posture_plan_sandbox_budget_or_task_is_a_contradict
         ..Budget::default()
     });
     assert!(budgeted.contradicted_by(&looser).is_some());
+    // A gate asked for and dropped: the merge would not require it.
+    let gated = Asked {
+        gates: vec!["shots".into()],
+        ..asked.clone()
+    };
+    assert!(
+        gated
+            .contradicted_by(&example())
+            .is_some_and(|s| s.contains("gates"))
+    );
+    let mut kept = example();
+    kept.gates = vec!["tests".into(), "shots".into()];
+    assert_eq!(gated.contradicted_by(&kept), None);
     // A start that claims to continue a dispatch it was not asked to.
     let mut continuing = example();
     continuing.continues = Some(
