@@ -20,7 +20,7 @@ fn valid_role(role: &str) -> bool {
 
 /// A role is a name of the right form that the config declares or a skill names (a typo is
 /// not a new role); a follow-up's is its dispatch's.
-pub(super) fn check_role(req: &Request, config: &Config, root: &Path) -> Result<(), DispatchError> {
+fn check_role(req: &Request, config: &Config, root: &Path) -> Result<(), DispatchError> {
     if !valid_role(&req.role) {
         return Err(DispatchError::BadRole {
             role: req.role.clone(),
@@ -79,9 +79,19 @@ pub(super) fn check_instruction_and_deadline(req: &Request) -> Result<(), Dispat
     Ok(())
 }
 
+/// [`check_role`], then the gates its task asks for ([`asked_gates`]).
+pub(super) fn role_and_gates(
+    req: &Request,
+    config: &Config,
+    root: &Path,
+) -> Result<Vec<String>, DispatchError> {
+    check_role(req, config, root)?;
+    asked_gates(req, config)
+}
+
 /// The gates a dispatch's merge will require beside its role's: those its chain asked for
 /// (a follow-up's), then those it asks for, each one the config declares.
-pub(super) fn asked_gates(req: &Request, config: &Config) -> Result<Vec<String>, DispatchError> {
+fn asked_gates(req: &Request, config: &Config) -> Result<Vec<String>, DispatchError> {
     let chain = req.continues.as_ref().map(|c| c.started.gates.as_slice());
     let mut gates: Vec<String> = chain.unwrap_or_default().to_vec();
     for gate in &req.gates {

@@ -6,7 +6,7 @@ use crate::ids::DispatchId;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 
-use super::checks::{asked_gates, check_instruction_and_deadline, check_role, choose_id};
+use super::checks::{check_instruction_and_deadline, choose_id, role_and_gates};
 use crate::config::Config;
 use crate::constraints::{self, Constraints, Decision, Evaluation, Overrides, Route, Spending};
 use crate::dispatch::supervise::phantom;
@@ -171,22 +171,20 @@ fn plan_in<'scope, 'env>(
     let id = choose_id(req, root, &repo)?;
     let seen = read_seen(ctx, &id, scope);
     let main_state = super::base::read_checkout(&repo, req, scope);
-    check_role(req, &config, root)?;
-    let gates = asked_gates(req, &config)?;
+    let gates = role_and_gates(req, &config, root)?;
     let resolved = resolve_provider(req, &config)?;
     check_instruction_and_deadline(req)?;
     let (provider_name, lane) = resolved.name_and_lane(req.lane);
     let resume = resolved.resumes(lane, req.continues.as_ref());
     let skills = skills::load_all(root, &skill_names(req, &config, root, resume.is_some()))?;
     let constraints = constraints::load(&root.join(constraints::FILE))?;
-    let spending = spending(&constraints, ctx.ledger)?;
     let sandboxed = sandboxed(req, &config);
     let route = RouteFacts {
         provider: &provider_name,
         lane,
         sandboxed,
     };
-    let evaluation = judge(&constraints, req, &route, &spending);
+    let evaluation = judge(&constraints, req, &route, ctx.ledger)?;
     let model = evaluation.model.clone();
     let pinned = |source| pinned_model(&evaluation, source);
     resolved.check_model(model.as_deref()).map_err(pinned)?;
@@ -497,14 +495,16 @@ struct RouteFacts<'a> {
     sandboxed: bool,
 }
 
-/// The constraints' judgement of the route; a pin may fill in the model.
+/// The constraints' judgement of the route, given what their budgets have counted on the
+/// `ledger`; a pin may fill in the model.
 fn judge(
     constraints: &Constraints,
     req: &Request,
     route: &RouteFacts<'_>,
-    spending: &Spending,
-) -> Evaluation {
-    constraints::evaluate(
+    ledger: &Path,
+) -> Result<Evaluation, DispatchError> {
+    let spending = spending(constraints, ledger)?;
+    Ok(constraints::evaluate(
         constraints,
         &Route {
             provider: route.provider,
@@ -518,8 +518,8 @@ fn judge(
             keys: req.overrides.clone(),
             reasons: req.override_reasons.clone(),
         },
-        spending,
-    )
+        &spending,
+    ))
 }
 
 /// A sandboxed dispatch's own place for its CLI's sessions: `sessions/` in its dispatch
