@@ -13,9 +13,10 @@ use super::util::lines::finished;
 use super::util::output::Out;
 use super::util::settings;
 
-/// Run the gates each dispatch's role requires, and say GO or HOLD for each
+/// Run the gates each dispatch's role and task require, and say GO or HOLD for each
 ///
-/// Runs each gate named under `roles.<role>.gates` in .vnx/config.yaml on the head the
+/// Runs each gate named under `roles.<role>.gates` in .vnx/config.yaml, and each its task
+/// asked for with `dispatch-agent --gate`, on the head the
 /// dispatch's completion recorded: command gates in a fresh checkout of that head (exit 0
 /// passes), review gates through a built-in or declared CLI headless and
 /// read-only, asked for a JSON verdict. Records a request, a result and a report per gate
