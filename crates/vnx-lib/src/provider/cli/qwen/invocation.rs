@@ -19,12 +19,26 @@ pub(super) fn permission_flags(permission: Permission) -> &'static [&'static str
     }
 }
 
-/// Its argv in the lane asked for.
+/// Its argv in the lane asked for. Unless told not to, qwen starts node a second time with a
+/// heap limit of half the machine's memory (qwen 0.15.10, as gemini does): two node
+/// processes per worker, about 1.2 s of CPU more per start (3.3 against 2.0 CPU-s for a
+/// one-line headless turn, measured), and each of many workers allowed half the memory.
 pub(super) fn argv(s: &Start<'_>) -> Result<Argv, ProviderError> {
+    let mut argv = if s.w.lane == Lane::Interactive {
+        tui(s)
+    } else {
+        headless(s)
+    };
+    argv.env.push((NO_RELAUNCH.into(), "true".into()));
+    Ok(argv)
+}
+
+/// What keeps qwen in the process vnx started, at node's own heap limit.
+const NO_RELAUNCH: &str = "QWEN_CODE_NO_RELAUNCH";
+
+/// Its headless argv.
+fn headless(s: &Start<'_>) -> Argv {
     let w = &s.w;
-    if w.lane == Lane::Interactive {
-        return Ok(tui(s));
-    }
     let mut argv: Vec<String> = vec!["qwen".into()];
     // The prompt first: `--allowed-tools` is an array that would take a positional after
     // it as one more tool (seen: "No input provided via stdin"). qwen's parser has no `--`;
@@ -38,7 +52,7 @@ pub(super) fn argv(s: &Start<'_>) -> Result<Argv, ProviderError> {
     // every other command is still declined ("non-interactive mode cannot prompt").
     argv.extend(posture(s));
     argv.extend(s.resume("--resume"));
-    Ok(Argv::reported(argv, w.lane, super::STREAM, super::TURN_END))
+    Argv::reported(argv, w.lane, super::STREAM, super::TURN_END)
 }
 
 /// Its TUI: `qwen [FLAGS] -i PROMPT`, the prompt last (`-i` takes it as its value, so no
@@ -85,6 +99,18 @@ mod tests {
     fn start(lane: Lane, permission: Permission, large: bool) -> Start<'static> {
         let perms = permission_flags(permission);
         test_start(lane, permission, "qwen3-coder-plus", perms, large)
+    }
+
+    #[test]
+    fn qwen_is_kept_in_the_process_vnx_started_in_every_lane() {
+        for lane in [Lane::Headless, Lane::Interactive] {
+            let inv = argv(&start(lane, Permission::Edits, false)).unwrap();
+            assert!(
+                (inv.env.iter()).any(|(k, v)| k == NO_RELAUNCH && v == "true"),
+                "{lane:?} {:?}",
+                inv.env
+            );
+        }
     }
 
     #[test]
@@ -161,10 +187,13 @@ mod tests {
         assert_eq!(tui.output, OutputFormat::TEXT);
         assert_eq!(
             tui.env,
-            [(
-                "QWEN_CODE_SYSTEM_SETTINGS_PATH".to_owned(),
-                "/d/hooks/qwen-settings.json".to_owned()
-            )]
+            [
+                (
+                    "QWEN_CODE_SYSTEM_SETTINGS_PATH".to_owned(),
+                    "/d/hooks/qwen-settings.json".to_owned()
+                ),
+                (NO_RELAUNCH.to_owned(), "true".to_owned())
+            ]
         );
         // A follow-up resumes its session instead.
         s.w.resume = Some(id);
