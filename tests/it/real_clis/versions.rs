@@ -26,7 +26,7 @@ fn installed_versions_are_what_version_prints() {
         read += 1;
     }
     assert!(
-        read >= 2,
-        "gemini's and opencode's installs name their versions"
+        read >= 3,
+        "gemini's, opencode's and qwen's installs name their versions"
     );
 }
