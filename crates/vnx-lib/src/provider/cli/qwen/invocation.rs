@@ -20,7 +20,7 @@ pub(super) fn permission_flags(permission: Permission) -> &'static [&'static str
 }
 
 /// Its argv in the lane asked for. Unless told not to, qwen starts node a second time with a
-/// heap limit of half the machine's memory (qwen 0.15.10, as gemini does): two node
+/// heap limit of half the machine's memory (qwen 0.15.10): two node
 /// processes per worker, about 1.2 s of CPU more per start (3.3 against 2.0 CPU-s for a
 /// one-line headless turn, measured), and each of many workers allowed half the memory.
 pub(super) fn argv(s: &Start<'_>) -> Result<Argv, ProviderError> {
