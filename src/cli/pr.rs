@@ -116,11 +116,11 @@ pub struct ShowArgs {
 /// pr_open (open, not a draft), pr_at_recorded_head (the forge's head is the head the
 /// dispatch recorded), checks_green (every check on it passes; with none, only when
 /// forge.require_checks is false), ledger_verifies, checkpoint_extended, dispatch_done,
-/// gates_passed (every gate the role requires passed on that head); for a pull request stacked
-/// on a dependency's branch (`--after`), stack_parent_merged (it is then retargeted onto its
-/// base first). Then `gh pr merge
-/// --match-head-commit HEAD` with the method forge.merge_method names, and a signed
-/// `pr_merged` with the merge commit; `vnx worktree-release` then counts the work as landed.
+/// gates_passed (every gate the role and the task require passed on that head); for a pull
+/// request stacked on a dependency's branch (`--after`), stack_parent_merged (it is then
+/// retargeted onto its base first). Then `gh pr merge --match-head-commit HEAD` with the
+/// method forge.merge_method names, and a signed `pr_merged` with the merge commit; `vnx
+/// worktree-release` then counts the work as landed.
 ///
 /// Refused (exit 1): a condition fails, or the forge refuses the merge (branch protection,
 /// reviews it requires). A pull request merged on the forge already (by a person, or by a

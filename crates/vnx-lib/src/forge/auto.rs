@@ -1,10 +1,10 @@
 //! A dispatch's pull request opened (or updated) by itself when the dispatch ends done and
-//! its role's gates pass: asked for one dispatch (`dispatch-agent --open-pr`, `follow-up
+//! its required gates pass (its role's and its task's): asked for one dispatch (`dispatch-agent --open-pr`, `follow-up
 //! --open-pr`, and every `vnx pr fix`) by a request file vnx writes under
 //! `.vnx-data/forge/open-when-done/` before the launch, for every dispatch of a role with
 //! `open_pr: true`, or for every dispatch by `forge.open_on_done`. It runs in the supervisor once the completion is on the ledger, in
 //! the environment of the command that dispatched (where the user's `gh` login is; ADR
-//! 0064): the role's gates are run on the recorded head, and only when they all pass is the
+//! 0064): those gates are run on the recorded head, and only when they all pass is the
 //! pull request opened through [`super::open::open`], the path `vnx pr open` takes, with its
 //! signed `pr_opened`.
 
@@ -73,7 +73,7 @@ pub enum Outcome {
         /// How it ended, when it did.
         status: Option<DispatchStatus>,
     },
-    /// A gate the role requires did not pass on the head.
+    /// A gate the role or task requires did not pass on the head.
     GatesHeld {
         /// Why, as the gate-check said.
         reasons: Vec<String>,
@@ -86,7 +86,7 @@ pub enum Outcome {
 }
 
 /// Opens dispatch `id`'s pull request if it was asked for, the dispatch ended done and the
-/// gates its role requires pass on its head (run now through `gates`). The request is
+/// gates its role and task require pass on its head (run now through `gates`). The request is
 /// removed once acted on, whatever the outcome, so a rerun does not open it twice.
 pub fn when_done(
     ctx: &Context<'_>,

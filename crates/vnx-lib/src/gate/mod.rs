@@ -150,7 +150,8 @@ pub struct Report {
     pub role: Option<String>,
     /// The commit checked.
     pub head_commit: Option<CommitId>,
-    /// The gates the role requires; `None` when it names none.
+    /// The gates the role requires, then those the task asked for (`--gate`); `None` when
+    /// the role names none.
     pub required: Option<Vec<String>>,
     /// What each gate left.
     pub gates: Vec<GateOutcome>,
