@@ -109,7 +109,7 @@ def gemini_settings() -> dict:
 
 
 def opencode_config(port: int) -> dict:
-    # The bundled @ai-sdk/openai-compatible provider: no npm install at start. The default
+    # The bundled @ai-sdk/openai-compatible provider: no npm install for the provider. The default
     # permissions ("allow" for everything) are left as they are: that is the CLI's default
     # posture.
     return {
@@ -240,6 +240,11 @@ def main() -> None:
         ("OPENCODE_DISABLE_MODELS_FETCH", "1"),
         ("OPENCODE_DISABLE_SHARE", "1"),
         ("OPENCODE_DISABLE_LSP_DOWNLOAD", "1"),
+        # opencode 1.18 npm-installs @opencode-ai/plugin (64 MB) into every config directory
+        # it starts with, in the background; in an empty home that is every start, about 10
+        # CPU-seconds each (measured, docs/benchmarks.md). Offline, the install fails at once
+        # and opencode goes on: the tests never reach the npm registry.
+        ("npm_config_offline", "true"),
         # qwen (OpenAI auth); aider reads OPENAI_API_KEY too
         ("OPENAI_API_KEY", MOCK_KEY),
         ("OPENAI_BASE_URL", base + "/v1"),
