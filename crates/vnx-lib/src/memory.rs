@@ -159,25 +159,26 @@ pub fn seed(dir: &Path, files: &[MemoryFile]) -> Result<(), MemoryError> {
     Ok(())
 }
 
-/// Seeds the memory folder of the dispatch whose directory is `dispatch_dir`, of CLI
-/// `provider`: the project's memory of it (read under the keys `attestor`'s ledger trusts), and for a follow-up (`earlier`, its first
-/// dispatch's directory) what the chain's worker wrote before, which stays with its chain.
+/// Seeds `folder`, the memory folder of a dispatch of CLI `provider`: the project's memory of
+/// it (read under the keys `attestor`'s ledger trusts), and for a follow-up what the chain's
+/// worker wrote before (`earlier`, the memory folder of its first dispatch), which stays with
+/// its chain.
 pub fn seed_dispatch(
     ledger: &Path,
     attestor: &Attestor,
     provider: &str,
-    dispatch_dir: &Path,
+    folder: &Path,
     earlier: Option<&Path>,
 ) -> Result<(), MemoryError> {
     let trusted =
         attest::trusted_keys(ledger, attestor).unwrap_or_else(|_| vec![attestor.public_key()]);
     let mut files = promoted(ledger, &trusted, provider)?.map_or_else(Vec::new, |p| p.files);
     if let Some(earlier) = earlier {
-        let theirs = written(&dir(earlier)).0;
+        let theirs = written(earlier).0;
         files.retain(|f| !theirs.iter().any(|t| t.name == f.name));
         files.extend(theirs);
     }
-    seed(&dir(dispatch_dir), &files)
+    seed(folder, &files)
 }
 
 /// What a worker left in its memory folder `dir`: each regular file with a plain name

@@ -74,7 +74,7 @@ pub fn promote(
     let states = desk.states()?;
     let state = Desk::named(&states, std::slice::from_ref(id))?[0];
     let provider = state.provider.as_deref().unwrap_or_default();
-    let dir = memory::dir(&crate::dispatch::dir_of(&desk.ctx.project.root, id));
+    let dir = folder(desk, id, provider);
     Ok(memory::promote(
         &change(desk, provider, note),
         id,
@@ -113,8 +113,7 @@ fn change<'a>(desk: &'a Desk<'a>, provider: &'a str, note: Option<&'a str>) -> C
 }
 
 fn read(desk: &Desk<'_>, id: &DispatchId, provider: &str, kept: &[MemoryPromoted]) -> Proposal {
-    let dir = memory::dir(&crate::dispatch::dir_of(&desk.ctx.project.root, id));
-    let (written, passed_over) = memory::written(&dir);
+    let (written, passed_over) = memory::written(&folder(desk, id, provider));
     let theirs = kept.iter().find(|k| k.provider == provider);
     Proposal {
         id: id.clone(),
@@ -122,4 +121,10 @@ fn read(desk: &Desk<'_>, id: &DispatchId, provider: &str, kept: &[MemoryPromoted
         files: memory::proposed(written, theirs.map_or(&[][..], |k| &k.files)),
         passed_over,
     }
+}
+
+/// The memory folder of dispatch `id` of CLI `provider`.
+fn folder(desk: &Desk<'_>, id: &DispatchId, provider: &str) -> std::path::PathBuf {
+    let root = &desk.ctx.project.root;
+    crate::provider::cli::memory_folder(provider, &crate::dispatch::dir_of(root, id), root)
 }

@@ -323,7 +323,8 @@ fn promote_memory(ctx: &Context<'_>, config: &Config, role: Option<&str>, id: &D
         by: &by,
         note: Some("promoted by its merge"),
     };
-    let dir = crate::memory::dir(&crate::dispatch::dir_of(r.root, id));
+    let dispatch_dir = crate::dispatch::dir_of(r.root, id);
+    let dir = crate::provider::cli::memory_folder(&provider, &dispatch_dir, r.root);
     let _ = crate::memory::promote(&change, id, &dir, &[]);
 }
 

@@ -707,10 +707,11 @@ fn seed_memory(ctx: &Context<'_>, spec: &Spec) -> Result<(), DispatchError> {
     let Some(cli) = spec.cli().filter(|c| c.keeps_memory()) else {
         return Ok(());
     };
-    let earlier =
-        (spec.continues.as_ref()).map(|c| super::super::dir_of(&spec.repo_root, &c.dispatch_id));
-    let (dir, earlier) = (&spec.dispatch_dir, earlier.as_deref());
-    crate::memory::seed_dispatch(ctx.ledger, ctx.attestor, cli.name(), dir, earlier)
+    let folder = |dispatch_dir: &Path| cli.memory_folder(dispatch_dir, &spec.repo_root);
+    let earlier = (spec.continues.as_ref())
+        .map(|c| folder(&super::super::dir_of(&spec.repo_root, &c.dispatch_id)));
+    let (dir, earlier) = (folder(&spec.dispatch_dir), earlier.as_deref());
+    crate::memory::seed_dispatch(ctx.ledger, ctx.attestor, cli.name(), &dir, earlier)
         .map_err(|e| DispatchError::Memory(Box::new(e)))
 }
 

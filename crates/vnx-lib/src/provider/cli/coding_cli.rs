@@ -260,6 +260,15 @@ pub trait CodingCli: Sync {
         false
     }
 
+    /// Where a CLI that [keeps memory](Self::keeps_memory) keeps it for the dispatch whose
+    /// directory is `dispatch_dir`, in the repository whose main checkout is `main_checkout`:
+    /// the dispatch's memory folder unless its CLI lays its memory out below a base it is
+    /// pointed at.
+    fn memory_folder(&self, dispatch_dir: &Path, main_checkout: &Path) -> PathBuf {
+        let _ = main_checkout;
+        crate::memory::dir(dispatch_dir)
+    }
+
     /// Its headless event stream, when it writes one vnx parses: see [`HeadlessStream`].
     fn stream(&self) -> Option<&'static HeadlessStream> {
         None

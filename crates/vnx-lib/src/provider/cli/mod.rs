@@ -18,6 +18,8 @@
 //! What has not (ADR 0054 lists it): doctor's folder trust, egress
 //! defaults, the session files' places (`provider/session`).
 
+use std::path::{Path, PathBuf};
+
 use serde_json::Value;
 
 use crate::receipts::kinds::OutputFormat;
@@ -244,6 +246,15 @@ pub fn of(provider: Provider) -> &'static dyn CodingCli {
 /// `None` for a declared provider's name.
 pub fn named(name: &str) -> Option<&'static dyn CodingCli> {
     Provider::parse(name).ok().map(of)
+}
+
+/// The memory folder of a dispatch of CLI `provider` ([`CodingCli::memory_folder`]; the
+/// dispatch's own folder for a CLI vnx does not know).
+pub fn memory_folder(provider: &str, dispatch_dir: &Path, main_checkout: &Path) -> PathBuf {
+    named(provider).map_or_else(
+        || crate::memory::dir(dispatch_dir),
+        |cli| cli.memory_folder(dispatch_dir, main_checkout),
+    )
 }
 
 /// The CLI whose hooks send `event` (as `vnx __hook` names it).

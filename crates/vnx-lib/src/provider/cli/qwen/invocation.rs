@@ -19,7 +19,8 @@ pub(super) fn permission_flags(permission: Permission) -> &'static [&'static str
     }
 }
 
-/// Its argv in the lane asked for. Unless told not to, qwen starts node a second time with a
+/// Its argv in the lane asked for, its memory's base in the dispatch's directory
+/// ([`super::memory`]). Unless told not to, qwen starts node a second time with a
 /// heap limit of half the machine's memory (qwen 0.15.10): two node
 /// processes per worker, about 1.2 s of CPU more per start (3.3 against 2.0 CPU-s for a
 /// one-line headless turn, measured), and each of many workers allowed half the memory.
@@ -30,6 +31,11 @@ pub(super) fn argv(s: &Start<'_>) -> Result<Argv, ProviderError> {
         headless(s)
     };
     argv.env.push((NO_RELAUNCH.into(), "true".into()));
+    let base = super::memory::base(s.w.dispatch_dir);
+    argv.env.push((
+        super::memory::BASE_VAR.into(),
+        base.to_string_lossy().into(),
+    ));
     Ok(argv)
 }
 
@@ -192,7 +198,11 @@ mod tests {
                     "QWEN_CODE_SYSTEM_SETTINGS_PATH".to_owned(),
                     "/d/hooks/qwen-settings.json".to_owned()
                 ),
-                (NO_RELAUNCH.to_owned(), "true".to_owned())
+                (NO_RELAUNCH.to_owned(), "true".to_owned()),
+                (
+                    "QWEN_CODE_MEMORY_BASE_DIR".to_owned(),
+                    "/d/qwen-memory".to_owned()
+                )
             ]
         );
         // A follow-up resumes its session instead.

@@ -2,11 +2,11 @@
 //! (`invocation`); its headless stream (`qwen PROMPT -o stream-json`) parsed for the receipt
 //! (`events`) and rendered as a transcript (`transcript`); its TUI's hooks (`hooks`), session
 //! files and their usage (`sessions`), drawn as a transcript (`session`); its folder trust
-//! (`trust`); where it keeps its state. Its exit code says nothing: it exits 0 after an
+//! (`trust`); where it keeps its state and its memory (`memory`). Its exit code says nothing: it exits 0 after an
 //! HTTP 400 or 500 and after a denied tool, so the outcome is read from its events and
 //! vnx's own report.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::argv::{Argv, Start, Wanted};
 use super::coding_cli::{CodingCli, McpConfig};
@@ -22,6 +22,7 @@ use crate::sandbox::StatePath;
 mod events;
 pub mod hooks;
 mod invocation;
+mod memory;
 mod session;
 mod sessions;
 mod transcript;
@@ -148,6 +149,15 @@ impl CodingCli for Qwen {
     /// gives it its hooks.
     fn dispatch_files(&self, launch: &Launch<'_>) -> Vec<(&'static str, Vec<u8>)> {
         launch.settings_file(&TURN_END, hooks::SETTINGS_FILE, hooks::settings)
+    }
+
+    /// Its auto memory, moved to the dispatch's directory by `QWEN_CODE_MEMORY_BASE_DIR`.
+    fn keeps_memory(&self) -> bool {
+        true
+    }
+
+    fn memory_folder(&self, dispatch_dir: &Path, main_checkout: &Path) -> PathBuf {
+        memory::folder(dispatch_dir, main_checkout)
     }
 
     /// `~/.qwen` (settings, `projects/<cwd>/chats/<id>.jsonl` sessions, `debug/`), or
