@@ -492,16 +492,27 @@ fn real_clis_run_sandboxed_with_the_full_posture() {
         );
         // The CLI kept its session in the dispatch's own place (its sandbox showed it where
         // the CLI keeps sessions), which the signed start names; a follow-up resumes it there.
-        let place = main.join(format!(".vnx-data/dispatches/{id}/sessions"));
-        assert_eq!(
-            started["cli_homes"]["sessions"],
-            place.to_str().unwrap(),
-            "{at}"
-        );
+        // gemini has a home of its own in every dispatch (ADR 0126), its sessions in it: the
+        // start names that home, and a follow-up's home holds a copy of the chain's.
+        let own_home = cli == "gemini";
+        let place = match own_home {
+            true => main.join(format!(".vnx-data/dispatches/{id}/own-home/.gemini")),
+            false => main.join(format!(".vnx-data/dispatches/{id}/sessions")),
+        };
+        let recorded = match own_home {
+            true => &started["cli_homes"][cli],
+            false => &started["cli_homes"]["sessions"],
+        };
+        assert_eq!(recorded, place.to_str().unwrap(), "{at}");
+        let sessions = if own_home {
+            place.join("tmp")
+        } else {
+            place.clone()
+        };
         assert!(
-            files_under(&place) > 0,
+            files_under(&sessions) > 0,
             "{at} no session file in {}",
-            place.display()
+            sessions.display()
         );
         let f = rig.follow_up(
             &id,
@@ -517,11 +528,16 @@ fn real_clis_run_sandboxed_with_the_full_posture() {
         );
         let fid = fc["dispatch_id"].as_str().unwrap().to_owned();
         let fstarted = &rig.repo.receipts(&fid)[0];
-        assert_eq!(
-            fstarted["cli_homes"]["sessions"],
-            place.to_str().unwrap(),
-            "{at}"
-        );
+        if own_home {
+            let theirs = main.join(format!(".vnx-data/dispatches/{fid}/own-home/.gemini"));
+            assert_eq!(fstarted["cli_homes"][cli], theirs.to_str().unwrap(), "{at}");
+        } else {
+            assert_eq!(
+                fstarted["cli_homes"]["sessions"],
+                place.to_str().unwrap(),
+                "{at}"
+            );
+        }
         assert_eq!(fstarted["session_id"], c["session_id"], "{at} {fstarted}");
     }
     rig.repo.verify_ok();

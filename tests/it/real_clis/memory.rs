@@ -1,10 +1,11 @@
-//! The real CLIs' auto memory kept with its dispatch (ADR 0126). Claude 2.1.197 and Qwen
-//! Code 0.15.10 load `MEMORY.md` of their auto memory folder into every request, and that
-//! folder is the repository's, shared by its worktrees (`~/.claude/projects/<main
-//! checkout>/memory/`, `~/.qwen/projects/<main checkout>/memory/`). A worker writes a lesson
-//! to its memory, and a lesson is planted in the shared folder: the next dispatch sends the
-//! model neither; once a person promoted the worker's, the next one sends it. The CLI run by
-//! hand in the main checkout sends the planted one (the control).
+//! The real CLIs' memory kept with its dispatch (ADR 0126). Claude 2.1.197 and Qwen Code
+//! 0.15.10 load `MEMORY.md` of their auto memory folder into every request, and that folder
+//! is the repository's, shared by its worktrees (`~/.claude/projects/<main
+//! checkout>/memory/`, `~/.qwen/projects/<main checkout>/memory/`); gemini 0.61 loads
+//! `~/.gemini/GEMINI.md` into every session, whatever the folder. A worker writes a lesson to
+//! its memory, and a lesson is planted in the shared file: the next dispatch sends the model
+//! neither; once a person promoted the worker's, the next one sends it. The CLI run by hand
+//! in the main checkout sends the planted one (the control).
 
 use super::{Rig, explain, step};
 use crate::common::{completion, run};
@@ -47,44 +48,69 @@ fn dispatch(rig: &Rig, cli: &str, id: &str, instruction: &str) -> usize {
 #[ignore = "needs the real claude (tests/support/install-clis.sh)"]
 fn real_claudes_memory_is_loaded_by_no_later_dispatch_until_a_person_promotes_it() {
     // claude's folder for a dispatch: the one vnx names in its settings.
-    probe("claude", ".claude", |_| "memory".into());
+    probe(&Memory {
+        cli: "claude",
+        shared: &|s| format!(".claude/projects/{s}/memory/MEMORY.md"),
+        writes: &|_| "memory/MEMORY.md".into(),
+        kept: &|_| "memory/MEMORY.md".into(),
+    });
 }
 
 #[test]
 #[ignore = "needs the real qwen (tests/support/install-clis.sh)"]
 fn real_qwens_memory_is_loaded_by_no_later_dispatch_until_a_person_promotes_it() {
     // qwen's folder for a dispatch: below the base vnx names, as in its home.
-    probe("qwen", ".qwen", |sanitized| {
-        format!("qwen-memory/projects/{sanitized}/memory")
+    let folder = |s: &str| format!("qwen-memory/projects/{s}/memory/MEMORY.md");
+    probe(&Memory {
+        cli: "qwen",
+        shared: &|s| format!(".qwen/projects/{s}/memory/MEMORY.md"),
+        writes: &folder,
+        kept: &folder,
     });
 }
 
-/// The probe for `cli`, whose home is `home_dir` in the user's home and whose memory of a
-/// dispatch is `folder(sanitized main checkout)` in the dispatch's directory.
-fn probe(cli: &str, home_dir: &str, folder: impl Fn(&str) -> String) {
+#[test]
+#[ignore = "needs the real gemini (tests/support/install-clis.sh)"]
+fn real_geminis_memory_is_loaded_by_no_later_dispatch_until_a_person_promotes_it() {
+    // gemini's memory file is in its home: the user's is every session's; a dispatch's is
+    // in the home of its own vnx gives it, and is the dispatch's memory folder's file.
+    probe(&Memory {
+        cli: "gemini",
+        shared: &|_| ".gemini/GEMINI.md".into(),
+        writes: &|_| "own-home/.gemini/GEMINI.md".into(),
+        kept: &|_| "memory/GEMINI.md".into(),
+    });
+}
+
+/// Where a CLI's memory is, each given the main checkout's path sanitized: the file every
+/// worktree shares, relative to the user's home (`shared`); the file a worker writes as its
+/// memory (`writes`) and where vnx keeps it (`kept`), relative to its dispatch's directory.
+struct Memory<'a> {
+    cli: &'a str,
+    shared: &'a dyn Fn(&str) -> String,
+    writes: &'a dyn Fn(&str) -> String,
+    kept: &'a dyn Fn(&str) -> String,
+}
+
+/// The probe for one CLI's memory.
+fn probe(m: &Memory<'_>) {
+    let cli = m.cli;
     let rig = Rig::new();
     let root = rig.repo.env.path().canonicalize().unwrap();
-    // The folder every worktree of the repository shares, planted as a worker could.
+    // The file every worktree of the repository shares, planted as a worker could.
     let sanitized: String = (root.to_string_lossy().chars())
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
         .collect();
-    let shared = rig
-        .repo
-        .env
-        .home()
-        .join(home_dir)
-        .join("projects")
-        .join(&sanitized)
-        .join("memory");
-    std::fs::create_dir_all(&shared).unwrap();
-    std::fs::write(shared.join("MEMORY.md"), format!("- {SHARED}\n")).unwrap();
+    let shared = rig.repo.env.home().join((m.shared)(&sanitized));
+    std::fs::create_dir_all(shared.parent().unwrap()).unwrap();
+    std::fs::write(&shared, format!("- {SHARED}\n")).unwrap();
 
     let planter = "D-0a0a0a0a0a01";
-    let memory = root
-        .join(".vnx-data/dispatches")
-        .join(planter)
-        .join(folder(&sanitized))
-        .join("MEMORY.md");
+    let dir = root.join(".vnx-data/dispatches").join(planter);
+    let (writes, memory) = (
+        dir.join((m.writes)(&sanitized)),
+        dir.join((m.kept)(&sanitized)),
+    );
     let from = dispatch(
         &rig,
         cli,
@@ -92,12 +118,12 @@ fn probe(cli: &str, home_dir: &str, folder: impl Fn(&str) -> String) {
         &format!(
             "Remember this lesson.\n\\@model write {} - {LESSON}\n\\@model write a.txt a\n\
              \\@model run vnx report --status done --summary remembered\n\\@model say Done.",
-            memory.display()
+            writes.display()
         ),
     );
     assert!(
         !sent(&rig, from, SHARED),
-        "{cli}: the shared folder was loaded"
+        "{cli}: the shared file was loaded"
     );
     let written = std::fs::read_to_string(&memory).unwrap_or_default();
     assert!(
@@ -122,7 +148,7 @@ fn probe(cli: &str, home_dir: &str, folder: impl Fn(&str) -> String) {
     );
     assert!(
         !sent(&rig, from, SHARED),
-        "{cli}: the shared folder was loaded"
+        "{cli}: the shared file was loaded"
     );
 
     let promoted = run(rig.vnx().args(["memory", "promote", planter]));
@@ -134,10 +160,10 @@ fn probe(cli: &str, home_dir: &str, folder: impl Fn(&str) -> String) {
     );
     assert!(
         !sent(&rig, from, SHARED),
-        "{cli}: the shared folder was loaded"
+        "{cli}: the shared file was loaded"
     );
 
-    // The control: the CLI run by hand in the main checkout loads the shared folder.
+    // The control: the CLI run by hand in the main checkout loads the shared file.
     let from = rig.server.requests().len();
     let mut by_hand = std::process::Command::new(cli);
     by_hand

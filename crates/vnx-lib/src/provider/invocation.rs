@@ -120,7 +120,12 @@ impl Provider {
             transport,
             prompt_arg,
         };
-        let made = cli.argv(&start)?;
+        let mut made = cli.argv(&start)?;
+        if let Some(own) = cli.own_home() {
+            let home = cli::OwnHome::of(w.dispatch_dir);
+            made.env
+                .push((own.var.to_owned(), home.to_string_lossy().into_owned()));
+        }
         Ok(Invocation {
             argv: made.argv,
             env: made.env,

@@ -45,7 +45,7 @@ pub(super) fn plan(
 /// top-level regular files (never through a link; each at most [`MAX_FILE`], all at most
 /// [`MAX_TOTAL`]; what is over, unreadable or not a regular file is left out). A real
 /// directory that does not exist gives an empty copy.
-pub(super) fn seed(homes: &[PrivateHome]) -> Result<(), SandboxError> {
+pub(crate) fn seed(homes: &[PrivateHome]) -> Result<(), SandboxError> {
     let io = |path: &Path| {
         let path = path.to_owned();
         move |source| SandboxError::Io { path, source }

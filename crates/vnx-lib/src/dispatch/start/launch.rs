@@ -136,6 +136,7 @@ impl Drop for Undo<'_> {
         // A sandboxed worker's private copy of its CLI's home holds the user's login: it
         // goes even when the dispatch directory stays as evidence.
         let _ = crate::sandbox::home::remove(self.dispatch_dir);
+        super::carried::forget_logins(self.dispatch_dir);
         if let Some(q) = &self.quarantine {
             let _ = fs::remove_dir_all(q);
         }
@@ -276,7 +277,8 @@ fn launch_claimed(
         crate::admission::limits::enforce(limits, crate::admission::limits::has_prlimit);
     }
     write_dispatch_dir(plan, &spec)?;
-    seed_memory(ctx, &spec)?;
+    super::carried::seed_own_home(ctx, &spec)?;
+    super::carried::seed_memory(ctx, &spec)?;
     crate::steps::reached(crate::steps::launch::WORKTREE_MADE);
     // The start and its constraint decisions are one group commit, the start first: a
     // dispatch's first receipt is its `dispatch_started` (unless it was refused).
@@ -672,60 +674,6 @@ fn claim_dispatch_dir(spec: &Spec) -> Result<fs::File, DispatchError> {
     }
 }
 
-/// The most a carried session file may weigh.
-const MAX_CARRIED_BYTES: u64 = 16 * 1024 * 1024;
-
-/// A follow-up that resumes a session its CLI keeps in the dispatch directory (its
-/// `CodingCli::carried_files`) starts with those files of the dispatch it continues. They
-/// are the earlier worker's: read without following a link, bounded, and only handed back
-/// to the same CLI as its own history. A missing or unreadable one is left out (the session
-/// then starts afresh).
-fn carry_session(spec: &Spec) -> Result<(), DispatchError> {
-    let (Some(continues), Some(cli)) = (
-        spec.continues.as_ref().filter(|c| c.session_id.is_some()),
-        spec.cli(),
-    ) else {
-        return Ok(());
-    };
-    let Some(earlier) = spec
-        .dispatch_dir
-        .parent()
-        .map(|d| d.join(continues.dispatch_id.as_str()))
-    else {
-        return Ok(());
-    };
-    carry(
-        &earlier,
-        &spec.dispatch_dir,
-        cli.carried_files(),
-        MAX_CARRIED_BYTES,
-    )
-}
-
-/// The memory folder of a CLI that keeps memory ([`crate::memory`]), seeded.
-fn seed_memory(ctx: &Context<'_>, spec: &Spec) -> Result<(), DispatchError> {
-    let Some(cli) = spec.cli().filter(|c| c.keeps_memory()) else {
-        return Ok(());
-    };
-    let folder = |dispatch_dir: &Path| cli.memory_folder(dispatch_dir, &spec.repo_root);
-    let earlier = (spec.continues.as_ref())
-        .map(|c| folder(&super::super::dir_of(&spec.repo_root, &c.dispatch_id)));
-    let (dir, earlier) = (folder(&spec.dispatch_dir), earlier.as_deref());
-    crate::memory::seed_dispatch(ctx.ledger, ctx.attestor, cli.name(), &dir, earlier)
-        .map_err(|e| DispatchError::Memory(Box::new(e)))
-}
-
-/// Copies the files `names` of `earlier` (a worker's: read bounded) into `dir`, if it can.
-fn carry(earlier: &Path, dir: &Path, names: &[&str], max: u64) -> Result<(), DispatchError> {
-    for name in names {
-        if let Ok(data) = crate::files::read_bounded(&earlier.join(name), max) {
-            let path = dir.join(name);
-            crate::files::write_private(&path, &data).map_err(io_err(&path))?;
-        }
-    }
-    Ok(())
-}
-
 fn write_dispatch_dir(plan: &Plan, spec: &Spec) -> Result<(), DispatchError> {
     let dir = &spec.dispatch_dir;
     let write = |name: &str, data: &[u8]| {
@@ -749,49 +697,11 @@ fn write_dispatch_dir(plan: &Plan, spec: &Spec) -> Result<(), DispatchError> {
         }
         write(name, &data)?;
     }
-    carry_session(spec)?;
+    super::carried::carry_session(spec)?;
     // `vnx` on the worker's PATH, for the completion protocol's `vnx report`.
     let bin = dir.join("bin");
     crate::files::private_dir(&bin).map_err(io_err(&bin))?;
     std::os::unix::fs::symlink(&spec.vnx, bin.join("vnx")).map_err(io_err(&bin))?;
     let data = serde_json::to_vec_pretty(spec).expect("specs serialize");
     write("spec.json", &data)
-}
-
-#[cfg(test)]
-#[expect(
-    clippy::disallowed_methods,
-    reason = "a test makes a FIFO with mkfifo(1)"
-)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_carried_session_file_is_copied_but_never_through_a_link_or_oversize() {
-        let tmp = tempfile::tempdir().unwrap();
-        let (earlier, dir) = (tmp.path().join("D-1"), tmp.path().join("D-2"));
-        std::fs::create_dir_all(&earlier).unwrap();
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(earlier.join("chat.md"), "the earlier turn\n").unwrap();
-        let secret = tmp.path().join("secret");
-        std::fs::write(&secret, "SECRET\n").unwrap();
-        std::os::unix::fs::symlink(&secret, earlier.join("linked.md")).unwrap();
-        std::fs::write(earlier.join("big.md"), "x".repeat(100)).unwrap();
-        assert!(
-            std::process::Command::new("mkfifo")
-                .arg(earlier.join("fifo.md"))
-                .status()
-                .unwrap()
-                .success()
-        );
-        let names = ["chat.md", "linked.md", "big.md", "fifo.md", "missing.md"];
-        carry(&earlier, &dir, &names, 64).unwrap();
-        assert_eq!(
-            std::fs::read_to_string(dir.join("chat.md")).unwrap(),
-            "the earlier turn\n"
-        );
-        for left_out in ["linked.md", "big.md", "fifo.md", "missing.md"] {
-            assert!(!dir.join(left_out).exists(), "{left_out}");
-        }
-    }
 }

@@ -7,6 +7,7 @@
 //! dispatch (`follow_up`) and a recorded dispatch run again (`replay`) are launches too.
 
 mod base;
+pub(crate) mod carried;
 mod checks;
 pub mod compose;
 pub mod egress;

@@ -338,11 +338,31 @@ fn homes_and_sessions(
     Option<crate::sandbox::SessionPlace>,
 ) {
     let mut homes = homes_of(ctx, resolved, invocation);
+    // A CLI given a home of its own keeps its sessions there, in the dispatch's directory.
+    if let Resolved::Builtin(provider) = resolved
+        && let Some(own) = provider.cli().own_home()
+    {
+        let home = crate::provider::cli::OwnHome::of(dispatch_dir).join(own.state);
+        homes.homes.insert(provider.name().to_owned(), home);
+        return (homes, None);
+    }
     let sessions = sandboxed
         .then(|| session_place(resolved, &homes, req.continues.as_ref(), dispatch_dir))
         .flatten();
     homes.sessions = sessions.as_ref().map(|s| s.dir.clone());
     (homes, sessions)
+}
+
+/// Where the CLIs keep their state as the dispatching environment says.
+pub(super) fn users_homes(ctx: &Context<'_>) -> crate::provider::session::Homes {
+    use crate::provider::session::Homes;
+    match ctx.env {
+        Some(env) => Homes::of_env(env, ctx.machine.home.clone()),
+        None => Homes::of(
+            |name| ctx.machine.state_vars.get(name).cloned(),
+            ctx.machine.home.clone(),
+        ),
+    }
 }
 
 fn homes_of(
@@ -351,13 +371,7 @@ fn homes_of(
     invocation: &Invocation,
 ) -> crate::provider::session::Homes {
     use crate::provider::session::Homes;
-    let mut homes = match ctx.env {
-        Some(env) => Homes::of_env(env, ctx.machine.home.clone()),
-        None => Homes::of(
-            |name| ctx.machine.state_vars.get(name).cloned(),
-            ctx.machine.home.clone(),
-        ),
-    };
+    let mut homes = users_homes(ctx);
     if let (Resolved::Declared(name, _), Some(session)) = (resolved, &invocation.tui.session) {
         let home = match ctx.env {
             Some(env) => Homes::home_of_env(env, ctx.machine.home.clone()),

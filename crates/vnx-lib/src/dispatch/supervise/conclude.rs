@@ -68,6 +68,8 @@ pub(in crate::dispatch) fn conclude(
     if spec.sandbox.is_some() {
         let _ = crate::sandbox::home::remove(&spec.dispatch_dir);
     }
+    // So does the login copied into a home of its CLI's own; its sessions stay.
+    crate::dispatch::start::carried::forget_logins(&spec.dispatch_dir);
     // A sandboxed worker's commits wait in its quarantine until git has checked them; if they
     // cannot be brought in, the worktree and the quarantine stay as they are.
     let imported = match spec.sandbox.as_ref().and_then(|s| s.git.as_ref()) {

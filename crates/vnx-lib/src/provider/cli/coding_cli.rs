@@ -39,6 +39,27 @@ pub fn check_valid(provider: &'static str, model: Option<&str>) -> Result<(), Pr
     }
 }
 
+/// A home of its own that vnx gives a CLI in each dispatch's directory (ADR 0126), for a CLI
+/// that keeps memory in its home which nothing short of moving the whole home moves: the CLI
+/// is pointed at it by `var` and keeps its state in `state` below it, seeded from the user's
+/// but for its memory file `memory`, which is the dispatch's memory folder's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OwnHome {
+    /// The variable that moves its home.
+    pub var: &'static str,
+    /// Its state directory below the home.
+    pub state: &'static str,
+    /// Its memory file in the state directory (it loads it into every session).
+    pub memory: &'static str,
+}
+
+impl OwnHome {
+    /// The home in the dispatch directory `dispatch_dir`.
+    pub fn of(dispatch_dir: &Path) -> PathBuf {
+        dispatch_dir.join("own-home")
+    }
+}
+
 /// Where `vnx init --mcp` registers `vnx mcp` with a CLI.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum McpConfig {
@@ -258,6 +279,13 @@ pub trait CodingCli: Sync {
     /// what its worker writes there stays with the dispatch until a person promotes it.
     fn keeps_memory(&self) -> bool {
         false
+    }
+
+    /// The home of its own each of its dispatches gives it, where it keeps memory that only
+    /// moving its whole home moves ([`OwnHome`]); `None`: it runs in the user's home (or its
+    /// sandbox's private copy of it).
+    fn own_home(&self) -> Option<OwnHome> {
+        None
     }
 
     /// Where a CLI that [keeps memory](Self::keeps_memory) keeps it for the dispatch whose

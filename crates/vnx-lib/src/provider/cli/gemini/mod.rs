@@ -153,6 +153,22 @@ impl CodingCli for Gemini {
         })
     }
 
+    /// A home of its own in every dispatch (`GEMINI_CLI_HOME`; seen on 0.61): its memory
+    /// file `GEMINI.md` there loads into every session, and its file tools may write it (and
+    /// its project memory in `tmp/`) without the worktree's bounds.
+    fn own_home(&self) -> Option<super::OwnHome> {
+        Some(super::OwnHome {
+            var: "GEMINI_CLI_HOME",
+            state: ".gemini",
+            memory: "GEMINI.md",
+        })
+    }
+
+    /// Its `GEMINI.md`, in its own home ([`Self::own_home`]).
+    fn keeps_memory(&self) -> bool {
+        true
+    }
+
     fn home(&self, var: &dyn Fn(&str) -> Option<PathBuf>, home: Option<&Path>) -> Option<PathBuf> {
         var("GEMINI_CLI_HOME")
             .or_else(|| home.map(Path::to_owned))
