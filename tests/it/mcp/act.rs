@@ -116,6 +116,49 @@ async fn only_the_allowed_tools_are_served_and_none_without_the_flag_or_the_conf
     c.cancel().await.unwrap();
 }
 
+/// A dispatch a client asked for `after` another waits in the queue; whoever's command then
+/// starts it (the first one's supervisor, or the CLI's `vnx wait`: the client is gone), its
+/// start names the client that asked, not the drainer.
+#[tokio::test]
+async fn a_queued_dispatch_names_who_asked_whoever_starts_it() {
+    let repo = Repo::new();
+    configure(&repo, ACT_ALL);
+    // The first runs a few seconds (a usage limit it waits out), started from the CLI.
+    let (a, b) = ("D-0a1b2c3d4e71", "D-0a1b2c3d4e72");
+    let r = run(repo.vnx().args([
+        "dispatch-agent",
+        "--agent",
+        "implementer",
+        "--provider",
+        "demo",
+        "--model",
+        "limit",
+        "--id",
+        a,
+        "--detach",
+        "--instruction",
+        "add the demo output",
+    ]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let tmp = tempfile::tempdir().unwrap();
+    let c = connect_acting(&repo, tmp.path(), |_| {}).await;
+    let after = serde_json::json!({"instruction": "add more", "provider": "demo",
+        "model": "commit", "dispatch_id": b, "after": [a]});
+    act(&c, "dispatch", after).await.unwrap();
+    c.cancel().await.unwrap();
+    assert!(
+        receipts_of(&repo, "dispatch_started", b).is_empty(),
+        "it waits in the queue while {a} runs"
+    );
+    let r = run(repo.vnx().args(["wait", a, b, "--timeout", "60"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let started = &receipts_of(&repo, "dispatch_started", b)[0];
+    assert_eq!(
+        started["started_by"], "orchestrator 1.0 via MCP",
+        "{started:#}"
+    );
+}
+
 #[tokio::test]
 async fn a_client_dispatches_waits_merges_and_is_named_on_each_receipt() {
     let repo = Repo::new();

@@ -258,10 +258,14 @@ fn start_entry(
     let kept = crate::dispatch::worker_env::take(&entry::env_path(data, &e.id))
         .ok()
         .flatten();
+    // Who asked for it, not whose command drains the queue (an entry queued before they
+    // were kept: the draining command's).
     let ctx = Context {
         tmux: &tmux,
         ledger: &e.ledger,
         env: kept.as_deref().or(ctx.env),
+        by: e.started_by.as_deref().or(ctx.by),
+        by_worker: e.started_by_dispatch.as_ref().or(ctx.by_worker),
         ..*ctx
     };
     let mut request = e.request();

@@ -50,6 +50,13 @@ pub struct Entry {
     /// receipt for each new reason).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub held: Option<String>,
+    /// Who asked for it (`dispatch_started.started_by`), whoever's command drains the queue.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_by: Option<String>,
+    /// The dispatch whose worker asked for it, which may therefore never govern it
+    /// (`dispatch_started.started_by_dispatch`), whoever drains the queue.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_by_dispatch: Option<DispatchId>,
 }
 
 /// What a dispatch queued for a remote host starts with there.

@@ -271,6 +271,8 @@ pub fn submit(
         request: entry::QueuedRequest::of(req),
         remote: None,
         held: None,
+        started_by: ctx.by.map(str::to_owned),
+        started_by_dispatch: ctx.by_worker.cloned(),
     };
     if let Some(env) = ctx.env {
         let env_path = entry::env_path(&data, &spec.id);

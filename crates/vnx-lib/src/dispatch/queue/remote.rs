@@ -221,6 +221,8 @@ pub fn submit_remote(
             args: request.args.clone(),
         }),
         held: None,
+        started_by: ctx.by.map(str::to_owned),
+        started_by_dispatch: ctx.by_worker.cloned(),
     };
     let slots = usage(&hosts, &running);
     let full = if target == "any" {
