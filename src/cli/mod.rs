@@ -11,6 +11,7 @@ mod audit_verify;
 mod audit_walk;
 mod best_of;
 mod cancel;
+mod capture;
 mod clean;
 mod compare;
 mod complete;
@@ -144,6 +145,8 @@ enum Command {
     Complete(complete::Args),
     #[command(name = "__evidence-reach", hide = true)]
     EvidenceReach(evidence_reach::Args),
+    #[command(name = "__capture", hide = true)]
+    Capture(capture::Args),
     #[command(name = "__relay", hide = true)]
     Relay(relay::Args),
     #[command(name = "__place-relay", hide = true)]
@@ -401,6 +404,7 @@ pub fn run() -> ExitCode {
         Command::Hook(a) => hook::run(a),
         Command::Complete(a) => complete::run(a),
         Command::EvidenceReach(a) => evidence_reach::run(a),
+        Command::Capture(a) => capture::run(a),
         Command::Relay(a) => relay::run(a),
         Command::PlaceRelay(a) => place_relay::run(a),
         Command::RemoteSync(a) => remote_sync::run(a),

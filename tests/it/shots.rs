@@ -365,6 +365,58 @@ fn a_sandboxed_dispatchs_preview_runs_in_its_sandbox() {
     assert!(log.contains("Read-only file system"), "{log}");
 }
 
+/// A dispatch sandboxed without a network: its preview cannot be reached from outside its
+/// sandbox, so vnx runs the preview and Chromium in one (`vnx __capture` inside it), where
+/// they share its loopback; the images are read back and hashed outside.
+#[test]
+fn a_dispatch_without_a_network_has_its_screenshots_taken_inside_its_sandbox() {
+    let repo = Repo::new();
+    let chromium = stand_in_chromium(&repo.env.path().join(".git"));
+    let pwned = repo.env.path().join("pwned.txt");
+    let preview = format!(
+        "[sh, -c, 'echo pwned > {}; exec python3 -m http.server --bind 127.0.0.1 \"$VNX_PORT\"']",
+        pwned.display()
+    );
+    configure_looks(&repo, &chromium.to_string_lossy(), &preview, 60);
+    let r = repo.dispatch_as(
+        "implementer",
+        "commit",
+        &[
+            "--sandbox",
+            "--network",
+            "off",
+            "--instruction",
+            "add a greeting",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let id = crate::common::completion(&r)["dispatch_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (r, report) = gate_check(&repo, &id);
+    assert_eq!(r.code, 0, "{}\n{report:#}", r.stderr);
+    let result = repo.events("gate_result").pop().unwrap();
+    assert_eq!(result["sandbox"]["network"], "off", "{result:#}");
+    let shots = result["screenshots"].as_array().unwrap();
+    assert_eq!(shots.len(), 4, "{result:#}");
+    for shot in shots {
+        let file = shot["file"].as_str().unwrap();
+        assert_eq!(shot["sha256"], sha256(file), "{shot:#}");
+        let page = std::fs::read(file).unwrap();
+        assert!(page.starts_with(b"\x89PNG"), "{file}");
+    }
+    assert!(
+        !pwned.exists(),
+        "the preview could not write the main checkout"
+    );
+    let log = std::fs::read_to_string(report["gates"][0]["output_path"].as_str().unwrap()).unwrap();
+    assert!(
+        log.contains("Read-only file system"),
+        "the preview's output: {log}"
+    );
+}
+
 /// A task, not its role, asks for the screenshots (`--gate`): its merge takes them first (and
 /// is held while they are missing), its follow-up keeps the ask, another task of the same role
 /// merges without them, and a gate the config does not declare is refused before anything is
@@ -436,4 +488,68 @@ fn a_task_that_asks_for_screenshots_has_them_taken_before_its_merge() {
     let r = run(repo.vnx().args(["merge", &plain]));
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(!r.stderr.contains("gate looks"), "{}", r.stderr);
+}
+
+/// A screenshots gate only wanted (`required: false`): `vnx merge` takes the pictures it
+/// never took of the head, and keeps them as a required gate's are; a preview that never
+/// starts is said, and holds neither `gate-check` nor the merge.
+#[test]
+fn wanted_screenshots_are_taken_at_the_merge_and_hold_nothing_when_they_fail() {
+    let tools = tempfile::tempdir().unwrap();
+    let chromium = stand_in_chromium(tools.path());
+    let wanted = |repo: &Repo, preview: &str, timeout: u32| {
+        configure(
+            repo,
+            &format!(
+                "gates:\n  looks:\n    kind: screenshots\n    preview: {preview}\n    \
+                 paths: [/]\n    chromium: {}\n    timeout: {timeout}\n    required: false\n\
+                 roles:\n  implementer: {{gates: [looks]}}\n",
+                chromium.display()
+            ),
+        )
+    };
+    let conditions = |repo: &Repo, id: &str| {
+        let r = run(repo.vnx().args(["merge", id, "--check", "--json"]));
+        let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+        let plan = v.as_array().map_or(&v, |a| &a[0]);
+        let plan = plan.get("plan").unwrap_or(plan);
+        (plan["conditions"].as_array().unwrap().iter())
+            .map(|c| c["name"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+
+    let repo = Repo::new();
+    wanted(&repo, STATIC_PREVIEW, 30);
+    let id = committed(&repo, "implementer");
+    assert!(
+        !conditions(&repo, &id).contains(&"evidence_present".to_owned()),
+        "wanted evidence is no condition"
+    );
+    let r = run(repo.vnx().args(["merge", &id]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let result = repo
+        .events("gate_result")
+        .pop()
+        .expect("the merge took them");
+    assert_eq!(result["gate"], "looks");
+    assert_eq!(result["status"], "pass", "{result:#}");
+    let shot = &result["screenshots"][0];
+    let file = shot["file"].as_str().unwrap();
+    assert_eq!(shot["sha256"], sha256(file), "{result:#}");
+
+    let repo = Repo::new();
+    wanted(&repo, "[sleep, '30']", 2);
+    let id = committed(&repo, "implementer");
+    let (r, report) = gate_check(&repo, &id);
+    assert_eq!(r.code, 0, "a wanted gate holds nothing: {}", r.stderr);
+    assert_eq!(report["gates"][0]["status"], "error", "{report:#}");
+    let notes = report["notes"].to_string();
+    assert!(notes.contains("(wanted, not required)"), "{notes}");
+    let r = run(repo.vnx().args(["merge", &id]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        repo.events("gate_result").len(),
+        1,
+        "a failed wanted gate is not run again at the merge"
+    );
 }

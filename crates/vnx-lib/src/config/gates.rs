@@ -42,6 +42,16 @@ pub struct GateDef {
     /// Seconds without any output after which the gate counts as stalled and is stopped.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub idle_timeout: Option<u64>,
+    /// Whether a merge waits for it (the default). A gate that is not required is wanted:
+    /// it runs where the required ones run and what it shows is kept, but its result never
+    /// holds a merge. (Absent from the canonical JSON when required, so declaring it does not
+    /// change an existing gate's hash.)
+    #[serde(skip_serializing_if = "is_true")]
+    pub required: bool,
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
 }
 
 /// What a gate runs.
@@ -115,6 +125,7 @@ pub(super) struct RawGate {
     chromium: Option<Spanned<String>>,
     timeout: Option<Spanned<i64>>,
     idle_timeout: Option<Spanned<i64>>,
+    required: Option<bool>,
 }
 
 impl Validator<'_> {
@@ -243,6 +254,7 @@ impl Validator<'_> {
             kind,
             timeout,
             idle_timeout,
+            required: raw.required.unwrap_or(true),
         })
     }
 
@@ -423,11 +435,19 @@ mod tests {
                 },
                 timeout: DEFAULT_TIMEOUT,
                 idle_timeout: None,
+                required: true,
             }
         );
         assert_eq!(
             serde_json::to_string(&g).unwrap(),
             r#"{"kind":"command","argv":["make","check"],"timeout":600}"#
+        );
+        // A gate that is wanted, not required: only then is `required` in its hash.
+        let wanted = gate("    kind: command\n    argv: [make, check]\n    required: false\n");
+        assert!(!wanted.required);
+        assert_eq!(
+            serde_json::to_string(&wanted).unwrap(),
+            r#"{"kind":"command","argv":["make","check"],"timeout":600,"required":false}"#
         );
         let reviewer = Provider::DEFAULT.name();
         let g = gate(&format!(

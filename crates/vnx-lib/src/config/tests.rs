@@ -196,6 +196,7 @@ fn full_example() {
                     },
                     timeout: 900,
                     idle_timeout: Some(120),
+                    required: true,
                 },
             ),
             (
@@ -208,6 +209,7 @@ fn full_example() {
                     },
                     timeout: gates::DEFAULT_TIMEOUT,
                     idle_timeout: None,
+                    required: true,
                 },
             ),
         ]

@@ -217,9 +217,22 @@ pub(crate) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> GateError + 
     move |source| GateError::Io { path, source }
 }
 
-/// The gates a dispatch's merge requires: its role's, then those its task `asked` for
-/// (`--gate`) that the role does not list. `Err` with the reason when the role names none.
+/// The gates a dispatch's merge requires: of its [listed gates](listed_gates), those whose
+/// definition is `required` (the default). `Err` with the reason when the role names none.
 pub fn required_gates(
+    config: &Config,
+    role: Option<&str>,
+    asked: &[String],
+) -> Result<Vec<String>, String> {
+    let mut gates = listed_gates(config, role, asked)?;
+    gates.retain(|g| config.gates.get(g).is_none_or(|d| d.required));
+    Ok(gates)
+}
+
+/// The gates a dispatch runs: its role's, then those its task `asked` for (`--gate`) that
+/// the role does not list, required or only wanted. `Err` with the reason when the role
+/// names none.
+pub fn listed_gates(
     config: &Config,
     role: Option<&str>,
     asked: &[String],
@@ -252,12 +265,13 @@ fn new_run_id() -> String {
     )
 }
 
-/// Runs the gates dispatch `id` requires and records the evidence. See the module docs.
+/// Runs the gates dispatch `id` lists (required and wanted) and records the evidence; only a
+/// required one's failure holds. See the module docs.
 pub fn check(ctx: &Context<'_>, id: &DispatchId) -> Result<Report, GateError> {
     check_selected(ctx, id, None)
 }
 
-/// As [`check`], but runs only the required gates named in `only` (`None`: all of them), as
+/// As [`check`], but runs only the listed gates named in `only` (`None`: all of them), as
 /// `vnx merge` does for the gates that have no current pass; the report says which ran.
 pub fn check_selected(
     ctx: &Context<'_>,
@@ -304,28 +318,29 @@ pub fn check_selected(
     if base.is_none() {
         reasons.push("its start receipt records no base commit".into());
     }
-    let required = match required_gates(&config, ev.role(), ev.asked_gates()) {
+    let listed = match listed_gates(&config, ev.role(), ev.asked_gates()) {
         Ok(gates) => Some(gates),
         Err(why) => {
             reasons.push(why);
             None
         }
     };
+    let required = required_gates(&config, ev.role(), ev.asked_gates()).ok();
     let mut gates = Vec::new();
-    if let (true, Some(required), Some(head), Some(base)) =
-        (reasons.is_empty(), &required, &head, &base)
+    if let (true, Some(listed), Some(head), Some(base)) =
+        (reasons.is_empty(), &listed, &head, &base)
     {
-        if required.is_empty() {
+        if listed.is_empty() {
             notes.push(format!(
                 "role `{}` requires no gates (`gates: []` in .vnx/config.yaml)",
                 ev.role().unwrap_or_default()
             ));
         }
-        let selected: Vec<&String> = required
+        let selected: Vec<&String> = listed
             .iter()
             .filter(|name| only.is_none_or(|o| o.contains(name)))
             .collect();
-        if selected.len() < required.len() {
+        if selected.len() < listed.len() {
             let names: Vec<&str> = selected.iter().map(|n| n.as_str()).collect();
             notes.push(format!(
                 "ran only the gates without a current pass: {}",
@@ -364,12 +379,17 @@ pub fn check_selected(
         for result in results {
             let outcome = result?;
             if outcome.status != Status::Pass {
-                reasons.push(format!(
+                let said = format!(
                     "gate `{}`: {}: {}",
                     outcome.gate,
                     outcome.status.name(),
                     outcome.reason.as_deref().unwrap_or("(no reason)")
-                ));
+                );
+                // A wanted gate is said, and holds nothing.
+                match config.gates[&outcome.gate].required {
+                    true => reasons.push(said),
+                    false => notes.push(format!("{said} (wanted, not required)")),
+                }
             }
             gates.push(outcome);
         }

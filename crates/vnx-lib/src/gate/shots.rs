@@ -2,7 +2,9 @@
 //! the head on the dispatch's port (`VNX_PORT`), in the dispatch's sandbox when it ran in one,
 //! waited for until it listens, each page photographed by headless Chromium at each window
 //! size, the preview's group stopped, and each image kept in the gate's directory (where the
-//! worker cannot write) with its SHA-256 for the signed `gate_result`. Everything runs within
+//! worker cannot write) with its SHA-256 for the signed `gate_result`. In a sandbox without a
+//! network the preview and Chromium run together inside one (`vnx __capture`, [`Capture`]),
+//! and the images are read back and hashed outside. Everything runs within
 //! the gate's `timeout`; a preview that never listens or a Chromium that leaves no image is
 //! an error, never a pass.
 
@@ -71,13 +73,6 @@ fn photograph(
     // the worker's scripts): its shape with the checkout writable, and Chromium's directory.
     let shapes = match s.sandbox {
         None => None,
-        Some(shape) if shape.network == Network::Off => {
-            return Err(
-                "the dispatch's sandbox has no network, so a preview in it cannot be \
-                        reached from outside it; it was not run with one"
-                    .into(),
-            );
-        }
         Some(shape) => {
             let preview = shape.for_gate(checkout);
             crate::sandbox::probe::check(Some(&preview.program)).map_err(|e| {
@@ -90,48 +85,185 @@ fn photograph(
     };
     o.sandbox = shapes.as_ref().map(|(preview, _)| preview.clone());
     let port = free_port(s.port).map_err(|e| format!("no free port for the preview: {e}"))?;
-    let wrap = |shape: Option<&Shape>, argv: Vec<OsString>| match shape {
+    let c = Capture {
+        preview: w.preview.to_vec(),
+        env: vec![
+            ("VNX_DISPATCH_ID".into(), s.id.to_string()),
+            ("VNX_HEAD_COMMIT".into(), s.head.to_string()),
+            ("VNX_PORT".into(), port.to_string()),
+        ],
+        checkout: checkout.to_owned(),
+        paths: w.paths.to_vec(),
+        sizes: w.sizes.to_vec(),
+        chromium,
+        port,
+        shots: shots.to_owned(),
+        output: o.output_path.clone(),
+    };
+    match &shapes {
+        // Without a network each sandbox has a loopback of its own: the preview and
+        // Chromium run in one, driven by vnx inside it.
+        Some((_, browser)) if browser.network == Network::Off => {
+            within(s.ctx.vnx, browser, &c, deadline)
+        }
+        _ => {
+            let (preview, browser) = (
+                shapes.as_ref().map(|(p, _)| p),
+                shapes.as_ref().map(|(_, b)| b),
+            );
+            run_capture(&c, deadline, &|a| wrap(preview, a), &|a| wrap(browser, a))
+        }
+    }
+}
+
+/// `argv` in `shape`, when there is one.
+fn wrap(shape: Option<&Shape>, argv: Vec<OsString>) -> Vec<OsString> {
+    match shape {
         Some(shape) => shape.wrap(&argv),
         None => argv,
-    };
-    let argv = wrap(
-        shapes.as_ref().map(|(p, _)| p),
-        w.preview.iter().map(OsString::from).collect(),
-    );
-    let cmd = Cmd::new(&argv[0])
-        .args(&argv[1..])
-        .cwd(checkout)
-        .env("VNX_DISPATCH_ID", s.id)
-        .env("VNX_HEAD_COMMIT", s.head)
-        .env("VNX_PORT", port.to_string());
-    let log = File::create(&o.output_path).map_err(|e| format!("could not write the log: {e}"))?;
+    }
+}
+
+/// One capture, wherever it runs: here (the preview and Chromium each wrapped in the worker's
+/// sandbox when it had one), or inside a sandbox without a network, where `vnx __capture`
+/// runs it so that both share that sandbox's loopback.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct Capture {
+    /// The preview's program and arguments.
+    pub preview: Vec<String>,
+    /// Its environment beyond the inherited one (`VNX_PORT` among it).
+    pub env: Vec<(String, String)>,
+    /// The checkout of the head it runs in.
+    pub checkout: PathBuf,
+    /// The pages.
+    pub paths: Vec<String>,
+    /// The window sizes.
+    pub sizes: Vec<(u32, u32)>,
+    /// Chromium's binary.
+    pub chromium: PathBuf,
+    /// The preview's port on 127.0.0.1.
+    pub port: u16,
+    /// Where the images (and Chromium's profile and logs) go.
+    pub shots: PathBuf,
+    /// The preview's output.
+    pub output: PathBuf,
+}
+
+/// The images of `c`, in the order taken.
+fn shots_of(c: &Capture) -> impl Iterator<Item = Shot<'_>> {
+    (c.paths.iter().enumerate()).flat_map(move |(n, path)| {
+        c.sizes.iter().map(move |&size| Shot {
+            n: n + 1,
+            path,
+            size,
+            port: c.port,
+        })
+    })
+}
+
+/// Runs capture `c` until `deadline`: its preview started (its argv through `preview`), waited
+/// for, each image taken (Chromium's argv through `browser`), the preview's group stopped.
+fn run_capture(
+    c: &Capture,
+    deadline: Instant,
+    preview: &dyn Fn(Vec<OsString>) -> Vec<OsString>,
+    browser: &dyn Fn(Vec<OsString>) -> Vec<OsString>,
+) -> Result<Vec<Screenshot>, String> {
+    let argv = preview(c.preview.iter().map(OsString::from).collect());
+    let mut cmd = Cmd::new(&argv[0]).args(&argv[1..]).cwd(&c.checkout);
+    for (k, v) in &c.env {
+        cmd = cmd.env(k, v);
+    }
+    let log = File::create(&c.output).map_err(|e| format!("could not write the log: {e}"))?;
     let err = log.try_clone().map_err(|e| e.to_string())?;
-    let mut preview = Group::spawn(&cmd, |c| {
+    let mut group = Group::spawn(&cmd, |c| {
         c.stdin(Stdio::null())
             .stdout(Stdio::from(log))
             .stderr(Stdio::from(err));
     })
     .map_err(|e| format!("the preview could not start: {e}"))?;
-    let taken = listening(&mut preview, port, deadline).and_then(|()| {
-        let browser = shapes.as_ref().map(|(_, b)| b);
-        let mut images = Vec::new();
-        for (n, path) in w.paths.iter().enumerate() {
-            for &size in w.sizes {
-                let shot = Shot {
-                    n: n + 1,
-                    path,
-                    size,
-                    port,
-                };
-                images.push(shot.take(&chromium, shots, deadline, |a| wrap(browser, a))?);
-            }
-        }
-        Ok(images)
+    let taken = listening(&mut group, c.port, deadline).and_then(|()| {
+        (shots_of(c).map(|shot| shot.take(&c.chromium, &c.shots, deadline, browser))).collect()
     });
     // The preview and whatever it started go with its group.
-    let _ = preview.stop(crate::dispatch::GRACE);
+    let _ = group.stop(crate::dispatch::GRACE);
     taken
 }
+
+/// Runs capture `c` here, as `vnx __capture` does inside a sandbox without a network: the
+/// number of images taken, or why none.
+pub fn capture_here(c: &Capture, seconds: u64) -> Result<usize, String> {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    run_capture(c, deadline, &|a| a, &|a| a).map(|images| images.len())
+}
+
+/// The file a capture run inside a sandbox is handed, in its images' directory.
+const CAPTURE_FILE: &str = "capture.json";
+
+/// Runs capture `c` inside the sandbox `shape` through vnx's own binary `vnx` (`vnx
+/// __capture`), its preview's output in the images' directory (the only one it may write
+/// beside the checkout) and copied to the gate's log after; then reads back each image it
+/// should have left, as [`Shot::take`] does. Nothing it says decides what was taken: an
+/// image is one because its file is there, a PNG, hashed here.
+fn within(
+    vnx: &Path,
+    shape: &Shape,
+    c: &Capture,
+    deadline: Instant,
+) -> Result<Vec<Screenshot>, String> {
+    let inside = Capture {
+        output: c.shots.join("preview.log"),
+        ..c.clone()
+    };
+    let request = c.shots.join(CAPTURE_FILE);
+    let data = serde_json::to_vec(&inside).expect("a capture serializes");
+    crate::files::write_private(&request, &data)
+        .map_err(|e| format!("could not write {}: {e}", request.display()))?;
+    let mut shape = shape.clone();
+    shape.read_only.push(vnx.to_owned());
+    let left = deadline
+        .saturating_duration_since(Instant::now())
+        .as_secs()
+        .max(1);
+    let argv = shape.wrap(&[
+        vnx.as_os_str().to_owned(),
+        "__capture".into(),
+        request.clone().into(),
+        left.to_string().into(),
+    ]);
+    let limits = Limits {
+        timeout: Duration::from_secs(left + 5),
+        idle: None,
+        grace: crate::dispatch::GRACE,
+    };
+    let log = c.shots.join("capture.log");
+    let cmd = Cmd::new(&argv[0]).args(&argv[1..]).cwd(&c.shots);
+    let ended = run::run(&cmd, None, &log, None, limits)
+        .map_or_else(|e| Ended::NotStarted(e.to_string()), |(ended, _)| ended);
+    let said = crate::files::read_bounded(&inside.output, MAX_LOG_BYTES).unwrap_or_default();
+    let _ = std::fs::write(&c.output, said);
+    let failed = match &ended {
+        Ended::Exited(status) if status.success() => None,
+        Ended::Exited(status) => Some(format!("exited ({status})")),
+        other => other.failure(),
+    };
+    if let Some(why) = failed {
+        let told = crate::files::read_bounded(&log, MAX_LOG_BYTES).unwrap_or_default();
+        let told = String::from_utf8_lossy(&told);
+        let last = told
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("");
+        return Err(format!("the capture in the sandbox {why}: {last}"));
+    }
+    shots_of(c)
+        .map(|shot| shot.collected(&c.shots, &log))
+        .collect()
+}
+
+/// The most of a log read back.
+const MAX_LOG_BYTES: u64 = 4 << 20;
 
 /// The Chromium a screenshots gate runs: its `chromium:` (a path, or a name looked up on
 /// PATH), else `chromium` on PATH; why none, else.
@@ -200,7 +332,7 @@ impl Shot<'_> {
         chromium: &Path,
         dir: &Path,
         deadline: Instant,
-        wrap: impl Fn(Vec<OsString>) -> Vec<OsString>,
+        wrap: &dyn Fn(Vec<OsString>) -> Vec<OsString>,
     ) -> Result<Screenshot, String> {
         let (width, height) = self.size;
         let stem = format!("{}-{width}x{height}", self.n);
@@ -234,18 +366,36 @@ impl Shot<'_> {
         let log = dir.join(format!("{stem}.log"));
         let ended = run::run(&cmd, None, &log, None, limits)
             .map_or_else(|e| Ended::NotStarted(e.to_string()), |(ended, _)| ended);
-        let what = format!("Chromium at {url} ({width}x{height})");
         if let Some(why) = ended.failure() {
-            return Err(format!("{what} {why}"));
+            return Err(format!("{} {why}", self.what()));
         }
+        self.collected(dir, &log)
+    }
+
+    /// `Chromium at URL (WxH)`.
+    fn what(&self) -> String {
+        let (width, height) = self.size;
+        let url = format!("http://127.0.0.1:{}{}", self.port, self.path);
+        format!("Chromium at {url} ({width}x{height})")
+    }
+
+    /// The image this shot left in `dir` (`log`: where what made it said why not), read back
+    /// bounded, checked a PNG and hashed.
+    fn collected(&self, dir: &Path, log: &Path) -> Result<Screenshot, String> {
+        let (width, height) = self.size;
+        let file = dir.join(format!("{}-{width}x{height}.png", self.n));
         let data = crate::files::read_bounded(&file, MAX_IMAGE_BYTES).map_err(|e| {
             format!(
-                "{what} left no image ({e}; its output is in {})",
+                "{} left no image ({e}; its output is in {})",
+                self.what(),
                 log.display()
             )
         })?;
         if !data.starts_with(b"\x89PNG\r\n\x1a\n") {
-            return Err(format!("{what} left a file that is not a PNG image"));
+            return Err(format!(
+                "{} left a file that is not a PNG image",
+                self.what()
+            ));
         }
         Ok(Screenshot {
             path: self.path.to_owned(),

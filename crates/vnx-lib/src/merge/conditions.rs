@@ -435,7 +435,8 @@ fn gates(config: &Config, ev: &Evidence, plan: &mut Plan) -> Result<String, Stri
 }
 
 /// The required gates of dispatch `id` that have no current pass for its recorded head
-/// (none yet, or one under a definition since changed): what `vnx merge` runs itself. Empty
+/// (none yet, or one under a definition since changed), and the wanted ones never run for
+/// it: what `vnx merge` runs itself. Empty
 /// when the dispatch did not complete done, its role names no gates, or the ledger holds
 /// receipts about it vnx did not write (the merge refuses those whatever the gates say).
 pub fn gates_without_a_pass(config: &Config, ev: &Evidence, id: &DispatchId) -> Vec<String> {
@@ -450,11 +451,19 @@ pub fn gates_without_a_pass(config: &Config, ev: &Evidence, id: &DispatchId) -> 
         ..empty_plan(id)
     };
     let _ = gates(config, ev, &mut plan);
-    plan.gates
-        .into_iter()
+    let mut out: Vec<String> = (plan.gates.into_iter())
         .filter(|g| matches!(g.status.as_str(), "missing" | "stale"))
         .map(|g| g.gate)
-        .collect()
+        .collect();
+    // A gate only wanted runs once for the head, for what it shows; its result holds nothing.
+    let listed = crate::gate::listed_gates(config, ev.role(), ev.asked_gates());
+    out.extend(
+        listed
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|g| !config.gates[g].required && ev.latest_result(g, head.as_str()).is_none()),
+    );
+    out
 }
 
 fn base(repo: &Repo, plan: &mut Plan, scratch: Option<&Path>) -> Result<String, String> {
