@@ -298,11 +298,32 @@ fn real_chromium_photographs_a_static_preview_and_the_merge_passes() {
         inside["gates"][0]["sandbox"]["kind"], "bubblewrap",
         "{inside:#}"
     );
+    // Without a network: the preview and Chromium in one sandbox, driven by `vnx __capture`.
+    let r = repo.dispatch_as(
+        "implementer",
+        "commit",
+        &[
+            "--sandbox",
+            "--network",
+            "off",
+            "--instruction",
+            "still more",
+        ],
+    );
+    let offline = crate::common::completion(&r)["dispatch_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (r, off) = gate_check(&repo, &offline);
+    assert_eq!(r.code, 0, "{}\n{off:#}", r.stderr);
+    assert_eq!(off["gates"][0]["sandbox"]["network"], "off", "{off:#}");
     let looks = &report["gates"][0];
     // The figure docs/benchmarks.md records: two pages at two sizes, checkout included.
     eprintln!(
-        "screenshots gate: {} s; in the dispatch's sandbox: {} s",
-        looks["duration_seconds"], inside["gates"][0]["duration_seconds"]
+        "screenshots gate: {} s; in the dispatch's sandbox: {} s; without a network: {} s",
+        looks["duration_seconds"],
+        inside["gates"][0]["duration_seconds"],
+        off["gates"][0]["duration_seconds"]
     );
     let result = repo.events("gate_result").pop().unwrap();
     let shots = result["screenshots"].as_array().unwrap();

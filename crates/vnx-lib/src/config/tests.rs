@@ -1,5 +1,4 @@
-//! Tests of loading and validating `.vnx/config.yaml` (the gate section's own are in `gates`,
-//! the template expansion's in `template`).
+//! Tests of loading and validating `.vnx/config.yaml` (`gates` and `template` test their own).
 
 use super::*;
 use crate::provider::kinds::{Lane, OutputFormat, PromptTransport, ProviderCompletion};
