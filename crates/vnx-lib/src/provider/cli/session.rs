@@ -277,7 +277,7 @@ pub fn dirs(dir: &Path) -> Vec<(String, PathBuf)> {
 }
 
 /// `dir`'s entries and their own metadata (a link is a link), when `dir` is a directory and
-/// not a link; at most [`MAX_ENTRIES`].
+/// not a link; at most `MAX_ENTRIES`.
 pub fn entries(dir: &Path) -> Vec<(String, std::fs::Metadata)> {
     if !std::fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir()) {
         return Vec::new();
