@@ -354,36 +354,9 @@ fn real_chromium_photographs_a_static_preview_and_the_merge_passes() {
 
 #[test]
 fn a_sandboxed_dispatchs_preview_runs_in_its_sandbox() {
-    let repo = Repo::new();
-    // The stand-in where the sandbox shows it: inside the repository (read-only there).
-    let chromium = stand_in_chromium(&repo.env.path().join(".git"));
-    let pwned = repo.env.path().join("pwned.txt");
-    let preview = format!(
-        "[sh, -c, 'echo pwned > {}; exec python3 -m http.server --bind 127.0.0.1 \"$VNX_PORT\"']",
-        pwned.display()
-    );
-    configure_looks(&repo, &chromium.to_string_lossy(), &preview, 60);
-    let r = repo.dispatch_as(
-        "implementer",
-        "commit",
-        &["--sandbox", "--instruction", "add a greeting"],
-    );
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    let id = crate::common::completion(&r)["dispatch_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let (r, report) = gate_check(&repo, &id);
-    assert_eq!(r.code, 0, "{}\n{report:#}", r.stderr);
-    let result = repo.events("gate_result").pop().unwrap();
+    let (_repo, result) = sandboxed_capture(&[]);
     assert_eq!(result["sandbox"]["kind"], "bubblewrap", "{result:#}");
     assert_eq!(result["screenshots"].as_array().unwrap().len(), 4);
-    assert!(
-        !pwned.exists(),
-        "the preview could not write the main checkout"
-    );
-    let log = std::fs::read_to_string(report["gates"][0]["output_path"].as_str().unwrap()).unwrap();
-    assert!(log.contains("Read-only file system"), "{log}");
 }
 
 /// A dispatch sandboxed without a network: its preview cannot be reached from outside its
@@ -391,33 +364,7 @@ fn a_sandboxed_dispatchs_preview_runs_in_its_sandbox() {
 /// they share its loopback; the images are read back and hashed outside.
 #[test]
 fn a_dispatch_without_a_network_has_its_screenshots_taken_inside_its_sandbox() {
-    let repo = Repo::new();
-    let chromium = stand_in_chromium(&repo.env.path().join(".git"));
-    let pwned = repo.env.path().join("pwned.txt");
-    let preview = format!(
-        "[sh, -c, 'echo pwned > {}; exec python3 -m http.server --bind 127.0.0.1 \"$VNX_PORT\"']",
-        pwned.display()
-    );
-    configure_looks(&repo, &chromium.to_string_lossy(), &preview, 60);
-    let r = repo.dispatch_as(
-        "implementer",
-        "commit",
-        &[
-            "--sandbox",
-            "--network",
-            "off",
-            "--instruction",
-            "add a greeting",
-        ],
-    );
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    let id = crate::common::completion(&r)["dispatch_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let (r, report) = gate_check(&repo, &id);
-    assert_eq!(r.code, 0, "{}\n{report:#}", r.stderr);
-    let result = repo.events("gate_result").pop().unwrap();
+    let (_repo, result) = sandboxed_capture(&["--network", "off"]);
     assert_eq!(result["sandbox"]["network"], "off", "{result:#}");
     let shots = result["screenshots"].as_array().unwrap();
     assert_eq!(shots.len(), 4, "{result:#}");
@@ -427,15 +374,39 @@ fn a_dispatch_without_a_network_has_its_screenshots_taken_inside_its_sandbox() {
         let page = std::fs::read(file).unwrap();
         assert!(page.starts_with(b"\x89PNG"), "{file}");
     }
+}
+
+/// A sandboxed dispatch (`--sandbox` and `extra`) whose preview tries to write the main
+/// checkout, gate-checked: the repository and the `gate_result`, after checking the preview
+/// could not.
+fn sandboxed_capture(extra: &[&str]) -> (Repo, serde_json::Value) {
+    let repo = Repo::new();
+    // The stand-in where the sandbox shows it: inside the repository (read-only there).
+    let chromium = stand_in_chromium(&repo.env.path().join(".git"));
+    let pwned = repo.env.path().join("pwned.txt");
+    let preview = format!(
+        "[sh, -c, 'echo pwned > {}; exec python3 -m http.server --bind 127.0.0.1 \"$VNX_PORT\"']",
+        pwned.display()
+    );
+    configure_looks(&repo, &chromium.to_string_lossy(), &preview, 60);
+    let mut args = vec!["--sandbox", "--instruction", "add a greeting"];
+    args.extend(extra);
+    let r = repo.dispatch_as("implementer", "commit", &args);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let id = crate::common::completion(&r)["dispatch_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (r, report) = gate_check(&repo, &id);
+    assert_eq!(r.code, 0, "{}\n{report:#}", r.stderr);
     assert!(
         !pwned.exists(),
         "the preview could not write the main checkout"
     );
     let log = std::fs::read_to_string(report["gates"][0]["output_path"].as_str().unwrap()).unwrap();
-    assert!(
-        log.contains("Read-only file system"),
-        "the preview's output: {log}"
-    );
+    assert!(log.contains("Read-only file system"), "{log}");
+    let result = repo.events("gate_result").pop().unwrap();
+    (repo, result)
 }
 
 /// A task, not its role, asks for the screenshots (`--gate`): its merge takes them first (and
