@@ -190,13 +190,7 @@ mod tests {
         std::fs::write(&secret, "SECRET\n").unwrap();
         std::os::unix::fs::symlink(&secret, earlier.join("linked.md")).unwrap();
         std::fs::write(earlier.join("big.md"), "x".repeat(100)).unwrap();
-        assert!(
-            std::process::Command::new("mkfifo")
-                .arg(earlier.join("fifo.md"))
-                .status()
-                .unwrap()
-                .success()
-        );
+        fifo(&earlier.join("fifo.md"));
         let names = ["chat.md", "linked.md", "big.md", "fifo.md", "missing.md"];
         carry(&earlier, &dir, &names, 64).unwrap();
         assert_eq!(
