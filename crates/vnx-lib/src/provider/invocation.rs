@@ -120,12 +120,7 @@ impl Provider {
             transport,
             prompt_arg,
         };
-        let mut made = cli.argv(&start)?;
-        if let Some(own) = cli.own_home() {
-            let home = cli::OwnHome::of(w.dispatch_dir);
-            made.env
-                .push((own.var.to_owned(), home.to_string_lossy().into_owned()));
-        }
+        let made = cli.argv(&start)?;
         Ok(Invocation {
             argv: made.argv,
             env: made.env,

@@ -650,7 +650,16 @@ impl Worker<'_> {
             allow: self.allow,
         };
         match self.resolved {
-            Resolved::Builtin(p) => p.invocation(&wanted),
+            Resolved::Builtin(p) => p.invocation(&wanted).map(|mut inv| {
+                // A dispatch's CLI runs in the home of its own its launch seeds (a review
+                // gate's, which nothing seeds, in the user's).
+                if let Some(own) = p.cli().own_home() {
+                    let home = crate::provider::cli::OwnHome::of(self.dispatch_dir);
+                    inv.env
+                        .push((own.var.to_owned(), home.to_string_lossy().into_owned()));
+                }
+                inv
+            }),
             Resolved::Declared(name, def) => declared_invocation(name, def, &wanted),
         }
     }

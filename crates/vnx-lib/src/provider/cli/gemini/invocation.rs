@@ -73,6 +73,22 @@ mod tests {
     use crate::provider::kinds::PromptTransport;
     use crate::provider::{Lane, Permission, Provider};
 
+    /// Its invocation as such (a review gate's) keeps the user's home: only a dispatch, whose
+    /// launch seeds a home of its own, names one (`dispatch::start::plan`).
+    #[test]
+    fn its_invocation_names_no_home_of_its_own() {
+        for lane in [Lane::Headless, Lane::Interactive] {
+            let inv = Provider::Gemini
+                .invocation(&wanted(lane, Permission::Ask, 10))
+                .unwrap();
+            assert!(
+                !inv.env.iter().any(|(k, _)| k == "GEMINI_CLI_HOME"),
+                "{lane:?} {:?}",
+                inv.env
+            );
+        }
+    }
+
     #[test]
     fn the_roles_commands_run_unasked_by_a_policy_file_not_the_deprecated_flag() {
         let allow = ["cargo test".to_owned()];
