@@ -31,6 +31,8 @@ mod gate_check;
 mod group;
 mod hook;
 mod init;
+mod key_relay;
+mod key_tunnel;
 mod mcp;
 mod memory;
 mod merge;
@@ -149,6 +151,10 @@ enum Command {
     Capture(capture::Args),
     #[command(name = "__relay", hide = true)]
     Relay(relay::Args),
+    #[command(name = "__key-relay", hide = true)]
+    KeyRelay(key_relay::Args),
+    #[command(name = "__key-tunnel", hide = true)]
+    KeyTunnel(key_tunnel::Args),
     #[command(name = "__place-relay", hide = true)]
     PlaceRelay(place_relay::Args),
     #[command(name = "__remote-sync", hide = true)]
@@ -405,6 +411,8 @@ pub fn run() -> ExitCode {
         Command::Complete(a) => complete::run(a),
         Command::EvidenceReach(a) => evidence_reach::run(a),
         Command::Capture(a) => capture::run(a),
+        Command::KeyRelay(a) => key_relay::run(a),
+        Command::KeyTunnel(a) => key_tunnel::run(a),
         Command::Relay(a) => relay::run(a),
         Command::PlaceRelay(a) => place_relay::run(a),
         Command::RemoteSync(a) => remote_sync::run(a),

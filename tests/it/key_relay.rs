@@ -10,11 +10,11 @@ use std::sync::{Arc, Mutex};
 
 use crate::common::{Fakes, Repo, completion, configure};
 
-const KEY: &str = "sk-ant-api03-the-users-real-key-0123456789abcdefghij";
+pub(crate) const KEY: &str = "sk-ant-api03-the-users-real-key-0123456789abcdefghij";
 const OTHER_KEY: &str = "sk-another-clis-real-key-9876543210";
 
 /// A provider on loopback: each request's head (lowercased), and a short event stream back.
-fn provider() -> (u16, Arc<Mutex<Vec<String>>>) {
+pub(crate) fn provider() -> (u16, Arc<Mutex<Vec<String>>>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let seen = Arc::new(Mutex::new(Vec::new()));
@@ -54,7 +54,7 @@ git add answer.txt refused.txt env.txt procs.txt && git commit -qm seen
 "#;
 
 /// Every file under `dir` whose bytes hold `needle`.
-fn holding(dir: &std::path::Path, needle: &str) -> Vec<std::path::PathBuf> {
+pub(crate) fn holding(dir: &std::path::Path, needle: &str) -> Vec<std::path::PathBuf> {
     let mut found = Vec::new();
     for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
         let path = e.path();
@@ -183,4 +183,97 @@ fn a_sandboxed_worker_holds_a_placeholder_and_the_provider_gets_the_key() {
     for key in [KEY, OTHER_KEY] {
         assert_eq!(holding(&data, key), Vec::<std::path::PathBuf>::new());
     }
+}
+
+/// What a worker on a host runs: as [`PROBE`], without `/proc` (the ssh host stands in on
+/// this machine, where every process of the test is in view; a container's and a pod's
+/// probes, which have their own, are in `container_keys`).
+const HOST_PROBE: &str = r#"curl -sS -H "x-api-key: $ANTHROPIC_API_KEY" -d '{}' "$ANTHROPIC_BASE_URL/v1/messages" > answer.txt 2>&1
+curl -sS -o /dev/null -w '%{http_code}' -H 'x-api-key: not-the-placeholder' -d '{}' "$ANTHROPIC_BASE_URL/v1/messages" > refused.txt 2>&1
+curl -sS -o /dev/null -w '%{http_code}' -H "x-api-key: $ANTHROPIC_API_KEY" -d "{\"k\":\"-----BEGIN OPENSSH PRIVATE KEY-----\\nb3BlbnNzaC1rZXktdjEAAAAA\\n-----END OPENSSH PRIVATE KEY-----\"}" "$ANTHROPIC_BASE_URL/v1/messages" > secret.txt 2>&1
+env > env.txt
+git add answer.txt refused.txt secret.txt env.txt && git commit -qm seen
+"#;
+
+#[test]
+fn a_worker_on_a_host_that_relays_credentials_holds_a_placeholder_through_a_keeper_here() {
+    let fakes = Fakes::new();
+    let path = fakes.path().into_string().expect("PATH is UTF-8");
+    let logs = fakes.log_dir().display().to_string();
+    let remote = crate::common::Remote::with_login(|_, _| {
+        vec![("PATH".into(), path), ("VNX_FAKE_LOG_DIR".into(), logs)]
+    });
+    let repo = &remote.repo;
+    remote.declare_with(
+        "relayed",
+        env!("CARGO_BIN_EXE_vnx"),
+        "    credentials: relay\n",
+    );
+    std::fs::write(repo.env.path().join("probe.sh"), HOST_PROBE).unwrap();
+    repo.env.git(&["add", "probe.sh"]);
+    repo.env.git(&["commit", "-qm", "probe"]);
+    // The host's vnx reads its own clone's configuration.
+    let there = remote.clone_dir().join(".vnx/config.yaml");
+    let mut config = std::fs::read_to_string(&there).unwrap();
+    config.push_str("roles:\n  implementer:\n    allow: [\"sh -c\"]\n");
+    std::fs::write(&there, config).unwrap();
+    let (port, seen) = provider();
+    let base = format!("http://127.0.0.1:{port}");
+    let id = "D-6b3y000000h0";
+    let mut cmd = repo.vnx();
+    cmd.env("ANTHROPIC_API_KEY", KEY)
+        .env("ANTHROPIC_BASE_URL", &base)
+        .args(["dispatch-agent", "--agent", "implementer", "--json"])
+        .args(["--id", id, "--deadline", "60", "--provider", "claude"])
+        .args(["--lane", "headless", "--permission", "edits"])
+        .args(["--host", "relayed", "--instruction"])
+        .arg(
+            "probe the relay\n@fake run sh -c 'sh probe.sh'\n\
+             @fake run vnx report --status done --summary probed",
+        );
+    let r = crate::common::run(cmd);
+    let worker_log = remote
+        .clone_dir()
+        .join(format!(".vnx-data/dispatches/{id}/worker.log"));
+    assert_eq!(
+        completion(&r)["status"],
+        "done",
+        "{}\n{}",
+        r.stderr,
+        std::fs::read_to_string(worker_log).unwrap_or_default()
+    );
+    let file = |name: &str| repo.on_branch(id, name);
+    assert!(
+        file("answer.txt").contains("hello from the provider"),
+        "{}",
+        file("answer.txt")
+    );
+    assert_eq!(file("refused.txt"), "401");
+    // The egress policy still runs on what leaves: a private key is refused here.
+    assert_eq!(file("secret.txt"), "403");
+    let heads = std::mem::take(&mut *seen.lock().unwrap());
+    assert_eq!(heads.len(), 1, "{heads:?}");
+    assert!(
+        heads[0].contains(&format!("x-api-key: {}\r\n", KEY.to_lowercase())),
+        "{heads:?}"
+    );
+    let env = file("env.txt");
+    assert!(env.contains("ANTHROPIC_API_KEY=vnx-relay-"), "{env}");
+    assert!(
+        env.contains("ANTHROPIC_BASE_URL=http://127.0.0.1:"),
+        "{env}"
+    );
+    assert!(!env.contains(KEY), "{env}");
+    // The keeper ends once its dispatch has ended here, and the key is in no file here.
+    let keys = repo.env.path().join(".vnx-data/remote/keys/relayed");
+    let log = keys.join("log");
+    assert!(
+        crate::common::wait_for(|| std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("every dispatch it served has ended")),
+        "{}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+    let data = repo.env.path().join(".vnx-data");
+    assert_eq!(holding(&data, KEY), Vec::<std::path::PathBuf>::new());
 }

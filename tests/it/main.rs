@@ -30,6 +30,7 @@ mod completions;
 mod concurrency;
 mod conflict_follow_up;
 mod constraints;
+mod container_keys;
 mod container_pause;
 mod container_place;
 mod container_relay;

@@ -46,7 +46,7 @@ pub const GIT_HARDENING: &[&str] = &[
 
 /// Variables that name vnx's own secrets (the signing key's path). A supervisor gets them from
 /// its dispatcher; nothing vnx starts — a worker least of all — inherits them.
-pub const PRIVATE_VARS: &[&str] = &["VNX_CHECKPOINT_KEY"];
+pub const PRIVATE_VARS: &[&str] = &["VNX_CHECKPOINT_KEY", "VNX_RELAYED_KEY"];
 
 /// A command to run: program, arguments, working directory and extra environment.
 #[derive(Clone, Debug)]

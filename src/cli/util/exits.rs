@@ -583,9 +583,11 @@ pub fn recover(e: &RecoverError) -> Exit {
 pub fn remote(e: &RemoteError) -> Exit {
     use RemoteError as E;
     match e {
-        E::UnknownHost { .. } | E::IdInUse { .. } | E::Devcontainer { .. } | E::Mount { .. } => {
-            Exit::Usage
-        }
+        E::UnknownHost { .. }
+        | E::IdInUse { .. }
+        | E::Devcontainer { .. }
+        | E::Mount { .. }
+        | E::KeyGivenThere { .. } => Exit::Usage,
         E::ChainBroken { .. } | E::Forged { .. } => Exit::No,
         E::Unreachable { .. }
         | E::Gone { .. }
@@ -596,6 +598,7 @@ pub fn remote(e: &RemoteError) -> Exit {
         | E::Git { .. }
         | E::BadBase { .. }
         | E::LoginsTooLarge { .. }
+        | E::KeyRelay { .. }
         | E::Io { .. } => Exit::Failed,
         E::Worktree(e) => worktree(e),
         E::Process(e) => process(e),

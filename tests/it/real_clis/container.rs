@@ -85,3 +85,91 @@ fn real_clis_dispatch_in_a_container_of_their_own() {
     // The container's lines, mirrored here, and their re-attestations verify.
     repo.verify_ok();
 }
+
+/// The real claude in a container and in a pod without a network, their hosts relaying
+/// credentials (ADR 0128): the place gets claude's settings but neither its key nor its
+/// address; this machine's environment holds both; the worker reaches the model server
+/// through the tunnel on the place's loopback and the keeper here, and the server sees the
+/// real key on every request of the dispatch.
+#[test]
+#[ignore = "needs the real claude and podman (bin/test --all installs them)"]
+fn real_claude_in_places_without_a_network_works_through_the_credential_relay() {
+    use sha2::Digest;
+    let image = clis_image(&cli_bin());
+    let server = ModelServer::start();
+    let mut leftovers = Leftovers::default();
+    let stand_in = crate::kubernetes_place::STAND_IN;
+    for (host, kind) in [
+        (
+            "box",
+            format!("container:\n      image: \"{image}\"\n      network: none"),
+        ),
+        (
+            "k8s",
+            format!(
+                "kubernetes:\n      kubectl: {stand_in}\n      namespace: agents\n      image: \"{image}\""
+            ),
+        ),
+    ] {
+        let repo = Repo::new();
+        repo.env.git(&["config", "user.name", "t"]);
+        repo.env.git(&["config", "user.email", "t@example.com"]);
+        let seeded = seed_home(&repo.env.home(), server.port, Path::new(CLONE));
+        let value = |name: &str| (seeded.iter().find(|(k, _)| k == name).unwrap().1).clone();
+        let (key, base) = (value("ANTHROPIC_API_KEY"), value("ANTHROPIC_BASE_URL"));
+        let kept: Vec<(String, String)> = (seeded.iter())
+            .filter(|(k, _)| k != "ANTHROPIC_API_KEY" && k != "ANTHROPIC_BASE_URL")
+            .cloned()
+            .collect();
+        configure(
+            &repo,
+            &format!(
+                "hosts:\n  {host}:\n    {kind}\n      env: {}\n      logins: [claude]\n    credentials: relay\nroles:\n  implementer: {{gates: []}}\n",
+                place_env(&kept)
+            ),
+        );
+        let at = step(
+            "claude",
+            "headless",
+            &format!("on host {host} without a network, its key relayed"),
+        );
+        let marker = format!("{host} claude relayed");
+        let file = format!("{host}-claude-relayed.txt");
+        let mut cmd = local(&repo);
+        cmd.env("ANTHROPIC_API_KEY", &key)
+            .env("ANTHROPIC_BASE_URL", &base)
+            .args(["dispatch-agent", "--host", host, "--agent", "implementer"])
+            .args([
+                "--provider",
+                "claude",
+                "--lane",
+                "headless",
+                "--deadline",
+                "120",
+            ])
+            .args(["--json", "--instruction"])
+            .arg(in_lane("claude", "headless", &marker, &file, "wrote-it"));
+        let r = run(cmd);
+        let c = completion(&r);
+        if let Some(id) = c["dispatch_id"].as_str() {
+            let pod = crate::kubernetes_place::object_of(id);
+            leftovers.0.extend([container_of(id), pod]);
+        }
+        committed_by_vnx(&repo, &c, &at, ("claude", "headless"), &marker, &file);
+        assert_eq!(r.code, 0, "{at} {}", r.stderr);
+        let want = hex::encode(sha2::Sha256::digest(key.as_bytes()));
+        let keys: Vec<serde_json::Value> = (server.requests().iter())
+            .filter(|q| q["body"].to_string().contains(&marker))
+            .map(|q| q["key_sha256"].clone())
+            .collect();
+        assert!(
+            !keys.is_empty(),
+            "{at} no request reached the server: {}",
+            explain(&c)
+        );
+        assert!(
+            keys.iter().all(|k| k.as_str() == Some(want.as_str())),
+            "{at} the server saw another key: {keys:?}"
+        );
+    }
+}

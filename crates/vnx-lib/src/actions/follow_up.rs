@@ -140,6 +140,7 @@ impl FollowUp {
             args,
             follows: Some(self.id.to_string()),
             base_commit: None,
+            dispatcher: None,
         }
     }
 }

@@ -201,6 +201,7 @@ pub fn request_for_host(
         args,
         follows: None,
         base_commit: None,
+        dispatcher: None,
     }
 }
 
@@ -360,6 +361,7 @@ mod tests {
             base_commit: None,
             args: args.iter().map(|a| (*a).to_owned()).collect(),
             follows: follows.map(str::to_owned),
+            dispatcher: None,
         }
     }
 

@@ -149,6 +149,48 @@ pub struct Route {
     pub log: Option<std::sync::Mutex<std::fs::File>>,
 }
 
+/// What a worker is given for one relayed key: the user's key, the placeholder that stands
+/// in for it (ending with the key's last [`KeyVars::kept_suffix`] characters) and the
+/// provider it goes to; `value` is the dispatching environment's value of a variable (set and
+/// not empty). Why not, in words, when the key or an address is missing or unusable.
+pub fn stand_in(
+    vars: KeyVars,
+    value: &dyn Fn(&str) -> Option<String>,
+) -> Result<(String, String, Upstream), String> {
+    let key = value(vars.key).ok_or_else(|| format!("{} is not set", vars.key))?;
+    let named = vars.base_urls.iter().find_map(|v| Some((*v, value(v)?)));
+    let (var, base) = (named.or_else(|| Some(("the default", vars.default_base?.to_owned()))))
+        .ok_or_else(|| format!("{} is not set", vars.base_urls.join(" or ")))?;
+    let upstream =
+        Upstream::parse(&base).ok_or_else(|| format!("{var} is not an http or https URL"))?;
+    let kept: String = key
+        .chars()
+        .skip(key.chars().count().saturating_sub(vars.kept_suffix))
+        .collect();
+    let placeholder = placeholder().map_err(|e| e.to_string())? + &kept;
+    Ok((key, placeholder, upstream))
+}
+
+/// The worker's variables for a relayed key: the key's set to `placeholder`, each base URL's
+/// to `url` (the relay's).
+pub fn worker_env(vars: KeyVars, placeholder: &str, url: &str) -> Vec<(&'static str, String)> {
+    std::iter::once((vars.key, placeholder.to_owned()))
+        .chain(vars.base_urls.iter().map(|v| (*v, url.to_owned())))
+        .collect()
+}
+
+/// The egress policy of the project at `repo_root` for `provider`; `None` where it is exempt.
+pub fn scan_for(repo_root: &std::path::Path, provider: &str) -> Result<Option<Scan>, String> {
+    let path = repo_root.join(crate::constraints::FILE);
+    let constraints =
+        crate::constraints::load(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let exempt = constraints.egress.provider_action(provider).is_none();
+    Ok((!exempt).then(|| Scan {
+        policy: constraints.egress,
+        provider: provider.to_owned(),
+    }))
+}
+
 /// A fresh placeholder: `vnx-relay-` and 32 random bytes in hex.
 pub fn placeholder() -> io::Result<String> {
     let mut bytes = [0u8; 32];

@@ -31,6 +31,9 @@ pub struct RemoteRequest {
     /// The remote dispatch this one follows up (`vnx follow-up` on the host, in its worktree;
     /// nothing is pushed).
     pub follows: Option<String>,
+    /// The dispatching process, for a host that relays credentials
+    /// ([`super::key_relay::ensure`]); `None`: nothing is relayed.
+    pub dispatcher: Option<super::key_relay::Dispatcher>,
 }
 
 /// A dispatch started on a host.
@@ -147,6 +150,15 @@ pub fn launch(link: &Link<'_>, request: &RemoteRequest) -> Result<RemoteLaunched
     // a place found meanwhile by its labels is not an orphan, and a launch killed on the way
     // is found and finished by the next reading command ([`repair_interrupted`]).
     let _launching = LaunchingLock::take(&data, &id, link.place.name())?;
+    let provider = match &request.follows {
+        Some(original) => DispatchId::parse(original)
+            .ok()
+            .and_then(|o| sync::read_record(&data, &o))
+            .and_then(|r| r.asked.and_then(|a| a.provider)),
+        None => Asked::of_args(&request.args, None).provider,
+    };
+    let provider = provider_of(provider, &request.args);
+    super::key_relay::check(link, &provider, request.dispatcher.as_ref())?;
     link.place.make(&link.project.root, fresh)?;
     crate::steps::reached(crate::steps::place_launch::PLACE_MADE);
     let unmade = |e: RemoteError| {
@@ -160,7 +172,7 @@ pub fn launch(link: &Link<'_>, request: &RemoteRequest) -> Result<RemoteLaunched
     // no longer extends what was mirrored is not dispatched to.
     sync::catch_up(link, &[]).map_err(unmade)?;
     if let Some(original) = &request.follows {
-        return follow_up(link, request, original, &id);
+        return follow_up(link, request, (original, &provider), &id);
     }
     let (base_commit, base_ref) = match &request.base_commit {
         Some(commit) => (commit.clone(), request.base_ref.clone()),
@@ -200,7 +212,25 @@ pub fn launch(link: &Link<'_>, request: &RemoteRequest) -> Result<RemoteLaunched
     .collect();
     args.push(super::incoming_ref(&id));
     args.extend(request.args.iter().cloned());
-    start(link, &args, &id, &|link| undo(link))
+    let relayed = super::key_relay::ensure(link, &id, &provider, request.dispatcher.as_ref())
+        .inspect_err(|_| undo(link))?;
+    start(link, (&relayed, &args), &id, &|link| undo(link))
+}
+
+/// The provider a dispatch asked for (`--provider`), else the one its `--model` names, else
+/// the default, as the place's vnx resolves it.
+fn provider_of(asked: Option<String>, args: &[String]) -> String {
+    let model = (args.iter().position(|a| a == "--model")).and_then(|i| args.get(i + 1));
+    asked
+        .or_else(|| {
+            Some(
+                crate::provider::Provider::infer(model?)
+                    .ok()?
+                    .name()
+                    .to_owned(),
+            )
+        })
+        .unwrap_or_else(|| crate::provider::Provider::DEFAULT.name().to_owned())
 }
 
 /// A launch's hold on its [`super::orphans::launching_lock`], the file (naming the place)
@@ -232,11 +262,12 @@ impl Drop for LaunchingLock {
     }
 }
 
-/// A follow-up of `original` on its host: the host continues it in its worktree.
+/// A follow-up of `original` on its host: the host continues it in its worktree (its chain's
+/// `provider`).
 fn follow_up(
     link: &Link<'_>,
     request: &RemoteRequest,
-    original: &str,
+    (original, provider): (&str, &str),
     id: &DispatchId,
 ) -> Result<RemoteLaunched, RemoteError> {
     let data = link.project.data_dir();
@@ -271,16 +302,20 @@ fn follow_up(
         "--json".into(),
     ];
     args.extend(request.args.iter().cloned());
-    start(link, &args, id, &|_| {
+    let undo = |_: &Link<'_>| {
         let _ = std::fs::remove_file(sync::record_path(&data, id));
-    })
+    };
+    let relayed = super::key_relay::ensure(link, id, provider, request.dispatcher.as_ref())
+        .inspect_err(|_| undo(link))?;
+    start(link, (&relayed, &args), id, &undo)
 }
 
-/// Runs the host's command that starts dispatch `id` and catches up with its start; `undo`
-/// removes what was made here when the host refused.
+/// Runs the host's command that starts dispatch `id` (its vnx's `args`, after the `env …`
+/// prefix a relayed key gives it) and catches up with its start; `undo` removes what was
+/// made here when the host refused.
 fn start(
     link: &Link<'_>,
-    args: &[String],
+    (relayed, args): (&[String], &[String]),
     id: &DispatchId,
     undo: &dyn Fn(&Link<'_>),
 ) -> Result<RemoteLaunched, RemoteError> {
@@ -319,7 +354,16 @@ fn start(
     };
     // A link lost here leaves the record: the host may have started it, and a catch-up
     // finds out.
-    let out = link.place.vnx(&args, stdin.as_deref(), START_LIMIT);
+    let out = if relayed.is_empty() {
+        link.place.vnx(&args, stdin.as_deref(), START_LIMIT)
+    } else {
+        let vnx = std::iter::once(link.place.host().vnx.clone());
+        let argv: Vec<String> = (relayed.iter().cloned())
+            .chain(vnx)
+            .chain(args.clone())
+            .collect();
+        link.place.call(&argv, stdin.as_deref(), START_LIMIT)
+    };
     if let Some(path) = &stdin {
         let _ = std::fs::remove_file(path);
     }

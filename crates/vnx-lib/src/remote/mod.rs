@@ -8,6 +8,8 @@
 pub mod asked;
 pub mod doctor;
 pub mod interrupted;
+pub mod key_relay;
+pub mod key_tunnel;
 pub mod kinds;
 pub mod launch;
 mod made;
@@ -40,6 +42,25 @@ pub enum RemoteError {
     UnknownHost {
         /// The name asked for.
         host: String,
+    },
+    /// The host relays credentials, but gives its places the key itself.
+    #[error(
+        "host `{host}` relays credentials, but gives its places `{var}` itself: the worker \
+         would hold the key"
+    )]
+    KeyGivenThere {
+        /// The host.
+        host: String,
+        /// The key's variable.
+        var: String,
+    },
+    /// The credential relay for a place could not start.
+    #[error("the credential relay for `{place}` did not start: {detail}")]
+    KeyRelay {
+        /// The place.
+        place: String,
+        /// Why.
+        detail: String,
     },
     /// ssh could not reach the host (or the link dropped).
     #[error("host `{host}` is out of reach: {detail}")]
@@ -224,6 +245,14 @@ impl RemoteError {
             RemoteError::IdInUse { .. } => {
                 "leave out --id (or --new-id) for a fresh one; nothing was started".into()
             }
+            RemoteError::KeyGivenThere { host, var } => format!(
+                "take {var} out of hosts.{host}'s env (and env_from_host): the relay gives \
+                 the worker a placeholder for it; nothing was started"
+            ),
+            RemoteError::KeyRelay { place, .. } => format!(
+                "its keeper's log is .vnx-data/remote/keys/{place}/log; the place's vnx must \
+                 answer `__key-tunnel` (this version's); nothing was started"
+            ),
             RemoteError::Forged { .. } => {
                 "the line is kept on this ledger as evidence (a `remote_receipt`) and nothing \
                  it says is believed; the work of the dispatches on that host is where it was"

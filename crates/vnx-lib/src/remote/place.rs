@@ -70,6 +70,12 @@ pub trait Place: Send + Sync {
     /// Closes a connection kept open between calls, if any.
     fn close(&self) {}
 
+    /// The variables the place itself sets in every command run there (a container's or
+    /// pod's environment as vnx makes it); none known for a place the user made.
+    fn gives_env(&self) -> Vec<String> {
+        Vec::new()
+    }
+
     /// Whether this process reaches the place over a relay (ADR 0087): `None` for a kind of
     /// place that never has one.
     fn relayed(&self) -> Option<bool> {

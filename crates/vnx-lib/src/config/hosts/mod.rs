@@ -34,6 +34,10 @@ pub struct HostConfig {
     pub vnx: String,
     /// Seconds it may stay unreachable before its running dispatches count as lost.
     pub lost_after_seconds: u64,
+    /// `credentials: relay`: a worker there gets a placeholder for its CLI's key and reaches
+    /// its provider through a relay on this machine (ADR 0128); `pass` (the default): the
+    /// place's own environment is the worker's.
+    pub relay_credentials: bool,
 }
 
 /// How a host is reached, and who makes and removes it.
@@ -81,6 +85,7 @@ pub(super) struct RawHost {
     capacity: Option<Spanned<i64>>,
     vnx: Option<Spanned<String>>,
     lost_after_seconds: Option<Spanned<i64>>,
+    credentials: Option<Spanned<String>>,
 }
 
 /// The most dispatches one host may run at once.
@@ -190,6 +195,18 @@ impl Validator<'_> {
                     return self.err(&v.referenced, msg);
                 }
             };
+            let relay_credentials = match h.credentials {
+                None => false,
+                Some(c) if c.value == "relay" => true,
+                Some(c) if c.value == "pass" => false,
+                Some(c) => {
+                    let msg = format!(
+                        "{at}.credentials must be relay or pass, not {}",
+                        q(&c.value)
+                    );
+                    return self.err(&c.referenced, msg);
+                }
+            };
             hosts.insert(
                 name.value.clone(),
                 HostConfig {
@@ -199,6 +216,7 @@ impl Validator<'_> {
                     capacity,
                     vnx,
                     lost_after_seconds,
+                    relay_credentials,
                 },
             );
         }

@@ -359,6 +359,7 @@ pub(super) fn drain(
                 base_commit: Some(e.base_commit.clone()),
                 args: r.args.clone(),
                 follows: None,
+                dispatcher: remote::key_relay::Dispatcher::of(ctx),
             };
             match remote::launch(&link, &request) {
                 Ok(_) => {

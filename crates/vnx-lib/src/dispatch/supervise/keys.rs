@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 
 use super::Surroundings;
 use crate::dispatch::Spec;
-use crate::provider::relay::{self, KeyVars, Route, Scan, Upstream};
+use crate::provider::relay::{self, KeyVars, Route};
 
 /// The variables whose values the command line hands the supervisor for the relay
 /// ([`Surroundings::relay_env`]): the relayed key's and its base URL's; none when the
@@ -74,43 +74,18 @@ fn start(
             .find(|(k, v)| k == name && !v.is_empty())
             .map(|(_, v)| v.clone())
     };
-    let key = value(vars.key).ok_or_else(|| format!("{} is not set", vars.key))?;
-    let named = vars.base_urls.iter().find_map(|v| Some((*v, value(v)?)));
-    let (var, base) = (named.or_else(|| Some(("the default", vars.default_base?.to_owned()))))
-        .ok_or_else(|| format!("{} is not set", vars.base_urls.join(" or ")))?;
-    let upstream =
-        Upstream::parse(&base).ok_or_else(|| format!("{var} is not an http or https URL"))?;
-    let kept: String = key
-        .chars()
-        .skip(key.chars().count().saturating_sub(vars.kept_suffix))
-        .collect();
-    let placeholder = relay::placeholder().map_err(|e| e.to_string())? + &kept;
+    let (key, placeholder, upstream) = relay::stand_in(vars, &value)?;
     let route = Route {
         placeholder: placeholder.clone(),
         key,
         upstream: upstream.clone(),
-        scan: scan(spec)?,
+        scan: relay::scan_for(&spec.repo_root, spec.provider.name())?,
         log: log.try_clone().ok().map(std::sync::Mutex::new),
     };
     let port = relay::serve(route).map_err(|e| format!("listen: {e}"))?;
     let url = relay::base_url(port, &upstream);
     Ok(Relayed {
-        env: std::iter::once((vars.key, placeholder))
-            .chain(vars.base_urls.iter().map(|v| (*v, url.clone())))
-            .collect(),
+        env: relay::worker_env(vars, &placeholder, &url),
         port: Some(port),
     })
-}
-
-/// The project's egress policy for the dispatch's provider; `None` where it is exempt.
-fn scan(spec: &Spec) -> Result<Option<Scan>, String> {
-    let path = spec.repo_root.join(crate::constraints::FILE);
-    let constraints =
-        crate::constraints::load(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let provider = spec.provider.name().to_owned();
-    let exempt = constraints.egress.provider_action(&provider).is_none();
-    Ok((!exempt).then(|| Scan {
-        policy: constraints.egress,
-        provider,
-    }))
 }

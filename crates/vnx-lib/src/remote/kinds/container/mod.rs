@@ -581,6 +581,16 @@ impl Place for Container {
         Some(relayed::is_open(&self.container))
     }
 
+    /// The variables [`Container::env_args`] gives it (its definition's as read so far).
+    fn gives_env(&self) -> Vec<String> {
+        let defined = self.defined.get().map(|d| &d.env);
+        (defined.into_iter().flatten().map(|(k, _)| k))
+            .chain(self.spec.env.keys())
+            .chain(&self.spec.env_from_host)
+            .cloned()
+            .collect()
+    }
+
     /// podman that could not set a container's limits: the lines of `containers.conf` that
     /// fix it, at this machine's hard limits.
     fn when_make_fails(&self, failed: &RemoteError) -> String {

@@ -549,6 +549,11 @@ impl Place for Pod {
         &self.host
     }
 
+    /// The variables its pod's container is given.
+    fn gives_env(&self) -> Vec<String> {
+        self.spec.env.keys().cloned().collect()
+    }
+
     fn name(&self) -> &str {
         &self.place
     }

@@ -1,0 +1,47 @@
+//! `vnx __key-relay --place NAME --env-file FILE` (hidden): the keeper of a place's credential
+//! relay (ADR 0128), started by a remote dispatch's launch in a tmux session of its own. It
+//! takes the environment the launch handed over (the file is removed), runs again in it, and
+//! relays the key for the place until every dispatch there has ended here.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use super::CliError;
+use super::util::settings;
+
+/// Keep a place's credential relay (internal)
+#[derive(clap::Args)]
+pub struct Args {
+    /// The place (`HOST` or `HOST.ID`)
+    #[arg(long)]
+    place: String,
+    /// The environment the launch handed over, taken and removed
+    #[arg(long)]
+    env_file: Option<PathBuf>,
+}
+
+pub fn run(args: Args) -> Result<ExitCode, CliError> {
+    if let Some(file) = &args.env_file {
+        let env = vnx::dispatch::worker_env::take(file)
+            .map_err(|e| CliError::from_error(&e))?
+            .unwrap_or_default();
+        let exe = std::env::current_exe().map_err(|e| CliError::from_error(&e))?;
+        let mut cmd = vnx::process::Cmd::new(exe).env_clear();
+        for (k, v) in &env {
+            cmd = cmd.env(k, v);
+        }
+        let e = cmd.args(["__key-relay", "--place", &args.place]).exec();
+        return Err(CliError::from_error(&e).context("could not start the keeper"));
+    }
+    let key = settings::env_text(vnx::remote::key_relay::KEY_VAR).ok_or_else(|| {
+        CliError::usage("no key was handed over").with_hint("vnx starts this command itself")
+    })?;
+    let place = vnx::place_name::PlaceName::parse(&args.place)
+        .map_err(|e| CliError::usage(e.to_string()))?;
+    let project = settings::project()?;
+    let ledger = project.ledger();
+    let attestor = settings::attestor(None)?;
+    let link = super::util::hosts::link(&project, &ledger, &attestor, &place)?;
+    vnx::remote::key_relay::keep(&link, key)?;
+    Ok(ExitCode::SUCCESS)
+}
