@@ -1,8 +1,11 @@
 //! Benchmark 8b, the credential relay (`--relay-only`): a model request of 32 KiB (the egress
 //! benchmark's mix of text, as JSON) sent to a provider on loopback directly and through
 //! `vnx::provider::relay` (the placeholder checked and replaced, the body scanned under the
-//! shipped egress policy, the answer streamed back), interleaved; each request a new
-//! connection, as the relay takes one request per connection.
+//! shipped egress policy, the answer streamed back), and through the tunnel a place's worker
+//! reaches it by (ADR 0128: `vnx __key-tunnel` as a process of its own, run as
+//! `VNX_BENCH_TUNNEL_VIA` says, e.g. `podman exec -i CONTAINER` for a container on this
+//! machine's network, its frames carried to the relay by `vnx::remote::key_tunnel::carry`),
+//! interleaved; each request a new connection, as the relay takes one request per connection.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -29,6 +32,39 @@ pub struct RelayBench {
     pub relayed: Lat,
     /// Relayed minus direct, pair by pair.
     pub added: Lat,
+    /// Through the tunnel, and that minus direct, pair by pair; how the tunnel ran.
+    pub tunnelled: Lat,
+    pub tunnel_added: Lat,
+    pub tunnel_via: String,
+}
+
+/// Starts the tunnel's place end (`via` then `vnx __key-tunnel --port 0`) and carries its
+/// connections to the relay on `relay`: the port it listens on.
+fn tunnel(via: &[String], relay: u16) -> Result<u16> {
+    let vnx = std::env::current_exe()?.with_file_name("vnx");
+    let mut argv: Vec<String> = via.to_vec();
+    if argv.is_empty() {
+        argv.push(vnx.display().to_string());
+    } else {
+        argv.push("vnx".to_owned());
+    }
+    argv.extend(["__key-tunnel", "--port", "0"].map(str::to_owned));
+    let mut child = std::process::Command::new(&argv[0])
+        .args(&argv[1..])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()?;
+    let (input, mut output) = (
+        child.stdin.take().ok_or("no stdin")?,
+        child.stdout.take().ok_or("no stdout")?,
+    );
+    let port = vnx::remote::key_tunnel::greeting(&mut output)?;
+    std::thread::spawn(move || {
+        let _ = vnx::remote::key_tunnel::carry(output, input, relay);
+        let _ = child.kill();
+        let _ = child.wait();
+    });
+    Ok(port)
 }
 
 /// A provider on loopback answering every request with [`EVENTS`].
@@ -118,14 +154,25 @@ pub fn bench_relay(runs: usize) -> Result<RelayBench> {
     crate::note(&format!(
         "timing {runs} model requests, direct and through the relay"
     ));
+    let via: Vec<String> = std::env::var("VNX_BENCH_TUNNEL_VIA")
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect();
+    let tunnel_port = tunnel(&via, relayed_port)?;
     request(relayed_port, &placeholder, &body)?;
+    request(tunnel_port, &placeholder, &body)?;
     let (mut direct, mut relayed, mut added) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut tunnelled, mut tunnel_added) = (Vec::new(), Vec::new());
     for _ in 0..runs {
         let d = request(port, "sk-the-real-key", &body)?;
         let r = request(relayed_port, &placeholder, &body)?;
+        let t = request(tunnel_port, &placeholder, &body)?;
         direct.push(d);
         relayed.push(r);
         added.push(r - d);
+        tunnelled.push(t);
+        tunnel_added.push(t - d);
     }
     Ok(RelayBench {
         requests: runs,
@@ -133,6 +180,13 @@ pub fn bench_relay(runs: usize) -> Result<RelayBench> {
         direct: Lat::new(direct),
         relayed: Lat::new(relayed),
         added: Lat::new(added),
+        tunnelled: Lat::new(tunnelled),
+        tunnel_added: Lat::new(tunnel_added),
+        tunnel_via: if via.is_empty() {
+            "a local process".to_owned()
+        } else {
+            format!("`{}`", via.join(" "))
+        },
     })
 }
 
@@ -146,7 +200,9 @@ impl RelayBench {
              shipped egress policy.\n\n\
              | Run | median | p90 | max |\n|---|---:|---:|---:|\n\
              | direct | {} ms | {} ms | {} ms |\n| relayed | {} ms | {} ms | {} ms |\n\
-             | added by the relay (pair by pair) | {} ms | {} ms | {} ms |\n",
+             | added by the relay (pair by pair) | {} ms | {} ms | {} ms |\n\
+             | through a place's tunnel ({}) | {} ms | {} ms | {} ms |\n\
+             | added by the tunnel and the relay (pair by pair) | {} ms | {} ms | {} ms |\n",
             self.requests,
             self.body,
             ms(self.direct.p(50.0)),
@@ -158,6 +214,13 @@ impl RelayBench {
             ms(self.added.p(50.0)),
             ms(self.added.p(90.0)),
             ms(self.added.max()),
+            self.tunnel_via,
+            ms(self.tunnelled.p(50.0)),
+            ms(self.tunnelled.p(90.0)),
+            ms(self.tunnelled.max()),
+            ms(self.tunnel_added.p(50.0)),
+            ms(self.tunnel_added.p(90.0)),
+            ms(self.tunnel_added.max()),
         )
     }
 }

@@ -204,13 +204,7 @@ fn now() -> u64 {
 /// The tmux session of the project at `root`'s detached watcher: `vnx-watch-` and a
 /// stable hash of the path (FNV-1a).
 fn session_name(root: &Path) -> String {
-    use std::os::unix::ffi::OsStrExt;
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in root.as_os_str().as_bytes() {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    format!("vnx-watch-{:012x}", h & 0xffff_ffff_ffff)
+    vnx::tmux::session_for("watch", root)
 }
 
 /// Starts the watcher in its own tmux session: this command's environment handed on through

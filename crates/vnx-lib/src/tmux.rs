@@ -410,3 +410,15 @@ impl Tmux {
             .args(["attach-session", "-t", &format!("={name}")])
     }
 }
+
+/// The session of a long-lived vnx process for the path `of` (a project's watcher, a place's
+/// credential relay): `vnx-WHAT-` and a stable hash of the path (FNV-1a, 48 bits).
+pub fn session_for(what: &str, of: &Path) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in of.as_os_str().as_bytes() {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("vnx-{what}-{:012x}", h & 0xffff_ffff_ffff)
+}

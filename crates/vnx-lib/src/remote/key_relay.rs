@@ -219,13 +219,7 @@ fn write_kept(dir: &Path, kept: &Kept) -> Result<(), RemoteError> {
 
 /// The tmux session of the keeper whose files are in `dir`.
 fn session_of(dir: &Path) -> String {
-    use std::os::unix::ffi::OsStrExt;
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in dir.as_os_str().as_bytes() {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    format!("vnx-keys-{:012x}", h & 0xffff_ffff_ffff)
+    crate::tmux::session_for("keys", dir)
 }
 
 /// The variable the keeper finds the key in: one of vnx's private ones, which no command it
@@ -296,8 +290,7 @@ fn ready(link: &Link<'_>, from: &Dispatcher, dir: &Path) -> Result<u16, String> 
 }
 
 /// The keeper: relays `key` for the link's place until every dispatch it serves has ended
-/// here, or the place is gone (`Ok`), or its tunnel failed ten times in a row. Another
-/// keeper of the place running already: `Ok` at once.
+/// here, or the place is gone. Another keeper of the place running already: `Ok` at once.
 pub fn keep(link: &Link<'_>, key: String) -> Result<(), RemoteError> {
     let place = link.place.name().to_owned();
     let failed = |detail: String| RemoteError::KeyRelay {
@@ -332,6 +325,7 @@ pub fn keep(link: &Link<'_>, key: String) -> Result<(), RemoteError> {
         log: log.try_clone().ok().map(std::sync::Mutex::new),
     };
     let relay = relay::serve(route).map_err(|e| failed(format!("listen: {e}")))?;
+    // Opened again, backing off, for as long as a dispatch it serves may still run there.
     let mut failures = 0u32;
     loop {
         match tunnel(link, &dir, relay, kept.port) {
@@ -357,9 +351,6 @@ pub fn keep(link: &Link<'_>, key: String) -> Result<(), RemoteError> {
         if let Err(RemoteError::Gone { .. }) = there {
             note(&format!("{place} is gone: the relay ends"));
             return Ok(());
-        }
-        if failures >= 10 {
-            return Err(failed("its tunnel failed ten times in a row".into()));
         }
         std::thread::sleep(Duration::from_secs(1 << failures.min(5)));
     }
