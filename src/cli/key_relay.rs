@@ -22,7 +22,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
     if let Some(file) = &args.env_file {
-        let env = vnx::dispatch::worker_env::take(file)
+        let env = vnx::env_file::take(file)
             .map_err(|e| CliError::from_error(&e))?
             .unwrap_or_default();
         let exe = std::env::current_exe().map_err(|e| CliError::from_error(&e))?;
@@ -42,6 +42,11 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let ledger = project.ledger();
     let attestor = settings::attestor(None)?;
     let link = super::util::hosts::link(&project, &ledger, &attestor, &place)?;
-    vnx::remote::key_relay::keep(&link, key)?;
+    let ledger_at = ledger.clone();
+    let ended: vnx::remote::key_relay::Ended = std::sync::Arc::new(move |id| {
+        vnx::dispatch::view::completion(&ledger_at, id).is_ok_and(|c| c.is_some())
+            || vnx::dispatch::view::remote_lost(&ledger_at, id).unwrap_or(false)
+    });
+    vnx::remote::key_relay::keep(&link, key, ended)?;
     Ok(ExitCode::SUCCESS)
 }

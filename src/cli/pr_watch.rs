@@ -226,9 +226,9 @@ fn detach(
         crate::cli::util::settings::env_all().collect();
     let file = project.data_dir().join("forge").join("watch.env");
     let _ = std::fs::remove_file(&file);
-    vnx::dispatch::worker_env::write(&file, &vnx::dispatch::worker_env::handed_on(&env)).map_err(
-        |e| CliError::from_error(&e).context("could not write the watcher's environment"),
-    )?;
+    vnx::env_file::write(&file, &vnx::env_file::handed_on(&env)).map_err(|e| {
+        CliError::from_error(&e).context("could not write the watcher's environment")
+    })?;
     let exe = std::env::current_exe().map_err(|e| CliError::from_error(&e))?;
     let mut argv: Vec<std::ffi::OsString> = vec![
         exe.into(),
@@ -254,7 +254,7 @@ fn detach(
 /// The detached watcher's start: its environment taken from the file `--detach` wrote, then
 /// `vnx pr watch` run in it in this process's place.
 fn started_detached(args: &WatchArgs, file: &Path) -> Result<ExitCode, CliError> {
-    let env = vnx::dispatch::worker_env::take(file)
+    let env = vnx::env_file::take(file)
         .map_err(|e| CliError::from_error(&e))?
         .unwrap_or_default();
     let exe = std::env::current_exe().map_err(|e| CliError::from_error(&e))?;

@@ -42,8 +42,8 @@ fn enter_dispatcher_env(args: &Args) -> Result<(), CliError> {
     let Some(dir) = args.spec.parent() else {
         return Ok(());
     };
-    let path = dispatch::worker_env::path_in(dir);
-    let env = dispatch::worker_env::take(&path).map_err(|e| {
+    let path = vnx::env_file::path_in(dir);
+    let env = vnx::env_file::take(&path).map_err(|e| {
         CliError::from_error(&e).context(format!(
             "could not read the dispatcher's environment from {}",
             path.display()

@@ -6,6 +6,7 @@
 #![warn(missing_docs, unreachable_pub)]
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod env_file;
 pub mod files;
 pub mod ids;
 pub mod main_checkout;

@@ -7,7 +7,7 @@
 #![warn(missing_docs, unreachable_pub)]
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
-pub use vnx_core::{files, main_checkout, process, steps};
+pub use vnx_core::{env_file, files, main_checkout, process, steps};
 pub use vnx_ledger::{self as ledger, audit, evidence, ids, mirror, receipts};
 
 pub mod access;

@@ -44,7 +44,7 @@ pub(crate) fn dispatch(
     }
     vnx::actions::remote::with_project_sandbox(&config, &mut request);
     request.dispatcher = Some(vnx::remote::key_relay::Dispatcher {
-        env: settings::env_all().collect::<Vec<_>>().into(),
+        env: vnx::env_file::handed_on(&settings::env_all().collect::<Vec<_>>()).into(),
         vnx: std::env::current_exe().map_err(|e| CliError::from_error(&e))?,
         tmux_socket: settings::tmux_socket(None),
     });

@@ -23,6 +23,21 @@ use std::path::PathBuf;
 /// The constraints file, relative to the repository root.
 pub const FILE: &str = "provider_constraints.yaml";
 
+/// What the credential relay scans the bodies that leave with (ADR 0124): the egress policy
+/// of the project at `repo_root` for `provider`; `None` where the provider is exempt.
+pub fn relay_scan(
+    repo_root: &std::path::Path,
+    provider: &str,
+) -> Result<Option<crate::provider::relay::Scan>, String> {
+    let path = repo_root.join(FILE);
+    let constraints = load(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let exempt = constraints.egress.provider_action(provider).is_none();
+    Ok((!exempt).then(|| crate::provider::relay::Scan {
+        policy: constraints.egress,
+        provider: provider.to_owned(),
+    }))
+}
+
 /// A loaded, validated constraints file.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Constraints {

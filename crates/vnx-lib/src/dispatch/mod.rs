@@ -5,8 +5,8 @@
 //! supervisor (`supervise`: the worker run, its live state, its completion), the queue
 //! (`queue`: admission under concurrency limits), and dispatch state as readers see it
 //! (`fold`, `view`, `settled`, `detail`, `liveness`, `cancel`). What the launcher hands the
-//! supervisor is here: the request and the spec (`spec`), the dispatching command's
-//! environment (`worker_env`), the setup and teardown commands both run (`setup`).
+//! supervisor is here: the request and the spec (`spec`), the setup and teardown commands
+//! both run (`setup`); the dispatching command's environment goes through `env_file`.
 
 pub mod accept;
 pub mod answer;
@@ -28,7 +28,6 @@ pub mod start;
 pub mod state;
 pub mod supervise;
 pub mod view;
-pub mod worker_env;
 
 pub use crate::worktree::id_in_use;
 pub use refusal::Reasons;

@@ -179,18 +179,6 @@ pub fn worker_env(vars: KeyVars, placeholder: &str, url: &str) -> Vec<(&'static 
         .collect()
 }
 
-/// The egress policy of the project at `repo_root` for `provider`; `None` where it is exempt.
-pub fn scan_for(repo_root: &std::path::Path, provider: &str) -> Result<Option<Scan>, String> {
-    let path = repo_root.join(crate::constraints::FILE);
-    let constraints =
-        crate::constraints::load(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let exempt = constraints.egress.provider_action(provider).is_none();
-    Ok((!exempt).then(|| Scan {
-        policy: constraints.egress,
-        provider: provider.to_owned(),
-    }))
-}
-
 /// A fresh placeholder: `vnx-relay-` and 32 random bytes in hex.
 pub fn placeholder() -> io::Result<String> {
     let mut bytes = [0u8; 32];

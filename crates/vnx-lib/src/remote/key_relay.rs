@@ -23,23 +23,13 @@ use crate::provider::relay::{self, KeyVars, Route, Upstream};
 /// Its `Debug` shows none of the environment.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Dispatcher {
-    /// The dispatching command's environment.
+    /// The dispatching command's environment, as it is handed on
+    /// ([`crate::env_file::handed_on`]).
     pub env: Arc<[(OsString, OsString)]>,
     /// vnx's program here.
     pub vnx: PathBuf,
     /// The tmux server's socket (as [`crate::tmux::Tmux::new`] takes it).
     pub tmux_socket: String,
-}
-
-impl Dispatcher {
-    /// The dispatching process as `ctx` describes it; `None` when it gives no environment.
-    pub fn of(ctx: &crate::dispatch::Context<'_>) -> Option<Dispatcher> {
-        Some(Dispatcher {
-            env: ctx.env?.into(),
-            vnx: ctx.vnx.to_path_buf(),
-            tmux_socket: ctx.tmux.socket().to_owned(),
-        })
-    }
 }
 
 impl std::fmt::Debug for Dispatcher {
@@ -67,7 +57,7 @@ struct Kept {
 }
 
 /// The keeper's files for `place`: under the project's `.vnx-data/remote/keys/` (three
-/// levels below the data directory, as [`ended`] reads it).
+/// levels below the data directory, as [`all_ended`] reads it).
 fn dir_of(data: &Path, place: &str) -> PathBuf {
     data.join("remote").join("keys").join(place)
 }
@@ -235,12 +225,12 @@ fn start_keeper(
     dir: &Path,
     (var, key): (&str, String),
 ) -> Result<(), String> {
-    let mut env = crate::dispatch::worker_env::handed_on(&from.env);
+    let mut env = crate::env_file::handed_on(&from.env);
     env.retain(|(k, _)| k != var);
     env.push((KEY_VAR.into(), key.into()));
     let file = dir.join("env");
     let _ = std::fs::remove_file(&file);
-    crate::dispatch::worker_env::write(&file, &env).map_err(|e| format!("{e}"))?;
+    crate::env_file::write(&file, &env).map_err(|e| format!("{e}"))?;
     let tmux = crate::tmux::Tmux::new(from.tmux_socket.clone());
     let session = session_of(dir);
     if tmux.has_session(&session) {
@@ -271,7 +261,8 @@ fn ready(link: &Link<'_>, from: &Dispatcher, dir: &Path) -> Result<u16, String> 
         let said = || {
             let log = crate::files::read_bounded(&dir.join("log"), 64 << 10).unwrap_or_default();
             let log = String::from_utf8_lossy(&log);
-            crate::forge::text::line(log.lines().last().unwrap_or("it said nothing"), 300)
+            let last = log.lines().last().unwrap_or("it said nothing");
+            last.chars().take(300).collect::<String>()
         };
         if !tmux.has_session(&session) {
             return Err(format!("its keeper ended: {}", said()));
@@ -291,7 +282,7 @@ fn ready(link: &Link<'_>, from: &Dispatcher, dir: &Path) -> Result<u16, String> 
 
 /// The keeper: relays `key` for the link's place until every dispatch it serves has ended
 /// here, or the place is gone. Another keeper of the place running already: `Ok` at once.
-pub fn keep(link: &Link<'_>, key: String) -> Result<(), RemoteError> {
+pub fn keep(link: &Link<'_>, key: String, ended: Ended) -> Result<(), RemoteError> {
     let place = link.place.name().to_owned();
     let failed = |detail: String| RemoteError::KeyRelay {
         place: place.clone(),
@@ -321,14 +312,15 @@ pub fn keep(link: &Link<'_>, key: String) -> Result<(), RemoteError> {
         placeholder: kept.placeholder.clone(),
         key,
         upstream,
-        scan: relay::scan_for(&link.project.root, &kept.provider).map_err(&failed)?,
+        scan: crate::constraints::relay_scan(&link.project.root, &kept.provider)
+            .map_err(&failed)?,
         log: log.try_clone().ok().map(std::sync::Mutex::new),
     };
     let relay = relay::serve(route).map_err(|e| failed(format!("listen: {e}")))?;
     // Opened again, backing off, for as long as a dispatch it serves may still run there.
     let mut failures = 0u32;
     loop {
-        match tunnel(link, &dir, relay, kept.port) {
+        match tunnel((link, &ended), &dir, relay, kept.port) {
             Ok(port) => {
                 failures = 0;
                 kept.port = Some(port);
@@ -340,7 +332,7 @@ pub fn keep(link: &Link<'_>, key: String) -> Result<(), RemoteError> {
         }
         let ensuring = dir.join("ensure.lock");
         let held = crate::files::lock_file(&ensuring, true).map_err(super::io(&ensuring))?;
-        if ended(link.ledger, &dir) {
+        if all_ended(&ended, &dir) {
             note("every dispatch it served has ended: the relay ends");
             return Ok(());
         }
@@ -356,17 +348,19 @@ pub fn keep(link: &Link<'_>, key: String) -> Result<(), RemoteError> {
     }
 }
 
-/// Whether every dispatch the keeper in `dir` serves has ended in `ledger` (its completion
-/// mirrored, or its place given up on) or never started (its record here gone with a launch
-/// undone).
-fn ended(ledger: &Path, dir: &Path) -> bool {
+/// Whether a dispatch has ended here: its completion mirrored, or its place given up on (the
+/// caller reads the ledger; this floor does not).
+pub type Ended = std::sync::Arc<dyn Fn(&DispatchId) -> bool + Send + Sync>;
+
+/// Whether every dispatch the keeper in `dir` serves has `ended`, or never started (its
+/// record here gone with a launch undone).
+fn all_ended(ended: &Ended, dir: &Path) -> bool {
     let Ok(kept) = read_kept(dir) else {
         return true;
     };
     let data = dir.ancestors().nth(3).unwrap_or(dir);
-    kept.ids.iter().all(|id| {
-        crate::dispatch::view::completion(ledger, id).is_ok_and(|c| c.is_some())
-            || crate::dispatch::view::remote_lost(ledger, id).unwrap_or(false)
+    (kept.ids.iter()).all(|id| {
+        ended(id)
             || super::sync::record_path(data, id)
                 .symlink_metadata()
                 .is_err()
@@ -376,7 +370,12 @@ fn ended(ledger: &Path, dir: &Path) -> bool {
 /// One run of the place's `vnx __key-tunnel` (on `port` there, when it had one before),
 /// carrying its connections to the relay on `relay` here until its channel ends or every
 /// dispatch the keeper serves has ended; the port it listened on.
-fn tunnel(link: &Link<'_>, dir: &Path, relay: u16, port: Option<u16>) -> Result<u16, String> {
+fn tunnel(
+    (link, ended): (&Link<'_>, &Ended),
+    dir: &Path,
+    relay: u16,
+    port: Option<u16>,
+) -> Result<u16, String> {
     let args = ["__key-tunnel", "--port", &port.unwrap_or(0).to_string()].map(str::to_owned);
     let cmd: Cmd = link.place.vnx_cmd(&args);
     let mut group = Group::spawn(&cmd, |c| {
@@ -422,11 +421,11 @@ fn tunnel(link: &Link<'_>, dir: &Path, relay: u16, port: Option<u16>) -> Result<
     let pid = group.pid();
     let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let watching = Arc::clone(&done);
-    let (ledger, data_dir) = (link.ledger.to_path_buf(), dir.to_path_buf());
+    let (ended, data_dir) = (std::sync::Arc::clone(ended), dir.to_path_buf());
     std::thread::spawn(move || {
         while !watching.load(std::sync::atomic::Ordering::SeqCst) {
             std::thread::sleep(LOOK_EVERY);
-            if ended(&ledger, &data_dir) {
+            if all_ended(&ended, &data_dir) {
                 let _ = crate::process::terminate(pid);
                 return;
             }

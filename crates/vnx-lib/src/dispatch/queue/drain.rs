@@ -255,7 +255,7 @@ fn start_entry(
     let tmux = Tmux::new(&e.tmux_socket);
     // The environment of the command that queued it (ADR 0038); an entry queued without one
     // starts in the draining command's.
-    let kept = crate::dispatch::worker_env::take(&entry::env_path(data, &e.id))
+    let kept = crate::env_file::take(&entry::env_path(data, &e.id))
         .ok()
         .flatten();
     // Who asked for it, not whose command drains the queue (an entry queued before they

@@ -277,8 +277,8 @@ pub fn submit(
     if let Some(env) = ctx.env {
         let env_path = entry::env_path(&data, &spec.id);
         let _ = std::fs::remove_file(&env_path);
-        let handed = crate::dispatch::worker_env::handed_on(env);
-        crate::dispatch::worker_env::write(&env_path, &handed).map_err(io_err(&env_path))?;
+        let handed = crate::env_file::handed_on(env);
+        crate::env_file::write(&env_path, &handed).map_err(io_err(&env_path))?;
     }
     let path = entry::write(&data, &e).map_err(io_err(&entry::dir(&data)))?;
     let mut all = entry::all(&data);

@@ -359,7 +359,11 @@ pub(super) fn drain(
                 base_commit: Some(e.base_commit.clone()),
                 args: r.args.clone(),
                 follows: None,
-                dispatcher: remote::key_relay::Dispatcher::of(ctx),
+                dispatcher: ctx.env.map(|env| remote::key_relay::Dispatcher {
+                    env: crate::env_file::handed_on(env).into(),
+                    vnx: ctx.vnx.to_path_buf(),
+                    tmux_socket: ctx.tmux.socket().to_owned(),
+                }),
             };
             match remote::launch(&link, &request) {
                 Ok(_) => {

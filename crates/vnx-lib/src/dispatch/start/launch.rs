@@ -132,7 +132,7 @@ impl Drop for Undo<'_> {
         workspace::remove(&self.placed);
         // The dispatcher's environment (API keys and all) was for a supervisor that never
         // took it: it goes even when the dispatch directory stays as evidence.
-        let _ = fs::remove_file(crate::dispatch::worker_env::path_in(self.dispatch_dir));
+        let _ = fs::remove_file(crate::env_file::path_in(self.dispatch_dir));
         // A sandboxed worker's private copy of its CLI's home holds the user's login: it
         // goes even when the dispatch directory stays as evidence.
         let _ = crate::sandbox::home::remove(self.dispatch_dir);
@@ -209,9 +209,8 @@ fn launch_claimed(
     // The dispatcher's environment is there before the supervisor: it takes it and restarts
     // itself in it while the worktree is being made, not after.
     if let Some(env) = ctx.env {
-        let path = crate::dispatch::worker_env::path_in(&spec.dispatch_dir);
-        crate::dispatch::worker_env::write(&path, &crate::dispatch::worker_env::handed_on(env))
-            .map_err(io_err(&path))?;
+        let path = crate::env_file::path_in(&spec.dispatch_dir);
+        crate::env_file::write(&path, &crate::env_file::handed_on(env)).map_err(io_err(&path))?;
     }
     // The supervisor's pane starts now, beside the worktree's creation (each takes several
     // milliseconds); its supervisor waits on the dispatch's lock, held here until the launch
@@ -531,9 +530,9 @@ fn started(ctx: &Context<'_>, plan: &Plan, spec: &Spec, wt: &Worktree) -> Receip
         argv: recorded_argv(spec),
         binary: spec.invocation.argv[0].clone(),
         binary_version: spec.binary_version.clone(),
-        environment: ctx.env.map(|e| {
-            crate::dispatch::worker_env::names(&crate::dispatch::worker_env::handed_on(e))
-        }),
+        environment: ctx
+            .env
+            .map(|e| crate::env_file::names(&crate::env_file::handed_on(e))),
         prompt_transport: spec.invocation.prompt_transport,
         completion: spec.invocation.completion,
         hooks: spec.invocation.hooks.clone(),

@@ -79,7 +79,7 @@ fn start(
         placeholder: placeholder.clone(),
         key,
         upstream: upstream.clone(),
-        scan: relay::scan_for(&spec.repo_root, spec.provider.name())?,
+        scan: crate::constraints::relay_scan(&spec.repo_root, spec.provider.name())?,
         log: log.try_clone().ok().map(std::sync::Mutex::new),
     };
     let port = relay::serve(route).map_err(|e| format!("listen: {e}"))?;

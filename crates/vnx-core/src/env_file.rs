@@ -1,8 +1,8 @@
-//! The environment a dispatch's worker runs in: the dispatching command's, handed to the
-//! supervisor through a private file in the dispatch directory (never on argv, where `ps`
-//! shows it), so that neither the tmux server's environment (shared by every project and
-//! shell of the user, and as old as the server) nor a variable the dispatcher unset reaches
-//! the worker.
+//! An environment handed to a long-lived vnx process tmux starts (a dispatch's supervisor and
+//! worker, a detached watcher, a place's credential relay keeper): the starting command's,
+//! through a private file (never on argv, where `ps` shows it), so that neither the tmux
+//! server's environment (shared by every project and shell of the user, and as old as the
+//! server) nor a variable the starting command unset reaches it.
 
 use std::ffi::OsString;
 use std::io;
