@@ -299,11 +299,16 @@ pub fn keep(link: &Link<'_>, key: String, ended: Ended) -> Result<(), RemoteErro
     let upstream = Upstream::parse(&kept.upstream)
         .ok_or_else(|| failed(format!("{} is not a URL", kept.upstream)))?;
     let log_path = dir.join("log");
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&log_path)
-        .map_err(super::io(&log_path))?;
+    let log = {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+            .open(&log_path)
+            .map_err(super::io(&log_path))?
+    };
     let note = |what: &str| {
         use std::io::Write;
         let _ = writeln!(&log, "vnx: {what}");
