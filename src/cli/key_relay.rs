@@ -22,16 +22,8 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
     if let Some(file) = &args.env_file {
-        let env = vnx::env_file::take(file)
-            .map_err(|e| CliError::from_error(&e))?
-            .unwrap_or_default();
-        let exe = std::env::current_exe().map_err(|e| CliError::from_error(&e))?;
-        let mut cmd = vnx::process::Cmd::new(exe).env_clear();
-        for (k, v) in &env {
-            cmd = cmd.env(k, v);
-        }
-        let e = cmd.args(["__key-relay", "--place", &args.place]).exec();
-        return Err(CliError::from_error(&e).context("could not start the keeper"));
+        let argv = ["__key-relay", "--place", &args.place].map(str::to_owned);
+        return Err(settings::exec_in_handed_env(file, &argv, "the keeper"));
     }
     let key = settings::env_text(vnx::remote::key_relay::KEY_VAR).ok_or_else(|| {
         CliError::usage("no key was handed over").with_hint("vnx starts this command itself")

@@ -254,21 +254,16 @@ fn detach(
 /// The detached watcher's start: its environment taken from the file `--detach` wrote, then
 /// `vnx pr watch` run in it in this process's place.
 fn started_detached(args: &WatchArgs, file: &Path) -> Result<ExitCode, CliError> {
-    let env = vnx::env_file::take(file)
-        .map_err(|e| CliError::from_error(&e))?
-        .unwrap_or_default();
-    let exe = std::env::current_exe().map_err(|e| CliError::from_error(&e))?;
-    let mut cmd = vnx::process::Cmd::new(exe).env_clear();
-    for (k, v) in &env {
-        cmd = cmd.env(k, v);
-    }
-    cmd = cmd.args(["pr", "watch"]);
+    let mut argv = vec!["pr".to_owned(), "watch".to_owned()];
     if let Some(s) = &args.tmux.tmux_socket {
-        cmd = cmd.args(["--tmux-socket", s]);
+        argv.extend(["--tmux-socket".to_owned(), s.clone()]);
     }
     if let Some(i) = args.interval {
-        cmd = cmd.args(["--interval".to_owned(), i.to_string()]);
+        argv.extend(["--interval".to_owned(), i.to_string()]);
     }
-    let e = cmd.exec();
-    Err(CliError::from_error(&e).context("could not start the watcher"))
+    Err(crate::cli::util::settings::exec_in_handed_env(
+        file,
+        &argv,
+        "the watcher",
+    ))
 }

@@ -411,9 +411,19 @@ impl Tmux {
     }
 }
 
+/// The long-lived vnx processes [`session_for`] names sessions for: a project's pull-request
+/// watcher, a place's credential relay keeper.
+const SERVICES: [&str; 2] = ["watch", "keys"];
+
+/// Whether the session `name` is one of [`session_for`]'s (not a dispatch's).
+pub fn is_service_session(name: &str) -> bool {
+    (SERVICES.iter()).any(|what| name.starts_with(&format!("vnx-{what}-")))
+}
+
 /// The session of a long-lived vnx process for the path `of` (a project's watcher, a place's
 /// credential relay): `vnx-WHAT-` and a stable hash of the path (FNV-1a, 48 bits).
 pub fn session_for(what: &str, of: &Path) -> String {
+    debug_assert!(SERVICES.contains(&what), "{what} is not in SERVICES");
     use std::os::unix::ffi::OsStrExt;
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in of.as_os_str().as_bytes() {
@@ -421,4 +431,27 @@ pub fn session_for(what: &str, of: &Path) -> String {
         h = h.wrapping_mul(0x0100_0000_01b3);
     }
     format!("vnx-{what}-{:012x}", h & 0xffff_ffff_ffff)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{is_service_session, session_for};
+    use std::path::Path;
+
+    #[test]
+    fn a_service_session_is_named_per_path_and_never_taken_for_a_dispatchs() {
+        let keys = session_for("keys", Path::new("/p/.vnx-data/remote/keys/box.D-1"));
+        assert_eq!(
+            keys,
+            session_for("keys", Path::new("/p/.vnx-data/remote/keys/box.D-1"))
+        );
+        assert_ne!(
+            keys,
+            session_for("keys", Path::new("/p/.vnx-data/remote/keys/box.D-2"))
+        );
+        assert!(keys.starts_with("vnx-keys-") && keys.len() == "vnx-keys-".len() + 12);
+        assert!(is_service_session(&keys));
+        assert!(is_service_session(&session_for("watch", Path::new("/p"))));
+        assert!(!is_service_session("vnx-D-6b3y000000h0"));
+    }
 }

@@ -24,6 +24,28 @@ pub fn env_text(name: &str) -> Option<String> {
     env(name).and_then(|v| v.into_string().ok())
 }
 
+/// Runs this program again with `args`, in this process's place, in the environment the
+/// file at `file` hands over (taken: the file is removed), and nothing else of this one's:
+/// how a process tmux starts (a detached watcher, a credential relay's keeper) gets the
+/// environment of the command that started it. Returns only when that failed; `what` names
+/// the process in the error.
+pub fn exec_in_handed_env(file: &std::path::Path, args: &[String], what: &str) -> CliError {
+    let env = match vnx::env_file::take(file) {
+        Ok(env) => env.unwrap_or_default(),
+        Err(e) => return CliError::from_error(&e),
+    };
+    let exe = match std::env::current_exe() {
+        Ok(exe) => exe,
+        Err(e) => return CliError::from_error(&e),
+    };
+    let mut cmd = vnx::process::Cmd::new(exe).env_clear();
+    for (k, v) in &env {
+        cmd = cmd.env(k, v);
+    }
+    let e = cmd.args(args).exec();
+    CliError::from_error(&e).context(format!("could not start {what}"))
+}
+
 /// Every environment variable.
 #[expect(
     clippy::disallowed_methods,

@@ -518,7 +518,9 @@ fn sessions(root: &Path, tmux: &Tmux, live: &Option<Vec<String>>, by_id: &States
     let dispatches = root.join(DATA_DIR).join("dispatches");
     let mut running = 0;
     let mut orphans = Vec::new();
-    for name in live.iter().filter(|n| n.starts_with("vnx-")) {
+    let dispatch_sessions =
+        (live.iter()).filter(|n| n.starts_with("vnx-") && !crate::tmux::is_service_session(n));
+    for name in dispatch_sessions {
         let id = &name["vnx-".len()..];
         match by_id.get(id) {
             Some(s) if s.state.is_live() => running += 1,
