@@ -110,6 +110,12 @@ impl Upstream {
         })
     }
 
+    /// Its URL, as [`Upstream::parse`] reads it back.
+    pub fn url(&self) -> String {
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}{}", self.authority(), self.path)
+    }
+
     /// `host[:port]` as a `Host` header says it.
     fn authority(&self) -> String {
         let host = if self.host.contains(':') {
@@ -747,6 +753,16 @@ mod tests {
             Upstream::parse("http://[::1]:81").unwrap().authority(),
             "[::1]:81"
         );
+        // A URL written back (a place's keeper keeps it) reads as the same place.
+        for url in [
+            "https://api.example.com",
+            "http://127.0.0.1:8080/v1",
+            "http://[::1]:81/x",
+        ] {
+            let up = Upstream::parse(url).unwrap();
+            assert_eq!(up.url(), url);
+            assert_eq!(Upstream::parse(&up.url()), Some(up));
+        }
         for bad in [
             "ftp://x",
             "https://u:p@x",

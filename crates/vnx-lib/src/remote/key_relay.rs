@@ -68,30 +68,30 @@ const READY_LIMIT: Duration = Duration::from_secs(60);
 /// How often a keeper looks whether its dispatches have ended here.
 const LOOK_EVERY: Duration = Duration::from_secs(2);
 
-/// The CLI's key variables and the key, when dispatch `provider`'s worker in the link's place
-/// has its key relayed: its host says `credentials: relay`, its CLI can be relayed, and the
-/// dispatching environment holds the key. A place that gives its commands the key's variable
-/// itself is refused: the worker would hold the key.
-fn relayed(
+/// The CLI's key variables and the dispatching process, when dispatch `provider`'s worker in
+/// the link's place has its key relayed: its host says `credentials: relay`, its CLI can be
+/// relayed, and the dispatching environment holds the key. A place that gives its commands
+/// the key's variable itself is refused: the worker would hold the key.
+fn relayed<'a>(
     link: &Link<'_>,
     provider: &str,
-    from: Option<&Dispatcher>,
-) -> Result<Option<(KeyVars, String)>, RemoteError> {
+    from: Option<&'a Dispatcher>,
+) -> Result<Option<(KeyVars, &'a Dispatcher)>, RemoteError> {
     let host = link.place.host();
     let vars = crate::provider::cli::named(provider).and_then(|c| c.relayed_key());
     let (Some(from), Some(vars), true) = (from, vars, host.relay_credentials) else {
         return Ok(None);
     };
-    let Some(key) = value_in(from, vars.key) else {
+    if value_in(from, vars.key).is_none() {
         return Ok(None);
-    };
+    }
     if link.place.gives_env().iter().any(|v| v == vars.key) {
         return Err(RemoteError::KeyGivenThere {
             host: host.name.clone(),
             var: vars.key.to_owned(),
         });
     }
-    Ok(Some((vars, key)))
+    Ok(Some((vars, from)))
 }
 
 /// Refuses a dispatch whose place would give its worker the key it relays (see [`ensure`]),
@@ -121,10 +121,7 @@ pub fn ensure(
     provider: &str,
     from: Option<&Dispatcher>,
 ) -> Result<Vec<String>, RemoteError> {
-    let Some((vars, _)) = relayed(link, provider, from)? else {
-        return Ok(Vec::new());
-    };
-    let Some(from) = from else {
+    let Some((vars, from)) = relayed(link, provider, from)? else {
         return Ok(Vec::new());
     };
     let value = |name: &str| value_in(from, name);
@@ -161,7 +158,7 @@ pub fn ensure(
     let kept = Kept {
         provider: provider.to_owned(),
         placeholder,
-        upstream: url_of(&upstream),
+        upstream: upstream.url(),
         port: None,
         ids: vec![id.clone()],
     };
@@ -182,16 +179,6 @@ fn prefix(vars: KeyVars, kept: &Kept, port: u16) -> Vec<String> {
                 .map(|(k, v)| format!("{k}={v}")),
         )
         .collect()
-}
-
-fn url_of(u: &Upstream) -> String {
-    let scheme = if u.tls { "https" } else { "http" };
-    let host = if u.host.contains(':') {
-        format!("[{}]", u.host)
-    } else {
-        u.host.clone()
-    };
-    format!("{scheme}://{host}:{}{}", u.port, u.path)
 }
 
 fn read_kept(dir: &Path) -> Result<Kept, String> {
@@ -216,16 +203,16 @@ fn session_of(dir: &Path) -> String {
 /// runs inherits (`process::PRIVATE_VARS`).
 pub const KEY_VAR: &str = "VNX_RELAYED_KEY";
 
-/// Starts the keeper in a tmux session of its own, with the dispatching environment (vnx's
-/// own variables, git's redirections and the key's own variable left out) and the key as
-/// [`KEY_VAR`], handed over in a private file.
+/// Starts the keeper in a tmux session of its own, with the dispatching environment (as it is
+/// handed on, the key's own variable left out) and the key as [`KEY_VAR`], handed over in a
+/// private file.
 fn start_keeper(
     link: &Link<'_>,
     from: &Dispatcher,
     dir: &Path,
     (var, key): (&str, String),
 ) -> Result<(), String> {
-    let mut env = crate::env_file::handed_on(&from.env);
+    let mut env = from.env.to_vec();
     env.retain(|(k, _)| k != var);
     env.push((KEY_VAR.into(), key.into()));
     let file = dir.join("env");
@@ -276,7 +263,7 @@ fn ready(link: &Link<'_>, from: &Dispatcher, dir: &Path) -> Result<u16, String> 
                 said()
             ));
         }
-        std::thread::sleep(Duration::from_millis(50));
+        std::thread::sleep(Duration::from_millis(100));
     }
 }
 
