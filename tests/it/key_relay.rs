@@ -217,6 +217,13 @@ fn a_worker_on_a_host_that_relays_credentials_holds_a_placeholder_through_a_keep
     let mut config = std::fs::read_to_string(&there).unwrap();
     config.push_str("roles:\n  implementer:\n    allow: [\"sh -c\"]\n");
     std::fs::write(&there, config).unwrap();
+    // doctor sees the host's vnx carry the tunnel.
+    let r = crate::common::run(repo.vnx().args(["doctor", "--host", "relayed", "--json"]));
+    let doctor: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let check = (doctor["checks"].as_array().unwrap().iter())
+        .find(|c| c["name"] == "credential relay")
+        .unwrap_or_else(|| panic!("{doctor:#}"));
+    assert_eq!(check["ok"], true, "{check}");
     let (port, seen) = provider();
     let base = format!("http://127.0.0.1:{port}");
     let id = "D-6b3y000000h0";

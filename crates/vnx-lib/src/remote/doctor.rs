@@ -148,6 +148,9 @@ pub fn check(link: &Link<'_>) -> Vec<HostCheck> {
             detail: e.to_string(),
         },
     });
+    if host.relay_credentials {
+        out.push(key_relay(link, limit));
+    }
     for tool in tools() {
         // `command -v` is a shell builtin: run through `sh -c` with the name as its argument.
         let probe = vec![
@@ -176,6 +179,48 @@ pub fn check(link: &Link<'_>) -> Vec<HostCheck> {
         });
     }
     out
+}
+
+/// A host that relays credentials (ADR 0128): its vnx carries the tunnel, and it gives no CLI's
+/// relayable key variable itself.
+fn key_relay(link: &Link<'_>, limit: Duration) -> HostCheck {
+    let given: Vec<String> = (link.place.gives_env().into_iter())
+        .filter(|v| {
+            (crate::provider::cli::CLIS.iter()).any(|c| c.relayed_key().is_some_and(|k| k.key == v))
+        })
+        .collect();
+    let answered = link.place.vnx(
+        &["__key-tunnel".to_owned(), "--help".to_owned()],
+        None,
+        limit,
+    );
+    let (ok, detail) = match answered {
+        Ok(o) if !o.status.success() => (
+            false,
+            "the place's vnx has no `__key-tunnel`: install this vnx there (or build the image \
+             again with it)"
+                .to_owned(),
+        ),
+        Err(e) => (false, e.to_string()),
+        Ok(_) if !given.is_empty() => (
+            false,
+            format!(
+                "it gives its places {} itself, so a worker there would hold the key: take \
+                 it out of the host's env",
+                given.join(", ")
+            ),
+        ),
+        Ok(_) => (
+            true,
+            "the place's vnx carries the tunnel; keys stay on this machine".to_owned(),
+        ),
+    };
+    HostCheck {
+        name: "credential relay".into(),
+        ok,
+        warn: false,
+        detail,
+    }
 }
 
 /// What reaching the place is called: `ssh`, or the engine's `exec`.
