@@ -35,10 +35,8 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let attestor = settings::attestor(None)?;
     let link = super::util::hosts::link(&project, &ledger, &attestor, &place)?;
     let ledger_at = ledger.clone();
-    let ended: vnx::remote::key_relay::Ended = std::sync::Arc::new(move |id| {
-        vnx::dispatch::view::completion(&ledger_at, id).is_ok_and(|c| c.is_some())
-            || vnx::dispatch::view::remote_lost(&ledger_at, id).unwrap_or(false)
-    });
+    let ended: vnx::remote::key_relay::Ended =
+        std::sync::Arc::new(move |id| vnx::dispatch::view::has_ended(&ledger_at, id));
     vnx::remote::key_relay::keep(&link, key, ended)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -113,7 +113,8 @@ fn value_in(from: &Dispatcher, name: &str) -> Option<String> {
 }
 
 /// The argv prefix (`env KEY=PLACEHOLDER URL=…`) the place's vnx starts dispatch `id` with
-/// when its key is relayed (see [`relayed`]); empty otherwise (the place's own environment is
+/// when its key is relayed (its host relays credentials, its CLI can be relayed, the key is
+/// in the dispatching environment); empty otherwise (the place's own environment is
 /// the worker's). The place's keeper is started first, or told of `id` when it runs already.
 pub fn ensure(
     link: &Link<'_>,

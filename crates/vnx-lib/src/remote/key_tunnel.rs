@@ -39,10 +39,15 @@ fn locked(open: &Open) -> std::sync::MutexGuard<'_, HashMap<u32, Conn>> {
     open.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// How long a write to one connection may block the channel (a peer that stops reading): then
+/// that connection is dropped.
+const WRITE_STALL: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// A new connection `id`, unless [`MAX_CONNECTIONS`] are open: its reading half.
 fn admit(open: &Open, id: u32, stream: TcpStream) -> Option<TcpStream> {
     let mut table = locked(open);
     let reader = stream.try_clone().ok()?;
+    stream.set_write_timeout(Some(WRITE_STALL)).ok()?;
     if table.len() >= MAX_CONNECTIONS {
         let _ = stream.shutdown(Shutdown::Both);
         return None;
@@ -93,8 +98,8 @@ fn receive(input: &mut impl Read, buf: &mut Vec<u8>) -> io::Result<Option<u32>> 
     Ok(Some(id))
 }
 
-/// Sends what `from` says as frames of connection `id` until it ends, then an empty frame,
-/// and forgets the connection.
+/// Sends what `from` says as frames of connection `id` until it ends, then an empty frame;
+/// the connection is forgotten once the other end has ended its side too.
 fn pump<W: Write>(mut from: TcpStream, id: u32, out: Out<W>, open: Open) {
     let mut chunk = vec![0u8; 16 << 10];
     loop {

@@ -151,6 +151,15 @@ pub fn completion(ledger: &Path, id: &DispatchId) -> Result<Option<Vec<u8>>, Led
     }
 }
 
+/// Whether the dispatch has ended as far as this ledger knows: its completion is recorded, or
+/// its place was given up on (`remote_lost`). A read that fails says no.
+pub fn has_ended(ledger: &Path, id: &DispatchId) -> bool {
+    record(ledger, id)
+        .ok()
+        .flatten()
+        .is_some_and(|r| r.completion.is_some() || r.remote_lost.is_some())
+}
+
 /// The tmux socket and session a dispatch's start records (the fallback socket and
 /// `vnx-<id>` when it records none).
 pub fn session_of(ledger: &Path, id: &DispatchId, fallback: &Tmux) -> (Tmux, String) {

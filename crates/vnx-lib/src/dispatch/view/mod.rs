@@ -16,8 +16,8 @@ pub use list::{
     remote_given_up, remote_live, states_of,
 };
 pub use lookup::{
-    Completion, Correction, completion, correction, remote_lost, remote_lost_at, remote_of,
-    session_of, started,
+    Completion, Correction, completion, correction, has_ended, remote_lost, remote_lost_at,
+    remote_of, session_of, started,
 };
 pub use resolve::{ResolveError, resolve, resolve_with};
 pub use wait::{WaitEvent, Waited, wait, wait_with};

@@ -581,7 +581,7 @@ impl Place for Container {
         Some(relayed::is_open(&self.container))
     }
 
-    /// The variables [`Container::env_args`] gives it (its definition's as read so far).
+    /// The variables its `--env` arguments give it (its definition's as read so far).
     fn gives_env(&self) -> Vec<String> {
         let defined = self.defined.get().map(|d| &d.env);
         (defined.into_iter().flatten().map(|(k, _)| k))
