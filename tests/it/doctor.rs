@@ -585,6 +585,16 @@ fn leftovers_are_flagged_and_work_kept_on_purpose_is_not() {
             &["sleep".into(), "60".into()],
         )
         .unwrap();
+    // A place's credential relay keeper (ADR 0128) is a service of vnx's, not a stray.
+    let keeper = vnx::tmux::session_for("keys", &repo.env.path().join("k"));
+    (repo.server.0)
+        .new_session(
+            &keeper,
+            repo.env.path(),
+            &[],
+            &["sleep".into(), "60".into()],
+        )
+        .unwrap();
     let (code, report) = doctor(repo.vnx(), &bin, &[]);
     assert_eq!(code, 0, "leftovers warn: {}", not_passing(&report));
     let (status, detail) = verdict(&report, "worktrees");
@@ -605,6 +615,7 @@ fn leftovers_are_flagged_and_work_kept_on_purpose_is_not() {
         detail.ends_with(": vnx-D-stray (no dispatch on the ledger)"),
         "{detail}"
     );
+    assert!(!detail.contains("vnx-keys-"), "{detail}");
     assert_eq!(verdict(&report, "dispatches").0, "pass");
 
     // A worktree still there after its dispatch ended (a teardown that failed, on a full
