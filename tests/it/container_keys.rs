@@ -7,7 +7,7 @@
 //! has ended here; and a host that would give its places the key itself is refused before
 //! anything is made. `#[ignore]`d: podman and mmdebstrap, which `bin/test --all` installs.
 
-use crate::common::container::{container_of, fakes_image, remove_volume};
+use crate::common::container::{FreshPlace, container_of, fakes_image};
 use crate::common::{Repo, completion, configure, run, wait_for};
 use crate::key_relay::{KEY, holding, provider};
 
@@ -104,8 +104,8 @@ fn a_worker_in_a_container_holds_a_placeholder_and_the_provider_gets_the_key() {
         "hosts:\n  box:\n    container: {{image: \"{image}\"}}\n    credentials: relay\n"
     ));
     let id = "D-k0k1k2k3k4k5";
+    let _fresh = FreshPlace::named(container_of(id));
     relayed_in(&repo, "box", id);
-    remove_volume(&container_of(id));
 }
 
 #[test]
@@ -118,8 +118,8 @@ fn a_worker_in_a_pod_holds_a_placeholder_and_the_provider_gets_the_key() {
         crate::kubernetes_place::STAND_IN
     ));
     let id = "D-k6k7k8k9kakb";
+    let _fresh = FreshPlace::named(crate::kubernetes_place::object_of(id));
     relayed_in(&repo, "cluster", id);
-    remove_volume(&crate::kubernetes_place::object_of(id));
 }
 
 #[test]

@@ -14,7 +14,8 @@
 use std::process::Command;
 
 use crate::common::container::{
-    container_of, docker_host, exists, gone, remove_volume, repo_with_container_host, worker_image,
+    FreshPlace, container_of, docker_host, exists, gone, remove_volume, repo_with_container_host,
+    worker_image,
 };
 use crate::common::{Repo, completion, configure, gate_check, run};
 
@@ -189,6 +190,7 @@ fn a_container_that_cannot_start_leaves_nothing_behind() {
     let doctor = run(repo.vnx().args(["doctor", "--host", "box"]));
     assert_eq!(doctor.code, 1, "{}{}", doctor.stdout, doctor.stderr);
     assert!(doctor.stdout.contains("FAIL  engine"), "{}", doctor.stdout);
+    let _fresh = FreshPlace::named(container_of("D-0c0c0c0c0c0c"));
     let r = repo.dispatch(
         "commit",
         &[
@@ -387,6 +389,7 @@ fn a_dev_container_definition_the_config_names_gives_the_image_and_env() {
     remove_volume(&name);
     // A definition that asks for a build (and the engine's flags) is refused by name, with
     // nothing made.
+    let _fresh = FreshPlace::named(container_of("D-0c0c0c0c0c0e"));
     let r = repo.dispatch(
         "commit",
         &[
@@ -509,6 +512,7 @@ fn a_definitions_user_runs_the_place_and_only_the_mounts_the_config_lists_are_ta
     repo.verify_ok();
     remove_volume(&container_of(&id));
     // A mount only the definition names is refused, saying how to allow it; nothing made.
+    let _fresh = FreshPlace::named(container_of("D-0c0c0c0c0c0f"));
     let r = repo.dispatch(
         "commit",
         &[

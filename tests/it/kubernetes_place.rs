@@ -426,6 +426,7 @@ fn with_no_cluster_to_reach_the_real_kubectl_fails_a_dispatch_with_nothing_left(
     assert_eq!(doctor.code, 1, "{}{}", doctor.stdout, doctor.stderr);
     assert!(doctor.stdout.contains("FAIL  engine"), "{}", doctor.stdout);
     assert!(doctor.stdout.contains("kubeconfig"), "{}", doctor.stdout);
+    let _fresh = crate::common::container::FreshPlace::named(object_of("D-0c0c0c0c0c0d"));
     let mut dispatch = repo.dispatch_cmd("commit");
     dispatch.env("KUBECONFIG", &kubeconfig).args([
         "--json",

@@ -7,7 +7,7 @@
 //! (`#[ignore]`d: podman and mmdebstrap, which `bin/test --all` installs).
 
 use crate::common::container::{
-    container_of, exists, fakes_image, remove_volume, repo_with_container_host,
+    FreshPlace, container_of, exists, fakes_image, remove_volume, repo_with_container_host,
 };
 use crate::common::{Fakes, Remote, Repo, completion, configure, gate_check, run, wait_for};
 
@@ -95,9 +95,9 @@ fn a_prompt_of_a_dispatch_in_a_container_is_answered_there_and_recorded_here() {
         "hosts:\n  box:\n    container: {{image: \"{image}\"}}\n    capacity: 2\n"
     ));
     let id = "D-c0c1c2c3c4c5";
+    let _fresh = FreshPlace::named(container_of(id));
     blocked_on(&repo, "box", id);
     approved_there_and_done(&repo, id);
-    remove_volume(&container_of(id));
 }
 
 #[test]
@@ -110,10 +110,10 @@ fn a_prompt_of_a_dispatch_in_a_pod_is_answered_there_and_recorded_here() {
         crate::kubernetes_place::STAND_IN
     ));
     let id = "D-d0d1d2d3d4d5";
+    // Its claim (kept for a follow-up until a merge) goes, so the id is free for a rerun.
+    let _fresh = FreshPlace::named(crate::kubernetes_place::object_of(id));
     blocked_on(&repo, "cluster", id);
     approved_there_and_done(&repo, id);
-    // Its claim (kept for a follow-up until a merge) goes, so the id is free for a rerun.
-    remove_volume(&crate::kubernetes_place::object_of(id));
 }
 
 #[test]

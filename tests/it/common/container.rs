@@ -110,6 +110,35 @@ pub fn docker_host() -> &'static str {
     })
 }
 
+/// The engine's container and volume `name` of a test's fixed dispatch id: removed as the
+/// guard is made (podman's storage outlives a run, and a run stopped before its own cleanup
+/// left them, so the id would be "in use" on the next) and again when it is dropped, the
+/// test passing or not.
+pub struct FreshPlace(String);
+
+impl FreshPlace {
+    /// Clears `name` now and when the guard goes.
+    pub fn named(name: String) -> Self {
+        clear_place(&name);
+        Self(name)
+    }
+}
+
+impl Drop for FreshPlace {
+    fn drop(&mut self) {
+        clear_place(&self.0);
+    }
+}
+
+fn clear_place(name: &str) {
+    for what in [
+        &["rm", "--force", "--time", "0"][..],
+        &["volume", "rm", "--force"],
+    ] {
+        let _ = Command::new("podman").args(what).arg(name).output();
+    }
+}
+
 /// Removes the volume `name` a test's dispatch left for a follow-up it will not make.
 pub fn remove_volume(name: &str) {
     let _ = Command::new("podman")

@@ -61,12 +61,13 @@ fn a_launch_on_a_host_killed_at_any_step_is_finished_by_the_next_reading_command
 #[test]
 #[ignore = "needs podman and mmdebstrap (bin/test --all installs them)"]
 fn a_launch_in_a_container_killed_at_any_step_is_finished_by_the_next_reading_command() {
-    use crate::common::container::{container_of, exists, repo_with_container_host};
+    use crate::common::container::{FreshPlace, container_of, exists, repo_with_container_host};
     for step in steps_of("place_launch") {
         let repo = repo_with_container_host();
         let doctor = Doctor::before(&repo);
         let kill = Kill::at(&repo, step);
         let id = "D-f0f1f2f3f4f5";
+        let _fresh = FreshPlace::named(container_of(id));
         let mut cmd = repo.dispatch_cmd("commit");
         cmd.args(["--host", "box", "--detach", "--id", id])
             .args(["--instruction", "add the demo output"]);
@@ -80,11 +81,5 @@ fn a_launch_in_a_container_killed_at_any_step_is_finished_by_the_next_reading_co
         }
         doctor.settle(&repo, step);
         verified(&repo, step);
-        for what in [&["rm", "--force"][..], &["volume", "rm", "--force"]] {
-            let _ = std::process::Command::new("podman")
-                .args(what)
-                .arg(&name)
-                .output();
-        }
     }
 }
