@@ -66,24 +66,29 @@ mod starts;
 mod transcripts;
 mod versions;
 
-/// The bin directory of the pinned CLIs (installing them if needed).
+/// The bin directory of the pinned CLIs (installing them if needed), found once a test run:
+/// the script's up-to-date check starts node six times, which every real-CLI test paid again.
 pub(crate) fn cli_bin() -> PathBuf {
-    let out = Command::new(repo_dir().join("tests/support/install-clis.sh"))
-        .stderr(Stdio::inherit())
-        .output()
-        .expect("run install-clis.sh");
-    assert!(
-        out.status.success(),
-        "install-clis.sh failed: the real-CLI tests need npm and its registry, or a filled \
-         $VNX_CLI_CACHE (see tests/support/README.md)"
-    );
-    let text = String::from_utf8(out.stdout).unwrap();
-    PathBuf::from(
-        text.lines()
-            .last()
-            .expect("install-clis.sh prints the bin dir")
-            .trim(),
-    )
+    static BIN: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BIN.get_or_init(|| {
+        let out = Command::new(repo_dir().join("tests/support/install-clis.sh"))
+            .stderr(Stdio::inherit())
+            .output()
+            .expect("run install-clis.sh");
+        assert!(
+            out.status.success(),
+            "install-clis.sh failed: the real-CLI tests need npm and its registry, or a filled \
+             $VNX_CLI_CACHE (see tests/support/README.md)"
+        );
+        let text = String::from_utf8(out.stdout).unwrap();
+        PathBuf::from(
+            text.lines()
+                .last()
+                .expect("install-clis.sh prints the bin dir")
+                .trim(),
+        )
+    })
+    .clone()
 }
 
 /// The scripted model server, killed on drop.
