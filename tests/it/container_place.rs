@@ -389,22 +389,16 @@ fn a_dev_container_definition_the_config_names_gives_the_image_and_env() {
     remove_volume(&name);
     // A definition that asks for a build (and the engine's flags) is refused by name, with
     // nothing made.
-    let _fresh = FreshPlace::named(container_of("D-0c0c0c0c0c0e"));
+    let id = "D-0c0c0c0c0c0e";
+    let (name, _fresh) = (container_of(id), FreshPlace::named(container_of(id)));
     let r = repo.dispatch(
         "commit",
-        &[
-            "--host",
-            "built",
-            "--id",
-            "D-0c0c0c0c0c0e",
-            "--instruction",
-            "x",
-        ],
+        &["--host", "built", "--id", id, "--instruction", "x"],
     );
     assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
     assert!(r.stderr.contains("does not take `build`"), "{}", r.stderr);
-    assert!(gone("container", &container_of("D-0c0c0c0c0c0e")));
-    assert!(!exists("volume", &container_of("D-0c0c0c0c0c0e")));
+    assert!(gone("container", &name));
+    assert!(!exists("volume", &name));
 }
 
 /// The worker image with a user `dev` (uid 1234) added, built offline from it; its name.
@@ -512,17 +506,11 @@ fn a_definitions_user_runs_the_place_and_only_the_mounts_the_config_lists_are_ta
     repo.verify_ok();
     remove_volume(&container_of(&id));
     // A mount only the definition names is refused, saying how to allow it; nothing made.
-    let _fresh = FreshPlace::named(container_of("D-0c0c0c0c0c0f"));
+    let id = "D-0c0c0c0c0c0f";
+    let (name, _fresh) = (container_of(id), FreshPlace::named(container_of(id)));
     let r = repo.dispatch(
         "commit",
-        &[
-            "--host",
-            "more",
-            "--id",
-            "D-0c0c0c0c0c0f",
-            "--instruction",
-            "x",
-        ],
+        &["--host", "more", "--id", id, "--instruction", "x"],
     );
     assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
     let assets = repo.env.path().join("assets");
@@ -535,8 +523,8 @@ fn a_definitions_user_runs_the_place_and_only_the_mounts_the_config_lists_are_ta
     ] {
         assert!(r.stderr.contains(&says), "{says}: {}", r.stderr);
     }
-    assert!(gone("container", &container_of("D-0c0c0c0c0c0f")));
-    assert!(!exists("volume", &container_of("D-0c0c0c0c0c0f")));
+    assert!(gone("container", &name));
+    assert!(!exists("volume", &name));
 }
 
 #[test]
