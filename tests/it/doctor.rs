@@ -478,6 +478,13 @@ fn a_cli_whose_help_lacks_a_flag_fails_and_help_is_read_once() {
     assert_eq!(std::fs::read_to_string(&calls).unwrap().lines().count(), 4);
 }
 
+/// A tmux session of `repo`'s server named `name` that sleeps: a stand-in for one vnx started.
+fn sleeping_session(repo: &Repo, name: &str) {
+    (repo.server.0)
+        .new_session(name, repo.env.path(), &[], &["sleep".into(), "60".into()])
+        .unwrap();
+}
+
 fn wait_for(mut cond: impl FnMut() -> bool) {
     let start = Instant::now();
     while !cond() {
@@ -576,25 +583,10 @@ fn leftovers_are_flagged_and_work_kept_on_purpose_is_not() {
     let clean = &ids[2];
     repo.env.git(&["branch", &format!("dispatch/{clean}")]);
     std::fs::create_dir_all(repo.env.path().join(".vnx-data/worktrees/dispatch-D-gone")).unwrap();
-    repo.server
-        .0
-        .new_session(
-            "vnx-D-stray",
-            repo.env.path(),
-            &[],
-            &["sleep".into(), "60".into()],
-        )
-        .unwrap();
+    sleeping_session(&repo, "vnx-D-stray");
     // A place's credential relay keeper (ADR 0128) is a service of vnx's, not a stray.
     let keeper = vnx::tmux::session_for("keys", &repo.env.path().join("k"));
-    (repo.server.0)
-        .new_session(
-            &keeper,
-            repo.env.path(),
-            &[],
-            &["sleep".into(), "60".into()],
-        )
-        .unwrap();
+    sleeping_session(&repo, &keeper);
     let (code, report) = doctor(repo.vnx(), &bin, &[]);
     assert_eq!(code, 0, "leftovers warn: {}", not_passing(&report));
     let (status, detail) = verdict(&report, "worktrees");
@@ -671,15 +663,7 @@ fn a_session_whose_supervisor_still_holds_its_ended_dispatch_is_no_orphan() {
     let session = format!("vnx-{id}");
     // The supervisor's own session closes once it has tidied up; a stand-in takes its name.
     wait_for(|| !repo.server.0.has_session(&session));
-    repo.server
-        .0
-        .new_session(
-            &session,
-            repo.env.path(),
-            &[],
-            &["sleep".into(), "60".into()],
-        )
-        .unwrap();
+    sleeping_session(&repo, &session);
     let lock = repo
         .env
         .path()
