@@ -166,10 +166,11 @@ fn lines_containing_in_blocks(
     // Bytes of a line that started in an earlier block.
     let mut buf: Vec<u8> = Vec::with_capacity(block + 4096);
     loop {
-        let kept = buf.len();
-        buf.resize(kept + block, 0);
-        let n = file.read(&mut buf[kept..]).map_err(read_err)?;
-        buf.truncate(kept + n);
+        // Appended into the capacity, not zeroed first (a loop of its own in a debug build).
+        let n = (&mut file)
+            .take(block as u64)
+            .read_to_end(&mut buf)
+            .map_err(read_err)?;
         if n == 0 {
             // What is left has no newline: a fragment, not a line.
             return Ok(out);
