@@ -415,3 +415,39 @@ fn every_id_named_is_tried_whatever_became_of_the_one_before() {
         "the second id was recovered"
     );
 }
+
+/// `status` reads the ledger first and then looks for the dispatches' sessions: a supervisor
+/// that appended its dispatch's end in between took its session with it. The read from
+/// before that end must not call the dispatch lost (`vnx wait` and the crash tests saw
+/// `lost` for a dispatch that had just ended done); a read after it shows the end.
+#[test]
+fn a_dispatch_whose_end_came_after_the_read_is_not_lost_on_that_read() {
+    use vnx::dispatch::fold::Records;
+    use vnx::dispatch::view::{Sessions, State, states_of};
+    let repo = Repo::new();
+    let tools = tempfile::tempdir().unwrap();
+    declare(&repo, tools.path(), "killed", KILL_SUPERVISOR);
+    let id = lost_dispatch(&repo, "killed");
+    let ledger = repo.env.path().join(".vnx-data/state/t0_receipts.ndjson");
+    let tmux = vnx::tmux::Tmux::new(repo.server.0.socket());
+    let state_on = |records: &Records| {
+        let states = states_of(&ledger, records, &Sessions::new(&tmux)).unwrap();
+        states
+            .into_iter()
+            .find(|s| s.id.as_str() == id)
+            .unwrap()
+            .state
+    };
+    let before = Records::read(&ledger).unwrap();
+    assert_eq!(state_on(&before), State::Lost);
+    // Its end, appended after that read (`cancel` closes a lost dispatch).
+    let r = run(repo.vnx().args(["cancel", &id]));
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert_ne!(
+        state_on(&before),
+        State::Lost,
+        "lost on a read from before its end"
+    );
+    let after = Records::read(&ledger).unwrap();
+    assert!(!state_on(&after).is_live(), "{:?}", state_on(&after));
+}

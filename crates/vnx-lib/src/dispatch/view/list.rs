@@ -182,7 +182,7 @@ pub fn states_of(
     let reader = CiteReader::open(ledger)?;
     listed
         .into_iter()
-        .map(|r| project(&reader, records, r, live))
+        .map(|r| project(&reader, records, r, (live, ledger)))
         .collect()
 }
 
@@ -272,8 +272,9 @@ fn project_verified(
     let facts = v.proofs();
     let mut reader = None;
     let mut out = Vec::with_capacity(listed.len());
+    let read_end = v.records().offset;
     for (cite, mut s) in listed {
-        lost_unless_alive(&mut s, live);
+        lost_unless_alive(&mut s, live, (ledger, read_end));
         s.proof = Some(match facts.get(&cite.line) {
             Some(f) => Proof {
                 event_type: f.event_type.clone(),
@@ -317,7 +318,11 @@ pub fn recent(states: Vec<DispatchState>, n: usize, listed: usize) -> (Vec<Dispa
 
 /// Marks a live dispatch lost when neither its session nor anything else of it lives. A
 /// remote dispatch lives on its host: only a `remote_lost` makes it lost here.
-fn lost_unless_alive(s: &mut DispatchState, live: &Sessions) {
+///
+/// The ledger was read (up to `read_end`) before the sessions were looked at: a supervisor
+/// that appended its dispatch's end meanwhile and then exited took its session with it. So a
+/// dispatch is lost only when nothing naming it was appended since the read.
+fn lost_unless_alive(s: &mut DispatchState, live: &Sessions, (ledger, read_end): (&Path, u64)) {
     if s.state.is_live()
         && s.place.is_here()
         && !s
@@ -325,10 +330,34 @@ fn lost_unless_alive(s: &mut DispatchState, live: &Sessions) {
             .as_ref()
             .is_some_and(|n| live.has(s.tmux_socket.as_deref(), n))
         && !live.alive_without_session(&s.id, s.worktree.as_deref())
+        && !named_since(ledger, read_end, &s.id)
     {
         s.state = State::Lost;
         s.blocked = None;
         s.background = None;
+    }
+}
+
+/// The most a read looks through past its end for a dispatch's late lines: what is appended
+/// between a read and its look at the sessions is a few lines.
+const LATE_BYTES: u64 = 16 << 20;
+
+/// Whether a line appended to `ledger` after byte `read_end` names `id` (more than
+/// [`LATE_BYTES`] appended since counts as naming it: a lost dispatch is then found lost by
+/// the next read).
+fn named_since(ledger: &Path, read_end: u64, id: &DispatchId) -> bool {
+    use std::io::{Read, Seek, SeekFrom};
+    let Ok(mut file) = crate::ledger::open_for_reading(ledger) else {
+        return false;
+    };
+    if file.seek(SeekFrom::Start(read_end)).is_err() {
+        return false;
+    }
+    let mut late = Vec::new();
+    match file.take(LATE_BYTES + 1).read_to_end(&mut late) {
+        Ok(n) if n as u64 > LATE_BYTES => true,
+        Ok(_) => memchr::memmem::find(&late, id.as_str().as_bytes()).is_some(),
+        Err(_) => false,
     }
 }
 
@@ -337,13 +366,13 @@ fn project(
     reader: &CiteReader,
     records: &Records,
     r: &DispatchRecord,
-    live: &Sessions,
+    (live, ledger): (&Sessions, &Path),
 ) -> Result<DispatchState, LedgerError> {
     let Some(l) = &r.listed else {
         return Ok(DispatchState::blank(r.id.clone(), State::Lost));
     };
     let mut s = l.state.clone();
-    lost_unless_alive(&mut s, live);
+    lost_unless_alive(&mut s, live, (ledger, records.offset));
     let signing = records.first_signed.is_some_and(|f| f <= l.proof.line);
     s.proof = Some(Proof::of(l.proof.line, reader.read(l.proof)?, signing));
     s.status = s.shown();
