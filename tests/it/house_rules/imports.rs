@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use super::rust_source::{Tok, tokens};
+use super::rust_source::{Tok, tokens, tokens_of};
 
 /// Each top-level module of the crate rooted at `src` (a folder or a file, not `lib.rs`) and
 /// the other top-level modules its non-test code names through `crate::`, with a file and line
@@ -29,7 +29,7 @@ pub(super) fn module_graph(src: &Path) -> BTreeMap<String, BTreeMap<String, Stri
             if file.file_name().is_some_and(|f| f == "tests.rs") {
                 continue;
             }
-            let toks = tokens(&super::read(&file));
+            let toks = tokens_of(&file);
             for (line, other) in crate_paths(&toks) {
                 if other != module {
                     named
@@ -118,7 +118,7 @@ pub(super) fn file_graph(src: &Path) -> BTreeMap<String, BTreeMap<String, String
     let modules: BTreeSet<String> = files.keys().cloned().collect();
     let mut named_by: BTreeMap<String, Vec<Named>> = BTreeMap::new();
     for (module, file) in &files {
-        let toks = tokens(&super::read(file));
+        let toks = tokens_of(file);
         let is_child = |name: &str| modules.contains(&child(module, name));
         named_by.insert(module.clone(), paths(&toks, &is_child));
     }

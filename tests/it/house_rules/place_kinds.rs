@@ -12,9 +12,7 @@
 //! it does for the CLIs. The kinds are the registry's (`remote::kinds::names`), so a new one
 //! is counted from its first line there.
 
-use std::path::Path;
-
-use super::rust_source::{Tok, tokens};
+use super::rust_source::{Tok, tokens, tokens_of};
 use super::{product_files, root, rust_files};
 
 /// The registry: it declares every kind's module and registers it.
@@ -68,7 +66,7 @@ fn naming(kind: &str) -> Vec<String> {
     let mut out = Vec::new();
     for (name, file) in product_files() {
         let tests = name.ends_with("/tests.rs") || name.contains("/tests/");
-        if !tests && !own(kind, &name) && names(&read(&file), kind) {
+        if !tests && !own(kind, &name) && names_in(&tokens_of(&file), kind) {
             out.push(name);
         }
     }
@@ -76,14 +74,14 @@ fn naming(kind: &str) -> Vec<String> {
     out
 }
 
-fn read(file: &Path) -> String {
-    std::fs::read_to_string(file).unwrap_or_else(|e| panic!("{}: {e}", file.display()))
-}
-
 /// Whether the code of `src` (not its comments, strings or `#[cfg(test)]` items) names
 /// `kind`: an identifier with the kind's name as one of its words.
 fn names(src: &str, kind: &str) -> bool {
-    let toks = tokens(src);
+    names_in(&tokens(src), kind)
+}
+
+/// [`names`] over tokens already read.
+fn names_in(toks: &[(usize, Tok)], kind: &str) -> bool {
     let mut i = 0;
     while i < toks.len() {
         if let Some(end) = super::imports::cfg_test_item(&toks, i) {
@@ -179,7 +177,7 @@ fn the_count_sees_a_place_kind_named_in_a_shared_file() {
             .into_iter()
             .chain(file.is_file().then_some(file));
         assert!(
-            files.into_iter().any(|f| names(&read(&f), word)),
+            files.into_iter().any(|f| names_in(&tokens_of(&f), word)),
             "{word}: {place}"
         );
     }

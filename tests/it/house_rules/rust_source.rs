@@ -2,8 +2,9 @@
 //! literal one token), the `allow(…)`s inside attributes, `mod` items, and the files a crate
 //! root reaches through them as rustc finds them.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// A token: comments are dropped, and a string literal is one token (its text unescaped
 /// only as far as paths need).
@@ -13,6 +14,29 @@ pub(super) enum Tok {
     Str(String),
     Punct(char),
     Other,
+}
+
+/// The tokens of the file at `path`, each file read and tokenised once a test run: the rules
+/// read the same few hundred files many times over, and the tokeniser is unoptimised code.
+/// `None` when the file cannot be read.
+pub(super) fn file_tokens(path: &Path) -> Option<Arc<Vec<(usize, Tok)>>> {
+    type Cache = Mutex<HashMap<PathBuf, Arc<Vec<(usize, Tok)>>>>;
+    static CACHE: OnceLock<Cache> = OnceLock::new();
+    let cache = CACHE.get_or_init(Cache::default);
+    if let Some(toks) = cache.lock().unwrap().get(path) {
+        return Some(Arc::clone(toks));
+    }
+    let toks = Arc::new(tokens(&std::fs::read_to_string(path).ok()?));
+    cache
+        .lock()
+        .unwrap()
+        .insert(path.to_owned(), Arc::clone(&toks));
+    Some(toks)
+}
+
+/// [`file_tokens`] of a file that must be there.
+pub(super) fn tokens_of(path: &Path) -> Arc<Vec<(usize, Tok)>> {
+    file_tokens(path).unwrap_or_else(|| panic!("{}: cannot be read", path.display()))
 }
 
 /// The tokens of `src`, each with its 1-based line.
@@ -287,10 +311,10 @@ pub(super) fn modules_of(root_file: &Path) -> BTreeSet<PathBuf> {
         if !reached.insert(file.clone()) {
             continue;
         }
-        let Ok(text) = std::fs::read_to_string(&file) else {
+        let Some(toks) = file_tokens(&file) else {
             continue;
         };
-        for decl in mod_decls(&tokens(&text)) {
+        for decl in mod_decls(&toks) {
             let inner = decl.inline.iter().fold(dir.clone(), |d, m| d.join(m));
             let found = match &decl.path {
                 Some(p) if decl.inline.is_empty() => {

@@ -111,9 +111,13 @@ impl Job {
 fn pad(rng: &mut Rng, len: usize) -> String {
     const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789-_ ABCDEFGHIJKLMNOPQRSTUVWXYZ";
     let off = rng.next() as usize;
-    (0..len)
-        .map(|k| ALPHABET[(off + k * 7) % ALPHABET.len()] as char)
-        .collect()
+    // One period of the pattern, repeated: a byte at a time is slow in a debug build.
+    let period: Vec<u8> = (0..ALPHABET.len())
+        .map(|k| ALPHABET[(off + k * 7) % ALPHABET.len()])
+        .collect();
+    let mut out = period.repeat(len / period.len() + 1);
+    out.truncate(len);
+    String::from_utf8(out).unwrap()
 }
 
 /// Mixed sizes: mostly small, some tens of KiB, a few up to 200 KiB.

@@ -13,7 +13,7 @@ use crate::crash::{GENESIS_HEX, complete_lines, lib_verify, parse_object, sha256
 
 /// Where the final fragment (bytes after the last newline) starts.
 fn fragment_start(data: &[u8]) -> usize {
-    data.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1)
+    memchr::memrchr(b'\n', data).map_or(0, |p| p + 1)
 }
 
 /// Checks that the acknowledged line is in `lines` at its seq with its hash and marker.
