@@ -84,7 +84,7 @@ fn names(src: &str, kind: &str) -> bool {
 fn names_in(toks: &[(usize, Tok)], kind: &str) -> bool {
     let mut i = 0;
     while i < toks.len() {
-        if let Some(end) = super::imports::cfg_test_item(&toks, i) {
+        if let Some(end) = super::imports::cfg_test_item(toks, i) {
             i = end + 1;
             continue;
         }
