@@ -504,18 +504,13 @@ fn every_adr_architecture_md_cites_exists() {
 /// test module), and counts every other line of `crates/*/src` and `src`.
 #[test]
 fn bin_size_counts_the_product_without_its_tests() {
-    let out = std::process::Command::new("python3")
-        .arg(root().join("bin/size"))
-        .args(["--files", "100000"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = crate::common::run(
+        std::process::Command::new("python3")
+            .arg(root().join("bin/size"))
+            .args(["--files", "100000"]),
     );
-    let text = String::from_utf8(out.stdout).unwrap();
-    let mut lines = text.lines();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let mut lines = out.stdout.lines();
     let total: usize = lines.next().unwrap().parse().unwrap();
     let files: BTreeMap<String, usize> = lines
         .map(|l| {
