@@ -103,6 +103,9 @@ fn a_running_or_cancelled_follow_up_leaves_its_chains_worktree_counted() {
     // Cancelled: its teardown keeps the worktree, dirty, in the chain's name.
     let cancelled = run(repo.vnx().args(["cancel", &follow]));
     assert_eq!(cancelled.code, 0, "{}", cancelled.stderr);
+    // A supervisor holds its dispatch's lock past its recorded end (its queue, its pool):
+    // doctor counts that as in use, rightly, until its session ends.
+    assert!(repo.server.sessions_end(), "a supervisor outlived its end");
     let (status, detail) = worktrees(&repo);
     assert_eq!(status, "pass", "cancelled: {detail}");
     assert!(detail.contains("kept on purpose"), "{detail}");
@@ -142,6 +145,9 @@ fn a_follow_up_chains_branch_holding_its_work_is_not_left_over() {
         answered.stderr
     );
 
+    // Settled: a supervisor holds its lock past its recorded end, and doctor counts a branch
+    // whose lock is held as a running dispatch's.
+    assert!(repo.server.sessions_end(), "a supervisor outlived its end");
     let bin = repo.env.dir.path().join("bin");
     bin_dir(&repo.env);
     let (_, report) = doctor(repo.vnx(), &bin, &[]);
