@@ -504,13 +504,8 @@ fn every_adr_architecture_md_cites_exists() {
 /// test module), and counts every other line of `crates/*/src` and `src`.
 #[test]
 fn bin_size_counts_the_product_without_its_tests() {
-    let out = crate::common::run(
-        std::process::Command::new("python3")
-            .arg(root().join("bin/size"))
-            .args(["--files", "100000"]),
-    );
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    let mut lines = out.stdout.lines();
+    let out = bin_size(&["--files", "100000"]);
+    let mut lines = out.lines();
     let total: usize = lines.next().unwrap().parse().unwrap();
     let files: BTreeMap<String, usize> = lines
         .map(|l| {
@@ -554,5 +549,45 @@ fn bin_size_counts_the_product_without_its_tests() {
     assert_eq!(
         files["crates/vnx-lib/src/cost.rs"],
         cost.lines().count() - (end - start + 1)
+    );
+}
+
+/// The most lines the product may count (`bin/size`). A change that adds lines raises it in
+/// the same commit, and the issue's closing note says by how much; one that removes lines
+/// lowers it (the test fails when the count is more than [`SIZE_SLACK`] under it), so what
+/// was taken out stays out.
+const SIZE_CEILING: usize = 119_900;
+
+/// How far under [`SIZE_CEILING`] the count may fall before the ceiling must follow it down.
+const SIZE_SLACK: usize = 500;
+
+/// `bin/size ARGS`' standard output.
+fn bin_size(args: &[&str]) -> String {
+    let out = crate::common::run(
+        std::process::Command::new("python3")
+            .arg(root().join("bin/size"))
+            .args(args),
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    out.stdout
+}
+
+/// The product's size only grows on purpose, and what a clean-up removed stays removed: its
+/// count is at most [`SIZE_CEILING`] and no more than [`SIZE_SLACK`] under it.
+#[test]
+fn the_product_grows_only_past_a_ceiling_a_change_raises() {
+    let total: usize = bin_size(&[]).trim().parse().unwrap();
+    assert!(
+        total <= SIZE_CEILING,
+        "the product counts {total} lines (`bin/size`), over SIZE_CEILING ({SIZE_CEILING}) in \
+         tests/it/house_rules.rs: make the change smaller, or raise the ceiling in it and say \
+         by how much in the issue's closing note"
+    );
+    assert!(
+        SIZE_CEILING - total <= SIZE_SLACK,
+        "the product counts {total} lines (`bin/size`), {} under SIZE_CEILING \
+         ({SIZE_CEILING}) in tests/it/house_rules.rs: lower it to {total}, so what was taken \
+         out stays out",
+        SIZE_CEILING - total
     );
 }
