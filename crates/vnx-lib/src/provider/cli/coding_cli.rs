@@ -144,6 +144,10 @@ pub struct CliFacts {
     pub resumes_sessions: &'static [Lane],
     /// The lanes of [`CodingCli::chooses_session_id`].
     pub chooses_session_id: &'static [Lane],
+    /// The flags of each posture of [`CodingCli::permission_flags`], the same in both lanes.
+    pub permission_flags: fn(Permission) -> &'static [&'static str],
+    /// [`CodingCli::plan_flags`], the same in both lanes.
+    pub plan_flags: Option<&'static [&'static str]>,
     /// Whether [`CodingCli::allowed_commands`] are the commands that run unasked
     /// ([`Wanted::unasked_commands`]), given to its own allow mechanism.
     pub allows_commands: bool,
@@ -155,6 +159,9 @@ pub struct CliFacts {
     pub pane_dialog: Option<trust::PaneDialog>,
     /// [`CodingCli::keeps_memory`].
     pub keeps_memory: bool,
+    /// The npm package whose version [`CodingCli::installed_version`] reads: its
+    /// `--version` prints its package's version.
+    pub npm_package: Option<&'static str>,
     /// [`CodingCli::stream`].
     pub stream: Option<&'static HeadlessStream>,
     /// [`CodingCli::mcp_config`].
@@ -177,11 +184,14 @@ impl CliFacts {
             prompt_on_stdin: &[],
             resumes_sessions: &[],
             chooses_session_id: &[],
+            permission_flags: |_| &[],
+            plan_flags: None,
             allows_commands: false,
             turn_end_signal: None,
             hooks: None,
             pane_dialog: None,
             keeps_memory: false,
+            npm_package: None,
             stream: None,
             mcp_config: None,
             sessions: None,
@@ -269,15 +279,15 @@ pub trait CodingCli: Sync {
 
     /// The flags a permission posture maps to in a lane (ADR 0010): `ask` and `edits` never
     /// carry a bypass.
-    fn permission_flags(&self, _lane: Lane, _permission: Permission) -> &'static [&'static str] {
-        &[]
+    fn permission_flags(&self, _lane: Lane, permission: Permission) -> &'static [&'static str] {
+        (self.facts().permission_flags)(permission)
     }
 
     /// The flags of its own plan mode in `lane` (ADR 0092): read-only, the plan its last
     /// message. `None`: it has none, and a planning dispatch runs in the `ask` posture with
     /// vnx's instruction to write a plan alone.
     fn plan_flags(&self, _lane: Lane) -> Option<&'static [&'static str]> {
-        None
+        self.facts().plan_flags
     }
 
     /// Its argv for one dispatch, and what it writes and signals; an error for a lane it
@@ -314,8 +324,8 @@ pub trait CodingCli: Sync {
     /// The version its `--version` prints, read from its installation without starting it
     /// (a file its package manager wrote), when it has one: what a launch records instead of
     /// waiting for the CLI's start. `None`: the launch runs `--version`.
-    fn installed_version(&self, _binary: &Path) -> Option<String> {
-        None
+    fn installed_version(&self, binary: &Path) -> Option<String> {
+        crate::provider::version::npm_package_version(binary, self.facts().npm_package?)
     }
 
     /// Its TUI's permission dialog in its pane, where no hook of its can answer it: the line

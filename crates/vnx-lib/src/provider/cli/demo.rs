@@ -170,6 +170,8 @@ static FACTS: CliFacts = CliFacts {
     // Its memory is its dispatch's folder, whose `MEMORY.md` it says it loaded, and where
     // it writes a lesson when a test asks.
     keeps_memory: true,
+    // `--plan`: it writes nothing and ends with its plan, in either lane.
+    plan_flags: Some(&["--plan"]),
     ..CliFacts::named("demo")
 };
 
@@ -202,11 +204,6 @@ impl CodingCli for Demo {
             }),
             _ => check_valid(self.name(), model),
         }
-    }
-
-    /// `--plan`: it writes nothing and ends with its plan, in either lane.
-    fn plan_flags(&self, _lane: crate::receipts::kinds::Lane) -> Option<&'static [&'static str]> {
-        Some(&["--plan"])
     }
 
     fn argv(&self, s: &Start<'_>) -> Result<Argv, ProviderError> {

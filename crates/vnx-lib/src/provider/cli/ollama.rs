@@ -11,7 +11,6 @@ use super::argv::{Argv, Start};
 use super::coding_cli::{CliFacts, CodingCli, check_valid};
 use super::error::ProviderError;
 use super::opencode::{self, Served};
-use crate::receipts::kinds::{Lane, Permission};
 
 /// Ollama's API, as opencode is given it: `OLLAMA_HOST` is the server's URL
 /// (`http://127.0.0.1:11434`), read by opencode from the worker's environment.
@@ -26,10 +25,12 @@ const SERVED: Served = Served {
 pub struct Ollama;
 
 /// What it is as data: opencode's (its sessions, dialog, state and logins, as it runs
-/// through opencode), but for its name, its stream (opencode's format, which opencode's
-/// parser reads) and where `vnx init --mcp` registers vnx (nowhere).
+/// through opencode), but for its name, its version (`--version` is run), its stream
+/// (opencode's format, which opencode's parser reads) and where `vnx init --mcp` registers
+/// vnx (nowhere).
 static FACTS: CliFacts = CliFacts {
     name: "ollama",
+    npm_package: None,
     stream: None,
     mcp_config: None,
     ..opencode::FACTS
@@ -62,10 +63,6 @@ impl CodingCli for Ollama {
     /// opencode, pointed at Ollama.
     fn program(&self) -> &'static str {
         "opencode"
-    }
-
-    fn permission_flags(&self, _lane: Lane, permission: Permission) -> &'static [&'static str] {
-        opencode::permission_flags(permission)
     }
 
     fn argv(&self, s: &Start<'_>) -> Result<Argv, ProviderError> {

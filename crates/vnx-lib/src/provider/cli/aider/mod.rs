@@ -10,7 +10,7 @@ use super::argv::{Argv, Start};
 use super::coding_cli::{CliFacts, CodingCli, KeyVars};
 use super::error::ProviderError;
 use super::login::LoginFile;
-use crate::receipts::kinds::{Lane, OutputFormat, Permission};
+use crate::receipts::kinds::{Lane, OutputFormat};
 use crate::sandbox::StatePath;
 
 mod events;
@@ -60,16 +60,13 @@ static FACTS: CliFacts = CliFacts {
         LoginFile::whole(".aider.model.metadata.json"),
         LoginFile::whole(".aider.model.settings.yml"),
     ],
+    permission_flags: invocation::permission_flags,
     ..CliFacts::named("aider")
 };
 
 impl CodingCli for Aider {
     fn facts(&self) -> &'static CliFacts {
         &FACTS
-    }
-
-    fn permission_flags(&self, _lane: Lane, permission: Permission) -> &'static [&'static str] {
-        invocation::permission_flags(permission)
     }
 
     fn argv(&self, start: &Start<'_>) -> Result<Argv, ProviderError> {

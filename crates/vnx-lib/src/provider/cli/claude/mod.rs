@@ -17,7 +17,7 @@ use super::coding_cli::{BOTH_LANES, CliFacts, CodingCli, KeyVars, McpConfig};
 use super::error::ProviderError;
 use super::hook::Launch;
 use super::trust::PaneDialog;
-use crate::receipts::kinds::{HookKind, Lane, OutputFormat, Permission};
+use crate::receipts::kinds::{HookKind, Lane, OutputFormat};
 use crate::sandbox::StatePath;
 
 mod events;
@@ -84,6 +84,9 @@ static FACTS: CliFacts = CliFacts {
     ],
     // Its OAuth tokens, its settings, and its account of `~/.claude.json` (`login`).
     login_files: login::FILES,
+    permission_flags: invocation::permission_flags,
+    // Its plan mode: `--permission-mode plan` (claude 2.1.197's `--help` lists it), in both lanes.
+    plan_flags: Some(&["--permission-mode", "plan"]),
     ..CliFacts::named("claude")
 };
 
@@ -122,15 +125,6 @@ impl CodingCli for Claude {
     /// Its TUI (as VNX, it keeps subscription billing).
     fn default_lane(&self) -> Lane {
         Lane::Interactive
-    }
-
-    fn permission_flags(&self, _lane: Lane, permission: Permission) -> &'static [&'static str] {
-        invocation::permission_flags(permission)
-    }
-
-    /// Its plan mode: `--permission-mode plan` (claude 2.1.197's `--help` lists it), in both lanes.
-    fn plan_flags(&self, _lane: Lane) -> Option<&'static [&'static str]> {
-        Some(&["--permission-mode", "plan"])
     }
 
     fn argv(&self, start: &Start<'_>) -> Result<Argv, ProviderError> {

@@ -12,7 +12,7 @@ use super::argv::{Argv, Start};
 use super::coding_cli::{BOTH_LANES, CliFacts, CodingCli, KeyVars, McpConfig};
 use super::error::ProviderError;
 use super::trust::PaneDialog;
-use crate::receipts::kinds::{HookKind, Lane, OutputFormat, Permission};
+use crate::receipts::kinds::{HookKind, Lane, OutputFormat};
 use crate::sandbox::StatePath;
 
 mod events;
@@ -80,16 +80,13 @@ static FACTS: CliFacts = CliFacts {
     // `config.json` (who is logged in, and their token where no keyring keeps it): never
     // its command history, sessions or logs.
     login_files: &[super::login::LoginFile::whole(".copilot/config.json")],
+    permission_flags: invocation::permission_flags,
     ..CliFacts::named("copilot")
 };
 
 impl CodingCli for Copilot {
     fn facts(&self) -> &'static CliFacts {
         &FACTS
-    }
-
-    fn permission_flags(&self, _lane: Lane, permission: Permission) -> &'static [&'static str] {
-        invocation::permission_flags(permission)
     }
 
     fn argv(&self, start: &Start<'_>) -> Result<Argv, ProviderError> {

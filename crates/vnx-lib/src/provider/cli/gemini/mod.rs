@@ -17,7 +17,7 @@ use super::error::ProviderError;
 use super::hook::Launch;
 use super::login::LoginFile;
 use super::trust::PaneDialog;
-use crate::receipts::kinds::{HookKind, Lane, OutputFormat, Permission};
+use crate::receipts::kinds::{HookKind, Lane, OutputFormat};
 use crate::sandbox::StatePath;
 
 mod events;
@@ -50,6 +50,8 @@ static FACTS: CliFacts = CliFacts {
         kept_suffix: 0,
         default_base: Some("https://generativelanguage.googleapis.com"),
     }),
+    // `gemini --version` prints its package's version (0.61).
+    npm_package: Some("@google/gemini-cli"),
     stream: Some(&events::HEADLESS),
     hooks: Some(&hooks::GeminiHooks),
     sessions: Some(&sessions::GeminiSessions),
@@ -86,6 +88,9 @@ static FACTS: CliFacts = CliFacts {
         LoginFile::whole(".gemini/google_accounts.json"),
         LoginFile::whole(".gemini/settings.json"),
     ],
+    permission_flags: invocation::permission_flags,
+    // Its plan mode: `--approval-mode plan`, its read-only mode (gemini 0.61's `--help`), in both lanes.
+    plan_flags: Some(&["--approval-mode", "plan"]),
     ..CliFacts::named("gemini")
 };
 
@@ -94,23 +99,9 @@ impl CodingCli for Gemini {
         &FACTS
     }
 
-    /// npm's `@google/gemini-cli`: `gemini --version` prints its package's version (0.61).
-    fn installed_version(&self, binary: &Path) -> Option<String> {
-        crate::provider::version::npm_package_version(binary, "@google/gemini-cli")
-    }
-
     /// `gemini*`.
     fn implied_by(&self, model: &str) -> bool {
         model.starts_with("gemini")
-    }
-
-    fn permission_flags(&self, _lane: Lane, permission: Permission) -> &'static [&'static str] {
-        invocation::permission_flags(permission)
-    }
-
-    /// Its plan mode: `--approval-mode plan`, its read-only mode (gemini 0.61's `--help`), in both lanes.
-    fn plan_flags(&self, _lane: Lane) -> Option<&'static [&'static str]> {
-        Some(&["--approval-mode", "plan"])
     }
 
     fn argv(&self, start: &Start<'_>) -> Result<Argv, ProviderError> {

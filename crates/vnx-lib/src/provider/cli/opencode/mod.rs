@@ -20,7 +20,7 @@ use super::coding_cli::{BOTH_LANES, CliFacts, CodingCli, McpConfig};
 use super::error::ProviderError;
 use super::login::LoginFile;
 use super::trust::PaneDialog;
-use crate::receipts::kinds::{Lane, OutputFormat, Permission};
+use crate::receipts::kinds::{Lane, OutputFormat};
 use crate::sandbox::StatePath;
 
 mod events;
@@ -28,7 +28,7 @@ mod invocation;
 mod sessions;
 mod transcript;
 
-pub(crate) use invocation::{Served, argv, permission_flags};
+pub(crate) use invocation::{Served, argv};
 
 /// Its headless event stream: `opencode run --format json` (`step_start`, `tool_use`,
 /// `step_finish`, `text` and `error` events, each naming its session; no closing result).
@@ -44,6 +44,8 @@ pub(crate) fn home(var: &dyn Fn(&str) -> Option<PathBuf>, home: Option<&Path>) -
 
 /// What it is as data (what runs through it, `ollama`, builds on it).
 pub(crate) static FACTS: CliFacts = CliFacts {
+    // `opencode --version` prints its package's version (1.18).
+    npm_package: Some("opencode-ai"),
     stream: Some(&events::HEADLESS),
     sessions: Some(&sessions::OpencodeSessions),
     // `run` wraps a message given as arguments in double quotes; stdin reaches the model
@@ -101,6 +103,7 @@ pub(crate) static FACTS: CliFacts = CliFacts {
         LoginFile::whole(".config/opencode/opencode.jsonc"),
         LoginFile::whole(".config/opencode/config.json"),
     ],
+    permission_flags: invocation::permission_flags,
     ..CliFacts::named("opencode")
 };
 
@@ -111,15 +114,6 @@ pub struct Opencode;
 impl CodingCli for Opencode {
     fn facts(&self) -> &'static CliFacts {
         &FACTS
-    }
-
-    /// npm's `opencode-ai`: `opencode --version` prints its package's version (1.18).
-    fn installed_version(&self, binary: &Path) -> Option<String> {
-        crate::provider::version::npm_package_version(binary, "opencode-ai")
-    }
-
-    fn permission_flags(&self, _lane: Lane, permission: Permission) -> &'static [&'static str] {
-        invocation::permission_flags(permission)
     }
 
     fn argv(&self, start: &Start<'_>) -> Result<Argv, ProviderError> {

@@ -14,7 +14,7 @@ use super::error::ProviderError;
 use super::hook::Launch;
 use super::login::LoginFile;
 use super::trust::PaneDialog;
-use crate::receipts::kinds::{HookKind, Lane, OutputFormat, Permission};
+use crate::receipts::kinds::{HookKind, Lane, OutputFormat};
 use crate::sandbox::StatePath;
 
 mod events;
@@ -46,6 +46,9 @@ static FACTS: CliFacts = CliFacts {
         kept_suffix: 0,
         default_base: Some("https://api.openai.com/v1"),
     }),
+    // `qwen --version` prints its package's version (0.15.10), read without starting node
+    // (1.2 CPU-s).
+    npm_package: Some("@qwen-code/qwen-code"),
     stream: Some(&events::HEADLESS),
     hooks: Some(&hooks::HOOKS),
     sessions: Some(&sessions::SESSIONS),
@@ -83,6 +86,9 @@ static FACTS: CliFacts = CliFacts {
         LoginFile::whole(".qwen/oauth_creds.json"),
         LoginFile::whole(".qwen/settings.json"),
     ],
+    permission_flags: invocation::permission_flags,
+    // Its plan mode: `--approval-mode plan`, "plan only" (its `--help`), in both lanes.
+    plan_flags: Some(&["--approval-mode", "plan"]),
     ..CliFacts::named("qwen")
 };
 
@@ -91,24 +97,9 @@ impl CodingCli for Qwen {
         &FACTS
     }
 
-    /// npm's `@qwen-code/qwen-code`: `qwen --version` prints its package's version
-    /// (0.15.10), read here without starting node (1.2 CPU-s).
-    fn installed_version(&self, binary: &Path) -> Option<String> {
-        crate::provider::version::npm_package_version(binary, "@qwen-code/qwen-code")
-    }
-
     /// `qwen*` without a tag (`qwen3:8b` is a local model's `name:tag`, served locally).
     fn implied_by(&self, model: &str) -> bool {
         model.starts_with("qwen") && !model.contains(':')
-    }
-
-    fn permission_flags(&self, _lane: Lane, permission: Permission) -> &'static [&'static str] {
-        invocation::permission_flags(permission)
-    }
-
-    /// Its plan mode: `--approval-mode plan`, "plan only" (its `--help`), in both lanes.
-    fn plan_flags(&self, _lane: Lane) -> Option<&'static [&'static str]> {
-        Some(&["--approval-mode", "plan"])
     }
 
     fn argv(&self, start: &Start<'_>) -> Result<Argv, ProviderError> {
