@@ -261,17 +261,11 @@ fn refuse(client: &mut TcpStream, status: u16, why: &str) -> io::Result<()> {
 /// Reads up to the end of a head (`\r\n\r\n`), bounded: the head, and what came after it.
 fn read_head(from: &mut impl Read) -> io::Result<(Vec<u8>, Vec<u8>)> {
     let mut buf = Vec::with_capacity(8192);
-    let mut chunk = [0u8; 8192];
     loop {
-        let n = from.read(&mut chunk)?;
-        if n == 0 {
-            return Err(io::ErrorKind::UnexpectedEof.into());
-        }
         let from_at = buf.len().saturating_sub(3);
-        buf.extend_from_slice(&chunk[..n]);
+        fill(from, &mut buf)?;
         if let Some(i) = memchr::memmem::find(&buf[from_at..], b"\r\n\r\n") {
-            let end = from_at + i + 4;
-            let rest = buf.split_off(end);
+            let rest = buf.split_off(from_at + i + 4);
             return Ok((buf, rest));
         }
         if buf.len() > MAX_HEAD {
@@ -455,34 +449,12 @@ fn fill(from: &mut impl Read, buf: &mut Vec<u8>) -> io::Result<()> {
 }
 
 /// A connection to the provider: TCP, with TLS for `https`.
-enum Conn {
-    Plain(TcpStream),
-    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
-}
+type Conn = Box<dyn Stream>;
 
-impl Read for Conn {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            Conn::Plain(s) => s.read(buf),
-            Conn::Tls(s) => s.read(buf),
-        }
-    }
-}
+/// What a connection to the provider is, plain or with TLS.
+trait Stream: Read + Write {}
 
-impl Write for Conn {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match self {
-            Conn::Plain(s) => s.write(buf),
-            Conn::Tls(s) => s.write(buf),
-        }
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        match self {
-            Conn::Plain(s) => s.flush(),
-            Conn::Tls(s) => s.flush(),
-        }
-    }
-}
+impl<T: Read + Write> Stream for T {}
 
 /// Connects to the provider (each of its addresses in turn), with TLS for `https`.
 fn connect(up: &Upstream) -> io::Result<Conn> {
@@ -493,13 +465,13 @@ fn connect(up: &Upstream) -> io::Result<Conn> {
                 tcp.set_read_timeout(Some(STALL))?;
                 let _ = tcp.set_nodelay(true);
                 if !up.tls {
-                    return Ok(Conn::Plain(tcp));
+                    return Ok(Box::new(tcp));
                 }
                 let name = rustls::pki_types::ServerName::try_from(up.host.clone())
                     .map_err(io::Error::other)?;
                 let conn =
                     rustls::ClientConnection::new(tls_config(), name).map_err(io::Error::other)?;
-                return Ok(Conn::Tls(Box::new(rustls::StreamOwned::new(conn, tcp))));
+                return Ok(Box::new(rustls::StreamOwned::new(conn, tcp)));
             }
             Err(e) => last = e,
         }

@@ -1,7 +1,7 @@
-//! What every built-in CLI's module implements ([`CodingCli`], ADR 0054) and what it is handed
-//! to do so (where `vnx init --mcp` registers vnx, which model names may be passed), named
-//! by no CLI: the CLIs' modules take it from here, and only the registry (`provider::cli`)
-//! names them.
+//! What every built-in CLI's module implements ([`CodingCli`], ADR 0054), what it gives as
+//! data ([`CliFacts`]) and what it is handed to do so (where `vnx init --mcp` registers vnx,
+//! which model names may be passed), named by no CLI: the CLIs' modules take it from here,
+//! and only the registry (`provider::cli`) names them.
 
 use std::path::{Path, PathBuf};
 
@@ -128,13 +128,92 @@ pub struct KeyVars {
     pub default_base: Option<&'static str>,
 }
 
+/// Both lanes, for a member of [`CliFacts`] that lists the lanes something holds in.
+pub const BOTH_LANES: &[Lane] = &[Lane::Headless, Lane::Interactive];
+
+/// What a built-in CLI is as data, given once by its module ([`CodingCli::facts`]): each
+/// member is what the trait's method of that name says (documented there); a CLI without a
+/// capability keeps [`CliFacts::named`]'s.
+#[derive(Clone, Copy)]
+pub struct CliFacts {
+    /// [`CodingCli::name`].
+    pub name: &'static str,
+    /// The lanes of [`CodingCli::prompt_on_stdin`].
+    pub prompt_on_stdin: &'static [Lane],
+    /// The lanes of [`CodingCli::resumes_sessions`].
+    pub resumes_sessions: &'static [Lane],
+    /// The lanes of [`CodingCli::chooses_session_id`].
+    pub chooses_session_id: &'static [Lane],
+    /// The flags of each posture of [`CodingCli::permission_flags`], the same in both lanes.
+    pub permission_flags: fn(Permission) -> &'static [&'static str],
+    /// [`CodingCli::plan_flags`], the same in both lanes.
+    pub plan_flags: Option<&'static [&'static str]>,
+    /// Whether [`CodingCli::allowed_commands`] are the commands that run unasked
+    /// ([`Wanted::unasked_commands`]), given to its own allow mechanism.
+    pub allows_commands: bool,
+    /// [`CodingCli::turn_end_signal`].
+    pub turn_end_signal: Option<&'static str>,
+    /// [`CodingCli::hooks`].
+    pub hooks: Option<&'static dyn Hooks>,
+    /// [`CodingCli::pane_dialog`].
+    pub pane_dialog: Option<trust::PaneDialog>,
+    /// [`CodingCli::keeps_memory`].
+    pub keeps_memory: bool,
+    /// The npm package whose version [`CodingCli::installed_version`] reads: its
+    /// `--version` prints its package's version.
+    pub npm_package: Option<&'static str>,
+    /// [`CodingCli::stream`].
+    pub stream: Option<&'static HeadlessStream>,
+    /// [`CodingCli::mcp_config`].
+    pub mcp_config: Option<McpConfig>,
+    /// [`CodingCli::sessions`].
+    pub sessions: Option<&'static dyn SessionStore>,
+    /// [`CodingCli::state_paths`].
+    pub state_paths: &'static [StatePath],
+    /// [`CodingCli::login_files`].
+    pub login_files: &'static [login::LoginFile],
+    /// [`CodingCli::relayed_key`].
+    pub relayed_key: Option<KeyVars>,
+}
+
+impl CliFacts {
+    /// A CLI named `name` with none of the capabilities: each member its method's default.
+    pub const fn named(name: &'static str) -> CliFacts {
+        CliFacts {
+            name,
+            prompt_on_stdin: &[],
+            resumes_sessions: &[],
+            chooses_session_id: &[],
+            permission_flags: |_| &[],
+            plan_flags: None,
+            allows_commands: false,
+            turn_end_signal: None,
+            hooks: None,
+            pane_dialog: None,
+            keeps_memory: false,
+            npm_package: None,
+            stream: None,
+            mcp_config: None,
+            sessions: None,
+            state_paths: &[],
+            login_files: &[],
+            relayed_key: None,
+        }
+    }
+}
+
 /// What vnx knows about one built-in coding CLI. Each method has one implementation, in the
 /// CLI's module; a CLI without a capability keeps the default (no event stream, no transcript
 /// of its own: its output is shown as the text it is).
 pub trait CodingCli: Sync {
+    /// What it is as data, which the methods of the same names hand out.
+    fn facts(&self) -> &'static CliFacts;
+
     /// The provider this CLI is, as `--provider` and receipts name it (the registry's
     /// `provider()` of a `dyn CodingCli` is the `Provider` of that name).
-    fn name(&self) -> &'static str;
+    fn name(&self) -> &'static str {
+        self.facts().name
+    }
 
     /// Whether a model name (lowercased) implies this CLI when no provider is given.
     fn implied_by(&self, _model: &str) -> bool {
@@ -182,33 +261,33 @@ pub trait CodingCli: Sync {
 
     /// Whether it takes the prompt on stdin in `lane` whatever its size: a CLI that would
     /// alter a prompt given as an argument (quote it), and reads stdin as it is.
-    fn prompt_on_stdin(&self, _lane: Lane) -> bool {
-        false
+    fn prompt_on_stdin(&self, lane: Lane) -> bool {
+        self.facts().prompt_on_stdin.contains(&lane)
     }
 
     /// Whether it resumes a session it recorded, in `lane` (a follow-up); where it does not,
     /// a follow-up starts a new session that is told the earlier instruction.
-    fn resumes_sessions(&self, _lane: Lane) -> bool {
-        false
+    fn resumes_sessions(&self, lane: Lane) -> bool {
+        self.facts().resumes_sessions.contains(&lane)
     }
 
     /// Whether vnx chooses the id of a new session it starts in `lane` (and tells it, so its
     /// session file is the only one read for the dispatch, ADR 0052).
-    fn chooses_session_id(&self, _lane: Lane) -> bool {
-        false
+    fn chooses_session_id(&self, lane: Lane) -> bool {
+        self.facts().chooses_session_id.contains(&lane)
     }
 
     /// The flags a permission posture maps to in a lane (ADR 0010): `ask` and `edits` never
     /// carry a bypass.
-    fn permission_flags(&self, _lane: Lane, _permission: Permission) -> &'static [&'static str] {
-        &[]
+    fn permission_flags(&self, _lane: Lane, permission: Permission) -> &'static [&'static str] {
+        (self.facts().permission_flags)(permission)
     }
 
     /// The flags of its own plan mode in `lane` (ADR 0092): read-only, the plan its last
     /// message. `None`: it has none, and a planning dispatch runs in the `ask` posture with
     /// vnx's instruction to write a plan alone.
     fn plan_flags(&self, _lane: Lane) -> Option<&'static [&'static str]> {
-        None
+        self.facts().plan_flags
     }
 
     /// Its argv for one dispatch, and what it writes and signals; an error for a lane it
@@ -217,19 +296,23 @@ pub trait CodingCli: Sync {
 
     /// The command prefixes given to its own allow mechanism (in the argv, or a policy file),
     /// recorded in the invocation; empty where the posture or its sandbox decides alone.
-    fn allowed_commands(&self, _w: &Wanted<'_>) -> Vec<String> {
-        Vec::new()
+    fn allowed_commands(&self, w: &Wanted<'_>) -> Vec<String> {
+        if self.facts().allows_commands {
+            w.unasked_commands()
+        } else {
+            Vec::new()
+        }
     }
 
     /// The completion signal a turn that its end-of-turn hook ended is recorded as (receipts
     /// spell it `…_hook`); `None` where it has no such hook.
     fn turn_end_signal(&self) -> Option<&'static str> {
-        None
+        self.facts().turn_end_signal
     }
 
     /// The hooks vnx gives it, when it has hooks vnx uses: see [`Hooks`].
     fn hooks(&self) -> Option<&'static dyn Hooks> {
-        None
+        self.facts().hooks
     }
 
     /// The files its hooks need in the dispatch's directory for a launch (the name relative
@@ -241,15 +324,15 @@ pub trait CodingCli: Sync {
     /// The version its `--version` prints, read from its installation without starting it
     /// (a file its package manager wrote), when it has one: what a launch records instead of
     /// waiting for the CLI's start. `None`: the launch runs `--version`.
-    fn installed_version(&self, _binary: &Path) -> Option<String> {
-        None
+    fn installed_version(&self, binary: &Path) -> Option<String> {
+        crate::provider::version::npm_package_version(binary, self.facts().npm_package?)
     }
 
     /// Its TUI's permission dialog in its pane, where no hook of its can answer it: the line
     /// that shows it is up and the keys `vnx approve`/`vnx deny` type; `None` where it has
     /// no such dialog.
     fn pane_dialog(&self) -> Option<trust::PaneDialog> {
-        None
+        self.facts().pane_dialog
     }
 
     /// When a denial typed into its TUI's dialog cancels the whole turn, so that it idles at
@@ -278,7 +361,7 @@ pub trait CodingCli: Sync {
     /// dispatch's own ([`crate::memory`], ADR 0126): seeded with the project's memory of it;
     /// what its worker writes there stays with the dispatch until a person promotes it.
     fn keeps_memory(&self) -> bool {
-        false
+        self.facts().keeps_memory
     }
 
     /// The home of its own each of its dispatches gives it, where it keeps memory that only
@@ -299,12 +382,12 @@ pub trait CodingCli: Sync {
 
     /// Its headless event stream, when it writes one vnx parses: see [`HeadlessStream`].
     fn stream(&self) -> Option<&'static HeadlessStream> {
-        None
+        self.facts().stream
     }
 
     /// Where `vnx init --mcp` registers `vnx mcp` with it, if it takes MCP servers.
     fn mcp_config(&self) -> Option<McpConfig> {
-        None
+        self.facts().mcp_config
     }
 
     /// Its home (its config or state directory) as an environment says: `var` looks a
@@ -337,7 +420,7 @@ pub trait CodingCli: Sync {
     /// The session files its TUI keeps, when vnx reads them (to follow the TUI, count its
     /// usage, read its question, resume it): see [`SessionStore`].
     fn sessions(&self) -> Option<&'static dyn SessionStore> {
-        None
+        self.facts().sessions
     }
 
     /// Whether a dispatch in `lane` takes its token usage from the session file when its
@@ -364,20 +447,20 @@ pub trait CodingCli: Sync {
     /// directory: what a sandboxed worker of this provider may write besides its worktree;
     /// and where its installer keeps its program, which it may read ([`StatePath::program`]).
     fn state_paths(&self) -> &'static [StatePath] {
-        &[]
+        self.facts().state_paths
     }
 
     /// The files in the home directory that log it in, for a place whose `logins:` names it
     /// (a container, a pod): each whole or only the part that logs in, never its history,
     /// its sessions or other projects' state.
     fn login_files(&self) -> &'static [login::LoginFile] {
-        &[]
+        self.facts().login_files
     }
 
     /// The variables of its API key and the provider's base URL, when it takes both from
     /// its environment in a form the credential relay can stand in for (ADR 0124); `None`
     /// where it cannot (no key, a login of another form, an address only its files name).
     fn relayed_key(&self) -> Option<KeyVars> {
-        None
+        self.facts().relayed_key
     }
 }

@@ -7,7 +7,7 @@
 //! session ([`SESSION_LINE`]), and finishes when continued in it (ADR 0119).
 
 use super::argv::{Argv, PROMPT_FILE, Start, literal};
-use super::coding_cli::{CodingCli, check_valid};
+use super::coding_cli::{CliFacts, CodingCli, check_valid};
 use super::error::ProviderError;
 use super::stream::{HeadlessStream, StreamEvents, StreamSummary};
 use crate::receipts::kinds::{HookKind, OutputFormat, PromptTransport, ProviderCompletion};
@@ -164,28 +164,29 @@ impl DemoBehaviour {
 #[derive(Debug)]
 pub struct Demo;
 
+/// What it is as data.
+static FACTS: CliFacts = CliFacts {
+    stream: Some(&HEADLESS),
+    // Its memory is its dispatch's folder, whose `MEMORY.md` it says it loaded, and where
+    // it writes a lesson when a test asks.
+    keeps_memory: true,
+    // `--plan`: it writes nothing and ends with its plan, in either lane.
+    plan_flags: Some(&["--plan"]),
+    ..CliFacts::named("demo")
+};
+
 impl CodingCli for Demo {
+    fn facts(&self) -> &'static CliFacts {
+        &FACTS
+    }
+
     /// vnx itself, offline: exempt from the egress policy by default.
     fn egress_exempt(&self) -> bool {
         true
     }
 
-    fn name(&self) -> &'static str {
-        "demo"
-    }
-
     fn separate_binary(&self) -> bool {
         false
-    }
-
-    fn stream(&self) -> Option<&'static HeadlessStream> {
-        Some(&HEADLESS)
-    }
-
-    /// Its memory is its dispatch's folder, whose `MEMORY.md` it says it loaded, and where
-    /// it writes a lesson when a test asks.
-    fn keeps_memory(&self) -> bool {
-        true
     }
 
     /// Its models follow a script; none reads a diff.
@@ -203,11 +204,6 @@ impl CodingCli for Demo {
             }),
             _ => check_valid(self.name(), model),
         }
-    }
-
-    /// `--plan`: it writes nothing and ends with its plan, in either lane.
-    fn plan_flags(&self, _lane: crate::receipts::kinds::Lane) -> Option<&'static [&'static str]> {
-        Some(&["--plan"])
     }
 
     fn argv(&self, s: &Start<'_>) -> Result<Argv, ProviderError> {

@@ -51,7 +51,10 @@ pub(crate) mod testing;
 pub mod trust;
 pub mod usage;
 
-pub use coding_cli::{CodingCli, KeyVars, McpConfig, OwnHome, TuiLimits, check_valid, valid_model};
+pub use coding_cli::{
+    BOTH_LANES, CliFacts, CodingCli, KeyVars, McpConfig, OwnHome, TuiLimits, check_valid,
+    valid_model,
+};
 pub use error::ProviderError;
 pub use hook::DenialEnd;
 

@@ -7,14 +7,10 @@
 
 use std::path::{Path, PathBuf};
 
-use super::argv::{Argv, Start, Wanted};
-use super::coding_cli::{CodingCli, check_valid};
+use super::argv::{Argv, Start};
+use super::coding_cli::{CliFacts, CodingCli, check_valid};
 use super::error::ProviderError;
 use super::opencode::{self, Served};
-use super::session::SessionStore;
-use super::trust::PaneDialog;
-use crate::receipts::kinds::{Lane, Permission};
-use crate::sandbox::StatePath;
 
 /// Ollama's API, as opencode is given it: `OLLAMA_HOST` is the server's URL
 /// (`http://127.0.0.1:11434`), read by opencode from the worker's environment.
@@ -28,20 +24,27 @@ const SERVED: Served = Served {
 #[derive(Debug)]
 pub struct Ollama;
 
+/// What it is as data: opencode's (its sessions, dialog, state and logins, as it runs
+/// through opencode), but for its name, its version (`--version` is run), its stream
+/// (opencode's format, which opencode's parser reads) and where `vnx init --mcp` registers
+/// vnx (nowhere).
+static FACTS: CliFacts = CliFacts {
+    name: "ollama",
+    npm_package: None,
+    stream: None,
+    mcp_config: None,
+    ..opencode::FACTS
+};
+
 impl CodingCli for Ollama {
-    /// opencode's: it runs through opencode.
-    fn sessions(&self) -> Option<&'static dyn SessionStore> {
-        Some(&opencode::OpencodeSessions)
+    fn facts(&self) -> &'static CliFacts {
+        &FACTS
     }
 
     /// A local model: exempt from the egress policy by default (opencode is given no other
     /// provider).
     fn egress_exempt(&self) -> bool {
         true
-    }
-
-    fn name(&self) -> &'static str {
-        "ollama"
     }
 
     /// A `name:tag`.
@@ -62,46 +65,12 @@ impl CodingCli for Ollama {
         "opencode"
     }
 
-    fn prompt_on_stdin(&self, lane: Lane) -> bool {
-        lane == Lane::Headless
-    }
-
-    /// As opencode: `--session=ID`, in its TUI's minimal interface there.
-    fn resumes_sessions(&self, _lane: Lane) -> bool {
-        true
-    }
-
-    fn permission_flags(&self, _lane: Lane, permission: Permission) -> &'static [&'static str] {
-        opencode::permission_flags(permission)
-    }
-
     fn argv(&self, s: &Start<'_>) -> Result<Argv, ProviderError> {
         opencode::argv(s, Some(SERVED))
     }
 
-    /// As opencode.
-    fn allowed_commands(&self, w: &Wanted<'_>) -> Vec<String> {
-        w.unasked_commands()
-    }
-
-    fn pane_dialog(&self) -> Option<PaneDialog> {
-        Some(opencode::DIALOG)
-    }
-
-    fn state_paths(&self) -> &'static [StatePath] {
-        opencode::STATE_PATHS
-    }
-
-    fn login_files(&self) -> &'static [super::login::LoginFile] {
-        opencode::LOGIN_FILES
-    }
-
     fn home(&self, var: &dyn Fn(&str) -> Option<PathBuf>, h: Option<&Path>) -> Option<PathBuf> {
         opencode::home(var, h)
-    }
-
-    fn turn_end_signal(&self) -> Option<&'static str> {
-        Some(opencode::TURN_END)
     }
 }
 

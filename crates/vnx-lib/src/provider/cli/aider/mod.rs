@@ -7,10 +7,10 @@
 //! chooses one to name the conversation).
 
 use super::argv::{Argv, Start};
-use super::coding_cli::CodingCli;
+use super::coding_cli::{CliFacts, CodingCli, KeyVars};
 use super::error::ProviderError;
-use super::stream::HeadlessStream;
-use crate::receipts::kinds::{Lane, OutputFormat, Permission};
+use super::login::LoginFile;
+use crate::receipts::kinds::{Lane, OutputFormat};
 use crate::sandbox::StatePath;
 
 mod events;
@@ -24,41 +24,49 @@ pub(crate) const STREAM: OutputFormat = OutputFormat::named("aider-text");
 #[derive(Debug)]
 pub struct Aider;
 
+/// What it is as data.
+static FACTS: CliFacts = CliFacts {
+    // litellm's OpenAI key and base URL (`OPENAI_BASE_URL` before `OPENAI_API_BASE`, as
+    // litellm reads them: seen going past the relay with only the second replaced); its
+    // other providers' keys are not relayed.
+    relayed_key: Some(KeyVars {
+        key: "OPENAI_API_KEY",
+        base_urls: &["OPENAI_BASE_URL", "OPENAI_API_BASE"],
+        kept_suffix: 0,
+        default_base: Some("https://api.openai.com/v1"),
+    }),
+    stream: Some(&events::HEADLESS),
+    // `--restore-chat-history` replays the chat history of the dispatch it continues
+    // (carried into the follow-up's directory), the earlier conversation resent.
+    resumes_sessions: &[Lane::Headless],
+    // It has no session id of its own: vnx names the conversation, so a follow-up can
+    // resume it.
+    chooses_session_id: &[Lane::Headless],
+    // `~/.aider` (its analytics id, install record and caches); read-only, the user's
+    // configuration in the home (its options, the model's metadata and settings), which a
+    // worker must not rewrite for a later run outside the sandbox.
+    state_paths: &[
+        StatePath::dir(".aider", None),
+        StatePath::config(".aider.conf.yml"),
+        StatePath::config(".aider.model.metadata.json"),
+        StatePath::config(".aider.model.settings.yml"),
+    ],
+    // The keys its OAuth login keeps (`~/.aider/oauth-keys.env`) and the user's
+    // configuration (its options, which may hold keys, the model's metadata and settings):
+    // never its analytics id or caches.
+    login_files: &[
+        LoginFile::whole(".aider/oauth-keys.env"),
+        LoginFile::whole(".aider.conf.yml"),
+        LoginFile::whole(".aider.model.metadata.json"),
+        LoginFile::whole(".aider.model.settings.yml"),
+    ],
+    permission_flags: invocation::permission_flags,
+    ..CliFacts::named("aider")
+};
+
 impl CodingCli for Aider {
-    /// litellm's OpenAI key and base URL (`OPENAI_BASE_URL` before `OPENAI_API_BASE`, as
-    /// litellm reads them: seen going past the relay with only the second replaced); its
-    /// other providers' keys are not relayed.
-    fn relayed_key(&self) -> Option<super::coding_cli::KeyVars> {
-        Some(super::coding_cli::KeyVars {
-            key: "OPENAI_API_KEY",
-            base_urls: &["OPENAI_BASE_URL", "OPENAI_API_BASE"],
-            kept_suffix: 0,
-            default_base: Some("https://api.openai.com/v1"),
-        })
-    }
-
-    fn stream(&self) -> Option<&'static HeadlessStream> {
-        Some(&events::HEADLESS)
-    }
-
-    fn name(&self) -> &'static str {
-        "aider"
-    }
-
-    /// `--restore-chat-history` replays the chat history of the dispatch it continues
-    /// (carried into the follow-up's directory), the earlier conversation resent.
-    fn resumes_sessions(&self, lane: Lane) -> bool {
-        lane == Lane::Headless
-    }
-
-    /// It has no session id of its own: vnx names the conversation, so a follow-up can
-    /// resume it.
-    fn chooses_session_id(&self, lane: Lane) -> bool {
-        lane == Lane::Headless
-    }
-
-    fn permission_flags(&self, _lane: Lane, permission: Permission) -> &'static [&'static str] {
-        invocation::permission_flags(permission)
+    fn facts(&self) -> &'static CliFacts {
+        &FACTS
     }
 
     fn argv(&self, start: &Start<'_>) -> Result<Argv, ProviderError> {
@@ -67,32 +75,5 @@ impl CodingCli for Aider {
 
     fn carried_files(&self) -> &'static [&'static str] {
         &[invocation::CHAT_HISTORY]
-    }
-
-    /// `~/.aider` (its analytics id, install record and caches); read-only, the user's
-    /// configuration in the home (its options, the model's metadata and settings), which a
-    /// worker must not rewrite for a later run outside the sandbox.
-    fn state_paths(&self) -> &'static [StatePath] {
-        const PATHS: &[StatePath] = &[
-            StatePath::dir(".aider", None),
-            StatePath::config(".aider.conf.yml"),
-            StatePath::config(".aider.model.metadata.json"),
-            StatePath::config(".aider.model.settings.yml"),
-        ];
-        PATHS
-    }
-
-    /// The keys its OAuth login keeps (`~/.aider/oauth-keys.env`) and the user's
-    /// configuration (its options, which may hold keys, the model's metadata and settings):
-    /// never its analytics id or caches.
-    fn login_files(&self) -> &'static [super::login::LoginFile] {
-        use super::login::LoginFile;
-        const FILES: &[LoginFile] = &[
-            LoginFile::whole(".aider/oauth-keys.env"),
-            LoginFile::whole(".aider.conf.yml"),
-            LoginFile::whole(".aider.model.metadata.json"),
-            LoginFile::whole(".aider.model.settings.yml"),
-        ];
-        FILES
     }
 }

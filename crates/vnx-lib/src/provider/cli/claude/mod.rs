@@ -12,15 +12,12 @@
 
 use std::path::Path;
 
-use super::argv::{Argv, Start, Wanted};
-use super::coding_cli::{CodingCli, McpConfig};
+use super::argv::{Argv, Start};
+use super::coding_cli::{BOTH_LANES, CliFacts, CodingCli, KeyVars, McpConfig};
 use super::error::ProviderError;
-use super::hook::Hooks;
 use super::hook::Launch;
-use super::session::SessionStore;
-use super::stream::HeadlessStream;
 use super::trust::PaneDialog;
-use crate::receipts::kinds::{HookKind, Lane, OutputFormat, Permission};
+use crate::receipts::kinds::{HookKind, Lane, OutputFormat};
 use crate::sandbox::StatePath;
 
 mod events;
@@ -42,34 +39,60 @@ pub(crate) const TURN_END: HookKind = HookKind::named("claude-stop");
 #[derive(Debug)]
 pub struct Claude;
 
+/// What it is as data.
+static FACTS: CliFacts = CliFacts {
+    // Its API key (`x-api-key`) and `ANTHROPIC_BASE_URL`; a login (OAuth in
+    // `~/.claude/.credentials.json`) is not relayed. Its TUI asks whether to use a key from
+    // the environment unless `~/.claude.json`'s `customApiKeyResponses.approved` holds the
+    // key's last 20 characters (seen with 2.1.197): the placeholder ends with them.
+    relayed_key: Some(KeyVars {
+        key: "ANTHROPIC_API_KEY",
+        base_urls: &["ANTHROPIC_BASE_URL"],
+        kept_suffix: 20,
+        default_base: Some("https://api.anthropic.com"),
+    }),
+    stream: Some(&events::HEADLESS),
+    hooks: Some(&hooks::HOOKS),
+    sessions: Some(&sessions::SESSIONS),
+    // `--resume`, in both lanes.
+    resumes_sessions: BOTH_LANES,
+    // Its TUI takes `--session-id`.
+    chooses_session_id: &[Lane::Interactive],
+    allows_commands: true,
+    // `1` (yes) and `3` (no) on claude 2.1.197; its `PermissionRequest` hook answers first
+    // (`dispatch::answer`).
+    pane_dialog: Some(PaneDialog {
+        marker: "1. Yes",
+        approve: "1",
+        deny: "3",
+    }),
+    turn_end_signal: Some("claude_stop_hook"),
+    // The project's `.mcp.json` (project scope).
+    mcp_config: Some(McpConfig::ProjectJson {
+        file: ".mcp.json",
+        servers: "mcpServers",
+        stdio_type: true,
+        no_link: None,
+    }),
+    // Its auto memory (`autoMemoryDirectory` in the settings vnx gives it).
+    keeps_memory: true,
+    state_paths: &[
+        StatePath::dir(".claude", Some("CLAUDE_CONFIG_DIR")),
+        StatePath::file(".claude.json"),
+        // Its native installer's versions, which `~/.local/bin/claude` links to.
+        StatePath::program(".local/share/claude"),
+    ],
+    // Its OAuth tokens, its settings, and its account of `~/.claude.json` (`login`).
+    login_files: login::FILES,
+    permission_flags: invocation::permission_flags,
+    // Its plan mode: `--permission-mode plan` (claude 2.1.197's `--help` lists it), in both lanes.
+    plan_flags: Some(&["--permission-mode", "plan"]),
+    ..CliFacts::named("claude")
+};
+
 impl CodingCli for Claude {
-    /// Its API key (`x-api-key`) and `ANTHROPIC_BASE_URL`; a login (OAuth in
-    /// `~/.claude/.credentials.json`) is not relayed. Its TUI asks whether to use a key from
-    /// the environment unless `~/.claude.json`'s `customApiKeyResponses.approved` holds the
-    /// key's last 20 characters (seen with 2.1.197): the placeholder ends with them.
-    fn relayed_key(&self) -> Option<super::coding_cli::KeyVars> {
-        Some(super::coding_cli::KeyVars {
-            key: "ANTHROPIC_API_KEY",
-            base_urls: &["ANTHROPIC_BASE_URL"],
-            kept_suffix: 20,
-            default_base: Some("https://api.anthropic.com"),
-        })
-    }
-
-    fn stream(&self) -> Option<&'static HeadlessStream> {
-        Some(&events::HEADLESS)
-    }
-
-    fn hooks(&self) -> Option<&'static dyn Hooks> {
-        Some(&hooks::HOOKS)
-    }
-
-    fn sessions(&self) -> Option<&'static dyn SessionStore> {
-        Some(&sessions::SESSIONS)
-    }
-
-    fn name(&self) -> &'static str {
-        "claude"
+    fn facts(&self) -> &'static CliFacts {
+        &FACTS
     }
 
     /// sonnet, opus, haiku, `claude*`.
@@ -104,41 +127,8 @@ impl CodingCli for Claude {
         Lane::Interactive
     }
 
-    /// `--resume`, in both lanes.
-    fn resumes_sessions(&self, _lane: Lane) -> bool {
-        true
-    }
-
-    /// Its TUI takes `--session-id`.
-    fn chooses_session_id(&self, lane: Lane) -> bool {
-        lane == Lane::Interactive
-    }
-
-    fn permission_flags(&self, _lane: Lane, permission: Permission) -> &'static [&'static str] {
-        invocation::permission_flags(permission)
-    }
-
-    /// Its plan mode: `--permission-mode plan` (claude 2.1.197's `--help` lists it), in both lanes.
-    fn plan_flags(&self, _lane: Lane) -> Option<&'static [&'static str]> {
-        Some(&["--permission-mode", "plan"])
-    }
-
     fn argv(&self, start: &Start<'_>) -> Result<Argv, ProviderError> {
         Ok(invocation::argv(start))
-    }
-
-    fn allowed_commands(&self, w: &Wanted<'_>) -> Vec<String> {
-        w.unasked_commands()
-    }
-
-    /// `1` (yes) and `3` (no) on claude 2.1.197; its `PermissionRequest` hook answers first
-    /// (`dispatch::answer`).
-    fn pane_dialog(&self) -> Option<PaneDialog> {
-        Some(PaneDialog {
-            marker: "1. Yes",
-            approve: "1",
-            deny: "3",
-        })
     }
 
     /// Seen (2.1.197, `tests/support/fixtures/limits/far/claude-tui.screen`): a limit whose
@@ -146,20 +136,6 @@ impl CodingCli for Claude {
     /// prompt back and no Stop hook; a near one is retried by itself (`Retrying in 13s`).
     fn tui_limits(&self) -> Option<super::TuiLimits> {
         Some(tui_limits)
-    }
-
-    fn turn_end_signal(&self) -> Option<&'static str> {
-        Some("claude_stop_hook")
-    }
-
-    /// The project's `.mcp.json` (project scope).
-    fn mcp_config(&self) -> Option<McpConfig> {
-        Some(McpConfig::ProjectJson {
-            file: ".mcp.json",
-            servers: "mcpServers",
-            stdio_type: true,
-            no_link: None,
-        })
     }
 
     /// `~/.claude.json`'s projects.
@@ -200,29 +176,9 @@ impl CodingCli for Claude {
         ]
     }
 
-    /// Its auto memory (`autoMemoryDirectory` in the settings vnx gives it).
-    fn keeps_memory(&self) -> bool {
-        true
-    }
-
     /// Its hooks' settings file (`--settings`), for a launch that gives it its hooks.
     fn dispatch_files(&self, launch: &Launch<'_>) -> Vec<(&'static str, Vec<u8>)> {
         launch.settings_file(&TURN_END, hooks::SETTINGS_FILE, hooks::settings)
-    }
-
-    fn state_paths(&self) -> &'static [StatePath] {
-        const PATHS: &[StatePath] = &[
-            StatePath::dir(".claude", Some("CLAUDE_CONFIG_DIR")),
-            StatePath::file(".claude.json"),
-            // Its native installer's versions, which `~/.local/bin/claude` links to.
-            StatePath::program(".local/share/claude"),
-        ];
-        PATHS
-    }
-
-    /// Its OAuth tokens, its settings, and its account of `~/.claude.json` (`login`).
-    fn login_files(&self) -> &'static [super::login::LoginFile] {
-        login::FILES
     }
 }
 

@@ -18,11 +18,8 @@
 use std::path::Path;
 
 use super::argv::{Argv, Start};
-use super::coding_cli::{CodingCli, McpConfig};
+use super::coding_cli::{BOTH_LANES, CliFacts, CodingCli, McpConfig};
 use super::error::ProviderError;
-use super::hook::Hooks;
-use super::session::SessionStore;
-use super::stream::HeadlessStream;
 use super::trust::PaneDialog;
 use crate::receipts::kinds::{HookKind, Lane, OutputFormat, Permission};
 use crate::sandbox::StatePath;
@@ -50,41 +47,48 @@ const DENIAL_ENDED: &str = "vnx-denial-ended";
 #[derive(Debug)]
 pub struct Codex;
 
+/// What it is as data.
 // No `relayed_key` (ADR 0124): codex 0.169 ignores `OPENAI_BASE_URL` for its built-in
 // provider (seen still going to api.openai.com with it set); an address is only in its
 // config.toml (`model_providers`), not in a variable the credential relay can stand in for.
+static FACTS: CliFacts = CliFacts {
+    stream: Some(&events::HEADLESS),
+    hooks: Some(&hooks::CodexHooks),
+    sessions: Some(&sessions::CodexSessions),
+    // Headless: with the prompt as an argument and stdin no terminal, `codex exec` reads
+    // stdin too, to append it, and opens every log with "Reading additional input from
+    // stdin..." (codex 0.169); with `-` it reads the prompt there and says nothing.
+    prompt_on_stdin: &[Lane::Headless],
+    // `exec resume` headless, `resume` in its TUI.
+    resumes_sessions: BOTH_LANES,
+    // `y` proceeds and Esc refuses (codex 0.169.0). Its `PermissionRequest` hook could
+    // return the decision, but codex runs it before it shows its dialog, so a waiting hook
+    // would hide the dialog from a person for its whole wait (ADR 0023): the key is typed.
+    pane_dialog: Some(PaneDialog {
+        marker: "1. Yes, proceed (y)",
+        approve: "y",
+        deny: "Escape",
+    }),
+    turn_end_signal: Some("codex_notify_hook"),
+    // `config.toml` in its home (`~/.codex`, or `$CODEX_HOME`), user scope.
+    mcp_config: Some(McpConfig::HomeToml {
+        file: "config.toml",
+        unknown_home: "~/.codex",
+    }),
+    state_paths: &[StatePath::dir(".codex", Some("CODEX_HOME"))],
+    // `auth.json`, and `config.toml` without other projects' trust (`login`).
+    login_files: login::FILES,
+    ..CliFacts::named("codex")
+};
+
 impl CodingCli for Codex {
-    fn stream(&self) -> Option<&'static HeadlessStream> {
-        Some(&events::HEADLESS)
-    }
-
-    fn hooks(&self) -> Option<&'static dyn Hooks> {
-        Some(&hooks::CodexHooks)
-    }
-
-    fn sessions(&self) -> Option<&'static dyn SessionStore> {
-        Some(&sessions::CodexSessions)
-    }
-
-    fn name(&self) -> &'static str {
-        "codex"
+    fn facts(&self) -> &'static CliFacts {
+        &FACTS
     }
 
     /// `gpt*`, `codex*`.
     fn implied_by(&self, model: &str) -> bool {
         model.starts_with("gpt") || model.starts_with("codex")
-    }
-
-    /// Headless: with the prompt as an argument and stdin no terminal, `codex exec` reads
-    /// stdin too, to append it, and opens every log with "Reading additional input from
-    /// stdin..." (codex 0.169); with `-` it reads the prompt there and says nothing.
-    fn prompt_on_stdin(&self, lane: Lane) -> bool {
-        lane == Lane::Headless
-    }
-
-    /// `exec resume` headless, `resume` in its TUI.
-    fn resumes_sessions(&self, _lane: Lane) -> bool {
-        true
     }
 
     fn permission_flags(&self, lane: Lane, permission: Permission) -> &'static [&'static str] {
@@ -99,17 +103,6 @@ impl CodingCli for Codex {
 
     fn argv(&self, start: &Start<'_>) -> Result<Argv, ProviderError> {
         Ok(invocation::argv(start))
-    }
-
-    /// `y` proceeds and Esc refuses (codex 0.169.0). Its `PermissionRequest` hook could return
-    /// the decision, but codex runs it before it shows its dialog, so a waiting hook would
-    /// hide the dialog from a person for its whole wait (ADR 0023): the key is typed.
-    fn pane_dialog(&self) -> Option<PaneDialog> {
-        Some(PaneDialog {
-            marker: "1. Yes, proceed (y)",
-            approve: "y",
-            deny: "Escape",
-        })
     }
 
     /// Esc in its dialog refuses the command and interrupts the whole turn: it shows
@@ -128,18 +121,6 @@ impl CodingCli for Codex {
         })
     }
 
-    fn turn_end_signal(&self) -> Option<&'static str> {
-        Some("codex_notify_hook")
-    }
-
-    /// `config.toml` in its home (`~/.codex`, or `$CODEX_HOME`), user scope.
-    fn mcp_config(&self) -> Option<McpConfig> {
-        Some(McpConfig::HomeToml {
-            file: "config.toml",
-            unknown_home: "~/.codex",
-        })
-    }
-
     /// Its home's `config.toml`.
     fn folder_trust(
         &self,
@@ -148,16 +129,6 @@ impl CodingCli for Codex {
         root: &Path,
     ) -> Option<super::trust::FolderTrust> {
         Some(trust::of(homes.get(self.name())?, root))
-    }
-
-    fn state_paths(&self) -> &'static [StatePath] {
-        const PATHS: &[StatePath] = &[StatePath::dir(".codex", Some("CODEX_HOME"))];
-        PATHS
-    }
-
-    /// `auth.json`, and `config.toml` without other projects' trust (`login`).
-    fn login_files(&self) -> &'static [super::login::LoginFile] {
-        login::FILES
     }
 }
 

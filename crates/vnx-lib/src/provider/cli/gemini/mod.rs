@@ -11,15 +11,13 @@
 
 use std::path::{Path, PathBuf};
 
-use super::argv::{Argv, Start, Wanted};
-use super::coding_cli::{CodingCli, McpConfig};
+use super::argv::{Argv, Start};
+use super::coding_cli::{CliFacts, CodingCli, KeyVars, McpConfig};
 use super::error::ProviderError;
-use super::hook::Hooks;
 use super::hook::Launch;
-use super::session::SessionStore;
-use super::stream::HeadlessStream;
+use super::login::LoginFile;
 use super::trust::PaneDialog;
-use crate::receipts::kinds::{HookKind, Lane, OutputFormat, Permission};
+use crate::receipts::kinds::{HookKind, Lane, OutputFormat};
 use crate::sandbox::StatePath;
 
 mod events;
@@ -42,37 +40,63 @@ pub(crate) const TURN_END: HookKind = HookKind::named(TURN_END_EVENT);
 #[derive(Debug)]
 pub struct Gemini;
 
+/// What it is as data.
+static FACTS: CliFacts = CliFacts {
+    // Its API key (`x-goog-api-key`) and `GOOGLE_GEMINI_BASE_URL`; a Google login or
+    // Vertex AI is not relayed.
+    relayed_key: Some(KeyVars {
+        key: "GEMINI_API_KEY",
+        base_urls: &["GOOGLE_GEMINI_BASE_URL"],
+        kept_suffix: 0,
+        default_base: Some("https://generativelanguage.googleapis.com"),
+    }),
+    // `gemini --version` prints its package's version (0.61).
+    npm_package: Some("@google/gemini-cli"),
+    stream: Some(&events::HEADLESS),
+    hooks: Some(&hooks::GeminiHooks),
+    sessions: Some(&sessions::GeminiSessions),
+    // Headless only. Its TUI does not: given `--resume` and `-i`, gemini 0.61 sends the new
+    // prompt without the session's history, then swaps the history back in over it after
+    // the first tool call (the new instruction is lost mid-turn).
+    resumes_sessions: &[Lane::Headless],
+    allows_commands: true,
+    // `1` allows once and Esc refuses (gemini 0.61.0, which has no hook that answers).
+    // Its refusal is the third choice of a command's dialog but the fourth of an edit's,
+    // after "Modify with external editor"; both label it (esc). It draws its dialog before
+    // it reads keys (a `1` typed at once was lost and the dispatch ran into its deadline),
+    // so `dispatch::answer` types them again while the pane shows the dialog unchanged.
+    pane_dialog: Some(PaneDialog {
+        marker: "1. Allow once",
+        approve: "1",
+        deny: "Escape",
+    }),
+    turn_end_signal: Some("gemini_after_agent_hook"),
+    // The project's `.gemini/settings.json` (project scope).
+    mcp_config: Some(McpConfig::ProjectJson {
+        file: ".gemini/settings.json",
+        servers: "mcpServers",
+        stdio_type: false,
+        no_link: Some(".gemini"),
+    }),
+    // Its `GEMINI.md`, in its own home (`own_home`).
+    keeps_memory: true,
+    state_paths: &[StatePath::dir(".gemini", None)],
+    // Its Google login (`oauth_creds.json`, `google_accounts.json`) and its settings (the
+    // kind of login chosen): never its chats and checkpoints (`tmp/`), or its memory.
+    login_files: &[
+        LoginFile::whole(".gemini/oauth_creds.json"),
+        LoginFile::whole(".gemini/google_accounts.json"),
+        LoginFile::whole(".gemini/settings.json"),
+    ],
+    permission_flags: invocation::permission_flags,
+    // Its plan mode: `--approval-mode plan`, its read-only mode (gemini 0.61's `--help`), in both lanes.
+    plan_flags: Some(&["--approval-mode", "plan"]),
+    ..CliFacts::named("gemini")
+};
+
 impl CodingCli for Gemini {
-    /// Its API key (`x-goog-api-key`) and `GOOGLE_GEMINI_BASE_URL`; a Google login or
-    /// Vertex AI is not relayed.
-    fn relayed_key(&self) -> Option<super::coding_cli::KeyVars> {
-        Some(super::coding_cli::KeyVars {
-            key: "GEMINI_API_KEY",
-            base_urls: &["GOOGLE_GEMINI_BASE_URL"],
-            kept_suffix: 0,
-            default_base: Some("https://generativelanguage.googleapis.com"),
-        })
-    }
-
-    fn stream(&self) -> Option<&'static HeadlessStream> {
-        Some(&events::HEADLESS)
-    }
-
-    fn hooks(&self) -> Option<&'static dyn Hooks> {
-        Some(&hooks::GeminiHooks)
-    }
-
-    fn sessions(&self) -> Option<&'static dyn SessionStore> {
-        Some(&sessions::GeminiSessions)
-    }
-
-    /// npm's `@google/gemini-cli`: `gemini --version` prints its package's version (0.61).
-    fn installed_version(&self, binary: &Path) -> Option<String> {
-        crate::provider::version::npm_package_version(binary, "@google/gemini-cli")
-    }
-
-    fn name(&self) -> &'static str {
-        "gemini"
+    fn facts(&self) -> &'static CliFacts {
+        &FACTS
     }
 
     /// `gemini*`.
@@ -80,41 +104,8 @@ impl CodingCli for Gemini {
         model.starts_with("gemini")
     }
 
-    /// Headless only. Its TUI does not: given `--resume` and `-i`, gemini 0.61 sends the new
-    /// prompt without the session's history, then swaps the history back in over it after
-    /// the first tool call (the new instruction is lost mid-turn).
-    fn resumes_sessions(&self, lane: Lane) -> bool {
-        lane == Lane::Headless
-    }
-
-    fn permission_flags(&self, _lane: Lane, permission: Permission) -> &'static [&'static str] {
-        invocation::permission_flags(permission)
-    }
-
-    /// Its plan mode: `--approval-mode plan`, its read-only mode (gemini 0.61's `--help`), in both lanes.
-    fn plan_flags(&self, _lane: Lane) -> Option<&'static [&'static str]> {
-        Some(&["--approval-mode", "plan"])
-    }
-
     fn argv(&self, start: &Start<'_>) -> Result<Argv, ProviderError> {
         Ok(invocation::argv(start))
-    }
-
-    fn allowed_commands(&self, w: &Wanted<'_>) -> Vec<String> {
-        w.unasked_commands()
-    }
-
-    /// `1` allows once and Esc refuses (gemini 0.61.0, which has no hook that answers).
-    /// Its refusal is the third choice of a command's dialog but the fourth of an edit's,
-    /// after "Modify with external editor"; both label it (esc). It draws its dialog before
-    /// it reads keys (a `1` typed at once was lost and the dispatch ran into its deadline),
-    /// so `dispatch::answer` types them again while the pane shows the dialog unchanged.
-    fn pane_dialog(&self) -> Option<PaneDialog> {
-        Some(PaneDialog {
-            marker: "1. Allow once",
-            approve: "1",
-            deny: "Escape",
-        })
     }
 
     /// Escape in its dialog cancels the turn: it shows `ℹ Request cancelled.` and idles at
@@ -139,20 +130,6 @@ impl CodingCli for Gemini {
         Some(&["Enter"])
     }
 
-    fn turn_end_signal(&self) -> Option<&'static str> {
-        Some("gemini_after_agent_hook")
-    }
-
-    /// The project's `.gemini/settings.json` (project scope).
-    fn mcp_config(&self) -> Option<McpConfig> {
-        Some(McpConfig::ProjectJson {
-            file: ".gemini/settings.json",
-            servers: "mcpServers",
-            stdio_type: false,
-            no_link: Some(".gemini"),
-        })
-    }
-
     /// A home of its own in every dispatch (`GEMINI_CLI_HOME`; seen on 0.61): its memory
     /// file `GEMINI.md` there loads into every session, and its file tools may write it (and
     /// its project memory in `tmp/`) without the worktree's bounds.
@@ -162,11 +139,6 @@ impl CodingCli for Gemini {
             state: ".gemini",
             memory: "GEMINI.md",
         })
-    }
-
-    /// Its `GEMINI.md`, in its own home ([`Self::own_home`]).
-    fn keeps_memory(&self) -> bool {
-        true
     }
 
     fn home(&self, var: &dyn Fn(&str) -> Option<PathBuf>, home: Option<&Path>) -> Option<PathBuf> {
@@ -182,23 +154,6 @@ impl CodingCli for Gemini {
         }
         let policy = hooks::policy(launch.allowed_commands);
         vec![(hooks::POLICY_FILE, policy.into_bytes())]
-    }
-
-    fn state_paths(&self) -> &'static [StatePath] {
-        const PATHS: &[StatePath] = &[StatePath::dir(".gemini", None)];
-        PATHS
-    }
-
-    /// Its Google login (`oauth_creds.json`, `google_accounts.json`) and its settings (the
-    /// kind of login chosen): never its chats and checkpoints (`tmp/`), or its memory.
-    fn login_files(&self) -> &'static [super::login::LoginFile] {
-        use super::login::LoginFile;
-        const FILES: &[LoginFile] = &[
-            LoginFile::whole(".gemini/oauth_creds.json"),
-            LoginFile::whole(".gemini/google_accounts.json"),
-            LoginFile::whole(".gemini/settings.json"),
-        ];
-        FILES
     }
 }
 

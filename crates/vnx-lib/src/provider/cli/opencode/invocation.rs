@@ -17,7 +17,7 @@ pub(super) const PERMISSION_VAR: &str = "OPENCODE_PERMISSION";
 pub(super) const CONFIG_VAR: &str = "OPENCODE_CONFIG_CONTENT";
 
 /// The flags of each posture: `--auto` approves every ask that no rule denies.
-pub(crate) fn permission_flags(permission: Permission) -> &'static [&'static str] {
+pub(super) fn permission_flags(permission: Permission) -> &'static [&'static str] {
     match permission {
         Permission::Ask | Permission::Edits => &[],
         Permission::Full => &["--auto"],

@@ -15,13 +15,12 @@
 
 use std::path::{Path, PathBuf};
 
-use super::argv::{Argv, Start, Wanted};
-use super::coding_cli::{CodingCli, McpConfig};
+use super::argv::{Argv, Start};
+use super::coding_cli::{BOTH_LANES, CliFacts, CodingCli, McpConfig};
 use super::error::ProviderError;
-use super::session::SessionStore;
-use super::stream::HeadlessStream;
+use super::login::LoginFile;
 use super::trust::PaneDialog;
-use crate::receipts::kinds::{Lane, OutputFormat, Permission};
+use crate::receipts::kinds::{Lane, OutputFormat};
 use crate::sandbox::StatePath;
 
 mod events;
@@ -29,37 +28,11 @@ mod invocation;
 mod sessions;
 mod transcript;
 
-pub(crate) use sessions::OpencodeSessions;
-
-pub(crate) use invocation::{Served, argv, permission_flags};
+pub(crate) use invocation::{Served, argv};
 
 /// Its headless event stream: `opencode run --format json` (`step_start`, `tool_use`,
 /// `step_finish`, `text` and `error` events, each naming its session; no closing result).
 pub(crate) const STREAM: OutputFormat = OutputFormat::named("opencode-json");
-
-/// Where it keeps its state, relative to the home directory: its config
-/// (`~/.config/opencode`, where it also writes), its data (`opencode.db` with every session,
-/// `snapshot/` git dirs, `log/`), its cache and its state. A sandboxed dispatch's own session
-/// place stands in for the whole data directory, so the logins kept there (`auth.json`,
-/// `mcp-auth.json`) are shown in it, read-only.
-pub(crate) const STATE_PATHS: &[StatePath] = &[
-    StatePath::dir(".config/opencode", None),
-    StatePath::dir(".local/share/opencode", None),
-    StatePath::config(".local/share/opencode/auth.json"),
-    StatePath::config(".local/share/opencode/mcp-auth.json"),
-    StatePath::dir(".cache/opencode", None),
-    StatePath::dir(".local/state/opencode", None),
-];
-
-/// What logs it in: `auth.json` (its providers' keys and logins) and its global config (the
-/// providers it is given): never its database of every session, its prompt history
-/// (`~/.local/state/opencode`) or its snapshots.
-pub(crate) const LOGIN_FILES: &[super::login::LoginFile] = &[
-    super::login::LoginFile::whole(".local/share/opencode/auth.json"),
-    super::login::LoginFile::whole(".config/opencode/opencode.json"),
-    super::login::LoginFile::whole(".config/opencode/opencode.jsonc"),
-    super::login::LoginFile::whole(".config/opencode/config.json"),
-];
 
 /// Its data directory, where its database keeps every session: `$XDG_DATA_HOME/opencode`,
 /// else `~/.local/share/opencode`.
@@ -69,22 +42,69 @@ pub(crate) fn home(var: &dyn Fn(&str) -> Option<PathBuf>, home: Option<&Path>) -
         .or_else(|| Some(home?.join(".local/share/opencode")))
 }
 
-/// The name a turn's end its session showed is recorded under (the ledger reads a name
-/// ending in `_hook` as a turn's end, ADR 0062; what signals it is its session).
-pub(crate) const TURN_END: &str = "opencode_session_hook";
-
-/// Where `vnx init --mcp` registers vnx with it: its user config.
-const MCP: McpConfig = McpConfig::ConfigDirJson {
-    file: "opencode/opencode.json",
-    servers: "mcp",
-};
-
-/// Its TUI's permission dialog (seen on 1.18.33: `Allow once   Allow always   Reject`, the
-/// first chosen): Enter allows once, Escape rejects.
-pub(crate) const DIALOG: PaneDialog = PaneDialog {
-    marker: "△ Permission required",
-    approve: "Enter",
-    deny: "Escape",
+/// What it is as data (what runs through it, `ollama`, builds on it).
+pub(crate) static FACTS: CliFacts = CliFacts {
+    // `opencode --version` prints its package's version (1.18).
+    npm_package: Some("opencode-ai"),
+    stream: Some(&events::HEADLESS),
+    sessions: Some(&sessions::OpencodeSessions),
+    // `run` wraps a message given as arguments in double quotes; stdin reaches the model
+    // as it is.
+    prompt_on_stdin: &[Lane::Headless],
+    // `--session=ID` continues the session it recorded, the earlier conversation resent
+    // (seen on 1.18.33): `run`'s headless; its TUI's (whose id vnx reads from the session it
+    // found, `found_session_id`) in its minimal interface, `--mini`, since its full TUI
+    // opens the session without sending `--prompt`.
+    resumes_sessions: BOTH_LANES,
+    allows_commands: true,
+    // Its TUI's permission dialog (seen on 1.18.33: `Allow once   Allow always   Reject`, the
+    // first chosen): Enter allows once, Escape rejects. No plugin can answer it (its
+    // `permission.ask` hook never fired), and its plugins need an `npm install` that hangs
+    // offline, so vnx gives it none: with no hook events, its supervisor watches the screen
+    // for this line (ADR 0056).
+    pane_dialog: Some(PaneDialog {
+        marker: "△ Permission required",
+        approve: "Enter",
+        deny: "Escape",
+    }),
+    // Its user config, `$XDG_CONFIG_HOME/opencode/opencode.json`, key `mcp` (seen on
+    // 1.18.33: `opencode mcp list` shows the server, the model is offered `vnx_<tool>`).
+    // Not the project's `opencode.json`: vnx has its workers ignore the project's config
+    // (ADR 0056), and a person's opencode in another project would not see it.
+    mcp_config: Some(McpConfig::ConfigDirJson {
+        file: "opencode/opencode.json",
+        servers: "mcp",
+    }),
+    // No hook of its says its TUI's turn ended (only its plugins see `session.idle`, and vnx
+    // gives it none, ADR 0056); its session does: the last assistant message completed for
+    // a reason other than calling tools. The name a turn's end its session showed is
+    // recorded under (the ledger reads a name ending in `_hook` as a turn's end, ADR 0062;
+    // what signals it is its session).
+    turn_end_signal: Some("opencode_session_hook"),
+    // Where it keeps its state, relative to the home directory: its config
+    // (`~/.config/opencode`, where it also writes), its data (`opencode.db` with every
+    // session, `snapshot/` git dirs, `log/`), its cache and its state. A sandboxed
+    // dispatch's own session place stands in for the whole data directory, so the logins
+    // kept there (`auth.json`, `mcp-auth.json`) are shown in it, read-only.
+    state_paths: &[
+        StatePath::dir(".config/opencode", None),
+        StatePath::dir(".local/share/opencode", None),
+        StatePath::config(".local/share/opencode/auth.json"),
+        StatePath::config(".local/share/opencode/mcp-auth.json"),
+        StatePath::dir(".cache/opencode", None),
+        StatePath::dir(".local/state/opencode", None),
+    ],
+    // What logs it in: `auth.json` (its providers' keys and logins) and its global config
+    // (the providers it is given): never its database of every session, its prompt history
+    // (`~/.local/state/opencode`) or its snapshots.
+    login_files: &[
+        LoginFile::whole(".local/share/opencode/auth.json"),
+        LoginFile::whole(".config/opencode/opencode.json"),
+        LoginFile::whole(".config/opencode/opencode.jsonc"),
+        LoginFile::whole(".config/opencode/config.json"),
+    ],
+    permission_flags: invocation::permission_flags,
+    ..CliFacts::named("opencode")
 };
 
 /// opencode.
@@ -92,81 +112,15 @@ pub(crate) const DIALOG: PaneDialog = PaneDialog {
 pub struct Opencode;
 
 impl CodingCli for Opencode {
-    fn stream(&self) -> Option<&'static HeadlessStream> {
-        Some(&events::HEADLESS)
-    }
-
-    fn sessions(&self) -> Option<&'static dyn SessionStore> {
-        Some(&sessions::OpencodeSessions)
-    }
-
-    /// npm's `opencode-ai`: `opencode --version` prints its package's version (1.18).
-    fn installed_version(&self, binary: &Path) -> Option<String> {
-        crate::provider::version::npm_package_version(binary, "opencode-ai")
-    }
-
-    fn name(&self) -> &'static str {
-        "opencode"
-    }
-
-    /// `run` wraps a message given as arguments in double quotes; stdin reaches the model
-    /// as it is.
-    fn prompt_on_stdin(&self, lane: Lane) -> bool {
-        lane == Lane::Headless
-    }
-
-    /// `--session=ID` continues the session it recorded, the earlier conversation resent
-    /// (seen on 1.18.33): `run`'s headless; its TUI's (whose id vnx reads from the session it
-    /// found, `found_session_id`) in its minimal interface, `--mini`, since its full TUI
-    /// opens the session without sending `--prompt`.
-    fn resumes_sessions(&self, _lane: Lane) -> bool {
-        true
-    }
-
-    fn permission_flags(&self, _lane: Lane, permission: Permission) -> &'static [&'static str] {
-        invocation::permission_flags(permission)
+    fn facts(&self) -> &'static CliFacts {
+        &FACTS
     }
 
     fn argv(&self, start: &Start<'_>) -> Result<Argv, ProviderError> {
         invocation::argv(start, None)
     }
 
-    fn allowed_commands(&self, w: &Wanted<'_>) -> Vec<String> {
-        w.unasked_commands()
-    }
-
-    /// No plugin can answer it (its
-    /// `permission.ask` hook never fired), and its plugins need an `npm install` that hangs
-    /// offline, so vnx gives it none: with no hook events, its supervisor watches the screen
-    /// for this line (ADR 0056).
-    fn pane_dialog(&self) -> Option<PaneDialog> {
-        Some(DIALOG)
-    }
-
-    /// Its user config, `$XDG_CONFIG_HOME/opencode/opencode.json`, key `mcp` (seen on
-    /// 1.18.33: `opencode mcp list` shows the server, the model is offered `vnx_<tool>`).
-    /// Not the project's `opencode.json`: vnx has its workers ignore the project's config
-    /// (ADR 0056), and a person's opencode in another project would not see it.
-    fn mcp_config(&self) -> Option<McpConfig> {
-        Some(MCP)
-    }
-
     fn home(&self, var: &dyn Fn(&str) -> Option<PathBuf>, h: Option<&Path>) -> Option<PathBuf> {
         home(var, h)
-    }
-
-    /// No hook of its says its TUI's turn ended (only its plugins see `session.idle`, and vnx
-    /// gives it none, ADR 0056); its session does: the last assistant message completed for
-    /// a reason other than calling tools.
-    fn turn_end_signal(&self) -> Option<&'static str> {
-        Some(TURN_END)
-    }
-
-    fn state_paths(&self) -> &'static [StatePath] {
-        STATE_PATHS
-    }
-
-    fn login_files(&self) -> &'static [super::login::LoginFile] {
-        LOGIN_FILES
     }
 }

@@ -8,15 +8,13 @@
 
 use std::path::{Path, PathBuf};
 
-use super::argv::{Argv, Start, Wanted};
-use super::coding_cli::{CodingCli, McpConfig};
+use super::argv::{Argv, Start};
+use super::coding_cli::{BOTH_LANES, CliFacts, CodingCli, KeyVars, McpConfig};
 use super::error::ProviderError;
-use super::hook::Hooks;
 use super::hook::Launch;
-use super::session::SessionStore;
-use super::stream::HeadlessStream;
+use super::login::LoginFile;
 use super::trust::PaneDialog;
-use crate::receipts::kinds::{HookKind, Lane, OutputFormat, Permission};
+use crate::receipts::kinds::{HookKind, Lane, OutputFormat};
 use crate::sandbox::StatePath;
 
 mod events;
@@ -38,38 +36,65 @@ pub(crate) const TURN_END: HookKind = HookKind::named("qwen-stop");
 #[derive(Debug)]
 pub struct Qwen;
 
+/// What it is as data.
+static FACTS: CliFacts = CliFacts {
+    // Its OpenAI-compatible key (`Authorization: Bearer`) and `OPENAI_BASE_URL`; its
+    // Qwen OAuth login is not relayed.
+    relayed_key: Some(KeyVars {
+        key: "OPENAI_API_KEY",
+        base_urls: &["OPENAI_BASE_URL"],
+        kept_suffix: 0,
+        default_base: Some("https://api.openai.com/v1"),
+    }),
+    // `qwen --version` prints its package's version (0.15.10), read without starting node
+    // (1.2 CPU-s).
+    npm_package: Some("@qwen-code/qwen-code"),
+    stream: Some(&events::HEADLESS),
+    hooks: Some(&hooks::HOOKS),
+    sessions: Some(&sessions::SESSIONS),
+    // `--resume=ID` (`-r`) continues the session it recorded, the earlier conversation
+    // resent, in both lanes (seen on 0.15.10: `--resume=ID -i PROMPT` sent both turns and
+    // appended to the session's file).
+    resumes_sessions: BOTH_LANES,
+    // Its TUI takes `--session-id`.
+    chooses_session_id: &[Lane::Interactive],
+    allows_commands: true,
+    // `1` allows once and Esc refuses (qwen 0.15.10), for a dialog its `PermissionRequest`
+    // hook left up (it shows none while the hook waits). Esc also ends the turn: the tool
+    // is cancelled, no `Stop` comes, the TUI waits for input.
+    pane_dialog: Some(PaneDialog {
+        marker: "1. Yes, allow once",
+        approve: "1",
+        deny: "Escape",
+    }),
+    turn_end_signal: Some("qwen_stop_hook"),
+    // The project's `.qwen/settings.json`, `mcpServers` (project scope; seen on 0.15.10).
+    mcp_config: Some(McpConfig::ProjectJson {
+        file: ".qwen/settings.json",
+        servers: "mcpServers",
+        stdio_type: false,
+        no_link: Some(".qwen"),
+    }),
+    // Its auto memory, moved to the dispatch's directory by `QWEN_CODE_MEMORY_BASE_DIR`.
+    keeps_memory: true,
+    // `~/.qwen` (settings, `projects/<cwd>/chats/<id>.jsonl` sessions, `debug/`), or
+    // `QWEN_HOME` where that is set.
+    state_paths: &[StatePath::dir(".qwen", Some("QWEN_HOME"))],
+    // Its Qwen OAuth login (`oauth_creds.json`) and its settings (the kind of login
+    // chosen): never its projects' chats.
+    login_files: &[
+        LoginFile::whole(".qwen/oauth_creds.json"),
+        LoginFile::whole(".qwen/settings.json"),
+    ],
+    permission_flags: invocation::permission_flags,
+    // Its plan mode: `--approval-mode plan`, "plan only" (its `--help`), in both lanes.
+    plan_flags: Some(&["--approval-mode", "plan"]),
+    ..CliFacts::named("qwen")
+};
+
 impl CodingCli for Qwen {
-    /// Its OpenAI-compatible key (`Authorization: Bearer`) and `OPENAI_BASE_URL`; its
-    /// Qwen OAuth login is not relayed.
-    fn relayed_key(&self) -> Option<super::coding_cli::KeyVars> {
-        Some(super::coding_cli::KeyVars {
-            key: "OPENAI_API_KEY",
-            base_urls: &["OPENAI_BASE_URL"],
-            kept_suffix: 0,
-            default_base: Some("https://api.openai.com/v1"),
-        })
-    }
-
-    fn stream(&self) -> Option<&'static HeadlessStream> {
-        Some(&events::HEADLESS)
-    }
-
-    fn hooks(&self) -> Option<&'static dyn Hooks> {
-        Some(&hooks::HOOKS)
-    }
-
-    fn sessions(&self) -> Option<&'static dyn SessionStore> {
-        Some(&sessions::SESSIONS)
-    }
-
-    /// npm's `@qwen-code/qwen-code`: `qwen --version` prints its package's version
-    /// (0.15.10), read here without starting node (1.2 CPU-s).
-    fn installed_version(&self, binary: &Path) -> Option<String> {
-        crate::provider::version::npm_package_version(binary, "@qwen-code/qwen-code")
-    }
-
-    fn name(&self) -> &'static str {
-        "qwen"
+    fn facts(&self) -> &'static CliFacts {
+        &FACTS
     }
 
     /// `qwen*` without a tag (`qwen3:8b` is a local model's `name:tag`, served locally).
@@ -77,58 +102,8 @@ impl CodingCli for Qwen {
         model.starts_with("qwen") && !model.contains(':')
     }
 
-    /// `--resume=ID` (`-r`) continues the session it recorded, the earlier conversation
-    /// resent, in both lanes (seen on 0.15.10: `--resume=ID -i PROMPT` sent both turns and
-    /// appended to the session's file).
-    fn resumes_sessions(&self, _lane: Lane) -> bool {
-        true
-    }
-
-    /// Its TUI takes `--session-id`.
-    fn chooses_session_id(&self, lane: Lane) -> bool {
-        lane == Lane::Interactive
-    }
-
-    fn permission_flags(&self, _lane: Lane, permission: Permission) -> &'static [&'static str] {
-        invocation::permission_flags(permission)
-    }
-
-    /// Its plan mode: `--approval-mode plan`, "plan only" (its `--help`), in both lanes.
-    fn plan_flags(&self, _lane: Lane) -> Option<&'static [&'static str]> {
-        Some(&["--approval-mode", "plan"])
-    }
-
     fn argv(&self, start: &Start<'_>) -> Result<Argv, ProviderError> {
         invocation::argv(start)
-    }
-
-    fn allowed_commands(&self, w: &Wanted<'_>) -> Vec<String> {
-        w.unasked_commands()
-    }
-
-    /// `1` allows once and Esc refuses (qwen 0.15.10), for a dialog its `PermissionRequest`
-    /// hook left up (it shows none while the hook waits). Esc also ends the turn: the tool
-    /// is cancelled, no `Stop` comes, the TUI waits for input.
-    fn pane_dialog(&self) -> Option<PaneDialog> {
-        Some(PaneDialog {
-            marker: "1. Yes, allow once",
-            approve: "1",
-            deny: "Escape",
-        })
-    }
-
-    fn turn_end_signal(&self) -> Option<&'static str> {
-        Some("qwen_stop_hook")
-    }
-
-    /// The project's `.qwen/settings.json`, `mcpServers` (project scope; seen on 0.15.10).
-    fn mcp_config(&self) -> Option<McpConfig> {
-        Some(McpConfig::ProjectJson {
-            file: ".qwen/settings.json",
-            servers: "mcpServers",
-            stdio_type: false,
-            no_link: Some(".qwen"),
-        })
     }
 
     /// `trustedFolders.json` in its home, where its settings turn folder trust on.
@@ -151,31 +126,8 @@ impl CodingCli for Qwen {
         launch.settings_file(&TURN_END, hooks::SETTINGS_FILE, hooks::settings)
     }
 
-    /// Its auto memory, moved to the dispatch's directory by `QWEN_CODE_MEMORY_BASE_DIR`.
-    fn keeps_memory(&self) -> bool {
-        true
-    }
-
     fn memory_folder(&self, dispatch_dir: &Path, main_checkout: &Path) -> PathBuf {
         memory::folder(dispatch_dir, main_checkout)
-    }
-
-    /// `~/.qwen` (settings, `projects/<cwd>/chats/<id>.jsonl` sessions, `debug/`), or
-    /// `QWEN_HOME` where that is set.
-    fn state_paths(&self) -> &'static [StatePath] {
-        const PATHS: &[StatePath] = &[StatePath::dir(".qwen", Some("QWEN_HOME"))];
-        PATHS
-    }
-
-    /// Its Qwen OAuth login (`oauth_creds.json`) and its settings (the kind of login
-    /// chosen): never its projects' chats.
-    fn login_files(&self) -> &'static [super::login::LoginFile] {
-        use super::login::LoginFile;
-        const FILES: &[LoginFile] = &[
-            LoginFile::whole(".qwen/oauth_creds.json"),
-            LoginFile::whole(".qwen/settings.json"),
-        ];
-        FILES
     }
 }
 
