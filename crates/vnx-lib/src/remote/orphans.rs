@@ -174,15 +174,12 @@ pub fn remove(
     here: Here<'_>,
     project_root: &Path,
 ) -> Result<Removed, RemoteError> {
-    match kinds::of(host).and_then(|kind| kind.made(host, id, here)) {
-        Some(m) => remove_made(m.as_ref(), project_root),
-        None => Err(RemoteError::UnknownHost {
+    let place = kinds::for_dispatch(host, id, here)?;
+    let Some(m) = place.made() else {
+        return Err(RemoteError::UnknownHost {
             host: kinds::name_for(host, id).to_string(),
-        }),
-    }
-}
-
-fn remove_made(m: &dyn Made, project_root: &Path) -> Result<Removed, RemoteError> {
+        });
+    };
     let storage = m.storage_exists()?;
     let kept = if storage {
         match unfetched(m, project_root) {

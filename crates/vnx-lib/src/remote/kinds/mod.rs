@@ -56,7 +56,8 @@ pub fn for_dispatch(
     let unknown = || RemoteError::UnknownHost {
         host: host.name.clone(),
     };
-    of(host).ok_or_else(unknown)?.place(host, Some(id), here)
+    let kind = of(host).ok_or_else(unknown)?;
+    kind.place(host, Some(id), here)?.ok_or_else(unknown)
 }
 
 /// The place named `place` (a host itself, or a place made on it for a dispatch) among
@@ -74,7 +75,8 @@ pub fn open(
     if place.made_for().is_some() != kind.per_dispatch() {
         return Err(unknown());
     }
-    kind.place(host, place.made_for(), here)
+    kind.place(host, place.made_for(), here)?
+        .ok_or_else(unknown)
 }
 
 #[cfg(test)]

@@ -117,8 +117,8 @@ impl crate::remote::place::Kind for Registered {
         host: &HostConfig,
         _id: Option<&crate::ids::DispatchId>,
         here: crate::remote::place::Here<'_>,
-    ) -> Result<Box<dyn Place>, RemoteError> {
-        Ok(Box::new(Ssh::new(host, here.data_dir)?))
+    ) -> Result<Option<Box<dyn Place>>, RemoteError> {
+        Ok(Some(Box::new(Ssh::new(host, here.data_dir)?)))
     }
 }
 

@@ -266,10 +266,6 @@ impl Container {
 }
 
 impl Made for Container {
-    fn place_name(&self) -> &str {
-        &self.place
-    }
-
     fn program(&self) -> &str {
         self.spec.engine.program()
     }
@@ -470,6 +466,10 @@ impl Place for Container {
         &self.place
     }
 
+    fn made(&self) -> Option<&dyn Made> {
+        Some(self)
+    }
+
     /// Over the relay when this process has one, else by the engine's `exec`.
     fn call(
         &self,
@@ -560,10 +560,6 @@ impl Place for Container {
         made::make(self, project_root, fresh)
     }
 
-    fn seed(&self, base_ref: &str) -> Result<(), RemoteError> {
-        made::seed(self, &self.host.vnx, base_ref)
-    }
-
     /// The relay asked to end when this process has one (the container ends with it and the
     /// engine removes it), else the container removed.
     fn park(&self) -> Result<(), RemoteError> {
@@ -571,10 +567,6 @@ impl Place for Container {
             Some(Ok(())) => Ok(()),
             _ => self.stop(),
         }
-    }
-
-    fn remove(&self) -> Result<bool, RemoteError> {
-        made::remove(self)
     }
 
     fn relayed(&self) -> Option<bool> {

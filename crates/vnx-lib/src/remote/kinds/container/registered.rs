@@ -10,7 +10,7 @@ use crate::config::{HostConfig, HostKind};
 use crate::ids::DispatchId;
 use crate::process::Cmd;
 use crate::remote::RemoteError;
-use crate::remote::made::{MAX_FOUND, Made, Seen, listing};
+use crate::remote::made::{MAX_FOUND, Seen, listing};
 use crate::remote::place::{Here, Kind, Place};
 
 /// The container kind, as the registry holds it.
@@ -41,13 +41,11 @@ impl Kind for Registered {
         host: &HostConfig,
         id: Option<&DispatchId>,
         here: Here<'_>,
-    ) -> Result<Box<dyn Place>, RemoteError> {
-        match (spec(host), id) {
-            (Some(c), Some(id)) => Ok(Box::new(Container::new(host, c, id, here))),
-            _ => Err(RemoteError::UnknownHost {
-                host: host.name.clone(),
-            }),
-        }
+    ) -> Result<Option<Box<dyn Place>>, RemoteError> {
+        let made = spec(host)
+            .zip(id)
+            .map(|(c, id)| Container::new(host, c, id, here));
+        Ok(made.map(|m| Box::new(m) as Box<dyn Place>))
     }
 
     fn listed(&self, host: &HostConfig, key: &str) -> Result<Vec<Seen>, RemoteError> {
@@ -64,11 +62,6 @@ impl Kind for Registered {
             seen.extend(parse_engine(&listing(host, cmd)?, runner));
         }
         Ok(seen)
-    }
-
-    fn made(&self, host: &HostConfig, id: &DispatchId, here: Here<'_>) -> Option<Box<dyn Made>> {
-        let c = spec(host)?;
-        Some(Box::new(Container::new(host, c, id, here)))
     }
 }
 

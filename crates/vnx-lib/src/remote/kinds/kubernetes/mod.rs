@@ -441,10 +441,6 @@ impl Pod {
 }
 
 impl Made for Pod {
-    fn place_name(&self) -> &str {
-        &self.place
-    }
-
     fn program(&self) -> &str {
         &self.spec.kubectl
     }
@@ -558,6 +554,10 @@ impl Place for Pod {
         &self.place
     }
 
+    fn made(&self) -> Option<&dyn Made> {
+        Some(self)
+    }
+
     /// `kubectl exec -i [-t] POD -c worker -- env -C CLONE ARGV…` (exec has no working
     /// directory of its own; `env -C` is no shell).
     fn in_clone(&self, argv: &[String], tty: bool) -> Cmd {
@@ -596,22 +596,6 @@ impl Place for Pod {
             self.spec.namespace,
             self.runner()
         )
-    }
-
-    fn make(&self, project_root: &Path, fresh: bool) -> Result<(), RemoteError> {
-        made::make(self, project_root, fresh)
-    }
-
-    fn seed(&self, base_ref: &str) -> Result<(), RemoteError> {
-        made::seed(self, &self.host.vnx, base_ref)
-    }
-
-    fn park(&self) -> Result<(), RemoteError> {
-        self.stop()
-    }
-
-    fn remove(&self) -> Result<bool, RemoteError> {
-        made::remove(self)
     }
 
     fn when_make_fails(&self, _failed: &RemoteError) -> String {

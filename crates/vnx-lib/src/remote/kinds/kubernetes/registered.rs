@@ -9,7 +9,7 @@ use crate::config::hosts::kubernetes::KubernetesHost;
 use crate::config::{HostConfig, HostKind};
 use crate::ids::DispatchId;
 use crate::remote::RemoteError;
-use crate::remote::made::{MAX_FOUND, Made, Seen, listing};
+use crate::remote::made::{MAX_FOUND, Seen, listing};
 use crate::remote::place::{Here, Kind, Place};
 
 /// The kubernetes kind, as the registry holds it.
@@ -40,13 +40,11 @@ impl Kind for Registered {
         host: &HostConfig,
         id: Option<&DispatchId>,
         here: Here<'_>,
-    ) -> Result<Box<dyn Place>, RemoteError> {
-        match (spec(host), id) {
-            (Some(k), Some(id)) => Ok(Box::new(Pod::new(host, k, id, here))),
-            _ => Err(RemoteError::UnknownHost {
-                host: host.name.clone(),
-            }),
-        }
+    ) -> Result<Option<Box<dyn Place>>, RemoteError> {
+        let made = spec(host)
+            .zip(id)
+            .map(|(k, id)| Pod::new(host, k, id, here));
+        Ok(made.map(|m| Box::new(m) as Box<dyn Place>))
     }
 
     fn listed(&self, host: &HostConfig, key: &str) -> Result<Vec<Seen>, RemoteError> {
@@ -63,11 +61,6 @@ impl Kind for Registered {
         let selector = format!("{},{}={key}", super::LABEL, super::PROJECT_LABEL);
         let cmd = super::kubectl(k).args(["get", kinds, "-l", &selector, "-o", "json"]);
         Ok(parse_kubectl(&listing(host, cmd)?))
-    }
-
-    fn made(&self, host: &HostConfig, id: &DispatchId, here: Here<'_>) -> Option<Box<dyn Made>> {
-        let k = spec(host)?;
-        Some(Box::new(Pod::new(host, k, id, here)))
     }
 }
 
