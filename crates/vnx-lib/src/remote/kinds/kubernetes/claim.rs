@@ -15,9 +15,8 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use super::sandbox::PodMetadata;
-use super::{ANNOTATION, Pod, READY_WITHIN};
+use super::{ANNOTATION, FOREGROUND, Pod, READY_WITHIN};
 use crate::remote::RemoteError;
-use crate::remote::made::{ENGINE_LIMIT, Made};
 
 /// The `SandboxClaim` kind's group and version, as the extensions' CRD serves it.
 pub const API_VERSION: &str = "extensions.agents.x-k8s.io/v1beta1";
@@ -155,12 +154,7 @@ impl Pod {
                 state: format!("its claim's pod is {phase}; the claim is kept"),
             });
         }
-        let wait = self
-            .kubectl()
-            .args(["wait", "--for=condition=Ready"])
-            .arg(format!("{KIND}/{}", self.object))
-            .arg(format!("--timeout={}s", READY_WITHIN.as_secs()));
-        self.must(wait.timeout(READY_WITHIN + ENGINE_LIMIT), "wait")?;
+        self.wait_for("condition=Ready", KIND, READY_WITHIN)?;
         if self.learn_claimed_pod()?.is_none() {
             return Err(RemoteError::Gone {
                 place: self.place.clone(),
@@ -173,13 +167,7 @@ impl Pod {
     /// `kubectl delete sandboxclaim NAME`, in the foreground: done once the `Sandbox` and the
     /// pod it owns are deleted too; then what vnx kept of it.
     pub(super) fn delete_claim(&self) -> Result<(), RemoteError> {
-        self.must(
-            self.kubectl()
-                .args(["delete", KIND])
-                .arg(&self.object)
-                .args(["--ignore-not-found", "--wait=true", "--cascade=foreground"]),
-            "delete",
-        )?;
+        self.delete(KIND, &self.object, FOREGROUND)?;
         match std::fs::remove_file(self.claimed_file()) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(RemoteError::Io {
                 path: self.claimed_file(),

@@ -61,6 +61,13 @@ pub const MAX_LOGINS_BYTES: u64 = 1024 * 1024;
 /// How long a pod may take to be ready (an image pulled, a node found).
 const READY_WITHIN: Duration = Duration::from_secs(300);
 
+/// How an object vnx owns itself is deleted: its pod's grace period.
+const GRACE: &str = "--grace-period=5";
+
+/// How an object whose controller owns others is deleted: in the foreground, so that the
+/// deletion is done once what it owns is deleted too.
+const FOREGROUND: &str = "--cascade=foreground";
+
 /// One dispatch's pod (and claim) on a kubernetes host.
 #[derive(Clone, Debug)]
 pub struct Pod {
@@ -423,19 +430,24 @@ impl Pod {
         )
     }
 
-    fn delete(&self, kind: &str) -> Result<(), RemoteError> {
-        self.delete_named(kind, &self.object)
+    /// `kubectl delete KIND NAME`, waited for: `how` is [`GRACE`] for an object vnx owns,
+    /// or [`FOREGROUND`] for one whose controller owns others, done once they are deleted too.
+    fn delete(&self, kind: &str, name: &str, how: &str) -> Result<(), RemoteError> {
+        let args = ["--ignore-not-found", "--wait=true", how];
+        let cmd = self.kubectl().args(["delete", kind]).arg(name).args(args);
+        self.must(cmd, "delete")?;
+        Ok(())
     }
 
-    fn delete_named(&self, kind: &str, name: &str) -> Result<(), RemoteError> {
-        self.must(
-            self.kubectl().args(["delete", kind]).arg(name).args([
-                "--ignore-not-found",
-                "--wait=true",
-                "--grace-period=5",
-            ]),
-            "delete",
-        )?;
+    /// `kubectl wait --for=CONDITION KIND/NAME` of this place's object, within `within`.
+    fn wait_for(&self, condition: &str, kind: &str, within: Duration) -> Result<(), RemoteError> {
+        let wait = self
+            .kubectl()
+            .arg("wait")
+            .arg(format!("--for={condition}"))
+            .arg(format!("{kind}/{}", self.object))
+            .arg(format!("--timeout={}s", within.as_secs()));
+        self.must(wait.timeout(within + ENGINE_LIMIT), "wait")?;
         Ok(())
     }
 }
@@ -499,13 +511,7 @@ impl Made for Pod {
             return self.sandbox_mode(sandbox::OperatingMode::Running);
         }
         self.apply("pod", &self.pod_manifest())?;
-        let wait = self
-            .kubectl()
-            .args(["wait", "--for=condition=Ready"])
-            .arg(format!("pod/{}", self.object))
-            .arg(format!("--timeout={}s", READY_WITHIN.as_secs()));
-        self.must(wait.timeout(READY_WITHIN + ENGINE_LIMIT), "wait")?;
-        Ok(())
+        self.wait_for("condition=Ready", "pod", READY_WITHIN)
     }
 
     /// The pod deleted; or the `Sandbox` suspended, which deletes it and keeps the claim; or,
@@ -518,7 +524,7 @@ impl Made for Pod {
         if self.is_sandbox() {
             return self.sandbox_mode(sandbox::OperatingMode::Suspended);
         }
-        self.delete("pod")
+        self.delete("pod", &self.object, GRACE)
     }
 
     /// The claim deleted; or the `Sandbox`, with the pod and claim it owns; then the
@@ -528,11 +534,11 @@ impl Made for Pod {
             return self.delete_claim();
         }
         if self.is_sandbox() {
-            self.delete_sandbox()?;
+            self.delete("sandbox", &self.object, FOREGROUND)?;
         } else {
-            self.delete("persistentvolumeclaim")?;
+            self.delete("persistentvolumeclaim", &self.object, GRACE)?;
         }
-        self.delete_named("secret", &self.logins_name())
+        self.delete("secret", &self.logins_name(), GRACE)
     }
 
     fn exec(&self, argv: &[String]) -> Cmd {
