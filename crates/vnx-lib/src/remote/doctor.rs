@@ -94,19 +94,12 @@ pub fn check(link: &Link<'_>) -> Vec<HostCheck> {
     let host = link.place.host();
     let toplevel = ["git", "rev-parse", "--show-toplevel"].map(String::from);
     let reach = link.place.run(link.place.in_clone(&toplevel, false), limit);
+    let reached = |ok, detail| HostCheck::new(reach_name(link), ok, false, detail);
     let o = match reach {
-        Err(e) => {
-            return vec![HostCheck::new(
-                reach_name(link),
-                false,
-                false,
-                e.to_string(),
-            )];
-        }
+        Err(e) => return vec![reached(false, e.to_string())],
         Ok(o) => o,
     };
-    let answers = format!("{} answers", link.place.name());
-    out.push(HostCheck::new(reach_name(link), true, false, answers));
+    out.push(reached(true, format!("{} answers", link.place.name())));
     let clone = if o.status.success() {
         format!("{} is a git clone", host.clone)
     } else {
