@@ -306,7 +306,7 @@ pub(super) fn remove(m: &dyn Made) -> Result<bool, RemoteError> {
 
 /// A paused runner, as an unreachable place: waited for (its dispatch keeps its slot) until
 /// its host's `lost_after_seconds`, never lost at once nor made again over its work.
-pub(super) fn paused(m: &dyn Made) -> RemoteError {
+fn paused(m: &dyn Made) -> RemoteError {
     RemoteError::Unreachable {
         host: m.name().to_owned(),
         detail: format!("it is paused (`{} unpause` lets it go on)", m.program()),
@@ -324,33 +324,31 @@ pub(super) fn run(
     suspect: impl Fn(i32) -> bool,
     engine_failed: impl Fn(&Output) -> bool,
 ) -> Result<Output, RemoteError> {
-    let out = process::run(&cmd.timeout(limit)).map_err(|e| match e {
-        process::ProcessError::TimedOut { .. } => RemoteError::Unreachable {
-            host: m.name().to_owned(),
-            detail: format!("no answer within {} s", limit.as_secs()),
-        },
-        other => RemoteError::Process(other),
-    })?;
+    let out = super::place::run_within(m.name(), cmd, limit)?;
     if out.status.code().is_some_and(suspect) {
-        match m.state()? {
-            Some(state) if m.is_running(&state) => {
-                if engine_failed(&out) {
-                    return Err(RemoteError::Unreachable {
-                        host: m.name().to_owned(),
-                        detail: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
-                    });
-                }
-            }
-            Some(state) if m.is_paused(&state) => return Err(paused(m)),
-            state => {
-                return Err(RemoteError::Gone {
-                    place: m.name().to_owned(),
-                    state: state.unwrap_or_else(|| "removed".into()),
-                });
-            }
+        running(m)?;
+        if engine_failed(&out) {
+            return Err(RemoteError::Unreachable {
+                host: m.name().to_owned(),
+                detail: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+            });
         }
     }
     Ok(out)
+}
+
+/// Whether the runner runs, asked when a command or a channel into it failed as if it did
+/// not: `Ok` when it does; a paused runner is waited for ([`paused`]); else the place is
+/// [`RemoteError::Gone`].
+pub(super) fn running(m: &dyn Made) -> Result<(), RemoteError> {
+    match m.state()? {
+        Some(state) if m.is_running(&state) => Ok(()),
+        Some(state) if m.is_paused(&state) => Err(paused(m)),
+        state => Err(RemoteError::Gone {
+            place: m.name().to_owned(),
+            state: state.unwrap_or_else(|| "removed".into()),
+        }),
+    }
 }
 
 /// How long one listing of a host's places may take: `vnx status` waits for it.

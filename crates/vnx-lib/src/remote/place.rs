@@ -151,6 +151,18 @@ pub trait Place: Send + Sync {
     }
 }
 
+/// Runs `cmd` (one of place `name`'s) within `limit`: its output, whatever its exit status;
+/// [`RemoteError::Unreachable`] when the time ran out.
+pub(super) fn run_within(name: &str, cmd: Cmd, limit: Duration) -> Result<Output, RemoteError> {
+    crate::process::run(&cmd.timeout(limit)).map_err(|e| match e {
+        crate::process::ProcessError::TimedOut { .. } => RemoteError::Unreachable {
+            host: name.to_owned(),
+            detail: format!("no answer within {} s", limit.as_secs()),
+        },
+        other => RemoteError::Process(other),
+    })
+}
+
 /// [`Place::call`] as the engine's (or ssh's) own command.
 pub(super) fn call_by_exec<P: Place + ?Sized>(
     place: &P,

@@ -149,13 +149,7 @@ impl Place for Ssh {
     /// [`RemoteError::Unreachable`] when ssh itself failed (exit 255: no connection,
     /// authentication refused, the link dropped) or the time ran out.
     fn run(&self, cmd: Cmd, limit: Duration) -> Result<Output, RemoteError> {
-        let out = process::run(&cmd.timeout(limit)).map_err(|e| match e {
-            process::ProcessError::TimedOut { .. } => RemoteError::Unreachable {
-                host: self.host.name.clone(),
-                detail: format!("no answer within {} s", limit.as_secs()),
-            },
-            other => RemoteError::Process(other),
-        })?;
+        let out = crate::remote::place::run_within(&self.host.name, cmd, limit)?;
         if out.status.code() == Some(255) {
             return Err(RemoteError::Unreachable {
                 host: self.host.name.clone(),

@@ -253,13 +253,8 @@ impl Container {
     /// The relay's channel failed under a step: what the engine says of the container tells
     /// whether it is gone.
     fn channel_failed(&self, failed: relayed::Failed) -> RemoteError {
-        match self.state() {
-            Ok(Some(state)) if self.is_running(&state) => relayed::unreachable(&self.place, failed),
-            Ok(Some(state)) if self.is_paused(&state) => crate::remote::made::paused(self),
-            Ok(state) => RemoteError::Gone {
-                place: self.place.clone(),
-                state: state.unwrap_or_else(|| "removed".into()),
-            },
+        match made::running(self) {
+            Ok(()) => relayed::unreachable(&self.place, failed),
             Err(e) => e,
         }
     }
