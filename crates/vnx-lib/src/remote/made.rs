@@ -108,8 +108,23 @@ pub trait Made: super::Place {
     /// Makes the storage (labelled with the dispatch's id).
     fn make_storage(&self) -> Result<(), RemoteError>;
 
+    /// Whether making the storage refuses a name in use (podman's `volume create`): it is
+    /// then made in one call, and looked for only when that fails; else looked for first.
+    fn make_refuses_a_name_in_use(&self) -> bool {
+        false
+    }
+
     /// Makes the storage unless it exists: whether it was made.
     fn make_new_storage(&self) -> Result<bool, RemoteError> {
+        if self.make_refuses_a_name_in_use() {
+            return match self.make_storage() {
+                Ok(()) => Ok(true),
+                Err(e) => match self.storage_exists() {
+                    Ok(true) => Ok(false),
+                    _ => Err(e),
+                },
+            };
+        }
         if self.storage_exists()? {
             return Ok(false);
         }

@@ -213,11 +213,8 @@ impl Container {
         Cmd::new(self.spec.engine.program())
     }
 
-    fn exec_in(&self, argv: &[String], tty: bool, workdir: Option<&str>) -> Cmd {
-        self.exec_as(argv, tty, workdir, None)
-    }
-
-    /// The same as `user` (none: the container's own, `run --user`).
+    /// `argv` run in the container, with a terminal or not, in `workdir` when given, as
+    /// `user` (none: the container's own, `run --user`).
     fn exec_as(
         &self,
         argv: &[String],
@@ -298,28 +295,15 @@ impl Made for Container {
         Ok(())
     }
 
+    /// podman's `volume create` refuses a name in use: one call where docker's, which takes
+    /// one as made, needs a look first.
+    fn make_refuses_a_name_in_use(&self) -> bool {
+        self.spec.engine == Engine::Podman
+    }
+
     /// `ENGINE run --rm -i NAME …`, attached: the container's first process serves this
     /// process's relay ([`RELAYED`]) until asked to end (the container ends and is removed)
     /// or until this process lets go (it idles, for the engine's `exec`).
-    /// podman's `volume create` refuses a name in use: one call where docker's, which takes
-    /// one as made, needs a look first.
-    fn make_new_storage(&self) -> Result<bool, RemoteError> {
-        if self.spec.engine != Engine::Podman {
-            if self.storage_exists()? {
-                return Ok(false);
-            }
-            self.make_storage()?;
-            return Ok(true);
-        }
-        match self.make_storage() {
-            Ok(()) => Ok(true),
-            Err(e) => match self.storage_exists() {
-                Ok(true) => Ok(false),
-                _ => Err(e),
-            },
-        }
-    }
-
     fn start(&self) -> Result<(), RemoteError> {
         // A container of this name this process just ended is gone first.
         relayed::ended(&self.container);
@@ -397,7 +381,7 @@ impl Made for Container {
     }
 
     fn exec(&self, argv: &[String]) -> Cmd {
-        self.exec_in(argv, false, None)
+        self.exec_as(argv, false, None, None)
     }
 
     fn run_script(&self, argv: &[String], what: &str) -> Result<String, RemoteError> {
@@ -503,7 +487,7 @@ impl Place for Container {
 
     /// `ENGINE exec -i [-t] -w CLONE NAME ARGV…`: no shell on either side.
     fn in_clone(&self, argv: &[String], tty: bool) -> Cmd {
-        self.exec_in(argv, tty, Some(MADE_CLONE))
+        self.exec_as(argv, tty, Some(MADE_CLONE), None)
     }
 
     /// The engine fails an exec into a container that is not running with 125 or 255
