@@ -57,9 +57,13 @@ fn required(tool: &str) -> bool {
     REQUIRED.contains(&tool)
 }
 
-/// Runs every check in a place made for them (a container host's: one container from its
-/// image, removed after), the making first.
-pub fn check_made(link: &Link<'_>) -> Vec<HostCheck> {
+/// Runs every check on the link's host; for a host that makes a place per dispatch, in a
+/// place made for them (a container host's: one container from its image, removed after),
+/// the making first.
+pub fn check(link: &Link<'_>) -> Vec<HostCheck> {
+    if link.place.made().is_none() {
+        return checks(link);
+    }
     let engine = |ok, detail| HostCheck::new("engine", ok, false, detail);
     if let Err(e) = link.place.make(&link.project.root, true) {
         return vec![engine(
@@ -80,15 +84,15 @@ pub fn check_made(link: &Link<'_>) -> Vec<HostCheck> {
         };
         out.push(HostCheck::new("relay", true, !relayed, detail.into()));
     }
-    out.extend(check(link));
+    out.extend(checks(link));
     if let Err(e) = link.place.remove() {
         out.push(engine(false, format!("could not remove it: {e}")));
     }
     out
 }
 
-/// Runs every check on the link's host.
-pub fn check(link: &Link<'_>) -> Vec<HostCheck> {
+/// The checks of the link's place, once it is there.
+fn checks(link: &Link<'_>) -> Vec<HostCheck> {
     let limit = Duration::from_secs(30);
     let mut out = Vec::new();
     let host = link.place.host();
@@ -178,7 +182,7 @@ fn key_relay(link: &Link<'_>, limit: Duration) -> HostCheck {
 
 /// What reaching the place is called: `ssh`, or the engine's `exec`.
 fn reach_name(link: &Link<'_>) -> &'static str {
-    if super::kinds::per_dispatch(link.place.host()) {
+    if link.place.made().is_some() {
         "exec"
     } else {
         "ssh"
