@@ -62,7 +62,7 @@ pub struct Found {
 /// bounded engine call per kind of object.
 pub fn list(host: &HostConfig, here: Here<'_>) -> Result<Vec<Found>, RemoteError> {
     let seen = match kinds::of(host) {
-        Some(kind) => kind.listed(host, &project_key(here.data_dir))?,
+        Some(kind) => (kind.listed)(host, &project_key(here.data_dir))?,
         None => Vec::new(),
     };
     let mut found: BTreeMap<DispatchId, Found> = BTreeMap::new();

@@ -232,30 +232,23 @@ pub struct Here<'a> {
 }
 
 /// A kind of place, as its module registers it in `kinds`.
-pub(super) trait Kind: Sync {
+pub(super) struct Kind {
     /// Its name: its section's key under a host in `.vnx/config.yaml`
     /// (`HostKind::name`).
-    fn name(&self) -> &'static str;
-
+    pub name: &'static str,
     /// Whether dispatches on a host of this kind each get a place of their own, made and
     /// removed by vnx.
-    fn per_dispatch(&self) -> bool;
-
+    pub per_dispatch: bool,
     /// Its factory: the place dispatch `id` runs in on `host` (one of this kind); `id` is
     /// `None` when the place is opened by the host's name alone. `None` when `host` is not
     /// of this kind, or when it makes a place per dispatch and `id` is `None`.
-    fn place(
-        &self,
+    pub place: fn(
         host: &HostConfig,
         id: Option<&DispatchId>,
         here: Here<'_>,
-    ) -> Result<Option<Box<dyn Place>>, RemoteError>;
-
+    ) -> Result<Option<Box<dyn Place>>, RemoteError>,
     /// Its orphan listing: what the engine shows of the places the project of key `key`
     /// made on `host`, by their labels (one bounded engine call per kind of object); nothing
     /// for a kind that makes no places.
-    fn listed(&self, host: &HostConfig, key: &str) -> Result<Vec<Seen>, RemoteError> {
-        let _ = (host, key);
-        Ok(Vec::new())
-    }
+    pub listed: fn(host: &HostConfig, key: &str) -> Result<Vec<Seen>, RemoteError>,
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use crate::config::{HostConfig, HostKind};
 use crate::process::{self, Cmd, Output};
 use crate::remote::RemoteError;
-use crate::remote::place::Place;
+use crate::remote::place::{Kind, Place};
 use crate::remote::quote::{command_line, quote};
 
 /// How long the shared master connection outlives its last use.
@@ -97,30 +97,13 @@ impl Ssh {
 }
 
 /// The ssh kind, as the registry (`kinds`) holds it: a host the user made, one place for
-/// all its dispatches.
-pub(super) struct Registered;
-
-/// Its registration.
-pub(super) static KIND: Registered = Registered;
-
-impl crate::remote::place::Kind for Registered {
-    fn name(&self) -> &'static str {
-        "ssh"
-    }
-
-    fn per_dispatch(&self) -> bool {
-        false
-    }
-
-    fn place(
-        &self,
-        host: &HostConfig,
-        _id: Option<&crate::ids::DispatchId>,
-        here: crate::remote::place::Here<'_>,
-    ) -> Result<Option<Box<dyn Place>>, RemoteError> {
-        Ok(Some(Box::new(Ssh::new(host, here.data_dir)?)))
-    }
-}
+/// all its dispatches, and no places of vnx's to list.
+pub(super) static KIND: Kind = Kind {
+    name: "ssh",
+    per_dispatch: false,
+    place: |host, _id, here| Ok(Some(Box::new(Ssh::new(host, here.data_dir)?))),
+    listed: |_host, _key| Ok(Vec::new()),
+};
 
 impl Place for Ssh {
     fn host(&self) -> &HostConfig {
