@@ -509,12 +509,10 @@ impl Place for Container {
         made::git(repo, args)
     }
 
+    /// The exec's words as `ext::` takes them, joined by spaces.
     fn git_url(&self) -> String {
-        format!(
-            "ext::{} exec -i {} %S {MADE_CLONE}",
-            self.spec.engine.program(),
-            self.container
-        )
+        let argv = ["%S", MADE_CLONE].map(String::from);
+        format!("ext::{}", self.exec_as(&argv, false, None, None).display())
     }
 
     /// The dev container definition read first, when the host names one (a mount of its

@@ -584,24 +584,11 @@ impl Place for Pod {
         made::git(repo, args)
     }
 
+    /// The exec's words as `ext::` takes them, joined by spaces (the host's values hold
+    /// none: `config/hosts/kubernetes`).
     fn git_url(&self) -> String {
-        let context = self
-            .spec
-            .context
-            .as_ref()
-            .map(|c| format!(" --context {c}"))
-            .unwrap_or_default();
-        let container: String = self
-            .container_args()
-            .iter()
-            .map(|a| format!(" {a}"))
-            .collect();
-        format!(
-            "ext::{}{context} --namespace {} exec -i {}{container} -- %S {MADE_CLONE}",
-            self.spec.kubectl,
-            self.spec.namespace,
-            self.runner()
-        )
+        let argv = ["%S", MADE_CLONE].map(String::from);
+        format!("ext::{}", self.exec_in(&argv, false).display())
     }
 
     fn when_make_fails(&self, _failed: &RemoteError) -> String {
