@@ -115,13 +115,7 @@ impl Pod {
         }
         let kept = crate::files::read_bounded(&self.claimed_file(), MAX_NAME as u64 + 1);
         if kept.ok().as_deref() != Some(name.as_bytes()) {
-            let io = |source| RemoteError::Io {
-                path: self.claimed_file(),
-                source,
-            };
-            crate::files::private_dir(&self.manifests).map_err(io)?;
-            crate::files::write_atomic_private(&self.claimed_file(), name.as_bytes(), false)
-                .map_err(io)?;
+            self.keep(&self.claimed_file(), name.as_bytes())?;
         }
         Ok(Some(name.to_owned()))
     }

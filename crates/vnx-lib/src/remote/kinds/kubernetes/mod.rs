@@ -401,16 +401,18 @@ impl Pod {
         kind: &str,
         manifest: &impl serde::Serialize,
     ) -> Result<(), RemoteError> {
-        let io = |source| RemoteError::Io {
-            path: self.manifests.clone(),
-            source,
-        };
-        crate::files::private_dir(&self.manifests).map_err(io)?;
         let path = self.manifests.join(format!("{name}.{kind}.json"));
-        let text = serde_json::to_vec_pretty(manifest).map_err(|e| io(e.into()))?;
-        crate::files::write_atomic_private(&path, &text, false).map_err(io)?;
+        let text = serde_json::to_vec_pretty(manifest).map_err(std::io::Error::from);
+        self.keep(&path, &text.map_err(crate::remote::io(&path))?)?;
         self.must(self.kubectl().args(["apply", "-f"]).arg(&path), "apply")?;
         Ok(())
+    }
+
+    /// Writes `bytes` to `path`, a file of `.vnx-data/kubernetes/` (private).
+    fn keep(&self, path: &Path, bytes: &[u8]) -> Result<(), RemoteError> {
+        let dir = &self.manifests;
+        crate::files::private_dir(dir).map_err(crate::remote::io(dir))?;
+        crate::files::write_atomic_private(path, bytes, false).map_err(crate::remote::io(path))
     }
 
     /// `kubectl get KIND NAME -o jsonpath=PATH --ignore-not-found`: empty when there is none.
