@@ -126,10 +126,9 @@ impl Where {
     pub fn recorded(host: Option<&str>) -> Where {
         match host {
             None => Where::Here,
-            Some(text) => Where::There(PlaceName::parse(text).unwrap_or_else(|_| PlaceName {
-                host: text.to_owned(),
-                made_for: None,
-            })),
+            Some(text) => Where::There(
+                PlaceName::parse(text).unwrap_or_else(|_| PlaceName::host_itself(text)),
+            ),
         }
     }
 

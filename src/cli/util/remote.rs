@@ -201,23 +201,14 @@ pub(crate) fn doctor(name: &str, json: bool) -> Result<ExitCode, CliError> {
     let host = remote::host(&config.hosts, name)?.clone();
     let ledger = project.ledger();
     let attestor = settings::attestor(None)?;
-    let checks = if remote::kinds::per_dispatch(&host) {
-        // A container host's checks run in a container made for them.
-        let place = super::hosts::for_dispatch(&project, &host, &DispatchId::fresh())?;
-        remote::doctor::check_made(&Link {
-            project: &project,
-            ledger: &ledger,
-            attestor: &attestor,
-            place,
-        })
-    } else {
-        remote::doctor::check(&link(
-            &project,
-            &ledger,
-            &attestor,
-            &PlaceName::host_itself(name),
-        )?)
-    };
+    // A container host's checks run in a container made for them, as for a fresh dispatch.
+    let place = super::hosts::for_dispatch(&project, &host, &DispatchId::fresh())?;
+    let checks = remote::doctor::check(&Link {
+        project: &project,
+        ledger: &ledger,
+        attestor: &attestor,
+        place,
+    });
     let mut out = Out::new();
     if json {
         out.json(&serde_json::json!({"host": host.name, "checks": checks}))?;

@@ -25,11 +25,7 @@ pub(crate) fn show(
     follow: bool,
     raw: bool,
 ) -> Result<ExitCode, CliError> {
-    let mut args = vec![
-        "show".to_owned(),
-        id.as_str().to_owned(),
-        "--log".to_owned(),
-    ];
+    let mut args = ["show", id.as_str(), "--log"].map(String::from).to_vec();
     if raw {
         // The host renders the transcript itself; only a request for the raw events is passed.
         args.push("--raw".to_owned());

@@ -23,6 +23,18 @@ pub struct HostCheck {
     pub detail: String,
 }
 
+impl HostCheck {
+    /// Check `name`, passed or failed (`ok`), with a warning or not, having found `detail`.
+    fn new(name: &str, ok: bool, warn: bool, detail: String) -> HostCheck {
+        HostCheck {
+            name: name.to_owned(),
+            ok,
+            warn,
+            detail,
+        }
+    }
+}
+
 /// The programs looked for on the host, besides vnx: git, tmux and each built-in CLI's.
 fn tools() -> Vec<&'static str> {
     let mut out: Vec<&'static str> = REQUIRED.to_vec();
@@ -45,15 +57,14 @@ fn required(tool: &str) -> bool {
     REQUIRED.contains(&tool)
 }
 
-/// Runs every check in a place made for them (a container host's: one container from its
-/// image, removed after), the making first.
-pub fn check_made(link: &Link<'_>) -> Vec<HostCheck> {
-    let engine = |ok, detail| HostCheck {
-        name: "engine".into(),
-        ok,
-        warn: false,
-        detail,
-    };
+/// Runs every check on the link's host; for a host that makes a place per dispatch, in a
+/// place made for them (a container host's: one container from its image, removed after),
+/// the making first.
+pub fn check(link: &Link<'_>) -> Vec<HostCheck> {
+    if link.place.made().is_none() {
+        return checks(link);
+    }
+    let engine = |ok, detail| HostCheck::new("engine", ok, false, detail);
     if let Err(e) = link.place.make(&link.project.root, true) {
         return vec![engine(
             false,
@@ -65,88 +76,44 @@ pub fn check_made(link: &Link<'_>) -> Vec<HostCheck> {
         format!("{} made for the checks", link.place.name()),
     )];
     if let Some(relayed) = link.place.relayed() {
-        out.push(HostCheck {
-            name: "relay".into(),
-            ok: true,
-            warn: !relayed,
-            detail: if relayed {
-                "every step goes over one channel into it".into()
-            } else {
-                "the image's vnx cannot relay: each step is an engine call of its own, several \
-                 times slower; build the image again with this vnx (bin/worker-image)"
-                    .into()
-            },
-        });
+        let detail = if relayed {
+            "every step goes over one channel into it"
+        } else {
+            "the image's vnx cannot relay: each step is an engine call of its own, several \
+             times slower; build the image again with this vnx (bin/worker-image)"
+        };
+        out.push(HostCheck::new("relay", true, !relayed, detail.into()));
     }
-    out.extend(check(link));
+    out.extend(checks(link));
     if let Err(e) = link.place.remove() {
         out.push(engine(false, format!("could not remove it: {e}")));
     }
     out
 }
 
-/// Runs every check on the link's host.
-pub fn check(link: &Link<'_>) -> Vec<HostCheck> {
+/// The checks of the link's place, once it is there.
+fn checks(link: &Link<'_>) -> Vec<HostCheck> {
     let limit = Duration::from_secs(30);
     let mut out = Vec::new();
     let host = link.place.host();
-    let reach = link.place.run(
-        link.place.in_clone(
-            &[
-                "git".to_owned(),
-                "rev-parse".to_owned(),
-                "--show-toplevel".to_owned(),
-            ],
-            false,
-        ),
-        limit,
-    );
-    match reach {
-        Err(e) => {
-            out.push(HostCheck {
-                name: reach_name(link).into(),
-                ok: false,
-                warn: false,
-                detail: e.to_string(),
-            });
-            return out;
-        }
-        Ok(o) => {
-            out.push(HostCheck {
-                name: reach_name(link).into(),
-                ok: true,
-                warn: false,
-                detail: format!("{} answers", link.place.name()),
-            });
-            out.push(HostCheck {
-                name: "clone".into(),
-                ok: o.status.success(),
-                warn: false,
-                detail: if o.status.success() {
-                    format!("{} is a git clone", host.clone)
-                } else {
-                    format!(
-                        "{} is not a git clone: {}",
-                        host.clone,
-                        String::from_utf8_lossy(&o.stderr).trim()
-                    )
-                },
-            });
-        }
-    }
+    let toplevel = ["git", "rev-parse", "--show-toplevel"].map(String::from);
+    let reach = link.place.run(link.place.in_clone(&toplevel, false), limit);
+    let reached = |ok, detail| HostCheck::new(reach_name(link), ok, false, detail);
+    let o = match reach {
+        Err(e) => return vec![reached(false, e.to_string())],
+        Ok(o) => o,
+    };
+    out.push(reached(true, format!("{} answers", link.place.name())));
+    let clone = if o.status.success() {
+        format!("{} is a git clone", host.clone)
+    } else {
+        let said = String::from_utf8_lossy(&o.stderr);
+        format!("{} is not a git clone: {}", host.clone, said.trim())
+    };
+    out.push(HostCheck::new("clone", o.status.success(), false, clone));
     out.push(match check_vnx(link) {
-        Ok(v) => HostCheck {
-            name: "vnx".into(),
-            ok: true,
-            warn: false,
-            detail: v,
-        },
-        Err(e) => HostCheck {
-            name: "vnx".into(),
-            ok: false,
-            warn: false,
-            detail: e.to_string(),
-        },
+        Ok(v) => HostCheck::new("vnx", true, false, v),
+        Err(e) => HostCheck::new("vnx", false, false, e.to_string()),
     });
     if host.relay_credentials {
         out.push(key_relay(link, limit));
@@ -171,12 +138,7 @@ pub fn check(link: &Link<'_>) -> Vec<HostCheck> {
             ),
             Err(e) => (false, false, e.to_string()),
         };
-        out.push(HostCheck {
-            name: tool.into(),
-            ok,
-            warn,
-            detail,
-        });
+        out.push(HostCheck::new(tool, ok, warn, detail));
     }
     out
 }
@@ -215,17 +177,12 @@ fn key_relay(link: &Link<'_>, limit: Duration) -> HostCheck {
             "the place's vnx carries the tunnel; keys stay on this machine".to_owned(),
         ),
     };
-    HostCheck {
-        name: "credential relay".into(),
-        ok,
-        warn: false,
-        detail,
-    }
+    HostCheck::new("credential relay", ok, false, detail)
 }
 
 /// What reaching the place is called: `ssh`, or the engine's `exec`.
 fn reach_name(link: &Link<'_>) -> &'static str {
-    if super::kinds::per_dispatch(link.place.host()) {
+    if link.place.made().is_some() {
         "exec"
     } else {
         "ssh"

@@ -199,18 +199,10 @@ pub fn launch(link: &Link<'_>, request: &RemoteRequest) -> Result<RemoteLaunched
         return Err(e);
     }
     crate::steps::reached(crate::steps::place_launch::RECORD_KEPT);
-    let mut args: Vec<String> = [
-        "dispatch-agent",
-        "--detach",
-        "--json",
-        "--id",
-        id.as_str(),
-        "--base-ref",
-    ]
-    .iter()
-    .map(|s| (*s).to_owned())
-    .collect();
-    args.push(super::incoming_ref(&id));
+    let incoming = super::incoming_ref(&id);
+    let start_args = ["dispatch-agent", "--detach", "--json", "--id", id.as_str()];
+    let mut args: Vec<String> = start_args.map(String::from).to_vec();
+    args.extend(["--base-ref".to_owned(), incoming]);
     args.extend(request.args.iter().cloned());
     let relayed = super::key_relay::ensure(link, &id, &provider, request.dispatcher.as_ref())
         .inspect_err(|_| undo(link))?;
@@ -328,26 +320,11 @@ fn start(
             let text = args.remove(i + 1);
             args[i] = "--instruction-file".into();
             args.insert(i + 1, "-".into());
-            let dir = link.project.data_dir().join("remote");
-            std::fs::create_dir_all(&dir).map_err(|source| RemoteError::Io {
-                path: dir.clone(),
-                source,
-            })?;
+            let dir = super::remote_dir(&link.project.data_dir());
+            std::fs::create_dir_all(&dir).map_err(super::io(&dir))?;
             let path = dir.join(format!("instruction-{id}"));
-            let written = {
-                use std::os::unix::fs::OpenOptionsExt;
-                let _ = std::fs::remove_file(&path);
-                std::fs::OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .mode(0o600)
-                    .open(&path)
-                    .and_then(|mut f| std::io::Write::write_all(&mut f, text.as_bytes()))
-            };
-            written.map_err(|source| RemoteError::Io {
-                path: path.clone(),
-                source,
-            })?;
+            let _ = std::fs::remove_file(&path);
+            crate::files::write_private(&path, text.as_bytes()).map_err(super::io(&path))?;
             Some(path)
         }
         _ => None,

@@ -85,11 +85,8 @@ pub(super) fn login_files(logins: &[String], home: Option<&Path>) -> Vec<Login> 
 /// The branch the place's clone is made on (never a dispatch's).
 const PLACE_BRANCH: &str = "vnx-place";
 
-/// A place made per dispatch, as its engine makes it.
-pub(super) trait Made {
-    /// The place's name (`HOST.ID`).
-    fn place_name(&self) -> &str;
-
+/// A place made per dispatch, as its engine makes it (named `HOST.ID`).
+pub trait Made: super::Place {
     /// The engine's client program.
     fn program(&self) -> &str;
 
@@ -111,8 +108,23 @@ pub(super) trait Made {
     /// Makes the storage (labelled with the dispatch's id).
     fn make_storage(&self) -> Result<(), RemoteError>;
 
+    /// Whether making the storage refuses a name in use (podman's `volume create`): it is
+    /// then made in one call, and looked for only when that fails; else looked for first.
+    fn make_refuses_a_name_in_use(&self) -> bool {
+        false
+    }
+
     /// Makes the storage unless it exists: whether it was made.
     fn make_new_storage(&self) -> Result<bool, RemoteError> {
+        if self.make_refuses_a_name_in_use() {
+            return match self.make_storage() {
+                Ok(()) => Ok(true),
+                Err(e) => match self.storage_exists() {
+                    Ok(true) => Ok(false),
+                    _ => Err(e),
+                },
+            };
+        }
         if self.storage_exists()? {
             return Ok(false);
         }
@@ -163,7 +175,7 @@ pub(super) trait Made {
     /// The engine's command `what` failed with `status`, having said `stderr`.
     fn failed(&self, what: &str, status: Option<i32>, stderr: &[u8]) -> RemoteError {
         RemoteError::Remote {
-            host: self.place_name().to_owned(),
+            host: self.name().to_owned(),
             command: format!("{} {what}", self.program()),
             status: status.unwrap_or(-1),
             stderr: last_line(stderr),
@@ -185,7 +197,7 @@ fn last_line(stderr: &[u8]) -> String {
 pub(super) fn make(m: &dyn Made, project_root: &Path, fresh: bool) -> Result<(), RemoteError> {
     if fresh {
         if !m.make_new_storage()? {
-            let place = m.place_name();
+            let place = m.name();
             return Err(RemoteError::IdInUse {
                 id: place.split_once('.').map_or(place, |(_, id)| id).to_owned(),
                 path: format!(
@@ -198,7 +210,7 @@ pub(super) fn make(m: &dyn Made, project_root: &Path, fresh: bool) -> Result<(),
     } else {
         if !m.storage_exists()? {
             return Err(RemoteError::Gone {
-                place: m.place_name().to_owned(),
+                place: m.name().to_owned(),
                 state: "removed with what held its work once it was merged".into(),
             });
         }
@@ -285,8 +297,8 @@ fn identity(project_root: &Path) -> Option<(String, String)> {
 
 /// The clone's checkout moved to `base_ref`, just pushed, and vnx's files made there, in
 /// one exec.
-pub(super) fn seed(m: &dyn Made, vnx: &str, base_ref: &str) -> Result<(), RemoteError> {
-    let argv = script(SEED, &[MADE_CLONE, base_ref, vnx]);
+pub(super) fn seed(m: &dyn Made, base_ref: &str) -> Result<(), RemoteError> {
+    let argv = script(SEED, &[MADE_CLONE, base_ref, &m.host().vnx]);
     m.run_script(&argv, "exec vnx init")?;
     Ok(())
 }
@@ -309,9 +321,9 @@ pub(super) fn remove(m: &dyn Made) -> Result<bool, RemoteError> {
 
 /// A paused runner, as an unreachable place: waited for (its dispatch keeps its slot) until
 /// its host's `lost_after_seconds`, never lost at once nor made again over its work.
-pub(super) fn paused(m: &dyn Made) -> RemoteError {
+fn paused(m: &dyn Made) -> RemoteError {
     RemoteError::Unreachable {
-        host: m.place_name().to_owned(),
+        host: m.name().to_owned(),
         detail: format!("it is paused (`{} unpause` lets it go on)", m.program()),
     }
 }
@@ -327,33 +339,31 @@ pub(super) fn run(
     suspect: impl Fn(i32) -> bool,
     engine_failed: impl Fn(&Output) -> bool,
 ) -> Result<Output, RemoteError> {
-    let out = process::run(&cmd.timeout(limit)).map_err(|e| match e {
-        process::ProcessError::TimedOut { .. } => RemoteError::Unreachable {
-            host: m.place_name().to_owned(),
-            detail: format!("no answer within {} s", limit.as_secs()),
-        },
-        other => RemoteError::Process(other),
-    })?;
+    let out = super::place::run_within(m.name(), cmd, limit)?;
     if out.status.code().is_some_and(suspect) {
-        match m.state()? {
-            Some(state) if m.is_running(&state) => {
-                if engine_failed(&out) {
-                    return Err(RemoteError::Unreachable {
-                        host: m.place_name().to_owned(),
-                        detail: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
-                    });
-                }
-            }
-            Some(state) if m.is_paused(&state) => return Err(paused(m)),
-            state => {
-                return Err(RemoteError::Gone {
-                    place: m.place_name().to_owned(),
-                    state: state.unwrap_or_else(|| "removed".into()),
-                });
-            }
+        running(m)?;
+        if engine_failed(&out) {
+            return Err(RemoteError::Unreachable {
+                host: m.name().to_owned(),
+                detail: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+            });
         }
     }
     Ok(out)
+}
+
+/// Whether the runner runs, asked when a command or a channel into it failed as if it did
+/// not: `Ok` when it does; a paused runner is waited for ([`paused`]); else the place is
+/// [`RemoteError::Gone`].
+pub(super) fn running(m: &dyn Made) -> Result<(), RemoteError> {
+    match m.state()? {
+        Some(state) if m.is_running(&state) => Ok(()),
+        Some(state) if m.is_paused(&state) => Err(paused(m)),
+        state => Err(RemoteError::Gone {
+            place: m.name().to_owned(),
+            state: state.unwrap_or_else(|| "removed".into()),
+        }),
+    }
 }
 
 /// How long one listing of a host's places may take: `vnx status` waits for it.

@@ -62,7 +62,7 @@ pub struct Found {
 /// bounded engine call per kind of object.
 pub fn list(host: &HostConfig, here: Here<'_>) -> Result<Vec<Found>, RemoteError> {
     let seen = match kinds::of(host) {
-        Some(kind) => kind.listed(host, &project_key(here.data_dir))?,
+        Some(kind) => (kind.listed)(host, &project_key(here.data_dir))?,
         None => Vec::new(),
     };
     let mut found: BTreeMap<DispatchId, Found> = BTreeMap::new();
@@ -174,15 +174,12 @@ pub fn remove(
     here: Here<'_>,
     project_root: &Path,
 ) -> Result<Removed, RemoteError> {
-    match kinds::of(host).and_then(|kind| kind.made(host, id, here)) {
-        Some(m) => remove_made(m.as_ref(), project_root),
-        None => Err(RemoteError::UnknownHost {
+    let place = kinds::for_dispatch(host, id, here)?;
+    let Some(m) = place.made() else {
+        return Err(RemoteError::UnknownHost {
             host: kinds::name_for(host, id).to_string(),
-        }),
-    }
-}
-
-fn remove_made(m: &dyn Made, project_root: &Path) -> Result<Removed, RemoteError> {
+        });
+    };
     let storage = m.storage_exists()?;
     let kept = if storage {
         match unfetched(m, project_root) {

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::RemoteError;
-use super::made::{Made, Seen};
+use super::made::{self, Made, Seen};
 use super::wire::MAX_ANSWER;
 use crate::config::HostConfig;
 use crate::ids::DispatchId;
@@ -39,32 +39,37 @@ pub trait Place: Send + Sync {
     /// The clone there as git names it, for [`Place::git`].
     fn git_url(&self) -> String;
 
+    /// What vnx made for this place's one dispatch, as its engine makes it; `None` for a
+    /// place the user made.
+    fn made(&self) -> Option<&dyn Made> {
+        None
+    }
+
     /// Makes the place before anything is pushed to it, its clone committing as the
     /// project at `project_root` does (nothing, for a place the user made). With `fresh`
     /// false the place holds a dispatch already (a follow-up, a resume): what keeps its work
     /// must be there, and only what runs it is made again when it stopped.
     fn make(&self, project_root: &Path, fresh: bool) -> Result<(), RemoteError> {
-        let _ = (project_root, fresh);
-        Ok(())
+        self.made()
+            .map_or(Ok(()), |m| made::make(m, project_root, fresh))
     }
 
     /// Makes the clone there start from `base_ref`, just pushed (nothing, for a clone the
     /// user keeps).
     fn seed(&self, base_ref: &str) -> Result<(), RemoteError> {
-        let _ = base_ref;
-        Ok(())
+        self.made().map_or(Ok(()), |m| made::seed(m, base_ref))
     }
 
     /// Removes what runs the dispatch and keeps what holds its work, once its work is here
     /// (nothing, for a place the user made): [`Place::make`] starts it again on that work.
     fn park(&self) -> Result<(), RemoteError> {
-        Ok(())
+        self.made().map_or(Ok(()), |m| m.stop())
     }
 
     /// Removes what [`Place::make`] made, once nothing there can be lost: what was fetched
     /// or kept here (nothing, for a place the user made). `Ok(false)` when it was kept.
     fn remove(&self) -> Result<bool, RemoteError> {
-        Ok(false)
+        self.made().map_or(Ok(false), made::remove)
     }
 
     /// Closes a connection kept open between calls, if any.
@@ -146,6 +151,18 @@ pub trait Place: Send + Sync {
     }
 }
 
+/// Runs `cmd` (one of place `name`'s) within `limit`: its output, whatever its exit status;
+/// [`RemoteError::Unreachable`] when the time ran out.
+pub(super) fn run_within(name: &str, cmd: Cmd, limit: Duration) -> Result<Output, RemoteError> {
+    crate::process::run(&cmd.timeout(limit)).map_err(|e| match e {
+        crate::process::ProcessError::TimedOut { .. } => RemoteError::Unreachable {
+            host: name.to_owned(),
+            detail: format!("no answer within {} s", limit.as_secs()),
+        },
+        other => RemoteError::Process(other),
+    })
+}
+
 /// [`Place::call`] as the engine's (or ssh's) own command.
 pub(super) fn call_by_exec<P: Place + ?Sized>(
     place: &P,
@@ -215,36 +232,23 @@ pub struct Here<'a> {
 }
 
 /// A kind of place, as its module registers it in `kinds`.
-pub(super) trait Kind: Sync {
+pub(super) struct Kind {
     /// Its name: its section's key under a host in `.vnx/config.yaml`
     /// (`HostKind::name`).
-    fn name(&self) -> &'static str;
-
+    pub name: &'static str,
     /// Whether dispatches on a host of this kind each get a place of their own, made and
     /// removed by vnx.
-    fn per_dispatch(&self) -> bool;
-
+    pub per_dispatch: bool,
     /// Its factory: the place dispatch `id` runs in on `host` (one of this kind); `id` is
-    /// `None` when the place is opened by the host's name alone.
-    fn place(
-        &self,
+    /// `None` when the place is opened by the host's name alone. `None` when `host` is not
+    /// of this kind, or when it makes a place per dispatch and `id` is `None`.
+    pub place: fn(
         host: &HostConfig,
         id: Option<&DispatchId>,
         here: Here<'_>,
-    ) -> Result<Box<dyn Place>, RemoteError>;
-
+    ) -> Result<Option<Box<dyn Place>>, RemoteError>,
     /// Its orphan listing: what the engine shows of the places the project of key `key`
     /// made on `host`, by their labels (one bounded engine call per kind of object); nothing
     /// for a kind that makes no places.
-    fn listed(&self, host: &HostConfig, key: &str) -> Result<Vec<Seen>, RemoteError> {
-        let _ = (host, key);
-        Ok(Vec::new())
-    }
-
-    /// What vnx made on `host` for dispatch `id`, to remove it; `None` for a kind that makes
-    /// nothing.
-    fn made(&self, host: &HostConfig, id: &DispatchId, here: Here<'_>) -> Option<Box<dyn Made>> {
-        let _ = (host, id, here);
-        None
-    }
+    pub listed: fn(host: &HostConfig, key: &str) -> Result<Vec<Seen>, RemoteError>,
 }

@@ -14,6 +14,7 @@ use super::RemoteError;
 use super::made::script;
 use super::relay::{Ending, MAX_FRAME, Relay, RelayError, Request};
 use crate::config::MADE_CLONE;
+use crate::files::write_private;
 use crate::process::{self, Cmd, Output};
 
 /// The relays this process opened, by the name of the runner each reaches; each locked on
@@ -113,17 +114,6 @@ fn scratch(dir: &Path, name: &str, what: &str) -> Result<PathBuf, RemoteError> {
     Ok(path)
 }
 
-fn write_new(path: &Path, bytes: &[u8]) -> Result<(), RemoteError> {
-    use std::os::unix::fs::OpenOptionsExt;
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .and_then(|mut f| std::io::Write::write_all(&mut f, bytes))
-        .map_err(super::io(path))
-}
-
 /// Takes the objects of a pack on stdin into the clone `$1`, then sets `$2` to `$3`.
 const TAKE_PACK: &str = "set -e; cd \"$1\"; git index-pack --stdin >/dev/null; \
                          git update-ref \"$2\" \"$3\"";
@@ -155,7 +145,8 @@ pub(super) fn push(
     }
     let pack = (|| {
         let revs = scratch(dir, name, "revs")?;
-        write_new(&revs, format!("{commit}\n").as_bytes())?;
+        let line = format!("{commit}\n");
+        write_private(&revs, line.as_bytes()).map_err(super::io(&revs))?;
         let cmd = Cmd::git()
             .cwd(repo)
             .args(["pack-objects", "--stdout", "--revs", "-q"])
@@ -200,7 +191,7 @@ pub(super) fn fetch(
     }
     Some((|| {
         let path = scratch(dir, name, "bundle")?;
-        write_new(&path, &bundle)?;
+        write_private(&path, &bundle).map_err(super::io(&path))?;
         let spec = format!("{src}:{dst}");
         let cmd = Cmd::git()
             .cwd(repo)

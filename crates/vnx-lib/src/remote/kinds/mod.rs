@@ -20,22 +20,22 @@ use crate::ids::DispatchId;
 use crate::place_name::PlaceName;
 
 /// Every kind of place, by its module's registration.
-static KINDS: [&dyn Kind; 3] = [&ssh::KIND, &container::KIND, &kubernetes::KIND];
+static KINDS: [&Kind; 3] = [&ssh::KIND, &container::KIND, &kubernetes::KIND];
 
 /// The names the kinds are registered under, in the registry's order.
 pub fn names() -> impl Iterator<Item = &'static str> {
-    KINDS.iter().map(|k| k.name())
+    KINDS.iter().map(|k| k.name)
 }
 
 /// The kind `host` is of.
-pub(super) fn of(host: &HostConfig) -> Option<&'static dyn Kind> {
+pub(super) fn of(host: &HostConfig) -> Option<&'static Kind> {
     let name = host.kind.name();
-    KINDS.iter().copied().find(|k| k.name() == name)
+    KINDS.iter().copied().find(|k| k.name == name)
 }
 
 /// Whether dispatches on `host` each get a place of their own.
 pub fn per_dispatch(host: &HostConfig) -> bool {
-    of(host).is_some_and(|k| k.per_dispatch())
+    of(host).is_some_and(|k| k.per_dispatch)
 }
 
 /// The place dispatch `id` runs in on `host`, by name (see [`Place::name`]).
@@ -56,7 +56,8 @@ pub fn for_dispatch(
     let unknown = || RemoteError::UnknownHost {
         host: host.name.clone(),
     };
-    of(host).ok_or_else(unknown)?.place(host, Some(id), here)
+    let kind = of(host).ok_or_else(unknown)?;
+    (kind.place)(host, Some(id), here)?.ok_or_else(unknown)
 }
 
 /// The place named `place` (a host itself, or a place made on it for a dispatch) among
@@ -71,10 +72,10 @@ pub fn open(
     };
     let host = super::host_of(hosts, place)?;
     let kind = of(host).ok_or_else(unknown)?;
-    if place.made_for().is_some() != kind.per_dispatch() {
+    if place.made_for().is_some() != kind.per_dispatch {
         return Err(unknown());
     }
-    kind.place(host, place.made_for(), here)
+    (kind.place)(host, place.made_for(), here)?.ok_or_else(unknown)
 }
 
 #[cfg(test)]

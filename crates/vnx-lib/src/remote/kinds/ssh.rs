@@ -9,7 +9,7 @@ use std::time::Duration;
 use crate::config::{HostConfig, HostKind};
 use crate::process::{self, Cmd, Output};
 use crate::remote::RemoteError;
-use crate::remote::place::Place;
+use crate::remote::place::{Kind, Place};
 use crate::remote::quote::{command_line, quote};
 
 /// How long the shared master connection outlives its last use.
@@ -97,30 +97,13 @@ impl Ssh {
 }
 
 /// The ssh kind, as the registry (`kinds`) holds it: a host the user made, one place for
-/// all its dispatches.
-pub(super) struct Registered;
-
-/// Its registration.
-pub(super) static KIND: Registered = Registered;
-
-impl crate::remote::place::Kind for Registered {
-    fn name(&self) -> &'static str {
-        "ssh"
-    }
-
-    fn per_dispatch(&self) -> bool {
-        false
-    }
-
-    fn place(
-        &self,
-        host: &HostConfig,
-        _id: Option<&crate::ids::DispatchId>,
-        here: crate::remote::place::Here<'_>,
-    ) -> Result<Box<dyn Place>, RemoteError> {
-        Ok(Box::new(Ssh::new(host, here.data_dir)?))
-    }
-}
+/// all its dispatches, and no places of vnx's to list.
+pub(super) static KIND: Kind = Kind {
+    name: "ssh",
+    per_dispatch: false,
+    place: |host, _id, here| Ok(Some(Box::new(Ssh::new(host, here.data_dir)?))),
+    listed: |_host, _key| Ok(Vec::new()),
+};
 
 impl Place for Ssh {
     fn host(&self) -> &HostConfig {
@@ -149,13 +132,7 @@ impl Place for Ssh {
     /// [`RemoteError::Unreachable`] when ssh itself failed (exit 255: no connection,
     /// authentication refused, the link dropped) or the time ran out.
     fn run(&self, cmd: Cmd, limit: Duration) -> Result<Output, RemoteError> {
-        let out = process::run(&cmd.timeout(limit)).map_err(|e| match e {
-            process::ProcessError::TimedOut { .. } => RemoteError::Unreachable {
-                host: self.host.name.clone(),
-                detail: format!("no answer within {} s", limit.as_secs()),
-            },
-            other => RemoteError::Process(other),
-        })?;
+        let out = crate::remote::place::run_within(&self.host.name, cmd, limit)?;
         if out.status.code() == Some(255) {
             return Err(RemoteError::Unreachable {
                 host: self.host.name.clone(),

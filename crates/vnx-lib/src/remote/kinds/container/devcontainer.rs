@@ -16,45 +16,30 @@ use crate::remote::RemoteError;
 /// The most a definition file may hold.
 const MAX_BYTES: u64 = 256 * 1024;
 
+/// Why a build is refused.
+const BUILD: &str = "a build needs a registry for its base; name a built image in `image`";
+
+/// Why what would choose the engine's flags is refused.
+const FLAGS: &str = "the engine's flags come from .vnx/config.yaml, not the repository";
+
 /// The keys vnx refuses, and why.
 const REFUSED: &[(&str, &str)] = &[
-    (
-        "build",
-        "a build needs a registry for its base; name a built image in `image`",
-    ),
-    (
-        "dockerFile",
-        "a build needs a registry for its base; name a built image in `image`",
-    ),
-    (
-        "dockerfile",
-        "a build needs a registry for its base; name a built image in `image`",
-    ),
+    ("build", BUILD),
+    ("dockerFile", BUILD),
+    ("dockerfile", BUILD),
     ("dockerComposeFile", "compose is not a place vnx runs"),
     (
         "features",
         "features are fetched from a registry; build them into the image",
     ),
-    (
-        "runArgs",
-        "the engine's flags come from .vnx/config.yaml, not the repository",
-    ),
+    ("runArgs", FLAGS),
     (
         "workspaceMount",
         "the clone is on the dispatch's own volume",
     ),
-    (
-        "privileged",
-        "the engine's flags come from .vnx/config.yaml, not the repository",
-    ),
-    (
-        "capAdd",
-        "the engine's flags come from .vnx/config.yaml, not the repository",
-    ),
-    (
-        "securityOpt",
-        "the engine's flags come from .vnx/config.yaml, not the repository",
-    ),
+    ("privileged", FLAGS),
+    ("capAdd", FLAGS),
+    ("securityOpt", FLAGS),
     ("initializeCommand", "it would run on this machine"),
 ];
 

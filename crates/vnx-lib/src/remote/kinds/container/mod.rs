@@ -213,11 +213,8 @@ impl Container {
         Cmd::new(self.spec.engine.program())
     }
 
-    fn exec_in(&self, argv: &[String], tty: bool, workdir: Option<&str>) -> Cmd {
-        self.exec_as(argv, tty, workdir, None)
-    }
-
-    /// The same as `user` (none: the container's own, `run --user`).
+    /// `argv` run in the container, with a terminal or not, in `workdir` when given, as
+    /// `user` (none: the container's own, `run --user`).
     fn exec_as(
         &self,
         argv: &[String],
@@ -253,23 +250,14 @@ impl Container {
     /// The relay's channel failed under a step: what the engine says of the container tells
     /// whether it is gone.
     fn channel_failed(&self, failed: relayed::Failed) -> RemoteError {
-        match self.state() {
-            Ok(Some(state)) if self.is_running(&state) => relayed::unreachable(&self.place, failed),
-            Ok(Some(state)) if self.is_paused(&state) => crate::remote::made::paused(self),
-            Ok(state) => RemoteError::Gone {
-                place: self.place.clone(),
-                state: state.unwrap_or_else(|| "removed".into()),
-            },
+        match made::running(self) {
+            Ok(()) => relayed::unreachable(&self.place, failed),
             Err(e) => e,
         }
     }
 }
 
 impl Made for Container {
-    fn place_name(&self) -> &str {
-        &self.place
-    }
-
     fn program(&self) -> &str {
         self.spec.engine.program()
     }
@@ -307,28 +295,15 @@ impl Made for Container {
         Ok(())
     }
 
+    /// podman's `volume create` refuses a name in use: one call where docker's, which takes
+    /// one as made, needs a look first.
+    fn make_refuses_a_name_in_use(&self) -> bool {
+        self.spec.engine == Engine::Podman
+    }
+
     /// `ENGINE run --rm -i NAME …`, attached: the container's first process serves this
     /// process's relay ([`RELAYED`]) until asked to end (the container ends and is removed)
     /// or until this process lets go (it idles, for the engine's `exec`).
-    /// podman's `volume create` refuses a name in use: one call where docker's, which takes
-    /// one as made, needs a look first.
-    fn make_new_storage(&self) -> Result<bool, RemoteError> {
-        if self.spec.engine != Engine::Podman {
-            if self.storage_exists()? {
-                return Ok(false);
-            }
-            self.make_storage()?;
-            return Ok(true);
-        }
-        match self.make_storage() {
-            Ok(()) => Ok(true),
-            Err(e) => match self.storage_exists() {
-                Ok(true) => Ok(false),
-                _ => Err(e),
-            },
-        }
-    }
-
     fn start(&self) -> Result<(), RemoteError> {
         // A container of this name this process just ended is gone first.
         relayed::ended(&self.container);
@@ -406,7 +381,7 @@ impl Made for Container {
     }
 
     fn exec(&self, argv: &[String]) -> Cmd {
-        self.exec_in(argv, false, None)
+        self.exec_as(argv, false, None, None)
     }
 
     fn run_script(&self, argv: &[String], what: &str) -> Result<String, RemoteError> {
@@ -470,6 +445,10 @@ impl Place for Container {
         &self.place
     }
 
+    fn made(&self) -> Option<&dyn Made> {
+        Some(self)
+    }
+
     /// Over the relay when this process has one, else by the engine's `exec`.
     fn call(
         &self,
@@ -508,7 +487,7 @@ impl Place for Container {
 
     /// `ENGINE exec -i [-t] -w CLONE NAME ARGV…`: no shell on either side.
     fn in_clone(&self, argv: &[String], tty: bool) -> Cmd {
-        self.exec_in(argv, tty, Some(MADE_CLONE))
+        self.exec_as(argv, tty, Some(MADE_CLONE), None)
     }
 
     /// The engine fails an exec into a container that is not running with 125 or 255
@@ -530,12 +509,10 @@ impl Place for Container {
         made::git(repo, args)
     }
 
+    /// The exec's words as `ext::` takes them, joined by spaces.
     fn git_url(&self) -> String {
-        format!(
-            "ext::{} exec -i {} %S {MADE_CLONE}",
-            self.spec.engine.program(),
-            self.container
-        )
+        let argv = ["%S", MADE_CLONE].map(String::from);
+        format!("ext::{}", self.exec_as(&argv, false, None, None).display())
     }
 
     /// The dev container definition read first, when the host names one (a mount of its
@@ -560,10 +537,6 @@ impl Place for Container {
         made::make(self, project_root, fresh)
     }
 
-    fn seed(&self, base_ref: &str) -> Result<(), RemoteError> {
-        made::seed(self, &self.host.vnx, base_ref)
-    }
-
     /// The relay asked to end when this process has one (the container ends with it and the
     /// engine removes it), else the container removed.
     fn park(&self) -> Result<(), RemoteError> {
@@ -571,10 +544,6 @@ impl Place for Container {
             Some(Ok(())) => Ok(()),
             _ => self.stop(),
         }
-    }
-
-    fn remove(&self) -> Result<bool, RemoteError> {
-        made::remove(self)
     }
 
     fn relayed(&self) -> Option<bool> {

@@ -10,14 +10,16 @@ use crate::config::{HostConfig, HostKind};
 use crate::ids::DispatchId;
 use crate::process::Cmd;
 use crate::remote::RemoteError;
-use crate::remote::made::{MAX_FOUND, Made, Seen, listing};
+use crate::remote::made::{MAX_FOUND, Seen, listing};
 use crate::remote::place::{Here, Kind, Place};
 
 /// The container kind, as the registry holds it.
-pub(in crate::remote) struct Registered;
-
-/// Its registration.
-pub(in crate::remote) static KIND: Registered = Registered;
+pub(in crate::remote) static KIND: Kind = Kind {
+    name: "container",
+    per_dispatch: true,
+    place,
+    listed,
+};
 
 /// The container section of `host`, when it is a container host.
 fn spec(host: &HostConfig) -> Option<&ContainerHost> {
@@ -27,49 +29,33 @@ fn spec(host: &HostConfig) -> Option<&ContainerHost> {
     }
 }
 
-impl Kind for Registered {
-    fn name(&self) -> &'static str {
-        "container"
-    }
+/// Its factory: dispatch `id`'s container on `host`.
+fn place(
+    host: &HostConfig,
+    id: Option<&DispatchId>,
+    here: Here<'_>,
+) -> Result<Option<Box<dyn Place>>, RemoteError> {
+    let made = spec(host)
+        .zip(id)
+        .map(|(c, id)| Container::new(host, c, id, here));
+    Ok(made.map(|m| Box::new(m) as Box<dyn Place>))
+}
 
-    fn per_dispatch(&self) -> bool {
-        true
+/// Its orphan listing (see [`Kind::listed`]).
+fn listed(host: &HostConfig, key: &str) -> Result<Vec<Seen>, RemoteError> {
+    let Some(c) = spec(host) else {
+        return Ok(Vec::new());
+    };
+    let filter = format!("label={}={key}", super::PROJECT_LABEL);
+    let engine = || Cmd::new(c.engine.program());
+    let mut seen = Vec::new();
+    for (argv, runner) in [(["ps", "-a"], true), (["volume", "ls"], false)] {
+        let cmd = engine()
+            .args(argv)
+            .args(["--filter", &filter, "--format", "json"]);
+        seen.extend(parse_engine(&listing(host, cmd)?, runner));
     }
-
-    fn place(
-        &self,
-        host: &HostConfig,
-        id: Option<&DispatchId>,
-        here: Here<'_>,
-    ) -> Result<Box<dyn Place>, RemoteError> {
-        match (spec(host), id) {
-            (Some(c), Some(id)) => Ok(Box::new(Container::new(host, c, id, here))),
-            _ => Err(RemoteError::UnknownHost {
-                host: host.name.clone(),
-            }),
-        }
-    }
-
-    fn listed(&self, host: &HostConfig, key: &str) -> Result<Vec<Seen>, RemoteError> {
-        let Some(c) = spec(host) else {
-            return Ok(Vec::new());
-        };
-        let filter = format!("label={}={key}", super::PROJECT_LABEL);
-        let engine = || Cmd::new(c.engine.program());
-        let mut seen = Vec::new();
-        for (argv, runner) in [(["ps", "-a"], true), (["volume", "ls"], false)] {
-            let cmd = engine()
-                .args(argv)
-                .args(["--filter", &filter, "--format", "json"]);
-            seen.extend(parse_engine(&listing(host, cmd)?, runner));
-        }
-        Ok(seen)
-    }
-
-    fn made(&self, host: &HostConfig, id: &DispatchId, here: Here<'_>) -> Option<Box<dyn Made>> {
-        let c = spec(host)?;
-        Some(Box::new(Container::new(host, c, id, here)))
-    }
+    Ok(seen)
 }
 
 /// What a container engine lists with `--format json` (podman: one array; docker: an object

@@ -15,9 +15,8 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use super::sandbox::PodMetadata;
-use super::{ANNOTATION, Pod, READY_WITHIN};
+use super::{ANNOTATION, FOREGROUND, Pod, READY_WITHIN};
 use crate::remote::RemoteError;
-use crate::remote::made::{ENGINE_LIMIT, Made};
 
 /// The `SandboxClaim` kind's group and version, as the extensions' CRD serves it.
 pub const API_VERSION: &str = "extensions.agents.x-k8s.io/v1beta1";
@@ -116,13 +115,7 @@ impl Pod {
         }
         let kept = crate::files::read_bounded(&self.claimed_file(), MAX_NAME as u64 + 1);
         if kept.ok().as_deref() != Some(name.as_bytes()) {
-            let io = |source| RemoteError::Io {
-                path: self.claimed_file(),
-                source,
-            };
-            crate::files::private_dir(&self.manifests).map_err(io)?;
-            crate::files::write_atomic_private(&self.claimed_file(), name.as_bytes(), false)
-                .map_err(io)?;
+            self.keep(&self.claimed_file(), name.as_bytes())?;
         }
         Ok(Some(name.to_owned()))
     }
@@ -155,12 +148,7 @@ impl Pod {
                 state: format!("its claim's pod is {phase}; the claim is kept"),
             });
         }
-        let wait = self
-            .kubectl()
-            .args(["wait", "--for=condition=Ready"])
-            .arg(format!("{KIND}/{}", self.object))
-            .arg(format!("--timeout={}s", READY_WITHIN.as_secs()));
-        self.must(wait.timeout(READY_WITHIN + ENGINE_LIMIT), "wait")?;
+        self.wait_for("condition=Ready", KIND, READY_WITHIN)?;
         if self.learn_claimed_pod()?.is_none() {
             return Err(RemoteError::Gone {
                 place: self.place.clone(),
@@ -173,13 +161,7 @@ impl Pod {
     /// `kubectl delete sandboxclaim NAME`, in the foreground: done once the `Sandbox` and the
     /// pod it owns are deleted too; then what vnx kept of it.
     pub(super) fn delete_claim(&self) -> Result<(), RemoteError> {
-        self.must(
-            self.kubectl()
-                .args(["delete", KIND])
-                .arg(&self.object)
-                .args(["--ignore-not-found", "--wait=true", "--cascade=foreground"]),
-            "delete",
-        )?;
+        self.delete(KIND, &self.object, FOREGROUND)?;
         match std::fs::remove_file(self.claimed_file()) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(RemoteError::Io {
                 path: self.claimed_file(),

@@ -61,6 +61,13 @@ pub const MAX_LOGINS_BYTES: u64 = 1024 * 1024;
 /// How long a pod may take to be ready (an image pulled, a node found).
 const READY_WITHIN: Duration = Duration::from_secs(300);
 
+/// How an object vnx owns itself is deleted: its pod's grace period.
+const GRACE: &str = "--grace-period=5";
+
+/// How an object whose controller owns others is deleted: in the foreground, so that the
+/// deletion is done once what it owns is deleted too.
+const FOREGROUND: &str = "--cascade=foreground";
+
 /// One dispatch's pod (and claim) on a kubernetes host.
 #[derive(Clone, Debug)]
 pub struct Pod {
@@ -394,16 +401,18 @@ impl Pod {
         kind: &str,
         manifest: &impl serde::Serialize,
     ) -> Result<(), RemoteError> {
-        let io = |source| RemoteError::Io {
-            path: self.manifests.clone(),
-            source,
-        };
-        crate::files::private_dir(&self.manifests).map_err(io)?;
         let path = self.manifests.join(format!("{name}.{kind}.json"));
-        let text = serde_json::to_vec_pretty(manifest).map_err(|e| io(e.into()))?;
-        crate::files::write_atomic_private(&path, &text, false).map_err(io)?;
+        let text = serde_json::to_vec_pretty(manifest).map_err(std::io::Error::from);
+        self.keep(&path, &text.map_err(crate::remote::io(&path))?)?;
         self.must(self.kubectl().args(["apply", "-f"]).arg(&path), "apply")?;
         Ok(())
+    }
+
+    /// Writes `bytes` to `path`, a file of `.vnx-data/kubernetes/` (private).
+    fn keep(&self, path: &Path, bytes: &[u8]) -> Result<(), RemoteError> {
+        let dir = &self.manifests;
+        crate::files::private_dir(dir).map_err(crate::remote::io(dir))?;
+        crate::files::write_atomic_private(path, bytes, false).map_err(crate::remote::io(path))
     }
 
     /// `kubectl get KIND NAME -o jsonpath=PATH --ignore-not-found`: empty when there is none.
@@ -423,28 +432,29 @@ impl Pod {
         )
     }
 
-    fn delete(&self, kind: &str) -> Result<(), RemoteError> {
-        self.delete_named(kind, &self.object)
+    /// `kubectl delete KIND NAME`, waited for: `how` is [`GRACE`] for an object vnx owns,
+    /// or [`FOREGROUND`] for one whose controller owns others, done once they are deleted too.
+    fn delete(&self, kind: &str, name: &str, how: &str) -> Result<(), RemoteError> {
+        let args = ["--ignore-not-found", "--wait=true", how];
+        let cmd = self.kubectl().args(["delete", kind]).arg(name).args(args);
+        self.must(cmd, "delete")?;
+        Ok(())
     }
 
-    fn delete_named(&self, kind: &str, name: &str) -> Result<(), RemoteError> {
-        self.must(
-            self.kubectl().args(["delete", kind]).arg(name).args([
-                "--ignore-not-found",
-                "--wait=true",
-                "--grace-period=5",
-            ]),
-            "delete",
-        )?;
+    /// `kubectl wait --for=CONDITION KIND/NAME` of this place's object, within `within`.
+    fn wait_for(&self, condition: &str, kind: &str, within: Duration) -> Result<(), RemoteError> {
+        let wait = self
+            .kubectl()
+            .arg("wait")
+            .arg(format!("--for={condition}"))
+            .arg(format!("{kind}/{}", self.object))
+            .arg(format!("--timeout={}s", within.as_secs()));
+        self.must(wait.timeout(within + ENGINE_LIMIT), "wait")?;
         Ok(())
     }
 }
 
 impl Made for Pod {
-    fn place_name(&self) -> &str {
-        &self.place
-    }
-
     fn program(&self) -> &str {
         &self.spec.kubectl
     }
@@ -503,13 +513,7 @@ impl Made for Pod {
             return self.sandbox_mode(sandbox::OperatingMode::Running);
         }
         self.apply("pod", &self.pod_manifest())?;
-        let wait = self
-            .kubectl()
-            .args(["wait", "--for=condition=Ready"])
-            .arg(format!("pod/{}", self.object))
-            .arg(format!("--timeout={}s", READY_WITHIN.as_secs()));
-        self.must(wait.timeout(READY_WITHIN + ENGINE_LIMIT), "wait")?;
-        Ok(())
+        self.wait_for("condition=Ready", "pod", READY_WITHIN)
     }
 
     /// The pod deleted; or the `Sandbox` suspended, which deletes it and keeps the claim; or,
@@ -522,7 +526,7 @@ impl Made for Pod {
         if self.is_sandbox() {
             return self.sandbox_mode(sandbox::OperatingMode::Suspended);
         }
-        self.delete("pod")
+        self.delete("pod", &self.object, GRACE)
     }
 
     /// The claim deleted; or the `Sandbox`, with the pod and claim it owns; then the
@@ -532,11 +536,11 @@ impl Made for Pod {
             return self.delete_claim();
         }
         if self.is_sandbox() {
-            self.delete_sandbox()?;
+            self.delete("sandbox", &self.object, FOREGROUND)?;
         } else {
-            self.delete("persistentvolumeclaim")?;
+            self.delete("persistentvolumeclaim", &self.object, GRACE)?;
         }
-        self.delete_named("secret", &self.logins_name())
+        self.delete("secret", &self.logins_name(), GRACE)
     }
 
     fn exec(&self, argv: &[String]) -> Cmd {
@@ -556,6 +560,10 @@ impl Place for Pod {
 
     fn name(&self) -> &str {
         &self.place
+    }
+
+    fn made(&self) -> Option<&dyn Made> {
+        Some(self)
     }
 
     /// `kubectl exec -i [-t] POD -c worker -- env -C CLONE ARGV…` (exec has no working
@@ -578,40 +586,11 @@ impl Place for Pod {
         made::git(repo, args)
     }
 
+    /// The exec's words as `ext::` takes them, joined by spaces (the host's values hold
+    /// none: `config/hosts/kubernetes`).
     fn git_url(&self) -> String {
-        let context = self
-            .spec
-            .context
-            .as_ref()
-            .map(|c| format!(" --context {c}"))
-            .unwrap_or_default();
-        let container: String = self
-            .container_args()
-            .iter()
-            .map(|a| format!(" {a}"))
-            .collect();
-        format!(
-            "ext::{}{context} --namespace {} exec -i {}{container} -- %S {MADE_CLONE}",
-            self.spec.kubectl,
-            self.spec.namespace,
-            self.runner()
-        )
-    }
-
-    fn make(&self, project_root: &Path, fresh: bool) -> Result<(), RemoteError> {
-        made::make(self, project_root, fresh)
-    }
-
-    fn seed(&self, base_ref: &str) -> Result<(), RemoteError> {
-        made::seed(self, &self.host.vnx, base_ref)
-    }
-
-    fn park(&self) -> Result<(), RemoteError> {
-        self.stop()
-    }
-
-    fn remove(&self) -> Result<bool, RemoteError> {
-        made::remove(self)
+        let argv = ["%S", MADE_CLONE].map(String::from);
+        format!("ext::{}", self.exec_in(&argv, false).display())
     }
 
     fn when_make_fails(&self, _failed: &RemoteError) -> String {

@@ -9,14 +9,16 @@ use crate::config::hosts::kubernetes::KubernetesHost;
 use crate::config::{HostConfig, HostKind};
 use crate::ids::DispatchId;
 use crate::remote::RemoteError;
-use crate::remote::made::{MAX_FOUND, Made, Seen, listing};
+use crate::remote::made::{MAX_FOUND, Seen, listing};
 use crate::remote::place::{Here, Kind, Place};
 
 /// The kubernetes kind, as the registry holds it.
-pub(in crate::remote) struct Registered;
-
-/// Its registration.
-pub(in crate::remote) static KIND: Registered = Registered;
+pub(in crate::remote) static KIND: Kind = Kind {
+    name: "kubernetes",
+    per_dispatch: true,
+    place,
+    listed,
+};
 
 /// The kubernetes section of `host`, when it is a kubernetes host.
 fn spec(host: &HostConfig) -> Option<&KubernetesHost> {
@@ -26,49 +28,33 @@ fn spec(host: &HostConfig) -> Option<&KubernetesHost> {
     }
 }
 
-impl Kind for Registered {
-    fn name(&self) -> &'static str {
-        "kubernetes"
-    }
+/// Its factory: dispatch `id`'s pod on `host`.
+fn place(
+    host: &HostConfig,
+    id: Option<&DispatchId>,
+    here: Here<'_>,
+) -> Result<Option<Box<dyn Place>>, RemoteError> {
+    let made = spec(host)
+        .zip(id)
+        .map(|(k, id)| Pod::new(host, k, id, here));
+    Ok(made.map(|m| Box::new(m) as Box<dyn Place>))
+}
 
-    fn per_dispatch(&self) -> bool {
-        true
-    }
-
-    fn place(
-        &self,
-        host: &HostConfig,
-        id: Option<&DispatchId>,
-        here: Here<'_>,
-    ) -> Result<Box<dyn Place>, RemoteError> {
-        match (spec(host), id) {
-            (Some(k), Some(id)) => Ok(Box::new(Pod::new(host, k, id, here))),
-            _ => Err(RemoteError::UnknownHost {
-                host: host.name.clone(),
-            }),
-        }
-    }
-
-    fn listed(&self, host: &HostConfig, key: &str) -> Result<Vec<Seen>, RemoteError> {
-        let Some(k) = spec(host) else {
-            return Ok(Vec::new());
-        };
-        let kinds = if k.warm_pool.is_some() {
-            "sandboxclaims"
-        } else if k.sandbox_object {
-            "sandboxes"
-        } else {
-            "pods,persistentvolumeclaims"
-        };
-        let selector = format!("{},{}={key}", super::LABEL, super::PROJECT_LABEL);
-        let cmd = super::kubectl(k).args(["get", kinds, "-l", &selector, "-o", "json"]);
-        Ok(parse_kubectl(&listing(host, cmd)?))
-    }
-
-    fn made(&self, host: &HostConfig, id: &DispatchId, here: Here<'_>) -> Option<Box<dyn Made>> {
-        let k = spec(host)?;
-        Some(Box::new(Pod::new(host, k, id, here)))
-    }
+/// Its orphan listing (see [`Kind::listed`]).
+fn listed(host: &HostConfig, key: &str) -> Result<Vec<Seen>, RemoteError> {
+    let Some(k) = spec(host) else {
+        return Ok(Vec::new());
+    };
+    let kinds = if k.warm_pool.is_some() {
+        "sandboxclaims"
+    } else if k.sandbox_object {
+        "sandboxes"
+    } else {
+        "pods,persistentvolumeclaims"
+    };
+    let selector = format!("{},{}={key}", super::LABEL, super::PROJECT_LABEL);
+    let cmd = super::kubectl(k).args(["get", kinds, "-l", &selector, "-o", "json"]);
+    Ok(parse_kubectl(&listing(host, cmd)?))
 }
 
 /// What `kubectl get … -o json` lists: each Pod, claim, `Sandbox` or `SandboxClaim` vnx made, by its

@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use super::{Pod, READY_WITHIN, VOLUME};
 use crate::remote::RemoteError;
-use crate::remote::made::{ENGINE_LIMIT, Made};
+use crate::remote::made::Made;
 
 /// The `Sandbox` kind's group and version, as the controller's CRD serves it.
 pub const API_VERSION: &str = "agents.x-k8s.io/v1beta1";
@@ -154,27 +154,7 @@ impl Pod {
             OperatingMode::Running => ("condition=Ready", "sandbox", READY_WITHIN),
             OperatingMode::Suspended => ("delete", "pod", GONE_WITHIN),
         };
-        let wait = self
-            .kubectl()
-            .arg("wait")
-            .arg(format!("--for={condition}"))
-            .arg(format!("{target}/{}", self.object))
-            .arg(format!("--timeout={}s", within.as_secs()));
-        self.must(wait.timeout(within + ENGINE_LIMIT), "wait")?;
-        Ok(())
-    }
-
-    /// `kubectl delete sandbox NAME`, in the foreground: done once its pod and claim are
-    /// deleted too (the controller owns them).
-    pub(super) fn delete_sandbox(&self) -> Result<(), RemoteError> {
-        self.must(
-            self.kubectl()
-                .args(["delete", "sandbox"])
-                .arg(&self.object)
-                .args(["--ignore-not-found", "--wait=true", "--cascade=foreground"]),
-            "delete",
-        )?;
-        Ok(())
+        self.wait_for(condition, target, within)
     }
 }
 
