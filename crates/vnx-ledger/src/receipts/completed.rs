@@ -233,7 +233,8 @@ impl DispatchCompleted {
             return;
         }
         let mut dropped = Vec::new();
-        let members: [(&str, fn(&mut DispatchCompleted) -> bool); 5] = [
+        type Take = fn(&mut DispatchCompleted) -> bool;
+        let members: [(&str, Take); 5] = [
             ("cli_events", |c| c.cli_events.take().is_some()),
             ("report", |c| c.report.take().is_some()),
             ("main_checkout", |c| c.main_checkout.take().is_some()),
