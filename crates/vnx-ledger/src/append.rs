@@ -372,9 +372,7 @@ fn find_torn(file: &mut File, size: u64) -> io::Result<Option<Torn>> {
     if size == 0 || last_byte(file, size)? == b'\n' {
         return Ok(None);
     }
-    let start = find_newline_before(file, size)?.map_or(0, |nl| nl + 1);
-    let mut bytes = vec![0u8; (size - start) as usize];
-    file.read_exact_at(&mut bytes, start)?;
+    let (start, bytes) = line_ending_at(file, size)?;
     Ok(Some(Torn { start, bytes }))
 }
 
@@ -537,7 +535,8 @@ pub(super) fn find_newline_before(file: &mut File, end: u64) -> io::Result<Optio
     Ok(None)
 }
 
-/// The bytes of the line whose terminating newline is at `nl`, and where it starts.
+/// The bytes of the line that ends at `nl` (its newline, or the end of the file), and where
+/// it starts.
 fn line_ending_at(file: &mut File, nl: u64) -> io::Result<(u64, Vec<u8>)> {
     let start = find_newline_before(file, nl)?.map_or(0, |p| p + 1);
     let mut bytes = vec![0u8; (nl - start) as usize];

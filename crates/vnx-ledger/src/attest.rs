@@ -246,14 +246,7 @@ pub fn unattested(
     let mut found = Vec::new();
     let mut signing = false;
     for raw in lines {
-        let Some(o) = std::str::from_utf8(&raw)
-            .ok()
-            .and_then(|t| json::parse(t.trim(), json::Mode::Python).ok())
-            .and_then(|v| match v {
-                Value::Object(o) => Some(o.into_owned()),
-                _ => None,
-            })
-        else {
+        let Some(o) = json::object_of_line(&raw) else {
             continue;
         };
         let event = o

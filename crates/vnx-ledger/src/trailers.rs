@@ -59,16 +59,11 @@ pub fn orphaned_trailers(
         trailers.iter().map(|(_, h)| h.as_str()).collect();
     let mut seen = std::collections::BTreeSet::new();
     let mut scratch = crate::line::Scratch::default();
-    // Every receipt a trailer can name is a `merge` receipt, so only lines that say `merge`
-    // are hashed.
     crate::tail::last_lines(ledger, usize::MAX, |l| {
-        if memchr::memmem::find(l, b"merge").is_some()
-            && let Ok(entry) = crate::line::analyze(l, &mut scratch).entry
+        if let Some(hash) = merge_entry_hash(l, &mut scratch)
+            && wanted.contains(hash.as_str())
         {
-            let hash = hex::encode(entry.entry_hash);
-            if wanted.contains(hash.as_str()) {
-                seen.insert(hash);
-            }
+            seen.insert(hash);
         }
         false
     })?;
@@ -90,14 +85,16 @@ pub fn all_on_ledger(ledger: &Path, hashes: &[String]) -> Result<bool, crate::Le
     let mut seen = std::collections::BTreeSet::new();
     let mut scratch = crate::line::Scratch::default();
     crate::tail::last_lines(ledger, wanted.len(), |l| {
-        if memchr::memmem::find(l, b"merge").is_none() {
-            return false;
-        }
-        let Ok(entry) = crate::line::analyze(l, &mut scratch).entry else {
-            return false;
-        };
-        let hash = hex::encode(entry.entry_hash);
-        wanted.contains(hash.as_str()) && seen.insert(hash)
+        merge_entry_hash(l, &mut scratch)
+            .is_some_and(|hash| wanted.contains(hash.as_str()) && seen.insert(hash))
     })?;
     Ok(seen.len() == wanted.len())
+}
+
+/// The entry hash (hex) of a ledger line, if it says `merge`: every receipt a trailer can
+/// name is a `merge` receipt, so only those lines are hashed.
+fn merge_entry_hash(line: &[u8], scratch: &mut crate::line::Scratch) -> Option<String> {
+    memchr::memmem::find(line, b"merge")?;
+    let entry = crate::line::analyze(line, scratch).entry.ok()?;
+    Some(hex::encode(entry.entry_hash))
 }

@@ -58,27 +58,31 @@ pub(super) fn check_all(failures: &mut Vec<String>) {
     );
     check(
         vnx::receipts::BudgetWarning {
-            dispatch_id: did(ID),
-            tokens_used: 8000,
-            tokens_limit: 10_000,
-            cost_used_usd: Some(0.8),
-            cost_limit_usd: Some(1.0),
-            limit: Some(s("cost")),
-            budget: None,
+            used: vnx::receipts::BudgetUse {
+                dispatch_id: did(ID),
+                tokens_used: 8000,
+                tokens_limit: 10_000,
+                cost_used_usd: Some(0.8),
+                cost_limit_usd: Some(1.0),
+                limit: Some(s("cost")),
+                budget: None,
+            },
             extra: Default::default(),
         },
         failures,
     );
     check(
         vnx::receipts::BudgetReached {
-            dispatch_id: did(ID),
-            tokens_used: 10_200,
-            tokens_limit: 10_000,
-            cost_used_usd: None,
-            cost_limit_usd: None,
-            limit: Some(s("tokens")),
+            used: vnx::receipts::BudgetUse {
+                dispatch_id: did(ID),
+                tokens_used: 10_200,
+                tokens_limit: 10_000,
+                cost_used_usd: None,
+                cost_limit_usd: None,
+                limit: Some(s("tokens")),
+                budget: Some(s("project_day")),
+            },
             how: s("interrupted"),
-            budget: Some(s("project_day")),
             extra: Default::default(),
         },
         failures,

@@ -77,12 +77,7 @@ impl Anchor {
 
     /// The checkpoint at the ref's tip, as a witness (signature included).
     pub fn tip_witness(&self) -> Option<super::witness::Witness> {
-        let commit = self
-            .repo
-            .find_reference(CHECKPOINT_REF)
-            .ok()?
-            .peel_to_commit()
-            .ok()?;
+        let commit = self.tip(CHECKPOINT_REF).ok()??;
         let tree = commit.tree().ok()?;
         let file = |name: &str| -> Option<String> {
             let entry = tree.get_name(name)?;
@@ -111,11 +106,14 @@ impl Anchor {
     /// through its parents, every checkpoint [`Anchor::list`] reads, and git names each
     /// object by its content.
     pub fn checkpoint_tip(&self) -> Result<Option<git2::Oid>, CheckpointError> {
-        match self.repo.find_reference(CHECKPOINT_REF) {
+        Ok(self.tip(CHECKPOINT_REF)?.map(|c| c.id()))
+    }
+
+    /// The commit `reference` points at (`None` while there is none).
+    fn tip(&self, reference: &str) -> Result<Option<git2::Commit<'_>>, CheckpointError> {
+        match self.repo.find_reference(reference) {
             Ok(r) => Ok(Some(
-                r.peel_to_commit()
-                    .map_err(self.git("read checkpoints"))?
-                    .id(),
+                r.peel_to_commit().map_err(self.git("read checkpoints"))?,
             )),
             Err(e) if e.code() == git2::ErrorCode::NotFound => Ok(None),
             Err(e) => Err(self.git("read checkpoints")(e)),
@@ -124,11 +122,7 @@ impl Anchor {
 
     /// The newest checkpoint for `ledger` (walking down from the tip only as far as it).
     pub fn newest(&self, ledger: &str) -> Result<Option<Checkpoint>, CheckpointError> {
-        let mut next = match self.repo.find_reference(CHECKPOINT_REF) {
-            Ok(r) => Some(r.peel_to_commit().map_err(self.git("read checkpoints"))?),
-            Err(e) if e.code() == git2::ErrorCode::NotFound => None,
-            Err(e) => return Err(self.git("read checkpoints")(e)),
-        };
+        let mut next = self.tip(CHECKPOINT_REF)?;
         while let Some(commit) = next {
             match self.read_commit(&commit) {
                 Some(cp) if cp.ledger == ledger => return Ok(Some(cp)),
@@ -182,13 +176,8 @@ impl Anchor {
         since: Option<git2::Oid>,
         most: usize,
     ) -> Result<Option<Vec<Checkpoint>>, CheckpointError> {
-        let tip = match self.repo.find_reference(reference) {
-            Ok(r) => Some(r.peel_to_commit().map_err(self.git("read checkpoints"))?),
-            Err(e) if e.code() == git2::ErrorCode::NotFound => None,
-            Err(e) => return Err(self.git("read checkpoints")(e)),
-        };
         let mut out = Vec::new();
-        let mut next = tip;
+        let mut next = self.tip(reference)?;
         while let Some(commit) = next {
             if Some(commit.id()) == since {
                 out.reverse();
@@ -260,22 +249,18 @@ impl Anchor {
         let text = statement.body();
         let signature = key.key.sign(text.as_bytes());
         let git = self.git("write checkpoint");
-        let blob = |data: &[u8]| self.repo.blob(data).map_err(&git);
         let mut tree = self.repo.treebuilder(None).map_err(&git)?;
-        tree.insert("checkpoint", blob(text.as_bytes())?, 0o100644)
-            .map_err(&git)?;
-        tree.insert(
-            "signature",
-            blob(format!("{}\n", hex::encode(signature.to_bytes())).as_bytes())?,
-            0o100644,
-        )
-        .map_err(&git)?;
-        tree.insert(
-            "public_key",
-            blob(format!("{}\n", hex::encode(key.public_key())).as_bytes())?,
-            0o100644,
-        )
-        .map_err(&git)?;
+        for (name, data) in [
+            ("checkpoint", text.clone()),
+            (
+                "signature",
+                format!("{}\n", hex::encode(signature.to_bytes())),
+            ),
+            ("public_key", format!("{}\n", hex::encode(key.public_key()))),
+        ] {
+            let blob = self.repo.blob(data.as_bytes()).map_err(&git)?;
+            tree.insert(name, blob, 0o100644).map_err(&git)?;
+        }
         let tree = self
             .repo
             .find_tree(tree.write().map_err(&git)?)

@@ -365,22 +365,6 @@ pub fn checkpoint(
     time: &str,
     witness_dir: Option<&Path>,
 ) -> Result<CheckpointOutcome, CheckpointError> {
-    let outcome = checkpoint_unwitnessed(ledger, anchor, key_path, trusted_keys, threads, time)?;
-    // The witness follows the ref; a rolled-back ref fails the verification above first.
-    if let (Some(dir), Some(w)) = (witness_dir, anchor.tip_witness()) {
-        witness::write(dir, anchor, &w)?;
-    }
-    Ok(outcome)
-}
-
-fn checkpoint_unwitnessed(
-    ledger: &Path,
-    anchor: &Anchor,
-    key_path: &Path,
-    trusted_keys: &[[u8; 32]],
-    threads: usize,
-    time: &str,
-) -> Result<CheckpointOutcome, CheckpointError> {
     let name = anchor.ledger_name(ledger);
     let existing = anchor.list(&name)?;
     let lock = crate::append_lock(ledger)?;
@@ -408,30 +392,34 @@ fn checkpoint_unwitnessed(
     let head_hash = decode(Some(&head.line_sha256)).ok_or_else(empty)?;
     let history = decode(report.history_sha256.as_deref()).ok_or_else(empty)?;
     let (key, key_created) = CheckpointKey::load_or_create(key_path)?;
-    if let Some(last) = existing.last()
-        && last.lines == head.line
-        && last.head == head_hash
-        && last.history == history
-        && last.public_key == key.public_key()
-    {
-        return Ok(CheckpointOutcome {
-            checkpoint: last.clone(),
-            created: false,
-            key_created,
-        });
-    }
-    let statement = Statement {
-        ledger: name,
-        lines: head.line,
-        head: head_hash,
-        history,
-        time: time.to_owned(),
+    let (checkpoint, created) = match existing.last() {
+        Some(last)
+            if last.lines == head.line
+                && last.head == head_hash
+                && last.history == history
+                && last.public_key == key.public_key() =>
+        {
+            (last.clone(), false)
+        }
+        _ => {
+            let statement = Statement {
+                ledger: name,
+                lines: head.line,
+                head: head_hash,
+                history,
+                time: time.to_owned(),
+            };
+            (anchor.record(&key, &statement)?, true)
+        }
     };
-    let checkpoint = anchor.record(&key, &statement)?;
     drop(lock);
+    // The witness follows the ref; a rolled-back ref fails the verification above first.
+    if let (Some(dir), Some(w)) = (witness_dir, anchor.tip_witness()) {
+        witness::write(dir, anchor, &w)?;
+    }
     Ok(CheckpointOutcome {
         checkpoint,
-        created: true,
+        created,
         key_created,
     })
 }

@@ -11,20 +11,16 @@ use sha2::{Digest, Sha256};
 use crate::LedgerError;
 use crate::attest;
 use crate::checkpoint::{Anchor, CheckpointError};
-use crate::evidence::Evidence;
+use crate::evidence::{Evidence, Evidenced};
 use crate::ids::DispatchId;
 use crate::json::{self, Value};
+use crate::receipts::merge::CompletionRef;
 use crate::receipts::{self, DispatchAnswered, MergeCompleted, ReviewComment, ReviewSent};
 use crate::tail;
 
-/// A ledger line an attestation cites: its number and the SHA-256 of its bytes.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Cited {
-    /// Its line number.
-    pub seq: Option<u64>,
-    /// SHA-256 of the line (without its newline).
-    pub line_sha256: String,
-}
+/// A ledger line an attestation cites: its number and the SHA-256 of its bytes (without its
+/// newline), as a merge cites the completion it rests on.
+pub type Cited = CompletionRef;
 
 /// The CLI that did the work.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -260,10 +256,7 @@ pub fn read_about(
                 status: value(&r.receipt.status),
                 head_commit: head.clone(),
                 contract_hash: r.receipt.contract_hash.clone(),
-                result: Cited {
-                    seq: r.seq(),
-                    line_sha256: r.line.line_sha256.clone(),
-                },
+                result: r.reference(),
             });
         }
     }
@@ -300,19 +293,10 @@ pub fn read_about(
             (Some(c), _) => Some(value(&c.receipt.status)),
             (None, c) => c.as_ref().map(|c| value(&c.receipt.status)),
         },
-        corrected: e.corrected.as_ref().map(|c| Cited {
-            seq: c.seq(),
-            line_sha256: c.line.line_sha256.clone(),
-        }),
+        corrected: e.corrected.as_ref().map(Evidenced::reference),
         head_commit: head,
-        completion: e.completed.as_ref().map(|c| Cited {
-            seq: c.seq(),
-            line_sha256: c.line.line_sha256.clone(),
-        }),
-        accepted: e.accepted.as_ref().map(|a| Cited {
-            seq: a.seq(),
-            line_sha256: a.line.line_sha256.clone(),
-        }),
+        completion: e.completed.as_ref().map(Evidenced::reference),
+        accepted: e.accepted.as_ref().map(Evidenced::reference),
         gates,
         approvals: Vec::new(),
         review: Vec::new(),

@@ -305,7 +305,8 @@ pub fn verify_about(
         }
         read => read?,
     };
-    let now = statement_now(&facts, shape)?;
+    // What vnx would state now (its version left out: `settled` does not compare it).
+    let now = self::statement(&facts, shape, "")?;
     if now.subject != statement.subject {
         let names = |s: &[Subject]| {
             s.iter()
@@ -336,10 +337,6 @@ pub fn verify_about(
         predicate_type: statement.predicate_type,
         keyid: dsse::keyid(&key),
     })
-}
-
-fn statement_now(facts: &Facts, shape: Shape) -> Result<Statement, AttestError> {
-    statement(facts, shape, "")
 }
 
 /// Where the attestation of `id`'s merge as `merge_commit` is kept, under the project's

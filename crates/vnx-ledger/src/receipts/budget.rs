@@ -39,9 +39,11 @@ pub struct Budget {
     pub cost_before_usd: Option<f64>,
 }
 
-/// `budget_warning`: a running dispatch used [`WARN_PERCENT`] of its budget.
+/// What a dispatch has used of its budget, as `budget_warning` and `budget_reached` record
+/// it (their members, flattened; the schema describes it only in them).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct BudgetWarning {
+#[schemars(description = "")]
+pub struct BudgetUse {
     /// The dispatch.
     pub dispatch_id: DispatchId,
     /// Tokens used, its chain's and group's before it included.
@@ -62,6 +64,14 @@ pub struct BudgetWarning {
     /// together, ADR 0100); absent: the dispatch's own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget: Option<String>,
+}
+
+/// `budget_warning`: a running dispatch used [`WARN_PERCENT`] of its budget.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct BudgetWarning {
+    /// What it used.
+    #[serde(flatten)]
+    pub used: BudgetUse,
     /// Members this version does not know, kept as read.
     #[serde(flatten)]
     pub extra: Extra,
@@ -72,26 +82,9 @@ pub struct BudgetWarning {
 /// input until a person raises the budget or cancels it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct BudgetReached {
-    /// The dispatch.
-    pub dispatch_id: DispatchId,
-    /// Tokens used, its chain's and group's before it included.
-    pub tokens_used: u64,
-    /// The budget's tokens (0: it limits dollars only).
-    pub tokens_limit: u64,
-    /// US dollars used, its chain's and group's before it included, when the budget limits
-    /// dollars and the cost could be told (ADR 0098).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cost_used_usd: Option<f64>,
-    /// The budget's US dollars, when it limits dollars.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cost_limit_usd: Option<f64>,
-    /// The limit crossed: `tokens` or `cost`; absent: `tokens`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub limit: Option<String>,
-    /// The budget: `project_day` for the project's day budget (every dispatch of the day
-    /// together, ADR 0100); absent: the dispatch's own.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub budget: Option<String>,
+    /// What it used.
+    #[serde(flatten)]
+    pub used: BudgetUse,
     /// How the worker was stopped (`interrupted`: its CLI's own interrupt; `stopped`: it did
     /// not stop at it and was ended; `ended`: its run had ended by itself before a poll saw
     /// the budget crossed, and the dispatch is held at its end).

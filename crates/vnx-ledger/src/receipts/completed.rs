@@ -225,9 +225,7 @@ impl DispatchCompleted {
             extra: Default::default(),
         }
     }
-}
 
-impl DispatchCompleted {
     /// Drops the members taken from the worker (its events, its report, the checkout lists,
     /// …), in that order, until `fits` says the receipt fits; names what was dropped.
     pub fn shed_until(&mut self, fits: impl Fn(&DispatchCompleted) -> bool) {
@@ -235,21 +233,16 @@ impl DispatchCompleted {
             return;
         }
         let mut dropped = Vec::new();
-        for field in [
-            "cli_events",
-            "report",
-            "main_checkout",
-            "failure_reason",
-            "session_id",
-        ] {
-            let had = match field {
-                "cli_events" => self.cli_events.take().is_some(),
-                "report" => self.report.take().is_some(),
-                "main_checkout" => self.main_checkout.take().is_some(),
-                "failure_reason" => self.failure_reason.take().is_some(),
-                _ => self.session_id.take().is_some(),
-            };
-            if had {
+        type Take = fn(&mut DispatchCompleted) -> bool;
+        let members: [(&str, Take); 5] = [
+            ("cli_events", |c| c.cli_events.take().is_some()),
+            ("report", |c| c.report.take().is_some()),
+            ("main_checkout", |c| c.main_checkout.take().is_some()),
+            ("failure_reason", |c| c.failure_reason.take().is_some()),
+            ("session_id", |c| c.session_id.take().is_some()),
+        ];
+        for (field, take) in members {
+            if take(self) {
                 dropped.push(field.to_owned());
             }
             if fits(self) {

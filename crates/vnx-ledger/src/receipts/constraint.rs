@@ -82,19 +82,6 @@ pub enum ConstraintVerdict {
     Pinned,
 }
 
-impl ConstraintVerdict {
-    /// The decision as receipts spell it.
-    pub fn name(self) -> &'static str {
-        match self {
-            ConstraintVerdict::Allowed => "allowed",
-            ConstraintVerdict::Warned => "warned",
-            ConstraintVerdict::Overridden => "overridden",
-            ConstraintVerdict::Refused => "refused",
-            ConstraintVerdict::Pinned => "pinned",
-        }
-    }
-}
-
 #[derive(
     Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
 )]

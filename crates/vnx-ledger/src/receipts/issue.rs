@@ -21,16 +21,6 @@ pub enum IssueIntake {
     Watch,
 }
 
-impl IssueIntake {
-    /// `run` or `watch`.
-    pub fn name(self) -> &'static str {
-        match self {
-            IssueIntake::Run => "run",
-            IssueIntake::Watch => "watch",
-        }
-    }
-}
-
 /// `issue_taken`: an issue made a dispatch's task, recorded before the dispatch starts.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct IssueTaken {

@@ -49,7 +49,7 @@ use crate::Receipt;
 use crate::json::{self, Object, Value};
 
 pub use accepted::DispatchAccepted;
-pub use budget::{Budget, BudgetRaised, BudgetReached, BudgetWarning, WARN_PERCENT};
+pub use budget::{Budget, BudgetRaised, BudgetReached, BudgetUse, BudgetWarning, WARN_PERCENT};
 pub use cancel::DispatchCancelRequested;
 pub use cli_events::{
     CliVerdict, MAX_PLAUSIBLE_TOKENS, SessionTampering, StreamSummary, Usage, UsageLimit,

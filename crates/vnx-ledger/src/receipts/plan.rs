@@ -20,16 +20,6 @@ pub enum PlanStage {
     Approved,
 }
 
-impl PlanStage {
-    /// The stage as receipts spell it.
-    pub fn name(self) -> &'static str {
-        match self {
-            PlanStage::Planning => "planning",
-            PlanStage::Approved => "approved",
-        }
-    }
-}
-
 /// The plan step a `dispatch_started` records for a dispatch of `--plan` (absent on every
 /// other dispatch).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]

@@ -115,16 +115,6 @@ pub enum DependencyEnd {
     Merged,
 }
 
-impl DependencyEnd {
-    /// As receipts spell it.
-    pub fn name(self) -> &'static str {
-        match self {
-            DependencyEnd::Done => "done",
-            DependencyEnd::Merged => "merged",
-        }
-    }
-}
-
 /// The dispatches a dispatch of `--after` waits for, as asked.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Awaited {

@@ -44,17 +44,6 @@ pub enum ScheduleSkip {
     Failed,
 }
 
-impl ScheduleSkip {
-    /// As receipts spell it.
-    pub fn name(self) -> &'static str {
-        match self {
-            ScheduleSkip::Overlap => "overlap",
-            ScheduleSkip::Missed => "missed",
-            ScheduleSkip::Failed => "failed",
-        }
-    }
-}
-
 /// `schedule_skipped`: a schedule's slot (and the `missed` ones before it) that started no
 /// dispatch.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]

@@ -363,25 +363,22 @@ impl<'a> Checker<'a> {
                 );
             } else if seq_gap {
                 // Explained by the missing lines already reported.
-            } else if vnx_fail || !vnx_checked {
-                self.report_full(
-                    prev_line,
-                    ViolationKind::AlteredLine,
+            } else {
+                let detail = if vnx_fail || !vnx_checked {
                     format!(
                         "line {prev_line} was altered: line {n} no longer links to it (or \
                          line {n}'s link fields were edited)"
-                    ),
-                    Some(link_text(e.prev_line)),
-                    Some(hex(&expected_line)),
-                );
-            } else {
-                self.report_full(
-                    prev_line,
-                    ViolationKind::AlteredLine,
+                    )
+                } else {
                     format!(
                         "line {prev_line} was altered outside the VNX entry hash (its \
                          prev_hash), or line {n}'s prev_line_sha256 was edited"
-                    ),
+                    )
+                };
+                self.report_full(
+                    prev_line,
+                    ViolationKind::AlteredLine,
+                    detail,
                     Some(link_text(e.prev_line)),
                     Some(hex(&expected_line)),
                 );
@@ -396,31 +393,23 @@ impl<'a> Checker<'a> {
             );
         } else if vnx_fail {
             let expected = self.prev_entry.flatten().map(|h| hex(&h));
-            if e.prev_line.is_present() {
-                self.report_full(
-                    n,
-                    ViolationKind::AlteredLine,
-                    format!(
-                        "line {n}'s prev_hash was altered: line {prev_line} is byte-identical to \
-                         what it was chained to"
-                    ),
-                    expected,
-                    Some(link_text(e.prev_hash)),
+            let (line, detail) = if e.prev_line.is_present() {
+                let detail = format!(
+                    "line {n}'s prev_hash was altered: line {prev_line} is byte-identical to \
+                     what it was chained to"
                 );
+                (n, detail)
             } else {
                 // Only VNX's link: its entry hash covers line n-1 except its own prev_hash, so
                 // a break only here means line n-1 was edited (or this link was).
-                self.report_full(
-                    prev_line,
-                    ViolationKind::AlteredLine,
-                    format!(
-                        "line {prev_line} was altered: line {n} no longer links to it (or \
-                         line {n}'s prev_hash was edited)"
-                    ),
-                    expected,
-                    Some(link_text(e.prev_hash)),
+                let detail = format!(
+                    "line {prev_line} was altered: line {n} no longer links to it (or line \
+                     {n}'s prev_hash was edited)"
                 );
-            }
+                (prev_line, detail)
+            };
+            let actual = Some(link_text(e.prev_hash));
+            self.report_full(line, ViolationKind::AlteredLine, detail, expected, actual);
         }
     }
 

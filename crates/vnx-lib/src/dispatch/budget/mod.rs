@@ -272,12 +272,12 @@ pub fn of_chain(
     let (mut seen, mut seen_cost) = (0u64, 0f64);
     for line in &lines {
         match Typed::of_line(line) {
-            Some(Typed::BudgetReached(r)) if r.receipt.dispatch_id == *continued => {
+            Some(Typed::BudgetReached(r)) if r.receipt.used.dispatch_id == *continued => {
+                let r = &r.receipt.used;
                 seen = r
-                    .receipt
                     .tokens_used
                     .saturating_sub(started.spent_before.unwrap_or(0));
-                seen_cost = r.receipt.cost_used_usd.map_or(0.0, |c| {
+                seen_cost = r.cost_used_usd.map_or(0.0, |c| {
                     (c - started.cost_before_usd.unwrap_or(0.0)).max(0.0)
                 });
             }

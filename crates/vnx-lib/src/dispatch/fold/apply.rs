@@ -255,27 +255,19 @@ impl Records {
         use crate::dispatch::state::micros;
         let cost =
             |used: Option<f64>, limit: Option<f64>| limit.map(|l| (used.map(micros), micros(l)));
+        let note = |u: &crate::receipts::BudgetUse, reached| BudgetNote {
+            used: u.tokens_used,
+            limit: u.tokens_limit,
+            reached,
+            raised: None,
+            cost_micros: cost(u.cost_used_usd, u.cost_limit_usd),
+            by_cost: u.limit.as_deref() == Some("cost"),
+            raised_micros: None,
+            project_day: u.budget.as_deref() == Some(PROJECT_DAY),
+        };
         s.budget = match typed {
-            Typed::BudgetWarning(r) => Some(BudgetNote {
-                used: r.receipt.tokens_used,
-                limit: r.receipt.tokens_limit,
-                reached: false,
-                raised: None,
-                cost_micros: cost(r.receipt.cost_used_usd, r.receipt.cost_limit_usd),
-                by_cost: r.receipt.limit.as_deref() == Some("cost"),
-                raised_micros: None,
-                project_day: r.receipt.budget.as_deref() == Some(PROJECT_DAY),
-            }),
-            Typed::BudgetReached(r) => Some(BudgetNote {
-                used: r.receipt.tokens_used,
-                limit: r.receipt.tokens_limit,
-                reached: true,
-                raised: None,
-                cost_micros: cost(r.receipt.cost_used_usd, r.receipt.cost_limit_usd),
-                by_cost: r.receipt.limit.as_deref() == Some("cost"),
-                raised_micros: None,
-                project_day: r.receipt.budget.as_deref() == Some(PROJECT_DAY),
-            }),
+            Typed::BudgetWarning(r) => Some(note(&r.receipt.used, false)),
+            Typed::BudgetReached(r) => Some(note(&r.receipt.used, true)),
             // The reached limit is kept: a raise again (its follow-up failed to start) adds
             // to it, not to the raised one.
             Typed::BudgetRaised(r) => {

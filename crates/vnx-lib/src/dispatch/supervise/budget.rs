@@ -30,7 +30,7 @@ use crate::dispatch::budget::{self, Crossed, Reading, Tally, WARN_PERCENT};
 use crate::dispatch::supervise::announce::Recorder;
 use crate::process::Group;
 use crate::provider::session::{self, LiveUsage};
-use crate::receipts::{BudgetReached, BudgetWarning, SessionTampering, Usage};
+use crate::receipts::{BudgetReached, BudgetUse, BudgetWarning, SessionTampering, Usage};
 
 /// How often the session file is read.
 const POLL: Duration = Duration::from_secs(1);
@@ -311,14 +311,18 @@ impl Watch {
     }
 }
 
-/// A reading's dollars as its receipt records them: used and the limit, when the budget
-/// limits dollars.
-fn cost_members(tally: &Tally, r: &Reading) -> (Option<f64>, Option<f64>, Option<String>) {
-    (
-        r.cost_usd.filter(|_| tally.cost_limit.is_some()),
-        tally.cost_limit,
-        Some(r.which.name().to_owned()),
-    )
+/// A reading as its receipt records it: the tokens used and the limit, and the dollars when
+/// the budget limits dollars.
+fn used(spec: &Spec, (reading, tally, held): Of<'_>) -> BudgetUse {
+    BudgetUse {
+        dispatch_id: spec.id.clone(),
+        tokens_used: reading.tokens,
+        tokens_limit: tally.limit.unwrap_or(0),
+        cost_used_usd: reading.cost_usd.filter(|_| tally.cost_limit.is_some()),
+        cost_limit_usd: tally.cost_limit,
+        limit: Some(reading.which.name().to_owned()),
+        budget: held.member(),
+    }
 }
 
 /// A reading of a budget: what was read, the tally it was read against and which budget.
@@ -327,7 +331,7 @@ pub(super) type Of<'a> = (&'a Reading, &'a Tally, Held);
 /// Appends the signed `budget_warning` for `reading`.
 pub(super) fn warn(
     spec: &Spec,
-    (reading, tally, held): Of<'_>,
+    of @ (reading, tally, held): Of<'_>,
     recorder: &mut Recorder<'_>,
     log: &mut impl Write,
 ) {
@@ -342,15 +346,8 @@ pub(super) fn warn(
         Held::Day => "the project's day budget",
     };
     let _ = writeln!(log, "vnx: {WARN_PERCENT} % of {whose} used: {said}");
-    let (cost_used_usd, cost_limit_usd, limit) = cost_members(tally, reading);
     let warning = BudgetWarning {
-        dispatch_id: spec.id.clone(),
-        tokens_used: reading.tokens,
-        tokens_limit: tally.limit.unwrap_or(0),
-        cost_used_usd,
-        cost_limit_usd,
-        limit,
-        budget: held.member(),
+        used: used(spec, of),
         extra: Default::default(),
     };
     let message = format!("{said} used");
@@ -361,22 +358,15 @@ pub(super) fn warn(
 /// input.
 fn reached(
     spec: &Spec,
-    (reading, tally, held): Of<'_>,
+    of @ (reading, tally, held): Of<'_>,
     how: &str,
     recorder: &mut Recorder<'_>,
     log: &mut impl Write,
 ) -> String {
     let why = budget::reading_reason(tally, reading, held == Held::Day);
-    let (cost_used_usd, cost_limit_usd, limit) = cost_members(tally, reading);
     let receipt = BudgetReached {
-        dispatch_id: spec.id.clone(),
-        tokens_used: reading.tokens,
-        tokens_limit: tally.limit.unwrap_or(0),
-        cost_used_usd,
-        cost_limit_usd,
-        limit,
+        used: used(spec, of),
         how: how.to_owned(),
-        budget: held.member(),
         extra: Default::default(),
     };
     let told = match how {
