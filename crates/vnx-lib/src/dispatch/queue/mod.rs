@@ -140,6 +140,17 @@ fn decision(
     }
 }
 
+/// A decision about queued entry `e`; `(capacity, running)` of the slots it waits for.
+fn entry_decision(
+    e: &Entry,
+    verdict: QueueVerdict,
+    (capacity, running): (u32, usize),
+    reason: String,
+) -> QueueDecision {
+    let t = (e.priority, e.start_by.clone());
+    decision(&e.id, &e.provider, verdict, capacity, running, t, reason)
+}
+
 /// A decision about `plan`'s dispatch before anything was judged of slots.
 fn decision_of(plan: &Plan, verdict: QueueVerdict, ticket: &Ticket, why: String) -> QueueDecision {
     let spec = &plan.spec;
@@ -424,15 +435,8 @@ pub fn cancel(ctx: &Context<'_>, id: &DispatchId) -> Result<bool, DispatchError>
             claims::held(&data, &e.provider, |o| holder_alive(&data, o)).len(),
         ),
     };
-    let mut d = decision(
-        &e.id,
-        &e.provider,
-        QueueVerdict::Cancelled,
-        capacity,
-        running,
-        (e.priority, e.start_by.clone()),
-        "cancelled while queued (vnx cancel)".into(),
-    );
+    let why = "cancelled while queued (vnx cancel)".into();
+    let mut d = entry_decision(&e, QueueVerdict::Cancelled, (capacity, running), why);
     d.host = e.remote.as_ref().map(|r| r.host.clone());
     record(ctx, &e.ledger, d)?;
     entry::remove(&data, id);
