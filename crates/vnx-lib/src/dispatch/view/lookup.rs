@@ -55,18 +55,23 @@ impl Correction {
     }
 }
 
-/// Dispatch `id`'s record, folded from the lines that mention it; read under the append
-/// lock (shared), so a group commit that wrote a completion and its correction is never
-/// seen half-written.
-pub(super) fn record(
-    ledger: &Path,
-    id: &DispatchId,
-) -> Result<Option<DispatchRecord>, LedgerError> {
+/// What `read` reads of `ledger`, read under its append lock (shared), so a group commit
+/// that wrote a completion and its correction is never seen half-written.
+pub(super) fn under_append_lock<T>(ledger: &Path, read: impl FnOnce() -> T) -> T {
     let lock = std::fs::File::open(crate::ledger::lock_path(ledger)).ok();
     if let Some(lock) = &lock {
         let _ = lock.lock_shared();
     }
-    Ok(Records::read_only(ledger, &[id.as_str()])?.by_id.remove(id))
+    read()
+}
+
+/// Dispatch `id`'s record, folded from the lines that mention it (under the append lock).
+pub(super) fn record(
+    ledger: &Path,
+    id: &DispatchId,
+) -> Result<Option<DispatchRecord>, LedgerError> {
+    let mut records = under_append_lock(ledger, || Records::read_only(ledger, &[id.as_str()]))?;
+    Ok(records.by_id.remove(id))
 }
 
 /// The line `cite` names, when there is one.
@@ -91,11 +96,9 @@ pub(super) fn correction_after(
     lines: u64,
     offset: u64,
 ) -> Result<Option<Correction>, LedgerError> {
-    let lock = std::fs::File::open(crate::ledger::lock_path(ledger)).ok();
-    if let Some(lock) = &lock {
-        let _ = lock.lock_shared();
-    }
-    let later = Records::read_only_from(ledger, &[id.as_str()], lines, offset)?;
+    let later = under_append_lock(ledger, || {
+        Records::read_only_from(ledger, &[id.as_str()], lines, offset)
+    })?;
     let cite = later.get(id).and_then(|r| r.correction);
     Ok(line_at(ledger, cite)?.map(Correction::of))
 }
