@@ -12,8 +12,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::{
-    Context, DispatchError, Entry, Launched, QueueDecision, QueueVerdict, claims, data_dir, entry,
-    entry_decision, holder_alive, lock, record, start_claimed,
+    Context, DispatchError, Entry, Launched, QueueDecision, QueueVerdict, claim_and_record, claims,
+    entry, entry_decision, holder_alive, launch_claimed, lock, record,
 };
 use crate::tmux::Tmux;
 
@@ -31,7 +31,7 @@ pub struct Drained {
 /// even if another process holds it (a finishing supervisor must); else leave the drain to
 /// whoever holds it.
 pub fn recover(ctx: &Context<'_>, wait: bool) -> Result<Drained, DispatchError> {
-    let data = data_dir(ctx);
+    let data = ctx.project.data_dir();
     if !entry::any(&data) {
         return Ok(Drained::default());
     }
@@ -263,7 +263,9 @@ fn start_entry(
         }
     };
     if limited {
-        start_claimed(&ctx, data, &plan, admitted)
+        // A launch that fails gives the slot back and records `failed`.
+        let claimed = claim_and_record(&ctx, data, &plan, admitted)?;
+        launch_claimed(&ctx, data, &plan, claimed)
     } else {
         record(&ctx, &e.ledger, admitted)?;
         crate::dispatch::launch(&ctx, &plan)

@@ -20,7 +20,7 @@ pub mod remote;
 
 use crate::ids::{DispatchId, Timestamp};
 use std::fs::File;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::{Context, DispatchError, Launched, Plan, Request, io_err, liveness};
 use crate::ledger::{Ledger, now_utc};
@@ -93,10 +93,6 @@ pub fn holder_alive(data_dir: &Path, id: &DispatchId) -> bool {
         )
     });
     liveness::alive(&dir, spec.as_ref().map(|s| s.worktree.as_path()), session).is_some()
-}
-
-fn data_dir(ctx: &Context<'_>) -> PathBuf {
-    ctx.project.data_dir()
 }
 
 /// Appends a signed `queue_decision`.
@@ -175,7 +171,7 @@ pub fn submit(
     req: &Request,
     ticket: &Ticket,
 ) -> Result<Submitted, DispatchError> {
-    let data = data_dir(ctx);
+    let data = ctx.project.data_dir();
     // A dispatch of `--after` waits for its dependencies, or starts now from their work.
     let (ready, after_waits) = after::submitted(ctx, &data, (plan, req, ticket))?;
     let plan = ready.as_deref().unwrap_or(plan);
@@ -360,18 +356,6 @@ fn rejection(
     }
 }
 
-/// Claims a slot for a planned dispatch, records its admission and launches it; a launch
-/// that fails gives the slot back and records `failed`. Called under the queue lock.
-fn start_claimed(
-    ctx: &Context<'_>,
-    data: &Path,
-    plan: &Plan,
-    admitted: QueueDecision,
-) -> Result<Launched, DispatchError> {
-    let claimed = claim_and_record(ctx, data, plan, admitted)?;
-    launch_claimed(ctx, data, plan, claimed)
-}
-
 /// The slot claimed (locked while the launch is under way) and the receipt to write if the
 /// launch fails.
 struct Claimed(claims::Claim, QueueDecision);
@@ -423,7 +407,7 @@ fn launch_claimed(
 /// Cancels queued dispatch `id`: removes its entry and records `cancelled`. `false` when it
 /// is not queued (it may have started meanwhile).
 pub fn cancel(ctx: &Context<'_>, id: &DispatchId) -> Result<bool, DispatchError> {
-    let data = data_dir(ctx);
+    let data = ctx.project.data_dir();
     let _held = lock(&data, true)?;
     let Some(e) = entry::read(&data, id) else {
         return Ok(false);
