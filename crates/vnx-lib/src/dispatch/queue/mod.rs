@@ -329,7 +329,8 @@ fn submit_moved(
     let mut replanned = crate::dispatch::plan(ctx, &moved)?;
     replanned.base_ref = plan.base_ref.clone();
     let ids = (&spec.id, req.model.as_deref());
-    failover::record(ctx, &spec.ledger, ids, (spec.provider.name(), to), why)?;
+    let moves = (spec.provider.name(), to);
+    failover::record_by(ctx, &spec.ledger, ids, moves, (why, None))?;
     submit(ctx, &replanned, &moved, ticket)
 }
 
