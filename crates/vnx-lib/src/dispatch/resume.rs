@@ -41,12 +41,10 @@ pub fn interrupted(data_dir: &Path, states: &[DispatchState]) -> Vec<Interrupted
             id: s.id.clone(),
             provider: s.provider.clone().unwrap_or_default(),
             model: s.model.clone(),
-            reported: data_dir
-                .join("dispatches")
-                .join(&s.id)
-                .join(crate::dispatch::supervise::signals::REPORT)
-                .symlink_metadata()
-                .is_ok_and(|m| m.is_file()),
+            reported: super::has_file(
+                &data_dir.join("dispatches").join(&s.id),
+                crate::dispatch::supervise::signals::REPORT,
+            ),
         })
         .collect()
 }
