@@ -18,7 +18,6 @@ use crate::evidence::Evidence;
 use crate::ids::{CommitId, DispatchId};
 use crate::ledger::attest::Attestor;
 use crate::ledger::{Ledger, LedgerError, now_utc};
-use crate::receipts::merge::CompletionRef;
 use crate::receipts::{self, DispatchAccepted, DispatchStatus, TeardownClass};
 use crate::worktree::{CommitNote, Worktree, WorktreeError};
 
@@ -264,10 +263,7 @@ pub fn accept(
         head_commit: head,
         branch,
         previous_status: previous,
-        completion: CompletionRef {
-            seq: completed.seq(),
-            line_sha256: completed.line.line_sha256.clone(),
-        },
+        completion: completed.reference(),
         by: a.by.to_owned(),
         note: note.map(str::to_owned),
         vnx_commit,

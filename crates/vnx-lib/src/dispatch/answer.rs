@@ -157,22 +157,8 @@ const ANSWERING_LOCK: &str = "answering.lock";
 /// hold the lock; it is never waited on for ever, nor followed as a link or opened as a FIFO).
 fn hold_answers(dispatch_dir: &Path) -> Result<fs::File, AnswerError> {
     let path = dispatch_dir.join(ANSWERING_LOCK);
-    let io_err = |source| AnswerError::Io {
-        path: path.clone(),
-        source,
-    };
-    let end = Instant::now() + ANSWERING_PATIENCE;
-    loop {
-        if let Some(held) = crate::files::lock_file(&path, false).map_err(io_err)? {
-            return Ok(held);
-        }
-        if Instant::now() >= end {
-            return Err(io_err(std::io::Error::other(
-                "another answer to this dispatch is being given (its lock stayed held)",
-            )));
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    super::answering::lock_within(&path, ANSWERING_PATIENCE)
+        .map_err(|source| AnswerError::Io { path, source })
 }
 
 /// How long an answer waits for another one to the same dispatch.

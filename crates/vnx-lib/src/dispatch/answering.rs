@@ -41,9 +41,15 @@ pub fn hold(
     if let Some(dir) = path.parent() {
         crate::files::private_dir(dir)?;
     }
+    lock_within(&path, patience)
+}
+
+/// Takes the lock `path` of an answer, waiting at most `patience` while another answer to
+/// the same dispatch holds it.
+pub(super) fn lock_within(path: &Path, patience: std::time::Duration) -> std::io::Result<fs::File> {
     let end = std::time::Instant::now() + patience;
     loop {
-        if let Some(held) = crate::files::lock_file(&path, false)? {
+        if let Some(held) = crate::files::lock_file(path, false)? {
             return Ok(held);
         }
         if std::time::Instant::now() >= end {

@@ -41,10 +41,7 @@ pub const REQUEST: &str = "cancel-requested";
 
 /// Whether a person asked to cancel the dispatch whose directory is `dispatch_dir`.
 pub fn requested(dispatch_dir: &Path) -> bool {
-    dispatch_dir
-        .join(REQUEST)
-        .symlink_metadata()
-        .is_ok_and(|m| m.is_file())
+    super::has_file(dispatch_dir, REQUEST)
 }
 
 /// Cancels one dispatch, as `state` (from [`crate::dispatch::view::list`]) shows it;

@@ -14,7 +14,6 @@ use crate::evidence::Evidence;
 use crate::ids::DispatchId;
 use crate::ledger::attest::Attestor;
 use crate::ledger::{Ledger, LedgerError, now_utc};
-use crate::receipts::merge::CompletionRef;
 use crate::receipts::{self, DispatchDismissed, DispatchStatus};
 
 /// Why a dispatch's question could not be dismissed.
@@ -128,10 +127,7 @@ pub fn dismiss(
     };
     let receipt = DispatchDismissed {
         dispatch_id: id,
-        completion: CompletionRef {
-            seq: completed.seq(),
-            line_sha256: completed.line.line_sha256.clone(),
-        },
+        completion: completed.reference(),
         question: completed
             .receipt
             .cli_events

@@ -66,6 +66,12 @@ pub fn worker_log(root: &Path, id: &DispatchId) -> PathBuf {
     dir_of(root, id).join("worker.log")
 }
 
+/// Whether the file `name` is in the dispatch directory `dispatch_dir` (a file itself, never
+/// a link): how a request to its supervisor, or its worker's report, is left there.
+pub(crate) fn has_file(dispatch_dir: &Path, name: &str) -> bool {
+    (dispatch_dir.join(name).symlink_metadata()).is_ok_and(|m| m.is_file())
+}
+
 /// An error and its causes on one line.
 pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut out = e.to_string();

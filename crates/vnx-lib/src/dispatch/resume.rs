@@ -41,12 +41,10 @@ pub fn interrupted(data_dir: &Path, states: &[DispatchState]) -> Vec<Interrupted
             id: s.id.clone(),
             provider: s.provider.clone().unwrap_or_default(),
             model: s.model.clone(),
-            reported: data_dir
-                .join("dispatches")
-                .join(&s.id)
-                .join(crate::dispatch::supervise::signals::REPORT)
-                .symlink_metadata()
-                .is_ok_and(|m| m.is_file()),
+            reported: super::has_file(
+                &data_dir.join("dispatches").join(&s.id),
+                crate::dispatch::supervise::signals::REPORT,
+            ),
         })
         .collect()
 }
@@ -251,16 +249,8 @@ fn assignment(prompt: &str) -> Option<String> {
     let start = prompt.find("## Assignment\n")? + "## Assignment\n".len();
     let rest = &prompt[start..];
     let end = rest.find("\n## ").unwrap_or(rest.len());
-    let mut section = rest[..end].trim().to_owned();
-    if section.len() > MAX_ASSIGNMENT {
-        let mut cut = MAX_ASSIGNMENT;
-        while !section.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        section.truncate(cut);
-        section.push('…');
-    }
-    (!section.is_empty()).then_some(section)
+    let section = rest[..end].trim();
+    (!section.is_empty()).then(|| super::supervise::signals::shorten(section, MAX_ASSIGNMENT))
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use super::{Budget, WARN_PERCENT, dollars, to_millionth};
 
 /// Where a running dispatch stands against its budget's tokens and dollars, as its usage
 /// grows.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Tally {
     /// The budget's tokens; `None`: it limits dollars only.
     pub limit: Option<u64>,
@@ -65,14 +65,9 @@ impl Tally {
         if budget.tokens.is_none() && budget.cost_usd.is_none() {
             return None;
         }
-        Some(Tally {
-            limit: budget.tokens,
-            before: budget.spent_before.unwrap_or(0),
-            cost_limit: budget.cost_usd,
-            cost_before: budget.cost_before_usd.unwrap_or(0.0),
-            warned: false,
-            reached: false,
-        })
+        let mut tally = Tally::default();
+        tally.rebase(budget);
+        Some(tally)
     }
 
     /// Holds the tally to `budget` from now on (its limits and what counts before the
@@ -107,32 +102,26 @@ impl Tally {
                 .zip(cost)
                 .is_some_and(|(limit, cost)| cost >= to_millionth(limit * percent as f64 / 100.0))
         };
-        if !self.reached {
-            let which = if over_tokens(100) {
+        // The limit `percent` % of which is used, its tokens first.
+        let over = |percent: u64| {
+            if over_tokens(percent) {
                 Some(Which::Tokens)
-            } else if over_cost(100) {
-                Some(Which::Cost)
             } else {
-                None
-            };
-            if let Some(which) = which {
-                self.reached = true;
-                self.warned = true;
-                return Some(Crossed::Reached(reading(which)));
+                over_cost(percent).then_some(Which::Cost)
             }
+        };
+        if !self.reached
+            && let Some(which) = over(100)
+        {
+            self.reached = true;
+            self.warned = true;
+            return Some(Crossed::Reached(reading(which)));
         }
-        if !self.warned {
-            let which = if over_tokens(WARN_PERCENT) {
-                Some(Which::Tokens)
-            } else if over_cost(WARN_PERCENT) {
-                Some(Which::Cost)
-            } else {
-                None
-            };
-            if let Some(which) = which {
-                self.warned = true;
-                return Some(Crossed::Warning(reading(which)));
-            }
+        if !self.warned
+            && let Some(which) = over(WARN_PERCENT)
+        {
+            self.warned = true;
+            return Some(Crossed::Warning(reading(which)));
         }
         None
     }

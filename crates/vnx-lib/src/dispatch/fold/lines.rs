@@ -77,10 +77,7 @@ pub(super) fn each_checked(
     mut check: impl FnMut(&[u8]) -> bool,
     mut f: impl FnMut(LineAt<'_>),
 ) -> Result<(u64, u64, bool), LedgerError> {
-    let read_err = |source| LedgerError::Read {
-        path: path.to_owned(),
-        source,
-    };
+    let read_err = LedgerError::read(path);
     let mut file = crate::ledger::open_for_reading(path)?;
     file.seek(SeekFrom::Start(offset)).map_err(read_err)?;
     let finders: Vec<memchr::memmem::Finder<'_>> = needles
@@ -158,10 +155,7 @@ impl CiteReader {
     /// holds a complete line there (it was replaced or cut since it was read).
     pub fn read(&self, cite: Cite) -> Result<Vec<u8>, LedgerError> {
         let mut buf = vec![0u8; cite.len as usize + 1];
-        let err = |source| LedgerError::Read {
-            path: self.path.clone(),
-            source,
-        };
+        let err = LedgerError::read(&self.path);
         self.file
             .read_exact_at(&mut buf, cite.offset)
             .map_err(err)?;

@@ -197,10 +197,7 @@ pub(super) fn catch_up(
     threads: Option<usize>,
     most_new: u64,
 ) -> Result<Option<Caught>, LedgerError> {
-    let read_err = |source| LedgerError::Read {
-        path: ledger.to_owned(),
-        source,
-    };
+    let read_err = LedgerError::read(ledger);
     let file = crate::ledger::open_for_reading(ledger)?;
     let stamp = Stamp::take(&file).map_err(read_err)?;
     if stamp.size < p.offset || stamp.size - p.offset > most_new {
@@ -355,10 +352,7 @@ fn grown(
     want: Want<'_>,
     moved: bool,
 ) -> Result<Option<Verified>, LedgerError> {
-    let read_err = |source| LedgerError::Read {
-        path: ledger.to_owned(),
-        source,
-    };
+    let read_err = LedgerError::read(ledger);
     let h = &opened.head;
     let Some(c) = catch_up(ledger, Prefix::of(h), Some(o.threads), MOST_NEW)? else {
         return Ok(None);

@@ -229,10 +229,7 @@ fn from_index(
     mut st: Stored,
     moved: bool,
 ) -> Result<Option<Verified>, LedgerError> {
-    let read_err = |source| LedgerError::Read {
-        path: ledger.to_owned(),
-        source,
-    };
+    let read_err = LedgerError::read(ledger);
     let prefix = super::partial::Prefix::of_stored(&st);
     let Some(c) = super::partial::catch_up(ledger, prefix, Some(o.threads), u64::MAX)? else {
         return Ok(None);

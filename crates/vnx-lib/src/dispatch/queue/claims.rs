@@ -22,25 +22,16 @@ pub struct Claim {
     _lock: File,
 }
 
-/// Whether a claimant still holds the claim file's lock (a launch under way).
+/// Whether a claimant still holds the claim file's lock (a launch under way). The claim file
+/// is opened as a regular file only, never a link followed or a FIFO blocked on (something
+/// may plant one where claims live).
 fn launching(path: &Path) -> bool {
-    open_claim(path).is_some_and(|f| match f.try_lock_shared() {
+    let claim = crate::files::open_hostile(path).ok();
+    claim.is_some_and(|f| match f.try_lock_shared() {
         Ok(()) => false,
         Err(TryLockError::WouldBlock) => true,
         Err(TryLockError::Error(_)) => true,
     })
-}
-
-/// A claim file opened to read: a regular file only, never a link followed or a FIFO
-/// blocked on (something may plant one where claims live).
-fn open_claim(path: &Path) -> Option<File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
-        .open(path)
-        .ok()?;
-    file.metadata().ok()?.is_file().then_some(file)
 }
 
 /// The dispatch id a claim file names (bounded: an id is short), or nothing.

@@ -12,8 +12,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::{
-    Context, DispatchError, Entry, Launched, QueueDecision, QueueVerdict, claims, data_dir,
-    decision, entry, holder_alive, lock, record, start_claimed,
+    Context, DispatchError, Entry, Launched, QueueDecision, QueueVerdict, claim_and_record, claims,
+    entry, entry_decision, holder_alive, launch_claimed, lock, record,
 };
 use crate::tmux::Tmux;
 
@@ -31,7 +31,7 @@ pub struct Drained {
 /// even if another process holds it (a finishing supervisor must); else leave the drain to
 /// whoever holds it.
 pub fn recover(ctx: &Context<'_>, wait: bool) -> Result<Drained, DispatchError> {
-    let data = data_dir(ctx);
+    let data = ctx.project.data_dir();
     if !entry::any(&data) {
         return Ok(Drained::default());
     }
@@ -92,7 +92,6 @@ pub(super) fn drain_locked(ctx: &Context<'_>, data: &Path) -> Result<Drained, Di
         let held = *running
             .entry(e.provider.clone())
             .or_insert_with(|| claims::held(data, &e.provider, |o| holder_alive(data, o)).len());
-        let t = (e.priority, e.start_by.clone());
         let capacity = limit.unwrap_or(e.capacity);
         if e.expired(now) {
             close_expired(ctx, data, e, (capacity, held), &mut done)?;
@@ -129,15 +128,7 @@ pub(super) fn drain_locked(ctx: &Context<'_>, data: &Path) -> Result<Drained, Di
                 e.provider
             ),
         };
-        let admitted = decision(
-            &e.id,
-            &e.provider,
-            QueueVerdict::Admitted,
-            capacity,
-            held,
-            t,
-            why,
-        );
+        let admitted = entry_decision(&e, QueueVerdict::Admitted, (capacity, held), why);
         let base = match met {
             Some((awaited, met)) => {
                 let repo = crate::worktree::Repo::for_project(ctx.project)?;
@@ -180,16 +171,7 @@ pub(super) fn hold(
     if e.held.as_deref() == Some(why) {
         return Ok(());
     }
-    let t = (e.priority, e.start_by.clone());
-    let mut d = decision(
-        &e.id,
-        &e.provider,
-        QueueVerdict::Held,
-        capacity,
-        held,
-        t,
-        why.to_owned(),
-    );
+    let mut d = entry_decision(&e, QueueVerdict::Held, (capacity, held), why.to_owned());
     d.after = e.request.after.clone();
     record(ctx, &e.ledger, d)?;
     e.held = Some(why.to_owned());
@@ -226,15 +208,7 @@ fn close_expired(
         "its latest start time {} passed while {waited_for}",
         e.start_by.as_ref().map(|i| i.as_str()).unwrap_or("?"),
     );
-    let mut d = decision(
-        &e.id,
-        &e.provider,
-        QueueVerdict::Expired,
-        capacity,
-        held,
-        (e.priority, e.start_by.clone()),
-        why.clone(),
-    );
+    let mut d = entry_decision(&e, QueueVerdict::Expired, (capacity, held), why.clone());
     d.host = e.remote.as_ref().map(|r| r.host.clone());
     record(ctx, &e.ledger, d)?;
     entry::remove(data, &e.id);
@@ -289,7 +263,9 @@ fn start_entry(
         }
     };
     if limited {
-        start_claimed(&ctx, data, &plan, admitted)
+        // A launch that fails gives the slot back and records `failed`.
+        let claimed = claim_and_record(&ctx, data, &plan, admitted)?;
+        launch_claimed(&ctx, data, &plan, claimed)
     } else {
         record(&ctx, &e.ledger, admitted)?;
         crate::dispatch::launch(&ctx, &plan)

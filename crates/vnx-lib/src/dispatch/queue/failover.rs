@@ -26,18 +26,7 @@ pub fn next_provider(config: &Config, data: &Path, role: &str, from: &str) -> Op
 }
 
 /// Records that dispatch `id` moves from `from` (held: `why`) to `to`, its model `model`
-/// left behind.
-pub fn record(
-    ctx: &Context<'_>,
-    ledger: &Path,
-    (id, model): (&crate::ids::DispatchId, Option<&str>),
-    (from, to): (&str, &str),
-    why: &str,
-) -> Result<(), DispatchError> {
-    record_by(ctx, ledger, (id, model), (from, to), (why, None))
-}
-
-/// [`record`], naming who moved it when a person did (a limited dispatch moved by
+/// left behind, naming who moved it when a person did (`by`: a limited dispatch moved by
 /// `vnx resume ID --to`).
 pub fn record_by(
     ctx: &Context<'_>,
@@ -74,7 +63,8 @@ pub(super) fn move_entry(
         return Ok(e);
     };
     let ids = (&e.id, e.request.model.as_deref());
-    record(ctx, &e.ledger, ids, (&e.provider, &to), &hold.describe())?;
+    let why = hold.describe();
+    record_by(ctx, &e.ledger, ids, (&e.provider, &to), (&why, None))?;
     e.provider = to;
     e.request.model = None;
     super::entry::write(data, &e).map_err(super::io_err(&super::entry::dir(data)))?;

@@ -20,7 +20,7 @@ pub mod remote;
 
 use crate::ids::{DispatchId, Timestamp};
 use std::fs::File;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::{Context, DispatchError, Launched, Plan, Request, io_err, liveness};
 use crate::ledger::{Ledger, now_utc};
@@ -95,10 +95,6 @@ pub fn holder_alive(data_dir: &Path, id: &DispatchId) -> bool {
     liveness::alive(&dir, spec.as_ref().map(|s| s.worktree.as_path()), session).is_some()
 }
 
-fn data_dir(ctx: &Context<'_>) -> PathBuf {
-    ctx.project.data_dir()
-}
-
 /// Appends a signed `queue_decision`.
 fn record(ctx: &Context<'_>, ledger: &Path, d: QueueDecision) -> Result<(), DispatchError> {
     record_receipt(ctx, ledger, &receipts::write(&d))
@@ -140,6 +136,17 @@ fn decision(
     }
 }
 
+/// A decision about queued entry `e`; `(capacity, running)` of the slots it waits for.
+fn entry_decision(
+    e: &Entry,
+    verdict: QueueVerdict,
+    (capacity, running): (u32, usize),
+    reason: String,
+) -> QueueDecision {
+    let t = (e.priority, e.start_by.clone());
+    decision(&e.id, &e.provider, verdict, capacity, running, t, reason)
+}
+
 /// A decision about `plan`'s dispatch before anything was judged of slots.
 fn decision_of(plan: &Plan, verdict: QueueVerdict, ticket: &Ticket, why: String) -> QueueDecision {
     let spec = &plan.spec;
@@ -164,7 +171,7 @@ pub fn submit(
     req: &Request,
     ticket: &Ticket,
 ) -> Result<Submitted, DispatchError> {
-    let data = data_dir(ctx);
+    let data = ctx.project.data_dir();
     // A dispatch of `--after` waits for its dependencies, or starts now from their work.
     let (ready, after_waits) = after::submitted(ctx, &data, (plan, req, ticket))?;
     let plan = ready.as_deref().unwrap_or(plan);
@@ -322,7 +329,8 @@ fn submit_moved(
     let mut replanned = crate::dispatch::plan(ctx, &moved)?;
     replanned.base_ref = plan.base_ref.clone();
     let ids = (&spec.id, req.model.as_deref());
-    failover::record(ctx, &spec.ledger, ids, (spec.provider.name(), to), why)?;
+    let moves = (spec.provider.name(), to);
+    failover::record_by(ctx, &spec.ledger, ids, moves, (why, None))?;
     submit(ctx, &replanned, &moved, ticket)
 }
 
@@ -347,18 +355,6 @@ fn rejection(
             .filter(|t| *t < jiff::Timestamp::now())
             .map(|t| format!("{full} and its latest start time {} has passed", rfc3339(t)))
     }
-}
-
-/// Claims a slot for a planned dispatch, records its admission and launches it; a launch
-/// that fails gives the slot back and records `failed`. Called under the queue lock.
-fn start_claimed(
-    ctx: &Context<'_>,
-    data: &Path,
-    plan: &Plan,
-    admitted: QueueDecision,
-) -> Result<Launched, DispatchError> {
-    let claimed = claim_and_record(ctx, data, plan, admitted)?;
-    launch_claimed(ctx, data, plan, claimed)
 }
 
 /// The slot claimed (locked while the launch is under way) and the receipt to write if the
@@ -412,7 +408,7 @@ fn launch_claimed(
 /// Cancels queued dispatch `id`: removes its entry and records `cancelled`. `false` when it
 /// is not queued (it may have started meanwhile).
 pub fn cancel(ctx: &Context<'_>, id: &DispatchId) -> Result<bool, DispatchError> {
-    let data = data_dir(ctx);
+    let data = ctx.project.data_dir();
     let _held = lock(&data, true)?;
     let Some(e) = entry::read(&data, id) else {
         return Ok(false);
@@ -424,15 +420,8 @@ pub fn cancel(ctx: &Context<'_>, id: &DispatchId) -> Result<bool, DispatchError>
             claims::held(&data, &e.provider, |o| holder_alive(&data, o)).len(),
         ),
     };
-    let mut d = decision(
-        &e.id,
-        &e.provider,
-        QueueVerdict::Cancelled,
-        capacity,
-        running,
-        (e.priority, e.start_by.clone()),
-        "cancelled while queued (vnx cancel)".into(),
-    );
+    let why = "cancelled while queued (vnx cancel)".into();
+    let mut d = entry_decision(&e, QueueVerdict::Cancelled, (capacity, running), why);
     d.host = e.remote.as_ref().map(|r| r.host.clone());
     record(ctx, &e.ledger, d)?;
     entry::remove(&data, id);

@@ -11,8 +11,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use super::{
-    Context, DispatchError, Drained, QueueDecision, QueueVerdict, Ticket, decision, io_err, lock,
-    record, rejection, rfc3339,
+    Context, DispatchError, Drained, QueueDecision, QueueVerdict, Ticket, entry_decision, io_err,
+    lock, record, rejection, rfc3339,
 };
 use crate::config::HostConfig;
 use crate::dispatch::queue::entry::{self, Entry, HOSTS_LINE, QueuedRequest, RemoteEntry};
@@ -121,19 +121,11 @@ fn passed_over(e: &RemoteError) -> bool {
 fn host_decision(
     e: &Entry,
     verdict: QueueVerdict,
-    (capacity, running): (u32, usize),
+    slots: (u32, usize),
     host: &str,
     reason: String,
 ) -> QueueDecision {
-    let mut d = decision(
-        &e.id,
-        &e.provider,
-        verdict,
-        capacity,
-        running,
-        (e.priority, e.start_by.clone()),
-        reason,
-    );
+    let mut d = entry_decision(e, verdict, slots, reason);
     d.host = Some(host.to_owned());
     d
 }

@@ -10,7 +10,7 @@ use crate::ledger::{Ledger, Receipt};
 use crate::receipts::{self, EgressDecision, EgressFinding, EgressSource, EgressVerdict};
 
 use crate::dispatch::start::include::{self, Included};
-use crate::dispatch::{Context, DispatchError, Spec, attest_all};
+use crate::dispatch::{Context, DispatchError, Spec, attest_all, io_err};
 
 /// Judges what `provider` would receive: the prompt and files as they would leave. Included
 /// files are read only when the provider is not exempt.
@@ -27,10 +27,7 @@ pub(crate) fn judge(
     }
     let mut files = Vec::with_capacity(included.len());
     for f in included {
-        let data = include::read(root, f).map_err(|source| DispatchError::Io {
-            path: root.join(&f.path),
-            source,
-        })?;
+        let data = include::read(root, f).map_err(io_err(&root.join(&f.path)))?;
         files.push((f.path.clone(), data));
     }
     Ok(egress::check(policy, provider, prompt, &files))

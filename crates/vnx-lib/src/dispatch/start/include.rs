@@ -9,7 +9,7 @@ use std::path::{Component, Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use crate::dispatch::DispatchError;
+use crate::dispatch::{DispatchError, io_err};
 
 /// The file listing what to copy, at the repository root.
 pub const FILE: &str = ".worktreeinclude";
@@ -115,10 +115,7 @@ pub fn resolve(root: &Path) -> Result<Vec<Included>, DispatchError> {
             continue;
         }
         let full = root.join(&path);
-        let data = read_nofollow(&full).map_err(|source| DispatchError::Io {
-            path: full.clone(),
-            source,
-        })?;
+        let data = read_nofollow(&full).map_err(io_err(&full))?;
         out.push(Included {
             path: path.to_string_lossy().into_owned(),
             sha256: hex::encode(Sha256::digest(&data)),
@@ -213,23 +210,17 @@ pub fn copy(root: &Path, worktree: &Path, files: &[Included]) -> Result<(), Disp
     for f in files {
         let from = root.join(&f.path);
         let to = worktree.join(&f.path);
-        let io = |path: &Path| {
-            let path = path.to_owned();
-            move |source| DispatchError::Io { path, source }
-        };
-        let data = read_nofollow(&from).map_err(io(&from))?;
+        let data = read_nofollow(&from).map_err(io_err(&from))?;
         if hex::encode(Sha256::digest(&data)) != f.sha256 {
-            return Err(DispatchError::Io {
-                path: from,
-                source: std::io::Error::other("changed while the dispatch was being set up"),
-            });
+            let changed = std::io::Error::other("changed while the dispatch was being set up");
+            return Err(io_err(&from)(changed));
         }
         let mode = std::os::unix::fs::PermissionsExt::mode(
             &fs::symlink_metadata(&from)
-                .map_err(io(&from))?
+                .map_err(io_err(&from))?
                 .permissions(),
         );
-        write_beneath(worktree, Path::new(&f.path), &data, mode).map_err(io(&to))?;
+        write_beneath(worktree, Path::new(&f.path), &data, mode).map_err(io_err(&to))?;
     }
     Ok(())
 }

@@ -5,7 +5,6 @@
 //! that has ended (or never started, and whose directory is gone) is taken over.
 
 use crate::ids::DispatchId;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
@@ -93,14 +92,9 @@ pub fn release(data_dir: &Path, port: u16, id: &DispatchId) {
     }
 }
 
+/// Makes the claim `path` of dispatch `id`, private; fails if it exists.
 fn create(path: &Path, id: &DispatchId) -> std::io::Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)?;
-    f.write_all(id.as_str().as_bytes())
+    crate::files::write_private(path, id.as_str().as_bytes())
 }
 
 #[cfg(test)]

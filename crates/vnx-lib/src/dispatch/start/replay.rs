@@ -292,10 +292,7 @@ fn side(
             // The CLI's total, else input plus output (not every CLI gives a total).
             tokens: completed
                 .and_then(|c| c.receipt.token_usage.as_ref())
-                .map(|u| {
-                    u.total_tokens
-                        .unwrap_or(u.input_tokens.saturating_add(u.output_tokens))
-                }),
+                .map(crate::dispatch::budget::tokens_of),
             duration_seconds: completed.and_then(|c| c.receipt.duration_seconds),
             evidence,
             replay_of: started

@@ -48,10 +48,7 @@ pub(crate) const CONTINUE_REQUEST: &str = "continue-requested";
 
 /// Whether a pause asked to stop the dispatch whose directory is `dispatch_dir`.
 pub(crate) fn requested(dispatch_dir: &Path) -> bool {
-    dispatch_dir
-        .join(REQUEST)
-        .symlink_metadata()
-        .is_ok_and(|m| m.is_file())
+    crate::dispatch::has_file(dispatch_dir, REQUEST)
 }
 
 /// Takes the pause's request: the file removed and the supervisor's stop flag lowered, so a

@@ -133,8 +133,7 @@ impl SoFar {
     /// Keeps a cost the stream said (a finite figure at least 0; a count never goes down).
     pub(super) fn said_cost(&self, usd: f64) {
         if usd.is_finite() && usd > 0.0 {
-            let micros = (usd * 1_000_000.0).round().min(u64::MAX as f64) as u64;
-            self.cost_micros.fetch_max(micros, Ordering::Relaxed);
+            (self.cost_micros).fetch_max(crate::dispatch::state::micros(usd), Ordering::Relaxed);
         }
     }
 }

@@ -6,9 +6,9 @@ use std::fs;
 use std::time::{Duration, Instant};
 
 use crate::dispatch::{DispatchError, Spec};
+use crate::ledger::Ledger;
 use crate::ledger::attest::Attestor;
 use crate::ledger::json;
-use crate::ledger::{Ledger, now_utc};
 use crate::receipts::{self, DispatchCompleted, DispatchStatus, TeardownAction};
 use crate::sandbox::QuarantineExt;
 use crate::worktree::{CommitNote, Repo, TeardownClass, Worktree};
@@ -142,10 +142,7 @@ pub(in crate::dispatch) fn conclude(
     };
     let mut receipts = vec![receipts::write(&completed)];
     receipts.extend(corrected.as_ref().map(receipts::write));
-    let receipts: Vec<_> = receipts
-        .iter()
-        .map(|r| attestor.attest(r, &now_utc))
-        .collect();
+    let receipts = crate::dispatch::attest_all(attestor, receipts);
     // An answer the worker went on with is recorded before its end.
     crate::dispatch::answer::wait_for_answers(&spec.dispatch_dir, Duration::from_secs(10));
     let appended = keep_and_append(spec, &receipts)?;

@@ -100,8 +100,7 @@ pub(super) fn wait_out(
     let mut source = "reset";
     while Instant::now() < end {
         if let Some(cause) = stop_asked(spec, around) {
-            let moved = (spec.dispatch_dir.join(MOVE_REQUEST).symlink_metadata())
-                .is_ok_and(|m| m.is_file());
+            let moved = crate::dispatch::has_file(&spec.dispatch_dir, MOVE_REQUEST);
             let why = match cause {
                 StopCause::Cancel if moved => "moved to another CLI while it waited out a \
                                                usage limit (`vnx resume --to`); its work is \

@@ -5,7 +5,7 @@ use crate::ids::DispatchId;
 use crate::place_name::PlaceName;
 use std::path::Path;
 
-use crate::dispatch::fold::{CiteReader, DispatchRecord, Records};
+use crate::dispatch::fold::{Cite, CiteReader, DispatchRecord, Records};
 use crate::dispatch::liveness;
 use crate::ledger::LedgerError;
 use crate::receipts::{self, DispatchCompleted, DispatchCorrected};
@@ -55,26 +55,35 @@ impl Correction {
     }
 }
 
-/// Dispatch `id`'s record, folded from the lines that mention it; read under the append
-/// lock (shared), so a group commit that wrote a completion and its correction is never
-/// seen half-written.
-pub(super) fn record(
-    ledger: &Path,
-    id: &DispatchId,
-) -> Result<Option<DispatchRecord>, LedgerError> {
+/// What `read` reads of `ledger`, read under its append lock (shared), so a group commit
+/// that wrote a completion and its correction is never seen half-written.
+pub(super) fn under_append_lock<T>(ledger: &Path, read: impl FnOnce() -> T) -> T {
     let lock = std::fs::File::open(crate::ledger::lock_path(ledger)).ok();
     if let Some(lock) = &lock {
         let _ = lock.lock_shared();
     }
-    Ok(Records::read_only(ledger, &[id.as_str()])?.by_id.remove(id))
+    read()
+}
+
+/// Dispatch `id`'s record, folded from the lines that mention it (under the append lock).
+pub(super) fn record(
+    ledger: &Path,
+    id: &DispatchId,
+) -> Result<Option<DispatchRecord>, LedgerError> {
+    let mut records = under_append_lock(ledger, || Records::read_only(ledger, &[id.as_str()]))?;
+    Ok(records.by_id.remove(id))
+}
+
+/// The line `cite` names, when there is one.
+fn line_at(ledger: &Path, cite: Option<Cite>) -> Result<Option<Vec<u8>>, LedgerError> {
+    cite.map(|cite| CiteReader::open(ledger)?.read(cite))
+        .transpose()
 }
 
 /// The phantom guard's correction of a dispatch's completion, if the ledger has one.
 pub fn correction(ledger: &Path, id: &DispatchId) -> Result<Option<Correction>, LedgerError> {
-    let Some(cite) = record(ledger, id)?.and_then(|r| r.correction) else {
-        return Ok(None);
-    };
-    Ok(Some(Correction::of(CiteReader::open(ledger)?.read(cite)?)))
+    let cite = record(ledger, id)?.and_then(|r| r.correction);
+    Ok(line_at(ledger, cite)?.map(Correction::of))
 }
 
 /// The phantom guard's correction of the completion that ends the first `lines` lines of
@@ -87,15 +96,11 @@ pub(super) fn correction_after(
     lines: u64,
     offset: u64,
 ) -> Result<Option<Correction>, LedgerError> {
-    let lock = std::fs::File::open(crate::ledger::lock_path(ledger)).ok();
-    if let Some(lock) = &lock {
-        let _ = lock.lock_shared();
-    }
-    let later = Records::read_only_from(ledger, &[id.as_str()], lines, offset)?;
-    let Some(cite) = later.get(id).and_then(|r| r.correction) else {
-        return Ok(None);
-    };
-    Ok(Some(Correction::of(CiteReader::open(ledger)?.read(cite)?)))
+    let later = under_append_lock(ledger, || {
+        Records::read_only_from(ledger, &[id.as_str()], lines, offset)
+    })?;
+    let cite = later.get(id).and_then(|r| r.correction);
+    Ok(line_at(ledger, cite)?.map(Correction::of))
 }
 
 /// Whether the ledger records the dispatch's start.
@@ -113,13 +118,11 @@ pub fn remote_lost_at(
     ledger: &Path,
     id: &DispatchId,
 ) -> Result<Option<jiff::Timestamp>, LedgerError> {
-    let Some(cite) = record(ledger, id)?.and_then(|r| r.remote_lost) else {
-        return Ok(None);
-    };
-    let line = CiteReader::open(ledger)?.read(cite)?;
-    Ok(serde_json::from_slice::<serde_json::Value>(&line)
-        .ok()
-        .and_then(|v| v.get("timestamp")?.as_str()?.parse().ok()))
+    let cite = record(ledger, id)?.and_then(|r| r.remote_lost);
+    Ok(line_at(ledger, cite)?.and_then(|line| {
+        let v = serde_json::from_slice::<serde_json::Value>(&line).ok()?;
+        v.get("timestamp")?.as_str()?.parse().ok()
+    }))
 }
 
 /// The place a started dispatch runs in, when not here.
@@ -145,10 +148,7 @@ pub(super) fn alive_without_session(id: &DispatchId, worktree: Option<&str>) -> 
 
 /// The completion receipt of a dispatch, if the ledger has one.
 pub fn completion(ledger: &Path, id: &DispatchId) -> Result<Option<Vec<u8>>, LedgerError> {
-    match record(ledger, id)?.and_then(|r| r.completion) {
-        Some(cite) => Ok(Some(CiteReader::open(ledger)?.read(cite)?)),
-        None => Ok(None),
-    }
+    line_at(ledger, record(ledger, id)?.and_then(|r| r.completion))
 }
 
 /// Whether the dispatch has ended as far as this ledger knows: its completion is recorded, or

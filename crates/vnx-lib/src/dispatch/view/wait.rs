@@ -15,7 +15,7 @@ use crate::tmux::Tmux;
 
 use crate::dispatch::view::lookup::{
     Completion, Correction, alive_without_session, completion, correction, correction_after,
-    session_in,
+    session_in, under_append_lock,
 };
 
 /// How waiting for one dispatch ended.
@@ -168,15 +168,7 @@ pub fn wait_with(
     };
     let over = |settled: usize| settled == ids.len() || (any && settled > 0);
     let wanted: Vec<&str> = ids.iter().map(DispatchId::as_str).collect();
-    // Read under the append lock (shared): a group commit that wrote a completion and its
-    // correction is never seen half-written.
-    let mut records = {
-        let lock = std::fs::File::open(crate::ledger::lock_path(ledger)).ok();
-        if let Some(lock) = &lock {
-            let _ = lock.lock_shared();
-        }
-        Records::read_only(ledger, &wanted)?
-    };
+    let mut records = under_append_lock(ledger, || Records::read_only(ledger, &wanted))?;
     {
         let reader = CiteReader::open(ledger)?;
         for id in ids {
