@@ -482,14 +482,7 @@ fn row(
     branch_exists: &dyn Fn(&str) -> bool,
 ) -> [String; 8] {
     let dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
-    let age = s
-        .started_at
-        .as_deref()
-        .and_then(|t| t.parse::<jiff::Timestamp>().ok())
-        .map_or_else(
-            || "-".into(),
-            |t| crate::shown::age(now.duration_since(t).as_secs()),
-        );
+    let age = crate::shown::started_age(s.started_at.as_deref(), now, "-");
     let place = if let Some(q) = &s.queue
         && s.state == view::State::Queued
     {
