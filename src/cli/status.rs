@@ -179,24 +179,8 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             })
             .collect::<Result<_, _>>()
             .map_err(|e| CliError::new(format!("status as JSON: {e}")).exit(Exit::Bug))?;
-        listed.extend(orphans.iter().map(|o| {
-            let mut v = serde_json::json!({"orphan": true});
-            if let (Some(map), Ok(serde_json::Value::Object(found))) =
-                (v.as_object_mut(), serde_json::to_value(o))
-            {
-                map.extend(found);
-            }
-            v
-        }));
-        listed.extend(schedules.iter().map(|s| {
-            let mut v = serde_json::json!({"schedule": true});
-            if let (Some(map), Ok(serde_json::Value::Object(found))) =
-                (v.as_object_mut(), serde_json::to_value(s))
-            {
-                map.extend(found);
-            }
-            v
-        }));
+        listed.extend(orphans.iter().map(|o| tagged("orphan", o)));
+        listed.extend(schedules.iter().map(|s| tagged("schedule", s)));
         out.json(&listed)?;
         return Ok(ExitCode::SUCCESS);
     }
@@ -382,6 +366,18 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     orphan_lines(&mut out, &orphans)?;
     schedule_lines(&mut out, &schedules)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// `value`'s fields after `"tag": true`, as `--json` lists a place with no dispatch record
+/// here or a schedule among the dispatches.
+fn tagged(tag: &str, value: impl serde::Serialize) -> serde_json::Value {
+    let mut v = serde_json::json!({ tag: true });
+    if let (Some(map), Ok(serde_json::Value::Object(found))) =
+        (v.as_object_mut(), serde_json::to_value(value))
+    {
+        map.extend(found);
+    }
+    v
 }
 
 /// The places made for dispatches with no record here, a line each, and how to remove them.
