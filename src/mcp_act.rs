@@ -27,7 +27,7 @@ use vnx::ids::DispatchId;
 
 use crate::cli::CliError;
 use crate::cli::util::{context, settings};
-use crate::mcp_server::Server;
+use crate::mcp_server::{IdArgs, Server};
 
 /// The longest `wait`, in seconds.
 const MAX_WAIT: u64 = 600;
@@ -74,13 +74,6 @@ struct DispatchArgs {
     /// With `after`: wait until each is merged, and start from the base.
     #[serde(default)]
     after_merged: bool,
-}
-
-/// One dispatch.
-#[derive(Debug, Deserialize, schemars::JsonSchema)]
-struct IdArgs {
-    /// The dispatch id (D-…).
-    dispatch_id: String,
 }
 
 /// A bounded wait.
@@ -216,12 +209,7 @@ impl Server {
             context::with_desk_for(Some(socket), &actor, |desk| act(desk))
         })
         .await
-        .map_err(|e| {
-            ErrorData::internal_error(
-                format!("internal bug in vnx mcp ({e}); please report it"),
-                None,
-            )
-        })?;
+        .map_err(|e| crate::mcp_server::panicked(&e))?;
         let answer = result(done);
         self.watch_started(&answer, &ctx.peer);
         Ok(answer)

@@ -60,9 +60,9 @@ pub struct Server {
 
 /// One dispatch.
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
-struct IdArgs {
+pub(crate) struct IdArgs {
     /// The dispatch id (D-…).
-    dispatch_id: String,
+    pub(crate) dispatch_id: String,
 }
 
 /// A worker log's tail.
@@ -153,6 +153,14 @@ pub(crate) fn error(e: &McpError) -> ErrorData {
     }
 }
 
+/// The MCP error for a blocking task that did not finish: vnx's bug.
+pub(crate) fn panicked(e: &tokio::task::JoinError) -> ErrorData {
+    ErrorData::internal_error(
+        format!("internal bug in vnx mcp ({e}); please report it"),
+        None,
+    )
+}
+
 impl Server {
     /// A server over the project `settings` describe.
     pub fn new(settings: Settings) -> Server {
@@ -170,12 +178,10 @@ impl Server {
     /// run in `worker` when it runs in a dispatch's worker.
     pub fn acting(settings: Settings, allowed: &[ActTool], worker: Option<Worker>) -> Server {
         Server {
-            settings: Arc::new(settings),
             tool_router: Server::tool_router() + Server::act_router(allowed),
             worker,
             acting: true,
-            watch: Arc::default(),
-            telling: Arc::default(),
+            ..Server::new(settings)
         }
     }
 
@@ -227,10 +233,7 @@ impl Server {
         match tokio::task::spawn_blocking(move || answer(&settings)).await {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(e)) => Err(error(&e)),
-            Err(e) => Err(ErrorData::internal_error(
-                format!("internal bug in vnx mcp ({e}); please report it"),
-                None,
-            )),
+            Err(e) => Err(panicked(&e)),
         }
     }
 

@@ -1,5 +1,6 @@
 //! What the command line and the dashboard both show, worded once: a pull request's lines
-//! (`vnx show`, the dashboard's receipts view), a cell cut to its width, an age.
+//! (`vnx show`, the dashboard's receipts view), a cell cut to its width, an age, how long
+//! ago a dispatch started (`vnx status`, the dashboard, the page).
 
 use vnx::forge::watch::PrStatus;
 
@@ -51,6 +52,17 @@ pub(crate) fn fit(text: &str, width: usize) -> String {
     let mut cut: String = text.chars().take(width.saturating_sub(1)).collect();
     cut.push('…');
     cut
+}
+
+/// How long before `now` a dispatch started, by its `started_at`; `unknown` when it has
+/// none or it does not parse.
+pub(crate) fn started_age(started: Option<&str>, now: jiff::Timestamp, unknown: &str) -> String {
+    started
+        .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+        .map_or_else(
+            || unknown.to_owned(),
+            |t| age(now.as_second() - t.as_second()),
+        )
 }
 
 /// An age in the largest unit that fits (`42s`, `7m`, `3h`, `2d`).

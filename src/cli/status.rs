@@ -179,24 +179,8 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             })
             .collect::<Result<_, _>>()
             .map_err(|e| CliError::new(format!("status as JSON: {e}")).exit(Exit::Bug))?;
-        listed.extend(orphans.iter().map(|o| {
-            let mut v = serde_json::json!({"orphan": true});
-            if let (Some(map), Ok(serde_json::Value::Object(found))) =
-                (v.as_object_mut(), serde_json::to_value(o))
-            {
-                map.extend(found);
-            }
-            v
-        }));
-        listed.extend(schedules.iter().map(|s| {
-            let mut v = serde_json::json!({"schedule": true});
-            if let (Some(map), Ok(serde_json::Value::Object(found))) =
-                (v.as_object_mut(), serde_json::to_value(s))
-            {
-                map.extend(found);
-            }
-            v
-        }));
+        listed.extend(orphans.iter().map(|o| tagged("orphan", o)));
+        listed.extend(schedules.iter().map(|s| tagged("schedule", s)));
         out.json(&listed)?;
         return Ok(ExitCode::SUCCESS);
     }
@@ -384,6 +368,18 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `value`'s fields after `"tag": true`, as `--json` lists a place with no dispatch record
+/// here or a schedule among the dispatches.
+fn tagged(tag: &str, value: impl serde::Serialize) -> serde_json::Value {
+    let mut v = serde_json::json!({ tag: true });
+    if let (Some(map), Ok(serde_json::Value::Object(found))) =
+        (v.as_object_mut(), serde_json::to_value(value))
+    {
+        map.extend(found);
+    }
+    v
+}
+
 /// The places made for dispatches with no record here, a line each, and how to remove them.
 fn orphan_lines(out: &mut Out, orphans: &[vnx::remote::orphans::Found]) -> Result<(), CliError> {
     if orphans.is_empty() {
@@ -482,14 +478,7 @@ fn row(
     branch_exists: &dyn Fn(&str) -> bool,
 ) -> [String; 8] {
     let dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
-    let age = s
-        .started_at
-        .as_deref()
-        .and_then(|t| t.parse::<jiff::Timestamp>().ok())
-        .map_or_else(
-            || "-".into(),
-            |t| crate::shown::age(now.duration_since(t).as_secs()),
-        );
+    let age = crate::shown::started_age(s.started_at.as_deref(), now, "-");
     let place = if let Some(q) = &s.queue
         && s.state == view::State::Queued
     {

@@ -358,6 +358,26 @@ impl App {
         }
         self.message = None;
         self.said_at = None;
+        // A text being written: a key edits it, Esc drops it, Enter does what it is for below.
+        let max = if matches!(self.mode, Mode::Budget { .. }) {
+            40
+        } else {
+            usize::MAX
+        };
+        if let Mode::FollowUp { text, .. }
+        | Mode::Comment { text, .. }
+        | Mode::Budget { text, .. } = &mut self.mode
+        {
+            match key.code {
+                KeyCode::Esc => self.mode = Mode::Normal,
+                KeyCode::Backspace => _ = text.pop(),
+                KeyCode::Char(c) if !c.is_control() && text.len() < max => text.push(c),
+                _ => {}
+            }
+            if key.code != KeyCode::Enter {
+                return Effect::None;
+            }
+        }
         match std::mem::replace(&mut self.mode, Mode::Normal) {
             Mode::Help => Effect::None,
             Mode::Confirm(action) => {
@@ -368,69 +388,31 @@ impl App {
                     Effect::None
                 }
             }
-            Mode::FollowUp {
-                dispatch_id,
-                mut text,
-            } => {
-                match key.code {
-                    KeyCode::Esc => return Effect::None,
-                    KeyCode::Enter if !text.trim().is_empty() => {
-                        return Effect::Run(Action::FollowUp(dispatch_id, text));
-                    }
-                    KeyCode::Backspace => {
-                        text.pop();
-                    }
-                    KeyCode::Char(c) if !c.is_control() => text.push(c),
-                    _ => {}
-                }
-                self.mode = Mode::FollowUp { dispatch_id, text };
-                Effect::None
+            Mode::FollowUp { dispatch_id, text } if !text.trim().is_empty() => {
+                Effect::Run(Action::FollowUp(dispatch_id, text))
             }
             Mode::Comment {
                 dispatch_id,
                 anchor,
-                mut text,
-            } => {
-                match key.code {
-                    KeyCode::Esc => return Effect::None,
-                    KeyCode::Enter if !text.trim().is_empty() => {
-                        return Effect::Run(Action::Comment(dispatch_id, anchor, text));
+                text,
+            } if !text.trim().is_empty() => Effect::Run(Action::Comment(dispatch_id, anchor, text)),
+            Mode::Budget { dispatch_id, text } => {
+                match vnx::dispatch::budget::parse_raise(text.trim()) {
+                    Ok(r) => {
+                        let micros = vnx::dispatch::state::micros(r.usd);
+                        self.mode =
+                            Mode::Confirm(Action::RaiseBudget(dispatch_id, r.tokens, micros));
                     }
-                    KeyCode::Backspace => {
-                        text.pop();
+                    Err(e) => {
+                        self.say(format!("not a raise: {e}"));
+                        self.mode = Mode::Budget { dispatch_id, text };
                     }
-                    KeyCode::Char(c) if !c.is_control() => text.push(c),
-                    _ => {}
                 }
-                self.mode = Mode::Comment {
-                    dispatch_id,
-                    anchor,
-                    text,
-                };
                 Effect::None
             }
-            Mode::Budget {
-                dispatch_id,
-                mut text,
-            } => {
-                match key.code {
-                    KeyCode::Esc => return Effect::None,
-                    KeyCode::Enter => match vnx::dispatch::budget::parse_raise(text.trim()) {
-                        Ok(r) => {
-                            let micros = vnx::dispatch::state::micros(r.usd);
-                            self.mode =
-                                Mode::Confirm(Action::RaiseBudget(dispatch_id, r.tokens, micros));
-                            return Effect::None;
-                        }
-                        Err(e) => self.say(format!("not a raise: {e}")),
-                    },
-                    KeyCode::Backspace => {
-                        text.pop();
-                    }
-                    KeyCode::Char(c) if !c.is_control() && text.len() < 40 => text.push(c),
-                    _ => {}
-                }
-                self.mode = Mode::Budget { dispatch_id, text };
+            // Enter on an empty text: it is still being written.
+            typing @ (Mode::FollowUp { .. } | Mode::Comment { .. }) => {
+                self.mode = typing;
                 Effect::None
             }
             Mode::Normal => self.normal_key(key),

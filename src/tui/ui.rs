@@ -14,7 +14,7 @@ use ratatui::widgets::{
 };
 
 use super::app::{App, KEYS, Key, Mode, View, suggested};
-use crate::shown::{age, fit};
+use crate::shown::fit;
 use vnx::dashboard::model::{Health, Row};
 
 /// Draws the whole dashboard.
@@ -122,12 +122,7 @@ fn tokens(n: Option<u64>) -> String {
 }
 
 fn row_age(app: &App, r: &Row) -> String {
-    let since = r
-        .state
-        .started_at
-        .as_deref()
-        .and_then(|t| t.parse::<jiff::Timestamp>().ok());
-    since.map_or_else(|| "-".into(), |t| age(app.now.as_second() - t.as_second()))
+    crate::shown::started_age(r.state.started_at.as_deref(), app.now, "-")
 }
 
 /// Who runs it: the provider, with its model when `model` (and its host when remote).
@@ -575,6 +570,7 @@ fn draw_help(frame: &mut Frame<'_>, area: Rect) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::shown::age;
 
     #[test]
     fn ages_and_tokens_read_short() {

@@ -15,7 +15,7 @@ use vnx::ids::DispatchId;
 
 use super::auth::Paired;
 use super::html::{esc, page};
-use super::pages::{age_of, blocking, button_with};
+use super::pages::{blocking, button_with};
 use super::{App, plans};
 
 /// The most finished dispatches the list shows.
@@ -111,7 +111,7 @@ fn row_html(row: &Row, now: jiff::Timestamp, pr: Option<&str>, refused: Option<&
     let csrf = CSRF_MARK;
     let s = &row.state;
     let title = s.title.as_deref().unwrap_or("(no title)");
-    let age = age_of(s.started_at.as_deref(), now);
+    let age = crate::shown::started_age(s.started_at.as_deref(), now, "?");
     let cli = s.provider.as_deref().unwrap_or("?");
     let pr = pr
         .map(|pr| format!(" · <span class=\"pr\">{}</span>", esc(pr)))

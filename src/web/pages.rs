@@ -344,15 +344,6 @@ fn with_message(
     )
 }
 
-pub(super) fn age_of(started: Option<&str>, now: jiff::Timestamp) -> String {
-    started
-        .and_then(|t| t.parse::<jiff::Timestamp>().ok())
-        .map_or_else(
-            || "?".to_owned(),
-            |t| crate::shown::age(now.as_second() - t.as_second()),
-        )
-}
-
 fn dispatch_page(app: &App, p: &Paired, id: &DispatchId, said: &Said) -> Result<String, String> {
     let Some(d) = app.detail(id)? else {
         return Err(NOT_FOUND.to_owned());
@@ -372,7 +363,7 @@ fn dispatch_page(app: &App, p: &Paired, id: &DispatchId, said: &Said) -> Result<
             .map(|m| format!(" ({})", esc(m)))
             .unwrap_or_default(),
         role = esc(s.role.as_deref().unwrap_or("")),
-        age = age_of(s.started_at.as_deref(), now),
+        age = crate::shown::started_age(s.started_at.as_deref(), now, "?"),
         host = (s.place.place())
             .map(|h| format!(" · on {}", esc(&h.to_string())))
             .unwrap_or_default(),
