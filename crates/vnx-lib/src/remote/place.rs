@@ -231,6 +231,10 @@ pub struct Here<'a> {
     pub key: Option<&'a Path>,
 }
 
+/// A kind's factory (see [`Kind::place`]).
+pub(super) type Factory =
+    fn(&HostConfig, Option<&DispatchId>, Here<'_>) -> Result<Option<Box<dyn Place>>, RemoteError>;
+
 /// A kind of place, as its module registers it in `kinds`.
 pub(super) struct Kind {
     /// Its name: its section's key under a host in `.vnx/config.yaml`
@@ -242,11 +246,7 @@ pub(super) struct Kind {
     /// Its factory: the place dispatch `id` runs in on `host` (one of this kind); `id` is
     /// `None` when the place is opened by the host's name alone. `None` when `host` is not
     /// of this kind, or when it makes a place per dispatch and `id` is `None`.
-    pub place: fn(
-        host: &HostConfig,
-        id: Option<&DispatchId>,
-        here: Here<'_>,
-    ) -> Result<Option<Box<dyn Place>>, RemoteError>,
+    pub place: Factory,
     /// Its orphan listing: what the engine shows of the places the project of key `key`
     /// made on `host`, by their labels (one bounded engine call per kind of object); nothing
     /// for a kind that makes no places.
