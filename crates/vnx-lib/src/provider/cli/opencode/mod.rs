@@ -42,7 +42,7 @@ pub(crate) fn home(var: &dyn Fn(&str) -> Option<PathBuf>, home: Option<&Path>) -
         .or_else(|| Some(home?.join(".local/share/opencode")))
 }
 
-/// What it is as data (what runs through it, `ollama`, builds on it).
+/// What it is as data (what runs through it, a local model, builds on it).
 pub(crate) static FACTS: CliFacts = CliFacts {
     // `opencode --version` prints its package's version (1.18).
     npm_package: Some("opencode-ai"),
