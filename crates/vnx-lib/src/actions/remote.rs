@@ -112,7 +112,7 @@ pub fn follow_to_end(
     while crate::dispatch::view::completion(link.ledger, id)?.is_none()
         && !crate::dispatch::view::remote_lost(link.ledger, id)?
     {
-        match remote::catch_up_waiting(link, &ids, Duration::from_secs(2)) {
+        match remote::catch_up_asking(link, &ids, &[], Duration::from_secs(2)) {
             Ok(_) if down => {
                 down = false;
                 on(LinkNews::Back);

@@ -35,27 +35,17 @@ impl HostCheck {
     }
 }
 
-/// The programs looked for on the host, besides vnx: git, tmux and each built-in CLI's.
+/// The programs looked for on the host, besides vnx: git, tmux and each built-in CLI's, once
+/// (a local model runs in another CLI's program).
 fn tools() -> Vec<&'static str> {
-    let mut out: Vec<&'static str> = REQUIRED.to_vec();
-    // Each CLI's program once (a local model runs in another CLI's program).
-    for cli in crate::provider::cli::CLIS
-        .iter()
-        .filter(|c| c.separate_binary())
-    {
-        if !out.contains(&cli.program()) {
-            out.push(cli.program());
-        }
-    }
-    out
+    REQUIRED
+        .into_iter()
+        .chain(crate::provider::cli::programs())
+        .collect()
 }
 
 /// The programs that are required (the CLIs are as the dispatches need them).
 const REQUIRED: [&str; 2] = ["git", "tmux"];
-
-fn required(tool: &str) -> bool {
-    REQUIRED.contains(&tool)
-}
 
 /// Runs every check on the link's host; for a host that makes a place per dispatch, in a
 /// place made for them (a container host's: one container from its image, removed after),
@@ -129,11 +119,12 @@ fn checks(link: &Link<'_>) -> Vec<HostCheck> {
             tool.to_owned(),
         ];
         let found = link.place.run(link.place.in_clone(&probe, false), limit);
+        let optional = !REQUIRED.contains(&tool);
         let (ok, warn, detail) = match found {
             Ok(o) if o.status.success() => (true, false, o.text().replace('\n', " ")),
             Ok(_) => (
-                !required(tool),
-                !required(tool),
+                optional,
+                optional,
                 format!("{tool} is not on the host's PATH"),
             ),
             Err(e) => (false, false, e.to_string()),

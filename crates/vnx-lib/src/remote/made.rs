@@ -303,15 +303,6 @@ pub(super) fn seed(m: &dyn Made, base_ref: &str) -> Result<(), RemoteError> {
     Ok(())
 }
 
-/// `git ARGS…` in `repo`, the `ext` transport (git runs the engine's client itself, no
-/// shell) allowed for this one command only.
-pub(super) fn git(repo: &Path, args: &[&str]) -> Cmd {
-    Cmd::git()
-        .cwd(repo)
-        .args(["-c", "protocol.ext.allow=always"])
-        .args(args)
-}
-
 /// The runner, then the storage, removed: the dispatch's work is here.
 pub(super) fn remove(m: &dyn Made) -> Result<bool, RemoteError> {
     m.stop()?;

@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 
 pub use launch::{RemoteLaunched, RemoteRequest, launch};
 pub use place::Place;
-pub use sync::{CatchUp, GivenUp, Link, catch_up, catch_up_asking, catch_up_waiting};
+pub use sync::{CatchUp, GivenUp, Link, catch_up, catch_up_asking};
 
 use crate::config::HostConfig;
 use crate::ids::DispatchId;

@@ -33,8 +33,15 @@ pub trait Place: Send + Sync {
     /// reached, [`RemoteError::Gone`] when it no longer exists.
     fn run(&self, cmd: Cmd, limit: Duration) -> Result<Output, RemoteError>;
 
-    /// `git ARGS…` in `repo` with the transport to this place set up.
-    fn git(&self, repo: &Path, args: &[&str]) -> Cmd;
+    /// `git ARGS…` in `repo` with the transport to this place set up: by default the `ext`
+    /// transport of [`Place::git_url`] (git runs the engine's client itself, no shell),
+    /// allowed for this one command only.
+    fn git(&self, repo: &Path, args: &[&str]) -> Cmd {
+        Cmd::git()
+            .cwd(repo)
+            .args(["-c", "protocol.ext.allow=always"])
+            .args(args)
+    }
 
     /// The clone there as git names it, for [`Place::git`].
     fn git_url(&self) -> String;

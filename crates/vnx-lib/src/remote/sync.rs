@@ -116,24 +116,16 @@ pub struct CatchUp {
 /// Catches up with the link's host: see the module's description. `ids` are the dispatches
 /// of this machine that run there (their state is asked for).
 pub fn catch_up(link: &Link<'_>, ids: &[DispatchId]) -> Result<CatchUp, RemoteError> {
-    catch_up_waiting(link, ids, Duration::ZERO)
-}
-
-/// [`catch_up`], the host waiting up to `wait` for a new line when it has none (a long
-/// poll: one round trip tells at once when something happens there).
-pub fn catch_up_waiting(
-    link: &Link<'_>,
-    ids: &[DispatchId],
-    wait: Duration,
-) -> Result<CatchUp, RemoteError> {
-    catch_up_asking(link, ids, &[], wait)
+    catch_up_asking(link, ids, &[], Duration::ZERO)
 }
 
 /// A dispatch given up on with its host (`remote_lost`), and when it was.
 pub type GivenUp = (DispatchId, Option<jiff::Timestamp>);
 
-/// [`catch_up_waiting`], also asking after `given_up`: each one the host still runs is
-/// recorded running again (a `dispatch_resumed` after `lost`).
+/// [`catch_up`], the host waiting up to `wait` for a new line when it has none (a long poll:
+/// one round trip tells at once when something happens there), also asking after
+/// `given_up`: each one the host still runs is recorded running again (a `dispatch_resumed`
+/// after `lost`).
 pub fn catch_up_asking(
     link: &Link<'_>,
     ids: &[DispatchId],
@@ -303,10 +295,10 @@ fn settle(
     }
     for id in ids {
         if export.states.get(id.as_str()).map(String::as_str) == Some("lost")
-            && !Mirrors::read(link.ledger)?
-                .lines
-                .iter()
-                .any(|m| is_completion(&m.receipt, id))
+            && !Mirrors::read(link.ledger)?.lines.iter().any(|m| {
+                m.receipt.dispatch_id.as_ref() == Some(id)
+                    && m.receipt.remote_event_type.as_deref() == Some("dispatch_completed")
+            })
         {
             record_lost(
                 link,
@@ -517,11 +509,6 @@ const TRANSLATED: [&str; 6] = [
     "dispatch_resumed",
 ];
 
-fn is_completion(r: &RemoteReceipt, id: &DispatchId) -> bool {
-    r.dispatch_id.as_ref() == Some(id)
-        && r.remote_event_type.as_deref() == Some("dispatch_completed")
-}
-
 /// Re-attests here the mirrored host receipts about this machine's dispatches that are not
 /// yet: a completion only once its branch is fetched.
 fn translate(
@@ -621,19 +608,6 @@ fn reattest(link: &Link<'_>, r: &RemoteReceipt, record: &Record) -> Result<Recei
     Ok(link.attestor.attest(&receipt, &now_utc))
 }
 
-/// The host's tip of `name`: as its answer said, when it was asked; else as git there says.
-fn tip_of(
-    link: &Link<'_>,
-    name: &str,
-    tips: &BTreeMap<String, String>,
-    asked: bool,
-) -> Result<Option<String>, RemoteError> {
-    if asked {
-        return Ok(tips.get(name).cloned());
-    }
-    link.place.tip(&link.project.root, name)
-}
-
 /// Whether the local `name` already points at `commit`.
 fn have(link: &Link<'_>, name: &str, commit: &str) -> bool {
     git2::Repository::open(&link.project.root)
@@ -702,7 +676,13 @@ fn fetch_branch(
         .iter()
         .any(|id| branch.strip_prefix("dispatch/") == Some(id.as_str()));
     let branch = format!("refs/heads/{branch}");
-    let Some(tip) = tip_of(link, &branch, tips, answered)? else {
+    // The host's tip: as its answer said, when it was asked; else as git there says.
+    let tip = if answered {
+        tips.get(&branch).cloned()
+    } else {
+        link.place.tip(&link.project.root, &branch)?
+    };
+    let Some(tip) = tip else {
         return Ok(());
     };
     if have(link, &branch, &tip) {

@@ -99,29 +99,30 @@ impl SoFar {
         if let Ok(mut waiting) = self.waiting_on.lock() {
             *waiting = p.waiting_on_so_far();
         }
-        if let Some(u) = p.usage_so_far().filter(|u| u.implausible().is_none()) {
+        let s = p.so_far();
+        if let Some(u) = s.usage.as_ref().filter(|u| u.implausible().is_none()) {
             let n = budget::tokens_of(u);
             self.tokens.fetch_max(n, Ordering::Relaxed);
             if let Ok(mut usage) = self.usage.lock() {
                 *usage = Some(u.clone());
             }
         }
-        if let Some(id) = p.session_so_far() {
+        if let Some(id) = s.session_id.as_deref() {
             let _ = self.session.set(id.to_owned());
         }
-        if let Some(model) = p.model_so_far() {
+        if let Some(model) = s.model.as_deref() {
             let _ = self.model.set(model.chars().take(200).collect());
         }
-        if let Some(usd) = p.cost_so_far() {
+        if let Some(usd) = s.cost_usd {
             self.said_cost(usd);
         }
-        if p.ended_so_far() {
+        if s.verdict.is_some() {
             self.ended.store(true, Ordering::Relaxed);
         }
         if let Ok(mut limit) = self.limit.lock()
-            && limit.as_ref() != p.usage_limit_so_far()
+            && limit.as_ref() != s.usage_limit.as_ref()
         {
-            *limit = p.usage_limit_so_far().cloned();
+            *limit = s.usage_limit.clone();
         }
     }
 

@@ -83,37 +83,13 @@ impl EventParser {
             .unwrap_or_default()
     }
 
-    /// The token usage the events fed so far record (a running worker's budget, ADR 0094);
-    /// `None` before any.
-    pub fn usage_so_far(&self) -> Option<&Usage> {
-        self.summary.usage.as_ref()
-    }
-
-    /// The model the events fed so far name, if one.
-    pub fn model_so_far(&self) -> Option<&str> {
-        self.summary.model.as_deref()
-    }
-
-    /// The cost in US dollars the events fed so far record, if one (a CLI that records its
-    /// cost as it runs, or only in its closing event; ADR 0098).
-    pub fn cost_so_far(&self) -> Option<f64> {
-        self.summary.cost_usd
-    }
-
-    /// Whether the events fed so far closed the run (the CLI's own verdict was said).
-    pub fn ended_so_far(&self) -> bool {
-        self.summary.verdict.is_some()
-    }
-
-    /// The usage limit the events fed so far say the CLI met and has not got past (a turn
-    /// that completes after it clears it), if one (ADR 0117).
-    pub fn usage_limit_so_far(&self) -> Option<&crate::receipts::cli_events::UsageLimit> {
-        self.summary.usage_limit.as_ref()
-    }
-
-    /// The session the events fed so far name, if one.
-    pub fn session_so_far(&self) -> Option<&str> {
-        self.summary.session_id.as_deref()
+    /// What the events fed so far record (a running worker's budget, ADR 0094): its token
+    /// usage, model, session, cost (a CLI that records its cost as it runs, or only in its
+    /// closing event; ADR 0098), whether they closed the run (the CLI's own verdict was said)
+    /// and the usage limit the CLI met and has not got past (a turn that completes after it
+    /// clears it; ADR 0117).
+    pub fn so_far(&self) -> &StreamSummary {
+        &self.summary
     }
 
     /// Ends the stream (a final line without newline counts) and returns the summary.

@@ -129,12 +129,9 @@ fn var(env: &[(OsString, OsString)], name: &str) -> Option<PathBuf> {
 /// fails this is neither recorded nor resumed, so it can never reach a CLI's argv as an
 /// option.
 pub fn valid_id(provider: &str, id: &str) -> bool {
-    match Provider::parse(provider) {
-        Ok(p) => cli::of(p)
-            .sessions()
-            .map_or_else(|| cli::session::valid_other_id(id), |s| s.valid_id(id)),
-        Err(_) => cli::session::valid_other_id(id),
-    }
+    cli::named(provider)
+        .and_then(|c| c.sessions())
+        .map_or_else(|| cli::session::valid_other_id(id), |s| s.valid_id(id))
 }
 
 /// A fresh session id for a CLI that lets vnx choose it: a random (version 4) UUID.

@@ -48,10 +48,7 @@ impl Ssh {
                 &hex::encode(digest)[..12]
             ));
         }
-        crate::files::private_dir(&control_dir).map_err(|source| RemoteError::Io {
-            path: control_dir.clone(),
-            source,
-        })?;
+        crate::files::private_dir(&control_dir).map_err(crate::remote::io(&control_dir))?;
         check_private(&control_dir)?;
         Ok(Ssh {
             host: host.clone(),
@@ -171,20 +168,14 @@ impl Place for Ssh {
 /// master socket in it is a logged-in shell on the host.
 fn check_private(dir: &Path) -> Result<(), RemoteError> {
     use std::os::unix::fs::MetadataExt;
-    let meta = std::fs::symlink_metadata(dir).map_err(|source| RemoteError::Io {
-        path: dir.to_owned(),
-        source,
-    })?;
+    let meta = std::fs::symlink_metadata(dir).map_err(crate::remote::io(dir))?;
     if !meta.is_dir()
         || meta.uid() != rustix::process::geteuid().as_raw()
         || meta.mode() & 0o077 != 0
     {
-        return Err(RemoteError::Io {
-            path: dir.to_owned(),
-            source: std::io::Error::other(
-                "the ssh control directory must be a directory of this user, mode 0700",
-            ),
-        });
+        return Err(crate::remote::io(dir)(std::io::Error::other(
+            "the ssh control directory must be a directory of this user, mode 0700",
+        )));
     }
     Ok(())
 }

@@ -108,12 +108,9 @@ impl Container {
                 None => login.from,
                 Some(bytes) => {
                     let to = self.logins_dir().join(&login.rel);
-                    let io = |source| RemoteError::Io {
-                        path: to.clone(),
-                        source,
-                    };
-                    crate::files::private_dir(to.parent().unwrap_or(&to)).map_err(io)?;
-                    crate::files::write_atomic_private(&to, bytes, false).map_err(io)?;
+                    let io = crate::remote::io;
+                    crate::files::private_dir(to.parent().unwrap_or(&to)).map_err(io(&to))?;
+                    crate::files::write_atomic_private(&to, bytes, false).map_err(io(&to))?;
                     to
                 }
             };
@@ -503,13 +500,8 @@ impl Place for Container {
         )
     }
 
-    /// Over `ext::ENGINE exec -i NAME %S CLONE` (git runs the engine itself, no shell); the
-    /// `ext` transport allowed for this one command only.
-    fn git(&self, repo: &Path, args: &[&str]) -> Cmd {
-        made::git(repo, args)
-    }
-
-    /// The exec's words as `ext::` takes them, joined by spaces.
+    /// `ext::ENGINE exec -i NAME %S CLONE` (git runs the engine itself, no shell): the
+    /// exec's words as `ext::` takes them, joined by spaces.
     fn git_url(&self) -> String {
         let argv = ["%S", MADE_CLONE].map(String::from);
         format!("ext::{}", self.exec_as(&argv, false, None, None).display())

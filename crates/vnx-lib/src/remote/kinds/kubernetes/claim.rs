@@ -163,10 +163,9 @@ impl Pod {
     pub(super) fn delete_claim(&self) -> Result<(), RemoteError> {
         self.delete(KIND, &self.object, FOREGROUND)?;
         match std::fs::remove_file(self.claimed_file()) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(RemoteError::Io {
-                path: self.claimed_file(),
-                source: e,
-            }),
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(crate::remote::io(&self.claimed_file())(e))
+            }
             _ => Ok(()),
         }
     }

@@ -160,17 +160,12 @@ impl Pod {
         }
         let mut data = BTreeMap::new();
         for (login, key) in files {
-            let bytes =
-                match login.part {
-                    Some(part) => part,
-                    // Bounded again: a file that grew since is refused, not carried whole.
-                    None => crate::files::read_bounded(&login.from, MAX_LOGINS_BYTES).map_err(
-                        |source| RemoteError::Io {
-                            path: login.from,
-                            source,
-                        },
-                    )?,
-                };
+            let bytes = match login.part {
+                Some(part) => part,
+                // Bounded again: a file that grew since is refused, not carried whole.
+                None => crate::files::read_bounded(&login.from, MAX_LOGINS_BYTES)
+                    .map_err(crate::remote::io(&login.from))?,
+            };
             data.insert(key, k8s_openapi::ByteString(bytes));
         }
         let mut metadata = self.metadata();
@@ -580,14 +575,9 @@ impl Place for Pod {
         made::run(self, cmd, limit, |code| code != 0, |_| false)
     }
 
-    /// Over `ext::kubectl … exec -i POD -c worker -- %S CLONE` (git runs kubectl itself, no
-    /// shell); the `ext` transport allowed for this one command only.
-    fn git(&self, repo: &Path, args: &[&str]) -> Cmd {
-        made::git(repo, args)
-    }
-
-    /// The exec's words as `ext::` takes them, joined by spaces (the host's values hold
-    /// none: `config/hosts/kubernetes`).
+    /// `ext::kubectl … exec -i POD -c worker -- %S CLONE` (git runs kubectl itself, no
+    /// shell): the exec's words as `ext::` takes them, joined by spaces (the host's values
+    /// hold none: `config/hosts/kubernetes`).
     fn git_url(&self) -> String {
         let argv = ["%S", MADE_CLONE].map(String::from);
         format!("ext::{}", self.exec_in(&argv, false).display())
