@@ -27,10 +27,7 @@ pub struct DispatchState {
     #[borsh(skip)]
     pub status: &'static str,
     /// How it ended, once it did (`done`, `failed`, …; a correction's status).
-    #[borsh(
-        serialize_with = "crate::dispatch::state::ser_json",
-        deserialize_with = "crate::dispatch::state::de_json"
-    )]
+    #[borsh(serialize_with = "ser_json", deserialize_with = "de_json")]
     pub completion: Option<DispatchStatus>,
     /// Whether its branch was merged (`merge_completed`) or released (`worktree_released`).
     pub landed: Option<Landed>,
@@ -63,10 +60,7 @@ pub struct DispatchState {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub plan_sha256: Option<String>,
     /// What teardown found, once it completed.
-    #[borsh(
-        serialize_with = "crate::dispatch::state::ser_json",
-        deserialize_with = "crate::dispatch::state::de_json"
-    )]
+    #[borsh(serialize_with = "ser_json", deserialize_with = "de_json")]
     pub teardown_class: Option<TeardownClass>,
     /// Its branch.
     pub branch: Option<String>,
@@ -115,32 +109,20 @@ pub struct DispatchState {
     pub budget: Option<BudgetNote>,
     /// While it is blocked: what it waits for.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[borsh(
-        serialize_with = "crate::dispatch::state::ser_json",
-        deserialize_with = "crate::dispatch::state::de_json"
-    )]
+    #[borsh(serialize_with = "ser_json", deserialize_with = "de_json")]
     pub blocked: Option<crate::receipts::DispatchBlocked>,
     /// While it runs with its turn ended but background work it started still running: what
     /// it waits on (ADR 0096).
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[borsh(
-        serialize_with = "crate::dispatch::state::ser_json",
-        deserialize_with = "crate::dispatch::state::de_json"
-    )]
+    #[borsh(serialize_with = "ser_json", deserialize_with = "de_json")]
     pub background: Option<crate::receipts::DispatchBackground>,
     /// While its worker waits out a usage limit: the limit and when it goes on (ADR 0117).
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[borsh(
-        serialize_with = "crate::dispatch::state::ser_json",
-        deserialize_with = "crate::dispatch::state::de_json"
-    )]
+    #[borsh(serialize_with = "ser_json", deserialize_with = "de_json")]
     pub limited: Option<crate::receipts::DispatchLimited>,
     /// While a pause holds its stopped worker (ADR 0119).
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[borsh(
-        serialize_with = "crate::dispatch::state::ser_json",
-        deserialize_with = "crate::dispatch::state::de_json"
-    )]
+    #[borsh(serialize_with = "ser_json", deserialize_with = "de_json")]
     pub paused: Option<crate::receipts::DispatchPaused>,
     /// While it is queued (or once its wait ended without a start): its place in the queue.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -215,10 +197,7 @@ pub struct Accepted {
     /// The commit accepted (the branch's tip then).
     pub head_commit: CommitId,
     /// How the dispatch had ended before (`needs_input`, `failed`, …).
-    #[borsh(
-        serialize_with = "crate::dispatch::state::ser_json",
-        deserialize_with = "crate::dispatch::state::de_json"
-    )]
+    #[borsh(serialize_with = "ser_json", deserialize_with = "de_json")]
     pub previous_status: DispatchStatus,
     /// What the person said (`--note`), as recorded (render it escaped).
     pub note: Option<String>,
