@@ -4,7 +4,7 @@
 
 use crate::ids::{CommitId, DispatchId, Timestamp};
 
-use crate::ledger::json::{self, Value};
+use crate::ledger::json::{Value, object_of_line};
 use crate::place_name::Where;
 use crate::receipts::{DispatchStarted, DispatchStatus};
 use crate::worktree::TeardownClass;
@@ -374,7 +374,7 @@ impl Proof {
     /// The proof a line gives (`signing`: a receipt at or before it is signed).
     pub(crate) fn of(line: u64, bytes: Vec<u8>, signing: bool) -> Proof {
         use sha2::Digest;
-        let o = parse(&bytes);
+        let o = object_of_line(&bytes);
         Proof {
             event_type: o
                 .as_ref()
@@ -420,8 +420,9 @@ pub fn mark_verified(
                 && p.signing
                 && attest::is_attested_kind(&p.event_type)
             {
-                p.attested =
-                    Some(parse(&p.bytes).is_some_and(|o| attest::check(&o, keys).is_valid()));
+                p.attested = Some(
+                    object_of_line(&p.bytes).is_some_and(|o| attest::check(&o, keys).is_valid()),
+                );
             }
             // A line appended after the verification was not verified.
             ok = p.line < first_bad && p.line <= report.lines && p.attested != Some(false);
@@ -673,14 +674,6 @@ pub(crate) fn de_json<T: serde::de::DeserializeOwned, R: std::io::Read>(
 ) -> std::io::Result<T> {
     let bytes: Vec<u8> = borsh::BorshDeserialize::deserialize_reader(r)?;
     serde_json::from_slice(&bytes).map_err(std::io::Error::other)
-}
-
-/// A line read as a JSON object (in any tool's format).
-pub(crate) fn parse(line: &[u8]) -> Option<json::Object<'static>> {
-    match json::parse(std::str::from_utf8(line).ok()?.trim(), json::Mode::Python).ok()? {
-        Value::Object(o) => Some(o.into_owned()),
-        _ => None,
-    }
 }
 
 #[expect(

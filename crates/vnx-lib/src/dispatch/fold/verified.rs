@@ -454,7 +454,7 @@ pub(super) fn proofs(
             continue;
         }
         let bytes = reader.read(c)?;
-        let o = super::parse(&bytes);
+        let o = crate::ledger::json::object_of_line(&bytes);
         let event_type = o
             .as_ref()
             .and_then(|o| o.get("event_type"))
