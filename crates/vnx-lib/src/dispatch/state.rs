@@ -4,7 +4,7 @@
 
 use crate::ids::{CommitId, DispatchId, Timestamp};
 
-use crate::ledger::json::{self, Value};
+use crate::ledger::json::{Value, object_of_line};
 use crate::place_name::Where;
 use crate::receipts::{DispatchStarted, DispatchStatus};
 use crate::worktree::TeardownClass;
@@ -27,10 +27,7 @@ pub struct DispatchState {
     #[borsh(skip)]
     pub status: &'static str,
     /// How it ended, once it did (`done`, `failed`, …; a correction's status).
-    #[borsh(
-        serialize_with = "crate::dispatch::state::ser_json",
-        deserialize_with = "crate::dispatch::state::de_json"
-    )]
+    #[borsh(serialize_with = "ser_json", deserialize_with = "de_json")]
     pub completion: Option<DispatchStatus>,
     /// Whether its branch was merged (`merge_completed`) or released (`worktree_released`).
     pub landed: Option<Landed>,
@@ -63,10 +60,7 @@ pub struct DispatchState {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub plan_sha256: Option<String>,
     /// What teardown found, once it completed.
-    #[borsh(
-        serialize_with = "crate::dispatch::state::ser_json",
-        deserialize_with = "crate::dispatch::state::de_json"
-    )]
+    #[borsh(serialize_with = "ser_json", deserialize_with = "de_json")]
     pub teardown_class: Option<TeardownClass>,
     /// Its branch.
     pub branch: Option<String>,
@@ -115,32 +109,20 @@ pub struct DispatchState {
     pub budget: Option<BudgetNote>,
     /// While it is blocked: what it waits for.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[borsh(
-        serialize_with = "crate::dispatch::state::ser_json",
-        deserialize_with = "crate::dispatch::state::de_json"
-    )]
+    #[borsh(serialize_with = "ser_json", deserialize_with = "de_json")]
     pub blocked: Option<crate::receipts::DispatchBlocked>,
     /// While it runs with its turn ended but background work it started still running: what
     /// it waits on (ADR 0096).
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[borsh(
-        serialize_with = "crate::dispatch::state::ser_json",
-        deserialize_with = "crate::dispatch::state::de_json"
-    )]
+    #[borsh(serialize_with = "ser_json", deserialize_with = "de_json")]
     pub background: Option<crate::receipts::DispatchBackground>,
     /// While its worker waits out a usage limit: the limit and when it goes on (ADR 0117).
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[borsh(
-        serialize_with = "crate::dispatch::state::ser_json",
-        deserialize_with = "crate::dispatch::state::de_json"
-    )]
+    #[borsh(serialize_with = "ser_json", deserialize_with = "de_json")]
     pub limited: Option<crate::receipts::DispatchLimited>,
     /// While a pause holds its stopped worker (ADR 0119).
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[borsh(
-        serialize_with = "crate::dispatch::state::ser_json",
-        deserialize_with = "crate::dispatch::state::de_json"
-    )]
+    #[borsh(serialize_with = "ser_json", deserialize_with = "de_json")]
     pub paused: Option<crate::receipts::DispatchPaused>,
     /// While it is queued (or once its wait ended without a start): its place in the queue.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -215,10 +197,7 @@ pub struct Accepted {
     /// The commit accepted (the branch's tip then).
     pub head_commit: CommitId,
     /// How the dispatch had ended before (`needs_input`, `failed`, …).
-    #[borsh(
-        serialize_with = "crate::dispatch::state::ser_json",
-        deserialize_with = "crate::dispatch::state::de_json"
-    )]
+    #[borsh(serialize_with = "ser_json", deserialize_with = "de_json")]
     pub previous_status: DispatchStatus,
     /// What the person said (`--note`), as recorded (render it escaped).
     pub note: Option<String>,
@@ -395,7 +374,7 @@ impl Proof {
     /// The proof a line gives (`signing`: a receipt at or before it is signed).
     pub(crate) fn of(line: u64, bytes: Vec<u8>, signing: bool) -> Proof {
         use sha2::Digest;
-        let o = parse(&bytes);
+        let o = object_of_line(&bytes);
         Proof {
             event_type: o
                 .as_ref()
@@ -441,8 +420,9 @@ pub fn mark_verified(
                 && p.signing
                 && attest::is_attested_kind(&p.event_type)
             {
-                p.attested =
-                    Some(parse(&p.bytes).is_some_and(|o| attest::check(&o, keys).is_valid()));
+                p.attested = Some(
+                    object_of_line(&p.bytes).is_some_and(|o| attest::check(&o, keys).is_valid()),
+                );
             }
             // A line appended after the verification was not verified.
             ok = p.line < first_bad && p.line <= report.lines && p.attested != Some(false);
@@ -694,14 +674,6 @@ pub(crate) fn de_json<T: serde::de::DeserializeOwned, R: std::io::Read>(
 ) -> std::io::Result<T> {
     let bytes: Vec<u8> = borsh::BorshDeserialize::deserialize_reader(r)?;
     serde_json::from_slice(&bytes).map_err(std::io::Error::other)
-}
-
-/// A line read as a JSON object (in any tool's format).
-pub(crate) fn parse(line: &[u8]) -> Option<json::Object<'static>> {
-    match json::parse(std::str::from_utf8(line).ok()?.trim(), json::Mode::Python).ok()? {
-        Value::Object(o) => Some(o.into_owned()),
-        _ => None,
-    }
 }
 
 #[expect(

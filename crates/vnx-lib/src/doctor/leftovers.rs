@@ -263,14 +263,17 @@ fn holds_nothing_new(
     pushed || landed
 }
 
-/// Non-zero counts as "n what" phrases, joined.
-fn parts(items: &[(usize, &str)]) -> String {
-    items
-        .iter()
+/// Non-zero counts as "n what" phrases, joined; `none` when every count is zero.
+fn parts(items: &[(usize, &str)], none: String) -> String {
+    let said: Vec<String> = (items.iter())
         .filter(|(n, _)| *n > 0)
         .map(|(n, what)| format!("{n} {what}"))
-        .collect::<Vec<_>>()
-        .join("; ")
+        .collect();
+    if said.is_empty() {
+        none
+    } else {
+        said.join("; ")
+    }
 }
 
 /// What the worktrees and branches checks judge, read before the ledger (see [`checks`]):
@@ -424,19 +427,15 @@ fn worktrees(root: &Path, seen: &Seen, by_id: &States<'_>) -> Check {
             hint,
         );
     }
-    let found = parts(&[
-        (running, "in use by running dispatches"),
-        (kept, "kept on purpose (dirty work, locked for review)"),
-        (lost, "of lost dispatches (see dispatches)"),
-    ]);
-    Check::pass(
-        NAME,
-        if found.is_empty() {
-            format!("none under {DATA_DIR}/worktrees")
-        } else {
-            found
-        },
-    )
+    let found = parts(
+        &[
+            (running, "in use by running dispatches"),
+            (kept, "kept on purpose (dirty work, locked for review)"),
+            (lost, "of lost dispatches (see dispatches)"),
+        ],
+        format!("none under {DATA_DIR}/worktrees"),
+    );
+    Check::pass(NAME, found)
 }
 
 fn branches(root: &Path, seen: &Seen, by_id: &States<'_>) -> Check {
@@ -481,22 +480,18 @@ fn branches(root: &Path, seen: &Seen, by_id: &States<'_>) -> Check {
              `git log BRANCH`, then `git branch -D BRANCH`",
         );
     }
-    let found = parts(&[
-        (committed, "kept on purpose (committed work)"),
-        (dirty, "kept on purpose (dirty worktree)"),
-        (running, "of running dispatches"),
-        (lost, "of lost dispatches (see dispatches)"),
-        (other, "of dispatches that ended before teardown"),
-        (unknown, "not on the ledger"),
-    ]);
-    Check::pass(
-        NAME,
-        if found.is_empty() {
-            "no dispatch/* branches".to_owned()
-        } else {
-            found
-        },
-    )
+    let found = parts(
+        &[
+            (committed, "kept on purpose (committed work)"),
+            (dirty, "kept on purpose (dirty worktree)"),
+            (running, "of running dispatches"),
+            (lost, "of lost dispatches (see dispatches)"),
+            (other, "of dispatches that ended before teardown"),
+            (unknown, "not on the ledger"),
+        ],
+        "no dispatch/* branches".to_owned(),
+    );
+    Check::pass(NAME, found)
 }
 
 fn sessions(root: &Path, tmux: &Tmux, live: &Option<Vec<String>>, by_id: &States<'_>) -> Check {
@@ -565,13 +560,9 @@ fn dispatches(root: &Path, states: &[DispatchState]) -> Check {
         .filter(|s| s.state == State::Lost)
         .map(|s| {
             // Whether its worker left a report (its seal is checked by `vnx recover`).
-            let reported = root
-                .join(DATA_DIR)
-                .join("dispatches")
-                .join(&s.id)
-                .join(crate::dispatch::supervise::signals::REPORT)
-                .symlink_metadata()
-                .is_ok_and(|m| m.is_file());
+            let dir = crate::dispatch::dir_of(root, &s.id);
+            let reported =
+                crate::dispatch::has_file(&dir, crate::dispatch::supervise::signals::REPORT);
             // Whether its supervisor could not commit the reported work for want of space.
             let uncommitted = root
                 .join(DATA_DIR)

@@ -13,18 +13,12 @@ use crate::tmux::Tmux;
 /// some (or they cannot be looked for), as the other leftovers.
 pub(super) fn unfollowed(ledger: &Path, key: Option<&Path>, tmux: &Tmux) -> Option<Check> {
     const NAME: &str = "resumes";
-    let found = find(ledger, key, tmux, |states, trusted| {
+    let found = find((NAME, "resumes"), ledger, key, tmux, |states, trusted| {
         resume::closed_for_resume(ledger, states, trusted)
     });
     let found = match found? {
         Ok(found) => found,
-        Err(e) => {
-            return Some(Check::warn(
-                NAME,
-                format!("cannot look for interrupted resumes: {e}"),
-                "run `vnx audit-chain verify`",
-            ));
-        }
+        Err(warn) => return Some(warn),
     };
     let ids: Vec<String> = found
         .iter()
@@ -53,18 +47,12 @@ pub(super) fn unfollowed(ledger: &Path, key: Option<&Path>, tmux: &Tmux) -> Opti
 /// only when there are some (or they cannot be looked for).
 pub(super) fn unmoved(ledger: &Path, key: Option<&Path>, tmux: &Tmux) -> Option<Check> {
     const NAME: &str = "moves";
-    let found = find(ledger, key, tmux, |states, trusted| {
+    let found = find((NAME, "moves"), ledger, key, tmux, |states, trusted| {
         crate::actions::limit_move::unfinished(ledger, states, trusted)
     });
     let found = match found? {
         Ok(found) => found,
-        Err(e) => {
-            return Some(Check::warn(
-                NAME,
-                format!("cannot look for interrupted moves: {e}"),
-                "run `vnx audit-chain verify`",
-            ));
-        }
+        Err(warn) => return Some(warn),
     };
     let first = found.first()?;
     let said: Vec<String> = (found.iter())
@@ -84,26 +72,31 @@ pub(super) fn unmoved(ledger: &Path, key: Option<&Path>, tmux: &Tmux) -> Option<
     ))
 }
 
-/// What `look` finds among the ledger's dispatches with the keys it trusts, or why it could
-/// not look; `None` without a ledger.
+/// What `look` finds among the ledger's dispatches with the keys it trusts, or check
+/// `name`'s warning that it could not look for interrupted `what`; `None` without a ledger.
 fn find<T, E: std::fmt::Display>(
+    (name, what): (&str, &str),
     ledger: &Path,
     key: Option<&Path>,
     tmux: &Tmux,
     look: impl FnOnce(&[view::DispatchState], &[[u8; 32]]) -> Result<T, E>,
-) -> Option<Result<T, String>> {
+) -> Option<Result<T, Check>> {
     if !ledger.is_file() {
         return None;
     }
-    let trusted = match super::reach::trusted(ledger, key) {
-        Ok(trusted) => trusted,
-        Err(e) => return Some(Err(e.to_string())),
-    };
-    Some(
-        view::list(ledger, tmux)
+    let found = match super::reach::trusted(ledger, key) {
+        Ok(trusted) => view::list(ledger, tmux)
             .map_err(|e| e.to_string())
             .and_then(|states| look(&states, &trusted).map_err(|e| e.to_string())),
-    )
+        Err(e) => Err(e.to_string()),
+    };
+    Some(found.map_err(|e| {
+        Check::warn(
+            name,
+            format!("cannot look for interrupted {what}: {e}"),
+            "run `vnx audit-chain verify`",
+        )
+    }))
 }
 
 /// `pauses`: the pauses `vnx pause` set that still hold launches; shown only when one does.

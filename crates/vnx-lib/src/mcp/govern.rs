@@ -123,7 +123,7 @@ pub fn gates(s: &Settings, id: &str) -> Result<serde_json::Value, McpError> {
     }))?;
     let report = lines.into_iter().next();
     let report_attested = report.as_ref().map(|l| {
-        crate::dispatch::state::parse(l)
+        crate::ledger::json::object_of_line(l)
             .is_some_and(|o| crate::ledger::attest::check(&o, &trusted).is_valid())
     });
     let value = serde_json::json!({

@@ -12,10 +12,10 @@ use super::{Due, Last, ScheduleError, due_one, recorded};
 use crate::actions::Desk;
 use crate::actions::start::{self, Note};
 use crate::config::{CatchUp, Config, Overlap, Schedule};
-use crate::dispatch::Request;
 use crate::dispatch::fold::Records;
 use crate::dispatch::queue::{Submitted, Ticket};
 use crate::dispatch::view::{Sessions, State, states_of};
+use crate::dispatch::{Request, error_chain};
 use crate::ids::{DispatchId, Timestamp};
 use crate::ledger::{Ledger, now_utc};
 use crate::receipts::{self, ScheduleFired, ScheduleSkip, ScheduleSkipped};
@@ -331,18 +331,6 @@ impl Run<'_> {
             Err(e) => Err(error_chain(&e)),
         }
     }
-}
-
-/// An error and its causes, on one line.
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        text.push_str(": ");
-        text.push_str(&c.to_string());
-        cause = c.source();
-    }
-    text
 }
 
 /// The request of `name`'s dispatch `id`: `base` with the schedule's task, completed from

@@ -110,6 +110,14 @@ pub struct Sealed {
     pub cursor: u64,
 }
 
+impl Sealed {
+    /// Whether the ledger showing stamp `now` is, byte for byte, the one this prefix was
+    /// read from through its last byte, `offset`: its stamp then holds.
+    pub fn unchanged(&self, offset: u64, now: Option<&Stamp>) -> bool {
+        (self.stamp.as_ref().zip(now)).is_some_and(|(s, n)| s.holds(n) && s.size == offset)
+    }
+}
+
 /// What the index holds, whole.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Stored {
@@ -266,12 +274,7 @@ pub fn current(path: &Path, attestor: &Attestor, ledger: &Path) -> Option<Opened
     let opened = open(path, attestor)?;
     let file = crate::ledger::open_for_reading(ledger).ok()?;
     let now = super::stamp::Stamp::take(&file).ok()?;
-    if opened
-        .head
-        .prefix
-        .stamp
-        .is_some_and(|s| s.holds(&now) && s.size == opened.head.offset)
-    {
+    if opened.head.prefix.unchanged(opened.head.offset, Some(&now)) {
         return Some(opened);
     }
     super::partial::caught_up(ledger, opened)
@@ -567,7 +570,7 @@ fn fixed_for(attestor: &Attestor, head: &[u8], at: u64) -> [u8; 48] {
     let mut fixed = [0u8; 48];
     fixed[32..40].copy_from_slice(&(head.len() as u64).to_le_bytes());
     fixed[40..].copy_from_slice(&at.to_le_bytes());
-    let tag = mac(attestor, &fixed[32..], head);
+    let tag = *keyed(attestor, &fixed[32..], head).as_bytes();
     fixed[..32].copy_from_slice(&tag);
     fixed
 }
@@ -773,10 +776,6 @@ fn keyed(attestor: &Attestor, len: &[u8], head: &[u8]) -> blake3::Hash {
     m.update(len);
     m.update(head);
     m.finalize()
-}
-
-fn mac(attestor: &Attestor, len: &[u8], head: &[u8]) -> [u8; 32] {
-    *keyed(attestor, len, head).as_bytes()
 }
 
 fn mac_ok(attestor: &Attestor, len: &[u8], head: &[u8], tag: &[u8]) -> bool {

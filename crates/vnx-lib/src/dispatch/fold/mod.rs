@@ -29,7 +29,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::ledger::LedgerError;
-use crate::ledger::json::Value;
+use crate::ledger::json::{Value, object_of_line};
 use crate::receipts::{self, DispatchStatus, Kind as _};
 use crate::receipts::{DispatchStarted, QueueDecision, QueueVerdict, Typed};
 
@@ -169,19 +169,13 @@ pub fn branch_owner(branch: &str) -> Option<DispatchId> {
 /// What a pull-request line says of itself, for its branch's record.
 fn pr_fact(o: &crate::ledger::json::Object<'_>, event: &str, cite: Cite) -> Option<PrFact> {
     let event = PrEvent::of(event)?;
+    let text = |key| o.get(key).and_then(Value::as_str);
     Some(PrFact {
         event,
         number: o.get("number").and_then(Value::as_u64)?,
-        url: o
-            .get("url")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned(),
-        head: o
-            .get("head_commit")
-            .and_then(Value::as_str)
-            .map(str::to_owned),
-        branch: o.get("branch").and_then(Value::as_str)?.to_owned(),
+        url: text("url").unwrap_or_default().to_owned(),
+        head: text("head_commit").map(str::to_owned),
+        branch: text("branch")?.to_owned(),
         cite,
     })
 }
@@ -312,7 +306,7 @@ impl Records {
     /// Every dispatch whose record [`Records::apply`] may change when it folds `line`: the
     /// one it is about and, for a follow-up's start, the dispatch it continues.
     pub fn touched_by(line: &[u8]) -> Vec<DispatchId> {
-        let Some(o) = parse(line) else {
+        let Some(o) = object_of_line(line) else {
             return Vec::new();
         };
         let id = |v: Option<&Value>| {
@@ -345,7 +339,7 @@ impl Records {
     /// Folds one line; says which dispatch it was about and what kind it was.
     pub fn apply(&mut self, l: LineAt<'_>) -> Option<(DispatchId, Seen)> {
         let cite = l.cite();
-        let o = parse(l.bytes)?;
+        let o = object_of_line(l.bytes)?;
         let id = DispatchId::parse(o.get("dispatch_id").and_then(Value::as_str)?).ok()?;
         let at = o
             .get("timestamp")
@@ -552,8 +546,6 @@ fn queued(id: DispatchId, q: QueueDecision, at: Option<String>) -> DispatchState
     });
     s
 }
-
-pub(crate) use crate::dispatch::state::parse;
 
 impl DispatchRecord {
     /// Whether the ledger records its start.

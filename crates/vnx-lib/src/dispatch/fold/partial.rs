@@ -8,10 +8,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
+use super::anchor::AnchorParts;
 use super::index::{self, ChainEnd, Head, Opened, ProofFacts, Sealed, Stored, Want};
 use super::stamp::Stamp;
 use super::verified::{
-    Anchoring, Partial, REWRITE_AFTER, ReadOptions, Verified, clean_report, extends, proofs,
+    Partial, REWRITE_AFTER, ReadOptions, Verified, clean_report, extends, proofs,
 };
 use super::{LineAt, Records};
 use crate::ids::DispatchId;
@@ -25,36 +26,41 @@ use crate::ledger::verify::History;
 const MOST_NEW: u64 = 64 << 20;
 
 /// The records `want` names (and those the lines appended since the index touch), with
-/// the ledger proven clean through its last line; `None` when the index cannot serve the
-/// read (the caller reads the ledger whole).
+/// the ledger proven clean through its last line, given `anchor`, the anchoring and keys
+/// now (see [`AnchorParts::now`]); `None` when the index cannot serve the read (the caller
+/// reads the ledger whole).
 pub(super) fn read(
     ledger: &Path,
     o: &ReadOptions<'_>,
     attestor: &Attestor,
     now: &Option<Stamp>,
     want: Want<'_>,
-    fits: &Anchoring,
+    anchor: &AnchorParts,
 ) -> Result<Option<Verified>, LedgerError> {
     let Some(mut opened) = o.index.and_then(|p| index::open(p, attestor)) else {
         return Ok(None);
     };
-    let moved = !fits.fits(&opened.head.prefix);
+    let h = &opened.head;
+    if h.prefix.segments.is_empty() {
+        return Ok(None);
+    }
+    // An index (verified against its anchor, its segments digested) is used as it is when
+    // verified against the same anchoring: no checkpoint then lies beyond its prefix (one
+    // is written only over a prefix that verified against that very anchoring, a checkpoint
+    // beyond a ledger's end is a violation, and its prefix only grows). Otherwise
+    // `anchor::moves` may still move it.
+    let moved = h.prefix.anchor != *anchor;
     if moved {
-        let h = &opened.head;
-        if h.prefix.segments.is_empty()
-            || !super::anchor::moves(ledger, o, &h.prefix.anchor, &fits.parts, Prefix::of(h))?
-        {
+        if !super::anchor::moves(ledger, o, &h.prefix.anchor, anchor, Prefix::of(h))? {
             return Ok(None);
         }
         // Taken, not copied: tens of thousands of entries.
         let mut head = opened.take_head();
-        head.prefix.anchor = fits.parts.clone();
+        head.prefix.anchor = anchor.clone();
         opened = opened.with_fresh(head, BTreeMap::new());
     }
     let h = &opened.head;
-    let unchanged =
-        matches!((&h.prefix.stamp, now), (Some(s), Some(n)) if s.holds(n) && s.size == h.offset);
-    if unchanged {
+    if h.prefix.unchanged(h.offset, now.as_ref()) {
         // Read before the index is written (a write of the whole file moves the records).
         let got = wanted(&opened, &opened.head, want, h.no_records(), BTreeMap::new());
         if moved

@@ -107,21 +107,18 @@ pub fn read_verified(
     let anchoring = AnchorParts::now(ledger, o);
     if let (Some(attestor), Some(parts)) = (o.attestor, &anchoring) {
         let now = current_stamp(ledger)?;
-        let fits = Anchoring {
-            parts: parts.clone(),
-        };
         if !matches!(want, Want::All)
-            && let Some(v) = super::partial::read(ledger, o, attestor, &now, want, &fits)?
+            && let Some(v) = super::partial::read(ledger, o, attestor, &now, want, parts)?
         {
             return Ok(v);
         }
         let candidate = o.index.and_then(|p| index::load(p, attestor));
         if let Some(mut st) = candidate.filter(|st| !st.prefix.segments.is_empty()) {
-            let moved = st.prefix.anchor != fits.parts;
+            let moved = st.prefix.anchor != *parts;
             let at = super::partial::Prefix::of_stored(&st);
-            if !moved || super::anchor::moves(ledger, o, &st.prefix.anchor, &fits.parts, at)? {
-                st.prefix.anchor = fits.parts.clone();
-                if unchanged(&st, &now) {
+            if !moved || super::anchor::moves(ledger, o, &st.prefix.anchor, parts, at)? {
+                st.prefix.anchor = parts.clone();
+                if st.prefix.unchanged(st.records.offset, now.as_ref()) {
                     if moved
                         && o.write
                         && let Some(path) = o.index
@@ -162,7 +159,7 @@ pub fn read_indexed(
         return Ok(None);
     };
     let now = current_stamp(ledger)?;
-    super::partial::read(ledger, o, attestor, &now, want, &Anchoring { parts })
+    super::partial::read(ledger, o, attestor, &now, want, &parts)
 }
 
 /// The ledger's lines about dispatch `id` (every receipt whose `dispatch_id` it is, in
@@ -185,24 +182,6 @@ pub fn lines_about(
     Ok(lines.into_iter().map(|(_, line)| line).collect())
 }
 
-/// What an index must have been verified against for a read to use it now.
-#[derive(Clone, Debug)]
-pub(super) struct Anchoring {
-    /// The anchoring and keys now (see [`AnchorParts::now`]).
-    pub parts: AnchorParts,
-}
-
-impl Anchoring {
-    /// Whether an index of `prefix` (verified against its anchor, its segments digested) may
-    /// be used as it is: the same anchoring. No checkpoint then lies beyond the index's prefix: an
-    /// index is written only over a prefix that verified against that very anchoring (a
-    /// checkpoint beyond a ledger's end is a violation), and its prefix only grows.
-    /// Otherwise [`super::anchor::moves`] may still move it.
-    pub(super) fn fits(&self, prefix: &index::Sealed) -> bool {
-        prefix.anchor == self.parts && !prefix.segments.is_empty()
-    }
-}
-
 /// The ledger's stamp now (`None` when it cannot be opened: the read fails on it later).
 fn current_stamp(ledger: &Path) -> Result<Option<Stamp>, LedgerError> {
     match crate::ledger::open_for_reading(ledger) {
@@ -210,12 +189,6 @@ fn current_stamp(ledger: &Path) -> Result<Option<Stamp>, LedgerError> {
         Err(LedgerError::NotFound { .. }) => Ok(None),
         Err(e) => Err(e),
     }
-}
-
-/// Whether the ledger is, byte for byte, the one `st` was read from through its last byte:
-/// its stamp then holds.
-fn unchanged(st: &Stored, now: &Option<Stamp>) -> bool {
-    matches!((&st.prefix.stamp, now), (Some(s), Some(n)) if s.holds(n) && s.size == st.records.offset)
 }
 
 /// What the index gives, when the prefix is proven ([`super::partial::catch_up`]) and every
@@ -481,7 +454,7 @@ pub(super) fn proofs(
             continue;
         }
         let bytes = reader.read(c)?;
-        let o = super::parse(&bytes);
+        let o = crate::ledger::json::object_of_line(&bytes);
         let event_type = o
             .as_ref()
             .and_then(|o| o.get("event_type"))
