@@ -229,14 +229,6 @@ fn host_of(url: &str) -> Option<String> {
     (!host.is_empty()).then(|| host.to_ascii_lowercase())
 }
 
-#[cfg(feature = "serve")]
-fn running_pairing_code(running: &crate::web::Running) -> String {
-    let pairing = crate::web::new_pairing().expect("random bytes were drawn a moment ago");
-    let code = pairing.shown();
-    running.set_pairing(pairing);
-    code
-}
-
 /// Prints the pairing code and its address as a QR code.
 #[cfg(feature = "serve")]
 fn show_pairing(base: &str, code: &str) {
@@ -267,7 +259,10 @@ fn new_codes_on_enter(running: &crate::web::Running, base: String) {
             if line.is_err() {
                 return;
             }
-            show_pairing(&base, &running_pairing_code(&running));
+            let pairing = crate::web::new_pairing().expect("random bytes were drawn a moment ago");
+            let code = pairing.shown();
+            running.set_pairing(pairing);
+            show_pairing(&base, &code);
         }
     });
 }
