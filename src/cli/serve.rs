@@ -220,13 +220,8 @@ fn host_of(url: &str) -> Option<String> {
     let rest = url
         .strip_prefix("https://")
         .or_else(|| url.strip_prefix("http://"))?;
-    let authority = rest.split(['/', '?', '#']).next()?;
-    let authority = authority.rsplit('@').next()?;
-    let host = match authority.strip_prefix('[') {
-        Some(v6) => v6.split(']').next()?,
-        None => authority.split(':').next()?,
-    };
-    (!host.is_empty()).then(|| host.to_ascii_lowercase())
+    let host = crate::web::auth::host_only(rest.split(['/', '?', '#']).next()?);
+    (!host.is_empty()).then_some(host)
 }
 
 /// Prints the pairing code and its address as a QR code.
