@@ -47,10 +47,7 @@ fn receipts_text(d: &vnx::dispatch::detail::Detail) -> String {
             "gate {}: {} at {}{}\n",
             g.gate,
             g.status,
-            g.head_commit
-                .as_str()
-                .get(..12)
-                .unwrap_or(g.head_commit.as_str()),
+            crate::shown::short(g.head_commit.as_str()),
             g.reason
                 .as_deref()
                 .map(|r| format!(" ({r})"))
