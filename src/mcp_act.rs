@@ -8,6 +8,7 @@
 //! (`vnx::actions::guard`), as a tool error that leaves the ledger as it was. A dispatch a
 //! tool started is watched for the client (`mcp_watch`).
 
+use clap::ValueEnum;
 use rmcp::handler::server::common::{FromContextPart, schema_for_input};
 use rmcp::handler::server::router::tool::{ToolRoute, ToolRouter};
 use rmcp::handler::server::{tool::ToolCallContext, wrapper::Parameters};
@@ -26,6 +27,7 @@ use vnx::config::ActTool;
 use vnx::ids::DispatchId;
 
 use crate::cli::CliError;
+use crate::cli::util::launch::PermissionArg;
 use crate::cli::util::{context, settings};
 use crate::mcp_server::{IdArgs, Server};
 
@@ -451,17 +453,12 @@ impl Server {
 
 /// `dispatch`: the request filled from the config's defaults, planned and started.
 fn start_dispatch(desk: &Desk<'_>, a: DispatchArgs) -> Result<serde_json::Value, CliError> {
-    use vnx::provider::Permission;
-    let permission = match a.permission.as_deref() {
-        None | Some("edits") => Permission::Edits,
-        Some("ask") => Permission::Ask,
-        Some("full") => Permission::Full,
-        Some(other) => {
-            return Err(CliError::usage(format!(
-                "permission {other:?} is not ask, edits or full"
-            )));
-        }
-    };
+    let permission = a.permission.as_deref().unwrap_or("edits");
+    let permission = PermissionArg::from_str(permission, false).map_err(|_| {
+        CliError::usage(format!(
+            "permission {permission:?} is not ask, edits or full"
+        ))
+    })?;
     let deadline = a.deadline_seconds.unwrap_or(3600);
     if !(1..=vnx::dispatch::MAX_DEADLINE_SECS).contains(&deadline) {
         return Err(CliError::usage(format!(
@@ -480,7 +477,7 @@ fn start_dispatch(desk: &Desk<'_>, a: DispatchArgs) -> Result<serde_json::Value,
     let asked = vnx::dispatch::Request {
         base_ref: a.base_ref.unwrap_or_else(|| "HEAD".to_owned()),
         deadline: std::time::Duration::from_secs(deadline),
-        permission,
+        permission: permission.into(),
         overrides,
         override_reasons,
         title: a.title,

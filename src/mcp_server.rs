@@ -230,11 +230,8 @@ impl Server {
         answer: impl FnOnce(&Settings) -> Result<T, McpError> + Send + 'static,
     ) -> Result<T, ErrorData> {
         let settings = Arc::clone(&self.settings);
-        match tokio::task::spawn_blocking(move || answer(&settings)).await {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(e)) => Err(error(&e)),
-            Err(e) => Err(panicked(&e)),
-        }
+        let answered = tokio::task::spawn_blocking(move || answer(&settings)).await;
+        answered.map_err(|e| panicked(&e))?.map_err(|e| error(&e))
     }
 
     /// A tool's answer: the JSON as structured content and as text.

@@ -1,14 +1,19 @@
 //! What the command line and the dashboard both show, worded once: a pull request's lines
-//! (`vnx show`, the dashboard's receipts view), a cell cut to its width, an age, how long
-//! ago a dispatch started (`vnx status`, the dashboard, the page).
+//! (`vnx show`, the dashboard's receipts view), a commit cut to 12 digits, a cell cut to its
+//! width, an age, how long ago a dispatch started (`vnx status`, the dashboard, the page).
 
 use vnx::forge::watch::PrStatus;
+
+/// A commit's first 12 hex digits, as messages show it.
+pub(crate) fn short(sha: &str) -> &str {
+    sha.get(..12).unwrap_or(sha)
+}
 
 /// A pull request as lines of a key and its value, every forge text made safe by `clean`:
 /// its line, address, head against the recorded one, each check, the review decision, the
 /// new reviews and comments (who, and their first line), and why the read is stale.
 pub(crate) fn pr_lines(pr: &PrStatus, clean: impl Fn(&str) -> String) -> Vec<(&str, String)> {
-    let short = |c: &str| c.get(..12).unwrap_or(c).to_owned();
+    let short = |c: &str| self::short(c).to_owned();
     let head = if pr.head_commit.is_empty() {
         format!("recorded {} (not read)", short(&pr.recorded_head))
     } else if pr.head_commit == pr.recorded_head {

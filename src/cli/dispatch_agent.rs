@@ -158,22 +158,7 @@ pub fn run(mut args: Args) -> Result<ExitCode, CliError> {
     let after =
         super::util::ids::awaited(&project, &args.after, args.after_merged, new_id.as_ref())?;
     let defaults = project.load_config()?.defaults;
-    let named = vnx::config::Named {
-        role: args.agent.take(),
-        provider: args.provider.take(),
-        model: args.model.take(),
-        lane: args.lane.map(Lane::from),
-    };
-    let (sandbox, plan) = (&args.sandbox, args.plan);
-    let asked = Request {
-        id: new_id,
-        completion_retry: Duration::from_secs(args.completion_retry),
-        stall_after: args.stall_after.map(Duration::from_secs),
-        after,
-        ..args.task_args.request(String::new(), instruction, sandbox)
-    };
-    let request = vnx::actions::start::asked(&defaults, named, plan, asked)
-        .ok_or_else(super::util::launch::no_role)?;
+    let request = args.request(&defaults, new_id, instruction, after)?;
     let ticket = Ticket {
         priority: args.priority,
         start_by: args.start_by,
@@ -206,22 +191,7 @@ fn run_issue(mut args: Args, number: u64) -> Result<ExitCode, CliError> {
     let new_id = super::util::ids::new_dispatch_id(args.id.as_deref())?;
     let setup = super::util::forge::Setup::new(&[])?;
     let defaults = setup.project.load_config()?.defaults;
-    let named = vnx::config::Named {
-        role: args.agent.take(),
-        provider: args.provider.take(),
-        model: args.model.take(),
-        lane: args.lane.map(Lane::from),
-    };
-    let asked = Request {
-        id: new_id,
-        completion_retry: Duration::from_secs(args.completion_retry),
-        stall_after: args.stall_after.map(Duration::from_secs),
-        ..args
-            .task_args
-            .request(String::new(), String::new(), &args.sandbox)
-    };
-    let request = vnx::actions::start::asked(&defaults, named, args.plan, asked)
-        .ok_or_else(super::util::launch::no_role)?;
+    let request = args.request(&defaults, new_id, String::new(), None)?;
     // Its pull request is what closes the issue: always asked for, and waited for.
     args.started.open_pr = true;
     with_desk(args.tmux.tmux_socket, |desk| {
@@ -246,6 +216,36 @@ fn run_issue(mut args: Args, number: u64) -> Result<ExitCode, CliError> {
             Ok(taken.started)
         })
     })
+}
+
+impl Args {
+    /// The dispatch these flags ask for as `id`, told `instruction`, waiting for `after`,
+    /// completed from the config's `defaults`.
+    fn request(
+        &mut self,
+        defaults: &vnx::config::Defaults,
+        id: Option<vnx::ids::DispatchId>,
+        instruction: String,
+        after: Option<vnx::receipts::Awaited>,
+    ) -> Result<Request, CliError> {
+        let named = vnx::config::Named {
+            role: self.agent.take(),
+            provider: self.provider.take(),
+            model: self.model.take(),
+            lane: self.lane.map(Lane::from),
+        };
+        let asked = Request {
+            id,
+            completion_retry: Duration::from_secs(self.completion_retry),
+            stall_after: self.stall_after.map(Duration::from_secs),
+            after,
+            ..self
+                .task_args
+                .request(String::new(), instruction, &self.sandbox)
+        };
+        vnx::actions::start::asked(defaults, named, self.plan, asked)
+            .ok_or_else(super::util::launch::no_role)
+    }
 }
 
 /// `--provider`'s long help: the built-in CLIs, from the registry.

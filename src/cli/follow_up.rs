@@ -98,12 +98,10 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let id = super::util::ids::dispatch_id(&project, &args.id)?;
     let (overrides, override_reasons) = settings::constraint_overrides();
     let asked = FollowUp {
-        id,
         new_id,
         instruction,
         rebase: args.rebase.then(|| args.base_ref.clone()),
         title: args.title.clone(),
-        provider: None,
         model: args.repeat.model.clone(),
         lane: args.repeat.lane.map(Into::into),
         permission: args.repeat.permission.map(Into::into),
@@ -114,8 +112,8 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         overrides,
         override_reasons,
         open_pr: args.started.open_pr,
-        plan: None,
         budget: args.budget.clone(),
+        ..FollowUp::of(id)
     };
     super::util::follow::start(&project, &asked, &args.started, args.tmux.tmux_socket)
 }

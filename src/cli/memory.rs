@@ -5,6 +5,7 @@
 use std::process::ExitCode;
 
 use vnx::actions::memory::{self, Proposal};
+use vnx::actions::{ActionError, Desk};
 use vnx::receipts::MemoryPromoted;
 
 use super::CliError;
@@ -153,30 +154,25 @@ fn show(args: ShowArgs) -> Result<ExitCode, CliError> {
 
 fn promote(args: PromoteArgs) -> Result<ExitCode, CliError> {
     let (project, ids) = super::util::ids::project_for(&[args.id])?;
-    refuse_a_worker(&project)?;
-    let r = super::util::context::desk_in(&project, None, None, |desk| {
-        Ok(memory::promote(
-            desk,
-            &ids[0],
-            &args.only,
-            args.note.as_deref(),
-        )?)
-    })?;
-    say!("{}", escape(&promoted_line(&r)));
-    Ok(Exit::Ok.into())
+    change(&project, |desk| {
+        memory::promote(desk, &ids[0], &args.only, args.note.as_deref())
+    })
 }
 
 fn drop_file(args: DropArgs) -> Result<ExitCode, CliError> {
-    let project = settings::project()?;
-    refuse_a_worker(&project)?;
-    let r = super::util::context::desk_in(&project, None, None, |desk| {
-        Ok(memory::drop_file(
-            desk,
-            &args.cli,
-            &args.name,
-            args.note.as_deref(),
-        )?)
-    })?;
+    change(&settings::project()?, |desk| {
+        memory::drop_file(desk, &args.cli, &args.name, args.note.as_deref())
+    })
+}
+
+/// Changes the project's memory by `change` at its desk, refused to a worker, and says
+/// what it holds now.
+fn change(
+    project: &vnx::project::Project,
+    change: impl FnOnce(&Desk<'_>) -> Result<MemoryPromoted, ActionError>,
+) -> Result<ExitCode, CliError> {
+    refuse_a_worker(project)?;
+    let r = super::util::context::desk_in(project, None, None, |desk| Ok(change(desk)?))?;
     say!("{}", escape(&promoted_line(&r)));
     Ok(Exit::Ok.into())
 }

@@ -218,11 +218,7 @@ fn said(event: Event<'_>, verbose: bool) {
             "gate {}: {} on the merge result{}",
             outcome.gate,
             outcome.status.name(),
-            outcome
-                .reason
-                .as_deref()
-                .map(|r| format!(": {r}"))
-                .unwrap_or_default()
+            super::util::lines::why(outcome.reason.as_deref())
         ),
         Event::Landed { id, merge_commit } => say!("{id}: landed as {merge_commit}"),
         Event::Interrupted {

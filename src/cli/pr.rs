@@ -13,9 +13,10 @@ use vnx::receipts::PrMergeMethod;
 mod watch;
 
 use super::CliError;
-use super::util::forge::{Setup, short};
+use super::util::forge::Setup;
 use super::util::launch::Started;
 use super::util::output::{Out, escape, say};
+use crate::shown::short;
 
 /// Open, show, fix and merge dispatches' pull requests on the project's forge
 #[derive(clap::Subcommand)]

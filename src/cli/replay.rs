@@ -75,9 +75,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         let same_provider = args.provider.as_deref().is_none_or(|p| p == s.provider);
         let (overrides, override_reasons) = settings::constraint_overrides();
         let request = Request {
-            after: None,
             gates: s.gates.clone(),
-            id: None,
             role: s.role.clone(),
             provider: Some(args.provider.clone().unwrap_or_else(|| s.provider.clone())),
             model: args
@@ -85,14 +83,11 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
                 .model
                 .clone()
                 .or_else(|| same_provider.then(|| s.model.clone()).flatten()),
-            instruction: original.instruction.clone(),
             base_ref: args
                 .base_ref
                 .clone()
                 .unwrap_or_else(|| s.base_commit.to_string()),
             deadline: Duration::from_secs(args.repeat.deadline.unwrap_or(s.deadline_seconds)),
-            completion_retry: Duration::from_secs(30),
-            stall_after: None,
             permission: args.repeat.permission.map_or(s.permission, Into::into),
             lane: args
                 .repeat
@@ -102,7 +97,6 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             skills: s.skills.iter().map(|k| k.name.clone()).collect(),
             overrides,
             override_reasons,
-            continues: None,
             sandbox: args.sandbox.sandbox().or(Some(s.sandbox.is_some())),
             network: args
                 .sandbox
@@ -110,8 +104,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
                 .or(s.sandbox.as_ref().map(|shape| shape.network)),
             replay_of: Some(link),
             title: args.title.clone().or_else(|| s.title.clone()),
-            plan: None,
-            budget: None,
+            ..Request::of(original.instruction.clone())
         };
         args.started.start(desk, &request, &Default::default())
     })

@@ -220,21 +220,8 @@ fn host_of(url: &str) -> Option<String> {
     let rest = url
         .strip_prefix("https://")
         .or_else(|| url.strip_prefix("http://"))?;
-    let authority = rest.split(['/', '?', '#']).next()?;
-    let authority = authority.rsplit('@').next()?;
-    let host = match authority.strip_prefix('[') {
-        Some(v6) => v6.split(']').next()?,
-        None => authority.split(':').next()?,
-    };
-    (!host.is_empty()).then(|| host.to_ascii_lowercase())
-}
-
-#[cfg(feature = "serve")]
-fn running_pairing_code(running: &crate::web::Running) -> String {
-    let pairing = crate::web::new_pairing().expect("random bytes were drawn a moment ago");
-    let code = pairing.shown();
-    running.set_pairing(pairing);
-    code
+    let host = crate::web::auth::host_only(rest.split(['/', '?', '#']).next()?);
+    (!host.is_empty()).then_some(host)
 }
 
 /// Prints the pairing code and its address as a QR code.
@@ -267,7 +254,10 @@ fn new_codes_on_enter(running: &crate::web::Running, base: String) {
             if line.is_err() {
                 return;
             }
-            show_pairing(&base, &running_pairing_code(&running));
+            let pairing = crate::web::new_pairing().expect("random bytes were drawn a moment ago");
+            let code = pairing.shown();
+            running.set_pairing(pairing);
+            show_pairing(&base, &code);
         }
     });
 }

@@ -320,7 +320,7 @@ fn whole(out: &mut Out, d: &Detail) -> Result<(), CliError> {
         // The kept worktree's work, committed by vnx when a person accepted it.
         teardown.push_str(&format!(
             ", then committed by vnx on acceptance ({}, {} file{})",
-            c.commit.get(..12).unwrap_or(&c.commit),
+            crate::shown::short(&c.commit),
             c.files_total,
             if c.files_total == 1 { "" } else { "s" }
         ));
@@ -397,11 +397,7 @@ fn whole(out: &mut Out, d: &Detail) -> Result<(), CliError> {
         field("followed by", c.to_string())?;
     }
     for g in &d.gates {
-        let why = g
-            .reason
-            .as_deref()
-            .map(|r| format!(": {r}"))
-            .unwrap_or_default();
+        let why = super::util::lines::why(g.reason.as_deref());
         field(
             "gate",
             format!(

@@ -304,20 +304,18 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let around = vnx::dispatch::queue::after::Around::of(&all);
     for (s, r) in states.iter().zip(&rows) {
         out.styled(&line(r, Some(s.status)))?;
-        if let Some(m) = groups.get(&s.id) {
-            under(&mut out, &format!("  group {}", escape(&m.describe(&s.id))))?;
-        }
-        if let Some(b) = s.background.as_ref().filter(|_| s.state.is_live()) {
-            under(&mut out, &format!("  waiting on {}", escape(&b.describe())))?;
-        }
-        if let Some(l) = s.limited.as_ref().filter(|_| s.state.is_live()) {
-            under(&mut out, &format!("  {}", escape(&l.describe())))?;
-        }
-        if let Some(p) = s.paused.as_ref().filter(|_| s.state.is_live()) {
-            under(&mut out, &format!("  {}", escape(&p.describe())))?;
-        }
-        // What it waits for, or waited for, and what waits for it (`--after`).
-        for l in around.lines(s) {
+        let live = s.state.is_live();
+        let notes = [
+            groups
+                .get(&s.id)
+                .map(|m| format!("group {}", m.describe(&s.id))),
+            (s.background.as_ref().filter(|_| live))
+                .map(|b| format!("waiting on {}", b.describe())),
+            s.limited.as_ref().filter(|_| live).map(|l| l.describe()),
+            s.paused.as_ref().filter(|_| live).map(|p| p.describe()),
+        ];
+        // Then what it waits for, or waited for, and what waits for it (`--after`).
+        for l in notes.into_iter().flatten().chain(around.lines(s)) {
             under(&mut out, &format!("  {}", escape(&l)))?;
         }
         if let Some(b) = &s.blocked {

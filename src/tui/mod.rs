@@ -21,7 +21,8 @@ pub fn load_content(app: &mut App, src: &Sources) {
     let s = row.state.clone();
     app.content = match app.view {
         View::Pane => model::preview(&s, &src.root, &src.tmux),
-        View::Diff => match model::detail_of(src, &s) {
+        view => match model::detail_of(src, &s) {
+            Some(d) if view == View::Receipts => receipts_text(&d),
             Some(d) => vnx::dispatch::detail::diff(&src.root, &d, false)
                 .map(|d| {
                     if d.trim().is_empty() {
@@ -31,10 +32,6 @@ pub fn load_content(app: &mut App, src: &Sources) {
                     }
                 })
                 .unwrap_or_else(|e| format!("no diff: {e}")),
-            None => "(not on the ledger)".into(),
-        },
-        View::Receipts => match model::detail_of(src, &s) {
-            Some(d) => receipts_text(&d),
             None => "(not on the ledger)".into(),
         },
     };
@@ -50,10 +47,7 @@ fn receipts_text(d: &vnx::dispatch::detail::Detail) -> String {
             "gate {}: {} at {}{}\n",
             g.gate,
             g.status,
-            g.head_commit
-                .as_str()
-                .get(..12)
-                .unwrap_or(g.head_commit.as_str()),
+            crate::shown::short(g.head_commit.as_str()),
             g.reason
                 .as_deref()
                 .map(|r| format!(" ({r})"))

@@ -75,7 +75,7 @@ fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 /// The host of a `Host` header or an origin's authority, without its port, lower case.
-fn host_only(authority: &str) -> String {
+pub(crate) fn host_only(authority: &str) -> String {
     let authority = authority.rsplit('@').next().unwrap_or(authority);
     let host = if let Some(rest) = authority.strip_prefix('[') {
         rest.split(']').next().unwrap_or(rest)

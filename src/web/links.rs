@@ -59,21 +59,12 @@ async fn follow(app: Arc<App>, token: String, act: bool) -> Response {
         said.ok_or_else(|| "nothing was said".to_owned())
     })
     .await;
-    let said = match said {
-        Ok(Ok(said)) => said,
-        Ok(Err(e)) => Said {
-            status: StatusCode::INTERNAL_SERVER_ERROR,
-            heading: "This link could not be followed",
-            words: e,
-            button: None,
-        },
-        Err(e) => Said {
-            status: StatusCode::INTERNAL_SERVER_ERROR,
-            heading: "This link could not be followed",
-            words: e.to_string(),
-            button: None,
-        },
-    };
+    let said = (said.map_err(|e| e.to_string()).and_then(|said| said)).unwrap_or_else(|e| Said {
+        status: StatusCode::INTERNAL_SERVER_ERROR,
+        heading: "This link could not be followed",
+        words: e,
+        button: None,
+    });
     if act && said.status == StatusCode::OK {
         app.say(&format!("a notification link: {}", said.words));
         app.changed();

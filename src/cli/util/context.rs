@@ -78,7 +78,7 @@ pub(crate) fn with_desk_as<T>(
     by: Option<&str>,
     f: impl FnOnce(&vnx::actions::Desk<'_>) -> Result<T, CliError>,
 ) -> Result<T, CliError> {
-    desk_of(tmux_socket, by, None, f)
+    with_context(tmux_socket, |ctx| at_desk(ctx, by, None, f))
 }
 
 /// [`with_desk`] for an agent that may run in a dispatch's worker (`vnx mcp --act`): it is
@@ -90,33 +90,30 @@ pub(crate) fn with_desk_for<T>(
     actor: &vnx::actions::guard::Actor,
     f: impl FnOnce(&vnx::actions::Desk<'_>) -> Result<T, CliError>,
 ) -> Result<T, CliError> {
-    desk_of(tmux_socket, Some(&actor.by()), Some(actor), f)
+    let by = actor.by();
+    with_context(tmux_socket, |ctx| at_desk(ctx, Some(&by), Some(actor), f))
 }
 
-/// The desk of the project here, `by` acting (the user when `None`), as `actor` when an
-/// agent acts.
-fn desk_of<T>(
-    tmux_socket: Option<String>,
+/// Runs `f` at the desk of `ctx`: the keys whose receipts are trusted, `by` acting (the user
+/// when `None`), as `actor` when an agent acts.
+fn at_desk<T>(
+    ctx: &Context<'_>,
     by: Option<&str>,
     actor: Option<&vnx::actions::guard::Actor>,
     f: impl FnOnce(&vnx::actions::Desk<'_>) -> Result<T, CliError>,
 ) -> Result<T, CliError> {
-    let project = settings::project()?;
-    crate::cli::util::pending::finish_pending(&project);
-    context_in(&project, tmux_socket, None, |ctx| {
-        let trusted = vnx::ledger::attest::trusted_keys(ctx.ledger, ctx.attestor)?;
-        let ctx = &vnx::dispatch::Context {
-            by,
-            by_worker: actor.and_then(|a| a.worker_id()),
-            ..*ctx
-        };
-        let by = by.map_or_else(settings::user, str::to_owned);
-        f(&vnx::actions::Desk {
-            ctx,
-            trusted: &trusted,
-            by: &by,
-            actor,
-        })
+    let trusted = vnx::ledger::attest::trusted_keys(ctx.ledger, ctx.attestor)?;
+    let ctx = &vnx::dispatch::Context {
+        by,
+        by_worker: actor.and_then(|a| a.worker_id()),
+        ..*ctx
+    };
+    let by = by.map_or_else(settings::user, str::to_owned);
+    f(&vnx::actions::Desk {
+        ctx,
+        trusted: &trusted,
+        by: &by,
+        actor,
     })
 }
 
@@ -129,14 +126,5 @@ pub(crate) fn desk_in<T>(
     key: Option<std::path::PathBuf>,
     f: impl FnOnce(&vnx::actions::Desk<'_>) -> Result<T, CliError>,
 ) -> Result<T, CliError> {
-    context_in(project, tmux_socket, key, |ctx| {
-        let trusted = vnx::ledger::attest::trusted_keys(ctx.ledger, ctx.attestor)?;
-        let by = settings::user();
-        f(&vnx::actions::Desk {
-            ctx,
-            trusted: &trusted,
-            by: &by,
-            actor: None,
-        })
-    })
+    context_in(project, tmux_socket, key, |ctx| at_desk(ctx, None, None, f))
 }

@@ -104,8 +104,3 @@ impl Setup {
         f(&ctx, &self.forge, &self.config)
     }
 }
-
-/// A commit's first 12 hex digits, as messages show it.
-pub(crate) fn short(sha: &str) -> &str {
-    sha.get(..12).unwrap_or(sha)
-}

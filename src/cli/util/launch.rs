@@ -170,29 +170,19 @@ impl Task {
     ) -> Request {
         let (overrides, override_reasons) = crate::cli::util::settings::constraint_overrides();
         Request {
-            after: None,
             gates: self.gates.clone(),
-            id: None,
             role,
-            provider: None,
-            model: None,
-            instruction,
             base_ref: self.base_ref.clone(),
             deadline: std::time::Duration::from_secs(self.deadline),
-            completion_retry: std::time::Duration::from_secs(30),
-            stall_after: None,
             permission: self.permission.into(),
-            lane: None,
             skills: self.skills.clone(),
             overrides,
             override_reasons,
-            continues: None,
             sandbox: sandbox.sandbox(),
             network: sandbox.network(),
-            replay_of: None,
             title: self.title.clone(),
-            plan: None,
             budget: self.budget.clone(),
+            ..Request::of(instruction)
         }
     }
 }

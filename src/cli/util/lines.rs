@@ -14,10 +14,7 @@ pub(crate) fn accepted_line(a: &vnx::dispatch::state::Accepted) -> String {
         a.at.as_deref()
             .map(|t| format!(" at {t}"))
             .unwrap_or_default(),
-        a.head_commit
-            .as_str()
-            .get(..12)
-            .unwrap_or(a.head_commit.as_str()),
+        crate::shown::short(a.head_commit.as_str()),
         a.previous_status
     );
     if let Some(note) = &a.note {
@@ -50,12 +47,13 @@ pub(crate) fn finished(outcome: &vnx::gate::GateOutcome) -> String {
         outcome.gate,
         outcome.status.name(),
         outcome.duration_seconds,
-        outcome
-            .reason
-            .as_deref()
-            .map(|r| format!(": {r}"))
-            .unwrap_or_default()
+        why(outcome.reason.as_deref())
     )
+}
+
+/// `: WHY` after a gate's line when it says why, else nothing.
+pub(crate) fn why(reason: Option<&str>) -> String {
+    reason.map(|r| format!(": {r}")).unwrap_or_default()
 }
 
 /// The warning when the ledger could not be anchored after gates ran (`why`).
@@ -72,11 +70,8 @@ pub(crate) fn release_base(base: &vnx::release::Base, remote: &str) -> String {
         Some(b) => format!("{b} ({})", base.reference),
         None => base.reference.clone(),
     };
-    let commit = base.commit.as_str();
-    format!(
-        "base {name} at {}; remote {remote}",
-        commit.get(..12).unwrap_or(commit)
-    )
+    let commit = crate::shown::short(base.commit.as_str());
+    format!("base {name} at {commit}; remote {remote}")
 }
 
 /// The line `worktree-release` and `tidy` end with: how many were released and kept, or in

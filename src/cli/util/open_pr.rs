@@ -9,9 +9,10 @@ use vnx::forge::{self, Forge};
 use vnx::ids::DispatchId;
 
 use crate::cli::CliError;
-use crate::cli::util::forge::{Setup, gh_program, short};
+use crate::cli::util::forge::{Setup, gh_program};
 use crate::cli::util::output::{escape, say};
 use crate::cli::util::settings;
+use crate::shown::short;
 
 /// Waits for dispatch `id`'s supervisor to finish what it does after the completion (its
 /// pull request opened or updated, when asked; the library's `forge::auto::after_done`) and

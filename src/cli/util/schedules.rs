@@ -26,10 +26,7 @@ pub(crate) fn listed(
         return Ok(Vec::new());
     }
     let ledger = project.ledger();
-    let trusted = match settings::attestation(None, &ledger) {
-        Ok((_, keys)) => keys,
-        Err(_) => Vec::new(),
-    };
+    let trusted = settings::attestation(None, &ledger).map_or_else(|_| Vec::new(), |(_, k)| k);
     let last = vnx::schedule::recorded(&ledger, &trusted)?;
     Ok(vnx::schedule::list(&config.schedules, &last, now))
 }
