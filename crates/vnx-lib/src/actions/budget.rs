@@ -18,8 +18,7 @@ use crate::dispatch::budget::{Raise, dollars, of_the_day, to_millionth};
 use crate::dispatch::state::BudgetNote;
 use crate::dispatch::view::DispatchState;
 use crate::ids::DispatchId;
-use crate::ledger::{Ledger, now_utc};
-use crate::receipts::{self, BudgetRaised};
+use crate::receipts::BudgetRaised;
 
 /// What a raise did: its receipt and the follow-up that goes on.
 #[derive(Debug)]
@@ -83,11 +82,7 @@ pub fn raise(
         by: desk.by.to_owned(),
         extra: Default::default(),
     };
-    let line = desk
-        .ctx
-        .attestor
-        .attest(&receipts::write(&receipt), &now_utc);
-    Ledger::new(desk.ctx.ledger).append(&line)?;
+    desk.record(&receipt)?;
     let mut asked = FollowUp::of(id.clone());
     asked.instruction = instruction(&receipt, note);
     let follow_up = follow_up::follow_up(desk, &asked, told)?;

@@ -7,7 +7,6 @@ use super::{ActionError, Desk};
 use crate::dispatch::cancel::{self, Cancelled};
 use crate::dispatch::view::{DispatchState, State};
 use crate::ids::DispatchId;
-use crate::ledger::{Ledger, now_utc};
 use crate::place_name::PlaceName;
 use crate::receipts::{DispatchCancelRequested, DispatchStatus};
 
@@ -143,12 +142,7 @@ fn record_request(desk: &Desk<'_>, s: &DispatchState) -> Result<(), ActionError>
         state: s.state.name().to_owned(),
         extra: Default::default(),
     };
-    let line = desk
-        .ctx
-        .attestor
-        .attest(&crate::receipts::write(&receipt), &now_utc);
-    Ledger::new(desk.ctx.ledger).append(&line)?;
-    Ok(())
+    desk.record(&receipt)
 }
 
 /// How long a cancel waits for a dispatch that reads live but whose session is gone (its

@@ -11,6 +11,7 @@
 use crate::dispatch::Context;
 use crate::dispatch::view::{self, DispatchState};
 use crate::ids::DispatchId;
+use crate::ledger::now_utc;
 
 pub mod accept;
 pub mod act;
@@ -361,6 +362,13 @@ impl ActionError {
 }
 
 impl Desk<'_> {
+    /// Signs a receipt of `kind` and appends it to the ledger.
+    pub(crate) fn record<K: crate::receipts::Kind>(&self, kind: &K) -> Result<(), ActionError> {
+        let line = (self.ctx.attestor).attest(&crate::receipts::write(kind), &now_utc);
+        crate::ledger::Ledger::new(self.ctx.ledger).append(&line)?;
+        Ok(())
+    }
+
     /// Every dispatch as the ledger and tmux show it now (none before the first).
     pub fn states(&self) -> Result<Vec<DispatchState>, ActionError> {
         if !self.ctx.ledger.exists() {

@@ -12,7 +12,6 @@ use super::{ActionError, Desk};
 use crate::dispatch::queue::paused::{self, Pause, Scope, Subject};
 use crate::dispatch::view::{DispatchState, State};
 use crate::ids::DispatchId;
-use crate::ledger::{Ledger, now_utc};
 use crate::receipts::{PauseLifted, Paused};
 
 /// What a pause did.
@@ -71,7 +70,7 @@ pub fn pause(desk: &Desk<'_>, scope: &Scope, now: bool) -> Result<PauseDone, Act
         stopping: to_stop.iter().map(|s| s.id.clone()).collect(),
         extra: Default::default(),
     };
-    append(desk, &crate::receipts::write(&receipt))?;
+    desk.record(&receipt)?;
     crate::steps::reached(crate::steps::pause::RECORDED);
     let data_dir = desk.ctx.project.data_dir();
     let pause = Pause {
@@ -135,7 +134,7 @@ pub fn lift(desk: &Desk<'_>, scope: Option<&Scope>) -> Result<Lifted, ActionErro
             by: desk.by.to_owned(),
             extra: Default::default(),
         };
-        append(desk, &crate::receipts::write(&receipt))?;
+        desk.record(&receipt)?;
     }
     crate::steps::reached(crate::steps::unpause::RECORDED);
     // Read before the pauses end: a supervisor that sees its pause gone goes on at once, and
@@ -162,10 +161,4 @@ pub fn lift(desk: &Desk<'_>, scope: Option<&Scope>) -> Result<Lifted, ActionErro
 /// Every pause in effect.
 pub fn standing(desk: &Desk<'_>) -> Vec<Pause> {
     paused::all(&desk.ctx.project.data_dir())
-}
-
-fn append(desk: &Desk<'_>, receipt: &crate::ledger::Receipt) -> Result<(), ActionError> {
-    let line = desk.ctx.attestor.attest(receipt, &now_utc);
-    Ledger::new(desk.ctx.ledger).append(&line)?;
-    Ok(())
 }

@@ -10,7 +10,6 @@ use crate::dispatch::planned;
 use crate::dispatch::view::DispatchState;
 use crate::evidence::Evidence;
 use crate::ids::DispatchId;
-use crate::ledger::{Ledger, now_utc};
 use crate::receipts::{self, PlanApproved, PlanDenied, PlanStage, PlanStep};
 
 /// A plan that waits for a person, as its attested completion recorded it.
@@ -172,7 +171,8 @@ pub fn approve(
         head_commit: plan.head.clone(),
         extra: Default::default(),
     };
-    append(desk, &receipts::write(&receipt))?;
+    desk.record(&receipt)?;
+    crate::steps::reached(crate::steps::plan::DECIDED_APPENDED);
     let mut asked = FollowUp::of(id.clone());
     asked.instruction = planned::approved_instruction(&plan.text, desk.by, note);
     asked.permission = Some(plan.step.edits_permission);
@@ -204,20 +204,13 @@ pub fn deny(
         message: message.map(str::to_owned),
         extra: Default::default(),
     };
-    append(desk, &receipts::write(&receipt))?;
+    desk.record(&receipt)?;
+    crate::steps::reached(crate::steps::plan::DECIDED_APPENDED);
     let mut asked = FollowUp::of(id.clone());
     asked.instruction = planned::denied_instruction(&plan.text, desk.by, message);
     asked.plan = Some(planned::planning_step(plan.step.edits_permission));
     let follow_up = follow_up::follow_up(desk, &asked, told)?;
     Ok(Decided { receipt, follow_up })
-}
-
-/// Appends `receipt`, signed.
-fn append(desk: &Desk<'_>, receipt: &crate::ledger::Receipt) -> Result<(), ActionError> {
-    let line = desk.ctx.attestor.attest(receipt, &now_utc);
-    Ledger::new(desk.ctx.ledger).append(&line)?;
-    crate::steps::reached(crate::steps::plan::DECIDED_APPENDED);
-    Ok(())
 }
 
 /// The line that says what became of a decision: `plan approved (sha256 ab12…): D-… carries

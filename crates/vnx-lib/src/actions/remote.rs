@@ -36,15 +36,8 @@ pub fn ask(
     args: &[String],
     ids: &[DispatchId],
 ) -> Result<Answered, ActionError> {
-    let ctx = desk.ctx;
-    let hosts = ctx.project.load_config()?.hosts;
-    let link = Link {
-        project: ctx.project,
-        ledger: ctx.ledger,
-        attestor: ctx.attestor,
-        place: remote::kinds::open(&hosts, place, ctx.here(&ctx.project.data_dir()))?,
-    };
-    link.place.make(&ctx.project.root, false)?;
+    let link = link(desk, place)?;
+    link.place.make(&desk.ctx.project.root, false)?;
     let out = link.place.vnx(args, None, ASK_LIMIT)?;
     Ok(Answered {
         status: out.status.code(),
@@ -78,15 +71,8 @@ pub fn accept_in_place(
             said: crate::forge::text::line(&told.stderr, 300),
         });
     }
-    let ctx = desk.ctx;
-    let hosts = ctx.project.load_config()?.hosts;
-    let link = Link {
-        project: ctx.project,
-        ledger: ctx.ledger,
-        attestor: ctx.attestor,
-        place: remote::kinds::open(&hosts, place, ctx.here(&ctx.project.data_dir()))?,
-    };
-    link.place.make(&ctx.project.root, false)?;
+    let link = link(desk, place)?;
+    link.place.make(&desk.ctx.project.root, false)?;
     remote::sync::fetch_work(&link, id)?;
     Ok(())
 }
@@ -143,15 +129,7 @@ pub fn follow_up_on_host(
     else {
         return Ok(None);
     };
-    let hosts = ctx.project.load_config()?.hosts;
-    let data = ctx.project.data_dir();
-    let link = Link {
-        project: ctx.project,
-        ledger: ctx.ledger,
-        attestor: ctx.attestor,
-        place: remote::kinds::open(&hosts, &place, ctx.here(&data))?,
-    };
-    Ok(Some(remote::launch(&link, request)?))
+    Ok(Some(remote::launch(&link(desk, &place)?, request)?))
 }
 
 /// `request`, a new dispatch for a host, as the host's `vnx dispatch-agent` takes it: its
@@ -342,11 +320,20 @@ pub fn left_places(
 
 /// Removes the place named `place`, which vnx made, and the work it held.
 fn remove(desk: &Desk<'_>, place: &PlaceName) -> Result<(), ActionError> {
+    link(desk, place)?.place.remove()?;
+    Ok(())
+}
+
+/// The link to the place named `place`, as the project's hosts declare it.
+fn link<'a>(desk: &Desk<'a>, place: &PlaceName) -> Result<Link<'a>, ActionError> {
     let ctx = desk.ctx;
     let hosts = ctx.project.load_config()?.hosts;
-    let data = ctx.project.data_dir();
-    remote::kinds::open(&hosts, place, ctx.here(&data))?.remove()?;
-    Ok(())
+    Ok(Link {
+        project: ctx.project,
+        ledger: ctx.ledger,
+        attestor: ctx.attestor,
+        place: remote::kinds::open(&hosts, place, ctx.here(&ctx.project.data_dir()))?,
+    })
 }
 
 #[cfg(test)]

@@ -75,6 +75,24 @@ impl Validator<'_> {
         self.err(&name.referenced, msg)
     }
 
+    /// Each item of `list` as `check` makes it, in order, each once; the first `check`
+    /// refuses is an error at that item, worded as `check` says.
+    pub(super) fn distinct<U, T: PartialEq>(
+        &self,
+        list: Option<Vec<Spanned<U>>>,
+        check: impl Fn(U) -> Result<T, String>,
+    ) -> Checked<Vec<T>> {
+        let mut out = Vec::new();
+        for item in list.unwrap_or_default() {
+            match check(item.value) {
+                Ok(v) if out.contains(&v) => {}
+                Ok(v) => out.push(v),
+                Err(msg) => return self.err(&item.referenced, msg),
+            }
+        }
+        Ok(out)
+    }
+
     /// The whole number `v` gives, when it lies in `range`; else "`what` must be between LO
     /// and HI, not V".
     pub(super) fn between<T>(
@@ -108,6 +126,11 @@ pub(super) fn is_name(
     len.contains(&s.len())
         && bytes.next().is_some_and(|b| first(&b))
         && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || extra.contains(&b))
+}
+
+/// Whether `id` is a valid project id (`^[a-z][a-z0-9-]{1,31}$`, as VNX).
+pub fn is_project_id(id: &str) -> bool {
+    is_name(id, u8::is_ascii_lowercase, b"-", 2..=32)
 }
 
 /// A user-supplied value quoted for a message.

@@ -223,22 +223,16 @@ impl Validator<'_> {
             forge.reactions = self.reactions(r, "forge.reactions")?;
         }
         if let Some(list) = raw.trusted_associations {
-            let mut trusted = Vec::new();
-            for a in list {
-                if !ASSOCIATIONS.contains(&a.value.as_str()) {
-                    let msg = format!(
-                        "forge.trusted_associations holds GitHub's author associations ({}), \
-                         not {:?}",
-                        ASSOCIATIONS.join(", "),
-                        a.value
-                    );
-                    return self.err(&a.referenced, msg);
+            forge.trusted_associations = self.distinct(Some(list), |a| {
+                if ASSOCIATIONS.contains(&a.as_str()) {
+                    return Ok(a);
                 }
-                if !trusted.contains(&a.value) {
-                    trusted.push(a.value);
-                }
-            }
-            forge.trusted_associations = trusted;
+                Err(format!(
+                    "forge.trusted_associations holds GitHub's author associations ({}), not \
+                     {a:?}",
+                    ASSOCIATIONS.join(", ")
+                ))
+            })?;
         }
         if let Some(i) = raw.issues {
             forge.issues = self.issues(i)?;

@@ -97,18 +97,10 @@ impl Validator<'_> {
         if let Some(n) = raw.network {
             config.network = self.network("sandbox.network", &n)?;
         }
-        for port in raw.loopback.unwrap_or_default() {
-            let Some(p) = u16::try_from(port.value).ok().filter(|p| *p > 0) else {
-                let msg = format!(
-                    "sandbox.loopback: {} is not a port (1 to 65535)",
-                    port.value
-                );
-                return self.err(&port.referenced, msg);
-            };
-            if !config.loopback.contains(&p) {
-                config.loopback.push(p);
-            }
-        }
+        config.loopback = self.distinct(raw.loopback, |port| {
+            (u16::try_from(port).ok().filter(|p| *p > 0))
+                .ok_or_else(|| format!("sandbox.loopback: {port} is not a port (1 to 65535)"))
+        })?;
         config.read_only = self.paths("read_only", raw.read_only)?;
         config.writable = self.paths("writable", raw.writable)?;
         for (name, rule) in raw.providers.map_or_else(Vec::new, |e| e.0) {
@@ -132,23 +124,17 @@ impl Validator<'_> {
     }
 
     fn paths(&self, which: &str, raw: Option<Vec<Spanned<String>>>) -> Checked<Vec<String>> {
-        let mut out = Vec::new();
-        for p in raw.unwrap_or_default() {
-            let ok = (p.value.starts_with('/') || p.value.starts_with("~/"))
-                && !p.value.split('/').any(|c| c == "..")
-                && !p.value.contains('\0');
-            if !ok {
-                let msg = format!(
-                    "sandbox.{which}: {} is not an absolute path or a path under ~/ (without \
-                     `..`)",
-                    q(&p.value)
-                );
-                return self.err(&p.referenced, msg);
+        self.distinct(raw, |p| {
+            let ok = (p.starts_with('/') || p.starts_with("~/"))
+                && !p.split('/').any(|c| c == "..")
+                && !p.contains('\0');
+            if ok {
+                return Ok(p);
             }
-            if !out.contains(&p.value) {
-                out.push(p.value);
-            }
-        }
-        Ok(out)
+            Err(format!(
+                "sandbox.{which}: {} is not an absolute path or a path under ~/ (without `..`)",
+                q(&p)
+            ))
+        })
     }
 }

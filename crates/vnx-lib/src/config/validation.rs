@@ -30,7 +30,7 @@ impl Validator<'_> {
         }
         let mut config = Config::default();
         if let Some(id) = raw.project_id {
-            if !is_name(&id.value, u8::is_ascii_lowercase, b"-", 2..=32) {
+            if !super::is_project_id(&id.value) {
                 let msg = format!(
                     "{} is not a valid project_id: use 2-32 lowercase letters, digits and \
                      dashes, starting with a letter",
@@ -134,28 +134,21 @@ impl Validator<'_> {
                 .gates
                 .map(|g| self.role_gates(&name.value, g, &config.gates))
                 .transpose()?;
-            let allow = match role.allow {
-                None => None,
-                Some(list) => {
-                    let mut out: Vec<String> = Vec::new();
-                    for command in list {
-                        if !super::allowable(&command.value) {
-                            let msg = format!(
-                                "role `{}`: {} cannot be an allow rule: write one command's \
-                                 words (letters, digits, `-_./=:,+@%`) separated by single \
-                                 spaces, e.g. \"cargo test\"",
-                                name.value,
-                                q(&command.value)
-                            );
-                            return self.err(&command.referenced, msg);
-                        }
-                        if !out.contains(&command.value) {
-                            out.push(command.value);
-                        }
+            let allow = role.allow.map(|list| {
+                self.distinct(Some(list), |command| {
+                    if super::allowable(&command) {
+                        return Ok(command);
                     }
-                    Some(out)
-                }
-            };
+                    Err(format!(
+                        "role `{}`: {} cannot be an allow rule: write one command's words \
+                         (letters, digits, `-_./=:,+@%`) separated by single spaces, e.g. \
+                         \"cargo test\"",
+                        name.value,
+                        q(&command)
+                    ))
+                })
+            });
+            let allow = allow.transpose()?;
             let reactions = role
                 .reactions
                 .map(|r| self.reactions(r, &format!("roles.{}.reactions", name.value)))
@@ -219,19 +212,15 @@ impl Validator<'_> {
             pool: PoolConfig::default(),
             copy_ignored: Vec::new(),
         };
-        for dir in raw.copy_ignored.unwrap_or_default() {
-            let Some(clean) = super::cache_dir(&dir.value) else {
-                let msg = format!(
+        config.copy_ignored = self.distinct(raw.copy_ignored, |dir| {
+            super::cache_dir(&dir).ok_or_else(|| {
+                format!(
                     "worktree.copy_ignored: {} is not a directory inside the checkout (a \
                      relative path like target or web/node_modules, without `..` or .git)",
-                    q(&dir.value)
-                );
-                return self.err(&dir.referenced, msg);
-            };
-            if !config.copy_ignored.contains(&clean) {
-                config.copy_ignored.push(clean);
-            }
-        }
+                    q(&dir)
+                )
+            })
+        })?;
         if let Some(pool) = raw.pool {
             config.pool = self.pool(pool)?;
         }
@@ -269,19 +258,15 @@ impl Validator<'_> {
             }
             pool.size = size.value as u32;
         }
-        for dir in raw.keep.unwrap_or_default() {
-            let Some(clean) = super::cache_dir(&dir.value) else {
-                let msg = format!(
+        pool.keep = self.distinct(raw.keep, |dir| {
+            super::cache_dir(&dir).ok_or_else(|| {
+                format!(
                     "worktree.pool.keep: {} is not a directory inside the worktree (a relative \
                      path like target or web/node_modules, without `..` or .git)",
-                    q(&dir.value)
-                );
-                return self.err(&dir.referenced, msg);
-            };
-            if !pool.keep.contains(&clean) {
-                pool.keep.push(clean);
-            }
-        }
+                    q(&dir)
+                )
+            })
+        })?;
         Ok(pool)
     }
 

@@ -258,11 +258,7 @@ fn threads(
         "-f".to_owned(),
         format!("query={THREADS_QUERY}"),
     ])?;
-    let v: Value =
-        serde_json::from_str(answer.stdout.trim()).map_err(|e| ForgeError::Unreadable {
-            command: "gh api graphql (reviewThreads)".into(),
-            detail: e.to_string(),
-        })?;
+    let v = answer.json("gh api graphql (reviewThreads)")?;
     let nodes = v["data"]["repository"]["pullRequest"]["reviewThreads"]["nodes"]
         .as_array()
         .cloned()

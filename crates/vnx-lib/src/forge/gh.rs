@@ -36,6 +36,14 @@ pub struct Answer {
     pub stderr: String,
 }
 
+impl Answer {
+    /// Its stdout as JSON, else [`ForgeError::Unreadable`] naming `command`.
+    pub fn json(&self, command: &str) -> Result<serde_json::Value, ForgeError> {
+        serde_json::from_str(self.stdout.trim())
+            .map_err(|e| ForgeError::unreadable(command, e.to_string()))
+    }
+}
+
 impl Gh {
     /// `program` run in `root` for `repo` (`owner/name`), each call killed after `timeout`.
     pub fn new(program: PathBuf, root: &Path, repo: &str, timeout: Duration) -> Gh {

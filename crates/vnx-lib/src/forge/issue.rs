@@ -64,11 +64,11 @@ pub fn read(gh: &Gh, number: u64) -> Result<Issue, ForgeError> {
         }
         e => e,
     })?;
-    let v = json(&answer.stdout, "gh api issues/N")?;
+    let v = answer.json("gh api issues/N")?;
     if v.get("pull_request").is_some_and(|p| !p.is_null()) {
         return Err(ForgeError::NoIssue { number });
     }
-    of_json(&v).ok_or_else(|| unreadable("gh api issues/N", "no issue number"))
+    of_json(&v).ok_or_else(|| ForgeError::unreadable("gh api issues/N", "no issue number"))
 }
 
 /// The repository's open issues that `wanted` names, oldest first, at most [`MAX_LISTED`].
@@ -91,9 +91,9 @@ pub fn list_open(gh: &Gh, wanted: Wanted<'_>) -> Result<Vec<Issue>, ForgeError> 
         }
     }
     let answer = gh.run(args)?;
-    let v = json(&answer.stdout, "gh api issues")?;
+    let v = answer.json("gh api issues")?;
     let Some(all) = v.as_array() else {
-        return Err(unreadable("gh api issues", "not a list"));
+        return Err(ForgeError::unreadable("gh api issues", "not a list"));
     };
     Ok(all
         .iter()
@@ -183,17 +183,6 @@ fn of_json(v: &Value) -> Option<Issue> {
         labels: names("labels", "name"),
         assignees: names("assignees", "login"),
     })
-}
-
-fn json(stdout: &str, command: &str) -> Result<Value, ForgeError> {
-    serde_json::from_str(stdout).map_err(|e| unreadable(command, &e.to_string()))
-}
-
-fn unreadable(command: &str, detail: &str) -> ForgeError {
-    ForgeError::Unreadable {
-        command: command.to_owned(),
-        detail: detail.to_owned(),
-    }
 }
 
 #[cfg(test)]

@@ -310,9 +310,9 @@ pub(super) fn record_merged(
     method: Option<PrMergeMethod>,
 ) -> Result<PrMerged, ForgeError> {
     let commit = |c: &str, what: &str| {
-        CommitId::parse(c).map_err(|_| ForgeError::Unreadable {
-            command: format!("gh pr view {}", pr.number),
-            detail: format!("the {what} {c:?} is not a commit id"),
+        CommitId::parse(c).map_err(|_| {
+            let detail = format!("the {what} {c:?} is not a commit id");
+            ForgeError::unreadable(format!("gh pr view {}", pr.number), detail)
         })
     };
     let receipt = PrMerged {

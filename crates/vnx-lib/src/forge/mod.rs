@@ -351,6 +351,14 @@ pub enum ForgeError {
 }
 
 impl ForgeError {
+    /// gh's answer to `command` is not what vnx reads: `detail` says how.
+    pub fn unreadable(command: impl Into<String>, detail: impl Into<String>) -> ForgeError {
+        ForgeError::Unreadable {
+            command: command.into(),
+            detail: detail.into(),
+        }
+    }
+
     /// What to do about it.
     pub fn hint(&self) -> Option<String> {
         Some(match self {

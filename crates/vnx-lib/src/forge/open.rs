@@ -368,9 +368,9 @@ pub fn open(
                 .rsplit('/')
                 .next()
                 .and_then(|n| n.parse::<u64>().ok())
-                .ok_or_else(|| ForgeError::Unreadable {
-                    command: "gh pr create".into(),
-                    detail: format!("no pull request address in {:?}", text::line(&url, 200)),
+                .ok_or_else(|| {
+                    let detail = format!("no pull request address in {:?}", text::line(&url, 200));
+                    ForgeError::unreadable("gh pr create", detail)
                 })?;
             (
                 number,

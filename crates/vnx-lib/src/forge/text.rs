@@ -37,13 +37,7 @@ pub fn line(text: &str, max: usize) -> String {
 /// image, link or hidden comment in it takes effect.
 pub fn quoted_block(text: &str, max: usize) -> String {
     let text = clean(text, max);
-    let mut longest = 0;
-    let mut run = 0;
-    for c in text.chars() {
-        run = if c == '`' { run + 1 } else { 0 };
-        longest = longest.max(run);
-    }
-    let fence = "`".repeat(longest.max(2) + 1);
+    let fence = crate::gate::review::fence(&text);
     format!("{fence}text\n{}\n{fence}", text.trim_end_matches('\n'))
 }
 

@@ -171,12 +171,8 @@ pub fn view(gh: &Gh, number: u64) -> Result<PullRequest, ForgeError> {
         let answer = gh.run(["pr", "view", &n, "--repo", gh.repo(), "--json", fields])?;
         Ok::<_, ForgeError>(answer.stdout)
     };
-    let parsed = |out: String| {
-        parse(&out).map_err(|detail| ForgeError::Unreadable {
-            command: format!("gh pr view {n}"),
-            detail,
-        })
-    };
+    let parsed =
+        |out: String| parse(&out).map_err(|e| ForgeError::unreadable(format!("gh pr view {n}"), e));
     // A conversation longer than the read's output cap (long comments) is read again
     // without it, then without the reviews' texts: the state, checks and review decision a
     // merge decides on always fit.
@@ -205,11 +201,7 @@ pub fn open_for_branch(gh: &Gh, branch: &str) -> Result<Option<(u64, String, boo
         "number,url,isDraft,headRefName",
     ];
     let answer = gh.run(args)?;
-    let v: Value =
-        serde_json::from_str(answer.stdout.trim()).map_err(|e| ForgeError::Unreadable {
-            command: "gh pr list".into(),
-            detail: e.to_string(),
-        })?;
+    let v = answer.json("gh pr list")?;
     Ok(v.as_array().and_then(|prs| {
         prs.iter()
             .filter(|p| p["headRefName"].as_str() == Some(branch))

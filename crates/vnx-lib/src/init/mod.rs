@@ -8,6 +8,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use crate::config::is_project_id;
 use crate::defaults::{self, DefaultFile};
 use crate::project::{CONFIG, DATA_DIR, Project};
 
@@ -161,14 +162,6 @@ impl InitError {
             InitError::Io { .. } => return None,
         })
     }
-}
-
-/// Whether `id` is a valid project id (`^[a-z][a-z0-9-]{1,31}$`, as VNX).
-pub fn is_project_id(id: &str) -> bool {
-    let mut b = id.bytes();
-    (2..=32).contains(&id.len())
-        && b.next().is_some_and(|c| c.is_ascii_lowercase())
-        && b.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-')
 }
 
 /// A project id derived from a directory name, or `vnx-<hash>` when nothing usable is left.

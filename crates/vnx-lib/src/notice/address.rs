@@ -85,10 +85,7 @@ pub fn kept_path(e: &Endpoint, home: Option<&Path>) -> Option<PathBuf> {
 /// links followed) is in the repository at `root`, but for the project's
 /// `.vnx-data/serve/`; when it cannot be read; or when it holds no address `e` takes.
 pub fn read_kept(e: &Endpoint, path: &Path, root: &Path) -> Result<Endpoint, NoticeError> {
-    let io = |source| NoticeError::Io {
-        path: path.to_owned(),
-        source,
-    };
+    let io = NoticeError::io(path);
     let real = std::fs::canonicalize(path).map_err(io)?;
     if in_repository(&real, root) {
         return Err(NoticeError::KeptInRepository {

@@ -174,10 +174,7 @@ impl LinkKey {
     pub fn load_or_create(data_dir: &Path) -> Result<LinkKey, NoticeError> {
         let dir = serve_dir(data_dir)?;
         let path = dir.join(KEY_FILE);
-        let io = |source| NoticeError::Io {
-            path: path.clone(),
-            source,
-        };
+        let io = NoticeError::io(&path);
         match crate::files::read_bounded(&path, 64) {
             Ok(bytes) => {
                 let key: [u8; 32] = bytes.try_into().map_err(|b: Vec<u8>| {
@@ -246,10 +243,7 @@ impl LinkKey {
 /// `serve/` in `data_dir`, made private if absent.
 fn serve_dir(data_dir: &Path) -> Result<PathBuf, NoticeError> {
     let dir = data_dir.join(SERVE_DIR);
-    crate::files::private_dir(&dir).map_err(|source| NoticeError::Io {
-        path: dir.clone(),
-        source,
-    })?;
+    crate::files::private_dir(&dir).map_err(NoticeError::io(&dir))?;
     Ok(dir)
 }
 
@@ -281,10 +275,8 @@ impl UsedLinks {
     pub fn hold(data_dir: &Path) -> Result<UsedLinks, NoticeError> {
         let dir = serve_dir(data_dir)?;
         let lock_path = dir.join(USED_LOCK);
-        let lock = crate::files::lock_file(&lock_path, true).map_err(|source| NoticeError::Io {
-            path: lock_path.clone(),
-            source,
-        })?;
+        let lock =
+            crate::files::lock_file(&lock_path, true).map_err(NoticeError::io(&lock_path))?;
         UsedLinks::read(data_dir, lock)
     }
 
@@ -340,12 +332,8 @@ impl UsedLinks {
             .iter()
             .map(|(n, e)| format!("{n} {e}\n"))
             .collect();
-        crate::files::write_atomic_private(&self.path, text.as_bytes(), true).map_err(|source| {
-            NoticeError::Io {
-                path: self.path.clone(),
-                source,
-            }
-        })
+        crate::files::write_atomic_private(&self.path, text.as_bytes(), true)
+            .map_err(NoticeError::io(&self.path))
     }
 }
 

@@ -85,6 +85,14 @@ pub enum NoticeError {
 }
 
 impl NoticeError {
+    /// The error of a file operation on `path`, as `map_err` takes it.
+    pub fn io(path: &Path) -> impl Fn(std::io::Error) -> NoticeError + Copy + '_ {
+        move |source| NoticeError::Io {
+            path: path.to_owned(),
+            source,
+        }
+    }
+
     /// What to do about it.
     pub fn hint(&self) -> Option<String> {
         match self {
@@ -325,10 +333,7 @@ pub fn mark_sent(data_dir: &Path, notices: &[Notice]) -> Result<(), NoticeError>
         return Ok(());
     }
     let dir = data_dir.join(link::SERVE_DIR);
-    let io = |path: &Path| {
-        let path = path.to_owned();
-        move |source| NoticeError::Io { path, source }
-    };
+    let io = NoticeError::io;
     crate::files::private_dir(&dir).map_err(io(&dir))?;
     let lock_path = dir.join("noticed.lock");
     let _lock = crate::files::lock_file(&lock_path, true).map_err(io(&lock_path))?;

@@ -183,19 +183,15 @@ impl Validator<'_> {
             }
         };
         let env = self.env(&format!("{at}.container"), c.env)?;
-        let mut env_from_host = Vec::new();
-        for name in c.env_from_host.unwrap_or_default() {
-            if !is_variable(&name.value) || env.contains_key(&name.value) {
-                let msg = format!(
-                    "{at}.container.env_from_host names variables of vnx's environment, each                      once and not also in env, not {}",
-                    q(&name.value)
-                );
-                return self.err(&name.referenced, msg);
+        let env_from_host = self.distinct(c.env_from_host, |name| {
+            if is_variable(&name) && !env.contains_key(&name) {
+                return Ok(name);
             }
-            if !env_from_host.contains(&name.value) {
-                env_from_host.push(name.value);
-            }
-        }
+            Err(format!(
+                "{at}.container.env_from_host names variables of vnx's environment, each                      once and not also in env, not {}",
+                q(&name)
+            ))
+        })?;
         let logins = self.logins(&format!("{at}.container"), c.logins)?;
         let user = self.user(&format!("{at}.container"), c.user)?;
         let mounts = self.mounts(&format!("{at}.container"), c.mounts)?;
