@@ -365,11 +365,6 @@ fn run_limited(
         let (waited, why) = if let Some(limit) = limited::limit_of(spec, &life, job.seal) {
             count += 1;
             let waited = limited::wait_out(spec, around, &limit, count, (recorder, log));
-            // A pause that covers it at the reset holds it on until lifted.
-            let waited = match waited {
-                asked::Waited::Held(w) => paused::wait_out(spec, around, (recorder, log)).after(w),
-                other => other,
-            };
             (waited, Interruption::Limit)
         } else if paused::stopped_by_pause(&life) {
             let waited = paused::wait_out(spec, around, (recorder, log));
@@ -378,7 +373,7 @@ fn run_limited(
             break;
         };
         let waited = match waited {
-            asked::Waited::Over(waited) | asked::Waited::Held(waited) => waited,
+            asked::Waited::Over(waited) => waited,
             asked::Waited::Stopped(stop) => {
                 if let Life::Exited(exited) = &mut life {
                     exited.stopped = Some(stop);

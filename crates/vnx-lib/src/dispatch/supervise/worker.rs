@@ -355,13 +355,8 @@ impl Watched<'_> {
             return Ok(None);
         };
         self.limits.0 += 1;
-        let waited = super::limited::wait_out(spec, around, &limit, self.limits.0, (recorder, log));
-        let waited = match waited {
-            Waited::Held(w) => super::paused::wait_out(spec, around, (recorder, log)).after(w),
-            other => other,
-        };
-        match waited {
-            Waited::Over(w) | Waited::Held(w) => {
+        match super::limited::wait_out(spec, around, &limit, self.limits.0, (recorder, log)) {
+            Waited::Over(w) => {
                 self.limits.1 += w;
                 if let Some(drain) = around.after_reset {
                     drain();
