@@ -36,7 +36,7 @@ fn path_for(data_dir: &Path, id: &DispatchId) -> PathBuf {
     data_dir.join(DIR).join(format!("{id}.ndjson"))
 }
 
-fn reserve_path(data_dir: &Path, id: &DispatchId) -> PathBuf {
+pub(crate) fn reserve_path(data_dir: &Path, id: &DispatchId) -> PathBuf {
     data_dir.join(DIR).join(format!("{id}.reserve"))
 }
 
