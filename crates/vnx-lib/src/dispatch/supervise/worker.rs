@@ -482,9 +482,8 @@ fn await_left(
                     }
                     _ => format!("the supervisor was interrupted; {what}"),
                 };
-                if let Some(cause) = asked {
-                    exited.stop(cause, why);
-                }
+                // Stopped after its CLI exited (what it left running was stopped).
+                exited.stopped = asked.map(|cause| (cause, why));
                 return Left::Stopped(tasks);
             }
             // None is left: in a sandbox, what it left ended with it.
