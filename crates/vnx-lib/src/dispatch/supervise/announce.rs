@@ -6,6 +6,7 @@
 use std::io::Write;
 use std::time::Duration;
 
+use crate::dispatch::Spec;
 use crate::dispatch::supervise::live::Change;
 use crate::dispatch::supervise::notify::Notifier;
 use crate::ids::DispatchId;
@@ -22,20 +23,15 @@ pub struct Recorder<'a> {
 }
 
 impl<'a> Recorder<'a> {
-    /// A recorder for dispatch `id`, appending to `ledger`, notifying through `notify`.
-    pub fn new(id: &DispatchId, ledger: Ledger, attestor: &'a Attestor, notify: &[String]) -> Self {
+    /// A recorder for `spec`'s dispatch, appending to its ledger, notifying through its
+    /// `notify` command, the notifications naming its title.
+    pub fn new(spec: &Spec, attestor: &'a Attestor) -> Self {
         Recorder {
-            id: id.clone(),
-            ledger,
+            id: spec.id.clone(),
+            ledger: Ledger::new(&spec.ledger),
             attestor,
-            notifier: Notifier::new(notify),
+            notifier: Notifier::new(&spec.notify).titled(&spec.title),
         }
-    }
-
-    /// The same, its notifications naming the dispatch's `title`.
-    pub fn titled(mut self, title: &str) -> Self {
-        self.notifier = std::mem::take(&mut self.notifier).titled(title);
-        self
     }
 
     /// Notifies a change that is already on the ledger (`hash`: its entry hash; `message`:

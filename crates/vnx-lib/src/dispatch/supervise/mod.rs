@@ -54,7 +54,6 @@ use std::time::{Duration, Instant};
 
 use crate::dispatch::start::compose::Interruption;
 use crate::dispatch::{DispatchError, Spec, io_err};
-use crate::ledger::Ledger;
 use crate::receipts::{self, CheckoutChange, CompletionSignal, DispatchCompleted, DispatchStatus};
 use crate::worktree::{Repo, TeardownClass};
 use announce::Recorder;
@@ -212,13 +211,7 @@ pub fn supervise(spec: &Spec, around: &Surroundings<'_>) -> Result<Outcome, Disp
     // Binds the worker's report to this dispatch; in memory and the worker's environment, and
     // made again from the signing key by `vnx recover` if this supervisor dies.
     let seal = signals::seal_for(around.attestor, &spec.id);
-    let mut recorder = Recorder::new(
-        &spec.id,
-        Ledger::new(&spec.ledger),
-        around.attestor,
-        &spec.notify,
-    )
-    .titled(&spec.title);
+    let mut recorder = Recorder::new(spec, around.attestor);
     if let Some(hash) = &around.started_hash {
         recorder.notify("started", hash, "");
     }
