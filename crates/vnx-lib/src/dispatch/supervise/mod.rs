@@ -229,13 +229,12 @@ pub fn supervise(spec: &Spec, around: &Surroundings<'_>) -> Result<Outcome, Disp
     let lived =
         live_between_setup_and_teardown(spec, around, &job, refused, (&mut recorder, &mut log))?;
     refuse_if_interrupted(spec, &lived.life, &mut log)?;
-    let mut report_rejected = None;
-    let mut report = None;
-    match signals::read_report(&spec.dispatch_dir, &spec.id, &seal) {
-        ReportFile::Accepted(r) => report = Some(r),
-        ReportFile::Rejected(why) => report_rejected = Some(why),
-        ReportFile::Missing => {}
-    }
+    let read = signals::read_report(&spec.dispatch_dir, &spec.id, &seal);
+    let (report, report_rejected) = match read {
+        ReportFile::Accepted(r) => (Some(r), None),
+        ReportFile::Rejected(why) => (None, Some(why)),
+        ReportFile::Missing => (None, None),
+    };
     if let Some(text) = &lived.screen {
         let _ = writeln!(log, "{text}");
     }

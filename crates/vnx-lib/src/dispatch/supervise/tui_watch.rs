@@ -301,9 +301,7 @@ impl TuiWatch {
             }
         }
     }
-}
 
-impl TuiWatch {
     /// A turn end that concludes the dispatch's turn, unless the worker's session shows
     /// background work still running (then it is held back until it shows none).
     fn concludes(

@@ -370,9 +370,7 @@ impl Watched<'_> {
             }
         }
     }
-}
 
-impl Watched<'_> {
     /// Tells a TUI its limit is over: its dialog's keys where its CLI's limit is a dialog,
     /// else one line typed at its input.
     fn go_on_after_limit(&mut self) -> Result<(), crate::tmux::TmuxError> {
