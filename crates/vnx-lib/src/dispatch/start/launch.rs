@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use crate::dispatch::spec::recorded_argv;
+use crate::dispatch::supervise::pending;
 use crate::dispatch::{
     Context, DispatchError, Plan, Spec, attest_all, io_err, liveness, start::govern,
     start::include, start::workspace,
@@ -160,7 +161,7 @@ impl Drop for Undo<'_> {
         }
         if self.reserved {
             let data = self.repo.root.join(crate::project::DATA_DIR);
-            crate::dispatch::supervise::pending::unreserve(&data, self.id);
+            pending::unreserve(&data, self.id);
         }
     }
 }
@@ -219,11 +220,8 @@ fn launch_claimed(
     // The completion's space is set aside before anything runs: a disk too full to hold it
     // refuses the dispatch now rather than lose its end later.
     let data_dir = plan.repo.root.join(crate::project::DATA_DIR);
-    crate::dispatch::supervise::pending::reserve(&data_dir, &spec.id).map_err(io_err(
-        &data_dir
-            .join(crate::dispatch::supervise::pending::DIR)
-            .join(format!("{}.reserve", spec.id)),
-    ))?;
+    pending::reserve(&data_dir, &spec.id)
+        .map_err(io_err(&pending::reserve_path(&data_dir, &spec.id)))?;
     undo.reserved = true;
     crate::steps::reached(crate::steps::launch::DIRECTORY_MADE);
     let (wt, fresh) = make_worktree(plan, &mut spec, &mut undo)?;

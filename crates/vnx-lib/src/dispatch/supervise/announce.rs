@@ -6,11 +6,12 @@
 use std::io::Write;
 use std::time::Duration;
 
+use crate::dispatch::Spec;
 use crate::dispatch::supervise::live::Change;
 use crate::dispatch::supervise::notify::Notifier;
 use crate::ids::DispatchId;
 use crate::ledger::attest::Attestor;
-use crate::ledger::{Ledger, Receipt, now_utc};
+use crate::ledger::{Ledger, now_utc};
 use crate::receipts::{self, Kind};
 
 /// Appends a running dispatch's receipts and runs its notifications.
@@ -22,20 +23,15 @@ pub struct Recorder<'a> {
 }
 
 impl<'a> Recorder<'a> {
-    /// A recorder for dispatch `id`, appending to `ledger`, notifying through `notify`.
-    pub fn new(id: &DispatchId, ledger: Ledger, attestor: &'a Attestor, notify: &[String]) -> Self {
+    /// A recorder for `spec`'s dispatch, appending to its ledger, notifying through its
+    /// `notify` command, the notifications naming its title.
+    pub fn new(spec: &Spec, attestor: &'a Attestor) -> Self {
         Recorder {
-            id: id.clone(),
-            ledger,
+            id: spec.id.clone(),
+            ledger: Ledger::new(&spec.ledger),
             attestor,
-            notifier: Notifier::new(notify),
+            notifier: Notifier::new(&spec.notify).titled(&spec.title),
         }
-    }
-
-    /// The same, its notifications naming the dispatch's `title`.
-    pub fn titled(mut self, title: &str) -> Self {
-        self.notifier = std::mem::take(&mut self.notifier).titled(title);
-        self
     }
 
     /// Notifies a change that is already on the ledger (`hash`: its entry hash; `message`:
@@ -44,8 +40,9 @@ impl<'a> Recorder<'a> {
         self.notifier.fire(&self.id, state, hash, message);
     }
 
-    fn append(&mut self, receipt: &Receipt, state: &str, message: &str, log: &mut impl Write) {
-        let signed = self.attestor.attest(receipt, &now_utc);
+    /// Appends `kind`, signed, and notifies it as `state` with `message`.
+    pub fn record<K: Kind>(&mut self, kind: &K, state: &str, message: &str, log: &mut impl Write) {
+        let signed = self.attestor.attest(&receipts::write(kind), &now_utc);
         match self.ledger.append(&signed) {
             Ok(outcome) => {
                 if let Some(line) = outcome.lines.last() {
@@ -59,25 +56,18 @@ impl<'a> Recorder<'a> {
         }
     }
 
-    fn write<K: Kind>(&mut self, kind: &K, state: &str, message: &str, log: &mut impl Write) {
-        self.append(&receipts::write(kind), state, message, log);
-    }
-
-    /// Appends `kind`, signed, and notifies it as `state` with `message`.
-    pub fn record<K: Kind>(&mut self, kind: &K, state: &str, message: &str, log: &mut impl Write) {
-        self.write(kind, state, message, log);
-    }
-
-    /// Records one change of live state.
-    pub fn change(&mut self, change: &Change, log: &mut impl Write) {
-        match change {
-            Change::Blocked(b) => {
-                let message = crate::provider::transcript::question(&b.describe(), 200);
-                self.write(b, "blocked", &message, log);
+    /// Records each change of live state in `changes`, in order.
+    pub fn change(&mut self, changes: impl IntoIterator<Item = Change>, log: &mut impl Write) {
+        for change in changes {
+            match &change {
+                Change::Blocked(b) => {
+                    let message = crate::provider::transcript::question(&b.describe(), 200);
+                    self.record(b, "blocked", &message, log);
+                }
+                Change::Stalled(s) => self.record(s, "stalled", "", log),
+                Change::Resumed(r) => self.record(r, "running", "", log),
+                Change::Background(b) => self.record(b, "running", &b.describe(), log),
             }
-            Change::Stalled(s) => self.write(s, "stalled", "", log),
-            Change::Resumed(r) => self.write(r, "running", "", log),
-            Change::Background(b) => self.write(b, "running", &b.describe(), log),
         }
     }
 

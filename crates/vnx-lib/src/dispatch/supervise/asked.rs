@@ -88,9 +88,6 @@ pub(super) enum Waited {
     Over(Duration),
     /// The supervisor was told to stop (a person's cancel, a hangup).
     Stopped(Stop),
-    /// The limit reset after this long, and a pause holds the worker on (ADR 0119): it has
-    /// not gone on.
-    Held(Duration),
 }
 
 impl Waited {
@@ -98,7 +95,6 @@ impl Waited {
     pub(super) fn after(self, before: Duration) -> Waited {
         match self {
             Waited::Over(w) => Waited::Over(w + before),
-            Waited::Held(w) => Waited::Held(w + before),
             stopped => stopped,
         }
     }

@@ -276,7 +276,7 @@ impl Background {
         if found.is_empty() {
             let waited = wait.waited;
             self.left = None;
-            return (Left::Ended { waited }, self.left_resumed(id, now));
+            return (Left::Ended { waited }, self.end_wait_of(PROCESS, id, now));
         }
         wait.waited = true;
         let (began, waited_for) = (wait.began, now.duration_since(wait.began));
@@ -286,7 +286,10 @@ impl Background {
             self.left = None;
             if stopped.is_empty() {
                 // They ended as the wait ran out.
-                return (Left::Ended { waited: true }, self.left_resumed(id, now));
+                return (
+                    Left::Ended { waited: true },
+                    self.end_wait_of(PROCESS, id, now),
+                );
             }
             self.waiting = None;
             let (tasks, _) = super::left::tasks(&stopped);
@@ -297,11 +300,6 @@ impl Background {
         }
         let (tasks, more) = super::left::tasks(&found);
         (Left::Running, self.wait_on(id, tasks, more, PROCESS, now))
-    }
-
-    /// The end of a wait on left processes, when one was said (not another source's).
-    fn left_resumed(&mut self, id: &DispatchId, now: Instant) -> Option<Change> {
-        self.end_wait_of(PROCESS, id, now)
     }
 
     /// The end of the wait `source` said, when one is under way (not another source's).

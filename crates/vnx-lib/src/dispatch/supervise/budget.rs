@@ -216,25 +216,22 @@ impl Watch {
             .map_or((0, Vec::new()), |r| (r.skipped(), r.tampering().to_vec()))
     }
 
-    /// What was done to the session file since it was last told, in words, for the worker's
-    /// log: each once.
-    fn news(&mut self) -> Vec<String> {
+    /// Says in the worker's log what was done to the session file since it was last told:
+    /// each once.
+    fn tell_news(&mut self, log: &mut impl Write) {
         let Some(reader) = &self.reader else {
-            return Vec::new();
+            return;
         };
         let seen = reader.tampering();
-        let news = seen[self.told_tampering.min(seen.len())..]
-            .iter()
-            .map(|t| {
-                format!(
-                    "vnx: the worker's session file was {} while it ran: the usage read before \
-                     stands, and what it holds now is counted on top",
-                    t.describe()
-                )
-            })
-            .collect();
+        for t in &seen[self.told_tampering.min(seen.len())..] {
+            let _ = writeln!(
+                log,
+                "vnx: the worker's session file was {} while it ran: the usage read before \
+                 stands, and what it holds now is counted on top",
+                t.describe()
+            );
+        }
         self.told_tampering = seen.len();
-        news
     }
 
     /// When its next poll is due.
@@ -427,9 +424,7 @@ pub(super) fn on_tick(
         return Ok(None);
     };
     let crossed = watch.tick(Instant::now(), stream);
-    for news in watch.news() {
-        let _ = writeln!(log, "{news}");
-    }
+    watch.tell_news(log);
     match crossed {
         Some((Crossed::Warning(reading), held, tally)) => {
             warn(spec, (&reading, &tally, held), recorder, log);
@@ -465,9 +460,7 @@ pub(super) fn at_end(
     }
     watch.next_poll = Instant::now();
     let crossed = watch.tick(Instant::now(), stream);
-    for news in watch.news() {
-        let _ = writeln!(log, "{news}");
-    }
+    watch.tell_news(log);
     let (reading, held, tally) = match crossed? {
         (Crossed::Reached(reading), held, tally) => (reading, held, tally),
         (Crossed::Warning(reading), held, tally) => {

@@ -181,11 +181,6 @@ impl Exited {
         matches!(self.stopped, None | Some((StopCause::Completed, _)))
     }
 
-    /// Stopped for `cause` after its CLI exited (what it left running was stopped).
-    pub(super) fn stop(&mut self, cause: StopCause, why: String) {
-        self.stopped = Some((cause, why));
-    }
-
     /// Held to its budget at its end: it needs input as if stopped at it. Only a worker that
     /// ended by itself is held so; another's cause stands.
     pub(super) fn held_to_budget(&mut self, why: String) {
@@ -217,18 +212,12 @@ impl Life {
         }
     }
 
-    /// How its process ended, when it ran.
-    pub fn exit(&self) -> Option<ExitStatus> {
-        match self {
-            Life::Exited(x) => Some(x.status),
-            _ => None,
-        }
-    }
-
     /// The exit code and the signal that ended it, when it ran.
     pub fn exit_code_and_signal(&self) -> (Option<i32>, Option<i32>) {
-        let exit = self.exit();
-        (exit.and_then(|s| s.code()), exit.and_then(|s| s.signal()))
+        match self {
+            Life::Exited(x) => (x.status.code(), x.status.signal()),
+            _ => (None, None),
+        }
     }
 }
 

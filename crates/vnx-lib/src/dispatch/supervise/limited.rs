@@ -55,8 +55,9 @@ fn stamp(t: SystemTime) -> crate::ids::Timestamp {
     })
 }
 
-/// Records the limit, holds the provider, and waits for the reset: `count` is how many
-/// limits this dispatch has met, this one included.
+/// Records the limit, holds the provider, and waits for the reset (then, while a pause
+/// covers the dispatch, for its end: `paused`): `count` is how many limits this dispatch has
+/// met, this one included.
 pub(super) fn wait_out(
     spec: &Spec,
     around: &Surroundings<'_>,
@@ -121,8 +122,9 @@ pub(super) fn wait_out(
     // it drains next starts what waited.
     held::release(spec.data_dir(), spec.provider.name(), &spec.id);
     let waited = started.elapsed();
+    // A pause that covers it at the reset holds it on until lifted.
     if source == "reset" && crate::dispatch::queue::paused::covering_here(spec).is_some() {
-        return Waited::Held(waited);
+        return super::paused::wait_out(spec, around, (recorder, log)).after(waited);
     }
     went_on(
         spec,

@@ -164,31 +164,39 @@ impl Live {
     /// Every signal counts as activity.
     pub fn on_signal(&mut self, signal: &HookSignal, now: Instant) -> Vec<Change> {
         self.last_activity = now;
-        let mut changes = Vec::new();
-        if let Some((waiting_for, tool, command, message)) = waiting(signal) {
+        if let Some(waiting) = waiting(signal) {
             let new_prompt = self.blocked_by.as_deref() == Some(signal.event.as_str())
                 && once_per_prompt(&signal.event);
             if self.state == State::Blocked && !new_prompt {
-                return changes;
+                return Vec::new();
             }
-            changes.extend(self.resume(&signal.event, now));
-            self.state = State::Blocked;
-            self.blocked_by = Some(signal.event.clone());
-            self.since = now;
-            changes.push(Change::Blocked(DispatchBlocked {
-                dispatch_id: self.id.clone(),
-                waiting_for,
-                tool,
-                command,
-                message,
-                source: signal.event.clone(),
-                answer_with: self.answer_with.clone(),
-                remote: None,
-                extra: Default::default(),
-            }));
+            self.block(&signal.event, waiting, now)
         } else if goes_on(signal) {
-            changes.extend(self.resume(&signal.event, now));
+            self.resume(&signal.event, now).into_iter().collect()
+        } else {
+            Vec::new()
         }
+    }
+
+    /// Blocked by `source`, waiting as `waiting` says: the end of the state it was in, if it
+    /// was not running, then the block.
+    fn block(&mut self, source: &str, waiting: Waiting, now: Instant) -> Vec<Change> {
+        let (waiting_for, tool, command, message) = waiting;
+        let mut changes: Vec<Change> = self.resume(source, now).into_iter().collect();
+        self.state = State::Blocked;
+        self.blocked_by = Some(source.to_owned());
+        self.since = now;
+        changes.push(Change::Blocked(DispatchBlocked {
+            dispatch_id: self.id.clone(),
+            waiting_for,
+            tool,
+            command,
+            message,
+            source: source.to_owned(),
+            answer_with: self.answer_with.clone(),
+            remote: None,
+            extra: Default::default(),
+        }));
         changes
     }
 
@@ -216,23 +224,13 @@ impl Live {
             return changes;
         }
         self.sighted = None;
-        changes.extend(self.resume(SCREEN, now));
-        self.state = State::Blocked;
-        self.blocked_by = Some(SCREEN.to_owned());
-        self.since = now;
         self.screen_asks = Some(asks.clone());
-        changes.push(Change::Blocked(DispatchBlocked {
-            dispatch_id: self.id.clone(),
-            waiting_for: WaitingFor::Permission,
-            tool: asks.0,
-            command: asks.1,
-            message: bounded(Some(lines.to_owned())),
-            source: SCREEN.to_owned(),
-            answer_with: self.answer_with.clone(),
-            remote: None,
-            extra: Default::default(),
-        }));
-        changes
+        let message = bounded(Some(lines.to_owned()));
+        self.block(
+            SCREEN,
+            (WaitingFor::Permission, asks.0, asks.1, message),
+            now,
+        )
     }
 
     /// The worker produced something (`source`: `output`, `report`, …): a stalled worker goes

@@ -54,7 +54,6 @@ use std::time::{Duration, Instant};
 
 use crate::dispatch::start::compose::Interruption;
 use crate::dispatch::{DispatchError, Spec, io_err};
-use crate::ledger::Ledger;
 use crate::receipts::{self, CheckoutChange, CompletionSignal, DispatchCompleted, DispatchStatus};
 use crate::worktree::{Repo, TeardownClass};
 use announce::Recorder;
@@ -212,13 +211,7 @@ pub fn supervise(spec: &Spec, around: &Surroundings<'_>) -> Result<Outcome, Disp
     // Binds the worker's report to this dispatch; in memory and the worker's environment, and
     // made again from the signing key by `vnx recover` if this supervisor dies.
     let seal = signals::seal_for(around.attestor, &spec.id);
-    let mut recorder = Recorder::new(
-        &spec.id,
-        Ledger::new(&spec.ledger),
-        around.attestor,
-        &spec.notify,
-    )
-    .titled(&spec.title);
+    let mut recorder = Recorder::new(spec, around.attestor);
     if let Some(hash) = &around.started_hash {
         recorder.notify("started", hash, "");
     }
@@ -236,13 +229,12 @@ pub fn supervise(spec: &Spec, around: &Surroundings<'_>) -> Result<Outcome, Disp
     let lived =
         live_between_setup_and_teardown(spec, around, &job, refused, (&mut recorder, &mut log))?;
     refuse_if_interrupted(spec, &lived.life, &mut log)?;
-    let mut report_rejected = None;
-    let mut report = None;
-    match signals::read_report(&spec.dispatch_dir, &spec.id, &seal) {
-        ReportFile::Accepted(r) => report = Some(r),
-        ReportFile::Rejected(why) => report_rejected = Some(why),
-        ReportFile::Missing => {}
-    }
+    let read = signals::read_report(&spec.dispatch_dir, &spec.id, &seal);
+    let (report, report_rejected) = match read {
+        ReportFile::Accepted(r) => (Some(r), None),
+        ReportFile::Rejected(why) => (None, Some(why)),
+        ReportFile::Missing => (None, None),
+    };
     if let Some(text) = &lived.screen {
         let _ = writeln!(log, "{text}");
     }
@@ -365,11 +357,6 @@ fn run_limited(
         let (waited, why) = if let Some(limit) = limited::limit_of(spec, &life, job.seal) {
             count += 1;
             let waited = limited::wait_out(spec, around, &limit, count, (recorder, log));
-            // A pause that covers it at the reset holds it on until lifted.
-            let waited = match waited {
-                asked::Waited::Held(w) => paused::wait_out(spec, around, (recorder, log)).after(w),
-                other => other,
-            };
             (waited, Interruption::Limit)
         } else if paused::stopped_by_pause(&life) {
             let waited = paused::wait_out(spec, around, (recorder, log));
@@ -378,7 +365,7 @@ fn run_limited(
             break;
         };
         let waited = match waited {
-            asked::Waited::Over(waited) | asked::Waited::Held(waited) => waited,
+            asked::Waited::Over(waited) => waited,
             asked::Waited::Stopped(stop) => {
                 if let Life::Exited(exited) = &mut life {
                     exited.stopped = Some(stop);

@@ -36,7 +36,7 @@ fn path_for(data_dir: &Path, id: &DispatchId) -> PathBuf {
     data_dir.join(DIR).join(format!("{id}.ndjson"))
 }
 
-fn reserve_path(data_dir: &Path, id: &DispatchId) -> PathBuf {
+pub(crate) fn reserve_path(data_dir: &Path, id: &DispatchId) -> PathBuf {
     data_dir.join(DIR).join(format!("{id}.reserve"))
 }
 
@@ -81,7 +81,7 @@ pub fn unreserve(data_dir: &Path, id: &DispatchId) {
 /// whose lock nobody holds (a launch under way holds it from before its reservation until
 /// its supervisor takes it over). A lost dispatch's stays: its recovery writes into it.
 pub fn abandoned_reserves(data_dir: &Path, ledger: &Path) -> Vec<DispatchId> {
-    let mut ids: Vec<DispatchId> = named(data_dir, ".reserve")
+    named(data_dir, ".reserve")
         .into_iter()
         .filter(|id| {
             let dispatch_dir = data_dir.join("dispatches").join(id.as_str());
@@ -101,9 +101,7 @@ pub fn abandoned_reserves(data_dir: &Path, ledger: &Path) -> Vec<DispatchId> {
                 Err(_) => false,
             }
         })
-        .collect();
-    ids.sort();
-    ids
+        .collect()
 }
 
 /// Removes the [`abandoned_reserves`]; returns the dispatches whose reservation went.
@@ -156,9 +154,7 @@ pub fn unmark_uncommitted(data_dir: &Path, id: &DispatchId) {
 /// anything in `.vnx-data/`: it only says where to look; what is recorded rests on the
 /// signed start and the sealed report alone (see `recover`).
 pub fn uncommitted(data_dir: &Path) -> Vec<DispatchId> {
-    let mut ids = named(data_dir, ".uncommitted");
-    ids.sort();
-    ids
+    named(data_dir, ".uncommitted")
 }
 
 /// Writes `data` into `id`'s reserved blocks and renames them to `path`: no new space is
@@ -299,18 +295,7 @@ pub fn flush(
     ledger: &Ledger,
     trusted: &[[u8; 32]],
 ) -> Result<Vec<Flushed>, LedgerError> {
-    let Ok(entries) = fs::read_dir(data_dir.join(DIR)) else {
-        return Ok(Vec::new());
-    };
-    let mut names: Vec<DispatchId> = entries
-        .flatten()
-        .filter_map(|e| e.file_name().to_str().map(str::to_owned))
-        .filter_map(|n| {
-            n.strip_suffix(".ndjson")
-                .and_then(|id| DispatchId::parse(id).ok())
-        })
-        .collect();
-    names.sort();
+    let names = named(data_dir, ".ndjson");
     // Reservations nobody will use go first: a killed launcher leaves one behind.
     sweep_reserves(data_dir, ledger.path());
     let mut done = Vec::new();
@@ -403,17 +388,19 @@ pub(crate) fn completion_on_ledger(ledger: &Path, id: &DispatchId) -> Result<boo
     Ok(!lines.is_empty())
 }
 
-/// The dispatches with a file `<id><suffix>` in the pending directory.
+/// The dispatches with a file `<id><suffix>` in the pending directory, in order.
 fn named(data_dir: &Path, suffix: &str) -> Vec<DispatchId> {
     let Ok(entries) = fs::read_dir(data_dir.join(DIR)) else {
         return Vec::new();
     };
-    entries
+    let mut ids: Vec<DispatchId> = entries
         .flatten()
         .filter_map(|e| e.file_name().to_str().map(str::to_owned))
         .filter_map(|n| {
             n.strip_suffix(suffix)
                 .and_then(|id| DispatchId::parse(id).ok())
         })
-        .collect()
+        .collect();
+    ids.sort();
+    ids
 }

@@ -18,9 +18,9 @@ use std::fs::{File, TryLockError};
 use std::path::{Path, PathBuf};
 
 use crate::dispatch::start::include::Included;
+use crate::dispatch::supervise::conclude;
 use crate::dispatch::supervise::pending;
 use crate::dispatch::supervise::signals::{self, ReportFile, ReportStatus};
-use crate::dispatch::supervise::{Concluded, conclude};
 use crate::dispatch::view::{DispatchState, State};
 use crate::dispatch::{DispatchError, Spec, liveness};
 use crate::ledger::attest::{self, Attestor};
@@ -233,20 +233,14 @@ fn record(
     }
     let seal = signals::seal_for(r.attestor, id);
     let report = match signals::read_report(&dispatch_dir, id, &seal) {
-        ReportFile::Accepted(report) => report,
-        ReportFile::Rejected(why) => {
-            return Err(RecoverError::NoReport {
-                id: id.to_string(),
-                why,
-            });
-        }
-        ReportFile::Missing => {
-            return Err(RecoverError::NoReport {
-                id: id.to_string(),
-                why: format!("its worker wrote no {}", signals::REPORT),
-            });
-        }
+        ReportFile::Accepted(report) => Ok(report),
+        ReportFile::Rejected(why) => Err(why),
+        ReportFile::Missing => Err(format!("its worker wrote no {}", signals::REPORT)),
     };
+    let report = report.map_err(|why| RecoverError::NoReport {
+        id: id.to_string(),
+        why,
+    })?;
     let spec = spec_of(r, &dispatch_dir, &started);
     let status = match report.status {
         ReportStatus::Done => DispatchStatus::Done,
@@ -272,12 +266,7 @@ fn record(
     if crate::dispatch::start::launch::pool_of(r.repo, &spec).is_some() {
         r.repo.reattach_given_back(&spec.worktree, &spec.branch);
     }
-    let Concluded {
-        status,
-        class,
-        appended,
-        pooled,
-    } = conclude(
+    let concluded = conclude(
         &spec,
         r.repo,
         completed,
@@ -290,16 +279,15 @@ fn record(
     r.repo.empty_trash();
     if let (Some(pool), Some(name)) = (
         crate::dispatch::start::launch::pool_of(r.repo, &spec),
-        &pooled,
+        &concluded.pooled,
     ) {
         pool.prove_entry(name);
     }
     Ok(Recovered {
         dispatch_id: dispatch_id.clone(),
-        status,
-        teardown_class: class,
-        entry_hash: appended
-            .lines
+        status: concluded.status,
+        teardown_class: concluded.class,
+        entry_hash: (concluded.appended.lines)
             .last()
             .map(|l| l.entry_hash.clone())
             .unwrap_or_default(),

@@ -70,11 +70,6 @@ pub fn shorten(s: &str, max: usize) -> String {
     format!("{}…", &s[..end])
 }
 
-/// Reads at most [`MAX_FILE`] bytes of a regular file (never blocking on a FIFO).
-fn read_bounded(path: &Path) -> io::Result<Vec<u8>> {
-    crate::files::read_bounded(path, MAX_FILE)
-}
-
 /// One hook call.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct HookSignal {
@@ -137,7 +132,7 @@ pub enum ReportFile {
 /// Reads the report, accepting it only if it names this dispatch and carries its seal's MAC.
 pub fn read_report(dispatch_dir: &Path, dispatch_id: &DispatchId, seal: &str) -> ReportFile {
     use hmac::Mac;
-    let data = match read_bounded(&dispatch_dir.join(REPORT)) {
+    let data = match crate::files::read_bounded(&dispatch_dir.join(REPORT), MAX_FILE) {
         Ok(d) => d,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return ReportFile::Missing,
         Err(e) => return ReportFile::Rejected(format!("{REPORT} unreadable: {e}")),
@@ -168,16 +163,6 @@ pub fn read_report(dispatch_dir: &Path, dispatch_id: &DispatchId, seal: &str) ->
         _ => ReportFile::Rejected(format!(
             "{REPORT} does not carry this dispatch's seal (written outside its worker?)"
         )),
-    }
-}
-
-impl ReportFile {
-    /// The accepted report, if any.
-    pub fn accepted(self) -> Option<Report> {
-        match self {
-            ReportFile::Accepted(r) => Some(r),
-            _ => None,
-        }
     }
 }
 
@@ -235,7 +220,8 @@ impl SignalReader {
         fresh
             .into_iter()
             .filter_map(|(name, path)| {
-                let signal = serde_json::from_slice(&read_bounded(&path).ok()?).ok();
+                let signal =
+                    serde_json::from_slice(&crate::files::read_bounded(&path, MAX_FILE).ok()?).ok();
                 self.seen.insert(name);
                 signal
             })
@@ -246,6 +232,16 @@ impl SignalReader {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    impl ReportFile {
+        /// The accepted report, if any.
+        fn accepted(self) -> Option<Report> {
+            match self {
+                ReportFile::Accepted(r) => Some(r),
+                _ => None,
+            }
+        }
+    }
 
     /// A fresh seal: 32 random bytes, hex.
     fn new_seal() -> String {

@@ -99,7 +99,7 @@ impl TuiWatch {
     ) -> bool {
         self.hear_signals(spec, live, (recorder, log), running);
         let (held, change) = self.background.poll(&spec.id, Instant::now());
-        record(change, (recorder, log));
+        recorder.change(change, log);
         if let Some(held) = held {
             running.turn.ended(held);
         }
@@ -112,9 +112,7 @@ impl TuiWatch {
         if reported && !self.reported_seen {
             self.reported_seen = true;
             // The worker reported: whatever it waited for, it is past it.
-            if let Some(change) = live.went_on("report", Instant::now()) {
-                recorder.change(&change, log);
-            }
+            recorder.change(live.went_on("report", Instant::now()), log);
         }
         // Processes the worker left running hold the turn end that would conclude.
         if self.background.left_waiting() {
@@ -122,9 +120,7 @@ impl TuiWatch {
         }
         // Background work runs: the worker is busy, not stalled, and not done.
         if self.background.waiting() {
-            if let Some(change) = live.on_activity("background", Instant::now()) {
-                recorder.change(&change, log);
-            }
+            recorder.change(live.on_activity("background", Instant::now()), log);
             return false;
         }
         self.settled(spec, reported, running)
@@ -181,17 +177,13 @@ impl TuiWatch {
             // The end of a turn of another thread of the worker's (its title's) says
             // nothing of the dispatch's: a dialog the worker shows still stands.
             if turn_end || !spec.invocation.hooks.ends_turn(&signal.event) {
-                for change in live.on_signal(&signal, Instant::now()) {
-                    recorder.change(&change, log);
-                }
+                recorder.change(live.on_signal(&signal, Instant::now()), log);
             }
             // A turn that ended with background work running is not the dispatch's end.
             if turn_end {
                 let (ends, change) = self.background.turn_end(&spec.id, &signal, Instant::now());
                 turn_end = ends;
-                if let Some(change) = change {
-                    recorder.change(&change, log);
-                }
+                recorder.change(change, log);
             }
             if turn_end && !running.turn.has_ended() {
                 self.concludes(spec, signal, (recorder, log), running);
@@ -222,9 +214,7 @@ impl TuiWatch {
                 let seen = seen
                     .as_ref()
                     .map(|s| (s.lines.as_str(), (s.target.clone(), s.command.clone())));
-                for change in live.on_dialog(seen, Instant::now()) {
-                    recorder.change(&change, log);
-                }
+                recorder.change(live.on_dialog(seen, Instant::now()), log);
             }
         }
     }
@@ -298,12 +288,10 @@ impl TuiWatch {
         let limit = super::background::left_wait(spec);
         let (state, change) =
             (self.background).left_poll(&spec.id, (marks, Some(*pid)), (give_up, limit), now);
-        record(change, (recorder, log));
+        recorder.change(change, log);
         match state {
             Left::Running => {
-                if let Some(change) = live.on_activity("background", now) {
-                    recorder.change(&change, log);
-                }
+                recorder.change(live.on_activity("background", now), log);
                 false
             }
             Left::Ended { .. } => true,
@@ -313,9 +301,7 @@ impl TuiWatch {
             }
         }
     }
-}
 
-impl TuiWatch {
     /// A turn end that concludes the dispatch's turn, unless the worker's session shows
     /// background work still running (then it is held back until it shows none).
     fn concludes(
@@ -328,20 +314,10 @@ impl TuiWatch {
         let (now, change) = self
             .background
             .session_turn_end(&spec.id, signal, Instant::now());
-        record(change, (recorder, log));
+        recorder.change(change, log);
         if let Some(now) = now {
             running.turn.ended(now);
         }
-    }
-}
-
-/// Records a change of live state, if any.
-fn record(
-    change: Option<crate::dispatch::supervise::live::Change>,
-    (recorder, log): (&mut Recorder<'_>, &mut fs::File),
-) {
-    if let Some(change) = change {
-        recorder.change(&change, log);
     }
 }
 

@@ -223,16 +223,14 @@ impl<'a> Watched<'a> {
         let now = Instant::now();
         let pane = around.tmux_pane.as_deref();
         let active = (self.activity).changed(self.copy.as_ref(), &self.tmux, pane, now);
-        if active && let Some(change) = self.live.on_activity("output", now) {
-            recorder.change(&change, log);
+        if active {
+            recorder.change(self.live.on_activity("output", now), log);
         }
         self.changes.tick(spec, now, active);
         if let Some(sandboxed) = &mut self.sandboxed {
             sandboxed.tick(self.group.pid(), now);
         }
-        if let Some(change) = self.live.tick(now) {
-            recorder.change(&change, log);
-        }
+        recorder.change(self.live.tick(now), log);
         // Quiet past the stall watch after its CLI said a usage limit: the CLI waits for the
         // reset by itself, saying nothing (as one CLI does); stopped, the wait is the supervisor's.
         let stalled = self.live.stalled();
@@ -255,11 +253,10 @@ impl<'a> Watched<'a> {
             }
             return Ok(Some((status, Some((StopCause::Budget, why)))));
         }
-        for change in
-            background::stream_tick(&mut self.waits, &spec.id, tokens, &mut self.live, now)
-        {
-            recorder.change(&change, log);
-        }
+        recorder.change(
+            background::stream_tick(&mut self.waits, &spec.id, tokens, &mut self.live, now),
+            log,
+        );
         // Active, or waiting on background work its stream named: looked at every tick.
         self.quiet = match active || self.waits.waiting() {
             true => TICK,
@@ -355,13 +352,8 @@ impl Watched<'_> {
             return Ok(None);
         };
         self.limits.0 += 1;
-        let waited = super::limited::wait_out(spec, around, &limit, self.limits.0, (recorder, log));
-        let waited = match waited {
-            Waited::Held(w) => super::paused::wait_out(spec, around, (recorder, log)).after(w),
-            other => other,
-        };
-        match waited {
-            Waited::Over(w) | Waited::Held(w) => {
+        match super::limited::wait_out(spec, around, &limit, self.limits.0, (recorder, log)) {
+            Waited::Over(w) => {
                 self.limits.1 += w;
                 if let Some(drain) = around.after_reset {
                     drain();
@@ -378,9 +370,7 @@ impl Watched<'_> {
             }
         }
     }
-}
 
-impl Watched<'_> {
     /// Tells a TUI its limit is over: its dialog's keys where its CLI's limit is a dialog,
     /// else one line typed at its input.
     fn go_on_after_limit(&mut self) -> Result<(), crate::tmux::TmuxError> {
@@ -465,23 +455,20 @@ fn await_left(
     (recorder, log): (&mut Recorder<'_>, &mut fs::File),
     exited: &mut Exited,
 ) -> Left {
-    if let Some(change) = background::stream_ended(waits, &spec.id, Instant::now()) {
-        recorder.change(&change, log);
-    }
+    recorder.change(
+        background::stream_ended(waits, &spec.id, Instant::now()),
+        log,
+    );
     loop {
         let now = Instant::now();
         let asked = stop_asked(spec, around);
         let give_up = asked.is_some() || now >= deadline;
         let limit = background::left_wait(spec);
         let (state, change) = waits.left_poll(&spec.id, (marks, None), (give_up, limit), now);
-        if let Some(change) = change {
-            recorder.change(&change, log);
-        }
+        recorder.change(change, log);
         match state {
             Left::Running => {
-                if let Some(change) = live.on_activity("background", now) {
-                    recorder.change(&change, log);
-                }
+                recorder.change(live.on_activity("background", now), log);
             }
             // Stopped when the wait ran out or the deadline passed: unfinished work, which
             // needs a person; when the supervisor was told to stop, that is how it ended.
@@ -493,9 +480,8 @@ fn await_left(
                     }
                     _ => format!("the supervisor was interrupted; {what}"),
                 };
-                if let Some(cause) = asked {
-                    exited.stop(cause, why);
-                }
+                // Stopped after its CLI exited (what it left running was stopped).
+                exited.stopped = asked.map(|cause| (cause, why));
                 return Left::Stopped(tasks);
             }
             // None is left: in a sandbox, what it left ended with it.
