@@ -188,7 +188,7 @@ impl Validator<'_> {
                 return Ok(name);
             }
             Err(format!(
-                "{at}.container.env_from_host names variables of vnx's environment, each                      once and not also in env, not {}",
+                "{at}.container.env_from_host names variables of vnx's environment, each once and not also in env, not {}",
                 q(&name)
             ))
         })?;
