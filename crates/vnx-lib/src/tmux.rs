@@ -128,6 +128,16 @@ fn valid_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
+/// `name` when it is a [`valid_name`], else [`TmuxError::BadName`].
+fn checked_name(name: &str) -> Result<&str, TmuxError> {
+    if valid_name(name) {
+        return Ok(name);
+    }
+    Err(TmuxError::BadName {
+        name: name.to_owned(),
+    })
+}
+
 impl Tmux {
     /// tmux on the private socket `socket` (`tmux -L socket`).
     pub fn new(socket: impl Into<String>) -> Tmux {
@@ -196,11 +206,7 @@ impl Tmux {
         env: &[(String, String)],
         argv: &[OsString],
     ) -> Result<Pane, TmuxError> {
-        if !valid_name(name) {
-            return Err(TmuxError::BadName {
-                name: name.to_owned(),
-            });
-        }
+        checked_name(name)?;
         let mut cmd = self
             .cmd()
             .args([
@@ -326,14 +332,9 @@ impl Tmux {
     /// Types `keys` (tmux key names: `1`, `y`, `Escape`) into a session's pane, as a person
     /// at its terminal would.
     pub fn send_keys(&self, name: &str, keys: &[&str]) -> Result<(), TmuxError> {
-        if !valid_name(name) {
-            return Err(TmuxError::BadName {
-                name: name.to_owned(),
-            });
-        }
         self.run(
             self.cmd()
-                .args(["send-keys", "-t", &format!("={name}:")])
+                .args(["send-keys", "-t", &format!("={}:", checked_name(name)?)])
                 .args(keys.iter().copied()),
         )
         .map(drop)
@@ -352,29 +353,20 @@ impl Tmux {
 
     /// `format` expanded for a session's pane, when tmux knows the session.
     fn pane_format(&self, session: &str, format: &str) -> Option<String> {
-        if !valid_name(session) {
-            return None;
-        }
-        let cmd = self.cmd().args([
-            "display-message",
-            "-p",
-            "-t",
-            &format!("={session}:"),
-            format,
-        ]);
+        let session = checked_name(session).ok()?;
+        self.display(&format!("={session}:"), format)
+    }
+
+    /// `format` expanded for `target`, when tmux knows it.
+    fn display(&self, target: &str, format: &str) -> Option<String> {
+        let cmd = (self.cmd()).args(["display-message", "-p", "-t", target, format]);
         let out = self.output(cmd, CALL_TIMEOUT).ok()?;
         out.status.success().then(|| out.text().trim().to_owned())
     }
 
     /// When the window of a pane (`%N` pane id) last had output, in seconds since the epoch.
     pub fn window_activity(&self, pane: &str) -> Option<u64> {
-        let cmd = self
-            .cmd()
-            .args(["display-message", "-p", "-t", pane, "#{window_activity}"]);
-        let out = self.output(cmd, CALL_TIMEOUT).ok()?;
-        out.status
-            .success()
-            .then(|| out.text().trim().parse().ok())?
+        self.display(pane, "#{window_activity}")?.parse().ok()
     }
 
     /// Stops the whole server on this socket (tests and cleanup).

@@ -16,7 +16,6 @@ mod venv;
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
-use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 pub use crate::receipts::{Network, PrivateHome, SessionPlace, Shape};
@@ -495,14 +494,10 @@ impl ShapeExt for Shape {
             .map(|h| &h.shown_at);
         for path in self.writable.iter().chain(sessions).chain(mount_points) {
             if path.symlink_metadata().is_err() {
-                std::fs::DirBuilder::new()
-                    .recursive(true)
-                    .mode(0o700)
-                    .create(path)
-                    .map_err(|source| SandboxError::Io {
-                        path: path.clone(),
-                        source,
-                    })?;
+                crate::files::private_dir(path).map_err(|source| SandboxError::Io {
+                    path: path.clone(),
+                    source,
+                })?;
             }
         }
         home::seed(&self.homes)
