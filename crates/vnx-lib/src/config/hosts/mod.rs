@@ -401,7 +401,10 @@ mod tests {
             );
             let err = parse(&text).unwrap_err().to_string();
             assert!(
-                err.contains("env_from_host names variables"),
+                err.contains(
+                    "env_from_host names variables of vnx's environment, each once and not \
+                     also in env, not"
+                ),
                 "{bad}: {err}"
             );
         }
