@@ -158,11 +158,7 @@ fn render(out: &mut Out, path: &Path, r: &VerifyReport, in_repo: bool) -> Result
         ))?;
     }
     for v in &r.violations {
-        let kind = serde_json::to_value(v.kind)
-            .ok()
-            .and_then(|k| k.as_str().map(str::to_owned))
-            .unwrap_or_default();
-        out.line(&format!("  line {}: {kind}: {}", v.line, v.detail))?;
+        out.line(&format!("  {}", v.describe()))?;
         if let (Some(e), Some(a)) = (&v.expected, &v.actual) {
             out.line(&format!("      expected {e}"))?;
             out.line(&format!("      actual   {a}"))?;

@@ -149,6 +149,19 @@ impl Violation {
             other_line: None,
         }
     }
+
+    /// The violation as reports print it: `line N: kind: detail`, the kind named as the JSON
+    /// report names it (`altered_line`, …): in snake case, as `rename_all` spells it.
+    pub fn describe(&self) -> String {
+        let mut kind = String::new();
+        for c in format!("{:?}", self.kind).chars() {
+            if c.is_ascii_uppercase() && !kind.is_empty() {
+                kind.push('_');
+            }
+            kind.push(c.to_ascii_lowercase());
+        }
+        format!("line {}: {kind}: {}", self.line, self.detail)
+    }
 }
 
 /// The last line of the ledger.
@@ -342,4 +355,47 @@ struct Seen {
     prev_line: Link,
     /// `violations.len()`, `violations_total` and `last_reported` before this line.
     before: (usize, u64, Option<(u64, ViolationKind)>),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ViolationKind::*;
+    use super::{Violation, ViolationKind};
+
+    #[test]
+    fn a_violation_names_its_kind_as_the_json_report_does() {
+        let all: [ViolationKind; 26] = [
+            AlteredLine,
+            MissingLines,
+            InsertedLines,
+            Reordered,
+            LinkMismatch,
+            SeqMismatch,
+            InvalidJson,
+            NotAnObject,
+            BadGenesis,
+            BadEpochMarker,
+            UnchainedInEpoch,
+            UnsealedChain,
+            CheckpointMismatch,
+            CheckpointTruncated,
+            CheckpointInvalid,
+            CheckpointUntrusted,
+            CheckpointRolledBack,
+            MergeTrailerOrphaned,
+            RemoteHashMismatch,
+            RemoteLinkMismatch,
+            RemoteRewritten,
+            RemoteMissingLines,
+            RemoteSeqMismatch,
+            RemoteUnmirrored,
+            RemoteCheckpointMismatch,
+            DependencyUnproven,
+        ];
+        for kind in all {
+            let json = serde_json::json!(kind);
+            let want = format!("line 7: {}: why", json.as_str().unwrap());
+            assert_eq!(Violation::new(7, kind, "why".into()).describe(), want);
+        }
+    }
 }

@@ -52,17 +52,12 @@ pub(super) fn ledger(
     };
     let lines = count(report.lines as usize, "line", "lines");
     let ledger = if let Some(v) = report.violations.first() {
-        let kind = serde_json::to_value(v.kind)
-            .ok()
-            .and_then(|k| k.as_str().map(str::to_owned))
-            .unwrap_or_default();
         let more = report.violations_total.saturating_sub(1);
         Check::fail(
             NAME,
             format!(
-                "broken: line {}: {kind}: {}{}",
-                v.line,
-                v.detail,
+                "broken: {}{}",
+                v.describe(),
                 if more > 0 {
                     format!(" (and {more} more)")
                 } else {

@@ -230,23 +230,15 @@ fn ledger(ctx: &Reading<'_>, plan: &mut Plan) -> Result<(Verdict, Verdict), Merg
                 | ViolationKind::CheckpointInvalid
         )
     };
-    let describe = |v: &crate::ledger::Violation| {
-        let kind = serde_json::to_value(v.kind)
-            .ok()
-            .and_then(|k| k.as_str().map(str::to_owned))
-            .unwrap_or_default();
-        format!("line {}: {kind}: {}", v.line, v.detail)
-    };
-    let chain: Vec<_> = report
+    let (anchored, chain): (Vec<_>, Vec<_>) = report
         .violations
         .iter()
-        .filter(|v| !is_checkpoint(v.kind))
-        .collect();
+        .partition(|v| is_checkpoint(v.kind));
     let verifies = if let Some(first) = chain.first() {
         Err(format!(
             "the ledger does not verify ({} violation(s)); first {}",
             chain.len(),
-            describe(first)
+            first.describe()
         ))
     } else if report.status == crate::ledger::ChainStatus::Unchained {
         Err("the ledger is not hash-chained".into())
@@ -257,11 +249,6 @@ fn ledger(ctx: &Reading<'_>, plan: &mut Plan) -> Result<(Verdict, Verdict), Merg
             report.lines
         ))
     };
-    let anchored: Vec<_> = report
-        .violations
-        .iter()
-        .filter(|v| is_checkpoint(v.kind))
-        .collect();
     let extends = match (anchoring, report.checkpoints.last()) {
         (false, _) => {
             Err("the ledger is outside any git repository, so no checkpoint anchors it".into())
@@ -272,7 +259,7 @@ fn ledger(ctx: &Reading<'_>, plan: &mut Plan) -> Result<(Verdict, Verdict), Merg
         (true, Some(last)) => match anchored.first() {
             Some(v) => Err(format!(
                 "the ledger no longer extends its checkpoints; {}",
-                describe(v)
+                v.describe()
             )),
             None if !last.ok => Err(format!(
                 "the ledger does not extend its last checkpoint {} at line {}",
