@@ -7,6 +7,7 @@ use std::path::Path;
 
 use super::check::{Check, Status, count};
 use crate::ledger::checkpoint::{self, CheckpointKey};
+use crate::ledger::verify::CheckpointResult;
 use crate::ledger::{ChainStatus, VerifyOptions};
 
 /// `ledger` and `checkpoint`.
@@ -89,6 +90,16 @@ pub(super) fn ledger(
             format!("{}, {lines} ({})", report.status.as_str(), path.display()),
         )
     };
+    // The checkpoints `pick` selects, as `ID (line N), …`.
+    let named = |pick: fn(&CheckpointResult) -> bool| {
+        let named: Vec<String> = report
+            .checkpoints
+            .iter()
+            .filter(|c| pick(c))
+            .map(|c| format!("{} (line {})", c.id, c.lines))
+            .collect();
+        named.join(", ")
+    };
     let checkpoint = match (&anchored, report.checkpoints.last()) {
         (None, _) if let Some(e) = &anchor_error => Check::fail(
             "checkpoint",
@@ -117,37 +128,23 @@ pub(super) fn ledger(
                 .filter(|c| !c.ok)
                 .all(|c| c.untrusted) =>
         {
-            let untrusted: Vec<String> = report
-                .checkpoints
-                .iter()
-                .filter(|c| c.untrusted)
-                .map(|c| format!("{} (line {})", c.id, c.lines))
-                .collect();
             Check::fail(
                 "checkpoint",
                 format!(
                     "checkpoint {} is signed by a key this repository does not trust",
-                    untrusted.join(", ")
+                    named(|c| c.untrusted)
                 ),
                 "if the key is yours (another machine, CI), add its public key to \
                  .vnx/checkpoint-keys; if not, someone else signed a checkpoint of this \
                  ledger: `vnx audit-chain verify` names the key",
             )
         }
-        (Some(_), Some(_)) => {
-            let bad: Vec<String> = report
-                .checkpoints
-                .iter()
-                .filter(|c| !c.ok)
-                .map(|c| format!("{} (line {})", c.id, c.lines))
-                .collect();
-            Check::fail(
-                "checkpoint",
-                format!("the ledger does not extend checkpoint {}", bad.join(", ")),
-                "the ledger was cut, rewritten or forked after it was checkpointed; run `vnx \
-                 audit-chain verify` and restore it from a copy that extends the checkpoint",
-            )
-        }
+        (Some(_), Some(_)) => Check::fail(
+            "checkpoint",
+            format!("the ledger does not extend checkpoint {}", named(|c| !c.ok)),
+            "the ledger was cut, rewritten or forked after it was checkpointed; run `vnx \
+             audit-chain verify` and restore it from a copy that extends the checkpoint",
+        ),
         (Some(_), None) if report.lines == 0 => {
             Check::pass("checkpoint", "none yet; nothing to checkpoint")
         }
