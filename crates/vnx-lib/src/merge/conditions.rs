@@ -79,6 +79,11 @@ impl Plan {
     pub fn first_failed(&self) -> Option<&Condition> {
         self.conditions.iter().find(|c| !c.ok)
     }
+
+    /// Adds condition `name` with its outcome.
+    fn push(&mut self, name: &'static str, result: Verdict) {
+        self.conditions.push(Condition::of(name, result));
+    }
 }
 
 /// A condition's outcome: what holds, or why not.
@@ -126,21 +131,19 @@ pub(super) fn check(
         ..empty_plan(id)
     };
     let (verifies, extends) = ledger(ctx, &mut plan)?;
-    plan.conditions.push(Condition::of(ORDER[0], verifies));
-    plan.conditions.push(Condition::of(ORDER[1], extends));
-    plan.conditions.push(Condition::of(ORDER[2], done(ev, id)));
+    plan.push(ORDER[0], verifies);
+    plan.push(ORDER[1], extends);
+    plan.push(ORDER[2], done(ev, id));
     // A dispatch of `--plan` (its chain's): its work follows an approved plan (ADR 0092).
     if let Some(approved) = super::plan::check(ctx.ledger, ctx.trusted_keys, ev)? {
-        plan.conditions
-            .push(Condition::of(super::plan::NAME, approved));
+        plan.push(super::plan::NAME, approved);
     }
     // A dispatch of `--after`: its dependencies' work is on the base first.
     let base_ref = plan.base_ref.clone();
     if let Some(held) =
         super::after::check(ctx.ledger, ctx.trusted_keys, repo, ev, base_ref.as_deref())?
     {
-        plan.conditions
-            .push(Condition::of(super::after::NAME, held));
+        plan.push(super::after::NAME, held);
     }
     // A follow-up works on the branch of its chain's first dispatch.
     let first = ev
@@ -148,21 +151,16 @@ pub(super) fn check(
         .as_ref()
         .and_then(|s| s.receipt.continues.as_ref())
         .map_or(id, |c| &c.first);
-    plan.conditions.push(Condition::of(
-        ORDER[3],
-        branch(repo, &plan, id, first.as_str()),
-    ));
+    plan.push(ORDER[3], branch(repo, &plan, id, first.as_str()));
     let gates = gates(config, ev, &mut plan);
-    plan.conditions.push(Condition::of(ORDER[4], gates));
+    plan.push(ORDER[4], gates);
     // A role that requires screenshots: their images, as their receipt hashed them.
     if let Some(present) = super::shots::check(config, ev) {
-        plan.conditions
-            .push(Condition::of(super::shots::NAME, present));
+        plan.push(super::shots::NAME, present);
     }
     let base = base(repo, &mut plan, ctx.scratch_objects);
-    plan.conditions.push(Condition::of(ORDER[5], base));
-    plan.conditions
-        .push(Condition::of(ORDER[6], checkout(repo, &plan)));
+    plan.push(ORDER[5], base);
+    plan.push(ORDER[6], checkout(repo, &plan));
     Ok(plan)
 }
 
