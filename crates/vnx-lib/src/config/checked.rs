@@ -116,7 +116,7 @@ impl Validator<'_> {
 }
 
 /// `^[first][a-z0-9{extra}]*$` with a length in `len`.
-pub(super) fn is_name(
+pub(crate) fn is_name(
     s: &str,
     first: fn(&u8) -> bool,
     extra: &[u8],
