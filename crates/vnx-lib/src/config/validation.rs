@@ -48,7 +48,7 @@ impl Validator<'_> {
                 );
                 return self.err(&name.referenced, msg);
             }
-            self.name(&name, "provider")?;
+            self.name("", &name, "provider")?;
             let declared = self.provider(&name, provider)?;
             config.providers.insert(name.value, declared);
         }
@@ -115,7 +115,7 @@ impl Validator<'_> {
             config.mcp = self.mcp(mcp)?;
         }
         for (name, role) in raw.roles.map_or_else(Vec::new, |e| e.0) {
-            self.name(&name, "role")?;
+            self.name("", &name, "role")?;
             let mut skills = Vec::new();
             for skill in role.skills.unwrap_or_default() {
                 if !crate::skills::is_name(&skill.value) {
