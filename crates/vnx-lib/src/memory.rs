@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 
 use crate::ids::DispatchId;
 use crate::ledger::attest::{self, Attestor};
-use crate::ledger::{Ledger, LedgerError, json, tail};
+use crate::ledger::{LedgerError, json, tail};
 use crate::receipts::{self, MemoryFile, MemoryPromoted};
 
 /// The memory folder's name in a dispatch's directory.
@@ -301,10 +301,7 @@ fn record(
         note: c.note.map(str::to_owned),
         extra: Default::default(),
     };
-    let line = c
-        .attestor
-        .attest(&receipts::write(&receipt), &crate::ledger::now_utc);
-    let appended = Ledger::new(c.ledger).append(&line)?;
+    let appended = c.attestor.record(c.ledger, &receipt)?;
     if let Some(at) = appended.lines.last() {
         // Best effort: without it the next launch scans the ledger.
         let hint = hint_path(c.ledger, c.provider);

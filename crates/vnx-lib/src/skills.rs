@@ -130,11 +130,8 @@ impl SkillError {
 
 /// Whether `name` is a valid skill name (`^[a-z0-9][a-z0-9_-]{0,63}$`).
 pub fn is_name(name: &str) -> bool {
-    let mut b = name.bytes();
-    name.len() <= 64
-        && b.next()
-            .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
-        && b.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_' || c == b'-')
+    let first = |b: &u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+    crate::config::is_name(name, first, b"-_", 1..=64)
 }
 
 /// Loads the named skills from `<root>/skills/`, in the order given.

@@ -11,7 +11,6 @@
 use crate::dispatch::Context;
 use crate::dispatch::view::{self, DispatchState};
 use crate::ids::DispatchId;
-use crate::ledger::now_utc;
 
 pub mod accept;
 pub mod act;
@@ -364,8 +363,7 @@ impl ActionError {
 impl Desk<'_> {
     /// Signs a receipt of `kind` and appends it to the ledger.
     pub(crate) fn record<K: crate::receipts::Kind>(&self, kind: &K) -> Result<(), ActionError> {
-        let line = (self.ctx.attestor).attest(&crate::receipts::write(kind), &now_utc);
-        crate::ledger::Ledger::new(self.ctx.ledger).append(&line)?;
+        self.ctx.attestor.record(self.ctx.ledger, kind)?;
         Ok(())
     }
 

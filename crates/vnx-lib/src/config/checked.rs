@@ -62,13 +62,14 @@ impl Validator<'_> {
         )))
     }
 
-    /// Refuses `name` unless it is a valid name of a `what` (a provider, role or gate).
-    pub(super) fn name(&self, name: &Spanned<String>, what: &str) -> Checked<()> {
+    /// Refuses `name` unless it is a valid name of a `what` (a provider, role or gate); `at`
+    /// (e.g. `defaults.role: `, or nothing) opens the message.
+    pub(super) fn name(&self, at: &str, name: &Spanned<String>, what: &str) -> Checked<()> {
         if is_name(&name.value, u8::is_ascii_lowercase, b"-_", 1..=32) {
             return Ok(());
         }
         let msg = format!(
-            "{} is not a valid {what} name: use 1-32 lowercase letters, digits, `-` or `_`, \
+            "{at}{} is not a valid {what} name: use 1-32 lowercase letters, digits, `-` or `_`, \
              starting with a letter",
             q(&name.value)
         );
@@ -116,7 +117,7 @@ impl Validator<'_> {
 }
 
 /// `^[first][a-z0-9{extra}]*$` with a length in `len`.
-pub(super) fn is_name(
+pub(crate) fn is_name(
     s: &str,
     first: fn(&u8) -> bool,
     extra: &[u8],

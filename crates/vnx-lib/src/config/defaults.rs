@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
-use super::checked::{Checked, Validator, is_name, q};
+use super::checked::{Checked, Validator, q};
 use crate::provider::DeclaredProvider;
 use crate::provider::kinds::Lane;
 
@@ -80,14 +80,7 @@ impl Validator<'_> {
     ) -> Checked<Defaults> {
         let mut out = Defaults::default();
         if let Some(role) = raw.role {
-            if !is_name(&role.value, u8::is_ascii_lowercase, b"-_", 1..=32) {
-                let msg = format!(
-                    "defaults.role: {} is not a valid role name: use 1-32 lowercase letters, \
-                     digits, `-` or `_`, starting with a letter",
-                    q(&role.value)
-                );
-                return self.err(&role.referenced, msg);
-            }
+            self.name("defaults.role: ", &role, "role")?;
             out.role = Some(role.value);
         }
         if let Some(provider) = raw.provider {

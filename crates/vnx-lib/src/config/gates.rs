@@ -137,7 +137,7 @@ impl Validator<'_> {
     ) -> Checked<BTreeMap<String, GateDef>> {
         let mut gates = BTreeMap::new();
         for (name, raw) in raw.map_or_else(Vec::new, |e| e.0) {
-            self.name(&name, "gate")?;
+            self.name("", &name, "gate")?;
             let gate = self.gate(&name.value, raw, providers)?;
             gates.insert(name.value, gate);
         }

@@ -145,7 +145,7 @@ impl Validator<'_> {
             };
         }
         if let Some(r) = raw.role {
-            self.name(&r, "role")?;
+            self.name("", &r, "role")?;
             issues.role = Some(r.value);
         }
         Ok(issues)

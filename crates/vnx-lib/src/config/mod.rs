@@ -45,6 +45,7 @@ pub use crate::provider::template::expand;
 pub use admission::{AdmissionConfig, DEFAULT_MIN_FREE_DISK_MB, DEFAULT_MIN_FREE_MEMORY_MB};
 pub use allow::{READ_ONLY_GIT, allowable};
 pub use budget::{BudgetConfig, Price, Prices, cost_of, dollars, to_millionth};
+pub(crate) use checked::is_name;
 pub use checked::{BUILTIN_PROVIDERS, ConfigError};
 pub use checked::{is_project_id, is_variable};
 pub use defaults::{Defaults, Named};

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
-use super::checked::{Checked, Validator, is_name, q};
+use super::checked::{Checked, Validator, q};
 use crate::provider::DeclaredProvider;
 use crate::provider::kinds::Lane;
 
@@ -252,7 +252,7 @@ impl Validator<'_> {
     ) -> Checked<BTreeMap<String, Schedule>> {
         let mut out = BTreeMap::new();
         for (name, s) in raw.0 {
-            self.name(&name, "schedule")?;
+            self.name("", &name, "schedule")?;
             let at = format!("schedules.{}", name.value);
             let when = self.when(&at, &name, s.every, s.cron)?;
             let Some(instruction) = s.instruction else {
@@ -268,15 +268,10 @@ impl Validator<'_> {
                 return self.err(&instruction.referenced, msg);
             }
             let role = match s.role {
-                Some(role) if !is_name(&role.value, u8::is_ascii_lowercase, b"-_", 1..=32) => {
-                    let msg = format!(
-                        "{at}.role: {} is not a valid role name: use 1-32 lowercase letters, \
-                         digits, `-` or `_`, starting with a letter",
-                        q(&role.value)
-                    );
-                    return self.err(&role.referenced, msg);
+                Some(role) => {
+                    self.name(&format!("{at}.role: "), &role, "role")?;
+                    Some(role.value)
                 }
-                Some(role) => Some(role.value),
                 None if default_role.is_none() => {
                     let msg =
                         format!("{at} names no `role:`, and `defaults.role` names none either");

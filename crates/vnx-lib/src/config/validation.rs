@@ -3,7 +3,7 @@
 
 use serde_saphyr::Spanned;
 
-use super::checked::{BUILTIN_PROVIDERS, Checked, Validator, is_name, q};
+use super::checked::{BUILTIN_PROVIDERS, Checked, Validator, q};
 use super::schema::{
     Config, PoolConfig, RawConfig, RawLane, RawPool, RawProvider, RawWorktree, RoleConfig,
     WorktreeConfig,
@@ -48,7 +48,7 @@ impl Validator<'_> {
                 );
                 return self.err(&name.referenced, msg);
             }
-            self.name(&name, "provider")?;
+            self.name("", &name, "provider")?;
             let declared = self.provider(&name, provider)?;
             config.providers.insert(name.value, declared);
         }
@@ -115,11 +115,10 @@ impl Validator<'_> {
             config.mcp = self.mcp(mcp)?;
         }
         for (name, role) in raw.roles.map_or_else(Vec::new, |e| e.0) {
-            self.name(&name, "role")?;
+            self.name("", &name, "role")?;
             let mut skills = Vec::new();
             for skill in role.skills.unwrap_or_default() {
-                let first = |b: &u8| b.is_ascii_lowercase() || b.is_ascii_digit();
-                if !is_name(&skill.value, first, b"-_", 1..=64) {
+                if !crate::skills::is_name(&skill.value) {
                     let msg = format!(
                         "role `{}`: {} is not a valid skill name: use 1-64 lowercase letters, \
                          digits, `-` or `_`, starting with a letter or digit",

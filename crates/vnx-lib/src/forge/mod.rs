@@ -62,9 +62,7 @@ pub struct Context<'a> {
 impl Context<'_> {
     /// Signs `receipt` and appends it to the ledger.
     pub fn record<K: crate::receipts::Kind>(&self, receipt: &K) -> Result<(), LedgerError> {
-        let receipt = crate::receipts::write(receipt);
-        let line = self.attestor.attest(&receipt, &crate::ledger::now_utc);
-        crate::ledger::Ledger::new(self.reading.ledger).append(&line)?;
+        self.attestor.record(self.reading.ledger, receipt)?;
         Ok(())
     }
 }

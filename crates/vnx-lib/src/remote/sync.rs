@@ -335,7 +335,7 @@ fn found_running(
         remote: None,
         extra: receipts::Extra::new(),
     };
-    Ledger::new(link.ledger).append(&link.attestor.attest(&receipts::write(&r), &now_utc))?;
+    link.attestor.record(link.ledger, &r)?;
     Ok(())
 }
 
@@ -719,7 +719,7 @@ fn record_lost(
         last_contact,
         extra: receipts::Extra::new(),
     };
-    Ledger::new(link.ledger).append(&link.attestor.attest(&receipts::write(&r), &now_utc))?;
+    link.attestor.record(link.ledger, &r)?;
     Ok(())
 }
 

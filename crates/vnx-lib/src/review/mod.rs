@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 use crate::dispatch::view::DispatchState;
 use crate::ids::{CommitId, DispatchId};
 use crate::ledger::attest::{self, Attestor};
-use crate::ledger::{Ledger, LedgerError, json, now_utc, tail};
+use crate::ledger::{LedgerError, json, tail};
 use crate::receipts::{self, ReviewComment, ReviewSent};
 
 /// The most characters of a comment's text kept.
@@ -364,8 +364,7 @@ pub fn comment(
         by: by.to_owned(),
         extra: Default::default(),
     };
-    let line = attestor.attest(&receipts::write(&receipt), &now_utc);
-    Ledger::new(ledger).append(&line)?;
+    attestor.record(ledger, &receipt)?;
     Ok(receipt)
 }
 
@@ -393,8 +392,7 @@ pub fn record_sent(
         by: by.to_owned(),
         extra: Default::default(),
     };
-    let line = attestor.attest(&receipts::write(&receipt), &now_utc);
-    Ledger::new(ledger).append(&line)?;
+    attestor.record(ledger, &receipt)?;
     Ok(receipt)
 }
 

@@ -11,17 +11,10 @@ use crate::ids::DispatchId;
 use crate::skills;
 use crate::worktree::Repo;
 
-fn valid_role(role: &str) -> bool {
-    let mut b = role.bytes();
-    role.len() <= 32
-        && b.next().is_some_and(|c| c.is_ascii_lowercase())
-        && b.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_' || c == b'-')
-}
-
 /// A role is a name of the right form that the config declares or a skill names (a typo is
 /// not a new role); a follow-up's is its dispatch's.
 fn check_role(req: &Request, config: &Config, root: &Path) -> Result<(), DispatchError> {
-    if !valid_role(&req.role) {
+    if !crate::config::is_name(&req.role, u8::is_ascii_lowercase, b"-_", 1..=32) {
         return Err(DispatchError::BadRole {
             role: req.role.clone(),
         });
