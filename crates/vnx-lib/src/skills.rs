@@ -12,6 +12,8 @@ use sha2::{Digest, Sha256};
 
 use crate::yaml::{self, YamlError};
 
+pub use crate::config::is_skill_name as is_name;
+
 /// Where skills live, relative to the repository root.
 pub const DIR: &str = "skills";
 
@@ -126,12 +128,6 @@ impl SkillError {
             }
         })
     }
-}
-
-/// Whether `name` is a valid skill name (`^[a-z0-9][a-z0-9_-]{0,63}$`).
-pub fn is_name(name: &str) -> bool {
-    let first = |b: &u8| b.is_ascii_lowercase() || b.is_ascii_digit();
-    crate::config::is_name(name, first, b"-_", 1..=64)
 }
 
 /// Loads the named skills from `<root>/skills/`, in the order given.

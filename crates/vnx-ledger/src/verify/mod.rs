@@ -151,15 +151,10 @@ impl Violation {
     }
 
     /// The violation as reports print it: `line N: kind: detail`, the kind named as the JSON
-    /// report names it (`altered_line`, …): in snake case, as `rename_all` spells it.
+    /// report names it (`altered_line`, …).
     pub fn describe(&self) -> String {
-        let mut kind = String::new();
-        for c in format!("{:?}", self.kind).chars() {
-            if c.is_ascii_uppercase() && !kind.is_empty() {
-                kind.push('_');
-            }
-            kind.push(c.to_ascii_lowercase());
-        }
+        let kind = serde_json::to_value(self.kind).unwrap_or_default();
+        let kind = kind.as_str().unwrap_or_default();
         format!("line {}: {kind}: {}", self.line, self.detail)
     }
 }

@@ -16,8 +16,8 @@ use crate::config::{Config, ConfigError};
 use crate::dispatch::state::{DispatchState, Landed, State};
 use crate::evidence::Evidence;
 use crate::ids::{CommitId, DispatchId};
+use crate::ledger::LedgerError;
 use crate::ledger::attest::Attestor;
-use crate::ledger::{Ledger, LedgerError, now_utc};
 use crate::receipts::{self, DispatchAccepted, DispatchStatus, TeardownClass};
 use crate::worktree::{CommitNote, Worktree, WorktreeError};
 
@@ -269,8 +269,7 @@ pub fn accept(
         vnx_commit,
         extra: Default::default(),
     };
-    let line = a.attestor.attest(&receipts::write(&receipt), &now_utc);
-    let appended = Ledger::new(a.ledger).append(&line)?;
+    let appended = a.attestor.record(a.ledger, &receipt)?;
     crate::steps::reached(crate::steps::accept::ACCEPTED_APPENDED);
     // The user's `notify` command hears of it as of a report: the state is now `done`.
     if let Some(last) = appended.lines.last() {

@@ -19,14 +19,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::dispatch::view::{DispatchState, State};
 use crate::ids::DispatchId;
+use crate::ledger::LedgerError;
 use crate::ledger::attest::Attestor;
-use crate::ledger::{Ledger, LedgerError, now_utc};
 use crate::provider::ProviderName;
 use crate::provider::cli;
 use crate::provider::dialog::Dialog;
 use crate::receipts::{
-    self, AnsweredVia, DispatchAnswered, DispatchAnswering, PermissionAnswer, RequestFrom,
-    WaitingFor,
+    AnsweredVia, DispatchAnswered, DispatchAnswering, PermissionAnswer, RequestFrom, WaitingFor,
 };
 use crate::tmux::Tmux;
 
@@ -386,8 +385,7 @@ pub fn answer(
         concluded: None,
         extra: Default::default(),
     };
-    let line = a.attestor.attest(&receipts::write(&receipt), &now_utc);
-    Ledger::new(a.ledger).append(&line)?;
+    a.attestor.record(a.ledger, &receipt)?;
     super::answering::settled(a.data_dir, id);
     drop(in_flight);
     if receipt.via == AnsweredVia::Pane && answer == PermissionAnswer::Deny {

@@ -12,7 +12,7 @@ use crate::dispatch::state::{DispatchState, State};
 use crate::ids::DispatchId;
 use crate::ledger::attest::{self, Attestor};
 use crate::ledger::json::{self, Value};
-use crate::ledger::{Ledger, LedgerError, now_utc, tail};
+use crate::ledger::{LedgerError, tail};
 use crate::receipts::{self, DispatchAnswered, DispatchAnswering, Kind as _, RequestFrom};
 
 /// The marker of an answer under way, beside the answers' files.
@@ -76,8 +76,7 @@ pub fn announce(
     };
     crate::files::write_atomic_private(&path, intent.dispatch_id.as_str().as_bytes(), true)
         .map_err(io)?;
-    let line = attestor.attest(&receipts::write(intent), &now_utc);
-    Ledger::new(ledger).append(&line)?;
+    attestor.record(ledger, intent)?;
     crate::steps::reached(crate::steps::answer::INTENT_APPENDED);
     Ok(())
 }
@@ -187,8 +186,7 @@ pub fn conclude(
             continue;
         }
         let receipt = answered_from(&intent);
-        let line = c.attestor.attest(&receipts::write(&receipt), &now_utc);
-        Ledger::new(c.ledger).append(&line)?;
+        c.attestor.record(c.ledger, &receipt)?;
         settled(c.data_dir, &id);
         out.push(receipt);
     }

@@ -17,7 +17,6 @@ use super::run::{self, Ended, Limits};
 use super::{Context, Event, Exit, GateError, GateOutcome, Status, io_err};
 use crate::config::{Config, GateDef, GateKind};
 use crate::evidence::{contract_hash, sha256_of};
-use crate::ledger::{Ledger, now_utc};
 use crate::process::{self, Cmd};
 use crate::provider::events::{EventParser, LAST_MESSAGE_MAX_CHARS};
 use crate::provider::invocation::{self, declared_invocation};
@@ -158,9 +157,9 @@ pub(super) fn run_gate(
     fs::write(&request_path, &request).map_err(io_err(&request_path))?;
     let request_sha256 = sha256_hex(&request);
     let contract = contract_hash(s.id, name, &definition, s.head.as_str(), &request_sha256);
-    let ledger = Ledger::new(s.ctx.ledger);
-    ledger.append(&s.ctx.attestor.attest(
-        &receipts::write(&GateRequest {
+    s.ctx.attestor.record(
+        s.ctx.ledger,
+        &GateRequest {
             dispatch_id: s.id.clone(),
             gate: name.to_owned(),
             kind: def.kind.name().to_owned(),
@@ -174,9 +173,8 @@ pub(super) fn run_gate(
             contract_hash: contract.clone(),
             on_merge: s.on_merge.cloned(),
             extra: Default::default(),
-        }),
-        &now_utc,
-    ))?;
+        },
+    )?;
     crate::steps::reached(crate::steps::gate::REQUEST_APPENDED);
     (s.ctx.on_event)(Event::Started {
         gate: name,
@@ -227,7 +225,7 @@ pub(super) fn run_gate(
         run_in_checkout(s, name, def, &checkout, &mut o);
     }
     o.duration_seconds = (started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0;
-    record_result(s, &ledger, &o)?;
+    record_result(s, &o)?;
     (s.ctx.on_event)(Event::Finished { outcome: &o });
     Ok(o)
 }
@@ -525,7 +523,7 @@ fn reviewer(
 }
 
 /// Writes `result.json` and `report.md`, then appends `gate_result`.
-fn record_result(s: &Shared<'_>, ledger: &Ledger, o: &GateOutcome) -> Result<(), GateError> {
+fn record_result(s: &Shared<'_>, o: &GateOutcome) -> Result<(), GateError> {
     let result = serde_json::to_vec_pretty(o).expect("outcomes serialize");
     fs::write(&o.result_path, &result).map_err(io_err(&o.result_path))?;
     let report = report_md(s, o);
@@ -540,8 +538,9 @@ fn record_result(s: &Shared<'_>, ledger: &Ledger, o: &GateOutcome) -> Result<(),
             ..f.clone()
         })
         .collect();
-    ledger.append(&s.ctx.attestor.attest(
-        &receipts::write(&GateResult {
+    s.ctx.attestor.record(
+        s.ctx.ledger,
+        &GateResult {
             dispatch_id: s.id.clone(),
             gate: o.gate.clone(),
             kind: o.kind.to_owned(),
@@ -574,9 +573,8 @@ fn record_result(s: &Shared<'_>, ledger: &Ledger, o: &GateOutcome) -> Result<(),
             sandbox: o.sandbox.clone(),
             screenshots: o.screenshots.clone(),
             extra: Default::default(),
-        }),
-        &now_utc,
-    ))?;
+        },
+    )?;
     crate::steps::reached(crate::steps::gate::RESULT_APPENDED);
     Ok(())
 }

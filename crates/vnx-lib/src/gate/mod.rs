@@ -21,9 +21,9 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::config::{Config, ConfigError};
+use crate::ledger::LedgerError;
 use crate::ledger::attest::Attestor;
-use crate::ledger::{Ledger, LedgerError, now_utc};
-use crate::receipts::{self, GateReport, GateReportEntry, GateReportStatus};
+use crate::receipts::{GateReport, GateReportEntry, GateReportStatus};
 use crate::worktree::{Repo, WorktreeError};
 use evidence::Evidence;
 
@@ -430,25 +430,27 @@ fn record_report(ctx: &Context<'_>, r: &Report) -> Result<(), GateError> {
             head_commit: g.head_commit.clone(),
         })
         .collect();
-    let receipt = receipts::write(&GateReport {
-        dispatch_id: r.dispatch_id.clone(),
-        run: r.run.clone(),
-        status: match r.decision {
-            Decision::Go => GateReportStatus::Go,
-            Decision::Hold => GateReportStatus::Hold,
+    ctx.attestor.record(
+        ctx.ledger,
+        &GateReport {
+            dispatch_id: r.dispatch_id.clone(),
+            run: r.run.clone(),
+            status: match r.decision {
+                Decision::Go => GateReportStatus::Go,
+                Decision::Hold => GateReportStatus::Hold,
+            },
+            decision: r.decision,
+            reasons: r.reasons.clone(),
+            notes: r.notes.clone(),
+            role: r.role.clone(),
+            head_commit: r.head_commit.clone(),
+            required: r.required.clone(),
+            gates,
+            report_path: r.report_path.to_string_lossy().into_owned(),
+            report_sha256: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&data)),
+            extra: Default::default(),
         },
-        decision: r.decision,
-        reasons: r.reasons.clone(),
-        notes: r.notes.clone(),
-        role: r.role.clone(),
-        head_commit: r.head_commit.clone(),
-        required: r.required.clone(),
-        gates,
-        report_path: r.report_path.to_string_lossy().into_owned(),
-        report_sha256: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&data)),
-        extra: Default::default(),
-    });
-    Ledger::new(ctx.ledger).append(&ctx.attestor.attest(&receipt, &now_utc))?;
+    )?;
     crate::steps::reached(crate::steps::gate::REPORT_APPENDED);
     Ok(())
 }

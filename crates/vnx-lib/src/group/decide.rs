@@ -6,7 +6,7 @@
 use crate::evidence::Evidence;
 use crate::gate::{self, Decision};
 use crate::ids::{DispatchId, GroupId};
-use crate::ledger::{Ledger, attest, now_utc};
+use crate::ledger::attest;
 use crate::receipts::{
     self, CandidateEntry, CandidateEvidence, CandidateVerdict, ChangeSize, GateReport,
     GateStanding, GroupCandidate, GroupDecision, LineRef, ReviewStanding,
@@ -43,8 +43,7 @@ pub fn decide(
         candidates,
         extra: Default::default(),
     };
-    let receipt = receipts::write(&decision);
-    Ledger::new(ctx.ledger).append(&ctx.attestor.attest(&receipt, &now_utc))?;
+    ctx.attestor.record(ctx.ledger, &decision)?;
     Ok(decision)
 }
 

@@ -9,9 +9,8 @@ use sha2::{Digest, Sha256};
 use super::GroupError;
 use crate::config::{Defaults, Named};
 use crate::dispatch::{self, Context, DispatchError, Launched, Request};
-use crate::ledger::{Ledger, now_utc};
 use crate::provider::kinds::Lane;
-use crate::receipts::{self, CandidateEntry, GroupCandidate, GroupMember, GroupStarted};
+use crate::receipts::{CandidateEntry, GroupCandidate, GroupMember, GroupStarted};
 
 /// One candidate: a provider and, optionally, a model and a lane.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -176,15 +175,17 @@ pub fn start(
         }
         started.candidates.push(entry);
     }
-    let receipt = receipts::write(&GroupStarted {
-        group_id,
-        role: template.role.clone(),
-        instruction_sha256: hex::encode(Sha256::digest(template.instruction.as_bytes())),
-        base_ref: template.base_ref.clone(),
-        candidates: started.candidates.clone(),
-        extra: Default::default(),
-    });
-    Ledger::new(ctx.ledger).append(&ctx.attestor.attest(&receipt, &now_utc))?;
+    ctx.attestor.record(
+        ctx.ledger,
+        &GroupStarted {
+            group_id,
+            role: template.role.clone(),
+            instruction_sha256: hex::encode(Sha256::digest(template.instruction.as_bytes())),
+            base_ref: template.base_ref.clone(),
+            candidates: started.candidates.clone(),
+            extra: Default::default(),
+        },
+    )?;
     Ok(started)
 }
 

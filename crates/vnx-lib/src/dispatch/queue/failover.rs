@@ -9,7 +9,7 @@
 
 use std::path::Path;
 
-use super::{Context, DispatchError, Entry, held, record_receipt};
+use super::{Context, DispatchError, Entry, held};
 use crate::config::Config;
 use crate::receipts::DispatchFailover;
 
@@ -44,7 +44,8 @@ pub fn record_by(
         by: by.map(str::to_owned),
         extra: Default::default(),
     };
-    record_receipt(ctx, ledger, &crate::receipts::write(&receipt))
+    ctx.attestor.record(ledger, &receipt)?;
+    Ok(())
 }
 
 /// A queued entry held on its provider, moved when its role names a provider to move to:

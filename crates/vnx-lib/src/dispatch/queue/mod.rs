@@ -23,8 +23,8 @@ use std::fs::File;
 use std::path::Path;
 
 use super::{Context, DispatchError, Launched, Plan, Request, io_err, liveness};
-use crate::ledger::{Ledger, now_utc};
-use crate::receipts::{self, QueueDecision, QueueVerdict};
+use crate::ledger::now_utc;
+use crate::receipts::{QueueDecision, QueueVerdict};
 use crate::tmux::Tmux;
 pub use drain::{Drained, finished, recover};
 pub use entry::Entry;
@@ -97,17 +97,7 @@ pub fn holder_alive(data_dir: &Path, id: &DispatchId) -> bool {
 
 /// Appends a signed `queue_decision`.
 fn record(ctx: &Context<'_>, ledger: &Path, d: QueueDecision) -> Result<(), DispatchError> {
-    record_receipt(ctx, ledger, &receipts::write(&d))
-}
-
-/// Appends `receipt`, signed.
-fn record_receipt(
-    ctx: &Context<'_>,
-    ledger: &Path,
-    receipt: &crate::ledger::Receipt,
-) -> Result<(), DispatchError> {
-    let line = ctx.attestor.attest(receipt, &now_utc);
-    Ledger::new(ledger).append(&line)?;
+    ctx.attestor.record(ledger, &d)?;
     Ok(())
 }
 
