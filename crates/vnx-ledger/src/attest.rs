@@ -15,8 +15,6 @@ use super::checkpoint::{self, Anchor, CheckpointError, CheckpointKey};
 use super::json::{self, Object, Value};
 use super::line::{PREV_HASH, PREV_LINE};
 use super::receipt::{Receipt, SCHEMA_VERSION};
-use super::receipts::{self, Kind};
-use super::{AppendOutcome, Ledger, LedgerError, now_utc};
 
 /// The member that carries an attestation: `{"key": <hex public key>, "sig": <hex>}`.
 pub const FIELD: &str = "vnx_attestation";
@@ -148,11 +146,6 @@ impl Attestor {
         a.insert("sig", Value::string(hex::encode(sig.to_bytes())));
         o.insert(FIELD, Value::Object(a));
         Receipt::internal(o)
-    }
-
-    /// Signs a receipt of `kind` (stamped now) and appends it to the ledger at `ledger`.
-    pub fn record<K: Kind>(&self, ledger: &Path, kind: &K) -> Result<AppendOutcome, LedgerError> {
-        Ledger::new(ledger).append(&self.attest(&receipts::write(kind), &now_utc))
     }
 }
 

@@ -12,8 +12,6 @@ use sha2::{Digest, Sha256};
 
 use crate::yaml::{self, YamlError};
 
-pub use crate::config::is_skill_name as is_name;
-
 /// Where skills live, relative to the repository root.
 pub const DIR: &str = "skills";
 
@@ -128,6 +126,15 @@ impl SkillError {
             }
         })
     }
+}
+
+/// Whether `name` is a valid skill name (`^[a-z0-9][a-z0-9_-]{0,63}$`).
+pub fn is_name(name: &str) -> bool {
+    let mut b = name.bytes();
+    name.len() <= 64
+        && b.next()
+            .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && b.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_' || c == b'-')
 }
 
 /// Loads the named skills from `<root>/skills/`, in the order given.

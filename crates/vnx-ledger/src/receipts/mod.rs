@@ -141,6 +141,17 @@ pub fn write<K: Kind>(kind: &K) -> Receipt {
     Receipt::typed(object)
 }
 
+impl crate::attest::Attestor {
+    /// Signs a receipt of `kind` (stamped now) and appends it to the ledger at `ledger`.
+    pub fn record<K: Kind>(
+        &self,
+        ledger: &std::path::Path,
+        kind: &K,
+    ) -> Result<crate::AppendOutcome, crate::LedgerError> {
+        crate::Ledger::new(ledger).append(&self.attest(&write(kind), &crate::now_utc))
+    }
+}
+
 /// Turns a receipt a remote host wrote into one this machine writes: its kind is kept, the
 /// members the ledger and the attestation set are dropped (this ledger sets its own), and `origin` becomes its
 /// `remote` member, typed as every kind that can come from a host declares it. The host's

@@ -116,12 +116,6 @@ impl Validator<'_> {
     }
 }
 
-/// Whether `name` is a valid skill name (`^[a-z0-9][a-z0-9_-]{0,63}$`).
-pub fn is_skill_name(name: &str) -> bool {
-    let first = |b: &u8| b.is_ascii_lowercase() || b.is_ascii_digit();
-    is_name(name, first, b"-_", 1..=64)
-}
-
 /// `^[first][a-z0-9{extra}]*$` with a length in `len`.
 pub(crate) fn is_name(
     s: &str,

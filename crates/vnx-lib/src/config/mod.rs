@@ -47,7 +47,7 @@ pub use allow::{READ_ONLY_GIT, allowable};
 pub use budget::{BudgetConfig, Price, Prices, cost_of, dollars, to_millionth};
 pub(crate) use checked::is_name;
 pub use checked::{BUILTIN_PROVIDERS, ConfigError};
-pub use checked::{is_project_id, is_skill_name, is_variable};
+pub use checked::{is_project_id, is_variable};
 pub use defaults::{Defaults, Named};
 pub use forge::{ForgeConfig, ForgeKind, github_repo, is_repo_name};
 pub use gates::{GateDef, GateKind};

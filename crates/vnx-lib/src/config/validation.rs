@@ -3,7 +3,7 @@
 
 use serde_saphyr::Spanned;
 
-use super::checked::{BUILTIN_PROVIDERS, Checked, Validator, is_skill_name, q};
+use super::checked::{BUILTIN_PROVIDERS, Checked, Validator, q};
 use super::schema::{
     Config, PoolConfig, RawConfig, RawLane, RawPool, RawProvider, RawWorktree, RoleConfig,
     WorktreeConfig,
@@ -118,7 +118,7 @@ impl Validator<'_> {
             self.name("", &name, "role")?;
             let mut skills = Vec::new();
             for skill in role.skills.unwrap_or_default() {
-                if !is_skill_name(&skill.value) {
+                if !crate::skills::is_name(&skill.value) {
                     let msg = format!(
                         "role `{}`: {} is not a valid skill name: use 1-64 lowercase letters, \
                          digits, `-` or `_`, starting with a letter or digit",

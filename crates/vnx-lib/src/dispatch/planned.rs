@@ -193,7 +193,30 @@ pub fn shape<'r>(req: &'r Request, config: &Config) -> Cow<'r, Request> {
 /// characters, each control character but newline and tab written as its `\u{…}` escape,
 /// inside a fence longer than any run of backticks in it.
 fn quoted(text: &str) -> String {
-    format!("{}\n", crate::forge::text::quoted_block(text, QUOTED_CHARS))
+    use std::fmt::Write as _;
+    let mut clean = String::new();
+    for (n, c) in text.chars().enumerate() {
+        if n >= QUOTED_CHARS {
+            clean.push('…');
+            break;
+        }
+        match c {
+            '\n' | '\t' => clean.push(c),
+            c if c.is_control()
+                || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}') =>
+            {
+                let _ = write!(clean, "\\u{{{:x}}}", c as u32);
+            }
+            c => clean.push(c),
+        }
+    }
+    let (mut longest, mut run) = (0, 0);
+    for c in clean.chars() {
+        run = if c == '`' { run + 1 } else { 0 };
+        longest = longest.max(run);
+    }
+    let fence = "`".repeat(longest.max(2) + 1);
+    format!("{fence}text\n{}\n{fence}\n", clean.trim_end_matches('\n'))
 }
 
 /// What the session is told once its plan is approved: go on and carry it out, in the
