@@ -67,9 +67,10 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
         match &stopped {
             Stopped::OnHost(host) => {
                 // It runs on its host: the host's vnx cancels it there, then it is caught up.
-                let args = ["cancel".to_owned(), id.to_string()];
-                let code =
-                    super::util::remote::on_host(&project, host, &args, std::slice::from_ref(&id))?;
+                let answered = super::util::context::desk_in(&project, None, None, |desk| {
+                    Ok(cancel::on_place(desk, host, &id)?)
+                })?;
+                let code = super::util::remote::said(host, answered)?;
                 unreachable |= code != ExitCode::SUCCESS;
             }
             Stopped::Signalled(_) | Stopped::StartedMeanwhile(_) => {

@@ -4,9 +4,9 @@
 //! bundle; and a worker that writes into the channel breaks only the channel: the dispatch goes
 //! on through the engine's `exec`, and nothing it sent is taken; an image whose vnx cannot relay
 //! is reached by `exec` at once, and `doctor` says so; a link the worker commits comes back as
-//! a link, and a later unsandboxed dispatch on that branch is refused it. Needs podman and
-//! mmdebstrap,
-//! so `#[ignore]`d; `bin/test --all` installs them and runs it.
+//! a link, and a later unsandboxed dispatch on that branch is refused it; a cancel that finds
+//! the container removed because its dispatch ended meanwhile succeeds. Needs podman and
+//! mmdebstrap, so `#[ignore]`d; `bin/test --all` installs them and runs it.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -17,9 +17,9 @@ use crate::common::container::{
 };
 use crate::common::{Repo, completion, configure, run};
 
-/// A `podman` earlier on `PATH` than the real one that logs each call's first two arguments
-/// to `log`, then runs it; the `PATH` to give vnx.
-fn logging_podman(dir: &Path, log: &Path) -> std::ffi::OsString {
+/// A `podman` earlier on `PATH` than the real one that runs the shell lines `prelude` (its
+/// arguments are `$@`), then the real one; the `PATH` to give vnx.
+fn wrapped_podman(dir: &Path, prelude: &str) -> std::ffi::OsString {
     let real = String::from_utf8(
         Command::new("sh")
             .args(["-c", "command -v podman"])
@@ -28,13 +28,9 @@ fn logging_podman(dir: &Path, log: &Path) -> std::ffi::OsString {
             .stdout,
     )
     .unwrap();
-    let bin = dir.join("logging-bin");
+    let bin = dir.join("wrapped-bin");
     std::fs::create_dir_all(&bin).unwrap();
-    let script = format!(
-        "#!/bin/sh\nprintf '%s %s\\n' \"$1\" \"$2\" >> '{}'\nexec '{}' \"$@\"\n",
-        log.display(),
-        real.trim()
-    );
+    let script = format!("#!/bin/sh\n{prelude}\nexec '{}' \"$@\"\n", real.trim());
     let wrapper = bin.join("podman");
     std::fs::write(&wrapper, script).unwrap();
     std::fs::set_permissions(
@@ -46,6 +42,13 @@ fn logging_podman(dir: &Path, log: &Path) -> std::ffi::OsString {
     path.push(":");
     path.push(std::env::var_os("PATH").unwrap_or_default());
     path
+}
+
+/// A `podman` earlier on `PATH` than the real one that logs each call's first two arguments
+/// to `log`, then runs it; the `PATH` to give vnx.
+fn logging_podman(dir: &Path, log: &Path) -> std::ffi::OsString {
+    let log = log.display();
+    wrapped_podman(dir, &format!("printf '%s %s\\n' \"$1\" \"$2\" >> '{log}'"))
 }
 
 #[test]
@@ -263,6 +266,82 @@ fn a_link_the_worker_commits_comes_back_as_a_link_and_is_refused_to_an_unsandbox
             .contains("a link leading out of it (escape -> /etc/hostname)"),
         "{}",
         r.stderr
+    );
+    repo.verify_ok();
+    remove_volume(&name);
+}
+
+#[test]
+#[ignore = "needs podman and mmdebstrap (bin/test --all installs them)"]
+fn a_cancel_whose_place_is_removed_as_its_dispatch_ends_meanwhile_succeeds() {
+    let repo = repo_with_container_host();
+    let (waiting, id) = waiting_slow(&repo);
+    let name = container_of(&id);
+    // The cancel's engine calls wait until the dispatch has ended another way: cancelled by
+    // the place's own vnx, its end brought back by the waiting process, which then removes
+    // the container (as a cancel that is slow to answer finds it, under load).
+    let (reached, release) = (
+        repo.env.path().join("reached"),
+        repo.env.path().join("release"),
+    );
+    let hold = format!(
+        "touch '{}'\ni=0\nwhile [ ! -e '{}' ] && [ $i -lt 1200 ]; do sleep 0.1; i=$((i+1)); done",
+        reached.display(),
+        release.display()
+    );
+    let path = wrapped_podman(repo.env.path(), &hold);
+    let cancel = repo
+        .vnx()
+        .env("PATH", &path)
+        .args(["cancel", &id])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !reached.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "the cancel never asked the engine"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let there = Command::new("podman")
+        .args([
+            "exec",
+            "-i",
+            "-w",
+            "/work/repo",
+            &name,
+            "vnx",
+            "cancel",
+            &id,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        there.status.success(),
+        "{}",
+        String::from_utf8_lossy(&there.stderr)
+    );
+    let ended = waiting.wait_with_output().unwrap();
+    assert!(
+        gone("container", &name),
+        "{}",
+        String::from_utf8_lossy(&ended.stderr)
+    );
+    std::fs::write(&release, "").unwrap();
+    let out = cancel.wait_with_output().unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(
+        stdout.contains(&format!(
+            "{id}  cancelled  (its place was removed once it ended)"
+        )),
+        "{stdout}{stderr}"
     );
     repo.verify_ok();
     remove_volume(&name);

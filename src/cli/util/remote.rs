@@ -180,6 +180,15 @@ pub(crate) fn on_host(
     let answered = crate::cli::util::context::desk_in(project, None, None, |desk| {
         Ok(vnx::actions::remote::ask(desk, place, args, ids)?)
     })?;
+    said(place, answered)
+}
+
+/// What place `place` answered, shown: its stdout passed through and its stderr said, each
+/// escaped; its exit status is this command's.
+pub(crate) fn said(
+    place: &vnx::place_name::PlaceName,
+    answered: vnx::actions::remote::Answered,
+) -> Result<ExitCode, CliError> {
     let mut o = Out::new();
     for line in answered.stdout.lines() {
         o.line(line)?;

@@ -3,12 +3,14 @@
 //! closed with the completion it never got. Queued ones go first: a running one stopped first
 //! would hand its slot to them.
 
+use super::remote::Answered;
 use super::{ActionError, Desk};
 use crate::dispatch::cancel::{self, Cancelled};
 use crate::dispatch::view::{DispatchState, State};
 use crate::ids::DispatchId;
 use crate::place_name::PlaceName;
 use crate::receipts::{DispatchCancelRequested, DispatchStatus};
+use crate::remote::RemoteError;
 
 /// What became of one dispatch asked to stop.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -98,7 +100,7 @@ impl OneStopped {
 }
 
 /// Stops dispatch `id` as [`cancel()`] does and, when it runs in a place, has that place's vnx
-/// cancel it ([`super::remote::ask`]): what the dashboard, the page and the MCP server do.
+/// cancel it ([`on_place`]): what the dashboard, the page and the MCP server do.
 pub fn cancel_one(desk: &Desk<'_>, id: &DispatchId) -> Result<OneStopped, ActionError> {
     let states = desk.states()?;
     let chosen = Desk::named(&states, std::slice::from_ref(id))?;
@@ -106,8 +108,7 @@ pub fn cancel_one(desk: &Desk<'_>, id: &DispatchId) -> Result<OneStopped, Action
     let Stopped::OnHost(place) = stopped else {
         return Ok(OneStopped::Here(stopped));
     };
-    let args = ["cancel".to_owned(), id.to_string()];
-    let answered = super::remote::ask(desk, &place, &args, std::slice::from_ref(id))?;
+    let answered = on_place(desk, &place, id)?;
     let said = answered
         .stdout
         .lines()
@@ -119,6 +120,33 @@ pub fn cancel_one(desk: &Desk<'_>, id: &DispatchId) -> Result<OneStopped, Action
         status: answered.status,
         said,
     })
+}
+
+/// Has `place`, where dispatch `id` runs, cancel it with its own vnx
+/// ([`super::remote::ask`]), as every front end does. A place gone before it answered is no
+/// failed cancel when the dispatch has ended here meanwhile (within 15 s): the process
+/// that follows a dispatch to its end removes its place once that end is brought back, which
+/// the cancel itself brings about. The answer then is the end recorded here.
+pub fn on_place(
+    desk: &Desk<'_>,
+    place: &PlaceName,
+    id: &DispatchId,
+) -> Result<Answered, ActionError> {
+    let args = ["cancel".to_owned(), id.to_string()];
+    match super::remote::ask(desk, place, &args, std::slice::from_ref(id)) {
+        Err(ActionError::Remote(gone)) if matches!(*gone, RemoteError::Gone { .. }) => {
+            match once_not_live(desk, id)?.map(|s| s.state) {
+                Some(State::Ended(status)) => Ok(Answered {
+                    status: Some(0),
+                    stdout: format!("{id}  {status}  (its place was removed once it ended)\n"),
+                    stderr: String::new(),
+                    not_caught_up: None,
+                }),
+                _ => Err(ActionError::Remote(gone)),
+            }
+        }
+        answered => answered,
+    }
 }
 
 /// The dispatches `vnx cancel --all` stops: every one live, lost or queued.
@@ -149,34 +177,40 @@ fn record_request(desk: &Desk<'_>, s: &DispatchState) -> Result<(), ActionError>
 /// tmux server died under it, and its supervisor is stopping its worker) to settle.
 const SETTLE: std::time::Duration = std::time::Duration::from_secs(15);
 
-/// A dispatch `id` that reads live but could not be reached, looked at again until it is not
-/// live any more (within [`SETTLE`]): what became of it then (a lost one closed, an ended one
-/// left as it ended); `None` while it still reads live.
-fn settled(desk: &Desk<'_>, id: &DispatchId) -> Result<Option<Stopped>, ActionError> {
-    let ctx = desk.ctx;
+/// Dispatch `id` as it reads once it is not live any more, looked at again until then
+/// (within [`SETTLE`]); `None` while it still reads live, or when it is not on the ledger.
+fn once_not_live(desk: &Desk<'_>, id: &DispatchId) -> Result<Option<DispatchState>, ActionError> {
     let until = std::time::Instant::now() + SETTLE;
     while std::time::Instant::now() < until {
-        std::thread::sleep(std::time::Duration::from_millis(200));
         let states = desk.states()?;
-        let Some(now) = states.iter().find(|n| n.id == *id) else {
-            return Ok(None);
-        };
-        if now.state.is_live() {
-            continue;
+        match states.into_iter().find(|n| n.id == *id) {
+            None => return Ok(None),
+            Some(now) if !now.state.is_live() => return Ok(Some(now)),
+            Some(_) => std::thread::sleep(std::time::Duration::from_millis(200)),
         }
-        let data_dir = ctx.project.data_dir();
-        return Ok(
-            match cancel::cancel(ctx.ledger, &data_dir, now, ctx.tmux, ctx.attestor)? {
-                Cancelled::Closed(hash) => {
-                    crate::dispatch::supervise::pending::unreserve(&data_dir, id);
-                    Some(Stopped::Closed(hash))
-                }
-                Cancelled::AlreadyEnded(status) => Some(Stopped::AlreadyEnded(status)),
-                _ => None,
-            },
-        );
     }
     Ok(None)
+}
+
+/// A dispatch `id` that reads live but could not be reached, once it is not live any more
+/// ([`once_not_live`]): what became of it then (a lost one closed, an ended one left as it
+/// ended); `None` while it still reads live.
+fn settled(desk: &Desk<'_>, id: &DispatchId) -> Result<Option<Stopped>, ActionError> {
+    let ctx = desk.ctx;
+    let Some(now) = once_not_live(desk, id)? else {
+        return Ok(None);
+    };
+    let data_dir = ctx.project.data_dir();
+    Ok(
+        match cancel::cancel(ctx.ledger, &data_dir, &now, ctx.tmux, ctx.attestor)? {
+            Cancelled::Closed(hash) => {
+                crate::dispatch::supervise::pending::unreserve(&data_dir, id);
+                Some(Stopped::Closed(hash))
+            }
+            Cancelled::AlreadyEnded(status) => Some(Stopped::AlreadyEnded(status)),
+            _ => None,
+        },
+    )
 }
 
 /// Stops each of `chosen` (queued ones first), each after a signed
