@@ -4,10 +4,8 @@
 //! merge under a lock, so probes running in parallel never drop each other's entries.
 
 use std::collections::BTreeMap;
-use std::fs::{self, OpenOptions};
-use std::os::unix::fs::OpenOptionsExt;
+use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::UNIX_EPOCH;
 
 /// The identity of a binary as invoked: its path (one binary may answer by the name it is
@@ -52,40 +50,20 @@ impl Cache {
     /// Stores `value` under `key`, best effort: a cache that cannot be written only costs the
     /// next probe. Entries other writers added meanwhile are kept.
     pub fn put(&self, key: &str, value: &str) {
-        static TMP: AtomicU64 = AtomicU64::new(0);
         let Some(dir) = self.path.parent() else {
             return;
         };
         if crate::files::private_dir(dir).is_err() {
             return;
         }
-        let lock_path = self.path.with_extension("lock");
-        let Ok(lock) = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .mode(0o600)
-            .open(&lock_path)
+        let Ok(Some(_lock)) = crate::files::lock_file(&self.path.with_extension("lock"), true)
         else {
             return;
         };
-        if lock.lock().is_err() {
-            return;
-        }
         let mut map = self.read();
         map.insert(key.to_owned(), value.to_owned());
-        let tmp = self.path.with_extension(format!(
-            "tmp-{}-{}",
-            std::process::id(),
-            TMP.fetch_add(1, Ordering::Relaxed)
-        ));
         let data = serde_json::to_vec_pretty(&map).expect("maps of strings serialize");
-        if crate::files::write_private(&tmp, &data).is_err()
-            || fs::rename(&tmp, &self.path).is_err()
-        {
-            let _ = fs::remove_file(&tmp);
-        }
-        drop(lock);
+        let _ = crate::files::write_atomic_private(&self.path, &data, false);
     }
 }
 
