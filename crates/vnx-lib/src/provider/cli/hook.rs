@@ -567,10 +567,7 @@ pub trait Hooks: Sync {
 /// whose status is not `running` has ended. `None` when the payload has no such list.
 pub fn background_tasks(payload: &Value) -> Option<(Vec<BackgroundTask>, u32)> {
     let list = payload.get("background_tasks")?.as_array()?;
-    let text = |v: Option<&Value>| {
-        let s = v.and_then(Value::as_str).unwrap_or_default();
-        super::stream::truncate(s.trim(), BackgroundTask::MAX_TEXT)
-    };
+    let text = |v: Option<&Value>| super::stream::task_text(v.and_then(Value::as_str));
     let running = list.iter().filter(|t| {
         t.get("status")
             .and_then(Value::as_str)

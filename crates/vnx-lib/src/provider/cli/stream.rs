@@ -5,6 +5,7 @@
 use serde_json::Value;
 
 use super::render::TranscriptEvents;
+use crate::receipts::BackgroundTask;
 use crate::receipts::kinds::OutputFormat;
 
 pub use crate::receipts::cli_events::{ERROR_MESSAGE_MAX_CHARS, LAST_MESSAGE_MAX_CHARS};
@@ -60,9 +61,24 @@ pub trait StreamEvents: std::fmt::Debug + Send {
 
     /// The background work its events show still running after the turn ended, which the
     /// CLI waits for before it exits (ADR 0096); empty (the default) when it says none.
-    fn waiting_on(&self) -> Vec<crate::receipts::BackgroundTask> {
+    fn waiting_on(&self) -> Vec<BackgroundTask> {
         Vec::new()
     }
+}
+
+/// The most background tasks a stream's parser follows at once (a hostile stream could name
+/// any number).
+pub(crate) const MAX_FOLLOWED: usize = 256;
+
+/// A background task's text as a receipt keeps it: trimmed, cut to
+/// [`BackgroundTask::MAX_TEXT`] characters.
+pub(crate) fn task_text(text: Option<&str>) -> String {
+    truncate(text.unwrap_or_default().trim(), BackgroundTask::MAX_TEXT)
+}
+
+/// The first [`BackgroundTask::MAX_TASKS`] of some tasks, as a summary keeps them.
+pub(crate) fn kept<'t>(tasks: impl Iterator<Item = &'t BackgroundTask>) -> Vec<BackgroundTask> {
+    tasks.take(BackgroundTask::MAX_TASKS).cloned().collect()
 }
 
 /// Keeps the message of a top-level `error` event in `slot` (for a final verdict that is an

@@ -18,9 +18,9 @@ use serde_json::Value;
 use crate::receipts::BackgroundTask;
 
 use crate::provider::cli::stream::{
-    HeadlessStream, StreamEvents, StreamSummary, array, f64_field, keep_first, last_text,
-    nonblank_field, result_usage, result_verdict, started, str_field, subagent, truncate_message,
-    u64_field,
+    HeadlessStream, MAX_FOLLOWED, StreamEvents, StreamSummary, array, f64_field, keep_first, kept,
+    last_text, nonblank_field, result_usage, result_verdict, started, str_field, subagent,
+    task_text, truncate_message, u64_field,
 };
 
 /// Claude Code's headless stream: only its background tasks are kept between events.
@@ -39,17 +39,9 @@ struct Task {
     outlived_turn: bool,
 }
 
-/// The most background tasks followed in one stream (a hostile one could name any number).
-const MAX_FOLLOWED: usize = 256;
-
 impl ClaudeEvents {
     fn task(&mut self, event: &Value) {
-        let text = |key: &str| {
-            crate::provider::cli::stream::truncate(
-                str_field(event, key).unwrap_or_default().trim(),
-                BackgroundTask::MAX_TEXT,
-            )
-        };
+        let text = |key: &str| task_text(str_field(event, key));
         let id = text("task_id");
         match str_field(event, "subtype") {
             Some("task_started") if self.tasks.len() < MAX_FOLLOWED => {
@@ -108,24 +100,19 @@ impl StreamEvents for ClaudeEvents {
     /// its end, a shell about 5 s after the turn). From its start, not the turn's end: the
     /// stream holds the turn's `result` back until a sub-agent ended.
     fn waiting_on(&self) -> Vec<BackgroundTask> {
-        (self.tasks.iter())
-            .filter(|t| t.ended.is_none())
-            .take(BackgroundTask::MAX_TASKS)
-            .map(|t| t.task.clone())
-            .collect()
+        kept(
+            self.tasks
+                .iter()
+                .filter(|t| t.ended.is_none())
+                .map(|t| &t.task),
+        )
     }
 
     fn finish(&mut self, summary: &mut StreamSummary) {
-        summary.background_stopped = (self.tasks.iter())
-            .filter(|t| {
-                t.outlived_turn
-                    && t.ended
-                        .as_deref()
-                        .is_none_or(|s| s == "killed" || s == "stopped")
-            })
-            .take(BackgroundTask::MAX_TASKS)
-            .map(|t| t.task.clone())
-            .collect();
+        let stopped = |t: &&Task| {
+            t.outlived_turn && (t.ended.as_deref()).is_none_or(|s| s == "killed" || s == "stopped")
+        };
+        summary.background_stopped = kept(self.tasks.iter().filter(stopped).map(|t| &t.task));
     }
 }
 

@@ -27,8 +27,9 @@ use crate::receipts::BackgroundTask;
 
 use crate::provider::cli::limit::said;
 use crate::provider::cli::stream::{
-    HeadlessStream, LAST_MESSAGE_MAX_CHARS, StreamEvents, StreamSummary, Usage, Verdict, add,
-    error_verdict, nonblank_field, remember_error, set_capped, str_field, truncate, u64_field,
+    HeadlessStream, LAST_MESSAGE_MAX_CHARS, MAX_FOLLOWED, StreamEvents, StreamSummary, Usage,
+    Verdict, add, error_verdict, kept, nonblank_field, remember_error, set_capped, str_field,
+    task_text, truncate, u64_field,
 };
 
 /// Codex's headless stream.
@@ -41,9 +42,6 @@ pub(super) struct CodexEvents {
     /// ran (at most [`MAX_FOLLOWED`]).
     running: Vec<(BackgroundTask, bool)>,
 }
-
-/// The most commands followed at once in one stream (a hostile one could start any number).
-const MAX_FOLLOWED: usize = 256;
 
 impl StreamEvents for CodexEvents {
     fn event(&mut self, kind: &str, event: &Value, summary: &mut StreamSummary) {
@@ -118,11 +116,8 @@ impl StreamEvents for CodexEvents {
     }
 
     fn finish(&mut self, summary: &mut StreamSummary) {
-        summary.background_stopped = (self.running.iter())
-            .filter(|(_, outlived)| *outlived)
-            .take(BackgroundTask::MAX_TASKS)
-            .map(|(t, _)| t.clone())
-            .collect();
+        let outlived = self.running.iter().filter(|(_, outlived)| *outlived);
+        summary.background_stopped = kept(outlived.map(|(t, _)| t));
     }
 }
 
@@ -137,15 +132,14 @@ impl CodexEvents {
         {
             return;
         }
-        let text = |v: &str| truncate(v.trim(), BackgroundTask::MAX_TEXT);
-        let id = text(str_field(item, "id").unwrap_or_default());
+        let id = task_text(str_field(item, "id"));
         if self.running.iter().any(|(t, _)| t.id == id) {
             return;
         }
         let task = BackgroundTask {
             id,
             kind: "shell".to_owned(),
-            what: text(&super::transcript::codex_command(item)),
+            what: task_text(Some(&super::transcript::codex_command(item))),
         };
         self.running.push((task, false));
     }

@@ -22,9 +22,9 @@ use crate::receipts::BackgroundTask;
 
 use crate::provider::cli::limit::said;
 use crate::provider::cli::stream::{
-    CappedText, HeadlessStream, LAST_MESSAGE_MAX_CHARS, StreamEvents, StreamSummary, Usage,
-    Verdict, error_verdict, nonblank_field, remember_error, started, str_field, truncate,
-    u64_field,
+    CappedText, HeadlessStream, LAST_MESSAGE_MAX_CHARS, MAX_FOLLOWED, StreamEvents, StreamSummary,
+    Usage, Verdict, error_verdict, kept, nonblank_field, remember_error, started, str_field,
+    task_text, truncate, u64_field,
 };
 
 /// Gemini's headless stream (`gemini -p --output-format stream-json`,
@@ -40,9 +40,6 @@ pub(super) struct GeminiEvents {
     /// each there (at most [`MAX_FOLLOWED`]).
     background: Vec<(BackgroundTask, bool)>,
 }
-
-/// The most background commands followed in one stream (a hostile one could name any number).
-const MAX_FOLLOWED: usize = 256;
 
 impl StreamEvents for GeminiEvents {
     fn event(&mut self, kind: &str, event: &Value, summary: &mut StreamSummary) {
@@ -96,11 +93,8 @@ impl StreamEvents for GeminiEvents {
 
     fn finish(&mut self, summary: &mut StreamSummary) {
         self.gemini_close_message(summary);
-        summary.background_left = (self.background.iter())
-            .filter(|(_, moved)| *moved)
-            .take(BackgroundTask::MAX_TASKS)
-            .map(|(t, _)| t.clone())
-            .collect();
+        let moved = self.background.iter().filter(|(_, moved)| *moved);
+        summary.background_left = kept(moved.map(|(t, _)| t));
     }
 }
 
@@ -115,14 +109,12 @@ impl GeminiEvents {
         {
             return;
         }
-        let text =
-            |v: Option<&str>| truncate(v.unwrap_or_default().trim(), BackgroundTask::MAX_TEXT);
-        let mut what = text(str_field(params, "description"));
+        let mut what = task_text(str_field(params, "description"));
         if what.is_empty() {
-            what = text(str_field(params, "command"));
+            what = task_text(str_field(params, "command"));
         }
         let task = BackgroundTask {
-            id: text(str_field(event, "tool_id")),
+            id: task_text(str_field(event, "tool_id")),
             kind: "shell".to_owned(),
             what,
         };
