@@ -18,7 +18,7 @@ use std::fmt;
 use std::hash::{Hash, Hasher};
 
 use serde::Deserialize;
-use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, Deserializer, MapAccess, Visitor};
 
 use crate::receipts::Usage;
 
@@ -232,30 +232,52 @@ pub fn sum(all: impl Iterator<Item = Usage>) -> Option<Usage> {
     })
 }
 
-/// The scalar visits (numbers, booleans, null) that read as absent; `but_integers` leaves out
-/// the integers' (a count reads them).
-macro_rules! other_scalars_are_absent {
-    ($absent:expr) => {
+/// The visits of the JSON types listed (`ints`, `float`, `bool`, `unit`, `str`, `map`,
+/// `seq`) that read as absent (`$absent`), what a map or sequence holds skipped unbuilt.
+macro_rules! absent {
+    ($absent:expr; $($kind:ident),*) => {
+        $(absent!(@$kind $absent);)*
+    };
+    (@ints $absent:expr) => {
         fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
             Ok($absent)
         }
         fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
             Ok($absent)
         }
-        other_scalars_are_absent!($absent, but_integers);
     };
-    ($absent:expr, but_integers) => {
+    (@float $absent:expr) => {
         fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
             Ok($absent)
         }
+    };
+    (@bool $absent:expr) => {
         fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
             Ok($absent)
         }
+    };
+    (@unit $absent:expr) => {
         fn visit_unit<E>(self) -> Result<Self::Value, E> {
             Ok($absent)
         }
     };
+    (@str $absent:expr) => {
+        fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+            Ok($absent)
+        }
+    };
+    (@map $absent:expr) => {
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+            serde::de::Visitor::visit_map(serde::de::IgnoredAny, map).map(|_| $absent)
+        }
+    };
+    (@seq $absent:expr) => {
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+            serde::de::Visitor::visit_seq(serde::de::IgnoredAny, seq).map(|_| $absent)
+        }
+    };
 }
+pub(crate) use absent;
 
 /// A string member, borrowed from the line when it has no escapes; anything else reads as
 /// absent.
@@ -286,13 +308,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
             fn visit_string<E>(self, v: String) -> Result<Text<'de>, E> {
                 Ok(Text(Some(Cow::Owned(v))))
             }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Text<'de>, A::Error> {
-                IgnoredAny.visit_map(map).map(|_| Text(None))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Text<'de>, A::Error> {
-                IgnoredAny.visit_seq(seq).map(|_| Text(None))
-            }
-            other_scalars_are_absent!(Text(None));
+            absent!(Text(None); ints, float, bool, unit, map, seq);
         }
         d.deserialize_any(V)
     }
@@ -323,16 +339,7 @@ impl<'de> Deserialize<'de> for Count {
             fn visit_i64<E>(self, v: i64) -> Result<Count, E> {
                 Ok(Count(u64::try_from(v).ok()))
             }
-            fn visit_str<E>(self, _: &str) -> Result<Count, E> {
-                Ok(Count(None))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Count, A::Error> {
-                IgnoredAny.visit_map(map).map(|_| Count(None))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Count, A::Error> {
-                IgnoredAny.visit_seq(seq).map(|_| Count(None))
-            }
-            other_scalars_are_absent!(Count(None), but_integers);
+            absent!(Count(None); float, bool, unit, str, map, seq);
         }
         d.deserialize_any(V)
     }
@@ -358,13 +365,7 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Lenient<T> {
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Lenient<T>, A::Error> {
                 T::deserialize(de::value::MapAccessDeserializer::new(map)).map(|t| Lenient(Some(t)))
             }
-            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Lenient<T>, A::Error> {
-                IgnoredAny.visit_seq(seq).map(|_| Lenient(None))
-            }
-            fn visit_str<E>(self, _: &str) -> Result<Lenient<T>, E> {
-                Ok(Lenient(None))
-            }
-            other_scalars_are_absent!(Lenient(None));
+            absent!(Lenient(None); ints, float, bool, unit, str, seq);
         }
         d.deserialize_any(V(std::marker::PhantomData))
     }

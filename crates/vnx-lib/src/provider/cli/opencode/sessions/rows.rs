@@ -8,9 +8,9 @@
 use std::fmt;
 
 use serde::Deserialize;
-use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{Deserializer, IgnoredAny, Visitor};
 
-use crate::provider::cli::usage::{Lenient, Text};
+use crate::provider::cli::usage::{Lenient, Text, absent};
 use crate::receipts::Usage;
 
 /// Whether a member is there, whatever it holds (`null` included).
@@ -63,21 +63,7 @@ impl<'de> Deserialize<'de> for Number {
             fn visit_f64<E>(self, v: f64) -> Result<Number, E> {
                 Ok(Number(Some(v).filter(|f| f.is_finite()), None))
             }
-            fn visit_str<E>(self, _: &str) -> Result<Number, E> {
-                Ok(Number::default())
-            }
-            fn visit_bool<E>(self, _: bool) -> Result<Number, E> {
-                Ok(Number::default())
-            }
-            fn visit_unit<E>(self) -> Result<Number, E> {
-                Ok(Number::default())
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Number, A::Error> {
-                IgnoredAny.visit_map(map).map(|_| Number::default())
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Number, A::Error> {
-                IgnoredAny.visit_seq(seq).map(|_| Number::default())
-            }
+            absent!(Number::default(); str, bool, unit, map, seq);
         }
         d.deserialize_any(V)
     }
