@@ -49,19 +49,7 @@ impl Invocation {
     /// stays the template it was.
     pub fn resuming(&self, session: &str) -> Invocation {
         let fill = |word: &String| {
-            let mut out = String::with_capacity(word.len());
-            let scanned = super::template::scan(word, |token| match token {
-                super::template::Token::Text(text) => out.push_str(&cli::argv::literal(text)),
-                super::template::Token::Hole("session") => {
-                    out.push_str(&cli::argv::literal(session));
-                }
-                super::template::Token::Hole(name) => {
-                    out.push('{');
-                    out.push_str(name);
-                    out.push('}');
-                }
-            });
-            if scanned.is_ok() { out } else { word.clone() }
+            super::template::fill(word, &[("session", session)], cli::argv::literal)
         };
         Invocation {
             argv: self.argv.iter().map(fill).collect(),

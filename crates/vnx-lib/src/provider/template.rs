@@ -6,11 +6,21 @@
 /// value, `{{` and `}}` become `{` and `}`. Anything else (an unknown placeholder, a stray
 /// brace; never present in a validated config) is kept as written.
 pub fn expand(template: &str, values: &[(&str, &str)]) -> String {
+    fill(template, values, str::to_owned)
+}
+
+/// [`expand`], each piece of text and each value written as `write` makes it (a template's
+/// literal, to keep the result a template).
+pub(crate) fn fill(
+    template: &str,
+    values: &[(&str, &str)],
+    write: impl Fn(&str) -> String,
+) -> String {
     let mut out = String::with_capacity(template.len());
     let scanned = scan(template, |token| match token {
-        Token::Text(text) => out.push_str(text),
+        Token::Text(text) => out.push_str(&write(text)),
         Token::Hole(name) => match values.iter().find(|(n, _)| *n == name) {
-            Some((_, value)) => out.push_str(value),
+            Some((_, value)) => out.push_str(&write(value)),
             None => {
                 out.push('{');
                 out.push_str(name);
