@@ -138,6 +138,8 @@ pub const BOTH_LANES: &[Lane] = &[Lane::Headless, Lane::Interactive];
 pub struct CliFacts {
     /// [`CodingCli::name`].
     pub name: &'static str,
+    /// [`CodingCli::argv`].
+    pub argv: fn(&Start<'_>) -> Result<Argv, ProviderError>,
     /// The lanes of [`CodingCli::prompt_on_stdin`].
     pub prompt_on_stdin: &'static [Lane],
     /// The lanes of [`CodingCli::resumes_sessions`].
@@ -177,10 +179,15 @@ pub struct CliFacts {
 }
 
 impl CliFacts {
-    /// A CLI named `name` with none of the capabilities: each member its method's default.
-    pub const fn named(name: &'static str) -> CliFacts {
+    /// A CLI named `name`, its argv made by `argv`, with none of the capabilities: each other
+    /// member its method's default.
+    pub const fn named(
+        name: &'static str,
+        argv: fn(&Start<'_>) -> Result<Argv, ProviderError>,
+    ) -> CliFacts {
         CliFacts {
             name,
+            argv,
             prompt_on_stdin: &[],
             resumes_sessions: &[],
             chooses_session_id: &[],
@@ -292,7 +299,9 @@ pub trait CodingCli: Sync {
 
     /// Its argv for one dispatch, and what it writes and signals; an error for a lane it
     /// does not have.
-    fn argv(&self, start: &Start<'_>) -> Result<Argv, ProviderError>;
+    fn argv(&self, start: &Start<'_>) -> Result<Argv, ProviderError> {
+        (self.facts().argv)(start)
+    }
 
     /// The command prefixes given to its own allow mechanism (in the argv, or a policy file),
     /// recorded in the invocation; empty where the posture or its sandbox decides alone.

@@ -172,7 +172,7 @@ static FACTS: CliFacts = CliFacts {
     keeps_memory: true,
     // `--plan`: it writes nothing and ends with its plan, in either lane.
     plan_flags: Some(&["--plan"]),
-    ..CliFacts::named("demo")
+    ..CliFacts::named("demo", argv)
 };
 
 impl CodingCli for Demo {
@@ -205,27 +205,28 @@ impl CodingCli for Demo {
             _ => check_valid(self.name(), model),
         }
     }
+}
 
-    fn argv(&self, s: &Start<'_>) -> Result<Argv, ProviderError> {
-        let mut argv = vec![s.vnx.clone(), "__demo-worker".into()];
-        argv.extend(s.perms.iter().cloned());
-        argv.push(literal(s.w.model.unwrap_or_default()));
-        argv.extend(s.resume("--resume"));
-        match s.transport {
-            PromptTransport::Argument => argv.push(s.prompt_arg.clone()),
-            PromptTransport::File => {
-                argv.extend(["--prompt-file".into(), PROMPT_FILE.into()]);
-            }
-            PromptTransport::Stdin => {}
+/// Its argv: vnx's own binary as the demo worker, the behaviour its model names.
+fn argv(s: &Start<'_>) -> Result<Argv, ProviderError> {
+    let mut argv = vec![s.vnx.clone(), "__demo-worker".into()];
+    argv.extend(s.perms.iter().cloned());
+    argv.push(literal(s.w.model.unwrap_or_default()));
+    argv.extend(s.resume("--resume"));
+    match s.transport {
+        PromptTransport::Argument => argv.push(s.prompt_arg.clone()),
+        PromptTransport::File => {
+            argv.extend(["--prompt-file".into(), PROMPT_FILE.into()]);
         }
-        Ok(Argv {
-            argv,
-            output: STREAM,
-            completion: ProviderCompletion::Report,
-            hooks: HookKind::NONE,
-            env: Vec::new(),
-        })
+        PromptTransport::Stdin => {}
     }
+    Ok(Argv {
+        argv,
+        output: STREAM,
+        completion: ProviderCompletion::Report,
+        hooks: HookKind::NONE,
+        env: Vec::new(),
+    })
 }
 
 #[cfg(test)]

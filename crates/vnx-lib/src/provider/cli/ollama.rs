@@ -7,7 +7,6 @@
 
 use std::path::{Path, PathBuf};
 
-use super::argv::{Argv, Start};
 use super::coding_cli::{CliFacts, CodingCli, check_valid};
 use super::error::ProviderError;
 use super::opencode::{self, Served};
@@ -25,11 +24,12 @@ const SERVED: Served = Served {
 pub struct Ollama;
 
 /// What it is as data: opencode's (its sessions, dialog, state and logins, as it runs
-/// through opencode), but for its name, its version (`--version` is run), its stream
-/// (opencode's format, which opencode's parser reads) and where `vnx init --mcp` registers
-/// vnx (nowhere).
+/// through opencode), but for its name, its argv (opencode's, pointed at Ollama), its version
+/// (`--version` is run), its stream (opencode's format, which opencode's parser reads) and
+/// where `vnx init --mcp` registers vnx (nowhere).
 static FACTS: CliFacts = CliFacts {
     name: "ollama",
+    argv: |s| opencode::argv(s, Some(SERVED)),
     npm_package: None,
     stream: None,
     mcp_config: None,
@@ -63,10 +63,6 @@ impl CodingCli for Ollama {
     /// opencode, pointed at Ollama.
     fn program(&self) -> &'static str {
         "opencode"
-    }
-
-    fn argv(&self, s: &Start<'_>) -> Result<Argv, ProviderError> {
-        opencode::argv(s, Some(SERVED))
     }
 
     fn home(&self, var: &dyn Fn(&str) -> Option<PathBuf>, h: Option<&Path>) -> Option<PathBuf> {

@@ -6,9 +6,7 @@
 //! is a question). A follow-up restores its chat history (it has no session ids: vnx
 //! chooses one to name the conversation).
 
-use super::argv::{Argv, Start};
 use super::coding_cli::{CliFacts, CodingCli, KeyVars};
-use super::error::ProviderError;
 use super::login::LoginFile;
 use crate::receipts::kinds::{Lane, OutputFormat};
 use crate::sandbox::StatePath;
@@ -61,16 +59,12 @@ static FACTS: CliFacts = CliFacts {
         LoginFile::whole(".aider.model.settings.yml"),
     ],
     permission_flags: invocation::permission_flags,
-    ..CliFacts::named("aider")
+    ..CliFacts::named("aider", invocation::argv)
 };
 
 impl CodingCli for Aider {
     fn facts(&self) -> &'static CliFacts {
         &FACTS
-    }
-
-    fn argv(&self, start: &Start<'_>) -> Result<Argv, ProviderError> {
-        invocation::argv(start)
     }
 
     fn carried_files(&self) -> &'static [&'static str] {

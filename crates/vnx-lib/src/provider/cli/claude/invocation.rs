@@ -3,6 +3,7 @@
 //! `--allowedTools` for what runs unasked; `--resume=ID` and, for a new TUI session, the
 //! `--session-id` vnx chose (ADR 0052).
 
+use crate::provider::cli::ProviderError;
 use crate::provider::cli::argv::{Argv, Start, literal, strs};
 use crate::receipts::kinds::{Lane, Permission};
 
@@ -16,7 +17,7 @@ pub(super) fn permission_flags(permission: Permission) -> &'static [&'static str
 }
 
 /// Its argv in the lane asked for.
-pub(super) fn argv(s: &Start<'_>) -> Argv {
+pub(super) fn argv(s: &Start<'_>) -> Result<Argv, ProviderError> {
     let w = &s.w;
     let mut argv: Vec<String> = vec!["claude".into()];
     match w.lane {
@@ -45,7 +46,7 @@ pub(super) fn argv(s: &Start<'_>) -> Argv {
     // read-only commands, `git status` and `git log` among them, need no rule).
     argv.extend(w.allow_flags("--allowedTools", |c| format!("Bash({c}:*)")));
     argv.extend(s.resume("--resume"));
-    Argv::reported(argv, w.lane, super::STREAM, super::TURN_END)
+    Ok(Argv::reported(argv, w.lane, super::STREAM, super::TURN_END))
 }
 
 #[cfg(test)]

@@ -12,7 +12,6 @@
 
 use std::path::Path;
 
-use super::argv::{Argv, Start};
 use super::coding_cli::{BOTH_LANES, CliFacts, CodingCli, KeyVars, McpConfig};
 use super::error::ProviderError;
 use super::hook::Launch;
@@ -87,7 +86,7 @@ static FACTS: CliFacts = CliFacts {
     permission_flags: invocation::permission_flags,
     // Its plan mode: `--permission-mode plan` (claude 2.1.197's `--help` lists it), in both lanes.
     plan_flags: Some(&["--permission-mode", "plan"]),
-    ..CliFacts::named("claude")
+    ..CliFacts::named("claude", invocation::argv)
 };
 
 impl CodingCli for Claude {
@@ -125,10 +124,6 @@ impl CodingCli for Claude {
     /// Its TUI (as VNX, it keeps subscription billing).
     fn default_lane(&self) -> Lane {
         Lane::Interactive
-    }
-
-    fn argv(&self, start: &Start<'_>) -> Result<Argv, ProviderError> {
-        Ok(invocation::argv(start))
     }
 
     /// Seen (2.1.197, `tests/support/fixtures/limits/far/claude-tui.screen`): a limit whose

@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use super::hooks;
+use crate::provider::cli::ProviderError;
 use crate::provider::cli::argv::{Argv, Start, literal, strs};
 use crate::provider::cli::hook::toml_string;
 use crate::receipts::kinds::{Lane, Permission, PromptTransport};
@@ -28,7 +29,7 @@ pub(super) fn permission_flags(lane: Lane, permission: Permission) -> &'static [
 }
 
 /// Its argv in the lane asked for.
-pub(super) fn argv(s: &Start<'_>) -> Argv {
+pub(super) fn argv(s: &Start<'_>) -> Result<Argv, ProviderError> {
     let w = &s.w;
     let lane = w.lane;
     let mut argv: Vec<String> = vec!["codex".into()];
@@ -92,7 +93,7 @@ pub(super) fn argv(s: &Start<'_>) -> Argv {
     } else {
         s.prompt_arg.clone()
     });
-    Argv::reported(argv, lane, super::STREAM, super::TURN_END)
+    Ok(Argv::reported(argv, lane, super::STREAM, super::TURN_END))
 }
 
 /// Whether the posture's flags give codex a read-only sandbox.

@@ -17,9 +17,7 @@
 
 use std::path::Path;
 
-use super::argv::{Argv, Start};
 use super::coding_cli::{BOTH_LANES, CliFacts, CodingCli, McpConfig};
-use super::error::ProviderError;
 use super::trust::PaneDialog;
 use crate::receipts::kinds::{HookKind, Lane, OutputFormat, Permission};
 use crate::sandbox::StatePath;
@@ -78,7 +76,7 @@ static FACTS: CliFacts = CliFacts {
     state_paths: &[StatePath::dir(".codex", Some("CODEX_HOME"))],
     // `auth.json`, and `config.toml` without other projects' trust (`login`).
     login_files: login::FILES,
-    ..CliFacts::named("codex")
+    ..CliFacts::named("codex", invocation::argv)
 };
 
 impl CodingCli for Codex {
@@ -99,10 +97,6 @@ impl CodingCli for Codex {
     /// posture's flags), told to plan.
     fn plan_flags(&self, lane: Lane) -> Option<&'static [&'static str]> {
         Some(invocation::permission_flags(lane, Permission::Ask))
-    }
-
-    fn argv(&self, start: &Start<'_>) -> Result<Argv, ProviderError> {
-        Ok(invocation::argv(start))
     }
 
     /// Esc in its dialog refuses the command and interrupts the whole turn: it shows

@@ -8,9 +8,7 @@
 //! Its exit code says nothing of a refused tool (it exits 0 after one): the worker's report
 //! decides.
 
-use super::argv::{Argv, Start};
 use super::coding_cli::{BOTH_LANES, CliFacts, CodingCli, KeyVars, McpConfig};
-use super::error::ProviderError;
 use super::trust::PaneDialog;
 use crate::receipts::kinds::{HookKind, Lane, OutputFormat};
 use crate::sandbox::StatePath;
@@ -81,16 +79,12 @@ static FACTS: CliFacts = CliFacts {
     // its command history, sessions or logs.
     login_files: &[super::login::LoginFile::whole(".copilot/config.json")],
     permission_flags: invocation::permission_flags,
-    ..CliFacts::named("copilot")
+    ..CliFacts::named("copilot", |s| Ok(invocation::argv(s)))
 };
 
 impl CodingCli for Copilot {
     fn facts(&self) -> &'static CliFacts {
         &FACTS
-    }
-
-    fn argv(&self, start: &Start<'_>) -> Result<Argv, ProviderError> {
-        Ok(invocation::argv(start))
     }
 
     /// Escape in its dialog refuses the tool and stops the whole turn: it shows

@@ -3,6 +3,7 @@
 //! policy-engine file (`--policy`) in both lanes; `--resume=ID`.
 
 use super::hooks;
+use crate::provider::cli::ProviderError;
 use crate::provider::cli::argv::{Argv, Start, Wanted, literal, strs};
 use crate::receipts::kinds::{Lane, Permission};
 
@@ -16,7 +17,7 @@ pub(super) fn permission_flags(permission: Permission) -> &'static [&'static str
 }
 
 /// Its argv in the lane asked for.
-pub(super) fn argv(s: &Start<'_>) -> Argv {
+pub(super) fn argv(s: &Start<'_>) -> Result<Argv, ProviderError> {
     let w = &s.w;
     let headless = w.lane == Lane::Headless;
     let mut argv: Vec<String> = vec!["gemini".into()];
@@ -53,7 +54,7 @@ pub(super) fn argv(s: &Start<'_>) -> Argv {
     // machine's memory (gemini 0.61, `getNodeMemoryArgs`): two node processes per worker,
     // 1.4 s of CPU more per start, and each of many workers allowed half the memory.
     argv.env.push((NO_RELAUNCH.into(), "true".into()));
-    argv
+    Ok(argv)
 }
 
 /// What keeps gemini in the process vnx started, at node's own heap limit.

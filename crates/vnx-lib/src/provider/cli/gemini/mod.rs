@@ -11,9 +11,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::argv::{Argv, Start};
 use super::coding_cli::{CliFacts, CodingCli, KeyVars, McpConfig};
-use super::error::ProviderError;
 use super::hook::Launch;
 use super::login::LoginFile;
 use super::trust::PaneDialog;
@@ -91,7 +89,7 @@ static FACTS: CliFacts = CliFacts {
     permission_flags: invocation::permission_flags,
     // Its plan mode: `--approval-mode plan`, its read-only mode (gemini 0.61's `--help`), in both lanes.
     plan_flags: Some(&["--approval-mode", "plan"]),
-    ..CliFacts::named("gemini")
+    ..CliFacts::named("gemini", invocation::argv)
 };
 
 impl CodingCli for Gemini {
@@ -102,10 +100,6 @@ impl CodingCli for Gemini {
     /// `gemini*`.
     fn implied_by(&self, model: &str) -> bool {
         model.starts_with("gemini")
-    }
-
-    fn argv(&self, start: &Start<'_>) -> Result<Argv, ProviderError> {
-        Ok(invocation::argv(start))
     }
 
     /// Escape in its dialog cancels the turn: it shows `ℹ Request cancelled.` and idles at

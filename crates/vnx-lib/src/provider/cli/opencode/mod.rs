@@ -15,9 +15,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::argv::{Argv, Start};
 use super::coding_cli::{BOTH_LANES, CliFacts, CodingCli, McpConfig};
-use super::error::ProviderError;
 use super::login::LoginFile;
 use super::trust::PaneDialog;
 use crate::receipts::kinds::{Lane, OutputFormat};
@@ -104,7 +102,7 @@ pub(crate) static FACTS: CliFacts = CliFacts {
         LoginFile::whole(".config/opencode/config.json"),
     ],
     permission_flags: invocation::permission_flags,
-    ..CliFacts::named("opencode")
+    ..CliFacts::named("opencode", |s| invocation::argv(s, None))
 };
 
 /// opencode.
@@ -114,10 +112,6 @@ pub struct Opencode;
 impl CodingCli for Opencode {
     fn facts(&self) -> &'static CliFacts {
         &FACTS
-    }
-
-    fn argv(&self, start: &Start<'_>) -> Result<Argv, ProviderError> {
-        invocation::argv(start, None)
     }
 
     fn home(&self, var: &dyn Fn(&str) -> Option<PathBuf>, h: Option<&Path>) -> Option<PathBuf> {

@@ -8,9 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::argv::{Argv, Start};
 use super::coding_cli::{BOTH_LANES, CliFacts, CodingCli, KeyVars, McpConfig};
-use super::error::ProviderError;
 use super::hook::Launch;
 use super::login::LoginFile;
 use super::trust::PaneDialog;
@@ -89,7 +87,7 @@ static FACTS: CliFacts = CliFacts {
     permission_flags: invocation::permission_flags,
     // Its plan mode: `--approval-mode plan`, "plan only" (its `--help`), in both lanes.
     plan_flags: Some(&["--approval-mode", "plan"]),
-    ..CliFacts::named("qwen")
+    ..CliFacts::named("qwen", invocation::argv)
 };
 
 impl CodingCli for Qwen {
@@ -100,10 +98,6 @@ impl CodingCli for Qwen {
     /// `qwen*` without a tag (`qwen3:8b` is a local model's `name:tag`, served locally).
     fn implied_by(&self, model: &str) -> bool {
         model.starts_with("qwen") && !model.contains(':')
-    }
-
-    fn argv(&self, start: &Start<'_>) -> Result<Argv, ProviderError> {
-        invocation::argv(start)
     }
 
     /// `trustedFolders.json` in its home, where its settings turn folder trust on.
