@@ -18,6 +18,9 @@ use crate::sandbox::StatePath;
 /// Reads the usage limits a TUI's screen shows, each with its CLI's words.
 pub type TuiLimits = fn(&str) -> Vec<crate::receipts::UsageLimit>;
 
+/// Reads what a CLI records of its trust in a repository ([`CodingCli::folder_trust`]).
+pub(crate) type FolderTrustOf = fn(Option<&Path>, &session::Homes, &Path) -> Option<FolderTrust>;
+
 /// A model name vnx will pass to a CLI: no spaces, quotes or control characters.
 pub fn valid_model(model: &str) -> bool {
     !model.is_empty()
@@ -157,6 +160,8 @@ pub struct CliFacts {
     pub turn_end_signal: Option<&'static str>,
     /// [`CodingCli::hooks`].
     pub hooks: Option<&'static dyn Hooks>,
+    /// [`CodingCli::folder_trust`].
+    pub folder_trust: Option<FolderTrustOf>,
     /// [`CodingCli::pane_dialog`].
     pub pane_dialog: Option<trust::PaneDialog>,
     /// [`CodingCli::keeps_memory`].
@@ -196,6 +201,7 @@ impl CliFacts {
             allows_commands: false,
             turn_end_signal: None,
             hooks: None,
+            folder_trust: None,
             pane_dialog: None,
             keeps_memory: false,
             npm_package: None,
@@ -413,11 +419,11 @@ pub trait CodingCli: Sync {
     /// cannot answer for the user); `home` is the user's home, `homes` the CLIs'.
     fn folder_trust(
         &self,
-        _home: Option<&Path>,
-        _homes: &session::Homes,
-        _root: &Path,
+        home: Option<&Path>,
+        homes: &session::Homes,
+        root: &Path,
     ) -> Option<FolderTrust> {
-        None
+        (self.facts().folder_trust?)(home, homes, root)
     }
 
     /// The dialogs its TUI may show before its first turn (in a folder it does not trust,

@@ -10,8 +10,6 @@
 //! sub-agents but stops a shell 5 s after its turn (`events`). vnx waits past the first and
 //! reports the second as needing a person.
 
-use std::path::Path;
-
 use super::coding_cli::{BOTH_LANES, CliFacts, CodingCli, KeyVars, McpConfig};
 use super::error::ProviderError;
 use super::hook::Launch;
@@ -86,6 +84,8 @@ static FACTS: CliFacts = CliFacts {
     permission_flags: invocation::permission_flags,
     // Its plan mode: `--permission-mode plan` (claude 2.1.197's `--help` lists it), in both lanes.
     plan_flags: Some(&["--permission-mode", "plan"]),
+    // `~/.claude.json`'s projects.
+    folder_trust: Some(|home, _, root| Some(trust::of(home?, root))),
     ..CliFacts::named("claude", invocation::argv)
 };
 
@@ -131,16 +131,6 @@ impl CodingCli for Claude {
     /// prompt back and no Stop hook; a near one is retried by itself (`Retrying in 13s`).
     fn tui_limits(&self) -> Option<super::TuiLimits> {
         Some(tui_limits)
-    }
-
-    /// `~/.claude.json`'s projects.
-    fn folder_trust(
-        &self,
-        home: Option<&Path>,
-        _homes: &super::session::Homes,
-        root: &Path,
-    ) -> Option<super::trust::FolderTrust> {
-        Some(trust::of(home?, root))
     }
 
     /// Two, seen on 2.1.197. In a folder it does not trust: "Accessing workspace: DIR … Is

@@ -15,8 +15,6 @@
 //! (`background`, read through its session store), so the supervisor waits for it there.
 //! It offers no sub-agent tool as vnx starts it.
 
-use std::path::Path;
-
 use super::coding_cli::{BOTH_LANES, CliFacts, CodingCli, McpConfig};
 use super::trust::PaneDialog;
 use crate::receipts::kinds::{HookKind, Lane, OutputFormat, Permission};
@@ -76,6 +74,8 @@ static FACTS: CliFacts = CliFacts {
     state_paths: &[StatePath::dir(".codex", Some("CODEX_HOME"))],
     // `auth.json`, and `config.toml` without other projects' trust (`login`).
     login_files: login::FILES,
+    // Its home's `config.toml`.
+    folder_trust: Some(|_, homes, root| Some(trust::of(homes.get("codex")?, root))),
     ..CliFacts::named("codex", invocation::argv)
 };
 
@@ -113,16 +113,6 @@ impl CodingCli for Codex {
                 DENIAL_ENDED: true,
             }),
         })
-    }
-
-    /// Its home's `config.toml`.
-    fn folder_trust(
-        &self,
-        _home: Option<&Path>,
-        homes: &super::session::Homes,
-        root: &Path,
-    ) -> Option<super::trust::FolderTrust> {
-        Some(trust::of(homes.get(self.name())?, root))
     }
 }
 

@@ -87,6 +87,11 @@ static FACTS: CliFacts = CliFacts {
     permission_flags: invocation::permission_flags,
     // Its plan mode: `--approval-mode plan`, "plan only" (its `--help`), in both lanes.
     plan_flags: Some(&["--approval-mode", "plan"]),
+    // `trustedFolders.json` in its home, where its settings turn folder trust on.
+    folder_trust: Some(|home, homes, root| {
+        let own = (homes.get("qwen").map(Path::to_owned)).or_else(|| Some(home?.join(".qwen")))?;
+        trust::of(&own, root)
+    }),
     ..CliFacts::named("qwen", invocation::argv)
 };
 
@@ -98,20 +103,6 @@ impl CodingCli for Qwen {
     /// `qwen*` without a tag (`qwen3:8b` is a local model's `name:tag`, served locally).
     fn implied_by(&self, model: &str) -> bool {
         model.starts_with("qwen") && !model.contains(':')
-    }
-
-    /// `trustedFolders.json` in its home, where its settings turn folder trust on.
-    fn folder_trust(
-        &self,
-        home: Option<&Path>,
-        homes: &super::session::Homes,
-        root: &Path,
-    ) -> Option<super::trust::FolderTrust> {
-        let own = homes
-            .get(self.name())
-            .map(Path::to_owned)
-            .or_else(|| Some(home?.join(".qwen")))?;
-        trust::of(&own, root)
     }
 
     /// Its TUI's settings file (named by `QWEN_CODE_SYSTEM_SETTINGS_PATH`), for a launch that
