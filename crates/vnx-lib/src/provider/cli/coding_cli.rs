@@ -21,6 +21,9 @@ pub type TuiLimits = fn(&str) -> Vec<crate::receipts::UsageLimit>;
 /// Reads what a CLI records of its trust in a repository ([`CodingCli::folder_trust`]).
 pub(crate) type FolderTrustOf = fn(Option<&Path>, &session::Homes, &Path) -> Option<FolderTrust>;
 
+/// Makes the files a CLI's hooks need in a dispatch's directory ([`CodingCli::dispatch_files`]).
+pub(crate) type DispatchFiles = fn(&Launch<'_>) -> Vec<(&'static str, Vec<u8>)>;
+
 /// A model name vnx will pass to a CLI: no spaces, quotes or control characters.
 pub fn valid_model(model: &str) -> bool {
     !model.is_empty()
@@ -143,6 +146,8 @@ pub struct CliFacts {
     pub name: &'static str,
     /// [`CodingCli::argv`].
     pub argv: fn(&Start<'_>) -> Result<Argv, ProviderError>,
+    /// [`CodingCli::implied_by`].
+    pub implied_by: fn(&str) -> bool,
     /// The lanes of [`CodingCli::prompt_on_stdin`].
     pub prompt_on_stdin: &'static [Lane],
     /// The lanes of [`CodingCli::resumes_sessions`].
@@ -162,6 +167,12 @@ pub struct CliFacts {
     pub hooks: Option<&'static dyn Hooks>,
     /// [`CodingCli::folder_trust`].
     pub folder_trust: Option<FolderTrustOf>,
+    /// [`CodingCli::dispatch_files`].
+    pub dispatch_files: DispatchFiles,
+    /// [`CodingCli::denial_ends_turn`].
+    pub denial_ends_turn: Option<fn(&str) -> DenialEnd>,
+    /// [`CodingCli::tui_limits`].
+    pub tui_limits: Option<TuiLimits>,
     /// [`CodingCli::pane_dialog`].
     pub pane_dialog: Option<trust::PaneDialog>,
     /// [`CodingCli::keeps_memory`].
@@ -193,6 +204,7 @@ impl CliFacts {
         CliFacts {
             name,
             argv,
+            implied_by: |_| false,
             prompt_on_stdin: &[],
             resumes_sessions: &[],
             chooses_session_id: &[],
@@ -202,6 +214,9 @@ impl CliFacts {
             turn_end_signal: None,
             hooks: None,
             folder_trust: None,
+            dispatch_files: |_| Vec::new(),
+            denial_ends_turn: None,
+            tui_limits: None,
             pane_dialog: None,
             keeps_memory: false,
             npm_package: None,
@@ -229,8 +244,8 @@ pub trait CodingCli: Sync {
     }
 
     /// Whether a model name (lowercased) implies this CLI when no provider is given.
-    fn implied_by(&self, _model: &str) -> bool {
-        false
+    fn implied_by(&self, model: &str) -> bool {
+        (self.facts().implied_by)(model)
     }
 
     /// The model aliases it resolves itself, named in the hint of a model it does not know.
@@ -332,8 +347,8 @@ pub trait CodingCli: Sync {
 
     /// The files its hooks need in the dispatch's directory for a launch (the name relative
     /// to that directory, and the bytes); none when the launch gives it no such hooks.
-    fn dispatch_files(&self, _launch: &Launch<'_>) -> Vec<(&'static str, Vec<u8>)> {
-        Vec::new()
+    fn dispatch_files(&self, launch: &Launch<'_>) -> Vec<(&'static str, Vec<u8>)> {
+        (self.facts().dispatch_files)(launch)
     }
 
     /// The version its `--version` prints, read from its installation without starting it
@@ -354,8 +369,8 @@ pub trait CodingCli: Sync {
     /// its input and no end-of-turn hook fires: the line its screen then shows and the hook
     /// signal that ends the turn as its hook would have, `said` (the denial) as the
     /// worker's last message. `vnx deny` writes that signal once the line shows.
-    fn denial_ends_turn(&self, _said: &str) -> Option<DenialEnd> {
-        None
+    fn denial_ends_turn(&self, said: &str) -> Option<DenialEnd> {
+        self.facts().denial_ends_turn.map(|end| end(said))
     }
 
     /// Where its TUI draws a usage limit it gave up at, waiting with no end-of-turn hook
@@ -363,7 +378,7 @@ pub trait CodingCli: Sync {
     /// its words. `None` where its TUI draws none (or waits a limit out by itself): its
     /// screen is then never looked at for one.
     fn tui_limits(&self) -> Option<TuiLimits> {
-        None
+        self.facts().tui_limits
     }
 
     /// The keys that tell its TUI to go on once a limit it showed is over (tmux key names),

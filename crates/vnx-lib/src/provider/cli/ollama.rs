@@ -30,6 +30,8 @@ pub struct Ollama;
 static FACTS: CliFacts = CliFacts {
     name: "ollama",
     argv: |s| opencode::argv(s, Some(SERVED)),
+    // A `name:tag`.
+    implied_by: |model| model.contains(':'),
     npm_package: None,
     stream: None,
     mcp_config: None,
@@ -45,11 +47,6 @@ impl CodingCli for Ollama {
     /// provider).
     fn egress_exempt(&self) -> bool {
         true
-    }
-
-    /// A `name:tag`.
-    fn implied_by(&self, model: &str) -> bool {
-        model.contains(':')
     }
 
     /// It has no default model.

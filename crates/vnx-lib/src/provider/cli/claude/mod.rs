@@ -12,7 +12,6 @@
 
 use super::coding_cli::{BOTH_LANES, CliFacts, CodingCli, KeyVars, McpConfig};
 use super::error::ProviderError;
-use super::hook::Launch;
 use super::trust::PaneDialog;
 use crate::receipts::kinds::{HookKind, Lane, OutputFormat};
 use crate::sandbox::StatePath;
@@ -86,17 +85,20 @@ static FACTS: CliFacts = CliFacts {
     plan_flags: Some(&["--permission-mode", "plan"]),
     // `~/.claude.json`'s projects.
     folder_trust: Some(|home, _, root| Some(trust::of(home?, root))),
+    // sonnet, opus, haiku, `claude*`.
+    implied_by: |model| ["sonnet", "opus", "haiku"].contains(&model) || model.starts_with("claude"),
+    // Seen (2.1.197, `tests/support/fixtures/limits/far/claude-tui.screen`): a limit whose
+    // reset is far is drawn `● API Error: Request rejected (429) · <the API's message>`, the
+    // prompt back and no Stop hook; a near one is retried by itself (`Retrying in 13s`).
+    tui_limits: Some(tui_limits),
+    // Its hooks' settings file (`--settings`), for a launch that gives it its hooks.
+    dispatch_files: |launch| launch.settings_file(&TURN_END, hooks::SETTINGS_FILE, hooks::settings),
     ..CliFacts::named("claude", invocation::argv)
 };
 
 impl CodingCli for Claude {
     fn facts(&self) -> &'static CliFacts {
         &FACTS
-    }
-
-    /// sonnet, opus, haiku, `claude*`.
-    fn implied_by(&self, model: &str) -> bool {
-        ["sonnet", "opus", "haiku"].contains(&model) || model.starts_with("claude")
     }
 
     /// Its three best-known aliases.
@@ -126,13 +128,6 @@ impl CodingCli for Claude {
         Lane::Interactive
     }
 
-    /// Seen (2.1.197, `tests/support/fixtures/limits/far/claude-tui.screen`): a limit whose
-    /// reset is far is drawn `● API Error: Request rejected (429) · <the API's message>`, the
-    /// prompt back and no Stop hook; a near one is retried by itself (`Retrying in 13s`).
-    fn tui_limits(&self) -> Option<super::TuiLimits> {
-        Some(tui_limits)
-    }
-
     /// Two, seen on 2.1.197. In a folder it does not trust: "Accessing workspace: DIR … Is
     /// this a project you created or one you trust? ❯ 1. Yes, I trust this folder / 2. No,
     /// exit", Enter to confirm, Esc to cancel; the trust it records then is the
@@ -159,11 +154,6 @@ impl CodingCli for Claude {
                 trusts_folder: false,
             },
         ]
-    }
-
-    /// Its hooks' settings file (`--settings`), for a launch that gives it its hooks.
-    fn dispatch_files(&self, launch: &Launch<'_>) -> Vec<(&'static str, Vec<u8>)> {
-        launch.settings_file(&TURN_END, hooks::SETTINGS_FILE, hooks::settings)
     }
 }
 

@@ -76,17 +76,27 @@ static FACTS: CliFacts = CliFacts {
     login_files: login::FILES,
     // Its home's `config.toml`.
     folder_trust: Some(|_, homes, root| Some(trust::of(homes.get("codex")?, root))),
+    // `gpt*`, `codex*`.
+    implied_by: |model| model.starts_with("gpt") || model.starts_with("codex"),
+    // Esc in its dialog refuses the command and interrupts the whole turn: it shows
+    // `■ Conversation interrupted` and idles at its input, and `notify` never fires (seen on
+    // codex 0.169). The turn's end is written as `notify` would write it, marked as vnx's
+    // own (`vnx-denial-ended`), which names no thread.
+    denial_ends_turn: Some(|said| super::DenialEnd {
+        shows: "Conversation interrupted",
+        event: "codex-notify",
+        payload: serde_json::json!({
+            "type": "agent-turn-complete",
+            "last-assistant-message": said,
+            DENIAL_ENDED: true,
+        }),
+    }),
     ..CliFacts::named("codex", invocation::argv)
 };
 
 impl CodingCli for Codex {
     fn facts(&self) -> &'static CliFacts {
         &FACTS
-    }
-
-    /// `gpt*`, `codex*`.
-    fn implied_by(&self, model: &str) -> bool {
-        model.starts_with("gpt") || model.starts_with("codex")
     }
 
     fn permission_flags(&self, lane: Lane, permission: Permission) -> &'static [&'static str] {
@@ -97,22 +107,6 @@ impl CodingCli for Codex {
     /// posture's flags), told to plan.
     fn plan_flags(&self, lane: Lane) -> Option<&'static [&'static str]> {
         Some(invocation::permission_flags(lane, Permission::Ask))
-    }
-
-    /// Esc in its dialog refuses the command and interrupts the whole turn: it shows
-    /// `■ Conversation interrupted` and idles at its input, and `notify` never fires (seen on
-    /// codex 0.169). The turn's end is written as `notify` would write it, marked as vnx's
-    /// own (`vnx-denial-ended`), which names no thread.
-    fn denial_ends_turn(&self, said: &str) -> Option<super::DenialEnd> {
-        Some(super::DenialEnd {
-            shows: "Conversation interrupted",
-            event: "codex-notify",
-            payload: serde_json::json!({
-                "type": "agent-turn-complete",
-                "last-assistant-message": said,
-                DENIAL_ENDED: true,
-            }),
-        })
     }
 }
 

@@ -79,24 +79,21 @@ static FACTS: CliFacts = CliFacts {
     // its command history, sessions or logs.
     login_files: &[super::login::LoginFile::whole(".copilot/config.json")],
     permission_flags: invocation::permission_flags,
+    // Escape in its dialog refuses the tool and stops the whole turn: it shows
+    // `● Operation cancelled by user` and idles at its input, and `agentStop` never fires
+    // (seen on 1.0.102). The turn's end is written as `agentStop` would, the denial as the
+    // worker's last message (in a member of vnx's own).
+    denial_ends_turn: Some(|said| super::DenialEnd {
+        shows: "Operation cancelled by user",
+        event: "copilot-agent-stop",
+        payload: serde_json::json!({ "stopReason": "cancelled", DENIAL_SAID: said }),
+    }),
     ..CliFacts::named("copilot", |s| Ok(invocation::argv(s)))
 };
 
 impl CodingCli for Copilot {
     fn facts(&self) -> &'static CliFacts {
         &FACTS
-    }
-
-    /// Escape in its dialog refuses the tool and stops the whole turn: it shows
-    /// `● Operation cancelled by user` and idles at its input, and `agentStop` never fires
-    /// (seen on 1.0.102). The turn's end is written as `agentStop` would, the denial as the
-    /// worker's last message (in a member of vnx's own).
-    fn denial_ends_turn(&self, said: &str) -> Option<super::DenialEnd> {
-        Some(super::DenialEnd {
-            shows: "Operation cancelled by user",
-            event: "copilot-agent-stop",
-            payload: serde_json::json!({ "stopReason": "cancelled", DENIAL_SAID: said }),
-        })
     }
 
     /// Both lanes: its headless stream records no tokens.

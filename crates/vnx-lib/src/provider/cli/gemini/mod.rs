@@ -12,7 +12,6 @@
 use std::path::{Path, PathBuf};
 
 use super::coding_cli::{CliFacts, CodingCli, KeyVars, McpConfig};
-use super::hook::Launch;
 use super::login::LoginFile;
 use super::trust::PaneDialog;
 use crate::receipts::kinds::{HookKind, Lane, OutputFormat};
@@ -89,34 +88,33 @@ static FACTS: CliFacts = CliFacts {
     permission_flags: invocation::permission_flags,
     // Its plan mode: `--approval-mode plan`, its read-only mode (gemini 0.61's `--help`), in both lanes.
     plan_flags: Some(&["--approval-mode", "plan"]),
+    // `gemini*`.
+    implied_by: |model| model.starts_with("gemini"),
+    // Escape in its dialog cancels the turn: it shows `ℹ Request cancelled.` and idles at
+    // its input, and `AfterAgent` never fires (seen on gemini 0.61).
+    denial_ends_turn: Some(|said| super::DenialEnd {
+        shows: "Request cancelled.",
+        event: TURN_END_EVENT,
+        payload: serde_json::json!({ "prompt_response": said }),
+    }),
+    // Seen (0.61.0, `tests/support/fixtures/limits/far/gemini-tui.screen`): a per-day quota
+    // met in its TUI is a dialog, `Usage limit reached for <model>.` over `● 1. Keep trying` /
+    // `2. Stop`, with no AfterAgent hook.
+    tui_limits: Some(tui_limits),
+    // Its policy file, where the argv names one (`--policy`).
+    dispatch_files: |launch| {
+        if !launch.argv.iter().any(|a| a == "--policy") {
+            return Vec::new();
+        }
+        let policy = hooks::policy(launch.allowed_commands);
+        vec![(hooks::POLICY_FILE, policy.into_bytes())]
+    },
     ..CliFacts::named("gemini", invocation::argv)
 };
 
 impl CodingCli for Gemini {
     fn facts(&self) -> &'static CliFacts {
         &FACTS
-    }
-
-    /// `gemini*`.
-    fn implied_by(&self, model: &str) -> bool {
-        model.starts_with("gemini")
-    }
-
-    /// Escape in its dialog cancels the turn: it shows `ℹ Request cancelled.` and idles at
-    /// its input, and `AfterAgent` never fires (seen on gemini 0.61).
-    fn denial_ends_turn(&self, said: &str) -> Option<super::DenialEnd> {
-        Some(super::DenialEnd {
-            shows: "Request cancelled.",
-            event: TURN_END_EVENT,
-            payload: serde_json::json!({ "prompt_response": said }),
-        })
-    }
-
-    /// Seen (0.61.0, `tests/support/fixtures/limits/far/gemini-tui.screen`): a per-day quota
-    /// met in its TUI is a dialog, `Usage limit reached for <model>.` over `● 1. Keep trying` /
-    /// `2. Stop`, with no AfterAgent hook.
-    fn tui_limits(&self) -> Option<super::TuiLimits> {
-        Some(tui_limits)
     }
 
     /// Its limit dialog's first choice, `Keep trying`, is the one marked: Enter takes it.
@@ -139,15 +137,6 @@ impl CodingCli for Gemini {
         var("GEMINI_CLI_HOME")
             .or_else(|| home.map(Path::to_owned))
             .map(|h| h.join(".gemini"))
-    }
-
-    /// Its policy file, where the argv names one (`--policy`).
-    fn dispatch_files(&self, launch: &Launch<'_>) -> Vec<(&'static str, Vec<u8>)> {
-        if !launch.argv.iter().any(|a| a == "--policy") {
-            return Vec::new();
-        }
-        let policy = hooks::policy(launch.allowed_commands);
-        vec![(hooks::POLICY_FILE, policy.into_bytes())]
     }
 }
 

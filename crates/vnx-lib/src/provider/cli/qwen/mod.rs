@@ -9,7 +9,6 @@
 use std::path::{Path, PathBuf};
 
 use super::coding_cli::{BOTH_LANES, CliFacts, CodingCli, KeyVars, McpConfig};
-use super::hook::Launch;
 use super::login::LoginFile;
 use super::trust::PaneDialog;
 use crate::receipts::kinds::{HookKind, Lane, OutputFormat};
@@ -92,23 +91,17 @@ static FACTS: CliFacts = CliFacts {
         let own = (homes.get("qwen").map(Path::to_owned)).or_else(|| Some(home?.join(".qwen")))?;
         trust::of(&own, root)
     }),
+    // `qwen*` without a tag (`qwen3:8b` is a local model's `name:tag`, served locally).
+    implied_by: |model| model.starts_with("qwen") && !model.contains(':'),
+    // Its TUI's settings file (named by `QWEN_CODE_SYSTEM_SETTINGS_PATH`), for a launch that
+    // gives it its hooks.
+    dispatch_files: |launch| launch.settings_file(&TURN_END, hooks::SETTINGS_FILE, hooks::settings),
     ..CliFacts::named("qwen", invocation::argv)
 };
 
 impl CodingCli for Qwen {
     fn facts(&self) -> &'static CliFacts {
         &FACTS
-    }
-
-    /// `qwen*` without a tag (`qwen3:8b` is a local model's `name:tag`, served locally).
-    fn implied_by(&self, model: &str) -> bool {
-        model.starts_with("qwen") && !model.contains(':')
-    }
-
-    /// Its TUI's settings file (named by `QWEN_CODE_SYSTEM_SETTINGS_PATH`), for a launch that
-    /// gives it its hooks.
-    fn dispatch_files(&self, launch: &Launch<'_>) -> Vec<(&'static str, Vec<u8>)> {
-        launch.settings_file(&TURN_END, hooks::SETTINGS_FILE, hooks::settings)
     }
 
     fn memory_folder(&self, dispatch_dir: &Path, main_checkout: &Path) -> PathBuf {
