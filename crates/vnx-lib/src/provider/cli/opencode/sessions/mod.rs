@@ -23,7 +23,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
 use crate::provider::cli::render::TranscriptEvents;
 use crate::provider::cli::session::{SessionStore, Sought, same_dir};
-use crate::provider::cli::usage::SessionUsage;
+use crate::provider::cli::usage::{Messages, SessionUsage};
 use crate::receipts::Usage;
 
 mod rows;
@@ -277,12 +277,10 @@ fn last_message(lines: &[u8]) -> Option<String> {
 }
 
 /// The usage of a session's lines: each finished step's tokens since the dispatch started;
-/// a step whose claim no dispatch can have used skipped (and counted), the rest summed.
+/// a step whose claim no dispatch can have used skipped (and counted), the rest summed
+/// ([`Messages`], each step a message of its own).
 #[derive(Default)]
-struct OpencodeUsage {
-    usage: Option<Usage>,
-    skipped: u64,
-}
+struct OpencodeUsage(Messages);
 
 impl SessionUsage for OpencodeUsage {
     fn line(&mut self, raw: &[u8], since: Option<jiff::Timestamp>) {
@@ -297,27 +295,21 @@ impl SessionUsage for OpencodeUsage {
         {
             return;
         }
-        let Some(step) = event.tokens() else {
-            return;
-        };
-        if step.implausible().is_some() {
-            self.skipped = self.skipped.saturating_add(1);
-            return;
+        if let Some(step) = event.tokens() {
+            self.0.message(None, step);
         }
-        self.usage = crate::provider::cli::usage::sum(self.usage.take().into_iter().chain([step]))
-            .map(crate::provider::cli::usage::capped);
     }
 
     fn total(self: Box<Self>) -> Option<Usage> {
-        self.usage
+        self.0.total()
     }
 
     fn so_far(&self) -> Option<Usage> {
-        self.usage.clone()
+        self.0.so_far()
     }
 
     fn skipped(&self) -> u64 {
-        self.skipped
+        self.0.skipped
     }
 }
 
