@@ -140,18 +140,9 @@ impl DemoBehaviour {
 
     /// The behaviour as `--model` names it.
     pub fn name(self) -> &'static str {
-        match self {
-            DemoBehaviour::Commit => "commit",
-            DemoBehaviour::Dirty => "dirty",
-            DemoBehaviour::Noop => "noop",
-            DemoBehaviour::Fail => "fail",
-            DemoBehaviour::Ask => "ask",
-            DemoBehaviour::Forget => "forget",
-            DemoBehaviour::Slow => "slow",
-            DemoBehaviour::Stubborn => "stubborn",
-            DemoBehaviour::Limit => "limit",
-            DemoBehaviour::Long => "long",
-        }
+        [
+            "commit", "dirty", "noop", "fail", "ask", "forget", "slow", "stubborn", "limit", "long",
+        ][self as usize]
     }
 
     /// The behaviour a `--model` names, if any.
