@@ -15,7 +15,7 @@ use vnx::ids::DispatchId;
 
 use super::auth::Paired;
 use super::html::{esc, page};
-use super::pages::{blocking, button_with};
+use super::pages::{approve, blocking, button};
 use super::{App, plans};
 
 /// The most finished dispatches the list shows.
@@ -179,23 +179,12 @@ fn prompt_buttons<'s>(
     s: &'s vnx::dispatch::state::DispatchState,
     csrf: &str,
 ) -> Option<(&'s vnx::receipts::DispatchBlocked, String)> {
-    use vnx::dispatch::answer::answerable;
-    use vnx::receipts::PermissionAnswer;
     if !s.state.is_live() {
         return None;
     }
-    let blocked = answerable(s, PermissionAnswer::Deny).ok()?;
-    let approve = match answerable(s, PermissionAnswer::Approve) {
-        Ok(_) => button_with(
-            &s.id,
-            csrf,
-            "approve",
-            "Approve",
-            Some("Allow what this worker asks to do?"),
-        ),
-        Err(e) => plans::refusal(&e.to_string()),
-    };
-    let deny = button_with(
+    let deny = vnx::receipts::PermissionAnswer::Deny;
+    let blocked = vnx::dispatch::answer::answerable(s, deny).ok()?;
+    let deny = button(
         &s.id,
         csrf,
         "deny",
@@ -204,6 +193,6 @@ fn prompt_buttons<'s>(
     );
     Some((
         blocked,
-        format!("<div class=\"quick\">{approve}{deny}</div>"),
+        format!("<div class=\"quick\">{}{deny}</div>", approve(s, csrf)),
     ))
 }

@@ -302,13 +302,26 @@ pub(super) async fn blocking(
     }
 }
 
-/// A form of one button posting `action` for dispatch `id`.
-fn button(id: &DispatchId, p: &Paired, action: &str, label: &str, confirm: Option<&str>) -> String {
-    button_with(id, &p.token.csrf(), action, label, confirm)
+/// A form posting `action` for dispatch `id` with the anti-forgery value `csrf`, as every
+/// button and field of the pages is drawn: `attrs` after its target (a class, a
+/// confirmation), `fields` before its button, which says `label` coloured as `b-{class}`.
+pub(super) fn form(
+    id: &DispatchId,
+    csrf: &str,
+    attrs: &str,
+    action: &str,
+    fields: &str,
+    (class, label): (&str, &str),
+) -> String {
+    format!(
+        "<form method=\"post\" action=\"/d/{id}\"{attrs}><input type=\"hidden\" name=\"csrf\" \
+         value=\"{csrf}\"><input type=\"hidden\" name=\"action\" value=\"{action}\">\
+         {fields}<button class=\"b-{class}\" type=\"submit\">{label}</button></form>",
+    )
 }
 
-/// The same, with the anti-forgery value `csrf`.
-pub(super) fn button_with(
+/// A form of one button posting `action` for dispatch `id`, asking `confirm` first.
+pub(super) fn button(
     id: &DispatchId,
     csrf: &str,
     action: &str,
@@ -318,30 +331,38 @@ pub(super) fn button_with(
     let confirm = confirm
         .map(|c| format!(" data-confirm=\"{}\"", esc(c)))
         .unwrap_or_default();
-    format!(
-        "<form method=\"post\" action=\"/d/{id}\"{confirm}><input type=\"hidden\" name=\"csrf\" \
-         value=\"{csrf}\"><input type=\"hidden\" name=\"action\" value=\"{action}\">\
-         <button class=\"b-{action}\" type=\"submit\">{label}</button></form>",
-    )
+    form(id, csrf, &confirm, action, "", (action, label))
+}
+
+/// Approve for a blocked worker's permission prompt where the library would give that
+/// answer; else its refusal in Approve's place (a planning worker's prompt is denied, never
+/// approved).
+pub(super) fn approve(s: &vnx::dispatch::state::DispatchState, csrf: &str) -> String {
+    match vnx::dispatch::answer::answerable(s, vnx::receipts::PermissionAnswer::Approve) {
+        Ok(_) => button(
+            &s.id,
+            csrf,
+            "approve",
+            "Approve",
+            Some("Allow what this worker asks to do?"),
+        ),
+        Err(e) => plans::refusal(&e.to_string()),
+    }
 }
 
 /// A form posting `action` with a message typed in.
 fn with_message(
     id: &DispatchId,
-    p: &Paired,
+    csrf: &str,
     action: &str,
     label: &str,
     hint: &str,
     required: bool,
 ) -> String {
-    format!(
-        "<form method=\"post\" action=\"/d/{id}\" class=\"msg\"><input type=\"hidden\" \
-         name=\"csrf\" value=\"{csrf}\"><input type=\"hidden\" name=\"action\" value=\"{action}\">\
-         <textarea name=\"message\" rows=\"3\" placeholder=\"{hint}\"{req}></textarea>\
-         <button class=\"b-{action}\" type=\"submit\">{label}</button></form>",
-        csrf = p.token.csrf(),
-        req = if required { " required" } else { "" },
-    )
+    let req = if required { " required" } else { "" };
+    let field =
+        format!("<textarea name=\"message\" rows=\"3\" placeholder=\"{hint}\"{req}></textarea>");
+    form(id, csrf, " class=\"msg\"", action, &field, (action, label))
 }
 
 fn dispatch_page(app: &App, p: &Paired, id: &DispatchId, said: &Said) -> Result<String, String> {
@@ -369,33 +390,20 @@ fn dispatch_page(app: &App, p: &Paired, id: &DispatchId, said: &Said) -> Result<
             .unwrap_or_default(),
     );
     b.push_str(&said.html());
-    if let (Some(blocked), true) = (&s.blocked, s.state.is_live()) {
+    let csrf = p.token.csrf();
+    let live = s.state.is_live();
+    if let (Some(blocked), true) = (&s.blocked, live) {
         // Whether it may be approved is the library's to say: a planning worker's prompt is
         // refused, and said so, never offered as a prompt to approve.
-        let approvable =
-            vnx::dispatch::answer::answerable(s, vnx::receipts::PermissionAnswer::Approve);
-        let approve = match approvable {
-            Ok(_) => button(
-                id,
-                p,
-                "approve",
-                "Approve",
-                Some("Allow what this worker asks to do?"),
-            ),
-            Err(e) => format!(
-                "<p class=\"refused\" role=\"alert\">{}</p>",
-                esc(&e.to_string())
-            ),
-        };
         let _ = write!(
             b,
             "<section class=\"needs\"><h2>Waits for you</h2><pre class=\"ask\">{}</pre><div class=\"acts\">{}</div>{}</section>",
             // What it waits for; the buttons below answer it (not the terminal's commands).
             esc(&blocked.what()),
-            approve,
+            approve(s, &csrf),
             with_message(
                 id,
-                p,
+                &csrf,
                 "deny",
                 "Deny",
                 "why (optional): the worker is told",
@@ -403,49 +411,43 @@ fn dispatch_page(app: &App, p: &Paired, id: &DispatchId, said: &Said) -> Result<
             ),
         );
     }
+    let mut said = Vec::new();
     if let Some(note) = &s.budget {
         if vnx::actions::budget::waits(s).is_some() {
             let _ = write!(
                 b,
-                "<section class=\"needs\"><h2>Its budget is reached</h2><p>{}</p>\
-                 <form method=\"post\" action=\"/d/{id}\" class=\"acts\" data-confirm=\"Raise the budget and let the worker go on?\">\
-                 <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
-                 <input type=\"hidden\" name=\"action\" value=\"raise-budget\">\
-                 {fields} \
-                 <button class=\"b-approve\" type=\"submit\">Raise and continue</button></form></section>",
+                "<section class=\"needs\"><h2>Its budget is reached</h2><p>{}</p>{}</section>",
                 esc(&note.line()),
-                csrf = p.token.csrf(),
-                fields = raise_fields(note),
+                form(
+                    id,
+                    &csrf,
+                    " class=\"acts\" data-confirm=\"Raise the budget and let the worker go on?\"",
+                    "raise-budget",
+                    &format!("{} ", raise_fields(note)),
+                    ("approve", "Raise and continue"),
+                ),
             );
         } else {
-            let _ = write!(b, "<p class=\"said\">{}</p>", esc(&note.line()));
+            said.push(note.line());
         }
     }
-    if let (Some(limited), true) = (&s.limited, s.state.is_live()) {
-        let _ = write!(b, "<p class=\"said\">{}</p>", esc(&limited.describe()));
-    }
-    if let (Some(paused), true) = (&s.paused, s.state.is_live()) {
-        let _ = write!(b, "<p class=\"said\">{}</p>", esc(&paused.describe()));
-    }
-    for line in &d.graph {
-        let _ = write!(b, "<p class=\"said\">{}</p>", esc(line));
-    }
+    said.extend(s.limited.as_ref().filter(|_| live).map(|l| l.describe()));
+    said.extend(s.paused.as_ref().filter(|_| live).map(|p| p.describe()));
+    said.extend(d.graph.iter().cloned());
     if !d.graph.is_empty()
         && let Some((spend, n)) = app.graph_cost(id)
     {
-        let _ = write!(
-            b,
-            "<p class=\"said\">The graph from here: {n} dispatch{}, {}</p>",
+        said.push(format!(
+            "The graph from here: {n} dispatch{}, {}",
             if n == 1 { "" } else { "es" },
-            esc(&vnx::cost::describe(&spend))
-        );
+            vnx::cost::describe(&spend)
+        ));
     }
-    if let (Some(bg), true) = (&s.background, s.state.is_live()) {
-        let _ = write!(
-            b,
-            "<p class=\"said\">Waiting on {}</p>",
-            esc(&bg.describe())
-        );
+    if let Some(bg) = s.background.as_ref().filter(|_| live) {
+        said.push(format!("Waiting on {}", bg.describe()));
+    }
+    for line in said {
+        let _ = write!(b, "<p class=\"said\">{}</p>", esc(&line));
     }
     if let Some(e) = s.escalated.as_ref().filter(|_| s.waiting()) {
         let _ = write!(
@@ -460,7 +462,6 @@ fn dispatch_page(app: &App, p: &Paired, id: &DispatchId, said: &Said) -> Result<
     if let Some((plan, sha)) = s.plan_waiting() {
         // Whether it may be approved is the library's to say: a plan whose planning changed
         // files is refused, and said so in place of Approve.
-        let csrf = p.token.csrf();
         let approve = match plans::refusals(app, std::slice::from_ref(id)).remove(id) {
             Some(why) => plans::refusal(&why),
             None => plans::form(id, &csrf, sha, true, true),
@@ -480,7 +481,7 @@ fn dispatch_page(app: &App, p: &Paired, id: &DispatchId, said: &Said) -> Result<
             esc(q),
             with_message(
                 id,
-                p,
+                &csrf,
                 "answer",
                 "Answer",
                 "your answer: sent as a follow-up in the same session",
@@ -488,7 +489,7 @@ fn dispatch_page(app: &App, p: &Paired, id: &DispatchId, said: &Said) -> Result<
             ),
             button(
                 id,
-                p,
+                &csrf,
                 "dismiss",
                 "Dismiss",
                 Some("Close this question without answering it?")
@@ -500,7 +501,7 @@ fn dispatch_page(app: &App, p: &Paired, id: &DispatchId, said: &Said) -> Result<
     for r in vnx::actions::table::ACTIONS {
         let action = Action::on(r.command, id.clone()).filter(|a| a.called_for(s));
         if let (Some((label, confirm)), Some(_)) = (r.button, action) {
-            acts.push_str(&button(id, p, r.command, label, confirm));
+            acts.push_str(&button(id, &csrf, r.command, label, confirm));
         }
     }
     if !acts.is_empty() {
@@ -537,7 +538,7 @@ fn dispatch_page(app: &App, p: &Paired, id: &DispatchId, said: &Said) -> Result<
         }
         b.push_str("</dl>");
     }
-    b.push_str(&review_html(app, p, &d));
+    b.push_str(&review_html(app, &csrf, &d));
     b.push_str(&super::shots::section(id, shots_of(app, id)));
     let diff = vnx::dispatch::detail::diff_with(&app.sources.root, &d, false, &[], true)
         .unwrap_or_else(|e| format!("(no diff: {e})"));
@@ -546,7 +547,7 @@ fn dispatch_page(app: &App, p: &Paired, id: &DispatchId, said: &Said) -> Result<
         "<h2>Diff</h2><p class=\"quiet hint\">Tap a line to comment on it.</p>\
          <div class=\"diffs\">{}</div>{}",
         html::diff(&diff),
-        comment_form(id, p),
+        comment_form(id, &csrf),
     );
     let transcript = vnx::dashboard::model::preview(s, &app.sources.root, &app.sources.tmux);
     let tail: Vec<&str> = transcript.lines().rev().take(200).collect();
@@ -561,16 +562,12 @@ fn dispatch_page(app: &App, p: &Paired, id: &DispatchId, said: &Said) -> Result<
         let _ = writeln!(b, "{}", esc(&r.to_string()));
     }
     b.push_str("</pre>");
-    Ok(page(
-        s.title.as_deref().unwrap_or(id.as_str()),
-        &p.token.csrf(),
-        &b,
-    ))
+    Ok(page(s.title.as_deref().unwrap_or(id.as_str()), &csrf, &b))
 }
 
 /// The review comments on a dispatch's diff: each with its place, whether its line changed
 /// since, and the follow-up that addressed it; and the button that sends the open ones.
-fn review_html(app: &App, p: &Paired, d: &vnx::dispatch::detail::Detail) -> String {
+fn review_html(app: &App, csrf: &str, d: &vnx::dispatch::detail::Detail) -> String {
     let id = &d.state.id;
     let mut review = None;
     let read = (app.calls.desk)(None, &mut |desk| {
@@ -622,7 +619,7 @@ fn review_html(app: &App, p: &Paired, d: &vnx::dispatch::detail::Detail) -> Stri
         );
         b.push_str(&button(
             id,
-            p,
+            csrf,
             "send-review",
             &label,
             Some("Send the open comments to the worker as one follow-up?"),
@@ -633,16 +630,18 @@ fn review_html(app: &App, p: &Paired, d: &vnx::dispatch::detail::Detail) -> Stri
 
 /// The form a tapped diff line opens (hidden until then; the page's script fills in the
 /// file and line and moves it under the line).
-fn comment_form(id: &DispatchId, p: &Paired) -> String {
-    format!(
-        "<form method=\"post\" action=\"/d/{id}\" id=\"comment-form\" class=\"msg\" hidden>\
-         <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
-         <input type=\"hidden\" name=\"action\" value=\"comment\">\
-         <input type=\"hidden\" name=\"file\"><input type=\"hidden\" name=\"line\">\
+fn comment_form(id: &DispatchId, csrf: &str) -> String {
+    let fields = "<input type=\"hidden\" name=\"file\"><input type=\"hidden\" name=\"line\">\
          <label class=\"meta\">Comment on <code class=\"at\"></code></label>\
-         <textarea name=\"message\" rows=\"3\" required placeholder=\"what is wrong here: the worker gets it with the line\"></textarea>\
-         <button class=\"b-answer\" type=\"submit\">Add comment</button></form>",
-        csrf = p.token.csrf(),
+         <textarea name=\"message\" rows=\"3\" required placeholder=\"what is wrong here: the worker gets it with the line\"></textarea>";
+    let attrs = " id=\"comment-form\" class=\"msg\" hidden";
+    form(
+        id,
+        csrf,
+        attrs,
+        "comment",
+        fields,
+        ("answer", "Add comment"),
     )
 }
 

@@ -80,12 +80,10 @@ pub fn form(id: &DispatchId, csrf: &str, sha: &str, approve: bool, note: bool) -
     } else {
         ("", String::new())
     };
-    format!(
-        "<form method=\"post\" action=\"/d/{id}\"{class} data-confirm=\"{confirm}\">\
-         <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
-         <input type=\"hidden\" name=\"action\" value=\"{action}\">\
-         <input type=\"hidden\" name=\"plan_sha256\" value=\"{sha}\">\
-         {field}<button class=\"b-{action}\" type=\"submit\">{label}</button></form>",
-        sha = esc(sha),
-    )
+    let attrs = format!("{class} data-confirm=\"{confirm}\"");
+    let sha = format!(
+        "<input type=\"hidden\" name=\"plan_sha256\" value=\"{}\">",
+        esc(sha)
+    );
+    super::pages::form(id, csrf, &attrs, action, &(sha + &field), (action, label))
 }
