@@ -431,17 +431,12 @@ impl Server {
                 .acting_for(desk.by);
             let id = &setup.ids[0];
             govern(desk, "pr merge", id)?;
-            let method = match a.method.as_deref() {
-                None => None,
-                Some("merge") => Some(vnx::receipts::PrMergeMethod::Merge),
-                Some("squash") => Some(vnx::receipts::PrMergeMethod::Squash),
-                Some("rebase") => Some(vnx::receipts::PrMergeMethod::Rebase),
-                Some(other) => {
-                    return Err(CliError::usage(format!(
-                        "method {other:?} is not merge, squash or rebase"
-                    )));
-                }
-            };
+            let method = (a.method.as_deref().map(|m| {
+                crate::cli::util::forge::merge_method(m).ok_or_else(|| {
+                    CliError::usage(format!("method {m:?} is not merge, squash or rebase"))
+                })
+            }))
+            .transpose()?;
             let merged = setup.within(|ctx, forge, config| {
                 vnx::forge::merge::merge(ctx, forge, config, id, method)
             })?;

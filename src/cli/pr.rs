@@ -7,7 +7,6 @@
 use std::process::ExitCode;
 
 use vnx::forge::{self, ForgeError};
-use vnx::receipts::PrMergeMethod;
 
 #[path = "pr_watch.rs"]
 mod watch;
@@ -210,11 +209,10 @@ fn open(args: OpenArgs) -> Result<ExitCode, CliError> {
 fn merge(args: MergeArgs) -> Result<ExitCode, CliError> {
     let setup = Setup::new(std::slice::from_ref(&args.id))?;
     let id = &setup.ids[0];
-    let method = args.method.as_deref().map(|m| match m {
-        "merge" => PrMergeMethod::Merge,
-        "rebase" => PrMergeMethod::Rebase,
-        _ => PrMergeMethod::Squash,
-    });
+    let method = args
+        .method
+        .as_deref()
+        .and_then(super::util::forge::merge_method);
     let mut out = Out::new();
     if args.stack {
         let json = args.json;

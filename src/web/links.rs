@@ -106,24 +106,19 @@ fn peeked(p: Peeked) -> Said {
 }
 
 fn redeemed(r: Redeemed) -> Said {
-    match r {
-        Redeemed::Answered { receipt, .. } => Said {
-            status: StatusCode::OK,
-            heading: "Done",
-            words: format!(
-                "{}  {}",
-                receipt.dispatch_id,
-                vnx::actions::answer::line(&receipt)
-            ),
-            button: None,
-        },
-        Redeemed::PlanDecided { link, line } => Said {
-            status: StatusCode::OK,
-            heading: "Done",
-            words: format!("{}  {line}", link.dispatch),
-            button: None,
-        },
-        Redeemed::Refused(r) => refused(&r.says()),
+    let words = match r {
+        Redeemed::Answered { receipt, .. } => {
+            let line = vnx::actions::answer::line(&receipt);
+            format!("{}  {line}", receipt.dispatch_id)
+        }
+        Redeemed::PlanDecided { link, line } => format!("{}  {line}", link.dispatch),
+        Redeemed::Refused(r) => return refused(&r.says()),
+    };
+    Said {
+        status: StatusCode::OK,
+        heading: "Done",
+        words,
+        button: None,
     }
 }
 
