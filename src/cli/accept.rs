@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use vnx::actions::accept;
 
 use super::CliError;
-use super::util::output::{Out, escape};
+use super::util::output::Out;
 
 /// Accept an ended dispatch's work as done
 ///
@@ -47,13 +47,7 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let receipt = super::util::context::desk_in(&project, None, None, |desk| {
         Ok(accept::accept(desk, &ids[0], args.note.as_deref())?)
     })?;
-    let mut out = Out::new();
-    if args.json {
-        out.json(&receipt)?;
-    } else {
-        for line in accept::lines(&receipt) {
-            out.line(&format!("{}  {}", receipt.dispatch_id, escape(&line)))?;
-        }
-    }
+    let lines = accept::lines(&receipt);
+    Out::new().recorded(args.json, &receipt, &receipt.dispatch_id, &lines)?;
     Ok(super::util::error::Exit::Ok.into())
 }

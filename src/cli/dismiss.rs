@@ -8,7 +8,7 @@ use vnx::dispatch::dismiss::Selection;
 
 use super::CliError;
 use super::util::error::Exit;
-use super::util::output::{Out, escape, say};
+use super::util::output::{Out, say};
 
 /// Close dispatches' questions you will not answer
 ///
@@ -87,15 +87,8 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             }
             Err(e) => return Err(e.into()),
         };
-        if args.json {
-            out.json(&receipt)?;
-        } else {
-            out.line(&format!(
-                "{}  {}",
-                receipt.dispatch_id,
-                escape(&dismiss::line(&receipt))
-            ))?;
-        }
+        let line = [dismiss::line(&receipt)];
+        out.recorded(args.json, &receipt, &receipt.dispatch_id, &line)?;
     }
     Ok(worst.into())
 }

@@ -59,12 +59,8 @@ pub(crate) fn answer_one(
                 plan::Answered::Denied(d) => serde_json::to_value(&d.receipt),
                 plan::Answered::Prompt(r) => serde_json::to_value(r),
             };
-            let mut out = Out::new();
-            if args.json {
-                out.json(&receipt.map_err(|e| CliError::from_error(&e))?)?;
-            } else {
-                out.line(&format!("{}  {}", ids[0], escape(&decided.line())))?;
-            }
+            let receipt = receipt.map_err(|e| CliError::from_error(&e))?;
+            Out::new().recorded(args.json, &receipt, &ids[0], &[decided.line()])?;
             return Ok(crate::cli::util::error::Exit::Ok.into());
         }
     };
@@ -124,17 +120,9 @@ pub(crate) fn raise_one(
             let told = |t: vnx::actions::follow_up::Told| say!("{}", escape(&t.line()));
             Ok(vnx::actions::budget::raise(desk, &ids[0], &add, &told)?)
         })?;
-    let mut out = Out::new();
-    if args.json {
-        out.json(&raised.receipt)?;
-    } else {
-        let line = vnx::actions::budget::line(&raised);
-        out.line(&format!(
-            "{}  {}",
-            raised.receipt.dispatch_id,
-            escape(&line)
-        ))?;
-    }
+    let line = [vnx::actions::budget::line(&raised)];
+    let id = &raised.receipt.dispatch_id;
+    Out::new().recorded(args.json, &raised.receipt, id, &line)?;
     Ok(crate::cli::util::error::Exit::Ok.into())
 }
 

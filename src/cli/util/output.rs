@@ -58,6 +58,24 @@ impl Out {
         classify(self.inner.flush())
     }
 
+    /// What an action recorded about dispatch `id`: its receipt as one line of JSON with
+    /// `--json` (`json`), else `ID  LINE` for each of `lines`.
+    pub fn recorded(
+        &mut self,
+        json: bool,
+        receipt: &impl serde::Serialize,
+        id: &vnx::ids::DispatchId,
+        lines: &[String],
+    ) -> Result<(), CliError> {
+        if json {
+            self.json(receipt)?;
+        }
+        for line in lines.iter().filter(|_| !json) {
+            self.line(&format!("{id}  {line}"))?;
+        }
+        Ok(())
+    }
+
     /// Writes a value as one line of JSON.
     pub fn json(&mut self, value: &impl serde::Serialize) -> Result<Wrote, CliError> {
         let text = serde_json::to_string(value)
