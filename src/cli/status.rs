@@ -332,33 +332,21 @@ pub fn run(args: Args) -> Result<ExitCode, CliError> {
             let room = width.map_or(100, |w| w.saturating_sub(label.len() + 4).clamp(20, 100));
             out.line(&format!("  {label}: {}", transcript::question(q, room)))?;
         }
-        if let Some(b) = &s.budget {
-            under(&mut out, &format!("  {}", b.line()))?;
-        }
-        if let Some(d) = &s.dismissed {
-            under(&mut out, &format!("  dismissed {}", dismissed_line(d)))?;
-        }
-        if let Some(e) = s.escalated.as_ref().filter(|_| s.waiting()) {
-            under(
-                &mut out,
-                &format!(
-                    "  needs you: pull request #{}: {}",
-                    e.number,
-                    escape(&e.why)
-                ),
-            )?;
-        }
-        if let Some(line) = denials_line(s) {
+        // Then what else it says: its budget, its dismissal, a pull request that needs you,
+        // its denials, its pull request, what it overlaps and its acceptance.
+        let more = [
+            s.budget.as_ref().map(|b| b.line()),
+            (s.dismissed.as_ref()).map(|d| format!("dismissed {}", dismissed_line(d))),
+            (s.escalated.as_ref().filter(|_| s.waiting()))
+                .map(|e| format!("needs you: pull request #{}: {}", e.number, escape(&e.why))),
+            denials_line(s),
+            prs.get(&s.id).map(|pr| escape(&pr.line()).into_owned()),
+            radar.line(&s.id).map(|line| escape(&line).into_owned()),
+            (s.accepted.as_ref().filter(|_| s.landed.is_none()))
+                .map(|a| format!("accepted {}", accepted_line(a))),
+        ];
+        for line in more.into_iter().flatten() {
             under(&mut out, &format!("  {line}"))?;
-        }
-        if let Some(pr) = prs.get(&s.id) {
-            under(&mut out, &format!("  {}", escape(&pr.line())))?;
-        }
-        if let Some(line) = radar.line(&s.id) {
-            under(&mut out, &format!("  {}", escape(&line)))?;
-        }
-        if let Some(a) = s.accepted.as_ref().filter(|_| s.landed.is_none()) {
-            under(&mut out, &format!("  accepted {}", accepted_line(a)))?;
         }
     }
     orphan_lines(&mut out, &orphans)?;
