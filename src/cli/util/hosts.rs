@@ -182,9 +182,7 @@ pub(crate) fn open(
     hosts: &std::collections::BTreeMap<String, vnx::config::HostConfig>,
     name: &PlaceName,
 ) -> Result<Box<dyn remote::place::Place>, remote::RemoteError> {
-    let here = HereOwned::of(project);
-    let here = here.here();
-    remote::kinds::open(hosts, name, here)
+    remote::kinds::open(hosts, name, HereOwned::of(project).here())
 }
 
 /// The place dispatch `id` runs in on `host`, made from this machine.
@@ -193,9 +191,7 @@ pub(crate) fn for_dispatch(
     host: &vnx::config::HostConfig,
     id: &vnx::ids::DispatchId,
 ) -> Result<Box<dyn remote::place::Place>, remote::RemoteError> {
-    let here = HereOwned::of(project);
-    let here = here.here();
-    remote::kinds::for_dispatch(host, id, here)
+    remote::kinds::for_dispatch(host, id, HereOwned::of(project).here())
 }
 
 /// The places this project's hosts hold that vnx made for dispatches with no record here
