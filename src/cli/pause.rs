@@ -52,23 +52,19 @@ pub struct Args {
 /// How long `vnx pause --now` waits for the workers it stopped to read paused.
 const SETTLE: Duration = Duration::from_secs(30);
 
-/// The scope `--provider`, `--role` or `--place` names (everything with none), as `vnx pause`
-/// sets it and `vnx resume` lifts it.
-pub(super) fn scope(
-    provider: Option<&str>,
-    role: Option<&str>,
-    place: Option<&str>,
-) -> Result<Scope, CliError> {
-    Scope::of_first(provider, role, place).map_err(|e| CliError::usage(e.to_string()))
+/// The scope the flags name (everything with none).
+fn scope_of(args: &Args) -> Result<Scope, CliError> {
+    Scope::of_first(
+        args.provider.as_deref(),
+        args.role.as_deref(),
+        args.place.as_deref(),
+    )
+    .map_err(|e| CliError::usage(e.to_string()))
 }
 
 pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let project = settings::project()?;
-    let scope = scope(
-        args.provider.as_deref(),
-        args.role.as_deref(),
-        args.place.as_deref(),
-    )?;
+    let scope = scope_of(&args)?;
     let socket = args.tmux.tmux_socket.clone();
     let done = desk_in(&project, socket.clone(), None, |desk| {
         Ok(pause::pause(desk, &scope, args.now)?)

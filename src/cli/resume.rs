@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use vnx::actions::follow_up::FollowUp;
 use vnx::actions::resume::{self, Todo};
+use vnx::dispatch::queue::paused::Scope;
 use vnx::ids::DispatchId;
 
 use super::CliError;
@@ -273,13 +274,18 @@ fn lift_pauses(
     socket: Option<String>,
     args: &Args,
 ) -> Result<(), CliError> {
-    let (provider, role, place) = (
-        args.provider.as_deref(),
-        args.role.as_deref(),
-        args.place.as_deref(),
-    );
-    let named = provider.is_some() || role.is_some() || place.is_some();
-    let scope = (named.then(|| super::pause::scope(provider, role, place))).transpose()?;
+    let named = args.provider.is_some() || args.role.is_some() || args.place.is_some();
+    let scope = match named {
+        true => Some(
+            Scope::of_first(
+                args.provider.as_deref(),
+                args.role.as_deref(),
+                args.place.as_deref(),
+            )
+            .map_err(|e| CliError::usage(e.to_string()))?,
+        ),
+        false => None,
+    };
     let lifted = desk_in(project, socket.clone(), None, |desk| {
         Ok(vnx::actions::pause::lift(desk, scope.as_ref())?)
     })?;
