@@ -111,8 +111,14 @@ fn finish_interrupted(project: &vnx::project::Project) {
             interrupted::forget(&data, &id);
             continue;
         };
+        let (home, key) = (settings::home(), settings::key_path(None).ok());
+        let here = vnx::remote::place::Here {
+            data_dir: &data,
+            home: home.as_deref(),
+            key: key.as_deref(),
+        };
         let link =
-            super::hosts::open(project, &config.hosts, &place).map(|place| vnx::remote::Link {
+            vnx::remote::kinds::open(&config.hosts, &place, here).map(|place| vnx::remote::Link {
                 project,
                 ledger: &ledger,
                 attestor: &attestor,
