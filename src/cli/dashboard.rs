@@ -78,8 +78,7 @@ mod live {
     type Prs = std::collections::BTreeMap<DispatchId, vnx::forge::watch::PrStatus>;
 
     pub fn run(args: Args) -> Result<ExitCode, CliError> {
-        let project = settings::project()?;
-        crate::cli::util::pending::finish_pending(&project);
+        let project = crate::cli::util::ids::project_for(&[])?.0;
         if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
             return Err(
                 CliError::usage("the dashboard needs a terminal, and this is not one").with_hint(

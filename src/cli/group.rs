@@ -99,8 +99,7 @@ struct ShownCandidate {
 
 fn show(a: ShowArgs) -> Result<ExitCode, CliError> {
     let group_id = check_group_id(&a.group)?;
-    let project = settings::project()?;
-    crate::cli::util::pending::finish_pending(&project);
+    let project = super::util::ids::project_for(&[])?.0;
     let ledger = project.ledger();
     let (_, trusted) = settings::attestation(None, &ledger)?;
     let group = vnx::group::read(&ledger, &group_id, &trusted)?;

@@ -15,8 +15,7 @@ pub(crate) fn with_context<T>(
     tmux_socket: Option<String>,
     f: impl FnOnce(&Context<'_>) -> Result<T, CliError>,
 ) -> Result<T, CliError> {
-    let project = settings::project()?;
-    crate::cli::util::pending::finish_pending(&project);
+    let project = crate::cli::util::ids::project_for(&[])?.0;
     context_in(&project, tmux_socket, None, f)
 }
 

@@ -208,8 +208,7 @@ pub(crate) fn orphans(
         return (Vec::new(), Vec::new());
     }
     let here = HereOwned::of(project);
-    let here = here.here();
-    let (found, failed) = remote::orphans::orphans(&config.hosts, here, |place| {
+    let (found, failed) = remote::orphans::orphans(&config.hosts, here.here(), |place| {
         vnx::dispatch::view::place_left_over(states, place)
     });
     let notes = failed

@@ -33,8 +33,7 @@ pub(crate) fn dispatch(
     detach: bool,
     json: bool,
 ) -> Result<ExitCode, CliError> {
-    let project = settings::project()?;
-    crate::cli::util::pending::finish_pending(&project);
+    let project = crate::cli::util::ids::project_for(&[])?.0;
     let config = project.load_config()?;
     if target == "any" && config.hosts.is_empty() {
         return Err(
@@ -145,8 +144,7 @@ fn queued(
          (`vnx status {id}`, `vnx cancel {id}`)"
     );
     if !detach {
-        let project = settings::project()?;
-        crate::cli::util::pending::finish_pending(&project);
+        let project = crate::cli::util::ids::project_for(&[])?.0;
         let ids = vec![id.clone()];
         let how = crate::cli::util::waiting::Waiting {
             json,
