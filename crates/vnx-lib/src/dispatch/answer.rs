@@ -25,7 +25,7 @@ use crate::provider::ProviderName;
 use crate::provider::cli;
 use crate::provider::dialog::Dialog;
 use crate::receipts::{
-    AnsweredVia, DispatchAnswered, DispatchAnswering, PermissionAnswer, RequestFrom, WaitingFor,
+    AnsweredVia, DispatchAnswered, DispatchAnswering, PermissionAnswer, WaitingFor,
 };
 use crate::tmux::Tmux;
 
@@ -355,35 +355,15 @@ pub fn answer(
             }),
         None => give_here(a, state, pending, hook, answer, message),
     };
-    let given = match given {
-        Ok(g) => g,
-        Err(e) => {
-            // Nothing was given: nothing is to be concluded (the intent stays, unanswered).
-            super::answering::settled(a.data_dir, id);
-            return Err(e);
-        }
-    };
+    // Nothing given: nothing is to be concluded (the intent stays, unanswered).
+    let given = given.inspect_err(|_| super::answering::settled(a.data_dir, id))?;
     crate::steps::reached(crate::steps::answer::GIVEN);
     let receipt = DispatchAnswered {
-        dispatch_id: id.clone(),
-        answer,
-        by: a.by.to_owned(),
-        source: pending.source.clone(),
-        tool: pending.tool.clone(),
-        command: pending.command.clone(),
         via: given.via,
         keys: given.keys,
-        message: message.map(str::to_owned),
-        request_from: Some(
-            if pending.source == crate::dispatch::supervise::live::SCREEN {
-                RequestFrom::Screen
-            } else {
-                RequestFrom::WorkerHook
-            },
-        ),
         pane_dialog: given.pane_dialog,
         concluded: None,
-        extra: Default::default(),
+        ..super::answering::answered_from(&intent)
     };
     a.attestor.record(a.ledger, &receipt)?;
     super::answering::settled(a.data_dir, id);
@@ -444,11 +424,7 @@ fn give_here(
     let pane_dialog = look(DIALOG_TIMING.show);
     // The dialog was waited for above: when it did not show, it is not waited for again.
     let timing = DialogTiming {
-        show: if pane_dialog.is_some() {
-            DIALOG_TIMING.show
-        } else {
-            Duration::ZERO
-        },
+        show: (pane_dialog.as_ref()).map_or(Duration::ZERO, |_| DIALOG_TIMING.show),
         ..DIALOG_TIMING
     };
     let typed = match findable {
@@ -567,13 +543,24 @@ pub fn dialog_on_pane(
     dialog: &Dialog,
     wait: Duration,
 ) -> Result<Option<String>, crate::tmux::TmuxError> {
+    let screen = screen_once(tmux, session, &|s| dialog.shows(s), wait)?;
+    Ok(dialog.seen(&screen).map(|s| s.lines))
+}
+
+/// `session`'s pane once `shows` tells it on the screen, or as it is after `wait`.
+fn screen_once(
+    tmux: &Tmux,
+    session: &str,
+    shows: &dyn Fn(&str) -> bool,
+    wait: Duration,
+) -> Result<String, crate::tmux::TmuxError> {
     let end = Instant::now() + wait;
     let mut screen = tmux.capture(session)?;
-    while !dialog.shows(&screen) && Instant::now() < end {
+    while !shows(&screen) && Instant::now() < end {
         std::thread::sleep(DIALOG_POLL);
         screen = tmux.capture(session)?;
     }
-    Ok(dialog.seen(&screen).map(|s| s.lines))
+    Ok(screen)
 }
 
 /// How long [`type_keys`] waits for each step.
@@ -611,12 +598,7 @@ pub fn type_keys(
     keys: &[&str],
     timing: &DialogTiming,
 ) -> Result<bool, crate::tmux::TmuxError> {
-    let show_end = Instant::now() + timing.show;
-    let mut screen = tmux.capture(session)?;
-    while !shows(&screen) && Instant::now() < show_end {
-        std::thread::sleep(DIALOG_POLL);
-        screen = tmux.capture(session)?;
-    }
+    let screen = screen_once(tmux, session, shows, timing.show)?;
     for _ in 0..timing.tries.max(1) {
         tmux.send_keys(session, keys)?;
         let take_end = Instant::now() + timing.take;

@@ -193,8 +193,9 @@ pub fn conclude(
     Ok(out)
 }
 
-/// The `dispatch_answered` an intent's answer, given and never recorded, comes to.
-fn answered_from(intent: &DispatchAnswering) -> DispatchAnswered {
+/// The `dispatch_answered` an intent's answer, given and never recorded, comes to (an answer
+/// just given sets how it was given over it).
+pub(super) fn answered_from(intent: &DispatchAnswering) -> DispatchAnswered {
     DispatchAnswered {
         dispatch_id: intent.dispatch_id.clone(),
         answer: intent.answer,

@@ -12,9 +12,9 @@ use crate::ids::DispatchId;
 use std::path::Path;
 
 use crate::dispatch::view::{DispatchState, State};
+use crate::ledger::LedgerError;
 use crate::ledger::attest::Attestor;
-use crate::ledger::{Ledger, LedgerError, now_utc};
-use crate::receipts::{self, CompletionSignal, DispatchCompleted, DispatchStatus};
+use crate::receipts::{CompletionSignal, DispatchCompleted, DispatchStatus};
 use crate::tmux::Tmux;
 
 /// What cancelling one dispatch did.
@@ -124,8 +124,7 @@ pub(crate) fn append_closing(
     attestor: &Attestor,
     closing: &DispatchCompleted,
 ) -> Result<String, LedgerError> {
-    let appended =
-        Ledger::new(ledger).append(&attestor.attest(&receipts::write(closing), &now_utc))?;
+    let appended = attestor.record(ledger, closing)?;
     Ok((appended.lines.last())
         .map(|l| l.entry_hash.clone())
         .unwrap_or_default())

@@ -12,9 +12,9 @@ use std::path::Path;
 use crate::dispatch::state::{DispatchState, State};
 use crate::evidence::Evidence;
 use crate::ids::DispatchId;
+use crate::ledger::LedgerError;
 use crate::ledger::attest::Attestor;
-use crate::ledger::{Ledger, LedgerError, now_utc};
-use crate::receipts::{self, DispatchDismissed, DispatchStatus};
+use crate::receipts::{DispatchDismissed, DispatchStatus};
 
 /// Why a dispatch's question could not be dismissed.
 #[derive(Debug, thiserror::Error)]
@@ -137,7 +137,6 @@ pub fn dismiss(
         note: note.map(str::to_owned),
         extra: Default::default(),
     };
-    let line = attestor.attest(&receipts::write(&receipt), &now_utc);
-    Ledger::new(ledger).append(&line)?;
+    attestor.record(ledger, &receipt)?;
     Ok(receipt)
 }
