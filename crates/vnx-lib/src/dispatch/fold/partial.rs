@@ -186,6 +186,44 @@ pub(super) struct Caught {
     pub digested: u64,
 }
 
+impl Caught {
+    /// Folds the new lines into `records`, which end where they end.
+    pub(super) fn fold_into(&self, records: &mut Records) {
+        for (number, at, bytes) in &self.new {
+            records.apply(LineAt {
+                number: *number,
+                offset: *at,
+                bytes,
+            });
+        }
+        records.lines = self.lines;
+        records.offset = self.offset;
+        records.first_signed = self.first_signed;
+    }
+
+    /// After a read that took the prefix on trust, the next of its old `segments` (its
+    /// first `len` bytes) digested again from `cursor` ([`index::roll`]), `cursor` moved past
+    /// them: the bytes digested (none after a prefix digested whole); `None` when one differs.
+    pub(super) fn rolled(
+        &self,
+        ledger: &Path,
+        segments: &[[u8; 32]],
+        cursor: &mut u64,
+        (len, threads): (u64, usize),
+    ) -> Result<Option<u64>, LedgerError> {
+        if !self.on_trust {
+            return Ok(Some(0));
+        }
+        let rolled = index::roll(&self.file, segments, *cursor, len, threads);
+        Ok(rolled
+            .map_err(LedgerError::read(ledger))?
+            .map(|(next, digested)| {
+                *cursor = next;
+                digested
+            }))
+    }
+}
+
 /// The ledger at `ledger` after prefix `p`: `None` when it is not that prefix with complete
 /// lines appended that extend its chain, when more than `most_new` bytes were appended, or
 /// when the prefix would have to be digested whole and `threads` is `None`.
@@ -288,16 +326,7 @@ fn fold_new(opened: &Opened, c: &Caught) -> Option<(Records, BTreeMap<u64, Proof
             records.by_id.insert(record.id.clone(), record);
         }
     }
-    for (number, at, bytes) in &c.new {
-        records.apply(LineAt {
-            number: *number,
-            offset: *at,
-            bytes,
-        });
-    }
-    records.lines = c.lines;
-    records.offset = c.offset;
-    records.first_signed = c.first_signed;
+    c.fold_into(&mut records);
     Some((records, known))
 }
 
@@ -379,8 +408,7 @@ fn grown(
         fresh.insert(record.id.clone(), bytes);
         entries.insert(record.id.clone(), entry);
     }
-    let (old_offset, old_cursor, old_segments) =
-        (h.offset, h.prefix.cursor, h.prefix.segments.clone());
+    let (old_offset, old_segments) = (h.offset, h.prefix.segments.clone());
     let mut head = head_after(opened.take_head(), &c, &records, entries);
     // Read before the index is written: the records just folded, the others from this file
     // at the places the head kept for them (a write of the whole file moves them).
@@ -394,17 +422,12 @@ fn grown(
     // prefix on trust first digests the next of its segments again.
     let trusted = c.stamp.size == c.offset && c.stamp.trustworthy();
     if o.write && (moved || trusted || c.offset - old_offset > REWRITE_AFTER) {
-        if c.on_trust {
-            match index::roll(&c.file, &old_segments, old_cursor, old_offset, o.threads)
-                .map_err(read_err)?
-            {
-                Some((next, d)) => {
-                    head.prefix.cursor = next;
-                    digested += d;
-                }
-                None => return Ok(None),
-            }
-        }
+        // The head keeps the index's cursor (`head_after`).
+        let cursor = &mut head.prefix.cursor;
+        let Some(d) = c.rolled(ledger, &old_segments, cursor, (old_offset, o.threads))? else {
+            return Ok(None);
+        };
+        digested += d;
         if let Some(path) = o.index {
             // Best effort: the next read folds these lines again without it.
             let _ = opened.rewrite(path, attestor, &mut head, &fresh);

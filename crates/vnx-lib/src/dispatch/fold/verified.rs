@@ -202,23 +202,13 @@ fn from_index(
     mut st: Stored,
     moved: bool,
 ) -> Result<Option<Verified>, LedgerError> {
-    let read_err = LedgerError::read(ledger);
     let prefix = super::partial::Prefix::of_stored(&st);
     let Some(c) = super::partial::catch_up(ledger, prefix, Some(o.threads), u64::MAX)? else {
         return Ok(None);
     };
     let prefix_lines = st.records.lines;
     let prefix_offset = st.records.offset;
-    for (number, at, bytes) in &c.new {
-        st.records.apply(super::LineAt {
-            number: *number,
-            offset: *at,
-            bytes,
-        });
-    }
-    st.records.lines = c.lines;
-    st.records.offset = c.offset;
-    st.records.first_signed = c.first_signed;
+    c.fold_into(&mut st.records);
     st.prefix.end = c.end.clone();
     st.prefix.history = c.history.as_ref().map(History::to_bytes);
     // The proofs that moved into the new lines are judged now.
@@ -241,23 +231,11 @@ fn from_index(
         && o.write
         && let (Some(path), Some(attestor)) = (o.index, o.attestor)
     {
-        if c.on_trust {
-            match index::roll(
-                &c.file,
-                &old_segments,
-                st.prefix.cursor,
-                prefix_offset,
-                o.threads,
-            )
-            .map_err(read_err)?
-            {
-                Some((next, d)) => {
-                    st.prefix.cursor = next;
-                    digested += d;
-                }
-                None => return Ok(None),
-            }
-        }
+        let cursor = &mut st.prefix.cursor;
+        let Some(d) = c.rolled(ledger, &old_segments, cursor, (prefix_offset, o.threads))? else {
+            return Ok(None);
+        };
+        digested += d;
         // Best effort: the next read folds these lines again without it.
         let _ = index::store(path, attestor, &st);
     }

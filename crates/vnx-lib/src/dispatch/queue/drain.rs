@@ -208,8 +208,7 @@ fn close_expired(
         "its latest start time {} passed while {waited_for}",
         e.start_by.as_ref().map(|i| i.as_str()).unwrap_or("?"),
     );
-    let mut d = entry_decision(&e, QueueVerdict::Expired, (capacity, held), why.clone());
-    d.host = e.remote.as_ref().map(|r| r.host.clone());
+    let d = entry_decision(&e, QueueVerdict::Expired, (capacity, held), why.clone());
     record(ctx, &e.ledger, d)?;
     entry::remove(data, &e.id);
     done.closed.push((e.id, QueueVerdict::Expired, why));

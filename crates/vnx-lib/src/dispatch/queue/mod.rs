@@ -126,7 +126,8 @@ fn decision(
     }
 }
 
-/// A decision about queued entry `e`; `(capacity, running)` of the slots it waits for.
+/// A decision about queued entry `e` (naming the host it asked for, for a remote one);
+/// `(capacity, running)` of the slots it waits for.
 fn entry_decision(
     e: &Entry,
     verdict: QueueVerdict,
@@ -134,7 +135,10 @@ fn entry_decision(
     reason: String,
 ) -> QueueDecision {
     let t = (e.priority, e.start_by.clone());
-    decision(&e.id, &e.provider, verdict, capacity, running, t, reason)
+    QueueDecision {
+        host: e.remote.as_ref().map(|r| r.host.clone()),
+        ..decision(&e.id, &e.provider, verdict, capacity, running, t, reason)
+    }
 }
 
 /// A decision about `plan`'s dispatch before anything was judged of slots.
@@ -277,17 +281,9 @@ pub fn submit(
         let handed = crate::env_file::handed_on(env);
         crate::env_file::write(&env_path, &handed).map_err(io_err(&env_path))?;
     }
-    let path = entry::write(&data, &e).map_err(io_err(&entry::dir(&data)))?;
-    let mut all = entry::all(&data);
-    all.retain(|x| x.line() == spec.provider.name());
-    let position = entry::positions(&all).get(&spec.id).copied().unwrap_or(0);
     let mut d = decide(QueueVerdict::Queued, full.clone());
-    d.queue_position = Some(position);
     d.after = req.after.clone();
-    if let Err(err) = record(ctx, &spec.ledger, d) {
-        let _ = std::fs::remove_file(path);
-        return Err(err);
-    }
+    let position = enqueue(ctx, &data, &e, d)?;
     if let Some((why, true)) = &after_waits {
         drain::hold(ctx, &data, e, (limit, running), why)?;
     }
@@ -299,6 +295,24 @@ pub fn submit(
         why: full,
         for_room: short.is_some() && hold.is_none() && after_waits.is_none(),
     })
+}
+
+/// Writes entry `e` to the queue and records `queued`, its decision `d` given its place in its
+/// line; the entry is taken out again when the decision cannot be recorded. Its place.
+fn enqueue(
+    ctx: &Context<'_>,
+    data: &Path,
+    e: &Entry,
+    mut d: QueueDecision,
+) -> Result<u32, DispatchError> {
+    let path = entry::write(data, e).map_err(io_err(&entry::dir(data)))?;
+    let position = (entry::positions(&entry::all(data)).get(&e.id).copied()).unwrap_or(0);
+    d.queue_position = Some(position);
+    if let Err(err) = record(ctx, &e.ledger, d) {
+        let _ = std::fs::remove_file(path);
+        return Err(err);
+    }
+    Ok(position)
 }
 
 /// Submits a dispatch held by a usage limit again, planned for provider `to` (its model
@@ -411,8 +425,7 @@ pub fn cancel(ctx: &Context<'_>, id: &DispatchId) -> Result<bool, DispatchError>
         ),
     };
     let why = "cancelled while queued (vnx cancel)".into();
-    let mut d = entry_decision(&e, QueueVerdict::Cancelled, (capacity, running), why);
-    d.host = e.remote.as_ref().map(|r| r.host.clone());
+    let d = entry_decision(&e, QueueVerdict::Cancelled, (capacity, running), why);
     record(ctx, &e.ledger, d)?;
     entry::remove(&data, id);
     Ok(true)

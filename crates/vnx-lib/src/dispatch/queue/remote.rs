@@ -11,8 +11,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use super::{
-    Context, DispatchError, Drained, QueueDecision, QueueVerdict, Ticket, entry_decision, io_err,
-    lock, record, rejection, rfc3339,
+    Context, DispatchError, Drained, QueueDecision, QueueVerdict, Ticket, entry_decision, lock,
+    record, rejection, rfc3339,
 };
 use crate::config::HostConfig;
 use crate::dispatch::queue::entry::{self, Entry, HOSTS_LINE, QueuedRequest, RemoteEntry};
@@ -236,17 +236,8 @@ pub fn submit_remote(
             reason,
         });
     }
-    let path = entry::write(&data, &e).map_err(io_err(&entry::dir(&data)))?;
-    let position = entry::positions(&entry::all(&data))
-        .get(&id)
-        .copied()
-        .unwrap_or(0);
-    let mut d = host_decision(&e, QueueVerdict::Queued, slots, target, full);
-    d.queue_position = Some(position);
-    if let Err(err) = record(ctx, ctx.ledger, d) {
-        let _ = std::fs::remove_file(path);
-        return Err(err);
-    }
+    let d = host_decision(&e, QueueVerdict::Queued, slots, target, full);
+    let position = super::enqueue(ctx, &data, &e, d)?;
     Ok(RemoteSubmitted::Queued {
         id,
         position,
