@@ -111,10 +111,8 @@ fn settled_by(
 ) -> Result<Option<Waited>, LedgerError> {
     if let Some(cite) = r.and_then(|r| r.completion) {
         let completion = Completion::of(id, reader.read(cite)?);
-        let correction = match r.and_then(|r| r.correction) {
-            Some(c) => Some(Correction::of(reader.read(c)?)),
-            None => None,
-        };
+        let correction = r.and_then(|r| r.correction).map(|c| reader.read(c));
+        let correction = correction.transpose()?.map(Correction::of);
         return Ok(Some(settled(completion, correction)));
     }
     let Some(r) = r.filter(|r| r.started()) else {
@@ -184,11 +182,7 @@ pub fn wait_with(
     let mut failed = None;
     tail::follow(ledger, records.offset, |event| {
         if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
-            for id in ids {
-                if !done.map.contains_key(id) {
-                    done.insert(id.clone(), Waited::StillRunning);
-                }
-            }
+            done.rest_still_running(ids);
             return false;
         }
         match event {
@@ -291,11 +285,16 @@ impl SettledSoFar<'_> {
     /// The settled ones, each of `ids` not settled (a wait for any of them that is over)
     /// reported and read as [`Waited::StillRunning`].
     fn still_running(mut self, ids: &[DispatchId]) -> BTreeMap<DispatchId, Waited> {
+        self.rest_still_running(ids);
+        self.map
+    }
+
+    /// Each of `ids` not settled, reported and read as [`Waited::StillRunning`].
+    fn rest_still_running(&mut self, ids: &[DispatchId]) {
         for id in ids {
             if !self.map.contains_key(id) {
                 self.insert(id.clone(), Waited::StillRunning);
             }
         }
-        self.map
     }
 }
