@@ -12,22 +12,29 @@ use crate::provider::{Invocation, Lane, Permission};
 
 pub use crate::config::MAX_DEADLINE_SECS;
 
-/// What a dispatcher asks for.
-#[derive(Clone, Debug)]
+/// What a dispatcher asks for. A queued dispatch keeps it in its queue entry, less its id,
+/// provider and base, which the entry keeps apart, and what it continues (a follow-up is never
+/// queued): the times in whole seconds.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Request {
     /// The dispatch id to use; a fresh random one when `None`.
+    #[serde(skip)]
     pub id: Option<DispatchId>,
     /// The role the worker plays (`--agent`).
     pub role: String,
     /// The provider; inferred from the model, else `Provider::DEFAULT`, when `None`.
+    #[serde(skip)]
     pub provider: Option<String>,
     /// The model; the CLI's default (or a constraint's pin) when `None`.
     pub model: Option<String>,
     /// What the worker is asked to do, as given.
     pub instruction: String,
     /// What the worktree starts from (`HEAD` by default).
+    #[serde(skip)]
     pub base_ref: String,
     /// How long the worker may run.
+    #[serde(rename = "deadline_secs", serialize_with = "secs")]
+    #[serde(deserialize_with = "from_secs")]
     pub deadline: Duration,
     /// The permission posture asked for.
     pub permission: Permission,
@@ -42,35 +49,67 @@ pub struct Request {
     /// Reasons for overrides, from `VNX_OVERRIDE_<KEY>_REASON`, by `<KEY>`.
     pub override_reasons: BTreeMap<String, String>,
     /// How long the supervisor retries appending the completion before leaving it pending.
+    #[serde(rename = "completion_retry_secs", serialize_with = "secs")]
+    #[serde(deserialize_with = "from_secs")]
     pub completion_retry: Duration,
     /// How long a quiet worker runs before it is reported stalled [default: the config's
     /// `stall_after_seconds`, else [`DEFAULT_STALL_AFTER_SECS`]].
+    #[serde(rename = "stall_after_secs", serialize_with = "opt_secs")]
+    #[serde(default, deserialize_with = "from_opt_secs")]
     pub stall_after: Option<Duration>,
     /// For a follow-up: the dispatch it continues (see [`crate::dispatch::start::follow_up::find`]); the
     /// provider must be its provider, and the base, worktree and branch are its.
+    #[serde(skip)]
     pub continues: Option<Continued>,
     /// Run the worker in a bubblewrap sandbox; `None`: as the config's `sandbox.enabled` says.
+    #[serde(default)]
     pub sandbox: Option<bool>,
     /// The sandbox's network; `None`: as the config says for the provider.
+    #[serde(default)]
     pub network: Option<crate::sandbox::Network>,
     /// For a replay: what it replays (see [`crate::dispatch::start::replay`]).
+    #[serde(default)]
     pub replay_of: Option<crate::receipts::ReplayOf>,
     /// A short title for lists (`--title`); `None`: a follow-up's is the one it continues,
     /// else the instruction's first non-empty line (see [`title_of`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
     /// A dispatch of `--plan` (ADR 0092): planning, or carrying out an approved plan;
     /// `None`: as the role's `plan:` says for a new dispatch, as the continued one for a
     /// follow-up (see [`crate::dispatch::planned::shape`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plan: Option<crate::receipts::PlanStep>,
     /// The budget asked for (`--budget`, ADR 0094); `None`: the role's and the project's,
     /// and for a follow-up the one of the dispatch it continues.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget: Option<crate::receipts::Budget>,
     /// The dispatches it waits for (`--after`): it is queued until each has ended done (or
     /// merged), then starts from a base that holds their work (`dispatch::queue::after`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub after: Option<crate::receipts::Awaited>,
     /// Gates the task asks for beside its role's (`--gate`), each one the config declares;
     /// its merge requires them as it requires the role's. A follow-up keeps its chain's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub gates: Vec<String>,
+}
+
+/// A duration as a queue entry keeps it: whole seconds.
+fn secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u64(d.as_secs())
+}
+
+fn from_secs<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    serde::Deserialize::deserialize(d).map(Duration::from_secs)
+}
+
+/// An optional duration as a queue entry keeps it: whole seconds, or `null`.
+fn opt_secs<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    serde::Serialize::serialize(&d.map(|d| d.as_secs()), s)
+}
+
+fn from_opt_secs<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    let secs: Option<u64> = serde::Deserialize::deserialize(d)?;
+    Ok(secs.map(Duration::from_secs))
 }
 
 impl Request {

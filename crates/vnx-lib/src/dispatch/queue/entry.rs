@@ -3,12 +3,10 @@
 //! its place in arrival order. No worktree, session or slot exists for it yet.
 
 use crate::ids::{CommitId, DispatchId, Timestamp};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use crate::dispatch::Request;
-use crate::provider::{Lane, Permission};
 
 /// The queue's directory under the data directory.
 pub const QUEUE_DIR: &str = "queue";
@@ -72,55 +70,24 @@ pub struct RemoteEntry {
 /// never starts with `@`).
 pub const HOSTS_LINE: &str = "@hosts";
 
-/// The parts of a [`Request`] a queued dispatch is started from.
+/// The [`Request`] a queued dispatch is started from, as [`Request`] keeps it in an entry
+/// (read as a [`Request`]).
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct QueuedRequest {
-    /// The role.
-    pub role: String,
-    /// The model asked for (a constraint may pin another when it starts).
-    pub model: Option<String>,
-    /// The instruction, as given.
-    pub instruction: String,
-    /// Seconds the worker may run, counted from its start.
-    pub deadline_secs: u64,
-    /// The permission posture.
-    pub permission: Permission,
-    /// The lane asked for.
-    pub lane: Option<Lane>,
-    /// Skills named.
-    pub skills: Vec<String>,
-    /// Constraint overrides given at dispatch time.
-    pub overrides: BTreeSet<String>,
-    /// Their reasons.
-    pub override_reasons: BTreeMap<String, String>,
-    /// Seconds the supervisor retries appending the completion.
-    pub completion_retry_secs: u64,
-    /// Seconds after which a quiet worker is reported stalled.
-    pub stall_after_secs: Option<u64>,
-    /// Sandboxed or not, as asked (`None`: the config decides when it starts).
-    #[serde(default)]
-    pub sandbox: Option<bool>,
-    /// The sandbox's network, as asked.
-    #[serde(default)]
-    pub network: Option<crate::sandbox::Network>,
-    /// For a replay: what it replays.
-    #[serde(default)]
-    pub replay_of: Option<crate::receipts::ReplayOf>,
-    /// The title given (`--title`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub title: Option<String>,
-    /// A dispatch of `--plan`: its plan step, as asked.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub plan: Option<crate::receipts::PlanStep>,
-    /// The budget asked for (`--budget`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub budget: Option<crate::receipts::Budget>,
-    /// The dispatches it waits for (`--after`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub after: Option<crate::receipts::Awaited>,
-    /// The gates asked for beside its role's (`--gate`).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub gates: Vec<String>,
+#[serde(transparent)]
+pub struct QueuedRequest(pub Request);
+
+impl std::ops::Deref for QueuedRequest {
+    type Target = Request;
+
+    fn deref(&self) -> &Request {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for QueuedRequest {
+    fn deref_mut(&mut self) -> &mut Request {
+        &mut self.0
+    }
 }
 
 impl Entry {
@@ -136,31 +103,11 @@ impl Entry {
     /// The request it starts with: its own id, its provider, and the base commit resolved
     /// when it was queued.
     pub fn request(&self) -> Request {
-        let r = &self.request;
         Request {
             id: Some(self.id.clone()),
-            role: r.role.clone(),
             provider: Some(self.provider.clone()),
-            model: r.model.clone(),
-            instruction: r.instruction.clone(),
             base_ref: self.base_commit.to_string(),
-            deadline: Duration::from_secs(r.deadline_secs),
-            permission: r.permission,
-            lane: r.lane,
-            skills: r.skills.clone(),
-            overrides: r.overrides.clone(),
-            override_reasons: r.override_reasons.clone(),
-            completion_retry: Duration::from_secs(r.completion_retry_secs),
-            stall_after: r.stall_after_secs.map(Duration::from_secs),
-            continues: None,
-            sandbox: r.sandbox,
-            network: r.network,
-            replay_of: r.replay_of.clone(),
-            title: r.title.clone(),
-            plan: r.plan.clone(),
-            budget: r.budget.clone(),
-            after: r.after.clone(),
-            gates: r.gates.clone(),
+            ..self.request.0.clone()
         }
     }
 
@@ -177,27 +124,13 @@ impl Entry {
 impl QueuedRequest {
     /// What of `req` a queued dispatch keeps.
     pub fn of(req: &Request) -> QueuedRequest {
-        QueuedRequest {
-            role: req.role.clone(),
-            model: req.model.clone(),
-            instruction: req.instruction.clone(),
-            deadline_secs: req.deadline.as_secs(),
-            permission: req.permission,
-            lane: req.lane,
-            skills: req.skills.clone(),
-            overrides: req.overrides.clone(),
-            override_reasons: req.override_reasons.clone(),
-            completion_retry_secs: req.completion_retry.as_secs(),
-            stall_after_secs: req.stall_after.map(|d| d.as_secs()),
-            sandbox: req.sandbox,
-            network: req.network,
-            replay_of: req.replay_of.clone(),
-            title: req.title.clone(),
-            plan: req.plan.clone(),
-            budget: req.budget.clone(),
-            after: req.after.clone(),
-            gates: req.gates.clone(),
-        }
+        QueuedRequest(Request {
+            id: None,
+            provider: None,
+            base_ref: String::new(),
+            continues: None,
+            ..req.clone()
+        })
     }
 }
 
