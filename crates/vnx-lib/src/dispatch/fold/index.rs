@@ -280,6 +280,9 @@ pub fn current(path: &Path, attestor: &Attestor, ledger: &Path) -> Option<Opened
     super::partial::caught_up(ledger, opened)
 }
 
+/// Records folded from lines appended after an index's prefix, with their proofs' facts.
+type Fresh = std::collections::BTreeMap<DispatchId, (DispatchRecord, Option<ProofFacts>)>;
+
 /// An index opened for reading its records one by one.
 #[derive(Debug)]
 pub struct Opened {
@@ -289,7 +292,7 @@ pub struct Opened {
     /// The tag, length and place of the head, as read (an append checks them unchanged).
     fixed: [u8; 48],
     /// Records folded since from lines appended after its prefix, which replace its own.
-    fresh: std::collections::BTreeMap<DispatchId, (DispatchRecord, Option<ProofFacts>)>,
+    fresh: Fresh,
     /// Their entries, in front of the head's (see [`Opened::entries`]), and the dispatches
     /// listed with them; the head itself is left as read.
     overlay: Option<(std::collections::BTreeMap<DispatchId, Entry>, usize)>,
@@ -351,7 +354,7 @@ impl Opened {
     /// dispatches in all.
     pub(super) fn with_overlay(
         self,
-        fresh: std::collections::BTreeMap<DispatchId, (DispatchRecord, Option<ProofFacts>)>,
+        fresh: Fresh,
         entries: std::collections::BTreeMap<DispatchId, Entry>,
         listed: usize,
     ) -> Opened {
@@ -376,11 +379,7 @@ impl Opened {
     }
 
     /// This index with `head` for its head and `fresh` records in front of its own.
-    pub(super) fn with_fresh(
-        self,
-        head: Head,
-        fresh: std::collections::BTreeMap<DispatchId, (DispatchRecord, Option<ProofFacts>)>,
-    ) -> Opened {
+    pub(super) fn with_fresh(self, head: Head, fresh: Fresh) -> Opened {
         Opened {
             head: Arc::new(head),
             fresh,

@@ -93,8 +93,7 @@ pub(in crate::dispatch) fn conclude(
         ) {
             Ok(class) => class,
             Err(why) => {
-                let data_dir = spec.repo_root.join(crate::project::DATA_DIR);
-                let _ = crate::dispatch::supervise::pending::mark_uncommitted(&data_dir, &spec.id);
+                let _ = super::pending::mark_uncommitted(spec.data_dir(), &spec.id);
                 return Err(DispatchError::Uncommitted {
                     id: spec.id.clone(),
                     worktree: spec.worktree.clone(),
@@ -136,10 +135,7 @@ pub(in crate::dispatch) fn conclude(
         .shed_until(|c| json::to_canonical(&receipts::value::to_value(c)).len() <= MAX_COMPLETION);
     // The phantom guard's correction goes in the same group commit as the completion.
     let corrected = crate::dispatch::supervise::phantom::correction(spec.writes, &completed);
-    let status = match &corrected {
-        Some(c) => c.status,
-        None => completed.status,
-    };
+    let status = corrected.as_ref().map_or(completed.status, |c| c.status);
     let mut receipts = vec![receipts::write(&completed)];
     receipts.extend(corrected.as_ref().map(receipts::write));
     let receipts = crate::dispatch::attest_all(attestor, receipts);
@@ -149,8 +145,7 @@ pub(in crate::dispatch) fn conclude(
     crate::steps::reached(crate::steps::conclude::COMPLETED_APPENDED);
     // The port goes back once the end is on the ledger.
     if let Some(port) = spec.port {
-        let data_dir = spec.repo_root.join(crate::project::DATA_DIR);
-        crate::dispatch::start::ports::release(&data_dir, port, &spec.id);
+        crate::dispatch::start::ports::release(spec.data_dir(), port, &spec.id);
     }
     Ok(Concluded {
         status,
@@ -274,10 +269,7 @@ fn teardown(
     }
     // One read of the working tree decides whether there is anything to commit, and, when
     // there is not, stands for the classification's and the diff statistics' reads too.
-    let undirty = match wt.dirt() {
-        Ok((None, head)) => Some(head),
-        _ => None,
-    };
+    let undirty = (wt.dirt().ok()).and_then(|(dirt, head)| dirt.is_none().then_some(head));
     if let Some(note) = commit.filter(|_| undirty.is_none()) {
         // vnx's files and the copies `.worktreeinclude` made are never the worker's work,
         // even when the worker changed them or un-ignored them.
