@@ -461,18 +461,17 @@ pub(super) fn at_end(
     watch.next_poll = Instant::now();
     let crossed = watch.tick(Instant::now(), stream);
     watch.tell_news(log);
-    let (reading, held, tally) = match crossed? {
-        (Crossed::Reached(reading), held, tally) => (reading, held, tally),
+    match crossed? {
+        (Crossed::Reached(reading), held, tally) => Some(reached(
+            spec,
+            (&reading, &tally, held),
+            "ended",
+            recorder,
+            log,
+        )),
         (Crossed::Warning(reading), held, tally) => {
             warn(spec, (&reading, &tally, held), recorder, log);
-            return None;
+            None
         }
-    };
-    Some(reached(
-        spec,
-        (&reading, &tally, held),
-        "ended",
-        recorder,
-        log,
-    ))
+    }
 }
