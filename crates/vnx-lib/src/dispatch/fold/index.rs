@@ -12,6 +12,7 @@
 //! its record is, with the record's BLAKE3 digest. A read that needs a few dispatches decodes the
 //! head and only their records.
 
+use std::collections::BTreeMap;
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -281,7 +282,7 @@ pub fn current(path: &Path, attestor: &Attestor, ledger: &Path) -> Option<Opened
 }
 
 /// Records folded from lines appended after an index's prefix, with their proofs' facts.
-type Fresh = std::collections::BTreeMap<DispatchId, (DispatchRecord, Option<ProofFacts>)>;
+type Fresh = BTreeMap<DispatchId, (DispatchRecord, Option<ProofFacts>)>;
 
 /// An index opened for reading its records one by one.
 #[derive(Debug)]
@@ -295,7 +296,7 @@ pub struct Opened {
     fresh: Fresh,
     /// Their entries, in front of the head's (see [`Opened::entries`]), and the dispatches
     /// listed with them; the head itself is left as read.
-    overlay: Option<(std::collections::BTreeMap<DispatchId, Entry>, usize)>,
+    overlay: Option<(BTreeMap<DispatchId, Entry>, usize)>,
 }
 
 impl Opened {
@@ -355,7 +356,7 @@ impl Opened {
     pub(super) fn with_overlay(
         self,
         fresh: Fresh,
-        entries: std::collections::BTreeMap<DispatchId, Entry>,
+        entries: BTreeMap<DispatchId, Entry>,
         listed: usize,
     ) -> Opened {
         Opened {
@@ -415,7 +416,7 @@ pub fn open(path: &Path, attestor: &Attestor) -> Option<Opened> {
         head,
         file,
         fixed,
-        fresh: std::collections::BTreeMap::new(),
+        fresh: BTreeMap::new(),
         overlay: None,
     })
 }
@@ -487,7 +488,7 @@ pub fn load(path: &Path, attestor: &Attestor) -> Option<Stored> {
     opened.file.read_exact_at(&mut rest, FIXED).ok()?;
     let head = Arc::unwrap_or_clone(opened.head);
     let mut records = head.no_records();
-    let mut proofs = std::collections::BTreeMap::new();
+    let mut proofs = BTreeMap::new();
     for e in &head.entries {
         let at = usize::try_from(e.at).ok()?;
         let bytes = rest.get(at..at.checked_add(e.len as usize)?)?;
@@ -506,8 +507,7 @@ pub fn load(path: &Path, attestor: &Attestor) -> Option<Stored> {
 
 /// Writes the index (privately and atomically: a reader sees the old one or the new one).
 pub fn store(path: &Path, attestor: &Attestor, stored: &Stored) -> std::io::Result<()> {
-    let proofs: std::collections::BTreeMap<u64, &ProofFacts> =
-        stored.proofs.iter().map(|p| (p.line, p)).collect();
+    let proofs: BTreeMap<u64, &ProofFacts> = stored.proofs.iter().map(|p| (p.line, p)).collect();
     let r = &stored.records;
     let mut blobs = Vec::new();
     let mut entries = Vec::with_capacity(r.by_id.len());
@@ -533,7 +533,7 @@ pub fn store(path: &Path, attestor: &Attestor, stored: &Stored) -> std::io::Resu
 /// `proofs`), and its entry (placed at 0).
 pub fn encode(
     record: &DispatchRecord,
-    proofs: &std::collections::BTreeMap<u64, &ProofFacts>,
+    proofs: &BTreeMap<u64, &ProofFacts>,
 ) -> std::io::Result<(Entry, Vec<u8>)> {
     let proof = record
         .listed
@@ -626,7 +626,7 @@ impl Opened {
         path: &Path,
         attestor: &Attestor,
         head: &mut Head,
-        fresh: &std::collections::BTreeMap<DispatchId, Vec<u8>>,
+        fresh: &BTreeMap<DispatchId, Vec<u8>>,
     ) -> std::io::Result<()> {
         let live: u64 = head.entries.iter().map(|e| u64::from(e.len)).sum();
         let fresh_len: u64 = fresh.values().map(|b| b.len() as u64).sum();
@@ -647,7 +647,7 @@ impl Opened {
         &self,
         attestor: &Attestor,
         head: &mut Head,
-        fresh: &std::collections::BTreeMap<DispatchId, Vec<u8>>,
+        fresh: &BTreeMap<DispatchId, Vec<u8>>,
     ) -> std::io::Result<Option<()>> {
         use std::os::fd::AsRawFd;
         // The file this index was read from, whatever its path names now (never a link).
@@ -657,9 +657,7 @@ impl Opened {
         else {
             return Ok(None);
         };
-        let same =
-            |m: &std::fs::Metadata, n: &std::fs::Metadata| (m.dev(), m.ino()) == (n.dev(), n.ino());
-        if !same(&out.metadata()?, &self.file.metadata()?) {
+        if !same_file(&out.metadata()?, &self.file.metadata()?) {
             return Ok(None);
         }
         // One writer at a time; a writer that finds the head moved since it read it leaves
@@ -693,18 +691,14 @@ impl Opened {
         path: &Path,
         attestor: &Attestor,
         head: &mut Head,
-        fresh: &std::collections::BTreeMap<DispatchId, Vec<u8>>,
+        fresh: &BTreeMap<DispatchId, Vec<u8>>,
     ) -> std::io::Result<()> {
         use std::io::{Read, Seek, Write};
         // A change another writer made since this index was opened wins.
         if let Ok(now) = crate::files::open_hostile(path) {
             let mut fixed = [0u8; 48];
-            let ours = |m: std::fs::Metadata| {
-                self.file
-                    .metadata()
-                    .is_ok_and(|o| (o.dev(), o.ino()) == (m.dev(), m.ino()))
-            };
-            if !now.metadata().is_ok_and(ours)
+            let mine = self.file.metadata();
+            if !(mine.is_ok_and(|o| now.metadata().is_ok_and(|m| same_file(&o, &m))))
                 || now.read_exact_at(&mut fixed, 8).is_err()
                 || fixed != self.fixed
             {
@@ -754,6 +748,11 @@ impl Opened {
             Ok(())
         })
     }
+}
+
+/// Whether `a` and `b` are of one file (its device and inode).
+fn same_file(a: &std::fs::Metadata, b: &std::fs::Metadata) -> bool {
+    (a.dev(), a.ino()) == (b.dev(), b.ino())
 }
 
 /// `head` encoded, into one allocation of about its size (growing a vector to megabytes
