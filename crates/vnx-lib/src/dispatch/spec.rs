@@ -434,8 +434,6 @@ pub struct Continued {
     pub session_id: Option<String>,
     /// The commit its branch is at now (its base when teardown removed a clean branch).
     pub head_commit: CommitId,
-    /// Whether the branch still exists (teardown deletes a clean or pushed one).
-    pub branch_exists: bool,
     /// Its instruction, as given (for a follow-up that cannot resume its session).
     pub instruction: String,
     /// The line of the chain's latest `merge_dequeued` for a conflict, with no merge after

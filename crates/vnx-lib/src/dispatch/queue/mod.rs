@@ -436,18 +436,10 @@ pub fn cancel(ctx: &Context<'_>, id: &DispatchId) -> Result<bool, DispatchError>
 pub struct Place {
     /// Its 1-based place among its provider's queued dispatches.
     pub position: u32,
-    /// Its provider.
-    pub provider: String,
     /// Its role.
     pub role: String,
     /// The model it asked for.
     pub model: Option<String>,
-    /// Its priority.
-    pub priority: i32,
-    /// Its latest start time, if any.
-    pub start_by: Option<Timestamp>,
-    /// When it was queued.
-    pub queued_at: String,
     /// Its title: the one given, else its instruction's first line.
     pub title: String,
 }
@@ -463,12 +455,8 @@ pub fn places(data_dir: &Path) -> std::collections::BTreeMap<DispatchId, Place> 
                 title: crate::dispatch::title_of(
                     e.request.title.as_deref().unwrap_or(&e.request.instruction),
                 ),
-                provider: e.provider,
                 role: e.request.0.role,
                 model: e.request.0.model,
-                priority: e.priority,
-                start_by: e.start_by,
-                queued_at: e.queued_at,
             };
             (e.id, place)
         })

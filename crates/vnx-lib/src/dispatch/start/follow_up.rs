@@ -254,7 +254,6 @@ pub fn find(
             .flatten()
             .filter(|s| crate::provider::session::valid_id(&started.provider, s)),
         head_commit,
-        branch_exists: tip.is_some(),
         instruction: recorded_instruction(project, &started)?,
         conflict: facts.conflict.get(&started.branch).cloned(),
         rebase: None,
