@@ -232,15 +232,11 @@ pub fn find(
         let b = r.find_branch(&branch, git2::BranchType::Local).ok()?;
         Some(CommitId::from(b.get().peel_to_commit().ok()?.id()))
     });
-    let head_commit = match (&tip, facts.head.get(id).cloned().flatten()) {
-        (Some(tip), _) => tip.clone(),
-        (None, Some(head)) => head,
-        (None, None) => {
-            return Err(FollowUpError::BranchGone {
-                id: id.to_string(),
-                branch,
-            });
-        }
+    let Some(head_commit) = tip.or_else(|| facts.head.get(id).cloned().flatten()) else {
+        return Err(FollowUpError::BranchGone {
+            id: id.to_string(),
+            branch,
+        });
     };
     Ok(Continued {
         status,
