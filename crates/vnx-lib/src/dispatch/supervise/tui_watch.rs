@@ -257,14 +257,11 @@ impl TuiWatch {
     /// after it passed.
     fn settled(&mut self, spec: &Spec, reported: bool, running: &Running) -> bool {
         let settle = match (reported, running.turn.has_ended()) {
-            (true, true) => Some(Duration::ZERO),
-            (true, false) if spec.invocation.hooks == HookKind::NONE => Some(SETTLE_WITHOUT_HOOK),
-            (true, false) => Some(SETTLE_AFTER_REPORT),
-            (false, true) => Some(LATE_REPORT),
-            (false, false) => None,
-        };
-        let Some(settle) = settle else {
-            return false;
+            (true, true) => Duration::ZERO,
+            (true, false) if spec.invocation.hooks == HookKind::NONE => SETTLE_WITHOUT_HOOK,
+            (true, false) => SETTLE_AFTER_REPORT,
+            (false, true) => LATE_REPORT,
+            (false, false) => return false,
         };
         let until = *self.settle_until.get_or_insert(Instant::now() + settle);
         Instant::now() >= until || settle.is_zero()
