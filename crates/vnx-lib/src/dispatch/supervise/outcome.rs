@@ -200,11 +200,11 @@ fn unfinished(background_stopped: &[BackgroundTask], decided: &Decision) -> Opti
         return None;
     }
     let why = super::background::stopped(background_stopped)?;
-    Some(Decision {
-        status: DispatchStatus::NeedsInput,
-        signal: decided.signal.clone(),
-        reason: Some(why),
-    })
+    Some(decision(
+        DispatchStatus::NeedsInput,
+        decided.signal.clone(),
+        why,
+    ))
 }
 
 /// The signal a turn that ended through `hook` is recorded as: its CLI's name for it; a
