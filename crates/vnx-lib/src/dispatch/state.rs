@@ -3,6 +3,8 @@
 //! holds. The read model (`fold`) builds these; `view` projects and lists them.
 
 use crate::ids::{CommitId, DispatchId, Timestamp};
+use borsh::{BorshDeserialize, BorshSerialize};
+use serde::Serialize;
 
 use crate::ledger::json::{Value, object_of_line};
 use crate::place_name::Where;
@@ -13,9 +15,7 @@ mod phase;
 pub use phase::{STATUSES, State};
 
 /// A dispatch's state.
-#[derive(
-    Clone, Debug, PartialEq, serde::Serialize, borsh::BorshSerialize, borsh::BorshDeserialize,
-)]
+#[derive(Clone, Debug, PartialEq, Serialize, BorshSerialize, BorshDeserialize)]
 pub struct DispatchState {
     /// The dispatch id.
     #[serde(rename = "dispatch_id")]
@@ -153,7 +153,7 @@ pub struct DispatchState {
 }
 
 /// What a read checked before it says the ledger verifies through a proof.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum VerifiedFrom {
     /// This read verified the whole ledger (its chain, signatures and anchored checkpoints),
@@ -186,9 +186,7 @@ pub fn mark_verified_from(states: &mut [DispatchState], from: VerifiedFrom) {
 }
 
 /// A person's acceptance of an ended dispatch's work (`dispatch_accepted`).
-#[derive(
-    Clone, Debug, PartialEq, Eq, serde::Serialize, borsh::BorshSerialize, borsh::BorshDeserialize,
-)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, BorshSerialize, BorshDeserialize)]
 pub struct Accepted {
     /// Who accepted it.
     pub by: String,
@@ -205,9 +203,7 @@ pub struct Accepted {
 
 /// A dispatch's budget as its last `budget_warning`, `budget_reached` or `budget_raised`
 /// says (ADR 0094; its dollars, ADR 0098).
-#[derive(
-    Clone, Debug, PartialEq, Eq, serde::Serialize, borsh::BorshSerialize, borsh::BorshDeserialize,
-)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, BorshSerialize, BorshDeserialize)]
 pub struct BudgetNote {
     /// Tokens used, its chain's and group's before it included (at the warning or the end).
     pub used: u64,
@@ -289,9 +285,7 @@ impl BudgetNote {
 }
 
 /// A person's dismissal of an ended dispatch's question (`dispatch_dismissed`).
-#[derive(
-    Clone, Debug, PartialEq, Eq, serde::Serialize, borsh::BorshSerialize, borsh::BorshDeserialize,
-)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, BorshSerialize, BorshDeserialize)]
 pub struct Dismissed {
     /// Who dismissed it.
     pub by: String,
@@ -302,9 +296,7 @@ pub struct Dismissed {
 }
 
 /// A pull request's reactions handed to a person (`pr_escalated`).
-#[derive(
-    Clone, Debug, PartialEq, Eq, serde::Serialize, borsh::BorshSerialize, borsh::BorshDeserialize,
-)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, BorshSerialize, BorshDeserialize)]
 pub struct Escalated {
     /// The pull request.
     pub number: u64,
@@ -319,9 +311,7 @@ pub struct Escalated {
 /// A queued dispatch's place: its `queue_decision`'s priority, latest start time and the
 /// provider's capacity, and its position in the queue now (see
 /// [`crate::dispatch::queue::mark_positions`]).
-#[derive(
-    Clone, Debug, PartialEq, Eq, serde::Serialize, borsh::BorshSerialize, borsh::BorshDeserialize,
-)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, BorshSerialize, BorshDeserialize)]
 pub struct QueueInfo {
     /// Its 1-based place among its provider's queued dispatches; `None` once it left the
     /// queue (or its entry is being started).
@@ -337,7 +327,7 @@ pub struct QueueInfo {
 }
 
 /// A receipt on the ledger, as a state's evidence.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Proof {
     /// Its receipt kind.
     pub event_type: String,
@@ -433,16 +423,7 @@ pub fn mark_verified(
 }
 
 /// What became of an ended dispatch's branch.
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    PartialEq,
-    Eq,
-    serde::Serialize,
-    borsh::BorshSerialize,
-    borsh::BorshDeserialize,
-)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, BorshSerialize, BorshDeserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Landed {
     /// `vnx merge` merged it.
@@ -660,19 +641,16 @@ impl DispatchState {
 
 /// Writes a value as JSON inside the read index's binary form (a length and the bytes), for
 /// the members whose type has no binary form of its own.
-pub(crate) fn ser_json<T: serde::Serialize, W: std::io::Write>(
-    v: &T,
-    w: &mut W,
-) -> std::io::Result<()> {
+pub(crate) fn ser_json<T: Serialize, W: std::io::Write>(v: &T, w: &mut W) -> std::io::Result<()> {
     let bytes = serde_json::to_vec(v).map_err(std::io::Error::other)?;
-    borsh::BorshSerialize::serialize(&bytes, w)
+    BorshSerialize::serialize(&bytes, w)
 }
 
 /// Reads what [`ser_json`] wrote.
 pub(crate) fn de_json<T: serde::de::DeserializeOwned, R: std::io::Read>(
     r: &mut R,
 ) -> std::io::Result<T> {
-    let bytes: Vec<u8> = borsh::BorshDeserialize::deserialize_reader(r)?;
+    let bytes: Vec<u8> = BorshDeserialize::deserialize_reader(r)?;
     serde_json::from_slice(&bytes).map_err(std::io::Error::other)
 }
 
