@@ -208,23 +208,15 @@ pub fn submit(
         });
     }
     drain::drain_locked(ctx, &data)?;
-    let start_by = ticket.start_by.map(rfc3339);
     let running = claims::held(&data, spec.provider.name(), |o| holder_alive(&data, o)).len();
     let waiting: Vec<Entry> = entry::all(&data)
         .into_iter()
         .filter(|e| e.line() == spec.provider.name())
         .collect();
-    let decide = |verdict, why| {
-        let t = (ticket.priority, start_by.clone());
-        decision(
-            &spec.id,
-            spec.provider.name(),
-            verdict,
-            limit,
-            running,
-            t,
-            why,
-        )
+    let decide = |verdict, why| QueueDecision {
+        capacity: limit,
+        running: running as u32,
+        ..decision_of(plan, verdict, ticket, why)
     };
     if waits.is_none() && (running as u32) < limit && waiting.is_empty() {
         let why = format!(
@@ -261,7 +253,7 @@ pub fn submit(
         id: spec.id.clone(),
         provider: spec.provider.to_string(),
         priority: ticket.priority,
-        start_by: start_by.clone(),
+        start_by: ticket.start_by.map(rfc3339),
         seq: entry::next_seq(&data),
         queued_at: now_utc(),
         capacity: limit,
