@@ -45,8 +45,12 @@ pub const WAITS: &str = "its plan waits for approval";
 /// for a person: a planning one that reported done or asked (one that failed failed).
 pub fn waits(step: Option<&PlanStep>, status: crate::receipts::DispatchStatus) -> bool {
     use crate::receipts::DispatchStatus;
+    plans(step) && matches!(status, DispatchStatus::Done | DispatchStatus::NeedsInput)
+}
+
+/// Whether plan step `step` is a planning one.
+pub fn plans(step: Option<&PlanStep>) -> bool {
     step.is_some_and(|p| p.stage == PlanStage::Planning)
-        && matches!(status, DispatchStatus::Done | DispatchStatus::NeedsInput)
 }
 
 /// What the planning turns of a chain changed, when they changed anything: a plan so made is
@@ -102,14 +106,7 @@ pub fn planning_change(
         began = c.head_commit.clone();
         let before = Evidence::read(ledger, &c.dispatch_id, trusted)?;
         match before.started {
-            Some(s)
-                if s.receipt
-                    .plan
-                    .as_ref()
-                    .is_some_and(|p| p.stage == PlanStage::Planning) =>
-            {
-                at = s.receipt;
-            }
+            Some(s) if plans(s.receipt.plan.as_ref()) => at = s.receipt,
             _ => break,
         }
     }
@@ -135,9 +132,7 @@ const MAX_CHAIN: usize = 1000;
 
 /// Whether `req` plans (its CLI's plan mode, read-only).
 pub fn planning(req: &Request) -> bool {
-    req.plan
-        .as_ref()
-        .is_some_and(|p| p.stage == PlanStage::Planning)
+    plans(req.plan.as_ref())
 }
 
 /// A planning step whose edits, once approved, run in `edits_permission`.

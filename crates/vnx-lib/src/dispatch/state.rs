@@ -556,9 +556,7 @@ impl DispatchState {
             .flat_map(|a| a.on)
             .map(|d| d.dispatch_id)
             .collect();
-        s.planning = started
-            .plan
-            .is_some_and(|p| p.stage == crate::receipts::PlanStage::Planning);
+        s.planning = crate::dispatch::planned::plans(started.plan.as_ref());
         s
     }
 
