@@ -7,7 +7,6 @@
 
 use crate::ids::DispatchId;
 use std::fs::File;
-use std::fs::TryLockError;
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -40,10 +39,8 @@ impl std::fmt::Display for Alive {
 /// held until the file is dropped. The dispatch directory is the worker's to write: the lock
 /// is never opened through a link or on a FIFO.
 pub fn hold(dispatch_dir: &Path) -> io::Result<File> {
-    match crate::files::lock_file(&dispatch_dir.join(LOCK_FILE), true)? {
-        Some(file) => Ok(file),
-        None => Err(io::Error::other("the dispatch lock was not taken")),
-    }
+    let held = crate::files::lock_file(&dispatch_dir.join(LOCK_FILE), true)?;
+    held.ok_or_else(|| io::Error::other("the dispatch lock was not taken"))
 }
 
 /// The file in a dispatch directory that says its launch is complete: the hash of its
@@ -112,12 +109,8 @@ pub fn locked(dispatch_dir: &Path) -> bool {
         // A link or something else in its place: unknown, so alive, never lost.
         Err(_) => return true,
     };
-    match file.try_lock_shared() {
-        Ok(()) => false,
-        Err(TryLockError::WouldBlock) => true,
-        // Unknown: count it as alive, never as lost.
-        Err(TryLockError::Error(_)) => true,
-    }
+    // Held (would block), or unknown (any other error): alive, never lost.
+    file.try_lock_shared().is_err()
 }
 
 /// The working directory of every process (other than this one) whose directory can be read,
