@@ -7,7 +7,7 @@
 //! (outside the queue lock, before the dispatch has a directory or session), it holds a
 //! `flock` on the claim file, which counts as alive.
 
-use std::fs::{File, TryLockError};
+use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -27,11 +27,8 @@ pub struct Claim {
 /// may plant one where claims live).
 fn launching(path: &Path) -> bool {
     let claim = crate::files::open_hostile(path).ok();
-    claim.is_some_and(|f| match f.try_lock_shared() {
-        Ok(()) => false,
-        Err(TryLockError::WouldBlock) => true,
-        Err(TryLockError::Error(_)) => true,
-    })
+    // Held (would block), or unknown (any other error): a launch under way.
+    claim.is_some_and(|f| f.try_lock_shared().is_err())
 }
 
 /// The dispatch id a claim file names (bounded: an id is short), or nothing.
