@@ -37,9 +37,7 @@ pub fn compose(
             let _ = write!(p, "### Skill: {}\n\n{}\n\n", skill.name, skill.body);
         }
     }
-    p.push_str(ASSIGNMENT);
-    p.push_str(instruction);
-    p.push_str(ASSIGNMENT_END);
+    let _ = write!(p, "{ASSIGNMENT}{instruction}{ASSIGNMENT_END}");
     resources(&mut p, skills);
     protocol(&mut p, completion);
     p
@@ -59,12 +57,9 @@ pub fn compose_resumed(
         "# vnx dispatch {id}, a follow-up of {continued}\n\n\
          You are continuing the work of dispatch {continued}, in the same worktree and on the \
          same branch. This is a new dispatch: whatever you reported before, report this one \
-         when you finish.\n\n"
+         when you finish.\n\n{ASSIGNMENT}{instruction}{ASSIGNMENT_END}\
+         The skill files of your earlier assignment are where they were.\n"
     );
-    p.push_str(ASSIGNMENT);
-    p.push_str(instruction);
-    p.push_str(ASSIGNMENT_END);
-    p.push_str("The skill files of your earlier assignment are where they were.\n");
     protocol(&mut p, completion);
     p
 }
@@ -113,10 +108,8 @@ pub fn after(id: &DispatchId, completion: ProviderCompletion, why: Interruption)
 
 /// What a TUI worker a usage limit stopped is told, typed at its input in the same session,
 /// once the limit is over (ADR 0117): one line, as a person would type it.
-pub fn tui_after_limit() -> &'static str {
-    "Your provider's usage limit is over. Go on with your assignment from where you stopped; \
-     do not redo what is already done here."
-}
+pub const TUI_AFTER_LIMIT: &str = "Your provider's usage limit is over. Go on with your \
+    assignment from where you stopped; do not redo what is already done here.";
 
 /// The longest of the prompts that continue a worker ([`after`]), which decides how they
 /// are handed to its CLI.

@@ -383,7 +383,7 @@ impl Watched<'_> {
                 self.tmux.send_keys(session, keys)
             }
             None => {
-                let text = crate::dispatch::start::compose::tui_after_limit();
+                let text = crate::dispatch::start::compose::TUI_AFTER_LIMIT;
                 self.tmux.send_keys(session, &["-l", text])?;
                 self.tmux.send_keys(session, &["Enter"])
             }
