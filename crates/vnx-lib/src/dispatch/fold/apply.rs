@@ -344,9 +344,7 @@ impl Records {
             });
         }
     }
-}
 
-impl Records {
     /// Its provider's usage limit stopped its worker: its supervisor waits for the reset
     /// (ADR 0117); a `dispatch_resumed` after it says it went on.
     fn limited(&mut self, id: &DispatchId, limited: receipts::DispatchLimited, cite: Cite) {
