@@ -11,13 +11,12 @@ use crate::dispatch::supervise::live::Change;
 use crate::dispatch::supervise::notify::Notifier;
 use crate::ids::DispatchId;
 use crate::ledger::attest::Attestor;
-use crate::ledger::{Ledger, now_utc};
-use crate::receipts::{self, Kind};
+use crate::receipts::Kind;
 
 /// Appends a running dispatch's receipts and runs its notifications.
 pub struct Recorder<'a> {
     id: DispatchId,
-    ledger: Ledger,
+    ledger: std::path::PathBuf,
     attestor: &'a Attestor,
     notifier: Notifier,
 }
@@ -28,7 +27,7 @@ impl<'a> Recorder<'a> {
     pub fn new(spec: &Spec, attestor: &'a Attestor) -> Self {
         Recorder {
             id: spec.id.clone(),
-            ledger: Ledger::new(&spec.ledger),
+            ledger: spec.ledger.clone(),
             attestor,
             notifier: Notifier::new(&spec.notify).titled(&spec.title),
         }
@@ -42,8 +41,7 @@ impl<'a> Recorder<'a> {
 
     /// Appends `kind`, signed, and notifies it as `state` with `message`.
     pub fn record<K: Kind>(&mut self, kind: &K, state: &str, message: &str, log: &mut impl Write) {
-        let signed = self.attestor.attest(&receipts::write(kind), &now_utc);
-        match self.ledger.append(&signed) {
+        match self.attestor.record(&self.ledger, kind) {
             Ok(outcome) => {
                 if let Some(line) = outcome.lines.last() {
                     self.notifier
