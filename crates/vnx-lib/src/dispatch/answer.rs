@@ -468,12 +468,8 @@ fn end_cancelled_turn(
     let Some(cli) = provider.cli() else {
         return;
     };
-    let what = match (&denied.tool, &denied.command) {
-        (Some(tool), Some(command)) => format!("{tool} {command}"),
-        (None, Some(command)) => command.clone(),
-        (Some(tool), None) => tool.clone(),
-        (None, None) => "the request".to_owned(),
-    };
+    let what = asked(denied.tool.as_deref(), denied.command.as_deref())
+        .unwrap_or_else(|| "the request".into());
     let mut said = format!("{} denied {what} (vnx deny)", denied.by);
     if let Some(m) = &denied.message {
         said.push_str(": ");
@@ -505,6 +501,12 @@ fn end_cancelled_turn(
         }
         std::thread::sleep(DIALOG_POLL);
     }
+}
+
+/// What a prompt asked to do, in words: its tool and its command, those it names.
+pub(crate) fn asked(tool: Option<&str>, command: Option<&str>) -> Option<String> {
+    let what: Vec<&str> = [tool, command].into_iter().flatten().collect();
+    (!what.is_empty()).then(|| what.join(" "))
 }
 
 /// The permission dialog of `provider`'s TUI: its module's, for a built-in CLI; for a

@@ -226,20 +226,9 @@ pub fn of_record(
                     && r.receipt.answer == crate::receipts::PermissionAnswer::Deny =>
             {
                 let a = r.receipt;
-                let what = [a.tool, a.command]
-                    .into_iter()
-                    .flatten()
-                    .collect::<Vec<_>>()
-                    .join(" ");
-                let mut line = format!(
-                    "by {}: {}",
-                    a.by,
-                    if what.is_empty() {
-                        "a request".into()
-                    } else {
-                        what
-                    }
-                );
+                let what = crate::dispatch::answer::asked(a.tool.as_deref(), a.command.as_deref());
+                let what = what.as_deref().filter(|w| !w.is_empty());
+                let mut line = format!("by {}: {}", a.by, what.unwrap_or("a request"));
                 if let Some(m) = a.message {
                     line.push_str(&format!(" (told: {m})"));
                 }
