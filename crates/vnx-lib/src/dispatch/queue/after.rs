@@ -65,7 +65,7 @@ impl Graph {
             entries.iter().map(|e| (e.id.clone(), e.clone())).collect();
         let wanted: BTreeSet<&DispatchId> = entries
             .iter()
-            .filter_map(|e| e.request.after.as_ref())
+            .filter_map(|e| e.request.0.after.as_ref())
             .chain(also)
             .flat_map(|a| a.on.iter())
             .filter(|id| !queued.contains_key(*id))
@@ -148,7 +148,10 @@ impl Graph {
             if !seen.insert(last.clone()) || seen.len() > MAX_WALK {
                 continue;
             }
-            let next = self.queued.get(last).and_then(|e| e.request.after.as_ref());
+            let next = self
+                .queued
+                .get(last)
+                .and_then(|e| e.request.0.after.as_ref());
             for d in next.map(|a| a.on.as_slice()).unwrap_or_default() {
                 let mut longer = path.clone();
                 longer.push(d.clone());
@@ -578,6 +581,7 @@ pub fn lines_alone(
         .into_iter()
         .filter(|e| {
             e.request
+                .0
                 .after
                 .as_ref()
                 .is_some_and(|a| a.on.contains(&s.id))

@@ -65,7 +65,7 @@ pub(super) fn drain_locked(ctx: &Context<'_>, data: &Path) -> Result<Drained, Di
     // `admission:`, no local entry starts.
     let mut short: Option<bool> = None;
     let mut for_hosts = Vec::new();
-    let graph = match entries.iter().any(|e| e.request.after.is_some()) {
+    let graph = match entries.iter().any(|e| e.request.0.after.is_some()) {
         true => Some(super::after::Graph::read(ctx, &entries, None)?),
         false => None,
     };
@@ -98,7 +98,7 @@ pub(super) fn drain_locked(ctx: &Context<'_>, data: &Path) -> Result<Drained, Di
             continue;
         }
         // Its dependencies first: waiting, or held (recorded once for each reason).
-        let met = match (&e.request.after, &graph) {
+        let met = match (&e.request.0.after, &graph) {
             (Some(awaited), Some(graph)) => match graph.judge(awaited) {
                 super::after::Judged::Met(met) => Some((awaited, met)),
                 super::after::Judged::Waiting(_) => continue,
@@ -172,7 +172,7 @@ pub(super) fn hold(
         return Ok(());
     }
     let mut d = entry_decision(&e, QueueVerdict::Held, (capacity, held), why.to_owned());
-    d.after = e.request.after.clone();
+    d.after = e.request.0.after.clone();
     record(ctx, &e.ledger, d)?;
     e.held = Some(why.to_owned());
     entry::write(data, &e).map_err(crate::dispatch::io_err(&entry::dir(data)))?;
@@ -184,7 +184,7 @@ fn paused(pauses: &[super::paused::Pause], e: &Entry) -> bool {
     let place = Where::recorded(e.remote.as_ref().map(|r| r.host.as_str()));
     let subject = super::paused::Subject {
         provider: &e.provider,
-        role: &e.request.role,
+        role: &e.request.0.role,
         place: &place,
     };
     super::paused::covering_in(pauses, &subject).is_some()

@@ -76,20 +76,6 @@ pub const HOSTS_LINE: &str = "@hosts";
 #[serde(transparent)]
 pub struct QueuedRequest(pub Request);
 
-impl std::ops::Deref for QueuedRequest {
-    type Target = Request;
-
-    fn deref(&self) -> &Request {
-        &self.0
-    }
-}
-
-impl std::ops::DerefMut for QueuedRequest {
-    fn deref_mut(&mut self) -> &mut Request {
-        &mut self.0
-    }
-}
-
 impl Entry {
     /// The line it waits in: its provider's, or for a remote host [`HOSTS_LINE`].
     pub fn line(&self) -> &str {

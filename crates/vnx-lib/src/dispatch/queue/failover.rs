@@ -60,14 +60,14 @@ pub(super) fn move_entry(
     let Some(hold) = held::holding(data, &e.provider) else {
         return Ok(e);
     };
-    let Some(to) = next_provider(config, data, &e.request.role, &e.provider) else {
+    let Some(to) = next_provider(config, data, &e.request.0.role, &e.provider) else {
         return Ok(e);
     };
-    let ids = (&e.id, e.request.model.as_deref());
+    let ids = (&e.id, e.request.0.model.as_deref());
     let why = hold.describe();
     record_by(ctx, &e.ledger, ids, (&e.provider, &to), (&why, None))?;
     e.provider = to;
-    e.request.model = None;
+    e.request.0.model = None;
     super::entry::write(data, &e).map_err(super::io_err(&super::entry::dir(data)))?;
     Ok(e)
 }

@@ -445,7 +445,11 @@ pub fn places(data_dir: &Path) -> std::collections::BTreeMap<DispatchId, Place> 
             let place = Place {
                 position: positions.get(&e.id).copied().unwrap_or(0),
                 title: crate::dispatch::title_of(
-                    e.request.title.as_deref().unwrap_or(&e.request.instruction),
+                    e.request
+                        .0
+                        .title
+                        .as_deref()
+                        .unwrap_or(&e.request.0.instruction),
                 ),
                 role: e.request.0.role,
                 model: e.request.0.model,

@@ -253,7 +253,7 @@ fn shown_provider(request: &RemoteRequest, shown: &QueuedRequest) -> String {
         .iter()
         .position(|a| a == "--provider")
         .and_then(|i| request.args.get(i + 1));
-    match (named, &shown.model) {
+    match (named, &shown.0.model) {
         (Some(p), _) => p.clone(),
         (None, Some(m)) => crate::provider::Provider::infer(m)
             .map(|p| p.name().to_owned())
