@@ -432,7 +432,7 @@ impl Server {
             let id = &setup.ids[0];
             govern(desk, "pr merge", id)?;
             let method = (a.method.as_deref().map(|m| {
-                crate::cli::util::forge::merge_method(m).ok_or_else(|| {
+                vnx::receipts::PrMergeMethod::chosen(m).ok_or_else(|| {
                     CliError::usage(format!("method {m:?} is not merge, squash or rebase"))
                 })
             }))

@@ -212,7 +212,7 @@ fn merge(args: MergeArgs) -> Result<ExitCode, CliError> {
     let method = args
         .method
         .as_deref()
-        .and_then(super::util::forge::merge_method);
+        .and_then(vnx::receipts::PrMergeMethod::chosen);
     let mut out = Out::new();
     if args.stack {
         let json = args.json;

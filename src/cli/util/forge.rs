@@ -15,15 +15,6 @@ pub(crate) fn gh_program() -> PathBuf {
     settings::env_set("VNX_GH").map_or_else(|| PathBuf::from("gh"), PathBuf::from)
 }
 
-/// The merge method `name` spells as the config and `gh pr merge` do (`merge`, `squash`,
-/// `rebase`), as `vnx pr merge --method` and the MCP tool `pr_merge` take it.
-pub(crate) fn merge_method(name: &str) -> Option<vnx::receipts::PrMergeMethod> {
-    use vnx::receipts::PrMergeMethod as M;
-    [M::Merge, M::Squash, M::Rebase]
-        .into_iter()
-        .find(|m| m.name() == name)
-}
-
 /// What every `vnx pr` command, the supervisor's open-when-done and the readers of pull
 /// requests resolve first: the project, its forge and vnx's signing keys.
 pub(crate) struct Setup {

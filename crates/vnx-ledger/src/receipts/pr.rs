@@ -48,6 +48,15 @@ impl PrMergeMethod {
             PrMergeMethod::Unknown => "unknown",
         }
     }
+
+    /// The method a person chooses by `name` (`merge`, `squash` or `rebase`), as the config,
+    /// `vnx pr merge --method` and the MCP tool `pr_merge` take it; `None` for another word.
+    pub fn chosen(name: &str) -> Option<PrMergeMethod> {
+        use PrMergeMethod as M;
+        [M::Merge, M::Squash, M::Rebase]
+            .into_iter()
+            .find(|m| m.name() == name)
+    }
 }
 
 /// `pr_opened`: the dispatch's recorded head was pushed to the forge's branch and its pull

@@ -192,17 +192,14 @@ impl Validator<'_> {
             forge.repo = Some(r.value);
         }
         if let Some(m) = raw.merge_method {
-            forge.merge_method = match m.value.as_str() {
-                "merge" => PrMergeMethod::Merge,
-                "squash" => PrMergeMethod::Squash,
-                "rebase" => PrMergeMethod::Rebase,
-                other => {
-                    let msg = format!(
-                        "forge.merge_method must be merge, squash or rebase, not {other:?}"
-                    );
-                    return self.err(&m.referenced, msg);
-                }
+            let Some(method) = PrMergeMethod::chosen(&m.value) else {
+                let msg = format!(
+                    "forge.merge_method must be merge, squash or rebase, not {:?}",
+                    m.value
+                );
+                return self.err(&m.referenced, msg);
             };
+            forge.merge_method = method;
         }
         if let Some(b) = raw.require_checks {
             forge.require_checks = b;
