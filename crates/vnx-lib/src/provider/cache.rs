@@ -88,6 +88,29 @@ mod tests {
     }
 
     #[test]
+    fn a_link_at_the_lock_is_never_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let elsewhere = dir.path().join("elsewhere");
+        let cache = Cache::new(&dir.path().join("cache"), "c.json");
+        fs::create_dir_all(dir.path().join("cache")).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, dir.path().join("cache/c.lock")).unwrap();
+        cache.put("k", "v");
+        assert!(!elsewhere.exists(), "no file is made where the link points");
+        assert_eq!(
+            cache.get("k"),
+            None,
+            "best effort: nothing stored without the lock"
+        );
+        fs::remove_file(dir.path().join("cache/c.lock")).unwrap();
+        cache.put("k", "v");
+        assert_eq!(
+            cache.get("k"),
+            Some("v".to_owned()),
+            "stored once the lock is a file"
+        );
+    }
+
+    #[test]
     fn fingerprints_follow_the_file() {
         let dir = tempfile::tempdir().unwrap();
         let bin = dir.path().join("tool");
