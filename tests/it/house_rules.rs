@@ -556,7 +556,7 @@ fn bin_size_counts_the_product_without_its_tests() {
 /// the same commit, and the closing note says by how much; one that removes lines
 /// lowers it (the test fails when the count is more than [`SIZE_SLACK`] under it), so what
 /// was taken out stays out.
-const SIZE_CEILING: usize = 118_235;
+const SIZE_CEILING: usize = 118_226;
 
 /// How far under [`SIZE_CEILING`] the count may fall before the ceiling must follow it down.
 const SIZE_SLACK: usize = 500;
